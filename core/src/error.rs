@@ -1,0 +1,110 @@
+//! The crate's one error type. Messages never carry patient data: they name fields, ids and
+//! counts, never values a person typed.
+
+use crate::model::measures::MeasureError;
+use crate::model::nhs_number::NhsNumberError;
+use crate::model::postcode::PostcodeError;
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An NHS number failed validation.
+    #[error("invalid NHS number: {0}")]
+    NhsNumber(#[from] NhsNumberError),
+    /// A postcode failed validation.
+    #[error("invalid postcode: {0}")]
+    Postcode(#[from] PostcodeError),
+    /// Outcome-measure answers are missing, out of range or of the wrong instrument.
+    #[error("invalid measure: {0}")]
+    Measure(#[from] MeasureError),
+    /// A field of an input failed validation.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which field.
+        field: &'static str,
+        /// Why, without echoing the value.
+        reason: String,
+    },
+    /// An id could not be parsed.
+    #[error("invalid {kind} id")]
+    InvalidId {
+        /// Which kind of id.
+        kind: &'static str,
+    },
+    /// A case-status change that the lifecycle does not allow.
+    #[error("a case cannot move from {from} to {to}")]
+    IllegalTransition {
+        /// Current status.
+        from: String,
+        /// Requested status.
+        to: String,
+    },
+    /// A field holds values set concurrently on several devices; someone must choose first.
+    #[error("{field} has conflicting values from different devices: resolve the conflict first")]
+    Conflict {
+        /// Which field.
+        field: &'static str,
+    },
+    /// The requested action does not fit the record's current state.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// No such document or item.
+    #[error("no {kind} with id {id}")]
+    NotFound {
+        /// What was looked for.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A document of one kind was used as another.
+    #[error("expected a {expected} document, found {found}")]
+    WrongDocumentKind {
+        /// What the call needs.
+        expected: &'static str,
+        /// What the document is.
+        found: String,
+    },
+    /// A document's content does not have the shape Holdfast writes.
+    #[error("malformed document: {0}")]
+    Malformed(String),
+    /// An import file could not be read.
+    #[error("import refused: {0}")]
+    Import(String),
+    /// The store key from the key store does not open this database.
+    #[error("the store key does not open this database (wrong key, or the key was replaced)")]
+    WrongStoreKey,
+    /// The database file is truncated, corrupted or not a Holdfast store.
+    #[error("the database is damaged or is not a Holdfast store: {0}")]
+    StoreCorrupt(String),
+    /// The database was written by a newer Holdfast.
+    #[error(
+        "the database has schema version {found}, newer than this build supports ({supported})"
+    )]
+    SchemaTooNew {
+        /// Version in the file.
+        found: i64,
+        /// Highest version this build knows.
+        supported: i64,
+    },
+    /// No store exists at the configured path.
+    #[error("no Holdfast store at {0}: run init first")]
+    NoStore(String),
+    /// A store already exists where a new one was to be created.
+    #[error("a Holdfast store already exists at {0}")]
+    StoreExists(String),
+    /// The host's key store failed.
+    #[error("key store: {0}")]
+    KeyStore(#[from] crate::keystore::KeyStoreError),
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Automerge rejected an operation or a document.
+    #[error("document engine: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// A file could not be read or written.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

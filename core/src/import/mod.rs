@@ -1,0 +1,3 @@
+//! Importers that turn other systems' files into Holdfast inputs.
+
+// TEMP pub mod open_referral;

@@ -1,0 +1,1143 @@
+//! The case file: one per patient per team. Patient details, referrals, the status
+//! lifecycle, sessions and holding notes, outcome measures, safeguarding concerns and
+//! supervision comments. Readable by the team, never by the patient.
+//!
+//! Notes are plain strings, not collaborative Text: one person writes a session note, and a
+//! plain string loads 4–60× faster. Two devices amending the same note concurrently do not
+//! lose either version: the note reads as a [`Contested`] value with both until someone
+//! amends it again. Status and safeguarding status are contested the same way: the API
+//! refuses to move a conflicted status until someone resolves it.
+
+use automerge::{
+    AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
+};
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use super::doc::{self, Author, Contested, DocKind};
+use super::ids::{CommentId, ConcernId, DocId, MeasureId, ReferralId, SessionId};
+use super::measures::{self, Instrument, Score};
+use super::nhs_number::NhsNumber;
+use super::postcode::Postcode;
+use crate::{Error, Result};
+
+const MAX_NAME: usize = 200;
+const MAX_NOTE: usize = 64 * 1024;
+const MAX_SHORT: usize = 1024;
+
+string_enum!(
+    /// How the patient prefers to be contacted.
+    ContactMethod {
+        /// Phone call.
+        Phone => "phone",
+        /// Text message.
+        Text => "text",
+        /// Email.
+        Email => "email",
+        /// Letter.
+        Letter => "letter",
+        /// Through a carer or family member.
+        ViaCarer => "via_carer",
+    }
+);
+
+string_enum!(
+    /// Who referred the patient.
+    ReferralSource {
+        /// A GP.
+        Gp => "gp",
+        /// A practice or community nurse.
+        Nurse => "nurse",
+        /// Another clinician (pharmacist, physio, mental health practitioner).
+        OtherClinician => "other_clinician",
+        /// The patient themselves.
+        SelfReferral => "self",
+        /// A voluntary, community or social enterprise organisation.
+        Vcse => "vcse",
+        /// Anyone else.
+        Other => "other",
+    }
+);
+
+string_enum!(
+    /// Areas of need named in a referral.
+    Need {
+        /// Loneliness or social isolation.
+        Loneliness => "loneliness",
+        /// Money, debt, benefits.
+        Money => "money",
+        /// Housing.
+        Housing => "housing",
+        /// Employment, training, volunteering.
+        Employment => "employment",
+        /// Mental wellbeing.
+        MentalWellbeing => "mental_wellbeing",
+        /// Physical activity.
+        PhysicalActivity => "physical_activity",
+        /// Support for a carer.
+        CarerSupport => "carer_support",
+        /// Anything else, described in the reason.
+        Other => "other",
+    }
+);
+
+string_enum!(
+    /// Where the patient is in social prescribing.
+    CaseStatus {
+        /// Referred, not yet accepted.
+        Referred => "referred",
+        /// Working together.
+        Active => "active",
+        /// Held while waiting (for a service, for readiness).
+        Holding => "holding",
+        /// Reducing contact towards closure.
+        Tapering => "tapering",
+        /// Closed; a re-referral reopens it.
+        Closed => "closed",
+    }
+);
+
+impl CaseStatus {
+    /// Whether the lifecycle allows moving from `self` to `to` by a status change.
+    /// Re-opening a closed case happens only through a re-referral.
+    pub fn can_move_to(self, to: CaseStatus) -> bool {
+        use CaseStatus::*;
+        matches!(
+            (self, to),
+            (Referred, Active)
+                | (Referred, Closed)
+                | (Active, Holding)
+                | (Holding, Active)
+                | (Active, Tapering)
+                | (Holding, Tapering)
+                | (Tapering, Active)
+                | (Active, Closed)
+                | (Holding, Closed)
+                | (Tapering, Closed)
+        )
+    }
+}
+
+string_enum!(
+    /// How a session took place.
+    SessionMode {
+        /// At the patient's home.
+        HomeVisit => "home_visit",
+        /// At a GP practice.
+        Practice => "practice",
+        /// By phone.
+        Phone => "phone",
+        /// By video call.
+        Video => "video",
+        /// Out in the community (café, library, group).
+        Community => "community",
+    }
+);
+
+string_enum!(
+    /// What a holding period is doing for the patient.
+    HoldingFunction {
+        /// Waiting for a service to have a place.
+        WaitingForService => "waiting_for_service",
+        /// Helping the person get ready for change.
+        PreparingForChange => "preparing_for_change",
+        /// Taking non-medical load off clinicians.
+        ReducingClinicianBurden => "reducing_clinician_burden",
+        /// Listening and acknowledging, when nothing else can be done yet.
+        BearingWitness => "bearing_witness",
+    }
+);
+
+string_enum!(
+    /// Where a safeguarding concern was escalated.
+    EscalationTarget {
+        /// The patient's GP.
+        Gp => "gp",
+        /// The local authority safeguarding team.
+        LocalAuthority => "local_authority",
+        /// The police.
+        Police => "police",
+        /// Someone else (named in the description).
+        Other => "other",
+    }
+);
+
+string_enum!(
+    /// Where a safeguarding concern stands.
+    ConcernStatus {
+        /// Raised, not yet escalated.
+        Open => "open",
+        /// Passed on to someone who can act.
+        Escalated => "escalated",
+        /// No further action needed.
+        Closed => "closed",
+    }
+);
+
+/// The patient's details as a link worker records them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Patient {
+    /// Full name.
+    pub name: String,
+    /// NHS number, when known (self-referrals often do not know it).
+    pub nhs_number: Option<NhsNumber>,
+    /// Date of birth.
+    pub date_of_birth: Option<Date>,
+    /// Address, one line.
+    pub address: Option<String>,
+    /// Postcode.
+    pub postcode: Option<Postcode>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// How they prefer to be contacted.
+    pub preferred_contact: Option<ContactMethod>,
+    /// Preferred language.
+    pub language: Option<String>,
+    /// Accessibility needs (interpreter, large print, step-free access).
+    pub accessibility_needs: Option<String>,
+    /// The GP practice they are registered with.
+    pub practice: Option<String>,
+}
+
+/// Input for a new case file: the patient's details.
+pub type NewPatient = Patient;
+
+impl Patient {
+    /// A patient with only a name, for examples and tests.
+    pub fn named(name: &str) -> Self {
+        Patient {
+            name: name.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        doc::require_text("patient name", &self.name, MAX_NAME)?;
+        for (field, v) in [
+            ("address", &self.address),
+            ("phone", &self.phone),
+            ("language", &self.language),
+            ("accessibility needs", &self.accessibility_needs),
+            ("practice", &self.practice),
+        ] {
+            if v.as_ref().is_some_and(|s| s.len() > MAX_SHORT) {
+                return Err(Error::InvalidInput {
+                    field,
+                    reason: format!("longer than {MAX_SHORT} bytes"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A referral as received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewReferral {
+    /// When it was received.
+    pub received: Date,
+    /// Who referred.
+    pub source: ReferralSource,
+    /// The referrer's name or role ("Dr Patel", "practice nurse").
+    pub referrer: Option<String>,
+    /// Why, in the referrer's words.
+    pub reason: String,
+    /// Areas of need.
+    pub needs: Vec<Need>,
+}
+
+/// The outcome of a referral.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReferralDecision {
+    /// Taken on.
+    Accepted,
+    /// Not taken on, with the reason.
+    Declined {
+        /// Why (not eligible, declined by patient, unable to contact).
+        reason: String,
+    },
+}
+
+/// A referral in a case file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referral {
+    /// Its id.
+    pub id: ReferralId,
+    /// When it was received.
+    pub received: Date,
+    /// Who referred.
+    pub source: ReferralSource,
+    /// The referrer's name or role.
+    pub referrer: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// Areas of need.
+    pub needs: Vec<Need>,
+    /// Whether it re-opened a closed case.
+    pub re_referral: bool,
+    /// The decision, once made.
+    pub decision: Option<ReferralDecision>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// When (ms since the epoch).
+    pub decided_at: Option<i64>,
+}
+
+/// One step of the status lifecycle: when, who, from what to what, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    /// Previous status (none for the first).
+    pub from: Option<CaseStatus>,
+    /// New status.
+    pub to: CaseStatus,
+    /// When (ms since the epoch).
+    pub at: i64,
+    /// Who.
+    pub by: String,
+    /// Why, if given.
+    pub reason: Option<String>,
+}
+
+/// A session as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSession {
+    /// When it started (ms since the epoch).
+    pub start: i64,
+    /// How long, in minutes.
+    pub duration_minutes: u32,
+    /// How it took place.
+    pub mode: SessionMode,
+    /// Whether the patient attended (false: did not attend).
+    pub attended: bool,
+    /// The note.
+    pub note: String,
+    /// What holding did, if this was a holding contact.
+    pub holding_functions: Vec<HoldingFunction>,
+    /// When to follow up.
+    pub follow_up: Option<Date>,
+}
+
+/// A session in a case file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Its id.
+    pub id: SessionId,
+    /// When it started (ms since the epoch).
+    pub start: i64,
+    /// Minutes.
+    pub duration_minutes: u32,
+    /// How it took place.
+    pub mode: SessionMode,
+    /// Attended or did not attend.
+    pub attended: bool,
+    /// The note; contested when two devices amended it concurrently.
+    pub note: Contested<String>,
+    /// Holding functions.
+    pub holding_functions: Vec<HoldingFunction>,
+    /// Follow-up date.
+    pub follow_up: Option<Date>,
+    /// Who recorded it.
+    pub recorded_by: String,
+}
+
+/// An outcome measurement with its score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    /// Its id.
+    pub id: MeasureId,
+    /// Which instrument.
+    pub instrument: Instrument,
+    /// The day it was taken.
+    pub taken_on: Date,
+    /// The answers, item by item.
+    pub items: Vec<u8>,
+    /// The score.
+    pub score: Score,
+    /// Who recorded it.
+    pub recorded_by: String,
+}
+
+/// A safeguarding concern as raised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewConcern {
+    /// What was seen or heard.
+    pub description: String,
+    /// Escalated at once to.
+    pub escalated_to: Option<EscalationTarget>,
+}
+
+/// A safeguarding concern in a case file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafeguardingConcern {
+    /// Its id.
+    pub id: ConcernId,
+    /// When raised (ms since the epoch).
+    pub raised_at: i64,
+    /// Who raised it.
+    pub raised_by: String,
+    /// What was seen or heard.
+    pub description: String,
+    /// Where it was escalated.
+    pub escalated_to: Option<EscalationTarget>,
+    /// Its status; contested when devices disagree.
+    pub status: Contested<ConcernStatus>,
+}
+
+/// A supervision comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    /// Its id.
+    pub id: CommentId,
+    /// When (ms since the epoch).
+    pub at: i64,
+    /// Who.
+    pub by: String,
+    /// What.
+    pub text: String,
+}
+
+/// A whole case file, read from its document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseFile {
+    /// The patient.
+    pub patient: Patient,
+    /// The patient's action plan document.
+    pub action_plan: Option<DocId>,
+    /// Referrals, oldest first.
+    pub referrals: Vec<Referral>,
+    /// The current status; contested when devices set it concurrently.
+    pub status: Contested<CaseStatus>,
+    /// Every status change, in the order they were made.
+    pub status_log: Vec<StatusChange>,
+    /// Sessions, oldest first.
+    pub sessions: Vec<Session>,
+    /// Outcome measures, oldest first.
+    pub measures: Vec<Measure>,
+    /// Safeguarding concerns, oldest first.
+    pub safeguarding: Vec<SafeguardingConcern>,
+    /// Supervision comments, oldest first.
+    pub supervision: Vec<Comment>,
+}
+
+impl CaseFile {
+    /// The last day the patient attended a session.
+    pub fn last_contact(&self) -> Option<i64> {
+        self.sessions
+            .iter()
+            .filter(|s| s.attended)
+            .map(|s| s.start)
+            .max()
+    }
+
+    /// The follow-up date of the most recent session.
+    pub fn next_follow_up(&self) -> Option<Date> {
+        self.sessions
+            .iter()
+            .max_by_key(|s| s.start)
+            .and_then(|s| s.follow_up)
+    }
+
+    /// Safeguarding concerns not closed (a conflicted status counts as open).
+    pub fn open_safeguarding(&self) -> usize {
+        self.safeguarding
+            .iter()
+            .filter(|c| c.status.agreed() != Some(&ConcernStatus::Closed))
+            .count()
+    }
+
+    /// Measurements of one instrument, oldest first.
+    pub fn measures_of(&self, instrument: Instrument) -> impl Iterator<Item = &Measure> {
+        self.measures
+            .iter()
+            .filter(move |m| m.instrument == instrument)
+    }
+
+    /// The change between the first and the latest measurement of `instrument`.
+    pub fn measure_change(&self, instrument: Instrument) -> Option<measures::Change> {
+        let first = self.measures_of(instrument).next()?;
+        let last = self.measures_of(instrument).last()?;
+        if first.id == last.id {
+            return None;
+        }
+        measures::change(&first.score, &last.score).ok()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Edits
+
+/// Creates a case file for `patient`, status referred, linked to its action plan.
+pub fn create(author: &Author, patient: &NewPatient, action_plan: DocId) -> Result<AutoCommit> {
+    patient.validate()?;
+    let mut doc = doc::new_document(DocKind::CaseFile, author)?;
+    let p = doc.put_object(ROOT, "patient", ObjType::Map)?;
+    write_patient(&mut doc, &p, patient)?;
+    doc.put(ROOT, "action_plan", action_plan.to_string())?;
+    for key in [
+        "referrals",
+        "sessions",
+        "measures",
+        "safeguarding",
+        "supervision",
+    ] {
+        doc.put_object(ROOT, key, ObjType::Map)?;
+    }
+    doc.put_object(ROOT, "status_log", ObjType::List)?;
+    put_status(&mut doc, author, None, CaseStatus::Referred, None)?;
+    Ok(doc)
+}
+
+fn write_patient(doc: &mut AutoCommit, p: &ObjId, patient: &Patient) -> Result<()> {
+    doc::put_string_if_changed(doc, p, "name", patient.name.trim())?;
+    doc::put_opt_string(
+        doc,
+        p,
+        "nhs_number",
+        patient.nhs_number.as_ref().map(|n| n.as_str()),
+    )?;
+    let dob = patient.date_of_birth.map(doc::format_date);
+    doc::put_opt_string(doc, p, "date_of_birth", dob.as_deref())?;
+    doc::put_opt_string(doc, p, "address", patient.address.as_deref())?;
+    let postcode = patient.postcode.as_ref().map(|p| p.to_string());
+    doc::put_opt_string(doc, p, "postcode", postcode.as_deref())?;
+    doc::put_opt_string(doc, p, "phone", patient.phone.as_deref())?;
+    doc::put_opt_string(
+        doc,
+        p,
+        "preferred_contact",
+        patient.preferred_contact.map(|c| c.as_str()),
+    )?;
+    doc::put_opt_string(doc, p, "language", patient.language.as_deref())?;
+    doc::put_opt_string(
+        doc,
+        p,
+        "accessibility_needs",
+        patient.accessibility_needs.as_deref(),
+    )?;
+    doc::put_opt_string(doc, p, "practice", patient.practice.as_deref())?;
+    Ok(())
+}
+
+/// Replaces the patient's details; unchanged fields are left alone.
+pub fn update_patient(doc: &mut AutoCommit, patient: &Patient) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    patient.validate()?;
+    let p = doc::require_obj(doc, &ROOT, "patient")?;
+    write_patient(doc, &p, patient)
+}
+
+fn put_status(
+    doc: &mut AutoCommit,
+    author: &Author,
+    from: Option<CaseStatus>,
+    to: CaseStatus,
+    reason: Option<&str>,
+) -> Result<()> {
+    doc.put(ROOT, "status", to.as_str())?;
+    let log = doc::require_obj(doc, &ROOT, "status_log")?;
+    let at = doc.length(&log);
+    let entry = doc.insert_object(&log, at, ObjType::Map)?;
+    if let Some(from) = from {
+        doc.put(&entry, "from", from.as_str())?;
+    }
+    doc.put(&entry, "to", to.as_str())?;
+    doc.put(&entry, "at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&entry, "by", author.person.as_str())?;
+    if let Some(reason) = reason {
+        doc.put(&entry, "reason", reason)?;
+    }
+    Ok(())
+}
+
+fn current_status(doc: &mut AutoCommit) -> Result<CaseStatus> {
+    let status = read_status(doc)?;
+    match status.agreed() {
+        Some(s) => Ok(*s),
+        None => Err(Error::Conflict {
+            field: "case status",
+        }),
+    }
+}
+
+fn read_status(doc: &mut AutoCommit) -> Result<Contested<CaseStatus>> {
+    let raw = doc::get_contested_string(doc, &ROOT, "status")?
+        .ok_or_else(|| Error::Malformed("case file has no status".into()))?;
+    parse_contested(raw)
+}
+
+fn parse_contested<T: std::str::FromStr<Err = Error>>(
+    raw: Contested<String>,
+) -> Result<Contested<T>> {
+    let claims = raw
+        .claims
+        .into_iter()
+        .map(|c| {
+            Ok(doc::Claim {
+                value: c.value.parse::<T>()?,
+                device: c.device,
+                by: c.by,
+                at: c.at,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Contested { claims })
+}
+
+/// Moves the case to `to`, if the lifecycle allows it and the status is not in conflict.
+pub fn set_status(
+    doc: &mut AutoCommit,
+    author: &Author,
+    to: CaseStatus,
+    reason: Option<&str>,
+) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let from = current_status(doc)?;
+    if !from.can_move_to(to) {
+        return Err(Error::IllegalTransition {
+            from: from.to_string(),
+            to: to.to_string(),
+        });
+    }
+    let reason = reason
+        .map(|r| doc::require_text("reason", r, MAX_SHORT))
+        .transpose()?;
+    put_status(doc, author, Some(from), to, reason.as_deref())
+}
+
+/// Ends a status conflict by choosing one of the competing values.
+pub fn resolve_status(doc: &mut AutoCommit, author: &Author, chosen: CaseStatus) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let status = read_status(doc)?;
+    if !status.is_conflicted() {
+        return Err(Error::NotAllowed(
+            "the case status is not in conflict".into(),
+        ));
+    }
+    if !status.values().any(|v| *v == chosen) {
+        return Err(Error::NotAllowed(
+            "choose one of the competing statuses".into(),
+        ));
+    }
+    put_status(
+        doc,
+        author,
+        None,
+        chosen,
+        Some("resolved a conflict between devices"),
+    )
+}
+
+/// Adds a referral. On a closed case this is a re-referral and re-opens it as referred.
+pub fn add_referral(
+    doc: &mut AutoCommit,
+    author: &Author,
+    referral: &NewReferral,
+) -> Result<ReferralId> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let reason = doc::require_text("referral reason", &referral.reason, MAX_SHORT)?;
+    let referrer = referral
+        .referrer
+        .as_deref()
+        .map(|r| doc::require_text("referrer", r, MAX_NAME))
+        .transpose()?;
+    let status = current_status(doc)?;
+    let re_referral = status == CaseStatus::Closed;
+    let id = ReferralId::random();
+    let referrals = doc::ensure_map(doc, &ROOT, "referrals")?;
+    let r = doc.put_object(&referrals, id.to_string(), ObjType::Map)?;
+    doc.put(&r, "received", doc::format_date(referral.received))?;
+    doc.put(&r, "source", referral.source.as_str())?;
+    if let Some(referrer) = referrer {
+        doc.put(&r, "referrer", referrer)?;
+    }
+    doc.put(&r, "reason", reason)?;
+    let needs: Vec<String> = referral
+        .needs
+        .iter()
+        .map(|n| n.as_str().to_owned())
+        .collect();
+    doc::put_string_list(doc, &r, "needs", &needs)?;
+    doc.put(&r, "re_referral", re_referral)?;
+    doc.put(&r, "created_at", ScalarValue::Timestamp(doc::now_millis()))?;
+    if re_referral {
+        put_status(
+            doc,
+            author,
+            Some(status),
+            CaseStatus::Referred,
+            Some("re-referral"),
+        )?;
+    }
+    Ok(id)
+}
+
+/// Records the decision on a referral. Accepting a referred case makes it active;
+/// declining closes it unless another referral is still being considered or was accepted.
+pub fn decide_referral(
+    doc: &mut AutoCommit,
+    author: &Author,
+    id: ReferralId,
+    decision: &ReferralDecision,
+) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let referrals = doc::require_obj(doc, &ROOT, "referrals")?;
+    let r = doc::get_obj(doc, &referrals, &id.to_string())?.ok_or(Error::NotFound {
+        kind: "referral",
+        id: id.to_string(),
+    })?;
+    if doc.get(&r, "decision")?.is_some() {
+        return Err(Error::NotAllowed(
+            "this referral has already been decided".into(),
+        ));
+    }
+    let status = current_status(doc)?;
+    let d = doc.put_object(&r, "decision", ObjType::Map)?;
+    doc.put(&d, "at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&d, "by", author.person.as_str())?;
+    match decision {
+        ReferralDecision::Accepted => {
+            doc.put(&d, "outcome", "accepted")?;
+            if status == CaseStatus::Referred {
+                put_status(
+                    doc,
+                    author,
+                    Some(status),
+                    CaseStatus::Active,
+                    Some("referral accepted"),
+                )?;
+            }
+        }
+        ReferralDecision::Declined { reason } => {
+            let reason = doc::require_text("decline reason", reason, MAX_SHORT)?;
+            doc.put(&d, "outcome", "declined")?;
+            doc.put(&d, "reason", reason.as_str())?;
+            let others_pending = read_referrals(doc)?.iter().any(|other| {
+                other.id != id && !matches!(other.decision, Some(ReferralDecision::Declined { .. }))
+            });
+            if status == CaseStatus::Referred && !others_pending {
+                put_status(
+                    doc,
+                    author,
+                    Some(status),
+                    CaseStatus::Closed,
+                    Some("referral declined"),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_session(session: &NewSession) -> Result<String> {
+    if session.duration_minutes > 24 * 60 {
+        return Err(Error::InvalidInput {
+            field: "duration",
+            reason: "more than a day".into(),
+        });
+    }
+    if session.note.len() > MAX_NOTE {
+        return Err(Error::InvalidInput {
+            field: "note",
+            reason: format!("longer than {MAX_NOTE} bytes"),
+        });
+    }
+    Ok(session.note.trim().to_owned())
+}
+
+/// Records a session. A closed case takes no new sessions until it is re-referred.
+pub fn record_session(
+    doc: &mut AutoCommit,
+    author: &Author,
+    session: &NewSession,
+) -> Result<SessionId> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let note = validate_session(session)?;
+    if current_status(doc)? == CaseStatus::Closed {
+        return Err(Error::NotAllowed(
+            "the case is closed: add a re-referral to reopen it".into(),
+        ));
+    }
+    let id = SessionId::random();
+    let sessions = doc::ensure_map(doc, &ROOT, "sessions")?;
+    let s = doc.put_object(&sessions, id.to_string(), ObjType::Map)?;
+    doc.put(&s, "start", ScalarValue::Timestamp(session.start))?;
+    doc.put(&s, "duration_minutes", i64::from(session.duration_minutes))?;
+    doc.put(&s, "mode", session.mode.as_str())?;
+    doc.put(&s, "attended", session.attended)?;
+    doc.put(&s, "note", note)?;
+    let functions: Vec<String> = session
+        .holding_functions
+        .iter()
+        .map(|f| f.as_str().to_owned())
+        .collect();
+    doc::put_string_list(doc, &s, "holding_functions", &functions)?;
+    if let Some(f) = session.follow_up {
+        doc.put(&s, "follow_up", doc::format_date(f))?;
+    }
+    doc.put(&s, "recorded_by", author.person.as_str())?;
+    Ok(id)
+}
+
+/// Replaces a session's note; also resolves a conflict between concurrent amendments.
+pub fn amend_session_note(doc: &mut AutoCommit, id: SessionId, note: &str) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    if note.len() > MAX_NOTE {
+        return Err(Error::InvalidInput {
+            field: "note",
+            reason: format!("longer than {MAX_NOTE} bytes"),
+        });
+    }
+    let sessions = doc::require_obj(doc, &ROOT, "sessions")?;
+    let s = doc::get_obj(doc, &sessions, &id.to_string())?.ok_or(Error::NotFound {
+        kind: "session",
+        id: id.to_string(),
+    })?;
+    // A plain put even when the text is unchanged: it is how a conflict gets resolved.
+    doc.put(&s, "note", note.trim())?;
+    Ok(())
+}
+
+/// Records an outcome measure; `items` are the answers in order, `None` for unanswered.
+pub fn record_measure(
+    doc: &mut AutoCommit,
+    author: &Author,
+    instrument: Instrument,
+    taken_on: Date,
+    items: &[Option<u8>],
+) -> Result<MeasureId> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let items = measures::validate(instrument, items)?;
+    let id = MeasureId::random();
+    let all = doc::ensure_map(doc, &ROOT, "measures")?;
+    let m = doc.put_object(&all, id.to_string(), ObjType::Map)?;
+    doc.put(&m, "instrument", instrument.as_str())?;
+    doc.put(&m, "taken_on", doc::format_date(taken_on))?;
+    let list = doc.put_object(&m, "items", ObjType::List)?;
+    for (i, v) in items.iter().enumerate() {
+        doc.insert(&list, i, i64::from(*v))?;
+    }
+    doc.put(&m, "recorded_by", author.person.as_str())?;
+    Ok(id)
+}
+
+/// Raises a safeguarding concern.
+pub fn raise_concern(
+    doc: &mut AutoCommit,
+    author: &Author,
+    concern: &NewConcern,
+) -> Result<ConcernId> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let description = doc::require_text("concern description", &concern.description, MAX_NOTE)?;
+    let id = ConcernId::random();
+    let all = doc::ensure_map(doc, &ROOT, "safeguarding")?;
+    let c = doc.put_object(&all, id.to_string(), ObjType::Map)?;
+    doc.put(&c, "raised_at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&c, "raised_by", author.person.as_str())?;
+    doc.put(&c, "description", description)?;
+    let status = match concern.escalated_to {
+        Some(target) => {
+            doc.put(&c, "escalated_to", target.as_str())?;
+            ConcernStatus::Escalated
+        }
+        None => ConcernStatus::Open,
+    };
+    doc.put(&c, "status", status.as_str())?;
+    Ok(id)
+}
+
+fn concern_obj(doc: &AutoCommit, id: ConcernId) -> Result<ObjId> {
+    let all = doc::require_obj(doc, &ROOT, "safeguarding")?;
+    doc::get_obj(doc, &all, &id.to_string())?.ok_or(Error::NotFound {
+        kind: "safeguarding concern",
+        id: id.to_string(),
+    })
+}
+
+/// Changes a concern's status (escalating names where to). Refused while devices disagree.
+pub fn set_concern_status(
+    doc: &mut AutoCommit,
+    id: ConcernId,
+    status: ConcernStatus,
+    escalated_to: Option<EscalationTarget>,
+) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let c = concern_obj(doc, id)?;
+    let current = parse_contested::<ConcernStatus>(
+        doc::get_contested_string(doc, &c, "status")?
+            .ok_or_else(|| Error::Malformed("concern has no status".into()))?,
+    )?;
+    if current.is_conflicted() {
+        return Err(Error::Conflict {
+            field: "safeguarding status",
+        });
+    }
+    if status == ConcernStatus::Escalated && escalated_to.is_none() {
+        return Err(Error::InvalidInput {
+            field: "escalated to",
+            reason: "say where it was escalated".into(),
+        });
+    }
+    if let Some(target) = escalated_to {
+        doc.put(&c, "escalated_to", target.as_str())?;
+    }
+    doc.put(&c, "status", status.as_str())?;
+    Ok(())
+}
+
+/// Ends a conflict on a concern's status by choosing one of the competing values.
+pub fn resolve_concern_status(
+    doc: &mut AutoCommit,
+    id: ConcernId,
+    chosen: ConcernStatus,
+) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let c = concern_obj(doc, id)?;
+    let current = parse_contested::<ConcernStatus>(
+        doc::get_contested_string(doc, &c, "status")?
+            .ok_or_else(|| Error::Malformed("concern has no status".into()))?,
+    )?;
+    if !current.is_conflicted() || !current.values().any(|v| *v == chosen) {
+        return Err(Error::NotAllowed(
+            "choose one of the competing safeguarding statuses".into(),
+        ));
+    }
+    doc.put(&c, "status", chosen.as_str())?;
+    Ok(())
+}
+
+/// Adds a supervision comment.
+pub fn add_supervision_comment(
+    doc: &mut AutoCommit,
+    author: &Author,
+    text: &str,
+) -> Result<CommentId> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let text = doc::require_text("comment", text, MAX_NOTE)?;
+    let id = CommentId::random();
+    let all = doc::ensure_map(doc, &ROOT, "supervision")?;
+    let c = doc.put_object(&all, id.to_string(), ObjType::Map)?;
+    doc.put(&c, "at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&c, "by", author.person.as_str())?;
+    doc.put(&c, "text", text)?;
+    Ok(id)
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+fn opt_parse<T: std::str::FromStr<Err = Error>>(v: Option<String>) -> Result<Option<T>> {
+    v.map(|s| s.parse()).transpose()
+}
+
+fn parse_list<T: std::str::FromStr<Err = Error>>(v: Vec<String>) -> Result<Vec<T>> {
+    v.iter().map(|s| s.parse()).collect()
+}
+
+fn read_patient(doc: &AutoCommit) -> Result<Patient> {
+    let p = doc::require_obj(doc, &ROOT, "patient")?;
+    Ok(Patient {
+        name: doc::get_string(doc, &p, "name")?.unwrap_or_default(),
+        nhs_number: doc::get_string(doc, &p, "nhs_number")?
+            .map(|s| NhsNumber::parse(&s))
+            .transpose()?,
+        date_of_birth: doc::get_date(doc, &p, "date_of_birth")?,
+        address: doc::get_string(doc, &p, "address")?,
+        postcode: doc::get_string(doc, &p, "postcode")?
+            .map(|s| Postcode::parse(&s))
+            .transpose()?,
+        phone: doc::get_string(doc, &p, "phone")?,
+        preferred_contact: opt_parse(doc::get_string(doc, &p, "preferred_contact")?)?,
+        language: doc::get_string(doc, &p, "language")?,
+        accessibility_needs: doc::get_string(doc, &p, "accessibility_needs")?,
+        practice: doc::get_string(doc, &p, "practice")?,
+    })
+}
+
+/// The items of a map of maps, in key order.
+fn entries(doc: &AutoCommit, key: &str) -> Result<Vec<(String, ObjId)>> {
+    let Some(map) = doc::get_obj(doc, &ROOT, key)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for k in doc::map_keys(doc, &map) {
+        if let Some(obj) = doc::get_obj(doc, &map, &k)? {
+            out.push((k, obj));
+        }
+    }
+    Ok(out)
+}
+
+fn read_referrals(doc: &AutoCommit) -> Result<Vec<Referral>> {
+    let mut out = Vec::new();
+    for (k, r) in entries(doc, "referrals")? {
+        let decision_obj = doc::get_obj(doc, &r, "decision")?;
+        let (decision, decided_by, decided_at) = match decision_obj {
+            Some(d) => {
+                let outcome = doc::require_string(doc, &d, "outcome")?;
+                let decision = match outcome.as_str() {
+                    "accepted" => ReferralDecision::Accepted,
+                    "declined" => ReferralDecision::Declined {
+                        reason: doc::get_string(doc, &d, "reason")?.unwrap_or_default(),
+                    },
+                    _ => return Err(Error::Malformed("unknown referral outcome".into())),
+                };
+                (
+                    Some(decision),
+                    doc::get_string(doc, &d, "by")?,
+                    doc::get_i64(doc, &d, "at")?,
+                )
+            }
+            None => (None, None, None),
+        };
+        out.push(Referral {
+            id: k.parse()?,
+            received: doc::get_date(doc, &r, "received")?
+                .ok_or_else(|| Error::Malformed("referral date".into()))?,
+            source: doc::require_string(doc, &r, "source")?.parse()?,
+            referrer: doc::get_string(doc, &r, "referrer")?,
+            reason: doc::get_string(doc, &r, "reason")?.unwrap_or_default(),
+            needs: parse_list(doc::get_string_list(doc, &r, "needs")?)?,
+            re_referral: doc::get_bool(doc, &r, "re_referral")?.unwrap_or(false),
+            decision,
+            decided_by,
+            decided_at,
+        });
+    }
+    // Sort by received date then creation, so every device lists them alike.
+    out.sort_by_key(|r| (r.received, r.id));
+    Ok(out)
+}
+
+fn read_status_log(doc: &AutoCommit) -> Result<Vec<StatusChange>> {
+    let Some(log) = doc::get_obj(doc, &ROOT, "status_log")? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for i in 0..doc.length(&log) {
+        let Some((_, entry)) = doc.get(&log, i)? else {
+            continue;
+        };
+        out.push(StatusChange {
+            from: opt_parse(doc::get_string(doc, &entry, "from")?)?,
+            to: doc::require_string(doc, &entry, "to")?.parse()?,
+            at: doc::require_i64(doc, &entry, "at")?,
+            by: doc::get_string(doc, &entry, "by")?.unwrap_or_default(),
+            reason: doc::get_string(doc, &entry, "reason")?,
+        });
+    }
+    Ok(out)
+}
+
+fn read_sessions(doc: &mut AutoCommit) -> Result<Vec<Session>> {
+    let mut out = Vec::new();
+    for (k, s) in entries(doc, "sessions")? {
+        let note = doc::get_contested_string(doc, &s, "note")?.unwrap_or(Contested {
+            claims: vec![doc::Claim {
+                value: String::new(),
+                device: None,
+                by: None,
+                at: None,
+            }],
+        });
+        out.push(Session {
+            id: k.parse()?,
+            start: doc::require_i64(doc, &s, "start")?,
+            duration_minutes: u32::try_from(doc::require_i64(doc, &s, "duration_minutes")?)
+                .map_err(|_| Error::Malformed("session duration".into()))?,
+            mode: doc::require_string(doc, &s, "mode")?.parse()?,
+            attended: doc::get_bool(doc, &s, "attended")?.unwrap_or(true),
+            note,
+            holding_functions: parse_list(doc::get_string_list(doc, &s, "holding_functions")?)?,
+            follow_up: doc::get_date(doc, &s, "follow_up")?,
+            recorded_by: doc::get_string(doc, &s, "recorded_by")?.unwrap_or_default(),
+        });
+    }
+    out.sort_by_key(|s| (s.start, s.id));
+    Ok(out)
+}
+
+fn read_items(doc: &AutoCommit, m: &ObjId) -> Result<Vec<u8>> {
+    let list = doc::require_obj(doc, m, "items")?;
+    let mut out = Vec::new();
+    for item in doc.list_range(&list, ..) {
+        let v = match item.value {
+            automerge::ValueRef::Scalar(automerge::ScalarValueRef::Int(i)) => u8::try_from(i).ok(),
+            automerge::ValueRef::Scalar(automerge::ScalarValueRef::Uint(u)) => u8::try_from(u).ok(),
+            _ => None,
+        };
+        out.push(v.ok_or_else(|| Error::Malformed("measure item".into()))?);
+    }
+    Ok(out)
+}
+
+fn read_measures(doc: &AutoCommit) -> Result<Vec<Measure>> {
+    let mut out = Vec::new();
+    for (k, m) in entries(doc, "measures")? {
+        let instrument: Instrument = doc::require_string(doc, &m, "instrument")?.parse()?;
+        let items = read_items(doc, &m)?;
+        let score = measures::score(instrument, &items)?;
+        out.push(Measure {
+            id: k.parse()?,
+            instrument,
+            taken_on: doc::get_date(doc, &m, "taken_on")?
+                .ok_or_else(|| Error::Malformed("measure date".into()))?,
+            items,
+            score,
+            recorded_by: doc::get_string(doc, &m, "recorded_by")?.unwrap_or_default(),
+        });
+    }
+    out.sort_by_key(|m| (m.taken_on, m.id));
+    Ok(out)
+}
+
+fn read_safeguarding(doc: &mut AutoCommit) -> Result<Vec<SafeguardingConcern>> {
+    let mut out = Vec::new();
+    for (k, c) in entries(doc, "safeguarding")? {
+        let status = doc::get_contested_string(doc, &c, "status")?
+            .ok_or_else(|| Error::Malformed("concern has no status".into()))?;
+        out.push(SafeguardingConcern {
+            id: k.parse()?,
+            raised_at: doc::require_i64(doc, &c, "raised_at")?,
+            raised_by: doc::get_string(doc, &c, "raised_by")?.unwrap_or_default(),
+            description: doc::get_string(doc, &c, "description")?.unwrap_or_default(),
+            escalated_to: opt_parse(doc::get_string(doc, &c, "escalated_to")?)?,
+            status: parse_contested(status)?,
+        });
+    }
+    out.sort_by_key(|c| (c.raised_at, c.id));
+    Ok(out)
+}
+
+pub(crate) fn read_comments(doc: &AutoCommit, key: &str) -> Result<Vec<Comment>> {
+    let mut out = Vec::new();
+    for (k, c) in entries(doc, key)? {
+        out.push(Comment {
+            id: k.parse()?,
+            at: doc::require_i64(doc, &c, "at")?,
+            by: doc::get_string(doc, &c, "by")?.unwrap_or_default(),
+            text: doc::get_string(doc, &c, "text")?.unwrap_or_default(),
+        });
+    }
+    out.sort_by_key(|c| (c.at, c.id));
+    Ok(out)
+}
+
+/// Reads the whole case file.
+pub fn read(doc: &mut AutoCommit) -> Result<CaseFile> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    Ok(CaseFile {
+        patient: read_patient(doc)?,
+        action_plan: doc::get_string(doc, &ROOT, "action_plan")?
+            .map(|s| s.parse())
+            .transpose()?,
+        referrals: read_referrals(doc)?,
+        status: read_status(doc)?,
+        status_log: read_status_log(doc)?,
+        sessions: read_sessions(doc)?,
+        measures: read_measures(doc)?,
+        safeguarding: read_safeguarding(doc)?,
+        supervision: read_comments(doc, "supervision")?,
+    })
+}

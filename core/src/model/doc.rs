@@ -1,0 +1,472 @@
+//! What every Holdfast document shares: its kind, who wrote each change, typed reads of
+//! Automerge values, conflicts kept visible, and the change history.
+
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, ScalarValueRef,
+    Value, ValueRef,
+    transaction::{CommitOptions, Transactable},
+};
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use super::ids::DeviceId;
+use crate::{Error, Result};
+
+/// The schema version written into every document's root.
+pub const DOC_SCHEMA: i64 = 1;
+
+/// The three kinds of Holdfast document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    /// One per patient per team: details, referrals, status, sessions, measures, safeguarding.
+    CaseFile,
+    /// One per patient, shared with the patient.
+    ActionPlan,
+    /// Community assets for an area.
+    Directory,
+}
+
+impl DocKind {
+    /// The stable name stored in documents and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::CaseFile => "case_file",
+            DocKind::ActionPlan => "action_plan",
+            DocKind::Directory => "directory",
+        }
+    }
+
+    /// Parses a stored kind name.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "case_file" => Ok(DocKind::CaseFile),
+            "action_plan" => Ok(DocKind::ActionPlan),
+            "directory" => Ok(DocKind::Directory),
+            _ => Err(Error::Malformed(format!("unknown document kind {s:?}"))),
+        }
+    }
+}
+
+/// Who is editing: the device (the Automerge actor) and the person using it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    /// The device, which is also the Automerge actor id of its changes.
+    pub device: DeviceId,
+    /// The person's display name or staff handle, recorded with each change.
+    pub person: String,
+}
+
+impl Author {
+    /// The Automerge actor for this device.
+    pub fn actor(&self) -> ActorId {
+        ActorId::from(self.device.as_bytes().as_slice())
+    }
+}
+
+/// What is written into each Automerge change message: who, and what they did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ChangeNote {
+    by: String,
+    what: String,
+}
+
+/// Milliseconds since the Unix epoch, UTC.
+pub fn now_millis() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// A new, empty document of `kind`, written by `author`.
+pub fn new_document(kind: DocKind, author: &Author) -> Result<AutoCommit> {
+    let mut doc = AutoCommit::new().with_actor(author.actor());
+    doc.put(ROOT, "kind", kind.as_str())?;
+    doc.put(ROOT, "schema", DOC_SCHEMA)?;
+    Ok(doc)
+}
+
+/// Commits the pending operations as one change, attributed to `author`, described by `what`.
+/// Returns `None` when there was nothing to commit.
+pub fn commit(doc: &mut AutoCommit, author: &Author, what: &str) -> Option<ChangeHash> {
+    let note = ChangeNote {
+        by: author.person.clone(),
+        what: what.to_owned(),
+    };
+    let message = serde_json::to_string(&note).unwrap_or_default();
+    doc.commit_with(
+        CommitOptions::default()
+            .with_message(message)
+            .with_time(now_millis()),
+    )
+}
+
+/// Fails unless `doc` is a Holdfast document of `kind`.
+pub fn expect_kind(doc: &AutoCommit, kind: DocKind) -> Result<()> {
+    match get_string(doc, &ROOT, "kind")? {
+        Some(found) if found == kind.as_str() => Ok(()),
+        Some(found) => Err(Error::WrongDocumentKind {
+            expected: kind.as_str(),
+            found,
+        }),
+        None => Err(Error::Malformed("document has no kind".into())),
+    }
+}
+
+fn malformed(key: &str, want: &str) -> Error {
+    Error::Malformed(format!("field {key:?} is not {want}"))
+}
+
+/// The object at `key` of `obj`, if it is one.
+pub fn get_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<ObjId>> {
+    match doc.get(obj, key)? {
+        Some((Value::Object(_), id)) => Ok(Some(id)),
+        Some(_) => Err(malformed(key, "an object")),
+        None => Ok(None),
+    }
+}
+
+/// The object at `key` of `obj`; an error when absent.
+pub fn require_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
+    get_obj(doc, obj, key)?.ok_or_else(|| Error::Malformed(format!("missing {key:?}")))
+}
+
+/// The map at `key` of `obj`, created when absent.
+pub fn ensure_map(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
+    match get_obj(doc, obj, key)? {
+        Some(id) => Ok(id),
+        None => Ok(doc.put_object(obj, key, ObjType::Map)?),
+    }
+}
+
+fn scalar_to_string(value: &Value<'_>) -> Option<String> {
+    value.as_str().map(str::to_owned)
+}
+
+/// A string field, reading Text objects and plain strings alike.
+pub fn get_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<String>> {
+    match doc.get(obj, key)? {
+        None => Ok(None),
+        Some((Value::Object(ObjType::Text), id)) => Ok(Some(doc.text(&id)?)),
+        Some((v, _)) => match scalar_to_string(&v) {
+            Some(s) => Ok(Some(s)),
+            None if matches!(v, Value::Scalar(ref s) if s.is_null()) => Ok(None),
+            None => Err(malformed(key, "a string")),
+        },
+    }
+}
+
+/// A required string field.
+pub fn require_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<String> {
+    get_string(doc, obj, key)?.ok_or_else(|| Error::Malformed(format!("missing {key:?}")))
+}
+
+/// An integer field (ints, uints, counters and timestamps all read as i64).
+pub fn get_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<i64>> {
+    match doc.get(obj, key)? {
+        None => Ok(None),
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Ok(Some(*i)),
+            ScalarValue::Uint(u) => i64::try_from(*u)
+                .map(Some)
+                .map_err(|_| malformed(key, "an integer")),
+            ScalarValue::Null => Ok(None),
+            _ => Err(malformed(key, "an integer")),
+        },
+        Some(_) => Err(malformed(key, "an integer")),
+    }
+}
+
+/// A required integer field.
+pub fn require_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<i64> {
+    get_i64(doc, obj, key)?.ok_or_else(|| Error::Malformed(format!("missing {key:?}")))
+}
+
+/// A boolean field.
+pub fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<bool>> {
+    match doc.get(obj, key)? {
+        None => Ok(None),
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Boolean(b) => Ok(Some(*b)),
+            ScalarValue::Null => Ok(None),
+            _ => Err(malformed(key, "a boolean")),
+        },
+        Some(_) => Err(malformed(key, "a boolean")),
+    }
+}
+
+/// A list of strings.
+pub fn get_string_list(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Vec<String>> {
+    let Some(list) = get_obj(doc, obj, key)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(doc.length(&list));
+    for item in doc.list_range(&list, ..) {
+        match item.value {
+            ValueRef::Scalar(ScalarValueRef::Str(s)) => out.push(s.into_owned()),
+            _ => return Err(malformed(key, "a list of strings")),
+        }
+    }
+    Ok(out)
+}
+
+/// A date field stored as "YYYY-MM-DD".
+pub fn get_date(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<Date>> {
+    get_string(doc, obj, key)?
+        .map(|s| parse_date(&s))
+        .transpose()
+}
+
+/// Parses a "YYYY-MM-DD" date.
+pub fn parse_date(s: &str) -> Result<Date> {
+    Date::parse(
+        s.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| Error::InvalidInput {
+        field: "date",
+        reason: "expected YYYY-MM-DD".into(),
+    })
+}
+
+/// Formats a date as "YYYY-MM-DD".
+pub fn format_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Writes an optional string: `None` deletes the field.
+pub fn put_opt_string(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    value: Option<&str>,
+) -> Result<()> {
+    match value {
+        Some(v) => put_string_if_changed(doc, obj, key, v),
+        None => {
+            if doc.get(obj, key)?.is_some() {
+                doc.delete(obj, key)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Writes a plain string unless the field already holds exactly that value, so that an
+/// unchanged field neither grows history nor overrides a concurrent edit.
+pub fn put_string_if_changed(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    let all = doc.get_all(obj, key)?;
+    let same = all.len() == 1 && scalar_to_string(&all[0].0).as_deref() == Some(value);
+    if !same {
+        doc.put(obj, key, value)?;
+    }
+    Ok(())
+}
+
+/// Writes a list of strings, replacing the old one only if it differs.
+pub fn put_string_list(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    values: &[String],
+) -> Result<()> {
+    if get_obj(doc, obj, key)?.is_some() && get_string_list(doc, obj, key)? == values {
+        return Ok(());
+    }
+    let list = doc.put_object(obj, key, ObjType::List)?;
+    for (i, v) in values.iter().enumerate() {
+        doc.insert(&list, i, v.as_str())?;
+    }
+    Ok(())
+}
+
+/// Creates a collaborative Text at `key` holding `value`.
+pub fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Result<()> {
+    let text = doc.put_object(obj, key, ObjType::Text)?;
+    doc.splice_text(&text, 0, 0, value)?;
+    Ok(())
+}
+
+/// Replaces the content of the Text at `key` by `value` as a minimal diff, so that
+/// concurrent edits to other words of the same text both survive.
+pub fn update_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Result<()> {
+    match doc.get(obj, key)? {
+        Some((Value::Object(ObjType::Text), id)) => Ok(doc.update_text(&id, value)?),
+        _ => put_text(doc, obj, key, value),
+    }
+}
+
+/// One of several values set concurrently for the same field, and who set it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim<T> {
+    /// The value this device wrote.
+    pub value: T,
+    /// The device that wrote it.
+    pub device: Option<DeviceId>,
+    /// The person who wrote it, from the change's note.
+    pub by: Option<String>,
+    /// When the change was made (milliseconds since the epoch).
+    pub at: Option<i64>,
+}
+
+/// A field that may hold a conflict: one value normally, several when devices set it
+/// concurrently and nobody has resolved it yet. Never silently last-writer-wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contested<T> {
+    /// Every competing value; exactly one when there is no conflict.
+    pub claims: Vec<Claim<T>>,
+}
+
+impl<T> Contested<T> {
+    /// True when devices disagree and someone needs to choose.
+    pub fn is_conflicted(&self) -> bool {
+        self.claims.len() > 1
+    }
+
+    /// The value when there is no conflict.
+    pub fn agreed(&self) -> Option<&T> {
+        match self.claims.as_slice() {
+            [only] => Some(&only.value),
+            _ => None,
+        }
+    }
+
+    /// Automerge's deterministic pick (the same on every device); use only where a single
+    /// value is unavoidable, and show `claims` wherever a person decides.
+    pub fn provisional(&self) -> Option<&T> {
+        self.claims.last().map(|c| &c.value)
+    }
+
+    /// The distinct competing values.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.claims.iter().map(|c| &c.value)
+    }
+}
+
+/// Reads every concurrent value of a string field with its author.
+pub fn get_contested_string(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+) -> Result<Option<Contested<String>>> {
+    let all: Vec<(Option<String>, ObjId)> = doc
+        .get_all(obj, key)?
+        .into_iter()
+        .map(|(v, op)| (scalar_to_string(&v), op))
+        .collect();
+    if all.is_empty() {
+        return Ok(None);
+    }
+    let single = all.len() == 1;
+    let mut claims = Vec::with_capacity(all.len());
+    for (value, op) in all {
+        let value = value.ok_or_else(|| malformed(key, "a string"))?;
+        // Looking up the author costs a change lookup: only worth it when there is a conflict.
+        let claim = if single {
+            Claim {
+                value,
+                device: None,
+                by: None,
+                at: None,
+            }
+        } else {
+            claim_with_author(doc, value, &op)
+        };
+        claims.push(claim);
+    }
+    Ok(Some(Contested { claims }))
+}
+
+fn claim_with_author<T>(doc: &mut AutoCommit, value: T, op: &automerge::ObjId) -> Claim<T> {
+    let device = match op {
+        automerge::ObjId::Id(_, actor, _) => DeviceId::from_slice(actor.to_bytes()).ok(),
+        automerge::ObjId::Root => None,
+    };
+    let meta = doc.hash_for_opid(op).and_then(|h| {
+        doc.get_change_meta_by_hash(&h)
+            .map(|m| (m.timestamp, m.message.map(|s| s.to_string())))
+    });
+    let (at, by) = match meta {
+        Some((t, msg)) => (
+            Some(t),
+            msg.and_then(|m| serde_json::from_str::<ChangeNote>(&m).ok())
+                .map(|n| n.by),
+        ),
+        None => (None, None),
+    };
+    Claim {
+        value,
+        device,
+        by,
+        at,
+    }
+}
+
+/// One change in a document's history: who, on which device, when, and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The change hash (hex).
+    pub hash: String,
+    /// The device that made it.
+    pub device: Option<DeviceId>,
+    /// The person, as recorded in the change.
+    pub by: Option<String>,
+    /// When, in milliseconds since the epoch (the author's clock).
+    pub at: i64,
+    /// What was done ("session recorded", "status set to holding").
+    pub what: String,
+}
+
+/// The whole history of `doc`, oldest first.
+pub fn history(doc: &mut AutoCommit) -> Vec<HistoryEntry> {
+    doc.get_changes_meta(&[])
+        .into_iter()
+        .map(|m| {
+            let note = m
+                .message
+                .as_deref()
+                .and_then(|s| serde_json::from_str::<ChangeNote>(s).ok());
+            HistoryEntry {
+                hash: m.hash.to_string(),
+                device: DeviceId::from_slice(m.actor.to_bytes()).ok(),
+                by: note.as_ref().map(|n| n.by.clone()),
+                at: m.timestamp,
+                what: note
+                    .map(|n| n.what)
+                    .or_else(|| m.message.map(|s| s.to_string()))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// Keys of a map object, in key order.
+pub fn map_keys(doc: &AutoCommit, obj: &ObjId) -> Vec<String> {
+    doc.keys(obj).collect()
+}
+
+/// The actor id of a device, for tests and tools that build documents by hand.
+pub fn actor_of(device: &DeviceId) -> ActorId {
+    ActorId::from(device.as_bytes().as_slice())
+}
+
+/// Checks a free-text field: not empty after trimming, and not absurdly long.
+pub fn require_text(field: &'static str, value: &str, max_len: usize) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::InvalidInput {
+            field,
+            reason: "must not be empty".into(),
+        });
+    }
+    if v.len() > max_len {
+        return Err(Error::InvalidInput {
+            field,
+            reason: format!("longer than {max_len} bytes"),
+        });
+    }
+    Ok(v.to_owned())
+}

@@ -1,0 +1,383 @@
+//! Derived indexes, kept current in the same transaction as every change: the caseload
+//! list and directory search. Lists come from here, never from loading every document.
+//! Everything here can be rebuilt from the documents.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::model::case_file::{CaseFile, CaseStatus};
+use crate::model::directory::{self, Asset, AssetStatus, Capacity};
+use crate::model::doc;
+use crate::model::ids::{AssetId, DocId};
+use crate::model::postcode;
+use crate::{Error, Result};
+
+/// One row of the caseload list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseloadEntry {
+    /// The case file.
+    pub case_id: DocId,
+    /// The patient's action plan.
+    pub plan_id: Option<DocId>,
+    /// Patient name.
+    pub patient_name: String,
+    /// NHS number, if recorded.
+    pub nhs_number: Option<String>,
+    /// GP practice.
+    pub practice: Option<String>,
+    /// Status (Automerge's pick when conflicted: see `status_conflicted`).
+    pub status: CaseStatus,
+    /// Devices disagree on the status: the case file shows every claim.
+    pub status_conflicted: bool,
+    /// Last attended session (ms since the epoch).
+    pub last_contact: Option<i64>,
+    /// Follow-up date of the latest session.
+    pub next_follow_up: Option<Date>,
+    /// Safeguarding concerns not closed.
+    pub open_safeguarding: u32,
+    /// Number of sessions.
+    pub session_count: u32,
+}
+
+/// Which cases to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseloadFilter {
+    /// Only cases in this status.
+    pub status: Option<CaseStatus>,
+    /// Only patients of this practice.
+    pub practice: Option<String>,
+    /// Only cases whose follow-up is due on or before this day.
+    pub follow_up_by: Option<Date>,
+    /// Only cases with an open safeguarding concern.
+    pub safeguarding_only: bool,
+}
+
+/// A directory search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryQuery {
+    /// Words to find in name, description and categories (prefix match).
+    pub text: Option<String>,
+    /// Only assets in this category.
+    pub category: Option<String>,
+    /// Only assets in this postcode district ("LS6"; a full postcode works too).
+    pub district: Option<String>,
+    /// Only assets with this capacity.
+    pub capacity: Option<Capacity>,
+    /// Only assets with this status.
+    pub status: Option<AssetStatus>,
+    /// At most this many results.
+    pub limit: u32,
+}
+
+impl Default for DirectoryQuery {
+    fn default() -> Self {
+        DirectoryQuery {
+            text: None,
+            category: None,
+            district: None,
+            capacity: None,
+            status: None,
+            limit: 50,
+        }
+    }
+}
+
+/// One directory search result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetHit {
+    /// The directory document.
+    pub directory_id: DocId,
+    /// The asset.
+    pub asset_id: AssetId,
+    /// Its name.
+    pub name: String,
+    /// Who runs it.
+    pub organisation: Option<String>,
+    /// Postcode district.
+    pub postcode_district: Option<String>,
+    /// Capacity.
+    pub capacity: Capacity,
+    /// Status.
+    pub status: AssetStatus,
+}
+
+/// Rewrites the caseload row of one case file.
+pub fn update_case(tx: &Transaction<'_>, case_id: DocId, case: &CaseFile) -> Result<()> {
+    let status = case
+        .status
+        .provisional()
+        .copied()
+        .unwrap_or(CaseStatus::Referred);
+    tx.execute(
+        "INSERT OR REPLACE INTO caseload (case_id, plan_id, patient_name, nhs_number, practice, status,
+             status_conflicted, last_contact, next_follow_up, open_safeguarding, session_count, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            case_id.as_bytes().as_slice(),
+            case.action_plan.map(|p| p.as_bytes().to_vec()),
+            case.patient.name,
+            case.patient.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
+            case.patient.practice,
+            status.as_str(),
+            case.status.is_conflicted(),
+            case.last_contact(),
+            case.next_follow_up().map(doc::format_date),
+            case.open_safeguarding() as i64,
+            case.sessions.len() as i64,
+            doc::now_millis(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Lists the caseload from the index.
+pub fn caseload(conn: &Connection, filter: &CaseloadFilter) -> Result<Vec<CaseloadEntry>> {
+    let mut sql = String::from(
+        "SELECT case_id, plan_id, patient_name, nhs_number, practice, status, status_conflicted,
+                last_contact, next_follow_up, open_safeguarding, session_count
+         FROM caseload WHERE 1 = 1",
+    );
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(s) = filter.status {
+        sql.push_str(" AND status = ?");
+        args.push(Box::new(s.as_str()));
+    }
+    if let Some(p) = &filter.practice {
+        sql.push_str(" AND practice = ? COLLATE NOCASE");
+        args.push(Box::new(p.clone()));
+    }
+    if let Some(d) = filter.follow_up_by {
+        sql.push_str(" AND next_follow_up IS NOT NULL AND next_follow_up <= ?");
+        args.push(Box::new(doc::format_date(d)));
+    }
+    if filter.safeguarding_only {
+        sql.push_str(" AND open_safeguarding > 0");
+    }
+    sql.push_str(" ORDER BY next_follow_up IS NULL, next_follow_up, patient_name");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, Option<Vec<u8>>>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, bool>(6)?,
+            r.get::<_, Option<i64>>(7)?,
+            r.get::<_, Option<String>>(8)?,
+            r.get::<_, i64>(9)?,
+            r.get::<_, i64>(10)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (
+            case_id,
+            plan_id,
+            name,
+            nhs,
+            practice,
+            status,
+            conflicted,
+            last,
+            follow,
+            safeguarding,
+            sessions,
+        ) = row?;
+        out.push(CaseloadEntry {
+            case_id: DocId::from_slice(&case_id)?,
+            plan_id: plan_id.map(|p| DocId::from_slice(&p)).transpose()?,
+            patient_name: name,
+            nhs_number: nhs,
+            practice,
+            status: status.parse()?,
+            status_conflicted: conflicted,
+            last_contact: last,
+            next_follow_up: follow.map(|f| doc::parse_date(&f)).transpose()?,
+            open_safeguarding: u32::try_from(safeguarding).unwrap_or(0),
+            session_count: u32::try_from(sessions).unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+fn categories_key(c: &str) -> String {
+    c.trim().to_lowercase()
+}
+
+/// Removes one asset from the indexes.
+fn remove_asset(tx: &Transaction<'_>, directory_id: DocId, asset_id: AssetId) -> Result<()> {
+    let rowid: Option<i64> = tx
+        .query_row(
+            "SELECT rowid FROM assets WHERE directory_id = ?1 AND asset_id = ?2",
+            params![
+                directory_id.as_bytes().as_slice(),
+                asset_id.as_bytes().as_slice()
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(rowid) = rowid {
+        tx.execute("DELETE FROM assets_fts WHERE rowid = ?1", [rowid])?;
+        tx.execute(
+            "DELETE FROM asset_categories WHERE asset_rowid = ?1",
+            [rowid],
+        )?;
+        tx.execute("DELETE FROM assets WHERE rowid = ?1", [rowid])?;
+    }
+    Ok(())
+}
+
+/// Rewrites the index rows of some assets of a directory.
+pub fn update_assets(tx: &Transaction<'_>, directory_id: DocId, assets: &[Asset]) -> Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO assets (directory_id, asset_id, name, organisation, postcode_district, capacity, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut fts = tx.prepare_cached(
+        "INSERT INTO assets_fts (rowid, name, description, categories) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut cat = tx.prepare_cached(
+        "INSERT OR IGNORE INTO asset_categories (asset_rowid, category) VALUES (?1, ?2)",
+    )?;
+    for asset in assets {
+        remove_asset(tx, directory_id, asset.id)?;
+        let f = &asset.fields;
+        insert.execute(params![
+            directory_id.as_bytes().as_slice(),
+            asset.id.as_bytes().as_slice(),
+            f.name,
+            f.organisation,
+            f.postcode.as_ref().map(|p| p.district().to_owned()),
+            directory::capacity_str(f.capacity),
+            directory::status_str(f.status),
+        ])?;
+        let rowid = tx.last_insert_rowid();
+        fts.execute(params![
+            rowid,
+            f.name,
+            f.description,
+            f.categories.join(" ")
+        ])?;
+        for c in &f.categories {
+            cat.execute(params![rowid, categories_key(c)])?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops every index row of a directory (before a full rebuild).
+pub fn clear_directory(tx: &Transaction<'_>, directory_id: DocId) -> Result<()> {
+    let ids = {
+        let mut stmt = tx.prepare("SELECT asset_id FROM assets WHERE directory_id = ?1")?;
+        let rows = stmt.query_map([directory_id.as_bytes().as_slice()], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    for id in ids {
+        remove_asset(tx, directory_id, AssetId::from_slice(&id)?)?;
+    }
+    Ok(())
+}
+
+/// Turns what a person typed into an FTS5 query that cannot be malformed: each word becomes
+/// a quoted prefix term, and all must match.
+fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(|w| format!("\"{}\"*", w.to_lowercase()))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// Searches the directory index.
+pub fn search(conn: &Connection, q: &DirectoryQuery) -> Result<Vec<AssetHit>> {
+    let text = q.text.as_deref().and_then(fts_query);
+    let mut sql = String::from(
+        "SELECT a.directory_id, a.asset_id, a.name, a.organisation, a.postcode_district, a.capacity, a.status FROM ",
+    );
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(t) = &text {
+        sql.push_str(
+            "assets_fts JOIN assets a ON a.rowid = assets_fts.rowid WHERE assets_fts MATCH ?",
+        );
+        args.push(Box::new(t.clone()));
+    } else {
+        sql.push_str("assets a WHERE 1 = 1");
+    }
+    if let Some(c) = &q.category {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM asset_categories c WHERE c.category = ? AND c.asset_rowid = a.rowid)");
+        args.push(Box::new(categories_key(c)));
+    }
+    if let Some(d) = &q.district {
+        let district = postcode::district_of(d).ok_or(Error::InvalidInput {
+            field: "postcode district",
+            reason: "not a UK postcode or district".into(),
+        })?;
+        sql.push_str(" AND a.postcode_district = ?");
+        args.push(Box::new(district));
+    }
+    if let Some(c) = q.capacity {
+        sql.push_str(" AND a.capacity = ?");
+        args.push(Box::new(directory::capacity_str(c)));
+    }
+    if let Some(s) = q.status {
+        sql.push_str(" AND a.status = ?");
+        args.push(Box::new(directory::status_str(s)));
+    }
+    sql.push_str(if text.is_some() {
+        " ORDER BY bm25(assets_fts, 10.0, 1.0, 4.0) LIMIT ?"
+    } else {
+        " ORDER BY a.name LIMIT ?"
+    });
+    args.push(Box::new(i64::from(q.limit.clamp(1, 1000))));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (dir, asset, name, organisation, district, capacity, status) = row?;
+        out.push(AssetHit {
+            directory_id: DocId::from_slice(&dir)?,
+            asset_id: AssetId::from_slice(&asset)?,
+            name,
+            organisation,
+            postcode_district: district,
+            capacity: directory::parse_capacity(&capacity)?,
+            status: directory::parse_status(&status)?,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn typed_search_text_cannot_inject_fts_syntax() {
+        assert_eq!(
+            fts_query("walking group").as_deref(),
+            Some("\"walking\"* \"group\"*")
+        );
+        assert_eq!(
+            fts_query("\"a\" OR b*)(").as_deref(),
+            Some("\"a\"* \"or\"* \"b\"*")
+        );
+        assert_eq!(fts_query("  -- "), None);
+    }
+}

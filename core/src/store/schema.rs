@@ -1,0 +1,116 @@
+//! The store's schema, by version, and the migrations between versions.
+//!
+//! Version 1 holds what cannot be rebuilt: documents (an Automerge snapshot plus the
+//! changes written since), the outbox and the device's identity. Version 2 adds the derived
+//! indexes (caseload, directory search); they are rebuilt from the documents on upgrade.
+
+use rusqlite::Connection;
+
+use crate::{Error, Result};
+
+/// The schema version this build writes.
+pub const VERSION: i64 = 2;
+
+const V1: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE documents (
+    id           BLOB PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    snapshot     BLOB NOT NULL,
+    change_count INTEGER NOT NULL DEFAULT 0,
+    updated_at   INTEGER NOT NULL
+);
+-- Changes written since the document's snapshot; folded into it by compaction.
+CREATE TABLE changes (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id BLOB NOT NULL REFERENCES documents(id),
+    hash   BLOB NOT NULL,
+    bytes  BLOB NOT NULL
+);
+CREATE INDEX changes_by_doc ON changes(doc_id, seq);
+-- Local changes not yet confirmed by the relay. Written in the same transaction as the
+-- change itself; only the sync client removes rows, after the relay acknowledges them.
+CREATE TABLE outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id     BLOB NOT NULL,
+    hash       BLOB NOT NULL,
+    bytes      BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+";
+
+const V2: &str = "
+CREATE TABLE caseload (
+    case_id           BLOB PRIMARY KEY,
+    plan_id           BLOB,
+    patient_name      TEXT NOT NULL,
+    nhs_number        TEXT,
+    practice          TEXT,
+    status            TEXT NOT NULL,
+    status_conflicted INTEGER NOT NULL,
+    last_contact      INTEGER,
+    next_follow_up    TEXT,
+    open_safeguarding INTEGER NOT NULL,
+    session_count     INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL
+);
+CREATE INDEX caseload_by_status ON caseload(status, next_follow_up);
+CREATE TABLE assets (
+    rowid             INTEGER PRIMARY KEY,
+    directory_id      BLOB NOT NULL,
+    asset_id          BLOB NOT NULL,
+    name              TEXT NOT NULL,
+    organisation      TEXT,
+    postcode_district TEXT,
+    capacity          TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    UNIQUE (directory_id, asset_id)
+);
+CREATE INDEX assets_by_district ON assets(postcode_district);
+CREATE TABLE asset_categories (
+    asset_rowid INTEGER NOT NULL REFERENCES assets(rowid) ON DELETE CASCADE,
+    category    TEXT NOT NULL,
+    PRIMARY KEY (category, asset_rowid)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE assets_fts USING fts5(
+    name, description, categories,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+";
+
+/// Each migration brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// The schema version of the open database (0 for an empty one).
+pub fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Upgrades the database to `target`, one transaction per step. Returns the version found.
+pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
+    let found = version(conn)?;
+    if found > VERSION {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: VERSION,
+        });
+    }
+    for v in found..target {
+        let tx = conn.transaction()?;
+        let step = usize::try_from(v)
+            .map_err(|_| Error::StoreCorrupt("negative schema version".into()))?;
+        tx.execute_batch(MIGRATIONS[step])?;
+        tx.pragma_update(None, "user_version", v + 1)?;
+        tx.commit()?;
+        tracing::info!(from = v, to = v + 1, "store schema upgraded");
+    }
+    Ok(found)
+}
+
+/// Upgrades the database to the current version. Returns the version found.
+pub fn upgrade(conn: &mut Connection) -> Result<i64> {
+    migrate_to(conn, VERSION)
+}

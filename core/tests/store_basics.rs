@@ -1,0 +1,143 @@
+//! The store end to end on one device: edits persist, indexes follow, reopen sees everything.
+
+use holdfast_core::model::case_file::{
+    CaseStatus, Need, NewPatient, NewReferral, NewSession, ReferralDecision, ReferralSource,
+    SessionMode,
+};
+use holdfast_core::model::directory::AssetInput;
+use holdfast_core::model::measures::Instrument;
+use holdfast_core::store::{CaseloadFilter, DirectoryQuery};
+use holdfast_core::{MemoryKeyStore, Store, StoreConfig};
+use time::macros::date;
+
+fn session(note: &str) -> NewSession {
+    NewSession {
+        start: 1_760_000_000_000,
+        duration_minutes: 45,
+        mode: SessionMode::HomeVisit,
+        attended: true,
+        note: note.into(),
+        holding_functions: vec![],
+        follow_up: Some(date!(2026 - 12 - 01)),
+    }
+}
+
+#[test]
+fn a_home_visit_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let config = StoreConfig::new(dir.path(), "Sam Okafor");
+    let case = {
+        let mut store = Store::create(&config, &keys).unwrap();
+        let case = store
+            .create_case_file(NewPatient::named("Ada Lovelace"))
+            .unwrap();
+        let r = store
+            .add_referral(
+                case.case_id,
+                &NewReferral {
+                    received: date!(2026 - 11 - 01),
+                    source: ReferralSource::Gp,
+                    referrer: Some("Dr Patel".into()),
+                    reason: "isolated since bereavement".into(),
+                    needs: vec![Need::Loneliness],
+                },
+            )
+            .unwrap();
+        store
+            .decide_referral(case.case_id, r, &ReferralDecision::Accepted)
+            .unwrap();
+        store
+            .record_session(case.case_id, &session("talked about the allotment"))
+            .unwrap();
+        store
+            .record_measure(
+                case.case_id,
+                Instrument::Ons4,
+                date!(2026 - 11 - 02),
+                &[Some(4), Some(5), Some(3), Some(7)],
+            )
+            .unwrap();
+        store
+            .add_goal(case.plan_id, "get back to the allotment")
+            .unwrap();
+        case
+    };
+    let mut store = Store::open(&config, &keys).unwrap();
+    let file = store.case_file(case.case_id).unwrap();
+    assert_eq!(file.patient.name, "Ada Lovelace");
+    assert_eq!(file.status.agreed(), Some(&CaseStatus::Active));
+    assert_eq!(file.sessions.len(), 1);
+    assert_eq!(
+        file.sessions[0].note.agreed().unwrap(),
+        "talked about the allotment"
+    );
+    assert_eq!(file.measures.len(), 1);
+    let caseload = store.caseload(&CaseloadFilter::default()).unwrap();
+    assert_eq!(caseload.len(), 1);
+    assert_eq!(caseload[0].status, CaseStatus::Active);
+    assert_eq!(caseload[0].session_count, 1);
+    assert_eq!(caseload[0].next_follow_up, Some(date!(2026 - 12 - 01)));
+    let plan = store.action_plan(case.plan_id).unwrap();
+    assert_eq!(plan.goals[0].text, "get back to the allotment");
+    let history = store.history(case.case_id).unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.what == "session recorded" && h.by.as_deref() == Some("Sam Okafor"))
+    );
+    assert!(store.outbox_len().unwrap() >= 6);
+
+    let dirid = store.create_directory("Leeds North").unwrap();
+    store
+        .upsert_asset(
+            dirid,
+            None,
+            &AssetInput {
+                name: "Tuesday Walking Group".into(),
+                description: "A gentle walk round the park".into(),
+                categories: vec!["Physical activity".into()],
+                postcode: Some("LS6 2AB".parse().unwrap()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let hits = store
+        .search_directory(&DirectoryQuery {
+            text: Some("walk".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    let hits = store
+        .search_directory(&DirectoryQuery {
+            district: Some("LS6".into()),
+            category: Some("physical activity".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+}
+
+#[test]
+fn compaction_keeps_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let mut config = StoreConfig::new(dir.path(), "Sam");
+    config.compact_after = 5;
+    let mut store = Store::create(&config, &keys).unwrap();
+    let case = store.create_case_file(NewPatient::named("Ada")).unwrap();
+    store
+        .set_status(case.case_id, CaseStatus::Active, None)
+        .unwrap();
+    for i in 0..12 {
+        store
+            .record_session(case.case_id, &session(&format!("note {i}")))
+            .unwrap();
+    }
+    let heads = store.heads(case.case_id).unwrap();
+    drop(store);
+    let mut store = Store::open(&config, &keys).unwrap();
+    assert_eq!(store.heads(case.case_id).unwrap(), heads);
+    assert_eq!(store.case_file(case.case_id).unwrap().sessions.len(), 12);
+}
