@@ -406,7 +406,9 @@ fn primary_location(raw: &RawService) -> Option<(&RawServiceAtLocation, &RawLoca
         .objects()
         .filter_map(|link| link.location.get().map(|place| (link, place)));
     let first = places.clone().next();
-    places.find(|(_, place)| best_address(place).is_some()).or(first)
+    places
+        .find(|(_, place)| best_address(place).is_some())
+        .or(first)
 }
 
 /// A location's street address: physical before postal, virtual never.
@@ -484,7 +486,8 @@ fn accessibility(place: &RawLocation) -> Option<String> {
 }
 
 fn phone(raw: &RawService, place: Option<&RawLocation>) -> Option<String> {
-    let first = |phones: &List<Obj<RawPhone>>| phones.objects().find_map(|phone| phone.number.text());
+    let first =
+        |phones: &List<Obj<RawPhone>>| phones.objects().find_map(|phone| phone.number.text());
     first(&raw.phones)
         .or_else(|| {
             raw.contacts
@@ -567,16 +570,17 @@ fn cost(raw: &RawService, warn: &mut Warnings<'_>) -> Option<String> {
             other => other,
         };
         let part = match amount {
-            Some(amount) if amount == 0.0 => match condition {
-                Some(condition) => format!("Free ({condition})"),
-                None => "Free".to_owned(),
-            },
-            Some(amount) => {
+            Some(amount) if amount > 0.0 => {
                 any_paid = true;
                 let mut text = format!("{}{}", currency_prefix(&option.currency), money(amount));
                 push_words(&mut text, per, condition);
                 text
             }
+            // Zero: negative amounts were dropped above.
+            Some(_) => match condition {
+                Some(condition) => format!("Free ({condition})"),
+                None => "Free".to_owned(),
+            },
             None => {
                 // An amount that is words ("Donation") still says something about the cost.
                 let Some(mut text) = option.amount.text().or(per.clone()).or(condition.clone())
@@ -602,7 +606,13 @@ fn cost(raw: &RawService, warn: &mut Warnings<'_>) -> Option<String> {
     raw.fees_description
         .text()
         .or_else(|| raw.fees.text())
-        .map(|text| if says_free(&text) { "Free".to_owned() } else { text })
+        .map(|text| {
+            if says_free(&text) {
+                "Free".to_owned()
+            } else {
+                text
+            }
+        })
 }
 
 fn push_words(text: &mut String, per: Option<String>, condition: Option<String>) {
@@ -669,13 +679,14 @@ fn assured_date(raw: &RawService, warn: &mut Warnings<'_>) -> Option<String> {
 
 /// YYYY-MM-DD from an ISO date or datetime, or from a UK dd/mm/yyyy date.
 fn calendar_date(text: &str) -> Option<String> {
-    if let Some(head) = text.get(..10) {
-        if head.get(4..5) == Some("-") && head.get(7..8) == Some("-") {
-            let year = digits(head.get(..4)?)?;
-            let month = digits(head.get(5..7)?)?;
-            let day = digits(head.get(8..10)?)?;
-            return valid_date(year, month, day).then(|| head.to_owned());
-        }
+    if let Some(head) = text.get(..10)
+        && head.get(4..5) == Some("-")
+        && head.get(7..8) == Some("-")
+    {
+        let year = digits(head.get(..4)?)?;
+        let month = digits(head.get(5..7)?)?;
+        let day = digits(head.get(8..10)?)?;
+        return valid_date(year, month, day).then(|| head.to_owned());
     }
     // Spreadsheet exports from UK councils often write dates as 05/11/2024.
     let date = text.split([' ', 'T']).next()?;
@@ -696,7 +707,7 @@ fn digits(text: &str) -> Option<u32> {
 }
 
 fn valid_date(year: u32, month: u32, day: u32) -> bool {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let days_in_month = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -995,8 +1006,9 @@ const NULL: &str = "null";
 const LIST: &str = "a list";
 const OBJECT: &str = "an object";
 
-/// Visitor methods for every plain value (and null) giving one answer; `kind` names what was
-/// found. The lenient readers below all treat plain values alike, so this keeps them short.
+/// Visitor methods for true/false, numbers and null giving one answer; `kind` names what was
+/// found. The lenient readers below all treat these alike, so this keeps them short. Strings
+/// are left to each reader, since some of them take text.
 macro_rules! plain_values {
     (_ => $value:expr) => {
         plain_values!(_kind => $value);
@@ -1019,11 +1031,6 @@ macro_rules! plain_values {
 
         fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
             let $kind = NUMBER;
-            Ok($value)
-        }
-
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            let $kind = STRING;
             Ok($value)
         }
 
@@ -1068,6 +1075,10 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     }
 
     plain_values!(kind => Document::Other(kind.to_owned()));
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Document, E> {
+        Ok(Document::Other(STRING.to_owned()))
+    }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Document, A::Error> {
         collect_services(seq).map(Document::Services)
@@ -1151,6 +1162,10 @@ impl<'de> Visitor<'de> for PageContentsVisitor {
 
     plain_values!(kind => PageContents::NotList(kind));
 
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<PageContents, E> {
+        Ok(PageContents::NotList(STRING))
+    }
+
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<PageContents, A::Error> {
         collect_services(seq).map(PageContents::List)
     }
@@ -1185,6 +1200,10 @@ impl<'de> Visitor<'de> for ElementVisitor {
 
     plain_values!(kind => Element::NotObject(kind));
 
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Element, E> {
+        Ok(Element::NotObject(STRING))
+    }
+
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Element, A::Error> {
         RawService::deserialize(MapAccessDeserializer::new(map))
             .map(|raw| Element::Service(Box::new(raw)))
@@ -1194,7 +1213,6 @@ impl<'de> Visitor<'de> for ElementVisitor {
         IgnoredAny.visit_seq(seq)?;
         Ok(Element::NotObject(LIST))
     }
-
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1391,40 +1409,16 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
 
     plain_values!(_ => Obj(None));
 
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Obj<T>, E> {
+        Ok(Obj(None))
+    }
+
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
         T::deserialize(MapAccessDeserializer::new(map)).map(|value| Obj(Some(value)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Obj<T>, A::Error> {
         IgnoredAny.visit_seq(seq)?;
-        Ok(Obj(None))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Obj<T>, E> {
         Ok(Obj(None))
     }
 
@@ -1669,6 +1663,13 @@ impl<'de> Visitor<'de> for LanguageVisitor {
 
     plain_values!(_ => LanguageOrObject(None));
 
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<LanguageOrObject, E> {
+        let trimmed = value.trim();
+        Ok(LanguageOrObject(
+            (!trimmed.is_empty()).then(|| trimmed.to_owned()),
+        ))
+    }
+
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LanguageOrObject, A::Error> {
         let raw = RawLanguage::deserialize(MapAccessDeserializer::new(map))?;
         Ok(LanguageOrObject(
@@ -1683,7 +1684,6 @@ impl<'de> Visitor<'de> for LanguageVisitor {
         IgnoredAny.visit_seq(seq)?;
         Ok(LanguageOrObject(None))
     }
-
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1832,4 +1832,1091 @@ impl RawTerm {
 #[serde(default)]
 struct RawCapacity {
     available: Scalar,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An ORUK 1.0 ("UK 1.0" profile) service as a council directory API returns it.
+    const WALK_V1: &str = r#"{
+        "id": "3f2b6c1e-8a4d-4f0e-9b7a-5d1c2e3f4a5b",
+        "name": "Roundhay Park Wellbeing Walk",
+        "description": "A friendly, gentle 45-minute walk around Waterloo Lake, led by trained volunteer walk leaders. Tea and a chat at the cafe afterwards.",
+        "url": "https://www.example.org/walks/roundhay",
+        "email": "walks@leedshealthwalks.example.org",
+        "status": "active",
+        "fees": "Free",
+        "accreditations": "",
+        "deliverable_type": "Information",
+        "attending_type": "venue",
+        "attending_access": "drop-in",
+        "assured_date": "2024-09-18",
+        "organization": {
+            "id": "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f",
+            "name": "Leeds Health Walks Network",
+            "description": "Volunteer-led health walks across Leeds.",
+            "url": "https://www.example.org/walks",
+            "logo": null
+        },
+        "contacts": [
+            {
+                "id": "c7b0a1d2-0000-4000-8000-000000000001",
+                "name": "Walk co-ordinator",
+                "title": "Volunteer co-ordinator",
+                "phones": [{ "id": "p1", "number": "0113 496 0123" }]
+            }
+        ],
+        "regular_schedules": [
+            {
+                "id": "rs1", "opens_at": "10:00:00", "closes_at": "11:00:00", "byday": "TU",
+                "freq": "WEEKLY", "interval": 1, "valid_from": "2024-01-01", "valid_to": null,
+                "dtstart": "2024-01-02", "bymonthday": null,
+                "description": "Meet at the Lakeside Cafe"
+            },
+            {
+                "id": "rs2", "opens_at": "10:00:00", "closes_at": "11:00:00", "byday": "TH",
+                "freq": "WEEKLY", "interval": 1, "description": "Meet at the Lakeside Cafe"
+            }
+        ],
+        "holiday_schedules": [],
+        "eligibilitys": [
+            {
+                "id": "e1",
+                "eligibility": "Adults who can walk for 45 minutes at a gentle pace",
+                "minimum_age": 18,
+                "maximum_age": null,
+                "taxonomys": []
+            }
+        ],
+        "service_areas": [
+            { "id": "sa1", "service_area": "Leeds", "extent": null,
+              "uri": "http://statistics.data.gov.uk/id/statistical-geography/E08000035" }
+        ],
+        "service_at_locations": [
+            {
+                "id": "sal1",
+                "regular_schedule": [],
+                "holidayScheduleCollection": [],
+                "location": {
+                    "id": "l1",
+                    "name": "Lakeside Cafe, Roundhay Park",
+                    "description": "Meet outside the cafe by the lake.",
+                    "latitude": 53.8356,
+                    "longitude": -1.4952,
+                    "physical_addresses": [
+                        {
+                            "id": "a1",
+                            "address_1": "Lakeside Cafe, Princes Avenue",
+                            "city": "Leeds",
+                            "state_province": "West Yorkshire",
+                            "postal_code": "LS8 2ER",
+                            "country": "GB"
+                        }
+                    ],
+                    "accessibility_for_disabilities": [
+                        { "id": "ac1", "accessibility": "Level tarmac path around the lake" },
+                        { "id": "ac2", "accessibility": "Accessible toilets in the cafe" }
+                    ]
+                }
+            }
+        ],
+        "cost_options": [],
+        "languages": [{ "id": "lang1", "language": "English" }],
+        "service_taxonomys": [
+            { "id": "st1", "taxonomy": { "id": "t1", "name": "Physical activity", "vocabulary": "Social prescribing", "parent": null } },
+            { "id": "st2", "taxonomy": { "id": "t2", "name": "Social isolation", "vocabulary": "Social prescribing" } },
+            { "id": "st3", "taxonomy": { "id": "t3", "name": " physical activity ", "vocabulary": "esdNeeds" } }
+        ],
+        "reviews": [],
+        "fundings": [{ "id": "f1", "source": "Leeds City Council Public Health" }]
+    }"#;
+
+    /// An ORUK 3.0 (HSDS 3) service with the UK profile's extra fields.
+    const DEBT_V3: &str = r#"{
+        "id": "b7e4c2a0-1d3f-4e5a-9b8c-7d6e5f4a3b2c",
+        "name": "Money Matters Debt Advice",
+        "alternate_name": "Money Matters",
+        "description": "Free, confidential advice on debt, benefits and budgeting. An adviser can negotiate with creditors and help with priority debts such as rent and council tax arrears.",
+        "url": "https://www.example.org/money-matters",
+        "email": "advice@chapeltownadvice.example.org",
+        "status": "active",
+        "interpretation_services": "Telephone interpreting can be booked for any language",
+        "application_process": "Link workers can refer with the online form; people can also ring for an appointment.",
+        "fees_description": "Free",
+        "accreditations": "Advice Quality Standard",
+        "eligibility_description": "Leeds residents aged 18 or over who are worried about debt",
+        "minimum_age": 18,
+        "maximum_age": null,
+        "assured_date": "2025-02-03",
+        "assurer_email": "directory.team@leeds.example.gov.uk",
+        "alert": null,
+        "last_modified": "2025-02-03T14:22:09.120Z",
+        "organization": {
+            "id": "0fdfb57f-c147-4cfb-864c-44788a335d8c",
+            "name": "Chapeltown Community Advice Centre",
+            "description": "An independent advice charity in Chapeltown, Leeds.",
+            "website": "https://www.example.org",
+            "email": "info@chapeltownadvice.example.org"
+        },
+        "phones": [
+            { "id": "ph1", "number": "0113 496 0456", "extension": null, "type": "voice",
+              "languages": [], "description": "Advice line" }
+        ],
+        "schedules": [
+            { "id": "s1", "freq": "WEEKLY", "interval": 1, "byday": "MO,WE", "opens_at": "09:30",
+              "closes_at": "16:00", "valid_from": "2025-01-06", "description": "Appointments and phone advice" },
+            { "id": "s2", "freq": "WEEKLY", "interval": 1, "byday": "FR", "opens_at": "09:30",
+              "closes_at": "12:30", "description": "Drop-in session" }
+        ],
+        "service_areas": [{ "id": "sa", "name": "Leeds", "extent_type": "text" }],
+        "service_at_locations": [
+            {
+                "id": "sal",
+                "location": {
+                    "id": "loc",
+                    "location_type": "physical",
+                    "name": "Chapeltown Community Advice Centre",
+                    "latitude": 53.8197,
+                    "longitude": -1.5338,
+                    "addresses": [
+                        { "id": "ad1", "attention": null, "address_1": "PO Box 1234", "city": "Leeds",
+                          "region": null, "state_province": "West Yorkshire", "postal_code": "LS1 9ZZ",
+                          "country": "GB", "address_type": "postal" },
+                        { "id": "ad2", "address_1": "231 Chapeltown Road", "address_2": "", "city": "Leeds",
+                          "state_province": "West Yorkshire", "postal_code": "LS7 3DX",
+                          "country": "GB", "address_type": "physical" }
+                    ],
+                    "accessibility": [
+                        { "id": "acc1", "description": "Step-free entrance and ground-floor interview rooms",
+                          "details": "Hearing loop at reception", "url": null }
+                    ],
+                    "phones": [],
+                    "schedules": []
+                }
+            }
+        ],
+        "languages": [
+            { "id": "l1", "name": "English", "code": "en" },
+            { "id": "l2", "name": "Urdu", "code": "ur" },
+            { "id": "l3", "name": null, "code": "pl" }
+        ],
+        "funding": [],
+        "cost_options": [
+            { "id": "co1", "valid_from": "2025-01-01", "option": "All clients", "currency": "GBP",
+              "amount": 0, "amount_description": null }
+        ],
+        "contacts": [],
+        "attributes": [
+            { "id": "at1", "link_type": "service", "taxonomy_term_id": "tt1",
+              "taxonomy_term": { "id": "tt1", "code": "debt", "name": "Debt advice", "taxonomy": "ORUK service categories" } },
+            { "id": "at2", "taxonomy_term": { "id": "tt2", "name": "Money advice", "taxonomy": "ORUK service categories" } },
+            { "id": "at3", "taxonomy_term": { "id": "tt3", "code": "referral-link-worker",
+              "name": "Accepts referrals from link workers", "taxonomy": "Access routes" } }
+        ],
+        "metadata": []
+    }"#;
+
+    /// ORUK 3.0, loosely published: a waiting list, an age as text, a bare language string.
+    const BEFRIENDING_V3: &str = r#"{
+        "id": "befriend-armley-001",
+        "name": "Armley Telephone Befriending",
+        "description": "A weekly friendly phone call from a trained volunteer for older people who feel lonely or cut off.",
+        "status": "active",
+        "organization": { "name": "Armley Good Neighbours" },
+        "phones": [{ "number": "07700 900123" }],
+        "wait_time": "There is currently a waiting list of around six weeks",
+        "eligibility_description": "People aged 60 and over living in Armley, Wortley or Farnley",
+        "minimum_age": "60",
+        "cost_options": [],
+        "fees_description": "Free of charge.",
+        "schedules": [{ "description": "Calls are arranged at a time that suits you" }],
+        "attributes": [
+            { "taxonomy_term": { "name": "Loneliness" } },
+            { "taxonomy_term": { "name": "Older people" } },
+            { "taxonomy_term": { "name": "Self-referral accepted" } }
+        ],
+        "languages": "English",
+        "service_at_locations": []
+    }"#;
+
+    /// ORUK 1.0 with a numeric id, a string amount and a snake_case status.
+    const LUNCH_CLUB_V1: &str = r#"{
+        "id": 40213,
+        "name": "Bramley Friendship Lunch Club",
+        "description": "Two-course lunch and company every Wednesday.",
+        "status": "temporarily_closed",
+        "organization": { "id": "5b0c7e1a-0000-4000-8000-000000000002", "name": "Bramley Elderly Action", "description": "Older people's charity in Bramley." },
+        "regular_schedules": [
+            { "byday": "WE", "opens_at": "12:00", "closes_at": "14:00", "freq": "WEEKLY", "interval": "1" }
+        ],
+        "cost_options": [
+            { "option": "Members", "amount": "3.50", "amount_description": "per lunch" },
+            { "option": "Visitors", "amount": 4.5, "amount_description": "per lunch" }
+        ],
+        "service_at_locations": [
+            { "location": { "physical_addresses": [
+                { "address_1": "Bramley Community Centre, Waterloo Lane", "city": "Leeds", "postal_code": "ls13 2jb" }
+            ] } }
+        ]
+    }"#;
+
+    fn parse(json: &str) -> ImportReport {
+        match parse_services(json.as_bytes()) {
+            Ok(report) => report,
+            Err(error) => panic!("expected an import, got {error}"),
+        }
+    }
+
+    fn refused(json: &str) -> ImportError {
+        match parse_services(json.as_bytes()) {
+            Ok(report) => panic!("expected a refusal, got {} assets", report.assets.len()),
+            Err(error) => error,
+        }
+    }
+
+    /// The one asset of a one-service document, and its warnings' messages.
+    fn one(json: &str) -> (AssetInput, Vec<String>) {
+        let report = parse(json);
+        assert_eq!(report.assets.len(), 1);
+        let messages = report
+            .warnings
+            .iter()
+            .map(|warning| {
+                assert_eq!(warning.index, 0);
+                warning.message.clone()
+            })
+            .collect();
+        let asset = report.assets.into_iter().next().expect("one asset");
+        (asset, messages)
+    }
+
+    /// A service with just a name and the given extra fields (a JSON fragment).
+    fn service_with(fields: &str) -> String {
+        let separator = if fields.trim().is_empty() { "" } else { "," };
+        format!(r#"{{ "id": "svc-1", "name": "Hyde Park Knit and Natter"{separator} {fields} }}"#)
+    }
+
+    fn postcode(text: &str) -> Option<Postcode> {
+        Some(Postcode::parse(text).expect("test postcode is valid"))
+    }
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|value| (*value).to_owned()).collect()
+    }
+
+    #[test]
+    fn reads_an_oruk_1_0_service() {
+        let (asset, warnings) = one(WALK_V1);
+        assert_eq!(warnings, Vec::<String>::new());
+        assert_eq!(
+            asset,
+            AssetInput {
+                name: "Roundhay Park Wellbeing Walk".to_owned(),
+                organisation: Some("Leeds Health Walks Network".to_owned()),
+                description: "A friendly, gentle 45-minute walk around Waterloo Lake, led by trained volunteer walk leaders. Tea and a chat at the cafe afterwards.".to_owned(),
+                categories: strings(&["Physical activity", "Social isolation"]),
+                phone: Some("0113 496 0123".to_owned()),
+                email: Some("walks@leedshealthwalks.example.org".to_owned()),
+                url: Some("https://www.example.org/walks/roundhay".to_owned()),
+                address: Some("Lakeside Cafe, Princes Avenue, Leeds".to_owned()),
+                postcode: postcode("LS8 2ER"),
+                schedule: Some("Tue, Thu 10:00–11:00".to_owned()),
+                eligibility: Some("Adults who can walk for 45 minutes at a gentle pace".to_owned()),
+                min_age: Some(18),
+                max_age: None,
+                cost: Some("Free".to_owned()),
+                referral_route: ReferralRoute::SignpostOnly,
+                accessibility: Some(
+                    "Level tarmac path around the lake; Accessible toilets in the cafe".to_owned()
+                ),
+                languages: strings(&["English"]),
+                capacity: Capacity::Open,
+                status: AssetStatus::Active,
+                assured_date: Some("2024-09-18".to_owned()),
+                assured_by: None,
+                external_id: Some("3f2b6c1e-8a4d-4f0e-9b7a-5d1c2e3f4a5b".to_owned()),
+            }
+        );
+    }
+
+    #[test]
+    fn reads_an_oruk_3_0_service() {
+        let (asset, warnings) = one(DEBT_V3);
+        assert_eq!(warnings, Vec::<String>::new());
+        assert_eq!(
+            asset,
+            AssetInput {
+                name: "Money Matters Debt Advice".to_owned(),
+                organisation: Some("Chapeltown Community Advice Centre".to_owned()),
+                description: "Free, confidential advice on debt, benefits and budgeting. An adviser can negotiate with creditors and help with priority debts such as rent and council tax arrears.".to_owned(),
+                categories: strings(&[
+                    "Debt advice",
+                    "Money advice",
+                    "Accepts referrals from link workers"
+                ]),
+                phone: Some("0113 496 0456".to_owned()),
+                email: Some("advice@chapeltownadvice.example.org".to_owned()),
+                url: Some("https://www.example.org/money-matters".to_owned()),
+                // The physical address, not the PO box listed first.
+                address: Some("231 Chapeltown Road, Leeds".to_owned()),
+                postcode: postcode("LS7 3DX"),
+                schedule: Some("Mon, Wed 09:30–16:00; Fri 09:30–12:30".to_owned()),
+                eligibility: Some(
+                    "Leeds residents aged 18 or over who are worried about debt".to_owned()
+                ),
+                min_age: Some(18),
+                max_age: None,
+                cost: Some("Free".to_owned()),
+                referral_route: ReferralRoute::DirectReferral,
+                accessibility: Some(
+                    "Step-free entrance and ground-floor interview rooms (Hearing loop at reception)"
+                        .to_owned()
+                ),
+                languages: strings(&["English", "Urdu", "pl"]),
+                capacity: Capacity::Open,
+                status: AssetStatus::Active,
+                assured_date: Some("2025-02-03".to_owned()),
+                assured_by: Some("directory.team@leeds.example.gov.uk".to_owned()),
+                external_id: Some("b7e4c2a0-1d3f-4e5a-9b8c-7d6e5f4a3b2c".to_owned()),
+            }
+        );
+    }
+
+    #[test]
+    fn reads_an_array_in_order() {
+        let json = format!("[{BEFRIENDING_V3}, {LUNCH_CLUB_V1}, {WALK_V1}]");
+        let report = parse(&json);
+        assert_eq!(report.warnings, Vec::new());
+        let names: Vec<&str> = report.assets.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Armley Telephone Befriending",
+                "Bramley Friendship Lunch Club",
+                "Roundhay Park Wellbeing Walk"
+            ]
+        );
+
+        let befriending = &report.assets[0];
+        assert_eq!(befriending.capacity, Capacity::WaitingList);
+        assert_eq!(befriending.min_age, Some(60));
+        assert_eq!(befriending.cost.as_deref(), Some("Free"));
+        assert_eq!(
+            befriending.schedule.as_deref(),
+            Some("Calls are arranged at a time that suits you")
+        );
+        // "Self-referral" means the person rings themselves.
+        assert_eq!(befriending.referral_route, ReferralRoute::SignpostOnly);
+        assert_eq!(befriending.languages, strings(&["English"]));
+        assert_eq!(befriending.phone.as_deref(), Some("07700 900123"));
+        assert_eq!(befriending.address, None);
+        assert_eq!(befriending.postcode, None);
+
+        let lunch = &report.assets[1];
+        assert_eq!(lunch.external_id.as_deref(), Some("40213"));
+        assert_eq!(lunch.status, AssetStatus::TemporarilyClosed);
+        assert_eq!(
+            lunch.cost.as_deref(),
+            Some("£3.50 per lunch (Members); £4.50 per lunch (Visitors)")
+        );
+        assert_eq!(lunch.schedule.as_deref(), Some("Wed 12:00–14:00"));
+        assert_eq!(lunch.postcode, postcode("LS13 2JB"));
+        assert_eq!(
+            lunch.address.as_deref(),
+            Some("Bramley Community Centre, Waterloo Lane, Leeds")
+        );
+    }
+
+    #[test]
+    fn reads_an_oruk_3_0_page_from_contents() {
+        let json = format!(
+            r#"{{
+                "total_items": 2, "total_pages": 1, "page_number": 1, "size": 50,
+                "first_page": true, "last_page": true, "empty": false,
+                "contents": [{BEFRIENDING_V3}, {DEBT_V3}]
+            }}"#
+        );
+        let report = parse(&json);
+        assert_eq!(report.assets.len(), 2);
+        assert_eq!(report.assets[1].name, "Money Matters Debt Advice");
+    }
+
+    #[test]
+    fn reads_an_oruk_1_0_page_from_content() {
+        let json = format!(
+            r#"{{
+                "totalElements": 1, "totalPages": 1, "number": 0, "size": 20,
+                "first": true, "last": true, "numberOfElements": 1, "empty": false,
+                "sort": {{ "sorted": false, "unsorted": true }},
+                "content": [{WALK_V1}]
+            }}"#
+        );
+        let report = parse(&json);
+        assert_eq!(report.assets.len(), 1);
+        assert_eq!(report.assets[0].name, "Roundhay Park Wellbeing Walk");
+    }
+
+    #[test]
+    fn an_empty_array_or_page_imports_nothing() {
+        assert_eq!(parse("[]"), ImportReport::default());
+        let page = r#"{"totalElements": 0, "content": [], "first": true, "last": true}"#;
+        assert_eq!(parse(page), ImportReport::default());
+    }
+
+    #[test]
+    fn invalid_json_is_refused_with_its_position() {
+        let json = "{\n  \"name\": \"Leeds Dads Walking Football\",\n  \"id\": ,\n}";
+        match refused(json) {
+            ImportError::Json {
+                line,
+                column,
+                message,
+            } => {
+                assert_eq!(line, 3);
+                assert_eq!(column, 9);
+                assert!(!message.contains("line"), "{message}");
+                assert!(!message.is_empty());
+            }
+            other => panic!("expected a JSON error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_and_trailing_json_are_refused() {
+        assert!(matches!(refused(""), ImportError::Json { line: 1, .. }));
+        assert!(matches!(
+            refused(r#"[{"name": "Seacroft Men's Shed"}"#),
+            ImportError::Json { .. }
+        ));
+        assert!(matches!(
+            refused(r#"{"name": "Seacroft Men's Shed"} {"name": "again"}"#),
+            ImportError::Json { .. }
+        ));
+    }
+
+    #[test]
+    fn plain_values_are_not_services() {
+        assert_eq!(
+            refused("42"),
+            ImportError::NotServices("a number".to_owned())
+        );
+        assert_eq!(
+            refused("-3.5"),
+            ImportError::NotServices("a number".to_owned())
+        );
+        assert_eq!(
+            refused(r#""Roundhay Park Wellbeing Walk""#),
+            ImportError::NotServices("a string".to_owned())
+        );
+        assert_eq!(refused("null"), ImportError::NotServices("null".to_owned()));
+        assert_eq!(
+            refused("true"),
+            ImportError::NotServices("true or false".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_object_that_is_neither_service_nor_page_is_refused() {
+        for json in [
+            "{}",
+            r#"{"error": "Not Found", "status": 404}"#,
+            r#"{"totalElements": 3, "totalPages": 1}"#,
+        ] {
+            assert!(
+                matches!(refused(json), ImportError::NotServices(_)),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_page_whose_contents_is_not_a_list_is_refused() {
+        for (contents, kind) in [
+            (r#""none""#, "a string"),
+            (r#"{"name": "Walk"}"#, "an object"),
+            ("null", "null"),
+            ("12", "a number"),
+        ] {
+            let json = format!(r#"{{"total_items": 1, "contents": {contents}}}"#);
+            match refused(&json) {
+                ImportError::NotServices(found) => assert!(found.contains(kind), "{found}"),
+                other => panic!("expected NotServices, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_service_without_a_name_is_refused() {
+        assert_eq!(
+            refused(r#"{"id": "abc", "description": "Gardening group"}"#),
+            ImportError::Service {
+                index: 0,
+                reason: "has no `name`".to_owned()
+            }
+        );
+        let json = format!(r#"[{WALK_V1}, {DEBT_V3}, {{"id": "x", "name": "   "}}]"#);
+        assert_eq!(
+            refused(&json),
+            ImportError::Service {
+                index: 2,
+                reason: "has an empty `name`".to_owned()
+            }
+        );
+        assert!(matches!(
+            refused(r#"[{"name": null}]"#),
+            ImportError::Service { index: 0, .. }
+        ));
+        assert_eq!(
+            refused(r#"[{"name": {"en": "Walk"}}]"#),
+            ImportError::Service {
+                index: 0,
+                reason: "has a `name` that is not text".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn an_array_with_a_non_object_is_refused_naming_the_entry() {
+        let json = format!(r#"[{WALK_V1}, "Roundhay Park Wellbeing Walk"]"#);
+        assert_eq!(
+            refused(&json),
+            ImportError::Service {
+                index: 1,
+                reason: "is a string, not a service object".to_owned()
+            }
+        );
+        assert!(matches!(
+            refused(r#"{"contents": [{"name": "Walk"}, [1, 2], 3]}"#),
+            ImportError::Service { index: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn nothing_is_imported_when_any_service_is_bad() {
+        // The first two would import on their own; the whole file still fails.
+        let json = format!(r#"[{WALK_V1}, {DEBT_V3}, 7]"#);
+        assert!(matches!(
+            refused(&json),
+            ImportError::Service { index: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn oversized_documents_are_refused_before_parsing() {
+        let mut json = vec![b' '; MAX_IMPORT_BYTES + 1];
+        json[0] = b'[';
+        assert_eq!(
+            parse_services(&json),
+            Err(ImportError::TooLarge {
+                size: MAX_IMPORT_BYTES + 1,
+                limit: MAX_IMPORT_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn too_many_services_are_refused_with_the_count() {
+        let count = MAX_IMPORT_SERVICES + 2;
+        let json = format!("[{}]", vec![r#"{"name":"x"}"#; count].join(","));
+        assert_eq!(
+            refused(&json),
+            ImportError::TooManyServices {
+                count,
+                limit: MAX_IMPORT_SERVICES
+            }
+        );
+        // Exactly at the limit is fine.
+        let json = format!(
+            "[{}]",
+            vec!["{\"name\":\"x\"}"; MAX_IMPORT_SERVICES].join(",")
+        );
+        assert_eq!(parse(&json).assets.len(), MAX_IMPORT_SERVICES);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        let mut json = b"\xEF\xBB\xBF".to_vec();
+        json.extend_from_slice(WALK_V1.as_bytes());
+        assert!(parse_services(&json).is_ok());
+    }
+
+    #[test]
+    fn nulls_and_missing_fields_leave_an_asset_with_just_a_name() {
+        let json = r#"{
+            "id": null, "name": "Harehills Community Garden", "description": null,
+            "url": "", "email": "  ", "status": null, "organization": null, "phones": null,
+            "schedules": null, "regular_schedules": [], "service_at_locations": null,
+            "languages": [null, 3, ""], "attributes": [null, "x", {"taxonomy_term": null}],
+            "cost_options": [null], "eligibilitys": null, "minimum_age": null
+        }"#;
+        let (asset, warnings) = one(json);
+        assert_eq!(warnings, Vec::<String>::new());
+        assert_eq!(
+            asset,
+            AssetInput {
+                name: "Harehills Community Garden".to_owned(),
+                ..AssetInput::default()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_odd_types_are_tolerated() {
+        let json = service_with(
+            r#""x_council_ref": {"deep": [1, 2, {"x": null}]},
+               "url": 12, "organization": ["not", "an", "object"],
+               "phones": {"number": "0113 496 0789"},
+               "languages": {"name": "Polish"},
+               "service_at_locations": {"location": {"addresses": {"address_1": "Cardigan Road", "postal_code": "LS6 1LJ", "city": "Leeds"}}}"#,
+        );
+        let (asset, warnings) = one(&json);
+        assert_eq!(warnings, Vec::<String>::new());
+        assert_eq!(asset.url.as_deref(), Some("12"));
+        assert_eq!(asset.organisation, None);
+        // A lone object where a list belongs is read as a list of one.
+        assert_eq!(asset.phone.as_deref(), Some("0113 496 0789"));
+        assert_eq!(asset.languages, strings(&["Polish"]));
+        assert_eq!(asset.address.as_deref(), Some("Cardigan Road, Leeds"));
+        assert_eq!(asset.postcode, postcode("LS6 1LJ"));
+    }
+
+    #[test]
+    fn strings_are_trimmed() {
+        let json = r#"{"name": "  Beeston Singing for the Brain  ", "email": " sing@example.org ",
+                       "organization": {"name": "\tSouth Leeds Memory Cafe\n"}}"#;
+        let (asset, _) = one(json);
+        assert_eq!(asset.name, "Beeston Singing for the Brain");
+        assert_eq!(asset.email.as_deref(), Some("sing@example.org"));
+        assert_eq!(
+            asset.organisation.as_deref(),
+            Some("South Leeds Memory Cafe")
+        );
+    }
+
+    #[test]
+    fn statuses_map_and_unknown_ones_warn() {
+        for (status, expected) in [
+            ("active", AssetStatus::Active),
+            ("Active", AssetStatus::Active),
+            ("inactive", AssetStatus::Inactive),
+            ("defunct", AssetStatus::Defunct),
+            ("temporarily closed", AssetStatus::TemporarilyClosed),
+            ("temporarily_closed", AssetStatus::TemporarilyClosed),
+            ("Temporarily-Closed", AssetStatus::TemporarilyClosed),
+        ] {
+            let (asset, warnings) = one(&service_with(&format!(r#""status": "{status}""#)));
+            assert_eq!(asset.status, expected, "{status}");
+            assert!(warnings.is_empty(), "{status}");
+        }
+        let (asset, warnings) = one(&service_with(""));
+        assert_eq!((asset.status, warnings.len()), (AssetStatus::Active, 0));
+
+        let (asset, warnings) = one(&service_with(r#""status": "paused for summer""#));
+        assert_eq!(asset.status, AssetStatus::Active);
+        assert_eq!(
+            warnings,
+            ["unknown status \"paused for summer\"; taken as active"]
+        );
+    }
+
+    #[test]
+    fn a_bad_postcode_keeps_the_asset_and_warns() {
+        let json = format!(
+            "[{WALK_V1}, {}]",
+            service_with(
+                r#""service_at_locations": [{"location": {"physical_addresses": [
+                    {"address_1": "Kirkstall Road", "city": "Leeds", "postal_code": "LS99 XYZ"}]}}]"#
+            )
+        );
+        let report = parse(&json);
+        assert_eq!(report.assets.len(), 2);
+        assert_eq!(report.assets[1].postcode, None);
+        assert_eq!(
+            report.assets[1].address.as_deref(),
+            Some("Kirkstall Road, Leeds")
+        );
+        assert_eq!(
+            report.warnings,
+            [ImportWarning {
+                index: 1,
+                message: "postcode \"LS99 XYZ\" is not a UK postcode; left blank".to_owned()
+            }]
+        );
+        assert_eq!(
+            report.warnings[0].to_string(),
+            "service 1: postcode \"LS99 XYZ\" is not a UK postcode; left blank"
+        );
+    }
+
+    #[test]
+    fn the_address_comes_from_a_physical_or_postal_address_never_a_virtual_one() {
+        let json = service_with(
+            r#""service_at_locations": [
+                {"location": {"name": "Online", "addresses": [
+                    {"address_type": "virtual", "address_1": "Zoom", "postal_code": "LS1 1AA"}]}},
+                {"location": {"addresses": [
+                    {"address_type": "postal", "address_1": "Leeds Civic Hall", "city": "Leeds", "postal_code": "LS1 1UR"}],
+                  "accessibility": [{"description": "Lift to all floors"}],
+                  "phones": [{"number": "0113 496 0999"}]}}
+            ]"#,
+        );
+        let (asset, _) = one(&json);
+        assert_eq!(asset.address.as_deref(), Some("Leeds Civic Hall, Leeds"));
+        assert_eq!(asset.postcode, postcode("LS1 1UR"));
+        // The other fields describe the same place.
+        assert_eq!(asset.accessibility.as_deref(), Some("Lift to all floors"));
+        assert_eq!(asset.phone.as_deref(), Some("0113 496 0999"));
+    }
+
+    #[test]
+    fn ages_come_as_numbers_or_text_and_bad_ones_warn() {
+        let (asset, warnings) = one(&service_with(r#""minimum_age": "16", "maximum_age": 25.0"#));
+        assert_eq!((asset.min_age, asset.max_age), (Some(16), Some(25)));
+        assert!(warnings.is_empty());
+
+        let (asset, warnings) = one(&service_with(
+            r#""minimum_age": "adults", "maximum_age": 999"#,
+        ));
+        assert_eq!((asset.min_age, asset.max_age), (None, None));
+        assert_eq!(
+            warnings,
+            [
+                "minimum_age \"adults\" is not an age in years; left blank",
+                "maximum_age 999 is not an age in years; left blank"
+            ]
+        );
+
+        let (asset, warnings) = one(&service_with(r#""minimum_age": 65, "maximum_age": 18"#));
+        assert_eq!((asset.min_age, asset.max_age), (None, None));
+        assert_eq!(
+            warnings,
+            ["minimum_age 65 is above maximum_age 18; both left blank"]
+        );
+    }
+
+    #[test]
+    fn oruk_1_0_eligibility_entries_give_the_widest_age_range() {
+        let json = service_with(
+            r#""eligibilitys": [
+                {"eligibility": "Carers", "minimum_age": 18, "maximum_age": 64},
+                {"eligibility": "Young carers", "minimum_age": "11", "maximum_age": 17},
+                {"eligibility": "carers"}
+            ]"#,
+        );
+        let (asset, _) = one(&json);
+        assert_eq!((asset.min_age, asset.max_age), (Some(11), Some(64)));
+        assert_eq!(asset.eligibility.as_deref(), Some("Carers; Young carers"));
+    }
+
+    #[test]
+    fn referral_route_follows_the_referral_fields() {
+        let direct = [
+            r#""attending_access": "referral""#,
+            r#""attending_access": "Referral""#,
+            r#""needs_referral": true"#,
+            r#""needs_referral": "yes""#,
+            r#""referral_methods": ["email", "online form"]"#,
+            r#""attributes": [{"taxonomy_term": {"name": "Referral required"}}]"#,
+            r#""service_taxonomys": [{"taxonomy": {"name": "GP or link worker referral"}}]"#,
+        ];
+        for fields in direct {
+            let (asset, _) = one(&service_with(fields));
+            assert_eq!(
+                asset.referral_route,
+                ReferralRoute::DirectReferral,
+                "{fields}"
+            );
+        }
+        let signpost = [
+            "",
+            r#""attending_access": "drop-in""#,
+            r#""needs_referral": false"#,
+            r#""referral_methods": []"#,
+            r#""attributes": [{"taxonomy_term": {"name": "Self referral"}}]"#,
+            r#""attributes": [{"taxonomy_term": {"name": "No referral needed"}}]"#,
+            r#""attributes": [{"taxonomy_term": {"name": "Referral not required"}}]"#,
+        ];
+        for fields in signpost {
+            let (asset, _) = one(&service_with(fields));
+            assert_eq!(
+                asset.referral_route,
+                ReferralRoute::SignpostOnly,
+                "{fields}"
+            );
+        }
+    }
+
+    #[test]
+    fn capacity_follows_wait_time_and_capacities() {
+        let cases = [
+            ("", Capacity::Open),
+            (r#""wait_time": "About two weeks""#, Capacity::Open),
+            (
+                r#""wait_time": "Waiting list: 3 months""#,
+                Capacity::WaitingList,
+            ),
+            (
+                r#""capacities": [{"available": 0, "maximum": 12}]"#,
+                Capacity::Closed,
+            ),
+            (
+                r#""capacities": [{"available": 0}, {"available": "2"}]"#,
+                Capacity::Open,
+            ),
+            (
+                r#""capacities": [{"description": "Places"}]"#,
+                Capacity::Open,
+            ),
+            (
+                r#""capacities": [{"available": 0}], "wait_time": "Join the waitlist""#,
+                Capacity::WaitingList,
+            ),
+        ];
+        for (fields, expected) in cases {
+            let (asset, _) = one(&service_with(fields));
+            assert_eq!(asset.capacity, expected, "{fields}");
+        }
+    }
+
+    #[test]
+    fn categories_are_trimmed_deduplicated_and_ordered() {
+        let json = service_with(
+            r#""attributes": [
+                {"taxonomy_term": {"name": " Arts and crafts "}},
+                {"taxonomy_term": {"term": "Mental wellbeing"}},
+                {"taxonomy_term": {"name": "arts and crafts"}},
+                {"taxonomy_term": {"name": ""}}
+            ],
+            "service_taxonomys": [{"taxonomy": {"name": "Social isolation", "vocabulary": "esdNeeds"}}]"#,
+        );
+        let (asset, _) = one(&json);
+        assert_eq!(
+            asset.categories,
+            strings(&["Arts and crafts", "Mental wellbeing", "Social isolation"])
+        );
+    }
+
+    fn schedule_of(schedules: &str) -> Option<String> {
+        one(&service_with(&format!(r#""schedules": {schedules}"#)))
+            .0
+            .schedule
+    }
+
+    #[test]
+    fn schedules_read_as_one_line() {
+        let cases = [
+            (
+                r#"[{"byday": "MO,TU,WE,TH,FR", "opens_at": "09:00:00Z", "closes_at": "17:00:00Z"}]"#,
+                "Mon–Fri 09:00–17:00",
+            ),
+            (
+                r#"[{"byday": "SA,SU,MO,TU,WE,TH,FR", "opens_at": "8:00", "closes_at": "20:00"}]"#,
+                "Every day 08:00–20:00",
+            ),
+            (
+                r#"[{"byday": "2TU", "freq": "MONTHLY", "opens_at": "14:00", "closes_at": "16:00"}]"#,
+                "2nd Tue of the month 14:00–16:00",
+            ),
+            (
+                r#"[{"byday": "-1FR", "freq": "MONTHLY", "opens_at": "19:00"}]"#,
+                "last Fri of the month from 19:00",
+            ),
+            (
+                r#"[{"byday": "TH", "freq": "WEEKLY", "interval": "2", "opens_at": "10:30", "closes_at": "12:00"}]"#,
+                "Thu 10:30–12:00 (fortnightly)",
+            ),
+            (
+                r#"[{"byday": "WE", "freq": "MONTHLY", "opens_at": "10:00", "closes_at": "11:00"}]"#,
+                "Wed 10:00–11:00 (monthly)",
+            ),
+            (
+                r#"[{"opens_at": "10:00", "closes_at": "12:00", "description": "Term time only, ring first"}]"#,
+                "Term time only, ring first",
+            ),
+            (
+                r#"[{"opens_at": "10:00", "closes_at": "12:00"}]"#,
+                "10:00–12:00",
+            ),
+            (
+                r#"[{"byday": "Tuesday", "opens_at": "10am", "closes_at": "noon"}]"#,
+                "Tue 10am–noon",
+            ),
+        ];
+        for (schedules, expected) in cases {
+            assert_eq!(
+                schedule_of(schedules).as_deref(),
+                Some(expected),
+                "{schedules}"
+            );
+        }
+        assert_eq!(schedule_of("[]"), None);
+        assert_eq!(schedule_of(r#"[{"byday": "XX"}]"#), None);
+    }
+
+    #[test]
+    fn oruk_1_0_per_day_entries_are_merged() {
+        let json = service_with(
+            r#""regular_schedules": [
+                {"weekday": "Monday", "opens_at": "09:00", "closes_at": "12:00"},
+                {"weekday": 3, "opens_at": "09:00", "closes_at": "12:00"},
+                {"weekday": "Fri", "opens_at": "13:00", "closes_at": "15:00"},
+                {"weekday": "Tue", "opens_at": "09:00", "closes_at": "12:00"}
+            ]"#,
+        );
+        let (asset, _) = one(&json);
+        assert_eq!(
+            asset.schedule.as_deref(),
+            Some("Mon–Wed 09:00–12:00; Fri 13:00–15:00")
+        );
+    }
+
+    #[test]
+    fn location_schedules_are_used_when_the_service_has_none() {
+        let json = service_with(
+            r#""service_at_locations": [{
+                "regular_schedule": [{"byday": "SA", "opens_at": "10:00", "closes_at": "13:00"}],
+                "location": {"physical_addresses": [{"address_1": "Meanwood Valley Urban Farm", "city": "Leeds", "postal_code": "LS7 2QQ"}]}
+            }]"#,
+        );
+        let (asset, _) = one(&json);
+        assert_eq!(asset.schedule.as_deref(), Some("Sat 10:00–13:00"));
+    }
+
+    #[test]
+    fn costs_read_from_cost_options_or_fees() {
+        let cases = [
+            (r#""fees": "Free of charge.""#, Some("Free")),
+            (r#""fees": "free""#, Some("Free")),
+            (
+                r#""fees": "Free for over 60s, £2 otherwise""#,
+                Some("Free for over 60s, £2 otherwise"),
+            ),
+            (
+                r#""fees_description": "£1 donation welcome", "fees": "free""#,
+                Some("£1 donation welcome"),
+            ),
+            (
+                r#""cost_options": [{"amount": 0}, {"amount": "0.00", "option": "Concessions"}]"#,
+                Some("Free"),
+            ),
+            (
+                r#""cost_options": [{"amount": 0, "option": "Under 16s"}, {"amount": 2, "option": "Adults", "amount_description": "per session"}]"#,
+                Some("Free (Under 16s); £2 per session (Adults)"),
+            ),
+            (
+                r#""cost_options": [{"amount": "£3.50"}], "fees": "Free""#,
+                Some("£3.50"),
+            ),
+            (
+                r#""cost_options": [{"amount": 10, "currency": "eur"}]"#,
+                Some("EUR 10"),
+            ),
+            (
+                r#""cost_options": [{"amount": "Pay what you can", "amount_description": "per class"}]"#,
+                Some("Pay what you can per class"),
+            ),
+            (r#""cost_options": [{}], "fees": null"#, None),
+            ("", None),
+        ];
+        for (fields, expected) in cases {
+            let (asset, _) = one(&service_with(fields));
+            assert_eq!(asset.cost.as_deref(), expected, "{fields}");
+        }
+    }
+
+    #[test]
+    fn assured_dates_are_normalised() {
+        let cases = [
+            (r#""assured_date": "2024-05-01""#, Some("2024-05-01")),
+            (
+                r#""assured_date": "2024-05-01T09:15:00Z""#,
+                Some("2024-05-01"),
+            ),
+            (r#""assured_date": "01/05/2024""#, Some("2024-05-01")),
+            (r#""assured_date": "1/5/2024 10:00""#, Some("2024-05-01")),
+            (
+                r#""last_modified": "2023-03-15T10:30:45.123Z""#,
+                Some("2023-03-15"),
+            ),
+            (
+                r#""assured_date": "2024-02-29", "last_modified": "2025-01-01T00:00:00Z""#,
+                Some("2024-02-29"),
+            ),
+            ("", None),
+        ];
+        for (fields, expected) in cases {
+            let (asset, warnings) = one(&service_with(fields));
+            assert_eq!(asset.assured_date.as_deref(), expected, "{fields}");
+            assert!(warnings.is_empty(), "{fields}");
+        }
+
+        let (asset, warnings) = one(&service_with(
+            r#""assured_date": "2023-02-29", "last_modified": "2024-06-30T12:00:00Z""#,
+        ));
+        assert_eq!(asset.assured_date.as_deref(), Some("2024-06-30"));
+        assert_eq!(
+            warnings,
+            ["assured_date \"2023-02-29\" is not a date; ignored"]
+        );
+
+        let (asset, warnings) = one(&service_with(r#""assured_date": "last spring""#));
+        assert_eq!(asset.assured_date, None);
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn assured_by_prefers_the_assurer_email() {
+        let (asset, _) = one(&service_with(
+            r#""assurer_email": "team@example.org", "assured_by": "Pat""#,
+        ));
+        assert_eq!(asset.assured_by.as_deref(), Some("team@example.org"));
+        let (asset, _) = one(&service_with(
+            r#""attending_assured_by": "Leeds Directory Team""#,
+        ));
+        assert_eq!(asset.assured_by.as_deref(), Some("Leeds Directory Team"));
+    }
+
+    #[test]
+    fn phones_fall_back_from_service_to_contacts() {
+        let json = service_with(
+            r#""phones": [{"number": " "}],
+               "contacts": [{"phones": []}, {"phones": [{"number": "0113 496 0111"}]}]"#,
+        );
+        assert_eq!(one(&json).0.phone.as_deref(), Some("0113 496 0111"));
+    }
+
+    #[test]
+    fn a_repeated_id_warns() {
+        let json = format!("[{WALK_V1}, {WALK_V1}]");
+        let report = parse(&json);
+        assert_eq!(report.assets.len(), 2);
+        assert_eq!(report.warnings.len(), 1);
+        assert_eq!(report.warnings[0].index, 1);
+        assert!(report.warnings[0].message.contains("service 0"));
+    }
+
+    #[test]
+    fn warning_values_are_cut_short() {
+        let long = "x".repeat(200);
+        let (_, warnings) = one(&service_with(&format!(r#""status": "{long}""#)));
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].chars().count() < 80, "{}", warnings[0]);
+    }
+
+    #[test]
+    fn errors_read_well() {
+        assert_eq!(
+            ImportError::Service {
+                index: 4,
+                reason: "has no `name`".to_owned()
+            }
+            .to_string(),
+            "service 4 (counting from 0) has no `name`"
+        );
+        assert_eq!(
+            ImportError::NotServices("a number".to_owned()).to_string(),
+            "expected Open Referral services, found a number"
+        );
+    }
 }

@@ -27,9 +27,16 @@ pub enum NhsNumberError {
 }
 
 /// A valid NHS number, held as its 10 digits without separators.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct NhsNumber(String);
+
+/// Debug output hides the number: a `{:?}` in a log line must not leak patient identifiers.
+impl std::fmt::Debug for NhsNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NhsNumber(***)")
+    }
+}
 
 impl NhsNumber {
     /// Parses "9434765919", "943 476 5919" or "943-476-5919", checking length and check digit.
