@@ -69,7 +69,7 @@ pub enum Error {
     Malformed(String),
     /// An import file could not be read.
     #[error("import refused: {0}")]
-    Import(String),
+    Import(#[from] crate::import::open_referral::ImportError),
     /// The store key from the key store does not open this database.
     #[error("the store key does not open this database (wrong key, or the key was replaced)")]
     WrongStoreKey,

@@ -5,8 +5,8 @@
 use automerge::{AutoCommit, Change};
 use holdfast_core::model::action_plan::{self, GoalStatus, NewStep, StepOwner};
 use holdfast_core::model::case_file::{
-    self, CaseStatus, ConcernStatus, EscalationTarget, NewConcern, NewReferral, NewSession, Need, Patient,
-    ReferralSource, SessionMode,
+    self, CaseStatus, ConcernStatus, EscalationTarget, Need, NewConcern, NewReferral, NewSession,
+    Patient, ReferralSource, SessionMode,
 };
 use holdfast_core::model::directory::{self, AssetInput, Capacity};
 use holdfast_core::model::doc::{self, Author};
@@ -17,7 +17,10 @@ use proptest::test_runner::FileFailurePersistence;
 use time::macros::date;
 
 fn author(n: u8) -> Author {
-    Author { device: DeviceId([n; 16]), person: format!("worker {n}") }
+    Author {
+        device: DeviceId([n; 16]),
+        person: format!("worker {n}"),
+    }
 }
 
 /// A tiny deterministic shuffle, driven by a proptest-chosen seed.
@@ -46,12 +49,21 @@ fn replicas(base: &mut AutoCommit, n: usize) -> Vec<(Author, AutoCommit)> {
 fn exchange(reps: &mut [(Author, AutoCommit)], seed: u64) {
     let all: Vec<Vec<Change>> = reps.iter_mut().map(|(_, d)| d.get_changes(&[])).collect();
     for (i, (_, doc)) in reps.iter_mut().enumerate() {
-        let mut incoming: Vec<Change> = all.iter().enumerate().filter(|(j, _)| *j != i).flat_map(|(_, c)| c.clone()).collect();
+        let mut incoming: Vec<Change> = all
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .flat_map(|(_, c)| c.clone())
+            .collect();
         shuffle(&mut incoming, seed.wrapping_add(i as u64 * 7919).max(1));
         for change in incoming {
-            doc.apply_changes([change]).expect("changes from a replica apply");
+            doc.apply_changes([change])
+                .expect("changes from a replica apply");
         }
-        assert!(doc.get_missing_deps(&[]).is_empty(), "every dependency arrived");
+        assert!(
+            doc.get_missing_deps(&[]).is_empty(),
+            "every dependency arrived"
+        );
     }
 }
 
@@ -66,14 +78,19 @@ fn deliver(reps: &mut [(Author, AutoCommit)], from: usize, to: usize) {
 
 fn assert_same_heads(reps: &mut [(Author, AutoCommit)]) {
     let heads: Vec<_> = reps.iter_mut().map(|(_, d)| d.get_heads()).collect();
-    assert!(heads.windows(2).all(|w| w[0] == w[1]), "heads differ: {heads:?}");
+    assert!(
+        heads.windows(2).all(|w| w[0] == w[1]),
+        "heads differ: {heads:?}"
+    );
 }
 
 /// 48 cases per kind; failures are kept in a committed regression file and replayed first.
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: 48,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/convergence.proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/convergence.proptest-regressions",
+        ))),
         ..ProptestConfig::default()
     }
 }
@@ -129,19 +146,33 @@ fn apply_case_op(doc: &mut AutoCommit, a: &Author, op: &CaseOp) {
             },
         )
         .map(|_| ()),
-        CaseOp::Amend(i, note) => match case_file::read(doc).ok().and_then(|c| c.sessions.get(*i).map(|s| s.id)) {
+        CaseOp::Amend(i, note) => match case_file::read(doc)
+            .ok()
+            .and_then(|c| c.sessions.get(*i).map(|s| s.id))
+        {
             Some(id) => case_file::amend_session_note(doc, id, note),
             None => Ok(()),
         },
         CaseOp::Concern(escalate) => case_file::raise_concern(
             doc,
             a,
-            &NewConcern { description: "worried".into(), escalated_to: escalate.then_some(EscalationTarget::Gp) },
+            &NewConcern {
+                description: "worried".into(),
+                escalated_to: escalate.then_some(EscalationTarget::Gp),
+            },
         )
         .map(|_| ()),
         CaseOp::ConcernStatus(i, s) => {
-            match case_file::read(doc).ok().and_then(|c| c.safeguarding.get(*i).map(|c| c.id)) {
-                Some(id) => case_file::set_concern_status(doc, id, *s, Some(EscalationTarget::LocalAuthority)),
+            match case_file::read(doc)
+                .ok()
+                .and_then(|c| c.safeguarding.get(*i).map(|c| c.id))
+            {
+                Some(id) => case_file::set_concern_status(
+                    doc,
+                    id,
+                    *s,
+                    Some(EscalationTarget::LocalAuthority),
+                ),
                 None => Ok(()),
             }
         }
@@ -158,10 +189,14 @@ fn apply_case_op(doc: &mut AutoCommit, a: &Author, op: &CaseOp) {
         )
         .map(|_| ()),
         CaseOp::Comment(t) => case_file::add_supervision_comment(doc, a, t).map(|_| ()),
-        CaseOp::Measure(v) => {
-            case_file::record_measure(doc, a, Instrument::Ons4, date!(2026 - 10 - 02), &[Some(*v), Some(5), Some(5), Some(5)])
-                .map(|_| ())
-        }
+        CaseOp::Measure(v) => case_file::record_measure(
+            doc,
+            a,
+            Instrument::Ons4,
+            date!(2026 - 10 - 02),
+            &[Some(*v), Some(5), Some(5), Some(5)],
+        )
+        .map(|_| ()),
         CaseOp::Rename(n) => {
             let mut p = case_file::read(doc).expect("readable").patient;
             p.name = n.clone();
@@ -178,7 +213,9 @@ fn apply_case_op(doc: &mut AutoCommit, a: &Author, op: &CaseOp) {
     }
 }
 
-fn ops_per_replica<T: std::fmt::Debug + Clone + 'static>(op: BoxedStrategy<T>) -> impl Strategy<Value = Vec<Vec<T>>> {
+fn ops_per_replica<T: std::fmt::Debug + Clone + 'static>(
+    op: BoxedStrategy<T>,
+) -> impl Strategy<Value = Vec<Vec<T>>> {
     prop::collection::vec(prop::collection::vec(op, 0..8), 2..=3)
 }
 
@@ -240,11 +277,28 @@ fn concurrent_status_changes_stay_visible_until_resolved() {
     let (a, d) = &mut reps[0];
     let view = case_file::read(d).unwrap();
     assert!(view.status.is_conflicted());
-    let mut claimed: Vec<_> = view.status.claims.iter().map(|c| (c.value, c.by.clone().unwrap())).collect();
+    let mut claimed: Vec<_> = view
+        .status
+        .claims
+        .iter()
+        .map(|c| (c.value, c.by.clone().unwrap()))
+        .collect();
     claimed.sort();
-    assert_eq!(claimed, vec![(CaseStatus::Holding, "worker 1".into()), (CaseStatus::Tapering, "worker 2".into())]);
+    assert_eq!(
+        claimed,
+        vec![
+            (CaseStatus::Holding, "worker 1".into()),
+            (CaseStatus::Tapering, "worker 2".into())
+        ]
+    );
     // Both transitions are in the log, attributed.
-    assert_eq!(view.status_log.iter().filter(|s| s.from == Some(CaseStatus::Active)).count(), 2);
+    assert_eq!(
+        view.status_log
+            .iter()
+            .filter(|s| s.from == Some(CaseStatus::Active))
+            .count(),
+        2
+    );
     // Nobody can move a conflicted status on; resolving must pick a competing value.
     assert!(matches!(
         case_file::set_status(d, a, CaseStatus::Closed, None),
@@ -282,7 +336,10 @@ fn concurrent_note_amendments_keep_both_versions() {
     .unwrap();
     doc::commit(&mut base, &a0, "session");
     let mut reps = replicas(&mut base, 2);
-    for (i, text) in ["draft from the car", "draft from the office"].iter().enumerate() {
+    for (i, text) in ["draft from the car", "draft from the office"]
+        .iter()
+        .enumerate()
+    {
         let (_, d) = &mut reps[i];
         case_file::amend_session_note(d, sid, text).unwrap();
         let (a, d) = &mut reps[i];
@@ -292,8 +349,20 @@ fn concurrent_note_amendments_keep_both_versions() {
     let view = case_file::read(&mut reps[1].1).unwrap();
     let mut notes: Vec<_> = view.sessions[0].note.values().cloned().collect();
     notes.sort();
-    assert_eq!(notes, vec!["draft from the car".to_string(), "draft from the office".to_string()]);
-    assert!(view.sessions[0].note.claims.iter().all(|c| c.device.is_some() && c.at.is_some()));
+    assert_eq!(
+        notes,
+        vec![
+            "draft from the car".to_string(),
+            "draft from the office".to_string()
+        ]
+    );
+    assert!(
+        view.sessions[0]
+            .note
+            .claims
+            .iter()
+            .all(|c| c.device.is_some() && c.at.is_some())
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -316,7 +385,8 @@ fn plan_op() -> BoxedStrategy<PlanOp> {
         "[a-z ]{0,16}".prop_map(PlanOp::WhatMatters),
         "[a-z][a-z ]{0,11}".prop_map(PlanOp::Goal),
         (0usize..3, "[a-z ]{1,12}").prop_map(|(i, s)| PlanOp::EditGoal(i, s)),
-        (0usize..3, prop::sample::select(GoalStatus::ALL.to_vec())).prop_map(|(i, s)| PlanOp::GoalStatus(i, s)),
+        (0usize..3, prop::sample::select(GoalStatus::ALL.to_vec()))
+            .prop_map(|(i, s)| PlanOp::GoalStatus(i, s)),
         (prop::option::of(0usize..3), "[a-z ]{1,12}").prop_map(|(g, s)| PlanOp::Step(g, s)),
         (0usize..4, any::<bool>()).prop_map(|(i, b)| PlanOp::Done(i, b)),
         "[a-z][a-z ]{0,11}".prop_map(PlanOp::Comment),
@@ -413,7 +483,10 @@ fn concurrent_edits_to_what_matters_both_survive() {
     action_plan::set_what_matters(&mut base, "getting out of the house").unwrap();
     doc::commit(&mut base, &a0, "created");
     let mut reps = replicas(&mut base, 2);
-    let edits = ["getting out of the house more often", "really getting out of the house"];
+    let edits = [
+        "getting out of the house more often",
+        "really getting out of the house",
+    ];
     for (i, text) in edits.iter().enumerate() {
         let (a, d) = &mut reps[i];
         action_plan::set_what_matters(d, text).unwrap();
@@ -438,7 +511,14 @@ fn dir_op() -> BoxedStrategy<DirOp> {
     prop_oneof![
         "[A-Z][a-z ]{1,12}".prop_map(DirOp::Add),
         (0usize..4, "[a-z ]{1,20}").prop_map(|(i, s)| DirOp::Edit(i, s)),
-        (0usize..4, prop::sample::select(vec![Capacity::Open, Capacity::WaitingList, Capacity::Closed]))
+        (
+            0usize..4,
+            prop::sample::select(vec![
+                Capacity::Open,
+                Capacity::WaitingList,
+                Capacity::Closed
+            ])
+        )
             .prop_map(|(i, c)| DirOp::Capacity(i, c)),
     ]
     .boxed()
@@ -450,7 +530,11 @@ fn apply_dir_op(doc: &mut AutoCommit, a: &Author, op: &DirOp) {
         DirOp::Add(name) => directory::upsert_asset(
             doc,
             None,
-            &AssetInput { name: name.clone(), description: "a group".into(), ..Default::default() },
+            &AssetInput {
+                name: name.clone(),
+                description: "a group".into(),
+                ..Default::default()
+            },
         )
         .map(|_| ()),
         DirOp::Edit(i, d) => match assets.get(*i) {

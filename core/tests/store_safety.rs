@@ -32,7 +32,9 @@ fn setup(dir: &Path, keys: &MemoryKeyStore) -> (Store, NewCase) {
     let mut patient = NewPatient::named(NAME);
     patient.nhs_number = Some(NhsNumber::parse("943 476 5919").unwrap());
     let case = store.create_case_file(patient).unwrap();
-    store.set_status(case.case_id, CaseStatus::Active, None).unwrap();
+    store
+        .set_status(case.case_id, CaseStatus::Active, None)
+        .unwrap();
     store.record_session(case.case_id, &session(NOTE)).unwrap();
     (store, case)
 }
@@ -54,7 +56,9 @@ fn snapshot(store: &mut Store, case: &NewCase) -> String {
 
 fn file_digest(path: &Path) -> Vec<u8> {
     let bytes = std::fs::read(path).unwrap();
-    ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref().to_vec()
+    ring::digest::digest(&ring::digest::SHA256, &bytes)
+        .as_ref()
+        .to_vec()
 }
 
 #[test]
@@ -64,10 +68,14 @@ fn invalid_nhs_number_is_refused_and_changes_nothing() {
         Err(holdfast_core::model::nhs_number::NhsNumberError::CheckDigitMismatch)
     ));
     // Deserialising a patient from JSON (the CLI, the FFI) validates too.
-    let bad: Result<NewPatient, _> = serde_json::from_str(r#"{"name":"A","nhs_number":"1234567890"}"#);
+    let bad: Result<NewPatient, _> =
+        serde_json::from_str(r#"{"name":"A","nhs_number":"1234567890"}"#);
     assert!(bad.is_err());
     let msg = NhsNumber::parse("9434765918").unwrap_err().to_string();
-    assert!(!msg.contains("9434765918"), "errors never echo patient identifiers");
+    assert!(
+        !msg.contains("9434765918"),
+        "errors never echo patient identifiers"
+    );
 }
 
 #[test]
@@ -77,15 +85,46 @@ fn bad_measure_answers_are_refused_and_change_nothing() {
     let (mut store, case) = setup(dir.path(), &keys);
     let before = snapshot(&mut store, &case);
     let on = date!(2026 - 11 - 02);
-    let out_of_range = store.record_measure(case.case_id, Instrument::Ons4, on, &[Some(7), Some(11), Some(3), Some(2)]);
-    assert!(matches!(out_of_range, Err(Error::Measure(MeasureError::OutOfRange { item: 2, .. }))), "{out_of_range:?}");
-    let missing = store.record_measure(case.case_id, Instrument::Gse, on, &[Some(3); 9].iter().copied().chain([None]).collect::<Vec<_>>());
-    assert!(matches!(missing, Err(Error::Measure(MeasureError::MissingAnswer { item: 10 }))), "{missing:?}");
+    let out_of_range = store.record_measure(
+        case.case_id,
+        Instrument::Ons4,
+        on,
+        &[Some(7), Some(11), Some(3), Some(2)],
+    );
+    assert!(
+        matches!(
+            out_of_range,
+            Err(Error::Measure(MeasureError::OutOfRange { item: 2, .. }))
+        ),
+        "{out_of_range:?}"
+    );
+    let missing = store.record_measure(
+        case.case_id,
+        Instrument::Gse,
+        on,
+        &[Some(3); 9]
+            .iter()
+            .copied()
+            .chain([None])
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        matches!(
+            missing,
+            Err(Error::Measure(MeasureError::MissingAnswer { item: 10 }))
+        ),
+        "{missing:?}"
+    );
     let wrong_count = store.record_measure(case.case_id, Instrument::Swemwbs, on, &[Some(3); 6]);
-    assert!(matches!(wrong_count, Err(Error::Measure(MeasureError::WrongItemCount { .. }))));
+    assert!(matches!(
+        wrong_count,
+        Err(Error::Measure(MeasureError::WrongItemCount { .. }))
+    ));
     assert_eq!(snapshot(&mut store, &case), before);
     // And a valid one still works afterwards: the refused edits left no half-state behind.
-    store.record_measure(case.case_id, Instrument::Swemwbs, on, &[Some(3); 7]).unwrap();
+    store
+        .record_measure(case.case_id, Instrument::Swemwbs, on, &[Some(3); 7])
+        .unwrap();
 }
 
 #[test]
@@ -93,23 +132,39 @@ fn illegal_status_transition_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let keys = MemoryKeyStore::default();
     let (mut store, case) = setup(dir.path(), &keys);
-    store.set_status(case.case_id, CaseStatus::Closed, Some("moved away")).unwrap();
+    store
+        .set_status(case.case_id, CaseStatus::Closed, Some("moved away"))
+        .unwrap();
     let before = snapshot(&mut store, &case);
-    for to in [CaseStatus::Active, CaseStatus::Holding, CaseStatus::Tapering, CaseStatus::Referred] {
+    for to in [
+        CaseStatus::Active,
+        CaseStatus::Holding,
+        CaseStatus::Tapering,
+        CaseStatus::Referred,
+    ] {
         let err = store.set_status(case.case_id, to, None).unwrap_err();
-        assert!(matches!(err, Error::IllegalTransition { .. }), "closed → {to}: {err}");
+        assert!(
+            matches!(err, Error::IllegalTransition { .. }),
+            "closed → {to}: {err}"
+        );
     }
-    assert!(matches!(store.record_session(case.case_id, &session("x")), Err(Error::NotAllowed(_))));
+    assert!(matches!(
+        store.record_session(case.case_id, &session("x")),
+        Err(Error::NotAllowed(_))
+    ));
     assert_eq!(snapshot(&mut store, &case), before);
     // A re-referral is the way back in.
     store
-        .add_referral(case.case_id, &holdfast_core::model::case_file::NewReferral {
-            received: date!(2026 - 11 - 20),
-            source: holdfast_core::model::case_file::ReferralSource::Gp,
-            referrer: None,
-            reason: "back in touch after a fall".into(),
-            needs: vec![],
-        })
+        .add_referral(
+            case.case_id,
+            &holdfast_core::model::case_file::NewReferral {
+                received: date!(2026 - 11 - 20),
+                source: holdfast_core::model::case_file::ReferralSource::Gp,
+                referrer: None,
+                reason: "back in touch after a fall".into(),
+                needs: vec![],
+            },
+        )
         .unwrap();
     let file = store.case_file(case.case_id).unwrap();
     assert_eq!(file.status.agreed(), Some(&CaseStatus::Referred));
@@ -124,17 +179,41 @@ fn invalid_asset_refuses_the_whole_import() {
     let keys = MemoryKeyStore::default();
     let (mut store, _) = setup(dir.path(), &keys);
     let d = store.create_directory("Leeds North").unwrap();
-    let good = AssetInput { name: "Walking group".into(), ..Default::default() };
-    let bad = AssetInput { name: "Chess club".into(), min_age: Some(60), max_age: Some(18), ..Default::default() };
+    let good = AssetInput {
+        name: "Walking group".into(),
+        ..Default::default()
+    };
+    let bad = AssetInput {
+        name: "Chess club".into(),
+        min_age: Some(60),
+        max_age: Some(18),
+        ..Default::default()
+    };
     let err = store.import_assets(d, &[good.clone(), bad]).unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { field: "age range", .. }));
-    assert!(store.search_directory(&Default::default()).unwrap().is_empty());
+    assert!(matches!(
+        err,
+        Error::InvalidInput {
+            field: "age range",
+            ..
+        }
+    ));
+    assert!(
+        store
+            .search_directory(&Default::default())
+            .unwrap()
+            .is_empty()
+    );
     store.import_assets(d, &[good]).unwrap();
-    assert_eq!(store.search_directory(&Default::default()).unwrap().len(), 1);
+    assert_eq!(
+        store.search_directory(&Default::default()).unwrap().len(),
+        1
+    );
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[test]
@@ -144,12 +223,31 @@ fn nothing_readable_at_rest_in_the_database_or_its_wal() {
     let (mut store, case) = setup(dir.path(), &keys);
     let d = store.create_directory("Leeds North").unwrap();
     store
-        .upsert_asset(d, None, &AssetInput { name: ASSET.into(), description: "tea and chat".into(), ..Default::default() })
+        .upsert_asset(
+            d,
+            None,
+            &AssetInput {
+                name: ASSET.into(),
+                description: "tea and chat".into(),
+                ..Default::default()
+            },
+        )
         .unwrap();
-    store.add_goal(case.plan_id, "walk to the marmalade shop").unwrap();
+    store
+        .add_goal(case.plan_id, "walk to the marmalade shop")
+        .unwrap();
     // The strings are really there, through the API and the full-text index.
     assert_eq!(store.case_file(case.case_id).unwrap().patient.name, NAME);
-    assert_eq!(store.search_directory(&holdfast_core::store::DirectoryQuery { text: Some("quillwort".into()), ..Default::default() }).unwrap().len(), 1);
+    assert_eq!(
+        store
+            .search_directory(&holdfast_core::store::DirectoryQuery {
+                text: Some("quillwort".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .len(),
+        1
+    );
 
     let db = dir.path().join("holdfast.db");
     let wal = dir.path().join("holdfast.db-wal");
@@ -158,14 +256,35 @@ fn nothing_readable_at_rest_in_the_database_or_its_wal() {
         if let Ok(w) = std::fs::read(&wal) {
             files.push(w);
         }
-        assert!(files.iter().map(Vec::len).sum::<usize>() > 8192, "{when}: there is data to look at");
+        assert!(
+            files.iter().map(Vec::len).sum::<usize>() > 8192,
+            "{when}: there is data to look at"
+        );
         for bytes in &files {
-            for needle in [NAME, "Zebedee", "Quartermaine", "marmalade", "xylophone", "Quillwort", "9434765919", "CREATE TABLE", "SQLite format 3"] {
-                assert!(!contains(bytes, needle), "{when}: {needle:?} readable at rest");
+            for needle in [
+                NAME,
+                "Zebedee",
+                "Quartermaine",
+                "marmalade",
+                "xylophone",
+                "Quillwort",
+                "9434765919",
+                "CREATE TABLE",
+                "SQLite format 3",
+            ] {
+                assert!(
+                    !contains(bytes, needle),
+                    "{when}: {needle:?} readable at rest"
+                );
             }
         }
     };
-    assert!(std::fs::metadata(&wal).map(|m| m.len() > 0).unwrap_or(false), "the WAL holds recent writes");
+    assert!(
+        std::fs::metadata(&wal)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false),
+        "the WAL holds recent writes"
+    );
     check("while open (WAL live)");
     drop(store);
     check("after close");
@@ -182,14 +301,40 @@ fn wrong_store_key_is_a_typed_error_and_changes_nothing() {
     let config = StoreConfig::new(dir.path(), "ignored");
 
     let other = MemoryKeyStore::default();
-    other.put(holdfast_core::store::STORE_KEY_NAME, &[0x42; 32]).unwrap();
-    assert!(matches!(Store::open(&config, &other), Err(Error::WrongStoreKey)));
+    other
+        .put(holdfast_core::store::STORE_KEY_NAME, &[0x42; 32])
+        .unwrap();
+    assert!(matches!(
+        Store::open(&config, &other),
+        Err(Error::WrongStoreKey)
+    ));
     // Without the key-check file, SQLCipher's own refusal is mapped the same way.
-    std::fs::rename(dir.path().join("holdfast.db.keycheck"), dir.path().join("keycheck.bak")).unwrap();
-    assert!(matches!(Store::open(&config, &other), Err(Error::WrongStoreKey)));
-    assert!(matches!(Store::open(&config, &MemoryKeyStore::default()), Err(Error::WrongStoreKey)), "no key at all");
-    std::fs::rename(dir.path().join("keycheck.bak"), dir.path().join("holdfast.db.keycheck")).unwrap();
-    assert_eq!(file_digest(&db), digest, "a refused open leaves the file untouched");
+    std::fs::rename(
+        dir.path().join("holdfast.db.keycheck"),
+        dir.path().join("keycheck.bak"),
+    )
+    .unwrap();
+    assert!(matches!(
+        Store::open(&config, &other),
+        Err(Error::WrongStoreKey)
+    ));
+    assert!(
+        matches!(
+            Store::open(&config, &MemoryKeyStore::default()),
+            Err(Error::WrongStoreKey)
+        ),
+        "no key at all"
+    );
+    std::fs::rename(
+        dir.path().join("keycheck.bak"),
+        dir.path().join("holdfast.db.keycheck"),
+    )
+    .unwrap();
+    assert_eq!(
+        file_digest(&db),
+        digest,
+        "a refused open leaves the file untouched"
+    );
 
     let mut store = Store::open(&config, &keys).unwrap();
     assert_eq!(store.case_file(case.case_id).unwrap().patient.name, NAME);
@@ -201,8 +346,12 @@ fn corrupted_database_is_a_typed_error_and_is_left_alone() {
     let keys = MemoryKeyStore::default();
     let (mut store, _) = setup(dir.path(), &keys);
     for i in 0..40 {
-        let c = store.create_case_file(NewPatient::named(&format!("Patient {i}"))).unwrap();
-        store.set_status(c.case_id, CaseStatus::Active, None).unwrap();
+        let c = store
+            .create_case_file(NewPatient::named(&format!("Patient {i}")))
+            .unwrap();
+        store
+            .set_status(c.case_id, CaseStatus::Active, None)
+            .unwrap();
     }
     drop(store);
     let db = dir.path().join("holdfast.db");
@@ -216,7 +365,11 @@ fn corrupted_database_is_a_typed_error_and_is_left_alone() {
     let digest = file_digest(&db);
     let err = Store::open(&StoreConfig::new(dir.path(), "x"), &keys).unwrap_err();
     assert!(matches!(err, Error::StoreCorrupt(_)), "{err:?}");
-    assert_eq!(file_digest(&db), digest, "nothing was written to the damaged file");
+    assert_eq!(
+        file_digest(&db),
+        digest,
+        "nothing was written to the damaged file"
+    );
 }
 
 #[test]
@@ -226,7 +379,9 @@ fn truncated_database_is_a_typed_error_and_is_left_alone() {
         let keys = MemoryKeyStore::default();
         let (mut store, _) = setup(dir.path(), &keys);
         for i in 0..40 {
-            store.create_case_file(NewPatient::named(&format!("Patient {i}"))).unwrap();
+            store
+                .create_case_file(NewPatient::named(&format!("Patient {i}")))
+                .unwrap();
         }
         drop(store);
         let db = dir.path().join("holdfast.db");
@@ -237,7 +392,10 @@ fn truncated_database_is_a_typed_error_and_is_left_alone() {
         drop(f);
         let digest = file_digest(&db);
         let err = Store::open(&StoreConfig::new(dir.path(), "x"), &keys).unwrap_err();
-        assert!(matches!(err, Error::StoreCorrupt(_)), "cut at {cut}: {err:?}");
+        assert!(
+            matches!(err, Error::StoreCorrupt(_)),
+            "cut at {cut}: {err:?}"
+        );
         assert_eq!(file_digest(&db), digest);
     }
 }
@@ -245,12 +403,19 @@ fn truncated_database_is_a_typed_error_and_is_left_alone() {
 #[test]
 fn opening_a_store_that_does_not_exist_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Store::open(&StoreConfig::new(dir.path().join("nope"), "x"), &MemoryKeyStore::default()).unwrap_err();
+    let err = Store::open(
+        &StoreConfig::new(dir.path().join("nope"), "x"),
+        &MemoryKeyStore::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::NoStore(_)));
     assert!(!dir.path().join("nope").exists());
     // And creating over an existing store is refused.
     let keys = MemoryKeyStore::default();
     let (store, _) = setup(dir.path(), &keys);
     drop(store);
-    assert!(matches!(Store::create(&StoreConfig::new(dir.path(), "x"), &keys), Err(Error::StoreExists(_))));
+    assert!(matches!(
+        Store::create(&StoreConfig::new(dir.path(), "x"), &keys),
+        Err(Error::StoreExists(_))
+    ));
 }

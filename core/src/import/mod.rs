@@ -1,3 +1,3 @@
 //! Importers that turn other systems' files into Holdfast inputs.
 
-// TEMP pub mod open_referral;
+pub mod open_referral;

@@ -103,8 +103,8 @@ pub enum ImportError {
 /// Reads Open Referral UK services (1.0 or 3.0) from JSON into directory assets.
 ///
 /// Accepts a service object, an array of them, or an ORUK API page (`contents` or `content`).
-/// Where ORUK 1.0 and 3.0 name a field differently, both are read; the 3.0 name wins if a
-/// service somehow has both.
+/// Where ORUK 1.0 and 3.0 name a field differently, both are read; where a service somehow
+/// has both, the 3.0 field comes first.
 ///
 /// | Asset field | Taken from |
 /// | --- | --- |
@@ -340,9 +340,11 @@ fn referral_route(raw: &RawService) -> ReferralRoute {
 fn capacity(raw: &RawService) -> Capacity {
     let waiting_list = raw.wait_time.text().is_some_and(|text| {
         let lower = text.to_lowercase();
+        // "No waiting list" is worth saying and means the opposite.
         ["waiting list", "waiting-list", "wait list", "waitlist"]
             .iter()
             .any(|phrase| lower.contains(phrase))
+            && !lower.contains("no wait")
     });
     if waiting_list {
         return Capacity::WaitingList;
@@ -359,7 +361,7 @@ fn capacity(raw: &RawService) -> Capacity {
     }
 }
 
-/// Every taxonomy term name on the service, 1.0 and 3.0, untrimmed order.
+/// Every taxonomy term name on the service, ORUK 3.0 `attributes` first, untrimmed.
 fn terms(raw: &RawService) -> impl Iterator<Item = String> + '_ {
     let v1 = raw
         .service_taxonomys
@@ -2435,6 +2437,24 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_refused_or_skipped_never_a_crash() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        // As the whole document it is a list whose first entry is not a service.
+        assert!(matches!(
+            refused(&deep),
+            ImportError::Service { index: 0, .. }
+        ));
+        // A lone service is read into a tree, which has a depth limit.
+        let lone = format!(r#"{{"name": "Otley Rd Allotments", "x": {deep}}}"#);
+        assert!(matches!(refused(&lone), ImportError::Json { .. }));
+        // As an unknown field inside a list it is skipped or refused; either way no overflow.
+        let listed = format!(r#"[{{"name": "Otley Rd Allotments", "x": {deep}}}]"#);
+        let _ = parse_services(listed.as_bytes());
+        let listed = format!(r#"[{{"name": "Otley Rd Allotments", "languages": {deep}}}]"#);
+        let _ = parse_services(listed.as_bytes());
+    }
+
+    #[test]
     fn a_byte_order_mark_is_ignored() {
         let mut json = b"\xEF\xBB\xBF".to_vec();
         json.extend_from_slice(WALK_V1.as_bytes());
@@ -2655,6 +2675,10 @@ mod tests {
             (
                 r#""wait_time": "Waiting list: 3 months""#,
                 Capacity::WaitingList,
+            ),
+            (
+                r#""wait_time": "No waiting list at present""#,
+                Capacity::Open,
             ),
             (
                 r#""capacities": [{"available": 0, "maximum": 12}]"#,

@@ -909,12 +909,6 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// The database connection, for tests and tools in this crate.
-    #[cfg(test)]
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
-    }
 }
 
 fn enqueue(tx: &Transaction<'_>, id: DocId, hash: &[u8], bytes: &[u8]) -> Result<()> {
@@ -946,5 +940,87 @@ fn reindex_doc(
             index::clear_directory(tx, id)?;
             index::update_assets(tx, id, &directory::read_all(doc)?)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::MemoryKeyStore;
+
+    /// Writes a store as version 1 of the schema left it: documents, no derived indexes.
+    fn make_v1_store(dir: &Path, keys: &MemoryKeyStore) -> DocId {
+        let key = [3u8; 32];
+        keys.put(STORE_KEY_NAME, &key).unwrap();
+        let db = dir.join(DB_FILE);
+        let mut conn = Connection::open(&db).unwrap();
+        apply_key(&conn, &key).unwrap();
+        configure(&conn, Durability::Full).unwrap();
+        assert_eq!(schema::migrate_to(&mut conn, 1).unwrap(), 0);
+        let author = Author {
+            device: DeviceId([1; 16]),
+            person: "Sam".into(),
+        };
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
+            [author.device.as_bytes().as_slice()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('person', ?1)",
+            [b"Sam".as_slice()],
+        )
+        .unwrap();
+        let mut case =
+            case_file::create(&author, &NewPatient::named("Ada Lovelace"), DocId([2; 16])).unwrap();
+        case_file::set_status(&mut case, &author, CaseStatus::Active, None).unwrap();
+        doc::commit(&mut case, &author, "created");
+        let id = DocId::random();
+        let tx = conn.transaction().unwrap();
+        Store::insert_new(&tx, id, DocKind::CaseFile, &mut case).unwrap();
+        tx.commit().unwrap();
+        std::fs::write(keycheck_path(&db), key_check(&key)).unwrap();
+        id
+    }
+
+    #[test]
+    fn version_1_store_upgrades_and_rebuilds_its_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = MemoryKeyStore::default();
+        let id = make_v1_store(dir.path(), &keys);
+        let mut store = Store::open(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
+        assert_eq!(schema::version(&store.conn).unwrap(), schema::VERSION);
+        let caseload = store.caseload(&CaseloadFilter::default()).unwrap();
+        assert_eq!(caseload.len(), 1);
+        assert_eq!(caseload[0].case_id, id);
+        assert_eq!(caseload[0].status, CaseStatus::Active);
+        assert_eq!(store.author().device, DeviceId([1; 16]));
+        // And it keeps working as a current store.
+        store.set_status(id, CaseStatus::Holding, None).unwrap();
+        assert_eq!(
+            store.caseload(&CaseloadFilter::default()).unwrap()[0].status,
+            CaseStatus::Holding
+        );
+    }
+
+    #[test]
+    fn a_store_from_a_newer_build_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = MemoryKeyStore::default();
+        let config = StoreConfig::new(dir.path(), "Sam");
+        let store = Store::create(&config, &keys).unwrap();
+        store.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(store);
+        let err = Store::open(&config, &keys).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::SchemaTooNew {
+                    found: 99,
+                    supported: schema::VERSION
+                }
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -1,0 +1,543 @@
+//! The command line: every command, option and its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use holdfast_core::model::action_plan::{GoalStatus, StepOwner};
+use holdfast_core::model::case_file::{
+    CaseStatus, ConcernStatus, ContactMethod, EscalationTarget, HoldingFunction, Need,
+    ReferralSource, SessionMode,
+};
+use holdfast_core::model::directory::{AssetStatus, Capacity};
+use holdfast_core::model::measures::Instrument;
+use time::{Date, PrimitiveDateTime};
+
+use crate::choice::{choice, date, date_time};
+
+const ABOUT: &str = "Holdfast on a desktop: caseload, case files, action plans, outcome measures \
+and the community asset directory, for social prescribing link workers and their supervisors.";
+
+const AFTER_HELP: &str = "\
+Your records are kept in an encrypted store in the --home folder (./holdfast-device unless you
+say otherwise). The key that unlocks it is a separate file, holdfast-store.key, in the --keys
+folder (<home>/keys unless you say otherwise), readable only by you. Without that key file nobody,
+including you, can read the store: keep it safe, and keep it off shared drives.
+
+Ids: commands print the ids of what they create. Where a case is asked for, the first 6 or more
+characters of its id are enough when they match only one case (see `holdfast caseload`).
+
+Start with:  holdfast init --name \"Your Name\"";
+
+/// The `holdfast` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "holdfast",
+    version,
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// The folder holding this device's encrypted Holdfast store.
+    #[arg(
+        long,
+        global = true,
+        env = "HOLDFAST_HOME",
+        default_value = "./holdfast-device",
+        value_name = "DIR"
+    )]
+    pub home: PathBuf,
+
+    /// The folder holding the store's key file, holdfast-store.key [default: <home>/keys].
+    #[arg(long, global = true, env = "HOLDFAST_KEYS", value_name = "DIR")]
+    pub keys: Option<PathBuf>,
+
+    /// Print the result as JSON on stdout, for scripts and other programs.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Everything holdfast can do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up Holdfast on this computer: creates the encrypted store and its key.
+    Init {
+        /// Your name, recorded with every change you make ("Sam Okafor").
+        #[arg(long)]
+        name: String,
+    },
+    /// Add a patient: creates their case file and an empty action plan.
+    #[command(subcommand)]
+    Patient(PatientCommand),
+    /// Record referrals and decide whether to take them on.
+    #[command(subcommand)]
+    Referral(ReferralCommand),
+    /// Move a case along: referred, active, holding, tapering, closed.
+    #[command(subcommand)]
+    Status(StatusCommand),
+    /// Record a contact with a patient (a visit, call, or a did-not-attend).
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Read a case file or its change history.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// The patient's action plan: what matters to them, goals, steps, comments.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Add goals to an action plan and mark how they are going.
+    #[command(subcommand)]
+    Goal(GoalCommand),
+    /// Add the small steps towards a goal, and tick them off.
+    #[command(subcommand)]
+    Step(StepCommand),
+    /// Record an outcome measure: ONS4, GSE or SWEMWBS.
+    #[command(subcommand)]
+    Measure(MeasureCommand),
+    /// Raise a safeguarding concern and record what happened to it.
+    #[command(subcommand)]
+    Safeguarding(SafeguardingCommand),
+    /// Supervision notes on a case.
+    #[command(subcommand)]
+    Supervision(SupervisionCommand),
+    /// List your caseload, soonest follow-up first.
+    Caseload(CaseloadArgs),
+    /// The community asset directory: groups, services and activities to refer people to.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+    /// Write everything on this device as JSON (unencrypted: handle the file with care).
+    Export {
+        /// Write to this file (readable only by you) instead of the screen.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Fill the store with made-up patients and assets, for demos and training.
+    Seed {
+        /// How many made-up patients.
+        #[arg(long, default_value_t = 250)]
+        patients: usize,
+        /// How many made-up community assets.
+        #[arg(long, default_value_t = 2000)]
+        assets: usize,
+        /// The same seed gives the same made-up data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+/// `holdfast patient …`
+#[derive(Debug, Subcommand)]
+pub enum PatientCommand {
+    /// Add a patient. Prints the new case id and action plan id.
+    Add(PatientAdd),
+}
+
+/// A new patient's details.
+#[derive(Debug, Args)]
+pub struct PatientAdd {
+    /// Full name.
+    #[arg(long)]
+    pub name: String,
+    /// NHS number, 10 digits (spaces allowed: "943 476 5919").
+    #[arg(long, value_name = "NUMBER")]
+    pub nhs_number: Option<String>,
+    /// Date of birth.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+    pub dob: Option<Date>,
+    /// Address, on one line.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Postcode ("LS6 2AB").
+    #[arg(long)]
+    pub postcode: Option<String>,
+    /// Phone number.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// How they prefer to be contacted.
+    #[arg(long, value_name = "HOW", value_parser = choice::<ContactMethod>())]
+    pub contact: Option<ContactMethod>,
+    /// Preferred language.
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Accessibility needs (interpreter, large print, step-free access).
+    #[arg(long, value_name = "NEEDS")]
+    pub access: Option<String>,
+    /// The GP practice they are registered with.
+    #[arg(long)]
+    pub practice: Option<String>,
+}
+
+/// `holdfast referral …`
+#[derive(Debug, Subcommand)]
+pub enum ReferralCommand {
+    /// Record a referral as received. On a closed case this re-opens it.
+    Add(ReferralAdd),
+    /// Take the referral on: a referred case becomes active.
+    Accept {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The referral id (shown by `referral add` and `case show`).
+        referral: String,
+    },
+    /// Decline the referral, saying why.
+    Decline {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The referral id (shown by `referral add` and `case show`).
+        referral: String,
+        /// Why: not eligible, declined by the patient, unable to contact…
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// A referral as received.
+#[derive(Debug, Args)]
+pub struct ReferralAdd {
+    /// The case (id, or its first 6+ characters).
+    pub case: String,
+    /// Who referred.
+    #[arg(long, value_parser = choice::<ReferralSource>())]
+    pub source: ReferralSource,
+    /// The referrer's name or role ("Dr Patel", "practice nurse").
+    #[arg(long, value_name = "WHO")]
+    pub referrer: Option<String>,
+    /// Why, in the referrer's words.
+    #[arg(long)]
+    pub reason: String,
+    /// An area of need; repeat it or separate with commas for several.
+    #[arg(long = "need", value_name = "NEED", value_delimiter = ',', value_parser = choice::<Need>())]
+    pub needs: Vec<Need>,
+    /// When it was received [default: today].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+    pub received: Option<Date>,
+}
+
+/// `holdfast status …`
+#[derive(Debug, Subcommand)]
+pub enum StatusCommand {
+    /// Change the case status. Allowed moves: referred → active or closed; active → holding,
+    /// tapering or closed; holding → active, tapering or closed; tapering → active or closed.
+    /// A closed case is re-opened by adding a referral.
+    Set {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The new status.
+        #[arg(value_parser = choice::<CaseStatus>())]
+        status: CaseStatus,
+        /// Why, for the status history.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// When two devices set different statuses, choose which one stands.
+    Resolve {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// One of the competing statuses shown by `case show`.
+        #[arg(value_parser = choice::<CaseStatus>())]
+        status: CaseStatus,
+    },
+}
+
+/// `holdfast session …`
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Record a session with its note.
+    Record(SessionRecord),
+    /// Replace a session's note (also settles a note two devices amended at once).
+    AmendNote {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The session id (shown by `session record` and `case show`).
+        session: String,
+        /// The note as it should now read.
+        #[arg(long)]
+        note: String,
+    },
+}
+
+/// A session as it happened.
+#[derive(Debug, Args)]
+pub struct SessionRecord {
+    /// The case (id, or its first 6+ characters).
+    pub case: String,
+    /// How it took place.
+    #[arg(long, value_parser = choice::<SessionMode>())]
+    pub mode: SessionMode,
+    /// How long, in minutes.
+    #[arg(long)]
+    pub minutes: u32,
+    /// What happened, what was agreed.
+    #[arg(long)]
+    pub note: String,
+    /// The patient did not attend.
+    #[arg(long)]
+    pub did_not_attend: bool,
+    /// What holding did for the patient; repeat it or separate with commas for several.
+    #[arg(long = "holding", value_name = "FUNCTION", value_delimiter = ',', value_parser = choice::<HoldingFunction>())]
+    pub holding: Vec<HoldingFunction>,
+    /// When to get back in touch.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+    pub follow_up: Option<Date>,
+    /// When it started, in local time [default: now].
+    #[arg(long, value_name = "YYYY-MM-DD HH:MM", value_parser = date_time)]
+    pub at: Option<PrimitiveDateTime>,
+}
+
+/// `holdfast case …`
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Show the whole case file: patient, status, referrals, sessions, measures,
+    /// safeguarding and supervision.
+    Show {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+    },
+    /// Who changed what in the case file, and when.
+    History {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+    },
+}
+
+/// `holdfast plan …`
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Show the action plan. Takes the plan id or the case id.
+    Show {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+    },
+    /// Set "what matters to me", in the patient's own words.
+    WhatMatters {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+        /// What matters to the patient.
+        text: String,
+    },
+    /// Add a comment to the plan (the patient sees it).
+    Comment {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+        /// The comment.
+        text: String,
+    },
+    /// Set how the patient can get back in touch with you.
+    GetBackInTouch {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+        /// How to get back in touch ("call the surgery and ask for Sam").
+        text: String,
+    },
+}
+
+/// `holdfast goal …`
+#[derive(Debug, Subcommand)]
+pub enum GoalCommand {
+    /// Add a goal, in the patient's words.
+    Add {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+        /// The goal.
+        text: String,
+    },
+    /// Mark how a goal is going.
+    Status {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+        /// The goal id (shown by `goal add` and `plan show`).
+        goal: String,
+        /// Where the goal stands.
+        #[arg(value_parser = choice::<GoalStatus>())]
+        status: GoalStatus,
+    },
+}
+
+/// `holdfast step …`
+#[derive(Debug, Subcommand)]
+pub enum StepCommand {
+    /// Add a step.
+    Add {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+        /// What to do.
+        text: String,
+        /// The goal it works towards (its id).
+        #[arg(long)]
+        goal: Option<String>,
+        /// Who does it.
+        #[arg(long, value_parser = choice::<StepOwner>(), default_value = "patient")]
+        owner: StepOwner,
+        /// By when.
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+        due: Option<Date>,
+        /// A community asset it involves, as DIRECTORY:ASSET (from `directory search`).
+        #[arg(long, value_name = "DIRECTORY:ASSET")]
+        asset: Option<String>,
+    },
+    /// Tick a step off (or, with --undo, un-tick it).
+    Done {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+        /// The step id (shown by `step add` and `plan show`).
+        step: String,
+        /// Mark the step as not done after all.
+        #[arg(long)]
+        undo: bool,
+    },
+}
+
+/// `holdfast measure …`
+#[derive(Debug, Subcommand)]
+pub enum MeasureCommand {
+    /// Record the answers to a questionnaire, in item order. ONS4: 4 answers, 0–10;
+    /// GSE: 10 answers, 1–4; SWEMWBS: 7 answers, 1–5.
+    Record {
+        /// Which questionnaire.
+        #[arg(value_parser = choice::<Instrument>())]
+        instrument: Instrument,
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The answers, comma-separated, in item order ("7,6,8,3").
+        #[arg(long, allow_hyphen_values = true)]
+        answers: String,
+        /// The day it was filled in [default: today].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+        on: Option<Date>,
+    },
+}
+
+/// `holdfast safeguarding …`
+#[derive(Debug, Subcommand)]
+pub enum SafeguardingCommand {
+    /// Raise a concern. With --escalate, record that it has been passed on.
+    Raise {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// What was seen or heard.
+        #[arg(long)]
+        description: String,
+        /// Already passed on to.
+        #[arg(long, value_name = "TO", value_parser = choice::<EscalationTarget>())]
+        escalate: Option<EscalationTarget>,
+    },
+    /// Change where a concern stands (escalated needs --to).
+    Status {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The concern id (shown by `safeguarding raise` and `case show`).
+        concern: String,
+        /// open, escalated or closed.
+        #[arg(value_parser = choice::<ConcernStatus>())]
+        status: ConcernStatus,
+        /// Where it was escalated.
+        #[arg(long, value_name = "TARGET", value_parser = choice::<EscalationTarget>())]
+        to: Option<EscalationTarget>,
+    },
+    /// When two devices recorded different statuses for a concern, choose which one stands.
+    Resolve {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The concern id.
+        concern: String,
+        /// One of the competing statuses shown by `case show`.
+        #[arg(value_parser = choice::<ConcernStatus>())]
+        status: ConcernStatus,
+    },
+}
+
+/// `holdfast supervision …`
+#[derive(Debug, Subcommand)]
+pub enum SupervisionCommand {
+    /// Add a supervision comment to a case (not shown to the patient).
+    Comment {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The comment.
+        text: String,
+    },
+}
+
+/// Which cases to list.
+#[derive(Debug, Args)]
+pub struct CaseloadArgs {
+    /// Only cases in this status.
+    #[arg(long, value_parser = choice::<CaseStatus>())]
+    pub status: Option<CaseStatus>,
+    /// Only patients of this GP practice.
+    #[arg(long)]
+    pub practice: Option<String>,
+    /// Only cases with a follow-up due on or before this day.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+    pub due_by: Option<Date>,
+    /// Only cases with an open safeguarding concern.
+    #[arg(long)]
+    pub safeguarding: bool,
+}
+
+/// `holdfast directory …`
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Start an empty directory for an area ("Leeds North").
+    Create {
+        /// The area it covers.
+        area: String,
+    },
+    /// List the directories on this device.
+    List,
+    /// Import services from an Open Referral UK JSON file. Nothing is imported if the file
+    /// cannot be read as a whole.
+    Import {
+        /// The JSON file.
+        file: PathBuf,
+        /// The directory to import into [default: the only one on this device, or a new one
+        /// named after the file].
+        #[arg(long, value_name = "ID")]
+        directory: Option<String>,
+    },
+    /// Find community assets by words, category, area and whether they can take people.
+    Search(DirectorySearch),
+    /// Show everything about one asset.
+    Show {
+        /// The directory id (or its first 6+ characters).
+        directory: String,
+        /// The asset id.
+        asset: String,
+    },
+}
+
+/// A directory search.
+#[derive(Debug, Args)]
+pub struct DirectorySearch {
+    /// Words to look for in names, descriptions and categories.
+    pub text: Option<String>,
+    /// Only this category ("physical activity").
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only this postcode district ("LS6"; a full postcode works too).
+    #[arg(long)]
+    pub district: Option<String>,
+    /// Only assets that can take people now (open), have a waiting list, or are full (closed).
+    #[arg(long, value_parser = choice::<Capacity>())]
+    pub capacity: Option<Capacity>,
+    /// Only assets that are running (active), paused, or gone.
+    #[arg(long, value_parser = choice::<AssetStatus>())]
+    pub status: Option<AssetStatus>,
+    /// At most this many results.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}
