@@ -28,6 +28,11 @@ characters of its id are enough when they match only one case (see `holdfast cas
 
 Start with:  holdfast init --name \"Your Name\"";
 
+const INIT_AFTER_HELP: &str = "\
+The store is created in the --home folder and encrypted with a new random key. The key is saved
+as holdfast-store.key in the --keys folder (<home>/keys unless you say otherwise), readable only
+by you. Keep that file safe: without it the store cannot be opened.";
+
 /// The `holdfast` command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -44,17 +49,24 @@ pub struct Cli {
         long,
         global = true,
         env = "HOLDFAST_HOME",
+        help_heading = "Where your records are",
         default_value = "./holdfast-device",
         value_name = "DIR"
     )]
     pub home: PathBuf,
 
     /// The folder holding the store's key file, holdfast-store.key [default: <home>/keys].
-    #[arg(long, global = true, env = "HOLDFAST_KEYS", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOLDFAST_KEYS",
+        value_name = "DIR",
+        help_heading = "Where your records are"
+    )]
     pub keys: Option<PathBuf>,
 
     /// Print the result as JSON on stdout, for scripts and other programs.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
 
     #[command(subcommand)]
@@ -65,6 +77,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Set up Holdfast on this computer: creates the encrypted store and its key.
+    #[command(after_help = INIT_AFTER_HELP)]
     Init {
         /// Your name, recorded with every change you make ("Sam Okafor").
         #[arg(long)]

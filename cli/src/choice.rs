@@ -138,11 +138,10 @@ pub fn date(s: &str) -> Result<Date, String> {
 
 /// A local date and time typed as "YYYY-MM-DD HH:MM" (a `T` between them works too).
 pub fn date_time(s: &str) -> Result<PrimitiveDateTime, String> {
-    const WANT: &str = "expected a date and time as \"YYYY-MM-DD HH:MM\", e.g. \"2026-11-02 14:30\"";
+    const WANT: &str =
+        "expected a date and time as \"YYYY-MM-DD HH:MM\", e.g. \"2026-11-02 14:30\"";
     let s = s.trim();
-    let (day, clock) = s
-        .split_once([' ', 'T'])
-        .ok_or_else(|| WANT.to_owned())?;
+    let (day, clock) = s.split_once([' ', 'T']).ok_or_else(|| WANT.to_owned())?;
     let day = date(day).map_err(|_| WANT.to_owned())?;
     let clock = Time::parse(
         clock.trim(),
@@ -158,10 +157,7 @@ mod tests {
 
     #[test]
     fn dates_and_times_parse_or_explain() {
-        assert_eq!(
-            date("2026-11-02"),
-            Ok(time::macros::date!(2026 - 11 - 02))
-        );
+        assert_eq!(date("2026-11-02"), Ok(time::macros::date!(2026 - 11 - 02)));
         assert!(date("02/11/2026").is_err());
         assert_eq!(
             date_time("2026-11-02 14:30"),

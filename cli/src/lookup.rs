@@ -48,7 +48,9 @@ pub fn pick<T: Copy + Display>(
     }
     match found.as_slice() {
         [one] => Ok(*one),
-        [] => Err(CliError::input(format!("no {kind} with an id starting {t}"))),
+        [] => Err(CliError::input(format!(
+            "no {kind} with an id starting {t}"
+        ))),
         many => Err(CliError::input(format!(
             "{t} is the start of {} {kind} ids: type more of it",
             many.len()
@@ -61,36 +63,70 @@ fn full_doc_id(typed: &str) -> Option<DocId> {
     (t.len() == 32).then(|| t.parse().ok()).flatten()
 }
 
-/// A case, by its id, a prefix of it, or its action plan's full id.
-pub fn case(store: &Store, typed: &str) -> Result<DocId> {
-    if let Some(id) = full_doc_id(typed) {
-        return match store.kind_of(id) {
-            Ok(DocKind::CaseFile) => Ok(id),
-            Ok(DocKind::ActionPlan) => store
-                .caseload(&CaseloadFilter::default())?
-                .into_iter()
-                .find(|e| e.plan_id == Some(id))
-                .map(|e| e.case_id)
-                .ok_or_else(|| CliError::input(format!("no case has the action plan {id}"))),
-            Ok(DocKind::Directory) => Err(CliError::input(format!(
-                "{id} is a directory, not a case"
-            ))),
-            Err(holdfast_core::Error::NotFound { .. }) => {
-                Err(CliError::input(format!("no case with id {id}")))
-            }
-            Err(e) => Err(e.into()),
-        };
-    }
-    let caseload = store.caseload(&CaseloadFilter::default())?;
-    pick("case", typed, caseload.iter().map(|e| e.case_id))
+/// A case id or an action plan id from the caseload, shown as the id itself.
+#[derive(Clone, Copy)]
+enum CaseOrPlan {
+    Case(DocId),
+    Plan { case: DocId, plan: DocId },
 }
 
-/// An action plan, by its id or prefix, or by its case's id or prefix.
+impl CaseOrPlan {
+    fn case(self) -> DocId {
+        match self {
+            CaseOrPlan::Case(case) | CaseOrPlan::Plan { case, .. } => case,
+        }
+    }
+}
+
+impl Display for CaseOrPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CaseOrPlan::Case(id) | CaseOrPlan::Plan { plan: id, .. } => id.fmt(f),
+        }
+    }
+}
+
+/// Finds a case or plan in the caseload by its id or a prefix of either.
+fn in_caseload(store: &Store, kind: &str, typed: &str) -> Result<CaseOrPlan> {
+    let caseload = store.caseload(&CaseloadFilter::default())?;
+    let candidates = caseload.iter().flat_map(|e| {
+        [
+            Some(CaseOrPlan::Case(e.case_id)),
+            e.plan_id.map(|plan| CaseOrPlan::Plan {
+                case: e.case_id,
+                plan,
+            }),
+        ]
+        .into_iter()
+        .flatten()
+    });
+    pick(kind, typed, candidates)
+}
+
+/// A case, by its id or a prefix of it (or of its action plan's id).
+pub fn case(store: &Store, typed: &str) -> Result<DocId> {
+    if let Some(id) = full_doc_id(typed) {
+        match store.kind_of(id) {
+            Ok(DocKind::CaseFile) => return Ok(id),
+            Ok(DocKind::ActionPlan) => {}
+            Ok(DocKind::Directory) => {
+                return Err(CliError::input(format!("{id} is a directory, not a case")));
+            }
+            Err(holdfast_core::Error::NotFound { .. }) => {
+                return Err(CliError::input(format!("no case with id {id}")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(in_caseload(store, "case", typed)?.case())
+}
+
+/// An action plan, by its id or a prefix of it, or by its case's.
 pub fn plan(store: &mut Store, typed: &str) -> Result<DocId> {
-    let case_id = if let Some(id) = full_doc_id(typed) {
+    if let Some(id) = full_doc_id(typed) {
         match store.kind_of(id) {
             Ok(DocKind::ActionPlan) => return Ok(id),
-            Ok(DocKind::CaseFile) => id,
+            Ok(DocKind::CaseFile) => {}
             Ok(DocKind::Directory) => {
                 return Err(CliError::input(format!(
                     "{id} is a directory, not an action plan"
@@ -103,30 +139,12 @@ pub fn plan(store: &mut Store, typed: &str) -> Result<DocId> {
             }
             Err(e) => return Err(e.into()),
         }
-    } else {
-        #[derive(Clone, Copy)]
-        enum Either {
-            Case(DocId),
-            Plan(DocId),
-        }
-        impl Display for Either {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                match self {
-                    Either::Case(id) | Either::Plan(id) => id.fmt(f),
-                }
-            }
-        }
-        let caseload = store.caseload(&CaseloadFilter::default())?;
-        let candidates = caseload.iter().flat_map(|e| {
-            [Some(Either::Case(e.case_id)), e.plan_id.map(Either::Plan)]
-                .into_iter()
-                .flatten()
-        });
-        match pick("action plan or case", typed, candidates)? {
-            Either::Plan(id) => return Ok(id),
-            Either::Case(id) => id,
-        }
+    }
+    let case_id = match in_caseload(store, "action plan or case", typed)? {
+        CaseOrPlan::Plan { plan, .. } => return Ok(plan),
+        CaseOrPlan::Case(case) => case,
     };
+    // The case file is the authority on which plan is its own.
     store
         .case_file(case_id)?
         .action_plan
@@ -135,11 +153,7 @@ pub fn plan(store: &mut Store, typed: &str) -> Result<DocId> {
 
 /// A directory, by its id or a prefix of it.
 pub fn directory(store: &Store, typed: &str) -> Result<DocId> {
-    pick(
-        "directory",
-        typed,
-        store.document_ids(DocKind::Directory)?,
-    )
+    pick("directory", typed, store.document_ids(DocKind::Directory)?)
 }
 
 /// An asset id, typed in full.

@@ -95,15 +95,28 @@ pub enum Error {
     /// The host's key store failed.
     #[error("key store: {0}")]
     KeyStore(#[from] crate::keystore::KeyStoreError),
-    /// SQLite failed.
+    /// SQLite failed (other than by corruption, which is `StoreCorrupt`).
     #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// Automerge rejected an operation or a document.
     #[error("document engine: {0}")]
     Automerge(#[from] automerge::AutomergeError),
     /// A file could not be read or written.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<rusqlite::Error> for Error {
+    /// Corruption is a typed error wherever it is found, not only when the store opens:
+    /// SQLCipher finds a damaged page when it first reads it.
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                Error::StoreCorrupt(e.to_string())
+            }
+            _ => Error::Sqlite(e),
+        }
+    }
 }
 
 /// The crate's result type.

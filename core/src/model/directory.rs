@@ -113,13 +113,13 @@ impl AssetInput {
     /// Checks the fields a directory relies on.
     pub fn validate(&self) -> Result<()> {
         doc::require_text("asset name", &self.name, 300)?;
-        if let (Some(min), Some(max)) = (self.min_age, self.max_age) {
-            if min > max {
-                return Err(Error::InvalidInput {
-                    field: "age range",
-                    reason: "minimum age above maximum".into(),
-                });
-            }
+        if let (Some(min), Some(max)) = (self.min_age, self.max_age)
+            && min > max
+        {
+            return Err(Error::InvalidInput {
+                field: "age range",
+                reason: "minimum age above maximum".into(),
+            });
         }
         let long = [&self.description]
             .into_iter()
@@ -309,10 +309,10 @@ pub fn import_assets(doc: &mut AutoCommit, inputs: &[AssetInput]) -> Result<Vec<
     let assets = doc::ensure_map(doc, &ROOT, "assets")?;
     let mut by_external: HashMap<String, AssetId> = HashMap::new();
     for k in doc::map_keys(doc, &assets) {
-        if let Some(a) = doc::get_obj(doc, &assets, &k)? {
-            if let Some(ext) = doc::get_string(doc, &a, "external_id")? {
-                by_external.insert(ext, k.parse()?);
-            }
+        if let Some(a) = doc::get_obj(doc, &assets, &k)?
+            && let Some(ext) = doc::get_string(doc, &a, "external_id")?
+        {
+            by_external.insert(ext, k.parse()?);
         }
     }
     let mut ids = Vec::with_capacity(inputs.len());

@@ -247,10 +247,10 @@ impl Store {
         }
         let key = keys.get(STORE_KEY_NAME)?.ok_or(Error::WrongStoreKey)?;
         let check = std::fs::read(keycheck_path(&db)).ok();
-        if let Some(check) = &check {
-            if !key_check_matches(&key, check) {
-                return Err(Error::WrongStoreKey);
-            }
+        if let Some(check) = &check
+            && !key_check_matches(&key, check)
+        {
+            return Err(Error::WrongStoreKey);
         }
         let mut conn = Connection::open_with_flags(
             &db,
@@ -271,10 +271,7 @@ impl Store {
         }
         Self::check_length(&conn, &db)?;
         configure(&conn, config.durability)?;
-        let found = schema::upgrade(&mut conn).map_err(|e| match e {
-            Error::Sqlite(e) => classify(e),
-            other => other,
-        })?;
+        let found = schema::upgrade(&mut conn)?;
         let device: Vec<u8> = conn
             .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
                 r.get(0)
@@ -542,6 +539,12 @@ impl Store {
         }
         tracing::info!("indexes rebuilt");
         Ok(())
+    }
+
+    /// Drops every loaded document from memory (they reload from disk on next use): for a
+    /// host's low-memory signal, and for measuring cold loads.
+    pub fn unload_documents(&mut self) {
+        self.docs.clear();
     }
 
     /// The kind of a stored document.

@@ -77,7 +77,7 @@ CREATE TABLE asset_categories (
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE assets_fts USING fts5(
     name, description, categories,
-    tokenize = 'unicode61 remove_diacritics 2'
+    tokenize = 'porter unicode61 remove_diacritics 2'
 );
 ";
 

@@ -1,0 +1,344 @@
+//! The community asset directory: create, import, search, show.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use holdfast_core::import::open_referral::{self, MAX_IMPORT_BYTES};
+use holdfast_core::model::DocKind;
+use holdfast_core::model::directory::{self, Asset, ReferralRoute};
+use holdfast_core::model::ids::DocId;
+use holdfast_core::store::DirectoryQuery;
+use serde::Serialize;
+
+use super::Ctx;
+use crate::args::DirectorySearch;
+use crate::error::{CliError, Result};
+use crate::lookup;
+use crate::output::{Output, clip, count, short, table, words};
+
+/// Warnings printed before "and N more".
+const WARNINGS_SHOWN: usize = 20;
+
+#[derive(Serialize)]
+struct DirectorySummary {
+    directory_id: DocId,
+    area: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assets: Option<usize>,
+}
+
+pub(super) fn create(ctx: &Ctx, area: &str) -> Result<Output> {
+    let mut store = ctx.device.open()?;
+    let directory_id = store.create_directory(area)?;
+    let text = format!(
+        "Directory created for {}.\n  directory id  {directory_id}",
+        area.trim()
+    );
+    Output::new(
+        &DirectorySummary {
+            directory_id,
+            area: area.trim().to_owned(),
+            assets: None,
+        },
+        text,
+    )
+}
+
+pub(super) fn list(ctx: &Ctx) -> Result<Output> {
+    let mut store = ctx.device.open()?;
+    // The core has no call for a directory's area alone: the export reads it.
+    let export = store.export()?;
+    let list: Vec<DirectorySummary> = export
+        .directories
+        .into_iter()
+        .map(|(directory_id, area, assets)| DirectorySummary {
+            directory_id,
+            area,
+            assets: Some(assets.len()),
+        })
+        .collect();
+    let text = if list.is_empty() {
+        "No directories yet: `holdfast directory create AREA` or `holdfast directory import FILE`."
+            .to_owned()
+    } else {
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|d| {
+                vec![
+                    d.area.clone(),
+                    d.assets.unwrap_or(0).to_string(),
+                    d.directory_id.to_string(),
+                ]
+            })
+            .collect();
+        table(&["AREA", "ASSETS", "DIRECTORY ID"], &rows)
+    };
+    Output::new(&list, text)
+}
+
+#[derive(Serialize)]
+struct Warning {
+    index: usize,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct Imported {
+    directory_id: Option<DocId>,
+    directory_created: bool,
+    services: usize,
+    warnings: Vec<Warning>,
+}
+
+/// The directory to import into: the one named, else the only one, else a new one named
+/// after the file. Returns its id and whether it was created.
+fn import_target(
+    store: &mut holdfast_core::Store,
+    file: &Path,
+    named: Option<&str>,
+) -> Result<(DocId, bool)> {
+    if let Some(typed) = named {
+        return Ok((lookup::directory(store, typed)?, false));
+    }
+    let existing = store.document_ids(DocKind::Directory)?;
+    match existing.as_slice() {
+        [] => {
+            let area = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| "Imported services".to_owned());
+            Ok((store.create_directory(&area)?, true))
+        }
+        [only] => Ok((*only, false)),
+        many => Err(CliError::input(format!(
+            "there are {} directories on this device: choose one with --directory ID \
+             (see `holdfast directory list`)",
+            many.len()
+        ))),
+    }
+}
+
+pub(super) fn import(ctx: &Ctx, file: &Path, named: Option<&str>) -> Result<Output> {
+    let shown = file.display().to_string();
+    let size = std::fs::metadata(file)
+        .map_err(|e| CliError::file(format!("reading {shown}"), e))?
+        .len();
+    if size > MAX_IMPORT_BYTES as u64 {
+        return Err(CliError::input(format!(
+            "import refused, nothing was imported: {shown} is {size} bytes, over the \
+             {MAX_IMPORT_BYTES}-byte limit for one import"
+        )));
+    }
+    let bytes = std::fs::read(file).map_err(|e| CliError::file(format!("reading {shown}"), e))?;
+    let report = open_referral::parse_services(&bytes)?;
+    // All or nothing: check every asset before the store is touched.
+    for (i, asset) in report.assets.iter().enumerate() {
+        asset.validate().map_err(|e| {
+            CliError::input(format!(
+                "import refused, nothing was imported: service {i} (counting from 0): {e}"
+            ))
+        })?;
+    }
+    let warnings: Vec<Warning> = report
+        .warnings
+        .iter()
+        .map(|w| Warning {
+            index: w.index,
+            message: w.message.clone(),
+        })
+        .collect();
+    if report.assets.is_empty() {
+        let out = Imported {
+            directory_id: None,
+            directory_created: false,
+            services: 0,
+            warnings,
+        };
+        return Output::new(
+            &out,
+            format!("{shown} lists no services: nothing imported."),
+        );
+    }
+    let mut store = ctx.device.open()?;
+    let (directory_id, created) = import_target(&mut store, file, named)?;
+    let ids = store.import_assets(directory_id, &report.assets)?;
+    let mut text = format!(
+        "Imported {} into {}directory {directory_id}.\n",
+        count(ids.len(), "service", "services"),
+        if created { "the new " } else { "" },
+    );
+    if warnings.is_empty() {
+        text.push_str("No warnings.\n");
+    } else {
+        let _ = writeln!(
+            text,
+            "{} (the services were imported, these fields were not):",
+            count(warnings.len(), "warning", "warnings")
+        );
+        for w in warnings.iter().take(WARNINGS_SHOWN) {
+            let _ = writeln!(text, "  service {}: {}", w.index, w.message);
+        }
+        if warnings.len() > WARNINGS_SHOWN {
+            let _ = writeln!(
+                text,
+                "  … and {} more (--json lists them all)",
+                warnings.len() - WARNINGS_SHOWN
+            );
+        }
+    }
+    let out = Imported {
+        directory_id: Some(directory_id),
+        directory_created: created,
+        services: ids.len(),
+        warnings,
+    };
+    Output::new(&out, text)
+}
+
+pub(super) fn search(ctx: &Ctx, a: DirectorySearch) -> Result<Output> {
+    let store = ctx.device.open()?;
+    let query = DirectoryQuery {
+        text: a.text.filter(|t| !t.trim().is_empty()),
+        category: a.category,
+        district: a.district,
+        capacity: a.capacity,
+        status: a.status,
+        limit: a.limit,
+    };
+    let limit = query.limit;
+    let hits = store.search_directory(&query)?;
+    let text = if hits.is_empty() {
+        if store.document_ids(DocKind::Directory)?.is_empty() {
+            "The directory is empty: add services with `holdfast directory import FILE`.".to_owned()
+        } else {
+            "No assets match.".to_owned()
+        }
+    } else {
+        let rows: Vec<Vec<String>> = hits
+            .iter()
+            .map(|h| {
+                vec![
+                    clip(&h.name, 40),
+                    clip(h.organisation.as_deref().unwrap_or("-"), 28),
+                    h.postcode_district.clone().unwrap_or_else(|| "-".into()),
+                    words(directory::capacity_str(h.capacity)),
+                    words(directory::status_str(h.status)),
+                    format!("{}:{}", short(&h.directory_id), h.asset_id),
+                ]
+            })
+            .collect();
+        let mut t = table(
+            &[
+                "NAME",
+                "ORGANISATION",
+                "DISTRICT",
+                "CAPACITY",
+                "STATUS",
+                "DIRECTORY:ASSET",
+            ],
+            &rows,
+        );
+        let more = if hits.len() >= limit as usize {
+            " (there may be more: --limit N shows more)"
+        } else {
+            ""
+        };
+        let _ = write!(
+            t,
+            "\n{}{more}. Details: holdfast directory show DIRECTORY ASSET",
+            count(hits.len(), "result", "results")
+        );
+        t
+    };
+    Output::new(&hits, text)
+}
+
+#[derive(Serialize)]
+struct AssetView<'a> {
+    directory_id: DocId,
+    asset: &'a Asset,
+}
+
+pub(super) fn show(ctx: &Ctx, dir: &str, asset: &str) -> Result<Output> {
+    let mut store = ctx.device.open()?;
+    let directory_id = lookup::directory(&store, dir)?;
+    let asset_id = lookup::asset(asset)?;
+    let asset = store.asset(directory_id, asset_id)?;
+    let text = asset_text(directory_id, &asset);
+    Output::new(
+        &AssetView {
+            directory_id,
+            asset: &asset,
+        },
+        text,
+    )
+}
+
+fn asset_text(directory_id: DocId, asset: &Asset) -> String {
+    let f = &asset.fields;
+    let mut t = format!("{}\n", f.name);
+    let mut row = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+            let _ = writeln!(t, "  {k:<14}{v}");
+        }
+    };
+    row("Run by", f.organisation.clone());
+    row(
+        "Status",
+        Some(format!(
+            "{}, {}",
+            words(directory::status_str(f.status)),
+            match f.capacity {
+                directory::Capacity::Open => "taking people now",
+                directory::Capacity::WaitingList => "waiting list",
+                directory::Capacity::Closed => "not taking anyone",
+            }
+        )),
+    );
+    row(
+        "How to refer",
+        Some(
+            match f.referral_route {
+                ReferralRoute::SignpostOnly => "signpost: the person goes themselves",
+                ReferralRoute::DirectReferral => "direct referral from the link worker",
+            }
+            .to_owned(),
+        ),
+    );
+    row("Categories", Some(f.categories.join(", ")));
+    row("When", f.schedule.clone());
+    let address = match (&f.address, &f.postcode) {
+        (Some(a), Some(p)) => Some(format!("{a}, {p}")),
+        (Some(a), None) => Some(a.clone()),
+        (None, Some(p)) => Some(p.to_string()),
+        (None, None) => None,
+    };
+    row("Where", address);
+    row("Cost", f.cost.clone());
+    row("Who for", f.eligibility.clone());
+    let ages = match (f.min_age, f.max_age) {
+        (Some(a), Some(b)) => Some(format!("{a} to {b}")),
+        (Some(a), None) => Some(format!("{a} and over")),
+        (None, Some(b)) => Some(format!("up to {b}")),
+        (None, None) => None,
+    };
+    row("Ages", ages);
+    row("Access", f.accessibility.clone());
+    row("Languages", Some(f.languages.join(", ")));
+    row("Phone", f.phone.clone());
+    row("Email", f.email.clone());
+    row("Web", f.url.clone());
+    let checked = match (&f.assured_date, &f.assured_by) {
+        (Some(d), Some(b)) => Some(format!("{d} by {b}")),
+        (Some(d), None) => Some(d.clone()),
+        (None, Some(b)) => Some(format!("by {b}")),
+        (None, None) => None,
+    };
+    row("Last checked", checked);
+    row("Id", Some(format!("{}:{}", short(&directory_id), asset.id)));
+    if !f.description.trim().is_empty() {
+        let _ = write!(t, "\n{}\n", f.description.trim());
+    }
+    t
+}

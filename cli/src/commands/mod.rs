@@ -1,0 +1,152 @@
+//! One function per command; each opens the store, does one thing, and returns what to print.
+
+mod case;
+mod case_view;
+mod directory;
+mod measure;
+mod plan;
+mod store;
+
+use crate::args::{
+    CaseCommand, Cli, Command, DirectoryCommand, GoalCommand, MeasureCommand, PatientCommand,
+    PlanCommand, ReferralCommand, SafeguardingCommand, SessionCommand, StatusCommand, StepCommand,
+    SupervisionCommand,
+};
+use crate::clock::Clock;
+use crate::device::Device;
+use crate::error::Result;
+use crate::output::Output;
+
+/// What every command needs.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The store and its key.
+    pub device: Device,
+    /// Local time.
+    pub clock: Clock,
+}
+
+/// Runs the command the person typed.
+pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
+    let ctx = Ctx {
+        device: Device::new(cli.home, cli.keys),
+        clock,
+    };
+    match cli.command {
+        Command::Init { name } => store::init(&ctx, &name),
+        Command::Patient(PatientCommand::Add(a)) => case::add_patient(&ctx, a),
+        Command::Referral(c) => match c {
+            ReferralCommand::Add(a) => case::add_referral(&ctx, a),
+            ReferralCommand::Accept { case, referral } => {
+                case::decide_referral(&ctx, &case, &referral, None)
+            }
+            ReferralCommand::Decline {
+                case,
+                referral,
+                reason,
+            } => case::decide_referral(&ctx, &case, &referral, Some(reason)),
+        },
+        Command::Status(c) => match c {
+            StatusCommand::Set {
+                case,
+                status,
+                reason,
+            } => case::set_status(&ctx, &case, status, reason.as_deref()),
+            StatusCommand::Resolve { case, status } => case::resolve_status(&ctx, &case, status),
+        },
+        Command::Session(c) => match c {
+            SessionCommand::Record(a) => case::record_session(&ctx, a),
+            SessionCommand::AmendNote {
+                case,
+                session,
+                note,
+            } => case::amend_note(&ctx, &case, &session, &note),
+        },
+        Command::Case(c) => match c {
+            CaseCommand::Show { case } => case_view::show(&ctx, &case),
+            CaseCommand::History { case } => case_view::history(&ctx, &case),
+        },
+        Command::Caseload(a) => case_view::caseload(&ctx, a),
+        Command::Plan(c) => match c {
+            PlanCommand::Show { plan } => plan::show(&ctx, &plan),
+            PlanCommand::WhatMatters { plan, text } => plan::what_matters(&ctx, &plan, &text),
+            PlanCommand::Comment { plan, text } => plan::comment(&ctx, &plan, &text),
+            PlanCommand::GetBackInTouch { plan, text } => {
+                plan::get_back_in_touch(&ctx, &plan, &text)
+            }
+        },
+        Command::Goal(c) => match c {
+            GoalCommand::Add { plan, text } => plan::add_goal(&ctx, &plan, &text),
+            GoalCommand::Status { plan, goal, status } => {
+                plan::goal_status(&ctx, &plan, &goal, status)
+            }
+        },
+        Command::Step(c) => match c {
+            StepCommand::Add {
+                plan,
+                text,
+                goal,
+                owner,
+                due,
+                asset,
+            } => plan::add_step(
+                &ctx,
+                &plan,
+                plan::StepArgs {
+                    text,
+                    goal,
+                    owner,
+                    due,
+                    asset,
+                },
+            ),
+            StepCommand::Done { plan, step, undo } => plan::step_done(&ctx, &plan, &step, !undo),
+        },
+        Command::Measure(MeasureCommand::Record {
+            instrument,
+            case,
+            answers,
+            on,
+        }) => measure::record(&ctx, instrument, &case, &answers, on),
+        Command::Safeguarding(c) => match c {
+            SafeguardingCommand::Raise {
+                case,
+                description,
+                escalate,
+            } => case::raise_concern(&ctx, &case, &description, escalate),
+            SafeguardingCommand::Status {
+                case,
+                concern,
+                status,
+                to,
+            } => case::concern_status(&ctx, &case, &concern, status, to),
+            SafeguardingCommand::Resolve {
+                case,
+                concern,
+                status,
+            } => case::resolve_concern(&ctx, &case, &concern, status),
+        },
+        Command::Supervision(SupervisionCommand::Comment { case, text }) => {
+            case::supervision_comment(&ctx, &case, &text)
+        }
+        Command::Directory(c) => match c {
+            DirectoryCommand::Create { area } => directory::create(&ctx, &area),
+            DirectoryCommand::List => directory::list(&ctx),
+            DirectoryCommand::Import {
+                file,
+                directory: dir,
+            } => directory::import(&ctx, &file, dir.as_deref()),
+            DirectoryCommand::Search(a) => directory::search(&ctx, a),
+            DirectoryCommand::Show {
+                directory: dir,
+                asset,
+            } => directory::show(&ctx, &dir, &asset),
+        },
+        Command::Export { out } => store::export(&ctx, out.as_deref()),
+        Command::Seed {
+            patients,
+            assets,
+            seed,
+        } => store::seed(&ctx, patients, assets, seed),
+    }
+}

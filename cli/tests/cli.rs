@@ -1,0 +1,562 @@
+//! The `holdfast` binary end to end, in a temporary folder: what a link worker types, what
+//! they read back, and what happens when they type something wrong.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// A store in a temporary folder, driven through the real binary.
+struct Device {
+    dir: tempfile::TempDir,
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Device {
+    fn new() -> Self {
+        Device {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("device")
+    }
+
+    fn file(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_holdfast"))
+            .arg("--home")
+            .arg(self.home())
+            .args(args)
+            .env_remove("HOLDFAST_HOME")
+            .env_remove("HOLDFAST_KEYS")
+            .env_remove("HOLDFAST_LOG")
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    /// Runs a command that must succeed quietly; returns what it printed.
+    fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert_eq!(r.code, 0, "{args:?} failed: {r:?}");
+        assert!(r.stderr.is_empty(), "{args:?} wrote to stderr: {r:?}");
+        r.stdout
+    }
+
+    /// Runs a command with `--json`; its output must parse.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut with = vec!["--json"];
+        with.extend_from_slice(args);
+        let out = self.ok(&with);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    }
+
+    /// Runs a command that must fail with `code` and exactly one error line; returns it.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let r = self.run(args);
+        assert_eq!(r.code, code, "{args:?}: {r:?}");
+        assert!(r.stdout.is_empty(), "{args:?} printed: {r:?}");
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: not one line: {r:?}");
+        assert!(lines[0].starts_with("holdfast: error: "), "{args:?}: {r:?}");
+        assert!(!r.stderr.contains("panicked"), "{r:?}");
+        lines[0].to_owned()
+    }
+
+    /// A set-up store with one accepted patient; returns the case id.
+    fn with_patient(&self) -> String {
+        self.ok(&["init", "--name", "Sam Okafor"]);
+        let case = self.json(&["patient", "add", "--name", "Ada Lovelace"]);
+        let case_id = case["case_id"].as_str().unwrap().to_owned();
+        let r = self.json(&[
+            "referral", "add", &case_id, "--source", "gp", "--reason", "lonely",
+        ]);
+        let referral = r["referral_id"].as_str().unwrap();
+        self.ok(&["referral", "accept", &case_id, referral]);
+        case_id
+    }
+}
+
+const SERVICES: &str = r#"[
+  {"id": "svc-1", "name": "Tuesday Walking Group",
+   "description": "A gentle walk round Woodhouse Moor, then tea.",
+   "organization": {"name": "Leeds Walks"},
+   "service_taxonomys": [{"taxonomy": {"name": "physical activity"}}],
+   "service_at_locations": [{"location": {"physical_addresses": [
+      {"address_1": "Woodhouse Moor", "city": "Leeds", "postal_code": "LS6 2AB"}]}}]},
+  {"id": "svc-2", "name": "Money Advice Drop-in", "description": "Benefits and debt.",
+   "status": "sideways"}
+]"#;
+
+#[test]
+fn a_link_workers_day_from_referral_to_export() {
+    let d = Device::new();
+    let init = d.ok(&["init", "--name", "Sam Okafor"]);
+    assert!(init.contains("device id"), "{init}");
+    assert!(init.contains("holdfast-store.key"), "{init}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = d.home().join("keys/holdfast-store.key");
+        let mode = std::fs::metadata(key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let added = d.ok(&[
+        "patient",
+        "add",
+        "--name",
+        "Ada Lovelace",
+        "--nhs-number",
+        "943 476 5919",
+        "--dob",
+        "1950-03-02",
+        "--postcode",
+        "ls62ab",
+        "--contact",
+        "phone",
+        "--practice",
+        "Hyde Park Surgery",
+    ]);
+    let case_id = added
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("case id"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(case_id.len(), 32, "{added}");
+    // A short prefix is enough from here on.
+    let c = &case_id[..8];
+
+    let referral = d.json(&[
+        "referral",
+        "add",
+        c,
+        "--source",
+        "gp",
+        "--referrer",
+        "Dr Patel",
+        "--reason",
+        "isolated since bereavement",
+        "--need",
+        "loneliness",
+        "--need",
+        "money",
+        "--received",
+        "2026-11-01",
+    ]);
+    let referral_id = referral["referral_id"].as_str().unwrap().to_owned();
+    let accepted = d.ok(&["referral", "accept", c, &referral_id[..6]]);
+    assert!(accepted.contains("now active"), "{accepted}");
+
+    let session = d.json(&[
+        "session",
+        "record",
+        c,
+        "--mode",
+        "home-visit",
+        "--minutes",
+        "45",
+        "--note",
+        "talked about the allotment",
+        "--follow-up",
+        "2026-12-01",
+        "--at",
+        "2026-11-02 10:00",
+    ]);
+    assert_eq!(session["case_id"], case_id.as_str());
+
+    let first = d.ok(&[
+        "measure",
+        "record",
+        "ons4",
+        c,
+        "--answers",
+        "4,5,3,7",
+        "--on",
+        "2026-11-02",
+    ]);
+    assert!(first.contains("anxiety 7 (high"), "{first}");
+    let second = d.json(&[
+        "measure",
+        "record",
+        "ons4",
+        c,
+        "--answers",
+        "6,5,4,5",
+        "--on",
+        "2026-12-02",
+    ]);
+    assert_eq!(
+        second["change_first_to_latest"]["change"]["ons4"]["anxiety"],
+        -2
+    );
+    let swemwbs = d.ok(&[
+        "measure",
+        "record",
+        "swemwbs",
+        c,
+        "--answers",
+        "3,3,3,3,3,3,3",
+    ]);
+    assert!(swemwbs.contains("19.25"), "{swemwbs}");
+    assert!(swemwbs.contains("NHS Health Scotland"), "{swemwbs}");
+
+    let caseload = d.ok(&["caseload"]);
+    assert!(caseload.contains("Ada Lovelace"), "{caseload}");
+    assert!(caseload.contains("active"), "{caseload}");
+    assert!(caseload.contains("2026-11-02"), "{caseload}");
+    assert!(caseload.contains("2026-12-01"), "{caseload}");
+    assert!(caseload.contains(c), "{caseload}");
+    let rows = d.json(&["caseload", "--status", "active"]);
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["patient_name"], "Ada Lovelace");
+    assert_eq!(
+        d.json(&["caseload", "--status", "holding"]),
+        serde_json::json!([])
+    );
+
+    d.ok(&[
+        "status",
+        "set",
+        c,
+        "holding",
+        "--reason",
+        "waiting for counselling",
+    ]);
+    d.ok(&[
+        "safeguarding",
+        "raise",
+        c,
+        "--description",
+        "bruising noticed",
+        "--escalate",
+        "local_authority",
+    ]);
+    d.ok(&["supervision", "comment", c, "check in next week"]);
+    let shown = d.ok(&["case", "show", c]);
+    for expected in [
+        "Ada Lovelace",
+        "943 476 5919",
+        "LS6 2AB",
+        "Status: holding",
+        "active → holding",
+        "from GP (Dr Patel)",
+        "talked about the allotment",
+        "ONS4 change, 2026-11-02 → 2026-12-02",
+        "anxiety -2 (better)",
+        "escalated to local authority",
+        "check in next week",
+    ] {
+        assert!(shown.contains(expected), "missing {expected:?} in\n{shown}");
+    }
+    let history = d.json(&["case", "history", c]);
+    assert!(history["history"].as_array().unwrap().len() >= 8);
+
+    // The action plan, found from the case id.
+    d.ok(&["plan", "what-matters", c, "Getting back to my allotment"]);
+    let goal = d.json(&["goal", "add", c, "Go to the allotment once a week"]);
+    let goal_id = goal["goal_id"].as_str().unwrap().to_owned();
+    let step = d.json(&[
+        "step",
+        "add",
+        c,
+        "Ring the allotment society",
+        "--goal",
+        &goal_id[..6],
+        "--owner",
+        "link_worker",
+        "--due",
+        "2026-12-10",
+    ]);
+    let step_id = step["step_id"].as_str().unwrap().to_owned();
+    d.ok(&["step", "done", c, &step_id]);
+    d.ok(&["goal", "status", c, &goal_id, "in_progress"]);
+    d.ok(&["plan", "comment", c, "Looking forward to it"]);
+    let plan = d.json(&["plan", "show", c]);
+    assert_eq!(plan["plan"]["what_matters"], "Getting back to my allotment");
+    assert_eq!(plan["plan"]["goals"][0]["status"], "in_progress");
+    assert_eq!(plan["plan"]["steps"][0]["done"], true);
+    assert_eq!(plan["plan"]["steps"][0]["owner"], "link_worker");
+    let plan_id = plan["plan_id"].as_str().unwrap().to_owned();
+    let readable = d.ok(&["plan", "show", &plan_id]);
+    assert!(readable.contains("✓"), "{readable}");
+    assert!(readable.contains("Go to the allotment once a week (in progress)"));
+    d.ok(&["step", "done", &plan_id, &step_id, "--undo"]);
+    assert_eq!(
+        d.json(&["plan", "show", &plan_id[..8]])["plan"]["steps"][0]["done"],
+        false
+    );
+
+    // Export: stdout by default, or a file only the owner can read.
+    let export: Value = serde_json::from_str(&d.ok(&["export"])).unwrap();
+    assert!(export.to_string().contains("talked about the allotment"));
+    assert_eq!(export["case_files"].as_array().unwrap().len(), 1);
+    let out = d.dir.path().join("export.json");
+    let summary = d.json(&["export", "--out", out.to_str().unwrap()]);
+    assert_eq!(summary["case_files"], 1);
+    let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(written, export);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn bad_input_is_one_line_and_changes_nothing() {
+    let d = Device::new();
+    let case = d.with_patient();
+    let c = &case[..8];
+    let caseload = d.json(&["caseload"]);
+    let file = d.json(&["case", "show", c]);
+
+    let nhs = d.fails(
+        &[
+            "patient",
+            "add",
+            "--name",
+            "Bob",
+            "--nhs-number",
+            "943 476 5918",
+        ],
+        1,
+    );
+    assert!(nhs.contains("NHS number"), "{nhs}");
+    assert!(!nhs.contains("5918"), "the number is patient data: {nhs}");
+    let postcode = d.fails(
+        &["patient", "add", "--name", "Bob", "--postcode", "nowhere"],
+        1,
+    );
+    assert!(postcode.contains("postcode"), "{postcode}");
+
+    let range = d.fails(
+        &["measure", "record", "ons4", c, "--answers", "7,11,3,2"],
+        1,
+    );
+    assert!(range.contains("item 2 was answered 11"), "{range}");
+    let missing = d.fails(&["measure", "record", "ons4", c, "--answers", "7,,3,2"], 1);
+    assert!(missing.contains("item 2 has no answer"), "{missing}");
+    let count = d.fails(&["measure", "record", "gse", c, "--answers", "1,2,3"], 1);
+    assert!(count.contains("10 items"), "{count}");
+    let words = d.fails(
+        &["measure", "record", "ons4", c, "--answers", "7,lots,3,2"],
+        1,
+    );
+    assert!(words.contains("item 2"), "{words}");
+
+    let dna = d.fails(
+        &[
+            "session",
+            "record",
+            c,
+            "--mode",
+            "phone",
+            "--minutes",
+            "2000",
+            "--note",
+            "x",
+        ],
+        1,
+    );
+    assert!(dna.contains("duration"), "{dna}");
+
+    assert_eq!(d.json(&["caseload"]), caseload);
+    assert_eq!(d.json(&["case", "show", c]), file);
+
+    // Lifecycle: a new referral cannot go straight to holding.
+    let fresh = d.json(&["patient", "add", "--name", "Cleo"]);
+    let f = fresh["case_id"].as_str().unwrap().to_owned();
+    let illegal = d.fails(&["status", "set", &f, "holding"], 1);
+    assert!(illegal.contains("from referred to holding"), "{illegal}");
+    let no_conflict = d.fails(&["status", "resolve", &f, "active"], 1);
+    assert!(no_conflict.contains("not in conflict"), "{no_conflict}");
+    assert_eq!(
+        d.json(&["case", "show", &f])["case_file"]["status"]["claims"][0]["value"],
+        "referred"
+    );
+
+    // Ids that match nothing, or too little.
+    let unknown = d.fails(&["case", "show", "abcdef"], 1);
+    assert!(unknown.contains("no case"), "{unknown}");
+    let short = d.fails(&["case", "show", "abc"], 1);
+    assert!(short.contains("at least 6"), "{short}");
+    let goal = d.fails(&["goal", "status", c, "ffffffff", "achieved"], 1);
+    assert!(goal.contains("no goal"), "{goal}");
+}
+
+#[test]
+fn command_line_mistakes_exit_2_with_one_line() {
+    let d = Device::new();
+    d.with_patient();
+    for (args, says) in [
+        (&["int"][..], "unrecognized subcommand"),
+        (&["patient", "add"][..], "--name"),
+        (
+            &[
+                "session",
+                "record",
+                "abcdef",
+                "--mode",
+                "teleport",
+                "--minutes",
+                "5",
+                "--note",
+                "x",
+            ][..],
+            "home_visit",
+        ),
+        (&["caseload", "--due-by", "01/12/2026"][..], "YYYY-MM-DD"),
+        (
+            &["measure", "record", "phq9", "abcdef", "--answers", "1"][..],
+            "ons4",
+        ),
+    ] {
+        let line = d.fails(args, 2);
+        assert!(line.contains(says), "{args:?}: {line}");
+        assert!(line.contains("--help"), "{args:?}: {line}");
+    }
+
+    let help = d.ok(&["--help"]);
+    assert!(help.contains("encrypted"), "{help}");
+    assert!(help.contains("holdfast-store.key"), "{help}");
+    let help = d.ok(&["session", "record", "--help"]);
+    assert!(help.contains("did-not-attend"), "{help}");
+}
+
+#[test]
+fn a_missing_store_or_key_is_explained() {
+    let d = Device::new();
+    let none = d.fails(&["caseload"], 1);
+    assert!(none.contains("holdfast init"), "{none}");
+    d.ok(&["init", "--name", "Sam Okafor"]);
+    let again = d.fails(&["init", "--name", "Sam Okafor"], 1);
+    assert!(again.contains("already exists"), "{again}");
+    let elsewhere = d.dir.path().join("no-keys");
+    let locked = d.fails(&["--keys", elsewhere.to_str().unwrap(), "caseload"], 1);
+    assert!(locked.contains("key file"), "{locked}");
+}
+
+#[test]
+fn directory_import_is_all_or_nothing() {
+    let d = Device::new();
+    let case = d.with_patient();
+
+    for (name, content, says) in [
+        ("broken.json", "[{\"name\": \"Walk\"", "not valid JSON"),
+        (
+            "nameless.json",
+            "[{\"id\": \"x\", \"description\": \"no name\"}]",
+            "no `name`",
+        ),
+        ("numbers.json", "[1, 2, 3]", "import refused"),
+    ] {
+        let file = d.file(name, content);
+        let line = d.fails(&["directory", "import", file.to_str().unwrap()], 1);
+        assert!(line.contains(says), "{name}: {line}");
+    }
+    assert_eq!(d.json(&["directory", "list"]), serde_json::json!([]));
+    assert_eq!(d.json(&["directory", "search"]), serde_json::json!([]));
+
+    let file = d.file("leeds-north.json", SERVICES);
+    let imported = d.ok(&["directory", "import", file.to_str().unwrap()]);
+    assert!(imported.contains("Imported 2 services"), "{imported}");
+    assert!(imported.contains("1 warning"), "{imported}");
+    assert!(imported.contains("sideways"), "{imported}");
+    let list = d.json(&["directory", "list"]);
+    assert_eq!(list[0]["area"], "leeds-north");
+    assert_eq!(list[0]["assets"], 2);
+
+    // Importing again updates the same services rather than adding them twice.
+    let again = d.json(&["directory", "import", file.to_str().unwrap()]);
+    assert_eq!(again["directory_created"], false);
+    assert_eq!(d.json(&["directory", "list"])[0]["assets"], 2);
+
+    let hits = d.json(&["directory", "search", "walk", "--district", "LS6"]);
+    assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
+    let dir = hits[0]["directory_id"].as_str().unwrap().to_owned();
+    let asset = hits[0]["asset_id"].as_str().unwrap().to_owned();
+    let readable = d.ok(&["directory", "search", "walk"]);
+    assert!(readable.contains("Tuesday Walking Group"), "{readable}");
+    let shown = d.ok(&["directory", "show", &dir[..8], &asset]);
+    assert!(shown.contains("Woodhouse Moor"), "{shown}");
+    assert!(shown.contains("physical activity"), "{shown}");
+
+    let step = d.json(&[
+        "step",
+        "add",
+        &case,
+        "Try the walking group",
+        "--asset",
+        &format!("{}:{asset}", &dir[..8]),
+    ]);
+    assert!(step["step_id"].is_string());
+    let bad = d.fails(
+        &[
+            "step",
+            "add",
+            &case,
+            "x",
+            "--asset",
+            &format!("{dir}:0000000000000000"),
+        ],
+        1,
+    );
+    assert!(bad.contains("no asset"), "{bad}");
+
+    // With two directories, the import must be told which.
+    d.ok(&["directory", "create", "Leeds South"]);
+    let which = d.fails(&["directory", "import", file.to_str().unwrap()], 1);
+    assert!(which.contains("--directory"), "{which}");
+    let into = d.json(&[
+        "directory",
+        "import",
+        file.to_str().unwrap(),
+        "--directory",
+        &dir,
+    ]);
+    assert_eq!(into["directory_id"], dir.as_str());
+}
+
+#[test]
+fn seeded_demo_data_lists_and_reads() {
+    let d = Device::new();
+    d.ok(&["init", "--name", "Demo"]);
+    let seeded = d.json(&["seed", "--patients", "5", "--assets", "20"]);
+    assert_eq!(seeded["patients"], 5);
+    assert_eq!(seeded["assets"], 20);
+    let caseload = d.json(&["caseload"]);
+    let rows = caseload.as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    for row in rows {
+        let id = row["case_id"].as_str().unwrap();
+        let shown = d.ok(&["case", "show", &id[..8]]);
+        assert!(shown.contains(row["patient_name"].as_str().unwrap()));
+        d.ok(&["plan", "show", id]);
+        d.ok(&["case", "history", id]);
+    }
+    assert!(d.ok(&["caseload"]).contains("5 cases."));
+    let hits = d.json(&["directory", "search", "--limit", "50"]);
+    assert_eq!(hits.as_array().unwrap().len(), 20);
+}
