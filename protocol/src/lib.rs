@@ -1,0 +1,80 @@
+//! # holdfast-protocol
+//!
+//! The wire format shared by Holdfast devices and the relay. Devices sync end-to-end
+//! encrypted Automerge changes; the relay stores and forwards ciphertext it cannot read.
+//!
+//! - **Envelopes** ([`seal`], [`EnvelopeRef`]): a clear header (team, document, key epoch,
+//!   author, nonce) that is the AES-256-GCM AAD, the ciphertext, and the author's Ed25519
+//!   signature over both. The envelope id is SHA-256 of all its bytes.
+//! - **Push batches** ([`PushBatch`], [`PushBatchRef`]): up to 1,000 envelopes signed once
+//!   by the pushing device, so the relay does one signature check per batch.
+//! - **Pull pages** ([`PullPage`]): envelopes with their team sequence numbers.
+//! - **Auth** ([`sign_auth`], [`verify_auth`]): the answer to the relay's login challenge.
+//!
+//! No Automerge, no I/O, no async. Every decoder is strict and total: bounded lengths, no
+//! trailing bytes, and an [`Error`] (never a panic) for any input. The byte layouts are in
+//! `docs/PROTOCOL.md`, with test vectors.
+//!
+//! ```
+//! use holdfast_protocol::{
+//!     seal, DeviceId, DeviceSigningKey, DocumentId, DocumentKey, EnvelopeRef, Header, Kind,
+//!     SystemRandom, TeamId,
+//! };
+//!
+//! # fn main() -> holdfast_protocol::Result<()> {
+//! let rng = SystemRandom::new();
+//! let signer = DeviceSigningKey::generate(&rng)?;
+//! let key = DocumentKey::generate(&rng)?;
+//! let header = Header {
+//!     kind: Kind::ChangeBatch,
+//!     team: TeamId::random(&rng)?,
+//!     document: DocumentId::random(&rng)?,
+//!     epoch: 1,
+//!     author: DeviceId::random(&rng)?,
+//!     covers: 0,
+//!     nonce: Header::random_nonce(&rng)?,
+//! };
+//! let bytes = seal(&header, &key, b"automerge changes", &signer)?;
+//!
+//! // On another device, after a pull:
+//! let envelope = EnvelopeRef::decode(&bytes)?;
+//! assert_eq!(envelope.header, header);
+//! let plaintext = envelope.open(&signer.public_key(), &key)?;
+//! assert_eq!(plaintext, b"automerge changes");
+//! # Ok(()) }
+//! ```
+
+// "Never panic on any input", enforced: no indexing, unchecked arithmetic or unwrapping.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+mod auth;
+mod batch;
+mod envelope;
+mod error;
+mod ids;
+mod keys;
+mod wire;
+
+pub use auth::{
+    AUTH_CONTEXT, CHALLENGE_LEN, MAX_ORIGIN_LEN, auth_message, new_challenge, sign_auth,
+    verify_auth,
+};
+pub use batch::{
+    MAX_BATCH, MAX_PAGE_BYTES, MAX_PUSH_BYTES, PAGE_HEADER_LEN, PAGE_ITEM_OVERHEAD, PULL_MAGIC,
+    PUSH_CONTEXT, PUSH_HEADER_LEN, PUSH_MAGIC, PullPage, PushBatch, PushBatchRef,
+};
+pub use envelope::{
+    ENVELOPE_MAGIC, ENVELOPE_OVERHEAD, EnvelopeRef, HEADER_LEN, Header, Kind, MAX_CIPHERTEXT,
+    MAX_ENVELOPE, MAX_PLAINTEXT, MIN_ENVELOPE, NONCE_LEN, TAG_LEN, seal,
+};
+pub use error::{Error, Result};
+pub use ids::{DeviceId, DocumentId, EnvelopeId, TeamId};
+pub use keys::{DeviceSigningKey, DocumentKey, PUBLIC_KEY_LEN, SIGNATURE_LEN, verify_signature};
+/// ring's random-number interface, which key, id, nonce and challenge generation take.
+pub use ring::rand::{SecureRandom, SystemRandom};

@@ -1,0 +1,175 @@
+//! Test vectors: docs/PROTOCOL.md carries the exact bytes of envelopes, a push batch, a pull
+//! page and an auth answer built from fixed inputs. This test reads them from the document
+//! and checks, byte for byte, that encoding the inputs gives them and that they decode,
+//! verify and open back to the inputs. Ed25519 signing and AES-GCM are deterministic given
+//! key, nonce and message, so the bytes can never drift without this test failing.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use holdfast_protocol::{
+    EnvelopeId, EnvelopeRef, PullPage, PushBatch, PushBatchRef, auth_message, sign_auth,
+    verify_auth,
+};
+
+const PROTOCOL_MD: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md"));
+
+/// Every fenced block opened with ```` ```hex vector-NAME ````, as bytes, by name.
+fn vectors_in(markdown: &str) -> BTreeMap<String, Vec<u8>> {
+    let mut vectors = BTreeMap::new();
+    let mut lines = markdown.lines();
+    while let Some(line) = lines.next() {
+        let Some(name) = line.trim().strip_prefix("```hex ") else {
+            continue;
+        };
+        let name = name.trim().to_owned();
+        assert!(
+            name.starts_with("vector-"),
+            "hex block {name:?} is not named vector-…"
+        );
+        let mut hex_text = String::new();
+        for body in lines.by_ref() {
+            if body.trim() == "```" {
+                break;
+            }
+            hex_text.extend(body.chars().filter(|c| !c.is_whitespace()));
+        }
+        let bytes = hex::decode(&hex_text).unwrap_or_else(|e| panic!("{name}: bad hex: {e}"));
+        assert!(
+            vectors.insert(name.clone(), bytes).is_none(),
+            "{name} appears twice"
+        );
+    }
+    vectors
+}
+
+/// The vectors as this crate encodes them from the fixed inputs.
+fn expected() -> BTreeMap<String, Vec<u8>> {
+    let envelope = envelope_1();
+    let snapshot = snapshot_1();
+    let batch =
+        PushBatch::encode(&team(), &author(), &signer(), TIMESTAMP_MS, &[&envelope]).unwrap();
+    let page = PullPage {
+        items: vec![(1, envelope.clone()), (2, snapshot.clone())],
+        next: 2,
+        more: false,
+    };
+    let auth = sign_auth(&signer(), ORIGIN, &author(), &challenge()).unwrap();
+    [
+        ("vector-signer-public-key", signer().public_key().to_vec()),
+        ("vector-envelope-1-id", EnvelopeId::of(&envelope).0.to_vec()),
+        ("vector-envelope-1", envelope),
+        ("vector-snapshot-1-id", EnvelopeId::of(&snapshot).0.to_vec()),
+        ("vector-snapshot-1", snapshot),
+        ("vector-push-batch-1", batch),
+        ("vector-pull-page-1", page.encode().unwrap()),
+        (
+            "vector-auth-message-1",
+            auth_message(ORIGIN, &author(), &challenge()).unwrap(),
+        ),
+        ("vector-auth-signature-1", auth.to_vec()),
+    ]
+    .into_iter()
+    .map(|(name, bytes)| (name.to_owned(), bytes))
+    .collect()
+}
+
+#[test]
+fn documented_vectors_are_exactly_what_we_encode() {
+    let documented = vectors_in(PROTOCOL_MD);
+    let expected = expected();
+    let documented_names: Vec<_> = documented.keys().collect();
+    let expected_names: Vec<_> = expected.keys().collect();
+    assert_eq!(
+        documented_names, expected_names,
+        "docs/PROTOCOL.md has other vectors than this test checks"
+    );
+    for (name, bytes) in &expected {
+        assert_eq!(
+            hex::encode(&documented[name]),
+            hex::encode(bytes),
+            "{name} differs from docs/PROTOCOL.md"
+        );
+    }
+}
+
+#[test]
+fn documented_vectors_decode_verify_and_open_to_their_inputs() {
+    let v = vectors_in(PROTOCOL_MD);
+    let public: [u8; 32] = v["vector-signer-public-key"].as_slice().try_into().unwrap();
+    assert_eq!(public, signer().public_key());
+
+    for (name, header, plaintext) in [
+        ("vector-envelope-1", header_1(), PLAINTEXT_1),
+        (
+            "vector-snapshot-1",
+            snapshot_header_1(),
+            SNAPSHOT_PLAINTEXT_1,
+        ),
+    ] {
+        let envelope = EnvelopeRef::decode(&v[name]).unwrap();
+        assert_eq!(envelope.header, header, "{name}");
+        assert_eq!(
+            envelope.id().0.as_slice(),
+            v[&format!("{name}-id")].as_slice(),
+            "{name}"
+        );
+        envelope.verify(&public).unwrap();
+        assert_eq!(
+            envelope.open(&public, &document_key()).unwrap(),
+            plaintext,
+            "{name}"
+        );
+    }
+
+    let batch = PushBatchRef::decode(&v["vector-push-batch-1"]).unwrap();
+    assert_eq!(
+        (batch.team(), batch.pusher(), batch.timestamp_ms()),
+        (team(), author(), TIMESTAMP_MS)
+    );
+    assert_eq!(batch.envelopes().len(), 1);
+    assert_eq!(
+        batch.envelopes()[0].as_bytes(),
+        v["vector-envelope-1"].as_slice()
+    );
+    assert_eq!(
+        batch.ids()[0].0.as_slice(),
+        v["vector-envelope-1-id"].as_slice()
+    );
+    batch.verify(&public).unwrap();
+    batch.check_authorship().unwrap();
+
+    let page = PullPage::decode(&v["vector-pull-page-1"]).unwrap();
+    assert_eq!((page.next, page.more), (2, false));
+    assert_eq!(
+        page.items,
+        vec![
+            (1, v["vector-envelope-1"].clone()),
+            (2, v["vector-snapshot-1"].clone())
+        ]
+    );
+
+    assert_eq!(
+        v["vector-auth-message-1"],
+        auth_message(ORIGIN, &author(), &challenge()).unwrap()
+    );
+    let signature: [u8; 64] = v["vector-auth-signature-1"].as_slice().try_into().unwrap();
+    verify_auth(&public, ORIGIN, &author(), &challenge(), &signature).unwrap();
+}
+
+/// Prints the vector blocks for docs/PROTOCOL.md: `cargo test -p holdfast-protocol --test
+/// vectors -- --ignored --nocapture`. Only for writing the document: the vectors are frozen,
+/// and a change to them is a change to the wire format.
+#[test]
+#[ignore]
+fn print_vectors() {
+    for (name, bytes) in expected() {
+        println!("```hex {name}");
+        for chunk in bytes.chunks(32) {
+            println!("{}", hex::encode(chunk));
+        }
+        println!("```\n");
+    }
+}
