@@ -44,12 +44,21 @@ fn benches(c: &mut Criterion) {
             ..Default::default()
         })
         .expect("caseload");
-    let case = active[active.len() / 2].case_id;
+    // First, while every case is as seeded (6-12 sessions, compacted or not).
+    let other = seeded.cases[42].case_id;
+    c.bench_function("open_case_file_cold (load from disk + typed view)", |b| {
+        b.iter(|| {
+            store.unload_documents();
+            black_box(store.case_file(other).expect("case file"))
+        })
+    });
 
+    // A link worker's day: sessions go to many cases, each of realistic size.
     let mut n = 0i64;
     c.bench_function("record_session_note (edit + persist + index, durable)", |b| {
         b.iter(|| {
             n += 1;
+            let case = active[n as usize % active.len()].case_id;
             store
                 .record_session(
                     case,
@@ -65,14 +74,6 @@ fn benches(c: &mut Criterion) {
                     },
                 )
                 .expect("record")
-        })
-    });
-
-    let other = seeded.cases[42].case_id;
-    c.bench_function("open_case_file_cold (load from disk + typed view)", |b| {
-        b.iter(|| {
-            store.unload_documents();
-            black_box(store.case_file(other).expect("case file"))
         })
     });
 

@@ -141,3 +141,56 @@ fn compaction_keeps_every_change() {
     assert_eq!(store.heads(case.case_id).unwrap(), heads);
     assert_eq!(store.case_file(case.case_id).unwrap().sessions.len(), 12);
 }
+
+#[test]
+fn incremental_caseload_row_equals_a_full_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let mut store = Store::create(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
+    let case = store.create_case_file(NewPatient::named("Ada")).unwrap();
+    store
+        .set_status(case.case_id, CaseStatus::Active, None)
+        .unwrap();
+    // Out of order, a tie on start time, a did-not-attend as the latest, follow-ups missing.
+    let sessions = [
+        (5_000, true, Some(date!(2026 - 12 - 05))),
+        (1_000, true, Some(date!(2026 - 12 - 01))),
+        (5_000, true, Some(date!(2026 - 12 - 09))),
+        (5_000, true, None),
+        (9_000, false, Some(date!(2026 - 12 - 20))),
+        (7_000, true, None),
+    ];
+    for (start, attended, follow_up) in sessions {
+        let mut s = session("n");
+        s.start = start;
+        s.attended = attended;
+        s.follow_up = follow_up;
+        store.record_session(case.case_id, &s).unwrap();
+    }
+    let incremental = store.caseload(&CaseloadFilter::default()).unwrap();
+    assert_eq!(incremental[0].session_count, 6);
+    assert_eq!(
+        incremental[0].last_contact,
+        Some(7_000),
+        "the did-not-attend is not contact"
+    );
+    assert_eq!(incremental[0].next_follow_up, Some(date!(2026 - 12 - 20)));
+    store.rebuild_indexes().unwrap();
+    assert_eq!(
+        store.caseload(&CaseloadFilter::default()).unwrap(),
+        incremental
+    );
+    // Header edits leave the session aggregates alone and update what they change.
+    store
+        .set_status(
+            case.case_id,
+            CaseStatus::Holding,
+            Some("waiting for housing"),
+        )
+        .unwrap();
+    let after = store.caseload(&CaseloadFilter::default()).unwrap();
+    assert_eq!(after[0].status, CaseStatus::Holding);
+    assert_eq!(after[0].session_count, 6);
+    store.rebuild_indexes().unwrap();
+    assert_eq!(store.caseload(&CaseloadFilter::default()).unwrap(), after);
+}

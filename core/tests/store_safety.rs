@@ -357,14 +357,36 @@ fn corrupted_database_is_a_typed_error_and_is_left_alone() {
     let db = dir.path().join("holdfast.db");
     let mut bytes = std::fs::read(&db).unwrap();
     assert!(bytes.len() > 5 * 4096);
-    // Flip bits in the third page: page 1 (the key check SQLite does) stays intact.
-    for b in &mut bytes[2 * 4096 + 100..2 * 4096 + 140] {
+    // Flip bits in a page in the middle of the file: page 1 (the key check) stays intact,
+    // so the damage is found where that page is read: at open, or at the first read of it.
+    let page = bytes.len() / 4096 / 2;
+    for b in &mut bytes[page * 4096 + 100..page * 4096 + 140] {
         *b ^= 0xA5;
     }
     std::fs::write(&db, &bytes).unwrap();
     let digest = file_digest(&db);
-    let err = Store::open(&StoreConfig::new(dir.path(), "x"), &keys).unwrap_err();
-    assert!(matches!(err, Error::StoreCorrupt(_)), "{err:?}");
+    match Store::open(&StoreConfig::new(dir.path(), "x"), &keys) {
+        Err(err) => assert!(matches!(err, Error::StoreCorrupt(_)), "{err:?}"),
+        Ok(mut store) => {
+            let verify = store.verify().unwrap_err();
+            assert!(matches!(verify, Error::StoreCorrupt(_)), "{verify:?}");
+            // Reading everything either meets the damage as StoreCorrupt, or the damaged page
+            // holds no live data (free or outbox space) and everything reads back whole.
+            let results = [
+                store
+                    .caseload(&Default::default())
+                    .map(|c| assert_eq!(c.len(), 41)),
+                store.export().map(|e| assert_eq!(e.case_files.len(), 41)),
+                store.outbox_len().map(|_| ()),
+                store.search_directory(&Default::default()).map(|_| ()),
+            ];
+            for r in results {
+                if let Err(err) = r {
+                    assert!(matches!(err, Error::StoreCorrupt(_)), "{err:?}");
+                }
+            }
+        }
+    }
     assert_eq!(
         file_digest(&db),
         digest,

@@ -1124,6 +1124,37 @@ pub(crate) fn read_comments(doc: &AutoCommit, key: &str) -> Result<Vec<Comment>>
     Ok(out)
 }
 
+/// What the caseload shows of a case apart from its sessions: cheap to read, since it does
+/// not walk the session history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseHeader {
+    /// The patient.
+    pub patient: Patient,
+    /// The action plan.
+    pub action_plan: Option<DocId>,
+    /// The status, with any conflict.
+    pub status: Contested<CaseStatus>,
+    /// Safeguarding concerns not closed.
+    pub open_safeguarding: usize,
+}
+
+/// Reads the case header (no sessions, measures or comments).
+pub fn read_header(doc: &mut AutoCommit) -> Result<CaseHeader> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let open_safeguarding = read_safeguarding(doc)?
+        .iter()
+        .filter(|c| c.status.agreed() != Some(&ConcernStatus::Closed))
+        .count();
+    Ok(CaseHeader {
+        patient: read_patient(doc)?,
+        action_plan: doc::get_string(doc, &ROOT, "action_plan")?
+            .map(|s| s.parse())
+            .transpose()?,
+        status: read_status(doc)?,
+        open_safeguarding,
+    })
+}
+
 /// Reads the whole case file.
 pub fn read(doc: &mut AutoCommit) -> Result<CaseFile> {
     doc::expect_kind(doc, DocKind::CaseFile)?;

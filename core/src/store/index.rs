@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::model::case_file::{CaseFile, CaseStatus};
+use crate::model::case_file::{CaseFile, CaseHeader, CaseStatus};
 use crate::model::directory::{self, Asset, AssetStatus, Capacity};
 use crate::model::doc;
 use crate::model::ids::{AssetId, DocId};
@@ -111,8 +111,9 @@ pub fn update_case(tx: &Transaction<'_>, case_id: DocId, case: &CaseFile) -> Res
         .unwrap_or(CaseStatus::Referred);
     tx.execute(
         "INSERT OR REPLACE INTO caseload (case_id, plan_id, patient_name, nhs_number, practice, status,
-             status_conflicted, last_contact, next_follow_up, open_safeguarding, session_count, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             status_conflicted, last_contact, next_follow_up, open_safeguarding, session_count, updated_at,
+             last_session_start)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             case_id.as_bytes().as_slice(),
             case.action_plan.map(|p| p.as_bytes().to_vec()),
@@ -126,8 +127,74 @@ pub fn update_case(tx: &Transaction<'_>, case_id: DocId, case: &CaseFile) -> Res
             case.open_safeguarding() as i64,
             case.sessions.len() as i64,
             doc::now_millis(),
+            case.sessions.iter().map(|s| s.start).max(),
         ],
     )?;
+    Ok(())
+}
+
+/// Rewrites what the caseload shows of a case's header (patient, status, safeguarding),
+/// leaving the session aggregates alone.
+pub fn update_case_header(tx: &Transaction<'_>, case_id: DocId, header: &CaseHeader) -> Result<()> {
+    let status = header
+        .status
+        .provisional()
+        .copied()
+        .unwrap_or(CaseStatus::Referred);
+    let changed = tx.execute(
+        "UPDATE caseload SET plan_id = ?2, patient_name = ?3, nhs_number = ?4, practice = ?5, status = ?6,
+             status_conflicted = ?7, open_safeguarding = ?8, updated_at = ?9
+         WHERE case_id = ?1",
+        params![
+            case_id.as_bytes().as_slice(),
+            header.action_plan.map(|p| p.as_bytes().to_vec()),
+            header.patient.name,
+            header.patient.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
+            header.patient.practice,
+            status.as_str(),
+            header.status.is_conflicted(),
+            header.open_safeguarding as i64,
+            doc::now_millis(),
+        ],
+    )?;
+    if changed != 1 {
+        return Err(Error::NotFound {
+            kind: "caseload row",
+            id: case_id.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Folds one newly recorded session into the caseload row, without reading the others.
+/// Gives the same result as a full rebuild whatever order sessions arrive in.
+pub fn add_session(
+    tx: &Transaction<'_>,
+    case_id: DocId,
+    start: i64,
+    attended: bool,
+    follow_up: Option<Date>,
+) -> Result<()> {
+    let changed = tx.execute(
+        "UPDATE caseload SET
+             session_count = session_count + 1,
+             last_contact = CASE WHEN ?3 AND (last_contact IS NULL OR ?2 > last_contact) THEN ?2 ELSE last_contact END,
+             next_follow_up = CASE
+                 WHEN last_session_start IS NULL OR ?2 > last_session_start THEN ?4
+                 WHEN ?2 = last_session_start AND ?4 IS NOT NULL AND (next_follow_up IS NULL OR ?4 > next_follow_up) THEN ?4
+                 ELSE next_follow_up END,
+             last_session_start = CASE WHEN last_session_start IS NULL OR ?2 > last_session_start THEN ?2
+                                       ELSE last_session_start END,
+             updated_at = ?5
+         WHERE case_id = ?1",
+        params![case_id.as_bytes().as_slice(), start, attended, follow_up.map(doc::format_date), doc::now_millis()],
+    )?;
+    if changed != 1 {
+        return Err(Error::NotFound {
+            kind: "caseload row",
+            id: case_id.to_string(),
+        });
+    }
     Ok(())
 }
 

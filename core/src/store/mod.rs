@@ -88,10 +88,19 @@ impl StoreConfig {
     }
 }
 
-/// Which index rows an edit touches.
+/// Which index rows an edit touches. Edits say precisely, so that recording a session does
+/// not re-read the whole case history.
 enum Reindex {
-    /// Recompute the caseload row of this case file.
+    /// Recompute the caseload row of this case file from the whole document.
     Case,
+    /// Recompute the patient, status and safeguarding columns only.
+    CaseHeader,
+    /// Fold one new session into the session aggregates.
+    SessionAdded {
+        start: i64,
+        attended: bool,
+        follow_up: Option<Date>,
+    },
     /// Rewrite these assets' rows.
     Assets(Vec<AssetId>),
     /// Rebuild every row of the directory.
@@ -298,38 +307,46 @@ impl Store {
         Ok(store)
     }
 
-    /// A truncated file decrypts page 1 happily and fails later: compare the page count the
-    /// header promises with what is on disk (pages may also sit in the WAL, so only a file
-    /// that is shorter than its last checkpoint left it is refused).
+    /// A truncated file decrypts page 1 happily and fails later. Without a WAL, every page
+    /// the header counts must be in the file: compare (O(1), unlike an integrity check,
+    /// which would read the whole file on every launch). Damage inside a page surfaces as
+    /// `StoreCorrupt` when the page is first read (SQLCipher checks each page's HMAC), and
+    /// [`Store::verify`] checks every page on demand.
     fn check_length(conn: &Connection, db: &Path) -> Result<()> {
         // SQLCipher answers page_size with its own cipher_page_size row, as text.
         let page_size: i64 = conn
-            .query_row("PRAGMA cipher_page_size", [], |r| r.get::<_, String>(0))
-            .map_err(classify)?
+            .query_row("PRAGMA cipher_page_size", [], |r| r.get::<_, String>(0))?
             .parse()
             .map_err(|_| Error::StoreCorrupt("unreadable page size".into()))?;
-        let len = std::fs::metadata(db)?.len() as i64;
-        let wal = {
-            let mut p = db.as_os_str().to_owned();
-            p.push("-wal");
-            std::fs::metadata(PathBuf::from(p))
-                .map(|m| m.len())
-                .unwrap_or(0)
-        };
+        let len = i64::try_from(std::fs::metadata(db)?.len()).unwrap_or(i64::MAX);
         if page_size <= 0 || len % page_size != 0 {
             return Err(Error::StoreCorrupt(
                 "the file is not a whole number of pages (truncated?)".into(),
             ));
         }
-        if wal == 0 {
-            // Without a WAL every page must be in the file: read them all through quick_check's
-            // cheaper cousin, the freelist and schema walk.
-            let ok: String = conn
-                .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
-                .map_err(classify)?;
-            if ok != "ok" {
-                return Err(Error::StoreCorrupt("integrity check failed".into()));
-            }
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal_len = std::fs::metadata(PathBuf::from(wal))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        if wal_len == 0 && pages * page_size > len {
+            return Err(Error::StoreCorrupt(format!(
+                "the file holds {} of its {pages} pages (truncated)",
+                len / page_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads and checks every page (SQLCipher's HMAC and SQLite's structure). Slow on a
+    /// large store: for a "check my data" action or after a crash, not for every open.
+    pub fn verify(&self) -> Result<()> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+        if result != "ok" {
+            return Err(Error::StoreCorrupt("integrity check failed".into()));
         }
         Ok(())
     }
@@ -630,21 +647,25 @@ impl Store {
         &mut self,
         id: DocId,
         what: &str,
+        reindex: Reindex,
         action: impl FnOnce(&mut AutoCommit, &Author) -> Result<T>,
     ) -> Result<T> {
-        self.edit(id, DocKind::CaseFile, what, action, |_| Reindex::Case)
+        self.edit(id, DocKind::CaseFile, what, action, |_| reindex)
     }
 
     /// Updates the patient's details.
     pub fn update_patient(&mut self, id: DocId, patient: &Patient) -> Result<()> {
-        self.case_edit(id, "patient details updated", |d, _| {
-            case_file::update_patient(d, patient)
-        })
+        self.case_edit(
+            id,
+            "patient details updated",
+            Reindex::CaseHeader,
+            |d, _| case_file::update_patient(d, patient),
+        )
     }
 
     /// Adds a referral (a re-referral when the case is closed).
     pub fn add_referral(&mut self, id: DocId, referral: &NewReferral) -> Result<ReferralId> {
-        self.case_edit(id, "referral added", |d, a| {
+        self.case_edit(id, "referral added", Reindex::CaseHeader, |d, a| {
             case_file::add_referral(d, a, referral)
         })
     }
@@ -660,7 +681,7 @@ impl Store {
             ReferralDecision::Accepted => "referral accepted",
             ReferralDecision::Declined { .. } => "referral declined",
         };
-        self.case_edit(id, what, |d, a| {
+        self.case_edit(id, what, Reindex::CaseHeader, |d, a| {
             case_file::decide_referral(d, a, referral, decision)
         })
     }
@@ -668,25 +689,36 @@ impl Store {
     /// Moves the case along its lifecycle.
     pub fn set_status(&mut self, id: DocId, to: CaseStatus, reason: Option<&str>) -> Result<()> {
         let what = format!("status set to {to}");
-        self.case_edit(id, &what, |d, a| case_file::set_status(d, a, to, reason))
+        self.case_edit(id, &what, Reindex::CaseHeader, |d, a| {
+            case_file::set_status(d, a, to, reason)
+        })
     }
 
     /// Resolves a status conflict by choosing one of the competing values.
     pub fn resolve_status(&mut self, id: DocId, chosen: CaseStatus) -> Result<()> {
         let what = format!("status conflict resolved as {chosen}");
-        self.case_edit(id, &what, |d, a| case_file::resolve_status(d, a, chosen))
+        self.case_edit(id, &what, Reindex::CaseHeader, |d, a| {
+            case_file::resolve_status(d, a, chosen)
+        })
     }
 
     /// Records a session.
     pub fn record_session(&mut self, id: DocId, session: &NewSession) -> Result<SessionId> {
-        self.case_edit(id, "session recorded", |d, a| {
-            case_file::record_session(d, a, session)
-        })
+        self.case_edit(
+            id,
+            "session recorded",
+            Reindex::SessionAdded {
+                start: session.start,
+                attended: session.attended,
+                follow_up: session.follow_up,
+            },
+            |d, a| case_file::record_session(d, a, session),
+        )
     }
 
     /// Amends a session note.
     pub fn amend_session_note(&mut self, id: DocId, session: SessionId, note: &str) -> Result<()> {
-        self.case_edit(id, "session note amended", |d, _| {
+        self.case_edit(id, "session note amended", Reindex::Nothing, |d, _| {
             case_file::amend_session_note(d, session, note)
         })
     }
@@ -700,16 +732,19 @@ impl Store {
         items: &[Option<u8>],
     ) -> Result<MeasureId> {
         let what = format!("{} recorded", instrument.as_str());
-        self.case_edit(id, &what, |d, a| {
+        self.case_edit(id, &what, Reindex::Nothing, |d, a| {
             case_file::record_measure(d, a, instrument, taken_on, items)
         })
     }
 
     /// Raises a safeguarding concern.
     pub fn raise_concern(&mut self, id: DocId, concern: &NewConcern) -> Result<ConcernId> {
-        self.case_edit(id, "safeguarding concern raised", |d, a| {
-            case_file::raise_concern(d, a, concern)
-        })
+        self.case_edit(
+            id,
+            "safeguarding concern raised",
+            Reindex::CaseHeader,
+            |d, a| case_file::raise_concern(d, a, concern),
+        )
     }
 
     /// Changes a safeguarding concern's status.
@@ -721,7 +756,7 @@ impl Store {
         escalated_to: Option<EscalationTarget>,
     ) -> Result<()> {
         let what = format!("safeguarding status set to {status}");
-        self.case_edit(id, &what, |d, _| {
+        self.case_edit(id, &what, Reindex::CaseHeader, |d, _| {
             case_file::set_concern_status(d, concern, status, escalated_to)
         })
     }
@@ -733,14 +768,17 @@ impl Store {
         concern: ConcernId,
         chosen: ConcernStatus,
     ) -> Result<()> {
-        self.case_edit(id, "safeguarding status conflict resolved", |d, _| {
-            case_file::resolve_concern_status(d, concern, chosen)
-        })
+        self.case_edit(
+            id,
+            "safeguarding status conflict resolved",
+            Reindex::CaseHeader,
+            |d, _| case_file::resolve_concern_status(d, concern, chosen),
+        )
     }
 
     /// Adds a supervision comment.
     pub fn add_supervision_comment(&mut self, id: DocId, text: &str) -> Result<CommentId> {
-        self.case_edit(id, "supervision comment added", |d, a| {
+        self.case_edit(id, "supervision comment added", Reindex::Nothing, |d, a| {
             case_file::add_supervision_comment(d, a, text)
         })
     }
@@ -931,6 +969,17 @@ fn reindex_doc(
 ) -> Result<()> {
     match (kind, scope) {
         (_, Reindex::Nothing) | (DocKind::ActionPlan, _) => Ok(()),
+        (DocKind::CaseFile, Reindex::CaseHeader) => {
+            index::update_case_header(tx, id, &case_file::read_header(doc)?)
+        }
+        (
+            DocKind::CaseFile,
+            Reindex::SessionAdded {
+                start,
+                attended,
+                follow_up,
+            },
+        ) => index::add_session(tx, id, start, attended, follow_up),
         (DocKind::CaseFile, _) => index::update_case(tx, id, &case_file::read(doc)?),
         (DocKind::Directory, Reindex::Assets(ids)) => {
             let assets = ids

@@ -52,6 +52,7 @@ CREATE TABLE caseload (
     status            TEXT NOT NULL,
     status_conflicted INTEGER NOT NULL,
     last_contact      INTEGER,
+    last_session_start INTEGER,
     next_follow_up    TEXT,
     open_safeguarding INTEGER NOT NULL,
     session_count     INTEGER NOT NULL,
