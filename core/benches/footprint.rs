@@ -56,7 +56,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = FileKeyStore::new(dir.path().join("keys"));
     {
         let mut store = Store::create(&StoreConfig::new(dir.path(), "Bench"), &keys)?;
+        let started = std::time::Instant::now();
         seed::populate(&mut store, &config_seed)?;
+        println!(
+            "populating the seeded caseload took {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
     } // closing checkpoints the WAL into the database file
     let (total, files) = dir_size(dir.path())?;
     println!(

@@ -3888,22 +3888,4 @@ mod tests {
             }
         }
     }
-
-    /// `cargo test -p holdfast-core --features seed seed::tests::default_population_timing
-    /// -- --ignored --nocapture` prints how long the default population takes.
-    #[test]
-    #[ignore = "timing only: populates the default 250 patients and 2,000 assets"]
-    fn default_population_timing() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = new_store(dir.path());
-        let started = std::time::Instant::now();
-        let seeded = populate(&mut store, &SeedConfig::default()).expect("populate");
-        let elapsed = started.elapsed();
-        println!(
-            "populated {} patients and {} assets in {elapsed:.2?}",
-            seeded.cases.len(),
-            seeded.assets.len()
-        );
-        assert_eq!(seeded.cases.len(), 250);
-    }
 }

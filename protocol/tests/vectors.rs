@@ -158,18 +158,3 @@ fn documented_vectors_decode_verify_and_open_to_their_inputs() {
     let signature: [u8; 64] = v["vector-auth-signature-1"].as_slice().try_into().unwrap();
     verify_auth(&public, ORIGIN, &author(), &challenge(), &signature).unwrap();
 }
-
-/// Prints the vector blocks for docs/PROTOCOL.md: `cargo test -p holdfast-protocol --test
-/// vectors -- --ignored --nocapture`. Only for writing the document: the vectors are frozen,
-/// and a change to them is a change to the wire format.
-#[test]
-#[ignore]
-fn print_vectors() {
-    for (name, bytes) in expected() {
-        println!("```hex {name}");
-        for chunk in bytes.chunks(32) {
-            println!("{}", hex::encode(chunk));
-        }
-        println!("```\n");
-    }
-}
