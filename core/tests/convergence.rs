@@ -76,6 +76,18 @@ fn deliver(reps: &mut [(Author, AutoCommit)], from: usize, to: usize) {
     reps[to].1.apply_changes(changes).expect("apply");
 }
 
+/// Commits an op the model accepted as one change; rolls back one it refused.
+fn finish(doc: &mut AutoCommit, a: &Author, result: holdfast_core::Result<()>) {
+    match result {
+        Ok(()) => {
+            doc::commit(doc, a, "op");
+        }
+        Err(_) => {
+            doc.rollback();
+        }
+    }
+}
+
 fn assert_same_heads(reps: &mut [(Author, AutoCommit)]) {
     let heads: Vec<_> = reps.iter_mut().map(|(_, d)| d.get_heads()).collect();
     assert!(
@@ -203,14 +215,7 @@ fn apply_case_op(doc: &mut AutoCommit, a: &Author, op: &CaseOp) {
             case_file::update_patient(doc, &p)
         }
     };
-    match result {
-        Ok(()) => {
-            doc::commit(doc, a, "op");
-        }
-        Err(_) => {
-            doc.rollback();
-        }
-    }
+    finish(doc, a, result);
 }
 
 fn ops_per_replica<T: std::fmt::Debug + Clone + 'static>(
@@ -426,14 +431,7 @@ fn apply_plan_op(doc: &mut AutoCommit, a: &Author, op: &PlanOp) {
         PlanOp::Comment(t) => action_plan::add_comment(doc, a, t).map(|_| ()),
         PlanOp::Touch(t) => action_plan::set_get_back_in_touch(doc, t),
     };
-    match result {
-        Ok(()) => {
-            doc::commit(doc, a, "op");
-        }
-        Err(_) => {
-            doc.rollback();
-        }
-    }
+    finish(doc, a, result);
 }
 
 proptest! {
@@ -554,14 +552,7 @@ fn apply_dir_op(doc: &mut AutoCommit, a: &Author, op: &DirOp) {
             None => Ok(()),
         },
     };
-    match result {
-        Ok(()) => {
-            doc::commit(doc, a, "op");
-        }
-        Err(_) => {
-            doc.rollback();
-        }
-    }
+    finish(doc, a, result);
 }
 
 proptest! {
