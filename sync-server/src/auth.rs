@@ -1,0 +1,452 @@
+//! Who is asking: login challenges, bearer tokens, the signed team-creation request, and
+//! the extractors that turn a request's `Authorization` header into a device and a
+//! team membership.
+//!
+//! **Login.** A device asks for a challenge (32 random bytes, single use, short-lived,
+//! kept in memory), signs it with [`holdfast_protocol::sign_auth`] (bound to the relay's
+//! origin) and trades the answer for a bearer token.
+//!
+//! **Tokens** are stateless: `hft1.` then base64url of `device id (16) || expiry (u64 ms,
+//! big-endian) || HMAC-SHA256(key, "holdfast-token-v1" || device || expiry)`. Checking one
+//! costs a microsecond and no database access. The key is random, kept in the data
+//! directory (`token.key`, mode 0600) so tokens outlive a restart; deleting it logs every
+//! device out. Tokens name a device, not a team: each team route checks membership
+//! (cached, see [`crate::membership`]), so revoking a device takes effect at once.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, Path as UrlPath};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use holdfast_protocol::{
+    CHALLENGE_LEN, DeviceId, DeviceSigningKey, SIGNATURE_LEN, SecureRandom, TeamId,
+};
+use ring::hmac;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::{PublicKey, Role, Storage};
+
+/// The token key file inside the data directory.
+pub const TOKEN_KEY_FILE: &str = "token.key";
+
+const TOKEN_PREFIX: &str = "hft1.";
+const TOKEN_CONTEXT: &[u8] = b"holdfast-token-v1";
+const TOKEN_BODY_LEN: usize = 16 + 8;
+const TOKEN_LEN: usize = TOKEN_BODY_LEN + 32;
+
+/// The key that signs bearer tokens (HMAC-SHA256). Debug output never shows it.
+pub struct TokenKey {
+    key: hmac::Key,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a token this relay could have issued.
+    #[error("malformed bearer token")]
+    Malformed,
+    /// The MAC does not match: forged, altered, or from another relay.
+    #[error("invalid bearer token")]
+    Invalid,
+    /// It was valid, and has expired: log in again.
+    #[error("bearer token expired")]
+    Expired,
+}
+
+impl TokenKey {
+    /// Length of the key in bytes.
+    pub const LEN: usize = 32;
+
+    /// A key from its bytes.
+    pub fn from_bytes(bytes: &[u8; Self::LEN]) -> Self {
+        TokenKey {
+            key: hmac::Key::new(hmac::HMAC_SHA256, bytes),
+        }
+    }
+
+    /// A fresh random key.
+    pub fn generate(rng: &dyn SecureRandom) -> std::io::Result<Self> {
+        let mut bytes = [0u8; Self::LEN];
+        rng.fill(&mut bytes)
+            .map_err(|_| std::io::Error::other("random number generator failed"))?;
+        Ok(Self::from_bytes(&bytes))
+    }
+
+    /// Reads the key at `path`, or creates it there (mode 0600) if there is none.
+    pub fn load_or_create(path: &Path, rng: &dyn SecureRandom) -> std::io::Result<Self> {
+        match std::fs::File::open(path) {
+            Ok(mut file) => {
+                let mut bytes = Vec::new();
+                file.read_to_end(&mut bytes)?;
+                let bytes: [u8; Self::LEN] = bytes.try_into().map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{} is not a {}-byte key", path.display(), Self::LEN),
+                    )
+                })?;
+                Ok(Self::from_bytes(&bytes))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut bytes = [0u8; Self::LEN];
+                rng.fill(&mut bytes)
+                    .map_err(|_| std::io::Error::other("random number generator failed"))?;
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path)?;
+                file.write_all(&bytes)?;
+                file.sync_all()?;
+                Ok(Self::from_bytes(&bytes))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A token for `device`, valid until `expires_ms` (ms since the Unix epoch).
+    pub fn issue(&self, device: DeviceId, expires_ms: u64) -> String {
+        let mut raw = [0u8; TOKEN_LEN];
+        let (body, mac) = raw.split_at_mut(TOKEN_BODY_LEN);
+        body[..16].copy_from_slice(&device.0);
+        body[16..].copy_from_slice(&expires_ms.to_be_bytes());
+        mac.copy_from_slice(self.mac(body).as_ref());
+        format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// The device a token was issued to, if it is genuine and not expired at `now_ms`.
+    pub fn verify(&self, token: &str, now_ms: u64) -> Result<DeviceId, TokenError> {
+        let encoded = token
+            .strip_prefix(TOKEN_PREFIX)
+            .ok_or(TokenError::Malformed)?;
+        let mut raw = [0u8; TOKEN_LEN + 2];
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(encoded, &mut raw)
+            .map_err(|_| TokenError::Malformed)?;
+        if len != TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let (body, rest) = raw.split_at(TOKEN_BODY_LEN);
+        let mac = &rest[..32];
+        hmac::verify(&self.key, &[TOKEN_CONTEXT, body].concat(), mac)
+            .map_err(|_| TokenError::Invalid)?;
+        let mut device = [0u8; 16];
+        device.copy_from_slice(&body[..16]);
+        let mut expiry = [0u8; 8];
+        expiry.copy_from_slice(&body[16..]);
+        if now_ms >= u64::from_be_bytes(expiry) {
+            return Err(TokenError::Expired);
+        }
+        Ok(DeviceId(device))
+    }
+
+    fn mac(&self, body: &[u8]) -> hmac::Tag {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(TOKEN_CONTEXT);
+        ctx.update(body);
+        ctx.sign()
+    }
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(..)")
+    }
+}
+
+/// Outstanding login challenges: issued for one device, answered once, before expiry.
+#[derive(Debug)]
+pub struct Challenges {
+    pending: Mutex<HashMap<[u8; CHALLENGE_LEN], Pending>>,
+    ttl: Duration,
+    capacity: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    device: DeviceId,
+    expires: Instant,
+}
+
+/// Why no challenge could be issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChallengeError {
+    /// Too many challenges are outstanding (a flood): try again shortly.
+    #[error("too many logins in progress")]
+    Full,
+    /// The random number generator failed.
+    #[error("random number generator failed")]
+    Random,
+}
+
+impl Challenges {
+    /// Challenges valid for `ttl`, at most `capacity` outstanding.
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Challenges {
+            pending: Mutex::new(HashMap::new()),
+            ttl,
+            capacity,
+        }
+    }
+
+    /// A fresh challenge for `device`.
+    pub fn issue(
+        &self,
+        device: DeviceId,
+        rng: &dyn SecureRandom,
+    ) -> Result<[u8; CHALLENGE_LEN], ChallengeError> {
+        let challenge =
+            holdfast_protocol::new_challenge(rng).map_err(|_| ChallengeError::Random)?;
+        let now = Instant::now();
+        let mut pending = self.lock();
+        if pending.len() >= self.capacity {
+            pending.retain(|_, p| p.expires > now);
+            if pending.len() >= self.capacity {
+                return Err(ChallengeError::Full);
+            }
+        }
+        pending.insert(
+            challenge,
+            Pending {
+                device,
+                expires: now + self.ttl,
+            },
+        );
+        Ok(challenge)
+    }
+
+    /// Uses up `challenge`: true if it was issued to `device` and has not expired. A
+    /// challenge can be tried once, whatever the outcome.
+    pub fn redeem(&self, challenge: &[u8; CHALLENGE_LEN], device: DeviceId) -> bool {
+        let taken = self.lock().remove(challenge);
+        taken.is_some_and(|p| p.device == device && p.expires > Instant::now())
+    }
+
+    /// The challenge lifetime.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; CHALLENGE_LEN], Pending>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Domain separation for the team-creation signature.
+pub const TEAM_CONTEXT: &[u8; 16] = b"holdfast-team-v1";
+
+/// The bytes a device signs to create a team at the relay at `origin`:
+/// `b"holdfast-team-v1" || u16 origin length || origin || team (16) || device (16) ||
+/// public key (32) || timestamp (u64 ms, big-endian)`.
+///
+/// Binding the origin and a timestamp means a creation request cannot be replayed at
+/// another relay, or much later at this one.
+pub fn team_creation_message(
+    origin: &str,
+    team: &TeamId,
+    device: &DeviceId,
+    public_key: &PublicKey,
+    timestamp_ms: u64,
+) -> holdfast_protocol::Result<Vec<u8>> {
+    let origin_bytes = origin.as_bytes();
+    let len = u16::try_from(origin_bytes.len())
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or(holdfast_protocol::Error::BadOrigin {
+            len: origin_bytes.len(),
+            max: holdfast_protocol::MAX_ORIGIN_LEN,
+        })?;
+    let mut message = Vec::with_capacity(TEAM_CONTEXT.len() + 2 + origin_bytes.len() + 72);
+    message.extend_from_slice(TEAM_CONTEXT);
+    message.extend_from_slice(&len.to_be_bytes());
+    message.extend_from_slice(origin_bytes);
+    message.extend_from_slice(&team.0);
+    message.extend_from_slice(&device.0);
+    message.extend_from_slice(public_key);
+    message.extend_from_slice(&timestamp_ms.to_be_bytes());
+    Ok(message)
+}
+
+/// The device's signature over [`team_creation_message`] (the device's side).
+pub fn sign_team_creation(
+    signer: &DeviceSigningKey,
+    origin: &str,
+    team: &TeamId,
+    device: &DeviceId,
+    timestamp_ms: u64,
+) -> holdfast_protocol::Result<[u8; SIGNATURE_LEN]> {
+    let message = team_creation_message(origin, team, device, &signer.public_key(), timestamp_ms)?;
+    Ok(signer.sign(&message))
+}
+
+/// The device a request's bearer token was issued to (`401 unauthorized` otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authenticated(pub DeviceId);
+
+impl<S: Storage> FromRequestParts<AppState<S>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
+        let device = state
+            .tokens()
+            .verify(token.trim(), crate::now_ms())
+            .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        tracing::Span::current().record("device", tracing::field::display(device));
+        Ok(Authenticated(device))
+    }
+}
+
+/// An authenticated, rate-limited, active member of the team named in the URL
+/// (`401`, `429` or `403` otherwise, in that order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TeamMember {
+    /// The team in the URL.
+    pub team: TeamId,
+    /// The device.
+    pub device: DeviceId,
+    /// Its role in the team.
+    pub role: Role,
+    /// Its public key (to check its push batches with).
+    pub public_key: PublicKey,
+}
+
+#[derive(serde::Deserialize)]
+struct TeamParam {
+    team: TeamId,
+}
+
+impl<S: Storage> FromRequestParts<AppState<S>> for TeamMember {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, ApiError> {
+        let Authenticated(device) = Authenticated::from_request_parts(parts, state).await?;
+        let UrlPath(TeamParam { team }) =
+            UrlPath::<TeamParam>::from_request_parts(parts, state).await?;
+        state.rate_limit(device)?;
+        let entry = state.members().get(state.storage(), team, device).await?;
+        match entry {
+            Some(entry) if entry.is_active() => Ok(TeamMember {
+                team,
+                device,
+                role: entry.role,
+                public_key: entry.public_key,
+            }),
+            _ => Err(ApiError::forbidden(format!(
+                "device {device} is not an active member of team {team}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use holdfast_protocol::SystemRandom;
+
+    use super::*;
+
+    #[test]
+    fn tokens_verify_until_they_expire_and_not_after_tampering() {
+        let key = TokenKey::from_bytes(&[7; 32]);
+        let device = DeviceId([3; 16]);
+        let token = key.issue(device, 10_000);
+        assert_eq!(key.verify(&token, 9_999), Ok(device));
+        assert_eq!(key.verify(&token, 10_000), Err(TokenError::Expired));
+
+        // Flip one character of the encoded body: the MAC no longer matches.
+        let mut chars: Vec<char> = token.chars().collect();
+        let i = TOKEN_PREFIX.len() + 3;
+        chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+        let tampered: String = chars.into_iter().collect();
+        assert_eq!(key.verify(&tampered, 0), Err(TokenError::Invalid));
+
+        let other = TokenKey::from_bytes(&[8; 32]);
+        assert_eq!(other.verify(&token, 0), Err(TokenError::Invalid));
+        for junk in [
+            "",
+            "hft1.",
+            "hft1.!!!!",
+            "Bearer x",
+            &token[..token.len() - 2],
+        ] {
+            assert!(key.verify(junk, 0).is_err(), "{junk:?}");
+        }
+        assert_eq!(format!("{key:?}"), "TokenKey(..)");
+    }
+
+    #[test]
+    fn the_token_key_is_created_once_with_mode_0600_and_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(TOKEN_KEY_FILE);
+        let rng = SystemRandom::new();
+        let first = TokenKey::load_or_create(&path, &rng).unwrap();
+        let token = first.issue(DeviceId([1; 16]), u64::MAX);
+        let again = TokenKey::load_or_create(&path, &rng).unwrap();
+        assert_eq!(again.verify(&token, 0), Ok(DeviceId([1; 16])));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, b"short").unwrap();
+        assert!(TokenKey::load_or_create(&path, &rng).is_err());
+    }
+
+    #[test]
+    fn a_challenge_is_for_one_device_and_one_use() {
+        let rng = SystemRandom::new();
+        let challenges = Challenges::new(Duration::from_secs(60), 2);
+        let a = DeviceId([1; 16]);
+        let b = DeviceId([2; 16]);
+        let c1 = challenges.issue(a, &rng).unwrap();
+        assert!(challenges.redeem(&c1, a));
+        assert!(!challenges.redeem(&c1, a), "used twice");
+        let c2 = challenges.issue(a, &rng).unwrap();
+        assert!(!challenges.redeem(&c2, b), "another device");
+        assert!(!challenges.redeem(&c2, a), "a failed try uses it up");
+        challenges.issue(a, &rng).unwrap();
+        challenges.issue(b, &rng).unwrap();
+        assert_eq!(challenges.issue(b, &rng), Err(ChallengeError::Full));
+
+        let expired = Challenges::new(Duration::ZERO, 10);
+        let c = expired.issue(a, &rng).unwrap();
+        assert!(!expired.redeem(&c, a));
+    }
+
+    #[test]
+    fn team_creation_is_bound_to_origin_and_signed() {
+        let signer = DeviceSigningKey::from_seed([5; 32]).unwrap();
+        let team = TeamId([1; 16]);
+        let device = DeviceId([2; 16]);
+        let signature = sign_team_creation(&signer, "http://relay", &team, &device, 42).unwrap();
+        let message =
+            team_creation_message("http://relay", &team, &device, &signer.public_key(), 42)
+                .unwrap();
+        holdfast_protocol::verify_signature(&signer.public_key(), &message, &signature).unwrap();
+        let elsewhere =
+            team_creation_message("http://other", &team, &device, &signer.public_key(), 42)
+                .unwrap();
+        assert!(
+            holdfast_protocol::verify_signature(&signer.public_key(), &elsewhere, &signature)
+                .is_err()
+        );
+        assert!(team_creation_message("", &team, &device, &signer.public_key(), 42).is_err());
+    }
+}

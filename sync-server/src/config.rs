@@ -1,0 +1,280 @@
+//! The relay's settings: command-line flags, each with an environment variable.
+//!
+//! `holdfast-relay` with no arguments serves on 127.0.0.1:7878 with its data in
+//! `./holdfast-data`. Every flag also reads `HOLDFAST_RELAY_<NAME>`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use holdfast_protocol::{
+    MAX_BATCH, MAX_ENVELOPE, MAX_PAGE_BYTES, MAX_PUSH_BYTES, MIN_ENVELOPE, PAGE_HEADER_LEN,
+    PAGE_ITEM_OVERHEAD,
+};
+
+use crate::error::{Error, Result};
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./holdfast-data";
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the relay can be told at start-up.
+#[derive(Debug, Clone, PartialEq, clap::Parser)]
+#[command(
+    name = "holdfast-relay",
+    version,
+    about = "The Holdfast relay: stores and forwards end-to-end encrypted envelopes it cannot read."
+)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "HOLDFAST_RELAY_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// Directory for the database and the token key (created with mode 0700).
+    #[arg(long, env = "HOLDFAST_RELAY_DATA", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// The relay's public origin, as devices reach it (e.g. `https://relay.example.org`).
+    /// Devices sign it into their login answers; defaults to `http://<listen address>`.
+    #[arg(long, env = "HOLDFAST_RELAY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Log format.
+    #[arg(long, env = "HOLDFAST_RELAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Limits and timeouts.
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// Limits and timeouts.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct Limits {
+    /// Largest request body, in bytes (a push batch is at most 32 MiB).
+    #[arg(long, env = "HOLDFAST_RELAY_MAX_BODY_BYTES", default_value_t = MAX_PUSH_BYTES)]
+    pub max_body_bytes: usize,
+
+    /// Most envelopes in one push batch (at most 1,000).
+    #[arg(long, env = "HOLDFAST_RELAY_MAX_BATCH_ENVELOPES", default_value_t = MAX_BATCH)]
+    pub max_batch_envelopes: usize,
+
+    /// Largest envelope, in bytes (at most 4,194,449).
+    #[arg(long, env = "HOLDFAST_RELAY_MAX_ENVELOPE_BYTES", default_value_t = MAX_ENVELOPE)]
+    pub max_envelope_bytes: usize,
+
+    /// Envelopes in a pull page when the request gives no `limit`.
+    #[arg(
+        long,
+        env = "HOLDFAST_RELAY_DEFAULT_PULL_LIMIT",
+        default_value_t = 1000
+    )]
+    pub default_pull_limit: usize,
+
+    /// Most envelopes in one pull page (a larger `limit` is lowered to this).
+    #[arg(long, env = "HOLDFAST_RELAY_MAX_PULL_LIMIT", default_value_t = 10_000)]
+    pub max_pull_limit: usize,
+
+    /// Largest pull page, in bytes (one envelope is always served, whatever its size).
+    #[arg(long, env = "HOLDFAST_RELAY_MAX_PAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_page_bytes: usize,
+
+    /// Requests per second each device may make, on average (0: no limit).
+    #[arg(long, env = "HOLDFAST_RELAY_RATE_LIMIT", default_value_t = 100.0)]
+    pub rate_limit_per_second: f64,
+
+    /// Requests a device may make in a burst above the average.
+    #[arg(long, env = "HOLDFAST_RELAY_RATE_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+
+    /// How long a bearer token is valid, in seconds.
+    #[arg(long, env = "HOLDFAST_RELAY_TOKEN_TTL", default_value_t = 3600)]
+    pub token_ttl_secs: u64,
+
+    /// How long a login challenge may be answered, in seconds.
+    #[arg(long, env = "HOLDFAST_RELAY_CHALLENGE_TTL", default_value_t = 60)]
+    pub challenge_ttl_secs: u64,
+
+    /// How far a signed timestamp (push batch, team creation) may be from the relay's
+    /// clock, in seconds.
+    #[arg(long, env = "HOLDFAST_RELAY_MAX_CLOCK_SKEW", default_value_t = 600)]
+    pub max_clock_skew_secs: u64,
+
+    /// How long one request may take, in seconds (WebSockets excepted).
+    #[arg(long, env = "HOLDFAST_RELAY_REQUEST_TIMEOUT", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+
+    /// On SIGTERM/SIGINT, how long in-flight requests get to finish, in seconds.
+    #[arg(long, env = "HOLDFAST_RELAY_SHUTDOWN_TIMEOUT", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
+
+    /// Read-only database connections (concurrent reads).
+    #[arg(long, env = "HOLDFAST_RELAY_READ_CONNECTIONS", default_value_t = 4)]
+    pub read_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: MAX_PUSH_BYTES,
+            max_batch_envelopes: MAX_BATCH,
+            max_envelope_bytes: MAX_ENVELOPE,
+            default_pull_limit: 1000,
+            max_pull_limit: 10_000,
+            max_page_bytes: 8 * 1024 * 1024,
+            rate_limit_per_second: 100.0,
+            rate_limit_burst: 200,
+            token_ttl_secs: 3600,
+            challenge_ttl_secs: 60,
+            max_clock_skew_secs: 600,
+            request_timeout_secs: 60,
+            shutdown_timeout_secs: 10,
+            read_connections: 4,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, with data in `data_dir`, listening on a free loopback port (what
+    /// tests and embedders want; the binary's defaults come from the flags).
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            public_url: None,
+            log_format: LogFormat::Text,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Checks every setting is in range.
+    pub fn validate(&self) -> Result<()> {
+        let l = &self.limits;
+        let check = |ok: bool, what: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::Config(what.to_owned()))
+            }
+        };
+        check(
+            (1..=MAX_BATCH).contains(&l.max_batch_envelopes),
+            "--max-batch-envelopes must be 1..=1000",
+        )?;
+        check(
+            (MIN_ENVELOPE..=MAX_ENVELOPE).contains(&l.max_envelope_bytes),
+            "--max-envelope-bytes must be 161..=4194449",
+        )?;
+        check(l.max_body_bytes >= 1, "--max-body-bytes must be at least 1")?;
+        check(
+            l.default_pull_limit >= 1 && l.default_pull_limit <= l.max_pull_limit,
+            "--default-pull-limit must be 1..=--max-pull-limit",
+        )?;
+        check(
+            (PAGE_HEADER_LEN + PAGE_ITEM_OVERHEAD + MIN_ENVELOPE..=MAX_PAGE_BYTES)
+                .contains(&l.max_page_bytes),
+            "--max-page-bytes must be 190..=33554432",
+        )?;
+        check(
+            l.rate_limit_per_second.is_finite() && l.rate_limit_per_second >= 0.0,
+            "--rate-limit-per-second must be 0 or more",
+        )?;
+        check(
+            l.rate_limit_per_second == 0.0 || l.rate_limit_burst >= 1,
+            "--rate-limit-burst must be at least 1",
+        )?;
+        check(l.token_ttl_secs >= 1, "--token-ttl-secs must be at least 1")?;
+        check(
+            l.challenge_ttl_secs >= 1,
+            "--challenge-ttl-secs must be at least 1",
+        )?;
+        check(
+            l.request_timeout_secs >= 1,
+            "--request-timeout-secs must be at least 1",
+        )?;
+        check(
+            l.read_connections >= 1,
+            "--read-connections must be at least 1",
+        )?;
+        if let Some(url) = &self.public_url {
+            check(
+                !url.is_empty() && url.len() <= holdfast_protocol::MAX_ORIGIN_LEN,
+                "--public-url must be 1 to 65,535 bytes",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Limits {
+    /// The token lifetime.
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.token_ttl_secs)
+    }
+
+    /// The challenge lifetime.
+    pub fn challenge_ttl(&self) -> Duration {
+        Duration::from_secs(self.challenge_ttl_secs)
+    }
+
+    /// The accepted clock skew.
+    pub fn max_clock_skew(&self) -> Duration {
+        Duration::from_secs(self.max_clock_skew_secs)
+    }
+
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The shutdown drain timeout.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn no_arguments_means_port_7878_and_holdfast_data() {
+        // Environment variables would change the defaults; none are set in tests.
+        let config = Config::try_parse_from(["holdfast-relay"]).unwrap();
+        assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.log_format, LogFormat::Text);
+        config.validate().unwrap();
+        Config::new("x").validate().unwrap();
+    }
+
+    #[test]
+    fn flags_set_limits_and_bad_values_are_refused() {
+        let config = Config::try_parse_from([
+            "holdfast-relay",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--max-batch-envelopes",
+            "5000",
+        ])
+        .unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert!(matches!(config.validate(), Err(Error::Config(m)) if m.contains("batch")));
+    }
+}

@@ -1,0 +1,261 @@
+//! # holdfast-relay
+//!
+//! The Holdfast relay stores and forwards end-to-end encrypted envelopes it cannot read.
+//! Devices push envelopes in signed batches; the relay checks who pushed them (one
+//! signature per batch), stores the ciphertext, gives each envelope a per-team sequence
+//! number and serves "envelopes of team T after N" as pull pages, with a WebSocket that
+//! announces new heads. It never links Automerge or `holdfast-core`: all it sees are the
+//! clear envelope headers (team, document, kind, key epoch, author, size). Wire formats
+//! come from `holdfast-protocol` (see docs/PROTOCOL.md).
+//!
+//! The relay is a library: [`app`] builds the router over an [`AppState`], [`serve`] runs
+//! it on the embedded SQLite backend, [`serve_with`] on any [`Storage`]; `main.rs` only
+//! parses flags, sets up logging and waits for SIGTERM/SIGINT.
+//!
+//! ```no_run
+//! # async fn run() -> holdfast_relay::Result<()> {
+//! let config = holdfast_relay::Config::new("/var/lib/holdfast-relay");
+//! let relay = holdfast_relay::serve(config).await?;
+//! println!("listening on {}", relay.url());
+//! // … later, on SIGTERM:
+//! relay.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## HTTP API (v1)
+//!
+//! JSON is UTF-8, ids are lowercase hex, binary bodies are `application/octet-stream`.
+//! Team routes need `Authorization: Bearer <token>` and an active membership; a device
+//! that is not an active member gets `403` on every one of them, whether the team exists
+//! or not.
+//!
+//! | method and path | who | request | response |
+//! |---|---|---|---|
+//! | `POST /v1/teams` | anyone | `{"team", "device", "public_key", "timestamp", "signature"}` ([`team_creation_message`]) | `201 {"team", "head": 0, "device", "role": "admin"}` |
+//! | `POST /v1/auth/challenge` | anyone | `{"device"}` | `{"challenge", "expires_in"}` |
+//! | `POST /v1/auth/token` | anyone | `{"device", "challenge", "signature"}` | `{"token", "expires_in"}` |
+//! | `GET /v1/teams/{team}` | member | — | `{"team", "head", "device", "role"}` |
+//! | `GET /v1/teams/{team}/devices` | member | — | `{"devices": [{"device", "public_key", "role", "added_at", "added_by", "revoked_at"}]}` |
+//! | `POST /v1/teams/{team}/devices` | admin | `{"device", "public_key", "role": "admin"\|"member"}` | `201` the entry |
+//! | `DELETE /v1/teams/{team}/devices/{device}` | admin | — | the entry, `revoked_at` set |
+//! | `POST /v1/teams/{team}/envelopes` | member | a push batch (`HFP1`) | `{"results": [{"id", "seq", "duplicate"}], "head"}` |
+//! | `GET /v1/teams/{team}/envelopes?after=N&limit=M&compact=true\|1` | member | — | a pull page (`HFL1`) |
+//! | `GET /v1/teams/{team}/live` | member | WebSocket | text frames `{"seq": N}` |
+//! | `GET /healthz` | anyone | — | `200 {"status": "ok"}` or `503` |
+//! | `GET /metrics` | anyone | — | Prometheus text |
+//!
+//! Errors are `{"code", "message"}` with a stable [`ErrorCode`]: `bad_request`,
+//! `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `team_exists`,
+//! `device_exists`, `device_key_conflict`, `last_admin` (409), `payload_too_large`,
+//! `batch_too_large`, `envelope_too_large` (413), `bad_batch`, `bad_signature`,
+//! `wrong_author`, `wrong_team`, `stale_timestamp` (400), `rate_limited` (429, with
+//! `Retry-After`), `timeout`, `unavailable` (503) and `internal` (500, message always
+//! "internal error").
+
+mod auth;
+pub mod config;
+mod error;
+mod limits;
+mod membership;
+pub mod metrics;
+mod routes;
+mod state;
+pub mod storage;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use auth::{
+    Authenticated, TEAM_CONTEXT, TOKEN_KEY_FILE, TeamMember, TokenError, TokenKey,
+    sign_team_creation, team_creation_message,
+};
+pub use config::{Config, Limits, LogFormat};
+pub use error::{ApiError, Error, ErrorCode, INTERNAL_MESSAGE, Result};
+pub use state::AppState;
+pub use storage::{SqliteStorage, Storage};
+
+/// The relay's router over `state`: every route, with its middleware.
+pub fn app<S: Storage>(state: AppState<S>) -> Router {
+    routes::router(state)
+}
+
+/// Milliseconds since the Unix epoch, by the relay's clock.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Starts the relay on the embedded SQLite backend in `config.data_dir`.
+pub async fn serve(config: Config) -> Result<RunningRelay> {
+    config.validate()?;
+    prepare_data_dir(&config.data_dir)?;
+    let path = storage::sqlite::database_path(&config.data_dir);
+    let options = storage::sqlite::SqliteOptions {
+        read_connections: config.limits.read_connections,
+        ..Default::default()
+    };
+    let storage = tokio::task::spawn_blocking(move || SqliteStorage::open_with(path, options))
+        .await
+        .map_err(|e| Error::Server(format!("opening storage: {e}")))??;
+    serve_with(config, storage).await
+}
+
+/// Starts the relay on `storage`: binds `config.listen`, loads (or creates) the token key
+/// in `config.data_dir`, and serves until [`RunningRelay::shutdown`].
+pub async fn serve_with<S: Storage>(config: Config, storage: S) -> Result<RunningRelay> {
+    config.validate()?;
+    prepare_data_dir(&config.data_dir)?;
+    let rng = holdfast_protocol::SystemRandom::new();
+    let tokens = TokenKey::load_or_create(&config.data_dir.join(TOKEN_KEY_FILE), &rng)?;
+    let listener = TcpListener::bind(config.listen).await?;
+    let local_addr = listener.local_addr()?;
+    let origin = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local_addr}"));
+    let state = AppState::new(storage, config.limits.clone(), origin.clone(), tokens);
+    let drain = config.limits.shutdown_timeout();
+    let task = tokio::spawn(run(listener, state.clone(), drain));
+    tracing::info!(address = %local_addr, origin = %origin, data_dir = %config.data_dir.display(), "relay listening");
+    Ok(RunningRelay {
+        local_addr,
+        origin,
+        shutdown: Box::new(move || state.request_shutdown()),
+        task,
+    })
+}
+
+/// Serves until a shutdown is requested, then drains: stop accepting, let in-flight
+/// requests finish (up to `drain`), close WebSockets, let the writer finish its queue.
+async fn run<S: Storage>(listener: TcpListener, state: AppState<S>, drain: Duration) -> Result<()> {
+    let server = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(state.shutdown_requested());
+    let mut server = tokio::spawn(server.into_future());
+
+    let served = tokio::select! {
+        result = &mut server => result,
+        () = state.shutdown_requested() => {
+            tracing::info!(drain_secs = drain.as_secs(), "shutting down: draining requests");
+            match tokio::time::timeout(drain, &mut server).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!("drain timeout: dropping the requests still in flight");
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+    };
+    // WebSockets were told to close when the shutdown began; give them a moment.
+    if tokio::time::timeout(Duration::from_secs(2), state.live_sessions_closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some live sockets did not close in time");
+    }
+    // Whatever reached the writer is committed before the database closes.
+    let closed = state.storage().close().await;
+    tracing::info!("relay stopped");
+    match served {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Error::Io(e)),
+        Err(e) => return Err(Error::Server(e.to_string())),
+    }
+    closed.map_err(Error::from)
+}
+
+/// Creates the data directory (mode 0700: it holds the token key) if it does not exist.
+fn prepare_data_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    data_dir = %dir.display(),
+                    mode = format_args!("{:o}", mode & 0o777),
+                    "the data directory is readable by other users; 0700 is advised"
+                );
+            }
+        }
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    Ok(())
+}
+
+/// A relay serving in the background.
+pub struct RunningRelay {
+    local_addr: SocketAddr,
+    origin: String,
+    shutdown: Box<dyn Fn() + Send + Sync>,
+    task: JoinHandle<Result<()>>,
+}
+
+impl std::fmt::Debug for RunningRelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningRelay")
+            .field("local_addr", &self.local_addr)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningRelay {
+    /// The address it listens on (with the real port when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://<address>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// The origin devices must sign into login answers and team creations.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Shuts down gracefully and waits until it has: no new connections, in-flight
+    /// requests drained (bounded by the shutdown timeout), WebSockets closed, storage
+    /// closed after the writer finished its queue.
+    pub async fn shutdown(self) -> Result<()> {
+        (self.shutdown)();
+        self.task
+            .await
+            .map_err(|e| Error::Server(format!("relay task failed: {e}")))?
+    }
+}
+
+/// Sets up logging to stderr: `RUST_LOG` filters (default `info`), in `format`.
+pub fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().with_span_list(false).try_init(),
+    };
+    if let Err(e) = result {
+        eprintln!("logging was already set up: {e}");
+    }
+}

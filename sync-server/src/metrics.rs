@@ -1,0 +1,262 @@
+//! Counters for `/metrics`, in the Prometheus text format (hand-rolled atomics: a relaxed
+//! increment per event, nothing on the hot path that locks).
+//!
+//! Counts, sizes and durations only; no ids (unbounded label values) and never contents.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use crate::error::ErrorCode;
+use crate::storage::WriteStats;
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicI64);
+
+impl Gauge {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes one away.
+    pub fn dec(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The value.
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything the relay counts.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Push requests received.
+    pub push_requests: Counter,
+    /// Envelopes stored for the first time.
+    pub envelopes_stored: Counter,
+    /// Envelopes pushed that the relay already held.
+    pub duplicates: Counter,
+    /// Bytes of envelopes stored for the first time.
+    pub bytes_stored: Counter,
+    /// Pull requests served.
+    pub pull_requests: Counter,
+    /// Envelopes served by pulls.
+    pub envelopes_served: Counter,
+    /// Bytes of pull pages served.
+    pub bytes_served: Counter,
+    /// Requests refused with `401`.
+    pub auth_failures: Counter,
+    /// Tokens issued.
+    pub logins: Counter,
+    /// Head updates sent over WebSockets.
+    pub live_messages: Counter,
+    /// Open WebSockets.
+    pub live_connections: Gauge,
+    errors: Vec<Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            push_requests: Counter::default(),
+            envelopes_stored: Counter::default(),
+            duplicates: Counter::default(),
+            bytes_stored: Counter::default(),
+            pull_requests: Counter::default(),
+            envelopes_served: Counter::default(),
+            bytes_served: Counter::default(),
+            auth_failures: Counter::default(),
+            logins: Counter::default(),
+            live_messages: Counter::default(),
+            live_connections: Gauge::default(),
+            errors: ErrorCode::ALL.iter().map(|_| Counter::default()).collect(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts an error answer.
+    pub fn error(&self, code: ErrorCode) {
+        if let Some(counter) = self.errors.get(code.index()) {
+            counter.inc();
+        }
+        if code == ErrorCode::Unauthorized {
+            self.auth_failures.inc();
+        }
+    }
+
+    /// Error answers so far with `code`.
+    pub fn errors(&self, code: ErrorCode) -> u64 {
+        self.errors.get(code.index()).map_or(0, Counter::get)
+    }
+
+    /// The Prometheus text exposition, with the storage backend's write counters.
+    pub fn render(&self, writes: WriteStats) -> String {
+        let mut out = String::with_capacity(4096);
+        let counters: [(&str, &str, u64); 10] = [
+            (
+                "holdfast_relay_push_requests_total",
+                "Push requests received.",
+                self.push_requests.get(),
+            ),
+            (
+                "holdfast_relay_envelopes_stored_total",
+                "Envelopes stored for the first time.",
+                self.envelopes_stored.get(),
+            ),
+            (
+                "holdfast_relay_duplicate_envelopes_total",
+                "Envelopes pushed that the relay already held.",
+                self.duplicates.get(),
+            ),
+            (
+                "holdfast_relay_bytes_stored_total",
+                "Bytes of envelopes stored for the first time.",
+                self.bytes_stored.get(),
+            ),
+            (
+                "holdfast_relay_pull_requests_total",
+                "Pull requests served.",
+                self.pull_requests.get(),
+            ),
+            (
+                "holdfast_relay_envelopes_served_total",
+                "Envelopes served by pulls.",
+                self.envelopes_served.get(),
+            ),
+            (
+                "holdfast_relay_bytes_served_total",
+                "Bytes of pull pages served.",
+                self.bytes_served.get(),
+            ),
+            (
+                "holdfast_relay_auth_failures_total",
+                "Requests refused as unauthorized.",
+                self.auth_failures.get(),
+            ),
+            (
+                "holdfast_relay_logins_total",
+                "Bearer tokens issued.",
+                self.logins.get(),
+            ),
+            (
+                "holdfast_relay_live_messages_total",
+                "Head updates sent over WebSockets.",
+                self.live_messages.get(),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP holdfast_relay_live_connections Open live WebSockets.\n\
+             # TYPE holdfast_relay_live_connections gauge\n\
+             holdfast_relay_live_connections {}",
+            self.live_connections.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP holdfast_relay_errors_total Error answers by code.\n\
+             # TYPE holdfast_relay_errors_total counter"
+        );
+        for code in ErrorCode::ALL {
+            let _ = writeln!(
+                out,
+                "holdfast_relay_errors_total{{code=\"{}\"}} {}",
+                code.as_str(),
+                self.errors(*code)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP holdfast_relay_write_batch_envelopes Envelopes per write transaction (group commit).\n\
+             # TYPE holdfast_relay_write_batch_envelopes summary\n\
+             holdfast_relay_write_batch_envelopes_sum {}\n\
+             holdfast_relay_write_batch_envelopes_count {}",
+            writes.envelopes, writes.transactions
+        );
+        let _ = writeln!(
+            out,
+            "# HELP holdfast_relay_write_batch_requests Requests per write transaction (group commit).\n\
+             # TYPE holdfast_relay_write_batch_requests summary\n\
+             holdfast_relay_write_batch_requests_sum {}\n\
+             holdfast_relay_write_batch_requests_count {}",
+            writes.requests, writes.transactions
+        );
+        let _ = writeln!(
+            out,
+            "# HELP holdfast_relay_write_seconds Time per write transaction, commit included.\n\
+             # TYPE holdfast_relay_write_seconds summary\n\
+             holdfast_relay_write_seconds_sum {:.6}\n\
+             holdfast_relay_write_seconds_count {}",
+            writes.seconds, writes.transactions
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_its_type() {
+        let metrics = Metrics::default();
+        metrics.push_requests.inc();
+        metrics.bytes_stored.add(1024);
+        metrics.error(ErrorCode::Unauthorized);
+        metrics.live_connections.inc();
+        let text = metrics.render(WriteStats {
+            transactions: 2,
+            requests: 3,
+            envelopes: 200,
+            seconds: 0.004,
+        });
+        for line in [
+            "holdfast_relay_push_requests_total 1",
+            "holdfast_relay_bytes_stored_total 1024",
+            "holdfast_relay_auth_failures_total 1",
+            "holdfast_relay_errors_total{code=\"unauthorized\"} 1",
+            "holdfast_relay_errors_total{code=\"internal\"} 0",
+            "holdfast_relay_live_connections 1",
+            "holdfast_relay_write_batch_envelopes_sum 200",
+            "holdfast_relay_write_batch_envelopes_count 2",
+            "holdfast_relay_write_batch_requests_sum 3",
+            "holdfast_relay_write_seconds_sum 0.004000",
+            "# TYPE holdfast_relay_write_seconds summary",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! [`AppState`]: what every request handler shares (storage, limits, the token key,
+//! outstanding challenges, the membership cache, rate limits, metrics, the shutdown
+//! signal).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use holdfast_protocol::{DeviceId, SystemRandom};
+use tokio::sync::{Notify, watch};
+
+use crate::auth::{Challenges, TokenKey};
+use crate::config::Limits;
+use crate::error::ApiError;
+use crate::limits::{RateLimiter, rate_limited};
+use crate::membership::MembershipCache;
+use crate::metrics::Metrics;
+use crate::storage::Storage;
+
+/// Most login challenges outstanding at once.
+const MAX_CHALLENGES: usize = 100_000;
+
+/// The relay's shared state, generic over the storage backend. Cheap to clone.
+pub struct AppState<S> {
+    inner: Arc<Shared<S>>,
+}
+
+struct Shared<S> {
+    storage: S,
+    limits: Limits,
+    origin: String,
+    tokens: TokenKey,
+    challenges: Challenges,
+    members: MembershipCache,
+    rate: RateLimiter,
+    metrics: Metrics,
+    rng: SystemRandom,
+    shutdown: watch::Sender<bool>,
+    live: LiveSessions,
+}
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        AppState {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for AppState<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("origin", &self.inner.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> AppState<S> {
+    /// State for a relay reached at `origin` (what devices sign into login answers, e.g.
+    /// `http://127.0.0.1:7878`), storing into `storage`, signing tokens with `tokens`.
+    pub fn new(storage: S, limits: Limits, origin: impl Into<String>, tokens: TokenKey) -> Self {
+        let (shutdown, _) = watch::channel(false);
+        AppState {
+            inner: Arc::new(Shared {
+                challenges: Challenges::new(limits.challenge_ttl(), MAX_CHALLENGES),
+                rate: RateLimiter::new(limits.rate_limit_per_second, limits.rate_limit_burst),
+                storage,
+                limits,
+                origin: origin.into(),
+                tokens,
+                members: MembershipCache::default(),
+                metrics: Metrics::default(),
+                rng: SystemRandom::new(),
+                shutdown,
+                live: LiveSessions::default(),
+            }),
+        }
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &S {
+        &self.inner.storage
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The relay's origin as devices sign it.
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The token key.
+    pub fn tokens(&self) -> &TokenKey {
+        &self.inner.tokens
+    }
+
+    pub(crate) fn challenges(&self) -> &Challenges {
+        &self.inner.challenges
+    }
+
+    pub(crate) fn members(&self) -> &MembershipCache {
+        &self.inner.members
+    }
+
+    pub(crate) fn rng(&self) -> &SystemRandom {
+        &self.inner.rng
+    }
+
+    /// Takes a request from `device`'s rate budget (`429` when it has none left).
+    pub(crate) fn rate_limit(&self, device: DeviceId) -> Result<(), ApiError> {
+        self.inner
+            .rate
+            .check(device)
+            .map_err(|retry| rate_limited(device, retry))
+    }
+
+    /// Asks the relay to shut down: stop accepting, drain requests, close WebSockets.
+    pub fn request_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Resolves once [`request_shutdown`](Self::request_shutdown) has been called.
+    pub fn shutdown_requested(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut watch = self.inner.shutdown.subscribe();
+        async move {
+            // An error means the state is gone, which is a shutdown too.
+            let _ = watch.wait_for(|stop| *stop).await;
+        }
+    }
+
+    /// Whether a shutdown has been requested.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    /// Registers an open WebSocket until the guard is dropped.
+    pub(crate) fn live_session(&self) -> LiveSession<S> {
+        self.inner.live.open.fetch_add(1, Ordering::AcqRel);
+        self.inner.metrics.live_connections.inc();
+        LiveSession {
+            state: self.clone(),
+        }
+    }
+
+    /// Waits until every WebSocket has closed.
+    pub async fn live_sessions_closed(&self) {
+        loop {
+            let closed = self.inner.live.closed.notified();
+            if self.inner.live.open.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            closed.await;
+        }
+    }
+}
+
+#[derive(Default)]
+struct LiveSessions {
+    open: AtomicUsize,
+    closed: Notify,
+}
+
+/// An open WebSocket, counted until dropped.
+pub(crate) struct LiveSession<S> {
+    state: AppState<S>,
+}
+
+impl<S> Drop for LiveSession<S> {
+    fn drop(&mut self) {
+        let shared = &self.state.inner;
+        shared.metrics.live_connections.dec();
+        if shared.live.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            shared.live.closed.notify_waiters();
+        }
+    }
+}

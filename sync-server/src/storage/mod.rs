@@ -1,0 +1,502 @@
+//! Where the relay keeps teams, devices and envelopes: the [`Storage`] trait and its
+//! backends.
+//!
+//! # Design
+//!
+//! [`Storage`] is a trait with `async` methods (written as `fn … -> impl Future + Send`, so
+//! every future can cross threads) and is used **generically**: the app state is
+//! `AppState<S: Storage>` and every handler is monomorphised for the backend. That keeps
+//! the hot path free of boxing and dynamic dispatch and lets a backend return its own
+//! future types. The price is that a backend is chosen at compile time per binary, which
+//! is what a relay wants anyway (`holdfast-relay` uses [`SqliteStorage`]; a PostgreSQL
+//! build would instantiate the same `app::<PgStorage>`).
+//!
+//! The trait is deliberately narrow and speaks the relay's words, not SQL:
+//!
+//! - **teams and devices**: create a team with its first admin, add or revoke a device,
+//!   read one device or the whole roster, and find a device's public key for login;
+//! - **push**: store a batch of envelopes *already validated by the caller* (decoded,
+//!   signature and authorship checked) and answer, per envelope, its team sequence number
+//!   and whether it was a duplicate; idempotent by envelope id;
+//! - **pull**: a page of envelopes after a cursor, bounded by count and bytes, optionally
+//!   compacted (see [`PullRequest::compact`]);
+//! - **head**: a team's latest sequence number, and [`TeamHeads`], the in-process fan-out
+//!   that a backend feeds after each commit and that live WebSockets subscribe to.
+//!
+//! Every method is durable before it returns `Ok`: an acknowledged envelope survives a
+//! crash or power loss.
+//!
+//! # How a PostgreSQL backend fits
+//!
+//! `PgStorage` would hold a connection pool and implement each method with one
+//! transaction: `push` does `SELECT head FROM teams WHERE id = $1 FOR UPDATE`, then
+//! `INSERT … ON CONFLICT (id) DO NOTHING` per envelope (or one multi-row insert), then
+//! `UPDATE teams SET head`, then `COMMIT` followed by `NOTIFY holdfast_heads, '<team>:<head>'`.
+//! The row lock serialises pushes per team (sequence numbers stay gap-free) while pushes to
+//! different teams run in parallel, and PostgreSQL already groups concurrent commits into
+//! one WAL flush, so the explicit writer thread of the SQLite backend is not needed. Each
+//! relay process runs one `LISTEN holdfast_heads` task that calls [`TeamHeads::publish`],
+//! so live clients on every process see every commit. The contract suite in
+//! `storage::contract` (feature `contract-tests`) is what such a backend must pass.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Mutex;
+
+use holdfast_protocol::{
+    DeviceId, DocumentId, EnvelopeId, EnvelopeRef, Kind, PUBLIC_KEY_LEN, TeamId,
+};
+use tokio::sync::watch;
+
+pub use axum::body::Bytes;
+
+pub mod sqlite;
+pub use sqlite::SqliteStorage;
+
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;
+
+/// An Ed25519 public key, as registered for a device.
+pub type PublicKey = [u8; PUBLIC_KEY_LEN];
+
+/// What can go wrong in a storage backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A team with this id already exists.
+    #[error("team {0} already exists")]
+    TeamExists(TeamId),
+    /// The team does not exist.
+    #[error("team {0} does not exist")]
+    NoSuchTeam(TeamId),
+    /// The device is already on the team's roster (possibly revoked).
+    #[error("device {device} is already on the roster of team {team}")]
+    DeviceExists {
+        /// The team.
+        team: TeamId,
+        /// The device.
+        device: DeviceId,
+    },
+    /// The device is registered elsewhere with another public key: a device has one key.
+    #[error("device {0} is already registered with another public key")]
+    DeviceKeyConflict(DeviceId),
+    /// The device is not on the team's roster.
+    #[error("device {device} is not on the roster of team {team}")]
+    NoSuchDevice {
+        /// The team.
+        team: TeamId,
+        /// The device.
+        device: DeviceId,
+    },
+    /// Revoking the device would leave the team without an active admin.
+    #[error("device {0} is the team's last active admin")]
+    LastAdmin(DeviceId),
+    /// The backend is closed or shutting down.
+    #[error("storage is closed")]
+    Closed,
+    /// The database failed (I/O, corruption, a bug). The message is for the log only.
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+/// The storage result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A device's role in a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Adds and revokes devices, and does everything a member does.
+    Admin,
+    /// Pushes, pulls and reads the roster.
+    Member,
+}
+
+impl Role {
+    /// The role's name on the wire and in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    /// The role for its name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A new team and the device that creates it, which becomes its first admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTeam {
+    /// The team id, chosen (at random) by the creating device.
+    pub team: TeamId,
+    /// The creating device.
+    pub admin: DeviceId,
+    /// Its Ed25519 public key.
+    pub public_key: PublicKey,
+    /// When, in ms since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// A device to add to a team's roster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDevice {
+    /// The device.
+    pub device: DeviceId,
+    /// Its Ed25519 public key.
+    pub public_key: PublicKey,
+    /// Its role.
+    pub role: Role,
+    /// The admin device that adds it.
+    pub added_by: DeviceId,
+    /// When, in ms since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// One entry of a team's roster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// The device.
+    pub device: DeviceId,
+    /// Its Ed25519 public key.
+    pub public_key: PublicKey,
+    /// Its role.
+    pub role: Role,
+    /// When it was added, in ms since the Unix epoch.
+    pub added_at_ms: u64,
+    /// The admin that added it (the team's creator names itself).
+    pub added_by: DeviceId,
+    /// When it was revoked, if it was.
+    pub revoked_at_ms: Option<u64>,
+}
+
+impl Device {
+    /// Whether the device may still use the team (not revoked).
+    pub fn is_active(&self) -> bool {
+        self.revoked_at_ms.is_none()
+    }
+}
+
+/// An envelope to store: its bytes and the clear-header fields the relay indexes.
+///
+/// The caller has decoded it strictly and checked the batch signature and authorship; the
+/// backend trusts these fields to match `bytes`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewEnvelope {
+    /// SHA-256 of `bytes`.
+    pub id: EnvelopeId,
+    /// The document it belongs to.
+    pub document: DocumentId,
+    /// What it carries.
+    pub kind: Kind,
+    /// For a snapshot, the last team sequence number it includes; 0 otherwise.
+    pub covers: u64,
+    /// The device that wrote and pushed it.
+    pub author: DeviceId,
+    /// The whole encoded envelope (a zero-copy slice of the request body).
+    pub bytes: Bytes,
+}
+
+impl NewEnvelope {
+    /// The envelope to store for a decoded envelope, its id and its bytes (`bytes` must be
+    /// what `envelope` was decoded from).
+    pub fn new(envelope: &EnvelopeRef<'_>, id: EnvelopeId, bytes: Bytes) -> Self {
+        NewEnvelope {
+            id,
+            document: envelope.header.document,
+            kind: envelope.header.kind,
+            covers: envelope.header.covers,
+            author: envelope.header.author,
+            bytes,
+        }
+    }
+
+    /// Decodes `bytes` strictly and computes the id (for tests and tools; the push route
+    /// reuses what batch decoding already computed).
+    pub fn decode(bytes: Bytes) -> holdfast_protocol::Result<Self> {
+        let envelope = EnvelopeRef::decode(&bytes)?;
+        let id = EnvelopeId::of(&bytes);
+        Ok(Self::new(&envelope, id, bytes.clone()))
+    }
+}
+
+impl fmt::Debug for NewEnvelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the bytes: ids, kinds and sizes only.
+        f.debug_struct("NewEnvelope")
+            .field("id", &self.id)
+            .field("document", &self.document)
+            .field("kind", &self.kind)
+            .field("covers", &self.covers)
+            .field("author", &self.author)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// The outcome of storing one envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pushed {
+    /// Its team sequence number (for a duplicate, the one it got the first time).
+    pub seq: u64,
+    /// Whether the relay already held it.
+    pub duplicate: bool,
+}
+
+/// The outcome of a push.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushReceipt {
+    /// One outcome per envelope, in push order.
+    pub envelopes: Vec<Pushed>,
+    /// The team's head once these envelopes were stored (at least the highest `seq` above;
+    /// more if other pushes committed with them).
+    pub head: u64,
+}
+
+/// What a pull asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullRequest {
+    /// Envelopes with a sequence number above this.
+    pub after: u64,
+    /// At most this many envelopes (at least 1).
+    pub limit: usize,
+    /// At most this many bytes of envelopes plus 12 bytes per envelope (the pull page's
+    /// per-item overhead); the first envelope is returned whatever its size, so a pull
+    /// always makes progress.
+    pub max_bytes: usize,
+    /// Leave out what a snapshot makes redundant: a change batch of a document whose
+    /// sequence number is covered by a later snapshot of that document, and a snapshot
+    /// that another snapshot of the same document supersedes (covers more, or as much
+    /// and arrived later). Key material is never left out. Only snapshots that cover less
+    /// than their own sequence number count: one that claims to include changes that did
+    /// not exist when it arrived is served but never used to leave anything out.
+    pub compact: bool,
+}
+
+/// One page of a pull.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    /// `(sequence number, envelope bytes)` in increasing sequence order.
+    pub envelopes: Vec<(u64, Vec<u8>)>,
+    /// The cursor to continue from: the last envelope's sequence number, or the request's
+    /// cursor when the page is empty.
+    pub next: u64,
+    /// Whether more envelopes (that this pull would return) follow `next` already.
+    pub more: bool,
+}
+
+impl fmt::Debug for Page {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Page")
+            .field("envelopes", &self.envelopes.len())
+            .field("next", &self.next)
+            .field("more", &self.more)
+            .finish()
+    }
+}
+
+/// Counters a backend keeps about its writes, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct WriteStats {
+    /// Write transactions committed (each may serve several requests).
+    pub transactions: u64,
+    /// Requests served by those transactions.
+    pub requests: u64,
+    /// Envelopes written or found duplicate by those transactions.
+    pub envelopes: u64,
+    /// Total time spent in those transactions, commit (fsync) included, in seconds.
+    pub seconds: f64,
+}
+
+/// A storage backend. See the [module docs](self) for the design.
+pub trait Storage: Send + Sync + 'static {
+    /// Creates `team` with its creator as the first admin. [`Error::TeamExists`] if the id
+    /// is taken; [`Error::DeviceKeyConflict`] if the creator is registered elsewhere with
+    /// another key.
+    fn create_team(&self, team: NewTeam) -> impl Future<Output = Result<()>> + Send;
+
+    /// Adds a device to a team's roster and returns its entry. [`Error::NoSuchTeam`],
+    /// [`Error::DeviceExists`] (also when it was revoked: a re-enrolled device gets a new
+    /// id) or [`Error::DeviceKeyConflict`].
+    fn add_device(
+        &self,
+        team: TeamId,
+        device: NewDevice,
+    ) -> impl Future<Output = Result<Device>> + Send;
+
+    /// Revokes a device (it keeps its roster entry, so its old envelopes stay verifiable)
+    /// and returns its entry. Revoking a revoked device changes nothing.
+    /// [`Error::NoSuchDevice`], or [`Error::LastAdmin`] if no active admin would remain.
+    fn revoke_device(
+        &self,
+        team: TeamId,
+        device: DeviceId,
+        at_ms: u64,
+    ) -> impl Future<Output = Result<Device>> + Send;
+
+    /// A device's roster entry in a team, revoked or not; `None` if it never was on it
+    /// (or the team does not exist).
+    fn device(
+        &self,
+        team: TeamId,
+        device: DeviceId,
+    ) -> impl Future<Output = Result<Option<Device>>> + Send;
+
+    /// A team's whole roster, revoked devices included, in the order they were added.
+    /// Empty if the team does not exist.
+    fn devices(&self, team: TeamId) -> impl Future<Output = Result<Vec<Device>>> + Send;
+
+    /// The public key of a device that is an active member of at least one team (what
+    /// login checks the challenge answer with).
+    fn device_key(
+        &self,
+        device: DeviceId,
+    ) -> impl Future<Output = Result<Option<PublicKey>>> + Send;
+
+    /// Stores envelopes for `team` in order and answers one [`Pushed`] per envelope, in
+    /// the same order, with the team's head. Idempotent: an envelope id the relay holds keeps its first sequence
+    /// number and is reported as a duplicate (also within one call). Sequence numbers
+    /// are per team, start at 1 and have no gaps. [`Error::NoSuchTeam`] if the team does
+    /// not exist. Durable before it returns.
+    fn push(
+        &self,
+        team: TeamId,
+        envelopes: Vec<NewEnvelope>,
+    ) -> impl Future<Output = Result<PushReceipt>> + Send;
+
+    /// One page of the team's envelopes after `request.after`.
+    fn pull(&self, team: TeamId, request: PullRequest)
+    -> impl Future<Output = Result<Page>> + Send;
+
+    /// The team's latest sequence number (0 before its first envelope); `None` if the
+    /// team does not exist.
+    fn head(&self, team: TeamId) -> impl Future<Output = Result<Option<u64>>> + Send;
+
+    /// The live fan-out of team heads, published by the backend after each commit.
+    fn heads(&self) -> &TeamHeads;
+
+    /// Counters about writes so far.
+    fn write_stats(&self) -> WriteStats;
+
+    /// Whether the backend can serve (for `/healthz`).
+    fn check(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Stops accepting writes, finishes the ones already queued and releases the
+    /// database. Later calls fail with [`Error::Closed`].
+    fn close(&self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The latest sequence number of each team that someone is watching, fed by the storage
+/// backend after every commit (and, for a multi-process backend, by its notification
+/// listener). Values only ever grow.
+#[derive(Default)]
+pub struct TeamHeads {
+    watched: Mutex<HashMap<TeamId, watch::Sender<u64>>>,
+}
+
+impl TeamHeads {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Watches a team's head. The value starts at the last head published while someone
+    /// watched, or 0: read the head from storage *after* subscribing and
+    /// [`publish`](Self::publish) it, so no commit can fall between the two.
+    pub fn subscribe(&self, team: TeamId) -> watch::Receiver<u64> {
+        let mut watched = self.lock();
+        match watched.get(&team) {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, receiver) = watch::channel(0);
+                watched.insert(team, sender);
+                receiver
+            }
+        }
+    }
+
+    /// Records that `team`'s head is now at least `head`, waking its watchers if it grew.
+    /// Costs one map lookup when nobody watches the team.
+    pub fn publish(&self, team: TeamId, head: u64) {
+        let mut watched = self.lock();
+        let Some(sender) = watched.get(&team) else {
+            return;
+        };
+        if sender.receiver_count() == 0 {
+            // Everyone left: forget the team rather than keep a sender per team ever seen.
+            watched.remove(&team);
+            return;
+        }
+        sender.send_if_modified(|current| {
+            let grew = head > *current;
+            if grew {
+                *current = head;
+            }
+            grew
+        });
+    }
+
+    /// Teams with at least one watcher.
+    pub fn watched_teams(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|sender| sender.receiver_count() > 0)
+            .count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TeamId, watch::Sender<u64>>> {
+        // A panic while holding this lock cannot leave the map inconsistent: recover it.
+        self.watched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for TeamHeads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TeamHeads")
+            .field("watched", &self.lock().len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn heads_only_grow_and_forget_unwatched_teams() {
+        let heads = TeamHeads::new();
+        let team = TeamId([1; 16]);
+        heads.publish(team, 5); // nobody watches: nothing kept
+        assert_eq!(heads.watched_teams(), 0);
+
+        let mut rx = heads.subscribe(team);
+        heads.publish(team, 3);
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(*rx.borrow_and_update(), 3);
+        heads.publish(team, 2);
+        assert!(!rx.has_changed().unwrap());
+        heads.publish(team, 7);
+        assert_eq!(*rx.borrow_and_update(), 7);
+        assert_eq!(heads.watched_teams(), 1);
+
+        drop(rx);
+        heads.publish(team, 8);
+        assert_eq!(heads.watched_teams(), 0);
+        assert!(heads.lock().is_empty());
+    }
+}

@@ -1,0 +1,441 @@
+//! Live WebSockets, graceful shutdown, and what a failing storage backend looks like from
+//! outside: driven against a real relay on port 0.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::{Device, Relay, expect_error};
+use futures_util::StreamExt;
+use holdfast_protocol::{DeviceId, TeamId};
+use holdfast_relay::storage::{
+    self, Device as RosterEntry, NewDevice, NewEnvelope, NewTeam, Page, PublicKey, PullRequest,
+    PushReceipt, SqliteStorage, Storage, TeamHeads, WriteStats,
+};
+use reqwest::StatusCode;
+use tokio::sync::{Notify, Semaphore};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect_live(
+    relay: &Relay,
+    team: TeamId,
+    token: Option<&str>,
+) -> Result<Socket, tungstenite::Error> {
+    let url = format!(
+        "{}/v1/teams/{team}/live",
+        relay.url.replace("http://", "ws://")
+    );
+    let mut request = url.into_client_request().unwrap();
+    if let Some(token) = token {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+async fn next_seq(socket: &mut Socket) -> u64 {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("the socket is open")
+            .unwrap();
+        match message {
+            Message::Text(text) => {
+                let value: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                assert_eq!(value.as_object().unwrap().len(), 1, "{value}");
+                return value["seq"].as_u64().unwrap();
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn members_hear_the_head_grow_and_the_socket_closes_on_shutdown() {
+    let mut relay = Relay::start().await;
+    let alice = Device::new();
+    let team = relay.create_team(&alice).await;
+    let token = relay.login(&alice).await;
+    relay
+        .push_ok(
+            &token,
+            team,
+            alice.batch(team, &alice.changes(team, 0, 2, 100)),
+        )
+        .await;
+
+    let mut socket = connect_live(&relay, team, Some(&token)).await.unwrap();
+    assert_eq!(
+        next_seq(&mut socket).await,
+        2,
+        "the current head on connect"
+    );
+    relay
+        .push_ok(
+            &token,
+            team,
+            alice.batch(team, &alice.changes(team, 10, 3, 100)),
+        )
+        .await;
+    assert_eq!(next_seq(&mut socket).await, 5);
+    // Several pushes in a row: heads only grow, and the last one arrives.
+    for round in 0..4u64 {
+        relay
+            .push_ok(
+                &token,
+                team,
+                alice.batch(team, &alice.changes(team, 100 + round * 10, 2, 10)),
+            )
+            .await;
+    }
+    let mut seen = 5;
+    while seen < 13 {
+        let seq = next_seq(&mut socket).await;
+        assert!(seq > seen, "{seq} after {seen}");
+        seen = seq;
+    }
+    // Duplicates do not wake anyone; the gauge counts the socket.
+    relay
+        .push_ok(
+            &token,
+            team,
+            alice.batch(team, &alice.changes(team, 0, 1, 100)),
+        )
+        .await;
+    let metrics = relay
+        .http
+        .get(relay.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "holdfast_relay_live_connections 1"),
+        "{metrics}"
+    );
+
+    // Strangers and anonymous clients are refused before the upgrade.
+    let outsider = Device::new();
+    relay.create_team(&outsider).await;
+    let outsider_token = relay.login(&outsider).await;
+    match connect_live(&relay, team, Some(&outsider_token)).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("expected 403, got {other:?}"),
+    }
+    match connect_live(&relay, team, None).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
+
+    // Shutdown closes the socket with 1001 (going away).
+    let shutdown = tokio::spawn(async move { relay.shutdown().await });
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.unwrap().code, CloseCode::Away);
+    tokio::time::timeout(Duration::from_secs(10), shutdown)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_revoked_device_is_disconnected_from_live() {
+    let relay = Relay::start().await;
+    let admin = Device::new();
+    let member = Device::new();
+    let team = relay.create_team(&admin).await;
+    let admin_token = relay.login(&admin).await;
+    relay
+        .add_device(&admin_token, team, &member, "member")
+        .await;
+    let member_token = relay.login(&member).await;
+    let mut socket = connect_live(&relay, team, Some(&member_token))
+        .await
+        .unwrap();
+    assert_eq!(next_seq(&mut socket).await, 0);
+    let revoked = relay
+        .http
+        .delete(relay.at(&format!("/v1/teams/{team}/devices/{}", member.id)))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    relay
+        .push_ok(
+            &admin_token,
+            team,
+            admin.batch(team, &admin.changes(team, 0, 1, 10)),
+        )
+        .await;
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(Message::Text(text))) => panic!("a revoked device heard {text}"),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.unwrap().code, CloseCode::Policy);
+}
+
+/// SQLite storage with two test hooks: pushes that wait at a gate, and pushes and pulls
+/// that fail the way a broken disk would.
+#[derive(Clone)]
+struct Hooked {
+    inner: SqliteStorage,
+    gate: Option<Gate>,
+    broken: Arc<AtomicBool>,
+}
+
+#[derive(Clone)]
+struct Gate {
+    entered: Arc<Notify>,
+    open: Arc<Semaphore>,
+}
+
+const SECRET_CAUSE: &str =
+    "sqlite: disk I/O error at /srv/secret-volume/relay.db (SELECT bytes FROM envelopes)";
+
+impl Hooked {
+    fn new(dir: &std::path::Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        Hooked {
+            inner: SqliteStorage::open(dir.join("relay.db")).unwrap(),
+            gate: None,
+            broken: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn failure(&self) -> storage::Result<()> {
+        if self.broken.load(Ordering::SeqCst) {
+            Err(storage::Error::Backend(SECRET_CAUSE.into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Storage for Hooked {
+    async fn create_team(&self, team: NewTeam) -> storage::Result<()> {
+        self.inner.create_team(team).await
+    }
+    async fn add_device(&self, team: TeamId, device: NewDevice) -> storage::Result<RosterEntry> {
+        self.inner.add_device(team, device).await
+    }
+    async fn revoke_device(
+        &self,
+        team: TeamId,
+        device: DeviceId,
+        at_ms: u64,
+    ) -> storage::Result<RosterEntry> {
+        self.inner.revoke_device(team, device, at_ms).await
+    }
+    async fn device(&self, team: TeamId, device: DeviceId) -> storage::Result<Option<RosterEntry>> {
+        self.inner.device(team, device).await
+    }
+    async fn devices(&self, team: TeamId) -> storage::Result<Vec<RosterEntry>> {
+        self.inner.devices(team).await
+    }
+    async fn device_key(&self, device: DeviceId) -> storage::Result<Option<PublicKey>> {
+        self.inner.device_key(device).await
+    }
+    async fn push(
+        &self,
+        team: TeamId,
+        envelopes: Vec<NewEnvelope>,
+    ) -> storage::Result<PushReceipt> {
+        self.failure()?;
+        if let Some(gate) = &self.gate {
+            gate.entered.notify_one();
+            gate.open.acquire().await.unwrap().forget();
+        }
+        self.inner.push(team, envelopes).await
+    }
+    async fn pull(&self, team: TeamId, request: PullRequest) -> storage::Result<Page> {
+        self.failure()?;
+        self.inner.pull(team, request).await
+    }
+    async fn head(&self, team: TeamId) -> storage::Result<Option<u64>> {
+        self.inner.head(team).await
+    }
+    fn heads(&self) -> &TeamHeads {
+        self.inner.heads()
+    }
+    fn write_stats(&self) -> WriteStats {
+        self.inner.write_stats()
+    }
+    async fn check(&self) -> storage::Result<()> {
+        self.failure()?;
+        self.inner.check().await
+    }
+    async fn close(&self) -> storage::Result<()> {
+        self.inner.close().await
+    }
+}
+
+#[tokio::test]
+async fn graceful_shutdown_drains_an_in_flight_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_dir = dir.path().join("db");
+    let mut storage = Hooked::new(&db_dir);
+    let gate = Gate {
+        entered: Arc::new(Notify::new()),
+        open: Arc::new(Semaphore::new(0)),
+    };
+    storage.gate = Some(gate.clone());
+    let mut relay = Relay::start_on(storage, dir).await;
+    let alice = Device::new();
+    let team = relay.create_team(&alice).await;
+    let token = relay.login(&alice).await;
+    let envelopes = alice.changes(team, 0, 3, 500);
+    let batch = alice.batch(team, &envelopes);
+
+    // A push reaches storage and waits there.
+    let push = {
+        let http = relay.http.clone();
+        let url = relay.at(&format!("/v1/teams/{team}/envelopes"));
+        let token = token.clone();
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(token)
+                .body(batch)
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(5), gate.entered.notified())
+        .await
+        .unwrap();
+
+    // Shutdown begins while it is in flight: the relay stops accepting but waits.
+    let url = relay.url.clone();
+    let running = relay.running.take().unwrap();
+    let shutdown = tokio::spawn(running.shutdown());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !shutdown.is_finished(),
+        "shutdown waits for the in-flight push"
+    );
+    let fresh = reqwest::Client::new()
+        .get(format!("{url}/healthz"))
+        .send()
+        .await;
+    assert!(
+        fresh.is_err(),
+        "no new connections while draining: {fresh:?}"
+    );
+
+    // Let the push finish: it is answered, then the relay stops.
+    gate.open.add_permits(1);
+    let response = tokio::time::timeout(Duration::from_secs(5), push)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["results"][2]["seq"], 3);
+    tokio::time::timeout(Duration::from_secs(10), shutdown)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+
+    // The acknowledged envelopes are in the database.
+    let reopened = SqliteStorage::open(db_dir.join("relay.db")).unwrap();
+    let page = reopened
+        .pull(
+            team,
+            PullRequest {
+                after: 0,
+                limit: 10,
+                max_bytes: usize::MAX,
+                compact: false,
+            },
+        )
+        .await
+        .unwrap();
+    let got: Vec<&Vec<u8>> = page.envelopes.iter().map(|(_, bytes)| bytes).collect();
+    assert_eq!(got, envelopes.iter().collect::<Vec<_>>());
+    reopened.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_storage_failure_is_a_generic_500_that_leaks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Hooked::new(&dir.path().join("db"));
+    let broken = Arc::clone(&storage.broken);
+    let relay = Relay::start_on(storage, dir).await;
+    let alice = Device::new();
+    let team = relay.create_team(&alice).await;
+    let token = relay.login(&alice).await;
+    broken.store(true, Ordering::SeqCst);
+
+    let push = relay
+        .push(
+            &token,
+            team,
+            alice.batch(team, &alice.changes(team, 0, 1, 10)),
+        )
+        .await;
+    let pull = relay.pull(&token, team, "after=0").await;
+    for response in [push, pull] {
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let text = response.text().await.unwrap();
+        assert_eq!(text, r#"{"code":"internal","message":"internal error"}"#);
+        for secret in ["secret", "sqlite", "SELECT", "relay.db", "disk"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+    // Health says so, without the cause either.
+    let health = relay.http.get(relay.at("/healthz")).send().await.unwrap();
+    let message = expect_error(health, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert!(!message.contains("secret"), "{message}");
+    let metrics = relay
+        .http
+        .get(relay.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "holdfast_relay_errors_total{code=\"internal\"} 2"),
+        "{metrics}"
+    );
+
+    broken.store(false, Ordering::SeqCst);
+    let healthy = relay.http.get(relay.at("/healthz")).send().await.unwrap();
+    assert_eq!(healthy.status(), StatusCode::OK);
+}
