@@ -101,6 +101,40 @@ pub enum Error {
     /// Automerge rejected an operation or a document.
     #[error("document engine: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+    /// A wire structure (envelope, batch, page) is malformed, or sealing or opening failed.
+    #[error("wire format: {0}")]
+    Protocol(#[from] holdfast_protocol::Error),
+    /// Key derivation or another crypto step failed.
+    #[error("crypto: {0}")]
+    Crypto(String),
+    /// A key the operation needs is not in the key store.
+    #[error("the {what} is not in the key store")]
+    KeyMissing {
+        /// Which key.
+        what: &'static str,
+    },
+    /// The relay answered with an error.
+    #[error("relay refused ({status} {code}): {message}")]
+    Relay {
+        /// HTTP status.
+        status: u16,
+        /// The relay's stable machine-readable code (`unauthorized`, `rate_limited`, …).
+        code: String,
+        /// The relay's human message.
+        message: String,
+    },
+    /// The relay could not be reached, or the connection broke (the device is offline).
+    #[error("network: {0}")]
+    Network(String),
+    /// An envelope from the relay was refused: unknown author, bad signature, wrong team,
+    /// undecryptable, or not a Holdfast document. It was recorded and not applied.
+    #[error("envelope {id} refused: {reason}")]
+    BadEnvelope {
+        /// The envelope id (hex).
+        id: String,
+        /// Why.
+        reason: String,
+    },
     /// A file could not be read or written.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

@@ -5,6 +5,12 @@
 //! and an encrypted SQLite store that keeps every edit, its outbox entry and the derived
 //! indexes in one transaction.
 //!
+//! Sync is end-to-end encrypted: [`crypto`] decides the keys (the device's Ed25519 key in
+//! the host's [`KeyStore`], document keys derived from a team secret for now), the store
+//! seals outbox changes into envelopes exactly once and applies pulled pages in one
+//! transaction each, and [`SyncClient`] talks to the relay (push, pull, live, snapshots)
+//! with the store shared through a [`SharedStore`].
+//!
 //! ```no_run
 //! use holdfast_core::{Store, StoreConfig, MemoryKeyStore, model::case_file::NewPatient};
 //!
@@ -14,10 +20,28 @@
 //! let mut store = Store::create(&config, &keys)?;
 //! let case = store.create_case_file(NewPatient::named("Ada Lovelace"))?;
 //! let caseload = store.caseload(&Default::default())?;
-//! assert_eq!(caseload[0].case_id, case);
+//! assert_eq!(caseload[0].case_id, case.case_id);
+//! # Ok(()) }
+//! ```
+//!
+//! Sharing that store in a team and syncing it (inside a tokio runtime):
+//!
+//! ```no_run
+//! use holdfast_core::{MemoryKeyStore, SharedStore, Store, StoreConfig, SyncClient, SyncConfig};
+//!
+//! # async fn run() -> holdfast_core::Result<()> {
+//! let keys = MemoryKeyStore::default();
+//! let mut store = Store::create(&StoreConfig::new("/tmp/holdfast-sync", "Sam Okafor"), &keys)?;
+//! let team = store.create_team(&keys, "http://127.0.0.1:7878")?;
+//! let store = SharedStore::new(store);
+//! let client = SyncClient::new(store.clone(), SyncConfig::default())?;
+//! client.sync(team).await?; // registers the team, pushes, pulls
+//! let _live = client.live(team); // follows the team until dropped
+//! assert!(client.status(team).await?.everything_uploaded);
 //! # Ok(()) }
 //! ```
 
+pub mod crypto;
 mod error;
 pub mod import;
 pub mod keystore;
@@ -25,7 +49,10 @@ pub mod model;
 #[cfg(feature = "seed")]
 pub mod seed;
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, Result};
 pub use keystore::{FileKeyStore, KeyStore, KeyStoreError, MemoryKeyStore};
+pub use model::ids::TeamId;
 pub use store::{Store, StoreConfig};
+pub use sync::{SharedStore, SyncClient, SyncConfig, SyncStatus};

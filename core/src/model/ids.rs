@@ -1,5 +1,9 @@
-//! Random identifiers: 128-bit for documents and devices (they travel to the relay and must
-//! reveal nothing), 64-bit for items inside a document.
+//! Random identifiers: 128-bit for teams, documents and devices (they travel to the relay and
+//! must reveal nothing), 64-bit for items inside a document.
+//!
+//! Team, document and device ids are the same 16 bytes as the wire protocol's
+//! [`holdfast_protocol::TeamId`], [`holdfast_protocol::DocumentId`] and
+//! [`holdfast_protocol::DeviceId`]; `From` converts both ways.
 
 use std::fmt;
 use std::str::FromStr;
@@ -85,6 +89,10 @@ random_id!(
     DeviceId, 16
 );
 random_id!(
+    /// A team: the devices that share documents through one relay sequence.
+    TeamId, 16
+);
+random_id!(
     /// A referral inside a case file.
     ReferralId, 8
 );
@@ -117,6 +125,27 @@ random_id!(
     AssetId, 8
 );
 
+/// Same bytes both ways: a model id and its wire id name the same thing.
+macro_rules! wire_id {
+    ($model:ident, $wire:ty) => {
+        impl From<$model> for $wire {
+            fn from(id: $model) -> Self {
+                <$wire>::from(id.0)
+            }
+        }
+
+        impl From<$wire> for $model {
+            fn from(id: $wire) -> Self {
+                $model(id.0)
+            }
+        }
+    };
+}
+
+wire_id!(TeamId, holdfast_protocol::TeamId);
+wire_id!(DocId, holdfast_protocol::DocumentId);
+wire_id!(DeviceId, holdfast_protocol::DeviceId);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +159,24 @@ mod tests {
         assert!("abcd".parse::<DocId>().is_err(), "wrong length");
         assert!(SessionId::from_slice(&[0; 9]).is_err());
         assert_ne!(DocId::random(), DocId::random());
+    }
+
+    #[test]
+    fn model_and_wire_ids_are_the_same_bytes() {
+        let doc = DocId::random();
+        let wire = holdfast_protocol::DocumentId::from(doc);
+        assert_eq!(wire.0, doc.0);
+        assert_eq!(wire.to_string(), doc.to_string());
+        assert_eq!(DocId::from(wire), doc);
+        let device = DeviceId::random();
+        assert_eq!(
+            DeviceId::from(holdfast_protocol::DeviceId::from(device)),
+            device
+        );
+        let team = TeamId::random();
+        assert_eq!(
+            holdfast_protocol::TeamId::from(team).to_string(),
+            team.to_string()
+        );
     }
 }

@@ -8,22 +8,37 @@
 //!
 //! At rest the whole file (tables, FTS index, WAL) is encrypted by SQLCipher under a
 //! 256-bit key that the host keeps in its [`KeyStore`].
+//!
+//! For sync (`teams.rs`, `outbox.rs`, `incoming.rs`): the teams the device belongs to and
+//! their cursors; outbox changes sealed exactly once into envelopes kept until the relay
+//! acknowledges them; pulled pages applied in one transaction each (changes, new
+//! documents, indexes, refusals, cursor). The network side is [`crate::sync`].
 
+mod incoming;
 mod index;
+mod outbox;
 pub mod schema;
+mod teams;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use automerge::AutoCommit;
+use holdfast_protocol::DeviceSigningKey;
 use ring::hmac;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use zeroize::Zeroizing;
 
+pub use incoming::PageOutcome;
 pub use index::{AssetHit, CaseloadEntry, CaseloadFilter, DirectoryQuery};
+pub use outbox::{PendingEnvelope, RefusedEnvelope};
+pub use teams::TeamInfo;
 
+use crate::crypto::TeamSecret;
+use crate::crypto::keys::device_signing_key;
 use crate::keystore::KeyStore;
 use crate::model::action_plan::{self, ActionPlan, NewStep};
 use crate::model::case_file::{
@@ -34,7 +49,7 @@ use crate::model::directory::{self, Asset, AssetInput};
 use crate::model::doc::{self, Author, DocKind, HistoryEntry};
 use crate::model::ids::{
     AssetId, CommentId, ConcernId, DeviceId, DocId, GoalId, MeasureId, ReferralId, SessionId,
-    StepId,
+    StepId, TeamId,
 };
 use crate::model::measures::Instrument;
 use crate::{Error, Result};
@@ -137,6 +152,12 @@ pub struct Store {
     config: StoreConfig,
     author: Author,
     docs: HashMap<DocId, (DocKind, AutoCommit)>,
+    /// The device's Ed25519 key (its seed lives in the host's key store, never in the file).
+    signer: Arc<DeviceSigningKey>,
+    /// Secrets of the teams this device belongs to, read from the key store at open.
+    team_secrets: HashMap<TeamId, TeamSecret>,
+    /// The team new documents are shared in.
+    current_team: Option<TeamId>,
 }
 
 impl std::fmt::Debug for Store {
@@ -221,6 +242,7 @@ impl Store {
                 fresh
             }
         };
+        let signer = Arc::new(device_signing_key(keys, true)?);
         let mut conn = Connection::open(&db)?;
         apply_key(&conn, &key)?;
         configure(&conn, config.durability)?;
@@ -244,6 +266,9 @@ impl Store {
                 person: config.person.trim().to_owned(),
             },
             docs: HashMap::new(),
+            signer,
+            team_secrets: HashMap::new(),
+            current_team: None,
         })
     }
 
@@ -291,6 +316,10 @@ impl Store {
                 r.get(0)
             })
             .map_err(classify)?;
+        let (team_secrets, current_team) = teams::load_teams(&conn, keys)?;
+        // Stores from before sync (schema < 3) have no device key yet: make one. A store that
+        // already belongs to a team must not silently change identity.
+        let signer = Arc::new(device_signing_key(keys, team_secrets.is_empty())?);
         let mut store = Store {
             conn,
             config: config.clone(),
@@ -300,6 +329,9 @@ impl Store {
                     .map_err(|_| Error::StoreCorrupt("person is not text".into()))?,
             },
             docs: HashMap::new(),
+            signer,
+            team_secrets,
+            current_team,
         };
         if found < 2 {
             store.rebuild_indexes()?;
@@ -470,7 +502,8 @@ impl Store {
             params![id.as_bytes().as_slice(), hash.0.as_slice(), bytes],
         )?;
         tx.execute(
-            "UPDATE documents SET change_count = change_count + 1, updated_at = ?2 WHERE id = ?1",
+            "UPDATE documents SET change_count = change_count + 1,
+                 changes_since_snapshot = changes_since_snapshot + 1, updated_at = ?2 WHERE id = ?1",
             params![id.as_bytes().as_slice(), doc::now_millis()],
         )?;
         enqueue(&tx, id, hash.0.as_slice(), bytes)?;
@@ -479,18 +512,30 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a brand-new document (all its changes go to the outbox).
+    /// Writes a brand-new document (all its changes go to the outbox), in the current team
+    /// if the device has one.
     fn insert_new(
         tx: &Transaction<'_>,
+        team: Option<TeamId>,
         id: DocId,
         kind: DocKind,
         doc: &mut AutoCommit,
     ) -> Result<()> {
+        let changes = doc.get_changes(&[]);
         tx.execute(
-            "INSERT INTO documents (id, kind, snapshot, change_count, updated_at) VALUES (?1, ?2, ?3, 0, ?4)",
-            params![id.as_bytes().as_slice(), kind.as_str(), doc.save(), doc::now_millis()],
+            "INSERT INTO documents (id, kind, snapshot, change_count, updated_at, team_id,
+                 changes_since_snapshot)
+             VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
+            params![
+                id.as_bytes().as_slice(),
+                kind.as_str(),
+                doc.save(),
+                doc::now_millis(),
+                team.map(|t| t.as_bytes().to_vec()),
+                changes.len() as i64
+            ],
         )?;
-        for change in doc.get_changes(&[]) {
+        for change in changes {
             enqueue(tx, id, change.hash().0.as_slice(), change.raw_bytes())?;
         }
         Ok(())
@@ -622,8 +667,20 @@ impl Store {
         doc::commit(&mut case, &self.author, "case file created");
         let view = case_file::read(&mut case)?;
         let tx = self.conn.transaction()?;
-        Self::insert_new(&tx, plan_id, DocKind::ActionPlan, &mut plan)?;
-        Self::insert_new(&tx, case_id, DocKind::CaseFile, &mut case)?;
+        Self::insert_new(
+            &tx,
+            self.current_team,
+            plan_id,
+            DocKind::ActionPlan,
+            &mut plan,
+        )?;
+        Self::insert_new(
+            &tx,
+            self.current_team,
+            case_id,
+            DocKind::CaseFile,
+            &mut case,
+        )?;
         index::update_case(&tx, case_id, &view)?;
         tx.commit()?;
         self.docs.insert(plan_id, (DocKind::ActionPlan, plan));
@@ -878,7 +935,7 @@ impl Store {
         let mut doc = directory::create(&self.author, area)?;
         doc::commit(&mut doc, &self.author, "directory created");
         let tx = self.conn.transaction()?;
-        Self::insert_new(&tx, id, DocKind::Directory, &mut doc)?;
+        Self::insert_new(&tx, self.current_team, id, DocKind::Directory, &mut doc)?;
         tx.commit()?;
         self.docs.insert(id, (DocKind::Directory, doc));
         Ok(id)
@@ -1028,11 +1085,85 @@ mod tests {
         case_file::set_status(&mut case, &author, CaseStatus::Active, None).unwrap();
         doc::commit(&mut case, &author, "created");
         let id = DocId::random();
-        let tx = conn.transaction().unwrap();
-        Store::insert_new(&tx, id, DocKind::CaseFile, &mut case).unwrap();
-        tx.commit().unwrap();
+        // As version 1 wrote it: no team column, every change in the outbox.
+        conn.execute(
+            "INSERT INTO documents (id, kind, snapshot, change_count, updated_at) VALUES (?1, ?2, ?3, 0, ?4)",
+            params![id.as_bytes().as_slice(), "case_file", case.save(), doc::now_millis()],
+        )
+        .unwrap();
+        for change in case.get_changes(&[]) {
+            conn.execute(
+                "INSERT INTO outbox (doc_id, hash, bytes, created_at) VALUES (?1, ?2, ?3, 0)",
+                params![
+                    id.as_bytes().as_slice(),
+                    change.hash().0.as_slice(),
+                    change.raw_bytes()
+                ],
+            )
+            .unwrap();
+        }
         std::fs::write(keycheck_path(&db), key_check(&key)).unwrap();
         id
+    }
+
+    #[test]
+    fn version_2_store_upgrades_to_teams_and_keeps_its_outbox_for_the_first_team() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = MemoryKeyStore::default();
+        let id = make_v1_store(dir.path(), &keys);
+        {
+            // Bring it to version 2 exactly, as a build of that version would have.
+            let db = dir.path().join(DB_FILE);
+            let mut conn = Connection::open(&db).unwrap();
+            apply_key(&conn, &[3u8; 32]).unwrap();
+            assert_eq!(schema::migrate_to(&mut conn, 2).unwrap(), 1);
+            assert_eq!(schema::version(&conn).unwrap(), 2);
+        }
+        assert!(keys.get(crate::crypto::DEVICE_KEY_NAME).unwrap().is_none());
+        let mut store = Store::open(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
+        assert_eq!(schema::version(&store.conn).unwrap(), 3);
+        // A store from before sync gets its device key on first open.
+        assert!(keys.get(crate::crypto::DEVICE_KEY_NAME).unwrap().is_some());
+        assert!(store.teams().unwrap().is_empty());
+        assert_eq!(store.document_team(id).unwrap(), None);
+        let outbox = store.outbox_len().unwrap();
+        assert!(outbox > 0);
+
+        let team = store.create_team(&keys, "http://127.0.0.1:9/").unwrap();
+        assert_eq!(store.current_team(), Some(team));
+        assert_eq!(
+            store.document_team(id).unwrap(),
+            Some(team),
+            "old documents join the first team"
+        );
+        let info = store.team(team).unwrap();
+        assert_eq!(info.relay_url, "http://127.0.0.1:9");
+        assert!(info.created_here && !info.registered);
+        assert_eq!(info.cursor, 0);
+        let status = store.sync_status(team).unwrap();
+        assert_eq!(status.pending_outbox, outbox);
+        assert!(!status.everything_uploaded);
+        // Sealing covers the changes written before the upgrade.
+        assert_eq!(store.seal_outbox(team).unwrap(), 1);
+        assert_eq!(
+            store
+                .pending_envelopes(team, 100, usize::MAX)
+                .unwrap()
+                .len(),
+            1
+        );
+        // The team secret reads back after a reopen; a second team leaves documents alone.
+        let secret = store.team_secret(team).unwrap();
+        drop(store);
+        let mut store = Store::open(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
+        assert_eq!(
+            store.team_secret(team).unwrap().as_bytes(),
+            secret.as_bytes()
+        );
+        let other = store.create_team(&keys, "http://127.0.0.1:9").unwrap();
+        assert_eq!(store.current_team(), Some(team));
+        assert_eq!(store.document_team(id).unwrap(), Some(team));
+        assert_ne!(other, team);
     }
 
     #[test]

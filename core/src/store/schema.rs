@@ -3,13 +3,16 @@
 //! Version 1 holds what cannot be rebuilt: documents (an Automerge snapshot plus the
 //! changes written since), the outbox and the device's identity. Version 2 adds the derived
 //! indexes (caseload, directory search); they are rebuilt from the documents on upgrade.
+//! Version 3 adds sync: the teams this device belongs to (relay, cursor, status), each
+//! document's team, envelopes sealed from the outbox and waiting for the relay, and
+//! envelopes refused on receipt.
 
 use rusqlite::Connection;
 
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -82,8 +85,55 @@ CREATE VIRTUAL TABLE assets_fts USING fts5(
 );
 ";
 
+const V3: &str = "
+-- One row per team the device belongs to. `cursor` is the highest relay sequence number
+-- whose envelope has been applied (or refused): pulls continue after it.
+CREATE TABLE teams (
+    id            BLOB PRIMARY KEY,
+    relay_url     TEXT NOT NULL,
+    created_here  INTEGER NOT NULL,
+    registered    INTEGER NOT NULL DEFAULT 0,
+    cursor        INTEGER NOT NULL DEFAULT 0,
+    head_seen     INTEGER NOT NULL DEFAULT 0,
+    last_push_at  INTEGER,
+    last_pull_at  INTEGER,
+    last_error    TEXT,
+    offline       INTEGER NOT NULL DEFAULT 0,
+    joined_at     INTEGER NOT NULL
+);
+-- NULL until the device creates or joins its first team; then every document gets one.
+ALTER TABLE documents ADD COLUMN team_id BLOB REFERENCES teams(id);
+-- Changes (local or remote) since this device last queued or received a snapshot.
+ALTER TABLE documents ADD COLUMN changes_since_snapshot INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX documents_by_team ON documents(team_id);
+-- Envelopes sealed exactly once and kept until the relay acknowledges them, so a retried
+-- push sends identical bytes (the relay deduplicates by id).
+CREATE TABLE sealed (
+    id        BLOB PRIMARY KEY,
+    team_id   BLOB NOT NULL REFERENCES teams(id),
+    doc_id    BLOB NOT NULL,
+    kind      INTEGER NOT NULL,
+    bytes     BLOB NOT NULL,
+    sealed_at INTEGER NOT NULL
+);
+CREATE INDEX sealed_by_team ON sealed(team_id);
+-- Which sealed envelope carries each outbox change (NULL: not sealed yet).
+ALTER TABLE outbox ADD COLUMN envelope_id BLOB;
+CREATE INDEX outbox_by_envelope ON outbox(envelope_id);
+-- Envelopes refused on receipt: never applied, kept for the record (no content).
+CREATE TABLE refused (
+    id          BLOB PRIMARY KEY,
+    team_id     BLOB NOT NULL,
+    seq         INTEGER NOT NULL,
+    doc_id      BLOB NOT NULL,
+    author      BLOB NOT NULL,
+    reason      TEXT NOT NULL,
+    refused_at  INTEGER NOT NULL
+);
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

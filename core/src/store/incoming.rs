@@ -1,0 +1,346 @@
+//! Incoming sync: applying a checked page of envelopes in one transaction.
+//!
+//! Changes are grouped by document and each document gets ONE Automerge call with all of
+//! them (`load_incremental` over the concatenated chunks): applying changes one call at a
+//! time costs ~1.4 ms each on a 10,000-change document, batched ~8 µs. The new changes,
+//! new documents, refusals, derived indexes and the team cursor then commit together, so
+//! a crash leaves either the whole page applied or none of it.
+
+use automerge::{AutoCommit, ChangeHash, ROOT};
+use holdfast_protocol::Kind;
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::{Reindex, Store, classify, reindex_doc};
+use crate::model::doc::{self, DocKind};
+use crate::model::ids::{DocId, TeamId};
+use crate::sync::incoming::{Opened, OpenedPage, Refusal};
+use crate::{Error, Result};
+
+/// What applying one page did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageOutcome {
+    /// Envelopes applied.
+    pub applied: usize,
+    /// Documents that changed.
+    pub documents: usize,
+    /// Documents seen for the first time.
+    pub new_documents: usize,
+    /// Envelopes refused.
+    pub refused: usize,
+    /// Envelopes written by this device (skipped).
+    pub own: usize,
+    /// The team cursor after the page.
+    pub cursor: u64,
+}
+
+/// One document's share of a page, worked out before the transaction.
+struct DocWork {
+    id: DocId,
+    kind: DocKind,
+    doc: AutoCommit,
+    is_new: bool,
+    /// Changes new to this device, to append to the document's stored changes.
+    changes: Vec<(ChangeHash, Vec<u8>)>,
+    /// Some changes wait for dependencies that have not arrived: store the whole document
+    /// (its save keeps such changes) instead of appending, so nothing received is lost.
+    rewrite: bool,
+    /// A snapshot arrived: another device has just uploaded one, so this one need not.
+    snapshot_seen: bool,
+}
+
+impl Store {
+    /// Applies a checked page to `team`: new changes, new documents, indexes, refusals and
+    /// the cursor, in one transaction. With `bootstrap`, snapshots of documents already
+    /// here are loaded too; otherwise they are redundant (every change they hold arrives
+    /// as a change batch) and only reset the snapshot counter.
+    pub fn apply_page(
+        &mut self,
+        team: TeamId,
+        page: OpenedPage,
+        bootstrap: bool,
+    ) -> Result<PageOutcome> {
+        let cursor = self.team(team)?.cursor;
+        let mut refused = page.refused;
+        let mut outcome = PageOutcome {
+            own: page.own,
+            ..PageOutcome::default()
+        };
+
+        // Group by document, in sequence order.
+        let mut groups: Vec<(DocId, Vec<Opened>)> = Vec::new();
+        for item in page.items.into_iter().filter(|i| i.seq > cursor) {
+            match groups.iter_mut().find(|(d, _)| *d == item.doc) {
+                Some((_, items)) => items.push(item),
+                None => groups.push((item.doc, vec![item])),
+            }
+        }
+
+        let mut work = Vec::with_capacity(groups.len());
+        for (id, items) in groups {
+            match self.prepare_doc(team, id, &items, bootstrap) {
+                Ok((w, bad)) => {
+                    outcome.applied += items.len() - bad.len();
+                    refused.extend(bad);
+                    if let Some(w) = w {
+                        work.push(w);
+                    }
+                }
+                Err(reason) => {
+                    // Nothing of this document is applied; its envelopes are refused.
+                    self.docs.remove(&id);
+                    refused.extend(items.iter().map(|i| refusal(i, &reason)));
+                }
+            }
+        }
+
+        let next = page.next.max(cursor);
+        let now = doc::now_millis();
+        let tx = self.conn.transaction()?;
+        for w in &mut work {
+            let id = w.id.as_bytes().as_slice();
+            let n = w.changes.len() as i64;
+            if w.is_new {
+                tx.execute(
+                    "INSERT INTO documents (id, kind, snapshot, change_count, updated_at, team_id,
+                         changes_since_snapshot)
+                     VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
+                    params![
+                        id,
+                        w.kind.as_str(),
+                        w.doc.save(),
+                        now,
+                        team.as_bytes().as_slice(),
+                        if w.snapshot_seen { 0 } else { n }
+                    ],
+                )?;
+            } else if w.rewrite {
+                tx.execute(
+                    "UPDATE documents SET snapshot = ?2, change_count = 0, updated_at = ?3 WHERE id = ?1",
+                    params![id, w.doc.save(), now],
+                )?;
+                tx.execute("DELETE FROM changes WHERE doc_id = ?1", [id])?;
+            } else {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO changes (doc_id, hash, bytes) VALUES (?1, ?2, ?3)",
+                )?;
+                for (hash, bytes) in &w.changes {
+                    insert.execute(params![id, hash.0.as_slice(), bytes])?;
+                }
+                tx.execute(
+                    "UPDATE documents SET change_count = change_count + ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id, n, now],
+                )?;
+            }
+            if !w.is_new {
+                if w.snapshot_seen {
+                    tx.execute(
+                        "UPDATE documents SET changes_since_snapshot = 0 WHERE id = ?1",
+                        [id],
+                    )?;
+                } else {
+                    tx.execute(
+                        "UPDATE documents SET changes_since_snapshot = changes_since_snapshot + ?2
+                         WHERE id = ?1",
+                        params![id, n],
+                    )?;
+                }
+            }
+            // Remote edits can touch anything: recompute the document's index rows whole.
+            let scope = match w.kind {
+                DocKind::Directory => Reindex::WholeDirectory,
+                _ => Reindex::Case,
+            };
+            match reindex_doc(&tx, w.id, w.kind, &mut w.doc, scope) {
+                Ok(()) => {}
+                // The database failing is fatal; a remote document the index cannot read
+                // must not stall the team's sync (the document itself is kept as received).
+                Err(e @ (Error::Sqlite(_) | Error::StoreCorrupt(_) | Error::Io(_))) => {
+                    return Err(e);
+                }
+                Err(e) => tracing::warn!(doc = %w.id, error = %e, "remote document not indexed"),
+            }
+        }
+        {
+            let mut record = tx.prepare_cached(
+                "INSERT OR REPLACE INTO refused (id, team_id, seq, doc_id, author, reason, refused_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for r in &refused {
+                record.execute(params![
+                    r.id.as_bytes().as_slice(),
+                    team.as_bytes().as_slice(),
+                    i64::try_from(r.seq).unwrap_or(i64::MAX),
+                    r.doc.as_bytes().as_slice(),
+                    r.author.as_bytes().as_slice(),
+                    r.reason,
+                    now
+                ])?;
+                tracing::warn!(team = %team, envelope = %r.id, seq = r.seq, reason = %r.reason, "envelope refused");
+            }
+        }
+        let next_i = i64::try_from(next).unwrap_or(i64::MAX);
+        tx.execute(
+            "UPDATE teams SET cursor = max(cursor, ?2), head_seen = max(head_seen, ?2),
+                 last_pull_at = ?3 WHERE id = ?1",
+            params![team.as_bytes().as_slice(), next_i, now],
+        )?;
+        tx.commit()?;
+
+        outcome.documents = work.len();
+        outcome.new_documents = work.iter().filter(|w| w.is_new).count();
+        outcome.refused = refused.len();
+        outcome.cursor = next;
+        let touched: Vec<DocId> = work.iter().map(|w| w.id).collect();
+        for w in work {
+            self.cache(w.id, w.kind, w.doc);
+        }
+        for id in touched {
+            self.maybe_compact(id)?;
+        }
+        Ok(outcome)
+    }
+
+    fn cache(&mut self, id: DocId, kind: DocKind, doc: AutoCommit) {
+        if self.docs.len() >= self.config.cache_docs.max(1)
+            && !self.docs.contains_key(&id)
+            && let Some(k) = self.docs.keys().next().copied()
+        {
+            self.docs.remove(&k);
+        }
+        self.docs.insert(id, (kind, doc));
+    }
+
+    /// Applies one document's envelopes to an owned copy of it (taken out of the cache, so
+    /// a failed transaction leaves the cache without it and it reloads from disk).
+    /// Returns the work to commit (`None` if nothing changed) and envelopes refused one by
+    /// one. An `Err` refuses all of them.
+    fn prepare_doc(
+        &mut self,
+        team: TeamId,
+        id: DocId,
+        items: &[Opened],
+        bootstrap: bool,
+    ) -> std::result::Result<(Option<DocWork>, Vec<Refusal>), String> {
+        let known: Option<(String, Option<Vec<u8>>)> = self
+            .conn
+            .query_row(
+                "SELECT kind, team_id FROM documents WHERE id = ?1",
+                [id.as_bytes().as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| classify(e).to_string())?;
+        if let Some((_, Some(doc_team))) = &known
+            && doc_team.as_slice() != team.as_bytes().as_slice()
+        {
+            return Err("the document belongs to another team on this device".into());
+        }
+        let is_new = known.is_none();
+        let snapshot_seen = items.iter().any(|i| i.kind == Kind::Snapshot);
+        let mut doc = self.take_doc(id, is_new).map_err(|e| e.to_string())?;
+        // For a known document outside bootstrap, snapshots repeat what change batches carry,
+        // unless changes here wait for a dependency that never arrived (its envelope was
+        // refused): a snapshot from its author's team holds it.
+        let waiting = !is_new && !doc.get_missing_deps(&[]).is_empty();
+        let wanted: Vec<&Opened> = items
+            .iter()
+            .filter(|i| i.kind == Kind::ChangeBatch || is_new || bootstrap || waiting)
+            .collect();
+        let old_heads = doc.get_heads();
+        let mut bad = Vec::new();
+        let all: Vec<u8> = wanted
+            .iter()
+            .flat_map(|i| i.plaintext.iter().copied())
+            .collect();
+        if !all.is_empty() && doc.load_incremental(&all).is_err() {
+            // Find the culprit: start again from disk and apply envelope by envelope,
+            // re-applying the good ones after each failure (this path is rare).
+            let mut good: Vec<u8> = Vec::new();
+            for item in &wanted {
+                doc = self.take_doc(id, is_new).map_err(|e| e.to_string())?;
+                let mut attempt = good.clone();
+                attempt.extend_from_slice(&item.plaintext);
+                if doc.load_incremental(&attempt).is_ok() {
+                    good = attempt;
+                } else {
+                    bad.push(refusal(item, "not valid Automerge data"));
+                }
+            }
+            doc = self.take_doc(id, is_new).map_err(|e| e.to_string())?;
+            if !good.is_empty() {
+                doc.load_incremental(&good)
+                    .map_err(|_| "not valid Automerge data".to_string())?;
+            }
+        }
+        let kind = if is_new {
+            match doc::get_string(&doc, &ROOT, "kind") {
+                Ok(Some(k)) => DocKind::parse(&k).map_err(|_| "not a Holdfast document")?,
+                _ => return Err("not a Holdfast document".into()),
+            }
+        } else {
+            known
+                .as_ref()
+                .map(|(k, _)| DocKind::parse(k))
+                .transpose()
+                .map_err(|e| e.to_string())?
+                .ok_or("document vanished")?
+        };
+        let changes: Vec<(ChangeHash, Vec<u8>)> = if is_new {
+            Vec::new()
+        } else {
+            doc.get_changes(&old_heads)
+                .into_iter()
+                .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+                .collect()
+        };
+        let rewrite = !doc.get_missing_deps(&[]).is_empty();
+        if rewrite {
+            tracing::warn!(doc = %id, "changes wait for missing dependencies; kept in the document");
+        }
+        if !is_new && changes.is_empty() && !rewrite && !snapshot_seen {
+            // Nothing new (duplicates): put the document back as it was.
+            self.cache(id, kind, doc);
+            return Ok((None, bad));
+        }
+        Ok((
+            Some(DocWork {
+                id,
+                kind,
+                doc: doc.with_actor(self.author.actor()),
+                is_new,
+                changes,
+                rewrite,
+                snapshot_seen,
+            }),
+            bad,
+        ))
+    }
+
+    /// The document out of the cache (or from disk), or an empty one for a new document.
+    fn take_doc(&mut self, id: DocId, is_new: bool) -> Result<AutoCommit> {
+        if is_new {
+            return Ok(AutoCommit::new().with_actor(self.author.actor()));
+        }
+        match self.docs.remove(&id) {
+            Some((_, doc)) => Ok(doc),
+            None => Ok(self.load_from_db(id)?.1),
+        }
+    }
+}
+
+fn refusal(item: &Opened, reason: &str) -> Refusal {
+    Refusal {
+        seq: item.seq,
+        id: item.id,
+        doc: item.doc,
+        author: item.author,
+        reason: reason.to_owned(),
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        r.to_error()
+    }
+}

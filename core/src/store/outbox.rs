@@ -1,0 +1,323 @@
+//! Outgoing sync: sealing outbox changes into envelopes exactly once, handing sealed
+//! envelopes to the sync client, and forgetting them only when the relay has acknowledged
+//! them. Also the snapshots a device uploads so that new devices start quickly.
+//!
+//! Sealing happens once per change: the envelope's bytes and id are stored in the same
+//! transaction that marks the outbox rows as sealed, so a push that is retried (after a
+//! timeout, a crash, a relay restart) sends byte-identical envelopes and the relay, which
+//! deduplicates by SHA-256 id, stores each once.
+
+use holdfast_protocol::{EnvelopeId, Header, Kind, MAX_PLAINTEXT, SystemRandom, seal};
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use crate::crypto::{CURRENT_EPOCH, DocumentKeys, TeamSecret};
+use crate::model::doc;
+use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::{Error, Result};
+
+/// Changes of one document are packed into one envelope up to this much plaintext.
+/// Well under the 4 MiB envelope limit so a push batch of many stays a moderate request.
+const ENVELOPE_TARGET_PLAINTEXT: usize = 1024 * 1024;
+
+/// Outbox rows (seq, change bytes) that go into one envelope.
+type Chunk = Vec<(i64, Vec<u8>)>;
+
+/// A sealed envelope waiting for the relay's acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEnvelope {
+    /// SHA-256 of the bytes.
+    pub id: EnvelopeId,
+    /// The envelope, exactly as sealed.
+    pub bytes: Vec<u8>,
+}
+
+/// An envelope this device refused on receipt (it was never applied).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedEnvelope {
+    /// The envelope id.
+    pub id: EnvelopeId,
+    /// Its relay sequence number.
+    pub seq: u64,
+    /// The document its header names.
+    pub doc: DocId,
+    /// The author its header names.
+    pub author: DeviceId,
+    /// Why it was refused.
+    pub reason: String,
+    /// When (ms since the epoch).
+    pub refused_at: i64,
+}
+
+fn seal_with(
+    secret: &TeamSecret,
+    signer: &holdfast_protocol::DeviceSigningKey,
+    author: DeviceId,
+    doc: DocId,
+    kind: Kind,
+    covers: u64,
+    plaintext: &[u8],
+) -> Result<(EnvelopeId, Vec<u8>)> {
+    let header = Header {
+        kind,
+        team: secret.team().into(),
+        document: doc.into(),
+        epoch: CURRENT_EPOCH,
+        author: author.into(),
+        covers,
+        nonce: Header::random_nonce(&SystemRandom::new())?,
+    };
+    let key = DocumentKeys::key_for(secret, doc, CURRENT_EPOCH)?;
+    let bytes = seal(&header, &key, plaintext, signer)?;
+    Ok((EnvelopeId::of(&bytes), bytes))
+}
+
+impl Store {
+    fn secret_of(&self, team: TeamId) -> Result<&TeamSecret> {
+        self.team_secrets.get(&team).ok_or(Error::KeyMissing {
+            what: "team secret",
+        })
+    }
+
+    /// Seals every outbox change of `team`'s documents that has no envelope yet. Changes of
+    /// one document go into as few change-batch envelopes as fit, in outbox order. The
+    /// envelopes and the outbox rows' links to them commit in one transaction. Returns how
+    /// many envelopes were sealed.
+    pub fn seal_outbox(&mut self, team: TeamId) -> Result<usize> {
+        let secret = self.secret_of(team)?.clone();
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT o.seq, o.doc_id, o.bytes FROM outbox o JOIN documents d ON d.id = o.doc_id
+                 WHERE d.team_id = ?1 AND o.envelope_id IS NULL ORDER BY o.seq",
+            )?;
+            stmt.query_map([team.as_bytes().as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        // Group by document, keeping outbox order inside each (Automerge dependencies never
+        // cross documents), then cut each group into envelopes of bounded size.
+        let mut groups: Vec<(DocId, Vec<Chunk>)> = Vec::new();
+        for (seq, doc_id, bytes) in rows {
+            let doc = DocId::from_slice(&doc_id)?;
+            if bytes.len() > MAX_PLAINTEXT {
+                // Cannot travel in one envelope; left in the outbox (never dropped).
+                tracing::error!(doc = %doc, len = bytes.len(), "change too large to seal");
+                continue;
+            }
+            let pos = match groups.iter().position(|(d, _)| *d == doc) {
+                Some(p) => p,
+                None => {
+                    groups.push((doc, vec![Vec::new()]));
+                    groups.len() - 1
+                }
+            };
+            let chunks = &mut groups[pos].1;
+            let size: usize = chunks
+                .last()
+                .map(|c| c.iter().map(|(_, b)| b.len()).sum())
+                .unwrap_or(0);
+            if size > 0 && size + bytes.len() > ENVELOPE_TARGET_PLAINTEXT {
+                chunks.push(Vec::new());
+            }
+            if let Some(last) = chunks.last_mut() {
+                last.push((seq, bytes));
+            }
+        }
+        let author = self.author.device;
+        let signer = self.signer.clone();
+        let tx = self.conn.transaction()?;
+        let mut sealed = 0;
+        for (doc, chunks) in &groups {
+            for chunk in chunks.iter().filter(|c| !c.is_empty()) {
+                let plaintext: Vec<u8> =
+                    chunk.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+                let (id, bytes) = seal_with(
+                    &secret,
+                    &signer,
+                    author,
+                    *doc,
+                    Kind::ChangeBatch,
+                    0,
+                    &plaintext,
+                )?;
+                tx.execute(
+                    "INSERT INTO sealed (id, team_id, doc_id, kind, bytes, sealed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        id.as_bytes().as_slice(),
+                        team.as_bytes().as_slice(),
+                        doc.as_bytes().as_slice(),
+                        Kind::ChangeBatch.as_byte(),
+                        bytes,
+                        doc::now_millis()
+                    ],
+                )?;
+                let mut mark =
+                    tx.prepare_cached("UPDATE outbox SET envelope_id = ?1 WHERE seq = ?2")?;
+                for (seq, _) in chunk {
+                    mark.execute(params![id.as_bytes().as_slice(), seq])?;
+                }
+                sealed += 1;
+            }
+        }
+        tx.commit()?;
+        tracing::debug!(team = %team, envelopes = sealed, "outbox sealed");
+        Ok(sealed)
+    }
+
+    /// Sealed envelopes of `team` not yet acknowledged, oldest first: at most `max_count`,
+    /// and at most `max_bytes` in total (but always at least one, if any).
+    pub fn pending_envelopes(
+        &self,
+        team: TeamId,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<PendingEnvelope>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, bytes FROM sealed WHERE team_id = ?1 ORDER BY rowid LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![
+            team.as_bytes().as_slice(),
+            i64::try_from(max_count).unwrap_or(i64::MAX)
+        ])?;
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        while let Some(r) = rows.next()? {
+            let id: Vec<u8> = r.get(0)?;
+            let bytes: Vec<u8> = r.get(1)?;
+            if !out.is_empty() && total + bytes.len() > max_bytes {
+                break;
+            }
+            total += bytes.len();
+            out.push(PendingEnvelope {
+                id: EnvelopeId::from_slice(&id)?,
+                bytes,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Forgets the envelopes the relay has acknowledged (stored durably) and the outbox
+    /// changes they carry, in one transaction. Ids this device does not hold are ignored.
+    /// Returns how many envelopes were acknowledged.
+    pub fn acknowledge(&mut self, team: TeamId, ids: &[EnvelopeId]) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut acked = 0;
+        {
+            let mut drop_outbox = tx.prepare_cached("DELETE FROM outbox WHERE envelope_id = ?1")?;
+            let mut drop_sealed =
+                tx.prepare_cached("DELETE FROM sealed WHERE id = ?1 AND team_id = ?2")?;
+            for id in ids {
+                let n = drop_sealed.execute(params![
+                    id.as_bytes().as_slice(),
+                    team.as_bytes().as_slice()
+                ])?;
+                if n > 0 {
+                    drop_outbox.execute([id.as_bytes().as_slice()])?;
+                    acked += 1;
+                }
+            }
+        }
+        tx.execute(
+            "UPDATE teams SET last_push_at = ?2 WHERE id = ?1",
+            params![team.as_bytes().as_slice(), doc::now_millis()],
+        )?;
+        tx.commit()?;
+        Ok(acked)
+    }
+
+    /// Seals a snapshot of every document of `team` that has seen at least `threshold`
+    /// changes since its last snapshot, declaring that it covers the team cursor (every
+    /// envelope up to it is applied here). Queued for the next push. Returns how many.
+    pub fn queue_snapshots(&mut self, team: TeamId, threshold: u32) -> Result<usize> {
+        let secret = self.secret_of(team)?.clone();
+        let cursor = self.team(team)?.cursor;
+        let due: Vec<DocId> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id FROM documents WHERE team_id = ?1 AND changes_since_snapshot >= ?2",
+            )?;
+            stmt.query_map(
+                params![team.as_bytes().as_slice(), i64::from(threshold.max(1))],
+                |r| r.get::<_, Vec<u8>>(0),
+            )?
+            .map(|r| DocId::from_slice(&r?))
+            .collect::<Result<_>>()?
+        };
+        let author = self.author.device;
+        let signer = self.signer.clone();
+        let mut queued = 0;
+        for id in due {
+            let (_, doc) = self.load(id)?;
+            let snapshot = doc.save();
+            if snapshot.len() > MAX_PLAINTEXT {
+                tracing::warn!(doc = %id, len = snapshot.len(), "document too large to snapshot");
+                continue;
+            }
+            let (env_id, bytes) = seal_with(
+                &secret,
+                &signer,
+                author,
+                id,
+                Kind::Snapshot,
+                cursor,
+                &snapshot,
+            )?;
+            let tx = self.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO sealed (id, team_id, doc_id, kind, bytes, sealed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    env_id.as_bytes().as_slice(),
+                    team.as_bytes().as_slice(),
+                    id.as_bytes().as_slice(),
+                    Kind::Snapshot.as_byte(),
+                    bytes,
+                    doc::now_millis()
+                ],
+            )?;
+            tx.execute(
+                "UPDATE documents SET changes_since_snapshot = 0 WHERE id = ?1",
+                [id.as_bytes().as_slice()],
+            )?;
+            tx.commit()?;
+            queued += 1;
+            tracing::debug!(team = %team, doc = %id, covers = cursor, "snapshot queued");
+        }
+        Ok(queued)
+    }
+
+    /// Envelopes of `team` this device refused on receipt, oldest first.
+    pub fn refused_envelopes(&self, team: TeamId) -> Result<Vec<RefusedEnvelope>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, seq, doc_id, author, reason, refused_at FROM refused
+             WHERE team_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([team.as_bytes().as_slice()], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (id, seq, doc, author, reason, refused_at) = r?;
+            Ok(RefusedEnvelope {
+                id: EnvelopeId::from_slice(&id)?,
+                seq: u64::try_from(seq).unwrap_or(0),
+                doc: DocId::from_slice(&doc)?,
+                author: DeviceId::from_slice(&author)?,
+                reason,
+                refused_at,
+            })
+        })
+        .collect()
+    }
+}

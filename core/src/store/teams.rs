@@ -1,0 +1,408 @@
+//! Teams on the device: which teams it belongs to, at which relay, how far it has pulled,
+//! and how its last sync went. Team secrets live in the host's key store; this table holds
+//! none.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use crate::crypto::TeamSecret;
+use crate::keystore::KeyStore;
+use crate::model::doc;
+use crate::model::ids::TeamId;
+use crate::sync::SyncStatus;
+use crate::{Error, Result};
+
+/// A team this device belongs to and how its sync stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamInfo {
+    /// The team.
+    pub team: TeamId,
+    /// The relay's base URL (`http://host:port`).
+    pub relay_url: String,
+    /// This device created the team (and so registers it with the relay).
+    pub created_here: bool,
+    /// The relay knows the team.
+    pub registered: bool,
+    /// Highest relay sequence number applied (or refused): pulls continue after it.
+    pub cursor: u64,
+    /// Highest relay sequence number this device has heard of.
+    pub head_seen: u64,
+    /// Last successful push (ms since the epoch).
+    pub last_push_at: Option<i64>,
+    /// Last successful pull (ms since the epoch).
+    pub last_pull_at: Option<i64>,
+    /// The last sync error, if the last attempt failed (no patient data: codes and ids).
+    pub last_error: Option<String>,
+    /// The last attempt could not reach the relay.
+    pub offline: bool,
+}
+
+const TEAM_COLUMNS: &str = "id, relay_url, created_here, registered, cursor, head_seen,
+    last_push_at, last_pull_at, last_error, offline";
+
+fn team_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, TeamInfo)> {
+    let id: Vec<u8> = r.get(0)?;
+    Ok((
+        id,
+        TeamInfo {
+            team: TeamId([0; 16]),
+            relay_url: r.get(1)?,
+            created_here: r.get(2)?,
+            registered: r.get(3)?,
+            cursor: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+            head_seen: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+            last_push_at: r.get(6)?,
+            last_pull_at: r.get(7)?,
+            last_error: r.get(8)?,
+            offline: r.get(9)?,
+        },
+    ))
+}
+
+fn finish((id, mut info): (Vec<u8>, TeamInfo)) -> Result<TeamInfo> {
+    info.team = TeamId::from_slice(&id)?;
+    Ok(info)
+}
+
+/// Checks a relay URL: http or https, a host, nothing after the path. Returns it without a
+/// trailing slash.
+pub(crate) fn check_relay_url(url: &str) -> Result<String> {
+    let bad = |reason: &str| Error::InvalidInput {
+        field: "relay URL",
+        reason: reason.into(),
+    };
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| bad("not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if parsed.host_str().is_none() {
+        return Err(bad("has no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
+        return Err(bad("must not carry a query, fragment or user name"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Reads every team's secret from the key store, and the current team. A secret missing
+/// from the key store is not an error here: syncing that team reports it.
+pub(super) fn load_teams(
+    conn: &Connection,
+    keys: &dyn KeyStore,
+) -> Result<(HashMap<TeamId, TeamSecret>, Option<TeamId>)> {
+    let ids: Vec<Vec<u8>> = conn
+        .prepare("SELECT id FROM teams")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut secrets = HashMap::new();
+    for id in ids {
+        let team = TeamId::from_slice(&id)?;
+        match TeamSecret::load(keys, team)? {
+            Some(secret) => {
+                secrets.insert(team, secret);
+            }
+            None => tracing::warn!(team = %team, "team secret missing from the key store"),
+        }
+    }
+    let current: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'current_team'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let current = current.map(|b| TeamId::from_slice(&b)).transpose()?;
+    Ok((secrets, current))
+}
+
+impl Store {
+    /// Creates a team at the relay `relay_url` with a fresh team secret (kept in `keys`).
+    /// The sync client registers it with the relay on its first sync. The first team a
+    /// device has becomes its current team and takes every document made before.
+    pub fn create_team(&mut self, keys: &dyn KeyStore, relay_url: &str) -> Result<TeamId> {
+        let team = TeamId::random();
+        let secret = TeamSecret::generate(team);
+        self.add_team(keys, &secret, relay_url, true)?;
+        tracing::info!(team = %team, "team created");
+        Ok(team)
+    }
+
+    /// Joins an existing team at `relay_url` with the secret its admin handed over
+    /// (enrolment; the team's admin must also register this device with the relay).
+    /// Joining a team again with the same secret is a no-op.
+    pub fn join_team(
+        &mut self,
+        keys: &dyn KeyStore,
+        relay_url: &str,
+        secret: &TeamSecret,
+    ) -> Result<()> {
+        if let Some(known) = self.team_secrets.get(&secret.team()) {
+            if known.as_bytes() == secret.as_bytes() {
+                return Ok(());
+            }
+            return Err(Error::NotAllowed(
+                "this device already belongs to the team, with another secret".into(),
+            ));
+        }
+        self.add_team(keys, secret, relay_url, false)?;
+        tracing::info!(team = %secret.team(), "team joined");
+        Ok(())
+    }
+
+    fn add_team(
+        &mut self,
+        keys: &dyn KeyStore,
+        secret: &TeamSecret,
+        relay_url: &str,
+        created_here: bool,
+    ) -> Result<()> {
+        let relay_url = check_relay_url(relay_url)?;
+        let team = secret.team();
+        // The secret first: a row whose secret is lost would be a team nobody can read.
+        secret.save(keys)?;
+        let becomes_current = self.current_team.is_none();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO teams (id, relay_url, created_here, joined_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                team.as_bytes().as_slice(),
+                relay_url,
+                created_here,
+                doc::now_millis()
+            ],
+        )?;
+        if becomes_current {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('current_team', ?1)",
+                [team.as_bytes().as_slice()],
+            )?;
+            let assigned = tx.execute(
+                "UPDATE documents SET team_id = ?1 WHERE team_id IS NULL",
+                [team.as_bytes().as_slice()],
+            )?;
+            tracing::info!(team = %team, documents = assigned, "documents assigned to the team");
+        }
+        tx.commit()?;
+        self.team_secrets.insert(team, secret.clone());
+        if becomes_current {
+            self.current_team = Some(team);
+        }
+        Ok(())
+    }
+
+    /// The team's secret, for its admin to hand to an enrolling device.
+    pub fn team_secret(&self, team: TeamId) -> Result<TeamSecret> {
+        self.team_secrets
+            .get(&team)
+            .cloned()
+            .ok_or(Error::KeyMissing {
+                what: "team secret",
+            })
+    }
+
+    /// The team new documents are shared in.
+    pub fn current_team(&self) -> Option<TeamId> {
+        self.current_team
+    }
+
+    /// Shares new documents in `team` from now on (documents keep the team they have).
+    pub fn set_current_team(&mut self, team: TeamId) -> Result<()> {
+        self.team(team)?;
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('current_team', ?1)",
+            [team.as_bytes().as_slice()],
+        )?;
+        self.current_team = Some(team);
+        Ok(())
+    }
+
+    /// Every team this device belongs to.
+    pub fn teams(&self) -> Result<Vec<TeamInfo>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {TEAM_COLUMNS} FROM teams ORDER BY joined_at"
+        ))?;
+        let rows = stmt.query_map([], team_row)?;
+        rows.map(|r| finish(r?)).collect()
+    }
+
+    /// One team this device belongs to.
+    pub fn team(&self, team: TeamId) -> Result<TeamInfo> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {TEAM_COLUMNS} FROM teams WHERE id = ?1"),
+                [team.as_bytes().as_slice()],
+                team_row,
+            )
+            .optional()?
+            .ok_or(Error::NotFound {
+                kind: "team",
+                id: team.to_string(),
+            })?;
+        finish(row)
+    }
+
+    /// The team a document is shared in (`None` before the device joins any team).
+    pub fn document_team(&self, id: crate::model::ids::DocId) -> Result<Option<TeamId>> {
+        let team: Option<Option<Vec<u8>>> = self
+            .conn
+            .query_row(
+                "SELECT team_id FROM documents WHERE id = ?1",
+                [id.as_bytes().as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let team = team.ok_or(Error::NotFound {
+            kind: "document",
+            id: id.to_string(),
+        })?;
+        team.map(|b| TeamId::from_slice(&b)).transpose()
+    }
+
+    /// The device's Ed25519 public key, which the team's admin registers with the relay.
+    pub fn device_public_key(&self) -> [u8; 32] {
+        self.signer.public_key()
+    }
+
+    /// The device's signing key, shared with the sync client (never leaves the process).
+    pub(crate) fn signer(&self) -> std::sync::Arc<holdfast_protocol::DeviceSigningKey> {
+        self.signer.clone()
+    }
+
+    /// Notes that the relay knows the team.
+    pub(crate) fn mark_registered(&mut self, team: TeamId) -> Result<()> {
+        self.conn.execute(
+            "UPDATE teams SET registered = 1 WHERE id = ?1",
+            [team.as_bytes().as_slice()],
+        )?;
+        Ok(())
+    }
+
+    /// Notes the highest sequence number the relay has announced.
+    pub(crate) fn note_head(&mut self, team: TeamId, head: u64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE teams SET head_seen = max(head_seen, ?2) WHERE id = ?1",
+            params![
+                team.as_bytes().as_slice(),
+                i64::try_from(head).unwrap_or(i64::MAX)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records how a sync attempt ended: `None` clears the error; `Some((message, offline))`
+    /// records it. Messages carry codes and ids only, never patient data.
+    pub(crate) fn record_sync_outcome(
+        &mut self,
+        team: TeamId,
+        error: Option<(&str, bool)>,
+    ) -> Result<()> {
+        let (message, offline) = match error {
+            Some((m, offline)) => (Some(m), offline),
+            None => (None, false),
+        };
+        self.conn.execute(
+            "UPDATE teams SET last_error = ?2, offline = ?3 WHERE id = ?1",
+            params![team.as_bytes().as_slice(), message, offline],
+        )?;
+        Ok(())
+    }
+
+    /// What the app shows about a team's sync.
+    pub fn sync_status(&self, team: TeamId) -> Result<SyncStatus> {
+        let info = self.team(team)?;
+        let t = team.as_bytes().as_slice();
+        // Every outbox row counts, sealed or not, and so does any document not yet in a team:
+        // "everything uploaded" must never be claimed while an edit is still only here.
+        let pending_outbox: i64 = self.conn.query_row(
+            "SELECT count(*) FROM outbox o JOIN documents d ON d.id = o.doc_id
+             WHERE d.team_id = ?1 OR d.team_id IS NULL",
+            [t],
+            |r| r.get(0),
+        )?;
+        let unacknowledged: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM sealed WHERE team_id = ?1", [t], |r| {
+                    r.get(0)
+                })?;
+        let refused: i64 = self.conn.query_row(
+            "SELECT count(*) FROM refused WHERE team_id = ?1",
+            [t],
+            |r| r.get(0),
+        )?;
+        let pending_outbox = u64::try_from(pending_outbox).unwrap_or(0);
+        let unacknowledged = u64::try_from(unacknowledged).unwrap_or(0);
+        Ok(SyncStatus {
+            team,
+            pending_outbox,
+            unacknowledged_envelopes: unacknowledged,
+            everything_uploaded: pending_outbox == 0 && unacknowledged == 0,
+            last_push_at: info.last_push_at,
+            last_pull_at: info.last_pull_at,
+            last_error: info.last_error,
+            offline: info.offline,
+            cursor: info.cursor,
+            head_seen: info.head_seen,
+            refused_envelopes: u64::try_from(refused).unwrap_or(0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::MemoryKeyStore;
+    use crate::store::StoreConfig;
+
+    #[test]
+    fn relay_urls_are_checked_and_joining_twice_is_harmless() {
+        assert_eq!(
+            check_relay_url(" https://relay.example.org/ ").unwrap(),
+            "https://relay.example.org"
+        );
+        for bad in [
+            "ftp://x",
+            "not a url",
+            "http://x/?a=1",
+            "http://u@x",
+            "https://x#f",
+        ] {
+            assert!(check_relay_url(bad).is_err(), "{bad}");
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let keys = MemoryKeyStore::default();
+        let mut store = Store::create(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
+        assert!(store.create_team(&keys, "gopher://x").is_err());
+        assert!(
+            store.teams().unwrap().is_empty(),
+            "a refused team leaves nothing"
+        );
+        let secret = TeamSecret::generate(TeamId::random());
+        store
+            .join_team(&keys, "http://127.0.0.1:1", &secret)
+            .unwrap();
+        store
+            .join_team(&keys, "http://127.0.0.1:1", &secret)
+            .unwrap();
+        let other = TeamSecret::generate(secret.team());
+        assert!(matches!(
+            store.join_team(&keys, "http://127.0.0.1:1", &other),
+            Err(Error::NotAllowed(_))
+        ));
+        assert_eq!(store.teams().unwrap().len(), 1);
+        let info = store.team(secret.team()).unwrap();
+        assert!(!info.created_here && !info.registered);
+        assert_eq!(
+            keys.get(&TeamSecret::key_store_name(secret.team()))
+                .unwrap()
+                .unwrap()
+                .as_slice(),
+            secret.as_bytes()
+        );
+        assert!(store.set_current_team(TeamId::random()).is_err());
+    }
+}

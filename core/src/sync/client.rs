@@ -1,0 +1,768 @@
+//! The sync client: talks to the relay over HTTP and keeps one store in step with it.
+//!
+//! For each team: authenticate (challenge → token, cached until shortly before expiry),
+//! register the team if this device created it, fetch the roster (public keys to verify
+//! envelopes), push the outbox in batches, pull after the team cursor page by page, upload
+//! snapshots of documents that have grown. Every request is retried with exponential
+//! backoff and jitter on network errors, 5xx and 429; every step is safe to repeat (sealed
+//! envelopes are resent byte for byte, the relay deduplicates by id, a page is applied in
+//! one transaction with the cursor).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use holdfast_protocol::{
+    CHALLENGE_LEN, DeviceSigningKey, EnvelopeId, MAX_PAGE_BYTES, MAX_PUSH_BYTES, PUSH_HEADER_LEN,
+    PullPage, PushBatch, SIGNATURE_LEN, sign_auth,
+};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, watch};
+
+use super::api::{
+    self, AddDeviceRequest, ChallengeRequest, ChallengeResponse, CreateTeamRequest, DeviceList,
+    ErrorBody, HeadMessage, PushResponse, RegisteredDevice, Role, TokenRequest, TokenResponse,
+};
+use super::backoff::RetryPolicy;
+use super::incoming::{Roster, open_page};
+use super::shared::SharedStore;
+use super::status::SyncStatus;
+use crate::model::doc;
+use crate::model::ids::{DeviceId, TeamId};
+use crate::{Error, Result};
+
+/// How the sync client behaves.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Upload a snapshot of a document after this many changes since its last one.
+    pub snapshot_after: u32,
+    /// Envelopes per push request (the protocol allows 1,000; smaller requests fail and
+    /// retry more cheaply on a weak signal).
+    pub push_batch: usize,
+    /// Envelopes per pull page asked of the relay.
+    pub pull_limit: u32,
+    /// Retries for each request.
+    pub retry: RetryPolicy,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            snapshot_after: 500,
+            push_batch: 100,
+            pull_limit: 500,
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushReport {
+    /// Envelopes sealed from the outbox for this push.
+    pub sealed: usize,
+    /// Envelopes the relay acknowledged.
+    pub acknowledged: usize,
+    /// Push requests sent.
+    pub requests: usize,
+}
+
+/// What a pull did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullReport {
+    /// Pages fetched.
+    pub pages: usize,
+    /// Envelopes applied.
+    pub applied: usize,
+    /// Envelopes refused.
+    pub refused: usize,
+    /// Documents seen for the first time.
+    pub new_documents: usize,
+    /// The pull started from cursor 0 and asked the relay for snapshots (`compact=1`).
+    pub bootstrap: bool,
+    /// The team cursor afterwards.
+    pub cursor: u64,
+}
+
+/// What one full sync of a team did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// The push of local changes.
+    pub push: PushReport,
+    /// The pull.
+    pub pull: PullReport,
+    /// Snapshots queued (and pushed) after the pull.
+    pub snapshots: usize,
+}
+
+struct Token {
+    value: String,
+    refresh_at: Instant,
+}
+
+struct Inner {
+    store: SharedStore,
+    http: reqwest::Client,
+    config: SyncConfig,
+    device: DeviceId,
+    signer: Arc<DeviceSigningKey>,
+    /// Bearer tokens by relay base URL (a token is per device, good for all its teams).
+    tokens: Mutex<HashMap<String, Token>>,
+    rosters: Mutex<HashMap<TeamId, Roster>>,
+    /// One sync at a time per team: a live wake-up and a manual sync do not interleave.
+    team_locks: Mutex<HashMap<TeamId, Arc<Mutex<()>>>>,
+    /// Bumped on every local change; each live subscription watches it.
+    wake: watch::Sender<u64>,
+}
+
+/// The device side of sync. Cheap to clone (clones share tokens, rosters and the store).
+#[derive(Clone)]
+pub struct SyncClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncClient")
+            .field("device", &self.inner.device)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request to build (again, for each retry).
+struct Call<'a> {
+    method: Method,
+    path: String,
+    body: Body<'a>,
+    auth: bool,
+    /// Largest body accepted in the answer.
+    max_response: usize,
+}
+
+enum Body<'a> {
+    None,
+    Json(serde_json::Value),
+    Bytes(&'a [u8]),
+}
+
+/// How a failed attempt ends: retry after a wait, or give up with this error.
+enum Failure {
+    Retry(Error, Option<Duration>),
+    Reauth(Error),
+    Fatal(Error),
+}
+
+/// JSON bodies are small; anything bigger is not an answer from our relay.
+const MAX_JSON_RESPONSE: usize = 4 * 1024 * 1024;
+/// Refresh a token this long before the relay says it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(30);
+
+fn network(e: reqwest::Error) -> Error {
+    // Without the URL (short, the same for every request), with the causes (the useful part).
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Error::Network(message)
+}
+
+/// The origin a relay URL's signatures are bound to (`http://host:port`).
+fn origin_of(base: &str) -> Result<String> {
+    Ok(reqwest::Url::parse(base)
+        .map_err(|_| Error::InvalidInput {
+            field: "relay URL",
+            reason: "not a URL".into(),
+        })?
+        .origin()
+        .ascii_serialization())
+}
+
+/// Whether an error means the relay could not be reached (the app shows "offline").
+fn is_offline(e: &Error) -> bool {
+    matches!(e, Error::Network(_)) || matches!(e, Error::Relay { status, .. } if *status >= 500)
+}
+
+impl SyncClient {
+    /// A client for the store's device. Call from inside a tokio runtime.
+    pub fn new(store: SharedStore, config: SyncConfig) -> Result<Self> {
+        let (device, signer) = {
+            let s = store.lock()?;
+            (s.author().device, s.signer())
+        };
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| Error::Network(e.to_string()))?;
+        Ok(SyncClient {
+            inner: Arc::new(Inner {
+                store,
+                http,
+                config,
+                device,
+                signer,
+                tokens: Mutex::new(HashMap::new()),
+                rosters: Mutex::new(HashMap::new()),
+                team_locks: Mutex::new(HashMap::new()),
+                wake: watch::Sender::new(0),
+            }),
+        })
+    }
+
+    /// The shared store this client syncs.
+    pub fn store(&self) -> &SharedStore {
+        &self.inner.store
+    }
+
+    /// The client's configuration.
+    pub fn config(&self) -> &SyncConfig {
+        &self.inner.config
+    }
+
+    /// What live subscriptions wait on for local changes.
+    pub(super) fn wake(&self) -> watch::Receiver<u64> {
+        self.inner.wake.subscribe()
+    }
+
+    /// Tells live subscriptions that there are local changes to push (a change made while
+    /// a subscription is busy syncing is not missed: it syncs again afterwards).
+    pub fn notify_local_change(&self) {
+        self.inner.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The team's sync status.
+    pub async fn status(&self, team: TeamId) -> Result<SyncStatus> {
+        self.inner.store.run(move |s| s.sync_status(team)).await
+    }
+
+    async fn relay_url(&self, team: TeamId) -> Result<String> {
+        self.inner
+            .store
+            .run(move |s| Ok(s.team(team)?.relay_url))
+            .await
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Requests
+
+    /// Sends `call` to the relay at `base`, retrying as the policy allows; returns the body
+    /// of a 2xx answer (with its status).
+    async fn send(&self, base: &str, call: &Call<'_>) -> Result<(StatusCode, Vec<u8>)> {
+        let retry = self.inner.config.retry;
+        let mut attempt = 0u32;
+        let mut reauthed = false;
+        loop {
+            let failure = match self.attempt(base, call).await {
+                Ok(answer) => return Ok(answer),
+                Err(f) => f,
+            };
+            match failure {
+                Failure::Fatal(e) => return Err(e),
+                Failure::Reauth(e) => {
+                    // A token the relay no longer accepts (expired, relay secret rotated):
+                    // one fresh login, then give up.
+                    self.inner.tokens.lock().await.remove(base);
+                    if reauthed || !call.auth {
+                        return Err(e);
+                    }
+                    reauthed = true;
+                }
+                Failure::Retry(e, after) => {
+                    attempt += 1;
+                    if attempt >= retry.attempts.max(1) {
+                        return Err(e);
+                    }
+                    let wait = after
+                        .map(|a| a.min(retry.max_delay))
+                        .unwrap_or_else(|| retry.delay(attempt - 1));
+                    tracing::debug!(path = %call.path, attempt, wait_ms = wait.as_millis() as u64, error = %e, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        base: &str,
+        call: &Call<'_>,
+    ) -> std::result::Result<(StatusCode, Vec<u8>), Failure> {
+        let mut req = self
+            .inner
+            .http
+            .request(call.method.clone(), format!("{base}{}", call.path));
+        if call.auth {
+            let token = match self.token(base).await {
+                Ok(t) => t,
+                Err(e @ Error::Relay { status: 401, .. }) => return Err(Failure::Fatal(e)),
+                Err(e) if is_offline(&e) => return Err(Failure::Retry(e, None)),
+                Err(e) => return Err(Failure::Fatal(e)),
+            };
+            req = req.bearer_auth(token);
+        }
+        req = match &call.body {
+            Body::None => req,
+            Body::Json(v) => req.json(v),
+            Body::Bytes(b) => req
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(b.to_vec()),
+        };
+        let mut resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Err(Failure::Retry(network(e), None)),
+        };
+        let status = resp.status();
+        let limit = if status.is_success() {
+            call.max_response
+        } else {
+            MAX_JSON_RESPONSE
+        };
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
+                        return Err(Failure::Fatal(api::bad_response("oversized answer")));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(Failure::Retry(network(e), None)),
+            }
+        }
+        if status.is_success() {
+            return Ok((status, body));
+        }
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let parsed: Option<ErrorBody> = serde_json::from_slice(&body).ok();
+        let (code, message) = match parsed {
+            Some(b) => (b.code, b.message),
+            None => (
+                format!("http_{}", status.as_u16()),
+                status.canonical_reason().unwrap_or("error").to_owned(),
+            ),
+        };
+        let e = Error::Relay {
+            status: status.as_u16(),
+            code,
+            message,
+        };
+        Err(match status {
+            StatusCode::TOO_MANY_REQUESTS => Failure::Retry(e, retry_after),
+            s if s.is_server_error() => Failure::Retry(e, retry_after),
+            StatusCode::UNAUTHORIZED if call.auth => Failure::Reauth(e),
+            _ => Failure::Fatal(e),
+        })
+    }
+
+    async fn json<T: for<'de> Deserialize<'de>>(
+        &self,
+        base: &str,
+        method: Method,
+        path: String,
+        body: Option<serde_json::Value>,
+        auth: bool,
+    ) -> Result<(StatusCode, T)> {
+        let call = Call {
+            method,
+            path,
+            body: body.map(Body::Json).unwrap_or(Body::None),
+            auth,
+            max_response: MAX_JSON_RESPONSE,
+        };
+        let (status, bytes) = Box::pin(self.send(base, &call)).await?;
+        let value = serde_json::from_slice(&bytes).map_err(|_| api::bad_response("JSON"))?;
+        Ok((status, value))
+    }
+
+    /// A bearer token for the relay at `base`: the cached one, or a fresh login.
+    async fn token(&self, base: &str) -> Result<String> {
+        let mut tokens = self.inner.tokens.lock().await;
+        if let Some(t) = tokens.get(base)
+            && Instant::now() < t.refresh_at
+        {
+            return Ok(t.value.clone());
+        }
+        let origin = origin_of(base)?;
+        let ask = serde_json::to_value(ChallengeRequest {
+            device: self.inner.device.to_string(),
+        })
+        .map_err(|_| api::bad_response("challenge request"))?;
+        let (_, ch): (_, ChallengeResponse) = self
+            .json(
+                base,
+                Method::POST,
+                "/v1/auth/challenge".into(),
+                Some(ask),
+                false,
+            )
+            .await?;
+        let challenge = api::hex_array::<CHALLENGE_LEN>(&ch.challenge, "challenge")?;
+        let device = holdfast_protocol::DeviceId::from(self.inner.device);
+        let signature: [u8; SIGNATURE_LEN] =
+            sign_auth(&self.inner.signer, &origin, &device, &challenge)?;
+        let body = serde_json::to_value(TokenRequest {
+            device: device.to_string(),
+            challenge: ch.challenge,
+            signature: api::signature_hex(&signature),
+        })
+        .map_err(|_| api::bad_response("token request"))?;
+        let (_, t): (_, TokenResponse) = self
+            .json(
+                base,
+                Method::POST,
+                "/v1/auth/token".into(),
+                Some(body),
+                false,
+            )
+            .await?;
+        let lifetime = Duration::from_secs(t.expires_in);
+        let refresh_at = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN.min(lifetime / 2));
+        tokens.insert(
+            base.to_owned(),
+            Token {
+                value: t.token.clone(),
+                refresh_at,
+            },
+        );
+        tracing::debug!(device = %self.inner.device, "signed in to the relay");
+        Ok(t.token)
+    }
+
+    /// A bearer token for the relay of `team`, for the live subscription.
+    pub(super) async fn token_for(&self, team: TeamId) -> Result<(String, String)> {
+        let base = self.relay_url(team).await?;
+        let token = self.token(&base).await?;
+        Ok((base, token))
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Teams and devices
+
+    /// Registers `team` with the relay if this device created it and the relay does not
+    /// know it yet (self-signed: no token needed).
+    pub async fn register_team(&self, team: TeamId) -> Result<()> {
+        let info = self.inner.store.run(move |s| s.team(team)).await?;
+        if !info.created_here || info.registered {
+            return Ok(());
+        }
+        let public_key = self.inner.signer.public_key();
+        let timestamp = u64::try_from(doc::now_millis()).unwrap_or(0);
+        let message = api::team_create_message(
+            &origin_of(&info.relay_url)?,
+            team,
+            self.inner.device,
+            &public_key,
+            timestamp,
+        )?;
+        let body = serde_json::to_value(CreateTeamRequest {
+            team: team.to_string(),
+            device: self.inner.device.to_string(),
+            public_key: hex::encode(public_key),
+            timestamp,
+            signature: api::signature_hex(&self.inner.signer.sign(&message)),
+        })
+        .map_err(|_| api::bad_response("team request"))?;
+        let result: Result<(StatusCode, serde_json::Value)> = self
+            .json(
+                &info.relay_url,
+                Method::POST,
+                "/v1/teams".into(),
+                Some(body),
+                false,
+            )
+            .await;
+        match result {
+            Ok(_) => {}
+            // Our own earlier attempt may have landed before its answer was lost; if the
+            // team is somebody else's, the first authenticated call says so (403).
+            Err(Error::Relay { code, .. }) if code == "team_exists" => {}
+            Err(e) => return Err(e),
+        }
+        self.inner
+            .store
+            .run(move |s| s.mark_registered(team))
+            .await?;
+        tracing::info!(team = %team, "team registered with the relay");
+        Ok(())
+    }
+
+    /// Registers another device in `team` (this device must be an admin of it).
+    pub async fn add_device(
+        &self,
+        team: TeamId,
+        device: DeviceId,
+        public_key: [u8; 32],
+        role: Role,
+    ) -> Result<()> {
+        self.register_team(team).await?;
+        let base = self.relay_url(team).await?;
+        let body = serde_json::to_value(AddDeviceRequest {
+            device: device.to_string(),
+            public_key: hex::encode(public_key),
+            role,
+        })
+        .map_err(|_| api::bad_response("device request"))?;
+        let _: (StatusCode, serde_json::Value) = self
+            .json(
+                &base,
+                Method::POST,
+                format!("/v1/teams/{team}/devices"),
+                Some(body),
+                true,
+            )
+            .await?;
+        self.inner.rosters.lock().await.remove(&team);
+        tracing::info!(team = %team, device = %device, "device registered");
+        Ok(())
+    }
+
+    /// The team's registered devices.
+    pub async fn devices(&self, team: TeamId) -> Result<Vec<RegisteredDevice>> {
+        let base = self.relay_url(team).await?;
+        let (_, list): (_, DeviceList) = self
+            .json(
+                &base,
+                Method::GET,
+                format!("/v1/teams/{team}/devices"),
+                None,
+                true,
+            )
+            .await?;
+        list.devices.iter().map(|d| d.parse()).collect()
+    }
+
+    async fn roster(&self, team: TeamId, refresh: bool) -> Result<Roster> {
+        if !refresh && let Some(r) = self.inner.rosters.lock().await.get(&team) {
+            return Ok(r.clone());
+        }
+        let devices = self.devices(team).await?;
+        let roster = Roster::new(devices.into_iter().map(|d| (d.device, d.public_key)));
+        self.inner.rosters.lock().await.insert(team, roster.clone());
+        Ok(roster)
+    }
+
+    /// The team's highest sequence number at the relay.
+    pub async fn head(&self, team: TeamId) -> Result<u64> {
+        let base = self.relay_url(team).await?;
+        let (_, h): (_, HeadMessage) = self
+            .json(&base, Method::GET, format!("/v1/teams/{team}"), None, true)
+            .await?;
+        self.inner
+            .store
+            .run(move |s| s.note_head(team, h.head))
+            .await?;
+        Ok(h.head)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Push
+
+    /// Seals the team's pending outbox changes (once) and pushes every unacknowledged
+    /// envelope in batches. Outbox rows go only when the relay lists their envelope.
+    pub async fn push(&self, team: TeamId) -> Result<PushReport> {
+        self.register_team(team).await?;
+        let base = self.relay_url(team).await?;
+        let mut report = PushReport {
+            sealed: self.inner.store.run(move |s| s.seal_outbox(team)).await?,
+            ..PushReport::default()
+        };
+        let max_count = self
+            .inner
+            .config
+            .push_batch
+            .clamp(1, holdfast_protocol::MAX_BATCH);
+        // Room for the batch framing: header, signature, 4 bytes per envelope.
+        let max_bytes = MAX_PUSH_BYTES - PUSH_HEADER_LEN - SIGNATURE_LEN - 4 * max_count;
+        loop {
+            let pending = self
+                .inner
+                .store
+                .run(move |s| s.pending_envelopes(team, max_count, max_bytes))
+                .await?;
+            if pending.is_empty() {
+                break;
+            }
+            let refs: Vec<&[u8]> = pending.iter().map(|p| p.bytes.as_slice()).collect();
+            let timestamp = u64::try_from(doc::now_millis()).unwrap_or(0);
+            let batch = PushBatch::encode(
+                &team.into(),
+                &self.inner.device.into(),
+                &self.inner.signer,
+                timestamp,
+                &refs,
+            )?;
+            let call = Call {
+                method: Method::POST,
+                path: format!("/v1/teams/{team}/envelopes"),
+                body: Body::Bytes(&batch),
+                auth: true,
+                max_response: MAX_JSON_RESPONSE,
+            };
+            let (_, body) = self.send(&base, &call).await?;
+            report.requests += 1;
+            let answer: PushResponse =
+                serde_json::from_slice(&body).map_err(|_| api::bad_response("push answer"))?;
+            let ids: Vec<EnvelopeId> = answer
+                .results
+                .iter()
+                .map(|r| api::hex_array::<32>(&r.id, "envelope id").map(EnvelopeId))
+                .collect::<Result<_>>()?;
+            let sent: Vec<EnvelopeId> = pending.iter().map(|p| p.id).collect();
+            if ids.iter().any(|id| !sent.contains(id)) {
+                return Err(api::bad_response("acknowledgement of an envelope not sent"));
+            }
+            let head = answer.head;
+            let acked = self
+                .inner
+                .store
+                .run(move |s| {
+                    let n = s.acknowledge(team, &ids)?;
+                    if let Some(head) = head {
+                        s.note_head(team, head)?;
+                    }
+                    Ok(n)
+                })
+                .await?;
+            report.acknowledged += acked;
+            tracing::debug!(team = %team, sent = sent.len(), acked, "pushed");
+            if acked == 0 {
+                // The relay confirmed none of what was sent: stop rather than loop.
+                return Err(api::bad_response("push answer without acknowledgements"));
+            }
+        }
+        Ok(report)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Pull
+
+    /// Pulls everything after the team cursor, page by page, applying each page in one
+    /// transaction. From cursor 0 it asks for snapshots plus later changes (`compact=1`).
+    pub async fn pull(&self, team: TeamId) -> Result<PullReport> {
+        let base = self.relay_url(team).await?;
+        let (start, secret) = self
+            .inner
+            .store
+            .run(move |s| Ok((s.team(team)?.cursor, s.team_secret(team)?)))
+            .await?;
+        let bootstrap = start == 0;
+        let mut report = PullReport {
+            bootstrap,
+            cursor: start,
+            ..PullReport::default()
+        };
+        let mut roster = self.roster(team, false).await?;
+        let mut cursor = start;
+        loop {
+            let compact = if bootstrap { "&compact=true" } else { "" };
+            let call = Call {
+                method: Method::GET,
+                path: format!(
+                    "/v1/teams/{team}/envelopes?after={cursor}&limit={}{compact}",
+                    self.inner.config.pull_limit
+                ),
+                body: Body::None,
+                auth: true,
+                max_response: MAX_PAGE_BYTES,
+            };
+            let (_, bytes) = self.send(&base, &call).await?;
+            let page = PullPage::decode(&bytes)?;
+            if page.next < cursor || (page.more && page.next <= cursor) {
+                return Err(api::bad_response("pull cursor"));
+            }
+            if !roster.unknown_authors(&page).is_empty() {
+                // A device enrolled since the roster was fetched: refresh once per page.
+                roster = self.roster(team, true).await?;
+            }
+            let me = self.inner.device;
+            let (secret_c, roster_c) = (secret.clone(), roster.clone());
+            // Signature checks and decryption: CPU work, outside the store lock.
+            let opened = tokio::task::spawn_blocking(move || {
+                open_page(team, &secret_c, &roster_c, me, cursor, &page)
+            })
+            .await
+            .map_err(|e| Error::NotAllowed(format!("pull task failed: {e}")))?;
+            let more = opened.more;
+            let outcome = self
+                .inner
+                .store
+                .run(move |s| s.apply_page(team, opened, bootstrap))
+                .await?;
+            report.pages += 1;
+            report.applied += outcome.applied;
+            report.refused += outcome.refused;
+            report.new_documents += outcome.new_documents;
+            report.cursor = outcome.cursor;
+            cursor = outcome.cursor;
+            tracing::debug!(team = %team, cursor, applied = outcome.applied, refused = outcome.refused, "page applied");
+            if !more {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Whole sync
+
+    /// One full sync of `team`: register if needed, push, pull, queue and push snapshots.
+    /// The outcome (error or success) is recorded for [`SyncStatus`].
+    pub async fn sync(&self, team: TeamId) -> Result<SyncReport> {
+        let lock = {
+            let mut locks = self.inner.team_locks.lock().await;
+            locks.entry(team).or_default().clone()
+        };
+        let _guard = lock.lock().await;
+        let result = self.sync_steps(team).await;
+        let record = match &result {
+            Ok(_) => None,
+            Err(e) => Some((e.to_string(), is_offline(e))),
+        };
+        self.inner
+            .store
+            .run(move |s| {
+                s.record_sync_outcome(team, record.as_ref().map(|(m, o)| (m.as_str(), *o)))
+            })
+            .await?;
+        if let Err(e) = &result {
+            tracing::warn!(team = %team, error = %e, "sync failed");
+        }
+        result
+    }
+
+    async fn sync_steps(&self, team: TeamId) -> Result<SyncReport> {
+        let push = self.push(team).await?;
+        let pull = self.pull(team).await?;
+        let threshold = self.inner.config.snapshot_after;
+        let snapshots = self
+            .inner
+            .store
+            .run(move |s| s.queue_snapshots(team, threshold))
+            .await?;
+        let mut report = SyncReport {
+            push,
+            pull,
+            snapshots,
+        };
+        if snapshots > 0 {
+            let more = self.push(team).await?;
+            report.push.acknowledged += more.acknowledged;
+            report.push.requests += more.requests;
+        }
+        Ok(report)
+    }
+}

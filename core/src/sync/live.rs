@@ -1,0 +1,146 @@
+//! The live subscription: a WebSocket per team on which the relay announces its head. When
+//! the head passes the device's cursor, or the app reports a local change, the client
+//! syncs. A dropped connection is retried with backoff, forever, until the handle drops.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use super::api::HeadMessage;
+use super::client::SyncClient;
+use crate::model::ids::TeamId;
+use crate::{Error, Result};
+
+/// A running live subscription. Dropping it (or [`LiveHandle::stop`]) ends it.
+#[derive(Debug)]
+pub struct LiveHandle {
+    task: JoinHandle<()>,
+}
+
+impl LiveHandle {
+    /// Ends the subscription.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for LiveHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The relay may go quiet without closing (a dead NAT mapping): it pings every 20 s, so
+/// a minute without any frame means the connection is gone.
+const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+
+impl SyncClient {
+    /// Follows `team` live: syncs at once, then whenever the relay announces a head beyond
+    /// the cursor or [`SyncClient::notify_local_change`] is called. Must be called inside a
+    /// tokio runtime.
+    pub fn live(&self, team: TeamId) -> LiveHandle {
+        let client = self.clone();
+        LiveHandle {
+            task: tokio::spawn(async move { client.live_loop(team).await }),
+        }
+    }
+
+    async fn live_loop(&self, team: TeamId) {
+        let retry = self.config().retry;
+        let mut failures = 0u32;
+        loop {
+            match self.live_session(team).await {
+                Ok(()) => failures = 0,
+                Err(e) => {
+                    tracing::info!(team = %team, error = %e, "live connection lost");
+                    failures = failures.saturating_add(1);
+                }
+            }
+            tokio::time::sleep(retry.delay(failures)).await;
+        }
+    }
+
+    /// One connection: returns when it closes.
+    async fn live_session(&self, team: TeamId) -> Result<()> {
+        let (base, token) = self.token_for(team).await?;
+        let ws_base = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            return Err(Error::InvalidInput {
+                field: "relay URL",
+                reason: "must start with http:// or https://".into(),
+            });
+        };
+        let mut request = format!("{ws_base}/v1/teams/{team}/live")
+            .into_client_request()
+            .map_err(|e| Error::Network(e.to_string()))?;
+        // The token in a header, not the URL: URLs end up in logs.
+        let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| Error::Network("token is not a valid header".into()))?;
+        request.headers_mut().insert("authorization", bearer);
+        let (mut ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|e| Error::Network(e.to_string()))?;
+        tracing::debug!(team = %team, "live connection open");
+        // Whatever happened while disconnected.
+        self.sync_quietly(team).await?;
+        let mut wake = self.wake();
+        loop {
+            tokio::select! {
+                frame = tokio::time::timeout(SILENCE_LIMIT, ws.next()) => {
+                    let frame = match frame {
+                        Err(_) => return Err(Error::Network("live connection silent".into())),
+                        Ok(None) => return Ok(()),
+                        Ok(Some(Err(e))) => return Err(Error::Network(e.to_string())),
+                        Ok(Some(Ok(frame))) => frame,
+                    };
+                    match frame {
+                        Message::Text(text) => {
+                            let Ok(HeadMessage { head }) = serde_json::from_str(text.as_str()) else {
+                                tracing::warn!(team = %team, "unexpected live message");
+                                continue;
+                            };
+                            let cursor = self
+                                .store()
+                                .run(move |s| {
+                                    s.note_head(team, head)?;
+                                    Ok(s.team(team)?.cursor)
+                                })
+                                .await?;
+                            if head > cursor {
+                                self.sync_quietly(team).await?;
+                            }
+                        }
+                        Message::Close(_) => return Ok(()),
+                        // Pings are answered by tungstenite; nothing else is expected.
+                        _ => {}
+                    }
+                }
+                changed = wake.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    wake.mark_unchanged();
+                    self.sync_quietly(team).await?;
+                }
+            }
+        }
+    }
+
+    /// Syncs; a relay that cannot be reached ends the session (to reconnect with backoff),
+    /// any other failure is recorded in the status and the session goes on.
+    async fn sync_quietly(&self, team: TeamId) -> Result<()> {
+        match self.sync(team).await {
+            Ok(_) => Ok(()),
+            Err(e @ Error::Network(_)) => Err(e),
+            Err(e @ Error::Relay { status, .. }) if status >= 500 => Err(e),
+            Err(_) => Ok(()),
+        }
+    }
+}

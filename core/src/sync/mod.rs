@@ -1,0 +1,30 @@
+//! Sync with the relay: push the outbox, pull after the team cursor, follow the team live,
+//! upload snapshots, and say how far it got.
+//!
+//! - [`SharedStore`]: how the async client and the app share one [`Store`](crate::Store).
+//!   SQLite and Automerge work runs on tokio's blocking pool under a mutex; no database
+//!   call ever runs on an async worker thread.
+//! - [`incoming`]: checking and opening a pulled page, without I/O (signatures, team,
+//!   document keys); the store applies the result in one transaction.
+//! - [`SyncClient`] (`client.rs`): the HTTP and WebSocket side, with retries ([`RetryPolicy`]).
+//! - [`SyncStatus`]: what the app shows, including a relay-confirmed "everything uploaded".
+//!
+//! The client speaks the relay API described in `docs/PROTOCOL.md` ("HTTP and WebSocket
+//! API (v1)"). It has no TLS yet (reqwest without a TLS backend): add rustls before a relay
+//! is reached over the internet.
+
+mod api;
+mod backoff;
+mod client;
+pub mod incoming;
+mod live;
+mod shared;
+mod status;
+
+pub use api::{RegisteredDevice, Role};
+pub use backoff::RetryPolicy;
+pub use client::{PullReport, PushReport, SyncClient, SyncConfig, SyncReport};
+pub use incoming::Roster;
+pub use live::LiveHandle;
+pub use shared::SharedStore;
+pub use status::SyncStatus;

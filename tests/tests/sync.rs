@@ -1,0 +1,1162 @@
+//! End-to-end sync: devices with their own encrypted stores and a real relay
+//! (`holdfast_relay::serve`) on loopback.
+//!
+//! - two link workers and a supervisor edit the same case offline and converge, the status
+//!   conflict visible on all three, while the relay's files and logs hold no plaintext;
+//! - tampered envelopes (a flipped bit, a forged author, a replay into another team or
+//!   document) are refused by devices, and by the relay where it can tell;
+//! - a fourth device bootstraps from snapshots plus later changes;
+//! - the relay is killed mid-push and restarted: nothing acknowledged is lost;
+//! - a push whose answer is lost, or that meets a stopped relay, leaves the outbox intact
+//!   and is retried with byte-identical envelopes;
+//! - the live subscription pulls when the head moves.
+//!
+//! The relay of each test runs in a runtime of its own, so that "kill" can drop it
+//! mid-request (`Runtime::shutdown_background`), as a crash would.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use holdfast_core::crypto::{CURRENT_EPOCH, DEVICE_KEY_NAME, DocumentKeys};
+use holdfast_core::model::case_file::{CaseStatus, NewPatient, NewSession, SessionMode};
+use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::store::NewCase;
+use holdfast_core::sync::{RetryPolicy, Role};
+use holdfast_core::{
+    Error, KeyStore, MemoryKeyStore, SharedStore, Store, StoreConfig, SyncClient, SyncConfig,
+    TeamId,
+};
+use holdfast_protocol::{
+    DeviceSigningKey, EnvelopeId, EnvelopeRef, Header, Kind, PUSH_MAGIC, SystemRandom, seal,
+    sign_auth,
+};
+use holdfast_relay::RunningRelay;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const NAME: &str = "Wilhelmina Featherstonehaugh";
+const NOTE: &str = "talked through the damp in the back bedroom and the allotment waiting list";
+const AMEND_1: &str = "amended: the landlord promised a dehumidifier by Friday";
+const AMEND_2: &str = "amended: daughter visits on Tuesdays, prefers phone calls";
+const WHAT_MATTERS: &str = "getting back to the allotment with my grandson";
+const WHAT_MATTERS_1: &str = "getting back to the allotment with my grandson Alfie";
+const WHAT_MATTERS_2: &str = "getting back to the allotment and the choir";
+
+// ---------------------------------------------------------------------------------------
+// Captured logs (device and relay alike), to prove they hold no patient data.
+
+#[derive(Clone)]
+struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogBuf(buf.clone());
+        let filter = tracing_subscriber::EnvFilter::new(
+            "debug,hyper=info,hyper_util=info,h2=info,reqwest=info,tungstenite=info,\
+             tokio_tungstenite=info,automerge=info,holdfast_relay=trace",
+        );
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+// ---------------------------------------------------------------------------------------
+// The relay, in a runtime of its own.
+
+struct Relay {
+    rt: Option<tokio::runtime::Runtime>,
+    running: Option<RunningRelay>,
+    addr: SocketAddr,
+    dir: PathBuf,
+    public_url: Option<String>,
+}
+
+impl Relay {
+    async fn start(dir: &Path) -> Relay {
+        Self::start_at(dir, SocketAddr::from(([127, 0, 0, 1], 0)), None).await
+    }
+
+    async fn start_at(dir: &Path, addr: SocketAddr, public_url: Option<String>) -> Relay {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut config = holdfast_relay::Config::new(dir);
+        config.listen = addr;
+        config.public_url = public_url.clone();
+        let running = rt
+            .spawn(async move { holdfast_relay::serve(config).await })
+            .await
+            .unwrap()
+            .unwrap();
+        Relay {
+            addr: running.local_addr(),
+            rt: Some(rt),
+            running: Some(running),
+            dir: dir.to_owned(),
+            public_url,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Drops the relay mid-whatever: no drain, no graceful close.
+    fn kill(&mut self) {
+        self.running.take();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    /// Graceful shutdown (requests drained, database closed).
+    async fn stop(&mut self) {
+        if let (Some(rt), Some(running)) = (self.rt.take(), self.running.take()) {
+            rt.spawn(running.shutdown()).await.unwrap().unwrap();
+            rt.shutdown_background();
+        }
+    }
+
+    /// Starts again on the same address and data.
+    async fn restart(&mut self) {
+        assert!(self.rt.is_none(), "stop or kill first");
+        // The port may linger for a moment after an abrupt stop.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let mut config = holdfast_relay::Config::new(&self.dir);
+            config.listen = self.addr;
+            config.public_url = self.public_url.clone();
+            match rt
+                .spawn(async move { holdfast_relay::serve(config).await })
+                .await
+                .unwrap()
+            {
+                Ok(running) => {
+                    self.rt = Some(rt);
+                    self.running = Some(running);
+                    return;
+                }
+                Err(e) if Instant::now() < deadline => {
+                    rt.shutdown_background();
+                    eprintln!("relay restart: {e}; trying again");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("relay did not restart: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn relay_db(dir: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(dir.join("relay.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn
+}
+
+/// The team's envelopes as the relay stores them: (seq, bytes).
+fn relay_envelopes(dir: &Path, team: TeamId) -> Vec<(u64, Vec<u8>)> {
+    let conn = relay_db(dir);
+    let mut stmt = conn
+        .prepare("SELECT seq, bytes FROM envelopes WHERE team = ?1 ORDER BY seq")
+        .unwrap();
+    stmt.query_map([team.as_bytes().as_slice()], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// Appends an envelope to a team's stream behind the relay's back (relay stopped).
+fn relay_insert(dir: &Path, team: TeamId, bytes: &[u8]) -> u64 {
+    let conn = relay_db(dir);
+    let head: i64 = conn
+        .query_row(
+            "SELECT head FROM teams WHERE id = ?1",
+            [team.as_bytes().as_slice()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let e = EnvelopeRef::decode(bytes).unwrap();
+    let seq = head + 1;
+    conn.execute(
+        "INSERT INTO envelopes (team, seq, id, document, kind, covers, author, received_at, bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
+        rusqlite::params![
+            team.as_bytes().as_slice(),
+            seq,
+            e.id().0.as_slice(),
+            e.header.document.0.as_slice(),
+            e.header.kind.as_byte(),
+            e.header.covers as i64,
+            e.header.author.0.as_slice(),
+            bytes
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE teams SET head = ?2 WHERE id = ?1",
+        rusqlite::params![team.as_bytes().as_slice(), seq],
+    )
+    .unwrap();
+    seq as u64
+}
+
+/// Every file of the relay's data folder (database, WAL, key) holds none of `secrets`.
+fn assert_no_plaintext_in(dir: &Path, secrets: &[&str]) {
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.is_file() {
+            continue;
+        }
+        files += 1;
+        let bytes = std::fs::read(&path).unwrap();
+        for s in secrets {
+            assert!(
+                !contains(&bytes, s.as_bytes()),
+                "{} holds plaintext {s:?}",
+                path.display()
+            );
+        }
+    }
+    assert!(files >= 2, "the relay wrote its files");
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------------------
+// Devices.
+
+struct Device {
+    _dir: tempfile::TempDir,
+    keys: MemoryKeyStore,
+    store: SharedStore,
+    client: SyncClient,
+}
+
+fn quick_retries() -> SyncConfig {
+    SyncConfig {
+        retry: RetryPolicy {
+            base: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            attempts: 4,
+        },
+        request_timeout: Duration::from_secs(10),
+        ..SyncConfig::default()
+    }
+}
+
+fn device(person: &str, config: SyncConfig) -> Device {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let store = Store::create(&StoreConfig::new(dir.path(), person), &keys).unwrap();
+    let store = SharedStore::new(store);
+    let client = SyncClient::new(store.clone(), config).unwrap();
+    Device {
+        _dir: dir,
+        keys,
+        store,
+        client,
+    }
+}
+
+impl Device {
+    fn s(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap()
+    }
+
+    fn id(&self) -> DeviceId {
+        self.s().author().device
+    }
+
+    fn public_key(&self) -> [u8; 32] {
+        self.s().device_public_key()
+    }
+
+    fn signer(&self) -> DeviceSigningKey {
+        let seed = self.keys.get(DEVICE_KEY_NAME).unwrap().unwrap();
+        DeviceSigningKey::from_seed(seed.as_slice().try_into().unwrap()).unwrap()
+    }
+
+    async fn sync(&self, team: TeamId) -> holdfast_core::sync::SyncReport {
+        self.client.sync(team).await.unwrap()
+    }
+
+    /// Everything a user could see of a case, and the Automerge heads.
+    fn view(&self, case: NewCase) -> String {
+        let mut s = self.s();
+        let file = s.case_file(case.case_id).unwrap();
+        let plan = s.action_plan(case.plan_id).unwrap();
+        format!(
+            "{}|{}|{:?}|{:?}",
+            serde_json::to_string(&file).unwrap(),
+            serde_json::to_string(&plan).unwrap(),
+            s.heads(case.case_id).unwrap(),
+            s.heads(case.plan_id).unwrap()
+        )
+    }
+}
+
+/// The admin creates a team at `url`, registers it and the members' devices; the members
+/// join with the team secret (what enrolment hands over).
+async fn team_of(url: &str, admin: &Device, members: &[&Device]) -> TeamId {
+    let team = admin.s().create_team(&admin.keys, url).unwrap();
+    admin.client.register_team(team).await.unwrap();
+    let secret = admin.s().team_secret(team).unwrap();
+    for m in members {
+        admin
+            .client
+            .add_device(team, m.id(), m.public_key(), Role::Member)
+            .await
+            .unwrap();
+        m.s().join_team(&m.keys, url, &secret).unwrap();
+    }
+    team
+}
+
+fn session(note: &str, start: i64) -> NewSession {
+    NewSession {
+        start,
+        duration_minutes: 45,
+        mode: SessionMode::HomeVisit,
+        attended: true,
+        note: note.into(),
+        holding_functions: vec![],
+        follow_up: None,
+    }
+}
+
+/// A bearer token got by hand, for requests the client would never make.
+async fn login(url: &str, device: DeviceId, signer: &DeviceSigningKey) -> String {
+    let http = reqwest::Client::new();
+    let ch: serde_json::Value = http
+        .post(format!("{url}/v1/auth/challenge"))
+        .json(&serde_json::json!({ "device": device.to_string() }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let challenge: [u8; 32] = hex::decode(ch["challenge"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let signature = sign_auth(signer, url, &device.into(), &challenge).unwrap();
+    let t: serde_json::Value = http
+        .post(format!("{url}/v1/auth/token"))
+        .json(&serde_json::json!({
+            "device": device.to_string(),
+            "challenge": hex::encode(challenge),
+            "signature": hex::encode(signature),
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t["token"].as_str().unwrap().to_owned()
+}
+
+/// A push batch framed by hand: the protocol crate's encoder refuses what these tests
+/// need to send.
+fn raw_batch(
+    team: TeamId,
+    pusher: DeviceId,
+    signer: &DeviceSigningKey,
+    envelopes: &[&[u8]],
+) -> Vec<u8> {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut out = PUSH_MAGIC.to_vec();
+    out.extend_from_slice(team.as_bytes());
+    out.extend_from_slice(pusher.as_bytes());
+    out.extend_from_slice(&ts.to_be_bytes());
+    out.extend_from_slice(&(envelopes.len() as u16).to_be_bytes());
+    let mut message = b"holdfast-push-v1".to_vec();
+    message.extend_from_slice(team.as_bytes());
+    message.extend_from_slice(pusher.as_bytes());
+    message.extend_from_slice(&ts.to_be_bytes());
+    for e in envelopes {
+        out.extend_from_slice(&(e.len() as u32).to_be_bytes());
+        out.extend_from_slice(e);
+        message.extend_from_slice(&EnvelopeId::of(e).0);
+    }
+    out.extend_from_slice(&signer.sign(&message));
+    out
+}
+
+async fn raw_push(url: &str, token: &str, team: TeamId, batch: Vec<u8>) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/v1/teams/{team}/envelopes"))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(batch)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap())
+}
+
+/// An envelope sealed under the team secret by `signer`, naming `author`.
+fn envelope(
+    secret: &holdfast_core::crypto::TeamSecret,
+    doc: DocId,
+    author: DeviceId,
+    signer: &DeviceSigningKey,
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let header = Header {
+        kind: Kind::ChangeBatch,
+        team: secret.team().into(),
+        document: doc.into(),
+        epoch: CURRENT_EPOCH,
+        author: author.into(),
+        covers: 0,
+        nonce: Header::random_nonce(&SystemRandom::new()).unwrap(),
+    };
+    let key = DocumentKeys::key_for(secret, doc, CURRENT_EPOCH).unwrap();
+    seal(&header, &key, plaintext, signer).unwrap()
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_edit_offline_converge_and_the_relay_learns_nothing() {
+    let logs = capture_logs();
+    let relay_dir = tempfile::tempdir().unwrap();
+    let mut relay = Relay::start(relay_dir.path()).await;
+    let url = relay.url();
+    let w1 = device("Sam Okafor", quick_retries());
+    let w2 = device("Priya Natarajan", quick_retries());
+    let sup = device("Jo Whitfield", quick_retries());
+    let team = team_of(&url, &w1, &[&w2, &sup]).await;
+
+    // The first link worker takes the referral and sees the patient.
+    let (case, session_id) = {
+        let mut s = w1.s();
+        let case = s.create_case_file(NewPatient::named(NAME)).unwrap();
+        s.set_status(case.case_id, CaseStatus::Active, None)
+            .unwrap();
+        let id = s
+            .record_session(case.case_id, &session(NOTE, 1_760_000_000_000))
+            .unwrap();
+        s.set_what_matters(case.plan_id, WHAT_MATTERS).unwrap();
+        (case, id)
+    };
+    let report = w1.sync(team).await;
+    assert!(report.push.acknowledged >= 2);
+    for d in [&w2, &sup] {
+        let report = d.sync(team).await;
+        assert!(report.pull.bootstrap);
+        assert_eq!(report.pull.new_documents, 2);
+        let caseload = d.s().caseload(&Default::default()).unwrap();
+        assert_eq!(caseload[0].patient_name, NAME);
+        assert_eq!(caseload[0].status, CaseStatus::Active);
+    }
+
+    // Both link workers edit the same fields offline.
+    {
+        let mut s = w1.s();
+        s.set_status(
+            case.case_id,
+            CaseStatus::Holding,
+            Some("waiting for the housing officer"),
+        )
+        .unwrap();
+        s.amend_session_note(case.case_id, session_id, AMEND_1)
+            .unwrap();
+        s.set_what_matters(case.plan_id, WHAT_MATTERS_1).unwrap();
+        s.add_goal(case.plan_id, "dig the bean trench").unwrap();
+    }
+    {
+        let mut s = w2.s();
+        s.set_status(case.case_id, CaseStatus::Tapering, None)
+            .unwrap();
+        s.amend_session_note(case.case_id, session_id, AMEND_2)
+            .unwrap();
+        s.set_what_matters(case.plan_id, WHAT_MATTERS_2).unwrap();
+        s.record_session(
+            case.case_id,
+            &session("second visit, brighter", 1_760_100_000_000),
+        )
+        .unwrap();
+    }
+    assert!(!w1.client.status(team).await.unwrap().everything_uploaded);
+
+    // The signal comes back.
+    w1.sync(team).await;
+    w2.sync(team).await;
+    w1.sync(team).await;
+    sup.sync(team).await;
+
+    let view = w1.view(case);
+    assert_eq!(w2.view(case), view, "link workers converge");
+    assert_eq!(sup.view(case), view, "the supervisor sees the same");
+    for d in [&w1, &w2, &sup] {
+        let mut s = d.s();
+        let file = s.case_file(case.case_id).unwrap();
+        assert!(
+            file.status.is_conflicted(),
+            "the status conflict stays visible"
+        );
+        let values: Vec<CaseStatus> = file.status.values().copied().collect();
+        assert!(values.contains(&CaseStatus::Holding) && values.contains(&CaseStatus::Tapering));
+        let note = &file
+            .sessions
+            .iter()
+            .find(|x| x.id == session_id)
+            .unwrap()
+            .note;
+        assert!(note.is_conflicted(), "both amendments kept");
+        assert_eq!(file.sessions.len(), 2);
+        let caseload = s.caseload(&Default::default()).unwrap();
+        assert!(caseload[0].status_conflicted);
+        assert_eq!(caseload[0].session_count, 2);
+        let plan = s.action_plan(case.plan_id).unwrap();
+        assert!(!plan.what_matters.is_empty());
+        assert_eq!(plan.goals.len(), 1);
+    }
+    for d in [&w1, &w2, &sup] {
+        let status = d.client.status(team).await.unwrap();
+        assert!(status.everything_uploaded, "{status:?}");
+        assert_eq!(status.pending_outbox, 0);
+        assert!(status.last_pull_at.is_some());
+        assert!(!status.offline && status.last_error.is_none());
+        assert_eq!(status.refused_envelopes, 0);
+        assert_eq!(status.cursor, d.client.head(team).await.unwrap());
+    }
+    assert!(w1.client.status(team).await.unwrap().last_push_at.is_some());
+
+    // The relay holds ciphertext only: database, WAL, and logs.
+    let secrets = [
+        NAME,
+        NOTE,
+        AMEND_1,
+        AMEND_2,
+        WHAT_MATTERS,
+        WHAT_MATTERS_1,
+        WHAT_MATTERS_2,
+        "bean trench",
+        "housing officer",
+    ];
+    assert!(relay_dir.path().join("relay.db-wal").exists());
+    assert_no_plaintext_in(relay_dir.path(), &secrets);
+    relay.stop().await;
+    assert_no_plaintext_in(relay_dir.path(), &secrets);
+    let captured = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        captured.contains("holdfast_relay"),
+        "relay logs were captured"
+    );
+    for s in secrets {
+        assert!(!captured.contains(s), "logs hold plaintext {s:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_and_replayed_envelopes_are_refused() {
+    capture_logs();
+    let relay_dir = tempfile::tempdir().unwrap();
+    let mut relay = Relay::start(relay_dir.path()).await;
+    let url = relay.url();
+    let w1 = device("Sam Okafor", quick_retries());
+    let w2 = device("Priya Natarajan", quick_retries());
+    let sup = device("Jo Whitfield", quick_retries());
+    // A member gone rogue, whose signatures are genuine.
+    let mallory = device("Mallory", quick_retries());
+    let team = team_of(&url, &w1, &[&w2, &sup, &mallory]).await;
+    // A second team with the same link workers, to replay into.
+    let team2 = team_of(&url, &w1, &[&w2]).await;
+
+    let case = w1.s().create_case_file(NewPatient::named(NAME)).unwrap();
+    w1.s()
+        .set_status(case.case_id, CaseStatus::Active, None)
+        .unwrap();
+    // A directory whose envelope a malicious relay will move into the second team.
+    let directory = w1.s().create_directory("Leeds North").unwrap();
+    w1.sync(team).await;
+    let moved_to_team2 = relay_envelopes(relay_dir.path(), team)
+        .into_iter()
+        .map(|(_, b)| b)
+        .find(|b| EnvelopeRef::decode(b).unwrap().header.document == directory.into())
+        .unwrap();
+    // The edit whose envelope gets a flipped bit.
+    w1.s()
+        .set_status(case.case_id, CaseStatus::Holding, None)
+        .unwrap();
+    w1.sync(team).await;
+    let stored = relay_envelopes(relay_dir.path(), team);
+    let (flip_seq, _) = *stored.last().unwrap();
+    let (_, genuine) = stored.first().unwrap().clone();
+
+    // What the relay itself refuses.
+    let w2_key = w2.signer();
+    let token = login(&url, w2.id(), &w2_key).await;
+    let secret = w1.s().team_secret(team).unwrap();
+    let in_w1s_name = envelope(&secret, case.case_id, w1.id(), &w2_key, b"forged");
+    let (status, body) = raw_push(
+        &url,
+        &token,
+        team,
+        raw_batch(team, w2.id(), &w2_key, &[&in_w1s_name]),
+    )
+    .await;
+    assert!(
+        (400..500).contains(&status),
+        "another author's envelope: {status} {body}"
+    );
+    let (status, body) = raw_push(
+        &url,
+        &token,
+        team,
+        raw_batch(team, w1.id(), &w2_key, &[&in_w1s_name]),
+    )
+    .await;
+    assert!(
+        (400..500).contains(&status),
+        "a pusher that is not the token's: {status} {body}"
+    );
+    let own = envelope(&secret, case.case_id, w2.id(), &w2_key, b"x");
+    let (status, body) = raw_push(
+        &url,
+        &token,
+        team2,
+        raw_batch(team2, w2.id(), &w2_key, &[&own]),
+    )
+    .await;
+    assert!(
+        (400..500).contains(&status),
+        "an envelope of another team: {status} {body}"
+    );
+    assert_eq!(relay_envelopes(relay_dir.path(), team).len(), stored.len());
+
+    // What only devices can tell: the relay's own database is edited behind its back.
+    relay.stop().await;
+    {
+        let conn = relay_db(relay_dir.path());
+        let bytes: Vec<u8> = conn
+            .query_row(
+                "SELECT bytes FROM envelopes WHERE team = ?1 AND seq = ?2",
+                rusqlite::params![team.as_bytes().as_slice(), flip_seq as i64],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut flipped = bytes.clone();
+        flipped[90] ^= 0x04; // inside the ciphertext
+        conn.execute(
+            "UPDATE envelopes SET bytes = ?3 WHERE team = ?1 AND seq = ?2",
+            rusqlite::params![team.as_bytes().as_slice(), flip_seq as i64, flipped],
+        )
+        .unwrap();
+    }
+    // Signed by W2 in W1's name.
+    relay_insert(relay_dir.path(), team, &in_w1s_name);
+    // W1's genuine envelope moved into the second team (the relay keeps ids unique, so a
+    // replay is a move).
+    relay_db(relay_dir.path())
+        .execute(
+            "DELETE FROM envelopes WHERE id = ?1",
+            [EnvelopeId::of(&moved_to_team2).0.as_slice()],
+        )
+        .unwrap();
+    relay_insert(relay_dir.path(), team2, &moved_to_team2);
+    // A genuine envelope moved to another document: re-labelled and re-signed by a member.
+    let mallory_key = mallory.signer();
+    let moved = {
+        let e = EnvelopeRef::decode(&genuine).unwrap();
+        assert_eq!(e.header.document, case.plan_id.into());
+        let mut header = e.header;
+        header.document = case.case_id.into();
+        header.author = mallory.id().into();
+        let mut bytes = genuine[..81].to_vec();
+        bytes[21..37].copy_from_slice(&header.document.0);
+        bytes[41..57].copy_from_slice(&header.author.0);
+        bytes.extend_from_slice(e.ciphertext());
+        let signature = mallory_key.sign(&bytes);
+        bytes.extend_from_slice(&signature);
+        bytes
+    };
+    relay_insert(relay_dir.path(), team, &moved);
+    relay.restart().await;
+
+    for d in [&w2, &sup] {
+        let report = d.sync(team).await;
+        assert_eq!(report.pull.refused, 3, "{report:?}");
+        let refused = d.s().refused_envelopes(team).unwrap();
+        let reasons: Vec<&str> = refused.iter().map(|r| r.reason.as_str()).collect();
+        assert!(reasons[0].contains("signature"), "flipped bit: {reasons:?}");
+        assert!(
+            reasons[1].contains("signature"),
+            "forged author: {reasons:?}"
+        );
+        assert!(
+            reasons[2].contains("decrypt"),
+            "moved document: {reasons:?}"
+        );
+        assert!(reasons.iter().all(|r| !r.contains(NAME)));
+        let err = Error::BadEnvelope {
+            id: refused[0].id.to_string(),
+            reason: refused[0].reason.clone(),
+        };
+        assert!(err.to_string().contains(&refused[0].id.to_string()));
+        // The tampered status change never arrived; the genuine ones did.
+        let file = d.s().case_file(case.case_id).unwrap();
+        assert_eq!(file.status.agreed(), Some(&CaseStatus::Active));
+        assert_eq!(file.patient.name, NAME);
+        let status = d.client.status(team).await.unwrap();
+        assert_eq!(status.refused_envelopes, 3);
+        assert_eq!(
+            status.cursor,
+            d.client.head(team).await.unwrap(),
+            "moved past them"
+        );
+        assert!(status.last_error.is_none(), "refusals do not stop sync");
+    }
+    let report = w2.sync(team2).await;
+    assert_eq!(report.pull.refused, 1);
+    assert!(
+        w2.s().refused_envelopes(team2).unwrap()[0]
+            .reason
+            .contains("team")
+    );
+
+    // Sync goes on: later genuine edits flow.
+    w1.s().set_what_matters(case.plan_id, WHAT_MATTERS).unwrap();
+    w1.s()
+        .set_status(case.case_id, CaseStatus::Tapering, None)
+        .unwrap();
+    w1.sync(team).await;
+    w2.sync(team).await;
+    assert_eq!(
+        w2.s().action_plan(case.plan_id).unwrap().what_matters,
+        WHAT_MATTERS
+    );
+    // The new status depends on the change whose envelope was refused: it waits (kept, not
+    // lost) until a snapshot from W1 brings the missing change.
+    assert_eq!(
+        w2.s().case_file(case.case_id).unwrap().status.agreed(),
+        Some(&CaseStatus::Active)
+    );
+    assert_eq!(w1.s().queue_snapshots(team, 1).unwrap(), 3);
+    w1.sync(team).await;
+    w2.sync(team).await;
+    assert_eq!(
+        w2.s().case_file(case.case_id).unwrap().status.agreed(),
+        Some(&CaseStatus::Tapering)
+    );
+    assert_eq!(w2.view(case), w1.view(case));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_device_bootstraps_from_snapshots_and_later_changes() {
+    capture_logs();
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(relay_dir.path()).await;
+    let url = relay.url();
+    let w1 = device(
+        "Sam Okafor",
+        SyncConfig {
+            snapshot_after: 20,
+            ..quick_retries()
+        },
+    );
+    let w2 = device("Priya Natarajan", quick_retries());
+    let team = team_of(&url, &w1, &[&w2]).await;
+
+    let case = w1.s().create_case_file(NewPatient::named(NAME)).unwrap();
+    // Thirty visits, each pushed on its own: thirty change batches for the case.
+    for i in 0..30 {
+        w1.s()
+            .record_session(
+                case.case_id,
+                &session(&format!("visit {i}"), 1_760_000_000_000 + i),
+            )
+            .unwrap();
+        w1.client.push(team).await.unwrap();
+    }
+    // The pull after it notices the case passed 20 changes and uploads a snapshot.
+    let report = w1.sync(team).await;
+    assert_eq!(report.snapshots, 1);
+    // Later changes, from both link workers.
+    w2.sync(team).await;
+    w2.s()
+        .set_status(case.case_id, CaseStatus::Active, None)
+        .unwrap();
+    w2.sync(team).await;
+    w1.s()
+        .record_session(
+            case.case_id,
+            &session("after the snapshot", 1_760_900_000_000),
+        )
+        .unwrap();
+    w1.sync(team).await;
+    w2.sync(team).await;
+
+    let stored = relay_envelopes(relay_dir.path(), team);
+    let snapshots: Vec<u64> = stored
+        .iter()
+        .filter_map(|(_, b)| {
+            let e = EnvelopeRef::decode(b).unwrap();
+            (e.header.kind == Kind::Snapshot).then_some(e.header.covers)
+        })
+        .collect();
+    assert_eq!(snapshots.len(), 1);
+    assert!(
+        snapshots[0] >= 31,
+        "covers every change batch: {snapshots:?}"
+    );
+
+    // A fourth device joins with the team secret.
+    let new = device("Jo Whitfield", quick_retries());
+    let secret = w1.s().team_secret(team).unwrap();
+    w1.client
+        .add_device(team, new.id(), new.public_key(), Role::Member)
+        .await
+        .unwrap();
+    new.s().join_team(&new.keys, &url, &secret).unwrap();
+    let report = new.sync(team).await;
+    assert!(report.pull.bootstrap);
+    assert!(
+        report.pull.applied + 30 <= stored.len(),
+        "the snapshot replaced the change batches it covers: applied {} of {}",
+        report.pull.applied,
+        stored.len()
+    );
+    assert_eq!(new.view(case), w1.view(case));
+    assert_eq!(new.view(case), w2.view(case));
+    assert_eq!(
+        new.s().caseload(&Default::default()).unwrap(),
+        w1.s().caseload(&Default::default()).unwrap()
+    );
+    // And it keeps syncing normally.
+    new.s()
+        .add_supervision_comment(case.case_id, "good progress")
+        .unwrap();
+    new.sync(team).await;
+    w1.sync(team).await;
+    assert_eq!(new.view(case), w1.view(case));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_killed_mid_push_loses_nothing_acknowledged() {
+    capture_logs();
+    let relay_dir = tempfile::tempdir().unwrap();
+    let mut relay = Relay::start(relay_dir.path()).await;
+    let url = relay.url();
+    let w1 = device(
+        "Sam Okafor",
+        SyncConfig {
+            push_batch: 2,
+            ..quick_retries()
+        },
+    );
+    let w2 = device("Priya Natarajan", quick_retries());
+    let team = team_of(&url, &w1, &[&w2]).await;
+
+    let mut cases = Vec::new();
+    for i in 0..150 {
+        let mut s = w1.s();
+        let case = s
+            .create_case_file(NewPatient::named(&format!("Patient {i}")))
+            .unwrap();
+        s.record_session(
+            case.case_id,
+            &session(&format!("note {i}"), 1_760_000_000_000),
+        )
+        .unwrap();
+        cases.push(case);
+    }
+    let total = w1.s().seal_outbox(team).unwrap();
+    assert_eq!(total, 300);
+
+    let pusher = w1.client.clone();
+    let push = tokio::spawn(async move { pusher.push(team).await });
+    let store = w1.store.clone();
+    eventually("the first acknowledgements", || {
+        store
+            .lock()
+            .unwrap()
+            .sync_status(team)
+            .unwrap()
+            .unacknowledged_envelopes
+            < 290
+    })
+    .await;
+    relay.kill();
+    let result = push.await.unwrap();
+    let status = w1.client.status(team).await.unwrap();
+    assert!(
+        result.is_err() && status.unacknowledged_envelopes > 0,
+        "the kill landed mid-push: {result:?}, {status:?}"
+    );
+    // A full sync while the relay is down reports the device offline, and keeps everything.
+    assert!(matches!(w1.client.sync(team).await, Err(Error::Network(_))));
+    let status = w1.client.status(team).await.unwrap();
+    assert!(status.offline && status.last_error.is_some());
+    assert!(!status.everything_uploaded);
+    let acknowledged = total as u64 - status.unacknowledged_envelopes;
+
+    relay.restart().await;
+    let stored = relay_envelopes(relay_dir.path(), team);
+    assert!(
+        stored.len() as u64 >= acknowledged,
+        "every acknowledged envelope survived the kill"
+    );
+    let report = w1.sync(team).await;
+    assert!(report.push.acknowledged > 0);
+    let status = w1.client.status(team).await.unwrap();
+    assert!(status.everything_uploaded && !status.offline && status.last_error.is_none());
+    let stored = relay_envelopes(relay_dir.path(), team);
+    assert_eq!(stored.len(), total, "each envelope stored once");
+
+    w2.sync(team).await;
+    assert_eq!(w2.s().caseload(&Default::default()).unwrap().len(), 150);
+    for case in cases.iter().step_by(15) {
+        assert_eq!(w2.view(*case), w1.view(*case));
+    }
+}
+
+/// A loopback TCP proxy that can swallow the relay's answers (requests still arrive).
+struct Proxy {
+    addr: SocketAddr,
+    swallow: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn bind() -> (TcpListener, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        (listener, addr)
+    }
+
+    fn start(listener: TcpListener, upstream: SocketAddr) -> Proxy {
+        let swallow = Arc::new(AtomicBool::new(false));
+        let addr = listener.local_addr().unwrap();
+        let flag = swallow.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let swallow = flag.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    // Requests always go through. An answer is passed on unless the flag
+                    // is set when it arrives: then the device is hung up on instead (also
+                    // on a kept-alive connection opened before the flag was set).
+                    let (mut cr, mut cw) = client.split();
+                    let (mut sr, mut sw) = server.split();
+                    let forward = async {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            match cr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    if sw.write_all(&buf[..n]).await.is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    };
+                    let answer = async {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            match sr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(_) if swallow.load(Ordering::SeqCst) => break,
+                                Ok(n) => {
+                                    if cw.write_all(&buf[..n]).await.is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        () = forward => {}
+                        () = answer => {}
+                    }
+                });
+            }
+        });
+        Proxy {
+            addr,
+            swallow,
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_push_keeps_the_outbox_and_retries_with_identical_envelopes() {
+    capture_logs();
+    let relay_dir = tempfile::tempdir().unwrap();
+    // Devices reach the relay through the proxy, so the relay's origin is the proxy's.
+    let (listener, proxy_addr) = Proxy::bind().await;
+    let mut relay = Relay::start_at(
+        relay_dir.path(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        Some(format!("http://{proxy_addr}")),
+    )
+    .await;
+    let proxy = Proxy::start(listener, relay.addr);
+    let url = proxy.url();
+    let w1 = device("Sam Okafor", quick_retries());
+    let w2 = device("Priya Natarajan", quick_retries());
+    let team = team_of(&url, &w1, &[&w2]).await;
+
+    let case = w1.s().create_case_file(NewPatient::named(NAME)).unwrap();
+    w1.s()
+        .record_session(case.case_id, &session(NOTE, 1_760_000_000_000))
+        .unwrap();
+    let outbox = w1.s().outbox_len().unwrap();
+
+    // 1. The relay stores the push but every answer is lost on the way back.
+    proxy.swallow.store(true, Ordering::SeqCst);
+    let err = w1.client.push(team).await.unwrap_err();
+    assert!(matches!(err, Error::Network(_)), "{err:?}");
+    let pending = w1.s().pending_envelopes(team, 100, usize::MAX).unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(
+        w1.s().outbox_len().unwrap(),
+        outbox,
+        "nothing removed without an ack"
+    );
+    let ids: Vec<EnvelopeId> = pending.iter().map(|p| p.id).collect();
+    let stored: Vec<EnvelopeId> = relay_envelopes(relay_dir.path(), team)
+        .iter()
+        .map(|(_, b)| EnvelopeId::of(b))
+        .collect();
+    assert_eq!(
+        stored, ids,
+        "the relay stored them once, retries deduplicated"
+    );
+
+    // 2. The relay is stopped: the retry fails, again nothing changes.
+    proxy.swallow.store(false, Ordering::SeqCst);
+    relay.stop().await;
+    assert!(w1.client.push(team).await.is_err());
+    let again = w1.s().pending_envelopes(team, 100, usize::MAX).unwrap();
+    assert_eq!(again, pending, "byte-identical envelopes, same ids");
+    assert_eq!(w1.s().outbox_len().unwrap(), outbox);
+
+    // 3. Back: the same envelopes are acknowledged (as duplicates) and the outbox empties.
+    relay.restart().await;
+    let report = w1.client.push(team).await.unwrap();
+    assert_eq!(report.acknowledged, 2);
+    assert_eq!(report.sealed, 0, "nothing sealed twice");
+    assert_eq!(w1.s().outbox_len().unwrap(), 0);
+    let stored: Vec<EnvelopeId> = relay_envelopes(relay_dir.path(), team)
+        .iter()
+        .map(|(_, b)| EnvelopeId::of(b))
+        .collect();
+    assert_eq!(stored, ids);
+    w2.sync(team).await;
+    assert_eq!(w2.view(case), w1.view(case));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_subscription_pulls_when_the_head_moves_and_pushes_local_changes() {
+    capture_logs();
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(relay_dir.path()).await;
+    let url = relay.url();
+    let w1 = device("Sam Okafor", quick_retries());
+    let sup = device("Jo Whitfield", quick_retries());
+    let team = team_of(&url, &w1, &[&sup]).await;
+    let live = sup.client.live(team);
+
+    let case = w1.s().create_case_file(NewPatient::named(NAME)).unwrap();
+    w1.sync(team).await;
+    let store = sup.store.clone();
+    eventually("the supervisor to receive the case", || {
+        store
+            .lock()
+            .unwrap()
+            .caseload(&Default::default())
+            .unwrap()
+            .len()
+            == 1
+    })
+    .await;
+
+    // The supervisor comments; the live task pushes it when told.
+    sup.s()
+        .add_supervision_comment(case.case_id, "well held")
+        .unwrap();
+    sup.client.notify_local_change();
+    eventually("the comment to reach the relay", || {
+        store
+            .lock()
+            .unwrap()
+            .sync_status(team)
+            .unwrap()
+            .everything_uploaded
+    })
+    .await;
+    w1.sync(team).await;
+    assert_eq!(w1.view(case), sup.view(case));
+    assert_eq!(w1.s().case_file(case.case_id).unwrap().supervision.len(), 1);
+    live.stop();
+}
