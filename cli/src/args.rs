@@ -10,6 +10,7 @@ use holdfast_core::model::case_file::{
 };
 use holdfast_core::model::directory::{AssetStatus, Capacity};
 use holdfast_core::model::measures::Instrument;
+use holdfast_core::sync::Role;
 use time::{Date, PrimitiveDateTime};
 
 use crate::choice::{choice, date, date_time};
@@ -26,7 +27,9 @@ including you, can read the store: keep it safe, and keep it off shared drives.
 Ids: commands print the ids of what they create. Where a case is asked for, the first 6 or more
 characters of its id are enough when they match only one case (see `holdfast caseload`).
 
-Start with:  holdfast init --name \"Your Name\"";
+Start with:  holdfast init --name \"Your Name\"
+Share records with colleagues through a relay: see `holdfast team --help`.
+See sync at work, with made-up people, without touching your records:  holdfast demo";
 
 const INIT_AFTER_HELP: &str = "\
 The store is created in the --home folder and encrypted with a new random key. The key is saved
@@ -89,9 +92,8 @@ pub enum Command {
     /// Record referrals and decide whether to take them on.
     #[command(subcommand)]
     Referral(ReferralCommand),
-    /// Move a case along: referred, active, holding, tapering, closed.
-    #[command(subcommand)]
-    Status(StatusCommand),
+    /// How sync stands for each team; with `set` or `resolve`, move a case along.
+    Status(StatusArgs),
     /// Record a contact with a patient (a visit, call, or a did-not-attend).
     #[command(subcommand)]
     Session(SessionCommand),
@@ -127,6 +129,19 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Teams: share this device's records with colleagues through a relay.
+    #[command(subcommand, after_help = TEAM_AFTER_HELP)]
+    Team(TeamCommand),
+    /// This device's identity, for the team's admin to register it.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Send this device's changes to the relay and fetch the team's (or, with --watch,
+    /// keep following the team).
+    #[command(after_help = SYNC_AFTER_HELP)]
+    Sync(SyncArgs),
+    /// A self-contained demo: a relay and three devices on this computer, made-up people,
+    /// two link workers editing the same case offline, and what each device sees after sync.
+    Demo(DemoArgs),
     /// Fill the store with made-up patients and assets, for demos and training.
     Seed {
         /// How many made-up patients.
@@ -229,7 +244,19 @@ pub struct ReferralAdd {
     pub received: Option<Date>,
 }
 
-/// `holdfast status …`
+/// `holdfast status [set|resolve …]`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct StatusArgs {
+    /// Only this team (id, or its first 6+ characters) [default: every team].
+    #[arg(long, value_name = "ID")]
+    pub team: Option<String>,
+    /// Change a case's status, or settle a status conflict.
+    #[command(subcommand)]
+    pub command: Option<StatusCommand>,
+}
+
+/// `holdfast status set|resolve …`
 #[derive(Debug, Subcommand)]
 pub enum StatusCommand {
     /// Change the case status. Allowed moves: referred → active or closed; active → holding,
@@ -542,6 +569,116 @@ pub struct DirectorySearch {
     /// At most this many results.
     #[arg(long, default_value_t = 20)]
     pub limit: u32,
+}
+
+const TEAM_AFTER_HELP: &str = "\
+A team is the people whose devices share records through one relay. Everything shared is
+end-to-end encrypted: the relay stores what it cannot read.
+
+Setting one up (for now, by handing over the team secret in person):
+  1. the admin:          holdfast team create --relay http://relay.example:7878
+  2. each colleague:     holdfast device show       (gives their device id and public key)
+  3. the admin:          holdfast team add-device DEVICE_ID PUBLIC_KEY
+  4. the colleague:      holdfast team join --relay URL --team ID --secret SECRET
+  5. everyone:           holdfast sync";
+
+const SYNC_AFTER_HELP: &str = "\
+Without --watch, one round: push what waits here, pull what is new, and say where things
+stand. With --watch, it keeps a live connection and pulls as colleagues' changes arrive, one
+line per pull, until Ctrl-C (or --for SECONDS). While it runs, other holdfast commands on this
+device wait for it: stop it first to make changes here.";
+
+/// `holdfast team …`
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Start a team at a relay, with this device as its admin. Prints the team id and the
+    /// team secret to hand to colleagues (in person only).
+    Create {
+        /// The relay's address ("http://relay.example:7878").
+        #[arg(long, value_name = "URL")]
+        relay: String,
+    },
+    /// Join a team with the id and secret its admin handed over. The admin must also
+    /// register this device (`holdfast device show` gives what they need).
+    Join {
+        /// The relay's address, as the admin gave it.
+        #[arg(long, value_name = "URL")]
+        relay: String,
+        /// The team id (32 characters).
+        #[arg(long, value_name = "ID")]
+        team: String,
+        /// The team secret (64 characters). Typed here it lands in your shell history: set
+        /// HOLDFAST_TEAM_SECRET instead to keep it out.
+        #[arg(
+            long,
+            value_name = "HEX",
+            env = "HOLDFAST_TEAM_SECRET",
+            hide_env_values = true
+        )]
+        secret: String,
+    },
+    /// The teams this device belongs to.
+    List,
+    /// Show a team's secret again, to hand to another colleague (in person only).
+    Secret {
+        /// The team (id, or its first 6+ characters) [default: this device's current team].
+        #[arg(long, value_name = "ID")]
+        team: Option<String>,
+    },
+    /// Register a colleague's device in the team at the relay (team admins only).
+    AddDevice {
+        /// Their device id (from `holdfast device show` on their device).
+        device: String,
+        /// Their public key (from `holdfast device show` on their device).
+        public_key: String,
+        /// member: reads and writes the team's records; admin: can also add devices.
+        #[arg(long, value_parser = role, default_value = "member")]
+        role: Role,
+        /// The team (id, or its first 6+ characters) [default: this device's current team].
+        #[arg(long, value_name = "ID")]
+        team: Option<String>,
+    },
+}
+
+/// A device's role in a team.
+fn role(s: &str) -> Result<Role, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "member" => Ok(Role::Member),
+        "admin" => Ok(Role::Admin),
+        _ => Err("expected member or admin".to_owned()),
+    }
+}
+
+/// `holdfast device …`
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// This device's id and public key: give both to your team's admin.
+    Show,
+}
+
+/// `holdfast sync`
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this team (id, or its first 6+ characters) [default: every team].
+    #[arg(long, value_name = "ID")]
+    pub team: Option<String>,
+    /// Keep following the team live, printing a line per pull, until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: stop after this many seconds.
+    #[arg(long = "for", value_name = "SECONDS", requires = "watch")]
+    pub for_seconds: Option<u64>,
+}
+
+/// `holdfast demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many made-up patients the first link worker starts with.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub patients: u32,
+    /// How many made-up community assets in the directory.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=20000))]
+    pub assets: u32,
 }
 
 #[cfg(test)]

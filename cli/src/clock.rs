@@ -57,6 +57,14 @@ impl Clock {
         }
     }
 
+    /// The local time of day of an instant, to the second ("14:30:05").
+    pub fn time_of_day(&self, ms: i64) -> String {
+        match self.local(ms) {
+            Some(t) => format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
+            None => "?".to_owned(),
+        }
+    }
+
     /// The local day and time of an instant ("2026-11-02 14:30").
     pub fn day_time(&self, ms: i64) -> String {
         match self.local(ms) {
@@ -93,6 +101,7 @@ mod tests {
         assert_eq!(bst.day_time(ms), "2026-06-01 10:00");
         let utc = Clock::at_offset(UtcOffset::UTC);
         assert_eq!(utc.day_time(ms), "2026-06-01 09:00");
+        assert_eq!(utc.time_of_day(ms + 5_000), "09:00:05");
         assert_eq!(format_date(date!(2026 - 01 - 05)), "2026-01-05");
     }
 }

@@ -1,17 +1,31 @@
 //! This computer's Holdfast: where the store and its key live, and opening them.
 
+use std::cell::OnceCell;
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use holdfast_core::store::STORE_KEY_NAME;
 use holdfast_core::{FileKeyStore, KeyStore, Store, StoreConfig};
 
 use crate::error::{CliError, Result};
 
+/// The lock file in the store folder. The core's store keeps documents in memory and is not
+/// safe to use from two processes at once (a long `holdfast sync --watch` would write stale
+/// copies over another command's edits), so every command holds this lock while the store is
+/// open.
+const LOCK_FILE: &str = "holdfast.lock";
+
+/// How long a command waits for another one to let go of the store.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// The store folder and the key store beside it.
 #[derive(Debug)]
 pub struct Device {
     home: PathBuf,
     keys: FileKeyStore,
+    /// Held from the first `open` until the process ends.
+    lock: OnceCell<File>,
 }
 
 impl Device {
@@ -21,7 +35,13 @@ impl Device {
         Device {
             home,
             keys: FileKeyStore::new(keys),
+            lock: OnceCell::new(),
         }
+    }
+
+    /// The key store: the store key, the device's signing key and team secrets.
+    pub fn keys(&self) -> &FileKeyStore {
+        &self.keys
     }
 
     /// The store folder.
@@ -61,7 +81,43 @@ impl Device {
                 self.key_file().display()
             )));
         }
+        self.lock()?;
         Ok(Store::open(&config, &self.keys)?)
+    }
+
+    /// Takes the store folder's lock, waiting a little for another command to finish.
+    fn lock(&self) -> Result<()> {
+        if self.lock.get().is_some() {
+            return Ok(());
+        }
+        let path = self.home.join(LOCK_FILE);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| CliError::file(format!("opening {}", path.display()), e))?;
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(CliError::input(format!(
+                        "another holdfast command is using the store in {} (a `holdfast sync \
+                         --watch`?): wait for it to finish, or stop it with Ctrl-C",
+                        self.home.display()
+                    )));
+                }
+                Err(TryLockError::Error(e)) => {
+                    return Err(CliError::file(format!("locking {}", path.display()), e));
+                }
+            }
+        }
+        let _ = self.lock.set(file);
+        Ok(())
     }
 }
 

@@ -15,6 +15,8 @@ pub enum CliError {
     /// Something typed on the command line that the core never saw (an unknown id, a
     /// malformed answer list).
     Input(String),
+    /// Sync with the relay failed, worded for the person (what happened and what to do).
+    Sync(String),
     /// A file of the CLI's own could not be read or written.
     File {
         /// What was being done ("reading services.json").
@@ -44,7 +46,7 @@ impl fmt::Display for CliError {
         match self {
             CliError::Core(e) => write!(f, "{e}"),
             CliError::Import(e) => write!(f, "import refused, nothing was imported: {e}"),
-            CliError::Input(m) => f.write_str(m),
+            CliError::Input(m) | CliError::Sync(m) => f.write_str(m),
             CliError::File { doing, source } => write!(f, "{doing}: {source}"),
         }
     }

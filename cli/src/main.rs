@@ -10,6 +10,7 @@ mod commands;
 mod device;
 mod error;
 mod lookup;
+mod net;
 mod output;
 
 use std::process::ExitCode;

@@ -12,6 +12,8 @@ use crate::error::{CliError, Result};
 pub struct Output {
     json: serde_json::Value,
     text: String,
+    /// `--json` on one line (a line in a stream of events) rather than pretty-printed.
+    compact: bool,
 }
 
 impl Output {
@@ -22,12 +24,27 @@ impl Output {
         Ok(Output {
             json,
             text: text.into(),
+            compact: false,
         })
+    }
+
+    /// The same result, printed by `--json` on one line.
+    pub fn compact(mut self) -> Self {
+        self.compact = true;
+        self
     }
 
     /// Writes the result to stdout. A closed pipe (`holdfast caseload | head`) is not an error.
     pub fn print(&self, json: bool) -> Result<()> {
-        let mut body = if json {
+        self.emit(json).map(|_| ())
+    }
+
+    /// Writes the result to stdout; false when nobody reads it any more (a closed pipe).
+    pub fn emit(&self, json: bool) -> Result<bool> {
+        let mut body = if json && self.compact {
+            serde_json::to_string(&self.json)
+                .map_err(|e| CliError::input(format!("cannot write the result as JSON: {e}")))?
+        } else if json {
             serde_json::to_string_pretty(&self.json)
                 .map_err(|e| CliError::input(format!("cannot write the result as JSON: {e}")))?
         } else {
@@ -38,10 +55,9 @@ impl Output {
         }
         let mut out = std::io::stdout().lock();
         match out.write_all(body.as_bytes()).and_then(|()| out.flush()) {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                Err(CliError::file("writing the output", e))
-            }
-            _ => Ok(()),
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+            Err(e) => Err(CliError::file("writing the output", e)),
         }
     }
 }

@@ -2,15 +2,18 @@
 
 mod case;
 mod case_view;
+mod demo;
 mod directory;
 mod measure;
 mod plan;
 mod store;
+mod sync;
+mod team;
 
 use crate::args::{
-    CaseCommand, Cli, Command, DirectoryCommand, GoalCommand, MeasureCommand, PatientCommand,
-    PlanCommand, ReferralCommand, SafeguardingCommand, SessionCommand, StatusCommand, StepCommand,
-    SupervisionCommand,
+    CaseCommand, Cli, Command, DeviceCommand, DirectoryCommand, GoalCommand, MeasureCommand,
+    PatientCommand, PlanCommand, ReferralCommand, SafeguardingCommand, SessionCommand, StatusArgs,
+    StatusCommand, StepCommand, SupervisionCommand, TeamCommand,
 };
 use crate::clock::Clock;
 use crate::device::Device;
@@ -24,6 +27,8 @@ pub struct Ctx {
     pub device: Device,
     /// Local time.
     pub clock: Clock,
+    /// `--json`: commands that print as they go (`sync --watch`) print JSON lines.
+    pub json: bool,
 }
 
 /// Runs the command the person typed.
@@ -31,6 +36,7 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
     let ctx = Ctx {
         device: Device::new(cli.home, cli.keys),
         clock,
+        json: cli.json,
     };
     match cli.command {
         Command::Init { name } => store::init(&ctx, &name),
@@ -46,7 +52,13 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
                 reason,
             } => case::decide_referral(&ctx, &case, &referral, Some(reason)),
         },
-        Command::Status(c) => match c {
+        Command::Status(StatusArgs {
+            team,
+            command: None,
+        }) => sync::status(&ctx, team.as_deref()),
+        Command::Status(StatusArgs {
+            command: Some(c), ..
+        }) => match c {
             StatusCommand::Set {
                 case,
                 status,
@@ -142,6 +154,25 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
                 asset,
             } => directory::show(&ctx, &dir, &asset),
         },
+        Command::Team(c) => match c {
+            TeamCommand::Create { relay } => team::create(&ctx, &relay),
+            TeamCommand::Join {
+                relay,
+                team: id,
+                secret,
+            } => team::join(&ctx, &relay, &id, &secret),
+            TeamCommand::List => team::list(&ctx),
+            TeamCommand::Secret { team: id } => team::secret(&ctx, id.as_deref()),
+            TeamCommand::AddDevice {
+                device,
+                public_key,
+                role,
+                team: id,
+            } => team::add_device(&ctx, &device, &public_key, role, id.as_deref()),
+        },
+        Command::Device(DeviceCommand::Show) => team::show_device(&ctx),
+        Command::Sync(a) => sync::sync(&ctx, a),
+        Command::Demo(a) => demo::run(&ctx, a),
         Command::Export { out } => store::export(&ctx, out.as_deref()),
         Command::Seed {
             patients,

@@ -1,0 +1,294 @@
+//! Talking to a relay from the command line: a tokio runtime for the core's sync client, the
+//! client's settings, a health check before a team is made or joined, and sync errors
+//! worded for the person at the keyboard (what happened, what to do next).
+
+use std::time::Duration;
+
+use holdfast_core::model::ids::DeviceId;
+use holdfast_core::store::TeamInfo;
+use holdfast_core::sync::RetryPolicy;
+use holdfast_core::{SharedStore, Store, SyncClient, SyncConfig};
+use tokio::runtime::Runtime;
+
+use crate::error::{CliError, Result};
+use crate::lookup;
+use crate::output::short;
+
+/// A runtime for the sync client (and, in the demo, the relay).
+pub fn runtime() -> Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::file("starting the network runtime", e))
+}
+
+/// The client's settings on the command line: a person is waiting, so an unreachable relay
+/// is reported after a few seconds rather than retried for long.
+pub fn sync_config() -> SyncConfig {
+    SyncConfig {
+        retry: RetryPolicy {
+            base: Duration::from_millis(200),
+            max_delay: Duration::from_secs(2),
+            attempts: 4,
+        },
+        request_timeout: Duration::from_secs(20),
+        ..SyncConfig::default()
+    }
+}
+
+/// This device as the relay knows it, for advice such as "ask the admin to add …".
+#[derive(Debug, Clone, Copy)]
+pub struct Me {
+    /// The device id.
+    pub device: DeviceId,
+    /// Its Ed25519 public key.
+    pub public_key: [u8; 32],
+}
+
+impl Me {
+    /// The device of `store`.
+    pub fn of(store: &Store) -> Self {
+        Me {
+            device: store.author().device,
+            public_key: store.device_public_key(),
+        }
+    }
+}
+
+/// An open store shared with a sync client, and the runtime the client runs on.
+#[derive(Debug)]
+pub struct Session {
+    /// The client's runtime: `rt.block_on(client.sync(team))`.
+    pub rt: Runtime,
+    /// The store, shared with the client.
+    pub store: SharedStore,
+    /// The sync client.
+    pub client: SyncClient,
+    /// This device.
+    pub me: Me,
+}
+
+impl Session {
+    /// Shares `store` with a new sync client.
+    pub fn new(store: Store) -> Result<Self> {
+        let me = Me::of(&store);
+        let rt = runtime()?;
+        let store = SharedStore::new(store);
+        let client = {
+            let _inside = rt.enter();
+            SyncClient::new(store.clone(), sync_config())?
+        };
+        Ok(Session {
+            rt,
+            store,
+            client,
+            me,
+        })
+    }
+
+    /// Locks the store for a read or an edit (never while the runtime is syncing it from
+    /// this thread: the client takes the same lock).
+    pub fn lock(&self) -> Result<std::sync::MutexGuard<'_, Store>> {
+        Ok(self.store.lock()?)
+    }
+}
+
+/// The teams a command works on: the one typed (id or a prefix of it), or every team.
+pub fn select_teams(store: &Store, typed: Option<&str>) -> Result<Vec<TeamInfo>> {
+    let teams = store.teams()?;
+    if teams.is_empty() {
+        return Err(CliError::input(NO_TEAM));
+    }
+    match typed {
+        None => Ok(teams),
+        Some(t) => {
+            let id = lookup::pick("team", t, teams.iter().map(|i| i.team))?;
+            Ok(teams.into_iter().filter(|i| i.team == id).collect())
+        }
+    }
+}
+
+/// The one team a command works on: the one typed, or the device's current team.
+pub fn select_team(store: &Store, typed: Option<&str>) -> Result<TeamInfo> {
+    if typed.is_none()
+        && let Some(current) = store.current_team()
+    {
+        return Ok(store.team(current)?);
+    }
+    let mut teams = select_teams(store, typed)?;
+    match teams.len() {
+        1 => Ok(teams.remove(0)),
+        _ => Err(CliError::input(
+            "this device is in several teams: say which with --team ID (see `holdfast team list`)",
+        )),
+    }
+}
+
+/// What to say when the device is in no team.
+pub const NO_TEAM: &str = "this device is in no team yet, so nothing is shared: start one with \
+`holdfast team create --relay URL`, or join one with `holdfast team join` (see `holdfast team --help`)";
+
+/// [`NO_TEAM`] as a sentence of its own.
+pub fn no_team_sentence() -> String {
+    let mut c = NO_TEAM.chars();
+    let first: String = c
+        .next()
+        .map(|f| f.to_uppercase().collect())
+        .unwrap_or_default();
+    format!("{first}{}.", c.as_str())
+}
+
+/// Checks a relay address and that a relay answers there, before anything is changed on
+/// this device. Returns the address without a trailing slash.
+pub fn check_relay(rt: &Runtime, url: &str) -> Result<String> {
+    let trimmed = url.trim().trim_end_matches('/').to_owned();
+    let parsed = reqwest::Url::parse(&trimmed).map_err(|_| {
+        CliError::input(format!(
+            "--relay: {trimmed:?} is not an address (e.g. http://relay.example:7878)"
+        ))
+    })?;
+    match parsed.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(CliError::input(
+                "--relay: this build of holdfast cannot reach a relay over https yet (its sync \
+                 client has no TLS): use the relay's http:// address on a trusted network",
+            ));
+        }
+        _ => {
+            return Err(CliError::input(
+                "--relay: the address must start with http:// (e.g. http://relay.example:7878)",
+            ));
+        }
+    }
+    let health = format!("{trimmed}/healthz");
+    let answer = rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        http.get(&health).send().await
+    });
+    match answer {
+        Err(e) => Err(CliError::Sync(format!(
+            "cannot reach a relay at {trimmed} ({}): check the address and that the relay is \
+             running; nothing was changed on this device",
+            causes(&e.without_url())
+        ))),
+        Ok(r) if r.status().is_success() => Ok(trimmed),
+        Ok(r) if r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE => {
+            Err(CliError::Sync(format!(
+                "the relay at {trimmed} is not ready (it answered 503): try again shortly; \
+                 nothing was changed on this device"
+            )))
+        }
+        Ok(r) => Err(CliError::Sync(format!(
+            "{trimmed} answered {} to a health check: is it a Holdfast relay? Nothing was \
+             changed on this device",
+            r.status().as_u16()
+        ))),
+    }
+}
+
+/// The innermost cause of an error: the part a person can act on ("Connection refused").
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut inner = e;
+    while let Some(cause) = inner.source() {
+        inner = cause;
+    }
+    inner.to_string()
+}
+
+/// The last part of a network error the core wrote as "a: b: c".
+fn innermost(message: &str) -> &str {
+    message.rsplit(": ").next().unwrap_or(message)
+}
+
+/// What was being done when the relay said no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doing {
+    /// Registering a new team.
+    Register,
+    /// Registering a colleague's device.
+    AddDevice,
+    /// Pushing and pulling.
+    Sync,
+}
+
+/// A sync client error, worded with what to do about it.
+pub fn explain(e: holdfast_core::Error, team: &TeamInfo, doing: Doing, me: &Me) -> CliError {
+    use holdfast_core::Error as E;
+    let relay = &team.relay_url;
+    let t = short(&team.team);
+    let kept = match doing {
+        Doing::Sync => "; nothing is lost: changes wait on this device until the next sync",
+        Doing::Register => "; `holdfast sync` registers the team once the relay can be reached",
+        Doing::AddDevice => "",
+    };
+    let message = match &e {
+        E::Network(m) => format!("cannot reach the relay at {relay} ({}){kept}", innermost(m)),
+        E::Relay { status: 403, .. } if doing == Doing::AddDevice => {
+            format!("the relay at {relay} refused: only an admin of team {t} can add devices ({e})")
+        }
+        E::Relay { status: 401, .. } if doing == Doing::AddDevice => format!(
+            "the relay at {relay} does not accept this device's sign-in ({e}): run `holdfast \
+             sync` to check that team {t} is registered there"
+        ),
+        // 401: the relay knows the device in no team (a login needs a membership); 403: not
+        // in this team.
+        E::Relay {
+            status: 401 | 403, ..
+        } => format!(
+            "the relay at {relay} does not know this device as a member of team {t}: ask the \
+             team's admin to run `holdfast team add-device {} {}`, then sync again",
+            me.device,
+            hex::encode(me.public_key)
+        ),
+        E::Relay { code, .. } if code == "device_exists" => {
+            format!("that device is already registered in team {t}")
+        }
+        E::Relay { code, .. } if code == "device_key_conflict" => format!(
+            "that device id is registered in team {t} with a different public key: check both \
+             against `holdfast device show` on their device"
+        ),
+        E::Relay { status, .. } if *status >= 500 || *status == 429 => {
+            format!("the relay at {relay} could not help right now ({e}){kept}")
+        }
+        _ => format!("team {t}: {e}"),
+    };
+    CliError::Sync(message)
+}
+
+/// Parses an id typed in full (team and device ids are handed over, not looked up).
+pub fn full_id<T: std::str::FromStr>(what: &str, option: &str, typed: &str) -> Result<T> {
+    let t = typed.trim();
+    if t.len() != 32 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(CliError::input(format!(
+            "{option}: a {what} id is 32 characters a-f and 0-9 (this is {} characters)",
+            t.chars().count()
+        )));
+    }
+    t.to_ascii_lowercase()
+        .parse()
+        .map_err(|_| CliError::input(format!("{option}: not a {what} id")))
+}
+
+/// Parses `N` bytes typed as hex, without echoing them (they may be a secret).
+pub fn hex_bytes<const N: usize>(what: &str, typed: &str) -> Result<[u8; N]> {
+    let t: String = typed.split_whitespace().collect();
+    let mut out = [0u8; N];
+    if t.len() != 2 * N || hex::decode_to_slice(&t, &mut out).is_err() {
+        return Err(CliError::input(format!(
+            "{what} is {} characters a-f and 0-9 (this is {} characters{})",
+            2 * N,
+            t.chars().count(),
+            if t.chars().all(|c| c.is_ascii_hexdigit()) {
+                ""
+            } else {
+                ", some of them not a-f or 0-9"
+            }
+        )));
+    }
+    Ok(out)
+}
