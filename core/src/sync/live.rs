@@ -3,6 +3,7 @@
 //! syncs. A dropped connection is retried with backoff, forever, until the handle drops.
 
 use std::time::Duration;
+use tokio::sync::watch;
 
 use futures_util::StreamExt;
 use tokio::task::JoinHandle;
@@ -52,8 +53,11 @@ impl SyncClient {
     async fn live_loop(&self, team: TeamId) {
         let retry = self.config().retry;
         let mut failures = 0u32;
+        // Subscribed once, before the first sync and across reconnects: a local change
+        // reported while connecting or syncing is seen afterwards, never lost.
+        let mut wake = self.wake();
         loop {
-            match self.live_session(team).await {
+            match self.live_session(team, &mut wake).await {
                 Ok(()) => failures = 0,
                 Err(e) => {
                     tracing::info!(team = %team, error = %e, "live connection lost");
@@ -65,7 +69,7 @@ impl SyncClient {
     }
 
     /// One connection: returns when it closes.
-    async fn live_session(&self, team: TeamId) -> Result<()> {
+    async fn live_session(&self, team: TeamId, wake: &mut watch::Receiver<u64>) -> Result<()> {
         let (base, token) = self.token_for(team).await?;
         let ws_base = if let Some(rest) = base.strip_prefix("https://") {
             format!("wss://{rest}")
@@ -88,9 +92,9 @@ impl SyncClient {
             .await
             .map_err(|e| Error::Network(e.to_string()))?;
         tracing::debug!(team = %team, "live connection open");
-        // Whatever happened while disconnected.
+        // Whatever happened while disconnected, including local changes reported meanwhile.
+        wake.mark_unchanged();
         self.sync_quietly(team).await?;
-        let mut wake = self.wake();
         loop {
             tokio::select! {
                 frame = tokio::time::timeout(SILENCE_LIMIT, ws.next()) => {
