@@ -284,7 +284,9 @@ impl Store {
     /// Notes the highest sequence number the relay has announced.
     pub(crate) fn note_head(&mut self, team: TeamId, head: u64) -> Result<()> {
         self.conn.execute(
-            "UPDATE teams SET head_seen = max(head_seen, ?2) WHERE id = ?1",
+            // Only when it grows: an unchanged row is not rewritten, so no WAL frame and no
+            // fsync for the many announcements that change nothing.
+            "UPDATE teams SET head_seen = ?2 WHERE id = ?1 AND head_seen < ?2",
             params![
                 team.as_bytes().as_slice(),
                 i64::try_from(head).unwrap_or(i64::MAX)
@@ -305,7 +307,10 @@ impl Store {
             None => (None, false),
         };
         self.conn.execute(
-            "UPDATE teams SET last_error = ?2, offline = ?3 WHERE id = ?1",
+            // Only when the outcome differs: a sync that went as the last one did writes
+            // nothing (no WAL frame, no fsync on every quiet sync).
+            "UPDATE teams SET last_error = ?2, offline = ?3
+             WHERE id = ?1 AND (last_error IS NOT ?2 OR offline IS NOT ?3)",
             params![team.as_bytes().as_slice(), message, offline],
         )?;
         Ok(())
