@@ -185,6 +185,30 @@ pub enum Error {
     /// The system random number generator failed.
     #[error("random number generator failed")]
     Random,
+    /// A role byte or name that is not one of the four roles.
+    #[error("unknown role {0}")]
+    UnknownRole(u8),
+    /// A membership operation tag that is not known.
+    #[error("unknown membership operation {0}")]
+    UnknownOp(u8),
+    /// A field that is not valid in its context (a length, a flag, a combination).
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// Which field or structure.
+        what: &'static str,
+        /// Why (no secrets).
+        reason: &'static str,
+    },
+    /// The membership log refuses an entry: the signer may not do this, or it contradicts
+    /// the log so far.
+    #[error("membership entry refused: {0}")]
+    Refused(crate::membership::Refusal),
+    /// HPKE encapsulation or decryption failed: not addressed to this key, or altered.
+    #[error("key bundle cannot be opened: wrong recipient key or altered bundle")]
+    KeyBundleOpen,
+    /// An invite code that is not one (wrong prefix, bad encoding, bad fields).
+    #[error("not a Holdfast invite code: {0}")]
+    BadInviteCode(&'static str),
 }
 
 /// The crate's result type.

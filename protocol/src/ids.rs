@@ -101,6 +101,11 @@ byte_id!(
     DeviceId, 16, "device id"
 );
 byte_id!(
+    /// A one-time invite: the first 16 bytes of SHA-256 over a label and the invite's secret,
+    /// so knowing the id does not reveal the secret.
+    InviteId, 16, "invite id"
+);
+byte_id!(
     /// An envelope's id: SHA-256 of all its bytes, signature included.
     EnvelopeId, 32, "envelope id"
 );

@@ -10,6 +10,11 @@
 //!   by the pushing device, so the relay does one signature check per batch.
 //! - **Pull pages** ([`PullPage`]): envelopes with their team sequence numbers.
 //! - **Auth** ([`sign_auth`], [`verify_auth`]): the answer to the relay's login challenge.
+//! - **Membership** ([`membership`]): roles and the signed log of membership operations,
+//!   folded the same way by the relay and by devices.
+//! - **Key wrapping** ([`KeyBundle`], [`HpkeKeyPair`], [`derive_document_key`]): team epoch
+//!   keys and document keys sealed with HPKE (X-Wing) to one device and signed by another.
+//! - **Invites** ([`InviteCode`]): the one-time code shown as a QR code at enrolment.
 //!
 //! No Automerge, no I/O, no async. Every decoder is strict and total: bounded lengths, no
 //! trailing bytes, and an [`Error`] (never a panic) for any input. The byte layouts are in
@@ -58,7 +63,10 @@ mod batch;
 mod envelope;
 mod error;
 mod ids;
+mod invite;
 mod keys;
+mod keywrap;
+pub mod membership;
 mod wire;
 
 pub use auth::{
@@ -74,7 +82,16 @@ pub use envelope::{
     MAX_ENVELOPE, MAX_PLAINTEXT, MIN_ENVELOPE, NONCE_LEN, TAG_LEN, seal,
 };
 pub use error::{Error, Result};
-pub use ids::{DeviceId, DocumentId, EnvelopeId, TeamId};
+pub use ids::{DeviceId, DocumentId, EnvelopeId, InviteId, TeamId};
+pub use invite::{INVITE_PREFIX, InviteCode};
 pub use keys::{DeviceSigningKey, DocumentKey, PUBLIC_KEY_LEN, SIGNATURE_LEN, verify_signature};
+pub use keywrap::{
+    BUNDLE_MAGIC, BundleHeader, EpochKey, HPKE_ENC_LEN, HPKE_PUBLIC_KEY_LEN, HpkeKeyPair,
+    HpkePublicKey, KeyBundle, MAX_BUNDLE, WrappedKey, derive_document_key,
+};
+pub use membership::{
+    Applied, Entry, InviteState, MAX_ENTRY, MEMBERSHIP_MAGIC, Member, Membership, Op, Refusal,
+    Role, redeem_proof_message,
+};
 /// ring's random-number interface, which key, id, nonce and challenge generation take.
 pub use ring::rand::{SecureRandom, SystemRandom};
