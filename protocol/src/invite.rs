@@ -2,8 +2,12 @@
 //! QR code, and the keys derived from its secret.
 //!
 //! Layout of the code: `HF1-` then base64url (no padding) of: version byte 1 | relay URL
-//! (u8 length + UTF-8) | team 16 | role 1 | plan flag 1 (+ plan 16) | expires_at_ms u64 |
-//! secret 32. About 130 characters for a short relay URL: a version-7 QR code.
+//! (u8 length + UTF-8) | team 16 | anchor 16 | role 1 | plan flag 1 (+ plan 16) |
+//! expires_at_ms u64 | secret 32. About 150 characters for a short relay URL.
+//!
+//! The anchor is the first 16 bytes of the SHA-256 of the team's genesis entry
+//! ([`crate::Entry::anchor`]): a redeeming device refuses a membership log whose genesis does
+//! not match, so a relay cannot show a new device a team of its own making.
 //!
 //! From the secret: the invite id (SHA-256 of `"holdfast-invite-id" || secret`, first 16
 //! bytes), the invite's one-time Ed25519 key and its HPKE key (HKDF-SHA256 of the secret
@@ -36,6 +40,8 @@ pub struct InviteCode {
     pub relay_url: String,
     /// The team.
     pub team: TeamId,
+    /// The first 16 bytes of the SHA-256 of the team's genesis entry.
+    pub anchor: [u8; 16],
     /// The role it grants.
     pub role: Role,
     /// The plan, for a patient.
@@ -73,6 +79,7 @@ impl InviteCode {
         rng: &dyn SecureRandom,
         relay_url: &str,
         team: TeamId,
+        anchor: [u8; 16],
         role: Role,
         plan: Option<DocumentId>,
         expires_at_ms: u64,
@@ -85,6 +92,7 @@ impl InviteCode {
         Ok(InviteCode {
             relay_url: relay_url.to_owned(),
             team,
+            anchor,
             role,
             plan,
             expires_at_ms,
@@ -100,6 +108,7 @@ impl InviteCode {
         b.push(u8::try_from(self.relay_url.len()).unwrap_or(u8::MAX));
         b.extend_from_slice(self.relay_url.as_bytes());
         b.extend_from_slice(self.team.as_bytes());
+        b.extend_from_slice(&self.anchor);
         b.push(self.role.as_byte());
         match &self.plan {
             Some(p) => {
@@ -140,6 +149,7 @@ impl InviteCode {
             return Err(Error::BadInviteCode("no relay URL"));
         }
         let team = TeamId(*r.array::<16>()?);
+        let anchor = *r.array::<16>()?;
         let role = Role::from_byte(r.u8()?)?;
         let plan = match r.u8()? {
             0 => None,
@@ -155,6 +165,7 @@ impl InviteCode {
         Ok(InviteCode {
             relay_url,
             team,
+            anchor,
             role,
             plan,
             expires_at_ms,
@@ -195,13 +206,14 @@ mod tests {
             &rng,
             "https://relay.example.nhs.uk",
             TeamId([1; 16]),
+            [2; 16],
             Role::Patient,
             Some(plan),
             1_800_000_000_000,
         )
         .unwrap();
         let text = code.encode();
-        assert!(text.len() < 160, "{} chars", text.len());
+        assert!(text.len() < 180, "{} chars", text.len());
         let back = InviteCode::decode(&format!("  {text}\n")).unwrap();
         assert_eq!(back, code);
         assert_eq!(back.id(), code.id());
@@ -209,9 +221,16 @@ mod tests {
             back.hpke_key().unwrap().public_key(),
             code.hpke_key().unwrap().public_key()
         );
-        let other =
-            InviteCode::generate(&rng, "http://x", TeamId([1; 16]), Role::LinkWorker, None, 1)
-                .unwrap();
+        let other = InviteCode::generate(
+            &rng,
+            "http://x",
+            TeamId([1; 16]),
+            [2; 16],
+            Role::LinkWorker,
+            None,
+            1,
+        )
+        .unwrap();
         assert_ne!(other.id(), code.id());
         assert!(!format!("{code:?}").contains(&hex::encode(code.secret.as_slice())));
     }
@@ -222,9 +241,16 @@ mod tests {
             assert!(InviteCode::decode(bad).is_err(), "{bad}");
         }
         let rng = SystemRandom::new();
-        let code =
-            InviteCode::generate(&rng, "http://x", TeamId([1; 16]), Role::LinkWorker, None, 1)
-                .unwrap();
+        let code = InviteCode::generate(
+            &rng,
+            "http://x",
+            TeamId([1; 16]),
+            [2; 16],
+            Role::LinkWorker,
+            None,
+            1,
+        )
+        .unwrap();
         let text = code.encode();
         assert!(InviteCode::decode(&text[..text.len() - 2]).is_err());
     }

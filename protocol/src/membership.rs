@@ -423,6 +423,12 @@ impl Entry {
         &self.bytes
     }
 
+    /// The first 16 bytes of the SHA-256 of the entry: for the genesis entry, the team's
+    /// anchor, carried by invite codes so a new device can tell the real team from a copy.
+    pub fn anchor(&self) -> [u8; 16] {
+        to_array(ring::digest::digest(&ring::digest::SHA256, &self.bytes).as_ref())
+    }
+
     fn verify_with(&self, key: &[u8; PUBLIC_KEY_LEN]) -> Result<()> {
         let split = self.bytes.len().saturating_sub(SIGNATURE_LEN);
         let signed = self.bytes.get(..split).unwrap_or_default();
