@@ -113,6 +113,9 @@ pub enum Error {
         /// Which key.
         what: &'static str,
     },
+    /// An invite code was refused: used, expired, unknown, or altered.
+    #[error("invite refused: {0}")]
+    InviteRefused(String),
     /// The relay answered with an error.
     #[error("relay refused ({status} {code}): {message}")]
     Relay {

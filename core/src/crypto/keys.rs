@@ -1,130 +1,122 @@
-//! The device's identity key and the document keys.
+//! The device's keys and the document keys it holds.
 //!
-//! **Device key.** Each store has an Ed25519 signing key
-//! ([`holdfast_protocol::DeviceSigningKey`]). Its 32-byte seed lives in the host's
-//! [`KeyStore`] under [`DEVICE_KEY_NAME`], never in the database; `Store::create` makes it.
-//! The store's device id is the protocol device id (same 16 bytes), and the relay knows the
-//! device by its public key.
+//! **Device keys.** Each store has an Ed25519 signing key ([`DeviceSigningKey`]) and an HPKE
+//! key pair ([`HpkeKeyPair`], X-Wing). Their 32-byte seeds live in the host's [`KeyStore`]
+//! under [`DEVICE_KEY_NAME`] and [`DEVICE_HPKE_KEY_NAME`], never in the database.
 //!
-//! **Document keys, for now.** In this issue every document key is *derived* from a team
-//! secret: 32 random bytes, kept in the key store under `team-<team id hex>` and handed to
-//! a joining device at enrolment. The key of document `d` at epoch `e` is
-//! HKDF-SHA256(salt = team id, secret, info = `b"holdfast-doc-key-v1" || d || e (u32 BE)`).
-//! Plainly: every device holding the team secret can read every document of the team, and
-//! a device removed from the team keeps that ability for anything written under the same
-//! secret. The next issue replaces this with a random key per document and epoch, wrapped
-//! to each reader device's HPKE public key; [`DocumentKeys::key_for`] is the one place
-//! that decides a document's key, so that change stays local.
+//! **Document keys.** Each team has a random key per key epoch ([`EpochKey`]); the key of a
+//! document at an epoch is derived from it ([`holdfast_protocol::derive_document_key`]).
+//! Staff devices receive epoch keys, a patient device only the derived keys of its plan,
+//! all in key bundles wrapped to the device's HPKE key. [`TeamKeys`] is what one device
+//! holds for one team; the store keeps it in its (SQLCipher-encrypted) database and
+//! [`TeamKeys::key_for`] is the one place that decides a document's key.
 
-use holdfast_protocol::{DeviceSigningKey, DocumentKey, SystemRandom};
-use ring::hkdf;
-use zeroize::Zeroizing;
+use std::collections::{BTreeMap, HashMap};
+
+use holdfast_protocol::{DeviceSigningKey, DocumentKey, EpochKey, HpkeKeyPair, SystemRandom};
 
 use crate::keystore::KeyStore;
-use crate::model::ids::{DocId, TeamId, random_bytes};
+use crate::model::ids::{DocId, TeamId};
 use crate::{Error, Result};
 
 /// The key store entry holding the device's Ed25519 seed.
 pub const DEVICE_KEY_NAME: &str = "holdfast-device-signing";
+/// The key store entry holding the device's HPKE (X-Wing) seed.
+pub const DEVICE_HPKE_KEY_NAME: &str = "holdfast-device-hpke";
 
-/// The key epoch every envelope is sealed under until key rotation arrives (next issue).
-pub const CURRENT_EPOCH: u32 = 1;
-
-/// Domain separation for document-key derivation.
-const DOC_KEY_INFO: &[u8] = b"holdfast-doc-key-v1";
-
-/// A team's shared secret, from which (in this issue) every document key is derived.
-///
-/// Wiped on drop; `Debug` shows only the team.
-#[derive(Clone)]
-pub struct TeamSecret {
-    team: TeamId,
-    secret: Zeroizing<[u8; 32]>,
+/// The key store entry holding the HPKE seed of the invite a device redeemed for `team`
+/// (it opens the key bundle the inviter left for the invite).
+pub(crate) fn invite_key_name(team: TeamId) -> String {
+    format!("holdfast-invite-hpke-{team}")
 }
 
-impl TeamSecret {
-    /// Length of the secret in bytes.
-    pub const LEN: usize = 32;
+/// The keys one device holds for one team.
+#[derive(Clone, Default)]
+pub struct TeamKeys {
+    team: Option<TeamId>,
+    epochs: BTreeMap<u32, EpochKey>,
+    docs: HashMap<(DocId, u32), DocumentKey>,
+}
 
-    /// A fresh random secret for `team`.
-    pub fn generate(team: TeamId) -> Self {
-        TeamSecret {
-            team,
-            secret: Zeroizing::new(random_bytes::<32>()),
+impl std::fmt::Debug for TeamKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeamKeys")
+            .field("team", &self.team)
+            .field("epochs", &self.epochs.keys().collect::<Vec<_>>())
+            .field("document_keys", &self.docs.len())
+            .finish()
+    }
+}
+
+impl TeamKeys {
+    /// No keys yet for `team`.
+    pub fn new(team: TeamId) -> Self {
+        TeamKeys {
+            team: Some(team),
+            ..TeamKeys::default()
         }
     }
 
-    /// The secret of `team` from its raw bytes (as handed over at enrolment).
-    pub fn from_bytes(team: TeamId, bytes: &[u8]) -> Result<Self> {
-        let secret = <[u8; 32]>::try_from(bytes).map_err(|_| Error::InvalidInput {
-            field: "team secret",
-            reason: format!("expected {} bytes", Self::LEN),
-        })?;
-        Ok(TeamSecret {
-            team,
-            secret: Zeroizing::new(secret),
-        })
+    fn team(&self) -> Result<TeamId> {
+        self.team.ok_or(Error::KeyMissing { what: "team keys" })
     }
 
-    /// The team this secret belongs to.
-    pub fn team(&self) -> TeamId {
-        self.team
+    /// Adds the team's key of `epoch`.
+    pub fn insert_epoch(&mut self, epoch: u32, key: EpochKey) {
+        self.epochs.insert(epoch, key);
     }
 
-    /// The raw secret: for the key store and for handing to an enrolling device only.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.secret
+    /// Adds the key of one document at one epoch.
+    pub fn insert_document(&mut self, doc: DocId, epoch: u32, key: DocumentKey) {
+        self.docs.insert((doc, epoch), key);
     }
 
-    /// The key store entry that holds the secret of `team`.
-    pub fn key_store_name(team: TeamId) -> String {
-        format!("team-{team}")
+    /// The team's epoch keys held.
+    pub fn epochs(&self) -> impl Iterator<Item = (u32, &EpochKey)> {
+        self.epochs.iter().map(|(e, k)| (*e, k))
     }
 
-    /// Reads the secret of `team` from the key store, if it is there.
-    pub(crate) fn load(keys: &dyn KeyStore, team: TeamId) -> Result<Option<Self>> {
-        keys.get(&Self::key_store_name(team))?
-            .map(|bytes| Self::from_bytes(team, &bytes))
-            .transpose()
+    /// Whether a key for `doc` at `epoch` is held (directly or through the epoch key).
+    pub fn has(&self, doc: DocId, epoch: u32) -> bool {
+        self.epochs.contains_key(&epoch) || self.docs.contains_key(&(doc, epoch))
     }
 
-    /// Writes the secret to the key store.
-    pub(crate) fn save(&self, keys: &dyn KeyStore) -> Result<()> {
-        keys.put(&Self::key_store_name(self.team), self.secret.as_slice())?;
-        Ok(())
-    }
-}
-
-impl std::fmt::Debug for TeamSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TeamSecret")
-            .field("team", &self.team)
-            .finish_non_exhaustive()
+    /// The key of `doc` at `epoch`: derived from the epoch key when this device holds it
+    /// (staff), else the document key it was given (a patient's plan).
+    pub fn key_for(&self, doc: DocId, epoch: u32) -> Result<DocumentKey> {
+        if let Some(epoch_key) = self.epochs.get(&epoch) {
+            return Ok(holdfast_protocol::derive_document_key(
+                &self.team()?.into(),
+                epoch_key,
+                &doc.into(),
+                epoch,
+            )?);
+        }
+        self.docs
+            .get(&(doc, epoch))
+            .cloned()
+            .ok_or(Error::KeyMissing {
+                what: "document key for this epoch",
+            })
     }
 }
 
-/// Decides the key of a document at a key epoch.
-#[derive(Debug)]
-pub enum DocumentKeys {}
-
-impl DocumentKeys {
-    /// The key of `doc` at `epoch` in the team whose secret is `team`.
-    ///
-    /// Derived with HKDF-SHA256 for now (see the module docs); the next issue looks up a
-    /// per-document random key unwrapped with the device's HPKE key instead.
-    pub fn key_for(team: &TeamSecret, doc: DocId, epoch: u32) -> Result<DocumentKey> {
-        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, team.team.as_bytes());
-        let prk = salt.extract(team.secret.as_slice());
-        let epoch = epoch.to_be_bytes();
-        let info = [DOC_KEY_INFO, doc.as_bytes().as_slice(), epoch.as_slice()];
-        let okm = prk
-            .expand(&info, hkdf::HKDF_SHA256)
-            .map_err(|_| Error::Crypto("document key derivation failed".into()))?;
-        let mut key = Zeroizing::new([0u8; 32]);
-        okm.fill(key.as_mut_slice())
-            .map_err(|_| Error::Crypto("document key derivation failed".into()))?;
-        Ok(DocumentKey::from_bytes(*key))
+/// The device's HPKE key pair from the key store; a fresh one (stored at once) when there
+/// is none and `create` allows it.
+pub(crate) fn device_hpke_key(keys: &dyn KeyStore, create: bool) -> Result<HpkeKeyPair> {
+    if let Some(seed) = keys.get(DEVICE_HPKE_KEY_NAME)? {
+        let seed = <[u8; 32]>::try_from(seed.as_slice())
+            .map_err(|_| Error::Crypto("the stored HPKE key has the wrong length".into()))?;
+        return Ok(HpkeKeyPair::from_seed(seed)?);
     }
+    if !create {
+        return Err(Error::KeyMissing {
+            what: "device HPKE key",
+        });
+    }
+    let key = HpkeKeyPair::generate(&SystemRandom::new())?;
+    keys.put(DEVICE_HPKE_KEY_NAME, key.seed())?;
+    Ok(key)
 }
 
 /// The device's signing key from the key store; a fresh one (stored at once) when there is
@@ -151,34 +143,24 @@ mod tests {
     use crate::keystore::MemoryKeyStore;
 
     #[test]
-    fn document_keys_differ_by_document_epoch_and_secret_and_are_stable() {
+    fn staff_derive_every_document_key_and_patients_hold_only_theirs() {
         let team = TeamId::random();
-        let secret = TeamSecret::generate(team);
         let (a, b) = (DocId::random(), DocId::random());
-        let k = |s: &TeamSecret, d, e| *DocumentKeys::key_for(s, d, e).unwrap().as_bytes();
-        assert_eq!(k(&secret, a, 1), k(&secret, a, 1));
-        assert_ne!(k(&secret, a, 1), k(&secret, b, 1));
-        assert_ne!(k(&secret, a, 1), k(&secret, a, 2));
-        let again = TeamSecret::from_bytes(team, secret.as_bytes()).unwrap();
-        assert_eq!(k(&again, a, 1), k(&secret, a, 1));
-        assert_ne!(k(&TeamSecret::generate(team), a, 1), k(&secret, a, 1));
+        let mut staff = TeamKeys::new(team);
+        staff.insert_epoch(1, EpochKey::from_bytes([7; 32]));
+        let ka = staff.key_for(a, 1).unwrap();
+        assert_ne!(ka.as_bytes(), staff.key_for(b, 1).unwrap().as_bytes());
+        assert!(staff.key_for(a, 2).is_err());
+        let mut patient = TeamKeys::new(team);
+        patient.insert_document(a, 1, ka.clone());
+        assert_eq!(patient.key_for(a, 1).unwrap().as_bytes(), ka.as_bytes());
+        assert!(patient.key_for(b, 1).is_err());
+        assert!(patient.has(a, 1) && !patient.has(b, 1));
+        assert!(!format!("{staff:?}").contains("7, 7"));
     }
 
     #[test]
-    fn document_key_derivation_matches_a_fixed_vector() {
-        // HKDF-SHA256(salt = 16 x 0x11, ikm = 32 x 0x22,
-        //             info = "holdfast-doc-key-v1" || 16 x 0x33 || 00000001), 32 bytes.
-        // Cross-checked with Python's hmac module (RFC 5869 by hand).
-        let secret = TeamSecret::from_bytes(TeamId([0x11; 16]), &[0x22; 32]).unwrap();
-        let key = DocumentKeys::key_for(&secret, DocId([0x33; 16]), 1).unwrap();
-        assert_eq!(hex::encode(key.as_bytes()), EXPECTED_DOC_KEY);
-    }
-
-    const EXPECTED_DOC_KEY: &str =
-        "c7ee2c051fd320526e27e452a4413e998f973af88733596d53094cccfd90d9cb";
-
-    #[test]
-    fn the_device_key_is_created_once_and_then_read_back() {
+    fn device_keys_are_created_once_and_then_read_back() {
         let keys = MemoryKeyStore::default();
         assert!(matches!(
             device_signing_key(&keys, false),
@@ -187,8 +169,8 @@ mod tests {
         let first = device_signing_key(&keys, true).unwrap();
         let again = device_signing_key(&keys, false).unwrap();
         assert_eq!(first.public_key(), again.public_key());
-        assert!(TeamSecret::from_bytes(TeamId::random(), &[0; 31]).is_err());
-        let debug = format!("{:?}", TeamSecret::generate(TeamId([7; 16])));
-        assert!(!debug.contains("secret:"), "{debug}");
+        assert!(device_hpke_key(&keys, false).is_err());
+        let h = device_hpke_key(&keys, true).unwrap();
+        assert_eq!(h.public_key(), device_hpke_key(&keys, false).unwrap().public_key());
     }
 }

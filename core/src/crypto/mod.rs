@@ -1,7 +1,7 @@
-//! Keys and envelope crypto on the device: the device's signing key, team secrets and the
-//! document keys derived from them. Sealing and opening envelopes is the protocol crate's
-//! (`holdfast_protocol::seal`, `EnvelopeRef::open`); this module decides which keys they use.
+//! Keys and envelope crypto on the device: the device's signing and HPKE keys, and the
+//! team and document keys it holds. Sealing and opening envelopes and key bundles is the
+//! protocol crate's; this module decides which keys they use.
 
 pub mod keys;
 
-pub use keys::{CURRENT_EPOCH, DEVICE_KEY_NAME, DocumentKeys, TeamSecret};
+pub use keys::{DEVICE_HPKE_KEY_NAME, DEVICE_KEY_NAME, TeamKeys};

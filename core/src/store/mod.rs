@@ -14,11 +14,17 @@
 //! acknowledges them; pulled pages applied in one transaction each (changes, new
 //! documents, indexes, refusals, cursor). The network side is [`crate::sync`].
 
+mod access;
 mod incoming;
 mod index;
 mod outbox;
 pub mod schema;
 mod teams;
+
+pub(crate) use teams::check_relay_url;
+pub use access::{
+    PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice,
+};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +43,7 @@ pub use index::{AssetHit, CaseloadEntry, CaseloadFilter, DirectoryQuery};
 pub use outbox::{PendingEnvelope, RefusedEnvelope};
 pub use teams::TeamInfo;
 
-use crate::crypto::TeamSecret;
+use crate::crypto::keys::device_hpke_key;
 use crate::crypto::keys::device_signing_key;
 use crate::keystore::KeyStore;
 use crate::model::action_plan::{self, ActionPlan, NewStep};
@@ -154,8 +160,12 @@ pub struct Store {
     docs: HashMap<DocId, (DocKind, AutoCommit)>,
     /// The device's Ed25519 key (its seed lives in the host's key store, never in the file).
     signer: Arc<DeviceSigningKey>,
-    /// Secrets of the teams this device belongs to, read from the key store at open.
-    team_secrets: HashMap<TeamId, TeamSecret>,
+    /// The device's HPKE key pair (its seed lives in the host's key store).
+    hpke: Arc<holdfast_protocol::HpkeKeyPair>,
+    /// Each team's verified membership and this device's place in it.
+    access: HashMap<TeamId, access::TeamAccess>,
+    /// The keys this device holds, per team.
+    team_keys: HashMap<TeamId, crate::crypto::TeamKeys>,
     /// The team new documents are shared in.
     current_team: Option<TeamId>,
 }
@@ -243,6 +253,7 @@ impl Store {
             }
         };
         let signer = Arc::new(device_signing_key(keys, true)?);
+        let hpke = Arc::new(device_hpke_key(keys, true)?);
         let mut conn = Connection::open(&db)?;
         apply_key(&conn, &key)?;
         configure(&conn, config.durability)?;
@@ -267,7 +278,9 @@ impl Store {
             },
             docs: HashMap::new(),
             signer,
-            team_secrets: HashMap::new(),
+            hpke,
+            access: HashMap::new(),
+            team_keys: HashMap::new(),
             current_team: None,
         })
     }
@@ -316,10 +329,12 @@ impl Store {
                 r.get(0)
             })
             .map_err(classify)?;
-        let (team_secrets, current_team) = teams::load_teams(&conn, keys)?;
+        let (access, team_keys) = access::load_access(&conn, keys)?;
+        let current_team = teams::load_current_team(&conn)?;
         // Stores from before sync (schema < 3) have no device key yet: make one. A store that
         // already belongs to a team must not silently change identity.
-        let signer = Arc::new(device_signing_key(keys, team_secrets.is_empty())?);
+        let signer = Arc::new(device_signing_key(keys, access.is_empty())?);
+        let hpke = Arc::new(device_hpke_key(keys, access.is_empty() || found < 4)?);
         let mut store = Store {
             conn,
             config: config.clone(),
@@ -330,7 +345,9 @@ impl Store {
             },
             docs: HashMap::new(),
             signer,
-            team_secrets,
+            hpke,
+            access,
+            team_keys,
             current_team,
         };
         if found < 2 {

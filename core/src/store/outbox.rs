@@ -12,10 +12,10 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use crate::crypto::{CURRENT_EPOCH, DocumentKeys, TeamSecret};
+use crate::crypto::TeamKeys;
 use crate::model::doc;
 use crate::model::ids::{DeviceId, DocId, TeamId};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Changes of one document are packed into one envelope up to this much plaintext.
 /// Well under the 4 MiB envelope limit so a push batch of many stays a moderate request.
@@ -50,8 +50,11 @@ pub struct RefusedEnvelope {
     pub refused_at: i64,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn seal_with(
-    secret: &TeamSecret,
+    keys: &TeamKeys,
+    team: TeamId,
+    epoch: u32,
     signer: &holdfast_protocol::DeviceSigningKey,
     author: DeviceId,
     doc: DocId,
@@ -61,23 +64,59 @@ fn seal_with(
 ) -> Result<(EnvelopeId, Vec<u8>)> {
     let header = Header {
         kind,
-        team: secret.team().into(),
+        team: team.into(),
         document: doc.into(),
-        epoch: CURRENT_EPOCH,
+        epoch,
         author: author.into(),
         covers,
         nonce: Header::random_nonce(&SystemRandom::new())?,
     };
-    let key = DocumentKeys::key_for(secret, doc, CURRENT_EPOCH)?;
+    let key = keys.key_for(doc, epoch)?;
     let bytes = seal(&header, &key, plaintext, signer)?;
     Ok((EnvelopeId::of(&bytes), bytes))
 }
 
 impl Store {
-    fn secret_of(&self, team: TeamId) -> Result<&TeamSecret> {
-        self.team_secrets.get(&team).ok_or(Error::KeyMissing {
-            what: "team secret",
-        })
+    /// The keys and the current epoch to seal `team`'s envelopes with. Refuses while this
+    /// device lacks the current epoch's keys (after a revocation, until they arrive), and
+    /// for a team kept from before signed membership.
+    fn sealing_keys(&self, team: TeamId) -> Result<(TeamKeys, u32)> {
+        let epoch = self.epoch(team)?;
+        let keys = self.team_keys(team)?.clone();
+        Ok((keys, epoch))
+    }
+
+    /// Forgets sealed envelopes of `team` made under an epoch older than the current one
+    /// (a revocation happened since) and puts their changes back to be sealed again under
+    /// the new keys. Returns how many envelopes were dropped. The changes themselves stay in
+    /// the outbox throughout: nothing is lost.
+    pub fn reseal_stale(&mut self, team: TeamId) -> Result<usize> {
+        let epoch = self.epoch(team)?;
+        let sealed: Vec<(Vec<u8>, Vec<u8>)> = self
+            .conn
+            .prepare_cached("SELECT id, bytes FROM sealed WHERE team_id = ?1")?
+            .query_map([team.as_bytes().as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let stale: Vec<Vec<u8>> = sealed
+            .into_iter()
+            .filter(|(_, bytes)| {
+                holdfast_protocol::EnvelopeRef::decode(bytes)
+                    .map(|e| e.header.epoch < epoch)
+                    .unwrap_or(true)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.conn.transaction()?;
+        for id in &stale {
+            tx.execute("UPDATE outbox SET envelope_id = NULL WHERE envelope_id = ?1", [id])?;
+            tx.execute("DELETE FROM sealed WHERE id = ?1", [id])?;
+        }
+        tx.commit()?;
+        tracing::info!(team = %team, dropped = stale.len(), epoch, "stale envelopes resealed");
+        Ok(stale.len())
     }
 
     /// Seals every outbox change of `team`'s documents that has no envelope yet. Changes of
@@ -85,7 +124,7 @@ impl Store {
     /// envelopes and the outbox rows' links to them commit in one transaction. Returns how
     /// many envelopes were sealed.
     pub fn seal_outbox(&mut self, team: TeamId) -> Result<usize> {
-        let secret = self.secret_of(team)?.clone();
+        let (keys, epoch) = self.sealing_keys(team)?;
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT o.seq, o.doc_id, o.bytes FROM outbox o JOIN documents d ON d.id = o.doc_id
@@ -137,7 +176,9 @@ impl Store {
                 let plaintext: Vec<u8> =
                     chunk.iter().flat_map(|(_, b)| b.iter().copied()).collect();
                 let (id, bytes) = seal_with(
-                    &secret,
+                    &keys,
+                    team,
+                    epoch,
                     &signer,
                     author,
                     *doc,
@@ -235,7 +276,7 @@ impl Store {
     /// changes since its last snapshot, declaring that it covers the team cursor (every
     /// envelope up to it is applied here). Queued for the next push. Returns how many.
     pub fn queue_snapshots(&mut self, team: TeamId, threshold: u32) -> Result<usize> {
-        let secret = self.secret_of(team)?.clone();
+        let (keys, epoch) = self.sealing_keys(team)?;
         let cursor = self.team(team)?.cursor;
         let due: Vec<DocId> = {
             let mut stmt = self.conn.prepare_cached(
@@ -259,7 +300,9 @@ impl Store {
                 continue;
             }
             let (env_id, bytes) = seal_with(
-                &secret,
+                &keys,
+                team,
+                epoch,
                 &signer,
                 author,
                 id,

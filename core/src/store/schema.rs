@@ -6,13 +6,18 @@
 //! Version 3 adds sync: the teams this device belongs to (relay, cursor, status), each
 //! document's team, envelopes sealed from the outbox and waiting for the relay, and
 //! envelopes refused on receipt.
+//! Version 4 adds access (issue 4): each team's verified membership log, this device's
+//! role, plan and the team's key epoch, and the team and document keys it holds (in this
+//! encrypted database; the device's private keys stay in the host's key store). Teams from
+//! version 3 were keyed by a shared secret and have no signed membership: they are kept
+//! (their documents are untouched) but marked `legacy` and no longer sync.
 
 use rusqlite::Connection;
 
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -132,8 +137,37 @@ CREATE TABLE refused (
 );
 ";
 
+const V4: &str = "
+ALTER TABLE teams ADD COLUMN legacy INTEGER NOT NULL DEFAULT 0;
+UPDATE teams SET legacy = 1;
+-- This device's role in the team (admin, supervisor, link_worker, patient), its plan when it
+-- is a patient, the invite it redeemed, the team's current key epoch, the relay's membership
+-- log length and the key-bundle cursor.
+ALTER TABLE teams ADD COLUMN role TEXT;
+ALTER TABLE teams ADD COLUMN plan_id BLOB;
+ALTER TABLE teams ADD COLUMN invite_id BLOB;
+ALTER TABLE teams ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE teams ADD COLUMN membership_len INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE teams ADD COLUMN keys_cursor INTEGER NOT NULL DEFAULT 0;
+-- The team's membership entries as verified (a patient sees a filtered log: gaps in seq).
+CREATE TABLE membership (
+    team_id BLOB NOT NULL REFERENCES teams(id),
+    seq     INTEGER NOT NULL,
+    bytes   BLOB NOT NULL,
+    PRIMARY KEY (team_id, seq)
+) WITHOUT ROWID;
+-- Keys this device holds: a team epoch key (doc_id empty) or one document's key.
+CREATE TABLE team_keys (
+    team_id BLOB NOT NULL REFERENCES teams(id),
+    epoch   INTEGER NOT NULL,
+    doc_id  BLOB NOT NULL,
+    key     BLOB NOT NULL,
+    PRIMARY KEY (team_id, epoch, doc_id)
+) WITHOUT ROWID;
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

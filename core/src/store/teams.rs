@@ -1,17 +1,14 @@
 //! Teams on the device: which teams it belongs to, at which relay, how far it has pulled,
-//! and how its last sync went. Team secrets live in the host's key store; this table holds
-//! none.
-
-use std::collections::HashMap;
+//! and how its last sync went. Keys are in `team_keys` (see [`super::access`]).
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use crate::crypto::TeamSecret;
-use crate::keystore::KeyStore;
+use holdfast_protocol::Role;
+
 use crate::model::doc;
-use crate::model::ids::TeamId;
+use crate::model::ids::{DocId, TeamId};
 use crate::sync::SyncStatus;
 use crate::{Error, Result};
 
@@ -87,26 +84,8 @@ pub(crate) fn check_relay_url(url: &str) -> Result<String> {
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
-/// Reads every team's secret from the key store, and the current team. A secret missing
-/// from the key store is not an error here: syncing that team reports it.
-pub(super) fn load_teams(
-    conn: &Connection,
-    keys: &dyn KeyStore,
-) -> Result<(HashMap<TeamId, TeamSecret>, Option<TeamId>)> {
-    let ids: Vec<Vec<u8>> = conn
-        .prepare("SELECT id FROM teams")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut secrets = HashMap::new();
-    for id in ids {
-        let team = TeamId::from_slice(&id)?;
-        match TeamSecret::load(keys, team)? {
-            Some(secret) => {
-                secrets.insert(team, secret);
-            }
-            None => tracing::warn!(team = %team, "team secret missing from the key store"),
-        }
-    }
+/// Reads the current team.
+pub(super) fn load_current_team(conn: &Connection) -> Result<Option<TeamId>> {
     let current: Option<Vec<u8>> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = 'current_team'",
@@ -114,95 +93,58 @@ pub(super) fn load_teams(
             |r| r.get(0),
         )
         .optional()?;
-    let current = current.map(|b| TeamId::from_slice(&b)).transpose()?;
-    Ok((secrets, current))
+    current.map(|b| TeamId::from_slice(&b)).transpose()
+}
+
+/// Inserts a team row.
+pub(super) fn insert_team_row(
+    tx: &Connection,
+    team: TeamId,
+    relay_url: &str,
+    created_here: bool,
+    role: Option<Role>,
+    plan: Option<DocId>,
+    invite: Option<[u8; 16]>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO teams (id, relay_url, created_here, joined_at, role, plan_id, invite_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            team.as_bytes().as_slice(),
+            relay_url,
+            created_here,
+            doc::now_millis(),
+            role.map(Role::as_str),
+            plan.map(|p| p.as_bytes().to_vec()),
+            invite.map(|i| i.to_vec()),
+        ],
+    )?;
+    Ok(())
+}
+
+/// When the device had no team yet, `team` becomes its current team and takes every
+/// document made before. Returns whether it became current.
+pub(super) fn take_unassigned(
+    tx: &Connection,
+    current: Option<TeamId>,
+    team: TeamId,
+) -> Result<bool> {
+    if current.is_some() {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('current_team', ?1)",
+        [team.as_bytes().as_slice()],
+    )?;
+    let assigned = tx.execute(
+        "UPDATE documents SET team_id = ?1 WHERE team_id IS NULL",
+        [team.as_bytes().as_slice()],
+    )?;
+    tracing::info!(team = %team, documents = assigned, "documents assigned to the team");
+    Ok(true)
 }
 
 impl Store {
-    /// Creates a team at the relay `relay_url` with a fresh team secret (kept in `keys`).
-    /// The sync client registers it with the relay on its first sync. The first team a
-    /// device has becomes its current team and takes every document made before.
-    pub fn create_team(&mut self, keys: &dyn KeyStore, relay_url: &str) -> Result<TeamId> {
-        let team = TeamId::random();
-        let secret = TeamSecret::generate(team);
-        self.add_team(keys, &secret, relay_url, true)?;
-        tracing::info!(team = %team, "team created");
-        Ok(team)
-    }
-
-    /// Joins an existing team at `relay_url` with the secret its admin handed over
-    /// (enrolment; the team's admin must also register this device with the relay).
-    /// Joining a team again with the same secret is a no-op.
-    pub fn join_team(
-        &mut self,
-        keys: &dyn KeyStore,
-        relay_url: &str,
-        secret: &TeamSecret,
-    ) -> Result<()> {
-        if let Some(known) = self.team_secrets.get(&secret.team()) {
-            if known.as_bytes() == secret.as_bytes() {
-                return Ok(());
-            }
-            return Err(Error::NotAllowed(
-                "this device already belongs to the team, with another secret".into(),
-            ));
-        }
-        self.add_team(keys, secret, relay_url, false)?;
-        tracing::info!(team = %secret.team(), "team joined");
-        Ok(())
-    }
-
-    fn add_team(
-        &mut self,
-        keys: &dyn KeyStore,
-        secret: &TeamSecret,
-        relay_url: &str,
-        created_here: bool,
-    ) -> Result<()> {
-        let relay_url = check_relay_url(relay_url)?;
-        let team = secret.team();
-        // The secret first: a row whose secret is lost would be a team nobody can read.
-        secret.save(keys)?;
-        let becomes_current = self.current_team.is_none();
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO teams (id, relay_url, created_here, joined_at) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                team.as_bytes().as_slice(),
-                relay_url,
-                created_here,
-                doc::now_millis()
-            ],
-        )?;
-        if becomes_current {
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('current_team', ?1)",
-                [team.as_bytes().as_slice()],
-            )?;
-            let assigned = tx.execute(
-                "UPDATE documents SET team_id = ?1 WHERE team_id IS NULL",
-                [team.as_bytes().as_slice()],
-            )?;
-            tracing::info!(team = %team, documents = assigned, "documents assigned to the team");
-        }
-        tx.commit()?;
-        self.team_secrets.insert(team, secret.clone());
-        if becomes_current {
-            self.current_team = Some(team);
-        }
-        Ok(())
-    }
-
-    /// The team's secret, for its admin to hand to an enrolling device.
-    pub fn team_secret(&self, team: TeamId) -> Result<TeamSecret> {
-        self.team_secrets
-            .get(&team)
-            .cloned()
-            .ok_or(Error::KeyMissing {
-                what: "team secret",
-            })
-    }
-
     /// The team new documents are shared in.
     pub fn current_team(&self) -> Option<TeamId> {
         self.current_team
@@ -363,7 +305,7 @@ mod tests {
     use crate::store::StoreConfig;
 
     #[test]
-    fn relay_urls_are_checked_and_joining_twice_is_harmless() {
+    fn relay_urls_are_checked_and_a_created_team_has_its_admin() {
         assert_eq!(
             check_relay_url(" https://relay.example.org/ ").unwrap(),
             "https://relay.example.org"
@@ -381,33 +323,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keys = MemoryKeyStore::default();
         let mut store = Store::create(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
-        assert!(store.create_team(&keys, "gopher://x").is_err());
+        assert!(store.create_team("gopher://x").is_err());
         assert!(
             store.teams().unwrap().is_empty(),
             "a refused team leaves nothing"
         );
-        let secret = TeamSecret::generate(TeamId::random());
-        store
-            .join_team(&keys, "http://127.0.0.1:1", &secret)
-            .unwrap();
-        store
-            .join_team(&keys, "http://127.0.0.1:1", &secret)
-            .unwrap();
-        let other = TeamSecret::generate(secret.team());
-        assert!(matches!(
-            store.join_team(&keys, "http://127.0.0.1:1", &other),
-            Err(Error::NotAllowed(_))
-        ));
-        assert_eq!(store.teams().unwrap().len(), 1);
-        let info = store.team(secret.team()).unwrap();
-        assert!(!info.created_here && !info.registered);
-        assert_eq!(
-            keys.get(&TeamSecret::key_store_name(secret.team()))
-                .unwrap()
-                .unwrap()
-                .as_slice(),
-            secret.as_bytes()
-        );
+        let team = store.create_team("http://127.0.0.1:1").unwrap();
+        let info = store.team(team).unwrap();
+        assert!(info.created_here && !info.registered);
+        assert_eq!(store.role(team).unwrap(), Some(Role::Admin));
+        assert_eq!(store.epoch(team).unwrap(), 1);
+        assert_eq!(store.devices(team).unwrap().len(), 1);
+        assert_eq!(store.current_team(), Some(team));
         assert!(store.set_current_team(TeamId::random()).is_err());
     }
 }

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, watch};
 
 use super::api::{
-    self, AddDeviceRequest, ChallengeRequest, ChallengeResponse, CreateTeamRequest, DeviceList,
-    ErrorBody, HeadMessage, PushResponse, RegisteredDevice, Role, TokenRequest, TokenResponse,
+    self, ChallengeRequest, ChallengeResponse, ErrorBody, HeadMessage, PushResponse,
+    TokenRequest, TokenResponse,
 };
 use super::backoff::RetryPolicy;
 use super::incoming::{Roster, open_page};
@@ -112,14 +112,13 @@ struct Inner {
     signer: Arc<DeviceSigningKey>,
     /// Bearer tokens by relay base URL (a token is per device, good for all its teams).
     tokens: Mutex<HashMap<String, Token>>,
-    rosters: Mutex<HashMap<TeamId, Roster>>,
     /// One sync at a time per team: a live wake-up and a manual sync do not interleave.
     team_locks: Mutex<HashMap<TeamId, Arc<Mutex<()>>>>,
     /// Bumped on every local change; each live subscription watches it.
     wake: watch::Sender<u64>,
 }
 
-/// The device side of sync. Cheap to clone (clones share tokens, rosters and the store).
+/// The device side of sync. Cheap to clone (clones share tokens and the store).
 #[derive(Clone)]
 pub struct SyncClient {
     inner: Arc<Inner>,
@@ -210,7 +209,6 @@ impl SyncClient {
                 device,
                 signer,
                 tokens: Mutex::new(HashMap::new()),
-                rosters: Mutex::new(HashMap::new()),
                 team_locks: Mutex::new(HashMap::new()),
                 wake: watch::Sender::new(0),
             }),
@@ -243,7 +241,7 @@ impl SyncClient {
         self.inner.store.run(move |s| s.sync_status(team)).await
     }
 
-    async fn relay_url(&self, team: TeamId) -> Result<String> {
+    pub(super) async fn relay_url(&self, team: TeamId) -> Result<String> {
         self.inner
             .store
             .run(move |s| Ok(s.team(team)?.relay_url))
@@ -368,7 +366,7 @@ impl SyncClient {
         })
     }
 
-    async fn json<T: for<'de> Deserialize<'de>>(
+    pub(super) async fn json<T: for<'de> Deserialize<'de>>(
         &self,
         base: &str,
         method: Method,
@@ -453,29 +451,25 @@ impl SyncClient {
     // Teams and devices
 
     /// Registers `team` with the relay if this device created it and the relay does not
-    /// know it yet (self-signed: no token needed).
+    /// know it yet: its self-signed genesis entry (no token needed).
     pub async fn register_team(&self, team: TeamId) -> Result<()> {
-        let info = self.inner.store.run(move |s| s.team(team)).await?;
-        if !info.created_here || info.registered {
+        let (info, genesis) = self
+            .inner
+            .store
+            .run(move |s| {
+                let info = s.team(team)?;
+                let genesis = if info.created_here && !info.registered {
+                    Some(s.genesis(team)?)
+                } else {
+                    None
+                };
+                Ok((info, genesis))
+            })
+            .await?;
+        let Some(genesis) = genesis else {
             return Ok(());
-        }
-        let public_key = self.inner.signer.public_key();
-        let timestamp = u64::try_from(doc::now_millis()).unwrap_or(0);
-        let message = api::team_create_message(
-            &origin_of(&info.relay_url)?,
-            team,
-            self.inner.device,
-            &public_key,
-            timestamp,
-        )?;
-        let body = serde_json::to_value(CreateTeamRequest {
-            team: team.to_string(),
-            device: self.inner.device.to_string(),
-            public_key: hex::encode(public_key),
-            timestamp,
-            signature: api::signature_hex(&self.inner.signer.sign(&message)),
-        })
-        .map_err(|_| api::bad_response("team request"))?;
+        };
+        let body = serde_json::json!({ "genesis": hex::encode(genesis) });
         let result: Result<(StatusCode, serde_json::Value)> = self
             .json(
                 &info.relay_url,
@@ -488,7 +482,7 @@ impl SyncClient {
         match result {
             Ok(_) => {}
             // Our own earlier attempt may have landed before its answer was lost; if the
-            // team is somebody else's, the first authenticated call says so (403).
+            // team is somebody else's, the membership pull says so.
             Err(Error::Relay { code, .. }) if code == "team_exists" => {}
             Err(e) => return Err(e),
         }
@@ -498,61 +492,6 @@ impl SyncClient {
             .await?;
         tracing::info!(team = %team, "team registered with the relay");
         Ok(())
-    }
-
-    /// Registers another device in `team` (this device must be an admin of it).
-    pub async fn add_device(
-        &self,
-        team: TeamId,
-        device: DeviceId,
-        public_key: [u8; 32],
-        role: Role,
-    ) -> Result<()> {
-        self.register_team(team).await?;
-        let base = self.relay_url(team).await?;
-        let body = serde_json::to_value(AddDeviceRequest {
-            device: device.to_string(),
-            public_key: hex::encode(public_key),
-            role,
-        })
-        .map_err(|_| api::bad_response("device request"))?;
-        let _: (StatusCode, serde_json::Value) = self
-            .json(
-                &base,
-                Method::POST,
-                format!("/v1/teams/{team}/devices"),
-                Some(body),
-                true,
-            )
-            .await?;
-        self.inner.rosters.lock().await.remove(&team);
-        tracing::info!(team = %team, device = %device, "device registered");
-        Ok(())
-    }
-
-    /// The team's registered devices.
-    pub async fn devices(&self, team: TeamId) -> Result<Vec<RegisteredDevice>> {
-        let base = self.relay_url(team).await?;
-        let (_, list): (_, DeviceList) = self
-            .json(
-                &base,
-                Method::GET,
-                format!("/v1/teams/{team}/devices"),
-                None,
-                true,
-            )
-            .await?;
-        list.devices.iter().map(|d| d.parse()).collect()
-    }
-
-    async fn roster(&self, team: TeamId, refresh: bool) -> Result<Roster> {
-        if !refresh && let Some(r) = self.inner.rosters.lock().await.get(&team) {
-            return Ok(r.clone());
-        }
-        let devices = self.devices(team).await?;
-        let roster = Roster::new(devices.into_iter().map(|d| (d.device, d.public_key)));
-        self.inner.rosters.lock().await.insert(team, roster.clone());
-        Ok(roster)
     }
 
     /// The team's highest sequence number at the relay.
@@ -577,7 +516,14 @@ impl SyncClient {
         self.register_team(team).await?;
         let base = self.relay_url(team).await?;
         let mut report = PushReport {
-            sealed: self.inner.store.run(move |s| s.seal_outbox(team)).await?,
+            sealed: self
+                .inner
+                .store
+                .run(move |s| {
+                    s.reseal_stale(team)?;
+                    s.seal_outbox(team)
+                })
+                .await?,
             ..PushReport::default()
         };
         let max_count = self
@@ -654,10 +600,16 @@ impl SyncClient {
     /// transaction. From cursor 0 it asks for snapshots plus later changes (`compact=1`).
     pub async fn pull(&self, team: TeamId) -> Result<PullReport> {
         let base = self.relay_url(team).await?;
-        let (start, secret) = self
+        let (start, keys, roster) = self
             .inner
             .store
-            .run(move |s| Ok((s.team(team)?.cursor, s.team_secret(team)?)))
+            .run(move |s| {
+                Ok((
+                    s.team(team)?.cursor,
+                    s.team_keys(team)?.clone(),
+                    Roster::from_access(s.access(team)?),
+                ))
+            })
             .await?;
         let bootstrap = start == 0;
         let mut report = PullReport {
@@ -665,7 +617,6 @@ impl SyncClient {
             cursor: start,
             ..PullReport::default()
         };
-        let mut roster = self.roster(team, false).await?;
         let mut cursor = start;
         loop {
             let compact = if bootstrap { "&compact=true" } else { "" };
@@ -684,15 +635,11 @@ impl SyncClient {
             if page.next < cursor || (page.more && page.next <= cursor) {
                 return Err(api::bad_response("pull cursor"));
             }
-            if !roster.unknown_authors(&page).is_empty() {
-                // A device enrolled since the roster was fetched: refresh once per page.
-                roster = self.roster(team, true).await?;
-            }
             let me = self.inner.device;
-            let (secret_c, roster_c) = (secret.clone(), roster.clone());
+            let (keys_c, roster_c) = (keys.clone(), roster.clone());
             // Signature checks and decryption: CPU work, outside the store lock.
             let opened = tokio::task::spawn_blocking(move || {
-                open_page(team, &secret_c, &roster_c, me, cursor, &page)
+                open_page(team, &keys_c, &roster_c, me, cursor, &page)
             })
             .await
             .map_err(|e| Error::NotAllowed(format!("pull task failed: {e}")))?;
@@ -745,6 +692,8 @@ impl SyncClient {
     }
 
     async fn sync_steps(&self, team: TeamId) -> Result<SyncReport> {
+        self.register_team(team).await?;
+        self.sync_access(team).await?;
         let push = self.push(team).await?;
         let pull = self.pull(team).await?;
         let threshold = self.inner.config.snapshot_after;

@@ -9,26 +9,47 @@ use std::collections::HashMap;
 
 use holdfast_protocol::{EnvelopeId, EnvelopeRef, Kind, PUBLIC_KEY_LEN, PullPage};
 
-use crate::crypto::{DocumentKeys, TeamSecret};
+use crate::crypto::TeamKeys;
+use crate::store::TeamAccess;
 use crate::model::ids::{DeviceId, DocId, TeamId};
 
-/// The team's registered devices and their public keys, as the relay lists them.
+/// Who may author envelopes in a team, from its verified membership: each enrolled
+/// device's public key and, for a revoked one, the epoch from which its envelopes are
+/// refused; and, on a patient's device, the one document it accepts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roster {
-    keys: HashMap<DeviceId, [u8; PUBLIC_KEY_LEN]>,
+    keys: HashMap<DeviceId, ([u8; PUBLIC_KEY_LEN], Option<u32>)>,
+    only_doc: Option<DocId>,
 }
 
 impl Roster {
-    /// A roster from (device, public key) pairs.
+    /// A roster from (device, public key) pairs, nobody revoked, every document accepted.
     pub fn new(devices: impl IntoIterator<Item = (DeviceId, [u8; PUBLIC_KEY_LEN])>) -> Self {
         Roster {
-            keys: devices.into_iter().collect(),
+            keys: devices.into_iter().map(|(d, k)| (d, (k, None))).collect(),
+            only_doc: None,
+        }
+    }
+
+    /// The roster of a team's verified membership as this device sees it.
+    pub fn from_access(access: &TeamAccess) -> Self {
+        Roster {
+            keys: access
+                .membership
+                .devices
+                .values()
+                .map(|m| {
+                    let d = DeviceId::from(m.device);
+                    (d, (m.sign_key, access.revoked_in.get(&d).copied()))
+                })
+                .collect(),
+            only_doc: if access.is_patient() { access.plan } else { None },
         }
     }
 
     /// The public key of `device`, if it is registered in the team.
     pub fn public_key(&self, device: DeviceId) -> Option<&[u8; PUBLIC_KEY_LEN]> {
-        self.keys.get(&device)
+        self.keys.get(&device).map(|(k, _)| k)
     }
 
     /// Number of devices.
@@ -138,7 +159,7 @@ pub struct OpenedPage {
 /// AAD and is signed, so a document id or epoch changed in transit fails here too.
 pub fn open_page(
     team: TeamId,
-    secret: &TeamSecret,
+    keys: &TeamKeys,
     roster: &Roster,
     me: DeviceId,
     cursor: u64,
@@ -185,13 +206,23 @@ pub fn open_page(
             out.ignored += 1;
             continue;
         }
-        let Some(public_key) = roster.public_key(author) else {
+        if roster.only_doc.is_some_and(|only| only != doc) {
+            out.refused
+                .push(refuse("a document this device was not granted".into()));
+            continue;
+        }
+        let Some((public_key, revoked_in)) = roster.keys.get(&author) else {
             out.refused.push(refuse(
                 "author is not a registered device of the team".into(),
             ));
             continue;
         };
-        let key = match DocumentKeys::key_for(secret, doc, h.epoch) {
+        if revoked_in.is_some_and(|e| h.epoch >= e) {
+            out.refused
+                .push(refuse("author was revoked before this epoch".into()));
+            continue;
+        }
+        let key = match keys.key_for(doc, h.epoch) {
             Ok(k) => k,
             Err(e) => {
                 out.refused.push(refuse(e.to_string()));

@@ -13,6 +13,7 @@
 //! API (v1)"). It has no TLS yet (reqwest without a TLS backend): add rustls before a relay
 //! is reached over the internet.
 
+mod access;
 mod api;
 mod backoff;
 mod client;
@@ -21,7 +22,8 @@ mod live;
 mod shared;
 mod status;
 
-pub use api::{RegisteredDevice, Role};
+pub use access::DEFAULT_INVITE_TTL_MS;
+pub use holdfast_protocol::Role;
 pub use backoff::RetryPolicy;
 pub use client::{PullReport, PushReport, SyncClient, SyncConfig, SyncReport};
 pub use incoming::Roster;

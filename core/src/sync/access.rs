@@ -1,0 +1,274 @@
+//! Access through the relay: pulling and verifying the membership log and key bundles,
+//! making invites, redeeming them, and revoking devices.
+
+use holdfast_protocol::{InviteCode, Role};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+
+use super::api;
+use super::client::SyncClient;
+use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::{Error, Result};
+
+#[derive(Deserialize)]
+struct MembershipPage {
+    entries: Vec<SeqBytes>,
+    len: u64,
+}
+
+#[derive(Deserialize)]
+struct SeqBytes {
+    seq: u64,
+    #[serde(alias = "bundle")]
+    entry: String,
+}
+
+#[derive(Deserialize)]
+struct KeysPage {
+    bundles: Vec<SeqBytes>,
+    next: u64,
+    #[serde(default)]
+    more: bool,
+}
+
+#[derive(Deserialize)]
+struct InviteRecord {
+    entry: String,
+    genesis: String,
+}
+
+fn unhex(text: &str, what: &str) -> Result<Vec<u8>> {
+    hex::decode(text).map_err(|_| api::bad_response(what))
+}
+
+/// Relay refusals of an invite as the typed error the app shows.
+fn invite_error(e: Error) -> Error {
+    match e {
+        Error::Relay { code, .. } if code == "invite_used" => {
+            Error::InviteRefused("this invite has already been used".into())
+        }
+        Error::Relay { code, .. } if code == "invite_expired" => {
+            Error::InviteRefused("the invite has expired".into())
+        }
+        Error::Relay { code, .. } if code == "no_such_invite" => Error::InviteRefused(
+            "the relay does not know this invite (mistyped, or never registered)".into(),
+        ),
+        Error::Relay {
+            status: 403, code, ..
+        } => Error::InviteRefused(format!("the relay refused the invite ({code})")),
+        other => other,
+    }
+}
+
+/// Invites live this long unless the caller says otherwise.
+pub const DEFAULT_INVITE_TTL_MS: u64 = 15 * 60 * 1000;
+
+impl SyncClient {
+    /// Pulls new membership entries and key bundles of `team` and verifies them. Fails
+    /// (changing nothing) on an entry or bundle that does not verify, and when this device
+    /// has been revoked.
+    pub async fn sync_access(&self, team: TeamId) -> Result<()> {
+        let base = self.relay_url(team).await?;
+        let from = self.store().run(move |s| s.membership_next(team)).await?;
+        let (_, page): (_, MembershipPage) = self
+            .json(
+                &base,
+                Method::GET,
+                format!("/v1/teams/{team}/membership?from={from}"),
+                None,
+                true,
+            )
+            .await?;
+        let entries = page
+            .entries
+            .iter()
+            .map(|e| Ok((e.seq, unhex(&e.entry, "membership entry")?)))
+            .collect::<Result<Vec<_>>>()?;
+        let len = page.len;
+        if !entries.is_empty() || len != from {
+            self.store()
+                .run(move |s| s.apply_membership(team, &entries, len).map(|_| ()))
+                .await?;
+        }
+        loop {
+            let after = self.store().run(move |s| s.keys_cursor(team)).await?;
+            let (_, page): (_, KeysPage) = self
+                .json(
+                    &base,
+                    Method::GET,
+                    format!("/v1/teams/{team}/keys?after={after}"),
+                    None,
+                    true,
+                )
+                .await?;
+            let bundles = page
+                .bundles
+                .iter()
+                .map(|b| Ok((b.seq, unhex(&b.entry, "key bundle")?)))
+                .collect::<Result<Vec<_>>>()?;
+            let (next, more) = (page.next, page.more);
+            if bundles.is_empty() && next <= after {
+                break;
+            }
+            self.store()
+                .run(move |s| s.apply_key_bundles(team, &bundles, next))
+                .await?;
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a membership entry (with its key bundles), re-reading the log once if
+    /// another device appended first.
+    async fn append_membership(
+        &self,
+        team: TeamId,
+        make: impl Fn(&crate::store::Store) -> Result<(Vec<u8>, Vec<Vec<u8>>, u64)> + Send + Sync + Clone + 'static,
+    ) -> Result<()> {
+        let base = self.relay_url(team).await?;
+        let mut tried = false;
+        loop {
+            self.register_team(team).await?;
+            self.sync_access(team).await?;
+            let m = make.clone();
+            let (entry, bundles, expected_len) = self.store().run(move |s| m(s)).await?;
+            let body = serde_json::json!({
+                "entry": hex::encode(&entry),
+                "bundles": bundles.iter().map(hex::encode).collect::<Vec<_>>(),
+                "expected_len": expected_len,
+            });
+            let result: Result<(StatusCode, serde_json::Value)> = self
+                .json(
+                    &base,
+                    Method::POST,
+                    format!("/v1/teams/{team}/membership"),
+                    Some(body),
+                    true,
+                )
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(Error::Relay { code, .. }) if code == "membership_conflict" && !tried => {
+                    tried = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Makes a one-time invite for `role` (a patient invite names its `plan`), registers it
+    /// with the relay, and returns the code to show. Valid for `ttl_ms` and a single use.
+    pub async fn create_invite(
+        &self,
+        team: TeamId,
+        role: Role,
+        plan: Option<DocId>,
+        ttl_ms: u64,
+    ) -> Result<String> {
+        let code = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = code.clone();
+        self.append_membership(team, move |s| {
+            let p = s.prepare_invite(team, role, plan, ttl_ms)?;
+            let text = p.code.encode();
+            if let Ok(mut c) = slot.lock() {
+                *c = Some(text);
+            }
+            Ok((p.entry, vec![p.bundle], p.expected_len))
+        })
+        .await?;
+        let text = code
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take())
+            .ok_or_else(|| Error::NotAllowed("invite was not made".into()))?;
+        tracing::info!(team = %team, role = %role, "invite created");
+        Ok(text)
+    }
+
+    /// Shares one action plan with a patient's device: a patient invite for `plan`.
+    pub async fn share_plan(&self, plan: DocId, ttl_ms: u64) -> Result<String> {
+        let team = self
+            .store()
+            .run(move |s| {
+                s.document_team(plan)?.ok_or(Error::NotAllowed(
+                    "the plan is not in a team yet: create or join one first".into(),
+                ))
+            })
+            .await?;
+        self.create_invite(team, Role::Patient, Some(plan), ttl_ms).await
+    }
+
+    /// Revokes `device` from `team`: the relay refuses it from now on, and the team moves to
+    /// a new key epoch whose keys go to every remaining device (never to `device`).
+    pub async fn revoke_device(&self, team: TeamId, device: DeviceId) -> Result<u32> {
+        let accepted = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = accepted.clone();
+        self.append_membership(team, move |s| {
+            let r = s.prepare_revocation(team, device)?;
+            let out = (r.entry.clone(), r.bundles.clone(), r.expected_len);
+            if let Ok(mut a) = slot.lock() {
+                *a = Some(r);
+            }
+            Ok(out)
+        })
+        .await?;
+        let revocation = accepted
+            .lock()
+            .ok()
+            .and_then(|mut a| a.take())
+            .ok_or_else(|| Error::NotAllowed("revocation was not made".into()))?;
+        let epoch = revocation.epoch;
+        self.store()
+            .run(move |s| s.revocation_accepted(team, &revocation))
+            .await?;
+        self.sync_access(team).await?;
+        tracing::info!(team = %team, device = %device, epoch, "device revoked");
+        Ok(epoch)
+    }
+
+    /// Redeems an invite code on this device: checks it against the team's record at the
+    /// relay (an altered code is refused before anything is sent), registers this device's
+    /// keys, joins the team and runs a first sync (membership, keys, documents).
+    pub async fn redeem_invite(&self, keys: &dyn crate::keystore::KeyStore, text: &str) -> Result<TeamId> {
+        let code = InviteCode::decode(text).map_err(|e| Error::InviteRefused(e.to_string()))?;
+        let base = crate::store::check_relay_url(&code.relay_url)?;
+        let team = TeamId::from(code.team);
+        let invite = code.id();
+        let (_, record): (_, InviteRecord) = self
+            .json(
+                &base,
+                Method::GET,
+                format!("/v1/teams/{team}/invites/{invite}"),
+                None,
+                false,
+            )
+            .await
+            .map_err(invite_error)?;
+        let entry = unhex(&record.entry, "invite entry")?;
+        let genesis = unhex(&record.genesis, "genesis entry")?;
+        let code_c = code.clone();
+        let prepared = self
+            .store()
+            .run(move |s| s.prepare_redeem(&code_c, &entry, &genesis))
+            .await?;
+        let body = serde_json::json!({ "entry": hex::encode(&prepared.entry) });
+        let _: (StatusCode, serde_json::Value) = self
+            .json(
+                &base,
+                Method::POST,
+                format!("/v1/teams/{team}/invites/{invite}/redeem"),
+                Some(body),
+                false,
+            )
+            .await
+            .map_err(invite_error)?;
+        {
+            let mut store = self.store().lock()?;
+            store.join_team(keys, &code, &prepared)?;
+        }
+        self.sync(team).await?;
+        Ok(team)
+    }
+}
