@@ -32,10 +32,15 @@
 //! # async fn run() -> holdfast_core::Result<()> {
 //! let keys = MemoryKeyStore::default();
 //! let mut store = Store::create(&StoreConfig::new("/tmp/holdfast-sync", "Sam Okafor"), &keys)?;
-//! let team = store.create_team(&keys, "http://127.0.0.1:7878")?;
+//! let team = store.create_team("http://127.0.0.1:7878")?; // this device is its admin
 //! let store = SharedStore::new(store);
 //! let client = SyncClient::new(store.clone(), SyncConfig::default())?;
 //! client.sync(team).await?; // registers the team, pushes, pulls
+//! // A one-time code for a colleague's phone (shown as a QR code), valid 15 minutes:
+//! let code = client
+//!     .create_invite(team, holdfast_core::sync::Role::LinkWorker, None, 15 * 60 * 1000)
+//!     .await?;
+//! // On their phone: `client.redeem_invite(&keys, &code).await?` enrols it and syncs.
 //! let _live = client.live(team); // follows the team until dropped
 //! assert!(client.status(team).await?.everything_uploaded);
 //! # Ok(()) }

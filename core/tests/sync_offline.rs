@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use holdfast_core::crypto::{CURRENT_EPOCH, DocumentKeys, TeamSecret};
+use holdfast_core::crypto::TeamKeys;
 use holdfast_core::model::case_file::{CaseStatus, NewPatient};
-use holdfast_core::model::ids::DeviceId;
+use holdfast_core::model::ids::{DeviceId, DocId};
 use holdfast_core::sync::incoming::{Roster, open_page};
 use holdfast_core::{MemoryKeyStore, Store, StoreConfig, TeamId};
 use holdfast_protocol::{
-    DeviceSigningKey, EnvelopeId, EnvelopeRef, Header, Kind, PullPage, SystemRandom, seal,
+    DeviceSigningKey, EnvelopeId, EnvelopeRef, Header, Kind, PullPage, Role, SystemRandom, seal,
 };
 
 const NAME: &str = "Philomena Brackenridge";
@@ -72,41 +72,80 @@ impl Log {
         }
     }
 
-    fn pull(&self, d: &mut Device, team: TeamId, roster: &Roster, bootstrap: bool) -> usize {
+    fn pull(&self, d: &mut Device, team: TeamId, _roster: &Roster, bootstrap: bool) -> usize {
         let cursor = d.store.team(team).unwrap().cursor;
         let page = self.page(cursor);
-        let secret = d.store.team_secret(team).unwrap();
-        let opened = open_page(
-            team,
-            &secret,
-            roster,
-            d.store.author().device,
-            cursor,
-            &page,
-        );
+        let opened = open(d, team, cursor, &page);
         d.store.apply_page(team, opened, bootstrap).unwrap().applied
     }
 }
 
-fn roster(devices: &[&Device]) -> Roster {
-    Roster::new(
-        devices
-            .iter()
-            .map(|d| (d.store.author().device, d.store.device_public_key())),
-    )
+/// Opens a page with the device's own keys and its verified view of the membership.
+fn open(
+    d: &Device,
+    team: TeamId,
+    cursor: u64,
+    page: &PullPage,
+) -> holdfast_core::sync::incoming::OpenedPage {
+    let keys = d.store.keys_held(team).unwrap();
+    let roster = Roster::from_access(d.store.access(team).unwrap());
+    open_page(team, &keys, &roster, d.store.author().device, cursor, page)
+}
+
+fn roster(_devices: &[&Device]) -> Roster {
+    Roster::default()
+}
+
+/// Copies the relay's view of the membership (the admin's full log) to `to`.
+fn share_log(from: &Device, to: &mut Device, team: TeamId) {
+    let log = from.store.membership_log(team).unwrap();
+    let len = log.last().map(|(s, _)| s + 1).unwrap_or(0);
+    to.store.apply_membership(team, &log, len).unwrap();
+}
+
+/// Enrols `new` in `team` through an invite made by `by`, as the relay would: the invite
+/// and redeem entries are appended to the log, and the invite's key bundle is delivered.
+pub(crate) fn enrol(
+    by: &mut Device,
+    new: &mut Device,
+    team: TeamId,
+    role: Role,
+    plan: Option<DocId>,
+) {
+    let invite = by.store.prepare_invite(team, role, plan, 60_000).unwrap();
+    let log = by.store.membership_log(team).unwrap();
+    let genesis = log[0].1.clone();
+    let prepared = new
+        .store
+        .prepare_redeem(&invite.code, &invite.entry, &genesis)
+        .unwrap();
+    new.store
+        .join_team(&new.keys, &invite.code, &prepared)
+        .unwrap();
+    let seq = invite.expected_len;
+    by.store
+        .apply_membership(
+            team,
+            &[
+                (seq, invite.entry.clone()),
+                (seq + 1, prepared.entry.clone()),
+            ],
+            seq + 2,
+        )
+        .unwrap();
+    share_log(by, new, team);
+    let added = new
+        .store
+        .apply_key_bundles(team, &[(1, invite.bundle)], 1)
+        .unwrap();
+    assert!(added > 0);
 }
 
 fn team_of_two() -> (Device, Device, TeamId) {
     let mut a = device("Sam Okafor");
     let mut b = device("Priya Natarajan");
-    let team = a
-        .store
-        .create_team(&a.keys, "http://relay.invalid")
-        .unwrap();
-    let secret = a.store.team_secret(team).unwrap();
-    b.store
-        .join_team(&b.keys, "http://relay.invalid", &secret)
-        .unwrap();
+    let team = a.store.create_team("http://relay.invalid").unwrap();
+    enrol(&mut a, &mut b, team, Role::LinkWorker, None);
     (a, b, team)
 }
 
@@ -130,7 +169,7 @@ fn the_outbox_is_sealed_once_and_retries_resend_identical_envelopes() {
         let e = EnvelopeRef::decode(&p.bytes).unwrap();
         assert_eq!(e.header.kind, Kind::ChangeBatch);
         assert_eq!(e.header.author, a.store.author().device.into());
-        assert_eq!(e.header.epoch, CURRENT_EPOCH);
+        assert_eq!(e.header.epoch, 1);
     }
     // A "retry" after a crash: reopen and read the same bytes again.
     let dir = a.store.config().dir.clone();
@@ -205,8 +244,8 @@ fn pages_apply_in_one_go_and_concurrent_edits_converge_with_the_conflict_visible
     }
     // Pulling the same page again changes nothing.
     let before = a.store.heads(case.case_id).unwrap();
-    let secret = a.store.team_secret(team).unwrap();
-    let opened = open_page(team, &secret, &r, a.store.author().device, 0, &log.page(0));
+    let _ = &r;
+    let opened = open(&a, team, 0, &log.page(0));
     let outcome = a.store.apply_page(team, opened, false).unwrap();
     assert_eq!(outcome.applied, 0);
     assert_eq!(a.store.heads(case.case_id).unwrap(), before);
@@ -217,19 +256,19 @@ fn forged(
     doc: holdfast_core::model::ids::DocId,
     author: DeviceId,
     signer: &DeviceSigningKey,
-    secret: &TeamSecret,
+    keys: &TeamKeys,
     plaintext: &[u8],
 ) -> Vec<u8> {
     let header = Header {
         kind: Kind::ChangeBatch,
         team: team.into(),
         document: doc.into(),
-        epoch: CURRENT_EPOCH,
+        epoch: 1,
         author: author.into(),
         covers: 0,
         nonce: Header::random_nonce(&SystemRandom::new()).unwrap(),
     };
-    let key = DocumentKeys::key_for(secret, doc, CURRENT_EPOCH).unwrap();
+    let key = keys.key_for(doc, 1).unwrap();
     seal(&header, &key, plaintext, signer).unwrap()
 }
 
@@ -241,7 +280,7 @@ fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
     let case = a.store.create_case_file(NewPatient::named(NAME)).unwrap();
     a.store.seal_outbox(team).unwrap();
     let good = a.store.pending_envelopes(team, 100, usize::MAX).unwrap();
-    let secret = a.store.team_secret(team).unwrap();
+    let secret = a.store.keys_held(team).unwrap();
     let rng = SystemRandom::new();
     let stranger = DeviceSigningKey::generate(&rng).unwrap();
 
@@ -268,18 +307,20 @@ fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
         b"x",
     ));
     // 4. From another team (replayed across teams).
-    let other = TeamSecret::generate(TeamId::random());
+    let other_team = TeamId::random();
+    let mut other = TeamKeys::new(other_team);
+    other.insert_epoch(1, holdfast_protocol::EpochKey::from_bytes([4; 32]));
     let other_env = {
         let header = Header {
             kind: Kind::ChangeBatch,
-            team: other.team().into(),
+            team: other_team.into(),
             document: case.case_id.into(),
-            epoch: CURRENT_EPOCH,
+            epoch: 1,
             author: a.store.author().device.into(),
             covers: 0,
             nonce: Header::random_nonce(&rng).unwrap(),
         };
-        let key = DocumentKeys::key_for(&other, case.case_id, CURRENT_EPOCH).unwrap();
+        let key = other.key_for(case.case_id, 1).unwrap();
         // Signed by A's real key is not possible from here; a stranger's is enough: the
         // team check comes first.
         seal(&header, &key, b"x", &stranger).unwrap()
@@ -365,18 +406,14 @@ fn a_new_device_bootstraps_from_a_snapshot_and_later_changes() {
     // C joins and receives what a relay's compact=1 would send: the snapshot and the last
     // change only.
     let mut c = device("Jo Whitfield");
-    let secret = a.store.team_secret(team).unwrap();
-    c.store
-        .join_team(&c.keys, "http://relay.invalid", &secret)
-        .unwrap();
+    enrol(&mut a, &mut c, team, Role::LinkWorker, None);
     let compact: Vec<(u64, Vec<u8>)> = log.items[2..].to_vec();
     let page = PullPage {
         next: compact.last().unwrap().0,
         items: compact,
         more: false,
     };
-    let rc = roster(&[&a, &c]);
-    let opened = open_page(team, &secret, &rc, c.store.author().device, 0, &page);
+    let opened = open(&c, team, 0, &page);
     let outcome = c.store.apply_page(team, opened, true).unwrap();
     assert_eq!(
         outcome.new_documents, 1,
@@ -393,4 +430,261 @@ fn a_new_device_bootstraps_from_a_snapshot_and_later_changes() {
         a.store.case_file(case.case_id).unwrap()
     );
     assert_eq!(c.store.caseload(&Default::default()).unwrap().len(), 1);
+}
+
+/// Delivers a revocation as the relay would: appends the entry, hands each remaining
+/// device its bundle.
+fn revoke(admin: &mut Device, others: &mut [&mut Device], team: TeamId, device: DeviceId) -> u32 {
+    let r = admin.store.prepare_revocation(team, device).unwrap();
+    let seq = r.expected_len;
+    admin.store.revocation_accepted(team, &r).unwrap();
+    admin
+        .store
+        .apply_membership(team, &[(seq, r.entry.clone())], seq + 1)
+        .unwrap();
+    for d in others.iter_mut() {
+        share_log(admin, d, team);
+        let me = d.store.author().device;
+        let mine: Vec<(u64, Vec<u8>)> = r
+            .bundles
+            .iter()
+            .filter(|b| {
+                holdfast_protocol::KeyBundle::decode(b)
+                    .unwrap()
+                    .header
+                    .recipient
+                    == me.0
+            })
+            .map(|b| (100, b.clone()))
+            .collect();
+        assert_eq!(mine.len(), 1, "one bundle for each remaining device");
+        d.store.apply_key_bundles(team, &mine, 100).unwrap();
+    }
+    assert!(
+        r.bundles.iter().all(|b| {
+            holdfast_protocol::KeyBundle::decode(b)
+                .unwrap()
+                .header
+                .recipient
+                != device.0
+        }),
+        "no bundle for the revoked device"
+    );
+    r.epoch
+}
+
+#[test]
+fn a_patient_holds_only_its_plans_keys_and_refuses_everything_else() {
+    let (mut a, _b, team) = team_of_two();
+    let case = a.store.create_case_file(NewPatient::named(NAME)).unwrap();
+    let other = a
+        .store
+        .create_case_file(NewPatient::named("Other Person"))
+        .unwrap();
+    let mut p = device("Patient phone");
+    enrol(&mut a, &mut p, team, Role::Patient, Some(case.plan_id));
+    assert_eq!(p.store.role(team).unwrap(), Some(Role::Patient));
+    let held = p.store.keys_held(team).unwrap();
+    assert!(held.key_for(case.plan_id, 1).is_ok());
+    for doc in [case.case_id, other.plan_id, other.case_id] {
+        assert!(held.key_for(doc, 1).is_err(), "no key for {doc}");
+    }
+    // Handed every envelope of the team, it applies only its plan.
+    let mut log = Log::default();
+    log.push(&mut a, team);
+    let applied = log.pull(&mut p, team, &Roster::default(), true);
+    assert!(applied >= 1);
+    assert!(p.store.action_plan(case.plan_id).is_ok());
+    assert!(p.store.case_file(case.case_id).is_err());
+    assert!(p.store.action_plan(other.plan_id).is_err());
+    assert!(p.store.caseload(&Default::default()).unwrap().is_empty());
+    let refused = p.store.refused_envelopes(team).unwrap();
+    assert!(
+        refused.iter().all(|r| r.reason.contains("not granted")),
+        "{refused:?}"
+    );
+    // A patient cannot invite or revoke.
+    assert!(
+        p.store
+            .prepare_invite(team, Role::Patient, Some(case.plan_id), 1000)
+            .is_err()
+    );
+    assert!(
+        p.store
+            .prepare_revocation(team, a.store.author().device)
+            .is_err()
+    );
+    // A link worker cannot invite an admin or a supervisor: refused before any request.
+    let mut lw = device("Second link worker");
+    enrol(&mut a, &mut lw, team, Role::LinkWorker, None);
+    for role in [Role::Admin, Role::Supervisor] {
+        let err = lw.store.prepare_invite(team, role, None, 1000).unwrap_err();
+        assert!(err.to_string().contains("not allowed"), "{err}");
+    }
+}
+
+#[test]
+fn after_revocation_new_content_is_sealed_under_keys_the_revoked_device_never_had() {
+    let (mut a, mut b, team) = team_of_two();
+    let mut c = device("Jo Whitfield");
+    enrol(&mut a, &mut c, team, Role::LinkWorker, None);
+    share_log(&a, &mut b, team);
+    let case = a.store.create_case_file(NewPatient::named(NAME)).unwrap();
+    let mut log = Log::default();
+    log.push(&mut a, team);
+    log.pull(&mut b, team, &Roster::default(), false);
+    log.pull(&mut c, team, &Roster::default(), false);
+    let stolen = b.store.keys_held(team).unwrap();
+    // c edits offline and seals, but has not pushed when the revocation happens.
+    c.store
+        .set_status(case.case_id, CaseStatus::Active, None)
+        .unwrap();
+    assert_eq!(c.store.seal_outbox(team).unwrap(), 1);
+
+    // b's phone is lost: the admin revokes it.
+    let epoch = revoke(&mut a, &mut [&mut c], team, b.store.author().device);
+    assert_eq!(epoch, 2);
+    assert_eq!(a.store.epoch(team).unwrap(), 2);
+    a.store
+        .set_status(
+            case.case_id,
+            CaseStatus::Active,
+            Some("after the revocation"),
+        )
+        .unwrap();
+    let before = log.items.len();
+    log.push(&mut a, team);
+    let fresh: Vec<Vec<u8>> = log.items[before..].iter().map(|(_, b)| b.clone()).collect();
+    assert!(!fresh.is_empty());
+    for bytes in &fresh {
+        let e = EnvelopeRef::decode(bytes).unwrap();
+        assert_eq!(e.header.epoch, 2);
+        let doc = DocId::from(e.header.document);
+        // Every key the revoked device ever held, at every epoch it knew, fails.
+        assert!(stolen.key_for(doc, 2).is_err());
+        for (held_epoch, _) in stolen.epochs() {
+            let k = stolen.key_for(doc, held_epoch).unwrap();
+            assert!(e.open(&a.store.device_public_key(), &k).is_err());
+        }
+    }
+    // c, still in the team, reads it; old content stays readable.
+    log.pull(&mut c, team, &Roster::default(), false);
+    let c_heads = c.store.heads(case.case_id).unwrap();
+    for h in a.store.heads(case.case_id).unwrap() {
+        assert!(c_heads.contains(&h), "c has everything a wrote");
+    }
+    // Anything the revoked device seals at the new epoch is refused by the others.
+    let forged_env = {
+        let header = Header {
+            kind: Kind::ChangeBatch,
+            team: team.into(),
+            document: case.case_id.into(),
+            epoch: 2,
+            author: b.store.author().device.into(),
+            covers: 0,
+            nonce: Header::random_nonce(&SystemRandom::new()).unwrap(),
+        };
+        // Even with the right key (it cannot have it), its authorship is refused.
+        let key = a
+            .store
+            .keys_held(team)
+            .unwrap()
+            .key_for(case.case_id, 2)
+            .unwrap();
+        let signer = DeviceSigningKey::generate(&SystemRandom::new()).unwrap();
+        seal(&header, &key, b"x", &signer).unwrap()
+    };
+    log.append(forged_env);
+    log.pull(&mut c, team, &Roster::default(), false);
+    let reasons: Vec<String> = c
+        .store
+        .refused_envelopes(team)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.reason)
+        .collect();
+    assert!(reasons.iter().any(|r| r.contains("revoked")), "{reasons:?}");
+    // c's envelope sealed before the revocation is resealed at epoch 2 (its change stays
+    // in the outbox throughout).
+    assert_eq!(c.store.reseal_stale(team).unwrap(), 1);
+    assert_eq!(c.store.seal_outbox(team).unwrap(), 1);
+    let pending = c.store.pending_envelopes(team, 10, usize::MAX).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        EnvelopeRef::decode(&pending[0].bytes).unwrap().header.epoch,
+        2
+    );
+}
+
+#[test]
+fn a_forged_membership_entry_or_altered_invite_changes_nothing() {
+    let (mut a, mut b, team) = team_of_two();
+    // The relay invents an entry: an admin invite signed by a key that is not an admin's.
+    let stranger = DeviceSigningKey::generate(&SystemRandom::new()).unwrap();
+    let invite = holdfast_protocol::InviteCode::generate(
+        &SystemRandom::new(),
+        "http://relay.invalid",
+        team.into(),
+        [0; 16],
+        Role::Admin,
+        None,
+        u64::MAX,
+    )
+    .unwrap();
+    let entry = holdfast_protocol::Entry::sign(
+        team.into(),
+        1,
+        DeviceId::random().0,
+        holdfast_protocol::Op::Invite {
+            invite: invite.id(),
+            sign_key: invite.signing_key().unwrap().public_key(),
+            hpke_key: invite.hpke_key().unwrap().public_key().clone(),
+            role: Role::Admin,
+            plan: None,
+            expires_at_ms: u64::MAX,
+        },
+        &stranger,
+    )
+    .unwrap();
+    let before = b.store.membership_log(team).unwrap();
+    let len = before.len() as u64;
+    assert!(
+        b.store
+            .apply_membership(team, &[(len, entry.as_bytes().to_vec())], len + 1)
+            .is_err()
+    );
+    assert_eq!(b.store.membership_log(team).unwrap(), before);
+
+    // An invite code altered to claim a higher role is refused before anything is sent.
+    let real = a
+        .store
+        .prepare_invite(team, Role::LinkWorker, None, 60_000)
+        .unwrap();
+    let genesis = a.store.membership_log(team).unwrap()[0].1.clone();
+    let text = real.code.encode();
+    let mut altered = holdfast_protocol::InviteCode::decode(&text).unwrap();
+    altered.role = Role::Admin;
+    let newcomer = device("Newcomer");
+    let err = newcomer
+        .store
+        .prepare_redeem(&altered, &real.entry, &genesis)
+        .unwrap_err();
+    assert!(
+        matches!(err, holdfast_core::Error::InviteRefused(_)),
+        "{err}"
+    );
+    // And a code for a look-alike team (another genesis) too.
+    let mut elsewhere = device("Elsewhere");
+    let fake_team = elsewhere.store.create_team("http://relay.invalid").unwrap();
+    let fake_genesis = elsewhere.store.membership_log(fake_team).unwrap()[0]
+        .1
+        .clone();
+    assert!(
+        newcomer
+            .store
+            .prepare_redeem(&real.code, &real.entry, &fake_genesis)
+            .is_err()
+    );
+    assert!(newcomer.store.teams().unwrap().is_empty());
+    let _ = &mut a;
 }

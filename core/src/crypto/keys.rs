@@ -171,6 +171,9 @@ mod tests {
         assert_eq!(first.public_key(), again.public_key());
         assert!(device_hpke_key(&keys, false).is_err());
         let h = device_hpke_key(&keys, true).unwrap();
-        assert_eq!(h.public_key(), device_hpke_key(&keys, false).unwrap().public_key());
+        assert_eq!(
+            h.public_key(),
+            device_hpke_key(&keys, false).unwrap().public_key()
+        );
     }
 }

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use holdfast_protocol::{
-    Applied, BundleHeader, EpochKey, HpkeKeyPair, InviteCode, KeyBundle,
-    Member, Membership, Op, Role, SystemRandom, WrappedKey, redeem_proof_message,
+    Applied, BundleHeader, EpochKey, HpkeKeyPair, InviteCode, KeyBundle, Member, Membership, Op,
+    Role, SystemRandom, WrappedKey, redeem_proof_message,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -139,6 +139,15 @@ fn team_bytes(team: TeamId) -> Vec<u8> {
     team.as_bytes().to_vec()
 }
 
+/// A team row as read at open: id, role, plan, invite, membership length.
+type TeamRow = (
+    Vec<u8>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    i64,
+);
+
 /// Loads every team's access state and keys (at open).
 pub(super) fn load_access(
     conn: &Connection,
@@ -146,9 +155,11 @@ pub(super) fn load_access(
 ) -> Result<(HashMap<TeamId, TeamAccess>, HashMap<TeamId, TeamKeys>)> {
     let mut access = HashMap::new();
     let mut keys = HashMap::new();
-    let teams: Vec<(Vec<u8>, Option<String>, Option<Vec<u8>>, Option<Vec<u8>>, i64)> = conn
+    let teams: Vec<TeamRow> = conn
         .prepare("SELECT id, role, plan_id, invite_id, membership_len FROM teams WHERE legacy = 0")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     for (id, role, plan, invite, len) in teams {
         let team = TeamId::from_slice(&id)?;
@@ -231,9 +242,9 @@ impl Store {
 
     /// The keys this device holds for `team`.
     pub(crate) fn team_keys(&self, team: TeamId) -> Result<&TeamKeys> {
-        self.team_keys.get(&team).ok_or(Error::KeyMissing {
-            what: "team keys",
-        })
+        self.team_keys
+            .get(&team)
+            .ok_or(Error::KeyMissing { what: "team keys" })
     }
 
     /// Every key this device holds for `team` (what a stolen copy of it could open).
@@ -381,7 +392,11 @@ impl Store {
         for (seq, bytes) in entries {
             tx.execute(
                 "INSERT OR IGNORE INTO membership (team_id, seq, bytes) VALUES (?1, ?2, ?3)",
-                params![team_bytes(team), i64::try_from(*seq).unwrap_or(i64::MAX), bytes],
+                params![
+                    team_bytes(team),
+                    i64::try_from(*seq).unwrap_or(i64::MAX),
+                    bytes
+                ],
             )?;
         }
         tx.execute(
@@ -423,7 +438,9 @@ impl Store {
                 return Err(Error::Crypto("a key bundle of another team".into()));
             }
             let Some(sender) = access.membership.devices.get(&h.sender) else {
-                return Err(Error::Crypto("a key bundle from a device not in the team".into()));
+                return Err(Error::Crypto(
+                    "a key bundle from a device not in the team".into(),
+                ));
             };
             if !sender.role.is_staff() {
                 return Err(Error::Crypto("a key bundle from a patient device".into()));
@@ -435,7 +452,9 @@ impl Store {
             {
                 &**k
             } else {
-                return Err(Error::Crypto("a key bundle addressed to another device".into()));
+                return Err(Error::Crypto(
+                    "a key bundle addressed to another device".into(),
+                ));
             };
             opened.extend(bundle.open(&sender.sign_key, recipient_key)?);
         }
@@ -452,7 +471,11 @@ impl Store {
                     insert_key(&tx, team, epoch, None, key.as_bytes())?;
                     team_keys.insert_epoch(epoch, key);
                 }
-                WrappedKey::Document { document, epoch, key } => {
+                WrappedKey::Document {
+                    document,
+                    epoch,
+                    key,
+                } => {
                     let doc = DocId::from(document);
                     if access.is_patient() && plan != Some(doc) {
                         continue;
@@ -483,12 +506,20 @@ impl Store {
     }
 
     /// The keys a device of `role` (with `plan`) needs, at every epoch this device holds.
-    fn keys_for_reader(&self, team: TeamId, role: Role, plan: Option<DocId>) -> Result<Vec<WrappedKey>> {
+    fn keys_for_reader(
+        &self,
+        team: TeamId,
+        role: Role,
+        plan: Option<DocId>,
+    ) -> Result<Vec<WrappedKey>> {
         let keys = self.team_keys(team)?;
         let mut out = Vec::new();
         for (epoch, key) in keys.epochs() {
             if role.is_staff() {
-                out.push(WrappedKey::Epoch { epoch, key: key.clone() });
+                out.push(WrappedKey::Epoch {
+                    epoch,
+                    key: key.clone(),
+                });
             } else if let Some(plan) = plan {
                 out.push(WrappedKey::Document {
                     document: plan.into(),
@@ -498,7 +529,9 @@ impl Store {
             }
         }
         if out.is_empty() {
-            return Err(Error::KeyMissing { what: "team keys to share" });
+            return Err(Error::KeyMissing {
+                what: "team keys to share",
+            });
         }
         Ok(out)
     }
@@ -567,6 +600,8 @@ impl Store {
             },
             &self.signer,
         )?;
+        // The same rule the relay and every device apply: a clear error before any request.
+        access.membership.check(&entry, Some(now_ms()))?;
         let bundle = KeyBundle::seal(
             BundleHeader {
                 team: team.into(),
@@ -599,7 +634,10 @@ impl Store {
                 id: device.to_string(),
             });
         }
-        let epoch = m.epoch.checked_add(1).ok_or(Error::Crypto("epoch overflow".into()))?;
+        let epoch = m
+            .epoch
+            .checked_add(1)
+            .ok_or(Error::Crypto("epoch overflow".into()))?;
         let entry = holdfast_protocol::Entry::sign(
             team.into(),
             now_ms(),
@@ -621,7 +659,10 @@ impl Store {
                     plan: Option<DocId>|
          -> Result<Vec<u8>> {
             let keys = if role.is_staff() {
-                vec![WrappedKey::Epoch { epoch, key: key.clone() }]
+                vec![WrappedKey::Epoch {
+                    epoch,
+                    key: key.clone(),
+                }]
             } else {
                 let plan = plan.ok_or(Error::Crypto("a patient without a plan".into()))?;
                 vec![WrappedKey::Document {
@@ -647,7 +688,12 @@ impl Store {
             if DeviceId::from(member.device) == device {
                 continue;
             }
-            bundles.push(wrap(member.device.0, &member.hpke_key, member.role, member.plan.map(Into::into))?);
+            bundles.push(wrap(
+                member.device.0,
+                &member.hpke_key,
+                member.role,
+                member.plan.map(Into::into),
+            )?);
         }
         let now = now_ms();
         for invite in m.invites.values() {
@@ -655,7 +701,12 @@ impl Store {
                 && m.active(&invite.created_by).is_some()
                 && DeviceId::from(invite.created_by) != device
             {
-                bundles.push(wrap(invite.invite.0, &invite.hpke_key, invite.role, invite.plan.map(Into::into))?);
+                bundles.push(wrap(
+                    invite.invite.0,
+                    &invite.hpke_key,
+                    invite.role,
+                    invite.plan.map(Into::into),
+                )?);
             }
         }
         Ok(PreparedRevocation {
@@ -669,8 +720,18 @@ impl Store {
 
     /// Keeps the new epoch's key once the relay has accepted the revocation (the entry
     /// itself arrives with the next membership pull).
-    pub fn revocation_accepted(&mut self, team: TeamId, revocation: &PreparedRevocation) -> Result<()> {
-        insert_key(&self.conn, team, revocation.epoch, None, revocation.key.as_bytes())?;
+    pub fn revocation_accepted(
+        &mut self,
+        team: TeamId,
+        revocation: &PreparedRevocation,
+    ) -> Result<()> {
+        insert_key(
+            &self.conn,
+            team,
+            revocation.epoch,
+            None,
+            revocation.key.as_bytes(),
+        )?;
         if let Some(k) = self.team_keys.get_mut(&team) {
             k.insert_epoch(revocation.epoch, revocation.key.clone());
         }
@@ -686,13 +747,25 @@ impl Store {
         invite_entry: &[u8],
         genesis_entry: &[u8],
     ) -> Result<PreparedRedeem> {
-        let forged = |what: &str| Error::InviteRefused(format!("the invite code does not match the team's record ({what}): it was altered or forged"));
+        let forged = |what: &str| {
+            Error::InviteRefused(format!(
+                "the invite code does not match the team's record ({what}): it was altered or forged"
+            ))
+        };
         let genesis = holdfast_protocol::Entry::decode(genesis_entry)?;
         if genesis.anchor() != code.anchor || genesis.team != code.team {
             return Err(forged("team"));
         }
         let entry = holdfast_protocol::Entry::decode(invite_entry)?;
-        let Op::Invite { invite, sign_key, hpke_key, role, plan, expires_at_ms } = &entry.op else {
+        let Op::Invite {
+            invite,
+            sign_key,
+            hpke_key,
+            role,
+            plan,
+            expires_at_ms,
+        } = &entry.op
+        else {
             return Err(forged("not an invite"));
         };
         if entry.team != code.team || *invite != code.id() {
@@ -713,7 +786,13 @@ impl Store {
         }
         let team = code.team;
         let device = self.author.device.into();
-        let proof = redeem_proof_message(&team, invite, &device, &self.signer.public_key(), self.hpke.public_key());
+        let proof = redeem_proof_message(
+            &team,
+            invite,
+            &device,
+            &self.signer.public_key(),
+            self.hpke.public_key(),
+        );
         let redeem = holdfast_protocol::Entry::sign(
             team,
             now_ms(),
@@ -745,7 +824,9 @@ impl Store {
     ) -> Result<TeamId> {
         let team = TeamId::from(code.team);
         if self.access.contains_key(&team) {
-            return Err(Error::NotAllowed("this device already belongs to the team".into()));
+            return Err(Error::NotAllowed(
+                "this device already belongs to the team".into(),
+            ));
         }
         let relay_url = super::teams::check_relay_url(&code.relay_url)?;
         let invite_key = code.hpke_key()?;
@@ -760,7 +841,10 @@ impl Store {
             redeemed.plan,
             Some(code.id().0),
         )?;
-        tx.execute("UPDATE teams SET registered = 1 WHERE id = ?1", [team_bytes(team)])?;
+        tx.execute(
+            "UPDATE teams SET registered = 1 WHERE id = ?1",
+            [team_bytes(team)],
+        )?;
         // A patient device takes no documents of its own into the team; staff do.
         let becomes_current = if redeemed.role.is_staff() {
             super::teams::take_unassigned(&tx, self.current_team, team)?

@@ -21,10 +21,8 @@ mod outbox;
 pub mod schema;
 mod teams;
 
+pub use access::{PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice};
 pub(crate) use teams::check_relay_url;
-pub use access::{
-    PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice,
-};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -1138,7 +1136,7 @@ mod tests {
         }
         assert!(keys.get(crate::crypto::DEVICE_KEY_NAME).unwrap().is_none());
         let mut store = Store::open(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
-        assert_eq!(schema::version(&store.conn).unwrap(), 3);
+        assert_eq!(schema::version(&store.conn).unwrap(), schema::VERSION);
         // A store from before sync gets its device key on first open.
         assert!(keys.get(crate::crypto::DEVICE_KEY_NAME).unwrap().is_some());
         assert!(store.teams().unwrap().is_empty());
@@ -1146,7 +1144,7 @@ mod tests {
         let outbox = store.outbox_len().unwrap();
         assert!(outbox > 0);
 
-        let team = store.create_team(&keys, "http://127.0.0.1:9/").unwrap();
+        let team = store.create_team("http://127.0.0.1:9/").unwrap();
         assert_eq!(store.current_team(), Some(team));
         assert_eq!(
             store.document_team(id).unwrap(),
@@ -1169,15 +1167,26 @@ mod tests {
                 .len(),
             1
         );
-        // The team secret reads back after a reopen; a second team leaves documents alone.
-        let secret = store.team_secret(team).unwrap();
+        // The team's keys and membership read back after a reopen; a second team leaves
+        // documents alone.
+        let before = store.keys_held(team).unwrap().key_for(id, 1).unwrap();
         drop(store);
         let mut store = Store::open(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
         assert_eq!(
-            store.team_secret(team).unwrap().as_bytes(),
-            secret.as_bytes()
+            store
+                .keys_held(team)
+                .unwrap()
+                .key_for(id, 1)
+                .unwrap()
+                .as_bytes(),
+            before.as_bytes()
         );
-        let other = store.create_team(&keys, "http://127.0.0.1:9").unwrap();
+        assert_eq!(
+            store.role(team).unwrap(),
+            Some(holdfast_protocol::Role::Admin)
+        );
+        assert_eq!(store.membership_log(team).unwrap().len(), 1);
+        let other = store.create_team("http://127.0.0.1:9").unwrap();
         assert_eq!(store.current_team(), Some(team));
         assert_eq!(store.document_team(id).unwrap(), Some(team));
         assert_ne!(other, team);

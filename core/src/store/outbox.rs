@@ -12,10 +12,10 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use super::Store;
+use crate::Result;
 use crate::crypto::TeamKeys;
 use crate::model::doc;
 use crate::model::ids::{DeviceId, DocId, TeamId};
-use crate::Result;
 
 /// Changes of one document are packed into one envelope up to this much plaintext.
 /// Well under the 4 MiB envelope limit so a push batch of many stays a moderate request.
@@ -111,7 +111,10 @@ impl Store {
         }
         let tx = self.conn.transaction()?;
         for id in &stale {
-            tx.execute("UPDATE outbox SET envelope_id = NULL WHERE envelope_id = ?1", [id])?;
+            tx.execute(
+                "UPDATE outbox SET envelope_id = NULL WHERE envelope_id = ?1",
+                [id],
+            )?;
             tx.execute("DELETE FROM sealed WHERE id = ?1", [id])?;
         }
         tx.commit()?;

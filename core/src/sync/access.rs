@@ -125,7 +125,11 @@ impl SyncClient {
     async fn append_membership(
         &self,
         team: TeamId,
-        make: impl Fn(&crate::store::Store) -> Result<(Vec<u8>, Vec<Vec<u8>>, u64)> + Send + Sync + Clone + 'static,
+        make: impl Fn(&crate::store::Store) -> Result<(Vec<u8>, Vec<Vec<u8>>, u64)>
+        + Send
+        + Sync
+        + Clone
+        + 'static,
     ) -> Result<()> {
         let base = self.relay_url(team).await?;
         let mut tried = false;
@@ -197,7 +201,8 @@ impl SyncClient {
                 ))
             })
             .await?;
-        self.create_invite(team, Role::Patient, Some(plan), ttl_ms).await
+        self.create_invite(team, Role::Patient, Some(plan), ttl_ms)
+            .await
     }
 
     /// Revokes `device` from `team`: the relay refuses it from now on, and the team moves to
@@ -231,7 +236,11 @@ impl SyncClient {
     /// Redeems an invite code on this device: checks it against the team's record at the
     /// relay (an altered code is refused before anything is sent), registers this device's
     /// keys, joins the team and runs a first sync (membership, keys, documents).
-    pub async fn redeem_invite(&self, keys: &dyn crate::keystore::KeyStore, text: &str) -> Result<TeamId> {
+    pub async fn redeem_invite(
+        &self,
+        keys: &dyn crate::keystore::KeyStore,
+        text: &str,
+    ) -> Result<TeamId> {
         let code = InviteCode::decode(text).map_err(|e| Error::InviteRefused(e.to_string()))?;
         let base = crate::store::check_relay_url(&code.relay_url)?;
         let team = TeamId::from(code.team);

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, watch};
 
 use super::api::{
-    self, ChallengeRequest, ChallengeResponse, ErrorBody, HeadMessage, PushResponse,
-    TokenRequest, TokenResponse,
+    self, ChallengeRequest, ChallengeResponse, ErrorBody, HeadMessage, PushResponse, TokenRequest,
+    TokenResponse,
 };
 use super::backoff::RetryPolicy;
 use super::incoming::{Roster, open_page};

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use holdfast_protocol::{EnvelopeId, EnvelopeRef, Kind, PUBLIC_KEY_LEN, PullPage};
 
 use crate::crypto::TeamKeys;
-use crate::store::TeamAccess;
 use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::store::TeamAccess;
 
 /// Who may author envelopes in a team, from its verified membership: each enrolled
 /// device's public key and, for a revoked one, the epoch from which its envelopes are
@@ -43,7 +43,11 @@ impl Roster {
                     (d, (m.sign_key, access.revoked_in.get(&d).copied()))
                 })
                 .collect(),
-            only_doc: if access.is_patient() { access.plan } else { None },
+            only_doc: if access.is_patient() {
+                access.plan
+            } else {
+                None
+            },
         }
     }
 

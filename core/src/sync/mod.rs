@@ -23,9 +23,9 @@ mod shared;
 mod status;
 
 pub use access::DEFAULT_INVITE_TTL_MS;
-pub use holdfast_protocol::Role;
 pub use backoff::RetryPolicy;
 pub use client::{PullReport, PushReport, SyncClient, SyncConfig, SyncReport};
+pub use holdfast_protocol::Role;
 pub use incoming::Roster;
 pub use live::LiveHandle;
 pub use shared::SharedStore;
