@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use holdfast_protocol::{
-    DeviceId, DeviceSigningKey, DocumentId, DocumentKey, Header, Kind, PushBatch, SystemRandom,
-    TeamId, seal, sign_auth,
+    DeviceId, DeviceSigningKey, DocumentId, DocumentKey, Entry, Header, HpkeKeyPair, Kind, Op,
+    PushBatch, SystemRandom, TeamId, seal, sign_auth,
 };
 use holdfast_relay::{Config, Limits};
 use rusqlite::{Connection, params};
@@ -64,18 +64,22 @@ async fn prepare(
     let key = DeviceSigningKey::generate(&rng).expect("device key");
     let team = TeamId::random(&rng).expect("team id");
 
-    let timestamp = now_ms();
-    let signature = holdfast_relay::sign_team_creation(&key, origin, &team, &device, timestamp)
-        .expect("sign team creation");
+    let hpke = HpkeKeyPair::generate(&rng).expect("HPKE key");
+    let genesis = Entry::sign(
+        team,
+        now_ms(),
+        device.0,
+        Op::Genesis {
+            device,
+            sign_key: key.public_key(),
+            hpke_key: hpke.public_key().clone(),
+        },
+        &key,
+    )
+    .expect("sign the genesis entry");
     let response = http
         .post(format!("{url}/v1/teams"))
-        .json(&json!({
-            "team": team.to_string(),
-            "device": device.to_string(),
-            "public_key": hex::encode(key.public_key()),
-            "timestamp": timestamp,
-            "signature": hex::encode(signature),
-        }))
+        .json(&json!({"genesis": hex::encode(genesis.as_bytes())}))
         .send()
         .await
         .expect("create team");

@@ -1,6 +1,5 @@
-//! Who is asking: login challenges, bearer tokens, the signed team-creation request, and
-//! the extractors that turn a request's `Authorization` header into a device and a
-//! team membership.
+//! Who is asking: login challenges, bearer tokens, and the extractors that turn a
+//! request's `Authorization` header into a device and a team membership.
 //!
 //! **Login.** A device asks for a challenge (32 random bytes, single use, short-lived,
 //! kept in memory), signs it with [`holdfast_protocol::sign_auth`] (bound to the relay's
@@ -11,7 +10,8 @@
 //! costs a microsecond and no database access. The key is random, kept in the data
 //! directory (`token.key`, mode 0600) so tokens outlive a restart; deleting it logs every
 //! device out. Tokens name a device, not a team: each team route checks membership
-//! (cached, see [`crate::membership`]), so revoking a device takes effect at once.
+//! (the team's folded membership log, cached, see [`crate::membership`]), so revoking a
+//! device takes effect at once.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -24,12 +24,13 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use holdfast_protocol::{
-    CHALLENGE_LEN, DeviceId, DeviceSigningKey, SIGNATURE_LEN, SecureRandom, TeamId,
-};
+use std::sync::Arc;
+
+use holdfast_protocol::{CHALLENGE_LEN, DeviceId, DocumentId, InviteId, SecureRandom, TeamId};
 use ring::hmac;
 
 use crate::error::ApiError;
+use crate::membership::TeamLog;
 use crate::state::AppState;
 use crate::storage::{PublicKey, Role, Storage};
 
@@ -240,53 +241,6 @@ impl Challenges {
     }
 }
 
-/// Domain separation for the team-creation signature.
-pub const TEAM_CONTEXT: &[u8; 16] = b"holdfast-team-v1";
-
-/// The bytes a device signs to create a team at the relay at `origin`:
-/// `b"holdfast-team-v1" || u16 origin length || origin || team (16) || device (16) ||
-/// public key (32) || timestamp (u64 ms, big-endian)`.
-///
-/// Binding the origin and a timestamp means a creation request cannot be replayed at
-/// another relay, or much later at this one.
-pub fn team_creation_message(
-    origin: &str,
-    team: &TeamId,
-    device: &DeviceId,
-    public_key: &PublicKey,
-    timestamp_ms: u64,
-) -> holdfast_protocol::Result<Vec<u8>> {
-    let origin_bytes = origin.as_bytes();
-    let len = u16::try_from(origin_bytes.len())
-        .ok()
-        .filter(|&n| n > 0)
-        .ok_or(holdfast_protocol::Error::BadOrigin {
-            len: origin_bytes.len(),
-            max: holdfast_protocol::MAX_ORIGIN_LEN,
-        })?;
-    let mut message = Vec::with_capacity(TEAM_CONTEXT.len() + 2 + origin_bytes.len() + 72);
-    message.extend_from_slice(TEAM_CONTEXT);
-    message.extend_from_slice(&len.to_be_bytes());
-    message.extend_from_slice(origin_bytes);
-    message.extend_from_slice(&team.0);
-    message.extend_from_slice(&device.0);
-    message.extend_from_slice(public_key);
-    message.extend_from_slice(&timestamp_ms.to_be_bytes());
-    Ok(message)
-}
-
-/// The device's signature over [`team_creation_message`] (the device's side).
-pub fn sign_team_creation(
-    signer: &DeviceSigningKey,
-    origin: &str,
-    team: &TeamId,
-    device: &DeviceId,
-    timestamp_ms: u64,
-) -> holdfast_protocol::Result<[u8; SIGNATURE_LEN]> {
-    let message = team_creation_message(origin, team, device, &signer.public_key(), timestamp_ms)?;
-    Ok(signer.sign(&message))
-}
-
 /// The device a request's bearer token was issued to (`401 unauthorized` otherwise).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Authenticated(pub DeviceId);
@@ -314,8 +268,8 @@ impl<S: Storage> FromRequestParts<AppState<S>> for Authenticated {
 }
 
 /// An authenticated, rate-limited, active member of the team named in the URL
-/// (`401`, `429` or `403` otherwise, in that order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (`401`, `429` or `403` otherwise, in that order), with the team's log as of this request.
+#[derive(Debug, Clone)]
 pub struct TeamMember {
     /// The team in the URL.
     pub team: TeamId,
@@ -323,13 +277,32 @@ pub struct TeamMember {
     pub device: DeviceId,
     /// Its role in the team.
     pub role: Role,
-    /// Its public key (to check its push batches with).
+    /// Its public key (to check its push batches and key bundles with).
     pub public_key: PublicKey,
+    /// For a patient: the one plan it may read and write.
+    pub plan: Option<DocumentId>,
+    /// The invite it redeemed (none for the team's creator).
+    pub invite: Option<InviteId>,
+    /// The team's membership log and its fold.
+    pub log: Arc<TeamLog>,
 }
 
-#[derive(serde::Deserialize)]
-struct TeamParam {
-    team: TeamId,
+impl TeamMember {
+    /// Admin, supervisor or link worker.
+    pub fn is_staff(&self) -> bool {
+        self.role.is_staff()
+    }
+
+    /// `403 not_allowed` unless the caller is staff.
+    pub fn require_staff(&self, what: &str) -> Result<(), ApiError> {
+        if self.is_staff() {
+            Ok(())
+        } else {
+            Err(ApiError::not_allowed(format!(
+                "a patient device cannot {what}"
+            )))
+        }
+    }
 }
 
 impl<S: Storage> FromRequestParts<AppState<S>> for TeamMember {
@@ -337,16 +310,29 @@ impl<S: Storage> FromRequestParts<AppState<S>> for TeamMember {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, ApiError> {
         let Authenticated(device) = Authenticated::from_request_parts(parts, state).await?;
-        let UrlPath(TeamParam { team }) =
-            UrlPath::<TeamParam>::from_request_parts(parts, state).await?;
+        let UrlPath(params) =
+            UrlPath::<HashMap<String, String>>::from_request_parts(parts, state).await?;
+        let team: TeamId = params
+            .get("team")
+            .ok_or_else(|| ApiError::bad_request("no team in the path"))?
+            .parse()
+            .map_err(|e| ApiError::bad_request(format!("team: {e}")))?;
         state.rate_limit(device)?;
-        let entry = state.members().get(state.storage(), team, device).await?;
-        match entry {
-            Some(entry) if entry.is_active() => Ok(TeamMember {
+        let log = state.members().get(state.storage(), team).await?;
+        let member = log.as_ref().and_then(|log| {
+            log.state
+                .active(&device)
+                .map(|m| (m.role, m.sign_key, m.plan, m.invite))
+        });
+        match (member, log) {
+            (Some((role, public_key, plan, invite)), Some(log)) => Ok(TeamMember {
                 team,
                 device,
-                role: entry.role,
-                public_key: entry.public_key,
+                role,
+                public_key,
+                plan,
+                invite,
+                log,
             }),
             _ => Err(ApiError::forbidden(format!(
                 "device {device} is not an active member of team {team}"
@@ -428,25 +414,5 @@ mod tests {
         let expired = Challenges::new(Duration::ZERO, 10);
         let c = expired.issue(a, &rng).unwrap();
         assert!(!expired.redeem(&c, a));
-    }
-
-    #[test]
-    fn team_creation_is_bound_to_origin_and_signed() {
-        let signer = DeviceSigningKey::from_seed([5; 32]).unwrap();
-        let team = TeamId([1; 16]);
-        let device = DeviceId([2; 16]);
-        let signature = sign_team_creation(&signer, "http://relay", &team, &device, 42).unwrap();
-        let message =
-            team_creation_message("http://relay", &team, &device, &signer.public_key(), 42)
-                .unwrap();
-        holdfast_protocol::verify_signature(&signer.public_key(), &message, &signature).unwrap();
-        let elsewhere =
-            team_creation_message("http://other", &team, &device, &signer.public_key(), 42)
-                .unwrap();
-        assert!(
-            holdfast_protocol::verify_signature(&signer.public_key(), &elsewhere, &signature)
-                .is_err()
-        );
-        assert!(team_creation_message("", &team, &device, &signer.public_key(), 42).is_err());
     }
 }

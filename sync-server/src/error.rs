@@ -81,9 +81,14 @@ error_codes! {
     NotFound = "not_found", NOT_FOUND;
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED;
     TeamExists = "team_exists", CONFLICT;
-    DeviceExists = "device_exists", CONFLICT;
     DeviceKeyConflict = "device_key_conflict", CONFLICT;
-    LastAdmin = "last_admin", CONFLICT;
+    NotAllowed = "not_allowed", FORBIDDEN;
+    MembershipConflict = "membership_conflict", CONFLICT;
+    InviteUsed = "invite_used", CONFLICT;
+    InviteExpired = "invite_expired", GONE;
+    NoSuchInvite = "no_such_invite", NOT_FOUND;
+    MissingKeyBundles = "missing_key_bundles", BAD_REQUEST;
+    StaleEpoch = "stale_epoch", CONFLICT;
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
     BatchTooLarge = "batch_too_large", PAYLOAD_TOO_LARGE;
     EnvelopeTooLarge = "envelope_too_large", PAYLOAD_TOO_LARGE;
@@ -102,6 +107,8 @@ error_codes! {
 #[derive(Debug)]
 pub struct ApiError {
     code: ErrorCode,
+    /// A status other than the code's (`bad_signature` on a membership entry is 403).
+    status: Option<StatusCode>,
     message: String,
     retry_after: Option<Duration>,
     /// For internal errors: what went wrong, for the log only.
@@ -116,6 +123,7 @@ impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             code,
+            status: None,
             message: message.into(),
             retry_after: None,
             cause: None,
@@ -126,6 +134,7 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError {
             code: ErrorCode::Internal,
+            status: None,
             message: INTERNAL_MESSAGE.to_owned(),
             retry_after: None,
             cause: Some(cause.to_string()),
@@ -145,6 +154,22 @@ impl ApiError {
     /// `400 bad_request`.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, message)
+    }
+
+    /// `403 not_allowed`: an active member without the authority for this.
+    pub fn not_allowed(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotAllowed, message)
+    }
+
+    /// Answers with `status` instead of the code's usual one.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.status.unwrap_or(self.code.status())
     }
 
     /// Adds a `Retry-After` header (whole seconds, rounded up).
@@ -188,7 +213,7 @@ impl IntoResponse for ApiError {
             code: self.code.as_str(),
             message: &self.message,
         };
-        let mut response = (self.code.status(), axum::Json(body)).into_response();
+        let mut response = (self.status(), axum::Json(body)).into_response();
         if let Some(after) = self.retry_after {
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
             response
@@ -206,10 +231,11 @@ impl From<storage::Error> for ApiError {
         use storage::Error as S;
         match e {
             S::TeamExists(_) => ApiError::new(ErrorCode::TeamExists, e.to_string()),
-            S::DeviceExists { .. } => ApiError::new(ErrorCode::DeviceExists, e.to_string()),
             S::DeviceKeyConflict(_) => ApiError::new(ErrorCode::DeviceKeyConflict, e.to_string()),
-            S::LastAdmin(_) => ApiError::new(ErrorCode::LastAdmin, e.to_string()),
-            S::NoSuchDevice { .. } => ApiError::new(ErrorCode::NotFound, e.to_string()),
+            S::MembershipConflict { .. } => ApiError::new(
+                ErrorCode::MembershipConflict,
+                format!("{e}: read the log again and sign the entry again"),
+            ),
             // Routes check membership first, so a missing team here is a race with nothing
             // (teams are never deleted) or a bug: do not tell the caller more than 403 would.
             S::NoSuchTeam(_) => ApiError::forbidden("not a member of this team"),
@@ -217,6 +243,26 @@ impl From<storage::Error> for ApiError {
                 .retry_after(Duration::from_secs(1)),
             S::Backend(_) => ApiError::internal(e),
         }
+    }
+}
+
+/// The answer to a membership entry that does not decode, verify or fold.
+pub fn entry_error(e: holdfast_protocol::Error) -> ApiError {
+    use holdfast_protocol::{Error as P, Refusal};
+    match &e {
+        P::Refused(Refusal::NotAllowed(_)) => ApiError::not_allowed(e.to_string()),
+        P::Refused(Refusal::InviteUsed) => ApiError::new(ErrorCode::InviteUsed, e.to_string()),
+        P::Refused(Refusal::InviteExpired) => {
+            ApiError::new(ErrorCode::InviteExpired, e.to_string())
+        }
+        P::Refused(Refusal::NoSuchInvite) => ApiError::new(ErrorCode::NoSuchInvite, e.to_string()),
+        P::Refused(_) => ApiError::new(ErrorCode::MembershipConflict, e.to_string()),
+        P::BadSignature => ApiError::new(
+            ErrorCode::BadSignature,
+            "the membership entry's signature does not verify",
+        )
+        .with_status(StatusCode::FORBIDDEN),
+        _ => ApiError::bad_request(format!("membership entry: {e}")),
     }
 }
 

@@ -24,33 +24,40 @@
 //!
 //! ## HTTP API (v1)
 //!
-//! JSON is UTF-8, ids are lowercase hex, binary bodies are `application/octet-stream`.
-//! Team routes need `Authorization: Bearer <token>` and an active membership; a device
-//! that is not an active member gets `403` on every one of them, whether the team exists
-//! or not.
+//! JSON is UTF-8, ids and byte strings are lowercase hex, binary bodies are
+//! `application/octet-stream`. Team routes need `Authorization: Bearer <token>` and an
+//! active membership; a device that is not an active member gets `403` on every one of
+//! them, whether the team exists or not. Membership entries (`HFM1`) and key bundles
+//! (`HFK1`) are built with `holdfast_protocol`; the relay folds the log exactly as devices
+//! do (`holdfast_protocol::Membership`), with its own clock for invite expiry.
 //!
 //! | method and path | who | request | response |
 //! |---|---|---|---|
-//! | `POST /v1/teams` | anyone | `{"team", "device", "public_key", "timestamp", "signature"}` ([`team_creation_message`]) | `201 {"team", "head": 0, "device", "role": "admin"}` |
+//! | `POST /v1/teams` | anyone | `{"genesis"}` | `201 {"team", "head": 0, "device", "role": "admin", "epoch": 1, "membership_len": 1}` |
 //! | `POST /v1/auth/challenge` | anyone | `{"device"}` | `{"challenge", "expires_in"}` |
 //! | `POST /v1/auth/token` | anyone | `{"device", "challenge", "signature"}` | `{"token", "expires_in"}` |
-//! | `GET /v1/teams/{team}` | member | — | `{"team", "head", "device", "role"}` |
-//! | `GET /v1/teams/{team}/devices` | member | — | `{"devices": [{"device", "public_key", "role", "added_at", "added_by", "revoked_at"}]}` |
-//! | `POST /v1/teams/{team}/devices` | admin | `{"device", "public_key", "role": "admin"\|"member"}` | `201` the entry |
-//! | `DELETE /v1/teams/{team}/devices/{device}` | admin | — | the entry, `revoked_at` set |
-//! | `POST /v1/teams/{team}/envelopes` | member | a push batch (`HFP1`) | `{"results": [{"id", "seq", "duplicate"}], "head"}` |
-//! | `GET /v1/teams/{team}/envelopes?after=N&limit=M&compact=true\|1` | member | — | a pull page (`HFL1`) |
+//! | `GET /v1/teams/{team}` | member | — | `{"team", "head", "device", "role", "epoch", "membership_len"}` |
+//! | `GET /v1/teams/{team}/membership?from=N` | member | — | `{"entries": [{"seq", "entry"}], "len"}` (patients: without other patients' entries) |
+//! | `POST /v1/teams/{team}/membership` | member (the fold decides) | `{"entry", "bundles", "expected_len"}` | `201 {"seq", "epoch", "membership_len"}` |
+//! | `GET /v1/teams/{team}/invites/{invite}` | anyone | — | `{"entry", "genesis"}` |
+//! | `POST /v1/teams/{team}/invites/{invite}/redeem` | anyone | `{"entry"}` | `201 {"seq", "device", "role", "epoch", "membership_len"}` |
+//! | `POST /v1/teams/{team}/keys` | staff | `{"bundles"}` | `201 {"stored"}` |
+//! | `GET /v1/teams/{team}/keys?after=N&limit=M` | member | — | `{"bundles": [{"seq", "bundle"}], "next", "more"}` |
+//! | `GET /v1/teams/{team}/devices` | staff | — | `{"devices": [{"device", "public_key", "hpke_key", "role", "plan", "added_at", "added_by", "revoked_at"}]}` |
+//! | `POST /v1/teams/{team}/envelopes` | member (patient: its plan) | a push batch (`HFP1`) | `{"results": [{"id", "seq", "duplicate"}], "head"}` |
+//! | `GET /v1/teams/{team}/envelopes?after=N&limit=M&compact=true\|1&doc=D` | member (patient: its plan) | — | a pull page (`HFL1`) |
 //! | `GET /v1/teams/{team}/live` | member | WebSocket | text frames `{"seq": N}` |
 //! | `GET /healthz` | anyone | — | `200 {"status": "ok"}` or `503` |
 //! | `GET /metrics` | anyone | — | Prometheus text |
 //!
 //! Errors are `{"code", "message"}` with a stable [`ErrorCode`]: `bad_request`,
-//! `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `team_exists`,
-//! `device_exists`, `device_key_conflict`, `last_admin` (409), `payload_too_large`,
-//! `batch_too_large`, `envelope_too_large` (413), `bad_batch`, `bad_signature`,
-//! `wrong_author`, `wrong_team`, `stale_timestamp` (400), `rate_limited` (429, with
-//! `Retry-After`), `timeout`, `unavailable` (503) and `internal` (500, message always
-//! "internal error").
+//! `unauthorized`, `forbidden`, `not_allowed` (403), `not_found`, `no_such_invite` (404),
+//! `method_not_allowed`, `team_exists`, `device_key_conflict`, `membership_conflict`,
+//! `invite_used`, `stale_epoch` (409), `invite_expired` (410), `payload_too_large`,
+//! `batch_too_large`, `envelope_too_large` (413), `bad_batch`, `bad_signature` (403 for a
+//! membership entry), `wrong_author`, `wrong_team`, `stale_timestamp`,
+//! `missing_key_bundles` (400), `rate_limited` (429, with `Retry-After`), `timeout`,
+//! `unavailable` (503) and `internal` (500, message always "internal error").
 
 mod auth;
 pub mod config;
@@ -70,10 +77,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use auth::{
-    Authenticated, TEAM_CONTEXT, TOKEN_KEY_FILE, TeamMember, TokenError, TokenKey,
-    sign_team_creation, team_creation_message,
-};
+pub use auth::{Authenticated, TOKEN_KEY_FILE, TeamMember, TokenError, TokenKey};
 pub use config::{Config, Limits, LogFormat};
 pub use error::{ApiError, Error, ErrorCode, INTERNAL_MESSAGE, Result};
 pub use state::AppState;
@@ -226,7 +230,7 @@ impl RunningRelay {
         format!("http://{}", self.local_addr)
     }
 
-    /// The origin devices must sign into login answers and team creations.
+    /// The origin devices must sign into login answers.
     pub fn origin(&self) -> &str {
         &self.origin
     }

@@ -1,39 +1,98 @@
-//! An in-memory cache of roster entries, so checking "is this device an active member of
-//! this team" costs a hash lookup on the hot path instead of a database read.
+//! An in-memory cache of each team's folded membership log, so "is this device an active
+//! member of this team, with which role" costs a map lookup on the hot path instead of a
+//! database read and a fold.
 //!
-//! Entries (including "not a member") are invalidated whenever this process changes a
-//! roster, and expire after a short time anyway, which bounds how stale an entry can be
-//! when another relay process (sharing a PostgreSQL database) made the change.
+//! A team's entry holds the log's entries (as stored, with their patient subject) and the
+//! [`Membership`] they fold to. Appends made by this process replace the entry with the
+//! state they computed, before the request is answered; entries also expire after a short
+//! time, which bounds how stale an entry can be when another relay process (sharing a
+//! PostgreSQL database) appended.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use holdfast_protocol::{DeviceId, TeamId};
+use holdfast_protocol::{Entry, InviteId, Membership, Op, TeamId};
 
-use crate::storage::{self, Device, Storage};
+use crate::storage::{self, Storage};
 
 /// How long an entry is trusted without asking the database again.
 pub const ENTRY_TTL: Duration = Duration::from_secs(30);
-/// Entries kept at most; past this the cache starts afresh (a flood of unknown devices
+/// Teams kept at most; past this the cache starts afresh (a flood of unknown team ids
 /// cannot grow it without bound).
-pub const CAPACITY: usize = 100_000;
+pub const CAPACITY: usize = 10_000;
 
-/// Cached roster entries by (team, device).
+/// One stored membership entry, as the cache keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The encoded entry.
+    pub bytes: Vec<u8>,
+    /// The patient (invite id) it concerns, if any.
+    pub subject: Option<[u8; 16]>,
+    /// For an Invite entry, the invite it creates.
+    pub invite: Option<InviteId>,
+}
+
+impl LogEntry {
+    /// The cache's view of a decoded entry.
+    pub fn new(entry: &Entry, subject: Option<[u8; 16]>) -> Self {
+        LogEntry {
+            bytes: entry.as_bytes().to_vec(),
+            subject,
+            invite: match &entry.op {
+                Op::Invite { invite, .. } => Some(*invite),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A team's membership log and the state it folds to.
+#[derive(Debug, Clone)]
+pub struct TeamLog {
+    /// The fold of every entry.
+    pub state: Membership,
+    /// The entries, in order (index = sequence number).
+    pub entries: Vec<LogEntry>,
+}
+
+impl TeamLog {
+    /// The log's length.
+    pub fn len(&self) -> u64 {
+        self.state.len
+    }
+
+    /// The Invite entry that created `invite`.
+    pub fn invite_entry(&self, invite: &InviteId) -> Option<&LogEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.invite.as_ref() == Some(invite))
+    }
+
+    /// This log with one more entry, applied to `state`.
+    pub fn appended(&self, state: Membership, entry: LogEntry) -> TeamLog {
+        let mut entries = Vec::with_capacity(self.entries.len().saturating_add(1));
+        entries.extend_from_slice(&self.entries);
+        entries.push(entry);
+        TeamLog { state, entries }
+    }
+}
+
+/// Cached team logs by team.
 #[derive(Debug)]
 pub struct MembershipCache {
-    entries: RwLock<HashMap<(TeamId, DeviceId), Entry>>,
-    /// Bumped by every invalidation, so a lookup that raced with a change does not put
-    /// the old answer back.
+    teams: RwLock<HashMap<TeamId, Cached>>,
+    /// Bumped by every invalidation, so a load that raced with a change does not put the
+    /// old answer back.
     generation: AtomicU64,
     ttl: Duration,
     capacity: usize,
 }
 
 #[derive(Debug, Clone)]
-struct Entry {
-    device: Option<Device>,
+struct Cached {
+    log: Option<Arc<TeamLog>>,
     fetched: Instant,
 }
 
@@ -43,62 +102,108 @@ impl Default for MembershipCache {
     }
 }
 
+/// Folds stored entries; a log that does not fold is a damaged database.
+pub fn fold(team: TeamId, rows: Vec<storage::MembershipEntry>) -> storage::Result<TeamLog> {
+    let mut state = Membership::new(team);
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let entry = Entry::decode(&row.entry).map_err(|e| {
+            storage::Error::Backend(format!("membership entry {} of {team}: {e}", row.seq))
+        })?;
+        state.apply(&entry).map_err(|e| {
+            storage::Error::Backend(format!(
+                "membership entry {} of {team} does not fold: {e}",
+                row.seq
+            ))
+        })?;
+        entries.push(LogEntry::new(&entry, row.subject));
+    }
+    Ok(TeamLog { state, entries })
+}
+
 impl MembershipCache {
-    /// A cache whose entries live `ttl`, holding at most `capacity`.
+    /// A cache whose entries live `ttl`, holding at most `capacity` teams.
     pub fn new(ttl: Duration, capacity: usize) -> Self {
         MembershipCache {
-            entries: RwLock::new(HashMap::new()),
+            teams: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             ttl,
             capacity: capacity.max(1),
         }
     }
 
-    /// The device's roster entry in the team, from the cache or from `storage`.
+    /// The team's log, from the cache or from `storage`; `None` if the team does not exist.
     pub async fn get<S: Storage>(
         &self,
         storage: &S,
         team: TeamId,
-        device: DeviceId,
-    ) -> storage::Result<Option<Device>> {
+    ) -> storage::Result<Option<Arc<TeamLog>>> {
         {
-            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(entry) = entries.get(&(team, device))
-                && entry.fetched.elapsed() < self.ttl
+            let teams = self.teams.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(cached) = teams.get(&team)
+                && cached.fetched.elapsed() < self.ttl
             {
-                return Ok(entry.device.clone());
+                return Ok(cached.log.clone());
             }
         }
         let generation = self.generation.load(Ordering::Acquire);
         let fetched = Instant::now();
-        let found = storage.device(team, device).await?;
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let rows = storage.membership(team, 0).await?;
+        let log = if rows.is_empty() {
+            None
+        } else {
+            Some(Arc::new(fold(team, rows)?))
+        };
+        let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
         if self.generation.load(Ordering::Acquire) == generation {
-            if entries.len() >= self.capacity {
-                entries.clear();
+            if teams.len() >= self.capacity {
+                teams.clear();
             }
-            entries.insert(
-                (team, device),
-                Entry {
-                    device: found.clone(),
+            teams.insert(
+                team,
+                Cached {
+                    log: log.clone(),
                     fetched,
                 },
             );
         }
-        Ok(found)
+        Ok(log)
     }
 
-    /// Forgets every entry of `team` (call after changing its roster).
-    pub fn invalidate_team(&self, team: TeamId) {
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+    /// Records the log after an append this process committed (unless a longer one is
+    /// already cached).
+    pub fn put(&self, team: TeamId, log: TeamLog) {
+        let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.retain(|(t, _), _| *t != team);
+        let longer = teams
+            .get(&team)
+            .and_then(|c| c.log.as_ref())
+            .is_some_and(|cached| cached.len() > log.len());
+        if !longer {
+            if teams.len() >= self.capacity {
+                teams.clear();
+            }
+            teams.insert(
+                team,
+                Cached {
+                    log: Some(Arc::new(log)),
+                    fetched: Instant::now(),
+                },
+            );
+        }
     }
 
-    /// Entries held.
+    /// Forgets `team` (its log changed in a way this process did not see).
+    pub fn invalidate_team(&self, team: TeamId) {
+        let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        teams.remove(&team);
+    }
+
+    /// Teams held.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.entries
+        self.teams
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
@@ -108,41 +213,55 @@ impl MembershipCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::contract;
-    use crate::storage::{NewDevice, Role, SqliteStorage};
+    use crate::storage::{SqliteStorage, contract};
 
     #[tokio::test]
-    async fn caches_answers_and_forgets_them_when_the_roster_changes() {
+    async fn caches_logs_and_takes_appends_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let storage = SqliteStorage::open(dir.path().join("relay.db")).unwrap();
         let team = contract::new_team(&storage, 1).await;
         let cache = MembershipCache::default();
-        let (member, key) = contract::device(2);
 
-        assert_eq!(cache.get(&storage, team.team, member).await.unwrap(), None);
+        let log = cache.get(&storage, team.team).await.unwrap().unwrap();
+        assert_eq!(log.len(), 1);
+        assert!(log.state.active(&team.admin).is_some());
+        assert!(
+            cache
+                .get(&storage, TeamId([9; 16]))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(cache.len(), 2);
+
+        // Appended behind the cache's back: still the cached log until invalidated.
+        let (entry, _) = contract::invite_entry(&team, 5, 1);
         storage
-            .add_device(
-                team.team,
-                NewDevice {
-                    device: member,
-                    public_key: key.public_key(),
-                    role: Role::Member,
-                    added_by: team.admin,
-                    at_ms: 1,
-                },
-            )
+            .append_membership(team.team, contract::plain_append(1, &entry))
             .await
             .unwrap();
-        // Still the cached "not a member" until invalidated.
-        assert_eq!(cache.get(&storage, team.team, member).await.unwrap(), None);
+        assert_eq!(
+            cache.get(&storage, team.team).await.unwrap().unwrap().len(),
+            1
+        );
         cache.invalidate_team(team.team);
-        let entry = cache
-            .get(&storage, team.team, member)
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(entry.is_active());
-        assert_eq!(cache.len(), 1);
+        let log = cache.get(&storage, team.team).await.unwrap().unwrap();
+        assert_eq!(log.len(), 2);
+        assert!(
+            log.invite_entry(&holdfast_protocol::InviteId([5; 16]))
+                .is_some()
+        );
+
+        // A shorter log never replaces a longer one.
+        let stale = TeamLog {
+            state: Membership::new(team.team),
+            entries: Vec::new(),
+        };
+        cache.put(team.team, stale);
+        assert_eq!(
+            cache.get(&storage, team.team).await.unwrap().unwrap().len(),
+            2
+        );
         storage.close().await.unwrap();
     }
 
@@ -153,20 +272,10 @@ mod tests {
         let team = contract::new_team(&storage, 1).await;
         let cache = MembershipCache::new(Duration::ZERO, 2);
         for n in 10..20u8 {
-            cache
-                .get(&storage, team.team, DeviceId([n; 16]))
-                .await
-                .unwrap();
+            cache.get(&storage, TeamId([n; 16])).await.unwrap();
             assert!(cache.len() <= 2);
         }
-        // A zero TTL reads the database every time: the admin is always found.
-        assert!(
-            cache
-                .get(&storage, team.team, team.admin)
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(cache.get(&storage, team.team).await.unwrap().is_some());
         storage.close().await.unwrap();
     }
 }

@@ -121,6 +121,13 @@ impl<S: Storage> AppState<S> {
             .map_err(|retry| rate_limited(device, retry))
     }
 
+    /// Takes a request from the rate budget of an unauthenticated route's key (an invite
+    /// id, or the device a genesis entry names). Ids are random 16 bytes, so sharing the
+    /// device buckets is harmless.
+    pub(crate) fn rate_limit_key(&self, key: [u8; 16]) -> Result<(), ApiError> {
+        self.rate_limit(DeviceId(key))
+    }
+
     /// Asks the relay to shut down: stop accepting, drain requests, close WebSockets.
     pub fn request_shutdown(&self) {
         self.inner.shutdown.send_replace(true);

@@ -5,81 +5,63 @@ mod common;
 use std::time::Duration;
 
 use common::{Device, Relay, expect_error, now_ms, raw_batch};
-use holdfast_protocol::{DocumentId, DocumentKey, EnvelopeRef, Kind, TeamId, sign_auth};
+use holdfast_protocol::{DocumentId, DocumentKey, EnvelopeRef, Kind, Op, Role, TeamId, sign_auth};
 use holdfast_relay::Limits;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 #[tokio::test]
-async fn a_device_creates_a_team_once_and_only_with_a_fresh_genuine_signature() {
+async fn a_device_creates_a_team_once_and_only_with_a_fresh_genuine_genesis() {
     let relay = Relay::start().await;
     let admin = Device::new();
     let team = TeamId([0x11; 16]);
-    let body = admin.team_creation(&relay.origin, team, now_ms());
-    let created = relay
-        .http
-        .post(relay.at("/v1/teams"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let genesis = admin.genesis(team, now_ms());
+    let created = relay.post_genesis(&genesis).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let created: Value = created.json().await.unwrap();
-    assert_eq!(created["team"], team.to_string());
-    assert_eq!(created["role"], "admin");
-    assert_eq!(created["head"], 0);
+    assert_eq!(
+        created,
+        json!({"team": team.to_string(), "head": 0, "device": admin.id.to_string(),
+               "role": "admin", "epoch": 1, "membership_len": 1})
+    );
 
-    // Replayed: the same request again.
-    let replay = relay
-        .http
-        .post(relay.at("/v1/teams"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    // Replayed: the same entry again.
+    let replay = relay.post_genesis(&genesis).await;
     expect_error(replay, StatusCode::CONFLICT, "team_exists").await;
 
-    // Forged: a public key the signer does not hold.
+    // Forged: a genesis naming a key the signer does not hold.
     let mallory = Device::new();
-    let mut forged = mallory.team_creation(&relay.origin, TeamId([0x12; 16]), now_ms());
-    forged["public_key"] = json!(hex::encode(admin.key.public_key()));
-    let response = relay
-        .http
-        .post(relay.at("/v1/teams"))
-        .json(&forged)
-        .send()
-        .await
-        .unwrap();
-    expect_error(response, StatusCode::BAD_REQUEST, "bad_signature").await;
-
-    // Signed for another relay.
-    let elsewhere = mallory.team_creation("http://relay.invalid", TeamId([0x13; 16]), now_ms());
-    let response = relay
-        .http
-        .post(relay.at("/v1/teams"))
-        .json(&elsewhere)
-        .send()
-        .await
-        .unwrap();
-    expect_error(response, StatusCode::BAD_REQUEST, "bad_signature").await;
+    let forged = holdfast_protocol::Entry::sign(
+        TeamId([0x12; 16]),
+        now_ms(),
+        mallory.id.0,
+        Op::Genesis {
+            device: mallory.id,
+            sign_key: admin.key.public_key(),
+            hpke_key: mallory.hpke.public_key().clone(),
+        },
+        &mallory.key,
+    )
+    .unwrap();
+    let response = relay.post_genesis(&forged).await;
+    expect_error(response, StatusCode::FORBIDDEN, "bad_signature").await;
 
     // Stale, and from the future.
     for timestamp in [now_ms() - 3_600_000, now_ms() + 3_600_000] {
-        let stale = mallory.team_creation(&relay.origin, TeamId([0x14; 16]), timestamp);
-        let response = relay
-            .http
-            .post(relay.at("/v1/teams"))
-            .json(&stale)
-            .send()
-            .await
-            .unwrap();
+        let stale = mallory.genesis(TeamId([0x14; 16]), timestamp);
+        let response = relay.post_genesis(&stale).await;
         expect_error(response, StatusCode::BAD_REQUEST, "stale_timestamp").await;
     }
 
-    // Malformed bodies.
+    // Not a genesis entry; malformed bodies.
+    let revoke = mallory.revoke_entry(TeamId([0x15; 16]), admin.id, 2);
+    let response = relay.post_genesis(&revoke).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
     for bad in [
         json!({"team": "11"}),
-        json!({"team": team.to_string(), "device": "zz", "public_key": "", "timestamp": 1, "signature": ""}),
+        json!({"genesis": "zz"}),
+        json!({"genesis": "48464d31"}),
+        json!({"genesis": hex::encode(genesis.as_bytes()), "extra": 1}),
     ] {
         let response = relay
             .http
@@ -104,20 +86,7 @@ async fn a_device_creates_a_team_once_and_only_with_a_fresh_genuine_signature() 
     assert!(relay.try_login(&mallory).await.is_err());
     // The admin can, and sees its team.
     let token = relay.login(&admin).await;
-    let shown: Value = relay
-        .http
-        .get(relay.at(&format!("/v1/teams/{team}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        shown,
-        json!({"team": team.to_string(), "head": 0, "device": admin.id.to_string(), "role": "admin"})
-    );
+    assert_eq!(relay.team(&token, team).await, created);
 }
 
 #[tokio::test]
@@ -254,106 +223,6 @@ async fn tampered_missing_and_expired_tokens_are_refused() {
 }
 
 #[tokio::test]
-async fn admins_manage_the_roster_and_members_cannot() {
-    let relay = Relay::start().await;
-    let admin = Device::new();
-    let member = Device::new();
-    let third = Device::new();
-    let team = relay.create_team(&admin).await;
-    let admin_token = relay.login(&admin).await;
-
-    let added = relay
-        .add_device(&admin_token, team, &member, "member")
-        .await;
-    assert_eq!(added.status(), StatusCode::CREATED);
-    let added: Value = added.json().await.unwrap();
-    assert_eq!(added["device"], member.id.to_string());
-    assert_eq!(added["role"], "member");
-    assert_eq!(added["added_by"], admin.id.to_string());
-    assert_eq!(added["revoked_at"], Value::Null);
-
-    let again = relay
-        .add_device(&admin_token, team, &member, "member")
-        .await;
-    expect_error(again, StatusCode::CONFLICT, "device_exists").await;
-    let bad_role = relay.add_device(&admin_token, team, &third, "owner").await;
-    expect_error(bad_role, StatusCode::BAD_REQUEST, "bad_request").await;
-
-    // The member logs in, reads the roster, and cannot change it.
-    let member_token = relay.login(&member).await;
-    let roster: Value = relay
-        .http
-        .get(relay.at(&format!("/v1/teams/{team}/devices")))
-        .bearer_auth(&member_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let devices = roster["devices"].as_array().unwrap();
-    assert_eq!(devices.len(), 2);
-    assert_eq!(devices[0]["device"], admin.id.to_string());
-    assert_eq!(
-        devices[0]["public_key"],
-        hex::encode(admin.key.public_key())
-    );
-    assert_eq!(devices[1]["device"], member.id.to_string());
-    let refused = relay
-        .add_device(&member_token, team, &third, "member")
-        .await;
-    expect_error(refused, StatusCode::FORBIDDEN, "forbidden").await;
-    let refused = relay
-        .http
-        .delete(relay.at(&format!("/v1/teams/{team}/devices/{}", admin.id)))
-        .bearer_auth(&member_token)
-        .send()
-        .await
-        .unwrap();
-    expect_error(refused, StatusCode::FORBIDDEN, "forbidden").await;
-
-    // The admin cannot revoke itself as the last admin, nor an unknown device.
-    let last = relay
-        .http
-        .delete(relay.at(&format!("/v1/teams/{team}/devices/{}", admin.id)))
-        .bearer_auth(&admin_token)
-        .send()
-        .await
-        .unwrap();
-    expect_error(last, StatusCode::CONFLICT, "last_admin").await;
-    let unknown = relay
-        .http
-        .delete(relay.at(&format!("/v1/teams/{team}/devices/{}", third.id)))
-        .bearer_auth(&admin_token)
-        .send()
-        .await
-        .unwrap();
-    expect_error(unknown, StatusCode::NOT_FOUND, "not_found").await;
-
-    // Revoking the member shuts it out at once, token or not.
-    let revoked = relay
-        .http
-        .delete(relay.at(&format!("/v1/teams/{team}/devices/{}", member.id)))
-        .bearer_auth(&admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), StatusCode::OK);
-    let revoked: Value = revoked.json().await.unwrap();
-    assert!(revoked["revoked_at"].as_u64().is_some());
-    let shut_out = relay
-        .http
-        .get(relay.at(&format!("/v1/teams/{team}")))
-        .bearer_auth(&member_token)
-        .send()
-        .await
-        .unwrap();
-    expect_error(shut_out, StatusCode::FORBIDDEN, "forbidden").await;
-    // And it can no longer log in (it belongs to no other team).
-    assert!(relay.try_login(&member).await.is_err());
-}
-
-#[tokio::test]
 async fn a_non_member_gets_403_on_every_team_route() {
     let relay = Relay::start().await;
     let owner = Device::new();
@@ -362,18 +231,24 @@ async fn a_non_member_gets_403_on_every_team_route() {
     let elsewhere = relay.create_team(&outsider).await;
     let token = relay.login(&outsider).await;
     let batch = outsider.batch(team, &outsider.changes(team, 0, 1, 10));
+    let entry = outsider.revoke_entry(team, owner.id, 2);
 
     for team_id in [team, TeamId([0xee; 16])] {
         let base = relay.at(&format!("/v1/teams/{team_id}"));
         let requests = vec![
             relay.http.get(&base),
             relay.http.get(format!("{base}/devices")),
-            relay.http.post(format!("{base}/devices")).json(&json!({
-                "device": outsider.id.to_string(),
-                "public_key": hex::encode(outsider.key.public_key()),
-                "role": "admin",
+            relay.http.get(format!("{base}/membership")),
+            relay.http.post(format!("{base}/membership")).json(&json!({
+                "entry": hex::encode(entry.as_bytes()),
+                "bundles": [],
+                "expected_len": 1,
             })),
-            relay.http.delete(format!("{base}/devices/{}", owner.id)),
+            relay.http.get(format!("{base}/keys")),
+            relay
+                .http
+                .post(format!("{base}/keys"))
+                .json(&json!({"bundles": []})),
             relay
                 .http
                 .post(format!("{base}/envelopes"))
@@ -432,7 +307,9 @@ async fn pushed_envelopes_come_back_byte_for_byte_in_sequence_and_pushing_again_
     let bob = Device::new();
     let team = relay.create_team(&alice).await;
     let alice_token = relay.login(&alice).await;
-    relay.add_device(&alice_token, team, &bob, "member").await;
+    relay
+        .enrol(&alice_token, team, &alice, &bob, Role::LinkWorker, None)
+        .await;
     let bob_token = relay.login(&bob).await;
 
     let first = alice.changes(team, 0, 3, 1024);
@@ -524,7 +401,7 @@ async fn pushed_envelopes_come_back_byte_for_byte_in_sequence_and_pushing_again_
         .await
         .unwrap();
     assert_eq!(shown["head"], 6);
-    assert_eq!(shown["role"], "member");
+    assert_eq!(shown["role"], "link_worker");
 }
 
 #[tokio::test]
@@ -580,7 +457,9 @@ async fn tampered_and_misattributed_batches_are_refused_and_store_nothing() {
     let team = relay.create_team(&alice).await;
     let other_team = relay.create_team(&bob).await;
     let alice_token = relay.login(&alice).await;
-    relay.add_device(&alice_token, team, &bob, "member").await;
+    relay
+        .enrol(&alice_token, team, &alice, &bob, Role::LinkWorker, None)
+        .await;
     let bob_token = relay.login(&bob).await;
     let envelopes = alice.changes(team, 0, 3, 200);
     let good = alice.batch(team, &envelopes);

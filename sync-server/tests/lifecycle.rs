@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use common::{Device, Relay, expect_error};
 use futures_util::StreamExt;
-use holdfast_protocol::{DeviceId, TeamId};
+use holdfast_protocol::{DeviceId, Role, TeamId};
 use holdfast_relay::storage::{
-    self, Device as RosterEntry, NewDevice, NewEnvelope, NewTeam, Page, PublicKey, PullRequest,
-    PushReceipt, SqliteStorage, Storage, TeamHeads, WriteStats,
+    self, BundlePage, BundleRequest, Device as RosterEntry, MembershipAppend, MembershipEntry,
+    NewBundle, NewEnvelope, NewTeam, Page, PublicKey, PullRequest, PushReceipt, SqliteStorage,
+    Storage, TeamHeads, TeamInfo, WriteStats,
 };
 use reqwest::StatusCode;
 use tokio::sync::{Notify, Semaphore};
@@ -170,7 +171,7 @@ async fn a_revoked_device_is_disconnected_from_live() {
     let team = relay.create_team(&admin).await;
     let admin_token = relay.login(&admin).await;
     relay
-        .add_device(&admin_token, team, &member, "member")
+        .enrol(&admin_token, team, &admin, &member, Role::LinkWorker, None)
         .await;
     let member_token = relay.login(&member).await;
     let mut socket = connect_live(&relay, team, Some(&member_token))
@@ -178,19 +179,24 @@ async fn a_revoked_device_is_disconnected_from_live() {
         .unwrap();
     assert_eq!(next_seq(&mut socket).await, 0);
     let revoked = relay
-        .http
-        .delete(relay.at(&format!("/v1/teams/{team}/devices/{}", member.id)))
-        .bearer_auth(&admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), StatusCode::OK);
+        .revoke(&admin_token, team, &admin, member.id, &[&admin])
+        .await;
+    assert_eq!(revoked.status(), StatusCode::CREATED);
+    let batch = (0..1)
+        .map(|salt| {
+            admin.envelope_at(
+                team,
+                holdfast_protocol::DocumentId([7; 16]),
+                holdfast_protocol::Kind::ChangeBatch,
+                0,
+                salt,
+                10,
+                2,
+            )
+        })
+        .collect::<Vec<_>>();
     relay
-        .push_ok(
-            &admin_token,
-            team,
-            admin.batch(team, &admin.changes(team, 0, 1, 10)),
-        )
+        .push_ok(&admin_token, team, admin.batch(team, &batch))
         .await;
     let close = loop {
         match tokio::time::timeout(Duration::from_secs(5), socket.next())
@@ -247,19 +253,24 @@ impl Storage for Hooked {
     async fn create_team(&self, team: NewTeam) -> storage::Result<()> {
         self.inner.create_team(team).await
     }
-    async fn add_device(&self, team: TeamId, device: NewDevice) -> storage::Result<RosterEntry> {
-        self.inner.add_device(team, device).await
-    }
-    async fn revoke_device(
+    async fn append_membership(
         &self,
         team: TeamId,
-        device: DeviceId,
-        at_ms: u64,
-    ) -> storage::Result<RosterEntry> {
-        self.inner.revoke_device(team, device, at_ms).await
+        append: MembershipAppend,
+    ) -> storage::Result<u64> {
+        self.inner.append_membership(team, append).await
     }
-    async fn device(&self, team: TeamId, device: DeviceId) -> storage::Result<Option<RosterEntry>> {
-        self.inner.device(team, device).await
+    async fn membership(&self, team: TeamId, from: u64) -> storage::Result<Vec<MembershipEntry>> {
+        self.inner.membership(team, from).await
+    }
+    async fn store_bundles(&self, team: TeamId, bundles: Vec<NewBundle>) -> storage::Result<u64> {
+        self.inner.store_bundles(team, bundles).await
+    }
+    async fn bundles(&self, team: TeamId, request: BundleRequest) -> storage::Result<BundlePage> {
+        self.inner.bundles(team, request).await
+    }
+    async fn team(&self, team: TeamId) -> storage::Result<Option<TeamInfo>> {
+        self.inner.team(team).await
     }
     async fn devices(&self, team: TeamId) -> storage::Result<Vec<RosterEntry>> {
         self.inner.devices(team).await
@@ -379,6 +390,7 @@ async fn graceful_shutdown_drains_an_in_flight_push() {
                 limit: 10,
                 max_bytes: usize::MAX,
                 compact: false,
+                document: None,
             },
         )
         .await

@@ -4,7 +4,9 @@
 //! (every envelope header, every id hashed once), the relay's batch limits, the batch's
 //! team and pusher against the URL and the token, the timestamp's freshness, then **one**
 //! Ed25519 verification of the batch signature (which covers every envelope through its
-//! id), then authorship (every envelope names the batch's team and the pusher). Envelopes'
+//! id), then authorship (every envelope names the batch's team and the pusher), then access
+//! (a patient writes only its plan; every envelope is sealed under the team's current key
+//! epoch: an older one is `409 stale_epoch`). Envelopes'
 //! own signatures are never checked here: receiving devices do that. The envelopes are
 //! stored as zero-copy slices of the request body.
 
@@ -14,7 +16,9 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use holdfast_protocol::{DeviceId, EnvelopeId, PAGE_HEADER_LEN, PullPage, PushBatchRef, TeamId};
+use holdfast_protocol::{
+    DeviceId, DocumentId, EnvelopeId, PAGE_HEADER_LEN, PullPage, PushBatchRef, TeamId,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::TeamMember;
@@ -55,6 +59,10 @@ struct BatchRules<'a> {
     public_key: PublicKey,
     limits: &'a Limits,
     now_ms: u64,
+    /// For a patient: the only document it may write.
+    plan: Option<Option<DocumentId>>,
+    /// The team's key epoch.
+    epoch: u32,
 }
 
 impl BatchRules<'_> {
@@ -95,6 +103,7 @@ impl BatchRules<'_> {
             )
         })?;
         batch.check_authorship()?;
+        self.check_access(&batch)?;
         Ok(batch
             .iter()
             .map(|(id, envelope)| {
@@ -102,6 +111,44 @@ impl BatchRules<'_> {
             })
             .collect())
     }
+}
+
+impl BatchRules<'_> {
+    /// A patient writes only its plan; every envelope is sealed under the current epoch.
+    /// One refused envelope refuses the whole batch.
+    fn check_access(&self, batch: &PushBatchRef<'_>) -> Result<(), ApiError> {
+        for (i, (_, envelope)) in batch.iter().enumerate() {
+            let header = &envelope.header;
+            if let Some(plan) = self.plan
+                && plan != Some(header.document)
+            {
+                return Err(ApiError::not_allowed(format!(
+                    "envelope {i}: a patient device writes only its own plan"
+                )));
+            }
+            if header.epoch < self.epoch {
+                return Err(ApiError::new(
+                    ErrorCode::StaleEpoch,
+                    format!(
+                        "envelope {i} is sealed under key epoch {}, but the team is at epoch {}: seal it again under the new epoch",
+                        header.epoch, self.epoch
+                    ),
+                ));
+            }
+            if header.epoch > self.epoch {
+                return Err(ApiError::bad_request(format!(
+                    "envelope {i} is sealed under key epoch {}, after the team's {}",
+                    header.epoch, self.epoch
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `Some(plan)` for a patient (who may touch only that document), `None` for staff.
+fn patient_plan(member: &TeamMember) -> Option<Option<DocumentId>> {
+    (!member.is_staff()).then_some(member.plan)
 }
 
 /// Stores a push batch; answers each envelope's sequence number.
@@ -113,24 +160,31 @@ pub async fn push<S: Storage>(
     state.metrics().push_requests.inc();
     let body = body?;
     let now_ms = crate::now_ms();
+    let plan = patient_plan(&member);
+    let epoch = member.log.state.epoch;
+    let (team, pusher, public_key) = (member.team, member.device, member.public_key);
     let envelopes = if body.len() <= INLINE_CHECK_MAX {
         BatchRules {
-            team: member.team,
-            pusher: member.device,
-            public_key: member.public_key,
+            team,
+            pusher,
+            public_key,
             limits: state.limits(),
             now_ms,
+            plan,
+            epoch,
         }
         .check(&body)?
     } else {
         let state = state.clone();
         tokio::task::spawn_blocking(move || {
             BatchRules {
-                team: member.team,
-                pusher: member.device,
-                public_key: member.public_key,
+                team,
+                pusher,
+                public_key,
                 limits: state.limits(),
                 now_ms,
+                plan,
+                epoch,
             }
             .check(&body)
         })
@@ -198,6 +252,8 @@ pub struct PullQuery {
     /// `1` (`false` or `0`, the default, for everything).
     #[serde(default, deserialize_with = "flag")]
     pub compact: bool,
+    /// Only this document's envelopes (a patient gets only its plan's, asked or not).
+    pub doc: Option<DocumentId>,
 }
 
 fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -225,6 +281,18 @@ pub async fn pull<S: Storage>(
         Some(limit) => limit.min(limits.max_pull_limit),
         None => limits.default_pull_limit,
     };
+    let document = match patient_plan(&member) {
+        None => query.doc,
+        Some(plan) => match (plan, query.doc) {
+            (Some(plan), None) => Some(plan),
+            (Some(plan), Some(doc)) if doc == plan => Some(plan),
+            _ => {
+                return Err(ApiError::not_allowed(
+                    "a patient device reads only its own plan",
+                ));
+            }
+        },
+    };
     let page = state
         .storage()
         .pull(
@@ -234,6 +302,7 @@ pub async fn pull<S: Storage>(
                 limit,
                 max_bytes: limits.max_page_bytes.saturating_sub(PAGE_HEADER_LEN),
                 compact: query.compact,
+                document,
             },
         )
         .await?;

@@ -47,6 +47,41 @@ impl<'de, const N: usize> serde::Deserialize<'de> for Hex<N> {
     }
 }
 
+/// Any number of bytes (up to what the body limit allows), as lowercase hex in JSON
+/// (membership entries, key bundles).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct HexBytes(pub Vec<u8>);
+
+impl fmt::Debug for HexBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HexBytes({} bytes)", self.0.len())
+    }
+}
+
+impl serde::Serialize for HexBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HexBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = HexBytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("bytes as hex digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HexBytes, E> {
+                hex::decode(v)
+                    .map(HexBytes)
+                    .map_err(|_| E::custom("expected bytes as hex digits"))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,12 +80,8 @@ async fn serve<S: Storage>(
                     continue;
                 }
                 // A revoked device hears nothing more.
-                match state
-                    .members()
-                    .get(state.storage(), member.team, member.device)
-                    .await
-                {
-                    Ok(Some(entry)) if entry.is_active() => {}
+                match state.members().get(state.storage(), member.team).await {
+                    Ok(Some(log)) if log.state.active(&member.device).is_some() => {}
                     Ok(_) => break Some((close_code::POLICY, "device revoked")),
                     Err(e) => {
                         tracing::warn!(error = %e, "live membership check failed");

@@ -18,18 +18,22 @@ use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::storage::Storage;
 
+pub mod access;
 pub mod auth;
 pub mod envelopes;
 pub mod json;
 pub mod live;
 pub mod teams;
 
-/// Largest JSON request body (logins, team and roster changes).
+/// Largest JSON request body (logins, team creation, redeems).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
+/// Largest membership or key-bundle request: up to 1,000 bundles of ~1.3 KB, as hex.
+pub const MAX_KEYS_BODY: usize = 4 * 1024 * 1024;
 
 /// The relay's router over `state`.
 pub fn router<S: Storage>(state: AppState<S>) -> Router {
     let json_limit = DefaultBodyLimit::max(MAX_JSON_BODY);
+    let keys_limit = DefaultBodyLimit::max(MAX_KEYS_BODY);
     let push_limit = DefaultBodyLimit::max(state.limits().max_body_bytes);
     let timeout = state.limits().request_timeout();
 
@@ -43,15 +47,26 @@ pub fn router<S: Storage>(state: AppState<S>) -> Router {
         .route("/v1/auth/token", post(auth::token::<S>).layer(json_limit))
         .route("/v1/teams", post(teams::create::<S>).layer(json_limit))
         .route("/v1/teams/{team}", get(teams::show::<S>))
+        .route("/v1/teams/{team}/devices", get(teams::devices))
         .route(
-            "/v1/teams/{team}/devices",
-            get(teams::devices::<S>)
-                .post(teams::add_device::<S>)
-                .layer(json_limit),
+            "/v1/teams/{team}/membership",
+            get(access::log)
+                .post(access::append_entry::<S>)
+                .layer(keys_limit),
         )
         .route(
-            "/v1/teams/{team}/devices/{device}",
-            axum::routing::delete(teams::revoke_device::<S>),
+            "/v1/teams/{team}/invites/{invite}",
+            get(access::show_invite::<S>),
+        )
+        .route(
+            "/v1/teams/{team}/invites/{invite}/redeem",
+            post(access::redeem::<S>).layer(json_limit),
+        )
+        .route(
+            "/v1/teams/{team}/keys",
+            get(access::keys::<S>)
+                .post(access::store_keys::<S>)
+                .layer(keys_limit),
         )
         .route(
             "/v1/teams/{team}/envelopes",

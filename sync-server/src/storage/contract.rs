@@ -12,10 +12,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use holdfast_protocol::{
-    DeviceId, DeviceSigningKey, DocumentId, DocumentKey, EnvelopeRef, Header, Kind, TeamId, seal,
+    DeviceId, DeviceSigningKey, DocumentId, DocumentKey, Entry, EnvelopeRef, Header, HpkeKeyPair,
+    InviteId, Kind, Op, Role, TeamId, redeem_proof_message, seal,
 };
 
-use super::{Bytes, Error, NewDevice, NewEnvelope, NewTeam, PullRequest, Role, Storage};
+use super::{
+    BundleRequest, Bytes, Device, Error, MembershipAppend, NewBundle, NewEnvelope, NewTeam,
+    PullRequest, RosterChange, Storage,
+};
 
 /// Opens storage for the contract: each call to [`open`](Self::open) gives an empty
 /// store, and [`reopen`](Self::reopen) closes one and opens the same data again.
@@ -34,7 +38,10 @@ pub trait Backend: Send {
 pub async fn run_all<B: Backend>(backend: &mut B) {
     team_creation_and_roster(backend).await;
     device_key_is_one_per_device(backend).await;
-    revocation_keeps_the_roster_entry_and_one_admin(backend).await;
+    membership_appends_need_the_expected_length(backend).await;
+    membership_entries_keep_their_subject_and_roster_effect(backend).await;
+    bundles_are_served_per_recipient(backend).await;
+    pull_filters_by_document(backend).await;
     push_is_idempotent_by_id(backend).await;
     sequence_numbers_are_per_team_and_gap_free(backend).await;
     pull_pages_by_count_and_bytes(backend).await;
@@ -51,20 +58,139 @@ pub fn device(n: u8) -> (DeviceId, DeviceSigningKey) {
     (DeviceId([n; 16]), key)
 }
 
+/// Device `n`'s HPKE key pair.
+pub fn hpke(n: u8) -> HpkeKeyPair {
+    HpkeKeyPair::from_seed([n; 32]).expect("any seed is a key")
+}
+
+/// The genesis entry of team `[n; 16]` by device `n`.
+pub fn genesis(n: u8) -> Entry {
+    let (admin, key) = device(n);
+    let op = Op::Genesis {
+        device: admin,
+        sign_key: key.public_key(),
+        hpke_key: hpke(n).public_key().clone(),
+    };
+    Entry::sign(TeamId([n; 16]), 1_000 + u64::from(n), admin.0, op, &key).expect("sign")
+}
+
 /// Creates team `[n; 16]` with device `n` as its admin and returns what was created.
 pub async fn new_team<S: Storage>(storage: &S, n: u8) -> NewTeam {
+    let entry = genesis(n);
     let (admin, key) = device(n);
     let team = NewTeam {
         team: TeamId([n; 16]),
+        genesis: entry.as_bytes().to_vec(),
         admin,
         public_key: key.public_key(),
-        at_ms: 1_000 + u64::from(n),
+        hpke_key: hpke(n).public_key().as_bytes().to_vec(),
+        at_ms: entry.at_ms,
     };
     storage
         .create_team(team.clone())
         .await
         .expect("create a team");
     team
+}
+
+/// An Invite entry for a link worker, invite id `[n; 16]`, signed by the team's admin;
+/// with the invite's one-time key.
+pub fn invite_entry(team: &NewTeam, n: u8, at_ms: u64) -> (Entry, DeviceSigningKey) {
+    invite_for(team, n, Role::LinkWorker, None, at_ms)
+}
+
+/// An Invite entry for `role` (and `plan`), invite id `[n; 16]`, signed by the admin.
+pub fn invite_for(
+    team: &NewTeam,
+    n: u8,
+    role: Role,
+    plan: Option<DocumentId>,
+    at_ms: u64,
+) -> (Entry, DeviceSigningKey) {
+    let invite_key = DeviceSigningKey::from_seed([n.wrapping_add(128); 32]).expect("key");
+    let op = Op::Invite {
+        invite: InviteId([n; 16]),
+        sign_key: invite_key.public_key(),
+        hpke_key: hpke(n.wrapping_add(128)).public_key().clone(),
+        role,
+        plan,
+        expires_at_ms: u64::MAX,
+    };
+    let (_, admin_key) = device(team.admin.0[0]);
+    let entry = Entry::sign(team.team, at_ms, team.admin.0, op, &admin_key).expect("sign");
+    (entry, invite_key)
+}
+
+/// Device `m` redeeming invite `[n; 16]`.
+pub fn redeem_entry(team: &NewTeam, n: u8, invite_key: &DeviceSigningKey, m: u8) -> Entry {
+    let (id, key) = device(m);
+    let invite = InviteId([n; 16]);
+    let hpke_key = hpke(m).public_key().clone();
+    let proof = redeem_proof_message(&team.team, &invite, &id, &key.public_key(), &hpke_key);
+    let op = Op::Redeem {
+        invite,
+        device: id,
+        sign_key: key.public_key(),
+        hpke_key,
+        device_signature: key.sign(&proof),
+    };
+    Entry::sign(team.team, 2_000, invite.0, op, invite_key).expect("sign")
+}
+
+/// Appending `entry` at `expected_len`, with no roster change and no bundles, at epoch 1.
+pub fn plain_append(expected_len: u64, entry: &Entry) -> MembershipAppend {
+    MembershipAppend {
+        expected_len,
+        entry: entry.as_bytes().to_vec(),
+        subject: None,
+        roster: RosterChange::None,
+        epoch: 1,
+        bundles: Vec::new(),
+    }
+}
+
+/// The roster row of device `m` joining through invite `[n; 16]` as `role`.
+pub fn joined(team: &NewTeam, m: u8, n: u8, role: Role, plan: Option<DocumentId>) -> Device {
+    let (id, key) = device(m);
+    Device {
+        device: id,
+        public_key: key.public_key(),
+        hpke_key: hpke(m).public_key().as_bytes().to_vec(),
+        role,
+        plan,
+        invite: Some(InviteId([n; 16])),
+        added_at_ms: 2_000,
+        added_by: team.admin,
+        revoked_at_ms: None,
+    }
+}
+
+/// Enrols device `m` as a link worker through invite `[n; 16]`, appending at `len`.
+pub async fn enrol<S: Storage>(storage: &S, team: &NewTeam, n: u8, m: u8, len: u64) {
+    let (invite, invite_key) = invite_entry(team, n, 1_500);
+    storage
+        .append_membership(team.team, plain_append(len, &invite))
+        .await
+        .expect("append the invite");
+    let redeem = redeem_entry(team, n, &invite_key, m);
+    storage
+        .append_membership(
+            team.team,
+            MembershipAppend {
+                roster: RosterChange::Join(joined(team, m, n, Role::LinkWorker, None)),
+                ..plain_append(len + 1, &redeem)
+            },
+        )
+        .await
+        .expect("append the redeem");
+}
+
+fn bundle(recipient: [u8; 16], sender: DeviceId, salt: u8) -> NewBundle {
+    NewBundle {
+        recipient,
+        sender,
+        bytes: vec![salt; 40],
+    }
 }
 
 /// A real, sealed envelope (distinct for each `salt`), ready to push.
@@ -130,11 +256,12 @@ fn everything() -> PullRequest {
         limit: 100_000,
         max_bytes: usize::MAX,
         compact: false,
+        document: None,
     }
 }
 
-/// Creating a team makes its creator an admin; the roster answers for members, unknown
-/// devices and devices of other teams.
+/// Creating a team stores its genesis entry and makes its creator an admin; the roster
+/// and the log answer for unknown teams too.
 pub async fn team_creation_and_roster<B: Backend>(backend: &mut B) {
     let storage = backend.open().await;
     let team = new_team(&storage, 1).await;
@@ -142,89 +269,35 @@ pub async fn team_creation_and_roster<B: Backend>(backend: &mut B) {
         storage.create_team(team.clone()).await,
         Err(Error::TeamExists(t)) if t == team.team
     ));
-    let admin = storage
-        .device(team.team, team.admin)
-        .await
-        .unwrap()
-        .expect("the creator is on the roster");
+    let roster = storage.devices(team.team).await.unwrap();
+    assert_eq!(roster.len(), 1);
+    let admin = &roster[0];
+    assert_eq!(admin.device, team.admin);
     assert_eq!(admin.role, Role::Admin);
     assert_eq!(admin.public_key, team.public_key);
+    assert_eq!(admin.hpke_key, team.hpke_key);
     assert_eq!(admin.added_by, team.admin);
     assert_eq!(admin.added_at_ms, team.at_ms);
+    assert_eq!((admin.plan, admin.invite), (None, None));
     assert!(admin.is_active());
+    let log = storage.membership(team.team, 0).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].seq, &log[0].entry, log[0].subject),
+        (0, &team.genesis, None)
+    );
     assert_eq!(storage.head(team.team).await.unwrap(), Some(0));
+    let info = storage.team(team.team).await.unwrap().unwrap();
+    assert_eq!((info.head, info.epoch, info.membership_len), (0, 1, 1));
 
-    let (member, member_key) = device(2);
-    let added = storage
-        .add_device(
-            team.team,
-            NewDevice {
-                device: member,
-                public_key: member_key.public_key(),
-                role: Role::Member,
-                added_by: team.admin,
-                at_ms: 5_000,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(added.role, Role::Member);
+    let other = TeamId([9; 16]);
+    assert!(storage.devices(other).await.unwrap().is_empty());
+    assert!(storage.membership(other, 0).await.unwrap().is_empty());
+    assert_eq!(storage.head(other).await.unwrap(), None);
+    assert_eq!(storage.team(other).await.unwrap(), None);
     assert_eq!(
-        storage.device(team.team, member).await.unwrap(),
-        Some(added.clone())
-    );
-    let again = storage
-        .add_device(
-            team.team,
-            NewDevice {
-                device: member,
-                public_key: member_key.public_key(),
-                role: Role::Admin,
-                added_by: team.admin,
-                at_ms: 6_000,
-            },
-        )
-        .await;
-    assert!(
-        matches!(again, Err(Error::DeviceExists { .. })),
-        "{again:?}"
-    );
-    let roster = storage.devices(team.team).await.unwrap();
-    assert_eq!(roster, vec![admin.clone(), added]);
-
-    // Unknown device, unknown team, and a member asked about in another team.
-    let other = new_team(&storage, 3).await;
-    assert_eq!(
-        storage.device(team.team, DeviceId([9; 16])).await.unwrap(),
-        None
-    );
-    assert_eq!(storage.device(other.team, member).await.unwrap(), None);
-    assert_eq!(
-        storage.device(TeamId([9; 16]), team.admin).await.unwrap(),
-        None
-    );
-    assert!(storage.devices(TeamId([9; 16])).await.unwrap().is_empty());
-    assert_eq!(storage.head(TeamId([9; 16])).await.unwrap(), None);
-    let missing_team = storage
-        .add_device(
-            TeamId([9; 16]),
-            NewDevice {
-                device: DeviceId([8; 16]),
-                public_key: device(8).1.public_key(),
-                role: Role::Member,
-                added_by: team.admin,
-                at_ms: 7_000,
-            },
-        )
-        .await;
-    assert!(
-        matches!(missing_team, Err(Error::NoSuchTeam(_))),
-        "{missing_team:?}"
-    );
-
-    assert_eq!(
-        storage.device_key(member).await.unwrap(),
-        Some(member_key.public_key())
+        storage.device_key(team.admin).await.unwrap(),
+        Some(team.public_key)
     );
     assert_eq!(storage.device_key(DeviceId([9; 16])).await.unwrap(), None);
     storage.close().await.unwrap();
@@ -236,115 +309,343 @@ pub async fn device_key_is_one_per_device<B: Backend>(backend: &mut B) {
     let first = new_team(&storage, 1).await;
     let second = new_team(&storage, 2).await;
     // The first team's admin joins the second team with the same key: fine.
+    enrol(&storage, &second, 10, 1, 1).await;
+    // Another key for a known device: refused, whether joining or creating a team.
+    let third = new_team(&storage, 3).await;
+    let (invite, invite_key) = invite_entry(&third, 11, 1_500);
     storage
-        .add_device(
-            second.team,
-            NewDevice {
-                device: first.admin,
-                public_key: first.public_key,
-                role: Role::Member,
-                added_by: second.admin,
-                at_ms: 1,
-            },
-        )
+        .append_membership(third.team, plain_append(1, &invite))
         .await
         .unwrap();
-    // Another key for a known device: refused, whether added or creating a team.
-    let third = new_team(&storage, 3).await;
+    let mut row = joined(&third, 1, 11, Role::LinkWorker, None);
+    row.public_key = device(99).1.public_key();
     let conflict = storage
-        .add_device(
+        .append_membership(
             third.team,
-            NewDevice {
-                device: first.admin,
-                public_key: device(99).1.public_key(),
-                role: Role::Member,
-                added_by: third.admin,
-                at_ms: 1,
+            MembershipAppend {
+                roster: RosterChange::Join(row),
+                ..plain_append(2, &redeem_entry(&third, 11, &invite_key, 1))
             },
         )
         .await;
     assert!(matches!(conflict, Err(Error::DeviceKeyConflict(d)) if d == first.admin));
+    // The refused append left nothing behind.
+    assert_eq!(storage.membership(third.team, 0).await.unwrap().len(), 2);
     let create = storage
         .create_team(NewTeam {
             team: TeamId([4; 16]),
-            admin: first.admin,
             public_key: device(99).1.public_key(),
-            at_ms: 1,
+            ..first.clone()
         })
         .await;
     assert!(
         matches!(create, Err(Error::DeviceKeyConflict(_))),
         "{create:?}"
     );
-    // The refused creation left nothing behind.
     assert_eq!(storage.head(TeamId([4; 16])).await.unwrap(), None);
     storage.close().await.unwrap();
 }
 
-/// Revoking keeps the entry (old envelopes stay verifiable), is idempotent, and never
-/// leaves a team without an active admin.
-pub async fn revocation_keeps_the_roster_entry_and_one_admin<B: Backend>(backend: &mut B) {
+/// An append names the log length it was checked against; another length is a conflict
+/// that stores nothing.
+pub async fn membership_appends_need_the_expected_length<B: Backend>(backend: &mut B) {
     let storage = backend.open().await;
     let team = new_team(&storage, 1).await;
-    let (member, member_key) = device(2);
-    storage
-        .add_device(
-            team.team,
-            NewDevice {
-                device: member,
-                public_key: member_key.public_key(),
-                role: Role::Member,
-                added_by: team.admin,
-                at_ms: 10,
-            },
-        )
-        .await
-        .unwrap();
-    let revoked = storage.revoke_device(team.team, member, 20).await.unwrap();
-    assert_eq!(revoked.revoked_at_ms, Some(20));
+    let (first, _) = invite_entry(&team, 5, 1_500);
+    let (second, _) = invite_entry(&team, 6, 1_600);
+    let mut with_bundle = plain_append(1, &second);
+    with_bundle.bundles.push(bundle([6; 16], team.admin, 1));
     assert_eq!(
-        storage.device(team.team, member).await.unwrap(),
-        Some(revoked.clone())
+        storage
+            .append_membership(team.team, plain_append(1, &first))
+            .await
+            .unwrap(),
+        1
     );
-    assert_eq!(storage.devices(team.team).await.unwrap().len(), 2);
-    assert_eq!(storage.device_key(member).await.unwrap(), None);
-    // Again: unchanged.
-    assert_eq!(
-        storage.revoke_device(team.team, member, 30).await.unwrap(),
-        revoked
-    );
-    let last = storage.revoke_device(team.team, team.admin, 40).await;
-    assert!(
-        matches!(last, Err(Error::LastAdmin(d)) if d == team.admin),
-        "{last:?}"
-    );
-    let unknown = storage
-        .revoke_device(team.team, DeviceId([9; 16]), 40)
+    let stale = storage
+        .append_membership(team.team, with_bundle.clone())
         .await;
     assert!(
-        matches!(unknown, Err(Error::NoSuchDevice { .. })),
-        "{unknown:?}"
+        matches!(
+            stale,
+            Err(Error::MembershipConflict {
+                expected: 1,
+                len: 2,
+                ..
+            })
+        ),
+        "{stale:?}"
     );
+    let ahead = storage
+        .append_membership(team.team, plain_append(5, &second))
+        .await;
+    assert!(
+        matches!(ahead, Err(Error::MembershipConflict { .. })),
+        "{ahead:?}"
+    );
+    // Nothing of the refused appends was stored, bundles included.
+    assert_eq!(storage.membership(team.team, 0).await.unwrap().len(), 2);
+    let request = BundleRequest {
+        recipients: vec![[6; 16]],
+        after: 0,
+        limit: 10,
+    };
+    assert!(
+        storage
+            .bundles(team.team, request.clone())
+            .await
+            .unwrap()
+            .bundles
+            .is_empty()
+    );
+    with_bundle.expected_len = 2;
+    assert_eq!(
+        storage
+            .append_membership(team.team, with_bundle)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        storage
+            .bundles(team.team, request)
+            .await
+            .unwrap()
+            .bundles
+            .len(),
+        1
+    );
+    let missing = storage
+        .append_membership(TeamId([9; 16]), plain_append(1, &first))
+        .await;
+    assert!(matches!(missing, Err(Error::NoSuchTeam(_))), "{missing:?}");
+    storage.close().await.unwrap();
+}
 
-    let (second_admin, second_key) = device(3);
+/// Entries come back in order with their patient subject; joins, role changes and
+/// revocations change the roster; a revocation sets the epoch.
+pub async fn membership_entries_keep_their_subject_and_roster_effect<B: Backend>(backend: &mut B) {
+    let storage = backend.open().await;
+    let team = new_team(&storage, 1).await;
+    enrol(&storage, &team, 10, 2, 1).await;
+    let plan = DocumentId([0xd0; 16]);
+    let (invite, invite_key) = invite_for(&team, 11, Role::Patient, Some(plan), 1_700);
     storage
-        .add_device(
+        .append_membership(
             team.team,
-            NewDevice {
-                device: second_admin,
-                public_key: second_key.public_key(),
-                role: Role::Admin,
-                added_by: team.admin,
-                at_ms: 50,
+            MembershipAppend {
+                subject: Some([11; 16]),
+                ..plain_append(3, &invite)
             },
         )
         .await
         .unwrap();
-    let first = storage
-        .revoke_device(team.team, team.admin, 60)
+    let redeem = redeem_entry(&team, 11, &invite_key, 3);
+    storage
+        .append_membership(
+            team.team,
+            MembershipAppend {
+                subject: Some([11; 16]),
+                roster: RosterChange::Join(joined(&team, 3, 11, Role::Patient, Some(plan))),
+                ..plain_append(4, &redeem)
+            },
+        )
         .await
         .unwrap();
-    assert!(!first.is_active());
+    let roster = storage.devices(team.team).await.unwrap();
+    assert_eq!(roster.len(), 3);
+    assert_eq!(roster[2], joined(&team, 3, 11, Role::Patient, Some(plan)));
+
+    let (admin_id, admin_key) = device(1);
+    let role = Entry::sign(
+        team.team,
+        3_000,
+        admin_id.0,
+        Op::ChangeRole {
+            device: DeviceId([2; 16]),
+            role: Role::Supervisor,
+        },
+        &admin_key,
+    )
+    .unwrap();
+    storage
+        .append_membership(
+            team.team,
+            MembershipAppend {
+                roster: RosterChange::Role {
+                    device: DeviceId([2; 16]),
+                    role: Role::Supervisor,
+                },
+                ..plain_append(5, &role)
+            },
+        )
+        .await
+        .unwrap();
+    let revoke = Entry::sign(
+        team.team,
+        4_000,
+        admin_id.0,
+        Op::Revoke {
+            device: DeviceId([3; 16]),
+            epoch: 2,
+        },
+        &admin_key,
+    )
+    .unwrap();
+    storage
+        .append_membership(
+            team.team,
+            MembershipAppend {
+                subject: Some([11; 16]),
+                roster: RosterChange::Revoke {
+                    device: DeviceId([3; 16]),
+                    at_ms: 4_000,
+                },
+                epoch: 2,
+                ..plain_append(6, &revoke)
+            },
+        )
+        .await
+        .unwrap();
+
+    let log = storage.membership(team.team, 3).await.unwrap();
+    let got: Vec<(u64, Option<[u8; 16]>)> = log.iter().map(|e| (e.seq, e.subject)).collect();
+    assert_eq!(
+        got,
+        [
+            (3, Some([11; 16])),
+            (4, Some([11; 16])),
+            (5, None),
+            (6, Some([11; 16]))
+        ]
+    );
+    assert_eq!(log[0].entry, invite.as_bytes());
+    assert_eq!(log[3].entry, revoke.as_bytes());
+    let roster = storage.devices(team.team).await.unwrap();
+    assert_eq!(roster[1].role, Role::Supervisor);
+    assert_eq!(roster[2].revoked_at_ms, Some(4_000));
+    assert_eq!(storage.device_key(DeviceId([3; 16])).await.unwrap(), None);
+    let info = storage.team(team.team).await.unwrap().unwrap();
+    assert_eq!((info.epoch, info.membership_len), (2, 7));
+
+    // All of it survives a restart.
+    let all = storage.membership(team.team, 0).await.unwrap();
+    let storage = backend.reopen(storage).await;
+    assert_eq!(storage.membership(team.team, 0).await.unwrap(), all);
+    assert_eq!(storage.devices(team.team).await.unwrap(), roster);
+    assert_eq!(storage.team(team.team).await.unwrap().unwrap().epoch, 2);
+    storage.close().await.unwrap();
+}
+
+/// Bundles are numbered per team and each recipient reads only its own.
+pub async fn bundles_are_served_per_recipient<B: Backend>(backend: &mut B) {
+    let storage = backend.open().await;
+    let team = new_team(&storage, 1).await;
+    let other = new_team(&storage, 2).await;
+    let (a, b, c) = ([0xa; 16], [0xb; 16], [0xc; 16]);
+    let sender = team.admin;
+    let stored = storage
+        .store_bundles(
+            team.team,
+            vec![
+                bundle(a, sender, 1),
+                bundle(b, sender, 2),
+                bundle(a, sender, 3),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored, 3);
+    storage
+        .store_bundles(other.team, vec![bundle(a, other.admin, 9)])
+        .await
+        .unwrap();
+    let (invite, _) = invite_entry(&team, 5, 1_500);
+    let mut append = plain_append(1, &invite);
+    append.bundles = vec![bundle(c, sender, 4), bundle(b, sender, 5)];
+    storage.append_membership(team.team, append).await.unwrap();
+
+    let read = |recipients: Vec<[u8; 16]>, after: u64, limit: usize| {
+        let storage = &storage;
+        async move {
+            storage
+                .bundles(
+                    team.team,
+                    BundleRequest {
+                        recipients,
+                        after,
+                        limit,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let page = read(vec![a], 0, 10).await;
+    assert_eq!(page.bundles, vec![(1, vec![1; 40]), (3, vec![3; 40])]);
+    assert_eq!((page.next, page.more), (3, false));
+    let page = read(vec![a, c], 0, 2).await;
+    assert_eq!(page.bundles.iter().map(|b| b.0).collect::<Vec<_>>(), [1, 3]);
+    assert_eq!((page.next, page.more), (3, true));
+    let page = read(vec![a, c], 3, 2).await;
+    assert_eq!(page.bundles, vec![(4, vec![4; 40])]);
+    assert!(!page.more);
+    let page = read(vec![b], 0, 10).await;
+    assert_eq!(page.bundles.iter().map(|b| b.0).collect::<Vec<_>>(), [2, 5]);
+    assert!(read(vec![[0xd; 16]], 0, 10).await.bundles.is_empty());
+    assert!(read(Vec::new(), 0, 10).await.bundles.is_empty());
+    let missing = storage
+        .store_bundles(TeamId([9; 16]), vec![bundle(a, sender, 1)])
+        .await;
+    assert!(matches!(missing, Err(Error::NoSuchTeam(_))), "{missing:?}");
+    storage.close().await.unwrap();
+}
+
+/// A pull for one document skips the others' sequence numbers, compacted or not.
+pub async fn pull_filters_by_document<B: Backend>(backend: &mut B) {
+    let storage = backend.open().await;
+    let team = new_team(&storage, 1).await;
+    let (t, me) = (team.team, team.admin);
+    let a = DocumentId([0xaa; 16]);
+    let b = DocumentId([0xbb; 16]);
+    let plan = [
+        envelope(t, me, a, Kind::ChangeBatch, 0, 1), // 1: covered by 4
+        envelope(t, me, b, Kind::ChangeBatch, 0, 2), // 2
+        envelope(t, me, a, Kind::ChangeBatch, 0, 3), // 3: covered by 4
+        envelope(t, me, a, Kind::Snapshot, 3, 4),    // 4
+        envelope(t, me, b, Kind::ChangeBatch, 0, 5), // 5
+        envelope(t, me, a, Kind::ChangeBatch, 0, 6), // 6
+    ];
+    storage.push(t, plan.to_vec()).await.unwrap();
+    let pull = |document, compact, after, limit| {
+        let storage = &storage;
+        async move {
+            storage
+                .pull(
+                    t,
+                    PullRequest {
+                        after,
+                        limit,
+                        max_bytes: usize::MAX,
+                        compact,
+                        document: Some(document),
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let seqs = |page: &super::Page| page.envelopes.iter().map(|e| e.0).collect::<Vec<_>>();
+    assert_eq!(seqs(&pull(a, false, 0, 100).await), [1, 3, 4, 6]);
+    assert_eq!(seqs(&pull(b, false, 0, 100).await), [2, 5]);
+    assert_eq!(seqs(&pull(a, true, 0, 100).await), [4, 6]);
+    assert_eq!(seqs(&pull(b, true, 0, 100).await), [2, 5]);
+    let page = pull(a, false, 1, 2).await;
+    assert_eq!((seqs(&page), page.next, page.more), (vec![3, 4], 4, true));
+    let page = pull(b, false, 2, 10).await;
+    assert_eq!((seqs(&page), page.next, page.more), (vec![5], 5, false));
+    let page = pull(DocumentId([0xcc; 16]), false, 0, 10).await;
+    assert!(page.envelopes.is_empty() && !page.more && page.next == 0);
     storage.close().await.unwrap();
 }
 
@@ -447,6 +748,7 @@ pub async fn pull_pages_by_count_and_bytes<B: Backend>(backend: &mut B) {
         limit: 3,
         max_bytes: usize::MAX,
         compact: false,
+        document: None,
     };
     let mut seen = Vec::new();
     loop {
@@ -472,6 +774,7 @@ pub async fn pull_pages_by_count_and_bytes<B: Backend>(backend: &mut B) {
                 limit: 100,
                 max_bytes: 2 * item,
                 compact: false,
+                document: None,
             },
         )
         .await
@@ -488,6 +791,7 @@ pub async fn pull_pages_by_count_and_bytes<B: Backend>(backend: &mut B) {
                 limit: 100,
                 max_bytes: 1,
                 compact: false,
+                document: None,
             },
         )
         .await
@@ -504,6 +808,7 @@ pub async fn pull_pages_by_count_and_bytes<B: Backend>(backend: &mut B) {
                 limit: 3,
                 max_bytes: usize::MAX,
                 compact: false,
+                document: None,
             },
         )
         .await
@@ -565,6 +870,7 @@ pub async fn compact_pull_leaves_out_what_snapshots_cover<B: Backend>(backend: &
                 limit,
                 max_bytes: usize::MAX,
                 compact,
+                document: None,
             };
             let mut seen = Vec::new();
             loop {
@@ -592,6 +898,7 @@ pub async fn compact_pull_leaves_out_what_snapshots_cover<B: Backend>(backend: &
                 limit: 1,
                 max_bytes: usize::MAX,
                 compact: true,
+                document: None,
             },
         )
         .await
@@ -663,20 +970,7 @@ pub async fn concurrent_pushes_get_distinct_gap_free_sequence_numbers<B: Backend
 pub async fn writes_survive_reopen<B: Backend>(backend: &mut B) {
     let storage = backend.open().await;
     let team = new_team(&storage, 1).await;
-    let (member, member_key) = device(2);
-    storage
-        .add_device(
-            team.team,
-            NewDevice {
-                device: member,
-                public_key: member_key.public_key(),
-                role: Role::Member,
-                added_by: team.admin,
-                at_ms: 10,
-            },
-        )
-        .await
-        .unwrap();
+    enrol(&storage, &team, 10, 2, 1).await;
     let doc = DocumentId([0xd0; 16]);
     storage
         .push(team.team, changes(&team, doc, 0, 5))

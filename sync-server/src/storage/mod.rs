@@ -13,8 +13,11 @@
 //!
 //! The trait is deliberately narrow and speaks the relay's words, not SQL:
 //!
-//! - **teams and devices**: create a team with its first admin, add or revoke a device,
-//!   read one device or the whole roster, and find a device's public key for login;
+//! - **teams and membership**: create a team with its genesis entry, append a membership
+//!   entry (checked by the caller with `holdfast_protocol::Membership`) together with its
+//!   roster change, the new key epoch and its key bundles, read the log back, read the
+//!   roster, and find a device's public key for login;
+//! - **key bundles**: store bundles and read those addressed to some recipients;
 //! - **push**: store a batch of envelopes *already validated by the caller* (decoded,
 //!   signature and authorship checked) and answer, per envelope, its team sequence number
 //!   and whether it was a duplicate; idempotent by envelope id;
@@ -45,7 +48,7 @@ use std::future::Future;
 use std::sync::Mutex;
 
 use holdfast_protocol::{
-    DeviceId, DocumentId, EnvelopeId, EnvelopeRef, Kind, PUBLIC_KEY_LEN, TeamId,
+    DeviceId, DocumentId, EnvelopeId, EnvelopeRef, InviteId, Kind, PUBLIC_KEY_LEN, TeamId,
 };
 use tokio::sync::watch;
 
@@ -70,28 +73,20 @@ pub enum Error {
     /// The team does not exist.
     #[error("team {0} does not exist")]
     NoSuchTeam(TeamId),
-    /// The device is already on the team's roster (possibly revoked).
-    #[error("device {device} is already on the roster of team {team}")]
-    DeviceExists {
-        /// The team.
-        team: TeamId,
-        /// The device.
-        device: DeviceId,
-    },
     /// The device is registered elsewhere with another public key: a device has one key.
     #[error("device {0} is already registered with another public key")]
     DeviceKeyConflict(DeviceId),
-    /// The device is not on the team's roster.
-    #[error("device {device} is not on the roster of team {team}")]
-    NoSuchDevice {
+    /// The membership log is not as long as the appending request expected: someone
+    /// appended first. Re-read the log and check again.
+    #[error("the membership log of team {team} has {len} entries, not {expected}")]
+    MembershipConflict {
         /// The team.
         team: TeamId,
-        /// The device.
-        device: DeviceId,
+        /// The length the request expected.
+        expected: u64,
+        /// The actual length.
+        len: u64,
     },
-    /// Revoking the device would leave the team without an active admin.
-    #[error("device {0} is the team's last active admin")]
-    LastAdmin(DeviceId),
     /// The backend is closed or shutting down.
     #[error("storage is closed")]
     Closed,
@@ -103,81 +98,45 @@ pub enum Error {
 /// The storage result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A device's role in a team.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Adds and revokes devices, and does everything a member does.
-    Admin,
-    /// Pushes, pulls and reads the roster.
-    Member,
-}
+pub use holdfast_protocol::Role;
 
-impl Role {
-    /// The role's name on the wire and in the database.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Member => "member",
-        }
-    }
-
-    /// The role for its name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "admin" => Some(Role::Admin),
-            "member" => Some(Role::Member),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A new team and the device that creates it, which becomes its first admin.
+/// A new team: its genesis entry (membership log entry 0, already checked by the caller)
+/// and the creating device, which becomes its first admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTeam {
     /// The team id, chosen (at random) by the creating device.
     pub team: TeamId,
+    /// The encoded genesis entry.
+    pub genesis: Vec<u8>,
     /// The creating device.
     pub admin: DeviceId,
     /// Its Ed25519 public key.
     pub public_key: PublicKey,
+    /// Its HPKE public key.
+    pub hpke_key: Vec<u8>,
     /// When, in ms since the Unix epoch.
     pub at_ms: u64,
 }
 
-/// A device to add to a team's roster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewDevice {
-    /// The device.
-    pub device: DeviceId,
-    /// Its Ed25519 public key.
-    pub public_key: PublicKey,
-    /// Its role.
-    pub role: Role,
-    /// The admin device that adds it.
-    pub added_by: DeviceId,
-    /// When, in ms since the Unix epoch.
-    pub at_ms: u64,
-}
-
-/// One entry of a team's roster.
+/// One row of a team's roster: the relay's index of what the membership log says about a
+/// device (login looks keys up here; the log itself is the authority).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     /// The device.
     pub device: DeviceId,
     /// Its Ed25519 public key.
     pub public_key: PublicKey,
+    /// Its HPKE public key.
+    pub hpke_key: Vec<u8>,
     /// Its role.
     pub role: Role,
-    /// When it was added, in ms since the Unix epoch.
+    /// For a patient: the plan it reads.
+    pub plan: Option<DocumentId>,
+    /// The invite it redeemed (none for the team's creator).
+    pub invite: Option<InviteId>,
+    /// When it joined, in ms since the Unix epoch (the entry's time).
     pub added_at_ms: u64,
-    /// The admin that added it (the team's creator names itself).
+    /// The device that enrolled it (the creator names itself).
     pub added_by: DeviceId,
     /// When it was revoked, if it was.
     pub revoked_at_ms: Option<u64>,
@@ -188,6 +147,112 @@ impl Device {
     pub fn is_active(&self) -> bool {
         self.revoked_at_ms.is_none()
     }
+}
+
+/// What a membership entry changes on the roster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RosterChange {
+    /// Nothing (an invite).
+    None,
+    /// A device joined (a redeem).
+    Join(Device),
+    /// A device was revoked.
+    Revoke {
+        /// The device.
+        device: DeviceId,
+        /// When (the entry's time).
+        at_ms: u64,
+    },
+    /// A device's role changed.
+    Role {
+        /// The device.
+        device: DeviceId,
+        /// Its new role.
+        role: Role,
+    },
+}
+
+/// A key bundle to store, already decoded and checked by the caller.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewBundle {
+    /// Its recipient: a device id or an invite id.
+    pub recipient: [u8; 16],
+    /// The device that sealed and signed it.
+    pub sender: DeviceId,
+    /// The encoded bundle (`HFK1`).
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Debug for NewBundle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewBundle")
+            .field("recipient", &hex::encode(self.recipient))
+            .field("sender", &self.sender)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// One membership entry to append, with everything that must commit with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipAppend {
+    /// The log length the caller checked the entry against: the entry gets this sequence
+    /// number, or the append fails with [`Error::MembershipConflict`].
+    pub expected_len: u64,
+    /// The encoded entry (`HFM1`).
+    pub entry: Vec<u8>,
+    /// The patient (invite id) the entry concerns, if any (`Entry::patient_subject`).
+    pub subject: Option<[u8; 16]>,
+    /// Its effect on the roster.
+    pub roster: RosterChange,
+    /// The team's key epoch once the entry is applied.
+    pub epoch: u32,
+    /// Key bundles that come with it.
+    pub bundles: Vec<NewBundle>,
+}
+
+/// A stored membership entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipEntry {
+    /// Its position in the team's log (0 is the genesis).
+    pub seq: u64,
+    /// The encoded entry.
+    pub entry: Vec<u8>,
+    /// The patient (invite id) it concerns, if any.
+    pub subject: Option<[u8; 16]>,
+}
+
+/// What a key-bundle read asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleRequest {
+    /// Bundles addressed to any of these (a device id, the invite it redeemed).
+    pub recipients: Vec<[u8; 16]>,
+    /// With a team bundle sequence number above this.
+    pub after: u64,
+    /// At most this many (at least 1).
+    pub limit: usize,
+}
+
+/// A team's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TeamInfo {
+    /// Its latest envelope sequence number.
+    pub head: u64,
+    /// Its key epoch.
+    pub epoch: u32,
+    /// Entries in its membership log.
+    pub membership_len: u64,
+}
+
+/// A page of key bundles.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BundlePage {
+    /// `(team bundle sequence number, bundle bytes)` in increasing order.
+    pub bundles: Vec<(u64, Vec<u8>)>,
+    /// The cursor to continue from.
+    pub next: u64,
+    /// Whether more follow.
+    pub more: bool,
 }
 
 /// An envelope to store: its bytes and the clear-header fields the relay indexes.
@@ -206,6 +271,8 @@ pub struct NewEnvelope {
     pub covers: u64,
     /// The device that wrote and pushed it.
     pub author: DeviceId,
+    /// The key epoch it is sealed under.
+    pub epoch: u32,
     /// The whole encoded envelope (a zero-copy slice of the request body).
     pub bytes: Bytes,
 }
@@ -220,6 +287,7 @@ impl NewEnvelope {
             kind: envelope.header.kind,
             covers: envelope.header.covers,
             author: envelope.header.author,
+            epoch: envelope.header.epoch,
             bytes,
         }
     }
@@ -242,6 +310,7 @@ impl fmt::Debug for NewEnvelope {
             .field("kind", &self.kind)
             .field("covers", &self.covers)
             .field("author", &self.author)
+            .field("epoch", &self.epoch)
             .field("len", &self.bytes.len())
             .finish()
     }
@@ -284,6 +353,10 @@ pub struct PullRequest {
     /// than their own sequence number count: one that claims to include changes that did
     /// not exist when it arrived is served but never used to leave anything out.
     pub compact: bool,
+    /// Only envelopes of this document (a patient's plan, or a `doc=` pull). Sequence
+    /// numbers stay the team's, so a filtered page has gaps. A compact pull with a filter
+    /// compacts within that document.
+    pub document: Option<DocumentId>,
 }
 
 /// One page of a pull.
@@ -323,39 +396,32 @@ pub struct WriteStats {
 
 /// A storage backend. See the [module docs](self) for the design.
 pub trait Storage: Send + Sync + 'static {
-    /// Creates `team` with its creator as the first admin. [`Error::TeamExists`] if the id
-    /// is taken; [`Error::DeviceKeyConflict`] if the creator is registered elsewhere with
-    /// another key.
+    /// Creates `team` with its genesis entry (log entry 0, epoch 1) and its creator as
+    /// the first admin. [`Error::TeamExists`] if the id is taken;
+    /// [`Error::DeviceKeyConflict`] if the creator is registered elsewhere with another key.
     fn create_team(&self, team: NewTeam) -> impl Future<Output = Result<()>> + Send;
 
-    /// Adds a device to a team's roster and returns its entry. [`Error::NoSuchTeam`],
-    /// [`Error::DeviceExists`] (also when it was revoked: a re-enrolled device gets a new
-    /// id) or [`Error::DeviceKeyConflict`].
-    fn add_device(
+    /// Appends one membership entry (already checked by the caller against the log of
+    /// length `append.expected_len`) with its roster change, the team's new epoch and its
+    /// key bundles, in one transaction, and returns the entry's sequence number.
+    /// [`Error::NoSuchTeam`], [`Error::MembershipConflict`] if the log's length is not
+    /// `expected_len` (nothing stored), or [`Error::DeviceKeyConflict`] for a joining
+    /// device registered elsewhere with another key.
+    fn append_membership(
         &self,
         team: TeamId,
-        device: NewDevice,
-    ) -> impl Future<Output = Result<Device>> + Send;
+        append: MembershipAppend,
+    ) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Revokes a device (it keeps its roster entry, so its old envelopes stay verifiable)
-    /// and returns its entry. Revoking a revoked device changes nothing.
-    /// [`Error::NoSuchDevice`], or [`Error::LastAdmin`] if no active admin would remain.
-    fn revoke_device(
+    /// The team's membership entries with a sequence number of at least `from`, in
+    /// order. Empty if the team does not exist.
+    fn membership(
         &self,
         team: TeamId,
-        device: DeviceId,
-        at_ms: u64,
-    ) -> impl Future<Output = Result<Device>> + Send;
+        from: u64,
+    ) -> impl Future<Output = Result<Vec<MembershipEntry>>> + Send;
 
-    /// A device's roster entry in a team, revoked or not; `None` if it never was on it
-    /// (or the team does not exist).
-    fn device(
-        &self,
-        team: TeamId,
-        device: DeviceId,
-    ) -> impl Future<Output = Result<Option<Device>>> + Send;
-
-    /// A team's whole roster, revoked devices included, in the order they were added.
+    /// A team's whole roster, revoked devices included, in the order they joined.
     /// Empty if the team does not exist.
     fn devices(&self, team: TeamId) -> impl Future<Output = Result<Vec<Device>>> + Send;
 
@@ -365,6 +431,22 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         device: DeviceId,
     ) -> impl Future<Output = Result<Option<PublicKey>>> + Send;
+
+    /// Stores key bundles (already checked by the caller), each with the team's next
+    /// bundle sequence number, and returns how many were stored. [`Error::NoSuchTeam`].
+    fn store_bundles(
+        &self,
+        team: TeamId,
+        bundles: Vec<NewBundle>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// The team's key bundles addressed to any of `request.recipients` after
+    /// `request.after`, in order.
+    fn bundles(
+        &self,
+        team: TeamId,
+        request: BundleRequest,
+    ) -> impl Future<Output = Result<BundlePage>> + Send;
 
     /// Stores envelopes for `team` in order and answers one [`Pushed`] per envelope, in
     /// the same order, with the team's head. Idempotent: an envelope id the relay holds keeps its first sequence
@@ -384,6 +466,9 @@ pub trait Storage: Send + Sync + 'static {
     /// The team's latest sequence number (0 before its first envelope); `None` if the
     /// team does not exist.
     fn head(&self, team: TeamId) -> impl Future<Output = Result<Option<u64>>> + Send;
+
+    /// A team's head, key epoch and membership length; `None` if it does not exist.
+    fn team(&self, team: TeamId) -> impl Future<Output = Result<Option<TeamInfo>>> + Send;
 
     /// The live fan-out of team heads, published by the backend after each commit.
     fn heads(&self) -> &TeamHeads;

@@ -16,13 +16,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-use holdfast_protocol::{DeviceId, PAGE_ITEM_OVERHEAD, TeamId};
+use holdfast_protocol::{DeviceId, DocumentId, InviteId, PAGE_ITEM_OVERHEAD, TeamId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
-    Device, Error, NewDevice, NewEnvelope, NewTeam, Page, PublicKey, PullRequest, PushReceipt,
-    Result, Role, Storage, TeamHeads, WriteStats,
+    BundlePage, BundleRequest, Device, Error, MembershipAppend, MembershipEntry, NewBundle,
+    NewEnvelope, NewTeam, Page, PublicKey, PullRequest, PushReceipt, Result, Role, Storage,
+    TeamHeads, TeamInfo, WriteStats,
 };
 
 pub mod schema;
@@ -254,17 +255,13 @@ pub(super) fn from_sql_int(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-/// Selects one roster entry by team and device, in [`device_from_row`]'s column order.
-pub(super) const DEVICE_SQL: &str =
-    "SELECT device, public_key, role, added_at, added_by, revoked_at
-     FROM devices WHERE team = ?1 AND device = ?2";
-
-/// A roster entry from `device, public_key, role, added_at, added_by, revoked_at`.
+/// A roster entry from `device, public_key, hpke_key, role, plan, invite, added_at,
+/// added_by, revoked_at`.
 pub(super) fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Device> {
-    let role: String = row.get(2)?;
+    let role: String = row.get(3)?;
     let role = Role::from_name(&role).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
-            2,
+            3,
             rusqlite::types::Type::Text,
             format!("unknown role {role:?}").into(),
         )
@@ -272,41 +269,68 @@ pub(super) fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Device> {
     Ok(Device {
         device: DeviceId(row.get(0)?),
         public_key: row.get(1)?,
+        hpke_key: row.get(2)?,
         role,
-        added_at_ms: from_sql_int(row.get(3)?),
-        added_by: DeviceId(row.get(4)?),
-        revoked_at_ms: row.get::<_, Option<i64>>(5)?.map(from_sql_int),
+        plan: row.get::<_, Option<[u8; 16]>>(4)?.map(DocumentId),
+        invite: row.get::<_, Option<[u8; 16]>>(5)?.map(InviteId),
+        added_at_ms: from_sql_int(row.get(6)?),
+        added_by: DeviceId(row.get(7)?),
+        revoked_at_ms: row.get::<_, Option<i64>>(8)?.map(from_sql_int),
     })
 }
 
-const PULL_SQL: &str = "SELECT seq, length(bytes), bytes FROM envelopes
-     WHERE team = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+macro_rules! pull_sql {
+    ($filter:literal) => {
+        concat!(
+            "SELECT seq, length(bytes), bytes FROM envelopes
+             WHERE team = ?1 AND seq > ?2",
+            $filter,
+            " ORDER BY seq LIMIT ?3"
+        )
+    };
+}
 
 /// See [`PullRequest::compact`]. The subquery runs on the partial snapshot index.
-const PULL_COMPACT_SQL: &str = "SELECT e.seq, length(e.bytes), e.bytes FROM envelopes e
-     WHERE e.team = ?1 AND e.seq > ?2
-       AND NOT (e.kind IN (1, 2) AND EXISTS (
-           SELECT 1 FROM envelopes s
-           WHERE s.team = e.team AND s.document = e.document AND s.kind = 2
-             AND s.covers < s.seq AND s.seq <> e.seq
-             AND ((e.kind = 1 AND s.covers >= e.seq)
-               OR (e.kind = 2 AND (s.covers > e.covers
-                                   OR (s.covers = e.covers AND s.seq > e.seq))))))
-     ORDER BY e.seq LIMIT ?3";
+macro_rules! pull_compact_sql {
+    ($filter:literal) => {
+        concat!(
+            "SELECT e.seq, length(e.bytes), e.bytes FROM envelopes e
+             WHERE e.team = ?1 AND e.seq > ?2",
+            $filter,
+            " AND NOT (e.kind IN (1, 2) AND EXISTS (
+               SELECT 1 FROM envelopes s
+               WHERE s.team = e.team AND s.document = e.document AND s.kind = 2
+                 AND s.covers < s.seq AND s.seq <> e.seq
+                 AND ((e.kind = 1 AND s.covers >= e.seq)
+                   OR (e.kind = 2 AND (s.covers > e.covers
+                                       OR (s.covers = e.covers AND s.seq > e.seq))))))
+             ORDER BY e.seq LIMIT ?3"
+        )
+    };
+}
+
+const PULL_SQL: &str = pull_sql!("");
+const PULL_DOC_SQL: &str = pull_sql!(" AND document = ?4");
+const PULL_COMPACT_SQL: &str = pull_compact_sql!("");
+const PULL_COMPACT_DOC_SQL: &str = pull_compact_sql!(" AND e.document = ?4");
 
 fn pull(conn: &Connection, team: TeamId, request: PullRequest) -> Result<Page> {
     let limit = request.limit.max(1);
-    let sql = if request.compact {
-        PULL_COMPACT_SQL
-    } else {
-        PULL_SQL
+    let sql = match (request.compact, request.document.is_some()) {
+        (false, false) => PULL_SQL,
+        (false, true) => PULL_DOC_SQL,
+        (true, false) => PULL_COMPACT_SQL,
+        (true, true) => PULL_COMPACT_DOC_SQL,
     };
     let mut stmt = conn.prepare_cached(sql).map_err(sql_error)?;
     // One row more than asked tells whether there is more.
     let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
-    let mut rows = stmt
-        .query(params![team.0, to_sql_int(request.after), fetch])
-        .map_err(sql_error)?;
+    let after = to_sql_int(request.after);
+    let mut rows = match request.document {
+        Some(document) => stmt.query(params![team.0, after, fetch, document.0]),
+        None => stmt.query(params![team.0, after, fetch]),
+    }
+    .map_err(sql_error)?;
     let mut page = Page {
         envelopes: Vec::new(),
         next: request.after,
@@ -331,38 +355,76 @@ fn pull(conn: &Connection, team: TeamId, request: PullRequest) -> Result<Page> {
     Ok(page)
 }
 
+fn bundles(conn: &Connection, team: TeamId, request: &BundleRequest) -> Result<BundlePage> {
+    let limit = request.limit.max(1);
+    let mut page = BundlePage {
+        bundles: Vec::new(),
+        next: request.after,
+        more: false,
+    };
+    if request.recipients.is_empty() {
+        return Ok(page);
+    }
+    let marks = vec!["?"; request.recipients.len()].join(", ");
+    let sql = format!(
+        "SELECT seq, bytes FROM key_bundles
+         WHERE team = ? AND seq > ? AND recipient IN ({marks}) ORDER BY seq LIMIT ?"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(sql_error)?;
+    let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+    let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(request.recipients.len() + 3);
+    values.push(team.0.to_vec().into());
+    values.push(to_sql_int(request.after).into());
+    values.extend(request.recipients.iter().map(|r| r.to_vec().into()));
+    values.push(fetch.into());
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(values))
+        .map_err(sql_error)?;
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        if page.bundles.len() >= limit {
+            page.more = true;
+            break;
+        }
+        let seq = from_sql_int(row.get(0).map_err(sql_error)?);
+        page.bundles.push((seq, row.get(1).map_err(sql_error)?));
+        page.next = seq;
+    }
+    Ok(page)
+}
+
 impl Storage for SqliteStorage {
     async fn create_team(&self, team: NewTeam) -> Result<()> {
         self.write(|reply| Command::CreateTeam { team, reply })
             .await
     }
 
-    async fn add_device(&self, team: TeamId, device: NewDevice) -> Result<Device> {
-        self.write(|reply| Command::AddDevice {
+    async fn append_membership(&self, team: TeamId, append: MembershipAppend) -> Result<u64> {
+        self.write(|reply| Command::AppendMembership {
             team,
-            device,
+            append,
             reply,
         })
         .await
     }
 
-    async fn revoke_device(&self, team: TeamId, device: DeviceId, at_ms: u64) -> Result<Device> {
-        self.write(|reply| Command::RevokeDevice {
-            team,
-            device,
-            at_ms,
-            reply,
-        })
-        .await
-    }
-
-    async fn device(&self, team: TeamId, device: DeviceId) -> Result<Option<Device>> {
+    async fn membership(&self, team: TeamId, from: u64) -> Result<Vec<MembershipEntry>> {
         self.read(move |conn| {
-            conn.prepare_cached(DEVICE_SQL)
-                .and_then(|mut s| {
-                    s.query_row(params![team.0, device.0], device_from_row)
-                        .optional()
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT seq, entry, subject FROM membership
+                     WHERE team = ?1 AND seq >= ?2 ORDER BY seq",
+                )
+                .map_err(sql_error)?;
+            let rows = stmt
+                .query_map(params![team.0, to_sql_int(from)], |row| {
+                    Ok(MembershipEntry {
+                        seq: from_sql_int(row.get(0)?),
+                        entry: row.get(1)?,
+                        subject: row.get(2)?,
+                    })
                 })
+                .map_err(sql_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(sql_error)
         })
         .await
@@ -372,7 +434,8 @@ impl Storage for SqliteStorage {
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT device, public_key, role, added_at, added_by, revoked_at
+                    "SELECT device, public_key, hpke_key, role, plan, invite, added_at, added_by,
+                            revoked_at
                      FROM devices WHERE team = ?1 ORDER BY added_at, device",
                 )
                 .map_err(sql_error)?;
@@ -383,6 +446,19 @@ impl Storage for SqliteStorage {
                 .map_err(sql_error)
         })
         .await
+    }
+
+    async fn store_bundles(&self, team: TeamId, bundles: Vec<NewBundle>) -> Result<u64> {
+        self.write(|reply| Command::StoreBundles {
+            team,
+            bundles,
+            reply,
+        })
+        .await
+    }
+
+    async fn bundles(&self, team: TeamId, request: BundleRequest) -> Result<BundlePage> {
+        self.read(move |conn| bundles(conn, team, &request)).await
     }
 
     async fn device_key(&self, device: DeviceId) -> Result<Option<PublicKey>> {
@@ -416,6 +492,24 @@ impl Storage for SqliteStorage {
             conn.prepare_cached("SELECT head FROM teams WHERE id = ?1")
                 .and_then(|mut s| s.query_row([team.0], |r| r.get::<_, i64>(0)).optional())
                 .map(|head| head.map(from_sql_int))
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn team(&self, team: TeamId) -> Result<Option<TeamInfo>> {
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT head, epoch, membership_len FROM teams WHERE id = ?1")
+                .and_then(|mut s| {
+                    s.query_row([team.0], |r| {
+                        Ok(TeamInfo {
+                            head: from_sql_int(r.get(0)?),
+                            epoch: r.get(1)?,
+                            membership_len: from_sql_int(r.get(2)?),
+                        })
+                    })
+                    .optional()
+                })
                 .map_err(sql_error)
         })
         .await
@@ -522,7 +616,10 @@ mod tests {
     contract_tests!(
         team_creation_and_roster,
         device_key_is_one_per_device,
-        revocation_keeps_the_roster_entry_and_one_admin,
+        membership_appends_need_the_expected_length,
+        membership_entries_keep_their_subject_and_roster_effect,
+        bundles_are_served_per_recipient,
+        pull_filters_by_document,
         push_is_idempotent_by_id,
         sequence_numbers_are_per_team_and_gap_free,
         pull_pages_by_count_and_bytes,

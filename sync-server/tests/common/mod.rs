@@ -6,8 +6,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use holdfast_protocol::{
-    DeviceId, DeviceSigningKey, DocumentId, DocumentKey, Header, Kind, PUSH_CONTEXT, PUSH_MAGIC,
-    PullPage, PushBatch, SystemRandom, TeamId, seal, sign_auth,
+    BundleHeader, DeviceId, DeviceSigningKey, DocumentId, DocumentKey, Entry, EpochKey, Header,
+    HpkeKeyPair, HpkePublicKey, InviteCode, KeyBundle, Kind, Op, PUSH_CONTEXT, PUSH_MAGIC,
+    PullPage, PushBatch, Role, SystemRandom, TeamId, WrappedKey, redeem_proof_message, seal,
+    sign_auth,
 };
 use holdfast_relay::{Config, Limits, RunningRelay, Storage};
 use reqwest::StatusCode;
@@ -75,15 +77,164 @@ impl Relay {
     /// Creates a team with `admin` as its first admin.
     pub async fn create_team(&self, admin: &Device) -> TeamId {
         let team = TeamId::random(&SystemRandom::new()).unwrap();
-        let response = self
-            .http
-            .post(self.at("/v1/teams"))
-            .json(&admin.team_creation(&self.origin, team, now_ms()))
-            .send()
-            .await
-            .unwrap();
+        let response = self.post_genesis(&admin.genesis(team, now_ms())).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         team
+    }
+
+    /// `POST /v1/teams` with a genesis entry.
+    pub async fn post_genesis(&self, genesis: &Entry) -> reqwest::Response {
+        self.http
+            .post(self.at("/v1/teams"))
+            .json(&json!({"genesis": hex::encode(genesis.as_bytes())}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// An authenticated GET.
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.at(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /v1/teams/{team}` as JSON (asserting 200).
+    pub async fn team(&self, token: &str, team: TeamId) -> Value {
+        let response = self.get(token, &format!("/v1/teams/{team}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// The team's membership log length.
+    pub async fn membership_len(&self, token: &str, team: TeamId) -> u64 {
+        self.team(token, team).await["membership_len"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// `POST /v1/teams/{team}/membership`.
+    pub async fn append(
+        &self,
+        token: &str,
+        team: TeamId,
+        entry: &Entry,
+        bundles: &[Vec<u8>],
+        expected_len: u64,
+    ) -> reqwest::Response {
+        let bundles: Vec<String> = bundles.iter().map(hex::encode).collect();
+        self.http
+            .post(self.at(&format!("/v1/teams/{team}/membership")))
+            .bearer_auth(token)
+            .json(&json!({
+                "entry": hex::encode(entry.as_bytes()),
+                "bundles": bundles,
+                "expected_len": expected_len,
+            }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates an invite as `inviter` (token `token`): appends the Invite entry with a key
+    /// bundle for the invite. Returns the code and the relay's answer.
+    pub async fn invite(
+        &self,
+        token: &str,
+        team: TeamId,
+        inviter: &Device,
+        role: Role,
+        plan: Option<DocumentId>,
+        expires_at_ms: u64,
+    ) -> (InviteCode, reqwest::Response) {
+        let code = invite_code(&self.url, team, role, plan, expires_at_ms);
+        let entry = inviter.invite_entry(team, &code);
+        let hpke = code.hpke_key().unwrap();
+        let bundle = inviter.bundle(team, code.id().0, hpke.public_key(), 1);
+        let len = self.membership_len(token, team).await;
+        let response = self.append(token, team, &entry, &[bundle], len).await;
+        (code, response)
+    }
+
+    /// `device` redeems `code`.
+    pub async fn redeem(
+        &self,
+        team: TeamId,
+        code: &InviteCode,
+        device: &Device,
+    ) -> reqwest::Response {
+        let entry = device.redeem_entry(team, code, &code.signing_key().unwrap());
+        self.post_redeem(team, code, &entry).await
+    }
+
+    /// Posts a redeem entry to `code`'s invite.
+    pub async fn post_redeem(
+        &self,
+        team: TeamId,
+        code: &InviteCode,
+        entry: &Entry,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.at(&format!("/v1/teams/{team}/invites/{}/redeem", code.id())))
+            .json(&json!({"entry": hex::encode(entry.as_bytes())}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Enrols `device` into `team` with `role` (and `plan`): `inviter` (token `token`)
+    /// invites, the device redeems. Panics unless both succeed.
+    pub async fn enrol(
+        &self,
+        token: &str,
+        team: TeamId,
+        inviter: &Device,
+        device: &Device,
+        role: Role,
+        plan: Option<DocumentId>,
+    ) -> InviteCode {
+        let (code, response) = self
+            .invite(token, team, inviter, role, plan, now_ms() + 600_000)
+            .await;
+        let status = response.status();
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+        let response = self.redeem(team, &code, device).await;
+        let status = response.status();
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+        code
+    }
+
+    /// `admin` revokes `device`, with a key bundle for each of `others`.
+    pub async fn revoke(
+        &self,
+        token: &str,
+        team: TeamId,
+        admin: &Device,
+        device: DeviceId,
+        others: &[&Device],
+    ) -> reqwest::Response {
+        let shown = self.team(token, team).await;
+        let epoch = shown["epoch"].as_u64().unwrap() as u32 + 1;
+        let len = shown["membership_len"].as_u64().unwrap();
+        let entry = admin.revoke_entry(team, device, epoch);
+        let bundles: Vec<Vec<u8>> = others
+            .iter()
+            .map(|d| admin.bundle(team, d.id.0, d.hpke.public_key(), epoch))
+            .collect();
+        self.append(token, team, &entry, &bundles, len).await
     }
 
     /// Logs `device` in and returns its bearer token.
@@ -135,27 +286,6 @@ impl Relay {
         } else {
             Err((status, body))
         }
-    }
-
-    /// Adds `device` to `team` with `role`, as the admin holding `token`.
-    pub async fn add_device(
-        &self,
-        token: &str,
-        team: TeamId,
-        device: &Device,
-        role: &str,
-    ) -> reqwest::Response {
-        self.http
-            .post(self.at(&format!("/v1/teams/{team}/devices")))
-            .bearer_auth(token)
-            .json(&json!({
-                "device": device.id.to_string(),
-                "public_key": hex::encode(device.key.public_key()),
-                "role": role,
-            }))
-            .send()
-            .await
-            .unwrap()
     }
 
     pub async fn push(&self, token: &str, team: TeamId, batch: Vec<u8>) -> reqwest::Response {
@@ -224,10 +354,31 @@ impl Relay {
     }
 }
 
-/// A device: an id and a signing key.
+/// A fresh invite code for `team` (the relay does not check the anchor).
+pub fn invite_code(
+    relay_url: &str,
+    team: TeamId,
+    role: Role,
+    plan: Option<DocumentId>,
+    expires_at_ms: u64,
+) -> InviteCode {
+    InviteCode::generate(
+        &SystemRandom::new(),
+        relay_url,
+        team,
+        [0; 16],
+        role,
+        plan,
+        expires_at_ms,
+    )
+    .unwrap()
+}
+
+/// A device: an id, a signing key and an HPKE key pair.
 pub struct Device {
     pub id: DeviceId,
     pub key: DeviceSigningKey,
+    pub hpke: HpkeKeyPair,
 }
 
 impl Device {
@@ -236,24 +387,83 @@ impl Device {
         Device {
             id: DeviceId::random(&rng).unwrap(),
             key: DeviceSigningKey::generate(&rng).unwrap(),
+            hpke: HpkeKeyPair::generate(&rng).unwrap(),
         }
     }
 
-    /// The body of `POST /v1/teams`.
-    pub fn team_creation(&self, origin: &str, team: TeamId, timestamp: u64) -> Value {
-        let signature =
-            holdfast_relay::sign_team_creation(&self.key, origin, &team, &self.id, timestamp)
-                .unwrap();
-        json!({
-            "team": team.to_string(),
-            "device": self.id.to_string(),
-            "public_key": hex::encode(self.key.public_key()),
-            "timestamp": timestamp,
-            "signature": hex::encode(signature),
-        })
+    /// This device's genesis entry for `team`.
+    pub fn genesis(&self, team: TeamId, at_ms: u64) -> Entry {
+        let op = Op::Genesis {
+            device: self.id,
+            sign_key: self.key.public_key(),
+            hpke_key: self.hpke.public_key().clone(),
+        };
+        Entry::sign(team, at_ms, self.id.0, op, &self.key).unwrap()
     }
 
-    /// A sealed envelope by this device (distinct per `salt`).
+    /// An entry signed by this device, now.
+    pub fn entry(&self, team: TeamId, op: Op) -> Entry {
+        Entry::sign(team, now_ms(), self.id.0, op, &self.key).unwrap()
+    }
+
+    /// The Invite entry for `code`, signed by this device.
+    pub fn invite_entry(&self, team: TeamId, code: &InviteCode) -> Entry {
+        let op = Op::Invite {
+            invite: code.id(),
+            sign_key: code.signing_key().unwrap().public_key(),
+            hpke_key: code.hpke_key().unwrap().public_key().clone(),
+            role: code.role,
+            plan: code.plan,
+            expires_at_ms: code.expires_at_ms,
+        };
+        self.entry(team, op)
+    }
+
+    /// This device's Redeem entry for `code`, signed with `invite_key`.
+    pub fn redeem_entry(
+        &self,
+        team: TeamId,
+        code: &InviteCode,
+        invite_key: &DeviceSigningKey,
+    ) -> Entry {
+        let invite = code.id();
+        let hpke_key = self.hpke.public_key().clone();
+        let proof =
+            redeem_proof_message(&team, &invite, &self.id, &self.key.public_key(), &hpke_key);
+        let op = Op::Redeem {
+            invite,
+            device: self.id,
+            sign_key: self.key.public_key(),
+            hpke_key,
+            device_signature: self.key.sign(&proof),
+        };
+        Entry::sign(team, now_ms(), invite.0, op, invite_key).unwrap()
+    }
+
+    /// A Revoke entry by this device.
+    pub fn revoke_entry(&self, team: TeamId, device: DeviceId, epoch: u32) -> Entry {
+        self.entry(team, Op::Revoke { device, epoch })
+    }
+
+    /// A key bundle from this device to `recipient` carrying one (random) epoch key.
+    pub fn bundle(
+        &self,
+        team: TeamId,
+        recipient: [u8; 16],
+        to: &HpkePublicKey,
+        epoch: u32,
+    ) -> Vec<u8> {
+        let header = BundleHeader {
+            team,
+            recipient,
+            sender: self.id,
+            at_ms: now_ms(),
+        };
+        let key = EpochKey::generate(&SystemRandom::new()).unwrap();
+        KeyBundle::seal(header, to, &[WrappedKey::Epoch { epoch, key }], &self.key).unwrap()
+    }
+
+    /// A sealed envelope by this device at key epoch 1 (distinct per `salt`).
     pub fn envelope(
         &self,
         team: TeamId,
@@ -263,13 +473,28 @@ impl Device {
         salt: u64,
         plaintext_len: usize,
     ) -> Vec<u8> {
+        self.envelope_at(team, document, kind, covers, salt, plaintext_len, 1)
+    }
+
+    /// A sealed envelope by this device at key epoch `epoch`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn envelope_at(
+        &self,
+        team: TeamId,
+        document: DocumentId,
+        kind: Kind,
+        covers: u64,
+        salt: u64,
+        plaintext_len: usize,
+        epoch: u32,
+    ) -> Vec<u8> {
         let mut nonce = [0u8; 12];
         nonce[4..].copy_from_slice(&salt.to_be_bytes());
         let header = Header {
             kind,
             team,
             document,
-            epoch: 1,
+            epoch,
             author: self.id,
             covers,
             nonce,

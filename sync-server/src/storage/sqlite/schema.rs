@@ -1,7 +1,12 @@
-//! The relay database's schema, by version, and the migrations between versions.
+//! The relay database's schema, by version.
 //!
-//! Version 1: teams (with their head sequence number), the device roster and the
-//! envelopes. Envelope bytes are opaque ciphertext; only clear-header fields are columns.
+//! Version 2 (issue 4): teams (head, key epoch, membership length, bundle head), the
+//! signed membership log, the roster derived from it, key bundles and envelopes. Envelope
+//! and bundle bytes are opaque ciphertext; only clear-header fields are columns.
+//!
+//! Version 1 (a roster of admins and members with no signed log) cannot be migrated: its
+//! roster carries no signatures, so no membership log can be made from it. Opening one is
+//! refused with an error that says so; the relay needs a new data directory.
 
 use rusqlite::Connection;
 
@@ -9,28 +14,59 @@ use super::sql_error;
 use crate::storage::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
-const V1: &str = "
+const V2: &str = "
 CREATE TABLE teams (
-    id         BLOB PRIMARY KEY,
-    created_at INTEGER NOT NULL,
-    -- The last sequence number given out; the writer keeps it in step with envelopes.
-    head       INTEGER NOT NULL DEFAULT 0
+    id             BLOB PRIMARY KEY,
+    created_at     INTEGER NOT NULL,
+    -- The last envelope sequence number given out; the writer keeps it in step.
+    head           INTEGER NOT NULL DEFAULT 0,
+    -- The key epoch (1 until the first revocation).
+    epoch          INTEGER NOT NULL DEFAULT 1,
+    -- Entries in the membership log.
+    membership_len INTEGER NOT NULL DEFAULT 0,
+    -- The last key-bundle sequence number given out.
+    bundle_head    INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
+-- The signed membership log (HFM1 entries), numbered from 0 (the genesis).
+CREATE TABLE membership (
+    team    BLOB NOT NULL REFERENCES teams(id),
+    seq     INTEGER NOT NULL,
+    entry   BLOB NOT NULL,
+    -- The patient (invite id) the entry concerns, if any: hidden from other patients.
+    subject BLOB,
+    PRIMARY KEY (team, seq)
+);
+
+-- The roster as the log makes it: login looks keys up here.
 CREATE TABLE devices (
     team       BLOB NOT NULL REFERENCES teams(id),
     device     BLOB NOT NULL,
     public_key BLOB NOT NULL,
-    role       TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+    hpke_key   BLOB NOT NULL,
+    role       TEXT NOT NULL
+               CHECK (role IN ('admin', 'supervisor', 'link_worker', 'patient')),
+    plan       BLOB,
+    invite     BLOB,
     added_at   INTEGER NOT NULL,
     added_by   BLOB NOT NULL,
     revoked_at INTEGER,
     PRIMARY KEY (team, device)
 ) WITHOUT ROWID;
--- Login looks a device's key up across teams.
 CREATE INDEX devices_by_device ON devices(device);
+
+-- Key bundles (HFK1), numbered per team from 1.
+CREATE TABLE key_bundles (
+    team      BLOB NOT NULL REFERENCES teams(id),
+    seq       INTEGER NOT NULL,
+    recipient BLOB NOT NULL,
+    sender    BLOB NOT NULL,
+    bytes     BLOB NOT NULL,
+    PRIMARY KEY (team, seq)
+);
+CREATE INDEX key_bundles_by_recipient ON key_bundles(team, recipient, seq);
 
 CREATE TABLE envelopes (
     team        BLOB NOT NULL,
@@ -54,10 +90,9 @@ CREATE INDEX envelopes_by_id ON envelopes(substr(id, 1, 8));
 -- Compact pulls look for the snapshots of a document. Partial: change batches, nearly all
 -- envelopes, never pay for this index on insert.
 CREATE INDEX envelopes_snapshots ON envelopes(team, document, covers, seq) WHERE kind = 2;
+-- Pulls of one document (a patient's plan, `doc=`).
+CREATE INDEX envelopes_by_document ON envelopes(team, document, seq);
 ";
-
-/// Each step upgrades from the version before it; `STEPS[0]` creates version 1.
-const STEPS: &[&str] = &[V1];
 
 /// The schema version of an open database (0 for a new, empty file).
 pub fn version(conn: &Connection) -> Result<i64> {
@@ -65,33 +100,34 @@ pub fn version(conn: &Connection) -> Result<i64> {
         .map_err(sql_error)
 }
 
-/// Brings the database to [`VERSION`], one transaction per step. Refuses, untouched, a file
-/// written by a newer relay.
+/// Creates the schema in a new database. Refuses, untouched, a file written by a newer
+/// relay, and one written by a relay from before the signed membership log (version 1).
 pub fn migrate(conn: &mut Connection) -> Result<()> {
-    let current = version(conn)?;
-    if current > VERSION {
-        return Err(Error::Backend(format!(
-            "database schema version {current} is newer than this relay's {VERSION}"
-        )));
+    match version(conn)? {
+        0 => {
+            let tx = conn.transaction().map_err(sql_error)?;
+            tx.execute_batch(V2).map_err(sql_error)?;
+            tx.pragma_update(None, "user_version", VERSION)
+                .map_err(sql_error)?;
+            tx.commit().map_err(sql_error)?;
+            tracing::info!(version = VERSION, "relay database created");
+            Ok(())
+        }
+        VERSION => Ok(()),
+        1 => Err(Error::Backend(
+            "this database was made by an older relay (schema version 1: a device roster \
+             without a signed membership log). It cannot be migrated, because its roster \
+             carries no signatures: start the relay with a new data directory, then create \
+             each team again and enrol its devices with invites"
+                .into(),
+        )),
+        newer if newer > VERSION => Err(Error::Backend(format!(
+            "database schema version {newer} is newer than this relay's {VERSION}"
+        ))),
+        other => Err(Error::Backend(format!(
+            "database schema version {other} is not one this relay knows"
+        ))),
     }
-    for (from, step) in STEPS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(current).unwrap_or(0))
-    {
-        upgrade_from(conn, i64::try_from(from).unwrap_or(i64::MAX), step)?;
-    }
-    Ok(())
-}
-
-fn upgrade_from(conn: &mut Connection, from: i64, sql: &str) -> Result<()> {
-    let tx = conn.transaction().map_err(sql_error)?;
-    tx.execute_batch(sql).map_err(sql_error)?;
-    tx.pragma_update(None, "user_version", from + 1)
-        .map_err(sql_error)?;
-    tx.commit().map_err(sql_error)?;
-    tracing::info!(from, to = from + 1, "relay database schema upgraded");
-    Ok(())
 }
 
 #[cfg(test)]
@@ -109,12 +145,12 @@ mod tests {
         let tables: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'
-                 AND name IN ('teams', 'devices', 'envelopes')",
+                 AND name IN ('teams', 'membership', 'devices', 'key_bundles', 'envelopes')",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 3);
+        assert_eq!(tables, 5);
     }
 
     #[test]
@@ -129,5 +165,16 @@ mod tests {
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .unwrap();
         assert_eq!(tables, 0);
+    }
+
+    #[test]
+    fn a_database_from_before_the_membership_log_is_refused_untouched() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE teams (id BLOB PRIMARY KEY); PRAGMA user_version = 1;")
+            .unwrap();
+        let err = migrate(&mut conn).unwrap_err().to_string();
+        assert!(err.contains("older relay"), "{err}");
+        assert!(err.contains("new data directory"), "{err}");
+        assert_eq!(version(&conn).unwrap(), 1);
     }
 }

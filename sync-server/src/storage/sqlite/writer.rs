@@ -24,9 +24,10 @@ use holdfast_protocol::{DeviceId, TeamId};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Shared, device_from_row, from_sql_int, sql_error, to_sql_int};
+use super::{Shared, from_sql_int, sql_error, to_sql_int};
 use crate::storage::{
-    Device, Error, NewDevice, NewEnvelope, NewTeam, PushReceipt, Pushed, Result, Role,
+    Device, Error, MembershipAppend, NewBundle, NewEnvelope, NewTeam, PushReceipt, Pushed, Result,
+    RosterChange,
 };
 
 /// Stop draining the queue into the current transaction past this many envelopes, so one
@@ -39,16 +40,15 @@ pub(super) enum Command {
         team: NewTeam,
         reply: oneshot::Sender<Result<()>>,
     },
-    AddDevice {
+    AppendMembership {
         team: TeamId,
-        device: NewDevice,
-        reply: oneshot::Sender<Result<Device>>,
+        append: MembershipAppend,
+        reply: oneshot::Sender<Result<u64>>,
     },
-    RevokeDevice {
+    StoreBundles {
         team: TeamId,
-        device: DeviceId,
-        at_ms: u64,
-        reply: oneshot::Sender<Result<Device>>,
+        bundles: Vec<NewBundle>,
+        reply: oneshot::Sender<Result<u64>>,
     },
     Push {
         team: TeamId,
@@ -63,7 +63,9 @@ impl Command {
     fn weight(&self) -> usize {
         match self {
             Command::Push { envelopes, .. } => envelopes.len().max(1),
-            _ => 1,
+            Command::StoreBundles { bundles, .. } => bundles.len().max(1),
+            Command::AppendMembership { append, .. } => append.bundles.len().max(1),
+            Command::CreateTeam { .. } => 1,
         }
     }
 }
@@ -71,7 +73,7 @@ impl Command {
 /// A request's result, held until the group commits.
 enum Done {
     Unit(oneshot::Sender<Result<()>>, Result<()>),
-    Device(oneshot::Sender<Result<Device>>, Result<Device>),
+    Number(oneshot::Sender<Result<u64>>, Result<u64>),
     Pushed(oneshot::Sender<Result<PushReceipt>>, Result<PushReceipt>),
 }
 
@@ -81,7 +83,7 @@ impl Done {
         let failed = || Error::Backend(error.to_owned());
         match self {
             Done::Unit(reply, r) => Done::Unit(reply, r.and_then(|_| Err(failed()))),
-            Done::Device(reply, r) => Done::Device(reply, r.and_then(|_| Err(failed()))),
+            Done::Number(reply, r) => Done::Number(reply, r.and_then(|_| Err(failed()))),
             Done::Pushed(reply, r) => Done::Pushed(reply, r.and_then(|_| Err(failed()))),
         }
     }
@@ -89,7 +91,7 @@ impl Done {
     /// The message of a backend failure (a statement failed part-way), if this is one.
     fn backend_error(&self) -> Option<String> {
         let error = match self {
-            Done::Unit(_, Err(e)) | Done::Device(_, Err(e)) | Done::Pushed(_, Err(e)) => e,
+            Done::Unit(_, Err(e)) | Done::Number(_, Err(e)) | Done::Pushed(_, Err(e)) => e,
             _ => return None,
         };
         match error {
@@ -103,7 +105,7 @@ impl Done {
         // it asked for is committed all the same.
         match self {
             Done::Unit(reply, r) => drop(reply.send(r)),
-            Done::Device(reply, r) => drop(reply.send(r)),
+            Done::Number(reply, r) => drop(reply.send(r)),
             Done::Pushed(reply, r) => drop(reply.send(r)),
         }
     }
@@ -249,8 +251,8 @@ fn done_without_trying(command: Command, message: &str) -> Done {
     let error = || Error::Backend(message.to_owned());
     match command {
         Command::CreateTeam { reply, .. } => Done::Unit(reply, Err(error())),
-        Command::AddDevice { reply, .. } | Command::RevokeDevice { reply, .. } => {
-            Done::Device(reply, Err(error()))
+        Command::AppendMembership { reply, .. } | Command::StoreBundles { reply, .. } => {
+            Done::Number(reply, Err(error()))
         }
         Command::Push { reply, .. } => Done::Pushed(reply, Err(error())),
     }
@@ -271,17 +273,16 @@ fn apply(
             }
             Done::Unit(reply, result)
         }
-        Command::AddDevice {
+        Command::AppendMembership {
             team,
-            device,
+            append,
             reply,
-        } => Done::Device(reply, add_device(conn, team, &device)),
-        Command::RevokeDevice {
+        } => Done::Number(reply, append_membership(conn, team, &append)),
+        Command::StoreBundles {
             team,
-            device,
-            at_ms,
+            bundles,
             reply,
-        } => Done::Device(reply, revoke_device(conn, team, device, at_ms)),
+        } => Done::Number(reply, store_bundles(conn, team, &bundles)),
         Command::Push {
             team,
             envelopes,
@@ -329,7 +330,8 @@ fn create_team(conn: &Connection, team: &NewTeam) -> Result<()> {
     let at = to_sql_int(team.at_ms);
     let inserted = conn
         .execute(
-            "INSERT INTO teams (id, created_at, head) VALUES (?1, ?2, 0) ON CONFLICT DO NOTHING",
+            "INSERT INTO teams (id, created_at, head, epoch, membership_len, bundle_head)
+             VALUES (?1, ?2, 0, 1, 1, 0) ON CONFLICT DO NOTHING",
             params![team.team.0, at],
         )
         .map_err(sql_error)?;
@@ -337,91 +339,154 @@ fn create_team(conn: &Connection, team: &NewTeam) -> Result<()> {
         return Err(Error::TeamExists(team.team));
     }
     conn.execute(
-        "INSERT INTO devices (team, device, public_key, role, added_at, added_by)
-         VALUES (?1, ?2, ?3, 'admin', ?4, ?2)",
-        params![team.team.0, team.admin.0, team.public_key, at],
+        "INSERT INTO membership (team, seq, entry, subject) VALUES (?1, 0, ?2, NULL)",
+        params![team.team.0, team.genesis],
+    )
+    .map_err(sql_error)?;
+    conn.execute(
+        "INSERT INTO devices (team, device, public_key, hpke_key, role, added_at, added_by)
+         VALUES (?1, ?2, ?3, ?4, 'admin', ?5, ?2)",
+        params![
+            team.team.0,
+            team.admin.0,
+            team.public_key,
+            team.hpke_key,
+            at
+        ],
     )
     .map_err(sql_error)?;
     Ok(())
 }
 
-fn team_exists(conn: &Connection, team: TeamId) -> Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM teams WHERE id = ?1")
-        .and_then(|mut s| s.query_row([team.0], |_| Ok(())).optional())
-        .map(|found| found.is_some())
-        .map_err(sql_error)
+/// `(membership_len, bundle_head)` of a team.
+fn team_counters(conn: &Connection, team: TeamId) -> Result<(u64, u64)> {
+    conn.prepare_cached("SELECT membership_len, bundle_head FROM teams WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([team.0], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .optional()
+        })
+        .map_err(sql_error)?
+        .map(|(len, bundles)| (from_sql_int(len), from_sql_int(bundles)))
+        .ok_or(Error::NoSuchTeam(team))
 }
 
-fn add_device(conn: &Connection, team: TeamId, device: &NewDevice) -> Result<Device> {
-    if !team_exists(conn, team)? {
-        return Err(Error::NoSuchTeam(team));
-    }
-    check_key(conn, &device.device, &device.public_key)?;
-    let inserted = conn
-        .execute(
-            "INSERT INTO devices (team, device, public_key, role, added_at, added_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-            params![
-                team.0,
-                device.device.0,
-                device.public_key,
-                device.role.as_str(),
-                to_sql_int(device.at_ms),
-                device.added_by.0
-            ],
-        )
-        .map_err(sql_error)?;
-    if inserted == 0 {
-        return Err(Error::DeviceExists {
+fn append_membership(conn: &Connection, team: TeamId, append: &MembershipAppend) -> Result<u64> {
+    let (len, bundle_head) = team_counters(conn, team)?;
+    if len != append.expected_len {
+        return Err(Error::MembershipConflict {
             team,
-            device: device.device,
+            expected: append.expected_len,
+            len,
         });
     }
-    Ok(Device {
-        device: device.device,
-        public_key: device.public_key,
-        role: device.role,
-        added_at_ms: device.at_ms,
-        added_by: device.added_by,
-        revoked_at_ms: None,
-    })
-}
-
-fn revoke_device(conn: &Connection, team: TeamId, device: DeviceId, at_ms: u64) -> Result<Device> {
-    let entry = conn
-        .query_row(
-            super::DEVICE_SQL,
-            params![team.0, device.0],
-            device_from_row,
-        )
-        .optional()
-        .map_err(sql_error)?
-        .ok_or(Error::NoSuchDevice { team, device })?;
-    if !entry.is_active() {
-        return Ok(entry);
+    if let RosterChange::Join(device) = &append.roster {
+        check_key(conn, &device.device, &device.public_key)?;
     }
-    if entry.role == Role::Admin {
-        let other_admins: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM devices WHERE team = ?1 AND device <> ?2
-                 AND role = 'admin' AND revoked_at IS NULL",
-                params![team.0, device.0],
-                |r| r.get(0),
+    conn.prepare_cached(
+        "INSERT INTO membership (team, seq, entry, subject) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            team.0,
+            to_sql_int(len),
+            append.entry,
+            append.subject
+        ])
+    })
+    .map_err(sql_error)?;
+    match &append.roster {
+        RosterChange::None => {}
+        RosterChange::Join(device) => insert_device(conn, team, device)?,
+        RosterChange::Revoke { device, at_ms } => {
+            conn.execute(
+                "UPDATE devices SET revoked_at = ?3
+                 WHERE team = ?1 AND device = ?2 AND revoked_at IS NULL",
+                params![team.0, device.0, to_sql_int(*at_ms)],
             )
             .map_err(sql_error)?;
-        if other_admins == 0 {
-            return Err(Error::LastAdmin(device));
+        }
+        RosterChange::Role { device, role } => {
+            conn.execute(
+                "UPDATE devices SET role = ?3 WHERE team = ?1 AND device = ?2",
+                params![team.0, device.0, role.as_str()],
+            )
+            .map_err(sql_error)?;
         }
     }
+    let bundle_head = insert_bundles(conn, team, bundle_head, &append.bundles)?;
+    conn.prepare_cached(
+        "UPDATE teams SET membership_len = ?2, epoch = ?3, bundle_head = ?4 WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            team.0,
+            to_sql_int(len.saturating_add(1)),
+            append.epoch,
+            to_sql_int(bundle_head)
+        ])
+    })
+    .map_err(sql_error)?;
+    Ok(len)
+}
+
+fn insert_device(conn: &Connection, team: TeamId, device: &Device) -> Result<()> {
     conn.execute(
-        "UPDATE devices SET revoked_at = ?3 WHERE team = ?1 AND device = ?2",
-        params![team.0, device.0, to_sql_int(at_ms)],
+        "INSERT INTO devices (team, device, public_key, hpke_key, role, plan, invite, added_at,
+                              added_by, revoked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            team.0,
+            device.device.0,
+            device.public_key,
+            device.hpke_key,
+            device.role.as_str(),
+            device.plan.map(|p| p.0),
+            device.invite.map(|i| i.0),
+            to_sql_int(device.added_at_ms),
+            device.added_by.0,
+            device.revoked_at_ms.map(to_sql_int),
+        ],
     )
     .map_err(sql_error)?;
-    Ok(Device {
-        revoked_at_ms: Some(at_ms),
-        ..entry
-    })
+    Ok(())
+}
+
+/// Inserts bundles after `head`; returns the new bundle head.
+fn insert_bundles(
+    conn: &Connection,
+    team: TeamId,
+    head: u64,
+    bundles: &[NewBundle],
+) -> Result<u64> {
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO key_bundles (team, seq, recipient, sender, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(sql_error)?;
+    let mut head = head;
+    for bundle in bundles {
+        head = head.saturating_add(1);
+        insert
+            .execute(params![
+                team.0,
+                to_sql_int(head),
+                bundle.recipient,
+                bundle.sender.0,
+                bundle.bytes
+            ])
+            .map_err(sql_error)?;
+    }
+    Ok(head)
+}
+
+fn store_bundles(conn: &Connection, team: TeamId, bundles: &[NewBundle]) -> Result<u64> {
+    let (_, head) = team_counters(conn, team)?;
+    let new_head = insert_bundles(conn, team, head, bundles)?;
+    conn.prepare_cached("UPDATE teams SET bundle_head = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![team.0, to_sql_int(new_head)]))
+        .map_err(sql_error)?;
+    Ok(new_head.saturating_sub(head))
 }
 
 fn push(

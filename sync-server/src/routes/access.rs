@@ -1,0 +1,578 @@
+//! The membership log, invites and key bundles:
+//! `GET|POST /v1/teams/{team}/membership`, `GET /v1/teams/{team}/invites/{invite}`,
+//! `POST /v1/teams/{team}/invites/{invite}/redeem`, `GET|POST /v1/teams/{team}/keys`.
+//!
+//! The relay runs the same fold as devices ([`holdfast_protocol::Membership`]) with its own
+//! clock for invite expiry, so it refuses what devices would refuse. An entry is appended
+//! with its roster change, the team's new epoch and its key bundles in one transaction,
+//! against the log length it was checked with (a concurrent append makes it a
+//! `membership_conflict`); the cached log is replaced before the request is answered, so a
+//! revocation shuts the device out at once.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use holdfast_protocol::{
+    Applied, DeviceId, Entry, InviteId, KeyBundle, Membership, Op, PUBLIC_KEY_LEN, TeamId,
+};
+use serde::{Deserialize, Serialize};
+
+use super::json::{ApiJson, HexBytes};
+use crate::auth::TeamMember;
+use crate::error::{ApiError, ErrorCode, entry_error};
+use crate::limits::check_fresh;
+use crate::membership::{LogEntry, TeamLog};
+use crate::state::AppState;
+use crate::storage::{self, Device, MembershipAppend, NewBundle, Role, RosterChange, Storage};
+
+/// Most key bundles in one request.
+pub const MAX_BUNDLES: usize = 1_000;
+/// Default and largest page of `GET /keys`.
+pub const DEFAULT_KEYS_LIMIT: usize = 100;
+/// Largest page of `GET /keys`.
+pub const MAX_KEYS_LIMIT: usize = 1_000;
+/// Attempts of a redeem against a log that keeps growing under it.
+const REDEEM_ATTEMPTS: usize = 5;
+
+/// `?from=N`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// Entries with a sequence number of at least this (default 0).
+    #[serde(default)]
+    pub from: u64,
+}
+
+/// One entry of the log.
+#[derive(Debug, Serialize)]
+pub struct LogItem {
+    /// Its sequence number (0 is the genesis).
+    pub seq: u64,
+    /// The encoded entry.
+    pub entry: HexBytes,
+}
+
+/// `{"entries": [...], "len": N}`
+#[derive(Debug, Serialize)]
+pub struct LogView {
+    /// The entries from `from` on (for a patient, without those about other patients).
+    pub entries: Vec<LogItem>,
+    /// The log's whole length.
+    pub len: u64,
+}
+
+/// The log, from `from`. A patient is not shown entries about other patients.
+pub async fn log(
+    member: TeamMember,
+    query: Result<Query<LogQuery>, QueryRejection>,
+) -> Result<Json<LogView>, ApiError> {
+    let Query(query) = query?;
+    let own = member.invite.map(|i| i.0);
+    let staff = member.is_staff();
+    let from = usize::try_from(query.from).unwrap_or(usize::MAX);
+    let entries = member
+        .log
+        .entries
+        .iter()
+        .enumerate()
+        .skip(from)
+        .filter(|(_, e)| staff || e.subject.is_none() || e.subject == own)
+        .map(|(seq, e)| LogItem {
+            seq: u64::try_from(seq).unwrap_or(u64::MAX),
+            entry: HexBytes(e.bytes.clone()),
+        })
+        .collect();
+    Ok(Json(LogView {
+        entries,
+        len: member.log.len(),
+    }))
+}
+
+/// `POST /membership`: `{"entry", "bundles", "expected_len"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppendRequest {
+    /// The entry, signed by the calling device.
+    pub entry: HexBytes,
+    /// Key bundles that go with it (a Revoke's bundles for the new epoch; an Invite's bundle
+    /// for the invite).
+    #[serde(default)]
+    pub bundles: Vec<HexBytes>,
+    /// The log length the device signed against.
+    pub expected_len: u64,
+}
+
+/// `201 {"seq", "epoch", "membership_len"}`
+#[derive(Debug, Serialize)]
+pub struct Appended {
+    /// The entry's sequence number.
+    pub seq: u64,
+    /// The team's key epoch now.
+    pub epoch: u32,
+    /// The log's length now.
+    pub membership_len: u64,
+}
+
+/// Decodes and checks key bundles sent by `sender` (key `sender_key`) to team `team`: each
+/// must be for an active device of `state` or an invite `state` knows.
+fn check_bundles(
+    team: TeamId,
+    sender: DeviceId,
+    sender_key: &[u8; PUBLIC_KEY_LEN],
+    state: &Membership,
+    bundles: &[HexBytes],
+) -> Result<Vec<NewBundle>, ApiError> {
+    if bundles.len() > MAX_BUNDLES {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "{} key bundles, more than the {MAX_BUNDLES} a request may carry",
+                bundles.len()
+            ),
+        ));
+    }
+    bundles
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let bundle = KeyBundle::decode(&bytes.0)
+                .map_err(|e| ApiError::bad_request(format!("key bundle {i}: {e}")))?;
+            let header = bundle.header;
+            if header.team != team {
+                return Err(ApiError::new(
+                    ErrorCode::WrongTeam,
+                    format!("key bundle {i} is for team {}", header.team),
+                ));
+            }
+            if header.sender != sender {
+                return Err(ApiError::new(
+                    ErrorCode::WrongAuthor,
+                    format!("key bundle {i} is sent by device {}", header.sender),
+                ));
+            }
+            bundle.verify(sender_key).map_err(|_| {
+                ApiError::new(
+                    ErrorCode::BadSignature,
+                    format!("key bundle {i}: the signature does not verify"),
+                )
+            })?;
+            let to_device = state.active(&DeviceId(header.recipient)).is_some();
+            let to_invite = state.invites.contains_key(&InviteId(header.recipient));
+            if !to_device && !to_invite {
+                return Err(ApiError::bad_request(format!(
+                    "key bundle {i} is for {}, neither an active device nor an invite of the team",
+                    hex::encode(header.recipient)
+                )));
+            }
+            Ok(NewBundle {
+                recipient: header.recipient,
+                sender,
+                bytes: bytes.0.clone(),
+            })
+        })
+        .collect()
+}
+
+/// What an applied entry changes on the roster.
+fn roster_change(after: &Membership, applied: &Applied, at_ms: u64) -> RosterChange {
+    match applied {
+        Applied::Invited(_) => RosterChange::None,
+        Applied::Joined(device) => match after.devices.get(device) {
+            Some(m) => RosterChange::Join(Device {
+                device: m.device,
+                public_key: m.sign_key,
+                hpke_key: m.hpke_key.as_bytes().to_vec(),
+                role: m.role,
+                plan: m.plan,
+                invite: m.invite,
+                added_at_ms: m.added_at_ms,
+                added_by: m.added_by,
+                revoked_at_ms: None,
+            }),
+            None => RosterChange::None,
+        },
+        Applied::RoleChanged(device) => match after.devices.get(device) {
+            Some(m) => RosterChange::Role {
+                device: *device,
+                role: m.role,
+            },
+            None => RosterChange::None,
+        },
+        Applied::Revoked { device, .. } => RosterChange::Revoke {
+            device: *device,
+            at_ms,
+        },
+    }
+}
+
+/// Checks `entry` against `log` at `now`, then appends it with `bundles` (already
+/// checked) and caches the new log. Returns the entry's sequence number and the new state.
+async fn append<S: Storage>(
+    state: &AppState<S>,
+    log: &TeamLog,
+    entry: &Entry,
+    after: Membership,
+    applied: &Applied,
+    bundles: Vec<NewBundle>,
+) -> Result<(u64, u32), storage::Error> {
+    let subject = entry.patient_subject(&log.state);
+    let epoch = after.epoch;
+    let seq = state
+        .storage()
+        .append_membership(
+            entry.team,
+            MembershipAppend {
+                expected_len: log.len(),
+                entry: entry.as_bytes().to_vec(),
+                subject,
+                roster: roster_change(&after, applied, entry.at_ms),
+                epoch,
+                bundles,
+            },
+        )
+        .await?;
+    state.members().put(
+        entry.team,
+        log.appended(after, LogEntry::new(entry, subject)),
+    );
+    Ok((seq, epoch))
+}
+
+/// Appends an entry signed by the calling device (an invite, a role change, a revocation).
+pub async fn append_entry<S: Storage>(
+    State(state): State<AppState<S>>,
+    member: TeamMember,
+    ApiJson(request): ApiJson<AppendRequest>,
+) -> Result<(StatusCode, Json<Appended>), ApiError> {
+    let entry = Entry::decode(&request.entry.0).map_err(entry_error)?;
+    if entry.team != member.team {
+        return Err(ApiError::new(
+            ErrorCode::WrongTeam,
+            format!("the entry is for team {}", entry.team),
+        ));
+    }
+    if entry.signer != member.device.0 {
+        return Err(ApiError::not_allowed(
+            "the entry is not signed by the calling device",
+        ));
+    }
+    if matches!(entry.op, Op::Genesis { .. } | Op::Redeem { .. }) {
+        return Err(ApiError::bad_request(
+            "genesis and redeem entries have their own routes",
+        ));
+    }
+    if request.expected_len != member.log.len() {
+        return Err(ApiError::new(
+            ErrorCode::MembershipConflict,
+            format!(
+                "the membership log has {} entries, not {}: read it again and sign again",
+                member.log.len(),
+                request.expected_len
+            ),
+        ));
+    }
+    let now = crate::now_ms();
+    let mut after = member.log.state.clone();
+    let applied = after.apply_at(&entry, Some(now)).map_err(entry_error)?;
+    let bundles = check_bundles(
+        member.team,
+        member.device,
+        &member.public_key,
+        &after,
+        &request.bundles,
+    )?;
+    if let Applied::Revoked { device, epoch } = &applied {
+        let covered: HashSet<[u8; 16]> = bundles.iter().map(|b| b.recipient).collect();
+        let mut missing: Vec<String> = after
+            .active_devices()
+            .map(|m| m.device.0)
+            .chain(
+                after
+                    .invites
+                    .values()
+                    .filter(|i| i.is_pending(now) && after.active(&i.created_by).is_some())
+                    .map(|i| i.invite.0),
+            )
+            .filter(|r| !covered.contains(r))
+            .map(hex::encode)
+            .collect();
+        if !missing.is_empty() {
+            missing.sort();
+            return Err(ApiError::new(
+                ErrorCode::MissingKeyBundles,
+                format!(
+                    "revoking device {device} starts epoch {epoch}: key bundles are missing for {}",
+                    missing.join(", ")
+                ),
+            ));
+        }
+    }
+    let count = bundles.len();
+    let (seq, epoch) = append(&state, &member.log, &entry, after, &applied, bundles).await?;
+    tracing::info!(team = %member.team, seq, epoch, bundles = count, applied = ?applied, "membership entry appended");
+    Ok((
+        StatusCode::CREATED,
+        Json(Appended {
+            seq,
+            epoch,
+            membership_len: seq.saturating_add(1),
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InvitePath {
+    team: TeamId,
+    invite: InviteId,
+}
+
+/// `{"entry": "<hex Invite entry>", "genesis": "<hex genesis entry>"}`
+#[derive(Debug, Serialize)]
+pub struct InviteView {
+    /// The Invite entry.
+    pub entry: HexBytes,
+    /// The team's genesis entry (its hash is the anchor in the invite code).
+    pub genesis: HexBytes,
+}
+
+fn invite_state_error(log: &TeamLog, invite: &InviteId, now: u64) -> Option<ApiError> {
+    match log.state.invites.get(invite) {
+        None => Some(ApiError::new(ErrorCode::NoSuchInvite, "no such invite")),
+        Some(i) if i.redeemed_by.is_some() => {
+            Some(ApiError::new(ErrorCode::InviteUsed, "invite already used"))
+        }
+        Some(i) if now > i.expires_at_ms => {
+            Some(ApiError::new(ErrorCode::InviteExpired, "invite expired"))
+        }
+        Some(_) => None,
+    }
+}
+
+async fn team_log<S: Storage>(
+    state: &AppState<S>,
+    team: TeamId,
+) -> Result<std::sync::Arc<TeamLog>, ApiError> {
+    state
+        .members()
+        .get(state.storage(), team)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no team {team}")))
+}
+
+/// A pending invite's entry and the team's genesis, for the device about to redeem it. No
+/// token: the invite id is unguessable (it is derived from the secret in the code).
+pub async fn show_invite<S: Storage>(
+    State(state): State<AppState<S>>,
+    path: Result<Path<InvitePath>, PathRejection>,
+) -> Result<Json<InviteView>, ApiError> {
+    let Path(InvitePath { team, invite }) = path?;
+    state.rate_limit_key(invite.0)?;
+    let log = team_log(&state, team).await?;
+    if let Some(e) = invite_state_error(&log, &invite, crate::now_ms()) {
+        return Err(e);
+    }
+    let (Some(entry), Some(genesis)) = (log.invite_entry(&invite), log.entries.first()) else {
+        return Err(ApiError::internal(format!(
+            "invite {invite} of team {team} has no entry in the cached log"
+        )));
+    };
+    Ok(Json(InviteView {
+        entry: HexBytes(entry.bytes.clone()),
+        genesis: HexBytes(genesis.bytes.clone()),
+    }))
+}
+
+/// `{"entry": "<hex Redeem entry>"}`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    /// The Redeem entry, signed with the invite's one-time key.
+    pub entry: HexBytes,
+}
+
+/// `201 {"seq", "device", "role", "epoch", "membership_len"}`
+#[derive(Debug, Serialize)]
+pub struct Redeemed {
+    /// The entry's sequence number.
+    pub seq: u64,
+    /// The new device.
+    pub device: DeviceId,
+    /// Its role.
+    pub role: Role,
+    /// The team's key epoch.
+    pub epoch: u32,
+    /// The log's length now.
+    pub membership_len: u64,
+}
+
+/// A new device redeems an invite. No token: it is not a member yet; the entry is signed
+/// with the invite's one-time key and carries the device's proof of possession.
+pub async fn redeem<S: Storage>(
+    State(state): State<AppState<S>>,
+    path: Result<Path<InvitePath>, PathRejection>,
+    ApiJson(request): ApiJson<RedeemRequest>,
+) -> Result<(StatusCode, Json<Redeemed>), ApiError> {
+    let Path(InvitePath { team, invite }) = path?;
+    state.rate_limit_key(invite.0)?;
+    let entry = Entry::decode(&request.entry.0).map_err(entry_error)?;
+    let Op::Redeem {
+        invite: redeemed,
+        device,
+        ..
+    } = &entry.op
+    else {
+        return Err(ApiError::bad_request("not a redeem entry"));
+    };
+    if *redeemed != invite || entry.team != team {
+        return Err(ApiError::bad_request(
+            "the entry redeems another invite, or for another team",
+        ));
+    }
+    tracing::Span::current().record("device", tracing::field::display(device));
+    let now = crate::now_ms();
+    check_fresh(
+        "redeem entry",
+        entry.at_ms,
+        now,
+        state.limits().max_clock_skew(),
+    )?;
+    // Optimistic: check against the cached log and append at its length; if another append
+    // got there first, read the log again and check again.
+    for _ in 0..REDEEM_ATTEMPTS {
+        let log = team_log(&state, team).await?;
+        let mut after = log.state.clone();
+        let applied = after.apply_at(&entry, Some(now)).map_err(entry_error)?;
+        let role = after.devices.get(device).map_or(Role::Patient, |m| m.role);
+        match append(&state, &log, &entry, after, &applied, Vec::new()).await {
+            Ok((seq, epoch)) => {
+                tracing::info!(team = %team, device = %device, role = %role, seq, "invite redeemed");
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(Redeemed {
+                        seq,
+                        device: *device,
+                        role,
+                        epoch,
+                        membership_len: seq.saturating_add(1),
+                    }),
+                ));
+            }
+            Err(storage::Error::MembershipConflict { .. }) => {
+                state.members().invalidate_team(team);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::Unavailable,
+        "the membership log kept changing: try again",
+    )
+    .retry_after(std::time::Duration::from_secs(1)))
+}
+
+/// `{"bundles": ["<hex>", ...]}`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreKeys {
+    /// The bundles, each sent by the calling device.
+    pub bundles: Vec<HexBytes>,
+}
+
+/// `201 {"stored": n}`
+#[derive(Debug, Serialize)]
+pub struct Stored {
+    /// Bundles stored.
+    pub stored: u64,
+}
+
+/// Staff store key bundles (new keys for a device that joined, re-wrapping).
+pub async fn store_keys<S: Storage>(
+    State(state): State<AppState<S>>,
+    member: TeamMember,
+    ApiJson(request): ApiJson<StoreKeys>,
+) -> Result<(StatusCode, Json<Stored>), ApiError> {
+    member.require_staff("send key bundles")?;
+    let bundles = check_bundles(
+        member.team,
+        member.device,
+        &member.public_key,
+        &member.log.state,
+        &request.bundles,
+    )?;
+    let stored = state.storage().store_bundles(member.team, bundles).await?;
+    tracing::debug!(team = %member.team, stored, "key bundles stored");
+    Ok((StatusCode::CREATED, Json(Stored { stored })))
+}
+
+/// `?after=N&limit=M`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysQuery {
+    /// Bundles with a sequence number above this (default 0).
+    #[serde(default)]
+    pub after: u64,
+    /// At most this many.
+    pub limit: Option<usize>,
+}
+
+/// One bundle.
+#[derive(Debug, Serialize)]
+pub struct KeysItem {
+    /// Its team bundle sequence number.
+    pub seq: u64,
+    /// The bundle.
+    pub bundle: HexBytes,
+}
+
+/// `{"bundles": [...], "next", "more"}`
+#[derive(Debug, Serialize)]
+pub struct KeysPage {
+    /// The caller's bundles.
+    pub bundles: Vec<KeysItem>,
+    /// The cursor to continue from.
+    pub next: u64,
+    /// Whether more follow.
+    pub more: bool,
+}
+
+/// The caller's key bundles: those addressed to it and to the invite it redeemed.
+pub async fn keys<S: Storage>(
+    State(state): State<AppState<S>>,
+    member: TeamMember,
+    query: Result<Query<KeysQuery>, QueryRejection>,
+) -> Result<Json<KeysPage>, ApiError> {
+    let Query(query) = query?;
+    let limit = match query.limit {
+        Some(0) => return Err(ApiError::bad_request("limit must be at least 1")),
+        Some(limit) => limit.min(MAX_KEYS_LIMIT),
+        None => DEFAULT_KEYS_LIMIT,
+    };
+    let mut recipients = vec![member.device.0];
+    recipients.extend(member.invite.map(|i| i.0));
+    let page = state
+        .storage()
+        .bundles(
+            member.team,
+            storage::BundleRequest {
+                recipients,
+                after: query.after,
+                limit,
+            },
+        )
+        .await?;
+    Ok(Json(KeysPage {
+        bundles: page
+            .bundles
+            .into_iter()
+            .map(|(seq, bytes)| KeysItem {
+                seq,
+                bundle: HexBytes(bytes),
+            })
+            .collect(),
+        next: page.next,
+        more: page.more,
+    }))
+}
