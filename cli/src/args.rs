@@ -132,7 +132,10 @@ pub enum Command {
     /// Teams: share this device's records with colleagues through a relay.
     #[command(subcommand, after_help = TEAM_AFTER_HELP)]
     Team(TeamCommand),
-    /// This device's identity, for the team's admin to register it.
+    /// One-time invite codes: make one for a colleague's device, or join a team with one.
+    #[command(subcommand, after_help = TEAM_AFTER_HELP)]
+    Invite(InviteCommand),
+    /// This device, and the devices of a team: list them, revoke a lost or departed one.
     #[command(subcommand)]
     Device(DeviceCommand),
     /// Send this device's changes to the relay and fetch the team's (or, with --watch,
@@ -350,6 +353,15 @@ pub enum PlanCommand {
     Show {
         /// The action plan or its case (id, or its first 6+ characters).
         plan: String,
+    },
+    /// Share the action plan with the patient's own device: prints a one-time invite code
+    /// that lets that device read and write this plan, and nothing else of the team's.
+    Share {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+        /// How long the code can be redeemed, in minutes.
+        #[arg(long, value_name = "MINUTES", default_value_t = 15, value_parser = valid_for())]
+        valid_for: u64,
     },
     /// Set "what matters to me", in the patient's own words.
     WhatMatters {
@@ -573,14 +585,17 @@ pub struct DirectorySearch {
 
 const TEAM_AFTER_HELP: &str = "\
 A team is the people whose devices share records through one relay. Everything shared is
-end-to-end encrypted: the relay stores what it cannot read.
+end-to-end encrypted: the relay stores what it cannot read, and every device checks who
+is in the team against a log only the team's admins can sign.
 
-Setting one up (for now, by handing over the team secret in person):
-  1. the admin:          holdfast team create --relay http://relay.example:7878
-  2. each colleague:     holdfast device show       (gives their device id and public key)
-  3. the admin:          holdfast team add-device DEVICE_ID PUBLIC_KEY
-  4. the colleague:      holdfast team join --relay URL --team ID --secret SECRET
-  5. everyone:           holdfast sync";
+Setting one up:
+  1. an admin:         holdfast team create --relay http://relay.example:7878
+  2. the admin:        holdfast invite create --role link-worker   (prints a one-time code)
+  3. the colleague:    holdfast invite redeem                      (paste the code)
+  4. everyone:         holdfast sync
+A code works once, for 15 minutes unless --valid-for says otherwise: hand it over in person
+or show it on screen. A patient's own device gets a code for their plan only:
+`holdfast plan share CASE`. A lost phone or a colleague who leaves: `holdfast device revoke`.";
 
 const SYNC_AFTER_HELP: &str = "\
 Without --watch, one round: push what waits here, pull what is new, and say where things
@@ -591,69 +606,82 @@ device wait for it: stop it first to make changes here.";
 /// `holdfast team …`
 #[derive(Debug, Subcommand)]
 pub enum TeamCommand {
-    /// Start a team at a relay, with this device as its admin. Prints the team id and the
-    /// team secret to hand to colleagues (in person only).
+    /// Start a team at a relay, with this device as its first admin. Prints the team id;
+    /// colleagues join with invites (`holdfast invite create`).
     Create {
         /// The relay's address ("http://relay.example:7878").
         #[arg(long, value_name = "URL")]
         relay: String,
     },
-    /// Join a team with the id and secret its admin handed over. The admin must also
-    /// register this device (`holdfast device show` gives what they need).
-    Join {
-        /// The relay's address, as the admin gave it.
-        #[arg(long, value_name = "URL")]
-        relay: String,
-        /// The team id (32 characters).
-        #[arg(long, value_name = "ID")]
-        team: String,
-        /// The team secret (64 characters). Typed here it lands in your shell history: set
-        /// HOLDFAST_TEAM_SECRET instead to keep it out.
-        #[arg(
-            long,
-            value_name = "HEX",
-            env = "HOLDFAST_TEAM_SECRET",
-            hide_env_values = true
-        )]
-        secret: String,
-    },
-    /// The teams this device belongs to.
+    /// The teams this device belongs to, with its role in each.
     List,
-    /// Show a team's secret again, to hand to another colleague (in person only).
-    Secret {
-        /// The team (id, or its first 6+ characters) [default: this device's current team].
-        #[arg(long, value_name = "ID")]
-        team: Option<String>,
-    },
-    /// Register a colleague's device in the team at the relay (team admins only).
-    AddDevice {
-        /// Their device id (from `holdfast device show` on their device).
-        device: String,
-        /// Their public key (from `holdfast device show` on their device).
-        public_key: String,
-        /// member: reads and writes the team's records; admin: can also add devices.
-        #[arg(long, value_parser = role, default_value = "member")]
+}
+
+/// `holdfast invite …`
+#[derive(Debug, Subcommand)]
+pub enum InviteCommand {
+    /// Make a one-time invite code for a colleague's device (admins; a link worker can
+    /// invite only a second device of their own, as link worker). For a patient's own
+    /// device, use `holdfast plan share`.
+    Create {
+        /// What the new device may do: admin, supervisor or link-worker.
+        #[arg(long, value_parser = staff_role)]
         role: Role,
         /// The team (id, or its first 6+ characters) [default: this device's current team].
         #[arg(long, value_name = "ID")]
         team: Option<String>,
+        /// How long the code can be redeemed, in minutes.
+        #[arg(long, value_name = "MINUTES", default_value_t = 15, value_parser = valid_for())]
+        valid_for: u64,
+    },
+    /// Join a team with an invite code. Without CODE it is read from HOLDFAST_INVITE or, failing
+    /// that, from standard input (so it stays out of your shell history).
+    Redeem {
+        /// The invite code ("HF1-…").
+        #[arg(env = "HOLDFAST_INVITE", hide_env_values = true)]
+        code: Option<String>,
     },
 }
 
-/// A device's role in a team.
-fn role(s: &str) -> Result<Role, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "member" => Ok(Role::Member),
-        "admin" => Ok(Role::Admin),
-        _ => Err("expected member or admin".to_owned()),
+/// The roles `invite create` hands out (a patient's invite is `plan share`).
+fn staff_role(s: &str) -> Result<Role, String> {
+    let name = s.trim().to_ascii_lowercase().replace([' ', '_'], "-");
+    match Role::from_name(&name) {
+        Some(Role::Patient) => Err(
+            "a patient's device is invited to their own plan: use `holdfast plan share CASE`"
+                .to_owned(),
+        ),
+        Some(role) => Ok(role),
+        None => Err("expected admin, supervisor or link-worker".to_owned()),
     }
+}
+
+/// `--valid-for`: 1 minute to 7 days.
+fn valid_for() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=7 * 24 * 60)
 }
 
 /// `holdfast device …`
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
-    /// This device's id and public key: give both to your team's admin.
+    /// This device's id, and its role in each of its teams.
     Show,
+    /// The devices of a team: role, who added them and when, and any revoked.
+    List {
+        /// The team (id, or its first 6+ characters) [default: this device's current team].
+        #[arg(long, value_name = "ID")]
+        team: Option<String>,
+    },
+    /// Revoke a device (a lost phone, a colleague who left): the relay refuses it from now on
+    /// and the team's records move to new keys it never gets. Admins; a link worker can
+    /// revoke a patient's device (stop sharing a plan).
+    Revoke {
+        /// The device (id, or its first 6+ characters; see `holdfast device list`).
+        device: String,
+        /// The team (id, or its first 6+ characters) [default: this device's current team].
+        #[arg(long, value_name = "ID")]
+        team: Option<String>,
+    },
 }
 
 /// `holdfast sync`
@@ -689,5 +717,111 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        let mut all = vec!["holdfast"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).map(|c| c.command)
+    }
+
+    #[test]
+    fn invites_name_a_staff_role_and_a_lifetime() {
+        for (typed, role) in [
+            ("admin", Role::Admin),
+            ("supervisor", Role::Supervisor),
+            ("link-worker", Role::LinkWorker),
+            ("link_worker", Role::LinkWorker),
+            ("Link Worker", Role::LinkWorker),
+        ] {
+            match parse(&["invite", "create", "--role", typed]).unwrap() {
+                Command::Invite(InviteCommand::Create {
+                    role: r,
+                    team: None,
+                    valid_for: 15,
+                }) => assert_eq!(r, role, "{typed}"),
+                other => panic!("{typed}: {other:?}"),
+            }
+        }
+        let patient = parse(&["invite", "create", "--role", "patient"]).unwrap_err();
+        assert!(patient.to_string().contains("plan share"), "{patient}");
+        assert!(parse(&["invite", "create", "--role", "member"]).is_err());
+        assert!(parse(&["invite", "create"]).is_err(), "--role is required");
+        match parse(&[
+            "invite",
+            "create",
+            "--role",
+            "admin",
+            "--team",
+            "abcdef",
+            "--valid-for",
+            "60",
+        ])
+        .unwrap()
+        {
+            Command::Invite(InviteCommand::Create {
+                team, valid_for, ..
+            }) => assert_eq!((team.as_deref(), valid_for), (Some("abcdef"), 60)),
+            other => panic!("{other:?}"),
+        }
+        for bad in ["0", "10081", "soon"] {
+            assert!(
+                parse(&["invite", "create", "--role", "admin", "--valid-for", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_code_to_redeem_may_come_later() {
+        match parse(&["invite", "redeem", "HF1-abc"]).unwrap() {
+            Command::Invite(InviteCommand::Redeem { code }) => {
+                assert_eq!(code.as_deref(), Some("HF1-abc"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without CODE: HOLDFAST_INVITE or stdin (read when the command runs).
+        assert!(matches!(
+            parse(&["invite", "redeem"]).unwrap(),
+            Command::Invite(InviteCommand::Redeem { .. })
+        ));
+    }
+
+    #[test]
+    fn plans_are_shared_and_devices_listed_and_revoked() {
+        match parse(&["plan", "share", "3fa2c1"]).unwrap() {
+            Command::Plan(PlanCommand::Share { plan, valid_for }) => {
+                assert_eq!((plan.as_str(), valid_for), ("3fa2c1", 15));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["device", "list", "--team", "abcdef"]).unwrap(),
+            Command::Device(DeviceCommand::List { team: Some(_) })
+        ));
+        match parse(&["device", "revoke", "0011aa"]).unwrap() {
+            Command::Device(DeviceCommand::Revoke { device, team: None }) => {
+                assert_eq!(device, "0011aa");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["device", "revoke"]).is_err());
+    }
+
+    #[test]
+    fn the_team_secret_commands_are_gone() {
+        for gone in [
+            &[
+                "team", "join", "--relay", "http://x", "--team", "a", "--secret", "b",
+            ][..],
+            &["team", "secret"],
+            &["team", "add-device", "a", "b"],
+        ] {
+            assert!(parse(gone).is_err(), "{gone:?}");
+        }
+        assert!(matches!(
+            parse(&["team", "create", "--relay", "http://relay.example:7878"]).unwrap(),
+            Command::Team(TeamCommand::Create { .. })
+        ));
     }
 }

@@ -39,7 +39,7 @@ impl Device {
         }
     }
 
-    /// The key store: the store key, the device's signing key and team secrets.
+    /// The key store: the store key and the device's private keys (signing, HPKE, invites).
     pub fn keys(&self) -> &FileKeyStore {
         &self.keys
     }

@@ -37,13 +37,11 @@ pub fn sync_config() -> SyncConfig {
     }
 }
 
-/// This device as the relay knows it, for advice such as "ask the admin to add …".
+/// This device as the relay knows it.
 #[derive(Debug, Clone, Copy)]
 pub struct Me {
     /// The device id.
     pub device: DeviceId,
-    /// Its Ed25519 public key.
-    pub public_key: [u8; 32],
 }
 
 impl Me {
@@ -51,7 +49,6 @@ impl Me {
     pub fn of(store: &Store) -> Self {
         Me {
             device: store.author().device,
-            public_key: store.device_public_key(),
         }
     }
 }
@@ -127,7 +124,8 @@ pub fn select_team(store: &Store, typed: Option<&str>) -> Result<TeamInfo> {
 
 /// What to say when the device is in no team.
 pub const NO_TEAM: &str = "this device is in no team yet, so nothing is shared: start one with \
-`holdfast team create --relay URL`, or join one with `holdfast team join` (see `holdfast team --help`)";
+`holdfast team create --relay URL`, or join one with an invite code from its admin: \
+`holdfast invite redeem` (see `holdfast team --help`)";
 
 /// [`NO_TEAM`] as a sentence of its own.
 pub fn no_team_sentence() -> String {
@@ -210,47 +208,49 @@ fn innermost(message: &str) -> &str {
 pub enum Doing {
     /// Registering a new team.
     Register,
-    /// Registering a colleague's device.
-    AddDevice,
-    /// Pushing and pulling.
+    /// Making an invite (or sharing a plan).
+    Invite,
+    /// Revoking a device.
+    Revoke,
+    /// Pushing and pulling (and reading the membership).
     Sync,
 }
 
 /// A sync client error, worded with what to do about it.
-pub fn explain(e: holdfast_core::Error, team: &TeamInfo, doing: Doing, me: &Me) -> CliError {
+pub fn explain(e: holdfast_core::Error, team: &TeamInfo, doing: Doing) -> CliError {
     use holdfast_core::Error as E;
     let relay = &team.relay_url;
     let t = short(&team.team);
     let kept = match doing {
         Doing::Sync => "; nothing is lost: changes wait on this device until the next sync",
         Doing::Register => "; `holdfast sync` registers the team once the relay can be reached",
-        Doing::AddDevice => "",
+        Doing::Invite => "; no invite was made",
+        Doing::Revoke => "; the device is not revoked yet: try again once the relay answers",
     };
     let message = match &e {
         E::Network(m) => format!("cannot reach the relay at {relay} ({}){kept}", innermost(m)),
-        E::Relay { status: 403, .. } if doing == Doing::AddDevice => {
-            format!("the relay at {relay} refused: only an admin of team {t} can add devices ({e})")
+        // The device's own checks (role, the last admin, a device already revoked) and a
+        // revocation noticed while syncing: the core's words are the ones to show.
+        E::NotAllowed(m) => format!("team {t}: {m}"),
+        E::InviteRefused(_) => e.to_string(),
+        E::Relay { code, .. } if code == "not_allowed" => {
+            format!("team {t}: the relay refused: your role in the team does not allow this ({e})")
         }
-        E::Relay { status: 401, .. } if doing == Doing::AddDevice => format!(
-            "the relay at {relay} does not accept this device's sign-in ({e}): run `holdfast \
-             sync` to check that team {t} is registered there"
+        E::Relay { code, .. } if code == "membership_conflict" => format!(
+            "team {t}: another device changed the team's membership at the same moment: \
+             try again{kept}"
         ),
-        // 401: the relay knows the device in no team (a login needs a membership); 403: not
-        // in this team.
+        // 401: the relay knows the device in no team; 403: not (or no longer) in this one.
         E::Relay {
             status: 401 | 403, ..
         } => format!(
-            "the relay at {relay} does not know this device as a member of team {t}: ask the \
-             team's admin to run `holdfast team add-device {} {}`, then sync again",
-            me.device,
-            hex::encode(me.public_key)
+            "the relay at {relay} does not accept this device in team {t} (it was revoked, or \
+             never enrolled): an admin of the team can invite it again (`holdfast invite \
+             create`), to be redeemed in a new --home"
         ),
-        E::Relay { code, .. } if code == "device_exists" => {
-            format!("that device is already registered in team {t}")
-        }
-        E::Relay { code, .. } if code == "device_key_conflict" => format!(
-            "that device id is registered in team {t} with a different public key: check both \
-             against `holdfast device show` on their device"
+        E::Relay { code, .. } if code == "team_exists" => format!(
+            "the relay at {relay} already has a team {t} with a different first entry: this \
+             team cannot be registered there"
         ),
         E::Relay { status, .. } if *status >= 500 || *status == 429 => {
             format!("the relay at {relay} could not help right now ({e}){kept}")
@@ -258,37 +258,4 @@ pub fn explain(e: holdfast_core::Error, team: &TeamInfo, doing: Doing, me: &Me) 
         _ => format!("team {t}: {e}"),
     };
     CliError::Sync(message)
-}
-
-/// Parses an id typed in full (team and device ids are handed over, not looked up).
-pub fn full_id<T: std::str::FromStr>(what: &str, option: &str, typed: &str) -> Result<T> {
-    let t = typed.trim();
-    if t.len() != 32 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(CliError::input(format!(
-            "{option}: a {what} id is 32 characters a-f and 0-9 (this is {} characters)",
-            t.chars().count()
-        )));
-    }
-    t.to_ascii_lowercase()
-        .parse()
-        .map_err(|_| CliError::input(format!("{option}: not a {what} id")))
-}
-
-/// Parses `N` bytes typed as hex, without echoing them (they may be a secret).
-pub fn hex_bytes<const N: usize>(what: &str, typed: &str) -> Result<[u8; N]> {
-    let t: String = typed.split_whitespace().collect();
-    let mut out = [0u8; N];
-    if t.len() != 2 * N || hex::decode_to_slice(&t, &mut out).is_err() {
-        return Err(CliError::input(format!(
-            "{what} is {} characters a-f and 0-9 (this is {} characters{})",
-            2 * N,
-            t.chars().count(),
-            if t.chars().all(|c| c.is_ascii_hexdigit()) {
-                ""
-            } else {
-                ", some of them not a-f or 0-9"
-            }
-        )));
-    }
-    Ok(out)
 }

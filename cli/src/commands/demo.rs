@@ -1,7 +1,8 @@
 //! `holdfast demo`: a relay and three devices in this process, with made-up people.
 //!
-//! Link worker A (the team's admin) starts with a seeded caseload and creates the team; link
-//! worker B and supervisor S join with the team secret and fetch everything; then both link
+//! Link worker A (the team's admin) starts with a seeded caseload and creates the team; A
+//! makes a one-time invite for link worker B and one for supervisor S, they redeem them and
+//! fetch everything (verified membership, wrapped keys, snapshots); then both link
 //! workers change the same case offline (A records a session and sets the status to holding,
 //! B amends a note and sets it to tapering), everyone syncs, and the demo shows what each
 //! device sees. It succeeds only if all three converge (same Automerge heads for every
@@ -25,7 +26,7 @@ use holdfast_core::model::doc::{Claim, Contested};
 use holdfast_core::model::ids::{DeviceId, DocId, SessionId};
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::store::{CaseloadFilter, Durability};
-use holdfast_core::sync::{Role, SyncReport};
+use holdfast_core::sync::{DEFAULT_INVITE_TTL_MS, Role, SyncReport};
 use holdfast_core::{MemoryKeyStore, SharedStore, Store, StoreConfig, SyncClient, TeamId};
 use serde::Serialize;
 use tokio::runtime::Runtime;
@@ -56,7 +57,6 @@ struct Node {
     store: SharedStore,
     client: SyncClient,
     device: DeviceId,
-    public_key: [u8; 32],
 }
 
 impl Node {
@@ -73,7 +73,6 @@ impl Node {
         config.durability = Durability::Relaxed;
         let store = Store::create(&config, &keys)?;
         let device = store.author().device;
-        let public_key = store.device_public_key();
         let store = SharedStore::new(store);
         let client = {
             let _inside = rt.enter();
@@ -87,7 +86,6 @@ impl Node {
             store,
             client,
             device,
-            public_key,
         })
     }
 
@@ -153,7 +151,7 @@ struct RelayStats {
     pull_requests: Option<u64>,
     /// The team's stream: one sequence number per envelope.
     team_head: u64,
-    /// Devices registered in the team.
+    /// Active devices in the team's verified membership (as A sees it).
     devices: usize,
 }
 
@@ -281,11 +279,9 @@ fn scenario(
         ),
     )?;
 
-    // 2. A creates the team and shares the caseload.
+    // 2. A creates the team and shares the caseload (the first sync registers the team).
     let step = Instant::now();
-    let team = wa.s()?.create_team(&wa.keys, url)?;
-    rt.block_on(wa.client.register_team(team))
-        .map_err(|e| CliError::Sync(format!("demo: A could not register the team: {e}")))?;
+    let team = wa.s()?.create_team(url)?;
     let up = wa.sync(rt, team)?;
     say(
         ctx,
@@ -297,34 +293,53 @@ fn scenario(
         ),
     )?;
 
-    // 3. B and S are registered, join with the team secret and bootstrap.
+    // 3. A invites B and S; each redeems its one-time code and bootstraps.
     let step = Instant::now();
-    let secret = wa.s()?.team_secret(team)?;
     let mut fetched = Vec::new();
-    for n in [&wb, &sup] {
-        rt.block_on(
-            wa.client
-                .add_device(team, n.device, n.public_key, Role::Member),
-        )
-        .map_err(|e| CliError::Sync(format!("demo: A could not register {}: {e}", n.key)))?;
-        n.s()?.join_team(&n.keys, url, &secret)?;
-        let r = n.sync(rt, team)?;
-        fetched.push(format!(
-            "{} fetched {} ({}{})",
-            n.key,
-            count(r.pull.new_documents, "record", "records"),
-            count(r.pull.applied, "envelope", "envelopes"),
-            if r.pull.bootstrap {
-                ", from snapshots"
-            } else {
-                ""
+    for (n, role) in [(&wb, Role::LinkWorker), (&sup, Role::Supervisor)] {
+        let code = rt
+            .block_on(
+                wa.client
+                    .create_invite(team, role, None, DEFAULT_INVITE_TTL_MS),
+            )
+            .map_err(|e| CliError::Sync(format!("demo: A could not invite {}: {e}", n.key)))?;
+        let joined = rt
+            .block_on(n.client.redeem_invite(&n.keys, &code))
+            .map_err(|e| {
+                CliError::Sync(format!("demo: {} could not redeem its invite: {e}", n.key))
+            })?;
+        if joined != team {
+            return Err(CliError::Sync(format!(
+                "demo: {}'s invite led to team {joined}, not {team}",
+                n.key
+            )));
+        }
+        let (records, got) = {
+            let s = n.s()?;
+            let mut records = 0;
+            for kind in [DocKind::CaseFile, DocKind::ActionPlan, DocKind::Directory] {
+                records += s.document_ids(kind)?.len();
             }
+            (records, s.role(team)?)
+        };
+        if got != Some(role) {
+            return Err(CliError::Sync(format!(
+                "demo: {} joined as {got:?}, not as {role}",
+                n.key
+            )));
+        }
+        fetched.push(format!(
+            "{} joins as {} and fetches {}",
+            n.key,
+            words(role.as_str()),
+            count(records, "record", "records"),
         ));
     }
     say(
         ctx,
         format!(
-            "3. A registers B and S (members); they join with the team secret and bootstrap:\n   \
+            "3. A makes a one-time invite for B and one for S; each redeems its code, is checked\n   \
+             against the team's signed membership, gets the keys wrapped for it, and bootstraps:\n   \
              {} ({}).",
             fetched.join("; "),
             secs(step)
@@ -574,10 +589,11 @@ fn relay_stats(rt: &Runtime, url: &str, admin: &Node, team: TeamId) -> RelayStat
         push_requests: metric("holdfast_relay_push_requests_total"),
         pull_requests: metric("holdfast_relay_pull_requests_total"),
         team_head: rt.block_on(admin.client.head(team)).unwrap_or(0),
-        devices: rt
-            .block_on(admin.client.devices(team))
-            .map(|d| d.len())
-            .unwrap_or(0),
+        devices: admin
+            .s()
+            .ok()
+            .and_then(|s| s.devices(team).ok())
+            .map_or(0, |d| d.iter().filter(|d| d.revoked_at.is_none()).count()),
     }
 }
 
@@ -692,7 +708,7 @@ fn report(
     }
     let _ = write!(
         r,
-        "; the team's stream is at #{}, {} registered",
+        "; the team's stream is at #{}, {} in the team",
         relay.team_head,
         count(relay.devices, "device", "devices")
     );

@@ -4,6 +4,7 @@ mod case;
 mod case_view;
 mod demo;
 mod directory;
+mod invite;
 mod measure;
 mod plan;
 mod store;
@@ -11,9 +12,9 @@ mod sync;
 mod team;
 
 use crate::args::{
-    CaseCommand, Cli, Command, DeviceCommand, DirectoryCommand, GoalCommand, MeasureCommand,
-    PatientCommand, PlanCommand, ReferralCommand, SafeguardingCommand, SessionCommand, StatusArgs,
-    StatusCommand, StepCommand, SupervisionCommand, TeamCommand,
+    CaseCommand, Cli, Command, DeviceCommand, DirectoryCommand, GoalCommand, InviteCommand,
+    MeasureCommand, PatientCommand, PlanCommand, ReferralCommand, SafeguardingCommand,
+    SessionCommand, StatusArgs, StatusCommand, StepCommand, SupervisionCommand, TeamCommand,
 };
 use crate::clock::Clock;
 use crate::device::Device;
@@ -81,6 +82,7 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         Command::Caseload(a) => case_view::caseload(&ctx, a),
         Command::Plan(c) => match c {
             PlanCommand::Show { plan } => plan::show(&ctx, &plan),
+            PlanCommand::Share { plan, valid_for } => invite::share_plan(&ctx, &plan, valid_for),
             PlanCommand::WhatMatters { plan, text } => plan::what_matters(&ctx, &plan, &text),
             PlanCommand::Comment { plan, text } => plan::comment(&ctx, &plan, &text),
             PlanCommand::GetBackInTouch { plan, text } => {
@@ -156,21 +158,23 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         },
         Command::Team(c) => match c {
             TeamCommand::Create { relay } => team::create(&ctx, &relay),
-            TeamCommand::Join {
-                relay,
-                team: id,
-                secret,
-            } => team::join(&ctx, &relay, &id, &secret),
             TeamCommand::List => team::list(&ctx),
-            TeamCommand::Secret { team: id } => team::secret(&ctx, id.as_deref()),
-            TeamCommand::AddDevice {
-                device,
-                public_key,
+        },
+        Command::Invite(c) => match c {
+            InviteCommand::Create {
                 role,
                 team: id,
-            } => team::add_device(&ctx, &device, &public_key, role, id.as_deref()),
+                valid_for,
+            } => invite::create(&ctx, role, id.as_deref(), valid_for),
+            InviteCommand::Redeem { code } => invite::redeem(&ctx, code),
         },
-        Command::Device(DeviceCommand::Show) => team::show_device(&ctx),
+        Command::Device(c) => match c {
+            DeviceCommand::Show => team::show_device(&ctx),
+            DeviceCommand::List { team: id } => team::list_devices(&ctx, id.as_deref()),
+            DeviceCommand::Revoke { device, team: id } => {
+                team::revoke(&ctx, &device, id.as_deref())
+            }
+        },
         Command::Sync(a) => sync::sync(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
         Command::Export { out } => store::export(&ctx, out.as_deref()),

@@ -56,7 +56,7 @@ fn sync_once(s: &Session, info: &TeamInfo) -> Result<TeamSynced> {
     let team = info.team;
     let report =
         s.rt.block_on(s.client.sync(team))
-            .map_err(|e| net::explain(e, info, Doing::Sync, &s.me))?;
+            .map_err(|e| net::explain(e, info, Doing::Sync))?;
     if report.pull.refused > 0 {
         return Err(refused(&*s.lock()?, info, report.pull.refused)?);
     }
@@ -69,9 +69,9 @@ fn sync_once(s: &Session, info: &TeamInfo) -> Result<TeamSynced> {
     })
 }
 
-/// Envelopes the pull refused: never silent. The usual cause is a mistyped team secret at
-/// `team join` (nothing from the team decrypts); otherwise a device writing with a wrong
-/// secret, or an envelope altered on the way.
+/// Envelopes the pull refused: never silent. Undecryptable ones mean a key this device
+/// does not hold (or an envelope altered on the way); others were written by a device the
+/// team's membership does not allow to write them.
 fn refused(store: &Store, info: &TeamInfo, n: usize) -> Result<CliError> {
     let all = store.refused_envelopes(info.team)?;
     let recent = &all[all.len().saturating_sub(n)..];
@@ -85,11 +85,10 @@ fn refused(store: &Store, info: &TeamInfo, n: usize) -> Result<CliError> {
     let t = short(&info.team);
     let message = if undecryptable > 0 {
         format!(
-            "team {t}: {} could not be opened on this device (decryption failed: wrong key or \
-             altered envelope). If this device joined the team recently, the team secret it was \
-             given was probably mistyped and it cannot read the team's records: set it up again \
-             in a new --home and join with the right secret. Otherwise the device that wrote \
-             them ({}) holds a wrong secret: tell the team's admin",
+            "team {t}: {} could not be opened on this device (decryption failed: a key this \
+             device does not hold, or an altered envelope). Run `holdfast sync` again: keys \
+             for a new epoch can arrive after the records; if it persists, tell the team's \
+             admin (written by device {})",
             count(
                 undecryptable,
                 "change from the relay",

@@ -1,150 +1,91 @@
-//! Teams and this device's identity: creating and joining a team, listing teams, showing a
-//! team's secret, registering a colleague's device at the relay, and this device's id and
-//! public key for the admin.
+//! Teams and devices: creating a team, listing this device's teams, this device's identity,
+//! a team's devices, and revoking one.
 //!
-//! Enrolment, for now, is by handing over the team secret in person: whoever holds it can
-//! read everything the team shares. (Invites replace this in the next issue.)
+//! Colleagues join with one-time invite codes (see `invite.rs`); who is in a team is the
+//! team's signed membership log, verified on this device, not the relay's word.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use holdfast_core::crypto::TeamSecret;
-use holdfast_core::model::ids::DeviceId;
-use holdfast_core::store::TeamInfo;
+use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::store::{CaseloadFilter, TeamDevice, TeamInfo};
 use holdfast_core::sync::Role;
-use holdfast_core::{Error as CoreError, TeamId};
+use holdfast_core::{Error as CoreError, Store, TeamId};
 use serde::Serialize;
 
 use super::Ctx;
+use crate::clock::Clock;
 use crate::error::{CliError, Result};
-use crate::net::{self, Doing, Me, Session};
-use crate::output::{Output, short, table};
+use crate::lookup;
+use crate::net::{self, Doing, Session};
+use crate::output::{Output, short, table, words};
 
-/// How a secret is labelled wherever it is printed.
-const SECRET_WARNING: &str = "TEAM SECRET: anyone who has it can read every record the team shares.
-Hand it over in person only: never by email, message or a shared drive.";
+/// A role as people read it ("link worker").
+pub(super) fn role_words(role: Role) -> String {
+    words(role.as_str())
+}
+
+/// What a role may do, for invites and listings.
+pub(super) fn role_grants(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "read and write every record of the team, and invite and revoke devices",
+        Role::Supervisor => "read every record of the team and add supervision comments",
+        Role::LinkWorker => "read and write every record of the team",
+        Role::Patient => "read and write one action plan, and nothing else of the team's",
+    }
+}
 
 #[derive(Serialize)]
 struct TeamCreated {
     team_id: TeamId,
     relay_url: String,
-    /// Secret: hand over in person only.
-    team_secret: String,
     admin_device: DeviceId,
+    role: Role,
+    epoch: u32,
+    /// The relay knows the team (false: `holdfast sync` registers it later).
+    registered: bool,
     current: bool,
 }
 
 pub(super) fn create(ctx: &Ctx, relay: &str) -> Result<Output> {
     let s = Session::new(ctx.device.open()?)?;
     let relay = net::check_relay(&s.rt, relay)?;
-    let team = s.lock()?.create_team(ctx.device.keys(), &relay)?;
-    let (info, secret, current) = {
+    let team = s.lock()?.create_team(&relay)?;
+    let info = s.lock()?.team(team)?;
+    // One sync registers the team (its signed first entry) and shares what is here.
+    let synced = s.rt.block_on(s.client.sync(team));
+    let (current, epoch) = {
         let store = s.lock()?;
-        (
-            store.team(team)?,
-            hex::encode(store.team_secret(team)?.as_bytes()),
-            store.current_team() == Some(team),
-        )
+        (store.current_team() == Some(team), store.epoch(team)?)
     };
-    s.rt.block_on(s.client.register_team(team))
-        .map_err(|e| registration_failed(e, &info, &s.me))?;
+    if let Err(e) = synced {
+        let why = net::explain(e, &info, Doing::Register);
+        return Err(CliError::Sync(format!(
+            "team {team} was created on this device but the relay has not taken it yet: {why}"
+        )));
+    }
     let out = TeamCreated {
         team_id: team,
         relay_url: info.relay_url.clone(),
-        team_secret: secret,
         admin_device: s.me.device,
+        role: Role::Admin,
+        epoch,
+        registered: true,
         current,
     };
     let mut text = format!(
-        "Team created at {relay}, with this device as its admin.\n\
+        "Team created at {relay}, with this device as its first admin.\n\
          \x20 team id  {team}\n\n\
-         {SECRET_WARNING}\n\
-         \x20 {secret}\n\n\
-         To add a colleague's device:\n\
-         \x20 1. on their device:  holdfast device show\n\
-         \x20 2. on this device:   holdfast team add-device THEIR_DEVICE_ID THEIR_PUBLIC_KEY\n\
-         \x20 3. on their device:  holdfast team join --relay {relay} --team {team} --secret SECRET\n",
+         To add a colleague's device, make a one-time invite here and let them redeem it:\n\
+         \x20 on this device:   holdfast invite create --role link-worker   (or supervisor, admin)\n\
+         \x20 on their device:  holdfast invite redeem\n",
         relay = out.relay_url,
-        secret = out.team_secret,
     );
     if current {
-        text.push_str(
-            "Records on this device are shared in the team from the next `holdfast sync`.",
-        );
+        text.push_str("Records on this device are shared in the team (sent with this first sync).");
     } else {
         text.push_str("This device's records stay in its first team; new records go there too.");
     }
-    Output::new(&out, text)
-}
-
-/// The team exists on this device but the relay did not take it: say how to finish.
-fn registration_failed(e: CoreError, info: &TeamInfo, me: &Me) -> CliError {
-    let why = net::explain(e, info, Doing::Register, me);
-    CliError::Sync(format!(
-        "team {} was created on this device but not registered at the relay: {why} \
-         (`holdfast team secret` shows its secret)",
-        info.team
-    ))
-}
-
-#[derive(Serialize)]
-struct TeamJoined {
-    team_id: TeamId,
-    relay_url: String,
-    device_id: DeviceId,
-    /// Whether the relay already lists this device in the team (`None`: could not tell).
-    registered: Option<bool>,
-}
-
-pub(super) fn join(ctx: &Ctx, relay: &str, team: &str, secret: &str) -> Result<Output> {
-    let team: TeamId = net::full_id("team", "--team", team)?;
-    let bytes = net::hex_bytes::<{ TeamSecret::LEN }>("--secret: a team secret", secret)?;
-    let secret = TeamSecret::from_bytes(team, &bytes)?;
-    let s = Session::new(ctx.device.open()?)?;
-    let relay = net::check_relay(&s.rt, relay)?;
-    s.lock()?.join_team(ctx.device.keys(), &relay, &secret)?;
-    let info = s.lock()?.team(team)?;
-    // Whether the admin has registered this device yet: the first authenticated call says.
-    let registered = match s.rt.block_on(s.client.head(team)) {
-        Ok(_) => Some(true),
-        // 401: the relay knows this device in no team yet; 403: not in this one.
-        Err(CoreError::Relay {
-            status: 401 | 403, ..
-        }) => Some(false),
-        Err(e) => {
-            tracing::info!(error = %e, "could not tell whether this device is registered");
-            None
-        }
-    };
-    let mut text = format!("Joined team {team} at {}.\n", info.relay_url);
-    match registered {
-        Some(true) => text.push_str(
-            "The relay knows this device: run `holdfast sync` to fetch the team's records.",
-        ),
-        Some(false) => {
-            let _ = write!(
-                text,
-                "The relay does not know this device yet. Ask the team's admin to run\n\
-                 \x20 holdfast team add-device {} {}\n\
-                 then run `holdfast sync` here.",
-                s.me.device,
-                hex::encode(s.me.public_key)
-            );
-        }
-        None => text.push_str(
-            "Could not ask the relay whether it knows this device yet: run `holdfast sync` \
-             once the team's admin has registered it.",
-        ),
-    }
-    text.push_str(
-        "\nThe secret is checked when the team's first records arrive: a mistyped one makes \
-         `holdfast sync` fail.",
-    );
-    let out = TeamJoined {
-        team_id: team,
-        relay_url: info.relay_url,
-        device_id: s.me.device,
-        registered,
-    };
     Output::new(&out, text)
 }
 
@@ -153,19 +94,24 @@ struct TeamRow {
     #[serde(flatten)]
     info: TeamInfo,
     current: bool,
+    /// This device's role in the team (`None`: not known yet).
+    role: Option<Role>,
+    /// The team's key epoch as this device knows it.
+    epoch: u32,
 }
 
 pub(super) fn list(ctx: &Ctx) -> Result<Output> {
     let store = ctx.device.open()?;
     let current = store.current_team();
-    let rows: Vec<TeamRow> = store
-        .teams()?
-        .into_iter()
-        .map(|info| TeamRow {
+    let mut rows = Vec::new();
+    for info in store.teams()? {
+        rows.push(TeamRow {
             current: Some(info.team) == current,
+            role: store.role(info.team)?,
+            epoch: store.epoch(info.team)?,
             info,
-        })
-        .collect();
+        });
+    }
     if rows.is_empty() {
         return Output::new(&rows, net::no_team_sentence());
     }
@@ -176,12 +122,8 @@ pub(super) fn list(ctx: &Ctx) -> Result<Output> {
                 r.info.team.to_string(),
                 r.info.relay_url.clone(),
                 if r.current { "yes" } else { "-" }.into(),
-                if r.info.created_here {
-                    "admin"
-                } else {
-                    "joined"
-                }
-                .into(),
+                r.role.map_or_else(|| "?".into(), role_words),
+                r.epoch.to_string(),
                 if r.info.registered || !r.info.created_here {
                     "-".into()
                 } else {
@@ -195,81 +137,24 @@ pub(super) fn list(ctx: &Ctx) -> Result<Output> {
         })
         .collect();
     let text = table(
-        &["TEAM", "RELAY", "CURRENT", "HERE", "NOTE", "LAST PULL"],
+        &[
+            "TEAM",
+            "RELAY",
+            "CURRENT",
+            "YOUR ROLE",
+            "EPOCH",
+            "NOTE",
+            "LAST PULL",
+        ],
         &cells,
     );
     Output::new(&rows, text)
 }
 
 #[derive(Serialize)]
-struct SecretShown {
-    team_id: TeamId,
-    relay_url: String,
-    /// Secret: hand over in person only.
-    team_secret: String,
-}
-
-pub(super) fn secret(ctx: &Ctx, team: Option<&str>) -> Result<Output> {
-    let store = ctx.device.open()?;
-    let info = net::select_team(&store, team)?;
-    let out = SecretShown {
-        team_id: info.team,
-        relay_url: info.relay_url,
-        team_secret: hex::encode(store.team_secret(info.team)?.as_bytes()),
-    };
-    let text = format!(
-        "Team {}\n\n{SECRET_WARNING}\n  {}\n\nOn their device:\n  holdfast team join --relay {} --team {} --secret SECRET",
-        out.team_id, out.team_secret, out.relay_url, out.team_id
-    );
-    Output::new(&out, text)
-}
-
-#[derive(Serialize)]
-struct DeviceAdded {
-    team_id: TeamId,
-    device_id: DeviceId,
-    role: Role,
-}
-
-pub(super) fn add_device(
-    ctx: &Ctx,
-    device: &str,
-    public_key: &str,
-    role: Role,
-    team: Option<&str>,
-) -> Result<Output> {
-    let device: DeviceId = net::full_id("device", "DEVICE_ID", device)?;
-    let public_key = net::hex_bytes::<32>("PUBLIC_KEY: a public key", public_key)?;
-    let s = Session::new(ctx.device.open()?)?;
-    let info = net::select_team(&*s.lock()?, team)?;
-    if device == s.me.device {
-        return Err(CliError::input(
-            "that is this device's own id: it is in the team already",
-        ));
-    }
-    s.rt.block_on(s.client.add_device(info.team, device, public_key, role))
-        .map_err(|e| net::explain(e, &info, Doing::AddDevice, &s.me))?;
-    let role_name = match role {
-        Role::Admin => "an admin",
-        Role::Member => "a member",
-    };
-    let text = format!(
-        "Device {device} is registered in team {} as {role_name}.\n\
-         On that device, join with:\n\
-         \x20 holdfast team join --relay {} --team {} --secret SECRET\n\
-         (the team secret: `holdfast team secret` shows it here; hand it over in person only)",
-        short(&info.team),
-        info.relay_url,
-        info.team
-    );
-    Output::new(
-        &DeviceAdded {
-            team_id: info.team,
-            device_id: device,
-            role,
-        },
-        text,
-    )
+struct TeamRole {
+    team: TeamId,
+    role: Option<Role>,
 }
 
 #[derive(Serialize)]
@@ -277,36 +162,236 @@ struct DeviceShown {
     device_id: DeviceId,
     public_key: String,
     person: String,
-    teams: Vec<TeamId>,
+    teams: Vec<TeamRole>,
 }
 
 pub(super) fn show_device(ctx: &Ctx) -> Result<Output> {
     let store = ctx.device.open()?;
-    let me = Me::of(&store);
+    let mut teams = Vec::new();
+    for t in store.teams()? {
+        teams.push(TeamRole {
+            team: t.team,
+            role: store.role(t.team)?,
+        });
+    }
     let out = DeviceShown {
-        device_id: me.device,
-        public_key: hex::encode(me.public_key),
+        device_id: store.author().device,
+        public_key: hex::encode(store.device_public_key()),
         person: store.author().person.clone(),
-        teams: store.teams()?.into_iter().map(|t| t.team).collect(),
+        teams,
     };
     let mut text = format!(
         "This device ({person})\n\
          \x20 device id   {id}\n\
-         \x20 public key  {key}\n\n\
-         To be added to a team, give both to its admin, who runs:\n\
-         \x20 holdfast team add-device {id} {key}\n\
-         Neither is secret, but check them with the admin when you meet: the key decides whose\n\
-         changes the team trusts.",
+         \x20 public key  {key}\n",
         person = out.person,
         id = out.device_id,
         key = out.public_key,
     );
-    if !out.teams.is_empty() {
-        let _ = write!(
-            text,
-            "\nIn {}: see `holdfast team list`.",
-            crate::output::count(out.teams.len(), "team", "teams")
+    if out.teams.is_empty() {
+        text.push_str(
+            "\nIn no team yet. To join one, ask one of its admins for an invite code, then run\n\
+             \x20 holdfast invite redeem",
         );
+    } else {
+        text.push('\n');
+        for t in &out.teams {
+            let _ = writeln!(
+                text,
+                "  team {}  {}",
+                t.team,
+                t.role
+                    .map_or_else(|| "role not known yet".into(), role_words)
+            );
+        }
+        text.push_str("See `holdfast team list` and `holdfast device list`.");
     }
     Output::new(&out, text)
+}
+
+/// Pulls the team's membership so lists and lookups see devices enrolled elsewhere. Returns
+/// why it could not, when offline (the list is then what this device last saw).
+fn refresh(s: &Session, info: &TeamInfo) -> Result<Option<String>> {
+    match s.rt.block_on(s.client.sync_access(info.team)) {
+        Ok(()) => Ok(None),
+        Err(CoreError::Network(_)) => Ok(Some(format!(
+            "could not reach the relay at {}: this is the list as this device last saw it",
+            info.relay_url
+        ))),
+        Err(e) => Err(net::explain(e, info, Doing::Sync)),
+    }
+}
+
+#[derive(Serialize)]
+struct DeviceList {
+    team: TeamId,
+    role: Option<Role>,
+    epoch: u32,
+    devices: Vec<TeamDevice>,
+    /// Set when the relay could not be asked: the list is this device's last view.
+    stale: Option<String>,
+}
+
+pub(super) fn list_devices(ctx: &Ctx, team: Option<&str>) -> Result<Output> {
+    let s = Session::new(ctx.device.open()?)?;
+    let info = net::select_team(&*s.lock()?, team)?;
+    let stale = refresh(&s, &info)?;
+    let store = s.lock()?;
+    let mut devices = store.devices(info.team)?;
+    devices.sort_by_key(|d| (d.added_at, d.device));
+    let out = DeviceList {
+        team: info.team,
+        role: store.role(info.team)?,
+        epoch: store.epoch(info.team)?,
+        devices,
+        stale,
+    };
+    let text = devices_text(&ctx.clock, &store, &out);
+    Output::new(&out, text)
+}
+
+fn devices_text(clock: &Clock, store: &Store, out: &DeviceList) -> String {
+    let mut text = format!(
+        "Team {} (key epoch {}); this device is {}.\n",
+        short(&out.team),
+        out.epoch,
+        out.role.map_or_else(
+            || "of a role not known yet".into(),
+            |r| a_role(r).to_owned()
+        )
+    );
+    let ms = |at: u64| i64::try_from(at).map_or_else(|_| "?".into(), |v| clock.day_time(v));
+    let names = plan_names(store);
+    let cells: Vec<Vec<String>> = out
+        .devices
+        .iter()
+        .map(|d| {
+            vec![
+                d.device.to_string(),
+                role_words(d.role),
+                d.plan.map_or_else(
+                    || "-".into(),
+                    |p| match names.get(&p) {
+                        Some(n) => format!("{} ({n})", short(&p)),
+                        None => short(&p),
+                    },
+                ),
+                if d.added_by == d.device {
+                    "(created the team)".into()
+                } else {
+                    short(&d.added_by)
+                },
+                ms(d.added_at),
+                d.revoked_at.map_or_else(|| "-".into(), ms),
+                if d.this_device { "(this device)" } else { "" }.into(),
+            ]
+        })
+        .collect();
+    text.push_str(&table(
+        &["DEVICE", "ROLE", "PLAN", "ADDED BY", "ADDED", "REVOKED", ""],
+        &cells,
+    ));
+    if let Some(why) = &out.stale {
+        let _ = write!(text, "\n({why}.)");
+    }
+    text
+}
+
+/// Whose each plan on this device is (from the caseload), for naming patients' devices.
+fn plan_names(store: &Store) -> HashMap<DocId, String> {
+    store
+        .caseload(&CaseloadFilter::default())
+        .map(|c| {
+            c.into_iter()
+                .filter_map(|e| e.plan_id.map(|p| (p, e.patient_name)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn a_role(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "an admin",
+        Role::Supervisor => "a supervisor",
+        Role::LinkWorker => "a link worker",
+        Role::Patient => "a patient's device",
+    }
+}
+
+#[derive(Serialize)]
+struct DeviceRevoked {
+    team: TeamId,
+    device: DeviceId,
+    role: Role,
+    /// The team's new key epoch: what is written from now on, the revoked device cannot read.
+    epoch: u32,
+}
+
+pub(super) fn revoke(ctx: &Ctx, device: &str, team: Option<&str>) -> Result<Output> {
+    let s = Session::new(ctx.device.open()?)?;
+    let info = net::select_team(&*s.lock()?, team)?;
+    if let Some(why) = refresh(&s, &info)? {
+        return Err(CliError::Sync(format!(
+            "{why}; a revocation needs the relay, nothing was changed"
+        )));
+    }
+    let (target, my_role) = {
+        let store = s.lock()?;
+        let devices = store.devices(info.team)?;
+        let id = lookup::pick("device", device, devices.iter().map(|d| d.device))?;
+        let target = devices
+            .into_iter()
+            .find(|d| d.device == id)
+            .ok_or_else(|| CliError::input(format!("no device {id} in the team")))?;
+        (target, store.role(info.team)?)
+    };
+    let t = short(&info.team);
+    if target.this_device {
+        return Err(CliError::input(format!(
+            "that is this device: another admin of team {t} must revoke it"
+        )));
+    }
+    if let Some(at) = target.revoked_at {
+        let when = i64::try_from(at).map_or_else(|_| "?".into(), |v| ctx.clock.day_time(v));
+        return Err(CliError::input(format!(
+            "device {} was already revoked from team {t} ({when})",
+            target.device
+        )));
+    }
+    match my_role {
+        Some(Role::Admin) => {}
+        Some(Role::LinkWorker) if target.role == Role::Patient => {}
+        Some(Role::LinkWorker) => {
+            return Err(CliError::input(format!(
+                "a link worker can revoke only a patient's device: ask an admin of team {t} \
+                 to revoke {} ({})",
+                short(&target.device),
+                role_words(target.role)
+            )));
+        }
+        _ => {
+            return Err(CliError::input(format!(
+                "only an admin of team {t} can revoke devices"
+            )));
+        }
+    }
+    let epoch =
+        s.rt.block_on(s.client.revoke_device(info.team, target.device))
+            .map_err(|e| net::explain(e, &info, Doing::Revoke))?;
+    let text = format!(
+        "Device {} ({}) is revoked from team {t}.\n\
+         The relay refuses it from now on, and the team has moved to key epoch {epoch}: what is\n\
+         written from now on, that device cannot read. What it held before stays on it.",
+        target.device,
+        role_words(target.role)
+    );
+    Output::new(
+        &DeviceRevoked {
+            team: info.team,
+            device: target.device,
+            role: target.role,
+            epoch,
+        },
+        text,
+    )
 }
