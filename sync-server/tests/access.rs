@@ -1,0 +1,633 @@
+//! Teams, roles, invites, revocation and patient sharing over the HTTP API (issue 4),
+//! driven against a real relay on port 0.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Device, Relay, expect_error, invite_code, now_ms};
+use holdfast_protocol::{DeviceSigningKey, DocumentId, Entry, Kind, Op, Role, TeamId};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const PLAN_A: DocumentId = DocumentId([0xa1; 16]);
+const PLAN_B: DocumentId = DocumentId([0xb2; 16]);
+const CASE: DocumentId = DocumentId([0xc3; 16]);
+
+/// The entries of the membership log as `token`'s device is shown them.
+async fn log(relay: &Relay, token: &str, team: TeamId) -> (Vec<(u64, Entry)>, u64) {
+    let response = relay
+        .get(token, &format!("/v1/teams/{team}/membership?from=0"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let entries = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let bytes = hex::decode(e["entry"].as_str().unwrap()).unwrap();
+            (e["seq"].as_u64().unwrap(), Entry::decode(&bytes).unwrap())
+        })
+        .collect();
+    (entries, body["len"].as_u64().unwrap())
+}
+
+fn envelopes(
+    device: &Device,
+    team: TeamId,
+    doc: DocumentId,
+    salt: u64,
+    epoch: u32,
+) -> Vec<Vec<u8>> {
+    vec![device.envelope_at(team, doc, Kind::ChangeBatch, 0, salt, 32, epoch)]
+}
+
+#[tokio::test]
+async fn an_invited_device_redeems_once_signs_in_and_pushes() {
+    let relay = Relay::start().await;
+    let admin = Device::new();
+    let team = relay.create_team(&admin).await;
+    let admin_token = relay.login(&admin).await;
+
+    let (code, response) = relay
+        .invite(
+            &admin_token,
+            team,
+            &admin,
+            Role::LinkWorker,
+            None,
+            now_ms() + 60_000,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["seq"], 1);
+    assert_eq!(
+        (body["epoch"].as_u64(), body["membership_len"].as_u64()),
+        (Some(1), Some(2))
+    );
+
+    // Anyone holding the invite id sees the entry and the genesis (no token).
+    let shown: Value = relay
+        .http
+        .get(relay.at(&format!("/v1/teams/{team}/invites/{}", code.id())))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = Entry::decode(&hex::decode(shown["entry"].as_str().unwrap()).unwrap()).unwrap();
+    assert!(matches!(entry.op, Op::Invite { invite, .. } if invite == code.id()));
+    let genesis = Entry::decode(&hex::decode(shown["genesis"].as_str().unwrap()).unwrap()).unwrap();
+    assert!(matches!(genesis.op, Op::Genesis { device, .. } if device == admin.id));
+
+    // Before redeeming, the device cannot sign in.
+    let worker = Device::new();
+    assert!(relay.try_login(&worker).await.is_err());
+    let redeemed = relay.redeem(team, &code, &worker).await;
+    assert_eq!(redeemed.status(), StatusCode::CREATED);
+    let body: Value = redeemed.json().await.unwrap();
+    assert_eq!(body["device"], worker.id.to_string());
+    assert_eq!(body["role"], "link_worker");
+    assert_eq!(
+        (body["seq"].as_u64(), body["membership_len"].as_u64()),
+        (Some(2), Some(3))
+    );
+
+    let token = relay.login(&worker).await;
+    let shown = relay.team(&token, team).await;
+    assert_eq!(shown["role"], "link_worker");
+    let pushed = relay
+        .push_ok(
+            &token,
+            team,
+            worker.batch(team, &envelopes(&worker, team, CASE, 1, 1)),
+        )
+        .await;
+    assert_eq!(pushed, [(1, false)]);
+
+    // Used once: a second device gets invite_used, on GET and on redeem.
+    let thief = Device::new();
+    expect_error(
+        relay.redeem(team, &code, &thief).await,
+        StatusCode::CONFLICT,
+        "invite_used",
+    )
+    .await;
+    let again = relay
+        .http
+        .get(relay.at(&format!("/v1/teams/{team}/invites/{}", code.id())))
+        .send()
+        .await
+        .unwrap();
+    expect_error(again, StatusCode::CONFLICT, "invite_used").await;
+
+    // Unknown invite and unknown team.
+    let unknown = invite_code(&relay.url, team, Role::LinkWorker, None, now_ms() + 60_000);
+    expect_error(
+        relay.redeem(team, &unknown, &thief).await,
+        StatusCode::NOT_FOUND,
+        "no_such_invite",
+    )
+    .await;
+    let response = relay
+        .http
+        .get(relay.at(&format!("/v1/teams/{team}/invites/{}", unknown.id())))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::NOT_FOUND, "no_such_invite").await;
+    let response = relay
+        .http
+        .get(relay.at(&format!(
+            "/v1/teams/{}/invites/{}",
+            TeamId([0xee; 16]),
+            unknown.id()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // The roster shows both devices with their keys.
+    let roster: Value = relay
+        .get(&admin_token, &format!("/v1/teams/{team}/devices"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let devices = roster["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 2);
+    assert_eq!(devices[1]["device"], worker.id.to_string());
+    assert_eq!(devices[1]["role"], "link_worker");
+    assert_eq!(
+        devices[1]["hpke_key"],
+        hex::encode(worker.hpke.public_key().as_bytes())
+    );
+    assert_eq!(devices[1]["plan"], Value::Null);
+}
+
+#[tokio::test]
+async fn expired_and_forged_redeems_and_escalations_are_refused() {
+    let relay = Relay::start().await;
+    let admin = Device::new();
+    let worker = Device::new();
+    let supervisor = Device::new();
+    let team = relay.create_team(&admin).await;
+    let admin_token = relay.login(&admin).await;
+    relay
+        .enrol(&admin_token, team, &admin, &worker, Role::LinkWorker, None)
+        .await;
+    relay
+        .enrol(
+            &admin_token,
+            team,
+            &admin,
+            &supervisor,
+            Role::Supervisor,
+            None,
+        )
+        .await;
+    let worker_token = relay.login(&worker).await;
+    let supervisor_token = relay.login(&supervisor).await;
+
+    // A link worker cannot invite an admin or a supervisor; a supervisor cannot invite.
+    for role in [Role::Admin, Role::Supervisor] {
+        let (_, response) = relay
+            .invite(&worker_token, team, &worker, role, None, now_ms() + 60_000)
+            .await;
+        expect_error(response, StatusCode::FORBIDDEN, "not_allowed").await;
+    }
+    let (_, response) = relay
+        .invite(
+            &supervisor_token,
+            team,
+            &supervisor,
+            Role::LinkWorker,
+            None,
+            now_ms() + 60_000,
+        )
+        .await;
+    expect_error(response, StatusCode::FORBIDDEN, "not_allowed").await;
+    // A link worker may invite a patient for a plan.
+    let (_, response) = relay
+        .invite(
+            &worker_token,
+            team,
+            &worker,
+            Role::Patient,
+            Some(PLAN_A),
+            now_ms() + 60_000,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    // An entry signed by someone else, a stale expected length, a redeem on this route.
+    let len = relay.membership_len(&admin_token, team).await;
+    let code = invite_code(&relay.url, team, Role::LinkWorker, None, now_ms() + 60_000);
+    let by_admin = admin.invite_entry(team, &code);
+    expect_error(
+        relay.append(&worker_token, team, &by_admin, &[], len).await,
+        StatusCode::FORBIDDEN,
+        "not_allowed",
+    )
+    .await;
+    expect_error(
+        relay
+            .append(&admin_token, team, &by_admin, &[], len - 1)
+            .await,
+        StatusCode::CONFLICT,
+        "membership_conflict",
+    )
+    .await;
+    // A redeem is not signed by the caller; a genesis has its own route.
+    let redeem = worker.redeem_entry(team, &code, &code.signing_key().unwrap());
+    expect_error(
+        relay.append(&admin_token, team, &redeem, &[], len).await,
+        StatusCode::FORBIDDEN,
+        "not_allowed",
+    )
+    .await;
+    expect_error(
+        relay
+            .append(&admin_token, team, &admin.genesis(team, now_ms()), &[], len)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    // A bundle for someone who is neither a device nor an invite of the team.
+    let stray = admin.bundle(team, [0x99; 16], worker.hpke.public_key(), 1);
+    expect_error(
+        relay
+            .append(&admin_token, team, &by_admin, &[stray], len)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    assert_eq!(relay.membership_len(&admin_token, team).await, len);
+
+    // A redeem signed with the wrong invite key.
+    let (code, response) = relay
+        .invite(
+            &admin_token,
+            team,
+            &admin,
+            Role::LinkWorker,
+            None,
+            now_ms() + 60_000,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let newcomer = Device::new();
+    let wrong = DeviceSigningKey::generate(&holdfast_protocol::SystemRandom::new()).unwrap();
+    let forged = newcomer.redeem_entry(team, &code, &wrong);
+    expect_error(
+        relay.post_redeem(team, &code, &forged).await,
+        StatusCode::FORBIDDEN,
+        "bad_signature",
+    )
+    .await;
+    // The genuine redeem still works.
+    assert_eq!(
+        relay.redeem(team, &code, &newcomer).await.status(),
+        StatusCode::CREATED
+    );
+
+    // An invite past its expiry: 410 on GET and on redeem.
+    let (code, response) = relay
+        .invite(
+            &admin_token,
+            team,
+            &admin,
+            Role::LinkWorker,
+            None,
+            now_ms() + 300,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let response = relay
+        .http
+        .get(relay.at(&format!("/v1/teams/{team}/invites/{}", code.id())))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::GONE, "invite_expired").await;
+    expect_error(
+        relay.redeem(team, &code, &Device::new()).await,
+        StatusCode::GONE,
+        "invite_expired",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_patient_reads_and_writes_only_its_plan_and_sees_only_itself() {
+    let relay = Relay::start().await;
+    let admin = Device::new();
+    let worker = Device::new();
+    let (alice, bob) = (Device::new(), Device::new());
+    let team = relay.create_team(&admin).await;
+    let admin_token = relay.login(&admin).await;
+    relay
+        .enrol(&admin_token, team, &admin, &worker, Role::LinkWorker, None)
+        .await;
+    let worker_token = relay.login(&worker).await;
+    let alice_code = relay
+        .enrol(
+            &worker_token,
+            team,
+            &worker,
+            &alice,
+            Role::Patient,
+            Some(PLAN_A),
+        )
+        .await;
+    let bob_code = relay
+        .enrol(
+            &worker_token,
+            team,
+            &worker,
+            &bob,
+            Role::Patient,
+            Some(PLAN_B),
+        )
+        .await;
+    let alice_token = relay.login(&alice).await;
+
+    // Staff write the case file and both plans.
+    let mut batch = envelopes(&worker, team, CASE, 1, 1);
+    batch.extend(envelopes(&worker, team, PLAN_A, 2, 1));
+    batch.extend(envelopes(&worker, team, PLAN_B, 3, 1));
+    batch.extend(envelopes(&worker, team, PLAN_A, 4, 1));
+    relay
+        .push_ok(&worker_token, team, worker.batch(team, &batch))
+        .await;
+
+    // Alice pulls her plan only, with the team's sequence numbers.
+    let pulled = relay.pull_all(&alice_token, team, "").await;
+    assert_eq!(pulled.iter().map(|p| p.0).collect::<Vec<_>>(), [2, 4]);
+    assert_eq!(pulled[0].1, batch[1]);
+    let page = relay
+        .pull_page(
+            &alice_token,
+            team,
+            &format!("after=0&doc={PLAN_A}&compact=1"),
+        )
+        .await;
+    assert_eq!(page.items.len(), 2);
+    for doc in [PLAN_B, CASE] {
+        let response = relay.pull(&alice_token, team, &format!("doc={doc}")).await;
+        expect_error(response, StatusCode::FORBIDDEN, "not_allowed").await;
+    }
+    // Staff may ask for one document.
+    let page = relay
+        .pull_page(&worker_token, team, &format!("after=0&doc={PLAN_B}"))
+        .await;
+    assert_eq!(page.items.iter().map(|p| p.0).collect::<Vec<_>>(), [3]);
+
+    // Alice writes her plan, and nothing else (the whole batch is refused).
+    let pushed = relay
+        .push_ok(
+            &alice_token,
+            team,
+            alice.batch(team, &envelopes(&alice, team, PLAN_A, 5, 1)),
+        )
+        .await;
+    assert_eq!(pushed, [(5, false)]);
+    let mut sneaky = envelopes(&alice, team, PLAN_A, 6, 1);
+    sneaky.extend(envelopes(&alice, team, CASE, 7, 1));
+    expect_error(
+        relay
+            .push(&alice_token, team, alice.batch(team, &sneaky))
+            .await,
+        StatusCode::FORBIDDEN,
+        "not_allowed",
+    )
+    .await;
+    assert_eq!(relay.team(&alice_token, team).await["head"], 5);
+
+    // No roster, no key sending for a patient.
+    expect_error(
+        relay
+            .get(&alice_token, &format!("/v1/teams/{team}/devices"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "not_allowed",
+    )
+    .await;
+    let response = relay
+        .http
+        .post(relay.at(&format!("/v1/teams/{team}/keys")))
+        .bearer_auth(&alice_token)
+        .json(&serde_json::json!({"bundles": []}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::FORBIDDEN, "not_allowed").await;
+
+    // Alice's view of the log leaves out Bob's invite and redeem; staff see everything.
+    let (all, len) = log(&relay, &worker_token, team).await;
+    assert_eq!(all.len() as u64, len);
+    let (mine, mine_len) = log(&relay, &alice_token, team).await;
+    assert_eq!(mine_len, len);
+    let about = |entries: &[(u64, Entry)], invite: holdfast_protocol::InviteId| {
+        entries.iter().any(|(_, e)| match &e.op {
+            Op::Invite { invite: i, .. } | Op::Redeem { invite: i, .. } => *i == invite,
+            _ => false,
+        })
+    };
+    assert!(about(&all, bob_code.id()) && about(&all, alice_code.id()));
+    assert!(!about(&mine, bob_code.id()));
+    assert!(about(&mine, alice_code.id()));
+    assert_eq!(mine.len(), all.len() - 2);
+    let (tail, _) = log(&relay, &worker_token, team).await;
+    assert_eq!(tail[0].0, 0);
+}
+
+#[tokio::test]
+async fn revocation_needs_every_bundle_shuts_the_device_out_and_starts_an_epoch() {
+    let relay = Relay::start().await;
+    let admin = Device::new();
+    let (worker, lost) = (Device::new(), Device::new());
+    let team = relay.create_team(&admin).await;
+    let admin_token = relay.login(&admin).await;
+    relay
+        .enrol(&admin_token, team, &admin, &worker, Role::LinkWorker, None)
+        .await;
+    relay
+        .enrol(&admin_token, team, &admin, &lost, Role::LinkWorker, None)
+        .await;
+    let worker_token = relay.login(&worker).await;
+    let lost_token = relay.login(&lost).await;
+    // A pending invite by the admin must get the new key too.
+    let (pending, response) = relay
+        .invite(
+            &admin_token,
+            team,
+            &admin,
+            Role::LinkWorker,
+            None,
+            now_ms() + 60_000,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let old = lost.batch(team, &envelopes(&lost, team, CASE, 1, 1));
+
+    // Missing the worker's (and the invite's) bundle: refused, nothing stored.
+    let message = expect_error(
+        relay
+            .revoke(&admin_token, team, &admin, lost.id, &[&admin])
+            .await,
+        StatusCode::BAD_REQUEST,
+        "missing_key_bundles",
+    )
+    .await;
+    assert!(message.contains(&worker.id.to_string()), "{message}");
+    assert!(message.contains(&pending.id().to_string()), "{message}");
+    let shown = relay.team(&admin_token, team).await;
+    assert_eq!(shown["epoch"], 1);
+    // Only the admin may revoke a link worker.
+    let len = shown["membership_len"].as_u64().unwrap();
+    let by_worker = worker.revoke_entry(team, lost.id, 2);
+    expect_error(
+        relay
+            .append(&worker_token, team, &by_worker, &[], len)
+            .await,
+        StatusCode::FORBIDDEN,
+        "not_allowed",
+    )
+    .await;
+
+    // With every bundle: revoked, epoch 2.
+    let entry = admin.revoke_entry(team, lost.id, 2);
+    let hpke = pending.hpke_key().unwrap();
+    let bundles = vec![
+        admin.bundle(team, admin.id.0, admin.hpke.public_key(), 2),
+        admin.bundle(team, worker.id.0, worker.hpke.public_key(), 2),
+        admin.bundle(team, pending.id().0, hpke.public_key(), 2),
+    ];
+    let response = relay
+        .append(&admin_token, team, &entry, &bundles, len)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (body["seq"].as_u64(), body["epoch"].as_u64()),
+        (Some(len), Some(2))
+    );
+
+    // The revoked device is refused at once, on every route.
+    for path in [
+        format!("/v1/teams/{team}"),
+        format!("/v1/teams/{team}/membership"),
+        format!("/v1/teams/{team}/keys"),
+        format!("/v1/teams/{team}/envelopes"),
+    ] {
+        expect_error(
+            relay.get(&lost_token, &path).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        )
+        .await;
+    }
+    expect_error(
+        relay.push(&lost_token, team, old).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert!(relay.try_login(&lost).await.is_err());
+
+    // Others must re-seal under the new epoch: epoch 1 is stale, epoch 3 does not exist yet.
+    let stale = worker.batch(team, &envelopes(&worker, team, CASE, 2, 1));
+    expect_error(
+        relay.push(&worker_token, team, stale).await,
+        StatusCode::CONFLICT,
+        "stale_epoch",
+    )
+    .await;
+    let future = worker.batch(team, &envelopes(&worker, team, CASE, 3, 3));
+    expect_error(
+        relay.push(&worker_token, team, future).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    let fresh = worker.batch(team, &envelopes(&worker, team, CASE, 4, 2));
+    assert_eq!(
+        relay.push_ok(&worker_token, team, fresh).await,
+        [(1, false)]
+    );
+
+    // Each device gets only its own bundles; a redeeming device also its invite's.
+    let keys = |token: String| {
+        let relay = &relay;
+        async move {
+            let body: Value = relay
+                .get(&token, &format!("/v1/teams/{team}/keys?after=0&limit=10"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            body["bundles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| {
+                    let bytes = hex::decode(b["bundle"].as_str().unwrap()).unwrap();
+                    holdfast_protocol::KeyBundle::decode(&bytes)
+                        .unwrap()
+                        .header
+                        .recipient
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    // The worker: its invite's bundle (epoch 1) and its own (epoch 2).
+    let worker_keys = keys(worker_token.clone()).await;
+    assert_eq!(worker_keys.len(), 2);
+    assert_eq!(worker_keys[1], worker.id.0);
+    assert!(
+        worker_keys
+            .iter()
+            .all(|r| *r != admin.id.0 && *r != pending.id().0)
+    );
+    let newcomer = Device::new();
+    assert_eq!(
+        relay.redeem(team, &pending, &newcomer).await.status(),
+        StatusCode::CREATED
+    );
+    let newcomer_token = relay.login(&newcomer).await;
+    assert_eq!(keys(newcomer_token).await, [pending.id().0, pending.id().0]);
+
+    // Staff can send more bundles later; the recipient sees them.
+    let more = admin.bundle(team, newcomer.id.0, newcomer.hpke.public_key(), 2);
+    let response = relay
+        .http
+        .post(relay.at(&format!("/v1/teams/{team}/keys")))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({"bundles": [hex::encode(&more)]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.json::<Value>().await.unwrap()["stored"], 1);
+    let newcomer_token = relay.login(&newcomer).await;
+    assert_eq!(keys(newcomer_token).await.len(), 3);
+    // A bundle claiming another sender is refused.
+    let forged = worker.bundle(team, newcomer.id.0, newcomer.hpke.public_key(), 2);
+    let response = relay
+        .http
+        .post(relay.at(&format!("/v1/teams/{team}/keys")))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({"bundles": [hex::encode(&forged)]}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::BAD_REQUEST, "wrong_author").await;
+}
