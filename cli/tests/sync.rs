@@ -167,7 +167,6 @@ impl Device {
 }
 
 #[test]
-#[ignore = "needs the relay's membership/invite API (issue 4)"]
 fn the_demo_converges_and_stops_by_itself() {
     let started = Instant::now();
     let out = holdfast()
@@ -246,7 +245,6 @@ fn invites_fail_plainly_before_anything_is_sent() {
 }
 
 #[test]
-#[ignore = "needs the relay's membership/invite API (issue 4)"]
 fn a_team_grows_by_invites_shares_a_plan_and_revokes_a_device() {
     let mut relay = Relay::start();
     let url = relay.url();

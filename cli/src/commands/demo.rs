@@ -341,7 +341,7 @@ fn scenario(
             "3. A makes a one-time invite for B and one for S; each redeems its code, is checked\n   \
              against the team's signed membership, gets the keys wrapped for it, and bootstraps:\n   \
              {} ({}).",
-            fetched.join("; "),
+            fetched.join(";\n   "),
             secs(step)
         ),
     )?;

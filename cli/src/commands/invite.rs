@@ -14,7 +14,7 @@ use holdfast_protocol::InviteCode;
 use serde::Serialize;
 
 use super::Ctx;
-use super::team::{role_grants, role_words};
+use super::team::{a_role, role_grants, role_words};
 use crate::clock::Clock;
 use crate::error::{CliError, Result};
 use crate::lookup;
@@ -298,7 +298,7 @@ fn redeemed(s: &Session, info: &TeamInfo) -> Result<Output> {
         "Joined team {} at {} as {}: this device may {}.\n",
         info.team,
         info.relay_url,
-        role_words(role),
+        a_role(role),
         role_grants(role)
     );
     if let Some(plan) = out.plan {

@@ -309,7 +309,8 @@ fn plan_names(store: &Store) -> HashMap<DocId, String> {
         .unwrap_or_default()
 }
 
-fn a_role(role: Role) -> &'static str {
+/// "an admin", "a link worker".
+pub(super) fn a_role(role: Role) -> &'static str {
     match role {
         Role::Admin => "an admin",
         Role::Supervisor => "a supervisor",
