@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use holdfast_core::crypto::{CURRENT_EPOCH, DEVICE_KEY_NAME, DocumentKeys};
+use holdfast_core::crypto::DEVICE_KEY_NAME;
 use holdfast_core::model::case_file::{CaseStatus, NewPatient, NewSession, SessionMode};
 use holdfast_core::model::ids::{DeviceId, DocId};
 use holdfast_core::store::NewCase;
@@ -306,10 +306,6 @@ impl Device {
         self.s().author().device
     }
 
-    fn public_key(&self) -> [u8; 32] {
-        self.s().device_public_key()
-    }
-
     fn signer(&self) -> DeviceSigningKey {
         let seed = self.keys.get(DEVICE_KEY_NAME).unwrap().unwrap();
         DeviceSigningKey::from_seed(seed.as_slice().try_into().unwrap()).unwrap()
@@ -334,21 +330,30 @@ impl Device {
     }
 }
 
-/// The admin creates a team at `url`, registers it and the members' devices; the members
-/// join with the team secret (what enrolment hands over).
+/// The admin creates a team at `url` and registers it; each member redeems a one-time
+/// link-worker invite the admin made (what enrolment in person does).
 async fn team_of(url: &str, admin: &Device, members: &[&Device]) -> TeamId {
-    let team = admin.s().create_team(&admin.keys, url).unwrap();
+    let team = admin.s().create_team(url).unwrap();
     admin.client.register_team(team).await.unwrap();
-    let secret = admin.s().team_secret(team).unwrap();
     for m in members {
-        admin
-            .client
-            .add_device(team, m.id(), m.public_key(), Role::Member)
-            .await
-            .unwrap();
-        m.s().join_team(&m.keys, url, &secret).unwrap();
+        enrol(admin, team, m).await;
     }
     team
+}
+
+/// `admin` invites `member` as a link worker; the member redeems the code.
+async fn enrol(admin: &Device, team: TeamId, member: &Device) {
+    let code = admin
+        .client
+        .create_invite(team, Role::LinkWorker, None, 60_000)
+        .await
+        .unwrap();
+    let joined = member
+        .client
+        .redeem_invite(&member.keys, &code)
+        .await
+        .unwrap();
+    assert_eq!(joined, team);
 }
 
 fn session(note: &str, start: i64) -> NewSession {
@@ -439,9 +444,10 @@ async fn raw_push(url: &str, token: &str, team: TeamId, batch: Vec<u8>) -> (u16,
     (status, resp.text().await.unwrap())
 }
 
-/// An envelope sealed under the team secret by `signer`, naming `author`.
+/// An envelope sealed under the team's epoch-1 keys by `signer`, naming `author`.
 fn envelope(
-    secret: &holdfast_core::crypto::TeamSecret,
+    team: TeamId,
+    keys: &holdfast_core::crypto::TeamKeys,
     doc: DocId,
     author: DeviceId,
     signer: &DeviceSigningKey,
@@ -449,14 +455,14 @@ fn envelope(
 ) -> Vec<u8> {
     let header = Header {
         kind: Kind::ChangeBatch,
-        team: secret.team().into(),
+        team: team.into(),
         document: doc.into(),
-        epoch: CURRENT_EPOCH,
+        epoch: 1,
         author: author.into(),
         covers: 0,
         nonce: Header::random_nonce(&SystemRandom::new()).unwrap(),
     };
-    let key = DocumentKeys::key_for(secret, doc, CURRENT_EPOCH).unwrap();
+    let key = keys.key_for(doc, 1).unwrap();
     seal(&header, &key, plaintext, signer).unwrap()
 }
 
@@ -642,8 +648,8 @@ async fn tampered_and_replayed_envelopes_are_refused() {
     // What the relay itself refuses.
     let w2_key = w2.signer();
     let token = login(&url, w2.id(), &w2_key).await;
-    let secret = w1.s().team_secret(team).unwrap();
-    let in_w1s_name = envelope(&secret, case.case_id, w1.id(), &w2_key, b"forged");
+    let secret = w1.s().keys_held(team).unwrap();
+    let in_w1s_name = envelope(team, &secret, case.case_id, w1.id(), &w2_key, b"forged");
     let (status, body) = raw_push(
         &url,
         &token,
@@ -666,7 +672,7 @@ async fn tampered_and_replayed_envelopes_are_refused() {
         (400..500).contains(&status),
         "a pusher that is not the token's: {status} {body}"
     );
-    let own = envelope(&secret, case.case_id, w2.id(), &w2_key, b"x");
+    let own = envelope(team, &secret, case.case_id, w2.id(), &w2_key, b"x");
     let (status, body) = raw_push(
         &url,
         &token,
@@ -856,14 +862,9 @@ async fn a_new_device_bootstraps_from_snapshots_and_later_changes() {
         "covers every change batch: {snapshots:?}"
     );
 
-    // A fourth device joins with the team secret.
+    // A fourth device joins with an invite (redeeming runs its first sync).
     let new = device("Jo Whitfield", quick_retries());
-    let secret = w1.s().team_secret(team).unwrap();
-    w1.client
-        .add_device(team, new.id(), new.public_key(), Role::Member)
-        .await
-        .unwrap();
-    new.s().join_team(&new.keys, &url, &secret).unwrap();
+    enrol(&w1, team, &new).await;
     let report = new.sync(team).await;
     assert!(report.pull.bootstrap);
     assert!(

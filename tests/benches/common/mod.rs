@@ -160,20 +160,35 @@ impl Device {
 
     /// Creates a team at `url` and registers it with the relay.
     pub async fn create_team(&self, url: &str) -> TeamId {
-        let team = self.s().create_team(&self.keys, url).unwrap();
+        let team = self.s().create_team(url).unwrap();
         self.client.register_team(team).await.unwrap();
         team
     }
 
-    /// Enrols `member` in `team` (this device is its admin): registers the member's key
-    /// with the relay, and the member joins with the team secret.
-    pub async fn enrol(&self, team: TeamId, url: &str, member: &Device) {
-        self.client
-            .add_device(team, member.id(), member.public_key(), Role::Member)
+    /// Enrols `member` in `team` as a link worker (this device is its admin): a one-time
+    /// invite, redeemed by the member (which runs its first sync).
+    pub async fn enrol(&self, team: TeamId, _url: &str, member: &Device) {
+        self.enrol_as(team, member, Role::LinkWorker, None).await;
+    }
+
+    /// Enrols `member` with `role` (a patient with its `plan`).
+    pub async fn enrol_as(
+        &self,
+        team: TeamId,
+        member: &Device,
+        role: Role,
+        plan: Option<holdfast_core::model::ids::DocId>,
+    ) {
+        let code = self
+            .client
+            .create_invite(team, role, plan, 60_000)
             .await
             .unwrap();
-        let secret = self.s().team_secret(team).unwrap();
-        member.s().join_team(&member.keys, url, &secret).unwrap();
+        member
+            .client
+            .redeem_invite(&member.keys, &code)
+            .await
+            .unwrap();
     }
 }
 

@@ -1,0 +1,661 @@
+//! Access, end to end through a real relay on loopback:
+//!
+//! - the access matrix: for each role (admin, supervisor, link worker, patient, a revoked
+//!   device, a device of another team) and each document kind (case file, the patient's
+//!   own plan, another plan, the directory, the membership log), read and write: what the
+//!   relay answers (HTTP status) and whether the device can decrypt content written after
+//!   the revocation. Printed as a table and checked against the expected one;
+//! - revocation: the revoked device's next request is refused, and everything written
+//!   afterwards fails to open with every key it ever held (it is handed the raw envelopes);
+//! - invite abuse: reuse, expiry, tampering, and redeeming for a higher role are refused
+//!   and grant nothing.
+
+use std::fmt::Write as _;
+use std::sync::MutexGuard;
+use std::time::Duration;
+
+use holdfast_core::crypto::DEVICE_KEY_NAME;
+use holdfast_core::model::case_file::NewPatient;
+use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::sync::{RetryPolicy, Role};
+use holdfast_core::{
+    Error, KeyStore, MemoryKeyStore, SharedStore, Store, StoreConfig, SyncClient, SyncConfig,
+    TeamId,
+};
+use holdfast_protocol::{
+    DeviceSigningKey, DocumentKey, EnvelopeRef, Header, InviteCode, Kind, PullPage, PushBatch,
+    SystemRandom, seal, sign_auth,
+};
+
+struct Device {
+    _dir: tempfile::TempDir,
+    keys: MemoryKeyStore,
+    store: SharedStore,
+    client: SyncClient,
+}
+
+impl Device {
+    fn new(person: &str) -> Device {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = MemoryKeyStore::default();
+        let store = Store::create(&StoreConfig::new(dir.path(), person), &keys).unwrap();
+        let store = SharedStore::new(store);
+        let config = SyncConfig {
+            retry: RetryPolicy {
+                base: Duration::from_millis(20),
+                max_delay: Duration::from_millis(200),
+                attempts: 3,
+            },
+            request_timeout: Duration::from_secs(10),
+            ..SyncConfig::default()
+        };
+        let client = SyncClient::new(store.clone(), config).unwrap();
+        Device {
+            _dir: dir,
+            keys,
+            store,
+            client,
+        }
+    }
+
+    fn s(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap()
+    }
+
+    fn id(&self) -> DeviceId {
+        self.s().author().device
+    }
+
+    fn signer(&self) -> DeviceSigningKey {
+        let seed = self.keys.get(DEVICE_KEY_NAME).unwrap().unwrap();
+        DeviceSigningKey::from_seed(seed.as_slice().try_into().unwrap()).unwrap()
+    }
+
+    /// The key this device would open (or seal) `doc` with at `epoch`, if it has one.
+    fn key(&self, team: TeamId, doc: DocId, epoch: u32) -> Option<DocumentKey> {
+        self.s().keys_held(team).ok()?.key_for(doc, epoch).ok()
+    }
+}
+
+async fn start_relay(dir: &std::path::Path) -> holdfast_relay::RunningRelay {
+    holdfast_relay::serve(holdfast_relay::Config::new(dir))
+        .await
+        .unwrap()
+}
+
+async fn invite(admin: &Device, team: TeamId, role: Role, plan: Option<DocId>) -> String {
+    admin
+        .client
+        .create_invite(team, role, plan, 60_000)
+        .await
+        .unwrap()
+}
+
+async fn enrol(admin: &Device, team: TeamId, member: &Device, role: Role) {
+    let code = invite(admin, team, role, None).await;
+    assert_eq!(
+        member
+            .client
+            .redeem_invite(&member.keys, &code)
+            .await
+            .unwrap(),
+        team
+    );
+}
+
+/// A bearer token for `device`, or the status the relay refused the login with.
+async fn login(url: &str, device: &Device) -> Result<String, u16> {
+    let http = reqwest::Client::new();
+    let id = device.id();
+    let resp = http
+        .post(format!("{url}/v1/auth/challenge"))
+        .json(&serde_json::json!({ "device": id.to_string() }))
+        .send()
+        .await
+        .unwrap();
+    if !resp.status().is_success() {
+        return Err(resp.status().as_u16());
+    }
+    let ch: serde_json::Value = resp.json().await.unwrap();
+    let challenge: [u8; 32] = hex::decode(ch["challenge"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let signature = sign_auth(&device.signer(), url, &id.into(), &challenge).unwrap();
+    let resp = http
+        .post(format!("{url}/v1/auth/token"))
+        .json(&serde_json::json!({
+            "device": id.to_string(),
+            "challenge": hex::encode(challenge),
+            "signature": hex::encode(signature),
+        }))
+        .send()
+        .await
+        .unwrap();
+    if !resp.status().is_success() {
+        return Err(resp.status().as_u16());
+    }
+    let t: serde_json::Value = resp.json().await.unwrap();
+    Ok(t["token"].as_str().unwrap().to_owned())
+}
+
+/// `GET` with a bearer token: status and body.
+async fn get(url: &str, token: &str, path: &str) -> (u16, Vec<u8>) {
+    let resp = reqwest::Client::new()
+        .get(format!("{url}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.bytes().await.unwrap().to_vec())
+}
+
+/// A change envelope for `doc` sealed at `epoch` by `device` (with its own key for the
+/// document if it has one, else a random key: the relay cannot tell), pushed with `token`.
+async fn push(
+    url: &str,
+    token: &str,
+    team: TeamId,
+    device: &Device,
+    doc: DocId,
+    epoch: u32,
+) -> u16 {
+    let rng = SystemRandom::new();
+    let key = device
+        .key(team, doc, epoch)
+        .unwrap_or_else(|| DocumentKey::generate(&rng).unwrap());
+    let header = Header {
+        kind: Kind::ChangeBatch,
+        team: team.into(),
+        document: doc.into(),
+        epoch,
+        author: device.id().into(),
+        covers: 0,
+        nonce: Header::random_nonce(&rng).unwrap(),
+    };
+    let signer = device.signer();
+    let envelope = seal(&header, &key, b"not an automerge change", &signer).unwrap();
+    let batch = PushBatch::encode(
+        &team.into(),
+        &device.id().into(),
+        &signer,
+        now_ms(),
+        &[envelope.as_slice()],
+    )
+    .unwrap();
+    reqwest::Client::new()
+        .post(format!("{url}/v1/teams/{team}/envelopes"))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(batch)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Appends an Invite entry for a link worker, signed by `device`: a write to the log.
+async fn write_membership(url: &str, token: &str, team: TeamId, device: &Device, len: u64) -> u16 {
+    let code = InviteCode::generate(
+        &SystemRandom::new(),
+        url,
+        team.into(),
+        [0; 16],
+        Role::LinkWorker,
+        None,
+        now_ms() + 60_000,
+    )
+    .unwrap();
+    let entry = holdfast_protocol::Entry::sign(
+        team.into(),
+        now_ms(),
+        device.id().0,
+        holdfast_protocol::Op::Invite {
+            invite: code.id(),
+            sign_key: code.signing_key().unwrap().public_key(),
+            hpke_key: code.hpke_key().unwrap().public_key().clone(),
+            role: Role::LinkWorker,
+            plan: None,
+            expires_at_ms: now_ms() + 60_000,
+        },
+        &device.signer(),
+    )
+    .unwrap();
+    reqwest::Client::new()
+        .post(format!("{url}/v1/teams/{team}/membership"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "entry": hex::encode(entry.as_bytes()),
+            "bundles": [],
+            "expected_len": len,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The team's membership length, as the admin sees it at the relay.
+async fn membership_len(url: &str, admin_token: &str, team: TeamId) -> u64 {
+    let (status, body) = get(url, admin_token, &format!("/v1/teams/{team}")).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v["membership_len"].as_u64().unwrap()
+}
+
+/// Every envelope of `doc` (as a staff device pulls it).
+async fn envelopes_of(url: &str, token: &str, team: TeamId, doc: DocId) -> Vec<Vec<u8>> {
+    let (status, body) = get(
+        url,
+        token,
+        &format!("/v1/teams/{team}/envelopes?after=0&limit=1000&doc={doc}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    PullPage::decode(&body)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect()
+}
+
+/// Whether `device` can open every envelope in `envelopes` with the keys it holds.
+fn can_open(device: &Device, team: TeamId, envelopes: &[Vec<u8>], author_key: &[u8; 32]) -> bool {
+    !envelopes.is_empty()
+        && envelopes.iter().all(|bytes| {
+            let e = EnvelopeRef::decode(bytes).unwrap();
+            let doc = DocId::from(e.header.document);
+            device
+                .key(team, doc, e.header.epoch)
+                .is_some_and(|k| e.open(author_key, &k).is_ok())
+        })
+}
+
+fn ok(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = start_relay(relay_dir.path()).await;
+    let url = relay.url();
+
+    // Team A: an admin, a supervisor, a link worker, a link worker whose phone is lost,
+    // and a patient; team B: one admin.
+    let admin = Device::new("Ada Admin");
+    let supervisor = Device::new("Sue Supervisor");
+    let worker = Device::new("Lee Linkworker");
+    let lost = Device::new("Lost Phone");
+    let patient = Device::new("Pat Patient");
+    let stranger = Device::new("Other Team");
+    let team = admin.s().create_team(&url).unwrap();
+    admin.client.sync(team).await.unwrap();
+    enrol(&admin, team, &supervisor, Role::Supervisor).await;
+    enrol(&admin, team, &worker, Role::LinkWorker).await;
+    enrol(&admin, team, &lost, Role::LinkWorker).await;
+    let other_team = stranger.s().create_team(&url).unwrap();
+    stranger.client.sync(other_team).await.unwrap();
+
+    let (own, other, directory) = {
+        let mut s = admin.s();
+        let own = s
+            .create_case_file(NewPatient::named("Pat Patient"))
+            .unwrap();
+        let other = s
+            .create_case_file(NewPatient::named("Someone Else"))
+            .unwrap();
+        let directory = s.create_directory("Leeds").unwrap();
+        (own, other, directory)
+    };
+    admin.client.sync(team).await.unwrap();
+    // The link worker shares the patient's plan on a home visit.
+    worker.client.sync(team).await.unwrap();
+    let code = worker.client.share_plan(own.plan_id, 60_000).await.unwrap();
+    patient
+        .client
+        .redeem_invite(&patient.keys, &code)
+        .await
+        .unwrap();
+    // The lost phone is revoked; then the admin writes to every document.
+    let lost_keys = lost.s().keys_held(team).unwrap();
+    let epoch = admin.client.revoke_device(team, lost.id()).await.unwrap();
+    assert_eq!(epoch, 2);
+    {
+        let mut s = admin.s();
+        s.add_supervision_comment(own.case_id, "after the revocation")
+            .unwrap();
+        s.add_plan_comment(own.plan_id, "after the revocation")
+            .unwrap();
+        s.add_plan_comment(other.plan_id, "after the revocation")
+            .unwrap();
+        let walk = holdfast_core::model::directory::AssetInput {
+            name: "Walking group".into(),
+            ..Default::default()
+        };
+        s.upsert_asset(directory, None, &walk).unwrap();
+    }
+    admin.client.sync(team).await.unwrap();
+    for d in [&supervisor, &worker, &patient] {
+        d.client.sync(team).await.unwrap();
+    }
+
+    // Content written after the revocation, as a staff device pulls it from the relay.
+    let admin_token = login(&url, &admin).await.unwrap();
+    let admin_key = admin.s().device_public_key();
+    let after = |envs: Vec<Vec<u8>>| -> Vec<Vec<u8>> {
+        envs.into_iter()
+            .filter(|b| EnvelopeRef::decode(b).unwrap().header.epoch == 2)
+            .collect()
+    };
+    let kinds: [(&str, Option<DocId>); 5] = [
+        ("case file", Some(own.case_id)),
+        ("own plan", Some(own.plan_id)),
+        ("other plan", Some(other.plan_id)),
+        ("directory", Some(directory)),
+        ("membership", None),
+    ];
+    let mut fresh = Vec::new();
+    for (_, doc) in &kinds {
+        fresh.push(match doc {
+            Some(d) => after(envelopes_of(&url, &admin_token, team, *d).await),
+            None => Vec::new(),
+        });
+    }
+    for (i, f) in fresh.iter().enumerate().take(4) {
+        assert!(
+            !f.is_empty(),
+            "content after the revocation in {}",
+            kinds[i].0
+        );
+    }
+
+    let roles: [(&str, &Device); 6] = [
+        ("admin", &admin),
+        ("supervisor", &supervisor),
+        ("link worker", &worker),
+        ("patient", &patient),
+        ("revoked device", &lost),
+        ("other team", &stranger),
+    ];
+    // Expected: (relay read ok, relay write ok, device decrypts) per kind.
+    let y = (true, true, true);
+    let n = (false, false, false);
+    let log_rw = (true, true, true);
+    let log_r = (true, false, true);
+    let expected: [[(bool, bool, bool); 5]; 6] = [
+        [y, y, y, y, log_rw],
+        [y, y, y, y, log_r],
+        [y, y, y, y, log_rw],
+        [n, y, n, n, log_r],
+        [n, n, n, n, n],
+        [n, n, n, n, n],
+    ];
+
+    let mut table = String::new();
+    writeln!(
+        table,
+        "{:<15} | {:<17} | {:<17} | {:<17} | {:<17} | {:<17}",
+        "role \\ kind", "case file", "own plan", "other plan", "directory", "membership"
+    )
+    .unwrap();
+    writeln!(table, "{}", "-".repeat(15 + 5 * 20)).unwrap();
+    let mut mismatches = Vec::new();
+    for (r, (role, device)) in roles.iter().enumerate() {
+        let token = login(&url, device).await;
+        let mut row = format!("{role:<15}");
+        for (k, (kind, doc)) in kinds.iter().enumerate() {
+            let (read, write) = match (&token, doc) {
+                (Err(status), _) => (*status, *status),
+                (Ok(t), Some(doc)) => {
+                    let (read, _) = get(
+                        &url,
+                        t,
+                        &format!("/v1/teams/{team}/envelopes?after=0&doc={doc}"),
+                    )
+                    .await;
+                    let write = push(&url, t, team, device, *doc, 2).await;
+                    (read, write)
+                }
+                (Ok(t), None) => {
+                    let (read, _) =
+                        get(&url, t, &format!("/v1/teams/{team}/membership?from=0")).await;
+                    let len = membership_len(&url, &admin_token, team).await;
+                    let write = write_membership(&url, t, team, device, len).await;
+                    (read, write)
+                }
+            };
+            let decrypts = match doc {
+                Some(_) => can_open(device, team, &fresh[k], &admin_key),
+                // The log is signed, not encrypted: "decrypt" = the device verified it.
+                None => {
+                    device
+                        .s()
+                        .membership_log(team)
+                        .map(|l| !l.is_empty())
+                        .unwrap_or(false)
+                        && ok(read)
+                }
+            };
+            let got = (ok(read), ok(write), decrypts);
+            let cell = format!(
+                "R {read} W {write} {}",
+                if decrypts { "open" } else { "----" }
+            );
+            write!(row, " | {cell:<17}").unwrap();
+            if got != expected[r][k] {
+                mismatches.push(format!(
+                    "{role} x {kind}: got {got:?}, expected {:?}",
+                    expected[r][k]
+                ));
+            }
+        }
+        writeln!(table, "{row}").unwrap();
+    }
+    println!(
+        "\nAccess matrix (R = relay status for a pull of that document, W = for a push to it; open = the device decrypts content written after the revocation):\n\n{table}"
+    );
+    assert!(mismatches.is_empty(), "{table}\n{mismatches:#?}");
+
+    // The revoked device, handed the raw envelopes written after its revocation, opens
+    // none of them with any key it ever held, at any epoch.
+    for envs in &fresh {
+        for bytes in envs {
+            let e = EnvelopeRef::decode(bytes).unwrap();
+            let doc = DocId::from(e.header.document);
+            for (held, _) in lost_keys.epochs() {
+                let k = lost_keys.key_for(doc, held).unwrap();
+                assert!(e.open(&admin_key, &k).is_err());
+            }
+            assert!(lost_keys.key_for(doc, e.header.epoch).is_err());
+        }
+    }
+    // Its own sync fails with a clear error and changes nothing.
+    let err = lost.client.sync(team).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Relay { status: 403, .. } | Error::NotAllowed(_)
+        ),
+        "{err}"
+    );
+    // The patient's store holds its plan and nothing else of the team.
+    let mut p = patient.s();
+    assert!(p.action_plan(own.plan_id).is_ok());
+    for doc in [own.case_id, other.case_id, other.plan_id, directory] {
+        assert!(p.kind_of(doc).is_err(), "the patient's device knows {doc}");
+    }
+    // Nor does its view of the membership mention another plan.
+    let plans: Vec<_> = p
+        .devices(team)
+        .unwrap()
+        .into_iter()
+        .filter_map(|d| d.plan)
+        .collect();
+    assert_eq!(plans, vec![own.plan_id]);
+    drop(p);
+    drop(relay);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_abuse_is_refused_and_grants_nothing() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = start_relay(relay_dir.path()).await;
+    let url = relay.url();
+    let admin = Device::new("Ada Admin");
+    let worker = Device::new("Lee Linkworker");
+    let team = admin.s().create_team(&url).unwrap();
+    admin.client.sync(team).await.unwrap();
+    enrol(&admin, team, &worker, Role::LinkWorker).await;
+    let refused = |e: Error| matches!(e, Error::InviteRefused(_));
+
+    // Reuse: the second device is told the invite was used, and joins nothing.
+    let code = invite(&admin, team, Role::LinkWorker, None).await;
+    let first = Device::new("First");
+    first
+        .client
+        .redeem_invite(&first.keys, &code)
+        .await
+        .unwrap();
+    let second = Device::new("Second");
+    let err = second
+        .client
+        .redeem_invite(&second.keys, &code)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already been used"), "{err}");
+    assert!(second.s().teams().unwrap().is_empty());
+
+    // Expiry.
+    let code = admin
+        .client
+        .create_invite(team, Role::LinkWorker, None, 1)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let late = Device::new("Late");
+    let err = late
+        .client
+        .redeem_invite(&late.keys, &code)
+        .await
+        .unwrap_err();
+    assert!(refused(err), "expired");
+    assert!(late.s().teams().unwrap().is_empty());
+
+    // Tampering: a link-worker code altered to say admin, a flipped secret, garbage.
+    let code = invite(&admin, team, Role::LinkWorker, None).await;
+    let mut altered = InviteCode::decode(&code).unwrap();
+    altered.role = Role::Admin;
+    let forger = Device::new("Forger");
+    let err = forger
+        .client
+        .redeem_invite(&forger.keys, &altered.encode())
+        .await
+        .unwrap_err();
+    assert!(refused(err), "altered role");
+    let mut flipped = code.clone().into_bytes();
+    let at = flipped.len() - 3;
+    flipped[at] = if flipped[at] == b'A' { b'B' } else { b'A' };
+    let err = forger
+        .client
+        .redeem_invite(&forger.keys, std::str::from_utf8(&flipped).unwrap())
+        .await
+        .unwrap_err();
+    assert!(refused(err), "flipped secret");
+    for bad in ["", "HF1-", "hello", "HF1-!!!"] {
+        assert!(refused(
+            forger
+                .client
+                .redeem_invite(&forger.keys, bad)
+                .await
+                .unwrap_err()
+        ));
+    }
+    assert!(forger.s().teams().unwrap().is_empty());
+    // The genuine code still works after all that.
+    forger
+        .client
+        .redeem_invite(&forger.keys, &code)
+        .await
+        .unwrap();
+
+    // A higher role than the inviter may grant: a link worker inviting an admin or a
+    // supervisor is refused on the device and, signed by hand, at the relay.
+    for role in [Role::Admin, Role::Supervisor] {
+        let err = worker
+            .client
+            .create_invite(team, role, None, 60_000)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not allowed"), "{err}");
+    }
+    let token = login(&url, &worker).await.unwrap();
+    let admin_token = login(&url, &admin).await.unwrap();
+    let len = membership_len(&url, &admin_token, team).await;
+    let code = InviteCode::generate(
+        &SystemRandom::new(),
+        &url,
+        team.into(),
+        [0; 16],
+        Role::Admin,
+        None,
+        now_ms() + 60_000,
+    )
+    .unwrap();
+    let entry = holdfast_protocol::Entry::sign(
+        team.into(),
+        now_ms(),
+        worker.id().0,
+        holdfast_protocol::Op::Invite {
+            invite: code.id(),
+            sign_key: code.signing_key().unwrap().public_key(),
+            hpke_key: code.hpke_key().unwrap().public_key().clone(),
+            role: Role::Admin,
+            plan: None,
+            expires_at_ms: now_ms() + 60_000,
+        },
+        &worker.signer(),
+    )
+    .unwrap();
+    let status = reqwest::Client::new()
+        .post(format!("{url}/v1/teams/{team}/membership"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "entry": hex::encode(entry.as_bytes()),
+            "bundles": [],
+            "expected_len": len,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 403);
+    assert_eq!(
+        membership_len(&url, &admin_token, team).await,
+        len,
+        "nothing appended"
+    );
+    // Nobody on the team holds a role it was not given.
+    admin.client.sync(team).await.unwrap();
+    let admins = admin
+        .s()
+        .devices(team)
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.role == Role::Admin)
+        .count();
+    assert_eq!(admins, 1);
+    drop(relay);
+}
