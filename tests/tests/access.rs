@@ -93,14 +93,13 @@ async fn invite(admin: &Device, team: TeamId, role: Role, plan: Option<DocId>) -
 
 async fn enrol(admin: &Device, team: TeamId, member: &Device, role: Role) {
     let code = invite(admin, team, role, None).await;
-    assert_eq!(
-        member
-            .client
-            .redeem_invite(&member.keys, &code)
-            .await
-            .unwrap(),
-        team
-    );
+    let enrolled = member
+        .client
+        .redeem_invite(&member.keys, &code)
+        .await
+        .unwrap();
+    assert_eq!((enrolled.team, enrolled.role), (team, role));
+    enrolled.first_sync.unwrap();
 }
 
 /// A bearer token for `device`, or the status the relay refused the login with.

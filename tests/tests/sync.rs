@@ -342,7 +342,7 @@ async fn team_of(url: &str, admin: &Device, members: &[&Device]) -> TeamId {
 }
 
 /// `admin` invites `member` as a link worker; the member redeems the code.
-async fn enrol(admin: &Device, team: TeamId, member: &Device) {
+async fn enrol(admin: &Device, team: TeamId, member: &Device) -> holdfast_core::sync::SyncReport {
     let code = admin
         .client
         .create_invite(team, Role::LinkWorker, None, 60_000)
@@ -353,7 +353,8 @@ async fn enrol(admin: &Device, team: TeamId, member: &Device) {
         .redeem_invite(&member.keys, &code)
         .await
         .unwrap();
-    assert_eq!(joined, team);
+    assert_eq!(joined.team, team);
+    joined.first_sync.unwrap()
 }
 
 fn session(note: &str, start: i64) -> NewSession {
@@ -864,8 +865,7 @@ async fn a_new_device_bootstraps_from_snapshots_and_later_changes() {
 
     // A fourth device joins with an invite (redeeming runs its first sync).
     let new = device("Jo Whitfield", quick_retries());
-    enrol(&w1, team, &new).await;
-    let report = new.sync(team).await;
+    let report = enrol(&w1, team, &new).await;
     assert!(report.pull.bootstrap);
     assert!(
         report.pull.applied + 30 <= stored.len(),

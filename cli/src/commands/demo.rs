@@ -308,6 +308,7 @@ fn scenario(
             .map_err(|e| {
                 CliError::Sync(format!("demo: {} could not redeem its invite: {e}", n.key))
             })?;
+        let joined = joined.team;
         if joined != team {
             return Err(CliError::Sync(format!(
                 "demo: {}'s invite led to team {joined}, not {team}",

@@ -253,7 +253,14 @@ pub(super) fn redeem(ctx: &Ctx, typed: Option<String>) -> Result<Output> {
         s.rt.block_on(s.client.redeem_invite(ctx.device.keys(), &text));
     let info = s.lock()?.teams()?.into_iter().find(|t| t.team == team);
     match (joined, info) {
-        (Ok(_), Some(info)) => redeemed(&s, &info),
+        (Ok(enrolled), Some(info)) if enrolled.first_sync.is_ok() => redeemed(&s, &info),
+        // Enrolled, but the first sync did not finish: the next `holdfast sync` carries on.
+        (Ok(enrolled), Some(info)) => Err(CliError::Sync(format!(
+            "this device joined team {} but its first sync did not finish ({}): run \
+             `holdfast sync`",
+            short(&info.team),
+            enrolled.first_sync.err().unwrap_or_default()
+        ))),
         (Ok(_), None) => Err(CliError::Sync(format!(
             "the relay took the invite but team {} is not on this device: please report it",
             short(&team)

@@ -60,6 +60,20 @@ fn invite_error(e: Error) -> Error {
     }
 }
 
+/// What redeeming an invite did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    /// The team joined.
+    pub team: TeamId,
+    /// This device's role in it.
+    pub role: Role,
+    /// For a patient: the plan it reads.
+    pub plan: Option<DocId>,
+    /// The first sync, or why it failed (the device is enrolled either way; the failure is
+    /// also in the team's `SyncStatus`, and the next sync tries again).
+    pub first_sync: std::result::Result<super::SyncReport, String>,
+}
+
 /// Invites live this long unless the caller says otherwise.
 pub const DEFAULT_INVITE_TTL_MS: u64 = 15 * 60 * 1000;
 
@@ -235,12 +249,14 @@ impl SyncClient {
 
     /// Redeems an invite code on this device: checks it against the team's record at the
     /// relay (an altered code is refused before anything is sent), registers this device's
-    /// keys, joins the team and runs a first sync (membership, keys, documents).
+    /// keys, joins the team and runs a first sync (membership, keys, documents). An error
+    /// means nothing was joined; once joined, a failed first sync is reported in
+    /// [`Enrolled::first_sync`] (and in the team's `SyncStatus`).
     pub async fn redeem_invite(
         &self,
         keys: &dyn crate::keystore::KeyStore,
         text: &str,
-    ) -> Result<TeamId> {
+    ) -> Result<Enrolled> {
         let code = InviteCode::decode(text).map_err(|e| Error::InviteRefused(e.to_string()))?;
         let base = crate::store::check_relay_url(&code.relay_url)?;
         let team = TeamId::from(code.team);
@@ -277,7 +293,12 @@ impl SyncClient {
             let mut store = self.store().lock()?;
             store.join_team(keys, &code, &prepared)?;
         }
-        self.sync(team).await?;
-        Ok(team)
+        let first_sync = self.sync(team).await.map_err(|e| e.to_string());
+        Ok(Enrolled {
+            team,
+            role: prepared.role,
+            plan: prepared.plan,
+            first_sync,
+        })
     }
 }

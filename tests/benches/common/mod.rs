@@ -184,11 +184,12 @@ impl Device {
             .create_invite(team, role, plan, 60_000)
             .await
             .unwrap();
-        member
+        let enrolled = member
             .client
             .redeem_invite(&member.keys, &code)
             .await
             .unwrap();
+        enrolled.first_sync.unwrap();
     }
 }
 
