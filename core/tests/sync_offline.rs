@@ -688,3 +688,107 @@ fn a_forged_membership_entry_or_altered_invite_changes_nothing() {
     assert!(newcomer.store.teams().unwrap().is_empty());
     let _ = &mut a;
 }
+
+#[test]
+fn a_link_worker_in_two_teams_keeps_them_apart_and_bridges_a_shared_directory() {
+    let mut a = device("Admin of A");
+    let mut b = device("Admin of B");
+    let mut lw = device("Link worker in both");
+    let team_a = a.store.create_team("http://relay-a.invalid").unwrap();
+    let team_b = b.store.create_team("http://relay-b.invalid").unwrap();
+    enrol(&mut a, &mut lw, team_a, Role::LinkWorker, None);
+    enrol(&mut b, &mut lw, team_b, Role::LinkWorker, None);
+    let (mut log_a, mut log_b) = (Log::default(), Log::default());
+
+    // Separate keys.
+    let (ka, kb) = (
+        lw.store.keys_held(team_a).unwrap(),
+        lw.store.keys_held(team_b).unwrap(),
+    );
+    let probe = DocId::random();
+    assert_ne!(
+        ka.key_for(probe, 1).unwrap().as_bytes(),
+        kb.key_for(probe, 1).unwrap().as_bytes()
+    );
+
+    // Separate caseloads and cursors.
+    let case_a = a
+        .store
+        .create_case_file(NewPatient::named("Patient of A"))
+        .unwrap();
+    let case_b = b
+        .store
+        .create_case_file(NewPatient::named("Patient of B"))
+        .unwrap();
+    log_a.push(&mut a, team_a);
+    log_b.push(&mut b, team_b);
+    log_a.pull(&mut lw, team_a, &Roster::default(), false);
+    log_b.pull(&mut lw, team_b, &Roster::default(), false);
+    let only = |team| holdfast_core::store::CaseloadFilter {
+        team: Some(team),
+        ..Default::default()
+    };
+    let in_a = lw.store.caseload(&only(team_a)).unwrap();
+    let in_b = lw.store.caseload(&only(team_b)).unwrap();
+    assert_eq!((in_a.len(), in_b.len()), (1, 1));
+    assert_eq!(in_a[0].case_id, case_a.case_id);
+    assert_eq!(in_b[0].case_id, case_b.case_id);
+    assert_eq!(lw.store.caseload(&Default::default()).unwrap().len(), 2);
+    assert_eq!(lw.store.team(team_a).unwrap().cursor, 2);
+    assert_eq!(lw.store.team(team_b).unwrap().cursor, 2);
+    // A case file is never shared into another team.
+    assert!(lw.store.share_document(case_a.case_id, team_b).is_err());
+
+    // One directory, shared by both teams: the link worker bridges it.
+    let dir = lw.store.create_directory("Leeds").unwrap();
+    let asset = |name: &str| holdfast_core::model::directory::AssetInput {
+        name: name.into(),
+        ..Default::default()
+    };
+    lw.store
+        .upsert_asset(dir, None, &asset("Walking group"))
+        .unwrap();
+    assert!(lw.store.share_document(dir, team_b).unwrap() > 0);
+    assert_eq!(lw.store.document_teams(dir).unwrap(), vec![team_a, team_b]);
+    log_a.push(&mut lw, team_a);
+    log_b.push(&mut lw, team_b);
+    log_a.pull(&mut a, team_a, &Roster::default(), false);
+    log_b.pull(&mut b, team_b, &Roster::default(), false);
+    // B's admin adds an asset; it reaches A through the link worker's device.
+    b.store
+        .upsert_asset(dir, None, &asset("Men's shed"))
+        .unwrap();
+    log_b.push(&mut b, team_b);
+    log_b.pull(&mut lw, team_b, &Roster::default(), false);
+    log_a.push(&mut lw, team_a);
+    log_a.pull(&mut a, team_a, &Roster::default(), false);
+    // And A's edits reach B the same way.
+    a.store.upsert_asset(dir, None, &asset("Choir")).unwrap();
+    log_a.push(&mut a, team_a);
+    log_a.pull(&mut lw, team_a, &Roster::default(), false);
+    log_b.push(&mut lw, team_b);
+    log_b.pull(&mut b, team_b, &Roster::default(), false);
+    let heads = lw.store.heads(dir).unwrap();
+    assert_eq!(a.store.heads(dir).unwrap(), heads);
+    assert_eq!(b.store.heads(dir).unwrap(), heads);
+    let names = |d: &mut Device| {
+        let mut n: Vec<String> = d
+            .store
+            .export()
+            .unwrap()
+            .directories
+            .into_iter()
+            .flat_map(|(_, _, assets)| assets.into_iter().map(|x| x.fields.name))
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&mut a), ["Choir", "Men's shed", "Walking group"]);
+    assert_eq!(names(&mut b), names(&mut a));
+    // Neither admin learnt anything of the other team's caseload.
+    assert!(a.store.case_file(case_b.case_id).is_err());
+    assert!(b.store.case_file(case_a.case_id).is_err());
+    // Everything the link worker owed either team has gone up.
+    assert!(lw.store.sync_status(team_a).unwrap().everything_uploaded);
+    assert!(lw.store.sync_status(team_b).unwrap().everything_uploaded);
+}

@@ -22,6 +22,7 @@ use crate::output::{Output, clip, count, indent, short, table, words};
 pub(super) fn caseload(ctx: &Ctx, a: CaseloadArgs) -> Result<Output> {
     let store = ctx.device.open()?;
     let filter = CaseloadFilter {
+        team: None,
         status: a.status,
         practice: a.practice,
         follow_up_by: a.due_by,

@@ -545,6 +545,79 @@ impl Store {
         }
     }
 
+    /// Shares a directory into another team this device belongs to (as staff): every change
+    /// it has is queued for that team now, and every later change (made here, or received
+    /// through either team) goes to both. Only directories are shared across teams.
+    /// Returns how many changes were queued.
+    pub fn share_document(&mut self, doc: DocId, team: TeamId) -> Result<usize> {
+        self.require_staff(team)?;
+        if self.kind_of(doc)? != crate::model::doc::DocKind::Directory {
+            return Err(Error::NotAllowed(
+                "only a directory is shared across teams: case files and plans stay in theirs"
+                    .into(),
+            ));
+        }
+        let home = self.document_team(doc)?;
+        if home == Some(team) {
+            return Ok(0);
+        }
+        let Some(home) = home else {
+            return Err(Error::NotAllowed(
+                "the directory is not in a team yet".into(),
+            ));
+        };
+        self.require_staff(home)?;
+        let changes: Vec<(Vec<u8>, Vec<u8>)> = {
+            let (_, d) = self.load(doc)?;
+            d.get_changes(&[])
+                .iter()
+                .map(|c| (c.hash().0.to_vec(), c.raw_bytes().to_vec()))
+                .collect()
+        };
+        let now = doc::now_millis();
+        let tx = self.conn.transaction()?;
+        let added = tx.execute(
+            "INSERT OR IGNORE INTO document_shares (doc_id, team_id) VALUES (?1, ?2)",
+            params![doc.as_bytes().as_slice(), team_bytes(team)],
+        )?;
+        if added == 0 {
+            return Ok(0);
+        }
+        for (hash, bytes) in &changes {
+            tx.execute(
+                "INSERT INTO outbox (doc_id, hash, bytes, created_at, team_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    doc.as_bytes().as_slice(),
+                    hash,
+                    bytes,
+                    now,
+                    team_bytes(team)
+                ],
+            )?;
+        }
+        tx.commit()?;
+        tracing::info!(doc = %doc, team = %team, changes = changes.len(), "directory shared into a team");
+        Ok(changes.len())
+    }
+
+    /// The teams a document is in: its own first, then those it is shared into.
+    pub fn document_teams(&self, doc: DocId) -> Result<Vec<TeamId>> {
+        let mut out: Vec<TeamId> = self.document_team(doc)?.into_iter().collect();
+        let shared: Vec<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT team_id FROM document_shares WHERE doc_id = ?1")?
+            .query_map([doc.as_bytes().as_slice()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for t in shared {
+            let t = TeamId::from_slice(&t)?;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
     /// Makes a one-time invite for `role` (and `plan`, for a patient) valid for `ttl_ms`,
     /// with the keys the new device will need wrapped to the invite's HPKE key. The sync
     /// client registers it with the relay; the code is shown only after that succeeds.

@@ -49,6 +49,40 @@ struct DocWork {
     snapshot_seen: bool,
 }
 
+/// For a document known here that arrived through `team`: records `team` as one of its
+/// teams, and queues `changes` for every other team it is in.
+fn forward_shared(
+    tx: &rusqlite::Transaction<'_>,
+    team: TeamId,
+    id: DocId,
+    changes: &[(ChangeHash, Vec<u8>)],
+    now: i64,
+) -> Result<()> {
+    let d = id.as_bytes().as_slice();
+    let t = team.as_bytes().as_slice();
+    tx.execute(
+        "INSERT OR IGNORE INTO document_shares (doc_id, team_id)
+         SELECT ?1, ?2 FROM documents WHERE id = ?1 AND team_id IS NOT ?2",
+        params![d, t],
+    )?;
+    let others: Vec<Vec<u8>> = tx
+        .prepare_cached(
+            "SELECT team_id FROM documents WHERE id = ?1 AND team_id IS NOT NULL AND team_id != ?2
+             UNION SELECT team_id FROM document_shares WHERE doc_id = ?1 AND team_id != ?2",
+        )?
+        .query_map(params![d, t], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO outbox (doc_id, hash, bytes, created_at, team_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for other in &others {
+        for (hash, bytes) in changes {
+            insert.execute(params![d, hash.0.as_slice(), bytes, now, other])?;
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Applies a checked page to `team`: new changes, new documents, indexes, refusals and
     /// the cursor, in one transaction. With `bootstrap`, snapshots of documents already
@@ -146,6 +180,11 @@ impl Store {
                     )?;
                 }
             }
+            // A directory shared across teams: note that it arrived through this team too,
+            // and forward the changes new here into its other teams (this device bridges).
+            if w.kind == DocKind::Directory && !w.is_new {
+                forward_shared(&tx, team, w.id, &w.changes, now)?;
+            }
             // Remote edits can touch anything: recompute the document's index rows whole.
             let scope = match w.kind {
                 DocKind::Directory => Reindex::WholeDirectory,
@@ -231,9 +270,12 @@ impl Store {
             )
             .optional()
             .map_err(|e| classify(e).to_string())?;
-        if let Some((_, Some(doc_team))) = &known
+        if let Some((kind, Some(doc_team))) = &known
             && doc_team.as_slice() != team.as_bytes().as_slice()
+            && kind.as_str() != DocKind::Directory.as_str()
         {
+            // Only a directory is shared across teams; a case file or a plan arriving
+            // through a second team would leak it between teams.
             return Err("the document belongs to another team on this device".into());
         }
         let is_new = known.is_none();

@@ -51,6 +51,8 @@ pub struct CaseloadFilter {
     pub follow_up_by: Option<Date>,
     /// Only cases with an open safeguarding concern.
     pub safeguarding_only: bool,
+    /// Only cases of this team (a link worker in two teams keeps two caseloads).
+    pub team: Option<crate::model::ids::TeamId>,
 }
 
 /// A directory search.
@@ -220,6 +222,10 @@ pub fn caseload(conn: &Connection, filter: &CaseloadFilter) -> Result<Vec<Caselo
     }
     if filter.safeguarding_only {
         sql.push_str(" AND open_safeguarding > 0");
+    }
+    if let Some(t) = filter.team {
+        sql.push_str(" AND case_id IN (SELECT id FROM documents WHERE team_id = ?)");
+        args.push(Box::new(t.as_bytes().to_vec()));
     }
     sql.push_str(" ORDER BY next_follow_up IS NULL, next_follow_up, patient_name");
     let mut stmt = conn.prepare_cached(&sql)?;

@@ -1024,10 +1024,18 @@ impl Store {
     }
 }
 
+/// Queues a local change for the relay: once for the document's own team, and once more
+/// for each team it is shared into.
 fn enqueue(tx: &Transaction<'_>, id: DocId, hash: &[u8], bytes: &[u8]) -> Result<()> {
+    let now = doc::now_millis();
     tx.execute(
         "INSERT INTO outbox (doc_id, hash, bytes, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id.as_bytes().as_slice(), hash, bytes, doc::now_millis()],
+        params![id.as_bytes().as_slice(), hash, bytes, now],
+    )?;
+    tx.execute(
+        "INSERT INTO outbox (doc_id, hash, bytes, created_at, team_id)
+         SELECT ?1, ?2, ?3, ?4, team_id FROM document_shares WHERE doc_id = ?1",
+        params![id.as_bytes().as_slice(), hash, bytes, now],
     )?;
     Ok(())
 }

@@ -131,7 +131,9 @@ impl Store {
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT o.seq, o.doc_id, o.bytes FROM outbox o JOIN documents d ON d.id = o.doc_id
-                 WHERE d.team_id = ?1 AND o.envelope_id IS NULL ORDER BY o.seq",
+                 WHERE o.envelope_id IS NULL
+                   AND (o.team_id = ?1 OR (o.team_id IS NULL AND d.team_id = ?1))
+                 ORDER BY o.seq",
             )?;
             stmt.query_map([team.as_bytes().as_slice()], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))

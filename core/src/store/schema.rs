@@ -157,6 +157,15 @@ CREATE TABLE membership (
     PRIMARY KEY (team_id, seq)
 ) WITHOUT ROWID;
 -- Keys this device holds: a team epoch key (doc_id empty) or one document's key.
+-- Teams a document is shared into besides its own (a directory several teams use). Each
+-- local change is queued for each of them; changes received through one are forwarded.
+CREATE TABLE document_shares (
+    doc_id  BLOB NOT NULL,
+    team_id BLOB NOT NULL REFERENCES teams(id),
+    PRIMARY KEY (doc_id, team_id)
+) WITHOUT ROWID;
+-- The team an outbox row is for, when not the document's own (a shared document).
+ALTER TABLE outbox ADD COLUMN team_id BLOB;
 CREATE TABLE team_keys (
     team_id BLOB NOT NULL REFERENCES teams(id),
     epoch   INTEGER NOT NULL,

@@ -266,7 +266,7 @@ impl Store {
         // "everything uploaded" must never be claimed while an edit is still only here.
         let pending_outbox: i64 = self.conn.query_row(
             "SELECT count(*) FROM outbox o JOIN documents d ON d.id = o.doc_id
-             WHERE d.team_id = ?1 OR d.team_id IS NULL",
+             WHERE o.team_id = ?1 OR (o.team_id IS NULL AND (d.team_id = ?1 OR d.team_id IS NULL))",
             [t],
             |r| r.get(0),
         )?;

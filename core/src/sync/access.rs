@@ -60,6 +60,17 @@ fn invite_error(e: Error) -> Error {
     }
 }
 
+/// A team joined through an invite, before its first sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Joined {
+    /// The team joined.
+    pub team: TeamId,
+    /// This device's role in it.
+    pub role: Role,
+    /// For a patient: the plan it reads.
+    pub plan: Option<DocId>,
+}
+
 /// What redeeming an invite did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrolled {
@@ -257,6 +268,23 @@ impl SyncClient {
         keys: &dyn crate::keystore::KeyStore,
         text: &str,
     ) -> Result<Enrolled> {
+        let joined = self.join_by_invite(keys, text).await?;
+        let first_sync = self.sync(joined.team).await.map_err(|e| e.to_string());
+        Ok(Enrolled {
+            team: joined.team,
+            role: joined.role,
+            plan: joined.plan,
+            first_sync,
+        })
+    }
+
+    /// [`SyncClient::redeem_invite`] without the first sync: for an app that shows the
+    /// bootstrap as a step of its own (the next `sync` of the team does it).
+    pub async fn join_by_invite(
+        &self,
+        keys: &dyn crate::keystore::KeyStore,
+        text: &str,
+    ) -> Result<Joined> {
         let code = InviteCode::decode(text).map_err(|e| Error::InviteRefused(e.to_string()))?;
         let base = crate::store::check_relay_url(&code.relay_url)?;
         let team = TeamId::from(code.team);
@@ -293,12 +321,10 @@ impl SyncClient {
             let mut store = self.store().lock()?;
             store.join_team(keys, &code, &prepared)?;
         }
-        let first_sync = self.sync(team).await.map_err(|e| e.to_string());
-        Ok(Enrolled {
+        Ok(Joined {
             team,
             role: prepared.role,
             plan: prepared.plan,
-            first_sync,
         })
     }
 }

@@ -22,7 +22,7 @@ mod live;
 mod shared;
 mod status;
 
-pub use access::{DEFAULT_INVITE_TTL_MS, Enrolled};
+pub use access::{DEFAULT_INVITE_TTL_MS, Enrolled, Joined};
 pub use backoff::RetryPolicy;
 pub use client::{PullReport, PushReport, SyncClient, SyncConfig, SyncReport};
 pub use holdfast_protocol::Role;
