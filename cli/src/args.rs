@@ -528,6 +528,9 @@ pub struct CaseloadArgs {
     /// Only cases with an open safeguarding concern.
     #[arg(long)]
     pub safeguarding: bool,
+    /// Only cases of this team (id, or its first 6+ characters) [default: every team].
+    #[arg(long, value_name = "ID")]
+    pub team: Option<String>,
 }
 
 /// `holdfast directory …`
@@ -558,6 +561,15 @@ pub enum DirectoryCommand {
         directory: String,
         /// The asset id.
         asset: String,
+    },
+    /// Share a directory with another team this device is in: both teams then keep one
+    /// directory, and this device carries each team's edits to the other when it syncs.
+    Share {
+        /// The directory id (or its first 6+ characters).
+        directory: String,
+        /// The team to share it with (id, or its first 6+ characters).
+        #[arg(long, value_name = "ID")]
+        team: String,
     },
 }
 
@@ -785,6 +797,21 @@ mod tests {
             parse(&["invite", "redeem"]).unwrap(),
             Command::Invite(InviteCommand::Redeem { .. })
         ));
+    }
+
+    #[test]
+    fn a_directory_is_shared_with_a_team_and_a_caseload_narrowed_to_one() {
+        match parse(&["directory", "share", "9ab3c4", "--team", "abcdef"]).unwrap() {
+            Command::Directory(DirectoryCommand::Share { directory, team }) => {
+                assert_eq!((directory.as_str(), team.as_str()), ("9ab3c4", "abcdef"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["directory", "share", "9ab3c4"]).is_err(), "--team is required");
+        match parse(&["caseload", "--team", "abcdef"]).unwrap() {
+            Command::Caseload(a) => assert_eq!(a.team.as_deref(), Some("abcdef")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -21,8 +21,12 @@ use crate::output::{Output, clip, count, indent, short, table, words};
 
 pub(super) fn caseload(ctx: &Ctx, a: CaseloadArgs) -> Result<Output> {
     let store = ctx.device.open()?;
+    let team = match a.team.as_deref() {
+        Some(t) => Some(crate::net::select_team(&store, Some(t))?.team),
+        None => None,
+    };
     let filter = CaseloadFilter {
-        team: None,
+        team,
         status: a.status,
         practice: a.practice,
         follow_up_by: a.due_by,

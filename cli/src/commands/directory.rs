@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use holdfast_core::TeamId;
 use holdfast_core::import::open_referral::{self, MAX_IMPORT_BYTES};
 use holdfast_core::model::DocKind;
 use holdfast_core::model::directory::{self, Asset, ReferralRoute};
@@ -39,6 +40,38 @@ pub(super) fn create(ctx: &Ctx, area: &str) -> Result<Output> {
             directory_id,
             area: area.trim().to_owned(),
             assets: None,
+        },
+        text,
+    )
+}
+
+/// `holdfast directory share DIRECTORY --team ID`
+#[derive(Debug, Serialize)]
+struct Shared {
+    directory_id: DocId,
+    team: TeamId,
+    changes_queued: usize,
+}
+
+pub(super) fn share(ctx: &Ctx, directory: &str, team: &str) -> Result<Output> {
+    let mut store = ctx.device.open()?;
+    let directory_id = lookup::directory(&store, directory)?;
+    let team = crate::net::select_team(&store, Some(team))?.team;
+    let changes_queued = store.share_document(directory_id, team)?;
+    let text = if changes_queued == 0 {
+        format!("The directory is already shared with team {team}.")
+    } else {
+        format!(
+            "The directory is now shared with team {team}: {changes_queued} changes go up with \
+             the next `holdfast sync`, and from then on this device carries each team's edits \
+             to the other."
+        )
+    };
+    Output::new(
+        &Shared {
+            directory_id,
+            team,
+            changes_queued,
         },
         text,
     )

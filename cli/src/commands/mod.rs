@@ -146,6 +146,9 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         Command::Directory(c) => match c {
             DirectoryCommand::Create { area } => directory::create(&ctx, &area),
             DirectoryCommand::List => directory::list(&ctx),
+            DirectoryCommand::Share { directory, team } => {
+                directory::share(&ctx, &directory, &team)
+            }
             DirectoryCommand::Import {
                 file,
                 directory: dir,
