@@ -807,7 +807,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(parse(&["directory", "share", "9ab3c4"]).is_err(), "--team is required");
+        assert!(
+            parse(&["directory", "share", "9ab3c4"]).is_err(),
+            "--team is required"
+        );
         match parse(&["caseload", "--team", "abcdef"]).unwrap() {
             Command::Caseload(a) => assert_eq!(a.team.as_deref(), Some("abcdef")),
             other => panic!("{other:?}"),
