@@ -194,3 +194,47 @@ fn incremental_caseload_row_equals_a_full_rebuild() {
     store.rebuild_indexes().unwrap();
     assert_eq!(store.caseload(&CaseloadFilter::default()).unwrap(), after);
 }
+
+#[test]
+fn observers_hear_which_documents_changed_and_nothing_on_a_refused_edit() {
+    use holdfast_core::store::StoreEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let mut store = Store::create(&StoreConfig::new(dir.path(), "Sam Okafor"), &keys).unwrap();
+    let mut events = store.subscribe();
+    let case = store
+        .create_case_file(NewPatient::named("Ada Lovelace"))
+        .unwrap();
+    store.record_session(case.case_id, &session("talked")).unwrap();
+    // Refused: changes nothing, tells nobody.
+    assert!(
+        store
+            .set_status(case.case_id, CaseStatus::Holding, None)
+            .is_err()
+    );
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    use holdfast_core::model::doc::DocKind;
+    assert_eq!(
+        seen,
+        vec![
+            StoreEvent::DocumentChanged {
+                doc: case.plan_id,
+                kind: DocKind::ActionPlan
+            },
+            StoreEvent::CaseloadChanged,
+            StoreEvent::DocumentChanged {
+                doc: case.case_id,
+                kind: DocKind::CaseFile
+            },
+            StoreEvent::CaseloadChanged,
+            StoreEvent::DocumentChanged {
+                doc: case.case_id,
+                kind: DocKind::CaseFile
+            },
+            StoreEvent::CaseloadChanged,
+        ]
+    );
+}

@@ -232,6 +232,7 @@ impl Store {
         outcome.cursor = next;
         let touched: Vec<DocId> = work.iter().map(|w| w.id).collect();
         for w in work {
+            self.emit(w.id, w.kind);
             self.cache(w.id, w.kind, w.doc);
         }
         for id in touched {

@@ -166,7 +166,26 @@ pub struct Store {
     team_keys: HashMap<TeamId, crate::crypto::TeamKeys>,
     /// The team new documents are shared in.
     current_team: Option<TeamId>,
+    /// What changed, for observers (the app's screens): local edits and remote changes.
+    events: tokio::sync::broadcast::Sender<StoreEvent>,
 }
+
+/// Something observers may want to redraw for. Carries ids only, never content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreEvent {
+    /// A document changed (an edit here, or changes pulled from the team).
+    DocumentChanged {
+        /// The document.
+        doc: DocId,
+        /// Its kind.
+        kind: DocKind,
+    },
+    /// The caseload's rows may have changed (a case file or action plan changed).
+    CaseloadChanged,
+}
+
+/// Events an observer can fall behind by before it is told it missed some.
+const EVENT_BUFFER: usize = 1024;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -280,6 +299,7 @@ impl Store {
             access: HashMap::new(),
             team_keys: HashMap::new(),
             current_team: None,
+            events: tokio::sync::broadcast::Sender::new(EVENT_BUFFER),
         })
     }
 
@@ -347,6 +367,7 @@ impl Store {
             access,
             team_keys,
             current_team,
+            events: tokio::sync::broadcast::Sender::new(EVENT_BUFFER),
         };
         if found < 2 {
             store.rebuild_indexes()?;
@@ -498,7 +519,23 @@ impl Store {
             return Err(e);
         }
         self.maybe_compact(id)?;
+        self.emit(id, kind);
         Ok(out)
+    }
+
+    /// Subscribes to what changes in this store from now on (ids only). A receiver that
+    /// falls more than 1,024 events behind is told it lagged and should reread.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StoreEvent> {
+        self.events.subscribe()
+    }
+
+    /// Tells observers that `id` changed.
+    pub(crate) fn emit(&self, id: DocId, kind: DocKind) {
+        // No receivers is normal (no screen open): nothing to do.
+        let _ = self.events.send(StoreEvent::DocumentChanged { doc: id, kind });
+        if matches!(kind, DocKind::CaseFile | DocKind::ActionPlan) {
+            let _ = self.events.send(StoreEvent::CaseloadChanged);
+        }
     }
 
     fn persist_change(&mut self, id: DocId, kind: DocKind, scope: Reindex) -> Result<()> {
@@ -700,6 +737,8 @@ impl Store {
         tx.commit()?;
         self.docs.insert(plan_id, (DocKind::ActionPlan, plan));
         self.docs.insert(case_id, (DocKind::CaseFile, case));
+        self.emit(plan_id, DocKind::ActionPlan);
+        self.emit(case_id, DocKind::CaseFile);
         Ok(NewCase { case_id, plan_id })
     }
 
@@ -953,6 +992,7 @@ impl Store {
         Self::insert_new(&tx, self.current_team, id, DocKind::Directory, &mut doc)?;
         tx.commit()?;
         self.docs.insert(id, (DocKind::Directory, doc));
+        self.emit(id, DocKind::Directory);
         Ok(id)
     }
 
