@@ -205,7 +205,9 @@ fn observers_hear_which_documents_changed_and_nothing_on_a_refused_edit() {
     let case = store
         .create_case_file(NewPatient::named("Ada Lovelace"))
         .unwrap();
-    store.record_session(case.case_id, &session("talked")).unwrap();
+    store
+        .record_session(case.case_id, &session("talked"))
+        .unwrap();
     // Refused: changes nothing, tells nobody.
     assert!(
         store
@@ -230,11 +232,13 @@ fn observers_hear_which_documents_changed_and_nothing_on_a_refused_edit() {
                 kind: DocKind::CaseFile
             },
             StoreEvent::CaseloadChanged,
+            StoreEvent::LocalChange,
             StoreEvent::DocumentChanged {
                 doc: case.case_id,
                 kind: DocKind::CaseFile
             },
             StoreEvent::CaseloadChanged,
+            StoreEvent::LocalChange,
         ]
     );
 }

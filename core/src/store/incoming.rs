@@ -235,6 +235,7 @@ impl Store {
             self.emit(w.id, w.kind);
             self.cache(w.id, w.kind, w.doc);
         }
+        self.emit_sync(team);
         for id in touched {
             self.maybe_compact(id)?;
         }

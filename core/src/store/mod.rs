@@ -182,6 +182,13 @@ pub enum StoreEvent {
     },
     /// The caseload's rows may have changed (a case file or action plan changed).
     CaseloadChanged,
+    /// A change was made on this device (it has something to push).
+    LocalChange,
+    /// A team's sync status may have changed (pushed, pulled, failed, recovered).
+    SyncChanged {
+        /// The team.
+        team: TeamId,
+    },
 }
 
 /// Events an observer can fall behind by before it is told it missed some.
@@ -520,6 +527,7 @@ impl Store {
         }
         self.maybe_compact(id)?;
         self.emit(id, kind);
+        let _ = self.events.send(StoreEvent::LocalChange);
         Ok(out)
     }
 
@@ -529,10 +537,17 @@ impl Store {
         self.events.subscribe()
     }
 
+    /// Tells observers that `team`'s sync status may have changed.
+    pub(crate) fn emit_sync(&self, team: TeamId) {
+        let _ = self.events.send(StoreEvent::SyncChanged { team });
+    }
+
     /// Tells observers that `id` changed.
     pub(crate) fn emit(&self, id: DocId, kind: DocKind) {
         // No receivers is normal (no screen open): nothing to do.
-        let _ = self.events.send(StoreEvent::DocumentChanged { doc: id, kind });
+        let _ = self
+            .events
+            .send(StoreEvent::DocumentChanged { doc: id, kind });
         if matches!(kind, DocKind::CaseFile | DocKind::ActionPlan) {
             let _ = self.events.send(StoreEvent::CaseloadChanged);
         }
@@ -739,6 +754,7 @@ impl Store {
         self.docs.insert(case_id, (DocKind::CaseFile, case));
         self.emit(plan_id, DocKind::ActionPlan);
         self.emit(case_id, DocKind::CaseFile);
+        let _ = self.events.send(StoreEvent::LocalChange);
         Ok(NewCase { case_id, plan_id })
     }
 
@@ -993,6 +1009,7 @@ impl Store {
         tx.commit()?;
         self.docs.insert(id, (DocKind::Directory, doc));
         self.emit(id, DocKind::Directory);
+        let _ = self.events.send(StoreEvent::LocalChange);
         Ok(id)
     }
 

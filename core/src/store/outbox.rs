@@ -274,6 +274,7 @@ impl Store {
             params![team.as_bytes().as_slice(), doc::now_millis()],
         )?;
         tx.commit()?;
+        self.emit_sync(team);
         Ok(acked)
     }
 

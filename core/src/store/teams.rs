@@ -255,6 +255,7 @@ impl Store {
              WHERE id = ?1 AND (last_error IS NOT ?2 OR offline IS NOT ?3)",
             params![team.as_bytes().as_slice(), message, offline],
         )?;
+        self.emit_sync(team);
         Ok(())
     }
 

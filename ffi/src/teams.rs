@@ -1,0 +1,192 @@
+//! Teams and access: create a team, invite, redeem, share a plan with a patient, list and
+//! revoke devices.
+
+use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::sync::Role as CoreRole;
+
+use crate::device::{HoldfastDevice, parse_id};
+use crate::error::{HoldfastError, Result};
+
+/// A device's role in a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Role {
+    /// Manages the team's members; reads and writes everything.
+    Admin,
+    /// Reads the team's case files and adds supervision comments.
+    Supervisor,
+    /// Works the caseload.
+    LinkWorker,
+    /// A patient's own device: one action plan.
+    Patient,
+}
+
+impl From<CoreRole> for Role {
+    fn from(r: CoreRole) -> Self {
+        match r {
+            CoreRole::Admin => Role::Admin,
+            CoreRole::Supervisor => Role::Supervisor,
+            CoreRole::LinkWorker => Role::LinkWorker,
+            CoreRole::Patient => Role::Patient,
+        }
+    }
+}
+
+impl From<Role> for CoreRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Admin => CoreRole::Admin,
+            Role::Supervisor => CoreRole::Supervisor,
+            Role::LinkWorker => CoreRole::LinkWorker,
+            Role::Patient => CoreRole::Patient,
+        }
+    }
+}
+
+/// A team this device belongs to.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TeamSummary {
+    /// The team id.
+    pub team_id: String,
+    /// Its relay.
+    pub relay_url: String,
+    /// This device's role, once known.
+    pub role: Option<Role>,
+    /// The team's key epoch (moves on with each revocation).
+    pub epoch: u32,
+    /// New documents are shared in this team.
+    pub current: bool,
+}
+
+/// A device of a team.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TeamDevice {
+    /// The device id.
+    pub device_id: String,
+    /// Its role.
+    pub role: Role,
+    /// For a patient's device: the plan it reads.
+    pub plan_id: Option<String>,
+    /// Revoked (cut off) at this time (ms since the epoch).
+    pub revoked_at: Option<i64>,
+    /// This is the device the app runs on.
+    pub this_device: bool,
+}
+
+/// The outcome of redeeming an invite.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Enrolment {
+    /// The team joined.
+    pub team_id: String,
+    /// This device's role in it.
+    pub role: Role,
+    /// For a patient: the plan it reads.
+    pub plan_id: Option<String>,
+    /// Why the first sync did not finish, if it did not (the device is in the team either
+    /// way; the next sync carries on).
+    pub first_sync_error: Option<String>,
+}
+
+fn minutes_to_ms(minutes: u32) -> Result<u64> {
+    if minutes == 0 || minutes > 7 * 24 * 60 {
+        return Err(HoldfastError::invalid(
+            "an invite is valid for 1 minute to 7 days",
+        ));
+    }
+    Ok(u64::from(minutes) * 60_000)
+}
+
+#[uniffi::export]
+impl HoldfastDevice {
+    /// Starts a team at the relay `relay_url` with this device as its admin, and registers it
+    /// (needs a signal; offline, the team exists here and registers on the next sync).
+    pub fn create_team(&self, relay_url: String) -> Result<String> {
+        let team = self.store()?.create_team(&relay_url)?;
+        if let Err(e) = self.block_on(self.client.sync(team)) {
+            tracing::info!(team = %team, error = %e, "team created offline; registers on the next sync");
+        }
+        Ok(team.to_string())
+    }
+
+    /// The teams this device belongs to.
+    pub fn teams(&self) -> Result<Vec<TeamSummary>> {
+        let store = self.store()?;
+        let current = store.current_team();
+        store
+            .teams()?
+            .into_iter()
+            .map(|t| {
+                Ok(TeamSummary {
+                    team_id: t.team.to_string(),
+                    relay_url: t.relay_url.clone(),
+                    role: store.role(t.team).ok().flatten().map(Role::from),
+                    epoch: store.epoch(t.team).unwrap_or(1),
+                    current: current == Some(t.team),
+                })
+            })
+            .collect()
+    }
+
+    /// A one-time invite code (show it as a QR code) for a colleague's device to join `team`
+    /// (or the current team) as `role`, valid for `valid_minutes`. Patients are invited with
+    /// `share_plan`.
+    pub fn create_invite(
+        &self,
+        team: Option<String>,
+        role: Role,
+        valid_minutes: u32,
+    ) -> Result<String> {
+        if role == Role::Patient {
+            return Err(HoldfastError::invalid(
+                "a patient's device is invited for one plan: use share_plan",
+            ));
+        }
+        let team = self.team_or_current(team)?;
+        let ttl = minutes_to_ms(valid_minutes)?;
+        Ok(self.block_on(self.client.create_invite(team, role.into(), None, ttl))?)
+    }
+
+    /// A one-time invite code for the patient's own device: it will read and write this
+    /// action plan, and nothing else of the team's.
+    pub fn share_plan(&self, plan_id: String, valid_minutes: u32) -> Result<String> {
+        let plan: DocId = parse_id("plan", &plan_id)?;
+        let ttl = minutes_to_ms(valid_minutes)?;
+        Ok(self.block_on(self.client.share_plan(plan, ttl))?)
+    }
+
+    /// Redeems an invite code on this device: it joins the team and syncs for the first
+    /// time. A used, expired, unknown or altered code is `InviteRefused` and joins nothing.
+    pub fn redeem_invite(&self, code: String) -> Result<Enrolment> {
+        let enrolled = self.block_on(self.client.redeem_invite(&self.keys, &code))?;
+        Ok(Enrolment {
+            team_id: enrolled.team.to_string(),
+            role: enrolled.role.into(),
+            plan_id: enrolled.plan.map(|p| p.to_string()),
+            first_sync_error: enrolled.first_sync.err(),
+        })
+    }
+
+    /// The devices of `team` (or the current team), as this device has verified them.
+    pub fn devices(&self, team: Option<String>) -> Result<Vec<TeamDevice>> {
+        let team = self.team_or_current(team)?;
+        Ok(self
+            .store()?
+            .devices(team)?
+            .into_iter()
+            .map(|d| TeamDevice {
+                device_id: d.device.to_string(),
+                role: d.role.into(),
+                plan_id: d.plan.map(|p| p.to_string()),
+                revoked_at: d.revoked_at.and_then(|t| i64::try_from(t).ok()),
+                this_device: d.this_device,
+            })
+            .collect())
+    }
+
+    /// Revokes a device (a lost phone, a colleague leaving, a plan un-shared): the relay
+    /// refuses it at once and the team moves to a new key epoch, returned.
+    pub fn revoke_device(&self, team: Option<String>, device_id: String) -> Result<u32> {
+        let team = self.team_or_current(team)?;
+        let device: DeviceId = parse_id("device", &device_id)?;
+        Ok(self.block_on(self.client.revoke_device(team, device))?)
+    }
+}
