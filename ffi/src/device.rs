@@ -21,10 +21,71 @@ pub struct DeviceConfig {
     pub person: String,
 }
 
+/// The device's runtime. Dropped without waiting for its tasks (`shutdown_background`):
+/// the host may let go of the device on any thread, even one of the runtime's own, where a
+/// blocking shutdown would panic.
+pub(crate) struct Rt(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for Rt {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &tokio::runtime::Runtime {
+        // Only `drop` takes it out.
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("runtime used after drop"))
+    }
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Data folders with a device open in this process: the store is single-writer, so a
+/// second `open` of the same folder is refused rather than racing the first.
+static OPEN_DIRS: Mutex<Vec<std::path::PathBuf>> = Mutex::new(Vec::new());
+
+/// Holds a data folder for the life of a device.
+struct DirClaim(std::path::PathBuf);
+
+impl DirClaim {
+    fn take(dir: &std::path::Path) -> Result<DirClaim> {
+        std::fs::create_dir_all(dir).map_err(|e| HoldfastError::Storage {
+            message: format!("cannot create the data folder: {e}"),
+        })?;
+        let dir = dir.canonicalize().map_err(|e| HoldfastError::Storage {
+            message: format!("cannot resolve the data folder: {e}"),
+        })?;
+        let mut open = OPEN_DIRS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if open.contains(&dir) {
+            return Err(HoldfastError::NotAllowed {
+                message: "a device is already open on this data folder in this process".into(),
+            });
+        }
+        open.push(dir.clone());
+        Ok(DirClaim(dir))
+    }
+}
+
+impl Drop for DirClaim {
+    fn drop(&mut self) {
+        let mut open = OPEN_DIRS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        open.retain(|d| d != &self.0);
+    }
+}
+
 /// A device: the app holds one for as long as it runs.
 #[derive(uniffi::Object)]
 pub struct HoldfastDevice {
-    pub(crate) rt: tokio::runtime::Runtime,
+    pub(crate) rt: Rt,
     pub(crate) store: SharedStore,
     pub(crate) client: SyncClient,
     pub(crate) keys: HostKeys,
@@ -32,6 +93,8 @@ pub struct HoldfastDevice {
     pub(crate) live: Mutex<Vec<LiveHandle>>,
     /// Background sync: wakes the live loops on local changes.
     pub(crate) pusher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// This process's claim on the data folder (released last).
+    _claim: DirClaim,
 }
 
 impl std::fmt::Debug for HoldfastDevice {
@@ -44,6 +107,13 @@ impl std::fmt::Debug for HoldfastDevice {
 pub(crate) fn parse_id<T: FromStr>(what: &str, text: &str) -> Result<T> {
     text.parse()
         .map_err(|_| HoldfastError::invalid(format!("not a {what} id: expected 32 hex digits")))
+}
+
+/// Parses the id of an item inside a document (a session, step, goal, referral, measure,
+/// concern or asset) as the host received it: 16 hex digits.
+pub(crate) fn parse_item_id<T: FromStr>(what: &str, text: &str) -> Result<T> {
+    text.parse()
+        .map_err(|_| HoldfastError::invalid(format!("not a {what} id: expected 16 hex digits")))
 }
 
 impl HoldfastDevice {
@@ -79,6 +149,7 @@ impl HoldfastDevice {
     #[uniffi::constructor]
     pub fn open(config: DeviceConfig, keystore: Arc<dyn HostKeyStore>) -> Result<Arc<Self>> {
         let keys = HostKeys(keystore);
+        let claim = DirClaim::take(std::path::Path::new(&config.data_dir))?;
         let store_config = StoreConfig::new(&config.data_dir, &config.person);
         let store = if store_config.db_path().exists() {
             Store::open(&store_config, &keys)?
@@ -97,12 +168,13 @@ impl HoldfastDevice {
             SyncClient::new(store.clone(), SyncConfig::default())?
         };
         Ok(Arc::new(HoldfastDevice {
-            rt,
+            rt: Rt(Some(rt)),
             store,
             client,
             keys,
             live: Mutex::new(Vec::new()),
             pusher: Mutex::new(None),
+            _claim: claim,
         }))
     }
 
@@ -124,5 +196,69 @@ impl HoldfastDevice {
     /// and the device must stay usable.
     pub fn debug_panic(&self) -> Result<()> {
         panic!("a deliberate panic from debug_panic");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Keys(Mutex<std::collections::HashMap<String, Vec<u8>>>);
+
+    impl HostKeyStore for Keys {
+        fn get(&self, name: String) -> Result<Option<Vec<u8>>> {
+            Ok(self.0.lock().unwrap().get(&name).cloned())
+        }
+        fn put(&self, name: String, value: Vec<u8>) -> Result<()> {
+            self.0.lock().unwrap().insert(name, value);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_device_per_folder_and_it_reopens_with_the_same_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Arc<dyn HostKeyStore> = Arc::new(Keys::default());
+        let config = DeviceConfig {
+            data_dir: dir.path().join("device").display().to_string(),
+            person: "Sam Okafor".into(),
+        };
+        let first = HoldfastDevice::open(config.clone(), keys.clone()).unwrap();
+        let id = first.device_id().unwrap();
+        assert!(matches!(
+            HoldfastDevice::open(config.clone(), keys.clone()),
+            Err(HoldfastError::NotAllowed { .. })
+        ));
+        // Let go of it on one of its own runtime's worker threads, as a host callback
+        // might: a blocking runtime shutdown would panic there.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handle = first.rt.handle().clone();
+        handle.spawn(async move {
+            drop(first);
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        let again = HoldfastDevice::open(config, keys).unwrap();
+        assert_eq!(again.device_id().unwrap(), id);
+        assert_eq!(again.person().unwrap(), "Sam Okafor");
+    }
+
+    #[test]
+    fn a_store_opened_with_another_key_store_is_a_typed_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = DeviceConfig {
+            data_dir: dir.path().display().to_string(),
+            person: "Sam".into(),
+        };
+        drop(HoldfastDevice::open(config.clone(), Arc::new(Keys::default())).unwrap());
+        let err = HoldfastDevice::open(config, Arc::new(Keys::default())).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HoldfastError::Storage { .. } | HoldfastError::KeyStore { .. }
+            ),
+            "{err:?}"
+        );
     }
 }
