@@ -1,12 +1,21 @@
 //! The caseload and case files: what a link worker does on a visit.
 
 use holdfast_core::model::case_file::SessionMode as CoreMode;
-use holdfast_core::model::case_file::{CaseStatus as CoreStatus, NewPatient, NewSession};
-use holdfast_core::model::ids::DocId;
+use holdfast_core::model::case_file::{
+    CaseFile, CaseStatus as CoreStatus, ContactMethod as CoreContact,
+    HoldingFunction as CoreHolding, NewPatient, NewSession, Patient,
+};
+use holdfast_core::model::doc::{Claim, format_date};
+use holdfast_core::model::ids::{DocId, SessionId};
+use holdfast_core::model::nhs_number::NhsNumber;
+use holdfast_core::model::postcode::Postcode;
 use holdfast_core::store::CaseloadFilter;
 
-use crate::device::{HoldfastDevice, parse_id};
+use crate::device::{HoldfastDevice, parse_id, parse_item_id};
 use crate::error::{HoldfastError, Result};
+use crate::measures::{MeasureChangeView, MeasureView, measure_changes, measure_view};
+use crate::referrals::{ReferralView, referral_view};
+use crate::safeguarding::{ConcernView, concern_view};
 
 /// Where a case is in social prescribing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -84,6 +93,80 @@ fn mode_from_core(m: CoreMode) -> SessionMode {
     }
 }
 
+/// What a holding contact did for the patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum HoldingFunction {
+    /// Waiting for a service to have a place.
+    WaitingForService,
+    /// Helping the person get ready for change.
+    PreparingForChange,
+    /// Taking non-medical load off clinicians.
+    ReducingClinicianBurden,
+    /// Listening and acknowledging, when nothing else can be done yet.
+    BearingWitness,
+}
+
+impl From<HoldingFunction> for CoreHolding {
+    fn from(f: HoldingFunction) -> Self {
+        match f {
+            HoldingFunction::WaitingForService => CoreHolding::WaitingForService,
+            HoldingFunction::PreparingForChange => CoreHolding::PreparingForChange,
+            HoldingFunction::ReducingClinicianBurden => CoreHolding::ReducingClinicianBurden,
+            HoldingFunction::BearingWitness => CoreHolding::BearingWitness,
+        }
+    }
+}
+
+impl From<CoreHolding> for HoldingFunction {
+    fn from(f: CoreHolding) -> Self {
+        match f {
+            CoreHolding::WaitingForService => HoldingFunction::WaitingForService,
+            CoreHolding::PreparingForChange => HoldingFunction::PreparingForChange,
+            CoreHolding::ReducingClinicianBurden => HoldingFunction::ReducingClinicianBurden,
+            CoreHolding::BearingWitness => HoldingFunction::BearingWitness,
+        }
+    }
+}
+
+/// How the patient prefers to be contacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ContactMethod {
+    /// Phone call.
+    Phone,
+    /// Text message.
+    Text,
+    /// Email.
+    Email,
+    /// Letter.
+    Letter,
+    /// Through a carer or family member.
+    ViaCarer,
+}
+
+impl From<ContactMethod> for CoreContact {
+    fn from(c: ContactMethod) -> Self {
+        match c {
+            ContactMethod::Phone => CoreContact::Phone,
+            ContactMethod::Text => CoreContact::Text,
+            ContactMethod::Email => CoreContact::Email,
+            ContactMethod::Letter => CoreContact::Letter,
+            ContactMethod::ViaCarer => CoreContact::ViaCarer,
+        }
+    }
+}
+
+impl From<CoreContact> for ContactMethod {
+    fn from(c: CoreContact) -> Self {
+        match c {
+            CoreContact::Phone => ContactMethod::Phone,
+            CoreContact::Text => ContactMethod::Text,
+            CoreContact::Email => ContactMethod::Email,
+            CoreContact::Letter => ContactMethod::Letter,
+            CoreContact::ViaCarer => ContactMethod::ViaCarer,
+        }
+    }
+}
+
 /// One row of the caseload.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct CaseloadRow {
@@ -105,6 +188,109 @@ pub struct CaseloadRow {
     pub open_safeguarding: u32,
     /// Sessions recorded.
     pub session_count: u32,
+    /// The patient's NHS number, if recorded.
+    pub nhs_number: Option<String>,
+    /// The last session the patient attended (ms since the Unix epoch).
+    pub last_contact_ms: Option<i64>,
+}
+
+/// Which cases to list (every field narrows the list; the default lists everything).
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct CaseloadQuery {
+    /// Only cases of this team (a link worker in two teams keeps two caseloads).
+    #[uniffi(default)]
+    pub team_id: Option<String>,
+    /// Only cases in this status.
+    #[uniffi(default)]
+    pub status: Option<CaseStatus>,
+    /// Only patients of this GP practice.
+    #[uniffi(default)]
+    pub practice: Option<String>,
+    /// Only cases whose follow-up is due on or before this day (YYYY-MM-DD).
+    #[uniffi(default)]
+    pub follow_up_by: Option<String>,
+    /// Only cases with an open safeguarding concern (a supervisor's list).
+    #[uniffi(default)]
+    pub safeguarding_only: bool,
+}
+
+/// A patient's details: as the case screen shows them, and as `update_patient` takes them
+/// (read them, change what changed, pass them back).
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct PatientDetails {
+    /// Full name (required).
+    pub name: String,
+    /// NHS number (10 digits; checked).
+    #[uniffi(default)]
+    pub nhs_number: Option<String>,
+    /// Date of birth (YYYY-MM-DD).
+    #[uniffi(default)]
+    pub date_of_birth: Option<String>,
+    /// Address, one line.
+    #[uniffi(default)]
+    pub address: Option<String>,
+    /// Postcode (checked).
+    #[uniffi(default)]
+    pub postcode: Option<String>,
+    /// Phone.
+    #[uniffi(default)]
+    pub phone: Option<String>,
+    /// How they prefer to be contacted.
+    #[uniffi(default)]
+    pub preferred_contact: Option<ContactMethod>,
+    /// Preferred language.
+    #[uniffi(default)]
+    pub language: Option<String>,
+    /// Accessibility needs (interpreter, large print, step-free access).
+    #[uniffi(default)]
+    pub accessibility_needs: Option<String>,
+    /// The GP practice they are registered with.
+    #[uniffi(default)]
+    pub practice: Option<String>,
+}
+
+fn nhs_arg(text: Option<String>) -> Result<Option<NhsNumber>> {
+    text.map(|n| NhsNumber::parse(&n))
+        .transpose()
+        .map_err(|e| holdfast_core::Error::from(e).into())
+}
+
+fn postcode_arg(text: Option<String>) -> Result<Option<Postcode>> {
+    text.map(|c| Postcode::parse(&c))
+        .transpose()
+        .map_err(|e| holdfast_core::Error::from(e).into())
+}
+
+impl PatientDetails {
+    fn into_core(self) -> Result<Patient> {
+        Ok(Patient {
+            name: self.name,
+            nhs_number: nhs_arg(self.nhs_number)?,
+            date_of_birth: date_arg(self.date_of_birth)?,
+            address: self.address,
+            postcode: postcode_arg(self.postcode)?,
+            phone: self.phone,
+            preferred_contact: self.preferred_contact.map(Into::into),
+            language: self.language,
+            accessibility_needs: self.accessibility_needs,
+            practice: self.practice,
+        })
+    }
+
+    fn from_core(p: Patient) -> Self {
+        PatientDetails {
+            name: p.name,
+            nhs_number: p.nhs_number.map(|n| n.as_str().to_owned()),
+            date_of_birth: p.date_of_birth.map(format_date),
+            address: p.address,
+            postcode: p.postcode.map(|c| c.to_string()),
+            phone: p.phone,
+            preferred_contact: p.preferred_contact.map(Into::into),
+            language: p.language,
+            accessibility_needs: p.accessibility_needs,
+            practice: p.practice,
+        }
+    }
 }
 
 /// A new patient's details (only the name is required).
@@ -146,6 +332,55 @@ pub struct SessionInput {
     pub note: String,
     /// When to follow up (YYYY-MM-DD).
     pub follow_up: Option<String>,
+    /// What holding did, if this was a holding contact.
+    #[uniffi(default)]
+    pub holding_functions: Vec<HoldingFunction>,
+}
+
+/// One of several values devices set concurrently for a note, with who set it and when.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NoteClaim {
+    /// The note as this device wrote it.
+    pub value: String,
+    /// The device that wrote it.
+    pub device_id: Option<String>,
+    /// The person.
+    pub by: Option<String>,
+    /// When (ms since the Unix epoch, by the author's clock).
+    pub at_ms: Option<i64>,
+}
+
+/// One of several statuses devices set concurrently, with who set it and when.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StatusClaim {
+    /// The status this device set.
+    pub value: CaseStatus,
+    /// The device that set it.
+    pub device_id: Option<String>,
+    /// The person.
+    pub by: Option<String>,
+    /// When (ms since the Unix epoch, by the author's clock).
+    pub at_ms: Option<i64>,
+}
+
+/// Who made a claim and when: (device id, person, ms).
+pub(crate) fn claim_author<T>(c: &Claim<T>) -> (Option<String>, Option<String>, Option<i64>) {
+    (c.device.map(|d| d.to_string()), c.by.clone(), c.at)
+}
+
+/// One step of the status lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StatusChangeView {
+    /// The status before (none for the first, and for a resolved conflict).
+    pub from: Option<CaseStatus>,
+    /// The status after.
+    pub to: CaseStatus,
+    /// When (ms since the Unix epoch).
+    pub at_ms: i64,
+    /// Who.
+    pub by: String,
+    /// Why, if given.
+    pub reason: Option<String>,
 }
 
 /// A session as recorded.
@@ -165,6 +400,13 @@ pub struct SessionView {
     pub note_versions: Vec<String>,
     /// Who recorded it.
     pub recorded_by: String,
+    /// Every concurrent version of the note with who wrote it and when (one when agreed;
+    /// amending the note again resolves a conflict).
+    pub note_claims: Vec<NoteClaim>,
+    /// What holding did, if this was a holding contact.
+    pub holding_functions: Vec<HoldingFunction>,
+    /// When to follow up (YYYY-MM-DD).
+    pub follow_up: Option<String>,
 }
 
 /// A comment (supervision, or a patient's on their plan).
@@ -193,9 +435,125 @@ pub struct CaseView {
     pub supervision: Vec<CommentView>,
     /// The patient's action plan.
     pub plan_id: Option<String>,
+    /// The patient's details.
+    pub patient: PatientDetails,
+    /// Every status set concurrently with who set it and when (one when agreed).
+    pub status_claims: Vec<StatusClaim>,
+    /// Devices disagree on the status: `resolve_status` with one of `status_claims`.
+    pub status_conflicted: bool,
+    /// Every status change, in the order made.
+    pub status_log: Vec<StatusChangeView>,
+    /// Referrals, oldest first.
+    pub referrals: Vec<ReferralView>,
+    /// Outcome measures, oldest first.
+    pub measures: Vec<MeasureView>,
+    /// For each instrument measured at least twice: the change from the first to the latest.
+    pub measure_changes: Vec<MeasureChangeView>,
+    /// Safeguarding concerns, oldest first.
+    pub safeguarding: Vec<ConcernView>,
+    /// The last session the patient attended (ms since the Unix epoch).
+    pub last_contact_ms: Option<i64>,
+    /// The follow-up date of the latest session (YYYY-MM-DD).
+    pub next_follow_up: Option<String>,
 }
 
-fn date_arg(text: Option<String>) -> Result<Option<time::Date>> {
+fn session_view(s: &holdfast_core::model::case_file::Session) -> SessionView {
+    SessionView {
+        session_id: s.id.to_string(),
+        start_ms: s.start,
+        duration_minutes: s.duration_minutes,
+        mode: mode_from_core(s.mode),
+        attended: s.attended,
+        note_versions: s.note.values().cloned().collect(),
+        recorded_by: s.recorded_by.clone(),
+        note_claims: s
+            .note
+            .claims
+            .iter()
+            .map(|c| {
+                let (device_id, by, at_ms) = claim_author(c);
+                NoteClaim {
+                    value: c.value.clone(),
+                    device_id,
+                    by,
+                    at_ms,
+                }
+            })
+            .collect(),
+        holding_functions: s.holding_functions.iter().map(|f| (*f).into()).collect(),
+        follow_up: s.follow_up.map(format_date),
+    }
+}
+
+fn case_view(case_id: String, file: CaseFile) -> CaseView {
+    CaseView {
+        case_id,
+        patient_name: file.patient.name.clone(),
+        status_versions: file.status.values().map(|s| (*s).into()).collect(),
+        sessions: file.sessions.iter().map(session_view).collect(),
+        supervision: file
+            .supervision
+            .iter()
+            .map(|c| CommentView {
+                at_ms: c.at,
+                by: c.by.clone(),
+                text: c.text.clone(),
+            })
+            .collect(),
+        plan_id: file.action_plan.map(|p| p.to_string()),
+        status_claims: file
+            .status
+            .claims
+            .iter()
+            .map(|c| {
+                let (device_id, by, at_ms) = claim_author(c);
+                StatusClaim {
+                    value: c.value.into(),
+                    device_id,
+                    by,
+                    at_ms,
+                }
+            })
+            .collect(),
+        status_conflicted: file.status.is_conflicted(),
+        status_log: file
+            .status_log
+            .iter()
+            .map(|c| StatusChangeView {
+                from: c.from.map(Into::into),
+                to: c.to.into(),
+                at_ms: c.at,
+                by: c.by.clone(),
+                reason: c.reason.clone(),
+            })
+            .collect(),
+        referrals: file.referrals.iter().map(referral_view).collect(),
+        measures: file.measures.iter().map(measure_view).collect(),
+        measure_changes: measure_changes(&file),
+        safeguarding: file.safeguarding.iter().map(concern_view).collect(),
+        last_contact_ms: file.last_contact(),
+        next_follow_up: file.next_follow_up().map(format_date),
+        patient: PatientDetails::from_core(file.patient),
+    }
+}
+
+fn caseload_row(e: holdfast_core::store::CaseloadEntry) -> CaseloadRow {
+    CaseloadRow {
+        case_id: e.case_id.to_string(),
+        plan_id: e.plan_id.map(|p| p.to_string()),
+        patient_name: e.patient_name,
+        practice: e.practice,
+        status: e.status.into(),
+        status_conflicted: e.status_conflicted,
+        next_follow_up: e.next_follow_up.map(format_date),
+        open_safeguarding: e.open_safeguarding,
+        session_count: e.session_count,
+        nhs_number: e.nhs_number,
+        last_contact_ms: e.last_contact,
+    }
+}
+
+pub(crate) fn date_arg(text: Option<String>) -> Result<Option<time::Date>> {
     text.map(|t| holdfast_core::model::doc::parse_date(&t))
         .transpose()
         .map_err(HoldfastError::from)
@@ -214,33 +572,33 @@ impl HoldfastDevice {
             .store()?
             .caseload(&filter)?
             .into_iter()
-            .map(|e| CaseloadRow {
-                case_id: e.case_id.to_string(),
-                plan_id: e.plan_id.map(|p| p.to_string()),
-                patient_name: e.patient_name,
-                practice: e.practice,
-                status: e.status.into(),
-                status_conflicted: e.status_conflicted,
-                next_follow_up: e.next_follow_up.map(holdfast_core::model::doc::format_date),
-                open_safeguarding: e.open_safeguarding,
-                session_count: e.session_count,
-            })
+            .map(caseload_row)
+            .collect())
+    }
+
+    /// The caseload narrowed by `query` (status, practice, follow-ups due, open
+    /// safeguarding, team), follow-ups due first.
+    pub fn caseload_filtered(&self, query: CaseloadQuery) -> Result<Vec<CaseloadRow>> {
+        let filter = CaseloadFilter {
+            team: query.team_id.map(|t| parse_id("team", &t)).transpose()?,
+            status: query.status.map(Into::into),
+            practice: query.practice,
+            follow_up_by: date_arg(query.follow_up_by)?,
+            safeguarding_only: query.safeguarding_only,
+        };
+        Ok(self
+            .store()?
+            .caseload(&filter)?
+            .into_iter()
+            .map(caseload_row)
             .collect())
     }
 
     /// Opens a case file (and the patient's empty action plan) for a new referral.
     pub fn create_case(&self, patient: NewPatientInput) -> Result<NewCase> {
         let mut p = NewPatient::named(&patient.name);
-        p.nhs_number = patient
-            .nhs_number
-            .map(|n| holdfast_core::model::nhs_number::NhsNumber::parse(&n))
-            .transpose()
-            .map_err(|e| HoldfastError::from(holdfast_core::Error::from(e)))?;
-        p.postcode = patient
-            .postcode
-            .map(|c| holdfast_core::model::postcode::Postcode::parse(&c))
-            .transpose()
-            .map_err(|e| HoldfastError::from(holdfast_core::Error::from(e)))?;
+        p.nhs_number = nhs_arg(patient.nhs_number)?;
+        p.postcode = postcode_arg(patient.postcode)?;
         p.practice = patient.practice;
         p.phone = patient.phone;
         let ids = self.store()?.create_case_file(p)?;
@@ -254,34 +612,7 @@ impl HoldfastDevice {
     pub fn case_file(&self, case_id: String) -> Result<CaseView> {
         let id: DocId = parse_id("case", &case_id)?;
         let file = self.store()?.case_file(id)?;
-        Ok(CaseView {
-            case_id,
-            patient_name: file.patient.name.clone(),
-            status_versions: file.status.values().map(|s| (*s).into()).collect(),
-            sessions: file
-                .sessions
-                .iter()
-                .map(|s| SessionView {
-                    session_id: s.id.to_string(),
-                    start_ms: s.start,
-                    duration_minutes: s.duration_minutes,
-                    mode: mode_from_core(s.mode),
-                    attended: s.attended,
-                    note_versions: s.note.values().cloned().collect(),
-                    recorded_by: s.recorded_by.clone(),
-                })
-                .collect(),
-            supervision: file
-                .supervision
-                .iter()
-                .map(|c| CommentView {
-                    at_ms: c.at,
-                    by: c.by.clone(),
-                    text: c.text.clone(),
-                })
-                .collect(),
-            plan_id: file.action_plan.map(|p| p.to_string()),
-        })
+        Ok(case_view(case_id, file))
     }
 
     /// Records a session (a home visit, a call...) on the case. Works offline.
@@ -293,7 +624,11 @@ impl HoldfastDevice {
             mode: mode_to_core(session.mode)?,
             attended: session.attended,
             note: session.note,
-            holding_functions: vec![],
+            holding_functions: session
+                .holding_functions
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             follow_up: date_arg(session.follow_up)?,
         };
         Ok(self.store()?.record_session(id, &new)?.to_string())
@@ -311,6 +646,34 @@ impl HoldfastDevice {
         Ok(self
             .store()?
             .set_status(id, status.into(), reason.as_deref())?)
+    }
+
+    /// Ends a status conflict (two devices set different statuses while apart) by choosing
+    /// one of the competing values in `CaseView.status_claims`.
+    pub fn resolve_status(&self, case_id: String, chosen: CaseStatus) -> Result<()> {
+        let id: DocId = parse_id("case", &case_id)?;
+        Ok(self.store()?.resolve_status(id, chosen.into())?)
+    }
+
+    /// Replaces a session's note (also how a conflict between two amendments is resolved:
+    /// the note written here replaces every competing version).
+    pub fn amend_session_note(
+        &self,
+        case_id: String,
+        session_id: String,
+        note: String,
+    ) -> Result<()> {
+        let id: DocId = parse_id("case", &case_id)?;
+        let session: SessionId = parse_item_id("session", &session_id)?;
+        Ok(self.store()?.amend_session_note(id, session, &note)?)
+    }
+
+    /// Replaces the patient's details (unchanged fields are left alone). NHS number,
+    /// postcode and date of birth are checked first; nothing changes if one is wrong.
+    pub fn update_patient(&self, case_id: String, patient: PatientDetails) -> Result<()> {
+        let id: DocId = parse_id("case", &case_id)?;
+        let patient = patient.into_core()?;
+        Ok(self.store()?.update_patient(id, &patient)?)
     }
 
     /// A supervisor's comment on the case.

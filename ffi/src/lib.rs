@@ -20,25 +20,45 @@
 
 uniffi::setup_scaffolding!();
 
+mod access;
 mod cases;
 mod device;
+mod directory;
 mod error;
+mod history;
 mod keystore;
 mod logging;
+mod measures;
 mod observe;
 mod plans;
+mod referrals;
+mod safeguarding;
 mod sync;
 mod teams;
 
 pub use cases::{
-    CaseStatus, CaseView, CaseloadRow, CommentView, NewCase, NewPatientInput, SessionInput,
-    SessionMode, SessionView,
+    CaseStatus, CaseView, CaseloadQuery, CaseloadRow, CommentView, ContactMethod, HoldingFunction,
+    NewCase, NewPatientInput, NoteClaim, PatientDetails, SessionInput, SessionMode, SessionView,
+    StatusChangeView, StatusClaim,
 };
 pub use device::{DeviceConfig, HoldfastDevice};
+pub use directory::{
+    AssetHit, AssetInput, AssetStatus, AssetView, Capacity, DirectoryQuery, ImportOutcome,
+    ReferralRoute,
+};
 pub use error::HoldfastError;
+pub use history::HistoryEntry;
 pub use keystore::HostKeyStore;
 pub use logging::{LogLevel, LogSink, init_logging};
+pub use measures::{
+    Direction, Instrument, MeasureChange, MeasureChangeView, MeasureForm, MeasureInput,
+    MeasureScore, MeasureView, Ons4Answer, Ons4Band, Ons4Delta, ScaleLabel, measure_form,
+};
 pub use observe::{CaseloadObserver, DocumentObserver, ObserverHandle, SyncStatusObserver};
-pub use plans::{PlanView, StepOwner, StepView};
+pub use plans::{AssetRef, GoalStatus, GoalView, PlanView, StepInput, StepOwner, StepView};
+pub use referrals::{Need, ReferralDecision, ReferralInput, ReferralSource, ReferralView};
+pub use safeguarding::{
+    ConcernInput, ConcernStatus, ConcernStatusClaim, ConcernView, EscalationTarget,
+};
 pub use sync::{SyncOutcome, SyncStatusView};
 pub use teams::{Enrolment, Role, TeamDevice, TeamSummary};

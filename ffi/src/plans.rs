@@ -1,11 +1,13 @@
 //! The patient's action plan: what matters to them, goals, steps, comments. The same calls
 //! serve the link worker's phone and the patient's own device.
 
-use holdfast_core::model::action_plan::{NewStep, StepOwner as CoreOwner};
-use holdfast_core::model::ids::{DocId, StepId};
+use holdfast_core::model::action_plan::{
+    AssetRef as CoreAssetRef, GoalStatus as CoreGoalStatus, NewStep, StepOwner as CoreOwner,
+};
+use holdfast_core::model::ids::{AssetId, DocId, GoalId, StepId};
 
-use crate::cases::CommentView;
-use crate::device::{HoldfastDevice, parse_id};
+use crate::cases::{CommentView, date_arg};
+use crate::device::{HoldfastDevice, parse_id, parse_item_id};
 use crate::error::{HoldfastError, Result};
 
 /// Who does a step.
@@ -33,6 +35,94 @@ fn owner_from_core(o: CoreOwner) -> StepOwner {
     }
 }
 
+/// Where a goal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum GoalStatus {
+    /// Not begun.
+    NotStarted,
+    /// Under way.
+    InProgress,
+    /// Done.
+    Achieved,
+    /// Put aside for now.
+    Paused,
+    /// No longer wanted.
+    NoLongerRelevant,
+}
+
+impl From<GoalStatus> for CoreGoalStatus {
+    fn from(g: GoalStatus) -> Self {
+        match g {
+            GoalStatus::NotStarted => CoreGoalStatus::NotStarted,
+            GoalStatus::InProgress => CoreGoalStatus::InProgress,
+            GoalStatus::Achieved => CoreGoalStatus::Achieved,
+            GoalStatus::Paused => CoreGoalStatus::Paused,
+            GoalStatus::NoLongerRelevant => CoreGoalStatus::NoLongerRelevant,
+        }
+    }
+}
+
+impl From<CoreGoalStatus> for GoalStatus {
+    fn from(g: CoreGoalStatus) -> Self {
+        match g {
+            CoreGoalStatus::NotStarted => GoalStatus::NotStarted,
+            CoreGoalStatus::InProgress => GoalStatus::InProgress,
+            CoreGoalStatus::Achieved => GoalStatus::Achieved,
+            CoreGoalStatus::Paused => GoalStatus::Paused,
+            CoreGoalStatus::NoLongerRelevant => GoalStatus::NoLongerRelevant,
+        }
+    }
+}
+
+/// A goal, in the patient's own words.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct GoalView {
+    /// Its id.
+    pub goal_id: String,
+    /// The goal as the patient put it.
+    pub text: String,
+    /// Where it stands.
+    pub status: GoalStatus,
+    /// When it was added (ms since the Unix epoch).
+    pub created_at_ms: i64,
+}
+
+/// A community asset in a directory (from `search_directory`'s hits).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AssetRef {
+    /// The directory.
+    pub directory_id: String,
+    /// The asset in it.
+    pub asset_id: String,
+}
+
+impl AssetRef {
+    fn into_core(self) -> Result<CoreAssetRef> {
+        Ok(CoreAssetRef {
+            directory: parse_id("directory", &self.directory_id)?,
+            asset: parse_item_id::<AssetId>("asset", &self.asset_id)?,
+        })
+    }
+}
+
+/// A step to add, with everything the core takes.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct StepInput {
+    /// What to do (required).
+    pub text: String,
+    /// Who does it.
+    pub owner: StepOwner,
+    /// By when (YYYY-MM-DD).
+    #[uniffi(default)]
+    pub due: Option<String>,
+    /// The goal it serves (a goal of the same plan).
+    #[uniffi(default)]
+    pub goal_id: Option<String>,
+    /// A community asset it involves.
+    #[uniffi(default)]
+    pub asset: Option<AssetRef>,
+}
+
 /// A step of the plan.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct StepView {
@@ -46,6 +136,12 @@ pub struct StepView {
     pub due: Option<String>,
     /// Ticked off.
     pub done: bool,
+    /// The goal it serves.
+    pub goal_id: Option<String>,
+    /// A community asset it involves.
+    pub asset: Option<AssetRef>,
+    /// When it was added (ms since the Unix epoch).
+    pub created_at_ms: i64,
 }
 
 /// The plan as the plan screen shows it.
@@ -61,6 +157,10 @@ pub struct PlanView {
     pub steps: Vec<StepView>,
     /// Comments (the patient's and the link worker's).
     pub comments: Vec<CommentView>,
+    /// Goals with their ids and status, in the order of `goals`.
+    pub goal_details: Vec<GoalView>,
+    /// How to get back in touch with the link worker.
+    pub get_back_in_touch: String,
 }
 
 #[uniffi::export]
@@ -72,7 +172,18 @@ impl HoldfastDevice {
         Ok(PlanView {
             plan_id,
             what_matters: plan.what_matters,
-            goals: plan.goals.into_iter().map(|g| g.text).collect(),
+            goals: plan.goals.iter().map(|g| g.text.clone()).collect(),
+            goal_details: plan
+                .goals
+                .into_iter()
+                .map(|g| GoalView {
+                    goal_id: g.id.to_string(),
+                    text: g.text,
+                    status: g.status.into(),
+                    created_at_ms: g.created_at,
+                })
+                .collect(),
+            get_back_in_touch: plan.get_back_in_touch,
             steps: plan
                 .steps
                 .into_iter()
@@ -82,6 +193,12 @@ impl HoldfastDevice {
                     owner: owner_from_core(s.owner),
                     due: s.due.map(holdfast_core::model::doc::format_date),
                     done: s.done,
+                    goal_id: s.goal.map(|g| g.to_string()),
+                    asset: s.asset.map(|a| AssetRef {
+                        directory_id: a.directory.to_string(),
+                        asset_id: a.asset.to_string(),
+                    }),
+                    created_at_ms: s.created_at,
                 })
                 .collect(),
             comments: plan
@@ -126,8 +243,56 @@ impl HoldfastDevice {
     /// Ticks a step off (or back on).
     pub fn set_step_done(&self, plan_id: String, step_id: String, done: bool) -> Result<()> {
         let id: DocId = parse_id("plan", &plan_id)?;
-        let step: StepId = parse_id("step", &step_id)?;
+        let step: StepId = parse_item_id("step", &step_id)?;
         Ok(self.store()?.set_step_done(id, step, done)?)
+    }
+
+    /// Adds a step with everything the core takes: the goal it serves and a directory
+    /// asset it involves (returns its id). `add_step` is the short form.
+    pub fn add_plan_step(&self, plan_id: String, step: StepInput) -> Result<String> {
+        let id: DocId = parse_id("plan", &plan_id)?;
+        let new = NewStep {
+            goal: step
+                .goal_id
+                .map(|g| parse_item_id::<GoalId>("goal", &g))
+                .transpose()?,
+            text: step.text,
+            owner: owner_to_core(step.owner)?,
+            due: date_arg(step.due)?,
+            asset: step.asset.map(AssetRef::into_core).transpose()?,
+        };
+        Ok(self.store()?.add_step(id, &new)?.to_string())
+    }
+
+    /// Adds a goal in the patient's words (returns its id; it starts not started).
+    pub fn add_goal(&self, plan_id: String, text: String) -> Result<String> {
+        let id: DocId = parse_id("plan", &plan_id)?;
+        Ok(self.store()?.add_goal(id, &text)?.to_string())
+    }
+
+    /// Rewords a goal (concurrent edits of the same words both survive).
+    pub fn edit_goal(&self, plan_id: String, goal_id: String, text: String) -> Result<()> {
+        let id: DocId = parse_id("plan", &plan_id)?;
+        let goal: GoalId = parse_item_id("goal", &goal_id)?;
+        Ok(self.store()?.edit_goal(id, goal, &text)?)
+    }
+
+    /// Moves a goal to `status`.
+    pub fn set_goal_status(
+        &self,
+        plan_id: String,
+        goal_id: String,
+        status: GoalStatus,
+    ) -> Result<()> {
+        let id: DocId = parse_id("plan", &plan_id)?;
+        let goal: GoalId = parse_item_id("goal", &goal_id)?;
+        Ok(self.store()?.set_goal_status(id, goal, status.into())?)
+    }
+
+    /// Sets how the patient gets back in touch with their link worker.
+    pub fn set_get_back_in_touch(&self, plan_id: String, text: String) -> Result<()> {
+        let id: DocId = parse_id("plan", &plan_id)?;
+        Ok(self.store()?.set_get_back_in_touch(id, &text)?)
     }
 
     /// Adds a comment to the plan (the patient's own words, or the link worker's).
