@@ -168,7 +168,7 @@ impl From<CoreContact> for ContactMethod {
 }
 
 /// One row of the caseload.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CaseloadRow {
     /// The case file.
     pub case_id: String,
@@ -309,7 +309,7 @@ pub struct NewPatientInput {
 }
 
 /// The ids of a new case.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct NewCase {
     /// The case file.
     pub case_id: String,
@@ -384,7 +384,7 @@ pub struct StatusChangeView {
 }
 
 /// A session as recorded.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SessionView {
     /// Its id.
     pub session_id: String,
@@ -410,7 +410,7 @@ pub struct SessionView {
 }
 
 /// A comment (supervision, or a patient's on their plan).
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CommentView {
     /// When (ms since the Unix epoch).
     pub at_ms: i64,
@@ -421,7 +421,7 @@ pub struct CommentView {
 }
 
 /// A case file as the case screen shows it.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CaseView {
     /// The case file.
     pub case_id: String,

@@ -124,7 +124,7 @@ pub struct StepInput {
 }
 
 /// A step of the plan.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct StepView {
     /// Its id.
     pub step_id: String,
@@ -145,7 +145,7 @@ pub struct StepView {
 }
 
 /// The plan as the plan screen shows it.
-#[derive(Debug, Clone, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PlanView {
     /// The plan.
     pub plan_id: String,
