@@ -112,8 +112,9 @@ impl From<CoreStatus> for AssetStatus {
     }
 }
 
-/// An asset's fields: what a person types (only the name is required) and what
-/// `asset` returns, so an edit is read, change, `upsert_asset`.
+/// An asset's fields: what a person types (the name is required; route, capacity and status
+/// have no default in the bindings, as uniffi's proc-macros cannot give an enum field one)
+/// and what `asset` returns, so an edit is read, change, `upsert_asset`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
 pub struct AssetInput {
     /// The asset's name ("Tuesday Walking Group").
@@ -158,7 +159,6 @@ pub struct AssetInput {
     #[uniffi(default)]
     pub cost: Option<String>,
     /// How people get in.
-    #[uniffi(default)]
     pub referral_route: ReferralRoute,
     /// Access notes (step-free, hearing loop).
     #[uniffi(default)]
@@ -167,10 +167,8 @@ pub struct AssetInput {
     #[uniffi(default)]
     pub languages: Vec<String>,
     /// Whether it can take people now.
-    #[uniffi(default)]
     pub capacity: Capacity,
     /// Whether it is running.
-    #[uniffi(default)]
     pub status: AssetStatus,
     /// When the entry was last checked with the provider (YYYY-MM-DD).
     #[uniffi(default)]
