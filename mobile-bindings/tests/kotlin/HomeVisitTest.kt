@@ -1,0 +1,263 @@
+// The home visit through the real Kotlin bindings and the real library, against a real relay.
+// Run by mobile-bindings/tests/kotlin/run.sh: `java ... HomeVisitTestKt RELAY_URL`.
+// A plain `main`: every check throws on failure and the process exits non-zero.
+
+import java.nio.file.Files
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.ConcurrentLinkedQueue
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.system.exitProcess
+import uniffi.holdfast_ffi.*
+
+/** The host's key store, in memory (a real app: Android Keystore / Keychain). */
+class MemoryKeyStore : HostKeyStore {
+    private val secrets = ConcurrentHashMap<String, ByteArray>()
+    override fun get(name: String): ByteArray? = secrets[name]?.copyOf()
+    override fun put(name: String, value: ByteArray) {
+        secrets[name] = value.copyOf()
+    }
+}
+
+/** Collects Holdfast's log lines (a real app: Logcat / os_log). */
+class CollectingSink : LogSink {
+    val lines = ConcurrentLinkedQueue<String>()
+    override fun log(level: LogLevel, target: String, message: String) {
+        lines.add("$level $target $message")
+    }
+}
+
+fun check(condition: Boolean, what: () -> String) {
+    if (!condition) throw AssertionError(what())
+}
+
+fun <T> checkEq(expected: T, actual: T, what: String) =
+    check(expected == actual) { "$what: expected $expected, got $actual" }
+
+/** Runs [block], which must throw [E]; returns the exception. */
+inline fun <reified E : Throwable> expectThrows(what: String, block: () -> Unit): E {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is E) return e
+        throw AssertionError("$what: expected ${E::class.simpleName}, got $e", e)
+    }
+    throw AssertionError("$what: expected ${E::class.simpleName}, nothing was thrown")
+}
+
+fun step(name: String) = println("- $name")
+
+const val PATIENT_NAME = "Ada Lovelace"
+const val VISIT_NOTE = "Talked about the allotment; keen on the walking group"
+
+fun open(person: String): HoldfastDevice {
+    val dir = Files.createTempDirectory("holdfast-kotlin-").toFile()
+    dir.deleteOnExit()
+    return HoldfastDevice.open(DeviceConfig(dataDir = dir.path, person = person), MemoryKeyStore())
+}
+
+fun syncOk(device: HoldfastDevice, who: String): List<SyncOutcome> {
+    val outcomes = device.syncNow(null)
+    check(outcomes.isNotEmpty()) { "$who: sync_now synced no team" }
+    for (o in outcomes) check(o.error == null) { "$who: sync of ${o.teamId} failed: ${o.error}" }
+    return outcomes
+}
+
+fun main(args: Array<String>) {
+    val relay = args.getOrNull(0) ?: run {
+        System.err.println("usage: HomeVisitTestKt RELAY_URL")
+        exitProcess(2)
+    }
+    try {
+        homeVisit(relay)
+    } catch (e: Throwable) {
+        System.err.println("FAILED: $e")
+        e.printStackTrace()
+        exitProcess(1)
+    }
+    println("kotlin binding test: all checks passed")
+    // JNA and the devices' runtimes keep non-daemon threads: leave explicitly.
+    exitProcess(0)
+}
+
+fun homeVisit(relay: String) {
+    val sink = CollectingSink()
+    initLogging(LogLevel.DEBUG, sink)
+    expectThrows<HoldfastException.NotAllowed>("a second init_logging") {
+        initLogging(LogLevel.INFO, CollectingSink())
+    }
+
+    step("an admin's device creates a team; a second link worker joins with an invite")
+    val a = open("Sam Okafor")
+    val team = a.createTeam(relay)
+    checkEq(1, a.teams().size, "A's teams")
+    val invite = a.createInvite(null, Role.LINK_WORKER, 15u)
+    val b = open("Priya Natarajan")
+    val enrolB = b.redeemInvite(invite)
+    checkEq(team, enrolB.teamId, "B's team")
+    checkEq(Role.LINK_WORKER, enrolB.role, "B's role")
+    checkEq(null, enrolB.firstSyncError, "B's first sync")
+
+    step("A opens a case and its plan, shares the plan with the patient's phone")
+    val case = a.createCase(
+        NewPatientInput(
+            name = PATIENT_NAME,
+            nhsNumber = "943 476 5919",
+            postcode = "LS6 2AB",
+            practice = "Chapel Allerton Medical Centre",
+            phone = null,
+        ),
+    )
+    a.setWhatMatters(case.planId, "Getting out of the house and seeing people")
+    a.addStep(case.planId, "Ring the walk leader", StepOwner.PATIENT, "2026-12-01")
+    syncOk(a, "A")
+    val share = a.sharePlan(case.planId, 15u)
+    val p = open("Ada (patient)")
+    val enrolP = p.redeemInvite(share)
+    checkEq(Role.PATIENT, enrolP.role, "P's role")
+    checkEq(case.planId, enrolP.planId, "P's plan")
+
+    step("B pulls the caseload, then records a home visit offline")
+    syncOk(b, "B")
+    checkEq(listOf(case.caseId), b.caseload(null).map { it.caseId }, "B's caseload")
+    val visitStart = System.currentTimeMillis()
+    val sessionId = b.recordSession(
+        case.caseId,
+        SessionInput(
+            startMs = visitStart,
+            durationMinutes = 50u,
+            mode = SessionMode.HOME_VISIT,
+            attended = true,
+            note = VISIT_NOTE,
+            followUp = "2026-12-05",
+        ),
+    )
+    val stepId = b.addStep(case.planId, "Go to the Tuesday walking group", StepOwner.PATIENT, null)
+    val pending = b.syncStatus(null)
+    check(pending.pendingChanges > 0u) { "B should have changes pending, has ${pending.pendingChanges}" }
+    check(!pending.everythingUploaded) { "B cannot have uploaded while offline" }
+
+    step("back in signal: B syncs, A syncs; their views converge")
+    syncOk(b, "B")
+    check(b.syncStatus(null).everythingUploaded) { "B uploaded everything" }
+    syncOk(a, "A")
+    val caseA = a.caseFile(case.caseId)
+    checkEq(listOf(sessionId), caseA.sessions.map { it.sessionId }, "A sees B's session")
+    checkEq(listOf(VISIT_NOTE), caseA.sessions[0].noteVersions, "the visit note")
+    checkEq(SessionMode.HOME_VISIT, caseA.sessions[0].mode, "the visit mode")
+    checkEq(caseA, b.caseFile(case.caseId), "A and B: the same case file")
+    val planA = a.actionPlan(case.planId)
+    check(planA.steps.any { it.stepId == stepId }) { "A sees B's step: $planA" }
+    checkEq(planA, b.actionPlan(case.planId), "A and B: the same plan")
+    checkEq(1u, a.caseload(null).single().sessionCount, "A's caseload counts the session")
+
+    step("the patient's phone sees the step, ticks it off and comments")
+    syncOk(p, "P")
+    val planP = p.actionPlan(case.planId)
+    check(planP.steps.any { it.stepId == stepId && !it.done }) { "P sees B's step: $planP" }
+    p.setStepDone(case.planId, stepId, true)
+    p.addPlanComment(case.planId, "I rang them on Monday")
+    syncOk(p, "P")
+    syncOk(a, "A")
+    syncOk(b, "B")
+    val planAfter = a.actionPlan(case.planId)
+    check(planAfter.steps.single { it.stepId == stepId }.done) { "A sees the step done" }
+    check(planAfter.comments.any { it.text == "I rang them on Monday" }) { "A sees P's comment" }
+    checkEq(planAfter, p.actionPlan(case.planId), "A and P: the same plan")
+    checkEq(planAfter, b.actionPlan(case.planId), "A and B: the same plan")
+
+    step("patient scoping: the patient's phone holds its plan and nothing else")
+    val other = a.createCase(
+        NewPatientInput(name = "Grace Hopper", nhsNumber = null, postcode = null, practice = null, phone = null),
+    )
+    syncOk(a, "A")
+    val q = open("Grace (patient)")
+    q.redeemInvite(a.sharePlan(other.planId, 15u))
+    syncOk(p, "P")
+    checkEq(emptyList<CaseloadRow>(), p.caseload(null), "P's caseload")
+    val refused = expectThrows<HoldfastException>("P reads the case file") { p.caseFile(case.caseId) }
+    check(refused is HoldfastException.NotFound || refused is HoldfastException.NotAllowed) {
+        "P reading the case file: expected NotFound or NotAllowed, got $refused"
+    }
+    expectThrows<HoldfastException>("P reads another patient's plan") { p.actionPlan(other.planId) }
+    // A patient device has no current team (it creates no documents): name the team.
+    val plansP = p.devices(enrolP.teamId).mapNotNull { it.planId }.toSet()
+    check(plansP.all { it == case.planId }) { "P's device list shows other plans: $plansP" }
+    checkEq(2, a.caseload(null).size, "A's caseload")
+
+    step("observers fire on A, and stop when closed")
+    val caseloadCalls = AtomicInteger()
+    val docCalls = AtomicInteger()
+    val syncCalls = AtomicInteger()
+    val caseloadFired = CountDownLatch(1)
+    val docFired = CountDownLatch(1)
+    val syncFired = CountDownLatch(1)
+    val threads = ConcurrentLinkedQueue<String>()
+    val caseloadHandle = a.observeCaseload(object : CaseloadObserver {
+        override fun caseloadChanged() {
+            threads.add(Thread.currentThread().name)
+            caseloadCalls.incrementAndGet()
+            caseloadFired.countDown()
+        }
+    })
+    val docHandle = a.observeDocument(case.planId, object : DocumentObserver {
+        override fun documentChanged(docId: String) {
+            check(docId == case.planId) { "document_changed for $docId" }
+            docCalls.incrementAndGet()
+            docFired.countDown()
+        }
+    })
+    val syncHandle = a.observeSyncStatus(object : SyncStatusObserver {
+        override fun syncStatusChanged(status: SyncStatusView) {
+            syncCalls.incrementAndGet()
+            syncFired.countDown()
+        }
+    })
+    a.createCase(NewPatientInput(name = "Alan Turing", nhsNumber = null, postcode = null, practice = null, phone = null))
+    a.addPlanComment(case.planId, "Walk leader is Jo, Tuesdays 10am")
+    syncOk(a, "A")
+    check(caseloadFired.await(10, TimeUnit.SECONDS)) { "caseload observer did not fire" }
+    check(docFired.await(10, TimeUnit.SECONDS)) { "document observer did not fire" }
+    check(syncFired.await(10, TimeUnit.SECONDS)) { "sync status observer did not fire" }
+    check(threads.none { it == Thread.currentThread().name }) { "callbacks ran on the caller's thread" }
+    caseloadHandle.close()
+    docHandle.close()
+    syncHandle.close()
+    Thread.sleep(300) // a callback already running when close() was called may finish
+    val counts = listOf(caseloadCalls.get(), docCalls.get(), syncCalls.get())
+    a.createCase(NewPatientInput(name = "Mary Seacole", nhsNumber = null, postcode = null, practice = null, phone = null))
+    a.addPlanComment(case.planId, "Went to the group")
+    syncOk(a, "A")
+    Thread.sleep(1000)
+    checkEq(counts, listOf(caseloadCalls.get(), docCalls.get(), syncCalls.get()), "callbacks after close")
+
+    step("errors: a bad invite and a used invite are refused with a message")
+    val d = open("Someone else")
+    val garbage = expectThrows<HoldfastException.InviteRefused>("a garbage invite") { d.redeemInvite("HF1-garbage") }
+    check(garbage.message.isNotBlank()) { "InviteRefused has no message" }
+    val reused = expectThrows<HoldfastException.InviteRefused>("a used invite") { d.redeemInvite(invite) }
+    check(reused.message.isNotBlank()) { "InviteRefused has no message" }
+    checkEq(0, d.teams().size, "teams joined by refused invites")
+    val badId = expectThrows<HoldfastException.InvalidInput>("a malformed id") { a.caseFile("not-an-id") }
+    check(badId.message.isNotBlank()) { "InvalidInput has no message" }
+
+    step("no panic crosses the boundary; the device stays usable")
+    expectThrows<InternalException>("debug_panic") { a.debugPanic() }
+    checkEq(4, a.caseload(null).size, "A's caseload after the panic")
+    syncOk(a, "A")
+
+    step("logging: Holdfast's lines arrive, without the patient's name or notes")
+    val lines = sink.lines.toList()
+    check(lines.any { " holdfast_" in it }) { "no Holdfast log line arrived (${lines.size} lines)" }
+    for (secret in listOf("Lovelace", "Hopper", "Turing", "Seacole", "allotment", "walking group", "rang them")) {
+        val leaks = lines.filter { secret in it }
+        check(leaks.isEmpty()) { "patient data '$secret' in the log: ${leaks.take(3)}" }
+    }
+    for (e in listOf(garbage, reused, refused, badId)) {
+        check("Lovelace" !in e.toString()) { "patient data in an error: $e" }
+    }
+    println("  ${lines.size} log lines, none with patient data")
+
+    for (device in listOf(a, b, p, q, d)) device.close()
+}
