@@ -55,17 +55,17 @@ struct DirClaim(std::path::PathBuf);
 impl DirClaim {
     fn take(dir: &std::path::Path) -> Result<DirClaim> {
         std::fs::create_dir_all(dir).map_err(|e| HoldfastError::Storage {
-            message: format!("cannot create the data folder: {e}"),
+            reason: format!("cannot create the data folder: {e}"),
         })?;
         let dir = dir.canonicalize().map_err(|e| HoldfastError::Storage {
-            message: format!("cannot resolve the data folder: {e}"),
+            reason: format!("cannot resolve the data folder: {e}"),
         })?;
         let mut open = OPEN_DIRS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if open.contains(&dir) {
             return Err(HoldfastError::NotAllowed {
-                message: "a device is already open on this data folder in this process".into(),
+                reason: "a device is already open on this data folder in this process".into(),
             });
         }
         open.push(dir.clone());
@@ -129,13 +129,23 @@ impl HoldfastDevice {
 
     /// The team a call is about: the one named, or this device's current team.
     pub(crate) fn team_or_current(&self, team: Option<String>) -> Result<TeamId> {
+        if team.is_none() {
+            // A device in exactly one team (a patient's phone has no "current" team, as it
+            // makes no documents of its own) needs no choosing.
+            let store = self.store()?;
+            if store.current_team().is_none()
+                && let [only] = store.teams()?.as_slice()
+            {
+                return Ok(only.team);
+            }
+        }
         match team {
             Some(t) => parse_id("team", &t),
             None => self
                 .store()?
                 .current_team()
                 .ok_or(HoldfastError::NotAllowed {
-                    message: "this device is in no team yet: create one or redeem an invite".into(),
+                    reason: "this device is in no team yet: create one or redeem an invite".into(),
                 }),
         }
     }

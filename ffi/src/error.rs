@@ -1,4 +1,4 @@
-//! The one error type of the mobile API. Every variant carries a `message` the app can show
+//! The one error type of the mobile API. Every variant carries a `reason` the app can show (not `message`: Kotlin's exceptions already have one)
 //! (uniffi hands hosts the fields, not Rust's `Display`), and no message carries patient
 //! data: the core's errors name fields, ids and counts, never values a person typed.
 
@@ -9,79 +9,79 @@ use holdfast_core::Error as CoreError;
 pub enum HoldfastError {
     /// The input was not valid (an NHS number, a measure answer, a date, an id...): tell
     /// the user what to fix. Nothing was changed.
-    #[error("{message}")]
+    #[error("{reason}")]
     InvalidInput {
         /// What is wrong, in words.
-        message: String,
+        reason: String,
     },
     /// No such record on this device.
-    #[error("{message}")]
+    #[error("{reason}")]
     NotFound {
         /// What was looked for.
-        message: String,
+        reason: String,
     },
     /// The action does not fit the record's state or this device's role (an illegal status
     /// change, a conflict to resolve first, a patient device asked for a case file...).
-    #[error("{message}")]
+    #[error("{reason}")]
     NotAllowed {
         /// Why.
-        message: String,
+        reason: String,
     },
     /// An invite code was refused: used, expired, unknown or altered. Nothing was joined.
-    #[error("{message}")]
+    #[error("{reason}")]
     InviteRefused {
         /// Why.
-        message: String,
+        reason: String,
     },
     /// The relay could not be reached: the device works offline and syncs later.
-    #[error("{message}")]
+    #[error("{reason}")]
     Offline {
         /// What failed.
-        message: String,
+        reason: String,
     },
     /// The relay refused a request (this device revoked, a rate limit...).
-    #[error("{message}")]
+    #[error("{reason}")]
     Relay {
         /// The relay's code and reason.
-        message: String,
+        reason: String,
     },
     /// The store cannot be opened or read: wrong key, damaged file, newer schema.
-    #[error("{message}")]
+    #[error("{reason}")]
     Storage {
         /// What failed.
-        message: String,
+        reason: String,
     },
     /// The host's key store failed (from the callback, or a key it should hold is missing).
-    #[error("{message}")]
+    #[error("{reason}")]
     KeyStore {
         /// What failed.
-        message: String,
+        reason: String,
     },
     /// A bug, or a panic caught at the boundary: report it. The device stays usable.
-    #[error("{message}")]
+    #[error("{reason}")]
     Internal {
         /// What failed.
-        message: String,
+        reason: String,
     },
 }
 
 impl HoldfastError {
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
         HoldfastError::InvalidInput {
-            message: message.into(),
+            reason: reason.into(),
         }
     }
 
-    pub(crate) fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(reason: impl Into<String>) -> Self {
         HoldfastError::Internal {
-            message: message.into(),
+            reason: reason.into(),
         }
     }
 }
 
 impl From<CoreError> for HoldfastError {
     fn from(e: CoreError) -> Self {
-        let message = e.to_string();
+        let reason = e.to_string();
         match e {
             CoreError::NhsNumber(_)
             | CoreError::Postcode(_)
@@ -89,30 +89,30 @@ impl From<CoreError> for HoldfastError {
             | CoreError::InvalidInput { .. }
             | CoreError::InvalidId { .. }
             | CoreError::Import(_)
-            | CoreError::Malformed(_) => HoldfastError::InvalidInput { message },
+            | CoreError::Malformed(_) => HoldfastError::InvalidInput { reason },
             CoreError::NotFound { .. } | CoreError::NoStore(_) => {
-                HoldfastError::NotFound { message }
+                HoldfastError::NotFound { reason }
             }
             CoreError::IllegalTransition { .. }
             | CoreError::Conflict { .. }
             | CoreError::NotAllowed(_)
             | CoreError::WrongDocumentKind { .. }
-            | CoreError::StoreExists(_) => HoldfastError::NotAllowed { message },
-            CoreError::InviteRefused(_) => HoldfastError::InviteRefused { message },
-            CoreError::Network(_) => HoldfastError::Offline { message },
-            CoreError::Relay { status, .. } if status >= 500 => HoldfastError::Offline { message },
+            | CoreError::StoreExists(_) => HoldfastError::NotAllowed { reason },
+            CoreError::InviteRefused(_) => HoldfastError::InviteRefused { reason },
+            CoreError::Network(_) => HoldfastError::Offline { reason },
+            CoreError::Relay { status, .. } if status >= 500 => HoldfastError::Offline { reason },
             CoreError::Relay { .. } | CoreError::BadEnvelope { .. } => {
-                HoldfastError::Relay { message }
+                HoldfastError::Relay { reason }
             }
             CoreError::WrongStoreKey
             | CoreError::StoreCorrupt(_)
             | CoreError::SchemaTooNew { .. }
             | CoreError::Sqlite(_)
-            | CoreError::Io(_) => HoldfastError::Storage { message },
+            | CoreError::Io(_) => HoldfastError::Storage { reason },
             CoreError::KeyStore(_) | CoreError::KeyMissing { .. } => {
-                HoldfastError::KeyStore { message }
+                HoldfastError::KeyStore { reason }
             }
-            _ => HoldfastError::Internal { message },
+            _ => HoldfastError::Internal { reason },
         }
     }
 }
@@ -121,7 +121,7 @@ impl From<CoreError> for HoldfastError {
 impl From<uniffi::UnexpectedUniFFICallbackError> for HoldfastError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         HoldfastError::KeyStore {
-            message: format!("a host callback failed: {}", e.reason),
+            reason: format!("a host callback failed: {}", e.reason),
         }
     }
 }

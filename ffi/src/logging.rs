@@ -80,7 +80,7 @@ static INSTALLED: OnceLock<()> = OnceLock::new();
 pub fn init_logging(level: LogLevel, sink: Arc<dyn LogSink>) -> Result<()> {
     if INSTALLED.set(()).is_err() {
         return Err(HoldfastError::NotAllowed {
-            message: "logging is already set up for this process".into(),
+            reason: "logging is already set up for this process".into(),
         });
     }
     let max = match level {

@@ -757,7 +757,7 @@ fn observers_fire_on_local_and_pulled_changes_and_stop_when_cancelled_or_dropped
 
 fn invalid(result: Result<impl std::fmt::Debug, HoldfastError>) -> String {
     match result {
-        Err(HoldfastError::InvalidInput { message }) => message,
+        Err(HoldfastError::InvalidInput { reason }) => reason,
         other => panic!("expected InvalidInput, got {other:?}"),
     }
 }
@@ -949,10 +949,10 @@ fn errors_carry_no_patient_data() {
                 ..patient("Mrs Eleanor Rigby")
             })
             .unwrap_err();
-        let HoldfastError::InvalidInput { message } = &err else {
+        let HoldfastError::InvalidInput { reason } = &err else {
             panic!("expected InvalidInput, got {err:?}");
         };
-        for shown in [message.clone(), format!("{err:?}"), err.to_string()] {
+        for shown in [reason.clone(), format!("{err:?}"), err.to_string()] {
             assert!(!shown.contains(typed), "{shown}");
             assert!(!shown.contains(&typed.replace(' ', "")), "{shown}");
             assert!(!shown.contains("Eleanor"), "{shown}");

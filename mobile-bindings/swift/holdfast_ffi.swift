@@ -8202,7 +8202,7 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case InvalidInput(
         /**
          * What is wrong, in words.
-         */message: String
+         */reason: String
     )
     /**
      * No such record on this device.
@@ -8210,7 +8210,7 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case NotFound(
         /**
          * What was looked for.
-         */message: String
+         */reason: String
     )
     /**
      * The action does not fit the record's state or this device's role (an illegal status
@@ -8219,7 +8219,7 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case NotAllowed(
         /**
          * Why.
-         */message: String
+         */reason: String
     )
     /**
      * An invite code was refused: used, expired, unknown or altered. Nothing was joined.
@@ -8227,7 +8227,7 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case InviteRefused(
         /**
          * Why.
-         */message: String
+         */reason: String
     )
     /**
      * The relay could not be reached: the device works offline and syncs later.
@@ -8235,7 +8235,7 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case Offline(
         /**
          * What failed.
-         */message: String
+         */reason: String
     )
     /**
      * The relay refused a request (this device revoked, a rate limit...).
@@ -8243,7 +8243,7 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case Relay(
         /**
          * The relay's code and reason.
-         */message: String
+         */reason: String
     )
     /**
      * The store cannot be opened or read: wrong key, damaged file, newer schema.
@@ -8251,7 +8251,7 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case Storage(
         /**
          * What failed.
-         */message: String
+         */reason: String
     )
     /**
      * The host's key store failed (from the callback, or a key it should hold is missing).
@@ -8259,7 +8259,7 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case KeyStore(
         /**
          * What failed.
-         */message: String
+         */reason: String
     )
     /**
      * A bug, or a panic caught at the boundary: report it. The device stays usable.
@@ -8267,7 +8267,7 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case Internal(
         /**
          * What failed.
-         */message: String
+         */reason: String
     )
 
     
@@ -8299,31 +8299,31 @@ public struct FfiConverterTypeHoldfastError: FfiConverterRustBuffer {
 
         
         case 1: return .InvalidInput(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 2: return .NotFound(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 3: return .NotAllowed(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 4: return .InviteRefused(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 5: return .Offline(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 6: return .Relay(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 7: return .Storage(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 8: return .KeyStore(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
         case 9: return .Internal(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -8337,49 +8337,49 @@ public struct FfiConverterTypeHoldfastError: FfiConverterRustBuffer {
 
         
         
-        case let .InvalidInput(message):
+        case let .InvalidInput(reason):
             writeInt(&buf, Int32(1))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .NotFound(message):
+        case let .NotFound(reason):
             writeInt(&buf, Int32(2))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .NotAllowed(message):
+        case let .NotAllowed(reason):
             writeInt(&buf, Int32(3))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .InviteRefused(message):
+        case let .InviteRefused(reason):
             writeInt(&buf, Int32(4))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Offline(message):
+        case let .Offline(reason):
             writeInt(&buf, Int32(5))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Relay(message):
+        case let .Relay(reason):
             writeInt(&buf, Int32(6))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Storage(message):
+        case let .Storage(reason):
             writeInt(&buf, Int32(7))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .KeyStore(message):
+        case let .KeyStore(reason):
             writeInt(&buf, Int32(8))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Internal(message):
+        case let .Internal(reason):
             writeInt(&buf, Int32(9))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         }
     }

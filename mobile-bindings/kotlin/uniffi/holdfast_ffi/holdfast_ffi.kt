@@ -8954,10 +8954,10 @@ sealed class HoldfastException: kotlin.Exception() {
         /**
          * What is wrong, in words.
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HoldfastException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
     /**
@@ -8968,10 +8968,10 @@ sealed class HoldfastException: kotlin.Exception() {
         /**
          * What was looked for.
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HoldfastException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
     /**
@@ -8983,10 +8983,10 @@ sealed class HoldfastException: kotlin.Exception() {
         /**
          * Why.
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HoldfastException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
     /**
@@ -8997,10 +8997,10 @@ sealed class HoldfastException: kotlin.Exception() {
         /**
          * Why.
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HoldfastException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
     /**
@@ -9011,10 +9011,10 @@ sealed class HoldfastException: kotlin.Exception() {
         /**
          * What failed.
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HoldfastException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
     /**
@@ -9025,10 +9025,10 @@ sealed class HoldfastException: kotlin.Exception() {
         /**
          * The relay's code and reason.
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HoldfastException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
     /**
@@ -9039,10 +9039,10 @@ sealed class HoldfastException: kotlin.Exception() {
         /**
          * What failed.
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HoldfastException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
     /**
@@ -9053,10 +9053,10 @@ sealed class HoldfastException: kotlin.Exception() {
         /**
          * What failed.
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HoldfastException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
     /**
@@ -9067,10 +9067,10 @@ sealed class HoldfastException: kotlin.Exception() {
         /**
          * What failed.
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : HoldfastException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
 
@@ -9128,47 +9128,47 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
             is HoldfastException.InvalidInput -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is HoldfastException.NotFound -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is HoldfastException.NotAllowed -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is HoldfastException.InviteRefused -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is HoldfastException.Offline -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is HoldfastException.Relay -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is HoldfastException.Storage -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is HoldfastException.KeyStore -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
             is HoldfastException.Internal -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
         }
     }
@@ -9177,47 +9177,47 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
         when(value) {
             is HoldfastException.InvalidInput -> {
                 buf.putInt(1)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is HoldfastException.NotFound -> {
                 buf.putInt(2)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is HoldfastException.NotAllowed -> {
                 buf.putInt(3)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is HoldfastException.InviteRefused -> {
                 buf.putInt(4)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is HoldfastException.Offline -> {
                 buf.putInt(5)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is HoldfastException.Relay -> {
                 buf.putInt(6)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is HoldfastException.Storage -> {
                 buf.putInt(7)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is HoldfastException.KeyStore -> {
                 buf.putInt(8)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is HoldfastException.Internal -> {
                 buf.putInt(9)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
