@@ -5,7 +5,7 @@
 //!
 //! What the difference measures: id and date parsing, the record conversions, the store
 //! mutex and the id formatting of the FFI layer. The foreign-language side (lowering the
-//! record into a buffer, the JNA call) is measured from Kotlin in `mobile-bindings/`.
+//! record into a buffer, the JNA call) is measured from Kotlin by `mobile-bindings/bench.sh`.
 //!
 //! `cargo bench -p holdfast-ffi --bench record_session`
 
