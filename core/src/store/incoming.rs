@@ -50,14 +50,15 @@ struct DocWork {
 }
 
 /// For a document known here that arrived through `team`: records `team` as one of its
-/// teams, and queues `changes` for every other team it is in.
+/// teams, and queues `changes` for every other team it is in. Returns how many outbox rows
+/// it queued.
 fn forward_shared(
     tx: &rusqlite::Transaction<'_>,
     team: TeamId,
     id: DocId,
     changes: &[(ChangeHash, Vec<u8>)],
     now: i64,
-) -> Result<()> {
+) -> Result<usize> {
     let d = id.as_bytes().as_slice();
     let t = team.as_bytes().as_slice();
     tx.execute(
@@ -75,12 +76,13 @@ fn forward_shared(
     let mut insert = tx.prepare_cached(
         "INSERT INTO outbox (doc_id, hash, bytes, created_at, team_id) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
+    let mut queued = 0;
     for other in &others {
         for (hash, bytes) in changes {
-            insert.execute(params![d, hash.0.as_slice(), bytes, now, other])?;
+            queued += insert.execute(params![d, hash.0.as_slice(), bytes, now, other])?;
         }
     }
-    Ok(())
+    Ok(queued)
 }
 
 impl Store {
@@ -131,6 +133,8 @@ impl Store {
         let next = page.next.max(cursor);
         let now = doc::now_millis();
         let tx = self.conn.transaction()?;
+        // Changes of a shared directory queued for its other teams: this device must push.
+        let mut forwarded = 0;
         for w in &mut work {
             let id = w.id.as_bytes().as_slice();
             let n = w.changes.len() as i64;
@@ -183,7 +187,7 @@ impl Store {
             // A directory shared across teams: note that it arrived through this team too,
             // and forward the changes new here into its other teams (this device bridges).
             if w.kind == DocKind::Directory && !w.is_new {
-                forward_shared(&tx, team, w.id, &w.changes, now)?;
+                forwarded += forward_shared(&tx, team, w.id, &w.changes, now)?;
             }
             // Remote edits can touch anything: recompute the document's index rows whole.
             let scope = match w.kind {
@@ -236,6 +240,10 @@ impl Store {
             self.cache(w.id, w.kind, w.doc);
         }
         self.emit_sync(team);
+        if forwarded > 0 {
+            // Wakes background sync, so the other teams get them without waiting.
+            let _ = self.events.send(super::StoreEvent::LocalChange);
+        }
         for id in touched {
             self.maybe_compact(id)?;
         }
