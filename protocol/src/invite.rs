@@ -100,6 +100,34 @@ impl InviteCode {
         })
     }
 
+    /// An invite from all its parts, the secret included (test vectors, and a device that
+    /// kept the parts). Prefer [`InviteCode::generate`], which draws a fresh secret.
+    pub fn from_parts(
+        relay_url: &str,
+        team: TeamId,
+        anchor: [u8; 16],
+        role: Role,
+        plan: Option<DocumentId>,
+        expires_at_ms: u64,
+        secret: [u8; 32],
+    ) -> Result<Self> {
+        if relay_url.is_empty() || relay_url.len() > MAX_URL {
+            return Err(Error::BadInviteCode("relay URL must be 1 to 200 bytes"));
+        }
+        if (role == Role::Patient) != plan.is_some() {
+            return Err(Error::BadInviteCode("a patient invite names one plan"));
+        }
+        Ok(InviteCode {
+            relay_url: relay_url.to_owned(),
+            team,
+            anchor,
+            role,
+            plan,
+            expires_at_ms,
+            secret: Zeroizing::new(secret),
+        })
+    }
+
     /// The code to show (as text or a QR code).
     pub fn encode(&self) -> String {
         let mut b = Zeroizing::new(Vec::with_capacity(120));

@@ -10,9 +10,43 @@ use std::collections::BTreeMap;
 
 use common::*;
 use holdfast_protocol::{
-    EnvelopeId, EnvelopeRef, PullPage, PushBatch, PushBatchRef, auth_message, sign_auth,
-    verify_auth,
+    DocumentId, Entry, EnvelopeId, EnvelopeRef, EpochKey, InviteCode, Op, PullPage, PushBatch,
+    PushBatchRef, Role, auth_message, derive_document_key, sign_auth, verify_auth,
 };
+
+/// Epoch key 0x60..=0x7F.
+fn epoch_key() -> EpochKey {
+    EpochKey::from_bytes(counting(0x60))
+}
+
+/// A Revoke of device 0x30.. in team 0x10.., new epoch 8, signed by the vector signer.
+fn revoke_entry() -> Entry {
+    Entry::sign(
+        team(),
+        TIMESTAMP_MS,
+        author().0,
+        Op::Revoke {
+            device: holdfast_protocol::DeviceId(counting(0x80)),
+            epoch: 8,
+        },
+        &signer(),
+    )
+    .unwrap()
+}
+
+/// A patient invite for document 0x20.., secret 0x90..=0xAF, anchor 0xC0..=0xCF.
+fn invite() -> InviteCode {
+    InviteCode::from_parts(
+        "https://relay.example",
+        team(),
+        counting(0xC0),
+        Role::Patient,
+        Some(document()),
+        TIMESTAMP_MS + 15 * 60 * 1000,
+        counting(0x90),
+    )
+    .unwrap()
+}
 
 const PROTOCOL_MD: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md"));
 
@@ -70,6 +104,16 @@ fn expected() -> BTreeMap<String, Vec<u8>> {
             auth_message(ORIGIN, &author(), &challenge()).unwrap(),
         ),
         ("vector-auth-signature-1", auth.to_vec()),
+        (
+            "vector-document-key-1",
+            derive_document_key(&team(), &epoch_key(), &document(), 7)
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        ),
+        ("vector-revoke-entry-1", revoke_entry().as_bytes().to_vec()),
+        ("vector-invite-code-1", invite().encode().into_bytes()),
+        ("vector-invite-id-1", invite().id().0.to_vec()),
     ]
     .into_iter()
     .map(|(name, bytes)| (name.to_owned(), bytes))
@@ -157,4 +201,28 @@ fn documented_vectors_decode_verify_and_open_to_their_inputs() {
     );
     let signature: [u8; 64] = v["vector-auth-signature-1"].as_slice().try_into().unwrap();
     verify_auth(&public, ORIGIN, &author(), &challenge(), &signature).unwrap();
+}
+
+#[test]
+fn documented_access_vectors_decode_to_their_inputs() {
+    let v = vectors_in(PROTOCOL_MD);
+    let entry = Entry::decode(&v["vector-revoke-entry-1"]).unwrap();
+    assert_eq!(entry, revoke_entry());
+    assert_eq!(
+        entry.op,
+        Op::Revoke {
+            device: holdfast_protocol::DeviceId(counting(0x80)),
+            epoch: 8
+        }
+    );
+    assert_eq!(
+        (entry.team, entry.at_ms, entry.signer),
+        (team(), TIMESTAMP_MS, author().0)
+    );
+    let text = std::str::from_utf8(&v["vector-invite-code-1"]).unwrap();
+    let code = InviteCode::decode(text).unwrap();
+    assert_eq!(code, invite());
+    assert_eq!(code.id().0.as_slice(), v["vector-invite-id-1"].as_slice());
+    assert_eq!(code.plan, Some(DocumentId(counting(0x20))));
+    assert_eq!((code.role, code.anchor), (Role::Patient, counting(0xC0)));
 }

@@ -238,6 +238,28 @@ fn classify(e: rusqlite::Error) -> Error {
     }
 }
 
+/// SQLCipher initialises itself on first use in a process; a connection opened and keyed
+/// by another thread while that is still under way fails ("sqlcipher not initialized",
+/// then "An error occurred with PRAGMA key or rekey"). Seen when many stores open at once
+/// in the test suite (one in a few hundred runs with eight threads). So the first store
+/// of the process first opens and keys an in-memory database, once, and everyone else
+/// waits for that.
+fn sqlcipher_ready() -> Result<()> {
+    static READY: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let conn = Connection::open_in_memory().map_err(|e| e.to_string())?;
+            apply_key(&conn, &[0u8; 32]).map_err(|e| e.to_string())?;
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+        .clone()
+        .map_err(|e| Error::StoreCorrupt(format!("SQLCipher failed to start: {e}")))
+}
+
 fn apply_key(conn: &Connection, key: &[u8]) -> Result<()> {
     let hex = Zeroizing::new(hex::encode(key));
     // A raw key: no PBKDF2 on open (1.5 ms instead of ~130 ms).
@@ -278,6 +300,7 @@ impl Store {
         };
         let signer = Arc::new(device_signing_key(keys, true)?);
         let hpke = Arc::new(device_hpke_key(keys, true)?);
+        sqlcipher_ready()?;
         let mut conn = Connection::open(&db)?;
         apply_key(&conn, &key)?;
         configure(&conn, config.durability)?;
@@ -324,6 +347,7 @@ impl Store {
         {
             return Err(Error::WrongStoreKey);
         }
+        sqlcipher_ready()?;
         let mut conn = Connection::open_with_flags(
             &db,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
