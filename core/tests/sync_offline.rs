@@ -7,7 +7,7 @@ use holdfast_core::crypto::TeamKeys;
 use holdfast_core::model::case_file::{CaseStatus, NewPatient};
 use holdfast_core::model::ids::{DeviceId, DocId};
 use holdfast_core::sync::incoming::{Roster, open_page};
-use holdfast_core::{MemoryKeyStore, Store, StoreConfig, TeamId};
+use holdfast_core::{KeyStore, MemoryKeyStore, Store, StoreConfig, TeamId};
 use holdfast_protocol::{
     DeviceSigningKey, EnvelopeId, EnvelopeRef, Header, Kind, PullPage, Role, SystemRandom, seal,
 };
@@ -791,4 +791,155 @@ fn a_link_worker_in_two_teams_keeps_them_apart_and_bridges_a_shared_directory() 
     // Everything the link worker owed either team has gone up.
     assert!(lw.store.sync_status(team_a).unwrap().everything_uploaded);
     assert!(lw.store.sync_status(team_b).unwrap().everything_uploaded);
+}
+
+/// The membership log as the relay shows it to patient device `p`: without the entries
+/// about other patients.
+fn share_filtered_log(admin: &Device, p: &mut Device, team: TeamId) {
+    let log = admin.store.membership_log(team).unwrap();
+    let len = log.last().map(|(s, _)| s + 1).unwrap_or(0);
+    let own_invite = p.store.access(team).unwrap().invite;
+    let mut fold = holdfast_protocol::Membership::new(team.into());
+    let mut shown = Vec::new();
+    for (seq, bytes) in log {
+        let entry = holdfast_protocol::Entry::decode(&bytes).unwrap();
+        let subject = entry.patient_subject(&fold);
+        fold.apply(&entry).unwrap();
+        if subject.is_none() || subject == own_invite {
+            shown.push((seq, bytes));
+        }
+    }
+    p.store.apply_membership(team, &shown, len).unwrap();
+}
+
+#[test]
+fn un_sharing_one_plan_moves_every_patient_to_the_new_epoch_and_planted_keys_are_refused() {
+    let (mut a, mut b, team) = team_of_two();
+    let first = a
+        .store
+        .create_case_file(NewPatient::named("First Patient"))
+        .unwrap();
+    let second = a
+        .store
+        .create_case_file(NewPatient::named("Second Patient"))
+        .unwrap();
+    let mut p1 = device("First patient's phone");
+    let mut p2 = device("Second patient's phone");
+    enrol(&mut a, &mut p1, team, Role::Patient, Some(first.plan_id));
+    enrol(&mut a, &mut p2, team, Role::Patient, Some(second.plan_id));
+
+    // Before being revoked, b plants its own key for the next epoch with a colleague.
+    let c_hpke = a.store.device_hpke_public_key();
+    let planted = holdfast_protocol::KeyBundle::seal(
+        holdfast_protocol::BundleHeader {
+            team: team.into(),
+            recipient: a.store.author().device.0,
+            sender: b.store.author().device.into(),
+            at_ms: 1,
+        },
+        &c_hpke,
+        &[holdfast_protocol::WrappedKey::Epoch {
+            epoch: 2,
+            key: holdfast_protocol::EpochKey::from_bytes([0xbb; 32]),
+        }],
+        &DeviceSigningKey::from_seed(
+            b.keys
+                .get(holdfast_core::crypto::DEVICE_KEY_NAME)
+                .unwrap()
+                .unwrap()
+                .as_slice()
+                .try_into()
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+
+    // The link worker un-shares the first plan: p1 is revoked, the team moves to epoch 2.
+    let r = a
+        .store
+        .prepare_revocation(team, p1.store.author().device)
+        .unwrap();
+    let seq = r.expected_len;
+    a.store.revocation_accepted(team, &r).unwrap();
+    a.store
+        .apply_membership(team, &[(seq, r.entry.clone())], seq + 1)
+        .unwrap();
+    // p2's view of the log does not show p1's revocation...
+    share_filtered_log(&a, &mut p2, team);
+    assert_eq!(p2.store.access(team).unwrap().membership.epoch, 1);
+    // ...but its bundle of the new epoch's plan key moves it on: it seals at epoch 2.
+    let me = p2.store.author().device;
+    let mine: Vec<(u64, Vec<u8>)> = r
+        .bundles
+        .iter()
+        .filter(|x| {
+            holdfast_protocol::KeyBundle::decode(x)
+                .unwrap()
+                .header
+                .recipient
+                == me.0
+        })
+        .map(|x| (7, x.clone()))
+        .collect();
+    assert_eq!(p2.store.apply_key_bundles(team, &mine, 7).unwrap(), 1);
+    assert_eq!(p2.store.epoch(team).unwrap(), 2);
+    // The plan (sealed by a at epoch 2, since it went up after the revocation) reaches p2.
+    let mut log = Log::default();
+    log.push(&mut a, team);
+    log.pull(&mut p2, team, &Roster::default(), true);
+    p2.store
+        .add_plan_comment(second.plan_id, "walked to the allotment")
+        .unwrap();
+    assert_eq!(p2.store.seal_outbox(team).unwrap(), 1);
+    let pending = p2.store.pending_envelopes(team, 10, usize::MAX).unwrap();
+    assert_eq!(
+        EnvelopeRef::decode(&pending[0].bytes).unwrap().header.epoch,
+        2
+    );
+
+    // The key b planted does not match the log's commitment: a colleague skips it (and the
+    // sync goes on); the real one, from the revocation, is what seals new content.
+    share_log(&a, &mut b, team);
+    let real = a
+        .store
+        .keys_held(team)
+        .unwrap()
+        .key_for(first.case_id, 2)
+        .unwrap();
+    assert_eq!(
+        a.store
+            .apply_key_bundles(team, &[(9, planted.clone())], 9)
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        a.store
+            .keys_held(team)
+            .unwrap()
+            .key_for(first.case_id, 2)
+            .unwrap()
+            .as_bytes(),
+        real.as_bytes()
+    );
+    // A fresh colleague who gets the planted bundle first still refuses it.
+    let mut c = device("New colleague");
+    enrol(&mut a, &mut c, team, Role::LinkWorker, None);
+    assert!(
+        c.store
+            .keys_held(team)
+            .unwrap()
+            .key_for(first.case_id, 2)
+            .is_ok()
+    );
+    assert_eq!(
+        c.store
+            .keys_held(team)
+            .unwrap()
+            .key_for(first.case_id, 2)
+            .unwrap()
+            .as_bytes(),
+        real.as_bytes()
+    );
+    let _ = p1;
 }

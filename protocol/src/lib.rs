@@ -91,7 +91,7 @@ pub use keywrap::{
 };
 pub use membership::{
     Applied, Entry, InviteState, MAX_ENTRY, MEMBERSHIP_MAGIC, Member, Membership, Op, Refusal,
-    Role, redeem_proof_message,
+    Role, epoch_key_commitment, redeem_proof_message,
 };
 /// ring's random-number interface, which key, id, nonce and challenge generation take.
 pub use ring::rand::{SecureRandom, SystemRandom};

@@ -19,12 +19,15 @@
 //! | n | operation body (below) |
 //! | 64 | Ed25519 signature over every byte before it |
 //!
-//! Bodies: `1 Genesis` = device 16, signing key 32, HPKE key (u16 length + bytes);
+//! Bodies: `1 Genesis` = device 16, signing key 32, HPKE key (u16 length + bytes), epoch-1 key
+//! commitment 32;
 //! `2 Invite` = invite id 16, invite signing key 32, invite HPKE key (u16 + bytes), role 1,
 //! plan flag 1 (+ document 16), expires_at_ms 8; `3 Redeem` = invite id 16, device 16,
 //! signing key 32, HPKE key (u16 + bytes), device signature 64 (by the new device, over
 //! `"holdfast-redeem-v1" || team || invite id || device || signing key || HPKE key`);
-//! `4 ChangeRole` = device 16, role 1; `5 Revoke` = device 16, new epoch u32.
+//! `4 ChangeRole` = device 16, role 1; `5 Revoke` = device 16, new epoch u32, new epoch's
+//! key commitment 32 (SHA-256 of `holdfast-epoch-key-v1` ‖ team ‖ epoch ‖ key: a device accepts
+//! an epoch key only if it matches).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -32,7 +35,7 @@ use std::fmt;
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, DocumentId, InviteId, TeamId};
 use crate::keys::{DeviceSigningKey, PUBLIC_KEY_LEN, SIGNATURE_LEN, verify_signature};
-use crate::keywrap::HpkePublicKey;
+use crate::keywrap::{EpochKey, HpkePublicKey};
 use crate::wire::{Reader, to_array};
 
 /// Magic of a membership entry, version 1.
@@ -149,6 +152,8 @@ pub enum Op {
         sign_key: [u8; PUBLIC_KEY_LEN],
         /// Its HPKE key.
         hpke_key: HpkePublicKey,
+        /// [`epoch_key_commitment`] of the key of epoch 1.
+        key_commitment: [u8; 32],
     },
     /// A one-time invite for a role (and, for a patient, one plan).
     Invite {
@@ -192,6 +197,10 @@ pub enum Op {
         device: DeviceId,
         /// The new key epoch (the current one plus one).
         epoch: u32,
+        /// [`epoch_key_commitment`] of the new epoch's key: devices accept that epoch's key
+        /// only if it matches, so nobody (a device about to be revoked, a relay replaying
+        /// its old bundles) can plant a key of its own for an epoch.
+        key_commitment: [u8; 32],
     },
 }
 
@@ -234,6 +243,17 @@ fn put_hpke(out: &mut Vec<u8>, key: &HpkePublicKey) -> Result<()> {
 fn get_hpke(r: &mut Reader<'_>) -> Result<HpkePublicKey> {
     let len = usize::from(r.u16()?);
     HpkePublicKey::from_bytes(r.take(len)?)
+}
+
+/// The commitment to a team's key of an epoch, carried by the membership entry that starts
+/// the epoch: SHA-256 of `"holdfast-epoch-key-v1" || team || epoch (u32 BE) || key`.
+pub fn epoch_key_commitment(team: &TeamId, epoch: u32, key: &EpochKey) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"holdfast-epoch-key-v1");
+    ctx.update(team.as_bytes());
+    ctx.update(&epoch.to_be_bytes());
+    ctx.update(key.as_bytes());
+    to_array(ctx.finish().as_ref())
 }
 
 /// The message a new device signs to prove it holds the keys it registers.
@@ -280,10 +300,12 @@ impl Entry {
                 device,
                 sign_key,
                 hpke_key,
+                key_commitment,
             } => {
                 out.extend_from_slice(device.as_bytes());
                 out.extend_from_slice(sign_key);
                 put_hpke(&mut out, hpke_key)?;
+                out.extend_from_slice(key_commitment);
             }
             Op::Invite {
                 invite,
@@ -323,9 +345,14 @@ impl Entry {
                 out.extend_from_slice(device.as_bytes());
                 out.push(role.as_byte());
             }
-            Op::Revoke { device, epoch } => {
+            Op::Revoke {
+                device,
+                epoch,
+                key_commitment,
+            } => {
                 out.extend_from_slice(device.as_bytes());
                 out.extend_from_slice(&epoch.to_be_bytes());
+                out.extend_from_slice(key_commitment);
             }
         }
         let signature = signer.sign(&out);
@@ -365,6 +392,7 @@ impl Entry {
                 device: DeviceId(*r.array::<16>()?),
                 sign_key: *r.array::<32>()?,
                 hpke_key: get_hpke(&mut r)?,
+                key_commitment: *r.array::<32>()?,
             },
             2 => {
                 let invite = InviteId(*r.array::<16>()?);
@@ -404,6 +432,7 @@ impl Entry {
             5 => Op::Revoke {
                 device: DeviceId(*r.array::<16>()?),
                 epoch: r.u32()?,
+                key_commitment: *r.array::<32>()?,
             },
             other => return Err(Error::UnknownOp(other)),
         };
@@ -554,6 +583,8 @@ pub struct Membership {
     pub devices: BTreeMap<DeviceId, Member>,
     /// Every invite seen.
     pub invites: HashMap<InviteId, InviteState>,
+    /// The commitment to each epoch's key, from the genesis (epoch 1) and each revocation.
+    pub key_commitments: BTreeMap<u32, [u8; 32]>,
 }
 
 fn refuse<T>(r: Refusal) -> Result<T> {
@@ -569,7 +600,16 @@ impl Membership {
             epoch: 1,
             devices: BTreeMap::new(),
             invites: HashMap::new(),
+            key_commitments: BTreeMap::new(),
         }
+    }
+
+    /// Whether `key` is the team's key of `epoch` as the log commits to it. A key for an
+    /// epoch the log does not know (yet) is not accepted either.
+    pub fn is_epoch_key(&self, epoch: u32, key: &EpochKey) -> bool {
+        self.key_commitments
+            .get(&epoch)
+            .is_some_and(|c| *c == epoch_key_commitment(&self.team, epoch, key))
     }
 
     /// Folds a whole log (each entry's bytes, in relay order).
@@ -634,6 +674,7 @@ impl Membership {
                 device,
                 sign_key,
                 hpke_key,
+                key_commitment,
             } => {
                 if self.len != 0 {
                     return refuse(Refusal::Conflict("genesis after the first entry"));
@@ -642,6 +683,7 @@ impl Membership {
                     return refuse(Refusal::Conflict("genesis not signed by its device"));
                 }
                 entry.verify_with(sign_key)?;
+                self.key_commitments.insert(1, *key_commitment);
                 self.devices.insert(
                     *device,
                     Member {
@@ -771,7 +813,11 @@ impl Membership {
                 }
                 Applied::RoleChanged(*device)
             }
-            Op::Revoke { device, epoch } => {
+            Op::Revoke {
+                device,
+                epoch,
+                key_commitment,
+            } => {
                 let signer = self.signer_member(entry)?;
                 let Some(target) = self.active(device) else {
                     return refuse(Refusal::Conflict("no such active device"));
@@ -795,6 +841,7 @@ impl Membership {
                     t.revoked_at_ms = Some(entry.at_ms);
                 }
                 self.epoch = *epoch;
+                self.key_commitments.insert(*epoch, *key_commitment);
                 Applied::Revoked {
                     device: *device,
                     epoch: *epoch,
@@ -846,6 +893,7 @@ mod tests {
             device: d.id,
             sign_key: d.sign.public_key(),
             hpke_key: d.hpke.public_key().clone(),
+            key_commitment: epoch_key_commitment(&TEAM, 1, &EpochKey::from_bytes([1; 32])),
         };
         Entry::sign(TEAM, 1, d.id.0, op, &d.sign).unwrap()
     }
@@ -955,7 +1003,12 @@ mod tests {
             m.apply(&redeem(&k, n, d, 5)).unwrap();
         }
         let revoke = |by: &Dev, d: DeviceId, epoch| {
-            Entry::sign(TEAM, 9, by.id.0, Op::Revoke { device: d, epoch }, &by.sign).unwrap()
+            let op = Op::Revoke {
+                device: d,
+                epoch,
+                key_commitment: [epoch as u8; 32],
+            };
+            Entry::sign(TEAM, 9, by.id.0, op, &by.sign).unwrap()
         };
         // A link worker cannot revoke another link worker; the epoch must be the next one.
         assert!(matches!(
@@ -974,6 +1027,13 @@ mod tests {
             }
         );
         assert_eq!(m.epoch, 2);
+        // Epoch keys are accepted only as the log commits to them.
+        assert!(m.is_epoch_key(1, &EpochKey::from_bytes([1; 32])));
+        assert!(!m.is_epoch_key(1, &EpochKey::from_bytes([2; 32])));
+        assert!(
+            !m.is_epoch_key(3, &EpochKey::from_bytes([1; 32])),
+            "an epoch not yet started"
+        );
         // The revoked device can do nothing more; the last admin cannot be revoked.
         let (e, _) = invite(&lw2, 12, Role::LinkWorker, None, 100);
         assert!(matches!(refusal(m.apply(&e)), Refusal::NotAllowed(_)));

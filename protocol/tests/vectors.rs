@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use common::*;
 use holdfast_protocol::{
     DocumentId, Entry, EnvelopeId, EnvelopeRef, EpochKey, InviteCode, Op, PullPage, PushBatch,
-    PushBatchRef, Role, auth_message, derive_document_key, sign_auth, verify_auth,
+    PushBatchRef, Role, auth_message, derive_document_key, epoch_key_commitment, sign_auth,
+    verify_auth,
 };
 
 /// Epoch key 0x60..=0x7F.
@@ -28,6 +29,7 @@ fn revoke_entry() -> Entry {
         Op::Revoke {
             device: holdfast_protocol::DeviceId(counting(0x80)),
             epoch: 8,
+            key_commitment: epoch_key_commitment(&team(), 8, &epoch_key()),
         },
         &signer(),
     )
@@ -212,7 +214,8 @@ fn documented_access_vectors_decode_to_their_inputs() {
         entry.op,
         Op::Revoke {
             device: holdfast_protocol::DeviceId(counting(0x80)),
-            epoch: 8
+            epoch: 8,
+            key_commitment: epoch_key_commitment(&team(), 8, &epoch_key()),
         }
     );
     assert_eq!(

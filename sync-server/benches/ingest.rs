@@ -73,6 +73,7 @@ async fn prepare(
             device,
             sign_key: key.public_key(),
             hpke_key: hpke.public_key().clone(),
+            key_commitment: [0; 32],
         },
         &key,
     )

@@ -39,6 +39,7 @@ async fn a_device_creates_a_team_once_and_only_with_a_fresh_genuine_genesis() {
             device: mallory.id,
             sign_key: admin.key.public_key(),
             hpke_key: mallory.hpke.public_key().clone(),
+            key_commitment: [0; 32],
         },
         &mallory.key,
     )

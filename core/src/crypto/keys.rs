@@ -76,6 +76,15 @@ impl TeamKeys {
         self.epochs.iter().map(|(e, k)| (*e, k))
     }
 
+    /// The newest epoch for which a key of `doc` itself is held (a patient's plan).
+    pub fn newest_epoch_for(&self, doc: DocId) -> Option<u32> {
+        self.docs
+            .keys()
+            .filter(|(d, _)| *d == doc)
+            .map(|(_, e)| *e)
+            .max()
+    }
+
     /// Whether a key for `doc` at `epoch` is held (directly or through the epoch key).
     pub fn has(&self, doc: DocId, epoch: u32) -> bool {
         self.epochs.contains_key(&epoch) || self.docs.contains_key(&(doc, epoch))

@@ -277,7 +277,18 @@ impl Store {
 
     /// The team's current key epoch as this device knows it.
     pub fn epoch(&self, team: TeamId) -> Result<u32> {
-        Ok(self.access(team)?.membership.epoch)
+        let access = self.access(team)?;
+        let logged = access.membership.epoch;
+        if !access.is_patient() {
+            return Ok(logged);
+        }
+        // A patient's view hides other patients' revocations, so its log can lag the team's
+        // epoch; the newest key it was sent for its plan says where the team is.
+        let held = access
+            .plan
+            .and_then(|plan| self.team_keys.get(&team)?.newest_epoch_for(plan))
+            .unwrap_or(logged);
+        Ok(logged.max(held))
     }
 
     /// The relay's membership log length as last seen (where the next pull starts).
@@ -309,6 +320,7 @@ impl Store {
     pub fn create_team(&mut self, relay_url: &str) -> Result<TeamId> {
         let relay_url = super::teams::check_relay_url(relay_url)?;
         let team = TeamId::random();
+        let key = EpochKey::generate(&SystemRandom::new())?;
         let genesis = holdfast_protocol::Entry::sign(
             team.into(),
             now_ms(),
@@ -317,10 +329,10 @@ impl Store {
                 device: self.author.device.into(),
                 sign_key: self.signer.public_key(),
                 hpke_key: self.hpke.public_key().clone(),
+                key_commitment: holdfast_protocol::epoch_key_commitment(&team.into(), 1, &key),
             },
             &self.signer,
         )?;
-        let key = EpochKey::generate(&SystemRandom::new())?;
         let mut access = TeamAccess::new(team);
         access.role = Some(Role::Admin);
         access.fold(genesis.as_bytes())?;
@@ -420,8 +432,13 @@ impl Store {
     }
 
     /// Verifies, opens and stores key bundles pulled from the relay (`(seq, bytes)`), and
-    /// moves the key cursor to `next`. A bundle must come from a staff member of the team
-    /// and be addressed to this device or to the invite it redeemed. Returns the keys added.
+    /// moves the key cursor to `next`. A bundle counts only if it comes from a staff member
+    /// of the team, is addressed to this device or to the invite it redeemed, and opens; a
+    /// team epoch key only if the membership log commits to it (so a device about to be
+    /// revoked cannot plant a key of its own for the next epoch); a patient's plan key only
+    /// from a device still active, for an epoch the log has started. Anything else is
+    /// skipped and logged (a bad bundle must not stop a device's sync for ever); the first
+    /// key stored for an epoch stays. Returns the keys added.
     pub fn apply_key_bundles(
         &mut self,
         team: TeamId,
@@ -431,42 +448,27 @@ impl Store {
         let access = self.access(team)?.clone();
         let invite_key = access.invite_key.clone();
         let mut opened = Vec::new();
-        for (_, bytes) in bundles {
-            let bundle = KeyBundle::decode(bytes)?;
-            let h = bundle.header;
-            if TeamId::from(h.team) != team {
-                return Err(Error::Crypto("a key bundle of another team".into()));
+        for (seq, bytes) in bundles {
+            match self.open_bundle(team, &access, invite_key.as_deref(), bytes) {
+                Ok(keys) => opened.extend(keys),
+                Err(reason) => {
+                    tracing::warn!(team = %team, seq, reason, "key bundle skipped");
+                }
             }
-            let Some(sender) = access.membership.devices.get(&h.sender) else {
-                return Err(Error::Crypto(
-                    "a key bundle from a device not in the team".into(),
-                ));
-            };
-            if !sender.role.is_staff() {
-                return Err(Error::Crypto("a key bundle from a patient device".into()));
-            }
-            let recipient_key = if h.recipient == self.author.device.0 {
-                &*self.hpke
-            } else if Some(h.recipient) == access.invite
-                && let Some(k) = &invite_key
-            {
-                &**k
-            } else {
-                return Err(Error::Crypto(
-                    "a key bundle addressed to another device".into(),
-                ));
-            };
-            opened.extend(bundle.open(&sender.sign_key, recipient_key)?);
         }
         let plan = access.plan;
         let mut team_keys = self.team_keys(team)?.clone();
         let tx = self.conn.transaction()?;
         let mut added = 0;
-        for k in opened {
+        for (sender_active, k) in opened {
             match k {
                 WrappedKey::Epoch { epoch, key } => {
-                    if access.is_patient() {
-                        return Err(Error::Crypto("a team key sent to a patient device".into()));
+                    if access.is_patient() || !access.membership.is_epoch_key(epoch, &key) {
+                        tracing::warn!(team = %team, epoch, "epoch key the log does not commit to: skipped");
+                        continue;
+                    }
+                    if team_keys.epochs().any(|(e, _)| e == epoch) {
+                        continue;
                     }
                     insert_key(&tx, team, epoch, None, key.as_bytes())?;
                     team_keys.insert_epoch(epoch, key);
@@ -477,7 +479,12 @@ impl Store {
                     key,
                 } => {
                     let doc = DocId::from(document);
-                    if access.is_patient() && plan != Some(doc) {
+                    // No "epoch already started" check here: a patient's filtered log may
+                    // not show the revocation that started it (SECURITY.md).
+                    if (access.is_patient() && plan != Some(doc))
+                        || !sender_active
+                        || team_keys.has(doc, epoch)
+                    {
                         continue;
                     }
                     insert_key(&tx, team, epoch, Some(doc), key.as_bytes())?;
@@ -493,6 +500,41 @@ impl Store {
         tx.commit()?;
         self.team_keys.insert(team, team_keys);
         Ok(added)
+    }
+
+    /// Checks and opens one bundle: its keys, each with whether the sender is still active.
+    fn open_bundle(
+        &self,
+        team: TeamId,
+        access: &TeamAccess,
+        invite_key: Option<&HpkeKeyPair>,
+        bytes: &[u8],
+    ) -> std::result::Result<Vec<(bool, WrappedKey)>, &'static str> {
+        let bundle = KeyBundle::decode(bytes).map_err(|_| "malformed")?;
+        let h = bundle.header;
+        if TeamId::from(h.team) != team {
+            return Err("of another team");
+        }
+        let Some(sender) = access.membership.devices.get(&h.sender) else {
+            return Err("from a device not in the team");
+        };
+        if !sender.role.is_staff() {
+            return Err("from a patient's device");
+        }
+        let recipient_key = if h.recipient == self.author.device.0 {
+            &*self.hpke
+        } else if Some(h.recipient) == access.invite
+            && let Some(k) = invite_key
+        {
+            k
+        } else {
+            return Err("addressed to another device");
+        };
+        let keys = bundle
+            .open(&sender.sign_key, recipient_key)
+            .map_err(|_| "does not verify or open")?;
+        let active = sender.is_active();
+        Ok(keys.into_iter().map(|k| (active, k)).collect())
     }
 
     /// Where the next key-bundle pull starts.
@@ -711,6 +753,7 @@ impl Store {
             .epoch
             .checked_add(1)
             .ok_or(Error::Crypto("epoch overflow".into()))?;
+        let key = EpochKey::generate(&SystemRandom::new())?;
         let entry = holdfast_protocol::Entry::sign(
             team.into(),
             now_ms(),
@@ -718,12 +761,12 @@ impl Store {
             Op::Revoke {
                 device: device.into(),
                 epoch,
+                key_commitment: holdfast_protocol::epoch_key_commitment(&team.into(), epoch, &key),
             },
             &self.signer,
         )?;
         // Check authority locally first: a clear error without a round trip.
         m.check(&entry, Some(now_ms()))?;
-        let key = EpochKey::generate(&SystemRandom::new())?;
         let mut staged = TeamKeys::new(team);
         staged.insert_epoch(epoch, key.clone());
         let wrap = |recipient: [u8; 16],

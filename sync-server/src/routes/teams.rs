@@ -79,6 +79,7 @@ pub async fn create<S: Storage>(
         device,
         sign_key,
         hpke_key,
+        ..
     } = &entry.op
     else {
         return Err(ApiError::bad_request("a team starts with a genesis entry"));

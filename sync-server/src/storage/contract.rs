@@ -70,6 +70,7 @@ pub fn genesis(n: u8) -> Entry {
         device: admin,
         sign_key: key.public_key(),
         hpke_key: hpke(n).public_key().clone(),
+        key_commitment: [n; 32],
     };
     Entry::sign(TeamId([n; 16]), 1_000 + u64::from(n), admin.0, op, &key).expect("sign")
 }
@@ -488,6 +489,7 @@ pub async fn membership_entries_keep_their_subject_and_roster_effect<B: Backend>
         Op::Revoke {
             device: DeviceId([3; 16]),
             epoch: 2,
+            key_commitment: [2; 32],
         },
         &admin_key,
     )

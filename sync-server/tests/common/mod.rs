@@ -397,6 +397,7 @@ impl Device {
             device: self.id,
             sign_key: self.key.public_key(),
             hpke_key: self.hpke.public_key().clone(),
+            key_commitment: [1; 32],
         };
         Entry::sign(team, at_ms, self.id.0, op, &self.key).unwrap()
     }
@@ -442,7 +443,14 @@ impl Device {
 
     /// A Revoke entry by this device.
     pub fn revoke_entry(&self, team: TeamId, device: DeviceId, epoch: u32) -> Entry {
-        self.entry(team, Op::Revoke { device, epoch })
+        self.entry(
+            team,
+            Op::Revoke {
+                device,
+                epoch,
+                key_commitment: [epoch as u8; 32],
+            },
+        )
     }
 
     /// A key bundle from this device to `recipient` carrying one (random) epoch key.
