@@ -297,15 +297,6 @@ fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
         &secret,
         b"x",
     ));
-    // 3. An unregistered author.
-    log.append(forged(
-        team,
-        case.case_id,
-        DeviceId([5; 16]),
-        &stranger,
-        &secret,
-        b"x",
-    ));
     // 4. From another team (replayed across teams).
     let other_team = TeamId::random();
     let mut other = TeamKeys::new(other_team);
@@ -330,21 +321,37 @@ fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
     for p in &good {
         log.append(p.bytes.clone());
     }
+    // 6. An author this device has not seen enrolled (yet): the page stops before it, and
+    //    it is neither applied nor refused: the next pull, after membership, meets it again.
+    log.append(forged(
+        team,
+        case.case_id,
+        DeviceId([5; 16]),
+        &stranger,
+        &secret,
+        b"x",
+    ));
     assert_eq!(log.pull(&mut b, team, &r, false), good.len());
     let refused = b.store.refused_envelopes(team).unwrap();
     let reasons: Vec<&str> = refused.iter().map(|x| x.reason.as_str()).collect();
-    assert_eq!(refused.len(), 4, "{reasons:?}");
+    assert_eq!(refused.len(), 3, "{reasons:?}");
     assert!(reasons[0].contains("signature"), "{reasons:?}");
     assert!(reasons[1].contains("signature"), "{reasons:?}");
-    assert!(
-        reasons[2].contains("not a registered device"),
-        "{reasons:?}"
-    );
-    assert!(reasons[3].contains("team"), "{reasons:?}");
+    assert!(reasons[2].contains("team"), "{reasons:?}");
     assert!(reasons.iter().all(|r| !r.contains(NAME)));
     assert_eq!(b.store.case_file(case.case_id).unwrap().patient.name, NAME);
-    assert_eq!(b.store.team(team).unwrap().cursor, log.items.len() as u64);
-    assert_eq!(b.store.sync_status(team).unwrap().refused_envelopes, 4);
+    let last = log.items.len() as u64;
+    let cursor = b.store.team(team).unwrap().cursor;
+    assert_eq!(
+        cursor,
+        last - 1,
+        "the cursor stops before the unknown author's envelope"
+    );
+    assert_eq!(
+        open(&b, team, cursor, &log.page(cursor)).blocked,
+        Some(last)
+    );
+    assert_eq!(b.store.sync_status(team).unwrap().refused_envelopes, 3);
     let err = refused[0].clone();
     assert!(
         holdfast_core::Error::BadEnvelope {
@@ -942,4 +949,132 @@ fn un_sharing_one_plan_moves_every_patient_to_the_new_epoch_and_planted_keys_are
         real.as_bytes()
     );
     let _ = p1;
+}
+
+#[test]
+fn after_joining_a_relay_cannot_swap_in_a_team_of_its_own() {
+    let mut a = device("Admin");
+    let team = a.store.create_team("http://relay.invalid").unwrap();
+    let invite = a
+        .store
+        .prepare_invite(team, Role::LinkWorker, None, 60_000)
+        .unwrap();
+    let genesis = a.store.membership_log(team).unwrap()[0].1.clone();
+    let mut newcomer = device("Newcomer");
+    let redeem = newcomer
+        .store
+        .prepare_redeem(&invite.code, &invite.entry, &genesis)
+        .unwrap();
+    newcomer
+        .store
+        .join_team(&newcomer.keys, &invite.code, &redeem)
+        .unwrap();
+    // The checked genesis is already the first entry of the newcomer's log.
+    assert_eq!(
+        newcomer.store.membership_log(team).unwrap(),
+        vec![(0, genesis)]
+    );
+
+    // The relay now serves a log of its own: its genesis (same team id, its key), an
+    // Invite for the same invite id signed by that fake admin, the genuine Redeem.
+    let fake_team_genesis = {
+        let key = holdfast_protocol::EpochKey::from_bytes([6; 32]);
+        let signer = DeviceSigningKey::from_seed([9; 32]).unwrap();
+        let hpke = holdfast_protocol::HpkeKeyPair::from_seed([9; 32]).unwrap();
+        let id = holdfast_protocol::DeviceId([9; 16]);
+        let genesis = holdfast_protocol::Entry::sign(
+            team.into(),
+            1,
+            id.0,
+            holdfast_protocol::Op::Genesis {
+                device: id,
+                sign_key: signer.public_key(),
+                hpke_key: hpke.public_key().clone(),
+                key_commitment: holdfast_protocol::epoch_key_commitment(&team.into(), 1, &key),
+            },
+            &signer,
+        )
+        .unwrap();
+        let invite_entry = holdfast_protocol::Entry::sign(
+            team.into(),
+            2,
+            id.0,
+            holdfast_protocol::Op::Invite {
+                invite: invite.code.id(),
+                sign_key: invite.code.signing_key().unwrap().public_key(),
+                hpke_key: invite.code.hpke_key().unwrap().public_key().clone(),
+                role: Role::LinkWorker,
+                plan: None,
+                expires_at_ms: invite.code.expires_at_ms,
+            },
+            &signer,
+        )
+        .unwrap();
+        vec![
+            (0, genesis.as_bytes().to_vec()),
+            (1, invite_entry.as_bytes().to_vec()),
+            (2, redeem.entry.clone()),
+        ]
+    };
+    let before = newcomer.store.membership_log(team).unwrap();
+    assert!(
+        newcomer
+            .store
+            .apply_membership(team, &fake_team_genesis, 3)
+            .is_err(),
+        "the fake admin is not in the team the code vouched for"
+    );
+    assert_eq!(newcomer.store.membership_log(team).unwrap(), before);
+    assert!(
+        newcomer
+            .store
+            .keys_held(team)
+            .unwrap()
+            .epochs()
+            .next()
+            .is_none()
+    );
+}
+
+#[test]
+fn a_key_bundle_that_arrives_before_its_revocation_entry_waits_for_it() {
+    let (mut a, b, team) = team_of_two();
+    let mut c = device("Jo Whitfield");
+    enrol(&mut a, &mut c, team, Role::LinkWorker, None);
+    let r = a
+        .store
+        .prepare_revocation(team, b.store.author().device)
+        .unwrap();
+    let seq = r.expected_len;
+    a.store.revocation_accepted(team, &r).unwrap();
+    a.store
+        .apply_membership(team, &[(seq, r.entry.clone())], seq + 1)
+        .unwrap();
+    let me = c.store.author().device;
+    let mine: Vec<(u64, Vec<u8>)> = r
+        .bundles
+        .iter()
+        .filter(|x| {
+            holdfast_protocol::KeyBundle::decode(x)
+                .unwrap()
+                .header
+                .recipient
+                == me.0
+        })
+        .map(|x| (50, x.clone()))
+        .collect();
+    // The bundle first (the Revoke committed between c's two requests): kept, not lost.
+    let before = c.store.keys_held(team).unwrap().epochs().count();
+    assert_eq!(c.store.apply_key_bundles(team, &mine, 50).unwrap(), 0);
+    assert_eq!(c.store.keys_held(team).unwrap().epochs().count(), before);
+    // Then the entry, and the same bundle again: the epoch-2 key is taken.
+    share_log(&a, &mut c, team);
+    assert_eq!(c.store.apply_key_bundles(team, &mine, 50).unwrap(), 1);
+    assert!(
+        c.store
+            .keys_held(team)
+            .unwrap()
+            .key_for(DocId::random(), 2)
+            .is_ok()
+    );
 }

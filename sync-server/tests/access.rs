@@ -410,6 +410,18 @@ async fn a_patient_reads_and_writes_only_its_plan_and_sees_only_itself() {
     )
     .await;
     assert_eq!(relay.team(&alice_token, team).await["head"], 5);
+    // Nor a snapshot of her own plan: one could hide the link worker's changes from new
+    // devices.
+    let snapshot = vec![alice.envelope_at(team, PLAN_A, Kind::Snapshot, 5, 8, 32, 1)];
+    expect_error(
+        relay
+            .push(&alice_token, team, alice.batch(team, &snapshot))
+            .await,
+        StatusCode::FORBIDDEN,
+        "not_allowed",
+    )
+    .await;
+    assert_eq!(relay.team(&alice_token, team).await["head"], 5);
 
     // No roster, no key sending for a patient.
     expect_error(

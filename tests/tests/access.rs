@@ -658,3 +658,43 @@ async fn invite_abuse_is_refused_and_grants_nothing() {
     assert_eq!(admins, 1);
     drop(relay);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_behind_on_a_revocation_waits_for_the_new_key_and_loses_nothing() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = start_relay(relay_dir.path()).await;
+    let url = relay.url();
+    let admin = Device::new("Ada Admin");
+    let behind = Device::new("Behind");
+    let writer = Device::new("Writer");
+    let lost = Device::new("Lost Phone");
+    let team = admin.s().create_team(&url).unwrap();
+    admin.client.sync(team).await.unwrap();
+    for d in [&behind, &writer, &lost] {
+        enrol(&admin, team, d, Role::LinkWorker).await;
+    }
+    let case = admin
+        .s()
+        .create_case_file(NewPatient::named("Someone"))
+        .unwrap();
+    admin.client.sync(team).await.unwrap();
+    writer.client.sync(team).await.unwrap();
+    behind.client.sync(team).await.unwrap();
+    // The admin revokes a phone; the writer, up to date, writes under the new epoch.
+    admin.client.revoke_device(team, lost.id()).await.unwrap();
+    writer.client.sync(team).await.unwrap();
+    writer
+        .s()
+        .add_supervision_comment(case.case_id, "written at epoch 2")
+        .unwrap();
+    writer.client.sync(team).await.unwrap();
+    // The device that has not heard of the revocation pulls only (no access sync first):
+    // the envelope it has no key for stops the page, access is fetched, and it applies.
+    let report = behind.client.pull(team).await.unwrap();
+    assert!(report.applied >= 1, "{report:?}");
+    assert_eq!(report.refused, 0, "{report:?}");
+    let file = behind.s().case_file(case.case_id).unwrap();
+    assert_eq!(file.supervision.len(), 1);
+    assert_eq!(behind.s().epoch(team).unwrap(), 2);
+    drop(relay);
+}

@@ -133,6 +133,17 @@ pub struct PreparedRedeem {
     pub role: Role,
     /// The plan, for a patient.
     pub plan: Option<DocId>,
+    /// The team's genesis entry, checked against the code's anchor: stored as the first
+    /// entry of the log at join, so the relay cannot swap in a team of its own afterwards.
+    pub genesis: Vec<u8>,
+}
+
+/// Why a key bundle is not used now.
+enum BundleProblem {
+    /// Never usable: skipped.
+    Bad(&'static str),
+    /// Needs membership not pulled yet: kept for the next sync.
+    NotYet(&'static str),
 }
 
 fn team_bytes(team: TeamId) -> Vec<u8> {
@@ -448,10 +459,29 @@ impl Store {
         let access = self.access(team)?.clone();
         let invite_key = access.invite_key.clone();
         let mut opened = Vec::new();
+        // Where the cursor may move: past every bundle dealt with, but not past one that
+        // needs membership this device has not pulled yet (the entry that started its epoch,
+        // or its sender's enrolment, committed between the two requests of a sync).
+        let mut next = next;
         for (seq, bytes) in bundles {
             match self.open_bundle(team, &access, invite_key.as_deref(), bytes) {
-                Ok(keys) => opened.extend(keys),
-                Err(reason) => {
+                Ok(keys) => {
+                    let ahead = keys.iter().any(|(_, k)| {
+                        matches!(k, WrappedKey::Epoch { epoch, .. } if *epoch > access.membership.epoch)
+                    });
+                    if ahead && !access.is_patient() {
+                        next = seq.saturating_sub(1);
+                        tracing::info!(team = %team, seq, "key bundle ahead of the membership pulled: kept for the next sync");
+                        break;
+                    }
+                    opened.extend(keys);
+                }
+                Err(BundleProblem::NotYet(reason)) => {
+                    next = seq.saturating_sub(1);
+                    tracing::info!(team = %team, seq, reason, "key bundle kept for the next sync");
+                    break;
+                }
+                Err(BundleProblem::Bad(reason)) => {
                     tracing::warn!(team = %team, seq, reason, "key bundle skipped");
                 }
             }
@@ -509,17 +539,18 @@ impl Store {
         access: &TeamAccess,
         invite_key: Option<&HpkeKeyPair>,
         bytes: &[u8],
-    ) -> std::result::Result<Vec<(bool, WrappedKey)>, &'static str> {
-        let bundle = KeyBundle::decode(bytes).map_err(|_| "malformed")?;
+    ) -> std::result::Result<Vec<(bool, WrappedKey)>, BundleProblem> {
+        use BundleProblem::{Bad, NotYet};
+        let bundle = KeyBundle::decode(bytes).map_err(|_| Bad("malformed"))?;
         let h = bundle.header;
         if TeamId::from(h.team) != team {
-            return Err("of another team");
+            return Err(Bad("of another team"));
         }
         let Some(sender) = access.membership.devices.get(&h.sender) else {
-            return Err("from a device not in the team");
+            return Err(NotYet("from a device not (yet) in the team's log here"));
         };
         if !sender.role.is_staff() {
-            return Err("from a patient's device");
+            return Err(Bad("from a patient's device"));
         }
         let recipient_key = if h.recipient == self.author.device.0 {
             &*self.hpke
@@ -528,11 +559,11 @@ impl Store {
         {
             k
         } else {
-            return Err("addressed to another device");
+            return Err(Bad("addressed to another device"));
         };
         let keys = bundle
             .open(&sender.sign_key, recipient_key)
-            .map_err(|_| "does not verify or open")?;
+            .map_err(|_| Bad("does not verify or open"))?;
         let active = sender.is_active();
         Ok(keys.into_iter().map(|k| (active, k)).collect())
     }
@@ -926,6 +957,7 @@ impl Store {
             entry: redeem.as_bytes().to_vec(),
             role: *role,
             plan: plan.map(Into::into),
+            genesis: genesis_entry.to_vec(),
         })
     }
 
@@ -946,6 +978,12 @@ impl Store {
         }
         let relay_url = super::teams::check_relay_url(&code.relay_url)?;
         let invite_key = code.hpke_key()?;
+        let mut access = TeamAccess::new(team);
+        access.role = Some(redeemed.role);
+        access.plan = redeemed.plan;
+        access.invite = Some(code.id().0);
+        access.fold(&redeemed.genesis)?;
+        access.relay_len = 1;
         keys.put(&invite_key_name(team), invite_key.seed())?;
         let tx = self.conn.transaction()?;
         super::teams::insert_team_row(
@@ -958,8 +996,14 @@ impl Store {
             Some(code.id().0),
         )?;
         tx.execute(
-            "UPDATE teams SET registered = 1 WHERE id = ?1",
+            "UPDATE teams SET registered = 1, membership_len = 1 WHERE id = ?1",
             [team_bytes(team)],
+        )?;
+        // The genesis the code's anchor vouched for is the log's first entry from now on:
+        // membership pulls continue after it, so a relay cannot serve another team's origin.
+        tx.execute(
+            "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 0, ?2)",
+            params![team_bytes(team), redeemed.genesis],
         )?;
         // A patient device takes no documents of its own into the team; staff do.
         let becomes_current = if redeemed.role.is_staff() {
@@ -968,10 +1012,6 @@ impl Store {
             false
         };
         tx.commit()?;
-        let mut access = TeamAccess::new(team);
-        access.role = Some(redeemed.role);
-        access.plan = redeemed.plan;
-        access.invite = Some(code.id().0);
         access.invite_key = Some(std::sync::Arc::new(invite_key));
         self.access.insert(team, access);
         self.team_keys.insert(team, TeamKeys::new(team));

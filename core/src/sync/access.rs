@@ -93,6 +93,18 @@ impl SyncClient {
     /// (changing nothing) on an entry or bundle that does not verify, and when this device
     /// has been revoked.
     pub async fn sync_access(&self, team: TeamId) -> Result<()> {
+        // Membership, then keys. A key bundle can need an entry committed between the two
+        // requests (a revocation landing meanwhile): then membership once more, then keys.
+        for _ in 0..2 {
+            self.pull_membership(team).await?;
+            if self.pull_keys(team).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn pull_membership(&self, team: TeamId) -> Result<()> {
         let base = self.relay_url(team).await?;
         let from = self.store().run(move |s| s.membership_next(team)).await?;
         let (_, page): (_, MembershipPage) = self
@@ -115,6 +127,12 @@ impl SyncClient {
                 .run(move |s| s.apply_membership(team, &entries, len).map(|_| ()))
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Pulls key bundles; false when one waits for membership not pulled yet.
+    async fn pull_keys(&self, team: TeamId) -> Result<bool> {
+        let base = self.relay_url(team).await?;
         loop {
             let after = self.store().run(move |s| s.keys_cursor(team)).await?;
             let (_, page): (_, KeysPage) = self
@@ -133,16 +151,22 @@ impl SyncClient {
                 .collect::<Result<Vec<_>>>()?;
             let (next, more) = (page.next, page.more);
             if bundles.is_empty() && next <= after {
-                break;
+                return Ok(true);
             }
-            self.store()
-                .run(move |s| s.apply_key_bundles(team, &bundles, next))
+            let cursor = self
+                .store()
+                .run(move |s| {
+                    s.apply_key_bundles(team, &bundles, next)?;
+                    s.keys_cursor(team)
+                })
                 .await?;
+            if cursor < next {
+                return Ok(false);
+            }
             if !more {
-                break;
+                return Ok(true);
             }
         }
-        Ok(())
     }
 
     /// Appends a membership entry (with its key bundles), re-reading the log once if

@@ -600,7 +600,7 @@ impl SyncClient {
     /// transaction. From cursor 0 it asks for snapshots plus later changes (`compact=1`).
     pub async fn pull(&self, team: TeamId) -> Result<PullReport> {
         let base = self.relay_url(team).await?;
-        let (start, keys, roster) = self
+        let (start, mut keys, mut roster) = self
             .inner
             .store
             .run(move |s| {
@@ -618,6 +618,7 @@ impl SyncClient {
             ..PullReport::default()
         };
         let mut cursor = start;
+        let mut retried = false;
         loop {
             let compact = if bootstrap { "&compact=true" } else { "" };
             let call = Call {
@@ -644,6 +645,7 @@ impl SyncClient {
             .await
             .map_err(|e| Error::NotAllowed(format!("pull task failed: {e}")))?;
             let more = opened.more;
+            let blocked = opened.blocked;
             let outcome = self
                 .inner
                 .store
@@ -656,6 +658,29 @@ impl SyncClient {
             report.cursor = outcome.cursor;
             cursor = outcome.cursor;
             tracing::debug!(team = %team, cursor, applied = outcome.applied, refused = outcome.refused, "page applied");
+            if let Some(seq) = blocked {
+                if retried {
+                    return Err(Error::NotAllowed(format!(
+                        "the envelope at {seq} waits for keys or membership this device does \
+                         not have yet; the next sync tries again"
+                    )));
+                }
+                // Membership and keys again (a revocation or an enrolment landed since),
+                // then carry on from just before it.
+                retried = true;
+                self.sync_access(team).await?;
+                (keys, roster) = self
+                    .inner
+                    .store
+                    .run(move |s| {
+                        Ok((
+                            s.team_keys(team)?.clone(),
+                            Roster::from_access(s.access(team)?),
+                        ))
+                    })
+                    .await?;
+                continue;
+            }
             if !more {
                 break;
             }

@@ -20,6 +20,8 @@ use crate::store::TeamAccess;
 pub struct Roster {
     keys: HashMap<DeviceId, ([u8; PUBLIC_KEY_LEN], Option<u32>)>,
     only_doc: Option<DocId>,
+    /// Patients' devices: their snapshots are not accepted.
+    patients: std::collections::HashSet<DeviceId>,
 }
 
 impl Roster {
@@ -28,6 +30,7 @@ impl Roster {
         Roster {
             keys: devices.into_iter().map(|(d, k)| (d, (k, None))).collect(),
             only_doc: None,
+            patients: Default::default(),
         }
     }
 
@@ -48,6 +51,13 @@ impl Roster {
             } else {
                 None
             },
+            patients: access
+                .membership
+                .devices
+                .values()
+                .filter(|m| !m.role.is_staff())
+                .map(|m| DeviceId::from(m.device))
+                .collect(),
         }
     }
 
@@ -150,6 +160,10 @@ pub struct OpenedPage {
     pub ignored: usize,
     /// The cursor to store once the page is applied.
     pub next: u64,
+    /// The page stopped before this envelope: its key or its author's enrolment has not
+    /// reached this device yet (a revocation or an enrolment landed since the last
+    /// membership pull). The cursor stays before it, so it is opened once they have.
+    pub blocked: Option<u64>,
     /// The relay has more after `next`.
     pub more: bool,
 }
@@ -216,11 +230,18 @@ pub fn open_page(
             continue;
         }
         let Some((public_key, revoked_in)) = roster.keys.get(&author) else {
-            out.refused.push(refuse(
-                "author is not a registered device of the team".into(),
-            ));
-            continue;
+            // Not in the log as pulled: an honest relay stores only members' envelopes, so
+            // the enrolment is still on its way. Stop here rather than lose the envelope.
+            out.next = seq.saturating_sub(1).max(cursor);
+            out.more = false;
+            out.blocked = Some(*seq);
+            break;
         };
+        if h.kind == Kind::Snapshot && roster.patients.contains(&author) {
+            out.refused
+                .push(refuse("a snapshot from a patient's device".into()));
+            continue;
+        }
         if revoked_in.is_some_and(|e| h.epoch >= e) {
             out.refused
                 .push(refuse("author was revoked before this epoch".into()));
@@ -228,9 +249,12 @@ pub fn open_page(
         }
         let key = match keys.key_for(doc, h.epoch) {
             Ok(k) => k,
-            Err(e) => {
-                out.refused.push(refuse(e.to_string()));
-                continue;
+            // The key of that epoch has not reached this device yet: stop here.
+            Err(_) => {
+                out.next = seq.saturating_sub(1).max(cursor);
+                out.more = false;
+                out.blocked = Some(*seq);
+                break;
             }
         };
         match envelope.open(public_key, &key) {

@@ -114,7 +114,8 @@ impl BatchRules<'_> {
 }
 
 impl BatchRules<'_> {
-    /// A patient writes only its plan; every envelope is sealed under the current epoch.
+    /// A patient writes only its plan, and no snapshots; every envelope is sealed under the
+    /// current epoch.
     /// One refused envelope refuses the whole batch.
     fn check_access(&self, batch: &PushBatchRef<'_>) -> Result<(), ApiError> {
         for (i, (_, envelope)) in batch.iter().enumerate() {
@@ -124,6 +125,13 @@ impl BatchRules<'_> {
             {
                 return Err(ApiError::not_allowed(format!(
                     "envelope {i}: a patient device writes only its own plan"
+                )));
+            }
+            // A snapshot stands in for history on new devices' first sync: only staff may
+            // upload one (a patient could otherwise hide others' changes to its plan).
+            if self.plan.is_some() && header.kind == holdfast_protocol::Kind::Snapshot {
+                return Err(ApiError::not_allowed(format!(
+                    "envelope {i}: a patient device does not upload snapshots"
                 )));
             }
             if header.epoch < self.epoch {
