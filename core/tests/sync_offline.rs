@@ -1078,3 +1078,62 @@ fn a_key_bundle_that_arrives_before_its_revocation_entry_waits_for_it() {
             .is_ok()
     );
 }
+
+#[test]
+fn a_far_future_plan_key_cannot_stall_a_patient_once_the_relay_says_where_the_team_is() {
+    let (mut a, _b, team) = team_of_two();
+    let case = a
+        .store
+        .create_case_file(NewPatient::named("Patient"))
+        .unwrap();
+    let mut p = device("Patient's phone");
+    enrol(&mut a, &mut p, team, Role::Patient, Some(case.plan_id));
+    // A staff device sends the patient its plan's key "for epoch 1000".
+    let bogus = holdfast_protocol::KeyBundle::seal(
+        holdfast_protocol::BundleHeader {
+            team: team.into(),
+            recipient: p.store.author().device.0,
+            sender: a.store.author().device.into(),
+            at_ms: 1,
+        },
+        &p.store.device_hpke_public_key(),
+        &[holdfast_protocol::WrappedKey::Document {
+            document: case.plan_id.into(),
+            epoch: 1000,
+            key: holdfast_protocol::DocumentKey::from_bytes([3; 32]),
+        }],
+        &DeviceSigningKey::from_seed(
+            a.keys
+                .get(holdfast_core::crypto::DEVICE_KEY_NAME)
+                .unwrap()
+                .unwrap()
+                .as_slice()
+                .try_into()
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        p.store.apply_key_bundles(team, &[(40, bogus)], 40).unwrap(),
+        1
+    );
+    let mut log = Log::default();
+    log.push(&mut a, team);
+    log.pull(&mut p, team, &Roster::default(), true);
+    p.store.add_plan_comment(case.plan_id, "hello").unwrap();
+    // Before the relay has said anything, the patient would seal at 1000...
+    assert_eq!(p.store.epoch(team).unwrap(), 1000);
+    assert_eq!(p.store.seal_outbox(team).unwrap(), 1);
+    // ...once it has (epoch 1), it seals there again, and nothing was lost.
+    p.store.note_relay_epoch(team, 1).unwrap();
+    assert_eq!(p.store.epoch(team).unwrap(), 1);
+    assert_eq!(p.store.reseal_stale(team).unwrap(), 1);
+    assert_eq!(p.store.seal_outbox(team).unwrap(), 1);
+    let pending = p.store.pending_envelopes(team, 10, usize::MAX).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        EnvelopeRef::decode(&pending[0].bytes).unwrap().header.epoch,
+        1
+    );
+}

@@ -76,11 +76,12 @@ impl TeamKeys {
         self.epochs.iter().map(|(e, k)| (*e, k))
     }
 
-    /// The newest epoch for which a key of `doc` itself is held (a patient's plan).
-    pub fn newest_epoch_for(&self, doc: DocId) -> Option<u32> {
+    /// The newest epoch, at most `cap`, for which a key of `doc` itself is held (a
+    /// patient's plan).
+    pub fn newest_epoch_for(&self, doc: DocId, cap: u32) -> Option<u32> {
         self.docs
             .keys()
-            .filter(|(d, _)| *d == doc)
+            .filter(|(d, e)| *d == doc && *e <= cap)
             .map(|(_, e)| *e)
             .max()
     }

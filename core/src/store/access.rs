@@ -38,6 +38,9 @@ pub struct TeamAccess {
     pub relay_len: u64,
     /// The HPKE key of the invite this device redeemed (from the key store).
     invite_key: Option<std::sync::Arc<HpkeKeyPair>>,
+    /// The team's epoch as the relay last reported it (asked by patients' devices, whose
+    /// filtered log can lag it).
+    pub relay_epoch: Option<u32>,
 }
 
 impl TeamAccess {
@@ -50,6 +53,7 @@ impl TeamAccess {
             invite: None,
             relay_len: 0,
             invite_key: None,
+            relay_epoch: None,
         }
     }
 
@@ -295,11 +299,24 @@ impl Store {
         }
         // A patient's view hides other patients' revocations, so its log can lag the team's
         // epoch; the newest key it was sent for its plan says where the team is.
+        // Not beyond the relay's epoch: a key for a far-future epoch (a mistake, or a staff
+        // member's malice) would have the patient seal what the relay refuses for ever.
+        let cap = access.relay_epoch.unwrap_or(u32::MAX);
         let held = access
             .plan
-            .and_then(|plan| self.team_keys.get(&team)?.newest_epoch_for(plan))
+            .and_then(|plan| self.team_keys.get(&team)?.newest_epoch_for(plan, cap))
             .unwrap_or(logged);
         Ok(logged.max(held))
+    }
+
+    /// Notes the team's epoch as the relay reports it (see [`Store::epoch`]).
+    pub fn note_relay_epoch(&mut self, team: TeamId, epoch: u32) -> Result<()> {
+        let access = self.access.get_mut(&team).ok_or(Error::NotFound {
+            kind: "team",
+            id: team.to_string(),
+        })?;
+        access.relay_epoch = Some(epoch);
+        Ok(())
     }
 
     /// The relay's membership log length as last seen (where the next pull starts).

@@ -86,8 +86,8 @@ impl Store {
         Ok((keys, epoch))
     }
 
-    /// Forgets sealed envelopes of `team` made under an epoch older than the current one
-    /// (a revocation happened since) and puts their changes back to be sealed again under
+    /// Forgets sealed envelopes of `team` made under another epoch than the current one
+    /// (a revocation happened since, or a patient's epoch was corrected down) and puts their changes back to be sealed again under
     /// the new keys. Returns how many envelopes were dropped. The changes themselves stay in
     /// the outbox throughout: nothing is lost.
     pub fn reseal_stale(&mut self, team: TeamId) -> Result<usize> {
@@ -101,7 +101,7 @@ impl Store {
             .into_iter()
             .filter(|(_, bytes)| {
                 holdfast_protocol::EnvelopeRef::decode(bytes)
-                    .map(|e| e.header.epoch < epoch)
+                    .map(|e| e.header.epoch != epoch)
                     .unwrap_or(true)
             })
             .map(|(id, _)| id)

@@ -32,6 +32,11 @@ struct KeysPage {
 }
 
 #[derive(Deserialize)]
+struct TeamView {
+    epoch: u32,
+}
+
+#[derive(Deserialize)]
 struct InviteRecord {
     entry: String,
     genesis: String,
@@ -100,6 +105,20 @@ impl SyncClient {
             if self.pull_keys(team).await? {
                 break;
             }
+        }
+        // A patient's filtered log can lag the team's epoch: ask the relay where it is.
+        if self
+            .store()
+            .run(move |s| Ok(s.access(team)?.is_patient()))
+            .await?
+        {
+            let base = self.relay_url(team).await?;
+            let (_, view): (_, TeamView) = self
+                .json(&base, Method::GET, format!("/v1/teams/{team}"), None, true)
+                .await?;
+            self.store()
+                .run(move |s| s.note_relay_epoch(team, view.epoch))
+                .await?;
         }
         Ok(())
     }
