@@ -72,12 +72,22 @@ impl Log {
         }
     }
 
-    fn pull(&self, d: &mut Device, team: TeamId, _roster: &Roster, bootstrap: bool) -> usize {
+    fn pull(&self, d: &mut Device, team: TeamId, bootstrap: bool) -> usize {
         let cursor = d.store.team(team).unwrap().cursor;
         let page = self.page(cursor);
         let opened = open(d, team, cursor, &page);
         d.store.apply_page(team, opened, bootstrap).unwrap().applied
     }
+}
+
+/// The device's signing key, as its key store holds it (to forge what it could sign).
+fn signer_of(d: &Device) -> DeviceSigningKey {
+    let seed = d
+        .keys
+        .get(holdfast_core::crypto::DEVICE_KEY_NAME)
+        .unwrap()
+        .unwrap();
+    DeviceSigningKey::from_seed(seed.as_slice().try_into().unwrap()).unwrap()
 }
 
 /// Opens a page with the device's own keys and its verified view of the membership.
@@ -90,10 +100,6 @@ fn open(
     let keys = d.store.keys_held(team).unwrap();
     let roster = Roster::from_access(d.store.access(team).unwrap());
     open_page(team, &keys, &roster, d.store.author().device, cursor, page)
-}
-
-fn roster(_devices: &[&Device]) -> Roster {
-    Roster::default()
 }
 
 /// Copies the relay's view of the membership (the admin's full log) to `to`.
@@ -206,14 +212,13 @@ fn the_outbox_is_sealed_once_and_retries_resend_identical_envelopes() {
 #[test]
 fn pages_apply_in_one_go_and_concurrent_edits_converge_with_the_conflict_visible() {
     let (mut a, mut b, team) = team_of_two();
-    let r = roster(&[&a, &b]);
     let mut log = Log::default();
     let case = a.store.create_case_file(NewPatient::named(NAME)).unwrap();
     a.store
         .set_status(case.case_id, CaseStatus::Active, None)
         .unwrap();
     log.push(&mut a, team);
-    assert_eq!(log.pull(&mut b, team, &r, false), 2);
+    assert_eq!(log.pull(&mut b, team, false), 2);
     // B now lists the case from its own index.
     let caseload = b.store.caseload(&Default::default()).unwrap();
     assert_eq!(caseload.len(), 1);
@@ -229,8 +234,8 @@ fn pages_apply_in_one_go_and_concurrent_edits_converge_with_the_conflict_visible
         .unwrap();
     log.push(&mut a, team);
     log.push(&mut b, team);
-    log.pull(&mut a, team, &r, false);
-    log.pull(&mut b, team, &r, false);
+    log.pull(&mut a, team, false);
+    log.pull(&mut b, team, false);
     assert_eq!(
         a.store.heads(case.case_id).unwrap(),
         b.store.heads(case.case_id).unwrap()
@@ -244,7 +249,6 @@ fn pages_apply_in_one_go_and_concurrent_edits_converge_with_the_conflict_visible
     }
     // Pulling the same page again changes nothing.
     let before = a.store.heads(case.case_id).unwrap();
-    let _ = &r;
     let opened = open(&a, team, 0, &log.page(0));
     let outcome = a.store.apply_page(team, opened, false).unwrap();
     assert_eq!(outcome.applied, 0);
@@ -275,7 +279,6 @@ fn forged(
 #[test]
 fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
     let (mut a, mut b, team) = team_of_two();
-    let r = roster(&[&a, &b]);
     let mut log = Log::default();
     let case = a.store.create_case_file(NewPatient::named(NAME)).unwrap();
     a.store.seal_outbox(team).unwrap();
@@ -331,7 +334,7 @@ fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
         &secret,
         b"x",
     ));
-    assert_eq!(log.pull(&mut b, team, &r, false), good.len());
+    assert_eq!(log.pull(&mut b, team, false), good.len());
     let refused = b.store.refused_envelopes(team).unwrap();
     let reasons: Vec<&str> = refused.iter().map(|x| x.reason.as_str()).collect();
     assert_eq!(refused.len(), 3, "{reasons:?}");
@@ -383,8 +386,7 @@ fn a_new_device_bootstraps_from_a_snapshot_and_later_changes() {
     }
     log.push(&mut a, team);
     // A pulls its own envelopes (cursor moves), then snapshots what grew past 10 changes.
-    let ra = roster(&[&a]);
-    log.pull(&mut a, team, &ra, false);
+    log.pull(&mut a, team, false);
     assert_eq!(a.store.queue_snapshots(team, 10).unwrap(), 1);
     assert_eq!(
         a.store.queue_snapshots(team, 10).unwrap(),
@@ -499,7 +501,7 @@ fn a_patient_holds_only_its_plans_keys_and_refuses_everything_else() {
     // Handed every envelope of the team, it applies only its plan.
     let mut log = Log::default();
     log.push(&mut a, team);
-    let applied = log.pull(&mut p, team, &Roster::default(), true);
+    let applied = log.pull(&mut p, team, true);
     assert!(applied >= 1);
     assert!(p.store.action_plan(case.plan_id).is_ok());
     assert!(p.store.case_file(case.case_id).is_err());
@@ -539,8 +541,8 @@ fn after_revocation_new_content_is_sealed_under_keys_the_revoked_device_never_ha
     let case = a.store.create_case_file(NewPatient::named(NAME)).unwrap();
     let mut log = Log::default();
     log.push(&mut a, team);
-    log.pull(&mut b, team, &Roster::default(), false);
-    log.pull(&mut c, team, &Roster::default(), false);
+    log.pull(&mut b, team, false);
+    log.pull(&mut c, team, false);
     let stolen = b.store.keys_held(team).unwrap();
     // c edits offline and seals, but has not pushed when the revocation happens.
     c.store
@@ -575,7 +577,7 @@ fn after_revocation_new_content_is_sealed_under_keys_the_revoked_device_never_ha
         }
     }
     // c, still in the team, reads it; old content stays readable.
-    log.pull(&mut c, team, &Roster::default(), false);
+    log.pull(&mut c, team, false);
     let c_heads = c.store.heads(case.case_id).unwrap();
     for h in a.store.heads(case.case_id).unwrap() {
         assert!(c_heads.contains(&h), "c has everything a wrote");
@@ -602,7 +604,7 @@ fn after_revocation_new_content_is_sealed_under_keys_the_revoked_device_never_ha
         seal(&header, &key, b"x", &signer).unwrap()
     };
     log.append(forged_env);
-    log.pull(&mut c, team, &Roster::default(), false);
+    log.pull(&mut c, team, false);
     let reasons: Vec<String> = c
         .store
         .refused_envelopes(team)
@@ -729,8 +731,8 @@ fn a_link_worker_in_two_teams_keeps_them_apart_and_bridges_a_shared_directory() 
         .unwrap();
     log_a.push(&mut a, team_a);
     log_b.push(&mut b, team_b);
-    log_a.pull(&mut lw, team_a, &Roster::default(), false);
-    log_b.pull(&mut lw, team_b, &Roster::default(), false);
+    log_a.pull(&mut lw, team_a, false);
+    log_b.pull(&mut lw, team_b, false);
     let only = |team| holdfast_core::store::CaseloadFilter {
         team: Some(team),
         ..Default::default()
@@ -759,22 +761,22 @@ fn a_link_worker_in_two_teams_keeps_them_apart_and_bridges_a_shared_directory() 
     assert_eq!(lw.store.document_teams(dir).unwrap(), vec![team_a, team_b]);
     log_a.push(&mut lw, team_a);
     log_b.push(&mut lw, team_b);
-    log_a.pull(&mut a, team_a, &Roster::default(), false);
-    log_b.pull(&mut b, team_b, &Roster::default(), false);
+    log_a.pull(&mut a, team_a, false);
+    log_b.pull(&mut b, team_b, false);
     // B's admin adds an asset; it reaches A through the link worker's device.
     b.store
         .upsert_asset(dir, None, &asset("Men's shed"))
         .unwrap();
     log_b.push(&mut b, team_b);
-    log_b.pull(&mut lw, team_b, &Roster::default(), false);
+    log_b.pull(&mut lw, team_b, false);
     log_a.push(&mut lw, team_a);
-    log_a.pull(&mut a, team_a, &Roster::default(), false);
+    log_a.pull(&mut a, team_a, false);
     // And A's edits reach B the same way.
     a.store.upsert_asset(dir, None, &asset("Choir")).unwrap();
     log_a.push(&mut a, team_a);
-    log_a.pull(&mut lw, team_a, &Roster::default(), false);
+    log_a.pull(&mut lw, team_a, false);
     log_b.push(&mut lw, team_b);
-    log_b.pull(&mut b, team_b, &Roster::default(), false);
+    log_b.pull(&mut b, team_b, false);
     let heads = lw.store.heads(dir).unwrap();
     assert_eq!(a.store.heads(dir).unwrap(), heads);
     assert_eq!(b.store.heads(dir).unwrap(), heads);
@@ -849,16 +851,7 @@ fn un_sharing_one_plan_moves_every_patient_to_the_new_epoch_and_planted_keys_are
             epoch: 2,
             key: holdfast_protocol::EpochKey::from_bytes([0xbb; 32]),
         }],
-        &DeviceSigningKey::from_seed(
-            b.keys
-                .get(holdfast_core::crypto::DEVICE_KEY_NAME)
-                .unwrap()
-                .unwrap()
-                .as_slice()
-                .try_into()
-                .unwrap(),
-        )
-        .unwrap(),
+        &signer_of(&b),
     )
     .unwrap();
 
@@ -894,7 +887,7 @@ fn un_sharing_one_plan_moves_every_patient_to_the_new_epoch_and_planted_keys_are
     // The plan (sealed by a at epoch 2, since it went up after the revocation) reaches p2.
     let mut log = Log::default();
     log.push(&mut a, team);
-    log.pull(&mut p2, team, &Roster::default(), true);
+    log.pull(&mut p2, team, true);
     p2.store
         .add_plan_comment(second.plan_id, "walked to the allotment")
         .unwrap();
@@ -1102,16 +1095,7 @@ fn a_far_future_plan_key_cannot_stall_a_patient_once_the_relay_says_where_the_te
             epoch: 1000,
             key: holdfast_protocol::DocumentKey::from_bytes([3; 32]),
         }],
-        &DeviceSigningKey::from_seed(
-            a.keys
-                .get(holdfast_core::crypto::DEVICE_KEY_NAME)
-                .unwrap()
-                .unwrap()
-                .as_slice()
-                .try_into()
-                .unwrap(),
-        )
-        .unwrap(),
+        &signer_of(&a),
     )
     .unwrap();
     assert_eq!(
@@ -1120,7 +1104,7 @@ fn a_far_future_plan_key_cannot_stall_a_patient_once_the_relay_says_where_the_te
     );
     let mut log = Log::default();
     log.push(&mut a, team);
-    log.pull(&mut p, team, &Roster::default(), true);
+    log.pull(&mut p, team, true);
     p.store.add_plan_comment(case.plan_id, "hello").unwrap();
     // Before the relay has said anything, the patient would seal at 1000...
     assert_eq!(p.store.epoch(team).unwrap(), 1000);

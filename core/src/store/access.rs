@@ -440,11 +440,10 @@ impl Store {
             )?;
         }
         tx.execute(
-            "UPDATE teams SET membership_len = ?2, epoch = ?3, role = ?4, plan_id = ?5 WHERE id = ?1",
+            "UPDATE teams SET membership_len = ?2, role = ?3, plan_id = ?4 WHERE id = ?1",
             params![
                 team_bytes(team),
                 i64::try_from(access.relay_len).unwrap_or(i64::MAX),
-                access.membership.epoch,
                 access.role.map(Role::as_str),
                 access.plan.map(|p| p.as_bytes().to_vec()),
             ],

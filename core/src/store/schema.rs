@@ -141,12 +141,11 @@ const V4: &str = "
 ALTER TABLE teams ADD COLUMN legacy INTEGER NOT NULL DEFAULT 0;
 UPDATE teams SET legacy = 1;
 -- This device's role in the team (admin, supervisor, link_worker, patient), its plan when it
--- is a patient, the invite it redeemed, the team's current key epoch, the relay's membership
+-- is a patient, the invite it redeemed, the relay's membership
 -- log length and the key-bundle cursor.
 ALTER TABLE teams ADD COLUMN role TEXT;
 ALTER TABLE teams ADD COLUMN plan_id BLOB;
 ALTER TABLE teams ADD COLUMN invite_id BLOB;
-ALTER TABLE teams ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE teams ADD COLUMN membership_len INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE teams ADD COLUMN keys_cursor INTEGER NOT NULL DEFAULT 0;
 -- The team's membership entries as verified (a patient sees a filtered log: gaps in seq).

@@ -25,15 +25,6 @@ pub struct Roster {
 }
 
 impl Roster {
-    /// A roster from (device, public key) pairs, nobody revoked, every document accepted.
-    pub fn new(devices: impl IntoIterator<Item = (DeviceId, [u8; PUBLIC_KEY_LEN])>) -> Self {
-        Roster {
-            keys: devices.into_iter().map(|(d, k)| (d, (k, None))).collect(),
-            only_doc: None,
-            patients: Default::default(),
-        }
-    }
-
     /// The roster of a team's verified membership as this device sees it.
     pub fn from_access(access: &TeamAccess) -> Self {
         Roster {
@@ -74,21 +65,6 @@ impl Roster {
     /// True when no device is known.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
-    }
-
-    /// Authors of envelopes in `page` that this roster does not know (worth refetching the
-    /// roster for before refusing them).
-    pub fn unknown_authors(&self, page: &PullPage) -> Vec<DeviceId> {
-        let mut out: Vec<DeviceId> = page
-            .items
-            .iter()
-            .filter_map(|(_, bytes)| EnvelopeRef::decode(bytes).ok())
-            .map(|e| DeviceId::from(e.header.author))
-            .filter(|a| !self.keys.contains_key(a))
-            .collect();
-        out.sort();
-        out.dedup();
-        out
     }
 }
 
