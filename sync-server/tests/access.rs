@@ -86,7 +86,8 @@ async fn an_invited_device_redeems_once_signs_in_and_pushes() {
     // Before redeeming, the device cannot sign in.
     let worker = Device::new();
     assert!(relay.try_login(&worker).await.is_err());
-    let redeemed = relay.redeem(team, &code, &worker).await;
+    let redeem = worker.redeem_entry(team, &code, &code.signing_key().unwrap());
+    let redeemed = relay.post_redeem(team, &code, &redeem).await;
     assert_eq!(redeemed.status(), StatusCode::CREATED);
     let body: Value = redeemed.json().await.unwrap();
     assert_eq!(body["device"], worker.id.to_string());
@@ -95,6 +96,11 @@ async fn an_invited_device_redeems_once_signs_in_and_pushes() {
         (body["seq"].as_u64(), body["membership_len"].as_u64()),
         (Some(2), Some(3))
     );
+    // The same entry again (its answer was lost): the same answer, and nothing appended.
+    let again = relay.post_redeem(team, &code, &redeem).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, body);
 
     let token = relay.login(&worker).await;
     let shown = relay.team(&token, team).await;

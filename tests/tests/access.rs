@@ -26,6 +26,7 @@ use holdfast_protocol::{
     DeviceSigningKey, DocumentKey, EnvelopeRef, Header, InviteCode, Kind, PullPage, PushBatch,
     SystemRandom, seal, sign_auth,
 };
+use holdfast_tests::Proxy;
 
 struct Device {
     _dir: tempfile::TempDir,
@@ -669,4 +670,95 @@ async fn a_device_behind_on_a_revocation_waits_for_the_new_key_and_loses_nothing
     assert_eq!(file.supervision.len(), 1);
     assert_eq!(behind.s().epoch(team).unwrap(), 2);
     drop(relay);
+}
+
+/// On a home visit the signal drops just as the new phone redeems its invite: the relay
+/// takes the Redeem but the answer never arrives. Trying again must enrol the phone (not
+/// report "already used"), and the relay must hold the device once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redeem_whose_answer_was_lost_succeeds_when_tried_again() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let (listener, proxy_addr) = Proxy::bind().await;
+    let mut config = holdfast_relay::Config::new(relay_dir.path());
+    config.public_url = Some(format!("http://{proxy_addr}"));
+    let relay = holdfast_relay::serve(config).await.unwrap();
+    let proxy = Proxy::start(listener, relay.local_addr());
+    let admin = Device::new("Ada Admin");
+    let team = admin.s().create_team(&proxy.url()).unwrap();
+    admin.client.sync(team).await.unwrap();
+
+    let code = invite(&admin, team, Role::LinkWorker, None).await;
+    let phone = Device::new("Lee Linkworker");
+    *proxy.swallow_for.lock().unwrap() = Some("/redeem HTTP".into());
+    let err = phone
+        .client
+        .redeem_invite(&phone.keys, &code)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Network(_)), "{err:?}");
+    assert!(phone.s().teams().unwrap().is_empty(), "not joined yet");
+    *proxy.swallow_for.lock().unwrap() = None;
+    admin.client.sync(team).await.unwrap();
+    assert!(
+        admin
+            .s()
+            .devices(team)
+            .unwrap()
+            .iter()
+            .any(|d| d.device == phone.id()),
+        "the relay took the first redeem"
+    );
+
+    let enrolled = phone
+        .client
+        .redeem_invite(&phone.keys, &code)
+        .await
+        .unwrap();
+    assert_eq!((enrolled.team, enrolled.role), (team, Role::LinkWorker));
+    enrolled.first_sync.unwrap();
+    assert_eq!(phone.s().role(team).unwrap(), Some(Role::LinkWorker));
+    let decoded = InviteCode::decode(&code).unwrap();
+    assert!(phone.s().held_redeem(&decoded).unwrap().is_none());
+    admin.client.sync(team).await.unwrap();
+    let joined = admin.s().devices(team).unwrap();
+    assert_eq!(joined.iter().filter(|d| d.device == phone.id()).count(), 1);
+    assert_eq!(joined.len(), 2);
+
+    // A Redeem held but never delivered, and meanwhile the code was used by another phone:
+    // the held entry is refused, the fresh try says "used", and nothing is held or joined.
+    let code = invite(&admin, team, Role::LinkWorker, None).await;
+    let decoded = InviteCode::decode(&code).unwrap();
+    let record: serde_json::Value = reqwest::get(format!(
+        "{}/v1/teams/{team}/invites/{}",
+        proxy.url(),
+        decoded.id()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let unhex = |k: &str| hex::decode(record[k].as_str().unwrap()).unwrap();
+    let slow = Device::new("Slow");
+    {
+        let s = slow.s();
+        let prepared = s
+            .prepare_redeem(&decoded, &unhex("entry"), &unhex("genesis"))
+            .unwrap();
+        s.hold_redeem(&decoded, &prepared).unwrap();
+    }
+    let quick = Device::new("Quick");
+    quick
+        .client
+        .redeem_invite(&quick.keys, &code)
+        .await
+        .unwrap();
+    let err = slow
+        .client
+        .redeem_invite(&slow.keys, &code)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already been used"), "{err}");
+    assert!(slow.s().teams().unwrap().is_empty());
+    assert!(slow.s().held_redeem(&decoded).unwrap().is_none());
 }

@@ -16,7 +16,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -34,8 +34,7 @@ use holdfast_protocol::{
     sign_auth,
 };
 use holdfast_relay::RunningRelay;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use holdfast_tests::Proxy;
 
 const NAME: &str = "Wilhelmina Featherstonehaugh";
 const NOTE: &str = "talked through the damp in the back bedroom and the allotment waiting list";
@@ -964,88 +963,6 @@ async fn the_relay_killed_mid_push_loses_nothing_acknowledged() {
     assert_eq!(w2.s().caseload(&Default::default()).unwrap().len(), 150);
     for case in cases.iter().step_by(15) {
         assert_eq!(w2.view(*case), w1.view(*case));
-    }
-}
-
-/// A loopback TCP proxy that can swallow the relay's answers (requests still arrive).
-struct Proxy {
-    addr: SocketAddr,
-    swallow: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn bind() -> (TcpListener, SocketAddr) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        (listener, addr)
-    }
-
-    fn start(listener: TcpListener, upstream: SocketAddr) -> Proxy {
-        let swallow = Arc::new(AtomicBool::new(false));
-        let addr = listener.local_addr().unwrap();
-        let flag = swallow.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let swallow = flag.clone();
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    // Requests always go through. An answer is passed on unless the flag
-                    // is set when it arrives: then the device is hung up on instead (also
-                    // on a kept-alive connection opened before the flag was set).
-                    let (mut cr, mut cw) = client.split();
-                    let (mut sr, mut sw) = server.split();
-                    let forward = async {
-                        let mut buf = vec![0u8; 64 * 1024];
-                        loop {
-                            match cr.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if sw.write_all(&buf[..n]).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                    };
-                    let answer = async {
-                        let mut buf = vec![0u8; 64 * 1024];
-                        loop {
-                            match sr.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(_) if swallow.load(Ordering::SeqCst) => break,
-                                Ok(n) => {
-                                    if cw.write_all(&buf[..n]).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                    };
-                    tokio::select! {
-                        () = forward => {}
-                        () = answer => {}
-                    }
-                });
-            }
-        });
-        Proxy {
-            addr,
-            swallow,
-            task,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -1021,6 +1021,10 @@ impl Store {
             "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 0, ?2)",
             params![team_bytes(team), redeemed.genesis],
         )?;
+        tx.execute(
+            "DELETE FROM pending_redeems WHERE invite_id = ?1",
+            [code.id().0.to_vec()],
+        )?;
         // A patient device takes no documents of its own into the team; staff do.
         let becomes_current = if redeemed.role.is_staff() {
             super::teams::take_unassigned(&tx, self.current_team, team)?
@@ -1036,5 +1040,67 @@ impl Store {
         }
         tracing::info!(team = %team, role = %redeemed.role, "team joined");
         Ok(team)
+    }
+
+    /// Keeps a Redeem entry about to be sent, until the device joins or the relay refuses it:
+    /// if the answer is lost, the same bytes are sent again and the relay recognises them
+    /// (a new entry would be refused, the invite being used by then).
+    pub fn hold_redeem(&self, code: &InviteCode, redeemed: &PreparedRedeem) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO pending_redeems
+                 (invite_id, team_id, entry, role, plan_id, genesis, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                code.id().0.to_vec(),
+                code.team.0.to_vec(),
+                redeemed.entry,
+                redeemed.role.as_str(),
+                redeemed.plan.map(|p| p.as_bytes().to_vec()),
+                redeemed.genesis,
+                doc::now_millis(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The Redeem entry held for the code's invite, if one was sent and not answered.
+    pub fn held_redeem(&self, code: &InviteCode) -> Result<Option<PreparedRedeem>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT entry, role, plan_id, genesis FROM pending_redeems
+                 WHERE invite_id = ?1 AND team_id = ?2",
+                params![code.id().0.to_vec(), code.team.0.to_vec()],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<Vec<u8>>>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((entry, role, plan, genesis)) = row else {
+            return Ok(None);
+        };
+        let role = Role::from_name(&role)
+            .ok_or_else(|| Error::StoreCorrupt(format!("held redeem with role {role:?}")))?;
+        let plan = plan.map(|p| DocId::from_slice(&p)).transpose()?;
+        Ok(Some(PreparedRedeem {
+            entry,
+            role,
+            plan,
+            genesis,
+        }))
+    }
+
+    /// Forgets the Redeem entry held for the code's invite (the relay refused it).
+    pub fn drop_redeem(&self, code: &InviteCode) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM pending_redeems WHERE invite_id = ?1",
+            [code.id().0.to_vec()],
+        )?;
+        Ok(())
     }
 }

@@ -11,13 +11,16 @@
 //! encrypted database; the device's private keys stay in the host's key store). Teams from
 //! version 3 were keyed by a shared secret and have no signed membership: they are kept
 //! (their documents are untouched) but marked `legacy` and no longer sync.
+//! Version 5 adds redeems in flight: a Redeem entry is kept from just before it is sent
+//! until the device has joined, so a redeem whose answer was lost can be sent again, byte
+//! for byte, and the relay recognises it.
 
 use rusqlite::Connection;
 
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -174,8 +177,22 @@ CREATE TABLE team_keys (
 ) WITHOUT ROWID;
 ";
 
+const V5: &str = "
+-- A Redeem entry sent (or about to be) and not yet answered, by invite: sent again as it is
+-- if the answer was lost. The role and plan come from the invite as verified.
+CREATE TABLE pending_redeems (
+    invite_id  BLOB PRIMARY KEY,
+    team_id    BLOB NOT NULL,
+    entry      BLOB NOT NULL,
+    role       TEXT NOT NULL,
+    plan_id    BLOB,
+    genesis    BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::api;
 use super::client::SyncClient;
 use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::store::PreparedRedeem;
 use crate::{Error, Result};
 
 #[derive(Deserialize)]
@@ -330,6 +331,20 @@ impl SyncClient {
     ) -> Result<Joined> {
         let code = InviteCode::decode(text).map_err(|e| Error::InviteRefused(e.to_string()))?;
         let base = crate::store::check_relay_url(&code.relay_url)?;
+        // A redeem sent before whose answer never came: send the very same entry again. The
+        // relay answers for it if it took it; if it refuses it, start afresh.
+        let code_c = code.clone();
+        if let Some(held) = self.store().run(move |s| s.held_redeem(&code_c)).await? {
+            match self.post_redeem(&base, &code, &held).await {
+                Ok(()) => return self.finish_join(keys, &code, &held),
+                Err(e) if is_refusal(&e) => {
+                    tracing::info!(error = %e, "a held redeem was refused: redeeming afresh");
+                    let code_c = code.clone();
+                    self.store().run(move |s| s.drop_redeem(&code_c)).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let team = TeamId::from(code.team);
         let invite = code.id();
         let (_, record): (_, InviteRecord) = self
@@ -347,12 +362,37 @@ impl SyncClient {
         let code_c = code.clone();
         let prepared = self
             .store()
-            .run(move |s| s.prepare_redeem(&code_c, &entry, &genesis))
+            .run(move |s| {
+                let prepared = s.prepare_redeem(&code_c, &entry, &genesis)?;
+                s.hold_redeem(&code_c, &prepared)?;
+                Ok(prepared)
+            })
             .await?;
-        let body = serde_json::json!({ "entry": hex::encode(&prepared.entry) });
+        match self.post_redeem(&base, &code, &prepared).await {
+            Ok(()) => self.finish_join(keys, &code, &prepared),
+            Err(e) if is_refusal(&e) => {
+                let code_c = code.clone();
+                self.store().run(move |s| s.drop_redeem(&code_c)).await?;
+                Err(e)
+            }
+            // No answer: the relay may have taken it. The entry is held for the next try.
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends a Redeem entry. `Ok` when the relay took it, now or before.
+    async fn post_redeem(
+        &self,
+        base: &str,
+        code: &InviteCode,
+        redeem: &PreparedRedeem,
+    ) -> Result<()> {
+        let team = TeamId::from(code.team);
+        let invite = code.id();
+        let body = serde_json::json!({ "entry": hex::encode(&redeem.entry) });
         let _: (StatusCode, serde_json::Value) = self
             .json(
-                &base,
+                base,
                 Method::POST,
                 format!("/v1/teams/{team}/invites/{invite}/redeem"),
                 Some(body),
@@ -360,14 +400,31 @@ impl SyncClient {
             )
             .await
             .map_err(invite_error)?;
-        {
-            let mut store = self.store().lock()?;
-            store.join_team(keys, &code, &prepared)?;
-        }
+        Ok(())
+    }
+
+    /// Joins the team once the relay has taken the Redeem.
+    fn finish_join(
+        &self,
+        keys: &dyn crate::keystore::KeyStore,
+        code: &InviteCode,
+        redeemed: &PreparedRedeem,
+    ) -> Result<Joined> {
+        let team = self.store().lock()?.join_team(keys, code, redeemed)?;
         Ok(Joined {
             team,
-            role: prepared.role,
-            plan: prepared.plan,
+            role: redeemed.role,
+            plan: redeemed.plan,
         })
+    }
+}
+
+/// The relay (or the device's own check of the code) said no for good: not a lost answer,
+/// an overloaded relay or a rate limit, after which the same request may yet succeed.
+fn is_refusal(e: &Error) -> bool {
+    match e {
+        Error::InviteRefused(_) => true,
+        Error::Relay { status, .. } => (400..500).contains(status) && !matches!(status, 408 | 429),
+        _ => false,
     }
 }

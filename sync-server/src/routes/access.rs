@@ -393,7 +393,8 @@ pub struct RedeemRequest {
     pub entry: HexBytes,
 }
 
-/// `201 {"seq", "device", "role", "epoch", "membership_len"}`
+/// `201 {"seq", "device", "role", "epoch", "membership_len"}` (`200` for an entry the log
+/// already holds: the same Redeem sent again after a lost answer)
 #[derive(Debug, Serialize)]
 pub struct Redeemed {
     /// The entry's sequence number.
@@ -432,6 +433,27 @@ pub async fn redeem<S: Storage>(
         ));
     }
     tracing::Span::current().record("device", tracing::field::display(device));
+    // The same entry again: the device never got the answer to its first send. Answer it
+    // again rather than "used", whatever its age (nothing is appended).
+    let log = team_log(&state, team).await?;
+    if let Some(seq) = log.entries.iter().position(|e| e.bytes == request.entry.0) {
+        let seq = u64::try_from(seq).map_err(|_| ApiError::internal("log too long"))?;
+        tracing::info!(team = %team, device = %device, seq, "redeem sent again: answered again");
+        return Ok((
+            StatusCode::OK,
+            Json(Redeemed {
+                seq,
+                device: *device,
+                role: log
+                    .state
+                    .devices
+                    .get(device)
+                    .map_or(Role::Patient, |m| m.role),
+                epoch: log.state.epoch,
+                membership_len: log.len(),
+            }),
+        ));
+    }
     let now = crate::now_ms();
     check_fresh(
         "redeem entry",
