@@ -366,6 +366,63 @@ fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
     );
 }
 
+/// SECURITY.md G10: a snapshot stands in for history on new devices, so it must not claim
+/// to cover an envelope its author refused: the new device would never see it.
+#[test]
+fn a_snapshot_covers_only_up_to_the_first_envelope_its_author_refused() {
+    let (mut a, mut b, team) = team_of_two();
+    let mut log = Log::default();
+    let case = a.store.create_case_file(NewPatient::named(NAME)).unwrap();
+    log.push(&mut a, team);
+    let keys = a.store.keys_held(team).unwrap();
+    let stranger = DeviceSigningKey::generate(&SystemRandom::new()).unwrap();
+    let author = a.store.author().device;
+    log.append(forged(team, case.case_id, author, &stranger, &keys, b"x"));
+    let refused_at = log.items.len() as u64;
+    for to in [CaseStatus::Active, CaseStatus::Holding, CaseStatus::Active] {
+        a.store.set_status(case.case_id, to, None).unwrap();
+        log.push(&mut a, team);
+    }
+    log.pull(&mut b, team, false);
+    let cursor = b.store.team(team).unwrap().cursor;
+    assert_eq!(cursor, log.items.len() as u64, "B applied the rest");
+    let refused = b.store.refused_envelopes(team).unwrap();
+    assert_eq!(
+        refused.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [refused_at]
+    );
+
+    // B works on the case (so it is due a snapshot) and on a case of its own.
+    b.store
+        .set_status(case.case_id, CaseStatus::Holding, None)
+        .unwrap();
+    let own = b
+        .store
+        .create_case_file(NewPatient::named("Jo Whitfield"))
+        .unwrap();
+    assert!(b.store.queue_snapshots(team, 1).unwrap() >= 2);
+    let covers: std::collections::HashMap<DocId, u64> = b
+        .store
+        .pending_envelopes(team, 100, usize::MAX)
+        .unwrap()
+        .iter()
+        .filter_map(|p| {
+            let e = EnvelopeRef::decode(&p.bytes).unwrap();
+            (e.header.kind == Kind::Snapshot)
+                .then(|| (DocId::from(e.header.document), e.header.covers))
+        })
+        .collect();
+    assert_eq!(
+        covers[&case.case_id],
+        refused_at - 1,
+        "the case file's snapshot stops before the refused envelope"
+    );
+    assert_eq!(
+        covers[&own.case_id], cursor,
+        "a document with nothing refused is covered to the cursor"
+    );
+}
+
 fn reopen(d: &mut Device, dir: &Path) {
     let person = d.store.author().person.clone();
     d.store = Store::open(&StoreConfig::new(dir, &person), &d.keys).unwrap();

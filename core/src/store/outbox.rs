@@ -280,7 +280,10 @@ impl Store {
 
     /// Seals a snapshot of every document of `team` that has seen at least `threshold`
     /// changes since its last snapshot, declaring that it covers the team cursor (every
-    /// envelope up to it is applied here). Queued for the next push. Returns how many.
+    /// envelope up to it is applied here), or only up to just before the document's first
+    /// envelope this device refused: a device bootstrapping from the snapshot then still
+    /// receives that envelope and judges it for itself, rather than inherit this device's
+    /// refusal unseen. Queued for the next push. Returns how many.
     pub fn queue_snapshots(&mut self, team: TeamId, threshold: u32) -> Result<usize> {
         // Snapshots stand in for history on new devices: only staff upload them.
         if self.access(team)?.is_patient() {
@@ -303,6 +306,16 @@ impl Store {
         let signer = self.signer.clone();
         let mut queued = 0;
         for id in due {
+            let first_refused: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT MIN(seq) FROM refused WHERE team_id = ?1 AND doc_id = ?2")?
+                .query_row(
+                    params![team.as_bytes().as_slice(), id.as_bytes().as_slice()],
+                    |r| r.get(0),
+                )?;
+            let covers = first_refused.map_or(cursor, |seq| {
+                cursor.min(u64::try_from(seq).unwrap_or(0).saturating_sub(1))
+            });
             let (_, doc) = self.load(id)?;
             let snapshot = doc.save();
             if snapshot.len() > MAX_PLAINTEXT {
@@ -317,7 +330,7 @@ impl Store {
                 author,
                 id,
                 Kind::Snapshot,
-                cursor,
+                covers,
                 &snapshot,
             )?;
             let tx = self.conn.transaction()?;
@@ -339,7 +352,7 @@ impl Store {
             )?;
             tx.commit()?;
             queued += 1;
-            tracing::debug!(team = %team, doc = %id, covers = cursor, "snapshot queued");
+            tracing::debug!(team = %team, doc = %id, covers, "snapshot queued");
         }
         Ok(queued)
     }
