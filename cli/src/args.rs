@@ -653,6 +653,21 @@ pub enum InviteCommand {
         #[arg(env = "HOLDFAST_INVITE", hide_env_values = true)]
         code: Option<String>,
     },
+    /// The team's invites: pending, redeemed (by which device), cancelled or expired.
+    List {
+        /// The team (id, or its first 6+ characters) [default: this device's current team].
+        #[arg(long, value_name = "ID")]
+        team: Option<String>,
+    },
+    /// Withdraw a pending invite (shown to the wrong person, or no longer wanted): the relay
+    /// refuses it from now on and deletes the keys left for it. Its maker or an admin.
+    Cancel {
+        /// The invite (id, or its first 6+ characters; see `holdfast invite list`).
+        invite: String,
+        /// The team (id, or its first 6+ characters) [default: this device's current team].
+        #[arg(long, value_name = "ID")]
+        team: Option<String>,
+    },
 }
 
 /// The roles `invite create` hands out (a patient's invite is `plan share`).

@@ -212,6 +212,8 @@ pub enum Doing {
     Invite,
     /// Revoking a device.
     Revoke,
+    /// Cancelling an invite.
+    Cancel,
     /// Pushing and pulling (and reading the membership).
     Sync,
 }
@@ -226,6 +228,7 @@ pub fn explain(e: holdfast_core::Error, team: &TeamInfo, doing: Doing) -> CliErr
         Doing::Register => "; `holdfast sync` registers the team once the relay can be reached",
         Doing::Invite => "; no invite was made",
         Doing::Revoke => "; the device is not revoked yet: try again once the relay answers",
+        Doing::Cancel => "; the invite is not cancelled yet: try again once the relay answers",
     };
     let message = match &e {
         E::Network(m) => format!("cannot reach the relay at {relay} ({}){kept}", innermost(m)),

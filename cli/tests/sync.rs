@@ -292,6 +292,32 @@ fn a_team_grows_by_invites_shares_a_plan_and_revokes_a_device() {
     // The colleague may not invite an admin.
     let line = colleague.fails(&["invite", "create", "--role", "admin"]);
     assert!(line.contains("ask an admin"), "{line}");
+    // An invite shown to the wrong person is cancelled; its code then joins nothing.
+    let wrong = admin.json(&["invite", "create", "--role", "link-worker"])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let invites = admin.json(&["invite", "list"]);
+    let pending: Vec<&str> = invites["invites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "pending")
+        .map(|i| i["invite"].as_str().unwrap())
+        .collect();
+    assert_eq!(pending.len(), 2, "{invites}");
+    let listed = admin.ok(&["invite", "list"]);
+    assert!(listed.contains("redeemed by"), "{listed}");
+    let cancelled = admin.ok(&["invite", "cancel", &wrong]);
+    assert!(cancelled.contains("Cancelled invite"), "{cancelled}");
+    assert!(
+        !cancelled.contains(&wrong),
+        "the code is not echoed: {cancelled}"
+    );
+    let line = third.fails(&["invite", "redeem", &wrong]);
+    assert!(line.contains("cancelled"), "{line}");
+    let line = admin.fails(&["invite", "cancel", &wrong]);
+    assert!(line.contains("already cancelled"), "{line}");
     // A supervisor, by HOLDFAST_INVITE.
     let sup_code = admin.json(&["invite", "create", "--role", "supervisor"])["code"]
         .as_str()

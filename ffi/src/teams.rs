@@ -1,5 +1,5 @@
-//! Teams and access: create a team, invite, redeem, share a plan with a patient, list and
-//! revoke devices.
+//! Teams and access: create a team, invite, list and cancel invites, redeem, share a plan
+//! with a patient, list and revoke devices.
 
 use holdfast_core::model::ids::{DeviceId, DocId};
 use holdfast_core::sync::Role as CoreRole;
@@ -70,6 +70,38 @@ pub struct TeamDevice {
     pub revoked_at: Option<i64>,
     /// This is the device the app runs on.
     pub this_device: bool,
+}
+
+/// What became of an invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum InviteState {
+    /// Redeemable until it expires.
+    Pending,
+    /// Redeemed by a device (`TeamInvite::by_device`).
+    Redeemed,
+    /// Cancelled by a device (`TeamInvite::by_device`).
+    Cancelled,
+    /// Expired before anyone redeemed it.
+    Expired,
+}
+
+/// An invite of a team: staff see every invite; a patient's device only its own.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TeamInvite {
+    /// The invite id (32 hex digits), for `cancel_invite`.
+    pub invite_id: String,
+    /// The role it grants.
+    pub role: Role,
+    /// For a patient invite: the plan.
+    pub plan_id: Option<String>,
+    /// The device that made it.
+    pub created_by: String,
+    /// Redeemable until then (ms since the epoch).
+    pub expires_at: i64,
+    /// What became of it.
+    pub state: InviteState,
+    /// The device that redeemed or cancelled it.
+    pub by_device: Option<String>,
 }
 
 /// The outcome of redeeming an invite.
@@ -180,6 +212,42 @@ impl HoldfastDevice {
                 this_device: d.this_device,
             })
             .collect())
+    }
+
+    /// The team's invites (or the current team's), newest expiry first, as of the last sync.
+    pub fn invites(&self, team: Option<String>) -> Result<Vec<TeamInvite>> {
+        use holdfast_core::store::InviteStatus as S;
+        let team = self.team_or_current(team)?;
+        Ok(self
+            .store()?
+            .invites(team)?
+            .into_iter()
+            .map(|i| {
+                let (state, by) = match i.status {
+                    S::Pending => (InviteState::Pending, None),
+                    S::Redeemed(d) => (InviteState::Redeemed, Some(d.to_string())),
+                    S::Cancelled(d) => (InviteState::Cancelled, Some(d.to_string())),
+                    S::Expired => (InviteState::Expired, None),
+                };
+                TeamInvite {
+                    invite_id: i.invite,
+                    role: i.role.into(),
+                    plan_id: i.plan.map(|p| p.to_string()),
+                    created_by: i.created_by.to_string(),
+                    expires_at: i64::try_from(i.expires_at).unwrap_or(i64::MAX),
+                    state,
+                    by_device: by,
+                }
+            })
+            .collect())
+    }
+
+    /// Cancels a pending invite before anyone redeems it (`invite`: the code, or its id from
+    /// `invites`): the relay refuses it from then on and deletes the keys left for it. Its
+    /// maker or an admin may; a redeemed invite is past cancelling (revoke the device).
+    pub fn cancel_invite(&self, team: Option<String>, invite: String) -> Result<()> {
+        let team = self.team_or_current(team)?;
+        Ok(self.block_on(self.client.cancel_invite(team, &invite))?)
     }
 
     /// Revokes a device (a lost phone, a colleague leaving, a plan un-shared): the relay

@@ -1324,6 +1324,13 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func syncStatus(team: String?) throws  -> SyncStatusView
     
     /**
+     * Cancels a pending invite before anyone redeems it (`invite`: the code, or its id from
+     * `invites`): the relay refuses it from then on and deletes the keys left for it. Its
+     * maker or an admin may; a redeemed invite is past cancelling (revoke the device).
+     */
+    func cancelInvite(team: String?, invite: String) throws 
+    
+    /**
      * A one-time invite code (show it as a QR code) for a colleague's device to join `team`
      * (or the current team) as `role`, valid for `valid_minutes`. Patients are invited with
      * `share_plan`.
@@ -1340,6 +1347,11 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
      * The devices of `team` (or the current team), as this device has verified them.
      */
     func devices(team: String?) throws  -> [TeamDevice]
+    
+    /**
+     * The team's invites (or the current team's), newest expiry first, as of the last sync.
+     */
+    func invites(team: String?) throws  -> [TeamInvite]
     
     /**
      * Redeems an invite code on this device: it joins the team and syncs for the first
@@ -2099,6 +2111,21 @@ open func syncStatus(team: String?)throws  -> SyncStatusView  {
 }
     
     /**
+     * Cancels a pending invite before anyone redeems it (`invite`: the code, or its id from
+     * `invites`): the relay refuses it from then on and deletes the keys left for it. Its
+     * maker or an admin may; a redeemed invite is past cancelling (revoke the device).
+     */
+open func cancelInvite(team: String?, invite: String)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_cancel_invite(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(team),
+        FfiConverterString.lower(invite),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * A one-time invite code (show it as a QR code) for a colleague's device to join `team`
      * (or the current team) as `role`, valid for `valid_minutes`. Patients are invited with
      * `share_plan`.
@@ -2136,6 +2163,19 @@ open func devices(team: String?)throws  -> [TeamDevice]  {
     return try  FfiConverterSequenceTypeTeamDevice.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
         uniffiCallStatus in
     uniffi_holdfast_ffi_fn_method_holdfastdevice_devices(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(team),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The team's invites (or the current team's), newest expiry first, as of the last sync.
+     */
+open func invites(team: String?)throws  -> [TeamInvite]  {
+    return try  FfiConverterSequenceTypeTeamInvite.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_invites(
             self.uniffiCloneHandle(),
         FfiConverterOptionString.lower(team),uniffiCallStatus
     )
@@ -7329,6 +7369,125 @@ public func FfiConverterTypeTeamDevice_lower(_ value: TeamDevice) -> RustBuffer 
 
 
 /**
+ * An invite of a team: staff see every invite; a patient's device only its own.
+ */
+public struct TeamInvite: Equatable, Hashable {
+    /**
+     * The invite id (32 hex digits), for `cancel_invite`.
+     */
+    public var inviteId: String
+    /**
+     * The role it grants.
+     */
+    public var role: Role
+    /**
+     * For a patient invite: the plan.
+     */
+    public var planId: String?
+    /**
+     * The device that made it.
+     */
+    public var createdBy: String
+    /**
+     * Redeemable until then (ms since the epoch).
+     */
+    public var expiresAt: Int64
+    /**
+     * What became of it.
+     */
+    public var state: InviteState
+    /**
+     * The device that redeemed or cancelled it.
+     */
+    public var byDevice: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The invite id (32 hex digits), for `cancel_invite`.
+         */inviteId: String, 
+        /**
+         * The role it grants.
+         */role: Role, 
+        /**
+         * For a patient invite: the plan.
+         */planId: String?, 
+        /**
+         * The device that made it.
+         */createdBy: String, 
+        /**
+         * Redeemable until then (ms since the epoch).
+         */expiresAt: Int64, 
+        /**
+         * What became of it.
+         */state: InviteState, 
+        /**
+         * The device that redeemed or cancelled it.
+         */byDevice: String?) {
+        self.inviteId = inviteId
+        self.role = role
+        self.planId = planId
+        self.createdBy = createdBy
+        self.expiresAt = expiresAt
+        self.state = state
+        self.byDevice = byDevice
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TeamInvite: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTeamInvite: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TeamInvite {
+        return
+            try TeamInvite(
+                inviteId: FfiConverterString.read(from: &buf), 
+                role: FfiConverterTypeRole.read(from: &buf), 
+                planId: FfiConverterOptionString.read(from: &buf), 
+                createdBy: FfiConverterString.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf), 
+                state: FfiConverterTypeInviteState.read(from: &buf), 
+                byDevice: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TeamInvite, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.inviteId, into: &buf)
+        FfiConverterTypeRole.write(value.role, into: &buf)
+        FfiConverterOptionString.write(value.planId, into: &buf)
+        FfiConverterString.write(value.createdBy, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterTypeInviteState.write(value.state, into: &buf)
+        FfiConverterOptionString.write(value.byDevice, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTeamInvite_lift(_ buf: RustBuffer) throws -> TeamInvite {
+    return try FfiConverterTypeTeamInvite.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTeamInvite_lower(_ value: TeamInvite) -> RustBuffer {
+    return FfiConverterTypeTeamInvite.lower(value)
+}
+
+
+/**
  * A team this device belongs to.
  */
 public struct TeamSummary: Equatable, Hashable {
@@ -8577,6 +8736,101 @@ public func FfiConverterTypeInstrument_lift(_ buf: RustBuffer) throws -> Instrum
 #endif
 public func FfiConverterTypeInstrument_lower(_ value: Instrument) -> RustBuffer {
     return FfiConverterTypeInstrument.lower(value)
+}
+
+
+
+/**
+ * What became of an invite.
+ */
+
+public enum InviteState: Equatable, Hashable {
+    
+    /**
+     * Redeemable until it expires.
+     */
+    case pending
+    /**
+     * Redeemed by a device (`TeamInvite::by_device`).
+     */
+    case redeemed
+    /**
+     * Cancelled by a device (`TeamInvite::by_device`).
+     */
+    case cancelled
+    /**
+     * Expired before anyone redeemed it.
+     */
+    case expired
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension InviteState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInviteState: FfiConverterRustBuffer {
+    typealias SwiftType = InviteState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InviteState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .pending
+        
+        case 2: return .redeemed
+        
+        case 3: return .cancelled
+        
+        case 4: return .expired
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: InviteState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .pending:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .redeemed:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .cancelled:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInviteState_lift(_ buf: RustBuffer) throws -> InviteState {
+    return try FfiConverterTypeInviteState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInviteState_lower(_ value: InviteState) -> RustBuffer {
+    return FfiConverterTypeInviteState.lower(value)
 }
 
 
@@ -10478,6 +10732,31 @@ fileprivate struct FfiConverterSequenceTypeTeamDevice: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeTeamInvite: FfiConverterRustBuffer {
+    typealias SwiftType = [TeamInvite]
+
+    public static func write(_ value: [TeamInvite], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTeamInvite.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TeamInvite] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TeamInvite]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTeamInvite.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTeamSummary: FfiConverterRustBuffer {
     typealias SwiftType = [TeamSummary]
 
@@ -10788,6 +11067,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_sync_status() != 63718) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_cancel_invite() != 59005) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_invite() != 3456) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10795,6 +11077,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_devices() != 969) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_invites() != 15712) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_redeem_invite() != 51887) {

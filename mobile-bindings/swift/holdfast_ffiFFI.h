@@ -586,6 +586,11 @@ RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_sync_now(uint64_t ptr, R
 RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_sync_status(uint64_t ptr, RustBuffer team, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_CANCEL_INVITE
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_CANCEL_INVITE
+void uniffi_holdfast_ffi_fn_method_holdfastdevice_cancel_invite(uint64_t ptr, RustBuffer team, RustBuffer invite, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_CREATE_INVITE
 #define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_CREATE_INVITE
 RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_create_invite(uint64_t ptr, RustBuffer team, RustBuffer role, uint32_t valid_minutes, RustCallStatus *_Nonnull out_status
@@ -599,6 +604,11 @@ RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_create_team(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_DEVICES
 #define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_DEVICES
 RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_devices(uint64_t ptr, RustBuffer team, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_INVITES
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_INVITES
+RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_invites(uint64_t ptr, RustBuffer team, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_REDEEM_INVITE
@@ -1311,6 +1321,12 @@ uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_sync_status(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_CANCEL_INVITE
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_CANCEL_INVITE
+uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_cancel_invite(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_CREATE_INVITE
 #define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_CREATE_INVITE
 uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_invite(void
@@ -1326,6 +1342,12 @@ uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_team(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_DEVICES
 #define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_DEVICES
 uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_devices(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_INVITES
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_INVITES
+uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_invites(void
     
 );
 #endif

@@ -135,6 +135,9 @@ pub enum Refusal {
     /// The invite's time is over.
     #[error("invite expired")]
     InviteExpired,
+    /// The invite was cancelled before anyone redeemed it.
+    #[error("invite cancelled")]
+    InviteCancelled,
     /// The entry contradicts the log (wrong team, genesis twice, a known device, a bad
     /// epoch number, an unknown device, ...).
     #[error("conflict: {0}")]
@@ -202,6 +205,12 @@ pub enum Op {
         /// its old bundles) can plant a key of its own for an epoch.
         key_commitment: [u8; 32],
     },
+    /// An invite is withdrawn before it is redeemed (shown to the wrong person, or the
+    /// patient declined): by the device that made it, or an admin.
+    Cancel {
+        /// The invite.
+        invite: InviteId,
+    },
 }
 
 impl Op {
@@ -212,6 +221,7 @@ impl Op {
             Op::Redeem { .. } => 3,
             Op::ChangeRole { .. } => 4,
             Op::Revoke { .. } => 5,
+            Op::Cancel { .. } => 6,
         }
     }
 }
@@ -354,6 +364,7 @@ impl Entry {
                 out.extend_from_slice(&epoch.to_be_bytes());
                 out.extend_from_slice(key_commitment);
             }
+            Op::Cancel { invite } => out.extend_from_slice(invite.as_bytes()),
         }
         let signature = signer.sign(&out);
         out.extend_from_slice(&signature);
@@ -434,6 +445,9 @@ impl Entry {
                 epoch: r.u32()?,
                 key_commitment: *r.array::<32>()?,
             },
+            6 => Op::Cancel {
+                invite: InviteId(*r.array::<16>()?),
+            },
             other => return Err(Error::UnknownOp(other)),
         };
         r.array::<SIGNATURE_LEN>()?;
@@ -485,6 +499,11 @@ impl Entry {
                 .filter(|d| d.role == Role::Patient)
                 .and_then(|d| d.invite)
                 .map(|i| i.0),
+            Op::Cancel { invite } => state
+                .invites
+                .get(invite)
+                .filter(|i| i.role == Role::Patient)
+                .map(|_| invite.0),
             _ => None,
         }
     }
@@ -544,12 +563,14 @@ pub struct InviteState {
     pub created_by: DeviceId,
     /// The device that redeemed it, once it has been.
     pub redeemed_by: Option<DeviceId>,
+    /// Cancelled (by the device that made it, or an admin) before anyone redeemed it.
+    pub cancelled_by: Option<DeviceId>,
 }
 
 impl InviteState {
-    /// Neither redeemed nor past its expiry at `now_ms`.
+    /// Neither redeemed, cancelled nor past its expiry at `now_ms`.
     pub fn is_pending(&self, now_ms: u64) -> bool {
-        self.redeemed_by.is_none() && now_ms <= self.expires_at_ms
+        self.redeemed_by.is_none() && self.cancelled_by.is_none() && now_ms <= self.expires_at_ms
     }
 }
 
@@ -569,6 +590,8 @@ pub enum Applied {
         /// The new epoch.
         epoch: u32,
     },
+    /// An invite was cancelled.
+    Cancelled(InviteId),
 }
 
 /// The state of a team's membership after folding its log.
@@ -741,6 +764,7 @@ impl Membership {
                         expires_at_ms: *expires_at_ms,
                         created_by,
                         redeemed_by: None,
+                        cancelled_by: None,
                     },
                 );
                 Applied::Invited(*invite)
@@ -761,6 +785,9 @@ impl Membership {
                 entry.verify_with(&state.sign_key)?;
                 if state.redeemed_by.is_some() {
                     return refuse(Refusal::InviteUsed);
+                }
+                if state.cancelled_by.is_some() {
+                    return refuse(Refusal::InviteCancelled);
                 }
                 let now = now_ms.unwrap_or(entry.at_ms);
                 if now > state.expires_at_ms || entry.at_ms > state.expires_at_ms {
@@ -846,6 +873,29 @@ impl Membership {
                     device: *device,
                     epoch: *epoch,
                 }
+            }
+            Op::Cancel { invite } => {
+                let signer = self.signer_member(entry)?;
+                let Some(state) = self.invites.get(invite) else {
+                    return refuse(Refusal::NoSuchInvite);
+                };
+                if signer.role != Role::Admin && signer.device != state.created_by {
+                    return refuse(Refusal::NotAllowed(
+                        "only an admin or the device that made an invite cancels it",
+                    ));
+                }
+                if state.redeemed_by.is_some() {
+                    // Too late: revoke the device that redeemed it instead.
+                    return refuse(Refusal::InviteUsed);
+                }
+                if state.cancelled_by.is_some() {
+                    return refuse(Refusal::InviteCancelled);
+                }
+                let by = signer.device;
+                if let Some(s) = self.invites.get_mut(invite) {
+                    s.cancelled_by = Some(by);
+                }
+                Applied::Cancelled(*invite)
             }
         };
         self.len = self.len.saturating_add(1);
@@ -990,6 +1040,61 @@ mod tests {
             m.apply(&redeem(&wrong, 14, &dev(4), 5)),
             Err(Error::BadSignature)
         );
+    }
+
+    #[test]
+    fn an_invite_is_cancelled_by_its_maker_or_an_admin_and_then_redeems_nothing() {
+        let (admin, lw, lw2, patient) = (dev(1), dev(2), dev(5), dev(3));
+        let mut m = Membership::new(TEAM);
+        m.apply(&genesis(&admin)).unwrap();
+        for (n, d) in [(10, &lw), (11, &lw2)] {
+            let (e, k) = invite(&admin, n, Role::LinkWorker, None, 100);
+            m.apply(&e).unwrap();
+            m.apply(&redeem(&k, n, d, 5)).unwrap();
+        }
+        let cancel = |by: &Dev, n: u8| {
+            let e = Entry::sign(
+                TEAM,
+                9,
+                by.id.0,
+                Op::Cancel {
+                    invite: InviteId([n; 16]),
+                },
+                &by.sign,
+            )
+            .unwrap();
+            Entry::decode(e.as_bytes()).unwrap()
+        };
+        let plan = DocumentId([7; 16]);
+        let (e, k) = invite(&lw, 20, Role::Patient, Some(plan), 100);
+        m.apply(&e).unwrap();
+        // Another link worker may not; an unknown invite is unknown.
+        assert!(matches!(
+            refusal(m.apply(&cancel(&lw2, 20))),
+            Refusal::NotAllowed(_)
+        ));
+        assert_eq!(refusal(m.apply(&cancel(&lw, 99))), Refusal::NoSuchInvite);
+        // The patient invite is about a patient: other patients never see its cancel.
+        assert_eq!(cancel(&lw, 20).patient_subject(&m), Some([20; 16]));
+        assert_eq!(
+            m.apply(&cancel(&lw, 20)).unwrap(),
+            Applied::Cancelled(InviteId([20; 16]))
+        );
+        assert!(!m.invites[&InviteId([20; 16])].is_pending(0));
+        assert_eq!(
+            refusal(m.apply(&redeem(&k, 20, &patient, 50))),
+            Refusal::InviteCancelled
+        );
+        assert_eq!(
+            refusal(m.apply(&cancel(&admin, 20))),
+            Refusal::InviteCancelled
+        );
+        assert!(m.active(&patient.id).is_none());
+        // An admin cancels anyone's invite; a redeemed invite is past cancelling.
+        let (e, _) = invite(&lw2, 21, Role::LinkWorker, None, 100);
+        m.apply(&e).unwrap();
+        m.apply(&cancel(&admin, 21)).unwrap();
+        assert_eq!(refusal(m.apply(&cancel(&admin, 10))), Refusal::InviteUsed);
     }
 
     #[test]

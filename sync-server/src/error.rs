@@ -86,6 +86,7 @@ error_codes! {
     MembershipConflict = "membership_conflict", CONFLICT;
     InviteUsed = "invite_used", CONFLICT;
     InviteExpired = "invite_expired", GONE;
+    InviteCancelled = "invite_cancelled", GONE;
     NoSuchInvite = "no_such_invite", NOT_FOUND;
     MissingKeyBundles = "missing_key_bundles", BAD_REQUEST;
     StaleEpoch = "stale_epoch", CONFLICT;
@@ -254,6 +255,9 @@ pub fn entry_error(e: holdfast_protocol::Error) -> ApiError {
         P::Refused(Refusal::InviteUsed) => ApiError::new(ErrorCode::InviteUsed, e.to_string()),
         P::Refused(Refusal::InviteExpired) => {
             ApiError::new(ErrorCode::InviteExpired, e.to_string())
+        }
+        P::Refused(Refusal::InviteCancelled) => {
+            ApiError::new(ErrorCode::InviteCancelled, e.to_string())
         }
         P::Refused(Refusal::NoSuchInvite) => ApiError::new(ErrorCode::NoSuchInvite, e.to_string()),
         P::Refused(_) => ApiError::new(ErrorCode::MembershipConflict, e.to_string()),

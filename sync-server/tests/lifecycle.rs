@@ -266,6 +266,14 @@ impl Storage for Hooked {
     async fn store_bundles(&self, team: TeamId, bundles: Vec<NewBundle>) -> storage::Result<u64> {
         self.inner.store_bundles(team, bundles).await
     }
+    async fn forget_bundles(
+        &self,
+        team: TeamId,
+        recipient: [u8; 16],
+        up_to: u64,
+    ) -> storage::Result<u64> {
+        self.inner.forget_bundles(team, recipient, up_to).await
+    }
     async fn bundles(&self, team: TeamId, request: BundleRequest) -> storage::Result<BundlePage> {
         self.inner.bundles(team, request).await
     }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use holdfast_core::crypto::DEVICE_KEY_NAME;
 use holdfast_core::model::case_file::NewPatient;
 use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::store::InviteStatus;
 use holdfast_core::sync::{RetryPolicy, Role};
 use holdfast_core::{
     Error, KeyStore, MemoryKeyStore, SharedStore, Store, StoreConfig, SyncClient, SyncConfig,
@@ -761,4 +762,118 @@ async fn a_redeem_whose_answer_was_lost_succeeds_when_tried_again() {
     assert!(err.to_string().contains("already been used"), "{err}");
     assert!(slow.s().teams().unwrap().is_empty());
     assert!(slow.s().held_redeem(&decoded).unwrap().is_none());
+}
+
+/// An invite shown to the wrong person (or no longer wanted) is cancelled before anyone
+/// redeems it: its code then joins nothing, the keys left for it are gone from the relay,
+/// and only its maker or an admin may cancel it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_invite_redeems_nothing_and_its_keys_leave_the_relay() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay = start_relay(relay_dir.path()).await;
+    let url = relay.url();
+    let admin = Device::new("Ada Admin");
+    let team = admin.s().create_team(&url).unwrap();
+    admin.client.sync(team).await.unwrap();
+    let worker = Device::new("Lee Linkworker");
+    enrol(&admin, team, &worker, Role::LinkWorker).await;
+    let bundles_for = |id: [u8; 16]| -> i64 {
+        let conn = rusqlite::Connection::open(relay_dir.path().join("relay.db")).unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM key_bundles WHERE recipient = ?1",
+            [id.as_slice()],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+
+    // The worker's invite: its keys went with its first sync, and its next sync says so.
+    admin.client.sync(team).await.unwrap();
+    let worker_invite = admin
+        .s()
+        .invites(team)
+        .unwrap()
+        .into_iter()
+        .find(|i| i.status == InviteStatus::Redeemed(worker.id()))
+        .unwrap()
+        .invite;
+    let worker_invite: [u8; 16] = hex::decode(worker_invite).unwrap().try_into().unwrap();
+    assert_eq!(bundles_for(worker_invite), 1);
+    worker.client.sync(team).await.unwrap();
+    assert_eq!(bundles_for(worker_invite), 0, "delivered, then deleted");
+
+    let code = invite(&admin, team, Role::LinkWorker, None).await;
+    let id = InviteCode::decode(&code).unwrap().id();
+    assert_eq!(bundles_for(id.0), 1, "the invite's keys wait at the relay");
+    // A link worker may not cancel an admin's invite: refused before any request.
+    let err = worker
+        .client
+        .cancel_invite(team, &hex::encode(id.0))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("only an admin or the device"),
+        "{err}"
+    );
+    admin.client.cancel_invite(team, &code).await.unwrap();
+    assert_eq!(bundles_for(id.0), 0, "the keys left for it are deleted");
+    let listed = admin.s().invites(team).unwrap();
+    let entry = listed
+        .iter()
+        .find(|i| i.invite == hex::encode(id.0))
+        .unwrap();
+    assert_eq!(entry.status, InviteStatus::Cancelled(admin.id()));
+
+    let late = Device::new("Late");
+    let err = late
+        .client
+        .redeem_invite(&late.keys, &code)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InviteRefused(_)), "{err:?}");
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    assert!(late.s().teams().unwrap().is_empty());
+    // Cancelling twice, or a redeemed invite, is refused with a clear reason.
+    let err = admin.client.cancel_invite(team, &code).await.unwrap_err();
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    let used = invite(&admin, team, Role::LinkWorker, None).await;
+    let other = Device::new("Other");
+    other
+        .client
+        .redeem_invite(&other.keys, &used)
+        .await
+        .unwrap();
+    let err = admin.client.cancel_invite(team, &used).await.unwrap_err();
+    assert!(err.to_string().contains("used"), "{err}");
+
+    // An invite left to expire: its keys go with the team's next membership change.
+    let lapsed = admin
+        .client
+        .create_invite(team, Role::LinkWorker, None, 500)
+        .await
+        .unwrap();
+    let lapsed = InviteCode::decode(&lapsed).unwrap().id();
+    assert_eq!(bundles_for(lapsed.0), 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    invite(&admin, team, Role::LinkWorker, None).await;
+    assert_eq!(bundles_for(lapsed.0), 0, "expired, then deleted");
+
+    // The link worker cancels a patient invite of their own; the worker's colleagues see it.
+    let case = worker
+        .s()
+        .create_case_file(NewPatient::named("Philomena Brackenridge"))
+        .unwrap();
+    worker.client.sync(team).await.unwrap();
+    let shared = worker
+        .client
+        .share_plan(case.plan_id, 60_000)
+        .await
+        .unwrap();
+    worker.client.cancel_invite(team, &shared).await.unwrap();
+    admin.client.sync(team).await.unwrap();
+    let shared_id = hex::encode(InviteCode::decode(&shared).unwrap().id().0);
+    let seen = admin.s().invites(team).unwrap();
+    let seen = seen.iter().find(|i| i.invite == shared_id).unwrap();
+    assert_eq!(seen.status, InviteStatus::Cancelled(worker.id()));
+    assert_eq!(seen.plan, Some(case.plan_id));
 }

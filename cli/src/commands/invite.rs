@@ -7,19 +7,19 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use holdfast_core::model::ids::{DeviceId, DocId};
-use holdfast_core::store::{CaseloadFilter, TeamInfo};
+use holdfast_core::store::{CaseloadFilter, InviteStatus, TeamInfo, TeamInvite};
 use holdfast_core::sync::Role;
 use holdfast_core::{Error as CoreError, Store, TeamId};
 use holdfast_protocol::InviteCode;
 use serde::Serialize;
 
 use super::Ctx;
-use super::team::{a_role, role_grants, role_words};
+use super::team::{a_role, refresh, role_grants, role_words};
 use crate::clock::Clock;
 use crate::error::{CliError, Result};
 use crate::lookup;
 use crate::net::{self, Doing, Session};
-use crate::output::{Output, count, short};
+use crate::output::{Output, count, short, table};
 
 /// The warning printed with every code.
 const CODE_WARNING: &str =
@@ -274,9 +274,11 @@ pub(super) fn redeem(ctx: &Ctx, typed: Option<String>) -> Result<Output> {
                 short(&team)
             )))
         }
+        // The relay may have taken the Redeem and the answer been lost: this device keeps
+        // what it sent, and the same command with the same code finishes the job.
         (Err(CoreError::Network(m)), None) => Err(CliError::Sync(format!(
-            "cannot reach the relay at {relay} ({}): the invite was not used, nothing was \
-             changed on this device",
+            "cannot reach the relay at {relay} ({}): run `holdfast invite redeem` again with \
+             the same code once online",
             m.rsplit(": ").next().unwrap_or(&m)
         ))),
         (Err(e @ CoreError::InviteRefused(_)), None) => Err(CliError::Sync(format!(
@@ -321,5 +323,120 @@ fn redeemed(s: &Session, info: &TeamInfo) -> Result<Output> {
             count(cases, "case", "cases")
         ));
     }
+    Output::new(&out, text)
+}
+
+#[derive(Serialize)]
+struct InviteList {
+    team: TeamId,
+    invites: Vec<TeamInvite>,
+    /// Set when the relay could not be asked: the list is this device's last view.
+    stale: Option<String>,
+}
+
+pub(super) fn list(ctx: &Ctx, team: Option<&str>) -> Result<Output> {
+    let s = Session::new(ctx.device.open()?)?;
+    let info = net::select_team(&*s.lock()?, team)?;
+    let stale = refresh(&s, &info)?;
+    let out = InviteList {
+        team: info.team,
+        invites: s.lock()?.invites(info.team)?,
+        stale,
+    };
+    let ms = |at: u64| i64::try_from(at).map_or_else(|_| "?".into(), |v| ctx.clock.day_time(v));
+    let mut text = format!("Invites of team {}:\n", short(&info.team));
+    if out.invites.is_empty() {
+        text = format!("Team {} has no invites.\n", short(&info.team));
+    } else {
+        let cells: Vec<Vec<String>> = out
+            .invites
+            .iter()
+            .map(|i| {
+                vec![
+                    i.invite.clone(),
+                    role_words(i.role),
+                    i.plan.map_or_else(|| "-".into(), |p| short(&p)),
+                    short(&i.created_by),
+                    ms(i.expires_at),
+                    match i.status {
+                        InviteStatus::Pending => "pending".into(),
+                        InviteStatus::Redeemed(d) => format!("redeemed by {}", short(&d)),
+                        InviteStatus::Cancelled(d) => format!("cancelled by {}", short(&d)),
+                        InviteStatus::Expired => "expired".into(),
+                    },
+                ]
+            })
+            .collect();
+        text.push_str(&table(
+            &["INVITE", "ROLE", "PLAN", "MADE BY", "EXPIRES", "STATUS"],
+            &cells,
+        ));
+    }
+    if let Some(why) = &out.stale {
+        text.push_str(&format!("\n({why}.)"));
+    }
+    Output::new(&out, text)
+}
+
+#[derive(Serialize)]
+struct InviteCancelled {
+    team: TeamId,
+    invite: String,
+}
+
+pub(super) fn cancel(ctx: &Ctx, typed: &str, team: Option<&str>) -> Result<Output> {
+    let s = Session::new(ctx.device.open()?)?;
+    let info = net::select_team(&*s.lock()?, team)?;
+    if let Some(why) = refresh(&s, &info)? {
+        return Err(CliError::Sync(format!(
+            "{why}; cancelling an invite needs the relay, nothing was changed"
+        )));
+    }
+    let invites = s.lock()?.invites(info.team)?;
+    // The code itself names its invite too (it is never echoed back).
+    let wanted = InviteCode::decode(typed.trim())
+        .map(|c| hex::encode(c.id().0))
+        .unwrap_or_else(|_| typed.to_owned());
+    let id = lookup::pick("invite", &wanted, invites.iter().map(|i| i.invite.as_str()))?;
+    let invite = invites
+        .iter()
+        .find(|i| i.invite == id)
+        .ok_or_else(|| CliError::input(format!("no invite {id} in the team")))?;
+    match invite.status {
+        InviteStatus::Pending => {}
+        InviteStatus::Redeemed(d) => {
+            return Err(CliError::input(format!(
+                "invite {} was already redeemed by device {}: revoke that device instead \
+                 (`holdfast device revoke {}`)",
+                short(&id),
+                short(&d),
+                short(&d)
+            )));
+        }
+        InviteStatus::Cancelled(_) => {
+            return Err(CliError::input(format!(
+                "invite {} was already cancelled",
+                short(&id)
+            )));
+        }
+        InviteStatus::Expired => {
+            return Err(CliError::input(format!(
+                "invite {} has expired already: nobody can redeem it",
+                short(&id)
+            )));
+        }
+    }
+    s.rt.block_on(s.client.cancel_invite(info.team, id))
+        .map_err(|e| net::explain(e, &info, Doing::Cancel))?;
+    let out = InviteCancelled {
+        team: info.team,
+        invite: id.to_owned(),
+    };
+    let text = format!(
+        "Cancelled invite {} to team {}: its code no longer works, and the keys left for it \
+         are deleted from the relay.",
+        short(&id),
+        short(&info.team)
+    );
     Output::new(&out, text)
 }

@@ -170,6 +170,10 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
                 valid_for,
             } => invite::create(&ctx, role, id.as_deref(), valid_for),
             InviteCommand::Redeem { code } => invite::redeem(&ctx, code),
+            InviteCommand::List { team: id } => invite::list(&ctx, id.as_deref()),
+            InviteCommand::Cancel { invite, team: id } => {
+                invite::cancel(&ctx, &invite, id.as_deref())
+            }
         },
         Command::Device(c) => match c {
             DeviceCommand::Show => team::show_device(&ctx),

@@ -211,7 +211,7 @@ pub(super) fn show_device(ctx: &Ctx) -> Result<Output> {
 
 /// Pulls the team's membership so lists and lookups see devices enrolled elsewhere. Returns
 /// why it could not, when offline (the list is then what this device last saw).
-fn refresh(s: &Session, info: &TeamInfo) -> Result<Option<String>> {
+pub(super) fn refresh(s: &Session, info: &TeamInfo) -> Result<Option<String>> {
     match s.rt.block_on(s.client.sync_access(info.team)) {
         Ok(()) => Ok(None),
         Err(CoreError::Network(_)) => Ok(Some(format!(

@@ -101,6 +101,37 @@ pub struct TeamDevice {
     pub this_device: bool,
 }
 
+/// What became of an invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteStatus {
+    /// Redeemable (until its expiry).
+    Pending,
+    /// Redeemed by this device.
+    Redeemed(DeviceId),
+    /// Cancelled by this device.
+    Cancelled(DeviceId),
+    /// Expired before anyone redeemed it.
+    Expired,
+}
+
+/// An invite of a team as the app lists it (staff see every invite; a patient only its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamInvite {
+    /// The invite's id (derived from its secret; the code's `id`), 32 hex digits.
+    pub invite: String,
+    /// The role it grants.
+    pub role: Role,
+    /// For a patient invite: the plan.
+    pub plan: Option<DocId>,
+    /// The device that made it.
+    pub created_by: DeviceId,
+    /// Redeemable until then (ms since the epoch).
+    pub expires_at: u64,
+    /// What became of it.
+    pub status: InviteStatus,
+}
+
 /// An invite made on this device, ready to be registered with the relay.
 #[derive(Debug)]
 pub struct PreparedInvite {
@@ -707,6 +738,55 @@ impl Store {
         Ok(out)
     }
 
+    /// The team's invites as this device's verified log has them, newest expiry first.
+    pub fn invites(&self, team: TeamId) -> Result<Vec<TeamInvite>> {
+        let a = self.access(team)?;
+        let now = now_ms();
+        let mut out: Vec<TeamInvite> = a
+            .membership
+            .invites
+            .values()
+            .map(|i| TeamInvite {
+                invite: hex::encode(i.invite.0),
+                role: i.role,
+                plan: i.plan.map(DocId::from),
+                created_by: i.created_by.into(),
+                expires_at: i.expires_at_ms,
+                status: match (i.redeemed_by, i.cancelled_by) {
+                    (Some(d), _) => InviteStatus::Redeemed(d.into()),
+                    (None, Some(d)) => InviteStatus::Cancelled(d.into()),
+                    (None, None) if now > i.expires_at_ms => InviteStatus::Expired,
+                    (None, None) => InviteStatus::Pending,
+                },
+            })
+            .collect();
+        out.sort_by(|x, y| {
+            y.expires_at
+                .cmp(&x.expires_at)
+                .then(x.invite.cmp(&y.invite))
+        });
+        Ok(out)
+    }
+
+    /// Makes the cancellation of a pending invite (`invite`: the code itself, or its id in
+    /// hex): a Cancel entry, checked as the relay will check it. The relay deletes the keys
+    /// wrapped to the invite when it appends the entry. Returns the entry and the log length
+    /// it was made against.
+    pub fn prepare_cancel_invite(&self, team: TeamId, invite: &str) -> Result<(Vec<u8>, u64)> {
+        self.require_staff(team)?;
+        let id = parse_invite_ref(invite)?;
+        let access = self.access(team)?;
+        let entry = holdfast_protocol::Entry::sign(
+            team.into(),
+            now_ms(),
+            self.author.device.0,
+            Op::Cancel { invite: id },
+            &self.signer,
+        )?;
+        access.membership.check(&entry, Some(now_ms()))?;
+        Ok((entry.as_bytes().to_vec(), access.relay_len))
+    }
+
     /// Makes a one-time invite for `role` (and `plan`, for a patient) valid for `ttl_ms`,
     /// with the keys the new device will need wrapped to the invite's HPKE key. The sync
     /// client registers it with the relay; the code is shown only after that succeeds.
@@ -1103,4 +1183,19 @@ impl Store {
         )?;
         Ok(())
     }
+}
+
+/// An invite named by its code (`HF1-…`) or by its id (32 hex digits).
+fn parse_invite_ref(text: &str) -> Result<holdfast_protocol::InviteId> {
+    let text = text.trim();
+    if let Ok(code) = InviteCode::decode(text) {
+        return Ok(code.id());
+    }
+    let bad = || Error::InvalidInput {
+        field: "invite",
+        reason: "neither an invite code nor an invite id (32 hex digits)".into(),
+    };
+    let bytes = hex::decode(text).map_err(|_| bad())?;
+    let id: [u8; 16] = bytes.try_into().map_err(|_| bad())?;
+    Ok(holdfast_protocol::InviteId(id))
 }

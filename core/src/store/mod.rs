@@ -21,7 +21,10 @@ mod outbox;
 pub mod schema;
 mod teams;
 
-pub use access::{PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice};
+pub use access::{
+    InviteStatus, PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice,
+    TeamInvite,
+};
 pub(crate) use teams::check_relay_url;
 
 use std::collections::HashMap;

@@ -56,6 +56,9 @@ fn invite_error(e: Error) -> Error {
         Error::Relay { code, .. } if code == "invite_expired" => {
             Error::InviteRefused("the invite has expired".into())
         }
+        Error::Relay { code, .. } if code == "invite_cancelled" => {
+            Error::InviteRefused("the invite was cancelled: ask for a new one".into())
+        }
         Error::Relay { code, .. } if code == "no_such_invite" => Error::InviteRefused(
             "the relay does not know this invite (mistyped, or never registered)".into(),
         ),
@@ -256,8 +259,28 @@ impl SyncClient {
             .ok()
             .and_then(|mut c| c.take())
             .ok_or_else(|| Error::NotAllowed("invite was not made".into()))?;
+        // Fold the new entry here too, so the device's list of invites shows it at once. The
+        // invite exists either way: a failure here only delays that until the next sync.
+        if let Err(e) = self.sync_access(team).await {
+            tracing::info!(team = %team, error = %e, "invite made; membership not re-read");
+        }
         tracing::info!(team = %team, role = %role, "invite created");
         Ok(text)
+    }
+
+    /// Cancels a pending invite (`invite`: its code, or its id in hex) before anyone redeems
+    /// it: the relay then refuses it (`invite cancelled`) and deletes the keys wrapped to it.
+    /// Its maker or an admin may; a redeemed invite is past cancelling (revoke the device).
+    pub async fn cancel_invite(&self, team: TeamId, invite: &str) -> Result<()> {
+        let invite = invite.to_owned();
+        self.append_membership(team, move |s| {
+            let (entry, expected_len) = s.prepare_cancel_invite(team, &invite)?;
+            Ok((entry, Vec::new(), expected_len))
+        })
+        .await?;
+        self.sync_access(team).await?;
+        tracing::info!(team = %team, "invite cancelled");
+        Ok(())
     }
 
     /// Shares one action plan with a patient's device: a patient invite for `plan`.

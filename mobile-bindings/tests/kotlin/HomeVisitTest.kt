@@ -232,12 +232,20 @@ fun homeVisit(relay: String) {
     Thread.sleep(1000)
     checkEq(counts, listOf(caseloadCalls.get(), docCalls.get(), syncCalls.get()), "callbacks after close")
 
-    step("errors: a bad invite and a used invite are refused with a message")
+    step("errors: a bad, a used and a cancelled invite are refused with a message")
     val d = open("Someone else")
     val garbage = expectThrows<HoldfastException.InviteRefused>("a garbage invite") { d.redeemInvite("HF1-garbage") }
     check(garbage.message.isNotBlank()) { "InviteRefused has no message" }
     val reused = expectThrows<HoldfastException.InviteRefused>("a used invite") { d.redeemInvite(invite) }
     check(reused.message.isNotBlank()) { "InviteRefused has no message" }
+    // An invite shown to the wrong person is cancelled before anyone redeems it.
+    val wrong = a.createInvite(null, Role.LINK_WORKER, 15u)
+    val pendingInvites = a.invites(null).filter { it.state == InviteState.PENDING }
+    checkEq(1, pendingInvites.size, "pending invites")
+    a.cancelInvite(null, wrong)
+    val cancelled = a.invites(null).single { it.inviteId == pendingInvites[0].inviteId }
+    checkEq(InviteState.CANCELLED, cancelled.state, "the invite's state after cancel")
+    expectThrows<HoldfastException.InviteRefused>("a cancelled invite") { d.redeemInvite(wrong) }
     checkEq(0, d.teams().size, "teams joined by refused invites")
     val badId = expectThrows<HoldfastException.InvalidInput>("a malformed id") { a.caseFile("not-an-id") }
     check(badId.message.isNotBlank()) { "InvalidInput has no message" }

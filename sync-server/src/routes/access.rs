@@ -160,10 +160,13 @@ fn check_bundles(
                 )
             })?;
             let to_device = state.active(&DeviceId(header.recipient)).is_some();
-            let to_invite = state.invites.contains_key(&InviteId(header.recipient));
+            let to_invite = state
+                .invites
+                .get(&InviteId(header.recipient))
+                .is_some_and(|i| i.cancelled_by.is_none());
             if !to_device && !to_invite {
                 return Err(ApiError::bad_request(format!(
-                    "key bundle {i} is for {}, neither an active device nor an invite of the team",
+                    "key bundle {i} is for {}, neither an active device nor an invite of the team that is not cancelled",
                     hex::encode(header.recipient)
                 )));
             }
@@ -205,6 +208,7 @@ fn roster_change(after: &Membership, applied: &Applied, at_ms: u64) -> RosterCha
             device: *device,
             at_ms,
         },
+        Applied::Cancelled(_) => RosterChange::None,
     }
 }
 
@@ -220,6 +224,15 @@ async fn append<S: Storage>(
 ) -> Result<(u64, u32), storage::Error> {
     let subject = entry.patient_subject(&log.state);
     let epoch = after.epoch;
+    // Keys left for invites nobody can redeem any more go with every append: a cancelled
+    // or expired invite's code (or a photograph of it) must open nothing later.
+    let now = crate::now_ms();
+    let forget_bundles = after
+        .invites
+        .values()
+        .filter(|i| i.redeemed_by.is_none() && !i.is_pending(now))
+        .map(|i| i.invite)
+        .collect();
     let seq = state
         .storage()
         .append_membership(
@@ -231,6 +244,7 @@ async fn append<S: Storage>(
                 roster: roster_change(&after, applied, entry.at_ms),
                 epoch,
                 bundles,
+                forget_bundles,
             },
         )
         .await?;
@@ -344,6 +358,10 @@ fn invite_state_error(log: &TeamLog, invite: &InviteId, now: u64) -> Option<ApiE
         Some(i) if i.redeemed_by.is_some() => {
             Some(ApiError::new(ErrorCode::InviteUsed, "invite already used"))
         }
+        Some(i) if i.cancelled_by.is_some() => Some(ApiError::new(
+            ErrorCode::InviteCancelled,
+            "invite cancelled",
+        )),
         Some(i) if now > i.expires_at_ms => {
             Some(ApiError::new(ErrorCode::InviteExpired, "invite expired"))
         }
@@ -572,6 +590,20 @@ pub async fn keys<S: Storage>(
         Some(limit) => limit.min(MAX_KEYS_LIMIT),
         None => DEFAULT_KEYS_LIMIT,
     };
+    // Asking for bundles after N says the device holds those up to N: the ones left for the
+    // invite it redeemed are deleted (the code's secret opens them; the device no longer
+    // needs them). Its own bundles stay: they are sealed to its key, not to a code.
+    if let Some(invite) = member.invite
+        && query.after > 0
+    {
+        let gone = state
+            .storage()
+            .forget_bundles(member.team, invite.0, query.after)
+            .await?;
+        if gone > 0 {
+            tracing::debug!(team = %member.team, gone, "invite key bundles deleted after delivery");
+        }
+    }
     let mut recipients = vec![member.device.0];
     recipients.extend(member.invite.map(|i| i.0));
     let page = state

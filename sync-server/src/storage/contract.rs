@@ -147,6 +147,7 @@ pub fn plain_append(expected_len: u64, entry: &Entry) -> MembershipAppend {
         roster: RosterChange::None,
         epoch: 1,
         bundles: Vec::new(),
+        forget_bundles: Vec::new(),
     }
 }
 
@@ -600,6 +601,36 @@ pub async fn bundles_are_served_per_recipient<B: Backend>(backend: &mut B) {
         .store_bundles(TeamId([9; 16]), vec![bundle(a, sender, 1)])
         .await;
     assert!(matches!(missing, Err(Error::NoSuchTeam(_))), "{missing:?}");
+
+    // Cancelling an invite (or its expiry) deletes the bundles wrapped to it, only those.
+    let (admin_id, admin_key) = device(1);
+    let cancel = Entry::sign(
+        team.team,
+        1_600,
+        admin_id.0,
+        Op::Cancel {
+            invite: InviteId(b),
+        },
+        &admin_key,
+    )
+    .expect("sign");
+    storage
+        .append_membership(
+            team.team,
+            MembershipAppend {
+                forget_bundles: vec![InviteId(b)],
+                ..plain_append(2, &cancel)
+            },
+        )
+        .await
+        .unwrap();
+    assert!(read(vec![b], 0, 10).await.bundles.is_empty());
+    assert_eq!(read(vec![a, c], 0, 10).await.bundles.len(), 3);
+    // A device acknowledges what it holds: its invite's bundles up to there go.
+    assert_eq!(storage.forget_bundles(team.team, a, 2).await.unwrap(), 1);
+    let page = read(vec![a, c], 0, 10).await;
+    assert_eq!(page.bundles.iter().map(|b| b.0).collect::<Vec<_>>(), [3, 4]);
+    assert_eq!(storage.forget_bundles(other.team, c, 10).await.unwrap(), 0);
     storage.close().await.unwrap();
 }
 

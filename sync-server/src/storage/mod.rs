@@ -209,6 +209,9 @@ pub struct MembershipAppend {
     pub epoch: u32,
     /// Key bundles that come with it.
     pub bundles: Vec<NewBundle>,
+    /// Invites whose key bundles are deleted with it: cancelled or expired before anyone
+    /// redeemed them (whoever photographed such a code could otherwise still open them).
+    pub forget_bundles: Vec<InviteId>,
 }
 
 /// A stored membership entry.
@@ -438,6 +441,15 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         team: TeamId,
         bundles: Vec<NewBundle>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Deletes the team's key bundles addressed to `recipient` up to sequence number
+    /// `up_to` (its device has them: an acknowledgement). Returns how many.
+    fn forget_bundles(
+        &self,
+        team: TeamId,
+        recipient: [u8; 16],
+        up_to: u64,
     ) -> impl Future<Output = Result<u64>> + Send;
 
     /// The team's key bundles addressed to any of `request.recipients` after

@@ -457,6 +457,16 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn forget_bundles(&self, team: TeamId, recipient: [u8; 16], up_to: u64) -> Result<u64> {
+        self.write(|reply| Command::ForgetBundles {
+            team,
+            recipient,
+            up_to,
+            reply,
+        })
+        .await
+    }
+
     async fn bundles(&self, team: TeamId, request: BundleRequest) -> Result<BundlePage> {
         self.read(move |conn| bundles(conn, team, &request)).await
     }

@@ -891,11 +891,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_sync_status(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_cancel_invite(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_invite(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_team(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_devices(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_invites(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_redeem_invite(
     ): Int
@@ -1048,11 +1052,15 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_sync_status(`ptr`: Long,`team`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_cancel_invite(`ptr`: Long,`team`: RustBuffer.ByValue,`invite`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_create_invite(`ptr`: Long,`team`: RustBuffer.ByValue,`role`: RustBuffer.ByValue,`validMinutes`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_create_team(`ptr`: Long,`relayUrl`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_devices(`ptr`: Long,`team`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_invites(`ptr`: Long,`team`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_redeem_invite(`ptr`: Long,`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1383,6 +1391,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_sync_status() and 0xFFFF) != 63718) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_cancel_invite() and 0xFFFF) != 59005) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_invite() and 0xFFFF) != 3456) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1390,6 +1401,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_devices() and 0xFFFF) != 969) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_invites() and 0xFFFF) != 15712) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_redeem_invite() and 0xFFFF) != 51887) {
@@ -2842,6 +2856,13 @@ public interface HoldfastDeviceInterface {
     fun `syncStatus`(`team`: kotlin.String?): SyncStatusView
     
     /**
+     * Cancels a pending invite before anyone redeems it (`invite`: the code, or its id from
+     * `invites`): the relay refuses it from then on and deletes the keys left for it. Its
+     * maker or an admin may; a redeemed invite is past cancelling (revoke the device).
+     */
+    fun `cancelInvite`(`team`: kotlin.String?, `invite`: kotlin.String)
+    
+    /**
      * A one-time invite code (show it as a QR code) for a colleague's device to join `team`
      * (or the current team) as `role`, valid for `valid_minutes`. Patients are invited with
      * `share_plan`.
@@ -2858,6 +2879,11 @@ public interface HoldfastDeviceInterface {
      * The devices of `team` (or the current team), as this device has verified them.
      */
     fun `devices`(`team`: kotlin.String?): List<TeamDevice>
+    
+    /**
+     * The team's invites (or the current team's), newest expiry first, as of the last sync.
+     */
+    fun `invites`(`team`: kotlin.String?): List<TeamInvite>
     
     /**
      * Redeems an invite code on this device: it joins the team and syncs for the first
@@ -3893,6 +3919,26 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 
     
     /**
+     * Cancels a pending invite before anyone redeems it (`invite`: the code, or its id from
+     * `invites`): the relay refuses it from then on and deletes the keys left for it. Its
+     * maker or an admin may; a redeemed invite is past cancelling (revoke the device).
+     */
+    @Throws(HoldfastException::class)override fun `cancelInvite`(`team`: kotlin.String?, `invite`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_cancel_invite(
+        it,
+        
+        FfiConverterOptionalString.lower(`team`),
+        FfiConverterString.lower(`invite`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * A one-time invite code (show it as a QR code) for a colleague's device to join `team`
      * (or the current team) as `role`, valid for `valid_minutes`. Patients are invited with
      * `share_plan`.
@@ -3941,6 +3987,24 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
     callWithHandle {
     uniffiRustCallWithError(HoldfastException) { _status ->
     UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_devices(
+        it,
+        
+        FfiConverterOptionalString.lower(`team`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The team's invites (or the current team's), newest expiry first, as of the last sync.
+     */
+    @Throws(HoldfastException::class)override fun `invites`(`team`: kotlin.String?): List<TeamInvite> {
+            return FfiConverterSequenceTypeTeamInvite.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_invites(
         it,
         
         FfiConverterOptionalString.lower(`team`),_status)
@@ -8460,6 +8524,93 @@ public object FfiConverterTypeTeamDevice: FfiConverterRustBuffer<TeamDevice> {
 
 
 /**
+ * An invite of a team: staff see every invite; a patient's device only its own.
+ */
+data class TeamInvite (
+    /**
+     * The invite id (32 hex digits), for `cancel_invite`.
+     */
+    var `inviteId`: kotlin.String
+    , 
+    /**
+     * The role it grants.
+     */
+    var `role`: Role
+    , 
+    /**
+     * For a patient invite: the plan.
+     */
+    var `planId`: kotlin.String?
+    , 
+    /**
+     * The device that made it.
+     */
+    var `createdBy`: kotlin.String
+    , 
+    /**
+     * Redeemable until then (ms since the epoch).
+     */
+    var `expiresAt`: kotlin.Long
+    , 
+    /**
+     * What became of it.
+     */
+    var `state`: InviteState
+    , 
+    /**
+     * The device that redeemed or cancelled it.
+     */
+    var `byDevice`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTeamInvite: FfiConverterRustBuffer<TeamInvite> {
+    override fun read(buf: ByteBuffer): TeamInvite {
+        return TeamInvite(
+            FfiConverterString.read(buf),
+            FfiConverterTypeRole.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeInviteState.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TeamInvite) = (
+            FfiConverterString.allocationSize(value.`inviteId`) +
+            FfiConverterTypeRole.allocationSize(value.`role`) +
+            FfiConverterOptionalString.allocationSize(value.`planId`) +
+            FfiConverterString.allocationSize(value.`createdBy`) +
+            FfiConverterLong.allocationSize(value.`expiresAt`) +
+            FfiConverterTypeInviteState.allocationSize(value.`state`) +
+            FfiConverterOptionalString.allocationSize(value.`byDevice`)
+    )
+
+    override fun write(value: TeamInvite, buf: ByteBuffer) {
+            FfiConverterString.write(value.`inviteId`, buf)
+            FfiConverterTypeRole.write(value.`role`, buf)
+            FfiConverterOptionalString.write(value.`planId`, buf)
+            FfiConverterString.write(value.`createdBy`, buf)
+            FfiConverterLong.write(value.`expiresAt`, buf)
+            FfiConverterTypeInviteState.write(value.`state`, buf)
+            FfiConverterOptionalString.write(value.`byDevice`, buf)
+    }
+}
+
+
+
+/**
  * A team this device belongs to.
  */
 data class TeamSummary (
@@ -9317,6 +9468,57 @@ public object FfiConverterTypeInstrument: FfiConverterRustBuffer<Instrument> {
     override fun allocationSize(value: Instrument) = 4UL
 
     override fun write(value: Instrument, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What became of an invite.
+ */
+
+enum class InviteState {
+    
+    /**
+     * Redeemable until it expires.
+     */
+    PENDING,
+    /**
+     * Redeemed by a device (`TeamInvite::by_device`).
+     */
+    REDEEMED,
+    /**
+     * Cancelled by a device (`TeamInvite::by_device`).
+     */
+    CANCELLED,
+    /**
+     * Expired before anyone redeemed it.
+     */
+    EXPIRED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInviteState: FfiConverterRustBuffer<InviteState> {
+    override fun read(buf: ByteBuffer) = try {
+        InviteState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: InviteState) = 4UL
+
+    override fun write(value: InviteState, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -11078,6 +11280,34 @@ public object FfiConverterSequenceTypeTeamDevice: FfiConverterRustBuffer<List<Te
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeTeamDevice.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTeamInvite: FfiConverterRustBuffer<List<TeamInvite>> {
+    override fun read(buf: ByteBuffer): List<TeamInvite> {
+        val len = buf.getInt()
+        return List<TeamInvite>(len) {
+            FfiConverterTypeTeamInvite.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TeamInvite>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTeamInvite.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TeamInvite>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTeamInvite.write(it, buf)
         }
     }
 }

@@ -50,6 +50,12 @@ pub(super) enum Command {
         bundles: Vec<NewBundle>,
         reply: oneshot::Sender<Result<u64>>,
     },
+    ForgetBundles {
+        team: TeamId,
+        recipient: [u8; 16],
+        up_to: u64,
+        reply: oneshot::Sender<Result<u64>>,
+    },
     Push {
         team: TeamId,
         envelopes: Vec<NewEnvelope>,
@@ -65,7 +71,7 @@ impl Command {
             Command::Push { envelopes, .. } => envelopes.len().max(1),
             Command::StoreBundles { bundles, .. } => bundles.len().max(1),
             Command::AppendMembership { append, .. } => append.bundles.len().max(1),
-            Command::CreateTeam { .. } => 1,
+            Command::CreateTeam { .. } | Command::ForgetBundles { .. } => 1,
         }
     }
 }
@@ -251,9 +257,9 @@ fn done_without_trying(command: Command, message: &str) -> Done {
     let error = || Error::Backend(message.to_owned());
     match command {
         Command::CreateTeam { reply, .. } => Done::Unit(reply, Err(error())),
-        Command::AppendMembership { reply, .. } | Command::StoreBundles { reply, .. } => {
-            Done::Number(reply, Err(error()))
-        }
+        Command::AppendMembership { reply, .. }
+        | Command::StoreBundles { reply, .. }
+        | Command::ForgetBundles { reply, .. } => Done::Number(reply, Err(error())),
         Command::Push { reply, .. } => Done::Pushed(reply, Err(error())),
     }
 }
@@ -283,6 +289,12 @@ fn apply(
             bundles,
             reply,
         } => Done::Number(reply, store_bundles(conn, team, &bundles)),
+        Command::ForgetBundles {
+            team,
+            recipient,
+            up_to,
+            reply,
+        } => Done::Number(reply, forget_bundles(conn, team, recipient, up_to)),
         Command::Push {
             team,
             envelopes,
@@ -414,6 +426,11 @@ fn append_membership(conn: &Connection, team: TeamId, append: &MembershipAppend)
         }
     }
     let bundle_head = insert_bundles(conn, team, bundle_head, &append.bundles)?;
+    for invite in &append.forget_bundles {
+        conn.prepare_cached("DELETE FROM key_bundles WHERE team = ?1 AND recipient = ?2")
+            .and_then(|mut s| s.execute(params![team.0, invite.0]))
+            .map_err(sql_error)?;
+    }
     conn.prepare_cached(
         "UPDATE teams SET membership_len = ?2, epoch = ?3, bundle_head = ?4 WHERE id = ?1",
     )
@@ -487,6 +504,14 @@ fn store_bundles(conn: &Connection, team: TeamId, bundles: &[NewBundle]) -> Resu
         .and_then(|mut s| s.execute(params![team.0, to_sql_int(new_head)]))
         .map_err(sql_error)?;
     Ok(new_head.saturating_sub(head))
+}
+
+fn forget_bundles(conn: &Connection, team: TeamId, recipient: [u8; 16], up_to: u64) -> Result<u64> {
+    let n = conn
+        .prepare_cached("DELETE FROM key_bundles WHERE team = ?1 AND recipient = ?2 AND seq <= ?3")
+        .and_then(|mut s| s.execute(params![team.0, recipient, to_sql_int(up_to)]))
+        .map_err(sql_error)?;
+    Ok(u64::try_from(n).unwrap_or(u64::MAX))
 }
 
 fn push(
