@@ -1,6 +1,7 @@
 //! Criterion benches of the store on the seeded caseload (250 patients, 2,000 assets):
 //! record a session note (edit + persist + index), open the store and list the caseload,
-//! open one full case file cold, search the directory.
+//! open one full case file cold, search the directory; and open and list again once the
+//! device is in a team of 20 (its membership log is folded and verified on open).
 //!
 //! `cargo bench -p holdfast-core --bench store`
 
@@ -10,6 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use holdfast_core::model::case_file::{CaseStatus, NewSession, SessionMode};
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::store::{CaseloadFilter, DirectoryQuery};
+use holdfast_core::sync::Role;
 use holdfast_core::{MemoryKeyStore, Store, StoreConfig};
 
 /// The full seeded caseload under `cargo bench`; a small one when `cargo test --benches`
@@ -98,9 +100,59 @@ fn benches(c: &mut Criterion) {
     });
 }
 
+/// Puts the store's device in a team of `devices` (itself its admin), enrolled as the relay
+/// would: each invite and redeem appended to its log (nothing crosses a network).
+fn join_team_of(store: &mut Store, devices: usize) {
+    let team = store.create_team("http://relay.invalid").expect("team");
+    for n in 1..devices {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = MemoryKeyStore::default();
+        let config = StoreConfig::new(dir.path(), &format!("Colleague {n}"));
+        let mut other = Store::create(&config, &keys).expect("create");
+        let invite = store
+            .prepare_invite(team, Role::LinkWorker, None, 600_000)
+            .expect("invite");
+        let genesis = store.membership_log(team).expect("log")[0].1.clone();
+        let redeem = other
+            .prepare_redeem(&invite.code, &invite.entry, &genesis)
+            .expect("redeem");
+        other.join_team(&keys, &invite.code, &redeem).expect("join");
+        let seq = invite.expected_len;
+        store
+            .apply_membership(
+                team,
+                &[(seq, invite.entry), (seq + 1, redeem.entry)],
+                seq + 2,
+            )
+            .expect("append");
+    }
+    assert_eq!(store.devices(team).expect("devices").len(), devices);
+}
+
+fn open_in_a_team(c: &mut Criterion) {
+    let (_dir, keys, config, _) = seeded();
+    let mut store = Store::open(&config, &keys).expect("open");
+    // 20 devices: the genesis and 19 invite + redeem pairs, every entry verified on open.
+    join_team_of(&mut store, 20);
+    drop(store);
+    c.bench_function(
+        "open_store_and_list_caseload_250_in_a_team_of_20 (log re-verified)",
+        |b| {
+            b.iter(|| {
+                let store = Store::open(&config, &keys).expect("open");
+                let list = store
+                    .caseload(&CaseloadFilter::default())
+                    .expect("caseload");
+                assert_eq!(list.len(), seed_config().patients);
+                black_box(list)
+            })
+        },
+    );
+}
+
 criterion_group! {
     name = store;
     config = Criterion::default().sample_size(50);
-    targets = benches
+    targets = benches, open_in_a_team
 }
 criterion_main!(store);
