@@ -662,7 +662,8 @@ pub enum InviteCommand {
     /// Withdraw a pending invite (shown to the wrong person, or no longer wanted): the relay
     /// refuses it from now on and deletes the keys left for it. Its maker or an admin.
     Cancel {
-        /// The invite (id, or its first 6+ characters; see `holdfast invite list`).
+        /// The invite (id, or its first 6+ characters; see `holdfast invite list`). Its code
+        /// works too, but an id keeps the code out of your shell history.
         invite: String,
         /// The team (id, or its first 6+ characters) [default: this device's current team].
         #[arg(long, value_name = "ID")]

@@ -748,6 +748,16 @@ async fn a_redeem_whose_answer_was_lost_succeeds_when_tried_again() {
             .unwrap();
         s.hold_redeem(&decoded, &prepared).unwrap();
     }
+    // A copy of the code altered to name another relay never gets the held entry.
+    let mut elsewhere = decoded.clone();
+    elsewhere.relay_url = "http://127.0.0.1:9".into();
+    let err = slow
+        .client
+        .redeem_invite(&slow.keys, &elsewhere.encode())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("altered"), "{err}");
+    assert!(slow.s().held_redeem(&decoded).unwrap().is_some());
     let quick = Device::new("Quick");
     quick
         .client

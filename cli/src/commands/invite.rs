@@ -393,10 +393,17 @@ pub(super) fn cancel(ctx: &Ctx, typed: &str, team: Option<&str>) -> Result<Outpu
         )));
     }
     let invites = s.lock()?.invites(info.team)?;
-    // The code itself names its invite too (it is never echoed back).
-    let wanted = InviteCode::decode(typed.trim())
-        .map(|c| hex::encode(c.id().0))
-        .unwrap_or_else(|_| typed.to_owned());
+    // The code itself names its invite too. It is never echoed back, even garbled.
+    let wanted = match InviteCode::decode(typed.trim()) {
+        Ok(c) => hex::encode(c.id().0),
+        Err(_) if typed.trim().starts_with("HF1-") => {
+            return Err(CliError::input(
+                "that invite code does not read (a character lost in copying?): give the \
+                 invite's id instead (see `holdfast invite list`)",
+            ));
+        }
+        Err(_) => typed.to_owned(),
+    };
     let id = lookup::pick("invite", &wanted, invites.iter().map(|i| i.invite.as_str()))?;
     let invite = invites
         .iter()

@@ -739,13 +739,16 @@ impl Store {
     }
 
     /// The team's invites as this device's verified log has them, newest expiry first.
+    /// Staff see every invite; a patient's device only the one it redeemed.
     pub fn invites(&self, team: TeamId) -> Result<Vec<TeamInvite>> {
         let a = self.access(team)?;
         let now = now_ms();
+        let patient = a.is_patient();
         let mut out: Vec<TeamInvite> = a
             .membership
             .invites
             .values()
+            .filter(|i| !patient || a.invite == Some(i.invite.0))
             .map(|i| TeamInvite {
                 invite: hex::encode(i.invite.0),
                 role: i.role,
@@ -1127,9 +1130,9 @@ impl Store {
     /// (a new entry would be refused, the invite being used by then).
     pub fn hold_redeem(&self, code: &InviteCode, redeemed: &PreparedRedeem) -> Result<()> {
         self.conn.execute(
-            "INSERT OR REPLACE INTO pending_redeems
-                 (invite_id, team_id, entry, role, plan_id, genesis, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR IGNORE INTO pending_redeems
+                 (invite_id, team_id, entry, role, plan_id, genesis, created_at, relay_url)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 code.id().0.to_vec(),
                 code.team.0.to_vec(),
@@ -1138,32 +1141,45 @@ impl Store {
                 redeemed.plan.map(|p| p.as_bytes().to_vec()),
                 redeemed.genesis,
                 doc::now_millis(),
+                code.relay_url,
             ],
         )?;
         Ok(())
     }
 
-    /// The Redeem entry held for the code's invite, if one was sent and not answered.
+    /// The Redeem entry held for the code's invite, if one was sent and not answered. A
+    /// code for the same invite that names another relay or team than the one held (a copy
+    /// someone altered) is refused: the held entry goes only where it went before.
     pub fn held_redeem(&self, code: &InviteCode) -> Result<Option<PreparedRedeem>> {
         let row = self
             .conn
             .query_row(
-                "SELECT entry, role, plan_id, genesis FROM pending_redeems
-                 WHERE invite_id = ?1 AND team_id = ?2",
-                params![code.id().0.to_vec(), code.team.0.to_vec()],
+                "SELECT entry, role, plan_id, genesis, relay_url FROM pending_redeems
+                 WHERE invite_id = ?1",
+                params![code.id().0.to_vec()],
                 |r| {
                     Ok((
                         r.get::<_, Vec<u8>>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, Option<Vec<u8>>>(2)?,
                         r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, String>(4)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((entry, role, plan, genesis)) = row else {
+        let Some((entry, role, plan, genesis, relay_url)) = row else {
             return Ok(None);
         };
+        let same_team = holdfast_protocol::Entry::decode(&genesis)
+            .is_ok_and(|g| g.team == code.team && g.anchor() == code.anchor);
+        if relay_url != code.relay_url || !same_team {
+            return Err(Error::InviteRefused(
+                "this code names another relay or team than the same invite did when this \
+                 device began redeeming it: it was altered"
+                    .into(),
+            ));
+        }
         let role = Role::from_name(&role)
             .ok_or_else(|| Error::StoreCorrupt(format!("held redeem with role {role:?}")))?;
         let plan = plan.map(|p| DocId::from_slice(&p)).transpose()?;

@@ -183,6 +183,7 @@ const V5: &str = "
 CREATE TABLE pending_redeems (
     invite_id  BLOB PRIMARY KEY,
     team_id    BLOB NOT NULL,
+    relay_url  TEXT NOT NULL,
     entry      BLOB NOT NULL,
     role       TEXT NOT NULL,
     plan_id    BLOB,

@@ -278,7 +278,11 @@ impl SyncClient {
             Ok((entry, Vec::new(), expected_len))
         })
         .await?;
-        self.sync_access(team).await?;
+        // The relay has the Cancel: a failure to read the log back only delays this
+        // device's list until the next sync.
+        if let Err(e) = self.sync_access(team).await {
+            tracing::info!(team = %team, error = %e, "invite cancelled; membership not re-read");
+        }
         tracing::info!(team = %team, "invite cancelled");
         Ok(())
     }
@@ -365,7 +369,7 @@ impl SyncClient {
                     let code_c = code.clone();
                     self.store().run(move |s| s.drop_redeem(&code_c)).await?;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(invite_error(e)),
             }
         }
         let team = TeamId::from(code.team);
@@ -387,8 +391,10 @@ impl SyncClient {
             .store()
             .run(move |s| {
                 let prepared = s.prepare_redeem(&code_c, &entry, &genesis)?;
+                // Held once: a second redeem of the same code at the same time (a double
+                // tap) sends the entry already held, never a second one.
                 s.hold_redeem(&code_c, &prepared)?;
-                Ok(prepared)
+                Ok(s.held_redeem(&code_c)?.unwrap_or(prepared))
             })
             .await?;
         match self.post_redeem(&base, &code, &prepared).await {
@@ -396,14 +402,15 @@ impl SyncClient {
             Err(e) if is_refusal(&e) => {
                 let code_c = code.clone();
                 self.store().run(move |s| s.drop_redeem(&code_c)).await?;
-                Err(e)
+                Err(invite_error(e))
             }
             // No answer: the relay may have taken it. The entry is held for the next try.
-            Err(e) => Err(e),
+            Err(e) => Err(invite_error(e)),
         }
     }
 
-    /// Sends a Redeem entry. `Ok` when the relay took it, now or before.
+    /// Sends a Redeem entry. `Ok` when the relay took it, now or before. Errors are the
+    /// client's own (see [`is_refusal`]); callers word them with [`invite_error`].
     async fn post_redeem(
         &self,
         base: &str,
@@ -421,8 +428,7 @@ impl SyncClient {
                 Some(body),
                 false,
             )
-            .await
-            .map_err(invite_error)?;
+            .await?;
         Ok(())
     }
 
@@ -442,12 +448,58 @@ impl SyncClient {
     }
 }
 
-/// The relay (or the device's own check of the code) said no for good: not a lost answer,
-/// an overloaded relay or a rate limit, after which the same request may yet succeed.
+/// The relay itself said no for good, with one of its own error codes: the entry is not in
+/// its log. Not a lost answer, an overloaded relay, a rate limit, or a 4xx from something
+/// between the phone and the relay (a captive portal, a proxy: `http_NNN`), after any of
+/// which the relay may hold the entry and the same request may yet succeed.
 fn is_refusal(e: &Error) -> bool {
     match e {
-        Error::InviteRefused(_) => true,
-        Error::Relay { status, .. } => (400..500).contains(status) && !matches!(status, 408 | 429),
+        Error::Relay { status, code, .. } => {
+            (400..500).contains(status)
+                && !matches!(status, 408 | 429)
+                && !code.starts_with("http_")
+        }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relay(status: u16, code: &str) -> Error {
+        Error::Relay {
+            status,
+            code: code.into(),
+            message: String::new(),
+        }
+    }
+
+    /// A held Redeem is dropped only when the relay itself refuses it: never for a lost
+    /// answer, a busy relay, or a 4xx from a captive portal or proxy in between.
+    #[test]
+    fn only_the_relays_own_refusals_drop_a_held_redeem() {
+        for e in [
+            relay(409, "invite_used"),
+            relay(410, "invite_cancelled"),
+            relay(410, "invite_expired"),
+            relay(404, "no_such_invite"),
+            relay(400, "stale_timestamp"),
+            relay(403, "bad_signature"),
+        ] {
+            assert!(is_refusal(&e), "{e}");
+        }
+        for e in [
+            relay(403, "http_403"),
+            relay(407, "http_407"),
+            relay(404, "http_404"),
+            relay(429, "rate_limited"),
+            relay(408, "timeout"),
+            relay(503, "unavailable"),
+            relay(200, "bad_response"),
+            Error::Network("connection reset".into()),
+        ] {
+            assert!(!is_refusal(&e), "{e}");
+        }
     }
 }

@@ -163,10 +163,10 @@ fn check_bundles(
             let to_invite = state
                 .invites
                 .get(&InviteId(header.recipient))
-                .is_some_and(|i| i.cancelled_by.is_none());
+                .is_some_and(|i| i.cancelled_by.is_none() && i.redeemed_by.is_none());
             if !to_device && !to_invite {
                 return Err(ApiError::bad_request(format!(
-                    "key bundle {i} is for {}, neither an active device nor an invite of the team that is not cancelled",
+                    "key bundle {i} is for {}, neither an active device nor an invite of the team still open",
                     hex::encode(header.recipient)
                 )));
             }
@@ -451,38 +451,39 @@ pub async fn redeem<S: Storage>(
         ));
     }
     tracing::Span::current().record("device", tracing::field::display(device));
-    // The same entry again: the device never got the answer to its first send. Answer it
-    // again rather than "used", whatever its age (nothing is appended).
-    let log = team_log(&state, team).await?;
-    if let Some(seq) = log.entries.iter().position(|e| e.bytes == request.entry.0) {
-        let seq = u64::try_from(seq).map_err(|_| ApiError::internal("log too long"))?;
-        tracing::info!(team = %team, device = %device, seq, "redeem sent again: answered again");
-        return Ok((
-            StatusCode::OK,
-            Json(Redeemed {
-                seq,
-                device: *device,
-                role: log
-                    .state
-                    .devices
-                    .get(device)
-                    .map_or(Role::Patient, |m| m.role),
-                epoch: log.state.epoch,
-                membership_len: log.len(),
-            }),
-        ));
-    }
-    let now = crate::now_ms();
-    check_fresh(
-        "redeem entry",
-        entry.at_ms,
-        now,
-        state.limits().max_clock_skew(),
-    )?;
     // Optimistic: check against the cached log and append at its length; if another append
     // got there first, read the log again and check again.
     for _ in 0..REDEEM_ATTEMPTS {
         let log = team_log(&state, team).await?;
+        // The same entry again: the device never got the answer to its first send (or sent
+        // again while the first was being written). Answer it again rather than "used",
+        // whatever its age, appending nothing. Checked on every read of the log: the first
+        // send may commit while this one waits.
+        if let Some(seq) = log.entries.iter().position(|e| e.bytes == request.entry.0) {
+            let seq = u64::try_from(seq).map_err(|_| ApiError::internal("log too long"))?;
+            tracing::info!(team = %team, device = %device, seq, "redeem sent again: answered again");
+            return Ok((
+                StatusCode::OK,
+                Json(Redeemed {
+                    seq,
+                    device: *device,
+                    role: log
+                        .state
+                        .devices
+                        .get(device)
+                        .map_or(Role::Patient, |m| m.role),
+                    epoch: log.state.epoch,
+                    membership_len: log.len(),
+                }),
+            ));
+        }
+        let now = crate::now_ms();
+        check_fresh(
+            "redeem entry",
+            entry.at_ms,
+            now,
+            state.limits().max_clock_skew(),
+        )?;
         let mut after = log.state.clone();
         let applied = after.apply_at(&entry, Some(now)).map_err(entry_error)?;
         let role = after.devices.get(device).map_or(Role::Patient, |m| m.role);
