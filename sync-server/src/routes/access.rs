@@ -594,14 +594,30 @@ pub async fn keys<S: Storage>(
     // Asking for bundles after N says the device holds those up to N: the ones left for the
     // invite it redeemed are deleted (the code's secret opens them; the device no longer
     // needs them). Its own bundles stay: they are sealed to its key, not to a code.
+    // Read first: a sync that has nothing to acknowledge (nearly all) costs no write.
     if let Some(invite) = member.invite
         && query.after > 0
     {
-        let gone = state
+        let oldest = state
             .storage()
-            .forget_bundles(member.team, invite.0, query.after)
+            .bundles(
+                member.team,
+                storage::BundleRequest {
+                    recipients: vec![invite.0],
+                    after: 0,
+                    limit: 1,
+                },
+            )
             .await?;
-        if gone > 0 {
+        if oldest
+            .bundles
+            .first()
+            .is_some_and(|(seq, _)| *seq <= query.after)
+        {
+            let gone = state
+                .storage()
+                .forget_bundles(member.team, invite.0, query.after)
+                .await?;
             tracing::debug!(team = %member.team, gone, "invite key bundles deleted after delivery");
         }
     }
