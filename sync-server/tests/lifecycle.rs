@@ -305,6 +305,13 @@ impl Storage for Hooked {
     async fn head(&self, team: TeamId) -> storage::Result<Option<u64>> {
         self.inner.head(team).await
     }
+    async fn document_head(
+        &self,
+        team: TeamId,
+        document: holdfast_protocol::DocumentId,
+    ) -> storage::Result<u64> {
+        self.inner.document_head(team, document).await
+    }
     fn heads(&self) -> &TeamHeads {
         self.inner.heads()
     }
@@ -458,4 +465,66 @@ async fn a_storage_failure_is_a_generic_500_that_leaks_nothing() {
     broken.store(false, Ordering::SeqCst);
     let healthy = relay.http.get(relay.at("/healthz")).send().await.unwrap();
     assert_eq!(healthy.status(), StatusCode::OK);
+}
+
+/// A patient's device hears its plan's head only: staff writing case files (when, how
+/// much) is not announced to it.
+#[tokio::test]
+async fn a_patient_hears_only_its_plans_head() {
+    use holdfast_protocol::{DocumentId, Kind};
+    const PLAN: DocumentId = DocumentId([0xa1; 16]);
+    const CASE: DocumentId = DocumentId([0xc1; 16]);
+    let relay = Relay::start().await;
+    let worker = Device::new();
+    let patient = Device::new();
+    let team = relay.create_team(&worker).await;
+    let worker_token = relay.login(&worker).await;
+    relay
+        .enrol(
+            &worker_token,
+            team,
+            &worker,
+            &patient,
+            Role::Patient,
+            Some(PLAN),
+        )
+        .await;
+    let patient_token = relay.login(&patient).await;
+    let write = |doc: DocumentId, salt: u64| {
+        worker.batch(
+            team,
+            &[worker.envelope_at(team, doc, Kind::ChangeBatch, 0, salt, 32, 1)],
+        )
+    };
+    relay.push_ok(&worker_token, team, write(CASE, 1)).await;
+    relay.push_ok(&worker_token, team, write(PLAN, 2)).await;
+
+    let mut socket = connect_live(&relay, team, Some(&patient_token))
+        .await
+        .unwrap();
+    assert_eq!(next_seq(&mut socket).await, 2, "the plan's head on connect");
+    // Case-file writes move the team's head, and the patient hears nothing of them.
+    for salt in 3..6 {
+        relay.push_ok(&worker_token, team, write(CASE, salt)).await;
+    }
+    let quiet = tokio::time::timeout(Duration::from_millis(500), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "the patient heard {quiet:?}");
+    // A change to its plan is announced, with the plan's sequence number.
+    relay.push_ok(&worker_token, team, write(PLAN, 9)).await;
+    assert_eq!(next_seq(&mut socket).await, 6);
+    // Staff still hear the team's head.
+    let mut staff = connect_live(&relay, team, Some(&worker_token))
+        .await
+        .unwrap();
+    assert_eq!(next_seq(&mut staff).await, 6);
+    relay.push_ok(&worker_token, team, write(CASE, 10)).await;
+    assert_eq!(next_seq(&mut staff).await, 7);
 }

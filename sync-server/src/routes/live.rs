@@ -1,5 +1,7 @@
 //! `GET /v1/teams/{team}/live`: a WebSocket that tells a member the team's latest
 //! sequence number, `{"seq": N}`, on connect and whenever it grows; the device then pulls.
+//! A patient's device hears only its plan's latest sequence number, when that grows: the
+//! team's activity (when staff write, how much) is none of its business.
 //!
 //! Updates come from the storage backend's [`TeamHeads`](crate::storage::TeamHeads) (a
 //! `watch` per team), so a burst of commits reaches a slow client as one message with the
@@ -75,7 +77,17 @@ async fn serve<S: Storage>(
         };
         match event {
             Event::Head => {
-                let seq = *heads.borrow_and_update();
+                let team_head = *heads.borrow_and_update();
+                let seq = match member.plan {
+                    None => team_head,
+                    Some(plan) => match state.storage().document_head(member.team, plan).await {
+                        Ok(seq) => seq,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "live plan head failed");
+                            break Some((close_code::ERROR, "relay error"));
+                        }
+                    },
+                };
                 if sent == Some(seq) {
                     continue;
                 }

@@ -479,6 +479,13 @@ pub trait Storage: Send + Sync + 'static {
     /// team does not exist.
     fn head(&self, team: TeamId) -> impl Future<Output = Result<Option<u64>>> + Send;
 
+    /// The sequence number of the team's latest envelope of `document` (0 if it has none).
+    fn document_head(
+        &self,
+        team: TeamId,
+        document: DocumentId,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
     /// A team's head, key epoch and membership length; `None` if it does not exist.
     fn team(&self, team: TeamId) -> impl Future<Output = Result<Option<TeamInfo>>> + Send;
 

@@ -507,6 +507,18 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn document_head(&self, team: TeamId, document: DocumentId) -> Result<u64> {
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT COALESCE(MAX(seq), 0) FROM envelopes WHERE team = ?1 AND document = ?2",
+            )
+            .and_then(|mut s| s.query_row(params![team.0, document.0], |r| r.get::<_, i64>(0)))
+            .map(from_sql_int)
+            .map_err(sql_error)
+        })
+        .await
+    }
+
     async fn team(&self, team: TeamId) -> Result<Option<TeamInfo>> {
         self.read(move |conn| {
             conn.prepare_cached("SELECT head, epoch, membership_len FROM teams WHERE id = ?1")
