@@ -329,6 +329,27 @@ async fn expired_and_forged_redeems_and_escalations_are_refused() {
         "invite_expired",
     )
     .await;
+
+    // An entry dated a day ago (or ahead) is refused, so nobody can backdate a cancel,
+    // a role change or a revocation; a fresh one is taken.
+    let len = relay.membership_len(&admin_token, team).await;
+    for at in [now_ms() - 86_400_000, now_ms() + 86_400_000] {
+        let stale = Entry::sign(
+            team,
+            at,
+            admin.id.0,
+            Op::Cancel { invite: code.id() },
+            &admin.key,
+        )
+        .unwrap();
+        expect_error(
+            relay.append(&admin_token, team, &stale, &[], len).await,
+            StatusCode::BAD_REQUEST,
+            "stale_timestamp",
+        )
+        .await;
+    }
+    assert_eq!(relay.membership_len(&admin_token, team).await, len);
 }
 
 #[tokio::test]

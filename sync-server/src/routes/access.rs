@@ -289,6 +289,14 @@ pub async fn append_entry<S: Storage>(
         ));
     }
     let now = crate::now_ms();
+    // Entry times are shown as when a device was added, revoked or an invite cancelled:
+    // they must be the signer's now, not backdated.
+    check_fresh(
+        "membership entry",
+        entry.at_ms,
+        now,
+        state.limits().max_clock_skew(),
+    )?;
     let mut after = member.log.state.clone();
     let applied = after.apply_at(&entry, Some(now)).map_err(entry_error)?;
     let bundles = check_bundles(
