@@ -107,9 +107,9 @@ pub struct TeamDevice {
 pub enum InviteStatus {
     /// Redeemable (until its expiry).
     Pending,
-    /// Redeemed by this device.
+    /// Redeemed by the device named.
     Redeemed(DeviceId),
-    /// Cancelled by this device.
+    /// Cancelled by the device named (its maker or an admin).
     Cancelled(DeviceId),
     /// Expired before anyone redeemed it.
     Expired,
@@ -1104,10 +1104,7 @@ impl Store {
             "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 0, ?2)",
             params![team_bytes(team), redeemed.genesis],
         )?;
-        tx.execute(
-            "DELETE FROM pending_redeems WHERE invite_id = ?1",
-            [code.id().0.to_vec()],
-        )?;
+        forget_held_redeem(&tx, code)?;
         // A patient device takes no documents of its own into the team; staff do.
         let becomes_current = if redeemed.role.is_staff() {
             super::teams::take_unassigned(&tx, self.current_team, team)?
@@ -1193,12 +1190,17 @@ impl Store {
 
     /// Forgets the Redeem entry held for the code's invite (the relay refused it).
     pub fn drop_redeem(&self, code: &InviteCode) -> Result<()> {
-        self.conn.execute(
-            "DELETE FROM pending_redeems WHERE invite_id = ?1",
-            [code.id().0.to_vec()],
-        )?;
-        Ok(())
+        forget_held_redeem(&self.conn, code)
     }
+}
+
+/// Forgets the Redeem entry held for the code's invite: refused, or the device has joined.
+fn forget_held_redeem(conn: &Connection, code: &InviteCode) -> Result<()> {
+    conn.execute(
+        "DELETE FROM pending_redeems WHERE invite_id = ?1",
+        [code.id().0.to_vec()],
+    )?;
+    Ok(())
 }
 
 /// An invite named by its code (`HF1-…`) or by its id (32 hex digits).

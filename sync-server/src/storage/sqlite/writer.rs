@@ -427,9 +427,7 @@ fn append_membership(conn: &Connection, team: TeamId, append: &MembershipAppend)
     }
     let bundle_head = insert_bundles(conn, team, bundle_head, &append.bundles)?;
     for invite in &append.forget_bundles {
-        conn.prepare_cached("DELETE FROM key_bundles WHERE team = ?1 AND recipient = ?2")
-            .and_then(|mut s| s.execute(params![team.0, invite.0]))
-            .map_err(sql_error)?;
+        forget_bundles(conn, team, invite.0, u64::MAX)?;
     }
     conn.prepare_cached(
         "UPDATE teams SET membership_len = ?2, epoch = ?3, bundle_head = ?4 WHERE id = ?1",
