@@ -15,10 +15,12 @@
 //! - **Key wrapping** ([`KeyBundle`], [`HpkeKeyPair`], [`derive_document_key`]): team epoch
 //!   keys and document keys sealed with HPKE (X-Wing) to one device and signed by another.
 //! - **Invites** ([`InviteCode`]): the one-time code shown as a QR code at enrolment.
+//! - **Time** ([`Clock`]): what devices and the relay read the time from; tests move a
+//!   [`ManualClock`] instead of sleeping.
 //!
-//! No Automerge, no I/O, no async. Every decoder is strict and total: bounded lengths, no
-//! trailing bytes, and an [`Error`] (never a panic) for any input. The byte layouts are in
-//! `docs/PROTOCOL.md`, with test vectors.
+//! No Automerge, no I/O (but [`SystemClock`] reading the time), no async. Every decoder is
+//! strict and total: bounded lengths, no trailing bytes, and an [`Error`] (never a panic)
+//! for any input. The byte layouts are in `docs/PROTOCOL.md`, with test vectors.
 //!
 //! ```
 //! use holdfast_protocol::{
@@ -60,6 +62,7 @@
 
 mod auth;
 mod batch;
+pub mod clock;
 mod envelope;
 mod error;
 mod ids;
@@ -81,6 +84,7 @@ pub use envelope::{
     ENVELOPE_MAGIC, ENVELOPE_OVERHEAD, EnvelopeRef, HEADER_LEN, Header, Kind, MAX_CIPHERTEXT,
     MAX_ENVELOPE, MAX_PLAINTEXT, MIN_ENVELOPE, NONCE_LEN, TAG_LEN, seal,
 };
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
 pub use error::{Error, Result};
 pub use ids::{DeviceId, DocumentId, EnvelopeId, InviteId, TeamId};
 pub use invite::{INVITE_PREFIX, InviteCode};
