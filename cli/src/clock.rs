@@ -1,12 +1,15 @@
 //! The local clock: the store keeps instants in UTC milliseconds, people type and read local
-//! dates and times (GMT in winter, BST in summer).
+//! dates and times (GMT in winter, BST in summer). The time itself comes from a
+//! [`SharedClock`] (the system's, unless a test gives another), the same one the core reads.
 
+use holdfast_protocol::SharedClock;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-/// The local time zone's offset, read once at start-up.
-#[derive(Debug, Clone, Copy)]
+/// The local time zone's offset, read once at start-up, over a source of the time.
+#[derive(Debug, Clone)]
 pub struct Clock {
     offset: UtcOffset,
+    source: SharedClock,
 }
 
 impl Clock {
@@ -15,17 +18,22 @@ impl Clock {
     pub fn detect() -> Self {
         Clock {
             offset: UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC),
+            source: holdfast_protocol::system_clock(),
         }
     }
 
     /// A clock at a fixed offset (tests).
     #[cfg(test)]
     pub fn at_offset(offset: UtcOffset) -> Self {
-        Clock { offset }
+        Clock {
+            offset,
+            source: holdfast_protocol::system_clock(),
+        }
     }
 
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc().to_offset(self.offset)
+        self.local(self.now_millis())
+            .unwrap_or_else(|| OffsetDateTime::UNIX_EPOCH.to_offset(self.offset))
     }
 
     /// Today's local date.
@@ -35,7 +43,7 @@ impl Clock {
 
     /// Now, in milliseconds since the epoch.
     pub fn now_millis(&self) -> i64 {
-        millis(self.now())
+        i64::try_from(self.source.now_ms()).unwrap_or(i64::MAX)
     }
 
     /// A local date and time as milliseconds since the epoch.

@@ -48,6 +48,31 @@ pub enum Error {
     /// The requested action does not fit the record's current state.
     #[error("{0}")]
     NotAllowed(String),
+    /// This device was revoked from the team: the relay refuses it and nothing new reaches
+    /// it. Its local records stay.
+    #[error("this device was revoked from team {team}")]
+    Revoked {
+        /// The team.
+        team: String,
+    },
+    /// Not possible yet, and nothing is wrong: the device waits for something that arrives
+    /// with a later sync (the keys of a new epoch, a colleague's enrolment). Try again.
+    #[error("not yet: {0}")]
+    TryAgain(String),
+    /// A bug or a broken invariant inside Holdfast (a task that panicked, a lock poisoned
+    /// by a panic), not the caller's input. Worth reporting.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// A case in the same team already has the new patient's NHS number: a re-referral
+    /// belongs on that case. Creating a second one must be deliberate.
+    #[error(
+        "a case with this NHS number is already on this device (case {existing}): add the \
+         referral to it (a re-referral), or create a separate case deliberately"
+    )]
+    DuplicatePatient {
+        /// The existing case.
+        existing: crate::model::ids::DocId,
+    },
     /// No such document or item.
     #[error("no {kind} with id {id}")]
     NotFound {

@@ -46,6 +46,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
 pub mod crypto;
 mod error;
 pub mod import;

@@ -16,6 +16,9 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use time::macros::date;
 
+/// The time every edit here is stamped with: convergence does not depend on it.
+const T: i64 = 1_780_000_000_000;
+
 fn author(n: u8) -> Author {
     Author {
         device: DeviceId([n; 16]),
@@ -80,7 +83,7 @@ fn deliver(reps: &mut [(Author, AutoCommit)], from: usize, to: usize) {
 fn finish(doc: &mut AutoCommit, a: &Author, result: holdfast_core::Result<()>) {
     match result {
         Ok(()) => {
-            doc::commit(doc, a, "op");
+            doc::commit(doc, a, "op", T);
         }
         Err(_) => {
             doc.rollback();
@@ -143,7 +146,7 @@ fn case_op() -> BoxedStrategy<CaseOp> {
 /// Applies one op as one committed change; ops the model refuses are rolled back.
 fn apply_case_op(doc: &mut AutoCommit, a: &Author, op: &CaseOp) {
     let result = match op {
-        CaseOp::Status(s) => case_file::set_status(doc, a, *s, None),
+        CaseOp::Status(s) => case_file::set_status(doc, a, *s, None, T),
         CaseOp::Session(note) => case_file::record_session(
             doc,
             a,
@@ -172,6 +175,7 @@ fn apply_case_op(doc: &mut AutoCommit, a: &Author, op: &CaseOp) {
                 description: "worried".into(),
                 escalated_to: escalate.then_some(EscalationTarget::Gp),
             },
+            T,
         )
         .map(|_| ()),
         CaseOp::ConcernStatus(i, s) => {
@@ -198,15 +202,17 @@ fn apply_case_op(doc: &mut AutoCommit, a: &Author, op: &CaseOp) {
                 reason: "lonely".into(),
                 needs: vec![Need::Loneliness],
             },
+            T,
         )
         .map(|_| ()),
-        CaseOp::Comment(t) => case_file::add_supervision_comment(doc, a, t).map(|_| ()),
+        CaseOp::Comment(t) => case_file::add_supervision_comment(doc, a, t, T).map(|_| ()),
         CaseOp::Measure(v) => case_file::record_measure(
             doc,
             a,
             Instrument::Ons4,
             date!(2026 - 10 - 02),
             &[Some(*v), Some(5), Some(5), Some(5)],
+            T,
         )
         .map(|_| ()),
         CaseOp::Rename(n) => {
@@ -235,8 +241,8 @@ proptest! {
         seed in 1u64..u64::MAX,
     ) {
         let base_author = author(0);
-        let mut base = case_file::create(&base_author, &Patient::named("Ada"), DocId([9; 16])).expect("create");
-        doc::commit(&mut base, &base_author, "created");
+        let mut base = case_file::create(&base_author, &Patient::named("Ada"), DocId([9; 16]), T).expect("create");
+        doc::commit(&mut base, &base_author, "created", T);
         let mut reps = replicas(&mut base, ops.len());
         for (i, batch) in ops.iter().enumerate() {
             let (a, d) = &mut reps[i];
@@ -267,16 +273,23 @@ proptest! {
 #[test]
 fn concurrent_status_changes_stay_visible_until_resolved() {
     let a0 = author(0);
-    let mut base = case_file::create(&a0, &Patient::named("Ada"), DocId([9; 16])).unwrap();
-    case_file::set_status(&mut base, &a0, CaseStatus::Active, None).unwrap();
-    doc::commit(&mut base, &a0, "active");
+    let mut base = case_file::create(&a0, &Patient::named("Ada"), DocId([9; 16]), T).unwrap();
+    case_file::set_status(&mut base, &a0, CaseStatus::Active, None, T).unwrap();
+    doc::commit(&mut base, &a0, "active", T);
     let mut reps = replicas(&mut base, 2);
     let (a, d) = &mut reps[0];
-    case_file::set_status(d, a, CaseStatus::Holding, Some("waiting for debt advice")).unwrap();
-    doc::commit(d, a, "holding");
+    case_file::set_status(
+        d,
+        a,
+        CaseStatus::Holding,
+        Some("waiting for debt advice"),
+        T,
+    )
+    .unwrap();
+    doc::commit(d, a, "holding", T);
     let (a, d) = &mut reps[1];
-    case_file::set_status(d, a, CaseStatus::Tapering, None).unwrap();
-    doc::commit(d, a, "tapering");
+    case_file::set_status(d, a, CaseStatus::Tapering, None, T).unwrap();
+    doc::commit(d, a, "tapering", T);
     exchange(&mut reps, 42);
 
     let (a, d) = &mut reps[0];
@@ -306,14 +319,14 @@ fn concurrent_status_changes_stay_visible_until_resolved() {
     );
     // Nobody can move a conflicted status on; resolving must pick a competing value.
     assert!(matches!(
-        case_file::set_status(d, a, CaseStatus::Closed, None),
+        case_file::set_status(d, a, CaseStatus::Closed, None, T),
         Err(holdfast_core::Error::Conflict { .. })
     ));
     d.rollback();
-    assert!(case_file::resolve_status(d, a, CaseStatus::Closed).is_err());
+    assert!(case_file::resolve_status(d, a, CaseStatus::Closed, T).is_err());
     d.rollback();
-    case_file::resolve_status(d, a, CaseStatus::Holding).unwrap();
-    doc::commit(d, a, "resolved");
+    case_file::resolve_status(d, a, CaseStatus::Holding, T).unwrap();
+    doc::commit(d, a, "resolved", T);
     exchange(&mut reps, 7);
     for (_, d) in reps.iter_mut() {
         let v = case_file::read(d).unwrap();
@@ -324,7 +337,7 @@ fn concurrent_status_changes_stay_visible_until_resolved() {
 #[test]
 fn concurrent_note_amendments_keep_both_versions() {
     let a0 = author(0);
-    let mut base = case_file::create(&a0, &Patient::named("Ada"), DocId([9; 16])).unwrap();
+    let mut base = case_file::create(&a0, &Patient::named("Ada"), DocId([9; 16]), T).unwrap();
     let sid = case_file::record_session(
         &mut base,
         &a0,
@@ -339,7 +352,7 @@ fn concurrent_note_amendments_keep_both_versions() {
         },
     )
     .unwrap();
-    doc::commit(&mut base, &a0, "session");
+    doc::commit(&mut base, &a0, "session", T);
     let mut reps = replicas(&mut base, 2);
     for (i, text) in ["draft from the car", "draft from the office"]
         .iter()
@@ -348,7 +361,7 @@ fn concurrent_note_amendments_keep_both_versions() {
         let (_, d) = &mut reps[i];
         case_file::amend_session_note(d, sid, text).unwrap();
         let (a, d) = &mut reps[i];
-        doc::commit(d, a, "amend");
+        doc::commit(d, a, "amend", T);
     }
     exchange(&mut reps, 3);
     let view = case_file::read(&mut reps[1].1).unwrap();
@@ -404,7 +417,7 @@ fn apply_plan_op(doc: &mut AutoCommit, a: &Author, op: &PlanOp) {
     let plan = action_plan::read(doc).expect("readable");
     let result = match op {
         PlanOp::WhatMatters(t) => action_plan::set_what_matters(doc, t),
-        PlanOp::Goal(t) => action_plan::add_goal(doc, t).map(|_| ()),
+        PlanOp::Goal(t) => action_plan::add_goal(doc, t, T).map(|_| ()),
         PlanOp::EditGoal(i, t) => match plan.goals.get(*i) {
             Some(g) => action_plan::edit_goal(doc, g.id, t),
             None => Ok(()),
@@ -422,13 +435,14 @@ fn apply_plan_op(doc: &mut AutoCommit, a: &Author, op: &PlanOp) {
                 due: None,
                 asset: None,
             },
+            T,
         )
         .map(|_| ()),
         PlanOp::Done(i, b) => match plan.steps.get(*i) {
             Some(s) => action_plan::set_step_done(doc, s.id, *b),
             None => Ok(()),
         },
-        PlanOp::Comment(t) => action_plan::add_comment(doc, a, t).map(|_| ()),
+        PlanOp::Comment(t) => action_plan::add_comment(doc, a, t, T).map(|_| ()),
         PlanOp::Touch(t) => action_plan::set_get_back_in_touch(doc, t),
     };
     finish(doc, a, result);
@@ -447,7 +461,7 @@ proptest! {
         let a0 = author(0);
         let mut base = action_plan::create(&a0).expect("create");
         action_plan::set_what_matters(&mut base, "seeing my grandchildren").expect("what matters");
-        doc::commit(&mut base, &a0, "created");
+        doc::commit(&mut base, &a0, "created", T);
         let mut reps = replicas(&mut base, ops.len());
         for (i, batch) in ops.iter().enumerate() {
             let (a, d) = &mut reps[i];
@@ -479,7 +493,7 @@ fn concurrent_edits_to_what_matters_both_survive() {
     let a0 = author(0);
     let mut base = action_plan::create(&a0).unwrap();
     action_plan::set_what_matters(&mut base, "getting out of the house").unwrap();
-    doc::commit(&mut base, &a0, "created");
+    doc::commit(&mut base, &a0, "created", T);
     let mut reps = replicas(&mut base, 2);
     let edits = [
         "getting out of the house more often",
@@ -488,7 +502,7 @@ fn concurrent_edits_to_what_matters_both_survive() {
     for (i, text) in edits.iter().enumerate() {
         let (a, d) = &mut reps[i];
         action_plan::set_what_matters(d, text).unwrap();
-        doc::commit(d, a, "edit");
+        doc::commit(d, a, "edit", T);
     }
     exchange(&mut reps, 11);
     let text = action_plan::read(&reps[0].1).unwrap().what_matters;
@@ -566,7 +580,7 @@ proptest! {
     ) {
         let a0 = author(0);
         let mut base = directory::create(&a0, "Leeds North").expect("create");
-        doc::commit(&mut base, &a0, "created");
+        doc::commit(&mut base, &a0, "created", T);
         let mut reps = replicas(&mut base, ops.len());
         for (i, batch) in ops.iter().enumerate() {
             let (a, d) = &mut reps[i];

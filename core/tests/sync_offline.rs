@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
+use holdfast_core::access::{Roster, open_page};
 use holdfast_core::crypto::TeamKeys;
 use holdfast_core::model::case_file::{CaseStatus, NewPatient};
 use holdfast_core::model::ids::{DeviceId, DocId};
-use holdfast_core::sync::incoming::{Roster, open_page};
 use holdfast_core::{KeyStore, MemoryKeyStore, Store, StoreConfig, TeamId};
 use holdfast_protocol::{
     DeviceSigningKey, EnvelopeId, EnvelopeRef, Header, Kind, PullPage, Role, SystemRandom, seal,
@@ -96,7 +96,7 @@ fn open(
     team: TeamId,
     cursor: u64,
     page: &PullPage,
-) -> holdfast_core::sync::incoming::OpenedPage {
+) -> holdfast_core::access::OpenedPage {
     let keys = d.store.keys_held(team).unwrap();
     let roster = Roster::from_access(d.store.access(team).unwrap());
     open_page(team, &keys, &roster, d.store.author().device, cursor, page)

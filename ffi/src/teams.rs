@@ -216,7 +216,7 @@ impl HoldfastDevice {
 
     /// The team's invites (or the current team's), newest expiry first, as of the last sync.
     pub fn invites(&self, team: Option<String>) -> Result<Vec<TeamInvite>> {
-        use holdfast_core::store::InviteStatus as S;
+        use holdfast_core::access::InviteStatus as S;
         let team = self.team_or_current(team)?;
         Ok(self
             .store()?

@@ -80,11 +80,11 @@ pub use batch::{
     MAX_BATCH, MAX_PAGE_BYTES, MAX_PUSH_BYTES, PAGE_HEADER_LEN, PAGE_ITEM_OVERHEAD, PULL_MAGIC,
     PUSH_CONTEXT, PUSH_HEADER_LEN, PUSH_MAGIC, PullPage, PushBatch, PushBatchRef,
 };
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
 pub use envelope::{
     ENVELOPE_MAGIC, ENVELOPE_OVERHEAD, EnvelopeRef, HEADER_LEN, Header, Kind, MAX_CIPHERTEXT,
     MAX_ENVELOPE, MAX_PLAINTEXT, MIN_ENVELOPE, NONCE_LEN, TAG_LEN, seal,
 };
-pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
 pub use error::{Error, Result};
 pub use ids::{DeviceId, DocumentId, EnvelopeId, InviteId, TeamId};
 pub use invite::{INVITE_PREFIX, InviteCode};

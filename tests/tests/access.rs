@@ -14,10 +14,10 @@ use std::fmt::Write as _;
 use std::sync::MutexGuard;
 use std::time::Duration;
 
+use holdfast_core::access::InviteStatus;
 use holdfast_core::crypto::DEVICE_KEY_NAME;
 use holdfast_core::model::case_file::NewPatient;
 use holdfast_core::model::ids::{DeviceId, DocId};
-use holdfast_core::store::InviteStatus;
 use holdfast_core::sync::{RetryPolicy, Role};
 use holdfast_core::{
     Error, KeyStore, MemoryKeyStore, SharedStore, Store, StoreConfig, SyncClient, SyncConfig,

@@ -362,7 +362,7 @@ fn scenario(
         s.record_session(
             case,
             &NewSession {
-                start: holdfast_core::model::doc::now_millis(),
+                start: ctx.clock.now_millis(),
                 duration_minutes: 45,
                 mode: SessionMode::HomeVisit,
                 attended: true,
@@ -503,7 +503,7 @@ fn make_active_with_session(
     if status != CaseStatus::Active {
         store.set_status(case, CaseStatus::Active, Some("taken on for the demo"))?;
     }
-    let week_ago = holdfast_core::model::doc::now_millis() - 7 * 24 * 3600 * 1000;
+    let week_ago = clock.now_millis() - 7 * 24 * 3600 * 1000;
     store.record_session(
         case,
         &NewSession {

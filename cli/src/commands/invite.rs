@@ -6,8 +6,9 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
+use holdfast_core::access::{InviteStatus, TeamInvite};
 use holdfast_core::model::ids::{DeviceId, DocId};
-use holdfast_core::store::{CaseloadFilter, InviteStatus, TeamInfo, TeamInvite};
+use holdfast_core::store::{CaseloadFilter, TeamInfo};
 use holdfast_core::sync::Role;
 use holdfast_core::{Error as CoreError, Store, TeamId};
 use holdfast_protocol::InviteCode;

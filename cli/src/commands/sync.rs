@@ -324,7 +324,7 @@ async fn watch_line(
     before: Option<&SyncStatus>,
 ) -> Result<Option<(Output, bool)>> {
     let team = now.team;
-    let at = holdfast_core::model::doc::now_millis();
+    let at = ctx.clock.now_millis();
     let stamp = ctx.clock.time_of_day(at);
     let t = short(&team);
     let pulled =

@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use holdfast_core::access::TeamDevice;
 use holdfast_core::model::ids::{DeviceId, DocId};
-use holdfast_core::store::{CaseloadFilter, TeamDevice, TeamInfo};
+use holdfast_core::store::{CaseloadFilter, TeamInfo};
 use holdfast_core::sync::Role;
 use holdfast_core::{Error as CoreError, Store, TeamId};
 use serde::Serialize;

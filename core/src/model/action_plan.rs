@@ -151,7 +151,7 @@ fn check_len(field: &'static str, text: &str) -> Result<()> {
 }
 
 /// Adds a goal in the patient's words.
-pub fn add_goal(doc: &mut AutoCommit, text: &str) -> Result<GoalId> {
+pub fn add_goal(doc: &mut AutoCommit, text: &str, at: i64) -> Result<GoalId> {
     doc::expect_kind(doc, DocKind::ActionPlan)?;
     let text = doc::require_text("goal", text, MAX_TEXT)?;
     let id = GoalId::random();
@@ -159,7 +159,7 @@ pub fn add_goal(doc: &mut AutoCommit, text: &str) -> Result<GoalId> {
     let g = doc.put_object(&goals, id.to_string(), ObjType::Map)?;
     doc::put_text(doc, &g, "text", &text)?;
     doc.put(&g, "status", GoalStatus::NotStarted.as_str())?;
-    doc.put(&g, "created_at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&g, "created_at", ScalarValue::Timestamp(at))?;
     Ok(id)
 }
 
@@ -187,7 +187,7 @@ pub fn set_goal_status(doc: &mut AutoCommit, id: GoalId, status: GoalStatus) -> 
 }
 
 /// Adds a step.
-pub fn add_step(doc: &mut AutoCommit, step: &NewStep) -> Result<StepId> {
+pub fn add_step(doc: &mut AutoCommit, step: &NewStep, at: i64) -> Result<StepId> {
     doc::expect_kind(doc, DocKind::ActionPlan)?;
     let text = doc::require_text("step", &step.text, MAX_TEXT)?;
     if let Some(goal) = step.goal {
@@ -209,7 +209,7 @@ pub fn add_step(doc: &mut AutoCommit, step: &NewStep) -> Result<StepId> {
         doc.put(&s, "asset_directory", asset.directory.to_string())?;
         doc.put(&s, "asset", asset.asset.to_string())?;
     }
-    doc.put(&s, "created_at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&s, "created_at", ScalarValue::Timestamp(at))?;
     Ok(id)
 }
 
@@ -224,13 +224,18 @@ pub fn set_step_done(doc: &mut AutoCommit, id: StepId, done: bool) -> Result<()>
 }
 
 /// Adds a comment (from the patient, or a reply).
-pub fn add_comment(doc: &mut AutoCommit, author: &Author, text: &str) -> Result<CommentId> {
+pub fn add_comment(
+    doc: &mut AutoCommit,
+    author: &Author,
+    text: &str,
+    at: i64,
+) -> Result<CommentId> {
     doc::expect_kind(doc, DocKind::ActionPlan)?;
     let text = doc::require_text("comment", text, MAX_TEXT)?;
     let id = CommentId::random();
     let all = doc::ensure_map(doc, &ROOT, "comments")?;
     let c = doc.put_object(&all, id.to_string(), ObjType::Map)?;
-    doc.put(&c, "at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&c, "at", ScalarValue::Timestamp(at))?;
     doc.put(&c, "by", author.person.as_str())?;
     doc.put(&c, "text", text)?;
     Ok(id)

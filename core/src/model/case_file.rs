@@ -357,6 +357,10 @@ pub struct Measure {
     pub score: Score,
     /// Who recorded it.
     pub recorded_by: String,
+    /// When it was recorded (ms since the epoch, the recording device's clock): orders
+    /// measures taken on the same day, such as a correction or a baseline and a review at
+    /// one visit.
+    pub recorded_at: i64,
 }
 
 /// A safeguarding concern as raised.
@@ -469,7 +473,12 @@ impl CaseFile {
 // Edits
 
 /// Creates a case file for `patient`, status referred, linked to its action plan.
-pub fn create(author: &Author, patient: &NewPatient, action_plan: DocId) -> Result<AutoCommit> {
+pub fn create(
+    author: &Author,
+    patient: &NewPatient,
+    action_plan: DocId,
+    at: i64,
+) -> Result<AutoCommit> {
     patient.validate()?;
     let mut doc = doc::new_document(DocKind::CaseFile, author)?;
     let p = doc.put_object(ROOT, "patient", ObjType::Map)?;
@@ -485,7 +494,7 @@ pub fn create(author: &Author, patient: &NewPatient, action_plan: DocId) -> Resu
         doc.put_object(ROOT, key, ObjType::Map)?;
     }
     doc.put_object(ROOT, "status_log", ObjType::List)?;
-    put_status(&mut doc, author, None, CaseStatus::Referred, None)?;
+    put_status(&mut doc, author, at, None, CaseStatus::Referred, None)?;
     Ok(doc)
 }
 
@@ -531,19 +540,20 @@ pub fn update_patient(doc: &mut AutoCommit, patient: &Patient) -> Result<()> {
 fn put_status(
     doc: &mut AutoCommit,
     author: &Author,
+    at: i64,
     from: Option<CaseStatus>,
     to: CaseStatus,
     reason: Option<&str>,
 ) -> Result<()> {
     doc.put(ROOT, "status", to.as_str())?;
     let log = doc::require_obj(doc, &ROOT, "status_log")?;
-    let at = doc.length(&log);
-    let entry = doc.insert_object(&log, at, ObjType::Map)?;
+    let end = doc.length(&log);
+    let entry = doc.insert_object(&log, end, ObjType::Map)?;
     if let Some(from) = from {
         doc.put(&entry, "from", from.as_str())?;
     }
     doc.put(&entry, "to", to.as_str())?;
-    doc.put(&entry, "at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&entry, "at", ScalarValue::Timestamp(at))?;
     doc.put(&entry, "by", author.person.as_str())?;
     if let Some(reason) = reason {
         doc.put(&entry, "reason", reason)?;
@@ -591,6 +601,7 @@ pub fn set_status(
     author: &Author,
     to: CaseStatus,
     reason: Option<&str>,
+    at: i64,
 ) -> Result<()> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
     let from = current_status(doc)?;
@@ -603,11 +614,16 @@ pub fn set_status(
     let reason = reason
         .map(|r| doc::require_text("reason", r, MAX_SHORT))
         .transpose()?;
-    put_status(doc, author, Some(from), to, reason.as_deref())
+    put_status(doc, author, at, Some(from), to, reason.as_deref())
 }
 
 /// Ends a status conflict by choosing one of the competing values.
-pub fn resolve_status(doc: &mut AutoCommit, author: &Author, chosen: CaseStatus) -> Result<()> {
+pub fn resolve_status(
+    doc: &mut AutoCommit,
+    author: &Author,
+    chosen: CaseStatus,
+    at: i64,
+) -> Result<()> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
     let status = read_status(doc)?;
     if !status.is_conflicted() {
@@ -623,6 +639,7 @@ pub fn resolve_status(doc: &mut AutoCommit, author: &Author, chosen: CaseStatus)
     put_status(
         doc,
         author,
+        at,
         None,
         chosen,
         Some("resolved a conflict between devices"),
@@ -634,6 +651,7 @@ pub fn add_referral(
     doc: &mut AutoCommit,
     author: &Author,
     referral: &NewReferral,
+    at: i64,
 ) -> Result<ReferralId> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
     let reason = doc::require_text("referral reason", &referral.reason, MAX_SHORT)?;
@@ -660,11 +678,12 @@ pub fn add_referral(
         .collect();
     doc::put_string_list(doc, &r, "needs", &needs)?;
     doc.put(&r, "re_referral", re_referral)?;
-    doc.put(&r, "created_at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&r, "created_at", ScalarValue::Timestamp(at))?;
     if re_referral {
         put_status(
             doc,
             author,
+            at,
             Some(status),
             CaseStatus::Referred,
             Some("re-referral"),
@@ -680,6 +699,7 @@ pub fn decide_referral(
     author: &Author,
     id: ReferralId,
     decision: &ReferralDecision,
+    at: i64,
 ) -> Result<()> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
     let referrals = doc::require_obj(doc, &ROOT, "referrals")?;
@@ -694,7 +714,7 @@ pub fn decide_referral(
     }
     let status = current_status(doc)?;
     let d = doc.put_object(&r, "decision", ObjType::Map)?;
-    doc.put(&d, "at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&d, "at", ScalarValue::Timestamp(at))?;
     doc.put(&d, "by", author.person.as_str())?;
     match decision {
         ReferralDecision::Accepted => {
@@ -703,6 +723,7 @@ pub fn decide_referral(
                 put_status(
                     doc,
                     author,
+                    at,
                     Some(status),
                     CaseStatus::Active,
                     Some("referral accepted"),
@@ -720,6 +741,7 @@ pub fn decide_referral(
                 put_status(
                     doc,
                     author,
+                    at,
                     Some(status),
                     CaseStatus::Closed,
                     Some("referral declined"),
@@ -806,6 +828,7 @@ pub fn record_measure(
     instrument: Instrument,
     taken_on: Date,
     items: &[Option<u8>],
+    at: i64,
 ) -> Result<MeasureId> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
     let items = measures::validate(instrument, items)?;
@@ -819,6 +842,7 @@ pub fn record_measure(
         doc.insert(&list, i, i64::from(*v))?;
     }
     doc.put(&m, "recorded_by", author.person.as_str())?;
+    doc.put(&m, "recorded_at", ScalarValue::Timestamp(at))?;
     Ok(id)
 }
 
@@ -827,13 +851,14 @@ pub fn raise_concern(
     doc: &mut AutoCommit,
     author: &Author,
     concern: &NewConcern,
+    at: i64,
 ) -> Result<ConcernId> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
     let description = doc::require_text("concern description", &concern.description, MAX_NOTE)?;
     let id = ConcernId::random();
     let all = doc::ensure_map(doc, &ROOT, "safeguarding")?;
     let c = doc.put_object(&all, id.to_string(), ObjType::Map)?;
-    doc.put(&c, "raised_at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&c, "raised_at", ScalarValue::Timestamp(at))?;
     doc.put(&c, "raised_by", author.person.as_str())?;
     doc.put(&c, "description", description)?;
     let status = match concern.escalated_to {
@@ -912,13 +937,14 @@ pub fn add_supervision_comment(
     doc: &mut AutoCommit,
     author: &Author,
     text: &str,
+    at: i64,
 ) -> Result<CommentId> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
     let text = doc::require_text("comment", text, MAX_NOTE)?;
     let id = CommentId::random();
     let all = doc::ensure_map(doc, &ROOT, "supervision")?;
     let c = doc.put_object(&all, id.to_string(), ObjType::Map)?;
-    doc.put(&c, "at", ScalarValue::Timestamp(doc::now_millis()))?;
+    doc.put(&c, "at", ScalarValue::Timestamp(at))?;
     doc.put(&c, "by", author.person.as_str())?;
     doc.put(&c, "text", text)?;
     Ok(id)
@@ -1072,7 +1098,7 @@ fn read_items(doc: &AutoCommit, m: &ObjId) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn read_measures(doc: &AutoCommit) -> Result<Vec<Measure>> {
+fn read_measures(doc: &mut AutoCommit) -> Result<Vec<Measure>> {
     let mut out = Vec::new();
     for (k, m) in entries(doc, "measures")? {
         let instrument: Instrument = doc::require_string(doc, &m, "instrument")?.parse()?;
@@ -1086,9 +1112,15 @@ fn read_measures(doc: &AutoCommit) -> Result<Vec<Measure>> {
             items,
             score,
             recorded_by: doc::get_string(doc, &m, "recorded_by")?.unwrap_or_default(),
+            // Measures recorded before `recorded_at` was written: the time of the change
+            // that created them, which is the same moment.
+            recorded_at: match doc::get_i64(doc, &m, "recorded_at")? {
+                Some(at) => at,
+                None => doc::created_at(doc, &m).unwrap_or(0),
+            },
         });
     }
-    out.sort_by_key(|m| (m.taken_on, m.id));
+    out.sort_by_key(|m| (m.taken_on, m.recorded_at, m.id));
     Ok(out)
 }
 

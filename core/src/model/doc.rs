@@ -71,11 +71,6 @@ struct ChangeNote {
     what: String,
 }
 
-/// Milliseconds since the Unix epoch, UTC.
-pub fn now_millis() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 /// A new, empty document of `kind`, written by `author`.
 pub fn new_document(kind: DocKind, author: &Author) -> Result<AutoCommit> {
     let mut doc = AutoCommit::new().with_actor(author.actor());
@@ -84,19 +79,16 @@ pub fn new_document(kind: DocKind, author: &Author) -> Result<AutoCommit> {
     Ok(doc)
 }
 
-/// Commits the pending operations as one change, attributed to `author`, described by `what`.
-/// Returns `None` when there was nothing to commit.
-pub fn commit(doc: &mut AutoCommit, author: &Author, what: &str) -> Option<ChangeHash> {
+/// Commits the pending operations as one change, attributed to `author`, described by `what`,
+/// dated `at` (ms since the epoch, by the device's clock). Returns `None` when there was
+/// nothing to commit.
+pub fn commit(doc: &mut AutoCommit, author: &Author, what: &str, at: i64) -> Option<ChangeHash> {
     let note = ChangeNote {
         by: author.person.clone(),
         what: what.to_owned(),
     };
     let message = serde_json::to_string(&note).unwrap_or_default();
-    doc.commit_with(
-        CommitOptions::default()
-            .with_message(message)
-            .with_time(now_millis()),
-    )
+    doc.commit_with(CommitOptions::default().with_message(message).with_time(at))
 }
 
 /// Fails unless `doc` is a Holdfast document of `kind`.
@@ -403,6 +395,12 @@ fn claim_with_author<T>(doc: &mut AutoCommit, value: T, op: &automerge::ObjId) -
         by,
         at,
     }
+}
+
+/// When the change that created `obj` was made (its author's clock), if Automerge knows.
+pub fn created_at(doc: &mut AutoCommit, obj: &ObjId) -> Option<i64> {
+    let hash = doc.hash_for_opid(obj)?;
+    doc.get_change_meta_by_hash(&hash).map(|m| m.timestamp)
 }
 
 /// One change in a document's history: who, on which device, when, and what.

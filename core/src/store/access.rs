@@ -1,185 +1,25 @@
-//! Access on the device: each team's verified membership, this device's role in it, and
-//! the keys it holds. Everything the relay serves (membership entries, key bundles) is
-//! verified here before it is stored: a relay that invents an entry or a bundle gets an
-//! error, and nothing changes.
+//! Access in the store: the queries behind each team's verified membership, the keys this
+//! device holds and the Redeem entries it has sent. What to accept and what to sign is
+//! decided in [`crate::access`]; this file only reads and writes what that decides, each
+//! change in one transaction.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use holdfast_protocol::{
-    Applied, BundleHeader, EpochKey, HpkeKeyPair, InviteCode, KeyBundle, Member, Membership, Op,
-    Role, SystemRandom, WrappedKey, redeem_proof_message,
-};
+use holdfast_protocol::{Applied, DocumentKey, EpochKey, HpkeKeyPair, InviteCode, Role};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 
 use super::Store;
+use super::teams::NewTeamRow;
+use crate::access::{
+    self, AcceptedKeys, PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice,
+    TeamInvite,
+};
 use crate::crypto::TeamKeys;
 use crate::crypto::keys::invite_key_name;
 use crate::keystore::KeyStore;
-use crate::model::doc;
 use crate::model::ids::{DeviceId, DocId, TeamId};
 use crate::{Error, Result};
-
-/// What this device knows about its access to one team.
-#[derive(Debug, Clone)]
-pub struct TeamAccess {
-    /// The verified membership (for a patient: its filtered view).
-    pub membership: Membership,
-    /// Epoch at which each revoked device was revoked: its envelopes sealed at or after
-    /// that epoch are refused.
-    pub revoked_in: HashMap<DeviceId, u32>,
-    /// This device's role, once known.
-    pub role: Option<Role>,
-    /// This device's plan, when it is a patient.
-    pub plan: Option<DocId>,
-    /// The invite this device redeemed (to recognise bundles addressed to it).
-    pub invite: Option<[u8; 16]>,
-    /// The relay's log length (a patient's view has fewer entries).
-    pub relay_len: u64,
-    /// The HPKE key of the invite this device redeemed (from the key store).
-    invite_key: Option<std::sync::Arc<HpkeKeyPair>>,
-    /// The team's epoch as the relay last reported it (asked by patients' devices, whose
-    /// filtered log can lag it).
-    pub relay_epoch: Option<u32>,
-}
-
-impl TeamAccess {
-    fn new(team: TeamId) -> Self {
-        TeamAccess {
-            membership: Membership::new(team.into()),
-            revoked_in: HashMap::new(),
-            role: None,
-            plan: None,
-            invite: None,
-            relay_len: 0,
-            invite_key: None,
-            relay_epoch: None,
-        }
-    }
-
-    /// Whether this device sees the patient's filtered view of the log.
-    pub fn is_patient(&self) -> bool {
-        self.role == Some(Role::Patient)
-    }
-
-    /// Folds one entry, verifying it; records revocation epochs.
-    fn fold(&mut self, bytes: &[u8]) -> Result<Applied> {
-        let entry = holdfast_protocol::Entry::decode(bytes)?;
-        let applied = if self.is_patient() {
-            self.membership.apply_filtered(&entry)?
-        } else {
-            self.membership.apply(&entry)?
-        };
-        if let Applied::Revoked { device, epoch } = &applied {
-            self.revoked_in.insert((*device).into(), *epoch);
-        }
-        Ok(applied)
-    }
-
-    /// The member entry of `device`, revoked or not.
-    pub fn member(&self, device: DeviceId) -> Option<&Member> {
-        self.membership.devices.get(&device.into())
-    }
-}
-
-/// A device of a team as the app lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TeamDevice {
-    /// The device.
-    pub device: DeviceId,
-    /// Its role.
-    pub role: Role,
-    /// For a patient: the plan it reads.
-    pub plan: Option<DocId>,
-    /// Who enrolled it.
-    pub added_by: DeviceId,
-    /// When it joined (ms since the epoch).
-    pub added_at: u64,
-    /// When it was revoked.
-    pub revoked_at: Option<u64>,
-    /// This is the device the store belongs to.
-    pub this_device: bool,
-}
-
-/// What became of an invite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InviteStatus {
-    /// Redeemable (until its expiry).
-    Pending,
-    /// Redeemed by the device named.
-    Redeemed(DeviceId),
-    /// Cancelled by the device named (its maker or an admin).
-    Cancelled(DeviceId),
-    /// Expired before anyone redeemed it.
-    Expired,
-}
-
-/// An invite of a team as the app lists it (staff see every invite; a patient only its own).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TeamInvite {
-    /// The invite's id (derived from its secret; the code's `id`), 32 hex digits.
-    pub invite: String,
-    /// The role it grants.
-    pub role: Role,
-    /// For a patient invite: the plan.
-    pub plan: Option<DocId>,
-    /// The device that made it.
-    pub created_by: DeviceId,
-    /// Redeemable until then (ms since the epoch).
-    pub expires_at: u64,
-    /// What became of it.
-    pub status: InviteStatus,
-}
-
-/// An invite made on this device, ready to be registered with the relay.
-#[derive(Debug)]
-pub struct PreparedInvite {
-    /// The code to show.
-    pub code: InviteCode,
-    /// The Invite entry (signed by this device).
-    pub entry: Vec<u8>,
-    /// The key bundle for the invite's HPKE key.
-    pub bundle: Vec<u8>,
-    /// The log length the entry was made against.
-    pub expected_len: u64,
-}
-
-/// A revocation made on this device, ready for the relay.
-#[derive(Debug)]
-pub struct PreparedRevocation {
-    /// The Revoke entry.
-    pub entry: Vec<u8>,
-    /// Bundles with the new epoch's keys, one per remaining reader.
-    pub bundles: Vec<Vec<u8>>,
-    /// The log length the entry was made against.
-    pub expected_len: u64,
-    /// The new epoch and its key (stored once the relay accepts).
-    pub epoch: u32,
-    pub(crate) key: EpochKey,
-}
-
-/// An invite checked against the team's log, ready to redeem.
-#[derive(Debug)]
-pub struct PreparedRedeem {
-    /// The Redeem entry (signed by the invite key, with this device's proof).
-    pub entry: Vec<u8>,
-    /// The role the device will have.
-    pub role: Role,
-    /// The plan, for a patient.
-    pub plan: Option<DocId>,
-    /// The team's genesis entry, checked against the code's anchor: stored as the first
-    /// entry of the log at join, so the relay cannot swap in a team of its own afterwards.
-    pub genesis: Vec<u8>,
-}
-
-/// Why a key bundle is not used now.
-enum BundleProblem {
-    /// Never usable: skipped.
-    Bad(&'static str),
-    /// Needs membership not pulled yet: kept for the next sync.
-    NotYet(&'static str),
-}
 
 fn team_bytes(team: TeamId) -> Vec<u8> {
     team.as_bytes().to_vec()
@@ -220,7 +60,7 @@ pub(super) fn load_access(
                 .and_then(|s| <[u8; 32]>::try_from(s.as_slice()).ok())
                 .map(HpkeKeyPair::from_seed)
                 .transpose()?
-                .map(std::sync::Arc::new);
+                .map(Arc::new);
         }
         let entries: Vec<Vec<u8>> = conn
             .prepare_cached("SELECT bytes FROM membership WHERE team_id = ?1 ORDER BY seq")?
@@ -244,7 +84,7 @@ pub(super) fn load_access(
                 k.insert_document(
                     DocId::from_slice(&doc_id)?,
                     epoch,
-                    holdfast_protocol::DocumentKey::from_bytes(key),
+                    DocumentKey::from_bytes(key),
                 );
             }
         }
@@ -271,10 +111,6 @@ fn insert_key(
         ],
     )?;
     Ok(())
-}
-
-fn now_ms() -> u64 {
-    u64::try_from(doc::now_millis()).unwrap_or(0)
 }
 
 impl Store {
@@ -313,7 +149,7 @@ impl Store {
 
     /// The device's HPKE public key (keys are wrapped to it).
     pub fn device_hpke_public_key(&self) -> holdfast_protocol::HpkePublicKey {
-        self.hpke.public_key().clone()
+        self.identity.hpke.public_key().clone()
     }
 
     /// This device's role in `team`, once known.
@@ -321,23 +157,9 @@ impl Store {
         Ok(self.access(team)?.role)
     }
 
-    /// The team's current key epoch as this device knows it.
+    /// The team's current key epoch as this device knows it: the one it seals under.
     pub fn epoch(&self, team: TeamId) -> Result<u32> {
-        let access = self.access(team)?;
-        let logged = access.membership.epoch;
-        if !access.is_patient() {
-            return Ok(logged);
-        }
-        // A patient's view hides other patients' revocations, so its log can lag the team's
-        // epoch; the newest key it was sent for its plan says where the team is.
-        // Not beyond the relay's epoch: a key for a far-future epoch (a mistake, or a staff
-        // member's malice) would have the patient seal what the relay refuses for ever.
-        let cap = access.relay_epoch.unwrap_or(u32::MAX);
-        let held = access
-            .plan
-            .and_then(|plan| self.team_keys.get(&team)?.newest_epoch_for(plan, cap))
-            .unwrap_or(logged);
-        Ok(logged.max(held))
+        Ok(self.access(team)?.sealing_epoch(self.team_keys(team)?))
     }
 
     /// Notes the team's epoch as the relay reports it (see [`Store::epoch`]).
@@ -357,20 +179,7 @@ impl Store {
 
     /// The team's devices, from the verified membership (a patient sees staff and itself).
     pub fn devices(&self, team: TeamId) -> Result<Vec<TeamDevice>> {
-        let a = self.access(team)?;
-        Ok(a.membership
-            .devices
-            .values()
-            .map(|m| TeamDevice {
-                device: m.device.into(),
-                role: m.role,
-                plan: m.plan.map(DocId::from),
-                added_by: m.added_by.into(),
-                added_at: m.added_at_ms,
-                revoked_at: m.revoked_at_ms,
-                this_device: DeviceId::from(m.device) == self.author.device,
-            })
-            .collect())
+        Ok(self.access(team)?.devices(self.author.device))
     }
 
     /// Creates a team at `relay_url`: a genesis entry signed by this device (its first
@@ -378,40 +187,36 @@ impl Store {
     /// team a device has becomes its current team and takes every document made before.
     pub fn create_team(&mut self, relay_url: &str) -> Result<TeamId> {
         let relay_url = super::teams::check_relay_url(relay_url)?;
-        let team = TeamId::random();
-        let key = EpochKey::generate(&SystemRandom::new())?;
-        let genesis = holdfast_protocol::Entry::sign(
-            team.into(),
-            now_ms(),
-            self.author.device.0,
-            Op::Genesis {
-                device: self.author.device.into(),
-                sign_key: self.signer.public_key(),
-                hpke_key: self.hpke.public_key().clone(),
-                key_commitment: holdfast_protocol::epoch_key_commitment(&team.into(), 1, &key),
-            },
-            &self.signer,
-        )?;
-        let mut access = TeamAccess::new(team);
-        access.role = Some(Role::Admin);
-        access.fold(genesis.as_bytes())?;
-        access.relay_len = 1;
+        let founded = access::team::found_team(&self.identity, self.now_ms())?;
+        let team = founded.team;
         let mut keys = TeamKeys::new(team);
-        keys.insert_epoch(1, key.clone());
+        keys.insert_epoch(1, founded.key.clone());
+        let joined_at = self.now_millis();
         let tx = self.conn.transaction()?;
-        super::teams::insert_team_row(&tx, team, &relay_url, true, Some(Role::Admin), None, None)?;
+        super::teams::insert_team_row(
+            &tx,
+            &NewTeamRow {
+                team,
+                relay_url: &relay_url,
+                created_here: true,
+                role: Role::Admin,
+                plan: None,
+                invite: None,
+                joined_at,
+            },
+        )?;
         tx.execute(
             "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 0, ?2)",
-            params![team_bytes(team), genesis.as_bytes()],
+            params![team_bytes(team), founded.genesis.as_bytes()],
         )?;
         tx.execute(
             "UPDATE teams SET membership_len = 1 WHERE id = ?1",
             [team_bytes(team)],
         )?;
-        insert_key(&tx, team, 1, None, key.as_bytes())?;
+        insert_key(&tx, team, 1, None, founded.key.as_bytes())?;
         let becomes_current = super::teams::take_unassigned(&tx, self.current_team, team)?;
         tx.commit()?;
-        self.access.insert(team, access);
+        self.access.insert(team, founded.access);
         self.team_keys.insert(team, keys);
         if becomes_current {
             self.current_team = Some(team);
@@ -444,21 +249,8 @@ impl Store {
         entries: &[(u64, Vec<u8>)],
         relay_len: u64,
     ) -> Result<Vec<Applied>> {
-        let mut access = self.access(team)?.clone();
-        let mut applied = Vec::with_capacity(entries.len());
-        for (seq, bytes) in entries {
-            if *seq < access.relay_len {
-                continue;
-            }
-            applied.push(access.fold(bytes)?);
-        }
-        access.relay_len = relay_len.max(access.relay_len);
         let me = self.author.device;
-        let mine = access.member(me).cloned();
-        if let Some(m) = &mine {
-            access.role = Some(m.role);
-            access.plan = m.plan.map(DocId::from);
-        }
+        let (access, applied) = self.access(team)?.with_pulled(entries, relay_len, me)?;
         let tx = self.conn.transaction()?;
         for (seq, bytes) in entries {
             tx.execute(
@@ -480,139 +272,44 @@ impl Store {
             ],
         )?;
         tx.commit()?;
+        let revoked = access.is_revoked(me);
         self.access.insert(team, access);
-        if mine.is_some_and(|m| !m.is_active()) {
-            return Err(Error::NotAllowed(format!(
-                "this device was revoked from team {team}"
-            )));
+        if revoked {
+            return Err(Error::Revoked {
+                team: team.to_string(),
+            });
         }
         Ok(applied)
     }
 
     /// Verifies, opens and stores key bundles pulled from the relay (`(seq, bytes)`), and
-    /// moves the key cursor to `next`. A bundle counts only if it comes from a staff member
-    /// of the team, is addressed to this device or to the invite it redeemed, and opens; a
-    /// team epoch key only if the membership log commits to it (so a device about to be
-    /// revoked cannot plant a key of its own for the next epoch); a patient's plan key only
-    /// from a device still active, for an epoch the log has started. Anything else is
-    /// skipped and logged (a bad bundle must not stop a device's sync for ever); the first
-    /// key stored for an epoch stays. Returns the keys added.
+    /// moves the key cursor to `next` (or to just before a bundle that must wait for
+    /// membership). Which keys count is [`access::bundles::accept`]'s decision. Returns the
+    /// keys added.
     pub fn apply_key_bundles(
         &mut self,
         team: TeamId,
         bundles: &[(u64, Vec<u8>)],
         next: u64,
     ) -> Result<usize> {
-        let access = self.access(team)?.clone();
-        let invite_key = access.invite_key.clone();
-        let mut opened = Vec::new();
-        // Where the cursor may move: past every bundle dealt with, but not past one that
-        // needs membership this device has not pulled yet (the entry that started its epoch,
-        // or its sender's enrolment, committed between the two requests of a sync).
-        let mut next = next;
-        for (seq, bytes) in bundles {
-            match self.open_bundle(team, &access, invite_key.as_deref(), bytes) {
-                Ok(keys) => {
-                    let ahead = keys.iter().any(|(_, k)| {
-                        matches!(k, WrappedKey::Epoch { epoch, .. } if *epoch > access.membership.epoch)
-                    });
-                    if ahead && !access.is_patient() {
-                        next = seq.saturating_sub(1);
-                        tracing::info!(team = %team, seq, "key bundle ahead of the membership pulled: kept for the next sync");
-                        break;
-                    }
-                    opened.extend(keys);
-                }
-                Err(BundleProblem::NotYet(reason)) => {
-                    next = seq.saturating_sub(1);
-                    tracing::info!(team = %team, seq, reason, "key bundle kept for the next sync");
-                    break;
-                }
-                Err(BundleProblem::Bad(reason)) => {
-                    tracing::warn!(team = %team, seq, reason, "key bundle skipped");
-                }
-            }
-        }
-        let plan = access.plan;
-        let mut team_keys = self.team_keys(team)?.clone();
+        let AcceptedKeys { added, keys, next } = access::bundles::accept(
+            self.access(team)?,
+            self.team_keys(team)?,
+            &self.identity,
+            bundles,
+            next,
+        );
         let tx = self.conn.transaction()?;
-        let mut added = 0;
-        for (sender_active, k) in opened {
-            match k {
-                WrappedKey::Epoch { epoch, key } => {
-                    if access.is_patient() || !access.membership.is_epoch_key(epoch, &key) {
-                        tracing::warn!(team = %team, epoch, "epoch key the log does not commit to: skipped");
-                        continue;
-                    }
-                    if team_keys.epochs().any(|(e, _)| e == epoch) {
-                        continue;
-                    }
-                    insert_key(&tx, team, epoch, None, key.as_bytes())?;
-                    team_keys.insert_epoch(epoch, key);
-                }
-                WrappedKey::Document {
-                    document,
-                    epoch,
-                    key,
-                } => {
-                    let doc = DocId::from(document);
-                    // No "epoch already started" check here: a patient's filtered log may
-                    // not show the revocation that started it (SECURITY.md).
-                    if (access.is_patient() && plan != Some(doc))
-                        || !sender_active
-                        || team_keys.has(doc, epoch)
-                    {
-                        continue;
-                    }
-                    insert_key(&tx, team, epoch, Some(doc), key.as_bytes())?;
-                    team_keys.insert_document(doc, epoch, key);
-                }
-            }
-            added += 1;
+        for k in &added {
+            insert_key(&tx, team, k.epoch, k.doc, &k.key)?;
         }
         tx.execute(
             "UPDATE teams SET keys_cursor = ?2 WHERE id = ?1 AND keys_cursor < ?2",
             params![team_bytes(team), i64::try_from(next).unwrap_or(i64::MAX)],
         )?;
         tx.commit()?;
-        self.team_keys.insert(team, team_keys);
-        Ok(added)
-    }
-
-    /// Checks and opens one bundle: its keys, each with whether the sender is still active.
-    fn open_bundle(
-        &self,
-        team: TeamId,
-        access: &TeamAccess,
-        invite_key: Option<&HpkeKeyPair>,
-        bytes: &[u8],
-    ) -> std::result::Result<Vec<(bool, WrappedKey)>, BundleProblem> {
-        use BundleProblem::{Bad, NotYet};
-        let bundle = KeyBundle::decode(bytes).map_err(|_| Bad("malformed"))?;
-        let h = bundle.header;
-        if TeamId::from(h.team) != team {
-            return Err(Bad("of another team"));
-        }
-        let Some(sender) = access.membership.devices.get(&h.sender) else {
-            return Err(NotYet("from a device not (yet) in the team's log here"));
-        };
-        if !sender.role.is_staff() {
-            return Err(Bad("from a patient's device"));
-        }
-        let recipient_key = if h.recipient == self.author.device.0 {
-            &*self.hpke
-        } else if Some(h.recipient) == access.invite
-            && let Some(k) = invite_key
-        {
-            k
-        } else {
-            return Err(Bad("addressed to another device"));
-        };
-        let keys = bundle
-            .open(&sender.sign_key, recipient_key)
-            .map_err(|_| Bad("does not verify or open"))?;
-        let active = sender.is_active();
-        Ok(keys.into_iter().map(|k| (active, k)).collect())
+        self.team_keys.insert(team, keys);
+        Ok(added.len())
     }
 
     /// Where the next key-bundle pull starts.
@@ -625,52 +322,12 @@ impl Store {
         Ok(u64::try_from(c).unwrap_or(0))
     }
 
-    /// The keys a device of `role` (with `plan`) needs, at every epoch this device holds.
-    fn keys_for_reader(
-        &self,
-        team: TeamId,
-        role: Role,
-        plan: Option<DocId>,
-    ) -> Result<Vec<WrappedKey>> {
-        let keys = self.team_keys(team)?;
-        let mut out = Vec::new();
-        for (epoch, key) in keys.epochs() {
-            if role.is_staff() {
-                out.push(WrappedKey::Epoch {
-                    epoch,
-                    key: key.clone(),
-                });
-            } else if let Some(plan) = plan {
-                out.push(WrappedKey::Document {
-                    document: plan.into(),
-                    epoch,
-                    key: keys.key_for(plan, epoch)?,
-                });
-            }
-        }
-        if out.is_empty() {
-            return Err(Error::KeyMissing {
-                what: "team keys to share",
-            });
-        }
-        Ok(out)
-    }
-
-    fn require_staff(&self, team: TeamId) -> Result<Role> {
-        match self.access(team)?.role {
-            Some(r) if r.is_staff() => Ok(r),
-            _ => Err(Error::NotAllowed(
-                "only a member of the team's staff can do this".into(),
-            )),
-        }
-    }
-
     /// Shares a directory into another team this device belongs to (as staff): every change
     /// it has is queued for that team now, and every later change (made here, or received
     /// through either team) goes to both. Only directories are shared across teams.
     /// Returns how many changes were queued.
     pub fn share_document(&mut self, doc: DocId, team: TeamId) -> Result<usize> {
-        self.require_staff(team)?;
+        self.access(team)?.require_staff()?;
         if self.kind_of(doc)? != crate::model::doc::DocKind::Directory {
             return Err(Error::NotAllowed(
                 "only a directory is shared across teams: case files and plans stay in theirs"
@@ -686,7 +343,7 @@ impl Store {
                 "the directory is not in a team yet".into(),
             ));
         };
-        self.require_staff(home)?;
+        self.access(home)?.require_staff()?;
         let changes: Vec<(Vec<u8>, Vec<u8>)> = {
             let (_, d) = self.load(doc)?;
             d.get_changes(&[])
@@ -694,7 +351,7 @@ impl Store {
                 .map(|c| (c.hash().0.to_vec(), c.raw_bytes().to_vec()))
                 .collect()
         };
-        let now = doc::now_millis();
+        let now = self.now_millis();
         let tx = self.conn.transaction()?;
         let added = tx.execute(
             "INSERT OR IGNORE INTO document_shares (doc_id, team_id) VALUES (?1, ?2)",
@@ -741,34 +398,7 @@ impl Store {
     /// The team's invites as this device's verified log has them, newest expiry first.
     /// Staff see every invite; a patient's device only the one it redeemed.
     pub fn invites(&self, team: TeamId) -> Result<Vec<TeamInvite>> {
-        let a = self.access(team)?;
-        let now = now_ms();
-        let patient = a.is_patient();
-        let mut out: Vec<TeamInvite> = a
-            .membership
-            .invites
-            .values()
-            .filter(|i| !patient || a.invite == Some(i.invite.0))
-            .map(|i| TeamInvite {
-                invite: hex::encode(i.invite.0),
-                role: i.role,
-                plan: i.plan.map(DocId::from),
-                created_by: i.created_by.into(),
-                expires_at: i.expires_at_ms,
-                status: match (i.redeemed_by, i.cancelled_by) {
-                    (Some(d), _) => InviteStatus::Redeemed(d.into()),
-                    (None, Some(d)) => InviteStatus::Cancelled(d.into()),
-                    (None, None) if now > i.expires_at_ms => InviteStatus::Expired,
-                    (None, None) => InviteStatus::Pending,
-                },
-            })
-            .collect();
-        out.sort_by(|x, y| {
-            y.expires_at
-                .cmp(&x.expires_at)
-                .then(x.invite.cmp(&y.invite))
-        });
-        Ok(out)
+        Ok(self.access(team)?.invites(self.now_ms()))
     }
 
     /// Makes the cancellation of a pending invite (`invite`: the code itself, or its id in
@@ -776,18 +406,7 @@ impl Store {
     /// wrapped to the invite when it appends the entry. Returns the entry and the log length
     /// it was made against.
     pub fn prepare_cancel_invite(&self, team: TeamId, invite: &str) -> Result<(Vec<u8>, u64)> {
-        self.require_staff(team)?;
-        let id = parse_invite_ref(invite)?;
-        let access = self.access(team)?;
-        let entry = holdfast_protocol::Entry::sign(
-            team.into(),
-            now_ms(),
-            self.author.device.0,
-            Op::Cancel { invite: id },
-            &self.signer,
-        )?;
-        access.membership.check(&entry, Some(now_ms()))?;
-        Ok((entry.as_bytes().to_vec(), access.relay_len))
+        access::invites::prepare_cancel(self.access(team)?, &self.identity, invite, self.now_ms())
     }
 
     /// Makes a one-time invite for `role` (and `plan`, for a patient) valid for `ttl_ms`,
@@ -800,168 +419,43 @@ impl Store {
         plan: Option<DocId>,
         ttl_ms: u64,
     ) -> Result<PreparedInvite> {
-        self.require_staff(team)?;
-        if (role == Role::Patient) != plan.is_some() {
+        let access = self.access(team)?;
+        access.require_staff()?;
+        if let Some(plan) = plan
+            && self.kind_of(plan)? != crate::model::doc::DocKind::ActionPlan
+        {
             return Err(Error::InvalidInput {
-                field: "invite",
-                reason: "a patient invite names one action plan; other roles none".into(),
+                field: "plan",
+                reason: "not an action plan".into(),
             });
         }
-        if let Some(plan) = plan {
-            let kind = self.kind_of(plan)?;
-            if kind != crate::model::doc::DocKind::ActionPlan {
-                return Err(Error::InvalidInput {
-                    field: "plan",
-                    reason: "not an action plan".into(),
-                });
-            }
-        }
-        let info = self.team(team)?;
-        let access = self.access(team)?;
-        let genesis = holdfast_protocol::Entry::decode(&self.genesis(team)?)?;
-        let expires = now_ms().saturating_add(ttl_ms);
-        let code = InviteCode::generate(
-            &SystemRandom::new(),
-            &info.relay_url,
-            team.into(),
-            genesis.anchor(),
-            role,
-            plan.map(Into::into),
-            expires,
-        )?;
-        let invite_sign = code.signing_key()?;
-        let invite_hpke = code.hpke_key()?;
-        let entry = holdfast_protocol::Entry::sign(
-            team.into(),
-            now_ms(),
-            self.author.device.0,
-            Op::Invite {
-                invite: code.id(),
-                sign_key: invite_sign.public_key(),
-                hpke_key: invite_hpke.public_key().clone(),
+        let relay_url = self.team(team)?.relay_url;
+        let genesis = self.genesis(team)?;
+        access::invites::prepare_invite(
+            access,
+            self.team_keys(team)?,
+            &self.identity,
+            &access::invites::InviteTarget {
+                relay_url: &relay_url,
+                genesis: &genesis,
                 role,
-                plan: plan.map(Into::into),
-                expires_at_ms: expires,
+                plan,
             },
-            &self.signer,
-        )?;
-        // The same rule the relay and every device apply: a clear error before any request.
-        access.membership.check(&entry, Some(now_ms()))?;
-        let bundle = KeyBundle::seal(
-            BundleHeader {
-                team: team.into(),
-                recipient: code.id().0,
-                sender: self.author.device.into(),
-                at_ms: now_ms(),
-            },
-            invite_hpke.public_key(),
-            &self.keys_for_reader(team, role, plan)?,
-            &self.signer,
-        )?;
-        Ok(PreparedInvite {
-            code,
-            entry: entry.as_bytes().to_vec(),
-            bundle,
-            expected_len: access.relay_len,
-        })
+            ttl_ms,
+            self.now_ms(),
+        )
     }
 
     /// Makes the revocation of `device`: a Revoke entry for the next epoch, a fresh epoch
     /// key, and bundles of it for every device still active and every pending invite whose
     /// creator is still active. Nothing changes here until the relay accepts it.
     pub fn prepare_revocation(&self, team: TeamId, device: DeviceId) -> Result<PreparedRevocation> {
-        self.require_staff(team)?;
-        let access = self.access(team)?;
-        let m = &access.membership;
-        if m.active(&device.into()).is_none() {
-            return Err(Error::NotFound {
-                kind: "active device",
-                id: device.to_string(),
-            });
-        }
-        let epoch = m
-            .epoch
-            .checked_add(1)
-            .ok_or(Error::Crypto("epoch overflow".into()))?;
-        let key = EpochKey::generate(&SystemRandom::new())?;
-        let entry = holdfast_protocol::Entry::sign(
-            team.into(),
-            now_ms(),
-            self.author.device.0,
-            Op::Revoke {
-                device: device.into(),
-                epoch,
-                key_commitment: holdfast_protocol::epoch_key_commitment(&team.into(), epoch, &key),
-            },
-            &self.signer,
-        )?;
-        // Check authority locally first: a clear error without a round trip.
-        m.check(&entry, Some(now_ms()))?;
-        let mut staged = TeamKeys::new(team);
-        staged.insert_epoch(epoch, key.clone());
-        let wrap = |recipient: [u8; 16],
-                    hpke: &holdfast_protocol::HpkePublicKey,
-                    role: Role,
-                    plan: Option<DocId>|
-         -> Result<Vec<u8>> {
-            let keys = if role.is_staff() {
-                vec![WrappedKey::Epoch {
-                    epoch,
-                    key: key.clone(),
-                }]
-            } else {
-                let plan = plan.ok_or(Error::Crypto("a patient without a plan".into()))?;
-                vec![WrappedKey::Document {
-                    document: plan.into(),
-                    epoch,
-                    key: staged.key_for(plan, epoch)?,
-                }]
-            };
-            Ok(KeyBundle::seal(
-                BundleHeader {
-                    team: team.into(),
-                    recipient,
-                    sender: self.author.device.into(),
-                    at_ms: now_ms(),
-                },
-                hpke,
-                &keys,
-                &self.signer,
-            )?)
-        };
-        let mut bundles = Vec::new();
-        for member in m.active_devices() {
-            if DeviceId::from(member.device) == device {
-                continue;
-            }
-            bundles.push(wrap(
-                member.device.0,
-                &member.hpke_key,
-                member.role,
-                member.plan.map(Into::into),
-            )?);
-        }
-        let now = now_ms();
-        for invite in m.invites.values() {
-            if invite.is_pending(now)
-                && m.active(&invite.created_by).is_some()
-                && DeviceId::from(invite.created_by) != device
-            {
-                bundles.push(wrap(
-                    invite.invite.0,
-                    &invite.hpke_key,
-                    invite.role,
-                    invite.plan.map(Into::into),
-                )?);
-            }
-        }
-        Ok(PreparedRevocation {
-            entry: entry.as_bytes().to_vec(),
-            bundles,
-            expected_len: access.relay_len,
-            epoch,
-            key,
-        })
+        access::revocation::prepare_revocation(
+            self.access(team)?,
+            &self.identity,
+            device,
+            self.now_ms(),
+        )
     }
 
     /// Keeps the new epoch's key once the relay has accepted the revocation (the entry
@@ -993,71 +487,13 @@ impl Store {
         invite_entry: &[u8],
         genesis_entry: &[u8],
     ) -> Result<PreparedRedeem> {
-        let forged = |what: &str| {
-            Error::InviteRefused(format!(
-                "the invite code does not match the team's record ({what}): it was altered or forged"
-            ))
-        };
-        let genesis = holdfast_protocol::Entry::decode(genesis_entry)?;
-        if genesis.anchor() != code.anchor || genesis.team != code.team {
-            return Err(forged("team"));
-        }
-        let entry = holdfast_protocol::Entry::decode(invite_entry)?;
-        let Op::Invite {
-            invite,
-            sign_key,
-            hpke_key,
-            role,
-            plan,
-            expires_at_ms,
-        } = &entry.op
-        else {
-            return Err(forged("not an invite"));
-        };
-        if entry.team != code.team || *invite != code.id() {
-            return Err(forged("invite id"));
-        }
-        if *role != code.role {
-            return Err(forged("role"));
-        }
-        if *plan != code.plan || *expires_at_ms != code.expires_at_ms {
-            return Err(forged("plan or expiry"));
-        }
-        let invite_sign = code.signing_key()?;
-        if invite_sign.public_key() != *sign_key || code.hpke_key()?.public_key() != hpke_key {
-            return Err(forged("keys"));
-        }
-        if now_ms() > *expires_at_ms {
-            return Err(Error::InviteRefused("the invite has expired".into()));
-        }
-        let team = code.team;
-        let device = self.author.device.into();
-        let proof = redeem_proof_message(
-            &team,
-            invite,
-            &device,
-            &self.signer.public_key(),
-            self.hpke.public_key(),
-        );
-        let redeem = holdfast_protocol::Entry::sign(
-            team,
-            now_ms(),
-            invite.0,
-            Op::Redeem {
-                invite: *invite,
-                device,
-                sign_key: self.signer.public_key(),
-                hpke_key: self.hpke.public_key().clone(),
-                device_signature: self.signer.sign(&proof),
-            },
-            &invite_sign,
-        )?;
-        Ok(PreparedRedeem {
-            entry: redeem.as_bytes().to_vec(),
-            role: *role,
-            plan: plan.map(Into::into),
-            genesis: genesis_entry.to_vec(),
-        })
+        access::invites::prepare_redeem(
+            code,
+            invite_entry,
+            genesis_entry,
+            &self.identity,
+            self.now_ms(),
+        )
     }
 
     /// Joins the team of a redeemed invite: the team row (role and plan from the verified
@@ -1084,15 +520,19 @@ impl Store {
         access.fold(&redeemed.genesis)?;
         access.relay_len = 1;
         keys.put(&invite_key_name(team), invite_key.seed())?;
+        let joined_at = self.now_millis();
         let tx = self.conn.transaction()?;
         super::teams::insert_team_row(
             &tx,
-            team,
-            &relay_url,
-            false,
-            Some(redeemed.role),
-            redeemed.plan,
-            Some(code.id().0),
+            &NewTeamRow {
+                team,
+                relay_url: &relay_url,
+                created_here: false,
+                role: redeemed.role,
+                plan: redeemed.plan,
+                invite: Some(code.id().0),
+                joined_at,
+            },
         )?;
         tx.execute(
             "UPDATE teams SET registered = 1, membership_len = 1 WHERE id = ?1",
@@ -1112,7 +552,7 @@ impl Store {
             false
         };
         tx.commit()?;
-        access.invite_key = Some(std::sync::Arc::new(invite_key));
+        access.invite_key = Some(Arc::new(invite_key));
         self.access.insert(team, access);
         self.team_keys.insert(team, TeamKeys::new(team));
         if becomes_current {
@@ -1137,7 +577,7 @@ impl Store {
                 redeemed.role.as_str(),
                 redeemed.plan.map(|p| p.as_bytes().to_vec()),
                 redeemed.genesis,
-                doc::now_millis(),
+                self.now_millis(),
                 code.relay_url,
             ],
         )?;
@@ -1201,19 +641,4 @@ fn forget_held_redeem(conn: &Connection, code: &InviteCode) -> Result<()> {
         [code.id().0.to_vec()],
     )?;
     Ok(())
-}
-
-/// An invite named by its code (`HF1-…`) or by its id (32 hex digits).
-fn parse_invite_ref(text: &str) -> Result<holdfast_protocol::InviteId> {
-    let text = text.trim();
-    if let Ok(code) = InviteCode::decode(text) {
-        return Ok(code.id());
-    }
-    let bad = || Error::InvalidInput {
-        field: "invite",
-        reason: "neither an invite code nor an invite id (32 hex digits)".into(),
-    };
-    let bytes = hex::decode(text).map_err(|_| bad())?;
-    let id: [u8; 16] = bytes.try_into().map_err(|_| bad())?;
-    Ok(holdfast_protocol::InviteId(id))
 }

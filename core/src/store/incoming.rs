@@ -11,10 +11,12 @@ use holdfast_protocol::Kind;
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Reindex, Store, classify, reindex_doc};
+use super::Store;
+use super::documents::{Reindex, reindex_doc};
+use super::open::classify;
+use crate::access::{Opened, OpenedPage, Refusal};
 use crate::model::doc::{self, DocKind};
 use crate::model::ids::{DocId, TeamId};
-use crate::sync::incoming::{Opened, OpenedPage, Refusal};
 use crate::{Error, Result};
 
 /// What applying one page did.
@@ -131,7 +133,7 @@ impl Store {
         }
 
         let next = page.next.max(cursor);
-        let now = doc::now_millis();
+        let now = self.now_millis();
         let tx = self.conn.transaction()?;
         // Changes of a shared directory queued for its other teams: this device must push.
         let mut forwarded = 0;
@@ -194,7 +196,7 @@ impl Store {
                 DocKind::Directory => Reindex::WholeDirectory,
                 _ => Reindex::Case,
             };
-            match reindex_doc(&tx, w.id, w.kind, &mut w.doc, scope) {
+            match reindex_doc(&tx, w.id, w.kind, &mut w.doc, scope, now) {
                 Ok(()) => {}
                 // The database failing is fatal; a remote document the index cannot read
                 // must not stall the team's sync (the document itself is kept as received).
@@ -244,8 +246,9 @@ impl Store {
             // Wakes background sync, so the other teams get them without waiting.
             let _ = self.events.send(super::StoreEvent::LocalChange);
         }
+        // Committed: compaction is housekeeping and never fails the page.
         for id in touched {
-            self.maybe_compact(id)?;
+            self.compact_if_due(id);
         }
         Ok(outcome)
     }

@@ -9,7 +9,8 @@ use time::Date;
 use crate::model::case_file::{CaseFile, CaseHeader, CaseStatus};
 use crate::model::directory::{self, Asset, AssetStatus, Capacity};
 use crate::model::doc;
-use crate::model::ids::{AssetId, DocId};
+use crate::model::ids::{AssetId, DocId, TeamId};
+use crate::model::nhs_number::NhsNumber;
 use crate::model::postcode;
 use crate::{Error, Result};
 
@@ -105,7 +106,7 @@ pub struct AssetHit {
 }
 
 /// Rewrites the caseload row of one case file.
-pub fn update_case(tx: &Transaction<'_>, case_id: DocId, case: &CaseFile) -> Result<()> {
+pub fn update_case(tx: &Transaction<'_>, case_id: DocId, case: &CaseFile, now: i64) -> Result<()> {
     let status = case
         .status
         .provisional()
@@ -128,7 +129,7 @@ pub fn update_case(tx: &Transaction<'_>, case_id: DocId, case: &CaseFile) -> Res
             case.next_follow_up().map(doc::format_date),
             case.open_safeguarding() as i64,
             case.sessions.len() as i64,
-            doc::now_millis(),
+            now,
             case.sessions.iter().map(|s| s.start).max(),
         ],
     )?;
@@ -137,7 +138,12 @@ pub fn update_case(tx: &Transaction<'_>, case_id: DocId, case: &CaseFile) -> Res
 
 /// Rewrites what the caseload shows of a case's header (patient, status, safeguarding),
 /// leaving the session aggregates alone.
-pub fn update_case_header(tx: &Transaction<'_>, case_id: DocId, header: &CaseHeader) -> Result<()> {
+pub fn update_case_header(
+    tx: &Transaction<'_>,
+    case_id: DocId,
+    header: &CaseHeader,
+    now: i64,
+) -> Result<()> {
     let status = header
         .status
         .provisional()
@@ -156,7 +162,7 @@ pub fn update_case_header(tx: &Transaction<'_>, case_id: DocId, header: &CaseHea
             status.as_str(),
             header.status.is_conflicted(),
             header.open_safeguarding as i64,
-            doc::now_millis(),
+            now,
         ],
     )?;
     if changed != 1 {
@@ -176,6 +182,7 @@ pub fn add_session(
     start: i64,
     attended: bool,
     follow_up: Option<Date>,
+    now: i64,
 ) -> Result<()> {
     let changed = tx.execute(
         "UPDATE caseload SET
@@ -189,7 +196,7 @@ pub fn add_session(
                                        ELSE last_session_start END,
              updated_at = ?5
          WHERE case_id = ?1",
-        params![case_id.as_bytes().as_slice(), start, attended, follow_up.map(doc::format_date), doc::now_millis()],
+        params![case_id.as_bytes().as_slice(), start, attended, follow_up.map(doc::format_date), now],
     )?;
     if changed != 1 {
         return Err(Error::NotFound {
@@ -274,6 +281,27 @@ pub fn caseload(conn: &Connection, filter: &CaseloadFilter) -> Result<Vec<Caselo
         });
     }
     Ok(out)
+}
+
+/// The case of `team` (or of no team, before the device joins one) whose patient has
+/// `number`: the first one indexed on this device when there are several.
+pub fn case_by_nhs_number(
+    conn: &Connection,
+    number: &NhsNumber,
+    team: Option<TeamId>,
+) -> Result<Option<DocId>> {
+    let found: Option<Vec<u8>> = conn
+        .prepare_cached(
+            "SELECT c.case_id FROM caseload c JOIN documents d ON d.id = c.case_id
+             WHERE c.nhs_number = ?1 AND d.team_id IS ?2
+             ORDER BY c.rowid LIMIT 1",
+        )?
+        .query_row(
+            params![number.as_str(), team.map(|t| t.as_bytes().to_vec())],
+            |r| r.get(0),
+        )
+        .optional()?;
+    found.map(|id| DocId::from_slice(&id)).transpose()
 }
 
 fn categories_key(c: &str) -> String {

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use crate::Result;
 use crate::crypto::TeamKeys;
-use crate::model::doc;
 use crate::model::ids::{DeviceId, DocId, TeamId};
 
 /// Changes of one document are packed into one envelope up to this much plaintext.
@@ -173,7 +172,8 @@ impl Store {
             }
         }
         let author = self.author.device;
-        let signer = self.signer.clone();
+        let signer = self.identity.signer.clone();
+        let now = self.now_millis();
         let tx = self.conn.transaction()?;
         let mut sealed = 0;
         for (doc, chunks) in &groups {
@@ -200,7 +200,7 @@ impl Store {
                         doc.as_bytes().as_slice(),
                         Kind::ChangeBatch.as_byte(),
                         bytes,
-                        doc::now_millis()
+                        now
                     ],
                 )?;
                 let mut mark =
@@ -252,6 +252,7 @@ impl Store {
     /// changes they carry, in one transaction. Ids this device does not hold are ignored.
     /// Returns how many envelopes were acknowledged.
     pub fn acknowledge(&mut self, team: TeamId, ids: &[EnvelopeId]) -> Result<usize> {
+        let now = self.now_millis();
         let tx = self.conn.transaction()?;
         let mut acked = 0;
         {
@@ -271,7 +272,7 @@ impl Store {
         }
         tx.execute(
             "UPDATE teams SET last_push_at = ?2 WHERE id = ?1",
-            params![team.as_bytes().as_slice(), doc::now_millis()],
+            params![team.as_bytes().as_slice(), now],
         )?;
         tx.commit()?;
         self.emit_sync(team);
@@ -303,7 +304,7 @@ impl Store {
             .collect::<Result<_>>()?
         };
         let author = self.author.device;
-        let signer = self.signer.clone();
+        let signer = self.identity.signer.clone();
         let mut queued = 0;
         for id in due {
             let first_refused: Option<i64> = self
@@ -333,6 +334,7 @@ impl Store {
                 covers,
                 &snapshot,
             )?;
+            let now = self.now_millis();
             let tx = self.conn.transaction()?;
             tx.execute(
                 "INSERT INTO sealed (id, team_id, doc_id, kind, bytes, sealed_at)
@@ -343,7 +345,7 @@ impl Store {
                     id.as_bytes().as_slice(),
                     Kind::Snapshot.as_byte(),
                     bytes,
-                    doc::now_millis()
+                    now
                 ],
             )?;
             tx.execute(

@@ -1,5 +1,6 @@
 //! Teams on the device: which teams it belongs to, at which relay, how far it has pulled,
-//! and how its last sync went. Keys are in `team_keys` (see [`super::access`]).
+//! and how its last sync went ([`SyncStatus`]: what the app shows, including a
+//! relay-confirmed "everything uploaded"). Keys are in `team_keys` (see [`super::access`]).
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -7,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use holdfast_protocol::Role;
 
-use crate::model::doc;
 use crate::model::ids::{DocId, TeamId};
-use crate::sync::SyncStatus;
 use crate::{Error, Result};
 
 /// A team this device belongs to and how its sync stands.
@@ -35,6 +34,34 @@ pub struct TeamInfo {
     pub last_error: Option<String>,
     /// The last attempt could not reach the relay.
     pub offline: bool,
+}
+
+/// The sync state of one team on this device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// The team.
+    pub team: TeamId,
+    /// Local changes not yet acknowledged by the relay.
+    pub pending_outbox: u64,
+    /// Envelopes sealed (changes and snapshots) and not yet acknowledged.
+    pub unacknowledged_envelopes: u64,
+    /// True only when the outbox is empty and the relay has acknowledged every envelope:
+    /// nothing written on this device exists only here.
+    pub everything_uploaded: bool,
+    /// Last push the relay acknowledged (ms since the epoch).
+    pub last_push_at: Option<i64>,
+    /// Last successful pull (ms since the epoch).
+    pub last_pull_at: Option<i64>,
+    /// The last sync error, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// The last attempt could not reach the relay.
+    pub offline: bool,
+    /// Highest relay sequence number applied.
+    pub cursor: u64,
+    /// Highest relay sequence number heard of.
+    pub head_seen: u64,
+    /// Envelopes refused on receipt (bad signature, unknown author, …).
+    pub refused_envelopes: u64,
 }
 
 const TEAM_COLUMNS: &str = "id, relay_url, created_here, registered, cursor, head_seen,
@@ -96,27 +123,32 @@ pub(super) fn load_current_team(conn: &Connection) -> Result<Option<TeamId>> {
     current.map(|b| TeamId::from_slice(&b)).transpose()
 }
 
+/// A team row to insert: a team this device founded or joined.
+pub(super) struct NewTeamRow<'a> {
+    pub team: TeamId,
+    pub relay_url: &'a str,
+    pub created_here: bool,
+    pub role: Role,
+    /// For a patient: its plan.
+    pub plan: Option<DocId>,
+    /// The invite this device redeemed to join.
+    pub invite: Option<[u8; 16]>,
+    pub joined_at: i64,
+}
+
 /// Inserts a team row.
-pub(super) fn insert_team_row(
-    tx: &Connection,
-    team: TeamId,
-    relay_url: &str,
-    created_here: bool,
-    role: Option<Role>,
-    plan: Option<DocId>,
-    invite: Option<[u8; 16]>,
-) -> Result<()> {
+pub(super) fn insert_team_row(tx: &Connection, row: &NewTeamRow<'_>) -> Result<()> {
     tx.execute(
         "INSERT INTO teams (id, relay_url, created_here, joined_at, role, plan_id, invite_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
-            team.as_bytes().as_slice(),
-            relay_url,
-            created_here,
-            doc::now_millis(),
-            role.map(Role::as_str),
-            plan.map(|p| p.as_bytes().to_vec()),
-            invite.map(|i| i.to_vec()),
+            row.team.as_bytes().as_slice(),
+            row.relay_url,
+            row.created_here,
+            row.joined_at,
+            row.role.as_str(),
+            row.plan.map(|p| p.as_bytes().to_vec()),
+            row.invite.map(|i| i.to_vec()),
         ],
     )?;
     Ok(())
@@ -206,12 +238,12 @@ impl Store {
 
     /// The device's Ed25519 public key, which the team's admin registers with the relay.
     pub fn device_public_key(&self) -> [u8; 32] {
-        self.signer.public_key()
+        self.identity.signer.public_key()
     }
 
     /// The device's signing key, shared with the sync client (never leaves the process).
     pub(crate) fn signer(&self) -> std::sync::Arc<holdfast_protocol::DeviceSigningKey> {
-        self.signer.clone()
+        self.identity.signer.clone()
     }
 
     /// Notes that the relay knows the team.

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::api;
 use super::client::SyncClient;
+use crate::access::PreparedRedeem;
 use crate::model::ids::{DeviceId, DocId, TeamId};
-use crate::store::PreparedRedeem;
 use crate::{Error, Result};
 
 #[derive(Deserialize)]
@@ -197,7 +197,7 @@ impl SyncClient {
     async fn append_membership(
         &self,
         team: TeamId,
-        make: impl Fn(&crate::store::Store) -> Result<(Vec<u8>, Vec<Vec<u8>>, u64)>
+        make: impl Fn(&crate::Store) -> Result<(Vec<u8>, Vec<Vec<u8>>, u64)>
         + Send
         + Sync
         + Clone
@@ -258,7 +258,7 @@ impl SyncClient {
             .lock()
             .ok()
             .and_then(|mut c| c.take())
-            .ok_or_else(|| Error::NotAllowed("invite was not made".into()))?;
+            .ok_or_else(|| Error::Internal("the invite was accepted but not kept".into()))?;
         // Fold the new entry here too, so the device's list of invites shows it at once. The
         // invite exists either way: a failure here only delays that until the next sync.
         if let Err(e) = self.sync_access(team).await {
@@ -319,7 +319,7 @@ impl SyncClient {
             .lock()
             .ok()
             .and_then(|mut a| a.take())
-            .ok_or_else(|| Error::NotAllowed("revocation was not made".into()))?;
+            .ok_or_else(|| Error::Internal("the revocation was accepted but not kept".into()))?;
         let epoch = revocation.epoch;
         self.store()
             .run(move |s| s.revocation_accepted(team, &revocation))

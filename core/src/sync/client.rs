@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use holdfast_protocol::{
     CHALLENGE_LEN, DeviceSigningKey, EnvelopeId, MAX_PAGE_BYTES, MAX_PUSH_BYTES, PUSH_HEADER_LEN,
@@ -25,11 +25,10 @@ use super::api::{
     TokenResponse,
 };
 use super::backoff::RetryPolicy;
-use super::incoming::{Roster, open_page};
 use super::shared::SharedStore;
-use super::status::SyncStatus;
-use crate::model::doc;
+use crate::access::{Roster, open_page};
 use crate::model::ids::{DeviceId, TeamId};
+use crate::store::SyncStatus;
 use crate::{Error, Result};
 
 /// How the sync client behaves.
@@ -101,7 +100,8 @@ pub struct SyncReport {
 
 struct Token {
     value: String,
-    refresh_at: Instant,
+    /// When to log in again (ms since the epoch, by the store's clock).
+    refresh_at: u64,
 }
 
 struct Inner {
@@ -110,6 +110,8 @@ struct Inner {
     config: SyncConfig,
     device: DeviceId,
     signer: Arc<DeviceSigningKey>,
+    /// The store's clock (push timestamps are checked by the relay against its own).
+    clock: holdfast_protocol::SharedClock,
     /// Bearer tokens by relay base URL (a token is per device, good for all its teams).
     tokens: Mutex<HashMap<String, Token>>,
     /// One sync at a time per team: a live wake-up and a manual sync do not interleave.
@@ -192,9 +194,9 @@ fn is_offline(e: &Error) -> bool {
 impl SyncClient {
     /// A client for the store's device. Call from inside a tokio runtime.
     pub fn new(store: SharedStore, config: SyncConfig) -> Result<Self> {
-        let (device, signer) = {
+        let (device, signer, clock) = {
             let s = store.lock()?;
-            (s.author().device, s.signer())
+            (s.author().device, s.signer(), s.clock().clone())
         };
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
@@ -208,6 +210,7 @@ impl SyncClient {
                 config,
                 device,
                 signer,
+                clock,
                 tokens: Mutex::new(HashMap::new()),
                 team_locks: Mutex::new(HashMap::new()),
                 wake: watch::Sender::new(0),
@@ -390,7 +393,7 @@ impl SyncClient {
     async fn token(&self, base: &str) -> Result<String> {
         let mut tokens = self.inner.tokens.lock().await;
         if let Some(t) = tokens.get(base)
-            && Instant::now() < t.refresh_at
+            && self.inner.clock.now_ms() < t.refresh_at
         {
             return Ok(t.value.clone());
         }
@@ -428,7 +431,12 @@ impl SyncClient {
             )
             .await?;
         let lifetime = Duration::from_secs(t.expires_in);
-        let refresh_at = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN.min(lifetime / 2));
+        let refresh_in = lifetime.saturating_sub(TOKEN_MARGIN.min(lifetime / 2));
+        let refresh_at = self
+            .inner
+            .clock
+            .now_ms()
+            .saturating_add(u64::try_from(refresh_in.as_millis()).unwrap_or(u64::MAX));
         tokens.insert(
             base.to_owned(),
             Token {
@@ -543,7 +551,7 @@ impl SyncClient {
                 break;
             }
             let refs: Vec<&[u8]> = pending.iter().map(|p| p.bytes.as_slice()).collect();
-            let timestamp = u64::try_from(doc::now_millis()).unwrap_or(0);
+            let timestamp = self.inner.clock.now_ms();
             let batch = PushBatch::encode(
                 &team.into(),
                 &self.inner.device.into(),
@@ -643,7 +651,7 @@ impl SyncClient {
                 open_page(team, &keys_c, &roster_c, me, cursor, &page)
             })
             .await
-            .map_err(|e| Error::NotAllowed(format!("pull task failed: {e}")))?;
+            .map_err(|e| Error::Internal(format!("pull task failed: {e}")))?;
             let more = opened.more;
             let blocked = opened.blocked;
             let outcome = self
@@ -660,7 +668,7 @@ impl SyncClient {
             tracing::debug!(team = %team, cursor, applied = outcome.applied, refused = outcome.refused, "page applied");
             if let Some(seq) = blocked {
                 if retried {
-                    return Err(Error::NotAllowed(format!(
+                    return Err(Error::TryAgain(format!(
                         "the envelope at {seq} waits for keys or membership this device does \
                          not have yet; the next sync tries again"
                     )));

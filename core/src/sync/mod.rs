@@ -4,8 +4,9 @@
 //! - [`SharedStore`]: how the async client and the app share one [`Store`](crate::Store).
 //!   SQLite and Automerge work runs on tokio's blocking pool under a mutex; no database
 //!   call ever runs on an async worker thread.
-//! - [`incoming`]: checking and opening a pulled page, without I/O (signatures, team,
-//!   document keys); the store applies the result in one transaction.
+//! - Pulled pages are checked and opened by [`crate::access::envelopes`] (signatures, team,
+//!   authors, document keys), outside the store lock; the store applies the result in one
+//!   transaction.
 //! - [`SyncClient`] (`client.rs`): the HTTP and WebSocket side, with retries ([`RetryPolicy`]).
 //! - [`SyncStatus`]: what the app shows, including a relay-confirmed "everything uploaded".
 //!
@@ -17,16 +18,13 @@ mod access;
 mod api;
 mod backoff;
 mod client;
-pub mod incoming;
 mod live;
 mod shared;
-mod status;
 
+pub use crate::store::SyncStatus;
 pub use access::{DEFAULT_INVITE_TTL_MS, Enrolled, Joined};
 pub use backoff::RetryPolicy;
 pub use client::{PullReport, PushReport, SyncClient, SyncConfig, SyncReport};
 pub use holdfast_protocol::Role;
-pub use incoming::Roster;
 pub use live::LiveHandle;
 pub use shared::SharedStore;
-pub use status::SyncStatus;

@@ -28,7 +28,7 @@ impl SharedStore {
     pub fn lock(&self) -> Result<MutexGuard<'_, Store>> {
         self.0
             .lock()
-            .map_err(|_| Error::NotAllowed("the store is unusable after a panic".into()))
+            .map_err(|_| Error::Internal("the store is unusable after a panic".into()))
     }
 
     /// Runs `f` with the store on tokio's blocking pool.
@@ -43,6 +43,6 @@ impl SharedStore {
             f(&mut store)
         })
         .await
-        .map_err(|e| Error::NotAllowed(format!("store task failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("store task failed: {e}")))?
     }
 }

@@ -1,5 +1,8 @@
-//! Opening a pulled page, without I/O: each envelope is checked against the team, its
-//! author's registered key and the document key, before anything reaches the store.
+//! Which envelopes a device accepts: each envelope of a pulled page is checked against the
+//! team, its author's place in the verified membership ([`Roster`]), its signature and the
+//! document key, before anything reaches the store. A patient's device accepts its plan
+//! and nothing else; nobody accepts a patient's snapshot or an envelope its author sealed
+//! at or after the epoch that revoked it.
 //!
 //! Refusals are per envelope and never stop the page: a bad envelope from a team member is
 //! recorded and skipped, and the cursor still moves past it (otherwise one bad envelope
@@ -9,9 +12,9 @@ use std::collections::HashMap;
 
 use holdfast_protocol::{EnvelopeId, EnvelopeRef, Kind, PUBLIC_KEY_LEN, PullPage};
 
+use super::TeamAccess;
 use crate::crypto::TeamKeys;
 use crate::model::ids::{DeviceId, DocId, TeamId};
-use crate::store::TeamAccess;
 
 /// Who may author envelopes in a team, from its verified membership: each enrolled
 /// device's public key and, for a revoked one, the epoch from which its envelopes are
@@ -249,4 +252,218 @@ pub fn open_page(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::invites::{InviteTarget, prepare_invite, prepare_redeem};
+    use crate::access::revocation::prepare_revocation;
+    use crate::access::team::found_team;
+    use crate::access::team::tests::identity;
+    use crate::access::{Identity, TeamAccess};
+    use holdfast_protocol::{Header, Role, SystemRandom, seal};
+
+    /// A team with an admin, a link worker and a patient's device for `plan`, as the
+    /// admin's device has verified it; the keys of epoch 1.
+    struct Team {
+        access: TeamAccess,
+        keys: TeamKeys,
+        admin: Identity,
+        worker: Identity,
+        patient: Identity,
+        plan: DocId,
+    }
+
+    fn team() -> Team {
+        let admin = identity();
+        let founded = found_team(&admin, 1_000).unwrap();
+        let mut keys = TeamKeys::new(founded.team);
+        keys.insert_epoch(1, founded.key.clone());
+        let g = founded.genesis.as_bytes().to_vec();
+        let mut access = founded.access.clone();
+        let plan = DocId::random();
+        let mut join = |role, plan: Option<DocId>| {
+            let invite = prepare_invite(
+                &access,
+                &keys,
+                &admin,
+                &InviteTarget {
+                    relay_url: "http://127.0.0.1:1",
+                    genesis: &g,
+                    role,
+                    plan,
+                },
+                60_000,
+                2_000,
+            )
+            .unwrap();
+            let device = identity();
+            let redeem = prepare_redeem(&invite.code, &invite.entry, &g, &device, 3_000).unwrap();
+            access.fold(&invite.entry).unwrap();
+            access.fold(&redeem.entry).unwrap();
+            device
+        };
+        let worker = join(Role::LinkWorker, None);
+        let patient = join(Role::Patient, Some(plan));
+        Team {
+            access,
+            keys,
+            admin,
+            worker,
+            patient,
+            plan,
+        }
+    }
+
+    fn envelope(t: &Team, by: &Identity, doc: DocId, epoch: u32, kind: Kind) -> Vec<u8> {
+        let rng = SystemRandom::new();
+        let header = Header {
+            kind,
+            team: t.access.team().into(),
+            document: doc.into(),
+            epoch,
+            author: by.device.into(),
+            covers: 0,
+            nonce: Header::random_nonce(&rng).unwrap(),
+        };
+        let key = t.keys.key_for(doc, epoch).unwrap();
+        seal(&header, &key, b"changes", &by.signer).unwrap()
+    }
+
+    fn page(items: Vec<Vec<u8>>) -> PullPage {
+        let n = items.len() as u64;
+        PullPage {
+            items: items.into_iter().zip(1..).map(|(b, s)| (s, b)).collect(),
+            next: n,
+            more: false,
+        }
+    }
+
+    #[test]
+    fn staff_accept_members_envelopes_and_refuse_tampered_and_foreign_ones() {
+        let t = team();
+        let roster = Roster::from_access(&t.access);
+        assert_eq!(roster.len(), 3);
+        let doc = DocId::random();
+        let good = envelope(&t, &t.worker, doc, 1, Kind::ChangeBatch);
+        let mut tampered = envelope(&t, &t.worker, doc, 1, Kind::ChangeBatch);
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        let mine = envelope(&t, &t.admin, doc, 1, Kind::ChangeBatch);
+        let patients_snapshot = envelope(&t, &t.patient, t.plan, 1, Kind::Snapshot);
+        let p = page(vec![good, tampered, mine, patients_snapshot]);
+        let opened = open_page(t.access.team(), &t.keys, &roster, t.admin.device, 0, &p);
+        assert_eq!(opened.items.len(), 1);
+        assert_eq!(opened.items[0].plaintext, b"changes");
+        assert_eq!(opened.own, 1);
+        let reasons: Vec<&str> = opened.refused.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(reasons[0].contains("signature"), "{reasons:?}");
+        assert!(
+            reasons[1].contains("snapshot from a patient"),
+            "{reasons:?}"
+        );
+        assert_eq!((opened.next, opened.blocked), (4, None));
+        // Replayed from another team: refused.
+        let other = TeamId::random();
+        let opened = open_page(other, &t.keys, &roster, t.admin.device, 0, &p);
+        assert!(opened.items.is_empty());
+        assert!(opened.refused.iter().all(|r| r.reason.contains("team")));
+    }
+
+    #[test]
+    fn a_patients_device_accepts_its_plan_and_nothing_else() {
+        let t = team();
+        let mut view = t.access.clone();
+        view.role = Some(Role::Patient);
+        view.plan = Some(t.plan);
+        let roster = Roster::from_access(&view);
+        let plan = envelope(&t, &t.worker, t.plan, 1, Kind::ChangeBatch);
+        let case = envelope(&t, &t.worker, DocId::random(), 1, Kind::ChangeBatch);
+        let opened = open_page(
+            view.team(),
+            &t.keys,
+            &roster,
+            t.patient.device,
+            0,
+            &page(vec![plan, case]),
+        );
+        assert_eq!(opened.items.len(), 1);
+        assert_eq!(opened.items[0].doc, t.plan);
+        assert_eq!(opened.refused.len(), 1);
+        assert!(opened.refused[0].reason.contains("not granted"));
+    }
+
+    #[test]
+    fn an_unknown_author_or_a_missing_key_stops_the_page_before_it() {
+        let t = team();
+        let roster = Roster::from_access(&t.access);
+        let doc = DocId::random();
+        let stranger = identity();
+        let first = envelope(&t, &t.worker, doc, 1, Kind::ChangeBatch);
+        let unknown = envelope(&t, &stranger, doc, 1, Kind::ChangeBatch);
+        let after = envelope(&t, &t.worker, doc, 1, Kind::ChangeBatch);
+        let opened = open_page(
+            t.access.team(),
+            &t.keys,
+            &roster,
+            t.admin.device,
+            0,
+            &page(vec![first, unknown, after]),
+        );
+        assert_eq!(opened.items.len(), 1);
+        assert_eq!(
+            (opened.next, opened.blocked, opened.more),
+            (1, Some(2), false)
+        );
+        // An epoch whose key has not arrived: the same.
+        let mut ahead = t.keys.clone();
+        ahead.insert_epoch(2, holdfast_protocol::EpochKey::from_bytes([8; 32]));
+        let t2 = Team { keys: ahead, ..t };
+        let later = envelope(&t2, &t2.worker, doc, 2, Kind::ChangeBatch);
+        let opened = open_page(
+            t2.access.team(),
+            &TeamKeys::new(t2.access.team()),
+            &roster,
+            t2.admin.device,
+            5,
+            &PullPage {
+                items: vec![(6, later)],
+                next: 6,
+                more: true,
+            },
+        );
+        assert_eq!((opened.next, opened.blocked), (5, Some(6)));
+    }
+
+    #[test]
+    fn a_revoked_author_is_refused_from_the_epoch_that_revoked_it() {
+        let t = team();
+        let r = prepare_revocation(&t.access, &t.admin, t.worker.device, 4_000).unwrap();
+        let mut after = t.access.clone();
+        after.fold(&r.entry).unwrap();
+        let mut keys = t.keys.clone();
+        keys.insert_epoch(2, r.key.clone());
+        let t = Team {
+            access: after,
+            keys,
+            ..t
+        };
+        let roster = Roster::from_access(&t.access);
+        let doc = DocId::random();
+        let before = envelope(&t, &t.worker, doc, 1, Kind::ChangeBatch);
+        let at_revocation = envelope(&t, &t.worker, doc, 2, Kind::ChangeBatch);
+        let opened = open_page(
+            t.access.team(),
+            &t.keys,
+            &roster,
+            t.admin.device,
+            0,
+            &page(vec![before, at_revocation]),
+        );
+        assert_eq!(opened.items.len(), 1, "written before the revocation: kept");
+        assert_eq!(opened.refused.len(), 1);
+        assert!(opened.refused[0].reason.contains("revoked"));
+    }
 }

@@ -14,13 +14,15 @@
 //! Version 5 adds redeems in flight: a Redeem entry is kept from just before it is sent
 //! until the device has joined, so a redeem whose answer was lost can be sent again, byte
 //! for byte, and the relay recognises it.
+//! Version 6 indexes the caseload by NHS number, so a second case for the same patient is
+//! found (and refused unless deliberate) without reading every row.
 
 use rusqlite::Connection;
 
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -192,8 +194,13 @@ CREATE TABLE pending_redeems (
 ) WITHOUT ROWID;
 ";
 
+const V6: &str = "
+-- Finding a patient's existing case by NHS number before a second one is created.
+CREATE INDEX caseload_by_nhs_number ON caseload(nhs_number) WHERE nhs_number IS NOT NULL;
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {
@@ -225,3 +232,6 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
 pub fn upgrade(conn: &mut Connection) -> Result<i64> {
     migrate_to(conn, VERSION)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,366 @@
+//! Invites, as the device makes and answers them: the Invite entry with the key bundle the
+//! new device will open, the check of a code against the team's record before a Redeem is
+//! signed, and the Cancel of a pending invite. Each entry is checked with the same fold
+//! the relay applies, so a refusal comes before any request.
+
+use holdfast_protocol::{
+    Entry, InviteCode, InviteId, Op, Role, SystemRandom, redeem_proof_message,
+};
+
+use super::bundles::{keys_for_reader, seal_bundle};
+use super::{Identity, TeamAccess};
+use crate::crypto::TeamKeys;
+use crate::model::ids::DocId;
+use crate::{Error, Result};
+
+/// An invite made on this device, ready to be registered with the relay.
+#[derive(Debug)]
+pub struct PreparedInvite {
+    /// The code to show.
+    pub code: InviteCode,
+    /// The Invite entry (signed by this device).
+    pub entry: Vec<u8>,
+    /// The key bundle for the invite's HPKE key.
+    pub bundle: Vec<u8>,
+    /// The log length the entry was made against.
+    pub expected_len: u64,
+}
+
+/// An invite checked against the team's log, ready to redeem.
+#[derive(Debug)]
+pub struct PreparedRedeem {
+    /// The Redeem entry (signed by the invite key, with this device's proof).
+    pub entry: Vec<u8>,
+    /// The role the device will have.
+    pub role: Role,
+    /// The plan, for a patient.
+    pub plan: Option<DocId>,
+    /// The team's genesis entry, checked against the code's anchor: stored as the first
+    /// entry of the log at join, so the relay cannot swap in a team of its own afterwards.
+    pub genesis: Vec<u8>,
+}
+
+/// What an invite is for and where it leads.
+#[derive(Debug, Clone, Copy)]
+pub struct InviteTarget<'a> {
+    /// The team's relay, as the code will carry it.
+    pub relay_url: &'a str,
+    /// The team's genesis entry (the code carries its anchor).
+    pub genesis: &'a [u8],
+    /// The role the invite grants.
+    pub role: Role,
+    /// For a patient invite, the one action plan it shares.
+    pub plan: Option<DocId>,
+}
+
+/// Makes a one-time invite valid for `ttl_ms` from `now_ms`, with the keys the new device
+/// will need (staff: every epoch key held; a patient: its plan's key at every epoch)
+/// wrapped to the invite's HPKE key. Refused, before anything is sent, when the fold
+/// would refuse it (a patient or supervisor inviting, a link worker inviting above its
+/// role) or when a patient invite names no plan or another role names one.
+pub fn prepare_invite(
+    access: &TeamAccess,
+    keys: &TeamKeys,
+    me: &Identity,
+    target: &InviteTarget<'_>,
+    ttl_ms: u64,
+    now_ms: u64,
+) -> Result<PreparedInvite> {
+    access.require_staff()?;
+    let (role, plan) = (target.role, target.plan);
+    if (role == Role::Patient) != plan.is_some() {
+        return Err(Error::InvalidInput {
+            field: "invite",
+            reason: "a patient invite names one action plan; other roles none".into(),
+        });
+    }
+    let team = access.team();
+    let genesis = Entry::decode(target.genesis)?;
+    let expires = now_ms.saturating_add(ttl_ms);
+    let code = InviteCode::generate(
+        &SystemRandom::new(),
+        target.relay_url,
+        team.into(),
+        genesis.anchor(),
+        role,
+        plan.map(Into::into),
+        expires,
+    )?;
+    let invite_sign = code.signing_key()?;
+    let invite_hpke = code.hpke_key()?;
+    let entry = Entry::sign(
+        team.into(),
+        now_ms,
+        me.device.0,
+        Op::Invite {
+            invite: code.id(),
+            sign_key: invite_sign.public_key(),
+            hpke_key: invite_hpke.public_key().clone(),
+            role,
+            plan: plan.map(Into::into),
+            expires_at_ms: expires,
+        },
+        &me.signer,
+    )?;
+    // The same rule the relay and every device apply: a clear error before any request.
+    access.membership.check(&entry, Some(now_ms))?;
+    let bundle = seal_bundle(
+        team,
+        code.id().0,
+        invite_hpke.public_key(),
+        &keys_for_reader(keys, role, plan)?,
+        me,
+        now_ms,
+    )?;
+    Ok(PreparedInvite {
+        code,
+        entry: entry.as_bytes().to_vec(),
+        bundle,
+        expected_len: access.relay_len,
+    })
+}
+
+/// Checks an invite code against the Invite and genesis entries the relay holds for it,
+/// and signs the Redeem entry. A code whose role, plan, expiry, team or keys differ from
+/// the log is refused (forged or altered), as is one expired by `now_ms`.
+pub fn prepare_redeem(
+    code: &InviteCode,
+    invite_entry: &[u8],
+    genesis_entry: &[u8],
+    me: &Identity,
+    now_ms: u64,
+) -> Result<PreparedRedeem> {
+    let forged = |what: &str| {
+        Error::InviteRefused(format!(
+            "the invite code does not match the team's record ({what}): it was altered or forged"
+        ))
+    };
+    let genesis = Entry::decode(genesis_entry)?;
+    if genesis.anchor() != code.anchor || genesis.team != code.team {
+        return Err(forged("team"));
+    }
+    let entry = Entry::decode(invite_entry)?;
+    let Op::Invite {
+        invite,
+        sign_key,
+        hpke_key,
+        role,
+        plan,
+        expires_at_ms,
+    } = &entry.op
+    else {
+        return Err(forged("not an invite"));
+    };
+    if entry.team != code.team || *invite != code.id() {
+        return Err(forged("invite id"));
+    }
+    if *role != code.role {
+        return Err(forged("role"));
+    }
+    if *plan != code.plan || *expires_at_ms != code.expires_at_ms {
+        return Err(forged("plan or expiry"));
+    }
+    let invite_sign = code.signing_key()?;
+    if invite_sign.public_key() != *sign_key || code.hpke_key()?.public_key() != hpke_key {
+        return Err(forged("keys"));
+    }
+    if now_ms > *expires_at_ms {
+        return Err(Error::InviteRefused("the invite has expired".into()));
+    }
+    let team = code.team;
+    let device = me.device.into();
+    let proof = redeem_proof_message(
+        &team,
+        invite,
+        &device,
+        &me.signer.public_key(),
+        me.hpke.public_key(),
+    );
+    let redeem = Entry::sign(
+        team,
+        now_ms,
+        invite.0,
+        Op::Redeem {
+            invite: *invite,
+            device,
+            sign_key: me.signer.public_key(),
+            hpke_key: me.hpke.public_key().clone(),
+            device_signature: me.signer.sign(&proof),
+        },
+        &invite_sign,
+    )?;
+    Ok(PreparedRedeem {
+        entry: redeem.as_bytes().to_vec(),
+        role: *role,
+        plan: plan.map(Into::into),
+        genesis: genesis_entry.to_vec(),
+    })
+}
+
+/// Makes the cancellation of a pending invite (`invite`: the code itself, or its id in
+/// hex): a Cancel entry, checked as the relay will check it (only the invite's maker or an
+/// admin; never a redeemed invite). Returns the entry and the log length it was made
+/// against.
+pub fn prepare_cancel(
+    access: &TeamAccess,
+    me: &Identity,
+    invite: &str,
+    now_ms: u64,
+) -> Result<(Vec<u8>, u64)> {
+    access.require_staff()?;
+    let id = parse_invite_ref(invite)?;
+    let entry = Entry::sign(
+        access.team().into(),
+        now_ms,
+        me.device.0,
+        Op::Cancel { invite: id },
+        &me.signer,
+    )?;
+    access.membership.check(&entry, Some(now_ms))?;
+    Ok((entry.as_bytes().to_vec(), access.relay_len))
+}
+
+/// An invite named by its code (`HF1-…`) or by its id (32 hex digits).
+pub fn parse_invite_ref(text: &str) -> Result<InviteId> {
+    let text = text.trim();
+    if let Ok(code) = InviteCode::decode(text) {
+        return Ok(code.id());
+    }
+    let bad = || Error::InvalidInput {
+        field: "invite",
+        reason: "neither an invite code nor an invite id (32 hex digits)".into(),
+    };
+    let bytes = hex::decode(text).map_err(|_| bad())?;
+    let id: [u8; 16] = bytes.try_into().map_err(|_| bad())?;
+    Ok(InviteId(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::team::found_team;
+    use crate::access::team::tests::identity;
+
+    fn team_of_one() -> (Identity, super::super::team::FoundedTeam, TeamKeys) {
+        let admin = identity();
+        let founded = found_team(&admin, 1_000).unwrap();
+        let mut keys = TeamKeys::new(founded.team);
+        keys.insert_epoch(1, founded.key.clone());
+        (admin, founded, keys)
+    }
+
+    fn target(genesis: &[u8], role: Role, plan: Option<DocId>) -> InviteTarget<'_> {
+        InviteTarget {
+            relay_url: "http://127.0.0.1:1",
+            genesis,
+            role,
+            plan,
+        }
+    }
+
+    #[test]
+    fn a_patient_invite_names_a_plan_and_carries_only_that_plans_key() {
+        let (admin, founded, keys) = team_of_one();
+        let g = founded.genesis.as_bytes();
+        for (role, plan) in [
+            (Role::Patient, None),
+            (Role::LinkWorker, Some(DocId::random())),
+        ] {
+            let err = prepare_invite(
+                &founded.access,
+                &keys,
+                &admin,
+                &target(g, role, plan),
+                60_000,
+                2_000,
+            )
+            .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidInput {
+                        field: "invite",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        let plan = DocId::random();
+        let p = prepare_invite(
+            &founded.access,
+            &keys,
+            &admin,
+            &target(g, Role::Patient, Some(plan)),
+            60_000,
+            2_000,
+        )
+        .unwrap();
+        assert_eq!(p.code.expires_at_ms, 62_000);
+        assert_eq!(p.expected_len, 1);
+        let opened = holdfast_protocol::KeyBundle::decode(&p.bundle)
+            .unwrap()
+            .open(&admin.signer.public_key(), &p.code.hpke_key().unwrap())
+            .unwrap();
+        assert_eq!(opened.len(), 1);
+        assert!(
+            matches!(&opened[0], holdfast_protocol::WrappedKey::Document { document, epoch: 1, .. } if DocId::from(*document) == plan),
+            "a patient gets its plan's key, never the epoch key"
+        );
+    }
+
+    #[test]
+    fn a_code_that_differs_from_the_log_or_has_expired_is_refused() {
+        let (admin, founded, keys) = team_of_one();
+        let g = founded.genesis.as_bytes();
+        let p = prepare_invite(
+            &founded.access,
+            &keys,
+            &admin,
+            &target(g, Role::LinkWorker, None),
+            60_000,
+            2_000,
+        )
+        .unwrap();
+        let me = identity();
+        let mut altered = p.code.clone();
+        altered.role = Role::Admin;
+        let err = prepare_redeem(&altered, &p.entry, g, &me, 3_000).unwrap_err();
+        assert!(err.to_string().contains("role"), "{err}");
+        let other = found_team(&admin, 1_000).unwrap();
+        let err =
+            prepare_redeem(&p.code, &p.entry, other.genesis.as_bytes(), &me, 3_000).unwrap_err();
+        assert!(err.to_string().contains("team"), "{err}");
+        let err = prepare_redeem(&p.code, &p.entry, g, &me, 62_001).unwrap_err();
+        assert!(err.to_string().contains("expired"), "{err}");
+        let ok = prepare_redeem(&p.code, &p.entry, g, &me, 62_000).unwrap();
+        assert_eq!((ok.role, ok.plan), (Role::LinkWorker, None));
+    }
+
+    #[test]
+    fn cancels_name_an_invite_by_code_or_id_and_only_staff_make_them() {
+        let (admin, founded, keys) = team_of_one();
+        let g = founded.genesis.as_bytes();
+        let p = prepare_invite(
+            &founded.access,
+            &keys,
+            &admin,
+            &target(g, Role::LinkWorker, None),
+            60_000,
+            2_000,
+        )
+        .unwrap();
+        assert_eq!(parse_invite_ref(&p.code.encode()).unwrap(), p.code.id());
+        assert_eq!(
+            parse_invite_ref(&hex::encode(p.code.id().0)).unwrap(),
+            p.code.id()
+        );
+        assert!(parse_invite_ref("abc").is_err());
+        let mut access = founded.access.clone();
+        access.fold(&p.entry).unwrap();
+        let (entry, len) = prepare_cancel(&access, &admin, &p.code.encode(), 3_000).unwrap();
+        assert!(!entry.is_empty() && len == 1);
+        access.role = Some(Role::Patient);
+        assert!(prepare_cancel(&access, &admin, &p.code.encode(), 3_000).is_err());
+    }
+}

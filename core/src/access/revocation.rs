@@ -1,0 +1,196 @@
+//! Revoking a device: a Revoke entry that starts the team's next key epoch, a fresh epoch
+//! key committed to by the entry, and a bundle of it for every reader that stays. The
+//! revoked device gets nothing, so nothing written after the revocation opens with any key
+//! it held.
+
+use holdfast_protocol::{Entry, EpochKey, Op, Role, SystemRandom, WrappedKey};
+
+use super::bundles::seal_bundle;
+use super::{Identity, TeamAccess};
+use crate::crypto::TeamKeys;
+use crate::model::ids::{DeviceId, DocId};
+use crate::{Error, Result};
+
+/// A revocation made on this device, ready for the relay.
+#[derive(Debug)]
+pub struct PreparedRevocation {
+    /// The Revoke entry.
+    pub entry: Vec<u8>,
+    /// Bundles with the new epoch's keys, one per remaining reader.
+    pub bundles: Vec<Vec<u8>>,
+    /// The log length the entry was made against.
+    pub expected_len: u64,
+    /// The new epoch and its key (stored once the relay accepts).
+    pub epoch: u32,
+    /// The new epoch's key.
+    pub key: EpochKey,
+}
+
+/// Makes the revocation of `device`: a Revoke entry for the next epoch, a fresh epoch key,
+/// and bundles of it for every device still active and every invite still pending at
+/// `now_ms` whose creator is still active (staff get the epoch key, a patient its plan's
+/// key). Checked with the fold first: only an admin, or a link worker un-sharing a
+/// patient's device, may revoke, and never the last admin.
+pub fn prepare_revocation(
+    access: &TeamAccess,
+    me: &Identity,
+    device: DeviceId,
+    now_ms: u64,
+) -> Result<PreparedRevocation> {
+    access.require_staff()?;
+    let team = access.team();
+    let m = &access.membership;
+    if m.active(&device.into()).is_none() {
+        return Err(Error::NotFound {
+            kind: "active device",
+            id: device.to_string(),
+        });
+    }
+    let epoch = m
+        .epoch
+        .checked_add(1)
+        .ok_or(Error::Crypto("epoch overflow".into()))?;
+    let key = EpochKey::generate(&SystemRandom::new())?;
+    let entry = Entry::sign(
+        team.into(),
+        now_ms,
+        me.device.0,
+        Op::Revoke {
+            device: device.into(),
+            epoch,
+            key_commitment: holdfast_protocol::epoch_key_commitment(&team.into(), epoch, &key),
+        },
+        &me.signer,
+    )?;
+    // Check authority locally first: a clear error without a round trip.
+    m.check(&entry, Some(now_ms))?;
+    let mut staged = TeamKeys::new(team);
+    staged.insert_epoch(epoch, key.clone());
+    let wrap = |recipient: [u8; 16],
+                hpke: &holdfast_protocol::HpkePublicKey,
+                role: Role,
+                plan: Option<DocId>|
+     -> Result<Vec<u8>> {
+        let keys = if role.is_staff() {
+            vec![WrappedKey::Epoch {
+                epoch,
+                key: key.clone(),
+            }]
+        } else {
+            let plan = plan.ok_or(Error::Crypto("a patient without a plan".into()))?;
+            vec![WrappedKey::Document {
+                document: plan.into(),
+                epoch,
+                key: staged.key_for(plan, epoch)?,
+            }]
+        };
+        seal_bundle(team, recipient, hpke, &keys, me, now_ms)
+    };
+    let mut bundles = Vec::new();
+    for member in m.active_devices() {
+        if DeviceId::from(member.device) == device {
+            continue;
+        }
+        bundles.push(wrap(
+            member.device.0,
+            &member.hpke_key,
+            member.role,
+            member.plan.map(Into::into),
+        )?);
+    }
+    for invite in m.invites.values() {
+        if invite.is_pending(now_ms)
+            && m.active(&invite.created_by).is_some()
+            && DeviceId::from(invite.created_by) != device
+        {
+            bundles.push(wrap(
+                invite.invite.0,
+                &invite.hpke_key,
+                invite.role,
+                invite.plan.map(Into::into),
+            )?);
+        }
+    }
+    Ok(PreparedRevocation {
+        entry: entry.as_bytes().to_vec(),
+        bundles,
+        expected_len: access.relay_len,
+        epoch,
+        key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::invites::{InviteTarget, prepare_invite, prepare_redeem};
+    use crate::access::team::found_team;
+    use crate::access::team::tests::identity;
+
+    #[test]
+    fn a_revocation_rekeys_everyone_but_the_revoked_device_and_pending_invites_of_the_active() {
+        let admin = identity();
+        let founded = found_team(&admin, 1_000).unwrap();
+        let mut keys = TeamKeys::new(founded.team);
+        keys.insert_epoch(1, founded.key.clone());
+        let g = founded.genesis.as_bytes().to_vec();
+        let mut access = founded.access.clone();
+        let target = |role| InviteTarget {
+            relay_url: "http://127.0.0.1:1",
+            genesis: &g,
+            role,
+            plan: None,
+        };
+        // A link worker joins; a second invite stays pending.
+        let invite = prepare_invite(
+            &access,
+            &keys,
+            &admin,
+            &target(Role::LinkWorker),
+            60_000,
+            2_000,
+        )
+        .unwrap();
+        let worker = identity();
+        let redeem = prepare_redeem(&invite.code, &invite.entry, &g, &worker, 3_000).unwrap();
+        access.fold(&invite.entry).unwrap();
+        access.fold(&redeem.entry).unwrap();
+        let pending = prepare_invite(
+            &access,
+            &keys,
+            &admin,
+            &target(Role::Supervisor),
+            60_000,
+            4_000,
+        )
+        .unwrap();
+        access.fold(&pending.entry).unwrap();
+
+        let r = prepare_revocation(&access, &admin, worker.device, 5_000).unwrap();
+        assert_eq!(r.epoch, 2);
+        assert_eq!(
+            r.bundles.len(),
+            2,
+            "the admin and the pending invite; not the worker"
+        );
+        for b in &r.bundles {
+            let b = holdfast_protocol::KeyBundle::decode(b).unwrap();
+            assert_ne!(b.header.recipient, worker.device.0);
+        }
+        let mut after = access.clone();
+        after.fold(&r.entry).unwrap();
+        assert!(
+            after.membership.is_epoch_key(2, &r.key),
+            "the log commits to the new key"
+        );
+        assert_eq!(after.revoked_in.get(&worker.device), Some(&2));
+        // Past its expiry the pending invite gets nothing.
+        let late = prepare_revocation(&access, &admin, worker.device, 64_001).unwrap();
+        assert_eq!(late.bundles.len(), 1);
+        // Nobody revokes a device that is not active, and a revoked one is not active.
+        assert!(matches!(
+            prepare_revocation(&after, &admin, worker.device, 6_000),
+            Err(Error::NotFound { .. })
+        ));
+    }
+}

@@ -1,0 +1,58 @@
+//! What observers are told: ids only, never content.
+
+use super::Store;
+use crate::model::doc::DocKind;
+use crate::model::ids::{DocId, TeamId};
+
+/// Something observers may want to redraw for. Carries ids only, never content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreEvent {
+    /// A document changed (an edit here, or changes pulled from the team).
+    DocumentChanged {
+        /// The document.
+        doc: DocId,
+        /// Its kind.
+        kind: DocKind,
+    },
+    /// The caseload's rows may have changed (a case file or action plan changed).
+    CaseloadChanged,
+    /// A change was made on this device (it has something to push).
+    LocalChange,
+    /// A team's sync status may have changed (pushed, pulled, failed, recovered).
+    SyncChanged {
+        /// The team.
+        team: TeamId,
+    },
+}
+
+/// Events an observer can fall behind by before it is told it missed some.
+const EVENT_BUFFER: usize = 1024;
+
+/// A new event channel for a store.
+pub(super) fn channel() -> tokio::sync::broadcast::Sender<StoreEvent> {
+    tokio::sync::broadcast::Sender::new(EVENT_BUFFER)
+}
+
+impl Store {
+    /// Subscribes to what changes in this store from now on (ids only). A receiver that
+    /// falls more than 1,024 events behind is told it lagged and should reread.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StoreEvent> {
+        self.events.subscribe()
+    }
+
+    /// Tells observers that `team`'s sync status may have changed.
+    pub(crate) fn emit_sync(&self, team: TeamId) {
+        let _ = self.events.send(StoreEvent::SyncChanged { team });
+    }
+
+    /// Tells observers that `id` changed.
+    pub(crate) fn emit(&self, id: DocId, kind: DocKind) {
+        // No receivers is normal (no screen open): nothing to do.
+        let _ = self
+            .events
+            .send(StoreEvent::DocumentChanged { doc: id, kind });
+        if matches!(kind, DocKind::CaseFile | DocKind::ActionPlan) {
+            let _ = self.events.send(StoreEvent::CaseloadChanged);
+        }
+    }
+}

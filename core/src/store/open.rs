@@ -1,0 +1,278 @@
+//! Creating and opening the store: the database key from the host's key store, the key
+//! check beside the file (so a wrong key is told from a damaged file), the quick length
+//! check that catches a truncated file, and the schema upgrade.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ring::hmac;
+use rusqlite::{Connection, OpenFlags};
+use zeroize::Zeroizing;
+
+use super::{Durability, STORE_KEY_NAME, Store, StoreConfig, access, schema, teams};
+use crate::access::Identity;
+use crate::crypto::keys::{device_hpke_key, device_signing_key};
+use crate::keystore::KeyStore;
+use crate::model::doc::{self, Author};
+use crate::model::ids::DeviceId;
+use crate::{Error, Result};
+
+const KEYCHECK_SUFFIX: &str = ".keycheck";
+
+pub(super) fn key_check(key: &[u8]) -> Vec<u8> {
+    // A MAC of a constant: tells a wrong key from a damaged file and reveals nothing.
+    let k = hmac::Key::new(hmac::HMAC_SHA256, key);
+    hmac::sign(&k, b"holdfast store key check v1")
+        .as_ref()
+        .to_vec()
+}
+
+fn key_check_matches(key: &[u8], check: &[u8]) -> bool {
+    let k = hmac::Key::new(hmac::HMAC_SHA256, key);
+    hmac::verify(&k, b"holdfast store key check v1", check).is_ok()
+}
+
+pub(super) fn keycheck_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(KEYCHECK_SUFFIX);
+    PathBuf::from(p)
+}
+
+fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// Maps SQLite's corruption codes to the typed store error; passes the rest through.
+pub(super) fn classify(e: rusqlite::Error) -> Error {
+    if is_corruption(&e) {
+        Error::StoreCorrupt(e.to_string())
+    } else {
+        Error::Sqlite(e)
+    }
+}
+
+/// SQLCipher initialises itself on first use in a process; a connection opened and keyed
+/// by another thread while that is still under way fails ("sqlcipher not initialized",
+/// then "An error occurred with PRAGMA key or rekey"). Seen when many stores open at once
+/// in the test suite (one in a few hundred runs with eight threads). So the first store
+/// of the process first opens and keys an in-memory database, once, and everyone else
+/// waits for that.
+fn sqlcipher_ready() -> Result<()> {
+    static READY: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let conn = Connection::open_in_memory().map_err(|e| e.to_string())?;
+            apply_key(&conn, &[0u8; 32]).map_err(|e| e.to_string())?;
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+        .clone()
+        .map_err(|e| Error::StoreCorrupt(format!("SQLCipher failed to start: {e}")))
+}
+
+pub(super) fn apply_key(conn: &Connection, key: &[u8]) -> Result<()> {
+    let hex = Zeroizing::new(hex::encode(key));
+    // A raw key: no PBKDF2 on open (1.5 ms instead of ~130 ms).
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex.as_str()))?;
+    Ok(())
+}
+
+pub(super) fn configure(conn: &Connection, durability: Durability) -> Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(classify)?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Relaxed => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Freed pages are zeroed, so deleted notes do not linger even as ciphertext of old data.
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    Ok(())
+}
+
+impl Store {
+    /// Creates a new store in `config.dir`, with a fresh device id and store key.
+    pub fn create(config: &StoreConfig, keys: &dyn KeyStore) -> Result<Store> {
+        let db = config.db_path();
+        if db.exists() {
+            return Err(Error::StoreExists(config.dir.display().to_string()));
+        }
+        doc::require_text("person", &config.person, 200)?;
+        std::fs::create_dir_all(&config.dir)?;
+        let key = match keys.get(STORE_KEY_NAME)? {
+            Some(k) if k.len() == 32 => k,
+            _ => {
+                let fresh = Zeroizing::new(crate::model::ids::random_bytes::<32>().to_vec());
+                keys.put(STORE_KEY_NAME, &fresh)?;
+                fresh
+            }
+        };
+        let signer = Arc::new(device_signing_key(keys, true)?);
+        let hpke = Arc::new(device_hpke_key(keys, true)?);
+        sqlcipher_ready()?;
+        let mut conn = Connection::open(&db)?;
+        apply_key(&conn, &key)?;
+        configure(&conn, config.durability)?;
+        schema::upgrade(&mut conn)?;
+        let device = DeviceId::random();
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
+            [device.as_bytes().as_slice()],
+        )?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('person', ?1)",
+            [config.person.trim().as_bytes()],
+        )?;
+        std::fs::write(keycheck_path(&db), key_check(&key))?;
+        tracing::info!(device = %device, "store created");
+        Ok(Store {
+            conn,
+            config: config.clone(),
+            author: Author {
+                device,
+                person: config.person.trim().to_owned(),
+            },
+            docs: HashMap::new(),
+            identity: Identity {
+                device,
+                signer,
+                hpke,
+            },
+            clock: config.clock.clone(),
+            access: HashMap::new(),
+            team_keys: HashMap::new(),
+            current_team: None,
+            events: super::events::channel(),
+        })
+    }
+
+    /// Opens an existing store. A wrong key or a damaged file is a typed error, and nothing
+    /// in the file is changed.
+    pub fn open(config: &StoreConfig, keys: &dyn KeyStore) -> Result<Store> {
+        let db = config.db_path();
+        if !db.exists() {
+            return Err(Error::NoStore(config.dir.display().to_string()));
+        }
+        let key = keys.get(STORE_KEY_NAME)?.ok_or(Error::WrongStoreKey)?;
+        let check = std::fs::read(keycheck_path(&db)).ok();
+        if let Some(check) = &check
+            && !key_check_matches(&key, check)
+        {
+            return Err(Error::WrongStoreKey);
+        }
+        sqlcipher_ready()?;
+        let mut conn = Connection::open_with_flags(
+            &db,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        apply_key(&conn, &key)?;
+        // The first read decrypts page 1: a wrong key or a damaged header fails here.
+        let probe: rusqlite::Result<i64> =
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0));
+        if let Err(e) = probe {
+            return Err(match (is_corruption(&e), check.is_some()) {
+                (true, true) => {
+                    Error::StoreCorrupt("the file cannot be decrypted with the right key".into())
+                }
+                (true, false) => Error::WrongStoreKey,
+                (false, _) => Error::Sqlite(e),
+            });
+        }
+        Self::check_length(&conn, &db)?;
+        configure(&conn, config.durability)?;
+        let found = schema::upgrade(&mut conn)?;
+        let device: Vec<u8> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'device_id'", [], |r| {
+                r.get(0)
+            })
+            .map_err(classify)?;
+        let person: Vec<u8> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'person'", [], |r| {
+                r.get(0)
+            })
+            .map_err(classify)?;
+        let (access, team_keys) = access::load_access(&conn, keys)?;
+        let current_team = teams::load_current_team(&conn)?;
+        // Stores from before sync (schema < 3) have no device key yet: make one. A store that
+        // already belongs to a team must not silently change identity.
+        let signer = Arc::new(device_signing_key(keys, access.is_empty())?);
+        let hpke = Arc::new(device_hpke_key(keys, access.is_empty() || found < 4)?);
+        let device = DeviceId::from_slice(&device)?;
+        let mut store = Store {
+            conn,
+            config: config.clone(),
+            author: Author {
+                device,
+                person: String::from_utf8(person)
+                    .map_err(|_| Error::StoreCorrupt("person is not text".into()))?,
+            },
+            docs: HashMap::new(),
+            identity: Identity {
+                device,
+                signer,
+                hpke,
+            },
+            clock: config.clock.clone(),
+            access,
+            team_keys,
+            current_team,
+            events: super::events::channel(),
+        };
+        if found < 2 {
+            store.rebuild_indexes()?;
+        }
+        Ok(store)
+    }
+
+    /// A truncated file decrypts page 1 happily and fails later. Without a WAL, every page
+    /// the header counts must be in the file: compare (O(1), unlike an integrity check,
+    /// which would read the whole file on every launch). Damage inside a page surfaces as
+    /// `StoreCorrupt` when the page is first read (SQLCipher checks each page's HMAC), and
+    /// [`Store::verify`] checks every page on demand.
+    fn check_length(conn: &Connection, db: &Path) -> Result<()> {
+        // SQLCipher answers page_size with its own cipher_page_size row, as text.
+        let page_size: i64 = conn
+            .query_row("PRAGMA cipher_page_size", [], |r| r.get::<_, String>(0))?
+            .parse()
+            .map_err(|_| Error::StoreCorrupt("unreadable page size".into()))?;
+        let len = i64::try_from(std::fs::metadata(db)?.len()).unwrap_or(i64::MAX);
+        if page_size <= 0 || len % page_size != 0 {
+            return Err(Error::StoreCorrupt(
+                "the file is not a whole number of pages (truncated?)".into(),
+            ));
+        }
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal_len = std::fs::metadata(PathBuf::from(wal))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        if wal_len == 0 && pages * page_size > len {
+            return Err(Error::StoreCorrupt(format!(
+                "the file holds {} of its {pages} pages (truncated)",
+                len / page_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads and checks every page (SQLCipher's HMAC and SQLite's structure). Slow on a
+    /// large store: for a "check my data" action or after a crash, not for every open.
+    pub fn verify(&self) -> Result<()> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+        if result != "ok" {
+            return Err(Error::StoreCorrupt("integrity check failed".into()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,506 @@
+//! A migration test for every schema version: a database as that version's build left it
+//! (made with that version's schema, holding the rows that version wrote) opens with this
+//! build, migrates to the current version and keeps every record. And a database from a
+//! newer build is refused untouched.
+
+use std::path::Path;
+
+use automerge::AutoCommit;
+use holdfast_protocol::{InviteCode, Role};
+use rusqlite::{Connection, params};
+
+use super::{VERSION, migrate_to, version};
+use crate::access::{Identity, invites, team::found_team};
+use crate::crypto::keys::{DEVICE_KEY_NAME, device_hpke_key, device_signing_key};
+use crate::keystore::{KeyStore, MemoryKeyStore};
+use crate::model::case_file::{self, CaseStatus, NewPatient};
+use crate::model::doc::{self, Author};
+use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::model::nhs_number::NhsNumber;
+use crate::store::open::{apply_key, configure, key_check, keycheck_path};
+use crate::store::{
+    CaseloadFilter, DB_FILE, Durability, STORE_KEY_NAME, Store, StoreConfig, index,
+};
+
+const KEY: [u8; 32] = [3; 32];
+const AT: i64 = 1_780_000_000_000;
+const NHS: &str = "9434765919";
+
+/// A database at `version` of the schema, with the device's identity rows every version
+/// has, keyed as that build would have keyed it.
+fn database_at(dir: &Path, keys: &MemoryKeyStore, version: i64, device: DeviceId) -> Connection {
+    keys.put(STORE_KEY_NAME, &KEY).unwrap();
+    let db = dir.join(DB_FILE);
+    let mut conn = Connection::open(&db).unwrap();
+    apply_key(&conn, &KEY).unwrap();
+    configure(&conn, Durability::Full).unwrap();
+    assert_eq!(migrate_to(&mut conn, version).unwrap(), 0);
+    assert_eq!(super::version(&conn).unwrap(), version);
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
+        [device.as_bytes().as_slice()],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('person', ?1)",
+        [b"Sam".as_slice()],
+    )
+    .unwrap();
+    std::fs::write(keycheck_path(&db), key_check(&KEY)).unwrap();
+    conn
+}
+
+/// An active case file for a patient with an NHS number, written by `author`.
+fn case_doc(author: &Author) -> AutoCommit {
+    let mut patient = NewPatient::named("Ada Lovelace");
+    patient.nhs_number = Some(NHS.parse::<NhsNumber>().unwrap());
+    let mut case = case_file::create(author, &patient, DocId([2; 16]), AT).unwrap();
+    case_file::set_status(&mut case, author, CaseStatus::Active, None, AT).unwrap();
+    doc::commit(&mut case, author, "created", AT);
+    case
+}
+
+/// The case as the version-1 columns hold it: a snapshot, and every change in the outbox.
+fn insert_v1_case(conn: &Connection, case: &mut AutoCommit) -> DocId {
+    let id = DocId::random();
+    conn.execute(
+        "INSERT INTO documents (id, kind, snapshot, change_count, updated_at) VALUES (?1, ?2, ?3, 0, ?4)",
+        params![id.as_bytes().as_slice(), "case_file", case.save(), AT],
+    )
+    .unwrap();
+    for change in case.get_changes(&[]) {
+        conn.execute(
+            "INSERT INTO outbox (doc_id, hash, bytes, created_at) VALUES (?1, ?2, ?3, 0)",
+            params![
+                id.as_bytes().as_slice(),
+                change.hash().0.as_slice(),
+                change.raw_bytes()
+            ],
+        )
+        .unwrap();
+    }
+    id
+}
+
+/// The caseload row a version-2-or-later build wrote with the case.
+fn index_case(conn: &mut Connection, id: DocId, case: &mut AutoCommit) {
+    let tx = conn.transaction().unwrap();
+    index::update_case(&tx, id, &case_file::read(case).unwrap(), AT).unwrap();
+    tx.commit().unwrap();
+}
+
+fn sam(device: DeviceId) -> Author {
+    Author {
+        device,
+        person: "Sam".into(),
+    }
+}
+
+fn open(dir: &Path, keys: &MemoryKeyStore) -> Store {
+    let store = Store::open(&StoreConfig::new(dir, "Sam"), keys).unwrap();
+    assert_eq!(version(&store.conn).unwrap(), VERSION);
+    store
+}
+
+/// What every upgraded store must still say about the case it held.
+fn assert_case_intact(store: &mut Store, id: DocId) {
+    let case = store.case_file(id).unwrap();
+    assert_eq!(case.patient.name, "Ada Lovelace");
+    assert_eq!(case.status.agreed(), Some(&CaseStatus::Active));
+    let caseload = store.caseload(&CaseloadFilter::default()).unwrap();
+    assert_eq!(caseload.len(), 1);
+    assert_eq!(caseload[0].case_id, id);
+    assert_eq!(caseload[0].status, CaseStatus::Active);
+    assert_eq!(caseload[0].nhs_number.as_deref(), Some(NHS));
+}
+
+#[test]
+fn version_1_store_upgrades_and_rebuilds_its_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId([1; 16]);
+    let id = {
+        let conn = database_at(dir.path(), &keys, 1, device);
+        insert_v1_case(&conn, &mut case_doc(&sam(device)))
+    };
+    let mut store = open(dir.path(), &keys);
+    assert_case_intact(&mut store, id);
+    assert_eq!(store.author().device, device);
+    // The version-6 index finds the patient, and the outbox kept every change.
+    assert_eq!(
+        store
+            .find_case_by_nhs_number(&NHS.parse().unwrap())
+            .unwrap(),
+        Some(id)
+    );
+    assert!(store.outbox_len().unwrap() > 0);
+    // And it keeps working as a current store.
+    store.set_status(id, CaseStatus::Holding, None).unwrap();
+    assert_eq!(
+        store.caseload(&CaseloadFilter::default()).unwrap()[0].status,
+        CaseStatus::Holding
+    );
+}
+
+#[test]
+fn version_2_store_upgrades_to_teams_and_keeps_its_outbox_for_the_first_team() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId([1; 16]);
+    let id = {
+        let mut conn = database_at(dir.path(), &keys, 2, device);
+        let mut case = case_doc(&sam(device));
+        let id = insert_v1_case(&conn, &mut case);
+        index_case(&mut conn, id, &mut case);
+        id
+    };
+    assert!(keys.get(DEVICE_KEY_NAME).unwrap().is_none());
+    let mut store = open(dir.path(), &keys);
+    assert_case_intact(&mut store, id);
+    // A store from before sync gets its device key on first open.
+    assert!(keys.get(DEVICE_KEY_NAME).unwrap().is_some());
+    assert!(store.teams().unwrap().is_empty());
+    assert_eq!(store.document_team(id).unwrap(), None);
+    let outbox = store.outbox_len().unwrap();
+    assert!(outbox > 0);
+
+    let team = store.create_team("http://127.0.0.1:9/").unwrap();
+    assert_eq!(store.current_team(), Some(team));
+    assert_eq!(
+        store.document_team(id).unwrap(),
+        Some(team),
+        "old documents join the first team"
+    );
+    let info = store.team(team).unwrap();
+    assert_eq!(info.relay_url, "http://127.0.0.1:9");
+    assert!(info.created_here && !info.registered);
+    assert_eq!(info.cursor, 0);
+    let status = store.sync_status(team).unwrap();
+    assert_eq!(status.pending_outbox, outbox);
+    assert!(!status.everything_uploaded);
+    // Sealing covers the changes written before the upgrade.
+    assert_eq!(store.seal_outbox(team).unwrap(), 1);
+    assert_eq!(
+        store
+            .pending_envelopes(team, 100, usize::MAX)
+            .unwrap()
+            .len(),
+        1
+    );
+    // The team's keys and membership read back after a reopen; a second team leaves
+    // documents alone.
+    let before = store.keys_held(team).unwrap().key_for(id, 1).unwrap();
+    drop(store);
+    let mut store = open(dir.path(), &keys);
+    assert_eq!(
+        store
+            .keys_held(team)
+            .unwrap()
+            .key_for(id, 1)
+            .unwrap()
+            .as_bytes(),
+        before.as_bytes()
+    );
+    assert_eq!(store.role(team).unwrap(), Some(Role::Admin));
+    assert_eq!(store.membership_log(team).unwrap().len(), 1);
+    let other = store.create_team("http://127.0.0.1:9").unwrap();
+    assert_eq!(store.current_team(), Some(team));
+    assert_eq!(store.document_team(id).unwrap(), Some(team));
+    assert_ne!(other, team);
+    assert_case_intact(&mut store, id);
+}
+
+#[test]
+fn version_3_store_keeps_its_records_and_sync_state_and_retires_its_secret_keyed_team() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId([1; 16]);
+    let team = TeamId([7; 16]);
+    let (id, sealed_id, refused_id) = {
+        let mut conn = database_at(dir.path(), &keys, 3, device);
+        // Version 3 had device keys (sync) but no HPKE key yet.
+        device_signing_key(&keys, true).unwrap();
+        let mut case = case_doc(&sam(device));
+        let id = insert_v1_case(&conn, &mut case);
+        index_case(&mut conn, id, &mut case);
+        conn.execute(
+            "INSERT INTO teams (id, relay_url, created_here, registered, cursor, head_seen,
+                 last_push_at, joined_at)
+             VALUES (?1, 'http://127.0.0.1:9', 1, 1, 41, 45, ?2, ?2)",
+            params![team.as_bytes().as_slice(), AT],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('current_team', ?1)",
+            [team.as_bytes().as_slice()],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE documents SET team_id = ?1, changes_since_snapshot = 3",
+            [team.as_bytes().as_slice()],
+        )
+        .unwrap();
+        // An envelope sealed under the old shared secret, waiting for the relay, and one
+        // refused on receipt.
+        let sealed_id = [5u8; 32];
+        conn.execute(
+            "INSERT INTO sealed (id, team_id, doc_id, kind, bytes, sealed_at)
+             VALUES (?1, ?2, ?3, 1, x'00', ?4)",
+            params![
+                sealed_id.as_slice(),
+                team.as_bytes().as_slice(),
+                id.as_bytes().as_slice(),
+                AT
+            ],
+        )
+        .unwrap();
+        conn.execute("UPDATE outbox SET envelope_id = ?1", [sealed_id.as_slice()])
+            .unwrap();
+        let refused_id = [6u8; 32];
+        conn.execute(
+            "INSERT INTO refused (id, team_id, seq, doc_id, author, reason, refused_at)
+             VALUES (?1, ?2, 12, ?3, ?4, 'signature does not verify', ?5)",
+            params![
+                refused_id.as_slice(),
+                team.as_bytes().as_slice(),
+                id.as_bytes().as_slice(),
+                [9u8; 16].as_slice(),
+                AT
+            ],
+        )
+        .unwrap();
+        (id, sealed_id, refused_id)
+    };
+    let outbox_before = {
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        apply_key(&conn, &KEY).unwrap();
+        conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let mut store = open(dir.path(), &keys);
+    assert_case_intact(&mut store, id);
+    // The team and its sync state are kept, marked legacy: no signed membership, no sync.
+    let info = store.team(team).unwrap();
+    assert_eq!((info.cursor, info.head_seen), (41, 45));
+    let legacy: bool = store
+        .conn
+        .query_row(
+            "SELECT legacy FROM teams WHERE id = ?1",
+            [team.as_bytes().as_slice()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(legacy);
+    assert!(
+        store.access(team).is_err(),
+        "a legacy team has no access state"
+    );
+    assert_eq!(store.document_team(id).unwrap(), Some(team));
+    // Nothing written here was dropped: the outbox, the sealed envelope, the refusal.
+    assert_eq!(store.outbox_len().unwrap(), outbox_before as u64);
+    let status = store.sync_status(team).unwrap();
+    assert_eq!(status.unacknowledged_envelopes, 1);
+    assert!(!status.everything_uploaded);
+    let refused = store.refused_envelopes(team).unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].id.0, refused_id);
+    let kept: Vec<u8> = store
+        .conn
+        .query_row("SELECT id FROM sealed", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, sealed_id);
+    // The device gets its HPKE key now; its signing key is the one it had.
+    assert!(store.device_hpke_public_key().as_bytes().len() > 32);
+}
+
+/// The device's identity, made and kept in `keys` as every build since version 4 does.
+fn identity_in(keys: &MemoryKeyStore, device: DeviceId) -> Identity {
+    Identity {
+        device,
+        signer: std::sync::Arc::new(device_signing_key(keys, true).unwrap()),
+        hpke: std::sync::Arc::new(device_hpke_key(keys, true).unwrap()),
+    }
+}
+
+#[test]
+fn version_4_store_keeps_its_team_membership_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId([1; 16]);
+    let me = identity_in(&keys, device);
+    let founded = found_team(&me, AT as u64).unwrap();
+    let team = founded.team;
+    let id = {
+        let mut conn = database_at(dir.path(), &keys, 4, device);
+        let mut case = case_doc(&sam(device));
+        let id = insert_v1_case(&conn, &mut case);
+        index_case(&mut conn, id, &mut case);
+        conn.execute(
+            "INSERT INTO teams (id, relay_url, created_here, registered, joined_at, role,
+                 membership_len, keys_cursor)
+             VALUES (?1, 'http://127.0.0.1:9', 1, 1, ?2, 'admin', 1, 0)",
+            params![team.as_bytes().as_slice(), AT],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 0, ?2)",
+            params![team.as_bytes().as_slice(), founded.genesis.as_bytes()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO team_keys (team_id, epoch, doc_id, key) VALUES (?1, 1, x'', ?2)",
+            params![
+                team.as_bytes().as_slice(),
+                founded.key.as_bytes().as_slice()
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('current_team', ?1)",
+            [team.as_bytes().as_slice()],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE documents SET team_id = ?1",
+            [team.as_bytes().as_slice()],
+        )
+        .unwrap();
+        id
+    };
+    let mut store = open(dir.path(), &keys);
+    assert_case_intact(&mut store, id);
+    assert_eq!(store.current_team(), Some(team));
+    assert_eq!(store.role(team).unwrap(), Some(Role::Admin));
+    assert_eq!(store.epoch(team).unwrap(), 1);
+    assert_eq!(store.membership_log(team).unwrap().len(), 1);
+    assert_eq!(store.devices(team).unwrap().len(), 1);
+    assert_eq!(
+        store
+            .keys_held(team)
+            .unwrap()
+            .key_for(id, 1)
+            .unwrap()
+            .as_bytes(),
+        {
+            let mut expected = crate::crypto::TeamKeys::new(team);
+            expected.insert_epoch(1, founded.key.clone());
+            expected.key_for(id, 1).unwrap().as_bytes().to_owned()
+        }
+        .as_slice()
+    );
+    // The kept key seals the kept outbox.
+    assert_eq!(store.seal_outbox(team).unwrap(), 1);
+    assert_eq!(store.author().device, device);
+}
+
+#[test]
+fn version_5_store_keeps_a_redeem_in_flight() {
+    // An admin's invite, and this device's Redeem for it, sent and not yet answered.
+    let admin = Identity {
+        device: DeviceId::random(),
+        signer: std::sync::Arc::new(
+            holdfast_protocol::DeviceSigningKey::generate(&holdfast_protocol::SystemRandom::new())
+                .unwrap(),
+        ),
+        hpke: std::sync::Arc::new(
+            holdfast_protocol::HpkeKeyPair::generate(&holdfast_protocol::SystemRandom::new())
+                .unwrap(),
+        ),
+    };
+    let founded = found_team(&admin, AT as u64).unwrap();
+    let mut team_keys = crate::crypto::TeamKeys::new(founded.team);
+    team_keys.insert_epoch(1, founded.key.clone());
+    let invite = invites::prepare_invite(
+        &founded.access,
+        &team_keys,
+        &admin,
+        &invites::InviteTarget {
+            relay_url: "http://127.0.0.1:9",
+            genesis: founded.genesis.as_bytes(),
+            role: Role::LinkWorker,
+            plan: None,
+        },
+        60_000,
+        AT as u64,
+    )
+    .unwrap();
+    let code: InviteCode = invite.code.clone();
+
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId([1; 16]);
+    let me = identity_in(&keys, device);
+    let redeem = invites::prepare_redeem(
+        &code,
+        &invite.entry,
+        founded.genesis.as_bytes(),
+        &me,
+        AT as u64 + 1,
+    )
+    .unwrap();
+    let id = {
+        let mut conn = database_at(dir.path(), &keys, 5, device);
+        let mut case = case_doc(&sam(device));
+        let id = insert_v1_case(&conn, &mut case);
+        index_case(&mut conn, id, &mut case);
+        conn.execute(
+            "INSERT INTO pending_redeems
+                 (invite_id, team_id, entry, role, plan_id, genesis, created_at, relay_url)
+             VALUES (?1, ?2, ?3, 'link_worker', NULL, ?4, ?5, 'http://127.0.0.1:9')",
+            params![
+                code.id().0.as_slice(),
+                code.team.0.as_slice(),
+                redeem.entry,
+                founded.genesis.as_bytes(),
+                AT
+            ],
+        )
+        .unwrap();
+        id
+    };
+    let mut store = open(dir.path(), &keys);
+    assert_case_intact(&mut store, id);
+    let held = store
+        .held_redeem(&code)
+        .unwrap()
+        .expect("the redeem is still held");
+    assert_eq!(held.entry, redeem.entry, "the same bytes go again");
+    assert_eq!((held.role, held.plan), (Role::LinkWorker, None));
+    // Joining uses it up.
+    let team = store.join_team(&keys, &code, &held).unwrap();
+    assert_eq!(team, TeamId::from(code.team));
+    assert!(store.held_redeem(&code).unwrap().is_none());
+}
+
+#[test]
+fn every_version_has_a_test_here() {
+    // A new schema version needs a test above: it fails here until someone writes one.
+    assert_eq!(
+        VERSION, 6,
+        "schema version {VERSION}: add a migration test for the version before it"
+    );
+}
+
+#[test]
+fn a_store_from_a_newer_build_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let config = StoreConfig::new(dir.path(), "Sam");
+    let store = Store::create(&config, &keys).unwrap();
+    store.conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(store);
+    let db = dir.path().join(DB_FILE);
+    let before = std::fs::read(&db).unwrap();
+    let err = Store::open(&config, &keys).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            crate::Error::SchemaTooNew {
+                found: 99,
+                supported: VERSION
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before, "nothing written");
+}
