@@ -199,6 +199,10 @@ pub struct PatientAdd {
     /// The GP practice they are registered with.
     #[arg(long)]
     pub practice: Option<String>,
+    /// Create the case even though a case in this team already has the NHS number (a
+    /// re-referral belongs on the existing case: `holdfast referral add CASE`).
+    #[arg(long)]
+    pub deliberate_duplicate: bool,
 }
 
 /// `holdfast referral …`

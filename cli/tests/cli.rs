@@ -560,3 +560,61 @@ fn seeded_demo_data_lists_and_reads() {
     let hits = d.json(&["directory", "search", "--limit", "50"]);
     assert_eq!(hits.as_array().unwrap().len(), 20);
 }
+
+#[test]
+fn a_second_case_for_the_same_nhs_number_is_refused_unless_deliberate() {
+    let d = Device::new();
+    d.ok(&["init", "--name", "Sam Okafor"]);
+    let first = d.json(&[
+        "patient",
+        "add",
+        "--name",
+        "Ada Lovelace",
+        "--nhs-number",
+        "943 476 5919",
+    ]);
+    let first = first["case_id"].as_str().unwrap().to_owned();
+    // Written differently, the same number: refused, naming the case to re-refer on.
+    let refused = d.fails(
+        &[
+            "patient",
+            "add",
+            "--name",
+            "Ada King",
+            "--nhs-number",
+            "9434765919",
+        ],
+        1,
+    );
+    assert!(refused.contains(&first), "{refused}");
+    assert!(refused.contains("referral add"), "{refused}");
+    assert!(refused.contains("--deliberate-duplicate"), "{refused}");
+    assert!(
+        !refused.contains("9434765919"),
+        "the number is patient data: {refused}"
+    );
+    assert_eq!(
+        d.json(&["caseload"]).as_array().unwrap().len(),
+        1,
+        "nothing added"
+    );
+    // Said to be deliberate, it is created; another number never was a duplicate.
+    d.ok(&[
+        "patient",
+        "add",
+        "--name",
+        "Ada King",
+        "--nhs-number",
+        "9434765919",
+        "--deliberate-duplicate",
+    ]);
+    d.ok(&[
+        "patient",
+        "add",
+        "--name",
+        "Alan Turing",
+        "--nhs-number",
+        "401 023 2137",
+    ]);
+    assert_eq!(d.json(&["caseload"]).as_array().unwrap().len(), 3);
+}

@@ -9,7 +9,7 @@ use holdfast_core::model::doc::{Claim, format_date};
 use holdfast_core::model::ids::{DocId, SessionId};
 use holdfast_core::model::nhs_number::NhsNumber;
 use holdfast_core::model::postcode::Postcode;
-use holdfast_core::store::CaseloadFilter;
+use holdfast_core::store::{CaseloadFilter, IfDuplicate};
 
 use crate::device::{HoldfastDevice, parse_id, parse_item_id};
 use crate::error::{HoldfastError, Result};
@@ -290,6 +290,21 @@ impl PatientDetails {
             accessibility_needs: p.accessibility_needs,
             practice: p.practice,
         }
+    }
+}
+
+impl HoldfastDevice {
+    fn new_case(&self, patient: NewPatientInput, if_duplicate: IfDuplicate) -> Result<NewCase> {
+        let mut p = NewPatient::named(&patient.name);
+        p.nhs_number = nhs_arg(patient.nhs_number)?;
+        p.postcode = postcode_arg(patient.postcode)?;
+        p.practice = patient.practice;
+        p.phone = patient.phone;
+        let ids = self.store()?.create_case_file_with(p, if_duplicate)?;
+        Ok(NewCase {
+            case_id: ids.case_id.to_string(),
+            plan_id: ids.plan_id.to_string(),
+        })
     }
 }
 
@@ -594,18 +609,27 @@ impl HoldfastDevice {
             .collect())
     }
 
-    /// Opens a case file (and the patient's empty action plan) for a new referral.
+    /// Opens a case file (and the patient's empty action plan) for a new referral. Refused
+    /// with `DuplicatePatient` (naming the case) when a case in the team already has the
+    /// NHS number: a re-referral belongs on that case.
     pub fn create_case(&self, patient: NewPatientInput) -> Result<NewCase> {
-        let mut p = NewPatient::named(&patient.name);
-        p.nhs_number = nhs_arg(patient.nhs_number)?;
-        p.postcode = postcode_arg(patient.postcode)?;
-        p.practice = patient.practice;
-        p.phone = patient.phone;
-        let ids = self.store()?.create_case_file(p)?;
-        Ok(NewCase {
-            case_id: ids.case_id.to_string(),
-            plan_id: ids.plan_id.to_string(),
-        })
+        self.new_case(patient, IfDuplicate::Refuse)
+    }
+
+    /// Opens a second case for a patient whose NHS number is already on a case of the team,
+    /// after the user has confirmed it is deliberate.
+    pub fn create_duplicate_case(&self, patient: NewPatientInput) -> Result<NewCase> {
+        self.new_case(patient, IfDuplicate::Create)
+    }
+
+    /// The case of the team with this NHS number (10 digits, spaces allowed), if there is one.
+    pub fn find_case_by_nhs_number(&self, nhs_number: String) -> Result<Option<String>> {
+        let number = nhs_arg(Some(nhs_number))?
+            .ok_or_else(|| HoldfastError::invalid("no NHS number given"))?;
+        Ok(self
+            .store()?
+            .find_case_by_nhs_number(&number)?
+            .map(|id| id.to_string()))
     }
 
     /// The case file as the case screen shows it.

@@ -27,6 +27,16 @@ pub enum HoldfastError {
         /// Why.
         reason: String,
     },
+    /// A case in this team already has the new patient's NHS number: open that case (a
+    /// re-referral belongs on it), or create the second one deliberately
+    /// (`create_duplicate_case`). Nothing was created.
+    #[error("{reason}")]
+    DuplicatePatient {
+        /// Why, in words.
+        reason: String,
+        /// The existing case's id.
+        existing_case_id: String,
+    },
     /// An invite code was refused: used, expired, unknown or altered. Nothing was joined.
     #[error("{reason}")]
     InviteRefused {
@@ -39,10 +49,31 @@ pub enum HoldfastError {
         /// What failed.
         reason: String,
     },
-    /// The relay refused a request (this device revoked, a rate limit...).
+    /// This device was removed from the team: nothing new reaches it, and the relay refuses
+    /// it. What it holds stays on the device.
+    #[error("{reason}")]
+    Revoked {
+        /// Which team.
+        reason: String,
+    },
+    /// Not yet, and nothing is wrong: the device waits for something a later sync brings
+    /// (the keys of a new epoch, a colleague's enrolment). Try again after the next sync.
+    #[error("{reason}")]
+    TryAgain {
+        /// What it waits for.
+        reason: String,
+    },
+    /// The relay refused a request (a rate limit, a bad request...).
     #[error("{reason}")]
     Relay {
         /// The relay's code and reason.
+        reason: String,
+    },
+    /// A stored document is damaged (it does not have the shape Holdfast writes): not the
+    /// caller's input. Report it; the rest of the device works.
+    #[error("{reason}")]
+    Damaged {
+        /// What is damaged.
         reason: String,
     },
     /// The store cannot be opened or read: wrong key, damaged file, newer schema.
@@ -80,6 +111,8 @@ impl HoldfastError {
 }
 
 impl From<CoreError> for HoldfastError {
+    /// Every core error by what the app should do about it. Exhaustive on purpose: a new
+    /// core error must be placed here, not fall into a catch-all.
     fn from(e: CoreError) -> Self {
         let reason = e.to_string();
         match e {
@@ -88,8 +121,7 @@ impl From<CoreError> for HoldfastError {
             | CoreError::Measure(_)
             | CoreError::InvalidInput { .. }
             | CoreError::InvalidId { .. }
-            | CoreError::Import(_)
-            | CoreError::Malformed(_) => HoldfastError::InvalidInput { reason },
+            | CoreError::Import(_) => HoldfastError::InvalidInput { reason },
             CoreError::NotFound { .. } | CoreError::NoStore(_) => {
                 HoldfastError::NotFound { reason }
             }
@@ -98,12 +130,21 @@ impl From<CoreError> for HoldfastError {
             | CoreError::NotAllowed(_)
             | CoreError::WrongDocumentKind { .. }
             | CoreError::StoreExists(_) => HoldfastError::NotAllowed { reason },
+            CoreError::DuplicatePatient { existing } => HoldfastError::DuplicatePatient {
+                reason,
+                existing_case_id: existing.to_string(),
+            },
+            CoreError::Revoked { .. } => HoldfastError::Revoked { reason },
+            CoreError::TryAgain(_) => HoldfastError::TryAgain { reason },
             CoreError::InviteRefused(_) => HoldfastError::InviteRefused { reason },
             CoreError::Network(_) => HoldfastError::Offline { reason },
             CoreError::Relay { status, .. } if status >= 500 => HoldfastError::Offline { reason },
             CoreError::Relay { .. } | CoreError::BadEnvelope { .. } => {
                 HoldfastError::Relay { reason }
             }
+            // A document that is not the shape Holdfast writes, or one Automerge cannot
+            // read: damage on this device, not the caller's input.
+            CoreError::Malformed(_) | CoreError::Automerge(_) => HoldfastError::Damaged { reason },
             CoreError::WrongStoreKey
             | CoreError::StoreCorrupt(_)
             | CoreError::SchemaTooNew { .. }
@@ -112,7 +153,11 @@ impl From<CoreError> for HoldfastError {
             CoreError::KeyStore(_) | CoreError::KeyMissing { .. } => {
                 HoldfastError::KeyStore { reason }
             }
-            _ => HoldfastError::Internal { reason },
+            // Wire-format and crypto failures come from bytes this device made or checked:
+            // a bug if they surface here.
+            CoreError::Protocol(_) | CoreError::Crypto(_) | CoreError::Internal(_) => {
+                HoldfastError::Internal { reason }
+            }
         }
     }
 }
@@ -128,3 +173,63 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for HoldfastError {
 
 /// The API's result type.
 pub type Result<T, E = HoldfastError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use holdfast_core::model::ids::DocId;
+
+    fn kind(e: CoreError) -> &'static str {
+        match HoldfastError::from(e) {
+            HoldfastError::InvalidInput { .. } => "invalid input",
+            HoldfastError::NotFound { .. } => "not found",
+            HoldfastError::NotAllowed { .. } => "not allowed",
+            HoldfastError::DuplicatePatient { .. } => "duplicate patient",
+            HoldfastError::InviteRefused { .. } => "invite refused",
+            HoldfastError::Offline { .. } => "offline",
+            HoldfastError::Revoked { .. } => "revoked",
+            HoldfastError::TryAgain { .. } => "try again",
+            HoldfastError::Relay { .. } => "relay",
+            HoldfastError::Damaged { .. } => "damaged",
+            HoldfastError::Storage { .. } => "storage",
+            HoldfastError::KeyStore { .. } => "key store",
+            HoldfastError::Internal { .. } => "internal",
+        }
+    }
+
+    #[test]
+    fn each_core_error_reaches_the_app_as_what_it_should_do() {
+        // A damaged document is not the caller's input.
+        assert_eq!(kind(CoreError::Malformed("no kind".into())), "damaged");
+        assert_eq!(
+            kind(CoreError::InvalidInput {
+                field: "name",
+                reason: "empty".into()
+            }),
+            "invalid input"
+        );
+        // A poisoned lock or a failed task is a bug; waiting for keys is not a refusal.
+        assert_eq!(kind(CoreError::Internal("lock".into())), "internal");
+        assert_eq!(kind(CoreError::TryAgain("keys".into())), "try again");
+        assert_eq!(kind(CoreError::Revoked { team: "t".into() }), "revoked");
+        assert_eq!(kind(CoreError::NotAllowed("role".into())), "not allowed");
+        assert_eq!(kind(CoreError::Network("reset".into())), "offline");
+        let busy = CoreError::Relay {
+            status: 503,
+            code: "unavailable".into(),
+            message: String::new(),
+        };
+        assert_eq!(kind(busy), "offline");
+        let existing = DocId::random();
+        match HoldfastError::from(CoreError::DuplicatePatient { existing }) {
+            HoldfastError::DuplicatePatient {
+                existing_case_id,
+                reason,
+            } => {
+                assert_eq!(existing_case_id, existing.to_string());
+                assert!(reason.contains("re-referral"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

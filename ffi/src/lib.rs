@@ -11,7 +11,9 @@
 //!   status ([`SyncStatusView`]).
 //! - Observers ([`DocumentObserver`], [`CaseloadObserver`], [`SyncStatusObserver`]), each
 //!   registration returning an [`ObserverHandle`] that stops it when closed or dropped.
-//! - One error type, [`HoldfastError`], whose every variant carries a `message`. A Rust
+//! - One error type, [`HoldfastError`], whose every variant carries a `reason` (not
+//!   `message`: Kotlin's exceptions have one already), one variant per thing the app does
+//!   about it; the mapping from the core's errors is exhaustive. A Rust
 //!   panic never crosses the boundary: uniffi turns it into the host's internal error (the
 //!   library is built with `panic = "unwind"` in every profile).
 //! - Logging into the platform log: [`init_logging`] with a [`LogSink`].

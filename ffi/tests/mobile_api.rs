@@ -914,6 +914,43 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
 }
 
 #[test]
+fn a_second_case_for_an_nhs_number_is_refused_naming_the_first_unless_deliberate() {
+    let a = phone("Asha");
+    let first = a
+        .create_case(NewPatientInput {
+            nhs_number: Some("943 476 5919".into()),
+            ..patient("Mrs Eleanor Rigby")
+        })
+        .unwrap();
+    assert_eq!(
+        a.find_case_by_nhs_number("9434765919".into()).unwrap(),
+        Some(first.case_id.clone())
+    );
+    assert_eq!(
+        a.find_case_by_nhs_number("401 023 2137".into()).unwrap(),
+        None
+    );
+    let again = NewPatientInput {
+        nhs_number: Some("9434765919".into()),
+        ..patient("Eleanor Rigby")
+    };
+    match a.create_case(again.clone()) {
+        Err(HoldfastError::DuplicatePatient {
+            existing_case_id,
+            reason,
+        }) => {
+            assert_eq!(existing_case_id, first.case_id);
+            assert!(!reason.contains("9434765919"), "patient data: {reason}");
+        }
+        other => panic!("expected DuplicatePatient, got {other:?}"),
+    }
+    assert_eq!(a.caseload(None).unwrap().len(), 1, "nothing created");
+    let second = a.create_duplicate_case(again).unwrap();
+    assert_ne!(second.case_id, first.case_id);
+    assert_eq!(a.caseload(None).unwrap().len(), 2);
+}
+
+#[test]
 fn a_used_invite_is_refused_and_joins_nothing() {
     let Team {
         a, relay: _relay, ..

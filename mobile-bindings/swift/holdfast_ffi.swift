@@ -1108,9 +1108,22 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func caseloadFiltered(query: CaseloadQuery) throws  -> [CaseloadRow]
     
     /**
-     * Opens a case file (and the patient's empty action plan) for a new referral.
+     * Opens a case file (and the patient's empty action plan) for a new referral. Refused
+     * with `DuplicatePatient` (naming the case) when a case in the team already has the
+     * NHS number: a re-referral belongs on that case.
      */
     func createCase(patient: NewPatientInput) throws  -> NewCase
+    
+    /**
+     * Opens a second case for a patient whose NHS number is already on a case of the team,
+     * after the user has confirmed it is deliberate.
+     */
+    func createDuplicateCase(patient: NewPatientInput) throws  -> NewCase
+    
+    /**
+     * The case of the team with this NHS number (10 digits, spaces allowed), if there is one.
+     */
+    func findCaseByNhsNumber(nhsNumber: String) throws  -> String?
     
     /**
      * Records a session (a home visit, a call...) on the case. Works offline.
@@ -1559,7 +1572,9 @@ open func caseloadFiltered(query: CaseloadQuery)throws  -> [CaseloadRow]  {
 }
     
     /**
-     * Opens a case file (and the patient's empty action plan) for a new referral.
+     * Opens a case file (and the patient's empty action plan) for a new referral. Refused
+     * with `DuplicatePatient` (naming the case) when a case in the team already has the
+     * NHS number: a re-referral belongs on that case.
      */
 open func createCase(patient: NewPatientInput)throws  -> NewCase  {
     return try  FfiConverterTypeNewCase_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
@@ -1567,6 +1582,33 @@ open func createCase(patient: NewPatientInput)throws  -> NewCase  {
     uniffi_holdfast_ffi_fn_method_holdfastdevice_create_case(
             self.uniffiCloneHandle(),
         FfiConverterTypeNewPatientInput_lower(patient),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Opens a second case for a patient whose NHS number is already on a case of the team,
+     * after the user has confirmed it is deliberate.
+     */
+open func createDuplicateCase(patient: NewPatientInput)throws  -> NewCase  {
+    return try  FfiConverterTypeNewCase_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_create_duplicate_case(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNewPatientInput_lower(patient),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The case of the team with this NHS number (10 digits, spaces allowed), if there is one.
+     */
+open func findCaseByNhsNumber(nhsNumber: String)throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_find_case_by_nhs_number(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(nhsNumber),uniffiCallStatus
     )
 })
 }
@@ -8381,6 +8423,19 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */reason: String
     )
     /**
+     * A case in this team already has the new patient's NHS number: open that case (a
+     * re-referral belongs on it), or create the second one deliberately
+     * (`create_duplicate_case`). Nothing was created.
+     */
+    case DuplicatePatient(
+        /**
+         * Why, in words.
+         */reason: String, 
+        /**
+         * The existing case's id.
+         */existingCaseId: String
+    )
+    /**
      * An invite code was refused: used, expired, unknown or altered. Nothing was joined.
      */
     case InviteRefused(
@@ -8397,11 +8452,38 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */reason: String
     )
     /**
-     * The relay refused a request (this device revoked, a rate limit...).
+     * This device was removed from the team: nothing new reaches it, and the relay refuses
+     * it. What it holds stays on the device.
+     */
+    case Revoked(
+        /**
+         * Which team.
+         */reason: String
+    )
+    /**
+     * Not yet, and nothing is wrong: the device waits for something a later sync brings
+     * (the keys of a new epoch, a colleague's enrolment). Try again after the next sync.
+     */
+    case TryAgain(
+        /**
+         * What it waits for.
+         */reason: String
+    )
+    /**
+     * The relay refused a request (a rate limit, a bad request...).
      */
     case Relay(
         /**
          * The relay's code and reason.
+         */reason: String
+    )
+    /**
+     * A stored document is damaged (it does not have the shape Holdfast writes): not the
+     * caller's input. Report it; the rest of the device works.
+     */
+    case Damaged(
+        /**
+         * What is damaged.
          */reason: String
     )
     /**
@@ -8466,22 +8548,35 @@ public struct FfiConverterTypeHoldfastError: FfiConverterRustBuffer {
         case 3: return .NotAllowed(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .InviteRefused(
+        case 4: return .DuplicatePatient(
+            reason: try FfiConverterString.read(from: &buf), 
+            existingCaseId: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .InviteRefused(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 5: return .Offline(
+        case 6: return .Offline(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 6: return .Relay(
+        case 7: return .Revoked(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 7: return .Storage(
+        case 8: return .TryAgain(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 8: return .KeyStore(
+        case 9: return .Relay(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 9: return .Internal(
+        case 10: return .Damaged(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 11: return .Storage(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 12: return .KeyStore(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 13: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -8511,33 +8606,54 @@ public struct FfiConverterTypeHoldfastError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .InviteRefused(reason):
+        case let .DuplicatePatient(reason,existingCaseId):
             writeInt(&buf, Int32(4))
             FfiConverterString.write(reason, into: &buf)
+            FfiConverterString.write(existingCaseId, into: &buf)
             
         
-        case let .Offline(reason):
+        case let .InviteRefused(reason):
             writeInt(&buf, Int32(5))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Relay(reason):
+        case let .Offline(reason):
             writeInt(&buf, Int32(6))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Storage(reason):
+        case let .Revoked(reason):
             writeInt(&buf, Int32(7))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .KeyStore(reason):
+        case let .TryAgain(reason):
             writeInt(&buf, Int32(8))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Internal(reason):
+        case let .Relay(reason):
             writeInt(&buf, Int32(9))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Damaged(reason):
+            writeInt(&buf, Int32(10))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Storage(reason):
+            writeInt(&buf, Int32(11))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .KeyStore(reason):
+            writeInt(&buf, Int32(12))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Internal(reason):
+            writeInt(&buf, Int32(13))
             FfiConverterString.write(reason, into: &buf)
             
         }
@@ -10947,7 +11063,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_filtered() != 48641) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_case() != 976) {
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_case() != 26170) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_duplicate_case() != 48459) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_find_case_by_nhs_number() != 42672) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_session() != 31792) {

@@ -8,6 +8,7 @@ use holdfast_core::model::case_file::{
 use holdfast_core::model::ids::{CommentId, ConcernId, DocId, ReferralId, SessionId};
 use holdfast_core::model::nhs_number::NhsNumber;
 use holdfast_core::model::postcode::Postcode;
+use holdfast_core::store::IfDuplicate;
 use serde::Serialize;
 
 use super::Ctx;
@@ -52,7 +53,22 @@ pub(super) fn add_patient(ctx: &Ctx, a: PatientAdd) -> Result<Output> {
     };
     let mut store = ctx.device.open()?;
     let name = patient.name.trim().to_owned();
-    let created = store.create_case_file(patient)?;
+    let if_duplicate = if a.deliberate_duplicate {
+        IfDuplicate::Create
+    } else {
+        IfDuplicate::Refuse
+    };
+    let created = match store.create_case_file_with(patient, if_duplicate) {
+        Err(holdfast_core::Error::DuplicatePatient { existing }) => {
+            return Err(CliError::input(format!(
+                "case {existing} already has this NHS number. A re-referral belongs on it: \
+                 holdfast referral add {short} --source ... --reason \"...\". To open a \
+                 separate case anyway, add --deliberate-duplicate.",
+                short = short(&existing),
+            )));
+        }
+        other => other?,
+    };
     let text = format!(
         "Added {name} (status: referred).\n\
          \x20 case id  {case}\n\

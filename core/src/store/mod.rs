@@ -45,7 +45,7 @@ use automerge::AutoCommit;
 use holdfast_protocol::SharedClock;
 use serde::{Deserialize, Serialize};
 
-pub use cases::NewCase;
+pub use cases::{IfDuplicate, NewCase};
 pub use events::StoreEvent;
 pub use export::Export;
 pub use incoming::PageOutcome;

@@ -813,6 +813,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_case(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_duplicate_case(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_find_case_by_nhs_number(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_session(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_resolve_status(
@@ -973,6 +977,10 @@ internal object UniffiLib {
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_filtered(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_create_case(`ptr`: Long,`patient`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_create_duplicate_case(`ptr`: Long,`patient`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_find_case_by_nhs_number(`ptr`: Long,`nhsNumber`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_record_session(`ptr`: Long,`caseId`: RustBuffer.ByValue,`session`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1271,7 +1279,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_filtered() and 0xFFFF) != 48641) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_case() and 0xFFFF) != 976) {
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_case() and 0xFFFF) != 26170) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_duplicate_case() and 0xFFFF) != 48459) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_find_case_by_nhs_number() and 0xFFFF) != 42672) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_session() and 0xFFFF) != 31792) {
@@ -2640,9 +2654,22 @@ public interface HoldfastDeviceInterface {
     fun `caseloadFiltered`(`query`: CaseloadQuery): List<CaseloadRow>
     
     /**
-     * Opens a case file (and the patient's empty action plan) for a new referral.
+     * Opens a case file (and the patient's empty action plan) for a new referral. Refused
+     * with `DuplicatePatient` (naming the case) when a case in the team already has the
+     * NHS number: a re-referral belongs on that case.
      */
     fun `createCase`(`patient`: NewPatientInput): NewCase
+    
+    /**
+     * Opens a second case for a patient whose NHS number is already on a case of the team,
+     * after the user has confirmed it is deliberate.
+     */
+    fun `createDuplicateCase`(`patient`: NewPatientInput): NewCase
+    
+    /**
+     * The case of the team with this NHS number (10 digits, spaces allowed), if there is one.
+     */
+    fun `findCaseByNhsNumber`(`nhsNumber`: kotlin.String): kotlin.String?
     
     /**
      * Records a session (a home visit, a call...) on the case. Works offline.
@@ -3167,7 +3194,9 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 
     
     /**
-     * Opens a case file (and the patient's empty action plan) for a new referral.
+     * Opens a case file (and the patient's empty action plan) for a new referral. Refused
+     * with `DuplicatePatient` (naming the case) when a case in the team already has the
+     * NHS number: a re-referral belongs on that case.
      */
     @Throws(HoldfastException::class)override fun `createCase`(`patient`: NewPatientInput): NewCase {
             return FfiConverterTypeNewCase.lift(
@@ -3177,6 +3206,43 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         it,
         
         FfiConverterTypeNewPatientInput.lower(`patient`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Opens a second case for a patient whose NHS number is already on a case of the team,
+     * after the user has confirmed it is deliberate.
+     */
+    @Throws(HoldfastException::class)override fun `createDuplicateCase`(`patient`: NewPatientInput): NewCase {
+            return FfiConverterTypeNewCase.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_create_duplicate_case(
+        it,
+        
+        FfiConverterTypeNewPatientInput.lower(`patient`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The case of the team with this NHS number (10 digits, spaces allowed), if there is one.
+     */
+    @Throws(HoldfastException::class)override fun `findCaseByNhsNumber`(`nhsNumber`: kotlin.String): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_find_case_by_nhs_number(
+        it,
+        
+        FfiConverterString.lower(`nhsNumber`),_status)
 }
     }
     )
@@ -9141,6 +9207,27 @@ sealed class HoldfastException: kotlin.Exception() {
     }
     
     /**
+     * A case in this team already has the new patient's NHS number: open that case (a
+     * re-referral belongs on it), or create the second one deliberately
+     * (`create_duplicate_case`). Nothing was created.
+     */
+    class DuplicatePatient(
+        
+        /**
+         * Why, in words.
+         */
+        val `reason`: kotlin.String, 
+        
+        /**
+         * The existing case's id.
+         */
+        val `existingCaseId`: kotlin.String
+        ) : HoldfastException() {
+        override val message
+            get() = "reason=${ `reason` }, existingCaseId=${ `existingCaseId` }"
+    }
+    
+    /**
      * An invite code was refused: used, expired, unknown or altered. Nothing was joined.
      */
     class InviteRefused(
@@ -9169,12 +9256,57 @@ sealed class HoldfastException: kotlin.Exception() {
     }
     
     /**
-     * The relay refused a request (this device revoked, a rate limit...).
+     * This device was removed from the team: nothing new reaches it, and the relay refuses
+     * it. What it holds stays on the device.
+     */
+    class Revoked(
+        
+        /**
+         * Which team.
+         */
+        val `reason`: kotlin.String
+        ) : HoldfastException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * Not yet, and nothing is wrong: the device waits for something a later sync brings
+     * (the keys of a new epoch, a colleague's enrolment). Try again after the next sync.
+     */
+    class TryAgain(
+        
+        /**
+         * What it waits for.
+         */
+        val `reason`: kotlin.String
+        ) : HoldfastException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * The relay refused a request (a rate limit, a bad request...).
      */
     class Relay(
         
         /**
          * The relay's code and reason.
+         */
+        val `reason`: kotlin.String
+        ) : HoldfastException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
+     * A stored document is damaged (it does not have the shape Holdfast writes): not the
+     * caller's input. Report it; the rest of the device works.
+     */
+    class Damaged(
+        
+        /**
+         * What is damaged.
          */
         val `reason`: kotlin.String
         ) : HoldfastException() {
@@ -9252,22 +9384,35 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
             3 -> HoldfastException.NotAllowed(
                 FfiConverterString.read(buf),
                 )
-            4 -> HoldfastException.InviteRefused(
+            4 -> HoldfastException.DuplicatePatient(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            5 -> HoldfastException.Offline(
+            5 -> HoldfastException.InviteRefused(
                 FfiConverterString.read(buf),
                 )
-            6 -> HoldfastException.Relay(
+            6 -> HoldfastException.Offline(
                 FfiConverterString.read(buf),
                 )
-            7 -> HoldfastException.Storage(
+            7 -> HoldfastException.Revoked(
                 FfiConverterString.read(buf),
                 )
-            8 -> HoldfastException.KeyStore(
+            8 -> HoldfastException.TryAgain(
                 FfiConverterString.read(buf),
                 )
-            9 -> HoldfastException.Internal(
+            9 -> HoldfastException.Relay(
+                FfiConverterString.read(buf),
+                )
+            10 -> HoldfastException.Damaged(
+                FfiConverterString.read(buf),
+                )
+            11 -> HoldfastException.Storage(
+                FfiConverterString.read(buf),
+                )
+            12 -> HoldfastException.KeyStore(
+                FfiConverterString.read(buf),
+                )
+            13 -> HoldfastException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -9291,6 +9436,12 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
             )
+            is HoldfastException.DuplicatePatient -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterString.allocationSize(value.`existingCaseId`)
+            )
             is HoldfastException.InviteRefused -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
@@ -9301,7 +9452,22 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
             )
+            is HoldfastException.Revoked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is HoldfastException.TryAgain -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
             is HoldfastException.Relay -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is HoldfastException.Damaged -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -9341,33 +9507,54 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.InviteRefused -> {
+            is HoldfastException.DuplicatePatient -> {
                 buf.putInt(4)
                 FfiConverterString.write(value.`reason`, buf)
+                FfiConverterString.write(value.`existingCaseId`, buf)
                 Unit
             }
-            is HoldfastException.Offline -> {
+            is HoldfastException.InviteRefused -> {
                 buf.putInt(5)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.Relay -> {
+            is HoldfastException.Offline -> {
                 buf.putInt(6)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.Storage -> {
+            is HoldfastException.Revoked -> {
                 buf.putInt(7)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.KeyStore -> {
+            is HoldfastException.TryAgain -> {
                 buf.putInt(8)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.Internal -> {
+            is HoldfastException.Relay -> {
                 buf.putInt(9)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is HoldfastException.Damaged -> {
+                buf.putInt(10)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is HoldfastException.Storage -> {
+                buf.putInt(11)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is HoldfastException.KeyStore -> {
+                buf.putInt(12)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is HoldfastException.Internal -> {
+                buf.putInt(13)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
