@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path as UrlPath};
 use axum::http::header::AUTHORIZATION;
@@ -26,7 +26,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::sync::Arc;
 
-use holdfast_protocol::{CHALLENGE_LEN, DeviceId, DocumentId, InviteId, SecureRandom, TeamId};
+use holdfast_protocol::{
+    CHALLENGE_LEN, DeviceId, DocumentId, InviteId, SecureRandom, SharedClock, TeamId,
+};
 use ring::hmac;
 
 use crate::error::ApiError;
@@ -167,12 +169,24 @@ pub struct Challenges {
     pending: Mutex<HashMap<[u8; CHALLENGE_LEN], Pending>>,
     ttl: Duration,
     capacity: usize,
+    clock: SharedClock,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     device: DeviceId,
-    expires: Instant,
+    /// When it was issued, in ms since the epoch.
+    issued_ms: u64,
+}
+
+impl Pending {
+    /// Whether it may still be answered at `now_ms`. A wall clock set back since the
+    /// challenge was issued makes it expire rather than live longer.
+    fn is_live(&self, now_ms: u64, ttl: Duration) -> bool {
+        now_ms
+            .checked_sub(self.issued_ms)
+            .is_some_and(|age| u128::from(age) < ttl.as_millis())
+    }
 }
 
 /// Why no challenge could be issued.
@@ -187,12 +201,13 @@ pub enum ChallengeError {
 }
 
 impl Challenges {
-    /// Challenges valid for `ttl`, at most `capacity` outstanding.
-    pub fn new(ttl: Duration, capacity: usize) -> Self {
+    /// Challenges valid for `ttl` by `clock`, at most `capacity` outstanding.
+    pub fn new(ttl: Duration, capacity: usize, clock: SharedClock) -> Self {
         Challenges {
             pending: Mutex::new(HashMap::new()),
             ttl,
             capacity,
+            clock,
         }
     }
 
@@ -204,10 +219,10 @@ impl Challenges {
     ) -> Result<[u8; CHALLENGE_LEN], ChallengeError> {
         let challenge =
             holdfast_protocol::new_challenge(rng).map_err(|_| ChallengeError::Random)?;
-        let now = Instant::now();
+        let now_ms = self.clock.now_ms();
         let mut pending = self.lock();
         if pending.len() >= self.capacity {
-            pending.retain(|_, p| p.expires > now);
+            pending.retain(|_, p| p.is_live(now_ms, self.ttl));
             if pending.len() >= self.capacity {
                 return Err(ChallengeError::Full);
             }
@@ -216,7 +231,7 @@ impl Challenges {
             challenge,
             Pending {
                 device,
-                expires: now + self.ttl,
+                issued_ms: now_ms,
             },
         );
         Ok(challenge)
@@ -226,7 +241,7 @@ impl Challenges {
     /// challenge can be tried once, whatever the outcome.
     pub fn redeem(&self, challenge: &[u8; CHALLENGE_LEN], device: DeviceId) -> bool {
         let taken = self.lock().remove(challenge);
-        taken.is_some_and(|p| p.device == device && p.expires > Instant::now())
+        taken.is_some_and(|p| p.device == device && p.is_live(self.clock.now_ms(), self.ttl))
     }
 
     /// The challenge lifetime.
@@ -260,7 +275,7 @@ impl<S: Storage> FromRequestParts<AppState<S>> for Authenticated {
             .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
         let device = state
             .tokens()
-            .verify(token.trim(), crate::now_ms())
+            .verify(token.trim(), state.now_ms())
             .map_err(|e| ApiError::unauthorized(e.to_string()))?;
         tracing::Span::current().record("device", tracing::field::display(device));
         Ok(Authenticated(device))
@@ -343,7 +358,7 @@ impl<S: Storage> FromRequestParts<AppState<S>> for TeamMember {
 
 #[cfg(test)]
 mod tests {
-    use holdfast_protocol::SystemRandom;
+    use holdfast_protocol::{ManualClock, SystemRandom};
 
     use super::*;
 
@@ -398,7 +413,8 @@ mod tests {
     #[test]
     fn a_challenge_is_for_one_device_and_one_use() {
         let rng = SystemRandom::new();
-        let challenges = Challenges::new(Duration::from_secs(60), 2);
+        let clock = ManualClock::at(1_000_000);
+        let challenges = Challenges::new(Duration::from_secs(60), 2, Arc::new(clock));
         let a = DeviceId([1; 16]);
         let b = DeviceId([2; 16]);
         let c1 = challenges.issue(a, &rng).unwrap();
@@ -410,9 +426,36 @@ mod tests {
         challenges.issue(a, &rng).unwrap();
         challenges.issue(b, &rng).unwrap();
         assert_eq!(challenges.issue(b, &rng), Err(ChallengeError::Full));
+    }
 
-        let expired = Challenges::new(Duration::ZERO, 10);
-        let c = expired.issue(a, &rng).unwrap();
-        assert!(!expired.redeem(&c, a));
+    #[test]
+    fn a_challenge_expires_after_its_lifetime_by_the_clock() {
+        let rng = SystemRandom::new();
+        let clock = ManualClock::at(1_000_000);
+        let challenges = Challenges::new(Duration::from_secs(60), 2, Arc::new(clock.clone()));
+        let a = DeviceId([1; 16]);
+        let in_time = challenges.issue(a, &rng).unwrap();
+        let late = challenges.issue(a, &rng).unwrap();
+        clock.advance(Duration::from_millis(59_999));
+        assert_eq!(
+            challenges.issue(a, &rng),
+            Err(ChallengeError::Full),
+            "both are still live"
+        );
+        assert!(challenges.redeem(&in_time, a), "answered just in time");
+        clock.advance(Duration::from_millis(1));
+        assert!(!challenges.redeem(&late, a), "answered a millisecond late");
+
+        // An expired challenge makes room once the store is full.
+        let stale = challenges.issue(a, &rng).unwrap();
+        challenges.issue(a, &rng).unwrap();
+        clock.advance(Duration::from_secs(60));
+        challenges.issue(a, &rng).unwrap();
+        assert!(!challenges.redeem(&stale, a));
+
+        // A wall clock set back makes a challenge expire rather than live longer.
+        let set_back = challenges.issue(a, &rng).unwrap();
+        clock.set(1_000_000);
+        assert!(!challenges.redeem(&set_back, a));
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use holdfast_protocol::{
     MAX_BATCH, MAX_ENVELOPE, MAX_PAGE_BYTES, MAX_PUSH_BYTES, MIN_ENVELOPE, PAGE_HEADER_LEN,
-    PAGE_ITEM_OVERHEAD,
+    PAGE_ITEM_OVERHEAD, SharedClock, system_clock,
 };
 
 use crate::error::{Error, Result};
@@ -30,7 +30,9 @@ pub enum LogFormat {
 }
 
 /// Everything the relay can be told at start-up.
-#[derive(Debug, Clone, PartialEq, clap::Parser)]
+///
+/// Not `PartialEq`: the clock is a trait object. Compare [`Limits`] and the other fields.
+#[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "holdfast-relay",
     version,
@@ -57,6 +59,14 @@ pub struct Config {
     /// Limits and timeouts.
     #[command(flatten)]
     pub limits: Limits,
+
+    /// The clock the relay reads "now" from: token and login-challenge lifetimes, invite
+    /// expiry, the freshness of signed timestamps, rate-limit refills, the membership
+    /// cache's expiry. The system clock; tests and simulations set a
+    /// [`ManualClock`](holdfast_protocol::ManualClock) to move time instead of sleeping.
+    /// Not a flag.
+    #[arg(skip = system_clock())]
+    pub clock: SharedClock,
 }
 
 /// Limits and timeouts.
@@ -155,6 +165,7 @@ impl Config {
             public_url: None,
             log_format: LogFormat::Text,
             limits: Limits::default(),
+            clock: system_clock(),
         }
     }
 
@@ -258,6 +269,10 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(config.limits, Limits::default());
         assert_eq!(config.log_format, LogFormat::Text);
+        assert!(
+            config.clock.now_ms() > 1_700_000_000_000,
+            "the system clock"
+        );
         config.validate().unwrap();
         Config::new("x").validate().unwrap();
     }

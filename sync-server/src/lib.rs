@@ -12,6 +12,10 @@
 //! it on the embedded SQLite backend, [`serve_with`] on any [`Storage`]; `main.rs` only
 //! parses flags, sets up logging and waits for SIGTERM/SIGINT.
 //!
+//! Every "now" the relay reads (token, challenge and invite expiry, timestamp freshness,
+//! rate limits, cache expiry, envelopes' arrival) comes from [`Config::clock`], the system
+//! clock unless a test or simulation sets a `holdfast_protocol::ManualClock` and moves it.
+//!
 //! ```no_run
 //! # async fn run() -> holdfast_relay::Result<()> {
 //! let config = holdfast_relay::Config::new("/var/lib/holdfast-relay");
@@ -71,7 +75,7 @@ pub mod storage;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -86,13 +90,6 @@ pub use storage::{SqliteStorage, Storage};
 /// The relay's router over `state`: every route, with its middleware.
 pub fn app<S: Storage>(state: AppState<S>) -> Router {
     routes::router(state)
-}
-
-/// Milliseconds since the Unix epoch, by the relay's clock.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Starts the relay on the embedded SQLite backend in `config.data_dir`.
@@ -123,7 +120,13 @@ pub async fn serve_with<S: Storage>(config: Config, storage: S) -> Result<Runnin
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local_addr}"));
-    let state = AppState::new(storage, config.limits.clone(), origin.clone(), tokens);
+    let state = AppState::new(
+        storage,
+        config.limits.clone(),
+        origin.clone(),
+        tokens,
+        config.clock.clone(),
+    );
     let drain = config.limits.shutdown_timeout();
     let task = tokio::spawn(run(listener, state.clone(), drain));
     tracing::info!(address = %local_addr, origin = %origin, data_dir = %config.data_dir.display(), "relay listening");

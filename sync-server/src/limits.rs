@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use holdfast_protocol::{DeviceId, PushBatchRef};
+use holdfast_protocol::{DeviceId, PushBatchRef, SharedClock};
 
 use crate::config::Limits;
 use crate::error::{ApiError, ErrorCode};
@@ -19,21 +19,33 @@ pub struct RateLimiter {
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<DeviceId, Bucket>>,
+    clock: SharedClock,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
-    updated: Instant,
+    /// When `tokens` was last brought up to date, in ms since the epoch.
+    updated_ms: u64,
+}
+
+impl Bucket {
+    /// The tokens it holds at `now_ms`, refilled at `rate` per second up to `burst`. A wall
+    /// clock set back refills nothing (and the bucket restarts from the new time).
+    fn tokens_at(&self, now_ms: u64, rate: f64, burst: f64) -> f64 {
+        let elapsed_secs = now_ms.saturating_sub(self.updated_ms) as f64 / 1000.0;
+        (self.tokens + elapsed_secs * rate).min(burst)
+    }
 }
 
 impl RateLimiter {
-    /// A limiter; a `rate` of 0 lets everything through.
-    pub fn new(rate: f64, burst: u32) -> Self {
+    /// A limiter that refills by `clock`; a `rate` of 0 lets everything through.
+    pub fn new(rate: f64, burst: u32, clock: SharedClock) -> Self {
         RateLimiter {
             rate,
             burst: f64::from(burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
+            clock,
         }
     }
 
@@ -42,21 +54,18 @@ impl RateLimiter {
         if self.rate <= 0.0 {
             return Ok(());
         }
-        let now = Instant::now();
+        let now_ms = self.clock.now_ms();
+        let (rate, burst) = (self.rate, self.burst);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(&device) {
-            let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, b| {
-                b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < burst
-            });
+            buckets.retain(|_, b| b.tokens_at(now_ms, rate, burst) < burst);
         }
         let bucket = buckets.entry(device).or_insert(Bucket {
-            tokens: self.burst,
-            updated: now,
+            tokens: burst,
+            updated_ms: now_ms,
         });
-        let refill = now.duration_since(bucket.updated).as_secs_f64() * self.rate;
-        bucket.tokens = (bucket.tokens + refill).min(self.burst);
-        bucket.updated = now;
+        bucket.tokens = bucket.tokens_at(now_ms, rate, burst);
+        bucket.updated_ms = now_ms;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             Ok(())
@@ -125,26 +134,48 @@ pub fn check_fresh(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use holdfast_protocol::ManualClock;
+
     use super::*;
 
     #[test]
     fn a_bucket_allows_its_burst_then_refills_at_the_rate() {
-        let limiter = RateLimiter::new(1000.0, 3);
+        // 4 a second: one token every 250 ms (times chosen to be exact in binary).
+        let clock = ManualClock::at(1_000_000);
+        let limiter = RateLimiter::new(4.0, 3, Arc::new(clock.clone()));
         let device = DeviceId([1; 16]);
         for _ in 0..3 {
             limiter.check(device).unwrap();
         }
-        let wait = limiter.check(device).unwrap_err();
-        assert!(wait <= Duration::from_millis(1), "{wait:?}");
+        assert_eq!(limiter.check(device), Err(Duration::from_millis(250)));
         // Another device has its own bucket.
         limiter.check(DeviceId([2; 16])).unwrap();
-        std::thread::sleep(Duration::from_millis(5));
+
+        clock.advance(Duration::from_millis(125));
+        assert_eq!(limiter.check(device), Err(Duration::from_millis(125)));
+        clock.advance(Duration::from_millis(125));
+        limiter.check(device).unwrap();
+        assert!(limiter.check(device).is_err());
+
+        // Refills stop at the burst.
+        clock.advance(Duration::from_secs(3600));
+        for _ in 0..3 {
+            limiter.check(device).unwrap();
+        }
+        assert!(limiter.check(device).is_err());
+
+        // A wall clock set back refills nothing; refills restart from the new time.
+        clock.set(0);
+        assert!(limiter.check(device).is_err());
+        clock.advance(Duration::from_millis(250));
         limiter.check(device).unwrap();
     }
 
     #[test]
     fn a_zero_rate_means_no_limit() {
-        let limiter = RateLimiter::new(0.0, 1);
+        let limiter = RateLimiter::new(0.0, 1, holdfast_protocol::system_clock());
         for _ in 0..1000 {
             limiter.check(DeviceId([1; 16])).unwrap();
         }

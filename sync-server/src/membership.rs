@@ -11,9 +11,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use holdfast_protocol::{Entry, InviteId, Membership, Op, TeamId};
+use holdfast_protocol::{Entry, InviteId, Membership, Op, SharedClock, TeamId};
 
 use crate::storage::{self, Storage};
 
@@ -88,18 +88,14 @@ pub struct MembershipCache {
     generation: AtomicU64,
     ttl: Duration,
     capacity: usize,
+    clock: SharedClock,
 }
 
 #[derive(Debug, Clone)]
 struct Cached {
     log: Option<Arc<TeamLog>>,
-    fetched: Instant,
-}
-
-impl Default for MembershipCache {
-    fn default() -> Self {
-        Self::new(ENTRY_TTL, CAPACITY)
-    }
+    /// When it was read from storage, in ms since the epoch.
+    fetched_ms: u64,
 }
 
 /// Folds stored entries; a log that does not fold is a damaged database.
@@ -122,14 +118,30 @@ pub fn fold(team: TeamId, rows: Vec<storage::MembershipEntry>) -> storage::Resul
 }
 
 impl MembershipCache {
-    /// A cache whose entries live `ttl`, holding at most `capacity` teams.
-    pub fn new(ttl: Duration, capacity: usize) -> Self {
+    /// A cache whose entries live [`ENTRY_TTL`] by `clock`, holding at most [`CAPACITY`]
+    /// teams.
+    pub fn new(clock: SharedClock) -> Self {
+        Self::with_bounds(ENTRY_TTL, CAPACITY, clock)
+    }
+
+    /// A cache whose entries live `ttl` by `clock`, holding at most `capacity` teams.
+    pub fn with_bounds(ttl: Duration, capacity: usize, clock: SharedClock) -> Self {
         MembershipCache {
             teams: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             ttl,
             capacity: capacity.max(1),
+            clock,
         }
+    }
+
+    /// Whether an entry read at `fetched_ms` may still be trusted. A wall clock set back
+    /// since then makes it stale rather than trusted for longer.
+    fn is_fresh(&self, fetched_ms: u64) -> bool {
+        self.clock
+            .now_ms()
+            .checked_sub(fetched_ms)
+            .is_some_and(|age| u128::from(age) < self.ttl.as_millis())
     }
 
     /// The team's log, from the cache or from `storage`; `None` if the team does not exist.
@@ -141,13 +153,13 @@ impl MembershipCache {
         {
             let teams = self.teams.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(cached) = teams.get(&team)
-                && cached.fetched.elapsed() < self.ttl
+                && self.is_fresh(cached.fetched_ms)
             {
                 return Ok(cached.log.clone());
             }
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let fetched = Instant::now();
+        let fetched_ms = self.clock.now_ms();
         let rows = storage.membership(team, 0).await?;
         let log = if rows.is_empty() {
             None
@@ -163,7 +175,7 @@ impl MembershipCache {
                 team,
                 Cached {
                     log: log.clone(),
-                    fetched,
+                    fetched_ms,
                 },
             );
         }
@@ -187,7 +199,7 @@ impl MembershipCache {
                 team,
                 Cached {
                     log: Some(Arc::new(log)),
-                    fetched: Instant::now(),
+                    fetched_ms: self.clock.now_ms(),
                 },
             );
         }
@@ -212,6 +224,8 @@ impl MembershipCache {
 
 #[cfg(test)]
 mod tests {
+    use holdfast_protocol::ManualClock;
+
     use super::*;
     use crate::storage::{SqliteStorage, contract};
 
@@ -220,7 +234,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let storage = SqliteStorage::open(dir.path().join("relay.db")).unwrap();
         let team = contract::new_team(&storage, 1).await;
-        let cache = MembershipCache::default();
+        let cache = MembershipCache::new(Arc::new(ManualClock::at(1_000_000)));
 
         let log = cache.get(&storage, team.team).await.unwrap().unwrap();
         assert_eq!(log.len(), 1);
@@ -270,12 +284,45 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let storage = SqliteStorage::open(dir.path().join("relay.db")).unwrap();
         let team = contract::new_team(&storage, 1).await;
-        let cache = MembershipCache::new(Duration::ZERO, 2);
+        let clock = ManualClock::at(1_000_000);
+        let cache = MembershipCache::with_bounds(ENTRY_TTL, 2, Arc::new(clock.clone()));
         for n in 10..20u8 {
             cache.get(&storage, TeamId([n; 16])).await.unwrap();
             assert!(cache.len() <= 2);
         }
-        assert!(cache.get(&storage, team.team).await.unwrap().is_some());
+        assert_eq!(
+            cache.get(&storage, team.team).await.unwrap().unwrap().len(),
+            1
+        );
+
+        // Appended behind the cache's back: the cached log until it expires.
+        let (entry, _) = contract::invite_entry(&team, 5, 1);
+        storage
+            .append_membership(team.team, contract::plain_append(1, &entry))
+            .await
+            .unwrap();
+        clock.advance(ENTRY_TTL - Duration::from_millis(1));
+        assert_eq!(
+            cache.get(&storage, team.team).await.unwrap().unwrap().len(),
+            1
+        );
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(
+            cache.get(&storage, team.team).await.unwrap().unwrap().len(),
+            2
+        );
+
+        // A wall clock set back makes the entry stale rather than trusted for longer.
+        let (entry, _) = contract::invite_entry(&team, 6, 1);
+        storage
+            .append_membership(team.team, contract::plain_append(2, &entry))
+            .await
+            .unwrap();
+        clock.set(1_000_000);
+        assert_eq!(
+            cache.get(&storage, team.team).await.unwrap().unwrap().len(),
+            3
+        );
         storage.close().await.unwrap();
     }
 }

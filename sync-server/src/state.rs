@@ -1,11 +1,11 @@
-//! [`AppState`]: what every request handler shares (storage, limits, the token key,
-//! outstanding challenges, the membership cache, rate limits, metrics, the shutdown
+//! [`AppState`]: what every request handler shares (storage, limits, the clock, the token
+//! key, outstanding challenges, the membership cache, rate limits, metrics, the shutdown
 //! signal).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use holdfast_protocol::{DeviceId, SystemRandom};
+use holdfast_protocol::{DeviceId, SharedClock, SystemRandom};
 use tokio::sync::{Notify, watch};
 
 use crate::auth::{Challenges, TokenKey};
@@ -28,6 +28,7 @@ struct Shared<S> {
     storage: S,
     limits: Limits,
     origin: String,
+    clock: SharedClock,
     tokens: TokenKey,
     challenges: Challenges,
     members: MembershipCache,
@@ -56,18 +57,34 @@ impl<S> std::fmt::Debug for AppState<S> {
 
 impl<S: Storage> AppState<S> {
     /// State for a relay reached at `origin` (what devices sign into login answers, e.g.
-    /// `http://127.0.0.1:7878`), storing into `storage`, signing tokens with `tokens`.
-    pub fn new(storage: S, limits: Limits, origin: impl Into<String>, tokens: TokenKey) -> Self {
+    /// `http://127.0.0.1:7878`), storing into `storage`, signing tokens with `tokens`,
+    /// reading the time from `clock` (`Config::clock`: the system clock outside tests).
+    pub fn new(
+        storage: S,
+        limits: Limits,
+        origin: impl Into<String>,
+        tokens: TokenKey,
+        clock: SharedClock,
+    ) -> Self {
         let (shutdown, _) = watch::channel(false);
         AppState {
             inner: Arc::new(Shared {
-                challenges: Challenges::new(limits.challenge_ttl(), MAX_CHALLENGES),
-                rate: RateLimiter::new(limits.rate_limit_per_second, limits.rate_limit_burst),
+                challenges: Challenges::new(
+                    limits.challenge_ttl(),
+                    MAX_CHALLENGES,
+                    Arc::clone(&clock),
+                ),
+                rate: RateLimiter::new(
+                    limits.rate_limit_per_second,
+                    limits.rate_limit_burst,
+                    Arc::clone(&clock),
+                ),
+                members: MembershipCache::new(Arc::clone(&clock)),
                 storage,
                 limits,
                 origin: origin.into(),
+                clock,
                 tokens,
-                members: MembershipCache::default(),
                 metrics: Metrics::default(),
                 rng: SystemRandom::new(),
                 shutdown,
@@ -89,6 +106,17 @@ impl<S: Storage> AppState<S> {
     /// The relay's origin as devices sign it.
     pub fn origin(&self) -> &str {
         &self.inner.origin
+    }
+
+    /// The relay's clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    /// Milliseconds since the Unix epoch, by the relay's clock: the only "now" the relay
+    /// reads (durations measured for metrics and logs aside).
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
     }
 
     /// The metrics.

@@ -290,13 +290,14 @@ impl Storage for Hooked {
         &self,
         team: TeamId,
         envelopes: Vec<NewEnvelope>,
+        received_ms: u64,
     ) -> storage::Result<PushReceipt> {
         self.failure()?;
         if let Some(gate) = &self.gate {
             gate.entered.notify_one();
             gate.open.acquire().await.unwrap().forget();
         }
-        self.inner.push(team, envelopes).await
+        self.inner.push(team, envelopes, received_ms).await
     }
     async fn pull(&self, team: TeamId, request: PullRequest) -> storage::Result<Page> {
         self.failure()?;

@@ -226,7 +226,7 @@ async fn append<S: Storage>(
     let epoch = after.epoch;
     // Keys left for invites nobody can redeem any more go with every append: a cancelled
     // or expired invite's code (or a photograph of it) must open nothing later.
-    let now = crate::now_ms();
+    let now = state.now_ms();
     let forget_bundles = after
         .invites
         .values()
@@ -288,7 +288,7 @@ pub async fn append_entry<S: Storage>(
             ),
         ));
     }
-    let now = crate::now_ms();
+    let now = state.now_ms();
     // Entry times are shown as when a device was added, revoked or an invite cancelled:
     // they must be the signer's now, not backdated.
     check_fresh(
@@ -397,7 +397,7 @@ pub async fn show_invite<S: Storage>(
     let Path(InvitePath { team, invite }) = path?;
     state.rate_limit_key(invite.0)?;
     let log = team_log(&state, team).await?;
-    if let Some(e) = invite_state_error(&log, &invite, crate::now_ms()) {
+    if let Some(e) = invite_state_error(&log, &invite, state.now_ms()) {
         return Err(e);
     }
     let (Some(entry), Some(genesis)) = (log.invite_entry(&invite), log.entries.first()) else {
@@ -485,7 +485,7 @@ pub async fn redeem<S: Storage>(
                 }),
             ));
         }
-        let now = crate::now_ms();
+        let now = state.now_ms();
         check_fresh(
             "redeem entry",
             entry.at_ms,

@@ -101,8 +101,9 @@ pub async fn token<S: Storage>(
     )
     .map_err(|_| refused())?;
     let ttl = state.limits().token_ttl();
-    let expires_ms =
-        crate::now_ms().saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+    let expires_ms = state
+        .now_ms()
+        .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
     state.metrics().logins.inc();
     tracing::info!("device logged in");
     Ok(Json(TokenResponse {

@@ -167,7 +167,7 @@ pub async fn push<S: Storage>(
 ) -> Result<Json<PushResponse>, ApiError> {
     state.metrics().push_requests.inc();
     let body = body?;
-    let now_ms = crate::now_ms();
+    let now_ms = state.now_ms();
     let plan = patient_plan(&member);
     let epoch = member.log.state.epoch;
     let (team, pusher, public_key) = (member.team, member.device, member.public_key);
@@ -200,7 +200,7 @@ pub async fn push<S: Storage>(
     };
 
     let sizes: Vec<(EnvelopeId, usize)> = envelopes.iter().map(|e| (e.id, e.bytes.len())).collect();
-    let receipt = state.storage().push(member.team, envelopes).await?;
+    let receipt = state.storage().push(member.team, envelopes, now_ms).await?;
     let pushed = receipt.envelopes;
     if pushed.len() != sizes.len() {
         return Err(ApiError::internal(format!(

@@ -86,7 +86,7 @@ pub async fn create<S: Storage>(
     };
     tracing::Span::current().record("device", tracing::field::display(device));
     state.rate_limit(*device)?;
-    let now = crate::now_ms();
+    let now = state.now_ms();
     check_fresh(
         "genesis entry",
         entry.at_ms,

@@ -52,6 +52,10 @@ pub async fn run_all<B: Backend>(backend: &mut B) {
     closed_storage_refuses_work(backend).await;
 }
 
+/// When the contract's pushes are received, in ms since the epoch (the relay passes its
+/// clock's time; a backend stores it and never reads a clock).
+pub const RECEIVED_MS: u64 = 3_000;
+
 /// A deterministic device: id and signing key from one byte.
 pub fn device(n: u8) -> (DeviceId, DeviceSigningKey) {
     let key = DeviceSigningKey::from_seed([n; 32]).expect("any seed is a key");
@@ -649,7 +653,7 @@ pub async fn pull_filters_by_document<B: Backend>(backend: &mut B) {
         envelope(t, me, b, Kind::ChangeBatch, 0, 5), // 5
         envelope(t, me, a, Kind::ChangeBatch, 0, 6), // 6
     ];
-    storage.push(t, plan.to_vec()).await.unwrap();
+    storage.push(t, plan.to_vec(), RECEIVED_MS).await.unwrap();
     let pull = |document, compact, after, limit| {
         let storage = &storage;
         async move {
@@ -690,26 +694,36 @@ pub async fn push_is_idempotent_by_id<B: Backend>(backend: &mut B) {
     let doc = DocumentId([0xd0; 16]);
     let e = changes(&team, doc, 0, 4);
     let first = storage
-        .push(team.team, vec![e[0].clone(), e[1].clone()])
+        .push(team.team, vec![e[0].clone(), e[1].clone()], RECEIVED_MS)
         .await
         .unwrap();
     assert_eq!(seqs(&first), [(1, false), (2, false)]);
     let second = storage
-        .push(team.team, vec![e[1].clone(), e[2].clone()])
+        .push(team.team, vec![e[1].clone(), e[2].clone()], RECEIVED_MS)
         .await
         .unwrap();
     assert_eq!(seqs(&second), [(2, true), (3, false)]);
     let within = storage
-        .push(team.team, vec![e[3].clone(), e[3].clone(), e[0].clone()])
+        .push(
+            team.team,
+            vec![e[3].clone(), e[3].clone(), e[0].clone()],
+            RECEIVED_MS,
+        )
         .await
         .unwrap();
     assert_eq!(seqs(&within), [(4, false), (4, true), (1, true)]);
     assert_eq!(within.head, 4);
     // Nothing new: the head is still reported.
-    let nothing_new = storage.push(team.team, vec![e[2].clone()]).await.unwrap();
+    let nothing_new = storage
+        .push(team.team, vec![e[2].clone()], RECEIVED_MS)
+        .await
+        .unwrap();
     assert_eq!((seqs(&nothing_new), nothing_new.head), (vec![(3, true)], 4));
     assert_eq!(
-        storage.push(team.team, Vec::new()).await.unwrap(),
+        storage
+            .push(team.team, Vec::new(), RECEIVED_MS)
+            .await
+            .unwrap(),
         super::PushReceipt {
             envelopes: Vec::new(),
             head: 4
@@ -745,7 +759,7 @@ pub async fn sequence_numbers_are_per_team_and_gap_free<B: Backend>(backend: &mu
         for team in [&a, &b] {
             let batch = changes(team, doc, salt, 3);
             salt += 3;
-            let pushed = storage.push(team.team, batch).await.unwrap();
+            let pushed = storage.push(team.team, batch, RECEIVED_MS).await.unwrap();
             let base = round * 3;
             assert_eq!(
                 seqs(&pushed),
@@ -756,12 +770,12 @@ pub async fn sequence_numbers_are_per_team_and_gap_free<B: Backend>(backend: &mu
     assert_eq!(storage.head(a.team).await.unwrap(), Some(15));
     assert_eq!(storage.head(b.team).await.unwrap(), Some(15));
     let missing = storage
-        .push(TeamId([9; 16]), changes(&a, doc, 1_000, 1))
+        .push(TeamId([9; 16]), changes(&a, doc, 1_000, 1), RECEIVED_MS)
         .await;
     assert!(matches!(missing, Err(Error::NoSuchTeam(_))), "{missing:?}");
     // The failure took no sequence number from anyone.
     let next = storage
-        .push(a.team, changes(&a, doc, 2_000, 1))
+        .push(a.team, changes(&a, doc, 2_000, 1), RECEIVED_MS)
         .await
         .unwrap();
     assert_eq!(seqs(&next), [(16, false)]);
@@ -774,7 +788,7 @@ pub async fn pull_pages_by_count_and_bytes<B: Backend>(backend: &mut B) {
     let team = new_team(&storage, 1).await;
     let batch = changes(&team, DocumentId([0xd0; 16]), 0, 10);
     let item = batch[0].bytes.len() + holdfast_protocol::PAGE_ITEM_OVERHEAD;
-    storage.push(team.team, batch).await.unwrap();
+    storage.push(team.team, batch, RECEIVED_MS).await.unwrap();
 
     let mut request = PullRequest {
         after: 0,
@@ -891,7 +905,7 @@ pub async fn compact_pull_leaves_out_what_snapshots_cover<B: Backend>(backend: &
         envelope(t, me, a, Kind::Snapshot, 5, 11),   // 11: the snapshot of A
         envelope(t, me, a, Kind::ChangeBatch, 0, 12), // 12: after the snapshot: kept
     ];
-    let pushed = storage.push(t, plan.to_vec()).await.unwrap();
+    let pushed = storage.push(t, plan.to_vec(), RECEIVED_MS).await.unwrap();
     assert_eq!(pushed.envelopes.last().map(|p| p.seq), Some(12));
     assert_eq!(pushed.head, 12);
 
@@ -963,7 +977,7 @@ pub async fn concurrent_pushes_get_distinct_gap_free_sequence_numbers<B: Backend
                 if push % 2 == 1 {
                     batch.push(batch[0].clone());
                 }
-                let pushed = storage.push(team.team, batch).await.unwrap();
+                let pushed = storage.push(team.team, batch, RECEIVED_MS).await.unwrap();
                 let envelopes = &pushed.envelopes;
                 assert_eq!(
                     envelopes.iter().filter(|p| p.duplicate).count() as u64,
@@ -1006,7 +1020,7 @@ pub async fn writes_survive_reopen<B: Backend>(backend: &mut B) {
     enrol(&storage, &team, 10, 2, 1).await;
     let doc = DocumentId([0xd0; 16]);
     storage
-        .push(team.team, changes(&team, doc, 0, 5))
+        .push(team.team, changes(&team, doc, 0, 5), RECEIVED_MS)
         .await
         .unwrap();
     let roster = storage.devices(team.team).await.unwrap();
@@ -1017,7 +1031,7 @@ pub async fn writes_survive_reopen<B: Backend>(backend: &mut B) {
     assert_eq!(storage.pull(team.team, everything()).await.unwrap(), before);
     assert_eq!(storage.head(team.team).await.unwrap(), Some(5));
     let more = storage
-        .push(team.team, changes(&team, doc, 0, 6))
+        .push(team.team, changes(&team, doc, 0, 6), RECEIVED_MS)
         .await
         .unwrap();
     assert_eq!(
@@ -1042,7 +1056,11 @@ pub async fn heads_are_published_after_commit<B: Backend>(backend: &mut B) {
     let mut watch = storage.heads().subscribe(team.team);
     let mut other_watch = storage.heads().subscribe(other.team);
     storage
-        .push(team.team, changes(&team, DocumentId([0xd0; 16]), 0, 3))
+        .push(
+            team.team,
+            changes(&team, DocumentId([0xd0; 16]), 0, 3),
+            RECEIVED_MS,
+        )
         .await
         .unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(5), watch.changed())
@@ -1056,7 +1074,11 @@ pub async fn heads_are_published_after_commit<B: Backend>(backend: &mut B) {
     );
     // A push of duplicates only does not wake anyone.
     storage
-        .push(team.team, changes(&team, DocumentId([0xd0; 16]), 0, 1))
+        .push(
+            team.team,
+            changes(&team, DocumentId([0xd0; 16]), 0, 1),
+            RECEIVED_MS,
+        )
         .await
         .unwrap();
     assert!(!watch.has_changed().unwrap());
@@ -1070,7 +1092,11 @@ pub async fn closed_storage_refuses_work<B: Backend>(backend: &mut B) {
     let team = new_team(&storage, 1).await;
     storage.close().await.unwrap();
     let push = storage
-        .push(team.team, changes(&team, DocumentId([0xd0; 16]), 0, 1))
+        .push(
+            team.team,
+            changes(&team, DocumentId([0xd0; 16]), 0, 1),
+            RECEIVED_MS,
+        )
         .await;
     assert!(matches!(push, Err(Error::Closed)), "{push:?}");
     let pull = storage.pull(team.team, everything()).await;

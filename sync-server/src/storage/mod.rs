@@ -464,11 +464,13 @@ pub trait Storage: Send + Sync + 'static {
     /// the same order, with the team's head. Idempotent: an envelope id the relay holds keeps its first sequence
     /// number and is reported as a duplicate (also within one call). Sequence numbers
     /// are per team, start at 1 and have no gaps. [`Error::NoSuchTeam`] if the team does
-    /// not exist. Durable before it returns.
+    /// not exist. Durable before it returns. `received_ms` is when the relay received the
+    /// push, by its clock (kept with new envelopes; a backend never reads a clock itself).
     fn push(
         &self,
         team: TeamId,
         envelopes: Vec<NewEnvelope>,
+        received_ms: u64,
     ) -> impl Future<Output = Result<PushReceipt>> + Send;
 
     /// One page of the team's envelopes after `request.after`.

@@ -482,8 +482,12 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn push(&self, team: TeamId, envelopes: Vec<NewEnvelope>) -> Result<PushReceipt> {
-        let received_ms = crate::now_ms();
+    async fn push(
+        &self,
+        team: TeamId,
+        envelopes: Vec<NewEnvelope>,
+        received_ms: u64,
+    ) -> Result<PushReceipt> {
         self.write(|reply| Command::Push {
             team,
             envelopes,
@@ -669,8 +673,8 @@ mod tests {
         // to take both in one transaction; either way each gets its own answer.
         let missing = TeamId([0xee; 16]);
         let (bad, good) = tokio::join!(
-            storage.push(missing, vec![envelope.clone()]),
-            storage.push(team.team, vec![envelope]),
+            storage.push(missing, vec![envelope.clone()], contract::RECEIVED_MS),
+            storage.push(team.team, vec![envelope], contract::RECEIVED_MS),
         );
         assert!(matches!(bad, Err(Error::NoSuchTeam(t)) if t == missing));
         assert_eq!(good.unwrap().envelopes[0].seq, 1);
@@ -693,7 +697,11 @@ mod tests {
         b.id.0[31] = 8;
         assert_eq!(a.id.0[..8], b.id.0[..8]);
         let pushed = storage
-            .push(team.team, vec![a.clone(), b.clone(), b, a])
+            .push(
+                team.team,
+                vec![a.clone(), b.clone(), b, a],
+                contract::RECEIVED_MS,
+            )
             .await
             .unwrap();
         let got: Vec<(u64, bool)> = pushed
