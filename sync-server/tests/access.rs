@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Device, Relay, expect_error, invite_code, now_ms};
-use holdfast_protocol::{DeviceSigningKey, DocumentId, Entry, Kind, Op, Role, TeamId};
+use common::{CLOCK_START_MS, Device, Relay, expect_error, invite_code};
+use holdfast_protocol::{DeviceSigningKey, DocumentId, Entry, Kind, ManualClock, Op, Role, TeamId};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -57,7 +57,7 @@ async fn an_invited_device_redeems_once_signs_in_and_pushes() {
             &admin,
             Role::LinkWorker,
             None,
-            now_ms() + 60_000,
+            relay.now_ms() + 60_000,
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -131,7 +131,13 @@ async fn an_invited_device_redeems_once_signs_in_and_pushes() {
     expect_error(again, StatusCode::CONFLICT, "invite_used").await;
 
     // Unknown invite and unknown team.
-    let unknown = invite_code(&relay.url, team, Role::LinkWorker, None, now_ms() + 60_000);
+    let unknown = invite_code(
+        &relay.url,
+        team,
+        Role::LinkWorker,
+        None,
+        relay.now_ms() + 60_000,
+    );
     expect_error(
         relay.redeem(team, &unknown, &thief).await,
         StatusCode::NOT_FOUND,
@@ -177,10 +183,11 @@ async fn an_invited_device_redeems_once_signs_in_and_pushes() {
 
 #[tokio::test]
 async fn expired_and_forged_redeems_and_escalations_are_refused() {
-    let relay = Relay::start().await;
-    let admin = Device::new();
-    let worker = Device::new();
-    let supervisor = Device::new();
+    let clock = ManualClock::at(CLOCK_START_MS);
+    let relay = Relay::start_with_clock(clock.clone()).await;
+    let admin = relay.device();
+    let worker = relay.device();
+    let supervisor = relay.device();
     let team = relay.create_team(&admin).await;
     let admin_token = relay.login(&admin).await;
     relay
@@ -202,7 +209,14 @@ async fn expired_and_forged_redeems_and_escalations_are_refused() {
     // A link worker cannot invite an admin or a supervisor; a supervisor cannot invite.
     for role in [Role::Admin, Role::Supervisor] {
         let (_, response) = relay
-            .invite(&worker_token, team, &worker, role, None, now_ms() + 60_000)
+            .invite(
+                &worker_token,
+                team,
+                &worker,
+                role,
+                None,
+                relay.now_ms() + 60_000,
+            )
             .await;
         expect_error(response, StatusCode::FORBIDDEN, "not_allowed").await;
     }
@@ -213,7 +227,7 @@ async fn expired_and_forged_redeems_and_escalations_are_refused() {
             &supervisor,
             Role::LinkWorker,
             None,
-            now_ms() + 60_000,
+            relay.now_ms() + 60_000,
         )
         .await;
     expect_error(response, StatusCode::FORBIDDEN, "not_allowed").await;
@@ -225,14 +239,20 @@ async fn expired_and_forged_redeems_and_escalations_are_refused() {
             &worker,
             Role::Patient,
             Some(PLAN_A),
-            now_ms() + 60_000,
+            relay.now_ms() + 60_000,
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 
     // An entry signed by someone else, a stale expected length, a redeem on this route.
     let len = relay.membership_len(&admin_token, team).await;
-    let code = invite_code(&relay.url, team, Role::LinkWorker, None, now_ms() + 60_000);
+    let code = invite_code(
+        &relay.url,
+        team,
+        Role::LinkWorker,
+        None,
+        relay.now_ms() + 60_000,
+    );
     let by_admin = admin.invite_entry(team, &code);
     expect_error(
         relay.append(&worker_token, team, &by_admin, &[], len).await,
@@ -258,7 +278,13 @@ async fn expired_and_forged_redeems_and_escalations_are_refused() {
     .await;
     expect_error(
         relay
-            .append(&admin_token, team, &admin.genesis(team, now_ms()), &[], len)
+            .append(
+                &admin_token,
+                team,
+                &admin.genesis(team, relay.now_ms()),
+                &[],
+                len,
+            )
             .await,
         StatusCode::BAD_REQUEST,
         "bad_request",
@@ -284,11 +310,11 @@ async fn expired_and_forged_redeems_and_escalations_are_refused() {
             &admin,
             Role::LinkWorker,
             None,
-            now_ms() + 60_000,
+            relay.now_ms() + 60_000,
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let newcomer = Device::new();
+    let newcomer = relay.device();
     let wrong = DeviceSigningKey::generate(&holdfast_protocol::SystemRandom::new()).unwrap();
     let forged = newcomer.redeem_entry(team, &code, &wrong);
     expect_error(
@@ -303,7 +329,9 @@ async fn expired_and_forged_redeems_and_escalations_are_refused() {
         StatusCode::CREATED
     );
 
-    // An invite past its expiry: 410 on GET and on redeem.
+    // An invite past its expiry: 410 on GET and on redeem. Up to its last millisecond it
+    // is shown.
+    let lifetime = Duration::from_secs(300);
     let (code, response) = relay
         .invite(
             &admin_token,
@@ -311,20 +339,23 @@ async fn expired_and_forged_redeems_and_escalations_are_refused() {
             &admin,
             Role::LinkWorker,
             None,
-            now_ms() + 300,
+            relay.now_ms() + lifetime.as_millis() as u64,
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let response = relay
-        .http
-        .get(relay.at(&format!("/v1/teams/{team}/invites/{}", code.id())))
-        .send()
-        .await
-        .unwrap();
+    let invite_url = relay.at(&format!("/v1/teams/{team}/invites/{}", code.id()));
+    clock.advance(lifetime);
+    let response = relay.http.get(&invite_url).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "still pending at its expiry"
+    );
+    clock.advance(Duration::from_millis(1));
+    let response = relay.http.get(&invite_url).send().await.unwrap();
     expect_error(response, StatusCode::GONE, "invite_expired").await;
     expect_error(
-        relay.redeem(team, &code, &Device::new()).await,
+        relay.redeem(team, &code, &relay.device()).await,
         StatusCode::GONE,
         "invite_expired",
     )
@@ -333,7 +364,7 @@ async fn expired_and_forged_redeems_and_escalations_are_refused() {
     // An entry dated a day ago (or ahead) is refused, so nobody can backdate a cancel,
     // a role change or a revocation; a fresh one is taken.
     let len = relay.membership_len(&admin_token, team).await;
-    for at in [now_ms() - 86_400_000, now_ms() + 86_400_000] {
+    for at in [relay.now_ms() - 86_400_000, relay.now_ms() + 86_400_000] {
         let stale = Entry::sign(
             team,
             at,
@@ -511,7 +542,7 @@ async fn revocation_needs_every_bundle_shuts_the_device_out_and_starts_an_epoch(
             &admin,
             Role::LinkWorker,
             None,
-            now_ms() + 60_000,
+            relay.now_ms() + 60_000,
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);

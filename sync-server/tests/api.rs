@@ -4,8 +4,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Device, Relay, expect_error, now_ms, raw_batch};
-use holdfast_protocol::{DocumentId, DocumentKey, EnvelopeRef, Kind, Op, Role, TeamId, sign_auth};
+use common::{CLOCK_START_MS, Device, Relay, expect_error, raw_batch};
+use holdfast_protocol::{
+    DocumentId, DocumentKey, EnvelopeRef, Kind, ManualClock, Op, Role, TeamId, sign_auth,
+};
 use holdfast_relay::Limits;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -15,7 +17,7 @@ async fn a_device_creates_a_team_once_and_only_with_a_fresh_genuine_genesis() {
     let relay = Relay::start().await;
     let admin = Device::new();
     let team = TeamId([0x11; 16]);
-    let genesis = admin.genesis(team, now_ms());
+    let genesis = admin.genesis(team, relay.now_ms());
     let created = relay.post_genesis(&genesis).await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let created: Value = created.json().await.unwrap();
@@ -33,7 +35,7 @@ async fn a_device_creates_a_team_once_and_only_with_a_fresh_genuine_genesis() {
     let mallory = Device::new();
     let forged = holdfast_protocol::Entry::sign(
         TeamId([0x12; 16]),
-        now_ms(),
+        relay.now_ms(),
         mallory.id.0,
         Op::Genesis {
             device: mallory.id,
@@ -48,7 +50,7 @@ async fn a_device_creates_a_team_once_and_only_with_a_fresh_genuine_genesis() {
     expect_error(response, StatusCode::FORBIDDEN, "bad_signature").await;
 
     // Stale, and from the future.
-    for timestamp in [now_ms() - 3_600_000, now_ms() + 3_600_000] {
+    for timestamp in [relay.now_ms() - 3_600_000, relay.now_ms() + 3_600_000] {
         let stale = mallory.genesis(TeamId([0x14; 16]), timestamp);
         let response = relay.post_genesis(&stale).await;
         expect_error(response, StatusCode::BAD_REQUEST, "stale_timestamp").await;
@@ -173,12 +175,9 @@ async fn login_refuses_used_challenges_wrong_signatures_and_unknown_devices() {
 
 #[tokio::test]
 async fn tampered_missing_and_expired_tokens_are_refused() {
-    let limits = Limits {
-        token_ttl_secs: 1,
-        ..Limits::default()
-    };
-    let relay = Relay::start_with(limits).await;
-    let admin = Device::new();
+    let clock = ManualClock::at(CLOCK_START_MS);
+    let relay = Relay::start_with_clock(clock.clone()).await;
+    let admin = relay.device();
     let team = relay.create_team(&admin).await;
     let token = relay.login(&admin).await;
     let url = relay.at(&format!("/v1/teams/{team}"));
@@ -211,7 +210,19 @@ async fn tampered_missing_and_expired_tokens_are_refused() {
         .unwrap();
     expect_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The token was issued when the clock stood at CLOCK_START_MS: it still works a
+    // millisecond before its lifetime ends, and is refused as expired when it does.
+    let lifetime = Limits::default().token_ttl();
+    clock.advance(lifetime - Duration::from_millis(1));
+    let last_moment = relay
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(last_moment.status(), StatusCode::OK);
+    clock.advance(Duration::from_millis(1));
     let expired = relay
         .http
         .get(&url)
@@ -498,7 +509,7 @@ async fn tampered_and_misattributed_batches_are_refused_and_store_nothing() {
     .await;
 
     // Bob pushes an envelope authored by Alice, in a batch he signs: refused.
-    let stolen = raw_batch(team, bob.id, &bob.key, now_ms(), &envelopes[..1]);
+    let stolen = raw_batch(team, bob.id, &bob.key, relay.now_ms(), &envelopes[..1]);
     let message = expect_error(
         relay.push(&bob_token, team, stolen).await,
         StatusCode::BAD_REQUEST,
@@ -517,7 +528,7 @@ async fn tampered_and_misattributed_batches_are_refused_and_store_nothing() {
         11,
         20,
     ));
-    let smuggled = raw_batch(team, alice.id, &alice.key, now_ms(), &mixed);
+    let smuggled = raw_batch(team, alice.id, &alice.key, relay.now_ms(), &mixed);
     let message = expect_error(
         relay.push(&alice_token, team, smuggled).await,
         StatusCode::BAD_REQUEST,
@@ -542,14 +553,20 @@ async fn tampered_and_misattributed_batches_are_refused_and_store_nothing() {
     .await;
 
     // Signed by the wrong key, stale, garbage, truncated.
-    let forged = raw_batch(team, alice.id, &bob.key, now_ms(), &envelopes);
+    let forged = raw_batch(team, alice.id, &bob.key, relay.now_ms(), &envelopes);
     expect_error(
         relay.push(&alice_token, team, forged).await,
         StatusCode::BAD_REQUEST,
         "bad_signature",
     )
     .await;
-    let stale = raw_batch(team, alice.id, &alice.key, now_ms() - 3_600_000, &envelopes);
+    let stale = raw_batch(
+        team,
+        alice.id,
+        &alice.key,
+        relay.now_ms() - 3_600_000,
+        &envelopes,
+    );
     expect_error(
         relay.push(&alice_token, team, stale).await,
         StatusCode::BAD_REQUEST,
@@ -782,6 +799,7 @@ async fn tokens_survive_a_restart_on_the_same_data_directory() {
         running: Some(running),
         http: reqwest::Client::new(),
         dir: tempfile::tempdir().unwrap(),
+        clock: holdfast_protocol::system_clock(),
     };
     let alice = Device::new();
     let team = relay.create_team(&alice).await;

@@ -5,9 +5,8 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,22 +14,36 @@ use std::time::Duration;
 use common::{Device, Relay};
 use holdfast_protocol::EnvelopeId;
 use reqwest::StatusCode;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::Notify;
 
-/// A relay process, killed if the test ends early.
+/// Batches acknowledged before the relay is killed.
+const BATCHES_BEFORE_KILL: usize = 40;
+
+/// A relay process (killed if the test ends early).
 struct Process {
     child: Child,
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Process {
+    /// SIGKILL, and wait until it is gone.
+    async fn kill(mut self) {
+        self.child.kill().await.expect("the relay is killed");
+    }
+
+    /// Waits (at most `limit`) for it to exit on its own.
+    async fn exit_status(mut self, limit: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .expect("the relay exits in time")
+            .expect("its exit status")
     }
 }
 
 /// Starts the binary on a free port and returns it with its URL, read from the
-/// "listening on" line.
-fn spawn_relay(data_dir: &Path) -> (Process, String) {
+/// "listening on" line it prints once it is serving.
+async fn spawn_relay(data_dir: &Path) -> (Process, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_holdfast-relay"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -40,21 +53,22 @@ fn spawn_relay(data_dir: &Path) -> (Process, String) {
         .env_remove("HOLDFAST_RELAY_PUBLIC_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .kill_on_drop(true)
         .spawn()
         .expect("the relay binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("the relay's stdout") {
             if let Some(url) = line.strip_prefix("listening on ") {
-                let _ = tx.send(url.to_owned());
+                return url.to_owned();
             }
         }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("a \"listening on\" line");
+        panic!("the relay exited without a \"listening on\" line");
+    })
+    .await
+    .expect("a \"listening on\" line in time");
+    // Keep reading so the relay never writes into a closed pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (Process { child }, url)
 }
 
@@ -65,6 +79,7 @@ fn attach(url: &str) -> Relay {
         origin: url.to_owned(),
         http: reqwest::Client::new(),
         dir: tempfile::tempdir().unwrap(),
+        clock: holdfast_protocol::system_clock(),
     }
 }
 
@@ -72,7 +87,7 @@ fn attach(url: &str) -> Relay {
 async fn acknowledged_envelopes_survive_sigkill_with_their_sequence_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("relay-data");
-    let (process, url) = spawn_relay(&data);
+    let (process, url) = spawn_relay(&data).await;
     let relay = Arc::new(attach(&url));
 
     let health = relay.http.get(relay.at("/healthz")).send().await.unwrap();
@@ -85,10 +100,12 @@ async fn acknowledged_envelopes_survive_sigkill_with_their_sequence_numbers() {
     // Four tasks push as fast as they can; each records what was acknowledged.
     let acknowledged = Arc::new(std::sync::Mutex::new(HashMap::<EnvelopeId, u64>::new()));
     let batches_acked = Arc::new(AtomicUsize::new(0));
+    let enough_acked = Arc::new(Notify::new());
     let mut pushers = Vec::new();
     for task in 0..4u64 {
         let (relay, alice, token) = (Arc::clone(&relay), Arc::clone(&alice), token.clone());
         let (acknowledged, batches_acked) = (Arc::clone(&acknowledged), Arc::clone(&batches_acked));
+        let enough_acked = Arc::clone(&enough_acked);
         pushers.push(tokio::spawn(async move {
             for round in 0..10_000u64 {
                 let envelopes = alice.changes(team, (task * 10_000 + round) * 100, 20, 256);
@@ -109,22 +126,26 @@ async fn acknowledged_envelopes_survive_sigkill_with_their_sequence_numbers() {
                 {
                     acked.insert(EnvelopeId::of(envelope), result["seq"].as_u64().unwrap());
                 }
-                batches_acked.fetch_add(1, Ordering::SeqCst);
+                drop(acked);
+                if batches_acked.fetch_add(1, Ordering::SeqCst) + 1 == BATCHES_BEFORE_KILL {
+                    // Stored if nobody waits yet: the wake-up is not lost.
+                    enough_acked.notify_one();
+                }
             }
         }));
     }
-    while batches_acked.load(Ordering::SeqCst) < 40 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    drop(process); // SIGKILL, mid-push
+    tokio::time::timeout(Duration::from_secs(60), enough_acked.notified())
+        .await
+        .expect("40 batches acknowledged");
+    process.kill().await; // SIGKILL, mid-push
     for pusher in pushers {
         pusher.await.unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() >= 40 * 20);
+    assert!(acknowledged.len() >= BATCHES_BEFORE_KILL * 20);
 
     // Restart on the same data: every acknowledged envelope is there, with its seq.
-    let (process, url) = spawn_relay(&data);
+    let (process, url) = spawn_relay(&data).await;
     let relay = attach(&url);
     // The token key was kept, so the old token still works.
     let items = relay.pull_all(&token, team, "&limit=5000").await;
@@ -155,24 +176,13 @@ async fn acknowledged_envelopes_survive_sigkill_with_their_sequence_numbers() {
     assert_eq!(next, [(seqs.len() as u64 + 1, false)]);
 
     // SIGTERM: a clean exit.
-    let mut process = process;
-    let pid = process.child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let pid = process.child.id().expect("still running").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
     assert!(killed.success());
-    let status = wait_with_timeout(&mut process.child, Duration::from_secs(15));
+    let status = process.exit_status(Duration::from_secs(15)).await;
     assert!(status.success(), "exit status {status:?}");
-}
-
-fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the relay did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

@@ -363,22 +363,28 @@ async fn graceful_shutdown_drains_an_in_flight_push() {
         .await
         .unwrap();
 
-    // Shutdown begins while it is in flight: the relay stops accepting but waits.
+    // Shutdown begins while it is in flight: the relay stops accepting but waits. A fresh
+    // connection refused is the sign the drain has begun (one that got in before the
+    // listener closed is served, so try again until one is refused).
     let url = relay.url.clone();
     let running = relay.running.take().unwrap();
     let shutdown = tokio::spawn(running.shutdown());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        // A client per try: a pooled connection would outlive the listener.
+        while reqwest::Client::new()
+            .get(format!("{url}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {}
+    })
+    .await
+    .expect("no new connections while draining");
+    // Still draining, not stopped. (A shutdown that did not wait would also be caught
+    // below: the push would lose its connection and its envelopes would not be stored.)
     assert!(
         !shutdown.is_finished(),
         "shutdown waits for the in-flight push"
-    );
-    let fresh = reqwest::Client::new()
-        .get(format!("{url}/healthz"))
-        .send()
-        .await;
-    assert!(
-        fresh.is_err(),
-        "no new connections while draining: {fresh:?}"
     );
 
     // Let the push finish: it is answered, then the relay stops.
@@ -504,28 +510,34 @@ async fn a_patient_hears_only_its_plans_head() {
         .await
         .unwrap();
     assert_eq!(next_seq(&mut socket).await, 2, "the plan's head on connect");
-    // Case-file writes move the team's head, and the patient hears nothing of them.
+    // Case-file writes move the team's head (3, 4, 5), and the patient hears nothing of
+    // them. Then one batch writes its plan (6) and a case file (7): the team's head jumps
+    // from 5 to 7, so the next thing the patient hears is 6 only if it heard nothing of
+    // the case files, before or after (no waiting for a silence).
     for salt in 3..6 {
         relay.push_ok(&worker_token, team, write(CASE, salt)).await;
     }
-    let quiet = tokio::time::timeout(Duration::from_millis(500), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                other => return other,
-            }
-        }
-    })
-    .await;
-    assert!(quiet.is_err(), "the patient heard {quiet:?}");
-    // A change to its plan is announced, with the plan's sequence number.
-    relay.push_ok(&worker_token, team, write(PLAN, 9)).await;
-    assert_eq!(next_seq(&mut socket).await, 6);
+    let plan_then_case = worker.batch(
+        team,
+        &[
+            worker.envelope_at(team, PLAN, Kind::ChangeBatch, 0, 6, 32, 1),
+            worker.envelope_at(team, CASE, Kind::ChangeBatch, 0, 7, 32, 1),
+        ],
+    );
+    assert_eq!(
+        relay.push_ok(&worker_token, team, plan_then_case).await,
+        [(6, false), (7, false)]
+    );
+    assert_eq!(
+        next_seq(&mut socket).await,
+        6,
+        "only the plan's head, as the plan's sequence number"
+    );
     // Staff still hear the team's head.
     let mut staff = connect_live(&relay, team, Some(&worker_token))
         .await
         .unwrap();
-    assert_eq!(next_seq(&mut staff).await, 6);
-    relay.push_ok(&worker_token, team, write(CASE, 10)).await;
     assert_eq!(next_seq(&mut staff).await, 7);
+    relay.push_ok(&worker_token, team, write(CASE, 10)).await;
+    assert_eq!(next_seq(&mut staff).await, 8);
 }

@@ -3,13 +3,13 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
 use holdfast_protocol::{
     BundleHeader, DeviceId, DeviceSigningKey, DocumentId, DocumentKey, Entry, EpochKey, Header,
-    HpkeKeyPair, HpkePublicKey, InviteCode, KeyBundle, Kind, Op, PUSH_CONTEXT, PUSH_MAGIC,
-    PullPage, PushBatch, Role, SystemRandom, TeamId, WrappedKey, redeem_proof_message, seal,
-    sign_auth,
+    HpkeKeyPair, HpkePublicKey, InviteCode, KeyBundle, Kind, ManualClock, Op, PUSH_CONTEXT,
+    PUSH_MAGIC, PullPage, PushBatch, Role, SharedClock, SystemRandom, TeamId, WrappedKey,
+    redeem_proof_message, seal, sign_auth, system_clock,
 };
 use holdfast_relay::{Config, Limits, RunningRelay, Storage};
 use reqwest::StatusCode;
@@ -18,12 +18,8 @@ use serde_json::{Value, json};
 /// The document key every test envelope is sealed with.
 pub const DOC_KEY: [u8; 32] = [0x42; 32];
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+/// Where a [`ManualClock`] starts in tests: 2025-06-15T12:00:00Z.
+pub const CLOCK_START_MS: u64 = 1_749_988_800_000;
 
 /// A relay on a free loopback port, with its data in a temporary directory.
 pub struct Relay {
@@ -32,6 +28,8 @@ pub struct Relay {
     pub origin: String,
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The relay's clock: what [`Relay::now_ms`] and devices from [`Relay::device`] read.
+    pub clock: SharedClock,
 }
 
 impl Relay {
@@ -40,28 +38,52 @@ impl Relay {
     }
 
     pub async fn start_with(limits: Limits) -> Relay {
+        Self::start_configured(limits, system_clock()).await
+    }
+
+    /// A relay whose time stands still until the test moves `clock` (or a clone of it).
+    /// Rate budgets refill only as the clock moves. Build its devices with
+    /// [`Relay::device`] so their entries and batches are dated by the same clock.
+    pub async fn start_with_clock(clock: ManualClock) -> Relay {
+        Self::start_configured(Limits::default(), Arc::new(clock)).await
+    }
+
+    pub async fn start_configured(limits: Limits, clock: SharedClock) -> Relay {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::new(dir.path().join("data"));
         config.limits = limits;
+        config.clock = Arc::clone(&clock);
         let running = holdfast_relay::serve(config).await.unwrap();
-        Self::from_running(running, dir)
+        Self::from_running(running, dir, clock)
     }
 
     /// A relay on a storage backend of the test's choosing.
     pub async fn start_on<S: Storage>(storage: S, dir: tempfile::TempDir) -> Relay {
         let config = Config::new(dir.path().join("data"));
+        let clock = Arc::clone(&config.clock);
         let running = holdfast_relay::serve_with(config, storage).await.unwrap();
-        Self::from_running(running, dir)
+        Self::from_running(running, dir, clock)
     }
 
-    fn from_running(running: RunningRelay, dir: tempfile::TempDir) -> Relay {
+    fn from_running(running: RunningRelay, dir: tempfile::TempDir, clock: SharedClock) -> Relay {
         Relay {
             url: running.url(),
             origin: running.origin().to_owned(),
             running: Some(running),
             http: reqwest::Client::new(),
             dir,
+            clock,
         }
+    }
+
+    /// Milliseconds since the epoch by the relay's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// A new device reading the relay's clock.
+    pub fn device(&self) -> Device {
+        Device::with_clock(Arc::clone(&self.clock))
     }
 
     pub fn at(&self, path: &str) -> String {
@@ -77,7 +99,9 @@ impl Relay {
     /// Creates a team with `admin` as its first admin.
     pub async fn create_team(&self, admin: &Device) -> TeamId {
         let team = TeamId::random(&SystemRandom::new()).unwrap();
-        let response = self.post_genesis(&admin.genesis(team, now_ms())).await;
+        let response = self
+            .post_genesis(&admin.genesis(team, admin.now_ms()))
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         team
     }
@@ -197,7 +221,7 @@ impl Relay {
         plan: Option<DocumentId>,
     ) -> InviteCode {
         let (code, response) = self
-            .invite(token, team, inviter, role, plan, now_ms() + 600_000)
+            .invite(token, team, inviter, role, plan, inviter.now_ms() + 600_000)
             .await;
         let status = response.status();
         assert_eq!(
@@ -374,21 +398,34 @@ pub fn invite_code(
     .unwrap()
 }
 
-/// A device: an id, a signing key and an HPKE key pair.
+/// A device: an id, a signing key, an HPKE key pair, and the clock it dates things by.
 pub struct Device {
     pub id: DeviceId,
     pub key: DeviceSigningKey,
     pub hpke: HpkeKeyPair,
+    pub clock: SharedClock,
 }
 
 impl Device {
+    /// A device on the system clock (for a relay on the system clock).
     pub fn new() -> Device {
+        Self::with_clock(system_clock())
+    }
+
+    /// A device reading `clock`.
+    pub fn with_clock(clock: SharedClock) -> Device {
         let rng = SystemRandom::new();
         Device {
             id: DeviceId::random(&rng).unwrap(),
             key: DeviceSigningKey::generate(&rng).unwrap(),
             hpke: HpkeKeyPair::generate(&rng).unwrap(),
+            clock,
         }
+    }
+
+    /// Milliseconds since the epoch by this device's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     /// This device's genesis entry for `team`.
@@ -404,7 +441,7 @@ impl Device {
 
     /// An entry signed by this device, now.
     pub fn entry(&self, team: TeamId, op: Op) -> Entry {
-        Entry::sign(team, now_ms(), self.id.0, op, &self.key).unwrap()
+        Entry::sign(team, self.now_ms(), self.id.0, op, &self.key).unwrap()
     }
 
     /// The Invite entry for `code`, signed by this device.
@@ -438,7 +475,7 @@ impl Device {
             hpke_key,
             device_signature: self.key.sign(&proof),
         };
-        Entry::sign(team, now_ms(), invite.0, op, invite_key).unwrap()
+        Entry::sign(team, self.now_ms(), invite.0, op, invite_key).unwrap()
     }
 
     /// A Revoke entry by this device.
@@ -465,7 +502,7 @@ impl Device {
             team,
             recipient,
             sender: self.id,
-            at_ms: now_ms(),
+            at_ms: self.now_ms(),
         };
         let key = EpochKey::generate(&SystemRandom::new()).unwrap();
         KeyBundle::seal(header, to, &[WrappedKey::Epoch { epoch, key }], &self.key).unwrap()
@@ -537,7 +574,7 @@ impl Device {
     /// A push batch of `envelopes`, signed now.
     pub fn batch(&self, team: TeamId, envelopes: &[Vec<u8>]) -> Vec<u8> {
         let refs: Vec<&[u8]> = envelopes.iter().map(Vec::as_slice).collect();
-        PushBatch::encode(&team, &self.id, &self.key, now_ms(), &refs).unwrap()
+        PushBatch::encode(&team, &self.id, &self.key, self.now_ms(), &refs).unwrap()
     }
 }
 
