@@ -2,10 +2,22 @@
 //! backend (the SQLite backend runs it in its unit tests; another crate enables the
 //! `contract-tests` feature and implements [`Backend`] for its own).
 //!
-//! Each check is a `pub async fn` taking a [`Backend`], so a backend's test module can
-//! give every check its own `#[tokio::test]` (clear failures), or call [`run_all`].
-//! Checks panic with a message on failure, as tests do. Use a multi-threaded runtime:
-//! [`concurrent_pushes_get_distinct_gap_free_sequence_numbers`] pushes from several tasks.
+//! Each check is a `pub async fn` taking a [`Backend`]; the list of checks is written once,
+//! in [`storage_contract_tests!`](crate::storage_contract_tests), which expands to one
+//! `#[test]` per check (clear failures), each on a fresh backend and a two-thread runtime
+//! ([`concurrent_pushes_get_distinct_gap_free_sequence_numbers`] pushes from several
+//! tasks). A backend's test module invokes it once and so runs every check, including
+//! those added later. Checks panic with a message on failure, as tests do.
+//!
+//! ```ignore
+//! #[cfg(test)]
+//! mod tests {
+//!     struct TempPg { /* … */ }
+//!     impl holdfast_relay::storage::contract::Backend for TempPg { /* … */ }
+//!
+//!     holdfast_relay::storage_contract_tests!(TempPg::new());
+//! }
+//! ```
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -34,22 +46,66 @@ pub trait Backend: Send {
     fn reopen(&mut self, storage: Self::Storage) -> impl Future<Output = Self::Storage> + Send;
 }
 
-/// Runs every check, each on a fresh store.
-pub async fn run_all<B: Backend>(backend: &mut B) {
-    team_creation_and_roster(backend).await;
-    device_key_is_one_per_device(backend).await;
-    membership_appends_need_the_expected_length(backend).await;
-    membership_entries_keep_their_subject_and_roster_effect(backend).await;
-    bundles_are_served_per_recipient(backend).await;
-    pull_filters_by_document(backend).await;
-    push_is_idempotent_by_id(backend).await;
-    sequence_numbers_are_per_team_and_gap_free(backend).await;
-    pull_pages_by_count_and_bytes(backend).await;
-    compact_pull_leaves_out_what_snapshots_cover(backend).await;
-    concurrent_pushes_get_distinct_gap_free_sequence_numbers(backend).await;
-    writes_survive_reopen(backend).await;
-    heads_are_published_after_commit(backend).await;
-    closed_storage_refuses_work(backend).await;
+/// One `#[test]` per contract check, each running the check on a fresh backend made by
+/// `$backend` (an expression, evaluated once per check) on a two-thread tokio runtime.
+///
+/// The list below is the only list of checks: a backend that invokes this macro runs every
+/// one of them, and a check added here runs on every backend. (A unit test fails if a
+/// `pub async fn …<B: Backend>` in `storage::contract` is missing from it.)
+#[macro_export]
+macro_rules! storage_contract_tests {
+    ($backend:expr) => {
+        $crate::storage_contract_tests!(@list tests ($backend));
+    };
+    // The list: hands every check's name to the arm named `$arm`, after `$args`.
+    (@list $arm:ident $args:tt) => {
+        $crate::storage_contract_tests!(@$arm $args
+            team_creation_and_roster,
+            device_key_is_one_per_device,
+            membership_appends_need_the_expected_length,
+            membership_entries_keep_their_subject_and_roster_effect,
+            bundles_are_served_per_recipient,
+            pull_filters_by_document,
+            push_is_idempotent_by_id,
+            sequence_numbers_are_per_team_and_gap_free,
+            pull_pages_by_count_and_bytes,
+            compact_pull_leaves_out_what_snapshots_cover,
+            concurrent_pushes_get_distinct_gap_free_sequence_numbers,
+            writes_survive_reopen,
+            heads_are_published_after_commit,
+            closed_storage_refuses_work,
+        );
+    };
+    (@tests ($backend:expr) $($check:ident,)*) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::storage::contract::run_check(async {
+                    let mut backend = $backend;
+                    $crate::storage::contract::$check(&mut backend).await;
+                });
+            }
+        )*
+    };
+    (@names () $($check:ident,)*) => {
+        /// The name of every check, as [`storage_contract_tests!`](crate::storage_contract_tests)
+        /// lists them.
+        pub const CHECKS: &[&str] = &[$(stringify!($check)),*];
+    };
+}
+
+crate::storage_contract_tests!(@list names ());
+
+/// Runs one check to completion on a fresh two-thread runtime (what each test made by
+/// [`storage_contract_tests!`](crate::storage_contract_tests) does, so the backend's crate
+/// needs no tokio test macros).
+pub fn run_check(check: impl Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the contract check")
+        .block_on(check);
 }
 
 /// When the contract's pushes are received, in ms since the epoch (the relay passes its
@@ -1102,4 +1158,26 @@ pub async fn closed_storage_refuses_work<B: Backend>(backend: &mut B) {
     let pull = storage.pull(team.team, everything()).await;
     assert!(matches!(pull, Err(Error::Closed)), "{pull:?}");
     assert!(storage.check().await.is_err());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Every check written in this file is in the macro's list, once.
+    #[test]
+    fn the_macro_lists_every_check_once() {
+        let written: BTreeSet<&str> = include_str!("contract.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter_map(|rest| rest.split_once("<B: Backend>"))
+            .map(|(name, _)| name)
+            .collect();
+        let listed: BTreeSet<&str> = super::CHECKS.iter().copied().collect();
+        assert_eq!(listed.len(), super::CHECKS.len(), "a check listed twice");
+        assert_eq!(
+            written, listed,
+            "checks written vs. listed in storage_contract_tests!"
+        );
+    }
 }

@@ -40,7 +40,8 @@
 //! one WAL flush, so the explicit writer thread of the SQLite backend is not needed. Each
 //! relay process runs one `LISTEN holdfast_heads` task that calls [`TeamHeads::publish`],
 //! so live clients on every process see every commit. The contract suite in
-//! `storage::contract` (feature `contract-tests`) is what such a backend must pass.
+//! `storage::contract` (feature `contract-tests`) is what such a backend must pass: its
+//! tests invoke `holdfast_relay::storage_contract_tests!(…)` once and get every check.
 
 use std::collections::HashMap;
 use std::fmt;

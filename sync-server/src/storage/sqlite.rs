@@ -628,33 +628,8 @@ mod tests {
         }
     }
 
-    macro_rules! contract_tests {
-        ($($name:ident),* $(,)?) => {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    contract::$name(&mut TempSqlite::new()).await;
-                }
-            )*
-        };
-    }
-
-    contract_tests!(
-        team_creation_and_roster,
-        device_key_is_one_per_device,
-        membership_appends_need_the_expected_length,
-        membership_entries_keep_their_subject_and_roster_effect,
-        bundles_are_served_per_recipient,
-        pull_filters_by_document,
-        push_is_idempotent_by_id,
-        sequence_numbers_are_per_team_and_gap_free,
-        pull_pages_by_count_and_bytes,
-        compact_pull_leaves_out_what_snapshots_cover,
-        concurrent_pushes_get_distinct_gap_free_sequence_numbers,
-        writes_survive_reopen,
-        heads_are_published_after_commit,
-        closed_storage_refuses_work,
-    );
+    // Every check of the storage contract, one test each.
+    crate::storage_contract_tests!(TempSqlite::new());
 
     #[tokio::test]
     async fn a_failing_request_in_a_group_does_not_fail_the_others() {
