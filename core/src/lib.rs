@@ -5,10 +5,18 @@
 //! and an encrypted SQLite store that keeps every edit, its outbox entry and the derived
 //! indexes in one transaction.
 //!
-//! Sync is end-to-end encrypted: [`crypto`] decides the keys (the device's Ed25519 key in
-//! the host's [`KeyStore`], document keys derived from a team secret for now), the store
-//! seals outbox changes into envelopes exactly once and applies pulled pages in one
-//! transaction each, and [`SyncClient`] talks to the relay (push, pull, live, snapshots)
+//! Inside, the rooms depend one way: `model` (typed views and edits over Automerge, pure
+//! but for the random ids it draws) ← [`access`] (who may read and write what: the verified
+//! membership, which keys and envelopes a device accepts, the entries it signs) ←
+//! [`store`] (SQLCipher: documents, outbox, indexes, the queries behind access) ←
+//! [`sync`] (the relay client: push, pull, live, snapshots). `crypto` (the device's keys
+//! and the document keys it holds) sits beside access. Time comes from the
+//! [`Clock`] in [`StoreConfig`], so tests move a [`ManualClock`] instead of sleeping.
+//!
+//! Sync is end-to-end encrypted: each team has a random key per key epoch, wrapped to every
+//! reader device's HPKE key in signed key bundles; document keys are derived from it
+//! ([`crypto::TeamKeys`]). The store seals outbox changes into envelopes exactly once and
+//! applies pulled pages in one transaction each, and [`SyncClient`] talks to the relay
 //! with the store shared through a [`SharedStore`].
 //!
 //! ```no_run
@@ -50,7 +58,7 @@ pub mod access;
 pub mod crypto;
 mod error;
 pub mod import;
-pub mod keystore;
+mod keystore;
 pub mod model;
 #[cfg(feature = "seed")]
 pub mod seed;
@@ -58,6 +66,7 @@ pub mod store;
 pub mod sync;
 
 pub use error::{Error, Result};
+pub use holdfast_protocol::{Clock, ManualClock, SharedClock, SystemClock};
 pub use keystore::{FileKeyStore, KeyStore, KeyStoreError, MemoryKeyStore};
 pub use model::ids::TeamId;
 pub use store::{Store, StoreConfig};

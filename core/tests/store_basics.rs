@@ -242,3 +242,64 @@ fn observers_hear_which_documents_changed_and_nothing_on_a_refused_edit() {
         ]
     );
 }
+
+/// Three ONS4 measures on one day (a baseline, a correction, a review at the same visit):
+/// they read back in the order they were recorded, whatever their random ids, and the
+/// change is from the first to the last. Repeated, so id order cannot agree by luck.
+#[test]
+fn measures_taken_the_same_day_order_by_when_they_were_recorded() {
+    use holdfast_core::model::measures::Ons4Question;
+    use holdfast_core::{ManualClock, SharedClock};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let clock = ManualClock::at(1_780_000_000_000);
+    let shared: SharedClock = std::sync::Arc::new(clock.clone());
+    let config = StoreConfig::new(dir.path(), "Sam Okafor").with_clock(shared);
+    let mut store = Store::create(&config, &keys).unwrap();
+    let day = date!(2026 - 11 - 20);
+    for round in 0..12 {
+        let case = store
+            .create_case_file(NewPatient::named(&format!("Patient {round}")))
+            .unwrap()
+            .case_id;
+        // Life satisfaction 2, then 5, then 8, all taken the same day.
+        let mut recorded = Vec::new();
+        for satisfied in [2, 5, 8] {
+            clock.advance(Duration::from_secs(60));
+            recorded.push(
+                store
+                    .record_measure(
+                        case,
+                        Instrument::Ons4,
+                        day,
+                        &[Some(satisfied), Some(5), Some(5), Some(5)],
+                    )
+                    .unwrap(),
+            );
+        }
+        let file = store.case_file(case).unwrap();
+        let order: Vec<_> = file.measures.iter().map(|m| m.id).collect();
+        assert_eq!(
+            order, recorded,
+            "round {round}: read back in recording order"
+        );
+        let change = file.measure_change(Instrument::Ons4).unwrap();
+        let holdfast_core::model::measures::Change::Ons4(change) = change else {
+            panic!("an ONS4 change")
+        };
+        assert_eq!(
+            change.delta(Ons4Question::LifeSatisfaction),
+            6,
+            "round {round}: from the first (2) to the last (8)"
+        );
+        assert_eq!(
+            file.measures
+                .windows(2)
+                .filter(|w| w[0].recorded_at < w[1].recorded_at)
+                .count(),
+            2
+        );
+    }
+}

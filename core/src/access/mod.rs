@@ -10,17 +10,17 @@
 //! | rule | where |
 //! |---|---|
 //! | who may invite whom, revoke, change a role or cancel an invite; an invite's single use and expiry | the signed membership fold, [`holdfast_protocol::membership`], which the relay runs too; applied on the device by [`TeamAccess`] |
-//! | which key bundles a device accepts: only from staff in the verified log, a team epoch key only if the log commits to it, **a patient only its own plan's key** | [`bundles::accept`] |
-//! | which envelopes a device accepts: a known author's signature, not revoked before the envelope's epoch, no snapshot from a patient, **a patient only its plan** | [`envelopes::open_page`] with a [`Roster`] |
-//! | the epoch a device seals under (a patient's log can lag the team's) | [`TeamAccess::sealing_epoch`] |
-//! | the keys a new reader gets (staff: epoch keys; a patient: its plan's document keys) | [`bundles::keys_for_reader`] |
-//! | the entries a device makes: a team's genesis, an invite, a redeem, a cancel, a revocation | [`team::found_team`], [`invites`], [`revocation`] |
+//! | which key bundles a device accepts: only from staff in the verified log, a team epoch key only if the log commits to it, **a patient only its own plan's key** | `bundles.rs`: `accept` |
+//! | which envelopes a device accepts: a known author's signature, not revoked before the envelope's epoch, no snapshot from a patient, **a patient only its plan** | `envelopes.rs`: [`open_page`] with a [`Roster`] |
+//! | the epoch a device seals under (a patient's log can lag the team's) | `team.rs`: `TeamAccess::sealing_epoch` |
+//! | the keys a new reader gets (staff: epoch keys; a patient: its plan's document keys) | `bundles.rs`: `keys_for_reader` |
+//! | the entries a device makes: a team's genesis, an invite, a redeem, a cancel, a revocation | `team.rs`: `found_team`; `invites.rs`; `revocation.rs` |
 
-pub mod bundles;
-pub mod envelopes;
-pub mod invites;
-pub mod revocation;
-pub mod team;
+pub(crate) mod bundles;
+pub(crate) mod envelopes;
+pub(crate) mod invites;
+pub(crate) mod revocation;
+pub(crate) mod team;
 
 use std::sync::Arc;
 
@@ -28,7 +28,6 @@ use holdfast_protocol::{DeviceSigningKey, HpkeKeyPair};
 
 use crate::model::ids::DeviceId;
 
-pub use bundles::{AcceptedKeys, NewKey};
 pub use envelopes::{Opened, OpenedPage, Refusal, Roster, open_page};
 pub use invites::{PreparedInvite, PreparedRedeem};
 pub use revocation::PreparedRevocation;
@@ -37,7 +36,7 @@ pub use team::{InviteStatus, TeamAccess, TeamDevice, TeamInvite};
 /// This device as the team knows it: its id and the keys it signs and receives with. The
 /// seeds live in the host's key store, never in the database.
 #[derive(Clone)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// The device.
     pub device: DeviceId,
     /// Its Ed25519 key: signs envelopes, entries, bundles and logins.

@@ -32,7 +32,7 @@ pub struct TeamAccess {
     /// The relay's log length (a patient's view has fewer entries).
     pub relay_len: u64,
     /// The HPKE key of the invite this device redeemed (from the key store).
-    pub invite_key: Option<Arc<HpkeKeyPair>>,
+    pub(crate) invite_key: Option<Arc<HpkeKeyPair>>,
     /// The team's epoch as the relay last reported it (asked by patients' devices, whose
     /// filtered log can lag it).
     pub relay_epoch: Option<u32>,
@@ -151,13 +151,13 @@ impl TeamAccess {
     }
 
     /// Whether this device sees the patient's filtered view of the log.
-    pub fn is_patient(&self) -> bool {
+    pub(crate) fn is_patient(&self) -> bool {
         self.role == Some(Role::Patient)
     }
 
     /// Folds one entry, verifying it (a patient's device folds its filtered view);
     /// records revocation epochs.
-    pub fn fold(&mut self, bytes: &[u8]) -> Result<Applied> {
+    pub(crate) fn fold(&mut self, bytes: &[u8]) -> Result<Applied> {
         let entry = Entry::decode(bytes)?;
         let applied = if self.is_patient() {
             self.membership.apply_filtered(&entry)?
@@ -173,7 +173,7 @@ impl TeamAccess {
     /// This state with the entries pulled from the relay (`(seq, bytes)`, from
     /// `relay_len`) folded in, and the relay's new log length. All or nothing: one entry
     /// that does not verify refuses the lot. `me`'s role and plan follow the log.
-    pub fn with_pulled(
+    pub(crate) fn with_pulled(
         &self,
         entries: &[(u64, Vec<u8>)],
         relay_len: u64,
@@ -196,17 +196,17 @@ impl TeamAccess {
     }
 
     /// Whether the verified log says `device` was revoked.
-    pub fn is_revoked(&self, device: DeviceId) -> bool {
+    pub(crate) fn is_revoked(&self, device: DeviceId) -> bool {
         self.member(device).is_some_and(|m| !m.is_active())
     }
 
     /// The member entry of `device`, revoked or not.
-    pub fn member(&self, device: DeviceId) -> Option<&Member> {
+    pub(crate) fn member(&self, device: DeviceId) -> Option<&Member> {
         self.membership.devices.get(&device.into())
     }
 
     /// This device's role, if it is staff; otherwise the refusal a patient's device gets.
-    pub fn require_staff(&self) -> Result<Role> {
+    pub(crate) fn require_staff(&self) -> Result<Role> {
         match self.role {
             Some(r) if r.is_staff() => Ok(r),
             _ => Err(Error::NotAllowed(
@@ -220,7 +220,7 @@ impl TeamAccess {
     /// sent for its plan says where the team is, but never beyond the epoch the relay
     /// reports: a key for a far-future epoch (a mistake, or a staff member's malice) would
     /// have the patient seal what the relay refuses for ever.
-    pub fn sealing_epoch(&self, keys: &TeamKeys) -> u32 {
+    pub(crate) fn sealing_epoch(&self, keys: &TeamKeys) -> u32 {
         let logged = self.membership.epoch;
         if !self.is_patient() {
             return logged;

@@ -67,7 +67,7 @@ impl TeamKeys {
     }
 
     /// Adds the key of one document at one epoch.
-    pub fn insert_document(&mut self, doc: DocId, epoch: u32, key: DocumentKey) {
+    pub(crate) fn insert_document(&mut self, doc: DocId, epoch: u32, key: DocumentKey) {
         self.docs.insert((doc, epoch), key);
     }
 
@@ -78,7 +78,7 @@ impl TeamKeys {
 
     /// The newest epoch, at most `cap`, for which a key of `doc` itself is held (a
     /// patient's plan).
-    pub fn newest_epoch_for(&self, doc: DocId, cap: u32) -> Option<u32> {
+    pub(crate) fn newest_epoch_for(&self, doc: DocId, cap: u32) -> Option<u32> {
         self.docs
             .keys()
             .filter(|(d, e)| *d == doc && *e <= cap)
@@ -87,7 +87,7 @@ impl TeamKeys {
     }
 
     /// Whether a key for `doc` at `epoch` is held (directly or through the epoch key).
-    pub fn has(&self, doc: DocId, epoch: u32) -> bool {
+    pub(crate) fn has(&self, doc: DocId, epoch: u32) -> bool {
         self.epochs.contains_key(&epoch) || self.docs.contains_key(&(doc, epoch))
     }
 

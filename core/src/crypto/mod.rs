@@ -2,6 +2,6 @@
 //! team and document keys it holds. Sealing and opening envelopes and key bundles is the
 //! protocol crate's; this module decides which keys they use.
 
-pub mod keys;
+pub(crate) mod keys;
 
 pub use keys::{DEVICE_HPKE_KEY_NAME, DEVICE_KEY_NAME, TeamKeys};

@@ -1204,3 +1204,44 @@ pub fn read(doc: &mut AutoCommit) -> Result<CaseFile> {
         supervision: read_comments(doc, "supervision")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ids::DeviceId;
+
+    /// A measure written before `recorded_at` existed orders by the time of the change that
+    /// recorded it, which is the same moment.
+    #[test]
+    fn a_measure_without_recorded_at_orders_by_its_changes_time() {
+        let author = Author {
+            device: DeviceId([1; 16]),
+            person: "Sam".into(),
+        };
+        let day = time::macros::date!(2026 - 11 - 20);
+        let mut doc = create(&author, &NewPatient::named("Ada"), DocId([2; 16]), 1_000).unwrap();
+        doc::commit(&mut doc, &author, "created", 1_000);
+        let items = [Some(5), Some(5), Some(5), Some(5)];
+        let mut ids = Vec::new();
+        for at in [3_000, 2_000] {
+            // Recorded at 3,000 then at 2,000 by the clock (a device whose clock moved back);
+            // the field then removed, as an older build never wrote it.
+            let id = record_measure(&mut doc, &author, Instrument::Ons4, day, &items, at).unwrap();
+            doc::commit(&mut doc, &author, "measured", at);
+            let all = doc::require_obj(&doc, &ROOT, "measures").unwrap();
+            let m = doc::require_obj(&doc, &all, &id.to_string()).unwrap();
+            doc.delete(&m, "recorded_at").unwrap();
+            doc::commit(&mut doc, &author, "older build", at + 500);
+            ids.push(id);
+        }
+        let read = read(&mut doc).unwrap();
+        let order: Vec<MeasureId> = read.measures.iter().map(|m| m.id).collect();
+        assert_eq!(
+            order,
+            vec![ids[1], ids[0]],
+            "by the recording change's time"
+        );
+        assert_eq!(read.measures[0].recorded_at, 2_000);
+        assert_eq!(read.measures[1].recorded_at, 3_000);
+    }
+}

@@ -13,7 +13,7 @@ use super::ids::DeviceId;
 use crate::{Error, Result};
 
 /// The schema version written into every document's root.
-pub const DOC_SCHEMA: i64 = 1;
+pub(crate) const DOC_SCHEMA: i64 = 1;
 
 /// The three kinds of Holdfast document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -72,7 +72,7 @@ struct ChangeNote {
 }
 
 /// A new, empty document of `kind`, written by `author`.
-pub fn new_document(kind: DocKind, author: &Author) -> Result<AutoCommit> {
+pub(crate) fn new_document(kind: DocKind, author: &Author) -> Result<AutoCommit> {
     let mut doc = AutoCommit::new().with_actor(author.actor());
     doc.put(ROOT, "kind", kind.as_str())?;
     doc.put(ROOT, "schema", DOC_SCHEMA)?;
@@ -92,7 +92,7 @@ pub fn commit(doc: &mut AutoCommit, author: &Author, what: &str, at: i64) -> Opt
 }
 
 /// Fails unless `doc` is a Holdfast document of `kind`.
-pub fn expect_kind(doc: &AutoCommit, kind: DocKind) -> Result<()> {
+pub(crate) fn expect_kind(doc: &AutoCommit, kind: DocKind) -> Result<()> {
     match get_string(doc, &ROOT, "kind")? {
         Some(found) if found == kind.as_str() => Ok(()),
         Some(found) => Err(Error::WrongDocumentKind {
@@ -108,7 +108,7 @@ fn malformed(key: &str, want: &str) -> Error {
 }
 
 /// The object at `key` of `obj`, if it is one.
-pub fn get_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<ObjId>> {
+pub(crate) fn get_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<ObjId>> {
     match doc.get(obj, key)? {
         Some((Value::Object(_), id)) => Ok(Some(id)),
         Some(_) => Err(malformed(key, "an object")),
@@ -117,12 +117,12 @@ pub fn get_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<ObjId>
 }
 
 /// The object at `key` of `obj`; an error when absent.
-pub fn require_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
+pub(crate) fn require_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
     get_obj(doc, obj, key)?.ok_or_else(|| Error::Malformed(format!("missing {key:?}")))
 }
 
 /// The map at `key` of `obj`, created when absent.
-pub fn ensure_map(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
+pub(crate) fn ensure_map(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
     match get_obj(doc, obj, key)? {
         Some(id) => Ok(id),
         None => Ok(doc.put_object(obj, key, ObjType::Map)?),
@@ -134,7 +134,7 @@ fn scalar_to_string(value: &Value<'_>) -> Option<String> {
 }
 
 /// A string field, reading Text objects and plain strings alike.
-pub fn get_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<String>> {
+pub(crate) fn get_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<String>> {
     match doc.get(obj, key)? {
         None => Ok(None),
         Some((Value::Object(ObjType::Text), id)) => Ok(Some(doc.text(&id)?)),
@@ -147,12 +147,12 @@ pub fn get_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<Str
 }
 
 /// A required string field.
-pub fn require_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<String> {
+pub(crate) fn require_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<String> {
     get_string(doc, obj, key)?.ok_or_else(|| Error::Malformed(format!("missing {key:?}")))
 }
 
 /// An integer field (ints, uints, counters and timestamps all read as i64).
-pub fn get_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<i64>> {
+pub(crate) fn get_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<i64>> {
     match doc.get(obj, key)? {
         None => Ok(None),
         Some((Value::Scalar(s), _)) => match s.as_ref() {
@@ -168,12 +168,12 @@ pub fn get_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<i64>> 
 }
 
 /// A required integer field.
-pub fn require_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<i64> {
+pub(crate) fn require_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<i64> {
     get_i64(doc, obj, key)?.ok_or_else(|| Error::Malformed(format!("missing {key:?}")))
 }
 
 /// A boolean field.
-pub fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<bool>> {
+pub(crate) fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<bool>> {
     match doc.get(obj, key)? {
         None => Ok(None),
         Some((Value::Scalar(s), _)) => match s.as_ref() {
@@ -186,7 +186,7 @@ pub fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<bool>
 }
 
 /// A list of strings.
-pub fn get_string_list(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Vec<String>> {
+pub(crate) fn get_string_list(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Vec<String>> {
     let Some(list) = get_obj(doc, obj, key)? else {
         return Ok(Vec::new());
     };
@@ -201,7 +201,7 @@ pub fn get_string_list(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Vec<S
 }
 
 /// A date field stored as "YYYY-MM-DD".
-pub fn get_date(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<Date>> {
+pub(crate) fn get_date(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<Date>> {
     get_string(doc, obj, key)?
         .map(|s| parse_date(&s))
         .transpose()
@@ -225,7 +225,7 @@ pub fn format_date(d: Date) -> String {
 }
 
 /// Writes an optional string: `None` deletes the field.
-pub fn put_opt_string(
+pub(crate) fn put_opt_string(
     doc: &mut AutoCommit,
     obj: &ObjId,
     key: &str,
@@ -244,7 +244,7 @@ pub fn put_opt_string(
 
 /// Writes a plain string unless the field already holds exactly that value, so that an
 /// unchanged field neither grows history nor overrides a concurrent edit.
-pub fn put_string_if_changed(
+pub(crate) fn put_string_if_changed(
     doc: &mut AutoCommit,
     obj: &ObjId,
     key: &str,
@@ -259,7 +259,7 @@ pub fn put_string_if_changed(
 }
 
 /// Writes a list of strings, replacing the old one only if it differs.
-pub fn put_string_list(
+pub(crate) fn put_string_list(
     doc: &mut AutoCommit,
     obj: &ObjId,
     key: &str,
@@ -276,7 +276,7 @@ pub fn put_string_list(
 }
 
 /// Creates a collaborative Text at `key` holding `value`.
-pub fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Result<()> {
+pub(crate) fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Result<()> {
     let text = doc.put_object(obj, key, ObjType::Text)?;
     doc.splice_text(&text, 0, 0, value)?;
     Ok(())
@@ -284,7 +284,7 @@ pub fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Re
 
 /// Replaces the content of the Text at `key` by `value` as a minimal diff, so that
 /// concurrent edits to other words of the same text both survive.
-pub fn update_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Result<()> {
+pub(crate) fn update_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str) -> Result<()> {
     match doc.get(obj, key)? {
         Some((Value::Object(ObjType::Text), id)) => Ok(doc.update_text(&id, value)?),
         _ => put_text(doc, obj, key, value),
@@ -339,7 +339,7 @@ impl<T> Contested<T> {
 }
 
 /// Reads every concurrent value of a string field with its author.
-pub fn get_contested_string(
+pub(crate) fn get_contested_string(
     doc: &mut AutoCommit,
     obj: &ObjId,
     key: &str,
@@ -398,7 +398,7 @@ fn claim_with_author<T>(doc: &mut AutoCommit, value: T, op: &automerge::ObjId) -
 }
 
 /// When the change that created `obj` was made (its author's clock), if Automerge knows.
-pub fn created_at(doc: &mut AutoCommit, obj: &ObjId) -> Option<i64> {
+pub(crate) fn created_at(doc: &mut AutoCommit, obj: &ObjId) -> Option<i64> {
     let hash = doc.hash_for_opid(obj)?;
     doc.get_change_meta_by_hash(&hash).map(|m| m.timestamp)
 }
@@ -419,7 +419,7 @@ pub struct HistoryEntry {
 }
 
 /// The whole history of `doc`, oldest first.
-pub fn history(doc: &mut AutoCommit) -> Vec<HistoryEntry> {
+pub(crate) fn history(doc: &mut AutoCommit) -> Vec<HistoryEntry> {
     doc.get_changes_meta(&[])
         .into_iter()
         .map(|m| {
@@ -442,17 +442,12 @@ pub fn history(doc: &mut AutoCommit) -> Vec<HistoryEntry> {
 }
 
 /// Keys of a map object, in key order.
-pub fn map_keys(doc: &AutoCommit, obj: &ObjId) -> Vec<String> {
+pub(crate) fn map_keys(doc: &AutoCommit, obj: &ObjId) -> Vec<String> {
     doc.keys(obj).collect()
 }
 
-/// The actor id of a device, for tests and tools that build documents by hand.
-pub fn actor_of(device: &DeviceId) -> ActorId {
-    ActorId::from(device.as_bytes().as_slice())
-}
-
 /// Checks a free-text field: not empty after trimming, and not absurdly long.
-pub fn require_text(field: &'static str, value: &str, max_len: usize) -> Result<String> {
+pub(crate) fn require_text(field: &'static str, value: &str, max_len: usize) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
         return Err(Error::InvalidInput {

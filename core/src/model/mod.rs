@@ -2,8 +2,9 @@
 //!
 //! Each document module offers two halves: `read(&doc)` builds a plain Rust view, and edit
 //! functions apply one user action to an `AutoCommit` without committing it. The store
-//! commits each action as one attributed change. Everything here is pure: no I/O, so the
-//! property tests can drive replicas directly.
+//! commits each action as one attributed change, dated by its clock. No I/O and no clock
+//! here: an edit is handed the time it stamps, so the property tests drive replicas
+//! directly. New items draw their random ids from the operating system's generator.
 
 /// A closed set of names stored as strings in documents and shown in the CLI.
 macro_rules! string_enum {

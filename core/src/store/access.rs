@@ -11,9 +11,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
 use super::teams::NewTeamRow;
+use crate::access::bundles::AcceptedKeys;
 use crate::access::{
-    self, AcceptedKeys, PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice,
-    TeamInvite,
+    self, PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice, TeamInvite,
 };
 use crate::crypto::TeamKeys;
 use crate::crypto::keys::invite_key_name;
@@ -405,7 +405,11 @@ impl Store {
     /// hex): a Cancel entry, checked as the relay will check it. The relay deletes the keys
     /// wrapped to the invite when it appends the entry. Returns the entry and the log length
     /// it was made against.
-    pub fn prepare_cancel_invite(&self, team: TeamId, invite: &str) -> Result<(Vec<u8>, u64)> {
+    pub(crate) fn prepare_cancel_invite(
+        &self,
+        team: TeamId,
+        invite: &str,
+    ) -> Result<(Vec<u8>, u64)> {
         access::invites::prepare_cancel(self.access(team)?, &self.identity, invite, self.now_ms())
     }
 
@@ -629,7 +633,7 @@ impl Store {
     }
 
     /// Forgets the Redeem entry held for the code's invite (the relay refused it).
-    pub fn drop_redeem(&self, code: &InviteCode) -> Result<()> {
+    pub(crate) fn drop_redeem(&self, code: &InviteCode) -> Result<()> {
         forget_held_redeem(&self.conn, code)
     }
 }

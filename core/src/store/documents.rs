@@ -357,3 +357,68 @@ pub(super) fn reindex_doc(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::keystore::MemoryKeyStore;
+    use crate::model::case_file::{NewPatient, NewSession, SessionMode};
+    use crate::store::{Store, StoreConfig, StoreEvent};
+
+    /// Compaction runs after an edit has committed. When it fails, the edit is still
+    /// saved, queued and announced, and the caller is told it succeeded: a host told
+    /// "failed" would retry and record the session twice.
+    #[test]
+    fn a_failed_compaction_never_fails_the_edit_it_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = MemoryKeyStore::default();
+        let mut config = StoreConfig::new(dir.path(), "Sam");
+        config.compact_after = 1;
+        let mut store = Store::create(&config, &keys).unwrap();
+        let case = store
+            .create_case_file(NewPatient::named("Ada"))
+            .unwrap()
+            .case_id;
+        // Every compaction from now on fails inside its transaction.
+        store
+            .conn
+            .execute_batch(
+                "CREATE TRIGGER no_compaction BEFORE UPDATE OF snapshot ON documents
+                 BEGIN SELECT RAISE(ABORT, 'compaction refused'); END;",
+            )
+            .unwrap();
+        let outbox = store.outbox_len().unwrap();
+        let mut events = store.subscribe();
+        let session = store
+            .record_session(
+                case,
+                &NewSession {
+                    start: 1_780_000_000_000,
+                    duration_minutes: 30,
+                    mode: SessionMode::Phone,
+                    attended: true,
+                    note: "Talked about the allotment".into(),
+                    holding_functions: vec![],
+                    follow_up: None,
+                },
+            )
+            .expect("the edit succeeds although compaction failed");
+        assert_eq!(store.outbox_len().unwrap(), outbox + 1, "queued once");
+        let mut seen = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            seen.push(e);
+        }
+        assert!(seen.contains(&StoreEvent::LocalChange), "{seen:?}");
+        assert!(seen.contains(&StoreEvent::CaseloadChanged), "{seen:?}");
+        // The change is kept as a change, and reads back after a reopen.
+        let pending: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM changes", [], |r| r.get(0))
+            .unwrap();
+        assert!(pending > 0);
+        drop(store);
+        let mut store = Store::open(&config, &keys).unwrap();
+        let file = store.case_file(case).unwrap();
+        assert_eq!(file.sessions.len(), 1);
+        assert_eq!(file.sessions[0].id, session);
+    }
+}

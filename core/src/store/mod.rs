@@ -35,7 +35,7 @@ mod index;
 mod open;
 mod outbox;
 mod plans;
-pub mod schema;
+pub(crate) mod schema;
 mod teams;
 
 use std::collections::HashMap;
@@ -167,7 +167,7 @@ impl Store {
     }
 
     /// The clock this store reads.
-    pub fn clock(&self) -> &SharedClock {
+    pub(crate) fn clock(&self) -> &SharedClock {
         &self.clock
     }
 

@@ -1,11 +1,6 @@
-//! The relay's JSON bodies (docs/PROTOCOL.md, "HTTP and WebSocket API (v1)"), and the
-//! checks that turn them into typed values. Nothing from the network is trusted: every id
-//! and key is parsed with its length checked.
-//!
-//! Where the relay as built differs from that section, this follows the relay, and reads
-//! both shapes where it can: the challenge request names the device (`{"device"}`);
-//! `compact=true`; the head comes from `GET /v1/teams/{team}`;
-//! live frames say `{"seq": N}` (`{"head": N}` is read too); a push answer may omit `head`.
+//! The relay's JSON bodies, exactly as docs/PROTOCOL.md ("HTTP and WebSocket API (v1)")
+//! gives them, and the checks that turn them into typed values. Nothing from the network is
+//! trusted: every id and key is parsed with its length checked.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,8 +34,7 @@ pub(crate) struct TokenResponse {
 #[derive(Debug, Deserialize)]
 pub(crate) struct PushResponse {
     pub results: Vec<PushResult>,
-    #[serde(default)]
-    pub head: Option<u64>,
+    pub head: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,11 +46,16 @@ pub(crate) struct PushResult {
     pub duplicate: bool,
 }
 
-/// `{"head": N}` from `GET /v1/teams/{team}`; on the live socket `{"seq": N}` or `{"head": N}`.
+/// `{"head": N, …}` from `GET /v1/teams/{team}`.
 #[derive(Debug, Deserialize)]
-pub(crate) struct HeadMessage {
-    #[serde(alias = "seq")]
+pub(crate) struct TeamHead {
     pub head: u64,
+}
+
+/// A live-socket frame: `{"seq": N}`, the team's head (a patient's device: its plan's).
+#[derive(Debug, Deserialize)]
+pub(crate) struct LiveFrame {
+    pub seq: u64,
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, watch};
 
 use super::api::{
-    self, ChallengeRequest, ChallengeResponse, ErrorBody, HeadMessage, PushResponse, TokenRequest,
+    self, ChallengeRequest, ChallengeResponse, ErrorBody, PushResponse, TeamHead, TokenRequest,
     TokenResponse,
 };
 use super::backoff::RetryPolicy;
@@ -505,7 +505,7 @@ impl SyncClient {
     /// The team's highest sequence number at the relay.
     pub async fn head(&self, team: TeamId) -> Result<u64> {
         let base = self.relay_url(team).await?;
-        let (_, h): (_, HeadMessage) = self
+        let (_, h): (_, TeamHead) = self
             .json(&base, Method::GET, format!("/v1/teams/{team}"), None, true)
             .await?;
         self.inner
@@ -585,9 +585,7 @@ impl SyncClient {
                 .store
                 .run(move |s| {
                     let n = s.acknowledge(team, &ids)?;
-                    if let Some(head) = head {
-                        s.note_head(team, head)?;
-                    }
+                    s.note_head(team, head)?;
                     Ok(n)
                 })
                 .await?;

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-use super::api::HeadMessage;
+use super::api::LiveFrame;
 use super::client::SyncClient;
 use crate::model::ids::TeamId;
 use crate::{Error, Result};
@@ -106,7 +106,7 @@ impl SyncClient {
                     };
                     match frame {
                         Message::Text(text) => {
-                            let Ok(HeadMessage { head }) = serde_json::from_str(text.as_str()) else {
+                            let Ok(LiveFrame { seq: head }) = serde_json::from_str(text.as_str()) else {
                                 tracing::warn!(team = %team, "unexpected live message");
                                 continue;
                             };
