@@ -53,7 +53,7 @@ pub enum AssetStatus {
 /// Everything a person types or an import supplies for one asset.
 ///
 /// Open Referral UK mapping: `name`, `description`, `url`, `email`, `status` ← service;
-/// `organisation` ← organization.name; `phone` ← phones[0].number; `address`, `postcode`
+/// `organisation` ← organization.name; `phone` ← `phones[0].number`; `address`, `postcode`
 /// ← the first location's physical address; `schedule` ← regular_schedules / schedules
 /// (as a readable line); `eligibility`, `min_age`, `max_age` ← eligibilitys;
 /// `cost` ← cost_options / fees; `categories` ← taxonomy terms; `languages` ← languages;

@@ -284,7 +284,7 @@ impl Store {
 
     /// Verifies, opens and stores key bundles pulled from the relay (`(seq, bytes)`), and
     /// moves the key cursor to `next` (or to just before a bundle that must wait for
-    /// membership). Which keys count is [`access::bundles::accept`]'s decision. Returns the
+    /// membership). Which keys count is decided by `access/bundles.rs`. Returns the
     /// keys added.
     pub fn apply_key_bundles(
         &mut self,

@@ -4,7 +4,7 @@
 //! - [`SharedStore`]: how the async client and the app share one [`Store`](crate::Store).
 //!   SQLite and Automerge work runs on tokio's blocking pool under a mutex; no database
 //!   call ever runs on an async worker thread.
-//! - Pulled pages are checked and opened by [`crate::access::envelopes`] (signatures, team,
+//! - Pulled pages are checked and opened by [`crate::access::open_page`] (signatures, team,
 //!   authors, document keys), outside the store lock; the store applies the result in one
 //!   transaction.
 //! - [`SyncClient`] (`client.rs`): the HTTP and WebSocket side, with retries ([`RetryPolicy`]).
