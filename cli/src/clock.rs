@@ -36,6 +36,11 @@ impl Clock {
             .unwrap_or_else(|| OffsetDateTime::UNIX_EPOCH.to_offset(self.offset))
     }
 
+    /// Where the time comes from (the store reads the same).
+    pub fn source(&self) -> SharedClock {
+        self.source.clone()
+    }
+
     /// Today's local date.
     pub fn today(&self) -> Date {
         self.now().date()

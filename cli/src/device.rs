@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use holdfast_core::store::STORE_KEY_NAME;
-use holdfast_core::{FileKeyStore, KeyStore, Store, StoreConfig};
+use holdfast_core::{FileKeyStore, KeyStore, SharedClock, Store, StoreConfig};
 
 use crate::error::{CliError, Result};
 
@@ -26,17 +26,25 @@ pub struct Device {
     keys: FileKeyStore,
     /// Held from the first `open` until the process ends.
     lock: OnceCell<File>,
+    /// Where the store reads the time (the command's clock).
+    clock: SharedClock,
 }
 
 impl Device {
-    /// The device at `home`, with its keys in `keys` (default `<home>/keys`).
-    pub fn new(home: PathBuf, keys: Option<PathBuf>) -> Self {
+    /// The device at `home`, with its keys in `keys` (default `<home>/keys`), reading the
+    /// time from `clock`.
+    pub fn new(home: PathBuf, keys: Option<PathBuf>, clock: SharedClock) -> Self {
         let keys = keys.unwrap_or_else(|| home.join("keys"));
         Device {
             home,
             keys: FileKeyStore::new(keys),
             lock: OnceCell::new(),
+            clock,
         }
+    }
+
+    fn config(&self, person: &str) -> StoreConfig {
+        StoreConfig::new(&self.home, person).with_clock(self.clock.clone())
     }
 
     /// The key store: the store key and the device's private keys (signing, HPKE, invites).
@@ -56,16 +64,13 @@ impl Device {
 
     /// Creates a new store for `person`.
     pub fn create(&self, person: &str) -> Result<Store> {
-        Ok(Store::create(
-            &StoreConfig::new(&self.home, person),
-            &self.keys,
-        )?)
+        Ok(Store::create(&self.config(person), &self.keys)?)
     }
 
     /// Opens the existing store.
     pub fn open(&self) -> Result<Store> {
         // The person is read from the store; the config's is only used when creating.
-        let config = StoreConfig::new(&self.home, "");
+        let config = self.config("");
         if !config.db_path().exists() {
             return Err(CliError::input(format!(
                 "no Holdfast store in {}: set one up with `holdfast init --name \"Your Name\"`, \

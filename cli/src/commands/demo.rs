@@ -27,7 +27,9 @@ use holdfast_core::model::ids::{DeviceId, DocId, SessionId};
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::store::{CaseloadFilter, Durability};
 use holdfast_core::sync::{DEFAULT_INVITE_TTL_MS, Role, SyncReport};
-use holdfast_core::{MemoryKeyStore, SharedStore, Store, StoreConfig, SyncClient, TeamId};
+use holdfast_core::{
+    MemoryKeyStore, SharedClock, SharedStore, Store, StoreConfig, SyncClient, TeamId,
+};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
@@ -66,9 +68,10 @@ impl Node {
         key: &'static str,
         person: &'static str,
         role: &'static str,
+        clock: &SharedClock,
     ) -> Result<Node> {
         let keys = MemoryKeyStore::default();
-        let mut config = StoreConfig::new(dir, person);
+        let mut config = StoreConfig::new(dir, person).with_clock(clock.clone());
         // Made-up data: no fsync per commit.
         config.durability = Durability::Relaxed;
         let store = Store::create(&config, &keys)?;
@@ -185,10 +188,10 @@ pub(super) fn run(ctx: &Ctx, a: DemoArgs) -> Result<Output> {
         .tempdir()
         .map_err(|e| CliError::file("making a temporary folder for the demo", e))?;
     let rt = net::runtime()?;
+    let mut relay_config = holdfast_relay::Config::new(root.path().join("relay"));
+    relay_config.clock = ctx.clock.source();
     let relay = rt
-        .block_on(holdfast_relay::serve(holdfast_relay::Config::new(
-            root.path().join("relay"),
-        )))
+        .block_on(holdfast_relay::serve(relay_config))
         .map_err(|e| CliError::Sync(format!("demo: the relay did not start: {e}")))?;
     let url = relay.url();
     let outcome = scenario(ctx, &rt, root.path(), &url, &a, started);
@@ -225,15 +228,31 @@ fn scenario(
     a: &DemoArgs,
     started: Instant,
 ) -> Result<(DemoResult, String)> {
+    let clock = ctx.clock.source();
     let wa = Node::new(
         rt,
         &root.join("a"),
         "A",
         "Sam Okafor",
         "link worker, team admin",
+        &clock,
     )?;
-    let wb = Node::new(rt, &root.join("b"), "B", "Priya Natarajan", "link worker")?;
-    let sup = Node::new(rt, &root.join("s"), "S", "Jo Whitfield", "supervisor")?;
+    let wb = Node::new(
+        rt,
+        &root.join("b"),
+        "B",
+        "Priya Natarajan",
+        "link worker",
+        &clock,
+    )?;
+    let sup = Node::new(
+        rt,
+        &root.join("s"),
+        "S",
+        "Jo Whitfield",
+        "supervisor",
+        &clock,
+    )?;
     let nodes = [&wa, &wb, &sup];
     let mut intro = format!(
         "Holdfast demo: a relay and three devices in this process, with made-up people.\n\

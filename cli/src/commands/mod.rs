@@ -35,7 +35,7 @@ pub struct Ctx {
 /// Runs the command the person typed.
 pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
     let ctx = Ctx {
-        device: Device::new(cli.home, cli.keys),
+        device: Device::new(cli.home, cli.keys, clock.source()),
         clock,
         json: cli.json,
     };
