@@ -243,8 +243,10 @@ pub fn explain(e: holdfast_core::Error, team: &TeamInfo, doing: Doing) -> CliErr
             "team {t}: another device changed the team's membership at the same moment: \
              try again{kept}"
         ),
-        // 401: the relay knows the device in no team; 403: not (or no longer) in this one.
-        E::Relay {
+        // 401: the relay knows the device in no team; 403 (and Revoked): not (or no longer)
+        // in this one.
+        E::Revoked { .. }
+        | E::Relay {
             status: 401 | 403, ..
         } => format!(
             "the relay at {relay} does not accept this device in team {t} (it was revoked, or \
@@ -254,6 +256,10 @@ pub fn explain(e: holdfast_core::Error, team: &TeamInfo, doing: Doing) -> CliErr
         E::Relay { code, .. } if code == "team_exists" => format!(
             "the relay at {relay} already has a team {t} with a different first entry: this \
              team cannot be registered there"
+        ),
+        E::Unverified { .. } => format!(
+            "the relay at {relay} served team {t} data that does not verify: nothing of it \
+             was stored ({e})"
         ),
         E::Relay { status, .. } if *status >= 500 || *status == 429 => {
             format!("the relay at {relay} could not help right now ({e}){kept}")

@@ -48,9 +48,9 @@ pub enum Error {
     /// The requested action does not fit the record's current state.
     #[error("{0}")]
     NotAllowed(String),
-    /// This device was revoked from the team: the relay refuses it and nothing new reaches
-    /// it. Its local records stay.
-    #[error("this device was revoked from team {team}")]
+    /// This device was revoked from the team (its verified log says so, or the relay no
+    /// longer accepts it as a member): nothing new reaches it. Its local records stay.
+    #[error("this device was revoked from team {team}: the team's relay no longer accepts it")]
     Revoked {
         /// The team.
         team: String,
@@ -66,8 +66,8 @@ pub enum Error {
     /// A case in the same team already has the new patient's NHS number: a re-referral
     /// belongs on that case. Creating a second one must be deliberate.
     #[error(
-        "a case with this NHS number is already on this device (case {existing}): add the \
-         referral to it (a re-referral), or create a separate case deliberately"
+        "a case in this team already has this NHS number (case {existing}): add the \
+         referral to it (a re-referral), or make a separate case deliberately"
     )]
     DuplicatePatient {
         /// The existing case.
@@ -127,8 +127,19 @@ pub enum Error {
     #[error("document engine: {0}")]
     Automerge(#[from] automerge::AutomergeError),
     /// A wire structure (envelope, batch, page) is malformed, or sealing or opening failed.
+    /// (The membership fold's refusals arrive as [`Error::NotAllowed`] or
+    /// [`Error::InviteRefused`] instead.)
     #[error("wire format: {0}")]
-    Protocol(#[from] holdfast_protocol::Error),
+    Protocol(holdfast_protocol::Error),
+    /// Something the relay served does not verify (a membership entry, an invite's record):
+    /// the relay is misbehaving, or something between rewrote it. Nothing was stored.
+    #[error("the relay served {what} that does not verify: {reason}")]
+    Unverified {
+        /// What it served.
+        what: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// Key derivation or another crypto step failed.
     #[error("crypto: {0}")]
     Crypto(String),
@@ -166,6 +177,24 @@ pub enum Error {
     /// A file could not be read or written.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<holdfast_protocol::Error> for Error {
+    /// The membership fold's refusals say what the person may not do (or what became of an
+    /// invite); other protocol errors stay wire-format errors.
+    fn from(e: holdfast_protocol::Error) -> Self {
+        use holdfast_protocol::Refusal;
+        match e {
+            holdfast_protocol::Error::Refused(
+                r @ (Refusal::InviteUsed
+                | Refusal::InviteExpired
+                | Refusal::InviteCancelled
+                | Refusal::NoSuchInvite),
+            ) => Error::InviteRefused(r.to_string()),
+            holdfast_protocol::Error::Refused(r) => Error::NotAllowed(r.to_string()),
+            other => Error::Protocol(other),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for Error {

@@ -303,3 +303,61 @@ fn measures_taken_the_same_day_order_by_when_they_were_recorded() {
         );
     }
 }
+
+/// The same patient twice in a team, by a new case or by editing another case's number, is
+/// refused naming the first case, unless said to be deliberate; the first case stays the
+/// one named however often the index is rebuilt.
+#[test]
+fn one_case_per_nhs_number_per_team_unless_deliberate() {
+    use holdfast_core::Error;
+    use holdfast_core::model::nhs_number::NhsNumber;
+    use holdfast_core::store::IfDuplicate;
+
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let mut store = Store::create(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
+    let number: NhsNumber = "943 476 5919".parse().unwrap();
+    let mut ada = NewPatient::named("Ada Lovelace");
+    ada.nhs_number = Some(number.clone());
+    let first = store.create_case_file(ada.clone()).unwrap().case_id;
+    // Editing the case's own details keeps its number: no clash with itself.
+    let mut details = store.case_file(first).unwrap().patient;
+    details.phone = Some("0113 496 0000".into());
+    store.update_patient(first, &details).unwrap();
+
+    let err = store.create_case_file(ada.clone()).unwrap_err();
+    assert!(
+        matches!(err, Error::DuplicatePatient { existing } if existing == first),
+        "{err:?}"
+    );
+    let other = store
+        .create_case_file(NewPatient::named("Ada King"))
+        .unwrap()
+        .case_id;
+    let mut typo = store.case_file(other).unwrap().patient;
+    typo.nhs_number = Some(number.clone());
+    let err = store.update_patient(other, &typo).unwrap_err();
+    assert!(
+        matches!(err, Error::DuplicatePatient { existing } if existing == first),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.case_file(other).unwrap().patient.nhs_number,
+        None,
+        "nothing changed"
+    );
+    assert_eq!(store.caseload(&CaseloadFilter::default()).unwrap().len(), 2);
+
+    // Deliberately: both ways work, and the first case stays the one named.
+    store
+        .update_patient_with(other, &typo, IfDuplicate::Create)
+        .unwrap();
+    let third = store
+        .create_case_file_with(ada, IfDuplicate::Create)
+        .unwrap()
+        .case_id;
+    assert_eq!(store.caseload(&CaseloadFilter::default()).unwrap().len(), 3);
+    assert_ne!(third, first);
+    store.rebuild_indexes().unwrap();
+    assert_eq!(store.find_case_by_nhs_number(&number).unwrap(), Some(first));
+}

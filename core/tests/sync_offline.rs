@@ -586,7 +586,29 @@ fn a_patient_holds_only_its_plans_keys_and_refuses_everything_else() {
     for role in [Role::Admin, Role::Supervisor] {
         let err = lw.store.prepare_invite(team, role, None, 1000).unwrap_err();
         assert!(err.to_string().contains("not allowed"), "{err}");
+        // A refusal the person can act on, not a wire-format error or a bug.
+        assert!(
+            matches!(err, holdfast_core::Error::NotAllowed(_)),
+            "{err:?}"
+        );
     }
+    // Nor revoke the team's only admin (nobody may).
+    let err = lw
+        .store
+        .prepare_revocation(team, a.store.author().device)
+        .unwrap_err();
+    assert!(
+        matches!(err, holdfast_core::Error::NotAllowed(_)),
+        "{err:?}"
+    );
+    let err = a
+        .store
+        .prepare_revocation(team, a.store.author().device)
+        .unwrap_err();
+    assert!(
+        matches!(err, holdfast_core::Error::NotAllowed(_)),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -714,10 +736,14 @@ fn a_forged_membership_entry_or_altered_invite_changes_nothing() {
     .unwrap();
     let before = b.store.membership_log(team).unwrap();
     let len = before.len() as u64;
+    let err = b
+        .store
+        .apply_membership(team, &[(len, entry.as_bytes().to_vec())], len + 1)
+        .unwrap_err();
+    // The relay served it: reported as the relay's, not as a refusal of this device.
     assert!(
-        b.store
-            .apply_membership(team, &[(len, entry.as_bytes().to_vec())], len + 1)
-            .is_err()
+        matches!(&err, holdfast_core::Error::Unverified { what, .. } if what.contains("membership entry")),
+        "{err:?}"
     );
     assert_eq!(b.store.membership_log(team).unwrap(), before);
 

@@ -69,8 +69,8 @@ pub enum HoldfastError {
         /// The relay's code and reason.
         reason: String,
     },
-    /// A stored document is damaged (it does not have the shape Holdfast writes): not the
-    /// caller's input. Report it; the rest of the device works.
+    /// A stored document does not have the shape Holdfast writes: damage, not the caller's
+    /// input. Report it; the rest of the device works.
     #[error("{reason}")]
     Damaged {
         /// What is damaged.
@@ -139,9 +139,9 @@ impl From<CoreError> for HoldfastError {
             CoreError::InviteRefused(_) => HoldfastError::InviteRefused { reason },
             CoreError::Network(_) => HoldfastError::Offline { reason },
             CoreError::Relay { status, .. } if status >= 500 => HoldfastError::Offline { reason },
-            CoreError::Relay { .. } | CoreError::BadEnvelope { .. } => {
-                HoldfastError::Relay { reason }
-            }
+            CoreError::Relay { .. }
+            | CoreError::BadEnvelope { .. }
+            | CoreError::Unverified { .. } => HoldfastError::Relay { reason },
             // A document that is not the shape Holdfast writes, or one Automerge cannot
             // read: damage on this device, not the caller's input.
             CoreError::Malformed(_) | CoreError::Automerge(_) => HoldfastError::Damaged { reason },
@@ -153,8 +153,9 @@ impl From<CoreError> for HoldfastError {
             CoreError::KeyStore(_) | CoreError::KeyMissing { .. } => {
                 HoldfastError::KeyStore { reason }
             }
-            // Wire-format and crypto failures come from bytes this device made or checked:
-            // a bug if they surface here.
+            // Wire-format and crypto failures of bytes this device made itself: a bug if they
+            // surface here (what the relay serves and fails to verify is `Unverified`, the
+            // fold's refusals are `NotAllowed` / `InviteRefused`).
             CoreError::Protocol(_) | CoreError::Crypto(_) | CoreError::Internal(_) => {
                 HoldfastError::Internal { reason }
             }

@@ -59,17 +59,15 @@ fn until(clock: &Clock, expires_at_ms: u64, minutes: u64) -> String {
 }
 
 /// The expiry written in the code (it is the one the team's log holds).
-fn expiry_of(code: &str, minutes: u64) -> u64 {
+fn expiry_of(clock: &Clock, code: &str, minutes: u64) -> u64 {
     InviteCode::decode(code).map_or_else(
-        |_| now_ms().saturating_add(minutes_ms(minutes)),
+        |_| now_ms(clock).saturating_add(minutes_ms(minutes)),
         |c| c.expires_at_ms,
     )
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+fn now_ms(clock: &Clock) -> u64 {
+    u64::try_from(clock.now_millis()).unwrap_or(0)
 }
 
 /// Refuses, before anything is sent, what this device's role may not invite.
@@ -118,7 +116,7 @@ pub(super) fn create(ctx: &Ctx, role: Role, team: Option<&str>, minutes: u64) ->
         relay_url: info.relay_url.clone(),
         role,
         plan: None,
-        expires_at_ms: expiry_of(&code, minutes),
+        expires_at_ms: expiry_of(&ctx.clock, &code, minutes),
         code,
     };
     let text = format!(
@@ -169,7 +167,7 @@ pub(super) fn share_plan(ctx: &Ctx, typed: &str, minutes: u64) -> Result<Output>
         relay_url: info.relay_url.clone(),
         role: Role::Patient,
         plan: Some(plan),
-        expires_at_ms: expiry_of(&code, minutes),
+        expires_at_ms: expiry_of(&ctx.clock, &code, minutes),
         code,
     };
     let whose = patient.map_or_else(String::new, |n| format!("{n}'s "));
@@ -233,7 +231,7 @@ pub(super) fn redeem(ctx: &Ctx, typed: Option<String>) -> Result<Output> {
     let code =
         InviteCode::decode(&text).map_err(|e| CliError::input(format!("invite refused: {e}")))?;
     let team = TeamId::from(code.team);
-    if code.expires_at_ms < now_ms() {
+    if code.expires_at_ms < now_ms(&ctx.clock) {
         let when = i64::try_from(code.expires_at_ms)
             .map_or_else(|_| "?".into(), |v| ctx.clock.day_time(v));
         return Err(CliError::input(format!(

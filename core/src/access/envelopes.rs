@@ -293,6 +293,7 @@ mod tests {
                     genesis: &g,
                     role,
                     plan,
+                    plan_kind: plan.map(|_| crate::model::doc::DocKind::ActionPlan),
                 },
                 60_000,
                 2_000,

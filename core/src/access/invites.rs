@@ -10,6 +10,7 @@ use holdfast_protocol::{
 use super::bundles::{keys_for_reader, seal_bundle};
 use super::{Identity, TeamAccess};
 use crate::crypto::TeamKeys;
+use crate::model::doc::DocKind;
 use crate::model::ids::DocId;
 use crate::{Error, Result};
 
@@ -51,6 +52,8 @@ pub struct InviteTarget<'a> {
     pub role: Role,
     /// For a patient invite, the one action plan it shares.
     pub plan: Option<DocId>,
+    /// The kind of document `plan` names, as stored on this device.
+    pub plan_kind: Option<DocKind>,
 }
 
 /// Makes a one-time invite valid for `ttl_ms` from `now_ms`, with the keys the new device
@@ -72,6 +75,12 @@ pub fn prepare_invite(
         return Err(Error::InvalidInput {
             field: "invite",
             reason: "a patient invite names one action plan; other roles none".into(),
+        });
+    }
+    if plan.is_some() && target.plan_kind != Some(DocKind::ActionPlan) {
+        return Err(Error::InvalidInput {
+            field: "plan",
+            reason: "not an action plan".into(),
         });
     }
     let team = access.team();
@@ -122,7 +131,8 @@ pub fn prepare_invite(
 
 /// Checks an invite code against the Invite and genesis entries the relay holds for it,
 /// and signs the Redeem entry. A code whose role, plan, expiry, team or keys differ from
-/// the log is refused (forged or altered), as is one expired by `now_ms`.
+/// the log is refused (forged or altered), as is one expired by `now_ms`; entries the relay
+/// served that do not even decode are [`Error::Unverified`].
 pub fn prepare_redeem(
     code: &InviteCode,
     invite_entry: &[u8],
@@ -135,11 +145,15 @@ pub fn prepare_redeem(
             "the invite code does not match the team's record ({what}): it was altered or forged"
         ))
     };
-    let genesis = Entry::decode(genesis_entry)?;
+    let unreadable = |what: &str, e: holdfast_protocol::Error| Error::Unverified {
+        what: format!("the invite's {what} entry"),
+        reason: e.to_string(),
+    };
+    let genesis = Entry::decode(genesis_entry).map_err(|e| unreadable("genesis", e))?;
     if genesis.anchor() != code.anchor || genesis.team != code.team {
         return Err(forged("team"));
     }
-    let entry = Entry::decode(invite_entry)?;
+    let entry = Entry::decode(invite_entry).map_err(|e| unreadable("invite", e))?;
     let Op::Invite {
         invite,
         sign_key,
@@ -195,6 +209,23 @@ pub fn prepare_redeem(
         plan: plan.map(Into::into),
         genesis: genesis_entry.to_vec(),
     })
+}
+
+/// Checks a code against the Redeem this device already sent for the same invite and
+/// holds (`held_relay_url`, `held_genesis`): a code for the same invite that names another
+/// relay or team (a copy someone altered) is refused, so the held entry goes only where it
+/// went before.
+pub fn check_held(code: &InviteCode, held_relay_url: &str, held_genesis: &[u8]) -> Result<()> {
+    let same_team =
+        Entry::decode(held_genesis).is_ok_and(|g| g.team == code.team && g.anchor() == code.anchor);
+    if held_relay_url != code.relay_url || !same_team {
+        return Err(Error::InviteRefused(
+            "this code names another relay or team than the same invite did when this \
+             device began redeeming it: it was altered"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Makes the cancellation of a pending invite (`invite`: the code itself, or its id in
@@ -255,6 +286,7 @@ mod tests {
             genesis,
             role,
             plan,
+            plan_kind: plan.map(|_| DocKind::ActionPlan),
         }
     }
 
@@ -287,6 +319,14 @@ mod tests {
             );
         }
         let plan = DocId::random();
+        let mut not_a_plan = target(g, Role::Patient, Some(plan));
+        not_a_plan.plan_kind = Some(DocKind::CaseFile);
+        let err =
+            prepare_invite(&founded.access, &keys, &admin, &not_a_plan, 60_000, 2_000).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { field: "plan", .. }),
+            "{err}"
+        );
         let p = prepare_invite(
             &founded.access,
             &keys,
@@ -335,6 +375,27 @@ mod tests {
         assert!(err.to_string().contains("expired"), "{err}");
         let ok = prepare_redeem(&p.code, &p.entry, g, &me, 62_000).unwrap();
         assert_eq!((ok.role, ok.plan), (Role::LinkWorker, None));
+    }
+
+    #[test]
+    fn a_held_redeem_goes_only_where_it_went_before() {
+        let (admin, founded, keys) = team_of_one();
+        let g = founded.genesis.as_bytes();
+        let p = prepare_invite(
+            &founded.access,
+            &keys,
+            &admin,
+            &target(g, Role::LinkWorker, None),
+            60_000,
+            2_000,
+        )
+        .unwrap();
+        assert!(check_held(&p.code, "http://127.0.0.1:1", g).is_ok());
+        let err = check_held(&p.code, "http://relay.example", g).unwrap_err();
+        assert!(matches!(err, Error::InviteRefused(_)), "{err}");
+        let elsewhere = found_team(&admin, 1_000).unwrap();
+        assert!(check_held(&p.code, "http://127.0.0.1:1", elsewhere.genesis.as_bytes()).is_err());
+        assert!(check_held(&p.code, "http://127.0.0.1:1", b"junk").is_err());
     }
 
     #[test]

@@ -14,12 +14,14 @@
 //! | which envelopes a device accepts: a known author's signature, not revoked before the envelope's epoch, no snapshot from a patient, **a patient only its plan** | `envelopes.rs`: [`open_page`] with a [`Roster`] |
 //! | the epoch a device seals under (a patient's log can lag the team's) | `team.rs`: `TeamAccess::sealing_epoch` |
 //! | the keys a new reader gets (staff: epoch keys; a patient: its plan's document keys) | `bundles.rs`: `keys_for_reader` |
+//! | which documents cross teams (only a directory, shared by staff of both) | `sharing.rs` |
 //! | the entries a device makes: a team's genesis, an invite, a redeem, a cancel, a revocation | `team.rs`: `found_team`; `invites.rs`; `revocation.rs` |
 
 pub(crate) mod bundles;
 pub(crate) mod envelopes;
 pub(crate) mod invites;
 pub(crate) mod revocation;
+pub(crate) mod sharing;
 pub(crate) mod team;
 
 use std::sync::Arc;

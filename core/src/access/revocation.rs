@@ -23,7 +23,7 @@ pub struct PreparedRevocation {
     /// The new epoch and its key (stored once the relay accepts).
     pub epoch: u32,
     /// The new epoch's key.
-    pub key: EpochKey,
+    pub(crate) key: EpochKey,
 }
 
 /// Makes the revocation of `device`: a Revoke entry for the next epoch, a fresh epoch key,
@@ -140,6 +140,7 @@ mod tests {
             genesis: &g,
             role,
             plan: None,
+            plan_kind: None,
         };
         // A link worker joins; a second invite stays pending.
         let invite = prepare_invite(

@@ -130,6 +130,13 @@ pub fn found_team(me: &Identity, now_ms: u64) -> Result<FoundedTeam> {
     })
 }
 
+/// Whether a device joining its first team with `role` brings into it the documents it
+/// made before joining any: staff do (their work becomes the team's); a patient's device
+/// brings none (the only document it shares is the plan it was granted).
+pub fn brings_its_documents(role: Role) -> bool {
+    role.is_staff()
+}
+
 impl TeamAccess {
     /// Nothing known yet about `team`.
     pub fn new(team: TeamId) -> Self {
@@ -172,7 +179,8 @@ impl TeamAccess {
 
     /// This state with the entries pulled from the relay (`(seq, bytes)`, from
     /// `relay_len`) folded in, and the relay's new log length. All or nothing: one entry
-    /// that does not verify refuses the lot. `me`'s role and plan follow the log.
+    /// that does not verify refuses the lot ([`Error::Unverified`]: the relay served it).
+    /// `me`'s role and plan follow the log.
     pub(crate) fn with_pulled(
         &self,
         entries: &[(u64, Vec<u8>)],
@@ -185,7 +193,11 @@ impl TeamAccess {
             if *seq < next.relay_len {
                 continue;
             }
-            applied.push(next.fold(bytes)?);
+            let folded = next.fold(bytes).map_err(|e| Error::Unverified {
+                what: format!("membership entry {seq}"),
+                reason: e.to_string(),
+            })?;
+            applied.push(folded);
         }
         next.relay_len = relay_len.max(next.relay_len);
         if let Some((role, plan)) = next.member(me).map(|m| (m.role, m.plan)) {
@@ -356,6 +368,7 @@ pub(crate) mod tests {
                 genesis: founded.genesis.as_bytes(),
                 role: Role::LinkWorker,
                 plan: None,
+                plan_kind: None,
             },
             60_000,
             2_000,

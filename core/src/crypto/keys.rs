@@ -105,8 +105,11 @@ impl TeamKeys {
         self.docs
             .get(&(doc, epoch))
             .cloned()
-            .ok_or(Error::KeyMissing {
-                what: "document key for this epoch",
+            // After a revocation the new epoch's key arrives with a later sync.
+            .ok_or_else(|| {
+                Error::TryAgain(format!(
+                    "the key of epoch {epoch} has not reached this device yet"
+                ))
             })
     }
 }

@@ -58,7 +58,7 @@ use crate::model::case_file::{
 use crate::model::directory::AssetInput;
 use crate::model::ids::{AssetId, DocId};
 use crate::model::measures::Instrument;
-use crate::store::{Durability, NewCase, Store};
+use crate::store::{Durability, IfDuplicate, NewCase, Store};
 
 /// The day the seeded data treats as today: sessions lie in the months before it.
 pub const REFERENCE_DATE: Date = date!(2026 - 11 - 01);
@@ -465,7 +465,8 @@ fn seed_case(
         needs: needs.clone(),
     };
 
-    let case = store.create_case_file(person.patient.clone())?;
+    // Made-up people: seeding again adds them again, deliberately.
+    let case = store.create_case_file_with(person.patient.clone(), IfDuplicate::Create)?;
     let id = case.case_id;
     let referral_id = store.add_referral(id, &referral)?;
     if n == 0 {

@@ -327,23 +327,12 @@ impl Store {
     /// through either team) goes to both. Only directories are shared across teams.
     /// Returns how many changes were queued.
     pub fn share_document(&mut self, doc: DocId, team: TeamId) -> Result<usize> {
-        self.access(team)?.require_staff()?;
-        if self.kind_of(doc)? != crate::model::doc::DocKind::Directory {
-            return Err(Error::NotAllowed(
-                "only a directory is shared across teams: case files and plans stay in theirs"
-                    .into(),
-            ));
-        }
         let home = self.document_team(doc)?;
+        let home_access = home.map(|h| self.access(h)).transpose()?;
+        access::sharing::may_share(self.kind_of(doc)?, home_access, self.access(team)?)?;
         if home == Some(team) {
             return Ok(0);
         }
-        let Some(home) = home else {
-            return Err(Error::NotAllowed(
-                "the directory is not in a team yet".into(),
-            ));
-        };
-        self.access(home)?.require_staff()?;
         let changes: Vec<(Vec<u8>, Vec<u8>)> = {
             let (_, d) = self.load(doc)?;
             d.get_changes(&[])
@@ -423,20 +412,11 @@ impl Store {
         plan: Option<DocId>,
         ttl_ms: u64,
     ) -> Result<PreparedInvite> {
-        let access = self.access(team)?;
-        access.require_staff()?;
-        if let Some(plan) = plan
-            && self.kind_of(plan)? != crate::model::doc::DocKind::ActionPlan
-        {
-            return Err(Error::InvalidInput {
-                field: "plan",
-                reason: "not an action plan".into(),
-            });
-        }
+        let plan_kind = plan.map(|p| self.kind_of(p)).transpose()?;
         let relay_url = self.team(team)?.relay_url;
         let genesis = self.genesis(team)?;
         access::invites::prepare_invite(
-            access,
+            self.access(team)?,
             self.team_keys(team)?,
             &self.identity,
             &access::invites::InviteTarget {
@@ -444,6 +424,7 @@ impl Store {
                 genesis: &genesis,
                 role,
                 plan,
+                plan_kind,
             },
             ttl_ms,
             self.now_ms(),
@@ -549,8 +530,7 @@ impl Store {
             params![team_bytes(team), redeemed.genesis],
         )?;
         forget_held_redeem(&tx, code)?;
-        // A patient device takes no documents of its own into the team; staff do.
-        let becomes_current = if redeemed.role.is_staff() {
+        let becomes_current = if access::team::brings_its_documents(redeemed.role) {
             super::teams::take_unassigned(&tx, self.current_team, team)?
         } else {
             false
@@ -612,15 +592,7 @@ impl Store {
         let Some((entry, role, plan, genesis, relay_url)) = row else {
             return Ok(None);
         };
-        let same_team = holdfast_protocol::Entry::decode(&genesis)
-            .is_ok_and(|g| g.team == code.team && g.anchor() == code.anchor);
-        if relay_url != code.relay_url || !same_team {
-            return Err(Error::InviteRefused(
-                "this code names another relay or team than the same invite did when this \
-                 device began redeeming it: it was altered"
-                    .into(),
-            ));
-        }
+        access::invites::check_held(code, &relay_url, &genesis)?;
         let role = Role::from_name(&role)
             .ok_or_else(|| Error::StoreCorrupt(format!("held redeem with role {role:?}")))?;
         let plan = plan.map(|p| DocId::from_slice(&p)).transpose()?;

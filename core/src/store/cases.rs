@@ -19,8 +19,8 @@ use crate::model::measures::Instrument;
 use crate::model::nhs_number::NhsNumber;
 use crate::{Error, Result};
 
-/// What [`Store::create_case_file_with`] does when a case of the same team already has the
-/// new patient's NHS number.
+/// What [`Store::create_case_file_with`] and [`Store::update_patient_with`] do when a case
+/// of the same team already has the patient's NHS number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IfDuplicate {
@@ -58,7 +58,8 @@ impl Store {
     ) -> Result<NewCase> {
         if if_duplicate == IfDuplicate::Refuse
             && let Some(number) = &patient.nhs_number
-            && let Some(existing) = self.find_case_by_nhs_number(number)?
+            && let Some(existing) =
+                index::case_by_nhs_number(&self.conn, number, self.current_team, None)?
         {
             return Err(Error::DuplicatePatient { existing });
         }
@@ -99,9 +100,9 @@ impl Store {
 
     /// The case of the current team (or of no team yet) with this NHS number, from the
     /// index. With several (created deliberately, or added on two devices while apart),
-    /// the one created first.
+    /// the first indexed on this device.
     pub fn find_case_by_nhs_number(&self, number: &NhsNumber) -> Result<Option<DocId>> {
-        index::case_by_nhs_number(&self.conn, number, self.current_team)
+        index::case_by_nhs_number(&self.conn, number, self.current_team, None)
     }
 
     /// Reads a whole case file.
@@ -126,8 +127,28 @@ impl Store {
         self.edit(id, DocKind::CaseFile, what, action, |_| reindex)
     }
 
-    /// Updates the patient's details.
+    /// Updates the patient's details. Refused with [`Error::DuplicatePatient`] when the NHS
+    /// number is already on another case of the same team (a typo, or the same person
+    /// twice); see [`Store::update_patient_with`].
     pub fn update_patient(&mut self, id: DocId, patient: &Patient) -> Result<()> {
+        self.update_patient_with(id, patient, IfDuplicate::Refuse)
+    }
+
+    /// [`Store::update_patient`], saying what to do when the NHS number is already on
+    /// another case of the same team.
+    pub fn update_patient_with(
+        &mut self,
+        id: DocId,
+        patient: &Patient,
+        if_duplicate: IfDuplicate,
+    ) -> Result<()> {
+        if if_duplicate == IfDuplicate::Refuse
+            && let Some(number) = &patient.nhs_number
+            && let Some(existing) =
+                index::case_by_nhs_number(&self.conn, number, self.document_team(id)?, Some(id))?
+        {
+            return Err(Error::DuplicatePatient { existing });
+        }
         self.case_edit(
             id,
             "patient details updated",

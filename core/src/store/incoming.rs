@@ -285,10 +285,8 @@ impl Store {
             .map_err(|e| classify(e).to_string())?;
         if let Some((kind, Some(doc_team))) = &known
             && doc_team.as_slice() != team.as_bytes().as_slice()
-            && kind.as_str() != DocKind::Directory.as_str()
+            && !DocKind::parse(kind).is_ok_and(crate::access::sharing::crosses_teams)
         {
-            // Only a directory is shared across teams; a case file or a plan arriving
-            // through a second team would leak it between teams.
             return Err("the document belongs to another team on this device".into());
         }
         let is_new = known.is_none();

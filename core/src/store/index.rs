@@ -113,10 +113,20 @@ pub fn update_case(tx: &Transaction<'_>, case_id: DocId, case: &CaseFile, now: i
         .copied()
         .unwrap_or(CaseStatus::Referred);
     tx.execute(
-        "INSERT OR REPLACE INTO caseload (case_id, plan_id, patient_name, nhs_number, practice, status,
+        // An upsert, not a replace: the row keeps its rowid, so "the first case indexed with
+        // this NHS number" stays the same one however often the case is reindexed.
+        "INSERT INTO caseload (case_id, plan_id, patient_name, nhs_number, practice, status,
              status_conflicted, last_contact, next_follow_up, open_safeguarding, session_count, updated_at,
              last_session_start)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (case_id) DO UPDATE SET plan_id = excluded.plan_id,
+             patient_name = excluded.patient_name, nhs_number = excluded.nhs_number,
+             practice = excluded.practice, status = excluded.status,
+             status_conflicted = excluded.status_conflicted, last_contact = excluded.last_contact,
+             next_follow_up = excluded.next_follow_up,
+             open_safeguarding = excluded.open_safeguarding,
+             session_count = excluded.session_count, updated_at = excluded.updated_at,
+             last_session_start = excluded.last_session_start",
         params![
             case_id.as_bytes().as_slice(),
             case.action_plan.map(|p| p.as_bytes().to_vec()),
@@ -284,20 +294,26 @@ pub fn caseload(conn: &Connection, filter: &CaseloadFilter) -> Result<Vec<Caselo
 }
 
 /// The case of `team` (or of no team, before the device joins one) whose patient has
-/// `number`: the first one indexed on this device when there are several.
+/// `number`, other than `except`: the first one indexed on this device when there are
+/// several (rows keep their rowid when reindexed, so it stays the same one).
 pub fn case_by_nhs_number(
     conn: &Connection,
     number: &NhsNumber,
     team: Option<TeamId>,
+    except: Option<DocId>,
 ) -> Result<Option<DocId>> {
     let found: Option<Vec<u8>> = conn
         .prepare_cached(
             "SELECT c.case_id FROM caseload c JOIN documents d ON d.id = c.case_id
-             WHERE c.nhs_number = ?1 AND d.team_id IS ?2
+             WHERE c.nhs_number = ?1 AND d.team_id IS ?2 AND c.case_id IS NOT ?3
              ORDER BY c.rowid LIMIT 1",
         )?
         .query_row(
-            params![number.as_str(), team.map(|t| t.as_bytes().to_vec())],
+            params![
+                number.as_str(),
+                team.map(|t| t.as_bytes().to_vec()),
+                except.map(|c| c.as_bytes().to_vec())
+            ],
             |r| r.get(0),
         )
         .optional()?;
@@ -467,7 +483,7 @@ pub fn search(conn: &Connection, q: &DirectoryQuery) -> Result<Vec<AssetHit>> {
 
 #[cfg(test)]
 mod tests {
-    use super::fts_query;
+    use super::*;
 
     #[test]
     fn typed_search_text_cannot_inject_fts_syntax() {
@@ -480,5 +496,41 @@ mod tests {
             Some("\"a\"* \"or\"* \"b\"*")
         );
         assert_eq!(fts_query("  -- "), None);
+    }
+    use crate::keystore::MemoryKeyStore;
+    use crate::model::case_file::NewPatient;
+    use crate::store::{IfDuplicate, Store, StoreConfig};
+
+    /// A pulled page reindexes a case whole; the row keeps its place, so the case named
+    /// for an NHS number does not change when another device edits it.
+    #[test]
+    fn a_case_reindexed_whole_stays_the_first_for_its_nhs_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = MemoryKeyStore::default();
+        let mut store = Store::create(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
+        let number: NhsNumber = "9434765919".parse().unwrap();
+        let mut patient = NewPatient::named("Ada Lovelace");
+        patient.nhs_number = Some(number.clone());
+        let first = store.create_case_file(patient.clone()).unwrap().case_id;
+        let second = store
+            .create_case_file_with(patient, IfDuplicate::Create)
+            .unwrap()
+            .case_id;
+        for case in [first, second, first] {
+            let view = store.case_file(case).unwrap();
+            let tx = store.conn.transaction().unwrap();
+            update_case(&tx, case, &view, 1).unwrap();
+            tx.commit().unwrap();
+            assert_eq!(
+                case_by_nhs_number(&store.conn, &number, None, None).unwrap(),
+                Some(first)
+            );
+        }
+        assert_eq!(
+            case_by_nhs_number(&store.conn, &number, None, Some(first)).unwrap(),
+            Some(second),
+            "other than itself"
+        );
+        assert_eq!(store.caseload(&Default::default()).unwrap().len(), 2);
     }
 }

@@ -127,8 +127,6 @@ pub struct Store {
     docs: HashMap<DocId, (DocKind, AutoCommit)>,
     /// The device's id and keys (their seeds live in the host's key store, never in the file).
     identity: Identity,
-    /// Where the time comes from.
-    clock: SharedClock,
     /// Each team's verified membership and this device's place in it.
     access: HashMap<TeamId, TeamAccess>,
     /// The keys this device holds, per team.
@@ -166,18 +164,18 @@ impl Store {
         Ok(())
     }
 
-    /// The clock this store reads.
+    /// The clock this store reads (`StoreConfig::clock`).
     pub(crate) fn clock(&self) -> &SharedClock {
-        &self.clock
+        &self.config.clock
     }
 
     /// Now, by the store's clock, in ms since the epoch.
     pub(crate) fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
+        self.config.clock.now_ms()
     }
 
     /// Now, by the store's clock, as the database and documents keep it.
     pub(crate) fn now_millis(&self) -> i64 {
-        i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX)
+        i64::try_from(self.now_ms()).unwrap_or(i64::MAX)
     }
 }

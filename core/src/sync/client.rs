@@ -186,6 +186,22 @@ fn origin_of(base: &str) -> Result<String> {
         .ascii_serialization())
 }
 
+/// The relay answers `403 forbidden` on a team's routes only to a device it does not accept
+/// as an active member of that team (docs/PROTOCOL.md): for a device that joined the team,
+/// that is its revocation, even before it has pulled the entry that says so.
+pub(super) fn as_revocation(e: Error, team: TeamId) -> Error {
+    match e {
+        Error::Relay {
+            status: 403,
+            ref code,
+            ..
+        } if code == "forbidden" => Error::Revoked {
+            team: team.to_string(),
+        },
+        other => other,
+    }
+}
+
 /// Whether an error means the relay could not be reached (the app shows "offline").
 fn is_offline(e: &Error) -> bool {
     matches!(e, Error::Network(_)) || matches!(e, Error::Relay { status, .. } if *status >= 500)
@@ -705,7 +721,10 @@ impl SyncClient {
             locks.entry(team).or_default().clone()
         };
         let _guard = lock.lock().await;
-        let result = self.sync_steps(team).await;
+        let result = self
+            .sync_steps(team)
+            .await
+            .map_err(|e| as_revocation(e, team));
         let record = match &result {
             Ok(_) => None,
             Err(e) => Some((e.to_string(), is_offline(e))),
