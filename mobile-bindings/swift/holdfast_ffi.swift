@@ -8478,8 +8478,8 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */reason: String
     )
     /**
-     * A stored document is damaged (it does not have the shape Holdfast writes): not the
-     * caller's input. Report it; the rest of the device works.
+     * A stored document does not have the shape Holdfast writes: damage, not the caller's
+     * input. Report it; the rest of the device works.
      */
     case Damaged(
         /**

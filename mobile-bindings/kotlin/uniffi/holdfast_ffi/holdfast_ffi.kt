@@ -9300,8 +9300,8 @@ sealed class HoldfastException: kotlin.Exception() {
     }
     
     /**
-     * A stored document is damaged (it does not have the shape Holdfast writes): not the
-     * caller's input. Report it; the rest of the device works.
+     * A stored document does not have the shape Holdfast writes: damage, not the caller's
+     * input. Report it; the rest of the device works.
      */
     class Damaged(
         
