@@ -72,6 +72,8 @@ pub mod metrics;
 mod routes;
 mod state;
 pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -790,17 +790,7 @@ async fn health_metrics_and_unknown_routes() {
 
 #[tokio::test]
 async fn tokens_survive_a_restart_on_the_same_data_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = holdfast_relay::Config::new(dir.path().join("data"));
-    let running = holdfast_relay::serve(config.clone()).await.unwrap();
-    let relay = Relay {
-        url: running.url(),
-        origin: running.origin().to_owned(),
-        running: Some(running),
-        http: reqwest::Client::new(),
-        dir: tempfile::tempdir().unwrap(),
-        clock: holdfast_protocol::system_clock(),
-    };
+    let mut relay = Relay::start().await;
     let alice = Device::new();
     let team = relay.create_team(&alice).await;
     let token = relay.login(&alice).await;
@@ -811,30 +801,22 @@ async fn tokens_survive_a_restart_on_the_same_data_directory() {
             alice.batch(team, &alice.changes(team, 0, 2, 10)),
         )
         .await;
-    let mut relay = relay;
     relay.shutdown().await;
+    let server = relay.server.as_mut().unwrap();
 
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("data"))
+        let mode = std::fs::metadata(server.data_dir())
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o700, "the data directory is private");
     }
 
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    let running = holdfast_relay::serve(config).await.unwrap();
-    let http = reqwest::Client::new();
-    let response = http
-        .get(format!("{}/v1/teams/{team}", running.url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    server.restart().await;
+    let response = relay.get(&token, &format!("/v1/teams/{team}")).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["head"], pushed.last().unwrap().0);
-    running.shutdown().await.unwrap();
 }

@@ -72,23 +72,12 @@ async fn spawn_relay(data_dir: &Path) -> (Process, String) {
     (Process { child }, url)
 }
 
-fn attach(url: &str) -> Relay {
-    Relay {
-        running: None,
-        url: url.to_owned(),
-        origin: url.to_owned(),
-        http: reqwest::Client::new(),
-        dir: tempfile::tempdir().unwrap(),
-        clock: holdfast_protocol::system_clock(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_envelopes_survive_sigkill_with_their_sequence_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("relay-data");
     let (process, url) = spawn_relay(&data).await;
-    let relay = Arc::new(attach(&url));
+    let relay = Arc::new(Relay::attach(&url));
 
     let health = relay.http.get(relay.at("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
@@ -146,7 +135,7 @@ async fn acknowledged_envelopes_survive_sigkill_with_their_sequence_numbers() {
 
     // Restart on the same data: every acknowledged envelope is there, with its seq.
     let (process, url) = spawn_relay(&data).await;
-    let relay = attach(&url);
+    let relay = Relay::attach(&url);
     // The token key was kept, so the old token still works.
     let items = relay.pull_all(&token, team, "&limit=5000").await;
     let stored: HashMap<EnvelopeId, u64> = items

@@ -338,7 +338,7 @@ async fn graceful_shutdown_drains_an_in_flight_push() {
         open: Arc::new(Semaphore::new(0)),
     };
     storage.gate = Some(gate.clone());
-    let mut relay = Relay::start_on(storage, dir).await;
+    let mut relay = Relay::start_on(storage, &dir.path().join("data")).await;
     let alice = Device::new();
     let team = relay.create_team(&alice).await;
     let token = relay.login(&alice).await;
@@ -367,8 +367,8 @@ async fn graceful_shutdown_drains_an_in_flight_push() {
     // connection refused is the sign the drain has begun (one that got in before the
     // listener closed is served, so try again until one is refused).
     let url = relay.url.clone();
-    let running = relay.running.take().unwrap();
-    let shutdown = tokio::spawn(running.shutdown());
+    let server = relay.server.take().unwrap();
+    let shutdown = tokio::spawn(server.shutdown());
     tokio::time::timeout(Duration::from_secs(5), async {
         // A client per try: a pooled connection would outlive the listener.
         while reqwest::Client::new()
@@ -427,7 +427,7 @@ async fn a_storage_failure_is_a_generic_500_that_leaks_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let storage = Hooked::new(&dir.path().join("db"));
     let broken = Arc::clone(&storage.broken);
-    let relay = Relay::start_on(storage, dir).await;
+    let relay = Relay::start_on(storage, &dir.path().join("data")).await;
     let alice = Device::new();
     let team = relay.create_team(&alice).await;
     let token = relay.login(&alice).await;

@@ -3,15 +3,17 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::path::Path;
 use std::sync::Arc;
 
 use holdfast_protocol::{
     BundleHeader, DeviceId, DeviceSigningKey, DocumentId, DocumentKey, Entry, EpochKey, Header,
     HpkeKeyPair, HpkePublicKey, InviteCode, KeyBundle, Kind, ManualClock, Op, PUSH_CONTEXT,
     PUSH_MAGIC, PullPage, PushBatch, Role, SharedClock, SystemRandom, TeamId, WrappedKey,
-    redeem_proof_message, seal, sign_auth, system_clock,
+    redeem_proof_message, seal, system_clock,
 };
-use holdfast_relay::{Config, Limits, RunningRelay, Storage};
+use holdfast_relay::testing::{self, TestRelay};
+use holdfast_relay::{Limits, Storage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -21,58 +23,63 @@ pub const DOC_KEY: [u8; 32] = [0x42; 32];
 /// Where a [`ManualClock`] starts in tests: 2025-06-15T12:00:00Z.
 pub const CLOCK_START_MS: u64 = 1_749_988_800_000;
 
-/// A relay on a free loopback port, with its data in a temporary directory.
+/// A relay under test and a client for its HTTP API.
 pub struct Relay {
-    pub running: Option<RunningRelay>,
+    /// The relay, when this process runs it (`None` for a relay in another process).
+    pub server: Option<TestRelay>,
     pub url: String,
     pub origin: String,
     pub http: reqwest::Client,
-    pub dir: tempfile::TempDir,
     /// The relay's clock: what [`Relay::now_ms`] and devices from [`Relay::device`] read.
     pub clock: SharedClock,
 }
 
 impl Relay {
     pub async fn start() -> Relay {
-        Self::start_with(Limits::default()).await
+        Self::serving(TestRelay::start().await)
     }
 
     pub async fn start_with(limits: Limits) -> Relay {
-        Self::start_configured(limits, system_clock()).await
+        Self::serving(TestRelay::builder().limits(limits).start().await)
     }
 
     /// A relay whose time stands still until the test moves `clock` (or a clone of it).
     /// Rate budgets refill only as the clock moves. Build its devices with
     /// [`Relay::device`] so their entries and batches are dated by the same clock.
     pub async fn start_with_clock(clock: ManualClock) -> Relay {
-        Self::start_configured(Limits::default(), Arc::new(clock)).await
+        Self::serving(TestRelay::builder().clock(Arc::new(clock)).start().await)
     }
 
-    pub async fn start_configured(limits: Limits, clock: SharedClock) -> Relay {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::new(dir.path().join("data"));
-        config.limits = limits;
-        config.clock = Arc::clone(&clock);
-        let running = holdfast_relay::serve(config).await.unwrap();
-        Self::from_running(running, dir, clock)
+    /// A relay on a storage backend of the test's choosing, with its token key in
+    /// `data_dir`.
+    pub async fn start_on<S: Storage>(storage: S, data_dir: &Path) -> Relay {
+        Self::serving(
+            TestRelay::builder()
+                .data_dir(data_dir)
+                .start_on(storage)
+                .await,
+        )
     }
 
-    /// A relay on a storage backend of the test's choosing.
-    pub async fn start_on<S: Storage>(storage: S, dir: tempfile::TempDir) -> Relay {
-        let config = Config::new(dir.path().join("data"));
-        let clock = Arc::clone(&config.clock);
-        let running = holdfast_relay::serve_with(config, storage).await.unwrap();
-        Self::from_running(running, dir, clock)
-    }
-
-    fn from_running(running: RunningRelay, dir: tempfile::TempDir, clock: SharedClock) -> Relay {
+    /// A client for `server`.
+    pub fn serving(server: TestRelay) -> Relay {
         Relay {
-            url: running.url(),
-            origin: running.origin().to_owned(),
-            running: Some(running),
+            url: server.url(),
+            origin: server.origin().to_owned(),
+            clock: Arc::clone(server.clock()),
+            server: Some(server),
             http: reqwest::Client::new(),
-            dir,
-            clock,
+        }
+    }
+
+    /// A client for a relay at `url` in another process, on the system clock.
+    pub fn attach(url: &str) -> Relay {
+        Relay {
+            server: None,
+            url: url.to_owned(),
+            origin: url.to_owned(),
+            http: reqwest::Client::new(),
+            clock: system_clock(),
         }
     }
 
@@ -90,9 +97,10 @@ impl Relay {
         format!("{}{path}", self.url)
     }
 
+    /// Shuts the relay down gracefully and waits until it has.
     pub async fn shutdown(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.shutdown().await.unwrap();
+        if let Some(server) = self.server.as_mut() {
+            server.stop().await;
         }
     }
 
@@ -300,16 +308,12 @@ impl Relay {
     }
 
     pub async fn try_login(&self, device: &Device) -> Result<String, (StatusCode, Value)> {
-        let challenge = self.challenge(device).await;
-        let signature = sign_auth(&device.key, &self.origin, &device.id, &challenge).unwrap();
-        let response = self.answer(device.id, &challenge, &signature).await;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        if status == StatusCode::OK {
-            Ok(body["token"].as_str().unwrap().to_owned())
-        } else {
-            Err((status, body))
-        }
+        testing::login(&self.url, device.id, &device.key)
+            .await
+            .map_err(|refused| {
+                let status = StatusCode::from_u16(refused.status).unwrap();
+                (status, serde_json::from_str(&refused.body).unwrap())
+            })
     }
 
     pub async fn push(&self, token: &str, team: TeamId, batch: Vec<u8>) -> reqwest::Response {
