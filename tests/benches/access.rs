@@ -60,7 +60,7 @@ mod common;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Device, Mode, Relay, ms, percentile, round};
+use common::{Mode, ms, percentile, round};
 use holdfast_core::model::case_file::NewPatient;
 use holdfast_core::model::doc::DocKind;
 use holdfast_core::model::ids::{DeviceId, DocId};
@@ -70,6 +70,9 @@ use holdfast_core::{SyncConfig, TeamId};
 use holdfast_protocol::{
     BundleHeader, DeviceSigningKey, DocumentKey, KeyBundle, SystemRandom, WrappedKey,
 };
+use holdfast_relay::Limits;
+use holdfast_relay::testing::TestRelay;
+use holdfast_tests::Device;
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -244,7 +247,7 @@ fn document_count(d: &Device) -> usize {
 /// Builds the team of `shape` at `url`.
 async fn build_team(mode: Mode, url: &str, shape: Shape, label: &str) -> Team {
     let start = Instant::now();
-    let admin = Device::new("Ada Admin", SyncConfig::default());
+    let admin = Device::with_config("Ada Admin", SyncConfig::default());
     if let Some(config) = shape.seed {
         seed::populate(&mut admin.s(), &config).unwrap();
     }
@@ -266,19 +269,17 @@ async fn build_team(mode: Mode, url: &str, shape: Shape, label: &str) -> Team {
     assert!(admin.s().sync_status(id).unwrap().everything_uploaded);
     let documents = document_count(&admin);
 
-    let supervisor = Device::new("Sue Supervisor", SyncConfig::default());
-    admin
-        .enrol_as(id, &supervisor, Role::Supervisor, None)
-        .await;
+    let supervisor = Device::with_config("Sue Supervisor", SyncConfig::default());
+    admin.enrol(id, &supervisor, Role::Supervisor).await;
     let mut workers = Vec::new();
     for i in 0..shape.link_workers {
-        let w = Device::new(&format!("Link Worker {i}"), SyncConfig::default());
-        admin.enrol_as(id, &w, Role::LinkWorker, None).await;
+        let w = Device::with_config(&format!("Link Worker {i}"), SyncConfig::default());
+        admin.enrol(id, &w, Role::LinkWorker).await;
         workers.push(w);
     }
     let mut patients = Vec::new();
     for (i, plan) in plans.iter().take(shape.patients).enumerate() {
-        let p = Device::new(&format!("Patient {i}"), SyncConfig::default());
+        let p = Device::with_config(&format!("Patient {i}"), SyncConfig::default());
         let code = admin.client.share_plan(*plan, INVITE_TTL_MS).await.unwrap();
         let enrolled = p.client.redeem_invite(&p.keys, &code).await.unwrap();
         enrolled.first_sync.unwrap();
@@ -440,7 +441,7 @@ struct FirstSync {
 /// Enrols a new link worker device; checks it holds what the admin holds.
 async fn enrol_one(team: &mut Team, n: usize) -> Enrolment {
     let t = team.id;
-    let device = Device::new(&format!("New Link Worker {n}"), SyncConfig::default());
+    let device = Device::with_config(&format!("New Link Worker {n}"), SyncConfig::default());
     settle().await;
     take_marks();
     let start = Instant::now();
@@ -651,7 +652,13 @@ async fn run(mode: Mode) {
             shape.runs
         ),
     );
-    let relay = Relay::start(|c| c.limits.rate_limit_per_second = 0.0).await;
+    let relay = TestRelay::builder()
+        .limits(Limits {
+            rate_limit_per_second: 0.0,
+            ..Limits::default()
+        })
+        .start()
+        .await;
     let url = relay.url();
     let mut team = build_team(mode, &url, shape, "team").await;
 

@@ -50,11 +50,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Counted, Device, Mode, Proxy, Relay, ms};
+use common::{Mode, dir_bytes, ms};
 use holdfast_core::model::doc::DocKind;
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::store::Export;
 use holdfast_core::{SyncConfig, TeamId};
+use holdfast_relay::testing::TestRelay;
+use holdfast_tests::{Counted, Device, Proxy};
 
 const KINDS: [DocKind; 3] = [DocKind::CaseFile, DocKind::ActionPlan, DocKind::Directory];
 
@@ -115,12 +117,12 @@ async fn run(mode: Mode) {
     // The relay behind a counting proxy: the proxy's URL is the relay's public URL.
     let listener = Proxy::bind().await;
     let public = format!("http://{}", listener.local_addr().unwrap());
-    let relay = Relay::start(|c| c.public_url = Some(public.clone())).await;
-    let proxy = Proxy::start(&relay.handle(), listener, relay.addr);
+    let relay = TestRelay::builder().public_url(public).start().await;
+    let proxy = Proxy::start_on(&relay.handle(), listener, relay.addr());
     let url = proxy.url();
 
     // Device A: seeds, creates the team, uploads everything (no snapshots yet).
-    let a = Device::new(
+    let a = Device::with_config(
         "Sam Okafor",
         SyncConfig {
             snapshot_after: u32::MAX,
@@ -202,14 +204,14 @@ async fn run(mode: Mode) {
 
 /// A fresh device joins `team` and bootstraps; checked against A afterwards.
 async fn bootstrap(
-    relay: &Relay,
+    relay: &TestRelay,
     proxy: &Proxy,
     a: &Device,
     team: TeamId,
     url: &str,
     snapshots: bool,
 ) -> Outcome {
-    let f = Device::new("Jo Whitfield", SyncConfig::default());
+    let f = Device::with_config("Jo Whitfield", SyncConfig::default());
     // Joined through an invite, without the first sync: that sync is what is measured.
     let _ = url;
     let code = a
@@ -257,7 +259,7 @@ async fn bootstrap(
         pages: report.pull.pages,
         applied: report.pull.applied,
         relay_envelopes: relay_envelope_count(relay),
-        relay_disk: relay.disk_bytes(),
+        relay_disk: dir_bytes(relay.data_dir()),
         device_disk: dir_bytes(f.dir.path()),
         reads,
     }
@@ -331,24 +333,15 @@ fn verify(a: &Device, f: &Device, f_export: &Export) -> usize {
     documents
 }
 
-fn relay_envelope_count(relay: &Relay) -> u64 {
+fn relay_envelope_count(relay: &TestRelay) -> u64 {
     let conn = rusqlite::Connection::open_with_flags(
-        relay.dir.path().join("relay.db"),
+        relay.data_dir().join("relay.db"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .unwrap();
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
     conn.query_row("SELECT count(*) FROM envelopes", [], |r| r.get::<_, i64>(0))
         .unwrap() as u64
-}
-
-fn dir_bytes(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok()?.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
 }
 
 fn report_run(mode: Mode, o: &Outcome) {

@@ -50,12 +50,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{Device, Mode, Relay, ms, percentile, round};
+use common::{Mode, dir_bytes, ms, percentile, round};
 use holdfast_core::model::case_file::{NewPatient, NewSession, SessionMode};
 use holdfast_core::model::ids::DocId;
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::store::CaseloadFilter;
+use holdfast_core::sync::Role;
 use holdfast_core::{SharedStore, SyncClient, SyncConfig, TeamId};
+use holdfast_relay::Limits;
+use holdfast_relay::testing::TestRelay;
+use holdfast_tests::Device;
 
 /// Case files the edits go to, round robin (the stress variant uses the first ten).
 const CASES: usize = 100;
@@ -80,7 +84,7 @@ fn main() {
 }
 
 struct Pair {
-    relay: Relay,
+    relay: TestRelay,
     a: Device,
     b: Device,
     team: TeamId,
@@ -89,15 +93,14 @@ struct Pair {
 
 /// A relay, device A with `seed` (if any) and ten fresh case files, device B bootstrapped.
 async fn pair(mode: Mode, seed: Option<SeedConfig>, rate_limit: bool) -> Pair {
-    let relay = Relay::start(|c| {
-        if !rate_limit {
-            c.limits.rate_limit_per_second = 0.0;
-        }
-    })
-    .await;
+    let mut limits = Limits::default();
+    if !rate_limit {
+        limits.rate_limit_per_second = 0.0;
+    }
+    let relay = TestRelay::builder().limits(limits).start().await;
     let url = relay.url();
-    let a = Device::new("Sam Okafor", SyncConfig::default());
-    let b = Device::new("Jo Whitfield", SyncConfig::default());
+    let a = Device::with_config("Sam Okafor", SyncConfig::default());
+    let b = Device::with_config("Jo Whitfield", SyncConfig::default());
     if let Some(config) = seed {
         seed::populate(&mut a.s(), &config).unwrap();
     }
@@ -111,7 +114,7 @@ async fn pair(mode: Mode, seed: Option<SeedConfig>, rate_limit: bool) -> Pair {
         })
         .collect();
     let team = a.create_team(&url).await;
-    a.enrol(team, &url, &b).await;
+    a.enrol(team, &b, Role::LinkWorker).await;
     let t = Instant::now();
     a.client.sync(team).await.unwrap();
     let up = t.elapsed();
@@ -826,7 +829,7 @@ async fn breakdown(mode: Mode, p: &Pair, n: usize) {
                 "case_sessions": sessions,
                 "b_case_file_read": stat(&read),
                 "b_case_file_cold_load": stat(&cold),
-                "relay_disk_bytes": p.relay.disk_bytes(),
+                "relay_disk_bytes": dir_bytes(p.relay.data_dir()),
             })
         );
     }

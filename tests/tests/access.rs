@@ -11,78 +11,22 @@
 //!   and grant nothing.
 
 use std::fmt::Write as _;
-use std::sync::MutexGuard;
 use std::time::Duration;
 
 use holdfast_core::access::InviteStatus;
-use holdfast_core::crypto::DEVICE_KEY_NAME;
 use holdfast_core::model::case_file::NewPatient;
-use holdfast_core::model::ids::{DeviceId, DocId};
-use holdfast_core::sync::{RetryPolicy, Role};
-use holdfast_core::{
-    Error, KeyStore, MemoryKeyStore, SharedStore, Store, StoreConfig, SyncClient, SyncConfig,
-    TeamId,
-};
+use holdfast_core::model::ids::DocId;
+use holdfast_core::sync::Role;
+use holdfast_core::{Error, TeamId};
 use holdfast_protocol::{
-    DeviceSigningKey, DocumentKey, EnvelopeRef, Header, InviteCode, Kind, PullPage, PushBatch,
-    SystemRandom, seal, sign_auth,
+    DocumentKey, EnvelopeRef, Header, InviteCode, Kind, PullPage, PushBatch, SystemRandom, seal,
 };
-use holdfast_tests::Proxy;
+use holdfast_relay::testing::TestRelay;
+use holdfast_tests::{Device, Proxy};
 
-struct Device {
-    _dir: tempfile::TempDir,
-    keys: MemoryKeyStore,
-    store: SharedStore,
-    client: SyncClient,
-}
-
-impl Device {
-    fn new(person: &str) -> Device {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = MemoryKeyStore::default();
-        let store = Store::create(&StoreConfig::new(dir.path(), person), &keys).unwrap();
-        let store = SharedStore::new(store);
-        let config = SyncConfig {
-            retry: RetryPolicy {
-                base: Duration::from_millis(20),
-                max_delay: Duration::from_millis(200),
-                attempts: 3,
-            },
-            request_timeout: Duration::from_secs(10),
-            ..SyncConfig::default()
-        };
-        let client = SyncClient::new(store.clone(), config).unwrap();
-        Device {
-            _dir: dir,
-            keys,
-            store,
-            client,
-        }
-    }
-
-    fn s(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap()
-    }
-
-    fn id(&self) -> DeviceId {
-        self.s().author().device
-    }
-
-    fn signer(&self) -> DeviceSigningKey {
-        let seed = self.keys.get(DEVICE_KEY_NAME).unwrap().unwrap();
-        DeviceSigningKey::from_seed(seed.as_slice().try_into().unwrap()).unwrap()
-    }
-
-    /// The key this device would open (or seal) `doc` with at `epoch`, if it has one.
-    fn key(&self, team: TeamId, doc: DocId, epoch: u32) -> Option<DocumentKey> {
-        self.s().keys_held(team).ok()?.key_for(doc, epoch).ok()
-    }
-}
-
-async fn start_relay(dir: &std::path::Path) -> holdfast_relay::RunningRelay {
-    holdfast_relay::serve(holdfast_relay::Config::new(dir))
-        .await
-        .unwrap()
+/// The key `device` would open (or seal) `doc` with at `epoch`, if it has one.
+fn key(device: &Device, team: TeamId, doc: DocId, epoch: u32) -> Option<DocumentKey> {
+    device.s().keys_held(team).ok()?.key_for(doc, epoch).ok()
 }
 
 async fn invite(admin: &Device, team: TeamId, role: Role, plan: Option<DocId>) -> String {
@@ -91,53 +35,6 @@ async fn invite(admin: &Device, team: TeamId, role: Role, plan: Option<DocId>) -
         .create_invite(team, role, plan, 60_000)
         .await
         .unwrap()
-}
-
-async fn enrol(admin: &Device, team: TeamId, member: &Device, role: Role) {
-    let code = invite(admin, team, role, None).await;
-    let enrolled = member
-        .client
-        .redeem_invite(&member.keys, &code)
-        .await
-        .unwrap();
-    assert_eq!((enrolled.team, enrolled.role), (team, role));
-    enrolled.first_sync.unwrap();
-}
-
-/// A bearer token for `device`, or the status the relay refused the login with.
-async fn login(url: &str, device: &Device) -> Result<String, u16> {
-    let http = reqwest::Client::new();
-    let id = device.id();
-    let resp = http
-        .post(format!("{url}/v1/auth/challenge"))
-        .json(&serde_json::json!({ "device": id.to_string() }))
-        .send()
-        .await
-        .unwrap();
-    if !resp.status().is_success() {
-        return Err(resp.status().as_u16());
-    }
-    let ch: serde_json::Value = resp.json().await.unwrap();
-    let challenge: [u8; 32] = hex::decode(ch["challenge"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let signature = sign_auth(&device.signer(), url, &id.into(), &challenge).unwrap();
-    let resp = http
-        .post(format!("{url}/v1/auth/token"))
-        .json(&serde_json::json!({
-            "device": id.to_string(),
-            "challenge": hex::encode(challenge),
-            "signature": hex::encode(signature),
-        }))
-        .send()
-        .await
-        .unwrap();
-    if !resp.status().is_success() {
-        return Err(resp.status().as_u16());
-    }
-    let t: serde_json::Value = resp.json().await.unwrap();
-    Ok(t["token"].as_str().unwrap().to_owned())
 }
 
 /// `GET` with a bearer token: status and body.
@@ -163,9 +60,7 @@ async fn push(
     epoch: u32,
 ) -> u16 {
     let rng = SystemRandom::new();
-    let key = device
-        .key(team, doc, epoch)
-        .unwrap_or_else(|| DocumentKey::generate(&rng).unwrap());
+    let key = key(device, team, doc, epoch).unwrap_or_else(|| DocumentKey::generate(&rng).unwrap());
     let header = Header {
         kind: Kind::ChangeBatch,
         team: team.into(),
@@ -181,7 +76,7 @@ async fn push(
         &team.into(),
         &device.id().into(),
         &signer,
-        now_ms(),
+        device.now_ms(),
         &[envelope.as_slice()],
     )
     .unwrap();
@@ -197,13 +92,6 @@ async fn push(
         .as_u16()
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 /// Appends an Invite entry for `role`, signed by `device` by hand (as the client never
 /// would for a role it may not grant): a write to the log. Returns the relay's status.
 async fn write_membership(
@@ -214,6 +102,7 @@ async fn write_membership(
     len: u64,
     role: Role,
 ) -> u16 {
+    let now_ms = device.now_ms();
     let code = InviteCode::generate(
         &SystemRandom::new(),
         url,
@@ -221,12 +110,12 @@ async fn write_membership(
         [0; 16],
         role,
         None,
-        now_ms() + 60_000,
+        now_ms + 60_000,
     )
     .unwrap();
     let entry = holdfast_protocol::Entry::sign(
         team.into(),
-        now_ms(),
+        now_ms,
         device.id().0,
         holdfast_protocol::Op::Invite {
             invite: code.id(),
@@ -234,7 +123,7 @@ async fn write_membership(
             hpke_key: code.hpke_key().unwrap().public_key().clone(),
             role,
             plan: None,
-            expires_at_ms: now_ms() + 60_000,
+            expires_at_ms: now_ms + 60_000,
         },
         &device.signer(),
     )
@@ -285,9 +174,7 @@ fn can_open(device: &Device, team: TeamId, envelopes: &[Vec<u8>], author_key: &[
         && envelopes.iter().all(|bytes| {
             let e = EnvelopeRef::decode(bytes).unwrap();
             let doc = DocId::from(e.header.document);
-            device
-                .key(team, doc, e.header.epoch)
-                .is_some_and(|k| e.open(author_key, &k).is_ok())
+            key(device, team, doc, e.header.epoch).is_some_and(|k| e.open(author_key, &k).is_ok())
         })
 }
 
@@ -297,8 +184,7 @@ fn ok(status: u16) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = start_relay(relay_dir.path()).await;
+    let relay = TestRelay::start().await;
     let url = relay.url();
 
     // Team A: an admin, a supervisor, a link worker, a link worker whose phone is lost,
@@ -311,9 +197,9 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
     let stranger = Device::new("Other Team");
     let team = admin.s().create_team(&url).unwrap();
     admin.client.sync(team).await.unwrap();
-    enrol(&admin, team, &supervisor, Role::Supervisor).await;
-    enrol(&admin, team, &worker, Role::LinkWorker).await;
-    enrol(&admin, team, &lost, Role::LinkWorker).await;
+    admin.enrol(team, &supervisor, Role::Supervisor).await;
+    admin.enrol(team, &worker, Role::LinkWorker).await;
+    admin.enrol(team, &lost, Role::LinkWorker).await;
     let other_team = stranger.s().create_team(&url).unwrap();
     stranger.client.sync(other_team).await.unwrap();
 
@@ -361,7 +247,7 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
     }
 
     // Content written after the revocation, as a staff device pulls it from the relay.
-    let admin_token = login(&url, &admin).await.unwrap();
+    let admin_token = admin.login(&url).await.unwrap();
     let admin_key = admin.s().device_public_key();
     let after = |envs: Vec<Vec<u8>>| -> Vec<Vec<u8>> {
         envs.into_iter()
@@ -422,7 +308,7 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
     writeln!(table, "{}", "-".repeat(15 + 5 * 20)).unwrap();
     let mut mismatches = Vec::new();
     for (r, (role, device)) in roles.iter().enumerate() {
-        let token = login(&url, device).await;
+        let token = device.login(&url).await.map_err(|refused| refused.status);
         let mut row = format!("{role:<15}");
         for (k, (kind, doc)) in kinds.iter().enumerate() {
             let (read, write) = match (&token, doc) {
@@ -520,14 +406,13 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_abuse_is_refused_and_grants_nothing() {
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = start_relay(relay_dir.path()).await;
+    let relay = TestRelay::start().await;
     let url = relay.url();
     let admin = Device::new("Ada Admin");
     let worker = Device::new("Lee Linkworker");
     let team = admin.s().create_team(&url).unwrap();
     admin.client.sync(team).await.unwrap();
-    enrol(&admin, team, &worker, Role::LinkWorker).await;
+    admin.enrol(team, &worker, Role::LinkWorker).await;
     let refused = |e: Error| matches!(e, Error::InviteRefused(_));
 
     // Reuse: the second device is told the invite was used, and joins nothing.
@@ -610,8 +495,8 @@ async fn invite_abuse_is_refused_and_grants_nothing() {
             .unwrap_err();
         assert!(err.to_string().contains("not allowed"), "{err}");
     }
-    let token = login(&url, &worker).await.unwrap();
-    let admin_token = login(&url, &admin).await.unwrap();
+    let token = worker.login(&url).await.unwrap();
+    let admin_token = admin.login(&url).await.unwrap();
     let len = membership_len(&url, &admin_token, team).await;
     let status = write_membership(&url, &token, team, &worker, len, Role::Admin).await;
     assert_eq!(status, 403);
@@ -635,8 +520,7 @@ async fn invite_abuse_is_refused_and_grants_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_behind_on_a_revocation_waits_for_the_new_key_and_loses_nothing() {
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = start_relay(relay_dir.path()).await;
+    let relay = TestRelay::start().await;
     let url = relay.url();
     let admin = Device::new("Ada Admin");
     let behind = Device::new("Behind");
@@ -645,7 +529,7 @@ async fn a_device_behind_on_a_revocation_waits_for_the_new_key_and_loses_nothing
     let team = admin.s().create_team(&url).unwrap();
     admin.client.sync(team).await.unwrap();
     for d in [&behind, &writer, &lost] {
-        enrol(&admin, team, d, Role::LinkWorker).await;
+        admin.enrol(team, d, Role::LinkWorker).await;
     }
     let case = admin
         .s()
@@ -678,12 +562,10 @@ async fn a_device_behind_on_a_revocation_waits_for_the_new_key_and_loses_nothing
 /// report "already used"), and the relay must hold the device once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redeem_whose_answer_was_lost_succeeds_when_tried_again() {
-    let relay_dir = tempfile::tempdir().unwrap();
-    let (listener, proxy_addr) = Proxy::bind().await;
-    let mut config = holdfast_relay::Config::new(relay_dir.path());
-    config.public_url = Some(format!("http://{proxy_addr}"));
-    let relay = holdfast_relay::serve(config).await.unwrap();
-    let proxy = Proxy::start(listener, relay.local_addr());
+    let listener = Proxy::bind().await;
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    let relay = TestRelay::builder().public_url(public).start().await;
+    let proxy = Proxy::start(listener, relay.addr());
     let admin = Device::new("Ada Admin");
     let team = admin.s().create_team(&proxy.url()).unwrap();
     admin.client.sync(team).await.unwrap();
@@ -779,16 +661,15 @@ async fn a_redeem_whose_answer_was_lost_succeeds_when_tried_again() {
 /// and only its maker or an admin may cancel it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_invite_redeems_nothing_and_its_keys_leave_the_relay() {
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = start_relay(relay_dir.path()).await;
+    let relay = TestRelay::start().await;
     let url = relay.url();
     let admin = Device::new("Ada Admin");
     let team = admin.s().create_team(&url).unwrap();
     admin.client.sync(team).await.unwrap();
     let worker = Device::new("Lee Linkworker");
-    enrol(&admin, team, &worker, Role::LinkWorker).await;
+    admin.enrol(team, &worker, Role::LinkWorker).await;
     let bundles_for = |id: [u8; 16]| -> i64 {
-        let conn = rusqlite::Connection::open(relay_dir.path().join("relay.db")).unwrap();
+        let conn = rusqlite::Connection::open(relay.data_dir().join("relay.db")).unwrap();
         conn.query_row(
             "SELECT count(*) FROM key_bundles WHERE recipient = ?1",
             [id.as_slice()],

@@ -11,30 +11,24 @@
 //!   and is retried with byte-identical envelopes;
 //! - the live subscription pulls when the head moves.
 //!
-//! The relay of each test runs in a runtime of its own, so that "kill" can drop it
-//! mid-request (`Runtime::shutdown_background`), as a crash would.
+//! The relay of each test (`holdfast_relay::testing::TestRelay`) runs in a runtime of its
+//! own, so that "kill" can drop it mid-request, as a crash would.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use holdfast_core::crypto::DEVICE_KEY_NAME;
 use holdfast_core::model::case_file::{CaseStatus, NewPatient, NewSession, SessionMode};
 use holdfast_core::model::ids::{DeviceId, DocId};
 use holdfast_core::store::NewCase;
-use holdfast_core::sync::{RetryPolicy, Role};
-use holdfast_core::{
-    Error, KeyStore, MemoryKeyStore, SharedStore, Store, StoreConfig, SyncClient, SyncConfig,
-    TeamId,
-};
+use holdfast_core::sync::Role;
+use holdfast_core::{Error, SyncConfig, TeamId};
 use holdfast_protocol::{
     DeviceSigningKey, EnvelopeId, EnvelopeRef, Header, Kind, PUSH_MAGIC, SystemRandom, seal,
-    sign_auth,
 };
-use holdfast_relay::RunningRelay;
-use holdfast_tests::Proxy;
+use holdfast_relay::testing::TestRelay;
+use holdfast_tests::{Device, Proxy, quick_retries, team_of};
 
 const NAME: &str = "Wilhelmina Featherstonehaugh";
 const NOTE: &str = "talked through the damp in the back bedroom and the allotment waiting list";
@@ -81,104 +75,7 @@ fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
 }
 
 // ---------------------------------------------------------------------------------------
-// The relay, in a runtime of its own.
-
-struct Relay {
-    rt: Option<tokio::runtime::Runtime>,
-    running: Option<RunningRelay>,
-    addr: SocketAddr,
-    dir: PathBuf,
-    public_url: Option<String>,
-}
-
-impl Relay {
-    async fn start(dir: &Path) -> Relay {
-        Self::start_at(dir, SocketAddr::from(([127, 0, 0, 1], 0)), None).await
-    }
-
-    async fn start_at(dir: &Path, addr: SocketAddr, public_url: Option<String>) -> Relay {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let mut config = holdfast_relay::Config::new(dir);
-        config.listen = addr;
-        config.public_url = public_url.clone();
-        let running = rt
-            .spawn(async move { holdfast_relay::serve(config).await })
-            .await
-            .unwrap()
-            .unwrap();
-        Relay {
-            addr: running.local_addr(),
-            rt: Some(rt),
-            running: Some(running),
-            dir: dir.to_owned(),
-            public_url,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Drops the relay mid-whatever: no drain, no graceful close.
-    fn kill(&mut self) {
-        self.running.take();
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
-
-    /// Graceful shutdown (requests drained, database closed).
-    async fn stop(&mut self) {
-        if let (Some(rt), Some(running)) = (self.rt.take(), self.running.take()) {
-            rt.spawn(running.shutdown()).await.unwrap().unwrap();
-            rt.shutdown_background();
-        }
-    }
-
-    /// Starts again on the same address and data.
-    async fn restart(&mut self) {
-        assert!(self.rt.is_none(), "stop or kill first");
-        // The port may linger for a moment after an abrupt stop.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            let mut config = holdfast_relay::Config::new(&self.dir);
-            config.listen = self.addr;
-            config.public_url = self.public_url.clone();
-            match rt
-                .spawn(async move { holdfast_relay::serve(config).await })
-                .await
-                .unwrap()
-            {
-                Ok(running) => {
-                    self.rt = Some(rt);
-                    self.running = Some(running);
-                    return;
-                }
-                Err(e) if Instant::now() < deadline => {
-                    rt.shutdown_background();
-                    eprintln!("relay restart: {e}; trying again");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("relay did not restart: {e}"),
-            }
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+// The relay's files, read and edited behind its back.
 
 fn relay_db(dir: &Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(dir.join("relay.db")).unwrap();
@@ -263,58 +160,13 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------
 // Devices.
 
-struct Device {
-    _dir: tempfile::TempDir,
-    keys: MemoryKeyStore,
-    store: SharedStore,
-    client: SyncClient,
-}
-
-fn quick_retries() -> SyncConfig {
-    SyncConfig {
-        retry: RetryPolicy {
-            base: Duration::from_millis(20),
-            max_delay: Duration::from_millis(200),
-            attempts: 4,
-        },
-        request_timeout: Duration::from_secs(10),
-        ..SyncConfig::default()
-    }
-}
-
-fn device(person: &str, config: SyncConfig) -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = MemoryKeyStore::default();
-    let store = Store::create(&StoreConfig::new(dir.path(), person), &keys).unwrap();
-    let store = SharedStore::new(store);
-    let client = SyncClient::new(store.clone(), config).unwrap();
-    Device {
-        _dir: dir,
-        keys,
-        store,
-        client,
-    }
-}
-
-impl Device {
-    fn s(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap()
-    }
-
-    fn id(&self) -> DeviceId {
-        self.s().author().device
-    }
-
-    fn signer(&self) -> DeviceSigningKey {
-        let seed = self.keys.get(DEVICE_KEY_NAME).unwrap().unwrap();
-        DeviceSigningKey::from_seed(seed.as_slice().try_into().unwrap()).unwrap()
-    }
-
-    async fn sync(&self, team: TeamId) -> holdfast_core::sync::SyncReport {
-        self.client.sync(team).await.unwrap()
-    }
-
+/// What a user could see of a case.
+trait View {
     /// Everything a user could see of a case, and the Automerge heads.
+    fn view(&self, case: NewCase) -> String;
+}
+
+impl View for Device {
     fn view(&self, case: NewCase) -> String {
         let mut s = self.s();
         let file = s.case_file(case.case_id).unwrap();
@@ -329,33 +181,6 @@ impl Device {
     }
 }
 
-/// The admin creates a team at `url` and registers it; each member redeems a one-time
-/// link-worker invite the admin made (what enrolment in person does).
-async fn team_of(url: &str, admin: &Device, members: &[&Device]) -> TeamId {
-    let team = admin.s().create_team(url).unwrap();
-    admin.client.register_team(team).await.unwrap();
-    for m in members {
-        enrol(admin, team, m).await;
-    }
-    team
-}
-
-/// `admin` invites `member` as a link worker; the member redeems the code.
-async fn enrol(admin: &Device, team: TeamId, member: &Device) -> holdfast_core::sync::SyncReport {
-    let code = admin
-        .client
-        .create_invite(team, Role::LinkWorker, None, 60_000)
-        .await
-        .unwrap();
-    let joined = member
-        .client
-        .redeem_invite(&member.keys, &code)
-        .await
-        .unwrap();
-    assert_eq!(joined.team, team);
-    joined.first_sync.unwrap()
-}
-
 fn session(note: &str, start: i64) -> NewSession {
     NewSession {
         start,
@@ -366,39 +191,6 @@ fn session(note: &str, start: i64) -> NewSession {
         holding_functions: vec![],
         follow_up: None,
     }
-}
-
-/// A bearer token got by hand, for requests the client would never make.
-async fn login(url: &str, device: DeviceId, signer: &DeviceSigningKey) -> String {
-    let http = reqwest::Client::new();
-    let ch: serde_json::Value = http
-        .post(format!("{url}/v1/auth/challenge"))
-        .json(&serde_json::json!({ "device": device.to_string() }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let challenge: [u8; 32] = hex::decode(ch["challenge"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let signature = sign_auth(signer, url, &device.into(), &challenge).unwrap();
-    let t: serde_json::Value = http
-        .post(format!("{url}/v1/auth/token"))
-        .json(&serde_json::json!({
-            "device": device.to_string(),
-            "challenge": hex::encode(challenge),
-            "signature": hex::encode(signature),
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    t["token"].as_str().unwrap().to_owned()
 }
 
 /// A push batch framed by hand: the protocol crate's encoder refuses what these tests
@@ -479,12 +271,11 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_devices_edit_offline_converge_and_the_relay_learns_nothing() {
     let logs = capture_logs();
-    let relay_dir = tempfile::tempdir().unwrap();
-    let mut relay = Relay::start(relay_dir.path()).await;
+    let mut relay = TestRelay::start().await;
     let url = relay.url();
-    let w1 = device("Sam Okafor", quick_retries());
-    let w2 = device("Priya Natarajan", quick_retries());
-    let sup = device("Jo Whitfield", quick_retries());
+    let w1 = Device::new("Sam Okafor");
+    let w2 = Device::new("Priya Natarajan");
+    let sup = Device::new("Jo Whitfield");
     let team = team_of(&url, &w1, &[&w2, &sup]).await;
 
     // The first link worker takes the referral and sees the patient.
@@ -595,10 +386,10 @@ async fn three_devices_edit_offline_converge_and_the_relay_learns_nothing() {
         "bean trench",
         "housing officer",
     ];
-    assert!(relay_dir.path().join("relay.db-wal").exists());
-    assert_no_plaintext_in(relay_dir.path(), &secrets);
+    assert!(relay.data_dir().join("relay.db-wal").exists());
+    assert_no_plaintext_in(relay.data_dir(), &secrets);
     relay.stop().await;
-    assert_no_plaintext_in(relay_dir.path(), &secrets);
+    assert_no_plaintext_in(relay.data_dir(), &secrets);
     let captured = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(
         captured.contains("holdfast_relay"),
@@ -612,14 +403,13 @@ async fn three_devices_edit_offline_converge_and_the_relay_learns_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_and_replayed_envelopes_are_refused() {
     capture_logs();
-    let relay_dir = tempfile::tempdir().unwrap();
-    let mut relay = Relay::start(relay_dir.path()).await;
+    let mut relay = TestRelay::start().await;
     let url = relay.url();
-    let w1 = device("Sam Okafor", quick_retries());
-    let w2 = device("Priya Natarajan", quick_retries());
-    let sup = device("Jo Whitfield", quick_retries());
+    let w1 = Device::new("Sam Okafor");
+    let w2 = Device::new("Priya Natarajan");
+    let sup = Device::new("Jo Whitfield");
     // A member gone rogue, whose signatures are genuine.
-    let mallory = device("Mallory", quick_retries());
+    let mallory = Device::new("Mallory");
     let team = team_of(&url, &w1, &[&w2, &sup, &mallory]).await;
     // A second team with the same link workers, to replay into.
     let team2 = team_of(&url, &w1, &[&w2]).await;
@@ -631,7 +421,7 @@ async fn tampered_and_replayed_envelopes_are_refused() {
     // A directory whose envelope a malicious relay will move into the second team.
     let directory = w1.s().create_directory("Leeds North").unwrap();
     w1.sync(team).await;
-    let moved_to_team2 = relay_envelopes(relay_dir.path(), team)
+    let moved_to_team2 = relay_envelopes(relay.data_dir(), team)
         .into_iter()
         .map(|(_, b)| b)
         .find(|b| EnvelopeRef::decode(b).unwrap().header.document == directory.into())
@@ -641,13 +431,13 @@ async fn tampered_and_replayed_envelopes_are_refused() {
         .set_status(case.case_id, CaseStatus::Holding, None)
         .unwrap();
     w1.sync(team).await;
-    let stored = relay_envelopes(relay_dir.path(), team);
+    let stored = relay_envelopes(relay.data_dir(), team);
     let (flip_seq, _) = *stored.last().unwrap();
     let (_, genuine) = stored.first().unwrap().clone();
 
     // What the relay itself refuses.
     let w2_key = w2.signer();
-    let token = login(&url, w2.id(), &w2_key).await;
+    let token = w2.login(&url).await.unwrap();
     let secret = w1.s().keys_held(team).unwrap();
     let in_w1s_name = envelope(team, &secret, case.case_id, w1.id(), &w2_key, b"forged");
     let (status, body) = raw_push(
@@ -684,12 +474,12 @@ async fn tampered_and_replayed_envelopes_are_refused() {
         (400..500).contains(&status),
         "an envelope of another team: {status} {body}"
     );
-    assert_eq!(relay_envelopes(relay_dir.path(), team).len(), stored.len());
+    assert_eq!(relay_envelopes(relay.data_dir(), team).len(), stored.len());
 
     // What only devices can tell: the relay's own database is edited behind its back.
     relay.stop().await;
     {
-        let conn = relay_db(relay_dir.path());
+        let conn = relay_db(relay.data_dir());
         let bytes: Vec<u8> = conn
             .query_row(
                 "SELECT bytes FROM envelopes WHERE team = ?1 AND seq = ?2",
@@ -706,16 +496,16 @@ async fn tampered_and_replayed_envelopes_are_refused() {
         .unwrap();
     }
     // Signed by W2 in W1's name.
-    relay_insert(relay_dir.path(), team, &in_w1s_name);
+    relay_insert(relay.data_dir(), team, &in_w1s_name);
     // W1's genuine envelope moved into the second team (the relay keeps ids unique, so a
     // replay is a move).
-    relay_db(relay_dir.path())
+    relay_db(relay.data_dir())
         .execute(
             "DELETE FROM envelopes WHERE id = ?1",
             [EnvelopeId::of(&moved_to_team2).0.as_slice()],
         )
         .unwrap();
-    relay_insert(relay_dir.path(), team2, &moved_to_team2);
+    relay_insert(relay.data_dir(), team2, &moved_to_team2);
     // A genuine envelope moved to another document: re-labelled and re-signed by a member.
     let mallory_key = mallory.signer();
     let moved = {
@@ -732,7 +522,7 @@ async fn tampered_and_replayed_envelopes_are_refused() {
         bytes.extend_from_slice(&signature);
         bytes
     };
-    relay_insert(relay_dir.path(), team, &moved);
+    relay_insert(relay.data_dir(), team, &moved);
     relay.restart().await;
 
     for d in [&w2, &sup] {
@@ -806,17 +596,16 @@ async fn tampered_and_replayed_envelopes_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_device_bootstraps_from_snapshots_and_later_changes() {
     capture_logs();
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(relay_dir.path()).await;
+    let relay = TestRelay::start().await;
     let url = relay.url();
-    let w1 = device(
+    let w1 = Device::with_config(
         "Sam Okafor",
         SyncConfig {
             snapshot_after: 20,
             ..quick_retries()
         },
     );
-    let w2 = device("Priya Natarajan", quick_retries());
+    let w2 = Device::new("Priya Natarajan");
     let team = team_of(&url, &w1, &[&w2]).await;
 
     let case = w1.s().create_case_file(NewPatient::named(NAME)).unwrap();
@@ -848,7 +637,7 @@ async fn a_new_device_bootstraps_from_snapshots_and_later_changes() {
     w1.sync(team).await;
     w2.sync(team).await;
 
-    let stored = relay_envelopes(relay_dir.path(), team);
+    let stored = relay_envelopes(relay.data_dir(), team);
     let snapshots: Vec<u64> = stored
         .iter()
         .filter_map(|(_, b)| {
@@ -863,8 +652,8 @@ async fn a_new_device_bootstraps_from_snapshots_and_later_changes() {
     );
 
     // A fourth device joins with an invite (redeeming runs its first sync).
-    let new = device("Jo Whitfield", quick_retries());
-    let report = enrol(&w1, team, &new).await;
+    let new = Device::new("Jo Whitfield");
+    let report = w1.enrol(team, &new, Role::LinkWorker).await;
     assert!(report.pull.bootstrap);
     assert!(
         report.pull.applied + 30 <= stored.len(),
@@ -890,17 +679,16 @@ async fn a_new_device_bootstraps_from_snapshots_and_later_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_killed_mid_push_loses_nothing_acknowledged() {
     capture_logs();
-    let relay_dir = tempfile::tempdir().unwrap();
-    let mut relay = Relay::start(relay_dir.path()).await;
+    let mut relay = TestRelay::start().await;
     let url = relay.url();
-    let w1 = device(
+    let w1 = Device::with_config(
         "Sam Okafor",
         SyncConfig {
             push_batch: 2,
             ..quick_retries()
         },
     );
-    let w2 = device("Priya Natarajan", quick_retries());
+    let w2 = Device::new("Priya Natarajan");
     let team = team_of(&url, &w1, &[&w2]).await;
 
     let mut cases = Vec::new();
@@ -947,7 +735,7 @@ async fn the_relay_killed_mid_push_loses_nothing_acknowledged() {
     let acknowledged = total as u64 - status.unacknowledged_envelopes;
 
     relay.restart().await;
-    let stored = relay_envelopes(relay_dir.path(), team);
+    let stored = relay_envelopes(relay.data_dir(), team);
     assert!(
         stored.len() as u64 >= acknowledged,
         "every acknowledged envelope survived the kill"
@@ -956,7 +744,7 @@ async fn the_relay_killed_mid_push_loses_nothing_acknowledged() {
     assert!(report.push.acknowledged > 0);
     let status = w1.client.status(team).await.unwrap();
     assert!(status.everything_uploaded && !status.offline && status.last_error.is_none());
-    let stored = relay_envelopes(relay_dir.path(), team);
+    let stored = relay_envelopes(relay.data_dir(), team);
     assert_eq!(stored.len(), total, "each envelope stored once");
 
     w2.sync(team).await;
@@ -969,19 +757,14 @@ async fn the_relay_killed_mid_push_loses_nothing_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_push_keeps_the_outbox_and_retries_with_identical_envelopes() {
     capture_logs();
-    let relay_dir = tempfile::tempdir().unwrap();
     // Devices reach the relay through the proxy, so the relay's origin is the proxy's.
-    let (listener, proxy_addr) = Proxy::bind().await;
-    let mut relay = Relay::start_at(
-        relay_dir.path(),
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        Some(format!("http://{proxy_addr}")),
-    )
-    .await;
-    let proxy = Proxy::start(listener, relay.addr);
+    let listener = Proxy::bind().await;
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    let mut relay = TestRelay::builder().public_url(public).start().await;
+    let proxy = Proxy::start(listener, relay.addr());
     let url = proxy.url();
-    let w1 = device("Sam Okafor", quick_retries());
-    let w2 = device("Priya Natarajan", quick_retries());
+    let w1 = Device::new("Sam Okafor");
+    let w2 = Device::new("Priya Natarajan");
     let team = team_of(&url, &w1, &[&w2]).await;
 
     let case = w1.s().create_case_file(NewPatient::named(NAME)).unwrap();
@@ -1002,7 +785,7 @@ async fn an_interrupted_push_keeps_the_outbox_and_retries_with_identical_envelop
         "nothing removed without an ack"
     );
     let ids: Vec<EnvelopeId> = pending.iter().map(|p| p.id).collect();
-    let stored: Vec<EnvelopeId> = relay_envelopes(relay_dir.path(), team)
+    let stored: Vec<EnvelopeId> = relay_envelopes(relay.data_dir(), team)
         .iter()
         .map(|(_, b)| EnvelopeId::of(b))
         .collect();
@@ -1025,7 +808,7 @@ async fn an_interrupted_push_keeps_the_outbox_and_retries_with_identical_envelop
     assert_eq!(report.acknowledged, 2);
     assert_eq!(report.sealed, 0, "nothing sealed twice");
     assert_eq!(w1.s().outbox_len().unwrap(), 0);
-    let stored: Vec<EnvelopeId> = relay_envelopes(relay_dir.path(), team)
+    let stored: Vec<EnvelopeId> = relay_envelopes(relay.data_dir(), team)
         .iter()
         .map(|(_, b)| EnvelopeId::of(b))
         .collect();
@@ -1037,11 +820,10 @@ async fn an_interrupted_push_keeps_the_outbox_and_retries_with_identical_envelop
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_subscription_pulls_when_the_head_moves_and_pushes_local_changes() {
     capture_logs();
-    let relay_dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(relay_dir.path()).await;
+    let relay = TestRelay::start().await;
     let url = relay.url();
-    let w1 = device("Sam Okafor", quick_retries());
-    let sup = device("Jo Whitfield", quick_retries());
+    let w1 = Device::new("Sam Okafor");
+    let sup = Device::new("Jo Whitfield");
     let team = team_of(&url, &w1, &[&sup]).await;
     let live = sup.client.live(team);
 
