@@ -12,6 +12,11 @@ use holdfast_core::{
 };
 use holdfast_protocol::{DeviceSigningKey, SharedClock, system_clock};
 use holdfast_relay::testing::{self, Refused};
+use tokio::sync::broadcast::error::RecvError;
+
+/// How long [`Device::wait_until`] waits before failing the test: an upper bound only, it
+/// returns as soon as the condition holds.
+const WAIT_LIMIT: Duration = Duration::from_secs(20);
 
 /// A device: its own encrypted store (created from nothing, as on a new phone), a key
 /// store, a sync client.
@@ -137,6 +142,24 @@ impl Device {
     /// Logs in by hand at the relay at `url`, for requests the sync client never makes.
     pub async fn login(&self, url: &str) -> Result<String, Refused> {
         testing::login(url, self.id().into(), &self.signer()).await
+    }
+
+    /// Waits until `check` holds for the store. It is checked now and again whenever the
+    /// store reports a change (`Store::subscribe`: pulled or local edits, sync status), so
+    /// it returns as soon as that happens; after 20 s the test fails, saying `what` it
+    /// waited for.
+    pub async fn wait_until(&self, what: &str, mut check: impl FnMut(&mut Store) -> bool) {
+        // Subscribed before the first check: a change between the two is not missed.
+        let mut events = self.s().subscribe();
+        let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
+        while !check(&mut self.s()) {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                // Lagged: events were missed, so check again, as for any event.
+                Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
+                Ok(Err(RecvError::Closed)) => panic!("the store closed before {what}"),
+                Err(_) => panic!("timed out after {WAIT_LIMIT:?} waiting for {what}"),
+            }
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! - [`Device`]: an encrypted store in a temporary folder, an in-memory key store and a
 //!   sync client, optionally on a test's clock; [`Device::enrol`], [`team_of`],
-//!   [`quick_retries`];
+//!   [`quick_retries`], and [`Device::wait_until`] to wait on the store's events instead
+//!   of polling;
 //! - [`Proxy`]: a loopback proxy in front of the relay that counts what passes and can
 //!   drop the relay's answers.
 //!

@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use holdfast_core::model::case_file::{CaseStatus, NewPatient, NewSession, SessionMode};
 use holdfast_core::model::ids::{DeviceId, DocId};
@@ -256,14 +256,6 @@ fn envelope(
     };
     let key = keys.key_for(doc, 1).unwrap();
     seal(&header, &key, plaintext, signer).unwrap()
-}
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -709,15 +701,9 @@ async fn the_relay_killed_mid_push_loses_nothing_acknowledged() {
 
     let pusher = w1.client.clone();
     let push = tokio::spawn(async move { pusher.push(team).await });
-    let store = w1.store.clone();
-    eventually("the first acknowledgements", || {
-        store
-            .lock()
-            .unwrap()
-            .sync_status(team)
-            .unwrap()
-            .unacknowledged_envelopes
-            < 290
+    // Each acknowledged request is committed, then announced (`SyncChanged`).
+    w1.wait_until("the first acknowledgements", |s| {
+        s.sync_status(team).unwrap().unacknowledged_envelopes < 290
     })
     .await;
     relay.kill();
@@ -829,15 +815,8 @@ async fn the_live_subscription_pulls_when_the_head_moves_and_pushes_local_change
 
     let case = w1.s().create_case_file(NewPatient::named(NAME)).unwrap();
     w1.sync(team).await;
-    let store = sup.store.clone();
-    eventually("the supervisor to receive the case", || {
-        store
-            .lock()
-            .unwrap()
-            .caseload(&Default::default())
-            .unwrap()
-            .len()
-            == 1
+    sup.wait_until("the supervisor to receive the case", |s| {
+        s.caseload(&Default::default()).unwrap().len() == 1
     })
     .await;
 
@@ -846,13 +825,8 @@ async fn the_live_subscription_pulls_when_the_head_moves_and_pushes_local_change
         .add_supervision_comment(case.case_id, "well held")
         .unwrap();
     sup.client.notify_local_change();
-    eventually("the comment to reach the relay", || {
-        store
-            .lock()
-            .unwrap()
-            .sync_status(team)
-            .unwrap()
-            .everything_uploaded
+    sup.wait_until("the comment to reach the relay", |s| {
+        s.sync_status(team).unwrap().everything_uploaded
     })
     .await;
     w1.sync(team).await;
