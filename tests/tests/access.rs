@@ -11,6 +11,7 @@
 //!   and grant nothing.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use holdfast_core::access::InviteStatus;
@@ -19,7 +20,8 @@ use holdfast_core::model::ids::DocId;
 use holdfast_core::sync::Role;
 use holdfast_core::{Error, TeamId};
 use holdfast_protocol::{
-    DocumentKey, EnvelopeRef, Header, InviteCode, Kind, PullPage, PushBatch, SystemRandom, seal,
+    DocumentKey, EnvelopeRef, Header, InviteCode, Kind, ManualClock, PullPage, PushBatch,
+    SystemRandom, seal,
 };
 use holdfast_relay::testing::TestRelay;
 use holdfast_tests::{Device, Proxy};
@@ -406,10 +408,16 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_abuse_is_refused_and_grants_nothing() {
-    let relay = TestRelay::start().await;
+    // The relay and every device read one clock, moved by the test instead of sleeping.
+    let clock = ManualClock::starting_now();
+    let relay = TestRelay::builder()
+        .clock(Arc::new(clock.clone()))
+        .start()
+        .await;
+    let device = |person: &str| Device::with_clock(person, Arc::new(clock.clone()));
     let url = relay.url();
-    let admin = Device::new("Ada Admin");
-    let worker = Device::new("Lee Linkworker");
+    let admin = device("Ada Admin");
+    let worker = device("Lee Linkworker");
     let team = admin.s().create_team(&url).unwrap();
     admin.client.sync(team).await.unwrap();
     admin.enrol(team, &worker, Role::LinkWorker).await;
@@ -417,13 +425,13 @@ async fn invite_abuse_is_refused_and_grants_nothing() {
 
     // Reuse: the second device is told the invite was used, and joins nothing.
     let code = invite(&admin, team, Role::LinkWorker, None).await;
-    let first = Device::new("First");
+    let first = device("First");
     first
         .client
         .redeem_invite(&first.keys, &code)
         .await
         .unwrap();
-    let second = Device::new("Second");
+    let second = device("Second");
     let err = second
         .client
         .redeem_invite(&second.keys, &code)
@@ -438,8 +446,8 @@ async fn invite_abuse_is_refused_and_grants_nothing() {
         .create_invite(team, Role::LinkWorker, None, 1)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let late = Device::new("Late");
+    clock.advance(Duration::from_millis(50));
+    let late = device("Late");
     let err = late
         .client
         .redeem_invite(&late.keys, &code)
@@ -452,7 +460,7 @@ async fn invite_abuse_is_refused_and_grants_nothing() {
     let code = invite(&admin, team, Role::LinkWorker, None).await;
     let mut altered = InviteCode::decode(&code).unwrap();
     altered.role = Role::Admin;
-    let forger = Device::new("Forger");
+    let forger = device("Forger");
     let err = forger
         .client
         .redeem_invite(&forger.keys, &altered.encode())
@@ -661,12 +669,18 @@ async fn a_redeem_whose_answer_was_lost_succeeds_when_tried_again() {
 /// and only its maker or an admin may cancel it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_invite_redeems_nothing_and_its_keys_leave_the_relay() {
-    let relay = TestRelay::start().await;
+    // The relay and every device read one clock, moved by the test instead of sleeping.
+    let clock = ManualClock::starting_now();
+    let relay = TestRelay::builder()
+        .clock(Arc::new(clock.clone()))
+        .start()
+        .await;
+    let device = |person: &str| Device::with_clock(person, Arc::new(clock.clone()));
     let url = relay.url();
-    let admin = Device::new("Ada Admin");
+    let admin = device("Ada Admin");
     let team = admin.s().create_team(&url).unwrap();
     admin.client.sync(team).await.unwrap();
-    let worker = Device::new("Lee Linkworker");
+    let worker = device("Lee Linkworker");
     admin.enrol(team, &worker, Role::LinkWorker).await;
     let bundles_for = |id: [u8; 16]| -> i64 {
         let conn = rusqlite::Connection::open(relay.data_dir().join("relay.db")).unwrap();
@@ -715,7 +729,7 @@ async fn a_cancelled_invite_redeems_nothing_and_its_keys_leave_the_relay() {
         .unwrap();
     assert_eq!(entry.status, InviteStatus::Cancelled(admin.id()));
 
-    let late = Device::new("Late");
+    let late = device("Late");
     let err = late
         .client
         .redeem_invite(&late.keys, &code)
@@ -728,7 +742,7 @@ async fn a_cancelled_invite_redeems_nothing_and_its_keys_leave_the_relay() {
     let err = admin.client.cancel_invite(team, &code).await.unwrap_err();
     assert!(err.to_string().contains("cancelled"), "{err}");
     let used = invite(&admin, team, Role::LinkWorker, None).await;
-    let other = Device::new("Other");
+    let other = device("Other");
     other
         .client
         .redeem_invite(&other.keys, &used)
@@ -745,7 +759,7 @@ async fn a_cancelled_invite_redeems_nothing_and_its_keys_leave_the_relay() {
         .unwrap();
     let lapsed = InviteCode::decode(&lapsed).unwrap().id();
     assert_eq!(bundles_for(lapsed.0), 1);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    clock.advance(Duration::from_millis(600));
     invite(&admin, team, Role::LinkWorker, None).await;
     assert_eq!(bundles_for(lapsed.0), 0, "expired, then deleted");
 
