@@ -27,6 +27,7 @@ use holdfast_ffi::{
     ReferralInput, ReferralSource, Role, SessionInput, SessionMode, StepInput, StepOwner,
     measure_form,
 };
+use holdfast_relay::testing::TestRelay;
 
 // ---------------------------------------------------------------------------------------
 // Fixtures
@@ -43,36 +44,6 @@ impl HostKeyStore for MemoryKeys {
     fn put(&self, name: String, value: Vec<u8>) -> Result<(), HoldfastError> {
         self.0.lock().unwrap().insert(name, value);
         Ok(())
-    }
-}
-
-/// A relay on port 0 in a runtime of its own.
-struct Relay {
-    url: String,
-    _running: holdfast_relay::RunningRelay,
-    _rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
-
-impl Relay {
-    fn start() -> Relay {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let running = rt
-            .block_on(holdfast_relay::serve(holdfast_relay::Config::new(
-                dir.path(),
-            )))
-            .unwrap();
-        Relay {
-            url: running.url(),
-            _running: running,
-            _rt: rt,
-            _dir: dir,
-        }
     }
 }
 
@@ -134,7 +105,7 @@ fn home_visit(note: &str) -> SessionInput {
 
 /// A team of link worker A (admin) and link worker B, with one accepted case.
 struct Team {
-    relay: Relay,
+    relay: TestRelay,
     a: Phone,
     b: Phone,
     case: String,
@@ -142,9 +113,9 @@ struct Team {
 }
 
 fn team_with_a_case() -> Team {
-    let relay = Relay::start();
+    let relay = TestRelay::blocking_start();
     let a = phone("Asha (link worker)");
-    let team = a.create_team(relay.url.clone()).unwrap();
+    let team = a.create_team(relay.url()).unwrap();
     let ids = a.create_case(patient("Mrs Eleanor Rigby")).unwrap();
     let referral = a
         .add_referral(
@@ -542,9 +513,9 @@ const OPEN_REFERRAL: &str = r#"[
 
 #[test]
 fn the_directory_import_search_link_and_share() {
-    let relay = Relay::start();
+    let relay = TestRelay::blocking_start();
     let a = phone("Asha");
-    let first = a.create_team(relay.url.clone()).unwrap();
+    let first = a.create_team(relay.url()).unwrap();
     let dir = a.create_directory("Leeds North".into()).unwrap();
     assert_eq!(a.directories().unwrap(), vec![dir.clone()]);
 
@@ -639,7 +610,7 @@ fn the_directory_import_search_link_and_share() {
     );
 
     // A link worker in two teams shares the directory into the second.
-    let second = a.create_team(relay.url.clone()).unwrap();
+    let second = a.create_team(relay.url()).unwrap();
     assert!(a.share_directory(dir.clone(), second.clone()).unwrap() > 0);
     assert_eq!(
         a.document_teams(dir.clone()).unwrap(),
