@@ -1,14 +1,15 @@
 //! Sync: one round with the relay (push, pull, where things stand), following a team live,
 //! and the sync status of every team.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use holdfast_core::store::TeamInfo;
+use holdfast_core::store::{StoreEvent, TeamInfo};
 use holdfast_core::sync::{SyncReport, SyncStatus};
 use holdfast_core::{Store, TeamId};
 use serde::Serialize;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::Ctx;
 use crate::args::SyncArgs;
@@ -16,9 +17,6 @@ use crate::clock::Clock;
 use crate::error::{CliError, Result};
 use crate::net::{self, Doing, Session};
 use crate::output::{Output, count, short};
-
-/// How often `--watch` looks at the sync status for pulls to report.
-const WATCH_POLL: Duration = Duration::from_millis(200);
 
 #[derive(Serialize)]
 struct TeamSynced {
@@ -219,6 +217,14 @@ struct Pulled<'a> {
 }
 
 #[derive(Serialize)]
+struct Live {
+    event: &'static str,
+    at: i64,
+    team: TeamId,
+    cursor: u64,
+}
+
+#[derive(Serialize)]
 struct Stopped {
     event: &'static str,
     reason: &'static str,
@@ -226,13 +232,16 @@ struct Stopped {
     pulls: u64,
 }
 
-/// Follows the teams live until Ctrl-C or `limit`, printing a line per pull.
+/// Follows the teams live until Ctrl-C or `limit`, printing a line when a team's live
+/// connection is up and a line per pull.
 fn watch(ctx: &Ctx, s: &Session, teams: &[TeamInfo], limit: Option<Duration>) -> Result<Output> {
     let started = Instant::now();
     let mut last: HashMap<TeamId, SyncStatus> = HashMap::new();
     for t in teams {
         last.insert(t.team, s.lock()?.sync_status(t.team)?);
     }
+    // Subscribed before the live tasks start, so that their first sync is seen.
+    let mut events = s.lock()?.subscribe();
     let _live: Vec<_> = {
         let _inside = s.rt.enter();
         teams.iter().map(|t| s.client.live(t.team)).collect()
@@ -252,8 +261,15 @@ fn watch(ctx: &Ctx, s: &Session, teams: &[TeamInfo], limit: Option<Duration>) ->
         return Output::new(&serde_json::Value::Null, "");
     }
     let mut pulls = 0u64;
-    let reason =
-        s.rt.block_on(watch_loop(ctx, s, teams, limit, &mut last, &mut pulls))?;
+    let reason = s.rt.block_on(watch_loop(
+        ctx,
+        s,
+        teams,
+        limit,
+        &mut events,
+        &mut last,
+        &mut pulls,
+    ))?;
     let stopped = Stopped {
         event: "stopped",
         reason,
@@ -276,12 +292,14 @@ fn watch(ctx: &Ctx, s: &Session, teams: &[TeamInfo], limit: Option<Duration>) ->
     Ok(Output::new(&stopped, text)?.compact())
 }
 
-/// Polls the teams' status until Ctrl-C, `limit` or a closed output; says which.
+/// Reports the teams' status as it changes (the store's `SyncChanged` events) until
+/// Ctrl-C, `limit` or a closed output; says which.
 async fn watch_loop(
     ctx: &Ctx,
     s: &Session,
     teams: &[TeamInfo],
     limit: Option<Duration>,
+    events: &mut broadcast::Receiver<StoreEvent>,
     last: &mut HashMap<TeamId, SyncStatus>,
     pulls: &mut u64,
 ) -> Result<&'static str> {
@@ -294,22 +312,52 @@ async fn watch_loop(
         }
     };
     tokio::pin!(deadline);
-    let mut tick = tokio::time::interval(WATCH_POLL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Teams whose live connection is up: only the live task syncs while watching, and only
+    // once connected, so its first successful sync says so.
+    let mut live: HashSet<TeamId> = HashSet::new();
     loop {
-        tokio::select! {
+        let changed: Vec<&TeamInfo> = tokio::select! {
+            // Ctrl-C first: its handler is in place before the first line is printed.
+            biased;
             _ = &mut ctrl_c => return Ok("interrupted"),
             () = &mut deadline => return Ok("time"),
-            _ = tick.tick() => {
-                for t in teams {
-                    let now = s.client.status(t.team).await?;
-                    let before = last.insert(t.team, now.clone());
-                    if let Some((line, pulled)) = watch_line(ctx, s, &now, before.as_ref()).await? {
-                        *pulls += u64::from(pulled);
-                        if !line.emit(ctx.json)? {
-                            return Ok("closed");
-                        }
-                    }
+            event = events.recv() => match event {
+                Ok(StoreEvent::SyncChanged { team }) => {
+                    teams.iter().filter(|t| t.team == team).collect()
+                }
+                Ok(_) => continue,
+                // Events were missed: look at every team.
+                Err(RecvError::Lagged(_)) => teams.iter().collect(),
+                Err(RecvError::Closed) => {
+                    return Err(CliError::Sync("the store stopped reporting changes".into()));
+                }
+            },
+        };
+        for t in changed {
+            let now = s.client.status(t.team).await?;
+            if now.last_error.is_none() && live.insert(t.team) {
+                let at = ctx.clock.now_millis();
+                let text = format!(
+                    "{}  team {}  live: connected to the relay (position #{})",
+                    ctx.clock.time_of_day(at),
+                    short(&t.team),
+                    now.cursor
+                );
+                let event = Live {
+                    event: "live",
+                    at,
+                    team: t.team,
+                    cursor: now.cursor,
+                };
+                if !Output::new(&event, text)?.compact().emit(ctx.json)? {
+                    return Ok("closed");
+                }
+            }
+            let before = last.insert(t.team, now.clone());
+            if let Some((line, pulled)) = watch_line(ctx, s, &now, before.as_ref()).await? {
+                *pulls += u64::from(pulled);
+                if !line.emit(ctx.json)? {
+                    return Ok("closed");
                 }
             }
         }
