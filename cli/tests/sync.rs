@@ -1,52 +1,30 @@
 //! `holdfast` sync commands end to end: the real binary, devices in temporary folders and a
 //! relay started in this test process (`holdfast_relay::serve` on 127.0.0.1:0).
 
+use std::io::{BufRead, BufReader, Lines};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use holdfast_relay::RunningRelay;
+use holdfast_relay::testing::TestRelay;
 use serde_json::Value;
 
-/// A relay on a free loopback port, in a runtime of its own.
-struct Relay {
-    rt: tokio::runtime::Runtime,
-    running: Option<RunningRelay>,
-    _dir: tempfile::TempDir,
-}
-
-impl Relay {
-    fn start() -> Relay {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = holdfast_relay::Config::new(dir.path().join("relay"));
-        let running = rt.block_on(holdfast_relay::serve(config)).unwrap();
-        Relay {
-            rt,
-            running: Some(running),
-            _dir: dir,
+/// Reads a watcher's output line by line (into `seen`) until a line contains `wanted`;
+/// returns that line. Fails if the watcher stops first.
+fn read_until(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    seen: &mut String,
+    wanted: &str,
+) -> String {
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(wanted) {
+            return line;
         }
     }
-
-    fn url(&self) -> String {
-        self.running.as_ref().unwrap().url()
-    }
-
-    fn stop(&mut self) {
-        if let Some(running) = self.running.take() {
-            self.rt.block_on(running.shutdown()).unwrap();
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.stop();
-    }
+    panic!("the watcher stopped before printing {wanted:?}:\n{seen}");
 }
 
 /// A loopback address where nothing listens.
@@ -246,7 +224,7 @@ fn invites_fail_plainly_before_anything_is_sent() {
 
 #[test]
 fn a_team_grows_by_invites_shares_a_plan_and_revokes_a_device() {
-    let mut relay = Relay::start();
+    let mut relay = TestRelay::blocking_start();
     let url = relay.url();
     let admin = Device::new("Sam Okafor");
     let colleague = Device::new("Priya Natarajan");
@@ -386,21 +364,52 @@ fn a_team_grows_by_invites_shares_a_plan_and_revokes_a_device() {
     colleague.ok(&["sync"]);
     assert!(colleague.ok(&["caseload"]).contains("Grace Hopper"));
 
-    // --watch follows the team and stops by itself; a change made meanwhile arrives.
-    let watcher = colleague
-        .command(&["sync", "--watch", "--for", "6"])
+    // --watch follows the team: a line once its live connection is up, then a line per
+    // pull, so a change made meanwhile arrives. Ctrl-C stops it cleanly; with --for it
+    // stops by itself (the supervisor's device watches alongside for a second). The
+    // colleague's --for is only an upper bound, should the lines never come.
+    let timed = third
+        .command(&["sync", "--watch", "--for", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut watcher = colleague
+        .command(&["sync", "--watch", "--for", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watcher.stdout.take().unwrap()).lines();
+    let mut watch_out = String::new();
+    read_until(&mut lines, &mut watch_out, "live: connected");
     admin.ok(&["patient", "add", "--name", "Alan Turing"]);
     admin.ok(&["sync"]);
-    let watched = watcher.wait_with_output().unwrap();
-    let watch_out = String::from_utf8(watched.stdout).unwrap();
-    assert_eq!(watched.status.code(), Some(0), "{watch_out}");
-    assert!(watch_out.contains("Stopped after 6 s"), "{watch_out}");
+    let pulled = read_until(&mut lines, &mut watch_out, "pulled to");
+    let pulled = if pulled.contains("(+0)") {
+        // The pull of the live connection's first sync; the next one brings the patient.
+        read_until(&mut lines, &mut watch_out, "pulled to")
+    } else {
+        pulled
+    };
+    assert!(!pulled.contains("(+0)"), "{watch_out}");
+    let interrupted = Command::new("kill")
+        .args(["-INT", &watcher.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    for line in lines {
+        watch_out.push_str(&line.unwrap());
+        watch_out.push('\n');
+    }
+    let status = watcher.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{watch_out}");
+    assert!(watch_out.contains("Stopped on Ctrl-C"), "{watch_out}");
     assert!(colleague.ok(&["caseload"]).contains("Alan Turing"));
+    let timed = timed.wait_with_output().unwrap();
+    let timed_out = String::from_utf8(timed.stdout).unwrap();
+    assert_eq!(timed.status.code(), Some(0), "{timed_out}");
+    assert!(timed_out.contains("Stopped after 1 s"), "{timed_out}");
 
     // Unreachable relays: one line, nothing changed.
     let stranger = Device::new("Lee Quinn");
@@ -414,7 +423,7 @@ fn a_team_grows_by_invites_shares_a_plan_and_revokes_a_device() {
         .as_str()
         .unwrap()
         .to_owned();
-    relay.stop();
+    relay.blocking_stop();
     let line = stranger.fails(&["invite", "redeem", &late]);
     assert!(line.contains("cannot reach"), "{line}");
     assert_eq!(stranger.json(&["team", "list"]), serde_json::json!([]));
