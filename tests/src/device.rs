@@ -11,7 +11,6 @@ use holdfast_core::{
     KeyStore, MemoryKeyStore, SharedStore, Store, StoreConfig, SyncClient, SyncConfig, TeamId,
 };
 use holdfast_protocol::{DeviceSigningKey, SharedClock, system_clock};
-use holdfast_relay::testing::{self, Refused};
 use tokio::sync::broadcast::error::RecvError;
 
 /// How long [`Device::wait_until`] waits before failing the test: an upper bound only, it
@@ -137,11 +136,6 @@ impl Device {
             .expect("the invite redeemed");
         assert_eq!((enrolled.team, enrolled.role), (team, role));
         enrolled.first_sync.expect("the first sync")
-    }
-
-    /// Logs in by hand at the relay at `url`, for requests the sync client never makes.
-    pub async fn login(&self, url: &str) -> Result<String, Refused> {
-        testing::login(url, self.id().into(), &self.signer()).await
     }
 
     /// Waits until `check` holds for the store. It is checked now and again whenever the

@@ -23,7 +23,7 @@ use holdfast_protocol::{
     DocumentKey, EnvelopeRef, Header, InviteCode, Kind, ManualClock, PullPage, PushBatch,
     SystemRandom, seal,
 };
-use holdfast_relay::testing::TestRelay;
+use holdfast_relay::testing::{self, Refused, TestRelay};
 use holdfast_tests::{Device, Proxy};
 
 /// The key `device` would open (or seal) `doc` with at `epoch`, if it has one.
@@ -37,6 +37,11 @@ async fn invite(admin: &Device, team: TeamId, role: Role, plan: Option<DocId>) -
         .create_invite(team, role, plan, 60_000)
         .await
         .unwrap()
+}
+
+/// A bearer token for `device` got by hand, or the relay's refusal.
+async fn login(url: &str, device: &Device) -> Result<String, Refused> {
+    testing::login(url, device.id().into(), &device.signer()).await
 }
 
 /// `GET` with a bearer token: status and body.
@@ -249,7 +254,7 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
     }
 
     // Content written after the revocation, as a staff device pulls it from the relay.
-    let admin_token = admin.login(&url).await.unwrap();
+    let admin_token = login(&url, &admin).await.unwrap();
     let admin_key = admin.s().device_public_key();
     let after = |envs: Vec<Vec<u8>>| -> Vec<Vec<u8>> {
         envs.into_iter()
@@ -310,7 +315,7 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
     writeln!(table, "{}", "-".repeat(15 + 5 * 20)).unwrap();
     let mut mismatches = Vec::new();
     for (r, (role, device)) in roles.iter().enumerate() {
-        let token = device.login(&url).await.map_err(|refused| refused.status);
+        let token = login(&url, device).await.map_err(|refused| refused.status);
         let mut row = format!("{role:<15}");
         for (k, (kind, doc)) in kinds.iter().enumerate() {
             let (read, write) = match (&token, doc) {
@@ -503,8 +508,8 @@ async fn invite_abuse_is_refused_and_grants_nothing() {
             .unwrap_err();
         assert!(err.to_string().contains("not allowed"), "{err}");
     }
-    let token = worker.login(&url).await.unwrap();
-    let admin_token = admin.login(&url).await.unwrap();
+    let token = login(&url, &worker).await.unwrap();
+    let admin_token = login(&url, &admin).await.unwrap();
     let len = membership_len(&url, &admin_token, team).await;
     let status = write_membership(&url, &token, team, &worker, len, Role::Admin).await;
     assert_eq!(status, 403);

@@ -27,7 +27,7 @@ use holdfast_core::{Error, SyncConfig, TeamId};
 use holdfast_protocol::{
     DeviceSigningKey, EnvelopeId, EnvelopeRef, Header, Kind, PUSH_MAGIC, SystemRandom, seal,
 };
-use holdfast_relay::testing::TestRelay;
+use holdfast_relay::testing::{self, TestRelay};
 use holdfast_tests::{Device, Proxy, quick_retries, team_of};
 
 const NAME: &str = "Wilhelmina Featherstonehaugh";
@@ -429,7 +429,7 @@ async fn tampered_and_replayed_envelopes_are_refused() {
 
     // What the relay itself refuses.
     let w2_key = w2.signer();
-    let token = w2.login(&url).await.unwrap();
+    let token = testing::login(&url, w2.id().into(), &w2_key).await.unwrap();
     let secret = w1.s().keys_held(team).unwrap();
     let in_w1s_name = envelope(team, &secret, case.case_id, w1.id(), &w2_key, b"forged");
     let (status, body) = raw_push(
