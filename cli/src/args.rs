@@ -615,8 +615,8 @@ or show it on screen. A patient's own device gets a code for their plan only:
 
 const SYNC_AFTER_HELP: &str = "\
 Without --watch, one round: push what waits here, pull what is new, and say where things
-stand. With --watch, it keeps a live connection and pulls as colleagues' changes arrive, one
-line per pull, until Ctrl-C (or --for SECONDS). While it runs, other holdfast commands on this
+stand. With --watch, it keeps a live connection (a line says when it is up) and pulls as
+colleagues' changes arrive, one line per pull, until Ctrl-C (or --for SECONDS). While it runs, other holdfast commands on this
 device wait for it: stop it first to make changes here.";
 
 /// `holdfast team …`

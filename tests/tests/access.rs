@@ -384,14 +384,20 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
             assert!(lost_keys.key_for(doc, e.header.epoch).is_err());
         }
     }
-    // Its own sync fails with a clear error and changes nothing.
+    // Its own sync fails with the error the app acts on (this phone was removed) and
+    // changes nothing; its status says so too.
     let err = lost.client.sync(team).await.unwrap_err();
     assert!(
-        matches!(
-            &err,
-            Error::Relay { status: 403, .. } | Error::NotAllowed(_)
-        ),
-        "{err}"
+        matches!(&err, Error::Revoked { team: t } if *t == team.to_string()),
+        "{err:?}"
+    );
+    let status = lost.client.status(team).await.unwrap();
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("revoked")),
+        "{status:?}"
     );
     // The patient's store holds its plan and nothing else of the team.
     let mut p = patient.s();

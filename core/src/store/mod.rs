@@ -165,7 +165,7 @@ impl Store {
     }
 
     /// The clock this store reads (`StoreConfig::clock`).
-    pub(crate) fn clock(&self) -> &SharedClock {
+    pub fn clock(&self) -> &SharedClock {
         &self.config.clock
     }
 
