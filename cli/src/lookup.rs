@@ -5,7 +5,7 @@ use std::fmt::Display;
 
 use holdfast_core::Store;
 use holdfast_core::model::DocKind;
-use holdfast_core::model::ids::{AssetId, DocId};
+use holdfast_core::model::ids::{AssetId, DocumentId};
 use holdfast_core::store::CaseloadFilter;
 
 use crate::error::{CliError, Result};
@@ -58,7 +58,7 @@ pub fn pick<T: Copy + Display>(
     }
 }
 
-fn full_doc_id(typed: &str) -> Option<DocId> {
+fn full_doc_id(typed: &str) -> Option<DocumentId> {
     let t = typed.trim();
     (t.len() == 32).then(|| t.parse().ok()).flatten()
 }
@@ -66,12 +66,12 @@ fn full_doc_id(typed: &str) -> Option<DocId> {
 /// A case id or an action plan id from the caseload, shown as the id itself.
 #[derive(Clone, Copy)]
 enum CaseOrPlan {
-    Case(DocId),
-    Plan { case: DocId, plan: DocId },
+    Case(DocumentId),
+    Plan { case: DocumentId, plan: DocumentId },
 }
 
 impl CaseOrPlan {
-    fn case(self) -> DocId {
+    fn case(self) -> DocumentId {
         match self {
             CaseOrPlan::Case(case) | CaseOrPlan::Plan { case, .. } => case,
         }
@@ -104,7 +104,7 @@ fn in_caseload(store: &Store, kind: &str, typed: &str) -> Result<CaseOrPlan> {
 }
 
 /// A case, by its id or a prefix of it (or of its action plan's id).
-pub fn case(store: &Store, typed: &str) -> Result<DocId> {
+pub fn case(store: &Store, typed: &str) -> Result<DocumentId> {
     if let Some(id) = full_doc_id(typed) {
         match store.kind_of(id) {
             Ok(DocKind::CaseFile) => return Ok(id),
@@ -122,7 +122,7 @@ pub fn case(store: &Store, typed: &str) -> Result<DocId> {
 }
 
 /// An action plan, by its id or a prefix of it, or by its case's.
-pub fn plan(store: &mut Store, typed: &str) -> Result<DocId> {
+pub fn plan(store: &mut Store, typed: &str) -> Result<DocumentId> {
     if let Some(id) = full_doc_id(typed) {
         match store.kind_of(id) {
             Ok(DocKind::ActionPlan) => return Ok(id),
@@ -152,7 +152,7 @@ pub fn plan(store: &mut Store, typed: &str) -> Result<DocId> {
 }
 
 /// A directory, by its id or a prefix of it.
-pub fn directory(store: &Store, typed: &str) -> Result<DocId> {
+pub fn directory(store: &Store, typed: &str) -> Result<DocumentId> {
     pick("directory", typed, store.document_ids(DocKind::Directory)?)
 }
 

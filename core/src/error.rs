@@ -71,7 +71,7 @@ pub enum Error {
     )]
     DuplicatePatient {
         /// The existing case.
-        existing: crate::model::ids::DocId,
+        existing: crate::model::ids::DocumentId,
     },
     /// No such document or item.
     #[error("no {kind} with id {id}")]

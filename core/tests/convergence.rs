@@ -10,7 +10,7 @@ use holdfast_core::model::case_file::{
 };
 use holdfast_core::model::directory::{self, AssetInput, Capacity};
 use holdfast_core::model::doc::{self, Author};
-use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::model::measures::Instrument;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -241,7 +241,7 @@ proptest! {
         seed in 1u64..u64::MAX,
     ) {
         let base_author = author(0);
-        let mut base = case_file::create(&base_author, &Patient::named("Ada"), DocId([9; 16]), T).expect("create");
+        let mut base = case_file::create(&base_author, &Patient::named("Ada"), DocumentId([9; 16]), T).expect("create");
         doc::commit(&mut base, &base_author, "created", T);
         let mut reps = replicas(&mut base, ops.len());
         for (i, batch) in ops.iter().enumerate() {
@@ -273,7 +273,7 @@ proptest! {
 #[test]
 fn concurrent_status_changes_stay_visible_until_resolved() {
     let a0 = author(0);
-    let mut base = case_file::create(&a0, &Patient::named("Ada"), DocId([9; 16]), T).unwrap();
+    let mut base = case_file::create(&a0, &Patient::named("Ada"), DocumentId([9; 16]), T).unwrap();
     case_file::set_status(&mut base, &a0, CaseStatus::Active, None, T).unwrap();
     doc::commit(&mut base, &a0, "active", T);
     let mut reps = replicas(&mut base, 2);
@@ -337,7 +337,7 @@ fn concurrent_status_changes_stay_visible_until_resolved() {
 #[test]
 fn concurrent_note_amendments_keep_both_versions() {
     let a0 = author(0);
-    let mut base = case_file::create(&a0, &Patient::named("Ada"), DocId([9; 16]), T).unwrap();
+    let mut base = case_file::create(&a0, &Patient::named("Ada"), DocumentId([9; 16]), T).unwrap();
     let sid = case_file::record_session(
         &mut base,
         &a0,

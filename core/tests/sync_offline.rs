@@ -6,7 +6,7 @@ use std::path::Path;
 use holdfast_core::access::{Roster, open_page};
 use holdfast_core::crypto::TeamKeys;
 use holdfast_core::model::case_file::{CaseStatus, NewPatient};
-use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::{KeyStore, MemoryKeyStore, Store, StoreConfig, TeamId};
 use holdfast_protocol::{
     DeviceSigningKey, EnvelopeId, EnvelopeRef, Header, Kind, PullPage, Role, SystemRandom, seal,
@@ -116,7 +116,7 @@ pub(crate) fn enrol(
     new: &mut Device,
     team: TeamId,
     role: Role,
-    plan: Option<DocId>,
+    plan: Option<DocumentId>,
 ) {
     let invite = by.store.prepare_invite(team, role, plan, 60_000).unwrap();
     let log = by.store.membership_log(team).unwrap();
@@ -174,7 +174,7 @@ fn the_outbox_is_sealed_once_and_retries_resend_identical_envelopes() {
         assert_eq!(EnvelopeId::of(&p.bytes), p.id);
         let e = EnvelopeRef::decode(&p.bytes).unwrap();
         assert_eq!(e.header.kind, Kind::ChangeBatch);
-        assert_eq!(e.header.author, a.store.author().device.into());
+        assert_eq!(e.header.author, a.store.author().device);
         assert_eq!(e.header.epoch, 1);
     }
     // A "retry" after a crash: reopen and read the same bytes again.
@@ -257,7 +257,7 @@ fn pages_apply_in_one_go_and_concurrent_edits_converge_with_the_conflict_visible
 
 fn forged(
     team: TeamId,
-    doc: holdfast_core::model::ids::DocId,
+    doc: holdfast_core::model::ids::DocumentId,
     author: DeviceId,
     signer: &DeviceSigningKey,
     keys: &TeamKeys,
@@ -265,10 +265,10 @@ fn forged(
 ) -> Vec<u8> {
     let header = Header {
         kind: Kind::ChangeBatch,
-        team: team.into(),
-        document: doc.into(),
+        team,
+        document: doc,
         epoch: 1,
-        author: author.into(),
+        author,
         covers: 0,
         nonce: Header::random_nonce(&SystemRandom::new()).unwrap(),
     };
@@ -307,10 +307,10 @@ fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
     let other_env = {
         let header = Header {
             kind: Kind::ChangeBatch,
-            team: other_team.into(),
-            document: case.case_id.into(),
+            team: other_team,
+            document: case.case_id,
             epoch: 1,
-            author: a.store.author().device.into(),
+            author: a.store.author().device,
             covers: 0,
             nonce: Header::random_nonce(&rng).unwrap(),
         };
@@ -401,15 +401,14 @@ fn a_snapshot_covers_only_up_to_the_first_envelope_its_author_refused() {
         .create_case_file(NewPatient::named("Jo Whitfield"))
         .unwrap();
     assert!(b.store.queue_snapshots(team, 1).unwrap() >= 2);
-    let covers: std::collections::HashMap<DocId, u64> = b
+    let covers: std::collections::HashMap<DocumentId, u64> = b
         .store
         .pending_envelopes(team, 100, usize::MAX)
         .unwrap()
         .iter()
         .filter_map(|p| {
             let e = EnvelopeRef::decode(&p.bytes).unwrap();
-            (e.header.kind == Kind::Snapshot)
-                .then(|| (DocId::from(e.header.document), e.header.covers))
+            (e.header.kind == Kind::Snapshot).then_some((e.header.document, e.header.covers))
         })
         .collect();
     assert_eq!(
@@ -647,7 +646,7 @@ fn after_revocation_new_content_is_sealed_under_keys_the_revoked_device_never_ha
     for bytes in &fresh {
         let e = EnvelopeRef::decode(bytes).unwrap();
         assert_eq!(e.header.epoch, 2);
-        let doc = DocId::from(e.header.document);
+        let doc = e.header.document;
         // Every key the revoked device ever held, at every epoch it knew, fails.
         assert!(stolen.key_for(doc, 2).is_err());
         for (held_epoch, _) in stolen.epochs() {
@@ -665,10 +664,10 @@ fn after_revocation_new_content_is_sealed_under_keys_the_revoked_device_never_ha
     let forged_env = {
         let header = Header {
             kind: Kind::ChangeBatch,
-            team: team.into(),
-            document: case.case_id.into(),
+            team,
+            document: case.case_id,
             epoch: 2,
-            author: b.store.author().device.into(),
+            author: b.store.author().device,
             covers: 0,
             nonce: Header::random_nonce(&SystemRandom::new()).unwrap(),
         };
@@ -712,7 +711,7 @@ fn a_forged_membership_entry_or_altered_invite_changes_nothing() {
     let invite = holdfast_protocol::InviteCode::generate(
         &SystemRandom::new(),
         "http://relay.invalid",
-        team.into(),
+        team,
         [0; 16],
         Role::Admin,
         None,
@@ -720,7 +719,7 @@ fn a_forged_membership_entry_or_altered_invite_changes_nothing() {
     )
     .unwrap();
     let entry = holdfast_protocol::Entry::sign(
-        team.into(),
+        team,
         1,
         DeviceId::random().0,
         holdfast_protocol::Op::Invite {
@@ -797,7 +796,7 @@ fn a_link_worker_in_two_teams_keeps_them_apart_and_bridges_a_shared_directory() 
         lw.store.keys_held(team_a).unwrap(),
         lw.store.keys_held(team_b).unwrap(),
     );
-    let probe = DocId::random();
+    let probe = DocumentId::random();
     assert_ne!(
         ka.key_for(probe, 1).unwrap().as_bytes(),
         kb.key_for(probe, 1).unwrap().as_bytes()
@@ -891,7 +890,7 @@ fn share_filtered_log(admin: &Device, p: &mut Device, team: TeamId) {
     let log = admin.store.membership_log(team).unwrap();
     let len = log.last().map(|(s, _)| s + 1).unwrap_or(0);
     let own_invite = p.store.access(team).unwrap().invite;
-    let mut fold = holdfast_protocol::Membership::new(team.into());
+    let mut fold = holdfast_protocol::Membership::new(team);
     let mut shown = Vec::new();
     for (seq, bytes) in log {
         let entry = holdfast_protocol::Entry::decode(&bytes).unwrap();
@@ -924,9 +923,9 @@ fn un_sharing_one_plan_moves_every_patient_to_the_new_epoch_and_planted_keys_are
     let c_hpke = a.store.device_hpke_public_key();
     let planted = holdfast_protocol::KeyBundle::seal(
         holdfast_protocol::BundleHeader {
-            team: team.into(),
+            team,
             recipient: a.store.author().device.0,
-            sender: b.store.author().device.into(),
+            sender: b.store.author().device,
             at_ms: 1,
         },
         &c_hpke,
@@ -1059,20 +1058,20 @@ fn after_joining_a_relay_cannot_swap_in_a_team_of_its_own() {
         let hpke = holdfast_protocol::HpkeKeyPair::from_seed([9; 32]).unwrap();
         let id = holdfast_protocol::DeviceId([9; 16]);
         let genesis = holdfast_protocol::Entry::sign(
-            team.into(),
+            team,
             1,
             id.0,
             holdfast_protocol::Op::Genesis {
                 device: id,
                 sign_key: signer.public_key(),
                 hpke_key: hpke.public_key().clone(),
-                key_commitment: holdfast_protocol::epoch_key_commitment(&team.into(), 1, &key),
+                key_commitment: holdfast_protocol::epoch_key_commitment(&team, 1, &key),
             },
             &signer,
         )
         .unwrap();
         let invite_entry = holdfast_protocol::Entry::sign(
-            team.into(),
+            team,
             2,
             id.0,
             holdfast_protocol::Op::Invite {
@@ -1150,7 +1149,7 @@ fn a_key_bundle_that_arrives_before_its_revocation_entry_waits_for_it() {
         c.store
             .keys_held(team)
             .unwrap()
-            .key_for(DocId::random(), 2)
+            .key_for(DocumentId::random(), 2)
             .is_ok()
     );
 }
@@ -1167,14 +1166,14 @@ fn a_far_future_plan_key_cannot_stall_a_patient_once_the_relay_says_where_the_te
     // A staff device sends the patient its plan's key "for epoch 1000".
     let bogus = holdfast_protocol::KeyBundle::seal(
         holdfast_protocol::BundleHeader {
-            team: team.into(),
+            team,
             recipient: p.store.author().device.0,
-            sender: a.store.author().device.into(),
+            sender: a.store.author().device,
             at_ms: 1,
         },
         &p.store.device_hpke_public_key(),
         &[holdfast_protocol::WrappedKey::Document {
-            document: case.plan_id.into(),
+            document: case.plan_id,
             epoch: 1000,
             key: holdfast_protocol::DocumentKey::from_bytes([3; 32]),
         }],

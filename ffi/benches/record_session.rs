@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use holdfast_core::model::case_file::{self, NewPatient, NewSession};
-use holdfast_core::model::ids::DocId;
+use holdfast_core::model::ids::DocumentId;
 use holdfast_core::{MemoryKeyStore, Store, StoreConfig};
 use holdfast_ffi::{
     DeviceConfig, HoldfastDevice, HoldfastError, HostKeyStore, NewPatientInput, SessionInput,
@@ -97,7 +97,7 @@ fn benches(c: &mut Criterion) {
     let keys = MemoryKeyStore::default();
     let mut store =
         Store::create(&StoreConfig::new(dir.path(), "Bench Worker"), &keys).expect("create");
-    let cases: Vec<DocId> = (0..CASES)
+    let cases: Vec<DocumentId> = (0..CASES)
         .map(|i| {
             store
                 .create_case_file(NewPatient::named(&format!("Patient {i}")))

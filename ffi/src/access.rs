@@ -2,7 +2,7 @@
 //! team new documents go to, and which teams a document is in.
 
 use holdfast_core::TeamId;
-use holdfast_core::model::ids::DocId;
+use holdfast_core::model::ids::DocumentId;
 
 use crate::device::{HoldfastDevice, parse_id};
 use crate::error::Result;
@@ -33,7 +33,7 @@ impl HoldfastDevice {
     /// The teams a document is in: its own first, then those it is shared into (a
     /// directory shared with `share_directory`). Empty before the device is in a team.
     pub fn document_teams(&self, doc_id: String) -> Result<Vec<String>> {
-        let id: DocId = parse_id("document", &doc_id)?;
+        let id: DocumentId = parse_id("document", &doc_id)?;
         Ok(self
             .store()?
             .document_teams(id)?

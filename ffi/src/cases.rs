@@ -6,7 +6,7 @@ use holdfast_core::model::case_file::{
     HoldingFunction as CoreHolding, NewPatient, NewSession, Patient,
 };
 use holdfast_core::model::doc::{Claim, format_date};
-use holdfast_core::model::ids::{DocId, SessionId};
+use holdfast_core::model::ids::{DocumentId, SessionId};
 use holdfast_core::model::nhs_number::NhsNumber;
 use holdfast_core::model::postcode::Postcode;
 use holdfast_core::store::{CaseloadFilter, IfDuplicate};
@@ -634,14 +634,14 @@ impl HoldfastDevice {
 
     /// The case file as the case screen shows it.
     pub fn case_file(&self, case_id: String) -> Result<CaseView> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let file = self.store()?.case_file(id)?;
         Ok(case_view(case_id, file))
     }
 
     /// Records a session (a home visit, a call...) on the case. Works offline.
     pub fn record_session(&self, case_id: String, session: SessionInput) -> Result<String> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let new = NewSession {
             start: session.start_ms,
             duration_minutes: session.duration_minutes,
@@ -666,7 +666,7 @@ impl HoldfastDevice {
         status: CaseStatus,
         reason: Option<String>,
     ) -> Result<()> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         Ok(self
             .store()?
             .set_status(id, status.into(), reason.as_deref())?)
@@ -675,7 +675,7 @@ impl HoldfastDevice {
     /// Ends a status conflict (two devices set different statuses while apart) by choosing
     /// one of the competing values in `CaseView.status_claims`.
     pub fn resolve_status(&self, case_id: String, chosen: CaseStatus) -> Result<()> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         Ok(self.store()?.resolve_status(id, chosen.into())?)
     }
 
@@ -687,7 +687,7 @@ impl HoldfastDevice {
         session_id: String,
         note: String,
     ) -> Result<()> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let session: SessionId = parse_item_id("session", &session_id)?;
         Ok(self.store()?.amend_session_note(id, session, &note)?)
     }
@@ -695,14 +695,14 @@ impl HoldfastDevice {
     /// Replaces the patient's details (unchanged fields are left alone). NHS number,
     /// postcode and date of birth are checked first; nothing changes if one is wrong.
     pub fn update_patient(&self, case_id: String, patient: PatientDetails) -> Result<()> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let patient = patient.into_core()?;
         Ok(self.store()?.update_patient(id, &patient)?)
     }
 
     /// A supervisor's comment on the case.
     pub fn add_supervision_comment(&self, case_id: String, text: String) -> Result<()> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         self.store()?.add_supervision_comment(id, &text)?;
         Ok(())
     }

@@ -9,7 +9,7 @@ use holdfast_core::model::directory::{
     ReferralRoute as CoreRoute,
 };
 use holdfast_core::model::doc::DocKind;
-use holdfast_core::model::ids::{AssetId, DocId};
+use holdfast_core::model::ids::{AssetId, DocumentId};
 use holdfast_core::model::postcode::Postcode;
 use holdfast_core::store::{AssetHit as CoreHit, DirectoryQuery as CoreQuery};
 
@@ -364,7 +364,7 @@ impl HoldfastDevice {
         asset_id: Option<String>,
         asset: AssetInput,
     ) -> Result<String> {
-        let dir: DocId = parse_id("directory", &directory_id)?;
+        let dir: DocumentId = parse_id("directory", &directory_id)?;
         let id: Option<AssetId> = asset_id.map(|a| parse_item_id("asset", &a)).transpose()?;
         let input = asset.into_core()?;
         Ok(self.store()?.upsert_asset(dir, id, &input)?.to_string())
@@ -378,7 +378,7 @@ impl HoldfastDevice {
         directory_id: String,
         json: String,
     ) -> Result<ImportOutcome> {
-        let dir: DocId = parse_id("directory", &directory_id)?;
+        let dir: DocumentId = parse_id("directory", &directory_id)?;
         // Parse before taking the store: a large file should not hold up other calls.
         let report =
             open_referral::parse_services(json.as_bytes()).map_err(holdfast_core::Error::from)?;
@@ -409,7 +409,7 @@ impl HoldfastDevice {
 
     /// One asset, with every field.
     pub fn asset(&self, directory_id: String, asset_id: String) -> Result<AssetView> {
-        let dir: DocId = parse_id("directory", &directory_id)?;
+        let dir: DocumentId = parse_id("directory", &directory_id)?;
         let id: AssetId = parse_item_id("asset", &asset_id)?;
         let asset = self.store()?.asset(dir, id)?;
         Ok(asset_view(directory_id, asset))
@@ -419,7 +419,7 @@ impl HoldfastDevice {
     /// teams): its changes go to both from now on. Case files and plans are never shared
     /// across teams (`NotAllowed`). Returns how many changes were queued for that team.
     pub fn share_directory(&self, directory_id: String, team_id: String) -> Result<u64> {
-        let dir: DocId = parse_id("directory", &directory_id)?;
+        let dir: DocumentId = parse_id("directory", &directory_id)?;
         let team: TeamId = parse_id("team", &team_id)?;
         let queued = self.store()?.share_document(dir, team)?;
         Ok(u64::try_from(queued).unwrap_or(u64::MAX))

@@ -178,7 +178,7 @@ pub type Result<T, E = HoldfastError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use holdfast_core::model::ids::DocId;
+    use holdfast_core::model::ids::DocumentId;
 
     fn kind(e: CoreError) -> &'static str {
         match HoldfastError::from(e) {
@@ -221,7 +221,7 @@ mod tests {
             message: String::new(),
         };
         assert_eq!(kind(busy), "offline");
-        let existing = DocId::random();
+        let existing = DocumentId::random();
         match HoldfastError::from(CoreError::DuplicatePatient { existing }) {
             HoldfastError::DuplicatePatient {
                 existing_case_id,

@@ -1,7 +1,7 @@
 //! A document's history: who changed it, on which device, when, and what they did. The
 //! "what" is the core's short description ("session recorded"), never the content.
 
-use holdfast_core::model::ids::DocId;
+use holdfast_core::model::ids::DocumentId;
 
 use crate::device::{HoldfastDevice, parse_id};
 use crate::error::Result;
@@ -26,7 +26,7 @@ impl HoldfastDevice {
     /// Who changed the document `doc_id` (a case file, plan or directory), on which
     /// device, when and what, oldest first.
     pub fn history(&self, doc_id: String) -> Result<Vec<HistoryEntry>> {
-        let id: DocId = parse_id("document", &doc_id)?;
+        let id: DocumentId = parse_id("document", &doc_id)?;
         Ok(self
             .store()?
             .history(id)?

@@ -6,7 +6,7 @@
 
 use holdfast_core::model::case_file::{CaseFile, Measure};
 use holdfast_core::model::doc::{format_date, parse_date};
-use holdfast_core::model::ids::DocId;
+use holdfast_core::model::ids::DocumentId;
 use holdfast_core::model::measures::{
     self as core, Change, Direction as CoreDirection, Instrument as CoreInstrument,
     Ons4Band as CoreBand, Ons4Item, Ons4Question, Score,
@@ -358,7 +358,7 @@ impl HoldfastDevice {
     /// Records an outcome measure on the case (returns its id). Every item needs an answer
     /// within its scale; otherwise `InvalidInput` and nothing is recorded.
     pub fn record_measure(&self, case_id: String, measure: MeasureInput) -> Result<String> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let taken_on = parse_date(&measure.taken_on)?;
         Ok(self
             .store()?
@@ -368,7 +368,7 @@ impl HoldfastDevice {
 
     /// The case's measurements, oldest first.
     pub fn measures(&self, case_id: String) -> Result<Vec<MeasureView>> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let file = self.store()?.case_file(id)?;
         Ok(file.measures.iter().map(measure_view).collect())
     }

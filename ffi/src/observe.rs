@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use holdfast_core::model::ids::DocId;
+use holdfast_core::model::ids::DocumentId;
 use holdfast_core::store::StoreEvent;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -96,7 +96,7 @@ impl HoldfastDevice {
         doc_id: String,
         observer: Arc<dyn DocumentObserver>,
     ) -> Result<Arc<ObserverHandle>> {
-        let id: DocId = parse_id("document", &doc_id)?;
+        let id: DocumentId = parse_id("document", &doc_id)?;
         self.observe(move |e| match e {
             Some(StoreEvent::DocumentChanged { doc, .. }) if doc == id => {
                 observer.document_changed(doc_id.clone())

@@ -4,7 +4,7 @@
 use holdfast_core::model::action_plan::{
     AssetRef as CoreAssetRef, GoalStatus as CoreGoalStatus, NewStep, StepOwner as CoreOwner,
 };
-use holdfast_core::model::ids::{AssetId, DocId, GoalId, StepId};
+use holdfast_core::model::ids::{AssetId, DocumentId, GoalId, StepId};
 
 use crate::cases::{CommentView, date_arg};
 use crate::device::{HoldfastDevice, parse_id, parse_item_id};
@@ -167,7 +167,7 @@ pub struct PlanView {
 impl HoldfastDevice {
     /// The action plan.
     pub fn action_plan(&self, plan_id: String) -> Result<PlanView> {
-        let id: DocId = parse_id("plan", &plan_id)?;
+        let id: DocumentId = parse_id("plan", &plan_id)?;
         let plan = self.store()?.action_plan(id)?;
         Ok(PlanView {
             plan_id,
@@ -215,7 +215,7 @@ impl HoldfastDevice {
 
     /// Sets "what matters to me".
     pub fn set_what_matters(&self, plan_id: String, text: String) -> Result<()> {
-        let id: DocId = parse_id("plan", &plan_id)?;
+        let id: DocumentId = parse_id("plan", &plan_id)?;
         Ok(self.store()?.set_what_matters(id, &text)?)
     }
 
@@ -227,7 +227,7 @@ impl HoldfastDevice {
         owner: StepOwner,
         due: Option<String>,
     ) -> Result<String> {
-        let id: DocId = parse_id("plan", &plan_id)?;
+        let id: DocumentId = parse_id("plan", &plan_id)?;
         let step = NewStep {
             goal: None,
             text,
@@ -242,7 +242,7 @@ impl HoldfastDevice {
 
     /// Ticks a step off (or back on).
     pub fn set_step_done(&self, plan_id: String, step_id: String, done: bool) -> Result<()> {
-        let id: DocId = parse_id("plan", &plan_id)?;
+        let id: DocumentId = parse_id("plan", &plan_id)?;
         let step: StepId = parse_item_id("step", &step_id)?;
         Ok(self.store()?.set_step_done(id, step, done)?)
     }
@@ -250,7 +250,7 @@ impl HoldfastDevice {
     /// Adds a step with everything the core takes: the goal it serves and a directory
     /// asset it involves (returns its id). `add_step` is the short form.
     pub fn add_plan_step(&self, plan_id: String, step: StepInput) -> Result<String> {
-        let id: DocId = parse_id("plan", &plan_id)?;
+        let id: DocumentId = parse_id("plan", &plan_id)?;
         let new = NewStep {
             goal: step
                 .goal_id
@@ -266,13 +266,13 @@ impl HoldfastDevice {
 
     /// Adds a goal in the patient's words (returns its id; it starts not started).
     pub fn add_goal(&self, plan_id: String, text: String) -> Result<String> {
-        let id: DocId = parse_id("plan", &plan_id)?;
+        let id: DocumentId = parse_id("plan", &plan_id)?;
         Ok(self.store()?.add_goal(id, &text)?.to_string())
     }
 
     /// Rewords a goal (concurrent edits of the same words both survive).
     pub fn edit_goal(&self, plan_id: String, goal_id: String, text: String) -> Result<()> {
-        let id: DocId = parse_id("plan", &plan_id)?;
+        let id: DocumentId = parse_id("plan", &plan_id)?;
         let goal: GoalId = parse_item_id("goal", &goal_id)?;
         Ok(self.store()?.edit_goal(id, goal, &text)?)
     }
@@ -284,20 +284,20 @@ impl HoldfastDevice {
         goal_id: String,
         status: GoalStatus,
     ) -> Result<()> {
-        let id: DocId = parse_id("plan", &plan_id)?;
+        let id: DocumentId = parse_id("plan", &plan_id)?;
         let goal: GoalId = parse_item_id("goal", &goal_id)?;
         Ok(self.store()?.set_goal_status(id, goal, status.into())?)
     }
 
     /// Sets how the patient gets back in touch with their link worker.
     pub fn set_get_back_in_touch(&self, plan_id: String, text: String) -> Result<()> {
-        let id: DocId = parse_id("plan", &plan_id)?;
+        let id: DocumentId = parse_id("plan", &plan_id)?;
         Ok(self.store()?.set_get_back_in_touch(id, &text)?)
     }
 
     /// Adds a comment to the plan (the patient's own words, or the link worker's).
     pub fn add_plan_comment(&self, plan_id: String, text: String) -> Result<()> {
-        let id: DocId = parse_id("plan", &plan_id)?;
+        let id: DocumentId = parse_id("plan", &plan_id)?;
         self.store()?.add_plan_comment(id, &text)?;
         Ok(())
     }

@@ -6,7 +6,7 @@ use holdfast_core::model::case_file::{
     ReferralSource as CoreSource,
 };
 use holdfast_core::model::doc::{format_date, parse_date};
-use holdfast_core::model::ids::{DocId, ReferralId};
+use holdfast_core::model::ids::{DocumentId, ReferralId};
 
 use crate::device::{HoldfastDevice, parse_id, parse_item_id};
 use crate::error::Result;
@@ -197,7 +197,7 @@ impl HoldfastDevice {
     /// Adds a referral to the case (returns its id). On a closed case it is a re-referral
     /// and reopens the case as referred.
     pub fn add_referral(&self, case_id: String, referral: ReferralInput) -> Result<String> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let new = NewReferral {
             received: parse_date(&referral.received)?,
             source: referral.source.into(),
@@ -215,7 +215,7 @@ impl HoldfastDevice {
         referral_id: String,
         decision: ReferralDecision,
     ) -> Result<()> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let referral: ReferralId = parse_item_id("referral", &referral_id)?;
         Ok(self
             .store()?

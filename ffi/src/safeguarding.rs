@@ -4,7 +4,7 @@
 use holdfast_core::model::case_file::{
     ConcernStatus as CoreStatus, EscalationTarget as CoreTarget, NewConcern, SafeguardingConcern,
 };
-use holdfast_core::model::ids::{ConcernId, DocId};
+use holdfast_core::model::ids::{ConcernId, DocumentId};
 
 use crate::cases::claim_author;
 use crate::device::{HoldfastDevice, parse_id, parse_item_id};
@@ -147,7 +147,7 @@ pub(crate) fn concern_view(c: &SafeguardingConcern) -> ConcernView {
 impl HoldfastDevice {
     /// Raises a safeguarding concern on the case (returns its id).
     pub fn raise_concern(&self, case_id: String, concern: ConcernInput) -> Result<String> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let new = NewConcern {
             description: concern.description,
             escalated_to: concern.escalated_to.map(Into::into),
@@ -164,7 +164,7 @@ impl HoldfastDevice {
         status: ConcernStatus,
         escalated_to: Option<EscalationTarget>,
     ) -> Result<()> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let concern: ConcernId = parse_item_id("safeguarding concern", &concern_id)?;
         Ok(self.store()?.set_concern_status(
             id,
@@ -181,7 +181,7 @@ impl HoldfastDevice {
         concern_id: String,
         chosen: ConcernStatus,
     ) -> Result<()> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let concern: ConcernId = parse_item_id("safeguarding concern", &concern_id)?;
         Ok(self
             .store()?
@@ -190,7 +190,7 @@ impl HoldfastDevice {
 
     /// The case's safeguarding concerns, oldest first.
     pub fn safeguarding_concerns(&self, case_id: String) -> Result<Vec<ConcernView>> {
-        let id: DocId = parse_id("case", &case_id)?;
+        let id: DocumentId = parse_id("case", &case_id)?;
         let file = self.store()?.case_file(id)?;
         Ok(file.safeguarding.iter().map(concern_view).collect())
     }

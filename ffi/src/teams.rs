@@ -1,7 +1,7 @@
 //! Teams and access: create a team, invite, list and cancel invites, redeem, share a plan
 //! with a patient, list and revoke devices.
 
-use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::sync::Role as CoreRole;
 
 use crate::device::{HoldfastDevice, parse_id};
@@ -180,7 +180,7 @@ impl HoldfastDevice {
     /// A one-time invite code for the patient's own device: it will read and write this
     /// action plan, and nothing else of the team's.
     pub fn share_plan(&self, plan_id: String, valid_minutes: u32) -> Result<String> {
-        let plan: DocId = parse_id("plan", &plan_id)?;
+        let plan: DocumentId = parse_id("plan", &plan_id)?;
         let ttl = minutes_to_ms(valid_minutes)?;
         Ok(self.block_on(self.client.share_plan(plan, ttl))?)
     }

@@ -113,11 +113,21 @@ byte_id!(
 macro_rules! random_id {
     ($name:ident) => {
         impl $name {
-            /// A fresh random id.
-            pub fn random(rng: &dyn SecureRandom) -> Result<Self> {
+            /// A fresh random id from `rng`.
+            pub fn random_with(rng: &dyn SecureRandom) -> Result<Self> {
                 let mut out = [0u8; 16];
                 rng.fill(&mut out).map_err(|_| Error::Random)?;
                 Ok(Self(out))
+            }
+
+            /// A fresh random id from the operating system's generator.
+            ///
+            /// Panics only if that generator fails, which no input can cause and nothing
+            /// can recover from (every id, key and nonce depends on it).
+            #[allow(clippy::expect_used)]
+            pub fn random() -> Self {
+                Self::random_with(&ring::rand::SystemRandom::new())
+                    .expect("the operating system's random number generator failed")
             }
         }
     };

@@ -34,10 +34,10 @@
 //! let key = DocumentKey::generate(&rng)?;
 //! let header = Header {
 //!     kind: Kind::ChangeBatch,
-//!     team: TeamId::random(&rng)?,
-//!     document: DocumentId::random(&rng)?,
+//!     team: TeamId::random_with(&rng)?,
+//!     document: DocumentId::random_with(&rng)?,
 //!     epoch: 1,
-//!     author: DeviceId::random(&rng)?,
+//!     author: DeviceId::random_with(&rng)?,
 //!     covers: 0,
 //!     nonce: Header::random_nonce(&rng)?,
 //! };

@@ -37,7 +37,7 @@ fn ids_print_and_parse_as_hex() {
 #[test]
 fn ids_serialise_as_hex_strings() {
     let rng = SystemRandom::new();
-    let device = DeviceId::random(&rng).unwrap();
+    let device = DeviceId::random_with(&rng).unwrap();
     let json = serde_json::to_string(&device).unwrap();
     assert_eq!(json, format!("\"{device}\""));
     assert_eq!(serde_json::from_str::<DeviceId>(&json).unwrap(), device);
@@ -63,5 +63,8 @@ fn ids_from_slices_check_the_length() {
     assert!(EnvelopeId::from_slice(&[0; 32]).is_ok());
     assert!(EnvelopeId::from_slice(&[0; 16]).is_err());
     let rng = SystemRandom::new();
-    assert_ne!(TeamId::random(&rng).unwrap(), TeamId::random(&rng).unwrap());
+    assert_ne!(
+        TeamId::random_with(&rng).unwrap(),
+        TeamId::random_with(&rng).unwrap()
+    );
 }

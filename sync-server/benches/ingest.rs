@@ -60,9 +60,9 @@ async fn prepare(
     batches: usize,
 ) -> Client {
     let rng = SystemRandom::new();
-    let device = DeviceId::random(&rng).expect("device id");
+    let device = DeviceId::random_with(&rng).expect("device id");
     let key = DeviceSigningKey::generate(&rng).expect("device key");
-    let team = TeamId::random(&rng).expect("team id");
+    let team = TeamId::random_with(&rng).expect("team id");
 
     let hpke = HpkeKeyPair::generate(&rng).expect("HPKE key");
     let genesis = Entry::sign(

@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 use common::{Mode, ms, percentile, round};
 use holdfast_core::model::case_file::NewPatient;
 use holdfast_core::model::doc::DocKind;
-use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::sync::Role;
 use holdfast_core::{SyncConfig, TeamId};
@@ -222,7 +222,7 @@ struct Team {
     /// Active link workers, the longest-enrolled first.
     workers: Vec<Device>,
     /// Patient devices and the plan each reads.
-    patients: Vec<(Device, DocId)>,
+    patients: Vec<(Device, DocumentId)>,
     documents: usize,
 }
 
@@ -552,7 +552,7 @@ struct Contrast {
 fn per_document_wrapping(team: &Team, leaving: DeviceId) -> Contrast {
     let rng = SystemRandom::new();
     let signer = DeviceSigningKey::generate(&rng).unwrap();
-    let docs: Vec<DocId> = KINDS
+    let docs: Vec<DocumentId> = KINDS
         .iter()
         .flat_map(|k| team.admin.s().document_ids(*k).unwrap())
         .collect();
@@ -562,22 +562,22 @@ fn per_document_wrapping(team: &Team, leaving: DeviceId) -> Contrast {
             .unwrap()
             .membership
             .active_devices()
-            .filter(|m| DeviceId::from(m.device) != leaving)
+            .filter(|m| m.device != leaving)
             .cloned()
             .collect()
     };
-    let sender = team.admin.id().into();
+    let sender = team.admin.id();
     let header = |recipient: &holdfast_protocol::Member| BundleHeader {
-        team: team.id.into(),
+        team: team.id,
         recipient: recipient.device.0,
         sender,
         at_ms: 1,
     };
-    let readable = |m: &holdfast_protocol::Member| -> Vec<DocId> {
+    let readable = |m: &holdfast_protocol::Member| -> Vec<DocumentId> {
         if m.role.is_staff() {
             docs.clone()
         } else {
-            vec![DocId::from(m.plan.unwrap())]
+            vec![m.plan.unwrap()]
         }
     };
     let epoch = 99;
@@ -588,13 +588,13 @@ fn per_document_wrapping(team: &Team, leaving: DeviceId) -> Contrast {
         .iter()
         .map(|_| DocumentKey::generate(&rng).unwrap())
         .collect();
-    let key_of = |doc: DocId| keys[docs.iter().position(|d| *d == doc).unwrap()].clone();
+    let key_of = |doc: DocumentId| keys[docs.iter().position(|d| *d == doc).unwrap()].clone();
     let mut seals = 0;
     let mut naive_bytes = 0;
     for m in &readers {
         for doc in readable(m) {
             let wrapped = [WrappedKey::Document {
-                document: doc.into(),
+                document: doc,
                 epoch,
                 key: key_of(doc),
             }];
@@ -613,7 +613,7 @@ fn per_document_wrapping(team: &Team, leaving: DeviceId) -> Contrast {
         let wrapped: Vec<WrappedKey> = readable(m)
             .into_iter()
             .map(|doc| WrappedKey::Document {
-                document: doc.into(),
+                document: doc,
                 epoch,
                 key: key_of(doc),
             })

@@ -52,7 +52,7 @@ use std::time::{Duration, Instant};
 
 use common::{Mode, dir_bytes, ms, percentile, round};
 use holdfast_core::model::case_file::{NewPatient, NewSession, SessionMode};
-use holdfast_core::model::ids::DocId;
+use holdfast_core::model::ids::DocumentId;
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::store::CaseloadFilter;
 use holdfast_core::sync::Role;
@@ -88,7 +88,7 @@ struct Pair {
     a: Device,
     b: Device,
     team: TeamId,
-    cases: Vec<DocId>,
+    cases: Vec<DocumentId>,
 }
 
 /// A relay, device A with `seed` (if any) and ten fresh case files, device B bootstrapped.
@@ -104,7 +104,7 @@ async fn pair(mode: Mode, seed: Option<SeedConfig>, rate_limit: bool) -> Pair {
     if let Some(config) = seed {
         seed::populate(&mut a.s(), &config).unwrap();
     }
-    let cases: Vec<DocId> = (0..CASES)
+    let cases: Vec<DocumentId> = (0..CASES)
         .map(|i| {
             let patient = NewPatient {
                 practice: Some(PRACTICE.into()),
@@ -466,7 +466,7 @@ struct Tracker {
 
 /// A records `n` sessions (one every `spacing`, or back to back) and notifies its live
 /// subscription after each; returns each edit's latency until B shows it.
-async fn edits(p: &Pair, cases: &[DocId], n: usize, spacing: Duration) -> Run {
+async fn edits(p: &Pair, cases: &[DocumentId], n: usize, spacing: Duration) -> Run {
     let cases = cases.to_vec();
     let base = session_counts(&p.a.store, &cases);
     let tracker = Arc::new(Mutex::new(Tracker {
@@ -537,7 +537,7 @@ async fn edits(p: &Pair, cases: &[DocId], n: usize, spacing: Duration) -> Run {
 }
 
 /// The session count of each of `cases`, from the store's caseload index (no document load).
-fn session_counts(store: &SharedStore, cases: &[DocId]) -> Vec<u32> {
+fn session_counts(store: &SharedStore, cases: &[DocumentId]) -> Vec<u32> {
     let filter = CaseloadFilter {
         practice: Some(PRACTICE.into()),
         ..CaseloadFilter::default()
@@ -556,7 +556,7 @@ fn session_counts(store: &SharedStore, cases: &[DocId]) -> Vec<u32> {
 fn edit_loop(
     store: &SharedStore,
     client: &SyncClient,
-    cases: &[DocId],
+    cases: &[DocumentId],
     mut counts: Vec<u32>,
     tracker: &Mutex<Tracker>,
     n: usize,
@@ -600,7 +600,12 @@ fn edit_loop(
 
 /// Reads B's session counts after every page a device applies, and every few milliseconds
 /// anyway, until every edit has been seen.
-fn poll_loop(store: &SharedStore, cases: &[DocId], tracker: &Mutex<Tracker>, editing: &AtomicBool) {
+fn poll_loop(
+    store: &SharedStore,
+    cases: &[DocumentId],
+    tracker: &Mutex<Tracker>,
+    editing: &AtomicBool,
+) {
     let hook = HOOK.get().expect("hook installed").clone();
     let deadline = Instant::now() + GIVE_UP;
     loop {

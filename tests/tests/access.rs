@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use holdfast_core::access::InviteStatus;
 use holdfast_core::model::case_file::NewPatient;
-use holdfast_core::model::ids::DocId;
+use holdfast_core::model::ids::DocumentId;
 use holdfast_core::sync::Role;
 use holdfast_core::{Error, TeamId};
 use holdfast_protocol::{
@@ -27,11 +27,11 @@ use holdfast_relay::testing::{self, Refused, TestRelay};
 use holdfast_tests::{Device, Proxy};
 
 /// The key `device` would open (or seal) `doc` with at `epoch`, if it has one.
-fn key(device: &Device, team: TeamId, doc: DocId, epoch: u32) -> Option<DocumentKey> {
+fn key(device: &Device, team: TeamId, doc: DocumentId, epoch: u32) -> Option<DocumentKey> {
     device.s().keys_held(team).ok()?.key_for(doc, epoch).ok()
 }
 
-async fn invite(admin: &Device, team: TeamId, role: Role, plan: Option<DocId>) -> String {
+async fn invite(admin: &Device, team: TeamId, role: Role, plan: Option<DocumentId>) -> String {
     admin
         .client
         .create_invite(team, role, plan, 60_000)
@@ -41,7 +41,7 @@ async fn invite(admin: &Device, team: TeamId, role: Role, plan: Option<DocId>) -
 
 /// A bearer token for `device` got by hand, or the relay's refusal.
 async fn login(url: &str, device: &Device) -> Result<String, Refused> {
-    testing::login(url, device.id().into(), &device.signer()).await
+    testing::login(url, device.id(), &device.signer()).await
 }
 
 /// `GET` with a bearer token: status and body.
@@ -63,25 +63,25 @@ async fn push(
     token: &str,
     team: TeamId,
     device: &Device,
-    doc: DocId,
+    doc: DocumentId,
     epoch: u32,
 ) -> u16 {
     let rng = SystemRandom::new();
     let key = key(device, team, doc, epoch).unwrap_or_else(|| DocumentKey::generate(&rng).unwrap());
     let header = Header {
         kind: Kind::ChangeBatch,
-        team: team.into(),
-        document: doc.into(),
+        team,
+        document: doc,
         epoch,
-        author: device.id().into(),
+        author: device.id(),
         covers: 0,
         nonce: Header::random_nonce(&rng).unwrap(),
     };
     let signer = device.signer();
     let envelope = seal(&header, &key, b"not an automerge change", &signer).unwrap();
     let batch = PushBatch::encode(
-        &team.into(),
-        &device.id().into(),
+        &team,
+        &device.id(),
         &signer,
         device.now_ms(),
         &[envelope.as_slice()],
@@ -113,7 +113,7 @@ async fn write_membership(
     let code = InviteCode::generate(
         &SystemRandom::new(),
         url,
-        team.into(),
+        team,
         [0; 16],
         role,
         None,
@@ -121,7 +121,7 @@ async fn write_membership(
     )
     .unwrap();
     let entry = holdfast_protocol::Entry::sign(
-        team.into(),
+        team,
         now_ms,
         device.id().0,
         holdfast_protocol::Op::Invite {
@@ -159,7 +159,7 @@ async fn membership_len(url: &str, admin_token: &str, team: TeamId) -> u64 {
 }
 
 /// Every envelope of `doc` (as a staff device pulls it).
-async fn envelopes_of(url: &str, token: &str, team: TeamId, doc: DocId) -> Vec<Vec<u8>> {
+async fn envelopes_of(url: &str, token: &str, team: TeamId, doc: DocumentId) -> Vec<Vec<u8>> {
     let (status, body) = get(
         url,
         token,
@@ -180,7 +180,7 @@ fn can_open(device: &Device, team: TeamId, envelopes: &[Vec<u8>], author_key: &[
     !envelopes.is_empty()
         && envelopes.iter().all(|bytes| {
             let e = EnvelopeRef::decode(bytes).unwrap();
-            let doc = DocId::from(e.header.document);
+            let doc = e.header.document;
             key(device, team, doc, e.header.epoch).is_some_and(|k| e.open(author_key, &k).is_ok())
         })
 }
@@ -261,7 +261,7 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
             .filter(|b| EnvelopeRef::decode(b).unwrap().header.epoch == 2)
             .collect()
     };
-    let kinds: [(&str, Option<DocId>); 5] = [
+    let kinds: [(&str, Option<DocumentId>); 5] = [
         ("case file", Some(own.case_id)),
         ("own plan", Some(own.plan_id)),
         ("other plan", Some(other.plan_id)),
@@ -376,7 +376,7 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
     for envs in &fresh {
         for bytes in envs {
             let e = EnvelopeRef::decode(bytes).unwrap();
-            let doc = DocId::from(e.header.document);
+            let doc = e.header.document;
             for (held, _) in lost_keys.epochs() {
                 let k = lost_keys.key_for(doc, held).unwrap();
                 assert!(e.open(&admin_key, &k).is_err());

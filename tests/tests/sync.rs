@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use holdfast_core::model::case_file::{CaseStatus, NewPatient, NewSession, SessionMode};
-use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::store::NewCase;
 use holdfast_core::sync::Role;
 use holdfast_core::{Error, SyncConfig, TeamId};
@@ -240,17 +240,17 @@ async fn raw_push(url: &str, token: &str, team: TeamId, batch: Vec<u8>) -> (u16,
 fn envelope(
     team: TeamId,
     keys: &holdfast_core::crypto::TeamKeys,
-    doc: DocId,
+    doc: DocumentId,
     author: DeviceId,
     signer: &DeviceSigningKey,
     plaintext: &[u8],
 ) -> Vec<u8> {
     let header = Header {
         kind: Kind::ChangeBatch,
-        team: team.into(),
-        document: doc.into(),
+        team,
+        document: doc,
         epoch: 1,
-        author: author.into(),
+        author,
         covers: 0,
         nonce: Header::random_nonce(&SystemRandom::new()).unwrap(),
     };
@@ -416,7 +416,7 @@ async fn tampered_and_replayed_envelopes_are_refused() {
     let moved_to_team2 = relay_envelopes(relay.data_dir(), team)
         .into_iter()
         .map(|(_, b)| b)
-        .find(|b| EnvelopeRef::decode(b).unwrap().header.document == directory.into())
+        .find(|b| EnvelopeRef::decode(b).unwrap().header.document == directory)
         .unwrap();
     // The edit whose envelope gets a flipped bit.
     w1.s()
@@ -429,7 +429,7 @@ async fn tampered_and_replayed_envelopes_are_refused() {
 
     // What the relay itself refuses.
     let w2_key = w2.signer();
-    let token = testing::login(&url, w2.id().into(), &w2_key).await.unwrap();
+    let token = testing::login(&url, w2.id(), &w2_key).await.unwrap();
     let secret = w1.s().keys_held(team).unwrap();
     let in_w1s_name = envelope(team, &secret, case.case_id, w1.id(), &w2_key, b"forged");
     let (status, body) = raw_push(
@@ -502,10 +502,10 @@ async fn tampered_and_replayed_envelopes_are_refused() {
     let mallory_key = mallory.signer();
     let moved = {
         let e = EnvelopeRef::decode(&genuine).unwrap();
-        assert_eq!(e.header.document, case.plan_id.into());
+        assert_eq!(e.header.document, case.plan_id);
         let mut header = e.header;
-        header.document = case.case_id.into();
-        header.author = mallory.id().into();
+        header.document = case.case_id;
+        header.author = mallory.id();
         let mut bytes = genuine[..81].to_vec();
         bytes[21..37].copy_from_slice(&header.document.0);
         bytes[41..57].copy_from_slice(&header.author.0);

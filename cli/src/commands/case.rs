@@ -5,7 +5,7 @@ use holdfast_core::model::case_file::{
     CaseStatus, ConcernStatus, EscalationTarget, NewConcern, NewPatient, NewReferral, NewSession,
     ReferralDecision,
 };
-use holdfast_core::model::ids::{CommentId, ConcernId, DocId, ReferralId, SessionId};
+use holdfast_core::model::ids::{CommentId, ConcernId, DocumentId, ReferralId, SessionId};
 use holdfast_core::model::nhs_number::NhsNumber;
 use holdfast_core::model::postcode::Postcode;
 use holdfast_core::store::IfDuplicate;
@@ -19,7 +19,7 @@ use crate::lookup;
 use crate::output::{Output, short, words};
 
 /// Opens the store and finds the case.
-pub(super) fn open_case(ctx: &Ctx, typed: &str) -> Result<(Store, DocId)> {
+pub(super) fn open_case(ctx: &Ctx, typed: &str) -> Result<(Store, DocumentId)> {
     let store = ctx.device.open()?;
     let id = lookup::case(&store, typed)?;
     Ok((store, id))
@@ -84,7 +84,7 @@ pub(super) fn add_patient(ctx: &Ctx, a: PatientAdd) -> Result<Output> {
 
 #[derive(Serialize)]
 struct ReferralAdded {
-    case_id: DocId,
+    case_id: DocumentId,
     referral_id: ReferralId,
     re_referral: bool,
     status: Option<CaseStatus>,
@@ -128,7 +128,7 @@ pub(super) fn add_referral(ctx: &Ctx, a: ReferralAdd) -> Result<Output> {
 
 #[derive(Serialize)]
 struct ReferralDecided {
-    case_id: DocId,
+    case_id: DocumentId,
     referral_id: ReferralId,
     decision: ReferralDecision,
     status: Option<CaseStatus>,
@@ -168,7 +168,7 @@ pub(super) fn decide_referral(
 
 #[derive(Serialize)]
 struct StatusNow {
-    case_id: DocId,
+    case_id: DocumentId,
     status: CaseStatus,
 }
 
@@ -200,7 +200,7 @@ pub(super) fn resolve_status(ctx: &Ctx, case: &str, status: CaseStatus) -> Resul
 
 #[derive(Serialize)]
 struct SessionRecorded {
-    case_id: DocId,
+    case_id: DocumentId,
     session_id: SessionId,
 }
 
@@ -259,7 +259,7 @@ pub(super) fn amend_note(ctx: &Ctx, case: &str, session: &str, note: &str) -> Re
 
 #[derive(Serialize)]
 struct ConcernNow {
-    case_id: DocId,
+    case_id: DocumentId,
     concern_id: ConcernId,
     status: ConcernStatus,
     escalated_to: Option<EscalationTarget>,
@@ -307,7 +307,7 @@ pub(super) fn raise_concern(
     Output::new(&now, text)
 }
 
-fn find_concern(store: &mut Store, case_id: DocId, typed: &str) -> Result<ConcernId> {
+fn find_concern(store: &mut Store, case_id: DocumentId, typed: &str) -> Result<ConcernId> {
     let file = store.case_file(case_id)?;
     lookup::pick(
         "safeguarding concern",
@@ -374,7 +374,7 @@ pub(super) fn resolve_concern(
 
 #[derive(Serialize)]
 struct CommentAdded {
-    case_id: DocId,
+    case_id: DocumentId,
     comment_id: CommentId,
 }
 

@@ -6,7 +6,7 @@ use holdfast_core::model::case_file::{
     CaseFile, CaseStatus, ConcernStatus, Patient, ReferralDecision, ReferralSource,
 };
 use holdfast_core::model::doc::{Claim, Contested, HistoryEntry};
-use holdfast_core::model::ids::DocId;
+use holdfast_core::model::ids::DocumentId;
 use holdfast_core::model::measures::{Instrument, SWEMWBS_NOTICE};
 use holdfast_core::store::{CaseloadEntry, CaseloadFilter};
 use serde::Serialize;
@@ -92,7 +92,7 @@ fn caseload_text(clock: &Clock, entries: &[CaseloadEntry], filtered: bool) -> St
 
 #[derive(Serialize)]
 struct CaseView<'a> {
-    case_id: DocId,
+    case_id: DocumentId,
     case_file: &'a CaseFile,
     measure_changes: Vec<Progress>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -199,7 +199,7 @@ fn patient_text(p: &Patient) -> String {
 
 fn case_text(
     clock: &Clock,
-    case_id: DocId,
+    case_id: DocumentId,
     file: &CaseFile,
     progress: &[Progress],
     notice: Option<&str>,
@@ -417,7 +417,7 @@ fn case_text(
 
 #[derive(Serialize)]
 struct History {
-    case_id: DocId,
+    case_id: DocumentId,
     history: Vec<HistoryEntry>,
 }
 
@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn a_status_conflict_shows_who_set_what_and_how_to_settle_it() {
-        let case_id = DocId([0xab; 16]);
+        let case_id = DocumentId([0xab; 16]);
         let file = CaseFile {
             patient: Patient::named("Ada Lovelace"),
             action_plan: None,

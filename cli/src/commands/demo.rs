@@ -23,7 +23,7 @@ use holdfast_core::model::case_file::{
     CaseFile, CaseStatus, NewReferral, NewSession, ReferralSource, SessionMode,
 };
 use holdfast_core::model::doc::{Claim, Contested};
-use holdfast_core::model::ids::{DeviceId, DocId, SessionId};
+use holdfast_core::model::ids::{DeviceId, DocumentId, SessionId};
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::store::{CaseloadFilter, Durability};
 use holdfast_core::sync::{DEFAULT_INVITE_TTL_MS, Role, SyncReport};
@@ -136,7 +136,7 @@ struct Seen {
     #[serde(skip)]
     file: CaseFile,
     #[serde(skip)]
-    heads: BTreeMap<DocId, Vec<String>>,
+    heads: BTreeMap<DocumentId, Vec<String>>,
     #[serde(skip)]
     caseload: String,
     #[serde(skip)]
@@ -164,7 +164,7 @@ struct DemoResult {
     team: TeamId,
     patients: u32,
     assets: u32,
-    shared_case: DocId,
+    shared_case: DocumentId,
     patient: String,
     devices: Vec<Seen>,
     heads_equal: bool,
@@ -475,7 +475,10 @@ fn scenario(
 /// Picks the case both link workers will change: an active one with a session (so that
 /// both holding and tapering are allowed moves, and there is a note to amend). If the
 /// seeded caseload has none, A makes one so before the first sync.
-fn prepare_shared_case(store: &mut Store, clock: &Clock) -> Result<(DocId, SessionId, String)> {
+fn prepare_shared_case(
+    store: &mut Store,
+    clock: &Clock,
+) -> Result<(DocumentId, SessionId, String)> {
     let caseload = store.caseload(&CaseloadFilter::default())?;
     let ready = caseload
         .iter()
@@ -502,7 +505,7 @@ fn prepare_shared_case(store: &mut Store, clock: &Clock) -> Result<(DocId, Sessi
 
 fn make_active_with_session(
     store: &mut Store,
-    case: DocId,
+    case: DocumentId,
     status: CaseStatus,
     clock: &Clock,
 ) -> Result<()> {
@@ -539,7 +542,7 @@ fn make_active_with_session(
 }
 
 /// What `n` sees at the end.
-fn look(n: &Node, rt: &Runtime, team: TeamId, case: DocId) -> Result<Seen> {
+fn look(n: &Node, rt: &Runtime, team: TeamId, case: DocumentId) -> Result<Seen> {
     let status = rt.block_on(n.client.status(team))?;
     let mut s = n.s()?;
     let caseload = s.caseload(&CaseloadFilter::default())?;
@@ -643,7 +646,7 @@ fn status_summary(c: &Contested<CaseStatus>) -> String {
 fn report(
     ctx: &Ctx,
     seen: &[Seen],
-    case: DocId,
+    case: DocumentId,
     patient: &str,
     heads_equal: bool,
     converged: bool,
@@ -746,7 +749,7 @@ fn report(
 }
 
 /// The shared case's status (with who set what) and its notes.
-fn case_detail(clock: &Clock, s: &Seen, case: DocId) -> String {
+fn case_detail(clock: &Clock, s: &Seen, case: DocumentId) -> String {
     let mut t = String::new();
     match s.shared_case_status.agreed() {
         Some(st) => {

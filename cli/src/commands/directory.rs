@@ -7,7 +7,7 @@ use holdfast_core::TeamId;
 use holdfast_core::import::open_referral::{self, MAX_IMPORT_BYTES};
 use holdfast_core::model::DocKind;
 use holdfast_core::model::directory::{self, Asset, ReferralRoute};
-use holdfast_core::model::ids::DocId;
+use holdfast_core::model::ids::DocumentId;
 use holdfast_core::store::DirectoryQuery;
 use serde::Serialize;
 
@@ -22,7 +22,7 @@ const WARNINGS_SHOWN: usize = 20;
 
 #[derive(Serialize)]
 struct DirectorySummary {
-    directory_id: DocId,
+    directory_id: DocumentId,
     area: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     assets: Option<usize>,
@@ -48,7 +48,7 @@ pub(super) fn create(ctx: &Ctx, area: &str) -> Result<Output> {
 /// `holdfast directory share DIRECTORY --team ID`
 #[derive(Debug, Serialize)]
 struct Shared {
-    directory_id: DocId,
+    directory_id: DocumentId,
     team: TeamId,
     changes_queued: usize,
 }
@@ -117,7 +117,7 @@ struct Warning {
 
 #[derive(Serialize)]
 struct Imported {
-    directory_id: Option<DocId>,
+    directory_id: Option<DocumentId>,
     directory_created: bool,
     services: usize,
     warnings: Vec<Warning>,
@@ -129,7 +129,7 @@ fn import_target(
     store: &mut holdfast_core::Store,
     file: &Path,
     named: Option<&str>,
-) -> Result<(DocId, bool)> {
+) -> Result<(DocumentId, bool)> {
     if let Some(typed) = named {
         return Ok((lookup::directory(store, typed)?, false));
     }
@@ -289,7 +289,7 @@ pub(super) fn search(ctx: &Ctx, a: DirectorySearch) -> Result<Output> {
 
 #[derive(Serialize)]
 struct AssetView<'a> {
-    directory_id: DocId,
+    directory_id: DocumentId,
     asset: &'a Asset,
 }
 
@@ -308,7 +308,7 @@ pub(super) fn show(ctx: &Ctx, dir: &str, asset: &str) -> Result<Output> {
     )
 }
 
-fn asset_text(directory_id: DocId, asset: &Asset) -> String {
+fn asset_text(directory_id: DocumentId, asset: &Asset) -> String {
     let f = &asset.fields;
     let mut t = format!("{}\n", f.name);
     let mut row = |k: &str, v: Option<String>| {

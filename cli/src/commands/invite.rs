@@ -7,7 +7,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use holdfast_core::access::{InviteStatus, TeamInvite};
-use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::store::{CaseloadFilter, TeamInfo};
 use holdfast_core::sync::Role;
 use holdfast_core::{Error as CoreError, Store, TeamId};
@@ -33,7 +33,7 @@ struct InviteMade {
     relay_url: String,
     role: Role,
     /// For a patient's invite: the plan it grants.
-    plan: Option<DocId>,
+    plan: Option<DocumentId>,
     /// Until when it can be redeemed (ms since the Unix epoch).
     expires_at_ms: u64,
     /// The code to hand over (single use).
@@ -193,7 +193,7 @@ struct Redeemed {
     device_id: DeviceId,
     role: Role,
     /// For a patient's device: the plan it reads.
-    plan: Option<DocId>,
+    plan: Option<DocumentId>,
     /// The team's key epoch.
     epoch: u32,
 }
@@ -230,7 +230,7 @@ pub(super) fn redeem(ctx: &Ctx, typed: Option<String>) -> Result<Output> {
     // The format is checked here, before anything is sent; the code itself is never echoed.
     let code =
         InviteCode::decode(&text).map_err(|e| CliError::input(format!("invite refused: {e}")))?;
-    let team = TeamId::from(code.team);
+    let team = code.team;
     if code.expires_at_ms < now_ms(&ctx.clock) {
         let when = i64::try_from(code.expires_at_ms)
             .map_or_else(|_| "?".into(), |v| ctx.clock.day_time(v));

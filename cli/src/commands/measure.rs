@@ -1,7 +1,7 @@
 //! Outcome measures: recording answers, and showing scores, bands and change.
 
 use holdfast_core::model::case_file::{CaseFile, Measure};
-use holdfast_core::model::ids::{DocId, MeasureId};
+use holdfast_core::model::ids::{DocumentId, MeasureId};
 use holdfast_core::model::measures::{
     Change, Direction, Hundredths, Instrument, Ons4Band, Ons4Question, SWEMWBS_NOTICE, Score,
 };
@@ -187,7 +187,7 @@ pub(super) fn describe_measure(m: &Measure) -> String {
 
 #[derive(Serialize)]
 struct Recorded<'a> {
-    case_id: DocId,
+    case_id: DocumentId,
     measure_id: MeasureId,
     instrument: Instrument,
     taken_on: Date,

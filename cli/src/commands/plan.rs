@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use holdfast_core::Store;
 use holdfast_core::model::action_plan::{ActionPlan, AssetRef, GoalStatus, NewStep, StepOwner};
-use holdfast_core::model::ids::{CommentId, DocId, GoalId, StepId};
+use holdfast_core::model::ids::{CommentId, DocumentId, GoalId, StepId};
 use serde::Serialize;
 use time::Date;
 
@@ -14,7 +14,7 @@ use crate::error::{CliError, Result};
 use crate::lookup;
 use crate::output::{Output, indent, short, words};
 
-fn open_plan(ctx: &Ctx, typed: &str) -> Result<(Store, DocId)> {
+fn open_plan(ctx: &Ctx, typed: &str) -> Result<(Store, DocumentId)> {
     let mut store = ctx.device.open()?;
     let id = lookup::plan(&mut store, typed)?;
     Ok((store, id))
@@ -22,7 +22,7 @@ fn open_plan(ctx: &Ctx, typed: &str) -> Result<(Store, DocId)> {
 
 #[derive(Serialize)]
 struct PlanView<'a> {
-    plan_id: DocId,
+    plan_id: DocumentId,
     plan: &'a ActionPlan,
 }
 
@@ -39,7 +39,7 @@ pub(super) fn show(ctx: &Ctx, typed: &str) -> Result<Output> {
     )
 }
 
-fn plan_text(clock: &Clock, plan_id: DocId, plan: &ActionPlan) -> String {
+fn plan_text(clock: &Clock, plan_id: DocumentId, plan: &ActionPlan) -> String {
     let p = short(&plan_id);
     let mut t = format!("Action plan {plan_id}\n\nWhat matters to me\n");
     if plan.what_matters.trim().is_empty() {
@@ -120,7 +120,7 @@ fn step_line(s: &holdfast_core::model::action_plan::Step, pad: usize) -> String 
 
 #[derive(Serialize)]
 struct PlanChanged {
-    plan_id: DocId,
+    plan_id: DocumentId,
 }
 
 pub(super) fn what_matters(ctx: &Ctx, typed: &str, text: &str) -> Result<Output> {
@@ -140,7 +140,7 @@ pub(super) fn get_back_in_touch(ctx: &Ctx, typed: &str, text: &str) -> Result<Ou
 
 #[derive(Serialize)]
 struct CommentAdded {
-    plan_id: DocId,
+    plan_id: DocumentId,
     comment_id: CommentId,
 }
 
@@ -158,7 +158,7 @@ pub(super) fn comment(ctx: &Ctx, typed: &str, text: &str) -> Result<Output> {
 
 #[derive(Serialize)]
 struct GoalNow {
-    plan_id: DocId,
+    plan_id: DocumentId,
     goal_id: GoalId,
     status: GoalStatus,
 }
@@ -213,7 +213,7 @@ pub(super) struct StepArgs {
 
 #[derive(Serialize)]
 struct StepNow {
-    plan_id: DocId,
+    plan_id: DocumentId,
     step_id: StepId,
     done: bool,
 }

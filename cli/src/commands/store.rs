@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::store::Durability;
 use serde::Serialize;
@@ -96,7 +96,7 @@ pub(super) fn export(ctx: &Ctx, out: Option<&Path>) -> Result<Output> {
 
 #[derive(Serialize)]
 struct Seeded {
-    directory_id: DocId,
+    directory_id: DocumentId,
     patients: usize,
     assets: usize,
     seconds: f64,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use holdfast_core::access::TeamDevice;
-use holdfast_core::model::ids::{DeviceId, DocId};
+use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::store::{CaseloadFilter, TeamInfo};
 use holdfast_core::sync::Role;
 use holdfast_core::{Error as CoreError, Store, TeamId};
@@ -299,7 +299,7 @@ fn devices_text(clock: &Clock, store: &Store, out: &DeviceList) -> String {
 }
 
 /// Whose each plan on this device is (from the caseload), for naming patients' devices.
-fn plan_names(store: &Store) -> HashMap<DocId, String> {
+fn plan_names(store: &Store) -> HashMap<DocumentId, String> {
     store
         .caseload(&CaseloadFilter::default())
         .map(|c| {

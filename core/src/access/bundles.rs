@@ -12,7 +12,7 @@ use holdfast_protocol::{BundleHeader, HpkeKeyPair, HpkePublicKey, KeyBundle, Rol
 
 use super::{Identity, TeamAccess};
 use crate::crypto::TeamKeys;
-use crate::model::ids::{DocId, TeamId};
+use crate::model::ids::{DocumentId, TeamId};
 use crate::{Error, Result};
 
 /// The keys a device of `role` (with `plan`) needs, at every epoch `keys` holds: staff get
@@ -20,7 +20,7 @@ use crate::{Error, Result};
 pub fn keys_for_reader(
     keys: &TeamKeys,
     role: Role,
-    plan: Option<DocId>,
+    plan: Option<DocumentId>,
 ) -> Result<Vec<WrappedKey>> {
     let mut out = Vec::new();
     for (epoch, key) in keys.epochs() {
@@ -31,7 +31,7 @@ pub fn keys_for_reader(
             });
         } else if let Some(plan) = plan {
             out.push(WrappedKey::Document {
-                document: plan.into(),
+                document: plan,
                 epoch,
                 key: keys.key_for(plan, epoch)?,
             });
@@ -57,9 +57,9 @@ pub fn seal_bundle(
 ) -> Result<Vec<u8>> {
     Ok(KeyBundle::seal(
         BundleHeader {
-            team: team.into(),
+            team,
             recipient,
-            sender: me.device.into(),
+            sender: me.device,
             at_ms: now_ms,
         },
         recipient_key,
@@ -74,7 +74,7 @@ pub struct NewKey {
     /// The epoch.
     pub epoch: u32,
     /// `None` for the team's epoch key; the document for a document key.
-    pub doc: Option<DocId>,
+    pub doc: Option<DocumentId>,
     /// The key.
     pub key: [u8; 32],
 }
@@ -172,7 +172,7 @@ pub fn accept(
                 epoch,
                 key,
             } => {
-                let doc = DocId::from(document);
+                let doc = document;
                 // No "epoch already started" check here: a patient's filtered log may not
                 // show the revocation that started it (SECURITY.md).
                 if (access.is_patient() && access.plan != Some(doc))
@@ -202,7 +202,7 @@ pub fn open_bundle(
     use BundleProblem::{Bad, NotYet};
     let bundle = KeyBundle::decode(bytes).map_err(|_| Bad("malformed"))?;
     let h = bundle.header;
-    if TeamId::from(h.team) != access.team() {
+    if h.team != access.team() {
         return Err(Bad("of another team"));
     }
     let Some(sender) = access.membership.devices.get(&h.sender) else {
@@ -235,9 +235,9 @@ mod tests {
     use holdfast_protocol::EpochKey;
 
     /// A patient's device with `plan`, in a team founded by `admin`.
-    fn patient_view(admin: &Identity) -> (TeamAccess, TeamKeys, DocId, Identity, EpochKey) {
+    fn patient_view(admin: &Identity) -> (TeamAccess, TeamKeys, DocumentId, Identity, EpochKey) {
         let founded = found_team(admin, 1_000).unwrap();
-        let plan = DocId::random();
+        let plan = DocumentId::random();
         let mut staff_keys = TeamKeys::new(founded.team);
         staff_keys.insert_epoch(1, founded.key.clone());
         let me = identity();
@@ -251,15 +251,15 @@ mod tests {
     fn a_patient_accepts_only_its_own_plans_key() {
         let admin = identity();
         let (access, staff_keys, plan, me, epoch_key) = patient_view(&admin);
-        let other = DocId::random();
+        let other = DocumentId::random();
         let wrapped = vec![
             WrappedKey::Document {
-                document: plan.into(),
+                document: plan,
                 epoch: 1,
                 key: staff_keys.key_for(plan, 1).unwrap(),
             },
             WrappedKey::Document {
-                document: other.into(),
+                document: other,
                 epoch: 1,
                 key: staff_keys.key_for(other, 1).unwrap(),
             },

@@ -14,7 +14,7 @@ use holdfast_protocol::{EnvelopeId, EnvelopeRef, Kind, PUBLIC_KEY_LEN, PullPage}
 
 use super::TeamAccess;
 use crate::crypto::TeamKeys;
-use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::model::ids::{DeviceId, DocumentId, TeamId};
 
 /// Who may author envelopes in a team, from its verified membership: each enrolled
 /// device's public key and, for a revoked one, the epoch from which its envelopes are
@@ -22,7 +22,7 @@ use crate::model::ids::{DeviceId, DocId, TeamId};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roster {
     keys: HashMap<DeviceId, ([u8; PUBLIC_KEY_LEN], Option<u32>)>,
-    only_doc: Option<DocId>,
+    only_doc: Option<DocumentId>,
     /// Patients' devices: their snapshots are not accepted.
     patients: std::collections::HashSet<DeviceId>,
 }
@@ -36,7 +36,7 @@ impl Roster {
                 .devices
                 .values()
                 .map(|m| {
-                    let d = DeviceId::from(m.device);
+                    let d = m.device;
                     (d, (m.sign_key, access.revoked_in.get(&d).copied()))
                 })
                 .collect(),
@@ -50,7 +50,7 @@ impl Roster {
                 .devices
                 .values()
                 .filter(|m| !m.role.is_staff())
-                .map(|m| DeviceId::from(m.device))
+                .map(|m| m.device)
                 .collect(),
         }
     }
@@ -79,7 +79,7 @@ pub struct Opened {
     /// Envelope id.
     pub id: EnvelopeId,
     /// The document.
-    pub doc: DocId,
+    pub doc: DocumentId,
     /// The author.
     pub author: DeviceId,
     /// Change batch or snapshot.
@@ -109,7 +109,7 @@ pub struct Refusal {
     /// Envelope id.
     pub id: EnvelopeId,
     /// The document its header names.
-    pub doc: DocId,
+    pub doc: DocumentId,
     /// The author its header names.
     pub author: DeviceId,
     /// The reason (no content).
@@ -181,8 +181,8 @@ pub fn open_page(
         };
         let h = envelope.header;
         let id = envelope.id();
-        let doc = DocId::from(h.document);
-        let author = DeviceId::from(h.author);
+        let doc = h.document;
+        let author = h.author;
         let refuse = |reason: String| Refusal {
             seq: *seq,
             id,
@@ -190,7 +190,7 @@ pub fn open_page(
             author,
             reason,
         };
-        if TeamId::from(h.team) != team {
+        if h.team != team {
             out.refused
                 .push(refuse(format!("belongs to team {}, not this team", h.team)));
             continue;
@@ -272,7 +272,7 @@ mod tests {
         admin: Identity,
         worker: Identity,
         patient: Identity,
-        plan: DocId,
+        plan: DocumentId,
     }
 
     fn team() -> Team {
@@ -282,8 +282,8 @@ mod tests {
         keys.insert_epoch(1, founded.key.clone());
         let g = founded.genesis.as_bytes().to_vec();
         let mut access = founded.access.clone();
-        let plan = DocId::random();
-        let mut join = |role, plan: Option<DocId>| {
+        let plan = DocumentId::random();
+        let mut join = |role, plan: Option<DocumentId>| {
             let invite = prepare_invite(
                 &access,
                 &keys,
@@ -317,14 +317,14 @@ mod tests {
         }
     }
 
-    fn envelope(t: &Team, by: &Identity, doc: DocId, epoch: u32, kind: Kind) -> Vec<u8> {
+    fn envelope(t: &Team, by: &Identity, doc: DocumentId, epoch: u32, kind: Kind) -> Vec<u8> {
         let rng = SystemRandom::new();
         let header = Header {
             kind,
-            team: t.access.team().into(),
-            document: doc.into(),
+            team: t.access.team(),
+            document: doc,
             epoch,
-            author: by.device.into(),
+            author: by.device,
             covers: 0,
             nonce: Header::random_nonce(&rng).unwrap(),
         };
@@ -346,7 +346,7 @@ mod tests {
         let t = team();
         let roster = Roster::from_access(&t.access);
         assert_eq!(roster.len(), 3);
-        let doc = DocId::random();
+        let doc = DocumentId::random();
         let good = envelope(&t, &t.worker, doc, 1, Kind::ChangeBatch);
         let mut tampered = envelope(&t, &t.worker, doc, 1, Kind::ChangeBatch);
         let last = tampered.len() - 1;
@@ -381,7 +381,7 @@ mod tests {
         view.plan = Some(t.plan);
         let roster = Roster::from_access(&view);
         let plan = envelope(&t, &t.worker, t.plan, 1, Kind::ChangeBatch);
-        let case = envelope(&t, &t.worker, DocId::random(), 1, Kind::ChangeBatch);
+        let case = envelope(&t, &t.worker, DocumentId::random(), 1, Kind::ChangeBatch);
         let opened = open_page(
             view.team(),
             &t.keys,
@@ -400,7 +400,7 @@ mod tests {
     fn an_unknown_author_or_a_missing_key_stops_the_page_before_it() {
         let t = team();
         let roster = Roster::from_access(&t.access);
-        let doc = DocId::random();
+        let doc = DocumentId::random();
         let stranger = identity();
         let first = envelope(&t, &t.worker, doc, 1, Kind::ChangeBatch);
         let unknown = envelope(&t, &stranger, doc, 1, Kind::ChangeBatch);
@@ -452,7 +452,7 @@ mod tests {
             ..t
         };
         let roster = Roster::from_access(&t.access);
-        let doc = DocId::random();
+        let doc = DocumentId::random();
         let before = envelope(&t, &t.worker, doc, 1, Kind::ChangeBatch);
         let at_revocation = envelope(&t, &t.worker, doc, 2, Kind::ChangeBatch);
         let opened = open_page(

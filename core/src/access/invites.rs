@@ -11,7 +11,7 @@ use super::bundles::{keys_for_reader, seal_bundle};
 use super::{Identity, TeamAccess};
 use crate::crypto::TeamKeys;
 use crate::model::doc::DocKind;
-use crate::model::ids::DocId;
+use crate::model::ids::DocumentId;
 use crate::{Error, Result};
 
 /// An invite made on this device, ready to be registered with the relay.
@@ -35,7 +35,7 @@ pub struct PreparedRedeem {
     /// The role the device will have.
     pub role: Role,
     /// The plan, for a patient.
-    pub plan: Option<DocId>,
+    pub plan: Option<DocumentId>,
     /// The team's genesis entry, checked against the code's anchor: stored as the first
     /// entry of the log at join, so the relay cannot swap in a team of its own afterwards.
     pub genesis: Vec<u8>,
@@ -51,7 +51,7 @@ pub struct InviteTarget<'a> {
     /// The role the invite grants.
     pub role: Role,
     /// For a patient invite, the one action plan it shares.
-    pub plan: Option<DocId>,
+    pub plan: Option<DocumentId>,
     /// The kind of document `plan` names, as stored on this device.
     pub plan_kind: Option<DocKind>,
 }
@@ -89,16 +89,16 @@ pub fn prepare_invite(
     let code = InviteCode::generate(
         &SystemRandom::new(),
         target.relay_url,
-        team.into(),
+        team,
         genesis.anchor(),
         role,
-        plan.map(Into::into),
+        plan,
         expires,
     )?;
     let invite_sign = code.signing_key()?;
     let invite_hpke = code.hpke_key()?;
     let entry = Entry::sign(
-        team.into(),
+        team,
         now_ms,
         me.device.0,
         Op::Invite {
@@ -106,7 +106,7 @@ pub fn prepare_invite(
             sign_key: invite_sign.public_key(),
             hpke_key: invite_hpke.public_key().clone(),
             role,
-            plan: plan.map(Into::into),
+            plan,
             expires_at_ms: expires,
         },
         &me.signer,
@@ -182,7 +182,7 @@ pub fn prepare_redeem(
         return Err(Error::InviteRefused("the invite has expired".into()));
     }
     let team = code.team;
-    let device = me.device.into();
+    let device = me.device;
     let proof = redeem_proof_message(
         &team,
         invite,
@@ -241,7 +241,7 @@ pub fn prepare_cancel(
     access.require_staff()?;
     let id = parse_invite_ref(invite)?;
     let entry = Entry::sign(
-        access.team().into(),
+        access.team(),
         now_ms,
         me.device.0,
         Op::Cancel { invite: id },
@@ -280,7 +280,7 @@ mod tests {
         (admin, founded, keys)
     }
 
-    fn target(genesis: &[u8], role: Role, plan: Option<DocId>) -> InviteTarget<'_> {
+    fn target(genesis: &[u8], role: Role, plan: Option<DocumentId>) -> InviteTarget<'_> {
         InviteTarget {
             relay_url: "http://127.0.0.1:1",
             genesis,
@@ -296,7 +296,7 @@ mod tests {
         let g = founded.genesis.as_bytes();
         for (role, plan) in [
             (Role::Patient, None),
-            (Role::LinkWorker, Some(DocId::random())),
+            (Role::LinkWorker, Some(DocumentId::random())),
         ] {
             let err = prepare_invite(
                 &founded.access,
@@ -318,7 +318,7 @@ mod tests {
                 "{err}"
             );
         }
-        let plan = DocId::random();
+        let plan = DocumentId::random();
         let mut not_a_plan = target(g, Role::Patient, Some(plan));
         not_a_plan.plan_kind = Some(DocKind::CaseFile);
         let err =
@@ -344,7 +344,7 @@ mod tests {
             .unwrap();
         assert_eq!(opened.len(), 1);
         assert!(
-            matches!(&opened[0], holdfast_protocol::WrappedKey::Document { document, epoch: 1, .. } if DocId::from(*document) == plan),
+            matches!(&opened[0], holdfast_protocol::WrappedKey::Document { document, epoch: 1, .. } if (*document) == plan),
             "a patient gets its plan's key, never the epoch key"
         );
     }

@@ -8,7 +8,7 @@ use holdfast_protocol::{Entry, EpochKey, Op, Role, SystemRandom, WrappedKey};
 use super::bundles::seal_bundle;
 use super::{Identity, TeamAccess};
 use crate::crypto::TeamKeys;
-use crate::model::ids::{DeviceId, DocId};
+use crate::model::ids::{DeviceId, DocumentId};
 use crate::{Error, Result};
 
 /// A revocation made on this device, ready for the relay.
@@ -40,7 +40,7 @@ pub fn prepare_revocation(
     access.require_staff()?;
     let team = access.team();
     let m = &access.membership;
-    if m.active(&device.into()).is_none() {
+    if m.active(&device).is_none() {
         return Err(Error::NotFound {
             kind: "active device",
             id: device.to_string(),
@@ -52,13 +52,13 @@ pub fn prepare_revocation(
         .ok_or(Error::Crypto("epoch overflow".into()))?;
     let key = EpochKey::generate(&SystemRandom::new())?;
     let entry = Entry::sign(
-        team.into(),
+        team,
         now_ms,
         me.device.0,
         Op::Revoke {
-            device: device.into(),
+            device,
             epoch,
-            key_commitment: holdfast_protocol::epoch_key_commitment(&team.into(), epoch, &key),
+            key_commitment: holdfast_protocol::epoch_key_commitment(&team, epoch, &key),
         },
         &me.signer,
     )?;
@@ -69,7 +69,7 @@ pub fn prepare_revocation(
     let wrap = |recipient: [u8; 16],
                 hpke: &holdfast_protocol::HpkePublicKey,
                 role: Role,
-                plan: Option<DocId>|
+                plan: Option<DocumentId>|
      -> Result<Vec<u8>> {
         let keys = if role.is_staff() {
             vec![WrappedKey::Epoch {
@@ -79,7 +79,7 @@ pub fn prepare_revocation(
         } else {
             let plan = plan.ok_or(Error::Crypto("a patient without a plan".into()))?;
             vec![WrappedKey::Document {
-                document: plan.into(),
+                document: plan,
                 epoch,
                 key: staged.key_for(plan, epoch)?,
             }]
@@ -88,26 +88,26 @@ pub fn prepare_revocation(
     };
     let mut bundles = Vec::new();
     for member in m.active_devices() {
-        if DeviceId::from(member.device) == device {
+        if member.device == device {
             continue;
         }
         bundles.push(wrap(
             member.device.0,
             &member.hpke_key,
             member.role,
-            member.plan.map(Into::into),
+            member.plan,
         )?);
     }
     for invite in m.invites.values() {
         if invite.is_pending(now_ms)
             && m.active(&invite.created_by).is_some()
-            && DeviceId::from(invite.created_by) != device
+            && invite.created_by != device
         {
             bundles.push(wrap(
                 invite.invite.0,
                 &invite.hpke_key,
                 invite.role,
-                invite.plan.map(Into::into),
+                invite.plan,
             )?);
         }
     }

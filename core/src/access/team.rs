@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Identity;
 use crate::crypto::TeamKeys;
-use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::model::ids::{DeviceId, DocumentId, TeamId};
 use crate::{Error, Result};
 
 /// What this device knows about its access to one team.
@@ -26,7 +26,7 @@ pub struct TeamAccess {
     /// This device's role, once known.
     pub role: Option<Role>,
     /// This device's plan, when it is a patient.
-    pub plan: Option<DocId>,
+    pub plan: Option<DocumentId>,
     /// The invite this device redeemed (to recognise bundles addressed to it).
     pub invite: Option<[u8; 16]>,
     /// The relay's log length (a patient's view has fewer entries).
@@ -46,7 +46,7 @@ pub struct TeamDevice {
     /// Its role.
     pub role: Role,
     /// For a patient: the plan it reads.
-    pub plan: Option<DocId>,
+    pub plan: Option<DocumentId>,
     /// Who enrolled it.
     pub added_by: DeviceId,
     /// When it joined (ms since the epoch).
@@ -79,7 +79,7 @@ pub struct TeamInvite {
     /// The role it grants.
     pub role: Role,
     /// For a patient invite: the plan.
-    pub plan: Option<DocId>,
+    pub plan: Option<DocumentId>,
     /// The device that made it.
     pub created_by: DeviceId,
     /// Redeemable until then (ms since the epoch).
@@ -107,14 +107,14 @@ pub fn found_team(me: &Identity, now_ms: u64) -> Result<FoundedTeam> {
     let team = TeamId::random();
     let key = EpochKey::generate(&SystemRandom::new())?;
     let genesis = Entry::sign(
-        team.into(),
+        team,
         now_ms,
         me.device.0,
         Op::Genesis {
-            device: me.device.into(),
+            device: me.device,
             sign_key: me.signer.public_key(),
             hpke_key: me.hpke.public_key().clone(),
-            key_commitment: holdfast_protocol::epoch_key_commitment(&team.into(), 1, &key),
+            key_commitment: holdfast_protocol::epoch_key_commitment(&team, 1, &key),
         },
         &me.signer,
     )?;
@@ -141,7 +141,7 @@ impl TeamAccess {
     /// Nothing known yet about `team`.
     pub fn new(team: TeamId) -> Self {
         TeamAccess {
-            membership: Membership::new(team.into()),
+            membership: Membership::new(team),
             revoked_in: HashMap::new(),
             role: None,
             plan: None,
@@ -154,7 +154,7 @@ impl TeamAccess {
 
     /// The team.
     pub fn team(&self) -> TeamId {
-        self.membership.team().into()
+        self.membership.team()
     }
 
     /// Whether this device sees the patient's filtered view of the log.
@@ -172,7 +172,7 @@ impl TeamAccess {
             self.membership.apply(&entry)?
         };
         if let Applied::Revoked { device, epoch } = &applied {
-            self.revoked_in.insert((*device).into(), *epoch);
+            self.revoked_in.insert(*device, *epoch);
         }
         Ok(applied)
     }
@@ -202,7 +202,7 @@ impl TeamAccess {
         next.relay_len = relay_len.max(next.relay_len);
         if let Some((role, plan)) = next.member(me).map(|m| (m.role, m.plan)) {
             next.role = Some(role);
-            next.plan = plan.map(DocId::from);
+            next.plan = plan;
         }
         Ok((next, applied))
     }
@@ -214,7 +214,7 @@ impl TeamAccess {
 
     /// The member entry of `device`, revoked or not.
     pub(crate) fn member(&self, device: DeviceId) -> Option<&Member> {
-        self.membership.devices.get(&device.into())
+        self.membership.devices.get(&device)
     }
 
     /// This device's role, if it is staff; otherwise the refusal a patient's device gets.
@@ -251,13 +251,13 @@ impl TeamAccess {
             .devices
             .values()
             .map(|m| TeamDevice {
-                device: m.device.into(),
+                device: m.device,
                 role: m.role,
-                plan: m.plan.map(DocId::from),
-                added_by: m.added_by.into(),
+                plan: m.plan,
+                added_by: m.added_by,
                 added_at: m.added_at_ms,
                 revoked_at: m.revoked_at_ms,
-                this_device: DeviceId::from(m.device) == me,
+                this_device: m.device == me,
             })
             .collect()
     }
@@ -274,12 +274,12 @@ impl TeamAccess {
             .map(|i| TeamInvite {
                 invite: hex::encode(i.invite.0),
                 role: i.role,
-                plan: i.plan.map(DocId::from),
-                created_by: i.created_by.into(),
+                plan: i.plan,
+                created_by: i.created_by,
                 expires_at: i.expires_at_ms,
                 status: match (i.redeemed_by, i.cancelled_by) {
-                    (Some(d), _) => InviteStatus::Redeemed(d.into()),
-                    (None, Some(d)) => InviteStatus::Cancelled(d.into()),
+                    (Some(d), _) => InviteStatus::Redeemed(d),
+                    (None, Some(d)) => InviteStatus::Cancelled(d),
                     (None, None) if now_ms > i.expires_at_ms => InviteStatus::Expired,
                     (None, None) => InviteStatus::Pending,
                 },
@@ -329,7 +329,7 @@ pub(crate) mod tests {
     #[test]
     fn a_patient_seals_under_its_newest_plan_key_but_never_past_the_relays_epoch() {
         let team = TeamId::random();
-        let plan = DocId::random();
+        let plan = DocumentId::random();
         let mut a = TeamAccess::new(team);
         a.role = Some(Role::Patient);
         a.plan = Some(plan);

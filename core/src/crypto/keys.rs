@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use holdfast_protocol::{DeviceSigningKey, DocumentKey, EpochKey, HpkeKeyPair, SystemRandom};
 
 use crate::keystore::KeyStore;
-use crate::model::ids::{DocId, TeamId};
+use crate::model::ids::{DocumentId, TeamId};
 use crate::{Error, Result};
 
 /// The key store entry holding the device's Ed25519 seed.
@@ -35,7 +35,7 @@ pub(crate) fn invite_key_name(team: TeamId) -> String {
 pub struct TeamKeys {
     team: Option<TeamId>,
     epochs: BTreeMap<u32, EpochKey>,
-    docs: HashMap<(DocId, u32), DocumentKey>,
+    docs: HashMap<(DocumentId, u32), DocumentKey>,
 }
 
 impl std::fmt::Debug for TeamKeys {
@@ -67,7 +67,7 @@ impl TeamKeys {
     }
 
     /// Adds the key of one document at one epoch.
-    pub(crate) fn insert_document(&mut self, doc: DocId, epoch: u32, key: DocumentKey) {
+    pub(crate) fn insert_document(&mut self, doc: DocumentId, epoch: u32, key: DocumentKey) {
         self.docs.insert((doc, epoch), key);
     }
 
@@ -78,7 +78,7 @@ impl TeamKeys {
 
     /// The newest epoch, at most `cap`, for which a key of `doc` itself is held (a
     /// patient's plan).
-    pub(crate) fn newest_epoch_for(&self, doc: DocId, cap: u32) -> Option<u32> {
+    pub(crate) fn newest_epoch_for(&self, doc: DocumentId, cap: u32) -> Option<u32> {
         self.docs
             .keys()
             .filter(|(d, e)| *d == doc && *e <= cap)
@@ -87,18 +87,18 @@ impl TeamKeys {
     }
 
     /// Whether a key for `doc` at `epoch` is held (directly or through the epoch key).
-    pub(crate) fn has(&self, doc: DocId, epoch: u32) -> bool {
+    pub(crate) fn has(&self, doc: DocumentId, epoch: u32) -> bool {
         self.epochs.contains_key(&epoch) || self.docs.contains_key(&(doc, epoch))
     }
 
     /// The key of `doc` at `epoch`: derived from the epoch key when this device holds it
     /// (staff), else the document key it was given (a patient's plan).
-    pub fn key_for(&self, doc: DocId, epoch: u32) -> Result<DocumentKey> {
+    pub fn key_for(&self, doc: DocumentId, epoch: u32) -> Result<DocumentKey> {
         if let Some(epoch_key) = self.epochs.get(&epoch) {
             return Ok(holdfast_protocol::derive_document_key(
-                &self.team()?.into(),
+                &self.team()?,
                 epoch_key,
-                &doc.into(),
+                &doc,
                 epoch,
             )?);
         }
@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn staff_derive_every_document_key_and_patients_hold_only_theirs() {
         let team = TeamId::random();
-        let (a, b) = (DocId::random(), DocId::random());
+        let (a, b) = (DocumentId::random(), DocumentId::random());
         let mut staff = TeamKeys::new(team);
         staff.insert_epoch(1, EpochKey::from_bytes([7; 32]));
         let ka = staff.key_for(a, 1).unwrap();

@@ -11,7 +11,7 @@ use time::Date;
 
 use super::case_file::{Comment, read_comments};
 use super::doc::{self, Author, DocKind};
-use super::ids::{AssetId, CommentId, DocId, GoalId, StepId};
+use super::ids::{AssetId, CommentId, DocumentId, GoalId, StepId};
 use crate::{Error, Result};
 
 const MAX_TEXT: usize = 16 * 1024;
@@ -59,7 +59,7 @@ pub struct Goal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetRef {
     /// The directory document.
-    pub directory: DocId,
+    pub directory: DocumentId,
     /// The asset in it.
     pub asset: AssetId,
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::doc::{self, Author, Contested, DocKind};
-use super::ids::{CommentId, ConcernId, DocId, MeasureId, ReferralId, SessionId};
+use super::ids::{CommentId, ConcernId, DocumentId, MeasureId, ReferralId, SessionId};
 use super::measures::{self, Instrument, Score};
 use super::nhs_number::NhsNumber;
 use super::postcode::Postcode;
@@ -408,7 +408,7 @@ pub struct CaseFile {
     /// The patient.
     pub patient: Patient,
     /// The patient's action plan document.
-    pub action_plan: Option<DocId>,
+    pub action_plan: Option<DocumentId>,
     /// Referrals, oldest first.
     pub referrals: Vec<Referral>,
     /// The current status; contested when devices set it concurrently.
@@ -476,7 +476,7 @@ impl CaseFile {
 pub fn create(
     author: &Author,
     patient: &NewPatient,
-    action_plan: DocId,
+    action_plan: DocumentId,
     at: i64,
 ) -> Result<AutoCommit> {
     patient.validate()?;
@@ -1163,7 +1163,7 @@ pub struct CaseHeader {
     /// The patient.
     pub patient: Patient,
     /// The action plan.
-    pub action_plan: Option<DocId>,
+    pub action_plan: Option<DocumentId>,
     /// The status, with any conflict.
     pub status: Contested<CaseStatus>,
     /// Safeguarding concerns not closed.
@@ -1219,7 +1219,13 @@ mod tests {
             person: "Sam".into(),
         };
         let day = time::macros::date!(2026 - 11 - 20);
-        let mut doc = create(&author, &NewPatient::named("Ada"), DocId([2; 16]), 1_000).unwrap();
+        let mut doc = create(
+            &author,
+            &NewPatient::named("Ada"),
+            DocumentId([2; 16]),
+            1_000,
+        )
+        .unwrap();
         doc::commit(&mut doc, &author, "created", 1_000);
         let items = [Some(5), Some(5), Some(5), Some(5)];
         let mut ids = Vec::new();

@@ -1,15 +1,17 @@
 //! Random identifiers: 128-bit for teams, documents and devices (they travel to the relay and
 //! must reveal nothing), 64-bit for items inside a document.
 //!
-//! Team, document and device ids are the same 16 bytes as the wire protocol's
-//! [`holdfast_protocol::TeamId`], [`holdfast_protocol::DocumentId`] and
-//! [`holdfast_protocol::DeviceId`]; `From` converts both ways.
+//! Team, document and device ids are the wire protocol's own types
+//! ([`TeamId`], [`DocumentId`], [`DeviceId`]): one vocabulary on the device, on the wire and
+//! at the relay. The item ids inside a document never leave it.
 
 use std::fmt;
 use std::str::FromStr;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub use holdfast_protocol::{DeviceId, DocumentId, TeamId};
 
 use crate::{Error, Result};
 
@@ -81,18 +83,6 @@ macro_rules! random_id {
 }
 
 random_id!(
-    /// A document: one case file, action plan or directory.
-    DocId, 16
-);
-random_id!(
-    /// A device (phone, laptop): also its Automerge actor id.
-    DeviceId, 16
-);
-random_id!(
-    /// A team: the devices that share documents through one relay sequence.
-    TeamId, 16
-);
-random_id!(
     /// A referral inside a case file.
     ReferralId, 8
 );
@@ -125,26 +115,30 @@ random_id!(
     AssetId, 8
 );
 
-/// Same bytes both ways: a model id and its wire id name the same thing.
-macro_rules! wire_id {
-    ($model:ident, $wire:ty) => {
-        impl From<$model> for $wire {
-            fn from(id: $model) -> Self {
-                <$wire>::from(id.0)
-            }
-        }
-
-        impl From<$wire> for $model {
-            fn from(id: $wire) -> Self {
-                $model(id.0)
-            }
-        }
-    };
+/// An id read back from the database: a wrong length means the file is damaged, not that
+/// anyone typed something wrong.
+pub(crate) trait StoredId: Sized {
+    /// The id from the bytes the store wrote.
+    fn from_stored(bytes: &[u8]) -> Result<Self>;
 }
 
-wire_id!(TeamId, holdfast_protocol::TeamId);
-wire_id!(DocId, holdfast_protocol::DocumentId);
-wire_id!(DeviceId, holdfast_protocol::DeviceId);
+macro_rules! stored_id {
+    ($($name:ident),+) => {$(
+        impl StoredId for $name {
+            fn from_stored(bytes: &[u8]) -> Result<Self> {
+                $name::from_slice(bytes).map_err(|_| {
+                    Error::StoreCorrupt(format!(
+                        "a stored {} has {} bytes",
+                        stringify!($name),
+                        bytes.len()
+                    ))
+                })
+            }
+        }
+    )+};
+}
+
+stored_id!(DeviceId, DocumentId, TeamId);
 
 #[cfg(test)]
 mod tests {
@@ -152,31 +146,12 @@ mod tests {
 
     #[test]
     fn ids_round_trip_through_text_and_reject_garbage() {
-        let id = DocId::random();
+        let id = DocumentId::random();
         assert_eq!(id.to_string().len(), 32);
-        assert_eq!(id.to_string().parse::<DocId>().unwrap(), id);
-        assert!("not hex".parse::<DocId>().is_err());
-        assert!("abcd".parse::<DocId>().is_err(), "wrong length");
+        assert_eq!(id.to_string().parse::<DocumentId>().unwrap(), id);
+        assert!("not hex".parse::<DocumentId>().is_err());
+        assert!("abcd".parse::<DocumentId>().is_err(), "wrong length");
         assert!(SessionId::from_slice(&[0; 9]).is_err());
-        assert_ne!(DocId::random(), DocId::random());
-    }
-
-    #[test]
-    fn model_and_wire_ids_are_the_same_bytes() {
-        let doc = DocId::random();
-        let wire = holdfast_protocol::DocumentId::from(doc);
-        assert_eq!(wire.0, doc.0);
-        assert_eq!(wire.to_string(), doc.to_string());
-        assert_eq!(DocId::from(wire), doc);
-        let device = DeviceId::random();
-        assert_eq!(
-            DeviceId::from(holdfast_protocol::DeviceId::from(device)),
-            device
-        );
-        let team = TeamId::random();
-        assert_eq!(
-            holdfast_protocol::TeamId::from(team).to_string(),
-            team.to_string()
-        );
+        assert_ne!(DocumentId::random(), DocumentId::random());
     }
 }

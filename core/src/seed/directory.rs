@@ -13,7 +13,7 @@ use super::{
 };
 use crate::model::directory::{AssetInput, AssetStatus, Capacity, ReferralRoute};
 use crate::model::doc::format_date;
-use crate::model::ids::{AssetId, DocId};
+use crate::model::ids::{AssetId, DocumentId};
 
 #[derive(Debug, Clone, Copy)]
 enum ScheduleStyle {
@@ -882,12 +882,16 @@ struct UsableAsset {
 /// Where the directory's running, open assets are, by category, for linking plan steps.
 #[derive(Debug)]
 pub(super) struct DirectoryIndex {
-    pub(super) directory: DocId,
+    pub(super) directory: DocumentId,
     usable: Vec<UsableAsset>,
 }
 
 impl DirectoryIndex {
-    pub(super) fn new(directory: DocId, inputs: &[AssetInput], ids: &[AssetId]) -> DirectoryIndex {
+    pub(super) fn new(
+        directory: DocumentId,
+        inputs: &[AssetInput],
+        ids: &[AssetId],
+    ) -> DirectoryIndex {
         let mut usable = Vec::new();
         for (input, id) in inputs.iter().zip(ids) {
             if input.status != AssetStatus::Active || input.capacity == Capacity::Closed {

@@ -56,7 +56,7 @@ use crate::model::case_file::{
     CaseStatus, HoldingFunction, Need, NewReferral, NewSession, ReferralDecision, SessionMode,
 };
 use crate::model::directory::AssetInput;
-use crate::model::ids::{AssetId, DocId};
+use crate::model::ids::{AssetId, DocumentId};
 use crate::model::measures::Instrument;
 use crate::store::{Durability, IfDuplicate, NewCase, Store};
 
@@ -121,7 +121,7 @@ impl Default for SeedConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seeded {
     /// The directory document.
-    pub directory: DocId,
+    pub directory: DocumentId,
     /// Every case, in the order generated.
     pub cases: Vec<NewCase>,
     /// Every asset, in the order of [`assets`].

@@ -10,7 +10,7 @@ use super::{Ctx, SeedRng, category_for, days, fresh, phrase, pick, weighted};
 use crate::Result;
 use crate::model::action_plan::{AssetRef, GoalStatus, NewStep, StepOwner};
 use crate::model::case_file::{CaseStatus, Need};
-use crate::model::ids::{DocId, GoalId, StepId};
+use crate::model::ids::{DocumentId, GoalId, StepId};
 use crate::store::Store;
 
 struct Theme {
@@ -403,7 +403,7 @@ pub(super) fn seed_plan(
     store: &mut Store,
     rng: &mut SeedRng,
     ctx: &Ctx<'_>,
-    plan: DocId,
+    plan: DocumentId,
     person: &Person,
     needs: &[Need],
     start: Date,
@@ -533,7 +533,7 @@ pub(super) fn seed_plan(
 pub(super) fn progress_plan(
     store: &mut Store,
     rng: &mut SeedRng,
-    plan: DocId,
+    plan: DocumentId,
     goals: &[PlanGoal],
     goal_status: CaseStatus,
 ) -> Result<()> {

@@ -7,7 +7,7 @@ use rand::seq::SliceRandom;
 use super::{SeedRng, pick, weighted};
 use crate::Result;
 use crate::model::case_file::{CaseStatus, ConcernStatus, EscalationTarget, NewConcern};
-use crate::model::ids::DocId;
+use crate::model::ids::DocumentId;
 use crate::store::Store;
 
 /// About 3% of cases (at least one, once there is a case with sessions) get a safeguarding
@@ -39,7 +39,7 @@ pub(super) const CONCERN_SUPERVISION: &[&str] = &[
     "Reviewed the safeguarding concern with the team lead; agreed next steps and recorded the rationale.",
 ];
 
-pub(super) fn raise_concern(store: &mut Store, rng: &mut SeedRng, case: DocId) -> Result<()> {
+pub(super) fn raise_concern(store: &mut Store, rng: &mut SeedRng, case: DocumentId) -> Result<()> {
     let escalated_to = if rng.random_bool(0.6) {
         Some(weighted(
             rng,

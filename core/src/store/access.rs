@@ -18,7 +18,8 @@ use crate::access::{
 use crate::crypto::TeamKeys;
 use crate::crypto::keys::invite_key_name;
 use crate::keystore::KeyStore;
-use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::model::ids::StoredId;
+use crate::model::ids::{DeviceId, DocumentId, TeamId};
 use crate::{Error, Result};
 
 fn team_bytes(team: TeamId) -> Vec<u8> {
@@ -48,10 +49,10 @@ pub(super) fn load_access(
         })?
         .collect::<rusqlite::Result<_>>()?;
     for (id, role, plan, invite, len) in teams {
-        let team = TeamId::from_slice(&id)?;
+        let team = TeamId::from_stored(&id)?;
         let mut a = TeamAccess::new(team);
         a.role = role.as_deref().and_then(Role::from_name);
-        a.plan = plan.map(|p| DocId::from_slice(&p)).transpose()?;
+        a.plan = plan.map(|p| DocumentId::from_stored(&p)).transpose()?;
         a.invite = invite.and_then(|i| <[u8; 16]>::try_from(i.as_slice()).ok());
         a.relay_len = u64::try_from(len).unwrap_or(0);
         if a.invite.is_some() {
@@ -82,7 +83,7 @@ pub(super) fn load_access(
                 k.insert_epoch(epoch, EpochKey::from_bytes(key));
             } else {
                 k.insert_document(
-                    DocId::from_slice(&doc_id)?,
+                    DocumentId::from_stored(&doc_id)?,
                     epoch,
                     DocumentKey::from_bytes(key),
                 );
@@ -98,7 +99,7 @@ fn insert_key(
     tx: &Connection,
     team: TeamId,
     epoch: u32,
-    doc: Option<DocId>,
+    doc: Option<DocumentId>,
     key: &[u8; 32],
 ) -> Result<()> {
     tx.execute(
@@ -326,7 +327,7 @@ impl Store {
     /// it has is queued for that team now, and every later change (made here, or received
     /// through either team) goes to both. Only directories are shared across teams.
     /// Returns how many changes were queued.
-    pub fn share_document(&mut self, doc: DocId, team: TeamId) -> Result<usize> {
+    pub fn share_document(&mut self, doc: DocumentId, team: TeamId) -> Result<usize> {
         let home = self.document_team(doc)?;
         let home_access = home.map(|h| self.access(h)).transpose()?;
         access::sharing::may_share(self.kind_of(doc)?, home_access, self.access(team)?)?;
@@ -368,7 +369,7 @@ impl Store {
     }
 
     /// The teams a document is in: its own first, then those it is shared into.
-    pub fn document_teams(&self, doc: DocId) -> Result<Vec<TeamId>> {
+    pub fn document_teams(&self, doc: DocumentId) -> Result<Vec<TeamId>> {
         let mut out: Vec<TeamId> = self.document_team(doc)?.into_iter().collect();
         let shared: Vec<Vec<u8>> = self
             .conn
@@ -376,7 +377,7 @@ impl Store {
             .query_map([doc.as_bytes().as_slice()], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for t in shared {
-            let t = TeamId::from_slice(&t)?;
+            let t = TeamId::from_stored(&t)?;
             if !out.contains(&t) {
                 out.push(t);
             }
@@ -409,7 +410,7 @@ impl Store {
         &self,
         team: TeamId,
         role: Role,
-        plan: Option<DocId>,
+        plan: Option<DocumentId>,
         ttl_ms: u64,
     ) -> Result<PreparedInvite> {
         let plan_kind = plan.map(|p| self.kind_of(p)).transpose()?;
@@ -490,7 +491,7 @@ impl Store {
         code: &InviteCode,
         redeemed: &PreparedRedeem,
     ) -> Result<TeamId> {
-        let team = TeamId::from(code.team);
+        let team = code.team;
         if self.access.contains_key(&team) {
             return Err(Error::NotAllowed(
                 "this device already belongs to the team".into(),
@@ -595,7 +596,7 @@ impl Store {
         access::invites::check_held(code, &relay_url, &genesis)?;
         let role = Role::from_name(&role)
             .ok_or_else(|| Error::StoreCorrupt(format!("held redeem with role {role:?}")))?;
-        let plan = plan.map(|p| DocId::from_slice(&p)).transpose()?;
+        let plan = plan.map(|p| DocumentId::from_stored(&p)).transpose()?;
         Ok(Some(PreparedRedeem {
             entry,
             role,

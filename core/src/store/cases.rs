@@ -14,7 +14,7 @@ use crate::model::case_file::{
     NewReferral, NewSession, Patient, ReferralDecision,
 };
 use crate::model::doc::{self, Author, DocKind};
-use crate::model::ids::{CommentId, ConcernId, DocId, MeasureId, ReferralId, SessionId};
+use crate::model::ids::{CommentId, ConcernId, DocumentId, MeasureId, ReferralId, SessionId};
 use crate::model::measures::Instrument;
 use crate::model::nhs_number::NhsNumber;
 use crate::{Error, Result};
@@ -35,9 +35,9 @@ pub enum IfDuplicate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewCase {
     /// The case file.
-    pub case_id: DocId,
+    pub case_id: DocumentId,
     /// The patient's action plan.
-    pub plan_id: DocId,
+    pub plan_id: DocumentId,
 }
 
 impl Store {
@@ -64,8 +64,8 @@ impl Store {
             return Err(Error::DuplicatePatient { existing });
         }
         let now = self.now_millis();
-        let plan_id = DocId::random();
-        let case_id = DocId::random();
+        let plan_id = DocumentId::random();
+        let case_id = DocumentId::random();
         let mut plan = action_plan::create(&self.author)?;
         doc::commit(&mut plan, &self.author, "action plan created", now);
         let mut case = case_file::create(&self.author, &patient, plan_id, now)?;
@@ -101,12 +101,12 @@ impl Store {
     /// The case of the current team (or of no team yet) with this NHS number, from the
     /// index. With several (created deliberately, or added on two devices while apart),
     /// the first indexed on this device.
-    pub fn find_case_by_nhs_number(&self, number: &NhsNumber) -> Result<Option<DocId>> {
+    pub fn find_case_by_nhs_number(&self, number: &NhsNumber) -> Result<Option<DocumentId>> {
         index::case_by_nhs_number(&self.conn, number, self.current_team, None)
     }
 
     /// Reads a whole case file.
-    pub fn case_file(&mut self, id: DocId) -> Result<CaseFile> {
+    pub fn case_file(&mut self, id: DocumentId) -> Result<CaseFile> {
         let (kind, doc) = self.load(id)?;
         if *kind != DocKind::CaseFile {
             return Err(Error::WrongDocumentKind {
@@ -119,7 +119,7 @@ impl Store {
 
     fn case_edit<T>(
         &mut self,
-        id: DocId,
+        id: DocumentId,
         what: &str,
         reindex: Reindex,
         action: impl FnOnce(&mut AutoCommit, &Author, i64) -> Result<T>,
@@ -130,7 +130,7 @@ impl Store {
     /// Updates the patient's details. Refused with [`Error::DuplicatePatient`] when the NHS
     /// number is already on another case of the same team (a typo, or the same person
     /// twice); see [`Store::update_patient_with`].
-    pub fn update_patient(&mut self, id: DocId, patient: &Patient) -> Result<()> {
+    pub fn update_patient(&mut self, id: DocumentId, patient: &Patient) -> Result<()> {
         self.update_patient_with(id, patient, IfDuplicate::Refuse)
     }
 
@@ -138,7 +138,7 @@ impl Store {
     /// another case of the same team.
     pub fn update_patient_with(
         &mut self,
-        id: DocId,
+        id: DocumentId,
         patient: &Patient,
         if_duplicate: IfDuplicate,
     ) -> Result<()> {
@@ -158,7 +158,7 @@ impl Store {
     }
 
     /// Adds a referral (a re-referral when the case is closed).
-    pub fn add_referral(&mut self, id: DocId, referral: &NewReferral) -> Result<ReferralId> {
+    pub fn add_referral(&mut self, id: DocumentId, referral: &NewReferral) -> Result<ReferralId> {
         self.case_edit(id, "referral added", Reindex::CaseHeader, |d, a, at| {
             case_file::add_referral(d, a, referral, at)
         })
@@ -167,7 +167,7 @@ impl Store {
     /// Accepts or declines a referral.
     pub fn decide_referral(
         &mut self,
-        id: DocId,
+        id: DocumentId,
         referral: ReferralId,
         decision: &ReferralDecision,
     ) -> Result<()> {
@@ -181,7 +181,12 @@ impl Store {
     }
 
     /// Moves the case along its lifecycle.
-    pub fn set_status(&mut self, id: DocId, to: CaseStatus, reason: Option<&str>) -> Result<()> {
+    pub fn set_status(
+        &mut self,
+        id: DocumentId,
+        to: CaseStatus,
+        reason: Option<&str>,
+    ) -> Result<()> {
         let what = format!("status set to {to}");
         self.case_edit(id, &what, Reindex::CaseHeader, |d, a, at| {
             case_file::set_status(d, a, to, reason, at)
@@ -189,7 +194,7 @@ impl Store {
     }
 
     /// Resolves a status conflict by choosing one of the competing values.
-    pub fn resolve_status(&mut self, id: DocId, chosen: CaseStatus) -> Result<()> {
+    pub fn resolve_status(&mut self, id: DocumentId, chosen: CaseStatus) -> Result<()> {
         let what = format!("status conflict resolved as {chosen}");
         self.case_edit(id, &what, Reindex::CaseHeader, |d, a, at| {
             case_file::resolve_status(d, a, chosen, at)
@@ -197,7 +202,7 @@ impl Store {
     }
 
     /// Records a session.
-    pub fn record_session(&mut self, id: DocId, session: &NewSession) -> Result<SessionId> {
+    pub fn record_session(&mut self, id: DocumentId, session: &NewSession) -> Result<SessionId> {
         self.case_edit(
             id,
             "session recorded",
@@ -211,7 +216,12 @@ impl Store {
     }
 
     /// Amends a session note.
-    pub fn amend_session_note(&mut self, id: DocId, session: SessionId, note: &str) -> Result<()> {
+    pub fn amend_session_note(
+        &mut self,
+        id: DocumentId,
+        session: SessionId,
+        note: &str,
+    ) -> Result<()> {
         self.case_edit(id, "session note amended", Reindex::Nothing, |d, _, _| {
             case_file::amend_session_note(d, session, note)
         })
@@ -220,7 +230,7 @@ impl Store {
     /// Records an outcome measure.
     pub fn record_measure(
         &mut self,
-        id: DocId,
+        id: DocumentId,
         instrument: Instrument,
         taken_on: Date,
         items: &[Option<u8>],
@@ -232,7 +242,7 @@ impl Store {
     }
 
     /// Raises a safeguarding concern.
-    pub fn raise_concern(&mut self, id: DocId, concern: &NewConcern) -> Result<ConcernId> {
+    pub fn raise_concern(&mut self, id: DocumentId, concern: &NewConcern) -> Result<ConcernId> {
         self.case_edit(
             id,
             "safeguarding concern raised",
@@ -244,7 +254,7 @@ impl Store {
     /// Changes a safeguarding concern's status.
     pub fn set_concern_status(
         &mut self,
-        id: DocId,
+        id: DocumentId,
         concern: ConcernId,
         status: ConcernStatus,
         escalated_to: Option<EscalationTarget>,
@@ -258,7 +268,7 @@ impl Store {
     /// Resolves a conflict on a safeguarding concern's status.
     pub fn resolve_concern_status(
         &mut self,
-        id: DocId,
+        id: DocumentId,
         concern: ConcernId,
         chosen: ConcernStatus,
     ) -> Result<()> {
@@ -271,7 +281,7 @@ impl Store {
     }
 
     /// Adds a supervision comment.
-    pub fn add_supervision_comment(&mut self, id: DocId, text: &str) -> Result<CommentId> {
+    pub fn add_supervision_comment(&mut self, id: DocumentId, text: &str) -> Result<CommentId> {
         self.case_edit(
             id,
             "supervision comment added",

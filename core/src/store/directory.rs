@@ -5,12 +5,12 @@ use super::{AssetHit, DirectoryQuery, Store, StoreEvent, index};
 use crate::Result;
 use crate::model::directory::{self, Asset, AssetInput};
 use crate::model::doc::{self, DocKind};
-use crate::model::ids::{AssetId, DocId};
+use crate::model::ids::{AssetId, DocumentId};
 
 impl Store {
     /// Creates an empty directory for an area.
-    pub fn create_directory(&mut self, area: &str) -> Result<DocId> {
-        let id = DocId::random();
+    pub fn create_directory(&mut self, area: &str) -> Result<DocumentId> {
+        let id = DocumentId::random();
         let mut doc = directory::create(&self.author, area)?;
         let now = self.now_millis();
         doc::commit(&mut doc, &self.author, "directory created", now);
@@ -33,7 +33,7 @@ impl Store {
     /// Adds or updates one asset.
     pub fn upsert_asset(
         &mut self,
-        dir: DocId,
+        dir: DocumentId,
         asset: Option<AssetId>,
         input: &AssetInput,
     ) -> Result<AssetId> {
@@ -53,7 +53,11 @@ impl Store {
 
     /// Imports many assets in one change (updating those whose external id is known).
     /// Everything is validated first: a bad asset refuses the whole import.
-    pub fn import_assets(&mut self, dir: DocId, inputs: &[AssetInput]) -> Result<Vec<AssetId>> {
+    pub fn import_assets(
+        &mut self,
+        dir: DocumentId,
+        inputs: &[AssetInput],
+    ) -> Result<Vec<AssetId>> {
         let what = format!("{} assets imported", inputs.len());
         self.edit(
             dir,
@@ -65,7 +69,7 @@ impl Store {
     }
 
     /// Reads one asset.
-    pub fn asset(&mut self, dir: DocId, asset: AssetId) -> Result<Asset> {
+    pub fn asset(&mut self, dir: DocumentId, asset: AssetId) -> Result<Asset> {
         let (_, doc) = self.load(dir)?;
         directory::read_asset(doc, asset)
     }

@@ -13,7 +13,8 @@ use super::{Store, StoreEvent, index};
 use crate::model::case_file;
 use crate::model::directory;
 use crate::model::doc::{self, Author, DocKind, HistoryEntry};
-use crate::model::ids::{AssetId, DocId, TeamId};
+use crate::model::ids::StoredId;
+use crate::model::ids::{AssetId, DocumentId, TeamId};
 use crate::{Error, Result};
 
 /// Which index rows an edit touches. Edits say precisely, so that recording a session does
@@ -38,7 +39,7 @@ pub(super) enum Reindex {
 }
 
 impl Store {
-    pub(super) fn load(&mut self, id: DocId) -> Result<&mut (DocKind, AutoCommit)> {
+    pub(super) fn load(&mut self, id: DocumentId) -> Result<&mut (DocKind, AutoCommit)> {
         if !self.docs.contains_key(&id) {
             let loaded = self.load_from_db(id)?;
             if self.docs.len() >= self.config.cache_docs.max(1) {
@@ -55,7 +56,7 @@ impl Store {
         })
     }
 
-    pub(super) fn load_from_db(&self, id: DocId) -> Result<(DocKind, AutoCommit)> {
+    pub(super) fn load_from_db(&self, id: DocumentId) -> Result<(DocKind, AutoCommit)> {
         let row: Option<(String, Vec<u8>)> = self
             .conn
             .query_row(
@@ -87,7 +88,7 @@ impl Store {
     /// document is left as it was, in memory and on disk.
     pub(super) fn edit<T>(
         &mut self,
-        id: DocId,
+        id: DocumentId,
         kind: DocKind,
         what: &str,
         action: impl FnOnce(&mut AutoCommit, &Author, i64) -> Result<T>,
@@ -126,7 +127,13 @@ impl Store {
         Ok(out)
     }
 
-    fn persist_change(&mut self, id: DocId, kind: DocKind, scope: Reindex, now: i64) -> Result<()> {
+    fn persist_change(
+        &mut self,
+        id: DocumentId,
+        kind: DocKind,
+        scope: Reindex,
+        now: i64,
+    ) -> Result<()> {
         let (_, doc) = self.docs.get_mut(&id).ok_or(Error::NotFound {
             kind: "document",
             id: id.to_string(),
@@ -157,7 +164,7 @@ impl Store {
     pub(super) fn insert_new(
         tx: &Transaction<'_>,
         team: Option<TeamId>,
-        id: DocId,
+        id: DocumentId,
         kind: DocKind,
         doc: &mut AutoCommit,
         now: i64,
@@ -185,7 +192,7 @@ impl Store {
     /// Compacts `id` if it has gathered enough changes. Called after a commit, so it never
     /// fails the caller: compaction is housekeeping, its failure loses nothing (the changes
     /// stay as they are) and it is tried again after the next change.
-    pub(super) fn compact_if_due(&mut self, id: DocId) {
+    pub(super) fn compact_if_due(&mut self, id: DocumentId) {
         let due = self
             .conn
             .query_row(
@@ -206,7 +213,7 @@ impl Store {
 
     /// Folds a document's changes into a new snapshot. The snapshot is verified to load
     /// with the same heads before the changes it replaces are deleted, in one transaction.
-    pub fn compact(&mut self, id: DocId) -> Result<()> {
+    pub fn compact(&mut self, id: DocumentId) -> Result<()> {
         let (_, doc) = self.load(id)?;
         let heads = doc.get_heads();
         let snapshot = doc.save();
@@ -238,7 +245,7 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()?
         };
         for (id, kind) in ids {
-            let id = DocId::from_slice(&id)?;
+            let id = DocumentId::from_stored(&id)?;
             let kind = DocKind::parse(&kind)?;
             let (_, mut doc) = self.load_from_db(id)?;
             let now = self.now_millis();
@@ -262,7 +269,7 @@ impl Store {
     }
 
     /// The kind of a stored document.
-    pub fn kind_of(&self, id: DocId) -> Result<DocKind> {
+    pub fn kind_of(&self, id: DocumentId) -> Result<DocKind> {
         let kind: Option<String> = self
             .conn
             .query_row(
@@ -278,13 +285,13 @@ impl Store {
     }
 
     /// Who changed what and when in a document, oldest first.
-    pub fn history(&mut self, id: DocId) -> Result<Vec<HistoryEntry>> {
+    pub fn history(&mut self, id: DocumentId) -> Result<Vec<HistoryEntry>> {
         let (_, doc) = self.load(id)?;
         Ok(doc::history(doc))
     }
 
     /// The document's current Automerge heads (hex), for comparing replicas.
-    pub fn heads(&mut self, id: DocId) -> Result<Vec<String>> {
+    pub fn heads(&mut self, id: DocumentId) -> Result<Vec<String>> {
         let (_, doc) = self.load(id)?;
         Ok(doc.get_heads().iter().map(|h| h.to_string()).collect())
     }
@@ -298,18 +305,24 @@ impl Store {
     }
 
     /// Ids of every stored document of `kind`.
-    pub fn document_ids(&self, kind: DocKind) -> Result<Vec<DocId>> {
+    pub fn document_ids(&self, kind: DocKind) -> Result<Vec<DocumentId>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id FROM documents WHERE kind = ?1 ORDER BY id")?;
         let rows = stmt.query_map([kind.as_str()], |r| r.get::<_, Vec<u8>>(0))?;
-        rows.map(|r| DocId::from_slice(&r?)).collect()
+        rows.map(|r| DocumentId::from_stored(&r?)).collect()
     }
 }
 
 /// Queues a local change for the relay: once for the document's own team, and once more
 /// for each team it is shared into.
-fn enqueue(tx: &Transaction<'_>, id: DocId, hash: &[u8], bytes: &[u8], now: i64) -> Result<()> {
+fn enqueue(
+    tx: &Transaction<'_>,
+    id: DocumentId,
+    hash: &[u8],
+    bytes: &[u8],
+    now: i64,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO outbox (doc_id, hash, bytes, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![id.as_bytes().as_slice(), hash, bytes, now],
@@ -324,7 +337,7 @@ fn enqueue(tx: &Transaction<'_>, id: DocId, hash: &[u8], bytes: &[u8], now: i64)
 
 pub(super) fn reindex_doc(
     tx: &Transaction<'_>,
-    id: DocId,
+    id: DocumentId,
     kind: DocKind,
     doc: &mut AutoCommit,
     scope: Reindex,

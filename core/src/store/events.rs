@@ -2,7 +2,7 @@
 
 use super::Store;
 use crate::model::doc::DocKind;
-use crate::model::ids::{DocId, TeamId};
+use crate::model::ids::{DocumentId, TeamId};
 
 /// Something observers may want to redraw for. Carries ids only, never content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,7 +10,7 @@ pub enum StoreEvent {
     /// A document changed (an edit here, or changes pulled from the team).
     DocumentChanged {
         /// The document.
-        doc: DocId,
+        doc: DocumentId,
         /// Its kind.
         kind: DocKind,
     },
@@ -46,7 +46,7 @@ impl Store {
     }
 
     /// Tells observers that `id` changed.
-    pub(crate) fn emit(&self, id: DocId, kind: DocKind) {
+    pub(crate) fn emit(&self, id: DocumentId, kind: DocKind) {
         // No receivers is normal (no screen open): nothing to do.
         let _ = self
             .events

@@ -8,7 +8,7 @@ use crate::model::action_plan::ActionPlan;
 use crate::model::case_file::CaseFile;
 use crate::model::directory::{self, Asset};
 use crate::model::doc::DocKind;
-use crate::model::ids::{DeviceId, DocId};
+use crate::model::ids::{DeviceId, DocumentId};
 
 /// Everything on the device, for export.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -16,11 +16,11 @@ pub struct Export {
     /// The device that exported.
     pub device: DeviceId,
     /// Case files with their ids.
-    pub case_files: Vec<(DocId, CaseFile)>,
+    pub case_files: Vec<(DocumentId, CaseFile)>,
     /// Action plans with their ids.
-    pub action_plans: Vec<(DocId, ActionPlan)>,
+    pub action_plans: Vec<(DocumentId, ActionPlan)>,
     /// Directories: id, area, assets.
-    pub directories: Vec<(DocId, String, Vec<Asset>)>,
+    pub directories: Vec<(DocumentId, String, Vec<Asset>)>,
 }
 
 impl Store {

@@ -16,7 +16,7 @@ use super::documents::{Reindex, reindex_doc};
 use super::open::classify;
 use crate::access::{Opened, OpenedPage, Refusal};
 use crate::model::doc::{self, DocKind};
-use crate::model::ids::{DocId, TeamId};
+use crate::model::ids::{DocumentId, TeamId};
 use crate::{Error, Result};
 
 /// What applying one page did.
@@ -38,7 +38,7 @@ pub struct PageOutcome {
 
 /// One document's share of a page, worked out before the transaction.
 struct DocWork {
-    id: DocId,
+    id: DocumentId,
     kind: DocKind,
     doc: AutoCommit,
     is_new: bool,
@@ -57,7 +57,7 @@ struct DocWork {
 fn forward_shared(
     tx: &rusqlite::Transaction<'_>,
     team: TeamId,
-    id: DocId,
+    id: DocumentId,
     changes: &[(ChangeHash, Vec<u8>)],
     now: i64,
 ) -> Result<usize> {
@@ -106,7 +106,7 @@ impl Store {
         };
 
         // Group by document, in sequence order.
-        let mut groups: Vec<(DocId, Vec<Opened>)> = Vec::new();
+        let mut groups: Vec<(DocumentId, Vec<Opened>)> = Vec::new();
         for item in page.items.into_iter().filter(|i| i.seq > cursor) {
             match groups.iter_mut().find(|(d, _)| *d == item.doc) {
                 Some((_, items)) => items.push(item),
@@ -236,7 +236,7 @@ impl Store {
         outcome.new_documents = work.iter().filter(|w| w.is_new).count();
         outcome.refused = refused.len();
         outcome.cursor = next;
-        let touched: Vec<DocId> = work.iter().map(|w| w.id).collect();
+        let touched: Vec<DocumentId> = work.iter().map(|w| w.id).collect();
         for w in work {
             self.emit(w.id, w.kind);
             self.cache(w.id, w.kind, w.doc);
@@ -253,7 +253,7 @@ impl Store {
         Ok(outcome)
     }
 
-    fn cache(&mut self, id: DocId, kind: DocKind, doc: AutoCommit) {
+    fn cache(&mut self, id: DocumentId, kind: DocKind, doc: AutoCommit) {
         if self.docs.len() >= self.config.cache_docs.max(1)
             && !self.docs.contains_key(&id)
             && let Some(k) = self.docs.keys().next().copied()
@@ -270,7 +270,7 @@ impl Store {
     fn prepare_doc(
         &mut self,
         team: TeamId,
-        id: DocId,
+        id: DocumentId,
         items: &[Opened],
         bootstrap: bool,
     ) -> std::result::Result<(Option<DocWork>, Vec<Refusal>), String> {
@@ -371,7 +371,7 @@ impl Store {
     }
 
     /// The document out of the cache (or from disk), or an empty one for a new document.
-    fn take_doc(&mut self, id: DocId, is_new: bool) -> Result<AutoCommit> {
+    fn take_doc(&mut self, id: DocumentId, is_new: bool) -> Result<AutoCommit> {
         if is_new {
             return Ok(AutoCommit::new().with_actor(self.author.actor()));
         }

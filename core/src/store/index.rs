@@ -9,7 +9,8 @@ use time::Date;
 use crate::model::case_file::{CaseFile, CaseHeader, CaseStatus};
 use crate::model::directory::{self, Asset, AssetStatus, Capacity};
 use crate::model::doc;
-use crate::model::ids::{AssetId, DocId, TeamId};
+use crate::model::ids::StoredId;
+use crate::model::ids::{AssetId, DocumentId, TeamId};
 use crate::model::nhs_number::NhsNumber;
 use crate::model::postcode;
 use crate::{Error, Result};
@@ -18,9 +19,9 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseloadEntry {
     /// The case file.
-    pub case_id: DocId,
+    pub case_id: DocumentId,
     /// The patient's action plan.
-    pub plan_id: Option<DocId>,
+    pub plan_id: Option<DocumentId>,
     /// Patient name.
     pub patient_name: String,
     /// NHS number, if recorded.
@@ -90,7 +91,7 @@ impl Default for DirectoryQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetHit {
     /// The directory document.
-    pub directory_id: DocId,
+    pub directory_id: DocumentId,
     /// The asset.
     pub asset_id: AssetId,
     /// Its name.
@@ -106,7 +107,12 @@ pub struct AssetHit {
 }
 
 /// Rewrites the caseload row of one case file.
-pub fn update_case(tx: &Transaction<'_>, case_id: DocId, case: &CaseFile, now: i64) -> Result<()> {
+pub fn update_case(
+    tx: &Transaction<'_>,
+    case_id: DocumentId,
+    case: &CaseFile,
+    now: i64,
+) -> Result<()> {
     let status = case
         .status
         .provisional()
@@ -150,7 +156,7 @@ pub fn update_case(tx: &Transaction<'_>, case_id: DocId, case: &CaseFile, now: i
 /// leaving the session aggregates alone.
 pub fn update_case_header(
     tx: &Transaction<'_>,
-    case_id: DocId,
+    case_id: DocumentId,
     header: &CaseHeader,
     now: i64,
 ) -> Result<()> {
@@ -188,7 +194,7 @@ pub fn update_case_header(
 /// Gives the same result as a full rebuild whatever order sessions arrive in.
 pub fn add_session(
     tx: &Transaction<'_>,
-    case_id: DocId,
+    case_id: DocumentId,
     start: i64,
     attended: bool,
     follow_up: Option<Date>,
@@ -277,8 +283,8 @@ pub fn caseload(conn: &Connection, filter: &CaseloadFilter) -> Result<Vec<Caselo
             sessions,
         ) = row?;
         out.push(CaseloadEntry {
-            case_id: DocId::from_slice(&case_id)?,
-            plan_id: plan_id.map(|p| DocId::from_slice(&p)).transpose()?,
+            case_id: DocumentId::from_stored(&case_id)?,
+            plan_id: plan_id.map(|p| DocumentId::from_stored(&p)).transpose()?,
             patient_name: name,
             nhs_number: nhs,
             practice,
@@ -300,8 +306,8 @@ pub fn case_by_nhs_number(
     conn: &Connection,
     number: &NhsNumber,
     team: Option<TeamId>,
-    except: Option<DocId>,
-) -> Result<Option<DocId>> {
+    except: Option<DocumentId>,
+) -> Result<Option<DocumentId>> {
     let found: Option<Vec<u8>> = conn
         .prepare_cached(
             "SELECT c.case_id FROM caseload c JOIN documents d ON d.id = c.case_id
@@ -317,7 +323,7 @@ pub fn case_by_nhs_number(
             |r| r.get(0),
         )
         .optional()?;
-    found.map(|id| DocId::from_slice(&id)).transpose()
+    found.map(|id| DocumentId::from_stored(&id)).transpose()
 }
 
 fn categories_key(c: &str) -> String {
@@ -325,7 +331,7 @@ fn categories_key(c: &str) -> String {
 }
 
 /// Removes one asset from the indexes.
-fn remove_asset(tx: &Transaction<'_>, directory_id: DocId, asset_id: AssetId) -> Result<()> {
+fn remove_asset(tx: &Transaction<'_>, directory_id: DocumentId, asset_id: AssetId) -> Result<()> {
     let rowid: Option<i64> = tx
         .query_row(
             "SELECT rowid FROM assets WHERE directory_id = ?1 AND asset_id = ?2",
@@ -348,7 +354,11 @@ fn remove_asset(tx: &Transaction<'_>, directory_id: DocId, asset_id: AssetId) ->
 }
 
 /// Rewrites the index rows of some assets of a directory.
-pub fn update_assets(tx: &Transaction<'_>, directory_id: DocId, assets: &[Asset]) -> Result<()> {
+pub fn update_assets(
+    tx: &Transaction<'_>,
+    directory_id: DocumentId,
+    assets: &[Asset],
+) -> Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO assets (directory_id, asset_id, name, organisation, postcode_district, capacity, status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -386,7 +396,7 @@ pub fn update_assets(tx: &Transaction<'_>, directory_id: DocId, assets: &[Asset]
 }
 
 /// Drops every index row of a directory (before a full rebuild).
-pub fn clear_directory(tx: &Transaction<'_>, directory_id: DocId) -> Result<()> {
+pub fn clear_directory(tx: &Transaction<'_>, directory_id: DocumentId) -> Result<()> {
     let ids = {
         let mut stmt = tx.prepare("SELECT asset_id FROM assets WHERE directory_id = ?1")?;
         let rows = stmt.query_map([directory_id.as_bytes().as_slice()], |r| {
@@ -469,7 +479,7 @@ pub fn search(conn: &Connection, q: &DirectoryQuery) -> Result<Vec<AssetHit>> {
     for row in rows {
         let (dir, asset, name, organisation, district, capacity, status) = row?;
         out.push(AssetHit {
-            directory_id: DocId::from_slice(&dir)?,
+            directory_id: DocumentId::from_stored(&dir)?,
             asset_id: AssetId::from_slice(&asset)?,
             name,
             organisation,

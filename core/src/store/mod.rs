@@ -58,7 +58,7 @@ use crate::Result;
 use crate::access::{Identity, TeamAccess};
 use crate::crypto::TeamKeys;
 use crate::model::doc::{Author, DocKind};
-use crate::model::ids::{DocId, TeamId};
+use crate::model::ids::{DocumentId, TeamId};
 
 /// The key store entry holding the database key.
 pub const STORE_KEY_NAME: &str = "holdfast-store";
@@ -124,7 +124,7 @@ pub struct Store {
     conn: rusqlite::Connection,
     config: StoreConfig,
     author: Author,
-    docs: HashMap<DocId, (DocKind, AutoCommit)>,
+    docs: HashMap<DocumentId, (DocKind, AutoCommit)>,
     /// The device's id and keys (their seeds live in the host's key store, never in the file).
     identity: Identity,
     /// Each team's verified membership and this device's place in it.

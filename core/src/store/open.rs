@@ -16,6 +16,7 @@ use crate::crypto::keys::{device_hpke_key, device_signing_key};
 use crate::keystore::KeyStore;
 use crate::model::doc::{self, Author};
 use crate::model::ids::DeviceId;
+use crate::model::ids::StoredId;
 use crate::{Error, Result};
 
 const KEYCHECK_SUFFIX: &str = ".keycheck";
@@ -204,7 +205,7 @@ impl Store {
         // already belongs to a team must not silently change identity.
         let signer = Arc::new(device_signing_key(keys, access.is_empty())?);
         let hpke = Arc::new(device_hpke_key(keys, access.is_empty() || found < 4)?);
-        let device = DeviceId::from_slice(&device)?;
+        let device = DeviceId::from_stored(&device)?;
         let mut store = Store {
             conn,
             config: config.clone(),

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use crate::Result;
 use crate::crypto::TeamKeys;
-use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::model::ids::StoredId;
+use crate::model::ids::{DeviceId, DocumentId, TeamId};
 
 /// Changes of one document are packed into one envelope up to this much plaintext.
 /// Well under the 4 MiB envelope limit so a push batch of many stays a moderate request.
@@ -40,7 +41,7 @@ pub struct RefusedEnvelope {
     /// Its relay sequence number.
     pub seq: u64,
     /// The document its header names.
-    pub doc: DocId,
+    pub doc: DocumentId,
     /// The author its header names.
     pub author: DeviceId,
     /// Why it was refused.
@@ -56,17 +57,17 @@ fn seal_with(
     epoch: u32,
     signer: &holdfast_protocol::DeviceSigningKey,
     author: DeviceId,
-    doc: DocId,
+    doc: DocumentId,
     kind: Kind,
     covers: u64,
     plaintext: &[u8],
 ) -> Result<(EnvelopeId, Vec<u8>)> {
     let header = Header {
         kind,
-        team: team.into(),
-        document: doc.into(),
+        team,
+        document: doc,
         epoch,
-        author: author.into(),
+        author,
         covers,
         nonce: Header::random_nonce(&SystemRandom::new())?,
     };
@@ -144,9 +145,9 @@ impl Store {
         }
         // Group by document, keeping outbox order inside each (Automerge dependencies never
         // cross documents), then cut each group into envelopes of bounded size.
-        let mut groups: Vec<(DocId, Vec<Chunk>)> = Vec::new();
+        let mut groups: Vec<(DocumentId, Vec<Chunk>)> = Vec::new();
         for (seq, doc_id, bytes) in rows {
-            let doc = DocId::from_slice(&doc_id)?;
+            let doc = DocumentId::from_stored(&doc_id)?;
             if bytes.len() > MAX_PLAINTEXT {
                 // Cannot travel in one envelope; left in the outbox (never dropped).
                 tracing::error!(doc = %doc, len = bytes.len(), "change too large to seal");
@@ -292,7 +293,7 @@ impl Store {
         }
         let (keys, epoch) = self.sealing_keys(team)?;
         let cursor = self.team(team)?.cursor;
-        let due: Vec<DocId> = {
+        let due: Vec<DocumentId> = {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT id FROM documents WHERE team_id = ?1 AND changes_since_snapshot >= ?2",
             )?;
@@ -300,7 +301,7 @@ impl Store {
                 params![team.as_bytes().as_slice(), i64::from(threshold.max(1))],
                 |r| r.get::<_, Vec<u8>>(0),
             )?
-            .map(|r| DocId::from_slice(&r?))
+            .map(|r| DocumentId::from_stored(&r?))
             .collect::<Result<_>>()?
         };
         let author = self.author.device;
@@ -380,8 +381,8 @@ impl Store {
             Ok(RefusedEnvelope {
                 id: EnvelopeId::from_slice(&id)?,
                 seq: u64::try_from(seq).unwrap_or(0),
-                doc: DocId::from_slice(&doc)?,
-                author: DeviceId::from_slice(&author)?,
+                doc: DocumentId::from_stored(&doc)?,
+                author: DeviceId::from_stored(&author)?,
                 reason,
                 refused_at,
             })

@@ -7,12 +7,12 @@ use super::Store;
 use super::documents::Reindex;
 use crate::model::action_plan::{self, ActionPlan, NewStep};
 use crate::model::doc::{Author, DocKind};
-use crate::model::ids::{CommentId, DocId, GoalId, StepId};
+use crate::model::ids::{CommentId, DocumentId, GoalId, StepId};
 use crate::{Error, Result};
 
 impl Store {
     /// Reads an action plan.
-    pub fn action_plan(&mut self, id: DocId) -> Result<ActionPlan> {
+    pub fn action_plan(&mut self, id: DocumentId) -> Result<ActionPlan> {
         let (kind, doc) = self.load(id)?;
         if *kind != DocKind::ActionPlan {
             return Err(Error::WrongDocumentKind {
@@ -25,7 +25,7 @@ impl Store {
 
     fn plan_edit<T>(
         &mut self,
-        id: DocId,
+        id: DocumentId,
         what: &str,
         action: impl FnOnce(&mut AutoCommit, &Author, i64) -> Result<T>,
     ) -> Result<T> {
@@ -33,28 +33,28 @@ impl Store {
     }
 
     /// Sets "what matters to me".
-    pub fn set_what_matters(&mut self, id: DocId, text: &str) -> Result<()> {
+    pub fn set_what_matters(&mut self, id: DocumentId, text: &str) -> Result<()> {
         self.plan_edit(id, "what matters updated", |d, _, _| {
             action_plan::set_what_matters(d, text)
         })
     }
 
     /// Sets how to get back in touch.
-    pub fn set_get_back_in_touch(&mut self, id: DocId, text: &str) -> Result<()> {
+    pub fn set_get_back_in_touch(&mut self, id: DocumentId, text: &str) -> Result<()> {
         self.plan_edit(id, "get back in touch updated", |d, _, _| {
             action_plan::set_get_back_in_touch(d, text)
         })
     }
 
     /// Adds a goal.
-    pub fn add_goal(&mut self, id: DocId, text: &str) -> Result<GoalId> {
+    pub fn add_goal(&mut self, id: DocumentId, text: &str) -> Result<GoalId> {
         self.plan_edit(id, "goal added", |d, _, at| {
             action_plan::add_goal(d, text, at)
         })
     }
 
     /// Rewords a goal.
-    pub fn edit_goal(&mut self, id: DocId, goal: GoalId, text: &str) -> Result<()> {
+    pub fn edit_goal(&mut self, id: DocumentId, goal: GoalId, text: &str) -> Result<()> {
         self.plan_edit(id, "goal reworded", |d, _, _| {
             action_plan::edit_goal(d, goal, text)
         })
@@ -63,7 +63,7 @@ impl Store {
     /// Changes a goal's status.
     pub fn set_goal_status(
         &mut self,
-        id: DocId,
+        id: DocumentId,
         goal: GoalId,
         status: action_plan::GoalStatus,
     ) -> Result<()> {
@@ -74,14 +74,14 @@ impl Store {
     }
 
     /// Adds a step.
-    pub fn add_step(&mut self, id: DocId, step: &NewStep) -> Result<StepId> {
+    pub fn add_step(&mut self, id: DocumentId, step: &NewStep) -> Result<StepId> {
         self.plan_edit(id, "step added", |d, _, at| {
             action_plan::add_step(d, step, at)
         })
     }
 
     /// Ticks a step off.
-    pub fn set_step_done(&mut self, id: DocId, step: StepId, done: bool) -> Result<()> {
+    pub fn set_step_done(&mut self, id: DocumentId, step: StepId, done: bool) -> Result<()> {
         let what = if done { "step done" } else { "step reopened" };
         self.plan_edit(id, what, |d, _, _| {
             action_plan::set_step_done(d, step, done)
@@ -89,7 +89,7 @@ impl Store {
     }
 
     /// Adds a comment to the plan.
-    pub fn add_plan_comment(&mut self, id: DocId, text: &str) -> Result<CommentId> {
+    pub fn add_plan_comment(&mut self, id: DocumentId, text: &str) -> Result<CommentId> {
         self.plan_edit(id, "comment added", |d, a, at| {
             action_plan::add_comment(d, a, text, at)
         })

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use holdfast_protocol::Role;
 
-use crate::model::ids::{DocId, TeamId};
+use crate::model::ids::StoredId;
+use crate::model::ids::{DocumentId, TeamId};
 use crate::{Error, Result};
 
 /// A team this device belongs to and how its sync stands.
@@ -87,7 +88,7 @@ fn team_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, TeamInfo)> {
 }
 
 fn finish((id, mut info): (Vec<u8>, TeamInfo)) -> Result<TeamInfo> {
-    info.team = TeamId::from_slice(&id)?;
+    info.team = TeamId::from_stored(&id)?;
     Ok(info)
 }
 
@@ -120,7 +121,7 @@ pub(super) fn load_current_team(conn: &Connection) -> Result<Option<TeamId>> {
             |r| r.get(0),
         )
         .optional()?;
-    current.map(|b| TeamId::from_slice(&b)).transpose()
+    current.map(|b| TeamId::from_stored(&b)).transpose()
 }
 
 /// A team row to insert: a team this device founded or joined.
@@ -130,7 +131,7 @@ pub(super) struct NewTeamRow<'a> {
     pub created_here: bool,
     pub role: Role,
     /// For a patient: its plan.
-    pub plan: Option<DocId>,
+    pub plan: Option<DocumentId>,
     /// The invite this device redeemed to join.
     pub invite: Option<[u8; 16]>,
     pub joined_at: i64,
@@ -220,7 +221,7 @@ impl Store {
     }
 
     /// The team a document is shared in (`None` before the device joins any team).
-    pub fn document_team(&self, id: crate::model::ids::DocId) -> Result<Option<TeamId>> {
+    pub fn document_team(&self, id: crate::model::ids::DocumentId) -> Result<Option<TeamId>> {
         let team: Option<Option<Vec<u8>>> = self
             .conn
             .query_row(
@@ -233,7 +234,7 @@ impl Store {
             kind: "document",
             id: id.to_string(),
         })?;
-        team.map(|b| TeamId::from_slice(&b)).transpose()
+        team.map(|b| TeamId::from_stored(&b)).transpose()
     }
 
     /// The device's Ed25519 public key, which the team's admin registers with the relay.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::api;
 use super::client::SyncClient;
 use crate::access::PreparedRedeem;
-use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::model::ids::{DeviceId, DocumentId, TeamId};
 use crate::{Error, Result};
 
 #[derive(Deserialize)]
@@ -77,7 +77,7 @@ pub struct Joined {
     /// This device's role in it.
     pub role: Role,
     /// For a patient: the plan it reads.
-    pub plan: Option<DocId>,
+    pub plan: Option<DocumentId>,
 }
 
 /// What redeeming an invite did.
@@ -88,7 +88,7 @@ pub struct Enrolled {
     /// This device's role in it.
     pub role: Role,
     /// For a patient: the plan it reads.
-    pub plan: Option<DocId>,
+    pub plan: Option<DocumentId>,
     /// The first sync, or why it failed (the device is enrolled either way; the failure is
     /// also in the team's `SyncStatus`, and the next sync tries again).
     pub first_sync: std::result::Result<super::SyncReport, String>,
@@ -240,7 +240,7 @@ impl SyncClient {
         &self,
         team: TeamId,
         role: Role,
-        plan: Option<DocId>,
+        plan: Option<DocumentId>,
         ttl_ms: u64,
     ) -> Result<String> {
         let code = std::sync::Arc::new(std::sync::Mutex::new(None));
@@ -288,7 +288,7 @@ impl SyncClient {
     }
 
     /// Shares one action plan with a patient's device: a patient invite for `plan`.
-    pub async fn share_plan(&self, plan: DocId, ttl_ms: u64) -> Result<String> {
+    pub async fn share_plan(&self, plan: DocumentId, ttl_ms: u64) -> Result<String> {
         let team = self
             .store()
             .run(move |s| {
@@ -372,7 +372,7 @@ impl SyncClient {
                 Err(e) => return Err(invite_error(e)),
             }
         }
-        let team = TeamId::from(code.team);
+        let team = code.team;
         let invite = code.id();
         let (_, record): (_, InviteRecord) = self
             .json(
@@ -417,7 +417,7 @@ impl SyncClient {
         code: &InviteCode,
         redeem: &PreparedRedeem,
     ) -> Result<()> {
-        let team = TeamId::from(code.team);
+        let team = code.team;
         let invite = code.id();
         let body = serde_json::json!({ "entry": hex::encode(&redeem.entry) });
         let _: (StatusCode, serde_json::Value) = self

@@ -428,7 +428,7 @@ impl SyncClient {
             )
             .await?;
         let challenge = api::hex_array::<CHALLENGE_LEN>(&ch.challenge, "challenge")?;
-        let device = holdfast_protocol::DeviceId::from(self.inner.device);
+        let device = self.inner.device;
         let signature: [u8; SIGNATURE_LEN] =
             sign_auth(&self.inner.signer, &origin, &device, &challenge)?;
         let body = serde_json::to_value(TokenRequest {
@@ -569,8 +569,8 @@ impl SyncClient {
             let refs: Vec<&[u8]> = pending.iter().map(|p| p.bytes.as_slice()).collect();
             let timestamp = self.inner.clock.now_ms();
             let batch = PushBatch::encode(
-                &team.into(),
-                &self.inner.device.into(),
+                &team,
+                &self.inner.device,
                 &self.inner.signer,
                 timestamp,
                 &refs,

@@ -106,7 +106,7 @@ impl Relay {
 
     /// Creates a team with `admin` as its first admin.
     pub async fn create_team(&self, admin: &Device) -> TeamId {
-        let team = TeamId::random(&SystemRandom::new()).unwrap();
+        let team = TeamId::random_with(&SystemRandom::new()).unwrap();
         let response = self
             .post_genesis(&admin.genesis(team, admin.now_ms()))
             .await;
@@ -420,7 +420,7 @@ impl Device {
     pub fn with_clock(clock: SharedClock) -> Device {
         let rng = SystemRandom::new();
         Device {
-            id: DeviceId::random(&rng).unwrap(),
+            id: DeviceId::random_with(&rng).unwrap(),
             key: DeviceSigningKey::generate(&rng).unwrap(),
             hpke: HpkeKeyPair::generate(&rng).unwrap(),
             clock,

@@ -15,7 +15,7 @@ use crate::crypto::keys::{DEVICE_KEY_NAME, device_hpke_key, device_signing_key};
 use crate::keystore::{KeyStore, MemoryKeyStore};
 use crate::model::case_file::{self, CaseStatus, NewPatient};
 use crate::model::doc::{self, Author};
-use crate::model::ids::{DeviceId, DocId, TeamId};
+use crate::model::ids::{DeviceId, DocumentId, TeamId};
 use crate::model::nhs_number::NhsNumber;
 use crate::store::open::{apply_key, configure, key_check, keycheck_path};
 use crate::store::{
@@ -54,15 +54,15 @@ fn database_at(dir: &Path, keys: &MemoryKeyStore, version: i64, device: DeviceId
 fn case_doc(author: &Author) -> AutoCommit {
     let mut patient = NewPatient::named("Ada Lovelace");
     patient.nhs_number = Some(NHS.parse::<NhsNumber>().unwrap());
-    let mut case = case_file::create(author, &patient, DocId([2; 16]), AT).unwrap();
+    let mut case = case_file::create(author, &patient, DocumentId([2; 16]), AT).unwrap();
     case_file::set_status(&mut case, author, CaseStatus::Active, None, AT).unwrap();
     doc::commit(&mut case, author, "created", AT);
     case
 }
 
 /// The case as the version-1 columns hold it: a snapshot, and every change in the outbox.
-fn insert_v1_case(conn: &Connection, case: &mut AutoCommit) -> DocId {
-    let id = DocId::random();
+fn insert_v1_case(conn: &Connection, case: &mut AutoCommit) -> DocumentId {
+    let id = DocumentId::random();
     conn.execute(
         "INSERT INTO documents (id, kind, snapshot, change_count, updated_at) VALUES (?1, ?2, ?3, 0, ?4)",
         params![id.as_bytes().as_slice(), "case_file", case.save(), AT],
@@ -83,7 +83,7 @@ fn insert_v1_case(conn: &Connection, case: &mut AutoCommit) -> DocId {
 }
 
 /// The caseload row a version-2-or-later build wrote with the case.
-fn index_case(conn: &mut Connection, id: DocId, case: &mut AutoCommit) {
+fn index_case(conn: &mut Connection, id: DocumentId, case: &mut AutoCommit) {
     let tx = conn.transaction().unwrap();
     index::update_case(&tx, id, &case_file::read(case).unwrap(), AT).unwrap();
     tx.commit().unwrap();
@@ -103,7 +103,7 @@ fn open(dir: &Path, keys: &MemoryKeyStore) -> Store {
 }
 
 /// What every upgraded store must still say about the case it held.
-fn assert_case_intact(store: &mut Store, id: DocId) {
+fn assert_case_intact(store: &mut Store, id: DocumentId) {
     let case = store.case_file(id).unwrap();
     assert_eq!(case.patient.name, "Ada Lovelace");
     assert_eq!(case.status.agreed(), Some(&CaseStatus::Active));
@@ -487,7 +487,7 @@ fn version_5_store_keeps_a_redeem_in_flight() {
     assert_eq!((held.role, held.plan), (Role::LinkWorker, None));
     // Joining uses it up.
     let team = store.join_team(&keys, &code, &held).unwrap();
-    assert_eq!(team, TeamId::from(code.team));
+    assert_eq!(team, code.team);
     assert!(store.held_redeem(&code).unwrap().is_none());
 }
 
