@@ -7,12 +7,11 @@
 //! Envelopes are sealed and batches signed before timing starts, so the numbers measure
 //! the relay's ingest, not device crypto.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use holdfast_protocol::{
     DeviceId, DeviceSigningKey, DocumentId, DocumentKey, Entry, Header, HpkeKeyPair, Kind, Op,
-    PushBatch, SystemRandom, TeamId, seal, sign_auth,
+    PushBatch, SystemRandom, TeamId, seal,
 };
 use holdfast_relay::{Config, Limits};
 use rusqlite::{Connection, params};
@@ -52,13 +51,7 @@ struct Outcome {
 }
 
 /// Creates a team for a new device, logs it in and seals its batches.
-async fn prepare(
-    http: &reqwest::Client,
-    url: &str,
-    origin: &str,
-    client: usize,
-    batches: usize,
-) -> Client {
+async fn prepare(http: &reqwest::Client, url: &str, client: usize, batches: usize) -> Client {
     let rng = SystemRandom::new();
     let device = DeviceId::random_with(&rng).expect("device id");
     let key = DeviceSigningKey::generate(&rng).expect("device key");
@@ -86,32 +79,9 @@ async fn prepare(
         .expect("create team");
     assert_eq!(response.status(), reqwest::StatusCode::CREATED);
 
-    let response = http
-        .post(format!("{url}/v1/auth/challenge"))
-        .json(&json!({"device": device.to_string()}))
-        .send()
+    let token = holdfast_relay::testing::login(url, device, &key)
         .await
-        .expect("challenge");
-    let body: Value = response.json().await.expect("challenge body");
-    let mut challenge = [0u8; 32];
-    hex::decode_to_slice(
-        body["challenge"].as_str().expect("challenge"),
-        &mut challenge,
-    )
-    .expect("challenge hex");
-    let signature = sign_auth(&key, origin, &device, &challenge).expect("sign auth");
-    let response = http
-        .post(format!("{url}/v1/auth/token"))
-        .json(&json!({
-            "device": device.to_string(),
-            "challenge": hex::encode(challenge),
-            "signature": hex::encode(signature),
-        }))
-        .send()
-        .await
-        .expect("token");
-    let body: Value = response.json().await.expect("token body");
-    let token = body["token"].as_str().expect("token").to_owned();
+        .expect("log in");
 
     // Sealing is CPU work: off the async workers.
     let batches = tokio::task::spawn_blocking(move || {
@@ -312,7 +282,6 @@ fn main() {
         };
         let relay = holdfast_relay::serve(config).await.expect("start relay");
         let url = relay.url();
-        let origin: Arc<str> = Arc::from(relay.origin());
 
         let setup = Instant::now();
         let http = reqwest::Client::new();
@@ -320,10 +289,7 @@ fn main() {
             .map(|c| {
                 let http = http.clone();
                 let url = url.clone();
-                let origin = Arc::clone(&origin);
-                tokio::spawn(
-                    async move { prepare(&http, &url, &origin, c, batches_per_client).await },
-                )
+                tokio::spawn(async move { prepare(&http, &url, c, batches_per_client).await })
             })
             .collect();
         let mut clients = Vec::with_capacity(CLIENTS);

@@ -257,10 +257,8 @@ pub fn open_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access::invites::{InviteTarget, prepare_invite, prepare_redeem};
     use crate::access::revocation::prepare_revocation;
-    use crate::access::team::found_team;
-    use crate::access::team::tests::identity;
+    use crate::access::team::tests::{Fixture, identity};
     use crate::access::{Identity, TeamAccess};
     use holdfast_protocol::{Header, Role, SystemRandom, seal};
 
@@ -276,41 +274,14 @@ mod tests {
     }
 
     fn team() -> Team {
-        let admin = identity();
-        let founded = found_team(&admin, 1_000).unwrap();
-        let mut keys = TeamKeys::new(founded.team);
-        keys.insert_epoch(1, founded.key.clone());
-        let g = founded.genesis.as_bytes().to_vec();
-        let mut access = founded.access.clone();
+        let mut f = Fixture::new();
         let plan = DocumentId::random();
-        let mut join = |role, plan: Option<DocumentId>| {
-            let invite = prepare_invite(
-                &access,
-                &keys,
-                &admin,
-                &InviteTarget {
-                    relay_url: "http://127.0.0.1:1",
-                    genesis: &g,
-                    role,
-                    plan,
-                    plan_kind: plan.map(|_| crate::model::doc::DocKind::ActionPlan),
-                },
-                60_000,
-                2_000,
-            )
-            .unwrap();
-            let device = identity();
-            let redeem = prepare_redeem(&invite.code, &invite.entry, &g, &device, 3_000).unwrap();
-            access.fold(&invite.entry).unwrap();
-            access.fold(&redeem.entry).unwrap();
-            device
-        };
-        let worker = join(Role::LinkWorker, None);
-        let patient = join(Role::Patient, Some(plan));
+        let worker = f.join(Role::LinkWorker, None);
+        let patient = f.join(Role::Patient, Some(plan));
         Team {
-            access,
-            keys,
-            admin,
+            access: f.access,
+            keys: f.keys,
+            admin: f.admin,
             worker,
             patient,
             plan,

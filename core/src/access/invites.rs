@@ -270,43 +270,19 @@ pub fn parse_invite_ref(text: &str) -> Result<InviteId> {
 mod tests {
     use super::*;
     use crate::access::team::found_team;
-    use crate::access::team::tests::identity;
-
-    fn team_of_one() -> (Identity, super::super::team::FoundedTeam, TeamKeys) {
-        let admin = identity();
-        let founded = found_team(&admin, 1_000).unwrap();
-        let mut keys = TeamKeys::new(founded.team);
-        keys.insert_epoch(1, founded.key.clone());
-        (admin, founded, keys)
-    }
-
-    fn target(genesis: &[u8], role: Role, plan: Option<DocumentId>) -> InviteTarget<'_> {
-        InviteTarget {
-            relay_url: "http://127.0.0.1:1",
-            genesis,
-            role,
-            plan,
-            plan_kind: plan.map(|_| DocKind::ActionPlan),
-        }
-    }
+    use crate::access::team::tests::{Fixture, identity};
 
     #[test]
     fn a_patient_invite_names_a_plan_and_carries_only_that_plans_key() {
-        let (admin, founded, keys) = team_of_one();
-        let g = founded.genesis.as_bytes();
+        let f = Fixture::new();
+        let invite = |target: &InviteTarget<'_>| {
+            prepare_invite(&f.access, &f.keys, &f.admin, target, 60_000, 2_000)
+        };
         for (role, plan) in [
             (Role::Patient, None),
             (Role::LinkWorker, Some(DocumentId::random())),
         ] {
-            let err = prepare_invite(
-                &founded.access,
-                &keys,
-                &admin,
-                &target(g, role, plan),
-                60_000,
-                2_000,
-            )
-            .unwrap_err();
+            let err = invite(&f.target(role, plan)).unwrap_err();
             assert!(
                 matches!(
                     err,
@@ -319,109 +295,74 @@ mod tests {
             );
         }
         let plan = DocumentId::random();
-        let mut not_a_plan = target(g, Role::Patient, Some(plan));
+        let mut not_a_plan = f.target(Role::Patient, Some(plan));
         not_a_plan.plan_kind = Some(DocKind::CaseFile);
-        let err =
-            prepare_invite(&founded.access, &keys, &admin, &not_a_plan, 60_000, 2_000).unwrap_err();
+        let err = invite(&not_a_plan).unwrap_err();
         assert!(
             matches!(err, Error::InvalidInput { field: "plan", .. }),
             "{err}"
         );
-        let p = prepare_invite(
-            &founded.access,
-            &keys,
-            &admin,
-            &target(g, Role::Patient, Some(plan)),
-            60_000,
-            2_000,
-        )
-        .unwrap();
+        let p = invite(&f.target(Role::Patient, Some(plan))).unwrap();
         assert_eq!(p.code.expires_at_ms, 62_000);
         assert_eq!(p.expected_len, 1);
         let opened = holdfast_protocol::KeyBundle::decode(&p.bundle)
             .unwrap()
-            .open(&admin.signer.public_key(), &p.code.hpke_key().unwrap())
+            .open(&f.admin.signer.public_key(), &p.code.hpke_key().unwrap())
             .unwrap();
         assert_eq!(opened.len(), 1);
         assert!(
-            matches!(&opened[0], holdfast_protocol::WrappedKey::Document { document, epoch: 1, .. } if (*document) == plan),
+            matches!(&opened[0], holdfast_protocol::WrappedKey::Document { document, epoch: 1, .. } if *document == plan),
             "a patient gets its plan's key, never the epoch key"
         );
     }
 
     #[test]
     fn a_code_that_differs_from_the_log_or_has_expired_is_refused() {
-        let (admin, founded, keys) = team_of_one();
-        let g = founded.genesis.as_bytes();
-        let p = prepare_invite(
-            &founded.access,
-            &keys,
-            &admin,
-            &target(g, Role::LinkWorker, None),
-            60_000,
-            2_000,
-        )
-        .unwrap();
+        let f = Fixture::new();
+        let (p, g) = (f.invite(Role::LinkWorker, None, 2_000), f.genesis());
         let me = identity();
         let mut altered = p.code.clone();
         altered.role = Role::Admin;
         let err = prepare_redeem(&altered, &p.entry, g, &me, 3_000).unwrap_err();
         assert!(err.to_string().contains("role"), "{err}");
-        let other = found_team(&admin, 1_000).unwrap();
+        let other = found_team(&f.admin, 1_000).unwrap();
         let err =
             prepare_redeem(&p.code, &p.entry, other.genesis.as_bytes(), &me, 3_000).unwrap_err();
         assert!(err.to_string().contains("team"), "{err}");
         let err = prepare_redeem(&p.code, &p.entry, g, &me, 62_001).unwrap_err();
         assert!(err.to_string().contains("expired"), "{err}");
+        let err = prepare_redeem(&p.code, b"junk", g, &me, 3_000).unwrap_err();
+        assert!(matches!(err, Error::Unverified { .. }), "{err:?}");
         let ok = prepare_redeem(&p.code, &p.entry, g, &me, 62_000).unwrap();
         assert_eq!((ok.role, ok.plan), (Role::LinkWorker, None));
     }
 
     #[test]
     fn a_held_redeem_goes_only_where_it_went_before() {
-        let (admin, founded, keys) = team_of_one();
-        let g = founded.genesis.as_bytes();
-        let p = prepare_invite(
-            &founded.access,
-            &keys,
-            &admin,
-            &target(g, Role::LinkWorker, None),
-            60_000,
-            2_000,
-        )
-        .unwrap();
+        let f = Fixture::new();
+        let (p, g) = (f.invite(Role::LinkWorker, None, 2_000), f.genesis());
         assert!(check_held(&p.code, "http://127.0.0.1:1", g).is_ok());
         let err = check_held(&p.code, "http://relay.example", g).unwrap_err();
         assert!(matches!(err, Error::InviteRefused(_)), "{err}");
-        let elsewhere = found_team(&admin, 1_000).unwrap();
+        let elsewhere = found_team(&f.admin, 1_000).unwrap();
         assert!(check_held(&p.code, "http://127.0.0.1:1", elsewhere.genesis.as_bytes()).is_err());
         assert!(check_held(&p.code, "http://127.0.0.1:1", b"junk").is_err());
     }
 
     #[test]
     fn cancels_name_an_invite_by_code_or_id_and_only_staff_make_them() {
-        let (admin, founded, keys) = team_of_one();
-        let g = founded.genesis.as_bytes();
-        let p = prepare_invite(
-            &founded.access,
-            &keys,
-            &admin,
-            &target(g, Role::LinkWorker, None),
-            60_000,
-            2_000,
-        )
-        .unwrap();
+        let mut f = Fixture::new();
+        let p = f.invite(Role::LinkWorker, None, 2_000);
         assert_eq!(parse_invite_ref(&p.code.encode()).unwrap(), p.code.id());
         assert_eq!(
             parse_invite_ref(&hex::encode(p.code.id().0)).unwrap(),
             p.code.id()
         );
         assert!(parse_invite_ref("abc").is_err());
-        let mut access = founded.access.clone();
-        access.fold(&p.entry).unwrap();
-        let (entry, len) = prepare_cancel(&access, &admin, &p.code.encode(), 3_000).unwrap();
+        f.access.fold(&p.entry).unwrap();
+        let (entry, len) = prepare_cancel(&f.access, &f.admin, &p.code.encode(), 3_000).unwrap();
         assert!(!entry.is_empty() && len == 1);
-        access.role = Some(Role::Patient);
-        assert!(prepare_cancel(&access, &admin, &p.code.encode(), 3_000).is_err());
+        f.access.role = Some(Role::Patient);
+        assert!(prepare_cancel(&f.access, &f.admin, &p.code.encode(), 3_000).is_err());
     }
 }

@@ -123,51 +123,18 @@ pub fn prepare_revocation(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access::invites::{InviteTarget, prepare_invite, prepare_redeem};
-    use crate::access::team::found_team;
-    use crate::access::team::tests::identity;
+    use crate::access::team::tests::Fixture;
 
     #[test]
     fn a_revocation_rekeys_everyone_but_the_revoked_device_and_pending_invites_of_the_active() {
-        let admin = identity();
-        let founded = found_team(&admin, 1_000).unwrap();
-        let mut keys = TeamKeys::new(founded.team);
-        keys.insert_epoch(1, founded.key.clone());
-        let g = founded.genesis.as_bytes().to_vec();
-        let mut access = founded.access.clone();
-        let target = |role| InviteTarget {
-            relay_url: "http://127.0.0.1:1",
-            genesis: &g,
-            role,
-            plan: None,
-            plan_kind: None,
-        };
         // A link worker joins; a second invite stays pending.
-        let invite = prepare_invite(
-            &access,
-            &keys,
-            &admin,
-            &target(Role::LinkWorker),
-            60_000,
-            2_000,
-        )
-        .unwrap();
-        let worker = identity();
-        let redeem = prepare_redeem(&invite.code, &invite.entry, &g, &worker, 3_000).unwrap();
-        access.fold(&invite.entry).unwrap();
-        access.fold(&redeem.entry).unwrap();
-        let pending = prepare_invite(
-            &access,
-            &keys,
-            &admin,
-            &target(Role::Supervisor),
-            60_000,
-            4_000,
-        )
-        .unwrap();
-        access.fold(&pending.entry).unwrap();
+        let mut f = Fixture::new();
+        let worker = f.join(Role::LinkWorker, None);
+        let pending = f.invite(Role::Supervisor, None, 4_000);
+        f.access.fold(&pending.entry).unwrap();
+        let (access, admin) = (&f.access, &f.admin);
 
-        let r = prepare_revocation(&access, &admin, worker.device, 5_000).unwrap();
+        let r = prepare_revocation(access, admin, worker.device, 5_000).unwrap();
         assert_eq!(r.epoch, 2);
         assert_eq!(
             r.bundles.len(),
@@ -186,11 +153,11 @@ mod tests {
         );
         assert_eq!(after.revoked_in.get(&worker.device), Some(&2));
         // Past its expiry the pending invite gets nothing.
-        let late = prepare_revocation(&access, &admin, worker.device, 64_001).unwrap();
+        let late = prepare_revocation(access, admin, worker.device, 64_001).unwrap();
         assert_eq!(late.bundles.len(), 1);
         // Nobody revokes a device that is not active, and a revoked one is not active.
         assert!(matches!(
-            prepare_revocation(&after, &admin, worker.device, 6_000),
+            prepare_revocation(&after, admin, worker.device, 6_000),
             Err(Error::NotFound { .. })
         ));
     }

@@ -309,6 +309,85 @@ pub(crate) mod tests {
         }
     }
 
+    /// A team founded by a fresh admin at t = 1,000, as the admin's device has verified it,
+    /// with the key of epoch 1; devices join it through an invite and a redeem.
+    pub(crate) struct Fixture {
+        pub(crate) admin: Identity,
+        pub(crate) founded: FoundedTeam,
+        pub(crate) access: TeamAccess,
+        pub(crate) keys: TeamKeys,
+    }
+
+    impl Fixture {
+        pub(crate) fn new() -> Self {
+            let admin = identity();
+            let founded = found_team(&admin, 1_000).unwrap();
+            let mut keys = TeamKeys::new(founded.team);
+            keys.insert_epoch(1, founded.key.clone());
+            Fixture {
+                access: founded.access.clone(),
+                admin,
+                founded,
+                keys,
+            }
+        }
+
+        pub(crate) fn genesis(&self) -> &[u8] {
+            self.founded.genesis.as_bytes()
+        }
+
+        /// What an invite for `role` (and `plan`, an action plan) is for.
+        pub(crate) fn target(
+            &self,
+            role: Role,
+            plan: Option<DocumentId>,
+        ) -> invites::InviteTarget<'_> {
+            invites::InviteTarget {
+                relay_url: "http://127.0.0.1:1",
+                genesis: self.genesis(),
+                role,
+                plan,
+                plan_kind: plan.map(|_| crate::model::doc::DocKind::ActionPlan),
+            }
+        }
+
+        /// The admin's invite for `role`, made at `at_ms`, valid a minute.
+        pub(crate) fn invite(
+            &self,
+            role: Role,
+            plan: Option<DocumentId>,
+            at_ms: u64,
+        ) -> invites::PreparedInvite {
+            invites::prepare_invite(
+                &self.access,
+                &self.keys,
+                &self.admin,
+                &self.target(role, plan),
+                60_000,
+                at_ms,
+            )
+            .unwrap()
+        }
+
+        /// A new device joins with `role`: the admin's invite at t = 2,000 and the device's
+        /// redeem at t = 3,000, both folded into the admin's view.
+        pub(crate) fn join(&mut self, role: Role, plan: Option<DocumentId>) -> Identity {
+            let invite = self.invite(role, plan, 2_000);
+            let device = identity();
+            let redeem = invites::prepare_redeem(
+                &invite.code,
+                &invite.entry,
+                self.genesis(),
+                &device,
+                3_000,
+            )
+            .unwrap();
+            self.access.fold(&invite.entry).unwrap();
+            self.access.fold(&redeem.entry).unwrap();
+            device
+        }
+    }
+
     #[test]
     fn a_founded_team_has_its_founder_as_admin_at_epoch_one() {
         let me = identity();
@@ -352,42 +431,14 @@ pub(crate) mod tests {
 
     #[test]
     fn pulled_entries_fold_all_or_nothing_and_carry_my_role() {
-        let admin = identity();
-        let founded = found_team(&admin, 1_000).unwrap();
-        let keys = {
-            let mut k = TeamKeys::new(founded.team);
-            k.insert_epoch(1, founded.key.clone());
-            k
-        };
-        let invite = invites::prepare_invite(
-            &founded.access,
-            &keys,
-            &admin,
-            &invites::InviteTarget {
-                relay_url: "http://127.0.0.1:1",
-                genesis: founded.genesis.as_bytes(),
-                role: Role::LinkWorker,
-                plan: None,
-                plan_kind: None,
-            },
-            60_000,
-            2_000,
-        )
-        .unwrap();
+        let f = Fixture::new();
+        let invite = f.invite(Role::LinkWorker, None, 2_000);
         let newcomer = identity();
-        let redeem = invites::prepare_redeem(
-            &invite.code,
-            &invite.entry,
-            founded.genesis.as_bytes(),
-            &newcomer,
-            3_000,
-        )
-        .unwrap();
+        let redeem =
+            invites::prepare_redeem(&invite.code, &invite.entry, f.genesis(), &newcomer, 3_000)
+                .unwrap();
         let pulled = vec![(1, invite.entry.clone()), (2, redeem.entry.clone())];
-        let (next, applied) = founded
-            .access
-            .with_pulled(&pulled, 3, newcomer.device)
-            .unwrap();
+        let (next, applied) = f.access.with_pulled(&pulled, 3, newcomer.device).unwrap();
         assert_eq!(applied.len(), 2);
         assert_eq!(next.relay_len, 3);
         assert_eq!(next.role, Some(Role::LinkWorker), "the log names my role");
@@ -397,11 +448,10 @@ pub(crate) mod tests {
         let mut forged = redeem.entry.clone();
         let last = forged.len() - 1;
         forged[last] ^= 1;
-        assert!(
-            founded
-                .access
-                .with_pulled(&[(1, invite.entry), (2, forged)], 3, newcomer.device)
-                .is_err()
-        );
+        let err = f
+            .access
+            .with_pulled(&[(1, invite.entry), (2, forged)], 3, newcomer.device)
+            .unwrap_err();
+        assert!(matches!(err, Error::Unverified { .. }), "{err:?}");
     }
 }
