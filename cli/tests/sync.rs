@@ -1,5 +1,5 @@
 //! `holdfast` sync commands end to end: the real binary, devices in temporary folders and a
-//! relay started in this test process (`holdfast_relay::serve` on 127.0.0.1:0).
+//! relay started in this test process (`holdfast_relay::testing::TestRelay` on 127.0.0.1:0).
 
 use std::io::{BufRead, BufReader, Lines};
 use std::path::PathBuf;

@@ -48,9 +48,9 @@ pub enum Error {
     /// The requested action does not fit the record's current state.
     #[error("{0}")]
     NotAllowed(String),
-    /// This device was revoked from the team (its verified log says so, or the relay no
-    /// longer accepts it as a member): nothing new reaches it. Its local records stay.
-    #[error("this device was revoked from team {team}: the team's relay no longer accepts it")]
+    /// This device was revoked from the team (its verified log says so, or the relay answers
+    /// `403 revoked`): nothing new reaches it. Its local records stay.
+    #[error("this device was revoked from team {team}")]
     Revoked {
         /// The team.
         team: String,

@@ -360,4 +360,12 @@ fn one_case_per_nhs_number_per_team_unless_deliberate() {
     assert_ne!(third, first);
     store.rebuild_indexes().unwrap();
     assert_eq!(store.find_case_by_nhs_number(&number).unwrap(), Some(first));
+    // Cases that already share the number stay editable: a new phone number is no clash.
+    let mut details = store.case_file(third).unwrap().patient;
+    details.phone = Some("0113 496 0001".into());
+    store.update_patient(third, &details).unwrap();
+    assert_eq!(
+        store.case_file(third).unwrap().patient.phone.as_deref(),
+        Some("0113 496 0001")
+    );
 }

@@ -693,11 +693,26 @@ impl HoldfastDevice {
     }
 
     /// Replaces the patient's details (unchanged fields are left alone). NHS number,
-    /// postcode and date of birth are checked first; nothing changes if one is wrong.
+    /// postcode and date of birth are checked first; nothing changes if one is wrong. A new
+    /// NHS number already on another case of the team is refused with `DuplicatePatient`.
     pub fn update_patient(&self, case_id: String, patient: PatientDetails) -> Result<()> {
         let id: DocumentId = parse_id("case", &case_id)?;
         let patient = patient.into_core()?;
         Ok(self.store()?.update_patient(id, &patient)?)
+    }
+
+    /// [`HoldfastDevice::update_patient`] after the user has confirmed that the NHS number
+    /// is meant to be on two cases.
+    pub fn update_patient_deliberately(
+        &self,
+        case_id: String,
+        patient: PatientDetails,
+    ) -> Result<()> {
+        let id: DocumentId = parse_id("case", &case_id)?;
+        let patient = patient.into_core()?;
+        Ok(self
+            .store()?
+            .update_patient_with(id, &patient, IfDuplicate::Create)?)
     }
 
     /// A supervisor's comment on the case.

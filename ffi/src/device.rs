@@ -105,7 +105,8 @@ impl std::fmt::Debug for HoldfastDevice {
 
 /// Parses an id the host passes back (as it received it: 32 hex digits).
 pub(crate) fn parse_id<T: FromStr>(what: &str, text: &str) -> Result<T> {
-    text.parse()
+    text.trim()
+        .parse()
         .map_err(|_| HoldfastError::invalid(format!("not a {what} id: expected 32 hex digits")))
 }
 

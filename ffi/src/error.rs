@@ -37,7 +37,8 @@ pub enum HoldfastError {
         /// The existing case's id.
         existing_case_id: String,
     },
-    /// An invite code was refused: used, expired, unknown or altered. Nothing was joined.
+    /// An invite was refused: a code used, expired, cancelled, unknown or altered (nothing
+    /// was joined), or a cancel of an invite already used or cancelled.
     #[error("{reason}")]
     InviteRefused {
         /// Why.

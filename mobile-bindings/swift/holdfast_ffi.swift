@@ -1144,9 +1144,16 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     
     /**
      * Replaces the patient's details (unchanged fields are left alone). NHS number,
-     * postcode and date of birth are checked first; nothing changes if one is wrong.
+     * postcode and date of birth are checked first; nothing changes if one is wrong. A new
+     * NHS number already on another case of the team is refused with `DuplicatePatient`.
      */
     func updatePatient(caseId: String, patient: PatientDetails) throws 
+    
+    /**
+     * [`HoldfastDevice::update_patient`] after the user has confirmed that the NHS number
+     * is meant to be on two cases.
+     */
+    func updatePatientDeliberately(caseId: String, patient: PatientDetails) throws 
     
     /**
      * This device's id (what colleagues see in `devices` and history).
@@ -1658,11 +1665,26 @@ open func setStatus(caseId: String, status: CaseStatus, reason: String?)throws  
     
     /**
      * Replaces the patient's details (unchanged fields are left alone). NHS number,
-     * postcode and date of birth are checked first; nothing changes if one is wrong.
+     * postcode and date of birth are checked first; nothing changes if one is wrong. A new
+     * NHS number already on another case of the team is refused with `DuplicatePatient`.
      */
 open func updatePatient(caseId: String, patient: PatientDetails)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
         uniffiCallStatus in
     uniffi_holdfast_ffi_fn_method_holdfastdevice_update_patient(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypePatientDetails_lower(patient),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * [`HoldfastDevice::update_patient`] after the user has confirmed that the NHS number
+     * is meant to be on two cases.
+     */
+open func updatePatientDeliberately(caseId: String, patient: PatientDetails)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_update_patient_deliberately(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(caseId),
         FfiConverterTypePatientDetails_lower(patient),uniffiCallStatus
@@ -8436,7 +8458,8 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */existingCaseId: String
     )
     /**
-     * An invite code was refused: used, expired, unknown or altered. Nothing was joined.
+     * An invite was refused: a code used, expired, cancelled, unknown or altered (nothing
+     * was joined), or a cancel of an invite already used or cancelled.
      */
     case InviteRefused(
         /**
@@ -11081,7 +11104,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_status() != 51385) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_update_patient() != 29086) {
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_update_patient() != 26768) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_update_patient_deliberately() != 48819) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_device_id() != 35089) {

@@ -349,6 +349,20 @@ impl<S: Storage> FromRequestParts<AppState<S>> for TeamMember {
                 invite,
                 log,
             }),
+            // A device the log shows as revoked is told so (it cannot pull the entry that
+            // says it: every route refuses it); any other stranger, or a team this relay
+            // does not know, gets the same plain refusal.
+            (None, Some(log))
+                if log
+                    .state
+                    .devices
+                    .get(&device)
+                    .is_some_and(|m| !m.is_active()) =>
+            {
+                Err(ApiError::revoked(format!(
+                    "device {device} was revoked from team {team}"
+                )))
+            }
             _ => Err(ApiError::forbidden(format!(
                 "device {device} is not an active member of team {team}"
             ))),

@@ -78,6 +78,7 @@ error_codes! {
     BadRequest = "bad_request", BAD_REQUEST;
     Unauthorized = "unauthorized", UNAUTHORIZED;
     Forbidden = "forbidden", FORBIDDEN;
+    Revoked = "revoked", FORBIDDEN;
     NotFound = "not_found", NOT_FOUND;
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED;
     TeamExists = "team_exists", CONFLICT;
@@ -150,6 +151,12 @@ impl ApiError {
     /// `403 forbidden`.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// `403 revoked`: the calling device was a member of the team and was revoked. Told only
+    /// to that device (it knows already: it was there), so that it can stop and say so.
+    pub fn revoked(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Revoked, message)
     }
 
     /// `400 bad_request`.

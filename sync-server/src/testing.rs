@@ -329,6 +329,17 @@ pub async fn login(
     device: DeviceId,
     signer: &DeviceSigningKey,
 ) -> std::result::Result<String, Refused> {
+    login_at(url, url, device, signer).await
+}
+
+/// [`login`] to a relay whose origin (the URL its answers are signed for: its public URL
+/// behind a proxy) is not the `url` the test reaches it at.
+pub async fn login_at(
+    url: &str,
+    origin: &str,
+    device: DeviceId,
+    signer: &DeviceSigningKey,
+) -> std::result::Result<String, Refused> {
     let http = reqwest::Client::new();
     let asked = http
         .post(format!("{url}/v1/auth/challenge"))
@@ -342,7 +353,7 @@ pub async fn login(
         &mut challenge,
     )
     .expect("a 32-byte hex challenge");
-    let signature = sign_auth(signer, url, &device, &challenge).expect("a signed answer");
+    let signature = sign_auth(signer, origin, &device, &challenge).expect("a signed answer");
     let answered = http
         .post(format!("{url}/v1/auth/token"))
         .json(&json!({

@@ -591,7 +591,8 @@ async fn revocation_needs_every_bundle_shuts_the_device_out_and_starts_an_epoch(
         (Some(len), Some(2))
     );
 
-    // The revoked device is refused at once, on every route.
+    // The revoked device is refused at once, on every route, and told why (it cannot pull
+    // the entry that revokes it); a stranger is only refused.
     for path in [
         format!("/v1/teams/{team}"),
         format!("/v1/teams/{team}/membership"),
@@ -601,14 +602,14 @@ async fn revocation_needs_every_bundle_shuts_the_device_out_and_starts_an_epoch(
         expect_error(
             relay.get(&lost_token, &path).await,
             StatusCode::FORBIDDEN,
-            "forbidden",
+            "revoked",
         )
         .await;
     }
     expect_error(
         relay.push(&lost_token, team, old).await,
         StatusCode::FORBIDDEN,
-        "forbidden",
+        "revoked",
     )
     .await;
     assert!(relay.try_login(&lost).await.is_err());

@@ -1,5 +1,5 @@
 //! End-to-end sync: devices with their own encrypted stores and a real relay
-//! (`holdfast_relay::serve`) on loopback.
+//! (`holdfast_relay::testing::TestRelay`) on loopback.
 //!
 //! - two link workers and a supervisor edit the same case offline and converge, the status
 //!   conflict visible on all three, while the relay's files and logs hold no plaintext;

@@ -292,8 +292,8 @@ fn watch(ctx: &Ctx, s: &Session, teams: &[TeamInfo], limit: Option<Duration>) ->
     Ok(Output::new(&stopped, text)?.compact())
 }
 
-/// Reports the teams' status as it changes (the store's `SyncChanged` events) until
-/// Ctrl-C, `limit` or a closed output; says which.
+/// Reports the teams' status after each of their syncs (the store's `SyncEnded` events)
+/// until Ctrl-C, `limit` or a closed output; says which.
 async fn watch_loop(
     ctx: &Ctx,
     s: &Session,
@@ -312,22 +312,25 @@ async fn watch_loop(
         }
     };
     tokio::pin!(deadline);
-    // Teams whose live connection is up: only the live task syncs while watching, and only
-    // once connected, so its first successful sync says so.
+    // Teams whose live connection is up. Only the live task syncs while watching, and only
+    // once connected, so a team's own sync ending well says its connection is up; a failed
+    // one (offline, refused) says it is not, and the next success says so again.
     let mut live: HashSet<TeamId> = HashSet::new();
     loop {
-        let changed: Vec<&TeamInfo> = tokio::select! {
-            // Ctrl-C first: its handler is in place before the first line is printed.
+        // One line per sync, not per page: a catch-up of many pages is one pull.
+        let (changed, ended): (Vec<&TeamInfo>, bool) = tokio::select! {
+            // Ctrl-C first: its handler is in place before this loop prints anything.
             biased;
             _ = &mut ctrl_c => return Ok("interrupted"),
             () = &mut deadline => return Ok("time"),
             event = events.recv() => match event {
-                Ok(StoreEvent::SyncChanged { team }) => {
-                    teams.iter().filter(|t| t.team == team).collect()
+                Ok(StoreEvent::SyncEnded { team }) => {
+                    (teams.iter().filter(|t| t.team == team).collect(), true)
                 }
                 Ok(_) => continue,
-                // Events were missed: look at every team.
-                Err(RecvError::Lagged(_)) => teams.iter().collect(),
+                // Events were missed: look at every team, but infer nothing about their
+                // connections.
+                Err(RecvError::Lagged(_)) => (teams.iter().collect(), false),
                 Err(RecvError::Closed) => {
                     return Err(CliError::Sync("the store stopped reporting changes".into()));
                 }
@@ -335,7 +338,9 @@ async fn watch_loop(
         };
         for t in changed {
             let now = s.client.status(t.team).await?;
-            if now.last_error.is_none() && live.insert(t.team) {
+            if now.last_error.is_some() {
+                live.remove(&t.team);
+            } else if ended && live.insert(t.team) {
                 let at = ctx.clock.now_millis();
                 let text = format!(
                     "{}  team {}  live: connected to the relay (position #{})",

@@ -243,6 +243,10 @@ pub fn add_comment(
 
 /// Reads the whole plan.
 pub fn read(doc: &AutoCommit) -> Result<ActionPlan> {
+    decode_plan(doc).map_err(doc::as_damage)
+}
+
+fn decode_plan(doc: &AutoCommit) -> Result<ActionPlan> {
     doc::expect_kind(doc, DocKind::ActionPlan)?;
     let mut goals = Vec::new();
     if let Some(map) = doc::get_obj(doc, &ROOT, "goals")? {

@@ -1172,6 +1172,10 @@ pub struct CaseHeader {
 
 /// Reads the case header (no sessions, measures or comments).
 pub fn read_header(doc: &mut AutoCommit) -> Result<CaseHeader> {
+    decode_header(doc).map_err(doc::as_damage)
+}
+
+fn decode_header(doc: &mut AutoCommit) -> Result<CaseHeader> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
     let open_safeguarding = read_safeguarding(doc)?
         .iter()
@@ -1189,6 +1193,10 @@ pub fn read_header(doc: &mut AutoCommit) -> Result<CaseHeader> {
 
 /// Reads the whole case file.
 pub fn read(doc: &mut AutoCommit) -> Result<CaseFile> {
+    decode_case(doc).map_err(doc::as_damage)
+}
+
+fn decode_case(doc: &mut AutoCommit) -> Result<CaseFile> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
     Ok(CaseFile {
         patient: read_patient(doc)?,
@@ -1209,6 +1217,31 @@ pub fn read(doc: &mut AutoCommit) -> Result<CaseFile> {
 mod tests {
     use super::*;
     use crate::model::ids::DeviceId;
+
+    /// A value in a stored document that does not parse is damage to the document
+    /// (`Malformed`, shown to the app as such), never the caller's invalid input.
+    #[test]
+    fn a_stored_value_that_does_not_parse_reads_as_damage() {
+        let author = Author {
+            device: DeviceId([1; 16]),
+            person: "Sam".into(),
+        };
+        for (key, value) in [("action_plan", "not a document id"), ("status", "sideways")] {
+            let mut doc = create(
+                &author,
+                &NewPatient::named("Ada"),
+                DocumentId([2; 16]),
+                1_000,
+            )
+            .unwrap();
+            doc.put(ROOT, key, value).unwrap();
+            doc::commit(&mut doc, &author, "damaged", 2_000);
+            let err = read(&mut doc).unwrap_err();
+            assert!(matches!(err, Error::Malformed(_)), "{key}: {err:?}");
+            let err = read_header(&mut doc).unwrap_err();
+            assert!(matches!(err, Error::Malformed(_)), "{key}: {err:?}");
+        }
+    }
 
     /// A measure written before `recorded_at` existed orders by the time of the change that
     /// recorded it, which is the same moment.

@@ -179,6 +179,10 @@ pub fn create(author: &Author, area: &str) -> Result<AutoCommit> {
 
 /// The directory's area name.
 pub fn area(doc: &AutoCommit) -> Result<String> {
+    decode_area(doc).map_err(doc::as_damage)
+}
+
+fn decode_area(doc: &AutoCommit) -> Result<String> {
     doc::expect_kind(doc, DocKind::Directory)?;
     Ok(doc::get_string(doc, &ROOT, "area")?.unwrap_or_default())
 }
@@ -379,6 +383,10 @@ fn read_asset_obj(doc: &AutoCommit, id: AssetId, a: &ObjId) -> Result<Asset> {
 
 /// Reads one asset.
 pub fn read_asset(doc: &AutoCommit, id: AssetId) -> Result<Asset> {
+    decode_asset(doc, id).map_err(doc::as_damage)
+}
+
+fn decode_asset(doc: &AutoCommit, id: AssetId) -> Result<Asset> {
     doc::expect_kind(doc, DocKind::Directory)?;
     let assets = doc::require_obj(doc, &ROOT, "assets")?;
     let a = doc::get_obj(doc, &assets, &id.to_string())?.ok_or(Error::NotFound {
@@ -390,6 +398,10 @@ pub fn read_asset(doc: &AutoCommit, id: AssetId) -> Result<Asset> {
 
 /// Reads every asset, in id order.
 pub fn read_all(doc: &AutoCommit) -> Result<Vec<Asset>> {
+    decode_assets(doc).map_err(doc::as_damage)
+}
+
+fn decode_assets(doc: &AutoCommit) -> Result<Vec<Asset>> {
     doc::expect_kind(doc, DocKind::Directory)?;
     let Some(assets) = doc::get_obj(doc, &ROOT, "assets")? else {
         return Ok(Vec::new());

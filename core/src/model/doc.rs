@@ -91,6 +91,23 @@ pub fn commit(doc: &mut AutoCommit, author: &Author, what: &str, at: i64) -> Opt
     doc.commit_with(CommitOptions::default().with_message(message).with_time(at))
 }
 
+/// Reading a stored document involves no caller input: a value in it that does not parse
+/// (an id, a status name, an NHS number) is damage to the document, so the input errors a
+/// reader meets become [`Error::Malformed`]. Other errors (not found, database) pass.
+pub(crate) fn as_damage(e: Error) -> Error {
+    match e {
+        Error::InvalidInput { field, reason } => {
+            Error::Malformed(format!("the stored {field} does not parse: {reason}"))
+        }
+        Error::InvalidId { kind } => Error::Malformed(format!("a stored {kind} id does not parse")),
+        Error::Protocol(e) => Error::Malformed(format!("a stored id does not parse: {e}")),
+        e @ (Error::NhsNumber(_) | Error::Postcode(_) | Error::Measure(_)) => {
+            Error::Malformed(format!("a stored value does not parse: {e}"))
+        }
+        other => other,
+    }
+}
+
 /// Fails unless `doc` is a Holdfast document of `kind`.
 pub(crate) fn expect_kind(doc: &AutoCommit, kind: DocKind) -> Result<()> {
     match get_string(doc, &ROOT, "kind")? {

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use holdfast_protocol::EnvelopeId;
 pub use holdfast_protocol::{DeviceId, DocumentId, TeamId};
 
 use crate::{Error, Result};
@@ -138,7 +139,7 @@ macro_rules! stored_id {
     )+};
 }
 
-stored_id!(DeviceId, DocumentId, TeamId);
+stored_id!(DeviceId, DocumentId, TeamId, EnvelopeId, AssetId);
 
 #[cfg(test)]
 mod tests {

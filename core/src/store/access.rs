@@ -68,7 +68,10 @@ pub(super) fn load_access(
             .query_map([&id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for e in &entries {
-            a.fold(e)?;
+            // Verified when it was stored: one that no longer folds is damage here.
+            a.fold(e).map_err(|e| {
+                Error::StoreCorrupt(format!("team {team}'s stored membership: {e}"))
+            })?;
         }
         let mut k = TeamKeys::new(team);
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn

@@ -127,9 +127,10 @@ impl Store {
         self.edit(id, DocKind::CaseFile, what, action, |_| reindex)
     }
 
-    /// Updates the patient's details. Refused with [`Error::DuplicatePatient`] when the NHS
-    /// number is already on another case of the same team (a typo, or the same person
-    /// twice); see [`Store::update_patient_with`].
+    /// Updates the patient's details. Refused with [`Error::DuplicatePatient`] when the edit
+    /// gives the case an NHS number already on another case of the same team (a typo, or
+    /// the same person twice); see [`Store::update_patient_with`]. A case that already
+    /// shares its number (made deliberately, or on two devices while apart) stays editable.
     pub fn update_patient(&mut self, id: DocumentId, patient: &Patient) -> Result<()> {
         self.update_patient_with(id, patient, IfDuplicate::Refuse)
     }
@@ -144,6 +145,7 @@ impl Store {
     ) -> Result<()> {
         if if_duplicate == IfDuplicate::Refuse
             && let Some(number) = &patient.nhs_number
+            && index::nhs_number_of(&self.conn, id)?.as_deref() != Some(number.as_str())
             && let Some(existing) =
                 index::case_by_nhs_number(&self.conn, number, self.document_team(id)?, Some(id))?
         {

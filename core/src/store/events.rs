@@ -18,8 +18,15 @@ pub enum StoreEvent {
     CaseloadChanged,
     /// A change was made on this device (it has something to push).
     LocalChange,
-    /// A team's sync status may have changed (pushed, pulled, failed, recovered).
+    /// A team's sync status may have changed (pushed, pulled a page, failed, recovered):
+    /// during a sync, once per step.
     SyncChanged {
+        /// The team.
+        team: TeamId,
+    },
+    /// A sync of a team ended, well or not (its outcome is in the team's status): once per
+    /// sync, after its last `SyncChanged`.
+    SyncEnded {
         /// The team.
         team: TeamId,
     },

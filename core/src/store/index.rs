@@ -299,6 +299,18 @@ pub fn caseload(conn: &Connection, filter: &CaseloadFilter) -> Result<Vec<Caselo
     Ok(out)
 }
 
+/// The NHS number the caseload shows for `case`, if any.
+pub fn nhs_number_of(conn: &Connection, case: DocumentId) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT nhs_number FROM caseload WHERE case_id = ?1",
+            [case.as_bytes().as_slice()],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 /// The case of `team` (or of no team, before the device joins one) whose patient has
 /// `number`, other than `except`: the first one indexed on this device when there are
 /// several (rows keep their rowid when reindexed, so it stays the same one).
@@ -405,7 +417,7 @@ pub fn clear_directory(tx: &Transaction<'_>, directory_id: DocumentId) -> Result
         rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
     for id in ids {
-        remove_asset(tx, directory_id, AssetId::from_slice(&id)?)?;
+        remove_asset(tx, directory_id, AssetId::from_stored(&id)?)?;
     }
     Ok(())
 }
@@ -480,7 +492,7 @@ pub fn search(conn: &Connection, q: &DirectoryQuery) -> Result<Vec<AssetHit>> {
         let (dir, asset, name, organisation, district, capacity, status) = row?;
         out.push(AssetHit {
             directory_id: DocumentId::from_stored(&dir)?,
-            asset_id: AssetId::from_slice(&asset)?,
+            asset_id: AssetId::from_stored(&asset)?,
             name,
             organisation,
             postcode_district: district,

@@ -242,7 +242,7 @@ impl Store {
             }
             total += bytes.len();
             out.push(PendingEnvelope {
-                id: EnvelopeId::from_slice(&id)?,
+                id: EnvelopeId::from_stored(&id)?,
                 bytes,
             });
         }
@@ -379,7 +379,7 @@ impl Store {
         rows.map(|r| {
             let (id, seq, doc, author, reason, refused_at) = r?;
             Ok(RefusedEnvelope {
-                id: EnvelopeId::from_slice(&id)?,
+                id: EnvelopeId::from_stored(&id)?,
                 seq: u64::try_from(seq).unwrap_or(0),
                 doc: DocumentId::from_stored(&doc)?,
                 author: DeviceId::from_stored(&author)?,

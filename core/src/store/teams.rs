@@ -289,6 +289,7 @@ impl Store {
             params![team.as_bytes().as_slice(), message, offline],
         )?;
         self.emit_sync(team);
+        let _ = self.events.send(super::StoreEvent::SyncEnded { team });
         Ok(())
     }
 

@@ -224,7 +224,7 @@ impl SyncClient {
                     true,
                 )
                 .await;
-            match result.map_err(|e| super::client::as_revocation(e, team)) {
+            match result {
                 Ok(_) => return Ok(()),
                 Err(Error::Relay { code, .. }) if code == "membership_conflict" && !tried => {
                     tried = true;

@@ -186,20 +186,10 @@ fn origin_of(base: &str) -> Result<String> {
         .ascii_serialization())
 }
 
-/// The relay answers `403 forbidden` on a team's routes only to a device it does not accept
-/// as an active member of that team (docs/PROTOCOL.md): for a device that joined the team,
-/// that is its revocation, even before it has pulled the entry that says so.
-pub(super) fn as_revocation(e: Error, team: TeamId) -> Error {
-    match e {
-        Error::Relay {
-            status: 403,
-            ref code,
-            ..
-        } if code == "forbidden" => Error::Revoked {
-            team: team.to_string(),
-        },
-        other => other,
-    }
+/// The team a request path names (`/v1/teams/{team}/…`), if it names one.
+fn team_in_path(path: &str) -> Option<TeamId> {
+    let rest = path.strip_prefix("/v1/teams/")?;
+    rest.get(..32)?.parse().ok()
 }
 
 /// Whether an error means the relay could not be reached (the app shows "offline").
@@ -372,6 +362,16 @@ impl SyncClient {
                 status.canonical_reason().unwrap_or("error").to_owned(),
             ),
         };
+        // `403 revoked`: the relay's log shows this device revoked from the team the path
+        // names (it cannot pull the entry that says so: every route refuses it).
+        if status == StatusCode::FORBIDDEN
+            && code == "revoked"
+            && let Some(team) = team_in_path(&call.path)
+        {
+            return Err(Failure::Fatal(Error::Revoked {
+                team: team.to_string(),
+            }));
+        }
         let e = Error::Relay {
             status: status.as_u16(),
             code,
@@ -654,7 +654,10 @@ impl SyncClient {
                 max_response: MAX_PAGE_BYTES,
             };
             let (_, bytes) = self.send(&base, &call).await?;
-            let page = PullPage::decode(&bytes)?;
+            let page = PullPage::decode(&bytes).map_err(|e| Error::Unverified {
+                what: "a pull page".into(),
+                reason: e.to_string(),
+            })?;
             if page.next < cursor || (page.more && page.next <= cursor) {
                 return Err(api::bad_response("pull cursor"));
             }
@@ -721,10 +724,7 @@ impl SyncClient {
             locks.entry(team).or_default().clone()
         };
         let _guard = lock.lock().await;
-        let result = self
-            .sync_steps(team)
-            .await
-            .map_err(|e| as_revocation(e, team));
+        let result = self.sync_steps(team).await;
         let record = match &result {
             Ok(_) => None,
             Err(e) => Some((e.to_string(), is_offline(e))),
@@ -763,5 +763,27 @@ impl SyncClient {
             report.push.requests += more.requests;
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_team_a_request_names_is_read_from_its_path() {
+        let team = TeamId([0xab; 16]);
+        assert_eq!(
+            team_in_path(&format!("/v1/teams/{team}/envelopes?after=3")),
+            Some(team)
+        );
+        assert_eq!(team_in_path(&format!("/v1/teams/{team}")), Some(team));
+        assert_eq!(team_in_path("/v1/auth/token"), None);
+        assert_eq!(team_in_path("/v1/teams/abc/keys"), None);
+        assert_eq!(
+            team_in_path("/v1/teams/ééééééééééééééééé"),
+            None,
+            "not a char boundary"
+        );
     }
 }

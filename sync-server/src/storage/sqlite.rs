@@ -190,6 +190,10 @@ impl SqliteStorage {
 }
 
 fn configure_writer(conn: &Connection, options: SqliteOptions) -> Result<()> {
+    // First: a writer of a process that just stopped may still be checkpointing, and the
+    // journal-mode switch below needs the lock too (a restart must wait, not fail).
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(sql_error)?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(sql_error)?;
@@ -215,8 +219,6 @@ fn configure_writer(conn: &Connection, options: SqliteOptions) -> Result<()> {
     // `checkpoint_pages` pages of WAL. Larger means fewer copies of index pages that
     // several commits touch, but longer pauses of the writer while it checkpoints.
     conn.pragma_update(None, "wal_autocheckpoint", options.checkpoint_pages.max(1))
-        .map_err(sql_error)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(sql_error)?;
     Ok(())
 }

@@ -308,7 +308,7 @@ impl Relay {
     }
 
     pub async fn try_login(&self, device: &Device) -> Result<String, (StatusCode, Value)> {
-        testing::login(&self.url, device.id, &device.key)
+        testing::login_at(&self.url, &self.origin, device.id, &device.key)
             .await
             .map_err(|refused| {
                 let status = StatusCode::from_u16(refused.status).unwrap();

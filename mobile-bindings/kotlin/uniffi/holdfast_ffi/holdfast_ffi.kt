@@ -825,6 +825,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_update_patient(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_update_patient_deliberately(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_device_id(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_person(
@@ -989,6 +991,8 @@ internal object UniffiLib {
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_set_status(`ptr`: Long,`caseId`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_update_patient(`ptr`: Long,`caseId`: RustBuffer.ByValue,`patient`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_update_patient_deliberately(`ptr`: Long,`caseId`: RustBuffer.ByValue,`patient`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_device_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1297,7 +1301,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_status() and 0xFFFF) != 51385) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_update_patient() and 0xFFFF) != 29086) {
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_update_patient() and 0xFFFF) != 26768) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_update_patient_deliberately() and 0xFFFF) != 48819) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_device_id() and 0xFFFF) != 35089) {
@@ -2690,9 +2697,16 @@ public interface HoldfastDeviceInterface {
     
     /**
      * Replaces the patient's details (unchanged fields are left alone). NHS number,
-     * postcode and date of birth are checked first; nothing changes if one is wrong.
+     * postcode and date of birth are checked first; nothing changes if one is wrong. A new
+     * NHS number already on another case of the team is refused with `DuplicatePatient`.
      */
     fun `updatePatient`(`caseId`: kotlin.String, `patient`: PatientDetails)
+    
+    /**
+     * [`HoldfastDevice::update_patient`] after the user has confirmed that the NHS number
+     * is meant to be on two cases.
+     */
+    fun `updatePatientDeliberately`(`caseId`: kotlin.String, `patient`: PatientDetails)
     
     /**
      * This device's id (what colleagues see in `devices` and history).
@@ -3310,13 +3324,33 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
     
     /**
      * Replaces the patient's details (unchanged fields are left alone). NHS number,
-     * postcode and date of birth are checked first; nothing changes if one is wrong.
+     * postcode and date of birth are checked first; nothing changes if one is wrong. A new
+     * NHS number already on another case of the team is refused with `DuplicatePatient`.
      */
     @Throws(HoldfastException::class)override fun `updatePatient`(`caseId`: kotlin.String, `patient`: PatientDetails)
         = 
     callWithHandle {
     uniffiRustCallWithError(HoldfastException) { _status ->
     UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_update_patient(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypePatientDetails.lower(`patient`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * [`HoldfastDevice::update_patient`] after the user has confirmed that the NHS number
+     * is meant to be on two cases.
+     */
+    @Throws(HoldfastException::class)override fun `updatePatientDeliberately`(`caseId`: kotlin.String, `patient`: PatientDetails)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_update_patient_deliberately(
         it,
         
         FfiConverterString.lower(`caseId`),
@@ -9228,7 +9262,8 @@ sealed class HoldfastException: kotlin.Exception() {
     }
     
     /**
-     * An invite code was refused: used, expired, unknown or altered. Nothing was joined.
+     * An invite was refused: a code used, expired, cancelled, unknown or altered (nothing
+     * was joined), or a cancel of an invite already used or cancelled.
      */
     class InviteRefused(
         
