@@ -54,12 +54,13 @@ use common::{Mode, dir_bytes, ms, percentile, round};
 use holdfast_core::model::case_file::{NewPatient, NewSession, SessionMode};
 use holdfast_core::model::ids::DocumentId;
 use holdfast_core::seed::{self, SeedConfig};
-use holdfast_core::store::CaseloadFilter;
-use holdfast_core::sync::Role;
+use holdfast_core::store::{CaseloadFilter, StoreEvent};
+use holdfast_core::sync::{LiveHandle, Role};
 use holdfast_core::{SharedStore, SyncClient, SyncConfig, TeamId};
 use holdfast_relay::Limits;
 use holdfast_relay::testing::TestRelay;
 use holdfast_tests::Device;
+use tokio::sync::broadcast::error::RecvError;
 
 /// Case files the edits go to, round robin (the stress variant uses the first ten).
 const CASES: usize = 100;
@@ -180,10 +181,7 @@ async fn run(mode: Mode) {
         }
     };
     let p = pair(mode, Some(seed), false).await;
-    let b_live = p.b.client.live(p.team);
-    let a_live = p.a.client.live(p.team);
-    // Both subscriptions connect and run their first (empty) sync.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (a_live, b_live) = follow_live(&p).await;
 
     let warm = edits(&p, &p.cases, 20, Duration::from_millis(5)).await;
     say(
@@ -223,13 +221,44 @@ async fn run(mode: Mode) {
 
     // The same spaced edits against a relay with its default per-device rate limit.
     let p = pair(mode, None, true).await;
-    let b_live = p.b.client.live(p.team);
-    let a_live = p.a.client.live(p.team);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (a_live, b_live) = follow_live(&p).await;
     let limited = edits(&p, &p.cases, limited_n, Duration::from_millis(5)).await;
     report(mode, "spaced-5ms-relay-default-rate-limit", &limited);
     drop(a_live);
     drop(b_live);
+}
+
+/// Starts both devices' live subscriptions and returns once each has connected and run its
+/// first sync (the store says so: `SyncEnded`, without an error), so that no measured edit
+/// waits for a connection.
+async fn follow_live(p: &Pair) -> (LiveHandle, LiveHandle) {
+    let mut events = [p.a.s().subscribe(), p.b.s().subscribe()];
+    let handles = (p.a.client.live(p.team), p.b.client.live(p.team));
+    for (device, events) in [&p.a, &p.b].into_iter().zip(events.iter_mut()) {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match events.recv().await {
+                    Ok(StoreEvent::SyncEnded { team })
+                        if team == p.team
+                            && device
+                                .client
+                                .status(team)
+                                .await
+                                .unwrap()
+                                .last_error
+                                .is_none() =>
+                    {
+                        return;
+                    }
+                    Err(RecvError::Closed) => panic!("the store closed"),
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .expect("the live subscription connects");
+    }
+    handles
 }
 
 /// Latencies of one run, and how many distinct states of B the poller saw.
