@@ -99,7 +99,7 @@ fn open(
 ) -> holdfast_core::access::OpenedPage {
     let keys = d.store.keys_held(team).unwrap();
     let roster = Roster::from_access(d.store.access(team).unwrap());
-    open_page(team, &keys, &roster, d.store.author().device, cursor, page)
+    open_page(team, &keys, &roster, d.store.author().device, cursor, page).unwrap()
 }
 
 /// Copies the relay's view of the membership (the admin's full log) to `to`.
@@ -319,7 +319,26 @@ fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
         // team check comes first.
         seal(&header, &key, b"x", &stranger).unwrap()
     };
-    log.append(other_env);
+    // A page holding it is not this team's page at all: refused whole, nothing applied.
+    {
+        let mut replayed = Log::default();
+        replayed.append(other_env);
+        let keys = b.store.keys_held(team).unwrap();
+        let roster = Roster::from_access(b.store.access(team).unwrap());
+        let err = open_page(
+            team,
+            &keys,
+            &roster,
+            b.store.author().device,
+            0,
+            &replayed.page(0),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, holdfast_core::Error::Unverified { reason, .. } if reason.contains("team")),
+            "{err:?}"
+        );
+    }
     // 5. Then the genuine envelopes: they apply.
     for p in &good {
         log.append(p.bytes.clone());
@@ -337,10 +356,9 @@ fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
     assert_eq!(log.pull(&mut b, team, false), good.len());
     let refused = b.store.refused_envelopes(team).unwrap();
     let reasons: Vec<&str> = refused.iter().map(|x| x.reason.as_str()).collect();
-    assert_eq!(refused.len(), 3, "{reasons:?}");
+    assert_eq!(refused.len(), 2, "{reasons:?}");
     assert!(reasons[0].contains("signature"), "{reasons:?}");
     assert!(reasons[1].contains("signature"), "{reasons:?}");
-    assert!(reasons[2].contains("team"), "{reasons:?}");
     assert!(reasons.iter().all(|r| !r.contains(NAME)));
     assert_eq!(b.store.case_file(case.case_id).unwrap().patient.name, NAME);
     let last = log.items.len() as u64;
@@ -354,7 +372,7 @@ fn bad_envelopes_are_refused_recorded_and_skipped_without_stopping_the_page() {
         open(&b, team, cursor, &log.page(cursor)).blocked,
         Some(last)
     );
-    assert_eq!(b.store.sync_status(team).unwrap().refused_envelopes, 3);
+    assert_eq!(b.store.sync_status(team).unwrap().refused_envelopes, 2);
     let err = refused[0].clone();
     assert!(
         holdfast_core::Error::BadEnvelope {

@@ -63,6 +63,27 @@ impl TeamLog {
         self.state.len
     }
 
+    /// Whether a device sees `entry`: staff see every entry; a patient's device (`own`: the
+    /// invite it redeemed) sees those about no patient and those about itself.
+    pub fn shows(entry: &LogEntry, staff: bool, own: Option<[u8; 16]>) -> bool {
+        staff || entry.subject.is_none() || entry.subject == own
+    }
+
+    /// The length of the log as a device sees it: the whole length for staff; for a
+    /// patient, one past the last entry it may see (it is not told how many enrolments of
+    /// other patients follow).
+    pub fn len_shown(&self, staff: bool, own: Option<[u8; 16]>) -> u64 {
+        if staff {
+            return self.len();
+        }
+        self.entries
+            .iter()
+            .rposition(|e| Self::shows(e, staff, own))
+            .map_or(0, |i| {
+                u64::try_from(i).unwrap_or(u64::MAX).saturating_add(1)
+            })
+    }
+
     /// The Invite entry that created `invite`.
     pub fn invite_entry(&self, invite: &InviteId) -> Option<&LogEntry> {
         self.entries

@@ -3,8 +3,9 @@
 //!
 //! - two link workers and a supervisor edit the same case offline and converge, the status
 //!   conflict visible on all three, while the relay's files and logs hold no plaintext;
-//! - tampered envelopes (a flipped bit, a forged author, a replay into another team or
-//!   document) are refused by devices, and by the relay where it can tell;
+//! - tampered envelopes (a flipped bit, a forged author, a move into another document) are
+//!   refused by devices, and by the relay where it can tell; an envelope of another team in
+//!   a team's pages makes the whole page unverified and the cursor stays;
 //! - a fourth device bootstraps from snapshots plus later changes;
 //! - the relay is killed mid-push and restarted: nothing acknowledged is lost;
 //! - a push whose answer is lost, or that meets a stopped relay, leaves the outbox intact
@@ -550,13 +551,26 @@ async fn tampered_and_replayed_envelopes_are_refused() {
         );
         assert!(status.last_error.is_none(), "refusals do not stop sync");
     }
-    let report = w2.sync(team2).await;
-    assert_eq!(report.pull.refused, 1);
+    // An envelope of another team among this team's: the relay is not serving this team's
+    // log (a replay, or a relay that lies). Nothing of the page counts, not even as refused,
+    // and the cursor stays, until the relay is put right; then sync goes on.
+    let before = w2.client.status(team2).await.unwrap().cursor;
+    let err = w2.client.sync(team2).await.unwrap_err();
     assert!(
-        w2.s().refused_envelopes(team2).unwrap()[0]
-            .reason
-            .contains("team")
+        matches!(&err, Error::Unverified { reason, .. } if reason.contains("team")),
+        "{err:?}"
     );
+    assert_eq!(w2.client.status(team2).await.unwrap().cursor, before);
+    assert!(w2.s().refused_envelopes(team2).unwrap().is_empty());
+    relay.stop().await;
+    relay_db(relay.data_dir())
+        .execute(
+            "DELETE FROM envelopes WHERE id = ?1",
+            [EnvelopeId::of(&moved_to_team2).0.as_slice()],
+        )
+        .unwrap();
+    relay.restart().await;
+    w2.sync(team2).await;
 
     // Sync goes on: later genuine edits flow.
     w1.s().set_what_matters(case.plan_id, WHAT_MATTERS).unwrap();

@@ -15,6 +15,7 @@ use holdfast_protocol::{EnvelopeId, EnvelopeRef, Kind, PUBLIC_KEY_LEN, PullPage}
 use super::TeamAccess;
 use crate::crypto::TeamKeys;
 use crate::model::ids::{DeviceId, DocumentId, TeamId};
+use crate::{Error, Result};
 
 /// Who may author envelopes in a team, from its verified membership: each enrolled
 /// device's public key and, for a revoked one, the epoch from which its envelopes are
@@ -149,11 +150,15 @@ pub struct OpenedPage {
 
 /// Checks and opens every envelope of `page` pulled for `team` after `cursor`.
 ///
-/// Items at or below `cursor` (a repeated page) are dropped. For the rest, in this order:
-/// the header names `team` (else it was replayed from another team); the author is not
-/// `me` (own envelopes are already applied); the author is in `roster`; the signature
-/// verifies with the author's key; it decrypts with the document key. The header is the
-/// AAD and is signed, so a document id or epoch changed in transit fails here too.
+/// Items at or below `cursor` (a repeated page) are dropped. An envelope of another team,
+/// or one that does not decode, means the page is not this team's (replayed, or the relay
+/// is lying): the whole page is [`Error::Unverified`] and nothing of it is applied, so the
+/// cursor cannot move past envelopes this team's relay never delivered. For the rest, in
+/// this order: the author is not `me` (own envelopes are already applied); the author is in
+/// `roster`; the signature verifies with the author's key; it decrypts with the document
+/// key. The header is the AAD and is signed, so a document id or epoch changed in transit
+/// fails here too; such an envelope (stored by the relay, sealed by a member) is refused
+/// and recorded, and the page goes on.
 pub fn open_page(
     team: TeamId,
     keys: &TeamKeys,
@@ -161,7 +166,7 @@ pub fn open_page(
     me: DeviceId,
     cursor: u64,
     page: &PullPage,
-) -> OpenedPage {
+) -> Result<OpenedPage> {
     let mut out = OpenedPage {
         next: page.next.max(cursor),
         more: page.more,
@@ -172,13 +177,10 @@ pub fn open_page(
             continue;
         }
         // PullPage::decode has checked the structure; decode again for the borrowed view.
-        let envelope = match EnvelopeRef::decode(bytes) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(seq, error = %e, "undecodable envelope in a pull page");
-                continue;
-            }
-        };
+        let envelope = EnvelopeRef::decode(bytes).map_err(|e| Error::Unverified {
+            what: format!("a pull page (envelope {seq})"),
+            reason: e.to_string(),
+        })?;
         let h = envelope.header;
         let id = envelope.id();
         let doc = h.document;
@@ -191,9 +193,10 @@ pub fn open_page(
             reason,
         };
         if h.team != team {
-            out.refused
-                .push(refuse(format!("belongs to team {}, not this team", h.team)));
-            continue;
+            return Err(Error::Unverified {
+                what: format!("a pull page (envelope {seq})"),
+                reason: format!("it belongs to team {}, not this team", h.team),
+            });
         }
         if author == me {
             out.own += 1;
@@ -251,7 +254,7 @@ pub fn open_page(
             Err(e) => out.refused.push(refuse(e.to_string())),
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -325,7 +328,7 @@ mod tests {
         let mine = envelope(&t, &t.admin, doc, 1, Kind::ChangeBatch);
         let patients_snapshot = envelope(&t, &t.patient, t.plan, 1, Kind::Snapshot);
         let p = page(vec![good, tampered, mine, patients_snapshot]);
-        let opened = open_page(t.access.team(), &t.keys, &roster, t.admin.device, 0, &p);
+        let opened = open_page(t.access.team(), &t.keys, &roster, t.admin.device, 0, &p).unwrap();
         assert_eq!(opened.items.len(), 1);
         assert_eq!(opened.items[0].plaintext, b"changes");
         assert_eq!(opened.own, 1);
@@ -337,11 +340,14 @@ mod tests {
             "{reasons:?}"
         );
         assert_eq!((opened.next, opened.blocked), (4, None));
-        // Replayed from another team: refused.
+        // A page of another team (replayed, or a relay lying): not this team's at all, and
+        // nothing of it counts, not even as refused.
         let other = TeamId::random();
-        let opened = open_page(other, &t.keys, &roster, t.admin.device, 0, &p);
-        assert!(opened.items.is_empty());
-        assert!(opened.refused.iter().all(|r| r.reason.contains("team")));
+        let err = open_page(other, &t.keys, &roster, t.admin.device, 0, &p).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unverified { reason, .. } if reason.contains("team")),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -360,7 +366,8 @@ mod tests {
             t.patient.device,
             0,
             &page(vec![plan, case]),
-        );
+        )
+        .unwrap();
         assert_eq!(opened.items.len(), 1);
         assert_eq!(opened.items[0].doc, t.plan);
         assert_eq!(opened.refused.len(), 1);
@@ -383,7 +390,8 @@ mod tests {
             t.admin.device,
             0,
             &page(vec![first, unknown, after]),
-        );
+        )
+        .unwrap();
         assert_eq!(opened.items.len(), 1);
         assert_eq!(
             (opened.next, opened.blocked, opened.more),
@@ -405,7 +413,8 @@ mod tests {
                 next: 6,
                 more: true,
             },
-        );
+        )
+        .unwrap();
         assert_eq!((opened.next, opened.blocked), (5, Some(6)));
     }
 
@@ -433,7 +442,8 @@ mod tests {
             t.admin.device,
             0,
             &page(vec![before, at_revocation]),
-        );
+        )
+        .unwrap();
         assert_eq!(opened.items.len(), 1, "written before the revocation: kept");
         assert_eq!(opened.refused.len(), 1);
         assert!(opened.refused[0].reason.contains("revoked"));

@@ -256,18 +256,30 @@ impl Store {
         Ok(())
     }
 
-    /// Notes the highest sequence number the relay has announced.
-    pub(crate) fn note_head(&mut self, team: TeamId, head: u64) -> Result<()> {
+    /// Notes the highest sequence number the relay has announced. A head below what this
+    /// device has already pulled is not possible from an honest relay that kept its data
+    /// (a restore from an old backup, or a relay that lies): the device then pulls the team
+    /// again from the start, keeping everything it holds (applying what it has is a no-op),
+    /// so nothing the relay holds again is skipped. Returns whether it did.
+    pub(crate) fn note_head(&mut self, team: TeamId, head: u64) -> Result<bool> {
+        let head_i = i64::try_from(head).unwrap_or(i64::MAX);
+        let t = team.as_bytes().as_slice();
+        let rewound = self.conn.execute(
+            "UPDATE teams SET cursor = 0, head_seen = ?2 WHERE id = ?1 AND cursor > ?2",
+            params![t, head_i],
+        )? > 0;
+        if rewound {
+            tracing::warn!(team = %team, head, "the relay's head is behind this device: pulling the team again from the start");
+            self.emit_sync(team);
+            return Ok(true);
+        }
         self.conn.execute(
             // Only when it grows: an unchanged row is not rewritten, so no WAL frame and no
             // fsync for the many announcements that change nothing.
             "UPDATE teams SET head_seen = ?2 WHERE id = ?1 AND head_seen < ?2",
-            params![
-                team.as_bytes().as_slice(),
-                i64::try_from(head).unwrap_or(i64::MAX)
-            ],
+            params![t, head_i],
         )?;
-        Ok(())
+        Ok(false)
     }
 
     /// Records how a sync attempt ended: `None` clears the error; `Some((message, offline))`

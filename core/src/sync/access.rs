@@ -5,8 +5,8 @@ use holdfast_protocol::{InviteCode, Role};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
-use super::api;
 use super::client::SyncClient;
+use super::{api, pages};
 use crate::access::PreparedRedeem;
 use crate::model::ids::{DeviceId, DocumentId, TeamId};
 use crate::{Error, Result};
@@ -15,6 +15,9 @@ use crate::{Error, Result};
 struct MembershipPage {
     entries: Vec<SeqBytes>,
     len: u64,
+    /// More entries follow this page (a relay before pagination sends the whole log).
+    #[serde(default)]
+    more: bool,
 }
 
 #[derive(Deserialize)]
@@ -127,30 +130,45 @@ impl SyncClient {
         Ok(())
     }
 
+    /// Pulls the membership log page by page from where this device's view ends, and folds
+    /// each page. The view moves only as far as the entries a page holds.
     async fn pull_membership(&self, team: TeamId) -> Result<()> {
         let base = self.relay_url(team).await?;
-        let from = self.store().run(move |s| s.membership_next(team)).await?;
-        let (_, page): (_, MembershipPage) = self
-            .json(
-                &base,
-                Method::GET,
-                format!("/v1/teams/{team}/membership?from={from}"),
-                None,
-                true,
-            )
-            .await?;
-        let entries = page
-            .entries
-            .iter()
-            .map(|e| Ok((e.seq, unhex(&e.entry, "membership entry")?)))
-            .collect::<Result<Vec<_>>>()?;
-        let len = page.len;
-        if !entries.is_empty() || len != from {
-            self.store()
-                .run(move |s| s.apply_membership(team, &entries, len).map(|_| ()))
+        loop {
+            let (from, staff) = self
+                .store()
+                .run(move |s| Ok((s.membership_next(team)?, !s.access(team)?.is_patient())))
                 .await?;
+            let (_, page): (_, MembershipPage) = self
+                .json(
+                    &base,
+                    Method::GET,
+                    format!("/v1/teams/{team}/membership?from={from}"),
+                    None,
+                    true,
+                )
+                .await?;
+            let entries = page
+                .entries
+                .iter()
+                .map(|e| Ok((e.seq, unhex(&e.entry, "membership entry")?)))
+                .collect::<Result<Vec<_>>>()?;
+            let end = pages::log_page(
+                from,
+                entries.iter().map(|(seq, _)| *seq),
+                page.len,
+                page.more,
+                staff,
+            )?;
+            if !entries.is_empty() {
+                self.store()
+                    .run(move |s| s.apply_membership(team, &entries, end).map(|_| ()))
+                    .await?;
+            }
+            if !page.more {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// Pulls key bundles; false when one waits for membership not pulled yet.
@@ -173,7 +191,14 @@ impl SyncClient {
                 .map(|b| Ok((b.seq, unhex(&b.entry, "key bundle")?)))
                 .collect::<Result<Vec<_>>>()?;
             let (next, more) = (page.next, page.more);
-            if bundles.is_empty() && next <= after {
+            pages::after_page(
+                "key bundles",
+                after,
+                bundles.iter().map(|(seq, _)| *seq),
+                next,
+                more,
+            )?;
+            if bundles.is_empty() {
                 return Ok(true);
             }
             let cursor = self

@@ -25,6 +25,7 @@ use super::api::{
     TokenResponse,
 };
 use super::backoff::RetryPolicy;
+use super::pages;
 use super::shared::SharedStore;
 use crate::access::{Roster, open_page};
 use crate::model::ids::{DeviceId, TeamId};
@@ -526,7 +527,7 @@ impl SyncClient {
             .await?;
         self.inner
             .store
-            .run(move |s| s.note_head(team, h.head))
+            .run(move |s| s.note_head(team, h.head).map(|_| ()))
             .await?;
         Ok(h.head)
     }
@@ -658,9 +659,13 @@ impl SyncClient {
                 what: "a pull page".into(),
                 reason: e.to_string(),
             })?;
-            if page.next < cursor || (page.more && page.next <= cursor) {
-                return Err(api::bad_response("pull cursor"));
-            }
+            pages::after_page(
+                "pull",
+                cursor,
+                page.items.iter().map(|(seq, _)| *seq),
+                page.next,
+                page.more,
+            )?;
             let me = self.inner.device;
             let (keys_c, roster_c) = (keys.clone(), roster.clone());
             // Signature checks and decryption: CPU work, outside the store lock.
@@ -668,7 +673,7 @@ impl SyncClient {
                 open_page(team, &keys_c, &roster_c, me, cursor, &page)
             })
             .await
-            .map_err(|e| Error::Internal(format!("pull task failed: {e}")))?;
+            .map_err(|e| Error::Internal(format!("pull task failed: {e}")))??;
             let more = opened.more;
             let blocked = opened.blocked;
             let outcome = self

@@ -19,6 +19,7 @@ mod api;
 mod backoff;
 mod client;
 mod live;
+mod pages;
 mod shared;
 
 pub use crate::store::SyncStatus;

@@ -37,13 +37,23 @@ pub const MAX_KEYS_LIMIT: usize = 1_000;
 /// Attempts of a redeem against a log that keeps growing under it.
 const REDEEM_ATTEMPTS: usize = 5;
 
-/// `?from=N`
+/// Default and largest number of entries in one page of `GET /membership`.
+pub const DEFAULT_LOG_LIMIT: usize = 500;
+/// Largest page of `GET /membership`.
+pub const MAX_LOG_LIMIT: usize = 1_000;
+/// Entry bytes (before hex) in one page of `GET /membership` or `GET /keys`, beyond the
+/// first item: a page stays well under what a device accepts (4 MiB of JSON).
+pub const MAX_PAGE_ITEM_BYTES: usize = 1024 * 1024;
+
+/// `?from=N&limit=M`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogQuery {
     /// Entries with a sequence number of at least this (default 0).
     #[serde(default)]
     pub from: u64,
+    /// At most this many entries (default 500, at most 1,000).
+    pub limit: Option<usize>,
 }
 
 /// One entry of the log.
@@ -55,40 +65,59 @@ pub struct LogItem {
     pub entry: HexBytes,
 }
 
-/// `{"entries": [...], "len": N}`
+/// `{"entries": [...], "len": N, "more": bool}`
 #[derive(Debug, Serialize)]
 pub struct LogView {
-    /// The entries from `from` on (for a patient, without those about other patients).
+    /// Entries from `from` on, in order, at most `limit` and about 1 MiB of them (for a
+    /// patient, without those about other patients).
     pub entries: Vec<LogItem>,
-    /// The log's whole length.
+    /// Staff: the log's whole length. A patient: one past the last entry it may see (it is
+    /// not told how many enrolments of other patients follow).
     pub len: u64,
+    /// More entries follow this page: ask again from one past its last.
+    pub more: bool,
 }
 
-/// The log, from `from`. A patient is not shown entries about other patients.
+/// The log, from `from`, a page at a time. A patient is not shown entries about other
+/// patients.
 pub async fn log(
     member: TeamMember,
     query: Result<Query<LogQuery>, QueryRejection>,
 ) -> Result<Json<LogView>, ApiError> {
     let Query(query) = query?;
+    let limit = match query.limit {
+        Some(0) => return Err(ApiError::bad_request("limit must be at least 1")),
+        Some(limit) => limit.min(MAX_LOG_LIMIT),
+        None => DEFAULT_LOG_LIMIT,
+    };
     let own = member.invite.map(|i| i.0);
     let staff = member.is_staff();
     let from = usize::try_from(query.from).unwrap_or(usize::MAX);
-    let entries = member
+    let mut shown = member
         .log
         .entries
         .iter()
         .enumerate()
         .skip(from)
-        .filter(|(_, e)| staff || e.subject.is_none() || e.subject == own)
-        .map(|(seq, e)| LogItem {
+        .filter(|(_, e)| TeamLog::shows(e, staff, own));
+    let mut entries = Vec::new();
+    let mut bytes = 0usize;
+    let mut more = false;
+    for (seq, e) in shown.by_ref() {
+        if entries.len() == limit
+            || (!entries.is_empty() && bytes + e.bytes.len() > MAX_PAGE_ITEM_BYTES)
+        {
+            more = true;
+            break;
+        }
+        bytes += e.bytes.len();
+        entries.push(LogItem {
             seq: u64::try_from(seq).unwrap_or(u64::MAX),
             entry: HexBytes(e.bytes.clone()),
-        })
-        .collect();
-    Ok(Json(LogView {
-        entries,
-        len: member.log.len(),
-    }))
+        });
+    }
+    let len = member.log.len_shown(staff, own).max(query.from);
+    Ok(Json(LogView { entries, len, more }))
 }
 
 /// `POST /membership`: `{"entry", "bundles", "expected_len"}`.
@@ -587,6 +616,35 @@ pub struct KeysPage {
     pub more: bool,
 }
 
+/// How far this relay process has served each device its key bundles (the last sequence
+/// number of a page it answered). A device acknowledges bundles by asking for those after
+/// them, and only bundles it was actually served can be acknowledged: a stolen token asking
+/// `after=2^63` deletes nothing the device has not received. Kept in memory: after a
+/// restart nothing counts as served until it is served again, which only delays deletion.
+#[derive(Debug, Default)]
+pub struct ServedBundles(std::sync::Mutex<std::collections::HashMap<(TeamId, DeviceId), u64>>);
+
+impl ServedBundles {
+    fn served(&self, team: TeamId, device: DeviceId) -> u64 {
+        self.0
+            .lock()
+            .map_or(0, |m| m.get(&(team, device)).copied().unwrap_or(0))
+    }
+
+    fn note(&self, team: TeamId, device: DeviceId, up_to: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            let at = m.entry((team, device)).or_insert(0);
+            *at = (*at).max(up_to);
+        }
+    }
+
+    fn forget(&self, team: TeamId, device: DeviceId) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(&(team, device));
+        }
+    }
+}
+
 /// The caller's key bundles: those addressed to it and to the invite it redeemed.
 pub async fn keys<S: Storage>(
     State(state): State<AppState<S>>,
@@ -599,12 +657,15 @@ pub async fn keys<S: Storage>(
         Some(limit) => limit.min(MAX_KEYS_LIMIT),
         None => DEFAULT_KEYS_LIMIT,
     };
-    // Asking for bundles after N says the device holds those up to N: the ones left for the
-    // invite it redeemed are deleted (the code's secret opens them; the device no longer
-    // needs them). Its own bundles stay: they are sealed to its key, not to a code.
-    // Read first: a sync that has nothing to acknowledge (nearly all) costs no write.
+    // Asking for bundles after N says the device holds those up to N, if it was served
+    // them: the ones left for the invite it redeemed are deleted (the code's secret opens
+    // them; the device no longer needs them). Its own bundles stay: they are sealed to its
+    // key, not to a code. Read first: a sync that has nothing to acknowledge (nearly all)
+    // costs no write.
+    let served = state.served_bundles();
+    let acknowledged = query.after.min(served.served(member.team, member.device));
     if let Some(invite) = member.invite
-        && query.after > 0
+        && acknowledged > 0
     {
         let oldest = state
             .storage()
@@ -617,16 +678,17 @@ pub async fn keys<S: Storage>(
                 },
             )
             .await?;
-        if oldest
-            .bundles
-            .first()
-            .is_some_and(|(seq, _)| *seq <= query.after)
-        {
-            let gone = state
-                .storage()
-                .forget_bundles(member.team, invite.0, query.after)
-                .await?;
-            tracing::debug!(team = %member.team, gone, "invite key bundles deleted after delivery");
+        match oldest.bundles.first() {
+            Some((seq, _)) if *seq <= acknowledged => {
+                let gone = state
+                    .storage()
+                    .forget_bundles(member.team, invite.0, acknowledged)
+                    .await?;
+                tracing::debug!(team = %member.team, gone, "invite key bundles deleted after delivery");
+            }
+            // None left for the invite: nothing more to remember for this device.
+            None => served.forget(member.team, member.device),
+            Some(_) => {}
         }
     }
     let mut recipients = vec![member.device.0];
@@ -642,16 +704,34 @@ pub async fn keys<S: Storage>(
             },
         )
         .await?;
+    // At most about 1 MiB of bundles in one page (at least one): the rest is `more`.
+    let mut bundles = Vec::with_capacity(page.bundles.len());
+    let mut bytes = 0usize;
+    let mut cut = false;
+    for (seq, bundle) in page.bundles {
+        if !bundles.is_empty() && bytes + bundle.len() > MAX_PAGE_ITEM_BYTES {
+            cut = true;
+            break;
+        }
+        bytes += bundle.len();
+        bundles.push(KeysItem {
+            seq,
+            bundle: HexBytes(bundle),
+        });
+    }
+    let next = if cut {
+        bundles.last().map_or(query.after, |b| b.seq)
+    } else {
+        page.next
+    };
+    if member.invite.is_some()
+        && let Some(last) = bundles.last()
+    {
+        served.note(member.team, member.device, last.seq);
+    }
     Ok(Json(KeysPage {
-        bundles: page
-            .bundles
-            .into_iter()
-            .map(|(seq, bytes)| KeysItem {
-                seq,
-                bundle: HexBytes(bytes),
-            })
-            .collect(),
-        next: page.next,
-        more: page.more,
+        bundles,
+        next,
+        more: page.more || cut,
     }))
 }

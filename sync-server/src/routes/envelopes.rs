@@ -241,10 +241,12 @@ pub async fn push<S: Storage>(
         last_seq = results.last().map_or(0, |r| r.seq),
         "push stored"
     );
-    Ok(Json(PushResponse {
-        results,
-        head: receipt.head,
-    }))
+    // A patient's device is told its plan's head, not the team's.
+    let head = match plan {
+        Some(Some(plan)) => state.storage().document_head(team, plan).await?,
+        _ => receipt.head,
+    };
+    Ok(Json(PushResponse { results, head }))
 }
 
 /// `?after=N&limit=M&compact=true`

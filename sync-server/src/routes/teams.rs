@@ -125,19 +125,25 @@ pub async fn create<S: Storage>(
     ))
 }
 
-/// The team's head, epoch and log length, and the caller's role.
+/// The team's head, epoch and log length, and the caller's role. A patient's device is told
+/// its plan's head and the log as it sees it, not when the team writes or enrols.
 pub async fn show<S: Storage>(
     State(state): State<AppState<S>>,
     member: TeamMember,
 ) -> Result<Json<TeamView>, ApiError> {
-    let head = state.storage().head(member.team).await?.unwrap_or(0);
+    let staff = member.is_staff();
+    let head = match (staff, member.plan) {
+        (false, Some(plan)) => state.storage().document_head(member.team, plan).await?,
+        (false, None) => 0,
+        (true, _) => state.storage().head(member.team).await?.unwrap_or(0),
+    };
     Ok(Json(TeamView {
         team: member.team,
         head,
         device: member.device,
         role: member.role,
         epoch: member.log.state.epoch,
-        membership_len: member.log.len(),
+        membership_len: member.log.len_shown(staff, member.invite.map(|i| i.0)),
     }))
 }
 
