@@ -172,6 +172,24 @@ impl std::fmt::Debug for EpochKey {
     }
 }
 
+/// Domain separation of a key-bundle acknowledgement.
+pub const KEYS_ACK_CONTEXT: &[u8; 20] = b"holdfast-keys-ack-v1";
+
+/// What a device signs to say it holds its key bundles of `team` up to bundle sequence
+/// number `up_to`: `KEYS_ACK_CONTEXT || team (16) || device (16) || up_to (u64 BE)`. The
+/// relay then deletes the bundles left for the invite the device redeemed. Only the
+/// device can sign it: a stolen bearer token cannot acknowledge, and so delete, keys the
+/// device never received; a replayed acknowledgement says nothing new.
+pub fn keys_ack_message(team: &TeamId, device: &DeviceId, up_to: u64) -> Vec<u8> {
+    // Context, team, device, up_to.
+    let mut out = Vec::with_capacity(60);
+    out.extend_from_slice(KEYS_ACK_CONTEXT);
+    out.extend_from_slice(team.as_bytes());
+    out.extend_from_slice(device.as_bytes());
+    out.extend_from_slice(&up_to.to_be_bytes());
+    out
+}
+
 /// The key of `document` at `epoch` in `team`, derived from the team's epoch key:
 /// HKDF-SHA256(salt = team id, ikm = epoch key, info = `"holdfast-doc-key-v2" || document ||
 /// epoch` (u32 big-endian)), 32 bytes.

@@ -91,7 +91,8 @@ pub use invite::{INVITE_PREFIX, InviteCode};
 pub use keys::{DeviceSigningKey, DocumentKey, PUBLIC_KEY_LEN, SIGNATURE_LEN, verify_signature};
 pub use keywrap::{
     BUNDLE_MAGIC, BundleHeader, EpochKey, HPKE_ENC_LEN, HPKE_PUBLIC_KEY_LEN, HpkeKeyPair,
-    HpkePublicKey, KeyBundle, MAX_BUNDLE, WrappedKey, derive_document_key,
+    HpkePublicKey, KEYS_ACK_CONTEXT, KeyBundle, MAX_BUNDLE, WrappedKey, derive_document_key,
+    keys_ack_message,
 };
 pub use membership::{
     Applied, Entry, InviteState, MAX_ENTRY, MEMBERSHIP_MAGIC, Member, Membership, Op, Refusal,

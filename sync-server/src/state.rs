@@ -37,7 +37,6 @@ struct Shared<S> {
     rng: SystemRandom,
     shutdown: watch::Sender<bool>,
     live: LiveSessions,
-    served: crate::routes::access::ServedBundles,
 }
 
 impl<S> Clone for AppState<S> {
@@ -90,7 +89,6 @@ impl<S: Storage> AppState<S> {
                 rng: SystemRandom::new(),
                 shutdown,
                 live: LiveSessions::default(),
-                served: Default::default(),
             }),
         }
     }
@@ -124,12 +122,6 @@ impl<S: Storage> AppState<S> {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
-    }
-
-    /// How far each device has been served its key bundles (see
-    /// [`crate::routes::access::ServedBundles`]).
-    pub fn served_bundles(&self) -> &crate::routes::access::ServedBundles {
-        &self.inner.served
     }
 
     /// The token key.

@@ -6,7 +6,9 @@
 //!   [`quick_retries`], and [`Device::wait_until`] to wait on the store's events instead
 //!   of polling;
 //! - [`Proxy`]: a loopback proxy in front of the relay that counts what passes and can
-//!   drop the relay's answers.
+//!   drop the relay's answers;
+//! - [`Liar`]: an HTTP proxy in front of the relay whose answers a test rewrites: a relay
+//!   that lies, or someone between a phone and its relay.
 //!
 //! The relay side is `holdfast_relay::testing` (the relay's `testing` feature):
 //! `TestRelay` and `login`.
@@ -26,7 +28,9 @@
 //! ```
 
 mod device;
+mod liar;
 mod proxy;
 
 pub use device::{Device, quick_retries, team_of};
+pub use liar::{Answer, Asked, Liar, Lie};
 pub use proxy::{Counted, Counters, Proxy};

@@ -173,6 +173,39 @@ impl SyncClient {
 
     /// Pulls key bundles; false when one waits for membership not pulled yet.
     async fn pull_keys(&self, team: TeamId) -> Result<bool> {
+        let before = self.store().run(move |s| s.keys_cursor(team)).await?;
+        let done = self.pull_key_pages(team).await?;
+        // Keys applied from the invite this device redeemed: say so, signed, so the relay
+        // deletes what it kept for the invite (a photograph of the code must open nothing
+        // later). A failure only delays that.
+        let (has_invite, cursor) = self
+            .store()
+            .run(move |s| Ok((s.access(team)?.invite.is_some(), s.keys_cursor(team)?)))
+            .await?;
+        if has_invite && cursor > before {
+            let message = holdfast_protocol::keys_ack_message(&team, &self.device_id(), cursor);
+            let body = serde_json::json!({
+                "up_to": cursor,
+                "signature": hex::encode(self.sign(&message)),
+            });
+            let base = self.relay_url(team).await?;
+            let acked: Result<(StatusCode, serde_json::Value)> = self
+                .json(
+                    &base,
+                    Method::POST,
+                    format!("/v1/teams/{team}/keys/ack"),
+                    Some(body),
+                    true,
+                )
+                .await;
+            if let Err(e) = acked {
+                tracing::info!(team = %team, error = %e, "key bundles not acknowledged yet");
+            }
+        }
+        Ok(done)
+    }
+
+    async fn pull_key_pages(&self, team: TeamId) -> Result<bool> {
         let base = self.relay_url(team).await?;
         loop {
             let after = self.store().run(move |s| s.keys_cursor(team)).await?;
@@ -422,14 +455,12 @@ impl SyncClient {
                 Ok(s.held_redeem(&code_c)?.unwrap_or(prepared))
             })
             .await?;
+        // Refused or unanswered, the entry stays held: the next try sends the same bytes
+        // first. A relay that took it answers 200 then, whatever an answer on the way said
+        // (a forged "expired" must not cost the device its enrolment); one that really
+        // refused it refuses those bytes again, and only then does the device start afresh.
         match self.post_redeem(&base, &code, &prepared).await {
             Ok(()) => self.finish_join(keys, &code, &prepared),
-            Err(e) if is_refusal(&e) => {
-                let code_c = code.clone();
-                self.store().run(move |s| s.drop_redeem(&code_c)).await?;
-                Err(invite_error(e))
-            }
-            // No answer: the relay may have taken it. The entry is held for the next try.
             Err(e) => Err(invite_error(e)),
         }
     }

@@ -225,6 +225,16 @@ impl SyncClient {
         })
     }
 
+    /// This device.
+    pub(super) fn device_id(&self) -> DeviceId {
+        self.inner.device
+    }
+
+    /// Signs `message` with this device's key (it never leaves the process).
+    pub(super) fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        self.inner.signer.sign(message)
+    }
+
     /// The shared store this client syncs.
     pub fn store(&self) -> &SharedStore {
         &self.inner.store

@@ -16,11 +16,12 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use holdfast_protocol::{
-    Applied, DeviceId, Entry, InviteId, KeyBundle, Membership, Op, PUBLIC_KEY_LEN, TeamId,
+    Applied, DeviceId, Entry, InviteId, KeyBundle, Membership, Op, PUBLIC_KEY_LEN, SIGNATURE_LEN,
+    TeamId,
 };
 use serde::{Deserialize, Serialize};
 
-use super::json::{ApiJson, HexBytes};
+use super::json::{ApiJson, Hex, HexBytes};
 use crate::auth::TeamMember;
 use crate::error::{ApiError, ErrorCode, entry_error};
 use crate::limits::check_fresh;
@@ -616,33 +617,50 @@ pub struct KeysPage {
     pub more: bool,
 }
 
-/// How far this relay process has served each device its key bundles (the last sequence
-/// number of a page it answered). A device acknowledges bundles by asking for those after
-/// them, and only bundles it was actually served can be acknowledged: a stolen token asking
-/// `after=2^63` deletes nothing the device has not received. Kept in memory: after a
-/// restart nothing counts as served until it is served again, which only delays deletion.
-#[derive(Debug, Default)]
-pub struct ServedBundles(std::sync::Mutex<std::collections::HashMap<(TeamId, DeviceId), u64>>);
+/// `{"up_to": N, "signature": hex}`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysAck {
+    /// The device holds its bundles up to this sequence number.
+    pub up_to: u64,
+    /// Its signature over `holdfast_protocol::keys_ack_message(team, device, up_to)`.
+    pub signature: Hex<SIGNATURE_LEN>,
+}
 
-impl ServedBundles {
-    fn served(&self, team: TeamId, device: DeviceId) -> u64 {
-        self.0
-            .lock()
-            .map_or(0, |m| m.get(&(team, device)).copied().unwrap_or(0))
-    }
+/// `{"deleted": n}`
+#[derive(Debug, Serialize)]
+pub struct KeysAcked {
+    /// Bundles left for the device's invite that were deleted.
+    pub deleted: u64,
+}
 
-    fn note(&self, team: TeamId, device: DeviceId, up_to: u64) {
-        if let Ok(mut m) = self.0.lock() {
-            let at = m.entry((team, device)).or_insert(0);
-            *at = (*at).max(up_to);
-        }
-    }
-
-    fn forget(&self, team: TeamId, device: DeviceId) {
-        if let Ok(mut m) = self.0.lock() {
-            m.remove(&(team, device));
-        }
-    }
+/// `POST /keys/ack`: the device says, signed with its own key, that it holds its bundles up
+/// to `up_to`; the ones left for the invite it redeemed go (the code's secret opens them,
+/// and a photograph of the code must open nothing later). A bearer token alone cannot do
+/// this: a stolen one cannot delete keys the device never received.
+pub async fn ack_keys<S: Storage>(
+    State(state): State<AppState<S>>,
+    member: TeamMember,
+    ApiJson(ack): ApiJson<KeysAck>,
+) -> Result<Json<KeysAcked>, ApiError> {
+    let message = holdfast_protocol::keys_ack_message(&member.team, &member.device, ack.up_to);
+    holdfast_protocol::verify_signature(&member.public_key, &message, &ack.signature.0).map_err(
+        |_| {
+            ApiError::new(
+                ErrorCode::BadSignature,
+                "the acknowledgement's signature does not verify",
+            )
+        },
+    )?;
+    let Some(invite) = member.invite else {
+        return Ok(Json(KeysAcked { deleted: 0 }));
+    };
+    let deleted = state
+        .storage()
+        .forget_bundles(member.team, invite.0, ack.up_to)
+        .await?;
+    tracing::debug!(team = %member.team, deleted, "invite key bundles deleted after delivery");
+    Ok(Json(KeysAcked { deleted }))
 }
 
 /// The caller's key bundles: those addressed to it and to the invite it redeemed.
@@ -657,40 +675,6 @@ pub async fn keys<S: Storage>(
         Some(limit) => limit.min(MAX_KEYS_LIMIT),
         None => DEFAULT_KEYS_LIMIT,
     };
-    // Asking for bundles after N says the device holds those up to N, if it was served
-    // them: the ones left for the invite it redeemed are deleted (the code's secret opens
-    // them; the device no longer needs them). Its own bundles stay: they are sealed to its
-    // key, not to a code. Read first: a sync that has nothing to acknowledge (nearly all)
-    // costs no write.
-    let served = state.served_bundles();
-    let acknowledged = query.after.min(served.served(member.team, member.device));
-    if let Some(invite) = member.invite
-        && acknowledged > 0
-    {
-        let oldest = state
-            .storage()
-            .bundles(
-                member.team,
-                storage::BundleRequest {
-                    recipients: vec![invite.0],
-                    after: 0,
-                    limit: 1,
-                },
-            )
-            .await?;
-        match oldest.bundles.first() {
-            Some((seq, _)) if *seq <= acknowledged => {
-                let gone = state
-                    .storage()
-                    .forget_bundles(member.team, invite.0, acknowledged)
-                    .await?;
-                tracing::debug!(team = %member.team, gone, "invite key bundles deleted after delivery");
-            }
-            // None left for the invite: nothing more to remember for this device.
-            None => served.forget(member.team, member.device),
-            Some(_) => {}
-        }
-    }
     let mut recipients = vec![member.device.0];
     recipients.extend(member.invite.map(|i| i.0));
     let page = state
@@ -724,11 +708,6 @@ pub async fn keys<S: Storage>(
     } else {
         page.next
     };
-    if member.invite.is_some()
-        && let Some(last) = bundles.last()
-    {
-        served.note(member.team, member.device, last.seq);
-    }
     Ok(Json(KeysPage {
         bundles,
         next,

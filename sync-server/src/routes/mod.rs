@@ -69,6 +69,10 @@ pub fn router<S: Storage>(state: AppState<S>) -> Router {
                 .layer(keys_limit),
         )
         .route(
+            "/v1/teams/{team}/keys/ack",
+            post(access::ack_keys::<S>).layer(json_limit),
+        )
+        .route(
             "/v1/teams/{team}/envelopes",
             get(envelopes::pull::<S>)
                 .post(envelopes::push::<S>)

@@ -1,0 +1,387 @@
+//! A relay that lies (or someone between a phone and its relay): a proxy rewrites the
+//! relay's answers. For each lie, no cursor moves past data the device actually applied,
+//! nothing it holds is lost, and once the lying stops it catches up by itself.
+//!
+//! - forged cursors: a pull page or a key page whose `next` is far beyond what it holds;
+//! - forged lengths: a membership `len` far beyond its entries, `more` with nothing;
+//! - entries reordered or withheld; another team's page replayed; a body too large;
+//! - forged refusals: a `409` on an append the relay took, a `410` on a redeem it took,
+//!   a `410` on an invite that is still good;
+//! - a replayed token asking to acknowledge key bundles never delivered.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use holdfast_core::Error;
+use holdfast_core::model::case_file::NewPatient;
+use holdfast_core::sync::Role;
+use holdfast_protocol::PullPage;
+use holdfast_relay::testing::TestRelay;
+use holdfast_tests::{Answer, Device, Liar, team_of};
+
+/// A relay behind a liar, and a team of an admin and a link worker made through it.
+struct World {
+    relay: TestRelay,
+    liar: Liar,
+    admin: Device,
+    worker: Device,
+    team: holdfast_core::TeamId,
+}
+
+async fn world() -> World {
+    let listener = Liar::bind().await;
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    let relay = TestRelay::builder().public_url(public).start().await;
+    let liar = Liar::start(listener, &relay.url());
+    let (admin, worker) = (Device::new("Ada Admin"), Device::new("Lee Linkworker"));
+    let team = team_of(liar.url(), &admin, &[&worker]).await;
+    World {
+        relay,
+        liar,
+        admin,
+        worker,
+        team,
+    }
+}
+
+fn is_pull(path: &str) -> bool {
+    path.contains("/envelopes?")
+}
+
+/// The device's cursor, and what it holds.
+fn standing(d: &Device, team: holdfast_core::TeamId) -> (u64, usize) {
+    let s = d.s();
+    (
+        s.team(team).unwrap().cursor,
+        s.caseload(&Default::default()).unwrap().len(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_cursors_and_lengths_move_nothing_and_the_device_catches_up() {
+    let w = world().await;
+    let case = w
+        .admin
+        .s()
+        .create_case_file(NewPatient::named("Ada Lovelace"))
+        .unwrap();
+    w.admin.sync(w.team).await;
+    let before = standing(&w.worker, w.team);
+
+    // A pull page whose next is far beyond its last envelope.
+    w.liar.lie(|asked, answer| {
+        if !is_pull(&asked.path) || answer.status != 200 {
+            return None;
+        }
+        let mut page = PullPage::decode(&answer.body).unwrap();
+        page.next = 1 << 62;
+        Some(answer.with_bytes(page.encode().unwrap()))
+    });
+    let err = w.worker.client.sync(w.team).await.unwrap_err();
+    assert!(err.to_string().contains("pull"), "{err}");
+    assert_eq!(
+        standing(&w.worker, w.team),
+        before,
+        "nothing applied, cursor stays"
+    );
+
+    // An empty page that says the team ends far away (one that says more follows cannot
+    // even be encoded: the format refuses it).
+    w.liar.lie(move |asked, answer| {
+        is_pull(&asked.path).then(|| {
+            let page = PullPage {
+                items: vec![],
+                next: 1 << 62,
+                more: false,
+            };
+            answer.with_bytes(page.encode().unwrap())
+        })
+    });
+    assert!(w.worker.client.sync(w.team).await.is_err());
+    assert_eq!(standing(&w.worker, w.team), before);
+
+    // A key page that jumps, and a log said to be far longer than its entries.
+    w.liar.lie(|asked, answer| {
+        asked.path.contains("/keys?").then(|| {
+            answer.with_json(r#"{"bundles": [], "next": 4611686018427387904, "more": false}"#)
+        })
+    });
+    assert!(w.worker.client.sync(w.team).await.is_err());
+    let log_before = w.worker.s().membership_log(w.team).unwrap().len();
+    w.liar.lie(|asked, answer| {
+        asked.path.contains("/membership?").then(|| {
+            answer.with_json(r#"{"entries": [], "len": 4611686018427387904, "more": false}"#)
+        })
+    });
+    // Believed only as far as its entries: the log's view does not move, and the rest of
+    // the sync (the true envelopes) goes on.
+    w.worker.sync(w.team).await;
+    assert_eq!(
+        w.worker.s().membership_log(w.team).unwrap().len(),
+        log_before
+    );
+    let before = standing(&w.worker, w.team);
+    assert_eq!(before.1, 1, "the case arrived");
+    w.liar.lie(|asked, answer| {
+        asked
+            .path
+            .contains("/membership?")
+            .then(|| answer.with_json(r#"{"entries": [], "len": 2, "more": true}"#))
+    });
+    assert!(
+        w.worker.client.sync(w.team).await.is_err(),
+        "more, with nothing"
+    );
+    assert_eq!(standing(&w.worker, w.team), before);
+
+    // The lying stops: the device catches up by itself, and the team goes on.
+    w.liar.stop_lying();
+    w.admin
+        .client
+        .create_invite(w.team, Role::Supervisor, None, 60_000)
+        .await
+        .unwrap();
+    w.worker.sync(w.team).await;
+    assert_eq!(
+        w.worker.s().case_file(case.case_id).unwrap().patient.name,
+        "Ada Lovelace"
+    );
+    assert_eq!(
+        w.worker.s().membership_log(w.team).unwrap(),
+        w.admin.s().membership_log(w.team).unwrap(),
+        "the same log as the admin's"
+    );
+    drop(w.relay);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_reordered_or_withheld_and_pages_replayed_or_too_large_are_refused_whole() {
+    let w = world().await;
+    // Two invites the worker has not seen yet.
+    for role in [Role::LinkWorker, Role::Supervisor] {
+        w.admin
+            .client
+            .create_invite(w.team, role, None, 60_000)
+            .await
+            .unwrap();
+    }
+    let log_before = w.worker.s().membership_log(w.team).unwrap();
+    let rewrite = |f: fn(&mut Vec<serde_json::Value>)| {
+        move |asked: &holdfast_tests::Asked, answer: &Answer| {
+            if !asked.path.contains("/membership?") || answer.status != 200 {
+                return None;
+            }
+            let mut page = answer.json();
+            let entries = page["entries"].as_array_mut().unwrap();
+            if entries.len() < 2 {
+                return None;
+            }
+            f(entries);
+            Some(answer.with_json(page.to_string()))
+        }
+    };
+    w.liar.lie(rewrite(|e| e.reverse()));
+    assert!(w.worker.client.sync(w.team).await.is_err(), "reordered");
+    w.liar.lie(rewrite(|e| {
+        e.remove(0);
+    }));
+    let err = w.worker.client.sync(w.team).await.unwrap_err();
+    assert!(err.to_string().contains("withheld"), "{err}");
+    assert_eq!(w.worker.s().membership_log(w.team).unwrap(), log_before);
+
+    // A body far larger than any answer of the relay's.
+    w.liar.lie(|asked, answer| {
+        asked.path.contains("/membership?").then(|| {
+            answer.with_json(format!(
+                r#"{{"entries": [], "pad": "{}"}}"#,
+                "x".repeat(5 << 20)
+            ))
+        })
+    });
+    assert!(w.worker.client.sync(w.team).await.is_err(), "too large");
+    assert_eq!(w.worker.s().membership_log(w.team).unwrap(), log_before);
+
+    // Another team's page, replayed for this team's pull.
+    w.liar.stop_lying();
+    let other = w.admin.create_team(w.liar.url()).await;
+    w.admin.enrol(other, &w.worker, Role::LinkWorker).await;
+    w.admin.s().set_current_team(other).unwrap();
+    w.admin
+        .s()
+        .create_case_file(NewPatient::named("Other Team Patient"))
+        .unwrap();
+    w.admin.sync(other).await;
+    let captured: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+    let keep = captured.clone();
+    let other_path = format!("/v1/teams/{other}/envelopes?");
+    w.liar.lie(move |asked, answer| {
+        if asked.path.starts_with(&other_path)
+            && answer.status == 200
+            && !PullPage::decode(&answer.body).unwrap().items.is_empty()
+        {
+            keep.lock()
+                .unwrap()
+                .get_or_insert_with(|| answer.body.clone());
+        }
+        None
+    });
+    w.worker.sync(other).await;
+    let replayed = captured
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the other team's page");
+    w.admin.s().set_current_team(w.team).unwrap();
+    let case = w
+        .admin
+        .s()
+        .create_case_file(NewPatient::named("This Team Patient"))
+        .unwrap();
+    w.admin.sync(w.team).await;
+    let team_path = format!("/v1/teams/{}/envelopes?", w.team);
+    w.liar.lie(move |asked, answer| {
+        asked
+            .path
+            .starts_with(&team_path)
+            .then(|| answer.with_bytes(replayed.clone()))
+    });
+    let before = standing(&w.worker, w.team);
+    let err = w.worker.client.sync(w.team).await.unwrap_err();
+    assert!(matches!(err, Error::Unverified { .. }), "{err:?}");
+    assert_eq!(standing(&w.worker, w.team), before, "the cursor stays");
+
+    // Truth again: everything arrives.
+    w.liar.stop_lying();
+    w.worker.sync(w.team).await;
+    assert_eq!(
+        w.worker.s().membership_log(w.team).unwrap(),
+        w.admin.s().membership_log(w.team).unwrap()
+    );
+    assert_eq!(
+        w.worker.s().case_file(case.case_id).unwrap().patient.name,
+        "This Team Patient"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_refusals_lose_nothing() {
+    let w = world().await;
+    // A 409 on an append the relay took: the admin's device reads the log again and tries
+    // once more; both invites exist, the code it returns works.
+    let once = Arc::new(AtomicBool::new(false));
+    let fired = once.clone();
+    w.liar.lie(move |asked, answer| {
+        (asked.method == "POST"
+            && asked.path.ends_with("/membership")
+            && answer.status == 201
+            && !fired.swap(true, Ordering::SeqCst))
+        .then(|| Answer::refusal(409, "membership_conflict"))
+    });
+    let code = w
+        .admin
+        .client
+        .create_invite(w.team, Role::LinkWorker, None, 60_000)
+        .await
+        .unwrap();
+    assert!(once.load(Ordering::SeqCst), "the lie was told");
+    assert_eq!(
+        w.admin.s().invites(w.team).unwrap().len(),
+        3,
+        "the worker's, and two"
+    );
+
+    // A 410 on an invite still good: refused, nothing joined; the truth: it joins.
+    let newcomer = Device::new("Nia Newcomer");
+    w.liar.lie(|asked, _| {
+        (asked.method == "GET" && asked.path.contains("/invites/"))
+            .then(|| Answer::refusal(410, "invite_expired"))
+    });
+    let err = newcomer
+        .client
+        .redeem_invite(&newcomer.keys, &code)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InviteRefused(_)), "{err:?}");
+    assert!(newcomer.s().teams().unwrap().is_empty());
+
+    // A 410 on the redeem the relay took: the device keeps what it sent, and the next
+    // try (the truth) finds it taken and joins.
+    w.liar.lie(|asked, _| {
+        (asked.method == "POST" && asked.path.ends_with("/redeem"))
+            .then(|| Answer::refusal(410, "invite_expired"))
+    });
+    assert!(
+        newcomer
+            .client
+            .redeem_invite(&newcomer.keys, &code)
+            .await
+            .is_err()
+    );
+    w.liar.stop_lying();
+    let enrolled = newcomer
+        .client
+        .redeem_invite(&newcomer.keys, &code)
+        .await
+        .expect("joined with the redeem the relay had taken");
+    assert_eq!(enrolled.team, w.team);
+    enrolled.first_sync.expect("the first sync");
+    assert_eq!(newcomer.s().role(w.team).unwrap(), Some(Role::LinkWorker));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_token_cannot_acknowledge_key_bundles_never_delivered() {
+    let w = world().await;
+    let case = w
+        .admin
+        .s()
+        .create_case_file(NewPatient::named("Ada Lovelace"))
+        .unwrap();
+    w.admin.sync(w.team).await;
+    let code = w
+        .admin
+        .client
+        .create_invite(w.team, Role::LinkWorker, None, 60_000)
+        .await
+        .unwrap();
+    // The newcomer joins and logs in, but its key fetches fail on the way back.
+    let newcomer = Device::new("Nia Newcomer");
+    w.liar.lie(|asked, _| {
+        asked
+            .path
+            .contains("/keys?")
+            .then(|| Answer::refusal(503, "unavailable"))
+    });
+    let enrolled = newcomer
+        .client
+        .redeem_invite(&newcomer.keys, &code)
+        .await
+        .unwrap();
+    assert!(enrolled.first_sync.is_err());
+    // Someone with its token asks the relay to acknowledge every bundle ever.
+    let token = w
+        .liar
+        .seen()
+        .into_iter()
+        .rev()
+        .find_map(|a| a.token)
+        .expect("the newcomer's token");
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/teams/{}/keys?after={}",
+            w.relay.url(),
+            w.team,
+            1u64 << 60
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The keys left for its invite were never delivered, so they are still there.
+    w.liar.stop_lying();
+    newcomer.sync(w.team).await;
+    assert_eq!(
+        newcomer.s().case_file(case.case_id).unwrap().patient.name,
+        "Ada Lovelace"
+    );
+}
