@@ -441,3 +441,48 @@ fn opening_a_store_that_does_not_exist_creates_nothing() {
         Err(Error::StoreExists(_))
     ));
 }
+
+/// The store's folder and files are its owner's alone, from creation, and a store made
+/// before that gets so when it is next opened.
+#[cfg(unix)]
+#[test]
+fn the_store_folder_and_files_are_owner_only() {
+    use holdfast_core::model::case_file::NewPatient;
+    use holdfast_core::{MemoryKeyStore, Store, StoreConfig};
+    use std::os::unix::fs::PermissionsExt;
+
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("store");
+    let keys = MemoryKeyStore::default();
+    let config = StoreConfig::new(&home, "Sam Okafor");
+    let mut store = Store::create(&config, &keys).unwrap();
+    store
+        .create_case_file(NewPatient::named("Ada Lovelace"))
+        .unwrap();
+    let files: Vec<_> = std::fs::read_dir(&home)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        files.iter().any(|f| f.to_string_lossy().ends_with("-wal")),
+        "{files:?}"
+    );
+    assert_eq!(mode(&home), 0o700);
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    drop(store);
+    // As an older build left them.
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in &files {
+        if f.exists() {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let _store = Store::open(&config, &keys).unwrap();
+    assert_eq!(mode(&home), 0o700);
+    for f in std::fs::read_dir(&home).unwrap().map(|e| e.unwrap().path()) {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+}

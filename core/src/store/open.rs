@@ -85,6 +85,27 @@ pub(super) fn apply_key(conn: &Connection, key: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The database's `-wal` or `-shm` file.
+fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// Makes `path` readable by its owner only (`mode`: 0o700 for the folder, 0o600 for files).
+/// The files are ciphertext, but their sizes and times are nobody else's business, and a
+/// phone's sandbox is not every platform's.
+fn owner_only(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 pub(super) fn configure(conn: &Connection, durability: Durability) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(classify)?;
@@ -108,6 +129,7 @@ impl Store {
         }
         doc::require_text("person", &config.person, 200)?;
         std::fs::create_dir_all(&config.dir)?;
+        owner_only(&config.dir, 0o700)?;
         let key = match keys.get(STORE_KEY_NAME)? {
             Some(k) if k.len() == 32 => k,
             _ => {
@@ -120,6 +142,9 @@ impl Store {
         let hpke = Arc::new(device_hpke_key(keys, true)?);
         sqlcipher_ready()?;
         let mut conn = Connection::open(&db)?;
+        // Before the first write: SQLite gives the WAL and shared-memory files the main
+        // file's permissions.
+        owner_only(&db, 0o600)?;
         apply_key(&conn, &key)?;
         configure(&conn, config.durability)?;
         schema::upgrade(&mut conn)?;
@@ -133,6 +158,7 @@ impl Store {
             [config.person.trim().as_bytes()],
         )?;
         std::fs::write(keycheck_path(&db), key_check(&key))?;
+        owner_only(&keycheck_path(&db), 0o600)?;
         tracing::info!(device = %device, "store created");
         Ok(Store {
             conn,
@@ -227,6 +253,18 @@ impl Store {
         };
         if found < 2 {
             store.rebuild_indexes()?;
+        }
+        // Stores made before their files were owner-only get so now.
+        owner_only(&config.dir, 0o700)?;
+        for file in [
+            db.clone(),
+            keycheck_path(&db),
+            sidecar(&db, "-wal"),
+            sidecar(&db, "-shm"),
+        ] {
+            if file.exists() {
+                owner_only(&file, 0o600)?;
+            }
         }
         Ok(store)
     }
