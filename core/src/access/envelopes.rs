@@ -421,7 +421,7 @@ mod tests {
     #[test]
     fn a_revoked_author_is_refused_from_the_epoch_that_revoked_it() {
         let t = team();
-        let r = prepare_revocation(&t.access, &t.admin, t.worker.device, 4_000).unwrap();
+        let r = prepare_revocation(&t.access, &t.keys, &t.admin, t.worker.device, 4_000).unwrap();
         let mut after = t.access.clone();
         after.fold(&r.entry).unwrap();
         let mut keys = t.keys.clone();

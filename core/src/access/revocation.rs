@@ -28,11 +28,15 @@ pub struct PreparedRevocation {
 
 /// Makes the revocation of `device`: a Revoke entry for the next epoch, a fresh epoch key,
 /// and bundles of it for every device still active and every invite still pending at
-/// `now_ms` whose creator is still active (staff get the epoch key, a patient its plan's
-/// key). Checked with the fold first: only an admin, or a link worker un-sharing a
-/// patient's device, may revoke, and never the last admin.
+/// `now_ms` whose creator is still active. Staff get the new epoch key. A patient gets its
+/// plan's key at the new epoch and at every earlier one this device holds (`held`): a
+/// patient whose inviter is the device revoked may not have fetched the keys its inviter
+/// left before they stopped counting, and this is how it gets its plan's history back.
+/// Checked with the fold first: only an admin, or a link worker un-sharing a patient's
+/// device, may revoke, and never the last admin.
 pub fn prepare_revocation(
     access: &TeamAccess,
+    held: &TeamKeys,
     me: &Identity,
     device: DeviceId,
     now_ms: u64,
@@ -64,7 +68,7 @@ pub fn prepare_revocation(
     )?;
     // Check authority locally first: a clear error without a round trip.
     m.check(&entry, Some(now_ms))?;
-    let mut staged = TeamKeys::new(team);
+    let mut staged = held.clone();
     staged.insert_epoch(epoch, key.clone());
     let wrap = |recipient: [u8; 16],
                 hpke: &holdfast_protocol::HpkePublicKey,
@@ -78,11 +82,16 @@ pub fn prepare_revocation(
             }]
         } else {
             let plan = plan.ok_or(Error::Crypto("a patient without a plan".into()))?;
-            vec![WrappedKey::Document {
-                document: plan,
-                epoch,
-                key: staged.key_for(plan, epoch)?,
-            }]
+            staged
+                .epochs()
+                .map(|(e, _)| {
+                    Ok(WrappedKey::Document {
+                        document: plan,
+                        epoch: e,
+                        key: staged.key_for(plan, e)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?
         };
         seal_bundle(team, recipient, hpke, &keys, me, now_ms)
     };
@@ -134,7 +143,7 @@ mod tests {
         f.access.fold(&pending.entry).unwrap();
         let (access, admin) = (&f.access, &f.admin);
 
-        let r = prepare_revocation(access, admin, worker.device, 5_000).unwrap();
+        let r = prepare_revocation(access, &f.keys, admin, worker.device, 5_000).unwrap();
         assert_eq!(r.epoch, 2);
         assert_eq!(
             r.bundles.len(),
@@ -153,12 +162,46 @@ mod tests {
         );
         assert_eq!(after.revoked_in.get(&worker.device), Some(&2));
         // Past its expiry the pending invite gets nothing.
-        let late = prepare_revocation(access, admin, worker.device, 64_001).unwrap();
+        let late = prepare_revocation(access, &f.keys, admin, worker.device, 64_001).unwrap();
         assert_eq!(late.bundles.len(), 1);
         // Nobody revokes a device that is not active, and a revoked one is not active.
         assert!(matches!(
-            prepare_revocation(&after, admin, worker.device, 6_000),
+            prepare_revocation(&after, &f.keys, admin, worker.device, 6_000),
             Err(Error::NotFound { .. })
         ));
+    }
+
+    /// A patient may not have fetched the keys its inviter left before the inviter was
+    /// revoked (they stop counting then): the revocation gives it its plan's key at every
+    /// epoch, so its plan's history stays readable.
+    #[test]
+    fn a_patient_gets_its_plans_history_back_with_a_revocation() {
+        let mut f = Fixture::new();
+        let plan = crate::model::ids::DocumentId::random();
+        let worker = f.join(Role::LinkWorker, None);
+        let patient = f.join(Role::Patient, Some(plan));
+        let r = prepare_revocation(&f.access, &f.keys, &f.admin, worker.device, 5_000).unwrap();
+        let to_patient = r
+            .bundles
+            .iter()
+            .map(|b| holdfast_protocol::KeyBundle::decode(b).unwrap())
+            .find(|b| b.header.recipient == patient.device.0)
+            .expect("a bundle for the patient");
+        let keys = to_patient
+            .open(&f.admin.signer.public_key(), &patient.hpke)
+            .unwrap();
+        let epochs: Vec<u32> = keys
+            .iter()
+            .map(|k| match k {
+                WrappedKey::Document {
+                    document, epoch, ..
+                } => {
+                    assert_eq!(*document, plan, "its own plan only");
+                    *epoch
+                }
+                WrappedKey::Epoch { .. } => panic!("a patient never gets an epoch key"),
+            })
+            .collect();
+        assert_eq!(epochs, vec![1, 2], "the history and the new epoch");
     }
 }

@@ -441,6 +441,7 @@ impl Store {
     pub fn prepare_revocation(&self, team: TeamId, device: DeviceId) -> Result<PreparedRevocation> {
         access::revocation::prepare_revocation(
             self.access(team)?,
+            self.team_keys(team)?,
             &self.identity,
             device,
             self.now_ms(),
