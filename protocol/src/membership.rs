@@ -542,6 +542,15 @@ impl Member {
     }
 }
 
+/// The longest an invite may be valid for: 7 days. Devices refuse to make a longer one and
+/// the relay refuses to log it (an invite left open receives every new epoch's key).
+pub const MAX_INVITE_LIFETIME_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// The most invites one device may have pending (made, not yet redeemed, cancelled or
+/// expired) at once, at the relay: enough for a link worker's busiest clinic day, and a
+/// bound on what a stolen phone can leave open.
+pub const MAX_PENDING_INVITES: usize = 50;
+
 /// An invite seen in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InviteState {

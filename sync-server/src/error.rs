@@ -91,6 +91,7 @@ error_codes! {
     NoSuchInvite = "no_such_invite", NOT_FOUND;
     MissingKeyBundles = "missing_key_bundles", BAD_REQUEST;
     StaleEpoch = "stale_epoch", CONFLICT;
+    TooManyInvites = "too_many_invites", TOO_MANY_REQUESTS;
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
     BatchTooLarge = "batch_too_large", PAYLOAD_TOO_LARGE;
     EnvelopeTooLarge = "envelope_too_large", PAYLOAD_TOO_LARGE;

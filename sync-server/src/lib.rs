@@ -58,7 +58,7 @@
 //! `unauthorized`, `forbidden`, `revoked` (to a device revoked from the team), `not_allowed`
 //! (403), `not_found`, `no_such_invite` (404),
 //! `method_not_allowed`, `team_exists`, `device_key_conflict`, `membership_conflict`,
-//! `invite_used`, `stale_epoch` (409), `invite_expired` (410), `payload_too_large`,
+//! `invite_used`, `stale_epoch` (409), `too_many_invites` (429), `invite_expired` (410), `payload_too_large`,
 //! `batch_too_large`, `envelope_too_large` (413), `bad_batch`, `bad_signature` (403 for a
 //! membership entry), `wrong_author`, `wrong_team`, `stale_timestamp`,
 //! `missing_key_bundles` (400), `rate_limited` (429, with `Retry-After`), `timeout`,

@@ -704,3 +704,73 @@ async fn revocation_needs_every_bundle_shuts_the_device_out_and_starts_an_epoch(
         .unwrap();
     expect_error(response, StatusCode::BAD_REQUEST, "wrong_author").await;
 }
+
+/// An invite lives at most 7 days, and one device may leave at most
+/// `MAX_PENDING_INVITES` open at once: what a stolen phone can leave behind is bounded,
+/// and an invite left open cannot collect every new epoch's key for months.
+#[tokio::test]
+async fn invites_are_bounded_in_lifetime_and_in_number_per_inviter() {
+    let relay = Relay::start_with(holdfast_relay::Limits {
+        rate_limit_per_second: 0.0,
+        ..holdfast_relay::Limits::default()
+    })
+    .await;
+    let admin = Device::new();
+    let team = relay.create_team(&admin).await;
+    let token = relay.login(&admin).await;
+    let week = holdfast_protocol::MAX_INVITE_LIFETIME_MS;
+    let (_, response) = relay
+        .invite(
+            &token,
+            team,
+            &admin,
+            Role::LinkWorker,
+            None,
+            relay.now_ms() + week + 60_000,
+        )
+        .await;
+    let message = expect_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
+    assert!(message.contains("7 days"), "{message}");
+    let mut codes = Vec::new();
+    for _ in 0..holdfast_protocol::MAX_PENDING_INVITES {
+        let (code, response) = relay
+            .invite(
+                &token,
+                team,
+                &admin,
+                Role::LinkWorker,
+                None,
+                relay.now_ms() + week - 60_000,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        codes.push(code);
+    }
+    let (_, response) = relay
+        .invite(
+            &token,
+            team,
+            &admin,
+            Role::LinkWorker,
+            None,
+            relay.now_ms() + 60_000,
+        )
+        .await;
+    expect_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_invites").await;
+    // One used: room for one more.
+    assert_eq!(
+        relay.redeem(team, &codes[0], &Device::new()).await.status(),
+        StatusCode::CREATED
+    );
+    let (_, response) = relay
+        .invite(
+            &token,
+            team,
+            &admin,
+            Role::LinkWorker,
+            None,
+            relay.now_ms() + 60_000,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}

@@ -70,6 +70,12 @@ pub fn prepare_invite(
     now_ms: u64,
 ) -> Result<PreparedInvite> {
     access.require_staff()?;
+    if ttl_ms == 0 || ttl_ms > holdfast_protocol::MAX_INVITE_LIFETIME_MS {
+        return Err(Error::InvalidInput {
+            field: "invite",
+            reason: "an invite is valid for 1 ms to 7 days".into(),
+        });
+    }
     let (role, plan) = (target.role, target.plan);
     if (role == Role::Patient) != plan.is_some() {
         return Err(Error::InvalidInput {
@@ -293,6 +299,18 @@ mod tests {
                 ),
                 "{err}"
             );
+        }
+        for ttl in [0, holdfast_protocol::MAX_INVITE_LIFETIME_MS + 1] {
+            let err = prepare_invite(
+                &f.access,
+                &f.keys,
+                &f.admin,
+                &f.target(Role::LinkWorker, None),
+                ttl,
+                2_000,
+            )
+            .unwrap_err();
+            assert!(matches!(err, Error::InvalidInput { .. }), "{ttl}: {err}");
         }
         let plan = DocumentId::random();
         let mut not_a_plan = f.target(Role::Patient, Some(plan));

@@ -327,6 +327,29 @@ pub async fn append_entry<S: Storage>(
         now,
         state.limits().max_clock_skew(),
     )?;
+    if let Op::Invite { expires_at_ms, .. } = &entry.op {
+        if expires_at_ms.saturating_sub(now) > holdfast_protocol::MAX_INVITE_LIFETIME_MS {
+            return Err(ApiError::bad_request(
+                "an invite may be valid for at most 7 days",
+            ));
+        }
+        let pending = member
+            .log
+            .state
+            .invites
+            .values()
+            .filter(|i| i.created_by == member.device && i.is_pending(now))
+            .count();
+        if pending >= holdfast_protocol::MAX_PENDING_INVITES {
+            return Err(ApiError::new(
+                ErrorCode::TooManyInvites,
+                format!(
+                    "this device has {pending} invites pending, the most it may: cancel one, or \
+                     wait for one to be used or to expire"
+                ),
+            ));
+        }
+    }
     let mut after = member.log.state.clone();
     let applied = after.apply_at(&entry, Some(now)).map_err(entry_error)?;
     let bundles = check_bundles(
