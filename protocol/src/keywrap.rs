@@ -172,6 +172,15 @@ impl std::fmt::Debug for EpochKey {
     }
 }
 
+/// The longest a bundle carrying `keys` keys can be: header and HPKE encapsulation (1,186
+/// bytes with X-Wing), ciphertext length and AEAD tag, the count, 53 bytes per key at most
+/// (a document key), the signature. A relay that knows how many keys a bundle can need
+/// (one per key epoch) refuses anything longer: junk dressed as keys.
+pub const fn max_bundle_len(keys: usize) -> usize {
+    // 62 header + 1,120 encapsulation + 4 length + 2 count + 16 tag + 64 signature.
+    1268usize.saturating_add(keys.saturating_mul(53))
+}
+
 /// Domain separation of a key-bundle acknowledgement.
 pub const KEYS_ACK_CONTEXT: &[u8; 20] = b"holdfast-keys-ack-v1";
 
@@ -494,6 +503,38 @@ mod tests {
             recipient,
             sender: DeviceId([2; 16]),
             at_ms: 5,
+        }
+    }
+
+    #[test]
+    fn a_bundle_of_n_keys_is_never_longer_than_max_bundle_len_of_n() {
+        let rng = SystemRandom::new();
+        let signer = DeviceSigningKey::generate(&rng).unwrap();
+        let to = HpkeKeyPair::generate(&rng).unwrap();
+        for n in [0usize, 1, 2, 7, 40] {
+            let documents: Vec<WrappedKey> = (0..n)
+                .map(|e| WrappedKey::Document {
+                    document: DocumentId([4; 16]),
+                    epoch: u32::try_from(e).unwrap(),
+                    key: DocumentKey::from_bytes([8; 32]),
+                })
+                .collect();
+            let bytes =
+                KeyBundle::seal(header([7; 16]), to.public_key(), &documents, &signer).unwrap();
+            assert_eq!(
+                bytes.len(),
+                max_bundle_len(n),
+                "document keys are the longest"
+            );
+            let epochs: Vec<WrappedKey> = (0..n)
+                .map(|e| WrappedKey::Epoch {
+                    epoch: u32::try_from(e).unwrap(),
+                    key: EpochKey::from_bytes([9; 32]),
+                })
+                .collect();
+            let bytes =
+                KeyBundle::seal(header([7; 16]), to.public_key(), &epochs, &signer).unwrap();
+            assert!(bytes.len() <= max_bundle_len(n));
         }
     }
 

@@ -92,7 +92,7 @@ pub use keys::{DeviceSigningKey, DocumentKey, PUBLIC_KEY_LEN, SIGNATURE_LEN, ver
 pub use keywrap::{
     BUNDLE_MAGIC, BundleHeader, EpochKey, HPKE_ENC_LEN, HPKE_PUBLIC_KEY_LEN, HpkeKeyPair,
     HpkePublicKey, KEYS_ACK_CONTEXT, KeyBundle, MAX_BUNDLE, WrappedKey, derive_document_key,
-    keys_ack_message,
+    keys_ack_message, max_bundle_len,
 };
 pub use membership::{
     Applied, Entry, InviteState, MAX_ENTRY, MAX_INVITE_LIFETIME_MS, MAX_PENDING_INVITES,

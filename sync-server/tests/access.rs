@@ -774,3 +774,46 @@ async fn invites_are_bounded_in_lifetime_and_in_number_per_inviter() {
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
+
+/// A key bundle is no longer than one key per epoch makes it: junk dressed as keys (to fill
+/// the relay, or a device's key pages) is refused at the door.
+#[tokio::test]
+async fn key_bundles_longer_than_the_teams_epochs_need_are_refused() {
+    use holdfast_protocol::{BundleHeader, EpochKey, KeyBundle, SystemRandom, WrappedKey};
+    let relay = Relay::start().await;
+    let admin = Device::new();
+    let team = relay.create_team(&admin).await;
+    let token = relay.login(&admin).await;
+    let post = |bundle: Vec<u8>| {
+        relay
+            .http
+            .post(relay.at(&format!("/v1/teams/{team}/keys")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "bundles": [hex::encode(bundle)] }))
+            .send()
+    };
+    let seal = |keys: usize| {
+        let header = BundleHeader {
+            team,
+            recipient: admin.id.0,
+            sender: admin.id,
+            at_ms: admin.now_ms(),
+        };
+        let wrapped: Vec<WrappedKey> = (0..keys)
+            .map(|e| WrappedKey::Epoch {
+                epoch: 1 + e as u32,
+                key: EpochKey::generate(&SystemRandom::new()).unwrap(),
+            })
+            .collect();
+        KeyBundle::seal(header, admin.hpke.public_key(), &wrapped, &admin.key).unwrap()
+    };
+    // Epoch 1: one key is what a bundle can need.
+    assert_eq!(post(seal(1)).await.unwrap().status(), StatusCode::CREATED);
+    let message = expect_error(
+        post(seal(40)).await.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    assert!(message.contains("epochs"), "{message}");
+}

@@ -168,6 +168,21 @@ fn check_bundles(
         .iter()
         .enumerate()
         .map(|(i, bytes)| {
+            // One key per epoch is the most a bundle needs (an epoch key for staff, the
+            // plan's key for a patient): anything longer is junk dressed as keys.
+            let longest = holdfast_protocol::max_bundle_len(
+                usize::try_from(state.epoch).unwrap_or(usize::MAX),
+            );
+            if bytes.0.len() > longest {
+                return Err(ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!(
+                        "key bundle {i} is {} bytes, more than a bundle of the team's {} epochs' keys can be ({longest})",
+                        bytes.0.len(),
+                        state.epoch
+                    ),
+                ));
+            }
             let bundle = KeyBundle::decode(&bytes.0)
                 .map_err(|e| ApiError::bad_request(format!("key bundle {i}: {e}")))?;
             let header = bundle.header;
