@@ -59,8 +59,10 @@ const DOC_KEY_INFO: &[u8] = b"holdfast-doc-key-v2";
 const BUNDLE_INFO: &[u8] = b"holdfast-key-bundle-v1";
 
 /// A device's (or an invite's) HPKE public key: 1,216 bytes of X-Wing encapsulation key.
+/// Shared, not copied, when cloned: a team's membership holds one per device and invite,
+/// and is cloned whole for every entry the relay checks.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct HpkePublicKey(Vec<u8>);
+pub struct HpkePublicKey(std::sync::Arc<[u8]>);
 
 impl HpkePublicKey {
     /// The key from its encoding, checked to be a valid X-Wing key.
@@ -69,7 +71,7 @@ impl HpkePublicKey {
             what: "HPKE public key",
             reason: "not an X-Wing encapsulation key",
         })?;
-        Ok(HpkePublicKey(bytes.to_vec()))
+        Ok(HpkePublicKey(bytes.into()))
     }
 
     /// The encoded key.
@@ -109,7 +111,7 @@ impl HpkeKeyPair {
         let seed = Zeroizing::new(seed);
         let private = <XWing as hpke::Kem>::PrivateKey::from_bytes(seed.as_slice())
             .map_err(|_| Error::KeyRejected)?;
-        let public = HpkePublicKey(XWing::sk_to_pk(&private).to_bytes().to_vec());
+        let public = HpkePublicKey(XWing::sk_to_pk(&private).to_bytes().to_vec().into());
         Ok(HpkeKeyPair {
             seed,
             private,

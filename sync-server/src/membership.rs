@@ -27,7 +27,8 @@ pub const CAPACITY: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {
     /// The encoded entry.
-    pub bytes: Vec<u8>,
+    /// Shared, not copied, when the log is cloned for an append.
+    pub bytes: std::sync::Arc<[u8]>,
     /// The patient (invite id) it concerns, if any.
     pub subject: Option<[u8; 16]>,
     /// For an Invite entry, the invite it creates.
@@ -38,7 +39,7 @@ impl LogEntry {
     /// The cache's view of a decoded entry.
     pub fn new(entry: &Entry, subject: Option<[u8; 16]>) -> Self {
         LogEntry {
-            bytes: entry.as_bytes().to_vec(),
+            bytes: entry.as_bytes().into(),
             subject,
             invite: match &entry.op {
                 Op::Invite { invite, .. } => Some(*invite),

@@ -114,7 +114,7 @@ pub async fn log(
         bytes += e.bytes.len();
         entries.push(LogItem {
             seq: u64::try_from(seq).unwrap_or(u64::MAX),
-            entry: HexBytes(e.bytes.clone()),
+            entry: HexBytes(e.bytes.to_vec()),
         });
     }
     let len = member.log.len_shown(staff, own).max(query.from);
@@ -474,8 +474,8 @@ pub async fn show_invite<S: Storage>(
         )));
     };
     Ok(Json(InviteView {
-        entry: HexBytes(entry.bytes.clone()),
-        genesis: HexBytes(genesis.bytes.clone()),
+        entry: HexBytes(entry.bytes.to_vec()),
+        genesis: HexBytes(genesis.bytes.to_vec()),
     }))
 }
 
@@ -535,7 +535,11 @@ pub async fn redeem<S: Storage>(
         // again while the first was being written). Answer it again rather than "used",
         // whatever its age, appending nothing. Checked on every read of the log: the first
         // send may commit while this one waits.
-        if let Some(seq) = log.entries.iter().position(|e| e.bytes == request.entry.0) {
+        if let Some(seq) = log
+            .entries
+            .iter()
+            .position(|e| *e.bytes == *request.entry.0)
+        {
             let seq = u64::try_from(seq).map_err(|_| ApiError::internal("log too long"))?;
             tracing::info!(team = %team, device = %device, seq, "redeem sent again: answered again");
             return Ok((
