@@ -3,7 +3,7 @@
 //! `holdfast-relay` with no arguments serves on 127.0.0.1:7878 with its data in
 //! `./holdfast-data`. Every flag also reads `HOLDFAST_RELAY_<NAME>`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -108,6 +108,41 @@ pub struct Limits {
     #[arg(long, env = "HOLDFAST_RELAY_RATE_BURST", default_value_t = 200)]
     pub rate_limit_burst: u32,
 
+    /// Requests per second one client address may make, on average, to the routes that
+    /// need no token: login challenges and answers, invite lookups and redeems, team
+    /// creation (0: no limit). An IPv6 address counts by its /64.
+    #[arg(
+        long,
+        env = "HOLDFAST_RELAY_ADDRESS_RATE_LIMIT",
+        default_value_t = 10.0
+    )]
+    pub address_rate_per_second: f64,
+
+    /// Requests one client address may make to those routes in a burst above the average
+    /// (a practice's devices behind one NAT logging in together).
+    #[arg(long, env = "HOLDFAST_RELAY_ADDRESS_RATE_BURST", default_value_t = 200)]
+    pub address_rate_burst: u32,
+
+    /// Teams one client address may create per hour, in a burst of as many (0: no limit).
+    /// Refused attempts count too.
+    #[arg(
+        long,
+        env = "HOLDFAST_RELAY_TEAM_CREATIONS_PER_HOUR",
+        default_value_t = 20
+    )]
+    pub team_creations_per_hour: u32,
+
+    /// Reverse proxies (a TLS terminator) whose `X-Forwarded-For` is believed: requests
+    /// from these addresses count under the client address the proxy names. Repeat the
+    /// flag, or give a comma-separated list. Without it, every request behind a proxy
+    /// counts under the proxy's address.
+    #[arg(
+        long = "trusted-proxy",
+        env = "HOLDFAST_RELAY_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
     /// How long a bearer token is valid, in seconds.
     #[arg(long, env = "HOLDFAST_RELAY_TOKEN_TTL", default_value_t = 3600)]
     pub token_ttl_secs: u64,
@@ -145,6 +180,10 @@ impl Default for Limits {
             max_page_bytes: 8 * 1024 * 1024,
             rate_limit_per_second: 100.0,
             rate_limit_burst: 200,
+            address_rate_per_second: 10.0,
+            address_rate_burst: 200,
+            team_creations_per_hour: 20,
+            trusted_proxies: Vec::new(),
             token_ttl_secs: 3600,
             challenge_ttl_secs: 60,
             max_clock_skew_secs: 600,
@@ -204,6 +243,14 @@ impl Config {
         check(
             l.rate_limit_per_second == 0.0 || l.rate_limit_burst >= 1,
             "--rate-limit-burst must be at least 1",
+        )?;
+        check(
+            l.address_rate_per_second.is_finite() && l.address_rate_per_second >= 0.0,
+            "--address-rate-per-second must be 0 or more",
+        )?;
+        check(
+            l.address_rate_per_second == 0.0 || l.address_rate_burst >= 1,
+            "--address-rate-burst must be at least 1",
         )?;
         check(l.token_ttl_secs >= 1, "--token-ttl-secs must be at least 1")?;
         check(

@@ -64,6 +64,7 @@
 //! `missing_key_bundles` (400), `rate_limited` (429, with `Retry-After`), `timeout`,
 //! `unavailable` (503) and `internal` (500, message always "internal error").
 
+mod address;
 mod auth;
 pub mod config;
 mod error;

@@ -1,24 +1,30 @@
-//! Limits enforced per request: the per-device rate limit (a token bucket), the batch and
-//! envelope limits of a push, and the freshness window of signed timestamps.
+//! Limits enforced per request: the rate limits (a token bucket per device, and per client
+//! address for the routes that need no token), the batch and envelope limits of a push, and
+//! the freshness window of signed timestamps.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use holdfast_protocol::{DeviceId, PushBatchRef, SharedClock};
 
+use crate::address::AddressKey;
 use crate::config::Limits;
 use crate::error::{ApiError, ErrorCode};
 
-/// Buckets kept at most; past this, full buckets (idle devices) are dropped.
+/// Buckets kept at most; past this, full buckets (idle keys) are dropped, and if most are
+/// still in use (a flood from very many keys) all are: everyone starts again from a full
+/// burst rather than the map growing, or its sweep running on every request.
 const MAX_BUCKETS: usize = 100_000;
 
-/// A token bucket per device: `rate` requests per second on average, bursts of `burst`.
+/// A token bucket per key (a device, a client address): `rate` requests per second on
+/// average, bursts of `burst`.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = DeviceId> {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<DeviceId, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
     clock: SharedClock,
 }
 
@@ -38,7 +44,7 @@ impl Bucket {
     }
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq + Copy> RateLimiter<K> {
     /// A limiter that refills by `clock`; a `rate` of 0 lets everything through.
     pub fn new(rate: f64, burst: u32, clock: SharedClock) -> Self {
         RateLimiter {
@@ -49,18 +55,21 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one request's token from `device`'s bucket, or says how long until there is one.
-    pub fn check(&self, device: DeviceId) -> Result<(), Duration> {
+    /// Takes one request's token from `key`'s bucket, or says how long until there is one.
+    pub fn check(&self, key: K) -> Result<(), Duration> {
         if self.rate <= 0.0 {
             return Ok(());
         }
         let now_ms = self.clock.now_ms();
         let (rate, burst) = (self.rate, self.burst);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(&device) {
+        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(&key) {
             buckets.retain(|_, b| b.tokens_at(now_ms, rate, burst) < burst);
+            if buckets.len() >= MAX_BUCKETS / 4 * 3 {
+                buckets.clear();
+            }
         }
-        let bucket = buckets.entry(device).or_insert(Bucket {
+        let bucket = buckets.entry(key).or_insert(Bucket {
             tokens: burst,
             updated_ms: now_ms,
         });
@@ -80,6 +89,15 @@ pub fn rate_limited(device: DeviceId, retry_after: Duration) -> ApiError {
     ApiError::new(
         ErrorCode::RateLimited,
         format!("device {device} is over its request rate; retry later"),
+    )
+    .retry_after(retry_after)
+}
+
+/// `429 rate_limited` with `Retry-After`, for a client address over its budget for `what`.
+pub fn address_limited(what: &str, address: AddressKey, retry_after: Duration) -> ApiError {
+    ApiError::new(
+        ErrorCode::RateLimited,
+        format!("too many {what} from {address}; retry later"),
     )
     .retry_after(retry_after)
 }

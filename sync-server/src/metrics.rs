@@ -76,6 +76,8 @@ pub struct Metrics {
     pub live_messages: Counter,
     /// Open WebSockets.
     pub live_connections: Gauge,
+    /// Requests to the routes that need no token refused for their client address's rate.
+    pub address_limited: Counter,
     errors: Vec<Counter>,
 }
 
@@ -93,6 +95,7 @@ impl Default for Metrics {
             logins: Counter::default(),
             live_messages: Counter::default(),
             live_connections: Gauge::default(),
+            address_limited: Counter::default(),
             errors: ErrorCode::ALL.iter().map(|_| Counter::default()).collect(),
         }
     }
@@ -117,7 +120,7 @@ impl Metrics {
     /// The Prometheus text exposition, with the storage backend's write counters.
     pub fn render(&self, writes: WriteStats) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, u64); 10] = [
+        let counters: [(&str, &str, u64); 11] = [
             (
                 "holdfast_relay_push_requests_total",
                 "Push requests received.",
@@ -167,6 +170,11 @@ impl Metrics {
                 "holdfast_relay_live_messages_total",
                 "Head updates sent over WebSockets.",
                 self.live_messages.get(),
+            ),
+            (
+                "holdfast_relay_address_limited_total",
+                "Requests needing no token refused for their client address's rate.",
+                self.address_limited.get(),
             ),
         ];
         for (name, help, value) in counters {

@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use holdfast_protocol::{DeviceId, SharedClock, SystemRandom};
 use tokio::sync::{Notify, watch};
 
+use crate::address::AddressKey;
+use crate::address::ClientAddress;
 use crate::auth::{Challenges, TokenKey};
 use crate::config::Limits;
 use crate::error::ApiError;
-use crate::limits::{RateLimiter, rate_limited};
+use crate::limits::{RateLimiter, address_limited, rate_limited};
 use crate::membership::MembershipCache;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
@@ -33,6 +35,10 @@ struct Shared<S> {
     challenges: Challenges,
     members: MembershipCache,
     rate: RateLimiter,
+    /// Per client address, for the routes that need no token.
+    address_rate: RateLimiter<AddressKey>,
+    /// Team creations per client address.
+    creation_rate: RateLimiter<AddressKey>,
     metrics: Metrics,
     rng: SystemRandom,
     shutdown: watch::Sender<bool>,
@@ -77,6 +83,16 @@ impl<S: Storage> AppState<S> {
                 rate: RateLimiter::new(
                     limits.rate_limit_per_second,
                     limits.rate_limit_burst,
+                    Arc::clone(&clock),
+                ),
+                address_rate: RateLimiter::new(
+                    limits.address_rate_per_second,
+                    limits.address_rate_burst,
+                    Arc::clone(&clock),
+                ),
+                creation_rate: RateLimiter::new(
+                    f64::from(limits.team_creations_per_hour) / 3600.0,
+                    limits.team_creations_per_hour,
                     Arc::clone(&clock),
                 ),
                 members: MembershipCache::new(Arc::clone(&clock)),
@@ -149,11 +165,25 @@ impl<S: Storage> AppState<S> {
             .map_err(|retry| rate_limited(device, retry))
     }
 
-    /// Takes a request from the rate budget of an unauthenticated route's key (an invite
-    /// id, or the device a genesis entry names). Ids are random 16 bytes, so sharing the
-    /// device buckets is harmless.
-    pub(crate) fn rate_limit_key(&self, key: [u8; 16]) -> Result<(), ApiError> {
-        self.rate_limit(DeviceId(key))
+    /// Takes a request from the budget of the client address `from` for the routes that
+    /// need no token (`429` when it has none left); `what` names the requests for the
+    /// message ("login challenges").
+    pub(crate) fn limit_address(&self, from: ClientAddress, what: &str) -> Result<(), ApiError> {
+        let key = from.key();
+        self.inner.address_rate.check(key).map_err(|retry| {
+            self.inner.metrics.address_limited.inc();
+            address_limited(what, key, retry)
+        })
+    }
+
+    /// Takes a team creation from the client address's hourly budget (after
+    /// [`limit_address`](Self::limit_address)).
+    pub(crate) fn limit_team_creation(&self, from: ClientAddress) -> Result<(), ApiError> {
+        let key = from.key();
+        self.inner.creation_rate.check(key).map_err(|retry| {
+            self.inner.metrics.address_limited.inc();
+            address_limited("team creations", key, retry)
+        })
     }
 
     /// Asks the relay to shut down: stop accepting, drain requests, close WebSockets.

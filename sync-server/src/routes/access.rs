@@ -22,6 +22,7 @@ use holdfast_protocol::{
 use serde::{Deserialize, Serialize};
 
 use super::json::{ApiJson, Hex, HexBytes};
+use crate::address::ClientAddress;
 use crate::auth::TeamMember;
 use crate::error::{ApiError, ErrorCode, entry_error};
 use crate::limits::check_fresh;
@@ -458,12 +459,14 @@ async fn team_log<S: Storage>(
 
 /// A pending invite's entry and the team's genesis, for the device about to redeem it. No
 /// token: the invite id is unguessable (it is derived from the secret in the code).
+/// Limited per client address.
 pub async fn show_invite<S: Storage>(
     State(state): State<AppState<S>>,
+    from: ClientAddress,
     path: Result<Path<InvitePath>, PathRejection>,
 ) -> Result<Json<InviteView>, ApiError> {
+    state.limit_address(from, "invite requests")?;
     let Path(InvitePath { team, invite }) = path?;
-    state.rate_limit_key(invite.0)?;
     let log = team_log(&state, team).await?;
     if let Some(e) = invite_state_error(&log, &invite, state.now_ms()) {
         return Err(e);
@@ -504,14 +507,17 @@ pub struct Redeemed {
 }
 
 /// A new device redeems an invite. No token: it is not a member yet; the entry is signed
-/// with the invite's one-time key and carries the device's proof of possession.
+/// with the invite's one-time key and carries the device's proof of possession. Limited per
+/// client address.
 pub async fn redeem<S: Storage>(
     State(state): State<AppState<S>>,
+    from: ClientAddress,
     path: Result<Path<InvitePath>, PathRejection>,
-    ApiJson(request): ApiJson<RedeemRequest>,
+    request: Result<ApiJson<RedeemRequest>, ApiError>,
 ) -> Result<(StatusCode, Json<Redeemed>), ApiError> {
+    state.limit_address(from, "invite requests")?;
     let Path(InvitePath { team, invite }) = path?;
-    state.rate_limit_key(invite.0)?;
+    let ApiJson(request) = request?;
     let entry = Entry::decode(&request.entry.0).map_err(entry_error)?;
     let Op::Redeem {
         invite: redeemed,

@@ -6,6 +6,7 @@ use holdfast_protocol::{CHALLENGE_LEN, DeviceId, SIGNATURE_LEN};
 use serde::{Deserialize, Serialize};
 
 use super::json::{ApiJson, Hex};
+use crate::address::ClientAddress;
 use crate::auth::ChallengeError;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -29,13 +30,16 @@ pub struct ChallengeResponse {
 }
 
 /// A challenge for any well-formed device id: whether the device is known is only
-/// checked when it answers, so this route reveals nothing about rosters.
+/// checked when it answers, so this route reveals nothing about rosters. Limited per client
+/// address, not per the device named (anyone can name any device).
 pub async fn challenge<S: Storage>(
     State(state): State<AppState<S>>,
-    ApiJson(request): ApiJson<ChallengeRequest>,
+    from: ClientAddress,
+    request: Result<ApiJson<ChallengeRequest>, ApiError>,
 ) -> Result<Json<ChallengeResponse>, ApiError> {
+    state.limit_address(from, "login requests")?;
+    let ApiJson(request) = request?;
     tracing::Span::current().record("device", tracing::field::display(request.device));
-    state.rate_limit(request.device)?;
     let challenge = state
         .challenges()
         .issue(request.device, state.rng())
@@ -73,14 +77,16 @@ pub struct TokenResponse {
 
 /// Trades a signed challenge for a bearer token. Every failure (unknown, expired or used
 /// challenge, unknown or revoked device, bad signature) is the same `401`, so the answer
-/// reveals nothing about rosters.
+/// reveals nothing about rosters. Limited per client address.
 pub async fn token<S: Storage>(
     State(state): State<AppState<S>>,
-    ApiJson(request): ApiJson<TokenRequest>,
+    from: ClientAddress,
+    request: Result<ApiJson<TokenRequest>, ApiError>,
 ) -> Result<Json<TokenResponse>, ApiError> {
+    state.limit_address(from, "login requests")?;
+    let ApiJson(request) = request?;
     let device = request.device;
     tracing::Span::current().record("device", tracing::field::display(device));
-    state.rate_limit(device)?;
     let refused = || {
         ApiError::unauthorized("login refused: unknown device, or bad, expired or used challenge")
     };

@@ -8,6 +8,7 @@ use holdfast_protocol::{DeviceId, DocumentId, Entry, Membership, Op, PUBLIC_KEY_
 use serde::{Deserialize, Serialize};
 
 use super::json::{ApiJson, Hex, HexBytes};
+use crate::address::ClientAddress;
 use crate::auth::TeamMember;
 use crate::error::{ApiError, entry_error};
 use crate::limits::check_fresh;
@@ -70,10 +71,15 @@ pub struct Roster {
 
 /// Creates a team from its genesis entry. No token: the device is not on any roster yet;
 /// the entry's signature proves it holds the key it registers, and its time must be fresh.
+/// Limited per client address (every attempt counts, refused ones too).
 pub async fn create<S: Storage>(
     State(state): State<AppState<S>>,
-    ApiJson(request): ApiJson<CreateTeam>,
+    from: ClientAddress,
+    request: Result<ApiJson<CreateTeam>, ApiError>,
 ) -> Result<(StatusCode, Json<TeamView>), ApiError> {
+    state.limit_address(from, "requests")?;
+    state.limit_team_creation(from)?;
+    let ApiJson(request) = request?;
     let entry = Entry::decode(&request.genesis.0).map_err(entry_error)?;
     let Op::Genesis {
         device,
@@ -85,7 +91,6 @@ pub async fn create<S: Storage>(
         return Err(ApiError::bad_request("a team starts with a genesis entry"));
     };
     tracing::Span::current().record("device", tracing::field::display(device));
-    state.rate_limit(*device)?;
     let now = state.now_ms();
     check_fresh(
         "genesis entry",

@@ -1,0 +1,225 @@
+//! Strangers cannot fill the relay (issue 10): each limit on what an anonymous client, or a
+//! device beyond its share, can make the relay hold or do, driven over loopback against a
+//! real relay on port 0. Clients that play different machines bind different loopback
+//! addresses (127.0.0.2, 127.0.0.3, …: Linux routes all of 127/8 to the loopback device),
+//! so per-address limits see them apart.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use common::{CLOCK_START_MS, Relay, expect_error};
+use holdfast_protocol::{DeviceId, ManualClock, SystemRandom, TeamId};
+use holdfast_relay::Limits;
+use holdfast_relay::testing::TestRelay;
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// The loopback address `127.0.0.n`.
+fn loopback(n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, n))
+}
+
+/// An HTTP client whose connections come from `127.0.0.n`.
+fn client_from(n: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(loopback(n))
+        .build()
+        .unwrap()
+}
+
+/// A relay with `limits` whose time stands still until the test moves it (so budgets do not
+/// refill while a test counts).
+async fn relay_with(limits: Limits) -> (Relay, ManualClock) {
+    let clock = ManualClock::at(CLOCK_START_MS);
+    let server = TestRelay::builder()
+        .limits(limits)
+        .clock(Arc::new(clock.clone()))
+        .start()
+        .await;
+    (Relay::serving(server), clock)
+}
+
+fn random_device() -> DeviceId {
+    DeviceId::random_with(&SystemRandom::new()).unwrap()
+}
+
+fn random_team() -> TeamId {
+    TeamId::random_with(&SystemRandom::new()).unwrap()
+}
+
+/// Asks a login challenge for `device` from `client`; returns the status.
+async fn ask_challenge(relay: &Relay, client: &reqwest::Client, device: DeviceId) -> StatusCode {
+    client
+        .post(relay.at("/v1/auth/challenge"))
+        .json(&json!({ "device": device.to_string() }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn login_requests_are_limited_per_address_not_per_the_device_they_name() {
+    let (relay, clock) = relay_with(Limits {
+        address_rate_per_second: 1.0,
+        address_rate_burst: 20,
+        ..Limits::default()
+    })
+    .await;
+    let stranger = client_from(2);
+    // A made-up device per request: limiting by the device named would limit nothing.
+    for _ in 0..20 {
+        assert_eq!(
+            ask_challenge(&relay, &stranger, random_device()).await,
+            StatusCode::OK
+        );
+    }
+    let refused = stranger
+        .post(relay.at("/v1/auth/challenge"))
+        .json(&json!({ "device": random_device().to_string() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let message = expect_error(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert!(message.contains("127.0.0.2"), "{message}");
+    // Answers count too, garbage ones included.
+    let answer = stranger
+        .post(relay.at("/v1/auth/token"))
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    expect_error(answer, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+
+    // Another address is not affected: a real device there logs in and syncs.
+    let alice = relay.device();
+    let team = relay.create_team(&alice).await;
+    let token = relay.login(&alice).await;
+    relay.team(&token, team).await;
+    // Naming alice from the flooded address spends the stranger's budget, not hers.
+    assert_eq!(
+        ask_challenge(&relay, &stranger, alice.id).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    relay.login(&alice).await;
+
+    // The budget refills by the relay's clock.
+    clock.advance(std::time::Duration::from_secs(1));
+    assert_eq!(
+        ask_challenge(&relay, &stranger, random_device()).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn team_creation_is_limited_per_address_per_hour() {
+    let (relay, clock) = relay_with(Limits {
+        team_creations_per_hour: 3,
+        ..Limits::default()
+    })
+    .await;
+    let stranger = client_from(2);
+    let post = |genesis: holdfast_protocol::Entry| {
+        stranger
+            .post(relay.at("/v1/teams"))
+            .json(&json!({ "genesis": hex::encode(genesis.as_bytes()) }))
+            .send()
+    };
+    for _ in 0..3 {
+        let device = relay.device();
+        let created = post(device.genesis(random_team(), device.now_ms()))
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let device = relay.device();
+    let refused = post(device.genesis(random_team(), device.now_ms()))
+        .await
+        .unwrap();
+    let message = expect_error(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert!(message.contains("team creations"), "{message}");
+    // Refused attempts count: a malformed body is refused for the rate, not parsed.
+    let garbage = stranger
+        .post(relay.at("/v1/teams"))
+        .json(&json!({ "genesis": "zz" }))
+        .send()
+        .await
+        .unwrap();
+    expect_error(garbage, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+
+    // Another address creates its team.
+    let alice = relay.device();
+    relay.create_team(&alice).await;
+
+    // One creation back every 20 minutes.
+    clock.advance(std::time::Duration::from_secs(20 * 60));
+    let device = relay.device();
+    let created = post(device.genesis(random_team(), device.now_ms()))
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn invite_lookups_and_redeems_are_limited_per_address() {
+    let (relay, _clock) = relay_with(Limits {
+        address_rate_per_second: 1.0,
+        address_rate_burst: 10,
+        ..Limits::default()
+    })
+    .await;
+    let stranger = client_from(2);
+    // Random teams and invites: each is a new id, so only the address can be limited.
+    for _ in 0..10 {
+        let response = stranger
+            .get(relay.at(&format!(
+                "/v1/teams/{}/invites/{}",
+                random_team(),
+                hex::encode(random_team().0)
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+    let lookup = stranger
+        .get(relay.at(&format!(
+            "/v1/teams/{}/invites/{}",
+            random_team(),
+            hex::encode(random_team().0)
+        )))
+        .send()
+        .await
+        .unwrap();
+    expect_error(lookup, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    let redeem = stranger
+        .post(relay.at(&format!(
+            "/v1/teams/{}/invites/{}/redeem",
+            random_team(),
+            hex::encode(random_team().0)
+        )))
+        .json(&json!({ "entry": "00" }))
+        .send()
+        .await
+        .unwrap();
+    expect_error(redeem, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+
+    // A colleague enrols from another address.
+    let alice = relay.device();
+    let team = relay.create_team(&alice).await;
+    let token = relay.login(&alice).await;
+    let bob = relay.device();
+    relay
+        .enrol(
+            &token,
+            team,
+            &alice,
+            &bob,
+            holdfast_protocol::Role::LinkWorker,
+            None,
+        )
+        .await;
+}
