@@ -13,7 +13,7 @@
 //! (the team's folded membership log, cached, see [`crate::membership`]), so revoking a
 //! device takes effect at once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
@@ -31,6 +31,7 @@ use holdfast_protocol::{
 };
 use ring::hmac;
 
+use crate::address::AddressKey;
 use crate::error::ApiError;
 use crate::membership::TeamLog;
 use crate::state::AppState;
@@ -164,17 +165,40 @@ impl std::fmt::Debug for TokenKey {
 }
 
 /// Outstanding login challenges: issued for one device, answered once, before expiry.
+///
+/// The table is bounded twice, so that a flood cannot fill it for everyone else: each
+/// client address holds at most `per_address` challenges (a new one from an address at its
+/// share replaces that address's oldest), and the whole table at most `capacity` (a new one
+/// then replaces the oldest of all, which a flood reaches only by issuing `capacity`
+/// challenges within one device's round trip). Expired challenges go first, oldest first,
+/// as new ones come in.
 #[derive(Debug)]
 pub struct Challenges {
-    pending: Mutex<HashMap<[u8; CHALLENGE_LEN], Pending>>,
+    table: Mutex<ChallengeTable>,
     ttl: Duration,
     capacity: usize,
+    per_address: usize,
     clock: SharedClock,
+}
+
+#[derive(Debug, Default)]
+struct ChallengeTable {
+    pending: HashMap<[u8; CHALLENGE_LEN], Pending>,
+    /// Every pending challenge by its serial number: oldest first.
+    by_age: BTreeMap<u64, [u8; CHALLENGE_LEN]>,
+    /// Each address's pending challenges' serial numbers, oldest first.
+    by_address: HashMap<AddressKey, VecDeque<u64>>,
+    next_serial: u64,
+    /// Challenges replaced before they were answered or expired.
+    evicted: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     device: DeviceId,
+    /// The client address it was issued to.
+    address: AddressKey,
+    serial: u64,
     /// When it was issued, in ms since the epoch.
     issued_ms: u64,
 }
@@ -189,52 +213,119 @@ impl Pending {
     }
 }
 
+impl ChallengeTable {
+    fn remove(&mut self, challenge: &[u8; CHALLENGE_LEN]) -> Option<Pending> {
+        let pending = self.pending.remove(challenge)?;
+        self.by_age.remove(&pending.serial);
+        if let Some(serials) = self.by_address.get_mut(&pending.address) {
+            serials.retain(|s| *s != pending.serial);
+            if serials.is_empty() {
+                self.by_address.remove(&pending.address);
+            }
+        }
+        Some(pending)
+    }
+
+    fn remove_serial(&mut self, serial: u64) {
+        if let Some(challenge) = self.by_age.get(&serial).copied() {
+            self.remove(&challenge);
+        }
+    }
+
+    /// Drops expired challenges, oldest first, stopping at the first live one.
+    fn purge(&mut self, now_ms: u64, ttl: Duration) {
+        while let Some((&serial, challenge)) = self.by_age.first_key_value() {
+            let live = self
+                .pending
+                .get(challenge)
+                .is_some_and(|p| p.is_live(now_ms, ttl));
+            if live {
+                break;
+            }
+            self.remove_serial(serial);
+        }
+    }
+}
+
+/// A challenge just issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Issued {
+    /// The challenge.
+    pub challenge: [u8; CHALLENGE_LEN],
+    /// Whether it replaced an outstanding one (the address's share, or the table, was full).
+    pub replaced: bool,
+}
+
 /// Why no challenge could be issued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ChallengeError {
-    /// Too many challenges are outstanding (a flood): try again shortly.
-    #[error("too many logins in progress")]
-    Full,
     /// The random number generator failed.
     #[error("random number generator failed")]
     Random,
 }
 
 impl Challenges {
-    /// Challenges valid for `ttl` by `clock`, at most `capacity` outstanding.
-    pub fn new(ttl: Duration, capacity: usize, clock: SharedClock) -> Self {
+    /// Challenges valid for `ttl` by `clock`, at most `capacity` outstanding and at most
+    /// `per_address` of them for one client address.
+    pub fn new(ttl: Duration, capacity: usize, per_address: usize, clock: SharedClock) -> Self {
         Challenges {
-            pending: Mutex::new(HashMap::new()),
+            table: Mutex::new(ChallengeTable::default()),
             ttl,
-            capacity,
+            capacity: capacity.max(1),
+            per_address: per_address.max(1),
             clock,
         }
     }
 
-    /// A fresh challenge for `device`.
+    /// A fresh challenge for `device`, asked from `address`.
     pub fn issue(
         &self,
         device: DeviceId,
+        address: AddressKey,
         rng: &dyn SecureRandom,
-    ) -> Result<[u8; CHALLENGE_LEN], ChallengeError> {
+    ) -> Result<Issued, ChallengeError> {
         let challenge =
             holdfast_protocol::new_challenge(rng).map_err(|_| ChallengeError::Random)?;
         let now_ms = self.clock.now_ms();
-        let mut pending = self.lock();
-        if pending.len() >= self.capacity {
-            pending.retain(|_, p| p.is_live(now_ms, self.ttl));
-            if pending.len() >= self.capacity {
-                return Err(ChallengeError::Full);
-            }
+        let mut table = self.lock();
+        table.purge(now_ms, self.ttl);
+        let own = table.by_address.get(&address).map_or(0, VecDeque::len);
+        let replaced = if own >= self.per_address {
+            table
+                .by_address
+                .get(&address)
+                .and_then(|s| s.front().copied())
+        } else if table.pending.len() >= self.capacity {
+            table.by_age.first_key_value().map(|(serial, _)| *serial)
+        } else {
+            None
+        };
+        if let Some(serial) = replaced {
+            table.remove_serial(serial);
+            table.evicted = table.evicted.saturating_add(1);
         }
-        pending.insert(
+        let replaced = replaced.is_some();
+        let serial = table.next_serial;
+        table.next_serial = serial.saturating_add(1);
+        table.pending.insert(
             challenge,
             Pending {
                 device,
+                address,
+                serial,
                 issued_ms: now_ms,
             },
         );
-        Ok(challenge)
+        table.by_age.insert(serial, challenge);
+        table
+            .by_address
+            .entry(address)
+            .or_default()
+            .push_back(serial);
+        Ok(Issued {
+            challenge,
+            replaced,
+        })
     }
 
     /// Uses up `challenge`: true if it was issued to `device` and has not expired. A
@@ -249,8 +340,19 @@ impl Challenges {
         self.ttl
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; CHALLENGE_LEN], Pending>> {
-        self.pending
+    /// Challenges outstanding (some may have expired and not been dropped yet).
+    pub fn len(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// Challenges replaced by newer ones before they were answered or expired.
+    #[cfg(test)]
+    fn evicted(&self) -> u64 {
+        self.lock().evicted
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ChallengeTable> {
+        self.table
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -424,51 +526,97 @@ mod tests {
         assert!(TokenKey::load_or_create(&path, &rng).is_err());
     }
 
+    fn address(n: u8) -> AddressKey {
+        AddressKey::of(std::net::IpAddr::from([192, 0, 2, n]))
+    }
+
     #[test]
     fn a_challenge_is_for_one_device_and_one_use() {
         let rng = SystemRandom::new();
         let clock = ManualClock::at(1_000_000);
-        let challenges = Challenges::new(Duration::from_secs(60), 2, Arc::new(clock));
-        let a = DeviceId([1; 16]);
-        let b = DeviceId([2; 16]);
-        let c1 = challenges.issue(a, &rng).unwrap();
+        let challenges = Challenges::new(Duration::from_secs(60), 2, 2, Arc::new(clock));
+        let (a, b, here) = (DeviceId([1; 16]), DeviceId([2; 16]), address(1));
+        let c1 = challenges.issue(a, here, &rng).unwrap().challenge;
         assert!(challenges.redeem(&c1, a));
         assert!(!challenges.redeem(&c1, a), "used twice");
-        let c2 = challenges.issue(a, &rng).unwrap();
+        let c2 = challenges.issue(a, here, &rng).unwrap().challenge;
         assert!(!challenges.redeem(&c2, b), "another device");
         assert!(!challenges.redeem(&c2, a), "a failed try uses it up");
-        challenges.issue(a, &rng).unwrap();
-        challenges.issue(b, &rng).unwrap();
-        assert_eq!(challenges.issue(b, &rng), Err(ChallengeError::Full));
+        assert_eq!(challenges.len(), 0);
+        assert_eq!(challenges.evicted(), 0);
+    }
+
+    #[test]
+    fn a_flood_from_one_address_replaces_only_its_own_challenges() {
+        let rng = SystemRandom::new();
+        let clock = ManualClock::at(1_000_000);
+        let challenges = Challenges::new(Duration::from_secs(60), 100, 4, Arc::new(clock));
+        let (alice, bob) = (DeviceId([1; 16]), DeviceId([2; 16]));
+        let alices = challenges.issue(alice, address(1), &rng).unwrap().challenge;
+        let flood: Vec<_> = (0..1_000u32)
+            .map(|i| {
+                let device = DeviceId([(i % 251) as u8; 16]);
+                (
+                    device,
+                    challenges
+                        .issue(device, address(2), &rng)
+                        .unwrap()
+                        .challenge,
+                )
+            })
+            .collect();
+        assert_eq!(challenges.len(), 1 + 4, "the flood keeps its share");
+        assert_eq!(challenges.evicted(), 996);
+        let bobs = challenges.issue(bob, address(3), &rng).unwrap().challenge;
+        assert!(challenges.redeem(&alices, alice), "issued before the flood");
+        assert!(challenges.redeem(&bobs, bob), "issued during it");
+        // The flood's newest four are still answerable; its older ones are gone.
+        let (oldest, newest) = (flood[0], flood[999]);
+        assert!(!challenges.redeem(&oldest.1, oldest.0));
+        assert!(challenges.redeem(&newest.1, newest.0));
+    }
+
+    #[test]
+    fn a_full_table_replaces_its_oldest_challenge() {
+        let rng = SystemRandom::new();
+        let clock = ManualClock::at(1_000_000);
+        let challenges = Challenges::new(Duration::from_secs(60), 3, 3, Arc::new(clock));
+        let a = DeviceId([1; 16]);
+        let first = challenges.issue(a, address(1), &rng).unwrap().challenge;
+        let second = challenges.issue(a, address(2), &rng).unwrap().challenge;
+        let third = challenges.issue(a, address(3), &rng).unwrap().challenge;
+        let fourth = challenges.issue(a, address(4), &rng).unwrap().challenge;
+        assert_eq!(challenges.len(), 3);
+        assert!(!challenges.redeem(&first, a), "the oldest made room");
+        for c in [second, third, fourth] {
+            assert!(challenges.redeem(&c, a));
+        }
     }
 
     #[test]
     fn a_challenge_expires_after_its_lifetime_by_the_clock() {
         let rng = SystemRandom::new();
         let clock = ManualClock::at(1_000_000);
-        let challenges = Challenges::new(Duration::from_secs(60), 2, Arc::new(clock.clone()));
-        let a = DeviceId([1; 16]);
-        let in_time = challenges.issue(a, &rng).unwrap();
-        let late = challenges.issue(a, &rng).unwrap();
+        let challenges = Challenges::new(Duration::from_secs(60), 2, 2, Arc::new(clock.clone()));
+        let (a, here) = (DeviceId([1; 16]), address(1));
+        let in_time = challenges.issue(a, here, &rng).unwrap().challenge;
+        let late = challenges.issue(a, here, &rng).unwrap().challenge;
         clock.advance(Duration::from_millis(59_999));
-        assert_eq!(
-            challenges.issue(a, &rng),
-            Err(ChallengeError::Full),
-            "both are still live"
-        );
         assert!(challenges.redeem(&in_time, a), "answered just in time");
         clock.advance(Duration::from_millis(1));
         assert!(!challenges.redeem(&late, a), "answered a millisecond late");
 
-        // An expired challenge makes room once the store is full.
-        let stale = challenges.issue(a, &rng).unwrap();
-        challenges.issue(a, &rng).unwrap();
+        // Expired challenges are dropped as new ones come in, without counting as evicted.
+        challenges.issue(a, here, &rng).unwrap();
+        challenges.issue(a, here, &rng).unwrap();
         clock.advance(Duration::from_secs(60));
-        challenges.issue(a, &rng).unwrap();
-        assert!(!challenges.redeem(&stale, a));
+        let fresh = challenges.issue(a, here, &rng).unwrap().challenge;
+        assert_eq!(challenges.len(), 1);
+        assert_eq!(challenges.evicted(), 0);
+        assert!(challenges.redeem(&fresh, a));
 
         // A wall clock set back makes a challenge expire rather than live longer.
-        let set_back = challenges.issue(a, &rng).unwrap();
+        let set_back = challenges.issue(a, here, &rng).unwrap().challenge;
         clock.set(1_000_000);
         assert!(!challenges.redeem(&set_back, a));
     }

@@ -151,6 +151,20 @@ pub struct Limits {
     #[arg(long, env = "HOLDFAST_RELAY_CHALLENGE_TTL", default_value_t = 60)]
     pub challenge_ttl_secs: u64,
 
+    /// Login challenges outstanding at once, across all clients; past this a new one
+    /// replaces the oldest.
+    #[arg(long, env = "HOLDFAST_RELAY_MAX_CHALLENGES", default_value_t = 100_000)]
+    pub max_challenges: usize,
+
+    /// Login challenges one client address may have outstanding; past this its new one
+    /// replaces its oldest (so a flood from one address cannot push out anyone else's).
+    #[arg(
+        long,
+        env = "HOLDFAST_RELAY_MAX_CHALLENGES_PER_ADDRESS",
+        default_value_t = 64
+    )]
+    pub max_challenges_per_address: usize,
+
     /// How far a signed timestamp (push batch, team creation) may be from the relay's
     /// clock, in seconds.
     #[arg(long, env = "HOLDFAST_RELAY_MAX_CLOCK_SKEW", default_value_t = 600)]
@@ -186,6 +200,8 @@ impl Default for Limits {
             trusted_proxies: Vec::new(),
             token_ttl_secs: 3600,
             challenge_ttl_secs: 60,
+            max_challenges: 100_000,
+            max_challenges_per_address: 64,
             max_clock_skew_secs: 600,
             request_timeout_secs: 60,
             shutdown_timeout_secs: 10,
@@ -256,6 +272,10 @@ impl Config {
         check(
             l.challenge_ttl_secs >= 1,
             "--challenge-ttl-secs must be at least 1",
+        )?;
+        check(
+            l.max_challenges >= 1 && l.max_challenges_per_address >= 1,
+            "--max-challenges and --max-challenges-per-address must be at least 1",
         )?;
         check(
             l.request_timeout_secs >= 1,

@@ -45,6 +45,11 @@ impl Gauge {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Sets the value (for one read from elsewhere when metrics are rendered).
+    pub fn set(&self, value: i64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
     /// The value.
     pub fn get(&self) -> i64 {
         self.0.load(Ordering::Relaxed)
@@ -78,6 +83,11 @@ pub struct Metrics {
     pub live_connections: Gauge,
     /// Requests to the routes that need no token refused for their client address's rate.
     pub address_limited: Counter,
+    /// Login challenges replaced before they were answered (an address over its share, or
+    /// a full table).
+    pub challenges_replaced: Counter,
+    /// Login challenges outstanding (set when metrics are rendered).
+    pub challenges_outstanding: Gauge,
     errors: Vec<Counter>,
 }
 
@@ -96,6 +106,8 @@ impl Default for Metrics {
             live_messages: Counter::default(),
             live_connections: Gauge::default(),
             address_limited: Counter::default(),
+            challenges_replaced: Counter::default(),
+            challenges_outstanding: Gauge::default(),
             errors: ErrorCode::ALL.iter().map(|_| Counter::default()).collect(),
         }
     }
@@ -120,7 +132,7 @@ impl Metrics {
     /// The Prometheus text exposition, with the storage backend's write counters.
     pub fn render(&self, writes: WriteStats) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, u64); 11] = [
+        let counters: [(&str, &str, u64); 12] = [
             (
                 "holdfast_relay_push_requests_total",
                 "Push requests received.",
@@ -176,6 +188,11 @@ impl Metrics {
                 "Requests needing no token refused for their client address's rate.",
                 self.address_limited.get(),
             ),
+            (
+                "holdfast_relay_challenges_replaced_total",
+                "Login challenges replaced before they were answered.",
+                self.challenges_replaced.get(),
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(
@@ -189,6 +206,13 @@ impl Metrics {
              # TYPE holdfast_relay_live_connections gauge\n\
              holdfast_relay_live_connections {}",
             self.live_connections.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP holdfast_relay_login_challenges Login challenges outstanding.\n\
+             # TYPE holdfast_relay_login_challenges gauge\n\
+             holdfast_relay_login_challenges {}",
+            self.challenges_outstanding.get()
         );
         let _ = writeln!(
             out,

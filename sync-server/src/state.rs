@@ -18,9 +18,6 @@ use crate::membership::MembershipCache;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 
-/// Most login challenges outstanding at once.
-const MAX_CHALLENGES: usize = 100_000;
-
 /// The relay's shared state, generic over the storage backend. Cheap to clone.
 pub struct AppState<S> {
     inner: Arc<Shared<S>>,
@@ -77,7 +74,8 @@ impl<S: Storage> AppState<S> {
             inner: Arc::new(Shared {
                 challenges: Challenges::new(
                     limits.challenge_ttl(),
-                    MAX_CHALLENGES,
+                    limits.max_challenges,
+                    limits.max_challenges_per_address,
                     Arc::clone(&clock),
                 ),
                 rate: RateLimiter::new(

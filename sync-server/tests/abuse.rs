@@ -223,3 +223,56 @@ async fn invite_lookups_and_redeems_are_limited_per_address() {
         )
         .await;
 }
+
+#[tokio::test]
+async fn a_challenge_flood_from_one_address_cannot_push_out_anyone_elses_login() {
+    let (relay, _clock) = relay_with(Limits {
+        // The address limit off: this is about the table, not the rate.
+        address_rate_per_second: 0.0,
+        max_challenges: 50,
+        max_challenges_per_address: 8,
+        ..Limits::default()
+    })
+    .await;
+    let alice = relay.device();
+    let team = relay.create_team(&alice).await;
+    let asked = relay.challenge(&alice).await;
+
+    let stranger = client_from(2);
+    for _ in 0..500 {
+        assert_eq!(
+            ask_challenge(&relay, &stranger, random_device()).await,
+            StatusCode::OK
+        );
+    }
+    // Alice's challenge, asked before the flood, is still hers to answer.
+    let signature =
+        holdfast_protocol::sign_auth(&alice.key, &relay.origin, &alice.id, &asked).unwrap();
+    let answered = relay.answer(alice.id, &asked, &signature).await;
+    assert_eq!(answered.status(), StatusCode::OK);
+    // And a login that starts during the flood goes through.
+    let token = relay.login(&alice).await;
+    relay.team(&token, team).await;
+
+    let metrics = relay
+        .http
+        .get(relay.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "holdfast_relay_challenges_replaced_total 492"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "holdfast_relay_login_challenges 8"),
+        "{metrics}"
+    );
+}

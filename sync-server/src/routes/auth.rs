@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::json::{ApiJson, Hex};
 use crate::address::ClientAddress;
 use crate::auth::ChallengeError;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::Storage;
 
@@ -40,16 +40,17 @@ pub async fn challenge<S: Storage>(
     state.limit_address(from, "login requests")?;
     let ApiJson(request) = request?;
     tracing::Span::current().record("device", tracing::field::display(request.device));
-    let challenge = state
+    let issued = state
         .challenges()
-        .issue(request.device, state.rng())
+        .issue(request.device, from.key(), state.rng())
         .map_err(|e| match e {
-            ChallengeError::Full => ApiError::new(ErrorCode::Unavailable, e.to_string())
-                .retry_after(std::time::Duration::from_secs(1)),
             ChallengeError::Random => ApiError::internal(e),
         })?;
+    if issued.replaced {
+        state.metrics().challenges_replaced.inc();
+    }
     Ok(Json(ChallengeResponse {
-        challenge: Hex(challenge),
+        challenge: Hex(issued.challenge),
         expires_in: state.challenges().ttl().as_secs(),
     }))
 }
