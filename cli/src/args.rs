@@ -628,6 +628,10 @@ pub enum TeamCommand {
         /// The relay's address ("http://relay.example:7878").
         #[arg(long, value_name = "URL")]
         relay: String,
+        /// The team-creation token the relay's operator gave you, if the relay asks for one
+        /// [default: $HOLDFAST_CREATION_TOKEN].
+        #[arg(long, value_name = "TOKEN")]
+        creation_token: Option<String>,
     },
     /// The teams this device belongs to, with its role in each.
     List,

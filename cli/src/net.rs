@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use holdfast_core::model::ids::DeviceId;
 use holdfast_core::store::TeamInfo;
+use holdfast_core::sync::CreationToken;
 use holdfast_core::sync::RetryPolicy;
 use holdfast_core::{SharedStore, Store, SyncClient, SyncConfig};
 use tokio::runtime::Runtime;
@@ -23,6 +24,11 @@ pub fn runtime() -> Result<Runtime> {
         .map_err(|e| CliError::file("starting the network runtime", e))
 }
 
+/// Where a relay operator's team-creation token is read from (`holdfast team create
+/// --creation-token` overrides it): only a relay that does not let anyone create teams needs
+/// one, and only when this device registers a team it created.
+pub const CREATION_TOKEN_VAR: &str = "HOLDFAST_CREATION_TOKEN";
+
 /// The client's settings on the command line: a person is waiting, so an unreachable relay
 /// is reported after a few seconds rather than retried for long.
 pub fn sync_config() -> SyncConfig {
@@ -33,6 +39,10 @@ pub fn sync_config() -> SyncConfig {
             attempts: 4,
         },
         request_timeout: Duration::from_secs(20),
+        creation_token: std::env::var(CREATION_TOKEN_VAR)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| CreationToken::new(&t)),
         ..SyncConfig::default()
     }
 }
@@ -69,12 +79,17 @@ pub struct Session {
 impl Session {
     /// Shares `store` with a new sync client.
     pub fn new(store: Store) -> Result<Self> {
+        Self::with_config(store, sync_config())
+    }
+
+    /// Shares `store` with a new sync client set up with `config`.
+    pub fn with_config(store: Store, config: SyncConfig) -> Result<Self> {
         let me = Me::of(&store);
         let rt = runtime()?;
         let store = SharedStore::new(store);
         let client = {
             let _inside = rt.enter();
-            SyncClient::new(store.clone(), sync_config())?
+            SyncClient::new(store.clone(), config)?
         };
         Ok(Session {
             rt,
@@ -242,6 +257,11 @@ pub fn explain(e: holdfast_core::Error, team: &TeamInfo, doing: Doing) -> CliErr
         E::Relay { code, .. } if code == "membership_conflict" => format!(
             "team {t}: another device changed the team's membership at the same moment: \
              try again{kept}"
+        ),
+        E::Relay { code, .. } if code == "team_creation_refused" => format!(
+            "the relay at {relay} creates teams only with a team-creation token from its \
+             operator ({e}): ask them for one, then register team {t} with \
+             `{CREATION_TOKEN_VAR}=TOKEN holdfast sync`"
         ),
         // 401: the relay knows the device in no team; 403 (and Revoked): not (or no longer)
         // in this one.

@@ -53,6 +53,7 @@ fn holdfast() -> Command {
         .env_remove("HOLDFAST_KEYS")
         .env_remove("HOLDFAST_LOG")
         .env_remove("HOLDFAST_INVITE")
+        .env_remove("HOLDFAST_CREATION_TOKEN")
         .env("TZ", "UTC");
     c
 }
@@ -190,6 +191,45 @@ fn the_demo_converges_and_stops_by_itself() {
         assert_eq!(d["shared_case_heads"], devices[0]["shared_case_heads"]);
     }
     assert!(j["relay"]["envelopes_stored"].as_u64().unwrap() >= 13);
+}
+
+#[test]
+fn a_relay_that_asks_for_a_creation_token_gets_it_from_team_create_or_the_environment() {
+    const TOKEN: &str = "5b0e8a1f3c9d47e2b6a0c4d8e2f61a3b";
+    let mut relay = TestRelay::builder()
+        .team_creation_tokens(&[TOKEN])
+        .blocking_start();
+    let url = relay.url();
+
+    // Without the token: one line that says what to do; the team waits on the device.
+    let admin = Device::new("Sam Okafor");
+    let line = admin.fails(&["team", "create", "--relay", &url]);
+    assert!(line.contains("team-creation token"), "{line}");
+    assert!(line.contains("HOLDFAST_CREATION_TOKEN"), "{line}");
+    let teams = admin.json(&["team", "list"]);
+    assert_eq!(teams[0]["registered"], false, "{teams}");
+    // `holdfast sync` with the token in the environment registers it.
+    let mut sync = admin.command(&["sync"]);
+    let out = sync.env("HOLDFAST_CREATION_TOKEN", TOKEN).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(admin.json(&["team", "list"])[0]["registered"], true);
+
+    // With the flag, at once; a wrong one is refused.
+    let other = Device::new("Priya Natarajan");
+    let wrong = "0".repeat(32);
+    let line = other.fails(&[
+        "team",
+        "create",
+        "--relay",
+        &url,
+        "--creation-token",
+        &wrong,
+    ]);
+    assert!(line.contains("not one this relay accepts"), "{line}");
+    let third = Device::new("Lee Quinn");
+    let created = third.json(&["team", "create", "--relay", &url, "--creation-token", TOKEN]);
+    assert_eq!(created["registered"], true, "{created}");
+    relay.blocking_stop();
 }
 
 #[test]

@@ -13,6 +13,7 @@ use holdfast_protocol::{
 };
 
 use crate::error::{Error, Result};
+use crate::team_creation::{CreationToken, TeamCreation, TeamCreationPolicy};
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
@@ -55,6 +56,24 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "HOLDFAST_RELAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Who may create teams: `open` (anyone who reaches the relay) or `token` (only with a
+    /// --team-creation-token). Default: `token` once a token is set; otherwise `open` for a
+    /// relay reached on loopback, and a relay reached elsewhere refuses to start until you
+    /// choose.
+    #[arg(long, env = "HOLDFAST_RELAY_TEAM_CREATION", value_enum)]
+    pub team_creation: Option<TeamCreation>,
+
+    /// A team-creation token to hand a practice's admin (at least 32 characters:
+    /// `openssl rand -hex 32`). Repeat the flag for several; the environment variable takes
+    /// a comma-separated list, and keeps them out of the process list.
+    #[arg(
+        long = "team-creation-token",
+        env = "HOLDFAST_RELAY_TEAM_CREATION_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub team_creation_tokens: Vec<CreationToken>,
 
     /// Limits and timeouts.
     #[command(flatten)]
@@ -219,6 +238,8 @@ impl Config {
             data_dir: data_dir.into(),
             public_url: None,
             log_format: LogFormat::Text,
+            team_creation: None,
+            team_creation_tokens: Vec::new(),
             limits: Limits::default(),
             clock: system_clock(),
         }
@@ -291,7 +312,19 @@ impl Config {
                 "--public-url must be 1 to 65,535 bytes",
             )?;
         }
+        self.team_creation_policy()?;
         Ok(())
+    }
+
+    /// Who may create teams, from `--team-creation` and the tokens (see
+    /// [`crate::team_creation`]); judged on the public URL, or the listen address.
+    pub fn team_creation_policy(&self) -> Result<TeamCreationPolicy> {
+        let origin = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen));
+        TeamCreationPolicy::resolve(self.team_creation, &self.team_creation_tokens, &origin)
+            .map_err(Error::Config)
     }
 }
 
@@ -358,5 +391,49 @@ mod tests {
         .unwrap();
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(matches!(config.validate(), Err(Error::Config(m)) if m.contains("batch")));
+    }
+
+    #[test]
+    fn a_relay_off_loopback_must_say_who_may_create_teams() {
+        let public = [
+            "holdfast-relay",
+            "--public-url",
+            "https://relay.example.org",
+        ];
+        let config = Config::try_parse_from(public).unwrap();
+        assert!(
+            matches!(config.validate(), Err(Error::Config(m)) if m.contains("--team-creation-token"))
+        );
+        let token = "0123456789abcdef0123456789abcdef";
+        let config = Config::try_parse_from(
+            public
+                .iter()
+                .copied()
+                .chain(["--team-creation-token", token]),
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert!(matches!(
+            config.team_creation_policy().unwrap(),
+            TeamCreationPolicy::Token(t) if t.len() == 1
+        ));
+        assert!(!format!("{config:?}").contains(token), "tokens never print");
+        let config =
+            Config::try_parse_from(public.iter().copied().chain(["--team-creation", "open"]))
+                .unwrap();
+        assert_eq!(
+            config.team_creation_policy().unwrap(),
+            TeamCreationPolicy::Open
+        );
+        let listen_all = ["holdfast-relay", "--listen", "0.0.0.0:7878"];
+        assert!(
+            Config::try_parse_from(listen_all)
+                .unwrap()
+                .validate()
+                .is_err()
+        );
+        assert!(
+            Config::try_parse_from(["holdfast-relay", "--team-creation-token", "short"]).is_err()
+        );
     }
 }

@@ -92,6 +92,7 @@ error_codes! {
     MissingKeyBundles = "missing_key_bundles", BAD_REQUEST;
     StaleEpoch = "stale_epoch", CONFLICT;
     TooManyInvites = "too_many_invites", TOO_MANY_REQUESTS;
+    TeamCreationRefused = "team_creation_refused", FORBIDDEN;
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
     BatchTooLarge = "batch_too_large", PAYLOAD_TOO_LARGE;
     EnvelopeTooLarge = "envelope_too_large", PAYLOAD_TOO_LARGE;

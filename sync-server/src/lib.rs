@@ -37,7 +37,7 @@
 //!
 //! | method and path | who | request | response |
 //! |---|---|---|---|
-//! | `POST /v1/teams` | anyone | `{"genesis"}` | `201 {"team", "head": 0, "device", "role": "admin", "epoch": 1, "membership_len": 1}` |
+//! | `POST /v1/teams` | anyone the operator allows (see [`team_creation`]) | `{"genesis", "creation_token"?}` | `201 {"team", "head": 0, "device", "role": "admin", "epoch": 1, "membership_len": 1}` |
 //! | `POST /v1/auth/challenge` | anyone | `{"device"}` | `{"challenge", "expires_in"}` |
 //! | `POST /v1/auth/token` | anyone | `{"device", "challenge", "signature"}` | `{"token", "expires_in"}` |
 //! | `GET /v1/teams/{team}` | member | — | `{"team", "head", "device", "role", "epoch", "membership_len"}` |
@@ -58,7 +58,7 @@
 //! `unauthorized`, `forbidden`, `revoked` (to a device revoked from the team), `not_allowed`
 //! (403), `not_found`, `no_such_invite` (404),
 //! `method_not_allowed`, `team_exists`, `device_key_conflict`, `membership_conflict`,
-//! `invite_used`, `stale_epoch` (409), `too_many_invites` (429), `invite_expired` (410), `payload_too_large`,
+//! `invite_used`, `stale_epoch` (409), `too_many_invites` (429), `team_creation_refused` (403), `invite_expired` (410), `payload_too_large`,
 //! `batch_too_large`, `envelope_too_large` (413), `bad_batch`, `bad_signature` (403 for a
 //! membership entry), `wrong_author`, `wrong_team`, `stale_timestamp`,
 //! `missing_key_bundles` (400), `rate_limited` (429, with `Retry-After`), `timeout`,
@@ -74,6 +74,7 @@ pub mod metrics;
 mod routes;
 mod state;
 pub mod storage;
+pub mod team_creation;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -90,6 +91,7 @@ pub use config::{Config, Limits, LogFormat};
 pub use error::{ApiError, Error, ErrorCode, INTERNAL_MESSAGE, Result};
 pub use state::AppState;
 pub use storage::{SqliteStorage, Storage};
+pub use team_creation::{CreationToken, TeamCreation, TeamCreationPolicy};
 
 /// The relay's router over `state`: every route, with its middleware.
 pub fn app<S: Storage>(state: AppState<S>) -> Router {
@@ -124,12 +126,15 @@ pub async fn serve_with<S: Storage>(config: Config, storage: S) -> Result<Runnin
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local_addr}"));
+    let team_creation = config.team_creation_policy()?;
+    tracing::info!(team_creation = %team_creation.describe(), "who may create teams");
     let state = AppState::new(
         storage,
         config.limits.clone(),
         origin.clone(),
         tokens,
         config.clock.clone(),
+        team_creation,
     );
     let drain = config.limits.shutdown_timeout();
     let task = tokio::spawn(run(listener, state.clone(), drain));

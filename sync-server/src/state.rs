@@ -17,6 +17,7 @@ use crate::limits::{RateLimiter, address_limited, rate_limited};
 use crate::membership::MembershipCache;
 use crate::metrics::Metrics;
 use crate::storage::Storage;
+use crate::team_creation::TeamCreationPolicy;
 
 /// The relay's shared state, generic over the storage backend. Cheap to clone.
 pub struct AppState<S> {
@@ -29,6 +30,7 @@ struct Shared<S> {
     origin: String,
     clock: SharedClock,
     tokens: TokenKey,
+    team_creation: TeamCreationPolicy,
     challenges: Challenges,
     members: MembershipCache,
     rate: RateLimiter,
@@ -61,13 +63,15 @@ impl<S> std::fmt::Debug for AppState<S> {
 impl<S: Storage> AppState<S> {
     /// State for a relay reached at `origin` (what devices sign into login answers, e.g.
     /// `http://127.0.0.1:7878`), storing into `storage`, signing tokens with `tokens`,
-    /// reading the time from `clock` (`Config::clock`: the system clock outside tests).
+    /// reading the time from `clock` (`Config::clock`: the system clock outside tests),
+    /// letting create teams whom `team_creation` allows.
     pub fn new(
         storage: S,
         limits: Limits,
         origin: impl Into<String>,
         tokens: TokenKey,
         clock: SharedClock,
+        team_creation: TeamCreationPolicy,
     ) -> Self {
         let (shutdown, _) = watch::channel(false);
         AppState {
@@ -99,6 +103,7 @@ impl<S: Storage> AppState<S> {
                 origin: origin.into(),
                 clock,
                 tokens,
+                team_creation,
                 metrics: Metrics::default(),
                 rng: SystemRandom::new(),
                 shutdown,
@@ -141,6 +146,11 @@ impl<S: Storage> AppState<S> {
     /// The token key.
     pub fn tokens(&self) -> &TokenKey {
         &self.inner.tokens
+    }
+
+    /// Who may create teams.
+    pub fn team_creation(&self) -> &TeamCreationPolicy {
+        &self.inner.team_creation
     }
 
     pub(crate) fn challenges(&self) -> &Challenges {

@@ -78,6 +78,16 @@ impl TestRelayBuilder {
         self
     }
 
+    /// Teams only with one of `tokens` (the relay's `--team-creation-token`). Panics on a
+    /// token the relay would refuse (shorter than 32 characters).
+    pub fn team_creation_tokens(mut self, tokens: &[&str]) -> Self {
+        self.config.team_creation_tokens = tokens
+            .iter()
+            .map(|t| t.parse().expect("a team-creation token the relay accepts"))
+            .collect();
+        self
+    }
+
     /// The origin devices reach the relay by (a proxy's URL), which they sign into logins.
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         self.config.public_url = Some(url.into());

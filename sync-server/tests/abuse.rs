@@ -276,3 +276,51 @@ async fn a_challenge_flood_from_one_address_cannot_push_out_anyone_elses_login()
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn only_the_operators_token_creates_a_team_when_the_relay_asks_for_one() {
+    const PRACTICE: &str = "2f1c0d6e9a8b7c6d5e4f30211a2b3c4d";
+    const OTHER: &str = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b";
+    let server = TestRelay::builder()
+        .team_creation_tokens(&[PRACTICE, OTHER])
+        .start()
+        .await;
+    let relay = Relay::serving(server);
+    let admin = relay.device();
+    let genesis = |device: &common::Device| {
+        hex::encode(device.genesis(random_team(), device.now_ms()).as_bytes())
+    };
+    let create =
+        |body: serde_json::Value| relay.http.post(relay.at("/v1/teams")).json(&body).send();
+
+    let message = expect_error(
+        create(json!({ "genesis": genesis(&admin) })).await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "team_creation_refused",
+    )
+    .await;
+    assert!(message.contains("team-creation token"), "{message}");
+    let wrong = "0000000000000000000000000000000000";
+    expect_error(
+        create(json!({ "genesis": genesis(&admin), "creation_token": wrong }))
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+        "team_creation_refused",
+    )
+    .await;
+    // Nothing was stored: the same device logs in nowhere.
+    assert_eq!(
+        relay.try_login(&admin).await.unwrap_err().0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    for token in [PRACTICE, OTHER] {
+        let device = relay.device();
+        let created = create(json!({ "genesis": genesis(&device), "creation_token": token }))
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        relay.login(&device).await;
+    }
+}

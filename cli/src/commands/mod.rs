@@ -160,7 +160,10 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
             } => directory::show(&ctx, &dir, &asset),
         },
         Command::Team(c) => match c {
-            TeamCommand::Create { relay } => team::create(&ctx, &relay),
+            TeamCommand::Create {
+                relay,
+                creation_token,
+            } => team::create(&ctx, &relay, creation_token.as_deref()),
             TeamCommand::List => team::list(&ctx),
         },
         Command::Invite(c) => match c {

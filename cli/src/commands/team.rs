@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use holdfast_core::access::TeamDevice;
 use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::store::{CaseloadFilter, TeamInfo};
-use holdfast_core::sync::Role;
+use holdfast_core::sync::{CreationToken, Role};
 use holdfast_core::{Error as CoreError, Store, TeamId};
 use serde::Serialize;
 
@@ -48,8 +48,12 @@ struct TeamCreated {
     current: bool,
 }
 
-pub(super) fn create(ctx: &Ctx, relay: &str) -> Result<Output> {
-    let s = Session::new(ctx.device.open()?)?;
+pub(super) fn create(ctx: &Ctx, relay: &str, creation_token: Option<&str>) -> Result<Output> {
+    let mut config = net::sync_config();
+    if let Some(token) = creation_token {
+        config.creation_token = Some(CreationToken::new(token));
+    }
+    let s = Session::with_config(ctx.device.open()?, config)?;
     let relay = net::check_relay(&s.rt, relay)?;
     let team = s.lock()?.create_team(&relay)?;
     let info = s.lock()?.team(team)?;

@@ -46,6 +46,10 @@ pub struct SyncConfig {
     pub retry: RetryPolicy,
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
+    /// A team-creation token from the relay's operator, sent with the genesis entry when
+    /// this device registers a team it created (a relay that does not let anyone create
+    /// teams asks for one).
+    pub creation_token: Option<CreationToken>,
 }
 
 impl Default for SyncConfig {
@@ -56,7 +60,25 @@ impl Default for SyncConfig {
             pull_limit: 500,
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(30),
+            creation_token: None,
         }
+    }
+}
+
+/// A relay operator's team-creation token. Debug output never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CreationToken(String);
+
+impl CreationToken {
+    /// The token as the operator gave it (surrounding whitespace dropped).
+    pub fn new(token: &str) -> Self {
+        CreationToken(token.trim().to_owned())
+    }
+}
+
+impl std::fmt::Debug for CreationToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CreationToken(..)")
     }
 }
 
@@ -486,7 +508,8 @@ impl SyncClient {
     // Teams and devices
 
     /// Registers `team` with the relay if this device created it and the relay does not
-    /// know it yet: its self-signed genesis entry (no token needed).
+    /// know it yet: its self-signed genesis entry (no device token; the team-creation token
+    /// of [`SyncConfig::creation_token`], if the relay's operator gave one).
     pub async fn register_team(&self, team: TeamId) -> Result<()> {
         let (info, genesis) = self
             .inner
@@ -504,7 +527,10 @@ impl SyncClient {
         let Some(genesis) = genesis else {
             return Ok(());
         };
-        let body = serde_json::json!({ "genesis": hex::encode(genesis) });
+        let mut body = serde_json::json!({ "genesis": hex::encode(genesis) });
+        if let Some(CreationToken(token)) = &self.inner.config.creation_token {
+            body["creation_token"] = token.clone().into();
+        }
         let result: Result<(StatusCode, serde_json::Value)> = self
             .json(
                 &info.relay_url,

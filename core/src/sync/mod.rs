@@ -25,7 +25,7 @@ mod shared;
 pub use crate::store::SyncStatus;
 pub use access::{DEFAULT_INVITE_TTL_MS, Enrolled, Joined};
 pub use backoff::RetryPolicy;
-pub use client::{PullReport, PushReport, SyncClient, SyncConfig, SyncReport};
+pub use client::{CreationToken, PullReport, PushReport, SyncClient, SyncConfig, SyncReport};
 pub use holdfast_protocol::Role;
 pub use live::LiveHandle;
 pub use shared::SharedStore;

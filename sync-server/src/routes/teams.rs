@@ -10,18 +10,33 @@ use serde::{Deserialize, Serialize};
 use super::json::{ApiJson, Hex, HexBytes};
 use crate::address::ClientAddress;
 use crate::auth::TeamMember;
-use crate::error::{ApiError, entry_error};
+use crate::error::{ApiError, ErrorCode, entry_error};
 use crate::limits::check_fresh;
 use crate::membership::{LogEntry, TeamLog};
 use crate::state::AppState;
 use crate::storage::{NewTeam, Role, Storage};
 
-/// `POST /v1/teams`: `{"genesis": "<hex entry>"}`.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/teams`: `{"genesis": "<hex entry>", "creation_token": "<token>"}`.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeam {
     /// The team's genesis entry (`HFM1`, op Genesis), signed by the creating device.
     pub genesis: HexBytes,
+    /// A team-creation token from the relay's operator (needed unless creation is open).
+    #[serde(default)]
+    pub creation_token: Option<String>,
+}
+
+impl std::fmt::Debug for CreateTeam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateTeam")
+            .field("genesis", &self.genesis)
+            .field(
+                "creation_token",
+                &self.creation_token.as_ref().map(|_| ".."),
+            )
+            .finish()
+    }
 }
 
 /// A team as its members see it.
@@ -69,9 +84,11 @@ pub struct Roster {
     pub devices: Vec<DeviceView>,
 }
 
-/// Creates a team from its genesis entry. No token: the device is not on any roster yet;
-/// the entry's signature proves it holds the key it registers, and its time must be fresh.
-/// Limited per client address (every attempt counts, refused ones too).
+/// Creates a team from its genesis entry. No device token: the device is not on any roster
+/// yet; the entry's signature proves it holds the key it registers, and its time must be
+/// fresh. The relay's operator decides who may (a team-creation token, unless creation is
+/// open: `403 team_creation_refused`). Limited per client address (every attempt counts,
+/// refused ones too).
 pub async fn create<S: Storage>(
     State(state): State<AppState<S>>,
     from: ClientAddress,
@@ -80,6 +97,10 @@ pub async fn create<S: Storage>(
     state.limit_address(from, "requests")?;
     state.limit_team_creation(from)?;
     let ApiJson(request) = request?;
+    state
+        .team_creation()
+        .check(request.creation_token.as_deref())
+        .map_err(|e| ApiError::new(ErrorCode::TeamCreationRefused, e.to_string()))?;
     let entry = Entry::decode(&request.genesis.0).map_err(entry_error)?;
     let Op::Genesis {
         device,
