@@ -13,6 +13,7 @@ use holdfast_protocol::{
 };
 
 use crate::error::{Error, Result};
+use crate::storage::TeamQuota;
 use crate::team_creation::{CreationToken, TeamCreation, TeamCreationPolicy};
 
 /// Default listen address.
@@ -102,6 +103,19 @@ pub struct Limits {
     /// Largest envelope, in bytes (at most 4,194,449).
     #[arg(long, env = "HOLDFAST_RELAY_MAX_ENVELOPE_BYTES", default_value_t = MAX_ENVELOPE)]
     pub max_envelope_bytes: usize,
+
+    /// Envelopes one team may hold (0: no limit). A push past it is refused whole with
+    /// `413 team_quota_exceeded`; envelopes the team already holds do not count again.
+    #[arg(
+        long,
+        env = "HOLDFAST_RELAY_TEAM_QUOTA_ENVELOPES",
+        default_value_t = 10_000_000
+    )]
+    pub team_quota_envelopes: u64,
+
+    /// Bytes of envelopes one team may hold (0: no limit), refused the same way.
+    #[arg(long, env = "HOLDFAST_RELAY_TEAM_QUOTA_BYTES", default_value_t = 4 << 30)]
+    pub team_quota_bytes: u64,
 
     /// Envelopes in a pull page when the request gives no `limit`.
     #[arg(
@@ -208,6 +222,8 @@ impl Default for Limits {
             max_body_bytes: MAX_PUSH_BYTES,
             max_batch_envelopes: MAX_BATCH,
             max_envelope_bytes: MAX_ENVELOPE,
+            team_quota_envelopes: 10_000_000,
+            team_quota_bytes: 4 << 30,
             default_pull_limit: 1000,
             max_pull_limit: 10_000,
             max_page_bytes: 8 * 1024 * 1024,
@@ -329,6 +345,14 @@ impl Config {
 }
 
 impl Limits {
+    /// What each team may store.
+    pub fn team_quota(&self) -> TeamQuota {
+        TeamQuota {
+            envelopes: self.team_quota_envelopes,
+            bytes: self.team_quota_bytes,
+        }
+    }
+
     /// The token lifetime.
     pub fn token_ttl(&self) -> Duration {
         Duration::from_secs(self.token_ttl_secs)

@@ -96,6 +96,7 @@ error_codes! {
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
     BatchTooLarge = "batch_too_large", PAYLOAD_TOO_LARGE;
     EnvelopeTooLarge = "envelope_too_large", PAYLOAD_TOO_LARGE;
+    TeamQuotaExceeded = "team_quota_exceeded", PAYLOAD_TOO_LARGE;
     BadBatch = "bad_batch", BAD_REQUEST;
     BadSignature = "bad_signature", BAD_REQUEST;
     WrongAuthor = "wrong_author", BAD_REQUEST;
@@ -249,6 +250,12 @@ impl From<storage::Error> for ApiError {
             // Routes check membership first, so a missing team here is a race with nothing
             // (teams are never deleted) or a bug: do not tell the caller more than 403 would.
             S::NoSuchTeam(_) => ApiError::forbidden("not a member of this team"),
+            // 413, not 507: sending the same push again cannot help until the operator
+            // raises the quota, and clients retry 5xx answers.
+            S::QuotaExceeded { .. } => ApiError::new(
+                ErrorCode::TeamQuotaExceeded,
+                format!("{e}: the relay's operator can raise the team's quota"),
+            ),
             S::Closed => ApiError::new(ErrorCode::Unavailable, "the relay is shutting down")
                 .retry_after(Duration::from_secs(1)),
             S::Backend(_) => ApiError::internal(e),

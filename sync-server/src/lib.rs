@@ -59,7 +59,7 @@
 //! (403), `not_found`, `no_such_invite` (404),
 //! `method_not_allowed`, `team_exists`, `device_key_conflict`, `membership_conflict`,
 //! `invite_used`, `stale_epoch` (409), `too_many_invites` (429), `team_creation_refused` (403), `invite_expired` (410), `payload_too_large`,
-//! `batch_too_large`, `envelope_too_large` (413), `bad_batch`, `bad_signature` (403 for a
+//! `batch_too_large`, `envelope_too_large`, `team_quota_exceeded` (413), `bad_batch`, `bad_signature` (403 for a
 //! membership entry), `wrong_author`, `wrong_team`, `stale_timestamp`,
 //! `missing_key_bundles` (400), `rate_limited` (429, with `Retry-After`), `timeout`,
 //! `unavailable` (503) and `internal` (500, message always "internal error").
@@ -126,6 +126,7 @@ pub async fn serve_with<S: Storage>(config: Config, storage: S) -> Result<Runnin
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local_addr}"));
+    storage.set_team_quota(config.limits.team_quota());
     let team_creation = config.team_creation_policy()?;
     tracing::info!(team_creation = %team_creation.describe(), "who may create teams");
     let state = AppState::new(

@@ -324,3 +324,39 @@ async fn only_the_operators_token_creates_a_team_when_the_relay_asks_for_one() {
         relay.login(&device).await;
     }
 }
+
+#[tokio::test]
+async fn a_push_past_the_teams_quota_is_refused_with_a_clear_error() {
+    let (relay, _clock) = relay_with(Limits {
+        team_quota_envelopes: 5,
+        ..Limits::default()
+    })
+    .await;
+    let alice = relay.device();
+    let team = relay.create_team(&alice).await;
+    let token = relay.login(&alice).await;
+    let changes = alice.changes(team, 0, 6, 100);
+    relay
+        .push_ok(&token, team, alice.batch(team, &changes[..4]))
+        .await;
+    let refused = relay
+        .push(&token, team, alice.batch(team, &changes[3..6]))
+        .await;
+    let message = expect_error(
+        refused,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "team_quota_exceeded",
+    )
+    .await;
+    assert!(
+        message.contains("would hold 6 envelopes, past its quota of 5"),
+        "{message}"
+    );
+    assert!(message.contains("operator"), "{message}");
+    assert_eq!(relay.pull_all(&token, team, "").await.len(), 4);
+    // What fits still goes in, and the team still reads.
+    relay
+        .push_ok(&token, team, alice.batch(team, &changes[3..5]))
+        .await;
+    assert_eq!(relay.pull_all(&token, team, "").await.len(), 5);
+}

@@ -313,6 +313,9 @@ impl Storage for Hooked {
     ) -> storage::Result<u64> {
         self.inner.document_head(team, document).await
     }
+    fn set_team_quota(&self, quota: storage::TeamQuota) {
+        self.inner.set_team_quota(quota);
+    }
     fn heads(&self) -> &TeamHeads {
         self.inner.heads()
     }

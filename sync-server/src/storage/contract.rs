@@ -30,7 +30,7 @@ use holdfast_protocol::{
 
 use super::{
     BundleRequest, Bytes, Device, Error, MembershipAppend, NewBundle, NewEnvelope, NewTeam,
-    PullRequest, RosterChange, Storage,
+    PullRequest, RosterChange, Storage, TeamQuota,
 };
 
 /// Opens storage for the contract: each call to [`open`](Self::open) gives an empty
@@ -67,6 +67,7 @@ macro_rules! storage_contract_tests {
             bundles_are_served_per_recipient,
             pull_filters_by_document,
             push_is_idempotent_by_id,
+            team_quota_refuses_what_would_pass_it,
             sequence_numbers_are_per_team_and_gap_free,
             pull_pages_by_count_and_bytes,
             compact_pull_leaves_out_what_snapshots_cover,
@@ -801,6 +802,112 @@ pub async fn push_is_idempotent_by_id<B: Backend>(backend: &mut B) {
     assert_eq!(got, want, "every envelope once, byte for byte, in order");
     assert!(!page.more);
     assert_eq!(page.next, 4);
+    storage.close().await.unwrap();
+}
+
+/// A push that would take a team past its quota (envelopes, or bytes) is refused whole and
+/// stores nothing; envelopes the team holds already do not count again; other teams are
+/// not affected; what a team holds is still counted after reopening.
+pub async fn team_quota_refuses_what_would_pass_it<B: Backend>(backend: &mut B) {
+    let storage = backend.open().await;
+    let team = new_team(&storage, 1).await;
+    let other = new_team(&storage, 2).await;
+    let doc = DocumentId([0xd0; 16]);
+    let e = changes(&team, doc, 0, 4);
+    storage.set_team_quota(TeamQuota {
+        envelopes: 3,
+        bytes: 0,
+    });
+    let first = storage
+        .push(team.team, e[..2].to_vec(), RECEIVED_MS)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&first), [(1, false), (2, false)]);
+    let over = storage
+        .push(
+            team.team,
+            vec![e[1].clone(), e[2].clone(), e[3].clone()],
+            RECEIVED_MS,
+        )
+        .await;
+    match over {
+        Err(Error::QuotaExceeded {
+            team: t,
+            what: "envelopes",
+            would_hold: 4,
+            quota: 3,
+        }) if t == team.team => {}
+        other => panic!("expected the envelope quota, got {other:?}"),
+    }
+    assert_eq!(
+        storage.head(team.team).await.unwrap(),
+        Some(2),
+        "nothing stored"
+    );
+    // Up to the quota, duplicates (twice in one push, or stored already) counting once.
+    let fits = storage
+        .push(
+            team.team,
+            vec![e[0].clone(), e[2].clone(), e[2].clone()],
+            RECEIVED_MS,
+        )
+        .await
+        .unwrap();
+    assert_eq!(seqs(&fits), [(1, true), (3, false), (3, true)]);
+    let again = storage
+        .push(team.team, e[..3].to_vec(), RECEIVED_MS)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&again), [(1, true), (2, true), (3, true)]);
+    assert!(matches!(
+        storage
+            .push(team.team, vec![e[3].clone()], RECEIVED_MS)
+            .await,
+        Err(Error::QuotaExceeded { .. })
+    ));
+    // Every team has its own.
+    let theirs = changes(&other, doc, 100, 3);
+    storage.push(other.team, theirs, RECEIVED_MS).await.unwrap();
+
+    // Bytes: room for the stored three and one more envelope of this size, not two.
+    let size = |n: &NewEnvelope| n.bytes.len() as u64;
+    let held: u64 = e[..3].iter().map(size).sum();
+    let more = changes(&team, doc, 10, 2);
+    storage.set_team_quota(TeamQuota {
+        envelopes: 0,
+        bytes: held + size(&more[0]),
+    });
+    match storage.push(team.team, more.clone(), RECEIVED_MS).await {
+        Err(Error::QuotaExceeded {
+            what: "bytes of envelopes",
+            would_hold,
+            ..
+        }) => assert_eq!(would_hold, held + size(&more[0]) + size(&more[1])),
+        other => panic!("expected the byte quota, got {other:?}"),
+    }
+    storage
+        .push(team.team, vec![more[0].clone()], RECEIVED_MS)
+        .await
+        .unwrap();
+
+    // What a team holds is counted from what is stored: still full after reopening.
+    let storage = backend.reopen(storage).await;
+    storage.set_team_quota(TeamQuota {
+        envelopes: 0,
+        bytes: held + size(&more[0]),
+    });
+    assert!(matches!(
+        storage
+            .push(team.team, vec![more[1].clone()], RECEIVED_MS)
+            .await,
+        Err(Error::QuotaExceeded { .. })
+    ));
+    storage.set_team_quota(TeamQuota::default());
+    let unlimited = storage
+        .push(team.team, vec![more[1].clone()], RECEIVED_MS)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&unlimited), [(5, false)]);
     storage.close().await.unwrap();
 }
 

@@ -20,7 +20,9 @@
 //! - **key bundles**: store bundles and read those addressed to some recipients;
 //! - **push**: store a batch of envelopes *already validated by the caller* (decoded,
 //!   signature and authorship checked) and answer, per envelope, its team sequence number
-//!   and whether it was a duplicate; idempotent by envelope id;
+//!   and whether it was a duplicate; idempotent by envelope id; refused whole past the
+//!   team's quota of envelopes and bytes ([`Storage::set_team_quota`]), counted with the
+//!   write so concurrent pushes cannot overshoot it;
 //! - **pull**: a page of envelopes after a cursor, bounded by count and bytes, optionally
 //!   compacted (see [`PullRequest::compact`]);
 //! - **head**: a team's latest sequence number, and [`TeamHeads`], the in-process fan-out
@@ -33,8 +35,9 @@
 //!
 //! `PgStorage` would hold a connection pool and implement each method with one
 //! transaction: `push` does `SELECT head FROM teams WHERE id = $1 FOR UPDATE`, then
-//! `INSERT … ON CONFLICT (id) DO NOTHING` per envelope (or one multi-row insert), then
-//! `UPDATE teams SET head`, then `COMMIT` followed by `NOTIFY holdfast_heads, '<team>:<head>'`.
+//! `INSERT … ON CONFLICT (id) DO NOTHING` per envelope (or one multi-row insert), checks
+//! the quota against the locked row's counts, then `UPDATE teams SET head, envelope_bytes`,
+//! then `COMMIT` followed by `NOTIFY holdfast_heads, '<team>:<head>'`.
 //! The row lock serialises pushes per team (sequence numbers stay gap-free) while pushes to
 //! different teams run in parallel, and PostgreSQL already groups concurrent commits into
 //! one WAL flush, so the explicit writer thread of the SQLite backend is not needed. Each
@@ -87,6 +90,21 @@ pub enum Error {
         expected: u64,
         /// The actual length.
         len: u64,
+    },
+    /// Storing a push would take the team past its quota ([`Storage::set_team_quota`]);
+    /// nothing of it was stored.
+    #[error(
+        "team {team} would hold {would_hold} {what}, past its quota of {quota}; nothing was stored"
+    )]
+    QuotaExceeded {
+        /// The team.
+        team: TeamId,
+        /// What the quota counts: `"envelopes"` or `"bytes of envelopes"`.
+        what: &'static str,
+        /// What the team would hold with the push.
+        would_hold: u64,
+        /// The quota.
+        quota: u64,
     },
     /// The backend is closed or shutting down.
     #[error("storage is closed")]
@@ -385,6 +403,15 @@ impl fmt::Debug for Page {
     }
 }
 
+/// How much one team may store (see [`Storage::set_team_quota`]). 0 means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TeamQuota {
+    /// Envelopes a team may hold.
+    pub envelopes: u64,
+    /// Bytes of envelopes a team may hold (the envelopes' own bytes, as pushed).
+    pub bytes: u64,
+}
+
 /// Counters a backend keeps about its writes, for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct WriteStats {
@@ -491,6 +518,13 @@ pub trait Storage: Send + Sync + 'static {
 
     /// A team's head, key epoch and membership length; `None` if it does not exist.
     fn team(&self, team: TeamId) -> impl Future<Output = Result<Option<TeamInfo>>> + Send;
+
+    /// Sets how much each team may store from now on: a push that would take a team past
+    /// `quota` is refused whole with [`Error::QuotaExceeded`] and stores nothing.
+    /// Envelopes the team already holds (duplicates) do not count again. Exact under
+    /// concurrent pushes: the check and the write happen together. The relay sets it once,
+    /// at start-up; a new backend has no quota.
+    fn set_team_quota(&self, quota: TeamQuota);
 
     /// The live fan-out of team heads, published by the backend after each commit.
     fn heads(&self) -> &TeamHeads;

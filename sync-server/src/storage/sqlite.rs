@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::{
     BundlePage, BundleRequest, Device, Error, MembershipAppend, MembershipEntry, NewBundle,
     NewEnvelope, NewTeam, Page, PublicKey, PullRequest, PushReceipt, Result, Role, Storage,
-    TeamHeads, TeamInfo, WriteStats,
+    TeamHeads, TeamInfo, TeamQuota, WriteStats,
 };
 
 pub mod schema;
@@ -80,6 +80,14 @@ struct Inner {
 struct Shared {
     heads: TeamHeads,
     stats: Stats,
+    quota: Mutex<TeamQuota>,
+}
+
+impl Shared {
+    /// The team quota in force.
+    fn quota(&self) -> TeamQuota {
+        *lock(&self.quota)
+    }
 }
 
 #[derive(Default)]
@@ -115,6 +123,7 @@ impl SqliteStorage {
         let shared = Arc::new(Shared {
             heads: TeamHeads::new(),
             stats: Stats::default(),
+            quota: Mutex::new(TeamQuota::default()),
         });
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let writer = Writer::new(conn, receiver, Arc::clone(&shared));
@@ -541,6 +550,10 @@ impl Storage for SqliteStorage {
                 .map_err(sql_error)
         })
         .await
+    }
+
+    fn set_team_quota(&self, quota: TeamQuota) {
+        *lock(&self.inner.shared.quota) = quota;
     }
 
     fn heads(&self) -> &TeamHeads {

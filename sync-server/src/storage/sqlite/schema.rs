@@ -1,5 +1,8 @@
 //! The relay database's schema, by version.
 //!
+//! Version 3 (issue 10): each team's envelope bytes (`teams.envelope_bytes`), kept by the
+//! writer with the head, for the per-team quota.
+//!
 //! Version 2 (issue 4): teams (head, key epoch, membership length, bundle head), the
 //! signed membership log, the roster derived from it, key bundles and envelopes. Envelope
 //! and bundle bytes are opaque ciphertext; only clear-header fields are columns.
@@ -14,7 +17,7 @@ use super::sql_error;
 use crate::storage::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 const V2: &str = "
 CREATE TABLE teams (
@@ -94,6 +97,13 @@ CREATE INDEX envelopes_snapshots ON envelopes(team, document, covers, seq) WHERE
 CREATE INDEX envelopes_by_document ON envelopes(team, document, seq);
 ";
 
+/// Version 2 to 3: the bytes each team's envelopes take, counted once from what is stored.
+const V3: &str = "
+ALTER TABLE teams ADD COLUMN envelope_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE teams SET envelope_bytes =
+    (SELECT COALESCE(SUM(length(bytes)), 0) FROM envelopes WHERE envelopes.team = teams.id);
+";
+
 /// The schema version of an open database (0 for a new, empty file).
 pub fn version(conn: &Connection) -> Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -107,10 +117,20 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         0 => {
             let tx = conn.transaction().map_err(sql_error)?;
             tx.execute_batch(V2).map_err(sql_error)?;
+            tx.execute_batch(V3).map_err(sql_error)?;
             tx.pragma_update(None, "user_version", VERSION)
                 .map_err(sql_error)?;
             tx.commit().map_err(sql_error)?;
             tracing::info!(version = VERSION, "relay database created");
+            Ok(())
+        }
+        2 => {
+            let tx = conn.transaction().map_err(sql_error)?;
+            tx.execute_batch(V3).map_err(sql_error)?;
+            tx.pragma_update(None, "user_version", VERSION)
+                .map_err(sql_error)?;
+            tx.commit().map_err(sql_error)?;
+            tracing::info!(from = 2, version = VERSION, "relay database migrated");
             Ok(())
         }
         VERSION => Ok(()),
@@ -151,6 +171,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!(tables, 5);
+    }
+
+    #[test]
+    fn a_version_2_database_counts_each_teams_envelope_bytes() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V2).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO teams (id, created_at, head) VALUES (x'01', 0, 2), (x'02', 0, 0);
+             INSERT INTO envelopes (team, seq, id, document, kind, covers, author, received_at, bytes)
+             VALUES (x'01', 1, x'a1', x'd0', 1, 0, x'e0', 0, zeroblob(300)),
+                    (x'01', 2, x'a2', x'd0', 1, 0, x'e0', 0, zeroblob(500));",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), VERSION);
+        let bytes: Vec<(Vec<u8>, i64)> = conn
+            .prepare("SELECT id, envelope_bytes FROM teams ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(bytes, [(vec![1], 800), (vec![2], 0)]);
     }
 
     #[test]

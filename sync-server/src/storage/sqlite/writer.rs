@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Shared, from_sql_int, sql_error, to_sql_int};
 use crate::storage::{
     Device, Error, MembershipAppend, NewBundle, NewEnvelope, NewTeam, PushReceipt, Pushed, Result,
-    RosterChange,
+    RosterChange, TeamQuota,
 };
 
 /// Stop draining the queue into the current transaction past this many envelopes, so one
@@ -122,9 +122,17 @@ pub(super) struct Writer {
     queue: mpsc::Receiver<Command>,
     shared: Arc<Shared>,
 
-    /// Each team's last sequence number, read once from `teams.head` and then kept here,
-    /// so a push costs no extra read. Cleared when a transaction fails.
-    heads: HashMap<TeamId, u64>,
+    /// Each team's last sequence number and envelope bytes, read once from `teams` and
+    /// then kept here, so a push costs no extra read. Cleared when a transaction fails.
+    heads: HashMap<TeamId, Held>,
+}
+
+/// What a team holds: its last sequence number (= its envelope count: sequence numbers
+/// have no gaps) and the bytes of its envelopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Held {
+    head: u64,
+    bytes: u64,
 }
 
 impl Writer {
@@ -166,6 +174,7 @@ impl Writer {
         let mut envelopes = 0usize;
         let mut done = Vec::with_capacity(requests);
         let mut grown: HashMap<TeamId, u64> = HashMap::new();
+        let quota = self.shared.quota();
 
         let tx = match self
             .conn
@@ -194,7 +203,7 @@ impl Writer {
                 done.push(done_without_trying(command, message));
                 continue;
             }
-            let outcome = apply(&tx, &mut self.heads, &mut grown, command);
+            let outcome = apply(&tx, &mut self.heads, &mut grown, quota, command);
             if let Some(message) = outcome.backend_error() {
                 failed = Some(message);
             } else if let Done::Pushed(_, Ok(receipt)) = &outcome {
@@ -267,15 +276,16 @@ fn done_without_trying(command: Command, message: &str) -> Done {
 /// Applies one request. Refusals happen before any write.
 fn apply(
     conn: &Connection,
-    heads: &mut HashMap<TeamId, u64>,
+    heads: &mut HashMap<TeamId, Held>,
     grown: &mut HashMap<TeamId, u64>,
+    quota: TeamQuota,
     command: Command,
 ) -> Done {
     match command {
         Command::CreateTeam { team, reply } => {
             let result = create_team(conn, &team);
             if result.is_ok() {
-                heads.insert(team.team, 0);
+                heads.insert(team.team, Held { head: 0, bytes: 0 });
             }
             Done::Unit(reply, result)
         }
@@ -302,13 +312,13 @@ fn apply(
             reply,
         } => {
             let before = heads.get(&team).copied();
-            let result = push(conn, heads, team, &envelopes, received_ms);
+            let result = push(conn, heads, team, &envelopes, received_ms, quota);
             match &result {
                 Ok(_) => {
-                    if let Some(&head) = heads.get(&team)
-                        && Some(head) != before
+                    if let Some(&held) = heads.get(&team)
+                        && Some(held.head) != before.map(|b| b.head)
                     {
-                        grown.insert(team, head);
+                        grown.insert(team, held.head);
                     }
                 }
                 Err(_) => {
@@ -512,37 +522,136 @@ fn forget_bundles(conn: &Connection, team: TeamId, recipient: [u8; 16], up_to: u
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
 }
 
+/// Where each envelope of a push goes: stored already (its sequence number), the same as
+/// an earlier envelope of this push, or new.
+enum Placement {
+    Stored(u64),
+    SameAs(usize),
+    New,
+}
+
 fn push(
     conn: &Connection,
-    heads: &mut HashMap<TeamId, u64>,
+    heads: &mut HashMap<TeamId, Held>,
     team: TeamId,
     envelopes: &[NewEnvelope],
     received_ms: u64,
+    quota: TeamQuota,
 ) -> Result<PushReceipt> {
-    let mut head = match heads.get(&team) {
-        Some(&head) => head,
+    let held = match heads.get(&team) {
+        Some(&held) => held,
         None => {
-            let head: Option<i64> = conn
-                .prepare_cached("SELECT head FROM teams WHERE id = ?1")
-                .and_then(|mut s| s.query_row([team.0], |r| r.get(0)).optional())
+            let row: Option<(i64, i64)> = conn
+                .prepare_cached("SELECT head, envelope_bytes FROM teams WHERE id = ?1")
+                .and_then(|mut s| {
+                    s.query_row([team.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
                 .map_err(sql_error)?;
-            from_sql_int(head.ok_or(Error::NoSuchTeam(team))?)
+            let (head, bytes) = row.ok_or(Error::NoSuchTeam(team))?;
+            Held {
+                head: from_sql_int(head),
+                bytes: from_sql_int(bytes),
+            }
         }
     };
-    let start = head;
+
+    // First where each envelope goes, then the quota on what is new, then the writes:
+    // a refused push writes nothing (the group's transaction has no savepoints).
+    let placements = place(conn, team, envelopes)?;
+    let (mut adding, mut adding_bytes) = (0u64, 0u64);
+    for (envelope, placement) in envelopes.iter().zip(&placements) {
+        if matches!(placement, Placement::New) {
+            adding += 1;
+            adding_bytes = adding_bytes.saturating_add(as_u64(envelope.bytes.len()));
+        }
+    }
+    let exceeded = |what, held: u64, adding: u64, quota: u64| {
+        let would_hold = held.saturating_add(adding);
+        (quota > 0 && adding > 0 && would_hold > quota).then_some(Error::QuotaExceeded {
+            team,
+            what,
+            would_hold,
+            quota,
+        })
+    };
+    if let Some(e) = exceeded("envelopes", held.head, adding, quota.envelopes)
+        .or_else(|| exceeded("bytes of envelopes", held.bytes, adding_bytes, quota.bytes))
+    {
+        return Err(e);
+    }
+
     let received = to_sql_int(received_ms);
-    let mut find = conn
-        .prepare_cached("SELECT team, seq, id FROM envelopes WHERE substr(id, 1, 8) = ?1")
-        .map_err(sql_error)?;
     let mut insert = conn
         .prepare_cached(
             "INSERT INTO envelopes (team, seq, id, document, kind, covers, author, received_at, bytes)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .map_err(sql_error)?;
+    let mut head = held.head;
+    let mut results: Vec<Pushed> = Vec::with_capacity(envelopes.len());
+    for (envelope, placement) in envelopes.iter().zip(&placements) {
+        let pushed = match *placement {
+            Placement::Stored(seq) => Pushed {
+                seq,
+                duplicate: true,
+            },
+            Placement::SameAs(first) => Pushed {
+                seq: results[first].seq,
+                duplicate: true,
+            },
+            Placement::New => {
+                let seq = head.saturating_add(1);
+                insert
+                    .execute(params![
+                        team.0,
+                        to_sql_int(seq),
+                        envelope.id.0,
+                        envelope.document.0,
+                        envelope.kind.as_byte(),
+                        to_sql_int(envelope.covers),
+                        envelope.author.0,
+                        received,
+                        &envelope.bytes[..],
+                    ])
+                    .map_err(sql_error)?;
+                head = seq;
+                Pushed {
+                    seq,
+                    duplicate: false,
+                }
+            }
+        };
+        results.push(pushed);
+    }
+    let held = Held {
+        head,
+        bytes: held.bytes.saturating_add(adding_bytes),
+    };
+    if adding > 0 {
+        conn.prepare_cached("UPDATE teams SET head = ?2, envelope_bytes = ?3 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![team.0, to_sql_int(head), to_sql_int(held.bytes)]))
+            .map_err(sql_error)?;
+    }
+    heads.insert(team, held);
+    Ok(PushReceipt {
+        envelopes: results,
+        head,
+    })
+}
 
-    let mut results = Vec::with_capacity(envelopes.len());
-    for envelope in envelopes {
+/// Looks each envelope up by id (before anything of the push is written).
+fn place(conn: &Connection, team: TeamId, envelopes: &[NewEnvelope]) -> Result<Vec<Placement>> {
+    let mut find = conn
+        .prepare_cached("SELECT team, seq, id FROM envelopes WHERE substr(id, 1, 8) = ?1")
+        .map_err(sql_error)?;
+    let mut first_new: HashMap<[u8; 32], usize> = HashMap::new();
+    let mut placements = Vec::with_capacity(envelopes.len());
+    for (index, envelope) in envelopes.iter().enumerate() {
+        if let Some(&first) = first_new.get(&envelope.id.0) {
+            placements.push(Placement::SameAs(first));
+            continue;
+        }
         let prefix = &envelope.id.0[..8];
         // Usually no row at all; a row with the same prefix but another id is a 2^-64
         // coincidence and not a duplicate.
@@ -559,51 +668,20 @@ fn push(
         }
         drop(rows);
         match found {
-            Some((owner, seq)) => {
-                if owner != team.0 {
-                    // The id is SHA-256 of bytes that name their team, and the caller checked
-                    // that team: reaching this means a hash collision or a bug upstream.
-                    return Err(Error::Backend(format!(
-                        "envelope {} is already stored for another team",
-                        envelope.id
-                    )));
-                }
-                results.push(Pushed {
-                    seq: from_sql_int(seq),
-                    duplicate: true,
-                });
+            Some((owner, _)) if owner != team.0 => {
+                // The id is SHA-256 of bytes that name their team, and the caller checked
+                // that team: reaching this means a hash collision or a bug upstream.
+                return Err(Error::Backend(format!(
+                    "envelope {} is already stored for another team",
+                    envelope.id
+                )));
             }
+            Some((_, seq)) => placements.push(Placement::Stored(from_sql_int(seq))),
             None => {
-                let seq = head.saturating_add(1);
-                insert
-                    .execute(params![
-                        team.0,
-                        to_sql_int(seq),
-                        envelope.id.0,
-                        envelope.document.0,
-                        envelope.kind.as_byte(),
-                        to_sql_int(envelope.covers),
-                        envelope.author.0,
-                        received,
-                        &envelope.bytes[..],
-                    ])
-                    .map_err(sql_error)?;
-                head = seq;
-                results.push(Pushed {
-                    seq,
-                    duplicate: false,
-                });
+                first_new.insert(envelope.id.0, index);
+                placements.push(Placement::New);
             }
         }
     }
-    if head != start {
-        conn.prepare_cached("UPDATE teams SET head = ?2 WHERE id = ?1")
-            .and_then(|mut s| s.execute(params![team.0, to_sql_int(head)]))
-            .map_err(sql_error)?;
-    }
-    heads.insert(team, head);
-    Ok(PushReceipt {
-        envelopes: results,
-        head,
-    })
+    Ok(placements)
 }
