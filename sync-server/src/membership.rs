@@ -7,10 +7,19 @@
 //! state they computed, before the request is answered; entries also expire after a short
 //! time, which bounds how stale an entry can be when another relay process (sharing a
 //! PostgreSQL database) appended.
+//!
+//! Two things keep a flood of lookups from costing more than one database read each, or
+//! from pushing real teams out:
+//!
+//! - **single-flight loads**: concurrent misses for one team wait for one load (a team's
+//!   devices all reconnecting after a relay restart read its log once, not once each);
+//! - **teams that do not exist are remembered apart** (in a small table of their own that
+//!   starts afresh when full), so lookups of made-up team ids never evict a real team's
+//!   log. Real teams past [`CAPACITY`] evict stale entries first, then the oldest.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use holdfast_protocol::{Entry, InviteId, Membership, Op, SharedClock, TeamId};
@@ -19,9 +28,10 @@ use crate::storage::{self, Storage};
 
 /// How long an entry is trusted without asking the database again.
 pub const ENTRY_TTL: Duration = Duration::from_secs(30);
-/// Teams kept at most; past this the cache starts afresh (a flood of unknown team ids
-/// cannot grow it without bound).
+/// Real teams kept at most; past this, stale entries go first, then the oldest.
 pub const CAPACITY: usize = 10_000;
+/// Teams found not to exist kept at most; past this that table starts afresh.
+pub const ABSENT_CAPACITY: usize = 4_096;
 
 /// One stored membership entry, as the cache keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +115,15 @@ impl TeamLog {
 #[derive(Debug)]
 pub struct MembershipCache {
     teams: RwLock<HashMap<TeamId, Cached>>,
+    /// Teams storage said do not exist, and when it said so (ms since the epoch).
+    absent: Mutex<HashMap<TeamId, u64>>,
+    /// A lock per team being loaded: concurrent misses wait on it for one load.
+    loading: Mutex<HashMap<TeamId, Arc<tokio::sync::Mutex<()>>>>,
     /// Bumped by every invalidation, so a load that raced with a change does not put the
     /// old answer back.
     generation: AtomicU64,
+    /// Loads from storage so far.
+    loads: AtomicU64,
     ttl: Duration,
     capacity: usize,
     clock: SharedClock,
@@ -115,7 +131,7 @@ pub struct MembershipCache {
 
 #[derive(Debug, Clone)]
 struct Cached {
-    log: Option<Arc<TeamLog>>,
+    log: Arc<TeamLog>,
     /// When it was read from storage, in ms since the epoch.
     fetched_ms: u64,
 }
@@ -150,7 +166,10 @@ impl MembershipCache {
     pub fn with_bounds(ttl: Duration, capacity: usize, clock: SharedClock) -> Self {
         MembershipCache {
             teams: RwLock::new(HashMap::new()),
+            absent: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            loads: AtomicU64::new(0),
             ttl,
             capacity: capacity.max(1),
             clock,
@@ -166,22 +185,65 @@ impl MembershipCache {
             .is_some_and(|age| u128::from(age) < self.ttl.as_millis())
     }
 
-    /// The team's log, from the cache or from `storage`; `None` if the team does not exist.
-    pub async fn get<S: Storage>(
-        &self,
-        storage: &S,
-        team: TeamId,
-    ) -> storage::Result<Option<Arc<TeamLog>>> {
+    /// The cached answer for `team`, if it is fresh: `Some(None)` for a team known not to
+    /// exist.
+    fn cached(&self, team: TeamId) -> Option<Option<Arc<TeamLog>>> {
         {
             let teams = self.teams.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(cached) = teams.get(&team)
                 && self.is_fresh(cached.fetched_ms)
             {
-                return Ok(cached.log.clone());
+                return Some(Some(Arc::clone(&cached.log)));
             }
         }
+        let absent = self.absent.lock().unwrap_or_else(PoisonError::into_inner);
+        match absent.get(&team) {
+            Some(&fetched_ms) if self.is_fresh(fetched_ms) => Some(None),
+            _ => None,
+        }
+    }
+
+    /// The team's log, from the cache or from `storage`; `None` if the team does not exist.
+    /// Concurrent misses for one team wait for one load.
+    pub async fn get<S: Storage>(
+        &self,
+        storage: &S,
+        team: TeamId,
+    ) -> storage::Result<Option<Arc<TeamLog>>> {
+        if let Some(answer) = self.cached(team) {
+            return Ok(answer);
+        }
+        let lock = {
+            let mut loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(loading.entry(team).or_default())
+        };
+        let loaded = {
+            let _turn = lock.lock().await;
+            // Whoever held the lock before may have loaded it.
+            match self.cached(team) {
+                Some(answer) => Ok(answer),
+                None => self.load(storage, team).await,
+            }
+        };
+        {
+            let mut loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+            // Ours and the map's: nobody else waits on it.
+            if Arc::strong_count(&lock) <= 2 {
+                loading.remove(&team);
+            }
+        }
+        loaded
+    }
+
+    /// Reads and folds the team's log from `storage`, and caches it.
+    async fn load<S: Storage>(
+        &self,
+        storage: &S,
+        team: TeamId,
+    ) -> storage::Result<Option<Arc<TeamLog>>> {
         let generation = self.generation.load(Ordering::Acquire);
         let fetched_ms = self.clock.now_ms();
+        self.loads.fetch_add(1, Ordering::Relaxed);
         let rows = storage.membership(team, 0).await?;
         let log = if rows.is_empty() {
             None
@@ -190,18 +252,41 @@ impl MembershipCache {
         };
         let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
         if self.generation.load(Ordering::Acquire) == generation {
-            if teams.len() >= self.capacity {
-                teams.clear();
+            match &log {
+                Some(log) => self.insert(&mut teams, team, Arc::clone(log), fetched_ms),
+                None => {
+                    let mut absent = self.absent.lock().unwrap_or_else(PoisonError::into_inner);
+                    if absent.len() >= ABSENT_CAPACITY {
+                        absent.clear();
+                    }
+                    absent.insert(team, fetched_ms);
+                }
             }
-            teams.insert(
-                team,
-                Cached {
-                    log: log.clone(),
-                    fetched_ms,
-                },
-            );
         }
         Ok(log)
+    }
+
+    /// Caches a real team's log, making room among real teams only: stale entries first,
+    /// then the oldest.
+    fn insert(
+        &self,
+        teams: &mut HashMap<TeamId, Cached>,
+        team: TeamId,
+        log: Arc<TeamLog>,
+        fetched_ms: u64,
+    ) {
+        if teams.len() >= self.capacity && !teams.contains_key(&team) {
+            teams.retain(|_, c| self.is_fresh(c.fetched_ms));
+            if teams.len() >= self.capacity
+                && let Some(oldest) = teams
+                    .iter()
+                    .min_by_key(|(_, c)| c.fetched_ms)
+                    .map(|(t, _)| *t)
+            {
+                teams.remove(&oldest);
+            }
+        }
+        teams.insert(team, Cached { log, fetched_ms });
     }
 
     /// Records the log after an append this process committed (unless a longer one is
@@ -209,21 +294,16 @@ impl MembershipCache {
     pub fn put(&self, team: TeamId, log: TeamLog) {
         let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.absent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&team);
         let longer = teams
             .get(&team)
-            .and_then(|c| c.log.as_ref())
-            .is_some_and(|cached| cached.len() > log.len());
+            .is_some_and(|cached| cached.log.len() > log.len());
         if !longer {
-            if teams.len() >= self.capacity {
-                teams.clear();
-            }
-            teams.insert(
-                team,
-                Cached {
-                    log: Some(Arc::new(log)),
-                    fetched_ms: self.clock.now_ms(),
-                },
-            );
+            let now = self.clock.now_ms();
+            self.insert(&mut teams, team, Arc::new(log), now);
         }
     }
 
@@ -232,21 +312,36 @@ impl MembershipCache {
         let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
         teams.remove(&team);
+        self.absent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&team);
     }
 
-    /// Teams held.
+    /// Logs read from storage so far (for tests and metrics).
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
+
+    /// Teams held (real and absent).
     #[cfg(test)]
     fn len(&self) -> usize {
         self.teams
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+            + self
+                .absent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use holdfast_protocol::ManualClock;
+    use std::sync::Mutex;
 
     use super::*;
     use crate::storage::{SqliteStorage, contract};
@@ -310,7 +405,12 @@ mod tests {
         let cache = MembershipCache::with_bounds(ENTRY_TTL, 2, Arc::new(clock.clone()));
         for n in 10..20u8 {
             cache.get(&storage, TeamId([n; 16])).await.unwrap();
-            assert!(cache.len() <= 2);
+        }
+        assert_eq!(cache.len(), 10, "absent teams, held apart");
+        for n in 2..6u8 {
+            contract::new_team(&storage, n).await;
+            cache.get(&storage, TeamId([n; 16])).await.unwrap().unwrap();
+            assert!(cache.teams.read().unwrap().len() <= 2);
         }
         assert_eq!(
             cache.get(&storage, team.team).await.unwrap().unwrap().len(),
@@ -345,6 +445,172 @@ mod tests {
             cache.get(&storage, team.team).await.unwrap().unwrap().len(),
             3
         );
+        storage.close().await.unwrap();
+    }
+
+    /// Storage that counts membership reads per team, each taking `delay`.
+    struct Counting {
+        inner: SqliteStorage,
+        delay: Duration,
+        reads: Mutex<HashMap<TeamId, u32>>,
+    }
+
+    impl Counting {
+        fn reads(&self, team: TeamId) -> u32 {
+            self.reads.lock().unwrap().get(&team).copied().unwrap_or(0)
+        }
+    }
+
+    impl Storage for Counting {
+        async fn create_team(&self, team: storage::NewTeam) -> storage::Result<()> {
+            self.inner.create_team(team).await
+        }
+        async fn append_membership(
+            &self,
+            team: TeamId,
+            append: storage::MembershipAppend,
+        ) -> storage::Result<u64> {
+            self.inner.append_membership(team, append).await
+        }
+        async fn membership(
+            &self,
+            team: TeamId,
+            from: u64,
+        ) -> storage::Result<Vec<storage::MembershipEntry>> {
+            *self.reads.lock().unwrap().entry(team).or_default() += 1;
+            tokio::time::sleep(self.delay).await;
+            self.inner.membership(team, from).await
+        }
+        async fn devices(&self, team: TeamId) -> storage::Result<Vec<storage::Device>> {
+            self.inner.devices(team).await
+        }
+        async fn device_key(
+            &self,
+            device: holdfast_protocol::DeviceId,
+        ) -> storage::Result<Option<storage::PublicKey>> {
+            self.inner.device_key(device).await
+        }
+        async fn store_bundles(
+            &self,
+            team: TeamId,
+            bundles: Vec<storage::NewBundle>,
+        ) -> storage::Result<u64> {
+            self.inner.store_bundles(team, bundles).await
+        }
+        async fn forget_bundles(
+            &self,
+            team: TeamId,
+            recipient: [u8; 16],
+            up_to: u64,
+        ) -> storage::Result<u64> {
+            self.inner.forget_bundles(team, recipient, up_to).await
+        }
+        async fn bundles(
+            &self,
+            team: TeamId,
+            request: storage::BundleRequest,
+        ) -> storage::Result<storage::BundlePage> {
+            self.inner.bundles(team, request).await
+        }
+        async fn push(
+            &self,
+            team: TeamId,
+            envelopes: Vec<storage::NewEnvelope>,
+            received_ms: u64,
+        ) -> storage::Result<storage::PushReceipt> {
+            self.inner.push(team, envelopes, received_ms).await
+        }
+        async fn pull(
+            &self,
+            team: TeamId,
+            request: storage::PullRequest,
+        ) -> storage::Result<storage::Page> {
+            self.inner.pull(team, request).await
+        }
+        async fn head(&self, team: TeamId) -> storage::Result<Option<u64>> {
+            self.inner.head(team).await
+        }
+        async fn document_head(
+            &self,
+            team: TeamId,
+            document: holdfast_protocol::DocumentId,
+        ) -> storage::Result<u64> {
+            self.inner.document_head(team, document).await
+        }
+        async fn team(&self, team: TeamId) -> storage::Result<Option<storage::TeamInfo>> {
+            self.inner.team(team).await
+        }
+        fn set_team_quota(&self, quota: storage::TeamQuota) {
+            self.inner.set_team_quota(quota);
+        }
+        fn heads(&self) -> &storage::TeamHeads {
+            self.inner.heads()
+        }
+        fn write_stats(&self) -> storage::WriteStats {
+            self.inner.write_stats()
+        }
+        async fn check(&self) -> storage::Result<()> {
+            self.inner.check().await
+        }
+        async fn close(&self) -> storage::Result<()> {
+            self.inner.close().await
+        }
+    }
+
+    async fn counting(delay: Duration) -> (tempfile::TempDir, Counting) {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = SqliteStorage::open(dir.path().join("relay.db")).unwrap();
+        let storage = Counting {
+            inner,
+            delay,
+            reads: Mutex::new(HashMap::new()),
+        };
+        (dir, storage)
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_for_one_team_wait_for_one_load() {
+        let (_dir, storage) = counting(Duration::from_millis(50)).await;
+        let team = contract::new_team(&storage, 1).await;
+        let missing = TeamId([9; 16]);
+        let cache = MembershipCache::new(Arc::new(ManualClock::at(1_000_000)));
+        let asks = (0..20).map(|i| {
+            let team = if i % 2 == 0 { team.team } else { missing };
+            cache.get(&storage, team)
+        });
+        let answers = futures_util::future::join_all(asks).await;
+        for (i, answer) in answers.into_iter().enumerate() {
+            assert_eq!(answer.unwrap().is_some(), i % 2 == 0);
+        }
+        assert_eq!(
+            storage.reads(team.team),
+            1,
+            "one load for ten concurrent misses"
+        );
+        assert_eq!(storage.reads(missing), 1, "a missing team too");
+        assert_eq!(cache.loads(), 2);
+        assert!(
+            cache.loading.lock().unwrap().is_empty(),
+            "no lock left behind"
+        );
+        storage.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn lookups_of_teams_that_do_not_exist_never_push_out_a_real_one() {
+        let (_dir, storage) = counting(Duration::ZERO).await;
+        let real = contract::new_team(&storage, 1).await;
+        let cache =
+            MembershipCache::with_bounds(ENTRY_TTL, 2, Arc::new(ManualClock::at(1_000_000)));
+        cache.get(&storage, real.team).await.unwrap().unwrap();
+        for n in 0..100u32 {
+            let mut id = [0xee; 16];
+            id[..4].copy_from_slice(&n.to_be_bytes());
+            assert!(cache.get(&storage, TeamId(id)).await.unwrap().is_none());
+        }
+        cache.get(&storage, real.team).await.unwrap().unwrap();
+        assert_eq!(storage.reads(real.team), 1, "still cached");
+        assert_eq!(cache.len(), 1 + 100);
         storage.close().await.unwrap();
     }
 }

@@ -88,6 +88,8 @@ pub struct Metrics {
     pub challenges_replaced: Counter,
     /// Login challenges outstanding (set when metrics are rendered).
     pub challenges_outstanding: Gauge,
+    /// Membership logs read from storage by the cache (set when metrics are rendered).
+    pub membership_loads: Gauge,
     errors: Vec<Counter>,
 }
 
@@ -108,6 +110,7 @@ impl Default for Metrics {
             address_limited: Counter::default(),
             challenges_replaced: Counter::default(),
             challenges_outstanding: Gauge::default(),
+            membership_loads: Gauge::default(),
             errors: ErrorCode::ALL.iter().map(|_| Counter::default()).collect(),
         }
     }
@@ -206,6 +209,13 @@ impl Metrics {
              # TYPE holdfast_relay_live_connections gauge\n\
              holdfast_relay_live_connections {}",
             self.live_connections.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP holdfast_relay_membership_loads_total Membership logs read from storage (cache misses, one per team at a time).\n\
+             # TYPE holdfast_relay_membership_loads_total counter\n\
+             holdfast_relay_membership_loads_total {}",
+            self.membership_loads.get()
         );
         let _ = writeln!(
             out,

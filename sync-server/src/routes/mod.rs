@@ -133,6 +133,8 @@ async fn healthz<S: Storage>(State(state): State<AppState<S>>) -> Result<Respons
 async fn metrics<S: Storage>(State(state): State<AppState<S>>) -> Response {
     let outstanding = i64::try_from(state.challenges().len()).unwrap_or(i64::MAX);
     state.metrics().challenges_outstanding.set(outstanding);
+    let loads = i64::try_from(state.members().loads()).unwrap_or(i64::MAX);
+    state.metrics().membership_loads.set(loads);
     let text = state.metrics().render(state.storage().write_stats());
     (
         [(
