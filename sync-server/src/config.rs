@@ -203,6 +203,25 @@ pub struct Limits {
     #[arg(long, env = "HOLDFAST_RELAY_MAX_CLOCK_SKEW", default_value_t = 600)]
     pub max_clock_skew_secs: u64,
 
+    /// Connections open at once (HTTP and live WebSockets); past this the relay stops
+    /// accepting until one closes. Give the process a file-descriptor limit above it.
+    #[arg(long, env = "HOLDFAST_RELAY_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Connections one client address may hold (an IPv6 /64 counts as one); one more is
+    /// closed at once. Trusted proxies are exempt.
+    #[arg(
+        long,
+        env = "HOLDFAST_RELAY_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: usize,
+
+    /// How long a client has to send a request's headers, in seconds; a kept-alive
+    /// connection idle this long between requests is closed too.
+    #[arg(long, env = "HOLDFAST_RELAY_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+
     /// How long one request may take, in seconds (WebSockets excepted).
     #[arg(long, env = "HOLDFAST_RELAY_REQUEST_TIMEOUT", default_value_t = 60)]
     pub request_timeout_secs: u64,
@@ -238,6 +257,9 @@ impl Default for Limits {
             max_challenges: 100_000,
             max_challenges_per_address: 64,
             max_clock_skew_secs: 600,
+            max_connections: 10_000,
+            max_connections_per_address: 256,
+            header_read_timeout_secs: 10,
             request_timeout_secs: 60,
             shutdown_timeout_secs: 10,
             read_connections: 4,
@@ -315,6 +337,14 @@ impl Config {
             "--max-challenges and --max-challenges-per-address must be at least 1",
         )?;
         check(
+            l.max_connections >= 1 && l.max_connections_per_address >= 1,
+            "--max-connections and --max-connections-per-address must be at least 1",
+        )?;
+        check(
+            l.header_read_timeout_secs >= 1,
+            "--header-read-timeout-secs must be at least 1",
+        )?;
+        check(
             l.request_timeout_secs >= 1,
             "--request-timeout-secs must be at least 1",
         )?;
@@ -366,6 +396,11 @@ impl Limits {
     /// The accepted clock skew.
     pub fn max_clock_skew(&self) -> Duration {
         Duration::from_secs(self.max_clock_skew_secs)
+    }
+
+    /// The header-read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
     }
 
     /// The request timeout.

@@ -67,6 +67,7 @@
 mod address;
 mod auth;
 pub mod config;
+mod connections;
 mod error;
 mod limits;
 mod membership;
@@ -151,12 +152,8 @@ pub async fn serve_with<S: Storage>(config: Config, storage: S) -> Result<Runnin
 /// Serves until a shutdown is requested, then drains: stop accepting, let in-flight
 /// requests finish (up to `drain`), close WebSockets, let the writer finish its queue.
 async fn run<S: Storage>(listener: TcpListener, state: AppState<S>, drain: Duration) -> Result<()> {
-    let server = axum::serve(
-        listener,
-        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(state.shutdown_requested());
-    let mut server = tokio::spawn(server.into_future());
+    let server = connections::serve(listener, app(state.clone()), state.clone());
+    let mut server = tokio::spawn(server);
 
     let served = tokio::select! {
         result = &mut server => result,

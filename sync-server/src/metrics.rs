@@ -83,6 +83,12 @@ pub struct Metrics {
     pub live_connections: Gauge,
     /// Requests to the routes that need no token refused for their client address's rate.
     pub address_limited: Counter,
+    /// HTTP connections open (a WebSocket, once upgraded, counts in `live_connections`).
+    pub connections_open: Gauge,
+    /// Connections closed at once: their address held its share.
+    pub connections_refused: Counter,
+    /// Connections closed for not sending a request's headers in time (or idling).
+    pub header_timeouts: Counter,
     /// Login challenges replaced before they were answered (an address over its share, or
     /// a full table).
     pub challenges_replaced: Counter,
@@ -108,6 +114,9 @@ impl Default for Metrics {
             live_messages: Counter::default(),
             live_connections: Gauge::default(),
             address_limited: Counter::default(),
+            connections_open: Gauge::default(),
+            connections_refused: Counter::default(),
+            header_timeouts: Counter::default(),
             challenges_replaced: Counter::default(),
             challenges_outstanding: Gauge::default(),
             membership_loads: Gauge::default(),
@@ -135,7 +144,7 @@ impl Metrics {
     /// The Prometheus text exposition, with the storage backend's write counters.
     pub fn render(&self, writes: WriteStats) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, u64); 12] = [
+        let counters: [(&str, &str, u64); 14] = [
             (
                 "holdfast_relay_push_requests_total",
                 "Push requests received.",
@@ -196,6 +205,16 @@ impl Metrics {
                 "Login challenges replaced before they were answered.",
                 self.challenges_replaced.get(),
             ),
+            (
+                "holdfast_relay_connections_refused_total",
+                "Connections closed at once because their address held its share.",
+                self.connections_refused.get(),
+            ),
+            (
+                "holdfast_relay_header_timeouts_total",
+                "Connections closed for not sending a request's headers in time.",
+                self.header_timeouts.get(),
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(
@@ -216,6 +235,13 @@ impl Metrics {
              # TYPE holdfast_relay_membership_loads_total counter\n\
              holdfast_relay_membership_loads_total {}",
             self.membership_loads.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP holdfast_relay_connections HTTP connections open (upgraded WebSockets are counted as live connections).\n\
+             # TYPE holdfast_relay_connections gauge\n\
+             holdfast_relay_connections {}",
+            self.connections_open.get()
         );
         let _ = writeln!(
             out,

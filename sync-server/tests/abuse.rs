@@ -6,8 +6,9 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::{CLOCK_START_MS, Relay, expect_error};
 use holdfast_protocol::{DeviceId, ManualClock, SystemRandom, TeamId};
@@ -15,16 +16,20 @@ use holdfast_relay::Limits;
 use holdfast_relay::testing::TestRelay;
 use reqwest::StatusCode;
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
 
 /// The loopback address `127.0.0.n`.
 fn loopback(n: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, n))
 }
 
-/// An HTTP client whose connections come from `127.0.0.n`.
+/// An HTTP client whose connections come from `127.0.0.n`, each closed after its request
+/// (so that connection counts stay what a test sets up).
 fn client_from(n: u8) -> reqwest::Client {
     reqwest::Client::builder()
         .local_address(loopback(n))
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap()
 }
@@ -39,6 +44,42 @@ async fn relay_with(limits: Limits) -> (Relay, ManualClock) {
         .start()
         .await;
     (Relay::serving(server), clock)
+}
+
+/// A TCP connection to `to` from `127.0.0.n`.
+async fn tcp_from(n: u8, to: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(loopback(n), 0)).unwrap();
+    socket.connect(to).await.unwrap()
+}
+
+/// Waits up to `within` for the relay to close `stream`: true if it did (end of stream or
+/// a reset), false if it was still open.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(within, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            // A response (e.g. an error page) before the close: keep reading.
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// The value of a line `name value` in the relay's `/metrics`.
+async fn metric(relay: &Relay, name: &str) -> f64 {
+    let text = client_from(1)
+        .get(relay.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 fn random_device() -> DeviceId {
@@ -359,4 +400,101 @@ async fn a_push_past_the_teams_quota_is_refused_with_a_clear_error() {
         .push_ok(&token, team, alice.batch(team, &changes[3..5]))
         .await;
     assert_eq!(relay.pull_all(&token, team, "").await.len(), 5);
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_finish_its_headers_in_time_is_disconnected() {
+    let (relay, _clock) = relay_with(Limits {
+        header_read_timeout_secs: 1,
+        ..Limits::default()
+    })
+    .await;
+    let addr = relay.server.as_ref().unwrap().addr();
+    let started = Instant::now();
+    // One trickles a request head and never ends it; one sends nothing at all.
+    let mut slow = tcp_from(2, addr).await;
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: relay\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let mut silent = tcp_from(2, addr).await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = slow.write_all(b"a").await;
+    }
+    assert!(closed_within(&mut slow, Duration::from_secs(3)).await);
+    assert!(closed_within(&mut silent, Duration::from_secs(3)).await);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(metric(&relay, "holdfast_relay_header_timeouts_total").await >= 2.0);
+    // Whoever sends a whole request is served as before.
+    let health = relay.http.get(relay.at("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_address_holding_its_share_of_connections_gets_no_more() {
+    let (relay, _clock) = relay_with(Limits {
+        max_connections_per_address: 3,
+        ..Limits::default()
+    })
+    .await;
+    let addr = relay.server.as_ref().unwrap().addr();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tcp_from(2, addr).await);
+    }
+    // One more from the same address is closed at once; other addresses are served.
+    let mut over = tcp_from(2, addr).await;
+    assert!(closed_within(&mut over, Duration::from_secs(2)).await);
+    let health = client_from(3)
+        .get(relay.at("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(
+        metric(&relay, "holdfast_relay_connections_refused_total").await,
+        1.0
+    );
+    // Its place back once one closes (as soon as the relay has seen it close).
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let mut again = tcp_from(2, addr).await;
+        if !closed_within(&mut again, Duration::from_millis(200)).await {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no place back after a close");
+    }
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_nobody_new_is_served_until_one_closes() {
+    let (relay, _clock) = relay_with(Limits {
+        max_connections: 4,
+        ..Limits::default()
+    })
+    .await;
+    let addr = relay.server.as_ref().unwrap().addr();
+    let mut held = Vec::new();
+    for n in [2, 2, 3, 4] {
+        held.push(tcp_from(n, addr).await);
+    }
+    let waiting = client_from(5)
+        .get(relay.at("/healthz"))
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await;
+    assert!(waiting.is_err(), "served past the cap: {waiting:?}");
+    drop(held.pop());
+    let served = client_from(5)
+        .get(relay.at("/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
 }

@@ -11,6 +11,9 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
@@ -18,6 +21,7 @@ use axum::response::Response;
 use tokio::sync::watch;
 
 use crate::auth::TeamMember;
+use crate::connections::ConnectionSlot;
 use crate::error::ApiError;
 use crate::state::{AppState, LiveSession};
 use crate::storage::Storage;
@@ -27,10 +31,12 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 /// How long one send may take before the client is given up on.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Upgrades a member's request to the live WebSocket.
+/// Upgrades a member's request to the live WebSocket. The socket keeps its connection's
+/// place among the relay's open connections until it closes.
 pub async fn live<S: Storage>(
     State(state): State<AppState<S>>,
     member: TeamMember,
+    slot: Option<Extension<Arc<ConnectionSlot>>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade?;
@@ -41,7 +47,10 @@ pub async fn live<S: Storage>(
     let session = state.live_session();
     Ok(upgrade
         .max_message_size(4096)
-        .on_upgrade(move |socket| serve(socket, state, member, heads, session)))
+        .on_upgrade(move |socket| async move {
+            let _slot = slot;
+            serve(socket, state, member, heads, session).await;
+        }))
 }
 
 enum Event {
