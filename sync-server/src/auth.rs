@@ -126,6 +126,12 @@ impl TokenKey {
 
     /// The device a token was issued to, if it is genuine and not expired at `now_ms`.
     pub fn verify(&self, token: &str, now_ms: u64) -> Result<DeviceId, TokenError> {
+        self.verify_until(token, now_ms).map(|(device, _)| device)
+    }
+
+    /// The device a token was issued to and when it expires (ms since the epoch), if it is
+    /// genuine and not expired at `now_ms`.
+    pub fn verify_until(&self, token: &str, now_ms: u64) -> Result<(DeviceId, u64), TokenError> {
         let encoded = token
             .strip_prefix(TOKEN_PREFIX)
             .ok_or(TokenError::Malformed)?;
@@ -144,10 +150,11 @@ impl TokenKey {
         device.copy_from_slice(&body[..16]);
         let mut expiry = [0u8; 8];
         expiry.copy_from_slice(&body[16..]);
-        if now_ms >= u64::from_be_bytes(expiry) {
+        let expires_ms = u64::from_be_bytes(expiry);
+        if now_ms >= expires_ms {
             return Err(TokenError::Expired);
         }
-        Ok(DeviceId(device))
+        Ok((DeviceId(device), expires_ms))
     }
 
     fn mac(&self, body: &[u8]) -> hmac::Tag {
@@ -366,22 +373,27 @@ impl<S: Storage> FromRequestParts<AppState<S>> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
-        let device = state
-            .tokens()
-            .verify(token.trim(), state.now_ms())
-            .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-        tracing::Span::current().record("device", tracing::field::display(device));
-        Ok(Authenticated(device))
+        bearer(parts, state).map(|(device, _)| Authenticated(device))
     }
+}
+
+/// The device of the request's bearer token and when the token expires.
+fn bearer<S: Storage>(parts: &Parts, state: &AppState<S>) -> Result<(DeviceId, u64), ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
+    let (device, expires_ms) = state
+        .tokens()
+        .verify_until(token.trim(), state.now_ms())
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    tracing::Span::current().record("device", tracing::field::display(device));
+    Ok((device, expires_ms))
 }
 
 /// An authenticated, rate-limited, active member of the team named in the URL
@@ -402,6 +414,9 @@ pub struct TeamMember {
     pub invite: Option<InviteId>,
     /// The team's membership log and its fold.
     pub log: Arc<TeamLog>,
+    /// When the request's bearer token expires, in ms since the epoch (a live socket
+    /// closes then).
+    pub token_expires_ms: u64,
 }
 
 impl TeamMember {
@@ -426,7 +441,7 @@ impl<S: Storage> FromRequestParts<AppState<S>> for TeamMember {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, ApiError> {
-        let Authenticated(device) = Authenticated::from_request_parts(parts, state).await?;
+        let (device, token_expires_ms) = bearer(parts, state)?;
         let UrlPath(params) =
             UrlPath::<HashMap<String, String>>::from_request_parts(parts, state).await?;
         let team: TeamId = params
@@ -450,6 +465,7 @@ impl<S: Storage> FromRequestParts<AppState<S>> for TeamMember {
                 plan,
                 invite,
                 log,
+                token_expires_ms,
             }),
             // A device the log shows as revoked is told so (it cannot pull the entry that
             // says it: every route refuses it); any other stranger, or a team this relay

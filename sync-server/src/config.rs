@@ -217,6 +217,15 @@ pub struct Limits {
     )]
     pub max_connections_per_address: usize,
 
+    /// Live WebSockets one device may hold at once (one per team it follows); one more is
+    /// refused with `429 too_many_sockets`.
+    #[arg(
+        long,
+        env = "HOLDFAST_RELAY_MAX_LIVE_SOCKETS_PER_DEVICE",
+        default_value_t = 8
+    )]
+    pub max_live_sockets_per_device: usize,
+
     /// How long a client has to send a request's headers, in seconds; a kept-alive
     /// connection idle this long between requests is closed too.
     #[arg(long, env = "HOLDFAST_RELAY_HEADER_READ_TIMEOUT", default_value_t = 10)]
@@ -259,6 +268,7 @@ impl Default for Limits {
             max_clock_skew_secs: 600,
             max_connections: 10_000,
             max_connections_per_address: 256,
+            max_live_sockets_per_device: 8,
             header_read_timeout_secs: 10,
             request_timeout_secs: 60,
             shutdown_timeout_secs: 10,
@@ -339,6 +349,10 @@ impl Config {
         check(
             l.max_connections >= 1 && l.max_connections_per_address >= 1,
             "--max-connections and --max-connections-per-address must be at least 1",
+        )?;
+        check(
+            l.max_live_sockets_per_device >= 1,
+            "--max-live-sockets-per-device must be at least 1",
         )?;
         check(
             l.header_read_timeout_secs >= 1,

@@ -103,6 +103,7 @@ error_codes! {
     WrongTeam = "wrong_team", BAD_REQUEST;
     StaleTimestamp = "stale_timestamp", BAD_REQUEST;
     RateLimited = "rate_limited", TOO_MANY_REQUESTS;
+    TooManySockets = "too_many_sockets", TOO_MANY_REQUESTS;
     Timeout = "timeout", SERVICE_UNAVAILABLE;
     Unavailable = "unavailable", SERVICE_UNAVAILABLE;
     Internal = "internal", INTERNAL_SERVER_ERROR;

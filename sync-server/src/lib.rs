@@ -61,7 +61,7 @@
 //! `invite_used`, `stale_epoch` (409), `too_many_invites` (429), `team_creation_refused` (403), `invite_expired` (410), `payload_too_large`,
 //! `batch_too_large`, `envelope_too_large`, `team_quota_exceeded` (413), `bad_batch`, `bad_signature` (403 for a
 //! membership entry), `wrong_author`, `wrong_team`, `stale_timestamp`,
-//! `missing_key_bundles` (400), `rate_limited` (429, with `Retry-After`), `timeout`,
+//! `missing_key_bundles` (400), `rate_limited`, `too_many_sockets` (429, with `Retry-After`), `timeout`,
 //! `unavailable` (503) and `internal` (500, message always "internal error").
 
 mod address;

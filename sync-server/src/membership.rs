@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use holdfast_protocol::{Entry, InviteId, Membership, Op, SharedClock, TeamId};
+use tokio::sync::watch;
 
 use crate::storage::{self, Storage};
 
@@ -115,6 +116,8 @@ impl TeamLog {
 #[derive(Debug)]
 pub struct MembershipCache {
     teams: RwLock<HashMap<TeamId, Cached>>,
+    /// Teams whose changes someone (a live socket) watches: a counter bumped per change.
+    changes: Mutex<HashMap<TeamId, watch::Sender<u64>>>,
     /// Teams storage said do not exist, and when it said so (ms since the epoch).
     absent: Mutex<HashMap<TeamId, u64>>,
     /// A lock per team being loaded: concurrent misses wait on it for one load.
@@ -166,6 +169,7 @@ impl MembershipCache {
     pub fn with_bounds(ttl: Duration, capacity: usize, clock: SharedClock) -> Self {
         MembershipCache {
             teams: RwLock::new(HashMap::new()),
+            changes: Mutex::new(HashMap::new()),
             absent: Mutex::new(HashMap::new()),
             loading: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
@@ -305,17 +309,45 @@ impl MembershipCache {
             let now = self.clock.now_ms();
             self.insert(&mut teams, team, Arc::new(log), now);
         }
+        drop(teams);
+        self.notify(team);
     }
 
     /// Forgets `team` (its log changed in a way this process did not see).
     pub fn invalidate_team(&self, team: TeamId) {
-        let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        teams.remove(&team);
-        self.absent
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&team);
+        {
+            let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            teams.remove(&team);
+            self.absent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&team);
+        }
+        self.notify(team);
+    }
+
+    /// Watches `team`'s log: the receiver sees a change each time this process appends to
+    /// it, or forgets it (then read it again with [`get`](Self::get)). A live socket uses it
+    /// to close at once when its device is revoked.
+    pub fn watch(&self, team: TeamId) -> watch::Receiver<u64> {
+        let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        changes
+            .entry(team)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Tells `team`'s watchers its log changed; forgets the team if nobody watches it.
+    fn notify(&self, team: TeamId) {
+        let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = changes.get(&team) {
+            if sender.receiver_count() == 0 {
+                changes.remove(&team);
+            } else {
+                sender.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
     }
 
     /// Logs read from storage so far (for tests and metrics).

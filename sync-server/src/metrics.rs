@@ -81,6 +81,10 @@ pub struct Metrics {
     pub live_messages: Counter,
     /// Open WebSockets.
     pub live_connections: Gauge,
+    /// WebSockets closed because their device was revoked.
+    pub live_closed_revoked: Counter,
+    /// WebSockets closed because their bearer token expired.
+    pub live_closed_expired: Counter,
     /// Requests to the routes that need no token refused for their client address's rate.
     pub address_limited: Counter,
     /// HTTP connections open (a WebSocket, once upgraded, counts in `live_connections`).
@@ -113,6 +117,8 @@ impl Default for Metrics {
             logins: Counter::default(),
             live_messages: Counter::default(),
             live_connections: Gauge::default(),
+            live_closed_revoked: Counter::default(),
+            live_closed_expired: Counter::default(),
             address_limited: Counter::default(),
             connections_open: Gauge::default(),
             connections_refused: Counter::default(),
@@ -144,7 +150,7 @@ impl Metrics {
     /// The Prometheus text exposition, with the storage backend's write counters.
     pub fn render(&self, writes: WriteStats) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, u64); 14] = [
+        let counters: [(&str, &str, u64); 16] = [
             (
                 "holdfast_relay_push_requests_total",
                 "Push requests received.",
@@ -214,6 +220,16 @@ impl Metrics {
                 "holdfast_relay_header_timeouts_total",
                 "Connections closed for not sending a request's headers in time.",
                 self.header_timeouts.get(),
+            ),
+            (
+                "holdfast_relay_live_closed_revoked_total",
+                "Live WebSockets closed because their device was revoked.",
+                self.live_closed_revoked.get(),
+            ),
+            (
+                "holdfast_relay_live_closed_expired_total",
+                "Live WebSockets closed because their bearer token expired.",
+                self.live_closed_expired.get(),
             ),
         ];
         for (name, help, value) in counters {

@@ -2,8 +2,9 @@
 //! key, outstanding challenges, the membership cache, rate limits, metrics, the shutdown
 //! signal).
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use holdfast_protocol::{DeviceId, SharedClock, SystemRandom};
 use tokio::sync::{Notify, watch};
@@ -213,13 +214,28 @@ impl<S: Storage> AppState<S> {
         *self.inner.shutdown.borrow()
     }
 
-    /// Registers an open WebSocket until the guard is dropped.
-    pub(crate) fn live_session(&self) -> LiveSession<S> {
+    /// Registers an open WebSocket of `device` until the guard is dropped; `None` if the
+    /// device already holds its share (`Limits::max_live_sockets_per_device`).
+    pub(crate) fn live_session(&self, device: DeviceId) -> Option<LiveSession<S>> {
+        {
+            let mut per_device = self
+                .inner
+                .live
+                .per_device
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let open = per_device.entry(device).or_default();
+            if *open >= self.inner.limits.max_live_sockets_per_device {
+                return None;
+            }
+            *open += 1;
+        }
         self.inner.live.open.fetch_add(1, Ordering::AcqRel);
         self.inner.metrics.live_connections.inc();
-        LiveSession {
+        Some(LiveSession {
             state: self.clone(),
-        }
+            device,
+        })
     }
 
     /// Waits until every WebSocket has closed.
@@ -237,17 +253,33 @@ impl<S: Storage> AppState<S> {
 #[derive(Default)]
 struct LiveSessions {
     open: AtomicUsize,
+    /// Open sockets per device.
+    per_device: Mutex<HashMap<DeviceId, usize>>,
     closed: Notify,
 }
 
 /// An open WebSocket, counted until dropped.
 pub(crate) struct LiveSession<S> {
     state: AppState<S>,
+    device: DeviceId,
 }
 
 impl<S> Drop for LiveSession<S> {
     fn drop(&mut self) {
         let shared = &self.state.inner;
+        {
+            let mut per_device = shared
+                .live
+                .per_device
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(open) = per_device.get_mut(&self.device) {
+                *open = open.saturating_sub(1);
+                if *open == 0 {
+                    per_device.remove(&self.device);
+                }
+            }
+        }
         shared.metrics.live_connections.dec();
         if shared.live.open.fetch_sub(1, Ordering::AcqRel) == 1 {
             shared.live.closed.notify_waiters();

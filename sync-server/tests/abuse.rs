@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{CLOCK_START_MS, Relay, expect_error};
+use futures_util::StreamExt;
 use holdfast_protocol::{DeviceId, ManualClock, SystemRandom, TeamId};
 use holdfast_relay::Limits;
 use holdfast_relay::testing::TestRelay;
@@ -18,6 +19,13 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The loopback address `127.0.0.n`.
 fn loopback(n: u8) -> IpAddr {
@@ -80,6 +88,53 @@ async fn metric(relay: &Relay, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// Opens `team`'s live socket with `token`.
+async fn live(relay: &Relay, team: TeamId, token: &str) -> Result<Socket, tungstenite::Error> {
+    let url = format!(
+        "{}/v1/teams/{team}/live",
+        relay.url.replace("http://", "ws://")
+    );
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+/// The next head a live socket announces.
+async fn next_seq(socket: &mut Socket) -> u64 {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("the socket is open")
+            .unwrap();
+        match message {
+            Message::Text(text) => {
+                let value: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                return value["seq"].as_u64().unwrap();
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// The close frame the relay sends within `within`, failing on any head announced first.
+async fn closed_by_relay(socket: &mut Socket, within: Duration) -> CloseFrame {
+    loop {
+        match tokio::time::timeout(within, socket.next()).await {
+            Err(_) => panic!("the socket is still open after {within:?}"),
+            Ok(Some(Ok(Message::Close(Some(frame))))) => return frame,
+            Ok(Some(Ok(Message::Text(text)))) => panic!("heard {text} instead of a close"),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
 }
 
 fn random_device() -> DeviceId {
@@ -497,4 +552,138 @@ async fn past_the_connection_cap_nobody_new_is_served_until_one_closes() {
         .await
         .unwrap();
     assert_eq!(served.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_device_holds_at_most_its_share_of_live_sockets() {
+    let (relay, _clock) = relay_with(Limits {
+        max_live_sockets_per_device: 3,
+        ..Limits::default()
+    })
+    .await;
+    let alice = relay.device();
+    let team = relay.create_team(&alice).await;
+    let token = relay.login(&alice).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut socket = live(&relay, team, &token).await.unwrap();
+        assert_eq!(next_seq(&mut socket).await, 0);
+        open.push(socket);
+    }
+    match live(&relay, team, &token).await {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            let body: serde_json::Value =
+                serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["code"], "too_many_sockets", "{body}");
+        }
+        other => panic!("a fourth socket: {other:?}"),
+    }
+    // Another device has its own share.
+    let bob = relay.device();
+    let bob_team = relay.create_team(&bob).await;
+    let bob_token = relay.login(&bob).await;
+    live(&relay, bob_team, &bob_token).await.unwrap();
+    // A closed socket gives its place back.
+    let mut first = open.remove(0);
+    first.close(None).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while live(&relay, team, &token).await.is_err() {
+        assert!(Instant::now() < deadline, "no place back after a close");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_live_socket_closes_at_once_when_its_device_is_revoked() {
+    let relay = Relay::start().await;
+    let admin = relay.device();
+    let member = relay.device();
+    let team = relay.create_team(&admin).await;
+    let admin_token = relay.login(&admin).await;
+    relay
+        .enrol(
+            &admin_token,
+            team,
+            &admin,
+            &member,
+            holdfast_protocol::Role::LinkWorker,
+            None,
+        )
+        .await;
+    let member_token = relay.login(&member).await;
+    let mut socket = live(&relay, team, &member_token).await.unwrap();
+    assert_eq!(next_seq(&mut socket).await, 0);
+    let mut admins = live(&relay, team, &admin_token).await.unwrap();
+    assert_eq!(next_seq(&mut admins).await, 0);
+
+    let revoked = relay
+        .revoke(&admin_token, team, &admin, member.id, &[&admin])
+        .await;
+    assert_eq!(revoked.status(), StatusCode::CREATED);
+    // Nothing else happens in the team: the revocation alone closes the socket.
+    let close = closed_by_relay(&mut socket, Duration::from_secs(2)).await;
+    assert_eq!(close.code, CloseCode::Policy);
+    assert_eq!(close.reason.as_str(), "device revoked");
+    // The admin's socket stays open.
+    let quiet = tokio::time::timeout(Duration::from_millis(200), admins.next()).await;
+    assert!(quiet.is_err(), "the admin's socket heard {quiet:?}");
+    assert_eq!(
+        metric(&relay, "holdfast_relay_live_closed_revoked_total").await,
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_live_socket_closes_when_its_token_expires() {
+    // By the relay's clock: once it has passed the token's expiry, the socket announces
+    // nothing more and closes.
+    let (relay, clock) = relay_with(Limits {
+        token_ttl_secs: 60,
+        ..Limits::default()
+    })
+    .await;
+    let alice = relay.device();
+    let team = relay.create_team(&alice).await;
+    let token = relay.login(&alice).await;
+    let mut socket = live(&relay, team, &token).await.unwrap();
+    assert_eq!(next_seq(&mut socket).await, 0);
+    clock.advance(Duration::from_secs(61));
+    let fresh = relay.login(&alice).await;
+    let changes = alice.changes(team, 0, 1, 10);
+    relay
+        .push_ok(&fresh, team, alice.batch(team, &changes))
+        .await;
+    let close = closed_by_relay(&mut socket, Duration::from_secs(2)).await;
+    assert_eq!(
+        (close.code, close.reason.as_str()),
+        (CloseCode::Policy, "token expired")
+    );
+    // A socket with a fresh token hears the head.
+    let mut again = live(&relay, team, &fresh).await.unwrap();
+    assert_eq!(next_seq(&mut again).await, 1);
+
+    // On the system clock, at the expiry itself, with nothing else happening.
+    let relay = Relay::start_with(Limits {
+        token_ttl_secs: 1,
+        ..Limits::default()
+    })
+    .await;
+    let bob = relay.device();
+    let team = relay.create_team(&bob).await;
+    let token = relay.login(&bob).await;
+    let started = Instant::now();
+    let mut socket = live(&relay, team, &token).await.unwrap();
+    assert_eq!(next_seq(&mut socket).await, 0);
+    let close = closed_by_relay(&mut socket, Duration::from_secs(3)).await;
+    assert_eq!(close.reason.as_str(), "token expired");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        metric(&relay, "holdfast_relay_live_closed_expired_total").await,
+        1.0
+    );
 }

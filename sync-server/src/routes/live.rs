@@ -6,12 +6,15 @@
 //! Updates come from the storage backend's [`TeamHeads`](crate::storage::TeamHeads) (a
 //! `watch` per team), so a burst of commits reaches a slow client as one message with the
 //! latest head rather than as a queue. The socket is pinged every 30 s; it is closed with
-//! 1001 (going away) when the relay shuts down and with 1008 (policy) if the device is
-//! revoked.
-
-use std::time::Duration;
+//! 1001 (going away) when the relay shuts down, and with 1008 (policy) as soon as its device
+//! is revoked (the membership cache tells the socket of every append) or its bearer token
+//! expires (a timer by the relay's clock, checked again before every message). A device
+//! holds at most `--max-live-sockets-per-device` sockets at once: one more is refused with
+//! `429 too_many_sockets` (the client backs off; a dead socket of its own is noticed within
+//! a ping).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
@@ -22,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::auth::TeamMember;
 use crate::connections::ConnectionSlot;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::{AppState, LiveSession};
 use crate::storage::Storage;
 
@@ -40,39 +43,69 @@ pub async fn live<S: Storage>(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade?;
-    // Subscribe first, then read the head: no commit can fall between the two.
+    let Some(session) = state.live_session(member.device) else {
+        return Err(ApiError::new(
+            ErrorCode::TooManySockets,
+            format!(
+                "device {} already holds {} live sockets, the relay's limit per device",
+                member.device,
+                state.limits().max_live_sockets_per_device
+            ),
+        )
+        .retry_after(PING_INTERVAL));
+    };
+    // Subscribe first, then read: no commit or append can fall between the two.
+    let membership = state.members().watch(member.team);
     let heads = state.storage().heads().subscribe(member.team);
     let head = state.storage().head(member.team).await?.unwrap_or(0);
     state.storage().heads().publish(member.team, head);
-    let session = state.live_session();
     Ok(upgrade
         .max_message_size(4096)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
-            serve(socket, state, member, heads, session).await;
+            let watched = Watched { heads, membership };
+            serve(socket, state, member, watched, session).await;
         }))
+}
+
+/// What a socket listens to besides its client.
+struct Watched {
+    heads: watch::Receiver<u64>,
+    membership: watch::Receiver<u64>,
 }
 
 enum Event {
     Head,
     HeadsGone,
+    Membership,
+    Expiry,
     Incoming(Option<Result<Message, axum::Error>>),
     Ping,
     Shutdown,
 }
 
+/// Why a socket is closed on the relay's side.
+const REVOKED: &str = "device revoked";
+const EXPIRED: &str = "token expired";
+
 async fn serve<S: Storage>(
     mut socket: WebSocket,
     state: AppState<S>,
     member: TeamMember,
-    mut heads: watch::Receiver<u64>,
+    watched: Watched,
     _session: LiveSession<S>,
 ) {
     tracing::debug!(team = %member.team, device = %member.device, "live socket opened");
+    let Watched {
+        mut heads,
+        mut membership,
+    } = watched;
     let shutdown = state.shutdown_requested();
     tokio::pin!(shutdown);
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await; // the first tick is immediate
+    let expiry = tokio::time::sleep(until_expiry(&state, &member));
+    tokio::pin!(expiry);
     let mut sent = None;
     // The current head first.
     heads.mark_changed();
@@ -80,12 +113,36 @@ async fn serve<S: Storage>(
     let close = loop {
         let event = tokio::select! {
             changed = heads.changed() => if changed.is_ok() { Event::Head } else { Event::HeadsGone },
+            changed = membership.changed() => if changed.is_ok() { Event::Membership } else { Event::Shutdown },
+            () = &mut expiry => Event::Expiry,
             incoming = socket.recv() => Event::Incoming(incoming),
             _ = ping.tick() => Event::Ping,
             () = &mut shutdown => Event::Shutdown,
         };
         match event {
+            Event::Membership => {
+                membership.borrow_and_update();
+                match still_active(&state, &member).await {
+                    Ok(()) => {}
+                    Err(close) => break Some(close),
+                }
+            }
+            Event::Expiry => {
+                let left = until_expiry(&state, &member);
+                if left.is_zero() {
+                    state.metrics().live_closed_expired.inc();
+                    break Some((close_code::POLICY, EXPIRED));
+                }
+                // The clock is behind the timer (a test's manual clock): look again then.
+                expiry
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + left.min(EXPIRY_RECHECK));
+            }
             Event::Head => {
+                if until_expiry(&state, &member).is_zero() {
+                    state.metrics().live_closed_expired.inc();
+                    break Some((close_code::POLICY, EXPIRED));
+                }
                 let team_head = *heads.borrow_and_update();
                 let seq = match member.plan {
                     None => team_head,
@@ -101,13 +158,8 @@ async fn serve<S: Storage>(
                     continue;
                 }
                 // A revoked device hears nothing more.
-                match state.members().get(state.storage(), member.team).await {
-                    Ok(Some(log)) if log.state.active(&member.device).is_some() => {}
-                    Ok(_) => break Some((close_code::POLICY, "device revoked")),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "live membership check failed");
-                        break Some((close_code::ERROR, "relay error"));
-                    }
+                if let Err(close) = still_active(&state, &member).await {
+                    break Some(close);
                 }
                 let text = format!("{{\"seq\":{seq}}}");
                 if !send(&mut socket, Message::Text(text.into())).await {
@@ -136,6 +188,33 @@ async fn serve<S: Storage>(
         let _ = send(&mut socket, Message::Close(Some(frame))).await;
     }
     tracing::debug!(team = %member.team, device = %member.device, "live socket closed");
+}
+
+/// How often a socket whose timer fired before the relay's clock reached its token's expiry
+/// looks again (only a clock that does not follow real time gets there).
+const EXPIRY_RECHECK: Duration = Duration::from_secs(1);
+
+/// How long until the member's token expires, by the relay's clock (zero once it has).
+fn until_expiry<S: Storage>(state: &AppState<S>, member: &TeamMember) -> Duration {
+    Duration::from_millis(member.token_expires_ms.saturating_sub(state.now_ms()))
+}
+
+/// `Ok` while the member is an active member of its team; otherwise the close to send.
+async fn still_active<S: Storage>(
+    state: &AppState<S>,
+    member: &TeamMember,
+) -> Result<(), (u16, &'static str)> {
+    match state.members().get(state.storage(), member.team).await {
+        Ok(Some(log)) if log.state.active(&member.device).is_some() => Ok(()),
+        Ok(_) => {
+            state.metrics().live_closed_revoked.inc();
+            Err((close_code::POLICY, REVOKED))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "live membership check failed");
+            Err((close_code::ERROR, "relay error"))
+        }
+    }
 }
 
 async fn send(socket: &mut WebSocket, message: Message) -> bool {
