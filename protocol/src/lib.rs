@@ -95,9 +95,9 @@ pub use keywrap::{
     keys_ack_message, max_bundle_len,
 };
 pub use membership::{
-    Applied, Entry, InviteState, MAX_ENTRY, MAX_INVITE_LIFETIME_MS, MAX_PENDING_INVITES,
-    MEMBERSHIP_MAGIC, Member, Membership, Op, Refusal, Role, epoch_key_commitment,
-    redeem_proof_message,
+    Applied, Entry, InviteState, MAX_BUNDLES_PER_REQUEST, MAX_ENTRY, MAX_INVITE_LIFETIME_MS,
+    MAX_KEYS_REQUEST_BYTES, MAX_PENDING_INVITES, MEMBERSHIP_MAGIC, Member, Membership, Op, Refusal,
+    Role, epoch_key_commitment, redeem_proof_message,
 };
 /// ring's random-number interface, which key, id, nonce and challenge generation take.
 pub use ring::rand::{SecureRandom, SystemRandom};

@@ -551,6 +551,14 @@ pub const MAX_INVITE_LIFETIME_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 /// bound on what a stolen phone can leave open.
 pub const MAX_PENDING_INVITES: usize = 50;
 
+/// The most key bundles one request to the relay carries (a membership append, or a
+/// revocation's staged bundles): a revocation for more recipients stages them first.
+pub const MAX_BUNDLES_PER_REQUEST: usize = 1_000;
+
+/// The largest body of a request that carries key bundles (a membership append, staged
+/// bundles), in bytes of JSON: the bundles travel as hex, twice their size.
+pub const MAX_KEYS_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
 /// An invite seen in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InviteState {

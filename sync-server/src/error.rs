@@ -248,6 +248,10 @@ impl From<storage::Error> for ApiError {
                 ErrorCode::MembershipConflict,
                 format!("{e}: read the log again and sign the entry again"),
             ),
+            S::StagingChanged(_) => ApiError::new(
+                ErrorCode::MembershipConflict,
+                format!("{e}: stage the bundles again and sign the entry again"),
+            ),
             // Routes check membership first, so a missing team here is a race with nothing
             // (teams are never deleted) or a bug: do not tell the caller more than 403 would.
             S::NoSuchTeam(_) => ApiError::forbidden("not a member of this team"),

@@ -522,12 +522,20 @@ mod tests {
         ) -> storage::Result<Option<storage::PublicKey>> {
             self.inner.device_key(device).await
         }
-        async fn store_bundles(
+        async fn stage_bundles(
             &self,
             team: TeamId,
-            bundles: Vec<storage::NewBundle>,
+            staging: storage::Staging,
         ) -> storage::Result<u64> {
-            self.inner.store_bundles(team, bundles).await
+            self.inner.stage_bundles(team, staging).await
+        }
+        async fn staged_recipients(
+            &self,
+            team: TeamId,
+            sender: holdfast_protocol::DeviceId,
+            commitment: [u8; 32],
+        ) -> storage::Result<Vec<[u8; 16]>> {
+            self.inner.staged_recipients(team, sender, commitment).await
         }
         async fn forget_bundles(
             &self,

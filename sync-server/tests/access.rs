@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::{CLOCK_START_MS, Device, Relay, expect_error, invite_code};
-use holdfast_protocol::{DeviceSigningKey, DocumentId, Entry, Kind, ManualClock, Op, Role, TeamId};
+use holdfast_protocol::{
+    DeviceSigningKey, DocumentId, Entry, KeyBundle, Kind, ManualClock, Op, Role, TeamId, WrappedKey,
+};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -481,7 +483,7 @@ async fn a_patient_reads_and_writes_only_its_plan_and_sees_only_itself() {
     .await;
     assert_eq!(relay.team(&alice_token, team).await["head"], 5);
 
-    // No roster, no key sending for a patient.
+    // No roster, no key staging for a patient.
     expect_error(
         relay
             .get(&alice_token, &format!("/v1/teams/{team}/devices"))
@@ -492,9 +494,9 @@ async fn a_patient_reads_and_writes_only_its_plan_and_sees_only_itself() {
     .await;
     let response = relay
         .http
-        .post(relay.at(&format!("/v1/teams/{team}/keys")))
+        .post(relay.at(&format!("/v1/teams/{team}/keys/staged")))
         .bearer_auth(&alice_token)
-        .json(&serde_json::json!({"bundles": []}))
+        .json(&serde_json::json!({"key_commitment": hex::encode([0u8; 32]), "bundles": []}))
         .send()
         .await
         .unwrap();
@@ -678,27 +680,27 @@ async fn revocation_needs_every_bundle_shuts_the_device_out_and_starts_an_epoch(
     let newcomer_token = relay.login(&newcomer).await;
     assert_eq!(keys(newcomer_token).await, [pending.id().0, pending.id().0]);
 
-    // Staff can send more bundles later; the recipient sees them.
-    let more = admin.bundle(team, newcomer.id.0, newcomer.hpke.public_key(), 2);
+    // Bundles reach a device only with the entry that needs them (an Invite, a Revoke):
+    // nobody can post bundles straight into another device's key pages.
     let response = relay
         .http
         .post(relay.at(&format!("/v1/teams/{team}/keys")))
         .bearer_auth(&admin_token)
-        .json(&serde_json::json!({"bundles": [hex::encode(&more)]}))
+        .json(&serde_json::json!({"bundles": []}))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    assert_eq!(response.json::<Value>().await.unwrap()["stored"], 1);
-    let newcomer_token = relay.login(&newcomer).await;
-    assert_eq!(keys(newcomer_token).await.len(), 3);
-    // A bundle claiming another sender is refused.
-    let forged = worker.bundle(team, newcomer.id.0, newcomer.hpke.public_key(), 2);
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // A staged bundle claiming another sender is refused.
+    let forged = worker.bundle(team, newcomer.id.0, newcomer.hpke.public_key(), 3);
     let response = relay
         .http
-        .post(relay.at(&format!("/v1/teams/{team}/keys")))
+        .post(relay.at(&format!("/v1/teams/{team}/keys/staged")))
         .bearer_auth(&admin_token)
-        .json(&serde_json::json!({"bundles": [hex::encode(&forged)]}))
+        .json(&serde_json::json!({
+            "key_commitment": hex::encode([3u8; 32]),
+            "bundles": [hex::encode(&forged)],
+        }))
         .send()
         .await
         .unwrap();
@@ -787,9 +789,12 @@ async fn key_bundles_longer_than_the_teams_epochs_need_are_refused() {
     let post = |bundle: Vec<u8>| {
         relay
             .http
-            .post(relay.at(&format!("/v1/teams/{team}/keys")))
+            .post(relay.at(&format!("/v1/teams/{team}/keys/staged")))
             .bearer_auth(&token)
-            .json(&serde_json::json!({ "bundles": [hex::encode(bundle)] }))
+            .json(&serde_json::json!({
+                "key_commitment": hex::encode([2u8; 32]),
+                "bundles": [hex::encode(bundle)],
+            }))
             .send()
     };
     let seal = |keys: usize| {
@@ -807,8 +812,8 @@ async fn key_bundles_longer_than_the_teams_epochs_need_are_refused() {
             .collect();
         KeyBundle::seal(header, admin.hpke.public_key(), &wrapped, &admin.key).unwrap()
     };
-    // Epoch 1: one key is what a bundle can need.
-    assert_eq!(post(seal(1)).await.unwrap().status(), StatusCode::CREATED);
+    // Staged for epoch 2: two keys are what a bundle can need.
+    assert_eq!(post(seal(2)).await.unwrap().status(), StatusCode::CREATED);
     let message = expect_error(
         post(seal(40)).await.unwrap(),
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -816,4 +821,110 @@ async fn key_bundles_longer_than_the_teams_epochs_need_are_refused() {
     )
     .await;
     assert!(message.contains("epochs"), "{message}");
+}
+
+/// A revocation too big for one request: the revoker stages bundles first (up to 1,000 a
+/// request), then appends the Revoke with the rest. The relay counts what was staged for
+/// that commitment, delivers it with the entry, and never the revoked device's.
+#[tokio::test]
+async fn a_revocation_delivers_what_its_revoker_staged() {
+    let relay = Relay::start_with(holdfast_relay::Limits {
+        rate_limit_per_second: 0.0,
+        ..holdfast_relay::Limits::default()
+    })
+    .await;
+    let admin = Device::new();
+    let team = relay.create_team(&admin).await;
+    let token = relay.login(&admin).await;
+    let (one, two, lost, supervisor) = (Device::new(), Device::new(), Device::new(), Device::new());
+    for d in [&one, &two, &lost] {
+        relay
+            .enrol(&token, team, &admin, d, Role::LinkWorker, None)
+            .await;
+    }
+    relay
+        .enrol(&token, team, &admin, &supervisor, Role::Supervisor, None)
+        .await;
+    let entry = admin.revoke_entry(team, lost.id, 2);
+    let commitment = [2u8; 32];
+    let stage = |token: String, bundles: Vec<Vec<u8>>| {
+        let relay = &relay;
+        async move {
+            relay
+                .http
+                .post(relay.at(&format!("/v1/teams/{team}/keys/staged")))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({
+                    "key_commitment": hex::encode(commitment),
+                    "bundles": bundles.iter().map(hex::encode).collect::<Vec<_>>(),
+                }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let to = |d: &Device| admin.bundle(team, d.id.0, d.hpke.public_key(), 2);
+    // The revoked device's bundle is staged by mistake: it must never be delivered.
+    let response = stage(token.clone(), vec![to(&one), to(&lost)]).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.json::<Value>().await.unwrap()["staged"], 2);
+    // One bundle per recipient in a request.
+    expect_error(
+        stage(token.clone(), vec![to(&two), to(&two)]).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    // A supervisor may revoke nobody, so it stages nothing.
+    let supervisor_token = relay.login(&supervisor).await;
+    expect_error(
+        stage(supervisor_token, vec![]).await,
+        StatusCode::FORBIDDEN,
+        "not_allowed",
+    )
+    .await;
+
+    // The Revoke carries the admin's and the supervisor's bundles; `two` has none yet.
+    let len = relay.membership_len(&token, team).await;
+    let inline = [to(&admin), to(&supervisor)];
+    let message = expect_error(
+        relay.append(&token, team, &entry, &inline, len).await,
+        StatusCode::BAD_REQUEST,
+        "missing_key_bundles",
+    )
+    .await;
+    assert!(message.contains(&hex::encode(two.id.0)), "{message}");
+    assert!(!message.contains(&hex::encode(one.id.0)), "{message}");
+    let response = stage(token.clone(), vec![to(&two)]).await;
+    assert_eq!(response.json::<Value>().await.unwrap()["staged"], 3);
+    let response = relay.append(&token, team, &entry, &inline, len).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    // Every remaining device has its epoch-2 bundle from the admin, once.
+    for d in [&admin, &one, &two, &supervisor] {
+        let t = relay.login(d).await;
+        let body: Value = relay
+            .get(&t, &format!("/v1/teams/{team}/keys?after=0"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let from_admin: Vec<KeyBundle> = body["bundles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                KeyBundle::decode(&hex::decode(b["bundle"].as_str().unwrap()).unwrap()).unwrap()
+            })
+            .filter(|b| b.header.recipient == d.id.0)
+            .collect();
+        assert_eq!(from_admin.len(), 1, "one bundle for {}", d.id);
+        let keys = from_admin[0]
+            .open(&admin.key.public_key(), &d.hpke)
+            .unwrap();
+        assert!(matches!(keys[..], [WrappedKey::Epoch { epoch: 2, .. }]));
+    }
+    // What was staged went with the Revoke: staging again starts from nothing.
+    let response = stage(token.clone(), vec![to(&one)]).await;
+    assert_eq!(response.json::<Value>().await.unwrap()["staged"], 1);
 }

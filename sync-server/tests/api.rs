@@ -259,8 +259,8 @@ async fn a_non_member_gets_403_on_every_team_route() {
             relay.http.get(format!("{base}/keys")),
             relay
                 .http
-                .post(format!("{base}/keys"))
-                .json(&json!({"bundles": []})),
+                .post(format!("{base}/keys/staged"))
+                .json(&json!({"key_commitment": hex::encode([0u8; 32]), "bundles": []})),
             relay
                 .http
                 .post(format!("{base}/envelopes"))

@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use holdfast_protocol::{DeviceId, Role, TeamId};
 use holdfast_relay::storage::{
     self, BundlePage, BundleRequest, Device as RosterEntry, MembershipAppend, MembershipEntry,
-    NewBundle, NewEnvelope, NewTeam, Page, PublicKey, PullRequest, PushReceipt, SqliteStorage,
-    Storage, TeamHeads, TeamInfo, WriteStats,
+    NewEnvelope, NewTeam, Page, PublicKey, PullRequest, PushReceipt, SqliteStorage, Storage,
+    TeamHeads, TeamInfo, WriteStats,
 };
 use reqwest::StatusCode;
 use tokio::sync::{Notify, Semaphore};
@@ -263,8 +263,16 @@ impl Storage for Hooked {
     async fn membership(&self, team: TeamId, from: u64) -> storage::Result<Vec<MembershipEntry>> {
         self.inner.membership(team, from).await
     }
-    async fn store_bundles(&self, team: TeamId, bundles: Vec<NewBundle>) -> storage::Result<u64> {
-        self.inner.store_bundles(team, bundles).await
+    async fn stage_bundles(&self, team: TeamId, staging: storage::Staging) -> storage::Result<u64> {
+        self.inner.stage_bundles(team, staging).await
+    }
+    async fn staged_recipients(
+        &self,
+        team: TeamId,
+        sender: holdfast_protocol::DeviceId,
+        commitment: [u8; 32],
+    ) -> storage::Result<Vec<[u8; 16]>> {
+        self.inner.staged_recipients(team, sender, commitment).await
     }
     async fn forget_bundles(
         &self,

@@ -268,6 +268,16 @@ impl SyncClient {
             self.sync_access(team).await?;
             let m = make.clone();
             let (entry, bundles, expected_len) = self.store().run(move |s| m(s)).await?;
+            // A revocation for more recipients than one request carries stages the rest
+            // first; the relay delivers them with the Revoke.
+            let bundles = match self.stage_excess(&base, team, &entry, bundles).await {
+                Ok(rest) => rest,
+                Err(Error::Relay { code, .. }) if code == "membership_conflict" && !tried => {
+                    tried = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let body = serde_json::json!({
                 "entry": hex::encode(&entry),
                 "bundles": bundles.iter().map(hex::encode).collect::<Vec<_>>(),
@@ -290,6 +300,50 @@ impl SyncClient {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Stages all but the last request's worth of `bundles` for the Revoke `entry`, in
+    /// chunks the relay takes ([`bundle_chunks`]); returns the bundles left for the append
+    /// itself (all of them when they fit one request).
+    async fn stage_excess(
+        &self,
+        base: &str,
+        team: TeamId,
+        entry: &[u8],
+        bundles: Vec<Vec<u8>>,
+    ) -> Result<Vec<Vec<u8>>> {
+        let mut chunks = bundle_chunks(bundles);
+        let last = chunks.pop().unwrap_or_default();
+        if chunks.is_empty() {
+            return Ok(last);
+        }
+        let commitment = match holdfast_protocol::Entry::decode(entry)?.op {
+            holdfast_protocol::Op::Revoke { key_commitment, .. } => key_commitment,
+            _ => {
+                return Err(Error::Internal(
+                    "more key bundles than one request carries, for an entry that is not a revocation"
+                        .into(),
+                ));
+            }
+        };
+        let staged = chunks.iter().map(Vec::len).sum::<usize>();
+        for chunk in chunks {
+            let body = serde_json::json!({
+                "key_commitment": hex::encode(commitment),
+                "bundles": chunk.iter().map(hex::encode).collect::<Vec<_>>(),
+            });
+            let _: (StatusCode, serde_json::Value) = self
+                .json(
+                    base,
+                    Method::POST,
+                    format!("/v1/teams/{team}/keys/staged"),
+                    Some(body),
+                    true,
+                )
+                .await?;
+        }
+        tracing::info!(team = %team, staged, inline = last.len(), "revocation bundles staged");
+        Ok(last)
     }
 
     /// Makes a one-time invite for `role` (a patient invite names its `plan`), registers it
@@ -557,5 +611,59 @@ mod tests {
         ] {
             assert!(!is_refusal(&e), "{e}");
         }
+    }
+}
+
+/// Bundle bytes in one request, before hex: the relay takes 4 MiB of JSON, and hex doubles
+/// them; the rest is room for the entry and the JSON around them.
+const CHUNK_BUNDLE_BYTES: usize = holdfast_protocol::MAX_KEYS_REQUEST_BYTES / 2 - 64 * 1024;
+
+/// `bundles` in request-sized chunks, in order: each at most
+/// [`holdfast_protocol::MAX_BUNDLES_PER_REQUEST`] bundles and [`CHUNK_BUNDLE_BYTES`]
+/// bytes. Always at least one chunk (empty for no bundles).
+fn bundle_chunks(bundles: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
+    let mut chunks = vec![Vec::new()];
+    let mut bytes = 0usize;
+    for bundle in bundles {
+        let current = chunks.last().map_or(0, Vec::len);
+        if current > 0
+            && (current == holdfast_protocol::MAX_BUNDLES_PER_REQUEST
+                || bytes + bundle.len() > CHUNK_BUNDLE_BYTES)
+        {
+            chunks.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += bundle.len();
+        if let Some(c) = chunks.last_mut() {
+            c.push(bundle);
+        }
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    #[test]
+    fn bundles_split_by_count_and_by_bytes_in_order() {
+        assert_eq!(bundle_chunks(Vec::new()), vec![Vec::<Vec<u8>>::new()]);
+        let small: Vec<Vec<u8>> = (0..2_500u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let chunks = bundle_chunks(small.clone());
+        assert_eq!(
+            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            [1_000, 1_000, 500]
+        );
+        assert_eq!(chunks.concat(), small, "every bundle once, in order");
+        // Bundles of 5,000 bytes: the byte budget cuts first.
+        let big: Vec<Vec<u8>> = (0..1_000).map(|_| vec![7; 5_000]).collect();
+        let chunks = bundle_chunks(big);
+        let per = CHUNK_BUNDLE_BYTES / 5_000;
+        assert_eq!(chunks[0].len(), per);
+        assert!(chunks.iter().all(|c| c.len() * 5_000 <= CHUNK_BUNDLE_BYTES));
+        assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), 1_000);
+        // One bundle over the budget still travels, alone.
+        let chunks = bundle_chunks(vec![vec![1; CHUNK_BUNDLE_BYTES + 1], vec![2]]);
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
     }
 }

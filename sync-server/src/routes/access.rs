@@ -31,7 +31,7 @@ use crate::state::AppState;
 use crate::storage::{self, Device, MembershipAppend, NewBundle, Role, RosterChange, Storage};
 
 /// Most key bundles in one request.
-pub const MAX_BUNDLES: usize = 1_000;
+pub const MAX_BUNDLES: usize = holdfast_protocol::MAX_BUNDLES_PER_REQUEST;
 /// Default and largest page of `GET /keys`.
 pub const DEFAULT_KEYS_LIMIT: usize = 100;
 /// Largest page of `GET /keys`.
@@ -148,12 +148,14 @@ pub struct Appended {
 }
 
 /// Decodes and checks key bundles sent by `sender` (key `sender_key`) to team `team`: each
-/// must be for an active device of `state` or an invite `state` knows.
+/// must be for an active device of `state` or an invite `state` knows, at most one per
+/// recipient, and no longer than a bundle of `epochs` keys.
 fn check_bundles(
     team: TeamId,
     sender: DeviceId,
     sender_key: &[u8; PUBLIC_KEY_LEN],
     state: &Membership,
+    epochs: u32,
     bundles: &[HexBytes],
 ) -> Result<Vec<NewBundle>, ApiError> {
     if bundles.len() > MAX_BUNDLES {
@@ -165,22 +167,20 @@ fn check_bundles(
             ),
         ));
     }
+    // One key per epoch is the most a bundle needs (an epoch key for staff, the plan's key
+    // for a patient): anything longer is junk dressed as keys.
+    let longest = holdfast_protocol::max_bundle_len(usize::try_from(epochs).unwrap_or(usize::MAX));
+    let mut recipients = HashSet::with_capacity(bundles.len());
     bundles
         .iter()
         .enumerate()
         .map(|(i, bytes)| {
-            // One key per epoch is the most a bundle needs (an epoch key for staff, the
-            // plan's key for a patient): anything longer is junk dressed as keys.
-            let longest = holdfast_protocol::max_bundle_len(
-                usize::try_from(state.epoch).unwrap_or(usize::MAX),
-            );
             if bytes.0.len() > longest {
                 return Err(ApiError::new(
                     ErrorCode::PayloadTooLarge,
                     format!(
-                        "key bundle {i} is {} bytes, more than a bundle of the team's {} epochs' keys can be ({longest})",
+                        "key bundle {i} is {} bytes, more than a bundle of the team's {epochs} epochs' keys can be ({longest})",
                         bytes.0.len(),
-                        state.epoch
                     ),
                 ));
             }
@@ -213,6 +213,12 @@ fn check_bundles(
             if !to_device && !to_invite {
                 return Err(ApiError::bad_request(format!(
                     "key bundle {i} is for {}, neither an active device nor an invite of the team still open",
+                    hex::encode(header.recipient)
+                )));
+            }
+            if !recipients.insert(header.recipient) {
+                return Err(ApiError::bad_request(format!(
+                    "key bundle {i} is a second one for {}: one per recipient",
                     hex::encode(header.recipient)
                 )));
             }
@@ -267,6 +273,7 @@ async fn append<S: Storage>(
     after: Membership,
     applied: &Applied,
     bundles: Vec<NewBundle>,
+    staged: Option<storage::TakeStaged>,
 ) -> Result<(u64, u32), storage::Error> {
     let subject = entry.patient_subject(&log.state);
     let epoch = after.epoch;
@@ -291,6 +298,7 @@ async fn append<S: Storage>(
                 epoch,
                 bundles,
                 forget_bundles,
+                staged,
             },
         )
         .await?;
@@ -373,11 +381,17 @@ pub async fn append_entry<S: Storage>(
         member.device,
         &member.public_key,
         &after,
+        after.epoch,
         &request.bundles,
     )?;
+    let mut staged = None;
     if let Applied::Revoked { device, epoch } = &applied {
-        let covered: HashSet<[u8; 16]> = bundles.iter().map(|b| b.recipient).collect();
-        let mut missing: Vec<String> = after
+        let Op::Revoke { key_commitment, .. } = &entry.op else {
+            return Err(ApiError::internal(
+                "a revocation that is not a Revoke entry",
+            ));
+        };
+        let recipients: Vec<[u8; 16]> = after
             .active_devices()
             .map(|m| m.device.0)
             .chain(
@@ -387,22 +401,61 @@ pub async fn append_entry<S: Storage>(
                     .filter(|i| i.is_pending(now) && after.active(&i.created_by).is_some())
                     .map(|i| i.invite.0),
             )
-            .filter(|r| !covered.contains(r))
+            .collect();
+        // What the revoker staged ahead of this request counts too: a team past ~1,000
+        // recipients cannot carry every bundle in one request. Only staged bundles for
+        // recipients still due one are delivered (never the revoked device's).
+        let mut covered: HashSet<[u8; 16]> = bundles.iter().map(|b| b.recipient).collect();
+        let already: HashSet<[u8; 16]> = state
+            .storage()
+            .staged_recipients(member.team, member.device, *key_commitment)
+            .await?
+            .into_iter()
+            .collect();
+        let mut take = Vec::new();
+        for r in &recipients {
+            if !covered.contains(r) && already.contains(r) {
+                take.push(*r);
+                covered.insert(*r);
+            }
+        }
+        let mut missing: Vec<String> = recipients
+            .iter()
+            .filter(|r| !covered.contains(*r))
             .map(hex::encode)
             .collect();
         if !missing.is_empty() {
             missing.sort();
+            let count = missing.len();
+            missing.truncate(20);
             return Err(ApiError::new(
                 ErrorCode::MissingKeyBundles,
                 format!(
-                    "revoking device {device} starts epoch {epoch}: key bundles are missing for {}",
-                    missing.join(", ")
+                    "revoking device {device} starts epoch {epoch}: key bundles are missing for {count} recipients: {}{}",
+                    missing.join(", "),
+                    if count > 20 { ", …" } else { "" }
                 ),
             ));
         }
+        if !take.is_empty() {
+            staged = Some(storage::TakeStaged {
+                sender: member.device,
+                commitment: *key_commitment,
+                recipients: take,
+            });
+        }
     }
-    let count = bundles.len();
-    let (seq, epoch) = append(&state, &member.log, &entry, after, &applied, bundles).await?;
+    let count = bundles.len() + staged.as_ref().map_or(0, |t| t.recipients.len());
+    let (seq, epoch) = append(
+        &state,
+        &member.log,
+        &entry,
+        after,
+        &applied,
+        bundles,
+        staged,
+    )
+    .await?;
     tracing::info!(team = %member.team, seq, epoch, bundles = count, applied = ?applied, "membership entry appended");
     Ok((
         StatusCode::CREATED,
@@ -573,7 +626,7 @@ pub async fn redeem<S: Storage>(
         let mut after = log.state.clone();
         let applied = after.apply_at(&entry, Some(now)).map_err(entry_error)?;
         let role = after.devices.get(device).map_or(Role::Patient, |m| m.role);
-        match append(&state, &log, &entry, after, &applied, Vec::new()).await {
+        match append(&state, &log, &entry, after, &applied, Vec::new(), None).await {
             Ok((seq, epoch)) => {
                 tracing::info!(team = %team, device = %device, role = %role, seq, "invite redeemed");
                 return Ok((
@@ -600,38 +653,66 @@ pub async fn redeem<S: Storage>(
     .retry_after(std::time::Duration::from_secs(1)))
 }
 
-/// `{"bundles": ["<hex>", ...]}`
+/// `{"key_commitment": "<hex>", "bundles": ["<hex>", ...]}`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StoreKeys {
-    /// The bundles, each sent by the calling device.
+pub struct StageKeys {
+    /// The commitment to the new epoch's key that the coming Revoke entry will carry.
+    pub key_commitment: Hex<32>,
+    /// The bundles, each sent by the calling device, at most one per recipient.
     pub bundles: Vec<HexBytes>,
 }
 
-/// `201 {"stored": n}`
+/// `201 {"staged": n}`
 #[derive(Debug, Serialize)]
-pub struct Stored {
-    /// Bundles stored.
-    pub stored: u64,
+pub struct Staged {
+    /// Bundles the calling device now has staged for this commitment.
+    pub staged: u64,
 }
 
-/// Staff store key bundles (new keys for a device that joined, re-wrapping).
-pub async fn store_keys<S: Storage>(
+/// `POST /keys/staged`: a device about to revoke another stages the new epoch's bundles,
+/// up to 1,000 a request, when there are more than one Revoke request can carry. Nothing is
+/// served from here: the Revoke's append delivers them, in its transaction, or they expire
+/// after an hour. Staging for another commitment replaces what the device staged before.
+pub async fn stage_keys<S: Storage>(
     State(state): State<AppState<S>>,
     member: TeamMember,
-    ApiJson(request): ApiJson<StoreKeys>,
-) -> Result<(StatusCode, Json<Stored>), ApiError> {
-    member.require_staff("send key bundles")?;
+    ApiJson(request): ApiJson<StageKeys>,
+) -> Result<(StatusCode, Json<Staged>), ApiError> {
+    // Only the roles that may revoke anyone: admins, and link workers (a patient's device).
+    if !matches!(
+        member.role,
+        storage::Role::Admin | storage::Role::LinkWorker
+    ) {
+        return Err(ApiError::not_allowed(
+            "only a device that may revoke another stages key bundles",
+        ));
+    }
+    let state_now = &member.log.state;
+    // Bundles for the next epoch: one key more than the team has now.
+    let epochs = state_now.epoch.saturating_add(1);
     let bundles = check_bundles(
         member.team,
         member.device,
         &member.public_key,
-        &member.log.state,
+        state_now,
+        epochs,
         &request.bundles,
     )?;
-    let stored = state.storage().store_bundles(member.team, bundles).await?;
-    tracing::debug!(team = %member.team, stored, "key bundles stored");
-    Ok((StatusCode::CREATED, Json(Stored { stored })))
+    let staged = state
+        .storage()
+        .stage_bundles(
+            member.team,
+            storage::Staging {
+                sender: member.device,
+                commitment: request.key_commitment.0,
+                bundles,
+                at_ms: state.now_ms(),
+            },
+        )
+        .await?;
+    tracing::debug!(team = %member.team, staged, "key bundles staged for a revocation");
+    Ok((StatusCode::CREATED, Json(Staged { staged })))
 }
 
 /// `?after=N&limit=M`

@@ -27,8 +27,8 @@ pub mod teams;
 
 /// Largest JSON request body (logins, team creation, redeems).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
-/// Largest membership or key-bundle request: up to 1,000 bundles of ~1.3 KB, as hex.
-pub const MAX_KEYS_BODY: usize = 4 * 1024 * 1024;
+/// Largest membership or key-bundle request: up to 1,000 bundles, as hex.
+pub const MAX_KEYS_BODY: usize = holdfast_protocol::MAX_KEYS_REQUEST_BYTES;
 
 /// The relay's router over `state`.
 pub fn router<S: Storage>(state: AppState<S>) -> Router {
@@ -62,11 +62,10 @@ pub fn router<S: Storage>(state: AppState<S>) -> Router {
             "/v1/teams/{team}/invites/{invite}/redeem",
             post(access::redeem::<S>).layer(json_limit),
         )
+        .route("/v1/teams/{team}/keys", get(access::keys::<S>))
         .route(
-            "/v1/teams/{team}/keys",
-            get(access::keys::<S>)
-                .post(access::store_keys::<S>)
-                .layer(keys_limit),
+            "/v1/teams/{team}/keys/staged",
+            post(access::stage_keys::<S>).layer(keys_limit),
         )
         .route(
             "/v1/teams/{team}/keys/ack",

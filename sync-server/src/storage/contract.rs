@@ -30,7 +30,7 @@ use holdfast_protocol::{
 
 use super::{
     BundleRequest, Bytes, Device, Error, MembershipAppend, NewBundle, NewEnvelope, NewTeam,
-    PullRequest, RosterChange, Storage, TeamQuota,
+    PullRequest, RosterChange, Staging, Storage, TakeStaged, TeamQuota,
 };
 
 /// Opens storage for the contract: each call to [`open`](Self::open) gives an empty
@@ -65,6 +65,7 @@ macro_rules! storage_contract_tests {
             membership_appends_need_the_expected_length,
             membership_entries_keep_their_subject_and_roster_effect,
             bundles_are_served_per_recipient,
+            staged_bundles_wait_for_their_revocation,
             pull_filters_by_document,
             push_is_idempotent_by_id,
             team_quota_refuses_what_would_pass_it,
@@ -209,6 +210,7 @@ pub fn plain_append(expected_len: u64, entry: &Entry) -> MembershipAppend {
         epoch: 1,
         bundles: Vec::new(),
         forget_bundles: Vec::new(),
+        staged: None,
     }
 }
 
@@ -608,24 +610,23 @@ pub async fn bundles_are_served_per_recipient<B: Backend>(backend: &mut B) {
     let other = new_team(&storage, 2).await;
     let (a, b, c) = ([0xa; 16], [0xb; 16], [0xc; 16]);
     let sender = team.admin;
-    let stored = storage
-        .store_bundles(
-            team.team,
-            vec![
-                bundle(a, sender, 1),
-                bundle(b, sender, 2),
-                bundle(a, sender, 3),
-            ],
-        )
-        .await
-        .unwrap();
-    assert_eq!(stored, 3);
-    storage
-        .store_bundles(other.team, vec![bundle(a, other.admin, 9)])
-        .await
-        .unwrap();
+    let (first, _) = invite_entry(&team, 6, 1_400);
+    let mut append = plain_append(1, &first);
+    append.bundles = vec![
+        bundle(a, sender, 1),
+        bundle(b, sender, 2),
+        bundle(a, sender, 3),
+    ];
+    assert_eq!(
+        storage.append_membership(team.team, append).await.unwrap(),
+        1
+    );
+    let (elsewhere, _) = invite_entry(&other, 6, 1_400);
+    let mut append = plain_append(1, &elsewhere);
+    append.bundles = vec![bundle(a, other.admin, 9)];
+    storage.append_membership(other.team, append).await.unwrap();
     let (invite, _) = invite_entry(&team, 5, 1_500);
-    let mut append = plain_append(1, &invite);
+    let mut append = plain_append(2, &invite);
     append.bundles = vec![bundle(c, sender, 4), bundle(b, sender, 5)];
     storage.append_membership(team.team, append).await.unwrap();
 
@@ -658,10 +659,6 @@ pub async fn bundles_are_served_per_recipient<B: Backend>(backend: &mut B) {
     assert_eq!(page.bundles.iter().map(|b| b.0).collect::<Vec<_>>(), [2, 5]);
     assert!(read(vec![[0xd; 16]], 0, 10).await.bundles.is_empty());
     assert!(read(Vec::new(), 0, 10).await.bundles.is_empty());
-    let missing = storage
-        .store_bundles(TeamId([9; 16]), vec![bundle(a, sender, 1)])
-        .await;
-    assert!(matches!(missing, Err(Error::NoSuchTeam(_))), "{missing:?}");
 
     // Cancelling an invite (or its expiry) deletes the bundles wrapped to it, only those.
     let (admin_id, admin_key) = device(1);
@@ -680,7 +677,7 @@ pub async fn bundles_are_served_per_recipient<B: Backend>(backend: &mut B) {
             team.team,
             MembershipAppend {
                 forget_bundles: vec![InviteId(b)],
-                ..plain_append(2, &cancel)
+                ..plain_append(3, &cancel)
             },
         )
         .await
@@ -693,6 +690,233 @@ pub async fn bundles_are_served_per_recipient<B: Backend>(backend: &mut B) {
     assert_eq!(page.bundles.iter().map(|b| b.0).collect::<Vec<_>>(), [3, 4]);
     assert_eq!(storage.forget_bundles(other.team, c, 10).await.unwrap(), 0);
     storage.close().await.unwrap();
+}
+
+/// Bundles staged for a revocation are never served; its append delivers the ones it
+/// names, in its transaction, and drops the rest of the team's staging. A sender has one
+/// staging at a time, and staging expires.
+pub async fn staged_bundles_wait_for_their_revocation<B: Backend>(backend: &mut B) {
+    let storage = backend.open().await;
+    let team = new_team(&storage, 1).await;
+    enrol(&storage, &team, 10, 2, 1).await;
+    let (admin, worker) = (team.admin, DeviceId([2; 16]));
+    let (a, b, c, d) = ([0xa; 16], [0xb; 16], [0xc; 16], [0xd; 16]);
+    let (x, y, z) = ([0x1; 32], [0x2; 32], [0x3; 32]);
+    let t = 10_000;
+    let two = vec![bundle(a, admin, 1), bundle(b, admin, 2)];
+    assert_eq!(
+        stage(&storage, team.team, admin, x, two, t).await.unwrap(),
+        2
+    );
+    assert!(
+        read(&storage, team.team, a).await.is_empty(),
+        "staged bundles are not served"
+    );
+    // Staged again for a recipient, a bundle replaces the first.
+    let more = vec![bundle(b, admin, 3), bundle(c, admin, 4)];
+    assert_eq!(
+        stage(&storage, team.team, admin, x, more, t).await.unwrap(),
+        3
+    );
+    assert_eq!(staged(&storage, team.team, admin, x).await, [a, b, c]);
+    // Another sender's staging is its own.
+    assert_eq!(
+        stage(
+            &storage,
+            team.team,
+            worker,
+            y,
+            vec![bundle(a, worker, 5)],
+            t
+        )
+        .await
+        .unwrap(),
+        1
+    );
+    // Staging for another commitment replaces what the sender staged before.
+    assert_eq!(
+        stage(&storage, team.team, admin, z, vec![bundle(a, admin, 6)], t)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(staged(&storage, team.team, admin, x).await.is_empty());
+    let again = vec![
+        bundle(a, admin, 1),
+        bundle(b, admin, 3),
+        bundle(c, admin, 4),
+    ];
+    assert_eq!(
+        stage(&storage, team.team, admin, x, again, t)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(staged(&storage, team.team, worker, y).await, [a]);
+    let missing = storage
+        .stage_bundles(
+            TeamId([9; 16]),
+            Staging {
+                sender: admin,
+                commitment: x,
+                bundles: vec![bundle(a, admin, 1)],
+                at_ms: t,
+            },
+        )
+        .await;
+    assert!(matches!(missing, Err(Error::NoSuchTeam(_))), "{missing:?}");
+    // Staging survives a restart.
+    let storage = backend.reopen(storage).await;
+    assert_eq!(
+        storage
+            .staged_recipients(team.team, admin, x)
+            .await
+            .unwrap(),
+        [a, b, c]
+    );
+
+    let (admin_id, admin_key) = device(1);
+    let revoke = Entry::sign(
+        team.team,
+        4_000,
+        admin_id.0,
+        Op::Revoke {
+            device: worker,
+            epoch: 2,
+            key_commitment: x,
+        },
+        &admin_key,
+    )
+    .unwrap();
+    let revocation = |recipients: Vec<[u8; 16]>| MembershipAppend {
+        roster: RosterChange::Revoke {
+            device: worker,
+            at_ms: 4_000,
+        },
+        epoch: 2,
+        bundles: vec![bundle(d, admin, 7)],
+        staged: Some(TakeStaged {
+            sender: admin,
+            commitment: x,
+            recipients,
+        }),
+        ..plain_append(3, &revoke)
+    };
+    // A revocation that names a bundle not staged stores nothing.
+    let changed = storage
+        .append_membership(team.team, revocation(vec![a, d]))
+        .await;
+    assert!(
+        matches!(changed, Err(Error::StagingChanged(_))),
+        "{changed:?}"
+    );
+    assert_eq!(storage.membership(team.team, 0).await.unwrap().len(), 3);
+    assert!(
+        storage
+            .bundles(
+                team.team,
+                BundleRequest {
+                    recipients: vec![d],
+                    after: 0,
+                    limit: 10
+                }
+            )
+            .await
+            .unwrap()
+            .bundles
+            .is_empty()
+    );
+    assert_eq!(staged(&storage, team.team, admin, x).await, [a, b, c]);
+
+    // It delivers its own bundles, then the staged ones it names, in order; b stays out.
+    assert_eq!(
+        storage
+            .append_membership(team.team, revocation(vec![c, a]))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(read(&storage, team.team, d).await, [(1, vec![7; 40])]);
+    assert_eq!(read(&storage, team.team, c).await, [(2, vec![4; 40])]);
+    assert_eq!(read(&storage, team.team, a).await, [(3, vec![1; 40])]);
+    assert!(read(&storage, team.team, b).await.is_empty());
+    // Every staging of the team is gone: it was for the epoch the revocation took.
+    assert!(staged(&storage, team.team, admin, x).await.is_empty());
+    assert!(staged(&storage, team.team, worker, y).await.is_empty());
+
+    // Staging expires: an hour on, the next staging drops it.
+    assert_eq!(
+        stage(&storage, team.team, admin, z, vec![bundle(a, admin, 8)], t)
+            .await
+            .unwrap(),
+        1
+    );
+    let later = t + super::STAGED_TTL_MS + 1;
+    assert_eq!(
+        stage(
+            &storage,
+            team.team,
+            worker,
+            y,
+            vec![bundle(b, worker, 9)],
+            later
+        )
+        .await
+        .unwrap(),
+        1
+    );
+    assert!(staged(&storage, team.team, admin, z).await.is_empty());
+    assert_eq!(staged(&storage, team.team, worker, y).await, [b]);
+    storage.close().await.unwrap();
+}
+
+async fn stage<S: Storage>(
+    storage: &S,
+    team: TeamId,
+    sender: DeviceId,
+    commitment: [u8; 32],
+    bundles: Vec<NewBundle>,
+    at_ms: u64,
+) -> super::Result<u64> {
+    storage
+        .stage_bundles(
+            team,
+            Staging {
+                sender,
+                commitment,
+                bundles,
+                at_ms,
+            },
+        )
+        .await
+}
+
+async fn staged<S: Storage>(
+    storage: &S,
+    team: TeamId,
+    sender: DeviceId,
+    commitment: [u8; 32],
+) -> Vec<[u8; 16]> {
+    storage
+        .staged_recipients(team, sender, commitment)
+        .await
+        .unwrap()
+}
+
+/// One recipient's bundles, from the start.
+async fn read<S: Storage>(storage: &S, team: TeamId, recipient: [u8; 16]) -> Vec<(u64, Vec<u8>)> {
+    storage
+        .bundles(
+            team,
+            BundleRequest {
+                recipients: vec![recipient],
+                after: 0,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap()
+        .bundles
 }
 
 /// A pull for one document skips the others' sequence numbers, compacted or not.

@@ -91,6 +91,10 @@ pub enum Error {
         /// The actual length.
         len: u64,
     },
+    /// The key bundles staged for a revocation are not the ones its append was checked
+    /// with (the sender staged again meanwhile); nothing was stored. Stage them again.
+    #[error("the key bundles staged for this revocation of team {0} changed while it was appended")]
+    StagingChanged(TeamId),
     /// Storing a push would take the team past its quota ([`Storage::set_team_quota`]);
     /// nothing of it was stored.
     #[error(
@@ -231,6 +235,64 @@ pub struct MembershipAppend {
     /// Invites whose key bundles are deleted with it: cancelled or expired before anyone
     /// redeemed them (whoever photographed such a code could otherwise still open them).
     pub forget_bundles: Vec<InviteId>,
+    /// A revocation's bundles staged ahead of it ([`Storage::stage_bundles`]) that it
+    /// delivers, after `bundles`. A revocation (`RosterChange::Revoke`) also drops every
+    /// other bundle staged for the team: they were made for an epoch that is now taken.
+    pub staged: Option<TakeStaged>,
+}
+
+/// How long staged key bundles wait for the revocation that takes them: a device that
+/// staged and went away leaves nothing behind for longer.
+pub const STAGED_TTL_MS: u64 = 60 * 60 * 1000;
+
+/// Key bundles staged ahead of the revocation that will deliver them: a revocation must
+/// carry a bundle for every remaining device and open invite, which past ~1,000 recipients
+/// no longer fits one request. Staged bundles are never served; the revocation's append
+/// moves them to the team's bundles in its own transaction, or they expire.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Staging {
+    /// The device that will append the revocation (it sealed and signed every bundle).
+    pub sender: DeviceId,
+    /// The commitment to the new epoch's key that the revocation will carry: staging for
+    /// another commitment replaces what the sender staged before.
+    pub commitment: [u8; 32],
+    /// The bundles, already checked by the caller; one per recipient (a bundle staged
+    /// again for a recipient replaces the first).
+    pub bundles: Vec<NewBundle>,
+    /// When, by the relay's clock.
+    pub at_ms: u64,
+}
+
+impl fmt::Debug for Staging {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Staging")
+            .field("sender", &self.sender)
+            .field("commitment", &hex::encode(self.commitment))
+            .field("bundles", &self.bundles.len())
+            .finish()
+    }
+}
+
+/// The staged bundles a revocation delivers.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TakeStaged {
+    /// Their sender (the revoking device).
+    pub sender: DeviceId,
+    /// The revocation's key commitment.
+    pub commitment: [u8; 32],
+    /// Whose bundles move, in this order. Each must be staged still, or the append fails
+    /// with [`Error::StagingChanged`] and stores nothing.
+    pub recipients: Vec<[u8; 16]>,
+}
+
+impl fmt::Debug for TakeStaged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TakeStaged")
+            .field("sender", &self.sender)
+            .field("commitment", &hex::encode(self.commitment))
+            .field("recipients", &self.recipients.len())
+            .finish()
+    }
 }
 
 /// A stored membership entry.
@@ -463,13 +525,23 @@ pub trait Storage: Send + Sync + 'static {
         device: DeviceId,
     ) -> impl Future<Output = Result<Option<PublicKey>>> + Send;
 
-    /// Stores key bundles (already checked by the caller), each with the team's next
-    /// bundle sequence number, and returns how many were stored. [`Error::NoSuchTeam`].
-    fn store_bundles(
+    /// Stages key bundles for a revocation that is still to come (see [`Staging`]); drops
+    /// what the sender staged for another commitment, and any of the team's staging older
+    /// than [`STAGED_TTL_MS`]. Returns how many bundles the sender now has staged for
+    /// `staging.commitment`. [`Error::NoSuchTeam`].
+    fn stage_bundles(
         &self,
         team: TeamId,
-        bundles: Vec<NewBundle>,
+        staging: Staging,
     ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// The recipients of the bundles `sender` has staged for `commitment`, in byte order.
+    fn staged_recipients(
+        &self,
+        team: TeamId,
+        sender: DeviceId,
+        commitment: [u8; 32],
+    ) -> impl Future<Output = Result<Vec<[u8; 16]>>> + Send;
 
     /// Deletes the team's key bundles addressed to `recipient` up to sequence number
     /// `up_to` (its device has them: an acknowledgement). Returns how many.

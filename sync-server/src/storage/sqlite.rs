@@ -21,9 +21,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
-    BundlePage, BundleRequest, Device, Error, MembershipAppend, MembershipEntry, NewBundle,
-    NewEnvelope, NewTeam, Page, PublicKey, PullRequest, PushReceipt, Result, Role, Storage,
-    TeamHeads, TeamInfo, TeamQuota, WriteStats,
+    BundlePage, BundleRequest, Device, Error, MembershipAppend, MembershipEntry, NewEnvelope,
+    NewTeam, Page, PublicKey, PullRequest, PushReceipt, Result, Role, Staging, Storage, TeamHeads,
+    TeamInfo, TeamQuota, WriteStats,
 };
 
 pub mod schema;
@@ -459,11 +459,35 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn store_bundles(&self, team: TeamId, bundles: Vec<NewBundle>) -> Result<u64> {
-        self.write(|reply| Command::StoreBundles {
+    async fn stage_bundles(&self, team: TeamId, staging: Staging) -> Result<u64> {
+        self.write(|reply| Command::StageBundles {
             team,
-            bundles,
+            staging,
             reply,
+        })
+        .await
+    }
+
+    async fn staged_recipients(
+        &self,
+        team: TeamId,
+        sender: DeviceId,
+        commitment: [u8; 32],
+    ) -> Result<Vec<[u8; 16]>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT recipient FROM staged_bundles
+                     WHERE team = ?1 AND sender = ?2 AND commitment = ?3 ORDER BY recipient",
+                )
+                .map_err(sql_error)?;
+            let rows = stmt
+                .query_map(params![team.0, sender.0, commitment], |r| {
+                    r.get::<_, [u8; 16]>(0)
+                })
+                .map_err(sql_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql_error)
         })
         .await
     }

@@ -1,5 +1,8 @@
 //! The relay database's schema, by version.
 //!
+//! Version 4 (issue 10): key bundles staged for a revocation still to come
+//! (`staged_bundles`), never served; the revocation's append moves them to `key_bundles`.
+//!
 //! Version 3 (issue 10): each team's envelope bytes (`teams.envelope_bytes`), kept by the
 //! writer with the head, for the per-team quota.
 //!
@@ -17,7 +20,7 @@ use super::sql_error;
 use crate::storage::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 const V2: &str = "
 CREATE TABLE teams (
@@ -104,6 +107,24 @@ UPDATE teams SET envelope_bytes =
     (SELECT COALESCE(SUM(length(bytes)), 0) FROM envelopes WHERE envelopes.team = teams.id);
 ";
 
+/// Version 3 to 4: bundles staged for a revocation (one per sender and recipient).
+const V4: &str = "
+CREATE TABLE staged_bundles (
+    team       BLOB NOT NULL REFERENCES teams(id),
+    sender     BLOB NOT NULL,
+    recipient  BLOB NOT NULL,
+    -- The commitment to the new epoch key the revocation will carry.
+    commitment BLOB NOT NULL,
+    staged_at  INTEGER NOT NULL,
+    bytes      BLOB NOT NULL,
+    PRIMARY KEY (team, sender, recipient)
+);
+";
+
+/// `(from, to, statements)`: the way from each version this relay can open to the next (0
+/// is a new, empty file).
+const STEPS: [(i64, i64, &[&str]); 3] = [(0, 3, &[V2, V3]), (2, 3, &[V3]), (3, 4, &[V4])];
+
 /// The schema version of an open database (0 for a new, empty file).
 pub fn version(conn: &Connection) -> Result<i64> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -113,41 +134,53 @@ pub fn version(conn: &Connection) -> Result<i64> {
 /// Creates the schema in a new database. Refuses, untouched, a file written by a newer
 /// relay, and one written by a relay from before the signed membership log (version 1).
 pub fn migrate(conn: &mut Connection) -> Result<()> {
-    match version(conn)? {
-        0 => {
-            let tx = conn.transaction().map_err(sql_error)?;
-            tx.execute_batch(V2).map_err(sql_error)?;
-            tx.execute_batch(V3).map_err(sql_error)?;
-            tx.pragma_update(None, "user_version", VERSION)
-                .map_err(sql_error)?;
-            tx.commit().map_err(sql_error)?;
-            tracing::info!(version = VERSION, "relay database created");
-            Ok(())
-        }
-        2 => {
-            let tx = conn.transaction().map_err(sql_error)?;
-            tx.execute_batch(V3).map_err(sql_error)?;
-            tx.pragma_update(None, "user_version", VERSION)
-                .map_err(sql_error)?;
-            tx.commit().map_err(sql_error)?;
-            tracing::info!(from = 2, version = VERSION, "relay database migrated");
-            Ok(())
-        }
-        VERSION => Ok(()),
-        1 => Err(Error::Backend(
-            "this database was made by an older relay (schema version 1: a device roster \
+    let from = version(conn)?;
+    match from {
+        VERSION => return Ok(()),
+        0 | 2 | 3 => {}
+        1 => {
+            return Err(Error::Backend(
+                "this database was made by an older relay (schema version 1: a device roster \
              without a signed membership log). It cannot be migrated, because its roster \
              carries no signatures: start the relay with a new data directory, then create \
              each team again and enrol its devices with invites"
-                .into(),
-        )),
-        newer if newer > VERSION => Err(Error::Backend(format!(
-            "database schema version {newer} is newer than this relay's {VERSION}"
-        ))),
-        other => Err(Error::Backend(format!(
-            "database schema version {other} is not one this relay knows"
-        ))),
+                    .into(),
+            ));
+        }
+        newer if newer > VERSION => {
+            return Err(Error::Backend(format!(
+                "database schema version {newer} is newer than this relay's {VERSION}"
+            )));
+        }
+        other => {
+            return Err(Error::Backend(format!(
+                "database schema version {other} is not one this relay knows"
+            )));
+        }
     }
+    // Every step from `from` on, in one transaction: a failure leaves the file as it was.
+    let tx = conn.transaction().map_err(sql_error)?;
+    let mut at = from;
+    while at != VERSION {
+        let Some((_, to, statements)) = STEPS.iter().find(|(f, _, _)| *f == at) else {
+            return Err(Error::Backend(format!(
+                "no migration from schema version {at}"
+            )));
+        };
+        for statements in *statements {
+            tx.execute_batch(statements).map_err(sql_error)?;
+        }
+        at = *to;
+    }
+    tx.pragma_update(None, "user_version", VERSION)
+        .map_err(sql_error)?;
+    tx.commit().map_err(sql_error)?;
+    if from == 0 {
+        tracing::info!(version = VERSION, "relay database created");
+    } else {
+        tracing::info!(from, version = VERSION, "relay database migrated");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -165,12 +198,39 @@ mod tests {
         let tables: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'
-                 AND name IN ('teams', 'membership', 'devices', 'key_bundles', 'envelopes')",
+                 AND name IN ('teams', 'membership', 'devices', 'key_bundles', 'envelopes',
+                              'staged_bundles')",
                 [],
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 5);
+        assert_eq!(tables, 6);
+    }
+
+    #[test]
+    fn a_version_3_database_gains_the_staging_table_and_keeps_its_bundles() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V2).unwrap();
+        conn.execute_batch(V3).unwrap();
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO teams (id, created_at, bundle_head) VALUES (x'01', 0, 1);
+             INSERT INTO key_bundles (team, seq, recipient, sender, bytes)
+             VALUES (x'01', 1, x'0a', x'0b', zeroblob(40));",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), VERSION);
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM key_bundles", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
+        conn.execute(
+            "INSERT INTO staged_bundles (team, sender, recipient, commitment, staged_at, bytes)
+             VALUES (x'01', x'0b', x'0a', zeroblob(32), 0, zeroblob(40))",
+            [],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Shared, from_sql_int, sql_error, to_sql_int};
 use crate::storage::{
     Device, Error, MembershipAppend, NewBundle, NewEnvelope, NewTeam, PushReceipt, Pushed, Result,
-    RosterChange, TeamQuota,
+    RosterChange, STAGED_TTL_MS, Staging, TakeStaged, TeamQuota,
 };
 
 /// Stop draining the queue into the current transaction past this many envelopes, so one
@@ -45,9 +45,9 @@ pub(super) enum Command {
         append: MembershipAppend,
         reply: oneshot::Sender<Result<u64>>,
     },
-    StoreBundles {
+    StageBundles {
         team: TeamId,
-        bundles: Vec<NewBundle>,
+        staging: Staging,
         reply: oneshot::Sender<Result<u64>>,
     },
     ForgetBundles {
@@ -69,8 +69,12 @@ impl Command {
     fn weight(&self) -> usize {
         match self {
             Command::Push { envelopes, .. } => envelopes.len().max(1),
-            Command::StoreBundles { bundles, .. } => bundles.len().max(1),
-            Command::AppendMembership { append, .. } => append.bundles.len().max(1),
+            Command::StageBundles { staging, .. } => staging.bundles.len().max(1),
+            Command::AppendMembership { append, .. } => append
+                .bundles
+                .len()
+                .saturating_add(append.staged.as_ref().map_or(0, |t| t.recipients.len()))
+                .max(1),
             Command::CreateTeam { .. } | Command::ForgetBundles { .. } => 1,
         }
     }
@@ -267,7 +271,7 @@ fn done_without_trying(command: Command, message: &str) -> Done {
     match command {
         Command::CreateTeam { reply, .. } => Done::Unit(reply, Err(error())),
         Command::AppendMembership { reply, .. }
-        | Command::StoreBundles { reply, .. }
+        | Command::StageBundles { reply, .. }
         | Command::ForgetBundles { reply, .. } => Done::Number(reply, Err(error())),
         Command::Push { reply, .. } => Done::Pushed(reply, Err(error())),
     }
@@ -294,11 +298,11 @@ fn apply(
             append,
             reply,
         } => Done::Number(reply, append_membership(conn, team, &append)),
-        Command::StoreBundles {
+        Command::StageBundles {
             team,
-            bundles,
+            staging,
             reply,
-        } => Done::Number(reply, store_bundles(conn, team, &bundles)),
+        } => Done::Number(reply, stage_bundles(conn, team, &staging)),
         Command::ForgetBundles {
             team,
             recipient,
@@ -404,6 +408,11 @@ fn append_membership(conn: &Connection, team: TeamId, append: &MembershipAppend)
     if let RosterChange::Join(device) = &append.roster {
         check_key(conn, &device.device, &device.public_key)?;
     }
+    // Read before anything is written: a refusal must leave nothing behind.
+    let staged = match &append.staged {
+        Some(take) => read_staged(conn, team, take)?,
+        None => Vec::new(),
+    };
     conn.prepare_cached(
         "INSERT INTO membership (team, seq, entry, subject) VALUES (?1, ?2, ?3, ?4)",
     )
@@ -435,7 +444,19 @@ fn append_membership(conn: &Connection, team: TeamId, append: &MembershipAppend)
             .map_err(sql_error)?;
         }
     }
-    let bundle_head = insert_bundles(conn, team, bundle_head, &append.bundles)?;
+    let mut bundle_head = insert_bundles(conn, team, bundle_head, &append.bundles)?;
+    if let Some(take) = &append.staged {
+        bundle_head = insert_bundles(conn, team, bundle_head, &staged)?;
+        conn.prepare_cached("DELETE FROM staged_bundles WHERE team = ?1 AND sender = ?2")
+            .and_then(|mut s| s.execute(params![team.0, take.sender.0]))
+            .map_err(sql_error)?;
+    }
+    if matches!(append.roster, RosterChange::Revoke { .. }) {
+        // Whatever else was staged was made for the epoch this revocation just took.
+        conn.prepare_cached("DELETE FROM staged_bundles WHERE team = ?1")
+            .and_then(|mut s| s.execute([team.0]))
+            .map_err(sql_error)?;
+    }
     for invite in &append.forget_bundles {
         forget_bundles(conn, team, invite.0, u64::MAX)?;
     }
@@ -505,13 +526,85 @@ fn insert_bundles(
     Ok(head)
 }
 
-fn store_bundles(conn: &Connection, team: TeamId, bundles: &[NewBundle]) -> Result<u64> {
-    let (_, head) = team_counters(conn, team)?;
-    let new_head = insert_bundles(conn, team, head, bundles)?;
-    conn.prepare_cached("UPDATE teams SET bundle_head = ?2 WHERE id = ?1")
-        .and_then(|mut s| s.execute(params![team.0, to_sql_int(new_head)]))
+/// The staged bundles `take` names, in its order; [`Error::StagingChanged`] if one is not
+/// staged (any more).
+fn read_staged(conn: &Connection, team: TeamId, take: &TakeStaged) -> Result<Vec<NewBundle>> {
+    let mut read = conn
+        .prepare_cached(
+            "SELECT bytes FROM staged_bundles
+             WHERE team = ?1 AND sender = ?2 AND recipient = ?3 AND commitment = ?4",
+        )
         .map_err(sql_error)?;
-    Ok(new_head.saturating_sub(head))
+    let mut bundles = Vec::with_capacity(take.recipients.len());
+    for recipient in &take.recipients {
+        let bytes: Option<Vec<u8>> = read
+            .query_row(
+                params![team.0, take.sender.0, recipient, take.commitment],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_error)?;
+        let Some(bytes) = bytes else {
+            return Err(Error::StagingChanged(team));
+        };
+        bundles.push(NewBundle {
+            recipient: *recipient,
+            sender: take.sender,
+            bytes,
+        });
+    }
+    Ok(bundles)
+}
+
+fn stage_bundles(conn: &Connection, team: TeamId, staging: &Staging) -> Result<u64> {
+    team_counters(conn, team)?;
+    let at = to_sql_int(staging.at_ms);
+    conn.prepare_cached(
+        "DELETE FROM staged_bundles
+         WHERE team = ?1 AND ((sender = ?2 AND commitment <> ?3) OR staged_at < ?4)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            team.0,
+            staging.sender.0,
+            staging.commitment,
+            to_sql_int(staging.at_ms.saturating_sub(STAGED_TTL_MS))
+        ])
+    })
+    .map_err(sql_error)?;
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO staged_bundles (team, sender, recipient, commitment, staged_at, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (team, sender, recipient)
+             DO UPDATE SET commitment = excluded.commitment, staged_at = excluded.staged_at,
+                           bytes = excluded.bytes",
+        )
+        .map_err(sql_error)?;
+    for bundle in &staging.bundles {
+        insert
+            .execute(params![
+                team.0,
+                staging.sender.0,
+                bundle.recipient,
+                staging.commitment,
+                at,
+                bundle.bytes
+            ])
+            .map_err(sql_error)?;
+    }
+    let staged: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM staged_bundles
+             WHERE team = ?1 AND sender = ?2 AND commitment = ?3",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![team.0, staging.sender.0, staging.commitment], |r| {
+                r.get(0)
+            })
+        })
+        .map_err(sql_error)?;
+    Ok(from_sql_int(staged))
 }
 
 fn forget_bundles(conn: &Connection, team: TeamId, recipient: [u8; 16], up_to: u64) -> Result<u64> {
