@@ -412,7 +412,7 @@ impl Storage for SqliteStorage {
     async fn append_membership(&self, team: TeamId, append: MembershipAppend) -> Result<u64> {
         self.write(|reply| Command::AppendMembership {
             team,
-            append,
+            append: Box::new(append),
             reply,
         })
         .await

@@ -42,7 +42,7 @@ pub(super) enum Command {
     },
     AppendMembership {
         team: TeamId,
-        append: MembershipAppend,
+        append: Box<MembershipAppend>,
         reply: oneshot::Sender<Result<u64>>,
     },
     StageBundles {
