@@ -209,6 +209,9 @@ pub enum Error {
     /// An invite code that is not one (wrong prefix, bad encoding, bad fields).
     #[error("not a Holdfast invite code: {0}")]
     BadInviteCode(&'static str),
+    /// A relay CA pin that is not one (see [`crate::RelayPin`]).
+    #[error("not a relay certificate pin: {0}")]
+    BadRelayPin(&'static str),
 }
 
 /// The crate's result type.

@@ -14,7 +14,8 @@
 //!   folded the same way by the relay and by devices.
 //! - **Key wrapping** ([`KeyBundle`], [`HpkeKeyPair`], [`derive_document_key`]): team epoch
 //!   keys and document keys sealed with HPKE (X-Wing) to one device and signed by another.
-//! - **Invites** ([`InviteCode`]): the one-time code shown as a QR code at enrolment.
+//! - **Invites** ([`InviteCode`]): the one-time code shown as a QR code at enrolment; for a
+//!   self-hosted relay it carries the [`RelayPin`] of the relay's certificate authority.
 //! - **Time** ([`Clock`]): what devices and the relay read the time from; tests move a
 //!   [`ManualClock`] instead of sleeping.
 //!
@@ -70,6 +71,7 @@ mod invite;
 mod keys;
 mod keywrap;
 pub mod membership;
+mod relay_pin;
 mod wire;
 
 pub use auth::{
@@ -99,5 +101,6 @@ pub use membership::{
     MAX_KEYS_REQUEST_BYTES, MAX_PENDING_INVITES, MEMBERSHIP_MAGIC, Member, Membership, Op, Refusal,
     Role, epoch_key_commitment, redeem_proof_message,
 };
+pub use relay_pin::{RELAY_PIN_LEN, RelayPin};
 /// ring's random-number interface, which key, id, nonce and challenge generation take.
 pub use ring::rand::{SecureRandom, SystemRandom};

@@ -3,8 +3,13 @@
 
 mod common;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
-use holdfast_protocol::{EnvelopeRef, Kind, PullPage, PushBatch, PushBatchRef, seal};
+use holdfast_protocol::{
+    EnvelopeRef, INVITE_PREFIX, InviteCode, Kind, PullPage, PushBatch, PushBatchRef, RelayPin,
+    Role, seal,
+};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -161,8 +166,38 @@ fn valid_page() -> Vec<u8> {
     .unwrap()
 }
 
+/// The bytes inside a version-2 invite code (a patient's, with a relay pin).
+fn valid_invite_bytes() -> Vec<u8> {
+    let code = InviteCode::from_parts(
+        "https://relay.example",
+        team(),
+        counting(0xC0),
+        Role::Patient,
+        Some(document()),
+        TIMESTAMP_MS,
+        counting(0x90),
+    )
+    .unwrap()
+    .with_relay_pin(Some(RelayPin(counting(0xD0))));
+    let text = code.encode();
+    URL_SAFE_NO_PAD
+        .decode(text.strip_prefix(INVITE_PREFIX).unwrap())
+        .unwrap()
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    /// An altered invite code is refused or decodes to a code that encodes back to it.
+    #[test]
+    fn mutated_invite_codes_never_panic(mutations in proptest::collection::vec(mutation(), 1..4)) {
+        let mut bytes = valid_invite_bytes();
+        apply(&mut bytes, &mutations);
+        let text = format!("{INVITE_PREFIX}{}", URL_SAFE_NO_PAD.encode(&bytes));
+        if let Ok(code) = InviteCode::decode(&text) {
+            prop_assert_eq!(code.encode(), text);
+        }
+    }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use common::*;
 use holdfast_protocol::{
     DocumentId, Entry, EnvelopeId, EnvelopeRef, EpochKey, InviteCode, Op, PullPage, PushBatch,
-    PushBatchRef, Role, auth_message, derive_document_key, epoch_key_commitment, sign_auth,
-    verify_auth,
+    PushBatchRef, RelayPin, Role, auth_message, derive_document_key, epoch_key_commitment,
+    sign_auth, verify_auth,
 };
 
 /// Epoch key 0x60..=0x7F.
@@ -48,6 +48,12 @@ fn invite() -> InviteCode {
         counting(0x90),
     )
     .unwrap()
+}
+
+/// The same invite for a self-hosted relay: its CA pinned as `d0 d1 … ef` (a version-2
+/// code).
+fn pinned_invite() -> InviteCode {
+    invite().with_relay_pin(Some(RelayPin(counting(0xD0))))
 }
 
 const PROTOCOL_MD: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md"));
@@ -116,6 +122,10 @@ fn expected() -> BTreeMap<String, Vec<u8>> {
         ("vector-revoke-entry-1", revoke_entry().as_bytes().to_vec()),
         ("vector-invite-code-1", invite().encode().into_bytes()),
         ("vector-invite-id-1", invite().id().0.to_vec()),
+        (
+            "vector-invite-code-2",
+            pinned_invite().encode().into_bytes(),
+        ),
     ]
     .into_iter()
     .map(|(name, bytes)| (name.to_owned(), bytes))
@@ -228,4 +238,14 @@ fn documented_access_vectors_decode_to_their_inputs() {
     assert_eq!(code.id().0.as_slice(), v["vector-invite-id-1"].as_slice());
     assert_eq!(code.plan, Some(DocumentId(counting(0x20))));
     assert_eq!((code.role, code.anchor), (Role::Patient, counting(0xC0)));
+    assert_eq!(code.relay_pin, None, "a version-1 code pins nothing");
+    let text = std::str::from_utf8(&v["vector-invite-code-2"]).unwrap();
+    let pinned = InviteCode::decode(text).unwrap();
+    assert_eq!(pinned, pinned_invite());
+    assert_eq!(pinned.relay_pin, Some(RelayPin(counting(0xD0))));
+    assert_eq!(
+        pinned.id(),
+        code.id(),
+        "the pin is not part of the invite's identity"
+    );
 }
