@@ -72,6 +72,13 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = "Output")]
     pub json: bool,
 
+    /// INSECURE, for a development network only: talk plain http:// to a relay on any host,
+    /// not only on this computer. Anyone on the network can then read this device's sign-in
+    /// tokens and what it syncs when. Never with real records: use the relay's https://
+    /// address.
+    #[arg(long, global = true, help_heading = "Development only")]
+    pub insecure_http_to_any_host: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -605,12 +612,15 @@ end-to-end encrypted: the relay stores what it cannot read, and every device che
 is in the team against a log only the team's admins can sign.
 
 Setting one up:
-  1. an admin:         holdfast team create --relay http://relay.example:7878
+  1. an admin:         holdfast team create --relay https://relay.example.org
   2. the admin:        holdfast invite create --role link-worker   (prints a one-time code)
   3. the colleague:    holdfast invite redeem                      (paste the code)
   4. everyone:         holdfast sync
 A code works once, for 15 minutes unless --valid-for says otherwise: hand it over in person
-or show it on screen. A patient's own device gets a code for their plan only:
+or show it on screen. A relay with a certificate authority of its own (no public
+certificate): `team create --relay-ca ca.pem`, and every code carries that CA's pin, so a
+device trusts that relay, and only through that CA, from the moment it redeems one.
+Plain http:// is for a relay on this computer (127.0.0.1, localhost). A patient's own device gets a code for their plan only:
 `holdfast plan share CASE`. A lost phone or a colleague who leaves: `holdfast device revoke`.";
 
 const SYNC_AFTER_HELP: &str = "\
@@ -625,13 +635,23 @@ pub enum TeamCommand {
     /// Start a team at a relay, with this device as its first admin. Prints the team id;
     /// colleagues join with invites (`holdfast invite create`).
     Create {
-        /// The relay's address ("http://relay.example:7878").
+        /// The relay's address: https://relay.example.org (http:// only for a relay on this
+        /// computer, such as http://127.0.0.1:7878).
         #[arg(long, value_name = "URL")]
         relay: String,
         /// The team-creation token the relay's operator gave you, if the relay asks for one
         /// [default: $HOLDFAST_CREATION_TOKEN].
         #[arg(long, value_name = "TOKEN")]
         creation_token: Option<String>,
+        /// For a relay with a certificate authority of its own: that CA's certificate (PEM).
+        /// This device, and every device invited to the team, trusts the relay through that
+        /// CA alone. The relay must send the CA certificate in its chain.
+        #[arg(long, value_name = "FILE", conflicts_with = "relay_pin")]
+        relay_ca: Option<PathBuf>,
+        /// The same as --relay-ca, given as the CA certificate's SHA-256 fingerprint (what
+        /// `openssl x509 -in ca.pem -noout -fingerprint -sha256` prints).
+        #[arg(long, value_name = "SHA256")]
+        relay_pin: Option<String>,
     },
     /// The teams this device belongs to, with its role in each.
     List,
@@ -877,5 +897,56 @@ mod tests {
             parse(&["team", "create", "--relay", "http://relay.example:7878"]).unwrap(),
             Command::Team(TeamCommand::Create { .. })
         ));
+    }
+
+    #[test]
+    fn a_relay_is_pinned_by_its_ca_file_or_its_fingerprint_and_not_both() {
+        assert!(matches!(
+            parse(&[
+                "team",
+                "create",
+                "--relay",
+                "https://r",
+                "--relay-ca",
+                "ca.pem"
+            ])
+            .unwrap(),
+            Command::Team(TeamCommand::Create {
+                relay_ca: Some(_),
+                relay_pin: None,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&[
+                "team",
+                "create",
+                "--relay",
+                "https://r",
+                "--relay-pin",
+                "ab"
+            ])
+            .unwrap(),
+            Command::Team(TeamCommand::Create {
+                relay_ca: None,
+                relay_pin: Some(_),
+                ..
+            })
+        ));
+        assert!(
+            parse(&[
+                "team",
+                "create",
+                "--relay",
+                "https://r",
+                "--relay-ca",
+                "c",
+                "--relay-pin",
+                "ab"
+            ])
+            .is_err()
+        );
+        let cli = Cli::try_parse_from(["holdfast", "sync", "--insecure-http-to-any-host"]);
+        assert!(cli.unwrap().insecure_http_to_any_host);
     }
 }

@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         fail(&format!("internal error, please report it: {what}"));
     }));
     init_logging();
+    // reqwest's rustls has no provider of its own in this workspace: ring, as everywhere.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage(&e),

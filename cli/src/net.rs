@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use holdfast_core::model::ids::DeviceId;
 use holdfast_core::store::TeamInfo;
-use holdfast_core::sync::CreationToken;
+use holdfast_core::sync::{CreationToken, RelayPin};
 use holdfast_core::sync::RetryPolicy;
 use holdfast_core::{SharedStore, Store, SyncClient, SyncConfig};
 use tokio::runtime::Runtime;
@@ -30,9 +30,11 @@ pub fn runtime() -> Result<Runtime> {
 pub const CREATION_TOKEN_VAR: &str = "HOLDFAST_CREATION_TOKEN";
 
 /// The client's settings on the command line: a person is waiting, so an unreachable relay
-/// is reported after a few seconds rather than retried for long.
-pub fn sync_config() -> SyncConfig {
+/// is reported after a few seconds rather than retried for long. `insecure_http`: plain
+/// http:// to a relay on any host (`--insecure-http-to-any-host`).
+pub fn sync_config(insecure_http: bool) -> SyncConfig {
     SyncConfig {
+        insecure_http_to_any_host: insecure_http,
         retry: RetryPolicy {
             base: Duration::from_millis(200),
             max_delay: Duration::from_secs(2),
@@ -77,9 +79,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// Shares `store` with a new sync client.
-    pub fn new(store: Store) -> Result<Self> {
-        Self::with_config(store, sync_config())
+    /// Shares `store` with a new sync client (`insecure_http`: see [`sync_config`]).
+    pub fn new(store: Store, insecure_http: bool) -> Result<Self> {
+        Self::with_config(store, sync_config(insecure_http))
     }
 
     /// Shares `store` with a new sync client set up with `config`.
@@ -153,65 +155,43 @@ pub fn no_team_sentence() -> String {
 }
 
 /// Checks a relay address and that a relay answers there, before anything is changed on
-/// this device. Returns the address without a trailing slash.
-pub fn check_relay(rt: &Runtime, url: &str) -> Result<String> {
+/// this device, trusting its certificate as the team will (through `pin`, the CA of a
+/// self-hosted relay, or else the platform's roots). Returns the address without a trailing
+/// slash.
+pub fn check_relay(s: &Session, url: &str, pin: Option<RelayPin>) -> Result<String> {
     let trimmed = url.trim().trim_end_matches('/').to_owned();
-    let parsed = reqwest::Url::parse(&trimmed).map_err(|_| {
-        CliError::input(format!(
-            "--relay: {trimmed:?} is not an address (e.g. http://relay.example:7878)"
-        ))
-    })?;
-    match parsed.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(CliError::input(
-                "--relay: this build of holdfast cannot reach a relay over https yet (its sync \
-                 client has no TLS): use the relay's http:// address on a trusted network",
-            ));
-        }
-        _ => {
-            return Err(CliError::input(
-                "--relay: the address must start with http:// (e.g. http://relay.example:7878)",
-            ));
-        }
-    }
-    let health = format!("{trimmed}/healthz");
-    let answer = rt.block_on(async {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .build()?;
-        http.get(&health).send().await
-    });
-    match answer {
-        Err(e) => Err(CliError::Sync(format!(
+    let unchanged = "nothing was changed on this device";
+    match s.rt.block_on(s.client.check_relay(&trimmed, pin)) {
+        Ok(base) => Ok(base),
+        Err(holdfast_core::Error::InvalidInput { reason, .. }) => Err(CliError::input(format!(
+            "--relay: {trimmed:?} {reason} (e.g. https://relay.example.org, or \
+             http://127.0.0.1:7878 for a relay on this computer)"
+        ))),
+        Err(holdfast_core::Error::Tls(why)) => Err(CliError::Sync(format!(
+            "no secure connection to a relay at {trimmed}: {why}. {}; {unchanged}",
+            UNTRUSTED_ADVICE
+        ))),
+        Err(holdfast_core::Error::Network(m)) => Err(CliError::Sync(format!(
             "cannot reach a relay at {trimmed} ({}): check the address and that the relay is \
-             running; nothing was changed on this device",
-            causes(&e.without_url())
+             running; {unchanged}",
+            innermost(&m)
         ))),
-        Ok(r) if r.status().is_success() => Ok(trimmed),
-        Ok(r) if r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE => {
-            Err(CliError::Sync(format!(
-                "the relay at {trimmed} is not ready (it answered 503): try again shortly; \
-                 nothing was changed on this device"
-            )))
-        }
-        Ok(r) => Err(CliError::Sync(format!(
-            "{trimmed} answered {} to a health check: is it a Holdfast relay? Nothing was \
-             changed on this device",
-            r.status().as_u16()
+        Err(holdfast_core::Error::Relay { status: 503, .. }) => Err(CliError::Sync(format!(
+            "the relay at {trimmed} is not ready (it answered 503): try again shortly; \
+             {unchanged}"
         ))),
+        Err(holdfast_core::Error::Relay { status, .. }) => Err(CliError::Sync(format!(
+            "{trimmed} answered {status} to a health check: is it a Holdfast relay? \
+             {unchanged}"
+        ))),
+        Err(e) => Err(CliError::Sync(format!("{e}; {unchanged}"))),
     }
 }
 
-/// The innermost cause of an error: the part a person can act on ("Connection refused").
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut inner = e;
-    while let Some(cause) = inner.source() {
-        inner = cause;
-    }
-    inner.to_string()
-}
+/// What to do about a relay certificate this device refused.
+const UNTRUSTED_ADVICE: &str = "Someone may be intercepting the connection (public Wi-Fi, a \
+captive portal), or the relay's certificate is wrong or out of date: do not work around it; \
+try another network, or tell the relay's administrator";
 
 /// The last part of a network error the core wrote as "a: b: c".
 fn innermost(message: &str) -> &str {
@@ -247,6 +227,13 @@ pub fn explain(e: holdfast_core::Error, team: &TeamInfo, doing: Doing) -> CliErr
     };
     let message = match &e {
         E::Network(m) => format!("cannot reach the relay at {relay} ({}){kept}", innermost(m)),
+        E::Tls(why) => {
+            format!("no secure connection to the relay at {relay}: {why}. {UNTRUSTED_ADVICE}{kept}")
+        }
+        E::InvalidInput {
+            field: "relay URL",
+            reason,
+        } => format!("team {t}: the relay address {relay} {reason}{kept}"),
         // The device's own checks (role, the last admin, a device already revoked) and a
         // revocation noticed while syncing: the core's words are the ones to show.
         E::NotAllowed(m) => format!("team {t}: {m}"),

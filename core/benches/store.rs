@@ -103,7 +103,7 @@ fn benches(c: &mut Criterion) {
 /// Puts the store's device in a team of `devices` (itself its admin), enrolled as the relay
 /// would: each invite and redeem appended to its log (nothing crosses a network).
 fn join_team_of(store: &mut Store, devices: usize) {
-    let team = store.create_team("http://relay.invalid").expect("team");
+    let team = store.create_team("https://relay.invalid").expect("team");
     for n in 1..devices {
         let dir = tempfile::tempdir().expect("tempdir");
         let keys = MemoryKeyStore::default();

@@ -165,6 +165,12 @@ pub enum Error {
     /// The relay could not be reached, or the connection broke (the device is offline).
     #[error("network: {0}")]
     Network(String),
+    /// No secure connection to the relay: its certificate was refused (another CA than the
+    /// one trusted for it, another host name, expired) or the TLS handshake failed. Final,
+    /// not retried, and nothing was sent. Not "offline": someone may be intercepting the
+    /// connection (a captive portal, an attacker), or the relay is misconfigured.
+    #[error("no secure connection to the relay: {0}; nothing was sent")]
+    Tls(String),
     /// An envelope from the relay was refused: unknown author, bad signature, wrong team,
     /// undecryptable, or not a Holdfast document. It was recorded and not applied.
     #[error("envelope {id} refused: {reason}")]

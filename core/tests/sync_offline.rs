@@ -150,7 +150,7 @@ pub(crate) fn enrol(
 fn team_of_two() -> (Device, Device, TeamId) {
     let mut a = device("Sam Okafor");
     let mut b = device("Priya Natarajan");
-    let team = a.store.create_team("http://relay.invalid").unwrap();
+    let team = a.store.create_team("https://relay.invalid").unwrap();
     enrol(&mut a, &mut b, team, Role::LinkWorker, None);
     (a, b, team)
 }
@@ -728,7 +728,7 @@ fn a_forged_membership_entry_or_altered_invite_changes_nothing() {
     let stranger = DeviceSigningKey::generate(&SystemRandom::new()).unwrap();
     let invite = holdfast_protocol::InviteCode::generate(
         &SystemRandom::new(),
-        "http://relay.invalid",
+        "https://relay.invalid",
         team,
         [0; 16],
         Role::Admin,
@@ -784,7 +784,10 @@ fn a_forged_membership_entry_or_altered_invite_changes_nothing() {
     );
     // And a code for a look-alike team (another genesis) too.
     let mut elsewhere = device("Elsewhere");
-    let fake_team = elsewhere.store.create_team("http://relay.invalid").unwrap();
+    let fake_team = elsewhere
+        .store
+        .create_team("https://relay.invalid")
+        .unwrap();
     let fake_genesis = elsewhere.store.membership_log(fake_team).unwrap()[0]
         .1
         .clone();
@@ -803,8 +806,8 @@ fn a_link_worker_in_two_teams_keeps_them_apart_and_bridges_a_shared_directory() 
     let mut a = device("Admin of A");
     let mut b = device("Admin of B");
     let mut lw = device("Link worker in both");
-    let team_a = a.store.create_team("http://relay-a.invalid").unwrap();
-    let team_b = b.store.create_team("http://relay-b.invalid").unwrap();
+    let team_a = a.store.create_team("https://relay-a.invalid").unwrap();
+    let team_b = b.store.create_team("https://relay-b.invalid").unwrap();
     enrol(&mut a, &mut lw, team_a, Role::LinkWorker, None);
     enrol(&mut b, &mut lw, team_b, Role::LinkWorker, None);
     let (mut log_a, mut log_b) = (Log::default(), Log::default());
@@ -1047,7 +1050,7 @@ fn un_sharing_one_plan_moves_every_patient_to_the_new_epoch_and_planted_keys_are
 #[test]
 fn after_joining_a_relay_cannot_swap_in_a_team_of_its_own() {
     let mut a = device("Admin");
-    let team = a.store.create_team("http://relay.invalid").unwrap();
+    let team = a.store.create_team("https://relay.invalid").unwrap();
     let invite = a
         .store
         .prepare_invite(team, Role::LinkWorker, None, 60_000)

@@ -61,6 +61,7 @@ fn benches(c: &mut Criterion) {
         DeviceConfig {
             data_dir: dir.path().display().to_string(),
             person: "Bench Worker".into(),
+            insecure_http_to_any_host: false,
         },
         Arc::new(MemoryKeys::default()),
     )

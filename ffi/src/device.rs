@@ -19,6 +19,12 @@ pub struct DeviceConfig {
     pub data_dir: String,
     /// The person using this device, as colleagues should see them in history.
     pub person: String,
+    /// **Insecure, development only** (an emulator reaching a relay on the developer's
+    /// machine, a test phone on a lab network): allow plain `http://` to a relay on any
+    /// host, not only on this device. Anyone on the network then reads the device's sign-in
+    /// tokens. Off by default; never on in a release build.
+    #[uniffi(default = false)]
+    pub insecure_http_to_any_host: bool,
 }
 
 /// The device's runtime. Dropped without waiting for its tasks (`shutdown_background`):
@@ -176,7 +182,13 @@ impl HoldfastDevice {
         let store = SharedStore::new(store);
         let client = {
             let _inside = rt.enter();
-            SyncClient::new(store.clone(), SyncConfig::default())?
+            SyncClient::new(
+                store.clone(),
+                SyncConfig {
+                    insecure_http_to_any_host: config.insecure_http_to_any_host,
+                    ..SyncConfig::default()
+                },
+            )?
         };
         Ok(Arc::new(HoldfastDevice {
             rt: Rt(Some(rt)),
@@ -234,6 +246,7 @@ mod tests {
         let config = DeviceConfig {
             data_dir: dir.path().join("device").display().to_string(),
             person: "Sam Okafor".into(),
+            insecure_http_to_any_host: false,
         };
         let first = HoldfastDevice::open(config.clone(), keys.clone()).unwrap();
         let id = first.device_id().unwrap();
@@ -261,6 +274,7 @@ mod tests {
         let config = DeviceConfig {
             data_dir: dir.path().display().to_string(),
             person: "Sam".into(),
+            insecure_http_to_any_host: false,
         };
         drop(HoldfastDevice::open(config.clone(), Arc::new(Keys::default())).unwrap());
         let err = HoldfastDevice::open(config, Arc::new(Keys::default())).unwrap_err();

@@ -50,6 +50,16 @@ pub enum HoldfastError {
         /// What failed.
         reason: String,
     },
+    /// No secure connection to the relay: its certificate was refused (not from the CA
+    /// trusted for it, for another host name, expired) or TLS failed. Not "offline": do not
+    /// retry on a timer; tell the person the connection is not safe (public Wi-Fi, a
+    /// captive portal, someone intercepting) and to try another network or tell the relay's
+    /// administrator. Nothing was sent.
+    #[error("{reason}")]
+    InsecureConnection {
+        /// Why the connection was refused.
+        reason: String,
+    },
     /// This device was removed from the team: nothing new reaches it, and the relay refuses
     /// it. What it holds stays on the device.
     #[error("{reason}")]
@@ -139,6 +149,7 @@ impl From<CoreError> for HoldfastError {
             CoreError::TryAgain(_) => HoldfastError::TryAgain { reason },
             CoreError::InviteRefused(_) => HoldfastError::InviteRefused { reason },
             CoreError::Network(_) => HoldfastError::Offline { reason },
+            CoreError::Tls(_) => HoldfastError::InsecureConnection { reason },
             CoreError::Relay { status, .. } if status >= 500 => HoldfastError::Offline { reason },
             CoreError::Relay { .. }
             | CoreError::BadEnvelope { .. }
@@ -189,6 +200,7 @@ mod tests {
             HoldfastError::DuplicatePatient { .. } => "duplicate patient",
             HoldfastError::InviteRefused { .. } => "invite refused",
             HoldfastError::Offline { .. } => "offline",
+            HoldfastError::InsecureConnection { .. } => "insecure connection",
             HoldfastError::Revoked { .. } => "revoked",
             HoldfastError::TryAgain { .. } => "try again",
             HoldfastError::Relay { .. } => "relay",
@@ -216,6 +228,11 @@ mod tests {
         assert_eq!(kind(CoreError::Revoked { team: "t".into() }), "revoked");
         assert_eq!(kind(CoreError::NotAllowed("role".into())), "not allowed");
         assert_eq!(kind(CoreError::Network("reset".into())), "offline");
+        // A refused certificate is not a signal to wait for: someone may be in the middle.
+        assert_eq!(
+            kind(CoreError::Tls("the relay's certificate was refused".into())),
+            "insecure connection"
+        );
         let busy = CoreError::Relay {
             status: 503,
             code: "unavailable".into(),

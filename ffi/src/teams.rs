@@ -132,7 +132,11 @@ impl HoldfastDevice {
     /// Starts a team at the relay `relay_url` with this device as its admin, and registers it
     /// (needs a signal; offline, the team exists here and registers on the next sync).
     pub fn create_team(&self, relay_url: String) -> Result<String> {
-        let team = self.store()?.create_team(&relay_url)?;
+        // The device's rule for plain http (loopback only unless the config allows more).
+        let plain_http = self.client.plain_http();
+        let team = self
+            .store()?
+            .create_team_with(&relay_url, None, plain_http)?;
         if let Err(e) = self.block_on(self.client.sync(team)) {
             tracing::info!(team = %team, error = %e, "team created offline; registers on the next sync");
         }

@@ -67,6 +67,7 @@ fn phone(person: &str) -> Phone {
         DeviceConfig {
             data_dir: dir.path().display().to_string(),
             person: person.into(),
+            insecure_http_to_any_host: false,
         },
         Arc::new(MemoryKeys::default()),
     )

@@ -4543,6 +4543,13 @@ public struct DeviceConfig: Equatable, Hashable {
      * The person using this device, as colleagues should see them in history.
      */
     public var person: String
+    /**
+     * **Insecure, development only** (an emulator reaching a relay on the developer's
+     * machine, a test phone on a lab network): allow plain `http://` to a relay on any
+     * host, not only on this device. Anyone on the network then reads the device's sign-in
+     * tokens. Off by default; never on in a release build.
+     */
+    public var insecureHttpToAnyHost: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4553,9 +4560,16 @@ public struct DeviceConfig: Equatable, Hashable {
          */dataDir: String, 
         /**
          * The person using this device, as colleagues should see them in history.
-         */person: String) {
+         */person: String, 
+        /**
+         * **Insecure, development only** (an emulator reaching a relay on the developer's
+         * machine, a test phone on a lab network): allow plain `http://` to a relay on any
+         * host, not only on this device. Anyone on the network then reads the device's sign-in
+         * tokens. Off by default; never on in a release build.
+         */insecureHttpToAnyHost: Bool = false) {
         self.dataDir = dataDir
         self.person = person
+        self.insecureHttpToAnyHost = insecureHttpToAnyHost
     }
 
     
@@ -4575,13 +4589,15 @@ public struct FfiConverterTypeDeviceConfig: FfiConverterRustBuffer {
         return
             try DeviceConfig(
                 dataDir: FfiConverterString.read(from: &buf), 
-                person: FfiConverterString.read(from: &buf)
+                person: FfiConverterString.read(from: &buf), 
+                insecureHttpToAnyHost: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: DeviceConfig, into buf: inout [UInt8]) {
         FfiConverterString.write(value.dataDir, into: &buf)
         FfiConverterString.write(value.person, into: &buf)
+        FfiConverterBool.write(value.insecureHttpToAnyHost, into: &buf)
     }
 }
 
@@ -8475,6 +8491,18 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */reason: String
     )
     /**
+     * No secure connection to the relay: its certificate was refused (not from the CA
+     * trusted for it, for another host name, expired) or TLS failed. Not "offline": do not
+     * retry on a timer; tell the person the connection is not safe (public Wi-Fi, a
+     * captive portal, someone intercepting) and to try another network or tell the relay's
+     * administrator. Nothing was sent.
+     */
+    case InsecureConnection(
+        /**
+         * Why the connection was refused.
+         */reason: String
+    )
+    /**
      * This device was removed from the team: nothing new reaches it, and the relay refuses
      * it. What it holds stays on the device.
      */
@@ -8581,25 +8609,28 @@ public struct FfiConverterTypeHoldfastError: FfiConverterRustBuffer {
         case 6: return .Offline(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 7: return .Revoked(
+        case 7: return .InsecureConnection(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 8: return .TryAgain(
+        case 8: return .Revoked(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 9: return .Relay(
+        case 9: return .TryAgain(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 10: return .Damaged(
+        case 10: return .Relay(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 11: return .Storage(
+        case 11: return .Damaged(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 12: return .KeyStore(
+        case 12: return .Storage(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .Internal(
+        case 13: return .KeyStore(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 14: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -8645,38 +8676,43 @@ public struct FfiConverterTypeHoldfastError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Revoked(reason):
+        case let .InsecureConnection(reason):
             writeInt(&buf, Int32(7))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .TryAgain(reason):
+        case let .Revoked(reason):
             writeInt(&buf, Int32(8))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Relay(reason):
+        case let .TryAgain(reason):
             writeInt(&buf, Int32(9))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Damaged(reason):
+        case let .Relay(reason):
             writeInt(&buf, Int32(10))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Storage(reason):
+        case let .Damaged(reason):
             writeInt(&buf, Int32(11))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .KeyStore(reason):
+        case let .Storage(reason):
             writeInt(&buf, Int32(12))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Internal(reason):
+        case let .KeyStore(reason):
             writeInt(&buf, Int32(13))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Internal(reason):
+            writeInt(&buf, Int32(14))
             FfiConverterString.write(reason, into: &buf)
             
         }

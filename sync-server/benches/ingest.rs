@@ -262,6 +262,8 @@ fn plain_sqlite(rows: u64, per_tx: usize, cap: Duration) -> (u64, Duration) {
 }
 
 fn main() {
+    // reqwest's rustls has no provider of its own in this workspace.
+    holdfast_relay::testing::install_crypto_provider();
     let full = std::env::args().any(|a| a == "--bench");
     let batches_per_client = if full {
         FULL_BATCHES_PER_CLIENT

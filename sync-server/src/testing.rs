@@ -7,6 +7,10 @@
 //! drained), [restart](TestRelay::restart) it on the same address and data, and start it
 //! from a plain `#[test]` as well as from a `#[tokio::test]`.
 //!
+//! reqwest is built with rustls and no crypto provider of its own (the workspace's devices
+//! bring theirs): starting a relay, [`login`] and [`install_crypto_provider`] make ring the
+//! process's default, so that a test's plain `reqwest::Client::new()` works.
+//!
 //! ```no_run
 //! # async fn run() {
 //! use holdfast_relay::testing::TestRelay;
@@ -27,6 +31,13 @@ use serde_json::{Value, json};
 use tokio::runtime::{Handle, Runtime};
 
 use crate::{Config, Error, Limits, Result, RunningRelay, Storage};
+
+/// Makes ring the process's default rustls provider, if none is yet, so that a
+/// `reqwest::Client` built without a TLS config of its own works in a test.
+pub fn install_crypto_provider() {
+    // An error only says that a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// How long stopping or killing a relay waits for its runtime's threads to exit.
 const WIND_DOWN: Duration = Duration::from_secs(10);
@@ -128,6 +139,7 @@ impl TestRelayBuilder {
     /// The configuration with its data folder: the given one, or `data` in a new
     /// temporary folder (so the relay creates it, as in production).
     fn prepare(self) -> (Config, Option<tempfile::TempDir>) {
+        install_crypto_provider();
         let mut config = self.config;
         let temp = match self.data_dir {
             Some(dir) => {
@@ -350,6 +362,7 @@ pub async fn login_at(
     device: DeviceId,
     signer: &DeviceSigningKey,
 ) -> std::result::Result<String, Refused> {
+    install_crypto_provider();
     let http = reqwest::Client::new();
     let asked = http
         .post(format!("{url}/v1/auth/challenge"))

@@ -79,7 +79,7 @@ impl Node {
         let store = SharedStore::new(store);
         let client = {
             let _inside = rt.enter();
-            SyncClient::new(store.clone(), net::sync_config())?
+            SyncClient::new(store.clone(), net::sync_config(false))?
         };
         Ok(Node {
             key,

@@ -98,7 +98,7 @@ fn check_may_invite(store: &Store, info: &TeamInfo, role: Role) -> Result<()> {
 }
 
 pub(super) fn create(ctx: &Ctx, role: Role, team: Option<&str>, minutes: u64) -> Result<Output> {
-    let s = Session::new(ctx.device.open()?)?;
+    let s = ctx.session()?;
     let info = {
         let store = s.lock()?;
         let info = net::select_team(&store, team)?;
@@ -140,7 +140,7 @@ pub(super) fn create(ctx: &Ctx, role: Role, team: Option<&str>, minutes: u64) ->
 }
 
 pub(super) fn share_plan(ctx: &Ctx, typed: &str, minutes: u64) -> Result<Output> {
-    let s = Session::new(ctx.device.open()?)?;
+    let s = ctx.session()?;
     let (info, plan, patient) = {
         let mut store = s.lock()?;
         let plan = lookup::plan(&mut store, typed)?;
@@ -238,7 +238,7 @@ pub(super) fn redeem(ctx: &Ctx, typed: Option<String>) -> Result<Output> {
             "invite refused: it expired at {when}: ask for a new one"
         )));
     }
-    let s = Session::new(ctx.device.open()?)?;
+    let s = ctx.session()?;
     if s.lock()?.teams()?.iter().any(|t| t.team == team) {
         let role = s.lock()?.role(team)?;
         return Err(CliError::input(format!(
@@ -247,7 +247,7 @@ pub(super) fn redeem(ctx: &Ctx, typed: Option<String>) -> Result<Output> {
             role.map_or_else(String::new, |r| format!(" (as {})", role_words(r)))
         )));
     }
-    let relay = net::check_relay(&s.rt, &code.relay_url)?;
+    let relay = net::check_relay(&s, &code.relay_url, code.relay_pin)?;
     let joined =
         s.rt.block_on(s.client.redeem_invite(ctx.device.keys(), &text));
     let info = s.lock()?.teams()?.into_iter().find(|t| t.team == team);
@@ -334,7 +334,7 @@ struct InviteList {
 }
 
 pub(super) fn list(ctx: &Ctx, team: Option<&str>) -> Result<Output> {
-    let s = Session::new(ctx.device.open()?)?;
+    let s = ctx.session()?;
     let info = net::select_team(&*s.lock()?, team)?;
     let stale = refresh(&s, &info)?;
     let out = InviteList {
@@ -384,7 +384,7 @@ struct InviteCancelled {
 }
 
 pub(super) fn cancel(ctx: &Ctx, typed: &str, team: Option<&str>) -> Result<Output> {
-    let s = Session::new(ctx.device.open()?)?;
+    let s = ctx.session()?;
     let info = net::select_team(&*s.lock()?, team)?;
     if let Some(why) = refresh(&s, &info)? {
         return Err(CliError::Sync(format!(

@@ -30,6 +30,15 @@ pub struct Ctx {
     pub clock: Clock,
     /// `--json`: commands that print as they go (`sync --watch`) print JSON lines.
     pub json: bool,
+    /// `--insecure-http-to-any-host`: plain http:// to a relay on any host (development).
+    pub insecure_http: bool,
+}
+
+impl Ctx {
+    /// The store, opened and shared with a sync client set up as the command line asks.
+    pub fn session(&self) -> Result<crate::net::Session> {
+        crate::net::Session::new(self.device.open()?, self.insecure_http)
+    }
 }
 
 /// Runs the command the person typed.
@@ -38,7 +47,16 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         device: Device::new(cli.home, cli.keys, clock.source()),
         clock,
         json: cli.json,
+        insecure_http: cli.insecure_http_to_any_host,
     };
+    if ctx.insecure_http {
+        // Loud, whatever the logging: this is not for real records.
+        eprintln!(
+            "holdfast: WARNING: --insecure-http-to-any-host: plain http:// to a relay on \
+             another host sends this device's sign-in tokens in clear text. Development \
+             networks only, never with real records."
+        );
+    }
     match cli.command {
         Command::Init { name } => store::init(&ctx, &name),
         Command::Patient(PatientCommand::Add(a)) => case::add_patient(&ctx, a),
@@ -163,7 +181,15 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
             TeamCommand::Create {
                 relay,
                 creation_token,
-            } => team::create(&ctx, &relay, creation_token.as_deref()),
+                relay_ca,
+                relay_pin,
+            } => team::create(
+                &ctx,
+                &relay,
+                creation_token.as_deref(),
+                relay_ca.as_deref(),
+                relay_pin.as_deref(),
+            ),
             TeamCommand::List => team::list(&ctx),
         },
         Command::Invite(c) => match c {

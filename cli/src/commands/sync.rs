@@ -29,7 +29,7 @@ struct TeamSynced {
 pub(super) fn sync(ctx: &Ctx, a: SyncArgs) -> Result<Output> {
     let store = ctx.device.open()?;
     let teams = net::select_teams(&store, a.team.as_deref())?;
-    let s = Session::new(store)?;
+    let s = Session::new(store, ctx.insecure_http)?;
     let mut synced = Vec::with_capacity(teams.len());
     for info in &teams {
         synced.push(sync_once(&s, info)?);

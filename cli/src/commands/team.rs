@@ -6,12 +6,15 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
 use holdfast_core::access::TeamDevice;
 use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::store::{CaseloadFilter, TeamInfo};
-use holdfast_core::sync::{CreationToken, Role};
+use holdfast_core::sync::{CreationToken, RelayPin, Role};
 use holdfast_core::{Error as CoreError, Store, TeamId};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 use serde::Serialize;
 
 use super::Ctx;
@@ -40,6 +43,8 @@ pub(super) fn role_grants(role: Role) -> &'static str {
 struct TeamCreated {
     team_id: TeamId,
     relay_url: String,
+    /// The pin of the relay's own CA, when it has one (its invite codes carry it).
+    relay_pin: Option<RelayPin>,
     admin_device: DeviceId,
     role: Role,
     epoch: u32,
@@ -48,14 +53,60 @@ struct TeamCreated {
     current: bool,
 }
 
-pub(super) fn create(ctx: &Ctx, relay: &str, creation_token: Option<&str>) -> Result<Output> {
-    let mut config = net::sync_config();
+/// The pin of a relay's own CA: from its certificate file (PEM), or typed as a fingerprint.
+fn relay_pin(ca_file: Option<&Path>, typed: Option<&str>) -> Result<Option<RelayPin>> {
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| CliError::file("reading --relay-ca", e))?;
+        let mut certs = CertificateDer::pem_slice_iter(&pem);
+        let ca = match (certs.next(), certs.next()) {
+            (Some(Ok(ca)), None) => ca,
+            (None, _) => {
+                return Err(CliError::input(
+                    "--relay-ca: no PEM certificate in that file (-----BEGIN CERTIFICATE-----)",
+                ));
+            }
+            (Some(Err(_)), _) | (_, Some(_)) => {
+                return Err(CliError::input(
+                    "--relay-ca: give a file with the CA's certificate alone (one PEM \
+                     certificate)",
+                ));
+            }
+        };
+        return Ok(Some(RelayPin::of_ca_certificate(&ca)));
+    }
+    typed
+        .map(|t| {
+            t.parse::<RelayPin>().map_err(|_| {
+                CliError::input(
+                    "--relay-pin: give the CA certificate's SHA-256 fingerprint, 64 hex digits \
+                     (openssl x509 -in ca.pem -noout -fingerprint -sha256)",
+                )
+            })
+        })
+        .transpose()
+}
+
+pub(super) fn create(
+    ctx: &Ctx,
+    relay: &str,
+    creation_token: Option<&str>,
+    ca_file: Option<&Path>,
+    typed_pin: Option<&str>,
+) -> Result<Output> {
+    let pin = relay_pin(ca_file, typed_pin)?;
+    if pin.is_some() && !relay.trim().starts_with("https://") {
+        return Err(CliError::input(
+            "--relay-ca and --relay-pin are for a relay reached over https://",
+        ));
+    }
+    let mut config = net::sync_config(ctx.insecure_http);
     if let Some(token) = creation_token {
         config.creation_token = Some(CreationToken::new(token));
     }
-    let s = Session::with_config(ctx.device.open()?, config)?;
-    let relay = net::check_relay(&s.rt, relay)?;
-    let team = s.lock()?.create_team(&relay)?;
+    let s = net::Session::with_config(ctx.device.open()?, config)?;
+    let relay = net::check_relay(&s, relay, pin)?;
+    let plain_http = s.client.plain_http();
+    let team = s.lock()?.create_team_with(&relay, pin, plain_http)?;
     let info = s.lock()?.team(team)?;
     // One sync registers the team (its signed first entry) and shares what is here.
     let synced = s.rt.block_on(s.client.sync(team));
@@ -72,6 +123,7 @@ pub(super) fn create(ctx: &Ctx, relay: &str, creation_token: Option<&str>) -> Re
     let out = TeamCreated {
         team_id: team,
         relay_url: info.relay_url.clone(),
+        relay_pin: info.relay_pin,
         admin_device: s.me.device,
         role: Role::Admin,
         epoch,
@@ -86,6 +138,13 @@ pub(super) fn create(ctx: &Ctx, relay: &str, creation_token: Option<&str>) -> Re
          \x20 on their device:  holdfast invite redeem\n",
         relay = out.relay_url,
     );
+    if let Some(pin) = out.relay_pin {
+        let _ = writeln!(
+            text,
+            "The relay is trusted through its own certificate authority only (pin {pin}); \
+             every invite code carries that pin."
+        );
+    }
     if current {
         text.push_str("Records on this device are shared in the team (sent with this first sync).");
     } else {
@@ -238,7 +297,7 @@ struct DeviceList {
 }
 
 pub(super) fn list_devices(ctx: &Ctx, team: Option<&str>) -> Result<Output> {
-    let s = Session::new(ctx.device.open()?)?;
+    let s = ctx.session()?;
     let info = net::select_team(&*s.lock()?, team)?;
     let stale = refresh(&s, &info)?;
     let store = s.lock()?;
@@ -334,7 +393,7 @@ struct DeviceRevoked {
 }
 
 pub(super) fn revoke(ctx: &Ctx, device: &str, team: Option<&str>) -> Result<Output> {
-    let s = Session::new(ctx.device.open()?)?;
+    let s = ctx.session()?;
     let info = net::select_team(&*s.lock()?, team)?;
     if let Some(why) = refresh(&s, &info)? {
         return Err(CliError::Sync(format!(

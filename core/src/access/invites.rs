@@ -46,6 +46,8 @@ pub struct PreparedRedeem {
 pub struct InviteTarget<'a> {
     /// The team's relay, as the code will carry it.
     pub relay_url: &'a str,
+    /// The pin of the relay's CA, for a self-hosted relay (the code carries it too).
+    pub relay_pin: Option<holdfast_protocol::RelayPin>,
     /// The team's genesis entry (the code carries its anchor).
     pub genesis: &'a [u8],
     /// The role the invite grants.
@@ -100,7 +102,8 @@ pub fn prepare_invite(
         role,
         plan,
         expires,
-    )?;
+    )?
+    .with_relay_pin(target.relay_pin);
     let invite_sign = code.signing_key()?;
     let invite_hpke = code.hpke_key()?;
     let entry = Entry::sign(

@@ -344,6 +344,7 @@ pub(crate) mod tests {
         ) -> invites::InviteTarget<'_> {
             invites::InviteTarget {
                 relay_url: "http://127.0.0.1:1",
+                relay_pin: None,
                 genesis: self.genesis(),
                 role,
                 plan,

@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use holdfast_protocol::{Applied, DocumentKey, EpochKey, HpkeKeyPair, InviteCode, Role};
+use holdfast_protocol::{Applied, DocumentKey, EpochKey, HpkeKeyPair, InviteCode, RelayPin, Role};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
-use super::teams::NewTeamRow;
+use super::teams::{NewTeamRow, PlainHttp};
 use crate::access::bundles::AcceptedKeys;
 use crate::access::{
     self, PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice, TeamInvite,
@@ -189,8 +189,24 @@ impl Store {
     /// Creates a team at `relay_url`: a genesis entry signed by this device (its first
     /// admin) and the key of epoch 1. The sync client registers it with the relay. The first
     /// team a device has becomes its current team and takes every document made before.
+    ///
+    /// The relay's certificate is trusted through the platform's roots, and `http://` is
+    /// refused but to this computer: [`Store::create_team_with`] for a self-hosted relay.
     pub fn create_team(&mut self, relay_url: &str) -> Result<TeamId> {
-        let relay_url = super::teams::check_relay_url(relay_url)?;
+        self.create_team_with(relay_url, None, PlainHttp::LoopbackOnly)
+    }
+
+    /// [`Store::create_team`] at a relay whose certificate chains to the CA `relay_pin`
+    /// names (a self-hosted relay; the team's invite codes carry the pin), and with
+    /// `plain_http` saying whether `http://` to another host is allowed (development only:
+    /// pass [`SyncClient::plain_http`](crate::SyncClient::plain_http)).
+    pub fn create_team_with(
+        &mut self,
+        relay_url: &str,
+        relay_pin: Option<RelayPin>,
+        plain_http: PlainHttp,
+    ) -> Result<TeamId> {
+        let relay_url = super::teams::check_relay_url(relay_url, plain_http)?;
         let founded = access::team::found_team(&self.identity, self.now_ms())?;
         let team = founded.team;
         let mut keys = TeamKeys::new(team);
@@ -202,6 +218,7 @@ impl Store {
             &NewTeamRow {
                 team,
                 relay_url: &relay_url,
+                relay_pin,
                 created_here: true,
                 role: Role::Admin,
                 plan: None,
@@ -417,14 +434,15 @@ impl Store {
         ttl_ms: u64,
     ) -> Result<PreparedInvite> {
         let plan_kind = plan.map(|p| self.kind_of(p)).transpose()?;
-        let relay_url = self.team(team)?.relay_url;
+        let info = self.team(team)?;
         let genesis = self.genesis(team)?;
         access::invites::prepare_invite(
             self.access(team)?,
             self.team_keys(team)?,
             &self.identity,
             &access::invites::InviteTarget {
-                relay_url: &relay_url,
+                relay_url: &info.relay_url,
+                relay_pin: info.relay_pin,
                 genesis: &genesis,
                 role,
                 plan,
@@ -501,7 +519,9 @@ impl Store {
                 "this device already belongs to the team".into(),
             ));
         }
-        let relay_url = super::teams::check_relay_url(&code.relay_url)?;
+        // Any host: the sync client applied its own rule for plain http before it sent the
+        // redeem (and applies it again to every request).
+        let relay_url = super::teams::check_relay_url(&code.relay_url, PlainHttp::AnyHost)?;
         let invite_key = code.hpke_key()?;
         let mut access = TeamAccess::new(team);
         access.role = Some(redeemed.role);
@@ -517,6 +537,7 @@ impl Store {
             &NewTeamRow {
                 team,
                 relay_url: &relay_url,
+                relay_pin: code.relay_pin,
                 created_here: false,
                 role: redeemed.role,
                 plan: redeemed.plan,

@@ -52,7 +52,7 @@ pub use incoming::PageOutcome;
 pub use index::{AssetHit, CaseloadEntry, CaseloadFilter, DirectoryQuery};
 pub use outbox::{PendingEnvelope, RefusedEnvelope};
 pub(crate) use teams::check_relay_url;
-pub use teams::{SyncStatus, TeamInfo};
+pub use teams::{PlainHttp, SyncStatus, TeamInfo};
 
 use crate::Result;
 use crate::access::{Identity, TeamAccess};

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use holdfast_protocol::Role;
+use holdfast_protocol::{RelayPin, Role};
 
 use crate::model::ids::StoredId;
 use crate::model::ids::{DocumentId, TeamId};
@@ -17,8 +17,12 @@ use crate::{Error, Result};
 pub struct TeamInfo {
     /// The team.
     pub team: TeamId,
-    /// The relay's base URL (`http://host:port`).
+    /// The relay's base URL (`https://host`, or `http://127.0.0.1:port` for a relay on
+    /// this computer).
     pub relay_url: String,
+    /// The pin of the relay's own CA (a self-hosted relay): the sync client trusts that CA,
+    /// and only it, for this relay. `None`: the platform's roots.
+    pub relay_pin: Option<RelayPin>,
     /// This device created the team (and so registers it with the relay).
     pub created_here: bool,
     /// The relay knows the team.
@@ -66,7 +70,7 @@ pub struct SyncStatus {
 }
 
 const TEAM_COLUMNS: &str = "id, relay_url, created_here, registered, cursor, head_seen,
-    last_push_at, last_pull_at, last_error, offline";
+    last_push_at, last_pull_at, last_error, offline, relay_pin";
 
 fn team_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, TeamInfo)> {
     let id: Vec<u8> = r.get(0)?;
@@ -83,8 +87,16 @@ fn team_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, TeamInfo)> {
             last_pull_at: r.get(7)?,
             last_error: r.get(8)?,
             offline: r.get(9)?,
+            relay_pin: pin_from_column(r.get(10)?),
         },
     ))
+}
+
+/// A stored pin (a column of 32 bytes, or NULL). A damaged column (another length) reads
+/// as a pin that matches no certificate: the relay is refused, never trusted through the
+/// platform's roots instead.
+fn pin_from_column(bytes: Option<Vec<u8>>) -> Option<RelayPin> {
+    bytes.map(|b| RelayPin(<[u8; 32]>::try_from(b.as_slice()).unwrap_or([0; 32])))
 }
 
 fn finish((id, mut info): (Vec<u8>, TeamInfo)) -> Result<TeamInfo> {
@@ -92,22 +104,74 @@ fn finish((id, mut info): (Vec<u8>, TeamInfo)) -> Result<TeamInfo> {
     Ok(info)
 }
 
-/// Checks a relay URL: http or https, a host, nothing after the path. Returns it without a
+/// Whether a relay may be reached over plain `http://`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlainHttp {
+    /// Only a relay on this computer (127.0.0.0/8, ::1, `localhost`): traffic that never
+    /// leaves the machine. The default.
+    #[default]
+    LoopbackOnly,
+    /// Any host, in clear text: for a development network only
+    /// (`SyncConfig::insecure_http_to_any_host`, `holdfast --insecure-http-to-any-host`).
+    AnyHost,
+}
+
+/// Whether `url` names this computer: an address in 127.0.0.0/8, ::1 (or ::ffff:127.x),
+/// or the name `localhost`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    use std::net::IpAddr;
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    // The URL parser has already written an IPv4 address in its usual form (127.1 is
+    // 127.0.0.1) and an IPv6 one in brackets.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => host.eq_ignore_ascii_case("localhost") || host.eq_ignore_ascii_case("localhost."),
+    }
+}
+
+/// Checks a relay URL: `https://`, or `http://` to a host on this computer (any host only
+/// with [`PlainHttp::AnyHost`]), a host, nothing after the path. Returns it without a
 /// trailing slash.
-pub(crate) fn check_relay_url(url: &str) -> Result<String> {
+///
+/// Plain http to another host would put bearer tokens, metadata and the invite's key
+/// bundle on the network in clear text (docs/SECURITY.md, 2.3): refused unless a developer
+/// asked for it by name.
+pub(crate) fn check_relay_url(url: &str, plain_http: PlainHttp) -> Result<String> {
     let bad = |reason: &str| Error::InvalidInput {
         field: "relay URL",
         reason: reason.into(),
     };
     let parsed = reqwest::Url::parse(url.trim()).map_err(|_| bad("not a URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad("must start with http:// or https://"));
+        return Err(bad(
+            "must start with https:// (or http:// to this computer)",
+        ));
     }
     if parsed.host_str().is_none() {
         return Err(bad("has no host"));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
         return Err(bad("must not carry a query, fragment or user name"));
+    }
+    if parsed.scheme() == "http" && !is_loopback(&parsed) {
+        if plain_http == PlainHttp::LoopbackOnly {
+            return Err(bad(
+                "http:// is only for a relay on this computer (127.0.0.1, ::1, localhost): \
+                 use the relay's https:// address (on a development network only, \
+                 insecure_http_to_any_host allows http:// to any host)",
+            ));
+        }
+        tracing::warn!(
+            host = parsed.host_str().unwrap_or(""),
+            "INSECURE: a relay over plain http:// to another host (insecure_http_to_any_host): \
+             bearer tokens and metadata cross the network in clear text"
+        );
     }
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
@@ -128,6 +192,8 @@ pub(super) fn load_current_team(conn: &Connection) -> Result<Option<TeamId>> {
 pub(super) struct NewTeamRow<'a> {
     pub team: TeamId,
     pub relay_url: &'a str,
+    /// The pin of the relay's CA (a self-hosted relay).
+    pub relay_pin: Option<RelayPin>,
     pub created_here: bool,
     pub role: Role,
     /// For a patient: its plan.
@@ -137,11 +203,25 @@ pub(super) struct NewTeamRow<'a> {
     pub joined_at: i64,
 }
 
-/// Inserts a team row.
+/// Inserts a team row. Refused when another team of this device is at the same relay URL
+/// under another trust (another pin, or a pin against none): the client keeps one trust per
+/// relay, and a second one for the same address could only be a mistake or a trick.
 pub(super) fn insert_team_row(tx: &Connection, row: &NewTeamRow<'_>) -> Result<()> {
+    if let Some(known) = relay_pin_of(tx, row.relay_url)?
+        && known != row.relay_pin
+    {
+        return Err(Error::NotAllowed(format!(
+            "this device already reaches the relay at {} trusting {}: a team there with {} is \
+             refused (one relay address has one certificate pin on a device)",
+            row.relay_url,
+            trust_words(known),
+            trust_words(row.relay_pin)
+        )));
+    }
     tx.execute(
-        "INSERT INTO teams (id, relay_url, created_here, joined_at, role, plan_id, invite_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO teams (id, relay_url, created_here, joined_at, role, plan_id, invite_id,
+             relay_pin)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             row.team.as_bytes().as_slice(),
             row.relay_url,
@@ -150,9 +230,31 @@ pub(super) fn insert_team_row(tx: &Connection, row: &NewTeamRow<'_>) -> Result<(
             row.role.as_str(),
             row.plan.map(|p| p.as_bytes().to_vec()),
             row.invite.map(|i| i.to_vec()),
+            row.relay_pin.map(|p| p.0.to_vec()),
         ],
     )?;
     Ok(())
+}
+
+/// How a trust reads in a message.
+fn trust_words(pin: Option<RelayPin>) -> String {
+    match pin {
+        Some(pin) => format!("the certificate authority pinned as {pin}"),
+        None => "the platform's certificate authorities".into(),
+    }
+}
+
+/// The pin this device holds for the relay at `url`: `None` when no team is there,
+/// `Some(None)` for the platform's roots.
+fn relay_pin_of(conn: &Connection, url: &str) -> Result<Option<Option<RelayPin>>> {
+    let pin: Option<Option<Vec<u8>>> = conn
+        .query_row(
+            "SELECT relay_pin FROM teams WHERE relay_url = ?1 ORDER BY joined_at LIMIT 1",
+            [url],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(pin.map(pin_from_column))
 }
 
 /// When the device had no team yet, `team` becomes its current team and takes every
@@ -235,6 +337,13 @@ impl Store {
             id: id.to_string(),
         })?;
         team.map(|b| TeamId::from_stored(&b)).transpose()
+    }
+
+    /// The trust this device holds for the relay at `url` (a team's `relay_url`): `None`
+    /// when none of its teams is there, `Some(None)` for the platform's roots, `Some(pin)`
+    /// for a self-hosted relay's CA.
+    pub(crate) fn relay_pin_for(&self, url: &str) -> Result<Option<Option<RelayPin>>> {
+        relay_pin_of(&self.conn, url)
     }
 
     /// The device's Ed25519 public key, which the team's admin registers with the relay.
@@ -353,24 +462,55 @@ mod tests {
 
     #[test]
     fn relay_urls_are_checked_and_a_created_team_has_its_admin() {
+        use PlainHttp::{AnyHost, LoopbackOnly};
         assert_eq!(
-            check_relay_url(" https://relay.example.org/ ").unwrap(),
+            check_relay_url(" https://relay.example.org/ ", LoopbackOnly).unwrap(),
             "https://relay.example.org"
         );
         for bad in [
             "ftp://x",
             "not a url",
-            "http://x/?a=1",
-            "http://u@x",
+            "https://x/?a=1",
+            "https://u@x",
             "https://x#f",
         ] {
-            assert!(check_relay_url(bad).is_err(), "{bad}");
+            assert!(check_relay_url(bad, AnyHost).is_err(), "{bad}");
+        }
+        // Plain http only to this computer, unless a developer says otherwise.
+        for loopback in [
+            "http://127.0.0.1:7878",
+            "http://127.8.9.10",
+            "http://127.1:80",
+            "http://[::1]:7878",
+            "http://[::ffff:127.0.0.1]:7878",
+            "http://localhost:7878/",
+            "http://LOCALHOST",
+        ] {
+            check_relay_url(loopback, LoopbackOnly).unwrap_or_else(|e| panic!("{loopback}: {e}"));
+        }
+        for remote in [
+            "http://relay.example.org",
+            "http://192.168.1.20:7878",
+            "http://10.0.2.2:7878",
+            "http://[::2]",
+            "http://128.0.0.1",
+            "http://localhost.example.org",
+            "http://127.0.0.1.example.org",
+        ] {
+            let err = check_relay_url(remote, LoopbackOnly).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("http:// is only for a relay on this computer"),
+                "{remote}: {err}"
+            );
+            assert_eq!(check_relay_url(remote, AnyHost).unwrap(), remote);
         }
 
         let dir = tempfile::tempdir().unwrap();
         let keys = MemoryKeyStore::default();
         let mut store = Store::create(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
         assert!(store.create_team("gopher://x").is_err());
+        assert!(store.create_team("http://relay.example.org").is_err());
         assert!(
             store.teams().unwrap().is_empty(),
             "a refused team leaves nothing"
@@ -383,5 +523,46 @@ mod tests {
         assert_eq!(store.devices(team).unwrap().len(), 1);
         assert_eq!(store.current_team(), Some(team));
         assert!(store.set_current_team(TeamId::random()).is_err());
+        assert_eq!(info.relay_pin, None);
+    }
+
+    #[test]
+    fn a_relay_address_has_one_pin_on_a_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = MemoryKeyStore::default();
+        let mut store = Store::create(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
+        let pin = RelayPin([9; 32]);
+        let url = "https://relay.example.org";
+        let team = store
+            .create_team_with(url, Some(pin), PlainHttp::LoopbackOnly)
+            .unwrap();
+        assert_eq!(store.team(team).unwrap().relay_pin, Some(pin));
+        assert_eq!(store.relay_pin_for(url).unwrap(), Some(Some(pin)));
+        assert_eq!(store.relay_pin_for("https://other.example").unwrap(), None);
+        // A second team at the same address under another trust is refused, and leaves
+        // nothing; under the same pin it is fine.
+        for other in [None, Some(RelayPin([8; 32]))] {
+            let err = store
+                .create_team_with(url, other, PlainHttp::LoopbackOnly)
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::NotAllowed(m) if m.contains("one certificate pin")),
+                "{err}"
+            );
+        }
+        assert_eq!(store.teams().unwrap().len(), 1);
+        store
+            .create_team_with(url, Some(pin), PlainHttp::LoopbackOnly)
+            .unwrap();
+        // Plain http to another host only when the caller allows it.
+        assert!(
+            store
+                .create_team_with("http://192.168.1.20:7878", None, PlainHttp::LoopbackOnly)
+                .is_err()
+        );
+        store
+            .create_team_with("http://192.168.1.20:7878", None, PlainHttp::AnyHost)
+            .unwrap();
+        assert_eq!(store.teams().unwrap().len(), 3);
     }
 }

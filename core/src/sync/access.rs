@@ -469,7 +469,10 @@ impl SyncClient {
         text: &str,
     ) -> Result<Joined> {
         let code = InviteCode::decode(text).map_err(|e| Error::InviteRefused(e.to_string()))?;
-        let base = crate::store::check_relay_url(&code.relay_url)?;
+        let base = self.check_relay_url(&code.relay_url)?;
+        // The code's pin (or the platform's roots) is how this relay is trusted from the
+        // first request on.
+        self.trust_relay(&base, code.relay_pin).await?;
         // A redeem sent before whose answer never came: send the very same entry again. The
         // relay answers for it if it took it; if it refuses it, start afresh.
         let code_c = code.clone();

@@ -50,6 +50,11 @@ pub struct SyncConfig {
     /// this device registers a team it created (a relay that does not let anyone create
     /// teams asks for one).
     pub creation_token: Option<CreationToken>,
+    /// **Insecure, for development networks only.** Talk plain `http://` to a relay on any
+    /// host, not only on this computer: anyone on the network then reads the bearer tokens
+    /// (good for an hour: bulk export of ciphertext, a live socket) and the metadata, and
+    /// can tamper with what is not signed. Off by default; a warning is logged when on.
+    pub insecure_http_to_any_host: bool,
 }
 
 impl Default for SyncConfig {
@@ -61,6 +66,7 @@ impl Default for SyncConfig {
             retry: RetryPolicy::default(),
             request_timeout: Duration::from_secs(30),
             creation_token: None,
+            insecure_http_to_any_host: false,
         }
     }
 }
@@ -129,7 +135,8 @@ struct Token {
 
 struct Inner {
     store: SharedStore,
-    http: reqwest::Client,
+    /// HTTP clients and live-socket connectors, by how each relay's certificate is trusted.
+    transport: super::tls::Transport,
     config: SyncConfig,
     device: DeviceId,
     signer: Arc<DeviceSigningKey>,
@@ -198,6 +205,15 @@ fn network(e: reqwest::Error) -> Error {
     Error::Network(message)
 }
 
+/// A request that got no answer. A certificate the client refused is final (retrying
+/// cannot help, and nothing was sent); anything else is the network, retried.
+fn send_failure(e: reqwest::Error) -> Failure {
+    match super::tls::refusal(&e) {
+        Some(why) => Failure::Fatal(Error::Tls(why)),
+        None => Failure::Retry(network(e), None),
+    }
+}
+
 /// The origin a relay URL's signatures are bound to (`http://host:port`).
 fn origin_of(base: &str) -> Result<String> {
     Ok(reqwest::Url::parse(base)
@@ -227,15 +243,11 @@ impl SyncClient {
             let s = store.lock()?;
             (s.author().device, s.signer(), s.clock().clone())
         };
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(|e| Error::Network(e.to_string()))?;
+        let transport = super::tls::Transport::new(&config);
         Ok(SyncClient {
             inner: Arc::new(Inner {
                 store,
-                http,
+                transport,
                 config,
                 device,
                 signer,
@@ -265,6 +277,10 @@ impl SyncClient {
     /// The client's configuration.
     pub fn config(&self) -> &SyncConfig {
         &self.inner.config
+    }
+
+    pub(super) fn transport(&self) -> &super::tls::Transport {
+        &self.inner.transport
     }
 
     /// What live subscriptions wait on for local changes.
@@ -335,10 +351,10 @@ impl SyncClient {
         base: &str,
         call: &Call<'_>,
     ) -> std::result::Result<(StatusCode, Vec<u8>), Failure> {
-        let mut req = self
-            .inner
-            .http
-            .request(call.method.clone(), format!("{base}{}", call.path));
+        // A URL the plain-http rule refuses, or a trust that cannot be set up: final, and
+        // nothing is sent.
+        let http = self.http_for(base).await.map_err(Failure::Fatal)?;
+        let mut req = http.request(call.method.clone(), format!("{base}{}", call.path));
         if call.auth {
             let token = match self.token(base).await {
                 Ok(t) => t,
@@ -357,7 +373,7 @@ impl SyncClient {
         };
         let mut resp = match req.send().await {
             Ok(r) => r,
-            Err(e) => return Err(Failure::Retry(network(e), None)),
+            Err(e) => return Err(send_failure(e)),
         };
         let status = resp.status();
         let limit = if status.is_success() {

@@ -88,9 +88,16 @@ impl SyncClient {
         let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| Error::Network("token is not a valid header".into()))?;
         request.headers_mut().insert("authorization", bearer);
-        let (mut ws, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(|e| Error::Network(e.to_string()))?;
+        // The same trust as the client's requests to this relay: a refused certificate
+        // ends the session before anything is sent, as it does for a request.
+        let connector = self.ws_connector_for(&base).await?;
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector))
+                .await
+                .map_err(|e| match super::tls::refusal(&e) {
+                    Some(why) => Error::Tls(why),
+                    None => Error::Network(e.to_string()),
+                })?;
         tracing::debug!(team = %team, "live connection open");
         // Whatever happened while disconnected, including local changes reported meanwhile.
         wake.mark_unchanged();

@@ -11,8 +11,9 @@
 //! - [`SyncStatus`]: what the app shows, including a relay-confirmed "everything uploaded".
 //!
 //! The client speaks the relay API described in `docs/PROTOCOL.md` ("HTTP and WebSocket
-//! API (v1)"). It has no TLS yet (reqwest without a TLS backend): add rustls before a relay
-//! is reached over the internet.
+//! API (v1)") over HTTPS and WSS (`tls.rs`: rustls with the ring provider; the platform's
+//! roots, or the CA pinned for a self-hosted relay), or plain HTTP to a relay on this
+//! computer (to any host only with `SyncConfig::insecure_http_to_any_host`).
 
 mod access;
 mod api;
@@ -21,11 +22,12 @@ mod client;
 mod live;
 mod pages;
 mod shared;
+mod tls;
 
-pub use crate::store::SyncStatus;
+pub use crate::store::{PlainHttp, SyncStatus};
 pub use access::{DEFAULT_INVITE_TTL_MS, Enrolled, Joined};
 pub use backoff::RetryPolicy;
 pub use client::{CreationToken, PullReport, PushReport, SyncClient, SyncConfig, SyncReport};
-pub use holdfast_protocol::Role;
+pub use holdfast_protocol::{RelayPin, Role};
 pub use live::LiveHandle;
 pub use shared::SharedStore;

@@ -236,6 +236,11 @@ fun homeVisit(relay: String) {
     val d = open("Someone else")
     val garbage = expectThrows<HoldfastException.InviteRefused>("a garbage invite") { d.redeemInvite("HF1-garbage") }
     check(garbage.message.isNotBlank()) { "InviteRefused has no message" }
+    // Plain http only to this computer: a relay on another host is refused before any request.
+    val cleartext = expectThrows<HoldfastException.InvalidInput>("plain http to another host") {
+        d.createTeam("http://relay.example.invalid:7878")
+    }
+    check(cleartext.message.contains("this computer")) { "unclear refusal: ${cleartext.message}" }
     val reused = expectThrows<HoldfastException.InviteRefused>("a used invite") { d.redeemInvite(invite) }
     check(reused.message.isNotBlank()) { "InviteRefused has no message" }
     // An invite shown to the wrong person is cancelled before anyone redeems it.

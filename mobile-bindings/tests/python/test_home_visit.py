@@ -104,6 +104,12 @@ def main(bindings_dir, relay):
         raise AssertionError("a garbage invite was accepted")
     except hf.HoldfastError.InviteRefused as e:
         assert str(e).strip(), "InviteRefused without a message"
+    # Plain http only to this computer: a relay on another host is refused before any request.
+    try:
+        open_device("Someone").create_team("http://relay.example.invalid:7878")
+        raise AssertionError("a plain-http relay on another host was accepted")
+    except hf.HoldfastError.InvalidInput as e:
+        assert "this computer" in str(e), e
     if hasattr(a, "debug_panic"):
         try:
             a.debug_panic()

@@ -74,6 +74,7 @@ impl Relay {
 
     /// A client for a relay at `url` in another process, on the system clock.
     pub fn attach(url: &str) -> Relay {
+        holdfast_relay::testing::install_crypto_provider();
         Relay {
             server: None,
             url: url.to_owned(),

@@ -16,13 +16,16 @@
 //! for byte, and the relay recognises it.
 //! Version 6 indexes the caseload by NHS number, so a second case for the same patient is
 //! found (and refused unless deliberate) without reading every row.
+//! Version 7 keeps, with each team, the pin of its relay's CA when the relay is self-hosted
+//! (from the invite code, or given when the team was made): the sync client then trusts that
+//! CA, and only it, for the relay. Teams from before have none: the platform's roots.
 
 use rusqlite::Connection;
 
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -199,8 +202,14 @@ const V6: &str = "
 CREATE INDEX caseload_by_nhs_number ON caseload(nhs_number) WHERE nhs_number IS NOT NULL;
 ";
 
+const V7: &str = "
+-- SHA-256 of the DER of the relay's CA certificate, for a self-hosted relay (NULL: the
+-- platform's roots). One relay URL has one pin on a device.
+ALTER TABLE teams ADD COLUMN relay_pin BLOB;
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

@@ -434,6 +434,7 @@ fn version_5_store_keeps_a_redeem_in_flight() {
         &admin,
         &invites::InviteTarget {
             relay_url: "http://127.0.0.1:9",
+            relay_pin: None,
             genesis: founded.genesis.as_bytes(),
             role: Role::LinkWorker,
             plan: None,
@@ -492,11 +493,72 @@ fn version_5_store_keeps_a_redeem_in_flight() {
 }
 
 #[test]
+fn version_6_store_keeps_its_teams_and_trusts_their_relays_through_the_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId([1; 16]);
+    let me = identity_in(&keys, device);
+    let founded = found_team(&me, AT as u64).unwrap();
+    let team = founded.team;
+    let url = "https://relay.example.org";
+    let id = {
+        let mut conn = database_at(dir.path(), &keys, 6, device);
+        let mut case = case_doc(&sam(device));
+        let id = insert_v1_case(&conn, &mut case);
+        index_case(&mut conn, id, &mut case);
+        conn.execute(
+            "INSERT INTO teams (id, relay_url, created_here, registered, joined_at, role,
+                 membership_len, keys_cursor, cursor, head_seen, last_error)
+             VALUES (?1, ?2, 1, 1, ?3, 'admin', 1, 0, 17, 20, 'network: timed out')",
+            params![team.as_bytes().as_slice(), url, AT],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 0, ?2)",
+            params![team.as_bytes().as_slice(), founded.genesis.as_bytes()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO team_keys (team_id, epoch, doc_id, key) VALUES (?1, 1, x'', ?2)",
+            params![
+                team.as_bytes().as_slice(),
+                founded.key.as_bytes().as_slice()
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE documents SET team_id = ?1",
+            [team.as_bytes().as_slice()],
+        )
+        .unwrap();
+        id
+    };
+    let mut store = open(dir.path(), &keys);
+    assert_case_intact(&mut store, id);
+    let info = store.team(team).unwrap();
+    assert_eq!(info.relay_url, url);
+    assert_eq!((info.cursor, info.head_seen), (17, 20));
+    assert_eq!(info.last_error.as_deref(), Some("network: timed out"));
+    // No pin: the relay is trusted through the platform's roots, as before.
+    assert_eq!(info.relay_pin, None);
+    assert_eq!(store.relay_pin_for(url).unwrap(), Some(None));
+    assert_eq!(store.epoch(team).unwrap(), 1);
+    // Another team at that relay must trust it the same way.
+    let pinned = store.create_team_with(
+        url,
+        Some(holdfast_protocol::RelayPin([5; 32])),
+        crate::store::PlainHttp::LoopbackOnly,
+    );
+    assert!(pinned.is_err());
+    store.create_team(url).unwrap();
+}
+
+#[test]
 fn every_version_has_a_test_here() {
     // A tripwire: a new schema version needs a test above for the version before it, and
     // this fails until the number here is moved with it.
     assert_eq!(
-        VERSION, 6,
+        VERSION, 7,
         "schema version {VERSION}: add a migration test for the version before it"
     );
 }

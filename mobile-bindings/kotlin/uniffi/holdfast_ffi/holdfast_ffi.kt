@@ -6556,6 +6556,14 @@ data class DeviceConfig (
      * The person using this device, as colleagues should see them in history.
      */
     var `person`: kotlin.String
+    , 
+    /**
+     * **Insecure, development only** (an emulator reaching a relay on the developer's
+     * machine, a test phone on a lab network): allow plain `http://` to a relay on any
+     * host, not only on this device. Anyone on the network then reads the device's sign-in
+     * tokens. Off by default; never on in a release build.
+     */
+    var `insecureHttpToAnyHost`: kotlin.Boolean = false 
     
 ){
     
@@ -6574,17 +6582,20 @@ public object FfiConverterTypeDeviceConfig: FfiConverterRustBuffer<DeviceConfig>
         return DeviceConfig(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: DeviceConfig) = (
             FfiConverterString.allocationSize(value.`dataDir`) +
-            FfiConverterString.allocationSize(value.`person`)
+            FfiConverterString.allocationSize(value.`person`) +
+            FfiConverterBoolean.allocationSize(value.`insecureHttpToAnyHost`)
     )
 
     override fun write(value: DeviceConfig, buf: ByteBuffer) {
             FfiConverterString.write(value.`dataDir`, buf)
             FfiConverterString.write(value.`person`, buf)
+            FfiConverterBoolean.write(value.`insecureHttpToAnyHost`, buf)
     }
 }
 
@@ -9291,6 +9302,24 @@ sealed class HoldfastException: kotlin.Exception() {
     }
     
     /**
+     * No secure connection to the relay: its certificate was refused (not from the CA
+     * trusted for it, for another host name, expired) or TLS failed. Not "offline": do not
+     * retry on a timer; tell the person the connection is not safe (public Wi-Fi, a
+     * captive portal, someone intercepting) and to try another network or tell the relay's
+     * administrator. Nothing was sent.
+     */
+    class InsecureConnection(
+        
+        /**
+         * Why the connection was refused.
+         */
+        val `reason`: kotlin.String
+        ) : HoldfastException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
      * This device was removed from the team: nothing new reaches it, and the relay refuses
      * it. What it holds stays on the device.
      */
@@ -9429,25 +9458,28 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
             6 -> HoldfastException.Offline(
                 FfiConverterString.read(buf),
                 )
-            7 -> HoldfastException.Revoked(
+            7 -> HoldfastException.InsecureConnection(
                 FfiConverterString.read(buf),
                 )
-            8 -> HoldfastException.TryAgain(
+            8 -> HoldfastException.Revoked(
                 FfiConverterString.read(buf),
                 )
-            9 -> HoldfastException.Relay(
+            9 -> HoldfastException.TryAgain(
                 FfiConverterString.read(buf),
                 )
-            10 -> HoldfastException.Damaged(
+            10 -> HoldfastException.Relay(
                 FfiConverterString.read(buf),
                 )
-            11 -> HoldfastException.Storage(
+            11 -> HoldfastException.Damaged(
                 FfiConverterString.read(buf),
                 )
-            12 -> HoldfastException.KeyStore(
+            12 -> HoldfastException.Storage(
                 FfiConverterString.read(buf),
                 )
-            13 -> HoldfastException.Internal(
+            13 -> HoldfastException.KeyStore(
+                FfiConverterString.read(buf),
+                )
+            14 -> HoldfastException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -9483,6 +9515,11 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
                 + FfiConverterString.allocationSize(value.`reason`)
             )
             is HoldfastException.Offline -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is HoldfastException.InsecureConnection -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -9558,38 +9595,43 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.Revoked -> {
+            is HoldfastException.InsecureConnection -> {
                 buf.putInt(7)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.TryAgain -> {
+            is HoldfastException.Revoked -> {
                 buf.putInt(8)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.Relay -> {
+            is HoldfastException.TryAgain -> {
                 buf.putInt(9)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.Damaged -> {
+            is HoldfastException.Relay -> {
                 buf.putInt(10)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.Storage -> {
+            is HoldfastException.Damaged -> {
                 buf.putInt(11)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.KeyStore -> {
+            is HoldfastException.Storage -> {
                 buf.putInt(12)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.Internal -> {
+            is HoldfastException.KeyStore -> {
                 buf.putInt(13)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is HoldfastException.Internal -> {
+                buf.putInt(14)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
