@@ -76,6 +76,16 @@ pub struct Config {
     )]
     pub team_creation_tokens: Vec<CreationToken>,
 
+    /// Serve HTTPS and WSS with this certificate chain (PEM, leaf first; for a CA of your
+    /// own, end with the CA's certificate, which devices pin). With --tls-key. Reloaded on
+    /// SIGHUP. Without both: plain HTTP (on loopback, or behind a TLS proxy).
+    #[arg(long, env = "HOLDFAST_RELAY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of the --tls-cert leaf (PEM). Reloaded on SIGHUP.
+    #[arg(long, env = "HOLDFAST_RELAY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Limits and timeouts.
     #[command(flatten)]
     pub limits: Limits,
@@ -288,6 +298,8 @@ impl Config {
             log_format: LogFormat::Text,
             team_creation: None,
             team_creation_tokens: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
             limits: Limits::default(),
             clock: system_clock(),
         }
@@ -366,6 +378,10 @@ impl Config {
             l.read_connections >= 1,
             "--read-connections must be at least 1",
         )?;
+        check(
+            self.tls_cert.is_some() == self.tls_key.is_some(),
+            "--tls-cert and --tls-key go together",
+        )?;
         if let Some(url) = &self.public_url {
             check(
                 !url.is_empty() && url.len() <= holdfast_protocol::MAX_ORIGIN_LEN,
@@ -385,6 +401,19 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen));
         TeamCreationPolicy::resolve(self.team_creation, &self.team_creation_tokens, &origin)
             .map_err(Error::Config)
+    }
+}
+
+impl Config {
+    /// The TLS files, when the relay terminates TLS itself.
+    pub fn tls_files(&self) -> Option<crate::tls::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -508,5 +537,31 @@ mod tests {
         assert!(
             Config::try_parse_from(["holdfast-relay", "--team-creation-token", "short"]).is_err()
         );
+    }
+
+    #[test]
+    fn tls_needs_both_a_certificate_and_a_key() {
+        let config = Config::try_parse_from([
+            "holdfast-relay",
+            "--tls-cert",
+            "/etc/holdfast/chain.pem",
+            "--tls-key",
+            "/etc/holdfast/key.pem",
+        ])
+        .unwrap();
+        let files = config.tls_files().unwrap();
+        assert_eq!(files.cert, PathBuf::from("/etc/holdfast/chain.pem"));
+        assert_eq!(files.key, PathBuf::from("/etc/holdfast/key.pem"));
+        assert!(Config::try_parse_from(["holdfast-relay", "--tls-cert", "c.pem"]).is_err());
+        assert!(Config::try_parse_from(["holdfast-relay", "--tls-key", "k.pem"]).is_err());
+        assert!(
+            Config::try_parse_from(["holdfast-relay"])
+                .unwrap()
+                .tls_files()
+                .is_none()
+        );
+        let mut half = Config::new("x");
+        half.tls_cert = Some("c.pem".into());
+        assert!(matches!(half.validate(), Err(Error::Config(m)) if m.contains("--tls-key")));
     }
 }

@@ -33,6 +33,7 @@ use tower::ServiceExt;
 use crate::address::AddressKey;
 use crate::state::AppState;
 use crate::storage::Storage;
+use crate::tls::Handshakes;
 
 /// A connection's place among the open ones: its permit and its address's count, given
 /// back when the last holder (the connection, or the WebSocket it became) drops it.
@@ -82,8 +83,9 @@ impl AddressCounts {
 /// Accepts and serves connections on `listener` with `app` until a shutdown is requested,
 /// then stops accepting, lets each connection finish its request in flight and waits for
 /// them (the caller bounds the wait). Never fails: a failed accept is logged and retried.
-pub async fn serve<S: Storage>(
+pub(crate) async fn serve<S: Storage>(
     listener: TcpListener,
+    handshakes: Option<Handshakes>,
     app: Router,
     state: AppState<S>,
 ) -> std::io::Result<()> {
@@ -131,8 +133,11 @@ pub async fn serve<S: Storage>(
             _permit: permit,
             address,
         });
+        // Small JSON answers and live frames should not wait for Nagle.
+        let _ = stream.set_nodelay(true);
         tokio::spawn(connection(
             stream,
+            handshakes.clone(),
             peer,
             slot,
             app.clone(),
@@ -152,15 +157,41 @@ pub async fn serve<S: Storage>(
 /// answered.
 async fn connection<S: Storage>(
     stream: TcpStream,
+    handshakes: Option<Handshakes>,
     peer: SocketAddr,
     slot: Arc<ConnectionSlot>,
     app: Router,
     state: AppState<S>,
     header_read_timeout: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let metrics = state.metrics();
     metrics.connections_open.inc();
+    match handshakes {
+        None => serve_io(stream, peer, slot, app, metrics, header_read_timeout, stop).await,
+        Some(handshakes) => {
+            // The handshake runs under the connection's permit: a silent client holds one
+            // place, for the handshake's timeout at most.
+            if let Some(tls) = handshakes.accept(stream).await {
+                serve_io(tls, peer, slot, app, metrics, header_read_timeout, stop).await;
+            }
+        }
+    }
+    metrics.connections_open.dec();
+}
+
+/// Serves HTTP/1.1 over `io` (plain TCP, or TLS over it).
+async fn serve_io<I>(
+    io: I,
+    peer: SocketAddr,
+    slot: Arc<ConnectionSlot>,
+    app: Router,
+    metrics: &crate::metrics::Metrics,
+    header_read_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(Arc::clone(&slot));
@@ -171,7 +202,7 @@ async fn connection<S: Storage>(
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
     let conn = builder
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
     let mut stopping = false;
@@ -191,5 +222,4 @@ async fn connection<S: Storage>(
         }
         tracing::debug!(peer = %peer.ip(), error = %e, "connection ended with an error");
     }
-    metrics.connections_open.dec();
 }

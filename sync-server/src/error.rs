@@ -31,6 +31,9 @@ pub enum Error {
     /// The server task failed.
     #[error("server failed: {0}")]
     Server(String),
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// The relay's result type.

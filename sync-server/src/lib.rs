@@ -12,6 +12,10 @@
 //! it on the embedded SQLite backend, [`serve_with`] on any [`Storage`]; `main.rs` only
 //! parses flags, sets up logging and waits for SIGTERM/SIGINT.
 //!
+//! With `--tls-cert` and `--tls-key` ([`Config::tls_cert`]) the relay serves HTTPS and WSS
+//! itself, reloading the pair on SIGHUP ([`RunningRelay::reload_tls`]); see [`tls`]. Without
+//! them it serves plain HTTP, for loopback or behind a TLS proxy.
+//!
 //! Every "now" the relay reads (token, challenge and invite expiry, timestamp freshness,
 //! rate limits, cache expiry, envelopes' arrival) comes from [`Config::clock`], the system
 //! clock unless a test or simulation sets a `holdfast_protocol::ManualClock` and moves it.
@@ -78,6 +82,7 @@ pub mod storage;
 pub mod team_creation;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -121,12 +126,23 @@ pub async fn serve_with<S: Storage>(config: Config, storage: S) -> Result<Runnin
     prepare_data_dir(&config.data_dir)?;
     let rng = holdfast_protocol::SystemRandom::new();
     let tokens = TokenKey::load_or_create(&config.data_dir.join(TOKEN_KEY_FILE), &rng)?;
+    // Before binding: a certificate that does not load stops the start, with the reason.
+    let certificates = config
+        .tls_files()
+        .map(|files| tls::Certificates::load(files).map(std::sync::Arc::new))
+        .transpose()?;
     let listener = TcpListener::bind(config.listen).await?;
     let local_addr = listener.local_addr()?;
+    let scheme = if certificates.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let origin = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{local_addr}"));
+        .unwrap_or_else(|| format!("{scheme}://{local_addr}"));
+    tls::warn_if_plain_on_the_network(local_addr, certificates.is_some(), &origin);
     storage.set_team_quota(config.limits.team_quota());
     let team_creation = config.team_creation_policy()?;
     tracing::info!(team_creation = %team_creation.describe(), "who may create teams");
@@ -139,11 +155,19 @@ pub async fn serve_with<S: Storage>(config: Config, storage: S) -> Result<Runnin
         team_creation,
     );
     let drain = config.limits.shutdown_timeout();
-    let task = tokio::spawn(run(listener, state.clone(), drain));
-    tracing::info!(address = %local_addr, origin = %origin, data_dir = %config.data_dir.display(), "relay listening");
+    let tls_counters = state.metrics().tls.clone();
+    let handshakes = certificates
+        .as_ref()
+        .map(|c| tls::Handshakes::new(c, tls_counters.clone()))
+        .transpose()?;
+    let task = tokio::spawn(run(listener, handshakes, state.clone(), drain));
+    tracing::info!(address = %local_addr, origin = %origin, tls = certificates.is_some(), data_dir = %config.data_dir.display(), "relay listening");
     Ok(RunningRelay {
         local_addr,
         origin,
+        scheme,
+        certificates,
+        tls_counters,
         shutdown: Box::new(move || state.request_shutdown()),
         task,
     })
@@ -151,8 +175,13 @@ pub async fn serve_with<S: Storage>(config: Config, storage: S) -> Result<Runnin
 
 /// Serves until a shutdown is requested, then drains: stop accepting, let in-flight
 /// requests finish (up to `drain`), close WebSockets, let the writer finish its queue.
-async fn run<S: Storage>(listener: TcpListener, state: AppState<S>, drain: Duration) -> Result<()> {
-    let server = connections::serve(listener, app(state.clone()), state.clone());
+async fn run<S: Storage>(
+    listener: TcpListener,
+    handshakes: Option<tls::Handshakes>,
+    state: AppState<S>,
+    drain: Duration,
+) -> Result<()> {
+    let server = connections::serve(listener, handshakes, app(state.clone()), state.clone());
     let mut server = tokio::spawn(server);
 
     let served = tokio::select! {
@@ -216,6 +245,10 @@ fn prepare_data_dir(dir: &Path) -> Result<()> {
 pub struct RunningRelay {
     local_addr: SocketAddr,
     origin: String,
+    /// `https` when it terminates TLS itself.
+    scheme: &'static str,
+    certificates: Option<std::sync::Arc<tls::Certificates>>,
+    tls_counters: std::sync::Arc<tls::TlsCounters>,
     shutdown: Box<dyn Fn() + Send + Sync>,
     task: JoinHandle<Result<()>>,
 }
@@ -235,9 +268,26 @@ impl RunningRelay {
         self.local_addr
     }
 
-    /// `http://<address>`.
+    /// `http://<address>`, or `https://<address>` when it terminates TLS itself.
     pub fn url(&self) -> String {
-        format!("http://{}", self.local_addr)
+        format!("{}://{}", self.scheme, self.local_addr)
+    }
+
+    /// Reads the TLS certificate and key files again and serves the new pair to new
+    /// connections (`main.rs` calls it on SIGHUP). On an error the old pair stays. An error
+    /// too when the relay serves plain HTTP.
+    pub fn reload_tls(&self) -> Result<()> {
+        let certificates = self.certificates.as_ref().ok_or_else(|| {
+            Error::Config("the relay serves plain HTTP: there is no certificate to reload".into())
+        })?;
+        certificates.reload()?;
+        tracing::info!("TLS certificate reloaded");
+        Ok(())
+    }
+
+    /// TLS handshakes so far (all zero for plain HTTP).
+    pub fn tls_counters(&self) -> &tls::TlsCounters {
+        &self.tls_counters
     }
 
     /// The origin devices must sign into login answers.

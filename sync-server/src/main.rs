@@ -1,5 +1,6 @@
 //! `holdfast-relay`: flags and environment in, logging set up, the relay served until
-//! SIGTERM or SIGINT, then a graceful shutdown. Everything else is in the library.
+//! SIGTERM or SIGINT, then a graceful shutdown; SIGHUP reloads the TLS certificate and key.
+//! Everything else is in the library.
 
 use std::process::ExitCode;
 
@@ -20,7 +21,7 @@ async fn main() -> ExitCode {
     };
     // Scripts and tests read the address from this line.
     println!("listening on {}", relay.url());
-    wait_for_signal().await;
+    wait_for_signal(&relay).await;
     match relay.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -30,8 +31,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn wait_for_signal() {
+/// Resolves on SIGTERM or SIGINT (Ctrl-C); on SIGHUP, reloads the TLS certificate and key
+/// and goes on waiting.
+async fn wait_for_signal(relay: &holdfast_relay::RunningRelay) {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -48,8 +50,23 @@ async fn wait_for_signal() {
     };
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
+    let reloads = async {
+        #[cfg(unix)]
+        if let Ok(mut hangup) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP received: reloading the TLS certificate");
+                if let Err(e) = relay.reload_tls() {
+                    tracing::error!(error = %e, "TLS reload refused: still serving the certificate loaded before");
+                }
+            }
+        }
+        std::future::pending::<()>().await;
+    };
     tokio::select! {
         () = ctrl_c => tracing::info!("SIGINT received"),
         () = terminate => tracing::info!("SIGTERM received"),
+        () = reloads => {}
     }
 }

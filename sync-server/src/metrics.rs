@@ -100,6 +100,8 @@ pub struct Metrics {
     pub challenges_outstanding: Gauge,
     /// Membership logs read from storage by the cache (set when metrics are rendered).
     pub membership_loads: Gauge,
+    /// TLS handshakes, when the relay terminates TLS itself.
+    pub tls: std::sync::Arc<crate::tls::TlsCounters>,
     errors: Vec<Counter>,
 }
 
@@ -126,6 +128,7 @@ impl Default for Metrics {
             challenges_replaced: Counter::default(),
             challenges_outstanding: Gauge::default(),
             membership_loads: Gauge::default(),
+            tls: std::sync::Arc::default(),
             errors: ErrorCode::ALL.iter().map(|_| Counter::default()).collect(),
         }
     }
@@ -265,6 +268,17 @@ impl Metrics {
              # TYPE holdfast_relay_login_challenges gauge\n\
              holdfast_relay_login_challenges {}",
             self.challenges_outstanding.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP holdfast_relay_tls_handshakes_total TLS handshakes completed.\n\
+             # TYPE holdfast_relay_tls_handshakes_total counter\n\
+             holdfast_relay_tls_handshakes_total {}\n\
+             # HELP holdfast_relay_tls_handshake_failures_total TLS handshakes failed or timed out.\n\
+             # TYPE holdfast_relay_tls_handshake_failures_total counter\n\
+             holdfast_relay_tls_handshake_failures_total {}",
+            self.tls.handshakes(),
+            self.tls.failures()
         );
         let _ = writeln!(
             out,

@@ -7,6 +7,10 @@
 //! drained), [restart](TestRelay::restart) it on the same address and data, and start it
 //! from a plain `#[test]` as well as from a `#[tokio::test]`.
 //!
+//! With [`TestRelayBuilder::tls`] it terminates TLS itself with a certificate the test made
+//! (its [`url`](TestRelay::url) is then `https://`), and the test can replace the files and
+//! [reload](TestRelay::reload_tls) them.
+//!
 //! reqwest is built with rustls and no crypto provider of its own (the workspace's devices
 //! bring theirs): starting a relay, [`login`] and [`install_crypto_provider`] make ring the
 //! process's default, so that a test's plain `reqwest::Client::new()` works.
@@ -30,6 +34,7 @@ use holdfast_protocol::{DeviceId, DeviceSigningKey, SharedClock, sign_auth};
 use serde_json::{Value, json};
 use tokio::runtime::{Handle, Runtime};
 
+use crate::tls::{TlsCounters, TlsFiles};
 use crate::{Config, Error, Limits, Result, RunningRelay, Storage};
 
 /// Makes ring the process's default rustls provider, if none is yet, so that a
@@ -52,9 +57,12 @@ pub struct TestRelay {
     config: Config,
     /// Whether [`TestRelay::restart`] can reopen its storage (SQLite in the data folder).
     restartable: bool,
-    /// The temporary folder holding the data folder, unless the test gave one. Last: it
-    /// is removed after the relay's runtime was told to shut down.
+    /// The TLS certificate and key files, when it terminates TLS.
+    tls: Option<TlsFiles>,
+    /// The temporary folder holding the data folder, unless the test gave one, and the TLS
+    /// files. Last: removed after the relay's runtime was told to shut down.
     _temp: Option<tempfile::TempDir>,
+    _tls_temp: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for TestRelay {
@@ -68,11 +76,13 @@ impl std::fmt::Debug for TestRelay {
     }
 }
 
-/// How a [`TestRelay`] starts: limits, clock, public URL, data folder, storage.
+/// How a [`TestRelay`] starts: limits, clock, public URL, data folder, storage, TLS.
 #[derive(Debug, Clone)]
 pub struct TestRelayBuilder {
     config: Config,
     data_dir: Option<PathBuf>,
+    /// PEM: the certificate chain and the key.
+    tls: Option<(String, String)>,
 }
 
 impl TestRelayBuilder {
@@ -111,11 +121,38 @@ impl TestRelayBuilder {
         self
     }
 
+    /// Terminates TLS with this certificate chain (PEM, leaf first) and key (PEM), written
+    /// to files in a temporary folder, as `--tls-cert` and `--tls-key` would name them.
+    pub fn tls(mut self, chain_pem: impl Into<String>, key_pem: impl Into<String>) -> Self {
+        self.tls = Some((chain_pem.into(), key_pem.into()));
+        self
+    }
+
     /// Starts the relay on SQLite in its data folder. Call from inside a tokio runtime.
     pub async fn start(self) -> TestRelay {
         let (config, temp) = self.prepare();
         let (rt, running) = serve_in(crate::serve(config.clone())).await;
         TestRelay::new(rt, running, config, true, temp)
+    }
+
+    /// Starts the relay and returns its start-up error rather than panicking (a certificate
+    /// that does not load, say).
+    pub async fn try_start(self) -> Result<TestRelay> {
+        let (config, temp) = self.prepare();
+        let rt = runtime();
+        match rt.spawn(crate::serve(config.clone())).await {
+            Ok(Ok(running)) => Ok(TestRelay::new(rt, running, config, true, temp)),
+            Ok(Err(e)) => {
+                rt.shutdown_background();
+                Err(e)
+            }
+            Err(e) => {
+                rt.shutdown_background();
+                Err(Error::Server(format!(
+                    "the relay's start-up task failed: {e}"
+                )))
+            }
+        }
     }
 
     /// Starts the relay on `storage`, a backend of the test's own. It cannot be
@@ -137,10 +174,19 @@ impl TestRelayBuilder {
     }
 
     /// The configuration with its data folder: the given one, or `data` in a new
-    /// temporary folder (so the relay creates it, as in production).
-    fn prepare(self) -> (Config, Option<tempfile::TempDir>) {
+    /// temporary folder (so the relay creates it, as in production); and its TLS files.
+    fn prepare(self) -> (Config, Temporary) {
         install_crypto_provider();
         let mut config = self.config;
+        let tls_temp = self.tls.map(|(chain, key)| {
+            let dir = tempfile::tempdir().expect("a temporary folder for the TLS files");
+            let (cert_path, key_path) = (dir.path().join("chain.pem"), dir.path().join("key.pem"));
+            std::fs::write(&cert_path, chain).expect("the certificate file");
+            std::fs::write(&key_path, key).expect("the key file");
+            config.tls_cert = Some(cert_path);
+            config.tls_key = Some(key_path);
+            dir
+        });
         let temp = match self.data_dir {
             Some(dir) => {
                 config.data_dir = dir;
@@ -152,8 +198,21 @@ impl TestRelayBuilder {
                 Some(temp)
             }
         };
-        (config, temp)
+        (
+            config,
+            Temporary {
+                data: temp,
+                tls: tls_temp,
+            },
+        )
     }
+}
+
+/// The temporary folders a [`TestRelay`] keeps until it is dropped.
+#[derive(Debug, Default)]
+struct Temporary {
+    data: Option<tempfile::TempDir>,
+    tls: Option<tempfile::TempDir>,
 }
 
 impl TestRelay {
@@ -162,6 +221,7 @@ impl TestRelay {
         TestRelayBuilder {
             config: Config::new(PathBuf::new()),
             data_dir: None,
+            tls: None,
         }
     }
 
@@ -180,7 +240,7 @@ impl TestRelay {
         running: RunningRelay,
         mut config: Config,
         restartable: bool,
-        temp: Option<tempfile::TempDir>,
+        temp: Temporary,
     ) -> TestRelay {
         config.listen = running.local_addr();
         TestRelay {
@@ -188,15 +248,41 @@ impl TestRelay {
             origin: running.origin().to_owned(),
             rt: Some(rt),
             running: Some(running),
+            tls: config.tls_files(),
             config,
             restartable,
-            _temp: temp,
+            _temp: temp.data,
+            _tls_temp: temp.tls,
         }
     }
 
-    /// `http://<address>`: where it listens (not its public URL, if it was given one).
+    /// `http://<address>` (`https://` when it terminates TLS): where it listens (not its
+    /// public URL, if it was given one).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The TLS certificate and key files it serves, when it terminates TLS: replace them
+    /// and [`TestRelay::reload_tls`].
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
+    }
+
+    /// Reads the TLS files again, as SIGHUP makes the binary do.
+    pub fn reload_tls(&self) -> Result<()> {
+        self.running
+            .as_ref()
+            .ok_or_else(|| Error::Server("the relay is not running".into()))?
+            .reload_tls()
+    }
+
+    /// TLS handshakes completed and failed since it (re)started. Panics when it is stopped.
+    pub fn tls_counters(&self) -> &TlsCounters {
+        self.running
+            .as_ref()
+            .expect("the relay is not running")
+            .tls_counters()
     }
 
     /// The address it listens on, the same after a restart.

@@ -1,6 +1,7 @@
 //! The real `holdfast-relay` binary: SIGKILL it mid-push, restart it on the same data
 //! directory, and find every acknowledged envelope with the sequence number it was given.
-//! Then SIGTERM it and see it exit cleanly.
+//! Then SIGTERM it and see it exit cleanly. And with `--tls-cert`/`--tls-key`: replace the
+//! files, SIGHUP it, and see the new certificate served.
 
 mod common;
 
@@ -44,9 +45,17 @@ impl Process {
 /// Starts the binary on a free port and returns it with its URL, read from the
 /// "listening on" line it prints once it is serving.
 async fn spawn_relay(data_dir: &Path) -> (Process, String) {
+    spawn_relay_with(data_dir, &[]).await
+}
+
+/// [`spawn_relay`] with more flags.
+async fn spawn_relay_with(data_dir: &Path, flags: &[&std::ffi::OsStr]) -> (Process, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_holdfast-relay"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(flags)
+        .env_remove("HOLDFAST_RELAY_TLS_CERT")
+        .env_remove("HOLDFAST_RELAY_TLS_KEY")
         .env("RUST_LOG", "warn")
         .env_remove("HOLDFAST_RELAY_LISTEN")
         .env_remove("HOLDFAST_RELAY_DATA")
@@ -174,4 +183,82 @@ async fn acknowledged_envelopes_survive_sigkill_with_their_sequence_numbers() {
     assert!(killed.success());
     let status = process.exit_status(Duration::from_secs(15)).await;
     assert!(status.success(), "exit status {status:?}");
+}
+
+/// A CA made for the test, and a leaf of it for 127.0.0.1: (the CA's DER, chain PEM, key PEM).
+fn ca_and_leaf(name: &str) -> (Vec<u8>, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (
+        ca.der().to_vec(),
+        format!("{}{}", leaf.pem(), ca.pem()),
+        key.serialize_pem(),
+    )
+}
+
+/// Asks `url`'s health on a new connection, trusting only the CA `ca` (DER).
+async fn healthy_for(url: &str, ca: &[u8]) -> bool {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.to_vec().into()).unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    matches!(http.get(format!("{url}/healthz")).send().await, Ok(r) if r.status() == StatusCode::OK)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_makes_the_relay_serve_its_replaced_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("chain.pem"), dir.path().join("key.pem"));
+    let (old_ca, old_chain, old_key) = ca_and_leaf("old CA");
+    let (new_ca, new_chain, new_key) = ca_and_leaf("new CA");
+    std::fs::write(&cert, &old_chain).unwrap();
+    std::fs::write(&key, &old_key).unwrap();
+    let flags = [
+        "--tls-cert".as_ref(),
+        cert.as_os_str(),
+        "--tls-key".as_ref(),
+        key.as_os_str(),
+    ];
+    let (process, url) = spawn_relay_with(&dir.path().join("data"), &flags).await;
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    assert!(healthy_for(&url, &old_ca).await);
+    assert!(!healthy_for(&url, &new_ca).await);
+
+    // Renewal: both files replaced, then the signal (a certbot deploy hook's job).
+    std::fs::write(&cert, &new_chain).unwrap();
+    std::fs::write(&key, &new_key).unwrap();
+    let pid = process.child.id().expect("the relay's pid").to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    // The signal is handled a moment later.
+    let served = tokio::time::timeout(Duration::from_secs(10), async {
+        while !healthy_for(&url, &new_ca).await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "the new certificate is served after SIGHUP");
+    assert!(!healthy_for(&url, &old_ca).await);
+    process.kill().await;
 }
