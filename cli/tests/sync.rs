@@ -475,3 +475,95 @@ fn a_team_grows_by_invites_shares_a_plan_and_revokes_a_device() {
     assert_eq!(status[0]["status"]["everything_uploaded"], false);
     assert_eq!(status[0]["status"]["offline"], true);
 }
+
+/// A relay terminating TLS with a leaf for 127.0.0.1 from a CA made here; the CA's
+/// certificate (PEM) in `dir`.
+fn relay_with_its_own_ca(dir: &std::path::Path) -> (TestRelay, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Practice relay CA");
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let relay = TestRelay::builder()
+        .tls(format!("{}{}", leaf.pem(), ca.pem()), key.serialize_pem())
+        .blocking_start();
+    (relay, ca_file)
+}
+
+#[test]
+fn a_team_on_a_relay_with_its_own_ca_works_over_https_and_plain_http_stays_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut relay, ca_file) = relay_with_its_own_ca(dir.path());
+    let url = relay.url();
+    assert!(url.starts_with("https://"), "{url}");
+    let admin = Device::new("Sam Okafor");
+    let ca = ca_file.to_str().unwrap();
+
+    // Without the CA, the relay's certificate is not trusted, and nothing is made.
+    let line = admin.fails(&["team", "create", "--relay", &url]);
+    assert!(line.contains("no secure connection"), "{line}");
+    assert!(line.contains("nothing was changed"), "{line}");
+    assert!(admin.ok(&["status"]).contains("in no team"));
+
+    // With it: the team trusts that CA, and its codes carry the pin.
+    let created = admin.ok(&["team", "create", "--relay", &url, "--relay-ca", ca]);
+    assert!(
+        created.contains("own certificate authority only"),
+        "{created}"
+    );
+    let code = admin.json(&["invite", "create", "--role", "link-worker"])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let decoded = holdfast_protocol::InviteCode::decode(&code).unwrap();
+    assert!(decoded.relay_pin.is_some());
+    let colleague = Device::new("Priya Natarajan");
+    assert!(
+        colleague
+            .ok(&["invite", "redeem", &code])
+            .contains("Joined team")
+    );
+    admin.ok(&["patient", "add", "--name", "Ada Lovelace"]);
+    admin.ok(&["sync"]);
+    colleague.ok(&["sync"]);
+    assert_eq!(colleague.json(&["caseload"]).as_array().unwrap().len(), 1);
+    let listed = colleague.json(&["team", "list"]);
+    assert_eq!(
+        listed[0]["relay_pin"],
+        decoded.relay_pin.unwrap().to_string()
+    );
+
+    // Plain http to another host: refused before anything is sent, unless asked for by
+    // name (then loudly; `.invalid` never resolves, so it cannot be reached either).
+    let other = Device::new("Jo Whitfield");
+    let line = other.fails(&[
+        "team",
+        "create",
+        "--relay",
+        "http://relay.example.invalid:7878",
+    ]);
+    assert!(line.contains("only for a relay on this computer"), "{line}");
+    let r = other.run(&[
+        "--insecure-http-to-any-host",
+        "team",
+        "create",
+        "--relay",
+        "http://relay.example.invalid:7878",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("WARNING: --insecure-http-to-any-host"),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("cannot reach a relay"), "{r:?}");
+    relay.blocking_stop();
+}
