@@ -192,7 +192,7 @@ const MAX_JSON_RESPONSE: usize = 4 * 1024 * 1024;
 /// Refresh a token this long before the relay says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
 
-fn network(e: reqwest::Error) -> Error {
+pub(super) fn network(e: reqwest::Error) -> Error {
     // Without the URL (short, the same for every request), with the causes (the useful part).
     let e = e.without_url();
     let mut message = e.to_string();

@@ -382,14 +382,24 @@ impl SyncClient {
             return Err(another_pin(&base));
         }
         let http = self.transport().tls(trust_of(&base, pin))?.http;
-        let answer =
-            http.get(format!("{base}/healthz"))
-                .send()
-                .await
-                .map_err(|e| match refusal(&e) {
-                    Some(why) => Error::Tls(why),
-                    None => Error::Network(e.without_url().to_string()),
-                })?;
+        // Retried as any request is when the network fails; a refused certificate is final.
+        let retry = self.config().retry;
+        let mut attempt = 0u32;
+        let answer = loop {
+            match http.get(format!("{base}/healthz")).send().await {
+                Ok(answer) => break answer,
+                Err(e) => {
+                    if let Some(why) = refusal(&e) {
+                        return Err(Error::Tls(why));
+                    }
+                    attempt += 1;
+                    if attempt >= retry.attempts.max(1) {
+                        return Err(super::client::network(e));
+                    }
+                    tokio::time::sleep(retry.delay(attempt - 1)).await;
+                }
+            }
+        };
         if !answer.status().is_success() {
             return Err(Error::Relay {
                 status: answer.status().as_u16(),
