@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use holdfast_core::model::ids::DeviceId;
 use holdfast_core::store::TeamInfo;
-use holdfast_core::sync::{CreationToken, RelayPin};
 use holdfast_core::sync::RetryPolicy;
+use holdfast_core::sync::{CreationToken, RelayPin};
 use holdfast_core::{SharedStore, Store, SyncClient, SyncConfig};
 use tokio::runtime::Runtime;
 
