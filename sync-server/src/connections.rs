@@ -142,7 +142,6 @@ pub(crate) async fn serve<S: Storage>(
             slot,
             app.clone(),
             state.clone(),
-            limits.header_read_timeout(),
             stopped.clone(),
         ));
     }
@@ -162,9 +161,9 @@ async fn connection<S: Storage>(
     slot: Arc<ConnectionSlot>,
     app: Router,
     state: AppState<S>,
-    header_read_timeout: Duration,
     stop: watch::Receiver<bool>,
 ) {
+    let header_read_timeout = state.limits().header_read_timeout();
     let metrics = state.metrics();
     metrics.connections_open.inc();
     match handshakes {
