@@ -156,8 +156,10 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Ends a request that takes too long with `503 timeout`. (A push that already reached the
-/// writer is still committed; pushing it again is harmless.)
+/// Ends a request that takes too long with `503 timeout`. Its work stops with it: a
+/// database read in progress is interrupted (the SQLite backend's reads give up when their
+/// caller does). A push that already reached the writer is still committed; pushing it
+/// again is harmless.
 async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,

@@ -436,6 +436,11 @@ pub struct PullRequest {
     /// and arrived later). Key material is never left out. Only snapshots that cover less
     /// than their own sequence number count: one that claims to include changes that did
     /// not exist when it arrived is served but never used to leave anything out.
+    ///
+    /// A backend may bound how much of the team one compact page reads (the SQLite backend
+    /// reads a window of 8 envelopes per envelope the page may hold): a page can then hold
+    /// fewer envelopes than asked, with `more` set and `next` past envelopes it read and
+    /// left out. It never answers an empty page with `more`.
     pub compact: bool,
     /// Only envelopes of this document (a patient's plan, or a `doc=` pull). Sequence
     /// numbers stay the team's, so a filtered page has gaps. A compact pull with a filter
@@ -449,7 +454,8 @@ pub struct Page {
     /// `(sequence number, envelope bytes)` in increasing sequence order.
     pub envelopes: Vec<(u64, Vec<u8>)>,
     /// The cursor to continue from: the last envelope's sequence number, or the request's
-    /// cursor when the page is empty.
+    /// cursor when the page is empty; a compact page may set it further, past envelopes it
+    /// read and left out.
     pub next: u64,
     /// Whether more envelopes (that this pull would return) follow `next` already.
     pub more: bool,

@@ -8,11 +8,13 @@
 //!   requests are queued as one transaction (group commit). It assigns the per-team
 //!   sequence numbers, so they need no locking and have no gaps.
 //! - **Reads**: a small pool of read-only connections, used through `spawn_blocking` and
-//!   bounded by a semaphore; WAL lets them read while the writer writes.
+//!   bounded by a semaphore; WAL lets them read while the writer writes. A read whose
+//!   caller gives up (the request timed out, the client went away) is interrupted
+//!   (`sqlite3_interrupt`) rather than left running on its connection.
 //! - **Schema**: versioned with `PRAGMA user_version`, migrated on open ([`schema`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
@@ -71,8 +73,10 @@ struct Inner {
     queue: Mutex<Option<mpsc::Sender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     idle_readers: Mutex<Vec<Connection>>,
-    reader_permits: Semaphore,
+    reader_permits: Arc<Semaphore>,
     read_connections: usize,
+    /// Reads running on a connection now.
+    reads_running: AtomicUsize,
     shared: Arc<Shared>,
 }
 
@@ -139,8 +143,9 @@ impl SqliteStorage {
                 queue: Mutex::new(Some(sender)),
                 writer: Mutex::new(Some(thread)),
                 idle_readers: Mutex::new(Vec::with_capacity(read_connections)),
-                reader_permits: Semaphore::new(read_connections),
+                reader_permits: Arc::new(Semaphore::new(read_connections)),
                 read_connections,
+                reads_running: AtomicUsize::new(0),
                 shared,
             }),
         })
@@ -167,34 +172,112 @@ impl SqliteStorage {
             .map_err(|_| Error::Backend("the writer stopped before answering".into()))?
     }
 
-    /// Runs `read` on a pooled read-only connection, off the async threads.
+    /// Runs `read` on a pooled read-only connection, off the async threads. If the caller
+    /// stops waiting (the future is dropped: a request timeout, a client gone), the read is
+    /// interrupted where it is, and its connection and permit come back as soon as it stops.
     async fn read<T, F>(&self, read: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let _permit = self
-            .inner
-            .reader_permits
-            .acquire()
+        let permit = Arc::clone(&self.inner.reader_permits)
+            .acquire_owned()
             .await
             .map_err(|_| Error::Closed)?;
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        let cancel = Arc::new(Cancel::default());
+        let on_drop = CancelOnDrop(Some(Arc::clone(&cancel)));
+        let task = tokio::task::spawn_blocking(move || {
+            // The permit goes with the work, not with the caller: at most
+            // `read_connections` reads run, given up or not.
+            let _permit = permit;
             let pooled = lock(&inner.idle_readers).pop();
             let conn = match pooled {
                 Some(conn) => conn,
                 None => open_reader(&inner.path)?,
             };
-            let result = read(&conn);
+            let result = if cancel.arm(conn.get_interrupt_handle()) {
+                inner.reads_running.fetch_add(1, Ordering::AcqRel);
+                let result = read(&conn);
+                cancel.disarm();
+                inner.reads_running.fetch_sub(1, Ordering::AcqRel);
+                result
+            } else {
+                Err(Error::Backend(
+                    "the read was given up before it started".into(),
+                ))
+            };
             let mut idle = lock(&inner.idle_readers);
             if idle.len() < inner.read_connections {
                 idle.push(conn);
             }
             result
-        })
-        .await
-        .map_err(|e| Error::Backend(format!("read task failed: {e}")))?
+        });
+        let result = task.await;
+        on_drop.defuse();
+        result.map_err(|e| Error::Backend(format!("read task failed: {e}")))?
+    }
+
+    /// Reads running on a connection at this moment (a read given up by its caller stops
+    /// within a statement step of being interrupted).
+    pub fn reads_running(&self) -> usize {
+        self.inner.reads_running.load(Ordering::Acquire)
+    }
+}
+
+/// A read's cancellation: the interrupt handle of the connection it runs on, while it runs.
+#[derive(Default)]
+struct Cancel {
+    state: Mutex<CancelState>,
+}
+
+#[derive(Default)]
+struct CancelState {
+    running: Option<rusqlite::InterruptHandle>,
+    given_up: bool,
+}
+
+impl Cancel {
+    /// Records the connection the read is about to run on; false if it was given up
+    /// already.
+    fn arm(&self, handle: rusqlite::InterruptHandle) -> bool {
+        let mut state = lock(&self.state);
+        if state.given_up {
+            return false;
+        }
+        state.running = Some(handle);
+        true
+    }
+
+    /// The read has finished: nothing to interrupt any more.
+    fn disarm(&self) {
+        lock(&self.state).running = None;
+    }
+
+    /// Interrupts the read if it runs, and stops it from starting if it does not yet.
+    fn give_up(&self) {
+        let mut state = lock(&self.state);
+        state.given_up = true;
+        if let Some(handle) = state.running.take() {
+            handle.interrupt();
+        }
+    }
+}
+
+/// Gives up its read when dropped before [`defuse`](Self::defuse).
+struct CancelOnDrop(Option<Arc<Cancel>>);
+
+impl CancelOnDrop {
+    fn defuse(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            cancel.give_up();
+        }
     }
 }
 
@@ -301,20 +384,24 @@ macro_rules! pull_sql {
     };
 }
 
-/// See [`PullRequest::compact`]. The subquery runs on the partial snapshot index.
+/// See [`PullRequest::compact`]: envelopes with a sequence number in `(?2, ?4]`, leaving out
+/// what a usable snapshot (`covers < seq`, on the partial index that holds only those) of
+/// the same document covers or supersedes. Each envelope's check is one seek on that index.
 macro_rules! pull_compact_sql {
     ($filter:literal) => {
         concat!(
             "SELECT e.seq, length(e.bytes), e.bytes FROM envelopes e
-             WHERE e.team = ?1 AND e.seq > ?2",
+             WHERE e.team = ?1 AND e.seq > ?2 AND e.seq <= ?4",
             $filter,
-            " AND NOT (e.kind IN (1, 2) AND EXISTS (
-               SELECT 1 FROM envelopes s
-               WHERE s.team = e.team AND s.document = e.document AND s.kind = 2
-                 AND s.covers < s.seq AND s.seq <> e.seq
-                 AND ((e.kind = 1 AND s.covers >= e.seq)
-                   OR (e.kind = 2 AND (s.covers > e.covers
-                                       OR (s.covers = e.covers AND s.seq > e.seq))))))
+            " AND NOT (
+               (e.kind = 1 AND EXISTS (
+                  SELECT 1 FROM envelopes s INDEXED BY envelopes_valid_snapshots
+                  WHERE s.team = e.team AND s.document = e.document AND s.kind = 2
+                    AND s.covers < s.seq AND s.covers >= e.seq))
+               OR (e.kind = 2 AND EXISTS (
+                  SELECT 1 FROM envelopes s INDEXED BY envelopes_valid_snapshots
+                  WHERE s.team = e.team AND s.document = e.document AND s.kind = 2
+                    AND s.covers < s.seq AND (s.covers, s.seq) > (e.covers, e.seq))))
              ORDER BY e.seq LIMIT ?3"
         )
     };
@@ -323,36 +410,116 @@ macro_rules! pull_compact_sql {
 const PULL_SQL: &str = pull_sql!("");
 const PULL_DOC_SQL: &str = pull_sql!(" AND document = ?4");
 const PULL_COMPACT_SQL: &str = pull_compact_sql!("");
-const PULL_COMPACT_DOC_SQL: &str = pull_compact_sql!(" AND e.document = ?4");
+const PULL_COMPACT_DOC_SQL: &str = pull_compact_sql!(" AND e.document = ?5");
+
+/// A compact pull looks at this many envelopes per envelope its page may hold (at least
+/// [`COMPACT_WINDOW_MIN`]), whatever the team holds: it reads a window of the team's
+/// sequence, not the team. Past the window, it reads on only while it has found nothing to
+/// return (a page must hold something to say there is more), and then only up to the first
+/// envelope it would return.
+pub const COMPACT_WINDOW_PER_ITEM: usize = 8;
+/// The smallest window of a compact pull.
+pub const COMPACT_WINDOW_MIN: usize = 256;
 
 fn pull(conn: &Connection, team: TeamId, request: PullRequest) -> Result<Page> {
+    pull_counted(conn, team, request).map(|(page, _)| page)
+}
+
+/// [`pull`], and the SQLite virtual-machine steps it took (what a test bounds).
+fn pull_counted(conn: &Connection, team: TeamId, request: PullRequest) -> Result<(Page, u64)> {
     let limit = request.limit.max(1);
-    let sql = match (request.compact, request.document.is_some()) {
-        (false, false) => PULL_SQL,
-        (false, true) => PULL_DOC_SQL,
-        (true, false) => PULL_COMPACT_SQL,
-        (true, true) => PULL_COMPACT_DOC_SQL,
-    };
-    let mut stmt = conn.prepare_cached(sql).map_err(sql_error)?;
-    // One row more than asked tells whether there is more.
-    let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
-    let after = to_sql_int(request.after);
-    let mut rows = match request.document {
-        Some(document) => stmt.query(params![team.0, after, fetch, document.0]),
-        None => stmt.query(params![team.0, after, fetch]),
-    }
-    .map_err(sql_error)?;
     let mut page = Page {
         envelopes: Vec::new(),
         next: request.after,
         more: false,
     };
+    if !request.compact {
+        let sql = match request.document {
+            Some(_) => PULL_DOC_SQL,
+            None => PULL_SQL,
+        };
+        let mut stmt = conn.prepare_cached(sql).map_err(sql_error)?;
+        // One row more than asked tells whether there is more.
+        let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+        let after = to_sql_int(request.after);
+        let rows = match request.document {
+            Some(document) => stmt.query(params![team.0, after, fetch, document.0]),
+            None => stmt.query(params![team.0, after, fetch]),
+        }
+        .map_err(sql_error)?;
+        fill(&mut page, rows, limit, request.max_bytes)?;
+        let steps = statement_steps(&mut stmt);
+        return Ok((page, steps));
+    }
+
+    let sql = match request.document {
+        Some(_) => PULL_COMPACT_DOC_SQL,
+        None => PULL_COMPACT_SQL,
+    };
+    let mut stmt = conn.prepare_cached(sql).map_err(sql_error)?;
+    let window = limit
+        .saturating_mul(COMPACT_WINDOW_PER_ITEM)
+        .max(COMPACT_WINDOW_MIN);
+    let window_end = request
+        .after
+        .saturating_add(u64::try_from(window).unwrap_or(u64::MAX));
+    let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+    let document = request.document;
+    let rows = compact_rows(&mut stmt, team, document, request.after, fetch, window_end)?;
+    fill(&mut page, rows, limit, request.max_bytes)?;
+    let mut steps = statement_steps(&mut stmt);
+    if page.more {
+        return Ok((page, steps));
+    }
+    // The window is read. Does the pull go on past it?
+    if !any_after(conn, team, window_end, request.document)? {
+        return Ok((page, steps));
+    }
+    if page.envelopes.is_empty() {
+        // Nothing in the window: read on to the first envelope this pull returns.
+        let rows = compact_rows(&mut stmt, team, document, window_end, 2, u64::MAX)?;
+        fill(&mut page, rows, 1, request.max_bytes)?;
+        steps = steps.saturating_add(statement_steps(&mut stmt));
+    } else {
+        // Continue after the window, not after the last envelope returned: what lies
+        // between was read and left out.
+        page.next = window_end;
+        page.more = true;
+    }
+    Ok((page, steps))
+}
+
+/// Runs a compact pull statement over `(after, end]`, at most `fetch` rows.
+fn compact_rows<'s>(
+    stmt: &'s mut rusqlite::Statement<'_>,
+    team: TeamId,
+    document: Option<DocumentId>,
+    after: u64,
+    fetch: i64,
+    end: u64,
+) -> Result<rusqlite::Rows<'s>> {
+    let (after, end) = (to_sql_int(after), to_sql_int(end));
+    match document {
+        Some(document) => stmt.query(params![team.0, after, fetch, end, document.0]),
+        None => stmt.query(params![team.0, after, fetch, end]),
+    }
+    .map_err(sql_error)
+}
+
+/// Reads `rows` into `page`: at most `limit` envelopes and `max_bytes`, setting `more` if a
+/// row is left over.
+fn fill(
+    page: &mut Page,
+    mut rows: rusqlite::Rows<'_>,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<()> {
     let mut used = 0usize;
     while let Some(row) = rows.next().map_err(sql_error)? {
         let len = usize::try_from(row.get::<_, i64>(1).map_err(sql_error)?).unwrap_or(usize::MAX);
         let cost = len.saturating_add(PAGE_ITEM_OVERHEAD);
         let full = page.envelopes.len() >= limit
-            || (!page.envelopes.is_empty() && used.saturating_add(cost) > request.max_bytes);
+            || (!page.envelopes.is_empty() && used.saturating_add(cost) > max_bytes);
         if full {
             page.more = true;
             break;
@@ -363,7 +530,37 @@ fn pull(conn: &Connection, team: TeamId, request: PullRequest) -> Result<Page> {
         page.next = seq;
         page.envelopes.push((seq, bytes));
     }
-    Ok(page)
+    Ok(())
+}
+
+/// Whether the team has an envelope (of `document`, if given) after `seq`: one index seek.
+fn any_after(
+    conn: &Connection,
+    team: TeamId,
+    seq: u64,
+    document: Option<DocumentId>,
+) -> Result<bool> {
+    let seq = to_sql_int(seq);
+    let found = match document {
+        Some(document) => conn
+            .prepare_cached(
+                "SELECT 1 FROM envelopes WHERE team = ?1 AND document = ?2 AND seq > ?3 LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![team.0, document.0, seq], |_| Ok(()))
+                    .optional()
+            }),
+        None => conn
+            .prepare_cached("SELECT 1 FROM envelopes WHERE team = ?1 AND seq > ?2 LIMIT 1")
+            .and_then(|mut s| s.query_row(params![team.0, seq], |_| Ok(())).optional()),
+    };
+    Ok(found.map_err(sql_error)?.is_some())
+}
+
+/// The virtual-machine steps a statement took since it was prepared or last counted
+/// (counting resets it).
+fn statement_steps(stmt: &mut rusqlite::Statement<'_>) -> u64 {
+    u64::try_from(stmt.reset_status(rusqlite::StatementStatus::VmStep)).unwrap_or(0)
 }
 
 fn bundles(conn: &Connection, team: TeamId, request: &BundleRequest) -> Result<BundlePage> {
@@ -639,6 +836,7 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::storage::contract::{self, Backend};
+    use holdfast_protocol::DocumentId;
 
     /// A fresh database in its own temporary directory; reopening keeps the directory.
     struct TempSqlite {
@@ -725,6 +923,144 @@ mod tests {
             .collect();
         assert_eq!(got, [(1, false), (2, false), (2, true), (1, true)]);
         assert_eq!(pushed.head, 2);
+        storage.close().await.unwrap();
+    }
+
+    /// A team of `len` envelopes: document B's change at every multiple of `b_every`;
+    /// otherwise document A's, a snapshot of A at every multiple of `snapshot_every`
+    /// (covering everything before it) and A's change batches between. The last is a
+    /// snapshot of A. Returns the team and the sequence numbers a compact pull serves.
+    async fn covered_team(
+        storage: &SqliteStorage,
+        len: u64,
+        b_every: u64,
+        snapshot_every: u64,
+    ) -> (TeamId, Vec<u64>) {
+        let team = contract::new_team(storage, 1).await;
+        let (a, b) = (DocumentId([0xaa; 16]), DocumentId([0xbb; 16]));
+        let mut served = Vec::new();
+        let envelopes: Vec<NewEnvelope> = (1..=len)
+            .map(|seq| {
+                let (doc, kind, covers) = if seq == len || seq % snapshot_every == 0 {
+                    (a, holdfast_protocol::Kind::Snapshot, seq - 1)
+                } else if seq % b_every == 0 {
+                    served.push(seq);
+                    (b, holdfast_protocol::Kind::ChangeBatch, 0)
+                } else {
+                    (a, holdfast_protocol::Kind::ChangeBatch, 0)
+                };
+                contract::envelope(team.team, team.admin, doc, kind, covers, seq)
+            })
+            .collect();
+        for chunk in envelopes.chunks(1000) {
+            storage
+                .push(team.team, chunk.to_vec(), contract::RECEIVED_MS)
+                .await
+                .unwrap();
+        }
+        served.push(len);
+        (team.team, served)
+    }
+
+    fn compact(after: u64, limit: usize) -> PullRequest {
+        PullRequest {
+            after,
+            limit,
+            max_bytes: usize::MAX,
+            compact: true,
+            document: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_compact_pull_reads_a_window_of_the_team_not_all_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(database_path(dir.path())).unwrap();
+        // A long-lived document: a snapshot every 20 envelopes, 200 of them.
+        let (team, want) = covered_team(&storage, 4000, 10, 20).await;
+        let conn = open_reader(storage.path()).unwrap();
+
+        // Each page looks at a window of the team, and each envelope it looks at costs one
+        // seek: a page of 10 from a team of 4,000 takes a few thousand steps.
+        let mut after = 0;
+        let mut served = Vec::new();
+        let mut most_steps = 0;
+        loop {
+            let (page, steps) = pull_counted(&conn, team, compact(after, 10)).unwrap();
+            most_steps = most_steps.max(steps);
+            assert!(page.envelopes.len() <= 10);
+            assert!(page.next >= page.envelopes.last().map_or(after, |(seq, _)| *seq));
+            served.extend(page.envelopes.iter().map(|(seq, _)| *seq));
+            if !page.more {
+                break;
+            }
+            assert!(!page.envelopes.is_empty(), "`more` on an empty page");
+            after = page.next;
+        }
+        assert_eq!(served, want, "every page together: what one big page holds");
+        let (whole, _) = pull_counted(&conn, team, compact(0, 100_000)).unwrap();
+        assert_eq!(
+            whole.envelopes.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            want
+        );
+        assert!(most_steps < 60_000, "a page took {most_steps} steps");
+        drop(conn);
+        storage.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_run_of_left_out_envelopes_longer_than_a_window_still_moves_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(database_path(dir.path())).unwrap();
+        // 999 covered envelopes of A in a row, B's only envelope at 1,000, then A's snapshot
+        // at 1,001.
+        let (team, served) = covered_team(&storage, 1001, 1000, u64::MAX).await;
+        assert_eq!(served, [1000, 1001]);
+        // A window reads 256; it holds nothing to serve, so the pull reads on to the first
+        // envelope it serves rather than answer an empty page that says "more".
+        let page = storage.pull(team, compact(0, 10)).await.unwrap();
+        let seqs: Vec<u64> = page.envelopes.iter().map(|(s, _)| *s).collect();
+        assert_eq!((seqs, page.next, page.more), (vec![1000], 1000, true));
+        let page = storage.pull(team, compact(1000, 10)).await.unwrap();
+        let seqs: Vec<u64> = page.envelopes.iter().map(|(s, _)| *s).collect();
+        assert_eq!((seqs, page.next, page.more), (vec![1001], 1001, false));
+        // The window's edge: a page that found something stops at it and says there is more.
+        let page = storage.pull(team, compact(744, 10)).await.unwrap();
+        assert_eq!(
+            (page.envelopes.len(), page.next, page.more),
+            (1, 1000, true)
+        );
+        storage.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_read_its_caller_gave_up_on_is_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            read_connections: 1,
+            ..SqliteOptions::default()
+        };
+        let storage = SqliteStorage::open_with(database_path(dir.path()), options).unwrap();
+        let team = contract::new_team(&storage, 1).await;
+        // A query that never ends on its own.
+        let endless = storage.read(|conn| {
+            conn.query_row(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)
+                 SELECT count(*) FROM c",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(sql_error)
+        });
+        let gave_up = tokio::time::timeout(std::time::Duration::from_millis(200), endless).await;
+        assert!(gave_up.is_err());
+        // The one connection comes back: the next read gets it (it waits for the permit
+        // the endless one held, which it gives back once interrupted).
+        let head = tokio::time::timeout(std::time::Duration::from_secs(5), storage.head(team.team))
+            .await
+            .expect("the next read within 5 s");
+        assert_eq!(head.unwrap(), Some(0));
+        assert_eq!(storage.reads_running(), 0);
         storage.close().await.unwrap();
     }
 

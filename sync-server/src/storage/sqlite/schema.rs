@@ -4,7 +4,8 @@
 //! (`staged_bundles`), never served; the revocation's append moves them to `key_bundles`.
 //!
 //! Version 3 (issue 10): each team's envelope bytes (`teams.envelope_bytes`), kept by the
-//! writer with the head, for the per-team quota.
+//! writer with the head, for the per-team quota; the snapshot index holds only the
+//! snapshots a compact pull can use.
 //!
 //! Version 2 (issue 4): teams (head, key epoch, membership length, bundle head), the
 //! signed membership log, the roster derived from it, key bundles and envelopes. Envelope
@@ -100,11 +101,17 @@ CREATE INDEX envelopes_snapshots ON envelopes(team, document, covers, seq) WHERE
 CREATE INDEX envelopes_by_document ON envelopes(team, document, seq);
 ";
 
-/// Version 2 to 3: the bytes each team's envelopes take, counted once from what is stored.
+/// Version 2 to 3: the bytes each team's envelopes take, counted once from what is stored;
+/// compact pulls look only at snapshots that can leave something out (those that cover less
+/// than their own sequence number), so each envelope's check is one index seek rather than
+/// a walk over its document's envelopes.
 const V3: &str = "
 ALTER TABLE teams ADD COLUMN envelope_bytes INTEGER NOT NULL DEFAULT 0;
 UPDATE teams SET envelope_bytes =
     (SELECT COALESCE(SUM(length(bytes)), 0) FROM envelopes WHERE envelopes.team = teams.id);
+DROP INDEX envelopes_snapshots;
+CREATE INDEX envelopes_valid_snapshots ON envelopes(team, document, covers, seq)
+    WHERE kind = 2 AND covers < seq;
 ";
 
 /// Version 3 to 4: bundles staged for a revocation (one per sender and recipient).
@@ -234,7 +241,7 @@ mod tests {
     }
 
     #[test]
-    fn a_version_2_database_counts_each_teams_envelope_bytes() {
+    fn a_version_2_database_counts_each_teams_envelope_bytes_and_indexes_usable_snapshots() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(V2).unwrap();
         conn.pragma_update(None, "user_version", 2).unwrap();
@@ -255,6 +262,16 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         assert_eq!(bytes, [(vec![1], 800), (vec![2], 0)]);
+        let indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%snapshots'",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(indexes, ["envelopes_valid_snapshots"]);
     }
 
     #[test]
