@@ -5,6 +5,8 @@
 //! so per-address limits see them apart.
 
 mod common;
+#[path = "abuse/flood.rs"]
+mod flood;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -26,6 +28,10 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Taken by every test of this target for its whole run: the flood test measures latency
+/// and memory, which the others running beside it on a small machine would disturb.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The loopback address `127.0.0.n`.
 fn loopback(n: u8) -> IpAddr {
@@ -158,6 +164,7 @@ async fn ask_challenge(relay: &Relay, client: &reqwest::Client, device: DeviceId
 
 #[tokio::test]
 async fn login_requests_are_limited_per_address_not_per_the_device_they_name() {
+    let _serial = SERIAL.lock().await;
     let (relay, clock) = relay_with(Limits {
         address_rate_per_second: 1.0,
         address_rate_burst: 20,
@@ -212,6 +219,7 @@ async fn login_requests_are_limited_per_address_not_per_the_device_they_name() {
 
 #[tokio::test]
 async fn team_creation_is_limited_per_address_per_hour() {
+    let _serial = SERIAL.lock().await;
     let (relay, clock) = relay_with(Limits {
         team_creations_per_hour: 3,
         ..Limits::default()
@@ -261,6 +269,7 @@ async fn team_creation_is_limited_per_address_per_hour() {
 
 #[tokio::test]
 async fn invite_lookups_and_redeems_are_limited_per_address() {
+    let _serial = SERIAL.lock().await;
     let (relay, _clock) = relay_with(Limits {
         address_rate_per_second: 1.0,
         address_rate_burst: 10,
@@ -322,6 +331,7 @@ async fn invite_lookups_and_redeems_are_limited_per_address() {
 
 #[tokio::test]
 async fn a_challenge_flood_from_one_address_cannot_push_out_anyone_elses_login() {
+    let _serial = SERIAL.lock().await;
     let (relay, _clock) = relay_with(Limits {
         // The address limit off: this is about the table, not the rate.
         address_rate_per_second: 0.0,
@@ -375,6 +385,7 @@ async fn a_challenge_flood_from_one_address_cannot_push_out_anyone_elses_login()
 
 #[tokio::test]
 async fn only_the_operators_token_creates_a_team_when_the_relay_asks_for_one() {
+    let _serial = SERIAL.lock().await;
     const PRACTICE: &str = "2f1c0d6e9a8b7c6d5e4f30211a2b3c4d";
     const OTHER: &str = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b";
     let server = TestRelay::builder()
@@ -423,6 +434,7 @@ async fn only_the_operators_token_creates_a_team_when_the_relay_asks_for_one() {
 
 #[tokio::test]
 async fn a_push_past_the_teams_quota_is_refused_with_a_clear_error() {
+    let _serial = SERIAL.lock().await;
     let (relay, _clock) = relay_with(Limits {
         team_quota_envelopes: 5,
         ..Limits::default()
@@ -459,6 +471,7 @@ async fn a_push_past_the_teams_quota_is_refused_with_a_clear_error() {
 
 #[tokio::test]
 async fn a_client_that_does_not_finish_its_headers_in_time_is_disconnected() {
+    let _serial = SERIAL.lock().await;
     let (relay, _clock) = relay_with(Limits {
         header_read_timeout_secs: 1,
         ..Limits::default()
@@ -491,6 +504,7 @@ async fn a_client_that_does_not_finish_its_headers_in_time_is_disconnected() {
 
 #[tokio::test]
 async fn an_address_holding_its_share_of_connections_gets_no_more() {
+    let _serial = SERIAL.lock().await;
     let (relay, _clock) = relay_with(Limits {
         max_connections_per_address: 3,
         ..Limits::default()
@@ -528,6 +542,7 @@ async fn an_address_holding_its_share_of_connections_gets_no_more() {
 
 #[tokio::test]
 async fn past_the_connection_cap_nobody_new_is_served_until_one_closes() {
+    let _serial = SERIAL.lock().await;
     let (relay, _clock) = relay_with(Limits {
         max_connections: 4,
         ..Limits::default()
@@ -556,6 +571,7 @@ async fn past_the_connection_cap_nobody_new_is_served_until_one_closes() {
 
 #[tokio::test]
 async fn a_device_holds_at_most_its_share_of_live_sockets() {
+    let _serial = SERIAL.lock().await;
     let (relay, _clock) = relay_with(Limits {
         max_live_sockets_per_device: 3,
         ..Limits::default()
@@ -596,6 +612,7 @@ async fn a_device_holds_at_most_its_share_of_live_sockets() {
 
 #[tokio::test]
 async fn a_live_socket_closes_at_once_when_its_device_is_revoked() {
+    let _serial = SERIAL.lock().await;
     let relay = Relay::start().await;
     let admin = relay.device();
     let member = relay.device();
@@ -636,6 +653,7 @@ async fn a_live_socket_closes_at_once_when_its_device_is_revoked() {
 
 #[tokio::test]
 async fn a_live_socket_closes_when_its_token_expires() {
+    let _serial = SERIAL.lock().await;
     // By the relay's clock: once it has passed the token's expiry, the socket announces
     // nothing more and closes.
     let (relay, clock) = relay_with(Limits {
