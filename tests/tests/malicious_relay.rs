@@ -7,7 +7,8 @@
 //! - entries reordered or withheld; another team's page replayed; a body too large;
 //! - forged refusals: a `409` on an append the relay took, a `410` on a redeem it took,
 //!   a `410` on an invite that is still good;
-//! - a replayed token asking to acknowledge key bundles never delivered.
+//! - a replayed token asking to acknowledge key bundles never delivered;
+//! - membership and key pages longer than a device accepts: it asks for smaller ones.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -384,4 +385,84 @@ async fn a_replayed_token_cannot_acknowledge_key_bundles_never_delivered() {
         newcomer.s().case_file(case.case_id).unwrap().patient.name,
         "Ada Lovelace"
     );
+}
+
+/// A relay whose membership and key pages are longer than a device accepts (it ignores its
+/// byte caps, or junk fills them): the device asks for smaller pages until they fit, and
+/// catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_too_long_to_accept_are_asked_for_again_smaller() {
+    let w = world().await;
+    let lost = Device::new("Lou Lost");
+    w.admin.enrol(w.team, &lost, Role::LinkWorker).await;
+    for _ in 0..30 {
+        w.admin
+            .client
+            .create_invite(w.team, Role::LinkWorker, None, 60_000)
+            .await
+            .unwrap();
+    }
+    w.admin
+        .client
+        .revoke_device(w.team, lost.id())
+        .await
+        .unwrap();
+    let case = w
+        .admin
+        .s()
+        .create_case_file(NewPatient::named("Sealed After The Revocation"))
+        .unwrap();
+    w.admin.sync(w.team).await;
+
+    // Pages of more than 8 entries, or of more than 1 key bundle, come back padded past
+    // what the device accepts.
+    let asked_limits: Arc<Mutex<Vec<(String, usize)>>> = Arc::default();
+    let seen = asked_limits.clone();
+    w.liar.lie(move |asked, answer| {
+        let (kind, most) = if asked.path.contains("/membership?") {
+            ("membership", 8)
+        } else if asked.path.contains("/keys?") {
+            ("keys", 1)
+        } else {
+            return None;
+        };
+        let limit: usize = asked
+            .path
+            .split("limit=")
+            .nth(1)
+            .and_then(|l| l.split('&').next())
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(usize::MAX);
+        seen.lock().unwrap().push((kind.to_owned(), limit));
+        (limit > most && answer.status == 200).then(|| {
+            let mut page = answer.json();
+            page["pad"] = serde_json::Value::String("x".repeat(5 << 20));
+            answer.with_json(page.to_string())
+        })
+    });
+    w.worker.sync(w.team).await;
+    w.liar.stop_lying();
+    assert_eq!(
+        w.worker.s().membership_log(w.team).unwrap(),
+        w.admin.s().membership_log(w.team).unwrap()
+    );
+    assert_eq!(
+        w.worker.s().case_file(case.case_id).unwrap().patient.name,
+        "Sealed After The Revocation",
+        "the new epoch's key arrived through pages of one"
+    );
+    let limits = asked_limits.lock().unwrap().clone();
+    let smallest = |kind: &str| {
+        limits
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, l)| *l)
+            .min()
+    };
+    assert_eq!(
+        smallest("membership"),
+        Some(7),
+        "halved from 500: {limits:?}"
+    );
+    assert_eq!(smallest("keys"), Some(1), "halved from 100: {limits:?}");
 }

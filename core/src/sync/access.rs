@@ -134,20 +134,28 @@ impl SyncClient {
     /// each page. The view moves only as far as the entries a page holds.
     async fn pull_membership(&self, team: TeamId) -> Result<()> {
         let base = self.relay_url(team).await?;
+        let mut limit = MEMBERSHIP_PAGE;
         loop {
             let (from, staff) = self
                 .store()
                 .run(move |s| Ok((s.membership_next(team)?, !s.access(team)?.is_patient())))
                 .await?;
-            let (_, page): (_, MembershipPage) = self
+            let asked: Result<(_, MembershipPage)> = self
                 .json(
                     &base,
                     Method::GET,
-                    format!("/v1/teams/{team}/membership?from={from}"),
+                    format!("/v1/teams/{team}/membership?from={from}&limit={limit}"),
                     None,
                     true,
                 )
-                .await?;
+                .await;
+            let page = match asked {
+                Ok((_, page)) => page,
+                Err(e) => {
+                    limit = smaller_page(e, limit, team, "membership")?;
+                    continue;
+                }
+            };
             let entries = page
                 .entries
                 .iter()
@@ -207,17 +215,25 @@ impl SyncClient {
 
     async fn pull_key_pages(&self, team: TeamId) -> Result<bool> {
         let base = self.relay_url(team).await?;
+        let mut limit = KEYS_PAGE;
         loop {
             let after = self.store().run(move |s| s.keys_cursor(team)).await?;
-            let (_, page): (_, KeysPage) = self
+            let asked: Result<(_, KeysPage)> = self
                 .json(
                     &base,
                     Method::GET,
-                    format!("/v1/teams/{team}/keys?after={after}"),
+                    format!("/v1/teams/{team}/keys?after={after}&limit={limit}"),
                     None,
                     true,
                 )
-                .await?;
+                .await;
+            let page = match asked {
+                Ok((_, page)) => page,
+                Err(e) => {
+                    limit = smaller_page(e, limit, team, "key bundles")?;
+                    continue;
+                }
+            };
             let bundles = page
                 .bundles
                 .iter()
@@ -565,6 +581,24 @@ impl SyncClient {
 /// its log. Not a lost answer, an overloaded relay, a rate limit, or a 4xx from something
 /// between the phone and the relay (a captive portal, a proxy: `http_NNN`), after any of
 /// which the relay may hold the entry and the same request may yet succeed.
+/// Entries asked for in one membership page (the relay's default; it caps a page at about
+/// 1 MiB of entries too).
+const MEMBERSHIP_PAGE: usize = 500;
+/// Bundles asked for in one key page (the relay's default).
+const KEYS_PAGE: usize = 100;
+
+/// After `e` on a page of `limit` items: the smaller page to ask for when the answer was
+/// longer than this device accepts (a relay that does not cap its pages by bytes, or junk
+/// filling them), or `e` itself when it is another failure or a page of one was too long.
+fn smaller_page(e: Error, limit: usize, team: TeamId, what: &str) -> Result<usize> {
+    if !api::is_oversized(&e) || limit <= 1 {
+        return Err(e);
+    }
+    let smaller = limit / 2;
+    tracing::info!(team = %team, what, limit = smaller, "page too long: asking for fewer");
+    Ok(smaller)
+}
+
 fn is_refusal(e: &Error) -> bool {
     match e {
         Error::Relay { status, code, .. } => {

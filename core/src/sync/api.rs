@@ -73,6 +73,24 @@ pub(crate) fn bad_response(what: &str) -> Error {
     }
 }
 
+/// The code of an answer longer than the device accepts (4 MiB of JSON): the device asks
+/// for a smaller page before it gives up.
+pub(crate) const OVERSIZED: &str = "oversized_answer";
+
+/// An answer longer than the device accepts.
+pub(crate) fn oversized(limit: usize) -> Error {
+    Error::Relay {
+        status: 200,
+        code: OVERSIZED.into(),
+        message: format!("the relay's answer is longer than the {limit} bytes this device accepts"),
+    }
+}
+
+/// Whether `e` is [`oversized`].
+pub(crate) fn is_oversized(e: &Error) -> bool {
+    matches!(e, Error::Relay { code, .. } if code == OVERSIZED)
+}
+
 /// Exactly `N` bytes from hex, or a typed error naming `what`.
 pub(crate) fn hex_array<const N: usize>(text: &str, what: &str) -> Result<[u8; N]> {
     let mut out = [0u8; N];

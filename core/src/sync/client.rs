@@ -386,7 +386,7 @@ impl SyncClient {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
                     if body.len() + chunk.len() > limit {
-                        return Err(Failure::Fatal(api::bad_response("oversized answer")));
+                        return Err(Failure::Fatal(api::oversized(limit)));
                     }
                     body.extend_from_slice(&chunk);
                 }
