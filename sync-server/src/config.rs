@@ -208,8 +208,8 @@ pub struct Limits {
     )]
     pub max_challenges_per_address: usize,
 
-    /// How far a signed timestamp (push batch, team creation) may be from the relay's
-    /// clock, in seconds.
+    /// How far a signed timestamp (push batch, membership entry: team creation, redeem and
+    /// every append) may be from the relay's clock, in seconds.
     #[arg(long, env = "HOLDFAST_RELAY_MAX_CLOCK_SKEW", default_value_t = 600)]
     pub max_clock_skew_secs: u64,
 

@@ -45,12 +45,13 @@
 //! | `POST /v1/auth/challenge` | anyone | `{"device"}` | `{"challenge", "expires_in"}` |
 //! | `POST /v1/auth/token` | anyone | `{"device", "challenge", "signature"}` | `{"token", "expires_in"}` |
 //! | `GET /v1/teams/{team}` | member | — | `{"team", "head", "device", "role", "epoch", "membership_len"}` |
-//! | `GET /v1/teams/{team}/membership?from=N` | member | — | `{"entries": [{"seq", "entry"}], "len"}` (patients: without other patients' entries) |
+//! | `GET /v1/teams/{team}/membership?from=N&limit=M` | member | — | `{"entries": [{"seq", "entry"}], "len", "more"}` (patients: without other patients' entries) |
 //! | `POST /v1/teams/{team}/membership` | member (the fold decides) | `{"entry", "bundles", "expected_len"}` | `201 {"seq", "epoch", "membership_len"}` |
 //! | `GET /v1/teams/{team}/invites/{invite}` | anyone | — | `{"entry", "genesis"}` |
 //! | `POST /v1/teams/{team}/invites/{invite}/redeem` | anyone | `{"entry"}` | `201 {"seq", "device", "role", "epoch", "membership_len"}` |
-//! | `POST /v1/teams/{team}/keys` | staff | `{"bundles"}` | `201 {"stored"}` |
+//! | `POST /v1/teams/{team}/keys/staged` | admin, link worker | `{"key_commitment", "bundles"}` | `201 {"staged"}` |
 //! | `GET /v1/teams/{team}/keys?after=N&limit=M` | member | — | `{"bundles": [{"seq", "bundle"}], "next", "more"}` |
+//! | `POST /v1/teams/{team}/keys/ack` | member | `{"up_to", "signature"}` | `{"deleted"}` |
 //! | `GET /v1/teams/{team}/devices` | staff | — | `{"devices": [{"device", "public_key", "hpke_key", "role", "plan", "added_at", "added_by", "revoked_at"}]}` |
 //! | `POST /v1/teams/{team}/envelopes` | member (patient: its plan) | a push batch (`HFP1`) | `{"results": [{"id", "seq", "duplicate"}], "head"}` |
 //! | `GET /v1/teams/{team}/envelopes?after=N&limit=M&compact=true\|1&doc=D` | member (patient: its plan) | — | a pull page (`HFL1`) |
@@ -62,7 +63,8 @@
 //! `unauthorized`, `forbidden`, `revoked` (to a device revoked from the team), `not_allowed`
 //! (403), `not_found`, `no_such_invite` (404),
 //! `method_not_allowed`, `team_exists`, `device_key_conflict`, `membership_conflict`,
-//! `invite_used`, `stale_epoch` (409), `too_many_invites` (429), `team_creation_refused` (403), `invite_expired` (410), `payload_too_large`,
+//! `invite_used`, `stale_epoch` (409), `too_many_invites` (429), `team_creation_refused` (403), `invite_expired`,
+//! `invite_cancelled` (410), `payload_too_large`,
 //! `batch_too_large`, `envelope_too_large`, `team_quota_exceeded` (413), `bad_batch`, `bad_signature` (403 for a
 //! membership entry), `wrong_author`, `wrong_team`, `stale_timestamp`,
 //! `missing_key_bundles` (400), `rate_limited`, `too_many_sockets` (429, with `Retry-After`), `timeout`,

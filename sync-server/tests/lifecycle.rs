@@ -143,6 +143,15 @@ async fn members_hear_the_head_grow_and_the_socket_closes_on_shutdown() {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
         other => panic!("expected 401, got {other:?}"),
     }
+    // A member's own token in the URL is not read (URLs reach logs): only the header counts.
+    let in_url = format!(
+        "{}/v1/teams/{team}/live?token={token}",
+        relay.url.replace("http://", "ws://")
+    );
+    match tokio_tungstenite::connect_async(in_url).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("expected 401 for ?token=, got {other:?}"),
+    }
 
     // Shutdown closes the socket with 1001 (going away).
     let shutdown = tokio::spawn(async move { relay.shutdown().await });
