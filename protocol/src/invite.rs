@@ -20,8 +20,8 @@
 //! not match, so a relay cannot show a new device a team of its own making.
 //!
 //! From the secret: the invite id (SHA-256 of `"holdfast-invite-id" || secret`, first 16
-//! bytes), the invite's one-time Ed25519 key and its HPKE key (HKDF-SHA256 of the secret
-//! with distinct labels). The role, plan and expiry in the code are a convenience for the
+//! bytes), the invite's one-time Ed25519 key and its HPKE key (HKDF-SHA256 of the secret,
+//! salt `"holdfast-invite-v1"`, info `"sign"` and `"hpke"`: 32-byte seeds). The role, plan and expiry in the code are a convenience for the
 //! redeeming device's screen: the Invite entry in the team's log is the authority, and a
 //! redeeming device refuses a code whose fields differ from it (a tampered code). The relay
 //! URL and the pin are not in the log: they are the inviter's word, checked the only way

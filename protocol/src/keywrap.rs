@@ -24,7 +24,7 @@
 //! | 2 | length of the HPKE encapsulated key (1,120 for X-Wing) |
 //! | n | encapsulated key |
 //! | 4 | ciphertext length |
-//! | m | ciphertext (HPKE, aad = every byte before it) |
+//! | m | ciphertext (HPKE, aad = the 62 bytes before the encapsulated key) |
 //! | 64 | Ed25519 signature by the sender over every byte before it |
 //!
 //! HPKE `info` = `"holdfast-key-bundle-v1" || team || recipient`. Plaintext: a count (u16)

@@ -1,8 +1,15 @@
 //! Test vectors: docs/PROTOCOL.md carries the exact bytes of envelopes, a push batch, a pull
-//! page and an auth answer built from fixed inputs. This test reads them from the document
-//! and checks, byte for byte, that encoding the inputs gives them and that they decode,
-//! verify and open back to the inputs. Ed25519 signing and AES-GCM are deterministic given
-//! key, nonce and message, so the bytes can never drift without this test failing.
+//! page, an auth answer, membership entries, invite codes, an X-Wing key and a key bundle,
+//! built from fixed inputs. This test reads them from the document and checks, byte for
+//! byte, that encoding the inputs gives them and that they decode, verify and open back to
+//! the inputs. Ed25519 signing, AES-GCM, HKDF and X-Wing key generation from a seed are
+//! deterministic, so those bytes can never drift without this test failing. HPKE sealing is
+//! not (its encapsulation is random): the key bundle vector is checked by decoding it and
+//! opening it with the documented seed, not by sealing it again.
+//!
+//! `cargo test -p holdfast-protocol --test vectors -- --ignored --nocapture` prints every
+//! vector as docs/PROTOCOL.md carries it (the key bundle freshly sealed, so different each
+//! run: paste it only when its format changes).
 
 mod common;
 
@@ -10,9 +17,10 @@ use std::collections::BTreeMap;
 
 use common::*;
 use holdfast_protocol::{
-    DocumentId, Entry, EnvelopeId, EnvelopeRef, EpochKey, InviteCode, Op, PullPage, PushBatch,
-    PushBatchRef, RelayPin, Role, auth_message, derive_document_key, epoch_key_commitment,
-    sign_auth, verify_auth,
+    Applied, BundleHeader, DeviceId, DeviceSigningKey, DocumentId, Entry, EnvelopeId, EnvelopeRef,
+    EpochKey, HPKE_PUBLIC_KEY_LEN, HpkeKeyPair, InviteCode, KeyBundle, Membership, Op, PullPage,
+    PushBatch, PushBatchRef, RelayPin, Role, WrappedKey, auth_message, derive_document_key,
+    epoch_key_commitment, max_bundle_len, redeem_proof_message, sign_auth, verify_auth,
 };
 
 /// Epoch key 0x60..=0x7F.
@@ -55,6 +63,139 @@ fn invite() -> InviteCode {
 fn pinned_invite() -> InviteCode {
     invite().with_relay_pin(Some(RelayPin(counting(0xD0))))
 }
+
+/// The vector signer's X-Wing seed, 0xE0..=0xFF: its HPKE key pair.
+fn signer_hpke() -> HpkeKeyPair {
+    HpkeKeyPair::from_seed(counting(0xE0)).unwrap()
+}
+
+/// The team's genesis: the vector signer (device 0x30..) founds team 0x10.. with epoch 1's
+/// key = the epoch key 0x60..=0x7F.
+fn genesis_entry() -> Entry {
+    Entry::sign(
+        team(),
+        TIMESTAMP_MS,
+        author().0,
+        Op::Genesis {
+            device: author(),
+            sign_key: signer().public_key(),
+            hpke_key: signer_hpke().public_key().clone(),
+            key_commitment: epoch_key_commitment(&team(), 1, &epoch_key()),
+        },
+        &signer(),
+    )
+    .unwrap()
+}
+
+/// The Invite entry of the invite-code vector, made by the genesis device.
+fn invite_entry() -> Entry {
+    let code = invite();
+    Entry::sign(
+        team(),
+        TIMESTAMP_MS,
+        author().0,
+        Op::Invite {
+            invite: code.id(),
+            sign_key: code.signing_key().unwrap().public_key(),
+            hpke_key: code.hpke_key().unwrap().public_key().clone(),
+            role: code.role,
+            plan: code.plan,
+            expires_at_ms: code.expires_at_ms,
+        },
+        &signer(),
+    )
+    .unwrap()
+}
+
+/// The patient's new device: id 0x80..=0x8F, signing seed 0x77 × 32, X-Wing seed 0x88 × 32.
+fn patient_device() -> (DeviceId, DeviceSigningKey, HpkeKeyPair) {
+    (
+        DeviceId(counting(0x80)),
+        DeviceSigningKey::from_seed([0x77; 32]).unwrap(),
+        HpkeKeyPair::from_seed([0x88; 32]).unwrap(),
+    )
+}
+
+/// When the patient's device redeems: a minute after the invite was made.
+const REDEEM_AT_MS: u64 = TIMESTAMP_MS + 60_000;
+
+/// The patient's device redeems the invite: signed with the invite's one-time key, with the
+/// device's own signature over its keys.
+fn redeem_entry() -> Entry {
+    let code = invite();
+    let (device, device_signer, device_hpke) = patient_device();
+    let proof = redeem_proof_message(
+        &team(),
+        &code.id(),
+        &device,
+        &device_signer.public_key(),
+        device_hpke.public_key(),
+    );
+    Entry::sign(
+        team(),
+        REDEEM_AT_MS,
+        code.id().0,
+        Op::Redeem {
+            invite: code.id(),
+            device,
+            sign_key: device_signer.public_key(),
+            hpke_key: device_hpke.public_key().clone(),
+            device_signature: device_signer.sign(&proof),
+        },
+        &code.signing_key().unwrap(),
+    )
+    .unwrap()
+}
+
+/// HKDF-SHA256 as docs/PROTOCOL.md says an invite's seeds come from its secret: salt
+/// `"holdfast-invite-v1"`, input the secret, info the label, 32 bytes. Written here from
+/// the document, apart from the crate's own derivation, which it is checked against.
+fn invite_seed(secret: &[u8; 32], label: &[u8]) -> [u8; 32] {
+    use ring::hkdf;
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"holdfast-invite-v1").extract(secret);
+    let labels = [label];
+    let okm = prk.expand(&labels, hkdf::HKDF_SHA256).unwrap();
+    let mut out = [0u8; 32];
+    okm.fill(&mut out).unwrap();
+    out
+}
+
+/// The header of the key-bundle vector: what the genesis device leaves for the invite.
+fn bundle_header() -> BundleHeader {
+    BundleHeader {
+        team: team(),
+        recipient: invite().id().0,
+        sender: author(),
+        at_ms: TIMESTAMP_MS,
+    }
+}
+
+/// The plan's key at epoch 1, derived from epoch 1's key: what a patient invite carries.
+fn plan_key_epoch_1() -> [u8; 32] {
+    *derive_document_key(&team(), &epoch_key(), &document(), 1)
+        .unwrap()
+        .as_bytes()
+}
+
+/// The key-bundle vector, sealed afresh (HPKE's encapsulation is random).
+fn seal_bundle() -> Vec<u8> {
+    let keys = [WrappedKey::Document {
+        document: document(),
+        epoch: 1,
+        key: holdfast_protocol::DocumentKey::from_bytes(plan_key_epoch_1()),
+    }];
+    KeyBundle::seal(
+        bundle_header(),
+        invite().hpke_key().unwrap().public_key(),
+        &keys,
+        &signer(),
+    )
+    .unwrap()
+}
+
+/// Vectors docs/PROTOCOL.md carries that are checked by opening them, not by encoding them
+/// again (HPKE sealing is randomized).
+const SEALED: &[&str] = &["vector-key-bundle-1"];
 
 const PROTOCOL_MD: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md"));
 
@@ -126,6 +267,25 @@ fn expected() -> BTreeMap<String, Vec<u8>> {
             "vector-invite-code-2",
             pinned_invite().encode().into_bytes(),
         ),
+        (
+            "vector-invite-sign-seed-1",
+            invite_seed(&counting(0x90), b"sign").to_vec(),
+        ),
+        (
+            "vector-invite-hpke-seed-1",
+            invite_seed(&counting(0x90), b"hpke").to_vec(),
+        ),
+        (
+            "vector-xwing-public-key-1",
+            signer_hpke().public_key().as_bytes().to_vec(),
+        ),
+        (
+            "vector-genesis-entry-1",
+            genesis_entry().as_bytes().to_vec(),
+        ),
+        ("vector-genesis-anchor-1", genesis_entry().anchor().to_vec()),
+        ("vector-invite-entry-1", invite_entry().as_bytes().to_vec()),
+        ("vector-redeem-entry-1", redeem_entry().as_bytes().to_vec()),
     ]
     .into_iter()
     .map(|(name, bytes)| (name.to_owned(), bytes))
@@ -136,8 +296,10 @@ fn expected() -> BTreeMap<String, Vec<u8>> {
 fn documented_vectors_are_exactly_what_we_encode() {
     let documented = vectors_in(PROTOCOL_MD);
     let expected = expected();
-    let documented_names: Vec<_> = documented.keys().collect();
-    let expected_names: Vec<_> = expected.keys().collect();
+    let documented_names: Vec<_> = documented.keys().map(String::as_str).collect();
+    let mut expected_names: Vec<_> = expected.keys().map(String::as_str).collect();
+    expected_names.extend(SEALED);
+    expected_names.sort_unstable();
     assert_eq!(
         documented_names, expected_names,
         "docs/PROTOCOL.md has other vectors than this test checks"
@@ -248,4 +410,114 @@ fn documented_access_vectors_decode_to_their_inputs() {
         code.id(),
         "the pin is not part of the invite's identity"
     );
+}
+
+#[test]
+fn documented_join_vectors_fold_and_open_with_the_documented_seeds() {
+    let v = vectors_in(PROTOCOL_MD);
+
+    // The invite's seeds, by the documented HKDF labels, are the crate's.
+    let code = invite();
+    let sign_seed: [u8; 32] = v["vector-invite-sign-seed-1"]
+        .as_slice()
+        .try_into()
+        .unwrap();
+    let hpke_seed: [u8; 32] = v["vector-invite-hpke-seed-1"]
+        .as_slice()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        DeviceSigningKey::from_seed(sign_seed).unwrap().public_key(),
+        code.signing_key().unwrap().public_key()
+    );
+    let invite_hpke = HpkeKeyPair::from_seed(hpke_seed).unwrap();
+    assert_eq!(
+        invite_hpke.public_key(),
+        code.hpke_key().unwrap().public_key()
+    );
+
+    // The X-Wing key of seed 0xE0..: ML-KEM-768's encapsulation key, then X25519's.
+    let xwing = &v["vector-xwing-public-key-1"];
+    assert_eq!(xwing.len(), HPKE_PUBLIC_KEY_LEN);
+    assert_eq!(xwing.as_slice(), signer_hpke().public_key().as_bytes());
+
+    // Genesis, Invite and Redeem decode to their inputs and fold into a team.
+    let genesis = Entry::decode(&v["vector-genesis-entry-1"]).unwrap();
+    assert_eq!(genesis, genesis_entry());
+    assert_eq!(
+        genesis.anchor().as_slice(),
+        v["vector-genesis-anchor-1"].as_slice()
+    );
+    let Op::Genesis { hpke_key, .. } = &genesis.op else {
+        panic!("not a genesis: {:?}", genesis.op)
+    };
+    assert_eq!(hpke_key.as_bytes(), xwing.as_slice());
+    let invite_entry = Entry::decode(&v["vector-invite-entry-1"]).unwrap();
+    assert_eq!(invite_entry, self::invite_entry());
+    let redeem = Entry::decode(&v["vector-redeem-entry-1"]).unwrap();
+    assert_eq!(redeem, redeem_entry());
+    assert_eq!(
+        (redeem.team, redeem.at_ms, redeem.signer),
+        (team(), REDEEM_AT_MS, code.id().0)
+    );
+    let mut team_log = Membership::new(team());
+    let (device, device_signer, _) = patient_device();
+    assert_eq!(team_log.apply(&genesis).unwrap(), Applied::Joined(author()));
+    assert_eq!(
+        team_log.apply(&invite_entry).unwrap(),
+        Applied::Invited(code.id())
+    );
+    assert_eq!(
+        team_log.apply_at(&redeem, Some(REDEEM_AT_MS)).unwrap(),
+        Applied::Joined(device)
+    );
+    let member = team_log
+        .active(&device)
+        .expect("the patient's device joined");
+    assert_eq!(member.role, Role::Patient);
+    assert_eq!(member.plan, Some(document()));
+    assert_eq!(member.sign_key, device_signer.public_key());
+
+    // The key bundle: its clear header, the sender's signature, then its one key, opened
+    // with the invite's HPKE seed.
+    let bytes = &v["vector-key-bundle-1"];
+    assert_eq!(bytes.len(), max_bundle_len(1), "one document key");
+    let bundle = KeyBundle::decode(bytes).unwrap();
+    assert_eq!(bundle.header, bundle_header());
+    bundle.verify(&signer().public_key()).unwrap();
+    let keys = bundle.open(&signer().public_key(), &invite_hpke).unwrap();
+    match keys.as_slice() {
+        [
+            WrappedKey::Document {
+                document: d,
+                epoch: 1,
+                key,
+            },
+        ] => {
+            assert_eq!(*d, document());
+            assert_eq!(key.as_bytes(), &plan_key_epoch_1());
+        }
+        other => panic!("expected the plan's key at epoch 1, got {other:?}"),
+    }
+    assert!(
+        bundle.open(&signer().public_key(), &signer_hpke()).is_err(),
+        "only the invite's key opens it"
+    );
+}
+
+/// Prints every vector as docs/PROTOCOL.md carries it; the key bundle is sealed afresh.
+#[test]
+#[ignore = "prints the vectors for docs/PROTOCOL.md"]
+fn print_vectors() {
+    let mut all = expected();
+    all.insert("vector-key-bundle-1".to_owned(), seal_bundle());
+    for (name, bytes) in all {
+        println!("{name} ({} bytes)", bytes.len());
+        println!("```hex {name}");
+        for line in hex::encode(&bytes).as_bytes().chunks(64) {
+            println!("{}", std::str::from_utf8(line).unwrap());
+        }
+        println!("```");
+        println!();
+    }
 }
