@@ -95,8 +95,14 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use auth::{Authenticated, TOKEN_KEY_FILE, TeamMember, TokenError, TokenKey};
+// Limits fixed in the routes (not flags): docs/PROTOCOL.md states them, and a test checks it.
 pub use config::{Config, Limits, LogFormat};
 pub use error::{ApiError, Error, ErrorCode, INTERNAL_MESSAGE, Result};
+pub use routes::MAX_JSON_BODY;
+pub use routes::access::{
+    DEFAULT_KEYS_LIMIT, DEFAULT_LOG_LIMIT, MAX_KEYS_LIMIT, MAX_LOG_LIMIT, MAX_PAGE_ITEM_BYTES,
+};
+pub use routes::live::PING_INTERVAL;
 pub use state::AppState;
 pub use storage::{SqliteStorage, Storage};
 pub use team_creation::{CreationToken, TeamCreation, TeamCreationPolicy};
