@@ -466,3 +466,107 @@ async fn pages_too_long_to_accept_are_asked_for_again_smaller() {
     );
     assert_eq!(smallest("keys"), Some(1), "halved from 100: {limits:?}");
 }
+
+/// A relay colluding with a revoked device: the device still holds the old epoch's key, so
+/// it seals new edits under it and the relay hands them out. Every device that has folded
+/// the revocation refuses what the revoked device sends from then on, whatever its epoch.
+/// What it wrote before still reaches a device that had not pulled it: the revoker passes
+/// it on in snapshots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_colluding_relay_cannot_deliver_a_revoked_devices_new_edits() {
+    let w = world().await;
+    let (lost, lagging) = (Device::new("Lou Lost"), Device::new("Gil Lagging"));
+    w.admin.enrol(w.team, &lost, Role::LinkWorker).await;
+    w.admin.enrol(w.team, &lagging, Role::LinkWorker).await;
+    // The lagging phone has pulled the team before (so it does not bootstrap from a
+    // compact pull).
+    w.admin
+        .s()
+        .create_case_file(NewPatient::named("Earlier Work"))
+        .unwrap();
+    w.admin.sync(w.team).await;
+    lagging.sync(w.team).await;
+    assert!(lagging.s().team(w.team).unwrap().cursor > 0);
+    // The lost phone's last genuine work; the lagging phone does not pull it in time.
+    let case = lost
+        .s()
+        .create_case_file(NewPatient::named("Written Before"))
+        .unwrap();
+    lost.s()
+        .set_what_matters(case.plan_id, "gardening with her grandson")
+        .unwrap();
+    lost.sync(w.team).await;
+    w.worker.sync(w.team).await;
+    w.admin
+        .client
+        .revoke_device(w.team, lost.id())
+        .await
+        .unwrap();
+    w.worker.sync(w.team).await;
+
+    // Its new edit, sealed under epoch 1 (the only key it has), never reaches an honest
+    // relay; the colluding one serves it in the next page.
+    lost.s()
+        .set_what_matters(case.plan_id, "FORGED after the revocation")
+        .unwrap();
+    let forged: Vec<Vec<u8>> = {
+        let mut s = lost.s();
+        s.seal_outbox(w.team).unwrap();
+        s.pending_envelopes(w.team, 100, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.bytes)
+            .collect()
+    };
+    assert!(!forged.is_empty());
+    let served = Arc::new(AtomicBool::new(false));
+    let flag = served.clone();
+    w.liar.lie(move |asked, answer| {
+        if !is_pull(&asked.path) || answer.status != 200 || flag.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut page = PullPage::decode(&answer.body).unwrap();
+        let mut seq = page.items.last().map_or(page.next, |(s, _)| *s);
+        for bytes in &forged {
+            seq += 1;
+            page.items.push((seq, bytes.clone()));
+        }
+        page.next = seq;
+        page.more = false;
+        flag.store(true, Ordering::SeqCst);
+        Some(answer.with_bytes(page.encode().unwrap()))
+    });
+    w.worker.client.sync(w.team).await.unwrap();
+    assert!(served.load(Ordering::SeqCst), "the forged page was served");
+    w.liar.stop_lying();
+    assert_eq!(
+        w.worker.s().action_plan(case.plan_id).unwrap().what_matters,
+        "gardening with her grandson",
+        "the revoked device's new edit is refused"
+    );
+    let refused = w.worker.s().refused_envelopes(w.team).unwrap();
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.author == lost.id() && r.reason.contains("reached this device")),
+        "{refused:?}"
+    );
+
+    // The lagging phone folds the revocation before it pulls the lost phone's work, so it
+    // refuses that too, and gets it from the admin's snapshots instead.
+    lagging.sync(w.team).await;
+    assert_eq!(
+        lagging.s().case_file(case.case_id).unwrap().patient.name,
+        "Written Before"
+    );
+    assert_eq!(
+        lagging.s().action_plan(case.plan_id).unwrap().what_matters,
+        "gardening with her grandson"
+    );
+    let refused = lagging.s().refused_envelopes(w.team).unwrap();
+    assert!(
+        refused.iter().any(|r| r.author == lost.id()),
+        "its own envelopes were refused, the snapshots carried the work: {refused:?} {:?}",
+        lagging.s().access(w.team).unwrap().refused_after
+    );
+}

@@ -2,7 +2,8 @@
 //! team, its author's place in the verified membership ([`Roster`]), its signature and the
 //! document key, before anything reaches the store. A patient's device accepts its plan
 //! and nothing else; nobody accepts a patient's snapshot or an envelope its author sealed
-//! at or after the epoch that revoked it.
+//! at or after the epoch that revoked it, or that reached this device after it knew of the
+//! revocation.
 //!
 //! Refusals are per envelope and never stop the page: a bad envelope from a team member is
 //! recorded and skipped, and the cursor still moves past it (otherwise one bad envelope
@@ -23,6 +24,9 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roster {
     keys: HashMap<DeviceId, ([u8; PUBLIC_KEY_LEN], Option<u32>)>,
+    /// Revoked devices: the sequence number after which their envelopes reached this
+    /// device only once it knew of the revocation.
+    refused_after: HashMap<DeviceId, u64>,
     only_doc: Option<DocumentId>,
     /// Patients' devices: their snapshots are not accepted.
     patients: std::collections::HashSet<DeviceId>,
@@ -41,6 +45,7 @@ impl Roster {
                     (d, (m.sign_key, access.revoked_in.get(&d).copied()))
                 })
                 .collect(),
+            refused_after: access.refused_after.clone(),
             only_doc: if access.is_patient() {
                 access.plan
             } else {
@@ -229,8 +234,24 @@ pub fn open_page(
                 .push(refuse("author was revoked before this epoch".into()));
             continue;
         }
+        if roster.refused_after.get(&author).is_some_and(|c| seq > c) {
+            out.refused.push(refuse(
+                "author was revoked before this envelope reached this device".into(),
+            ));
+            continue;
+        }
         let key = match keys.key_for(doc, h.epoch) {
             Ok(k) => k,
+            // A later epoch's key is here but never this one's: it was never shared with
+            // this device (a revocation whose bundles were junk), and waiting would stall
+            // the team's sync for good.
+            Err(_) if keys.has_later(doc, h.epoch) => {
+                out.refused.push(refuse(format!(
+                    "the key of epoch {} never reached this device, though later ones did",
+                    h.epoch
+                )));
+                continue;
+            }
             // The key of that epoch has not reached this device yet: stop here.
             Err(_) => {
                 out.next = seq.saturating_sub(1).max(cursor);
@@ -447,5 +468,109 @@ mod tests {
         assert_eq!(opened.items.len(), 1, "written before the revocation: kept");
         assert_eq!(opened.refused.len(), 1);
         assert!(opened.refused[0].reason.contains("revoked"));
+    }
+
+    /// With a relay colluding with a revoked device, that device's new edits can be sealed
+    /// at an old epoch (it still holds the key): whatever reaches this device after it
+    /// folded the revocation is refused, whatever its epoch; what reached it before stays.
+    #[test]
+    fn a_revoked_authors_envelopes_that_arrive_after_the_revocation_are_refused() {
+        let t = team();
+        let r = prepare_revocation(&t.access, &t.keys, &t.admin, t.worker.device, 4_000).unwrap();
+        let mut after = t.access.clone();
+        after.fold(&r.entry).unwrap();
+        // This device's cursor stood at 5 when it folded the revocation.
+        after.refused_after.insert(t.worker.device, 5);
+        let roster = Roster::from_access(&after);
+        let doc = DocumentId::random();
+        let old_epoch = |_: u64| envelope(&t, &t.worker, doc, 1, Kind::ChangeBatch);
+        let opened = open_page(
+            after.team(),
+            &t.keys,
+            &roster,
+            t.admin.device,
+            3,
+            &PullPage {
+                items: vec![(4, old_epoch(4)), (5, old_epoch(5)), (6, old_epoch(6))],
+                next: 6,
+                more: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            opened.items.iter().map(|i| i.seq).collect::<Vec<_>>(),
+            [4, 5],
+            "pulled before: kept"
+        );
+        assert_eq!(opened.refused.len(), 1);
+        assert_eq!(opened.refused[0].seq, 6);
+        assert!(opened.refused[0].reason.contains("reached this device"));
+        assert_eq!(opened.next, 6, "the refusal does not stall the team");
+        // Others' envelopes after it are taken as ever.
+        let admins = envelope(&t, &t.admin, doc, 1, Kind::ChangeBatch);
+        let opened = open_page(
+            after.team(),
+            &t.keys,
+            &roster,
+            t.worker.device,
+            6,
+            &PullPage {
+                items: vec![(7, admins)],
+                next: 7,
+                more: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(opened.items.len(), 1);
+    }
+
+    /// An epoch whose key never reached this device, when a later one's did (a revocation
+    /// whose bundles were junk): its envelopes are refused rather than stall the team's
+    /// sync for good. Without a later key, the device waits for it.
+    #[test]
+    fn an_epoch_whose_key_never_came_does_not_stall_the_team() {
+        let t = team();
+        let doc = DocumentId::random();
+        let mut keys = t.keys.clone();
+        keys.insert_epoch(2, holdfast_protocol::EpochKey::from_bytes([2; 32]));
+        keys.insert_epoch(3, holdfast_protocol::EpochKey::from_bytes([3; 32]));
+        let t = Team { keys, ..t };
+        let roster = Roster::from_access(&t.access);
+        // The worker seals under epochs 2 and 3; this device holds every key but epoch 2's.
+        let at_2 = envelope(&t, &t.worker, doc, 2, Kind::ChangeBatch);
+        let at_3 = envelope(&t, &t.worker, doc, 3, Kind::ChangeBatch);
+        let held = |epochs: &[u32]| {
+            let mut k = TeamKeys::new(t.access.team());
+            for (e, key) in t.keys.epochs() {
+                if epochs.contains(&e) {
+                    k.insert_epoch(e, key.clone());
+                }
+            }
+            k
+        };
+        let opened = open_page(
+            t.access.team(),
+            &held(&[1, 3]),
+            &roster,
+            t.admin.device,
+            0,
+            &page(vec![at_2.clone(), at_3]),
+        )
+        .unwrap();
+        assert_eq!(opened.blocked, None);
+        assert_eq!(opened.items.len(), 1, "epoch 3 opens");
+        assert_eq!(opened.refused.len(), 1);
+        assert!(opened.refused[0].reason.contains("never reached"));
+        // With nothing later held, the key may still be on its way: wait.
+        let opened = open_page(
+            t.access.team(),
+            &held(&[1]),
+            &roster,
+            t.admin.device,
+            0,
+            &page(vec![at_2]),
+        )
+        .unwrap();
+        assert_eq!((opened.next, opened.blocked), (0, Some(1)));
     }
 }

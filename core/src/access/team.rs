@@ -23,6 +23,12 @@ pub struct TeamAccess {
     /// Epoch at which each revoked device was revoked: its envelopes sealed at or after
     /// that epoch are refused.
     pub revoked_in: HashMap<DeviceId, u32>,
+    /// For each revoked device, this device's envelope cursor when it folded the
+    /// revocation: the revoked device's envelopes with a later sequence number reached this
+    /// device after it knew, and are refused whatever epoch they claim (a relay colluding
+    /// with the revoked device could otherwise deliver its new edits sealed at an old
+    /// epoch). Kept by the store.
+    pub refused_after: HashMap<DeviceId, u64>,
     /// This device's role, once known.
     pub role: Option<Role>,
     /// This device's plan, when it is a patient.
@@ -143,6 +149,7 @@ impl TeamAccess {
         TeamAccess {
             membership: Membership::new(team),
             revoked_in: HashMap::new(),
+            refused_after: HashMap::new(),
             role: None,
             plan: None,
             invite: None,

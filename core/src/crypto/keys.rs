@@ -91,6 +91,15 @@ impl TeamKeys {
         self.epochs.contains_key(&epoch) || self.docs.contains_key(&(doc, epoch))
     }
 
+    /// Whether a key for `doc` at an epoch after `epoch` is held.
+    pub(crate) fn has_later(&self, doc: DocumentId, epoch: u32) -> bool {
+        self.epochs
+            .range(epoch.saturating_add(1)..)
+            .next()
+            .is_some()
+            || self.docs.keys().any(|(d, e)| *d == doc && *e > epoch)
+    }
+
     /// The key of `doc` at `epoch`: derived from the epoch key when this device holds it
     /// (staff), else the document key it was given (a patient's plan).
     pub fn key_for(&self, doc: DocumentId, epoch: u32) -> Result<DocumentKey> {

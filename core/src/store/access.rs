@@ -73,6 +73,7 @@ pub(super) fn load_access(
                 Error::StoreCorrupt(format!("team {team}'s stored membership: {e}"))
             })?;
         }
+        a.refused_after = fold_revocations(conn, team, &a)?;
         let mut k = TeamKeys::new(team);
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
             .prepare_cached("SELECT epoch, doc_id, key FROM team_keys WHERE team_id = ?1")?
@@ -96,6 +97,53 @@ pub(super) fn load_access(
         keys.insert(team, k);
     }
     Ok((access, keys))
+}
+
+/// Where this device's envelope cursor stood when it folded each revocation of `access`,
+/// as stored; a revocation folded before it was stored (a store from before version 8)
+/// counts from the cursor now, and is stored so.
+fn fold_revocations(
+    conn: &Connection,
+    team: TeamId,
+    access: &TeamAccess,
+) -> Result<HashMap<DeviceId, u64>> {
+    let t = team_bytes(team);
+    let mut folded: HashMap<DeviceId, u64> = conn
+        .prepare_cached("SELECT device, cursor FROM revocations_folded WHERE team_id = ?1")?
+        .query_map([&t], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?
+        .map(|row| {
+            let (device, cursor) = row?;
+            Ok((
+                DeviceId::from_stored(&device)?,
+                u64::try_from(cursor).unwrap_or(0),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let missing: Vec<DeviceId> = access
+        .revoked_in
+        .keys()
+        .filter(|d| !folded.contains_key(d))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        let cursor: i64 =
+            conn.query_row("SELECT cursor FROM teams WHERE id = ?1", [&t], |r| r.get(0))?;
+        for device in missing {
+            record_folded(conn, team, device, cursor)?;
+            folded.insert(device, u64::try_from(cursor).unwrap_or(0));
+        }
+    }
+    Ok(folded)
+}
+
+/// Remembers that this device folded the revocation of `device` with its envelope cursor at
+/// `cursor` (the first time only).
+fn record_folded(conn: &Connection, team: TeamId, device: DeviceId, cursor: i64) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO revocations_folded (team_id, device, cursor) VALUES (?1, ?2, ?3)",
+        params![team_bytes(team), device.as_bytes().as_slice(), cursor],
+    )?;
+    Ok(())
 }
 
 fn insert_key(
@@ -271,8 +319,22 @@ impl Store {
         relay_len: u64,
     ) -> Result<Vec<Applied>> {
         let me = self.author.device;
-        let (access, applied) = self.access(team)?.with_pulled(entries, relay_len, me)?;
+        let (mut access, applied) = self.access(team)?.with_pulled(entries, relay_len, me)?;
+        let cursor = self.team(team)?.cursor;
         let tx = self.conn.transaction()?;
+        // From here on, what a revoked device sends that has not reached this device yet is
+        // refused, whatever epoch it claims.
+        for a in &applied {
+            if let Applied::Revoked { device, .. } = a {
+                record_folded(
+                    &tx,
+                    team,
+                    *device,
+                    i64::try_from(cursor).unwrap_or(i64::MAX),
+                )?;
+                access.refused_after.entry(*device).or_insert(cursor);
+            }
+        }
         for (seq, bytes) in entries {
             tx.execute(
                 "INSERT OR IGNORE INTO membership (team_id, seq, bytes) VALUES (?1, ?2, ?3)",

@@ -115,9 +115,18 @@ impl Store {
         }
 
         let mut work = Vec::with_capacity(groups.len());
+        // Whose envelopes changed which document: a revoker snapshots what the revoked
+        // device wrote.
+        let mut authored: std::collections::HashSet<(DocumentId, crate::model::ids::DeviceId)> =
+            std::collections::HashSet::new();
         for (id, items) in groups {
             match self.prepare_doc(team, id, &items, bootstrap) {
                 Ok((w, bad)) => {
+                    for item in &items {
+                        if !bad.iter().any(|b| b.id == item.id) {
+                            authored.insert((id, item.author));
+                        }
+                    }
                     outcome.applied += items.len() - bad.len();
                     refused.extend(bad);
                     if let Some(w) = w {
@@ -204,6 +213,18 @@ impl Store {
                     return Err(e);
                 }
                 Err(e) => tracing::warn!(doc = %w.id, error = %e, "remote document not indexed"),
+            }
+        }
+        {
+            let mut author = tx.prepare_cached(
+                "INSERT OR IGNORE INTO document_authors (team_id, author, doc_id) VALUES (?1, ?2, ?3)",
+            )?;
+            for (doc, by) in &authored {
+                author.execute(params![
+                    team.as_bytes().as_slice(),
+                    by.as_bytes().as_slice(),
+                    doc.as_bytes().as_slice()
+                ])?;
             }
         }
         {

@@ -304,60 +304,107 @@ impl Store {
             .map(|r| DocumentId::from_stored(&r?))
             .collect::<Result<_>>()?
         };
-        let author = self.author.device;
-        let signer = self.identity.signer.clone();
         let mut queued = 0;
         for id in due {
-            let first_refused: Option<i64> = self
-                .conn
-                .prepare_cached("SELECT MIN(seq) FROM refused WHERE team_id = ?1 AND doc_id = ?2")?
-                .query_row(
-                    params![team.as_bytes().as_slice(), id.as_bytes().as_slice()],
-                    |r| r.get(0),
-                )?;
-            let covers = first_refused.map_or(cursor, |seq| {
-                cursor.min(u64::try_from(seq).unwrap_or(0).saturating_sub(1))
-            });
-            let (_, doc) = self.load(id)?;
-            let snapshot = doc.save();
-            if snapshot.len() > MAX_PLAINTEXT {
-                tracing::warn!(doc = %id, len = snapshot.len(), "document too large to snapshot");
-                continue;
+            if self.queue_snapshot(team, id, &keys, epoch, cursor)? {
+                queued += 1;
             }
-            let (env_id, bytes) = seal_with(
-                &keys,
-                team,
-                epoch,
-                &signer,
-                author,
-                id,
-                Kind::Snapshot,
-                covers,
-                &snapshot,
-            )?;
-            let now = self.now_millis();
-            let tx = self.conn.transaction()?;
-            tx.execute(
-                "INSERT INTO sealed (id, team_id, doc_id, kind, bytes, sealed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    env_id.as_bytes().as_slice(),
-                    team.as_bytes().as_slice(),
-                    id.as_bytes().as_slice(),
-                    Kind::Snapshot.as_byte(),
-                    bytes,
-                    now
-                ],
-            )?;
-            tx.execute(
-                "UPDATE documents SET changes_since_snapshot = 0 WHERE id = ?1",
-                [id.as_bytes().as_slice()],
-            )?;
-            tx.commit()?;
-            queued += 1;
-            tracing::debug!(team = %team, doc = %id, covers, "snapshot queued");
         }
         Ok(queued)
+    }
+
+    /// Queues a snapshot of every document of `team` that `author`'s envelopes changed
+    /// here. A device that revokes another does this: from then on every device refuses
+    /// what the revoked one sends, and devices that had not pulled all it wrote before get
+    /// it in these snapshots instead. Returns how many were queued.
+    pub fn queue_snapshots_of_author(&mut self, team: TeamId, author: DeviceId) -> Result<usize> {
+        if self.access(team)?.is_patient() {
+            return Ok(0);
+        }
+        let (keys, epoch) = self.sealing_keys(team)?;
+        let cursor = self.team(team)?.cursor;
+        let docs: Vec<DocumentId> = self
+            .conn
+            .prepare_cached(
+                "SELECT a.doc_id FROM document_authors a JOIN documents d ON d.id = a.doc_id
+                 WHERE a.team_id = ?1 AND a.author = ?2",
+            )?
+            .query_map(
+                params![team.as_bytes().as_slice(), author.as_bytes().as_slice()],
+                |r| r.get::<_, Vec<u8>>(0),
+            )?
+            .map(|r| DocumentId::from_stored(&r?))
+            .collect::<Result<_>>()?;
+        let mut queued = 0;
+        for id in docs {
+            if self.queue_snapshot(team, id, &keys, epoch, cursor)? {
+                queued += 1;
+            }
+        }
+        tracing::info!(team = %team, author = %author, queued, "snapshots of a revoked device's documents queued");
+        Ok(queued)
+    }
+
+    /// Seals a snapshot of `id` for `team` and queues it; false when the document is too
+    /// large to snapshot.
+    fn queue_snapshot(
+        &mut self,
+        team: TeamId,
+        id: DocumentId,
+        keys: &TeamKeys,
+        epoch: u32,
+        cursor: u64,
+    ) -> Result<bool> {
+        let author = self.author.device;
+        let signer = self.identity.signer.clone();
+        let first_refused: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT MIN(seq) FROM refused WHERE team_id = ?1 AND doc_id = ?2")?
+            .query_row(
+                params![team.as_bytes().as_slice(), id.as_bytes().as_slice()],
+                |r| r.get(0),
+            )?;
+        let covers = first_refused.map_or(cursor, |seq| {
+            cursor.min(u64::try_from(seq).unwrap_or(0).saturating_sub(1))
+        });
+        let (_, doc) = self.load(id)?;
+        let snapshot = doc.save();
+        if snapshot.len() > MAX_PLAINTEXT {
+            tracing::warn!(doc = %id, len = snapshot.len(), "document too large to snapshot");
+            return Ok(false);
+        }
+        let (env_id, bytes) = seal_with(
+            keys,
+            team,
+            epoch,
+            &signer,
+            author,
+            id,
+            Kind::Snapshot,
+            covers,
+            &snapshot,
+        )?;
+        let now = self.now_millis();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO sealed (id, team_id, doc_id, kind, bytes, sealed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                env_id.as_bytes().as_slice(),
+                team.as_bytes().as_slice(),
+                id.as_bytes().as_slice(),
+                Kind::Snapshot.as_byte(),
+                bytes,
+                now
+            ],
+        )?;
+        tx.execute(
+            "UPDATE documents SET changes_since_snapshot = 0 WHERE id = ?1",
+            [id.as_bytes().as_slice()],
+        )?;
+        tx.commit()?;
+        tracing::debug!(team = %team, doc = %id, covers, "snapshot queued");
+        Ok(true)
     }
 
     /// Envelopes of `team` this device refused on receipt, oldest first.

@@ -378,6 +378,16 @@ impl Store {
             params![t, head_i],
         )? > 0;
         if rewound {
+            // Pulled again from the start, a revoked device's envelopes can no longer be
+            // told from ones that arrive now: none of them is taken from here on (what they
+            // held is already here, or in its revoker's snapshots).
+            self.conn.execute(
+                "UPDATE revocations_folded SET cursor = 0 WHERE team_id = ?1",
+                [t],
+            )?;
+            if let Some(a) = self.access.get_mut(&team) {
+                a.refused_after.values_mut().for_each(|c| *c = 0);
+            }
             tracing::warn!(team = %team, head, "the relay's head is behind this device: pulling the team again from the start");
             self.emit_sync(team);
             return Ok(true);

@@ -431,7 +431,17 @@ impl SyncClient {
 
     /// Revokes `device` from `team`: the relay refuses it from now on, and the team moves to
     /// a new key epoch whose keys go to every remaining device (never to `device`).
+    ///
+    /// Once every device knows of the revocation, it refuses what `device` sends from then
+    /// on, whatever epoch it claims (a relay colluding with the revoked device could deliver
+    /// it otherwise). So that what `device` wrote before is not lost to devices that had not
+    /// pulled it yet, this device pulls everything first, and afterwards uploads snapshots
+    /// of the documents `device` wrote to.
     pub async fn revoke_device(&self, team: TeamId, device: DeviceId) -> Result<u32> {
+        // A revocation is urgent (a lost phone): a sync that fails here does not stop it.
+        if let Err(e) = self.sync(team).await {
+            tracing::warn!(team = %team, error = %e, "revoking without pulling first");
+        }
         let accepted = std::sync::Arc::new(std::sync::Mutex::new(None));
         let slot = accepted.clone();
         self.append_membership(team, move |s| {
@@ -454,6 +464,17 @@ impl SyncClient {
             .await?;
         self.sync_access(team).await?;
         tracing::info!(team = %team, device = %device, epoch, "device revoked");
+        // The revocation stands; a failure from here on only delays the snapshots, which the
+        // next sync sends (they are queued in the store).
+        let queued = self
+            .store()
+            .run(move |s| s.queue_snapshots_of_author(team, device))
+            .await?;
+        if queued > 0
+            && let Err(e) = self.sync(team).await
+        {
+            tracing::info!(team = %team, error = %e, queued, "revoked device's documents snapshotted; upload waits for the next sync");
+        }
         Ok(epoch)
     }
 

@@ -19,13 +19,19 @@
 //! Version 7 keeps, with each team, the pin of its relay's CA when the relay is self-hosted
 //! (from the invite code, or given when the team was made): the sync client then trusts that
 //! CA, and only it, for the relay. Teams from before have none: the platform's roots.
+//! Version 8 (issue 10) remembers, for each device revoked from a team, where this device's
+//! envelope cursor stood when it learned of the revocation (the revoked device's envelopes
+//! that reach it later are refused, whatever epoch they claim), and which authors' envelopes
+//! it applied to which documents (a revoker passes on, in snapshots, what the revoked device
+//! wrote before). Revocations folded before the upgrade count from the cursor at the first
+//! open.
 
 use rusqlite::Connection;
 
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 7;
+pub const VERSION: i64 = 8;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -208,8 +214,28 @@ const V7: &str = "
 ALTER TABLE teams ADD COLUMN relay_pin BLOB;
 ";
 
+const V8: &str = "
+-- For each device revoked from a team, this device's envelope cursor when it folded the
+-- revocation: the revoked device's envelopes with a later sequence number reached it after
+-- it knew, and are refused (0 once the team was pulled again from the start).
+CREATE TABLE revocations_folded (
+    team_id BLOB NOT NULL REFERENCES teams(id),
+    device  BLOB NOT NULL,
+    cursor  INTEGER NOT NULL,
+    PRIMARY KEY (team_id, device)
+) WITHOUT ROWID;
+-- Whose envelopes were applied to which document: a device that revokes another snapshots
+-- the documents the other wrote to.
+CREATE TABLE document_authors (
+    team_id BLOB NOT NULL,
+    author  BLOB NOT NULL,
+    doc_id  BLOB NOT NULL,
+    PRIMARY KEY (team_id, author, doc_id)
+) WITHOUT ROWID;
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

@@ -553,12 +553,121 @@ fn version_6_store_keeps_its_teams_and_trusts_their_relays_through_the_platform(
     store.create_team(url).unwrap();
 }
 
+/// A store from version 7 whose team revoked a device: opened, it counts the revocation as
+/// folded at its cursor now (the revoked device's envelopes beyond it are refused), keeps
+/// that across opens, and its team and keys are intact.
+#[test]
+fn version_7_store_refuses_a_revoked_devices_envelopes_from_its_cursor_at_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId([1; 16]);
+    let me = identity_in(&keys, device);
+    let founded = found_team(&me, AT as u64).unwrap();
+    let team = founded.team;
+    let url = "https://relay.example.org";
+    let mut access = founded.access.clone();
+    let mut held = crate::crypto::TeamKeys::new(team);
+    held.insert_epoch(1, founded.key.clone());
+    let target = invites::InviteTarget {
+        relay_url: url,
+        relay_pin: None,
+        genesis: founded.genesis.as_bytes(),
+        role: Role::LinkWorker,
+        plan: None,
+        plan_kind: None,
+    };
+    let invite =
+        invites::prepare_invite(&access, &held, &me, &target, 60_000, AT as u64 + 1).unwrap();
+    let worker = identity_in(&MemoryKeyStore::default(), DeviceId([2; 16]));
+    let redeem = invites::prepare_redeem(
+        &invite.code,
+        &invite.entry,
+        founded.genesis.as_bytes(),
+        &worker,
+        AT as u64 + 2,
+    )
+    .unwrap();
+    access.fold(&invite.entry).unwrap();
+    access.fold(&redeem.entry).unwrap();
+    access.relay_len = 3;
+    let revocation = crate::access::revocation::prepare_revocation(
+        &access,
+        &held,
+        &me,
+        worker.device,
+        AT as u64 + 3,
+    )
+    .unwrap();
+    let log = [
+        founded.genesis.as_bytes().to_vec(),
+        invite.entry.clone(),
+        redeem.entry.clone(),
+        revocation.entry.clone(),
+    ];
+    {
+        let conn = database_at(dir.path(), &keys, 7, device);
+        conn.execute(
+            "INSERT INTO teams (id, relay_url, created_here, registered, joined_at, role,
+                 membership_len, keys_cursor, cursor, head_seen)
+             VALUES (?1, ?2, 1, 1, ?3, 'admin', 4, 0, 17, 20)",
+            params![team.as_bytes().as_slice(), url, AT],
+        )
+        .unwrap();
+        for (seq, bytes) in log.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, ?2, ?3)",
+                params![team.as_bytes().as_slice(), seq as i64, bytes],
+            )
+            .unwrap();
+        }
+        for (epoch, key) in [(1, founded.key.as_bytes()), (2, revocation.key.as_bytes())] {
+            conn.execute(
+                "INSERT INTO team_keys (team_id, epoch, doc_id, key) VALUES (?1, ?2, x'', ?3)",
+                params![team.as_bytes().as_slice(), epoch, key.as_slice()],
+            )
+            .unwrap();
+        }
+    }
+    let store = open(dir.path(), &keys);
+    assert_eq!(store.epoch(team).unwrap(), 2);
+    assert!(store.access(team).unwrap().is_revoked(worker.device));
+    assert_eq!(
+        store
+            .access(team)
+            .unwrap()
+            .refused_after
+            .get(&worker.device),
+        Some(&17),
+        "counted from the cursor at the first open"
+    );
+    // Moving the cursor on and opening again does not move it.
+    store
+        .conn
+        .execute("UPDATE teams SET cursor = 40", [])
+        .unwrap();
+    drop(store);
+    let store = open(dir.path(), &keys);
+    assert_eq!(
+        store
+            .access(team)
+            .unwrap()
+            .refused_after
+            .get(&worker.device),
+        Some(&17)
+    );
+    let authors: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM document_authors", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(authors, 0);
+}
+
 #[test]
 fn every_version_has_a_test_here() {
     // A tripwire: a new schema version needs a test above for the version before it, and
     // this fails until the number here is moved with it.
     assert_eq!(
-        VERSION, 7,
+        VERSION, 8,
         "schema version {VERSION}: add a migration test for the version before it"
     );
 }
