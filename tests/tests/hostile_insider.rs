@@ -3,7 +3,8 @@
 //! 5,000 recipients (staff devices, patients' devices, pending invites), and fills what it
 //! can with junk key bundles of the largest size the relay takes. Against a real relay
 //! in-process, the team's own devices must go on working: a new staff device joins, an old
-//! one catches up from nothing, a patient syncs, and the admin revokes the insider.
+//! one catches up from nothing, a patient syncs, and the admin revokes the insider; then
+//! what the insider sealed under a key only it holds stalls nobody.
 //!
 //! Each step's time is printed; the revocation at 20, 1,000 and 5,000 recipients goes into
 //! docs/PERFORMANCE.md. Run with `-- --nocapture` to see them.
@@ -15,9 +16,9 @@ use holdfast_core::model::case_file::NewPatient;
 use holdfast_core::model::ids::DocumentId;
 use holdfast_core::sync::Role;
 use holdfast_protocol::{
-    BundleHeader, DeviceId, DeviceSigningKey, DocumentKey, Entry, HpkeKeyPair, HpkePublicKey,
-    InviteCode, KeyBundle, MAX_BUNDLES_PER_REQUEST, MAX_PENDING_INVITES, Membership, Op,
-    SystemRandom, WrappedKey, max_bundle_len,
+    BundleHeader, DeviceId, DeviceSigningKey, DocumentKey, Entry, EpochKey, Header, HpkeKeyPair,
+    HpkePublicKey, InviteCode, KeyBundle, Kind, MAX_BUNDLES_PER_REQUEST, MAX_PENDING_INVITES,
+    Membership, Op, PushBatch, SystemRandom, WrappedKey, max_bundle_len, seal,
 };
 use holdfast_relay::Limits;
 use holdfast_relay::testing::TestRelay;
@@ -401,11 +402,14 @@ async fn a_team_of_5000_recipients_outlasts_its_hostile_insider() {
         insider.stage_junk(&m, None, [0x11; 32]).await;
     })
     .await;
+    // The insider keeps the new epoch's real key to itself: everyone else gets junk.
+    let junk_epoch = m.epoch + 1;
+    let kept = EpochKey::generate(&insider.rng).unwrap();
     timed(
         "the insider revokes a patient with junk for everyone",
         async {
             let victim = insider.patients.pop().unwrap();
-            let commitment = [0x22; 32];
+            let commitment = holdfast_protocol::epoch_key_commitment(&team, junk_epoch, &kept);
             insider.stage_junk(&m, Some(victim), commitment).await;
             let entry = Entry::sign(
                 team,
@@ -413,7 +417,7 @@ async fn a_team_of_5000_recipients_outlasts_its_hostile_insider() {
                 insider.id.0,
                 Op::Revoke {
                     device: victim,
-                    epoch: m.epoch + 1,
+                    epoch: junk_epoch,
                     key_commitment: commitment,
                 },
                 &insider.key,
@@ -455,6 +459,47 @@ async fn a_team_of_5000_recipients_outlasts_its_hostile_insider() {
             admin.s().membership_log(team).unwrap().len()
         );
     }
+
+    // Under the key only it holds, the insider writes to the patient's plan: nobody else can
+    // open it, and until the admin acts every device's pull waits at it for the key.
+    let poison = {
+        let header = Header {
+            kind: Kind::ChangeBatch,
+            team,
+            document: case.plan_id,
+            epoch: junk_epoch,
+            author: insider.id,
+            covers: 0,
+            nonce: Header::random_nonce(&insider.rng).unwrap(),
+        };
+        let key = holdfast_protocol::derive_document_key(&team, &kept, &case.plan_id, junk_epoch)
+            .unwrap();
+        seal(
+            &header,
+            &key,
+            b"only the insider can read this",
+            &insider.key,
+        )
+        .unwrap()
+    };
+    let batch = PushBatch::encode(
+        &team,
+        &insider.id,
+        &insider.key,
+        insider.now_ms(),
+        &[&poison],
+    )
+    .unwrap();
+    let pushed = insider
+        .http
+        .post(format!("{url}/v1/teams/{team}/envelopes"))
+        .bearer_auth(&insider.token)
+        .header("content-type", "application/octet-stream")
+        .body(batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 200, "{}", pushed.text().await.unwrap());
 
     // The admin revokes the insider: every remaining recipient gets the new epoch's key.
     let started = Instant::now();
@@ -503,6 +548,15 @@ async fn a_team_of_5000_recipients_outlasts_its_hostile_insider() {
         patient.s().action_plan(case.plan_id).unwrap().what_matters,
         "walking group on Thursdays"
     );
+    // What the insider sealed under its own key was refused (it reached them after they
+    // knew of its revocation), not waited for.
+    for d in [&newcomer, &old, &patient] {
+        let refused = d.s().refused_envelopes(team).unwrap();
+        assert!(
+            refused.iter().any(|r| r.author == insider.id),
+            "{refused:?}"
+        );
+    }
     for (size, took) in revocations {
         eprintln!(
             "hostile_insider: summary: revocation at {size} recipients took {:.2} s",
