@@ -387,6 +387,7 @@ impl Config {
                 !url.is_empty() && url.len() <= holdfast_protocol::MAX_ORIGIN_LEN,
                 "--public-url must be 1 to 65,535 bytes",
             )?;
+            check_origin(url)?;
         }
         self.team_creation_policy()?;
         Ok(())
@@ -402,6 +403,28 @@ impl Config {
         TeamCreationPolicy::resolve(self.team_creation, &self.team_creation_tokens, &origin)
             .map_err(Error::Config)
     }
+}
+
+/// Devices sign the origin of the relay URL they were given, serialised as a browser would
+/// (`https://relay.example.org`, lowercase, no default port, no path): logins answered for
+/// any other spelling of it fail with 401 for every device. So `--public-url` must be
+/// exactly that.
+fn check_origin(url: &str) -> Result<()> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| Error::Config(format!("--public-url {url:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::Config(format!(
+            "--public-url {url:?}: the scheme must be https (or http)"
+        )));
+    }
+    let origin = parsed.origin().ascii_serialization();
+    if origin != url {
+        return Err(Error::Config(format!(
+            "--public-url {url:?} is not written as devices write it: give {origin:?} \
+             (scheme, host and port only; no path, no trailing slash, no default port)"
+        )));
+    }
+    Ok(())
 }
 
 impl Config {
@@ -537,6 +560,43 @@ mod tests {
         assert!(
             Config::try_parse_from(["holdfast-relay", "--team-creation-token", "short"]).is_err()
         );
+    }
+
+    #[test]
+    fn the_public_url_must_be_an_origin_as_devices_write_it() {
+        let with = |url: &str| {
+            let mut config = Config::new("x");
+            config.public_url = Some(url.into());
+            config.team_creation = Some(TeamCreation::Open);
+            config.validate()
+        };
+        for good in [
+            "https://relay.example.org",
+            "https://relay.example.org:8443",
+            "http://127.0.0.1:7878",
+        ] {
+            with(good).unwrap();
+        }
+        for (bad, hint) in [
+            (
+                "https://relay.example.org/",
+                "\"https://relay.example.org\"",
+            ),
+            ("https://Relay.Example.org", "\"https://relay.example.org\""),
+            (
+                "https://relay.example.org:443",
+                "\"https://relay.example.org\"",
+            ),
+            (
+                "https://relay.example.org/holdfast",
+                "\"https://relay.example.org\"",
+            ),
+            ("relay.example.org", "not a URL"),
+            ("ftp://relay.example.org", "scheme"),
+        ] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains(hint), "{bad}: {err}");
+        }
     }
 
     #[test]
