@@ -577,14 +577,62 @@ async fn revocation_needs_every_bundle_shuts_the_device_out_and_starts_an_epoch(
     )
     .await;
 
-    // With every bundle: revoked, epoch 2.
+    // The worker appends an invite meanwhile: the Revoke, signed against the log before
+    // it, still lands (a member appending as fast as it can must not hold a revocation
+    // off), but only with a bundle for the new invite too.
     let entry = admin.revoke_entry(team, lost.id, 2);
     let hpke = pending.hpke_key().unwrap();
-    let bundles = vec![
+    let mut bundles = vec![
         admin.bundle(team, admin.id.0, admin.hpke.public_key(), 2),
         admin.bundle(team, worker.id.0, worker.hpke.public_key(), 2),
         admin.bundle(team, pending.id().0, hpke.public_key(), 2),
     ];
+    let (meanwhile, response) = relay
+        .invite(
+            &worker_token,
+            team,
+            &worker,
+            Role::LinkWorker,
+            None,
+            relay.now_ms() + 60_000,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let message = expect_error(
+        relay
+            .append(&admin_token, team, &entry, &bundles, len)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "missing_key_bundles",
+    )
+    .await;
+    assert!(message.contains(&meanwhile.id().to_string()), "{message}");
+    // Any other entry signed against the older log is a conflict.
+    let code = invite_code(
+        &relay.url,
+        team,
+        Role::LinkWorker,
+        None,
+        relay.now_ms() + 60_000,
+    );
+    expect_error(
+        relay
+            .append(
+                &admin_token,
+                team,
+                &admin.invite_entry(team, &code),
+                &[],
+                len,
+            )
+            .await,
+        StatusCode::CONFLICT,
+        "membership_conflict",
+    )
+    .await;
+
+    // With every bundle: revoked, epoch 2, after the worker's invite.
+    let hpke = meanwhile.hpke_key().unwrap();
+    bundles.push(admin.bundle(team, meanwhile.id().0, hpke.public_key(), 2));
     let response = relay
         .append(&admin_token, team, &entry, &bundles, len)
         .await;
@@ -592,7 +640,7 @@ async fn revocation_needs_every_bundle_shuts_the_device_out_and_starts_an_epoch(
     let body: Value = response.json().await.unwrap();
     assert_eq!(
         (body["seq"].as_u64(), body["epoch"].as_u64()),
-        (Some(len), Some(2))
+        (Some(len + 1), Some(2))
     );
 
     // The revoked device is refused at once, on every route, and told why (it cannot pull

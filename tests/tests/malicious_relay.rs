@@ -570,3 +570,114 @@ async fn a_colluding_relay_cannot_deliver_a_revoked_devices_new_edits() {
         lagging.s().access(w.team).unwrap().refused_after
     );
 }
+
+/// The answer to a Revoke is lost after the relay took it: the retry finds the device
+/// revoked already. The revocation stands, the call says so, and the revoked device's
+/// last work still reaches a phone that had not pulled it, in the revoker's snapshots
+/// (queued when the revocation was folded, not by the call that was cut short).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_whose_answer_was_lost_stands_and_snapshots_the_revoked_devices_work() {
+    let w = world().await;
+    let (lost, lagging) = (Device::new("Lou Lost"), Device::new("Gil Lagging"));
+    w.admin.enrol(w.team, &lost, Role::LinkWorker).await;
+    w.admin.enrol(w.team, &lagging, Role::LinkWorker).await;
+    w.admin
+        .s()
+        .create_case_file(NewPatient::named("Earlier Work"))
+        .unwrap();
+    w.admin.sync(w.team).await;
+    lagging.sync(w.team).await;
+    let case = lost
+        .s()
+        .create_case_file(NewPatient::named("Written Before"))
+        .unwrap();
+    lost.s()
+        .set_what_matters(case.plan_id, "gardening with her grandson")
+        .unwrap();
+    lost.sync(w.team).await;
+
+    let cut = Arc::new(AtomicBool::new(false));
+    let flag = cut.clone();
+    w.liar.lie(move |asked, answer| {
+        let revoke = asked.method == "POST"
+            && asked.path.ends_with("/membership")
+            && (200..300).contains(&answer.status);
+        (revoke && !flag.swap(true, Ordering::SeqCst)).then(|| Answer::refusal(503, "unavailable"))
+    });
+    let epoch = w
+        .admin
+        .client
+        .revoke_device(w.team, lost.id())
+        .await
+        .expect("the revocation stands though its answer was lost");
+    assert!(cut.load(Ordering::SeqCst), "the answer was cut");
+    assert_eq!(epoch, 2);
+    w.liar.stop_lying();
+    assert!(
+        w.admin
+            .s()
+            .access(w.team)
+            .unwrap()
+            .revoked_in
+            .contains_key(&lost.id())
+    );
+
+    lagging.sync(w.team).await;
+    assert_eq!(
+        lagging.s().case_file(case.case_id).unwrap().patient.name,
+        "Written Before"
+    );
+    assert_eq!(
+        lagging.s().action_plan(case.plan_id).unwrap().what_matters,
+        "gardening with her grandson"
+    );
+}
+
+/// A phone that joins after a revocation has pulled nothing it could tell apart by when
+/// it arrived: it takes the revoked device's earlier work (sealed before the revocation's
+/// epoch) from the relay, even when no other device's snapshot holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_joins_after_a_revocation_takes_the_revoked_devices_earlier_work() {
+    let w = world().await;
+    let lost = Device::new("Lou Lost");
+    w.admin.enrol(w.team, &lost, Role::LinkWorker).await;
+    let case = lost
+        .s()
+        .create_case_file(NewPatient::named("Written Before"))
+        .unwrap();
+    lost.s()
+        .set_what_matters(case.plan_id, "gardening with her grandson")
+        .unwrap();
+    lost.sync(w.team).await;
+
+    // Every push fails from here on: no snapshot by the admin (before the revocation, of
+    // what it pulled; after, of what the revoked device wrote) reaches the relay, so the
+    // newcomer has only the lost phone's own envelopes to go by.
+    w.liar.lie(move |asked, _| {
+        (asked.method == "POST" && asked.path.ends_with("/envelopes"))
+            .then(|| Answer::refusal(503, "unavailable"))
+    });
+    w.admin
+        .client
+        .revoke_device(w.team, lost.id())
+        .await
+        .unwrap();
+
+    let newcomer = Device::new("Nia New");
+    w.admin.enrol(w.team, &newcomer, Role::LinkWorker).await;
+    // It folded the revocation before it had pulled anything: it keeps the epoch rule
+    // only, so the lost phone's work that reaches it later (its pages, a restarted pull)
+    // is taken, not refused as if it had arrived after the revocation.
+    let rule = newcomer.s().access(w.team).unwrap().refused_after.clone();
+    assert!(rule.is_empty(), "{rule:?}");
+    assert_eq!(newcomer.s().epoch(w.team).unwrap(), 2);
+    assert_eq!(
+        newcomer.s().case_file(case.case_id).unwrap().patient.name,
+        "Written Before"
+    );
+    assert_eq!(
+        newcomer.s().action_plan(case.plan_id).unwrap().what_matters,
+        "gardening with her grandson"
+    );
+    assert!(newcomer.s().refused_envelopes(w.team).unwrap().is_empty());
+}

@@ -73,7 +73,7 @@ pub(super) fn load_access(
                 Error::StoreCorrupt(format!("team {team}'s stored membership: {e}"))
             })?;
         }
-        a.refused_after = fold_revocations(conn, team, &a)?;
+        a.refused_after = fold_revocations(conn, team)?;
         let mut k = TeamKeys::new(team);
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
             .prepare_cached("SELECT epoch, doc_id, key FROM team_keys WHERE team_id = ?1")?
@@ -99,18 +99,19 @@ pub(super) fn load_access(
     Ok((access, keys))
 }
 
-/// Where this device's envelope cursor stood when it folded each revocation of `access`,
-/// as stored; a revocation folded before it was stored (a store from before version 8)
-/// counts from the cursor now, and is stored so.
-fn fold_revocations(
-    conn: &Connection,
-    team: TeamId,
-    access: &TeamAccess,
-) -> Result<HashMap<DeviceId, u64>> {
-    let t = team_bytes(team);
-    let mut folded: HashMap<DeviceId, u64> = conn
-        .prepare_cached("SELECT device, cursor FROM revocations_folded WHERE team_id = ?1")?
-        .query_map([&t], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?
+/// Where this device's envelope cursor stood when it folded each revocation, as stored.
+///
+/// Only revocations folded by a device that had already pulled envelopes have one: a
+/// device that joins after a revocation (cursor 0), and a store from before version 8
+/// (whose revocations were folded before anything recorded where), cannot tell the revoked
+/// device's earlier work from what a colluding relay delivers late, and would lose the
+/// former (the relay's compact pull leaves out what its snapshots cover) to refuse the
+/// latter; they keep the epoch rule only.
+fn fold_revocations(conn: &Connection, team: TeamId) -> Result<HashMap<DeviceId, u64>> {
+    conn.prepare_cached("SELECT device, cursor FROM revocations_folded WHERE team_id = ?1")?
+        .query_map([team_bytes(team)], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+        })?
         .map(|row| {
             let (device, cursor) = row?;
             Ok((
@@ -118,22 +119,7 @@ fn fold_revocations(
                 u64::try_from(cursor).unwrap_or(0),
             ))
         })
-        .collect::<Result<_>>()?;
-    let missing: Vec<DeviceId> = access
-        .revoked_in
-        .keys()
-        .filter(|d| !folded.contains_key(d))
-        .copied()
-        .collect();
-    if !missing.is_empty() {
-        let cursor: i64 =
-            conn.query_row("SELECT cursor FROM teams WHERE id = ?1", [&t], |r| r.get(0))?;
-        for device in missing {
-            record_folded(conn, team, device, cursor)?;
-            folded.insert(device, u64::try_from(cursor).unwrap_or(0));
-        }
-    }
-    Ok(folded)
+        .collect()
 }
 
 /// Remembers that this device folded the revocation of `device` with its envelope cursor at
@@ -321,11 +307,15 @@ impl Store {
         let me = self.author.device;
         let (mut access, applied) = self.access(team)?.with_pulled(entries, relay_len, me)?;
         let cursor = self.team(team)?.cursor;
+        let had = self.access(team)?.relay_len;
         let tx = self.conn.transaction()?;
         // From here on, what a revoked device sends that has not reached this device yet is
-        // refused, whatever epoch it claims.
+        // refused, whatever epoch it claims; unless this device has pulled nothing yet (it
+        // joined after the revocation: see `fold_revocations`).
         for a in &applied {
-            if let Applied::Revoked { device, .. } = a {
+            if let Applied::Revoked { device, .. } = a
+                && cursor > 0
+            {
                 record_folded(
                     &tx,
                     team,
@@ -333,6 +323,23 @@ impl Store {
                     i64::try_from(cursor).unwrap_or(i64::MAX),
                 )?;
                 access.refused_after.entry(*device).or_insert(cursor);
+            }
+        }
+        // A revocation this device signed: the documents the revoked device wrote to are
+        // snapshotted at the next sync (see `Store::queue_pending_author_snapshots`), however
+        // the revoking call ended.
+        for (seq, bytes) in entries {
+            if *seq < had {
+                continue;
+            }
+            if let Ok(entry) = holdfast_protocol::Entry::decode(bytes)
+                && entry.signer == me.0
+                && let holdfast_protocol::Op::Revoke { device, .. } = entry.op
+            {
+                tx.execute(
+                    "INSERT OR IGNORE INTO pending_author_snapshots (team_id, author) VALUES (?1, ?2)",
+                    params![team_bytes(team), device.as_bytes().as_slice()],
+                )?;
             }
         }
         for (seq, bytes) in entries {

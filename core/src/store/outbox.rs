@@ -323,18 +323,34 @@ impl Store {
         }
         let (keys, epoch) = self.sealing_keys(team)?;
         let cursor = self.team(team)?.cursor;
-        let docs: Vec<DocumentId> = self
-            .conn
-            .prepare_cached(
-                "SELECT a.doc_id FROM document_authors a JOIN documents d ON d.id = a.doc_id
-                 WHERE a.team_id = ?1 AND a.author = ?2",
-            )?
-            .query_map(
-                params![team.as_bytes().as_slice(), author.as_bytes().as_slice()],
-                |r| r.get::<_, Vec<u8>>(0),
-            )?
-            .map(|r| DocumentId::from_stored(&r?))
-            .collect::<Result<_>>()?;
+        // A store upgraded from before version 8 does not know who wrote what it held then:
+        // every document of the team.
+        let incomplete: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'authors_incomplete')",
+            [],
+            |r| r.get(0),
+        )?;
+        let docs: Vec<DocumentId> = if incomplete {
+            self.conn
+                .prepare_cached("SELECT id FROM documents WHERE team_id = ?1")?
+                .query_map(params![team.as_bytes().as_slice()], |r| {
+                    r.get::<_, Vec<u8>>(0)
+                })?
+                .map(|r| DocumentId::from_stored(&r?))
+                .collect::<Result<_>>()?
+        } else {
+            self.conn
+                .prepare_cached(
+                    "SELECT a.doc_id FROM document_authors a JOIN documents d ON d.id = a.doc_id
+                     WHERE a.team_id = ?1 AND a.author = ?2",
+                )?
+                .query_map(
+                    params![team.as_bytes().as_slice(), author.as_bytes().as_slice()],
+                    |r| r.get::<_, Vec<u8>>(0),
+                )?
+                .map(|r| DocumentId::from_stored(&r?))
+                .collect::<Result<_>>()?
+        };
         let mut queued = 0;
         for id in docs {
             if self.queue_snapshot(team, id, &keys, epoch, cursor)? {
@@ -342,6 +358,27 @@ impl Store {
             }
         }
         tracing::info!(team = %team, author = %author, queued, "snapshots of a revoked device's documents queued");
+        Ok(queued)
+    }
+
+    /// Queues the snapshots of what each device this one revoked wrote to (recorded when the
+    /// revocation was folded, so they are queued however the revoking call ended), and
+    /// forgets them once queued. Returns how many snapshots were queued.
+    pub fn queue_pending_author_snapshots(&mut self, team: TeamId) -> Result<usize> {
+        let authors: Vec<DeviceId> = self
+            .conn
+            .prepare_cached("SELECT author FROM pending_author_snapshots WHERE team_id = ?1")?
+            .query_map([team.as_bytes().as_slice()], |r| r.get::<_, Vec<u8>>(0))?
+            .map(|r| DeviceId::from_stored(&r?))
+            .collect::<Result<_>>()?;
+        let mut queued = 0;
+        for author in authors {
+            queued += self.queue_snapshots_of_author(team, author)?;
+            self.conn.execute(
+                "DELETE FROM pending_author_snapshots WHERE team_id = ?1 AND author = ?2",
+                params![team.as_bytes().as_slice(), author.as_bytes().as_slice()],
+            )?;
+        }
         Ok(queued)
     }
 

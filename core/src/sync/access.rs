@@ -135,7 +135,9 @@ impl SyncClient {
     async fn pull_membership(&self, team: TeamId) -> Result<()> {
         let base = self.relay_url(team).await?;
         let mut limit = MEMBERSHIP_PAGE;
+        let mut pages_left = super::client::MAX_PAGES_PER_PULL;
         loop {
+            pages_left = pages::one_more(pages_left, "membership")?;
             let (from, staff) = self
                 .store()
                 .run(move |s| Ok((s.membership_next(team)?, !s.access(team)?.is_patient())))
@@ -216,7 +218,9 @@ impl SyncClient {
     async fn pull_key_pages(&self, team: TeamId) -> Result<bool> {
         let base = self.relay_url(team).await?;
         let mut limit = KEYS_PAGE;
+        let mut pages_left = super::client::MAX_PAGES_PER_PULL;
         loop {
+            pages_left = pages::one_more(pages_left, "key bundles")?;
             let after = self.store().run(move |s| s.keys_cursor(team)).await?;
             let asked: Result<(_, KeysPage)> = self
                 .json(
@@ -266,8 +270,9 @@ impl SyncClient {
         }
     }
 
-    /// Appends a membership entry (with its key bundles), re-reading the log once if
-    /// another device appended first.
+    /// Appends a membership entry (with its key bundles), re-reading the log and signing
+    /// again when another device appended first (up to [`APPEND_ATTEMPTS`] times: a
+    /// revocation must land even while a member appends invites as fast as it can).
     async fn append_membership(
         &self,
         team: TeamId,
@@ -278,7 +283,7 @@ impl SyncClient {
         + 'static,
     ) -> Result<()> {
         let base = self.relay_url(team).await?;
-        let mut tried = false;
+        let mut attempt = 0u32;
         loop {
             self.register_team(team).await?;
             self.sync_access(team).await?;
@@ -288,8 +293,9 @@ impl SyncClient {
             // first; the relay delivers them with the Revoke.
             let bundles = match self.stage_excess(&base, team, &entry, bundles).await {
                 Ok(rest) => rest,
-                Err(Error::Relay { code, .. }) if code == "membership_conflict" && !tried => {
-                    tried = true;
+                Err(e) if raced(&e) && attempt < APPEND_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(APPEND_RETRY_DELAY * attempt).await;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -310,8 +316,9 @@ impl SyncClient {
                 .await;
             match result {
                 Ok(_) => return Ok(()),
-                Err(Error::Relay { code, .. }) if code == "membership_conflict" && !tried => {
-                    tried = true;
+                Err(e) if raced(&e) && attempt < APPEND_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(APPEND_RETRY_DELAY * attempt).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -444,36 +451,53 @@ impl SyncClient {
         }
         let accepted = std::sync::Arc::new(std::sync::Mutex::new(None));
         let slot = accepted.clone();
-        self.append_membership(team, move |s| {
-            let r = s.prepare_revocation(team, device)?;
-            let out = (r.entry.clone(), r.bundles.clone(), r.expected_len);
-            if let Ok(mut a) = slot.lock() {
-                *a = Some(r);
+        let appended = self
+            .append_membership(team, move |s| {
+                let r = s.prepare_revocation(team, device)?;
+                let out = (r.entry.clone(), r.bundles.clone(), r.expected_len);
+                if let Ok(mut a) = slot.lock() {
+                    *a = Some(r);
+                }
+                Ok(out)
+            })
+            .await;
+        let revocation = accepted.lock().ok().and_then(|mut a| a.take());
+        let epoch = match (appended, revocation) {
+            (Ok(()), Some(revocation)) => {
+                let epoch = revocation.epoch;
+                self.store()
+                    .run(move |s| s.revocation_accepted(team, &revocation))
+                    .await?;
+                self.sync_access(team).await?;
+                epoch
             }
-            Ok(out)
-        })
-        .await?;
-        let revocation = accepted
-            .lock()
-            .ok()
-            .and_then(|mut a| a.take())
-            .ok_or_else(|| Error::Internal("the revocation was accepted but not kept".into()))?;
-        let epoch = revocation.epoch;
-        self.store()
-            .run(move |s| s.revocation_accepted(team, &revocation))
-            .await?;
-        self.sync_access(team).await?;
+            (Ok(()), None) => {
+                return Err(Error::Internal(
+                    "the revocation was accepted but not kept".into(),
+                ));
+            }
+            (Err(e), _) => {
+                // The answer to the Revoke was lost and the retry found the device revoked
+                // already (by this request, or by another admin): the revocation stands.
+                let revoked = self
+                    .store()
+                    .run(move |s| {
+                        let a = s.access(team)?;
+                        Ok(a.revoked_in.get(&device).copied())
+                    })
+                    .await?;
+                match revoked {
+                    Some(epoch) => epoch,
+                    None => return Err(e),
+                }
+            }
+        };
         tracing::info!(team = %team, device = %device, epoch, "device revoked");
-        // The revocation stands; a failure from here on only delays the snapshots, which the
-        // next sync sends (they are queued in the store).
-        let queued = self
-            .store()
-            .run(move |s| s.queue_snapshots_of_author(team, device))
-            .await?;
-        if queued > 0
-            && let Err(e) = self.sync(team).await
-        {
-            tracing::info!(team = %team, error = %e, queued, "revoked device's documents snapshotted; upload waits for the next sync");
+        // The revocation stands. Folding it queued the snapshots of what `device` wrote
+        // (when this device signed it); a failure from here on only delays their upload to
+        // the next sync.
+        if let Err(e) = self.sync(team).await {
+            tracing::info!(team = %team, error = %e, "the revoked device's documents upload at the next sync");
         }
         Ok(epoch)
     }
@@ -604,6 +628,19 @@ impl SyncClient {
 /// which the relay may hold the entry and the same request may yet succeed.
 /// Entries asked for in one membership page (the relay's default; it caps a page at about
 /// 1 MiB of entries too).
+/// How many times an append is signed again after another device's append got in first
+/// (or, for a revocation, added a recipient it had no bundle for).
+const APPEND_ATTEMPTS: u32 = 5;
+/// The wait before the first retry of an append; each later one waits that much longer.
+const APPEND_RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Whether an append failed because the log moved on under it: read it again and sign
+/// again.
+fn raced(e: &Error) -> bool {
+    matches!(e, Error::Relay { code, .. }
+        if code == "membership_conflict" || code == "missing_key_bundles")
+}
+
 const MEMBERSHIP_PAGE: usize = 500;
 /// Bundles asked for in one key page (the relay's default).
 const KEYS_PAGE: usize = 100;

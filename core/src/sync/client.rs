@@ -189,6 +189,10 @@ enum Failure {
 
 /// JSON bodies are small; anything bigger is not an answer from our relay.
 const MAX_JSON_RESPONSE: usize = 4 * 1024 * 1024;
+/// The most pages one sync reads of a team's envelopes, membership or key bundles: far
+/// more than a real team needs (10,000 pages of 500 envelopes are 5 million), few enough
+/// that a relay answering `more` for ever cannot hold the sync.
+pub(super) const MAX_PAGES_PER_PULL: usize = 10_000;
 /// Refresh a token this long before the relay says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(30);
 
@@ -694,7 +698,9 @@ impl SyncClient {
         };
         let mut cursor = start;
         let mut retried = false;
+        let mut pages_left = MAX_PAGES_PER_PULL;
         loop {
+            pages_left = pages::one_more(pages_left, "pull")?;
             let compact = if bootstrap { "&compact=true" } else { "" };
             let call = Call {
                 method: Method::GET,
@@ -807,7 +813,11 @@ impl SyncClient {
         let snapshots = self
             .inner
             .store
-            .run(move |s| s.queue_snapshots(team, threshold))
+            .run(move |s| {
+                // What a device this one revoked wrote, for devices that had not pulled it.
+                let revoked = s.queue_pending_author_snapshots(team)?;
+                Ok(revoked + s.queue_snapshots(team, threshold)?)
+            })
             .await?;
         let mut report = SyncReport {
             push,

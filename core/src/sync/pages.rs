@@ -8,7 +8,7 @@
 //! page that says "more" must have made progress.
 
 use super::api::bad_response;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Checks a page of items answered to `?after=after` (envelopes, key bundles): their
 /// sequence numbers strictly increase and are all above `after`; `next` is the last one
@@ -81,6 +81,18 @@ pub(crate) fn log_page(
         return Err(bad_response("membership: more promised, nothing delivered"));
     }
     Ok(end)
+}
+
+/// Counts one more page of a pull that may read at most `left` more: a relay that answers
+/// `more` for ever (relabelling what it sent before) cannot hold a sync, and the team's
+/// lock, for good. The next sync carries on from where this one stopped.
+pub(crate) fn one_more(left: usize, what: &str) -> Result<usize> {
+    left.checked_sub(1).ok_or_else(|| {
+        Error::TryAgain(format!(
+            "the relay kept answering more {what} pages than one sync reads; the next sync \
+             carries on"
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -332,7 +332,13 @@ pub async fn append_entry<S: Storage>(
             "genesis and redeem entries have their own routes",
         ));
     }
-    if request.expected_len != member.log.len() {
+    // A Revoke checked against an older log still stands if it applies to the current
+    // one and covers its recipients (checked below): entries carry no link to the one
+    // before, and a member appending invites as fast as it can must not be able to keep a
+    // revocation from ever landing. Anything else was signed for the log it saw.
+    let revoke_on_later_log =
+        matches!(entry.op, Op::Revoke { .. }) && request.expected_len < member.log.len();
+    if request.expected_len != member.log.len() && !revoke_on_later_log {
         return Err(ApiError::new(
             ErrorCode::MembershipConflict,
             format!(

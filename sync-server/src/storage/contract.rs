@@ -844,11 +844,26 @@ pub async fn staged_bundles_wait_for_their_revocation<B: Backend>(backend: &mut 
     assert!(staged(&storage, team.team, admin, x).await.is_empty());
     assert!(staged(&storage, team.team, worker, y).await.is_empty());
 
-    // Staging expires: an hour on, the next staging drops it.
+    // Staging expires: an hour on, the next staging drops it, in any team (a team where
+    // nobody stages again keeps nothing for longer).
     assert_eq!(
         stage(&storage, team.team, admin, z, vec![bundle(a, admin, 8)], t)
             .await
             .unwrap(),
+        1
+    );
+    let other = new_team(&storage, 2).await;
+    assert_eq!(
+        stage(
+            &storage,
+            other.team,
+            other.admin,
+            z,
+            vec![bundle(a, other.admin, 8)],
+            t
+        )
+        .await
+        .unwrap(),
         1
     );
     let later = t + super::STAGED_TTL_MS + 1;
@@ -866,6 +881,11 @@ pub async fn staged_bundles_wait_for_their_revocation<B: Backend>(backend: &mut 
         1
     );
     assert!(staged(&storage, team.team, admin, z).await.is_empty());
+    assert!(
+        staged(&storage, other.team, other.admin, z)
+            .await
+            .is_empty()
+    );
     assert_eq!(staged(&storage, team.team, worker, y).await, [b]);
     storage.close().await.unwrap();
 }

@@ -532,8 +532,8 @@ pub trait Storage: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<PublicKey>>> + Send;
 
     /// Stages key bundles for a revocation that is still to come (see [`Staging`]); drops
-    /// what the sender staged for another commitment, and any of the team's staging older
-    /// than [`STAGED_TTL_MS`]. Returns how many bundles the sender now has staged for
+    /// what the sender staged for another commitment, and any staging (of any team)
+    /// older than [`STAGED_TTL_MS`]. Returns how many bundles the sender now has staged for
     /// `staging.commitment`. [`Error::NoSuchTeam`].
     fn stage_bundles(
         &self,

@@ -31,7 +31,7 @@ use rusqlite::Connection;
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 8;
+pub const VERSION: i64 = 9;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -232,10 +232,24 @@ CREATE TABLE document_authors (
     doc_id  BLOB NOT NULL,
     PRIMARY KEY (team_id, author, doc_id)
 ) WITHOUT ROWID;
+-- A store from before this version knows nothing of who wrote what it already holds: a
+-- device it revokes gets a snapshot of every document of the team, not only of those
+-- document_authors names.
+INSERT INTO meta (key, value) SELECT 'authors_incomplete', x'01' WHERE EXISTS (SELECT 1 FROM teams);
+";
+
+const V9: &str = "
+-- Devices this device revoked whose documents it has still to snapshot (written with the
+-- revocation's fold, so a crash or a lost answer cannot skip them; cleared once queued).
+CREATE TABLE pending_author_snapshots (
+    team_id BLOB NOT NULL,
+    author  BLOB NOT NULL,
+    PRIMARY KEY (team_id, author)
+) WITHOUT ROWID;
 ";
 
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

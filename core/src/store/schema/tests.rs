@@ -557,7 +557,7 @@ fn version_6_store_keeps_its_teams_and_trusts_their_relays_through_the_platform(
 /// folded at its cursor now (the revoked device's envelopes beyond it are refused), keeps
 /// that across opens, and its team and keys are intact.
 #[test]
-fn version_7_store_refuses_a_revoked_devices_envelopes_from_its_cursor_at_upgrade() {
+fn version_7_store_keeps_the_epoch_rule_for_earlier_revocations_and_snapshots_every_document() {
     let dir = tempfile::tempdir().unwrap();
     let keys = MemoryKeyStore::default();
     let device = DeviceId([1; 16]);
@@ -631,35 +631,75 @@ fn version_7_store_refuses_a_revoked_devices_envelopes_from_its_cursor_at_upgrad
     let store = open(dir.path(), &keys);
     assert_eq!(store.epoch(team).unwrap(), 2);
     assert!(store.access(team).unwrap().is_revoked(worker.device));
-    assert_eq!(
-        store
-            .access(team)
-            .unwrap()
-            .refused_after
-            .get(&worker.device),
-        Some(&17),
-        "counted from the cursor at the first open"
-    );
-    // Moving the cursor on and opening again does not move it.
-    store
-        .conn
-        .execute("UPDATE teams SET cursor = 40", [])
-        .unwrap();
+    // Folded before anything recorded where: the worker's envelopes are judged by epoch
+    // only (its earlier work may still be on its way, and no snapshot of it was made).
+    assert!(store.access(team).unwrap().refused_after.is_empty());
     drop(store);
     let store = open(dir.path(), &keys);
-    assert_eq!(
-        store
-            .access(team)
-            .unwrap()
-            .refused_after
-            .get(&worker.device),
-        Some(&17)
-    );
+    assert!(store.access(team).unwrap().refused_after.is_empty());
     let authors: i64 = store
         .conn
         .query_row("SELECT count(*) FROM document_authors", [], |r| r.get(0))
         .unwrap();
     assert_eq!(authors, 0);
+    // Who wrote what it held is unknown: a device this one revokes from now on gets a
+    // snapshot of every document of the team.
+    let incomplete: bool = store
+        .conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'authors_incomplete')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(incomplete);
+}
+
+#[test]
+fn version_8_store_upgrades_with_every_author_known_and_nothing_to_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId([1; 16]);
+    let me = identity_in(&keys, device);
+    let founded = found_team(&me, AT as u64).unwrap();
+    let team = founded.team;
+    {
+        let conn = database_at(dir.path(), &keys, 8, device);
+        conn.execute(
+            "INSERT INTO teams (id, relay_url, created_here, registered, joined_at, role,
+                 membership_len, keys_cursor, cursor, head_seen)
+             VALUES (?1, 'https://relay.example.org', 1, 1, ?2, 'admin', 1, 0, 17, 20)",
+            params![team.as_bytes().as_slice(), AT],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 0, ?2)",
+            params![team.as_bytes().as_slice(), founded.genesis.as_bytes()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO team_keys (team_id, epoch, doc_id, key) VALUES (?1, 1, x'', ?2)",
+            params![
+                team.as_bytes().as_slice(),
+                founded.key.as_bytes().as_slice()
+            ],
+        )
+        .unwrap();
+    }
+    let mut store = open(dir.path(), &keys);
+    assert_eq!(store.team(team).unwrap().cursor, 17);
+    // A store made at version 8 recorded who wrote what from the start.
+    let incomplete: bool = store
+        .conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'authors_incomplete')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!incomplete);
+    // Nothing is waiting to be snapshotted.
+    assert_eq!(store.queue_pending_author_snapshots(team).unwrap(), 0);
 }
 
 #[test]
@@ -667,7 +707,7 @@ fn every_version_has_a_test_here() {
     // A tripwire: a new schema version needs a test above for the version before it, and
     // this fails until the number here is moved with it.
     assert_eq!(
-        VERSION, 8,
+        VERSION, 9,
         "schema version {VERSION}: add a migration test for the version before it"
     );
 }

@@ -561,7 +561,7 @@ fn stage_bundles(conn: &Connection, team: TeamId, staging: &Staging) -> Result<u
     let at = to_sql_int(staging.at_ms);
     conn.prepare_cached(
         "DELETE FROM staged_bundles
-         WHERE team = ?1 AND ((sender = ?2 AND commitment <> ?3) OR staged_at < ?4)",
+         WHERE (team = ?1 AND sender = ?2 AND commitment <> ?3) OR staged_at < ?4",
     )
     .and_then(|mut s| {
         s.execute(params![
