@@ -26,6 +26,8 @@
 //! # }
 //! ```
 
+pub mod postgres;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -58,7 +58,9 @@ use tokio::sync::watch;
 
 pub use axum::body::Bytes;
 
+pub mod postgres;
 pub mod sqlite;
+pub use postgres::PgStorage;
 pub use sqlite::SqliteStorage;
 
 #[cfg(any(test, feature = "contract-tests"))]
@@ -666,6 +668,16 @@ impl TeamHeads {
             }
             grew
         });
+    }
+
+    /// The teams with at least one watcher (a backend whose notifications may have been
+    /// missed publishes their heads again).
+    pub fn watched(&self) -> Vec<TeamId> {
+        self.lock()
+            .iter()
+            .filter(|(_, sender)| sender.receiver_count() > 0)
+            .map(|(team, _)| *team)
+            .collect()
     }
 
     /// Teams with at least one watcher.
