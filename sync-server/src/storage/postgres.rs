@@ -171,7 +171,10 @@ impl PgStorage {
             stats: Stats::default(),
             quota: Mutex::new(TeamQuota::default()),
         });
-        let listener = Listener::start(config, schema.clone(), Arc::clone(&shared)).await?;
+        // Named for its schema, so an operator (or a test) can tell the listeners apart.
+        let mut listening = config;
+        listening.application_name(listener::application_name(&schema));
+        let listener = Listener::start(listening, schema.clone(), Arc::clone(&shared)).await?;
         tracing::info!(schema = %schema, pool_size = options.pool_size, "relay storage: PostgreSQL");
         Ok(PgStorage {
             inner: Arc::new(Inner {

@@ -37,6 +37,19 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts to reconnect.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// The listener connection's `application_name` (PostgreSQL keeps the first 63 bytes).
+pub(super) fn application_name(schema: &str) -> String {
+    let mut name = format!("holdfast-relay listener {schema}");
+    if name.len() > 63 {
+        let mut end = 63;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    name
+}
+
 /// The payload announcing that `team`'s head is `head` in `schema`.
 pub(super) fn payload(team: TeamId, head: u64, schema: &str) -> String {
     format!("{} {head} {schema}", hex::encode(team.0))
