@@ -94,8 +94,14 @@ impl TestSchema {
         );
         let server = server_config();
         let sql = format!("CREATE SCHEMA {name}");
-        run_on_own_thread(execute(server.clone(), sql))
-            .unwrap_or_else(|e| panic!("creating test schema {name}: {e}"));
+        if let Err(e) = run_on_own_thread(execute(server.clone(), sql)) {
+            let cause = std::error::Error::source(&e).map_or(String::new(), |c| format!(": {c}"));
+            panic!(
+                "creating test schema {name} failed: {e}{cause}. Is the PostgreSQL server \
+                 {TEST_POSTGRES} names (or the one these tests started) running, and may its \
+                 role create schemas?"
+            );
+        }
         let mut config = server;
         config.options(format!("-c search_path={name}"));
         TestSchema { name, config }
