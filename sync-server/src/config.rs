@@ -49,6 +49,18 @@ pub struct Config {
     #[arg(long, env = "HOLDFAST_RELAY_DATA", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 
+    /// Where the relay keeps its data: unset, the embedded SQLite file `relay.db` in
+    /// --data-dir; a PostgreSQL URL (`postgres://user:password@host:5432/database`), which
+    /// several relays may share. Prefer the environment variable: it keeps the password out
+    /// of the process list.
+    #[arg(
+        long,
+        env = "HOLDFAST_RELAY_DATABASE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<DatabaseUrl>,
+
     /// The relay's public origin, as devices reach it (e.g. `https://relay.example.org`).
     /// Devices sign it into their login answers; defaults to `http://<listen address>`.
     #[arg(long, env = "HOLDFAST_RELAY_PUBLIC_URL")]
@@ -252,6 +264,16 @@ pub struct Limits {
     /// Read-only database connections (concurrent reads).
     #[arg(long, env = "HOLDFAST_RELAY_READ_CONNECTIONS", default_value_t = 4)]
     pub read_connections: usize,
+
+    /// Connections to PostgreSQL (with --database postgres://…) in the pool: requests using
+    /// the database at once. One more listens for other relays' commits. Keep the sum over
+    /// every relay below the server's `max_connections`.
+    #[arg(
+        long,
+        env = "HOLDFAST_RELAY_DATABASE_POOL_SIZE",
+        default_value_t = crate::storage::postgres::DEFAULT_POOL_SIZE
+    )]
+    pub database_pool_size: usize,
 }
 
 impl Default for Limits {
@@ -283,6 +305,7 @@ impl Default for Limits {
             request_timeout_secs: 60,
             shutdown_timeout_secs: 10,
             read_connections: 4,
+            database_pool_size: crate::storage::postgres::DEFAULT_POOL_SIZE,
         }
     }
 }
@@ -294,6 +317,7 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.into(),
+            database: None,
             public_url: None,
             log_format: LogFormat::Text,
             team_creation: None,
@@ -379,6 +403,10 @@ impl Config {
             "--read-connections must be at least 1",
         )?;
         check(
+            l.database_pool_size >= 1,
+            "--database-pool-size must be at least 1",
+        )?;
+        check(
             self.tls_cert.is_some() == self.tls_key.is_some(),
             "--tls-cert and --tls-key go together",
         )?;
@@ -402,6 +430,73 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen));
         TeamCreationPolicy::resolve(self.team_creation, &self.team_creation_tokens, &origin)
             .map_err(Error::Config)
+    }
+}
+
+/// A PostgreSQL URL (`postgres://` or `postgresql://`), for `--database`. Its `Debug` and
+/// `Display` hide the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL, password included: for connecting, never for printing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = Error;
+
+    fn from_str(url: &str) -> Result<Self> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(Error::Config(
+                "--database must be a PostgreSQL URL (postgres://user:password@host:5432/database); \
+                 leave it unset for the embedded SQLite database in --data-dir"
+                    .into(),
+            ));
+        }
+        url.parse::<tokio_postgres::Config>()
+            .map_err(|e| Error::Config(format!("--database is not a valid PostgreSQL URL: {e}")))?;
+        Ok(DatabaseUrl(url.to_owned()))
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `scheme://user:password@host…`: the password is what lies between the first ':'
+        // after the scheme and the last '@' of the authority.
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("", &self.0));
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        match authority.rsplit_once('@') {
+            Some((user_info, host)) if user_info.contains(':') => {
+                let user = user_info.split(':').next().unwrap_or_default();
+                write!(f, "{scheme}://{user}:***@{host}{}", redact_query(tail))
+            }
+            _ => write!(f, "{scheme}://{authority}{}", redact_query(tail)),
+        }
+    }
+}
+
+/// A URL's path and query with the value of a `password=` parameter hidden.
+fn redact_query(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_owned();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => param.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", params.join("&"))
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({self})")
     }
 }
 
@@ -597,6 +692,53 @@ mod tests {
             let err = with(bad).unwrap_err().to_string();
             assert!(err.contains(hint), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn the_database_is_sqlite_unless_a_postgres_url_is_given() {
+        let config = Config::try_parse_from(["holdfast-relay"]).unwrap();
+        assert_eq!(config.database, None);
+        assert_eq!(config.limits.database_pool_size, 16);
+        let url = "postgres://relay:s3cret@db.example.org:5432/holdfast?sslmode=disable";
+        let config = Config::try_parse_from([
+            "holdfast-relay",
+            "--database",
+            url,
+            "--database-pool-size",
+            "32",
+        ])
+        .unwrap();
+        config.validate().unwrap();
+        let database = config.database.as_ref().unwrap();
+        assert_eq!(database.expose(), url);
+        assert_eq!(config.limits.database_pool_size, 32);
+        for printed in [format!("{config:?}"), database.to_string()] {
+            assert!(!printed.contains("s3cret"), "{printed}");
+            assert!(
+                printed.contains("relay:***@db.example.org:5432/holdfast"),
+                "{printed}"
+            );
+        }
+        let in_query: DatabaseUrl = "postgresql://relay@db/holdfast?password=s3cret&user=relay"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            in_query.to_string(),
+            "postgresql://relay@db/holdfast?password=***&user=relay"
+        );
+        for bad in ["sqlite:relay.db", "mysql://db/holdfast", "relay.db", ""] {
+            let err = Config::try_parse_from(["holdfast-relay", "--database", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("PostgreSQL URL"), "{bad}: {err}");
+        }
+        let err = Config::try_parse_from(["holdfast-relay", "--database", "postgres://db:x/h"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a valid PostgreSQL URL"), "{err}");
+        let mut none = Config::new("x");
+        none.limits.database_pool_size = 0;
+        assert!(matches!(none.validate(), Err(Error::Config(m)) if m.contains("pool")));
     }
 
     #[test]

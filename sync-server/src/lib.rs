@@ -9,7 +9,8 @@
 //! come from `holdfast-protocol` (see docs/PROTOCOL.md).
 //!
 //! The relay is a library: [`app`] builds the router over an [`AppState`], [`serve`] runs
-//! it on the embedded SQLite backend, [`serve_with`] on any [`Storage`]; `main.rs` only
+//! it on the backend the configuration names (the embedded SQLite database, or PostgreSQL
+//! with `--database postgres://…`), [`serve_with`] on any [`Storage`]; `main.rs` only
 //! parses flags, sets up logging and waits for SIGTERM/SIGINT.
 //!
 //! With `--tls-cert` and `--tls-key` ([`Config::tls_cert`]) the relay serves HTTPS and WSS
@@ -96,7 +97,7 @@ use tokio::task::JoinHandle;
 
 pub use auth::{Authenticated, TOKEN_KEY_FILE, TeamMember, TokenError, TokenKey};
 // Limits fixed in the routes (not flags): docs/PROTOCOL.md states them, and a test checks it.
-pub use config::{Config, Limits, LogFormat};
+pub use config::{Config, DatabaseUrl, Limits, LogFormat};
 pub use error::{ApiError, Error, ErrorCode, INTERNAL_MESSAGE, Result};
 pub use routes::MAX_JSON_BODY;
 pub use routes::access::{
@@ -104,7 +105,7 @@ pub use routes::access::{
 };
 pub use routes::live::PING_INTERVAL;
 pub use state::AppState;
-pub use storage::{SqliteStorage, Storage};
+pub use storage::{PgStorage, SqliteStorage, Storage};
 pub use team_creation::{CreationToken, TeamCreation, TeamCreationPolicy};
 
 /// The relay's router over `state`: every route, with its middleware.
@@ -112,9 +113,18 @@ pub fn app<S: Storage>(state: AppState<S>) -> Router {
     routes::router(state)
 }
 
-/// Starts the relay on the embedded SQLite backend in `config.data_dir`.
+/// Starts the relay on the backend `config.database` names: PostgreSQL for a `postgres://`
+/// URL, otherwise the embedded SQLite database in `config.data_dir`.
 pub async fn serve(config: Config) -> Result<RunningRelay> {
     config.validate()?;
+    if let Some(url) = &config.database {
+        let options = storage::postgres::PgOptions {
+            pool_size: config.limits.database_pool_size,
+        };
+        tracing::info!(database = %url, "connecting to PostgreSQL");
+        let storage = PgStorage::open_with(url.expose(), options).await?;
+        return serve_with(config, storage).await;
+    }
     prepare_data_dir(&config.data_dir)?;
     let path = storage::sqlite::database_path(&config.data_dir);
     let options = storage::sqlite::SqliteOptions {

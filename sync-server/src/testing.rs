@@ -26,6 +26,8 @@
 //! # }
 //! ```
 
+pub mod postgres;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,7 +57,8 @@ pub struct TestRelay {
     origin: String,
     /// What it was started with; `listen` is the address it got, to restart on.
     config: Config,
-    /// Whether [`TestRelay::restart`] can reopen its storage (SQLite in the data folder).
+    /// Whether [`TestRelay::restart`] can reopen its storage (SQLite in the data folder, or
+    /// the PostgreSQL database it was given).
     restartable: bool,
     /// The TLS certificate and key files, when it terminates TLS.
     tls: Option<TlsFiles>,
@@ -115,6 +118,17 @@ impl TestRelayBuilder {
         self
     }
 
+    /// Stores into the PostgreSQL database at `url` (as `--database` would), rather than
+    /// SQLite in the data folder; [`postgres::TestSchema::url`] gives one of the test's own.
+    /// Panics on a URL the relay would refuse.
+    pub fn database(mut self, url: &str) -> Self {
+        self.config.database = Some(
+            url.parse()
+                .unwrap_or_else(|e| panic!("a database URL the relay accepts: {e}")),
+        );
+        self
+    }
+
     /// Keeps the data in `dir` (created if missing) rather than in a temporary folder.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
@@ -128,7 +142,8 @@ impl TestRelayBuilder {
         self
     }
 
-    /// Starts the relay on SQLite in its data folder. Call from inside a tokio runtime.
+    /// Starts the relay on SQLite in its data folder (or on the [database](Self::database)
+    /// it was given). Call from inside a tokio runtime.
     pub async fn start(self) -> TestRelay {
         let (config, temp) = self.prepare();
         let (rt, running) = serve_in(crate::serve(config.clone())).await;

@@ -185,6 +185,7 @@ fn in_the_code() -> BTreeMap<&'static str, Value> {
             secs(l.shutdown_timeout_secs),
         ),
         ("Limits::read_connections", count(l.read_connections)),
+        ("Limits::database_pool_size", count(l.database_pool_size)),
     ];
     let mut map = BTreeMap::new();
     for (name, value) in relay {
@@ -366,6 +367,7 @@ fn the_readme_flag_table_is_the_relays() {
     );
     // Rows whose default is not a number, said in words.
     let in_words = [
+        "--database",
         "--team-creation",
         "--team-creation-token",
         "--trusted-proxy",

@@ -7,9 +7,9 @@
 //! every future can cross threads) and is used **generically**: the app state is
 //! `AppState<S: Storage>` and every handler is monomorphised for the backend. That keeps
 //! the hot path free of boxing and dynamic dispatch and lets a backend return its own
-//! future types. The price is that a backend is chosen at compile time per binary, which
-//! is what a relay wants anyway (`holdfast-relay` uses [`SqliteStorage`]; a PostgreSQL
-//! build would instantiate the same `app::<PgStorage>`).
+//! future types. The backend is chosen at start-up: [`crate::serve`] instantiates
+//! `serve_with::<SqliteStorage>` or `serve_with::<PgStorage>` from `--database`, so the
+//! binary holds both monomorphised copies and no request pays for the choice.
 //!
 //! The trait is deliberately narrow and speaks the relay's words, not SQL:
 //!
@@ -31,20 +31,28 @@
 //! Every method is durable before it returns `Ok`: an acknowledged envelope survives a
 //! crash or power loss.
 //!
-//! # How a PostgreSQL backend fits
+//! # The backends
 //!
-//! `PgStorage` would hold a connection pool and implement each method with one
-//! transaction: `push` does `SELECT head FROM teams WHERE id = $1 FOR UPDATE`, then
-//! `INSERT … ON CONFLICT (id) DO NOTHING` per envelope (or one multi-row insert), checks
-//! the quota against the locked row's counts, then `UPDATE teams SET head, envelope_bytes`,
-//! then `COMMIT` followed by `NOTIFY holdfast_heads, '<team>:<head>'`.
-//! The row lock serialises pushes per team (sequence numbers stay gap-free) while pushes to
-//! different teams run in parallel, and PostgreSQL already groups concurrent commits into
-//! one WAL flush, so the explicit writer thread of the SQLite backend is not needed. Each
-//! relay process runs one `LISTEN holdfast_heads` task that calls [`TeamHeads::publish`],
-//! so live clients on every process see every commit. The contract suite in
-//! `storage::contract` (feature `contract-tests`) is what such a backend must pass: its
-//! tests invoke `holdfast_relay::storage_contract_tests!(…)` once and get every check.
+//! - [`SqliteStorage`] ([`sqlite`]), the default: one file in the data directory, one
+//!   writer thread that group-commits whatever is queued and numbers envelopes itself.
+//! - [`PgStorage`] ([`postgres`], `--database postgres://…`), for several relays on one
+//!   database: a connection pool and one transaction per request. A push does
+//!   `SELECT … FROM teams WHERE id = $1 FOR UPDATE`, looks its ids up in one query,
+//!   checks the quota against the locked row's counts, inserts the new envelopes in one
+//!   multi-row `INSERT … SELECT FROM unnest(…)`, updates the head, and calls
+//!   `pg_notify('holdfast_heads', …)`, which PostgreSQL delivers at `COMMIT`. The row lock
+//!   serialises pushes per team (sequence numbers stay gap-free, and a number is never
+//!   visible before a lower one: no puller skips an envelope), while pushes to different
+//!   teams run in parallel and PostgreSQL groups their commits into one WAL flush. Each
+//!   relay process runs one `LISTEN holdfast_heads` task that calls [`TeamHeads::publish`],
+//!   so live clients on every relay see every commit; after a lost connection it
+//!   reconnects and republishes the heads of every watched team. Its schema has versioned
+//!   migrations of its own, applied under an advisory lock.
+//!
+//! The contract suite in `storage::contract` (feature `contract-tests`) is what every
+//! backend passes: a backend's tests invoke `holdfast_relay::storage_contract_tests!(…)`
+//! once and get every check (the PostgreSQL backend runs each in a schema of its own on a
+//! private server; see `testing::postgres`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -58,7 +66,9 @@ use tokio::sync::watch;
 
 pub use axum::body::Bytes;
 
+pub mod postgres;
 pub mod sqlite;
+pub use postgres::PgStorage;
 pub use sqlite::SqliteStorage;
 
 #[cfg(any(test, feature = "contract-tests"))]
@@ -666,6 +676,16 @@ impl TeamHeads {
             }
             grew
         });
+    }
+
+    /// The teams with at least one watcher (a backend whose notifications may have been
+    /// missed publishes their heads again).
+    pub fn watched(&self) -> Vec<TeamId> {
+        self.lock()
+            .iter()
+            .filter(|(_, sender)| sender.receiver_count() > 0)
+            .map(|(team, _)| *team)
+            .collect()
     }
 
     /// Teams with at least one watcher.

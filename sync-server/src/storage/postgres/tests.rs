@@ -1,0 +1,406 @@
+//! The storage contract on PostgreSQL, each check in a schema of its own, and what only
+//! several relays on one database can show.
+
+use super::*;
+use crate::storage::contract::Backend;
+use crate::testing::postgres::TestSchema;
+
+/// A fresh schema; reopening connects to the same one.
+struct TempPg {
+    schema: TestSchema,
+}
+
+impl TempPg {
+    fn new() -> Self {
+        TempPg {
+            schema: TestSchema::new(),
+        }
+    }
+}
+
+/// Small pools: the suite runs two checks at once per core.
+const TEST_POOL: PgOptions = PgOptions { pool_size: 4 };
+
+impl Backend for TempPg {
+    type Storage = PgStorage;
+
+    async fn open(&mut self) -> PgStorage {
+        PgStorage::connect(self.schema.config(), TEST_POOL)
+            .await
+            .unwrap()
+    }
+
+    async fn reopen(&mut self, storage: PgStorage) -> PgStorage {
+        storage.close().await.unwrap();
+        drop(storage);
+        self.open().await
+    }
+}
+
+// Every check of the storage contract, one test each.
+crate::storage_contract_tests!(TempPg::new());
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use holdfast_protocol::Kind;
+
+use crate::storage::contract::{self, RECEIVED_MS};
+
+/// Two relays' storage on one schema, as two processes sharing a database would have.
+async fn two_relays(schema: &TestSchema, pool_size: usize) -> (PgStorage, PgStorage) {
+    let options = PgOptions { pool_size };
+    let (a, b) = tokio::join!(
+        PgStorage::connect(schema.config(), options),
+        PgStorage::connect(schema.config(), options),
+    );
+    (a.unwrap(), b.unwrap())
+}
+
+/// A connection to the schema, for looking behind the backend's back.
+async fn raw(schema: &TestSchema) -> tokio_postgres::Client {
+    let (client, connection) = schema
+        .config()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+async fn changed(watch: &mut tokio::sync::watch::Receiver<u64>, want: u64, within: Duration) {
+    tokio::time::timeout(within, watch.wait_for(|head| *head >= want))
+        .await
+        .unwrap_or_else(|_| panic!("head {want} not published within {within:?}"))
+        .unwrap();
+}
+
+/// Many tasks push to one team through two relays at once while a device pulls through
+/// one of them, moving its cursor only to the end of each page it gets: every sequence
+/// number from 1 to N is given out exactly once, and the puller sees every one of them in
+/// order, never a number before a lower one is visible (which would make it skip that one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_pushing_at_once_give_every_number_once_and_a_puller_skips_none() {
+    const TASKS: u64 = 8;
+    const PUSHES: u64 = 25;
+    const PER_PUSH: u64 = 4;
+    let schema = TestSchema::new();
+    let (a, b) = two_relays(&schema, 6).await;
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let team = contract::new_team(&*a, 1).await;
+    let doc = DocumentId([0xd0; 16]);
+
+    let mut pushers = Vec::new();
+    for task in 0..TASKS {
+        let relay = Arc::clone(if task % 2 == 0 { &a } else { &b });
+        let team = team.clone();
+        pushers.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for push in 0..PUSHES {
+                let salt = (task * PUSHES + push) * PER_PUSH;
+                let mut batch: Vec<NewEnvelope> = (0..PER_PUSH)
+                    .map(|i| {
+                        contract::envelope(
+                            team.team,
+                            team.admin,
+                            doc,
+                            Kind::ChangeBatch,
+                            0,
+                            salt + i,
+                        )
+                    })
+                    .collect();
+                // Every other push also repeats an envelope another task pushed.
+                if push % 2 == 1 && salt >= PER_PUSH {
+                    batch.push(contract::envelope(
+                        team.team,
+                        team.admin,
+                        doc,
+                        Kind::ChangeBatch,
+                        0,
+                        salt - PER_PUSH,
+                    ));
+                }
+                let pushed = relay.push(team.team, batch, RECEIVED_MS).await.unwrap();
+                got.extend(
+                    pushed
+                        .envelopes
+                        .iter()
+                        .filter(|p| !p.duplicate)
+                        .map(|p| p.seq),
+                );
+            }
+            got
+        }));
+    }
+
+    let total = TASKS * PUSHES * PER_PUSH;
+    let puller = {
+        let relay = Arc::clone(&b);
+        let team = team.team;
+        tokio::spawn(async move {
+            let mut cursor = 0;
+            let mut seen = Vec::new();
+            while cursor < total {
+                let page = relay
+                    .pull(
+                        team,
+                        PullRequest {
+                            after: cursor,
+                            limit: 7,
+                            max_bytes: usize::MAX,
+                            compact: false,
+                            document: None,
+                        },
+                    )
+                    .await
+                    .unwrap();
+                for (seq, _) in &page.envelopes {
+                    // Not filtered: a page holds every number after the cursor, in order.
+                    assert_eq!(*seq, cursor + 1, "the puller would skip {}", cursor + 1);
+                    cursor = *seq;
+                    seen.push(*seq);
+                }
+                assert_eq!(page.next, cursor);
+                if page.envelopes.is_empty() {
+                    tokio::task::yield_now().await;
+                }
+            }
+            seen
+        })
+    };
+
+    let mut given: BTreeSet<u64> = BTreeSet::new();
+    for pusher in pushers {
+        for seq in pusher.await.unwrap() {
+            assert!(given.insert(seq), "sequence number {seq} given out twice");
+        }
+    }
+    assert_eq!(given, (1..=total).collect::<BTreeSet<_>>());
+    let seen = tokio::time::timeout(Duration::from_secs(60), puller)
+        .await
+        .expect("the puller reaches the head")
+        .unwrap();
+    assert_eq!(seen, (1..=total).collect::<Vec<_>>());
+    assert_eq!(a.head(team.team).await.unwrap(), Some(total));
+    assert_eq!(b.head(team.team).await.unwrap(), Some(total));
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+/// A commit through one relay wakes the watchers of the team on another (LISTEN/NOTIFY),
+/// and only the team's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_through_one_relay_is_published_on_the_other() {
+    let schema = TestSchema::new();
+    let (a, b) = two_relays(&schema, 2).await;
+    let team = contract::new_team(&a, 1).await;
+    let other = contract::new_team(&a, 2).await;
+    let mut watch = b.heads().subscribe(team.team);
+    let other_watch = b.heads().subscribe(other.team);
+    let batch = (0..3)
+        .map(|salt| {
+            contract::envelope(
+                team.team,
+                team.admin,
+                DocumentId([1; 16]),
+                Kind::ChangeBatch,
+                0,
+                salt,
+            )
+        })
+        .collect();
+    a.push(team.team, batch, RECEIVED_MS).await.unwrap();
+    changed(&mut watch, 3, Duration::from_secs(5)).await;
+    assert_eq!(*watch.borrow_and_update(), 3);
+    assert!(!other_watch.has_changed().unwrap());
+
+    // Another schema on the same database (another deployment) is not this one's news.
+    let elsewhere_schema = TestSchema::new();
+    let elsewhere = PgStorage::connect(elsewhere_schema.config(), TEST_POOL)
+        .await
+        .unwrap();
+    let theirs = contract::new_team(&elsewhere, 1).await;
+    let batch = (10..15)
+        .map(|salt| {
+            contract::envelope(
+                theirs.team,
+                theirs.admin,
+                DocumentId([1; 16]),
+                Kind::ChangeBatch,
+                0,
+                salt,
+            )
+        })
+        .collect();
+    elsewhere
+        .push(theirs.team, batch, RECEIVED_MS)
+        .await
+        .unwrap();
+    // Give a stray notification time to arrive, then make sure none did.
+    let one_more = vec![contract::envelope(
+        team.team,
+        team.admin,
+        DocumentId([1; 16]),
+        Kind::ChangeBatch,
+        0,
+        99,
+    )];
+    a.push(team.team, one_more, RECEIVED_MS).await.unwrap();
+    changed(&mut watch, 4, Duration::from_secs(5)).await;
+    assert_eq!(
+        *watch.borrow_and_update(),
+        4,
+        "not 5: that was another schema"
+    );
+    for storage in [a, b, elsewhere] {
+        storage.close().await.unwrap();
+    }
+}
+
+/// When a relay's listening connection is cut, it reconnects and publishes the head of
+/// every watched team, so a commit made while it was not listening still reaches its
+/// watchers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_listener_reconnects_and_publishes_what_it_missed() {
+    let schema = TestSchema::new();
+    let (a, b) = two_relays(&schema, 2).await;
+    let team = contract::new_team(&a, 1).await;
+    let mut watch = b.heads().subscribe(team.team);
+    let admin = raw(&schema).await;
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&listener::application_name(schema.name())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cut.len(), 2, "both relays' listeners were cut");
+    let batch = (0..2)
+        .map(|salt| {
+            contract::envelope(
+                team.team,
+                team.admin,
+                DocumentId([1; 16]),
+                Kind::ChangeBatch,
+                0,
+                salt,
+            )
+        })
+        .collect();
+    a.push(team.team, batch, RECEIVED_MS).await.unwrap();
+    changed(&mut watch, 2, Duration::from_secs(30)).await;
+    // Listening again: the next commit is announced as usual.
+    let more = vec![contract::envelope(
+        team.team,
+        team.admin,
+        DocumentId([1; 16]),
+        Kind::ChangeBatch,
+        0,
+        7,
+    )];
+    a.push(team.team, more, RECEIVED_MS).await.unwrap();
+    changed(&mut watch, 3, Duration::from_secs(5)).await;
+    let listening: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&listener::application_name(schema.name())],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(listening, 2);
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+async fn versions(client: &tokio_postgres::Client) -> Vec<i32> {
+    client
+        .query("SELECT version FROM holdfast_schema ORDER BY version", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<_, i32>(0))
+        .collect()
+}
+
+/// Relays starting at once on a new database migrate it once; starting again changes
+/// nothing; a database from a newer relay is refused untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_starting_at_once_migrate_once_and_a_newer_schema_is_refused() {
+    let schema = TestSchema::new();
+    let options = PgOptions { pool_size: 1 };
+    let (a, b, c) = tokio::join!(
+        PgStorage::connect(schema.config(), options),
+        PgStorage::connect(schema.config(), options),
+        PgStorage::connect(schema.config(), options),
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let admin = raw(&schema).await;
+    assert_eq!(
+        versions(&admin).await,
+        (1..=schema::VERSION).collect::<Vec<_>>()
+    );
+    assert_eq!(schema::version(&admin).await.unwrap(), schema::VERSION);
+    // What one wrote, the others read.
+    let team = contract::new_team(&a, 1).await;
+    assert_eq!(b.head(team.team).await.unwrap(), Some(0));
+    assert!(matches!(
+        c.create_team(team.clone()).await,
+        Err(Error::TeamExists(_))
+    ));
+    for storage in [a, b, c] {
+        storage.close().await.unwrap();
+    }
+    let again = PgStorage::connect(schema.config(), options).await.unwrap();
+    again.close().await.unwrap();
+    assert_eq!(versions(&admin).await.len(), schema::VERSION as usize);
+
+    admin
+        .execute(
+            "INSERT INTO holdfast_schema (version) VALUES ($1)",
+            &[&(schema::VERSION + 1)],
+        )
+        .await
+        .unwrap();
+    let newer = PgStorage::connect(schema.config(), options).await;
+    let err = newer.map(drop).unwrap_err().to_string();
+    assert!(err.contains("newer"), "{err}");
+    assert_eq!(
+        schema::version(&admin).await.unwrap(),
+        schema::VERSION + 1,
+        "untouched"
+    );
+}
+
+/// Values the backend cannot have written (ids of the wrong length, an epoch past u32) are errors, not panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_stored_values_are_errors_not_panics() {
+    let schema = TestSchema::new();
+    let storage = PgStorage::connect(schema.config(), TEST_POOL)
+        .await
+        .unwrap();
+    let team = contract::new_team(&storage, 1).await;
+    let admin = raw(&schema).await;
+    admin
+        .batch_execute(
+            "UPDATE teams SET epoch = 4294967296;
+             UPDATE devices SET added_by = '\\x01';
+             UPDATE membership SET subject = '\\x0102'",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        storage.team(team.team).await,
+        Err(Error::Backend(_))
+    ));
+    assert!(matches!(
+        storage.devices(team.team).await,
+        Err(Error::Backend(_))
+    ));
+    assert!(matches!(
+        storage.membership(team.team, 0).await,
+        Err(Error::Backend(_))
+    ));
+    storage.close().await.unwrap();
+}
