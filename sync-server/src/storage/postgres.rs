@@ -653,7 +653,7 @@ async fn stage_bundles(
     let commitment = &staging.commitment[..];
     tx.execute(
         "DELETE FROM staged_bundles
-         WHERE team = $1 AND ((sender = $2 AND commitment <> $3) OR staged_at < $4)",
+         WHERE (team = $1 AND sender = $2 AND commitment <> $3) OR staged_at < $4",
         &[
             &id,
             &sender,
