@@ -51,11 +51,18 @@ impl Log {
     fn push(&mut self, d: &mut Device, team: TeamId) -> usize {
         d.store.seal_outbox(team).unwrap();
         let pending = d.store.pending_envelopes(team, 1000, usize::MAX).unwrap();
-        let ids: Vec<EnvelopeId> = pending.iter().map(|p| p.id).collect();
+        let mut acked = Vec::new();
         for p in pending {
             self.append(p.bytes);
+            let seq = self
+                .items
+                .iter()
+                .find(|(_, b)| EnvelopeId::of(b) == p.id)
+                .map(|(s, _)| *s)
+                .unwrap();
+            acked.push((p.id, seq));
         }
-        d.store.acknowledge(team, &ids).unwrap()
+        d.store.acknowledge(team, &acked).unwrap()
     }
 
     fn page(&self, after: u64) -> PullPage {
@@ -196,13 +203,15 @@ fn the_outbox_is_sealed_once_and_retries_resend_identical_envelopes() {
     );
     // Unknown ids are ignored; acknowledged ones go with their outbox rows.
     assert_eq!(
-        a.store.acknowledge(team, &[EnvelopeId([9; 32])]).unwrap(),
+        a.store
+            .acknowledge(team, &[(EnvelopeId([9; 32]), 1)])
+            .unwrap(),
         0
     );
-    assert_eq!(a.store.acknowledge(team, &[first[0].id]).unwrap(), 1);
+    assert_eq!(a.store.acknowledge(team, &[(first[0].id, 1)]).unwrap(), 1);
     let status = a.store.sync_status(team).unwrap();
     assert!(status.pending_outbox > 0 && !status.everything_uploaded);
-    assert_eq!(a.store.acknowledge(team, &[first[1].id]).unwrap(), 1);
+    assert_eq!(a.store.acknowledge(team, &[(first[1].id, 2)]).unwrap(), 1);
     let status = a.store.sync_status(team).unwrap();
     assert_eq!(status.pending_outbox, 0);
     assert!(status.everything_uploaded);

@@ -32,6 +32,15 @@ pub const PAGE_HEADER_LEN: usize = 4 + 8 + 1 + 4;
 /// Bytes a pull page adds per item: sequence number and length.
 pub const PAGE_ITEM_OVERHEAD: usize = 8 + 4;
 
+/// The response header of a pull asked with `check=N`: the hex id of the team's envelope
+/// at sequence number `N`, or `none` when the relay holds none there (for a patient, none
+/// of its plan). A device asks for the last number it holds an id for, and tells from the
+/// answer whether the relay still holds the history it was given (a relay database
+/// restored from a backup holds a prefix of it, then reuses the later numbers).
+pub const CHECK_HEADER: &str = "holdfast-check";
+/// The most sequence numbers one `GET /v1/teams/{team}/envelopes/ids` asks about.
+pub const MAX_IDS_PER_REQUEST: usize = 256;
+
 /// Encodes push batches; decode them with [`PushBatchRef::decode`].
 #[derive(Debug)]
 pub enum PushBatch {}

@@ -79,8 +79,9 @@ pub use auth::{
     verify_auth,
 };
 pub use batch::{
-    MAX_BATCH, MAX_PAGE_BYTES, MAX_PUSH_BYTES, PAGE_HEADER_LEN, PAGE_ITEM_OVERHEAD, PULL_MAGIC,
-    PUSH_CONTEXT, PUSH_HEADER_LEN, PUSH_MAGIC, PullPage, PushBatch, PushBatchRef,
+    CHECK_HEADER, MAX_BATCH, MAX_IDS_PER_REQUEST, MAX_PAGE_BYTES, MAX_PUSH_BYTES, PAGE_HEADER_LEN,
+    PAGE_ITEM_OVERHEAD, PULL_MAGIC, PUSH_CONTEXT, PUSH_HEADER_LEN, PUSH_MAGIC, PullPage, PushBatch,
+    PushBatchRef,
 };
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock, system_clock};
 pub use envelope::{

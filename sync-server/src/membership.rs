@@ -577,6 +577,14 @@ mod tests {
         ) -> storage::Result<u64> {
             self.inner.document_head(team, document).await
         }
+        async fn envelope_ids(
+            &self,
+            team: TeamId,
+            seqs: Vec<u64>,
+            document: Option<holdfast_protocol::DocumentId>,
+        ) -> storage::Result<Vec<Option<holdfast_protocol::EnvelopeId>>> {
+            self.inner.envelope_ids(team, seqs, document).await
+        }
         async fn team(&self, team: TeamId) -> storage::Result<Option<storage::TeamInfo>> {
             self.inner.team(team).await
         }

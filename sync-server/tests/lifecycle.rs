@@ -330,6 +330,14 @@ impl Storage for Hooked {
     ) -> storage::Result<u64> {
         self.inner.document_head(team, document).await
     }
+    async fn envelope_ids(
+        &self,
+        team: TeamId,
+        seqs: Vec<u64>,
+        document: Option<holdfast_protocol::DocumentId>,
+    ) -> storage::Result<Vec<Option<holdfast_protocol::EnvelopeId>>> {
+        self.inner.envelope_ids(team, seqs, document).await
+    }
     fn set_team_quota(&self, quota: storage::TeamQuota) {
         self.inner.set_team_quota(quota);
     }

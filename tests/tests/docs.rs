@@ -78,6 +78,7 @@ fn in_the_code() -> BTreeMap<&'static str, Value> {
             "MAX_BUNDLES_PER_REQUEST",
             count(protocol::MAX_BUNDLES_PER_REQUEST),
         ),
+        ("MAX_IDS_PER_REQUEST", count(protocol::MAX_IDS_PER_REQUEST)),
         (
             "MAX_KEYS_REQUEST_BYTES",
             bytes(protocol::MAX_KEYS_REQUEST_BYTES),

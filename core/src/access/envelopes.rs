@@ -151,6 +151,13 @@ pub struct OpenedPage {
     pub blocked: Option<u64>,
     /// The relay has more after `next`.
     pub more: bool,
+    /// The sequence number and id of the page's last envelope up to `next`, whatever
+    /// became of it: what the device records to check later that the relay still holds
+    /// this history.
+    pub checkpoint: Option<(u64, EnvelopeId)>,
+    /// The documents of this device's own envelopes on the page, with their sequence
+    /// numbers (already applied here; the numbers say what a restored relay lost).
+    pub own_docs: Vec<(DocumentId, u64)>,
 }
 
 /// Checks and opens every envelope of `page` pulled for `team` after `cursor`.
@@ -203,8 +210,11 @@ pub fn open_page(
                 reason: format!("it belongs to team {}, not this team", h.team),
             });
         }
+        // Where the page ends, unless it stops before this envelope (below).
+        let before = out.checkpoint.replace((*seq, id));
         if author == me {
             out.own += 1;
+            out.own_docs.push((doc, *seq));
             continue;
         }
         if h.kind == Kind::KeyMaterial {
@@ -222,6 +232,7 @@ pub fn open_page(
             out.next = seq.saturating_sub(1).max(cursor);
             out.more = false;
             out.blocked = Some(*seq);
+            out.checkpoint = before;
             break;
         };
         if h.kind == Kind::Snapshot && roster.patients.contains(&author) {
@@ -257,6 +268,7 @@ pub fn open_page(
                 out.next = seq.saturating_sub(1).max(cursor);
                 out.more = false;
                 out.blocked = Some(*seq);
+                out.checkpoint = before;
                 break;
             }
         };

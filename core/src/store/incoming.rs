@@ -105,6 +105,16 @@ impl Store {
             ..PageOutcome::default()
         };
 
+        // What this page says the relay holds: its last envelope's id, and each document's
+        // highest sequence number here (own envelopes included).
+        let checkpoint = page.checkpoint;
+        let seen: Vec<(DocumentId, u64)> = page
+            .items
+            .iter()
+            .map(|i| (i.doc, i.seq))
+            .chain(page.own_docs.iter().copied())
+            .filter(|(_, seq)| *seq > cursor)
+            .collect();
         // Group by document, in sequence order.
         let mut groups: Vec<(DocumentId, Vec<Opened>)> = Vec::new();
         for item in page.items.into_iter().filter(|i| i.seq > cursor) {
@@ -244,6 +254,10 @@ impl Store {
                 ])?;
                 tracing::warn!(team = %team, envelope = %r.id, seq = r.seq, reason = %r.reason, "envelope refused");
             }
+        }
+        super::checkpoints::record_document_seqs(&tx, team, seen)?;
+        if let Some((seq, id)) = checkpoint.filter(|(seq, _)| *seq > cursor && *seq <= next) {
+            super::checkpoints::record_checkpoint(&tx, team, seq, id)?;
         }
         let next_i = i64::try_from(next).unwrap_or(i64::MAX);
         tx.execute(

@@ -20,12 +20,14 @@
 //! | `index.rs` | the derived indexes: caseload, directory search (FTS5) |
 //! | `events.rs` | what observers are told ([`StoreEvent`]) |
 //! | `teams.rs`, `outbox.rs`, `incoming.rs` | sync's state: teams and their cursors, outbox changes sealed exactly once into envelopes kept until the relay acknowledges them, pulled pages applied in one transaction each |
+//! | `checkpoints.rs` | what the relay said it holds (envelope ids at some sequence numbers, each document's highest number here), to notice a relay restored from a backup and upload again what it lost |
 //! | `access.rs` | the queries behind access (membership, keys, held redeems); the rules are [`crate::access`] |
 //!
 //! The network side is [`crate::sync`]; it depends on the store, never the other way.
 
 mod access;
 mod cases;
+mod checkpoints;
 mod directory;
 mod documents;
 mod events;
@@ -46,6 +48,7 @@ use holdfast_protocol::SharedClock;
 use serde::{Deserialize, Serialize};
 
 pub use cases::{IfDuplicate, NewCase};
+pub use checkpoints::Restarted;
 pub use events::StoreEvent;
 pub use export::Export;
 pub use incoming::PageOutcome;

@@ -8,7 +8,7 @@
 //! deduplicates by SHA-256 id, stores each once.
 
 use holdfast_protocol::{EnvelopeId, Header, Kind, MAX_PLAINTEXT, SystemRandom, seal};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
@@ -80,7 +80,7 @@ impl Store {
     /// The keys and the current epoch to seal `team`'s envelopes with. Refuses while this
     /// device lacks the current epoch's keys (after a revocation, until they arrive), and
     /// for a team kept from before signed membership.
-    fn sealing_keys(&self, team: TeamId) -> Result<(TeamKeys, u32)> {
+    pub(super) fn sealing_keys(&self, team: TeamId) -> Result<(TeamKeys, u32)> {
         let epoch = self.epoch(team)?;
         let keys = self.team_keys(team)?.clone();
         Ok((keys, epoch))
@@ -249,27 +249,40 @@ impl Store {
         Ok(out)
     }
 
-    /// Forgets the envelopes the relay has acknowledged (stored durably) and the outbox
-    /// changes they carry, in one transaction. Ids this device does not hold are ignored.
-    /// Returns how many envelopes were acknowledged.
-    pub fn acknowledge(&mut self, team: TeamId, ids: &[EnvelopeId]) -> Result<usize> {
+    /// Forgets the envelopes the relay has acknowledged (stored durably, each at the
+    /// sequence number given with it) and the outbox changes they carry, in one
+    /// transaction, and notes what the relay now holds (see [`super::checkpoints`]). Ids
+    /// this device does not hold are ignored. Returns how many envelopes were acknowledged.
+    pub fn acknowledge(&mut self, team: TeamId, acked_at: &[(EnvelopeId, u64)]) -> Result<usize> {
         let now = self.now_millis();
         let tx = self.conn.transaction()?;
         let mut acked = 0;
+        let mut seen = Vec::new();
+        let mut last: Option<(u64, EnvelopeId)> = None;
         {
+            let mut doc_of =
+                tx.prepare_cached("SELECT doc_id FROM sealed WHERE id = ?1 AND team_id = ?2")?;
             let mut drop_outbox = tx.prepare_cached("DELETE FROM outbox WHERE envelope_id = ?1")?;
             let mut drop_sealed =
                 tx.prepare_cached("DELETE FROM sealed WHERE id = ?1 AND team_id = ?2")?;
-            for id in ids {
-                let n = drop_sealed.execute(params![
-                    id.as_bytes().as_slice(),
-                    team.as_bytes().as_slice()
-                ])?;
-                if n > 0 {
-                    drop_outbox.execute([id.as_bytes().as_slice()])?;
-                    acked += 1;
+            for (id, seq) in acked_at {
+                let key = params![id.as_bytes().as_slice(), team.as_bytes().as_slice()];
+                let doc: Option<Vec<u8>> = doc_of.query_row(key, |r| r.get(0)).optional()?;
+                let Some(doc) = doc else {
+                    continue;
+                };
+                drop_sealed.execute(key)?;
+                drop_outbox.execute([id.as_bytes().as_slice()])?;
+                acked += 1;
+                seen.push((DocumentId::from_stored(&doc)?, *seq));
+                if last.is_none_or(|(s, _)| *seq > s) {
+                    last = Some((*seq, *id));
                 }
             }
+        }
+        super::checkpoints::record_document_seqs(&tx, team, seen)?;
+        if let Some((seq, id)) = last {
+            super::checkpoints::record_checkpoint(&tx, team, seq, id)?;
         }
         tx.execute(
             "UPDATE teams SET last_push_at = ?2 WHERE id = ?1",
@@ -384,7 +397,7 @@ impl Store {
 
     /// Seals a snapshot of `id` for `team` and queues it; false when the document is too
     /// large to snapshot.
-    fn queue_snapshot(
+    pub(super) fn queue_snapshot(
         &mut self,
         team: TeamId,
         id: DocumentId,

@@ -40,7 +40,6 @@ pub(crate) struct PushResponse {
 #[derive(Debug, Deserialize)]
 pub(crate) struct PushResult {
     pub id: String,
-    #[allow(dead_code)]
     pub seq: u64,
     #[allow(dead_code)]
     pub duplicate: bool,
@@ -101,4 +100,10 @@ pub(crate) fn hex_array<const N: usize>(text: &str, what: &str) -> Result<[u8; N
 /// Signature bytes as lowercase hex.
 pub(crate) fn signature_hex(signature: &[u8; SIGNATURE_LEN]) -> String {
     hex::encode(signature)
+}
+
+/// `GET /v1/teams/{team}/envelopes/ids`: the hex id at each asked number, or null.
+#[derive(Debug, Deserialize)]
+pub(crate) struct IdsResponse {
+    pub ids: Vec<Option<String>>,
 }

@@ -97,6 +97,8 @@ pub struct PushReport {
     pub acknowledged: usize,
     /// Push requests sent.
     pub requests: usize,
+    /// The relay no longer held what it had acknowledged (see [`PullReport::restarted`]).
+    pub restarted: Option<crate::store::Restarted>,
 }
 
 /// What a pull did.
@@ -114,6 +116,10 @@ pub struct PullReport {
     pub bootstrap: bool,
     /// The team cursor afterwards.
     pub cursor: u64,
+    /// The relay no longer held what it had acknowledged (its database was restored from
+    /// a backup, or replaced): the pull started again after the last point where its
+    /// history and this device's agree, and what it lost was queued for upload again.
+    pub restarted: Option<crate::store::Restarted>,
 }
 
 /// What one full sync of a team did.
@@ -162,6 +168,27 @@ impl std::fmt::Debug for SyncClient {
             .field("device", &self.inner.device)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether `reply` says the relay no longer holds the envelope this device was given at the
+/// checkpoint it asked about (`check=`): another id there, or none. No answer (a relay or a
+/// proxy that does not give it) says nothing.
+fn lost_since(reply: &Reply, (seq, id): (u64, EnvelopeId)) -> bool {
+    let lost = reply
+        .check
+        .as_deref()
+        .is_some_and(|c| c != hex::encode(id.0));
+    if lost {
+        tracing::warn!(seq, answer = ?reply.check, "the relay no longer holds what it acknowledged");
+    }
+    lost
+}
+
+/// A 2xx answer: its status, its body, and the `holdfast-check` header if it had one.
+pub(super) struct Reply {
+    status: StatusCode,
+    body: Vec<u8>,
+    check: Option<String>,
 }
 
 /// A request to build (again, for each retry).
@@ -315,7 +342,7 @@ impl SyncClient {
 
     /// Sends `call` to the relay at `base`, retrying as the policy allows; returns the body
     /// of a 2xx answer (with its status).
-    async fn send(&self, base: &str, call: &Call<'_>) -> Result<(StatusCode, Vec<u8>)> {
+    async fn send(&self, base: &str, call: &Call<'_>) -> Result<Reply> {
         let retry = self.inner.config.retry;
         let mut attempt = 0u32;
         let mut reauthed = false;
@@ -350,11 +377,7 @@ impl SyncClient {
         }
     }
 
-    async fn attempt(
-        &self,
-        base: &str,
-        call: &Call<'_>,
-    ) -> std::result::Result<(StatusCode, Vec<u8>), Failure> {
+    async fn attempt(&self, base: &str, call: &Call<'_>) -> std::result::Result<Reply, Failure> {
         // A URL the plain-http rule refuses, or a trust that cannot be set up: final, and
         // nothing is sent.
         let http = self.http_for(base).await.map_err(Failure::Fatal)?;
@@ -399,7 +422,16 @@ impl SyncClient {
             }
         }
         if status.is_success() {
-            return Ok((status, body));
+            let check = resp
+                .headers()
+                .get(holdfast_protocol::CHECK_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Ok(Reply {
+                status,
+                body,
+                check,
+            });
         }
         let retry_after = resp
             .headers()
@@ -453,9 +485,9 @@ impl SyncClient {
             auth,
             max_response: MAX_JSON_RESPONSE,
         };
-        let (status, bytes) = Box::pin(self.send(base, &call)).await?;
-        let value = serde_json::from_slice(&bytes).map_err(|_| api::bad_response("JSON"))?;
-        Ok((status, value))
+        let reply = Box::pin(self.send(base, &call)).await?;
+        let value = serde_json::from_slice(&reply.body).map_err(|_| api::bad_response("JSON"))?;
+        Ok((reply.status, value))
     }
 
     /// A bearer token for the relay at `base`: the cached one, or a fresh login.
@@ -614,6 +646,10 @@ impl SyncClient {
             .clamp(1, holdfast_protocol::MAX_BATCH);
         // Room for the batch framing: header, signature, 4 bytes per envelope.
         let max_bytes = MAX_PUSH_BYTES - PUSH_HEADER_LEN - SIGNATURE_LEN - 4 * max_count;
+        // Does the relay still hold what it last acknowledged or served? Asked with the
+        // first batch, and settled before this push's acknowledgements become checkpoints
+        // (else they would hide that it lost what came before them).
+        let mut check = self.latest_checkpoint(team).await?;
         loop {
             let pending = self
                 .inner
@@ -632,25 +668,40 @@ impl SyncClient {
                 timestamp,
                 &refs,
             )?;
+            let asked = check
+                .map(|(seq, _)| format!("?check={seq}"))
+                .unwrap_or_default();
             let call = Call {
                 method: Method::POST,
-                path: format!("/v1/teams/{team}/envelopes"),
+                path: format!("/v1/teams/{team}/envelopes{asked}"),
                 body: Body::Bytes(&batch),
                 auth: true,
                 max_response: MAX_JSON_RESPONSE,
             };
-            let (_, body) = self.send(&base, &call).await?;
+            let reply = self.send(&base, &call).await?;
             report.requests += 1;
-            let answer: PushResponse =
-                serde_json::from_slice(&body).map_err(|_| api::bad_response("push answer"))?;
-            let ids: Vec<EnvelopeId> = answer
+            let answer: PushResponse = serde_json::from_slice(&reply.body)
+                .map_err(|_| api::bad_response("push answer"))?;
+            let ids: Vec<(EnvelopeId, u64)> = answer
                 .results
                 .iter()
-                .map(|r| api::hex_array::<32>(&r.id, "envelope id").map(EnvelopeId))
+                .map(|r| {
+                    api::hex_array::<32>(&r.id, "envelope id").map(|id| (EnvelopeId(id), r.seq))
+                })
                 .collect::<Result<_>>()?;
             let sent: Vec<EnvelopeId> = pending.iter().map(|p| p.id).collect();
-            if ids.iter().any(|id| !sent.contains(id)) {
+            if ids.iter().any(|(id, _)| !sent.contains(id)) {
                 return Err(api::bad_response("acknowledgement of an envelope not sent"));
+            }
+            if ids.iter().any(|(_, seq)| *seq == 0 || *seq > answer.head) {
+                return Err(api::bad_response(
+                    "an acknowledgement numbered past the head it gave",
+                ));
+            }
+            if let Some(checkpoint) = check.take()
+                && lost_since(&reply, checkpoint)
+            {
+                report.restarted = Some(self.restart_after_restore(&base, team).await?);
             }
             let head = answer.head;
             let acked = self
@@ -678,6 +729,13 @@ impl SyncClient {
     /// Pulls everything after the team cursor, page by page, applying each page in one
     /// transaction. From cursor 0 it asks for snapshots plus later changes (`compact=1`).
     pub async fn pull(&self, team: TeamId) -> Result<PullReport> {
+        self.pull_from(team, true).await
+    }
+
+    /// [`Self::pull`]; with `may_restart`, a relay found to no longer hold what it
+    /// acknowledged restarts the pull once (a relay that keeps saying so is not believed
+    /// twice in one pull).
+    async fn pull_from(&self, team: TeamId, may_restart: bool) -> Result<PullReport> {
         let base = self.relay_url(team).await?;
         let (start, mut keys, mut roster) = self
             .inner
@@ -690,6 +748,8 @@ impl SyncClient {
                 ))
             })
             .await?;
+        // The relay still holds what it last said it held? Asked with the first page.
+        let mut check = self.latest_checkpoint(team).await?;
         let bootstrap = start == 0;
         let mut report = PullReport {
             bootstrap,
@@ -702,17 +762,36 @@ impl SyncClient {
         loop {
             pages_left = pages::one_more(pages_left, "pull")?;
             let compact = if bootstrap { "&compact=true" } else { "" };
+            let asked = check
+                .map(|(seq, _)| format!("&check={seq}"))
+                .unwrap_or_default();
             let call = Call {
                 method: Method::GET,
                 path: format!(
-                    "/v1/teams/{team}/envelopes?after={cursor}&limit={}{compact}",
+                    "/v1/teams/{team}/envelopes?after={cursor}&limit={}{compact}{asked}",
                     self.inner.config.pull_limit
                 ),
                 body: Body::None,
                 auth: true,
                 max_response: MAX_PAGE_BYTES,
             };
-            let (_, bytes) = self.send(&base, &call).await?;
+            let reply = self.send(&base, &call).await?;
+            if let Some(checkpoint) = check.take()
+                && may_restart
+                && lost_since(&reply, checkpoint)
+            {
+                // The relay's history parted from this device's: its database was restored,
+                // or replaced. Find where they agree, pull again from there, and upload again
+                // what it lost; then pull as if from the start.
+                report.restarted = Some(self.restart_after_restore(&base, team).await?);
+                return Box::pin(self.pull_from(team, false))
+                    .await
+                    .map(|mut again| {
+                        again.restarted = report.restarted;
+                        again
+                    });
+            }
+            let bytes = reply.body;
             let page = PullPage::decode(&bytes).map_err(|e| Error::Unverified {
                 what: "a pull page".into(),
                 reason: e.to_string(),
@@ -776,6 +855,58 @@ impl SyncClient {
         Ok(report)
     }
 
+    /// The newest checkpoint of `team`: what to ask the relay about (`check=`).
+    async fn latest_checkpoint(&self, team: TeamId) -> Result<Option<(u64, EnvelopeId)>> {
+        self.inner
+            .store
+            .run(move |s| Ok(s.relay_checkpoints(team)?.into_iter().next()))
+            .await
+    }
+
+    /// Asks the relay for the ids at every checkpoint this device keeps, takes the last
+    /// where they agree (0 if none does), and restarts the team's pull from there with what
+    /// the relay lost queued for upload again.
+    async fn restart_after_restore(
+        &self,
+        base: &str,
+        team: TeamId,
+    ) -> Result<crate::store::Restarted> {
+        let held = self
+            .inner
+            .store
+            .run(move |s| s.relay_checkpoints(team))
+            .await?;
+        let mut agreed = 0;
+        for chunk in held.chunks(holdfast_protocol::MAX_IDS_PER_REQUEST) {
+            let at: Vec<String> = chunk.iter().map(|(seq, _)| seq.to_string()).collect();
+            let (_, answer): (_, api::IdsResponse) = self
+                .json(
+                    base,
+                    Method::GET,
+                    format!("/v1/teams/{team}/envelopes/ids?at={}", at.join(",")),
+                    None,
+                    true,
+                )
+                .await?;
+            if answer.ids.len() != chunk.len() {
+                return Err(api::bad_response("envelope ids: one per number asked"));
+            }
+            // Newest first: the first that agrees is the last point of agreement.
+            if let Some((seq, _)) = chunk.iter().zip(&answer.ids).find_map(|((seq, id), got)| {
+                (got.as_deref() == Some(hex::encode(id.0).as_str())).then_some((*seq, ()))
+            }) {
+                agreed = seq;
+                break;
+            }
+        }
+        let restarted = self
+            .inner
+            .store
+            .run(move |s| s.restart_after_restore(team, agreed))
+            .await?;
+        Ok(restarted)
+    }
+
     // ----------------------------------------------------------------------------------
     // Whole sync
 
@@ -824,7 +955,8 @@ impl SyncClient {
             pull,
             snapshots,
         };
-        if snapshots > 0 {
+        let restarted = report.push.restarted.or(report.pull.restarted);
+        if snapshots > 0 || restarted.is_some_and(|r| r.documents > 0) {
             let more = self.push(team).await?;
             report.push.acknowledged += more.acknowledged;
             report.push.requests += more.requests;

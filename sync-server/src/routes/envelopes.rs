@@ -1,4 +1,5 @@
-//! Push and pull: `POST|GET /v1/teams/{team}/envelopes`.
+//! Push and pull: `POST|GET /v1/teams/{team}/envelopes`, and the ids at sequence numbers
+//! (`GET /v1/teams/{team}/envelopes/ids`) a device checks its history against.
 //!
 //! A push is checked in the order of docs/PROTOCOL.md, cheapest first: strict decode
 //! (every envelope header, every id hashed once), the relay's batch limits, the batch's
@@ -17,7 +18,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use holdfast_protocol::{
-    DeviceId, DocumentId, EnvelopeId, PAGE_HEADER_LEN, PullPage, PushBatchRef, TeamId,
+    CHECK_HEADER, DeviceId, DocumentId, EnvelopeId, MAX_IDS_PER_REQUEST, PAGE_HEADER_LEN, PullPage,
+    PushBatchRef, TeamId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -163,9 +165,11 @@ fn patient_plan(member: &TeamMember) -> Option<Option<DocumentId>> {
 pub async fn push<S: Storage>(
     State(state): State<AppState<S>>,
     member: TeamMember,
+    query: Result<Query<CheckQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<PushResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     state.metrics().push_requests.inc();
+    let Query(query) = query?;
     let body = body?;
     let now_ms = state.now_ms();
     let plan = patient_plan(&member);
@@ -246,7 +250,48 @@ pub async fn push<S: Storage>(
         Some(Some(plan)) => state.storage().document_head(team, plan).await?,
         _ => receipt.head,
     };
-    Ok(Json(PushResponse { results, head }))
+    let check = check_answer(&state, &member, query.check).await?;
+    with_check(Json(PushResponse { results, head }).into_response(), check)
+}
+
+/// `?check=N` on a push.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckQuery {
+    /// Answer, in the `holdfast-check` header, the id of the envelope at this sequence
+    /// number (see [`CHECK_HEADER`]).
+    pub check: Option<u64>,
+}
+
+/// The `holdfast-check` answer for `check`: the id at that number among what the member may
+/// read, or `none`.
+async fn check_answer<S: Storage>(
+    state: &AppState<S>,
+    member: &TeamMember,
+    check: Option<u64>,
+) -> Result<Option<String>, ApiError> {
+    let Some(seq) = check else {
+        return Ok(None);
+    };
+    let document = readable(member, None)?;
+    let id = state
+        .storage()
+        .envelope_ids(member.team, vec![seq], document)
+        .await?
+        .pop()
+        .flatten();
+    Ok(Some(
+        id.map_or_else(|| "none".to_owned(), |id| hex::encode(id.0)),
+    ))
+}
+
+fn with_check(mut response: Response, check: Option<String>) -> Result<Response, ApiError> {
+    if let Some(check) = check {
+        let value = HeaderValue::from_str(&check)
+            .map_err(|e| ApiError::internal(format!("check header: {e}")))?;
+        response.headers_mut().insert(CHECK_HEADER, value);
+    }
+    Ok(response)
 }
 
 /// `?after=N&limit=M&compact=true`
@@ -264,6 +309,9 @@ pub struct PullQuery {
     pub compact: bool,
     /// Only this document's envelopes (a patient gets only its plan's, asked or not).
     pub doc: Option<DocumentId>,
+    /// Answer, in the `holdfast-check` header, the id of the envelope at this sequence
+    /// number (see [`CHECK_HEADER`]).
+    pub check: Option<u64>,
 }
 
 fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -291,18 +339,7 @@ pub async fn pull<S: Storage>(
         Some(limit) => limit.min(limits.max_pull_limit),
         None => limits.default_pull_limit,
     };
-    let document = match patient_plan(&member) {
-        None => query.doc,
-        Some(plan) => match (plan, query.doc) {
-            (Some(plan), None) => Some(plan),
-            (Some(plan), Some(doc)) if doc == plan => Some(plan),
-            _ => {
-                return Err(ApiError::not_allowed(
-                    "a patient device reads only its own plan",
-                ));
-            }
-        },
-    };
+    let document = readable(&member, query.doc)?;
     let page = state
         .storage()
         .pull(
@@ -316,6 +353,9 @@ pub async fn pull<S: Storage>(
             },
         )
         .await?;
+    // The id at `check`, read after the page: a restore that lands between the two shows
+    // as a mismatch on the next pull, never as a page taken for the old history.
+    let check = check_answer(&state, &member, query.check).await?;
     let count = page.envelopes.len();
     let page = PullPage {
         items: page.envelopes,
@@ -344,12 +384,74 @@ pub async fn pull<S: Storage>(
         compact = query.compact,
         "pull served"
     );
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/octet-stream"),
-        )],
-        bytes,
+    with_check(
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            )],
+            bytes,
+        )
+            .into_response(),
+        check,
     )
-        .into_response())
+}
+
+/// The document a member may read with `doc`: any (or all) for staff, only its plan for
+/// a patient (asked or not).
+fn readable(member: &TeamMember, doc: Option<DocumentId>) -> Result<Option<DocumentId>, ApiError> {
+    match patient_plan(member) {
+        None => Ok(doc),
+        Some(plan) => match (plan, doc) {
+            (Some(plan), None) => Ok(Some(plan)),
+            (Some(plan), Some(doc)) if doc == plan => Ok(Some(plan)),
+            _ => Err(ApiError::not_allowed(
+                "a patient device reads only its own plan",
+            )),
+        },
+    }
+}
+
+/// `?at=N,M,…` (at most [`MAX_IDS_PER_REQUEST`] numbers)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdsQuery {
+    /// Sequence numbers, comma-separated.
+    pub at: String,
+}
+
+/// The ids of the team's envelopes at some sequence numbers.
+#[derive(Debug, Serialize)]
+pub struct IdsResponse {
+    /// One per asked number, in the same order: the hex id, or `null` where the relay holds
+    /// no envelope (for a patient: none of its plan).
+    pub ids: Vec<Option<EnvelopeId>>,
+}
+
+/// `GET /v1/teams/{team}/envelopes/ids?at=N,M,…`: what a device that found the relay's
+/// history changed (a restored database) compares with the ids it holds, to find the last
+/// number where the two agree.
+pub async fn ids<S: Storage>(
+    State(state): State<AppState<S>>,
+    member: TeamMember,
+    query: Result<Query<IdsQuery>, QueryRejection>,
+) -> Result<Json<IdsResponse>, ApiError> {
+    let Query(query) = query?;
+    let seqs = query
+        .at
+        .split(',')
+        .map(|n| n.trim().parse::<u64>())
+        .collect::<Result<Vec<u64>, _>>()
+        .map_err(|_| ApiError::bad_request("at must be sequence numbers separated by commas"))?;
+    if seqs.is_empty() || seqs.len() > MAX_IDS_PER_REQUEST {
+        return Err(ApiError::bad_request(format!(
+            "at must name 1 to {MAX_IDS_PER_REQUEST} sequence numbers"
+        )));
+    }
+    let document = readable(&member, None)?;
+    let ids = state
+        .storage()
+        .envelope_ids(member.team, seqs, document)
+        .await?;
+    Ok(Json(IdsResponse { ids }))
 }

@@ -77,6 +77,7 @@ pub fn router<S: Storage>(state: AppState<S>) -> Router {
                 .post(envelopes::push::<S>)
                 .layer(push_limit),
         )
+        .route("/v1/teams/{team}/envelopes/ids", get(envelopes::ids::<S>))
         .route("/v1/teams/{team}/live", get(live::live::<S>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

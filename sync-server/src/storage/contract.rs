@@ -67,6 +67,7 @@ macro_rules! storage_contract_tests {
             bundles_are_served_per_recipient,
             staged_bundles_wait_for_their_revocation,
             pull_filters_by_document,
+            envelope_ids_answer_by_sequence_number,
             push_is_idempotent_by_id,
             team_quota_refuses_what_would_pass_it,
             sequence_numbers_are_per_team_and_gap_free,
@@ -937,6 +938,60 @@ async fn read<S: Storage>(storage: &S, team: TeamId, recipient: [u8; 16]) -> Vec
         .await
         .unwrap()
         .bundles
+}
+
+/// The id at each asked sequence number, `None` past the head, at 0, in another team, or
+/// (with a document) for another document's envelope.
+pub async fn envelope_ids_answer_by_sequence_number<B: Backend>(backend: &mut B) {
+    let storage = backend.open().await;
+    let team = new_team(&storage, 1).await;
+    let other = new_team(&storage, 2).await;
+    let (t, me) = (team.team, team.admin);
+    let a = DocumentId([0xaa; 16]);
+    let b = DocumentId([0xbb; 16]);
+    let pushed = [
+        envelope(t, me, a, Kind::ChangeBatch, 0, 1),
+        envelope(t, me, b, Kind::ChangeBatch, 0, 2),
+        envelope(t, me, a, Kind::ChangeBatch, 0, 3),
+    ];
+    storage.push(t, pushed.to_vec(), RECEIVED_MS).await.unwrap();
+    let id = |i: usize| Some(pushed[i].id);
+    assert_eq!(
+        storage
+            .envelope_ids(t, vec![3, 1, 0, 4, u64::MAX, 2], None)
+            .await
+            .unwrap(),
+        [id(2), id(0), None, None, None, id(1)]
+    );
+    assert_eq!(
+        storage
+            .envelope_ids(t, vec![1, 2, 3], Some(a))
+            .await
+            .unwrap(),
+        [id(0), None, id(2)]
+    );
+    assert_eq!(
+        storage
+            .envelope_ids(other.team, vec![1], None)
+            .await
+            .unwrap(),
+        [None]
+    );
+    assert_eq!(
+        storage
+            .envelope_ids(TeamId([9; 16]), vec![1], None)
+            .await
+            .unwrap(),
+        [None]
+    );
+    assert!(
+        storage
+            .envelope_ids(t, vec![], None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    storage.close().await.unwrap();
 }
 
 /// A pull for one document skips the others' sequence numbers, compacted or not.

@@ -604,6 +604,18 @@ pub trait Storage: Send + Sync + 'static {
         document: DocumentId,
     ) -> impl Future<Output = Result<u64>> + Send;
 
+    /// The ids of the team's envelopes at `seqs`, in the same order: `None` where the team
+    /// holds no envelope at that sequence number (or, with `document`, none of that
+    /// document). A device compares them with the ids it was given at those numbers to tell
+    /// whether the relay still holds what it acknowledged (a database restored from a
+    /// backup holds a prefix of the history, then envelopes that reuse later numbers).
+    fn envelope_ids(
+        &self,
+        team: TeamId,
+        seqs: Vec<u64>,
+        document: Option<DocumentId>,
+    ) -> impl Future<Output = Result<Vec<Option<EnvelopeId>>>> + Send;
+
     /// A team's head, key epoch and membership length; `None` if it does not exist.
     fn team(&self, team: TeamId) -> impl Future<Output = Result<Option<TeamInfo>>> + Send;
 

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
-use holdfast_protocol::{DeviceId, DocumentId, InviteId, PAGE_ITEM_OVERHEAD, TeamId};
+use holdfast_protocol::{DeviceId, DocumentId, EnvelopeId, InviteId, PAGE_ITEM_OVERHEAD, TeamId};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -1293,6 +1293,39 @@ impl Storage for PgStorage {
             .await
             .map_err(pg_error)?;
         u64_at(&row, 0)
+    }
+
+    async fn envelope_ids(
+        &self,
+        team: TeamId,
+        seqs: Vec<u64>,
+        document: Option<DocumentId>,
+    ) -> Result<Vec<Option<EnvelopeId>>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT id FROM envelopes WHERE team = $1 AND seq = $2
+                 AND ($3::bytea IS NULL OR document = $3)",
+            )
+            .await
+            .map_err(pg_error)?;
+        let document = document.map(|d| d.0.to_vec());
+        let mut ids = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let Ok(seq) = i64::try_from(seq) else {
+                ids.push(None);
+                continue;
+            };
+            let row = client
+                .query_opt(&stmt, &[&&team.0[..], &seq, &document])
+                .await
+                .map_err(pg_error)?;
+            ids.push(
+                row.map(|row| fixed::<32>(&row, 0, "envelope id").map(EnvelopeId))
+                    .transpose()?,
+            );
+        }
+        Ok(ids)
     }
 
     async fn team(&self, team: TeamId) -> Result<Option<TeamInfo>> {

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-use holdfast_protocol::{DeviceId, DocumentId, InviteId, PAGE_ITEM_OVERHEAD, TeamId};
+use holdfast_protocol::{DeviceId, DocumentId, EnvelopeId, InviteId, PAGE_ITEM_OVERHEAD, TeamId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -751,6 +751,42 @@ impl Storage for SqliteStorage {
             .and_then(|mut s| s.query_row(params![team.0, document.0], |r| r.get::<_, i64>(0)))
             .map(from_sql_int)
             .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn envelope_ids(
+        &self,
+        team: TeamId,
+        seqs: Vec<u64>,
+        document: Option<DocumentId>,
+    ) -> Result<Vec<Option<EnvelopeId>>> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id FROM envelopes WHERE team = ?1 AND seq = ?2
+                     AND (?3 IS NULL OR document = ?3)",
+                )
+                .map_err(sql_error)?;
+            seqs.iter()
+                .map(|&seq| {
+                    let Ok(seq) = i64::try_from(seq) else {
+                        return Ok(None);
+                    };
+                    let id: Option<Vec<u8>> = stmt
+                        .query_row(params![team.0, seq, document.map(|d| d.0.to_vec())], |r| {
+                            r.get(0)
+                        })
+                        .optional()
+                        .map_err(sql_error)?;
+                    id.map(|id| {
+                        <[u8; 32]>::try_from(id.as_slice())
+                            .map(EnvelopeId)
+                            .map_err(|_| Error::Backend("an envelope id is not 32 bytes".into()))
+                    })
+                    .transpose()
+                })
+                .collect()
         })
         .await
     }

@@ -31,7 +31,7 @@ use rusqlite::Connection;
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 9;
+pub const VERSION: i64 = 10;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -248,8 +248,31 @@ CREATE TABLE pending_author_snapshots (
 ) WITHOUT ROWID;
 ";
 
+const V10: &str = "
+-- Envelope ids the relay gave this device at some of its sequence numbers (the last of each
+-- page applied, the last of each push acknowledged), thinned so they thin out with age: the
+-- device asks the relay for the id at the latest one to tell whether it still holds that
+-- history, and for all of them to find where a restored relay's history parts from it.
+CREATE TABLE relay_checkpoints (
+    team_id     BLOB NOT NULL,
+    seq         INTEGER NOT NULL,
+    envelope_id BLOB NOT NULL,
+    PRIMARY KEY (team_id, seq)
+) WITHOUT ROWID;
+-- The highest relay sequence number of each document's envelopes that this device applied
+-- or pushed: after a relay restore that lost what came after N, the documents here with a
+-- higher one are uploaded again.
+CREATE TABLE document_seqs (
+    team_id BLOB NOT NULL,
+    doc_id  BLOB NOT NULL,
+    seq     INTEGER NOT NULL,
+    PRIMARY KEY (team_id, doc_id)
+) WITHOUT ROWID;
+CREATE INDEX document_seqs_by_seq ON document_seqs(team_id, seq);
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

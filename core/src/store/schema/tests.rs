@@ -703,11 +703,51 @@ fn version_8_store_upgrades_with_every_author_known_and_nothing_to_snapshot() {
 }
 
 #[test]
+fn version_9_store_starts_with_no_checkpoints_and_can_restart_after_a_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId([1; 16]);
+    let me = identity_in(&keys, device);
+    let founded = found_team(&me, AT as u64).unwrap();
+    let team = founded.team;
+    {
+        let conn = database_at(dir.path(), &keys, 9, device);
+        conn.execute(
+            "INSERT INTO teams (id, relay_url, created_here, registered, joined_at, role,
+                 membership_len, keys_cursor, cursor, head_seen)
+             VALUES (?1, 'https://relay.example.org', 1, 1, ?2, 'admin', 1, 0, 17, 20)",
+            params![team.as_bytes().as_slice(), AT],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 0, ?2)",
+            params![team.as_bytes().as_slice(), founded.genesis.as_bytes()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO team_keys (team_id, epoch, doc_id, key) VALUES (?1, 1, x'', ?2)",
+            params![
+                team.as_bytes().as_slice(),
+                founded.key.as_bytes().as_slice()
+            ],
+        )
+        .unwrap();
+    }
+    let mut store = open(dir.path(), &keys);
+    // Nothing recorded yet: the first page pulled or push acknowledged makes a checkpoint.
+    assert!(store.relay_checkpoints(team).unwrap().is_empty());
+    let restarted = store.restart_after_restore(team, 5).unwrap();
+    assert_eq!((restarted.agreed, restarted.documents), (5, 0));
+    let info = store.team(team).unwrap();
+    assert_eq!((info.cursor, info.head_seen), (5, 5));
+}
+
+#[test]
 fn every_version_has_a_test_here() {
     // A tripwire: a new schema version needs a test above for the version before it, and
     // this fails until the number here is moved with it.
     assert_eq!(
-        VERSION, 9,
+        VERSION, 10,
         "schema version {VERSION}: add a migration test for the version before it"
     );
 }
