@@ -99,7 +99,8 @@ pub struct Restarted {
     /// The last sequence number where the relay's history and this device's agree: the
     /// pull starts again after it.
     pub agreed: u64,
-    /// Documents queued to be uploaded again (snapshots; a patient's own changes).
+    /// Documents marked to be uploaded again (queued once the pull after the restart is
+    /// done: snapshots; a patient's own changes).
     pub documents: usize,
 }
 
@@ -126,10 +127,9 @@ impl Store {
 
     /// The relay's history parted from this device's after `agreed` (the relay's database
     /// was restored from a backup, or replaced): pull again after it, keeping everything held
-    /// here, and upload again every document this device applied or pushed an envelope of
-    /// past it, so the relay holds again what it had acknowledged. Staff devices upload a
-    /// snapshot of each (it carries every change held here, whoever made it); a patient's
-    /// device queues its own changes to its plan again (a patient uploads no snapshots).
+    /// here, and mark for upload again every document this device applied or pushed an
+    /// envelope of past it (every document of the team when nothing agrees), in one
+    /// transaction; [`Store::queue_pending_reuploads`] queues them once the pull is done.
     pub fn restart_after_restore(&mut self, team: TeamId, agreed: u64) -> Result<Restarted> {
         let t = team.as_bytes().to_vec();
         let a = sql_int(agreed);
@@ -148,14 +148,27 @@ impl Store {
             "UPDATE revocations_folded SET cursor = min(cursor, ?2) WHERE team_id = ?1",
             params![t, a],
         )?;
-        let docs: Vec<DocumentId> = tx
-            .prepare_cached(
-                "SELECT s.doc_id FROM document_seqs s JOIN documents d ON d.id = s.doc_id
-                 WHERE s.team_id = ?1 AND s.seq > ?2",
+        // Refusals past it name envelopes the relay no longer holds at those numbers.
+        tx.execute(
+            "DELETE FROM refused WHERE team_id = ?1 AND seq > ?2",
+            params![t, a],
+        )?;
+        let marked = if agreed == 0 {
+            // Nothing agrees (or the store predates checkpoints): all of the team's documents.
+            tx.execute(
+                "INSERT OR IGNORE INTO pending_reuploads (team_id, doc_id)
+                 SELECT ?1, id FROM documents WHERE team_id = ?1
+                 UNION SELECT ?1, doc_id FROM document_shares WHERE team_id = ?1",
+                params![t],
             )?
-            .query_map(params![t, a], |r| r.get::<_, Vec<u8>>(0))?
-            .map(|r| DocumentId::from_stored(&r?))
-            .collect::<Result<_>>()?;
+        } else {
+            tx.execute(
+                "INSERT OR IGNORE INTO pending_reuploads (team_id, doc_id)
+                 SELECT ?1, s.doc_id FROM document_seqs s JOIN documents d ON d.id = s.doc_id
+                 WHERE s.team_id = ?1 AND s.seq > ?2",
+                params![t, a],
+            )?
+        };
         tx.execute(
             "DELETE FROM document_seqs WHERE team_id = ?1 AND seq > ?2",
             params![t, a],
@@ -166,30 +179,56 @@ impl Store {
                 *cursor = (*cursor).min(agreed);
             }
         }
-        let patient = self.access(team)?.is_patient();
-        let mut documents = 0;
-        if patient {
-            for doc in docs {
-                if self.requeue_own_changes(doc)? > 0 {
-                    documents += 1;
-                }
-            }
-        } else {
-            let (keys, epoch) = self.sealing_keys(team)?;
-            for doc in docs {
-                if self.queue_snapshot(team, doc, &keys, epoch, agreed)? {
-                    documents += 1;
-                }
-            }
-        }
-        tracing::warn!(team = %team, agreed, documents, "the relay's history parted from this device's (a restored database?): pulling again after where they agree and uploading again what it lost");
+        tracing::warn!(team = %team, agreed, documents = marked, "the relay's history parted from this device's (a restored database?): pulling again after where they agree; what it lost is uploaded again");
         self.emit_sync(team);
-        Ok(Restarted { agreed, documents })
+        Ok(Restarted {
+            agreed,
+            documents: marked,
+        })
     }
 
-    /// Queues every change this device made to `doc` again, for its next push (receivers
-    /// ignore changes they hold). Returns how many.
-    fn requeue_own_changes(&mut self, doc: DocumentId) -> Result<usize> {
+    /// Queues the documents a restored relay lost ([`Store::restart_after_restore`]) for
+    /// upload, forgetting each once queued: staff devices a snapshot covering the team
+    /// cursor (call it once the pull after the restart is done, so the snapshot holds what
+    /// the relay holds again), or this device's own changes when the document is too large
+    /// to snapshot; a patient's device its own changes to its plan (a patient uploads no
+    /// snapshots). Returns how many documents were queued.
+    pub fn queue_pending_reuploads(&mut self, team: TeamId) -> Result<usize> {
+        let docs: Vec<DocumentId> = self
+            .conn
+            .prepare_cached("SELECT doc_id FROM pending_reuploads WHERE team_id = ?1")?
+            .query_map([team.as_bytes().as_slice()], |r| r.get::<_, Vec<u8>>(0))?
+            .map(|r| DocumentId::from_stored(&r?))
+            .collect::<Result<_>>()?;
+        if docs.is_empty() {
+            return Ok(0);
+        }
+        let sealing = if self.access(team)?.is_patient() {
+            None
+        } else {
+            Some(self.sealing_keys(team)?)
+        };
+        let cursor = self.team(team)?.cursor;
+        let mut queued = 0;
+        for doc in docs {
+            let snapshotted = match &sealing {
+                Some((keys, epoch)) => self.queue_snapshot(team, doc, keys, *epoch, cursor)?,
+                None => false,
+            };
+            if snapshotted || self.requeue_own_changes(team, doc)? > 0 {
+                queued += 1;
+            }
+            self.conn.execute(
+                "DELETE FROM pending_reuploads WHERE team_id = ?1 AND doc_id = ?2",
+                params![team.as_bytes().as_slice(), doc.as_bytes().as_slice()],
+            )?;
+        }
+        Ok(queued)
+    }
+
+    /// Queues every change this device made to `doc` again for `team`, for its next push
+    /// (receivers ignore changes they hold). Returns how many.
+    fn requeue_own_changes(&mut self, team: TeamId, doc: DocumentId) -> Result<usize> {
         let me = automerge::ActorId::from(self.author.device.as_bytes().as_slice());
         let changes: Vec<(Vec<u8>, Vec<u8>)> = {
             let (_, d) = self.load(doc)?;
@@ -202,11 +241,22 @@ impl Store {
         let now = self.now_millis();
         let tx = self.conn.transaction()?;
         {
+            // For the document's own team the outbox row names no team; for a team it is
+            // shared into, that team.
             let mut insert = tx.prepare_cached(
-                "INSERT INTO outbox (doc_id, hash, bytes, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO outbox (doc_id, hash, bytes, created_at, team_id)
+                 VALUES (?1, ?2, ?3, ?4,
+                         CASE WHEN (SELECT team_id FROM documents WHERE id = ?1) = ?5
+                              THEN NULL ELSE ?5 END)",
             )?;
             for (hash, bytes) in &changes {
-                insert.execute(params![doc.as_bytes().as_slice(), hash, bytes, now])?;
+                insert.execute(params![
+                    doc.as_bytes().as_slice(),
+                    hash,
+                    bytes,
+                    now,
+                    team.as_bytes().as_slice()
+                ])?;
             }
         }
         tx.commit()?;

@@ -945,9 +945,11 @@ impl SyncClient {
             .inner
             .store
             .run(move |s| {
-                // What a device this one revoked wrote, for devices that had not pulled it.
+                // What a device this one revoked wrote, for devices that had not pulled it;
+                // what a restored relay lost, now that the pull holds what it holds again.
                 let revoked = s.queue_pending_author_snapshots(team)?;
-                Ok(revoked + s.queue_snapshots(team, threshold)?)
+                let restored = s.queue_pending_reuploads(team)?;
+                Ok(revoked + restored + s.queue_snapshots(team, threshold)?)
             })
             .await?;
         let mut report = SyncReport {
@@ -955,8 +957,7 @@ impl SyncClient {
             pull,
             snapshots,
         };
-        let restarted = report.push.restarted.or(report.pull.restarted);
-        if snapshots > 0 || restarted.is_some_and(|r| r.documents > 0) {
+        if snapshots > 0 {
             let more = self.push(team).await?;
             report.push.acknowledged += more.acknowledged;
             report.push.requests += more.requests;

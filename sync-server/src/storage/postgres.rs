@@ -1304,28 +1304,25 @@ impl Storage for PgStorage {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
-                "SELECT id FROM envelopes WHERE team = $1 AND seq = $2
+                "SELECT seq, id FROM envelopes WHERE team = $1 AND seq = ANY($2)
                  AND ($3::bytea IS NULL OR document = $3)",
             )
             .await
             .map_err(pg_error)?;
+        let asked: Vec<i64> = seqs.iter().filter_map(|&s| i64::try_from(s).ok()).collect();
         let document = document.map(|d| d.0.to_vec());
-        let mut ids = Vec::with_capacity(seqs.len());
-        for seq in seqs {
-            let Ok(seq) = i64::try_from(seq) else {
-                ids.push(None);
-                continue;
-            };
-            let row = client
-                .query_opt(&stmt, &[&&team.0[..], &seq, &document])
-                .await
-                .map_err(pg_error)?;
-            ids.push(
-                row.map(|row| fixed::<32>(&row, 0, "envelope id").map(EnvelopeId))
-                    .transpose()?,
+        let rows = client
+            .query(&stmt, &[&&team.0[..], &asked, &document])
+            .await
+            .map_err(pg_error)?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            found.insert(
+                u64_at(row, 0)?,
+                EnvelopeId(fixed::<32>(row, 1, "envelope id")?),
             );
         }
-        Ok(ids)
+        Ok(seqs.iter().map(|seq| found.get(seq).copied()).collect())
     }
 
     async fn team(&self, team: TeamId) -> Result<Option<TeamInfo>> {

@@ -269,6 +269,13 @@ CREATE TABLE document_seqs (
     PRIMARY KEY (team_id, doc_id)
 ) WITHOUT ROWID;
 CREATE INDEX document_seqs_by_seq ON document_seqs(team_id, seq);
+-- Documents to upload again because a restored relay lost them: written with the restart,
+-- cleared once each is queued (so a crash or a missing key only delays them).
+CREATE TABLE pending_reuploads (
+    team_id BLOB NOT NULL,
+    doc_id  BLOB NOT NULL,
+    PRIMARY KEY (team_id, doc_id)
+) WITHOUT ROWID;
 ";
 
 /// Each migration brings the schema from version `i` to `i + 1`.
