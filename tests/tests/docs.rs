@@ -18,6 +18,7 @@ const PROTOCOL_MD: &str = include_str!("../../docs/PROTOCOL.md");
 const SECURITY_MD: &str = include_str!("../../docs/SECURITY.md");
 const README_MD: &str = include_str!("../../README.md");
 const ARCHITECTURE_MD: &str = include_str!("../../ARCHITECTURE.md");
+const OPERATIONS_MD: &str = include_str!("../../docs/OPERATIONS.md");
 
 /// The heading above the checked table, and the table's header row.
 const TABLE_HEADING: &str = "## Limits and defaults";
@@ -432,6 +433,7 @@ fn every_flag_default_the_documents_mention_is_the_relays() {
         ("docs/SECURITY.md", SECURITY_MD),
         ("README.md", README_MD),
         ("ARCHITECTURE.md", ARCHITECTURE_MD),
+        ("docs/OPERATIONS.md", OPERATIONS_MD),
     ] {
         for (i, _) in text.match_indices("`--") {
             let rest = &text[i + 1..];

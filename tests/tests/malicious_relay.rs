@@ -472,8 +472,10 @@ async fn pages_too_long_to_accept_are_asked_for_again_smaller() {
 /// the revocation refuses what the revoked device sends from then on, whatever its epoch.
 /// What it wrote before still reaches a device that had not pulled it: the revoker passes
 /// it on in snapshots.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_colluding_relay_cannot_deliver_a_revoked_devices_new_edits() {
+/// A team behind a liar with two more link workers' phones: one (lagging) that has pulled
+/// the team before, and one (lost) whose last genuine work, a case and what matters in its
+/// plan, the lagging phone has not pulled yet.
+async fn lost_and_lagging() -> (World, Device, Device, holdfast_core::store::NewCase) {
     let w = world().await;
     let (lost, lagging) = (Device::new("Lou Lost"), Device::new("Gil Lagging"));
     w.admin.enrol(w.team, &lost, Role::LinkWorker).await;
@@ -496,6 +498,12 @@ async fn a_colluding_relay_cannot_deliver_a_revoked_devices_new_edits() {
         .set_what_matters(case.plan_id, "gardening with her grandson")
         .unwrap();
     lost.sync(w.team).await;
+    (w, lost, lagging, case)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_colluding_relay_cannot_deliver_a_revoked_devices_new_edits() {
+    let (w, lost, lagging, case) = lost_and_lagging().await;
     w.worker.sync(w.team).await;
     w.admin
         .client
@@ -577,24 +585,7 @@ async fn a_colluding_relay_cannot_deliver_a_revoked_devices_new_edits() {
 /// (queued when the revocation was folded, not by the call that was cut short).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_whose_answer_was_lost_stands_and_snapshots_the_revoked_devices_work() {
-    let w = world().await;
-    let (lost, lagging) = (Device::new("Lou Lost"), Device::new("Gil Lagging"));
-    w.admin.enrol(w.team, &lost, Role::LinkWorker).await;
-    w.admin.enrol(w.team, &lagging, Role::LinkWorker).await;
-    w.admin
-        .s()
-        .create_case_file(NewPatient::named("Earlier Work"))
-        .unwrap();
-    w.admin.sync(w.team).await;
-    lagging.sync(w.team).await;
-    let case = lost
-        .s()
-        .create_case_file(NewPatient::named("Written Before"))
-        .unwrap();
-    lost.s()
-        .set_what_matters(case.plan_id, "gardening with her grandson")
-        .unwrap();
-    lost.sync(w.team).await;
+    let (w, lost, lagging, case) = lost_and_lagging().await;
 
     let cut = Arc::new(AtomicBool::new(false));
     let flag = cut.clone();
@@ -680,4 +671,75 @@ async fn a_device_that_joins_after_a_revocation_takes_the_revoked_devices_earlie
         "gardening with her grandson"
     );
     assert!(newcomer.s().refused_envelopes(w.team).unwrap().is_empty());
+}
+
+/// A relay relabels a key bundle the device already holds with a huge sequence number:
+/// its key cursor jumps past every later bundle. When a key it needs then does not come,
+/// the device pulls its key bundles again from the start, and reads the new epoch once the
+/// lying stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_cursor_forged_past_later_bundles_is_pulled_again_from_the_start() {
+    let w = world().await;
+    const FORGED: u64 = 1 << 62;
+    // Per token: the first bundle a real key page carried, then one forged page with it.
+    let seen: Arc<Mutex<std::collections::HashMap<String, Option<serde_json::Value>>>> =
+        Arc::default();
+    let record = seen.clone();
+    w.liar.lie(move |asked, answer| {
+        if !asked.path.contains("/keys?") || answer.status != 200 {
+            return None;
+        }
+        let token = asked.token.clone()?;
+        let page = answer.json();
+        let mut seen = record.lock().unwrap();
+        let first = page["bundles"].as_array().and_then(|b| b.first().cloned());
+        match (seen.get_mut(&token), first) {
+            (None, Some(bundle)) => {
+                seen.insert(token, Some(bundle));
+                None
+            }
+            (Some(held @ Some(_)), None) => {
+                let mut bundle = held.take().unwrap();
+                bundle["seq"] = FORGED.into();
+                Some(
+                    answer.with_json(
+                        serde_json::json!({"bundles": [bundle], "next": FORGED, "more": false})
+                            .to_string(),
+                    ),
+                )
+            }
+            _ => None,
+        }
+    });
+    let kim = Device::new("Kim Keys");
+    w.admin.enrol(w.team, &kim, Role::LinkWorker).await;
+    kim.sync(w.team).await;
+    let cursor = kim.s().keys_cursor(w.team).unwrap();
+    assert_eq!(cursor, FORGED, "the forged page moved the key cursor");
+    w.liar.stop_lying();
+
+    // A revocation starts epoch 2; the admin writes under it.
+    let gone = Device::new("Gus Gone");
+    w.admin.enrol(w.team, &gone, Role::LinkWorker).await;
+    w.admin
+        .client
+        .revoke_device(w.team, gone.id())
+        .await
+        .unwrap();
+    let case = w
+        .admin
+        .s()
+        .create_case_file(NewPatient::named("Under Epoch Two"))
+        .unwrap();
+    w.admin.sync(w.team).await;
+
+    // The first sync waits for the key (past its cursor) and restarts the key pull; the
+    // next one gets it and reads the case.
+    let _ = kim.client.sync(w.team).await;
+    kim.sync(w.team).await;
+    assert_eq!(kim.s().epoch(w.team).unwrap(), 2);
+    assert_eq!(
+        kim.s().case_file(case.case_id).unwrap().patient.name,
+        "Under Epoch Two"
+    );
 }

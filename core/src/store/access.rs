@@ -402,8 +402,23 @@ impl Store {
         Ok(added.len())
     }
 
+    /// Pull every key bundle again from the start at the next sync (those held are skipped):
+    /// a key this device needs has not come although its cursor says it pulled past it,
+    /// which an honest relay never causes (a lying one can relabel a bundle with a huge
+    /// number). Returns whether the cursor moved.
+    pub(crate) fn restart_key_pull(&mut self, team: TeamId) -> Result<bool> {
+        let moved = self.conn.execute(
+            "UPDATE teams SET keys_cursor = 0 WHERE id = ?1 AND keys_cursor > 0",
+            [team_bytes(team)],
+        )? > 0;
+        if moved {
+            tracing::warn!(team = %team, "a key this device needs has not come: pulling key bundles again from the start");
+        }
+        Ok(moved)
+    }
+
     /// Where the next key-bundle pull starts.
-    pub(crate) fn keys_cursor(&self, team: TeamId) -> Result<u64> {
+    pub fn keys_cursor(&self, team: TeamId) -> Result<u64> {
         let c: i64 = self.conn.query_row(
             "SELECT keys_cursor FROM teams WHERE id = ?1",
             [team_bytes(team)],

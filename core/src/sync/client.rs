@@ -827,6 +827,13 @@ impl SyncClient {
             tracing::debug!(team = %team, cursor, applied = outcome.applied, refused = outcome.refused, "page applied");
             if let Some(seq) = blocked {
                 if retried {
+                    // Still waiting after membership and keys were pulled again: the next
+                    // sync pulls every key bundle from the start, so a key cursor a lying
+                    // relay moved past a bundle cannot keep this device from it for good.
+                    self.inner
+                        .store
+                        .run(move |s| s.restart_key_pull(team).map(|_| ()))
+                        .await?;
                     return Err(Error::TryAgain(format!(
                         "the envelope at {seq} waits for keys or membership this device does \
                          not have yet; the next sync tries again"
