@@ -655,8 +655,9 @@ fn version_7_store_keeps_the_epoch_rule_for_earlier_revocations_and_snapshots_ev
     assert!(incomplete);
 }
 
-#[test]
-fn version_8_store_upgrades_with_every_author_known_and_nothing_to_snapshot() {
+/// A database at schema `version` holding one team its device founded (genesis, epoch 1's
+/// key, envelope cursor 17, head seen 20): its folder, key store and team.
+fn founded_team_at(version: i64) -> (tempfile::TempDir, MemoryKeyStore, TeamId) {
     let dir = tempfile::tempdir().unwrap();
     let keys = MemoryKeyStore::default();
     let device = DeviceId([1; 16]);
@@ -664,7 +665,7 @@ fn version_8_store_upgrades_with_every_author_known_and_nothing_to_snapshot() {
     let founded = found_team(&me, AT as u64).unwrap();
     let team = founded.team;
     {
-        let conn = database_at(dir.path(), &keys, 8, device);
+        let conn = database_at(dir.path(), &keys, version, device);
         conn.execute(
             "INSERT INTO teams (id, relay_url, created_here, registered, joined_at, role,
                  membership_len, keys_cursor, cursor, head_seen)
@@ -686,6 +687,12 @@ fn version_8_store_upgrades_with_every_author_known_and_nothing_to_snapshot() {
         )
         .unwrap();
     }
+    (dir, keys, team)
+}
+
+#[test]
+fn version_8_store_upgrades_with_every_author_known_and_nothing_to_snapshot() {
+    let (dir, keys, team) = founded_team_at(8);
     let mut store = open(dir.path(), &keys);
     assert_eq!(store.team(team).unwrap().cursor, 17);
     // A store made at version 8 recorded who wrote what from the start.
@@ -704,35 +711,7 @@ fn version_8_store_upgrades_with_every_author_known_and_nothing_to_snapshot() {
 
 #[test]
 fn version_9_store_starts_with_no_checkpoints_and_can_restart_after_a_restore() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = MemoryKeyStore::default();
-    let device = DeviceId([1; 16]);
-    let me = identity_in(&keys, device);
-    let founded = found_team(&me, AT as u64).unwrap();
-    let team = founded.team;
-    {
-        let conn = database_at(dir.path(), &keys, 9, device);
-        conn.execute(
-            "INSERT INTO teams (id, relay_url, created_here, registered, joined_at, role,
-                 membership_len, keys_cursor, cursor, head_seen)
-             VALUES (?1, 'https://relay.example.org', 1, 1, ?2, 'admin', 1, 0, 17, 20)",
-            params![team.as_bytes().as_slice(), AT],
-        )
-        .unwrap();
-        conn.execute(
-            "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 0, ?2)",
-            params![team.as_bytes().as_slice(), founded.genesis.as_bytes()],
-        )
-        .unwrap();
-        conn.execute(
-            "INSERT INTO team_keys (team_id, epoch, doc_id, key) VALUES (?1, 1, x'', ?2)",
-            params![
-                team.as_bytes().as_slice(),
-                founded.key.as_bytes().as_slice()
-            ],
-        )
-        .unwrap();
-    }
+    let (dir, keys, team) = founded_team_at(9);
     let mut store = open(dir.path(), &keys);
     // Nothing recorded yet: the first page pulled or push acknowledged makes a checkpoint.
     assert!(store.relay_checkpoints(team).unwrap().is_empty());
