@@ -214,10 +214,15 @@ impl Pending {
     /// Whether it may still be answered at `now_ms`. A wall clock set back since the
     /// challenge was issued makes it expire rather than live longer.
     fn is_live(&self, now_ms: u64, ttl: Duration) -> bool {
-        now_ms
-            .checked_sub(self.issued_ms)
-            .is_some_and(|age| u128::from(age) < ttl.as_millis())
+        is_live(self.issued_ms, now_ms, ttl)
     }
+}
+
+/// Whether a challenge issued at `issued_ms` may still be answered at `now_ms`.
+fn is_live(issued_ms: u64, now_ms: u64, ttl: Duration) -> bool {
+    now_ms
+        .checked_sub(issued_ms)
+        .is_some_and(|age| u128::from(age) < ttl.as_millis())
 }
 
 impl ChallengeTable {
@@ -261,6 +266,8 @@ pub struct Issued {
     pub challenge: [u8; CHALLENGE_LEN],
     /// Whether it replaced an outstanding one (the address's share, or the table, was full).
     pub replaced: bool,
+    /// When it was issued, in ms since the epoch by the relay's clock.
+    pub issued_ms: u64,
 }
 
 /// Why no challenge could be issued.
@@ -332,6 +339,7 @@ impl Challenges {
         Ok(Issued {
             challenge,
             replaced,
+            issued_ms: now_ms,
         })
     }
 
@@ -340,6 +348,22 @@ impl Challenges {
     pub fn redeem(&self, challenge: &[u8; CHALLENGE_LEN], device: DeviceId) -> bool {
         let taken = self.lock().remove(challenge);
         taken.is_some_and(|p| p.device == device && p.is_live(self.clock.now_ms(), self.ttl))
+    }
+
+    /// Uses up `challenge` as a database shared by several relays recorded it (`recorded`:
+    /// the device it was issued to and when, taken from the database, which hands it out
+    /// once): true if it was issued to `device` and has not expired. This relay's own copy,
+    /// if it issued it, goes too.
+    pub fn redeem_recorded(
+        &self,
+        challenge: &[u8; CHALLENGE_LEN],
+        recorded: Option<(DeviceId, u64)>,
+        device: DeviceId,
+    ) -> bool {
+        self.lock().remove(challenge);
+        recorded.is_some_and(|(issued_to, issued_ms)| {
+            issued_to == device && is_live(issued_ms, self.clock.now_ms(), self.ttl)
+        })
     }
 
     /// The challenge lifetime.

@@ -143,7 +143,7 @@ pub async fn serve_with<S: Storage>(config: Config, storage: S) -> Result<Runnin
     config.validate()?;
     prepare_data_dir(&config.data_dir)?;
     let rng = holdfast_protocol::SystemRandom::new();
-    let tokens = TokenKey::load_or_create(&config.data_dir.join(TOKEN_KEY_FILE), &rng)?;
+    let tokens = token_key(&storage, &config.data_dir, &rng).await?;
     // Before binding: a certificate that does not load stops the start, with the reason.
     let certificates = config
         .tls_files()
@@ -232,6 +232,26 @@ async fn run<S: Storage>(
         Err(e) => return Err(Error::Server(e.to_string())),
     }
     closed.map_err(Error::from)
+}
+
+/// The key bearer tokens are signed with: for a database several relays share, the one
+/// stored in it (so a token from one relay is good at every other); otherwise the file
+/// [`TOKEN_KEY_FILE`] in `data_dir`, created on first start.
+async fn token_key<S: Storage>(
+    storage: &S,
+    data_dir: &Path,
+    rng: &holdfast_protocol::SystemRandom,
+) -> Result<TokenKey> {
+    let mut generated = [0u8; TokenKey::LEN];
+    holdfast_protocol::SecureRandom::fill(rng, &mut generated)
+        .map_err(|_| Error::Server("random number generator failed".into()))?;
+    match storage.shared_token_key(generated).await? {
+        Some(shared) => Ok(TokenKey::from_bytes(&shared)),
+        None => Ok(TokenKey::load_or_create(
+            &data_dir.join(TOKEN_KEY_FILE),
+            rng,
+        )?),
+    }
 }
 
 /// Creates the data directory (mode 0700: it holds the token key) if it does not exist.

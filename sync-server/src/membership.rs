@@ -4,9 +4,10 @@
 //!
 //! A team's entry holds the log's entries (as stored, with their patient subject) and the
 //! [`Membership`] they fold to. Appends made by this process replace the entry with the
-//! state they computed, before the request is answered; entries also expire after a short
-//! time, which bounds how stale an entry can be when another relay process (sharing a
-//! PostgreSQL database) appended.
+//! state they computed, before the request is answered. When several relay processes
+//! share a PostgreSQL database, each lookup also compares the cached log's length with the
+//! database's (one primary-key read), so an append through another relay (a revocation)
+//! counts here from the moment it commits. Entries also expire after a short time.
 //!
 //! Two things keep a flood of lookups from costing more than one database read each, or
 //! from pushing real teams out:
@@ -209,13 +210,26 @@ impl MembershipCache {
 
     /// The team's log, from the cache or from `storage`; `None` if the team does not exist.
     /// Concurrent misses for one team wait for one load.
+    ///
+    /// When other relays write the same database ([`Storage::shares_database`]), a cached
+    /// answer is first checked against the log's length there (one primary-key read): a
+    /// device revoked through another relay is refused here as soon as that relay has
+    /// committed the revocation, before it answers the revoking device.
     pub async fn get<S: Storage>(
         &self,
         storage: &S,
         team: TeamId,
     ) -> storage::Result<Option<Arc<TeamLog>>> {
         if let Some(answer) = self.cached(team) {
-            return Ok(answer);
+            if !storage.shares_database() {
+                return Ok(answer);
+            }
+            let stored = storage.team(team).await?.map(|info| info.membership_len);
+            match (&answer, stored) {
+                (Some(log), Some(len)) if log.len() == len => return Ok(answer),
+                (None, None) => return Ok(None),
+                _ => self.invalidate_team(team),
+            }
         }
         let lock = {
             let mut loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);

@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::live::{closed_by_relay, live, next_seq};
 use common::{CLOCK_START_MS, Relay, expect_error};
 use futures_util::StreamExt;
 use holdfast_protocol::{DeviceId, ManualClock, SystemRandom, TeamId};
@@ -21,13 +22,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Taken by every test of this target for its whole run: the flood test measures latency
 /// and memory, which the others running beside it on a small machine would disturb.
@@ -94,53 +90,6 @@ async fn metric(relay: &Relay, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
-
-/// Opens `team`'s live socket with `token`.
-async fn live(relay: &Relay, team: TeamId, token: &str) -> Result<Socket, tungstenite::Error> {
-    let url = format!(
-        "{}/v1/teams/{team}/live",
-        relay.url.replace("http://", "ws://")
-    );
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(request)
-        .await
-        .map(|(socket, _)| socket)
-}
-
-/// The next head a live socket announces.
-async fn next_seq(socket: &mut Socket) -> u64 {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a message within 5 s")
-            .expect("the socket is open")
-            .unwrap();
-        match message {
-            Message::Text(text) => {
-                let value: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
-                return value["seq"].as_u64().unwrap();
-            }
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
-
-/// The close frame the relay sends within `within`, failing on any head announced first.
-async fn closed_by_relay(socket: &mut Socket, within: Duration) -> CloseFrame {
-    loop {
-        match tokio::time::timeout(within, socket.next()).await {
-            Err(_) => panic!("the socket is still open after {within:?}"),
-            Ok(Some(Ok(Message::Close(Some(frame))))) => return frame,
-            Ok(Some(Ok(Message::Text(text)))) => panic!("heard {text} instead of a close"),
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    }
 }
 
 fn random_device() -> DeviceId {

@@ -27,10 +27,12 @@
 //! # }
 //! ```
 
+mod balancer;
 mod device;
 mod liar;
 mod proxy;
 
+pub use balancer::Balancer;
 pub use device::{Device, quick_retries, team_of};
 pub use liar::{Answer, Asked, Liar, Lie};
 pub use proxy::{Counted, Counters, Proxy};

@@ -4,13 +4,15 @@
 //! relay's history and theirs agree, pull again from there keeping everything they hold,
 //! and upload again what the relay lost; devices that are ahead restore it for everyone.
 //!
-//! On SQLite here (the backup is `VACUUM INTO` while the relay runs, the restore a copy
-//! over its file while it is stopped).
+//! On both backends: on SQLite the backup is `VACUUM INTO` while the relay runs, the
+//! restore a copy over its file while it is stopped; on PostgreSQL the backup is `pg_dump`
+//! while the relay runs, the restore `pg_restore` into a dropped schema.
 
 use holdfast_core::model::case_file::NewPatient;
 use holdfast_core::model::ids::DocumentId;
 use holdfast_core::sync::Role;
 use holdfast_relay::testing::TestRelay;
+use holdfast_relay::testing::postgres::TestSchema;
 use holdfast_tests::{Device, team_of};
 
 /// One edit a device made: the case it created and what it set as mattering.
@@ -42,9 +44,62 @@ fn holds(d: &Device, e: &Edit) -> bool {
     matches!((name, matters), (Ok(n), Ok(m)) if n == e.name && m == e.matters)
 }
 
+/// Where the relay keeps its data, and how an operator backs it up and restores it.
+enum Backend {
+    Sqlite,
+    Postgres(TestSchema),
+}
+
+impl Backend {
+    async fn start(&self) -> TestRelay {
+        match self {
+            Backend::Sqlite => TestRelay::start().await,
+            Backend::Postgres(schema) => TestRelay::builder().database(&schema.url()).start().await,
+        }
+    }
+
+    /// Backs the relay's data up while it runs.
+    fn back_up(&self, relay: &TestRelay) {
+        match self {
+            Backend::Sqlite => {
+                let db = relay.data_dir().join("relay.db");
+                let backup = relay.data_dir().join("backup.db");
+                rusqlite::Connection::open(&db)
+                    .unwrap()
+                    .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
+                    .unwrap();
+            }
+            Backend::Postgres(schema) => schema.back_up(&relay.data_dir().join("backup.dump")),
+        }
+    }
+
+    /// Restores the backup over the relay's data (the relay is stopped).
+    fn restore(&self, relay: &TestRelay) {
+        match self {
+            Backend::Sqlite => {
+                let db = relay.data_dir().join("relay.db");
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+                }
+                std::fs::copy(relay.data_dir().join("backup.db"), &db).unwrap();
+            }
+            Backend::Postgres(schema) => schema.restore(&relay.data_dir().join("backup.dump")),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_device_ends_with_every_edit_after_the_relay_is_restored_from_a_backup() {
-    let mut relay = TestRelay::start().await;
+    restored_from_a_backup(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_device_ends_with_every_edit_after_a_postgres_relay_is_restored_from_a_backup() {
+    restored_from_a_backup(Backend::Postgres(TestSchema::new())).await;
+}
+
+async fn restored_from_a_backup(backend: Backend) {
+    let mut relay = backend.start().await;
     let url = relay.url();
     let (ada, lee, sam) = (
         Device::new("Ada Admin"),
@@ -62,12 +117,7 @@ async fn every_device_ends_with_every_edit_after_the_relay_is_restored_from_a_ba
     }
 
     // The backup, taken while the relay runs.
-    let db = relay.data_dir().join("relay.db");
-    let backup = relay.data_dir().join("backup.db");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
-        .unwrap();
+    backend.back_up(&relay);
 
     // Work goes on: every device pushes, two of them pull it all, Sam pulls nothing.
     for (i, d) in [&ada, &lee, &sam].into_iter().enumerate() {
@@ -81,10 +131,7 @@ async fn every_device_ends_with_every_edit_after_the_relay_is_restored_from_a_ba
 
     // The relay's database is restored: everything since the backup is gone.
     relay.stop().await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
-    std::fs::copy(&backup, &db).unwrap();
+    backend.restore(&relay);
     relay.restart().await;
     assert!(relay_head(&ada, team).await < head_before);
 

@@ -49,6 +49,19 @@ pub async fn challenge<S: Storage>(
     if issued.replaced {
         state.metrics().challenges_replaced.inc();
     }
+    if state.storage().shares_database() {
+        // Any relay of the database may be asked for the answer (behind a load balancer).
+        let ttl_ms = u64::try_from(state.challenges().ttl().as_millis()).unwrap_or(u64::MAX);
+        state
+            .storage()
+            .record_challenge(
+                issued.challenge,
+                request.device,
+                issued.issued_ms,
+                issued.issued_ms.saturating_sub(ttl_ms),
+            )
+            .await?;
+    }
     Ok(Json(ChallengeResponse {
         challenge: Hex(issued.challenge),
         expires_in: state.challenges().ttl().as_secs(),
@@ -91,7 +104,15 @@ pub async fn token<S: Storage>(
     let refused = || {
         ApiError::unauthorized("login refused: unknown device, or bad, expired or used challenge")
     };
-    if !state.challenges().redeem(&request.challenge.0, device) {
+    let redeemed = if state.storage().shares_database() {
+        let recorded = state.storage().take_challenge(request.challenge.0).await?;
+        state
+            .challenges()
+            .redeem_recorded(&request.challenge.0, recorded, device)
+    } else {
+        state.challenges().redeem(&request.challenge.0, device)
+    };
+    if !redeemed {
         return Err(refused());
     }
     let public_key = state

@@ -7,7 +7,9 @@
 //! `watch` per team), so a burst of commits reaches a slow client as one message with the
 //! latest head rather than as a queue. The socket is pinged every 30 s; it is closed with
 //! 1001 (going away) when the relay shuts down, and with 1008 (policy) as soon as its device
-//! is revoked (the membership cache tells the socket of every append) or its bearer token
+//! is revoked (the membership cache tells the socket of every append through this relay,
+//! the storage backend of every append through another relay of a shared database) or its
+//! bearer token
 //! expires (a timer by the relay's clock, checked again before every message). A device
 //! holds at most `--max-live-sockets-per-device` sockets at once: one more is refused with
 //! `429 too_many_sockets` (the client backs off; a dead socket of its own is noticed within
@@ -56,6 +58,7 @@ pub async fn live<S: Storage>(
     };
     // Subscribe first, then read: no commit or append can fall between the two.
     let membership = state.members().watch(member.team);
+    let elsewhere = state.storage().heads().subscribe_membership(member.team);
     let heads = state.storage().heads().subscribe(member.team);
     let head = state.storage().head(member.team).await?.unwrap_or(0);
     state.storage().heads().publish(member.team, head);
@@ -63,7 +66,11 @@ pub async fn live<S: Storage>(
         .max_message_size(4096)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
-            let watched = Watched { heads, membership };
+            let watched = Watched {
+                heads,
+                membership,
+                elsewhere,
+            };
             serve(socket, state, member, watched, session).await;
         }))
 }
@@ -71,7 +78,10 @@ pub async fn live<S: Storage>(
 /// What a socket listens to besides its client.
 struct Watched {
     heads: watch::Receiver<u64>,
+    /// Appends to the team's log through this relay.
     membership: watch::Receiver<u64>,
+    /// Appends through other relays of a shared database.
+    elsewhere: watch::Receiver<u64>,
 }
 
 enum Event {
@@ -99,6 +109,7 @@ async fn serve<S: Storage>(
     let Watched {
         mut heads,
         mut membership,
+        mut elsewhere,
     } = watched;
     let shutdown = state.shutdown_requested();
     tokio::pin!(shutdown);
@@ -114,6 +125,7 @@ async fn serve<S: Storage>(
         let event = tokio::select! {
             changed = heads.changed() => if changed.is_ok() { Event::Head } else { Event::HeadsGone },
             changed = membership.changed() => if changed.is_ok() { Event::Membership } else { Event::Shutdown },
+            changed = elsewhere.changed() => if changed.is_ok() { Event::Membership } else { Event::HeadsGone },
             () = &mut expiry => Event::Expiry,
             incoming = socket.recv() => Event::Incoming(incoming),
             _ = ping.tick() => Event::Ping,
@@ -122,6 +134,7 @@ async fn serve<S: Storage>(
         match event {
             Event::Membership => {
                 membership.borrow_and_update();
+                elsewhere.borrow_and_update();
                 match still_active(&state, &member).await {
                     Ok(()) => {}
                     Err(close) => break Some(close),

@@ -629,6 +629,51 @@ pub trait Storage: Send + Sync + 'static {
     /// The live fan-out of team heads, published by the backend after each commit.
     fn heads(&self) -> &TeamHeads;
 
+    /// Whether other relay processes may write this database too (PostgreSQL), so what
+    /// this process remembers of it (the membership cache, login challenges) must be
+    /// checked against it or kept in it. False for a database one process owns (SQLite).
+    fn shares_database(&self) -> bool {
+        false
+    }
+
+    /// The key every relay of a shared database signs bearer tokens with: the one stored
+    /// in the database, or `generated` if there is none yet (stored then, so the first
+    /// relay to start chooses it). `None` for a database one process owns: that relay keeps
+    /// its key in its data folder.
+    fn shared_token_key(
+        &self,
+        generated: [u8; 32],
+    ) -> impl Future<Output = Result<Option<[u8; 32]>>> + Send {
+        let _ = generated;
+        async { Ok(None) }
+    }
+
+    /// Records a login challenge issued at `issued_ms` to `device`, so that any relay of
+    /// a shared database can redeem it, and forgets those issued before
+    /// `expired_before_ms`. Only asked of a backend that [shares its
+    /// database](Self::shares_database); one that does not refuses.
+    fn record_challenge(
+        &self,
+        challenge: [u8; 32],
+        device: DeviceId,
+        issued_ms: u64,
+        expired_before_ms: u64,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (challenge, device, issued_ms, expired_before_ms);
+        async { Err(Error::Backend("login challenges are kept in memory".into())) }
+    }
+
+    /// Takes a recorded login challenge: the device it was issued to and when, once (a
+    /// second take, from any relay, finds nothing). See
+    /// [`record_challenge`](Self::record_challenge).
+    fn take_challenge(
+        &self,
+        challenge: [u8; 32],
+    ) -> impl Future<Output = Result<Option<(DeviceId, u64)>>> + Send {
+        let _ = challenge;
+        async { Err(Error::Backend("login challenges are kept in memory".into())) }
+    }
+
     /// Counters about writes so far.
     fn write_stats(&self) -> WriteStats;
 
@@ -643,9 +688,67 @@ pub trait Storage: Send + Sync + 'static {
 /// The latest sequence number of each team that someone is watching, fed by the storage
 /// backend after every commit (and, for a multi-process backend, by its notification
 /// listener). Values only ever grow.
+///
+/// For a database several relays share it also carries the length of each watched team's
+/// membership log as other relays append to it ([`subscribe_membership`]
+/// (Self::subscribe_membership)): a live socket on this relay closes when its device is
+/// revoked through another.
 #[derive(Default)]
 pub struct TeamHeads {
-    watched: Mutex<HashMap<TeamId, watch::Sender<u64>>>,
+    heads: Watched,
+    membership: Watched,
+}
+
+/// A growing number per team, for the teams someone watches.
+#[derive(Default)]
+struct Watched(Mutex<HashMap<TeamId, watch::Sender<u64>>>);
+
+impl Watched {
+    fn subscribe(&self, team: TeamId) -> watch::Receiver<u64> {
+        let mut watched = self.lock();
+        match watched.get(&team) {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, receiver) = watch::channel(0);
+                watched.insert(team, sender);
+                receiver
+            }
+        }
+    }
+
+    fn publish(&self, team: TeamId, value: u64) {
+        let mut watched = self.lock();
+        let Some(sender) = watched.get(&team) else {
+            return;
+        };
+        if sender.receiver_count() == 0 {
+            // Everyone left: forget the team rather than keep a sender per team ever seen.
+            watched.remove(&team);
+            return;
+        }
+        sender.send_if_modified(|current| {
+            let grew = value > *current;
+            if grew {
+                *current = value;
+            }
+            grew
+        });
+    }
+
+    fn watched(&self) -> Vec<TeamId> {
+        self.lock()
+            .iter()
+            .filter(|(_, sender)| sender.receiver_count() > 0)
+            .map(|(team, _)| *team)
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TeamId, watch::Sender<u64>>> {
+        // A panic while holding this lock cannot leave the map inconsistent: recover it.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl TeamHeads {
@@ -658,68 +761,52 @@ impl TeamHeads {
     /// watched, or 0: read the head from storage *after* subscribing and
     /// [`publish`](Self::publish) it, so no commit can fall between the two.
     pub fn subscribe(&self, team: TeamId) -> watch::Receiver<u64> {
-        let mut watched = self.lock();
-        match watched.get(&team) {
-            Some(sender) => sender.subscribe(),
-            None => {
-                let (sender, receiver) = watch::channel(0);
-                watched.insert(team, sender);
-                receiver
-            }
-        }
+        self.heads.subscribe(team)
     }
 
     /// Records that `team`'s head is now at least `head`, waking its watchers if it grew.
     /// Costs one map lookup when nobody watches the team.
     pub fn publish(&self, team: TeamId, head: u64) {
-        let mut watched = self.lock();
-        let Some(sender) = watched.get(&team) else {
-            return;
-        };
-        if sender.receiver_count() == 0 {
-            // Everyone left: forget the team rather than keep a sender per team ever seen.
-            watched.remove(&team);
-            return;
-        }
-        sender.send_if_modified(|current| {
-            let grew = head > *current;
-            if grew {
-                *current = head;
-            }
-            grew
-        });
+        self.heads.publish(team, head);
     }
 
     /// The teams with at least one watcher (a backend whose notifications may have been
     /// missed publishes their heads again).
     pub fn watched(&self) -> Vec<TeamId> {
-        self.lock()
-            .iter()
-            .filter(|(_, sender)| sender.receiver_count() > 0)
-            .map(|(team, _)| *team)
-            .collect()
+        self.heads.watched()
     }
 
     /// Teams with at least one watcher.
     pub fn watched_teams(&self) -> usize {
-        self.lock()
+        self.heads
+            .lock()
             .values()
             .filter(|sender| sender.receiver_count() > 0)
             .count()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TeamId, watch::Sender<u64>>> {
-        // A panic while holding this lock cannot leave the map inconsistent: recover it.
-        self.watched
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Watches the length of a team's membership log as the relays sharing the database
+    /// announce their appends (a backend one process owns never announces: that process's
+    /// membership cache sees its own appends).
+    pub fn subscribe_membership(&self, team: TeamId) -> watch::Receiver<u64> {
+        self.membership.subscribe(team)
+    }
+
+    /// Records that `team`'s membership log now has at least `len` entries.
+    pub fn publish_membership(&self, team: TeamId, len: u64) {
+        self.membership.publish(team, len);
+    }
+
+    /// The teams whose membership someone watches.
+    pub fn membership_watched(&self) -> Vec<TeamId> {
+        self.membership.watched()
     }
 }
 
 impl fmt::Debug for TeamHeads {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TeamHeads")
-            .field("watched", &self.lock().len())
+            .field("watched", &self.heads.lock().len())
             .finish()
     }
 }
@@ -748,6 +835,6 @@ mod tests {
         drop(rx);
         heads.publish(team, 8);
         assert_eq!(heads.watched_teams(), 0);
-        assert!(heads.lock().is_empty());
+        assert!(heads.heads.lock().is_empty());
     }
 }

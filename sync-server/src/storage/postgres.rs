@@ -442,6 +442,7 @@ async fn append_membership(
     tx: &deadpool_postgres::Transaction<'_>,
     team: TeamId,
     append: &MembershipAppend,
+    schema: &str,
 ) -> Result<u64> {
     let (_, _, len, bundle_head) = lock_team(tx, team).await?;
     if len != append.expected_len {
@@ -532,6 +533,16 @@ async fn append_membership(
     )
     .await
     .map_err(pg_error)?;
+    // Every relay of the database hears of it when (and only if) this commits: their live
+    // sockets of a device this revokes close.
+    let notify = tx
+        .prepare_cached("SELECT pg_notify($1, $2)")
+        .await
+        .map_err(pg_error)?;
+    let payload = listener::membership_payload(team, len.saturating_add(1), schema);
+    tx.execute(&notify, &[&CHANNEL, &payload])
+        .await
+        .map_err(pg_error)?;
     Ok(len)
 }
 
@@ -1134,7 +1145,7 @@ impl Storage for PgStorage {
     async fn append_membership(&self, team: TeamId, append: MembershipAppend) -> Result<u64> {
         write_transaction!(
             self,
-            |tx| append_membership(&tx, team, &append).await,
+            |tx| append_membership(&tx, team, &append, &self.inner.schema).await,
             |_| 0
         )
     }
@@ -1347,6 +1358,84 @@ impl Storage for PgStorage {
 
     fn set_team_quota(&self, quota: TeamQuota) {
         *lock(&self.inner.shared.quota) = quota;
+    }
+
+    fn shares_database(&self) -> bool {
+        true
+    }
+
+    async fn shared_token_key(&self, generated: [u8; 32]) -> Result<Option<[u8; 32]>> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO relay_secrets (name, secret) VALUES ('token_key', $1)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&&generated[..]],
+            )
+            .await
+            .map_err(pg_error)?;
+        let row = client
+            .query_one(
+                "SELECT secret FROM relay_secrets WHERE name = 'token_key'",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(Some(fixed::<32>(&row, 0, "token key")?))
+    }
+
+    async fn record_challenge(
+        &self,
+        challenge: [u8; 32],
+        device: DeviceId,
+        issued_ms: u64,
+        expired_before_ms: u64,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        let insert = client
+            .prepare_cached(
+                "INSERT INTO login_challenges (challenge, device, issued_at) VALUES ($1, $2, $3)",
+            )
+            .await
+            .map_err(pg_error)?;
+        client
+            .execute(
+                &insert,
+                &[&&challenge[..], &&device.0[..], &to_sql_int(issued_ms)],
+            )
+            .await
+            .map_err(pg_error)?;
+        // Expired ones go as new ones come: the table holds a lifetime's worth at most.
+        let purge = client
+            .prepare_cached("DELETE FROM login_challenges WHERE issued_at < $1")
+            .await
+            .map_err(pg_error)?;
+        client
+            .execute(&purge, &[&to_sql_int(expired_before_ms)])
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn take_challenge(&self, challenge: [u8; 32]) -> Result<Option<(DeviceId, u64)>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "DELETE FROM login_challenges WHERE challenge = $1 RETURNING device, issued_at",
+            )
+            .await
+            .map_err(pg_error)?;
+        let row = client
+            .query_opt(&stmt, &[&&challenge[..]])
+            .await
+            .map_err(pg_error)?;
+        row.map(|row| {
+            Ok((
+                DeviceId(fixed::<16>(&row, 0, "device id")?),
+                u64_at(&row, 1)?,
+            ))
+        })
+        .transpose()
     }
 
     fn heads(&self) -> &TeamHeads {

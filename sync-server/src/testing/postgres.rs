@@ -125,6 +125,70 @@ impl TestSchema {
     }
 }
 
+impl TestSchema {
+    /// Backs the schema up to `file` with `pg_dump` (custom format), as an operator's
+    /// nightly backup would, while relays may be writing to it.
+    pub fn back_up(&self, file: &std::path::Path) {
+        let mut dump = Command::new(tool("pg_dump"));
+        dump.arg("--dbname")
+            .arg(server_url())
+            .arg("--schema")
+            .arg(&self.name)
+            .arg("--format=custom")
+            .arg("--file")
+            .arg(file);
+        run_tool(dump, "pg_dump");
+    }
+
+    /// Replaces the schema with the backup in `file` (`pg_restore`): everything written
+    /// since is gone. Stop the relays on it first.
+    pub fn restore(&self, file: &std::path::Path) {
+        let sql = format!("DROP SCHEMA {} CASCADE", self.name);
+        if let Err(e) = run_on_own_thread(execute(server_config(), sql)) {
+            panic!("dropping schema {} for the restore: {e}", self.name);
+        }
+        let mut restore = Command::new(tool("pg_restore"));
+        restore
+            .arg("--dbname")
+            .arg(server_url())
+            .arg("--exit-on-error")
+            .arg(file);
+        run_tool(restore, "pg_restore");
+    }
+}
+
+/// The newest installed PostgreSQL's `name` (`/usr/lib/postgresql/<version>/bin`, where
+/// Debian puts it and `scripts/postgres` finds the server), else `name` on the `PATH`.
+fn tool(name: &str) -> std::path::PathBuf {
+    let mut found: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|version| {
+            let number = version.file_name().to_str()?.parse().ok()?;
+            let path = version.path().join("bin").join(name);
+            path.exists().then_some((number, path))
+        })
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .map_or_else(|| std::path::PathBuf::from(name), |(_, path)| path)
+}
+
+fn run_tool(mut command: Command, name: &str) {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {name} failed: {e}"));
+    assert!(
+        output.status.success(),
+        "{name} exited with {}:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 impl Default for TestSchema {
     fn default() -> Self {
         Self::new()

@@ -55,17 +55,35 @@ pub(super) fn payload(team: TeamId, head: u64, schema: &str) -> String {
     format!("{} {head} {schema}", hex::encode(team.0))
 }
 
-/// The team and head a payload announces, if it is about `schema`; `None` for another
-/// schema's, or a payload this relay does not understand.
-pub(super) fn parse(payload: &str, schema: &str) -> Option<(TeamId, u64)> {
+/// The payload announcing that `team`'s membership log has `len` entries in `schema`.
+pub(super) fn membership_payload(team: TeamId, len: u64, schema: &str) -> String {
+    format!("{} m{len} {schema}", hex::encode(team.0))
+}
+
+/// What a notification announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Notice {
+    /// A team's envelope head.
+    Head(TeamId, u64),
+    /// The length of a team's membership log.
+    Membership(TeamId, u64),
+}
+
+/// What a payload announces, if it is about `schema`; `None` for another schema's, or a
+/// payload this relay does not understand.
+pub(super) fn parse(payload: &str, schema: &str) -> Option<Notice> {
     let mut parts = payload.splitn(3, ' ');
-    let (team, head, of) = (parts.next()?, parts.next()?, parts.next()?);
+    let (team, number, of) = (parts.next()?, parts.next()?, parts.next()?);
     if of != schema {
         return None;
     }
     let mut id = [0u8; 16];
     hex::decode_to_slice(team, &mut id).ok()?;
-    Some((TeamId(id), head.parse().ok()?))
+    let team = TeamId(id);
+    match number.strip_prefix('m') {
+        Some(len) => Some(Notice::Membership(team, len.parse().ok()?)),
+        None => Some(Notice::Head(team, number.parse().ok()?)),
+    }
 }
 
 /// The running listener: stop it with [`Listener::stop`].
@@ -206,7 +224,8 @@ async fn serve(
                     return Ended::Lost;
                 };
                 match parse(notification.payload(), schema) {
-                    Some((team, head)) => heads.publish(team, head),
+                    Some(Notice::Head(team, head)) => heads.publish(team, head),
+                    Some(Notice::Membership(team, len)) => heads.publish_membership(team, len),
                     None => tracing::trace!("a notification for another schema, ignored"),
                 }
             }
@@ -230,22 +249,36 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-/// Publishes the current head of every watched team; returns how many.
+/// Publishes the current head of every watched team, and the membership length of every
+/// team whose membership someone watches; returns how many teams.
 async fn republish(client: &Client, heads: &TeamHeads) -> Result<usize> {
-    let teams = heads.watched();
+    let mut teams = heads.watched();
+    let members = heads.membership_watched();
+    teams.extend(
+        members
+            .iter()
+            .filter(|t| !teams.contains(t))
+            .copied()
+            .collect::<Vec<_>>(),
+    );
     if teams.is_empty() {
         return Ok(0);
     }
     let ids: Vec<&[u8]> = teams.iter().map(|t| &t.0[..]).collect();
     let rows = client
-        .query("SELECT id, head FROM teams WHERE id = ANY($1)", &[&ids])
+        .query(
+            "SELECT id, head, membership_len FROM teams WHERE id = ANY($1)",
+            &[&ids],
+        )
         .await
         .map_err(pg_error)?;
     for row in &rows {
         let id: &[u8] = row.try_get(0).map_err(pg_error)?;
         let head: i64 = row.try_get(1).map_err(pg_error)?;
+        let len: i64 = row.try_get(2).map_err(pg_error)?;
         if let Ok(id) = <[u8; 16]>::try_from(id) {
             heads.publish(TeamId(id), super::from_sql_int(head));
+            heads.publish_membership(TeamId(id), super::from_sql_int(len));
         }
     }
     Ok(rows.len())
@@ -259,7 +292,17 @@ mod tests {
     fn payloads_name_their_schema_and_bad_ones_are_ignored() {
         let team = TeamId([0xab; 16]);
         let sent = payload(team, 42, "relay one");
-        assert_eq!(parse(&sent, "relay one"), Some((team, 42)));
+        assert_eq!(parse(&sent, "relay one"), Some(Notice::Head(team, 42)));
+        let members = membership_payload(team, 7, "relay one");
+        assert_eq!(
+            parse(&members, "relay one"),
+            Some(Notice::Membership(team, 7))
+        );
+        assert_eq!(parse(&members, "public"), None);
+        assert_eq!(
+            parse(&format!("{} mx public", hex::encode(team.0)), "public"),
+            None
+        );
         assert_eq!(parse(&sent, "public"), None);
         for bad in [
             "",

@@ -8,7 +8,8 @@
 //! database from a newer relay is refused untouched.
 //!
 //! Version 1 (issue 11): what the SQLite backend's schema 4 holds, in PostgreSQL's types
-//! (`bytea` for ids and bytes, `bigint` for sequence numbers, times and epochs).
+//! (`bytea` for ids and bytes, `bigint` for sequence numbers, times and epochs). Version 2:
+//! the token key and login challenges the relays of one database share.
 
 use tokio_postgres::Client;
 
@@ -16,7 +17,7 @@ use super::pg_error;
 use crate::storage::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 
 /// The advisory lock migrations hold (the two-key form, whose key space is apart from the
 /// one-key form the backend locks devices with): "Hold" and 1.
@@ -110,8 +111,26 @@ CREATE INDEX envelopes_valid_snapshots ON envelopes(team, document, covers, seq)
 CREATE INDEX envelopes_by_document ON envelopes(team, document, seq);
 ";
 
+/// Version 2 (issue 11, several relays): what the relays of one database share besides
+/// the data: the key that signs bearer tokens (so a token one relay issued is good at
+/// every other), and outstanding login challenges (so a challenge asked of one relay can
+/// be answered at another, once).
+const V2: &str = "
+CREATE TABLE relay_secrets (
+    name   text PRIMARY KEY,
+    secret bytea NOT NULL
+);
+
+CREATE TABLE login_challenges (
+    challenge bytea PRIMARY KEY,
+    device    bytea NOT NULL,
+    issued_at bigint NOT NULL
+);
+CREATE INDEX login_challenges_by_age ON login_challenges(issued_at);
+";
+
 /// `(version, statements)`: each step, in order.
-const STEPS: &[(i32, &str)] = &[(1, V1)];
+const STEPS: &[(i32, &str)] = &[(1, V1), (2, V2)];
 
 /// The highest version applied to the database `client` reaches (0 for none).
 pub async fn version(client: &Client) -> Result<i32> {
