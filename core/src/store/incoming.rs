@@ -327,14 +327,24 @@ impl Store {
         let is_new = known.is_none();
         let snapshot_seen = items.iter().any(|i| i.kind == Kind::Snapshot);
         let mut doc = self.take_doc(id, is_new).map_err(|e| e.to_string())?;
-        // For a known document outside bootstrap, snapshots repeat what change batches carry,
-        // unless changes here wait for a dependency that never arrived (its envelope was
-        // refused): a snapshot from its author's team holds it.
+        // For a known document outside bootstrap, snapshots usually repeat what change
+        // batches carry, and are skipped without being loaded when this device already holds
+        // every head they name. Not so when changes here wait for a dependency that never
+        // arrived (its envelope was refused: a snapshot from its author's team holds it), or
+        // when the snapshot holds changes this device never received (a device re-uploading,
+        // after the relay was restored from a backup, what the relay lost, as snapshots).
         let waiting = !is_new && !doc.get_missing_deps(&[]).is_empty();
-        let wanted: Vec<&Opened> = items
-            .iter()
-            .filter(|i| i.kind == Kind::ChangeBatch || is_new || bootstrap || waiting)
-            .collect();
+        let mut wanted: Vec<&Opened> = Vec::with_capacity(items.len());
+        for item in items {
+            if item.kind == Kind::ChangeBatch
+                || is_new
+                || bootstrap
+                || waiting
+                || !holds_every_head(&mut doc, &item.plaintext)
+            {
+                wanted.push(item);
+            }
+        }
         let old_heads = doc.get_heads();
         let mut bad = Vec::new();
         let all: Vec<u8> = wanted
@@ -430,5 +440,82 @@ fn refusal(item: &Opened, reason: &str) -> Refusal {
 impl From<Refusal> for Error {
     fn from(r: Refusal) -> Self {
         r.to_error()
+    }
+}
+
+/// Whether `doc` holds every change a saved Automerge document (`snapshot`, as
+/// `AutoCommit::save` writes it) names as its heads. Reads only the document chunk's header
+/// (magic, checksum, type, length, actors, heads); anything it cannot read counts as not
+/// held, so the snapshot is applied (loading it is always safe, only slower).
+fn holds_every_head(doc: &mut automerge::AutoCommit, snapshot: &[u8]) -> bool {
+    snapshot_heads(snapshot).is_some_and(|heads| {
+        heads
+            .iter()
+            .all(|h| doc.get_change_by_hash(&automerge::ChangeHash(*h)).is_some())
+    })
+}
+
+/// The heads named by a saved document's first chunk; `None` if it is not one.
+fn snapshot_heads(bytes: &[u8]) -> Option<Vec<[u8; 32]>> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    const DOCUMENT: u8 = 0;
+    let rest = bytes.strip_prefix(&MAGIC)?;
+    let (&kind, rest) = rest.get(4..)?.split_first()?;
+    if kind != DOCUMENT {
+        return None;
+    }
+    let (_, mut rest) = uleb(rest)?;
+    let (actors, r) = uleb(rest)?;
+    rest = r;
+    for _ in 0..actors {
+        let (len, r) = uleb(rest)?;
+        rest = r.get(usize::try_from(len).ok()?..)?;
+    }
+    let (count, r) = uleb(rest)?;
+    rest = r;
+    let count = usize::try_from(count).ok()?;
+    if count > rest.len() / 32 {
+        return None;
+    }
+    let heads = rest[..count * 32]
+        .chunks_exact(32)
+        .map(|c| <[u8; 32]>::try_from(c).ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some(heads)
+}
+
+/// An unsigned LEB128 number and what follows it.
+fn uleb(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_names_its_heads_and_a_document_holds_them_or_not() {
+        use automerge::transaction::Transactable;
+        let mut a = automerge::AutoCommit::new();
+        a.put(automerge::ROOT, "name", "Ada").unwrap();
+        let mut b = a.fork();
+        b.put(automerge::ROOT, "goal", "walk").unwrap();
+        let saved = b.save();
+        let heads: Vec<[u8; 32]> = b.get_heads().iter().map(|h| h.0).collect();
+        assert_eq!(snapshot_heads(&saved), Some(heads));
+        // B's snapshot holds a change A lacks; A's own snapshot holds nothing new for B.
+        assert!(!holds_every_head(&mut a, &saved));
+        let older = a.save();
+        assert!(holds_every_head(&mut b, &older));
+        // Not a document: applied (unread), never skipped.
+        assert_eq!(snapshot_heads(b"junk"), None);
+        assert!(!holds_every_head(&mut b, &saved[..10]));
     }
 }

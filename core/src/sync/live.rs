@@ -120,8 +120,15 @@ impl SyncClient {
                             let cursor = self
                                 .store()
                                 .run(move |s| {
-                                    s.note_head(team, head)?;
-                                    Ok(s.team(team)?.cursor)
+                                    let cursor = s.team(team)?.cursor;
+                                    // An announcement below the cursor was sent before a
+                                    // pull that got past it and read after: it says nothing
+                                    // (a relay restored from a backup is found by the checks
+                                    // pushes and pulls make), so it never rewinds the team.
+                                    if head > cursor {
+                                        s.note_head(team, head)?;
+                                    }
+                                    Ok(cursor)
                                 })
                                 .await?;
                             if head > cursor {
