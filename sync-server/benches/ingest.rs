@@ -2,33 +2,56 @@
 //! of 100 × 1 KiB envelopes over loopback HTTP as fast as the relay acknowledges them, then
 //! the same rows go into a plain SQLite file (WAL, `synchronous=FULL`) for comparison.
 //!
-//! `cargo bench -p holdfast-relay --bench ingest` runs for 20 s; without `--bench` (as
-//! under `cargo test --all-targets`) it is a quick smoke run of 64 clients × 2 batches.
-//! Envelopes are sealed and batches signed before timing starts, so the numbers measure
-//! the relay's ingest, not device crypto.
+//! The same run then measures the PostgreSQL backend (issue 11), durable (the server's
+//! default `synchronous_commit = on`), each phase on a fresh schema of the tests' server
+//! (`HOLDFAST_TEST_POSTGRES`, or one started for this run; see
+//! `holdfast_relay::testing::postgres`): one relay; two relays on one schema with the
+//! clients split between them; and a plain batched insert of the same rows into the relay's
+//! own `envelopes` table (one 100-row `INSERT … VALUES` and one transaction per batch, from
+//! as many connections as a relay's pool holds), for the ratio relay/plain.
+//!
+//! `cargo bench -p holdfast-relay --bench ingest` runs each relay phase for 20 s; without
+//! `--bench` (as under `cargo test --all-targets`) it is a quick smoke run of 64 clients × 2
+//! batches per phase. Envelopes are sealed and batches signed once, before timing starts,
+//! and pushed to every relay measured (each phase's storage is new, so every team is new to
+//! it): the numbers measure the relay's ingest, not device crypto. `RUST_LOG=warn` shows the
+//! relays' own log.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
 use holdfast_protocol::{
     DeviceId, DeviceSigningKey, DocumentId, DocumentKey, Entry, Header, HpkeKeyPair, Kind, Op,
     PushBatch, SystemRandom, TeamId, seal,
 };
-use holdfast_relay::{Config, Limits};
+use holdfast_relay::testing::postgres::TestSchema;
+use holdfast_relay::{Config, Limits, LogFormat};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
+use tokio_postgres::types::ToSql;
 
 const CLIENTS: usize = 64;
 const BATCH: usize = 100;
 const PLAINTEXT: usize = 1024;
 /// Sealed size: the plaintext plus the envelope overhead.
 const ENVELOPE_BYTES: usize = PLAINTEXT + holdfast_protocol::ENVELOPE_OVERHEAD;
+/// How long each relay phase (SQLite, PostgreSQL with one relay, with two) pushes.
 const FULL_RUN: Duration = Duration::from_secs(20);
-/// Batches each client seals ahead in a full run (~180 × 100 × 1.2 KiB = 21 MiB a client).
-/// A client that runs out stops early; the rate is over the time actually spent.
-const FULL_BATCHES_PER_CLIENT: usize = 180;
+/// Batches each client seals ahead in a full run (~260 × 100 × 1.2 KiB = 30 MiB a client,
+/// 1.9 GiB in all; ~25 s of sealing), pushed to every relay measured: enough for ~80 000
+/// envelopes/s for 20 s (at 180 the SQLite relay and two PostgreSQL relays ran out). A
+/// client that runs out stops early; the rate is over the time actually spent.
+const FULL_BATCHES_PER_CLIENT: usize = 260;
 const QUICK_BATCHES_PER_CLIENT: usize = 2;
 const SQLITE_CAP: Duration = Duration::from_secs(10);
 const GROUP_COMMIT_ROWS: usize = 6_400;
+/// The plain PostgreSQL insert stops here if it has not yet inserted as many rows as the
+/// one-relay phase stored.
+const POSTGRES_PLAIN_CAP: Duration = Duration::from_secs(20);
+/// Connections of the plain PostgreSQL insert: as many as one relay's pool.
+const POSTGRES_CONNECTIONS: usize = holdfast_relay::storage::postgres::DEFAULT_POOL_SIZE;
 const DOC_KEY: [u8; 32] = [0x42; 32];
 
 fn now_ms() -> u64 {
@@ -37,57 +60,76 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-struct Client {
+/// A device, its team's genesis and its sealed batches: made once, registered with and
+/// pushed to every relay measured.
+struct Device {
+    device: DeviceId,
+    key: DeviceSigningKey,
     team: TeamId,
-    token: String,
-    batches: Vec<Vec<u8>>,
+    /// The signed genesis entry, hex.
+    genesis: String,
+    batches: Vec<Bytes>,
 }
 
 struct Outcome {
     acknowledged: u64,
     failures: u64,
+    first_failure: Option<String>,
     latencies: Vec<Duration>,
     elapsed: Duration,
 }
 
-/// Creates a team for a new device, logs it in and seals its batches.
-async fn prepare(http: &reqwest::Client, url: &str, client: usize, batches: usize) -> Client {
-    let rng = SystemRandom::new();
-    let device = DeviceId::random_with(&rng).expect("device id");
-    let key = DeviceSigningKey::generate(&rng).expect("device key");
-    let team = TeamId::random_with(&rng).expect("team id");
+/// One relay phase's figures.
+struct Measured {
+    total: u64,
+    failures: u64,
+    first_failure: Option<String>,
+    /// Sorted.
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
 
-    let hpke = HpkeKeyPair::generate(&rng).expect("HPKE key");
-    let genesis = Entry::sign(
-        team,
-        now_ms(),
-        device.0,
-        Op::Genesis {
-            device,
-            sign_key: key.public_key(),
-            hpke_key: hpke.public_key().clone(),
-            key_commitment: [0; 32],
-        },
-        &key,
-    )
-    .expect("sign the genesis entry");
-    let response = http
-        .post(format!("{url}/v1/teams"))
-        .json(&json!({"genesis": hex::encode(genesis.as_bytes())}))
-        .send()
-        .await
-        .expect("create team");
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.total as f64 / self.elapsed.as_secs_f64()
+    }
 
-    let token = holdfast_relay::testing::login(url, device, &key)
-        .await
-        .expect("log in");
+    fn p50(&self) -> f64 {
+        millis(percentile(&self.latencies, 0.50))
+    }
 
-    // Sealing is CPU work: off the async workers.
-    let batches = tokio::task::spawn_blocking(move || {
+    fn p99(&self) -> f64 {
+        millis(percentile(&self.latencies, 0.99))
+    }
+}
+
+/// Makes a device with a team of its own and seals its batches (CPU work: off the async
+/// workers).
+async fn seal_device(client: usize, batches: usize) -> Device {
+    tokio::task::spawn_blocking(move || {
+        let rng = SystemRandom::new();
+        let device = DeviceId::random_with(&rng).expect("device id");
+        let key = DeviceSigningKey::generate(&rng).expect("device key");
+        let team = TeamId::random_with(&rng).expect("team id");
+
+        let hpke = HpkeKeyPair::generate(&rng).expect("HPKE key");
+        let genesis = Entry::sign(
+            team,
+            now_ms(),
+            device.0,
+            Op::Genesis {
+                device,
+                sign_key: key.public_key(),
+                hpke_key: hpke.public_key().clone(),
+                key_commitment: [0; 32],
+            },
+            &key,
+        )
+        .expect("sign the genesis entry");
+
         let doc_key = DocumentKey::from_bytes(DOC_KEY);
         let document = DocumentId([u8::try_from(client % 256).unwrap_or(0); 16]);
-        (0..batches)
+        let batches = (0..batches)
             .map(|b| {
                 let envelopes: Vec<Vec<u8>> = (0..BATCH)
                     .map(|i| {
@@ -110,48 +152,71 @@ async fn prepare(http: &reqwest::Client, url: &str, client: usize, batches: usiz
                     })
                     .collect();
                 let refs: Vec<&[u8]> = envelopes.iter().map(Vec::as_slice).collect();
-                PushBatch::encode(&team, &device, &key, now_ms(), &refs).expect("encode batch")
+                Bytes::from(
+                    PushBatch::encode(&team, &device, &key, now_ms(), &refs).expect("encode batch"),
+                )
             })
-            .collect()
+            .collect();
+        Device {
+            device,
+            key,
+            team,
+            genesis: hex::encode(genesis.as_bytes()),
+            batches,
+        }
     })
     .await
-    .expect("sealing task");
-
-    Client {
-        team,
-        token,
-        batches,
-    }
+    .expect("sealing task")
 }
 
-/// Pushes `client`'s batches one after another until they run out or `deadline` passes.
-async fn push_all(url: String, client: Client, deadline: Option<Instant>) -> Outcome {
+/// Creates `device`'s team at the relay at `url` and logs it in: its bearer token.
+async fn register(http: &reqwest::Client, url: &str, device: &Device) -> String {
+    let response = http
+        .post(format!("{url}/v1/teams"))
+        .json(&json!({"genesis": device.genesis}))
+        .send()
+        .await
+        .expect("create team");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    holdfast_relay::testing::login(url, device.device, &device.key)
+        .await
+        .expect("log in")
+}
+
+/// Pushes `batches` to `endpoint` one after another until they run out or `deadline`
+/// passes.
+async fn push_all(
+    endpoint: String,
+    token: String,
+    batches: Vec<Bytes>,
+    deadline: Option<Instant>,
+) -> Outcome {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1)
         .timeout(Duration::from_secs(30))
         .build()
         .expect("http client");
-    let endpoint = format!("{url}/v1/teams/{}/envelopes", client.team);
     let mut outcome = Outcome {
         acknowledged: 0,
         failures: 0,
-        latencies: Vec::with_capacity(client.batches.len()),
+        first_failure: None,
+        latencies: Vec::with_capacity(batches.len()),
         elapsed: Duration::ZERO,
     };
     let start = Instant::now();
-    for batch in client.batches {
+    for batch in batches {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         let sent = Instant::now();
         let response = http
             .post(&endpoint)
-            .bearer_auth(&client.token)
+            .bearer_auth(&token)
             .header("content-type", "application/octet-stream")
             .body(batch)
             .send()
             .await;
-        let ok = match response {
+        let failure = match response {
             Ok(response) if response.status().is_success() => {
                 match response.json::<Value>().await {
                     Ok(body) => {
@@ -162,21 +227,149 @@ async fn push_all(url: String, client: Client, deadline: Option<Instant>) -> Out
                                 .count()
                         });
                         outcome.acknowledged += u64::try_from(stored).unwrap_or(0);
-                        true
+                        None
                     }
-                    Err(_) => false,
+                    Err(e) => Some(format!("unreadable answer: {e}")),
                 }
             }
-            _ => false,
+            Ok(response) => {
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                Some(format!(
+                    "{status}: {}",
+                    body.chars().take(300).collect::<String>()
+                ))
+            }
+            Err(e) => Some(format!("request failed: {e}")),
         };
-        if ok {
-            outcome.latencies.push(sent.elapsed());
-        } else {
-            outcome.failures += 1;
+        match failure {
+            None => outcome.latencies.push(sent.elapsed()),
+            Some(why) => {
+                outcome.failures += 1;
+                outcome.first_failure.get_or_insert(why);
+            }
         }
     }
     outcome.elapsed = start.elapsed();
     outcome
+}
+
+/// Registers every device with one of the relays at `urls` (round-robin), then has each
+/// push its batches to that relay, all at once, for [`FULL_RUN`] (or until they run out).
+async fn measure(label: &str, devices: &Arc<Vec<Device>>, urls: &[String], full: bool) -> Measured {
+    let setup = Instant::now();
+    let http = reqwest::Client::new();
+    let registering: Vec<_> = (0..devices.len())
+        .map(|c| {
+            let http = http.clone();
+            let url = urls[c % urls.len()].clone();
+            let devices = Arc::clone(devices);
+            tokio::spawn(async move { register(&http, &url, &devices[c]).await })
+        })
+        .collect();
+    let mut tokens = Vec::with_capacity(devices.len());
+    for task in registering {
+        tokens.push(task.await.expect("register task"));
+    }
+    eprintln!(
+        "ingest ({label}): {} teams created and logged in in {:.1} s",
+        devices.len(),
+        setup.elapsed().as_secs_f64()
+    );
+
+    let deadline = full.then(|| Instant::now() + FULL_RUN);
+    let start = Instant::now();
+    let tasks: Vec<_> = devices
+        .iter()
+        .zip(tokens)
+        .enumerate()
+        .map(|(c, (device, token))| {
+            let endpoint = format!(
+                "{}/v1/teams/{}/envelopes",
+                urls[c % urls.len()],
+                device.team
+            );
+            tokio::spawn(push_all(endpoint, token, device.batches.clone(), deadline))
+        })
+        .collect();
+    let mut measured = Measured {
+        total: 0,
+        failures: 0,
+        first_failure: None,
+        latencies: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    let mut exhausted_early = false;
+    for task in tasks {
+        let outcome = task.await.expect("push task");
+        measured.total += outcome.acknowledged;
+        measured.failures += outcome.failures;
+        if measured.first_failure.is_none() {
+            measured.first_failure = outcome.first_failure;
+        }
+        measured.latencies.extend(outcome.latencies);
+        if full && outcome.elapsed + Duration::from_millis(500) < FULL_RUN {
+            exhausted_early = true;
+        }
+    }
+    measured.elapsed = start.elapsed();
+    measured.latencies.sort_unstable();
+    if exhausted_early {
+        eprintln!(
+            "ingest ({label}): some clients ran out of pre-sealed batches before {} s",
+            FULL_RUN.as_secs()
+        );
+    }
+    if measured.failures > 0 {
+        eprintln!(
+            "ingest ({label}): {} pushes failed; the first: {}",
+            measured.failures,
+            measured.first_failure.as_deref().unwrap_or("?")
+        );
+    }
+    measured
+}
+
+/// A relay on a port of its own with its data in `data_dir` and, given a URL, its storage
+/// in PostgreSQL.
+fn relay_config(data_dir: std::path::PathBuf, database: Option<&str>) -> Config {
+    let mut config = Config::new(data_dir);
+    // Every client comes from one address and makes its own team: only the writer
+    // is measured here, not the per-address limits.
+    config.limits = Limits {
+        rate_limit_per_second: 0.0,
+        address_rate_per_second: 0.0,
+        team_creations_per_hour: 0,
+        ..Limits::default()
+    };
+    config.database = database.map(|url| url.parse().expect("a --database URL"));
+    config
+}
+
+/// `relays` relays (in this process, each with its own data directory) on one fresh
+/// PostgreSQL schema, the clients split between them.
+async fn postgres_relays(
+    label: &str,
+    devices: &Arc<Vec<Device>>,
+    relays: usize,
+    full: bool,
+) -> Measured {
+    let schema = TestSchema::new();
+    let database = schema.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut running = Vec::with_capacity(relays);
+    for r in 0..relays {
+        let config = relay_config(dir.path().join(format!("relay-{r}")), Some(&database));
+        running.push(holdfast_relay::serve(config).await.expect("start relay"));
+    }
+    let urls: Vec<String> = running.iter().map(|relay| relay.url()).collect();
+    let measured = measure(label, devices, &urls, full).await;
+    for relay in running {
+        relay.shutdown().await.expect("relay shutdown");
+    }
+    // Dropping the schema with the rows in it, off the clock.
+    drop(schema);
+    measured
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -189,6 +382,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// The plain inserts' teams: 64 made-up ids, as many as the clients' teams.
+fn plain_teams() -> Vec<[u8; 16]> {
+    (0..CLIENTS)
+        .map(|c| {
+            let mut team = [0u8; 16];
+            team[..8].copy_from_slice(&(c as u64).to_be_bytes());
+            team[8] = 0xAB;
+            team
+        })
+        .collect()
 }
 
 /// Inserts `rows` envelope-shaped rows into a fresh file, `per_tx` rows per transaction,
@@ -212,14 +417,7 @@ fn plain_sqlite(rows: u64, per_tx: usize, cap: Duration) -> (u64, Duration) {
     )
     .expect("schema");
 
-    let teams: Vec<[u8; 16]> = (0..CLIENTS)
-        .map(|c| {
-            let mut team = [0u8; 16];
-            team[..8].copy_from_slice(&(c as u64).to_be_bytes());
-            team[8] = 0xAB;
-            team
-        })
-        .collect();
+    let teams = plain_teams();
     let mut seqs = vec![0i64; CLIENTS];
     let mut bytes = vec![0x5Au8; ENVELOPE_BYTES];
     let start = Instant::now();
@@ -261,9 +459,157 @@ fn plain_sqlite(rows: u64, per_tx: usize, cap: Duration) -> (u64, Duration) {
     (inserted, start.elapsed())
 }
 
+/// What the plain PostgreSQL insert did.
+struct PlainPostgres {
+    rows: u64,
+    elapsed: Duration,
+    /// The server's `synchronous_commit` and `fsync`, as the connections saw them.
+    settings: String,
+}
+
+impl PlainPostgres {
+    fn rate(&self) -> f64 {
+        self.rows as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+async fn connect(config: &tokio_postgres::Config) -> tokio_postgres::Client {
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            eprintln!("ingest (plain postgres): connection failed: {e}");
+        }
+    });
+    client
+}
+
+/// Inserts at least `rows` envelope-shaped rows (whole batches of [`BATCH`]) into the
+/// relay's own `envelopes` table on a fresh schema: one multi-row `INSERT … VALUES` and one
+/// transaction per batch, from `connections` connections at once, round-robin over 64
+/// teams; stopping at `cap`.
+async fn plain_postgres(rows: u64, connections: usize, cap: Duration) -> PlainPostgres {
+    let schema = TestSchema::new();
+    let config = schema.config();
+    // The relay's migration makes the table: the same columns, indexes and storage.
+    let mut client = connect(&config).await;
+    holdfast_relay::storage::postgres::schema::migrate(&mut client)
+        .await
+        .expect("create the relay's tables");
+    let row = client
+        .query_one(
+            "SELECT current_setting('synchronous_commit'), current_setting('fsync')",
+            &[],
+        )
+        .await
+        .expect("read the server's settings");
+    let settings = format!(
+        "synchronous_commit={}, fsync={}",
+        row.get::<_, String>(0),
+        row.get::<_, String>(1)
+    );
+    drop(client);
+
+    let values: Vec<String> = (0..BATCH)
+        .map(|r| {
+            let p: Vec<String> = (1..=9).map(|c| format!("${}", r * 9 + c)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO envelopes (team, seq, id, document, kind, covers, author, received_at, \
+         bytes) VALUES {}",
+        values.join(", ")
+    );
+    let mut clients = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let client = connect(&config).await;
+        let insert = client.prepare(&sql).await.expect("prepare the insert");
+        clients.push((client, insert));
+    }
+
+    let teams = Arc::new(plain_teams());
+    let batches = rows.div_ceil(BATCH as u64);
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let stop = start + cap;
+    let workers: Vec<_> = clients
+        .into_iter()
+        .map(|(mut client, insert)| {
+            let teams = Arc::clone(&teams);
+            let next = Arc::clone(&next);
+            tokio::spawn(async move {
+                let mut inserted = 0u64;
+                let document = vec![7u8; 16];
+                let (kind, covers) = (1i16, 0i64);
+                let mut body = vec![0x5Au8; ENVELOPE_BYTES];
+                while Instant::now() < stop {
+                    let b = next.fetch_add(1, Ordering::Relaxed);
+                    if b >= batches {
+                        break;
+                    }
+                    // Batch b is the (b / 64)th of team b % 64: no two batches share a row.
+                    let team = teams[usize::try_from(b).unwrap_or(0) % CLIENTS].to_vec();
+                    let first_seq =
+                        i64::try_from(b / CLIENTS as u64 * BATCH as u64 + 1).unwrap_or(i64::MAX);
+                    let received = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+                    let mut seqs = Vec::with_capacity(BATCH);
+                    let mut ids = Vec::with_capacity(BATCH);
+                    let mut bodies = Vec::with_capacity(BATCH);
+                    for i in 0..BATCH {
+                        let n = b * BATCH as u64 + i as u64;
+                        seqs.push(first_seq + i64::try_from(i).unwrap_or(0));
+                        // Unique as the relay's SHA-256 ids are; the hash of the counter alone
+                        // keeps the generator's CPU out of the figure.
+                        let id = ring::digest::digest(&ring::digest::SHA256, &n.to_be_bytes());
+                        ids.push(id.as_ref().to_vec());
+                        body[..8].copy_from_slice(&n.to_be_bytes());
+                        bodies.push(body.clone());
+                    }
+                    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(BATCH * 9);
+                    for ((seq, id), bytes) in seqs.iter().zip(&ids).zip(&bodies) {
+                        params.extend([
+                            &team as &(dyn ToSql + Sync),
+                            seq,
+                            id,
+                            &document,
+                            &kind,
+                            &covers,
+                            &team,
+                            &received,
+                            bytes,
+                        ]);
+                    }
+                    let tx = client.transaction().await.expect("begin");
+                    tx.execute(&insert, &params).await.expect("insert a batch");
+                    tx.commit().await.expect("commit");
+                    inserted += BATCH as u64;
+                }
+                inserted
+            })
+        })
+        .collect();
+    let mut inserted = 0;
+    for worker in workers {
+        inserted += worker.await.expect("insert task");
+    }
+    let elapsed = start.elapsed();
+    drop(schema);
+    PlainPostgres {
+        rows: inserted,
+        elapsed,
+        settings,
+    }
+}
+
 fn main() {
     // reqwest's rustls has no provider of its own in this workspace.
     holdfast_relay::testing::install_crypto_provider();
+    if std::env::var_os("RUST_LOG").is_some() {
+        holdfast_relay::init_tracing(LogFormat::Text);
+    }
     let full = std::env::args().any(|a| a == "--bench");
     let batches_per_client = if full {
         FULL_BATCHES_PER_CLIENT
@@ -275,91 +621,94 @@ fn main() {
         .build()
         .expect("tokio runtime");
 
-    let (total, elapsed, latencies, failures) = runtime.block_on(async {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::new(dir.path().join("data"));
-        // Every client comes from one address and makes its own team: only the writer
-        // is measured here, not the per-address limits.
-        config.limits = Limits {
-            rate_limit_per_second: 0.0,
-            address_rate_per_second: 0.0,
-            team_creations_per_hour: 0,
-            ..Limits::default()
-        };
-        let relay = holdfast_relay::serve(config).await.expect("start relay");
-        let url = relay.url();
-
+    let (sqlite, pg_one, pg_two, pg_plain) = runtime.block_on(async {
         let setup = Instant::now();
-        let http = reqwest::Client::new();
-        let prepared: Vec<_> = (0..CLIENTS)
-            .map(|c| {
-                let http = http.clone();
-                let url = url.clone();
-                tokio::spawn(async move { prepare(&http, &url, c, batches_per_client).await })
-            })
+        let sealing: Vec<_> = (0..CLIENTS)
+            .map(|c| tokio::spawn(seal_device(c, batches_per_client)))
             .collect();
-        let mut clients = Vec::with_capacity(CLIENTS);
-        for task in prepared {
-            clients.push(task.await.expect("prepare task"));
+        let mut devices = Vec::with_capacity(CLIENTS);
+        for task in sealing {
+            devices.push(task.await.expect("sealing task"));
         }
+        let devices = Arc::new(devices);
         eprintln!(
-            "ingest: {CLIENTS} teams created, logged in and {} envelopes sealed in {:.1} s",
+            "ingest: {CLIENTS} devices made and {} envelopes sealed in {:.1} s",
             CLIENTS * batches_per_client * BATCH,
             setup.elapsed().as_secs_f64()
         );
 
-        let deadline = full.then(|| Instant::now() + FULL_RUN);
-        let start = Instant::now();
-        let tasks: Vec<_> = clients
-            .into_iter()
-            .map(|client| tokio::spawn(push_all(url.clone(), client, deadline)))
-            .collect();
-        let mut total = 0u64;
-        let mut failures = 0u64;
-        let mut latencies = Vec::new();
-        let mut exhausted_early = false;
-        for task in tasks {
-            let outcome = task.await.expect("push task");
-            total += outcome.acknowledged;
-            failures += outcome.failures;
-            latencies.extend(outcome.latencies);
-            if full && outcome.elapsed + Duration::from_millis(500) < FULL_RUN {
-                exhausted_early = true;
-            }
-        }
-        let elapsed = start.elapsed();
-        if exhausted_early {
-            eprintln!(
-                "ingest: some clients ran out of pre-sealed batches before {} s",
-                FULL_RUN.as_secs()
-            );
-        }
-        relay.shutdown().await.expect("relay shutdown");
-        (total, elapsed, latencies, failures)
+        let sqlite = {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let relay = holdfast_relay::serve(relay_config(dir.path().join("data"), None))
+                .await
+                .expect("start relay");
+            let measured = measure("sqlite", &devices, &[relay.url()], full).await;
+            relay.shutdown().await.expect("relay shutdown");
+            measured
+        };
+        let pg_one = postgres_relays("postgres, 1 relay", &devices, 1, full).await;
+        let pg_two = postgres_relays("postgres, 2 relays", &devices, 2, full).await;
+        let pg_plain = plain_postgres(
+            pg_one.total.max(1),
+            POSTGRES_CONNECTIONS,
+            POSTGRES_PLAIN_CAP,
+        )
+        .await;
+        (sqlite, pg_one, pg_two, pg_plain)
     });
 
-    let mut latencies = latencies;
-    latencies.sort_unstable();
-    let relay_rate = total as f64 / elapsed.as_secs_f64();
-    let rows = total.max(1);
-
+    let relay_rate = sqlite.rate();
+    let rows = sqlite.total.max(1);
     let (rows_100, time_100) = plain_sqlite(rows, BATCH, SQLITE_CAP);
     let rate_100 = rows_100 as f64 / time_100.as_secs_f64();
     let (rows_6400, time_6400) = plain_sqlite(rows, GROUP_COMMIT_ROWS, SQLITE_CAP);
     let rate_6400 = rows_6400 as f64 / time_6400.as_secs_f64();
 
-    if failures > 0 {
-        eprintln!("ingest: {failures} pushes failed");
-    }
     println!(
         "relay ingest: {relay_rate:.0} envelopes/s durable ({CLIENTS} clients, batches of {BATCH} x 1 KiB, \
-         {total} envelopes in {:.1} s), p50 {:.1} ms, p99 {:.1} ms; plain SQLite batched insert: \
+         {} envelopes in {:.1} s), p50 {:.1} ms, p99 {:.1} ms; plain SQLite batched insert: \
          {rate_100:.0} rows/s (100/tx), {rate_6400:.0} rows/s (6400/tx); \
          ratio relay/plain = {:.2} (100/tx), {:.2} (6400/tx)",
-        elapsed.as_secs_f64(),
-        millis(percentile(&latencies, 0.50)),
-        millis(percentile(&latencies, 0.99)),
+        sqlite.total,
+        sqlite.elapsed.as_secs_f64(),
+        sqlite.p50(),
+        sqlite.p99(),
         relay_rate / rate_100,
         relay_rate / rate_6400,
+    );
+    for (label, measured, clients) in [
+        ("postgres, 1 relay", &pg_one, format!("{CLIENTS} clients")),
+        (
+            "postgres, 2 relays",
+            &pg_two,
+            format!("{CLIENTS} clients, {} per relay", CLIENTS / 2),
+        ),
+    ] {
+        println!(
+            "{label}: {:.0} envelopes/s durable ({clients}, batches of {BATCH} x 1 KiB, \
+             {} envelopes in {:.1} s, {} failed pushes), p50 {:.1} ms, p99 {:.1} ms",
+            measured.rate(),
+            measured.total,
+            measured.elapsed.as_secs_f64(),
+            measured.failures,
+            measured.p50(),
+            measured.p99(),
+        );
+    }
+    println!(
+        "plain postgres insert: {:.0} rows/s ({BATCH} rows per INSERT, 1 tx per batch, \
+         {POSTGRES_CONNECTIONS} connections, {} rows in {:.1} s, {})",
+        pg_plain.rate(),
+        pg_plain.rows,
+        pg_plain.elapsed.as_secs_f64(),
+        pg_plain.settings,
+    );
+    println!(
+        "relay/plain ratio: {:.2} (postgres, 1 relay), {:.2} (postgres, 2 relays); \
+         2 relays / 1 relay = {:.2}; postgres 1 relay / SQLite relay = {:.2}",
+        pg_one.rate() / pg_plain.rate(),
+        pg_two.rate() / pg_plain.rate(),
+        pg_two.rate() / pg_one.rate(),
+        pg_one.rate() / relay_rate,
     );
 }

@@ -214,15 +214,10 @@ impl Pending {
     /// Whether it may still be answered at `now_ms`. A wall clock set back since the
     /// challenge was issued makes it expire rather than live longer.
     fn is_live(&self, now_ms: u64, ttl: Duration) -> bool {
-        is_live(self.issued_ms, now_ms, ttl)
+        now_ms
+            .checked_sub(self.issued_ms)
+            .is_some_and(|age| u128::from(age) < ttl.as_millis())
     }
-}
-
-/// Whether a challenge issued at `issued_ms` may still be answered at `now_ms`.
-fn is_live(issued_ms: u64, now_ms: u64, ttl: Duration) -> bool {
-    now_ms
-        .checked_sub(issued_ms)
-        .is_some_and(|age| u128::from(age) < ttl.as_millis())
 }
 
 impl ChallengeTable {
@@ -266,8 +261,8 @@ pub struct Issued {
     pub challenge: [u8; CHALLENGE_LEN],
     /// Whether it replaced an outstanding one (the address's share, or the table, was full).
     pub replaced: bool,
-    /// When it was issued, in ms since the epoch by the relay's clock.
-    pub issued_ms: u64,
+    /// The challenge it replaced, if any (no longer redeemable).
+    pub replaced_challenge: Option<[u8; CHALLENGE_LEN]>,
 }
 
 /// Why no challenge could be issued.
@@ -314,6 +309,7 @@ impl Challenges {
         } else {
             None
         };
+        let replaced_challenge = replaced.and_then(|serial| table.by_age.get(&serial).copied());
         if let Some(serial) = replaced {
             table.remove_serial(serial);
             table.evicted = table.evicted.saturating_add(1);
@@ -339,7 +335,7 @@ impl Challenges {
         Ok(Issued {
             challenge,
             replaced,
-            issued_ms: now_ms,
+            replaced_challenge,
         })
     }
 
@@ -351,19 +347,17 @@ impl Challenges {
     }
 
     /// Uses up `challenge` as a database shared by several relays recorded it (`recorded`:
-    /// the device it was issued to and when, taken from the database, which hands it out
-    /// once): true if it was issued to `device` and has not expired. This relay's own copy,
-    /// if it issued it, goes too.
+    /// the device it was issued to, taken from the database, which hands it out once and
+    /// only within its lifetime by the database's clock): true if it was issued to
+    /// `device`. This relay's own copy, if it issued it, goes too.
     pub fn redeem_recorded(
         &self,
         challenge: &[u8; CHALLENGE_LEN],
-        recorded: Option<(DeviceId, u64)>,
+        recorded: Option<DeviceId>,
         device: DeviceId,
     ) -> bool {
         self.lock().remove(challenge);
-        recorded.is_some_and(|(issued_to, issued_ms)| {
-            issued_to == device && is_live(issued_ms, self.clock.now_ms(), self.ttl)
-        })
+        recorded == Some(device)
     }
 
     /// The challenge lifetime.

@@ -228,8 +228,25 @@ impl MembershipCache {
             match (&answer, stored) {
                 (Some(log), Some(len)) if log.len() == len => return Ok(answer),
                 (None, None) => return Ok(None),
-                _ => self.invalidate_team(team),
+                // Forgotten without waking this relay's watchers: the relay that appended
+                // announces it (a socket of a revoked device closes on that), and a log
+                // whose stored length disagrees with its rows must not wake them for ever.
+                _ => self.forget(team),
             }
+        }
+        self.get_unverified(storage, team).await
+    }
+
+    /// The team's log as [`get`](Self::get) answers it, but trusting a fresh cached entry
+    /// without asking a shared database: for a live socket hearing of a new head, whose
+    /// device's revocation through another relay reaches it as its own notice.
+    pub async fn get_unverified<S: Storage>(
+        &self,
+        storage: &S,
+        team: TeamId,
+    ) -> storage::Result<Option<Arc<TeamLog>>> {
+        if let Some(answer) = self.cached(team) {
+            return Ok(answer);
         }
         let lock = {
             let mut loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
@@ -325,6 +342,17 @@ impl MembershipCache {
         }
         drop(teams);
         self.notify(team);
+    }
+
+    /// Forgets `team` without telling its watchers.
+    fn forget(&self, team: TeamId) {
+        let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        teams.remove(&team);
+        self.absent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&team);
     }
 
     /// Forgets `team` (its log changed in a way this process did not see).

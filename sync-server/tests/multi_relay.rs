@@ -222,7 +222,8 @@ async fn a_device_revoked_through_one_relay_is_refused_by_another_at_once() {
     expect_error(refused, StatusCode::FORBIDDEN, "revoked").await;
     let refused = b.pull(leaver_token, team, "after=0").await;
     expect_error(refused, StatusCode::FORBIDDEN, "revoked").await;
-    // Its socket on B is closed too, told why.
+    // Its socket on B closes, told why. Not because of the requests above (the check that
+    // refused them wakes no socket): A's commit is announced to every relay.
     let frame = closed_by_relay(&mut socket, Duration::from_secs(5)).await;
     assert_eq!(frame.reason.as_str(), "device revoked");
 }

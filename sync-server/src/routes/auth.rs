@@ -51,14 +51,13 @@ pub async fn challenge<S: Storage>(
     }
     if state.storage().shares_database() {
         // Any relay of the database may be asked for the answer (behind a load balancer).
-        let ttl_ms = u64::try_from(state.challenges().ttl().as_millis()).unwrap_or(u64::MAX);
         state
             .storage()
             .record_challenge(
                 issued.challenge,
                 request.device,
-                issued.issued_ms,
-                issued.issued_ms.saturating_sub(ttl_ms),
+                issued.replaced_challenge,
+                ttl_ms(&state),
             )
             .await?;
     }
@@ -105,7 +104,10 @@ pub async fn token<S: Storage>(
         ApiError::unauthorized("login refused: unknown device, or bad, expired or used challenge")
     };
     let redeemed = if state.storage().shares_database() {
-        let recorded = state.storage().take_challenge(request.challenge.0).await?;
+        let recorded = state
+            .storage()
+            .take_challenge(request.challenge.0, ttl_ms(&state))
+            .await?;
         state
             .challenges()
             .redeem_recorded(&request.challenge.0, recorded, device)
@@ -138,4 +140,9 @@ pub async fn token<S: Storage>(
         token: state.tokens().issue(device, expires_ms),
         expires_in: ttl.as_secs(),
     }))
+}
+
+/// The login challenge lifetime in ms.
+fn ttl_ms<S: Storage>(state: &AppState<S>) -> u64 {
+    u64::try_from(state.challenges().ttl().as_millis()).unwrap_or(u64::MAX)
 }

@@ -135,7 +135,7 @@ async fn serve<S: Storage>(
             Event::Membership => {
                 membership.borrow_and_update();
                 elsewhere.borrow_and_update();
-                match still_active(&state, &member).await {
+                match still_active(&state, &member, true).await {
                     Ok(()) => {}
                     Err(close) => break Some(close),
                 }
@@ -170,8 +170,10 @@ async fn serve<S: Storage>(
                 if sent == Some(seq) {
                     continue;
                 }
-                // A revoked device hears nothing more.
-                if let Err(close) = still_active(&state, &member).await {
+                // A revoked device hears nothing more. (From the cache: a read of a shared
+                // database per socket per head would cost a big team's every push thousands
+                // of reads; a revocation through another relay arrives as its own notice.)
+                if let Err(close) = still_active(&state, &member, false).await {
                     break Some(close);
                 }
                 let text = format!("{{\"seq\":{seq}}}");
@@ -213,11 +215,20 @@ fn until_expiry<S: Storage>(state: &AppState<S>, member: &TeamMember) -> Duratio
 }
 
 /// `Ok` while the member is an active member of its team; otherwise the close to send.
+/// `verify`: check the cached log against a shared database first (see
+/// [`MembershipCache::get`](crate::membership::MembershipCache::get)).
 async fn still_active<S: Storage>(
     state: &AppState<S>,
     member: &TeamMember,
+    verify: bool,
 ) -> Result<(), (u16, &'static str)> {
-    match state.members().get(state.storage(), member.team).await {
+    let members = state.members();
+    let log = if verify {
+        members.get(state.storage(), member.team).await
+    } else {
+        members.get_unverified(state.storage(), member.team).await
+    };
+    match log {
         Ok(Some(log)) if log.state.active(&member.device).is_some() => Ok(()),
         Ok(_) => {
             state.metrics().live_closed_revoked.inc();

@@ -648,29 +648,31 @@ pub trait Storage: Send + Sync + 'static {
         async { Ok(None) }
     }
 
-    /// Records a login challenge issued at `issued_ms` to `device`, so that any relay of
-    /// a shared database can redeem it, and forgets those issued before
-    /// `expired_before_ms`. Only asked of a backend that [shares its
-    /// database](Self::shares_database); one that does not refuses.
+    /// Records a login challenge issued to `device`, so that any relay of a shared
+    /// database can redeem it, timed by the database's clock (relays' clocks may differ);
+    /// forgets `replaced` (the challenge it replaced in the issuing relay's table, which is
+    /// bounded) and every challenge older than `ttl_ms`. Only asked of a backend that
+    /// [shares its database](Self::shares_database); one that does not refuses.
     fn record_challenge(
         &self,
         challenge: [u8; 32],
         device: DeviceId,
-        issued_ms: u64,
-        expired_before_ms: u64,
+        replaced: Option<[u8; 32]>,
+        ttl_ms: u64,
     ) -> impl Future<Output = Result<()>> + Send {
-        let _ = (challenge, device, issued_ms, expired_before_ms);
+        let _ = (challenge, device, replaced, ttl_ms);
         async { Err(Error::Backend("login challenges are kept in memory".into())) }
     }
 
-    /// Takes a recorded login challenge: the device it was issued to and when, once (a
-    /// second take, from any relay, finds nothing). See
-    /// [`record_challenge`](Self::record_challenge).
+    /// Takes a recorded login challenge, once (a second take, from any relay, finds
+    /// nothing): the device it was issued to, if it was recorded less than `ttl_ms` ago by
+    /// the database's clock. See [`record_challenge`](Self::record_challenge).
     fn take_challenge(
         &self,
         challenge: [u8; 32],
-    ) -> impl Future<Output = Result<Option<(DeviceId, u64)>>> + Send {
-        let _ = challenge;
+        ttl_ms: u64,
+    ) -> impl Future<Output = Result<Option<DeviceId>>> + Send {
+        let _ = (challenge, ttl_ms);
         async { Err(Error::Backend("login challenges are kept in memory".into())) }
     }
 

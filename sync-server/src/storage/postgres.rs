@@ -1388,54 +1388,59 @@ impl Storage for PgStorage {
         &self,
         challenge: [u8; 32],
         device: DeviceId,
-        issued_ms: u64,
-        expired_before_ms: u64,
+        replaced: Option<[u8; 32]>,
+        ttl_ms: u64,
     ) -> Result<()> {
         let client = self.client().await?;
-        let insert = client
+        // One clock for every relay: the database's, in ms since the epoch.
+        let record = client
             .prepare_cached(
-                "INSERT INTO login_challenges (challenge, device, issued_at) VALUES ($1, $2, $3)",
+                "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms),
+                 gone AS (
+                     DELETE FROM login_challenges
+                     WHERE challenge = $3::bytea OR issued_at < (SELECT ms FROM now) - $4::bigint
+                 )
+                 INSERT INTO login_challenges (challenge, device, issued_at)
+                 SELECT $1::bytea, $2::bytea, ms FROM now",
             )
             .await
             .map_err(pg_error)?;
+        let replaced = replaced.as_ref().map(|c| &c[..]);
         client
             .execute(
-                &insert,
-                &[&&challenge[..], &&device.0[..], &to_sql_int(issued_ms)],
+                &record,
+                &[
+                    &&challenge[..],
+                    &&device.0[..],
+                    &replaced,
+                    &to_sql_int(ttl_ms),
+                ],
             )
-            .await
-            .map_err(pg_error)?;
-        // Expired ones go as new ones come: the table holds a lifetime's worth at most.
-        let purge = client
-            .prepare_cached("DELETE FROM login_challenges WHERE issued_at < $1")
-            .await
-            .map_err(pg_error)?;
-        client
-            .execute(&purge, &[&to_sql_int(expired_before_ms)])
             .await
             .map_err(pg_error)?;
         Ok(())
     }
 
-    async fn take_challenge(&self, challenge: [u8; 32]) -> Result<Option<(DeviceId, u64)>> {
+    async fn take_challenge(&self, challenge: [u8; 32], ttl_ms: u64) -> Result<Option<DeviceId>> {
         let client = self.client().await?;
+        // Taken whether or not it has expired: a challenge is tried once.
         let stmt = client
             .prepare_cached(
-                "DELETE FROM login_challenges WHERE challenge = $1 RETURNING device, issued_at",
+                "WITH taken AS (
+                     DELETE FROM login_challenges WHERE challenge = $1
+                     RETURNING device, issued_at
+                 )
+                 SELECT device FROM taken
+                 WHERE issued_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $2::bigint",
             )
             .await
             .map_err(pg_error)?;
         let row = client
-            .query_opt(&stmt, &[&&challenge[..]])
+            .query_opt(&stmt, &[&&challenge[..], &to_sql_int(ttl_ms)])
             .await
             .map_err(pg_error)?;
-        row.map(|row| {
-            Ok((
-                DeviceId(fixed::<16>(&row, 0, "device id")?),
-                u64_at(&row, 1)?,
-            ))
-        })
-        .transpose()
+        row.map(|row| Ok(DeviceId(fixed::<16>(&row, 0, "device id")?)))
+            .transpose()
     }
 
     fn heads(&self) -> &TeamHeads {
