@@ -42,6 +42,27 @@
 //! off: at one edit every 5 ms device A alone makes ~400 requests/s (a push and a pull per
 //! sync), and each 429 costs a whole second (`Retry-After: 1`). What that costs with the
 //! default limit is measured too, on a shorter run (variant `relay-default-rate-limit`).
+//!
+//! Variant `across-relays` (issue 11): the spaced edits (500; quick run: 10) with A and B on
+//! two relay processes that share one PostgreSQL database (a schema of the bench's own, from
+//! `holdfast_relay::testing::postgres::TestSchema`: the server `HOLDFAST_TEST_POSTGRES`
+//! names, or one the fixture starts), behind a TCP load balancer (`holdfast_tests::Balancer`)
+//! whose address is both relays' public URL, as an operator would run them. The same setup
+//! otherwise (the same seed, no rate limit). An edit's trip: A pushes to relay 0, which
+//! stores it in PostgreSQL and notifies (`pg_notify` at commit); relay 1, listening,
+//! announces the new head on B's live socket; B pulls, from relay 1. The balancer is pinned
+//! while each device connects: relay 0 while A creates the team, uploads, and opens its
+//! live socket; relay 1 while B redeems its invite, bootstraps and opens its live socket;
+//! then relay 0 again for the run. A live socket stays on the relay it reached, and so does
+//! a pooled HTTP connection until it closes (the relay closes one idle for 10 s); a
+//! connection re-opened during the run goes to relay 0 (for A, its relay; for B's pulls,
+//! the other one, which serves the same database). So that the figure is what it claims,
+//! the bench then reads both relays' `/metrics` and the balancer's counts, prints them, and
+//! fails unless every envelope stored in the run came through relay 0, relay 1 sent live
+//! messages, each relay holds one live socket (A's on relay 0, B's on relay 1, checked as
+//! each opened) and relay 1 accepted no connection during the run (so its socket is still
+//! the one B opened). It runs first, before the single relay's variants; compare its
+//! percentiles with `spaced-5ms` (one relay, SQLite, 1,000 edits).
 
 mod common;
 
@@ -59,7 +80,8 @@ use holdfast_core::sync::{LiveHandle, Role};
 use holdfast_core::{SharedStore, SyncClient, SyncConfig, TeamId};
 use holdfast_relay::Limits;
 use holdfast_relay::testing::TestRelay;
-use holdfast_tests::Device;
+use holdfast_relay::testing::postgres::TestSchema;
+use holdfast_tests::{Balancer, Device};
 use tokio::sync::broadcast::error::RecvError;
 
 /// Case files the edits go to, round robin (the stress variant uses the first ten).
@@ -71,6 +93,8 @@ const FALLBACK_POLL: Duration = Duration::from_millis(5);
 const PRACTICE: &str = "Latency Bench Surgery";
 /// An edit not seen on B after this long fails the bench.
 const GIVE_UP: Duration = Duration::from_secs(120);
+/// Variant `across-relays`.
+const ACROSS: &str = "across-relays";
 
 fn main() {
     install_hook();
@@ -85,21 +109,63 @@ fn main() {
 }
 
 struct Pair {
-    relay: TestRelay,
     a: Device,
     b: Device,
     team: TeamId,
     cases: Vec<DocumentId>,
+    /// In front of the two relays (`across-relays`); none in front of one.
+    balancer: Option<Balancer>,
+    /// One relay, or two on one PostgreSQL schema behind `balancer`: A's (0) and B's (1).
+    relays: Vec<TestRelay>,
+    /// The two relays' database. Last: dropped after them.
+    _schema: Option<TestSchema>,
 }
 
-/// A relay, device A with `seed` (if any) and ten fresh case files, device B bootstrapped.
-async fn pair(mode: Mode, seed: Option<SeedConfig>, rate_limit: bool) -> Pair {
+impl Pair {
+    /// Sends the balancer's new connections to relay `relay` (nothing with one relay).
+    fn pin(&self, relay: usize) {
+        pin(self.balancer.as_ref(), relay);
+    }
+}
+
+fn pin(balancer: Option<&Balancer>, relay: usize) {
+    if let Some(balancer) = balancer {
+        balancer.pin(Some(relay));
+    }
+}
+
+/// A relay (or, `across`, two relays on one PostgreSQL schema behind a balancer), device A
+/// with `seed` (if any) and a hundred fresh case files, device B bootstrapped. Across
+/// relays, A's connections go to relay 0 and B's to relay 1.
+async fn pair(mode: Mode, seed: Option<SeedConfig>, rate_limit: bool, across: bool) -> Pair {
     let mut limits = Limits::default();
     if !rate_limit {
         limits.rate_limit_per_second = 0.0;
     }
-    let relay = TestRelay::builder().limits(limits).start().await;
-    let url = relay.url();
+    let (relays, balancer, schema, url) = if across {
+        let schema = TestSchema::new();
+        let listener = Balancer::bind().await;
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let mut relays = Vec::new();
+        for _ in 0..2 {
+            relays.push(
+                TestRelay::builder()
+                    .database(&schema.url())
+                    .public_url(origin.clone())
+                    .limits(limits.clone())
+                    .start()
+                    .await,
+            );
+        }
+        let balancer = Balancer::start(listener, relays.iter().map(TestRelay::addr).collect());
+        let url = balancer.url();
+        assert_eq!(url, origin);
+        (relays, Some(balancer), Some(schema), url)
+    } else {
+        let relay = TestRelay::builder().limits(limits).start().await;
+        let url = relay.url();
+        (vec![relay], None, None, url)
+    };
     let a = Device::with_config("Sam Okafor", SyncConfig::default());
     let b = Device::with_config("Jo Whitfield", SyncConfig::default());
     if let Some(config) = seed {
@@ -114,11 +180,28 @@ async fn pair(mode: Mode, seed: Option<SeedConfig>, rate_limit: bool) -> Pair {
             a.s().create_case_file(patient).unwrap().case_id
         })
         .collect();
+    // Device::enrol, with A's requests to relay 0 and B's to relay 1 (pinned before each
+    // device's turn: a pooled connection closed since is re-opened to the pinned relay).
+    let balancer_ref = balancer.as_ref();
+    pin(balancer_ref, 0);
     let team = a.create_team(&url).await;
-    a.enrol(team, &b, Role::LinkWorker).await;
+    let code = a
+        .client
+        .create_invite(team, Role::LinkWorker, None, 60_000)
+        .await
+        .expect("an invite");
+    pin(balancer_ref, 1);
+    let enrolled = b
+        .client
+        .redeem_invite(&b.keys, &code)
+        .await
+        .expect("the invite redeemed");
+    assert_eq!((enrolled.team, enrolled.role), (team, Role::LinkWorker));
+    pin(balancer_ref, 0);
     let t = Instant::now();
     a.client.sync(team).await.unwrap();
     let up = t.elapsed();
+    pin(balancer_ref, 1);
     let t = Instant::now();
     b.client.sync(team).await.unwrap();
     let down = t.elapsed();
@@ -128,7 +211,7 @@ async fn pair(mode: Mode, seed: Option<SeedConfig>, rate_limit: bool) -> Pair {
         mode,
         &format!(
             "setup: A holds {} cases (uploaded in {:.0} ms), B bootstrapped in {:.0} ms; relay \
-             rate limit {}",
+             rate limit {}{}",
             expected.len(),
             ms(up),
             ms(down),
@@ -136,24 +219,33 @@ async fn pair(mode: Mode, seed: Option<SeedConfig>, rate_limit: bool) -> Pair {
                 "default (100/s, burst 200)"
             } else {
                 "off"
+            },
+            if across {
+                "; two relays on one PostgreSQL schema behind a balancer, A through relay 0, \
+                 B through relay 1"
+            } else {
+                ""
             }
         ),
     );
     Pair {
-        relay,
         a,
         b,
         team,
         cases,
+        balancer,
+        relays,
+        _schema: schema,
     }
 }
 
 async fn run(mode: Mode) {
-    // Edits: spaced run, burst size, bursts, breakdown, run against the default rate limit.
-    let (spaced_n, burst_n, bursts, breakdown_n, limited_n) = if mode.full {
-        (1000, 100, 5, 50, 300)
+    // Edits: spaced run, burst size, bursts, breakdown, run against the default rate limit,
+    // run across two relays.
+    let (spaced_n, burst_n, bursts, breakdown_n, limited_n, across_n) = if mode.full {
+        (1000, 100, 5, 50, 300, 500)
     } else {
-        (40, 10, 2, 5, 20)
+        (40, 10, 2, 5, 20, 10)
     };
     say(
         mode,
@@ -180,7 +272,11 @@ async fn run(mode: Mode) {
             assets: 30,
         }
     };
-    let p = pair(mode, Some(seed), false).await;
+    // The spaced edits with A and B on two relays of one PostgreSQL database; first, on
+    // their own in the process.
+    across_relays(mode, seed, across_n).await;
+
+    let p = pair(mode, Some(seed), false, false).await;
     let (a_live, b_live) = follow_live(&p).await;
 
     let warm = edits(&p, &p.cases, 20, Duration::from_millis(5)).await;
@@ -220,7 +316,7 @@ async fn run(mode: Mode) {
     drop(p);
 
     // The same spaced edits against a relay with its default per-device rate limit.
-    let p = pair(mode, None, true).await;
+    let p = pair(mode, None, true, false).await;
     let (a_live, b_live) = follow_live(&p).await;
     let limited = edits(&p, &p.cases, limited_n, Duration::from_millis(5)).await;
     report(mode, "spaced-5ms-relay-default-rate-limit", &limited);
@@ -228,37 +324,217 @@ async fn run(mode: Mode) {
     drop(b_live);
 }
 
+/// Variant `across-relays`: A's edits pushed to relay 0, announced to B by relay 1 (see
+/// the module docs); checks from the relays' counters that they went that way.
+async fn across_relays(mode: Mode, seed: SeedConfig, n: usize) {
+    let p = pair(mode, Some(seed), false, true).await;
+    let (a_live, b_live) = follow_live(&p).await;
+    let before = relay_counts(&p).await;
+    let warm = edits(&p, &p.cases, 20, Duration::from_millis(5)).await;
+    say(
+        mode,
+        &format!(
+            "warm-up ({ACROSS}): 20 edits, p50 {:.1} ms (not counted)",
+            warm.p(50.0)
+        ),
+    );
+    let run = edits(&p, &p.cases, n, Duration::from_millis(5)).await;
+    let after = relay_counts(&p).await;
+    let [r0, r1] = [0, 1].map(|i| after[i].0.since(&before[i].0));
+    report_with(
+        mode,
+        ACROSS,
+        &run,
+        Some(serde_json::json!({ "relay0": r0.json(), "relay1": r1.json() })),
+    );
+    say(
+        mode,
+        &format!(
+            "    during warm-up and run: relay 0 (A's): {r0}\n    relay 1 (B's): {r1}; B's \
+             pulls went through relay 1 unless a pooled connection was re-opened"
+        ),
+    );
+    let mut wrong = Vec::new();
+    if r0.stored == 0 || r1.stored != 0 {
+        wrong.push("A's edits were not all stored through relay 0");
+    }
+    if r1.live_messages == 0 {
+        wrong.push("relay 1 sent no live messages");
+    }
+    if (r0.live_sockets, r1.live_sockets) != (1, 1) {
+        wrong.push("the relays do not hold one live socket each");
+    }
+    if r1.accepted != 0 {
+        wrong.push("relay 1 accepted a connection during the run (B's live socket may have moved)");
+    }
+    assert!(
+        wrong.is_empty(),
+        "{ACROSS}: the edits did not go from relay 0 to relay 1: {}.\nrelay 0's /metrics:\n{}\nrelay \
+         1's /metrics:\n{}",
+        wrong.join("; "),
+        after[0].1,
+        after[1].1
+    );
+    drop(a_live);
+    drop(b_live);
+}
+
 /// Starts both devices' live subscriptions and returns once each has connected and run its
 /// first sync (the store says so: `SyncEnded`, without an error), so that no measured edit
-/// waits for a connection.
+/// waits for a connection. Across relays, one after the other: A's through relay 0, then
+/// B's through relay 1 (each checked on the relays' gauges); new connections then go to
+/// relay 0.
 async fn follow_live(p: &Pair) -> (LiveHandle, LiveHandle) {
-    let mut events = [p.a.s().subscribe(), p.b.s().subscribe()];
-    let handles = (p.a.client.live(p.team), p.b.client.live(p.team));
-    for (device, events) in [&p.a, &p.b].into_iter().zip(events.iter_mut()) {
-        tokio::time::timeout(Duration::from_secs(30), async {
-            loop {
-                match events.recv().await {
-                    Ok(StoreEvent::SyncEnded { team })
-                        if team == p.team
-                            && device
-                                .client
-                                .status(team)
-                                .await
-                                .unwrap()
-                                .last_error
-                                .is_none() =>
-                    {
-                        return;
-                    }
-                    Err(RecvError::Closed) => panic!("the store closed"),
-                    _ => {}
-                }
-            }
-        })
-        .await
-        .expect("the live subscription connects");
+    if p.balancer.is_none() {
+        let [mut a_events, mut b_events] = [p.a.s().subscribe(), p.b.s().subscribe()];
+        let handles = (p.a.client.live(p.team), p.b.client.live(p.team));
+        live_synced(p, &p.a, &mut a_events).await;
+        live_synced(p, &p.b, &mut b_events).await;
+        return handles;
     }
-    handles
+    let mut handles = Vec::new();
+    for (relay, device) in [&p.a, &p.b].into_iter().enumerate() {
+        p.pin(relay);
+        let mut events = device.s().subscribe();
+        handles.push(device.client.live(p.team));
+        live_synced(p, device, &mut events).await;
+        let sockets: Vec<u64> = relay_counts(p)
+            .await
+            .iter()
+            .map(|(c, _)| c.live_sockets)
+            .collect();
+        assert_eq!(
+            sockets,
+            [1, relay as u64],
+            "live sockets on relays 0 and 1 once {} followed live",
+            ["A", "B"][relay]
+        );
+    }
+    p.pin(0);
+    let b = handles.pop().unwrap();
+    (handles.pop().unwrap(), b)
+}
+
+/// Waits until `device`'s live subscription has run a sync without an error.
+async fn live_synced(
+    p: &Pair,
+    device: &Device,
+    events: &mut tokio::sync::broadcast::Receiver<StoreEvent>,
+) {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.recv().await {
+                Ok(StoreEvent::SyncEnded { team })
+                    if team == p.team
+                        && device
+                            .client
+                            .status(team)
+                            .await
+                            .unwrap()
+                            .last_error
+                            .is_none() =>
+                {
+                    return;
+                }
+                Err(RecvError::Closed) => panic!("the store closed"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the live subscription connects");
+}
+
+/// What one relay counted (its `/metrics`), and the connections the balancer gave it.
+#[derive(Debug, Clone, Copy)]
+struct RelayCounts {
+    pushes: u64,
+    stored: u64,
+    pulls: u64,
+    served: u64,
+    live_messages: u64,
+    /// Open now (a gauge; [`RelayCounts::since`] keeps it).
+    live_sockets: u64,
+    accepted: u64,
+}
+
+impl RelayCounts {
+    /// The counts since `before`.
+    fn since(&self, before: &RelayCounts) -> RelayCounts {
+        RelayCounts {
+            pushes: self.pushes - before.pushes,
+            stored: self.stored - before.stored,
+            pulls: self.pulls - before.pulls,
+            served: self.served - before.served,
+            live_messages: self.live_messages - before.live_messages,
+            live_sockets: self.live_sockets,
+            accepted: self.accepted - before.accepted,
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "push_requests": self.pushes,
+            "envelopes_stored": self.stored,
+            "pull_requests": self.pulls,
+            "envelopes_served": self.served,
+            "live_messages": self.live_messages,
+            "live_sockets": self.live_sockets,
+            "connections_accepted": self.accepted,
+        })
+    }
+}
+
+impl std::fmt::Display for RelayCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} pushes ({} envelopes stored), {} pulls ({} envelopes served), {} live messages \
+             sent, {} live sockets open, {} connections accepted",
+            self.pushes,
+            self.stored,
+            self.pulls,
+            self.served,
+            self.live_messages,
+            self.live_sockets,
+            self.accepted
+        )
+    }
+}
+
+/// Each relay's counts and `/metrics` text (asked directly, not through the balancer).
+async fn relay_counts(p: &Pair) -> Vec<(RelayCounts, String)> {
+    let http = reqwest::Client::new();
+    let mut all = Vec::new();
+    for (i, relay) in p.relays.iter().enumerate() {
+        let text = http
+            .get(format!("{}/metrics", relay.url()))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("the relay's /metrics")
+            .text()
+            .await
+            .expect("the relay's /metrics text");
+        let get = |name: &str| -> u64 {
+            text.lines()
+                .filter_map(|l| l.split_once(' '))
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, v)| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{name} in the relay's /metrics:\n{text}"))
+        };
+        let counts = RelayCounts {
+            pushes: get("holdfast_relay_push_requests_total"),
+            stored: get("holdfast_relay_envelopes_stored_total"),
+            pulls: get("holdfast_relay_pull_requests_total"),
+            served: get("holdfast_relay_envelopes_served_total"),
+            live_messages: get("holdfast_relay_live_messages_total"),
+            live_sockets: get("holdfast_relay_live_connections"),
+            accepted: p.balancer.as_ref().map_or(0, |b| b.served(i)),
+        };
+        all.push((counts, text));
+    }
+    all
 }
 
 /// Latencies of one run, and how many distinct states of B the poller saw.
@@ -680,6 +956,11 @@ fn poll_loop(
 }
 
 fn report(mode: Mode, variant: &str, run: &Run) {
+    report_with(mode, variant, run, None);
+}
+
+/// [`report`], with `extra` fields in the JSON line.
+fn report_with(mode: Mode, variant: &str, run: &Run, extra: Option<serde_json::Value>) {
     if let Some(trace) = TRACE.get() {
         for (s, l) in run.started.iter().zip(&run.latencies) {
             trace.note(format!("edit,{variant},{:.3},{:.3}", trace.t(*s), ms_f(*l)));
@@ -732,7 +1013,7 @@ fn report(mode: Mode, variant: &str, run: &Run) {
         ),
     );
     if mode.json {
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "system": "holdfast",
             "bench": "edit_to_peer_latency",
             "p50_ms_by_tenth": deciles,
@@ -750,6 +1031,10 @@ fn report(mode: Mode, variant: &str, run: &Run) {
             "commit_phase_ms": ms(run.editing),
             "full": mode.full,
         });
+        if let (Some(line), Some(serde_json::Value::Object(extra))) = (line.as_object_mut(), extra)
+        {
+            line.extend(extra);
+        }
         println!("{line}");
     }
 }
@@ -863,7 +1148,7 @@ async fn breakdown(mode: Mode, p: &Pair, n: usize) {
                 "case_sessions": sessions,
                 "b_case_file_read": stat(&read),
                 "b_case_file_cold_load": stat(&cold),
-                "relay_disk_bytes": dir_bytes(p.relay.data_dir()),
+                "relay_disk_bytes": dir_bytes(p.relays[0].data_dir()),
             })
         );
     }
