@@ -34,6 +34,8 @@ pub const ENTRY_TTL: Duration = Duration::from_secs(30);
 pub const CAPACITY: usize = 10_000;
 /// Teams found not to exist kept at most; past this that table starts afresh.
 pub const ABSENT_CAPACITY: usize = 4_096;
+/// Stripes of generation counters (see `MembershipCache::generations`).
+const STRIPES: usize = 256;
 
 /// One stored membership entry, as the cache keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,9 +125,10 @@ pub struct MembershipCache {
     absent: Mutex<HashMap<TeamId, u64>>,
     /// A lock per team being loaded: concurrent misses wait on it for one load.
     loading: Mutex<HashMap<TeamId, Arc<tokio::sync::Mutex<()>>>>,
-    /// Bumped by every invalidation, so a load that raced with a change does not put the
-    /// old answer back.
-    generation: AtomicU64,
+    /// Bumped by every invalidation of a team in the stripe its id falls in, so a load that
+    /// raced with a change to its team does not put the old answer back (and changes to
+    /// other teams, which another relay's appends now cause too, rarely stop it caching).
+    generations: [AtomicU64; STRIPES],
     /// Loads from storage so far.
     loads: AtomicU64,
     ttl: Duration,
@@ -173,7 +176,7 @@ impl MembershipCache {
             changes: Mutex::new(HashMap::new()),
             absent: Mutex::new(HashMap::new()),
             loading: Mutex::new(HashMap::new()),
-            generation: AtomicU64::new(0),
+            generations: std::array::from_fn(|_| AtomicU64::new(0)),
             loads: AtomicU64::new(0),
             ttl,
             capacity: capacity.max(1),
@@ -276,7 +279,7 @@ impl MembershipCache {
         storage: &S,
         team: TeamId,
     ) -> storage::Result<Option<Arc<TeamLog>>> {
-        let generation = self.generation.load(Ordering::Acquire);
+        let generation = self.generation(team).load(Ordering::Acquire);
         let fetched_ms = self.clock.now_ms();
         self.loads.fetch_add(1, Ordering::Relaxed);
         let rows = storage.membership(team, 0).await?;
@@ -286,7 +289,7 @@ impl MembershipCache {
             Some(Arc::new(fold(team, rows)?))
         };
         let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
-        if self.generation.load(Ordering::Acquire) == generation {
+        if self.generation(team).load(Ordering::Acquire) == generation {
             match &log {
                 Some(log) => self.insert(&mut teams, team, Arc::clone(log), fetched_ms),
                 None => {
@@ -328,7 +331,7 @@ impl MembershipCache {
     /// already cached).
     pub fn put(&self, team: TeamId, log: TeamLog) {
         let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation(team).fetch_add(1, Ordering::AcqRel);
         self.absent
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -344,10 +347,16 @@ impl MembershipCache {
         self.notify(team);
     }
 
+    /// The generation counter of `team`'s stripe (team ids are random: the first byte
+    /// spreads them).
+    fn generation(&self, team: TeamId) -> &AtomicU64 {
+        &self.generations[usize::from(team.0[0]) % STRIPES]
+    }
+
     /// Forgets `team` without telling its watchers.
     fn forget(&self, team: TeamId) {
         let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation(team).fetch_add(1, Ordering::AcqRel);
         teams.remove(&team);
         self.absent
             .lock()
@@ -359,7 +368,7 @@ impl MembershipCache {
     pub fn invalidate_team(&self, team: TeamId) {
         {
             let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
-            self.generation.fetch_add(1, Ordering::AcqRel);
+            self.generation(team).fetch_add(1, Ordering::AcqRel);
             teams.remove(&team);
             self.absent
                 .lock()

@@ -60,6 +60,15 @@ pub async fn live<S: Storage>(
     let membership = state.members().watch(member.team);
     let elsewhere = state.storage().heads().subscribe_membership(member.team);
     let heads = state.storage().heads().subscribe(member.team);
+    // Revoked between the extractor's check and the subscriptions above (through this
+    // relay or another): refused now, as the extractor would have.
+    let log = state.members().get(state.storage(), member.team).await?;
+    if log.is_none_or(|log| log.state.active(&member.device).is_none()) {
+        return Err(ApiError::revoked(format!(
+            "device {} was revoked from team {}",
+            member.device, member.team
+        )));
+    }
     let head = state.storage().head(member.team).await?.unwrap_or(0);
     state.storage().heads().publish(member.team, head);
     Ok(upgrade

@@ -711,6 +711,12 @@ impl Watched {
         match watched.get(&team) {
             Some(sender) => sender.subscribe(),
             None => {
+                // Teams nobody watches any more are forgotten on publish; those nothing
+                // publishes for (membership on a database one relay owns) as the map
+                // doubles.
+                if watched.len() >= 1024 && watched.len().is_power_of_two() {
+                    watched.retain(|_, sender| sender.receiver_count() > 0);
+                }
                 let (sender, receiver) = watch::channel(0);
                 watched.insert(team, sender);
                 receiver

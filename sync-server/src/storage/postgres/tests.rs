@@ -404,3 +404,103 @@ async fn bad_stored_values_are_errors_not_panics() {
     ));
     storage.close().await.unwrap();
 }
+
+/// Relays starting at once on a new database agree on one token key; a login challenge
+/// recorded through one is taken through another once, only within its lifetime by the
+/// database's clock; one the issuing relay replaced is gone; expired ones are purged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_share_one_token_key_and_take_each_challenge_once_within_its_lifetime() {
+    let schema = TestSchema::new();
+    let (a, b) = two_relays(&schema, 2).await;
+    let (key_a, key_b) = tokio::join!(a.shared_token_key([1; 32]), b.shared_token_key([2; 32]));
+    let (key_a, key_b) = (key_a.unwrap().unwrap(), key_b.unwrap().unwrap());
+    assert_eq!(key_a, key_b);
+    assert!(key_a == [1; 32] || key_a == [2; 32]);
+    assert_eq!(a.shared_token_key([3; 32]).await.unwrap(), Some(key_a));
+
+    let (ada, bob) = (DeviceId([0xad; 16]), DeviceId([0xb0; 16]));
+    const LIFE: u64 = 60_000;
+    a.record_challenge([1; 32], ada, None, LIFE).await.unwrap();
+    assert_eq!(b.take_challenge([1; 32], LIFE).await.unwrap(), Some(ada));
+    assert_eq!(a.take_challenge([1; 32], LIFE).await.unwrap(), None);
+    assert_eq!(b.take_challenge([1; 32], LIFE).await.unwrap(), None);
+
+    // Expired (a lifetime of 0 ms): refused, and used up by the try.
+    a.record_challenge([2; 32], bob, None, LIFE).await.unwrap();
+    assert_eq!(b.take_challenge([2; 32], 0).await.unwrap(), None);
+    assert_eq!(b.take_challenge([2; 32], LIFE).await.unwrap(), None);
+
+    // Replaced in the issuing relay's table: gone from the database too.
+    a.record_challenge([3; 32], ada, None, LIFE).await.unwrap();
+    a.record_challenge([4; 32], ada, Some([3; 32]), LIFE)
+        .await
+        .unwrap();
+    assert_eq!(b.take_challenge([3; 32], LIFE).await.unwrap(), None);
+    assert_eq!(b.take_challenge([4; 32], LIFE).await.unwrap(), Some(ada));
+
+    // Recording purges what has outlived the lifetime it is given.
+    a.record_challenge([5; 32], ada, None, LIFE).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    b.record_challenge([6; 32], bob, None, 10).await.unwrap();
+    let left: Vec<Vec<u8>> = raw(&schema)
+        .await
+        .query("SELECT challenge FROM login_challenges", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(left, [vec![6u8; 32]]);
+    for storage in [a, b] {
+        storage.close().await.unwrap();
+    }
+}
+
+/// A database of schema 1 holding a team and its envelopes migrates to the current
+/// schema with its data intact, and gains a token key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_1_database_with_data_migrates_and_keeps_it() {
+    let schema = TestSchema::new();
+    let options = PgOptions { pool_size: 1 };
+    let storage = PgStorage::connect(schema.config(), options).await.unwrap();
+    let team = contract::new_team(&storage, 1).await;
+    let pushed = storage
+        .push(
+            team.team,
+            (1..=2)
+                .map(|salt| {
+                    contract::envelope(
+                        team.team,
+                        team.admin,
+                        DocumentId([9; 16]),
+                        Kind::ChangeBatch,
+                        0,
+                        salt,
+                    )
+                })
+                .collect(),
+            RECEIVED_MS,
+        )
+        .await
+        .unwrap();
+    storage.close().await.unwrap();
+    // Back to what a relay of schema 1 left.
+    let admin = raw(&schema).await;
+    admin
+        .batch_execute(
+            "DROP TABLE relay_secrets, login_challenges;
+             DELETE FROM holdfast_schema WHERE version > 1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(versions(&admin).await, [1]);
+
+    let storage = PgStorage::connect(schema.config(), options).await.unwrap();
+    assert_eq!(
+        versions(&admin).await,
+        (1..=schema::VERSION).collect::<Vec<_>>()
+    );
+    assert_eq!(storage.head(team.team).await.unwrap(), Some(pushed.head));
+    assert!(storage.shared_token_key([7; 32]).await.unwrap().is_some());
+    storage.close().await.unwrap();
+}
