@@ -366,15 +366,7 @@ impl MembershipCache {
 
     /// Forgets `team` (its log changed in a way this process did not see).
     pub fn invalidate_team(&self, team: TeamId) {
-        {
-            let mut teams = self.teams.write().unwrap_or_else(PoisonError::into_inner);
-            self.generation(team).fetch_add(1, Ordering::AcqRel);
-            teams.remove(&team);
-            self.absent
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&team);
-        }
+        self.forget(team);
         self.notify(team);
     }
 

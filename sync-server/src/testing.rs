@@ -26,7 +26,10 @@
 //! # }
 //! ```
 
+mod backing;
 pub mod postgres;
+
+pub use backing::Backing;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

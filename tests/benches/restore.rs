@@ -46,7 +46,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -57,8 +56,7 @@ use holdfast_core::model::ids::{DocumentId, SessionId};
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::sync::{Role, SyncReport};
 use holdfast_core::{Error, TeamId};
-use holdfast_relay::testing::TestRelay;
-use holdfast_relay::testing::postgres::TestSchema;
+use holdfast_relay::testing::{Backing, TestRelay};
 use holdfast_tests::{Counted, Device, Proxy, team_of};
 
 const KINDS: [DocKind; 3] = [DocKind::CaseFile, DocKind::ActionPlan, DocKind::Directory];
@@ -108,16 +106,8 @@ async fn run(mode: Mode) {
         ),
     );
     // Both backends run before a failure is reported, so that each one's figures print.
-    let mut problems = scenario(mode, Backend::Sqlite, config, edits).await;
-    problems.extend(
-        scenario(
-            mode,
-            Backend::Postgres(Box::new(TestSchema::new())),
-            config,
-            edits,
-        )
-        .await,
-    );
+    let mut problems = scenario(mode, Backing::Sqlite, config, edits).await;
+    problems.extend(scenario(mode, Backing::postgres(), config, edits).await);
     assert!(
         problems.is_empty(),
         "restore bench: recovery after the restore is incomplete:\n  {}",
@@ -272,12 +262,6 @@ impl<'a> Worker<'a> {
 // ---------------------------------------------------------------------------------------
 // Backends
 
-/// Where the relay keeps its data, and how an operator backs it up and restores it.
-enum Backend {
-    Sqlite,
-    Postgres(Box<TestSchema>),
-}
-
 /// Envelopes the relay holds (past some sequence number), by kind.
 #[derive(Debug, Clone, Copy, Default)]
 struct Stored {
@@ -316,136 +300,72 @@ impl Stored {
     }
 }
 
-impl Backend {
-    fn name(&self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres(_) => "postgres",
+/// The envelopes the relay holds past `after`, read from its database.
+fn stored(backing: &Backing, relay: &TestRelay, after: u64) -> Stored {
+    let sql = format!(
+        "SELECT kind, count(*), coalesce(sum(length(bytes)), 0) FROM envelopes \
+         WHERE seq > {after} GROUP BY kind ORDER BY kind"
+    );
+    let rows: Vec<(i64, u64, u64)> = match backing {
+        Backing::Sqlite => {
+            let conn = rusqlite::Connection::open_with_flags(
+                relay.data_dir().join("relay.db"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .unwrap();
+            conn.busy_timeout(Duration::from_secs(5)).unwrap();
+            let mut stmt = conn.prepare(&sql).unwrap();
+            stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .unwrap()
+            .map(|r| {
+                let (k, n, b) = r.unwrap();
+                (k, n as u64, b as u64)
+            })
+            .collect()
         }
-    }
-
-    async fn start(&self, public: &str) -> TestRelay {
-        let builder = TestRelay::builder().public_url(public);
-        match self {
-            Backend::Sqlite => builder.start().await,
-            Backend::Postgres(schema) => builder.database(&schema.url()).start().await,
-        }
-    }
-
-    /// Backs the relay's data up while it runs.
-    fn back_up(&self, relay: &TestRelay) {
-        match self {
-            Backend::Sqlite => {
-                let db = relay.data_dir().join("relay.db");
-                let backup = relay.data_dir().join("backup.db");
-                rusqlite::Connection::open(&db)
-                    .unwrap()
-                    .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
-                    .unwrap();
-            }
-            Backend::Postgres(schema) => schema.back_up(&relay.data_dir().join("backup.dump")),
-        }
-    }
-
-    /// Restores the backup over the relay's data (the relay is stopped).
-    fn restore(&self, relay: &TestRelay) {
-        match self {
-            Backend::Sqlite => {
-                let db = relay.data_dir().join("relay.db");
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-                }
-                std::fs::copy(relay.data_dir().join("backup.db"), &db).unwrap();
-            }
-            Backend::Postgres(schema) => schema.restore(&relay.data_dir().join("backup.dump")),
-        }
-    }
-
-    /// The envelopes the relay holds past `after`, read from its database.
-    fn stored(&self, relay: &TestRelay, after: u64) -> Stored {
-        let sql = format!(
-            "SELECT kind, count(*), coalesce(sum(length(bytes)), 0) FROM envelopes \
-             WHERE seq > {after} GROUP BY kind ORDER BY kind"
-        );
-        let rows: Vec<(i64, u64, u64)> = match self {
-            Backend::Sqlite => {
-                let conn = rusqlite::Connection::open_with_flags(
-                    relay.data_dir().join("relay.db"),
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-                )
-                .unwrap();
-                conn.busy_timeout(Duration::from_secs(5)).unwrap();
-                let mut stmt = conn.prepare(&sql).unwrap();
-                stmt.query_map([], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .unwrap()
-                .map(|r| {
-                    let (k, n, b) = r.unwrap();
-                    (k, n as u64, b as u64)
+        Backing::Postgres(schema) => {
+            let output = Command::new(holdfast_relay::testing::postgres::tool("psql"))
+                .args(["-X", "-A", "-t", "-F", ",", "-v", "ON_ERROR_STOP=1", "-d"])
+                .arg(schema.url())
+                .arg("-c")
+                .arg(&sql)
+                .output()
+                .expect("running psql");
+            assert!(
+                output.status.success(),
+                "psql failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| {
+                    let f: Vec<&str> = l.trim().split(',').collect();
+                    assert_eq!(f.len(), 3, "a psql row: {l}");
+                    (
+                        f[0].parse().unwrap(),
+                        f[1].parse().unwrap(),
+                        f[2].parse().unwrap(),
+                    )
                 })
                 .collect()
-            }
-            Backend::Postgres(schema) => {
-                let output = Command::new(psql())
-                    .args(["-X", "-A", "-t", "-F", ",", "-v", "ON_ERROR_STOP=1", "-d"])
-                    .arg(schema.url())
-                    .arg("-c")
-                    .arg(&sql)
-                    .output()
-                    .expect("running psql");
-                assert!(
-                    output.status.success(),
-                    "psql failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-                String::from_utf8_lossy(&output.stdout)
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(|l| {
-                        let f: Vec<&str> = l.trim().split(',').collect();
-                        assert_eq!(f.len(), 3, "a psql row: {l}");
-                        (
-                            f[0].parse().unwrap(),
-                            f[1].parse().unwrap(),
-                            f[2].parse().unwrap(),
-                        )
-                    })
-                    .collect()
-            }
-        };
-        let mut s = Stored::default();
-        for (kind, n, b) in rows {
-            match kind {
-                1 => (s.changes, s.change_bytes) = (n, b),
-                2 => (s.snapshots, s.snapshot_bytes) = (n, b),
-                _ => (s.other, s.other_bytes) = (s.other + n, s.other_bytes + b),
-            }
         }
-        s
+    };
+    let mut s = Stored::default();
+    for (kind, n, b) in rows {
+        match kind {
+            1 => (s.changes, s.change_bytes) = (n, b),
+            2 => (s.snapshots, s.snapshot_bytes) = (n, b),
+            _ => (s.other, s.other_bytes) = (s.other + n, s.other_bytes + b),
+        }
     }
-}
-
-/// The newest installed PostgreSQL's `psql` (where Debian puts it), else `psql` on the `PATH`.
-fn psql() -> PathBuf {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|v| {
-            let number = v.file_name().to_str()?.parse().ok()?;
-            let path = v.path().join("bin").join("psql");
-            path.exists().then_some((number, path))
-        })
-        .collect();
-    found.sort();
-    found
-        .pop()
-        .map_or_else(|| PathBuf::from("psql"), |(_, p)| p)
+    s
 }
 
 // ---------------------------------------------------------------------------------------
@@ -462,7 +382,7 @@ struct Step {
 /// Runs the scenario on `backend` and prints its figures; returns what went wrong.
 async fn scenario(
     mode: Mode,
-    backend: Backend,
+    backend: Backing,
     config: SeedConfig,
     per_device: usize,
 ) -> Vec<String> {
@@ -472,7 +392,9 @@ async fn scenario(
     // restart); the proxy's URL is the relay's public URL.
     let listener = Proxy::bind().await;
     let public = format!("http://{}", listener.local_addr().unwrap());
-    let mut relay = backend.start(&public).await;
+    let mut relay = backend
+        .start(TestRelay::builder().public_url(public.as_str()))
+        .await;
     let proxy = Proxy::start(listener, relay.addr());
     let url = proxy.url();
 
@@ -503,7 +425,7 @@ async fn scenario(
 
     // 2. The backup, while the relay runs.
     let backup_head = ada.client.head(team).await.unwrap();
-    let at_backup = backend.stored(&relay, 0);
+    let at_backup = stored(&backend, &relay, 0);
     backend.back_up(&relay);
 
     // 3. Work goes on: Sam pushes first and pulls nothing of the others'; Ada and Lee end
@@ -528,8 +450,8 @@ async fn scenario(
     ada.sync(team).await;
     let work_bytes = since(before_work, proxy.counters.get());
     let head_before = ada.client.head(team).await.unwrap();
-    let lost = backend.stored(&relay, backup_head);
-    let everything = backend.stored(&relay, 0);
+    let lost = stored(&backend, &relay, backup_head);
+    let everything = stored(&backend, &relay, 0);
     assert!(head_before > backup_head);
     for e in &edits {
         assert!(e.held_by(&ada) && e.held_by(&lee), "before the restore");
@@ -539,7 +461,7 @@ async fn scenario(
     relay.stop().await;
     backend.restore(&relay);
     relay.restart().await;
-    let restored = backend.stored(&relay, 0);
+    let restored = stored(&backend, &relay, 0);
     assert_eq!(
         restored.count(),
         at_backup.count(),
@@ -588,7 +510,7 @@ async fn scenario(
     let recovery_time: Duration = steps.iter().map(|s| s.time).sum();
     let syncs = steps.len();
     let rounds = syncs.div_ceil(devices.len());
-    let past_backup_after = backend.stored(&relay, backup_head);
+    let past_backup_after = stored(&backend, &relay, backup_head);
     let mut lacking: Vec<String> = Vec::new();
     if !converged {
         for (who, d) in devices {
@@ -644,8 +566,8 @@ async fn scenario(
         });
     }
     let settle_bytes = since(before_settle, proxy.counters.get());
-    let past_backup_settled = backend.stored(&relay, backup_head);
-    let relay_after = backend.stored(&relay, 0);
+    let past_backup_settled = stored(&backend, &relay, backup_head);
+    let relay_after = stored(&backend, &relay, 0);
 
     // 8. A new device gets everything from the relay alone.
     let nia = Device::new("Nia New");

@@ -11,8 +11,7 @@
 use holdfast_core::model::case_file::NewPatient;
 use holdfast_core::model::ids::DocumentId;
 use holdfast_core::sync::Role;
-use holdfast_relay::testing::TestRelay;
-use holdfast_relay::testing::postgres::TestSchema;
+use holdfast_relay::testing::{Backing, TestRelay};
 use holdfast_tests::{Device, team_of};
 
 /// One edit a device made: the case it created and what it set as mattering.
@@ -44,62 +43,18 @@ fn holds(d: &Device, e: &Edit) -> bool {
     matches!((name, matters), (Ok(n), Ok(m)) if n == e.name && m == e.matters)
 }
 
-/// Where the relay keeps its data, and how an operator backs it up and restores it.
-enum Backend {
-    Sqlite,
-    Postgres(Box<TestSchema>),
-}
-
-impl Backend {
-    async fn start(&self) -> TestRelay {
-        match self {
-            Backend::Sqlite => TestRelay::start().await,
-            Backend::Postgres(schema) => TestRelay::builder().database(&schema.url()).start().await,
-        }
-    }
-
-    /// Backs the relay's data up while it runs.
-    fn back_up(&self, relay: &TestRelay) {
-        match self {
-            Backend::Sqlite => {
-                let db = relay.data_dir().join("relay.db");
-                let backup = relay.data_dir().join("backup.db");
-                rusqlite::Connection::open(&db)
-                    .unwrap()
-                    .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
-                    .unwrap();
-            }
-            Backend::Postgres(schema) => schema.back_up(&relay.data_dir().join("backup.dump")),
-        }
-    }
-
-    /// Restores the backup over the relay's data (the relay is stopped).
-    fn restore(&self, relay: &TestRelay) {
-        match self {
-            Backend::Sqlite => {
-                let db = relay.data_dir().join("relay.db");
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-                }
-                std::fs::copy(relay.data_dir().join("backup.db"), &db).unwrap();
-            }
-            Backend::Postgres(schema) => schema.restore(&relay.data_dir().join("backup.dump")),
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_device_ends_with_every_edit_after_the_relay_is_restored_from_a_backup() {
-    restored_from_a_backup(Backend::Sqlite).await;
+    restored_from_a_backup(Backing::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_device_ends_with_every_edit_after_a_postgres_relay_is_restored_from_a_backup() {
-    restored_from_a_backup(Backend::Postgres(Box::new(TestSchema::new()))).await;
+    restored_from_a_backup(Backing::postgres()).await;
 }
 
-async fn restored_from_a_backup(backend: Backend) {
-    let mut relay = backend.start().await;
+async fn restored_from_a_backup(backend: Backing) {
+    let mut relay = backend.start(TestRelay::builder()).await;
     let url = relay.url();
     let (ada, lee, sam) = (
         Device::new("Ada Admin"),

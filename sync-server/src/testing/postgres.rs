@@ -157,9 +157,10 @@ impl TestSchema {
     }
 }
 
-/// The newest installed PostgreSQL's `name` (`/usr/lib/postgresql/<version>/bin`, where
-/// Debian puts it and `scripts/postgres` finds the server), else `name` on the `PATH`.
-fn tool(name: &str) -> std::path::PathBuf {
+/// The newest installed PostgreSQL's client tool `name` (`pg_dump`, `psql`): in
+/// `/usr/lib/postgresql/<version>/bin`, where Debian puts it and `scripts/postgres` finds
+/// the server, else `name` on the `PATH`.
+pub fn tool(name: &str) -> std::path::PathBuf {
     let mut found: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
