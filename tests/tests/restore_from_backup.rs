@@ -107,8 +107,17 @@ async fn restored_from_a_backup(backend: Backing) {
     for _ in 0..2 {
         for (who, d) in [("Ada", &ada), ("Lee", &lee), ("Sam", &sam)] {
             let report = d.sync(team).await;
-            if report.push.restarted.or(report.pull.restarted).is_some() {
+            if let Some(restart) = report.push.restarted.or(report.pull.restarted) {
                 restarted.push(who);
+                // What Lee uploaded again already holds all Sam has of the documents Sam
+                // marked (Lee had pulled Sam's edits): Sam uploads none of them again.
+                if who == "Sam" {
+                    assert!(restart.documents > 0);
+                    assert_eq!(
+                        report.snapshots, 0,
+                        "Sam uploaded again what the relay holds"
+                    );
+                }
             }
         }
     }

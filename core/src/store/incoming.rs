@@ -49,6 +49,12 @@ struct DocWork {
     rewrite: bool,
     /// A snapshot arrived: another device has just uploaded one, so this one need not.
     snapshot_seen: bool,
+    /// One of the snapshots that arrived names exactly this document's heads, as this
+    /// device now holds it: the relay holds everything this device has of it, so a
+    /// re-upload this device owes a restored relay ([`pending_reuploads`]) is not needed.
+    ///
+    /// [`pending_reuploads`]: crate::store::Store::queue_pending_reuploads
+    relay_holds_all: bool,
 }
 
 /// For a document known here that arrived through `team`: records `team` as one of its
@@ -189,6 +195,12 @@ impl Store {
                 tx.execute(
                     "UPDATE documents SET change_count = change_count + ?2, updated_at = ?3 WHERE id = ?1",
                     params![id, n, now],
+                )?;
+            }
+            if w.relay_holds_all {
+                tx.execute(
+                    "DELETE FROM pending_reuploads WHERE team_id = ?1 AND doc_id = ?2",
+                    params![team.as_bytes().as_slice(), id],
                 )?;
             }
             if !w.is_new {
@@ -396,6 +408,16 @@ impl Store {
         if rewrite {
             tracing::warn!(doc = %id, "changes wait for missing dependencies; kept in the document");
         }
+        let relay_holds_all = snapshot_seen && {
+            let mut heads: Vec<[u8; 32]> = doc.get_heads().iter().map(|h| h.0).collect();
+            heads.sort_unstable();
+            items.iter().filter(|i| i.kind == Kind::Snapshot).any(|i| {
+                snapshot_heads(&i.plaintext).is_some_and(|mut named| {
+                    named.sort_unstable();
+                    named == heads
+                })
+            })
+        };
         if !is_new && changes.is_empty() && !rewrite && !snapshot_seen {
             // Nothing new (duplicates): put the document back as it was.
             self.cache(id, kind, doc);
@@ -410,6 +432,7 @@ impl Store {
                 changes,
                 rewrite,
                 snapshot_seen,
+                relay_holds_all,
             }),
             bad,
         ))
