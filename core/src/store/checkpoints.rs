@@ -156,16 +156,18 @@ impl Store {
         let marked = if agreed == 0 {
             // Nothing agrees (or the store predates checkpoints): all of the team's documents.
             tx.execute(
-                "INSERT OR IGNORE INTO pending_reuploads (team_id, doc_id)
+                "INSERT INTO pending_reuploads (team_id, doc_id)
                  SELECT ?1, id FROM documents WHERE team_id = ?1
-                 UNION SELECT ?1, doc_id FROM document_shares WHERE team_id = ?1",
+                 UNION SELECT ?1, doc_id FROM document_shares WHERE team_id = ?1
+                 ON CONFLICT DO UPDATE SET held = 0",
                 params![t],
             )?
         } else {
             tx.execute(
-                "INSERT OR IGNORE INTO pending_reuploads (team_id, doc_id)
+                "INSERT INTO pending_reuploads (team_id, doc_id)
                  SELECT ?1, s.doc_id FROM document_seqs s JOIN documents d ON d.id = s.doc_id
-                 WHERE s.team_id = ?1 AND s.seq > ?2",
+                 WHERE s.team_id = ?1 AND s.seq > ?2
+                 ON CONFLICT DO UPDATE SET held = 0",
                 params![t, a],
             )?
         };
@@ -194,11 +196,16 @@ impl Store {
     /// to snapshot; a patient's device its own changes to its plan (a patient uploads no
     /// snapshots). Returns how many documents were queued.
     pub fn queue_pending_reuploads(&mut self, team: TeamId) -> Result<usize> {
-        let docs: Vec<DocumentId> = self
+        let docs: Vec<(DocumentId, bool)> = self
             .conn
-            .prepare_cached("SELECT doc_id FROM pending_reuploads WHERE team_id = ?1")?
-            .query_map([team.as_bytes().as_slice()], |r| r.get::<_, Vec<u8>>(0))?
-            .map(|r| DocumentId::from_stored(&r?))
+            .prepare_cached("SELECT doc_id, held FROM pending_reuploads WHERE team_id = ?1")?
+            .query_map([team.as_bytes().as_slice()], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?))
+            })?
+            .map(|r| {
+                let (id, held) = r?;
+                Ok((DocumentId::from_stored(&id)?, held))
+            })
             .collect::<Result<_>>()?;
         if docs.is_empty() {
             return Ok(0);
@@ -210,13 +217,17 @@ impl Store {
         };
         let cursor = self.team(team)?.cursor;
         let mut queued = 0;
-        for doc in docs {
-            let snapshotted = match &sealing {
-                Some((keys, epoch)) => self.queue_snapshot(team, doc, keys, *epoch, cursor)?,
-                None => false,
-            };
-            if snapshotted || self.requeue_own_changes(team, doc)? > 0 {
-                queued += 1;
+        for (doc, held) in docs {
+            // When the relay's latest snapshot of it, pulled since the restart, holds all
+            // this device has (another device uploaded it again first), nothing is sent.
+            if !held {
+                let snapshotted = match &sealing {
+                    Some((keys, epoch)) => self.queue_snapshot(team, doc, keys, *epoch, cursor)?,
+                    None => false,
+                };
+                if snapshotted || self.requeue_own_changes(team, doc)? > 0 {
+                    queued += 1;
+                }
             }
             self.conn.execute(
                 "DELETE FROM pending_reuploads WHERE team_id = ?1 AND doc_id = ?2",

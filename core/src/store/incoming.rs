@@ -49,11 +49,15 @@ struct DocWork {
     rewrite: bool,
     /// A snapshot arrived: another device has just uploaded one, so this one need not.
     snapshot_seen: bool,
-    /// One of the snapshots that arrived names exactly this document's heads, as this
-    /// device now holds it: the relay holds everything this device has of it, so a
-    /// re-upload this device owes a restored relay ([`pending_reuploads`]) is not needed.
+    /// The last snapshot of it in the page (the one the relay's compact pulls now serve:
+    /// the latest) names exactly this document's heads as this device now holds it, with
+    /// nothing after its document chunk: the relay holds all this device has of it, so a
+    /// re-upload this device owes a restored relay is not needed
+    /// ([`queue_pending_reuploads`]). Recorded for every page with a snapshot, so a later
+    /// snapshot that holds less (a device that uploaded again without what another had)
+    /// makes it owed again.
     ///
-    /// [`pending_reuploads`]: crate::store::Store::queue_pending_reuploads
+    /// [`queue_pending_reuploads`]: crate::store::Store::queue_pending_reuploads
     relay_holds_all: bool,
 }
 
@@ -197,10 +201,10 @@ impl Store {
                     params![id, n, now],
                 )?;
             }
-            if w.relay_holds_all {
+            if w.snapshot_seen {
                 tx.execute(
-                    "DELETE FROM pending_reuploads WHERE team_id = ?1 AND doc_id = ?2",
-                    params![team.as_bytes().as_slice(), id],
+                    "UPDATE pending_reuploads SET held = ?3 WHERE team_id = ?1 AND doc_id = ?2",
+                    params![team.as_bytes().as_slice(), id, w.relay_holds_all],
                 )?;
             }
             if !w.is_new {
@@ -408,16 +412,23 @@ impl Store {
         if rewrite {
             tracing::warn!(doc = %id, "changes wait for missing dependencies; kept in the document");
         }
-        let relay_holds_all = snapshot_seen && {
-            let mut heads: Vec<[u8; 32]> = doc.get_heads().iter().map(|h| h.0).collect();
-            heads.sort_unstable();
-            items.iter().filter(|i| i.kind == Kind::Snapshot).any(|i| {
+        // Only a snapshot this device accepted counts, and only the page's last one of this
+        // document; not while changes here wait for dependencies (its own upload would
+        // carry them).
+        let refused: std::collections::HashSet<u64> = bad.iter().map(|r| r.seq).collect();
+        let latest = items
+            .iter()
+            .filter(|i| i.kind == Kind::Snapshot && !refused.contains(&i.seq))
+            .max_by_key(|i| i.seq);
+        let relay_holds_all = !rewrite
+            && latest.is_some_and(|i| {
+                let mut heads: Vec<[u8; 32]> = doc.get_heads().iter().map(|h| h.0).collect();
+                heads.sort_unstable();
                 snapshot_heads(&i.plaintext).is_some_and(|mut named| {
                     named.sort_unstable();
                     named == heads
                 })
-            })
-        };
+            });
         if !is_new && changes.is_empty() && !rewrite && !snapshot_seen {
             // Nothing new (duplicates): put the document back as it was.
             self.cache(id, kind, doc);
@@ -472,13 +483,16 @@ impl From<Refusal> for Error {
 /// held, so the snapshot is applied (loading it is always safe, only slower).
 fn holds_every_head(doc: &mut automerge::AutoCommit, snapshot: &[u8]) -> bool {
     snapshot_heads(snapshot).is_some_and(|heads| {
-        heads
-            .iter()
-            .all(|h| doc.get_change_by_hash(&automerge::ChangeHash(*h)).is_some())
+        let heads: Vec<automerge::ChangeHash> =
+            heads.into_iter().map(automerge::ChangeHash).collect();
+        // Nothing waits in the document's queue here (else every snapshot is applied), so
+        // no missing dependency means every head is held: hash lookups only.
+        doc.get_missing_deps(&heads).is_empty()
     })
 }
 
-/// The heads named by a saved document's first chunk; `None` if it is not one.
+/// The heads named by a saved document, if it is one document chunk and nothing else (a
+/// save that also carries queued changes after its chunk is `None`: applied, not judged).
 fn snapshot_heads(bytes: &[u8]) -> Option<Vec<[u8; 32]>> {
     const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
     const DOCUMENT: u8 = 0;
@@ -487,7 +501,10 @@ fn snapshot_heads(bytes: &[u8]) -> Option<Vec<[u8; 32]>> {
     if kind != DOCUMENT {
         return None;
     }
-    let (_, mut rest) = uleb(rest)?;
+    let (len, mut rest) = uleb(rest)?;
+    if usize::try_from(len).ok()? != rest.len() {
+        return None;
+    }
     let (actors, r) = uleb(rest)?;
     rest = r;
     for _ in 0..actors {

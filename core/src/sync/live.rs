@@ -121,10 +121,6 @@ impl SyncClient {
                                 .store()
                                 .run(move |s| {
                                     let cursor = s.team(team)?.cursor;
-                                    // An announcement below the cursor was sent before a
-                                    // pull that got past it and read after: it says nothing
-                                    // (a relay restored from a backup is found by the checks
-                                    // pushes and pulls make), so it never rewinds the team.
                                     if head > cursor {
                                         s.note_head(team, head)?;
                                     }
@@ -133,6 +129,16 @@ impl SyncClient {
                                 .await?;
                             if head > cursor {
                                 self.sync_quietly(team).await?;
+                            } else if head < cursor {
+                                // Usually sent before a pull that got past it, and read
+                                // after: stale. Asked again, a head still below the cursor
+                                // is a relay that lost what this device pulled (restored
+                                // from a backup): `head` rewinds the team, and it is pulled
+                                // again (one request, not a download of the whole team, for
+                                // every stale announcement).
+                                if self.head(team).await? < cursor {
+                                    self.sync_quietly(team).await?;
+                                }
                             }
                         }
                         Message::Close(_) => return Ok(()),

@@ -24,14 +24,17 @@
 //! that reach it later are refused, whatever epoch they claim), and which authors' envelopes
 //! it applied to which documents (a revoker passes on, in snapshots, what the revoked device
 //! wrote before). Revocations folded before the upgrade count from the cursor at the first
-//! open.
+//! open. Versions 9 to 11 (issues 10 and 11) keep what a device owes: snapshots of what a
+//! revoked author wrote (9), and for a relay restored from a backup, checkpoints of what
+//! the relay acknowledged and the documents to upload again (10), with whether the relay
+//! already holds them whole (11).
 
 use rusqlite::Connection;
 
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 10;
+pub const VERSION: i64 = 11;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -278,8 +281,15 @@ CREATE TABLE pending_reuploads (
 ) WITHOUT ROWID;
 ";
 
+/// Version 11 (issue 11): whether the relay already holds, whole, a document this device
+/// owes a restored relay: set from the last snapshot of it each pulled page brings, read
+/// when the re-uploads are queued.
+const V11: &str = "
+ALTER TABLE pending_reuploads ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

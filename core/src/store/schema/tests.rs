@@ -658,6 +658,14 @@ fn version_7_store_keeps_the_epoch_rule_for_earlier_revocations_and_snapshots_ev
 /// A database at schema `version` holding one team its device founded (genesis, epoch 1's
 /// key, envelope cursor 17, head seen 20): its folder, key store and team.
 fn founded_team_at(version: i64) -> (tempfile::TempDir, MemoryKeyStore, TeamId) {
+    founded_team_with(version, |_, _| {})
+}
+
+/// [`founded_team_at`], then `more` writes what else the test needs at that version.
+fn founded_team_with(
+    version: i64,
+    more: impl FnOnce(&Connection, TeamId),
+) -> (tempfile::TempDir, MemoryKeyStore, TeamId) {
     let dir = tempfile::tempdir().unwrap();
     let keys = MemoryKeyStore::default();
     let device = DeviceId([1; 16]);
@@ -686,6 +694,7 @@ fn founded_team_at(version: i64) -> (tempfile::TempDir, MemoryKeyStore, TeamId) 
             ],
         )
         .unwrap();
+        more(&conn, team);
     }
     (dir, keys, team)
 }
@@ -722,11 +731,32 @@ fn version_9_store_starts_with_no_checkpoints_and_can_restart_after_a_restore() 
 }
 
 #[test]
+fn version_10_store_keeps_its_pending_reuploads_and_still_owes_them() {
+    // A restart marked a document at version 10 and the app stopped before queueing it.
+    let (dir, keys, _) = founded_team_with(10, |conn, team| {
+        conn.execute(
+            "INSERT INTO pending_reuploads (team_id, doc_id) VALUES (?1, ?2)",
+            params![team.as_bytes().as_slice(), [7u8; 16].as_slice()],
+        )
+        .unwrap();
+    });
+    let store = open(dir.path(), &keys);
+    let held: bool = store
+        .conn
+        .query_row("SELECT held FROM pending_reuploads", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        !held,
+        "owed until a pulled snapshot says the relay holds it"
+    );
+}
+
+#[test]
 fn every_version_has_a_test_here() {
     // A tripwire: a new schema version needs a test above for the version before it, and
     // this fails until the number here is moved with it.
     assert_eq!(
-        VERSION, 10,
+        VERSION, 11,
         "schema version {VERSION}: add a migration test for the version before it"
     );
 }
