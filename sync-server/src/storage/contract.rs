@@ -1345,8 +1345,9 @@ pub async fn pull_pages_by_count_and_bytes<B: Backend>(backend: &mut B) {
     storage.close().await.unwrap();
 }
 
-/// A compact pull leaves out change batches a later snapshot covers and snapshots a
-/// later one supersedes; never key material, never on the word of an impossible snapshot.
+/// A compact pull leaves out change batches and snapshots a later snapshot covers; serves
+/// both of two snapshots made without seeing each other; never leaves out key material,
+/// never on the word of an impossible snapshot.
 pub async fn compact_pull_leaves_out_what_snapshots_cover<B: Backend>(backend: &mut B) {
     let storage = backend.open().await;
     let team = new_team(&storage, 1).await;
@@ -1357,14 +1358,14 @@ pub async fn compact_pull_leaves_out_what_snapshots_cover<B: Backend>(backend: &
         envelope(t, me, a, Kind::ChangeBatch, 0, 1), // 1: covered by 8 and 11
         envelope(t, me, a, Kind::ChangeBatch, 0, 2), // 2: covered
         envelope(t, me, a, Kind::ChangeBatch, 0, 3), // 3: covered
-        envelope(t, me, a, Kind::Snapshot, 2, 4),    // 4: superseded by 8 (covers more)
+        envelope(t, me, a, Kind::Snapshot, 2, 4),    // 4: covered by 8 (made after it)
         envelope(t, me, a, Kind::ChangeBatch, 0, 5), // 5: covered by 8
         envelope(t, me, b, Kind::ChangeBatch, 0, 6), // 6: B has no usable snapshot
         envelope(t, me, a, Kind::KeyMaterial, 0, 7), // 7: key material: always kept
-        envelope(t, me, a, Kind::Snapshot, 5, 8),    // 8: superseded by 11 (same covers, later)
+        envelope(t, me, a, Kind::Snapshot, 5, 8),    // 8: kept: 11 did not see it
         envelope(t, me, b, Kind::Snapshot, 100, 9),  // 9: covers the future: kept, never used
         envelope(t, me, b, Kind::ChangeBatch, 0, 10), // 10: kept
-        envelope(t, me, a, Kind::Snapshot, 5, 11),   // 11: the snapshot of A
+        envelope(t, me, a, Kind::Snapshot, 5, 11),   // 11: a snapshot of A made beside 8
         envelope(t, me, a, Kind::ChangeBatch, 0, 12), // 12: after the snapshot: kept
     ];
     let pushed = storage.push(t, plan.to_vec(), RECEIVED_MS).await.unwrap();
@@ -1394,9 +1395,9 @@ pub async fn compact_pull_leaves_out_what_snapshots_cover<B: Backend>(backend: &
         }
     };
     assert_eq!(pull_all(0, 100, false).await, (1..=12).collect::<Vec<_>>());
-    assert_eq!(pull_all(0, 100, true).await, [6, 7, 9, 10, 11, 12]);
-    assert_eq!(pull_all(0, 2, true).await, [6, 7, 9, 10, 11, 12]);
-    assert_eq!(pull_all(4, 100, true).await, [6, 7, 9, 10, 11, 12]);
+    assert_eq!(pull_all(0, 100, true).await, [6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!(pull_all(0, 2, true).await, [6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!(pull_all(4, 100, true).await, [6, 7, 8, 9, 10, 11, 12]);
     assert_eq!(pull_all(9, 1, true).await, [10, 11, 12]);
     // What is served is the envelope itself.
     let page = storage

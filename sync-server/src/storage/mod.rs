@@ -440,12 +440,14 @@ pub struct PullRequest {
     /// per-item overhead); the first envelope is returned whatever its size, so a pull
     /// always makes progress.
     pub max_bytes: usize,
-    /// Leave out what a snapshot makes redundant: a change batch of a document whose
-    /// sequence number is covered by a later snapshot of that document, and a snapshot
-    /// that another snapshot of the same document supersedes (covers more, or as much
-    /// and arrived later). Key material is never left out. Only snapshots that cover less
-    /// than their own sequence number count: one that claims to include changes that did
-    /// not exist when it arrived is served but never used to leave anything out.
+    /// Leave out what a snapshot makes redundant: a change batch or a snapshot of a
+    /// document whose sequence number a later snapshot of that document covers (its author
+    /// had it when it saved). Two snapshots made without seeing each other are both served:
+    /// each may hold what the other lacks (a device uploading again what a relay restored
+    /// from a backup lost carries changes past what its `covers` says). Key material is
+    /// never left out. Only snapshots that cover less than their own sequence number count:
+    /// one that claims to include changes that did not exist when it arrived is served but
+    /// never used to leave anything out.
     ///
     /// A backend may bound how much of the team one compact page reads (the SQLite backend
     /// reads a window of 8 envelopes per envelope the page may hold): a page can then hold

@@ -938,22 +938,17 @@ macro_rules! pull_sql {
 }
 
 /// See [`PullRequest::compact`] and the SQLite backend's query: envelopes in `($2, $6]`,
-/// leaving out what a usable snapshot of the same document covers or supersedes.
+/// leaving out what a usable snapshot of the same document covers.
 macro_rules! pull_compact_sql {
     ($filter:literal) => {
         page_sql!(concat!(
             "SELECT e.seq, e.bytes, length(e.bytes) + $5::integer AS cost FROM envelopes e
              WHERE e.team = $1 AND e.seq > $2 AND e.seq <= $6",
             $filter,
-            " AND NOT (
-               (e.kind = 1 AND EXISTS (
+            " AND NOT (e.kind IN (1, 2) AND EXISTS (
                   SELECT 1 FROM envelopes s
                   WHERE s.team = e.team AND s.document = e.document AND s.kind = 2
                     AND s.covers < s.seq AND s.covers >= e.seq))
-               OR (e.kind = 2 AND EXISTS (
-                  SELECT 1 FROM envelopes s
-                  WHERE s.team = e.team AND s.document = e.document AND s.kind = 2
-                    AND s.covers < s.seq AND (s.covers, s.seq) > (e.covers, e.seq))))
              ORDER BY e.seq LIMIT $3::bigint + 1"
         ))
     };

@@ -385,23 +385,19 @@ macro_rules! pull_sql {
 }
 
 /// See [`PullRequest::compact`]: envelopes with a sequence number in `(?2, ?4]`, leaving out
-/// what a usable snapshot (`covers < seq`, on the partial index that holds only those) of
-/// the same document covers or supersedes. Each envelope's check is one seek on that index.
+/// change batches and snapshots that a usable snapshot (`covers < seq`, on the partial index
+/// that holds only those) of the same document covers. Each envelope's check is one seek on
+/// that index.
 macro_rules! pull_compact_sql {
     ($filter:literal) => {
         concat!(
             "SELECT e.seq, length(e.bytes), e.bytes FROM envelopes e
              WHERE e.team = ?1 AND e.seq > ?2 AND e.seq <= ?4",
             $filter,
-            " AND NOT (
-               (e.kind = 1 AND EXISTS (
+            " AND NOT (e.kind IN (1, 2) AND EXISTS (
                   SELECT 1 FROM envelopes s INDEXED BY envelopes_valid_snapshots
                   WHERE s.team = e.team AND s.document = e.document AND s.kind = 2
                     AND s.covers < s.seq AND s.covers >= e.seq))
-               OR (e.kind = 2 AND EXISTS (
-                  SELECT 1 FROM envelopes s INDEXED BY envelopes_valid_snapshots
-                  WHERE s.team = e.team AND s.document = e.document AND s.kind = 2
-                    AND s.covers < s.seq AND (s.covers, s.seq) > (e.covers, e.seq))))
              ORDER BY e.seq LIMIT ?3"
         )
     };
