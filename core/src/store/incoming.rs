@@ -356,7 +356,7 @@ impl Store {
                 || is_new
                 || bootstrap
                 || waiting
-                || !holds_every_head(&mut doc, &item.plaintext)
+                || (item.kind == Kind::Snapshot && !holds_every_head(&mut doc, &item.plaintext))
             {
                 wanted.push(item);
             }

@@ -9,8 +9,8 @@
 //! 1001 (going away) when the relay shuts down, and with 1008 (policy) as soon as its device
 //! is revoked (the membership cache tells the socket of every append through this relay,
 //! the storage backend of every append through another relay of a shared database) or its
-//! bearer token
-//! expires (a timer by the relay's clock, checked again before every message). A device
+//! bearer token expires (a timer by the relay's clock, checked again before every
+//! message). A device
 //! holds at most `--max-live-sockets-per-device` sockets at once: one more is refused with
 //! `429 too_many_sockets` (the client backs off; a dead socket of its own is noticed within
 //! a ping).
