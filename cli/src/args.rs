@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use holdfast_core::model::action_plan::{GoalStatus, StepOwner};
 use holdfast_core::model::case_file::{
     CaseStatus, ConcernStatus, ContactMethod, EscalationTarget, HoldingFunction, Need,
-    ReferralSource, SessionMode,
+    NotCompletedReason, ReferralSource, SessionMode,
 };
 use holdfast_core::model::directory::{AssetStatus, Capacity};
 use holdfast_core::model::measures::Instrument;
@@ -468,6 +468,21 @@ pub enum MeasureCommand {
         #[arg(long, allow_hyphen_values = true)]
         answers: String,
         /// The day it was filled in [default: today].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+        on: Option<Date>,
+    },
+    /// Record that a questionnaire was offered and not completed, and why (nothing is
+    /// scored; a partial questionnaire is never recorded).
+    NotCompleted {
+        /// Which questionnaire.
+        #[arg(value_parser = choice::<Instrument>())]
+        instrument: Instrument,
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// declined, not_appropriate_today or distressing.
+        #[arg(long, value_parser = choice::<NotCompletedReason>())]
+        reason: NotCompletedReason,
+        /// The day it was offered [default: today].
         #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
         on: Option<Date>,
     },

@@ -11,7 +11,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use holdfast_core::model::action_plan::{GoalStatus, StepOwner};
 use holdfast_core::model::case_file::{
     CaseStatus, ConcernStatus, ContactMethod, EscalationTarget, HoldingFunction, Need,
-    ReferralSource, SessionMode,
+    NotCompletedReason, ReferralSource, SessionMode,
 };
 use holdfast_core::model::directory::{self, AssetStatus, Capacity};
 use holdfast_core::model::measures::Instrument;
@@ -47,6 +47,7 @@ core_choice!(
     HoldingFunction,
     EscalationTarget,
     ConcernStatus,
+    NotCompletedReason,
     GoalStatus,
     StepOwner,
 );

@@ -220,6 +220,27 @@ fn a_link_workers_day_from_referral_to_export() {
     ]);
     assert!(swemwbs.contains("19.25"), "{swemwbs}");
     assert!(swemwbs.contains("NHS Health Scotland"), "{swemwbs}");
+    let not_done = d.json(&[
+        "measure",
+        "not-completed",
+        "gse",
+        c,
+        "--reason",
+        "distressing",
+        "--on",
+        "2026-12-02",
+    ]);
+    assert_eq!(not_done["reason"], "distressing");
+    assert_eq!(not_done["instrument"], "gse");
+    let shown = d.ok(&["case", "show", c]);
+    assert!(
+        shown.contains("2026-12-02 GSE     not completed: distressing"),
+        "{shown}"
+    );
+    d.fails(
+        &["measure", "not-completed", "gse", c, "--reason", "bored"],
+        2,
+    );
 
     let caseload = d.ok(&["caseload"]);
     assert!(caseload.contains("Ada Lovelace"), "{caseload}");

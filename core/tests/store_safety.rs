@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use holdfast_core::model::case_file::{CaseStatus, NewPatient, NewSession, SessionMode};
+use holdfast_core::model::case_file::{
+    CaseStatus, NewPatient, NewSession, NotCompletedReason, SessionMode,
+};
 use holdfast_core::model::directory::AssetInput;
 use holdfast_core::model::measures::{Instrument, MeasureError};
 use holdfast_core::model::nhs_number::NhsNumber;
@@ -125,6 +127,70 @@ fn bad_measure_answers_are_refused_and_change_nothing() {
     store
         .record_measure(case.case_id, Instrument::Swemwbs, on, &[Some(3); 7])
         .unwrap();
+}
+
+#[test]
+fn a_measure_not_completed_is_recorded_with_its_reason_and_scores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let (mut store, case) = setup(dir.path(), &keys);
+    let on = date!(2026 - 11 - 02);
+    // A partial ONS4 is still refused: a measure is answered whole or not at all.
+    let partial = store.record_measure(
+        case.case_id,
+        Instrument::Ons4,
+        on,
+        &[Some(7), None, None, None],
+    );
+    assert!(matches!(partial, Err(Error::Measure(_))), "{partial:?}");
+    let id = store
+        .record_measure_not_completed(
+            case.case_id,
+            Instrument::Ons4,
+            on,
+            NotCompletedReason::Distressing,
+        )
+        .unwrap();
+    store
+        .record_measure_not_completed(
+            case.case_id,
+            Instrument::Swemwbs,
+            date!(2026 - 11 - 09),
+            NotCompletedReason::Declined,
+        )
+        .unwrap();
+    let file = store.case_file(case.case_id).unwrap();
+    assert!(file.measures.is_empty(), "nothing scored");
+    let recorded: Vec<_> = file
+        .measures_not_completed
+        .iter()
+        .map(|m| (m.instrument, m.offered_on, m.reason, m.recorded_by.as_str()))
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            (
+                Instrument::Ons4,
+                on,
+                NotCompletedReason::Distressing,
+                "Sam Okafor"
+            ),
+            (
+                Instrument::Swemwbs,
+                date!(2026 - 11 - 09),
+                NotCompletedReason::Declined,
+                "Sam Okafor"
+            ),
+        ]
+    );
+    assert_eq!(file.measures_not_completed[0].id, id);
+    assert_eq!(
+        "not_appropriate_today"
+            .parse::<NotCompletedReason>()
+            .unwrap(),
+        NotCompletedReason::NotAppropriateToday
+    );
+    assert!("bored".parse::<NotCompletedReason>().is_err());
 }
 
 #[test]

@@ -13,7 +13,10 @@ use holdfast_core::store::{CaseloadFilter, IfDuplicate};
 
 use crate::device::{HoldfastDevice, parse_id, parse_item_id};
 use crate::error::{HoldfastError, Result};
-use crate::measures::{MeasureChangeView, MeasureView, measure_changes, measure_view};
+use crate::measures::{
+    MeasureChangeView, MeasureNotCompletedView, MeasureView, measure_changes, measure_view,
+    not_completed_view,
+};
 use crate::referrals::{ReferralView, referral_view};
 use crate::safeguarding::{ConcernView, concern_view};
 
@@ -462,6 +465,8 @@ pub struct CaseView {
     pub referrals: Vec<ReferralView>,
     /// Outcome measures, oldest first.
     pub measures: Vec<MeasureView>,
+    /// Measures offered and not completed, oldest first.
+    pub measures_not_completed: Vec<MeasureNotCompletedView>,
     /// For each instrument measured at least twice: the change from the first to the latest.
     pub measure_changes: Vec<MeasureChangeView>,
     /// Safeguarding concerns, oldest first.
@@ -544,6 +549,11 @@ fn case_view(case_id: String, file: CaseFile) -> CaseView {
             .collect(),
         referrals: file.referrals.iter().map(referral_view).collect(),
         measures: file.measures.iter().map(measure_view).collect(),
+        measures_not_completed: file
+            .measures_not_completed
+            .iter()
+            .map(not_completed_view)
+            .collect(),
         measure_changes: measure_changes(&file),
         safeguarding: file.safeguarding.iter().map(concern_view).collect(),
         last_contact_ms: file.last_contact(),

@@ -54,7 +54,8 @@ pub use keystore::HostKeyStore;
 pub use logging::{LogLevel, LogSink, init_logging};
 pub use measures::{
     Direction, Instrument, MeasureChange, MeasureChangeView, MeasureForm, MeasureInput,
-    MeasureScore, MeasureView, Ons4Answer, Ons4Band, Ons4Delta, ScaleLabel, measure_form,
+    MeasureNotCompletedView, MeasureScore, MeasureView, NotCompletedReason, Ons4Answer, Ons4Band,
+    Ons4Delta, ScaleLabel, measure_form,
 };
 pub use observe::{CaseloadObserver, DocumentObserver, ObserverHandle, SyncStatusObserver};
 pub use plans::{AssetRef, GoalStatus, GoalView, PlanView, StepInput, StepOwner, StepView};

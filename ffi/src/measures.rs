@@ -4,7 +4,9 @@
 //! Anything that shows SWEMWBS or its results must carry the licence notice in
 //! [`MeasureForm::notice`].
 
-use holdfast_core::model::case_file::{CaseFile, Measure};
+use holdfast_core::model::case_file::{
+    CaseFile, Measure, MeasureNotCompleted, NotCompletedReason as CoreReason,
+};
 use holdfast_core::model::doc::{format_date, parse_date};
 use holdfast_core::model::ids::DocumentId;
 use holdfast_core::model::measures::{
@@ -257,6 +259,62 @@ pub(crate) fn measure_view(m: &Measure) -> MeasureView {
     }
 }
 
+/// Why a measure offered was not completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NotCompletedReason {
+    /// The patient chose not to answer it.
+    Declined,
+    /// Not right for the patient today.
+    NotAppropriateToday,
+    /// It upset the patient, so it was stopped.
+    Distressing,
+}
+
+impl From<NotCompletedReason> for CoreReason {
+    fn from(r: NotCompletedReason) -> Self {
+        match r {
+            NotCompletedReason::Declined => CoreReason::Declined,
+            NotCompletedReason::NotAppropriateToday => CoreReason::NotAppropriateToday,
+            NotCompletedReason::Distressing => CoreReason::Distressing,
+        }
+    }
+}
+
+impl From<CoreReason> for NotCompletedReason {
+    fn from(r: CoreReason) -> Self {
+        match r {
+            CoreReason::Declined => NotCompletedReason::Declined,
+            CoreReason::NotAppropriateToday => NotCompletedReason::NotAppropriateToday,
+            CoreReason::Distressing => NotCompletedReason::Distressing,
+        }
+    }
+}
+
+/// A measure offered and not completed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MeasureNotCompletedView {
+    /// Its id.
+    pub measure_id: String,
+    /// Which instrument was offered.
+    pub instrument: Instrument,
+    /// The day it was offered (YYYY-MM-DD).
+    pub offered_on: String,
+    /// Why it was not completed.
+    pub reason: NotCompletedReason,
+    /// Who recorded it.
+    pub recorded_by: String,
+}
+
+pub(crate) fn not_completed_view(m: &MeasureNotCompleted) -> MeasureNotCompletedView {
+    MeasureNotCompletedView {
+        measure_id: m.id.to_string(),
+        instrument: m.instrument.into(),
+        offered_on: format_date(m.offered_on),
+        reason: m.reason.into(),
+        recorded_by: m.recorded_by.clone(),
+    }
+}
+
 /// How one instrument moved between its first and latest measurement.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MeasureChangeView {
@@ -363,6 +421,23 @@ impl HoldfastDevice {
         Ok(self
             .store()?
             .record_measure(id, measure.instrument.into(), taken_on, &measure.answers)?
+            .to_string())
+    }
+
+    /// Records that a measure was offered on `offered_on` (YYYY-MM-DD) and not completed,
+    /// and why (returns its id). Nothing is scored.
+    pub fn record_measure_not_completed(
+        &self,
+        case_id: String,
+        instrument: Instrument,
+        offered_on: String,
+        reason: NotCompletedReason,
+    ) -> Result<String> {
+        let id: DocumentId = parse_id("case", &case_id)?;
+        let offered_on = parse_date(&offered_on)?;
+        Ok(self
+            .store()?
+            .record_measure_not_completed(id, instrument.into(), offered_on, reason.into())?
             .to_string())
     }
 

@@ -23,9 +23,9 @@ use holdfast_ffi::{
     AssetInput, AssetRef, Capacity, CaseStatus, CaseloadObserver, CaseloadQuery, ConcernInput,
     ConcernStatus, DeviceConfig, DirectoryQuery, DocumentObserver, EscalationTarget, GoalStatus,
     HoldfastDevice, HoldfastError, HoldingFunction, HostKeyStore, Instrument, MeasureChange,
-    MeasureInput, MeasureScore, Need, NewPatientInput, PatientDetails, ReferralDecision,
-    ReferralInput, ReferralSource, Role, SessionInput, SessionMode, StepInput, StepOwner,
-    measure_form,
+    MeasureInput, MeasureScore, Need, NewPatientInput, NotCompletedReason, PatientDetails,
+    ReferralDecision, ReferralInput, ReferralSource, Role, SessionInput, SessionMode, StepInput,
+    StepOwner, measure_form,
 };
 use holdfast_relay::testing::TestRelay;
 
@@ -423,7 +423,30 @@ fn measures_referrals_and_patient_details_as_the_core_computes_them() {
             metric_text: "15.32".into()
         }
     );
+    // A questionnaire that upset the patient: recorded as not completed, scoring nothing.
+    a.record_measure_not_completed(
+        case.clone(),
+        Instrument::Ons4,
+        "2026-11-08".into(),
+        NotCompletedReason::Distressing,
+    )
+    .unwrap();
     let view = a.case_file(case.clone()).unwrap();
+    assert_eq!(view.measures.len(), 2);
+    assert_eq!(view.measures_not_completed.len(), 1);
+    let not_done = &view.measures_not_completed[0];
+    assert_eq!(
+        (
+            not_done.instrument,
+            not_done.offered_on.as_str(),
+            not_done.reason
+        ),
+        (
+            Instrument::Ons4,
+            "2026-11-08",
+            NotCompletedReason::Distressing
+        )
+    );
     assert_eq!(view.measure_changes.len(), 1);
     assert_eq!(view.measure_changes[0].first_taken_on, "2026-09-01");
     assert!(matches!(
@@ -789,6 +812,12 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
             taken_on: "2026-11-10".into(),
             answers: vec![Some(5), None, Some(5), Some(5)],
         },
+    ));
+    invalid(a.record_measure_not_completed(
+        case.clone(),
+        Instrument::Ons4,
+        "2026-13-40".into(),
+        NotCompletedReason::Declined,
     ));
     invalid(a.add_referral(
         case.clone(),

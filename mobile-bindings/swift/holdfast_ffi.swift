@@ -1222,6 +1222,12 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func recordMeasure(caseId: String, measure: MeasureInput) throws  -> String
     
     /**
+     * Records that a measure was offered on `offered_on` (YYYY-MM-DD) and not completed,
+     * and why (returns its id). Nothing is scored.
+     */
+    func recordMeasureNotCompleted(caseId: String, instrument: Instrument, offeredOn: String, reason: NotCompletedReason) throws  -> String
+    
+    /**
      * Calls `observer` whenever the caseload may have changed.
      */
     func observeCaseload(observer: CaseloadObserver) throws  -> ObserverHandle
@@ -1853,6 +1859,23 @@ open func recordMeasure(caseId: String, measure: MeasureInput)throws  -> String 
             self.uniffiCloneHandle(),
         FfiConverterString.lower(caseId),
         FfiConverterTypeMeasureInput_lower(measure),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Records that a measure was offered on `offered_on` (YYYY-MM-DD) and not completed,
+     * and why (returns its id). Nothing is scored.
+     */
+open func recordMeasureNotCompleted(caseId: String, instrument: Instrument, offeredOn: String, reason: NotCompletedReason)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_record_measure_not_completed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeInstrument_lower(instrument),
+        FfiConverterString.lower(offeredOn),
+        FfiConverterTypeNotCompletedReason_lower(reason),uniffiCallStatus
     )
 })
 }
@@ -3760,6 +3783,10 @@ public struct CaseView: Equatable, Hashable {
      */
     public var measures: [MeasureView]
     /**
+     * Measures offered and not completed, oldest first.
+     */
+    public var measuresNotCompleted: [MeasureNotCompletedView]
+    /**
      * For each instrument measured at least twice: the change from the first to the latest.
      */
     public var measureChanges: [MeasureChangeView]
@@ -3816,6 +3843,9 @@ public struct CaseView: Equatable, Hashable {
          * Outcome measures, oldest first.
          */measures: [MeasureView], 
         /**
+         * Measures offered and not completed, oldest first.
+         */measuresNotCompleted: [MeasureNotCompletedView], 
+        /**
          * For each instrument measured at least twice: the change from the first to the latest.
          */measureChanges: [MeasureChangeView], 
         /**
@@ -3839,6 +3869,7 @@ public struct CaseView: Equatable, Hashable {
         self.statusLog = statusLog
         self.referrals = referrals
         self.measures = measures
+        self.measuresNotCompleted = measuresNotCompleted
         self.measureChanges = measureChanges
         self.safeguarding = safeguarding
         self.lastContactMs = lastContactMs
@@ -3873,6 +3904,7 @@ public struct FfiConverterTypeCaseView: FfiConverterRustBuffer {
                 statusLog: FfiConverterSequenceTypeStatusChangeView.read(from: &buf), 
                 referrals: FfiConverterSequenceTypeReferralView.read(from: &buf), 
                 measures: FfiConverterSequenceTypeMeasureView.read(from: &buf), 
+                measuresNotCompleted: FfiConverterSequenceTypeMeasureNotCompletedView.read(from: &buf), 
                 measureChanges: FfiConverterSequenceTypeMeasureChangeView.read(from: &buf), 
                 safeguarding: FfiConverterSequenceTypeConcernView.read(from: &buf), 
                 lastContactMs: FfiConverterOptionInt64.read(from: &buf), 
@@ -3893,6 +3925,7 @@ public struct FfiConverterTypeCaseView: FfiConverterRustBuffer {
         FfiConverterSequenceTypeStatusChangeView.write(value.statusLog, into: &buf)
         FfiConverterSequenceTypeReferralView.write(value.referrals, into: &buf)
         FfiConverterSequenceTypeMeasureView.write(value.measures, into: &buf)
+        FfiConverterSequenceTypeMeasureNotCompletedView.write(value.measuresNotCompleted, into: &buf)
         FfiConverterSequenceTypeMeasureChangeView.write(value.measureChanges, into: &buf)
         FfiConverterSequenceTypeConcernView.write(value.safeguarding, into: &buf)
         FfiConverterOptionInt64.write(value.lastContactMs, into: &buf)
@@ -5362,6 +5395,105 @@ public func FfiConverterTypeMeasureInput_lift(_ buf: RustBuffer) throws -> Measu
 #endif
 public func FfiConverterTypeMeasureInput_lower(_ value: MeasureInput) -> RustBuffer {
     return FfiConverterTypeMeasureInput.lower(value)
+}
+
+
+/**
+ * A measure offered and not completed.
+ */
+public struct MeasureNotCompletedView: Equatable, Hashable {
+    /**
+     * Its id.
+     */
+    public var measureId: String
+    /**
+     * Which instrument was offered.
+     */
+    public var instrument: Instrument
+    /**
+     * The day it was offered (YYYY-MM-DD).
+     */
+    public var offeredOn: String
+    /**
+     * Why it was not completed.
+     */
+    public var reason: NotCompletedReason
+    /**
+     * Who recorded it.
+     */
+    public var recordedBy: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id.
+         */measureId: String, 
+        /**
+         * Which instrument was offered.
+         */instrument: Instrument, 
+        /**
+         * The day it was offered (YYYY-MM-DD).
+         */offeredOn: String, 
+        /**
+         * Why it was not completed.
+         */reason: NotCompletedReason, 
+        /**
+         * Who recorded it.
+         */recordedBy: String) {
+        self.measureId = measureId
+        self.instrument = instrument
+        self.offeredOn = offeredOn
+        self.reason = reason
+        self.recordedBy = recordedBy
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MeasureNotCompletedView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMeasureNotCompletedView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MeasureNotCompletedView {
+        return
+            try MeasureNotCompletedView(
+                measureId: FfiConverterString.read(from: &buf), 
+                instrument: FfiConverterTypeInstrument.read(from: &buf), 
+                offeredOn: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterTypeNotCompletedReason.read(from: &buf), 
+                recordedBy: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MeasureNotCompletedView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.measureId, into: &buf)
+        FfiConverterTypeInstrument.write(value.instrument, into: &buf)
+        FfiConverterString.write(value.offeredOn, into: &buf)
+        FfiConverterTypeNotCompletedReason.write(value.reason, into: &buf)
+        FfiConverterString.write(value.recordedBy, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureNotCompletedView_lift(_ buf: RustBuffer) throws -> MeasureNotCompletedView {
+    return try FfiConverterTypeMeasureNotCompletedView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureNotCompletedView_lower(_ value: MeasureNotCompletedView) -> RustBuffer {
+    return FfiConverterTypeMeasureNotCompletedView.lower(value)
 }
 
 
@@ -9491,6 +9623,91 @@ public func FfiConverterTypeNeed_lower(_ value: Need) -> RustBuffer {
 
 
 /**
+ * Why a measure offered was not completed.
+ */
+
+public enum NotCompletedReason: Equatable, Hashable {
+    
+    /**
+     * The patient chose not to answer it.
+     */
+    case declined
+    /**
+     * Not right for the patient today.
+     */
+    case notAppropriateToday
+    /**
+     * It upset the patient, so it was stopped.
+     */
+    case distressing
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NotCompletedReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNotCompletedReason: FfiConverterRustBuffer {
+    typealias SwiftType = NotCompletedReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NotCompletedReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .declined
+        
+        case 2: return .notAppropriateToday
+        
+        case 3: return .distressing
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NotCompletedReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .declined:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notAppropriateToday:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .distressing:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotCompletedReason_lift(_ buf: RustBuffer) throws -> NotCompletedReason {
+    return try FfiConverterTypeNotCompletedReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotCompletedReason_lower(_ value: NotCompletedReason) -> RustBuffer {
+    return FfiConverterTypeNotCompletedReason.lower(value)
+}
+
+
+
+/**
  * An ONS threshold band. Satisfaction, worthwhile and happiness use Low to VeryHigh;
  * anxiety uses VeryLow to High, where low is good.
  */
@@ -10657,6 +10874,31 @@ fileprivate struct FfiConverterSequenceTypeMeasureChangeView: FfiConverterRustBu
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeMeasureNotCompletedView: FfiConverterRustBuffer {
+    typealias SwiftType = [MeasureNotCompletedView]
+
+    public static func write(_ value: [MeasureNotCompletedView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMeasureNotCompletedView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MeasureNotCompletedView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MeasureNotCompletedView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMeasureNotCompletedView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeMeasureView: FfiConverterRustBuffer {
     typealias SwiftType = [MeasureView]
 
@@ -11180,6 +11422,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_measure() != 22828) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_measure_not_completed() != 58925) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_caseload() != 26997) {

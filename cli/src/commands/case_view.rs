@@ -357,6 +357,16 @@ fn case_text(
     for m in &file.measures {
         let _ = writeln!(t, "  {}", describe_measure(m));
     }
+    for m in &file.measures_not_completed {
+        let _ = writeln!(
+            t,
+            "  {} {:<7} not completed: {}  (by {})",
+            format_date(m.offered_on),
+            m.instrument.as_str().to_uppercase(),
+            m.reason.as_str().replace('_', " "),
+            m.recorded_by
+        );
+    }
     for p in progress {
         let _ = writeln!(t, "  {}", p.describe());
     }
@@ -470,6 +480,7 @@ mod tests {
             status_log: vec![],
             sessions: vec![],
             measures: vec![],
+            measures_not_completed: vec![],
             safeguarding: vec![],
             supervision: vec![],
         };

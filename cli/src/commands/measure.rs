@@ -1,6 +1,6 @@
 //! Outcome measures: recording answers, and showing scores, bands and change.
 
-use holdfast_core::model::case_file::{CaseFile, Measure};
+use holdfast_core::model::case_file::{CaseFile, Measure, NotCompletedReason};
 use holdfast_core::model::ids::{DocumentId, MeasureId};
 use holdfast_core::model::measures::{
     Change, Direction, Hundredths, Instrument, Ons4Band, Ons4Question, SWEMWBS_NOTICE, Score,
@@ -239,6 +239,41 @@ pub(super) fn record(
         score,
         change_first_to_latest: progress,
         notice,
+    };
+    Output::new(&out, text)
+}
+
+#[derive(Serialize)]
+struct NotCompleted {
+    case_id: DocumentId,
+    measure_id: MeasureId,
+    instrument: Instrument,
+    offered_on: Date,
+    reason: NotCompletedReason,
+}
+
+pub(super) fn not_completed(
+    ctx: &Ctx,
+    instrument: Instrument,
+    case: &str,
+    reason: NotCompletedReason,
+    on: Option<Date>,
+) -> Result<Output> {
+    let (mut store, case_id) = open_case(ctx, case)?;
+    let offered_on = on.unwrap_or_else(|| ctx.clock.today());
+    let measure_id = store.record_measure_not_completed(case_id, instrument, offered_on, reason)?;
+    let text = format!(
+        "{} offered on {} and not completed ({}).\n  measure id  {measure_id}\n",
+        instrument.title(),
+        format_date(offered_on),
+        reason.as_str().replace('_', " "),
+    );
+    let out = NotCompleted {
+        case_id,
+        measure_id,
+        instrument,
+        offered_on,
+        reason,
     };
     Output::new(&out, text)
 }

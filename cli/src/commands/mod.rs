@@ -140,6 +140,12 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
             answers,
             on,
         }) => measure::record(&ctx, instrument, &case, &answers, on),
+        Command::Measure(MeasureCommand::NotCompleted {
+            instrument,
+            case,
+            reason,
+            on,
+        }) => measure::not_completed(&ctx, instrument, &case, reason, on),
         Command::Safeguarding(c) => match c {
             SafeguardingCommand::Raise {
                 case,

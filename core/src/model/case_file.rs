@@ -42,6 +42,19 @@ string_enum!(
 );
 
 string_enum!(
+    /// Why a measure offered was not completed. Questionnaires can be distressing: a link
+    /// worker records that one was not done, and why, rather than a partial answer.
+    NotCompletedReason {
+        /// The patient chose not to answer it.
+        Declined => "declined",
+        /// Not right for the patient today (unwell, short visit, someone else present).
+        NotAppropriateToday => "not_appropriate_today",
+        /// It upset the patient, so it was stopped.
+        Distressing => "distressing",
+    }
+);
+
+string_enum!(
     /// Who referred the patient.
     ReferralSource {
         /// A GP.
@@ -363,6 +376,23 @@ pub struct Measure {
     pub recorded_at: i64,
 }
 
+/// A measure offered and not completed: which, on what day, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasureNotCompleted {
+    /// Its id.
+    pub id: MeasureId,
+    /// Which instrument was offered.
+    pub instrument: Instrument,
+    /// The day it was offered.
+    pub offered_on: Date,
+    /// Why it was not completed.
+    pub reason: NotCompletedReason,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When it was recorded (ms since the epoch, the recording device's clock).
+    pub recorded_at: i64,
+}
+
 /// A safeguarding concern as raised.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewConcern {
@@ -419,6 +449,8 @@ pub struct CaseFile {
     pub sessions: Vec<Session>,
     /// Outcome measures, oldest first.
     pub measures: Vec<Measure>,
+    /// Measures offered and not completed, oldest first.
+    pub measures_not_completed: Vec<MeasureNotCompleted>,
     /// Safeguarding concerns, oldest first.
     pub safeguarding: Vec<SafeguardingConcern>,
     /// Supervision comments, oldest first.
@@ -846,6 +878,29 @@ pub fn record_measure(
     Ok(id)
 }
 
+/// Records that a measure was offered on `offered_on` and not completed, and why (kept
+/// apart from the measures: nothing is scored, and a reader from before knows no such
+/// entry).
+pub fn record_measure_not_completed(
+    doc: &mut AutoCommit,
+    author: &Author,
+    instrument: Instrument,
+    offered_on: Date,
+    reason: NotCompletedReason,
+    at: i64,
+) -> Result<MeasureId> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let id = MeasureId::random();
+    let all = doc::ensure_map(doc, &ROOT, "measures_not_completed")?;
+    let m = doc.put_object(&all, id.to_string(), ObjType::Map)?;
+    doc.put(&m, "instrument", instrument.as_str())?;
+    doc.put(&m, "offered_on", doc::format_date(offered_on))?;
+    doc.put(&m, "reason", reason.as_str())?;
+    doc.put(&m, "recorded_by", author.person.as_str())?;
+    doc.put(&m, "recorded_at", ScalarValue::Timestamp(at))?;
+    Ok(id)
+}
+
 /// Raises a safeguarding concern.
 pub fn raise_concern(
     doc: &mut AutoCommit,
@@ -1124,6 +1179,23 @@ fn read_measures(doc: &mut AutoCommit) -> Result<Vec<Measure>> {
     Ok(out)
 }
 
+fn read_measures_not_completed(doc: &mut AutoCommit) -> Result<Vec<MeasureNotCompleted>> {
+    let mut out = Vec::new();
+    for (k, m) in entries(doc, "measures_not_completed")? {
+        out.push(MeasureNotCompleted {
+            id: k.parse()?,
+            instrument: doc::require_string(doc, &m, "instrument")?.parse()?,
+            offered_on: doc::get_date(doc, &m, "offered_on")?
+                .ok_or_else(|| Error::Malformed("measure date".into()))?,
+            reason: doc::require_string(doc, &m, "reason")?.parse()?,
+            recorded_by: doc::get_string(doc, &m, "recorded_by")?.unwrap_or_default(),
+            recorded_at: doc::get_i64(doc, &m, "recorded_at")?.unwrap_or(0),
+        });
+    }
+    out.sort_by_key(|m| (m.offered_on, m.recorded_at, m.id));
+    Ok(out)
+}
+
 fn read_safeguarding(doc: &mut AutoCommit) -> Result<Vec<SafeguardingConcern>> {
     let mut out = Vec::new();
     for (k, c) in entries(doc, "safeguarding")? {
@@ -1208,6 +1280,7 @@ fn decode_case(doc: &mut AutoCommit) -> Result<CaseFile> {
         status_log: read_status_log(doc)?,
         sessions: read_sessions(doc)?,
         measures: read_measures(doc)?,
+        measures_not_completed: read_measures_not_completed(doc)?,
         safeguarding: read_safeguarding(doc)?,
         supervision: read_comments(doc, "supervision")?,
     })

@@ -11,7 +11,7 @@ use super::{CaseloadEntry, CaseloadFilter, Store, StoreEvent, index};
 use crate::model::action_plan;
 use crate::model::case_file::{
     self, CaseFile, CaseStatus, ConcernStatus, EscalationTarget, NewConcern, NewPatient,
-    NewReferral, NewSession, Patient, ReferralDecision,
+    NewReferral, NewSession, NotCompletedReason, Patient, ReferralDecision,
 };
 use crate::model::doc::{self, Author, DocKind};
 use crate::model::ids::{CommentId, ConcernId, DocumentId, MeasureId, ReferralId, SessionId};
@@ -240,6 +240,20 @@ impl Store {
         let what = format!("{} recorded", instrument.as_str());
         self.case_edit(id, &what, Reindex::Nothing, |d, a, at| {
             case_file::record_measure(d, a, instrument, taken_on, items, at)
+        })
+    }
+
+    /// Records that a measure was offered and not completed, and why.
+    pub fn record_measure_not_completed(
+        &mut self,
+        id: DocumentId,
+        instrument: Instrument,
+        offered_on: Date,
+        reason: NotCompletedReason,
+    ) -> Result<MeasureId> {
+        let what = format!("{} not completed", instrument.as_str());
+        self.case_edit(id, &what, Reindex::Nothing, |d, a, at| {
+            case_file::record_measure_not_completed(d, a, instrument, offered_on, reason, at)
         })
     }
 

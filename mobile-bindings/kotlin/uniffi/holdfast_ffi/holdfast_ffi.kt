@@ -851,6 +851,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_measure(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_measure_not_completed(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_caseload(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_document(
@@ -1017,6 +1019,8 @@ internal object UniffiLib {
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_measures(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_record_measure(`ptr`: Long,`caseId`: RustBuffer.ByValue,`measure`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_record_measure_not_completed(`ptr`: Long,`caseId`: RustBuffer.ByValue,`instrument`: RustBuffer.ByValue,`offeredOn`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_observe_caseload(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1341,6 +1345,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_measure() and 0xFFFF) != 22828) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_measure_not_completed() and 0xFFFF) != 58925) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_caseload() and 0xFFFF) != 26997) {
@@ -2775,6 +2782,12 @@ public interface HoldfastDeviceInterface {
     fun `recordMeasure`(`caseId`: kotlin.String, `measure`: MeasureInput): kotlin.String
     
     /**
+     * Records that a measure was offered on `offered_on` (YYYY-MM-DD) and not completed,
+     * and why (returns its id). Nothing is scored.
+     */
+    fun `recordMeasureNotCompleted`(`caseId`: kotlin.String, `instrument`: Instrument, `offeredOn`: kotlin.String, `reason`: NotCompletedReason): kotlin.String
+    
+    /**
      * Calls `observer` whenever the caseload may have changed.
      */
     fun `observeCaseload`(`observer`: CaseloadObserver): ObserverHandle
@@ -3579,6 +3592,28 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         
         FfiConverterString.lower(`caseId`),
         FfiConverterTypeMeasureInput.lower(`measure`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Records that a measure was offered on `offered_on` (YYYY-MM-DD) and not completed,
+     * and why (returns its id). Nothing is scored.
+     */
+    @Throws(HoldfastException::class)override fun `recordMeasureNotCompleted`(`caseId`: kotlin.String, `instrument`: Instrument, `offeredOn`: kotlin.String, `reason`: NotCompletedReason): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_record_measure_not_completed(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeInstrument.lower(`instrument`),
+        FfiConverterString.lower(`offeredOn`),
+        FfiConverterTypeNotCompletedReason.lower(`reason`),_status)
 }
     }
     )
@@ -6006,6 +6041,11 @@ data class CaseView (
     var `measures`: List<MeasureView>
     , 
     /**
+     * Measures offered and not completed, oldest first.
+     */
+    var `measuresNotCompleted`: List<MeasureNotCompletedView>
+    , 
+    /**
      * For each instrument measured at least twice: the change from the first to the latest.
      */
     var `measureChanges`: List<MeasureChangeView>
@@ -6052,6 +6092,7 @@ public object FfiConverterTypeCaseView: FfiConverterRustBuffer<CaseView> {
             FfiConverterSequenceTypeStatusChangeView.read(buf),
             FfiConverterSequenceTypeReferralView.read(buf),
             FfiConverterSequenceTypeMeasureView.read(buf),
+            FfiConverterSequenceTypeMeasureNotCompletedView.read(buf),
             FfiConverterSequenceTypeMeasureChangeView.read(buf),
             FfiConverterSequenceTypeConcernView.read(buf),
             FfiConverterOptionalLong.read(buf),
@@ -6072,6 +6113,7 @@ public object FfiConverterTypeCaseView: FfiConverterRustBuffer<CaseView> {
             FfiConverterSequenceTypeStatusChangeView.allocationSize(value.`statusLog`) +
             FfiConverterSequenceTypeReferralView.allocationSize(value.`referrals`) +
             FfiConverterSequenceTypeMeasureView.allocationSize(value.`measures`) +
+            FfiConverterSequenceTypeMeasureNotCompletedView.allocationSize(value.`measuresNotCompleted`) +
             FfiConverterSequenceTypeMeasureChangeView.allocationSize(value.`measureChanges`) +
             FfiConverterSequenceTypeConcernView.allocationSize(value.`safeguarding`) +
             FfiConverterOptionalLong.allocationSize(value.`lastContactMs`) +
@@ -6091,6 +6133,7 @@ public object FfiConverterTypeCaseView: FfiConverterRustBuffer<CaseView> {
             FfiConverterSequenceTypeStatusChangeView.write(value.`statusLog`, buf)
             FfiConverterSequenceTypeReferralView.write(value.`referrals`, buf)
             FfiConverterSequenceTypeMeasureView.write(value.`measures`, buf)
+            FfiConverterSequenceTypeMeasureNotCompletedView.write(value.`measuresNotCompleted`, buf)
             FfiConverterSequenceTypeMeasureChangeView.write(value.`measureChanges`, buf)
             FfiConverterSequenceTypeConcernView.write(value.`safeguarding`, buf)
             FfiConverterOptionalLong.write(value.`lastContactMs`, buf)
@@ -7127,6 +7170,77 @@ public object FfiConverterTypeMeasureInput: FfiConverterRustBuffer<MeasureInput>
             FfiConverterTypeInstrument.write(value.`instrument`, buf)
             FfiConverterString.write(value.`takenOn`, buf)
             FfiConverterSequenceOptionalUByte.write(value.`answers`, buf)
+    }
+}
+
+
+
+/**
+ * A measure offered and not completed.
+ */
+data class MeasureNotCompletedView (
+    /**
+     * Its id.
+     */
+    var `measureId`: kotlin.String
+    , 
+    /**
+     * Which instrument was offered.
+     */
+    var `instrument`: Instrument
+    , 
+    /**
+     * The day it was offered (YYYY-MM-DD).
+     */
+    var `offeredOn`: kotlin.String
+    , 
+    /**
+     * Why it was not completed.
+     */
+    var `reason`: NotCompletedReason
+    , 
+    /**
+     * Who recorded it.
+     */
+    var `recordedBy`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMeasureNotCompletedView: FfiConverterRustBuffer<MeasureNotCompletedView> {
+    override fun read(buf: ByteBuffer): MeasureNotCompletedView {
+        return MeasureNotCompletedView(
+            FfiConverterString.read(buf),
+            FfiConverterTypeInstrument.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeNotCompletedReason.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MeasureNotCompletedView) = (
+            FfiConverterString.allocationSize(value.`measureId`) +
+            FfiConverterTypeInstrument.allocationSize(value.`instrument`) +
+            FfiConverterString.allocationSize(value.`offeredOn`) +
+            FfiConverterTypeNotCompletedReason.allocationSize(value.`reason`) +
+            FfiConverterString.allocationSize(value.`recordedBy`)
+    )
+
+    override fun write(value: MeasureNotCompletedView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`measureId`, buf)
+            FfiConverterTypeInstrument.write(value.`instrument`, buf)
+            FfiConverterString.write(value.`offeredOn`, buf)
+            FfiConverterTypeNotCompletedReason.write(value.`reason`, buf)
+            FfiConverterString.write(value.`recordedBy`, buf)
     }
 }
 
@@ -10243,6 +10357,53 @@ public object FfiConverterTypeNeed: FfiConverterRustBuffer<Need> {
 
 
 /**
+ * Why a measure offered was not completed.
+ */
+
+enum class NotCompletedReason {
+    
+    /**
+     * The patient chose not to answer it.
+     */
+    DECLINED,
+    /**
+     * Not right for the patient today.
+     */
+    NOT_APPROPRIATE_TODAY,
+    /**
+     * It upset the patient, so it was stopped.
+     */
+    DISTRESSING;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNotCompletedReason: FfiConverterRustBuffer<NotCompletedReason> {
+    override fun read(buf: ByteBuffer) = try {
+        NotCompletedReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: NotCompletedReason) = 4UL
+
+    override fun write(value: NotCompletedReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * An ONS threshold band. Satisfaction, worthwhile and happiness use Low to VeryHigh;
  * anxiety uses VeryLow to High, where low is good.
  */
@@ -11264,6 +11425,34 @@ public object FfiConverterSequenceTypeMeasureChangeView: FfiConverterRustBuffer<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeMeasureChangeView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeMeasureNotCompletedView: FfiConverterRustBuffer<List<MeasureNotCompletedView>> {
+    override fun read(buf: ByteBuffer): List<MeasureNotCompletedView> {
+        val len = buf.getInt()
+        return List<MeasureNotCompletedView>(len) {
+            FfiConverterTypeMeasureNotCompletedView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MeasureNotCompletedView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMeasureNotCompletedView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MeasureNotCompletedView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMeasureNotCompletedView.write(it, buf)
         }
     }
 }
