@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use common::live::{connect, next_seq};
 use common::{Device, Relay, expect_error};
 use futures_util::StreamExt;
 use holdfast_protocol::{DeviceId, Role, TeamId};
@@ -17,51 +18,8 @@ use holdfast_relay::storage::{
 };
 use reqwest::StatusCode;
 use tokio::sync::{Notify, Semaphore};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect_live(
-    relay: &Relay,
-    team: TeamId,
-    token: Option<&str>,
-) -> Result<Socket, tungstenite::Error> {
-    let url = format!(
-        "{}/v1/teams/{team}/live",
-        relay.url.replace("http://", "ws://")
-    );
-    let mut request = url.into_client_request().unwrap();
-    if let Some(token) = token {
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
-    tokio_tungstenite::connect_async(request)
-        .await
-        .map(|(socket, _)| socket)
-}
-
-async fn next_seq(socket: &mut Socket) -> u64 {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a message within 5 s")
-            .expect("the socket is open")
-            .unwrap();
-        match message {
-            Message::Text(text) => {
-                let value: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
-                assert_eq!(value.as_object().unwrap().len(), 1, "{value}");
-                return value["seq"].as_u64().unwrap();
-            }
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-}
 
 #[tokio::test]
 async fn members_hear_the_head_grow_and_the_socket_closes_on_shutdown() {
@@ -77,7 +35,7 @@ async fn members_hear_the_head_grow_and_the_socket_closes_on_shutdown() {
         )
         .await;
 
-    let mut socket = connect_live(&relay, team, Some(&token)).await.unwrap();
+    let mut socket = connect(&relay, team, Some(&token)).await.unwrap();
     assert_eq!(
         next_seq(&mut socket).await,
         2,
@@ -135,11 +93,11 @@ async fn members_hear_the_head_grow_and_the_socket_closes_on_shutdown() {
     let outsider = Device::new();
     relay.create_team(&outsider).await;
     let outsider_token = relay.login(&outsider).await;
-    match connect_live(&relay, team, Some(&outsider_token)).await {
+    match connect(&relay, team, Some(&outsider_token)).await {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
         other => panic!("expected 403, got {other:?}"),
     }
-    match connect_live(&relay, team, None).await {
+    match connect(&relay, team, None).await {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
         other => panic!("expected 401, got {other:?}"),
     }
@@ -183,9 +141,7 @@ async fn a_revoked_device_is_disconnected_from_live() {
         .enrol(&admin_token, team, &admin, &member, Role::LinkWorker, None)
         .await;
     let member_token = relay.login(&member).await;
-    let mut socket = connect_live(&relay, team, Some(&member_token))
-        .await
-        .unwrap();
+    let mut socket = connect(&relay, team, Some(&member_token)).await.unwrap();
     assert_eq!(next_seq(&mut socket).await, 0);
     let revoked = relay
         .revoke(&admin_token, team, &admin, member.id, &[&admin])
@@ -534,9 +490,7 @@ async fn a_patient_hears_only_its_plans_head() {
     relay.push_ok(&worker_token, team, write(CASE, 1)).await;
     relay.push_ok(&worker_token, team, write(PLAN, 2)).await;
 
-    let mut socket = connect_live(&relay, team, Some(&patient_token))
-        .await
-        .unwrap();
+    let mut socket = connect(&relay, team, Some(&patient_token)).await.unwrap();
     assert_eq!(next_seq(&mut socket).await, 2, "the plan's head on connect");
     // Case-file writes move the team's head (3, 4, 5), and the patient hears nothing of
     // them. Then one batch writes its plan (6) and a case file (7): the team's head jumps
@@ -562,9 +516,7 @@ async fn a_patient_hears_only_its_plans_head() {
         "only the plan's head, as the plan's sequence number"
     );
     // Staff still hear the team's head.
-    let mut staff = connect_live(&relay, team, Some(&worker_token))
-        .await
-        .unwrap();
+    let mut staff = connect(&relay, team, Some(&worker_token)).await.unwrap();
     assert_eq!(next_seq(&mut staff).await, 7);
     relay.push_ok(&worker_token, team, write(CASE, 10)).await;
     assert_eq!(next_seq(&mut staff).await, 8);

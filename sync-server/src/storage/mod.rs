@@ -788,11 +788,7 @@ impl TeamHeads {
 
     /// Teams with at least one watcher.
     pub fn watched_teams(&self) -> usize {
-        self.heads
-            .lock()
-            .values()
-            .filter(|sender| sender.receiver_count() > 0)
-            .count()
+        self.heads.watched().len()
     }
 
     /// Watches the length of a team's membership log as the relays sharing the database

@@ -17,20 +17,31 @@ pub type Socket =
 
 /// Opens `team`'s live socket with `token`.
 pub async fn live(relay: &Relay, team: TeamId, token: &str) -> Result<Socket, tungstenite::Error> {
+    connect(relay, team, Some(token)).await
+}
+
+/// Opens `team`'s live socket, with a bearer token or without one.
+pub async fn connect(
+    relay: &Relay,
+    team: TeamId,
+    token: Option<&str>,
+) -> Result<Socket, tungstenite::Error> {
     let url = format!(
         "{}/v1/teams/{team}/live",
         relay.url.replace("http://", "ws://")
     );
     let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    if let Some(token) = token {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
     tokio_tungstenite::connect_async(request)
         .await
         .map(|(socket, _)| socket)
 }
 
-/// The next head a live socket announces.
+/// The next head a live socket announces (a message says that and nothing else).
 pub async fn next_seq(socket: &mut Socket) -> u64 {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
@@ -41,6 +52,7 @@ pub async fn next_seq(socket: &mut Socket) -> u64 {
         match message {
             Message::Text(text) => {
                 let value: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                assert_eq!(value.as_object().unwrap().len(), 1, "{value}");
                 return value["seq"].as_u64().unwrap();
             }
             Message::Ping(_) | Message::Pong(_) => continue,
