@@ -483,6 +483,7 @@ mod tests {
             measures_not_completed: vec![],
             safeguarding: vec![],
             supervision: vec![],
+            oversight: Default::default(),
         };
         let clock = Clock::at_offset(UtcOffset::UTC);
         let text = case_text(&clock, case_id, &file, &[], None);

@@ -18,6 +18,7 @@ use super::doc::{self, Author, Contested, DocKind};
 use super::ids::{CommentId, ConcernId, DocumentId, MeasureId, ReferralId, SessionId};
 use super::measures::{self, Instrument, Score};
 use super::nhs_number::NhsNumber;
+use super::oversight::{self, CaseSummary, Oversight};
 use super::postcode::Postcode;
 use crate::{Error, Result};
 
@@ -455,6 +456,8 @@ pub struct CaseFile {
     pub safeguarding: Vec<SafeguardingConcern>,
     /// Supervision comments, oldest first.
     pub supervision: Vec<Comment>,
+    /// Who holds the case, handovers, review marks, acknowledgements, ring-backs.
+    pub oversight: Oversight,
 }
 
 impl CaseFile {
@@ -527,6 +530,7 @@ pub fn create(
     }
     doc.put_object(ROOT, "status_log", ObjType::List)?;
     put_status(&mut doc, author, at, None, CaseStatus::Referred, None)?;
+    oversight::assign_creator(&mut doc, author, at)?;
     Ok(doc)
 }
 
@@ -924,7 +928,19 @@ pub fn raise_concern(
         None => ConcernStatus::Open,
     };
     doc.put(&c, "status", status.as_str())?;
+    doc.put(&c, "updates", ScalarValue::counter(0))?;
     Ok(id)
+}
+
+/// Counts one more change of a concern's status (a counter: concurrent changes all count).
+fn count_concern_update(doc: &mut AutoCommit, c: &ObjId) -> Result<()> {
+    match doc.get(c, "updates")? {
+        Some((automerge::Value::Scalar(v), _)) if matches!(v.as_ref(), ScalarValue::Counter(_)) => {
+            doc.increment(c, "updates", 1)?
+        }
+        _ => doc.put(c, "updates", ScalarValue::counter(1))?,
+    }
+    Ok(())
 }
 
 fn concern_obj(doc: &AutoCommit, id: ConcernId) -> Result<ObjId> {
@@ -963,7 +979,7 @@ pub fn set_concern_status(
         doc.put(&c, "escalated_to", target.as_str())?;
     }
     doc.put(&c, "status", status.as_str())?;
-    Ok(())
+    count_concern_update(doc, &c)
 }
 
 /// Ends a conflict on a concern's status by choosing one of the competing values.
@@ -984,7 +1000,7 @@ pub fn resolve_concern_status(
         ));
     }
     doc.put(&c, "status", chosen.as_str())?;
-    Ok(())
+    count_concern_update(doc, &c)
 }
 
 /// Adds a supervision comment.
@@ -1283,6 +1299,69 @@ fn decode_case(doc: &mut AutoCommit) -> Result<CaseFile> {
         measures_not_completed: read_measures_not_completed(doc)?,
         safeguarding: read_safeguarding(doc)?,
         supervision: read_comments(doc, "supervision")?,
+        oversight: oversight::read(doc)?,
+    })
+}
+
+/// What the oversight indexes hold of a case: cheap to read, since it does not walk the
+/// session history.
+pub fn read_summary(doc: &mut AutoCommit) -> Result<CaseSummary> {
+    decode_summary(doc).map_err(doc::as_damage)
+}
+
+fn decode_summary(doc: &mut AutoCommit) -> Result<CaseSummary> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let status = read_status(doc)?;
+    let current = status
+        .provisional()
+        .copied()
+        .unwrap_or(CaseStatus::Referred);
+    let log = read_status_log(doc)?;
+    let status_since = log.iter().filter(|c| c.to == current).map(|c| c.at).max();
+    let opened_at = log
+        .iter()
+        .filter(|c| c.to == CaseStatus::Referred)
+        .map(|c| c.at)
+        .max();
+    let referrals = read_referrals(doc)?;
+    let accepted_at = referrals
+        .iter()
+        .filter(|r| r.decision == Some(ReferralDecision::Accepted))
+        .filter_map(|r| r.decided_at)
+        .max();
+    let awaiting_contact_since = if current == CaseStatus::Referred {
+        referrals
+            .iter()
+            .filter(|r| r.decision.is_none())
+            .map(|r| r.received)
+            .max()
+    } else {
+        None
+    };
+    let mut last_measure_on = None;
+    if let Some(all) = doc::get_obj(doc, &ROOT, "measures")? {
+        for k in doc::map_keys(doc, &all) {
+            if let Some(m) = doc::get_obj(doc, &all, &k)? {
+                last_measure_on = last_measure_on.max(doc::get_date(doc, &m, "taken_on")?);
+            }
+        }
+    }
+    if let Some(all) = doc::get_obj(doc, &ROOT, "measures_not_completed")? {
+        for k in doc::map_keys(doc, &all) {
+            if let Some(m) = doc::get_obj(doc, &all, &k)? {
+                last_measure_on = last_measure_on.max(doc::get_date(doc, &m, "offered_on")?);
+            }
+        }
+    }
+    Ok(CaseSummary {
+        status_since,
+        opened_at,
+        accepted_at,
+        awaiting_contact_since,
+        last_measure_on,
+        counters: oversight::counters(doc)?,
+        comments: read_comments(doc, "supervision")?,
+        oversight: oversight::read(doc)?,
     })
 }
 

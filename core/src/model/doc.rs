@@ -174,6 +174,7 @@ pub(crate) fn get_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option
         None => Ok(None),
         Some((Value::Scalar(s), _)) => match s.as_ref() {
             ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Ok(Some(*i)),
+            ScalarValue::Counter(c) => Ok(Some(i64::from(c))),
             ScalarValue::Uint(u) => i64::try_from(*u)
                 .map(Some)
                 .map_err(|_| malformed(key, "an integer")),

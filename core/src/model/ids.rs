@@ -104,6 +104,10 @@ random_id!(
     CommentId, 8
 );
 random_id!(
+    /// A ring-back task inside a case file.
+    RingBackId, 8
+);
+random_id!(
     /// A goal inside an action plan.
     GoalId, 8
 );
@@ -139,7 +143,9 @@ macro_rules! stored_id {
     )+};
 }
 
-stored_id!(DeviceId, DocumentId, TeamId, EnvelopeId, AssetId);
+stored_id!(
+    DeviceId, DocumentId, TeamId, EnvelopeId, AssetId, CommentId, RingBackId
+);
 
 #[cfg(test)]
 mod tests {

@@ -52,6 +52,7 @@ pub mod doc;
 pub mod ids;
 pub mod measures;
 pub mod nhs_number;
+pub mod oversight;
 pub mod postcode;
 
 pub use doc::{Author, Claim, Contested, DocKind, HistoryEntry};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::documents::Reindex;
-use super::{CaseloadEntry, CaseloadFilter, Store, StoreEvent, index};
+use super::{CaseloadEntry, CaseloadFilter, Store, StoreEvent, index, oversight};
 use crate::model::action_plan;
 use crate::model::case_file::{
     self, CaseFile, CaseStatus, ConcernStatus, EscalationTarget, NewConcern, NewPatient,
@@ -89,6 +89,7 @@ impl Store {
             now,
         )?;
         index::update_case(&tx, case_id, &view, now)?;
+        oversight::update_summary(&tx, case_id, &case_file::read_summary(&mut case)?)?;
         tx.commit()?;
         self.docs.insert(plan_id, (DocKind::ActionPlan, plan));
         self.docs.insert(case_id, (DocKind::CaseFile, case));
@@ -238,7 +239,7 @@ impl Store {
         items: &[Option<u8>],
     ) -> Result<MeasureId> {
         let what = format!("{} recorded", instrument.as_str());
-        self.case_edit(id, &what, Reindex::Nothing, |d, a, at| {
+        self.case_edit(id, &what, Reindex::CaseHeader, |d, a, at| {
             case_file::record_measure(d, a, instrument, taken_on, items, at)
         })
     }
@@ -252,7 +253,7 @@ impl Store {
         reason: NotCompletedReason,
     ) -> Result<MeasureId> {
         let what = format!("{} not completed", instrument.as_str());
-        self.case_edit(id, &what, Reindex::Nothing, |d, a, at| {
+        self.case_edit(id, &what, Reindex::CaseHeader, |d, a, at| {
             case_file::record_measure_not_completed(d, a, instrument, offered_on, reason, at)
         })
     }
@@ -301,7 +302,7 @@ impl Store {
         self.case_edit(
             id,
             "supervision comment added",
-            Reindex::Nothing,
+            Reindex::CaseHeader,
             |d, a, at| case_file::add_supervision_comment(d, a, text, at),
         )
     }

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use time::Date;
 
 use super::open::classify;
-use super::{Store, StoreEvent, index};
+use super::{Store, StoreEvent, index, oversight};
 use crate::model::case_file;
 use crate::model::directory;
 use crate::model::doc::{self, Author, DocKind, HistoryEntry};
@@ -22,7 +22,8 @@ use crate::{Error, Result};
 pub(super) enum Reindex {
     /// Recompute the caseload row of this case file from the whole document.
     Case,
-    /// Recompute the patient, status and safeguarding columns only.
+    /// Recompute everything but the session aggregates: patient, status, safeguarding and
+    /// what oversight indexes (holder, counters, marks, comments, ring-backs).
     CaseHeader,
     /// Fold one new session into the session aggregates.
     SessionAdded {
@@ -346,7 +347,8 @@ pub(super) fn reindex_doc(
     match (kind, scope) {
         (_, Reindex::Nothing) | (DocKind::ActionPlan, _) => Ok(()),
         (DocKind::CaseFile, Reindex::CaseHeader) => {
-            index::update_case_header(tx, id, &case_file::read_header(doc)?, now)
+            index::update_case_header(tx, id, &case_file::read_header(doc)?, now)?;
+            oversight::update_summary(tx, id, &case_file::read_summary(doc)?)
         }
         (
             DocKind::CaseFile,
@@ -356,7 +358,10 @@ pub(super) fn reindex_doc(
                 follow_up,
             },
         ) => index::add_session(tx, id, start, attended, follow_up, now),
-        (DocKind::CaseFile, _) => index::update_case(tx, id, &case_file::read(doc)?, now),
+        (DocKind::CaseFile, _) => {
+            index::update_case(tx, id, &case_file::read(doc)?, now)?;
+            oversight::update_summary(tx, id, &case_file::read_summary(doc)?)
+        }
         (DocKind::Directory, Reindex::Assets(ids)) => {
             let assets = ids
                 .iter()

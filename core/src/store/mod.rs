@@ -18,6 +18,7 @@
 //! | `documents.rs` | the edit pipeline: load, edit, persist (change + outbox + index rows in one transaction), compaction |
 //! | `cases.rs`, `plans.rs`, `directory.rs`, `export.rs` | the facade the app calls, one file per kind of document |
 //! | `index.rs` | the derived indexes: caseload, directory search (FTS5) |
+//! | `oversight.rs` | who holds each case, load per link worker, the review queue, comments reaching the link worker, ring-backs, the worklist: edits, their index rows and the queries over them |
 //! | `events.rs` | what observers are told ([`StoreEvent`]) |
 //! | `teams.rs`, `outbox.rs`, `incoming.rs` | sync's state: teams and their cursors, outbox changes sealed exactly once into envelopes kept until the relay acknowledges them, pulled pages applied in one transaction each |
 //! | `checkpoints.rs` | what the relay said it holds (envelope ids at some sequence numbers, each document's highest number here), to notice a relay restored from a backup and upload again what it lost |
@@ -36,6 +37,7 @@ mod incoming;
 mod index;
 mod open;
 mod outbox;
+mod oversight;
 mod plans;
 pub(crate) mod schema;
 mod teams;
@@ -47,6 +49,7 @@ use automerge::AutoCommit;
 use holdfast_protocol::SharedClock;
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::oversight::WorkKind;
 pub use cases::{IfDuplicate, NewCase};
 pub use checkpoints::Restarted;
 pub use events::StoreEvent;
@@ -54,6 +57,9 @@ pub use export::Export;
 pub use incoming::PageOutcome;
 pub use index::{AssetHit, CaseloadEntry, CaseloadFilter, DirectoryQuery};
 pub use outbox::{PendingEnvelope, RefusedEnvelope};
+pub use oversight::{
+    LoadLimits, Member, NewComment, QueueEntry, WorkItem, WorkerLoad, days_between,
+};
 pub(crate) use teams::check_relay_url;
 pub use teams::{PlainHttp, SyncStatus, TeamInfo};
 

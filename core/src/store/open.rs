@@ -251,7 +251,9 @@ impl Store {
             current_team,
             events: super::events::channel(),
         };
-        if found < 2 {
+        // Version 2 made the indexes and version 12 added oversight columns to them: both
+        // are derived, so a store from before either is reindexed from its documents.
+        if found < 12 {
             store.rebuild_indexes()?;
         }
         // Stores made before their files were owner-only get so now.

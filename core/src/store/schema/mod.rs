@@ -34,7 +34,7 @@ use rusqlite::Connection;
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 11;
+pub const VERSION: i64 = 12;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -288,8 +288,75 @@ const V11: &str = "
 ALTER TABLE pending_reuploads ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// Version 12 (issue 12): oversight. The caseload row gains who holds the case, when it
+/// entered its status, when its episode opened and was accepted, the referral awaiting
+/// contact, the latest measure and the counters a review mark compares; each supervisor's
+/// marks, supervision comments with their acknowledgement, ring-back tasks and the names
+/// given to team members get their own tables. All derived: rebuilt from the documents on
+/// upgrade.
+const V12: &str = "
+ALTER TABLE caseload ADD COLUMN assigned_to BLOB;
+ALTER TABLE caseload ADD COLUMN assigned_conflicted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE caseload ADD COLUMN status_since INTEGER;
+ALTER TABLE caseload ADD COLUMN opened_at INTEGER;
+ALTER TABLE caseload ADD COLUMN accepted_at INTEGER;
+ALTER TABLE caseload ADD COLUMN awaiting_contact_since TEXT;
+ALTER TABLE caseload ADD COLUMN last_measure_on TEXT;
+ALTER TABLE caseload ADD COLUMN status_moves INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE caseload ADD COLUMN measure_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE caseload ADD COLUMN safeguarding_events INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE caseload ADD COLUMN comment_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE caseload ADD COLUMN handover_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE caseload ADD COLUMN unacked_comments INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX caseload_by_holder ON caseload(assigned_to, status);
+-- Each supervisor's latest review mark of each case: the counters as they saw them.
+CREATE TABLE case_reviews (
+    case_id      BLOB NOT NULL,
+    reviewer     BLOB NOT NULL,
+    by           TEXT NOT NULL,
+    at           INTEGER NOT NULL,
+    sessions     INTEGER NOT NULL,
+    status_moves INTEGER NOT NULL,
+    measures     INTEGER NOT NULL,
+    safeguarding INTEGER NOT NULL,
+    comments     INTEGER NOT NULL,
+    handovers    INTEGER NOT NULL,
+    PRIMARY KEY (case_id, reviewer)
+) WITHOUT ROWID;
+-- Supervision comments, for the link worker's queue of comments not yet acknowledged.
+CREATE TABLE case_comments (
+    case_id    BLOB NOT NULL,
+    comment_id BLOB NOT NULL,
+    at         INTEGER NOT NULL,
+    by         TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    acked_at   INTEGER,
+    PRIMARY KEY (case_id, comment_id)
+) WITHOUT ROWID;
+-- Calls owed to patients.
+CREATE TABLE ring_backs (
+    case_id BLOB NOT NULL,
+    id      BLOB NOT NULL,
+    due     TEXT NOT NULL,
+    note    TEXT NOT NULL,
+    device  BLOB NOT NULL,
+    by      TEXT NOT NULL,
+    at      INTEGER NOT NULL,
+    done_at INTEGER,
+    PRIMARY KEY (case_id, id)
+) WITHOUT ROWID;
+CREATE INDEX ring_backs_open ON ring_backs(due) WHERE done_at IS NULL;
+-- The name last given to a team member's device in a handover (the membership log holds
+-- devices and roles, not names).
+CREATE TABLE people (
+    device BLOB PRIMARY KEY,
+    name   TEXT NOT NULL,
+    at     INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

@@ -752,11 +752,54 @@ fn version_10_store_keeps_its_pending_reuploads_and_still_owes_them() {
 }
 
 #[test]
+fn version_11_store_gains_oversight_from_its_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId::random();
+    let mut conn = database_at(dir.path(), &keys, 11, device);
+    // A case as a version-11 build wrote it: nobody holds it.
+    let mut case = case_doc(&sam(device));
+    automerge::transaction::Transactable::delete(&mut case, automerge::ROOT, "assigned").unwrap();
+    automerge::transaction::Transactable::delete(&mut case, automerge::ROOT, "handovers").unwrap();
+    doc::commit(&mut case, &sam(device), "as version 11 wrote it", AT);
+    let id = insert_v1_case(&conn, &mut case);
+    index_case(&mut conn, id, &mut case);
+    drop(conn);
+
+    let mut store = open(dir.path(), &keys);
+    assert_case_intact(&mut store, id);
+    let (holder, since, moves): (Option<Vec<u8>>, Option<i64>, i64) = store
+        .conn
+        .query_row(
+            "SELECT assigned_to, status_since, status_moves FROM caseload",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (holder, since, moves),
+        (None, Some(AT), 2),
+        "rebuilt from the document"
+    );
+    // Never reviewed: in the queue; reviewed: out of it; assigned from here on.
+    assert_eq!(store.review_queue(50).unwrap().len(), 1);
+    store.mark_reviewed(id).unwrap();
+    assert!(store.review_queue(50).unwrap().is_empty());
+    store
+        .assign_case(id, device, None, Some("picked up"))
+        .unwrap();
+    assert_eq!(
+        store.caseload_load(&Default::default()).unwrap()[0].active,
+        1
+    );
+}
+
+#[test]
 fn every_version_has_a_test_here() {
     // A tripwire: a new schema version needs a test above for the version before it, and
     // this fails until the number here is moved with it.
     assert_eq!(
-        VERSION, 11,
+        VERSION, 12,
         "schema version {VERSION}: add a migration test for the version before it"
     );
 }

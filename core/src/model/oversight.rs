@@ -1,0 +1,533 @@
+//! Oversight, inside the case file: who holds the case (an assignment with every handover
+//! kept), each supervisor's review marks, the link worker's acknowledgements of supervision
+//! comments, and ring-back tasks.
+//!
+//! Everything here merges without losing anyone's work: each supervisor's mark is under
+//! their own device's key (two supervisors marking on two devices offline keep both), an
+//! acknowledgement is under its comment's key, handovers are appended to a list, and two
+//! concurrent assignments read as a [`Contested`] value until someone assigns again.
+//!
+//! A review mark records the case's [`CaseCounters`] as the supervisor saw them: counters
+//! only grow, and every device computes the same ones from the same document, so "changed
+//! since my review" is a comparison of numbers the index holds.
+
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use super::case_file::{self, CaseStatus};
+use super::doc::{self, Author, Contested, DocKind};
+use super::ids::{CommentId, DeviceId, RingBackId};
+use crate::{Error, Result};
+
+const MAX_NAME: usize = 200;
+const MAX_SHORT: usize = 1024;
+
+string_enum!(
+    /// What a worklist item asks of the link worker.
+    WorkKind {
+        /// A session's follow-up date has come.
+        FollowUp => "follow_up",
+        /// A referral received and not yet contacted.
+        FirstContact => "first_contact",
+        /// A call owed to the patient.
+        RingBack => "ring_back",
+        /// An open case with no measure yet.
+        BaselineMeasure => "baseline_measure",
+        /// A tapering case with no measure since it began tapering.
+        ClosingMeasure => "closing_measure",
+    }
+);
+
+/// One change of who holds a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handover {
+    /// The link worker who held it before (none for the first assignment).
+    pub from: Option<DeviceId>,
+    /// The link worker who holds it now.
+    pub to: DeviceId,
+    /// Their name, as the person assigning gave it.
+    pub to_name: String,
+    /// Who made the change.
+    pub by: String,
+    /// From which device.
+    pub by_device: DeviceId,
+    /// When (ms since the epoch).
+    pub at: i64,
+    /// Why ("caseload rebalanced", "Sam on leave").
+    pub reason: Option<String>,
+}
+
+/// Numbers that only grow as a case changes, the same on every device holding the same
+/// document. A review mark keeps them as they were; the difference is what changed since.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseCounters {
+    /// Sessions recorded.
+    pub sessions: u32,
+    /// Status moves (every entry of the status log).
+    pub status_moves: u32,
+    /// Measures recorded, completed or not.
+    pub measures: u32,
+    /// Safeguarding concerns raised, plus every change of a concern's status.
+    pub safeguarding: u32,
+    /// Supervision comments.
+    pub comments: u32,
+    /// Handovers (assignments).
+    pub handovers: u32,
+}
+
+impl CaseCounters {
+    /// What grew from `before` to `self` (zero where nothing did).
+    pub fn since(&self, before: &CaseCounters) -> CaseCounters {
+        CaseCounters {
+            sessions: self.sessions.saturating_sub(before.sessions),
+            status_moves: self.status_moves.saturating_sub(before.status_moves),
+            measures: self.measures.saturating_sub(before.measures),
+            safeguarding: self.safeguarding.saturating_sub(before.safeguarding),
+            comments: self.comments.saturating_sub(before.comments),
+            handovers: self.handovers.saturating_sub(before.handovers),
+        }
+    }
+
+    /// Whether anything counted at all.
+    pub fn is_zero(&self) -> bool {
+        *self == CaseCounters::default()
+    }
+}
+
+/// A supervisor's mark: this case was reviewed, up to these counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewMark {
+    /// The reviewing supervisor's device.
+    pub reviewer: DeviceId,
+    /// Their name.
+    pub by: String,
+    /// When (ms since the epoch).
+    pub at: i64,
+    /// The case as they saw it.
+    pub seen: CaseCounters,
+}
+
+/// A link worker's acknowledgement of a supervision comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentAck {
+    /// The comment.
+    pub comment: CommentId,
+    /// Who acknowledged it.
+    pub by: String,
+    /// From which device.
+    pub device: DeviceId,
+    /// When (ms since the epoch).
+    pub at: i64,
+}
+
+/// A call the link worker owes: added after a missed call, due on a day, done once made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RingBack {
+    /// Its id.
+    pub id: RingBackId,
+    /// The day the call is due.
+    pub due: Date,
+    /// What it is about ("missed call about the PIP form").
+    pub note: String,
+    /// Who added it.
+    pub by: String,
+    /// From which device.
+    pub device: DeviceId,
+    /// When it was added (ms since the epoch).
+    pub at: i64,
+    /// When the call was made, if it has been.
+    pub done_at: Option<i64>,
+}
+
+/// What the oversight indexes hold of a case, read without its sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    /// When the case entered its current status (ms since the epoch).
+    pub status_since: Option<i64>,
+    /// When the current episode began: the latest move to referred (creation, re-referral).
+    pub opened_at: Option<i64>,
+    /// When a referral was last accepted.
+    pub accepted_at: Option<i64>,
+    /// For a referred case, the day its latest undecided referral was received.
+    pub awaiting_contact_since: Option<Date>,
+    /// The latest day a measure was taken or offered.
+    pub last_measure_on: Option<Date>,
+    /// The counters review marks compare.
+    pub counters: CaseCounters,
+    /// Supervision comments, oldest first.
+    pub comments: Vec<super::case_file::Comment>,
+    /// Assignment, handovers, marks, acknowledgements and ring-backs.
+    pub oversight: Oversight,
+}
+
+/// Everything oversight keeps in a case file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Oversight {
+    /// Who holds the case; contested when two devices assigned it concurrently.
+    pub assigned: Option<Contested<DeviceId>>,
+    /// Every handover, in the order they were made.
+    pub handovers: Vec<Handover>,
+    /// Each supervisor's latest mark.
+    pub reviews: Vec<ReviewMark>,
+    /// Acknowledged comments.
+    pub acks: Vec<CommentAck>,
+    /// Ring-back tasks, by due day.
+    pub ring_backs: Vec<RingBack>,
+}
+
+impl Oversight {
+    /// The name given for `device` in the latest handover to it.
+    pub fn name_of(&self, device: DeviceId) -> Option<&str> {
+        self.handovers
+            .iter()
+            .rev()
+            .find(|h| h.to == device)
+            .map(|h| h.to_name.as_str())
+    }
+
+    /// The acknowledgement of `comment`, if any.
+    pub fn ack_of(&self, comment: CommentId) -> Option<&CommentAck> {
+        self.acks.iter().find(|a| a.comment == comment)
+    }
+}
+
+fn read_assigned(doc: &mut AutoCommit) -> Result<Option<Contested<DeviceId>>> {
+    let Some(raw) = doc::get_contested_string(doc, &ROOT, "assigned")? else {
+        return Ok(None);
+    };
+    let claims = raw
+        .claims
+        .into_iter()
+        .map(|c| {
+            Ok(doc::Claim {
+                value: c.value.parse::<DeviceId>()?,
+                device: c.device,
+                by: c.by,
+                at: c.at,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(Contested { claims }))
+}
+
+/// Who holds the case, if anyone (contested when assigned on two devices concurrently).
+pub fn assigned(doc: &mut AutoCommit) -> Result<Option<Contested<DeviceId>>> {
+    read_assigned(doc)
+}
+
+/// Assigns the case to `to` (named `to_name`), appending a handover. Also how a contested
+/// assignment is settled. Refused on a closed case and when `to` already holds it.
+pub fn assign(
+    doc: &mut AutoCommit,
+    author: &Author,
+    to: DeviceId,
+    to_name: &str,
+    reason: Option<&str>,
+    at: i64,
+) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let to_name = doc::require_text("link worker's name", to_name, MAX_NAME)?;
+    let reason = reason
+        .map(|r| doc::require_text("reason", r, MAX_SHORT))
+        .transpose()?;
+    let current = read_assigned(doc)?;
+    if current.as_ref().and_then(|c| c.agreed()) == Some(&to) {
+        return Err(Error::NotAllowed(
+            "the case is already assigned to that link worker".into(),
+        ));
+    }
+    if case_file::read_header(doc)?.status.agreed() == Some(&CaseStatus::Closed) {
+        return Err(Error::NotAllowed(
+            "the case is closed: add a re-referral to reopen it".into(),
+        ));
+    }
+    put_assignment(doc, author, current, to, &to_name, reason.as_deref(), at)
+}
+
+/// The first holder of a new case: the link worker who created it.
+pub(crate) fn assign_creator(doc: &mut AutoCommit, author: &Author, at: i64) -> Result<()> {
+    let name = if author.person.trim().is_empty() {
+        "unnamed".to_owned()
+    } else {
+        author.person.trim().to_owned()
+    };
+    put_assignment(doc, author, None, author.device, &name, None, at)
+}
+
+fn put_assignment(
+    doc: &mut AutoCommit,
+    author: &Author,
+    current: Option<Contested<DeviceId>>,
+    to: DeviceId,
+    to_name: &str,
+    reason: Option<&str>,
+    at: i64,
+) -> Result<()> {
+    doc.put(ROOT, "assigned", to.to_string())?;
+    let log = match doc::get_obj(doc, &ROOT, "handovers")? {
+        Some(l) => l,
+        None => doc.put_object(ROOT, "handovers", ObjType::List)?,
+    };
+    let end = doc.length(&log);
+    let h = doc.insert_object(&log, end, ObjType::Map)?;
+    if let Some(from) = current.as_ref().and_then(|c| c.provisional()) {
+        doc.put(&h, "from", from.to_string())?;
+    }
+    doc.put(&h, "to", to.to_string())?;
+    doc.put(&h, "to_name", to_name)?;
+    doc.put(&h, "by", author.person.as_str())?;
+    doc.put(&h, "by_device", author.device.to_string())?;
+    doc.put(&h, "at", ScalarValue::Timestamp(at))?;
+    if let Some(reason) = reason {
+        doc.put(&h, "reason", reason)?;
+    }
+    Ok(())
+}
+
+fn read_handovers(doc: &AutoCommit) -> Result<Vec<Handover>> {
+    let Some(log) = doc::get_obj(doc, &ROOT, "handovers")? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for i in 0..doc.length(&log) {
+        let Some((_, h)) = doc.get(&log, i)? else {
+            continue;
+        };
+        out.push(Handover {
+            from: doc::get_string(doc, &h, "from")?
+                .map(|s| s.parse())
+                .transpose()?,
+            to: doc::require_string(doc, &h, "to")?.parse()?,
+            to_name: doc::get_string(doc, &h, "to_name")?.unwrap_or_default(),
+            by: doc::get_string(doc, &h, "by")?.unwrap_or_default(),
+            by_device: doc::require_string(doc, &h, "by_device")?.parse()?,
+            at: doc::require_i64(doc, &h, "at")?,
+            reason: doc::get_string(doc, &h, "reason")?,
+        });
+    }
+    Ok(out)
+}
+
+fn map_len(doc: &AutoCommit, key: &str) -> Result<u32> {
+    Ok(match doc::get_obj(doc, &ROOT, key)? {
+        Some(m) => u32::try_from(doc.length(&m)).unwrap_or(u32::MAX),
+        None => 0,
+    })
+}
+
+/// The case's counters as this document stands.
+pub fn counters(doc: &AutoCommit) -> Result<CaseCounters> {
+    let mut safeguarding = 0u32;
+    if let Some(all) = doc::get_obj(doc, &ROOT, "safeguarding")? {
+        for k in doc::map_keys(doc, &all) {
+            if let Some(c) = doc::get_obj(doc, &all, &k)? {
+                let updates = doc::get_i64(doc, &c, "updates")?.unwrap_or(0);
+                safeguarding = safeguarding
+                    .saturating_add(1)
+                    .saturating_add(u32::try_from(updates.max(0)).unwrap_or(u32::MAX));
+            }
+        }
+    }
+    let list_len = |key: &str| -> Result<u32> {
+        Ok(match doc::get_obj(doc, &ROOT, key)? {
+            Some(l) => u32::try_from(doc.length(&l)).unwrap_or(u32::MAX),
+            None => 0,
+        })
+    };
+    Ok(CaseCounters {
+        sessions: map_len(doc, "sessions")?,
+        status_moves: list_len("status_log")?,
+        measures: map_len(doc, "measures")?.saturating_add(map_len(doc, "measures_not_completed")?),
+        safeguarding,
+        comments: map_len(doc, "supervision")?,
+        handovers: list_len("handovers")?,
+    })
+}
+
+/// Marks the case reviewed by `author`, up to what this document holds now. Replaces the
+/// same supervisor's earlier mark; other supervisors' marks are untouched.
+pub fn mark_reviewed(doc: &mut AutoCommit, author: &Author, at: i64) -> Result<CaseCounters> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let seen = counters(doc)?;
+    let all = doc::ensure_map(doc, &ROOT, "reviews")?;
+    let m = doc.put_object(&all, author.device.to_string(), ObjType::Map)?;
+    doc.put(&m, "by", author.person.as_str())?;
+    doc.put(&m, "at", ScalarValue::Timestamp(at))?;
+    for (key, v) in [
+        ("sessions", seen.sessions),
+        ("status_moves", seen.status_moves),
+        ("measures", seen.measures),
+        ("safeguarding", seen.safeguarding),
+        ("comments", seen.comments),
+        ("handovers", seen.handovers),
+    ] {
+        doc.put(&m, key, i64::from(v))?;
+    }
+    Ok(seen)
+}
+
+fn count(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Result<u32> {
+    Ok(u32::try_from(doc::get_i64(doc, obj, key)?.unwrap_or(0).max(0)).unwrap_or(u32::MAX))
+}
+
+fn read_reviews(doc: &AutoCommit) -> Result<Vec<ReviewMark>> {
+    let Some(all) = doc::get_obj(doc, &ROOT, "reviews")? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for k in doc::map_keys(doc, &all) {
+        let Some(m) = doc::get_obj(doc, &all, &k)? else {
+            continue;
+        };
+        out.push(ReviewMark {
+            reviewer: k.parse()?,
+            by: doc::get_string(doc, &m, "by")?.unwrap_or_default(),
+            at: doc::require_i64(doc, &m, "at")?,
+            seen: CaseCounters {
+                sessions: count(doc, &m, "sessions")?,
+                status_moves: count(doc, &m, "status_moves")?,
+                measures: count(doc, &m, "measures")?,
+                safeguarding: count(doc, &m, "safeguarding")?,
+                comments: count(doc, &m, "comments")?,
+                handovers: count(doc, &m, "handovers")?,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Acknowledges a supervision comment. Only the link worker holding the case does.
+pub fn acknowledge_comment(
+    doc: &mut AutoCommit,
+    author: &Author,
+    comment: CommentId,
+    at: i64,
+) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let holder = read_assigned(doc)?;
+    if !holder
+        .as_ref()
+        .is_some_and(|h| h.values().any(|d| *d == author.device))
+    {
+        return Err(Error::NotAllowed(
+            "only the link worker holding the case acknowledges its supervision comments".into(),
+        ));
+    }
+    let comments = doc::require_obj(doc, &ROOT, "supervision")?;
+    if doc::get_obj(doc, &comments, &comment.to_string())?.is_none() {
+        return Err(Error::NotFound {
+            kind: "supervision comment",
+            id: comment.to_string(),
+        });
+    }
+    let acks = doc::ensure_map(doc, &ROOT, "comment_acks")?;
+    if doc::get_obj(doc, &acks, &comment.to_string())?.is_some() {
+        return Ok(());
+    }
+    let a = doc.put_object(&acks, comment.to_string(), ObjType::Map)?;
+    doc.put(&a, "by", author.person.as_str())?;
+    doc.put(&a, "device", author.device.to_string())?;
+    doc.put(&a, "at", ScalarValue::Timestamp(at))?;
+    Ok(())
+}
+
+fn read_acks(doc: &AutoCommit) -> Result<Vec<CommentAck>> {
+    let Some(all) = doc::get_obj(doc, &ROOT, "comment_acks")? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for k in doc::map_keys(doc, &all) {
+        let Some(a) = doc::get_obj(doc, &all, &k)? else {
+            continue;
+        };
+        out.push(CommentAck {
+            comment: k.parse()?,
+            by: doc::get_string(doc, &a, "by")?.unwrap_or_default(),
+            device: doc::require_string(doc, &a, "device")?.parse()?,
+            at: doc::require_i64(doc, &a, "at")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Adds a ring-back task: a call owed to the patient, due on `due`.
+pub fn add_ring_back(
+    doc: &mut AutoCommit,
+    author: &Author,
+    due: Date,
+    note: &str,
+    at: i64,
+) -> Result<RingBackId> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let note = doc::require_text("ring-back note", note, MAX_SHORT)?;
+    let id = RingBackId::random();
+    let all = doc::ensure_map(doc, &ROOT, "ring_backs")?;
+    let r = doc.put_object(&all, id.to_string(), ObjType::Map)?;
+    doc.put(&r, "due", doc::format_date(due))?;
+    doc.put(&r, "note", note)?;
+    doc.put(&r, "by", author.person.as_str())?;
+    doc.put(&r, "device", author.device.to_string())?;
+    doc.put(&r, "at", ScalarValue::Timestamp(at))?;
+    Ok(id)
+}
+
+/// Records that a ring-back call was made. Done twice (two devices) keeps the first time.
+pub fn complete_ring_back(doc: &mut AutoCommit, id: RingBackId, at: i64) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let all = doc::get_obj(doc, &ROOT, "ring_backs")?;
+    let r = match all {
+        Some(all) => doc::get_obj(doc, &all, &id.to_string())?,
+        None => None,
+    }
+    .ok_or(Error::NotFound {
+        kind: "ring-back",
+        id: id.to_string(),
+    })?;
+    if doc::get_i64(doc, &r, "done_at")?.is_some() {
+        return Err(Error::NotAllowed(
+            "that call is already recorded as made".into(),
+        ));
+    }
+    doc.put(&r, "done_at", ScalarValue::Timestamp(at))?;
+    Ok(())
+}
+
+fn read_ring_backs(doc: &AutoCommit) -> Result<Vec<RingBack>> {
+    let Some(all) = doc::get_obj(doc, &ROOT, "ring_backs")? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for k in doc::map_keys(doc, &all) {
+        let Some(r) = doc::get_obj(doc, &all, &k)? else {
+            continue;
+        };
+        out.push(RingBack {
+            id: k.parse()?,
+            due: doc::get_date(doc, &r, "due")?
+                .ok_or_else(|| Error::Malformed("ring-back due day".into()))?,
+            note: doc::get_string(doc, &r, "note")?.unwrap_or_default(),
+            by: doc::get_string(doc, &r, "by")?.unwrap_or_default(),
+            device: doc::require_string(doc, &r, "device")?.parse()?,
+            at: doc::require_i64(doc, &r, "at")?,
+            done_at: doc::get_i64(doc, &r, "done_at")?,
+        });
+    }
+    out.sort_by_key(|r| (r.due, r.at, r.id));
+    Ok(out)
+}
+
+/// Reads everything oversight keeps in a case file.
+pub fn read(doc: &mut AutoCommit) -> Result<Oversight> {
+    decode(doc).map_err(doc::as_damage)
+}
+
+fn decode(doc: &mut AutoCommit) -> Result<Oversight> {
+    Ok(Oversight {
+        assigned: read_assigned(doc)?,
+        handovers: read_handovers(doc)?,
+        reviews: read_reviews(doc)?,
+        acks: read_acks(doc)?,
+        ring_backs: read_ring_backs(doc)?,
+    })
+}
