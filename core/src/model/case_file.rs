@@ -519,16 +519,23 @@ pub fn create(
     let p = doc.put_object(ROOT, "patient", ObjType::Map)?;
     write_patient(&mut doc, &p, patient)?;
     doc.put(ROOT, "action_plan", action_plan.to_string())?;
+    // Every container is made with the document: one made later, on first use, could be
+    // made on two devices at once (readers take the union of both, see `entries`).
     for key in [
         "referrals",
         "sessions",
         "measures",
+        "measures_not_completed",
         "safeguarding",
         "supervision",
+        "reviews",
+        "comment_acks",
+        "ring_backs",
     ] {
         doc.put_object(ROOT, key, ObjType::Map)?;
     }
     doc.put_object(ROOT, "status_log", ObjType::List)?;
+    doc.put_object(ROOT, "handovers", ObjType::List)?;
     put_status(&mut doc, author, at, None, CaseStatus::Referred, None)?;
     oversight::assign_creator(&mut doc, author, at)?;
     Ok(doc)
@@ -738,8 +745,7 @@ pub fn decide_referral(
     at: i64,
 ) -> Result<()> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
-    let referrals = doc::require_obj(doc, &ROOT, "referrals")?;
-    let r = doc::get_obj(doc, &referrals, &id.to_string())?.ok_or(Error::NotFound {
+    let r = doc::find_entry(doc, "referrals", &id.to_string())?.ok_or(Error::NotFound {
         kind: "referral",
         id: id.to_string(),
     })?;
@@ -847,8 +853,7 @@ pub fn amend_session_note(doc: &mut AutoCommit, id: SessionId, note: &str) -> Re
             reason: format!("longer than {MAX_NOTE} bytes"),
         });
     }
-    let sessions = doc::require_obj(doc, &ROOT, "sessions")?;
-    let s = doc::get_obj(doc, &sessions, &id.to_string())?.ok_or(Error::NotFound {
+    let s = doc::find_entry(doc, "sessions", &id.to_string())?.ok_or(Error::NotFound {
         kind: "session",
         id: id.to_string(),
     })?;
@@ -944,8 +949,7 @@ fn count_concern_update(doc: &mut AutoCommit, c: &ObjId) -> Result<()> {
 }
 
 fn concern_obj(doc: &AutoCommit, id: ConcernId) -> Result<ObjId> {
-    let all = doc::require_obj(doc, &ROOT, "safeguarding")?;
-    doc::get_obj(doc, &all, &id.to_string())?.ok_or(Error::NotFound {
+    doc::find_entry(doc, "safeguarding", &id.to_string())?.ok_or(Error::NotFound {
         kind: "safeguarding concern",
         id: id.to_string(),
     })
@@ -1053,14 +1057,14 @@ fn read_patient(doc: &AutoCommit) -> Result<Patient> {
 }
 
 /// The items of a map of maps, in key order.
-fn entries(doc: &AutoCommit, key: &str) -> Result<Vec<(String, ObjId)>> {
-    let Some(map) = doc::get_obj(doc, &ROOT, key)? else {
-        return Ok(Vec::new());
-    };
+/// Several maps when devices created the map concurrently: the union of their items.
+pub(crate) fn entries(doc: &AutoCommit, key: &str) -> Result<Vec<(String, ObjId)>> {
     let mut out = Vec::new();
-    for k in doc::map_keys(doc, &map) {
-        if let Some(obj) = doc::get_obj(doc, &map, &k)? {
-            out.push((k, obj));
+    for map in doc::get_all_objs(doc, &ROOT, key)? {
+        for k in doc::map_keys(doc, &map) {
+            if let Some(obj) = doc::get_obj(doc, &map, &k)? {
+                out.push((k, obj));
+            }
         }
     }
     Ok(out)
@@ -1339,19 +1343,11 @@ fn decode_summary(doc: &mut AutoCommit) -> Result<CaseSummary> {
         None
     };
     let mut last_measure_on = None;
-    if let Some(all) = doc::get_obj(doc, &ROOT, "measures")? {
-        for k in doc::map_keys(doc, &all) {
-            if let Some(m) = doc::get_obj(doc, &all, &k)? {
-                last_measure_on = last_measure_on.max(doc::get_date(doc, &m, "taken_on")?);
-            }
-        }
+    for (_, m) in entries(doc, "measures")? {
+        last_measure_on = last_measure_on.max(doc::get_date(doc, &m, "taken_on")?);
     }
-    if let Some(all) = doc::get_obj(doc, &ROOT, "measures_not_completed")? {
-        for k in doc::map_keys(doc, &all) {
-            if let Some(m) = doc::get_obj(doc, &all, &k)? {
-                last_measure_on = last_measure_on.max(doc::get_date(doc, &m, "offered_on")?);
-            }
-        }
+    for (_, m) in entries(doc, "measures_not_completed")? {
+        last_measure_on = last_measure_on.max(doc::get_date(doc, &m, "offered_on")?);
     }
     Ok(CaseSummary {
         status_since,

@@ -133,6 +133,30 @@ pub(crate) fn get_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option
     }
 }
 
+/// Every object at `key` of `obj`: one normally, several when devices created it
+/// concurrently (a map or list made lazily, on first use, on two devices at once: each
+/// device's entries went into its own). Readers take the union, so neither is lost.
+pub(crate) fn get_all_objs(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Vec<ObjId>> {
+    let mut out = Vec::new();
+    for (v, id) in doc.get_all(obj, key)? {
+        match v {
+            Value::Object(_) => out.push(id),
+            _ => return Err(malformed(key, "an object")),
+        }
+    }
+    Ok(out)
+}
+
+/// The entry `id` of the map (or concurrent maps) at `key` of the root, wherever it is.
+pub(crate) fn find_entry(doc: &AutoCommit, key: &str, id: &str) -> Result<Option<ObjId>> {
+    for map in get_all_objs(doc, &automerge::ROOT, key)? {
+        if let Some(found) = get_obj(doc, &map, id)? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
 /// The object at `key` of `obj`; an error when absent.
 pub(crate) fn require_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
     get_obj(doc, obj, key)?.ok_or_else(|| Error::Malformed(format!("missing {key:?}")))

@@ -286,62 +286,56 @@ fn put_assignment(
 }
 
 fn read_handovers(doc: &AutoCommit) -> Result<Vec<Handover>> {
-    let Some(log) = doc::get_obj(doc, &ROOT, "handovers")? else {
-        return Ok(Vec::new());
-    };
     let mut out = Vec::new();
-    for i in 0..doc.length(&log) {
-        let Some((_, h)) = doc.get(&log, i)? else {
-            continue;
-        };
-        out.push(Handover {
-            from: doc::get_string(doc, &h, "from")?
-                .map(|s| s.parse())
-                .transpose()?,
-            to: doc::require_string(doc, &h, "to")?.parse()?,
-            to_name: doc::get_string(doc, &h, "to_name")?.unwrap_or_default(),
-            by: doc::get_string(doc, &h, "by")?.unwrap_or_default(),
-            by_device: doc::require_string(doc, &h, "by_device")?.parse()?,
-            at: doc::require_i64(doc, &h, "at")?,
-            reason: doc::get_string(doc, &h, "reason")?,
-        });
+    // Several lists when two devices made it at once (cases from before it was made with
+    // the document): the union, in time order.
+    for log in doc::get_all_objs(doc, &ROOT, "handovers")? {
+        for i in 0..doc.length(&log) {
+            let Some((_, h)) = doc.get(&log, i)? else {
+                continue;
+            };
+            out.push(Handover {
+                from: doc::get_string(doc, &h, "from")?
+                    .map(|s| s.parse())
+                    .transpose()?,
+                to: doc::require_string(doc, &h, "to")?.parse()?,
+                to_name: doc::get_string(doc, &h, "to_name")?.unwrap_or_default(),
+                by: doc::get_string(doc, &h, "by")?.unwrap_or_default(),
+                by_device: doc::require_string(doc, &h, "by_device")?.parse()?,
+                at: doc::require_i64(doc, &h, "at")?,
+                reason: doc::get_string(doc, &h, "reason")?,
+            });
+        }
     }
+    out.sort_by_key(|h| h.at);
     Ok(out)
 }
 
-fn map_len(doc: &AutoCommit, key: &str) -> Result<u32> {
-    Ok(match doc::get_obj(doc, &ROOT, key)? {
-        Some(m) => u32::try_from(doc.length(&m)).unwrap_or(u32::MAX),
-        None => 0,
-    })
+/// Items in the map(s) or list(s) at `key` of the root.
+fn len_of(doc: &AutoCommit, key: &str) -> Result<u32> {
+    let mut n = 0usize;
+    for obj in doc::get_all_objs(doc, &ROOT, key)? {
+        n += doc.length(&obj);
+    }
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// The case's counters as this document stands.
 pub fn counters(doc: &AutoCommit) -> Result<CaseCounters> {
     let mut safeguarding = 0u32;
-    if let Some(all) = doc::get_obj(doc, &ROOT, "safeguarding")? {
-        for k in doc::map_keys(doc, &all) {
-            if let Some(c) = doc::get_obj(doc, &all, &k)? {
-                let updates = doc::get_i64(doc, &c, "updates")?.unwrap_or(0);
-                safeguarding = safeguarding
-                    .saturating_add(1)
-                    .saturating_add(u32::try_from(updates.max(0)).unwrap_or(u32::MAX));
-            }
-        }
+    for (_, c) in case_file::entries(doc, "safeguarding")? {
+        let updates = doc::get_i64(doc, &c, "updates")?.unwrap_or(0);
+        safeguarding = safeguarding
+            .saturating_add(1)
+            .saturating_add(u32::try_from(updates.max(0)).unwrap_or(u32::MAX));
     }
-    let list_len = |key: &str| -> Result<u32> {
-        Ok(match doc::get_obj(doc, &ROOT, key)? {
-            Some(l) => u32::try_from(doc.length(&l)).unwrap_or(u32::MAX),
-            None => 0,
-        })
-    };
     Ok(CaseCounters {
-        sessions: map_len(doc, "sessions")?,
-        status_moves: list_len("status_log")?,
-        measures: map_len(doc, "measures")?.saturating_add(map_len(doc, "measures_not_completed")?),
+        sessions: len_of(doc, "sessions")?,
+        status_moves: len_of(doc, "status_log")?,
+        measures: len_of(doc, "measures")?.saturating_add(len_of(doc, "measures_not_completed")?),
         safeguarding,
-        comments: map_len(doc, "supervision")?,
-        handovers: list_len("handovers")?,
+        comments: len_of(doc, "supervision")?,
+        handovers: len_of(doc, "handovers")?,
     })
 }
 
@@ -372,15 +366,9 @@ fn count(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Result<u32> {
 }
 
 fn read_reviews(doc: &AutoCommit) -> Result<Vec<ReviewMark>> {
-    let Some(all) = doc::get_obj(doc, &ROOT, "reviews")? else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for k in doc::map_keys(doc, &all) {
-        let Some(m) = doc::get_obj(doc, &all, &k)? else {
-            continue;
-        };
-        out.push(ReviewMark {
+    let mut out: Vec<ReviewMark> = Vec::new();
+    for (k, m) in case_file::entries(doc, "reviews")? {
+        let mark = ReviewMark {
             reviewer: k.parse()?,
             by: doc::get_string(doc, &m, "by")?.unwrap_or_default(),
             at: doc::require_i64(doc, &m, "at")?,
@@ -392,8 +380,15 @@ fn read_reviews(doc: &AutoCommit) -> Result<Vec<ReviewMark>> {
                 comments: count(doc, &m, "comments")?,
                 handovers: count(doc, &m, "handovers")?,
             },
-        });
+        };
+        // A reviewer's marks in two concurrent maps: the later one stands.
+        match out.iter_mut().find(|r| r.reviewer == mark.reviewer) {
+            Some(r) if (r.at, r.seen.sessions) < (mark.at, mark.seen.sessions) => *r = mark,
+            Some(_) => {}
+            None => out.push(mark),
+        }
     }
+    out.sort_by_key(|r| (r.at, r.reviewer));
     Ok(out)
 }
 
@@ -414,17 +409,16 @@ pub fn acknowledge_comment(
             "only the link worker holding the case acknowledges its supervision comments".into(),
         ));
     }
-    let comments = doc::require_obj(doc, &ROOT, "supervision")?;
-    if doc::get_obj(doc, &comments, &comment.to_string())?.is_none() {
+    if doc::find_entry(doc, "supervision", &comment.to_string())?.is_none() {
         return Err(Error::NotFound {
             kind: "supervision comment",
             id: comment.to_string(),
         });
     }
-    let acks = doc::ensure_map(doc, &ROOT, "comment_acks")?;
-    if doc::get_obj(doc, &acks, &comment.to_string())?.is_some() {
+    if doc::find_entry(doc, "comment_acks", &comment.to_string())?.is_some() {
         return Ok(());
     }
+    let acks = doc::ensure_map(doc, &ROOT, "comment_acks")?;
     let a = doc.put_object(&acks, comment.to_string(), ObjType::Map)?;
     doc.put(&a, "by", author.person.as_str())?;
     doc.put(&a, "device", author.device.to_string())?;
@@ -433,21 +427,22 @@ pub fn acknowledge_comment(
 }
 
 fn read_acks(doc: &AutoCommit) -> Result<Vec<CommentAck>> {
-    let Some(all) = doc::get_obj(doc, &ROOT, "comment_acks")? else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for k in doc::map_keys(doc, &all) {
-        let Some(a) = doc::get_obj(doc, &all, &k)? else {
-            continue;
-        };
-        out.push(CommentAck {
+    let mut out: Vec<CommentAck> = Vec::new();
+    for (k, a) in case_file::entries(doc, "comment_acks")? {
+        let ack = CommentAck {
             comment: k.parse()?,
             by: doc::get_string(doc, &a, "by")?.unwrap_or_default(),
             device: doc::require_string(doc, &a, "device")?.parse()?,
             at: doc::require_i64(doc, &a, "at")?,
-        });
+        };
+        // Acknowledged twice (two maps, or two of the holder's devices): the first counts.
+        match out.iter_mut().find(|x| x.comment == ack.comment) {
+            Some(x) if (ack.at, ack.device) < (x.at, x.device) => *x = ack,
+            Some(_) => {}
+            None => out.push(ack),
+        }
     }
+    out.sort_by_key(|a| (a.at, a.comment));
     Ok(out)
 }
 
@@ -475,12 +470,7 @@ pub fn add_ring_back(
 /// Records that a ring-back call was made. Done twice (two devices) keeps the first time.
 pub fn complete_ring_back(doc: &mut AutoCommit, id: RingBackId, at: i64) -> Result<()> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
-    let all = doc::get_obj(doc, &ROOT, "ring_backs")?;
-    let r = match all {
-        Some(all) => doc::get_obj(doc, &all, &id.to_string())?,
-        None => None,
-    }
-    .ok_or(Error::NotFound {
+    let r = doc::find_entry(doc, "ring_backs", &id.to_string())?.ok_or(Error::NotFound {
         kind: "ring-back",
         id: id.to_string(),
     })?;
@@ -494,14 +484,8 @@ pub fn complete_ring_back(doc: &mut AutoCommit, id: RingBackId, at: i64) -> Resu
 }
 
 fn read_ring_backs(doc: &AutoCommit) -> Result<Vec<RingBack>> {
-    let Some(all) = doc::get_obj(doc, &ROOT, "ring_backs")? else {
-        return Ok(Vec::new());
-    };
     let mut out = Vec::new();
-    for k in doc::map_keys(doc, &all) {
-        let Some(r) = doc::get_obj(doc, &all, &k)? else {
-            continue;
-        };
+    for (k, r) in case_file::entries(doc, "ring_backs")? {
         out.push(RingBack {
             id: k.parse()?,
             due: doc::get_date(doc, &r, "due")?
@@ -530,4 +514,80 @@ fn decode(doc: &mut AutoCommit) -> Result<Oversight> {
         acks: read_acks(doc)?,
         ring_backs: read_ring_backs(doc)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::case_file::{self, NewPatient};
+    use crate::model::ids::DocumentId;
+
+    fn author(n: u8, person: &str) -> Author {
+        Author {
+            device: DeviceId([n; 16]),
+            person: person.into(),
+        }
+    }
+
+    /// A case from before review marks, acknowledgements and ring-backs were made with the
+    /// document: two devices making the same map at once each write into their own, and
+    /// readers take the union, so neither supervisor's mark (nor anything else) is lost.
+    #[test]
+    fn maps_made_on_two_devices_at_once_keep_both_devices_entries() {
+        let sam = author(1, "Sam");
+        let mut base =
+            case_file::create(&sam, &NewPatient::named("Ada"), DocumentId([9; 16]), 1).unwrap();
+        for key in ["reviews", "comment_acks", "ring_backs", "handovers"] {
+            base.delete(ROOT, key).unwrap();
+        }
+        base.delete(ROOT, "assigned").unwrap();
+        doc::commit(&mut base, &sam, "as an older build made it", 1);
+        let sue = author(2, "Sue");
+        let sid = author(3, "Sid");
+        let mut a = base.fork().with_actor(sue.actor());
+        let mut b = base.fork().with_actor(sid.actor());
+        mark_reviewed(&mut a, &sue, 10).unwrap();
+        add_ring_back(
+            &mut a,
+            &sue,
+            time::macros::date!(2026 - 12 - 04),
+            "call",
+            10,
+        )
+        .unwrap();
+        assign(&mut a, &sue, sam.device, "Sam", None, 10).unwrap();
+        mark_reviewed(&mut b, &sid, 11).unwrap();
+        add_ring_back(
+            &mut b,
+            &sid,
+            time::macros::date!(2026 - 12 - 05),
+            "call",
+            11,
+        )
+        .unwrap();
+        assign(&mut b, &sid, sid.device, "Sid", None, 11).unwrap();
+        doc::commit(&mut a, &sue, "a", 10);
+        doc::commit(&mut b, &sid, "b", 11);
+        a.merge(&mut b).unwrap();
+        let o = read(&mut a).unwrap();
+        let mut reviewers: Vec<_> = o.reviews.iter().map(|r| r.reviewer).collect();
+        reviewers.sort();
+        assert_eq!(reviewers, vec![sue.device, sid.device]);
+        assert_eq!(o.ring_backs.len(), 2);
+        assert_eq!(o.handovers.len(), 2);
+        assert!(o.assigned.unwrap().is_conflicted());
+        let c = counters(&a).unwrap();
+        assert_eq!(c.handovers, 2);
+        // A ring-back in the map that lost is still found and completed.
+        for r in &o.ring_backs {
+            complete_ring_back(&mut a, r.id, 12).unwrap();
+        }
+        assert!(
+            read(&mut a)
+                .unwrap()
+                .ring_backs
+                .iter()
+                .all(|r| r.done_at == Some(12))
+        );
+    }
 }

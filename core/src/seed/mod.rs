@@ -39,6 +39,9 @@ use std::collections::HashSet;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+use holdfast_protocol::ManualClock;
 use time::macros::date;
 use time::{Date, Duration, Weekday};
 
@@ -56,7 +59,7 @@ use crate::model::case_file::{
     CaseStatus, HoldingFunction, Need, NewReferral, NewSession, ReferralDecision, SessionMode,
 };
 use crate::model::directory::AssetInput;
-use crate::model::ids::{AssetId, DocumentId};
+use crate::model::ids::{AssetId, DeviceId, DocumentId};
 use crate::model::measures::Instrument;
 use crate::store::{Durability, IfDuplicate, NewCase, Store};
 
@@ -133,6 +136,7 @@ type SeedRng = ChaCha8Rng;
 // Separate streams, so the number of assets does not change the patients and vice versa.
 const PATIENT_STREAM: u64 = 1;
 const ASSET_STREAM: u64 = 2;
+const WORKER_STREAM: u64 = 3;
 
 fn rng_for(seed: u64, stream: u64) -> SeedRng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -146,14 +150,19 @@ fn rng_for(seed: u64, stream: u64) -> SeedRng {
 pub fn populate(store: &mut Store, config: &SeedConfig) -> Result<Seeded> {
     let previous = store.config().durability;
     store.set_durability(Durability::Relaxed)?;
-    let outcome = populate_relaxed(store, config);
+    // Changes are dated on the days they describe (a case held since September says so),
+    // by a clock the generator moves; the store's own clock comes back afterwards.
+    let clock = ManualClock::at(day_ms(REFERENCE_DATE, 9 * 60));
+    let store_clock = store.swap_clock(Arc::new(clock.clone()));
+    let outcome = populate_relaxed(store, config, &clock);
+    store.swap_clock(store_clock);
     let restored = store.set_durability(previous);
     let seeded = outcome?;
     restored?;
     Ok(seeded)
 }
 
-fn populate_relaxed(store: &mut Store, config: &SeedConfig) -> Result<Seeded> {
+fn populate_relaxed(store: &mut Store, config: &SeedConfig, clock: &ManualClock) -> Result<Seeded> {
     let inputs = assets(config.seed, config.assets);
     let directory = store.create_directory(DIRECTORY_AREA)?;
     let asset_ids = if inputs.is_empty() {
@@ -167,16 +176,21 @@ fn populate_relaxed(store: &mut Store, config: &SeedConfig) -> Result<Seeded> {
     let team = Team::new(&mut rng, &store.author().person);
     let statuses = status_mix(&mut rng, config.patients);
     let concerns = safeguarding_mix(&mut rng, &statuses);
+    let workers = workers(config.seed, store);
     let ctx = Ctx {
         team: &team,
         dir: &dir,
+        clock,
+        workers: &workers,
     };
+    let mut worker_rng = rng_for(config.seed, WORKER_STREAM + 1);
     let mut used_nhs = HashSet::new();
     let mut cases = Vec::with_capacity(config.patients);
     for (status, concern) in statuses.iter().zip(&concerns) {
         cases.push(seed_case(
             store,
             &mut rng,
+            &mut worker_rng,
             &ctx,
             *status,
             *concern,
@@ -295,6 +309,44 @@ fn drama_landline(rng: &mut SeedRng, district: &str) -> String {
 struct Ctx<'a> {
     team: &'a Team,
     dir: &'a DirectoryIndex,
+    /// The clock the store reads while seeding.
+    clock: &'a ManualClock,
+    /// The link workers cases are spread across: this device's person first.
+    workers: &'a [Worker],
+}
+
+/// A link worker of the seeded team.
+struct Worker {
+    device: DeviceId,
+    name: String,
+    /// Share of the caseload, as a weight.
+    weight: u32,
+}
+
+/// Five link workers with uneven caseloads: this device's person and four made-up ones (in
+/// no team: their devices are random ids from the seed).
+fn workers(seed: u64, store: &Store) -> Vec<Worker> {
+    let mut rng = rng_for(seed, WORKER_STREAM);
+    let mut out = vec![Worker {
+        device: store.author().device,
+        name: store.author().person.clone(),
+        weight: 30,
+    }];
+    for weight in [25, 20, 15, 10] {
+        let mut id = [0u8; 16];
+        rng.fill(&mut id);
+        out.push(Worker {
+            device: DeviceId(id),
+            name: names::person_name(&mut rng, 35).full,
+            weight,
+        });
+    }
+    out
+}
+
+/// `minutes` after midnight (UTC) on `d`, in ms since the epoch, for the seeding clock.
+fn day_ms(d: Date, minutes: i64) -> u64 {
+    u64::try_from(millis_at(d, minutes)).unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -439,6 +491,7 @@ const SUPERVISION_COMMENTS: &[&str] = &[
 fn seed_case(
     store: &mut Store,
     rng: &mut SeedRng,
+    worker_rng: &mut SeedRng,
     ctx: &Ctx<'_>,
     goal_status: CaseStatus,
     safeguarding: bool,
@@ -466,12 +519,29 @@ fn seed_case(
     };
 
     // Made-up people: seeding again adds them again, deliberately.
+    ctx.clock.set(day_ms(referral.received, 10 * 60));
     let case = store.create_case_file_with(person.patient.clone(), IfDuplicate::Create)?;
     let id = case.case_id;
     let referral_id = store.add_referral(id, &referral)?;
+    let shares: Vec<(usize, u32)> = ctx
+        .workers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (i, w.weight))
+        .collect();
+    let holder = &ctx.workers[weighted(worker_rng, &shares)];
+    if holder.device != store.author().device {
+        store.assign_case_unchecked(
+            id,
+            holder.device,
+            &holder.name,
+            Some("allocated at triage"),
+        )?;
+    }
     if n == 0 {
         return Ok(case);
     }
+    ctx.clock.set(day_ms(dates[0], 9 * 60));
     store.decide_referral(id, referral_id, &ReferralDecision::Accepted)?;
 
     let path = status_path(rng, goal_status, n);
@@ -506,6 +576,7 @@ fn seed_case(
     let mut goals = Vec::new();
     let mut used_phrases = Vec::new();
     for (k, day) in dates.iter().enumerate() {
+        ctx.clock.set(day_ms(*day, 9 * 60));
         for t in path.transitions.iter().filter(|t| t.at == k) {
             store.set_status(id, t.to, Some(t.reason))?;
             status = t.to;
@@ -581,6 +652,9 @@ fn seed_case(
         }
     }
 
+    if let Some(last) = dates.last() {
+        ctx.clock.set(day_ms(*last, 17 * 60));
+    }
     progress_plan(store, rng, case.plan_id, &goals, goal_status)?;
     if rng.random_bool(0.2) {
         store.add_plan_comment(case.plan_id, phrase(rng, PLAN_COMMENTS))?;
@@ -610,6 +684,7 @@ mod tests {
     use crate::model::directory::{AssetStatus, Capacity};
     use crate::store::{CaseloadFilter, DirectoryQuery};
     use crate::{MemoryKeyStore, StoreConfig};
+    use holdfast_protocol::Clock;
 
     const SMALL: SeedConfig = SeedConfig {
         seed: 7,
@@ -981,5 +1056,64 @@ mod tests {
                 None => assert_eq!(*need, Need::Other),
             }
         }
+    }
+
+    /// The seeded caseload is spread unevenly across five link workers, dated on the days it
+    /// describes: some people have been held for months, some follow-ups are overdue, some
+    /// referrals still wait for first contact.
+    #[test]
+    fn the_caseload_is_spread_across_five_workers_with_long_holding_and_overdue_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = ManualClock::at(day_ms(REFERENCE_DATE + days(40), 9 * 60));
+        let config = StoreConfig::new(dir.path(), "Sam Okafor").with_clock(Arc::new(now.clone()));
+        let mut store = Store::create(&config, &MemoryKeyStore::default()).unwrap();
+        let seeded = populate(
+            &mut store,
+            &SeedConfig {
+                seed: 42,
+                patients: 120,
+                assets: 20,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            store.now_millis(),
+            now.now_ms() as i64,
+            "the store's clock is back"
+        );
+        let load = store
+            .caseload_load(&crate::store::LoadLimits::default())
+            .unwrap();
+        assert_eq!(load.len(), 5, "{load:#?}");
+        assert!(
+            load.iter()
+                .all(|l| l.worker.as_ref().is_some_and(|w| w.name.is_some()))
+        );
+        let total: u32 = load
+            .iter()
+            .map(|l| l.referred + l.active + l.holding + l.tapering)
+            .sum();
+        assert!(total > 0 && total <= 120);
+        assert!(
+            load.iter().map(|l| l.held_too_long).sum::<u32>() > 0,
+            "{load:#?}"
+        );
+        assert!(
+            load.iter().map(|l| l.open_too_long).sum::<u32>() > 0,
+            "{load:#?}"
+        );
+        let worklist = store
+            .worklist(REFERENCE_DATE + days(40), &Default::default())
+            .unwrap();
+        use crate::store::WorkKind;
+        for kind in [WorkKind::FollowUp, WorkKind::FirstContact] {
+            assert!(
+                worklist.iter().any(|w| w.kind == kind && w.overdue),
+                "{kind:?} in {worklist:#?}"
+            );
+        }
+        // A case's status log is dated on its session days, before today.
+        let case = store.case_file(seeded.cases[0].case_id).unwrap();
+        assert!(case.status_log.iter().all(|c| c.at < now.now_ms() as i64));
     }
 }

@@ -173,6 +173,13 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the clock this store reads, returning the one it read before: for seeded
+    /// data, whose changes are dated on the days they describe.
+    #[cfg(feature = "seed")]
+    pub(crate) fn swap_clock(&mut self, clock: SharedClock) -> SharedClock {
+        std::mem::replace(&mut self.config.clock, clock)
+    }
+
     /// The clock this store reads (`StoreConfig::clock`).
     pub fn clock(&self) -> &SharedClock {
         &self.config.clock

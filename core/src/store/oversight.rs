@@ -744,6 +744,24 @@ impl Store {
         )
     }
 
+    /// Seeded data only: assigns a case to a made-up link worker who is in no team.
+    #[cfg(feature = "seed")]
+    pub(crate) fn assign_case_unchecked(
+        &mut self,
+        case: DocumentId,
+        worker: DeviceId,
+        name: &str,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        self.edit(
+            case,
+            DocKind::CaseFile,
+            "case assigned",
+            |d, a, at| oversight::assign(d, a, worker, name, reason, at),
+            |_| Reindex::CaseHeader,
+        )
+    }
+
     /// Marks a case reviewed by this device, up to what it holds now; returns the counters
     /// recorded. In a team, only supervisors and admins review.
     pub fn mark_reviewed(&mut self, case: DocumentId) -> Result<CaseCounters> {
