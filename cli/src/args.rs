@@ -10,6 +10,7 @@ use holdfast_core::model::case_file::{
 };
 use holdfast_core::model::directory::{AssetStatus, Capacity};
 use holdfast_core::model::measures::Instrument;
+use holdfast_core::store::LoadLimits;
 use holdfast_core::sync::Role;
 use time::{Date, PrimitiveDateTime};
 
@@ -104,7 +105,7 @@ pub enum Command {
     /// Record a contact with a patient (a visit, call, or a did-not-attend).
     #[command(subcommand)]
     Session(SessionCommand),
-    /// Read a case file or its change history.
+    /// Read a case file or its change history, or hand the case to a link worker.
     #[command(subcommand)]
     Case(CaseCommand),
     /// The patient's action plan: what matters to them, goals, steps, comments.
@@ -122,11 +123,19 @@ pub enum Command {
     /// Raise a safeguarding concern and record what happened to it.
     #[command(subcommand)]
     Safeguarding(SafeguardingCommand),
-    /// Supervision notes on a case.
+    /// Supervision: comments on a case, the review queue, each link worker's caseload, and
+    /// the comments a link worker has yet to acknowledge.
     #[command(subcommand)]
     Supervision(SupervisionCommand),
     /// List your caseload, soonest follow-up first.
     Caseload(CaseloadArgs),
+    /// What is due for you on a day: follow-ups, first contacts, ring-backs and outcome
+    /// measures, on the cases you hold; overdue ones marked.
+    Worklist(WorklistArgs),
+    /// Calls owed to a patient (after a missed call): add one with the day it is due, and
+    /// mark it done once the call is made.
+    #[command(subcommand)]
+    RingBack(RingBackCommand),
     /// The community asset directory: groups, services and activities to refer people to.
     #[command(subcommand)]
     Directory(DirectoryCommand),
@@ -344,11 +353,26 @@ pub struct SessionRecord {
 /// `holdfast case …`
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
-    /// Show the whole case file: patient, status, referrals, sessions, measures,
-    /// safeguarding and supervision.
+    /// Show the whole case file: patient, status, who holds it and its handovers,
+    /// referrals, sessions, ring-backs, measures, safeguarding and supervision.
     Show {
         /// The case (id, or its first 6+ characters).
         case: String,
+    },
+    /// Hand the case to a link worker (also settles a case assigned on two devices at once).
+    /// Every handover is kept in the case: who, to whom, when and why.
+    Assign {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// Who holds it from now: `me`, a device id (or its first 6+ characters), or a team
+        /// member's name as `holdfast device list` shows it (any case).
+        worker: String,
+        /// Their name, when this device does not know it yet ("Priya Natarajan").
+        #[arg(long)]
+        name: Option<String>,
+        /// Why ("caseload rebalanced", "Sam on leave").
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Who changed what in the case file, and when.
     History {
@@ -536,6 +560,85 @@ pub enum SupervisionCommand {
         case: String,
         /// The comment.
         text: String,
+    },
+    /// Your review queue: cases with an open safeguarding concern first, then cases devices
+    /// disagree on, then the most recently changed, each saying what changed since you last
+    /// reviewed it.
+    Queue {
+        /// At most this many cases.
+        #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+    },
+    /// Review a case: shows what changed since your last review, adds your comment if you
+    /// give one, and marks the case reviewed as it stands now (supervisors and admins).
+    Review {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// A supervision comment to add with the review.
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+    },
+    /// Each link worker's caseload and holding load, held against limits you can change.
+    Load(LoadArgs),
+    /// Supervision comments on the cases you hold that you have not acknowledged yet.
+    Comments,
+    /// Acknowledge a supervision comment on a case you hold.
+    Ack {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The comment id (shown by `supervision comments` and `case show`).
+        comment: String,
+    },
+}
+
+/// The limits `supervision load` holds each caseload against.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// People accepted in the last 12 months above which a caseload is flagged.
+    #[arg(long, value_name = "N", default_value_t = LoadLimits::default().accepted_per_year)]
+    pub accepted_per_year: u32,
+    /// Count cases in holding for more than this many days.
+    #[arg(long, value_name = "N", default_value_t = LoadLimits::default().held_days)]
+    pub held_days: u32,
+    /// Count open cases with more than this many sessions.
+    #[arg(long, value_name = "N", default_value_t = LoadLimits::default().sessions)]
+    pub max_sessions: u32,
+    /// Count cases open for more than this many days.
+    #[arg(long, value_name = "N", default_value_t = LoadLimits::default().open_days)]
+    pub open_days: u32,
+}
+
+/// `holdfast worklist`
+#[derive(Debug, Args)]
+pub struct WorklistArgs {
+    /// The day to list [default: today].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+    pub on: Option<Date>,
+    /// Working days (Monday to Friday) a new referral may wait for first contact.
+    #[arg(long, value_name = "N", default_value_t = LoadLimits::default().first_contact_working_days)]
+    pub first_contact_days: u32,
+}
+
+/// `holdfast ring-back …`
+#[derive(Debug, Subcommand)]
+pub enum RingBackCommand {
+    /// Add a call owed to the patient, due on a day. Prints its id.
+    Add {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The day the call is due.
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+        due: Date,
+        /// What it is about ("missed call about the PIP form").
+        #[arg(long, value_name = "TEXT")]
+        note: String,
+    },
+    /// Record that the call was made.
+    Done {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// The ring-back id (shown by `ring-back add`, `worklist` and `case show`).
+        ring_back: String,
     },
 }
 
@@ -895,6 +998,70 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["device", "revoke"]).is_err());
+    }
+
+    #[test]
+    fn oversight_commands_parse_with_the_cores_defaults() {
+        match parse(&[
+            "case", "assign", "3fa2c1", "me", "--name", "Sam", "--reason", "leave",
+        ])
+        .unwrap()
+        {
+            Command::Case(CaseCommand::Assign {
+                case,
+                worker,
+                name,
+                reason,
+            }) => assert_eq!(
+                (case.as_str(), worker.as_str(), name, reason),
+                ("3fa2c1", "me", Some("Sam".into()), Some("leave".into()))
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["case", "assign", "3fa2c1"]).is_err(), "WORKER");
+        match parse(&["supervision", "load"]).unwrap() {
+            Command::Supervision(SupervisionCommand::Load(a)) => {
+                let d = LoadLimits::default();
+                assert_eq!(
+                    (
+                        a.accepted_per_year,
+                        a.held_days,
+                        a.max_sessions,
+                        a.open_days
+                    ),
+                    (d.accepted_per_year, d.held_days, d.sessions, d.open_days)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["supervision", "queue"]).unwrap(),
+            Command::Supervision(SupervisionCommand::Queue { limit: 50 })
+        ));
+        assert!(parse(&["supervision", "queue", "--limit", "0"]).is_err());
+        match parse(&["worklist", "--on", "2026-12-04"]).unwrap() {
+            Command::Worklist(a) => {
+                assert_eq!(a.on, Some(time::macros::date!(2026 - 12 - 04)));
+                assert_eq!(
+                    a.first_contact_days,
+                    LoadLimits::default().first_contact_working_days
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["worklist", "--on", "04/12/2026"]).is_err());
+        assert!(
+            parse(&["ring-back", "add", "3fa2c1", "--note", "x"]).is_err(),
+            "--due is required"
+        );
+        assert!(matches!(
+            parse(&["ring-back", "done", "3fa2c1", "0011aabb"]).unwrap(),
+            Command::RingBack(RingBackCommand::Done { .. })
+        ));
+        assert!(matches!(
+            parse(&["supervision", "ack", "3fa2c1", "0011aabb"]).unwrap(),
+            Command::Supervision(SupervisionCommand::Ack { .. })
+        ));
     }
 
     #[test]

@@ -639,3 +639,307 @@ fn a_second_case_for_the_same_nhs_number_is_refused_unless_deliberate() {
     ]);
     assert_eq!(d.json(&["caseload"]).as_array().unwrap().len(), 3);
 }
+
+/// The one item of `kind` in a `worklist --json`, if any.
+fn work_item<'a>(list: &'a Value, kind: &str) -> Option<&'a Value> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == kind)
+}
+
+#[test]
+fn review_queue_reviews_and_load_on_one_device() {
+    let d = Device::new();
+    let case = d.with_patient();
+    let c = &case[..8];
+
+    // Never reviewed: in the queue, saying so, with who holds it (the creator).
+    let queue = d.json(&["supervision", "queue"]);
+    let rows = queue.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{queue}");
+    assert_eq!(rows[0]["case_id"], case.as_str());
+    assert_eq!(rows[0]["reviewed_at"], Value::Null);
+    assert_eq!(rows[0]["changes"], "never reviewed");
+    assert_eq!(rows[0]["holder"]["name"], "Sam Okafor");
+    assert_eq!(rows[0]["status"], "active");
+    assert_eq!(rows[0]["days_in_status"], 0);
+    let text = d.ok(&["supervision", "queue"]);
+    for says in [
+        "never reviewed",
+        "Sam Okafor",
+        "Ada Lovelace",
+        "active (0 days)",
+        c,
+        "1 case to review",
+    ] {
+        assert!(text.contains(says), "missing {says:?} in\n{text}");
+    }
+
+    // Reviewed: the counters recorded, and the queue is empty.
+    let reviewed = d.json(&["supervision", "review", c]);
+    assert_eq!(reviewed["previously_reviewed_at"], Value::Null);
+    assert_eq!(reviewed["changes"], "never reviewed");
+    assert_eq!(reviewed["comment_id"], Value::Null);
+    assert_eq!(reviewed["seen"]["status_moves"], 2, "{reviewed}");
+    assert_eq!(reviewed["seen"]["handovers"], 1, "{reviewed}");
+    assert_eq!(reviewed["seen"]["sessions"], 0, "{reviewed}");
+    assert_eq!(d.json(&["supervision", "queue"]), serde_json::json!([]));
+    assert!(
+        d.ok(&["supervision", "queue"])
+            .contains("Nothing to review")
+    );
+
+    // A session and a status move bring it back, saying what changed.
+    d.ok(&[
+        "session",
+        "record",
+        c,
+        "--mode",
+        "phone",
+        "--minutes",
+        "20",
+        "--note",
+        "a chat",
+    ]);
+    d.ok(&["status", "set", c, "holding", "--reason", "waiting list"]);
+    let queue = d.json(&["supervision", "queue"]);
+    assert_eq!(
+        queue[0]["changes"], "1 new session, 1 status move",
+        "{queue}"
+    );
+    assert_eq!(queue[0]["changed"]["sessions"], 1);
+    assert_eq!(queue[0]["changed"]["comments"], 0);
+    assert!(queue[0]["reviewed_at"].is_i64(), "{queue}");
+    assert_eq!(queue[0]["status"], "holding");
+    // Reviewed with a comment: the text says what changed; the comment does not bring the
+    // case back.
+    let text = d.ok(&[
+        "supervision",
+        "review",
+        c,
+        "--comment",
+        "check the bus pass",
+    ]);
+    assert!(
+        text.contains("Since your last review") && text.contains("1 new session, 1 status move"),
+        "{text}"
+    );
+    assert!(text.contains("Supervision comment added"), "{text}");
+    assert!(text.contains("1 comment"), "{text}");
+    assert_eq!(d.json(&["supervision", "queue"]), serde_json::json!([]));
+    let again = d.json(&["supervision", "review", c]);
+    assert_eq!(again["changes"], "nothing new");
+    assert!(again["previously_reviewed_at"].is_i64(), "{again}");
+    assert_eq!(again["seen"]["comments"], 1);
+
+    // The comment reaches the link worker holding the case (this device) until acknowledged.
+    let comments = d.json(&["supervision", "comments"]);
+    assert_eq!(comments.as_array().unwrap().len(), 1, "{comments}");
+    assert_eq!(comments[0]["case_id"], case.as_str());
+    assert_eq!(comments[0]["comment"]["text"], "check the bus pass");
+    assert_eq!(comments[0]["comment"]["by"], "Sam Okafor");
+    let comment_id = comments[0]["comment"]["id"].as_str().unwrap().to_owned();
+    let listed = d.ok(&["supervision", "comments"]);
+    assert!(
+        listed.contains("check the bus pass") && listed.contains(&comment_id[..8]),
+        "{listed}"
+    );
+    assert!(
+        d.ok(&["case", "show", c]).contains("not acknowledged yet"),
+        "before the acknowledgement"
+    );
+    let unknown = d.fails(&["supervision", "ack", c, "ffffffff"], 1);
+    assert!(unknown.contains("no supervision comment"), "{unknown}");
+    let acked = d.json(&["supervision", "ack", c, &comment_id[..8]]);
+    assert_eq!(acked["comment_id"], comment_id.as_str());
+    assert_eq!(acked["already"], false);
+    assert!(acked["acknowledged_at"].is_i64());
+    assert_eq!(d.json(&["supervision", "comments"]), serde_json::json!([]));
+    let twice = d.json(&["supervision", "ack", c, &comment_id]);
+    assert_eq!(twice["already"], true);
+    assert_eq!(twice["acknowledged_at"], acked["acknowledged_at"]);
+    let shown = d.ok(&["case", "show", c]);
+    for says in [
+        "Held by: Sam Okafor (device ",
+        "assigned to Sam Okafor (device ",
+        "acknowledged by Sam Okafor at",
+        "Reviewed by Sam Okafor",
+        &comment_id[..8],
+    ] {
+        assert!(shown.contains(says), "missing {says:?} in\n{shown}");
+    }
+
+    // Load: one row, this device's, against the limits given (the defaults otherwise).
+    let load = d.json(&["supervision", "load"]);
+    assert_eq!(load["limits"]["accepted_per_year"], 250);
+    assert_eq!(load["limits"]["held_days"], 60);
+    let workers = load["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 1, "{load}");
+    assert_eq!(workers[0]["worker"]["name"], "Sam Okafor");
+    assert_eq!(workers[0]["holding"], 1);
+    assert_eq!(workers[0]["active"], 0);
+    assert_eq!(workers[0]["accepted_last_year"], 1);
+    assert_eq!(workers[0]["over_accepted_limit"], false);
+    assert_eq!(workers[0]["held_too_long"], 0);
+    assert!(!d.ok(&["supervision", "load"]).contains("OVER"));
+    let strict = d.json(&[
+        "supervision",
+        "load",
+        "--accepted-per-year",
+        "0",
+        "--held-days",
+        "0",
+        "--max-sessions",
+        "0",
+    ]);
+    assert_eq!(strict["limits"]["accepted_per_year"], 0);
+    let w = &strict["workers"][0];
+    assert_eq!(w["over_accepted_limit"], true, "{strict}");
+    assert_eq!(w["held_too_long"], 1, "{strict}");
+    assert_eq!(w["many_sessions"], 1, "{strict}");
+    let text = d.ok(&["supervision", "load", "--accepted-per-year", "0"]);
+    assert!(text.contains("1 / 0 OVER"), "{text}");
+    assert!(text.contains("Sam Okafor"), "{text}");
+    d.fails(&["supervision", "load", "--held-days", "-1"], 2);
+    d.fails(&["supervision", "queue", "--limit", "0"], 2);
+
+    // Handing over: outside a team only this device can hold a case, and it already does.
+    // Unknown workers are refused listing who it could be; nothing changes.
+    let before = d.json(&["case", "show", c]);
+    assert_eq!(before["held_by"][0]["name"], "Sam Okafor");
+    assert_eq!(
+        before["case_file"]["oversight"]["handovers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let unknown = d.fails(&["case", "assign", c, "Priya"], 1);
+    assert!(
+        unknown.contains("no team member is \"Priya\"") && unknown.contains("Sam Okafor"),
+        "{unknown}"
+    );
+    let short_id = d.fails(&["case", "assign", c, "abc"], 1);
+    assert!(short_id.contains("at least 6"), "{short_id}");
+    for holder in ["me", "sam okafor", "SAM OKAFOR"] {
+        let line = d.fails(&["case", "assign", c, holder], 1);
+        assert!(line.contains("already assigned"), "{holder}: {line}");
+    }
+    assert_eq!(d.json(&["case", "show", c]), before);
+}
+
+#[test]
+fn the_worklist_and_ring_backs() {
+    let d = Device::new();
+    let case = d.with_patient();
+    let c = &case[..8];
+
+    // Accepted today with no measure: a baseline measure is due, not overdue.
+    let list = d.json(&["worklist"]);
+    let today = list["on"].as_str().unwrap().to_owned();
+    assert_eq!(list["overdue"], 0);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    let baseline = work_item(&list, "baseline_measure").expect("baseline due");
+    assert_eq!(baseline["case_id"], case.as_str());
+    assert_eq!(baseline["patient_name"], "Ada Lovelace");
+    assert_eq!(baseline["due"], today.as_str());
+    assert_eq!(baseline["overdue"], false);
+    let text = d.ok(&["worklist"]);
+    assert!(
+        text.contains("baseline measure") && text.contains("Ada Lovelace"),
+        "{text}"
+    );
+    assert!(!text.contains("OVERDUE"), "{text}");
+
+    // A call owed since January 2020: overdue, first, with its note.
+    let added = d.json(&[
+        "ring-back",
+        "add",
+        c,
+        "--due",
+        "2020-01-02",
+        "--note",
+        "missed call about the PIP form",
+    ]);
+    assert_eq!(added["case_id"], case.as_str());
+    assert_eq!(added["due"], "2020-01-02");
+    let ring = added["ring_back_id"].as_str().unwrap().to_owned();
+    let list = d.json(&["worklist"]);
+    assert_eq!(list["overdue"], 1, "{list}");
+    assert_eq!(
+        list["items"][0]["kind"], "ring_back",
+        "oldest first: {list}"
+    );
+    assert_eq!(list["items"][0]["due"], "2020-01-02");
+    assert_eq!(list["items"][0]["overdue"], true);
+    assert_eq!(list["items"][0]["ring_back"], ring.as_str());
+    assert_eq!(list["items"][0]["note"], "missed call about the PIP form");
+    let text = d.ok(&["worklist"]);
+    for says in [
+        "OVERDUE",
+        "ring back",
+        "missed call about the PIP form",
+        &ring[..8],
+        "1 overdue",
+    ] {
+        assert!(text.contains(says), "missing {says:?} in\n{text}");
+    }
+    // The day before it fell due, it is not there yet.
+    let early = d.json(&["worklist", "--on", "2020-01-01"]);
+    assert_eq!(early["on"], "2020-01-01");
+    assert!(work_item(&early, "ring_back").is_none(), "{early}");
+    let shown = d.ok(&["case", "show", c]);
+    assert!(
+        shown.contains("Ring-backs (1 to make)") && shown.contains("due 2020-01-02  to make"),
+        "{shown}"
+    );
+
+    // Bad input: refused, nothing changed.
+    let before = d.json(&["case", "show", c]);
+    let date = d.fails(
+        &["ring-back", "add", c, "--due", "02/01/2020", "--note", "x"],
+        2,
+    );
+    assert!(date.contains("YYYY-MM-DD"), "{date}");
+    let blank = d.fails(
+        &["ring-back", "add", c, "--due", "2020-01-02", "--note", "  "],
+        1,
+    );
+    assert!(blank.contains("note"), "{blank}");
+    let unknown = d.fails(&["ring-back", "done", c, "ffffffff"], 1);
+    assert!(unknown.contains("no ring-back"), "{unknown}");
+    d.fails(&["worklist", "--on", "tomorrow"], 2);
+    d.fails(&["ring-back", "add", c, "--note", "no day"], 2);
+    assert_eq!(d.json(&["case", "show", c]), before);
+
+    // Made: gone from the worklist, kept in the case; made twice is refused.
+    let done = d.json(&["ring-back", "done", c, &ring[..8]]);
+    assert_eq!(done["ring_back_id"], ring.as_str());
+    assert!(done["done_at"].is_i64());
+    let list = d.json(&["worklist"]);
+    assert!(work_item(&list, "ring_back").is_none(), "{list}");
+    assert_eq!(list["overdue"], 0);
+    let again = d.fails(&["ring-back", "done", c, &ring], 1);
+    assert!(again.contains("already recorded as made"), "{again}");
+    let shown = d.ok(&["case", "show", c]);
+    assert!(
+        shown.contains("Ring-backs (0 to make)")
+            && shown.contains("missed call about the PIP form"),
+        "{shown}"
+    );
+
+    // A measure offered clears the baseline.
+    d.ok(&[
+        "measure",
+        "not-completed",
+        "ons4",
+        c,
+        "--reason",
+        "declined",
+    ]);
+    let list = d.json(&["worklist"]);
+    assert!(work_item(&list, "baseline_measure").is_none(), "{list}");
+    assert!(d.ok(&["worklist"]).contains("Nothing due on"));
+}

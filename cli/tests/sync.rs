@@ -567,3 +567,203 @@ fn a_team_on_a_relay_with_its_own_ca_works_over_https_and_plain_http_stays_local
     assert!(r.stderr.contains("cannot reach a relay"), "{r:?}");
     relay.blocking_stop();
 }
+
+/// The items of a `worklist --json` of one kind.
+fn items_of<'a>(list: &'a Value, kind: &str) -> Vec<&'a Value> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == kind)
+        .collect()
+}
+
+#[test]
+fn a_supervisor_hands_a_case_to_a_link_worker_who_finds_it_on_their_worklist() {
+    let mut relay = TestRelay::blocking_start();
+    let url = relay.url();
+    let lee = Device::new("Lee Quinn");
+    let priya = Device::new("Priya Natarajan");
+    lee.ok(&["team", "create", "--relay", &url]);
+    let code = lee.json(&["invite", "create", "--role", "link-worker"])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    priya.ok(&["invite", "redeem", &code]);
+    let priya_id = priya.id();
+    let lee_id = lee.id();
+
+    // Lee records a referral received in January 2020 that nobody has contacted yet.
+    let case = lee.json(&["patient", "add", "--name", "Ada Lovelace"])["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    lee.ok(&[
+        "referral",
+        "add",
+        &case,
+        "--source",
+        "gp",
+        "--reason",
+        "isolated since bereavement",
+        "--received",
+        "2020-01-06",
+    ]);
+    let lees = lee.json(&["worklist"]);
+    assert_eq!(items_of(&lees, "first_contact").len(), 1, "{lees}");
+    // Before Lee's device syncs, it does not know Priya joined: the error says where to look.
+    let line = lee.fails(&["case", "assign", &case, &priya_id]);
+    assert!(line.contains("holdfast sync"), "{line}");
+    lee.ok(&["sync"]);
+
+    // Priya's name is not known on Lee's device yet: by name she is not found (the error
+    // lists who could hold the case), by device she needs a name. Nothing changes.
+    let before = lee.json(&["case", "show", &case]);
+    let line = lee.fails(&["case", "assign", &case, "Priya"]);
+    for says in [
+        "no team member is \"Priya\"",
+        "Lee Quinn (device",
+        &priya_id[..8],
+        "no name known yet",
+    ] {
+        assert!(line.contains(says), "missing {says:?} in {line}");
+    }
+    let line = lee.fails(&["case", "assign", &case, &priya_id[..8]]);
+    assert!(line.contains("--name"), "{line}");
+    assert_eq!(lee.json(&["case", "show", &case]), before);
+
+    // Handed over by device prefix, with her name and why.
+    let assigned = lee.json(&[
+        "case",
+        "assign",
+        &case,
+        &priya_id[..8],
+        "--name",
+        "Priya Natarajan",
+        "--reason",
+        "caseload rebalanced",
+    ]);
+    assert_eq!(assigned["case_id"], case.as_str());
+    let h = &assigned["handover"];
+    assert_eq!(h["to"], priya_id.as_str());
+    assert_eq!(h["to_name"], "Priya Natarajan");
+    assert_eq!(h["from"], lee_id.as_str());
+    assert_eq!(h["by"], "Lee Quinn");
+    assert_eq!(h["by_device"], lee_id.as_str());
+    assert_eq!(h["reason"], "caseload rebalanced");
+    // From now on her name finds her, in any case; the device list shows it.
+    let line = lee.fails(&["case", "assign", &case, "PRIYA natarajan"]);
+    assert!(line.contains("already assigned"), "{line}");
+    let devices = lee.json(&["device", "list"]);
+    let named: Vec<(&str, &str)> = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["device"].as_str().unwrap(),
+                d["name"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert!(named.contains(&(lee_id.as_str(), "Lee Quinn")), "{devices}");
+    assert!(
+        named.contains(&(priya_id.as_str(), "Priya Natarajan")),
+        "{devices}"
+    );
+    assert!(lee.ok(&["device", "list"]).contains("Priya Natarajan"));
+    // Lee no longer has the first contact to make.
+    assert!(items_of(&lee.json(&["worklist"]), "first_contact").is_empty());
+
+    // A supervision comment and a call owed, then both devices sync.
+    lee.ok(&["supervision", "comment", &case, "ring Ada before Friday"]);
+    let ring = lee.json(&[
+        "ring-back",
+        "add",
+        &case,
+        "--due",
+        "2020-01-08",
+        "--note",
+        "missed call about the lunch club",
+    ])["ring_back_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    lee.ok(&["sync"]);
+    priya.ok(&["sync"]);
+
+    // Priya's worklist: the call owed and the overdue first contact (five working days after
+    // Monday 6 January 2020).
+    let list = priya.json(&["worklist"]);
+    let first = items_of(&list, "first_contact");
+    assert_eq!(first.len(), 1, "{list}");
+    assert_eq!(first[0]["case_id"], case.as_str());
+    assert_eq!(first[0]["due"], "2020-01-13");
+    assert_eq!(first[0]["overdue"], true);
+    let calls = items_of(&list, "ring_back");
+    assert_eq!(calls.len(), 1, "{list}");
+    assert_eq!(calls[0]["ring_back"], ring.as_str());
+    assert_eq!(calls[0]["note"], "missed call about the lunch club");
+    assert_eq!(list["overdue"], 2);
+
+    // The comment reaches her (she holds the case), not Lee.
+    let comments = priya.json(&["supervision", "comments"]);
+    assert_eq!(comments.as_array().unwrap().len(), 1, "{comments}");
+    assert_eq!(comments[0]["comment"]["text"], "ring Ada before Friday");
+    assert_eq!(comments[0]["comment"]["by"], "Lee Quinn");
+    let comment = comments[0]["comment"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        lee.json(&["supervision", "comments"]),
+        serde_json::json!([])
+    );
+
+    // A link worker does not review: refused before her comment is written.
+    let before = priya.json(&["case", "show", &case]);
+    let line = priya.fails(&["supervision", "review", &case, "--comment", "done it"]);
+    assert!(line.contains("only supervisors and admins"), "{line}");
+    assert_eq!(priya.json(&["case", "show", &case]), before);
+
+    // She acknowledges the comment and makes the call; Lee sees both.
+    priya.ok(&["supervision", "ack", &case, &comment[..8]]);
+    priya.ok(&["ring-back", "done", &case, &ring[..8]]);
+    assert_eq!(
+        priya.json(&["supervision", "comments"]),
+        serde_json::json!([])
+    );
+    assert!(items_of(&priya.json(&["worklist"]), "ring_back").is_empty());
+    priya.ok(&["sync"]);
+    lee.ok(&["sync"]);
+    let shown = lee.ok(&["case", "show", &case]);
+    for says in [
+        "Held by: Priya Natarajan (device",
+        "Lee Quinn (device",
+        "caseload rebalanced",
+        "acknowledged by Priya Natarajan",
+        "Ring-backs (0 to make)",
+    ] {
+        assert!(shown.contains(says), "missing {says:?} in\n{shown}");
+    }
+    let shown = lee.json(&["case", "show", &case]);
+    assert_eq!(shown["held_by"][0]["device"], priya_id.as_str());
+    assert_eq!(shown["held_by"][0]["name"], "Priya Natarajan");
+
+    // Lee's supervision view: Priya's load by name; the case never reviewed, held by her.
+    let load = lee.json(&["supervision", "load"]);
+    let row = load["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["worker"]["device"] == priya_id.as_str())
+        .unwrap_or_else(|| panic!("{load}"));
+    assert_eq!(row["worker"]["name"], "Priya Natarajan");
+    assert_eq!(row["referred"], 1);
+    let queue = lee.json(&["supervision", "queue"]);
+    assert_eq!(queue[0]["case_id"], case.as_str(), "{queue}");
+    assert_eq!(queue[0]["changes"], "never reviewed");
+    assert_eq!(queue[0]["holder"]["name"], "Priya Natarajan");
+    let reviewed = lee.json(&["supervision", "review", &case]);
+    assert_eq!(reviewed["seen"]["handovers"], 2, "{reviewed}");
+    assert_eq!(reviewed["seen"]["comments"], 1, "{reviewed}");
+    assert_eq!(lee.json(&["supervision", "queue"]), serde_json::json!([]));
+    relay.blocking_stop();
+}

@@ -362,3 +362,25 @@ fn bad_oversight_input_is_refused_and_changes_nothing() {
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert_eq!(s.case_file(case).unwrap(), before);
 }
+
+#[test]
+fn a_review_entry_says_where_one_case_stands_queued_or_not() {
+    let clock = ManualClock::at(FRIDAY_9AM);
+    let (_dir, mut s) = store(&clock);
+    let case = s
+        .create_case_file(NewPatient::named("Ada"))
+        .unwrap()
+        .case_id;
+    let entry = s.review_entry(case).unwrap();
+    assert_eq!((entry.reviewed_at, entry.changed.handovers), (None, 1));
+    s.mark_reviewed(case).unwrap();
+    let entry = s.review_entry(case).unwrap();
+    assert!(entry.reviewed_at.is_some() && entry.changed.is_zero());
+    s.record_session(case, &session(FRIDAY_9AM as i64, None))
+        .unwrap();
+    assert_eq!(s.review_entry(case).unwrap().changed.sessions, 1);
+    let err = s
+        .review_entry(holdfast_core::model::ids::DocumentId::random())
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+}

@@ -26,7 +26,7 @@ pub(super) fn open_case(ctx: &Ctx, typed: &str) -> Result<(Store, DocumentId)> {
 }
 
 /// An optional text option: blank counts as not given.
-fn given(v: Option<String>) -> Option<String> {
+pub(super) fn given(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 

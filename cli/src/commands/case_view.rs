@@ -6,7 +6,7 @@ use holdfast_core::model::case_file::{
     CaseFile, CaseStatus, ConcernStatus, Patient, ReferralDecision, ReferralSource,
 };
 use holdfast_core::model::doc::{Claim, Contested, HistoryEntry};
-use holdfast_core::model::ids::DocumentId;
+use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::model::measures::{Instrument, SWEMWBS_NOTICE};
 use holdfast_core::store::{CaseloadEntry, CaseloadFilter};
 use serde::Serialize;
@@ -90,10 +90,20 @@ fn caseload_text(clock: &Clock, entries: &[CaseloadEntry], filtered: bool) -> St
     text
 }
 
+/// One device holding the case (two or more when assigned on two devices at once).
+#[derive(Serialize)]
+struct HeldBy {
+    device: DeviceId,
+    /// Their name, as this device knows it.
+    name: Option<String>,
+}
+
 #[derive(Serialize)]
 struct CaseView<'a> {
     case_id: DocumentId,
     case_file: &'a CaseFile,
+    /// Who holds the case: one device, several when contested, none when nobody does.
+    held_by: Vec<HeldBy>,
     measure_changes: Vec<Progress>,
     #[serde(skip_serializing_if = "Option::is_none")]
     notice: Option<&'static str>,
@@ -111,10 +121,25 @@ pub(super) fn show(ctx: &Ctx, case: &str) -> Result<Output> {
         .iter()
         .any(|m| m.instrument == Instrument::Swemwbs)
         .then_some(SWEMWBS_NOTICE);
+    let mut held_by: Vec<HeldBy> = Vec::new();
+    for device in file.oversight.assigned.iter().flat_map(|a| a.values()) {
+        if held_by.iter().any(|h| h.device == *device) {
+            continue;
+        }
+        let name = match file.oversight.name_of(*device) {
+            Some(n) => Some(n.to_owned()),
+            None => store.member_name(*device)?,
+        };
+        held_by.push(HeldBy {
+            device: *device,
+            name,
+        });
+    }
     let text = case_text(&ctx.clock, case_id, &file, &measure_changes, notice);
     let view = CaseView {
         case_id,
         case_file: &file,
+        held_by,
         measure_changes,
         notice,
     };
@@ -158,6 +183,57 @@ fn conflict_lines<T>(
         .iter()
         .map(|c| format!("{pad}- {}\n", claim_line(clock, c, &name(&c.value))))
         .collect()
+}
+
+/// A device as the case names it (by the latest handover to it), or by its short id.
+fn device_in_case(file: &CaseFile, device: DeviceId) -> String {
+    match file.oversight.name_of(device) {
+        Some(name) => format!("{name} (device {})", short(&device)),
+        None => format!("device {}", short(&device)),
+    }
+}
+
+/// Who holds the case and every handover.
+fn holder_text(clock: &Clock, c: &str, file: &CaseFile) -> String {
+    let mut t = String::new();
+    match &file.oversight.assigned {
+        None => t.push_str("Held by: nobody.\n"),
+        Some(a) => match a.agreed() {
+            Some(d) => {
+                let _ = writeln!(t, "Held by: {}", device_in_case(file, *d));
+            }
+            None => {
+                let _ = writeln!(
+                    t,
+                    "Held by: IN CONFLICT — assigned on two devices at once. Settle it with\n  \
+                     holdfast case assign {c} WORKER"
+                );
+                t.push_str(&conflict_lines(clock, 2, a, |d: &DeviceId| {
+                    device_in_case(file, *d)
+                }));
+            }
+        },
+    }
+    for h in &file.oversight.handovers {
+        let from = match h.from {
+            Some(f) => format!("{} → ", device_in_case(file, f)),
+            None => "assigned to ".to_owned(),
+        };
+        let why = h
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            t,
+            "  {}  {from}{} (device {}), by {}{why}",
+            clock.day_time(h.at),
+            h.to_name,
+            short(&h.to),
+            h.by
+        );
+    }
+    t
 }
 
 fn patient_text(p: &Patient) -> String {
@@ -247,6 +323,10 @@ fn case_text(
             change.by
         );
     }
+
+    // Who holds the case.
+    t.push('\n');
+    t.push_str(&holder_text(clock, &c, file));
 
     // Referrals.
     t.push('\n');
@@ -347,6 +427,30 @@ fn case_text(
         }
     }
 
+    // Ring-backs.
+    t.push('\n');
+    let rings = &file.oversight.ring_backs;
+    if rings.is_empty() {
+        t.push_str("Ring-backs: none.\n");
+    } else {
+        let to_make = rings.iter().filter(|r| r.done_at.is_none()).count();
+        let _ = writeln!(t, "Ring-backs ({to_make} to make)");
+    }
+    for r in rings {
+        let state = match r.done_at {
+            Some(at) => format!("made {}", clock.day_time(at)),
+            None => "to make".to_owned(),
+        };
+        let _ = writeln!(
+            t,
+            "  due {}  {state}, added by {}  [{}]",
+            format_date(r.due),
+            r.by,
+            short(&r.id)
+        );
+        let _ = writeln!(t, "{}", indent(&r.note, 4));
+    }
+
     // Outcome measures.
     t.push('\n');
     if file.measures.is_empty() {
@@ -419,8 +523,34 @@ fn case_text(
         t.push_str("Supervision\n");
     }
     for s in &file.supervision {
-        let _ = writeln!(t, "  {}  {}:", clock.day_time(s.at), s.by);
+        let _ = writeln!(
+            t,
+            "  {}  {}:  [{}]",
+            clock.day_time(s.at),
+            s.by,
+            short(&s.id)
+        );
         let _ = writeln!(t, "{}", indent(&s.text, 4));
+        match file.oversight.ack_of(s.id) {
+            Some(a) => {
+                let _ = writeln!(
+                    t,
+                    "    acknowledged by {} at {}",
+                    a.by,
+                    clock.day_time(a.at)
+                );
+            }
+            None => t.push_str("    not acknowledged yet\n"),
+        }
+    }
+    for r in &file.oversight.reviews {
+        let _ = writeln!(
+            t,
+            "  Reviewed by {} (device {}) at {}",
+            r.by,
+            short(&r.reviewer),
+            clock.day_time(r.at)
+        );
     }
     t
 }
@@ -452,7 +582,6 @@ pub(super) fn history(ctx: &Ctx, case: &str) -> Result<Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use holdfast_core::model::ids::DeviceId;
     use time::UtcOffset;
 
     fn claim<T>(value: T, by: &str, device: u8, at: i64) -> Claim<T> {
@@ -500,6 +629,30 @@ mod tests {
             text.contains("tapering — set by Lee Quinn on device 22222222 at 2026-06-01 10:00"),
             "{text}"
         );
+
+        // Assigned on two devices at once: both claims, and how to settle it.
+        let mut contested = file.clone();
+        contested.oversight.assigned = Some(Contested {
+            claims: vec![
+                claim(DeviceId([0x33; 16]), "Sam Okafor", 0x11, 1_780_304_400_000),
+                claim(DeviceId([0x44; 16]), "Lee Quinn", 0x22, 1_780_308_000_000),
+            ],
+        });
+        let text = case_text(&clock, case_id, &contested, &[], None);
+        assert!(
+            text.contains("Held by: IN CONFLICT") && text.contains("holdfast case assign abababab"),
+            "{text}"
+        );
+        assert!(
+            text.contains("device 33333333 — set by Sam Okafor on device 11111111"),
+            "{text}"
+        );
+        assert!(
+            text.contains("device 44444444 — set by Lee Quinn"),
+            "{text}"
+        );
+        let nobody = case_text(&clock, case_id, &file, &[], None);
+        assert!(nobody.contains("Held by: nobody."), "{nobody}");
 
         let entry = CaseloadEntry {
             case_id,

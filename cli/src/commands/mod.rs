@@ -6,15 +6,18 @@ mod demo;
 mod directory;
 mod invite;
 mod measure;
+mod oversight;
 mod plan;
 mod store;
 mod sync;
 mod team;
+mod worklist;
 
 use crate::args::{
     CaseCommand, Cli, Command, DeviceCommand, DirectoryCommand, GoalCommand, InviteCommand,
-    MeasureCommand, PatientCommand, PlanCommand, ReferralCommand, SafeguardingCommand,
-    SessionCommand, StatusArgs, StatusCommand, StepCommand, SupervisionCommand, TeamCommand,
+    MeasureCommand, PatientCommand, PlanCommand, ReferralCommand, RingBackCommand,
+    SafeguardingCommand, SessionCommand, StatusArgs, StatusCommand, StepCommand,
+    SupervisionCommand, TeamCommand,
 };
 use crate::clock::Clock;
 use crate::device::Device;
@@ -96,8 +99,23 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         Command::Case(c) => match c {
             CaseCommand::Show { case } => case_view::show(&ctx, &case),
             CaseCommand::History { case } => case_view::history(&ctx, &case),
+            CaseCommand::Assign {
+                case,
+                worker,
+                name,
+                reason,
+            } => oversight::assign(&ctx, &case, &worker, name, reason),
         },
         Command::Caseload(a) => case_view::caseload(&ctx, a),
+        Command::Worklist(a) => worklist::worklist(&ctx, a),
+        Command::RingBack(c) => match c {
+            RingBackCommand::Add { case, due, note } => {
+                worklist::add_ring_back(&ctx, &case, due, &note)
+            }
+            RingBackCommand::Done { case, ring_back } => {
+                worklist::ring_back_done(&ctx, &case, &ring_back)
+            }
+        },
         Command::Plan(c) => match c {
             PlanCommand::Show { plan } => plan::show(&ctx, &plan),
             PlanCommand::Share { plan, valid_for } => invite::share_plan(&ctx, &plan, valid_for),
@@ -164,9 +182,16 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
                 status,
             } => case::resolve_concern(&ctx, &case, &concern, status),
         },
-        Command::Supervision(SupervisionCommand::Comment { case, text }) => {
-            case::supervision_comment(&ctx, &case, &text)
-        }
+        Command::Supervision(c) => match c {
+            SupervisionCommand::Comment { case, text } => {
+                case::supervision_comment(&ctx, &case, &text)
+            }
+            SupervisionCommand::Queue { limit } => oversight::queue(&ctx, limit),
+            SupervisionCommand::Review { case, comment } => oversight::review(&ctx, &case, comment),
+            SupervisionCommand::Load(a) => oversight::load(&ctx, a),
+            SupervisionCommand::Comments => oversight::comments(&ctx),
+            SupervisionCommand::Ack { case, comment } => oversight::ack(&ctx, &case, &comment),
+        },
         Command::Directory(c) => match c {
             DirectoryCommand::Create { area } => directory::create(&ctx, &area),
             DirectoryCommand::List => directory::list(&ctx),

@@ -286,12 +286,21 @@ pub(super) fn refresh(s: &Session, info: &TeamInfo) -> Result<Option<String>> {
     }
 }
 
+/// A device of the team, with the name oversight knows it by.
+#[derive(Serialize)]
+struct DeviceRow {
+    #[serde(flatten)]
+    device: TeamDevice,
+    /// The name given to it in a handover (this device: its own person); `None` until then.
+    name: Option<String>,
+}
+
 #[derive(Serialize)]
 struct DeviceList {
     team: TeamId,
     role: Option<Role>,
     epoch: u32,
-    devices: Vec<TeamDevice>,
+    devices: Vec<DeviceRow>,
     /// Set when the relay could not be asked: the list is this device's last view.
     stale: Option<String>,
 }
@@ -303,6 +312,15 @@ pub(super) fn list_devices(ctx: &Ctx, team: Option<&str>) -> Result<Output> {
     let store = s.lock()?;
     let mut devices = store.devices(info.team)?;
     devices.sort_by_key(|d| (d.added_at, d.device));
+    let devices = devices
+        .into_iter()
+        .map(|device| {
+            Ok(DeviceRow {
+                name: store.member_name(device.device)?,
+                device,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let out = DeviceList {
         team: info.team,
         role: store.role(info.team)?,
@@ -329,9 +347,11 @@ fn devices_text(clock: &Clock, store: &Store, out: &DeviceList) -> String {
     let cells: Vec<Vec<String>> = out
         .devices
         .iter()
-        .map(|d| {
+        .map(|row| {
+            let d = &row.device;
             vec![
                 d.device.to_string(),
+                row.name.clone().unwrap_or_else(|| "-".into()),
                 role_words(d.role),
                 d.plan.map_or_else(
                     || "-".into(),
@@ -352,7 +372,9 @@ fn devices_text(clock: &Clock, store: &Store, out: &DeviceList) -> String {
         })
         .collect();
     text.push_str(&table(
-        &["DEVICE", "ROLE", "PLAN", "ADDED BY", "ADDED", "REVOKED", ""],
+        &[
+            "DEVICE", "NAME", "ROLE", "PLAN", "ADDED BY", "ADDED", "REVOKED", "",
+        ],
         &cells,
     ));
     if let Some(why) = &out.stale {

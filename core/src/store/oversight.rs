@@ -261,6 +261,13 @@ fn member(device: Option<Vec<u8>>, name: Option<String>) -> Result<Option<Member
         .transpose()
 }
 
+/// Names the role of a member still in the team (none for a device revoked or not in it).
+fn fill_role(member: &mut Option<Member>, roles: &std::collections::HashMap<DeviceId, Role>) {
+    if let Some(m) = member {
+        m.role = roles.get(&m.device).copied();
+    }
+}
+
 fn count(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
@@ -370,7 +377,26 @@ pub(super) fn queue(
     reviewer: DeviceId,
     limit: u32,
 ) -> Result<Vec<QueueEntry>> {
-    let mut stmt = conn.prepare_cached(
+    queue_rows(conn, team, reviewer, None, limit)
+}
+
+/// Where one case stands for `reviewer`, whether or not it is in their queue.
+pub(super) fn queue_entry(
+    conn: &Connection,
+    reviewer: DeviceId,
+    case: DocumentId,
+) -> Result<Option<QueueEntry>> {
+    Ok(queue_rows(conn, None, reviewer, Some(case), 1)?.pop())
+}
+
+fn queue_rows(
+    conn: &Connection,
+    team: Option<TeamId>,
+    reviewer: DeviceId,
+    case: Option<DocumentId>,
+    limit: u32,
+) -> Result<Vec<QueueEntry>> {
+    let select =
         "SELECT c.case_id, c.patient_name, c.status, c.status_since, c.assigned_to, p.name,
                 c.open_safeguarding, c.status_conflicted, c.assigned_conflicted, r.at,
                 c.session_count - IFNULL(r.sessions, 0), c.status_moves - IFNULL(r.status_moves, 0),
@@ -379,21 +405,29 @@ pub(super) fn queue(
                 c.comment_count - IFNULL(r.comments, 0), c.handover_count - IFNULL(r.handovers, 0)
          FROM caseload c JOIN documents d ON d.id = c.case_id
          LEFT JOIN case_reviews r ON r.case_id = c.case_id AND r.reviewer = ?2
-         LEFT JOIN people p ON p.device = c.assigned_to
-         WHERE d.team_id IS ?1 AND (c.open_safeguarding > 0 OR c.status_conflicted
-             OR c.assigned_conflicted OR r.case_id IS NULL OR c.session_count > r.sessions
-             OR c.status_moves > r.status_moves OR c.measure_count > r.measures
-             OR c.safeguarding_events > r.safeguarding OR c.comment_count > r.comments
-             OR c.handover_count > r.handovers)
-         ORDER BY c.open_safeguarding > 0 DESC, c.status_conflicted DESC, c.updated_at DESC,
-             c.case_id
-         LIMIT ?3",
-    )?;
+         LEFT JOIN people p ON p.device = c.assigned_to";
+    let mut stmt = match case {
+        None => conn.prepare_cached(&format!(
+            "{select}
+             WHERE ?4 IS NULL AND d.team_id IS ?1 AND (c.open_safeguarding > 0 OR c.status_conflicted
+                 OR c.assigned_conflicted OR r.case_id IS NULL OR c.session_count > r.sessions
+                 OR c.status_moves > r.status_moves OR c.measure_count > r.measures
+                 OR c.safeguarding_events > r.safeguarding OR c.comment_count > r.comments
+                 OR c.handover_count > r.handovers)
+             ORDER BY c.open_safeguarding > 0 DESC, c.status_conflicted DESC,
+                 c.updated_at DESC, c.case_id
+             LIMIT ?3"
+        ))?,
+        Some(_) => conn.prepare_cached(&format!(
+            "{select} WHERE c.case_id = ?4 AND (?1 IS NULL OR d.team_id IS ?1) LIMIT ?3"
+        ))?,
+    };
     let rows = stmt.query_map(
         params![
             team.map(|t| t.as_bytes().to_vec()),
             reviewer.as_bytes().as_slice(),
-            i64::from(limit.max(1))
+            i64::from(limit.max(1)),
+            case.map(|c| c.as_bytes().to_vec()),
         ],
         |r| {
             Ok((
@@ -539,9 +573,13 @@ pub(super) fn worklist(
             } else {
                 (WorkKind::BaselineMeasure, accepted)
             };
+            // The day (UTC) of the acceptance or of the move to tapering: not due before it.
             let due = from
                 .and_then(|ms| time::OffsetDateTime::from_unix_timestamp(ms / 1000).ok())
                 .map(|t| t.date());
+            if due.is_some_and(|d| d > today) {
+                continue;
+            }
             push(kind, case, name, due)?;
         }
     }
@@ -830,14 +868,54 @@ impl Store {
             },
             None => None,
         };
-        load(&self.conn, team, only, limits, self.now_millis())
+        let mut out = load(&self.conn, team, only, limits, self.now_millis())?;
+        if let Some(team) = team {
+            let roles = self.roles(team)?;
+            for row in &mut out {
+                fill_role(&mut row.worker, &roles);
+            }
+        }
+        Ok(out)
     }
 
     /// This device's review queue in the current team: cases changed since it last marked
     /// them reviewed (or never marked), contested, or with an open safeguarding concern
     /// (always first), most recently changed next; at most `limit`.
     pub fn review_queue(&self, limit: u32) -> Result<Vec<QueueEntry>> {
-        queue(&self.conn, self.current_team, self.author.device, limit)
+        let mut out = queue(&self.conn, self.current_team, self.author.device, limit)?;
+        if let Some(team) = self.current_team {
+            let roles = self.roles(team)?;
+            for entry in &mut out {
+                fill_role(&mut entry.holder, &roles);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where one case stands for this device's review: what changed since its last mark
+    /// (everything when never marked), whether or not the case is in the queue.
+    pub fn review_entry(&mut self, case: DocumentId) -> Result<QueueEntry> {
+        let team = self.case_team(case)?;
+        let mut entry =
+            queue_entry(&self.conn, self.author.device, case)?.ok_or(Error::NotFound {
+                kind: "caseload row",
+                id: case.to_string(),
+            })?;
+        if let Some(team) = team {
+            let roles = self.roles(team)?;
+            fill_role(&mut entry.holder, &roles);
+        }
+        Ok(entry)
+    }
+
+    /// The role of every device of `team`, for naming members.
+    fn roles(&self, team: TeamId) -> Result<std::collections::HashMap<DeviceId, Role>> {
+        Ok(self
+            .devices(team)?
+            .into_iter()
+            .filter(|d| d.revoked_at.is_none())
+            .map(|d| (d.device, d.role))
+            .collect())
     }
 
     /// This device's worklist for `today` in the current team.
