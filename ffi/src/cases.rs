@@ -17,6 +17,9 @@ use crate::measures::{
     MeasureChangeView, MeasureNotCompletedView, MeasureView, measure_changes, measure_view,
     not_completed_view,
 };
+use crate::oversight::{
+    CommentAckView, HandoverView, HolderView, ReviewMarkView, RingBackView, oversight_views,
+};
 use crate::referrals::{ReferralView, referral_view};
 use crate::safeguarding::{ConcernView, concern_view};
 
@@ -430,6 +433,8 @@ pub struct SessionView {
 /// A comment (supervision, or a patient's on their plan).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CommentView {
+    /// Its id (16 hex digits; a supervision comment's, for `acknowledge_comment`).
+    pub comment_id: String,
     /// When (ms since the Unix epoch).
     pub at_ms: i64,
     /// Who.
@@ -475,6 +480,17 @@ pub struct CaseView {
     pub last_contact_ms: Option<i64>,
     /// The follow-up date of the latest session (YYYY-MM-DD).
     pub next_follow_up: Option<String>,
+    /// Who holds the case (contested when assigned to different people on two devices at
+    /// once); none only for a case from before assignments existed.
+    pub holder: Option<HolderView>,
+    /// Every change of who holds it, in the order made.
+    pub handovers: Vec<HandoverView>,
+    /// Each supervisor's latest review mark.
+    pub reviews: Vec<ReviewMarkView>,
+    /// Supervision comments the link worker holding the case has acknowledged.
+    pub comment_acks: Vec<CommentAckView>,
+    /// Calls owed to the patient (and made), by due day.
+    pub ring_backs: Vec<RingBackView>,
 }
 
 fn session_view(s: &holdfast_core::model::case_file::Session) -> SessionView {
@@ -506,6 +522,7 @@ fn session_view(s: &holdfast_core::model::case_file::Session) -> SessionView {
 }
 
 fn case_view(case_id: String, file: CaseFile) -> CaseView {
+    let oversight = oversight_views(&file.oversight);
     CaseView {
         case_id,
         patient_name: file.patient.name.clone(),
@@ -515,6 +532,7 @@ fn case_view(case_id: String, file: CaseFile) -> CaseView {
             .supervision
             .iter()
             .map(|c| CommentView {
+                comment_id: c.id.to_string(),
                 at_ms: c.at,
                 by: c.by.clone(),
                 text: c.text.clone(),
@@ -559,6 +577,11 @@ fn case_view(case_id: String, file: CaseFile) -> CaseView {
         last_contact_ms: file.last_contact(),
         next_follow_up: file.next_follow_up().map(format_date),
         patient: PatientDetails::from_core(file.patient),
+        holder: oversight.holder,
+        handovers: oversight.handovers,
+        reviews: oversight.reviews,
+        comment_acks: oversight.comment_acks,
+        ring_backs: oversight.ring_backs,
     }
 }
 
@@ -725,10 +748,13 @@ impl HoldfastDevice {
             .update_patient_with(id, &patient, IfDuplicate::Create)?)
     }
 
-    /// A supervisor's comment on the case.
-    pub fn add_supervision_comment(&self, case_id: String, text: String) -> Result<()> {
+    /// A supervisor's comment on the case; returns its id. It reaches the link worker
+    /// holding the case in `new_supervision_comments` until they acknowledge it.
+    pub fn add_supervision_comment(&self, case_id: String, text: String) -> Result<String> {
         let id: DocumentId = parse_id("case", &case_id)?;
-        self.store()?.add_supervision_comment(id, &text)?;
-        Ok(())
+        Ok(self
+            .store()?
+            .add_supervision_comment(id, &text)?
+            .to_string())
     }
 }

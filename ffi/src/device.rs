@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use holdfast_core::sync::LiveHandle;
-use holdfast_core::{SharedStore, Store, StoreConfig, SyncClient, SyncConfig, TeamId};
+use holdfast_core::{SharedClock, SharedStore, Store, StoreConfig, SyncClient, SyncConfig, TeamId};
 
 use crate::error::{HoldfastError, Result};
 use crate::keystore::{HostKeyStore, HostKeys};
@@ -165,9 +165,33 @@ impl HoldfastDevice {
     /// nothing is changed.
     #[uniffi::constructor]
     pub fn open(config: DeviceConfig, keystore: Arc<dyn HostKeyStore>) -> Result<Arc<Self>> {
+        Self::open_with_clock(config, keystore, holdfast_protocol::system_clock())
+    }
+
+    /// This device's id (what colleagues see in `devices` and history).
+    pub fn device_id(&self) -> Result<String> {
+        Ok(self.store()?.author().device.to_string())
+    }
+
+    /// The person this device records as author.
+    pub fn person(&self) -> Result<String> {
+        Ok(self.store()?.author().person.clone())
+    }
+}
+
+impl HoldfastDevice {
+    /// [`HoldfastDevice::open`] reading time from `clock` instead of the system's: a test
+    /// seam (a `ManualClock` moved past midnight), not exported to the bindings. `open` is
+    /// this with the system clock, which is also what a `StoreConfig` reads by default.
+    #[doc(hidden)]
+    pub fn open_with_clock(
+        config: DeviceConfig,
+        keystore: Arc<dyn HostKeyStore>,
+        clock: SharedClock,
+    ) -> Result<Arc<Self>> {
         let keys = HostKeys(keystore);
         let claim = DirClaim::take(std::path::Path::new(&config.data_dir))?;
-        let store_config = StoreConfig::new(&config.data_dir, &config.person);
+        let store_config = StoreConfig::new(&config.data_dir, &config.person).with_clock(clock);
         let store = if store_config.db_path().exists() {
             Store::open(&store_config, &keys)?
         } else {
@@ -199,16 +223,6 @@ impl HoldfastDevice {
             pusher: Mutex::new(None),
             _claim: claim,
         }))
-    }
-
-    /// This device's id (what colleagues see in `devices` and history).
-    pub fn device_id(&self) -> Result<String> {
-        Ok(self.store()?.author().device.to_string())
-    }
-
-    /// The person this device records as author.
-    pub fn person(&self) -> Result<String> {
-        Ok(self.store()?.author().person.clone())
     }
 }
 

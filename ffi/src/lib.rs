@@ -9,8 +9,12 @@
 //!   thread.
 //! - Background sync ([`HoldfastDevice::start_sync`] / `stop_sync` / `sync_now`) and its
 //!   status ([`SyncStatusView`]).
-//! - Observers ([`DocumentObserver`], [`CaseloadObserver`], [`SyncStatusObserver`]), each
-//!   registration returning an [`ObserverHandle`] that stops it when closed or dropped.
+//! - Oversight: who holds a case ([`HoldfastDevice::assign_case`], [`HolderView`]), review
+//!   marks and the review queue, supervision comments and their acknowledgement,
+//!   ring-backs, caseload load and the worklist.
+//! - Observers ([`DocumentObserver`], [`CaseloadObserver`], [`SyncStatusObserver`],
+//!   [`WorklistObserver`]), each registration returning an [`ObserverHandle`] that stops it
+//!   when closed or dropped.
 //! - One error type, [`HoldfastError`], whose every variant carries a `reason` (not
 //!   `message`: Kotlin's exceptions have one already), one variant per thing the app does
 //!   about it; the mapping from the core's errors is exhaustive. A Rust
@@ -32,6 +36,7 @@ mod keystore;
 mod logging;
 mod measures;
 mod observe;
+mod oversight;
 mod plans;
 mod referrals;
 mod safeguarding;
@@ -57,7 +62,13 @@ pub use measures::{
     MeasureNotCompletedView, MeasureScore, MeasureView, NotCompletedReason, Ons4Answer, Ons4Band,
     Ons4Delta, ScaleLabel, measure_form,
 };
-pub use observe::{CaseloadObserver, DocumentObserver, ObserverHandle, SyncStatusObserver};
+pub use observe::{
+    CaseloadObserver, DocumentObserver, ObserverHandle, SyncStatusObserver, WorklistObserver,
+};
+pub use oversight::{
+    CaseCounters, CommentAckView, HandoverView, HolderClaim, HolderView, LoadLimits, MemberView,
+    NewCommentView, ReviewMarkView, ReviewQueueEntry, RingBackView, WorkItem, WorkKind, WorkerLoad,
+};
 pub use plans::{AssetRef, GoalStatus, GoalView, PlanView, StepInput, StepOwner, StepView};
 pub use referrals::{Need, ReferralDecision, ReferralInput, ReferralSource, ReferralView};
 pub use safeguarding::{

@@ -1,16 +1,19 @@
 //! Observers: the host registers a callback and gets a handle; the callback fires until
 //! the handle is closed or dropped (Kotlin: `handle.close()` or `use {}`; Swift: the handle
 //! going out of scope). Callbacks run on a Holdfast thread: hop to the UI thread to draw.
-//! They carry ids only; read what changed with the usual calls.
+//! They carry ids only (read what changed with the usual calls), except the sync status
+//! and the worklist, which carry the new value.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
 use holdfast_core::model::ids::DocumentId;
-use holdfast_core::store::StoreEvent;
-use tokio::sync::broadcast::error::RecvError;
+use holdfast_core::store::{LoadLimits as CoreLimits, StoreEvent};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::device::{HoldfastDevice, parse_id};
 use crate::error::Result;
+use crate::oversight::{LoadLimits, WorkItem, local_day, utc_offset, worklist_on};
 use crate::sync::SyncStatusView;
 
 /// Told when one document changes (here or pulled from the team).
@@ -32,6 +35,14 @@ pub trait CaseloadObserver: Send + Sync {
 pub trait SyncStatusObserver: Send + Sync {
     /// The new status.
     fn sync_status_changed(&self, status: SyncStatusView);
+}
+
+/// Told the link worker's worklist whenever it changes.
+#[uniffi::export(with_foreign)]
+pub trait WorklistObserver: Send + Sync {
+    /// The worklist as it now stands, for today at the UTC offset given when registering
+    /// (the same list `worklist` returns for that day).
+    fn worklist_changed(&self, items: Vec<WorkItem>);
 }
 
 /// A registration. Close it (or let it go) to stop the callbacks.
@@ -149,5 +160,77 @@ impl HoldfastDevice {
                 }
             }
         })
+    }
+
+    /// Calls `observer` with this device's worklist (current team) for today, where today
+    /// is reckoned by the device's clock at `utc_offset_minutes` (the host's offset from
+    /// UTC: 0 for GMT, 60 for British Summer Time; -840 to 840). Called once at once with
+    /// the list as it stands, then whenever the list differs from the last one delivered:
+    /// after edits here, after changes from the team arrive, and at local midnight when
+    /// items fall due or become overdue (a timer to the next midnight, re-armed; nothing
+    /// polls). `limits`: the defaults when null.
+    ///
+    /// When the offset changes (the clocks go forward or back, the phone crosses a time
+    /// zone) register again with the new one. A phone asleep at midnight may deliver the
+    /// new day's list only when it wakes and something changes: on resume, read
+    /// `worklist` once.
+    #[uniffi::method(default(limits = None))]
+    pub fn observe_worklist(
+        &self,
+        utc_offset_minutes: i32,
+        observer: Arc<dyn WorklistObserver>,
+        limits: Option<LoadLimits>,
+    ) -> Result<Arc<ObserverHandle>> {
+        let offset = utc_offset(utc_offset_minutes)?;
+        let limits: CoreLimits = limits.unwrap_or_default().into();
+        let (mut events, clock) = {
+            let store = self.store()?;
+            (store.subscribe(), store.clock().clone())
+        };
+        let store = self.store.clone();
+        let task = self.rt.spawn(async move {
+            let mut last: Option<Vec<WorkItem>> = None;
+            loop {
+                // One reading of the clock gives both the day the list is for and the wait
+                // for the next midnight.
+                let now = i64::try_from(clock.now_ms()).unwrap_or(i64::MAX);
+                let (today, until_midnight) = local_day(now, offset);
+                match worklist_on(&store, today, &limits) {
+                    Ok(items) if last.as_ref() != Some(&items) => {
+                        last = Some(items.clone());
+                        let call = AssertUnwindSafe(|| observer.worklist_changed(items));
+                        if std::panic::catch_unwind(call).is_err() {
+                            tracing::warn!("the worklist observer's callback failed");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot read the worklist"),
+                }
+                let midnight = tokio::time::sleep(until_midnight);
+                tokio::pin!(midnight);
+                // Wait for a change that can touch the list, or for midnight.
+                loop {
+                    tokio::select! {
+                        event = events.recv() => match event {
+                            Ok(StoreEvent::CaseloadChanged | StoreEvent::SyncEnded { .. })
+                            | Err(RecvError::Lagged(_)) => {
+                                // A burst (a sync applying pages) is read once.
+                                while matches!(
+                                    events.try_recv(),
+                                    Ok(_) | Err(TryRecvError::Lagged(_))
+                                ) {}
+                                break;
+                            }
+                            Ok(_) => {}
+                            Err(RecvError::Closed) => return,
+                        },
+                        () = &mut midnight => break,
+                    }
+                }
+            }
+        });
+        Ok(Arc::new(ObserverHandle {
+            task: Mutex::new(Some(task)),
+        }))
     }
 }

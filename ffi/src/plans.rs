@@ -205,6 +205,7 @@ impl HoldfastDevice {
                 .comments
                 .into_iter()
                 .map(|c| CommentView {
+                    comment_id: c.id.to_string(),
                     at_ms: c.at,
                     by: c.by,
                     text: c.text,

@@ -12,20 +12,26 @@
 //!   to an asset, sharing into a second team;
 //! - observers fire on local and pulled changes and stop after `cancel()` or drop;
 //! - bad input is a typed error and changes nothing, and error messages carry no patient
-//!   data.
+//!   data;
+//! - oversight: a supervisor hands a case to a link worker, reviews it and comments; the
+//!   link worker sees the comment as new and acknowledges it; ring-backs, load, team
+//!   members; the worklist observer fires on edits and synced changes that alter the list,
+//!   not on those that leave it as it was, and at local midnight (a device on a
+//!   `ManualClock` through `HoldfastDevice::open_with_clock`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use holdfast_core::ManualClock;
 use holdfast_ffi::{
     AssetInput, AssetRef, Capacity, CaseStatus, CaseloadObserver, CaseloadQuery, ConcernInput,
     ConcernStatus, DeviceConfig, DirectoryQuery, DocumentObserver, EscalationTarget, GoalStatus,
-    HoldfastDevice, HoldfastError, HoldingFunction, HostKeyStore, Instrument, MeasureChange,
-    MeasureInput, MeasureScore, Need, NewPatientInput, NotCompletedReason, PatientDetails,
-    ReferralDecision, ReferralInput, ReferralSource, Role, SessionInput, SessionMode, StepInput,
-    StepOwner, measure_form,
+    HoldfastDevice, HoldfastError, HoldingFunction, HostKeyStore, Instrument, LoadLimits,
+    MeasureChange, MeasureInput, MeasureScore, Need, NewPatientInput, NotCompletedReason,
+    PatientDetails, ReferralDecision, ReferralInput, ReferralSource, Role, SessionInput,
+    SessionMode, StepInput, StepOwner, WorkItem, WorkKind, WorklistObserver, measure_form,
 };
 use holdfast_relay::testing::TestRelay;
 
@@ -1008,4 +1014,653 @@ fn errors_carry_no_patient_data() {
         )
         .unwrap_err();
     assert!(!format!("{err:?}").contains("ZZ99"), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Oversight
+
+fn not_found(result: Result<impl std::fmt::Debug, HoldfastError>) {
+    match result {
+        Err(HoldfastError::NotFound { .. }) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+fn not_allowed(result: Result<impl std::fmt::Debug, HoldfastError>) {
+    match result {
+        Err(HoldfastError::NotAllowed { .. }) => {}
+        other => panic!("expected NotAllowed, got {other:?}"),
+    }
+}
+
+/// A worklist observer that hands each list delivered to the test.
+struct Lists {
+    calls: AtomicUsize,
+    tx: Mutex<mpsc::Sender<Vec<WorkItem>>>,
+}
+
+impl Lists {
+    fn new() -> (Arc<Lists>, mpsc::Receiver<Vec<WorkItem>>) {
+        let (tx, rx) = mpsc::channel();
+        (
+            Arc::new(Lists {
+                calls: AtomicUsize::new(0),
+                tx: Mutex::new(tx),
+            }),
+            rx,
+        )
+    }
+}
+
+impl WorklistObserver for Lists {
+    fn worklist_changed(&self, items: Vec<WorkItem>) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let _ = self.tx.lock().unwrap().send(items);
+    }
+}
+
+/// Receives lists until one satisfies `wanted` (a sync may deliver a few on the way).
+fn list_where(
+    rx: &mpsc::Receiver<Vec<WorkItem>>,
+    what: &str,
+    wanted: impl Fn(&[WorkItem]) -> bool,
+) -> Vec<WorkItem> {
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(list) if wanted(&list) => return list,
+            Ok(list) => seen.push(list),
+            Err(_) => break,
+        }
+    }
+    panic!("no worklist {what} delivered; delivered: {seen:?}");
+}
+
+const UNKNOWN_ITEM: &str = "00000000000000ff";
+
+#[test]
+fn oversight_on_one_device_and_bad_input_refused_without_change() {
+    let a = phone("Asha");
+    let ids = a.create_case(patient("Mrs Eleanor Rigby")).unwrap();
+    let (case, plan) = (ids.case_id, ids.plan_id);
+    let me = a.device_id().unwrap();
+
+    // The creator holds a new case; the first handover names them.
+    let view = a.case_file(case.clone()).unwrap();
+    let holder = view.holder.clone().expect("a holder");
+    assert_eq!(
+        (holder.device_id.as_str(), holder.name.as_deref()),
+        (me.as_str(), Some("Asha"))
+    );
+    assert!(!holder.contested);
+    assert_eq!(holder.claims.len(), 1);
+    assert_eq!(holder.claims[0].device_id, me);
+    assert_eq!(view.handovers.len(), 1);
+    let first = &view.handovers[0];
+    assert_eq!(
+        (first.from_device_id.as_ref(), first.to_device_id.as_str()),
+        (None, me.as_str())
+    );
+    assert_eq!(
+        (first.to_name.as_str(), first.by.as_str()),
+        ("Asha", "Asha")
+    );
+    assert!(view.reviews.is_empty() && view.comment_acks.is_empty() && view.ring_backs.is_empty());
+    assert_eq!(a.member_name(me.clone()).unwrap().as_deref(), Some("Asha"));
+    assert_eq!(a.member_name("1".repeat(32)).unwrap(), None);
+    let load = a.caseload_load(None).unwrap();
+    assert_eq!(load.len(), 1);
+    assert_eq!(
+        load[0].worker.as_ref().map(|w| w.device_id.as_str()),
+        Some(me.as_str())
+    );
+    assert_eq!(load[0].referred, 1);
+
+    // Bad input: typed errors, nothing written.
+    let before = a.case_file(case.clone()).unwrap();
+    let history_len = a.history(case.clone()).unwrap().len();
+    let unknown = "0".repeat(32);
+    assert!(invalid(a.assign_case("nope".into(), me.clone(), None, None)).contains("case id"));
+    assert!(invalid(a.assign_case(case.clone(), "nope".into(), None, None)).contains("device id"));
+    not_found(a.assign_case(unknown.clone(), me.clone(), None, None));
+    not_found(a.mark_reviewed(unknown.clone()));
+    not_found(a.add_ring_back(unknown.clone(), "2026-12-04".into(), "Missed call".into()));
+    not_found(a.complete_ring_back(unknown.clone(), UNKNOWN_ITEM.into()));
+    not_found(a.acknowledge_comment(unknown.clone(), UNKNOWN_ITEM.into()));
+    // Already held by this device; outside a team nobody else can hold it; a plan is not a
+    // case.
+    not_allowed(a.assign_case(case.clone(), me.clone(), None, None));
+    not_allowed(a.assign_case(case.clone(), "1".repeat(32), Some("Kim".into()), None));
+    not_allowed(a.mark_reviewed(plan.clone()));
+    invalid(a.add_ring_back(case.clone(), "next Tuesday".into(), "Missed call".into()));
+    invalid(a.add_ring_back(case.clone(), "2026-02-30".into(), "Missed call".into()));
+    invalid(a.add_ring_back(case.clone(), "2026-12-04".into(), "   ".into()));
+    assert!(invalid(a.acknowledge_comment(case.clone(), "zz".into())).contains("comment id"));
+    assert!(invalid(a.complete_ring_back(case.clone(), "zz".into())).contains("ring-back id"));
+    not_found(a.acknowledge_comment(case.clone(), UNKNOWN_ITEM.into()));
+    not_found(a.complete_ring_back(case.clone(), UNKNOWN_ITEM.into()));
+    invalid(a.worklist(Some("2026-13-01".into()), None));
+    invalid(a.today(841));
+    invalid(a.today(-841));
+    let (never, never_rx) = Lists::new();
+    invalid(a.observe_worklist(24 * 60, never, None));
+    assert!(never_rx.recv_timeout(QUIET).is_err());
+    not_allowed(a.team_members(None));
+    invalid(a.team_members(Some("nope".into())));
+    invalid(a.member_name("nope".into()));
+    assert_eq!(a.case_file(case.clone()).unwrap(), before);
+    assert_eq!(a.history(case.clone()).unwrap().len(), history_len);
+
+    // A ring-back: on the worklist on its day, in the case file, made once.
+    let ring = a
+        .add_ring_back(
+            case.clone(),
+            "2026-12-04".into(),
+            "Missed call about the PIP form".into(),
+        )
+        .unwrap();
+    assert!(
+        a.worklist(Some("2026-12-03".into()), None)
+            .unwrap()
+            .is_empty()
+    );
+    let items = a.worklist(Some("2026-12-07".into()), None).unwrap();
+    assert_eq!(items.len(), 1);
+    let item = &items[0];
+    assert_eq!(
+        (item.kind, item.case_id.as_str()),
+        (WorkKind::RingBack, case.as_str())
+    );
+    assert_eq!(
+        (item.due.as_deref(), item.overdue),
+        (Some("2026-12-04"), true)
+    );
+    assert_eq!(item.ring_back_id.as_deref(), Some(ring.as_str()));
+    assert_eq!(item.note.as_deref(), Some("Missed call about the PIP form"));
+    assert_eq!(item.patient_name, "Mrs Eleanor Rigby");
+    let rb = &a.case_file(case.clone()).unwrap().ring_backs;
+    assert_eq!(rb.len(), 1);
+    assert_eq!(
+        (rb[0].ring_back_id.as_str(), rb[0].due.as_str()),
+        (ring.as_str(), "2026-12-04")
+    );
+    assert_eq!(
+        (rb[0].by.as_str(), rb[0].device_id.as_str()),
+        ("Asha", me.as_str())
+    );
+    assert_eq!(rb[0].done_at_ms, None);
+    a.complete_ring_back(case.clone(), ring.clone()).unwrap();
+    assert!(
+        a.case_file(case.clone()).unwrap().ring_backs[0]
+            .done_at_ms
+            .is_some()
+    );
+    assert!(
+        a.worklist(Some("2026-12-07".into()), None)
+            .unwrap()
+            .is_empty()
+    );
+    not_allowed(a.complete_ring_back(case.clone(), ring));
+
+    // Review outside a team: the device's own queue, a mark, a comment brings it back.
+    assert!(
+        a.review_queue(50)
+            .unwrap()
+            .iter()
+            .any(|q| q.case_id == case)
+    );
+    let seen = a.mark_reviewed(case.clone()).unwrap();
+    assert_eq!((seen.handovers, seen.sessions, seen.comments), (1, 0, 0));
+    assert!(
+        a.review_queue(50)
+            .unwrap()
+            .iter()
+            .all(|q| q.case_id != case)
+    );
+    let reviews = a.case_file(case.clone()).unwrap().reviews;
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(
+        (reviews[0].reviewer_device_id.as_str(), reviews[0].seen),
+        (me.as_str(), seen)
+    );
+    let comment = a
+        .add_supervision_comment(case.clone(), "Check the lunch club has space".into())
+        .unwrap();
+    let queue = a.review_queue(50).unwrap();
+    let back = queue
+        .iter()
+        .find(|q| q.case_id == case)
+        .expect("back in the queue");
+    assert_eq!(back.changed.comments, 1);
+    assert_eq!(back.reviewed_at_ms, Some(reviews[0].at_ms));
+    assert_eq!(
+        back.holder.as_ref().and_then(|h| h.name.as_deref()),
+        Some("Asha")
+    );
+    // This device holds the case: the comment is new to it until acknowledged.
+    let new = a.new_supervision_comments().unwrap();
+    assert_eq!(new.len(), 1);
+    assert_eq!(
+        (new[0].comment_id.as_str(), new[0].case_id.as_str()),
+        (comment.as_str(), case.as_str())
+    );
+    assert_eq!(
+        a.case_file(case.clone()).unwrap().supervision[0].comment_id,
+        comment
+    );
+    a.acknowledge_comment(case.clone(), comment.clone())
+        .unwrap();
+    a.acknowledge_comment(case.clone(), comment.clone())
+        .unwrap();
+    assert!(a.new_supervision_comments().unwrap().is_empty());
+    let acks = a.case_file(case.clone()).unwrap().comment_acks;
+    assert_eq!(acks.len(), 1, "acknowledged twice, kept once");
+    assert_eq!(
+        (acks[0].comment_id.as_str(), acks[0].device_id.as_str()),
+        (comment.as_str(), me.as_str())
+    );
+    // The load against limits set lower.
+    let strict = LoadLimits {
+        accepted_per_year: 0,
+        ..LoadLimits::default()
+    };
+    assert!(
+        !a.caseload_load(Some(strict)).unwrap()[0].over_accepted_limit,
+        "none accepted"
+    );
+}
+
+#[test]
+fn a_supervisors_day_through_the_api() {
+    let Team {
+        a,
+        b,
+        case,
+        relay: _relay,
+        ..
+    } = team_with_a_case();
+    let s = phone("Sue (supervisor)");
+    let code = a.create_invite(None, Role::Supervisor, 15).unwrap();
+    assert_eq!(s.redeem_invite(code).unwrap().role, Role::Supervisor);
+    let (a_id, b_id, s_id) = (
+        a.device_id().unwrap(),
+        b.device_id().unwrap(),
+        s.device_id().unwrap(),
+    );
+
+    // The team's staff as the supervisor sees them: named where a handover named them.
+    let mut members: Vec<_> = s
+        .team_members(None)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.device_id, m.name, m.role))
+        .collect();
+    members.sort_by(|x, y| x.0.cmp(&y.0));
+    let mut expected = vec![
+        (
+            a_id.clone(),
+            Some("Asha (link worker)".to_owned()),
+            Some(Role::Admin),
+        ),
+        (b_id.clone(), None, Some(Role::LinkWorker)),
+        (
+            s_id.clone(),
+            Some("Sue (supervisor)".to_owned()),
+            Some(Role::Supervisor),
+        ),
+    ];
+    expected.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(members, expected);
+
+    // The supervisor hands the case to Ben. Nobody has named him yet: a name is needed; a
+    // device outside the team cannot hold it. Neither writes anything.
+    let before = s.case_file(case.clone()).unwrap();
+    invalid(s.assign_case(case.clone(), b_id.clone(), None, None));
+    let stranger = phone("Not in the team");
+    not_found(s.assign_case(
+        case.clone(),
+        stranger.device_id().unwrap(),
+        Some("Stranger".into()),
+        None,
+    ));
+    assert_eq!(s.case_file(case.clone()).unwrap(), before);
+    s.assign_case(
+        case.clone(),
+        b_id.clone(),
+        Some("Ben (link worker)".into()),
+        Some("Asha's list is full".into()),
+    )
+    .unwrap();
+    not_allowed(s.assign_case(case.clone(), b_id.clone(), None, None));
+    let view = s.case_file(case.clone()).unwrap();
+    let holder = view.holder.unwrap();
+    assert_eq!(
+        (
+            holder.device_id.as_str(),
+            holder.name.as_deref(),
+            holder.contested
+        ),
+        (b_id.as_str(), Some("Ben (link worker)"), false)
+    );
+    let last = view.handovers.last().unwrap();
+    assert_eq!(view.handovers.len(), 2);
+    assert_eq!(
+        (last.from_device_id.as_deref(), last.from_name.as_deref()),
+        (Some(a_id.as_str()), Some("Asha (link worker)"))
+    );
+    assert_eq!(
+        (last.to_device_id.as_str(), last.by.as_str()),
+        (b_id.as_str(), "Sue (supervisor)")
+    );
+    assert_eq!(
+        (last.by_device_id.as_str(), last.reason.as_deref()),
+        (s_id.as_str(), Some("Asha's list is full"))
+    );
+
+    // Never reviewed: in the supervisor's queue, held by Ben.
+    let queue = s.review_queue(50).unwrap();
+    let entry = queue
+        .iter()
+        .find(|q| q.case_id == case)
+        .expect("in the queue");
+    assert_eq!(
+        entry.holder.as_ref().map(|h| h.device_id.as_str()),
+        Some(b_id.as_str())
+    );
+    assert_eq!(
+        entry.holder.as_ref().and_then(|h| h.name.as_deref()),
+        Some("Ben (link worker)")
+    );
+    assert_eq!(
+        (entry.reviewed_at_ms, entry.status),
+        (None, CaseStatus::Active)
+    );
+    assert_eq!(entry.changed.handovers, 2);
+    // A comment, then the mark: out of the queue.
+    let comment = s
+        .add_supervision_comment(case.clone(), "Has she been to the lunch club yet?".into())
+        .unwrap();
+    let seen = s.mark_reviewed(case.clone()).unwrap();
+    assert_eq!((seen.comments, seen.handovers), (1, 2));
+    assert!(
+        s.review_queue(50)
+            .unwrap()
+            .iter()
+            .all(|q| q.case_id != case)
+    );
+    // The load: the supervisor sees Ben's row (Asha holds nothing now).
+    let load = s.caseload_load(None).unwrap();
+    assert_eq!(load.len(), 1);
+    assert_eq!(
+        load[0].worker.as_ref().map(|w| w.device_id.as_str()),
+        Some(b_id.as_str())
+    );
+    assert_eq!((load[0].active, load[0].accepted_last_year), (1, 1));
+
+    // Ben watches his worklist; the handover and the comment reach him by sync.
+    let (lists, rx) = Lists::new();
+    let watching = b.observe_worklist(0, lists.clone(), None).unwrap();
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        Vec::<WorkItem>::new(),
+        "holds nothing yet"
+    );
+    sync(&s);
+    sync(&b);
+    let list = list_where(&rx, "with the baseline measure", |l| {
+        l.iter()
+            .any(|i| i.kind == WorkKind::BaselineMeasure && i.case_id == case)
+    });
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(b.worklist(None, None).unwrap(), list);
+    let new = b.new_supervision_comments().unwrap();
+    assert_eq!(new.len(), 1);
+    assert_eq!(
+        (
+            new[0].comment_id.as_str(),
+            new[0].by.as_str(),
+            new[0].text.as_str()
+        ),
+        (
+            comment.as_str(),
+            "Sue (supervisor)",
+            "Has she been to the lunch club yet?"
+        )
+    );
+    assert_eq!(new[0].patient_name, "Mrs Eleanor Rigby");
+    // Only the holder acknowledges; a link worker does not review.
+    sync(&a);
+    not_allowed(a.acknowledge_comment(case.clone(), comment.clone()));
+    not_allowed(b.mark_reviewed(case.clone()));
+    not_found(b.acknowledge_comment(case.clone(), UNKNOWN_ITEM.into()));
+    b.acknowledge_comment(case.clone(), comment.clone())
+        .unwrap();
+    assert!(b.new_supervision_comments().unwrap().is_empty());
+    // A link worker sees their own load.
+    let mine = b.caseload_load(None).unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        mine[0].worker.as_ref().map(|w| w.device_id.as_str()),
+        Some(b_id.as_str())
+    );
+
+    // A ring-back the supervisor adds (she took the call) reaches Ben's list by sync.
+    let today = s.today(0).unwrap();
+    let ring = s
+        .add_ring_back(case.clone(), today, "She rang while you were out".into())
+        .unwrap();
+    sync(&s);
+    sync(&b);
+    list_where(&rx, "with the ring-back", |l| {
+        l.iter()
+            .any(|i| i.ring_back_id.as_deref() == Some(ring.as_str()))
+    });
+    b.complete_ring_back(case.clone(), ring.clone()).unwrap();
+    let after = list_where(&rx, "without the ring-back", |l| {
+        l.iter().all(|i| i.kind != WorkKind::RingBack)
+    });
+    assert_eq!(after, list);
+    drop(watching);
+
+    // The acknowledgement travels; acknowledging and ring-backs do not bring the case
+    // back to the supervisor's queue.
+    sync(&b);
+    sync(&s);
+    let acks = s.case_file(case.clone()).unwrap().comment_acks;
+    assert_eq!(acks.len(), 1);
+    assert_eq!(
+        (acks[0].comment_id.as_str(), acks[0].device_id.as_str()),
+        (comment.as_str(), b_id.as_str())
+    );
+    assert!(
+        s.review_queue(50)
+            .unwrap()
+            .iter()
+            .all(|q| q.case_id != case)
+    );
+    assert_eq!(
+        s.case_file(case.clone()).unwrap(),
+        b.case_file(case.clone()).unwrap()
+    );
+
+    // Handed over on two devices at once: contested, with who did each, until settled.
+    sync(&a);
+    a.assign_case(
+        case.clone(),
+        a_id.clone(),
+        None,
+        Some("Back from leave".into()),
+    )
+    .unwrap();
+    s.assign_case(case.clone(), s_id.clone(), None, Some("Covering".into()))
+        .unwrap();
+    sync(&a);
+    sync(&s);
+    sync(&a);
+    let view = s.case_file(case.clone()).unwrap();
+    assert_eq!(view, a.case_file(case.clone()).unwrap());
+    let holder = view.holder.unwrap();
+    assert!(holder.contested);
+    let mut claims: Vec<_> = holder
+        .claims
+        .iter()
+        .map(|c| {
+            (
+                c.device_id.clone(),
+                c.assigned_by_device_id.clone(),
+                c.assigned_by.clone(),
+                c.at_ms.is_some(),
+            )
+        })
+        .collect();
+    claims.sort();
+    let mut expected = vec![
+        (
+            a_id.clone(),
+            Some(a_id.clone()),
+            Some("Asha (link worker)".to_owned()),
+            true,
+        ),
+        (
+            s_id.clone(),
+            Some(s_id.clone()),
+            Some("Sue (supervisor)".to_owned()),
+            true,
+        ),
+    ];
+    expected.sort();
+    assert_eq!(claims, expected);
+    assert_eq!(view.handovers.len(), 4);
+    let queue = s.review_queue(50).unwrap();
+    let entry = queue
+        .iter()
+        .find(|q| q.case_id == case)
+        .expect("in the queue");
+    assert!(entry.holder_contested);
+    assert_eq!(entry.changed.handovers, 2);
+    s.assign_case(case.clone(), b_id.clone(), None, Some("Settled".into()))
+        .unwrap();
+    let holder = s.case_file(case).unwrap().holder.unwrap();
+    assert_eq!((holder.device_id, holder.contested), (b_id, false));
+}
+
+/// Friday 4 December 2026, 22:59:59 UTC: one second before midnight at UTC+1.
+const SECOND_TO_MIDNIGHT_AT_UTC_PLUS_1: u64 = 1_796_425_199_000;
+
+#[test]
+fn the_worklist_observer_fires_when_the_list_changes_and_when_the_day_passes() {
+    let clock = ManualClock::at(SECOND_TO_MIDNIGHT_AT_UTC_PLUS_1);
+    let dir = tempfile::tempdir().unwrap();
+    let a = HoldfastDevice::open_with_clock(
+        DeviceConfig {
+            data_dir: dir.path().display().to_string(),
+            person: "Asha".into(),
+            insecure_http_to_any_host: false,
+        },
+        Arc::new(MemoryKeys::default()),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    assert_eq!(a.today(60).unwrap(), "2026-12-04");
+    assert_eq!(a.today(0).unwrap(), "2026-12-04");
+    assert_eq!(a.today(120).unwrap(), "2026-12-05");
+    let case = a.create_case(patient("Mrs Eleanor Rigby")).unwrap().case_id;
+    a.record_session(
+        case.clone(),
+        SessionInput {
+            start_ms: SECOND_TO_MIDNIGHT_AT_UTC_PLUS_1 as i64 - 3_600_000,
+            follow_up: Some("2026-12-05".into()),
+            ..home_visit("Ring her tomorrow about the lunch club")
+        },
+    )
+    .unwrap();
+
+    // One observer at UTC+1, one at UTC: each is called at once with the list as it stands
+    // (the follow-up is tomorrow's).
+    let (local, local_rx) = Lists::new();
+    let local_handle = a.observe_worklist(60, local.clone(), None).unwrap();
+    assert_eq!(local_rx.recv_timeout(WAIT).unwrap(), Vec::<WorkItem>::new());
+    let (utc, utc_rx) = Lists::new();
+    let utc_handle = a.observe_worklist(0, utc.clone(), None).unwrap();
+    assert_eq!(utc_rx.recv_timeout(WAIT).unwrap(), Vec::<WorkItem>::new());
+
+    // An edit that puts something on the list.
+    let ring = a
+        .add_ring_back(
+            case.clone(),
+            "2026-12-04".into(),
+            "Missed call about the PIP form".into(),
+        )
+        .unwrap();
+    for rx in [&local_rx, &utc_rx] {
+        let list = rx.recv_timeout(WAIT).expect("the ring-back delivered");
+        assert_eq!(list.len(), 1);
+        assert_eq!((list[0].kind, list[0].overdue), (WorkKind::RingBack, false));
+        assert_eq!(list[0].ring_back_id.as_deref(), Some(ring.as_str()));
+    }
+    // Edits that leave the list as it was: nobody is called.
+    a.add_supervision_comment(case.clone(), "Good notes".into())
+        .unwrap();
+    a.create_case(patient("Mr Desmond Jones")).unwrap();
+    assert!(local_rx.recv_timeout(QUIET).is_err());
+    assert!(utc_rx.recv_timeout(QUIET).is_err());
+    // The call made: off the list.
+    a.complete_ring_back(case.clone(), ring).unwrap();
+    assert_eq!(local_rx.recv_timeout(WAIT).unwrap(), Vec::<WorkItem>::new());
+    assert_eq!(utc_rx.recv_timeout(WAIT).unwrap(), Vec::<WorkItem>::new());
+    assert!(local_rx.recv_timeout(QUIET).is_err());
+
+    // Midnight at UTC+1, with no edit: the follow-up falls due and the timer delivers it.
+    let before = local.calls.load(Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    let list = local_rx.recv_timeout(WAIT).expect("delivered at midnight");
+    assert_eq!(local.calls.load(Ordering::SeqCst), before + 1);
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].kind, list[0].due.as_deref(), list[0].overdue),
+        (WorkKind::FollowUp, Some("2026-12-05"), false)
+    );
+    assert_eq!(list[0].case_id, case);
+    assert_eq!(a.worklist(Some("2026-12-05".into()), None).unwrap(), list);
+    assert_eq!(a.today(60).unwrap(), "2026-12-05");
+    // At UTC it is 23:00:01, the same day: its list has not changed and it is not called.
+    assert!(utc_rx.recv_timeout(QUIET).is_err());
+
+    // Cancelled, or dropped: silent from then on.
+    local_handle.cancel();
+    drop(utc_handle);
+    let calls = (
+        local.calls.load(Ordering::SeqCst),
+        utc.calls.load(Ordering::SeqCst),
+    );
+    a.add_ring_back(
+        case.clone(),
+        "2026-12-04".into(),
+        "Rang back, no answer".into(),
+    )
+    .unwrap();
+    clock.advance(Duration::from_secs(86_400));
+    assert!(local_rx.recv_timeout(QUIET).is_err());
+    assert!(utc_rx.recv_timeout(QUIET).is_err());
+    assert_eq!(
+        calls,
+        (
+            local.calls.load(Ordering::SeqCst),
+            utc.calls.load(Ordering::SeqCst)
+        )
+    );
+
+    // A device let go while an observer is registered stops it too; the handle outlives it.
+    let (late, late_rx) = Lists::new();
+    let kept = a.observe_worklist(60, late.clone(), None).unwrap();
+    assert_eq!(
+        late_rx.recv_timeout(WAIT).unwrap().len(),
+        2,
+        "the follow-up and the ring-back"
+    );
+    drop(a);
+    kept.cancel();
+    drop(kept);
+    assert!(late_rx.recv_timeout(QUIET).is_err());
 }

@@ -1081,9 +1081,10 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func setCurrentTeam(teamId: String) throws 
     
     /**
-     * A supervisor's comment on the case.
+     * A supervisor's comment on the case; returns its id. It reaches the link worker
+     * holding the case in `new_supervision_comments` until they acknowledge it.
      */
-    func addSupervisionComment(caseId: String, text: String) throws 
+    func addSupervisionComment(caseId: String, text: String) throws  -> String
     
     /**
      * Replaces a session's note (also how a conflict between two amendments is resolved:
@@ -1242,6 +1243,102 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
      * last push or pull, offline, error).
      */
     func observeSyncStatus(observer: SyncStatusObserver) throws  -> ObserverHandle
+    
+    /**
+     * Calls `observer` with this device's worklist (current team) for today, where today
+     * is reckoned by the device's clock at `utc_offset_minutes` (the host's offset from
+     * UTC: 0 for GMT, 60 for British Summer Time; -840 to 840). Called once at once with
+     * the list as it stands, then whenever the list differs from the last one delivered:
+     * after edits here, after changes from the team arrive, and at local midnight when
+     * items fall due or become overdue (a timer to the next midnight, re-armed; nothing
+     * polls). `limits`: the defaults when null.
+     *
+     * When the offset changes (the clocks go forward or back, the phone crosses a time
+     * zone) register again with the new one. A phone asleep at midnight may deliver the
+     * new day's list only when it wakes and something changes: on resume, read
+     * `worklist` once.
+     */
+    func observeWorklist(utcOffsetMinutes: Int32, observer: WorklistObserver, limits: LoadLimits?) throws  -> ObserverHandle
+    
+    /**
+     * Acknowledges a supervision comment (`comment_id` from `new_supervision_comments` or
+     * `CaseView.supervision`) on a case this device holds. Again: nothing changes.
+     */
+    func acknowledgeComment(caseId: String, commentId: String) throws 
+    
+    /**
+     * Adds a ring-back: a call owed to the patient, due on `due` (YYYY-MM-DD), about
+     * `note`. Returns its id.
+     */
+    func addRingBack(caseId: String, due: String, note: String) throws  -> String
+    
+    /**
+     * Gives a case to a link worker (`worker_device_id`: a staff member of the case's
+     * team, from `team_members`; outside a team only this device). `name` defaults to the
+     * name last given to them (refused with `InvalidInput` when none is known yet: give
+     * one). Keeps the handover (from, to, by, when, why) in the case. Also how a contested
+     * assignment is settled. Refused on a closed case and when they already hold it.
+     */
+    func assignCase(caseId: String, workerDeviceId: String, name: String?, reason: String?) throws 
+    
+    /**
+     * Caseload and holding load per link worker in the current team, held against
+     * `limits` (the defaults when null). Supervisors and admins see every link worker; a
+     * link worker sees their own row.
+     */
+    func caseloadLoad(limits: LoadLimits?) throws  -> [WorkerLoad]
+    
+    /**
+     * Records that a ring-back call was made (refused if it already was).
+     */
+    func completeRingBack(caseId: String, ringBackId: String) throws 
+    
+    /**
+     * Marks the case reviewed by this device (a supervisor or admin), up to what it holds
+     * now; returns the counters recorded. The case leaves this device's review queue until
+     * it changes again.
+     */
+    func markReviewed(caseId: String) throws  -> CaseCounters
+    
+    /**
+     * The name last given to a device in a handover (this device: its own person).
+     */
+    func memberName(deviceId: String) throws  -> String?
+    
+    /**
+     * Supervision comments on cases this device holds (current team) that it has not
+     * acknowledged, oldest first.
+     */
+    func newSupervisionComments() throws  -> [NewCommentView]
+    
+    /**
+     * This device's review queue in the current team, at most `limit` cases: every case
+     * changed since this device marked it reviewed (or never marked), or whose status or
+     * holder is contested, or with an open safeguarding concern. Open safeguarding first
+     * (reviewed or not), then a contested status, then the most recently changed.
+     */
+    func reviewQueue(limit: UInt32) throws  -> [ReviewQueueEntry]
+    
+    /**
+     * The staff of `team` (or the current team): admins, supervisors and link workers not
+     * revoked, with the names given to them in handovers; whom `assign_case` can take.
+     */
+    func teamMembers(team: String?) throws  -> [MemberView]
+    
+    /**
+     * Today (YYYY-MM-DD) by the device's clock at the host's UTC offset in minutes (e.g.
+     * 60 for British Summer Time), as the worklist observer reckons it.
+     */
+    func today(utcOffsetMinutes: Int32) throws  -> String
+    
+    /**
+     * This device's worklist in the current team for `today` (YYYY-MM-DD; null: today in
+     * UTC by the device's clock — pass the local date, or use `observe_worklist`, which
+     * takes the UTC offset): follow-ups due, first contacts owed, ring-backs due, baseline
+     * and closing measures; oldest due first. `limits`: the defaults when null (only
+     * `first_contact_working_days` matters here).
+     */
+    func worklist(today: String?, limits: LoadLimits?) throws  -> [WorkItem]
     
     /**
      * The action plan.
@@ -1517,16 +1614,18 @@ open func setCurrentTeam(teamId: String)throws   {try rustCallWithError(FfiConve
 }
     
     /**
-     * A supervisor's comment on the case.
+     * A supervisor's comment on the case; returns its id. It reaches the link worker
+     * holding the case in `new_supervision_comments` until they acknowledge it.
      */
-open func addSupervisionComment(caseId: String, text: String)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+open func addSupervisionComment(caseId: String, text: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
         uniffiCallStatus in
     uniffi_holdfast_ffi_fn_method_holdfastdevice_add_supervision_comment(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(caseId),
         FfiConverterString.lower(text),uniffiCallStatus
     )
-}
+})
 }
     
     /**
@@ -1917,6 +2016,212 @@ open func observeSyncStatus(observer: SyncStatusObserver)throws  -> ObserverHand
     uniffi_holdfast_ffi_fn_method_holdfastdevice_observe_sync_status(
             self.uniffiCloneHandle(),
         FfiConverterTypeSyncStatusObserver_lower(observer),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Calls `observer` with this device's worklist (current team) for today, where today
+     * is reckoned by the device's clock at `utc_offset_minutes` (the host's offset from
+     * UTC: 0 for GMT, 60 for British Summer Time; -840 to 840). Called once at once with
+     * the list as it stands, then whenever the list differs from the last one delivered:
+     * after edits here, after changes from the team arrive, and at local midnight when
+     * items fall due or become overdue (a timer to the next midnight, re-armed; nothing
+     * polls). `limits`: the defaults when null.
+     *
+     * When the offset changes (the clocks go forward or back, the phone crosses a time
+     * zone) register again with the new one. A phone asleep at midnight may deliver the
+     * new day's list only when it wakes and something changes: on resume, read
+     * `worklist` once.
+     */
+open func observeWorklist(utcOffsetMinutes: Int32, observer: WorklistObserver, limits: LoadLimits? = nil)throws  -> ObserverHandle  {
+    return try  FfiConverterTypeObserverHandle_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_observe_worklist(
+            self.uniffiCloneHandle(),
+        FfiConverterInt32.lower(utcOffsetMinutes),
+        FfiConverterTypeWorklistObserver_lower(observer),
+        FfiConverterOptionTypeLoadLimits.lower(limits),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Acknowledges a supervision comment (`comment_id` from `new_supervision_comments` or
+     * `CaseView.supervision`) on a case this device holds. Again: nothing changes.
+     */
+open func acknowledgeComment(caseId: String, commentId: String)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_acknowledge_comment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterString.lower(commentId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Adds a ring-back: a call owed to the patient, due on `due` (YYYY-MM-DD), about
+     * `note`. Returns its id.
+     */
+open func addRingBack(caseId: String, due: String, note: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_add_ring_back(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterString.lower(due),
+        FfiConverterString.lower(note),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Gives a case to a link worker (`worker_device_id`: a staff member of the case's
+     * team, from `team_members`; outside a team only this device). `name` defaults to the
+     * name last given to them (refused with `InvalidInput` when none is known yet: give
+     * one). Keeps the handover (from, to, by, when, why) in the case. Also how a contested
+     * assignment is settled. Refused on a closed case and when they already hold it.
+     */
+open func assignCase(caseId: String, workerDeviceId: String, name: String?, reason: String?)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_assign_case(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterString.lower(workerDeviceId),
+        FfiConverterOptionString.lower(name),
+        FfiConverterOptionString.lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Caseload and holding load per link worker in the current team, held against
+     * `limits` (the defaults when null). Supervisors and admins see every link worker; a
+     * link worker sees their own row.
+     */
+open func caseloadLoad(limits: LoadLimits? = nil)throws  -> [WorkerLoad]  {
+    return try  FfiConverterSequenceTypeWorkerLoad.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_load(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeLoadLimits.lower(limits),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Records that a ring-back call was made (refused if it already was).
+     */
+open func completeRingBack(caseId: String, ringBackId: String)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_complete_ring_back(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterString.lower(ringBackId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Marks the case reviewed by this device (a supervisor or admin), up to what it holds
+     * now; returns the counters recorded. The case leaves this device's review queue until
+     * it changes again.
+     */
+open func markReviewed(caseId: String)throws  -> CaseCounters  {
+    return try  FfiConverterTypeCaseCounters_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_mark_reviewed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The name last given to a device in a handover (this device: its own person).
+     */
+open func memberName(deviceId: String)throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_member_name(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(deviceId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Supervision comments on cases this device holds (current team) that it has not
+     * acknowledged, oldest first.
+     */
+open func newSupervisionComments()throws  -> [NewCommentView]  {
+    return try  FfiConverterSequenceTypeNewCommentView.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_new_supervision_comments(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * This device's review queue in the current team, at most `limit` cases: every case
+     * changed since this device marked it reviewed (or never marked), or whose status or
+     * holder is contested, or with an open safeguarding concern. Open safeguarding first
+     * (reviewed or not), then a contested status, then the most recently changed.
+     */
+open func reviewQueue(limit: UInt32)throws  -> [ReviewQueueEntry]  {
+    return try  FfiConverterSequenceTypeReviewQueueEntry.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_review_queue(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(limit),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The staff of `team` (or the current team): admins, supervisors and link workers not
+     * revoked, with the names given to them in handovers; whom `assign_case` can take.
+     */
+open func teamMembers(team: String?)throws  -> [MemberView]  {
+    return try  FfiConverterSequenceTypeMemberView.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_team_members(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(team),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Today (YYYY-MM-DD) by the device's clock at the host's UTC offset in minutes (e.g.
+     * 60 for British Summer Time), as the worklist observer reckons it.
+     */
+open func today(utcOffsetMinutes: Int32)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_today(
+            self.uniffiCloneHandle(),
+        FfiConverterInt32.lower(utcOffsetMinutes),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * This device's worklist in the current team for `today` (YYYY-MM-DD; null: today in
+     * UTC by the device's clock — pass the local date, or use `observe_worklist`, which
+     * takes the UTC offset): follow-ups due, first contacts owed, ring-backs due, baseline
+     * and closing measures; oldest due first. `limits`: the defaults when null (only
+     * `first_contact_working_days` matters here).
+     */
+open func worklist(today: String? = nil, limits: LoadLimits? = nil)throws  -> [WorkItem]  {
+    return try  FfiConverterSequenceTypeWorkItem.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_worklist(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(today),
+        FfiConverterOptionTypeLoadLimits.lower(limits),uniffiCallStatus
     )
 })
 }
@@ -3192,6 +3497,218 @@ public func FfiConverterTypeSyncStatusObserver_lower(_ value: SyncStatusObserver
 
 
 
+
+
+/**
+ * Told the link worker's worklist whenever it changes.
+ */
+public protocol WorklistObserver: AnyObject, Sendable {
+    
+    /**
+     * The worklist as it now stands, for today at the UTC offset given when registering
+     * (the same list `worklist` returns for that day).
+     */
+    func worklistChanged(items: [WorkItem]) 
+    
+}
+/**
+ * Told the link worker's worklist whenever it changes.
+ */
+open class WorklistObserverImpl: WorklistObserver, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_holdfast_ffi_fn_clone_worklistobserver(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_holdfast_ffi_fn_free_worklistobserver(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The worklist as it now stands, for today at the UTC offset given when registering
+     * (the same list `worklist` returns for that day).
+     */
+open func worklistChanged(items: [WorkItem])  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_worklistobserver_worklist_changed(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceTypeWorkItem.lower(items),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceWorklistObserver {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceWorklistObserver = UniffiVTableCallbackInterfaceWorklistObserver(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeWorklistObserver.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface WorklistObserver: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeWorklistObserver.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface WorklistObserver: handle missing in uniffiClone")
+            }
+        },
+        worklistChanged: { (
+            uniffiHandle: UInt64,
+            items: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeWorklistObserver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.worklistChanged(
+                     items: try FfiConverterSequenceTypeWorkItem.lift(items)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceWorklistObserver> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceWorklistObserver>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitWorklistObserver() {
+    uniffi_holdfast_ffi_fn_init_callback_vtable_worklistobserver(UniffiCallbackInterfaceWorklistObserver.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWorklistObserver: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<WorklistObserver>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = WorklistObserver
+
+    public static func lift(_ handle: UInt64) throws -> WorklistObserver {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return WorklistObserverImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: WorklistObserver) -> UInt64 {
+         if let rustImpl = value as? WorklistObserverImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WorklistObserver {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: WorklistObserver, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorklistObserver_lift(_ handle: UInt64) throws -> WorklistObserver {
+    return try FfiConverterTypeWorklistObserver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorklistObserver_lower(_ value: WorklistObserver) -> UInt64 {
+    return FfiConverterTypeWorklistObserver.lower(value)
+}
+
+
+
+
 /**
  * One search result (read the whole asset with `asset`).
  */
@@ -3731,6 +4248,116 @@ public func FfiConverterTypeAssetView_lower(_ value: AssetView) -> RustBuffer {
 
 
 /**
+ * Numbers that only grow as a case changes: a review mark keeps them as the supervisor saw
+ * them; the difference is what changed since.
+ */
+public struct CaseCounters: Equatable, Hashable {
+    /**
+     * Sessions recorded.
+     */
+    public var sessions: UInt32
+    /**
+     * Status moves.
+     */
+    public var statusMoves: UInt32
+    /**
+     * Measures recorded, completed or not.
+     */
+    public var measures: UInt32
+    /**
+     * Safeguarding concerns raised, plus every change of a concern's status.
+     */
+    public var safeguarding: UInt32
+    /**
+     * Supervision comments.
+     */
+    public var comments: UInt32
+    /**
+     * Handovers (assignments).
+     */
+    public var handovers: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Sessions recorded.
+         */sessions: UInt32, 
+        /**
+         * Status moves.
+         */statusMoves: UInt32, 
+        /**
+         * Measures recorded, completed or not.
+         */measures: UInt32, 
+        /**
+         * Safeguarding concerns raised, plus every change of a concern's status.
+         */safeguarding: UInt32, 
+        /**
+         * Supervision comments.
+         */comments: UInt32, 
+        /**
+         * Handovers (assignments).
+         */handovers: UInt32) {
+        self.sessions = sessions
+        self.statusMoves = statusMoves
+        self.measures = measures
+        self.safeguarding = safeguarding
+        self.comments = comments
+        self.handovers = handovers
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CaseCounters: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaseCounters: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseCounters {
+        return
+            try CaseCounters(
+                sessions: FfiConverterUInt32.read(from: &buf), 
+                statusMoves: FfiConverterUInt32.read(from: &buf), 
+                measures: FfiConverterUInt32.read(from: &buf), 
+                safeguarding: FfiConverterUInt32.read(from: &buf), 
+                comments: FfiConverterUInt32.read(from: &buf), 
+                handovers: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CaseCounters, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.sessions, into: &buf)
+        FfiConverterUInt32.write(value.statusMoves, into: &buf)
+        FfiConverterUInt32.write(value.measures, into: &buf)
+        FfiConverterUInt32.write(value.safeguarding, into: &buf)
+        FfiConverterUInt32.write(value.comments, into: &buf)
+        FfiConverterUInt32.write(value.handovers, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseCounters_lift(_ buf: RustBuffer) throws -> CaseCounters {
+    return try FfiConverterTypeCaseCounters.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseCounters_lower(_ value: CaseCounters) -> RustBuffer {
+    return FfiConverterTypeCaseCounters.lower(value)
+}
+
+
+/**
  * A case file as the case screen shows it.
  */
 public struct CaseView: Equatable, Hashable {
@@ -3802,6 +4429,27 @@ public struct CaseView: Equatable, Hashable {
      * The follow-up date of the latest session (YYYY-MM-DD).
      */
     public var nextFollowUp: String?
+    /**
+     * Who holds the case (contested when assigned to different people on two devices at
+     * once); none only for a case from before assignments existed.
+     */
+    public var holder: HolderView?
+    /**
+     * Every change of who holds it, in the order made.
+     */
+    public var handovers: [HandoverView]
+    /**
+     * Each supervisor's latest review mark.
+     */
+    public var reviews: [ReviewMarkView]
+    /**
+     * Supervision comments the link worker holding the case has acknowledged.
+     */
+    public var commentAcks: [CommentAckView]
+    /**
+     * Calls owed to the patient (and made), by due day.
+     */
+    public var ringBacks: [RingBackView]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3856,7 +4504,23 @@ public struct CaseView: Equatable, Hashable {
          */lastContactMs: Int64?, 
         /**
          * The follow-up date of the latest session (YYYY-MM-DD).
-         */nextFollowUp: String?) {
+         */nextFollowUp: String?, 
+        /**
+         * Who holds the case (contested when assigned to different people on two devices at
+         * once); none only for a case from before assignments existed.
+         */holder: HolderView?, 
+        /**
+         * Every change of who holds it, in the order made.
+         */handovers: [HandoverView], 
+        /**
+         * Each supervisor's latest review mark.
+         */reviews: [ReviewMarkView], 
+        /**
+         * Supervision comments the link worker holding the case has acknowledged.
+         */commentAcks: [CommentAckView], 
+        /**
+         * Calls owed to the patient (and made), by due day.
+         */ringBacks: [RingBackView]) {
         self.caseId = caseId
         self.patientName = patientName
         self.statusVersions = statusVersions
@@ -3874,6 +4538,11 @@ public struct CaseView: Equatable, Hashable {
         self.safeguarding = safeguarding
         self.lastContactMs = lastContactMs
         self.nextFollowUp = nextFollowUp
+        self.holder = holder
+        self.handovers = handovers
+        self.reviews = reviews
+        self.commentAcks = commentAcks
+        self.ringBacks = ringBacks
     }
 
     
@@ -3908,7 +4577,12 @@ public struct FfiConverterTypeCaseView: FfiConverterRustBuffer {
                 measureChanges: FfiConverterSequenceTypeMeasureChangeView.read(from: &buf), 
                 safeguarding: FfiConverterSequenceTypeConcernView.read(from: &buf), 
                 lastContactMs: FfiConverterOptionInt64.read(from: &buf), 
-                nextFollowUp: FfiConverterOptionString.read(from: &buf)
+                nextFollowUp: FfiConverterOptionString.read(from: &buf), 
+                holder: FfiConverterOptionTypeHolderView.read(from: &buf), 
+                handovers: FfiConverterSequenceTypeHandoverView.read(from: &buf), 
+                reviews: FfiConverterSequenceTypeReviewMarkView.read(from: &buf), 
+                commentAcks: FfiConverterSequenceTypeCommentAckView.read(from: &buf), 
+                ringBacks: FfiConverterSequenceTypeRingBackView.read(from: &buf)
         )
     }
 
@@ -3930,6 +4604,11 @@ public struct FfiConverterTypeCaseView: FfiConverterRustBuffer {
         FfiConverterSequenceTypeConcernView.write(value.safeguarding, into: &buf)
         FfiConverterOptionInt64.write(value.lastContactMs, into: &buf)
         FfiConverterOptionString.write(value.nextFollowUp, into: &buf)
+        FfiConverterOptionTypeHolderView.write(value.holder, into: &buf)
+        FfiConverterSequenceTypeHandoverView.write(value.handovers, into: &buf)
+        FfiConverterSequenceTypeReviewMarkView.write(value.reviews, into: &buf)
+        FfiConverterSequenceTypeCommentAckView.write(value.commentAcks, into: &buf)
+        FfiConverterSequenceTypeRingBackView.write(value.ringBacks, into: &buf)
     }
 }
 
@@ -4208,9 +4887,102 @@ public func FfiConverterTypeCaseloadRow_lower(_ value: CaseloadRow) -> RustBuffe
 
 
 /**
+ * A link worker's acknowledgement of a supervision comment.
+ */
+public struct CommentAckView: Equatable, Hashable {
+    /**
+     * The comment (`CommentView::comment_id`).
+     */
+    public var commentId: String
+    /**
+     * Who acknowledged it.
+     */
+    public var by: String
+    /**
+     * From which device.
+     */
+    public var deviceId: String
+    /**
+     * When (ms since the Unix epoch).
+     */
+    public var atMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The comment (`CommentView::comment_id`).
+         */commentId: String, 
+        /**
+         * Who acknowledged it.
+         */by: String, 
+        /**
+         * From which device.
+         */deviceId: String, 
+        /**
+         * When (ms since the Unix epoch).
+         */atMs: Int64) {
+        self.commentId = commentId
+        self.by = by
+        self.deviceId = deviceId
+        self.atMs = atMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CommentAckView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCommentAckView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CommentAckView {
+        return
+            try CommentAckView(
+                commentId: FfiConverterString.read(from: &buf), 
+                by: FfiConverterString.read(from: &buf), 
+                deviceId: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CommentAckView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.commentId, into: &buf)
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCommentAckView_lift(_ buf: RustBuffer) throws -> CommentAckView {
+    return try FfiConverterTypeCommentAckView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCommentAckView_lower(_ value: CommentAckView) -> RustBuffer {
+    return FfiConverterTypeCommentAckView.lower(value)
+}
+
+
+/**
  * A comment (supervision, or a patient's on their plan).
  */
 public struct CommentView: Equatable, Hashable {
+    /**
+     * Its id (16 hex digits; a supervision comment's, for `acknowledge_comment`).
+     */
+    public var commentId: String
     /**
      * When (ms since the Unix epoch).
      */
@@ -4228,6 +5000,9 @@ public struct CommentView: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
+         * Its id (16 hex digits; a supervision comment's, for `acknowledge_comment`).
+         */commentId: String, 
+        /**
          * When (ms since the Unix epoch).
          */atMs: Int64, 
         /**
@@ -4236,6 +5011,7 @@ public struct CommentView: Equatable, Hashable {
         /**
          * What.
          */text: String) {
+        self.commentId = commentId
         self.atMs = atMs
         self.by = by
         self.text = text
@@ -4257,6 +5033,7 @@ public struct FfiConverterTypeCommentView: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CommentView {
         return
             try CommentView(
+                commentId: FfiConverterString.read(from: &buf), 
                 atMs: FfiConverterInt64.read(from: &buf), 
                 by: FfiConverterString.read(from: &buf), 
                 text: FfiConverterString.read(from: &buf)
@@ -4264,6 +5041,7 @@ public struct FfiConverterTypeCommentView: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: CommentView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.commentId, into: &buf)
         FfiConverterInt64.write(value.atMs, into: &buf)
         FfiConverterString.write(value.by, into: &buf)
         FfiConverterString.write(value.text, into: &buf)
@@ -4940,6 +5718,135 @@ public func FfiConverterTypeGoalView_lower(_ value: GoalView) -> RustBuffer {
 
 
 /**
+ * One change of who holds the case.
+ */
+public struct HandoverView: Equatable, Hashable {
+    /**
+     * Who held it before (none for the first assignment).
+     */
+    public var fromDeviceId: String?
+    /**
+     * Their name, as last given in a handover.
+     */
+    public var fromName: String?
+    /**
+     * Who holds it from then.
+     */
+    public var toDeviceId: String
+    /**
+     * Their name, as the person assigning gave it.
+     */
+    public var toName: String
+    /**
+     * The person who made the change.
+     */
+    public var by: String
+    /**
+     * From which device.
+     */
+    public var byDeviceId: String
+    /**
+     * When (ms since the Unix epoch).
+     */
+    public var atMs: Int64
+    /**
+     * Why ("caseload rebalanced").
+     */
+    public var reason: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Who held it before (none for the first assignment).
+         */fromDeviceId: String?, 
+        /**
+         * Their name, as last given in a handover.
+         */fromName: String?, 
+        /**
+         * Who holds it from then.
+         */toDeviceId: String, 
+        /**
+         * Their name, as the person assigning gave it.
+         */toName: String, 
+        /**
+         * The person who made the change.
+         */by: String, 
+        /**
+         * From which device.
+         */byDeviceId: String, 
+        /**
+         * When (ms since the Unix epoch).
+         */atMs: Int64, 
+        /**
+         * Why ("caseload rebalanced").
+         */reason: String?) {
+        self.fromDeviceId = fromDeviceId
+        self.fromName = fromName
+        self.toDeviceId = toDeviceId
+        self.toName = toName
+        self.by = by
+        self.byDeviceId = byDeviceId
+        self.atMs = atMs
+        self.reason = reason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HandoverView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHandoverView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HandoverView {
+        return
+            try HandoverView(
+                fromDeviceId: FfiConverterOptionString.read(from: &buf), 
+                fromName: FfiConverterOptionString.read(from: &buf), 
+                toDeviceId: FfiConverterString.read(from: &buf), 
+                toName: FfiConverterString.read(from: &buf), 
+                by: FfiConverterString.read(from: &buf), 
+                byDeviceId: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                reason: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HandoverView, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.fromDeviceId, into: &buf)
+        FfiConverterOptionString.write(value.fromName, into: &buf)
+        FfiConverterString.write(value.toDeviceId, into: &buf)
+        FfiConverterString.write(value.toName, into: &buf)
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterString.write(value.byDeviceId, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterOptionString.write(value.reason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHandoverView_lift(_ buf: RustBuffer) throws -> HandoverView {
+    return try FfiConverterTypeHandoverView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHandoverView_lower(_ value: HandoverView) -> RustBuffer {
+    return FfiConverterTypeHandoverView.lower(value)
+}
+
+
+/**
  * One change to a document.
  */
 public struct HistoryEntry: Equatable, Hashable {
@@ -5039,6 +5946,202 @@ public func FfiConverterTypeHistoryEntry_lower(_ value: HistoryEntry) -> RustBuf
 
 
 /**
+ * One device's claim to who holds the case (several when assigned on two devices at once).
+ */
+public struct HolderClaim: Equatable, Hashable {
+    /**
+     * The link worker this claim gives the case to.
+     */
+    public var deviceId: String
+    /**
+     * Their name, as last given in a handover.
+     */
+    public var name: String?
+    /**
+     * The device that made the assignment (filled while contested; who made an agreed
+     * assignment is in the latest of `CaseView.handovers`).
+     */
+    public var assignedByDeviceId: String?
+    /**
+     * The person who made it (filled while contested).
+     */
+    public var assignedBy: String?
+    /**
+     * When (ms since the Unix epoch, by the assigning device's clock; filled while
+     * contested).
+     */
+    public var atMs: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The link worker this claim gives the case to.
+         */deviceId: String, 
+        /**
+         * Their name, as last given in a handover.
+         */name: String?, 
+        /**
+         * The device that made the assignment (filled while contested; who made an agreed
+         * assignment is in the latest of `CaseView.handovers`).
+         */assignedByDeviceId: String?, 
+        /**
+         * The person who made it (filled while contested).
+         */assignedBy: String?, 
+        /**
+         * When (ms since the Unix epoch, by the assigning device's clock; filled while
+         * contested).
+         */atMs: Int64?) {
+        self.deviceId = deviceId
+        self.name = name
+        self.assignedByDeviceId = assignedByDeviceId
+        self.assignedBy = assignedBy
+        self.atMs = atMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HolderClaim: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHolderClaim: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HolderClaim {
+        return
+            try HolderClaim(
+                deviceId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                assignedByDeviceId: FfiConverterOptionString.read(from: &buf), 
+                assignedBy: FfiConverterOptionString.read(from: &buf), 
+                atMs: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HolderClaim, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.assignedByDeviceId, into: &buf)
+        FfiConverterOptionString.write(value.assignedBy, into: &buf)
+        FfiConverterOptionInt64.write(value.atMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderClaim_lift(_ buf: RustBuffer) throws -> HolderClaim {
+    return try FfiConverterTypeHolderClaim.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderClaim_lower(_ value: HolderClaim) -> RustBuffer {
+    return FfiConverterTypeHolderClaim.lower(value)
+}
+
+
+/**
+ * Who holds the case.
+ */
+public struct HolderView: Equatable, Hashable {
+    /**
+     * The link worker holding it (the provisional one while contested).
+     */
+    public var deviceId: String
+    /**
+     * Their name, as last given in a handover.
+     */
+    public var name: String?
+    /**
+     * Assigned to different people on two devices at once: `assign_case` to one of
+     * `claims` (or anyone) settles it.
+     */
+    public var contested: Bool
+    /**
+     * Every concurrent assignment, with who made it and when (one when agreed, without
+     * them).
+     */
+    public var claims: [HolderClaim]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The link worker holding it (the provisional one while contested).
+         */deviceId: String, 
+        /**
+         * Their name, as last given in a handover.
+         */name: String?, 
+        /**
+         * Assigned to different people on two devices at once: `assign_case` to one of
+         * `claims` (or anyone) settles it.
+         */contested: Bool, 
+        /**
+         * Every concurrent assignment, with who made it and when (one when agreed, without
+         * them).
+         */claims: [HolderClaim]) {
+        self.deviceId = deviceId
+        self.name = name
+        self.contested = contested
+        self.claims = claims
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HolderView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHolderView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HolderView {
+        return
+            try HolderView(
+                deviceId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                contested: FfiConverterBool.read(from: &buf), 
+                claims: FfiConverterSequenceTypeHolderClaim.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HolderView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterBool.write(value.contested, into: &buf)
+        FfiConverterSequenceTypeHolderClaim.write(value.claims, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderView_lift(_ buf: RustBuffer) throws -> HolderView {
+    return try FfiConverterTypeHolderView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolderView_lower(_ value: HolderView) -> RustBuffer {
+    return FfiConverterTypeHolderView.lower(value)
+}
+
+
+/**
  * What an Open Referral import did.
  */
 public struct ImportOutcome: Equatable, Hashable {
@@ -5106,6 +6209,108 @@ public func FfiConverterTypeImportOutcome_lift(_ buf: RustBuffer) throws -> Impo
 #endif
 public func FfiConverterTypeImportOutcome_lower(_ value: ImportOutcome) -> RustBuffer {
     return FfiConverterTypeImportOutcome.lower(value)
+}
+
+
+/**
+ * The thresholds a caseload is held against. The defaults follow common guidance (about
+ * 200–250 people a year for a full-time link worker; holding past 60 days, more than 12
+ * sessions or a case open more than three months deserves a supervisor's look); a team
+ * that agrees other figures passes them.
+ */
+public struct LoadLimits: Equatable, Hashable {
+    /**
+     * People accepted in the last 12 months.
+     */
+    public var acceptedPerYear: UInt32
+    /**
+     * Days in holding.
+     */
+    public var heldDays: UInt32
+    /**
+     * Sessions on one open case.
+     */
+    public var sessions: UInt32
+    /**
+     * Days a case has been open (three months: 91).
+     */
+    public var openDays: UInt32
+    /**
+     * Working days (Monday to Friday) a new referral may wait for first contact.
+     */
+    public var firstContactWorkingDays: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * People accepted in the last 12 months.
+         */acceptedPerYear: UInt32 = UInt32(250), 
+        /**
+         * Days in holding.
+         */heldDays: UInt32 = UInt32(60), 
+        /**
+         * Sessions on one open case.
+         */sessions: UInt32 = UInt32(12), 
+        /**
+         * Days a case has been open (three months: 91).
+         */openDays: UInt32 = UInt32(91), 
+        /**
+         * Working days (Monday to Friday) a new referral may wait for first contact.
+         */firstContactWorkingDays: UInt32 = UInt32(5)) {
+        self.acceptedPerYear = acceptedPerYear
+        self.heldDays = heldDays
+        self.sessions = sessions
+        self.openDays = openDays
+        self.firstContactWorkingDays = firstContactWorkingDays
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LoadLimits: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLoadLimits: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LoadLimits {
+        return
+            try LoadLimits(
+                acceptedPerYear: FfiConverterUInt32.read(from: &buf), 
+                heldDays: FfiConverterUInt32.read(from: &buf), 
+                sessions: FfiConverterUInt32.read(from: &buf), 
+                openDays: FfiConverterUInt32.read(from: &buf), 
+                firstContactWorkingDays: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LoadLimits, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.acceptedPerYear, into: &buf)
+        FfiConverterUInt32.write(value.heldDays, into: &buf)
+        FfiConverterUInt32.write(value.sessions, into: &buf)
+        FfiConverterUInt32.write(value.openDays, into: &buf)
+        FfiConverterUInt32.write(value.firstContactWorkingDays, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoadLimits_lift(_ buf: RustBuffer) throws -> LoadLimits {
+    return try FfiConverterTypeLoadLimits.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoadLimits_lower(_ value: LoadLimits) -> RustBuffer {
+    return FfiConverterTypeLoadLimits.lower(value)
 }
 
 
@@ -5607,6 +6812,87 @@ public func FfiConverterTypeMeasureView_lower(_ value: MeasureView) -> RustBuffe
 
 
 /**
+ * A member of the team as oversight names them.
+ */
+public struct MemberView: Equatable, Hashable {
+    /**
+     * Their device (what `assign_case` takes).
+     */
+    public var deviceId: String
+    /**
+     * Their name, as last given in a handover (this device: its own person); none when
+     * nobody has named them yet.
+     */
+    public var name: String?
+    /**
+     * Their role, when known (in lists from the index: not filled).
+     */
+    public var role: Role?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Their device (what `assign_case` takes).
+         */deviceId: String, 
+        /**
+         * Their name, as last given in a handover (this device: its own person); none when
+         * nobody has named them yet.
+         */name: String?, 
+        /**
+         * Their role, when known (in lists from the index: not filled).
+         */role: Role?) {
+        self.deviceId = deviceId
+        self.name = name
+        self.role = role
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MemberView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMemberView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MemberView {
+        return
+            try MemberView(
+                deviceId: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                role: FfiConverterOptionTypeRole.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MemberView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterOptionTypeRole.write(value.role, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemberView_lift(_ buf: RustBuffer) throws -> MemberView {
+    return try FfiConverterTypeMemberView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemberView_lower(_ value: MemberView) -> RustBuffer {
+    return FfiConverterTypeMemberView.lower(value)
+}
+
+
+/**
  * The ids of a new case.
  */
 public struct NewCase: Equatable, Hashable {
@@ -5672,6 +6958,115 @@ public func FfiConverterTypeNewCase_lift(_ buf: RustBuffer) throws -> NewCase {
 #endif
 public func FfiConverterTypeNewCase_lower(_ value: NewCase) -> RustBuffer {
     return FfiConverterTypeNewCase.lower(value)
+}
+
+
+/**
+ * A supervision comment the link worker holding the case has not acknowledged yet.
+ */
+public struct NewCommentView: Equatable, Hashable {
+    /**
+     * The case file.
+     */
+    public var caseId: String
+    /**
+     * The patient's name.
+     */
+    public var patientName: String
+    /**
+     * The comment (for `acknowledge_comment`; 16 hex digits).
+     */
+    public var commentId: String
+    /**
+     * When it was written (ms since the Unix epoch).
+     */
+    public var atMs: Int64
+    /**
+     * Who wrote it.
+     */
+    public var by: String
+    /**
+     * What it says.
+     */
+    public var text: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The case file.
+         */caseId: String, 
+        /**
+         * The patient's name.
+         */patientName: String, 
+        /**
+         * The comment (for `acknowledge_comment`; 16 hex digits).
+         */commentId: String, 
+        /**
+         * When it was written (ms since the Unix epoch).
+         */atMs: Int64, 
+        /**
+         * Who wrote it.
+         */by: String, 
+        /**
+         * What it says.
+         */text: String) {
+        self.caseId = caseId
+        self.patientName = patientName
+        self.commentId = commentId
+        self.atMs = atMs
+        self.by = by
+        self.text = text
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NewCommentView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNewCommentView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NewCommentView {
+        return
+            try NewCommentView(
+                caseId: FfiConverterString.read(from: &buf), 
+                patientName: FfiConverterString.read(from: &buf), 
+                commentId: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                by: FfiConverterString.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NewCommentView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.caseId, into: &buf)
+        FfiConverterString.write(value.patientName, into: &buf)
+        FfiConverterString.write(value.commentId, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewCommentView_lift(_ buf: RustBuffer) throws -> NewCommentView {
+    return try FfiConverterTypeNewCommentView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewCommentView_lower(_ value: NewCommentView) -> RustBuffer {
+    return FfiConverterTypeNewCommentView.lower(value)
 }
 
 
@@ -6515,6 +7910,363 @@ public func FfiConverterTypeReferralView_lift(_ buf: RustBuffer) throws -> Refer
 #endif
 public func FfiConverterTypeReferralView_lower(_ value: ReferralView) -> RustBuffer {
     return FfiConverterTypeReferralView.lower(value)
+}
+
+
+/**
+ * A supervisor's latest review mark on the case.
+ */
+public struct ReviewMarkView: Equatable, Hashable {
+    /**
+     * The supervisor's device.
+     */
+    public var reviewerDeviceId: String
+    /**
+     * Their name.
+     */
+    public var by: String
+    /**
+     * When (ms since the Unix epoch).
+     */
+    public var atMs: Int64
+    /**
+     * The case's counters as they saw them.
+     */
+    public var seen: CaseCounters
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The supervisor's device.
+         */reviewerDeviceId: String, 
+        /**
+         * Their name.
+         */by: String, 
+        /**
+         * When (ms since the Unix epoch).
+         */atMs: Int64, 
+        /**
+         * The case's counters as they saw them.
+         */seen: CaseCounters) {
+        self.reviewerDeviceId = reviewerDeviceId
+        self.by = by
+        self.atMs = atMs
+        self.seen = seen
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReviewMarkView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewMarkView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewMarkView {
+        return
+            try ReviewMarkView(
+                reviewerDeviceId: FfiConverterString.read(from: &buf), 
+                by: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                seen: FfiConverterTypeCaseCounters.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReviewMarkView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.reviewerDeviceId, into: &buf)
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterTypeCaseCounters.write(value.seen, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewMarkView_lift(_ buf: RustBuffer) throws -> ReviewMarkView {
+    return try FfiConverterTypeReviewMarkView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewMarkView_lower(_ value: ReviewMarkView) -> RustBuffer {
+    return FfiConverterTypeReviewMarkView.lower(value)
+}
+
+
+/**
+ * A case in this supervisor's review queue, with what changed since their last mark.
+ */
+public struct ReviewQueueEntry: Equatable, Hashable {
+    /**
+     * The case file.
+     */
+    public var caseId: String
+    /**
+     * The patient's name.
+     */
+    public var patientName: String
+    /**
+     * Its status (the provisional one while contested).
+     */
+    public var status: CaseStatus
+    /**
+     * Since when (ms since the Unix epoch).
+     */
+    public var statusSinceMs: Int64?
+    /**
+     * Who holds it.
+     */
+    public var holder: MemberView?
+    /**
+     * Open safeguarding concerns: such cases head the queue, reviewed or not.
+     */
+    public var openSafeguarding: UInt32
+    /**
+     * Devices disagree on its status.
+     */
+    public var statusContested: Bool
+    /**
+     * Devices disagree on who holds it.
+     */
+    public var holderContested: Bool
+    /**
+     * When this device last marked it reviewed; none: never.
+     */
+    public var reviewedAtMs: Int64?
+    /**
+     * What grew since that mark (everything, when never reviewed).
+     */
+    public var changed: CaseCounters
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The case file.
+         */caseId: String, 
+        /**
+         * The patient's name.
+         */patientName: String, 
+        /**
+         * Its status (the provisional one while contested).
+         */status: CaseStatus, 
+        /**
+         * Since when (ms since the Unix epoch).
+         */statusSinceMs: Int64?, 
+        /**
+         * Who holds it.
+         */holder: MemberView?, 
+        /**
+         * Open safeguarding concerns: such cases head the queue, reviewed or not.
+         */openSafeguarding: UInt32, 
+        /**
+         * Devices disagree on its status.
+         */statusContested: Bool, 
+        /**
+         * Devices disagree on who holds it.
+         */holderContested: Bool, 
+        /**
+         * When this device last marked it reviewed; none: never.
+         */reviewedAtMs: Int64?, 
+        /**
+         * What grew since that mark (everything, when never reviewed).
+         */changed: CaseCounters) {
+        self.caseId = caseId
+        self.patientName = patientName
+        self.status = status
+        self.statusSinceMs = statusSinceMs
+        self.holder = holder
+        self.openSafeguarding = openSafeguarding
+        self.statusContested = statusContested
+        self.holderContested = holderContested
+        self.reviewedAtMs = reviewedAtMs
+        self.changed = changed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReviewQueueEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewQueueEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewQueueEntry {
+        return
+            try ReviewQueueEntry(
+                caseId: FfiConverterString.read(from: &buf), 
+                patientName: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeCaseStatus.read(from: &buf), 
+                statusSinceMs: FfiConverterOptionInt64.read(from: &buf), 
+                holder: FfiConverterOptionTypeMemberView.read(from: &buf), 
+                openSafeguarding: FfiConverterUInt32.read(from: &buf), 
+                statusContested: FfiConverterBool.read(from: &buf), 
+                holderContested: FfiConverterBool.read(from: &buf), 
+                reviewedAtMs: FfiConverterOptionInt64.read(from: &buf), 
+                changed: FfiConverterTypeCaseCounters.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReviewQueueEntry, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.caseId, into: &buf)
+        FfiConverterString.write(value.patientName, into: &buf)
+        FfiConverterTypeCaseStatus.write(value.status, into: &buf)
+        FfiConverterOptionInt64.write(value.statusSinceMs, into: &buf)
+        FfiConverterOptionTypeMemberView.write(value.holder, into: &buf)
+        FfiConverterUInt32.write(value.openSafeguarding, into: &buf)
+        FfiConverterBool.write(value.statusContested, into: &buf)
+        FfiConverterBool.write(value.holderContested, into: &buf)
+        FfiConverterOptionInt64.write(value.reviewedAtMs, into: &buf)
+        FfiConverterTypeCaseCounters.write(value.changed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewQueueEntry_lift(_ buf: RustBuffer) throws -> ReviewQueueEntry {
+    return try FfiConverterTypeReviewQueueEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewQueueEntry_lower(_ value: ReviewQueueEntry) -> RustBuffer {
+    return FfiConverterTypeReviewQueueEntry.lower(value)
+}
+
+
+/**
+ * A call owed to the patient.
+ */
+public struct RingBackView: Equatable, Hashable {
+    /**
+     * Its id (16 hex digits).
+     */
+    public var ringBackId: String
+    /**
+     * The day it is due (YYYY-MM-DD).
+     */
+    public var due: String
+    /**
+     * What it is about.
+     */
+    public var note: String
+    /**
+     * Who added it.
+     */
+    public var by: String
+    /**
+     * From which device.
+     */
+    public var deviceId: String
+    /**
+     * When it was added (ms since the Unix epoch).
+     */
+    public var atMs: Int64
+    /**
+     * When the call was made; none while it is owed.
+     */
+    public var doneAtMs: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id (16 hex digits).
+         */ringBackId: String, 
+        /**
+         * The day it is due (YYYY-MM-DD).
+         */due: String, 
+        /**
+         * What it is about.
+         */note: String, 
+        /**
+         * Who added it.
+         */by: String, 
+        /**
+         * From which device.
+         */deviceId: String, 
+        /**
+         * When it was added (ms since the Unix epoch).
+         */atMs: Int64, 
+        /**
+         * When the call was made; none while it is owed.
+         */doneAtMs: Int64?) {
+        self.ringBackId = ringBackId
+        self.due = due
+        self.note = note
+        self.by = by
+        self.deviceId = deviceId
+        self.atMs = atMs
+        self.doneAtMs = doneAtMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RingBackView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRingBackView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RingBackView {
+        return
+            try RingBackView(
+                ringBackId: FfiConverterString.read(from: &buf), 
+                due: FfiConverterString.read(from: &buf), 
+                note: FfiConverterString.read(from: &buf), 
+                by: FfiConverterString.read(from: &buf), 
+                deviceId: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                doneAtMs: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RingBackView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.ringBackId, into: &buf)
+        FfiConverterString.write(value.due, into: &buf)
+        FfiConverterString.write(value.note, into: &buf)
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterOptionInt64.write(value.doneAtMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRingBackView_lift(_ buf: RustBuffer) throws -> RingBackView {
+    return try FfiConverterTypeRingBackView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRingBackView_lower(_ value: RingBackView) -> RustBuffer {
+    return FfiConverterTypeRingBackView.lower(value)
 }
 
 
@@ -7795,6 +9547,284 @@ public func FfiConverterTypeTeamSummary_lift(_ buf: RustBuffer) throws -> TeamSu
 #endif
 public func FfiConverterTypeTeamSummary_lower(_ value: TeamSummary) -> RustBuffer {
     return FfiConverterTypeTeamSummary.lower(value)
+}
+
+
+/**
+ * One thing due for the link worker.
+ */
+public struct WorkItem: Equatable, Hashable {
+    /**
+     * What is due.
+     */
+    public var kind: WorkKind
+    /**
+     * The case file.
+     */
+    public var caseId: String
+    /**
+     * The patient's name.
+     */
+    public var patientName: String
+    /**
+     * The day it fell or falls due (YYYY-MM-DD), when there is one.
+     */
+    public var due: String?
+    /**
+     * Due before the day the list is for.
+     */
+    public var overdue: Bool
+    /**
+     * For a ring-back: its id (for `complete_ring_back`).
+     */
+    public var ringBackId: String?
+    /**
+     * For a ring-back: its note.
+     */
+    public var note: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What is due.
+         */kind: WorkKind, 
+        /**
+         * The case file.
+         */caseId: String, 
+        /**
+         * The patient's name.
+         */patientName: String, 
+        /**
+         * The day it fell or falls due (YYYY-MM-DD), when there is one.
+         */due: String?, 
+        /**
+         * Due before the day the list is for.
+         */overdue: Bool, 
+        /**
+         * For a ring-back: its id (for `complete_ring_back`).
+         */ringBackId: String?, 
+        /**
+         * For a ring-back: its note.
+         */note: String?) {
+        self.kind = kind
+        self.caseId = caseId
+        self.patientName = patientName
+        self.due = due
+        self.overdue = overdue
+        self.ringBackId = ringBackId
+        self.note = note
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension WorkItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWorkItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WorkItem {
+        return
+            try WorkItem(
+                kind: FfiConverterTypeWorkKind.read(from: &buf), 
+                caseId: FfiConverterString.read(from: &buf), 
+                patientName: FfiConverterString.read(from: &buf), 
+                due: FfiConverterOptionString.read(from: &buf), 
+                overdue: FfiConverterBool.read(from: &buf), 
+                ringBackId: FfiConverterOptionString.read(from: &buf), 
+                note: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: WorkItem, into buf: inout [UInt8]) {
+        FfiConverterTypeWorkKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.caseId, into: &buf)
+        FfiConverterString.write(value.patientName, into: &buf)
+        FfiConverterOptionString.write(value.due, into: &buf)
+        FfiConverterBool.write(value.overdue, into: &buf)
+        FfiConverterOptionString.write(value.ringBackId, into: &buf)
+        FfiConverterOptionString.write(value.note, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorkItem_lift(_ buf: RustBuffer) throws -> WorkItem {
+    return try FfiConverterTypeWorkItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorkItem_lower(_ value: WorkItem) -> RustBuffer {
+    return FfiConverterTypeWorkItem.lower(value)
+}
+
+
+/**
+ * One link worker's caseload and holding load.
+ */
+public struct WorkerLoad: Equatable, Hashable {
+    /**
+     * The link worker; none for the cases nobody holds.
+     */
+    public var worker: MemberView?
+    /**
+     * Referred, not yet accepted.
+     */
+    public var referred: UInt32
+    /**
+     * Active.
+     */
+    public var active: UInt32
+    /**
+     * Holding.
+     */
+    public var holding: UInt32
+    /**
+     * Tapering.
+     */
+    public var tapering: UInt32
+    /**
+     * Accepted in the last 12 months.
+     */
+    public var acceptedLastYear: UInt32
+    /**
+     * `accepted_last_year` is above the limit.
+     */
+    public var overAcceptedLimit: Bool
+    /**
+     * In holding longer than the limit.
+     */
+    public var heldTooLong: UInt32
+    /**
+     * Open cases with more sessions than the limit.
+     */
+    public var manySessions: UInt32
+    /**
+     * Cases open longer than the limit.
+     */
+    public var openTooLong: UInt32
+    /**
+     * Open safeguarding concerns on their cases.
+     */
+    public var openSafeguarding: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The link worker; none for the cases nobody holds.
+         */worker: MemberView?, 
+        /**
+         * Referred, not yet accepted.
+         */referred: UInt32, 
+        /**
+         * Active.
+         */active: UInt32, 
+        /**
+         * Holding.
+         */holding: UInt32, 
+        /**
+         * Tapering.
+         */tapering: UInt32, 
+        /**
+         * Accepted in the last 12 months.
+         */acceptedLastYear: UInt32, 
+        /**
+         * `accepted_last_year` is above the limit.
+         */overAcceptedLimit: Bool, 
+        /**
+         * In holding longer than the limit.
+         */heldTooLong: UInt32, 
+        /**
+         * Open cases with more sessions than the limit.
+         */manySessions: UInt32, 
+        /**
+         * Cases open longer than the limit.
+         */openTooLong: UInt32, 
+        /**
+         * Open safeguarding concerns on their cases.
+         */openSafeguarding: UInt32) {
+        self.worker = worker
+        self.referred = referred
+        self.active = active
+        self.holding = holding
+        self.tapering = tapering
+        self.acceptedLastYear = acceptedLastYear
+        self.overAcceptedLimit = overAcceptedLimit
+        self.heldTooLong = heldTooLong
+        self.manySessions = manySessions
+        self.openTooLong = openTooLong
+        self.openSafeguarding = openSafeguarding
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension WorkerLoad: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWorkerLoad: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WorkerLoad {
+        return
+            try WorkerLoad(
+                worker: FfiConverterOptionTypeMemberView.read(from: &buf), 
+                referred: FfiConverterUInt32.read(from: &buf), 
+                active: FfiConverterUInt32.read(from: &buf), 
+                holding: FfiConverterUInt32.read(from: &buf), 
+                tapering: FfiConverterUInt32.read(from: &buf), 
+                acceptedLastYear: FfiConverterUInt32.read(from: &buf), 
+                overAcceptedLimit: FfiConverterBool.read(from: &buf), 
+                heldTooLong: FfiConverterUInt32.read(from: &buf), 
+                manySessions: FfiConverterUInt32.read(from: &buf), 
+                openTooLong: FfiConverterUInt32.read(from: &buf), 
+                openSafeguarding: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: WorkerLoad, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeMemberView.write(value.worker, into: &buf)
+        FfiConverterUInt32.write(value.referred, into: &buf)
+        FfiConverterUInt32.write(value.active, into: &buf)
+        FfiConverterUInt32.write(value.holding, into: &buf)
+        FfiConverterUInt32.write(value.tapering, into: &buf)
+        FfiConverterUInt32.write(value.acceptedLastYear, into: &buf)
+        FfiConverterBool.write(value.overAcceptedLimit, into: &buf)
+        FfiConverterUInt32.write(value.heldTooLong, into: &buf)
+        FfiConverterUInt32.write(value.manySessions, into: &buf)
+        FfiConverterUInt32.write(value.openTooLong, into: &buf)
+        FfiConverterUInt32.write(value.openSafeguarding, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorkerLoad_lift(_ buf: RustBuffer) throws -> WorkerLoad {
+    return try FfiConverterTypeWorkerLoad.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorkerLoad_lower(_ value: WorkerLoad) -> RustBuffer {
+    return FfiConverterTypeWorkerLoad.lower(value)
 }
 
 
@@ -10358,6 +12388,111 @@ public func FfiConverterTypeStepOwner_lower(_ value: StepOwner) -> RustBuffer {
 }
 
 
+
+/**
+ * What a worklist item asks of the link worker.
+ */
+
+public enum WorkKind: Equatable, Hashable {
+    
+    /**
+     * A session's follow-up date has come.
+     */
+    case followUp
+    /**
+     * A referral received and not yet contacted within the working days allowed.
+     */
+    case firstContact
+    /**
+     * A call owed to the patient (`ring_back_id`, `note`).
+     */
+    case ringBack
+    /**
+     * An open case with no measure yet.
+     */
+    case baselineMeasure
+    /**
+     * A tapering case with no measure since it began tapering.
+     */
+    case closingMeasure
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension WorkKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWorkKind: FfiConverterRustBuffer {
+    typealias SwiftType = WorkKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WorkKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .followUp
+        
+        case 2: return .firstContact
+        
+        case 3: return .ringBack
+        
+        case 4: return .baselineMeasure
+        
+        case 5: return .closingMeasure
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: WorkKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .followUp:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .firstContact:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .ringBack:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .baselineMeasure:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .closingMeasure:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorkKind_lift(_ buf: RustBuffer) throws -> WorkKind {
+    return try FfiConverterTypeWorkKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorkKind_lower(_ value: WorkKind) -> RustBuffer {
+    return FfiConverterTypeWorkKind.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -10473,6 +12608,78 @@ fileprivate struct FfiConverterOptionTypeAssetRef: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeAssetRef.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHolderView: FfiConverterRustBuffer {
+    typealias SwiftType = HolderView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHolderView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHolderView.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLoadLimits: FfiConverterRustBuffer {
+    typealias SwiftType = LoadLimits?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLoadLimits.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLoadLimits.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeMemberView: FfiConverterRustBuffer {
+    typealias SwiftType = MemberView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeMemberView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeMemberView.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -10724,6 +12931,31 @@ fileprivate struct FfiConverterSequenceTypeCaseloadRow: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeCommentAckView: FfiConverterRustBuffer {
+    typealias SwiftType = [CommentAckView]
+
+    public static func write(_ value: [CommentAckView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCommentAckView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CommentAckView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CommentAckView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCommentAckView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeCommentView: FfiConverterRustBuffer {
     typealias SwiftType = [CommentView]
 
@@ -10824,6 +13056,31 @@ fileprivate struct FfiConverterSequenceTypeGoalView: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeHandoverView: FfiConverterRustBuffer {
+    typealias SwiftType = [HandoverView]
+
+    public static func write(_ value: [HandoverView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHandoverView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HandoverView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HandoverView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHandoverView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeHistoryEntry: FfiConverterRustBuffer {
     typealias SwiftType = [HistoryEntry]
 
@@ -10841,6 +13098,31 @@ fileprivate struct FfiConverterSequenceTypeHistoryEntry: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeHistoryEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeHolderClaim: FfiConverterRustBuffer {
+    typealias SwiftType = [HolderClaim]
+
+    public static func write(_ value: [HolderClaim], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHolderClaim.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HolderClaim] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HolderClaim]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHolderClaim.read(from: &buf))
         }
         return seq
     }
@@ -10924,6 +13206,56 @@ fileprivate struct FfiConverterSequenceTypeMeasureView: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeMemberView: FfiConverterRustBuffer {
+    typealias SwiftType = [MemberView]
+
+    public static func write(_ value: [MemberView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMemberView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MemberView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MemberView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMemberView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeNewCommentView: FfiConverterRustBuffer {
+    typealias SwiftType = [NewCommentView]
+
+    public static func write(_ value: [NewCommentView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeNewCommentView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [NewCommentView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [NewCommentView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeNewCommentView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeNoteClaim: FfiConverterRustBuffer {
     typealias SwiftType = [NoteClaim]
 
@@ -10966,6 +13298,81 @@ fileprivate struct FfiConverterSequenceTypeReferralView: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeReferralView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReviewMarkView: FfiConverterRustBuffer {
+    typealias SwiftType = [ReviewMarkView]
+
+    public static func write(_ value: [ReviewMarkView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReviewMarkView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReviewMarkView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReviewMarkView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReviewMarkView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReviewQueueEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [ReviewQueueEntry]
+
+    public static func write(_ value: [ReviewQueueEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReviewQueueEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReviewQueueEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReviewQueueEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReviewQueueEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRingBackView: FfiConverterRustBuffer {
+    typealias SwiftType = [RingBackView]
+
+    public static func write(_ value: [RingBackView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRingBackView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RingBackView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RingBackView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRingBackView.read(from: &buf))
         }
         return seq
     }
@@ -11199,6 +13606,56 @@ fileprivate struct FfiConverterSequenceTypeTeamSummary: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeWorkItem: FfiConverterRustBuffer {
+    typealias SwiftType = [WorkItem]
+
+    public static func write(_ value: [WorkItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeWorkItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [WorkItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [WorkItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeWorkItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeWorkerLoad: FfiConverterRustBuffer {
+    typealias SwiftType = [WorkerLoad]
+
+    public static func write(_ value: [WorkerLoad], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeWorkerLoad.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [WorkerLoad] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [WorkerLoad]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeWorkerLoad.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeCaseStatus: FfiConverterRustBuffer {
     typealias SwiftType = [CaseStatus]
 
@@ -11349,7 +13806,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_current_team() != 42858) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_supervision_comment() != 55129) {
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_supervision_comment() != 13380) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_amend_session_note() != 44804) {
@@ -11434,6 +13891,45 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_sync_status() != 61641) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_worklist() != 4322) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_acknowledge_comment() != 63573) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_ring_back() != 18779) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_assign_case() != 17243) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_load() != 14060) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_complete_ring_back() != 24425) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed() != 36193) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_member_name() != 26467) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_new_supervision_comments() != 46392) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_review_queue() != 11741) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_members() != 5350) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_today() != 23507) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_worklist() != 17445) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_action_plan() != 43478) {
@@ -11544,6 +14040,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_syncstatusobserver_sync_status_changed() != 38887) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_holdfast_ffi_checksum_method_worklistobserver_worklist_changed() != 60860) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_holdfast_ffi_checksum_constructor_holdfastdevice_open() != 54909) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11553,6 +14052,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitHostKeyStore()
     uniffiCallbackInitLogSink()
     uniffiCallbackInitSyncStatusObserver()
+    uniffiCallbackInitWorklistObserver()
     return InitializationResult.ok
 }()
 

@@ -110,6 +110,14 @@ async fn a_supervisors_day_through_the_relay() {
     assert_eq!(own.len(), 1);
     assert_eq!(own[0].worker.as_ref().unwrap().device, sam.id());
 
+    // A link worker does not take a colleague's case; nothing is written.
+    let kim_id = kim.id();
+    let err = kim
+        .s()
+        .assign_case(ann, kim_id, Some("Kim Linkworker"), None)
+        .unwrap_err();
+    assert!(matches!(err, Error::NotAllowed(_)), "{err:?}");
+
     // Two supervisors review Ann on their own devices, offline; after sync both marks stand.
     assert_eq!(sue.s().review_queue(50).unwrap().len(), 2, "never reviewed");
     sue.s().mark_reviewed(ann).unwrap();
@@ -215,4 +223,12 @@ async fn a_supervisors_day_through_the_relay() {
     assert_eq!(holder.agreed(), Some(&kim.id()));
     let kims = kim.s().caseload_load(&limits).unwrap();
     assert_eq!((kims[0].referred, kims[0].open_safeguarding), (2, 1));
+
+    // The link worker holding a case hands it over herself.
+    let sam_id = sam.id();
+    kim.s()
+        .assign_case(bob, sam_id, None, Some("back to Sam after his leave"))
+        .unwrap();
+    let holder = kim.s().case_file(bob).unwrap().oversight.assigned.unwrap();
+    assert_eq!(holder.agreed(), Some(&sam_id));
 }

@@ -414,7 +414,8 @@ fn queue_rows(
                  OR c.status_moves > r.status_moves OR c.measure_count > r.measures
                  OR c.safeguarding_events > r.safeguarding OR c.comment_count > r.comments
                  OR c.handover_count > r.handovers)
-             ORDER BY c.open_safeguarding > 0 DESC, c.status_conflicted DESC,
+             ORDER BY c.open_safeguarding > 0 DESC,
+                 (c.status_conflicted OR c.assigned_conflicted) DESC,
                  c.updated_at DESC, c.case_id
              LIMIT ?3"
         ))?,
@@ -738,6 +739,18 @@ impl Store {
         let team = self.case_team(case)?;
         match team {
             Some(team) => {
+                // Supervisors and admins allocate; a link worker hands over only a case they
+                // hold (one of the holders while it is contested).
+                if !matches!(self.role(team)?, Some(Role::Supervisor | Role::Admin)) {
+                    let me = self.author.device;
+                    let holder = oversight::assigned(&mut self.load(case)?.1)?;
+                    if !holder.is_some_and(|h| h.values().any(|d| *d == me)) {
+                        return Err(Error::NotAllowed(
+                            "only supervisors, admins and the link worker holding a case hand it over"
+                                .into(),
+                        ));
+                    }
+                }
                 let member = self.devices(team)?.into_iter().find(|d| d.device == worker);
                 match member {
                     Some(d) if d.revoked_at.is_none() && d.role != Role::Patient => {}

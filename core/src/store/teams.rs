@@ -293,6 +293,8 @@ impl Store {
             [team.as_bytes().as_slice()],
         )?;
         self.current_team = Some(team);
+        // Lists scoped to the current team (queue, load, worklist) read differently now.
+        let _ = self.events.send(super::StoreEvent::CaseloadChanged);
         Ok(())
     }
 

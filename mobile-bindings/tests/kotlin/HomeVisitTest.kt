@@ -5,7 +5,9 @@
 import java.nio.file.Files
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.ConcurrentLinkedQueue
+import java.util.TimeZone
 import java.util.concurrent.CountDownLatch
+import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.system.exitProcess
@@ -62,6 +64,17 @@ fun syncOk(device: HoldfastDevice, who: String): List<SyncOutcome> {
     check(outcomes.isNotEmpty()) { "$who: sync_now synced no team" }
     for (o in outcomes) check(o.error == null) { "$who: sync of ${o.teamId} failed: ${o.error}" }
     return outcomes
+}
+
+/** Takes delivered worklists until one is [wanted] (a sync may deliver a few on the way). */
+fun awaitList(lists: LinkedBlockingQueue<List<WorkItem>>, what: String, wanted: (List<WorkItem>) -> Boolean): List<WorkItem> {
+    val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10)
+    while (true) {
+        val left = deadline - System.nanoTime()
+        val list = (if (left > 0) lists.poll(left, TimeUnit.NANOSECONDS) else null)
+            ?: throw AssertionError("no worklist $what delivered within 10 s")
+        if (wanted(list)) return list
+    }
 }
 
 fun main(args: Array<String>) {
@@ -260,6 +273,97 @@ fun homeVisit(relay: String) {
     checkEq(4, a.caseload(null).size, "A's caseload after the panic")
     syncOk(a, "A")
 
+    step("a supervisor's day: the case is handed to the link worker and waits in the review queue")
+    val s = open("Grace Okoro (supervisor)")
+    checkEq(Role.SUPERVISOR, s.redeemInvite(a.createInvite(null, Role.SUPERVISOR, 15u)).role, "S's role")
+    val bId = b.deviceId()
+    val staff = s.teamMembers(null)
+    check(staff.any { it.deviceId == bId && it.role == Role.LINK_WORKER }) { "B among the team's staff: $staff" }
+    check(staff.any { it.deviceId == s.deviceId() && it.name == "Grace Okoro (supervisor)" }) { "S named: $staff" }
+    checkEq(a.deviceId(), s.caseFile(case.caseId).holder?.deviceId, "the creator holds the case")
+    // Nobody has named B in a handover yet: the supervisor gives the name.
+    expectThrows<HoldfastException.InvalidInput>("a handover to an unnamed colleague") {
+        s.assignCase(case.caseId, bId, null, null)
+    }
+    s.assignCase(case.caseId, bId, "Priya Natarajan", "Priya does the home visits")
+    val handedOver = s.caseFile(case.caseId)
+    checkEq(bId, handedOver.holder?.deviceId, "the case's holder")
+    checkEq("Priya Natarajan", handedOver.holder?.name, "the holder's name")
+    checkEq(false, handedOver.holder?.contested, "a contested holder")
+    val handover = handedOver.handovers.last()
+    checkEq(a.deviceId(), handover.fromDeviceId, "the handover's from")
+    checkEq("Grace Okoro (supervisor)", handover.by, "the handover's by")
+    checkEq("Priya does the home visits", handover.reason, "the handover's reason")
+    val queued = s.reviewQueue(50u).single { it.caseId == case.caseId }
+    checkEq(bId, queued.holder?.deviceId, "the queue's holder")
+    checkEq(null, queued.reviewedAtMs, "never reviewed")
+    checkEq(1u, queued.changed.sessions, "sessions since the last review")
+    val load = s.caseloadLoad()
+    check(load.any { it.worker?.deviceId == bId && it.referred == 1u }) { "B's load: $load" }
+    checkEq(60u, LoadLimits().heldDays, "the default holding limit")
+
+    step("the supervisor comments and marks the case reviewed: it leaves the queue")
+    val commentId = s.addSupervisionComment(case.caseId, "Has Ada been to the walking group yet?")
+    val seen = s.markReviewed(case.caseId)
+    checkEq(1u, seen.comments, "comments seen by the review")
+    check(s.reviewQueue(50u).none { it.caseId == case.caseId }) { "the reviewed case is still queued" }
+    expectThrows<HoldfastException.NotAllowed>("a link worker marks a case reviewed") { b.markReviewed(case.caseId) }
+    syncOk(s, "S")
+
+    step("the link worker syncs, sees the comment as new and acknowledges it")
+    val offset = TimeZone.getDefault().getOffset(System.currentTimeMillis()) / 60_000
+    val worklists = LinkedBlockingQueue<List<WorkItem>>()
+    val worklistHandle = b.observeWorklist(offset, object : WorklistObserver {
+        override fun worklistChanged(items: List<WorkItem>) {
+            worklists.add(items)
+        }
+    })
+    awaitList(worklists, "at registration") { true }
+    syncOk(b, "B")
+    val news = b.newSupervisionComments()
+    checkEq(listOf(commentId), news.map { it.commentId }, "B's new comments")
+    checkEq("Grace Okoro (supervisor)", news[0].by, "the comment's author")
+    checkEq(PATIENT_NAME, news[0].patientName, "the comment's patient")
+    syncOk(a, "A")
+    expectThrows<HoldfastException.NotAllowed>("A acknowledges a comment on a case B holds") {
+        a.acknowledgeComment(case.caseId, commentId)
+    }
+    expectThrows<HoldfastException.NotFound>("an unknown comment") {
+        b.acknowledgeComment(case.caseId, "00000000000000ff")
+    }
+    b.acknowledgeComment(case.caseId, commentId)
+    checkEq(emptyList<NewCommentView>(), b.newSupervisionComments(), "B's new comments once acknowledged")
+    syncOk(b, "B")
+    syncOk(s, "S")
+    checkEq(listOf(commentId), s.caseFile(case.caseId).commentAcks.map { it.commentId }, "S sees the acknowledgement")
+    check(s.reviewQueue(50u).none { it.caseId == case.caseId }) { "an acknowledgement brought the case back" }
+
+    step("the link worker's worklist: a ring-back comes and goes; the follow-up on its day")
+    val onTheDay = b.worklist("2026-12-05")
+    check(onTheDay.any { it.kind == WorkKind.FOLLOW_UP && it.caseId == case.caseId }) { "the follow-up: $onTheDay" }
+    val ringId = b.addRingBack(case.caseId, b.today(offset), "Ada rang about the walking group times")
+    val withRing = awaitList(worklists, "with the ring-back") { l -> l.any { it.ringBackId == ringId } }
+    checkEq(WorkKind.RING_BACK, withRing.single { it.ringBackId == ringId }.kind, "the ring-back's kind")
+    checkEq(withRing, b.worklist(b.today(offset)), "the observed list and worklist()")
+    b.completeRingBack(case.caseId, ringId)
+    awaitList(worklists, "without the ring-back") { l -> l.none { it.ringBackId == ringId } }
+    expectThrows<HoldfastException.NotAllowed>("a call made twice") { b.completeRingBack(case.caseId, ringId) }
+    expectThrows<HoldfastException.InvalidInput>("a ring-back with no date") {
+        b.addRingBack(case.caseId, "tomorrow", "call back")
+    }
+    expectThrows<HoldfastException.InvalidInput>("a UTC offset of 50 hours") {
+        b.observeWorklist(3000, object : WorklistObserver {
+            override fun worklistChanged(items: List<WorkItem>) {}
+        })
+    }
+    worklistHandle.close()
+    Thread.sleep(300) // a callback already running when close() was called may finish
+    worklists.clear()
+    b.addRingBack(case.caseId, b.today(offset), "After close")
+    Thread.sleep(500)
+    checkEq(0, worklists.size, "worklists delivered after close")
+    syncOk(b, "B")
+
     step("logging: Holdfast's lines arrive, without the patient's name or notes")
     val lines = sink.lines.toList()
     check(lines.any { " holdfast_" in it }) { "no Holdfast log line arrived (${lines.size} lines)" }
@@ -272,5 +376,5 @@ fun homeVisit(relay: String) {
     }
     println("  ${lines.size} log lines, none with patient data")
 
-    for (device in listOf(a, b, p, q, d)) device.close()
+    for (device in listOf(a, b, p, q, d, s)) device.close()
 }

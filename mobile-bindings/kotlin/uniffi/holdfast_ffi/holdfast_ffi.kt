@@ -668,6 +668,9 @@ internal interface UniffiCallbackInterfaceDocumentObserverMethod0 : com.sun.jna.
 internal interface UniffiCallbackInterfaceSyncStatusObserverMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`status`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceWorklistObserverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`items`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "get", "put")
 internal open class UniffiVTableCallbackInterfaceHostKeyStore(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -766,6 +769,25 @@ internal open class UniffiVTableCallbackInterfaceSyncStatusObserver(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "worklistChanged")
+internal open class UniffiVTableCallbackInterfaceWorklistObserver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `worklistChanged`: UniffiCallbackInterfaceWorklistObserverMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `worklistChanged`: UniffiCallbackInterfaceWorklistObserverMethod0? = null,
+    ): UniffiVTableCallbackInterfaceWorklistObserver(`uniffiFree`,`uniffiClone`,`worklistChanged`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceWorklistObserver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `worklistChanged` = other.`worklistChanged`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -859,6 +881,32 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_sync_status(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_worklist(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_acknowledge_comment(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_ring_back(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_assign_case(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_load(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_complete_ring_back(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_member_name(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_new_supervision_comments(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_review_queue(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_members(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_today(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_worklist(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_action_plan(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_goal(
@@ -931,6 +979,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_syncstatusobserver_sync_status_changed(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_worklistobserver_worklist_changed(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_constructor_holdfastdevice_open(
     ): Int
     external fun ffi_holdfast_ffi_uniffi_contract_version(
@@ -954,6 +1004,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceHostKeyStore.register(this)
         uniffiCallbackInterfaceLogSink.register(this)
         uniffiCallbackInterfaceSyncStatusObserver.register(this)
+        uniffiCallbackInterfaceWorklistObserver.register(this)
         
     }
 
@@ -971,7 +1022,7 @@ internal object UniffiLib {
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_set_current_team(`ptr`: Long,`teamId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_add_supervision_comment(`ptr`: Long,`caseId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
+    ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_amend_session_note(`ptr`: Long,`caseId`: RustBuffer.ByValue,`sessionId`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_case_file(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1028,6 +1079,32 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_observe_sync_status(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_observe_worklist(`ptr`: Long,`utcOffsetMinutes`: Int,`observer`: Long,`limits`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_acknowledge_comment(`ptr`: Long,`caseId`: RustBuffer.ByValue,`commentId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_add_ring_back(`ptr`: Long,`caseId`: RustBuffer.ByValue,`due`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_assign_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,`workerDeviceId`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_load(`ptr`: Long,`limits`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_complete_ring_back(`ptr`: Long,`caseId`: RustBuffer.ByValue,`ringBackId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_mark_reviewed(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_member_name(`ptr`: Long,`deviceId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_new_supervision_comments(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_review_queue(`ptr`: Long,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_team_members(`ptr`: Long,`team`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_today(`ptr`: Long,`utcOffsetMinutes`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_worklist(`ptr`: Long,`today`: RustBuffer.ByValue,`limits`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_action_plan(`ptr`: Long,`planId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_add_goal(`ptr`: Long,`planId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1133,6 +1210,14 @@ internal object UniffiLib {
     external fun uniffi_holdfast_ffi_fn_init_callback_vtable_syncstatusobserver(`vtable`: UniffiVTableCallbackInterfaceSyncStatusObserver,
     ): Unit
     external fun uniffi_holdfast_ffi_fn_method_syncstatusobserver_sync_status_changed(`ptr`: Long,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_clone_worklistobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_holdfast_ffi_fn_free_worklistobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_init_callback_vtable_worklistobserver(`vtable`: UniffiVTableCallbackInterfaceWorklistObserver,
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_worklistobserver_worklist_changed(`ptr`: Long,`items`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_holdfast_ffi_fn_func_init_logging(`level`: RustBuffer.ByValue,`sink`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1272,7 +1357,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_current_team() and 0xFFFF) != 42858) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_supervision_comment() and 0xFFFF) != 55129) {
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_supervision_comment() and 0xFFFF) != 13380) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_amend_session_note() and 0xFFFF) != 44804) {
@@ -1357,6 +1442,45 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_sync_status() and 0xFFFF) != 61641) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_worklist() and 0xFFFF) != 4322) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_acknowledge_comment() and 0xFFFF) != 63573) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_ring_back() and 0xFFFF) != 18779) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_assign_case() and 0xFFFF) != 17243) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_load() and 0xFFFF) != 14060) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_complete_ring_back() and 0xFFFF) != 24425) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed() and 0xFFFF) != 36193) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_member_name() and 0xFFFF) != 26467) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_new_supervision_comments() and 0xFFFF) != 46392) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_review_queue() and 0xFFFF) != 11741) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_members() and 0xFFFF) != 5350) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_today() and 0xFFFF) != 23507) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_worklist() and 0xFFFF) != 17445) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_action_plan() and 0xFFFF) != 43478) {
@@ -1465,6 +1589,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_syncstatusobserver_sync_status_changed() and 0xFFFF) != 38887) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_worklistobserver_worklist_changed() and 0xFFFF) != 60860) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_constructor_holdfastdevice_open() and 0xFFFF) != 54909) {
@@ -2641,9 +2768,10 @@ public interface HoldfastDeviceInterface {
     fun `setCurrentTeam`(`teamId`: kotlin.String)
     
     /**
-     * A supervisor's comment on the case.
+     * A supervisor's comment on the case; returns its id. It reaches the link worker
+     * holding the case in `new_supervision_comments` until they acknowledge it.
      */
-    fun `addSupervisionComment`(`caseId`: kotlin.String, `text`: kotlin.String)
+    fun `addSupervisionComment`(`caseId`: kotlin.String, `text`: kotlin.String): kotlin.String
     
     /**
      * Replaces a session's note (also how a conflict between two amendments is resolved:
@@ -2802,6 +2930,102 @@ public interface HoldfastDeviceInterface {
      * last push or pull, offline, error).
      */
     fun `observeSyncStatus`(`observer`: SyncStatusObserver): ObserverHandle
+    
+    /**
+     * Calls `observer` with this device's worklist (current team) for today, where today
+     * is reckoned by the device's clock at `utc_offset_minutes` (the host's offset from
+     * UTC: 0 for GMT, 60 for British Summer Time; -840 to 840). Called once at once with
+     * the list as it stands, then whenever the list differs from the last one delivered:
+     * after edits here, after changes from the team arrive, and at local midnight when
+     * items fall due or become overdue (a timer to the next midnight, re-armed; nothing
+     * polls). `limits`: the defaults when null.
+     *
+     * When the offset changes (the clocks go forward or back, the phone crosses a time
+     * zone) register again with the new one. A phone asleep at midnight may deliver the
+     * new day's list only when it wakes and something changes: on resume, read
+     * `worklist` once.
+     */
+    fun `observeWorklist`(`utcOffsetMinutes`: kotlin.Int, `observer`: WorklistObserver, `limits`: LoadLimits? = null): ObserverHandle
+    
+    /**
+     * Acknowledges a supervision comment (`comment_id` from `new_supervision_comments` or
+     * `CaseView.supervision`) on a case this device holds. Again: nothing changes.
+     */
+    fun `acknowledgeComment`(`caseId`: kotlin.String, `commentId`: kotlin.String)
+    
+    /**
+     * Adds a ring-back: a call owed to the patient, due on `due` (YYYY-MM-DD), about
+     * `note`. Returns its id.
+     */
+    fun `addRingBack`(`caseId`: kotlin.String, `due`: kotlin.String, `note`: kotlin.String): kotlin.String
+    
+    /**
+     * Gives a case to a link worker (`worker_device_id`: a staff member of the case's
+     * team, from `team_members`; outside a team only this device). `name` defaults to the
+     * name last given to them (refused with `InvalidInput` when none is known yet: give
+     * one). Keeps the handover (from, to, by, when, why) in the case. Also how a contested
+     * assignment is settled. Refused on a closed case and when they already hold it.
+     */
+    fun `assignCase`(`caseId`: kotlin.String, `workerDeviceId`: kotlin.String, `name`: kotlin.String?, `reason`: kotlin.String?)
+    
+    /**
+     * Caseload and holding load per link worker in the current team, held against
+     * `limits` (the defaults when null). Supervisors and admins see every link worker; a
+     * link worker sees their own row.
+     */
+    fun `caseloadLoad`(`limits`: LoadLimits? = null): List<WorkerLoad>
+    
+    /**
+     * Records that a ring-back call was made (refused if it already was).
+     */
+    fun `completeRingBack`(`caseId`: kotlin.String, `ringBackId`: kotlin.String)
+    
+    /**
+     * Marks the case reviewed by this device (a supervisor or admin), up to what it holds
+     * now; returns the counters recorded. The case leaves this device's review queue until
+     * it changes again.
+     */
+    fun `markReviewed`(`caseId`: kotlin.String): CaseCounters
+    
+    /**
+     * The name last given to a device in a handover (this device: its own person).
+     */
+    fun `memberName`(`deviceId`: kotlin.String): kotlin.String?
+    
+    /**
+     * Supervision comments on cases this device holds (current team) that it has not
+     * acknowledged, oldest first.
+     */
+    fun `newSupervisionComments`(): List<NewCommentView>
+    
+    /**
+     * This device's review queue in the current team, at most `limit` cases: every case
+     * changed since this device marked it reviewed (or never marked), or whose status or
+     * holder is contested, or with an open safeguarding concern. Open safeguarding first
+     * (reviewed or not), then a contested status, then the most recently changed.
+     */
+    fun `reviewQueue`(`limit`: kotlin.UInt): List<ReviewQueueEntry>
+    
+    /**
+     * The staff of `team` (or the current team): admins, supervisors and link workers not
+     * revoked, with the names given to them in handovers; whom `assign_case` can take.
+     */
+    fun `teamMembers`(`team`: kotlin.String?): List<MemberView>
+    
+    /**
+     * Today (YYYY-MM-DD) by the device's clock at the host's UTC offset in minutes (e.g.
+     * 60 for British Summer Time), as the worklist observer reckons it.
+     */
+    fun `today`(`utcOffsetMinutes`: kotlin.Int): kotlin.String
+    
+    /**
+     * This device's worklist in the current team for `today` (YYYY-MM-DD; null: today in
+     * UTC by the device's clock — pass the local date, or use `observe_worklist`, which
+     * takes the UTC offset): follow-ups due, first contacts owed, ring-backs due, baseline
+     * and closing measures; oldest due first. `limits`: the defaults when null (only
+     * `first_contact_working_days` matters here).
+     */
+    fun `worklist`(`today`: kotlin.String? = null, `limits`: LoadLimits? = null): List<WorkItem>
     
     /**
      * The action plan.
@@ -3128,10 +3352,11 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 
     
     /**
-     * A supervisor's comment on the case.
+     * A supervisor's comment on the case; returns its id. It reaches the link worker
+     * holding the case in `new_supervision_comments` until they acknowledge it.
      */
-    @Throws(HoldfastException::class)override fun `addSupervisionComment`(`caseId`: kotlin.String, `text`: kotlin.String)
-        = 
+    @Throws(HoldfastException::class)override fun `addSupervisionComment`(`caseId`: kotlin.String, `text`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCallWithError(HoldfastException) { _status ->
     UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_add_supervision_comment(
@@ -3141,7 +3366,8 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         FfiConverterString.lower(`text`),_status)
 }
     }
-    
+    )
+    }
     
 
     
@@ -3670,6 +3896,277 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         it,
         
         FfiConverterTypeSyncStatusObserver.lower(`observer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Calls `observer` with this device's worklist (current team) for today, where today
+     * is reckoned by the device's clock at `utc_offset_minutes` (the host's offset from
+     * UTC: 0 for GMT, 60 for British Summer Time; -840 to 840). Called once at once with
+     * the list as it stands, then whenever the list differs from the last one delivered:
+     * after edits here, after changes from the team arrive, and at local midnight when
+     * items fall due or become overdue (a timer to the next midnight, re-armed; nothing
+     * polls). `limits`: the defaults when null.
+     *
+     * When the offset changes (the clocks go forward or back, the phone crosses a time
+     * zone) register again with the new one. A phone asleep at midnight may deliver the
+     * new day's list only when it wakes and something changes: on resume, read
+     * `worklist` once.
+     */
+    @Throws(HoldfastException::class)override fun `observeWorklist`(`utcOffsetMinutes`: kotlin.Int, `observer`: WorklistObserver, `limits`: LoadLimits?): ObserverHandle {
+            return FfiConverterTypeObserverHandle.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_observe_worklist(
+        it,
+        
+        FfiConverterInt.lower(`utcOffsetMinutes`),
+        FfiConverterTypeWorklistObserver.lower(`observer`),
+        FfiConverterOptionalTypeLoadLimits.lower(`limits`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Acknowledges a supervision comment (`comment_id` from `new_supervision_comments` or
+     * `CaseView.supervision`) on a case this device holds. Again: nothing changes.
+     */
+    @Throws(HoldfastException::class)override fun `acknowledgeComment`(`caseId`: kotlin.String, `commentId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_acknowledge_comment(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterString.lower(`commentId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Adds a ring-back: a call owed to the patient, due on `due` (YYYY-MM-DD), about
+     * `note`. Returns its id.
+     */
+    @Throws(HoldfastException::class)override fun `addRingBack`(`caseId`: kotlin.String, `due`: kotlin.String, `note`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_add_ring_back(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterString.lower(`due`),
+        FfiConverterString.lower(`note`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Gives a case to a link worker (`worker_device_id`: a staff member of the case's
+     * team, from `team_members`; outside a team only this device). `name` defaults to the
+     * name last given to them (refused with `InvalidInput` when none is known yet: give
+     * one). Keeps the handover (from, to, by, when, why) in the case. Also how a contested
+     * assignment is settled. Refused on a closed case and when they already hold it.
+     */
+    @Throws(HoldfastException::class)override fun `assignCase`(`caseId`: kotlin.String, `workerDeviceId`: kotlin.String, `name`: kotlin.String?, `reason`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_assign_case(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterString.lower(`workerDeviceId`),
+        FfiConverterOptionalString.lower(`name`),
+        FfiConverterOptionalString.lower(`reason`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Caseload and holding load per link worker in the current team, held against
+     * `limits` (the defaults when null). Supervisors and admins see every link worker; a
+     * link worker sees their own row.
+     */
+    @Throws(HoldfastException::class)override fun `caseloadLoad`(`limits`: LoadLimits?): List<WorkerLoad> {
+            return FfiConverterSequenceTypeWorkerLoad.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_load(
+        it,
+        
+        FfiConverterOptionalTypeLoadLimits.lower(`limits`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Records that a ring-back call was made (refused if it already was).
+     */
+    @Throws(HoldfastException::class)override fun `completeRingBack`(`caseId`: kotlin.String, `ringBackId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_complete_ring_back(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterString.lower(`ringBackId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Marks the case reviewed by this device (a supervisor or admin), up to what it holds
+     * now; returns the counters recorded. The case leaves this device's review queue until
+     * it changes again.
+     */
+    @Throws(HoldfastException::class)override fun `markReviewed`(`caseId`: kotlin.String): CaseCounters {
+            return FfiConverterTypeCaseCounters.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_mark_reviewed(
+        it,
+        
+        FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The name last given to a device in a handover (this device: its own person).
+     */
+    @Throws(HoldfastException::class)override fun `memberName`(`deviceId`: kotlin.String): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_member_name(
+        it,
+        
+        FfiConverterString.lower(`deviceId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Supervision comments on cases this device holds (current team) that it has not
+     * acknowledged, oldest first.
+     */
+    @Throws(HoldfastException::class)override fun `newSupervisionComments`(): List<NewCommentView> {
+            return FfiConverterSequenceTypeNewCommentView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_new_supervision_comments(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * This device's review queue in the current team, at most `limit` cases: every case
+     * changed since this device marked it reviewed (or never marked), or whose status or
+     * holder is contested, or with an open safeguarding concern. Open safeguarding first
+     * (reviewed or not), then a contested status, then the most recently changed.
+     */
+    @Throws(HoldfastException::class)override fun `reviewQueue`(`limit`: kotlin.UInt): List<ReviewQueueEntry> {
+            return FfiConverterSequenceTypeReviewQueueEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_review_queue(
+        it,
+        
+        FfiConverterUInt.lower(`limit`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The staff of `team` (or the current team): admins, supervisors and link workers not
+     * revoked, with the names given to them in handovers; whom `assign_case` can take.
+     */
+    @Throws(HoldfastException::class)override fun `teamMembers`(`team`: kotlin.String?): List<MemberView> {
+            return FfiConverterSequenceTypeMemberView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_team_members(
+        it,
+        
+        FfiConverterOptionalString.lower(`team`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Today (YYYY-MM-DD) by the device's clock at the host's UTC offset in minutes (e.g.
+     * 60 for British Summer Time), as the worklist observer reckons it.
+     */
+    @Throws(HoldfastException::class)override fun `today`(`utcOffsetMinutes`: kotlin.Int): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_today(
+        it,
+        
+        FfiConverterInt.lower(`utcOffsetMinutes`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * This device's worklist in the current team for `today` (YYYY-MM-DD; null: today in
+     * UTC by the device's clock — pass the local date, or use `observe_worklist`, which
+     * takes the UTC offset): follow-ups due, first contacts owed, ring-backs due, baseline
+     * and closing measures; oldest due first. `limits`: the defaults when null (only
+     * `first_contact_working_days` matters here).
+     */
+    @Throws(HoldfastException::class)override fun `worklist`(`today`: kotlin.String?, `limits`: LoadLimits?): List<WorkItem> {
+            return FfiConverterSequenceTypeWorkItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_worklist(
+        it,
+        
+        FfiConverterOptionalString.lower(`today`),
+        FfiConverterOptionalTypeLoadLimits.lower(`limits`),_status)
 }
     }
     )
@@ -5577,6 +6074,331 @@ public object FfiConverterTypeSyncStatusObserver: FfiConverter<SyncStatusObserve
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Told the link worker's worklist whenever it changes.
+ */
+public interface WorklistObserver {
+    
+    /**
+     * The worklist as it now stands, for today at the UTC offset given when registering
+     * (the same list `worklist` returns for that day).
+     */
+    fun `worklistChanged`(`items`: List<WorkItem>)
+    
+    companion object
+}
+
+/**
+ * Told the link worker's worklist whenever it changes.
+ */
+open class WorklistObserverImpl: Disposable, AutoCloseable, WorklistObserver
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_holdfast_ffi_fn_free_worklistobserver(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_holdfast_ffi_fn_clone_worklistobserver(handle, status)
+        }
+    }
+
+    
+    /**
+     * The worklist as it now stands, for today at the UTC offset given when registering
+     * (the same list `worklist` returns for that day).
+     */override fun `worklistChanged`(`items`: List<WorkItem>)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_worklistobserver_worklist_changed(
+        it,
+        
+        FfiConverterSequenceTypeWorkItem.lower(`items`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceWorklistObserver {
+    internal object `worklistChanged`: UniffiCallbackInterfaceWorklistObserverMethod0 {
+        override fun callback(`uniffiHandle`: Long,`items`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeWorklistObserver.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`worklistChanged`(
+                    FfiConverterSequenceTypeWorkItem.lift(`items`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeWorklistObserver.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeWorklistObserver.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceWorklistObserver.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `worklistChanged`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_holdfast_ffi_fn_init_callback_vtable_worklistobserver(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWorklistObserver: FfiConverter<WorklistObserver, Long> {
+    internal val handleMap = UniffiHandleMap<WorklistObserver>()
+
+    override fun lower(value: WorklistObserver): Long {
+        if (value is WorklistObserverImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): WorklistObserver {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return WorklistObserverImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): WorklistObserver {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: WorklistObserver) = 8UL
+
+    override fun write(value: WorklistObserver, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
 
 /**
  * One search result (read the whole asset with `asset`).
@@ -5977,6 +6799,86 @@ public object FfiConverterTypeAssetView: FfiConverterRustBuffer<AssetView> {
 
 
 /**
+ * Numbers that only grow as a case changes: a review mark keeps them as the supervisor saw
+ * them; the difference is what changed since.
+ */
+data class CaseCounters (
+    /**
+     * Sessions recorded.
+     */
+    var `sessions`: kotlin.UInt
+    , 
+    /**
+     * Status moves.
+     */
+    var `statusMoves`: kotlin.UInt
+    , 
+    /**
+     * Measures recorded, completed or not.
+     */
+    var `measures`: kotlin.UInt
+    , 
+    /**
+     * Safeguarding concerns raised, plus every change of a concern's status.
+     */
+    var `safeguarding`: kotlin.UInt
+    , 
+    /**
+     * Supervision comments.
+     */
+    var `comments`: kotlin.UInt
+    , 
+    /**
+     * Handovers (assignments).
+     */
+    var `handovers`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseCounters: FfiConverterRustBuffer<CaseCounters> {
+    override fun read(buf: ByteBuffer): CaseCounters {
+        return CaseCounters(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CaseCounters) = (
+            FfiConverterUInt.allocationSize(value.`sessions`) +
+            FfiConverterUInt.allocationSize(value.`statusMoves`) +
+            FfiConverterUInt.allocationSize(value.`measures`) +
+            FfiConverterUInt.allocationSize(value.`safeguarding`) +
+            FfiConverterUInt.allocationSize(value.`comments`) +
+            FfiConverterUInt.allocationSize(value.`handovers`)
+    )
+
+    override fun write(value: CaseCounters, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`sessions`, buf)
+            FfiConverterUInt.write(value.`statusMoves`, buf)
+            FfiConverterUInt.write(value.`measures`, buf)
+            FfiConverterUInt.write(value.`safeguarding`, buf)
+            FfiConverterUInt.write(value.`comments`, buf)
+            FfiConverterUInt.write(value.`handovers`, buf)
+    }
+}
+
+
+
+/**
  * A case file as the case screen shows it.
  */
 data class CaseView (
@@ -6064,6 +6966,32 @@ data class CaseView (
      * The follow-up date of the latest session (YYYY-MM-DD).
      */
     var `nextFollowUp`: kotlin.String?
+    , 
+    /**
+     * Who holds the case (contested when assigned to different people on two devices at
+     * once); none only for a case from before assignments existed.
+     */
+    var `holder`: HolderView?
+    , 
+    /**
+     * Every change of who holds it, in the order made.
+     */
+    var `handovers`: List<HandoverView>
+    , 
+    /**
+     * Each supervisor's latest review mark.
+     */
+    var `reviews`: List<ReviewMarkView>
+    , 
+    /**
+     * Supervision comments the link worker holding the case has acknowledged.
+     */
+    var `commentAcks`: List<CommentAckView>
+    , 
+    /**
+     * Calls owed to the patient (and made), by due day.
+     */
+    var `ringBacks`: List<RingBackView>
     
 ){
     
@@ -6097,6 +7025,11 @@ public object FfiConverterTypeCaseView: FfiConverterRustBuffer<CaseView> {
             FfiConverterSequenceTypeConcernView.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeHolderView.read(buf),
+            FfiConverterSequenceTypeHandoverView.read(buf),
+            FfiConverterSequenceTypeReviewMarkView.read(buf),
+            FfiConverterSequenceTypeCommentAckView.read(buf),
+            FfiConverterSequenceTypeRingBackView.read(buf),
         )
     }
 
@@ -6117,7 +7050,12 @@ public object FfiConverterTypeCaseView: FfiConverterRustBuffer<CaseView> {
             FfiConverterSequenceTypeMeasureChangeView.allocationSize(value.`measureChanges`) +
             FfiConverterSequenceTypeConcernView.allocationSize(value.`safeguarding`) +
             FfiConverterOptionalLong.allocationSize(value.`lastContactMs`) +
-            FfiConverterOptionalString.allocationSize(value.`nextFollowUp`)
+            FfiConverterOptionalString.allocationSize(value.`nextFollowUp`) +
+            FfiConverterOptionalTypeHolderView.allocationSize(value.`holder`) +
+            FfiConverterSequenceTypeHandoverView.allocationSize(value.`handovers`) +
+            FfiConverterSequenceTypeReviewMarkView.allocationSize(value.`reviews`) +
+            FfiConverterSequenceTypeCommentAckView.allocationSize(value.`commentAcks`) +
+            FfiConverterSequenceTypeRingBackView.allocationSize(value.`ringBacks`)
     )
 
     override fun write(value: CaseView, buf: ByteBuffer) {
@@ -6138,6 +7076,11 @@ public object FfiConverterTypeCaseView: FfiConverterRustBuffer<CaseView> {
             FfiConverterSequenceTypeConcernView.write(value.`safeguarding`, buf)
             FfiConverterOptionalLong.write(value.`lastContactMs`, buf)
             FfiConverterOptionalString.write(value.`nextFollowUp`, buf)
+            FfiConverterOptionalTypeHolderView.write(value.`holder`, buf)
+            FfiConverterSequenceTypeHandoverView.write(value.`handovers`, buf)
+            FfiConverterSequenceTypeReviewMarkView.write(value.`reviews`, buf)
+            FfiConverterSequenceTypeCommentAckView.write(value.`commentAcks`, buf)
+            FfiConverterSequenceTypeRingBackView.write(value.`ringBacks`, buf)
     }
 }
 
@@ -6334,9 +7277,77 @@ public object FfiConverterTypeCaseloadRow: FfiConverterRustBuffer<CaseloadRow> {
 
 
 /**
+ * A link worker's acknowledgement of a supervision comment.
+ */
+data class CommentAckView (
+    /**
+     * The comment (`CommentView::comment_id`).
+     */
+    var `commentId`: kotlin.String
+    , 
+    /**
+     * Who acknowledged it.
+     */
+    var `by`: kotlin.String
+    , 
+    /**
+     * From which device.
+     */
+    var `deviceId`: kotlin.String
+    , 
+    /**
+     * When (ms since the Unix epoch).
+     */
+    var `atMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCommentAckView: FfiConverterRustBuffer<CommentAckView> {
+    override fun read(buf: ByteBuffer): CommentAckView {
+        return CommentAckView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CommentAckView) = (
+            FfiConverterString.allocationSize(value.`commentId`) +
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterLong.allocationSize(value.`atMs`)
+    )
+
+    override fun write(value: CommentAckView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`commentId`, buf)
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+    }
+}
+
+
+
+/**
  * A comment (supervision, or a patient's on their plan).
  */
 data class CommentView (
+    /**
+     * Its id (16 hex digits; a supervision comment's, for `acknowledge_comment`).
+     */
+    var `commentId`: kotlin.String
+    , 
     /**
      * When (ms since the Unix epoch).
      */
@@ -6367,6 +7378,7 @@ data class CommentView (
 public object FfiConverterTypeCommentView: FfiConverterRustBuffer<CommentView> {
     override fun read(buf: ByteBuffer): CommentView {
         return CommentView(
+            FfiConverterString.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
@@ -6374,12 +7386,14 @@ public object FfiConverterTypeCommentView: FfiConverterRustBuffer<CommentView> {
     }
 
     override fun allocationSize(value: CommentView) = (
+            FfiConverterString.allocationSize(value.`commentId`) +
             FfiConverterLong.allocationSize(value.`atMs`) +
             FfiConverterString.allocationSize(value.`by`) +
             FfiConverterString.allocationSize(value.`text`)
     )
 
     override fun write(value: CommentView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`commentId`, buf)
             FfiConverterLong.write(value.`atMs`, buf)
             FfiConverterString.write(value.`by`, buf)
             FfiConverterString.write(value.`text`, buf)
@@ -6851,6 +7865,101 @@ public object FfiConverterTypeGoalView: FfiConverterRustBuffer<GoalView> {
 
 
 /**
+ * One change of who holds the case.
+ */
+data class HandoverView (
+    /**
+     * Who held it before (none for the first assignment).
+     */
+    var `fromDeviceId`: kotlin.String?
+    , 
+    /**
+     * Their name, as last given in a handover.
+     */
+    var `fromName`: kotlin.String?
+    , 
+    /**
+     * Who holds it from then.
+     */
+    var `toDeviceId`: kotlin.String
+    , 
+    /**
+     * Their name, as the person assigning gave it.
+     */
+    var `toName`: kotlin.String
+    , 
+    /**
+     * The person who made the change.
+     */
+    var `by`: kotlin.String
+    , 
+    /**
+     * From which device.
+     */
+    var `byDeviceId`: kotlin.String
+    , 
+    /**
+     * When (ms since the Unix epoch).
+     */
+    var `atMs`: kotlin.Long
+    , 
+    /**
+     * Why ("caseload rebalanced").
+     */
+    var `reason`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHandoverView: FfiConverterRustBuffer<HandoverView> {
+    override fun read(buf: ByteBuffer): HandoverView {
+        return HandoverView(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HandoverView) = (
+            FfiConverterOptionalString.allocationSize(value.`fromDeviceId`) +
+            FfiConverterOptionalString.allocationSize(value.`fromName`) +
+            FfiConverterString.allocationSize(value.`toDeviceId`) +
+            FfiConverterString.allocationSize(value.`toName`) +
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterString.allocationSize(value.`byDeviceId`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterOptionalString.allocationSize(value.`reason`)
+    )
+
+    override fun write(value: HandoverView, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`fromDeviceId`, buf)
+            FfiConverterOptionalString.write(value.`fromName`, buf)
+            FfiConverterString.write(value.`toDeviceId`, buf)
+            FfiConverterString.write(value.`toName`, buf)
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterString.write(value.`byDeviceId`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterOptionalString.write(value.`reason`, buf)
+    }
+}
+
+
+
+/**
  * One change to a document.
  */
 data class HistoryEntry (
@@ -6922,6 +8031,144 @@ public object FfiConverterTypeHistoryEntry: FfiConverterRustBuffer<HistoryEntry>
 
 
 /**
+ * One device's claim to who holds the case (several when assigned on two devices at once).
+ */
+data class HolderClaim (
+    /**
+     * The link worker this claim gives the case to.
+     */
+    var `deviceId`: kotlin.String
+    , 
+    /**
+     * Their name, as last given in a handover.
+     */
+    var `name`: kotlin.String?
+    , 
+    /**
+     * The device that made the assignment (filled while contested; who made an agreed
+     * assignment is in the latest of `CaseView.handovers`).
+     */
+    var `assignedByDeviceId`: kotlin.String?
+    , 
+    /**
+     * The person who made it (filled while contested).
+     */
+    var `assignedBy`: kotlin.String?
+    , 
+    /**
+     * When (ms since the Unix epoch, by the assigning device's clock; filled while
+     * contested).
+     */
+    var `atMs`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHolderClaim: FfiConverterRustBuffer<HolderClaim> {
+    override fun read(buf: ByteBuffer): HolderClaim {
+        return HolderClaim(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HolderClaim) = (
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`assignedByDeviceId`) +
+            FfiConverterOptionalString.allocationSize(value.`assignedBy`) +
+            FfiConverterOptionalLong.allocationSize(value.`atMs`)
+    )
+
+    override fun write(value: HolderClaim, buf: ByteBuffer) {
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`assignedByDeviceId`, buf)
+            FfiConverterOptionalString.write(value.`assignedBy`, buf)
+            FfiConverterOptionalLong.write(value.`atMs`, buf)
+    }
+}
+
+
+
+/**
+ * Who holds the case.
+ */
+data class HolderView (
+    /**
+     * The link worker holding it (the provisional one while contested).
+     */
+    var `deviceId`: kotlin.String
+    , 
+    /**
+     * Their name, as last given in a handover.
+     */
+    var `name`: kotlin.String?
+    , 
+    /**
+     * Assigned to different people on two devices at once: `assign_case` to one of
+     * `claims` (or anyone) settles it.
+     */
+    var `contested`: kotlin.Boolean
+    , 
+    /**
+     * Every concurrent assignment, with who made it and when (one when agreed, without
+     * them).
+     */
+    var `claims`: List<HolderClaim>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHolderView: FfiConverterRustBuffer<HolderView> {
+    override fun read(buf: ByteBuffer): HolderView {
+        return HolderView(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeHolderClaim.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HolderView) = (
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterBoolean.allocationSize(value.`contested`) +
+            FfiConverterSequenceTypeHolderClaim.allocationSize(value.`claims`)
+    )
+
+    override fun write(value: HolderView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterBoolean.write(value.`contested`, buf)
+            FfiConverterSequenceTypeHolderClaim.write(value.`claims`, buf)
+    }
+}
+
+
+
+/**
  * What an Open Referral import did.
  */
 data class ImportOutcome (
@@ -6964,6 +8211,80 @@ public object FfiConverterTypeImportOutcome: FfiConverterRustBuffer<ImportOutcom
     override fun write(value: ImportOutcome, buf: ByteBuffer) {
             FfiConverterSequenceString.write(value.`assetIds`, buf)
             FfiConverterSequenceString.write(value.`warnings`, buf)
+    }
+}
+
+
+
+/**
+ * The thresholds a caseload is held against. The defaults follow common guidance (about
+ * 200–250 people a year for a full-time link worker; holding past 60 days, more than 12
+ * sessions or a case open more than three months deserves a supervisor's look); a team
+ * that agrees other figures passes them.
+ */
+data class LoadLimits (
+    /**
+     * People accepted in the last 12 months.
+     */
+    var `acceptedPerYear`: kotlin.UInt = 250u 
+    , 
+    /**
+     * Days in holding.
+     */
+    var `heldDays`: kotlin.UInt = 60u 
+    , 
+    /**
+     * Sessions on one open case.
+     */
+    var `sessions`: kotlin.UInt = 12u 
+    , 
+    /**
+     * Days a case has been open (three months: 91).
+     */
+    var `openDays`: kotlin.UInt = 91u 
+    , 
+    /**
+     * Working days (Monday to Friday) a new referral may wait for first contact.
+     */
+    var `firstContactWorkingDays`: kotlin.UInt = 5u 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLoadLimits: FfiConverterRustBuffer<LoadLimits> {
+    override fun read(buf: ByteBuffer): LoadLimits {
+        return LoadLimits(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LoadLimits) = (
+            FfiConverterUInt.allocationSize(value.`acceptedPerYear`) +
+            FfiConverterUInt.allocationSize(value.`heldDays`) +
+            FfiConverterUInt.allocationSize(value.`sessions`) +
+            FfiConverterUInt.allocationSize(value.`openDays`) +
+            FfiConverterUInt.allocationSize(value.`firstContactWorkingDays`)
+    )
+
+    override fun write(value: LoadLimits, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`acceptedPerYear`, buf)
+            FfiConverterUInt.write(value.`heldDays`, buf)
+            FfiConverterUInt.write(value.`sessions`, buf)
+            FfiConverterUInt.write(value.`openDays`, buf)
+            FfiConverterUInt.write(value.`firstContactWorkingDays`, buf)
     }
 }
 
@@ -7326,6 +8647,62 @@ public object FfiConverterTypeMeasureView: FfiConverterRustBuffer<MeasureView> {
 
 
 /**
+ * A member of the team as oversight names them.
+ */
+data class MemberView (
+    /**
+     * Their device (what `assign_case` takes).
+     */
+    var `deviceId`: kotlin.String
+    , 
+    /**
+     * Their name, as last given in a handover (this device: its own person); none when
+     * nobody has named them yet.
+     */
+    var `name`: kotlin.String?
+    , 
+    /**
+     * Their role, when known (in lists from the index: not filled).
+     */
+    var `role`: Role?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMemberView: FfiConverterRustBuffer<MemberView> {
+    override fun read(buf: ByteBuffer): MemberView {
+        return MemberView(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeRole.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MemberView) = (
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterOptionalTypeRole.allocationSize(value.`role`)
+    )
+
+    override fun write(value: MemberView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterOptionalTypeRole.write(value.`role`, buf)
+    }
+}
+
+
+
+/**
  * The ids of a new case.
  */
 data class NewCase (
@@ -7367,6 +8744,85 @@ public object FfiConverterTypeNewCase: FfiConverterRustBuffer<NewCase> {
     override fun write(value: NewCase, buf: ByteBuffer) {
             FfiConverterString.write(value.`caseId`, buf)
             FfiConverterString.write(value.`planId`, buf)
+    }
+}
+
+
+
+/**
+ * A supervision comment the link worker holding the case has not acknowledged yet.
+ */
+data class NewCommentView (
+    /**
+     * The case file.
+     */
+    var `caseId`: kotlin.String
+    , 
+    /**
+     * The patient's name.
+     */
+    var `patientName`: kotlin.String
+    , 
+    /**
+     * The comment (for `acknowledge_comment`; 16 hex digits).
+     */
+    var `commentId`: kotlin.String
+    , 
+    /**
+     * When it was written (ms since the Unix epoch).
+     */
+    var `atMs`: kotlin.Long
+    , 
+    /**
+     * Who wrote it.
+     */
+    var `by`: kotlin.String
+    , 
+    /**
+     * What it says.
+     */
+    var `text`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNewCommentView: FfiConverterRustBuffer<NewCommentView> {
+    override fun read(buf: ByteBuffer): NewCommentView {
+        return NewCommentView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NewCommentView) = (
+            FfiConverterString.allocationSize(value.`caseId`) +
+            FfiConverterString.allocationSize(value.`patientName`) +
+            FfiConverterString.allocationSize(value.`commentId`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterString.allocationSize(value.`text`)
+    )
+
+    override fun write(value: NewCommentView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`caseId`, buf)
+            FfiConverterString.write(value.`patientName`, buf)
+            FfiConverterString.write(value.`commentId`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterString.write(value.`text`, buf)
     }
 }
 
@@ -7976,6 +9432,267 @@ public object FfiConverterTypeReferralView: FfiConverterRustBuffer<ReferralView>
             FfiConverterOptionalTypeReferralDecision.write(value.`decision`, buf)
             FfiConverterOptionalString.write(value.`decidedBy`, buf)
             FfiConverterOptionalLong.write(value.`decidedAtMs`, buf)
+    }
+}
+
+
+
+/**
+ * A supervisor's latest review mark on the case.
+ */
+data class ReviewMarkView (
+    /**
+     * The supervisor's device.
+     */
+    var `reviewerDeviceId`: kotlin.String
+    , 
+    /**
+     * Their name.
+     */
+    var `by`: kotlin.String
+    , 
+    /**
+     * When (ms since the Unix epoch).
+     */
+    var `atMs`: kotlin.Long
+    , 
+    /**
+     * The case's counters as they saw them.
+     */
+    var `seen`: CaseCounters
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewMarkView: FfiConverterRustBuffer<ReviewMarkView> {
+    override fun read(buf: ByteBuffer): ReviewMarkView {
+        return ReviewMarkView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeCaseCounters.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReviewMarkView) = (
+            FfiConverterString.allocationSize(value.`reviewerDeviceId`) +
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterTypeCaseCounters.allocationSize(value.`seen`)
+    )
+
+    override fun write(value: ReviewMarkView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`reviewerDeviceId`, buf)
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterTypeCaseCounters.write(value.`seen`, buf)
+    }
+}
+
+
+
+/**
+ * A case in this supervisor's review queue, with what changed since their last mark.
+ */
+data class ReviewQueueEntry (
+    /**
+     * The case file.
+     */
+    var `caseId`: kotlin.String
+    , 
+    /**
+     * The patient's name.
+     */
+    var `patientName`: kotlin.String
+    , 
+    /**
+     * Its status (the provisional one while contested).
+     */
+    var `status`: CaseStatus
+    , 
+    /**
+     * Since when (ms since the Unix epoch).
+     */
+    var `statusSinceMs`: kotlin.Long?
+    , 
+    /**
+     * Who holds it.
+     */
+    var `holder`: MemberView?
+    , 
+    /**
+     * Open safeguarding concerns: such cases head the queue, reviewed or not.
+     */
+    var `openSafeguarding`: kotlin.UInt
+    , 
+    /**
+     * Devices disagree on its status.
+     */
+    var `statusContested`: kotlin.Boolean
+    , 
+    /**
+     * Devices disagree on who holds it.
+     */
+    var `holderContested`: kotlin.Boolean
+    , 
+    /**
+     * When this device last marked it reviewed; none: never.
+     */
+    var `reviewedAtMs`: kotlin.Long?
+    , 
+    /**
+     * What grew since that mark (everything, when never reviewed).
+     */
+    var `changed`: CaseCounters
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewQueueEntry: FfiConverterRustBuffer<ReviewQueueEntry> {
+    override fun read(buf: ByteBuffer): ReviewQueueEntry {
+        return ReviewQueueEntry(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeCaseStatus.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalTypeMemberView.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterTypeCaseCounters.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReviewQueueEntry) = (
+            FfiConverterString.allocationSize(value.`caseId`) +
+            FfiConverterString.allocationSize(value.`patientName`) +
+            FfiConverterTypeCaseStatus.allocationSize(value.`status`) +
+            FfiConverterOptionalLong.allocationSize(value.`statusSinceMs`) +
+            FfiConverterOptionalTypeMemberView.allocationSize(value.`holder`) +
+            FfiConverterUInt.allocationSize(value.`openSafeguarding`) +
+            FfiConverterBoolean.allocationSize(value.`statusContested`) +
+            FfiConverterBoolean.allocationSize(value.`holderContested`) +
+            FfiConverterOptionalLong.allocationSize(value.`reviewedAtMs`) +
+            FfiConverterTypeCaseCounters.allocationSize(value.`changed`)
+    )
+
+    override fun write(value: ReviewQueueEntry, buf: ByteBuffer) {
+            FfiConverterString.write(value.`caseId`, buf)
+            FfiConverterString.write(value.`patientName`, buf)
+            FfiConverterTypeCaseStatus.write(value.`status`, buf)
+            FfiConverterOptionalLong.write(value.`statusSinceMs`, buf)
+            FfiConverterOptionalTypeMemberView.write(value.`holder`, buf)
+            FfiConverterUInt.write(value.`openSafeguarding`, buf)
+            FfiConverterBoolean.write(value.`statusContested`, buf)
+            FfiConverterBoolean.write(value.`holderContested`, buf)
+            FfiConverterOptionalLong.write(value.`reviewedAtMs`, buf)
+            FfiConverterTypeCaseCounters.write(value.`changed`, buf)
+    }
+}
+
+
+
+/**
+ * A call owed to the patient.
+ */
+data class RingBackView (
+    /**
+     * Its id (16 hex digits).
+     */
+    var `ringBackId`: kotlin.String
+    , 
+    /**
+     * The day it is due (YYYY-MM-DD).
+     */
+    var `due`: kotlin.String
+    , 
+    /**
+     * What it is about.
+     */
+    var `note`: kotlin.String
+    , 
+    /**
+     * Who added it.
+     */
+    var `by`: kotlin.String
+    , 
+    /**
+     * From which device.
+     */
+    var `deviceId`: kotlin.String
+    , 
+    /**
+     * When it was added (ms since the Unix epoch).
+     */
+    var `atMs`: kotlin.Long
+    , 
+    /**
+     * When the call was made; none while it is owed.
+     */
+    var `doneAtMs`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRingBackView: FfiConverterRustBuffer<RingBackView> {
+    override fun read(buf: ByteBuffer): RingBackView {
+        return RingBackView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RingBackView) = (
+            FfiConverterString.allocationSize(value.`ringBackId`) +
+            FfiConverterString.allocationSize(value.`due`) +
+            FfiConverterString.allocationSize(value.`note`) +
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`doneAtMs`)
+    )
+
+    override fun write(value: RingBackView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`ringBackId`, buf)
+            FfiConverterString.write(value.`due`, buf)
+            FfiConverterString.write(value.`note`, buf)
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterOptionalLong.write(value.`doneAtMs`, buf)
     }
 }
 
@@ -8901,6 +10618,212 @@ public object FfiConverterTypeTeamSummary: FfiConverterRustBuffer<TeamSummary> {
             FfiConverterOptionalTypeRole.write(value.`role`, buf)
             FfiConverterUInt.write(value.`epoch`, buf)
             FfiConverterBoolean.write(value.`current`, buf)
+    }
+}
+
+
+
+/**
+ * One thing due for the link worker.
+ */
+data class WorkItem (
+    /**
+     * What is due.
+     */
+    var `kind`: WorkKind
+    , 
+    /**
+     * The case file.
+     */
+    var `caseId`: kotlin.String
+    , 
+    /**
+     * The patient's name.
+     */
+    var `patientName`: kotlin.String
+    , 
+    /**
+     * The day it fell or falls due (YYYY-MM-DD), when there is one.
+     */
+    var `due`: kotlin.String?
+    , 
+    /**
+     * Due before the day the list is for.
+     */
+    var `overdue`: kotlin.Boolean
+    , 
+    /**
+     * For a ring-back: its id (for `complete_ring_back`).
+     */
+    var `ringBackId`: kotlin.String?
+    , 
+    /**
+     * For a ring-back: its note.
+     */
+    var `note`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWorkItem: FfiConverterRustBuffer<WorkItem> {
+    override fun read(buf: ByteBuffer): WorkItem {
+        return WorkItem(
+            FfiConverterTypeWorkKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: WorkItem) = (
+            FfiConverterTypeWorkKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`caseId`) +
+            FfiConverterString.allocationSize(value.`patientName`) +
+            FfiConverterOptionalString.allocationSize(value.`due`) +
+            FfiConverterBoolean.allocationSize(value.`overdue`) +
+            FfiConverterOptionalString.allocationSize(value.`ringBackId`) +
+            FfiConverterOptionalString.allocationSize(value.`note`)
+    )
+
+    override fun write(value: WorkItem, buf: ByteBuffer) {
+            FfiConverterTypeWorkKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`caseId`, buf)
+            FfiConverterString.write(value.`patientName`, buf)
+            FfiConverterOptionalString.write(value.`due`, buf)
+            FfiConverterBoolean.write(value.`overdue`, buf)
+            FfiConverterOptionalString.write(value.`ringBackId`, buf)
+            FfiConverterOptionalString.write(value.`note`, buf)
+    }
+}
+
+
+
+/**
+ * One link worker's caseload and holding load.
+ */
+data class WorkerLoad (
+    /**
+     * The link worker; none for the cases nobody holds.
+     */
+    var `worker`: MemberView?
+    , 
+    /**
+     * Referred, not yet accepted.
+     */
+    var `referred`: kotlin.UInt
+    , 
+    /**
+     * Active.
+     */
+    var `active`: kotlin.UInt
+    , 
+    /**
+     * Holding.
+     */
+    var `holding`: kotlin.UInt
+    , 
+    /**
+     * Tapering.
+     */
+    var `tapering`: kotlin.UInt
+    , 
+    /**
+     * Accepted in the last 12 months.
+     */
+    var `acceptedLastYear`: kotlin.UInt
+    , 
+    /**
+     * `accepted_last_year` is above the limit.
+     */
+    var `overAcceptedLimit`: kotlin.Boolean
+    , 
+    /**
+     * In holding longer than the limit.
+     */
+    var `heldTooLong`: kotlin.UInt
+    , 
+    /**
+     * Open cases with more sessions than the limit.
+     */
+    var `manySessions`: kotlin.UInt
+    , 
+    /**
+     * Cases open longer than the limit.
+     */
+    var `openTooLong`: kotlin.UInt
+    , 
+    /**
+     * Open safeguarding concerns on their cases.
+     */
+    var `openSafeguarding`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWorkerLoad: FfiConverterRustBuffer<WorkerLoad> {
+    override fun read(buf: ByteBuffer): WorkerLoad {
+        return WorkerLoad(
+            FfiConverterOptionalTypeMemberView.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: WorkerLoad) = (
+            FfiConverterOptionalTypeMemberView.allocationSize(value.`worker`) +
+            FfiConverterUInt.allocationSize(value.`referred`) +
+            FfiConverterUInt.allocationSize(value.`active`) +
+            FfiConverterUInt.allocationSize(value.`holding`) +
+            FfiConverterUInt.allocationSize(value.`tapering`) +
+            FfiConverterUInt.allocationSize(value.`acceptedLastYear`) +
+            FfiConverterBoolean.allocationSize(value.`overAcceptedLimit`) +
+            FfiConverterUInt.allocationSize(value.`heldTooLong`) +
+            FfiConverterUInt.allocationSize(value.`manySessions`) +
+            FfiConverterUInt.allocationSize(value.`openTooLong`) +
+            FfiConverterUInt.allocationSize(value.`openSafeguarding`)
+    )
+
+    override fun write(value: WorkerLoad, buf: ByteBuffer) {
+            FfiConverterOptionalTypeMemberView.write(value.`worker`, buf)
+            FfiConverterUInt.write(value.`referred`, buf)
+            FfiConverterUInt.write(value.`active`, buf)
+            FfiConverterUInt.write(value.`holding`, buf)
+            FfiConverterUInt.write(value.`tapering`, buf)
+            FfiConverterUInt.write(value.`acceptedLastYear`, buf)
+            FfiConverterBoolean.write(value.`overAcceptedLimit`, buf)
+            FfiConverterUInt.write(value.`heldTooLong`, buf)
+            FfiConverterUInt.write(value.`manySessions`, buf)
+            FfiConverterUInt.write(value.`openTooLong`, buf)
+            FfiConverterUInt.write(value.`openSafeguarding`, buf)
     }
 }
 
@@ -10795,6 +12718,61 @@ public object FfiConverterTypeStepOwner: FfiConverterRustBuffer<StepOwner> {
 
 
 
+/**
+ * What a worklist item asks of the link worker.
+ */
+
+enum class WorkKind {
+    
+    /**
+     * A session's follow-up date has come.
+     */
+    FOLLOW_UP,
+    /**
+     * A referral received and not yet contacted within the working days allowed.
+     */
+    FIRST_CONTACT,
+    /**
+     * A call owed to the patient (`ring_back_id`, `note`).
+     */
+    RING_BACK,
+    /**
+     * An open case with no measure yet.
+     */
+    BASELINE_MEASURE,
+    /**
+     * A tapering case with no measure since it began tapering.
+     */
+    CLOSING_MEASURE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWorkKind: FfiConverterRustBuffer<WorkKind> {
+    override fun read(buf: ByteBuffer) = try {
+        WorkKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: WorkKind) = 4UL
+
+    override fun write(value: WorkKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -10949,6 +12927,102 @@ public object FfiConverterOptionalTypeAssetRef: FfiConverterRustBuffer<AssetRef?
         } else {
             buf.put(1)
             FfiConverterTypeAssetRef.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHolderView: FfiConverterRustBuffer<HolderView?> {
+    override fun read(buf: ByteBuffer): HolderView? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHolderView.read(buf)
+    }
+
+    override fun allocationSize(value: HolderView?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHolderView.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HolderView?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHolderView.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeLoadLimits: FfiConverterRustBuffer<LoadLimits?> {
+    override fun read(buf: ByteBuffer): LoadLimits? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLoadLimits.read(buf)
+    }
+
+    override fun allocationSize(value: LoadLimits?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLoadLimits.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LoadLimits?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLoadLimits.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeMemberView: FfiConverterRustBuffer<MemberView?> {
+    override fun read(buf: ByteBuffer): MemberView? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeMemberView.read(buf)
+    }
+
+    override fun allocationSize(value: MemberView?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeMemberView.allocationSize(value)
+        }
+    }
+
+    override fun write(value: MemberView?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeMemberView.write(value, buf)
         }
     }
 }
@@ -11267,6 +13341,34 @@ public object FfiConverterSequenceTypeCaseloadRow: FfiConverterRustBuffer<List<C
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeCommentAckView: FfiConverterRustBuffer<List<CommentAckView>> {
+    override fun read(buf: ByteBuffer): List<CommentAckView> {
+        val len = buf.getInt()
+        return List<CommentAckView>(len) {
+            FfiConverterTypeCommentAckView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CommentAckView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCommentAckView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CommentAckView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCommentAckView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeCommentView: FfiConverterRustBuffer<List<CommentView>> {
     override fun read(buf: ByteBuffer): List<CommentView> {
         val len = buf.getInt()
@@ -11379,6 +13481,34 @@ public object FfiConverterSequenceTypeGoalView: FfiConverterRustBuffer<List<Goal
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeHandoverView: FfiConverterRustBuffer<List<HandoverView>> {
+    override fun read(buf: ByteBuffer): List<HandoverView> {
+        val len = buf.getInt()
+        return List<HandoverView>(len) {
+            FfiConverterTypeHandoverView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HandoverView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHandoverView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HandoverView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHandoverView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeHistoryEntry: FfiConverterRustBuffer<List<HistoryEntry>> {
     override fun read(buf: ByteBuffer): List<HistoryEntry> {
         val len = buf.getInt()
@@ -11397,6 +13527,34 @@ public object FfiConverterSequenceTypeHistoryEntry: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeHistoryEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeHolderClaim: FfiConverterRustBuffer<List<HolderClaim>> {
+    override fun read(buf: ByteBuffer): List<HolderClaim> {
+        val len = buf.getInt()
+        return List<HolderClaim>(len) {
+            FfiConverterTypeHolderClaim.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HolderClaim>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHolderClaim.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HolderClaim>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHolderClaim.write(it, buf)
         }
     }
 }
@@ -11491,6 +13649,62 @@ public object FfiConverterSequenceTypeMeasureView: FfiConverterRustBuffer<List<M
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeMemberView: FfiConverterRustBuffer<List<MemberView>> {
+    override fun read(buf: ByteBuffer): List<MemberView> {
+        val len = buf.getInt()
+        return List<MemberView>(len) {
+            FfiConverterTypeMemberView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MemberView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMemberView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MemberView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMemberView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeNewCommentView: FfiConverterRustBuffer<List<NewCommentView>> {
+    override fun read(buf: ByteBuffer): List<NewCommentView> {
+        val len = buf.getInt()
+        return List<NewCommentView>(len) {
+            FfiConverterTypeNewCommentView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<NewCommentView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeNewCommentView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<NewCommentView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeNewCommentView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeNoteClaim: FfiConverterRustBuffer<List<NoteClaim>> {
     override fun read(buf: ByteBuffer): List<NoteClaim> {
         val len = buf.getInt()
@@ -11537,6 +13751,90 @@ public object FfiConverterSequenceTypeReferralView: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeReferralView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReviewMarkView: FfiConverterRustBuffer<List<ReviewMarkView>> {
+    override fun read(buf: ByteBuffer): List<ReviewMarkView> {
+        val len = buf.getInt()
+        return List<ReviewMarkView>(len) {
+            FfiConverterTypeReviewMarkView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReviewMarkView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReviewMarkView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReviewMarkView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReviewMarkView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReviewQueueEntry: FfiConverterRustBuffer<List<ReviewQueueEntry>> {
+    override fun read(buf: ByteBuffer): List<ReviewQueueEntry> {
+        val len = buf.getInt()
+        return List<ReviewQueueEntry>(len) {
+            FfiConverterTypeReviewQueueEntry.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReviewQueueEntry>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReviewQueueEntry.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReviewQueueEntry>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReviewQueueEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRingBackView: FfiConverterRustBuffer<List<RingBackView>> {
+    override fun read(buf: ByteBuffer): List<RingBackView> {
+        val len = buf.getInt()
+        return List<RingBackView>(len) {
+            FfiConverterTypeRingBackView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RingBackView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRingBackView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RingBackView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRingBackView.write(it, buf)
         }
     }
 }
@@ -11789,6 +14087,62 @@ public object FfiConverterSequenceTypeTeamSummary: FfiConverterRustBuffer<List<T
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeTeamSummary.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeWorkItem: FfiConverterRustBuffer<List<WorkItem>> {
+    override fun read(buf: ByteBuffer): List<WorkItem> {
+        val len = buf.getInt()
+        return List<WorkItem>(len) {
+            FfiConverterTypeWorkItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<WorkItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeWorkItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<WorkItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeWorkItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeWorkerLoad: FfiConverterRustBuffer<List<WorkerLoad>> {
+    override fun read(buf: ByteBuffer): List<WorkerLoad> {
+        val len = buf.getInt()
+        return List<WorkerLoad>(len) {
+            FfiConverterTypeWorkerLoad.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<WorkerLoad>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeWorkerLoad.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<WorkerLoad>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeWorkerLoad.write(it, buf)
         }
     }
 }
