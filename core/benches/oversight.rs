@@ -3,9 +3,9 @@
 //! a link worker's worklist for today. p50 / p95 / p99 / max over many calls, each one query
 //! over the index (no document is loaded).
 //!
-//! The supervisor has reviewed every case once; a tenth of them have changed since (a
-//! session, a status move or a comment), so the queue is what a supervisor meets after a
-//! week, not every case at once.
+//! The supervisor has reviewed every case once; a tenth of the open ones were touched since
+//! (a session or a comment, which bring a case back to the queue, or a ring-back, which
+//! does not), so the queue is what a supervisor meets after a week, not every case at once.
 //!
 //! `cargo bench -p holdfast-core --bench oversight`
 

@@ -197,10 +197,12 @@ impl HoldfastDevice {
                 let (today, until_midnight) = local_day(now, offset);
                 match worklist_on(&store, today, &limits) {
                     Ok(items) if last.as_ref() != Some(&items) => {
-                        last = Some(items.clone());
-                        let call = AssertUnwindSafe(|| observer.worklist_changed(items));
+                        let call = AssertUnwindSafe(|| observer.worklist_changed(items.clone()));
                         if std::panic::catch_unwind(call).is_err() {
+                            // Not delivered: offered again at the next change or midnight.
                             tracing::warn!("the worklist observer's callback failed");
+                        } else {
+                            last = Some(items);
                         }
                     }
                     Ok(_) => {}

@@ -1338,7 +1338,7 @@ fn decode_summary(doc: &mut AutoCommit) -> Result<CaseSummary> {
             .iter()
             .filter(|r| r.decision.is_none())
             .map(|r| r.received)
-            .max()
+            .min()
     } else {
         None
     };

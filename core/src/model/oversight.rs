@@ -89,6 +89,18 @@ impl CaseCounters {
         }
     }
 
+    /// Each counter no higher than in `cap`.
+    pub fn at_most(&self, cap: &CaseCounters) -> CaseCounters {
+        CaseCounters {
+            sessions: self.sessions.min(cap.sessions),
+            status_moves: self.status_moves.min(cap.status_moves),
+            measures: self.measures.min(cap.measures),
+            safeguarding: self.safeguarding.min(cap.safeguarding),
+            comments: self.comments.min(cap.comments),
+            handovers: self.handovers.min(cap.handovers),
+        }
+    }
+
     /// Whether anything counted at all.
     pub fn is_zero(&self) -> bool {
         *self == CaseCounters::default()
@@ -194,21 +206,48 @@ impl Oversight {
 
 fn read_assigned(doc: &mut AutoCommit) -> Result<Option<Contested<DeviceId>>> {
     let Some(raw) = doc::get_contested_string(doc, &ROOT, "assigned")? else {
-        return Ok(None);
+        // A case file from before assignment: held by the device that created it (the
+        // author of its `kind`), the same answer on every device.
+        return Ok(creator(doc).map(|device| Contested {
+            claims: vec![doc::Claim {
+                value: device,
+                device: Some(device),
+                by: None,
+                at: None,
+            }],
+        }));
     };
-    let claims = raw
-        .claims
-        .into_iter()
-        .map(|c| {
-            Ok(doc::Claim {
-                value: c.value.parse::<DeviceId>()?,
-                device: c.device,
-                by: c.by,
-                at: c.at,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut claims: Vec<doc::Claim<DeviceId>> = Vec::new();
+    for c in raw.claims {
+        let value = c.value.parse::<DeviceId>()?;
+        // Two devices handing the case to the same person at once agree: one claim.
+        if claims.iter().any(|k| k.value == value) {
+            continue;
+        }
+        claims.push(doc::Claim {
+            value,
+            device: c.device,
+            by: c.by,
+            at: c.at,
+        });
+    }
     Ok(Some(Contested { claims }))
+}
+
+/// The device whose change made the document (wrote its `kind`).
+fn creator(doc: &AutoCommit) -> Option<DeviceId> {
+    match doc.get(ROOT, "kind").ok()?? {
+        (_, automerge::ObjId::Id(_, actor, _)) => DeviceId::from_slice(actor.to_bytes()).ok(),
+        _ => None,
+    }
+}
+
+/// The device whose change created `obj`.
+fn created_by(obj: &automerge::ObjId) -> Option<DeviceId> {
+    match obj {
+        automerge::ObjId::Id(_, actor, _) => DeviceId::from_slice(actor.to_bytes()).ok(),
+        automerge::ObjId::Root => None,
+    }
 }
 
 /// Who holds the case, if anyone (contested when assigned on two devices concurrently).
@@ -367,9 +406,17 @@ fn count(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Result<u32> {
 
 fn read_reviews(doc: &AutoCommit) -> Result<Vec<ReviewMark>> {
     let mut out: Vec<ReviewMark> = Vec::new();
+    let now = counters(doc)?;
     for (k, m) in case_file::entries(doc, "reviews")? {
-        let mark = ReviewMark {
-            reviewer: k.parse()?,
+        let reviewer: DeviceId = k.parse()?;
+        // Every staff device can write the whole case file: a mark counts only when the
+        // reviewer's own device made it, and never past what the case holds, so nobody can
+        // plant a mark that keeps a case out of a supervisor's queue.
+        if created_by(&m) != Some(reviewer) {
+            continue;
+        }
+        let mut mark = ReviewMark {
+            reviewer,
             by: doc::get_string(doc, &m, "by")?.unwrap_or_default(),
             at: doc::require_i64(doc, &m, "at")?,
             seen: CaseCounters {
@@ -381,6 +428,7 @@ fn read_reviews(doc: &AutoCommit) -> Result<Vec<ReviewMark>> {
                 handovers: count(doc, &m, "handovers")?,
             },
         };
+        mark.seen = mark.seen.at_most(&now);
         // A reviewer's marks in two concurrent maps: the later one stands.
         match out.iter_mut().find(|r| r.reviewer == mark.reviewer) {
             Some(r) if (r.at, r.seen.sessions) < (mark.at, mark.seen.sessions) => *r = mark,
@@ -435,6 +483,10 @@ fn read_acks(doc: &AutoCommit) -> Result<Vec<CommentAck>> {
             device: doc::require_string(doc, &a, "device")?.parse()?,
             at: doc::require_i64(doc, &a, "at")?,
         };
+        // Only the device an acknowledgement names can have made it.
+        if created_by(&a) != Some(ack.device) {
+            continue;
+        }
         // Acknowledged twice (two maps, or two of the holder's devices): the first counts.
         match out.iter_mut().find(|x| x.comment == ack.comment) {
             Some(x) if (ack.at, ack.device) < (x.at, x.device) => *x = ack,
@@ -555,7 +607,7 @@ mod tests {
             10,
         )
         .unwrap();
-        assign(&mut a, &sue, sam.device, "Sam", None, 10).unwrap();
+        assign(&mut a, &sue, DeviceId([5; 16]), "Lee", None, 10).unwrap();
         mark_reviewed(&mut b, &sid, 11).unwrap();
         add_ring_back(
             &mut b,
@@ -589,5 +641,55 @@ mod tests {
                 .iter()
                 .all(|r| r.done_at == Some(12))
         );
+    }
+
+    /// Every staff device can write the whole case file. A review mark planted under a
+    /// supervisor's key by another device does not count, and a mark never covers more than
+    /// the case holds; two devices handing a case to the same person agree.
+    #[test]
+    fn planted_marks_do_not_count_and_the_same_holder_twice_is_agreed() {
+        let sam = author(1, "Sam");
+        let sue = author(2, "Sue");
+        let sid = author(3, "Sid");
+        let mut doc =
+            case_file::create(&sam, &NewPatient::named("Ada"), DocumentId([9; 16]), 1).unwrap();
+        doc::commit(&mut doc, &sam, "created", 1);
+        // Sam writes a mark under Sue's key, claiming she saw everything there will ever be.
+        let reviews = doc::require_obj(&doc, &ROOT, "reviews").unwrap();
+        let m = doc
+            .put_object(&reviews, sue.device.to_string(), ObjType::Map)
+            .unwrap();
+        doc.put(&m, "by", "Sue").unwrap();
+        doc.put(&m, "at", ScalarValue::Timestamp(2)).unwrap();
+        for key in [
+            "sessions",
+            "status_moves",
+            "measures",
+            "safeguarding",
+            "comments",
+            "handovers",
+        ] {
+            doc.put(&m, key, i64::from(u32::MAX)).unwrap();
+        }
+        doc::commit(&mut doc, &sam, "planted", 2);
+        assert!(read(&mut doc).unwrap().reviews.is_empty());
+        // Sue's own mark counts, capped at what the case holds.
+        let mut theirs = doc.fork().with_actor(sue.actor());
+        mark_reviewed(&mut theirs, &sue, 3).unwrap();
+        doc::commit(&mut theirs, &sue, "reviewed", 3);
+        let o = read(&mut theirs).unwrap();
+        assert_eq!(o.reviews.len(), 1);
+        assert_eq!(o.reviews[0].seen, counters(&theirs).unwrap());
+        // Sue and Sid both hand the case to Sam's colleague at once: agreed, not contested.
+        let kim = DeviceId([4; 16]);
+        let mut a = doc.fork().with_actor(sue.actor());
+        let mut b = doc.fork().with_actor(sid.actor());
+        assign(&mut a, &sue, kim, "Kim", None, 4).unwrap();
+        assign(&mut b, &sid, kim, "Kim", None, 4).unwrap();
+        doc::commit(&mut a, &sue, "a", 4);
+        doc::commit(&mut b, &sid, "b", 4);
+        a.merge(&mut b).unwrap();
+        let holder = read(&mut a).unwrap().assigned.unwrap();
+        assert_eq!(holder.agreed(), Some(&kim));
     }
 }

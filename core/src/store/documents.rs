@@ -245,21 +245,36 @@ impl Store {
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?
         };
+        let mut skipped = 0usize;
         for (id, kind) in ids {
             let id = DocumentId::from_stored(&id)?;
-            let kind = DocKind::parse(&kind)?;
-            let (_, mut doc) = self.load_from_db(id)?;
-            let now = self.now_millis();
-            let tx = self.conn.transaction()?;
-            let scope = if kind == DocKind::Directory {
-                Reindex::WholeDirectory
-            } else {
-                Reindex::Case
-            };
-            reindex_doc(&tx, id, kind, &mut doc, scope, now)?;
-            tx.commit()?;
+            match self.reindex_one(id, &kind) {
+                Ok(()) => {}
+                // The database failing is fatal; a document the index cannot read is left
+                // out (as a pulled one is), so it cannot stop every other one being indexed.
+                Err(e @ (Error::Sqlite(_) | Error::Io(_))) => return Err(e),
+                Err(e) => {
+                    skipped += 1;
+                    tracing::warn!(doc = %id, error = %e, "document not indexed");
+                }
+            }
         }
-        tracing::info!("indexes rebuilt");
+        tracing::info!(skipped, "indexes rebuilt");
+        Ok(())
+    }
+
+    fn reindex_one(&mut self, id: DocumentId, kind: &str) -> Result<()> {
+        let kind = DocKind::parse(kind)?;
+        let (_, mut doc) = self.load_from_db(id)?;
+        let now = self.now_millis();
+        let tx = self.conn.transaction()?;
+        let scope = if kind == DocKind::Directory {
+            Reindex::WholeDirectory
+        } else {
+            Reindex::Case
+        };
+        reindex_doc(&tx, id, kind, &mut doc, scope, now)?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -148,6 +148,8 @@ impl Store {
         apply_key(&conn, &key)?;
         configure(&conn, config.durability)?;
         schema::upgrade(&mut conn)?;
+        // A new store has no documents to index.
+        conn.execute("DELETE FROM meta WHERE key = 'rebuild_indexes'", [])?;
         let device = DeviceId::random();
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
@@ -252,9 +254,19 @@ impl Store {
             events: super::events::channel(),
         };
         // Version 2 made the indexes and version 12 added oversight columns to them: both
-        // are derived, so a store from before either is reindexed from its documents.
-        if found < 12 {
+        // are derived, so a store from before either is reindexed from its documents. The
+        // migration leaves a mark that only a finished rebuild clears: a rebuild cut short
+        // (the app killed, the disk full) runs again at the next open.
+        let pending: bool = store.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'rebuild_indexes')",
+            [],
+            |r| r.get(0),
+        )?;
+        if found < 2 || pending {
             store.rebuild_indexes()?;
+            store
+                .conn
+                .execute("DELETE FROM meta WHERE key = 'rebuild_indexes'", [])?;
         }
         // Stores made before their files were owner-only get so now.
         owner_only(&config.dir, 0o700)?;

@@ -19,6 +19,9 @@ use holdfast_protocol::Role;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// The most working days a team may allow before first contact (twelve weeks).
+const MAX_FIRST_CONTACT_DAYS: u32 = 60;
+
 /// A team member as oversight names them: their device, and the name given to it in a
 /// handover (the membership log holds devices and roles, not names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,19 +275,6 @@ fn count(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
-/// The day `working_days` working days (Monday to Friday) before `today`.
-fn working_days_before(today: Date, working_days: u32) -> Date {
-    let mut day = today;
-    let mut left = working_days;
-    while left > 0 {
-        day = day.previous_day().unwrap_or(day);
-        if !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) {
-            left -= 1;
-        }
-    }
-    day
-}
-
 /// The day `working_days` working days after `from`.
 fn working_days_after(from: Date, working_days: u32) -> Date {
     let mut day = from;
@@ -311,9 +301,9 @@ pub(super) fn load(
                 SUM(c.status = 'referred'), SUM(c.status = 'active'), SUM(c.status = 'holding'),
                 SUM(c.status = 'tapering'),
                 SUM(c.accepted_at IS NOT NULL AND c.accepted_at >= ?3),
-                SUM(c.status = 'holding' AND c.status_since <= ?4),
+                SUM(c.status = 'holding' AND IFNULL(c.status_since <= ?4, 0)),
                 SUM(c.status != 'closed' AND c.session_count > ?5),
-                SUM(c.status != 'closed' AND c.opened_at <= ?6),
+                SUM(c.status != 'closed' AND IFNULL(c.opened_at <= ?6, 0)),
                 SUM(CASE WHEN c.status != 'closed' THEN c.open_safeguarding ELSE 0 END)
          FROM caseload c JOIN documents d ON d.id = c.case_id
          LEFT JOIN people p ON p.device = c.assigned_to
@@ -487,6 +477,12 @@ pub(super) fn worklist(
     limits: &LoadLimits,
     today: Date,
 ) -> Result<Vec<WorkItem>> {
+    if limits.first_contact_working_days > MAX_FIRST_CONTACT_DAYS {
+        return Err(Error::InvalidInput {
+            field: "first contact working days",
+            reason: format!("at most {MAX_FIRST_CONTACT_DAYS}"),
+        });
+    }
     let team = team.map(|t| t.as_bytes().to_vec());
     let me = worker.as_bytes().as_slice();
     let today_s = doc::format_date(today);
@@ -519,12 +515,9 @@ pub(super) fn worklist(
         }
     }
     {
-        // First contact: a referral received `first_contact_working_days` or more working days
-        // ago with no session (attended or an attempt) recorded since it arrived.
-        let cutoff = doc::format_date(working_days_before(
-            today,
-            limits.first_contact_working_days,
-        ));
+        // First contact: a referral received with no session (attended or an attempt)
+        // recorded since it arrived, listed from the day it falls due: that many working
+        // days after it was received.
         let mut stmt = conn.prepare_cached(
             "SELECT c.case_id, c.patient_name, c.awaiting_contact_since
              FROM caseload c JOIN documents d ON d.id = c.case_id
@@ -533,7 +526,7 @@ pub(super) fn worklist(
                  AND (c.last_session_start IS NULL
                       OR c.last_session_start < unixepoch(c.awaiting_contact_since) * 1000)",
         )?;
-        let rows = stmt.query_map(params![team, me, cutoff], |r| {
+        let rows = stmt.query_map(params![team, me, today_s], |r| {
             Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get::<_, String>(2)?))
         })?;
         for row in rows {
@@ -542,7 +535,9 @@ pub(super) fn worklist(
                 doc::parse_date(&received)?,
                 limits.first_contact_working_days,
             );
-            push(WorkKind::FirstContact, case, name, Some(due))?;
+            if due <= today {
+                push(WorkKind::FirstContact, case, name, Some(due))?;
+            }
         }
     }
     {
@@ -967,26 +962,27 @@ mod tests {
 
     #[test]
     fn working_days_skip_weekends() {
-        // Friday 2026-12-04: five working days before is Friday 2026-11-27.
+        // Friday 2026-11-27: five working days on is Friday 2026-12-04.
         assert_eq!(
-            working_days_before(date!(2026 - 12 - 04), 5),
-            date!(2026 - 11 - 27)
-        );
-        // Monday 2026-12-07: one working day before is Friday.
-        assert_eq!(
-            working_days_before(date!(2026 - 12 - 07), 1),
+            working_days_after(date!(2026 - 11 - 27), 5),
             date!(2026 - 12 - 04)
         );
+        // Friday to Monday is one working day; Saturday to Monday too.
         assert_eq!(
             working_days_after(date!(2026 - 12 - 04), 1),
             date!(2026 - 12 - 07)
         );
         assert_eq!(
-            working_days_after(date!(2026 - 11 - 27), 5),
-            date!(2026 - 12 - 04)
+            working_days_after(date!(2026 - 12 - 05), 1),
+            date!(2026 - 12 - 07)
+        );
+        // A referral on Saturday 5 December is due five working days on: Friday 11th.
+        assert_eq!(
+            working_days_after(date!(2026 - 12 - 05), 5),
+            date!(2026 - 12 - 11)
         );
         assert_eq!(
-            working_days_before(date!(2026 - 12 - 04), 0),
+            working_days_after(date!(2026 - 12 - 04), 0),
             date!(2026 - 12 - 04)
         );
     }

@@ -357,6 +357,8 @@ CREATE TABLE people (
     name   TEXT NOT NULL,
     at     INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- The new columns are filled from the documents at the next open; cleared once done.
+INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_indexes', x'01');
 ";
 
 /// Each migration brings the schema from version `i` to `i + 1`.

@@ -778,20 +778,69 @@ fn version_11_store_gains_oversight_from_its_documents() {
         .unwrap();
     assert_eq!(
         (holder, since, moves),
-        (None, Some(AT), 2),
-        "rebuilt from the document"
+        (Some(device.as_bytes().to_vec()), Some(AT), 2),
+        "rebuilt from the document: held by the device that created it"
     );
-    // Never reviewed: in the queue; reviewed: out of it; assigned from here on.
+    let pending: bool = store
+        .conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'rebuild_indexes')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!pending, "the rebuild finished and said so");
+    // Never reviewed: in the queue; reviewed: out of it.
     assert_eq!(store.review_queue(50).unwrap().len(), 1);
     store.mark_reviewed(id).unwrap();
     assert!(store.review_queue(50).unwrap().is_empty());
-    store
-        .assign_case(id, device, None, Some("picked up"))
-        .unwrap();
     assert_eq!(
         store.caseload_load(&Default::default()).unwrap()[0].active,
         1
     );
+}
+
+/// A rebuild cut short runs again at the next open, and a document the index cannot read
+/// does not stop the others being indexed.
+#[test]
+fn an_unfinished_rebuild_runs_again_and_skips_what_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId::random();
+    let mut conn = database_at(dir.path(), &keys, 11, device);
+    // A pulled document this device kept but could never read, listed first.
+    conn.execute(
+        "INSERT INTO documents (id, kind, snapshot, change_count, updated_at) VALUES (?1, 'case_file', x'00', 0, 0)",
+        [[0u8; 16].as_slice()],
+    )
+    .unwrap();
+    let mut case = case_doc(&sam(device));
+    let id = insert_v1_case(&conn, &mut case);
+    index_case(&mut conn, id, &mut case);
+    drop(conn);
+    let store = open(dir.path(), &keys);
+    let row = |store: &Store| -> (Option<Vec<u8>>, i64) {
+        store
+            .conn
+            .query_row(
+                "SELECT assigned_to, status_moves FROM caseload WHERE case_id = ?1",
+                [id.as_bytes().as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    assert_eq!(row(&store), (Some(device.as_bytes().to_vec()), 2));
+    // Killed mid-rebuild: the mark is still there, so the next open finishes it.
+    store
+        .conn
+        .execute_batch(
+            "INSERT INTO meta (key, value) VALUES ('rebuild_indexes', x'01');
+             UPDATE caseload SET status_moves = 0;",
+        )
+        .unwrap();
+    drop(store);
+    let store = open(dir.path(), &keys);
+    assert_eq!(row(&store).1, 2);
 }
 
 #[test]
