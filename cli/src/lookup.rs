@@ -112,6 +112,11 @@ pub fn case(store: &Store, typed: &str) -> Result<DocumentId> {
             Ok(DocKind::Directory) => {
                 return Err(CliError::input(format!("{id} is a directory, not a case")));
             }
+            Ok(DocKind::PrivateNotes) => {
+                return Err(CliError::input(format!(
+                    "{id} is a device's private notes, not a case"
+                )));
+            }
             Err(holdfast_core::Error::NotFound { .. }) => {
                 return Err(CliError::input(format!("no case with id {id}")));
             }
@@ -130,6 +135,11 @@ pub fn plan(store: &mut Store, typed: &str) -> Result<DocumentId> {
             Ok(DocKind::Directory) => {
                 return Err(CliError::input(format!(
                     "{id} is a directory, not an action plan"
+                )));
+            }
+            Ok(DocKind::PrivateNotes) => {
+                return Err(CliError::input(format!(
+                    "{id} is a device's private notes, not an action plan"
                 )));
             }
             Err(holdfast_core::Error::NotFound { .. }) => {

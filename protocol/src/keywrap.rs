@@ -29,7 +29,8 @@
 //!
 //! HPKE `info` = `"holdfast-key-bundle-v1" || team || recipient`. Plaintext: a count (u16)
 //! then entries: tag 1 = team epoch key (`epoch u32 || key 32`), tag 2 = document key
-//! (`document 16 || epoch u32 || key 32`).
+//! (`document 16 || epoch u32 || key 32`), tag 3 = a private-notes key (`document 16 || key
+//! 32`, see [`crate::private_notes`]).
 
 use hpke::kem::XWing;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
@@ -40,6 +41,7 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::ids::{DeviceId, DocumentId, TeamId};
 use crate::keys::{DeviceSigningKey, DocumentKey, PUBLIC_KEY_LEN, SIGNATURE_LEN, verify_signature};
+use crate::private_notes::PrivateNotesKey;
 use crate::wire::{Reader, to_array};
 
 type Aead = hpke::aead::ChaCha20Poly1305;
@@ -246,6 +248,14 @@ pub enum WrappedKey {
         /// The key.
         key: DocumentKey,
     },
+    /// The key of one staff member's private notes (for its supervisors and admins): with
+    /// each epoch key it gives the notes' key at that epoch.
+    PrivateNotes {
+        /// The private-notes document ([`crate::private_notes_id`]).
+        document: DocumentId,
+        /// Its key.
+        key: PrivateNotesKey,
+    },
 }
 
 /// The clear part of a key bundle.
@@ -306,6 +316,11 @@ fn encode_keys(keys: &[WrappedKey]) -> Result<Zeroizing<Vec<u8>>> {
                 out.extend_from_slice(&epoch.to_be_bytes());
                 out.extend_from_slice(key.as_bytes());
             }
+            WrappedKey::PrivateNotes { document, key } => {
+                out.push(3);
+                out.extend_from_slice(document.as_bytes());
+                out.extend_from_slice(key.as_bytes());
+            }
         }
     }
     Ok(out)
@@ -331,6 +346,11 @@ fn decode_keys(plaintext: &[u8]) -> Result<Vec<WrappedKey>> {
                     epoch,
                     key,
                 });
+            }
+            3 => {
+                let document = DocumentId(*r.array::<16>()?);
+                let key = PrivateNotesKey::from_bytes(*r.array::<32>()?);
+                keys.push(WrappedKey::PrivateNotes { document, key });
             }
             _ => {
                 return Err(Error::Invalid {
@@ -556,8 +576,13 @@ mod tests {
                 epoch: 3,
                 key: DocumentKey::from_bytes([8; 32]),
             },
+            WrappedKey::PrivateNotes {
+                document: DocumentId([5; 16]),
+                key: PrivateNotesKey::from_bytes([6; 32]),
+            },
         ];
         let bytes = KeyBundle::seal(header([7; 16]), alice.public_key(), &keys, &signer).unwrap();
+        assert!(bytes.len() <= max_bundle_len(keys.len()));
         let bundle = KeyBundle::decode(&bytes).unwrap();
         assert_eq!(bundle.header, header([7; 16]));
         let opened = bundle.open(&signer.public_key(), &alice).unwrap();
@@ -566,6 +591,9 @@ mod tests {
         );
         assert!(
             matches!(&opened[1], WrappedKey::Document { epoch: 3, key, .. } if key.as_bytes() == &[8; 32])
+        );
+        assert!(
+            matches!(&opened[2], WrappedKey::PrivateNotes { document, key } if document.0 == [5; 16] && key.as_bytes() == &[6; 32])
         );
         assert_eq!(
             bundle.open(&signer.public_key(), &bob).unwrap_err(),

@@ -14,6 +14,8 @@
 //!   folded the same way by the relay and by devices.
 //! - **Key wrapping** ([`KeyBundle`], [`HpkeKeyPair`], [`derive_document_key`]): team epoch
 //!   keys and document keys sealed with HPKE (X-Wing) to one device and signed by another.
+//! - **Private notes** ([`private_notes`]): a staff member's own notes, read only by it, the
+//!   team's supervisors and admins: the derived document id and the key it is sealed with.
 //! - **Invites** ([`InviteCode`]): the one-time code shown as a QR code at enrolment; for a
 //!   self-hosted relay it carries the [`RelayPin`] of the relay's certificate authority.
 //! - **Time** ([`Clock`]): what devices and the relay read the time from; tests move a
@@ -71,6 +73,7 @@ mod invite;
 mod keys;
 mod keywrap;
 pub mod membership;
+pub mod private_notes;
 mod relay_pin;
 mod wire;
 
@@ -101,6 +104,9 @@ pub use membership::{
     Applied, Entry, InviteState, MAX_BUNDLES_PER_REQUEST, MAX_ENTRY, MAX_INVITE_LIFETIME_MS,
     MAX_KEYS_REQUEST_BYTES, MAX_PENDING_INVITES, MEMBERSHIP_MAGIC, Member, Membership, Op, Refusal,
     Role, epoch_key_commitment, redeem_proof_message,
+};
+pub use private_notes::{
+    PRIVATE_NOTES_ID_CONTEXT, PrivateNotesKey, derive_private_notes_key, private_notes_id,
 };
 pub use relay_pin::{RELAY_PIN_LEN, RelayPin};
 /// ring's random-number interface, which key, id, nonce and challenge generation take.

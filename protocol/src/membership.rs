@@ -36,6 +36,7 @@ use crate::error::{Error, Result};
 use crate::ids::{DeviceId, DocumentId, InviteId, TeamId};
 use crate::keys::{DeviceSigningKey, PUBLIC_KEY_LEN, SIGNATURE_LEN, verify_signature};
 use crate::keywrap::{EpochKey, HpkePublicKey};
+use crate::private_notes::private_notes_id;
 use crate::wire::{Reader, to_array};
 
 /// Magic of a membership entry, version 1.
@@ -107,9 +108,16 @@ impl Role {
         }
     }
 
-    /// Staff (admin, supervisor, link worker) read every document of their team.
+    /// Staff (admin, supervisor, link worker) read every document of their team but their
+    /// colleagues' private notes (see [`Role::reads_private_notes`]).
     pub const fn is_staff(self) -> bool {
         !matches!(self, Role::Patient)
+    }
+
+    /// Supervisors and admins read (and answer) every staff member's private notes; a link
+    /// worker reads only its own, a patient none.
+    pub const fn reads_private_notes(self) -> bool {
+        matches!(self, Role::Admin | Role::Supervisor)
     }
 }
 
@@ -535,11 +543,6 @@ impl Member {
     pub fn is_active(&self) -> bool {
         self.revoked_at_ms.is_none()
     }
-
-    /// Whether this device may read (and write) `document`.
-    pub fn can_access(&self, document: &DocumentId) -> bool {
-        self.is_active() && (self.role.is_staff() || self.plan.as_ref() == Some(document))
-    }
 }
 
 /// The longest an invite may be valid for: 7 days. Devices refuse to make a longer one and
@@ -623,6 +626,9 @@ pub struct Membership {
     pub invites: HashMap<InviteId, InviteState>,
     /// The commitment to each epoch's key, from the genesis (epoch 1) and each revocation.
     pub key_commitments: BTreeMap<u32, [u8; 32]>,
+    /// Every staff device's private-notes document ([`private_notes_id`]) and its owner,
+    /// revoked devices' included: who may read and write each is decided from this.
+    pub private_notes: BTreeMap<DocumentId, DeviceId>,
 }
 
 fn refuse<T>(r: Refusal) -> Result<T> {
@@ -639,6 +645,7 @@ impl Membership {
             devices: BTreeMap::new(),
             invites: HashMap::new(),
             key_commitments: BTreeMap::new(),
+            private_notes: BTreeMap::new(),
         }
     }
 
@@ -672,6 +679,42 @@ impl Membership {
     /// Active devices.
     pub fn active_devices(&self) -> impl Iterator<Item = &Member> {
         self.devices.values().filter(|m| m.is_active())
+    }
+
+    /// The owner of `document` if it is a staff device's private notes (any device ever
+    /// enrolled as staff, revoked or not).
+    pub fn private_notes_owner(&self, document: &DocumentId) -> Option<DeviceId> {
+        self.private_notes.get(document).copied()
+    }
+
+    /// Whether `device` may read and write `document`: an active member, and for a patient
+    /// only its plan; for staff every document but another staff member's private notes,
+    /// which only their owner, supervisors and admins may.
+    pub fn can_access(&self, device: &DeviceId, document: &DocumentId) -> bool {
+        let Some(member) = self.active(device) else {
+            return false;
+        };
+        if !member.role.is_staff() {
+            return member.plan.as_ref() == Some(document);
+        }
+        match self.private_notes_owner(document) {
+            None => true,
+            Some(owner) => owner == *device || member.role.reads_private_notes(),
+        }
+    }
+
+    /// The active devices that read every private-notes document (supervisors, admins).
+    pub fn private_notes_readers(&self) -> impl Iterator<Item = &Member> {
+        self.active_devices()
+            .filter(|m| m.role.reads_private_notes())
+    }
+
+    /// Records a staff device's private-notes document.
+    fn note_private_notes(&mut self, device: DeviceId, role: Role) {
+        if role.is_staff() {
+            self.private_notes
+                .insert(private_notes_id(&self.team, &device), device);
+        }
     }
 
     /// Active admins.
@@ -722,6 +765,7 @@ impl Membership {
                 }
                 entry.verify_with(sign_key)?;
                 self.key_commitments.insert(1, *key_commitment);
+                self.note_private_notes(*device, Role::Admin);
                 self.devices.insert(
                     *device,
                     Member {
@@ -762,6 +806,11 @@ impl Membership {
                 if (*role == Role::Patient) != plan.is_some() {
                     return refuse(Refusal::Conflict(
                         "a patient invite names exactly one plan; other invites none",
+                    ));
+                }
+                if plan.is_some_and(|p| self.private_notes.contains_key(&p)) {
+                    return refuse(Refusal::NotAllowed(
+                        "a staff member's private notes are never shared with a patient",
                     ));
                 }
                 if self.invites.contains_key(invite) {
@@ -833,6 +882,7 @@ impl Membership {
                 if let Some(s) = self.invites.get_mut(invite) {
                     s.redeemed_by = Some(*device);
                 }
+                self.note_private_notes(*device, member.role);
                 self.devices.insert(*device, member);
                 Applied::Joined(*device)
             }
@@ -1037,8 +1087,8 @@ mod tests {
             Refusal::InviteExpired
         );
         m.apply(&redeem(&k, 11, &patient, 50)).unwrap();
-        let p = m.active(&patient.id).unwrap();
-        assert!(p.can_access(&plan) && !p.can_access(&DocumentId([8; 16])));
+        assert!(m.can_access(&patient.id, &plan));
+        assert!(!m.can_access(&patient.id, &DocumentId([8; 16])));
 
         // Escalation: a link worker cannot invite an admin or a supervisor; a patient nobody.
         for role in [Role::Admin, Role::Supervisor] {
@@ -1171,6 +1221,57 @@ mod tests {
             m.apply(&Entry::decode(&bytes).unwrap()),
             Err(Error::BadSignature)
         );
+    }
+
+    #[test]
+    fn private_notes_are_their_owners_supervisors_and_admins_only() {
+        let (admin, sup, lw, lw2, patient) = (dev(1), dev(2), dev(3), dev(4), dev(5));
+        let mut m = Membership::new(TEAM);
+        m.apply(&genesis(&admin)).unwrap();
+        for (n, d, role) in [
+            (10, &sup, Role::Supervisor),
+            (11, &lw, Role::LinkWorker),
+            (12, &lw2, Role::LinkWorker),
+        ] {
+            let (e, k) = invite(&admin, n, role, None, 100);
+            m.apply(&e).unwrap();
+            m.apply(&redeem(&k, n, d, 5)).unwrap();
+        }
+        let plan = DocumentId([7; 16]);
+        let (e, k) = invite(&lw, 13, Role::Patient, Some(plan), 100);
+        m.apply(&e).unwrap();
+        m.apply(&redeem(&k, 13, &patient, 5)).unwrap();
+        let notes = private_notes_id(&TEAM, &lw.id);
+        assert_eq!(m.private_notes_owner(&notes), Some(lw.id));
+        assert_eq!(
+            m.private_notes.len(),
+            4,
+            "one per staff device, none for a patient"
+        );
+        assert!(m.private_notes_owner(&plan).is_none());
+        let reads = |d: &Dev| m.can_access(&d.id, &notes);
+        assert!(reads(&lw) && reads(&sup) && reads(&admin));
+        assert!(!reads(&lw2) && !reads(&patient));
+        assert!(
+            m.can_access(&lw2.id, &plan),
+            "other documents stay the team's"
+        );
+        let readers: Vec<DeviceId> = m.private_notes_readers().map(|r| r.device).collect();
+        assert_eq!(readers, vec![admin.id, sup.id]);
+        // Nobody shares someone's notes with a patient.
+        let (e, _) = invite(&lw2, 14, Role::Patient, Some(notes), 100);
+        assert!(matches!(refusal(m.apply(&e)), Refusal::NotAllowed(_)));
+        // A revoked owner reads nothing more; its notes stay its supervisors'.
+        let op = Op::Revoke {
+            device: lw.id,
+            epoch: 2,
+            key_commitment: [2; 32],
+        };
+        m.apply(&Entry::sign(TEAM, 9, admin.id.0, op, &admin.sign).unwrap())
+            .unwrap();
+        assert!(!m.can_access(&lw.id, &notes));
+        assert!(m.can_access(&sup.id, &notes));
+        assert_eq!(m.private_notes_owner(&notes), Some(lw.id));
     }
 
     #[test]

@@ -18,9 +18,10 @@ use std::collections::BTreeMap;
 use common::*;
 use holdfast_protocol::{
     Applied, BundleHeader, DeviceId, DeviceSigningKey, DocumentId, Entry, EnvelopeId, EnvelopeRef,
-    EpochKey, HPKE_PUBLIC_KEY_LEN, HpkeKeyPair, InviteCode, KeyBundle, Membership, Op, PullPage,
-    PushBatch, PushBatchRef, RelayPin, Role, WrappedKey, auth_message, derive_document_key,
-    epoch_key_commitment, max_bundle_len, redeem_proof_message, sign_auth, verify_auth,
+    EpochKey, HPKE_PUBLIC_KEY_LEN, HpkeKeyPair, InviteCode, KeyBundle, Membership, Op,
+    PrivateNotesKey, PullPage, PushBatch, PushBatchRef, RelayPin, Role, WrappedKey, auth_message,
+    derive_document_key, derive_private_notes_key, epoch_key_commitment, max_bundle_len,
+    private_notes_id, redeem_proof_message, sign_auth, verify_auth,
 };
 
 /// Epoch key 0x60..=0x7F.
@@ -286,6 +287,23 @@ fn expected() -> BTreeMap<String, Vec<u8>> {
         ("vector-genesis-anchor-1", genesis_entry().anchor().to_vec()),
         ("vector-invite-entry-1", invite_entry().as_bytes().to_vec()),
         ("vector-redeem-entry-1", redeem_entry().as_bytes().to_vec()),
+        (
+            "vector-private-notes-id-1",
+            private_notes_id(&team(), &author()).0.to_vec(),
+        ),
+        (
+            "vector-private-notes-key-1",
+            derive_private_notes_key(
+                &team(),
+                &epoch_key(),
+                &PrivateNotesKey::from_bytes(counting(0xe0)),
+                &private_notes_id(&team(), &author()),
+                7,
+            )
+            .unwrap()
+            .as_bytes()
+            .to_vec(),
+        ),
     ]
     .into_iter()
     .map(|(name, bytes)| (name.to_owned(), bytes))

@@ -87,6 +87,7 @@ error_codes! {
     TeamExists = "team_exists", CONFLICT;
     DeviceKeyConflict = "device_key_conflict", CONFLICT;
     NotAllowed = "not_allowed", FORBIDDEN;
+    PrivateNotes = "private_notes", FORBIDDEN;
     MembershipConflict = "membership_conflict", CONFLICT;
     InviteUsed = "invite_used", CONFLICT;
     InviteExpired = "invite_expired", GONE;

@@ -588,6 +588,16 @@ mod tests {
         ) -> storage::Result<u64> {
             self.inner.forget_bundles(team, recipient, up_to).await
         }
+        async fn put_private_notes_bundles(
+            &self,
+            team: TeamId,
+            sender: holdfast_protocol::DeviceId,
+            bundles: Vec<storage::NewBundle>,
+        ) -> storage::Result<u64> {
+            self.inner
+                .put_private_notes_bundles(team, sender, bundles)
+                .await
+        }
         async fn bundles(
             &self,
             team: TeamId,
@@ -625,8 +635,11 @@ mod tests {
             team: TeamId,
             seqs: Vec<u64>,
             document: Option<holdfast_protocol::DocumentId>,
+            private_notes: storage::PrivateNotes,
         ) -> storage::Result<Vec<Option<holdfast_protocol::EnvelopeId>>> {
-            self.inner.envelope_ids(team, seqs, document).await
+            self.inner
+                .envelope_ids(team, seqs, document, private_notes)
+                .await
         }
         async fn team(&self, team: TeamId) -> storage::Result<Option<storage::TeamInfo>> {
             self.inner.team(team).await

@@ -976,3 +976,240 @@ async fn a_revocation_delivers_what_its_revoker_staged() {
     let response = stage(token.clone(), vec![to(&one)]).await;
     assert_eq!(response.json::<Value>().await.unwrap()["staged"], 1);
 }
+
+/// A link worker's private notes at the relay: only their owner, supervisors and admins
+/// push to them or pull them by `doc=`; a colleague's pages leave them out. Their key is
+/// handed on (`POST /keys/private-notes`) to supervisors and admins alone, each sender's
+/// latest bundle to a recipient replacing its last, and no longer than one key per staff
+/// device; a patient hands on nothing.
+#[tokio::test]
+async fn private_notes_and_their_keys_stay_with_their_owner_supervisors_and_admins() {
+    use holdfast_protocol::{BundleHeader, PrivateNotesKey, SystemRandom, private_notes_id};
+    let relay = Relay::start().await;
+    let admin = Device::new();
+    let (supervisor, owner, colleague, patient) =
+        (Device::new(), Device::new(), Device::new(), Device::new());
+    let team = relay.create_team(&admin).await;
+    let admin_token = relay.login(&admin).await;
+    relay
+        .enrol(
+            &admin_token,
+            team,
+            &admin,
+            &supervisor,
+            Role::Supervisor,
+            None,
+        )
+        .await;
+    for d in [&owner, &colleague] {
+        relay
+            .enrol(&admin_token, team, &admin, d, Role::LinkWorker, None)
+            .await;
+    }
+    let owner_token = relay.login(&owner).await;
+    relay
+        .enrol(
+            &owner_token,
+            team,
+            &owner,
+            &patient,
+            Role::Patient,
+            Some(PLAN_A),
+        )
+        .await;
+    let (supervisor_token, colleague_token, patient_token) = (
+        relay.login(&supervisor).await,
+        relay.login(&colleague).await,
+        relay.login(&patient).await,
+    );
+    let notes = private_notes_id(&team, &owner.id);
+
+    // Writes: the owner and a supervisor; not a colleague, not a patient.
+    let batch = |d: &Device, salt| {
+        d.batch(
+            team,
+            &[d.envelope(team, notes, Kind::ChangeBatch, 0, salt, 64)],
+        )
+    };
+    assert_eq!(
+        relay
+            .push_ok(&owner_token, team, batch(&owner, 1))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        relay
+            .push_ok(&supervisor_token, team, batch(&supervisor, 2))
+            .await
+            .len(),
+        1
+    );
+    let message = expect_error(
+        relay
+            .push(&colleague_token, team, batch(&colleague, 3))
+            .await,
+        StatusCode::FORBIDDEN,
+        "private_notes",
+    )
+    .await;
+    assert!(message.contains("private notes"), "{message}");
+    expect_error(
+        relay.push(&patient_token, team, batch(&patient, 4)).await,
+        StatusCode::FORBIDDEN,
+        "not_allowed",
+    )
+    .await;
+    let case = colleague.batch(
+        team,
+        &[colleague.envelope(team, CASE, Kind::ChangeBatch, 0, 5, 64)],
+    );
+    relay.push_ok(&colleague_token, team, case).await;
+
+    // Reads: every page and the ids leave them out for the colleague.
+    let seqs = |items: Vec<(u64, Vec<u8>)>| items.into_iter().map(|(s, _)| s).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(relay.pull_all(&admin_token, team, "").await),
+        [1, 2, 3]
+    );
+    assert_eq!(seqs(relay.pull_all(&colleague_token, team, "").await), [3]);
+    assert_eq!(
+        seqs(
+            relay
+                .pull_all(&colleague_token, team, "&compact=true")
+                .await
+        ),
+        [3]
+    );
+    assert_eq!(
+        seqs(
+            relay
+                .pull_all(&supervisor_token, team, &format!("&doc={notes}"))
+                .await
+        ),
+        [1, 2]
+    );
+    expect_error(
+        relay
+            .pull(&colleague_token, team, &format!("after=0&doc={notes}"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "private_notes",
+    )
+    .await;
+    let ids: Value = relay
+        .get(
+            &colleague_token,
+            &format!("/v1/teams/{team}/envelopes/ids?at=1,2,3"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(ids["ids"][0].is_null() && ids["ids"][1].is_null() && ids["ids"][2].is_string());
+
+    // The notes key goes to the supervisor and the admin, and to nobody else.
+    let notes_key = PrivateNotesKey::generate(&SystemRandom::new()).unwrap();
+    let seal = |by: &Device, to: &Device, keys: usize| {
+        let header = BundleHeader {
+            team,
+            recipient: to.id.0,
+            sender: by.id,
+            at_ms: by.now_ms(),
+        };
+        let wrapped: Vec<WrappedKey> = (0..keys)
+            .map(|_| WrappedKey::PrivateNotes {
+                document: notes,
+                key: notes_key.clone(),
+            })
+            .collect();
+        hex::encode(KeyBundle::seal(header, to.hpke.public_key(), &wrapped, &by.key).unwrap())
+    };
+    let hand_on = |token: &str, bundles: Vec<String>| {
+        relay
+            .http
+            .post(relay.at(&format!("/v1/teams/{team}/keys/private-notes")))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "bundles": bundles }))
+            .send()
+    };
+    let response = hand_on(
+        &owner_token,
+        vec![seal(&owner, &supervisor, 1), seal(&owner, &admin, 1)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.json::<Value>().await.unwrap()["stored"], 2);
+    for refused in [
+        seal(&owner, &colleague, 1),
+        seal(&owner, &owner, 1),
+        seal(&owner, &patient, 1),
+    ] {
+        expect_error(
+            hand_on(&owner_token, vec![refused]).await.unwrap(),
+            StatusCode::FORBIDDEN,
+            "private_notes",
+        )
+        .await;
+    }
+    expect_error(
+        hand_on(&patient_token, vec![seal(&patient, &supervisor, 1)])
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+        "not_allowed",
+    )
+    .await;
+    // Four staff devices (four notes documents): a bundle of four keys may come, not of
+    // forty.
+    expect_error(
+        hand_on(&owner_token, vec![seal(&owner, &supervisor, 40)])
+            .await
+            .unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    let again = hand_on(&owner_token, vec![seal(&owner, &supervisor, 4)])
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let keys: Value = relay
+        .get(&supervisor_token, &format!("/v1/teams/{team}/keys?after=0"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let from_owner: Vec<KeyBundle> = keys["bundles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| KeyBundle::decode(&hex::decode(b["bundle"].as_str().unwrap()).unwrap()).unwrap())
+        .filter(|b| b.header.sender == owner.id)
+        .collect();
+    assert_eq!(from_owner.len(), 1, "the latest replaced the first");
+    let opened = from_owner[0]
+        .open(&owner.key.public_key(), &supervisor.hpke)
+        .unwrap();
+    assert_eq!(opened.len(), 4);
+    let colleague_keys: Value = relay
+        .get(&colleague_token, &format!("/v1/teams/{team}/keys?after=0"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        colleague_keys["bundles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(
+                |b| !KeyBundle::decode(&hex::decode(b["bundle"].as_str().unwrap()).unwrap())
+                    .unwrap()
+                    .header
+                    .sender
+                    .eq(&owner.id)
+            )
+    );
+}

@@ -247,6 +247,16 @@ impl Storage for Hooked {
     ) -> storage::Result<u64> {
         self.inner.forget_bundles(team, recipient, up_to).await
     }
+    async fn put_private_notes_bundles(
+        &self,
+        team: TeamId,
+        sender: DeviceId,
+        bundles: Vec<storage::NewBundle>,
+    ) -> storage::Result<u64> {
+        self.inner
+            .put_private_notes_bundles(team, sender, bundles)
+            .await
+    }
     async fn bundles(&self, team: TeamId, request: BundleRequest) -> storage::Result<BundlePage> {
         self.inner.bundles(team, request).await
     }
@@ -291,8 +301,11 @@ impl Storage for Hooked {
         team: TeamId,
         seqs: Vec<u64>,
         document: Option<holdfast_protocol::DocumentId>,
+        private_notes: storage::PrivateNotes,
     ) -> storage::Result<Vec<Option<holdfast_protocol::EnvelopeId>>> {
-        self.inner.envelope_ids(team, seqs, document).await
+        self.inner
+            .envelope_ids(team, seqs, document, private_notes)
+            .await
     }
     fn set_team_quota(&self, quota: storage::TeamQuota) {
         self.inner.set_team_quota(quota);
@@ -397,6 +410,7 @@ async fn graceful_shutdown_drains_an_in_flight_push() {
                 max_bytes: usize::MAX,
                 compact: false,
                 document: None,
+                private_notes: storage::PrivateNotes::All,
             },
         )
         .await

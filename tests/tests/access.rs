@@ -1,27 +1,31 @@
 //! Access, end to end through a real relay on loopback:
 //!
-//! - the access matrix: for each role (admin, supervisor, link worker, patient, a revoked
-//!   device, a device of another team) and each document kind (case file, the patient's
-//!   own plan, another plan, the directory, the membership log), read and write: what the
-//!   relay answers (HTTP status) and whether the device can decrypt content written after
-//!   the revocation. Printed as a table and checked against the expected one;
+//! - the access matrix: for each role (admin, supervisor, link worker, the link worker
+//!   whose private notes they are, patient, a revoked device, a device of another team) and
+//!   each document kind (case file, the patient's own plan, another plan, the directory, a
+//!   link worker's private notes, the membership log), read and write: what the relay
+//!   answers (HTTP status) and whether the device can decrypt content written after the
+//!   revocation. Printed as a table and checked against the expected one;
 //! - revocation: the revoked device's next request is refused, and everything written
 //!   afterwards fails to open with every key it ever held (it is handed the raw envelopes);
 //! - invite abuse: reuse, expiry, tampering, and redeeming for a higher role are refused
 //!   and grant nothing.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use holdfast_core::access::InviteStatus;
+use holdfast_core::crypto::TeamKeys;
 use holdfast_core::model::case_file::NewPatient;
-use holdfast_core::model::ids::DocumentId;
+use holdfast_core::model::ids::{DeviceId, DocumentId};
+use holdfast_core::model::private_notes::NoteKind;
 use holdfast_core::sync::Role;
 use holdfast_core::{Error, TeamId};
 use holdfast_protocol::{
     DocumentKey, EnvelopeRef, Header, InviteCode, Kind, ManualClock, PullPage, PushBatch,
-    SystemRandom, seal,
+    SystemRandom, derive_document_key, derive_private_notes_key, seal,
 };
 use holdfast_relay::testing::{self, Refused, TestRelay};
 use holdfast_tests::{Device, Proxy};
@@ -175,14 +179,36 @@ async fn envelopes_of(url: &str, token: &str, team: TeamId, doc: DocumentId) -> 
         .collect()
 }
 
-/// Whether `device` can open every envelope in `envelopes` with the keys it holds.
-fn can_open(device: &Device, team: TeamId, envelopes: &[Vec<u8>], author_key: &[u8; 32]) -> bool {
+/// Whether `device` can open every envelope in `envelopes` with the keys it holds (each
+/// checked with its author's key, from `authors`).
+fn can_open(
+    device: &Device,
+    team: TeamId,
+    envelopes: &[Vec<u8>],
+    authors: &HashMap<DeviceId, [u8; 32]>,
+) -> bool {
     !envelopes.is_empty()
         && envelopes.iter().all(|bytes| {
             let e = EnvelopeRef::decode(bytes).unwrap();
             let doc = e.header.document;
-            key(device, team, doc, e.header.epoch).is_some_and(|k| e.open(author_key, &k).is_ok())
+            let author = &authors[&e.header.author];
+            key(device, team, doc, e.header.epoch).is_some_and(|k| e.open(author, &k).is_ok())
         })
+}
+
+/// Every key `keys` could try on `doc`: the document key each epoch key it holds gives,
+/// the private-notes key at each of those epochs for every notes key it holds, and whatever
+/// `key_for` gives.
+fn every_key(keys: &TeamKeys, team: TeamId, doc: DocumentId) -> Vec<DocumentKey> {
+    let mut out = Vec::new();
+    for (epoch, epoch_key) in keys.epochs() {
+        out.push(derive_document_key(&team, epoch_key, &doc, epoch).unwrap());
+        for (_, notes_key) in keys.notes_keys() {
+            out.push(derive_private_notes_key(&team, epoch_key, notes_key, &doc, epoch).unwrap());
+        }
+        out.extend(keys.key_for(doc, epoch).ok());
+    }
+    out
 }
 
 fn ok(status: u16) -> bool {
@@ -194,11 +220,12 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
     let relay = TestRelay::start().await;
     let url = relay.url();
 
-    // Team A: an admin, a supervisor, a link worker, a link worker whose phone is lost,
-    // and a patient; team B: one admin.
+    // Team A: an admin, a supervisor, a link worker, a link worker who keeps private
+    // notes, a link worker whose phone is lost, and a patient; team B: one admin.
     let admin = Device::new("Ada Admin");
     let supervisor = Device::new("Sue Supervisor");
     let worker = Device::new("Lee Linkworker");
+    let owner = Device::new("Nia Notes");
     let lost = Device::new("Lost Phone");
     let patient = Device::new("Pat Patient");
     let stranger = Device::new("Other Team");
@@ -206,7 +233,20 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
     admin.client.sync(team).await.unwrap();
     admin.enrol(team, &supervisor, Role::Supervisor).await;
     admin.enrol(team, &worker, Role::LinkWorker).await;
+    admin.enrol(team, &owner, Role::LinkWorker).await;
     admin.enrol(team, &lost, Role::LinkWorker).await;
+    // The link worker's private notes, written before the revocation: their key goes to
+    // the supervisor and the admin.
+    owner
+        .s()
+        .add_private_note(NoteKind::Reflection, "before the revocation")
+        .unwrap();
+    owner.client.sync(team).await.unwrap();
+    let notes = {
+        let id = owner.id();
+        owner.s().private_notes_document(id).unwrap()
+    };
+    lost.client.sync(team).await.unwrap();
     let other_team = stranger.s().create_team(&url).unwrap();
     stranger.client.sync(other_team).await.unwrap();
 
@@ -249,23 +289,34 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
         s.upsert_asset(directory, None, &walk).unwrap();
     }
     admin.client.sync(team).await.unwrap();
-    for d in [&supervisor, &worker, &patient] {
+    owner.client.sync(team).await.unwrap();
+    owner
+        .s()
+        .add_private_note(NoteKind::Wellbeing, "after the revocation")
+        .unwrap();
+    owner.client.sync(team).await.unwrap();
+    for d in [&supervisor, &worker, &patient, &admin] {
         d.client.sync(team).await.unwrap();
     }
 
     // Content written after the revocation, as a staff device pulls it from the relay.
     let admin_token = login(&url, &admin).await.unwrap();
     let admin_key = admin.s().device_public_key();
+    let authors: HashMap<DeviceId, [u8; 32]> = [&admin, &supervisor, &worker, &owner, &patient]
+        .iter()
+        .map(|d| (d.id(), d.public_key()))
+        .collect();
     let after = |envs: Vec<Vec<u8>>| -> Vec<Vec<u8>> {
         envs.into_iter()
             .filter(|b| EnvelopeRef::decode(b).unwrap().header.epoch == 2)
             .collect()
     };
-    let kinds: [(&str, Option<DocumentId>); 5] = [
+    let kinds: [(&str, Option<DocumentId>); 6] = [
         ("case file", Some(own.case_id)),
         ("own plan", Some(own.plan_id)),
         ("other plan", Some(other.plan_id)),
         ("directory", Some(directory)),
+        ("private notes", Some(notes)),
         ("membership", None),
     ];
     let mut fresh = Vec::new();
@@ -275,7 +326,7 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
             None => Vec::new(),
         });
     }
-    for (i, f) in fresh.iter().enumerate().take(4) {
+    for (i, f) in fresh.iter().enumerate().take(5) {
         assert!(
             !f.is_empty(),
             "content after the revocation in {}",
@@ -283,36 +334,45 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
         );
     }
 
-    let roles: [(&str, &Device); 6] = [
+    let roles: [(&str, &Device); 7] = [
         ("admin", &admin),
         ("supervisor", &supervisor),
         ("link worker", &worker),
+        ("notes owner", &owner),
         ("patient", &patient),
         ("revoked device", &lost),
         ("other team", &stranger),
     ];
-    // Expected: (relay read ok, relay write ok, device decrypts) per kind.
+    // Expected: (relay read ok, relay write ok, device decrypts) per kind. The private
+    // notes are a link worker's ("notes owner"): theirs, the supervisor's and the admin's.
     let y = (true, true, true);
     let n = (false, false, false);
     let log_rw = (true, true, true);
     let log_r = (true, false, true);
-    let expected: [[(bool, bool, bool); 5]; 6] = [
-        [y, y, y, y, log_rw],
-        [y, y, y, y, log_r],
-        [y, y, y, y, log_rw],
-        [n, y, n, n, log_r],
-        [n, n, n, n, n],
-        [n, n, n, n, n],
+    let expected: [[(bool, bool, bool); 6]; 7] = [
+        [y, y, y, y, y, log_rw],
+        [y, y, y, y, y, log_r],
+        [y, y, y, y, n, log_rw],
+        [y, y, y, y, y, log_rw],
+        [n, y, n, n, n, log_r],
+        [n, n, n, n, n, n],
+        [n, n, n, n, n, n],
     ];
 
     let mut table = String::new();
     writeln!(
         table,
-        "{:<15} | {:<17} | {:<17} | {:<17} | {:<17} | {:<17}",
-        "role \\ kind", "case file", "own plan", "other plan", "directory", "membership"
+        "{:<15} | {:<17} | {:<17} | {:<17} | {:<17} | {:<17} | {:<17}",
+        "role \\ kind",
+        "case file",
+        "own plan",
+        "other plan",
+        "directory",
+        "private notes",
+        "membership"
     )
     .unwrap();
-    writeln!(table, "{}", "-".repeat(15 + 5 * 20)).unwrap();
+    writeln!(table, "{}", "-".repeat(15 + 6 * 20)).unwrap();
     let mut mismatches = Vec::new();
     for (r, (role, device)) in roles.iter().enumerate() {
         let token = login(&url, device).await.map_err(|refused| refused.status);
@@ -340,7 +400,7 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
                 }
             };
             let decrypts = match doc {
-                Some(_) => can_open(device, team, &fresh[k], &admin_key),
+                Some(_) => can_open(device, team, &fresh[k], &authors),
                 // The log is signed, not encrypted: "decrypt" = the device verified it.
                 None => {
                     device
@@ -377,13 +437,26 @@ async fn the_access_matrix_holds_at_the_relay_and_on_every_device() {
         for bytes in envs {
             let e = EnvelopeRef::decode(bytes).unwrap();
             let doc = e.header.document;
-            for (held, _) in lost_keys.epochs() {
-                let k = lost_keys.key_for(doc, held).unwrap();
-                assert!(e.open(&admin_key, &k).is_err());
+            let author = &authors[&e.header.author];
+            for k in every_key(&lost_keys, team, doc) {
+                assert!(e.open(author, &k).is_err());
             }
             assert!(lost_keys.key_for(doc, e.header.epoch).is_err());
         }
     }
+    assert!(lost_keys.notes_key(notes).is_none());
+    // The other link worker, handed the raw envelopes of its colleague's private notes,
+    // opens none of them either, with every key it holds.
+    let colleague_keys = worker.s().keys_held(team).unwrap();
+    let raw_notes = envelopes_of(&url, &admin_token, team, notes).await;
+    assert!(!raw_notes.is_empty());
+    for bytes in &raw_notes {
+        let e = EnvelopeRef::decode(bytes).unwrap();
+        for k in every_key(&colleague_keys, team, notes) {
+            assert!(e.open(&authors[&e.header.author], &k).is_err());
+        }
+    }
+    let _ = admin_key;
     // Its own sync fails with the error the app acts on (this phone was removed) and
     // changes nothing; its status says so too.
     let err = lost.client.sync(team).await.unwrap_err();

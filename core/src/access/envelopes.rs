@@ -3,13 +3,17 @@
 //! document key, before anything reaches the store. A patient's device accepts its plan
 //! and nothing else; nobody accepts a patient's snapshot or an envelope its author sealed
 //! at or after the epoch that revoked it, or that reached this device after it knew of the
-//! revocation.
+//! revocation. A staff member's private notes are accepted only by their owner and the
+//! team's supervisors and admins, and only from those same devices.
 //!
 //! Refusals are per envelope and never stop the page: a bad envelope from a team member is
 //! recorded and skipped, and the cursor still moves past it (otherwise one bad envelope
-//! would stall the team's sync forever).
+//! would stall the team's sync forever). Private notes whose key has not reached a reader
+//! yet do not stop it either (their owner may not sync for days): they are recorded as
+//! waiting ([`WAITING_FOR_NOTES_KEY`]) and pulled again, that document alone, once the key
+//! comes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use holdfast_protocol::{EnvelopeId, EnvelopeRef, Kind, PUBLIC_KEY_LEN, PullPage};
 
@@ -29,8 +33,21 @@ pub struct Roster {
     refused_after: HashMap<DeviceId, u64>,
     only_doc: Option<DocumentId>,
     /// Patients' devices: their snapshots are not accepted.
-    patients: std::collections::HashSet<DeviceId>,
+    patients: HashSet<DeviceId>,
+    /// Every staff device's private-notes document, and whose it is.
+    private_notes: HashMap<DocumentId, DeviceId>,
+    /// Devices that read and write every private-notes document: supervisors and admins
+    /// (revoked ones too: what they wrote before stays theirs; the epoch rules above apply).
+    notes_readers: HashSet<DeviceId>,
+    /// This device is a supervisor or an admin.
+    reads_all_notes: bool,
 }
+
+/// Why a private-notes envelope was set aside rather than applied: its key has not reached
+/// this device (a supervisor enrolled after the notes were written, before their owner
+/// synced). Recorded as a refusal with this reason; the document is pulled again once the
+/// key comes (`Store::private_notes_waiting`).
+pub const WAITING_FOR_NOTES_KEY: &str = "private notes whose key has not reached this device yet";
 
 impl Roster {
     /// The roster of a team's verified membership as this device sees it.
@@ -58,7 +75,26 @@ impl Roster {
                 .filter(|m| !m.role.is_staff())
                 .map(|m| m.device)
                 .collect(),
+            private_notes: access
+                .membership
+                .private_notes
+                .iter()
+                .map(|(d, o)| (*d, *o))
+                .collect(),
+            notes_readers: access
+                .membership
+                .devices
+                .values()
+                .filter(|m| m.role.reads_private_notes())
+                .map(|m| m.device)
+                .collect(),
+            reads_all_notes: access.role.is_some_and(|r| r.reads_private_notes()),
         }
+    }
+
+    /// The owner of `doc`, if it is a staff member's private notes.
+    pub fn private_notes_owner(&self, doc: DocumentId) -> Option<DeviceId> {
+        self.private_notes.get(&doc).copied()
     }
 
     /// The public key of `device`, if it is registered in the team.
@@ -226,6 +262,14 @@ pub fn open_page(
                 .push(refuse("a document this device was not granted".into()));
             continue;
         }
+        let notes_owner = roster.private_notes_owner(doc);
+        if notes_owner.is_some_and(|owner| owner != me && !roster.reads_all_notes) {
+            // An honest relay never serves them here; this device holds no key for them.
+            out.refused.push(refuse(
+                "a colleague's private notes, which this device may not read".into(),
+            ));
+            continue;
+        }
         let Some((public_key, revoked_in)) = roster.keys.get(&author) else {
             // Not in the log as pulled: an honest relay stores only members' envelopes, so
             // the enrolment is still on its way. Stop here rather than lose the envelope.
@@ -250,6 +294,18 @@ pub fn open_page(
                 "author was revoked before this envelope reached this device".into(),
             ));
             continue;
+        }
+        if let Some(owner) = notes_owner {
+            if author != owner && !roster.notes_readers.contains(&author) {
+                out.refused.push(refuse(
+                    "private notes written by a device that may not write them".into(),
+                ));
+                continue;
+            }
+            if keys.notes_key(doc).is_none() {
+                out.refused.push(refuse(WAITING_FOR_NOTES_KEY.into()));
+                continue;
+            }
         }
         let key = match keys.key_for(doc, h.epoch) {
             Ok(k) => k,
@@ -534,6 +590,111 @@ mod tests {
         )
         .unwrap();
         assert_eq!(opened.items.len(), 1);
+    }
+
+    /// A colleague's private notes: a second link worker refuses them (it holds no key, and
+    /// waits for none); a supervisor without their key sets them aside without stalling the
+    /// page, and opens them once it has it; nobody takes them from a link worker who is not
+    /// their owner.
+    #[test]
+    fn private_notes_open_only_for_their_readers_and_from_their_writers() {
+        let mut f = Fixture::new();
+        let supervisor = f.join(Role::Supervisor, None);
+        let owner = f.join(Role::LinkWorker, None);
+        let other = f.join(Role::LinkWorker, None);
+        let team = f.access.team();
+        let notes = holdfast_protocol::private_notes_id(&team, &owner.device);
+        assert_eq!(
+            f.access.membership.private_notes_owner(&notes),
+            Some(owner.device)
+        );
+        let notes_key = holdfast_protocol::PrivateNotesKey::from_bytes([4; 32]);
+        let mut readers_keys = f.keys.clone();
+        readers_keys.set_private_notes(f.access.membership.private_notes.keys().copied());
+        readers_keys.insert_notes_key(notes, notes_key);
+        let t = Team {
+            access: f.access.clone(),
+            keys: readers_keys.clone(),
+            admin: f.admin.clone(),
+            worker: owner.clone(),
+            patient: other.clone(),
+            plan: notes,
+        };
+        let by_owner = envelope(&t, &owner, notes, 1, Kind::ChangeBatch);
+        // A colleague who somehow held the key still may not write them.
+        let by_other = envelope(&t, &other, notes, 1, Kind::ChangeBatch);
+        let by_supervisor = envelope(&t, &supervisor, notes, 1, Kind::ChangeBatch);
+        let case = envelope(&t, &owner, DocumentId::random(), 1, Kind::ChangeBatch);
+        let p = page(vec![by_owner, by_other, by_supervisor, case]);
+        let view = |role| {
+            let mut a = f.access.clone();
+            a.role = Some(role);
+            Roster::from_access(&a)
+        };
+        let mut epoch_only = f.keys.clone();
+        epoch_only.set_private_notes(f.access.membership.private_notes.keys().copied());
+
+        // The other link worker: the case opens, the notes are refused, nothing waits.
+        let opened = open_page(
+            team,
+            &epoch_only,
+            &view(Role::LinkWorker),
+            other.device,
+            0,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(opened.items.len(), 1, "the case");
+        assert_eq!(
+            opened.own, 1,
+            "its own (forged) write is skipped as its own"
+        );
+        assert_eq!(opened.refused.len(), 2);
+        assert!(
+            opened
+                .refused
+                .iter()
+                .all(|r| r.reason.contains("colleague's private notes"))
+        );
+        assert_eq!((opened.next, opened.blocked), (4, None));
+
+        // The supervisor before the key came: set aside, not stalled.
+        let roster = view(Role::Supervisor);
+        let opened = open_page(team, &epoch_only, &roster, supervisor.device, 0, &p).unwrap();
+        let reasons: Vec<&str> = opened.refused.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                WAITING_FOR_NOTES_KEY,
+                "private notes written by a device that may not write them"
+            ]
+        );
+        assert_eq!(
+            (opened.next, opened.blocked, opened.items.len()),
+            (4, None, 1)
+        );
+        // With the key: the owner's notes open; the colleague's write stays refused.
+        let opened = open_page(team, &readers_keys, &roster, supervisor.device, 0, &p).unwrap();
+        assert_eq!(opened.items.len(), 2, "the owner's notes and the case");
+        assert_eq!(opened.items[0].doc, notes);
+        assert_eq!(opened.refused.len(), 1);
+        assert!(opened.refused[0].reason.contains("may not write"));
+        // The owner takes its supervisor's response.
+        let opened = open_page(
+            team,
+            &readers_keys,
+            &view(Role::LinkWorker),
+            owner.device,
+            0,
+            &p,
+        )
+        .unwrap();
+        assert_eq!(opened.own, 2, "its notes and the case");
+        assert_eq!(
+            opened.items.iter().map(|i| i.author).collect::<Vec<_>>(),
+            [supervisor.device]
+        );
+        assert_eq!(opened.refused.len(), 1, "the colleague's write");
     }
 
     /// An epoch whose key never reached this device, when a later one's did (a revocation

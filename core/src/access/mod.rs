@@ -11,7 +11,8 @@
 //! |---|---|
 //! | who may invite whom, revoke, change a role or cancel an invite; an invite's single use and expiry | the signed membership fold, [`holdfast_protocol::membership`], which the relay runs too; applied on the device by [`TeamAccess`] |
 //! | which key bundles a device accepts: only from staff in the verified log, a team epoch key only if the log commits to it, **a patient only its own plan's key** | `bundles.rs`: `accept` |
-//! | which envelopes a device accepts: a known author's signature, not revoked before the envelope's epoch, no snapshot from a patient, **a patient only its plan** | `envelopes.rs`: [`open_page`] with a [`Roster`] |
+//! | which envelopes a device accepts: a known author's signature, not revoked before the envelope's epoch, no snapshot from a patient, **a patient only its plan**, **a staff member's private notes only on its own, a supervisor's or an admin's device, and only from those** | `envelopes.rs`: [`open_page`] with a [`Roster`] |
+//! | which private-notes keys a device accepts (only if it may read those notes; from their owner, or an active supervisor or admin) and the bundles that hand them to supervisors and admins | `bundles.rs`: `accept`, `private_notes_bundles` |
 //! | the epoch a device seals under (a patient's log can lag the team's) | `team.rs`: `TeamAccess::sealing_epoch` |
 //! | the keys a new reader gets (staff: epoch keys; a patient: its plan's document keys) | `bundles.rs`: `keys_for_reader` |
 //! | which documents cross teams (only a directory, shared by staff of both) | `sharing.rs` |
@@ -30,7 +31,7 @@ use holdfast_protocol::{DeviceSigningKey, HpkeKeyPair};
 
 use crate::model::ids::DeviceId;
 
-pub use envelopes::{Opened, OpenedPage, Refusal, Roster, open_page};
+pub use envelopes::{Opened, OpenedPage, Refusal, Roster, WAITING_FOR_NOTES_KEY, open_page};
 pub use invites::{PreparedInvite, PreparedRedeem};
 pub use revocation::PreparedRevocation;
 pub use team::{InviteStatus, TeamAccess, TeamDevice, TeamInvite};

@@ -199,7 +199,9 @@ mod tests {
                     assert_eq!(*document, plan, "its own plan only");
                     *epoch
                 }
-                WrappedKey::Epoch { .. } => panic!("a patient never gets an epoch key"),
+                WrappedKey::Epoch { .. } | WrappedKey::PrivateNotes { .. } => {
+                    panic!("a patient never gets an epoch key, nor private notes' keys")
+                }
             })
             .collect();
         assert_eq!(epochs, vec![1, 2], "the history and the new epoch");

@@ -15,7 +15,7 @@ use crate::{Error, Result};
 /// The schema version written into every document's root.
 pub(crate) const DOC_SCHEMA: i64 = 1;
 
-/// The three kinds of Holdfast document.
+/// The kinds of Holdfast document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocKind {
@@ -25,6 +25,9 @@ pub enum DocKind {
     ActionPlan,
     /// Community assets for an area.
     Directory,
+    /// One per staff device per team: its own wellbeing, training needs and reflection,
+    /// read only by it, the team's supervisors and admins (`model::private_notes`).
+    PrivateNotes,
 }
 
 impl DocKind {
@@ -34,6 +37,7 @@ impl DocKind {
             DocKind::CaseFile => "case_file",
             DocKind::ActionPlan => "action_plan",
             DocKind::Directory => "directory",
+            DocKind::PrivateNotes => "private_notes",
         }
     }
 
@@ -43,6 +47,7 @@ impl DocKind {
             "case_file" => Ok(DocKind::CaseFile),
             "action_plan" => Ok(DocKind::ActionPlan),
             "directory" => Ok(DocKind::Directory),
+            "private_notes" => Ok(DocKind::PrivateNotes),
             _ => Err(Error::Malformed(format!("unknown document kind {s:?}"))),
         }
     }

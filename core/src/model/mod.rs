@@ -54,5 +54,6 @@ pub mod measures;
 pub mod nhs_number;
 pub mod oversight;
 pub mod postcode;
+pub mod private_notes;
 
 pub use doc::{Author, Claim, Contested, DocKind, HistoryEntry};

@@ -6,17 +6,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use holdfast_protocol::{Applied, DocumentKey, EpochKey, HpkeKeyPair, InviteCode, RelayPin, Role};
+use holdfast_protocol::{
+    Applied, DocumentKey, EpochKey, HpkeKeyPair, InviteCode, PrivateNotesKey, RelayPin, Role,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
 use super::teams::{NewTeamRow, PlainHttp};
 use crate::access::bundles::AcceptedKeys;
+use crate::access::envelopes::WAITING_FOR_NOTES_KEY;
 use crate::access::{
     self, PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice, TeamInvite,
 };
 use crate::crypto::TeamKeys;
-use crate::crypto::keys::invite_key_name;
+use crate::crypto::keys::{NOTES_KEY_EPOCH, invite_key_name};
 use crate::keystore::KeyStore;
 use crate::model::ids::StoredId;
 use crate::model::ids::{DeviceId, DocumentId, TeamId};
@@ -85,6 +88,11 @@ pub(super) fn load_access(
                 .map_err(|_| Error::StoreCorrupt("a stored key has the wrong length".into()))?;
             if doc_id.is_empty() {
                 k.insert_epoch(epoch, EpochKey::from_bytes(key));
+            } else if epoch == NOTES_KEY_EPOCH {
+                k.insert_notes_key(
+                    DocumentId::from_stored(&doc_id)?,
+                    PrivateNotesKey::from_bytes(key),
+                );
             } else {
                 k.insert_document(
                     DocumentId::from_stored(&doc_id)?,
@@ -93,6 +101,7 @@ pub(super) fn load_access(
                 );
             }
         }
+        k.set_private_notes(a.membership.private_notes.keys().copied());
         access.insert(team, a);
         keys.insert(team, k);
     }
@@ -139,8 +148,26 @@ fn insert_key(
     doc: Option<DocumentId>,
     key: &[u8; 32],
 ) -> Result<()> {
+    upsert_key(tx, team, epoch, doc, key, false)
+}
+
+/// Stores a key; `replace`: over one stored for the same epoch and document (a private-notes
+/// key from the notes' owner), else the first stays.
+fn upsert_key(
+    tx: &Connection,
+    team: TeamId,
+    epoch: u32,
+    doc: Option<DocumentId>,
+    key: &[u8; 32],
+    replace: bool,
+) -> Result<()> {
+    let sql = if replace {
+        "INSERT OR REPLACE INTO team_keys (team_id, epoch, doc_id, key) VALUES (?1, ?2, ?3, ?4)"
+    } else {
+        "INSERT OR IGNORE INTO team_keys (team_id, epoch, doc_id, key) VALUES (?1, ?2, ?3, ?4)"
+    };
     tx.execute(
-        "INSERT OR IGNORE INTO team_keys (team_id, epoch, doc_id, key) VALUES (?1, ?2, ?3, ?4)",
+        sql,
         params![
             team_bytes(team),
             epoch,
@@ -149,6 +176,12 @@ fn insert_key(
         ],
     )?;
     Ok(())
+}
+
+/// The `meta` row holding the fingerprint of the private-notes keys this device last handed
+/// to `team`'s supervisors and admins.
+fn notes_shared_key(team: TeamId) -> String {
+    format!("private_notes_shared:{team}")
 }
 
 impl Store {
@@ -245,6 +278,7 @@ impl Store {
         let team = founded.team;
         let mut keys = TeamKeys::new(team);
         keys.insert_epoch(1, founded.key.clone());
+        keys.set_private_notes(founded.access.membership.private_notes.keys().copied());
         let joined_at = self.now_millis();
         let tx = self.conn.transaction()?;
         super::teams::insert_team_row(
@@ -363,6 +397,9 @@ impl Store {
         )?;
         tx.commit()?;
         let revoked = access.is_revoked(me);
+        if let Some(k) = self.team_keys.get_mut(&team) {
+            k.set_private_notes(access.membership.private_notes.keys().copied());
+        }
         self.access.insert(team, access);
         if revoked {
             return Err(Error::Revoked {
@@ -391,7 +428,7 @@ impl Store {
         );
         let tx = self.conn.transaction()?;
         for k in &added {
-            insert_key(&tx, team, k.epoch, k.doc, &k.key)?;
+            upsert_key(&tx, team, k.epoch, k.doc, &k.key, k.replaces)?;
         }
         tx.execute(
             "UPDATE teams SET keys_cursor = ?2 WHERE id = ?1 AND keys_cursor < ?2",
@@ -647,8 +684,10 @@ impl Store {
         };
         tx.commit()?;
         access.invite_key = Some(Arc::new(invite_key));
+        let mut held = TeamKeys::new(team);
+        held.set_private_notes(access.membership.private_notes.keys().copied());
         self.access.insert(team, access);
-        self.team_keys.insert(team, TeamKeys::new(team));
+        self.team_keys.insert(team, held);
         if becomes_current {
             self.current_team = Some(team);
         }
@@ -717,6 +756,91 @@ impl Store {
     /// Forgets the Redeem entry held for the code's invite (the relay refused it).
     pub(crate) fn drop_redeem(&self, code: &InviteCode) -> Result<()> {
         forget_held_redeem(&self.conn, code)
+    }
+
+    /// The key of this device's own private notes in `team`: the one it holds, or a fresh
+    /// one, stored before anything is sealed with it (so an edit never commits under a key
+    /// that could be lost). It reaches the team's supervisors and admins at the next sync.
+    pub(crate) fn own_notes_key(&mut self, team: TeamId) -> Result<PrivateNotesKey> {
+        let doc = holdfast_protocol::private_notes_id(&team, &self.author.device);
+        if let Some(k) = self.team_keys(team)?.notes_key(doc) {
+            return Ok(k.clone());
+        }
+        let key = PrivateNotesKey::generate(&holdfast_protocol::SystemRandom::new())?;
+        insert_key(&self.conn, team, NOTES_KEY_EPOCH, Some(doc), key.as_bytes())?;
+        if let Some(k) = self.team_keys.get_mut(&team) {
+            k.insert_notes_key(doc, key.clone());
+        }
+        tracing::info!(team = %team, "private-notes key made");
+        Ok(key)
+    }
+
+    /// The bundles handing the private-notes keys this device holds to `team`'s supervisors
+    /// and admins (see `access::bundles::private_notes_bundles`), unless what they would
+    /// carry is what this device last handed on; with the fingerprint to record once the
+    /// relay has them ([`Store::private_notes_shared`]).
+    pub(crate) fn prepare_private_notes_bundles(
+        &self,
+        team: TeamId,
+    ) -> Result<Option<access::bundles::PrivateNotesBundles>> {
+        let last: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [notes_shared_key(team)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        access::bundles::private_notes_bundles(
+            self.access(team)?,
+            self.team_keys(team)?,
+            &self.identity,
+            self.now_ms(),
+            last.as_deref(),
+        )
+    }
+
+    /// Records that the relay holds the private-notes bundles with this fingerprint.
+    pub(crate) fn private_notes_shared(&self, team: TeamId, fingerprint: [u8; 32]) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![notes_shared_key(team), fingerprint.as_slice()],
+        )?;
+        Ok(())
+    }
+
+    /// Private-notes documents of `team` to pull again, alone, from the start: those whose
+    /// envelopes were set aside for want of their key ([`WAITING_FOR_NOTES_KEY`]) and whose
+    /// key this device holds now, and those whose key it holds but not the document (a
+    /// device promoted to supervisor was never served them: its cursor is past them).
+    pub(crate) fn private_notes_waiting(&self, team: TeamId) -> Result<Vec<DocumentId>> {
+        let set_aside: Vec<Vec<u8>> = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT doc_id FROM refused WHERE team_id = ?1 AND reason = ?2",
+            )?
+            .query_map(params![team_bytes(team), WAITING_FOR_NOTES_KEY], |r| {
+                r.get(0)
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let keys = self.team_keys(team)?;
+        let mut out = std::collections::BTreeSet::new();
+        for d in &set_aside {
+            let d = DocumentId::from_stored(d)?;
+            if keys.notes_key(d).is_some() {
+                out.insert(d);
+            }
+        }
+        let mine = holdfast_protocol::private_notes_id(&team, &self.author.device);
+        let mut held = self
+            .conn
+            .prepare_cached("SELECT 1 FROM documents WHERE id = ?1")?;
+        for (d, _) in keys.notes_keys() {
+            if d != mine && !held.exists([d.as_bytes().as_slice()])? {
+                out.insert(d);
+            }
+        }
+        Ok(out.into_iter().collect())
     }
 }
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use super::documents::{Reindex, reindex_doc};
 use super::open::classify;
+use crate::access::envelopes::WAITING_FOR_NOTES_KEY;
 use crate::access::{Opened, OpenedPage, Refusal};
 use crate::model::doc::{self, DocKind};
 use crate::model::ids::{DocumentId, TeamId};
@@ -108,8 +109,43 @@ impl Store {
         page: OpenedPage,
         bootstrap: bool,
     ) -> Result<PageOutcome> {
+        self.apply_opened(team, page, bootstrap, None)
+    }
+
+    /// Applies a page of private-notes document `doc` pulled again from the start
+    /// (`?doc=`), now that its key has come: its envelopes at or below the team cursor that
+    /// were set aside for want of it ([`WAITING_FOR_NOTES_KEY`]; those above come with the
+    /// team's next pull). The team cursor does not move; those refusals go.
+    pub fn apply_private_notes_again(
+        &mut self,
+        team: TeamId,
+        doc: DocumentId,
+        page: OpenedPage,
+    ) -> Result<PageOutcome> {
+        self.apply_opened(team, page, false, Some(doc))
+    }
+
+    /// [`Store::apply_page`]; with `again`, [`Store::apply_private_notes_again`] of it.
+    fn apply_opened(
+        &mut self,
+        team: TeamId,
+        page: OpenedPage,
+        bootstrap: bool,
+        again: Option<DocumentId>,
+    ) -> Result<PageOutcome> {
         let cursor = self.team(team)?.cursor;
-        let mut refused = page.refused;
+        let page_next = page.next;
+        // A team page takes what lies past the cursor; a document pulled again, what lies
+        // at or below it (and only that document).
+        let wanted = |seq: u64, doc: DocumentId| match again {
+            None => seq > cursor,
+            Some(d) => seq <= cursor && doc == d,
+        };
+        let mut refused: Vec<Refusal> = page
+            .refused
+            .into_iter()
+            .filter(|r| wanted(r.seq, r.doc))
+            .collect();
         let mut outcome = PageOutcome {
             own: page.own,
             ..PageOutcome::default()
@@ -117,17 +153,17 @@ impl Store {
 
         // What this page says the relay holds: its last envelope's id, and each document's
         // highest sequence number here (own envelopes included).
-        let checkpoint = page.checkpoint;
+        let checkpoint = page.checkpoint.filter(|_| again.is_none());
         let seen: Vec<(DocumentId, u64)> = page
             .items
             .iter()
             .map(|i| (i.doc, i.seq))
             .chain(page.own_docs.iter().copied())
-            .filter(|(_, seq)| *seq > cursor)
+            .filter(|(doc, seq)| wanted(*seq, *doc))
             .collect();
         // Group by document, in sequence order.
         let mut groups: Vec<(DocumentId, Vec<Opened>)> = Vec::new();
-        for item in page.items.into_iter().filter(|i| i.seq > cursor) {
+        for item in page.items.into_iter().filter(|i| wanted(i.seq, i.doc)) {
             match groups.iter_mut().find(|(d, _)| *d == item.doc) {
                 Some((_, items)) => items.push(item),
                 None => groups.push((item.doc, vec![item])),
@@ -253,6 +289,20 @@ impl Store {
                 ])?;
             }
         }
+        if let Some(doc) = again {
+            // Set aside for want of the key, which has come: applied now, or refused anew
+            // below for another reason.
+            tx.execute(
+                "DELETE FROM refused WHERE team_id = ?1 AND doc_id = ?2 AND reason = ?3
+                     AND seq <= ?4",
+                params![
+                    team.as_bytes().as_slice(),
+                    doc.as_bytes().as_slice(),
+                    WAITING_FOR_NOTES_KEY,
+                    i64::try_from(page_next.min(cursor)).unwrap_or(i64::MAX)
+                ],
+            )?;
+        }
         {
             let mut record = tx.prepare_cached(
                 "INSERT OR REPLACE INTO refused (id, team_id, seq, doc_id, author, reason, refused_at)
@@ -275,18 +325,20 @@ impl Store {
         if let Some((seq, id)) = checkpoint.filter(|(seq, _)| *seq > cursor && *seq <= next) {
             super::checkpoints::record_checkpoint(&tx, team, seq, id)?;
         }
-        let next_i = i64::try_from(next).unwrap_or(i64::MAX);
-        tx.execute(
-            "UPDATE teams SET cursor = max(cursor, ?2), head_seen = max(head_seen, ?2),
-                 last_pull_at = ?3 WHERE id = ?1",
-            params![team.as_bytes().as_slice(), next_i, now],
-        )?;
+        if again.is_none() {
+            let next_i = i64::try_from(next).unwrap_or(i64::MAX);
+            tx.execute(
+                "UPDATE teams SET cursor = max(cursor, ?2), head_seen = max(head_seen, ?2),
+                     last_pull_at = ?3 WHERE id = ?1",
+                params![team.as_bytes().as_slice(), next_i, now],
+            )?;
+        }
         tx.commit()?;
 
         outcome.documents = work.len();
         outcome.new_documents = work.iter().filter(|w| w.is_new).count();
         outcome.refused = refused.len();
-        outcome.cursor = next;
+        outcome.cursor = if again.is_some() { cursor } else { next };
         let touched: Vec<DocumentId> = work.iter().map(|w| w.id).collect();
         for w in work {
             self.emit(w.id, w.kind);

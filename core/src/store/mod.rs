@@ -39,6 +39,7 @@ mod open;
 mod outbox;
 mod oversight;
 mod plans;
+mod private_notes;
 pub(crate) mod schema;
 mod teams;
 

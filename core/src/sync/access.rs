@@ -716,7 +716,7 @@ const CHUNK_BUNDLE_BYTES: usize = holdfast_protocol::MAX_KEYS_REQUEST_BYTES / 2 
 /// `bundles` in request-sized chunks, in order: each at most
 /// [`holdfast_protocol::MAX_BUNDLES_PER_REQUEST`] bundles and [`CHUNK_BUNDLE_BYTES`]
 /// bytes. Always at least one chunk (empty for no bundles).
-fn bundle_chunks(bundles: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
+pub(super) fn bundle_chunks(bundles: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
     let mut chunks = vec![Vec::new()];
     let mut bytes = 0usize;
     for bundle in bundles {

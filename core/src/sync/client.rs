@@ -607,6 +607,18 @@ impl SyncClient {
         Ok(())
     }
 
+    /// A pull page's bytes from `path` at the relay at `base` (checked by the caller).
+    pub(super) async fn page_bytes(&self, base: &str, path: String) -> Result<Vec<u8>> {
+        let call = Call {
+            method: Method::GET,
+            path,
+            body: Body::None,
+            auth: true,
+            max_response: MAX_PAGE_BYTES,
+        };
+        Ok(self.send(base, &call).await?.body)
+    }
+
     /// The team's highest sequence number at the relay.
     pub async fn head(&self, team: TeamId) -> Result<u64> {
         let base = self.relay_url(team).await?;
@@ -945,8 +957,12 @@ impl SyncClient {
     async fn sync_steps(&self, team: TeamId) -> Result<SyncReport> {
         self.register_team(team).await?;
         self.sync_access(team).await?;
+        // Private-notes keys before the notes: a supervisor who pulls them can open them.
+        self.share_private_notes_keys(team).await?;
         let push = self.push(team).await?;
         let pull = self.pull(team).await?;
+        // Notes set aside for want of a key that has come since: that document again.
+        self.pull_private_notes_again(team).await?;
         let threshold = self.inner.config.snapshot_after;
         let snapshots = self
             .inner

@@ -21,6 +21,7 @@ mod backoff;
 mod client;
 mod live;
 mod pages;
+mod private_notes;
 mod shared;
 mod tls;
 

@@ -1,6 +1,7 @@
 //! The membership log, invites and key bundles:
 //! `GET|POST /v1/teams/{team}/membership`, `GET /v1/teams/{team}/invites/{invite}`,
-//! `POST /v1/teams/{team}/invites/{invite}/redeem`, `GET|POST /v1/teams/{team}/keys`.
+//! `POST /v1/teams/{team}/invites/{invite}/redeem`, `GET /v1/teams/{team}/keys`,
+//! `POST /v1/teams/{team}/keys/{staged,ack,private-notes}`.
 //!
 //! The relay runs the same fold as devices ([`holdfast_protocol::Membership`]) with its own
 //! clock for invite expiry, so it refuses what devices would refuse. An entry is appended
@@ -147,15 +148,32 @@ pub struct Appended {
     pub membership_len: u64,
 }
 
+/// How many keys a bundle may carry, and what they are (for the refusal's message).
+#[derive(Debug, Clone, Copy)]
+struct MostKeys {
+    keys: usize,
+    of: &'static str,
+}
+
+impl MostKeys {
+    /// One key per epoch: an epoch key for staff, the plan's key for a patient.
+    fn epochs(epochs: u32) -> Self {
+        MostKeys {
+            keys: usize::try_from(epochs).unwrap_or(usize::MAX),
+            of: "the team's epochs",
+        }
+    }
+}
+
 /// Decodes and checks key bundles sent by `sender` (key `sender_key`) to team `team`: each
 /// must be for an active device of `state` or an invite `state` knows, at most one per
-/// recipient, and no longer than a bundle of `epochs` keys.
+/// recipient, and no longer than a bundle of `most` keys.
 fn check_bundles(
     team: TeamId,
     sender: DeviceId,
     sender_key: &[u8; PUBLIC_KEY_LEN],
     state: &Membership,
-    epochs: u32,
+    most: MostKeys,
     bundles: &[HexBytes],
 ) -> Result<Vec<NewBundle>, ApiError> {
     if bundles.len() > MAX_BUNDLES {
@@ -167,9 +185,8 @@ fn check_bundles(
             ),
         ));
     }
-    // One key per epoch is the most a bundle needs (an epoch key for staff, the plan's key
-    // for a patient): anything longer is junk dressed as keys.
-    let longest = holdfast_protocol::max_bundle_len(usize::try_from(epochs).unwrap_or(usize::MAX));
+    // Anything longer than the keys a bundle can need is junk dressed as keys.
+    let longest = holdfast_protocol::max_bundle_len(most.keys);
     let mut recipients = HashSet::with_capacity(bundles.len());
     bundles
         .iter()
@@ -179,8 +196,10 @@ fn check_bundles(
                 return Err(ApiError::new(
                     ErrorCode::PayloadTooLarge,
                     format!(
-                        "key bundle {i} is {} bytes, more than a bundle of the team's {epochs} epochs' keys can be ({longest})",
+                        "key bundle {i} is {} bytes, more than a bundle of the keys of {} ({}) can be ({longest})",
                         bytes.0.len(),
+                        most.of,
+                        most.keys,
                     ),
                 ));
             }
@@ -387,7 +406,7 @@ pub async fn append_entry<S: Storage>(
         member.device,
         &member.public_key,
         &after,
-        after.epoch,
+        MostKeys::epochs(after.epoch),
         &request.bundles,
     )?;
     let mut staged = None;
@@ -702,7 +721,7 @@ pub async fn stage_keys<S: Storage>(
         member.device,
         &member.public_key,
         state_now,
-        epochs,
+        MostKeys::epochs(epochs),
         &request.bundles,
     )?;
     let staged = state
@@ -719,6 +738,72 @@ pub async fn stage_keys<S: Storage>(
         .await?;
     tracing::debug!(team = %member.team, staged, "key bundles staged for a revocation");
     Ok((StatusCode::CREATED, Json(Staged { staged })))
+}
+
+/// `{"bundles": ["<hex>", ...]}`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateNotesKeys {
+    /// The bundles, each sent by the calling device to a supervisor or an admin of the team,
+    /// at most one per recipient.
+    pub bundles: Vec<HexBytes>,
+}
+
+/// `201 {"stored": n}`
+#[derive(Debug, Serialize)]
+pub struct PrivateNotesKeysStored {
+    /// Bundles stored (each replacing the caller's last one to its recipient).
+    pub stored: u64,
+}
+
+/// `POST /keys/private-notes`: a staff device hands the private-notes keys it holds (its own
+/// notes' key; a supervisor's or admin's, its colleagues') to the team's active supervisors
+/// and admins, and to nobody else: a bundle to any other device is refused, so a link worker
+/// is never sent a colleague's notes key through the relay. Each bundle replaces the
+/// caller's last one to the same recipient (the latest carries every key the caller holds),
+/// so what a device can make the relay keep is bounded by the team's readers; a bundle
+/// holds at most one key per staff device the team ever enrolled (each has one notes
+/// document). The relay cannot see which keys a bundle carries; devices check that.
+pub async fn private_notes_keys<S: Storage>(
+    State(state): State<AppState<S>>,
+    member: TeamMember,
+    ApiJson(request): ApiJson<PrivateNotesKeys>,
+) -> Result<(StatusCode, Json<PrivateNotesKeysStored>), ApiError> {
+    member.require_staff("hand on private-notes keys")?;
+    let roster = &member.log.state;
+    let most = MostKeys {
+        keys: roster.private_notes.len(),
+        of: "every private-notes document of the team",
+    };
+    let bundles = check_bundles(
+        member.team,
+        member.device,
+        &member.public_key,
+        roster,
+        most,
+        &request.bundles,
+    )?;
+    for (i, bundle) in bundles.iter().enumerate() {
+        let reader = roster
+            .active(&DeviceId(bundle.recipient))
+            .is_some_and(|r| r.role.reads_private_notes() && r.device != member.device);
+        if !reader {
+            return Err(ApiError::new(
+                ErrorCode::PrivateNotes,
+                format!(
+                    "key bundle {i} is for {}, which is not another active supervisor or admin \
+                     of the team: private-notes keys go to them alone",
+                    hex::encode(bundle.recipient)
+                ),
+            ));
+        }
+    }
+    let stored = state
+        .storage()
+        .put_private_notes_bundles(member.team, member.device, bundles)
+        .await?;
+    tracing::debug!(team = %member.team, stored, "private-notes keys handed on");
+    Ok((StatusCode::CREATED, Json(PrivateNotesKeysStored { stored })))
 }
 
 /// `?after=N&limit=M`

@@ -6,10 +6,16 @@
 //! team and pusher against the URL and the token, the timestamp's freshness, then **one**
 //! Ed25519 verification of the batch signature (which covers every envelope through its
 //! id), then authorship (every envelope names the batch's team and the pusher), then access
-//! (a patient writes only its plan; every envelope is sealed under the team's current key
-//! epoch: an older one is `409 stale_epoch`). Envelopes'
+//! (a patient writes only its plan; a staff member's private notes only their owner, the
+//! team's supervisors and admins, `403 private_notes` otherwise; every envelope is sealed
+//! under the team's current key epoch: an older one is `409 stale_epoch`). Envelopes'
 //! own signatures are never checked here: receiving devices do that. The envelopes are
-//! stored as zero-copy slices of the request body.
+//! stored as zero-copy slices of the request body, each of someone's private notes marked
+//! with its owner.
+//!
+//! Every read (pull pages, compacted or not, `doc=` pulls, the ids at sequence numbers and
+//! the `check=` answer) leaves out other devices' private notes for a link worker (and a
+//! patient), [`readable`]; a `doc=` pull of them is `403 private_notes`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -18,8 +24,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use holdfast_protocol::{
-    CHECK_HEADER, DeviceId, DocumentId, EnvelopeId, MAX_IDS_PER_REQUEST, PAGE_HEADER_LEN, PullPage,
-    PushBatchRef, TeamId,
+    CHECK_HEADER, DeviceId, DocumentId, EnvelopeId, MAX_IDS_PER_REQUEST, Membership,
+    PAGE_HEADER_LEN, PullPage, PushBatchRef, TeamId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +34,7 @@ use crate::config::Limits;
 use crate::error::{ApiError, ErrorCode};
 use crate::limits::{check_batch, check_fresh};
 use crate::state::AppState;
-use crate::storage::{NewEnvelope, PublicKey, PullRequest, Storage};
+use crate::storage::{NewEnvelope, PrivateNotes, PublicKey, PullRequest, Storage};
 
 /// Bodies larger than this are decoded and hashed on a blocking thread rather than on the
 /// async workers (a 100 × 1 KiB batch, ~0.1 ms of work, stays inline).
@@ -65,6 +71,8 @@ struct BatchRules<'a> {
     plan: Option<Option<DocumentId>>,
     /// The team's key epoch.
     epoch: u32,
+    /// The team's membership: whose private notes each document is, who may write them.
+    membership: &'a Membership,
 }
 
 impl BatchRules<'_> {
@@ -109,7 +117,11 @@ impl BatchRules<'_> {
         Ok(batch
             .iter()
             .map(|(id, envelope)| {
+                let owner = self
+                    .membership
+                    .private_notes_owner(&envelope.header.document);
                 NewEnvelope::new(envelope, id, body.slice_ref(envelope.as_bytes()))
+                    .private_to(owner)
             })
             .collect())
     }
@@ -135,6 +147,18 @@ impl BatchRules<'_> {
                 return Err(ApiError::not_allowed(format!(
                     "envelope {i}: a patient device does not upload snapshots"
                 )));
+            }
+            if let Some(owner) = self.membership.private_notes_owner(&header.document)
+                && !self.membership.can_access(&self.pusher, &header.document)
+            {
+                return Err(ApiError::new(
+                    ErrorCode::PrivateNotes,
+                    format!(
+                        "envelope {i}: document {} is the private notes of device {owner}, \
+                         which only it, the team's supervisors and admins write",
+                        header.document
+                    ),
+                ));
             }
             if header.epoch < self.epoch {
                 return Err(ApiError::new(
@@ -184,10 +208,12 @@ pub async fn push<S: Storage>(
             now_ms,
             plan,
             epoch,
+            membership: &member.log.state,
         }
         .check(&body)?
     } else {
         let state = state.clone();
+        let log = member.log.clone();
         tokio::task::spawn_blocking(move || {
             BatchRules {
                 team,
@@ -197,6 +223,7 @@ pub async fn push<S: Storage>(
                 now_ms,
                 plan,
                 epoch,
+                membership: &log.state,
             }
             .check(&body)
         })
@@ -273,10 +300,10 @@ async fn check_answer<S: Storage>(
     let Some(seq) = check else {
         return Ok(None);
     };
-    let document = readable(member, None)?;
+    let (document, private_notes) = readable(member, None)?;
     let id = state
         .storage()
-        .envelope_ids(member.team, vec![seq], document)
+        .envelope_ids(member.team, vec![seq], document, private_notes)
         .await?
         .pop()
         .flatten();
@@ -339,7 +366,7 @@ pub async fn pull<S: Storage>(
         Some(limit) => limit.min(limits.max_pull_limit),
         None => limits.default_pull_limit,
     };
-    let document = readable(&member, query.doc)?;
+    let (document, private_notes) = readable(&member, query.doc)?;
     let page = state
         .storage()
         .pull(
@@ -350,6 +377,7 @@ pub async fn pull<S: Storage>(
                 max_bytes: limits.max_page_bytes.saturating_sub(PAGE_HEADER_LEN),
                 compact: query.compact,
                 document,
+                private_notes,
             },
         )
         .await?;
@@ -397,19 +425,47 @@ pub async fn pull<S: Storage>(
     )
 }
 
-/// The document a member may read with `doc`: any (or all) for staff, only its plan for
-/// a patient (asked or not).
-fn readable(member: &TeamMember, doc: Option<DocumentId>) -> Result<Option<DocumentId>, ApiError> {
-    match patient_plan(member) {
-        None => Ok(doc),
+/// What a member may read with `doc`: the document (any, or all, for staff; only its plan
+/// for a patient, asked or not), and whose private notes: everyone's for a supervisor or an
+/// admin, only its own for anyone else. Asking for a colleague's notes by `doc` is
+/// `403 private_notes`.
+fn readable(
+    member: &TeamMember,
+    doc: Option<DocumentId>,
+) -> Result<(Option<DocumentId>, PrivateNotes), ApiError> {
+    let private_notes = if member.role.reads_private_notes() {
+        PrivateNotes::All
+    } else {
+        PrivateNotes::OwnOnly(member.device)
+    };
+    let document = match patient_plan(member) {
+        None => {
+            let roster = &member.log.state;
+            if let Some(d) = doc
+                && let Some(owner) = roster.private_notes_owner(&d)
+                && !roster.can_access(&member.device, &d)
+            {
+                return Err(ApiError::new(
+                    ErrorCode::PrivateNotes,
+                    format!(
+                        "document {d} is the private notes of device {owner}, which only it, \
+                         the team's supervisors and admins read"
+                    ),
+                ));
+            }
+            doc
+        }
         Some(plan) => match (plan, doc) {
-            (Some(plan), None) => Ok(Some(plan)),
-            (Some(plan), Some(doc)) if doc == plan => Ok(Some(plan)),
-            _ => Err(ApiError::not_allowed(
-                "a patient device reads only its own plan",
-            )),
+            (Some(plan), None) => Some(plan),
+            (Some(plan), Some(doc)) if doc == plan => Some(plan),
+            _ => {
+                return Err(ApiError::not_allowed(
+                    "a patient device reads only its own plan",
+                ));
+            }
         },
-    }
+    };
+    Ok((document, private_notes))
 }
 
 /// `?at=N,M,…` (at most [`MAX_IDS_PER_REQUEST`] numbers)
@@ -424,7 +480,7 @@ pub struct IdsQuery {
 #[derive(Debug, Serialize)]
 pub struct IdsResponse {
     /// One per asked number, in the same order: the hex id, or `null` where the relay holds
-    /// no envelope (for a patient: none of its plan).
+    /// no envelope (for a patient: none of its plan; for a link worker: none it may read).
     pub ids: Vec<Option<EnvelopeId>>,
 }
 
@@ -448,10 +504,10 @@ pub async fn ids<S: Storage>(
             "at must name 1 to {MAX_IDS_PER_REQUEST} sequence numbers"
         )));
     }
-    let document = readable(&member, None)?;
+    let (document, private_notes) = readable(&member, None)?;
     let ids = state
         .storage()
-        .envelope_ids(member.team, seqs, document)
+        .envelope_ids(member.team, seqs, document, private_notes)
         .await?;
     Ok(Json(IdsResponse { ids }))
 }

@@ -72,6 +72,10 @@ pub fn router<S: Storage>(state: AppState<S>) -> Router {
             post(access::ack_keys::<S>).layer(json_limit),
         )
         .route(
+            "/v1/teams/{team}/keys/private-notes",
+            post(access::private_notes_keys::<S>).layer(keys_limit),
+        )
+        .route(
             "/v1/teams/{team}/envelopes",
             get(envelopes::pull::<S>)
                 .post(envelopes::push::<S>)

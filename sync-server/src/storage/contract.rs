@@ -30,7 +30,7 @@ use holdfast_protocol::{
 
 use super::{
     BundleRequest, Bytes, Device, Error, MembershipAppend, NewBundle, NewEnvelope, NewTeam,
-    PullRequest, RosterChange, Staging, Storage, TakeStaged, TeamQuota,
+    PrivateNotes, PullRequest, RosterChange, Staging, Storage, TakeStaged, TeamQuota,
 };
 
 /// Opens storage for the contract: each call to [`open`](Self::open) gives an empty
@@ -67,6 +67,8 @@ macro_rules! storage_contract_tests {
             bundles_are_served_per_recipient,
             staged_bundles_wait_for_their_revocation,
             pull_filters_by_document,
+            private_notes_are_left_out_for_other_readers,
+            private_notes_bundles_replace_the_senders_last,
             envelope_ids_answer_by_sequence_number,
             push_is_idempotent_by_id,
             team_quota_refuses_what_would_pass_it,
@@ -323,6 +325,7 @@ fn everything() -> PullRequest {
         max_bytes: usize::MAX,
         compact: false,
         document: None,
+        private_notes: PrivateNotes::All,
     }
 }
 
@@ -958,35 +961,35 @@ pub async fn envelope_ids_answer_by_sequence_number<B: Backend>(backend: &mut B)
     let id = |i: usize| Some(pushed[i].id);
     assert_eq!(
         storage
-            .envelope_ids(t, vec![3, 1, 0, 4, u64::MAX, 2], None)
+            .envelope_ids(t, vec![3, 1, 0, 4, u64::MAX, 2], None, PrivateNotes::All)
             .await
             .unwrap(),
         [id(2), id(0), None, None, None, id(1)]
     );
     assert_eq!(
         storage
-            .envelope_ids(t, vec![1, 2, 3], Some(a))
+            .envelope_ids(t, vec![1, 2, 3], Some(a), PrivateNotes::All)
             .await
             .unwrap(),
         [id(0), None, id(2)]
     );
     assert_eq!(
         storage
-            .envelope_ids(other.team, vec![1], None)
+            .envelope_ids(other.team, vec![1], None, PrivateNotes::All)
             .await
             .unwrap(),
         [None]
     );
     assert_eq!(
         storage
-            .envelope_ids(TeamId([9; 16]), vec![1], None)
+            .envelope_ids(TeamId([9; 16]), vec![1], None, PrivateNotes::All)
             .await
             .unwrap(),
         [None]
     );
     assert!(
         storage
-            .envelope_ids(t, vec![], None)
+            .envelope_ids(t, vec![], None, PrivateNotes::All)
             .await
             .unwrap()
             .is_empty()
@@ -1022,6 +1025,7 @@ pub async fn pull_filters_by_document<B: Backend>(backend: &mut B) {
                         max_bytes: usize::MAX,
                         compact,
                         document: Some(document),
+                        private_notes: PrivateNotes::All,
                     },
                 )
                 .await
@@ -1039,6 +1043,185 @@ pub async fn pull_filters_by_document<B: Backend>(backend: &mut B) {
     assert_eq!((seqs(&page), page.next, page.more), (vec![5], 5, false));
     let page = pull(DocumentId([0xcc; 16]), false, 0, 10).await;
     assert!(page.envelopes.is_empty() && !page.more && page.next == 0);
+    storage.close().await.unwrap();
+}
+
+/// Envelopes marked as a device's private notes are left out of every read of another
+/// device that may not see them (pages, compacted or not, `doc=` pulls, ids at sequence
+/// numbers), their numbers skipped as a filtered page skips other documents'; the owner's
+/// reads and the unlimited reads (supervisors, admins) hold them; it survives a reopen.
+pub async fn private_notes_are_left_out_for_other_readers<B: Backend>(backend: &mut B) {
+    let storage = backend.open().await;
+    let team = new_team(&storage, 1).await;
+    let (t, me) = (team.team, team.admin);
+    let (owner, other_owner, colleague) = (
+        DeviceId([0x0a; 16]),
+        DeviceId([0x0b; 16]),
+        DeviceId([0x0c; 16]),
+    );
+    let a = DocumentId([0xaa; 16]);
+    let notes = DocumentId([0xee; 16]);
+    let others = DocumentId([0xef; 16]);
+    let mine = |e: NewEnvelope| e.private_to(Some(owner));
+    let pushed = [
+        envelope(t, me, a, Kind::ChangeBatch, 0, 1), // 1
+        mine(envelope(t, me, notes, Kind::ChangeBatch, 0, 2)), // 2: covered by 5
+        mine(envelope(t, me, notes, Kind::ChangeBatch, 0, 3)), // 3: covered by 5
+        envelope(t, me, a, Kind::ChangeBatch, 0, 4), // 4
+        mine(envelope(t, me, notes, Kind::Snapshot, 3, 5)), // 5
+        envelope(t, me, others, Kind::ChangeBatch, 0, 6).private_to(Some(other_owner)), // 6
+    ];
+    storage.push(t, pushed.to_vec(), RECEIVED_MS).await.unwrap();
+    let read = |private_notes, compact, document, after, limit| {
+        let storage = &storage;
+        async move {
+            storage
+                .pull(
+                    t,
+                    PullRequest {
+                        after,
+                        limit,
+                        max_bytes: usize::MAX,
+                        compact,
+                        document,
+                        private_notes,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let seqs = |page: &super::Page| page.envelopes.iter().map(|e| e.0).collect::<Vec<_>>();
+    let (all, own, none) = (
+        PrivateNotes::All,
+        PrivateNotes::OwnOnly(owner),
+        PrivateNotes::OwnOnly(colleague),
+    );
+    assert_eq!(
+        seqs(&read(all, false, None, 0, 100).await),
+        [1, 2, 3, 4, 5, 6]
+    );
+    assert_eq!(seqs(&read(own, false, None, 0, 100).await), [1, 2, 3, 4, 5]);
+    assert_eq!(seqs(&read(none, false, None, 0, 100).await), [1, 4]);
+    assert_eq!(seqs(&read(all, true, None, 0, 100).await), [1, 4, 5, 6]);
+    assert_eq!(seqs(&read(own, true, None, 0, 100).await), [1, 4, 5]);
+    assert_eq!(seqs(&read(none, true, None, 0, 100).await), [1, 4]);
+    // Paged: nothing after 4 that a colleague may read, so no "more"; and no empty page
+    // that says "more".
+    let page = read(none, false, None, 0, 1).await;
+    assert_eq!((seqs(&page), page.next, page.more), (vec![1], 1, true));
+    let page = read(none, false, None, 1, 1).await;
+    assert_eq!((seqs(&page), page.next, page.more), (vec![4], 4, false));
+    let page = read(none, false, None, 4, 10).await;
+    assert!(page.envelopes.is_empty() && !page.more && page.next == 4);
+    let page = read(none, true, None, 1, 1).await;
+    assert_eq!((seqs(&page), page.more), (vec![4], false));
+    // A pull of the notes alone.
+    assert!(
+        read(none, false, Some(notes), 0, 100)
+            .await
+            .envelopes
+            .is_empty()
+    );
+    assert!(
+        read(none, true, Some(notes), 0, 100)
+            .await
+            .envelopes
+            .is_empty()
+    );
+    assert_eq!(
+        seqs(&read(own, false, Some(notes), 0, 100).await),
+        [2, 3, 5]
+    );
+    assert_eq!(seqs(&read(all, true, Some(notes), 0, 100).await), [5]);
+    // The ids at sequence numbers.
+    let id = |i: usize| Some(pushed[i].id);
+    let ids = |private_notes| {
+        let storage = &storage;
+        async move {
+            storage
+                .envelope_ids(t, vec![1, 2, 5, 6], None, private_notes)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(ids(all).await, [id(0), id(1), id(4), id(5)]);
+    assert_eq!(ids(own).await, [id(0), id(1), id(4), None]);
+    assert_eq!(ids(none).await, [id(0), None, None, None]);
+    // Stored, not remembered.
+    let storage = backend.reopen(storage).await;
+    let page = storage
+        .pull(
+            t,
+            PullRequest {
+                private_notes: none,
+                ..everything()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(seqs(&page), [1, 4]);
+    storage.close().await.unwrap();
+}
+
+/// A sender's private-notes bundle to a recipient replaces the one it stored before (the
+/// latest carries every key it holds); other senders' and bundles that came with membership
+/// entries stay.
+pub async fn private_notes_bundles_replace_the_senders_last<B: Backend>(backend: &mut B) {
+    let storage = backend.open().await;
+    let team = new_team(&storage, 1).await;
+    let (r1, r2) = ([0x1a; 16], [0x2a; 16]);
+    let (s, other) = (DeviceId([0x5a; 16]), DeviceId([0x6a; 16]));
+    let (entry, _) = invite_entry(&team, 6, 1_400);
+    let mut append = plain_append(1, &entry);
+    append.bundles = vec![bundle(r1, s, 1)];
+    storage.append_membership(team.team, append).await.unwrap(); // bundle 1
+    let put = |sender, bundles| {
+        let storage = &storage;
+        async move {
+            storage
+                .put_private_notes_bundles(team.team, sender, bundles)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(put(s, vec![bundle(r1, s, 2), bundle(r2, s, 3)]).await, 2); // 2, 3
+    assert_eq!(
+        read(&storage, team.team, r1).await,
+        [(1, vec![1; 40]), (2, vec![2; 40])]
+    );
+    assert_eq!(put(s, vec![bundle(r1, s, 4)]).await, 1); // 4 replaces 2
+    assert_eq!(put(other, vec![bundle(r1, other, 5)]).await, 1); // 5
+    assert_eq!(
+        read(&storage, team.team, r1).await,
+        [(1, vec![1; 40]), (4, vec![4; 40]), (5, vec![5; 40])]
+    );
+    assert_eq!(read(&storage, team.team, r2).await, [(3, vec![3; 40])]);
+    // The numbering carries on after them, for membership bundles too.
+    let (entry, _) = invite_entry(&team, 7, 1_500);
+    let mut append = plain_append(2, &entry);
+    append.bundles = vec![bundle(r2, s, 6)];
+    storage.append_membership(team.team, append).await.unwrap();
+    assert_eq!(
+        read(&storage, team.team, r2).await,
+        [(3, vec![3; 40]), (6, vec![6; 40])]
+    );
+    assert!(matches!(
+        storage
+            .put_private_notes_bundles(TeamId([9; 16]), s, vec![bundle(r1, s, 7)])
+            .await,
+        Err(Error::NoSuchTeam(_))
+    ));
+    let storage = backend.reopen(storage).await;
+    let stored = storage
+        .put_private_notes_bundles(team.team, s, vec![bundle(r2, s, 8)])
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    assert_eq!(
+        read(&storage, team.team, r2).await,
+        [(6, vec![6; 40]), (7, vec![8; 40])]
+    );
     storage.close().await.unwrap();
 }
 
@@ -1258,6 +1441,7 @@ pub async fn pull_pages_by_count_and_bytes<B: Backend>(backend: &mut B) {
         max_bytes: usize::MAX,
         compact: false,
         document: None,
+        private_notes: PrivateNotes::All,
     };
     let mut seen = Vec::new();
     loop {
@@ -1284,6 +1468,7 @@ pub async fn pull_pages_by_count_and_bytes<B: Backend>(backend: &mut B) {
                 max_bytes: 2 * item,
                 compact: false,
                 document: None,
+                private_notes: PrivateNotes::All,
             },
         )
         .await
@@ -1301,6 +1486,7 @@ pub async fn pull_pages_by_count_and_bytes<B: Backend>(backend: &mut B) {
                 max_bytes: 1,
                 compact: false,
                 document: None,
+                private_notes: PrivateNotes::All,
             },
         )
         .await
@@ -1318,6 +1504,7 @@ pub async fn pull_pages_by_count_and_bytes<B: Backend>(backend: &mut B) {
                 max_bytes: usize::MAX,
                 compact: false,
                 document: None,
+                private_notes: PrivateNotes::All,
             },
         )
         .await
@@ -1381,6 +1568,7 @@ pub async fn compact_pull_leaves_out_what_snapshots_cover<B: Backend>(backend: &
                 max_bytes: usize::MAX,
                 compact,
                 document: None,
+                private_notes: PrivateNotes::All,
             };
             let mut seen = Vec::new();
             loop {
@@ -1409,6 +1597,7 @@ pub async fn compact_pull_leaves_out_what_snapshots_cover<B: Backend>(backend: &
                 max_bytes: usize::MAX,
                 compact: true,
                 document: None,
+                private_notes: PrivateNotes::All,
             },
         )
         .await

@@ -17,14 +17,17 @@
 //!   entry (checked by the caller with `holdfast_protocol::Membership`) together with its
 //!   roster change, the new key epoch and its key bundles, read the log back, read the
 //!   roster, and find a device's public key for login;
-//! - **key bundles**: store bundles and read those addressed to some recipients;
+//! - **key bundles**: store bundles and read those addressed to some recipients; keep the
+//!   latest private-notes bundle per sender and recipient;
 //! - **push**: store a batch of envelopes *already validated by the caller* (decoded,
 //!   signature and authorship checked) and answer, per envelope, its team sequence number
 //!   and whether it was a duplicate; idempotent by envelope id; refused whole past the
 //!   team's quota of envelopes and bytes ([`Storage::set_team_quota`]), counted with the
 //!   write so concurrent pushes cannot overshoot it;
 //! - **pull**: a page of envelopes after a cursor, bounded by count and bytes, optionally
-//!   compacted (see [`PullRequest::compact`]);
+//!   compacted (see [`PullRequest::compact`]), leaving out other devices' private notes for
+//!   a reader that may not see them ([`PrivateNotes`]; the caller marks each envelope of
+//!   someone's private notes with its owner when it is pushed, `NewEnvelope::private_to`);
 //! - **head**: a team's latest sequence number, and [`TeamHeads`], the in-process fan-out
 //!   that a backend feeds after each commit and that live WebSockets subscribe to.
 //!
@@ -367,6 +370,10 @@ pub struct NewEnvelope {
     pub author: DeviceId,
     /// The key epoch it is sealed under.
     pub epoch: u32,
+    /// For an envelope of a staff device's private notes, that device (the owner, which
+    /// the caller finds from the document id and the roster): only reads that may see its
+    /// notes return it ([`PrivateNotes`]). `None` for every other document.
+    pub private_to: Option<DeviceId>,
     /// The whole encoded envelope (a zero-copy slice of the request body).
     pub bytes: Bytes,
 }
@@ -382,8 +389,15 @@ impl NewEnvelope {
             covers: envelope.header.covers,
             author: envelope.header.author,
             epoch: envelope.header.epoch,
+            private_to: None,
             bytes,
         }
+    }
+
+    /// The same envelope, marked as `owner`'s private notes.
+    pub fn private_to(mut self, owner: Option<DeviceId>) -> Self {
+        self.private_to = owner;
+        self
     }
 
     /// Decodes `bytes` strictly and computes the id (for tests and tools; the push route
@@ -405,6 +419,7 @@ impl fmt::Debug for NewEnvelope {
             .field("covers", &self.covers)
             .field("author", &self.author)
             .field("epoch", &self.epoch)
+            .field("private_to", &self.private_to)
             .field("len", &self.bytes.len())
             .finish()
     }
@@ -427,6 +442,37 @@ pub struct PushReceipt {
     /// The team's head once these envelopes were stored (at least the highest `seq` above;
     /// more if other pushes committed with them).
     pub head: u64,
+}
+
+/// Whose private notes a read may return (the envelopes a push marked with
+/// `NewEnvelope::private_to`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateNotes {
+    /// Everyone's: a supervisor's or an admin's read.
+    All,
+    /// Only this device's own: a link worker's read (a patient's has none). Every other
+    /// device's private notes are left out, their sequence numbers skipped as a filtered
+    /// page skips other documents'.
+    OwnOnly(DeviceId),
+}
+
+impl PrivateNotes {
+    /// The device whose notes alone may be read, if the read is limited (a backend's query
+    /// parameter: `NULL` reads everyone's).
+    pub fn only(self) -> Option<DeviceId> {
+        match self {
+            PrivateNotes::All => None,
+            PrivateNotes::OwnOnly(device) => Some(device),
+        }
+    }
+
+    /// Whether an envelope marked `private_to` may be returned.
+    pub fn shows(self, private_to: Option<DeviceId>) -> bool {
+        match (self, private_to) {
+            (PrivateNotes::All, _) | (_, None) => true,
+            (PrivateNotes::OwnOnly(me), Some(owner)) => me == owner,
+        }
+    }
 }
 
 /// What a pull asks for.
@@ -458,6 +504,8 @@ pub struct PullRequest {
     /// numbers stay the team's, so a filtered page has gaps. A compact pull with a filter
     /// compacts within that document.
     pub document: Option<DocumentId>,
+    /// Whose private notes the page may hold.
+    pub private_notes: PrivateNotes,
 }
 
 /// One page of a pull.
@@ -570,6 +618,19 @@ pub trait Storage: Send + Sync + 'static {
         up_to: u64,
     ) -> impl Future<Output = Result<u64>> + Send;
 
+    /// Stores private-notes key bundles from `sender` (already checked by the caller: each
+    /// to a supervisor or admin of the team, one per recipient), each replacing the one
+    /// `sender` stored for that recipient before, if any: a sender's latest carries every
+    /// notes key it holds, so the relay keeps at most one per sender and recipient. Bundles
+    /// that come with membership entries are never replaced. Returns how many were stored.
+    /// [`Error::NoSuchTeam`].
+    fn put_private_notes_bundles(
+        &self,
+        team: TeamId,
+        sender: DeviceId,
+        bundles: Vec<NewBundle>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
     /// The team's key bundles addressed to any of `request.recipients` after
     /// `request.after`, in order.
     fn bundles(
@@ -608,14 +669,16 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The ids of the team's envelopes at `seqs`, in the same order: `None` where the team
     /// holds no envelope at that sequence number (or, with `document`, none of that
-    /// document). A device compares them with the ids it was given at those numbers to tell
-    /// whether the relay still holds what it acknowledged (a database restored from a
-    /// backup holds a prefix of the history, then envelopes that reuse later numbers).
+    /// document; or one of private notes `private_notes` leaves out). A device compares
+    /// them with the ids it was given at those numbers to tell whether the relay still
+    /// holds what it acknowledged (a database restored from a backup holds a prefix of the
+    /// history, then envelopes that reuse later numbers).
     fn envelope_ids(
         &self,
         team: TeamId,
         seqs: Vec<u64>,
         document: Option<DocumentId>,
+        private_notes: PrivateNotes,
     ) -> impl Future<Output = Result<Vec<Option<EnvelopeId>>>> + Send;
 
     /// A team's head, key epoch and membership length; `None` if it does not exist.

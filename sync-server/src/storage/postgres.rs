@@ -40,9 +40,9 @@ use tokio_postgres::types::ToSql;
 use super::sqlite::{COMPACT_WINDOW_MIN, COMPACT_WINDOW_PER_ITEM};
 use super::{
     BundlePage, BundleRequest, Device, Error, MembershipAppend, MembershipEntry, NewBundle,
-    NewEnvelope, NewTeam, Page, PublicKey, PullRequest, PushReceipt, Pushed, Result, Role,
-    RosterChange, STAGED_TTL_MS, Staging, Storage, TakeStaged, TeamHeads, TeamInfo, TeamQuota,
-    WriteStats,
+    NewEnvelope, NewTeam, Page, PrivateNotes, PublicKey, PullRequest, PushReceipt, Pushed, Result,
+    Role, RosterChange, STAGED_TTL_MS, Staging, Storage, TakeStaged, TeamHeads, TeamInfo,
+    TeamQuota, WriteStats,
 };
 
 mod listener;
@@ -491,9 +491,9 @@ async fn append_membership(
             .map_err(pg_error)?;
         }
     }
-    let mut bundle_head = insert_bundles(tx, team, bundle_head, &append.bundles).await?;
+    let mut bundle_head = insert_bundles(tx, team, bundle_head, &append.bundles, false).await?;
     if let Some(take) = &append.staged {
-        bundle_head = insert_bundles(tx, team, bundle_head, &staged).await?;
+        bundle_head = insert_bundles(tx, team, bundle_head, &staged, false).await?;
         tx.execute(
             "DELETE FROM staged_bundles WHERE team = $1 AND sender = $2",
             &[&id, &&take.sender.0[..]],
@@ -575,12 +575,14 @@ async fn insert_device(
     Ok(())
 }
 
-/// Inserts bundles after `head` in one statement; returns the new bundle head.
+/// Inserts bundles after `head` in one statement (`private_notes`: bundles handing on
+/// private-notes keys); returns the new bundle head.
 async fn insert_bundles(
     tx: &deadpool_postgres::Transaction<'_>,
     team: TeamId,
     head: u64,
     bundles: &[NewBundle],
+    private_notes: bool,
 ) -> Result<u64> {
     if bundles.is_empty() {
         return Ok(head);
@@ -596,17 +598,54 @@ async fn insert_bundles(
     let bytes: Vec<&[u8]> = bundles.iter().map(|b| &b.bytes[..]).collect();
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO key_bundles (team, seq, recipient, sender, bytes)
-             SELECT $1, u.seq, u.recipient, u.sender, u.bytes
+            "INSERT INTO key_bundles (team, seq, recipient, sender, bytes, private_notes)
+             SELECT $1, u.seq, u.recipient, u.sender, u.bytes, $6
              FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[])
                   AS u(seq, recipient, sender, bytes)",
         )
         .await
         .map_err(pg_error)?;
-    tx.execute(&stmt, &[&&team.0[..], &seqs, &recipients, &senders, &bytes])
-        .await
-        .map_err(pg_error)?;
+    tx.execute(
+        &stmt,
+        &[
+            &&team.0[..],
+            &seqs,
+            &recipients,
+            &senders,
+            &bytes,
+            &private_notes,
+        ],
+    )
+    .await
+    .map_err(pg_error)?;
     Ok(next)
+}
+
+/// Stores `sender`'s private-notes bundles, each replacing its last one to that recipient.
+async fn put_private_notes_bundles(
+    tx: &deadpool_postgres::Transaction<'_>,
+    team: TeamId,
+    sender: DeviceId,
+    bundles: &[NewBundle],
+) -> Result<u64> {
+    let (_, _, _, bundle_head) = lock_team(tx, team).await?;
+    let id = &team.0[..];
+    let recipients: Vec<&[u8]> = bundles.iter().map(|b| &b.recipient[..]).collect();
+    tx.execute(
+        "DELETE FROM key_bundles
+         WHERE team = $1 AND sender = $2 AND recipient = ANY($3) AND private_notes",
+        &[&id, &&sender.0[..], &recipients],
+    )
+    .await
+    .map_err(pg_error)?;
+    let head = insert_bundles(tx, team, bundle_head, bundles, true).await?;
+    tx.execute(
+        "UPDATE teams SET bundle_head = $2 WHERE id = $1",
+        &[&id, &to_sql_int(head)],
+    )
+    .await
+    .map_err(pg_error)?;
+    Ok(as_u64(bundles.len()))
 }
 
 /// The staged bundles `take` names, in its order; [`Error::StagingChanged`] if one is not
@@ -847,18 +886,24 @@ async fn push(
         let covers: Vec<i64> = new.iter().map(|(e, _)| to_sql_int(e.covers)).collect();
         let authors: Vec<&[u8]> = new.iter().map(|(e, _)| &e.author.0[..]).collect();
         let bytes: Vec<&[u8]> = new.iter().map(|(e, _)| &e.bytes[..]).collect();
+        let private_to: Vec<Option<&[u8]>> = new
+            .iter()
+            .map(|(e, _)| e.private_to.as_ref().map(|d| &d.0[..]))
+            .collect();
         let insert = tx
             .prepare_cached(
                 "INSERT INTO envelopes
-                     (team, seq, id, document, kind, covers, author, received_at, bytes)
-                 SELECT $1, u.seq, u.id, u.document, u.kind, u.covers, u.author, $2, u.bytes
+                     (team, seq, id, document, kind, covers, author, received_at, bytes,
+                      private_to)
+                 SELECT $1, u.seq, u.id, u.document, u.kind, u.covers, u.author, $2, u.bytes,
+                        u.private_to
                  FROM unnest($3::bigint[], $4::bytea[], $5::bytea[], $6::smallint[],
-                             $7::bigint[], $8::bytea[], $9::bytea[])
-                      AS u(seq, id, document, kind, covers, author, bytes)",
+                             $7::bigint[], $8::bytea[], $9::bytea[], $10::bytea[])
+                      AS u(seq, id, document, kind, covers, author, bytes, private_to)",
             )
             .await
             .map_err(pg_error)?;
-        let params: [&(dyn ToSql + Sync); 9] = [
+        let params: [&(dyn ToSql + Sync); 10] = [
             &id,
             &to_sql_int(received_ms),
             &seqs,
@@ -868,6 +913,7 @@ async fn push(
             &covers,
             &authors,
             &bytes,
+            &private_to,
         ];
         tx.execute(&insert, &params).await.map_err(pg_error)?;
         let update = tx
@@ -926,24 +972,27 @@ macro_rules! page_sql {
     };
 }
 
+/// `$6`: the only device whose private notes the pull may return (`NULL`: everyone's).
 macro_rules! pull_sql {
     ($filter:literal) => {
         page_sql!(concat!(
             "SELECT seq, bytes, length(bytes) + $5::integer AS cost FROM envelopes
-             WHERE team = $1 AND seq > $2",
+             WHERE team = $1 AND seq > $2
+               AND ($6::bytea IS NULL OR private_to IS NULL OR private_to = $6)",
             $filter,
             " ORDER BY seq LIMIT $3::bigint + 1"
         ))
     };
 }
 
-/// See [`PullRequest::compact`] and the SQLite backend's query: envelopes in `($2, $6]`,
-/// leaving out what a usable snapshot of the same document covers.
+/// See [`PullRequest::compact`] and the SQLite backend's query: envelopes in `($2, $7]`,
+/// leaving out what a usable snapshot of the same document covers. `$6` as in [`pull_sql`].
 macro_rules! pull_compact_sql {
     ($filter:literal) => {
         page_sql!(concat!(
             "SELECT e.seq, e.bytes, length(e.bytes) + $5::integer AS cost FROM envelopes e
-             WHERE e.team = $1 AND e.seq > $2 AND e.seq <= $6",
+             WHERE e.team = $1 AND e.seq > $2 AND e.seq <= $7
+               AND ($6::bytea IS NULL OR e.private_to IS NULL OR e.private_to = $6)",
             $filter,
             " AND NOT (e.kind IN (1, 2) AND EXISTS (
                   SELECT 1 FROM envelopes s
@@ -955,9 +1004,9 @@ macro_rules! pull_compact_sql {
 }
 
 const PULL_SQL: &str = pull_sql!("");
-const PULL_DOC_SQL: &str = pull_sql!(" AND document = $6");
+const PULL_DOC_SQL: &str = pull_sql!(" AND document = $7");
 const PULL_COMPACT_SQL: &str = pull_compact_sql!("");
-const PULL_COMPACT_DOC_SQL: &str = pull_compact_sql!(" AND e.document = $7");
+const PULL_COMPACT_DOC_SQL: &str = pull_compact_sql!(" AND e.document = $8");
 
 /// Runs a page query and appends its rows to `page` (sets `more` if a row did not fit).
 #[allow(clippy::too_many_arguments)]
@@ -969,7 +1018,7 @@ async fn fill(
     limit: usize,
     max_bytes: usize,
     end: Option<u64>,
-    document: Option<DocumentId>,
+    (document, private): (Option<DocumentId>, PrivateNotes),
     page: &mut Page,
 ) -> Result<()> {
     let stmt = client.prepare_cached(sql).await.map_err(pg_error)?;
@@ -980,7 +1029,10 @@ async fn fill(
     let overhead = i32::try_from(PAGE_ITEM_OVERHEAD).unwrap_or(i32::MAX);
     let end = end.map(to_sql_int);
     let document = document.as_ref().map(|d| &d.0[..]);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id, &after, &limit, &max_bytes, &overhead];
+    let only = private.only();
+    let only = only.as_ref().map(|d| &d.0[..]);
+    let mut params: Vec<&(dyn ToSql + Sync)> =
+        vec![&id, &after, &limit, &max_bytes, &overhead, &only];
     if let Some(end) = &end {
         params.push(end);
     }
@@ -1001,34 +1053,42 @@ async fn fill(
     Ok(())
 }
 
-/// Whether the team has an envelope (of `document`, if given) after `seq`.
+/// Whether the team has an envelope (of `document`, if given, and that the reader may see)
+/// after `seq`.
 async fn any_after(
     client: &Object,
     team: TeamId,
     seq: u64,
-    document: Option<DocumentId>,
+    (document, private): (Option<DocumentId>, PrivateNotes),
 ) -> Result<bool> {
     let id = &team.0[..];
     let seq = to_sql_int(seq);
+    let only = private.only();
+    let only = only.as_ref().map(|d| &d.0[..]);
     let found = match document {
         Some(document) => {
             let stmt = client
                 .prepare_cached(
                     "SELECT 1 FROM envelopes WHERE team = $1 AND document = $2 AND seq > $3
+                       AND ($4::bytea IS NULL OR private_to IS NULL OR private_to = $4)
                      LIMIT 1",
                 )
                 .await
                 .map_err(pg_error)?;
             client
-                .query_opt(&stmt, &[&id, &&document.0[..], &seq])
+                .query_opt(&stmt, &[&id, &&document.0[..], &seq, &only])
                 .await
         }
         None => {
             let stmt = client
-                .prepare_cached("SELECT 1 FROM envelopes WHERE team = $1 AND seq > $2 LIMIT 1")
+                .prepare_cached(
+                    "SELECT 1 FROM envelopes WHERE team = $1 AND seq > $2
+                       AND ($3::bytea IS NULL OR private_to IS NULL OR private_to = $3)
+                     LIMIT 1",
+                )
                 .await
                 .map_err(pg_error)?;
-            client.query_opt(&stmt, &[&id, &seq]).await
+            client.query_opt(&stmt, &[&id, &seq, &only]).await
         }
     };
     Ok(found.map_err(pg_error)?.is_some())
@@ -1042,14 +1102,15 @@ async fn pull(client: &Object, team: TeamId, request: PullRequest) -> Result<Pag
         next: request.after,
         more: false,
     };
-    let (after, max_bytes, document) = (request.after, request.max_bytes, request.document);
+    let (after, max_bytes) = (request.after, request.max_bytes);
+    let (document, filter) = (request.document, (request.document, request.private_notes));
     if !request.compact {
         let sql = match document {
             Some(_) => PULL_DOC_SQL,
             None => PULL_SQL,
         };
         fill(
-            client, sql, team, after, limit, max_bytes, None, document, &mut page,
+            client, sql, team, after, limit, max_bytes, None, filter, &mut page,
         )
         .await?;
         return Ok(page);
@@ -1065,21 +1126,21 @@ async fn pull(client: &Object, team: TeamId, request: PullRequest) -> Result<Pag
     let window_end = after.saturating_add(as_u64(window));
     let end = Some(window_end);
     fill(
-        client, sql, team, after, limit, max_bytes, end, document, &mut page,
+        client, sql, team, after, limit, max_bytes, end, filter, &mut page,
     )
     .await?;
     if page.more {
         return Ok(page);
     }
     // The window is read. Does the pull go on past it?
-    if !any_after(client, team, window_end, document).await? {
+    if !any_after(client, team, window_end, filter).await? {
         return Ok(page);
     }
     if page.envelopes.is_empty() {
         // Nothing in the window: read on to the first envelope this pull returns.
         let end = Some(u64::MAX);
         fill(
-            client, sql, team, window_end, 1, max_bytes, end, document, &mut page,
+            client, sql, team, window_end, 1, max_bytes, end, filter, &mut page,
         )
         .await?;
     } else {
@@ -1243,6 +1304,19 @@ impl Storage for PgStorage {
         Ok(deleted)
     }
 
+    async fn put_private_notes_bundles(
+        &self,
+        team: TeamId,
+        sender: DeviceId,
+        bundles: Vec<NewBundle>,
+    ) -> Result<u64> {
+        write_transaction!(
+            self,
+            |tx| put_private_notes_bundles(&tx, team, sender, &bundles).await,
+            |_| 0
+        )
+    }
+
     async fn bundles(&self, team: TeamId, request: BundleRequest) -> Result<BundlePage> {
         let client = self.client().await?;
         bundles(&client, team, &request).await
@@ -1306,19 +1380,22 @@ impl Storage for PgStorage {
         team: TeamId,
         seqs: Vec<u64>,
         document: Option<DocumentId>,
+        private_notes: PrivateNotes,
     ) -> Result<Vec<Option<EnvelopeId>>> {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
                 "SELECT seq, id FROM envelopes WHERE team = $1 AND seq = ANY($2)
-                 AND ($3::bytea IS NULL OR document = $3)",
+                 AND ($3::bytea IS NULL OR document = $3)
+                 AND ($4::bytea IS NULL OR private_to IS NULL OR private_to = $4)",
             )
             .await
             .map_err(pg_error)?;
         let asked: Vec<i64> = seqs.iter().filter_map(|&s| i64::try_from(s).ok()).collect();
         let document = document.map(|d| d.0.to_vec());
+        let only = private_notes.only().map(|d| d.0.to_vec());
         let rows = client
-            .query(&stmt, &[&&team.0[..], &asked, &document])
+            .query(&stmt, &[&&team.0[..], &asked, &document, &only])
             .await
             .map_err(pg_error)?;
         let mut found = HashMap::with_capacity(rows.len());

@@ -23,9 +23,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
-    BundlePage, BundleRequest, Device, Error, MembershipAppend, MembershipEntry, NewEnvelope,
-    NewTeam, Page, PublicKey, PullRequest, PushReceipt, Result, Role, Staging, Storage, TeamHeads,
-    TeamInfo, TeamQuota, WriteStats,
+    BundlePage, BundleRequest, Device, Error, MembershipAppend, MembershipEntry, NewBundle,
+    NewEnvelope, NewTeam, Page, PrivateNotes, PublicKey, PullRequest, PushReceipt, Result, Role,
+    Staging, Storage, TeamHeads, TeamInfo, TeamQuota, WriteStats,
 };
 
 pub mod schema;
@@ -373,11 +373,13 @@ pub(super) fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Device> {
     })
 }
 
+/// `?4`: the only device whose private notes the pull may return (`NULL`: everyone's).
 macro_rules! pull_sql {
     ($filter:literal) => {
         concat!(
             "SELECT seq, length(bytes), bytes FROM envelopes
-             WHERE team = ?1 AND seq > ?2",
+             WHERE team = ?1 AND seq > ?2
+               AND (?4 IS NULL OR private_to IS NULL OR private_to = ?4)",
             $filter,
             " ORDER BY seq LIMIT ?3"
         )
@@ -387,12 +389,13 @@ macro_rules! pull_sql {
 /// See [`PullRequest::compact`]: envelopes with a sequence number in `(?2, ?4]`, leaving out
 /// change batches and snapshots that a usable snapshot (`covers < seq`, on the partial index
 /// that holds only those) of the same document covers. Each envelope's check is one seek on
-/// that index.
+/// that index. `?5` as `?4` of [`pull_sql`].
 macro_rules! pull_compact_sql {
     ($filter:literal) => {
         concat!(
             "SELECT e.seq, length(e.bytes), e.bytes FROM envelopes e
-             WHERE e.team = ?1 AND e.seq > ?2 AND e.seq <= ?4",
+             WHERE e.team = ?1 AND e.seq > ?2 AND e.seq <= ?4
+               AND (?5 IS NULL OR e.private_to IS NULL OR e.private_to = ?5)",
             $filter,
             " AND NOT (e.kind IN (1, 2) AND EXISTS (
                   SELECT 1 FROM envelopes s INDEXED BY envelopes_valid_snapshots
@@ -404,9 +407,9 @@ macro_rules! pull_compact_sql {
 }
 
 const PULL_SQL: &str = pull_sql!("");
-const PULL_DOC_SQL: &str = pull_sql!(" AND document = ?4");
+const PULL_DOC_SQL: &str = pull_sql!(" AND document = ?5");
 const PULL_COMPACT_SQL: &str = pull_compact_sql!("");
-const PULL_COMPACT_DOC_SQL: &str = pull_compact_sql!(" AND e.document = ?5");
+const PULL_COMPACT_DOC_SQL: &str = pull_compact_sql!(" AND e.document = ?6");
 
 /// A compact pull looks at this many envelopes per envelope its page may hold (at least
 /// [`COMPACT_WINDOW_MIN`]), whatever the team holds: it reads a window of the team's
@@ -438,9 +441,10 @@ fn pull_counted(conn: &Connection, team: TeamId, request: PullRequest) -> Result
         // One row more than asked tells whether there is more.
         let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
         let after = to_sql_int(request.after);
+        let only = request.private_notes.only().map(|d| d.0);
         let rows = match request.document {
-            Some(document) => stmt.query(params![team.0, after, fetch, document.0]),
-            None => stmt.query(params![team.0, after, fetch]),
+            Some(document) => stmt.query(params![team.0, after, fetch, only, document.0]),
+            None => stmt.query(params![team.0, after, fetch, only]),
         }
         .map_err(sql_error)?;
         fill(&mut page, rows, limit, request.max_bytes)?;
@@ -460,20 +464,34 @@ fn pull_counted(conn: &Connection, team: TeamId, request: PullRequest) -> Result
         .after
         .saturating_add(u64::try_from(window).unwrap_or(u64::MAX));
     let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
-    let document = request.document;
-    let rows = compact_rows(&mut stmt, team, document, request.after, fetch, window_end)?;
+    let (document, private) = (request.document, request.private_notes);
+    let rows = compact_rows(
+        &mut stmt,
+        team,
+        (document, private),
+        request.after,
+        fetch,
+        window_end,
+    )?;
     fill(&mut page, rows, limit, request.max_bytes)?;
     let mut steps = statement_steps(&mut stmt);
     if page.more {
         return Ok((page, steps));
     }
     // The window is read. Does the pull go on past it?
-    if !any_after(conn, team, window_end, request.document)? {
+    if !any_after(conn, team, window_end, (document, private))? {
         return Ok((page, steps));
     }
     if page.envelopes.is_empty() {
         // Nothing in the window: read on to the first envelope this pull returns.
-        let rows = compact_rows(&mut stmt, team, document, window_end, 2, u64::MAX)?;
+        let rows = compact_rows(
+            &mut stmt,
+            team,
+            (document, private),
+            window_end,
+            2,
+            u64::MAX,
+        )?;
         fill(&mut page, rows, 1, request.max_bytes)?;
         steps = steps.saturating_add(statement_steps(&mut stmt));
     } else {
@@ -485,19 +503,21 @@ fn pull_counted(conn: &Connection, team: TeamId, request: PullRequest) -> Result
     Ok((page, steps))
 }
 
-/// Runs a compact pull statement over `(after, end]`, at most `fetch` rows.
+/// Runs a compact pull statement over `(after, end]`, at most `fetch` rows, of `document`
+/// (or all) and the private notes the reader may see.
 fn compact_rows<'s>(
     stmt: &'s mut rusqlite::Statement<'_>,
     team: TeamId,
-    document: Option<DocumentId>,
+    (document, private): (Option<DocumentId>, PrivateNotes),
     after: u64,
     fetch: i64,
     end: u64,
 ) -> Result<rusqlite::Rows<'s>> {
     let (after, end) = (to_sql_int(after), to_sql_int(end));
+    let only = private.only().map(|d| d.0);
     match document {
-        Some(document) => stmt.query(params![team.0, after, fetch, end, document.0]),
-        None => stmt.query(params![team.0, after, fetch, end]),
+        Some(document) => stmt.query(params![team.0, after, fetch, end, only, document.0]),
+        None => stmt.query(params![team.0, after, fetch, end, only]),
     }
     .map_err(sql_error)
 }
@@ -529,26 +549,35 @@ fn fill(
     Ok(())
 }
 
-/// Whether the team has an envelope (of `document`, if given) after `seq`: one index seek.
+/// Whether the team has an envelope (of `document`, if given, and that the reader may see)
+/// after `seq`: one index seek, then a step past other devices' private notes.
 fn any_after(
     conn: &Connection,
     team: TeamId,
     seq: u64,
-    document: Option<DocumentId>,
+    (document, private): (Option<DocumentId>, PrivateNotes),
 ) -> Result<bool> {
     let seq = to_sql_int(seq);
+    let only = private.only().map(|d| d.0);
     let found = match document {
         Some(document) => conn
             .prepare_cached(
-                "SELECT 1 FROM envelopes WHERE team = ?1 AND document = ?2 AND seq > ?3 LIMIT 1",
+                "SELECT 1 FROM envelopes WHERE team = ?1 AND document = ?2 AND seq > ?3
+                   AND (?4 IS NULL OR private_to IS NULL OR private_to = ?4) LIMIT 1",
             )
             .and_then(|mut s| {
-                s.query_row(params![team.0, document.0, seq], |_| Ok(()))
+                s.query_row(params![team.0, document.0, seq, only], |_| Ok(()))
                     .optional()
             }),
         None => conn
-            .prepare_cached("SELECT 1 FROM envelopes WHERE team = ?1 AND seq > ?2 LIMIT 1")
-            .and_then(|mut s| s.query_row(params![team.0, seq], |_| Ok(())).optional()),
+            .prepare_cached(
+                "SELECT 1 FROM envelopes WHERE team = ?1 AND seq > ?2
+                   AND (?3 IS NULL OR private_to IS NULL OR private_to = ?3) LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![team.0, seq, only], |_| Ok(()))
+                    .optional()
+            }),
     };
     Ok(found.map_err(sql_error)?.is_some())
 }
@@ -695,6 +724,21 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn put_private_notes_bundles(
+        &self,
+        team: TeamId,
+        sender: DeviceId,
+        bundles: Vec<NewBundle>,
+    ) -> Result<u64> {
+        self.write(|reply| Command::PutPrivateNotesBundles {
+            team,
+            sender,
+            bundles,
+            reply,
+        })
+        .await
+    }
+
     async fn bundles(&self, team: TeamId, request: BundleRequest) -> Result<BundlePage> {
         self.read(move |conn| bundles(conn, team, &request)).await
     }
@@ -756,12 +800,15 @@ impl Storage for SqliteStorage {
         team: TeamId,
         seqs: Vec<u64>,
         document: Option<DocumentId>,
+        private_notes: PrivateNotes,
     ) -> Result<Vec<Option<EnvelopeId>>> {
+        let only = private_notes.only().map(|d| d.0.to_vec());
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT id FROM envelopes WHERE team = ?1 AND seq = ?2
-                     AND (?3 IS NULL OR document = ?3)",
+                     AND (?3 IS NULL OR document = ?3)
+                     AND (?4 IS NULL OR private_to IS NULL OR private_to = ?4)",
                 )
                 .map_err(sql_error)?;
             seqs.iter()
@@ -770,9 +817,10 @@ impl Storage for SqliteStorage {
                         return Ok(None);
                     };
                     let id: Option<Vec<u8>> = stmt
-                        .query_row(params![team.0, seq, document.map(|d| d.0.to_vec())], |r| {
-                            r.get(0)
-                        })
+                        .query_row(
+                            params![team.0, seq, document.map(|d| d.0.to_vec()), only],
+                            |r| r.get(0),
+                        )
                         .optional()
                         .map_err(sql_error)?;
                     id.map(|id| {
@@ -1001,6 +1049,7 @@ mod tests {
             max_bytes: usize::MAX,
             compact: true,
             document: None,
+            private_notes: PrivateNotes::All,
         }
     }
 

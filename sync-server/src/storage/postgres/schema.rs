@@ -9,7 +9,9 @@
 //!
 //! Version 1 (issue 11): what the SQLite backend's schema 4 holds, in PostgreSQL's types
 //! (`bytea` for ids and bytes, `bigint` for sequence numbers, times and epochs). Version 2:
-//! the token key and login challenges the relays of one database share.
+//! the token key and login challenges the relays of one database share. Version 3 (issue 12,
+//! as the SQLite schema's version 5): the owner of each envelope of a staff member's private
+//! notes, and which key bundles hand on private-notes keys.
 
 use tokio_postgres::Client;
 
@@ -17,7 +19,7 @@ use super::pg_error;
 use crate::storage::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i32 = 2;
+pub const VERSION: i32 = 3;
 
 /// The advisory lock migrations hold (the two-key form, whose key space is apart from the
 /// one-key form the backend locks devices with): "Hold" and 1.
@@ -129,8 +131,16 @@ CREATE TABLE login_challenges (
 CREATE INDEX login_challenges_by_age ON login_challenges(issued_at);
 ";
 
+/// Version 3 (issue 12): private notes. Envelopes stored before name no owner.
+const V3: &str = "
+ALTER TABLE envelopes ADD COLUMN private_to bytea;
+ALTER TABLE key_bundles ADD COLUMN private_notes boolean NOT NULL DEFAULT false;
+CREATE INDEX key_bundles_private_notes ON key_bundles(team, sender, recipient)
+    WHERE private_notes;
+";
+
 /// `(version, statements)`: each step, in order.
-const STEPS: &[(i32, &str)] = &[(1, V1), (2, V2)];
+const STEPS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 /// The highest version applied to the database `client` reaches (0 for none).
 pub async fn version(client: &Client) -> Result<i32> {

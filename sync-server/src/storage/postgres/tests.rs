@@ -151,6 +151,7 @@ async fn two_relays_pushing_at_once_give_every_number_once_and_a_puller_skips_no
                             max_bytes: usize::MAX,
                             compact: false,
                             document: None,
+                            private_notes: crate::storage::PrivateNotes::All,
                         },
                     )
                     .await
@@ -489,6 +490,8 @@ async fn a_schema_1_database_with_data_migrates_and_keeps_it() {
     admin
         .batch_execute(
             "DROP TABLE relay_secrets, login_challenges;
+             ALTER TABLE envelopes DROP COLUMN private_to;
+             ALTER TABLE key_bundles DROP COLUMN private_notes;
              DELETE FROM holdfast_schema WHERE version > 1",
         )
         .await

@@ -1,5 +1,10 @@
 //! The relay database's schema, by version.
 //!
+//! Version 5 (issue 12): each envelope of a staff member's private notes names its owner
+//! (`envelopes.private_to`), so reads leave them out for anyone else but supervisors and
+//! admins; a key bundle says whether it hands on private-notes keys
+//! (`key_bundles.private_notes`), the kind a sender's next one replaces.
+//!
 //! Version 4 (issue 10): key bundles staged for a revocation still to come
 //! (`staged_bundles`), never served; the revocation's append moves them to `key_bundles`.
 //!
@@ -21,7 +26,7 @@ use super::sql_error;
 use crate::storage::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 const V2: &str = "
 CREATE TABLE teams (
@@ -128,9 +133,25 @@ CREATE TABLE staged_bundles (
 );
 ";
 
+/// Version 4 to 5: private notes. Envelopes stored before name no owner: none of them is
+/// anyone's private notes (devices began writing them with this version; one pushed through
+/// an older relay stays readable by every staff device's relay reads, and still opens for
+/// none but its readers).
+const V5: &str = "
+ALTER TABLE envelopes ADD COLUMN private_to BLOB;
+ALTER TABLE key_bundles ADD COLUMN private_notes INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX key_bundles_private_notes ON key_bundles(team, sender, recipient)
+    WHERE private_notes = 1;
+";
+
 /// `(from, to, statements)`: the way from each version this relay can open to the next (0
 /// is a new, empty file).
-const STEPS: [(i64, i64, &[&str]); 3] = [(0, 3, &[V2, V3]), (2, 3, &[V3]), (3, 4, &[V4])];
+const STEPS: [(i64, i64, &[&str]); 4] = [
+    (0, 3, &[V2, V3]),
+    (2, 3, &[V3]),
+    (3, 4, &[V4]),
+    (4, 5, &[V5]),
+];
 
 /// The schema version of an open database (0 for a new, empty file).
 pub fn version(conn: &Connection) -> Result<i64> {
@@ -144,7 +165,7 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     let from = version(conn)?;
     match from {
         VERSION => return Ok(()),
-        0 | 2 | 3 => {}
+        0 | 2 | 3 | 4 => {}
         1 => {
             return Err(Error::Backend(
                 "this database was made by an older relay (schema version 1: a device roster \
@@ -212,6 +233,33 @@ mod tests {
             )
             .unwrap();
         assert_eq!(tables, 6);
+    }
+
+    #[test]
+    fn a_version_4_database_keeps_its_envelopes_and_bundles_as_nobodys_private_notes() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V2).unwrap();
+        conn.execute_batch(V3).unwrap();
+        conn.execute_batch(V4).unwrap();
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO teams (id, created_at, head, bundle_head) VALUES (x'01', 0, 1, 1);
+             INSERT INTO envelopes (team, seq, id, document, kind, covers, author, received_at, bytes)
+             VALUES (x'01', 1, x'a1', x'd0', 1, 0, x'e0', 0, zeroblob(300));
+             INSERT INTO key_bundles (team, seq, recipient, sender, bytes)
+             VALUES (x'01', 1, x'0a', x'0b', zeroblob(40));",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), VERSION);
+        let (owner, notes): (Option<Vec<u8>>, i64) = conn
+            .query_row(
+                "SELECT e.private_to, b.private_notes FROM envelopes e, key_bundles b",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((owner, notes), (None, 0));
     }
 
     #[test]

@@ -56,6 +56,12 @@ pub(super) enum Command {
         up_to: u64,
         reply: oneshot::Sender<Result<u64>>,
     },
+    PutPrivateNotesBundles {
+        team: TeamId,
+        sender: DeviceId,
+        bundles: Vec<NewBundle>,
+        reply: oneshot::Sender<Result<u64>>,
+    },
     Push {
         team: TeamId,
         envelopes: Vec<NewEnvelope>,
@@ -70,6 +76,7 @@ impl Command {
         match self {
             Command::Push { envelopes, .. } => envelopes.len().max(1),
             Command::StageBundles { staging, .. } => staging.bundles.len().max(1),
+            Command::PutPrivateNotesBundles { bundles, .. } => bundles.len().max(1),
             Command::AppendMembership { append, .. } => append
                 .bundles
                 .len()
@@ -272,7 +279,8 @@ fn done_without_trying(command: Command, message: &str) -> Done {
         Command::CreateTeam { reply, .. } => Done::Unit(reply, Err(error())),
         Command::AppendMembership { reply, .. }
         | Command::StageBundles { reply, .. }
-        | Command::ForgetBundles { reply, .. } => Done::Number(reply, Err(error())),
+        | Command::ForgetBundles { reply, .. }
+        | Command::PutPrivateNotesBundles { reply, .. } => Done::Number(reply, Err(error())),
         Command::Push { reply, .. } => Done::Pushed(reply, Err(error())),
     }
 }
@@ -309,6 +317,15 @@ fn apply(
             up_to,
             reply,
         } => Done::Number(reply, forget_bundles(conn, team, recipient, up_to)),
+        Command::PutPrivateNotesBundles {
+            team,
+            sender,
+            bundles,
+            reply,
+        } => Done::Number(
+            reply,
+            put_private_notes_bundles(conn, team, sender, &bundles),
+        ),
         Command::Push {
             team,
             envelopes,
@@ -444,9 +461,9 @@ fn append_membership(conn: &Connection, team: TeamId, append: &MembershipAppend)
             .map_err(sql_error)?;
         }
     }
-    let mut bundle_head = insert_bundles(conn, team, bundle_head, &append.bundles)?;
+    let mut bundle_head = insert_bundles(conn, team, bundle_head, &append.bundles, false)?;
     if let Some(take) = &append.staged {
-        bundle_head = insert_bundles(conn, team, bundle_head, &staged)?;
+        bundle_head = insert_bundles(conn, team, bundle_head, &staged, false)?;
         conn.prepare_cached("DELETE FROM staged_bundles WHERE team = ?1 AND sender = ?2")
             .and_then(|mut s| s.execute(params![team.0, take.sender.0]))
             .map_err(sql_error)?;
@@ -497,17 +514,19 @@ fn insert_device(conn: &Connection, team: TeamId, device: &Device) -> Result<()>
     Ok(())
 }
 
-/// Inserts bundles after `head`; returns the new bundle head.
+/// Inserts bundles after `head` (`private_notes`: bundles handing on private-notes keys);
+/// returns the new bundle head.
 fn insert_bundles(
     conn: &Connection,
     team: TeamId,
     head: u64,
     bundles: &[NewBundle],
+    private_notes: bool,
 ) -> Result<u64> {
     let mut insert = conn
         .prepare_cached(
-            "INSERT INTO key_bundles (team, seq, recipient, sender, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO key_bundles (team, seq, recipient, sender, bytes, private_notes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(sql_error)?;
     let mut head = head;
@@ -519,11 +538,38 @@ fn insert_bundles(
                 to_sql_int(head),
                 bundle.recipient,
                 bundle.sender.0,
-                bundle.bytes
+                bundle.bytes,
+                private_notes,
             ])
             .map_err(sql_error)?;
     }
     Ok(head)
+}
+
+/// Stores `sender`'s private-notes bundles, each replacing its last one to that recipient.
+fn put_private_notes_bundles(
+    conn: &Connection,
+    team: TeamId,
+    sender: DeviceId,
+    bundles: &[NewBundle],
+) -> Result<u64> {
+    let (_, bundle_head) = team_counters(conn, team)?;
+    let mut forget = conn
+        .prepare_cached(
+            "DELETE FROM key_bundles
+             WHERE team = ?1 AND sender = ?2 AND recipient = ?3 AND private_notes = 1",
+        )
+        .map_err(sql_error)?;
+    for bundle in bundles {
+        forget
+            .execute(params![team.0, sender.0, bundle.recipient])
+            .map_err(sql_error)?;
+    }
+    let head = insert_bundles(conn, team, bundle_head, bundles, true)?;
+    conn.prepare_cached("UPDATE teams SET bundle_head = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![team.0, to_sql_int(head)]))
+        .map_err(sql_error)?;
+    Ok(as_u64(bundles.len()))
 }
 
 /// The staged bundles `take` names, in its order; [`Error::StagingChanged`] if one is not
@@ -677,8 +723,9 @@ fn push(
     let received = to_sql_int(received_ms);
     let mut insert = conn
         .prepare_cached(
-            "INSERT INTO envelopes (team, seq, id, document, kind, covers, author, received_at, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO envelopes (team, seq, id, document, kind, covers, author, received_at,
+                                    bytes, private_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .map_err(sql_error)?;
     let mut head = held.head;
@@ -706,6 +753,7 @@ fn push(
                         envelope.author.0,
                         received,
                         &envelope.bytes[..],
+                        envelope.private_to.map(|d| d.0),
                     ])
                     .map_err(sql_error)?;
                 head = seq;
