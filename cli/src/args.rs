@@ -10,6 +10,7 @@ use holdfast_core::model::case_file::{
 };
 use holdfast_core::model::directory::{AssetStatus, Capacity};
 use holdfast_core::model::measures::Instrument;
+use holdfast_core::model::private_notes::NoteKind;
 use holdfast_core::store::LoadLimits;
 use holdfast_core::sync::Role;
 use time::{Date, PrimitiveDateTime};
@@ -136,6 +137,10 @@ pub enum Command {
     /// mark it done once the call is made.
     #[command(subcommand)]
     RingBack(RingBackCommand),
+    /// Your private supervision notes (wellbeing, training needs, reflection): read only by
+    /// you and your team's supervisors and admins, who may respond.
+    #[command(subcommand)]
+    Notes(NotesCommand),
     /// The community asset directory: groups, services and activities to refer people to.
     #[command(subcommand)]
     Directory(DirectoryCommand),
@@ -617,6 +622,34 @@ pub struct WorklistArgs {
     /// Working days (Monday to Friday) a new referral may wait for first contact.
     #[arg(long, value_name = "N", default_value_t = LoadLimits::default().first_contact_working_days)]
     pub first_contact_days: u32,
+}
+
+/// `holdfast notes …`
+#[derive(Debug, Subcommand)]
+pub enum NotesCommand {
+    /// Add a note to your private notes. Prints its id.
+    Add {
+        /// wellbeing, training_need or reflection.
+        #[arg(value_parser = choice::<NoteKind>())]
+        kind: NoteKind,
+        /// The note.
+        text: String,
+    },
+    /// Show private notes: yours, or (supervisors and admins) a colleague's.
+    Show {
+        /// `me`, a colleague's name or device id (6+ characters).
+        #[arg(default_value = "me")]
+        worker: String,
+    },
+    /// Respond to a note in a colleague's private notes (supervisors and admins).
+    Respond {
+        /// Whose notes: a name or device id (6+ characters).
+        worker: String,
+        /// The note's id (6+ characters).
+        note: String,
+        /// The response.
+        text: String,
+    },
 }
 
 /// `holdfast ring-back …`

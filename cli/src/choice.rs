@@ -15,6 +15,7 @@ use holdfast_core::model::case_file::{
 };
 use holdfast_core::model::directory::{self, AssetStatus, Capacity};
 use holdfast_core::model::measures::Instrument;
+use holdfast_core::model::private_notes::NoteKind;
 use time::{Date, PrimitiveDateTime, Time};
 
 /// A closed set of named values from the core.
@@ -50,6 +51,7 @@ core_choice!(
     NotCompletedReason,
     GoalStatus,
     StepOwner,
+    NoteKind,
 );
 
 impl Choice for Instrument {

@@ -767,3 +767,59 @@ fn a_supervisor_hands_a_case_to_a_link_worker_who_finds_it_on_their_worklist() {
     assert_eq!(lee.json(&["supervision", "queue"]), serde_json::json!([]));
     relay.blocking_stop();
 }
+
+#[test]
+fn private_notes_reach_the_supervisor_and_no_other_link_worker() {
+    let mut relay = TestRelay::blocking_start();
+    let url = relay.url();
+    let ada = Device::new("Ada Admin");
+    let priya = Device::new("Priya Natarajan");
+    let sam = Device::new("Sam Okafor");
+    ada.ok(&["team", "create", "--relay", &url]);
+    for who in [&priya, &sam] {
+        let code = ada.json(&["invite", "create", "--role", "link-worker"])["code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        who.ok(&["invite", "redeem", &code]);
+    }
+    let priya_id = priya.id();
+
+    // Priya writes about how she is doing; empty text writes nothing.
+    priya.fails(&["notes", "add", "wellbeing", "   "]);
+    let none = priya.json(&["notes", "show"]);
+    assert!(none["notes"].as_array().unwrap().is_empty(), "{none}");
+    let added = priya.json(&[
+        "notes",
+        "add",
+        "wellbeing",
+        "Three bereavements this month; finding the holding cases heavy",
+    ]);
+    let note = added["note_id"].as_str().unwrap().to_owned();
+    let own = priya.json(&["notes", "show"]);
+    assert_eq!(own["notes"].as_array().unwrap().len(), 1, "{own}");
+    priya.ok(&["sync"]);
+
+    // The admin reads and answers them; Sam, a link worker, is refused.
+    ada.ok(&["sync"]);
+    let seen = ada.json(&["notes", "show", &priya_id[..8]]);
+    assert_eq!(seen["notes"][0]["id"], note.as_str(), "{seen}");
+    ada.ok(&[
+        "notes",
+        "respond",
+        &priya_id[..8],
+        &note[..8],
+        "Let us book supervision this week",
+    ]);
+    ada.ok(&["sync"]);
+    sam.ok(&["sync"]);
+    let line = sam.fails(&["notes", "show", &priya_id[..8]]);
+    assert!(line.contains("private notes"), "{line}");
+    priya.ok(&["sync"]);
+    let own = priya.json(&["notes", "show", "me"]);
+    assert_eq!(
+        own["notes"][0]["responses"][0]["text"], "Let us book supervision this week",
+        "{own}"
+    );
+    relay.blocking_stop();
+}

@@ -6,6 +6,7 @@ mod demo;
 mod directory;
 mod invite;
 mod measure;
+mod notes;
 mod oversight;
 mod plan;
 mod store;
@@ -15,7 +16,7 @@ mod worklist;
 
 use crate::args::{
     CaseCommand, Cli, Command, DeviceCommand, DirectoryCommand, GoalCommand, InviteCommand,
-    MeasureCommand, PatientCommand, PlanCommand, ReferralCommand, RingBackCommand,
+    MeasureCommand, NotesCommand, PatientCommand, PlanCommand, ReferralCommand, RingBackCommand,
     SafeguardingCommand, SessionCommand, StatusArgs, StatusCommand, StepCommand,
     SupervisionCommand, TeamCommand,
 };
@@ -108,6 +109,13 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         },
         Command::Caseload(a) => case_view::caseload(&ctx, a),
         Command::Worklist(a) => worklist::worklist(&ctx, a),
+        Command::Notes(c) => match c {
+            NotesCommand::Add { kind, text } => notes::add(&ctx, kind, &text),
+            NotesCommand::Show { worker } => notes::show(&ctx, &worker),
+            NotesCommand::Respond { worker, note, text } => {
+                notes::respond(&ctx, &worker, &note, &text)
+            }
+        },
         Command::RingBack(c) => match c {
             RingBackCommand::Add { case, due, note } => {
                 worklist::add_ring_back(&ctx, &case, due, &note)
