@@ -694,13 +694,16 @@ impl Membership {
         let Some(member) = self.active(device) else {
             return false;
         };
+        // Notes first: a patient invite may name a staff member's notes id before that
+        // member joins (the id is predictable); it still never reaches them.
+        if let Some(owner) = self.private_notes_owner(document) {
+            return member.role.is_staff()
+                && (owner == *device || member.role.reads_private_notes());
+        }
         if !member.role.is_staff() {
             return member.plan.as_ref() == Some(document);
         }
-        match self.private_notes_owner(document) {
-            None => true,
-            Some(owner) => owner == *device || member.role.reads_private_notes(),
-        }
+        true
     }
 
     /// The active devices that read every private-notes document (supervisors, admins).
@@ -1261,6 +1264,20 @@ mod tests {
         // Nobody shares someone's notes with a patient.
         let (e, _) = invite(&lw2, 14, Role::Patient, Some(notes), 100);
         assert!(matches!(refusal(m.apply(&e)), Refusal::NotAllowed(_)));
+        // Nor by naming the notes id of someone not yet in the team (it is predictable): the
+        // patient's device is bound to it but never reaches it once its owner joins.
+        let later = dev(40);
+        let future = private_notes_id(&TEAM, &later.id);
+        let planted = dev(41);
+        let (e, k) = invite(&lw2, 15, Role::Patient, Some(future), 100);
+        m.apply(&e).unwrap();
+        m.apply(&redeem(&k, 15, &planted, 5)).unwrap();
+        let (e, k) = invite(&admin, 16, Role::LinkWorker, None, 100);
+        m.apply(&e).unwrap();
+        m.apply(&redeem(&k, 16, &later, 5)).unwrap();
+        assert_eq!(m.private_notes_owner(&future), Some(later.id));
+        assert!(m.can_access(&later.id, &future) && m.can_access(&sup.id, &future));
+        assert!(!m.can_access(&planted.id, &future));
         // A revoked owner reads nothing more; its notes stay its supervisors'.
         let op = Op::Revoke {
             device: lw.id,

@@ -41,6 +41,11 @@ pub fn keys_for_reader(
                 key: key.clone(),
             });
         } else if let Some(plan) = plan {
+            if keys.is_private_notes(plan) {
+                return Err(Error::NotAllowed(
+                    "a staff member's private notes are never shared with a patient".into(),
+                ));
+            }
             out.push(WrappedKey::Document {
                 document: plan,
                 epoch,
@@ -190,9 +195,13 @@ pub fn accept(
                 let doc = document;
                 // No "epoch already started" check here: a patient's filtered log may not
                 // show the revocation that started it (SECURITY.md).
+                // A private-notes document is never opened with a document key: whoever
+                // sends one (a patient invite planted on a colleague's future notes id) is
+                // trying to get it sealed or opened under a key it chose.
                 if (access.is_patient() && access.plan != Some(doc))
                     || !sender_active
                     || keys.has(doc, epoch)
+                    || keys.is_private_notes(doc)
                 {
                     continue;
                 }

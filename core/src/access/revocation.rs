@@ -82,6 +82,13 @@ pub fn prepare_revocation(
             }]
         } else {
             let plan = plan.ok_or(Error::Crypto("a patient without a plan".into()))?;
+            if staged.is_private_notes(plan) {
+                // A patient whose "plan" is a staff member's private notes (named before that
+                // member joined): it gets an empty bundle, never a key that opens the notes,
+                // and the revocation is not held up by it.
+                tracing::warn!(team = %team, "a patient bound to private notes gets no keys");
+                return seal_bundle(team, recipient, hpke, &[], me, now_ms);
+            }
             staged
                 .epochs()
                 .map(|(e, _)| {
