@@ -10,6 +10,7 @@ use holdfast_core::model::case_file::{
     CaseStatus, NewConcern, NewPatient, NewReferral, NewSession, NotCompletedReason,
     ReferralDecision, ReferralSource, SessionMode,
 };
+use holdfast_core::model::ids::DocumentId;
 use holdfast_core::model::measures::Instrument;
 use holdfast_core::store::{LoadLimits, WorkKind};
 use holdfast_core::{Error, MemoryKeyStore, Store, StoreConfig};
@@ -27,6 +28,11 @@ fn store(clock: &ManualClock) -> (tempfile::TempDir, Store) {
     let config = StoreConfig::new(dir.path(), "Sam Okafor").with_clock(Arc::new(clock.clone()));
     let store = Store::create(&config, &MemoryKeyStore::default()).unwrap();
     (dir, store)
+}
+
+/// A new case file for a patient called `name`, held by this device.
+fn case(s: &mut Store, name: &str) -> DocumentId {
+    s.create_case_file(NewPatient::named(name)).unwrap().case_id
 }
 
 fn referral(received: Date) -> NewReferral {
@@ -55,10 +61,7 @@ fn session(start: i64, follow_up: Option<Date>) -> NewSession {
 fn the_creator_holds_a_new_case_and_handovers_keep_the_history() {
     let clock = ManualClock::at(FRIDAY_9AM);
     let (_dir, mut s) = store(&clock);
-    let case = s
-        .create_case_file(NewPatient::named("Ada"))
-        .unwrap()
-        .case_id;
+    let case = case(&mut s, "Ada");
     let me = s.this_member();
     let file = s.case_file(case).unwrap();
     assert_eq!(file.oversight.assigned.unwrap().agreed(), Some(&me));
@@ -87,14 +90,8 @@ fn the_creator_holds_a_new_case_and_handovers_keep_the_history() {
 fn load_counts_long_holding_many_sessions_long_open_and_acceptances_in_the_year() {
     let clock = ManualClock::at(FRIDAY_9AM);
     let (_dir, mut s) = store(&clock);
-    let held = s
-        .create_case_file(NewPatient::named("Held"))
-        .unwrap()
-        .case_id;
-    let busy = s
-        .create_case_file(NewPatient::named("Busy"))
-        .unwrap()
-        .case_id;
+    let held = case(&mut s, "Held");
+    let busy = case(&mut s, "Busy");
     for case in [held, busy] {
         let r = s
             .add_referral(case, &referral(date!(2026 - 12 - 04)))
@@ -143,14 +140,8 @@ fn load_counts_long_holding_many_sessions_long_open_and_acceptances_in_the_year(
 fn a_review_mark_holds_until_the_case_changes_and_open_safeguarding_always_heads_the_queue() {
     let clock = ManualClock::at(FRIDAY_9AM);
     let (_dir, mut s) = store(&clock);
-    let quiet = s
-        .create_case_file(NewPatient::named("Quiet"))
-        .unwrap()
-        .case_id;
-    let worrying = s
-        .create_case_file(NewPatient::named("Worrying"))
-        .unwrap()
-        .case_id;
+    let quiet = case(&mut s, "Quiet");
+    let worrying = case(&mut s, "Worrying");
     assert_eq!(s.review_queue(50).unwrap().len(), 2, "never reviewed: both");
     for case in [quiet, worrying] {
         s.mark_reviewed(case).unwrap();
@@ -243,10 +234,7 @@ fn the_worklist_brings_follow_ups_first_contacts_ring_backs_and_measures_as_days
 
     // A referral received on Friday: first contact is due five working days on, Friday
     // 11 December; it shows from then.
-    let new = s
-        .create_case_file(NewPatient::named("New"))
-        .unwrap()
-        .case_id;
+    let new = case(&mut s, "New");
     s.add_referral(new, &referral(today)).unwrap();
     assert!(s.worklist(today, &limits).unwrap().is_empty());
     let due = date!(2026 - 12 - 11);
@@ -271,10 +259,7 @@ fn the_worklist_brings_follow_ups_first_contacts_ring_backs_and_measures_as_days
 
     // An accepted case without a measure: baseline due. A measure declined counts as
     // offered.
-    let open = s
-        .create_case_file(NewPatient::named("Open"))
-        .unwrap()
-        .case_id;
+    let open = case(&mut s, "Open");
     let r = s.add_referral(open, &referral(today)).unwrap();
     s.decide_referral(open, r, &ReferralDecision::Accepted)
         .unwrap();
@@ -345,10 +330,7 @@ fn the_worklist_brings_follow_ups_first_contacts_ring_backs_and_measures_as_days
 fn bad_oversight_input_is_refused_and_changes_nothing() {
     let clock = ManualClock::at(FRIDAY_9AM);
     let (_dir, mut s) = store(&clock);
-    let case = s
-        .create_case_file(NewPatient::named("Ada"))
-        .unwrap()
-        .case_id;
+    let case = case(&mut s, "Ada");
     let before = s.case_file(case).unwrap();
     let err = s.add_ring_back(case, s.today(), "   ").unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
@@ -367,10 +349,7 @@ fn bad_oversight_input_is_refused_and_changes_nothing() {
 fn a_review_entry_says_where_one_case_stands_queued_or_not() {
     let clock = ManualClock::at(FRIDAY_9AM);
     let (_dir, mut s) = store(&clock);
-    let case = s
-        .create_case_file(NewPatient::named("Ada"))
-        .unwrap()
-        .case_id;
+    let case = case(&mut s, "Ada");
     let entry = s.review_entry(case).unwrap();
     assert_eq!((entry.reviewed_at, entry.changed.handovers), (None, 1));
     s.mark_reviewed(case).unwrap();
