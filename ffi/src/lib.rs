@@ -12,6 +12,9 @@
 //! - Oversight: who holds a case ([`HoldfastDevice::assign_case`], [`HolderView`]), review
 //!   marks and the review queue, supervision comments and their acknowledgement,
 //!   ring-backs, caseload load and the worklist.
+//! - Private supervision notes ([`HoldfastDevice::private_notes`], [`PrivateNotesView`]): a
+//!   staff member's own wellbeing, training-needs and reflection notes, read and answered
+//!   only by the team's supervisors and admins.
 //! - Observers ([`DocumentObserver`], [`CaseloadObserver`], [`SyncStatusObserver`],
 //!   [`WorklistObserver`]), each registration returning an [`ObserverHandle`] that stops it
 //!   when closed or dropped.
@@ -35,6 +38,7 @@ mod history;
 mod keystore;
 mod logging;
 mod measures;
+mod notes;
 mod observe;
 mod oversight;
 mod plans;
@@ -62,6 +66,7 @@ pub use measures::{
     MeasureNotCompletedView, MeasureScore, MeasureView, NotCompletedReason, Ons4Answer, Ons4Band,
     Ons4Delta, ScaleLabel, measure_form,
 };
+pub use notes::{NoteKind, NoteResponseView, PrivateNoteView, PrivateNotesView};
 pub use observe::{
     CaseloadObserver, DocumentObserver, ObserverHandle, SyncStatusObserver, WorklistObserver,
 };

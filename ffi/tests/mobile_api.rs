@@ -17,7 +17,11 @@
 //!   link worker sees the comment as new and acknowledges it; ring-backs, load, team
 //!   members; the worklist observer fires on edits and synced changes that alter the list,
 //!   not on those that leave it as it was, and at local midnight (a device on a
-//!   `ManualClock` through `HoldfastDevice::open_with_clock`).
+//!   `ManualClock` through `HoldfastDevice::open_with_clock`);
+//! - private supervision notes: a link worker writes them, the supervisor reads them after a
+//!   sync and responds, the link worker sees the response; observers fire on both phones;
+//!   another link worker and a patient's phone are refused and hold no copy; bad ids and
+//!   text are typed errors that change nothing.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,9 +33,10 @@ use holdfast_ffi::{
     AssetInput, AssetRef, Capacity, CaseStatus, CaseloadObserver, CaseloadQuery, ConcernInput,
     ConcernStatus, DeviceConfig, DirectoryQuery, DocumentObserver, EscalationTarget, GoalStatus,
     HoldfastDevice, HoldfastError, HoldingFunction, HostKeyStore, Instrument, LoadLimits,
-    MeasureChange, MeasureInput, MeasureScore, Need, NewPatientInput, NotCompletedReason,
-    PatientDetails, ReferralDecision, ReferralInput, ReferralSource, Role, SessionInput,
-    SessionMode, StepInput, StepOwner, WorkItem, WorkKind, WorklistObserver, measure_form,
+    MeasureChange, MeasureInput, MeasureScore, Need, NewPatientInput, NotCompletedReason, NoteKind,
+    PatientDetails, PrivateNoteView, PrivateNotesView, ReferralDecision, ReferralInput,
+    ReferralSource, Role, SessionInput, SessionMode, StepInput, StepOwner, WorkItem, WorkKind,
+    WorklistObserver, measure_form,
 };
 use holdfast_relay::testing::TestRelay;
 
@@ -1663,4 +1668,249 @@ fn the_worklist_observer_fires_when_the_list_changes_and_when_the_day_passes() {
     kept.cancel();
     drop(kept);
     assert!(late_rx.recv_timeout(QUIET).is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// Private supervision notes
+
+/// The team of `team_with_a_case` with a supervisor, Sue, and a second link worker, Cal;
+/// Ben has synced since they joined.
+struct NotesTeam {
+    team: Team,
+    s: Phone,
+    c: Phone,
+}
+
+fn team_with_a_supervisor() -> NotesTeam {
+    let team = team_with_a_case();
+    let s = phone("Sue (supervisor)");
+    let code = team.a.create_invite(None, Role::Supervisor, 15).unwrap();
+    assert_eq!(s.redeem_invite(code).unwrap().role, Role::Supervisor);
+    let c = phone("Cal (link worker)");
+    let code = team.a.create_invite(None, Role::LinkWorker, 15).unwrap();
+    assert_eq!(c.redeem_invite(code).unwrap().role, Role::LinkWorker);
+    sync(&team.b);
+    NotesTeam { team, s, c }
+}
+
+/// The note `id` of `notes`.
+fn note<'a>(notes: &'a PrivateNotesView, id: &str) -> &'a PrivateNoteView {
+    notes
+        .notes
+        .iter()
+        .find(|n| n.note_id == id)
+        .unwrap_or_else(|| panic!("no note {id} in {notes:?}"))
+}
+
+#[test]
+fn private_notes_reach_the_supervisor_who_responds_and_no_other_link_worker() {
+    let NotesTeam {
+        team:
+            Team {
+                a,
+                b,
+                plan,
+                relay: _relay,
+                ..
+            },
+        s,
+        c,
+    } = team_with_a_supervisor();
+    let (b_id, s_id, c_id) = (
+        b.device_id().unwrap(),
+        s.device_id().unwrap(),
+        c.device_id().unwrap(),
+    );
+
+    // None yet; the document's id is known to Ben and his supervisor before any note.
+    assert_eq!(
+        b.private_notes(None).unwrap(),
+        PrivateNotesView {
+            owner_device_id: b_id.clone(),
+            notes: vec![]
+        }
+    );
+    let doc = b.private_notes_document(None).unwrap();
+    assert_eq!(doc, b.private_notes_document(Some(b_id.clone())).unwrap());
+    assert_eq!(doc, s.private_notes_document(Some(b_id.clone())).unwrap());
+    assert_ne!(doc, s.private_notes_document(None).unwrap());
+    let (on_ben, ben_rx) = Counter::new();
+    let _ben_watching = b.observe_document(doc.clone(), on_ben.clone()).unwrap();
+    let (on_sue, sue_rx) = Counter::new();
+    let _sue_watching = s.observe_document(doc.clone(), on_sue.clone()).unwrap();
+
+    // Ben writes two notes: his observer fires; they are his, dated today.
+    let wellbeing = b
+        .add_private_note(
+            NoteKind::Wellbeing,
+            "Three safeguarding visits this week.".into(),
+        )
+        .unwrap();
+    let training = b
+        .add_private_note(NoteKind::TrainingNeed, "Benefits appeals".into())
+        .unwrap();
+    assert_ne!(wellbeing, training);
+    ben_rx.recv_timeout(WAIT).expect("Ben's observer fired");
+    let mine = b.private_notes(None).unwrap();
+    assert_eq!(mine.owner_device_id, b_id);
+    assert_eq!(mine.notes.len(), 2);
+    let today = b.today(0).unwrap();
+    for (id, kind, text) in [
+        (
+            &wellbeing,
+            NoteKind::Wellbeing,
+            "Three safeguarding visits this week.",
+        ),
+        (&training, NoteKind::TrainingNeed, "Benefits appeals"),
+    ] {
+        let n = note(&mine, id);
+        assert_eq!((n.kind, n.text.as_str()), (kind, text));
+        assert_eq!(
+            (n.by.as_str(), n.by_device_id.as_str()),
+            ("Ben (link worker)", b_id.as_str())
+        );
+        assert_eq!(n.date, today);
+        assert!(n.at_ms > 0 && n.responses.is_empty(), "{n:?}");
+    }
+    // Ben's own notes are not his to answer.
+    not_allowed(b.respond_to_private_note(b_id.clone(), wellbeing.clone(), "Me".into()));
+
+    // Not yet on Sue's phone: empty, not refused. The sync brings them (and their key).
+    assert!(
+        s.private_notes(Some(b_id.clone()))
+            .unwrap()
+            .notes
+            .is_empty()
+    );
+    sync(&b);
+    while sue_rx.try_recv().is_ok() {}
+    sync(&s);
+    sue_rx
+        .recv_timeout(WAIT)
+        .expect("the pulled notes observed");
+    assert_eq!(s.private_notes(Some(b_id.clone())).unwrap(), mine);
+
+    // Sue responds; Ben sees it after syncing, and his observer fires.
+    let response = s
+        .respond_to_private_note(
+            b_id.clone(),
+            wellbeing.clone(),
+            "Let's talk on Friday".into(),
+        )
+        .unwrap();
+    let on_sue_phone = s.private_notes(Some(b_id.clone())).unwrap();
+    let answered = &note(&on_sue_phone, &wellbeing).responses;
+    assert_eq!(answered.len(), 1);
+    assert_eq!(
+        (
+            answered[0].response_id.as_str(),
+            answered[0].text.as_str(),
+            answered[0].by.as_str(),
+            answered[0].by_device_id.as_str()
+        ),
+        (
+            response.as_str(),
+            "Let's talk on Friday",
+            "Sue (supervisor)",
+            s_id.as_str()
+        )
+    );
+    assert!(note(&on_sue_phone, &training).responses.is_empty());
+    sync(&s);
+    while ben_rx.try_recv().is_ok() {}
+    sync(&b);
+    ben_rx.recv_timeout(WAIT).expect("the response observed");
+    assert_eq!(b.private_notes(None).unwrap(), on_sue_phone);
+
+    // The admin reads them too.
+    sync(&a);
+    assert_eq!(a.private_notes(Some(b_id.clone())).unwrap(), on_sue_phone);
+
+    // Cal, another link worker, is refused by his own device and holds no copy of them.
+    sync(&c);
+    not_allowed(c.private_notes(Some(b_id.clone())));
+    not_allowed(c.respond_to_private_note(b_id.clone(), wellbeing.clone(), "Nosy".into()));
+    not_found(c.history(doc.clone()));
+    // His own are his; Sue reads them, Ben may not.
+    assert!(c.private_notes(None).unwrap().notes.is_empty());
+    let cal_note = c
+        .add_private_note(NoteKind::Reflection, "A good day".into())
+        .unwrap();
+    sync(&c);
+    sync(&s);
+    let cals = s.private_notes(Some(c_id.clone())).unwrap();
+    assert_eq!(cals.owner_device_id, c_id);
+    assert_eq!(note(&cals, &cal_note).kind, NoteKind::Reflection);
+    sync(&b);
+    not_allowed(b.private_notes(Some(c_id.clone())));
+    assert_eq!(b.private_notes(None).unwrap(), on_sue_phone);
+
+    // The patient's own phone: refused outright, and it holds nothing of them.
+    let p = phone("Eleanor");
+    let code = a.share_plan(plan, 15).unwrap();
+    assert_eq!(p.redeem_invite(code).unwrap().role, Role::Patient);
+    sync(&p);
+    not_allowed(p.private_notes(None));
+    not_allowed(p.private_notes(Some(b_id.clone())));
+    not_allowed(p.add_private_note(NoteKind::Wellbeing, "Mine".into()));
+    not_allowed(p.respond_to_private_note(b_id.clone(), wellbeing.clone(), "Hello".into()));
+    not_found(p.history(doc));
+
+    // A device in no team has no notes.
+    let alone = phone("Nobody");
+    not_allowed(alone.private_notes(None));
+    not_allowed(alone.add_private_note(NoteKind::Reflection, "Anyone?".into()));
+}
+
+#[test]
+fn private_notes_bad_input_is_a_typed_error_and_changes_nothing() {
+    let NotesTeam {
+        team: Team {
+            b, relay: _relay, ..
+        },
+        s,
+        c,
+    } = team_with_a_supervisor();
+    let (b_id, c_id) = (b.device_id().unwrap(), c.device_id().unwrap());
+    let note = b
+        .add_private_note(NoteKind::Reflection, "Thinking about endings".into())
+        .unwrap();
+    sync(&b);
+    sync(&s);
+    let before = b.private_notes(None).unwrap();
+    assert_eq!(s.private_notes(Some(b_id.clone())).unwrap(), before);
+    let pending = |d: &HoldfastDevice| d.sync_status(None).unwrap().pending_changes;
+    let pending_before = (pending(&b), pending(&s), pending(&c));
+
+    // Ids: a typed error naming what is wrong.
+    assert!(invalid(b.private_notes(Some("not a device".into()))).contains("device id"));
+    assert!(invalid(s.private_notes_document(Some("abcd".into()))).contains("device id"));
+    assert!(
+        invalid(s.respond_to_private_note("zz".into(), note.clone(), "x".into()))
+            .contains("device id")
+    );
+    assert!(
+        invalid(s.respond_to_private_note(b_id.clone(), "zz".into(), "x".into()))
+            .contains("private note id")
+    );
+    assert!(
+        invalid(s.respond_to_private_note(b_id.clone(), b_id.clone(), "x".into()))
+            .contains("16 hex digits")
+    );
+    // A note nobody wrote, and notes that do not exist yet.
+    not_found(s.respond_to_private_note(b_id.clone(), UNKNOWN_ITEM.into(), "x".into()));
+    not_found(s.respond_to_private_note(c_id.clone(), note.clone(), "x".into()));
+    // Text: required, and not a book.
+    invalid(s.respond_to_private_note(b_id.clone(), note.clone(), "  ".into()));
+    invalid(b.add_private_note(NoteKind::Wellbeing, String::new()));
+    invalid(b.add_private_note(NoteKind::Wellbeing, "x".repeat(16 * 1024 + 1)));
+    // Cal's first note, refused, makes no document (and no key) either.
+    invalid(c.add_private_note(NoteKind::Wellbeing, " \n ".into()));
+    not_found(c.history(c.private_notes_document(None).unwrap()));
+
+    // Nothing changed, and nothing waits to be sent.
+    assert_eq!(b.private_notes(None).unwrap(), before);
+    assert_eq!(s.private_notes(Some(b_id)).unwrap(), before);
+    assert!(c.private_notes(None).unwrap().notes.is_empty());
+    assert_eq!((pending(&b), pending(&s), pending(&c)), pending_before);
 }

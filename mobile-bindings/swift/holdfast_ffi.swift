@@ -1229,6 +1229,36 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func recordMeasureNotCompleted(caseId: String, instrument: Instrument, offeredOn: String, reason: NotCompletedReason) throws  -> String
     
     /**
+     * Adds a note of `kind` to this device's own private notes in the current team, dated
+     * today; returns its id. Only this device, the team's supervisors and admins can read
+     * it; it reaches them with the next sync. Staff only.
+     */
+    func addPrivateNote(kind: NoteKind, text: String) throws  -> String
+    
+    /**
+     * Private notes in the current team: this device's own (`owner_device_id` null), or a
+     * colleague's (their device id, from `team_members`) on a supervisor's or an admin's
+     * device (empty until they write some and a sync brings them). Anyone else asking for
+     * a colleague's is refused with `NotAllowed`, as is a device in no team or a patient's.
+     */
+    func privateNotes(ownerDeviceId: String?) throws  -> PrivateNotesView
+    
+    /**
+     * The document id of the private notes of `owner_device_id` (null: this device's) in
+     * the current team, for `observe_document`: it fires when a note or a response is
+     * added here or arrives by sync. The id is derived from the team and the owner, so it
+     * is known before any note is written; it gives no access of itself.
+     */
+    func privateNotesDocument(ownerDeviceId: String?) throws  -> String
+    
+    /**
+     * Responds to the note `note_id` in the private notes of `owner_device_id` (current
+     * team); returns the response's id. Supervisors and admins only: anyone else gets
+     * `NotAllowed`; a note this device does not hold is `NotFound`.
+     */
+    func respondToPrivateNote(ownerDeviceId: String, noteId: String, text: String) throws  -> String
+    
+    /**
      * Calls `observer` whenever the caseload may have changed.
      */
     func observeCaseload(observer: CaseloadObserver) throws  -> ObserverHandle
@@ -1975,6 +2005,71 @@ open func recordMeasureNotCompleted(caseId: String, instrument: Instrument, offe
         FfiConverterTypeInstrument_lower(instrument),
         FfiConverterString.lower(offeredOn),
         FfiConverterTypeNotCompletedReason_lower(reason),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Adds a note of `kind` to this device's own private notes in the current team, dated
+     * today; returns its id. Only this device, the team's supervisors and admins can read
+     * it; it reaches them with the next sync. Staff only.
+     */
+open func addPrivateNote(kind: NoteKind, text: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_add_private_note(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNoteKind_lower(kind),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Private notes in the current team: this device's own (`owner_device_id` null), or a
+     * colleague's (their device id, from `team_members`) on a supervisor's or an admin's
+     * device (empty until they write some and a sync brings them). Anyone else asking for
+     * a colleague's is refused with `NotAllowed`, as is a device in no team or a patient's.
+     */
+open func privateNotes(ownerDeviceId: String? = nil)throws  -> PrivateNotesView  {
+    return try  FfiConverterTypePrivateNotesView_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_private_notes(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(ownerDeviceId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The document id of the private notes of `owner_device_id` (null: this device's) in
+     * the current team, for `observe_document`: it fires when a note or a response is
+     * added here or arrives by sync. The id is derived from the team and the owner, so it
+     * is known before any note is written; it gives no access of itself.
+     */
+open func privateNotesDocument(ownerDeviceId: String? = nil)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_private_notes_document(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(ownerDeviceId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Responds to the note `note_id` in the private notes of `owner_device_id` (current
+     * team); returns the response's id. Supervisors and admins only: anyone else gets
+     * `NotAllowed`; a note this device does not hold is `NotFound`.
+     */
+open func respondToPrivateNote(ownerDeviceId: String, noteId: String, text: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_respond_to_private_note(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(ownerDeviceId),
+        FfiConverterString.lower(noteId),
+        FfiConverterString.lower(text),uniffiCallStatus
     )
 })
 }
@@ -7259,6 +7354,105 @@ public func FfiConverterTypeNoteClaim_lower(_ value: NoteClaim) -> RustBuffer {
 
 
 /**
+ * A supervisor's (or an admin's) response to a private note.
+ */
+public struct NoteResponseView: Equatable, Hashable {
+    /**
+     * Its id (16 hex digits).
+     */
+    public var responseId: String
+    /**
+     * What they said.
+     */
+    public var text: String
+    /**
+     * Who said it.
+     */
+    public var by: String
+    /**
+     * From which device.
+     */
+    public var byDeviceId: String
+    /**
+     * When (ms since the Unix epoch).
+     */
+    public var atMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id (16 hex digits).
+         */responseId: String, 
+        /**
+         * What they said.
+         */text: String, 
+        /**
+         * Who said it.
+         */by: String, 
+        /**
+         * From which device.
+         */byDeviceId: String, 
+        /**
+         * When (ms since the Unix epoch).
+         */atMs: Int64) {
+        self.responseId = responseId
+        self.text = text
+        self.by = by
+        self.byDeviceId = byDeviceId
+        self.atMs = atMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NoteResponseView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNoteResponseView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NoteResponseView {
+        return
+            try NoteResponseView(
+                responseId: FfiConverterString.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf), 
+                by: FfiConverterString.read(from: &buf), 
+                byDeviceId: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NoteResponseView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.responseId, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterString.write(value.byDeviceId, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNoteResponseView_lift(_ buf: RustBuffer) throws -> NoteResponseView {
+    return try FfiConverterTypeNoteResponseView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNoteResponseView_lower(_ value: NoteResponseView) -> RustBuffer {
+    return FfiConverterTypeNoteResponseView.lower(value)
+}
+
+
+/**
  * One ONS4 answer with its band.
  */
 public struct Ons4Answer: Equatable, Hashable {
@@ -7662,6 +7856,208 @@ public func FfiConverterTypePlanView_lift(_ buf: RustBuffer) throws -> PlanView 
 #endif
 public func FfiConverterTypePlanView_lower(_ value: PlanView) -> RustBuffer {
     return FfiConverterTypePlanView.lower(value)
+}
+
+
+/**
+ * One private note.
+ */
+public struct PrivateNoteView: Equatable, Hashable {
+    /**
+     * Its id (16 hex digits), for `respond_to_private_note`.
+     */
+    public var noteId: String
+    /**
+     * What it is about.
+     */
+    public var kind: NoteKind
+    /**
+     * The note.
+     */
+    public var text: String
+    /**
+     * The day it is about (YYYY-MM-DD): the day it was written, by the device's clock in
+     * UTC.
+     */
+    public var date: String
+    /**
+     * Who wrote it (the owner).
+     */
+    public var by: String
+    /**
+     * From which device (the owner's).
+     */
+    public var byDeviceId: String
+    /**
+     * When it was written (ms since the Unix epoch).
+     */
+    public var atMs: Int64
+    /**
+     * Responses, oldest first.
+     */
+    public var responses: [NoteResponseView]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id (16 hex digits), for `respond_to_private_note`.
+         */noteId: String, 
+        /**
+         * What it is about.
+         */kind: NoteKind, 
+        /**
+         * The note.
+         */text: String, 
+        /**
+         * The day it is about (YYYY-MM-DD): the day it was written, by the device's clock in
+         * UTC.
+         */date: String, 
+        /**
+         * Who wrote it (the owner).
+         */by: String, 
+        /**
+         * From which device (the owner's).
+         */byDeviceId: String, 
+        /**
+         * When it was written (ms since the Unix epoch).
+         */atMs: Int64, 
+        /**
+         * Responses, oldest first.
+         */responses: [NoteResponseView]) {
+        self.noteId = noteId
+        self.kind = kind
+        self.text = text
+        self.date = date
+        self.by = by
+        self.byDeviceId = byDeviceId
+        self.atMs = atMs
+        self.responses = responses
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PrivateNoteView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePrivateNoteView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PrivateNoteView {
+        return
+            try PrivateNoteView(
+                noteId: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeNoteKind.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf), 
+                date: FfiConverterString.read(from: &buf), 
+                by: FfiConverterString.read(from: &buf), 
+                byDeviceId: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                responses: FfiConverterSequenceTypeNoteResponseView.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PrivateNoteView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.noteId, into: &buf)
+        FfiConverterTypeNoteKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterString.write(value.date, into: &buf)
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterString.write(value.byDeviceId, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterSequenceTypeNoteResponseView.write(value.responses, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePrivateNoteView_lift(_ buf: RustBuffer) throws -> PrivateNoteView {
+    return try FfiConverterTypePrivateNoteView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePrivateNoteView_lower(_ value: PrivateNoteView) -> RustBuffer {
+    return FfiConverterTypePrivateNoteView.lower(value)
+}
+
+
+/**
+ * A staff member's private notes in the current team.
+ */
+public struct PrivateNotesView: Equatable, Hashable {
+    /**
+     * The device whose notes these are.
+     */
+    public var ownerDeviceId: String
+    /**
+     * The notes, oldest first (by date, then when written); empty until the owner writes
+     * some and they reach this device.
+     */
+    public var notes: [PrivateNoteView]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The device whose notes these are.
+         */ownerDeviceId: String, 
+        /**
+         * The notes, oldest first (by date, then when written); empty until the owner writes
+         * some and they reach this device.
+         */notes: [PrivateNoteView]) {
+        self.ownerDeviceId = ownerDeviceId
+        self.notes = notes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PrivateNotesView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePrivateNotesView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PrivateNotesView {
+        return
+            try PrivateNotesView(
+                ownerDeviceId: FfiConverterString.read(from: &buf), 
+                notes: FfiConverterSequenceTypePrivateNoteView.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PrivateNotesView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.ownerDeviceId, into: &buf)
+        FfiConverterSequenceTypePrivateNoteView.write(value.notes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePrivateNotesView_lift(_ buf: RustBuffer) throws -> PrivateNotesView {
+    return try FfiConverterTypePrivateNotesView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePrivateNotesView_lower(_ value: PrivateNotesView) -> RustBuffer {
+    return FfiConverterTypePrivateNotesView.lower(value)
 }
 
 
@@ -11738,6 +12134,91 @@ public func FfiConverterTypeNotCompletedReason_lower(_ value: NotCompletedReason
 
 
 /**
+ * What a private note is about.
+ */
+
+public enum NoteKind: Equatable, Hashable {
+    
+    /**
+     * How the link worker is: workload, stress, what helps.
+     */
+    case wellbeing
+    /**
+     * Something to learn, or a course to ask for.
+     */
+    case trainingNeed
+    /**
+     * Reflective practice: a case or a day thought through.
+     */
+    case reflection
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NoteKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNoteKind: FfiConverterRustBuffer {
+    typealias SwiftType = NoteKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NoteKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .wellbeing
+        
+        case 2: return .trainingNeed
+        
+        case 3: return .reflection
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NoteKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .wellbeing:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .trainingNeed:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .reflection:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNoteKind_lift(_ buf: RustBuffer) throws -> NoteKind {
+    return try FfiConverterTypeNoteKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNoteKind_lower(_ value: NoteKind) -> RustBuffer {
+    return FfiConverterTypeNoteKind.lower(value)
+}
+
+
+
+/**
  * An ONS threshold band. Satisfaction, worthwhile and happiness use Low to VeryHigh;
  * anxiety uses VeryLow to High, where low is good.
  */
@@ -13281,6 +13762,56 @@ fileprivate struct FfiConverterSequenceTypeNoteClaim: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeNoteResponseView: FfiConverterRustBuffer {
+    typealias SwiftType = [NoteResponseView]
+
+    public static func write(_ value: [NoteResponseView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeNoteResponseView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [NoteResponseView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [NoteResponseView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeNoteResponseView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypePrivateNoteView: FfiConverterRustBuffer {
+    typealias SwiftType = [PrivateNoteView]
+
+    public static func write(_ value: [PrivateNoteView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePrivateNoteView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PrivateNoteView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PrivateNoteView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePrivateNoteView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeReferralView: FfiConverterRustBuffer {
     typealias SwiftType = [ReferralView]
 
@@ -13882,6 +14413,18 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_measure_not_completed() != 58925) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_private_note() != 12707) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_private_notes() != 55797) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_private_notes_document() != 46967) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_respond_to_private_note() != 13571) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_caseload() != 26997) {

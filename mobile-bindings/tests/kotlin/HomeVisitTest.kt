@@ -52,6 +52,8 @@ fun step(name: String) = println("- $name")
 
 const val PATIENT_NAME = "Ada Lovelace"
 const val VISIT_NOTE = "Talked about the allotment; keen on the walking group"
+const val PRIVATE_NOTE = "Feeling stretched thin since the new referrals started"
+const val NOTE_RESPONSE = "Take Friday afternoon for catching up; we'll talk at supervision"
 
 fun open(person: String): HoldfastDevice {
     val dir = Files.createTempDirectory("holdfast-kotlin-").toFile()
@@ -364,17 +366,75 @@ fun homeVisit(relay: String) {
     checkEq(0, worklists.size, "worklists delivered after close")
     syncOk(b, "B")
 
-    step("logging: Holdfast's lines arrive, without the patient's name or notes")
+    step("private supervision notes: the link worker writes one, the supervisor reads it and responds")
+    val bNotes = b.privateNotesDocument()
+    checkEq(bNotes, s.privateNotesDocument(bId), "B's notes document, as S names it")
+    val noteChanges = LinkedBlockingQueue<String>()
+    val notesHandle = b.observeDocument(bNotes, object : DocumentObserver {
+        override fun documentChanged(docId: String) {
+            noteChanges.add(docId)
+        }
+    })
+    val noteId = b.addPrivateNote(NoteKind.WELLBEING, PRIVATE_NOTE)
+    checkEq(bNotes, noteChanges.poll(10, TimeUnit.SECONDS), "B's notes observer on the new note")
+    val mine = b.privateNotes()
+    checkEq(bId, mine.ownerDeviceId, "the notes' owner")
+    val written = mine.notes.single()
+    checkEq(noteId, written.noteId, "the note's id")
+    checkEq(NoteKind.WELLBEING, written.kind, "the note's kind")
+    checkEq(PRIVATE_NOTE, written.text, "the note's text")
+    checkEq(b.today(0), written.date, "the note's date")
+    checkEq("Priya Natarajan", written.by, "the note's author")
+    checkEq(emptyList<NoteResponseView>(), written.responses, "responses before any")
+    expectThrows<HoldfastException.NotAllowed>("a link worker answers their own note") {
+        b.respondToPrivateNote(bId, noteId, "Noted")
+    }
+    checkEq(emptyList<PrivateNoteView>(), s.privateNotes(bId).notes, "S's copy before a sync")
+    syncOk(b, "B")
+    syncOk(s, "S")
+    checkEq(mine, s.privateNotes(bId), "S reads B's notes")
+    val responseId = s.respondToPrivateNote(bId, noteId, NOTE_RESPONSE)
+    syncOk(s, "S")
+    noteChanges.clear()
+    syncOk(b, "B")
+    checkEq(bNotes, noteChanges.poll(10, TimeUnit.SECONDS), "B's notes observer on the response")
+    notesHandle.close()
+    val answered = b.privateNotes().notes.single().responses.single()
+    checkEq(responseId, answered.responseId, "the response's id")
+    checkEq(NOTE_RESPONSE, answered.text, "the response's text")
+    checkEq("Grace Okoro (supervisor)", answered.by, "the response's author")
+    checkEq(s.deviceId(), answered.byDeviceId, "the response's device")
+    checkEq(s.privateNotes(bId), b.privateNotes(), "B and S: the same notes")
+    syncOk(a, "A")
+    checkEq(b.privateNotes(), a.privateNotes(bId), "the admin reads them too")
+    expectThrows<HoldfastException.NotAllowed>("the patient's phone reads B's notes") { p.privateNotes(bId) }
+    expectThrows<HoldfastException.NotAllowed>("the patient's phone writes a note") {
+        p.addPrivateNote(NoteKind.REFLECTION, "Mine")
+    }
+    expectThrows<HoldfastException.NotAllowed>("a device in no team") { d.privateNotes(null) }
+    expectThrows<HoldfastException.InvalidInput>("a malformed note id") {
+        s.respondToPrivateNote(bId, "not-a-note", "Hello")
+    }
+    expectThrows<HoldfastException.InvalidInput>("a malformed device id") { s.privateNotes("not-a-device") }
+    expectThrows<HoldfastException.NotFound>("an unknown note") {
+        s.respondToPrivateNote(bId, "00000000000000ff", "Hello")
+    }
+    checkEq(b.privateNotes(), s.privateNotes(bId), "S's copy after the refusals")
+
+    step("logging: Holdfast's lines arrive, without the patient's name or notes, or private notes")
     val lines = sink.lines.toList()
     check(lines.any { " holdfast_" in it }) { "no Holdfast log line arrived (${lines.size} lines)" }
-    for (secret in listOf("Lovelace", "Hopper", "Turing", "Seacole", "allotment", "walking group", "rang them")) {
+    // The patients' names and notes, and the link worker's private note and its response.
+    val secrets = listOf("Lovelace", "Hopper", "Turing", "Seacole", "allotment", "walking group", "rang them") +
+        listOf("stretched thin", "Friday afternoon")
+    for (secret in secrets) {
         val leaks = lines.filter { secret in it }
-        check(leaks.isEmpty()) { "patient data '$secret' in the log: ${leaks.take(3)}" }
+        check(leaks.isEmpty()) { "private data '$secret' in the log: ${leaks.take(3)}" }
     }
     for (e in listOf(garbage, reused, refused, badId)) {
         check("Lovelace" !in e.toString()) { "patient data in an error: $e" }
     }
-    println("  ${lines.size} log lines, none with patient data")
+    println("  ${lines.size} log lines, none with patient data or private notes")
 
     for (device in listOf(a, b, p, q, d, s)) device.close()
 }

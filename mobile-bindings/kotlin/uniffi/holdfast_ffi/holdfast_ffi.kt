@@ -875,6 +875,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_measure_not_completed(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_private_note(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_private_notes(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_private_notes_document(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_respond_to_private_note(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_caseload(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_document(
@@ -1072,6 +1080,14 @@ internal object UniffiLib {
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_record_measure(`ptr`: Long,`caseId`: RustBuffer.ByValue,`measure`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_record_measure_not_completed(`ptr`: Long,`caseId`: RustBuffer.ByValue,`instrument`: RustBuffer.ByValue,`offeredOn`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_add_private_note(`ptr`: Long,`kind`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_private_notes(`ptr`: Long,`ownerDeviceId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_private_notes_document(`ptr`: Long,`ownerDeviceId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_respond_to_private_note(`ptr`: Long,`ownerDeviceId`: RustBuffer.ByValue,`noteId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_observe_caseload(`ptr`: Long,`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1433,6 +1449,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_measure_not_completed() and 0xFFFF) != 58925) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_private_note() and 0xFFFF) != 12707) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_private_notes() and 0xFFFF) != 55797) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_private_notes_document() and 0xFFFF) != 46967) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_respond_to_private_note() and 0xFFFF) != 13571) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_caseload() and 0xFFFF) != 26997) {
@@ -2916,6 +2944,36 @@ public interface HoldfastDeviceInterface {
     fun `recordMeasureNotCompleted`(`caseId`: kotlin.String, `instrument`: Instrument, `offeredOn`: kotlin.String, `reason`: NotCompletedReason): kotlin.String
     
     /**
+     * Adds a note of `kind` to this device's own private notes in the current team, dated
+     * today; returns its id. Only this device, the team's supervisors and admins can read
+     * it; it reaches them with the next sync. Staff only.
+     */
+    fun `addPrivateNote`(`kind`: NoteKind, `text`: kotlin.String): kotlin.String
+    
+    /**
+     * Private notes in the current team: this device's own (`owner_device_id` null), or a
+     * colleague's (their device id, from `team_members`) on a supervisor's or an admin's
+     * device (empty until they write some and a sync brings them). Anyone else asking for
+     * a colleague's is refused with `NotAllowed`, as is a device in no team or a patient's.
+     */
+    fun `privateNotes`(`ownerDeviceId`: kotlin.String? = null): PrivateNotesView
+    
+    /**
+     * The document id of the private notes of `owner_device_id` (null: this device's) in
+     * the current team, for `observe_document`: it fires when a note or a response is
+     * added here or arrives by sync. The id is derived from the team and the owner, so it
+     * is known before any note is written; it gives no access of itself.
+     */
+    fun `privateNotesDocument`(`ownerDeviceId`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Responds to the note `note_id` in the private notes of `owner_device_id` (current
+     * team); returns the response's id. Supervisors and admins only: anyone else gets
+     * `NotAllowed`; a note this device does not hold is `NotFound`.
+     */
+    fun `respondToPrivateNote`(`ownerDeviceId`: kotlin.String, `noteId`: kotlin.String, `text`: kotlin.String): kotlin.String
+    
+    /**
      * Calls `observer` whenever the caseload may have changed.
      */
     fun `observeCaseload`(`observer`: CaseloadObserver): ObserverHandle
@@ -3840,6 +3898,91 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         FfiConverterTypeInstrument.lower(`instrument`),
         FfiConverterString.lower(`offeredOn`),
         FfiConverterTypeNotCompletedReason.lower(`reason`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Adds a note of `kind` to this device's own private notes in the current team, dated
+     * today; returns its id. Only this device, the team's supervisors and admins can read
+     * it; it reaches them with the next sync. Staff only.
+     */
+    @Throws(HoldfastException::class)override fun `addPrivateNote`(`kind`: NoteKind, `text`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_add_private_note(
+        it,
+        
+        FfiConverterTypeNoteKind.lower(`kind`),
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Private notes in the current team: this device's own (`owner_device_id` null), or a
+     * colleague's (their device id, from `team_members`) on a supervisor's or an admin's
+     * device (empty until they write some and a sync brings them). Anyone else asking for
+     * a colleague's is refused with `NotAllowed`, as is a device in no team or a patient's.
+     */
+    @Throws(HoldfastException::class)override fun `privateNotes`(`ownerDeviceId`: kotlin.String?): PrivateNotesView {
+            return FfiConverterTypePrivateNotesView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_private_notes(
+        it,
+        
+        FfiConverterOptionalString.lower(`ownerDeviceId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The document id of the private notes of `owner_device_id` (null: this device's) in
+     * the current team, for `observe_document`: it fires when a note or a response is
+     * added here or arrives by sync. The id is derived from the team and the owner, so it
+     * is known before any note is written; it gives no access of itself.
+     */
+    @Throws(HoldfastException::class)override fun `privateNotesDocument`(`ownerDeviceId`: kotlin.String?): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_private_notes_document(
+        it,
+        
+        FfiConverterOptionalString.lower(`ownerDeviceId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Responds to the note `note_id` in the private notes of `owner_device_id` (current
+     * team); returns the response's id. Supervisors and admins only: anyone else gets
+     * `NotAllowed`; a note this device does not hold is `NotFound`.
+     */
+    @Throws(HoldfastException::class)override fun `respondToPrivateNote`(`ownerDeviceId`: kotlin.String, `noteId`: kotlin.String, `text`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_respond_to_private_note(
+        it,
+        
+        FfiConverterString.lower(`ownerDeviceId`),
+        FfiConverterString.lower(`noteId`),
+        FfiConverterString.lower(`text`),_status)
 }
     }
     )
@@ -8963,6 +9106,77 @@ public object FfiConverterTypeNoteClaim: FfiConverterRustBuffer<NoteClaim> {
 
 
 /**
+ * A supervisor's (or an admin's) response to a private note.
+ */
+data class NoteResponseView (
+    /**
+     * Its id (16 hex digits).
+     */
+    var `responseId`: kotlin.String
+    , 
+    /**
+     * What they said.
+     */
+    var `text`: kotlin.String
+    , 
+    /**
+     * Who said it.
+     */
+    var `by`: kotlin.String
+    , 
+    /**
+     * From which device.
+     */
+    var `byDeviceId`: kotlin.String
+    , 
+    /**
+     * When (ms since the Unix epoch).
+     */
+    var `atMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNoteResponseView: FfiConverterRustBuffer<NoteResponseView> {
+    override fun read(buf: ByteBuffer): NoteResponseView {
+        return NoteResponseView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NoteResponseView) = (
+            FfiConverterString.allocationSize(value.`responseId`) +
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterString.allocationSize(value.`byDeviceId`) +
+            FfiConverterLong.allocationSize(value.`atMs`)
+    )
+
+    override fun write(value: NoteResponseView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`responseId`, buf)
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterString.write(value.`byDeviceId`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+    }
+}
+
+
+
+/**
  * One ONS4 answer with its band.
  */
 data class Ons4Answer (
@@ -9250,6 +9464,150 @@ public object FfiConverterTypePlanView: FfiConverterRustBuffer<PlanView> {
             FfiConverterSequenceTypeCommentView.write(value.`comments`, buf)
             FfiConverterSequenceTypeGoalView.write(value.`goalDetails`, buf)
             FfiConverterString.write(value.`getBackInTouch`, buf)
+    }
+}
+
+
+
+/**
+ * One private note.
+ */
+data class PrivateNoteView (
+    /**
+     * Its id (16 hex digits), for `respond_to_private_note`.
+     */
+    var `noteId`: kotlin.String
+    , 
+    /**
+     * What it is about.
+     */
+    var `kind`: NoteKind
+    , 
+    /**
+     * The note.
+     */
+    var `text`: kotlin.String
+    , 
+    /**
+     * The day it is about (YYYY-MM-DD): the day it was written, by the device's clock in
+     * UTC.
+     */
+    var `date`: kotlin.String
+    , 
+    /**
+     * Who wrote it (the owner).
+     */
+    var `by`: kotlin.String
+    , 
+    /**
+     * From which device (the owner's).
+     */
+    var `byDeviceId`: kotlin.String
+    , 
+    /**
+     * When it was written (ms since the Unix epoch).
+     */
+    var `atMs`: kotlin.Long
+    , 
+    /**
+     * Responses, oldest first.
+     */
+    var `responses`: List<NoteResponseView>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePrivateNoteView: FfiConverterRustBuffer<PrivateNoteView> {
+    override fun read(buf: ByteBuffer): PrivateNoteView {
+        return PrivateNoteView(
+            FfiConverterString.read(buf),
+            FfiConverterTypeNoteKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterSequenceTypeNoteResponseView.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PrivateNoteView) = (
+            FfiConverterString.allocationSize(value.`noteId`) +
+            FfiConverterTypeNoteKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterString.allocationSize(value.`date`) +
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterString.allocationSize(value.`byDeviceId`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterSequenceTypeNoteResponseView.allocationSize(value.`responses`)
+    )
+
+    override fun write(value: PrivateNoteView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`noteId`, buf)
+            FfiConverterTypeNoteKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterString.write(value.`date`, buf)
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterString.write(value.`byDeviceId`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterSequenceTypeNoteResponseView.write(value.`responses`, buf)
+    }
+}
+
+
+
+/**
+ * A staff member's private notes in the current team.
+ */
+data class PrivateNotesView (
+    /**
+     * The device whose notes these are.
+     */
+    var `ownerDeviceId`: kotlin.String
+    , 
+    /**
+     * The notes, oldest first (by date, then when written); empty until the owner writes
+     * some and they reach this device.
+     */
+    var `notes`: List<PrivateNoteView>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePrivateNotesView: FfiConverterRustBuffer<PrivateNotesView> {
+    override fun read(buf: ByteBuffer): PrivateNotesView {
+        return PrivateNotesView(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypePrivateNoteView.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PrivateNotesView) = (
+            FfiConverterString.allocationSize(value.`ownerDeviceId`) +
+            FfiConverterSequenceTypePrivateNoteView.allocationSize(value.`notes`)
+    )
+
+    override fun write(value: PrivateNotesView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`ownerDeviceId`, buf)
+            FfiConverterSequenceTypePrivateNoteView.write(value.`notes`, buf)
     }
 }
 
@@ -12327,6 +12685,53 @@ public object FfiConverterTypeNotCompletedReason: FfiConverterRustBuffer<NotComp
 
 
 /**
+ * What a private note is about.
+ */
+
+enum class NoteKind {
+    
+    /**
+     * How the link worker is: workload, stress, what helps.
+     */
+    WELLBEING,
+    /**
+     * Something to learn, or a course to ask for.
+     */
+    TRAINING_NEED,
+    /**
+     * Reflective practice: a case or a day thought through.
+     */
+    REFLECTION;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNoteKind: FfiConverterRustBuffer<NoteKind> {
+    override fun read(buf: ByteBuffer) = try {
+        NoteKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: NoteKind) = 4UL
+
+    override fun write(value: NoteKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * An ONS threshold band. Satisfaction, worthwhile and happiness use Low to VeryHigh;
  * anxiety uses VeryLow to High, where low is good.
  */
@@ -13723,6 +14128,62 @@ public object FfiConverterSequenceTypeNoteClaim: FfiConverterRustBuffer<List<Not
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeNoteClaim.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeNoteResponseView: FfiConverterRustBuffer<List<NoteResponseView>> {
+    override fun read(buf: ByteBuffer): List<NoteResponseView> {
+        val len = buf.getInt()
+        return List<NoteResponseView>(len) {
+            FfiConverterTypeNoteResponseView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<NoteResponseView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeNoteResponseView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<NoteResponseView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeNoteResponseView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypePrivateNoteView: FfiConverterRustBuffer<List<PrivateNoteView>> {
+    override fun read(buf: ByteBuffer): List<PrivateNoteView> {
+        val len = buf.getInt()
+        return List<PrivateNoteView>(len) {
+            FfiConverterTypePrivateNoteView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PrivateNoteView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePrivateNoteView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PrivateNoteView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePrivateNoteView.write(it, buf)
         }
     }
 }
