@@ -583,8 +583,12 @@ pub enum SupervisionCommand {
         #[arg(long, value_name = "TEXT")]
         comment: Option<String>,
     },
-    /// Each link worker's caseload and holding load, held against limits you can change.
+    /// Each link worker's caseload and holding load, held against the team's limits (or
+    /// the ones you give for this reading).
     Load(LoadArgs),
+    /// The team's limits and who set them; with any limit given, sets them for the whole
+    /// team (supervisors and admins; the others keep their values).
+    Limits(LimitsArgs),
     /// Supervision comments on the cases you hold that you have not acknowledged yet.
     Comments,
     /// Acknowledge a supervision comment on a case you hold.
@@ -596,21 +600,58 @@ pub enum SupervisionCommand {
     },
 }
 
-/// The limits `supervision load` holds each caseload against.
+/// Limits a caseload is held against; each one not given is the team's.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// People accepted in the last 12 months above which a caseload is flagged.
-    #[arg(long, value_name = "N", default_value_t = LoadLimits::default().accepted_per_year)]
-    pub accepted_per_year: u32,
-    /// Count cases in holding for more than this many days.
-    #[arg(long, value_name = "N", default_value_t = LoadLimits::default().held_days)]
-    pub held_days: u32,
-    /// Count open cases with more than this many sessions.
-    #[arg(long, value_name = "N", default_value_t = LoadLimits::default().sessions)]
-    pub max_sessions: u32,
-    /// Count cases open for more than this many days.
-    #[arg(long, value_name = "N", default_value_t = LoadLimits::default().open_days)]
-    pub open_days: u32,
+    /// People accepted in the last 12 months above which a caseload is flagged [default:
+    /// the team's; 250 until someone sets it].
+    #[arg(long, value_name = "N")]
+    pub accepted_per_year: Option<u32>,
+    /// Count cases in holding for more than this many days [default: the team's; 60].
+    #[arg(long, value_name = "N")]
+    pub held_days: Option<u32>,
+    /// Count open cases with more than this many sessions [default: the team's; 12].
+    #[arg(long, value_name = "N")]
+    pub max_sessions: Option<u32>,
+    /// Count cases open for more than this many days [default: the team's; 91].
+    #[arg(long, value_name = "N")]
+    pub open_days: Option<u32>,
+}
+
+impl LoadArgs {
+    /// `base` with the limits given here in place of its own.
+    pub fn over(&self, base: LoadLimits) -> LoadLimits {
+        LoadLimits {
+            accepted_per_year: self.accepted_per_year.unwrap_or(base.accepted_per_year),
+            held_days: self.held_days.unwrap_or(base.held_days),
+            sessions: self.max_sessions.unwrap_or(base.sessions),
+            open_days: self.open_days.unwrap_or(base.open_days),
+            ..base
+        }
+    }
+
+    /// Whether any limit was given.
+    pub fn any(&self) -> bool {
+        self.accepted_per_year.is_some()
+            || self.held_days.is_some()
+            || self.max_sessions.is_some()
+            || self.open_days.is_some()
+    }
+}
+
+/// `holdfast supervision limits`
+#[derive(Debug, Args)]
+pub struct LimitsArgs {
+    /// The caseload limits to set.
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Working days (Monday to Friday) a new referral may wait for first contact (1–60)
+    /// [default: the team's; 5].
+    #[arg(long, value_name = "N")]
+    pub first_contact_days: Option<u32>,
+    /// Why, kept with the setting (only when setting).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 /// `holdfast worklist`
@@ -619,9 +660,10 @@ pub struct WorklistArgs {
     /// The day to list [default: today].
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
     pub on: Option<Date>,
-    /// Working days (Monday to Friday) a new referral may wait for first contact.
-    #[arg(long, value_name = "N", default_value_t = LoadLimits::default().first_contact_working_days)]
-    pub first_contact_days: u32,
+    /// Working days (Monday to Friday) a new referral may wait for first contact [default:
+    /// the team's; 5].
+    #[arg(long, value_name = "N")]
+    pub first_contact_days: Option<u32>,
 }
 
 /// `holdfast notes …`
@@ -1054,16 +1096,9 @@ mod tests {
         assert!(parse(&["case", "assign", "3fa2c1"]).is_err(), "WORKER");
         match parse(&["supervision", "load"]).unwrap() {
             Command::Supervision(SupervisionCommand::Load(a)) => {
-                let d = LoadLimits::default();
-                assert_eq!(
-                    (
-                        a.accepted_per_year,
-                        a.held_days,
-                        a.max_sessions,
-                        a.open_days
-                    ),
-                    (d.accepted_per_year, d.held_days, d.sessions, d.open_days)
-                );
+                assert!(!a.any(), "the team's limits unless given");
+                let base = LoadLimits::default();
+                assert_eq!(a.over(base), base);
             }
             other => panic!("{other:?}"),
         }
@@ -1075,10 +1110,7 @@ mod tests {
         match parse(&["worklist", "--on", "2026-12-04"]).unwrap() {
             Command::Worklist(a) => {
                 assert_eq!(a.on, Some(time::macros::date!(2026 - 12 - 04)));
-                assert_eq!(
-                    a.first_contact_days,
-                    LoadLimits::default().first_contact_working_days
-                );
+                assert_eq!(a.first_contact_days, None, "the team's");
             }
             other => panic!("{other:?}"),
         }

@@ -117,6 +117,11 @@ pub fn case(store: &Store, typed: &str) -> Result<DocumentId> {
                     "{id} is a device's private notes, not a case"
                 )));
             }
+            Ok(DocKind::TeamSettings) => {
+                return Err(CliError::input(format!(
+                    "{id} is the team's settings, not a case"
+                )));
+            }
             Err(holdfast_core::Error::NotFound { .. }) => {
                 return Err(CliError::input(format!("no case with id {id}")));
             }
@@ -140,6 +145,11 @@ pub fn plan(store: &mut Store, typed: &str) -> Result<DocumentId> {
             Ok(DocKind::PrivateNotes) => {
                 return Err(CliError::input(format!(
                     "{id} is a device's private notes, not an action plan"
+                )));
+            }
+            Ok(DocKind::TeamSettings) => {
+                return Err(CliError::input(format!(
+                    "{id} is the team's settings, not an action plan"
                 )));
             }
             Err(holdfast_core::Error::NotFound { .. }) => {

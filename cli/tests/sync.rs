@@ -765,6 +765,44 @@ fn a_supervisor_hands_a_case_to_a_link_worker_who_finds_it_on_their_worklist() {
     assert_eq!(reviewed["seen"]["handovers"], 2, "{reviewed}");
     assert_eq!(reviewed["seen"]["comments"], 1, "{reviewed}");
     assert_eq!(lee.json(&["supervision", "queue"]), serde_json::json!([]));
+
+    // The team's limits: the defaults until an admin or supervisor sets them; a link worker
+    // cannot; once set they reach every device, and a reading can still override one.
+    let limits = priya.json(&["supervision", "limits"]);
+    assert_eq!(limits["set"], Value::Null, "{limits}");
+    assert_eq!(limits["limits"]["accepted_per_year"], 250);
+    let line = priya.fails(&["supervision", "limits", "--accepted-per-year", "200"]);
+    assert!(line.contains("supervisor or an admin"), "{line}");
+    let line = lee.fails(&["supervision", "limits", "--reason", "why not"]);
+    assert!(line.contains("nothing was changed"), "{line}");
+    let line = lee.fails(&["supervision", "limits", "--first-contact-days", "61"]);
+    assert!(line.contains("first contact"), "{line}");
+    let set = lee.json(&[
+        "supervision",
+        "limits",
+        "--accepted-per-year",
+        "200",
+        "--reason",
+        "Priya works four days",
+    ]);
+    assert_eq!(set["limits"]["accepted_per_year"], 200, "{set}");
+    assert_eq!(set["limits"]["held_days"], 60, "the others kept");
+    assert_eq!(set["set"]["by"], "Lee Quinn");
+    assert_eq!(set["set"]["reason"], "Priya works four days");
+    lee.ok(&["sync"]);
+    priya.ok(&["sync"]);
+    let theirs = priya.json(&["supervision", "load"]);
+    assert_eq!(theirs["limits"]["accepted_per_year"], 200, "{theirs}");
+    let shown = priya.ok(&["supervision", "limits"]);
+    assert!(shown.contains("Set by Lee Quinn"), "{shown}");
+    assert!(shown.contains("Priya works four days"), "{shown}");
+    let once = priya.json(&["supervision", "load", "--accepted-per-year", "300"]);
+    assert_eq!(once["limits"]["accepted_per_year"], 300);
+    assert_eq!(
+        priya.json(&["supervision", "limits"])["limits"]["accepted_per_year"],
+        200,
+        "an override is for one reading"
+    );
     relay.blocking_stop();
 }
 

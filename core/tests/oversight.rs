@@ -363,3 +363,34 @@ fn a_review_entry_says_where_one_case_stands_queued_or_not() {
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
+
+#[test]
+fn a_mark_covers_what_the_supervisor_was_shown_not_what_arrived_while_they_read() {
+    let clock = ManualClock::at(FRIDAY_9AM);
+    let (_dir, mut s) = store(&clock);
+    let ann = case(&mut s, "Ann");
+    s.record_session(ann, &session(FRIDAY_9AM as i64, None))
+        .unwrap();
+    let shown = s.review_entry(ann).unwrap();
+    assert_eq!(shown.holds.sessions, 1);
+    // A session arrives (here: recorded) while the supervisor reads the case.
+    s.record_session(ann, &session(FRIDAY_9AM as i64 + 1, None))
+        .unwrap();
+    let recorded = s.mark_reviewed_upto(ann, &shown.holds).unwrap();
+    assert_eq!(recorded, shown.holds);
+    let queue = s.review_queue(50).unwrap();
+    assert_eq!(queue.len(), 1, "the unseen session brings it back");
+    assert_eq!(queue[0].changed.sessions, 1);
+    assert_eq!(queue[0].holds.sessions, 2);
+
+    // Never past what the case holds; never below this device's earlier mark.
+    let mut inflated = queue[0].holds;
+    inflated.sessions = 99;
+    assert_eq!(
+        s.mark_reviewed_upto(ann, &inflated).unwrap(),
+        queue[0].holds
+    );
+    let stale = holdfast_core::model::oversight::CaseCounters::default();
+    assert_eq!(s.mark_reviewed_upto(ann, &stale).unwrap(), queue[0].holds);
+    assert!(s.review_queue(50).unwrap().is_empty());
+}

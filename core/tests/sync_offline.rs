@@ -1233,3 +1233,68 @@ fn a_far_future_plan_key_cannot_stall_a_patient_once_the_relay_says_where_the_te
         1
     );
 }
+
+/// The team's settings live at the id derived from the team and only there: a document of
+/// another kind squatting on that id, and settings passed off under another id, are refused
+/// whole, and the team's limits stay the defaults.
+#[test]
+fn team_settings_are_refused_anywhere_but_the_teams_own_id() {
+    use holdfast_core::model::doc::Author;
+    use holdfast_core::model::team_settings::{self, LoadLimits, team_settings_id};
+
+    let (a, mut b, team) = team_of_two();
+    let keys = a.store.keys_held(team).unwrap();
+    let signer = signer_of(&a);
+    let author = Author {
+        device: a.store.author().device,
+        person: "A".into(),
+    };
+    let mut squat = automerge::AutoCommit::new().with_actor(author.actor());
+    automerge::transaction::Transactable::put(&mut squat, automerge::ROOT, "kind", "case_file")
+        .unwrap();
+    let mut settings = team_settings::create(&author).unwrap();
+    let lax = LoadLimits {
+        accepted_per_year: 9_000,
+        ..LoadLimits::default()
+    };
+    team_settings::set_limits(&mut settings, &author, &lax, None, 1).unwrap();
+    let mut log = Log::default();
+    let at_settings = team_settings_id(&team);
+    log.append(forged(
+        team,
+        at_settings,
+        author.device,
+        &signer,
+        &keys,
+        &squat.save(),
+    ));
+    log.append(forged(
+        team,
+        DocumentId::random(),
+        author.device,
+        &signer,
+        &keys,
+        &settings.save(),
+    ));
+    assert_eq!(log.pull(&mut b, team, false), 0);
+    let refused = b.store.refused_envelopes(team).unwrap();
+    assert_eq!(refused.len(), 2);
+    assert!(
+        refused.iter().all(|r| r.reason.contains("team settings")),
+        "{refused:?}"
+    );
+    assert!(b.store.kind_of(at_settings).is_err());
+    assert_eq!(b.store.team_limits().unwrap().limits, LoadLimits::default());
+
+    // The genuine document at the genuine id applies, and the admin's setting stands.
+    log.append(forged(
+        team,
+        at_settings,
+        author.device,
+        &signer,
+        &keys,
+        &settings.save(),
+    ));
+    assert_eq!(log.pull(&mut b, team, false), 1);
+    assert_eq!(b.store.team_limits().unwrap().limits, lax);
+}

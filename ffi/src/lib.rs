@@ -71,8 +71,9 @@ pub use observe::{
     CaseloadObserver, DocumentObserver, ObserverHandle, SyncStatusObserver, WorklistObserver,
 };
 pub use oversight::{
-    CaseCounters, CommentAckView, HandoverView, HolderClaim, HolderView, LoadLimits, MemberView,
-    NewCommentView, ReviewMarkView, ReviewQueueEntry, RingBackView, WorkItem, WorkKind, WorkerLoad,
+    CaseCounters, CommentAckView, HandoverView, HolderClaim, HolderView, LimitsSettingView,
+    LoadLimits, MemberView, NewCommentView, ReviewMarkView, ReviewQueueEntry, RingBackView,
+    TeamLimitsView, WorkItem, WorkKind, WorkerLoad,
 };
 pub use plans::{AssetRef, GoalStatus, GoalView, PlanView, StepInput, StepOwner, StepView};
 pub use referrals::{Need, ReferralDecision, ReferralInput, ReferralSource, ReferralView};

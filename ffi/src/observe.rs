@@ -8,7 +8,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
 use holdfast_core::model::ids::DocumentId;
-use holdfast_core::store::{LoadLimits as CoreLimits, StoreEvent};
+use holdfast_core::store::StoreEvent;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::device::{HoldfastDevice, parse_id};
@@ -168,7 +168,8 @@ impl HoldfastDevice {
     /// the list as it stands, then whenever the list differs from the last one delivered:
     /// after edits here, after changes from the team arrive, and at local midnight when
     /// items fall due or become overdue (a timer to the next midnight, re-armed; nothing
-    /// polls). `limits`: the defaults when null.
+    /// polls). `limits`: the team's when null (`team_limits`; a change to them, here or
+    /// synced in, is a change to the list).
     ///
     /// When the offset changes (the clocks go forward or back, the phone crosses a time
     /// zone) register again with the new one. A phone asleep at midnight may deliver the
@@ -182,7 +183,6 @@ impl HoldfastDevice {
         limits: Option<LoadLimits>,
     ) -> Result<Arc<ObserverHandle>> {
         let offset = utc_offset(utc_offset_minutes)?;
-        let limits: CoreLimits = limits.unwrap_or_default().into();
         let (mut events, clock) = {
             let store = self.store()?;
             (store.subscribe(), store.clock().clone())
@@ -195,7 +195,7 @@ impl HoldfastDevice {
                 // for the next midnight.
                 let now = i64::try_from(clock.now_ms()).unwrap_or(i64::MAX);
                 let (today, until_midnight) = local_day(now, offset);
-                match worklist_on(&store, today, &limits) {
+                match worklist_on(&store, today, limits) {
                     Ok(items) if last.as_ref() != Some(&items) => {
                         let call = AssertUnwindSafe(|| observer.worklist_changed(items.clone()));
                         if std::panic::catch_unwind(call).is_err() {

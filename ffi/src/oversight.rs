@@ -14,8 +14,9 @@ use holdfast_core::model::ids::{CommentId, DeviceId, DocumentId, RingBackId};
 use holdfast_core::model::oversight::{
     CaseCounters as CoreCounters, Oversight, WorkKind as CoreKind,
 };
+use holdfast_core::model::team_settings::LimitsSetting;
 use holdfast_core::store::{
-    LoadLimits as CoreLimits, Member, NewComment, QueueEntry, WorkItem as CoreItem,
+    LoadLimits as CoreLimits, Member, NewComment, QueueEntry, TeamLimits, WorkItem as CoreItem,
     WorkerLoad as CoreLoad,
 };
 use time::{Date, OffsetDateTime, UtcOffset};
@@ -31,7 +32,8 @@ use crate::teams::Role;
 /// The thresholds a caseload is held against. The defaults follow common guidance (about
 /// 200–250 people a year for a full-time link worker; holding past 60 days, more than 12
 /// sessions or a case open more than three months deserves a supervisor's look); a team
-/// that agrees other figures passes them.
+/// that agrees other figures has a supervisor or admin set them (`set_team_limits`), and
+/// every staff device holds its caseloads against them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct LoadLimits {
     /// People accepted in the last 12 months.
@@ -77,6 +79,62 @@ impl From<LoadLimits> for CoreLimits {
     }
 }
 
+impl From<CoreLimits> for LoadLimits {
+    fn from(l: CoreLimits) -> Self {
+        LoadLimits {
+            accepted_per_year: l.accepted_per_year,
+            held_days: l.held_days,
+            sessions: l.sessions,
+            open_days: l.open_days,
+            first_contact_working_days: l.first_contact_working_days,
+        }
+    }
+}
+
+/// Limits one supervisor's or admin's device set for the team.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LimitsSettingView {
+    /// The limits.
+    pub limits: LoadLimits,
+    /// Who set them (the person using the device).
+    pub by: String,
+    /// From which device.
+    pub by_device_id: String,
+    /// When (ms since the Unix epoch).
+    pub at_ms: i64,
+    /// Why, when given.
+    pub reason: Option<String>,
+}
+
+fn setting_view(s: LimitsSetting) -> LimitsSettingView {
+    LimitsSettingView {
+        limits: s.limits.into(),
+        by: s.by,
+        by_device_id: s.by_device.to_string(),
+        at_ms: s.at,
+        reason: s.reason,
+    }
+}
+
+/// The limits the current team's caseloads are held against, and where they came from.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TeamLimitsView {
+    /// The limits in force.
+    pub limits: LoadLimits,
+    /// The setting they come from; null: nobody has set them, the defaults apply.
+    pub set: Option<LimitsSettingView>,
+    /// Every setting that counts, oldest first (the last is `set`).
+    pub history: Vec<LimitsSettingView>,
+}
+
+fn team_limits_view(t: TeamLimits) -> TeamLimitsView {
+    TeamLimitsView {
+        limits: t.limits.into(),
+        set: t.set.map(setting_view),
+        history: t.history.into_iter().map(setting_view).collect(),
+    }
+}
+
 /// A member of the team as oversight names them.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MemberView {
@@ -118,6 +176,19 @@ pub struct CaseCounters {
 impl From<CoreCounters> for CaseCounters {
     fn from(c: CoreCounters) -> Self {
         CaseCounters {
+            sessions: c.sessions,
+            status_moves: c.status_moves,
+            measures: c.measures,
+            safeguarding: c.safeguarding,
+            comments: c.comments,
+            handovers: c.handovers,
+        }
+    }
+}
+
+impl From<CaseCounters> for CoreCounters {
+    fn from(c: CaseCounters) -> Self {
+        CoreCounters {
             sessions: c.sessions,
             status_moves: c.status_moves,
             measures: c.measures,
@@ -194,6 +265,10 @@ pub struct ReviewQueueEntry {
     pub reviewed_at_ms: Option<i64>,
     /// What grew since that mark (everything, when never reviewed).
     pub changed: CaseCounters,
+    /// What the case holds as this entry was read: pass it to `mark_reviewed_upto` when
+    /// the supervisor marks the case they were shown, so that changes synced in while they
+    /// read still bring it back.
+    pub holds: CaseCounters,
 }
 
 fn queue_entry(q: QueueEntry) -> ReviewQueueEntry {
@@ -208,6 +283,7 @@ fn queue_entry(q: QueueEntry) -> ReviewQueueEntry {
         holder_contested: q.holder_contested,
         reviewed_at_ms: q.reviewed_at,
         changed: q.changed.into(),
+        holds: q.holds.into(),
     }
 }
 
@@ -517,14 +593,26 @@ pub(crate) fn local_day(now_ms: i64, offset: UtcOffset) -> (Date, Duration) {
 }
 
 /// The worklist for `today`, read from the shared store (the observer's task).
+/// `limits`, or the team's (`Store::team_limits`) when none are given.
+fn limits_or_team(
+    store: &mut holdfast_core::Store,
+    limits: Option<LoadLimits>,
+) -> Result<CoreLimits> {
+    Ok(match limits {
+        Some(l) => l.into(),
+        None => store.team_limits()?.limits,
+    })
+}
+
 pub(crate) fn worklist_on(
     store: &SharedStore,
     today: Date,
-    limits: &CoreLimits,
+    limits: Option<LoadLimits>,
 ) -> Result<Vec<WorkItem>> {
+    let mut store = store.lock()?;
+    let limits = limits_or_team(&mut store, limits)?;
     Ok(store
-        .lock()?
-        .worklist(today, limits)?
+        .worklist(today, &limits)?
         .into_iter()
         .map(work_item)
         .collect())
@@ -560,10 +648,38 @@ impl HoldfastDevice {
 
     /// Marks the case reviewed by this device (a supervisor or admin), up to what it holds
     /// now; returns the counters recorded. The case leaves this device's review queue until
-    /// it changes again.
+    /// it changes again. A screen that showed the case uses `mark_reviewed_upto`.
     pub fn mark_reviewed(&self, case_id: String) -> Result<CaseCounters> {
         let case = case_arg(&case_id)?;
         Ok(self.store()?.mark_reviewed(case)?.into())
+    }
+
+    /// Marks the case reviewed up to `seen`: the `holds` of the queue entry (or
+    /// `review_entry`) the supervisor was shown. What synced in since still brings the case
+    /// back. Never records more than the case holds, nor less than this device's earlier
+    /// mark; returns the counters recorded.
+    pub fn mark_reviewed_upto(&self, case_id: String, seen: CaseCounters) -> Result<CaseCounters> {
+        let case = case_arg(&case_id)?;
+        Ok(self.store()?.mark_reviewed_upto(case, &seen.into())?.into())
+    }
+
+    /// The limits the current team's caseloads are held against: the latest a supervisor
+    /// or admin set, with who set them, when and why, and the settings before; the defaults
+    /// when nobody has (and outside a team).
+    pub fn team_limits(&self) -> Result<TeamLimitsView> {
+        Ok(team_limits_view(self.store()?.team_limits()?))
+    }
+
+    /// Sets the current team's limits (a supervisor or an admin; `reason` optional, up to
+    /// 1,000 characters). They reach every staff device with the next sync; the latest
+    /// setting stands. Each limit from 1 up to: 10,000 people a year, 3,650 days held or
+    /// open, 1,000 sessions, 60 working days to first contact (`InvalidInput` otherwise,
+    /// and nothing is written).
+    #[uniffi::method(default(reason = None))]
+    pub fn set_team_limits(&self, limits: LoadLimits, reason: Option<String>) -> Result<()> {
+        Ok(self
+            .store()?
+            .set_team_limits(&limits.into(), reason.as_deref())?)
     }
 
     /// Acknowledges a supervision comment (`comment_id` from `new_supervision_comments` or
@@ -590,13 +706,13 @@ impl HoldfastDevice {
     }
 
     /// Caseload and holding load per link worker in the current team, held against
-    /// `limits` (the defaults when null). Supervisors and admins see every link worker; a
-    /// link worker sees their own row.
+    /// `limits` (the team's, `team_limits`, when null). Supervisors and admins see every
+    /// link worker; a link worker sees their own row.
     #[uniffi::method(default(limits = None))]
     pub fn caseload_load(&self, limits: Option<LoadLimits>) -> Result<Vec<WorkerLoad>> {
-        let limits: CoreLimits = limits.unwrap_or_default().into();
-        Ok(self
-            .store()?
+        let mut store = self.store()?;
+        let limits = limits_or_team(&mut store, limits)?;
+        Ok(store
             .caseload_load(&limits)?
             .into_iter()
             .map(worker_load)
@@ -616,10 +732,17 @@ impl HoldfastDevice {
             .collect())
     }
 
+    /// Where one case stands for this device's review, in the queue or not: what changed
+    /// since its last mark (everything when never marked), and what the case holds.
+    pub fn review_entry(&self, case_id: String) -> Result<ReviewQueueEntry> {
+        let case = case_arg(&case_id)?;
+        Ok(queue_entry(self.store()?.review_entry(case)?))
+    }
+
     /// This device's worklist in the current team for `today` (YYYY-MM-DD; null: today in
     /// UTC by the device's clock — pass the local date, or use `observe_worklist`, which
     /// takes the UTC offset): follow-ups due, first contacts owed, ring-backs due, baseline
-    /// and closing measures; oldest due first. `limits`: the defaults when null (only
+    /// and closing measures; oldest due first. `limits`: the team's when null (only
     /// `first_contact_working_days` matters here).
     #[uniffi::method(default(today = None, limits = None))]
     pub fn worklist(
@@ -627,9 +750,9 @@ impl HoldfastDevice {
         today: Option<String>,
         limits: Option<LoadLimits>,
     ) -> Result<Vec<WorkItem>> {
-        let limits: CoreLimits = limits.unwrap_or_default().into();
         let day = today.map(|t| parse_date(&t)).transpose()?;
-        let store = self.store()?;
+        let mut store = self.store()?;
+        let limits = limits_or_team(&mut store, limits)?;
         let day = day.unwrap_or_else(|| store.today());
         Ok(store
             .worklist(day, &limits)?

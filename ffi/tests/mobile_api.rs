@@ -35,8 +35,8 @@ use holdfast_ffi::{
     HoldfastDevice, HoldfastError, HoldingFunction, HostKeyStore, Instrument, LoadLimits,
     MeasureChange, MeasureInput, MeasureScore, Need, NewPatientInput, NotCompletedReason, NoteKind,
     PatientDetails, PrivateNoteView, PrivateNotesView, ReferralDecision, ReferralInput,
-    ReferralSource, Role, SessionInput, SessionMode, StepInput, StepOwner, WorkItem, WorkKind,
-    WorklistObserver, measure_form,
+    ReferralSource, Role, SessionInput, SessionMode, StepInput, StepOwner, TeamLimitsView,
+    WorkItem, WorkKind, WorklistObserver, measure_form,
 };
 use holdfast_relay::testing::TestRelay;
 
@@ -1913,4 +1913,113 @@ fn private_notes_bad_input_is_a_typed_error_and_changes_nothing() {
     assert_eq!(s.private_notes(Some(b_id)).unwrap(), before);
     assert!(c.private_notes(None).unwrap().notes.is_empty());
     assert_eq!((pending(&b), pending(&s), pending(&c)), pending_before);
+}
+
+// ---------------------------------------------------------------------------------------
+// The team's limits, and marking what was shown
+
+#[test]
+fn team_limits_set_by_a_supervisor_reach_the_link_workers_worklist() {
+    let NotesTeam {
+        team:
+            Team {
+                a,
+                b,
+                case,
+                relay: _relay,
+                ..
+            },
+        s,
+        c: _c,
+    } = team_with_a_supervisor();
+    let defaults = TeamLimitsView {
+        limits: LoadLimits::default(),
+        set: None,
+        history: vec![],
+    };
+    assert_eq!(b.team_limits().unwrap(), defaults);
+    // A link worker does not set them; out of range is refused; nothing is written.
+    not_allowed(b.set_team_limits(LoadLimits::default(), None));
+    let reason = invalid(s.set_team_limits(
+        LoadLimits {
+            first_contact_working_days: 61,
+            ..LoadLimits::default()
+        },
+        None,
+    ));
+    assert!(reason.contains("first contact"), "{reason}");
+    assert_eq!(s.team_limits().unwrap(), defaults);
+
+    // Ben has a referral waiting a month for first contact: on his list at 5 working days.
+    let month_ago = (time::OffsetDateTime::now_utc().date() - time::Duration::days(30)).to_string();
+    let waiting = b.create_case(patient("Mr Desmond Jones")).unwrap().case_id;
+    b.add_referral(
+        waiting.clone(),
+        ReferralInput {
+            received: month_ago,
+            source: ReferralSource::SelfReferral,
+            referrer: None,
+            reason: "Wants to get out more".into(),
+            needs: vec![Need::Loneliness],
+        },
+    )
+    .unwrap();
+    let (lists, rx) = Lists::new();
+    let _handle = b.observe_worklist(0, lists, None).unwrap();
+    list_where(&rx, "with the first contact", |l| {
+        l.iter()
+            .any(|i| i.kind == WorkKind::FirstContact && i.case_id == waiting)
+    });
+
+    // Sue agrees twelve weeks with the team; Ben's device learns it at its next sync, and
+    // his worklist observer fires without the first contact.
+    let agreed = LoadLimits {
+        first_contact_working_days: 60,
+        ..LoadLimits::default()
+    };
+    s.set_team_limits(agreed, Some("agreed at the team meeting".into()))
+        .unwrap();
+    sync(&s);
+    sync(&b);
+    list_where(&rx, "without the first contact", |l| {
+        l.iter().all(|i| i.kind != WorkKind::FirstContact)
+    });
+    let limits = b.team_limits().unwrap();
+    assert_eq!(limits.limits, agreed);
+    let set = limits.set.expect("set by Sue");
+    assert_eq!(
+        (set.by_device_id, set.reason.as_deref()),
+        (s.device_id().unwrap(), Some("agreed at the team meeting"))
+    );
+    assert_eq!(limits.history.len(), 1);
+    // An explicit set of limits still wins for one reading.
+    assert_eq!(
+        b.worklist(None, Some(LoadLimits::default()))
+            .unwrap()
+            .iter()
+            .filter(|i| i.kind == WorkKind::FirstContact)
+            .count(),
+        1
+    );
+
+    // Sue reads Asha's case; a session syncs in while she reads; she marks what she was
+    // shown, and the new session brings the case back.
+    sync(&s);
+    let shown = s.review_entry(case.clone()).unwrap();
+    a.record_session(case.clone(), home_visit("Went to the lunch club together"))
+        .unwrap();
+    sync(&a);
+    sync(&s);
+    let recorded = s.mark_reviewed_upto(case.clone(), shown.holds).unwrap();
+    assert_eq!(recorded, shown.holds);
+    let back = s.review_entry(case.clone()).unwrap();
+    assert_eq!(back.changed.sessions, 1);
+    assert_eq!(back.holds.sessions, shown.holds.sessions + 1);
+    assert!(
+        s.review_queue(50)
+            .unwrap()
+            .iter()
+            .any(|e| e.case_id == case)
+    );
+    not_found(s.review_entry("0000000000000000000000000000ffff".into()));
 }

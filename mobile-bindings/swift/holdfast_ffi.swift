@@ -1281,7 +1281,8 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
      * the list as it stands, then whenever the list differs from the last one delivered:
      * after edits here, after changes from the team arrive, and at local midnight when
      * items fall due or become overdue (a timer to the next midnight, re-armed; nothing
-     * polls). `limits`: the defaults when null.
+     * polls). `limits`: the team's when null (`team_limits`; a change to them, here or
+     * synced in, is a change to the list).
      *
      * When the offset changes (the clocks go forward or back, the phone crosses a time
      * zone) register again with the new one. A phone asleep at midnight may deliver the
@@ -1313,8 +1314,8 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     
     /**
      * Caseload and holding load per link worker in the current team, held against
-     * `limits` (the defaults when null). Supervisors and admins see every link worker; a
-     * link worker sees their own row.
+     * `limits` (the team's, `team_limits`, when null). Supervisors and admins see every
+     * link worker; a link worker sees their own row.
      */
     func caseloadLoad(limits: LoadLimits?) throws  -> [WorkerLoad]
     
@@ -1326,9 +1327,17 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     /**
      * Marks the case reviewed by this device (a supervisor or admin), up to what it holds
      * now; returns the counters recorded. The case leaves this device's review queue until
-     * it changes again.
+     * it changes again. A screen that showed the case uses `mark_reviewed_upto`.
      */
     func markReviewed(caseId: String) throws  -> CaseCounters
+    
+    /**
+     * Marks the case reviewed up to `seen`: the `holds` of the queue entry (or
+     * `review_entry`) the supervisor was shown. What synced in since still brings the case
+     * back. Never records more than the case holds, nor less than this device's earlier
+     * mark; returns the counters recorded.
+     */
+    func markReviewedUpto(caseId: String, seen: CaseCounters) throws  -> CaseCounters
     
     /**
      * The name last given to a device in a handover (this device: its own person).
@@ -1342,12 +1351,34 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func newSupervisionComments() throws  -> [NewCommentView]
     
     /**
+     * Where one case stands for this device's review, in the queue or not: what changed
+     * since its last mark (everything when never marked), and what the case holds.
+     */
+    func reviewEntry(caseId: String) throws  -> ReviewQueueEntry
+    
+    /**
      * This device's review queue in the current team, at most `limit` cases: every case
      * changed since this device marked it reviewed (or never marked), or whose status or
      * holder is contested, or with an open safeguarding concern. Open safeguarding first
      * (reviewed or not), then a contested status, then the most recently changed.
      */
     func reviewQueue(limit: UInt32) throws  -> [ReviewQueueEntry]
+    
+    /**
+     * Sets the current team's limits (a supervisor or an admin; `reason` optional, up to
+     * 1,000 characters). They reach every staff device with the next sync; the latest
+     * setting stands. Each limit from 1 up to: 10,000 people a year, 3,650 days held or
+     * open, 1,000 sessions, 60 working days to first contact (`InvalidInput` otherwise,
+     * and nothing is written).
+     */
+    func setTeamLimits(limits: LoadLimits, reason: String?) throws 
+    
+    /**
+     * The limits the current team's caseloads are held against: the latest a supervisor
+     * or admin set, with who set them, when and why, and the settings before; the defaults
+     * when nobody has (and outside a team).
+     */
+    func teamLimits() throws  -> TeamLimitsView
     
     /**
      * The staff of `team` (or the current team): admins, supervisors and link workers not
@@ -1365,7 +1396,7 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
      * This device's worklist in the current team for `today` (YYYY-MM-DD; null: today in
      * UTC by the device's clock — pass the local date, or use `observe_worklist`, which
      * takes the UTC offset): follow-ups due, first contacts owed, ring-backs due, baseline
-     * and closing measures; oldest due first. `limits`: the defaults when null (only
+     * and closing measures; oldest due first. `limits`: the team's when null (only
      * `first_contact_working_days` matters here).
      */
     func worklist(today: String?, limits: LoadLimits?) throws  -> [WorkItem]
@@ -2122,7 +2153,8 @@ open func observeSyncStatus(observer: SyncStatusObserver)throws  -> ObserverHand
      * the list as it stands, then whenever the list differs from the last one delivered:
      * after edits here, after changes from the team arrive, and at local midnight when
      * items fall due or become overdue (a timer to the next midnight, re-armed; nothing
-     * polls). `limits`: the defaults when null.
+     * polls). `limits`: the team's when null (`team_limits`; a change to them, here or
+     * synced in, is a change to the list).
      *
      * When the offset changes (the clocks go forward or back, the phone crosses a time
      * zone) register again with the new one. A phone asleep at midnight may deliver the
@@ -2192,8 +2224,8 @@ open func assignCase(caseId: String, workerDeviceId: String, name: String?, reas
     
     /**
      * Caseload and holding load per link worker in the current team, held against
-     * `limits` (the defaults when null). Supervisors and admins see every link worker; a
-     * link worker sees their own row.
+     * `limits` (the team's, `team_limits`, when null). Supervisors and admins see every
+     * link worker; a link worker sees their own row.
      */
 open func caseloadLoad(limits: LoadLimits? = nil)throws  -> [WorkerLoad]  {
     return try  FfiConverterSequenceTypeWorkerLoad.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
@@ -2221,7 +2253,7 @@ open func completeRingBack(caseId: String, ringBackId: String)throws   {try rust
     /**
      * Marks the case reviewed by this device (a supervisor or admin), up to what it holds
      * now; returns the counters recorded. The case leaves this device's review queue until
-     * it changes again.
+     * it changes again. A screen that showed the case uses `mark_reviewed_upto`.
      */
 open func markReviewed(caseId: String)throws  -> CaseCounters  {
     return try  FfiConverterTypeCaseCounters_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
@@ -2229,6 +2261,23 @@ open func markReviewed(caseId: String)throws  -> CaseCounters  {
     uniffi_holdfast_ffi_fn_method_holdfastdevice_mark_reviewed(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(caseId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Marks the case reviewed up to `seen`: the `holds` of the queue entry (or
+     * `review_entry`) the supervisor was shown. What synced in since still brings the case
+     * back. Never records more than the case holds, nor less than this device's earlier
+     * mark; returns the counters recorded.
+     */
+open func markReviewedUpto(caseId: String, seen: CaseCounters)throws  -> CaseCounters  {
+    return try  FfiConverterTypeCaseCounters_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_mark_reviewed_upto(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeCaseCounters_lower(seen),uniffiCallStatus
     )
 })
 }
@@ -2260,6 +2309,20 @@ open func newSupervisionComments()throws  -> [NewCommentView]  {
 }
     
     /**
+     * Where one case stands for this device's review, in the queue or not: what changed
+     * since its last mark (everything when never marked), and what the case holds.
+     */
+open func reviewEntry(caseId: String)throws  -> ReviewQueueEntry  {
+    return try  FfiConverterTypeReviewQueueEntry_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_review_entry(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * This device's review queue in the current team, at most `limit` cases: every case
      * changed since this device marked it reviewed (or never marked), or whose status or
      * holder is contested, or with an open safeguarding concern. Open safeguarding first
@@ -2271,6 +2334,37 @@ open func reviewQueue(limit: UInt32)throws  -> [ReviewQueueEntry]  {
     uniffi_holdfast_ffi_fn_method_holdfastdevice_review_queue(
             self.uniffiCloneHandle(),
         FfiConverterUInt32.lower(limit),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Sets the current team's limits (a supervisor or an admin; `reason` optional, up to
+     * 1,000 characters). They reach every staff device with the next sync; the latest
+     * setting stands. Each limit from 1 up to: 10,000 people a year, 3,650 days held or
+     * open, 1,000 sessions, 60 working days to first contact (`InvalidInput` otherwise,
+     * and nothing is written).
+     */
+open func setTeamLimits(limits: LoadLimits, reason: String? = nil)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_set_team_limits(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLoadLimits_lower(limits),
+        FfiConverterOptionString.lower(reason),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The limits the current team's caseloads are held against: the latest a supervisor
+     * or admin set, with who set them, when and why, and the settings before; the defaults
+     * when nobody has (and outside a team).
+     */
+open func teamLimits()throws  -> TeamLimitsView  {
+    return try  FfiConverterTypeTeamLimitsView_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_team_limits(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -2307,7 +2401,7 @@ open func today(utcOffsetMinutes: Int32)throws  -> String  {
      * This device's worklist in the current team for `today` (YYYY-MM-DD; null: today in
      * UTC by the device's clock — pass the local date, or use `observe_worklist`, which
      * takes the UTC offset): follow-ups due, first contacts owed, ring-backs due, baseline
-     * and closing measures; oldest due first. `limits`: the defaults when null (only
+     * and closing measures; oldest due first. `limits`: the team's when null (only
      * `first_contact_working_days` matters here).
      */
 open func worklist(today: String? = nil, limits: LoadLimits? = nil)throws  -> [WorkItem]  {
@@ -6308,10 +6402,110 @@ public func FfiConverterTypeImportOutcome_lower(_ value: ImportOutcome) -> RustB
 
 
 /**
+ * Limits one supervisor's or admin's device set for the team.
+ */
+public struct LimitsSettingView: Equatable, Hashable {
+    /**
+     * The limits.
+     */
+    public var limits: LoadLimits
+    /**
+     * Who set them (the person using the device).
+     */
+    public var by: String
+    /**
+     * From which device.
+     */
+    public var byDeviceId: String
+    /**
+     * When (ms since the Unix epoch).
+     */
+    public var atMs: Int64
+    /**
+     * Why, when given.
+     */
+    public var reason: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The limits.
+         */limits: LoadLimits, 
+        /**
+         * Who set them (the person using the device).
+         */by: String, 
+        /**
+         * From which device.
+         */byDeviceId: String, 
+        /**
+         * When (ms since the Unix epoch).
+         */atMs: Int64, 
+        /**
+         * Why, when given.
+         */reason: String?) {
+        self.limits = limits
+        self.by = by
+        self.byDeviceId = byDeviceId
+        self.atMs = atMs
+        self.reason = reason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LimitsSettingView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLimitsSettingView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LimitsSettingView {
+        return
+            try LimitsSettingView(
+                limits: FfiConverterTypeLoadLimits.read(from: &buf), 
+                by: FfiConverterString.read(from: &buf), 
+                byDeviceId: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                reason: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LimitsSettingView, into buf: inout [UInt8]) {
+        FfiConverterTypeLoadLimits.write(value.limits, into: &buf)
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterString.write(value.byDeviceId, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterOptionString.write(value.reason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLimitsSettingView_lift(_ buf: RustBuffer) throws -> LimitsSettingView {
+    return try FfiConverterTypeLimitsSettingView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLimitsSettingView_lower(_ value: LimitsSettingView) -> RustBuffer {
+    return FfiConverterTypeLimitsSettingView.lower(value)
+}
+
+
+/**
  * The thresholds a caseload is held against. The defaults follow common guidance (about
  * 200–250 people a year for a full-time link worker; holding past 60 days, more than 12
  * sessions or a case open more than three months deserves a supervisor's look); a team
- * that agrees other figures passes them.
+ * that agrees other figures has a supervisor or admin set them (`set_team_limits`), and
+ * every staff device holds its caseloads against them.
  */
 public struct LoadLimits: Equatable, Hashable {
     /**
@@ -8442,6 +8636,12 @@ public struct ReviewQueueEntry: Equatable, Hashable {
      * What grew since that mark (everything, when never reviewed).
      */
     public var changed: CaseCounters
+    /**
+     * What the case holds as this entry was read: pass it to `mark_reviewed_upto` when
+     * the supervisor marks the case they were shown, so that changes synced in while they
+     * read still bring it back.
+     */
+    public var holds: CaseCounters
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -8475,7 +8675,12 @@ public struct ReviewQueueEntry: Equatable, Hashable {
          */reviewedAtMs: Int64?, 
         /**
          * What grew since that mark (everything, when never reviewed).
-         */changed: CaseCounters) {
+         */changed: CaseCounters, 
+        /**
+         * What the case holds as this entry was read: pass it to `mark_reviewed_upto` when
+         * the supervisor marks the case they were shown, so that changes synced in while they
+         * read still bring it back.
+         */holds: CaseCounters) {
         self.caseId = caseId
         self.patientName = patientName
         self.status = status
@@ -8486,6 +8691,7 @@ public struct ReviewQueueEntry: Equatable, Hashable {
         self.holderContested = holderContested
         self.reviewedAtMs = reviewedAtMs
         self.changed = changed
+        self.holds = holds
     }
 
     
@@ -8513,7 +8719,8 @@ public struct FfiConverterTypeReviewQueueEntry: FfiConverterRustBuffer {
                 statusContested: FfiConverterBool.read(from: &buf), 
                 holderContested: FfiConverterBool.read(from: &buf), 
                 reviewedAtMs: FfiConverterOptionInt64.read(from: &buf), 
-                changed: FfiConverterTypeCaseCounters.read(from: &buf)
+                changed: FfiConverterTypeCaseCounters.read(from: &buf), 
+                holds: FfiConverterTypeCaseCounters.read(from: &buf)
         )
     }
 
@@ -8528,6 +8735,7 @@ public struct FfiConverterTypeReviewQueueEntry: FfiConverterRustBuffer {
         FfiConverterBool.write(value.holderContested, into: &buf)
         FfiConverterOptionInt64.write(value.reviewedAtMs, into: &buf)
         FfiConverterTypeCaseCounters.write(value.changed, into: &buf)
+        FfiConverterTypeCaseCounters.write(value.holds, into: &buf)
     }
 }
 
@@ -9844,6 +10052,85 @@ public func FfiConverterTypeTeamInvite_lift(_ buf: RustBuffer) throws -> TeamInv
 #endif
 public func FfiConverterTypeTeamInvite_lower(_ value: TeamInvite) -> RustBuffer {
     return FfiConverterTypeTeamInvite.lower(value)
+}
+
+
+/**
+ * The limits the current team's caseloads are held against, and where they came from.
+ */
+public struct TeamLimitsView: Equatable, Hashable {
+    /**
+     * The limits in force.
+     */
+    public var limits: LoadLimits
+    /**
+     * The setting they come from; null: nobody has set them, the defaults apply.
+     */
+    public var set: LimitsSettingView?
+    /**
+     * Every setting that counts, oldest first (the last is `set`).
+     */
+    public var history: [LimitsSettingView]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The limits in force.
+         */limits: LoadLimits, 
+        /**
+         * The setting they come from; null: nobody has set them, the defaults apply.
+         */set: LimitsSettingView?, 
+        /**
+         * Every setting that counts, oldest first (the last is `set`).
+         */history: [LimitsSettingView]) {
+        self.limits = limits
+        self.set = set
+        self.history = history
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TeamLimitsView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTeamLimitsView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TeamLimitsView {
+        return
+            try TeamLimitsView(
+                limits: FfiConverterTypeLoadLimits.read(from: &buf), 
+                set: FfiConverterOptionTypeLimitsSettingView.read(from: &buf), 
+                history: FfiConverterSequenceTypeLimitsSettingView.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TeamLimitsView, into buf: inout [UInt8]) {
+        FfiConverterTypeLoadLimits.write(value.limits, into: &buf)
+        FfiConverterOptionTypeLimitsSettingView.write(value.set, into: &buf)
+        FfiConverterSequenceTypeLimitsSettingView.write(value.history, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTeamLimitsView_lift(_ buf: RustBuffer) throws -> TeamLimitsView {
+    return try FfiConverterTypeTeamLimitsView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTeamLimitsView_lower(_ value: TeamLimitsView) -> RustBuffer {
+    return FfiConverterTypeTeamLimitsView.lower(value)
 }
 
 
@@ -13121,6 +13408,30 @@ fileprivate struct FfiConverterOptionTypeHolderView: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLimitsSettingView: FfiConverterRustBuffer {
+    typealias SwiftType = LimitsSettingView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLimitsSettingView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLimitsSettingView.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeLoadLimits: FfiConverterRustBuffer {
     typealias SwiftType = LoadLimits?
 
@@ -13604,6 +13915,31 @@ fileprivate struct FfiConverterSequenceTypeHolderClaim: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeHolderClaim.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLimitsSettingView: FfiConverterRustBuffer {
+    typealias SwiftType = [LimitsSettingView]
+
+    public static func write(_ value: [LimitsSettingView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLimitsSettingView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LimitsSettingView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LimitsSettingView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLimitsSettingView.read(from: &buf))
         }
         return seq
     }
@@ -14436,7 +14772,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_sync_status() != 61641) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_worklist() != 4322) {
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_worklist() != 33120) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_acknowledge_comment() != 63573) {
@@ -14448,13 +14784,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_assign_case() != 17243) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_load() != 14060) {
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_load() != 55485) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_complete_ring_back() != 24425) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed() != 36193) {
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed() != 341) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed_upto() != 47324) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_member_name() != 26467) {
@@ -14463,7 +14802,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_new_supervision_comments() != 46392) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_review_entry() != 36467) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_review_queue() != 11741) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_team_limits() != 60555) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_limits() != 14290) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_members() != 5350) {
@@ -14472,7 +14820,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_today() != 23507) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_worklist() != 17445) {
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_worklist() != 45798) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_action_plan() != 43478) {

@@ -144,3 +144,16 @@ impl EnvelopeId {
         Self(to_array(digest.as_ref()))
     }
 }
+
+/// Domain separation of a team's settings document id.
+pub const TEAM_SETTINGS_ID_CONTEXT: &[u8] = b"holdfast team settings v1";
+
+/// The team settings document of `team` (the limits its caseloads are held against): the
+/// first 16 bytes of SHA-256(`"holdfast team settings v1"` ‖ team). Derived, so every
+/// device finds it, and two supervisors creating it offline write into the same document.
+pub fn team_settings_id(team: &TeamId) -> DocumentId {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(TEAM_SETTINGS_ID_CONTEXT);
+    ctx.update(team.as_bytes());
+    DocumentId(to_array(ctx.finish().as_ref()))
+}

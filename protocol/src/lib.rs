@@ -92,7 +92,9 @@ pub use envelope::{
     MAX_ENVELOPE, MAX_PLAINTEXT, MIN_ENVELOPE, NONCE_LEN, TAG_LEN, seal,
 };
 pub use error::{Error, Result};
-pub use ids::{DeviceId, DocumentId, EnvelopeId, InviteId, TeamId};
+pub use ids::{
+    DeviceId, DocumentId, EnvelopeId, InviteId, TEAM_SETTINGS_ID_CONTEXT, TeamId, team_settings_id,
+};
 pub use invite::{INVITE_PREFIX, InviteCode};
 pub use keys::{DeviceSigningKey, DocumentKey, PUBLIC_KEY_LEN, SIGNATURE_LEN, verify_signature};
 pub use keywrap::{

@@ -21,7 +21,7 @@ use holdfast_protocol::{
     EpochKey, HPKE_PUBLIC_KEY_LEN, HpkeKeyPair, InviteCode, KeyBundle, Membership, Op,
     PrivateNotesKey, PullPage, PushBatch, PushBatchRef, RelayPin, Role, WrappedKey, auth_message,
     derive_document_key, derive_private_notes_key, epoch_key_commitment, max_bundle_len,
-    private_notes_id, redeem_proof_message, sign_auth, verify_auth,
+    private_notes_id, redeem_proof_message, sign_auth, team_settings_id, verify_auth,
 };
 
 /// Epoch key 0x60..=0x7F.
@@ -290,6 +290,10 @@ fn expected() -> BTreeMap<String, Vec<u8>> {
         (
             "vector-private-notes-id-1",
             private_notes_id(&team(), &author()).0.to_vec(),
+        ),
+        (
+            "vector-team-settings-id-1",
+            team_settings_id(&team()).0.to_vec(),
         ),
         (
             "vector-private-notes-key-1",

@@ -5,10 +5,16 @@
 //! worker holding the case (and only them) until they acknowledge it, and two concurrent
 //! handovers read as contested until someone settles them.
 
+use std::sync::Arc;
+
 use holdfast_core::Error;
-use holdfast_core::model::case_file::{NewConcern, NewPatient, NewSession, SessionMode};
+use holdfast_core::model::case_file::{
+    NewConcern, NewPatient, NewReferral, NewSession, ReferralDecision, ReferralSource, SessionMode,
+};
+use holdfast_core::model::team_settings::team_settings_id;
 use holdfast_core::store::LoadLimits;
 use holdfast_core::sync::Role;
+use holdfast_protocol::ManualClock;
 use holdfast_relay::testing::TestRelay;
 use holdfast_tests::{Device, team_of};
 
@@ -231,4 +237,132 @@ async fn a_supervisors_day_through_the_relay() {
         .unwrap();
     let holder = kim.s().case_file(bob).unwrap().oversight.assigned.unwrap();
     assert_eq!(holder.agreed(), Some(&sam_id));
+}
+
+/// The team's limits: set by a supervisor or an admin, never by a link worker; two
+/// supervisors setting them offline both create the settings document, and after sync every
+/// device holds both settings and the later one stands, a revoked supervisor's included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_limits_are_a_supervisors_and_reach_every_device() {
+    let clock = ManualClock::starting_now();
+    let relay = TestRelay::builder()
+        .clock(Arc::new(clock.clone()))
+        .start()
+        .await;
+    let url = relay.url();
+    let device = |person: &str| Device::with_clock(person, Arc::new(clock.clone()));
+    let admin = device("Ada Admin");
+    let sue = device("Sue Supervisor");
+    let sid = device("Sid Supervisor");
+    let sam = device("Sam Linkworker");
+    let team = team_of(&url, &admin, &[&sam]).await;
+    admin.enrol(team, &sue, Role::Supervisor).await;
+    admin.enrol(team, &sid, Role::Supervisor).await;
+
+    // Nobody has set them: the defaults, on every device.
+    let none = sam.s().team_limits().unwrap();
+    assert_eq!((none.limits, none.set), (LoadLimits::default(), None));
+
+    // A link worker cannot set them, and nothing is written.
+    let settings = team_settings_id(&team);
+    let err = sam
+        .s()
+        .set_team_limits(&LoadLimits::default(), None)
+        .unwrap_err();
+    assert!(matches!(err, Error::NotAllowed(_)), "{err:?}");
+    assert!(matches!(
+        sam.s().kind_of(settings),
+        Err(Error::NotFound { .. })
+    ));
+    // Out of range: refused, nothing written.
+    let err = sue
+        .s()
+        .set_team_limits(
+            &LoadLimits {
+                sessions: 0,
+                ..LoadLimits::default()
+            },
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(matches!(
+        sue.s().kind_of(settings),
+        Err(Error::NotFound { .. })
+    ));
+
+    // Sue and Sid set them offline, a minute apart: each makes the document.
+    let part_time = LoadLimits {
+        accepted_per_year: 1,
+        ..LoadLimits::default()
+    };
+    sue.s()
+        .set_team_limits(&part_time, Some("Sam works three days"))
+        .unwrap();
+    clock.advance(std::time::Duration::from_secs(60));
+    let patient = LoadLimits {
+        accepted_per_year: 2,
+        held_days: 90,
+        ..LoadLimits::default()
+    };
+    sid.s().set_team_limits(&patient, None).unwrap();
+    for d in [&sue, &sid, &sue, &sam, &admin] {
+        d.sync(team).await;
+    }
+    for d in [&sue, &sid, &sam, &admin] {
+        let limits = d.s().team_limits().unwrap();
+        assert_eq!(limits.limits, patient, "the later setting stands");
+        let history: Vec<_> = limits.history.iter().map(|s| s.by_device).collect();
+        assert_eq!(history, vec![sue.id(), sid.id()]);
+        assert_eq!(
+            limits.history[0].reason.as_deref(),
+            Some("Sam works three days")
+        );
+    }
+
+    // The load is held against the team's limits: Sam accepted two people this year, over
+    // Sue's limit of one, within Sid's two.
+    for name in ["Ann", "Bob"] {
+        let mut s = sam.s();
+        let case = s.create_case_file(NewPatient::named(name)).unwrap().case_id;
+        let today = s.today();
+        let referral = s
+            .add_referral(
+                case,
+                &NewReferral {
+                    received: today,
+                    source: ReferralSource::Gp,
+                    referrer: Some("Dr Patel".into()),
+                    reason: "isolated since moving".into(),
+                    needs: vec![],
+                },
+            )
+            .unwrap();
+        s.decide_referral(case, referral, &ReferralDecision::Accepted)
+            .unwrap();
+    }
+    sam.sync(team).await;
+    sue.sync(team).await;
+    let load_on = |d: &Device| {
+        let mut s = d.s();
+        let limits = s.team_limits().unwrap().limits;
+        s.caseload_load(&limits).unwrap()
+    };
+    let load = load_on(&sue);
+    assert_eq!(load[0].accepted_last_year, 2);
+    assert!(!load[0].over_accepted_limit);
+    // Sue tightens them again; Sam's device learns and holds his load against it.
+    clock.advance(std::time::Duration::from_secs(60));
+    sue.s().set_team_limits(&part_time, None).unwrap();
+    sue.sync(team).await;
+    sam.sync(team).await;
+    assert!(load_on(&sam)[0].over_accepted_limit);
+
+    // Sue is revoked: her settings made while she was a supervisor still stand.
+    clock.advance(std::time::Duration::from_secs(60));
+    admin.client.revoke_device(team, sue.id()).await.unwrap();
+    sam.sync(team).await;
+    let limits = sam.s().team_limits().unwrap();
+    assert_eq!(limits.limits, part_time);
+    assert_eq!(limits.set.unwrap().by_device, sue.id());
 }

@@ -197,6 +197,7 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
             SupervisionCommand::Queue { limit } => oversight::queue(&ctx, limit),
             SupervisionCommand::Review { case, comment } => oversight::review(&ctx, &case, comment),
             SupervisionCommand::Load(a) => oversight::load(&ctx, a),
+            SupervisionCommand::Limits(a) => oversight::limits(&ctx, a),
             SupervisionCommand::Comments => oversight::comments(&ctx),
             SupervisionCommand::Ack { case, comment } => oversight::ack(&ctx, &case, &comment),
         },

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::Ctx;
 use super::case::{given, open_case};
 use super::team::role_words;
-use crate::args::LoadArgs;
+use crate::args::{LimitsArgs, LoadArgs};
 use crate::error::{CliError, Result};
 use crate::lookup::{self, MIN_PREFIX};
 use crate::output::{Output, clip, count, indent, short, table, words};
@@ -391,7 +391,13 @@ pub(super) fn review(ctx: &Ctx, case: &str, comment: Option<String>) -> Result<O
         Some(text) => Some(store.add_supervision_comment(case_id, &text)?),
         None => None,
     };
-    let seen = store.mark_reviewed(case_id)?;
+    // What was shown, and the comment added with it: a change synced in between (a
+    // background sync) still brings the case back.
+    let mut shown = entry.holds;
+    if comment_id.is_some() {
+        shown.comments = shown.comments.saturating_add(1);
+    }
+    let seen = store.mark_reviewed_upto(case_id, &shown)?;
     let file = store.case_file(case_id)?;
     let reviewed_at = file
         .oversight
@@ -450,14 +456,8 @@ struct Load {
 }
 
 pub(super) fn load(ctx: &Ctx, a: LoadArgs) -> Result<Output> {
-    let store = ctx.device.open()?;
-    let limits = LoadLimits {
-        accepted_per_year: a.accepted_per_year,
-        held_days: a.held_days,
-        sessions: a.max_sessions,
-        open_days: a.open_days,
-        ..LoadLimits::default()
-    };
+    let mut store = ctx.device.open()?;
+    let limits = a.over(store.team_limits()?.limits);
     let workers = store.caseload_load(&limits)?;
     let out = Load { limits, workers };
     if out.workers.is_empty() {
@@ -520,6 +520,67 @@ pub(super) fn load(ctx: &Ctx, a: LoadArgs) -> Result<Output> {
         );
     }
     Output::new(&out, text)
+}
+
+/// `holdfast supervision limits`: shows the team's limits, or sets the ones given.
+pub(super) fn limits(ctx: &Ctx, a: LimitsArgs) -> Result<Output> {
+    let mut store = ctx.device.open()?;
+    let setting = a.load.any() || a.first_contact_days.is_some();
+    if setting {
+        let current = store.team_limits()?.limits;
+        let new = LoadLimits {
+            first_contact_working_days: a
+                .first_contact_days
+                .unwrap_or(current.first_contact_working_days),
+            ..a.load.over(current)
+        };
+        store.set_team_limits(&new, given(a.reason).as_deref())?;
+    } else if a.reason.is_some() {
+        return Err(CliError::input(
+            "--reason goes with a limit to set; nothing was changed",
+        ));
+    }
+    let team = store.team_limits()?;
+    let l = &team.limits;
+    let mut text = String::from(if setting {
+        "The team's limits are now:\n"
+    } else {
+        "The team's limits:\n"
+    });
+    for (what, value) in [
+        ("People accepted in 12 months", l.accepted_per_year),
+        ("Days in holding", l.held_days),
+        ("Sessions on an open case", l.sessions),
+        ("Days open", l.open_days),
+        (
+            "Working days to first contact",
+            l.first_contact_working_days,
+        ),
+    ] {
+        let _ = writeln!(text, "  {what:<30} {value}");
+    }
+    match &team.set {
+        Some(s) => {
+            let _ = write!(
+                text,
+                "Set by {} (device {}) on {}",
+                s.by,
+                short(&s.by_device),
+                ctx.clock.day_time(s.at)
+            );
+            match &s.reason {
+                Some(r) => {
+                    let _ = write!(text, ": {r}");
+                }
+                None => text.push('.'),
+            }
+        }
+        None => text.push_str(
+            "Nobody in the team has set them: these are the defaults. A supervisor or admin \
+             sets them with: holdfast supervision limits --accepted-per-year N …",
+        ),
+    }
+    Output::new(&team, text)
 }
 
 pub(super) fn comments(ctx: &Ctx) -> Result<Output> {

@@ -25,11 +25,14 @@ struct Worklist {
 }
 
 pub(super) fn worklist(ctx: &Ctx, a: WorklistArgs) -> Result<Output> {
-    let store = ctx.device.open()?;
+    let mut store = ctx.device.open()?;
     let on = a.on.unwrap_or_else(|| ctx.clock.today());
+    let team = store.team_limits()?.limits;
     let limits = LoadLimits {
-        first_contact_working_days: a.first_contact_days,
-        ..LoadLimits::default()
+        first_contact_working_days: a
+            .first_contact_days
+            .unwrap_or(team.first_contact_working_days),
+        ..team
     };
     let items = store.worklist(on, &limits)?;
     let out = Worklist {

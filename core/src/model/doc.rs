@@ -28,6 +28,9 @@ pub enum DocKind {
     /// One per staff device per team: its own wellbeing, training needs and reflection,
     /// read only by it, the team's supervisors and admins (`model::private_notes`).
     PrivateNotes,
+    /// One per team, its id derived from the team's: the limits its caseloads are held
+    /// against (`model::team_settings`).
+    TeamSettings,
 }
 
 impl DocKind {
@@ -38,6 +41,7 @@ impl DocKind {
             DocKind::ActionPlan => "action_plan",
             DocKind::Directory => "directory",
             DocKind::PrivateNotes => "private_notes",
+            DocKind::TeamSettings => "team_settings",
         }
     }
 
@@ -48,6 +52,7 @@ impl DocKind {
             "action_plan" => Ok(DocKind::ActionPlan),
             "directory" => Ok(DocKind::Directory),
             "private_notes" => Ok(DocKind::PrivateNotes),
+            "team_settings" => Ok(DocKind::TeamSettings),
             _ => Err(Error::Malformed(format!("unknown document kind {s:?}"))),
         }
     }

@@ -55,5 +55,6 @@ pub mod nhs_number;
 pub mod oversight;
 pub mod postcode;
 pub mod private_notes;
+pub mod team_settings;
 
 pub use doc::{Author, Claim, Contested, DocKind, HistoryEntry};

@@ -101,6 +101,18 @@ impl CaseCounters {
         }
     }
 
+    /// Each counter at least as high as in `floor`.
+    pub fn at_least(&self, floor: &CaseCounters) -> CaseCounters {
+        CaseCounters {
+            sessions: self.sessions.max(floor.sessions),
+            status_moves: self.status_moves.max(floor.status_moves),
+            measures: self.measures.max(floor.measures),
+            safeguarding: self.safeguarding.max(floor.safeguarding),
+            comments: self.comments.max(floor.comments),
+            handovers: self.handovers.max(floor.handovers),
+        }
+    }
+
     /// Whether anything counted at all.
     pub fn is_zero(&self) -> bool {
         *self == CaseCounters::default()
@@ -243,7 +255,7 @@ fn creator(doc: &AutoCommit) -> Option<DeviceId> {
 }
 
 /// The device whose change created `obj`.
-fn created_by(obj: &automerge::ObjId) -> Option<DeviceId> {
+pub(crate) fn created_by(obj: &automerge::ObjId) -> Option<DeviceId> {
     match obj {
         automerge::ObjId::Id(_, actor, _) => DeviceId::from_slice(actor.to_bytes()).ok(),
         automerge::ObjId::Root => None,
@@ -378,11 +390,25 @@ pub fn counters(doc: &AutoCommit) -> Result<CaseCounters> {
     })
 }
 
-/// Marks the case reviewed by `author`, up to what this document holds now. Replaces the
-/// same supervisor's earlier mark; other supervisors' marks are untouched.
-pub fn mark_reviewed(doc: &mut AutoCommit, author: &Author, at: i64) -> Result<CaseCounters> {
+/// Marks the case reviewed by `author`, up to `shown` (what the supervisor was shown) or,
+/// without it, up to what this document holds now; never past what it holds, never below
+/// the same supervisor's earlier mark, which it replaces. Other supervisors' marks are
+/// untouched.
+pub fn mark_reviewed(
+    doc: &mut AutoCommit,
+    author: &Author,
+    shown: Option<&CaseCounters>,
+    at: i64,
+) -> Result<CaseCounters> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
-    let seen = counters(doc)?;
+    let now = counters(doc)?;
+    let mut seen = shown.map_or(now, |s| s.at_most(&now));
+    if let Some(earlier) = read_reviews(doc)?
+        .into_iter()
+        .find(|r| r.reviewer == author.device)
+    {
+        seen = seen.at_least(&earlier.seen);
+    }
     let all = doc::ensure_map(doc, &ROOT, "reviews")?;
     let m = doc.put_object(&all, author.device.to_string(), ObjType::Map)?;
     doc.put(&m, "by", author.person.as_str())?;
@@ -598,7 +624,7 @@ mod tests {
         let sid = author(3, "Sid");
         let mut a = base.fork().with_actor(sue.actor());
         let mut b = base.fork().with_actor(sid.actor());
-        mark_reviewed(&mut a, &sue, 10).unwrap();
+        mark_reviewed(&mut a, &sue, None, 10).unwrap();
         add_ring_back(
             &mut a,
             &sue,
@@ -608,7 +634,7 @@ mod tests {
         )
         .unwrap();
         assign(&mut a, &sue, DeviceId([5; 16]), "Lee", None, 10).unwrap();
-        mark_reviewed(&mut b, &sid, 11).unwrap();
+        mark_reviewed(&mut b, &sid, None, 11).unwrap();
         add_ring_back(
             &mut b,
             &sid,
@@ -675,7 +701,7 @@ mod tests {
         assert!(read(&mut doc).unwrap().reviews.is_empty());
         // Sue's own mark counts, capped at what the case holds.
         let mut theirs = doc.fork().with_actor(sue.actor());
-        mark_reviewed(&mut theirs, &sue, 3).unwrap();
+        mark_reviewed(&mut theirs, &sue, None, 3).unwrap();
         doc::commit(&mut theirs, &sue, "reviewed", 3);
         let o = read(&mut theirs).unwrap();
         assert_eq!(o.reviews.len(), 1);

@@ -360,7 +360,8 @@ pub(super) fn reindex_doc(
     now: i64,
 ) -> Result<()> {
     match (kind, scope) {
-        (_, Reindex::Nothing) | (DocKind::ActionPlan | DocKind::PrivateNotes, _) => Ok(()),
+        (_, Reindex::Nothing)
+        | (DocKind::ActionPlan | DocKind::PrivateNotes | DocKind::TeamSettings, _) => Ok(()),
         (DocKind::CaseFile, Reindex::CaseHeader) => {
             index::update_case_header(tx, id, &case_file::read_header(doc)?, now)?;
             oversight::update_summary(tx, id, &case_file::read_summary(doc)?)

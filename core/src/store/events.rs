@@ -14,7 +14,8 @@ pub enum StoreEvent {
         /// Its kind.
         kind: DocKind,
     },
-    /// The caseload's rows may have changed (a case file or action plan changed).
+    /// The caseload's rows, or what they are held against, may have changed (a case file,
+    /// an action plan or the team's limits changed).
     CaseloadChanged,
     /// A change was made on this device (it has something to push).
     LocalChange,
@@ -58,7 +59,10 @@ impl Store {
         let _ = self
             .events
             .send(StoreEvent::DocumentChanged { doc: id, kind });
-        if matches!(kind, DocKind::CaseFile | DocKind::ActionPlan) {
+        if matches!(
+            kind,
+            DocKind::CaseFile | DocKind::ActionPlan | DocKind::TeamSettings
+        ) {
             let _ = self.events.send(StoreEvent::CaseloadChanged);
         }
     }

@@ -452,6 +452,15 @@ impl Store {
                 .map_err(|e| e.to_string())?
                 .ok_or("document vanished")?
         };
+        // The team settings live at the id derived from the team, and only there: a
+        // document squatting on that id, or settings passed off under another id, are
+        // refused (`model::team_settings`).
+        if is_new
+            && (kind == DocKind::TeamSettings)
+                != (id == crate::model::team_settings::team_settings_id(&team))
+        {
+            return Err("team settings belong at the id derived from the team".into());
+        }
         let changes: Vec<(ChangeHash, Vec<u8>)> = if is_new {
             Vec::new()
         } else {

@@ -41,6 +41,7 @@ mod oversight;
 mod plans;
 mod private_notes;
 pub(crate) mod schema;
+mod team_settings;
 mod teams;
 
 use std::collections::HashMap;
@@ -61,6 +62,7 @@ pub use outbox::{PendingEnvelope, RefusedEnvelope};
 pub use oversight::{
     LoadLimits, Member, NewComment, QueueEntry, WorkItem, WorkerLoad, days_between,
 };
+pub use team_settings::TeamLimits;
 pub(crate) use teams::check_relay_url;
 pub use teams::{PlainHttp, SyncStatus, TeamInfo};
 

@@ -19,8 +19,8 @@ use holdfast_protocol::Role;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// The most working days a team may allow before first contact (twelve weeks).
-const MAX_FIRST_CONTACT_DAYS: u32 = 60;
+pub use crate::model::team_settings::LoadLimits;
+use crate::model::team_settings::MAX_FIRST_CONTACT_DAYS;
 
 /// A team member as oversight names them: their device, and the name given to it in a
 /// handover (the membership log holds devices and roles, not names).
@@ -32,35 +32,6 @@ pub struct Member {
     pub name: Option<String>,
     /// Their role, when they are still in the current team.
     pub role: Option<Role>,
-}
-
-/// The thresholds a caseload is held against. The defaults follow common guidance: about
-/// 200–250 people a year for a full-time link worker; holding past 60 days, more than 12
-/// sessions or a case open more than 3 months deserves a supervisor's look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoadLimits {
-    /// People accepted in the last 12 months.
-    pub accepted_per_year: u32,
-    /// Days in holding.
-    pub held_days: u32,
-    /// Sessions on one open case.
-    pub sessions: u32,
-    /// Days a case has been open (3 months: 91 days).
-    pub open_days: u32,
-    /// Working days a new referral may wait for first contact.
-    pub first_contact_working_days: u32,
-}
-
-impl Default for LoadLimits {
-    fn default() -> Self {
-        LoadLimits {
-            accepted_per_year: 250,
-            held_days: 60,
-            sessions: 12,
-            open_days: 91,
-            first_contact_working_days: 5,
-        }
-    }
 }
 
 /// One link worker's caseload and holding load.
@@ -113,6 +84,10 @@ pub struct QueueEntry {
     pub reviewed_at: Option<i64>,
     /// What grew since that mark (everything, when never reviewed).
     pub changed: CaseCounters,
+    /// What the case holds, as this entry was read: hand it back to
+    /// [`Store::mark_reviewed_upto`] so that changes which arrive while the supervisor reads
+    /// still bring the case back.
+    pub holds: CaseCounters,
 }
 
 /// A supervision comment the link worker holding the case has not acknowledged.
@@ -392,7 +367,9 @@ fn queue_rows(
                 c.session_count - IFNULL(r.sessions, 0), c.status_moves - IFNULL(r.status_moves, 0),
                 c.measure_count - IFNULL(r.measures, 0),
                 c.safeguarding_events - IFNULL(r.safeguarding, 0),
-                c.comment_count - IFNULL(r.comments, 0), c.handover_count - IFNULL(r.handovers, 0)
+                c.comment_count - IFNULL(r.comments, 0), c.handover_count - IFNULL(r.handovers, 0),
+                c.session_count, c.status_moves, c.measure_count, c.safeguarding_events,
+                c.comment_count, c.handover_count
          FROM caseload c JOIN documents d ON d.id = c.case_id
          LEFT JOIN case_reviews r ON r.case_id = c.case_id AND r.reviewer = ?2
          LEFT JOIN people p ON p.device = c.assigned_to";
@@ -440,12 +417,20 @@ fn queue_rows(
                     r.get::<_, i64>(14)?,
                     r.get::<_, i64>(15)?,
                 ],
+                [
+                    r.get::<_, i64>(16)?,
+                    r.get::<_, i64>(17)?,
+                    r.get::<_, i64>(18)?,
+                    r.get::<_, i64>(19)?,
+                    r.get::<_, i64>(20)?,
+                    r.get::<_, i64>(21)?,
+                ],
             ))
         },
     )?;
     let mut out = Vec::new();
     for row in rows {
-        let (case, name, status, since, holder, holder_name, sg, sc, hc, reviewed, n) = row?;
+        let (case, name, status, since, holder, holder_name, sg, sc, hc, reviewed, n, h) = row?;
         out.push(QueueEntry {
             case_id: DocumentId::from_stored(&case)?,
             patient_name: name,
@@ -456,17 +441,24 @@ fn queue_rows(
             status_contested: sc,
             holder_contested: hc,
             reviewed_at: reviewed,
-            changed: CaseCounters {
-                sessions: count(n[0]),
-                status_moves: count(n[1]),
-                measures: count(n[2]),
-                safeguarding: count(n[3]),
-                comments: count(n[4]),
-                handovers: count(n[5]),
-            },
+            changed: counters_of(n),
+            holds: counters_of(h),
         });
     }
     Ok(out)
+}
+
+/// Counters in the index's column order: sessions, status moves, measures, safeguarding,
+/// comments, handovers.
+fn counters_of(n: [i64; 6]) -> CaseCounters {
+    CaseCounters {
+        sessions: count(n[0]),
+        status_moves: count(n[1]),
+        measures: count(n[2]),
+        safeguarding: count(n[3]),
+        comments: count(n[4]),
+        handovers: count(n[5]),
+    }
 }
 
 /// `worker`'s worklist for `today` from the index.
@@ -809,8 +801,29 @@ impl Store {
     }
 
     /// Marks a case reviewed by this device, up to what it holds now; returns the counters
-    /// recorded. In a team, only supervisors and admins review.
+    /// recorded. In a team, only supervisors and admins review. A screen that showed the
+    /// case first marks what it showed instead: [`Store::mark_reviewed_upto`].
     pub fn mark_reviewed(&mut self, case: DocumentId) -> Result<CaseCounters> {
+        self.mark_reviewed_as(case, None)
+    }
+
+    /// Marks a case reviewed up to `seen`, the counters of the entry the supervisor was
+    /// shown ([`QueueEntry::holds`]): what arrived since (a session synced in while they
+    /// read) still brings it back. Never past what the case holds, and never below this
+    /// device's earlier mark. Returns the counters recorded.
+    pub fn mark_reviewed_upto(
+        &mut self,
+        case: DocumentId,
+        seen: &CaseCounters,
+    ) -> Result<CaseCounters> {
+        self.mark_reviewed_as(case, Some(*seen))
+    }
+
+    fn mark_reviewed_as(
+        &mut self,
+        case: DocumentId,
+        seen: Option<CaseCounters>,
+    ) -> Result<CaseCounters> {
         if let Some(team) = self.case_team(case)?
             && !matches!(self.role(team)?, Some(Role::Supervisor | Role::Admin))
         {
@@ -822,7 +835,7 @@ impl Store {
             case,
             DocKind::CaseFile,
             "case reviewed",
-            oversight::mark_reviewed,
+            |d, a, at| oversight::mark_reviewed(d, a, seen.as_ref(), at),
             |_| Reindex::CaseHeader,
         )
     }

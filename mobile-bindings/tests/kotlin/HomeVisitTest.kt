@@ -306,10 +306,25 @@ fun homeVisit(relay: String) {
 
     step("the supervisor comments and marks the case reviewed: it leaves the queue")
     val commentId = s.addSupervisionComment(case.caseId, "Has Ada been to the walking group yet?")
-    val seen = s.markReviewed(case.caseId)
+    // The supervisor marks what the screen showed: what syncs in meanwhile brings it back.
+    val shown = s.reviewEntry(case.caseId)
+    checkEq(1u, shown.holds.comments, "the comment the entry shows")
+    val seen = s.markReviewedUpto(case.caseId, shown.holds)
+    checkEq(shown.holds, seen, "the counters recorded")
     checkEq(1u, seen.comments, "comments seen by the review")
     check(s.reviewQueue(50u).none { it.caseId == case.caseId }) { "the reviewed case is still queued" }
     expectThrows<HoldfastException.NotAllowed>("a link worker marks a case reviewed") { b.markReviewed(case.caseId) }
+    syncOk(s, "S")
+
+    step("the supervisor sets the team's limits; a link worker cannot")
+    checkEq(null, s.teamLimits().set, "limits before anyone sets them")
+    s.setTeamLimits(LoadLimits(acceptedPerYear = 200u), "Priya works four days")
+    expectThrows<HoldfastException.NotAllowed>("a link worker sets the team's limits") {
+        b.setTeamLimits(LoadLimits(), null)
+    }
+    expectThrows<HoldfastException.InvalidInput>("a limit of no sessions") {
+        s.setTeamLimits(LoadLimits(sessions = 0u), null)
+    }
     syncOk(s, "S")
 
     step("the link worker syncs, sees the comment as new and acknowledges it")
@@ -335,6 +350,9 @@ fun homeVisit(relay: String) {
     }
     b.acknowledgeComment(case.caseId, commentId)
     checkEq(emptyList<NewCommentView>(), b.newSupervisionComments(), "B's new comments once acknowledged")
+    val teamLimits = b.teamLimits()
+    checkEq(200u, teamLimits.limits.acceptedPerYear, "the team's limit on B's device")
+    checkEq("Priya works four days", teamLimits.set?.reason, "why it was set")
     syncOk(b, "B")
     syncOk(s, "S")
     checkEq(listOf(commentId), s.caseFile(case.caseId).commentAcks.map { it.commentId }, "S sees the acknowledgement")

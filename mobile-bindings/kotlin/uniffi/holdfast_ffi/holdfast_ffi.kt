@@ -903,11 +903,19 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed_upto(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_member_name(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_new_supervision_comments(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_review_entry(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_review_queue(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_team_limits(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_limits(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_members(
     ): Int
@@ -1109,11 +1117,19 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_mark_reviewed(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_mark_reviewed_upto(`ptr`: Long,`caseId`: RustBuffer.ByValue,`seen`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_member_name(`ptr`: Long,`deviceId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_new_supervision_comments(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_review_entry(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_review_queue(`ptr`: Long,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_set_team_limits(`ptr`: Long,`limits`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_team_limits(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_team_members(`ptr`: Long,`team`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1472,7 +1488,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_sync_status() and 0xFFFF) != 61641) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_worklist() and 0xFFFF) != 4322) {
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_observe_worklist() and 0xFFFF) != 33120) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_acknowledge_comment() and 0xFFFF) != 63573) {
@@ -1484,13 +1500,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_assign_case() and 0xFFFF) != 17243) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_load() and 0xFFFF) != 14060) {
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_load() and 0xFFFF) != 55485) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_complete_ring_back() and 0xFFFF) != 24425) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed() and 0xFFFF) != 36193) {
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed() and 0xFFFF) != 341) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_mark_reviewed_upto() and 0xFFFF) != 47324) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_member_name() and 0xFFFF) != 26467) {
@@ -1499,7 +1518,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_new_supervision_comments() and 0xFFFF) != 46392) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_review_entry() and 0xFFFF) != 36467) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_review_queue() and 0xFFFF) != 11741) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_team_limits() and 0xFFFF) != 60555) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_limits() and 0xFFFF) != 14290) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_members() and 0xFFFF) != 5350) {
@@ -1508,7 +1536,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_today() and 0xFFFF) != 23507) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_worklist() and 0xFFFF) != 17445) {
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_worklist() and 0xFFFF) != 45798) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_action_plan() and 0xFFFF) != 43478) {
@@ -2996,7 +3024,8 @@ public interface HoldfastDeviceInterface {
      * the list as it stands, then whenever the list differs from the last one delivered:
      * after edits here, after changes from the team arrive, and at local midnight when
      * items fall due or become overdue (a timer to the next midnight, re-armed; nothing
-     * polls). `limits`: the defaults when null.
+     * polls). `limits`: the team's when null (`team_limits`; a change to them, here or
+     * synced in, is a change to the list).
      *
      * When the offset changes (the clocks go forward or back, the phone crosses a time
      * zone) register again with the new one. A phone asleep at midnight may deliver the
@@ -3028,8 +3057,8 @@ public interface HoldfastDeviceInterface {
     
     /**
      * Caseload and holding load per link worker in the current team, held against
-     * `limits` (the defaults when null). Supervisors and admins see every link worker; a
-     * link worker sees their own row.
+     * `limits` (the team's, `team_limits`, when null). Supervisors and admins see every
+     * link worker; a link worker sees their own row.
      */
     fun `caseloadLoad`(`limits`: LoadLimits? = null): List<WorkerLoad>
     
@@ -3041,9 +3070,17 @@ public interface HoldfastDeviceInterface {
     /**
      * Marks the case reviewed by this device (a supervisor or admin), up to what it holds
      * now; returns the counters recorded. The case leaves this device's review queue until
-     * it changes again.
+     * it changes again. A screen that showed the case uses `mark_reviewed_upto`.
      */
     fun `markReviewed`(`caseId`: kotlin.String): CaseCounters
+    
+    /**
+     * Marks the case reviewed up to `seen`: the `holds` of the queue entry (or
+     * `review_entry`) the supervisor was shown. What synced in since still brings the case
+     * back. Never records more than the case holds, nor less than this device's earlier
+     * mark; returns the counters recorded.
+     */
+    fun `markReviewedUpto`(`caseId`: kotlin.String, `seen`: CaseCounters): CaseCounters
     
     /**
      * The name last given to a device in a handover (this device: its own person).
@@ -3057,12 +3094,34 @@ public interface HoldfastDeviceInterface {
     fun `newSupervisionComments`(): List<NewCommentView>
     
     /**
+     * Where one case stands for this device's review, in the queue or not: what changed
+     * since its last mark (everything when never marked), and what the case holds.
+     */
+    fun `reviewEntry`(`caseId`: kotlin.String): ReviewQueueEntry
+    
+    /**
      * This device's review queue in the current team, at most `limit` cases: every case
      * changed since this device marked it reviewed (or never marked), or whose status or
      * holder is contested, or with an open safeguarding concern. Open safeguarding first
      * (reviewed or not), then a contested status, then the most recently changed.
      */
     fun `reviewQueue`(`limit`: kotlin.UInt): List<ReviewQueueEntry>
+    
+    /**
+     * Sets the current team's limits (a supervisor or an admin; `reason` optional, up to
+     * 1,000 characters). They reach every staff device with the next sync; the latest
+     * setting stands. Each limit from 1 up to: 10,000 people a year, 3,650 days held or
+     * open, 1,000 sessions, 60 working days to first contact (`InvalidInput` otherwise,
+     * and nothing is written).
+     */
+    fun `setTeamLimits`(`limits`: LoadLimits, `reason`: kotlin.String? = null)
+    
+    /**
+     * The limits the current team's caseloads are held against: the latest a supervisor
+     * or admin set, with who set them, when and why, and the settings before; the defaults
+     * when nobody has (and outside a team).
+     */
+    fun `teamLimits`(): TeamLimitsView
     
     /**
      * The staff of `team` (or the current team): admins, supervisors and link workers not
@@ -3080,7 +3139,7 @@ public interface HoldfastDeviceInterface {
      * This device's worklist in the current team for `today` (YYYY-MM-DD; null: today in
      * UTC by the device's clock — pass the local date, or use `observe_worklist`, which
      * takes the UTC offset): follow-ups due, first contacts owed, ring-backs due, baseline
-     * and closing measures; oldest due first. `limits`: the defaults when null (only
+     * and closing measures; oldest due first. `limits`: the team's when null (only
      * `first_contact_working_days` matters here).
      */
     fun `worklist`(`today`: kotlin.String? = null, `limits`: LoadLimits? = null): List<WorkItem>
@@ -4053,7 +4112,8 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
      * the list as it stands, then whenever the list differs from the last one delivered:
      * after edits here, after changes from the team arrive, and at local midnight when
      * items fall due or become overdue (a timer to the next midnight, re-armed; nothing
-     * polls). `limits`: the defaults when null.
+     * polls). `limits`: the team's when null (`team_limits`; a change to them, here or
+     * synced in, is a change to the list).
      *
      * When the offset changes (the clocks go forward or back, the phone crosses a time
      * zone) register again with the new one. A phone asleep at midnight may deliver the
@@ -4143,8 +4203,8 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
     
     /**
      * Caseload and holding load per link worker in the current team, held against
-     * `limits` (the defaults when null). Supervisors and admins see every link worker; a
-     * link worker sees their own row.
+     * `limits` (the team's, `team_limits`, when null). Supervisors and admins see every
+     * link worker; a link worker sees their own row.
      */
     @Throws(HoldfastException::class)override fun `caseloadLoad`(`limits`: LoadLimits?): List<WorkerLoad> {
             return FfiConverterSequenceTypeWorkerLoad.lift(
@@ -4182,7 +4242,7 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
     /**
      * Marks the case reviewed by this device (a supervisor or admin), up to what it holds
      * now; returns the counters recorded. The case leaves this device's review queue until
-     * it changes again.
+     * it changes again. A screen that showed the case uses `mark_reviewed_upto`.
      */
     @Throws(HoldfastException::class)override fun `markReviewed`(`caseId`: kotlin.String): CaseCounters {
             return FfiConverterTypeCaseCounters.lift(
@@ -4192,6 +4252,28 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         it,
         
         FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Marks the case reviewed up to `seen`: the `holds` of the queue entry (or
+     * `review_entry`) the supervisor was shown. What synced in since still brings the case
+     * back. Never records more than the case holds, nor less than this device's earlier
+     * mark; returns the counters recorded.
+     */
+    @Throws(HoldfastException::class)override fun `markReviewedUpto`(`caseId`: kotlin.String, `seen`: CaseCounters): CaseCounters {
+            return FfiConverterTypeCaseCounters.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_mark_reviewed_upto(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeCaseCounters.lower(`seen`),_status)
 }
     }
     )
@@ -4236,6 +4318,25 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 
     
     /**
+     * Where one case stands for this device's review, in the queue or not: what changed
+     * since its last mark (everything when never marked), and what the case holds.
+     */
+    @Throws(HoldfastException::class)override fun `reviewEntry`(`caseId`: kotlin.String): ReviewQueueEntry {
+            return FfiConverterTypeReviewQueueEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_review_entry(
+        it,
+        
+        FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * This device's review queue in the current team, at most `limit` cases: every case
      * changed since this device marked it reviewed (or never marked), or whose status or
      * holder is contested, or with an open safeguarding concern. Open safeguarding first
@@ -4249,6 +4350,47 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         it,
         
         FfiConverterUInt.lower(`limit`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Sets the current team's limits (a supervisor or an admin; `reason` optional, up to
+     * 1,000 characters). They reach every staff device with the next sync; the latest
+     * setting stands. Each limit from 1 up to: 10,000 people a year, 3,650 days held or
+     * open, 1,000 sessions, 60 working days to first contact (`InvalidInput` otherwise,
+     * and nothing is written).
+     */
+    @Throws(HoldfastException::class)override fun `setTeamLimits`(`limits`: LoadLimits, `reason`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_set_team_limits(
+        it,
+        
+        FfiConverterTypeLoadLimits.lower(`limits`),
+        FfiConverterOptionalString.lower(`reason`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The limits the current team's caseloads are held against: the latest a supervisor
+     * or admin set, with who set them, when and why, and the settings before; the defaults
+     * when nobody has (and outside a team).
+     */
+    @Throws(HoldfastException::class)override fun `teamLimits`(): TeamLimitsView {
+            return FfiConverterTypeTeamLimitsView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_team_limits(
+        it,
+        _status)
 }
     }
     )
@@ -4298,7 +4440,7 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
      * This device's worklist in the current team for `today` (YYYY-MM-DD; null: today in
      * UTC by the device's clock — pass the local date, or use `observe_worklist`, which
      * takes the UTC offset): follow-ups due, first contacts owed, ring-backs due, baseline
-     * and closing measures; oldest due first. `limits`: the defaults when null (only
+     * and closing measures; oldest due first. `limits`: the team's when null (only
      * `first_contact_working_days` matters here).
      */
     @Throws(HoldfastException::class)override fun `worklist`(`today`: kotlin.String?, `limits`: LoadLimits?): List<WorkItem> {
@@ -8360,10 +8502,82 @@ public object FfiConverterTypeImportOutcome: FfiConverterRustBuffer<ImportOutcom
 
 
 /**
+ * Limits one supervisor's or admin's device set for the team.
+ */
+data class LimitsSettingView (
+    /**
+     * The limits.
+     */
+    var `limits`: LoadLimits
+    , 
+    /**
+     * Who set them (the person using the device).
+     */
+    var `by`: kotlin.String
+    , 
+    /**
+     * From which device.
+     */
+    var `byDeviceId`: kotlin.String
+    , 
+    /**
+     * When (ms since the Unix epoch).
+     */
+    var `atMs`: kotlin.Long
+    , 
+    /**
+     * Why, when given.
+     */
+    var `reason`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLimitsSettingView: FfiConverterRustBuffer<LimitsSettingView> {
+    override fun read(buf: ByteBuffer): LimitsSettingView {
+        return LimitsSettingView(
+            FfiConverterTypeLoadLimits.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LimitsSettingView) = (
+            FfiConverterTypeLoadLimits.allocationSize(value.`limits`) +
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterString.allocationSize(value.`byDeviceId`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterOptionalString.allocationSize(value.`reason`)
+    )
+
+    override fun write(value: LimitsSettingView, buf: ByteBuffer) {
+            FfiConverterTypeLoadLimits.write(value.`limits`, buf)
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterString.write(value.`byDeviceId`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterOptionalString.write(value.`reason`, buf)
+    }
+}
+
+
+
+/**
  * The thresholds a caseload is held against. The defaults follow common guidance (about
  * 200–250 people a year for a full-time link worker; holding past 60 days, more than 12
  * sessions or a case open more than three months deserves a supervisor's look); a team
- * that agrees other figures passes them.
+ * that agrees other figures has a supervisor or admin set them (`set_team_limits`), and
+ * every staff device holds its caseloads against them.
  */
 data class LoadLimits (
     /**
@@ -9911,6 +10125,13 @@ data class ReviewQueueEntry (
      * What grew since that mark (everything, when never reviewed).
      */
     var `changed`: CaseCounters
+    , 
+    /**
+     * What the case holds as this entry was read: pass it to `mark_reviewed_upto` when
+     * the supervisor marks the case they were shown, so that changes synced in while they
+     * read still bring it back.
+     */
+    var `holds`: CaseCounters
     
 ){
     
@@ -9937,6 +10158,7 @@ public object FfiConverterTypeReviewQueueEntry: FfiConverterRustBuffer<ReviewQue
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterTypeCaseCounters.read(buf),
+            FfiConverterTypeCaseCounters.read(buf),
         )
     }
 
@@ -9950,7 +10172,8 @@ public object FfiConverterTypeReviewQueueEntry: FfiConverterRustBuffer<ReviewQue
             FfiConverterBoolean.allocationSize(value.`statusContested`) +
             FfiConverterBoolean.allocationSize(value.`holderContested`) +
             FfiConverterOptionalLong.allocationSize(value.`reviewedAtMs`) +
-            FfiConverterTypeCaseCounters.allocationSize(value.`changed`)
+            FfiConverterTypeCaseCounters.allocationSize(value.`changed`) +
+            FfiConverterTypeCaseCounters.allocationSize(value.`holds`)
     )
 
     override fun write(value: ReviewQueueEntry, buf: ByteBuffer) {
@@ -9964,6 +10187,7 @@ public object FfiConverterTypeReviewQueueEntry: FfiConverterRustBuffer<ReviewQue
             FfiConverterBoolean.write(value.`holderContested`, buf)
             FfiConverterOptionalLong.write(value.`reviewedAtMs`, buf)
             FfiConverterTypeCaseCounters.write(value.`changed`, buf)
+            FfiConverterTypeCaseCounters.write(value.`holds`, buf)
     }
 }
 
@@ -10905,6 +11129,61 @@ public object FfiConverterTypeTeamInvite: FfiConverterRustBuffer<TeamInvite> {
             FfiConverterLong.write(value.`expiresAt`, buf)
             FfiConverterTypeInviteState.write(value.`state`, buf)
             FfiConverterOptionalString.write(value.`byDevice`, buf)
+    }
+}
+
+
+
+/**
+ * The limits the current team's caseloads are held against, and where they came from.
+ */
+data class TeamLimitsView (
+    /**
+     * The limits in force.
+     */
+    var `limits`: LoadLimits
+    , 
+    /**
+     * The setting they come from; null: nobody has set them, the defaults apply.
+     */
+    var `set`: LimitsSettingView?
+    , 
+    /**
+     * Every setting that counts, oldest first (the last is `set`).
+     */
+    var `history`: List<LimitsSettingView>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTeamLimitsView: FfiConverterRustBuffer<TeamLimitsView> {
+    override fun read(buf: ByteBuffer): TeamLimitsView {
+        return TeamLimitsView(
+            FfiConverterTypeLoadLimits.read(buf),
+            FfiConverterOptionalTypeLimitsSettingView.read(buf),
+            FfiConverterSequenceTypeLimitsSettingView.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TeamLimitsView) = (
+            FfiConverterTypeLoadLimits.allocationSize(value.`limits`) +
+            FfiConverterOptionalTypeLimitsSettingView.allocationSize(value.`set`) +
+            FfiConverterSequenceTypeLimitsSettingView.allocationSize(value.`history`)
+    )
+
+    override fun write(value: TeamLimitsView, buf: ByteBuffer) {
+            FfiConverterTypeLoadLimits.write(value.`limits`, buf)
+            FfiConverterOptionalTypeLimitsSettingView.write(value.`set`, buf)
+            FfiConverterSequenceTypeLimitsSettingView.write(value.`history`, buf)
     }
 }
 
@@ -13374,6 +13653,38 @@ public object FfiConverterOptionalTypeHolderView: FfiConverterRustBuffer<HolderV
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeLimitsSettingView: FfiConverterRustBuffer<LimitsSettingView?> {
+    override fun read(buf: ByteBuffer): LimitsSettingView? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLimitsSettingView.read(buf)
+    }
+
+    override fun allocationSize(value: LimitsSettingView?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLimitsSettingView.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LimitsSettingView?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLimitsSettingView.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeLoadLimits: FfiConverterRustBuffer<LoadLimits?> {
     override fun read(buf: ByteBuffer): LoadLimits? {
         if (buf.get().toInt() == 0) {
@@ -13960,6 +14271,34 @@ public object FfiConverterSequenceTypeHolderClaim: FfiConverterRustBuffer<List<H
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeHolderClaim.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeLimitsSettingView: FfiConverterRustBuffer<List<LimitsSettingView>> {
+    override fun read(buf: ByteBuffer): List<LimitsSettingView> {
+        val len = buf.getInt()
+        return List<LimitsSettingView>(len) {
+            FfiConverterTypeLimitsSettingView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LimitsSettingView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLimitsSettingView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LimitsSettingView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLimitsSettingView.write(it, buf)
         }
     }
 }
