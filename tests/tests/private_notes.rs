@@ -7,19 +7,24 @@
 //!   device that held it (the admin's, the owner away), and so does one enrolled after the
 //!   owner was revoked (whose notes stay for the supervisors);
 //! - after a supervisor is revoked, notes written later open with no key it ever held;
-//! - a hostile relay that serves the notes to the wrong device gives it nothing.
+//! - a hostile relay that serves the notes to the wrong device gives it nothing;
+//! - a supervisor demoted with a response to someone's notes still in its outbox keeps
+//!   syncing: its device withdraws the response (recorded, never sent) and pushes the rest,
+//!   whether it folded the demotion before pushing or learns of it from the relay's refusal.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use holdfast_core::Error;
 use holdfast_core::TeamId;
 use holdfast_core::crypto::TeamKeys;
+use holdfast_core::model::case_file::NewPatient;
 use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::model::private_notes::NoteKind;
 use holdfast_core::sync::Role;
 use holdfast_protocol::{
-    DocumentKey, EnvelopeRef, Header, Kind, PullPage, PushBatch, SystemRandom, derive_document_key,
-    derive_private_notes_key, seal,
+    DocumentKey, Entry, EnvelopeRef, Header, Kind, Op, PullPage, PushBatch, SystemRandom,
+    derive_document_key, derive_private_notes_key, seal,
 };
 use holdfast_relay::testing::{self, TestRelay};
 use holdfast_tests::{Device, Liar, team_of};
@@ -490,4 +495,297 @@ async fn a_hostile_relay_serving_the_notes_to_the_wrong_device_gives_it_nothing(
         &authors(&[&admin, &owner, &colleague])
     ));
     assert!(colleague.s().private_notes(owner.id()).is_err());
+}
+
+/// `admin` changes `device`'s role in `team` to `role`: the signed `ChangeRole` entry an
+/// admin's device appends to the membership log (the app has no screen for it yet).
+async fn change_role(url: &str, team: TeamId, admin: &Device, device: DeviceId, role: Role) {
+    admin.sync(team).await;
+    let expected_len = admin.s().access(team).unwrap().relay_len;
+    let entry = Entry::sign(
+        team,
+        admin.now_ms(),
+        admin.id().0,
+        Op::ChangeRole { device, role },
+        &admin.signer(),
+    )
+    .unwrap();
+    let token = token(url, admin).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/v1/teams/{team}/membership"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "entry": hex::encode(entry.as_bytes()),
+            "bundles": [],
+            "expected_len": expected_len,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    assert_eq!(status, 201, "{}", resp.text().await.unwrap_or_default());
+    admin.sync(team).await;
+}
+
+/// What the devices of this test binary log, from the first call on (one subscriber per
+/// process).
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    #[derive(Clone)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = Buf(buf.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("holdfast_core=info"))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+/// A team whose supervisor has read a link worker's note (`note`, in `notes`) and holds a
+/// case file the admin made.
+struct Answered {
+    team: TeamId,
+    admin: Device,
+    owner: Device,
+    supervisor: Device,
+    case: DocumentId,
+    note: holdfast_core::model::private_notes::PrivateNoteId,
+    notes: DocumentId,
+}
+
+async fn a_note_a_supervisor_has_read(url: &str) -> Answered {
+    let (admin, owner, supervisor) = (
+        Device::new("Ada Admin"),
+        Device::new("Lee Linkworker"),
+        Device::new("Sue Supervisor"),
+    );
+    let team = team_of(url, &admin, &[&owner]).await;
+    admin.enrol(team, &supervisor, Role::Supervisor).await;
+    owner.sync(team).await;
+    let note = owner
+        .s()
+        .add_private_note(NoteKind::Wellbeing, "Struggling after the Hendry case.")
+        .unwrap();
+    owner.sync(team).await;
+    let case = admin
+        .s()
+        .create_case_file(NewPatient::named("Someone"))
+        .unwrap()
+        .case_id;
+    admin.sync(team).await;
+    supervisor.sync(team).await;
+    assert_eq!(
+        supervisor
+            .s()
+            .private_notes(owner.id())
+            .unwrap()
+            .notes
+            .len(),
+        1
+    );
+    assert!(supervisor.s().case_file(case).is_ok());
+    let notes = {
+        let id = owner.id();
+        owner.s().private_notes_document(id).unwrap()
+    };
+    Answered {
+        team,
+        admin,
+        owner,
+        supervisor,
+        case,
+        note,
+        notes,
+    }
+}
+
+const RESPONSE: &str = "Let's talk it through on Thursday, off the record.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demoted_supervisor_withdraws_its_notes_response_and_keeps_syncing() {
+    let logs = captured_logs();
+    let relay = TestRelay::start().await;
+    let url = relay.url();
+    let Answered {
+        team,
+        admin,
+        owner,
+        supervisor,
+        case,
+        note,
+        notes,
+    } = a_note_a_supervisor_has_read(&url).await;
+
+    // Offline: a response to the colleague's note, and a case-file edit.
+    supervisor
+        .s()
+        .respond_to_private_note(owner.id(), note, RESPONSE)
+        .unwrap();
+    supervisor
+        .s()
+        .add_supervision_comment(case, "Reviewed in supervision")
+        .unwrap();
+    // Meanwhile an admin makes it a link worker.
+    change_role(&url, team, &admin, supervisor.id(), Role::LinkWorker).await;
+
+    // Its sync goes through: the response is withdrawn, the case edit is pushed.
+    let report = supervisor
+        .client
+        .sync(team)
+        .await
+        .expect("the demoted device's sync");
+    assert_eq!(report.push.withdrawn, 1, "{report:?}");
+    assert!(report.push.acknowledged >= 1, "{report:?}");
+    assert_eq!(
+        supervisor.s().role(team).unwrap(),
+        Some(Role::LinkWorker),
+        "it folded the demotion"
+    );
+    let status = supervisor.s().sync_status(team).unwrap();
+    assert!(status.everything_uploaded, "{status:?}");
+    assert_eq!(status.last_error, None);
+    assert_eq!(status.refused_envelopes, 1, "the withdrawal is on record");
+    let refused = supervisor.s().refused_envelopes(team).unwrap();
+    assert_eq!(refused.len(), 1);
+    let withdrawn = &refused[0];
+    assert!(withdrawn.is_withdrawn(), "{withdrawn:?}");
+    assert_eq!(
+        (withdrawn.doc, withdrawn.author, withdrawn.seq),
+        (notes, supervisor.id(), 0)
+    );
+    assert!(
+        withdrawn.reason.contains("may no longer write"),
+        "{withdrawn:?}"
+    );
+    // Logged with its ids, never its text.
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("withdrawn") && l.contains(&withdrawn.id.to_string())),
+        "the withdrawal is logged with the envelope's id"
+    );
+    assert!(!logged.contains(RESPONSE), "no content in the logs");
+
+    // The case edit reaches the team; the response reaches nobody.
+    admin.sync(team).await;
+    owner.sync(team).await;
+    let comments = admin.s().case_file(case).unwrap().supervision;
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].text, "Reviewed in supervision");
+    let owner_id = owner.id();
+    for reader in [&owner, &admin] {
+        let read = reader.s().private_notes(owner_id).unwrap();
+        assert!(read.notes[0].responses.is_empty(), "{read:?}");
+    }
+    let admin_token = token(&url, &admin).await;
+    let (_, theirs) = pulled(&url, &admin_token, team, &format!("&doc={notes}")).await;
+    assert!(
+        theirs
+            .iter()
+            .all(|(_, b)| EnvelopeRef::decode(b).unwrap().header.author != supervisor.id()),
+        "the relay holds nothing of the demoted device's in the notes"
+    );
+
+    // Later syncs go on as usual, the withdrawal recorded once.
+    supervisor
+        .s()
+        .add_supervision_comment(case, "Follow-up booked")
+        .unwrap();
+    let again = supervisor.sync(team).await;
+    assert_eq!(again.push.withdrawn, 0);
+    assert!(again.push.acknowledged >= 1, "{again:?}");
+    admin.sync(team).await;
+    assert_eq!(admin.s().case_file(case).unwrap().supervision.len(), 2);
+    assert_eq!(supervisor.s().refused_envelopes(team).unwrap().len(), 1);
+    let err = supervisor.s().private_notes(owner.id()).unwrap_err();
+    assert!(matches!(err, Error::NotAllowed(_)), "{err:?}");
+
+    // Promoted again, it finds its response where it wrote it: withdrawn from delivery
+    // only, never from its own copy. Its next sync hands the notes on in a snapshot (so
+    // its later responses never wait on the change withdrawn), and the owner reads it.
+    change_role(&url, team, &admin, supervisor.id(), Role::Supervisor).await;
+    supervisor.sync(team).await;
+    let kept = supervisor.s().private_notes(owner.id()).unwrap();
+    assert_eq!(kept.notes[0].responses.len(), 1);
+    assert_eq!(kept.notes[0].responses[0].text, RESPONSE);
+    owner.sync(team).await;
+    let mine = {
+        let id = owner.id();
+        owner.s().private_notes(id).unwrap()
+    };
+    assert_eq!(mine.notes[0].responses.len(), 1);
+    assert_eq!(mine.notes[0].responses[0].text, RESPONSE);
+}
+
+/// A push before the device has folded its demotion (a push on its own, or a role change
+/// that landed between its membership pull and its push): the relay refuses the batch
+/// (`403 private_notes`); the device learns its membership, withdraws what it may no longer
+/// write, and pushes the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_refused_for_private_notes_learns_the_demotion_and_pushes_the_rest() {
+    let relay = TestRelay::start().await;
+    let url = relay.url();
+    let Answered {
+        team,
+        admin,
+        owner,
+        supervisor,
+        case,
+        note,
+        notes,
+    } = a_note_a_supervisor_has_read(&url).await;
+    supervisor
+        .s()
+        .respond_to_private_note(owner.id(), note, RESPONSE)
+        .unwrap();
+    supervisor
+        .s()
+        .add_supervision_comment(case, "Reviewed in supervision")
+        .unwrap();
+    change_role(&url, team, &admin, supervisor.id(), Role::LinkWorker).await;
+    assert_eq!(
+        supervisor.s().role(team).unwrap(),
+        Some(Role::Supervisor),
+        "not folded yet"
+    );
+
+    let report = supervisor.client.push(team).await.expect("the push");
+    assert_eq!(report.withdrawn, 1, "{report:?}");
+    assert!(report.acknowledged >= 1, "{report:?}");
+    assert_eq!(supervisor.s().role(team).unwrap(), Some(Role::LinkWorker));
+    let refused = supervisor.s().refused_envelopes(team).unwrap();
+    assert!(
+        refused.len() == 1 && refused[0].doc == notes && refused[0].is_withdrawn(),
+        "{refused:?}"
+    );
+    assert!(
+        supervisor
+            .s()
+            .sync_status(team)
+            .unwrap()
+            .everything_uploaded
+    );
+    supervisor.sync(team).await;
+    admin.sync(team).await;
+    assert_eq!(admin.s().case_file(case).unwrap().supervision.len(), 1);
+    assert!(
+        admin.s().private_notes(owner.id()).unwrap().notes[0]
+            .responses
+            .is_empty()
+    );
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Store;
 use crate::Result;
+use crate::access::TeamAccess;
 use crate::crypto::TeamKeys;
 use crate::model::ids::StoredId;
 use crate::model::ids::{DeviceId, DocumentId, TeamId};
@@ -24,6 +25,21 @@ const ENVELOPE_TARGET_PLAINTEXT: usize = 1024 * 1024;
 /// Outbox rows (seq, change bytes) that go into one envelope.
 type Chunk = Vec<(i64, Vec<u8>)>;
 
+/// Why one of this device's own envelopes was withdrawn from its outbox (recorded with it
+/// among the refused envelopes; ids only, never content).
+const WITHDRAWN_NOTES: &str = "withdrawn from this device's outbox and never sent: \
+     someone's private notes, which this device may no longer write (its role no longer \
+     reads them); the edit stays in this device's own copy";
+
+/// Whether `me`, by `access` (its verified view of the team), may no longer write `doc`:
+/// another staff member's private notes while its role does not read them (a supervisor or
+/// an admin made a link worker). Never while `me` is not an active member there: nothing to
+/// judge by (the relay's answer says the rest).
+fn may_not_write_notes(access: &TeamAccess, me: DeviceId, doc: &DocumentId) -> bool {
+    let m = &access.membership;
+    m.active(&me).is_some() && m.private_notes_owner(doc).is_some() && !m.can_access(&me, doc)
+}
+
 /// A sealed envelope waiting for the relay's acknowledgement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingEnvelope {
@@ -33,7 +49,8 @@ pub struct PendingEnvelope {
     pub bytes: Vec<u8>,
 }
 
-/// An envelope this device refused on receipt (it was never applied).
+/// An envelope this device refused on receipt (it was never applied), or one of its own it
+/// withdrew from its outbox undelivered ([`RefusedEnvelope::is_withdrawn`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefusedEnvelope {
     /// The envelope id.
@@ -48,6 +65,14 @@ pub struct RefusedEnvelope {
     pub reason: String,
     /// When (ms since the epoch).
     pub refused_at: i64,
+}
+
+impl RefusedEnvelope {
+    /// One of this device's own envelopes, withdrawn from its outbox and never sent (it has
+    /// no relay sequence number: `seq` is 0, which the relay never gives).
+    pub fn is_withdrawn(&self) -> bool {
+        self.seq == 0
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -215,6 +240,73 @@ impl Store {
         tx.commit()?;
         tracing::debug!(team = %team, envelopes = sealed, "outbox sealed");
         Ok(sealed)
+    }
+
+    /// Withdraws from the outbox every sealed envelope of `team` for private notes this
+    /// device may no longer write by its verified roster (its role changed to one that does
+    /// not read them since it wrote): the relay would refuse it, with the whole batch it
+    /// travels in, at every push. Each is recorded among the refused envelopes (`seq` 0 and
+    /// a reason saying so: [`RefusedEnvelope::is_withdrawn`]) and logged by id; its outbox
+    /// changes go with it, in one transaction. The document keeps them: only delivery
+    /// stops. Should this device be allowed to write the notes again, its next snapshot of
+    /// them carries what was withdrawn (the document is marked as due one), so its later
+    /// changes never wait at other devices for a change they cannot get. Returns how many
+    /// envelopes were withdrawn.
+    pub fn withdraw_unwritable_notes(&mut self, team: TeamId) -> Result<usize> {
+        let me = self.author.device;
+        let sealed: Vec<(Vec<u8>, Vec<u8>)> = self
+            .conn
+            .prepare_cached("SELECT id, doc_id FROM sealed WHERE team_id = ?1 ORDER BY rowid")?
+            .query_map([team.as_bytes().as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let access = self.access(team)?;
+        let mut withdrawn: Vec<(EnvelopeId, DocumentId)> = Vec::new();
+        for (id, doc) in sealed {
+            let doc = DocumentId::from_stored(&doc)?;
+            if may_not_write_notes(access, me, &doc) {
+                withdrawn.push((EnvelopeId::from_stored(&id)?, doc));
+            }
+        }
+        if withdrawn.is_empty() {
+            return Ok(0);
+        }
+        let now = self.now_millis();
+        let tx = self.conn.transaction()?;
+        for (id, doc) in &withdrawn {
+            let (id_b, team_b, doc_b) = (
+                id.as_bytes().as_slice(),
+                team.as_bytes().as_slice(),
+                doc.as_bytes().as_slice(),
+            );
+            tx.execute("DELETE FROM outbox WHERE envelope_id = ?1", [id_b])?;
+            tx.execute(
+                "DELETE FROM sealed WHERE id = ?1 AND team_id = ?2",
+                params![id_b, team_b],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO refused (id, team_id, seq, doc_id, author, reason, refused_at)
+                 VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6)",
+                params![id_b, team_b, doc_b, me.as_bytes().as_slice(), WITHDRAWN_NOTES, now],
+            )?;
+            // Due a snapshot whenever this device may write the notes again (never before:
+            // see `queue_snapshot`).
+            tx.execute(
+                "UPDATE documents SET changes_since_snapshot = MAX(changes_since_snapshot, ?2)
+                 WHERE id = ?1",
+                params![doc_b, i64::from(u32::MAX)],
+            )?;
+        }
+        tx.commit()?;
+        for (id, doc) in &withdrawn {
+            tracing::warn!(
+                team = %team,
+                doc = %doc,
+                envelope = %id,
+                "envelope withdrawn from the outbox: private notes this device may no longer write"
+            );
+        }
+        self.emit_sync(team);
+        Ok(withdrawn.len())
     }
 
     /// Sealed envelopes of `team` not yet acknowledged, oldest first: at most `max_count`,
@@ -396,7 +488,8 @@ impl Store {
     }
 
     /// Seals a snapshot of `id` for `team` and queues it; false when the document is too
-    /// large to snapshot.
+    /// large to snapshot, or is private notes this device may no longer write (left due,
+    /// for when it may again).
     pub(super) fn queue_snapshot(
         &mut self,
         team: TeamId,
@@ -406,10 +499,17 @@ impl Store {
         cursor: u64,
     ) -> Result<bool> {
         let author = self.author.device;
+        if may_not_write_notes(self.access(team)?, author, &id) {
+            return Ok(false);
+        }
         let signer = self.identity.signer.clone();
+        // Refused on receipt (withdrawn envelopes of this device's own, `seq` 0, never
+        // reached the relay and say nothing about its history).
         let first_refused: Option<i64> = self
             .conn
-            .prepare_cached("SELECT MIN(seq) FROM refused WHERE team_id = ?1 AND doc_id = ?2")?
+            .prepare_cached(
+                "SELECT MIN(seq) FROM refused WHERE team_id = ?1 AND doc_id = ?2 AND seq > 0",
+            )?
             .query_row(
                 params![team.as_bytes().as_slice(), id.as_bytes().as_slice()],
                 |r| r.get(0),
@@ -485,5 +585,58 @@ impl Store {
             })
         })
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use holdfast_protocol::{Entry, Op, Role, private_notes_id};
+
+    use super::may_not_write_notes;
+    use crate::access::team::tests::{Fixture, identity};
+    use crate::model::ids::DocumentId;
+
+    /// Who may no longer write someone's private notes, by the verified roster: only an
+    /// active member whose role does not read them, and never their owner.
+    #[test]
+    fn a_demoted_reader_may_no_longer_write_a_colleagues_notes_and_nothing_else_changes() {
+        let mut f = Fixture::new();
+        let team = f.founded.team;
+        let owner = f.join(Role::LinkWorker, None);
+        let supervisor = f.join(Role::Supervisor, None);
+        let colleague = f.join(Role::LinkWorker, None);
+        let notes = private_notes_id(&team, &owner.device);
+        let own = private_notes_id(&team, &supervisor.device);
+        let case = DocumentId::random();
+        let judge = |f: &Fixture, who: &crate::access::Identity, doc: &DocumentId| {
+            may_not_write_notes(&f.access, who.device, doc)
+        };
+        assert!(!judge(&f, &owner, &notes), "the owner");
+        assert!(!judge(&f, &supervisor, &notes), "a supervisor");
+        assert!(!judge(&f, &f.admin, &notes), "an admin");
+        assert!(judge(&f, &colleague, &notes), "another link worker");
+        assert!(!judge(&f, &colleague, &case), "not notes");
+        assert!(
+            !judge(&f, &identity(), &notes),
+            "a device the roster does not know: nothing to judge by"
+        );
+
+        // The admin makes the supervisor a link worker.
+        let demotion = Entry::sign(
+            team,
+            4_000,
+            f.admin.device.0,
+            Op::ChangeRole {
+                device: supervisor.device,
+                role: Role::LinkWorker,
+            },
+            &f.admin.signer,
+        )
+        .unwrap();
+        f.access.fold(demotion.as_bytes()).unwrap();
+        assert!(judge(&f, &supervisor, &notes), "demoted");
+        assert!(!judge(&f, &supervisor, &own), "its own notes stay its own");
+        assert!(!judge(&f, &supervisor, &case));
+        assert!(!judge(&f, &owner, &notes));
     }
 }

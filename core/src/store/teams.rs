@@ -65,7 +65,8 @@ pub struct SyncStatus {
     pub cursor: u64,
     /// Highest relay sequence number heard of.
     pub head_seen: u64,
-    /// Envelopes refused on receipt (bad signature, unknown author, …).
+    /// Envelopes refused on receipt (bad signature, unknown author, …), and this device's
+    /// own withdrawn from its outbox undelivered (private notes it may no longer write).
     pub refused_envelopes: u64,
 }
 

@@ -97,6 +97,10 @@ pub struct PushReport {
     pub acknowledged: usize,
     /// Push requests sent.
     pub requests: usize,
+    /// Envelopes of this device's withdrawn from its outbox undelivered: private notes it
+    /// may no longer write (see [`crate::Store::withdraw_unwritable_notes`]).
+    #[serde(default)]
+    pub withdrawn: usize,
     /// The relay no longer held what it had acknowledged (see [`PullReport::restarted`]).
     pub restarted: Option<crate::store::Restarted>,
 }
@@ -260,6 +264,12 @@ fn origin_of(base: &str) -> Result<String> {
 fn team_in_path(path: &str) -> Option<TeamId> {
     let rest = path.strip_prefix("/v1/teams/")?;
     rest.get(..32)?.parse().ok()
+}
+
+/// Whether the relay refused a push because it carries private notes this device may not
+/// write (`403 private_notes`).
+fn refused_private_notes(e: &Error) -> bool {
+    matches!(e, Error::Relay { status: 403, code, .. } if code == "private_notes")
 }
 
 /// Whether an error means the relay could not be reached (the app shows "offline").
@@ -636,19 +646,24 @@ impl SyncClient {
     // Push
 
     /// Seals the team's pending outbox changes (once) and pushes every unacknowledged
-    /// envelope in batches. Outbox rows go only when the relay lists their envelope.
+    /// envelope in batches. Outbox rows go only when the relay lists their envelope, or
+    /// when their envelope is withdrawn undelivered: private notes this device may no
+    /// longer write ([`crate::Store::withdraw_unwritable_notes`]).
     pub async fn push(&self, team: TeamId) -> Result<PushReport> {
         self.register_team(team).await?;
         let base = self.relay_url(team).await?;
+        let (sealed, withdrawn) = self
+            .inner
+            .store
+            .run(move |s| {
+                s.reseal_stale(team)?;
+                let sealed = s.seal_outbox(team)?;
+                Ok((sealed, s.withdraw_unwritable_notes(team)?))
+            })
+            .await?;
         let mut report = PushReport {
-            sealed: self
-                .inner
-                .store
-                .run(move |s| {
-                    s.reseal_stale(team)?;
-                    s.seal_outbox(team)
-                })
-                .await?,
+            sealed,
+            withdrawn,
             ..PushReport::default()
         };
         let max_count = self
@@ -662,6 +677,7 @@ impl SyncClient {
         // first batch, and settled before this push's acknowledgements become checkpoints
         // (else they would hide that it lost what came before them).
         let mut check = self.latest_checkpoint(team).await?;
+        let mut relearned = false;
         loop {
             let pending = self
                 .inner
@@ -690,7 +706,31 @@ impl SyncClient {
                 auth: true,
                 max_response: MAX_JSON_RESPONSE,
             };
-            let reply = self.send(&base, &call).await?;
+            let reply = match self.send(&base, &call).await {
+                Ok(reply) => reply,
+                // The relay's roster says this device may not write private notes the
+                // batch carries, and this device's does not yet (a role change it has not
+                // pulled: a push on its own, or a demotion landing since its membership
+                // pull). Learn the membership, withdraw what it may no longer write, and
+                // push the rest; once: a relay that still refuses gets its answer back.
+                Err(e) if refused_private_notes(&e) && !relearned => {
+                    relearned = true;
+                    report.requests += 1;
+                    tracing::info!(team = %team, "push refused for private notes: membership pulled again");
+                    self.sync_access(team).await?;
+                    let withdrawn = self
+                        .inner
+                        .store
+                        .run(move |s| s.withdraw_unwritable_notes(team))
+                        .await?;
+                    if withdrawn == 0 {
+                        return Err(e);
+                    }
+                    report.withdrawn += withdrawn;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             report.requests += 1;
             let answer: PushResponse = serde_json::from_slice(&reply.body)
                 .map_err(|_| api::bad_response("push answer"))?;
@@ -984,6 +1024,7 @@ impl SyncClient {
             let more = self.push(team).await?;
             report.push.acknowledged += more.acknowledged;
             report.push.requests += more.requests;
+            report.push.withdrawn += more.withdrawn;
         }
         Ok(report)
     }
@@ -992,6 +1033,19 @@ impl SyncClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_403_private_notes_is_a_refusal_for_private_notes() {
+        let relay = |status, code: &str| Error::Relay {
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        assert!(refused_private_notes(&relay(403, "private_notes")));
+        assert!(!refused_private_notes(&relay(403, "not_allowed")));
+        assert!(!refused_private_notes(&relay(400, "private_notes")));
+        assert!(!refused_private_notes(&Error::Network("down".into())));
+    }
 
     #[test]
     fn the_team_a_request_names_is_read_from_its_path() {
