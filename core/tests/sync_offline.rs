@@ -1257,7 +1257,11 @@ fn team_settings_are_refused_anywhere_but_the_teams_own_id() {
         accepted_per_year: 9_000,
         ..LoadLimits::default()
     };
-    team_settings::set_limits(&mut settings, &author, &lax, None, 1).unwrap();
+    let now = a.store.clock().now_ms() as i64;
+    team_settings::set_limits(&mut settings, &author, &team, &lax, None, now, |b| {
+        signer.sign(b).to_vec()
+    })
+    .unwrap();
     let mut log = Log::default();
     let at_settings = team_settings_id(&team);
     log.append(forged(
@@ -1297,4 +1301,125 @@ fn team_settings_are_refused_anywhere_but_the_teams_own_id() {
     ));
     assert_eq!(log.pull(&mut b, team, false), 1);
     assert_eq!(b.store.team_limits().unwrap().limits, lax);
+
+    // B, a link worker bypassing the app, writes settings that must not count: its own
+    // (signed, but a link worker's), one under A's device id with a far-future date and
+    // B's signature, and one signed by A's key but dated two days ahead.
+    let b_author = Author {
+        device: b.store.author().device,
+        person: "B".into(),
+    };
+    let b_signer = signer_of(&b);
+    // A history of its own (made offline), so A's setting stays beside what B writes: one
+    // written over A's (sequentially) would hide it, a gap SECURITY.md 2.12 states.
+    let mut theirs = team_settings::create(&b_author)
+        .unwrap()
+        .with_actor(b_author.actor());
+    let tight = LoadLimits {
+        accepted_per_year: 1,
+        ..LoadLimits::default()
+    };
+    team_settings::set_limits(&mut theirs, &b_author, &team, &tight, None, now, |m| {
+        b_signer.sign(m).to_vec()
+    })
+    .unwrap();
+    // Filed under A's device id (the actor does not matter: only the signature does).
+    let mut forged_a = theirs.fork().with_actor(b_author.actor());
+    team_settings::set_limits(&mut forged_a, &author, &team, &tight, None, i64::MAX, |m| {
+        b_signer.sign(m).to_vec()
+    })
+    .unwrap();
+    let ahead = now + 2 * 86_400_000;
+    team_settings::set_limits(&mut forged_a, &author, &team, &tight, None, ahead, |m| {
+        signer.sign(m).to_vec()
+    })
+    .unwrap();
+    let mut junk = settings.fork().with_actor(b_author.actor());
+    junk.merge(&mut forged_a.clone()).unwrap();
+    automerge::transaction::Transactable::put(&mut junk, automerge::ROOT, "limits", 7_i64).unwrap();
+    let mut written = theirs.save();
+    written.extend(forged_a.save_after(&theirs.get_heads()));
+    log.append(forged(
+        team,
+        at_settings,
+        b_author.device,
+        &b_signer,
+        &b.store.keys_held(team).unwrap(),
+        &written,
+    ));
+    // A (the admin) sets the limits through its store; then pulls what B wrote.
+    let mut a = a;
+    a.store.set_team_limits(&lax, None).unwrap();
+    assert_eq!(log.pull(&mut a, team, false), 1);
+    let limits = a.store.team_limits().unwrap();
+    assert_eq!(limits.limits, lax, "{limits:?}");
+    assert_eq!(limits.history.len(), 1);
+    // Junk over every limits map B has seen: never an error, and A's own setting (in a
+    // map B never saw) stands; A sets them again.
+    log.append(forged(
+        team,
+        at_settings,
+        b_author.device,
+        &b_signer,
+        &b.store.keys_held(team).unwrap(),
+        &junk.save_after(&settings.get_heads()),
+    ));
+    assert_eq!(log.pull(&mut a, team, false), 1);
+    assert_eq!(a.store.team_limits().unwrap().limits, lax);
+    a.store.set_team_limits(&lax, Some("again")).unwrap();
+    let again = a.store.team_limits().unwrap();
+    assert_eq!(again.limits, lax);
+    assert_eq!(again.set.unwrap().reason.as_deref(), Some("again"));
+}
+
+/// A member of another team cannot take this team's settings or private-notes id on a
+/// device in both: a document of team B at team A's settings id, or at the id of a member of
+/// A's private notes, is refused, and A's settings still arrive.
+#[test]
+fn another_team_cannot_squat_on_this_teams_settings_or_notes_ids() {
+    use holdfast_core::model::team_settings::{LoadLimits, team_settings_id};
+
+    let mut a = device("Admin of A");
+    let mut b = device("Admin of B");
+    let mut lw = device("Link worker in both");
+    let team_a = a.store.create_team("https://relay-a.invalid").unwrap();
+    let team_b = b.store.create_team("https://relay-b.invalid").unwrap();
+    enrol(&mut a, &mut lw, team_a, Role::LinkWorker, None);
+    enrol(&mut b, &mut lw, team_b, Role::LinkWorker, None);
+    let b_keys = b.store.keys_held(team_b).unwrap();
+    let b_signer = signer_of(&b);
+    let mut case = automerge::AutoCommit::new();
+    automerge::transaction::Transactable::put(&mut case, automerge::ROOT, "kind", "case_file")
+        .unwrap();
+    let notes_of_a = holdfast_protocol::private_notes_id(&team_a, &a.store.author().device);
+    let mut log_b = Log::default();
+    for id in [team_settings_id(&team_a), notes_of_a] {
+        log_b.append(forged(
+            team_b,
+            id,
+            b.store.author().device,
+            &b_signer,
+            &b_keys,
+            &case.save(),
+        ));
+    }
+    assert_eq!(log_b.pull(&mut lw, team_b, false), 0);
+    let refused = lw.store.refused_envelopes(team_b).unwrap();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused.iter().all(|r| r.reason.contains("another team")),
+        "{refused:?}"
+    );
+
+    // Team A's settings still reach the link worker.
+    let strict = LoadLimits {
+        sessions: 8,
+        ..LoadLimits::default()
+    };
+    a.store.set_team_limits(&strict, None).unwrap();
+    let mut log_a = Log::default();
+    log_a.push(&mut a, team_a);
+    log_a.pull(&mut lw, team_a, false);
+    lw.store.set_current_team(team_a).unwrap();
+    assert_eq!(lw.store.team_limits().unwrap().limits, strict);
 }

@@ -123,7 +123,8 @@ pub struct TeamLimitsView {
     pub limits: LoadLimits,
     /// The setting they come from; null: nobody has set them, the defaults apply.
     pub set: Option<LimitsSettingView>,
-    /// Every setting that counts, oldest first (the last is `set`).
+    /// The latest setting of each supervisor or admin that counts, oldest first (the last
+    /// is `set`).
     pub history: Vec<LimitsSettingView>,
 }
 
@@ -664,8 +665,8 @@ impl HoldfastDevice {
     }
 
     /// The limits the current team's caseloads are held against: the latest a supervisor
-    /// or admin set, with who set them, when and why, and the settings before; the defaults
-    /// when nobody has (and outside a team).
+    /// or admin set, with who set them, when and why, and each other supervisor's or
+    /// admin's latest setting; the defaults when nobody has (and outside a team).
     pub fn team_limits(&self) -> Result<TeamLimitsView> {
         Ok(team_limits_view(self.store()?.team_limits()?))
     }

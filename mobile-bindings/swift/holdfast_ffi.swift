@@ -1375,8 +1375,8 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     
     /**
      * The limits the current team's caseloads are held against: the latest a supervisor
-     * or admin set, with who set them, when and why, and the settings before; the defaults
-     * when nobody has (and outside a team).
+     * or admin set, with who set them, when and why, and each other supervisor's or
+     * admin's latest setting; the defaults when nobody has (and outside a team).
      */
     func teamLimits() throws  -> TeamLimitsView
     
@@ -2357,8 +2357,8 @@ open func setTeamLimits(limits: LoadLimits, reason: String? = nil)throws   {try 
     
     /**
      * The limits the current team's caseloads are held against: the latest a supervisor
-     * or admin set, with who set them, when and why, and the settings before; the defaults
-     * when nobody has (and outside a team).
+     * or admin set, with who set them, when and why, and each other supervisor's or
+     * admin's latest setting; the defaults when nobody has (and outside a team).
      */
 open func teamLimits()throws  -> TeamLimitsView  {
     return try  FfiConverterTypeTeamLimitsView_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
@@ -10068,7 +10068,8 @@ public struct TeamLimitsView: Equatable, Hashable {
      */
     public var set: LimitsSettingView?
     /**
-     * Every setting that counts, oldest first (the last is `set`).
+     * The latest setting of each supervisor or admin that counts, oldest first (the last
+     * is `set`).
      */
     public var history: [LimitsSettingView]
 
@@ -10082,7 +10083,8 @@ public struct TeamLimitsView: Equatable, Hashable {
          * The setting they come from; null: nobody has set them, the defaults apply.
          */set: LimitsSettingView?, 
         /**
-         * Every setting that counts, oldest first (the last is `set`).
+         * The latest setting of each supervisor or admin that counts, oldest first (the last
+         * is `set`).
          */history: [LimitsSettingView]) {
         self.limits = limits
         self.set = set
@@ -14811,7 +14813,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_team_limits() != 60555) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_limits() != 14290) {
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_limits() != 10476) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_members() != 5350) {

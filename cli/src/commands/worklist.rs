@@ -27,12 +27,12 @@ struct Worklist {
 pub(super) fn worklist(ctx: &Ctx, a: WorklistArgs) -> Result<Output> {
     let mut store = ctx.device.open()?;
     let on = a.on.unwrap_or_else(|| ctx.clock.today());
-    let team = store.team_limits()?.limits;
-    let limits = LoadLimits {
-        first_contact_working_days: a
-            .first_contact_days
-            .unwrap_or(team.first_contact_working_days),
-        ..team
+    let limits = match a.first_contact_days {
+        Some(days) => LoadLimits {
+            first_contact_working_days: days,
+            ..LoadLimits::default()
+        },
+        None => store.team_limits()?.limits,
     };
     let items = store.worklist(on, &limits)?;
     let out = Worklist {

@@ -430,6 +430,17 @@ fn count(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Result<u32> {
     Ok(u32::try_from(doc::get_i64(doc, obj, key)?.unwrap_or(0).max(0)).unwrap_or(u32::MAX))
 }
 
+/// Whether every field of `obj` was written by `device` (another device raising a counter
+/// inside a supervisor's mark would otherwise hide the case from their queue).
+fn all_fields_by(doc: &AutoCommit, obj: &automerge::ObjId, device: DeviceId) -> bool {
+    doc.keys(obj).all(|k| {
+        doc.get_all(obj, k.as_str())
+            .unwrap_or_default()
+            .iter()
+            .all(|(_, id)| created_by(id) == Some(device))
+    })
+}
+
 fn read_reviews(doc: &AutoCommit) -> Result<Vec<ReviewMark>> {
     let mut out: Vec<ReviewMark> = Vec::new();
     let now = counters(doc)?;
@@ -438,7 +449,7 @@ fn read_reviews(doc: &AutoCommit) -> Result<Vec<ReviewMark>> {
         // Every staff device can write the whole case file: a mark counts only when the
         // reviewer's own device made it, and never past what the case holds, so nobody can
         // plant a mark that keeps a case out of a supervisor's queue.
-        if created_by(&m) != Some(reviewer) {
+        if created_by(&m) != Some(reviewer) || !all_fields_by(doc, &m, reviewer) {
             continue;
         }
         let mut mark = ReviewMark {
@@ -706,6 +717,16 @@ mod tests {
         let o = read(&mut theirs).unwrap();
         assert_eq!(o.reviews.len(), 1);
         assert_eq!(o.reviews[0].seen, counters(&theirs).unwrap());
+        // Sam raises a counter inside Sue's own mark: the mark no longer counts (the case
+        // comes back to her queue) instead of hiding every later session.
+        let mut raised = theirs.fork().with_actor(sam.actor());
+        let all = doc::require_obj(&raised, &ROOT, "reviews").unwrap();
+        let sues = doc::get_obj(&raised, &all, &sue.device.to_string())
+            .unwrap()
+            .unwrap();
+        raised.put(&sues, "sessions", i64::from(u32::MAX)).unwrap();
+        doc::commit(&mut raised, &sam, "raised", 4);
+        assert!(read(&mut raised).unwrap().reviews.is_empty());
         // Sue and Sid both hand the case to Sam's colleague at once: agreed, not contested.
         let kim = DeviceId([4; 16]);
         let mut a = doc.fork().with_actor(sue.actor());

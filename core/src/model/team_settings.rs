@@ -6,20 +6,26 @@
 //! limits offline, each creating the document, write into the same one: their histories
 //! merge when they sync. It is sealed with the team's epoch key like any staff document.
 //!
-//! **Who sets them.** Every staff device can write any document, so the document keeps one
-//! setting per device, under that device's id, and a setting counts only when the device
-//! it names created it ([`read`]) and, in the store, only when the roster says that device
-//! was a supervisor or an admin (a revoked one's settings count up to its revocation).
-//! Of those, the latest (by when it was set, then by device id) is the team's limits.
-//! The store refuses a setting from anyone else before anything is written.
+//! **Who sets them.** Every staff device can write any document, and the Automerge actor of a
+//! change is not authenticated (a device can write changes under any actor id), so a setting
+//! carries its setter's signature: Ed25519, by the device's signing key, over
+//! [`signed_bytes`] (team, device, the limits, when, why). The store counts a setting only
+//! when that signature verifies with the device's key in the verified roster and the roster
+//! says the device is a supervisor or an admin (a revoked one's settings count up to its
+//! revocation). Of those, the latest (by when it was set, then by device id) is the team's
+//! limits. A setting dated more than a day after the reader's clock is not yet counted. The
+//! store refuses a setting from anyone else before anything is written.
+//!
+//! Reading never fails on what others wrote: an entry that is not a well-formed setting is
+//! left out, so nobody can stop every caseload view by writing junk.
 
-use automerge::{AutoCommit, ObjType, ROOT, ScalarValue, transaction::Transactable};
+use automerge::{
+    AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
+};
 use serde::{Deserialize, Serialize};
 
-use super::case_file;
 use super::doc::{self, Author, DocKind};
-use super::ids::DeviceId;
-use super::oversight::created_by;
+use super::ids::{DeviceId, TeamId};
 use crate::{Error, Result};
 
 pub use holdfast_protocol::{TEAM_SETTINGS_ID_CONTEXT, team_settings_id};
@@ -97,8 +103,55 @@ pub struct LimitsSetting {
     pub reason: Option<String>,
 }
 
+/// A setting as the document holds it, with the signature the store checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedSetting {
+    /// The setting.
+    pub setting: LimitsSetting,
+    /// Its setter's Ed25519 signature over [`signed_bytes`].
+    pub signature: Vec<u8>,
+}
+
+/// Domain separation of a setting's signature.
+pub const LIMITS_SIGNATURE_CONTEXT: &[u8] = b"holdfast team limits v1";
+
 /// The longest reason kept with a setting.
 const MAX_REASON: usize = 1_000;
+
+/// What a setting's signature covers: `"holdfast team limits v1"` ‖ team (16) ‖ device (16)
+/// ‖ the five limits (u32 BE each, in declaration order) ‖ at (i64 BE) ‖ the reason's
+/// length (u32 BE, 0 without one) ‖ its UTF-8 bytes. The person's name is not covered.
+pub fn signed_bytes(
+    team: &TeamId,
+    device: &DeviceId,
+    limits: &LoadLimits,
+    at: i64,
+    reason: Option<&str>,
+) -> Vec<u8> {
+    let reason = reason.unwrap_or("").as_bytes();
+    let mut out = Vec::with_capacity(LIMITS_SIGNATURE_CONTEXT.len() + 64 + reason.len());
+    out.extend_from_slice(LIMITS_SIGNATURE_CONTEXT);
+    out.extend_from_slice(team.as_bytes());
+    out.extend_from_slice(device.as_bytes());
+    for v in [
+        limits.accepted_per_year,
+        limits.held_days,
+        limits.sessions,
+        limits.open_days,
+        limits.first_contact_working_days,
+    ] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out.extend_from_slice(&at.to_be_bytes());
+    // Reasons are at most 1,000 characters: the length fits.
+    out.extend_from_slice(
+        &u32::try_from(reason.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    out.extend_from_slice(reason);
+    out
+}
 
 /// A new, empty team settings document, created by `author`.
 pub fn create(author: &Author) -> Result<AutoCommit> {
@@ -106,21 +159,42 @@ pub fn create(author: &Author) -> Result<AutoCommit> {
 }
 
 /// Sets the team's limits as `author`'s device's setting, replacing its earlier one (other
-/// devices' settings stay: the latest one is the team's). Checked before anything is written.
+/// devices' settings stay: the latest one is the team's), signed with `sign` over
+/// [`signed_bytes`]. Checked before anything is written. Repairs what others may have
+/// broken: a root `kind` overwritten, a `limits` that is not a map.
 pub fn set_limits(
     doc: &mut AutoCommit,
     author: &Author,
+    team: &TeamId,
     limits: &LoadLimits,
     reason: Option<&str>,
     at: i64,
+    sign: impl FnOnce(&[u8]) -> Vec<u8>,
 ) -> Result<()> {
-    doc::expect_kind(doc, DocKind::TeamSettings)?;
     limits.validate()?;
     let reason = reason
         .map(|r| doc::require_text("reason", r, MAX_REASON))
         .transpose()?;
-    let all = doc::ensure_map(doc, &ROOT, "limits")?;
-    // A fresh map each time: created by this device, which is what makes it count.
+    if doc::get_string(doc, &ROOT, "kind")
+        .ok()
+        .flatten()
+        .as_deref()
+        != Some(DocKind::TeamSettings.as_str())
+    {
+        doc.put(ROOT, "kind", DocKind::TeamSettings.as_str())?;
+    }
+    let all = match doc.get(ROOT, "limits")? {
+        Some((Value::Object(ObjType::Map), id)) => id,
+        _ => doc.put_object(ROOT, "limits", ObjType::Map)?,
+    };
+    let signature = sign(&signed_bytes(
+        team,
+        &author.device,
+        limits,
+        at,
+        reason.as_deref(),
+    ));
+    // A fresh map each time, so no field of an earlier one lingers.
     let m = doc.put_object(&all, author.device.to_string(), ObjType::Map)?;
     doc.put(&m, "by", author.person.as_str())?;
     doc.put(&m, "at", ScalarValue::Timestamp(at))?;
@@ -139,69 +213,92 @@ pub fn set_limits(
     if let Some(r) = reason {
         doc.put(&m, "reason", r)?;
     }
+    doc.put(&m, "sig", ScalarValue::Bytes(signature))?;
     Ok(())
 }
 
-/// Every device's setting that counts: made by the device it is filed under, with every
-/// limit in range (a setting that is not is damage, and is left out rather than failing the
-/// whole team's limits). Oldest first.
-pub fn read(doc: &AutoCommit) -> Result<Vec<LimitsSetting>> {
-    doc::expect_kind(doc, DocKind::TeamSettings)?;
-    let mut out: Vec<LimitsSetting> = Vec::new();
-    for (k, m) in case_file::entries(doc, "limits")? {
-        let Ok(device) = k.parse::<DeviceId>() else {
-            continue;
-        };
-        if created_by(&m) != Some(device) {
-            continue;
-        }
-        let limit = |key: &str| -> Result<u32> {
-            Ok(doc::get_i64(doc, &m, key)?
-                .and_then(|v| u32::try_from(v).ok())
-                .unwrap_or(0))
-        };
-        let limits = LoadLimits {
-            accepted_per_year: limit("accepted_per_year")?,
-            held_days: limit("held_days")?,
-            sessions: limit("sessions")?,
-            open_days: limit("open_days")?,
-            first_contact_working_days: limit("first_contact_working_days")?,
-        };
-        let Some(at) = doc::get_i64(doc, &m, "at")? else {
-            continue;
-        };
-        if limits.validate().is_err() {
-            tracing::warn!(device = %device, "team limits out of range left out");
-            continue;
-        }
-        let setting = LimitsSetting {
-            limits,
-            by: doc::get_string(doc, &m, "by")?.unwrap_or_default(),
-            by_device: device,
-            at,
-            reason: doc::get_string(doc, &m, "reason")?,
-        };
-        // One device's settings in two concurrent maps (the document made twice): the later.
-        match out.iter_mut().find(|s| s.by_device == device) {
-            Some(s) if s.at < setting.at => *s = setting,
-            Some(_) => {}
-            None => out.push(setting),
+/// Every well-formed setting the document holds, signatures unchecked (the store checks
+/// them against the roster): every value under every device id in every concurrent
+/// `limits` map. Anything else is left out, never an error. Oldest first.
+pub fn read(doc: &AutoCommit) -> Vec<SignedSetting> {
+    let mut out: Vec<SignedSetting> = Vec::new();
+    let maps: Vec<automerge::ObjId> = doc
+        .get_all(ROOT, "limits")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(v, id)| matches!(v, Value::Object(ObjType::Map)).then_some(id))
+        .collect();
+    for map in maps {
+        for key in doc.keys(&map) {
+            let Ok(device) = key.parse::<DeviceId>() else {
+                continue;
+            };
+            for (v, m) in doc.get_all(&map, key.as_str()).unwrap_or_default() {
+                if matches!(v, Value::Object(ObjType::Map))
+                    && let Some(s) = setting(doc, &m, device)
+                {
+                    out.push(s);
+                }
+            }
         }
     }
-    out.sort_by_key(|s| (s.at, s.by_device));
-    Ok(out)
+    out.sort_by_key(|s| (s.setting.at, s.setting.by_device));
+    out
+}
+
+/// One setting, or `None` when anything in it is missing, mistyped or out of range.
+fn setting(doc: &AutoCommit, m: &automerge::ObjId, device: DeviceId) -> Option<SignedSetting> {
+    let limit = |key: &str| -> Option<u32> { u32::try_from(doc::get_i64(doc, m, key).ok()??).ok() };
+    let limits = LoadLimits {
+        accepted_per_year: limit("accepted_per_year")?,
+        held_days: limit("held_days")?,
+        sessions: limit("sessions")?,
+        open_days: limit("open_days")?,
+        first_contact_working_days: limit("first_contact_working_days")?,
+    };
+    limits.validate().ok()?;
+    let signature = match doc.get(m, "sig").ok()?? {
+        (Value::Scalar(s), _) => match s.as_ref() {
+            ScalarValue::Bytes(b) => b.clone(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let reason = match doc.get(m, "reason").ok()? {
+        None => None,
+        Some(_) => Some(doc::get_string(doc, m, "reason").ok()??),
+    };
+    Some(SignedSetting {
+        setting: LimitsSetting {
+            limits,
+            by: doc::get_string(doc, m, "by")
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+            by_device: device,
+            at: doc::get_i64(doc, m, "at").ok()??,
+            reason,
+        },
+        signature,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ids::TeamId;
 
     fn author(n: u8, person: &str) -> Author {
         Author {
             device: DeviceId([n; 16]),
             person: person.into(),
         }
+    }
+
+    const TEAM: TeamId = TeamId([9; 16]);
+
+    /// A stand-in signature: the first bytes of what is signed (the store's tests sign).
+    fn sign(bytes: &[u8]) -> Vec<u8> {
+        bytes[..8].to_vec()
     }
 
     #[test]
@@ -216,9 +313,33 @@ mod tests {
     }
 
     #[test]
+    fn the_signature_covers_every_limit_when_and_why() {
+        let d = DeviceId([1; 16]);
+        let l = LoadLimits::default();
+        let base = signed_bytes(&TEAM, &d, &l, 5, Some("why"));
+        for other in [
+            signed_bytes(&TeamId([8; 16]), &d, &l, 5, Some("why")),
+            signed_bytes(&TEAM, &DeviceId([2; 16]), &l, 5, Some("why")),
+            signed_bytes(
+                &TEAM,
+                &d,
+                &LoadLimits { open_days: 90, ..l },
+                5,
+                Some("why"),
+            ),
+            signed_bytes(&TEAM, &d, &l, 6, Some("why")),
+            signed_bytes(&TEAM, &d, &l, 5, None),
+            signed_bytes(&TEAM, &d, &l, 5, Some("why not")),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
     fn limits_out_of_range_are_refused_and_write_nothing() {
         let sue = author(1, "Sue");
         let mut doc = create(&sue).unwrap();
+        doc.commit();
         let heads = doc.get_heads();
         for bad in [
             LoadLimits {
@@ -235,17 +356,17 @@ mod tests {
             },
         ] {
             assert!(matches!(
-                set_limits(&mut doc, &sue, &bad, None, 1),
+                set_limits(&mut doc, &sue, &TEAM, &bad, None, 1, sign),
                 Err(Error::InvalidInput { .. })
             ));
         }
         doc.commit();
         assert_eq!(doc.get_heads(), heads);
-        assert!(read(&doc).unwrap().is_empty());
+        assert!(read(&doc).is_empty());
     }
 
     #[test]
-    fn two_devices_creating_it_offline_keep_both_settings_and_planted_ones_do_not_count() {
+    fn two_devices_creating_it_offline_keep_both_settings() {
         let sue = author(1, "Sue");
         let sid = author(2, "Sid");
         let mut a = create(&sue).unwrap().with_actor(sue.actor());
@@ -253,29 +374,92 @@ mod tests {
             accepted_per_year: 200,
             ..LoadLimits::default()
         };
-        set_limits(&mut a, &sue, &strict, Some("part time"), 10).unwrap();
+        set_limits(&mut a, &sue, &TEAM, &strict, Some("part time"), 10, sign).unwrap();
         a.commit();
         let mut b = create(&sid).unwrap().with_actor(sid.actor());
         let loose = LoadLimits {
             held_days: 90,
             ..LoadLimits::default()
         };
-        set_limits(&mut b, &sid, &loose, None, 20).unwrap();
-        // Sid also plants a setting under Sue's device id.
-        let all = doc::ensure_map(&mut b, &ROOT, "limits").unwrap();
-        let planted = b
-            .put_object(&all, sue.device.to_string(), ObjType::Map)
-            .unwrap();
-        b.put(&planted, "at", ScalarValue::Timestamp(99)).unwrap();
-        b.put(&planted, "accepted_per_year", 9_999_i64).unwrap();
+        set_limits(&mut b, &sid, &TEAM, &loose, None, 20, sign).unwrap();
         b.commit();
         a.merge(&mut b).unwrap();
-        let settings = read(&a).unwrap();
+        let settings = read(&a);
         assert_eq!(settings.len(), 2, "{settings:?}");
-        assert_eq!(settings[0].by_device, sue.device);
-        assert_eq!(settings[0].limits, strict);
-        assert_eq!(settings[0].reason.as_deref(), Some("part time"));
-        assert_eq!(settings[1].by_device, sid.device);
-        assert_eq!(settings[1].limits, loose);
+        let first = &settings[0];
+        assert_eq!(first.setting.by_device, sue.device);
+        assert_eq!(first.setting.limits, strict);
+        assert_eq!(first.setting.reason.as_deref(), Some("part time"));
+        assert_eq!(
+            first.signature,
+            sign(&signed_bytes(
+                &TEAM,
+                &sue.device,
+                &strict,
+                10,
+                Some("part time")
+            ))
+        );
+        assert_eq!(settings[1].setting.by_device, sid.device);
+        assert_eq!(settings[1].setting.limits, loose);
+    }
+
+    #[test]
+    fn junk_anyone_writes_is_left_out_and_a_supervisor_can_write_over_it() {
+        let sue = author(1, "Sue");
+        let sam = author(3, "Sam");
+        let mut doc = create(&sue).unwrap().with_actor(sue.actor());
+        set_limits(&mut doc, &sue, &TEAM, &LoadLimits::default(), None, 1, sign).unwrap();
+        doc.commit();
+        let mut theirs = doc.fork().with_actor(sam.actor());
+        let all = match theirs.get(ROOT, "limits").unwrap() {
+            Some((_, id)) => id,
+            None => panic!("no limits"),
+        };
+        // A scalar under a device's key, a key that is no device, a setting with a
+        // mistyped field and one with a limit out of range.
+        theirs.put(&all, "junk", 1_i64).unwrap();
+        theirs
+            .put(&all, DeviceId([4; 16]).to_string(), "not a map")
+            .unwrap();
+        let typed = theirs
+            .put_object(&all, DeviceId([5; 16]).to_string(), ObjType::Map)
+            .unwrap();
+        theirs.put(&typed, "sessions", "twelve").unwrap();
+        let range = theirs
+            .put_object(&all, DeviceId([6; 16]).to_string(), ObjType::Map)
+            .unwrap();
+        for (k, v) in [
+            ("accepted_per_year", 0_i64),
+            ("held_days", 60),
+            ("sessions", 12),
+            ("open_days", 91),
+            ("first_contact_working_days", 5),
+            ("at", 2),
+        ] {
+            theirs.put(&range, k, v).unwrap();
+        }
+        theirs.commit();
+        doc.merge(&mut theirs).unwrap();
+        let settings = read(&doc);
+        assert_eq!(settings.len(), 1, "only Sue's: {settings:?}");
+
+        // The kind overwritten and the limits made a scalar: read finds nothing, setting
+        // again repairs both.
+        theirs.put(ROOT, "kind", "case_file").unwrap();
+        theirs.put(ROOT, "limits", 7_i64).unwrap();
+        theirs.commit();
+        doc.merge(&mut theirs).unwrap();
+        assert!(read(&doc).is_empty());
+        let strict = LoadLimits {
+            sessions: 10,
+            ..LoadLimits::default()
+        };
+        set_limits(&mut doc, &sue, &TEAM, &strict, None, 3, sign).unwrap();
+        doc.commit();
+        doc::expect_kind(&doc, DocKind::TeamSettings).unwrap();
+        let settings = read(&doc);
+        assert_eq!(settings.len(), 1);
+        assert_eq!(settings[0].setting.limits, strict);
     }
 }

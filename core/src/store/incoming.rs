@@ -370,6 +370,16 @@ impl Store {
     /// a failed transaction leaves the cache without it and it reloads from disk).
     /// Returns the work to commit (`None` if nothing changed) and envelopes refused one by
     /// one. An `Err` refuses all of them.
+    /// Whether `id` is the settings or a private-notes document of a team other than `team`
+    /// that this device belongs to.
+    fn reserved_by_another_team(&self, team: TeamId, id: DocumentId) -> bool {
+        self.access.iter().any(|(other, access)| {
+            *other != team
+                && (id == crate::model::team_settings::team_settings_id(other)
+                    || access.membership.private_notes_owner(&id).is_some())
+        })
+    }
+
     fn prepare_doc(
         &mut self,
         team: TeamId,
@@ -454,12 +464,17 @@ impl Store {
         };
         // The team settings live at the id derived from the team, and only there: a
         // document squatting on that id, or settings passed off under another id, are
-        // refused (`model::team_settings`).
-        if is_new
-            && (kind == DocKind::TeamSettings)
+        // refused (`model::team_settings`). Nor may a team's document take the settings or
+        // private-notes id of another team this device is in (it would shut that team's out).
+        if is_new {
+            if (kind == DocKind::TeamSettings)
                 != (id == crate::model::team_settings::team_settings_id(&team))
-        {
-            return Err("team settings belong at the id derived from the team".into());
+            {
+                return Err("team settings belong at the id derived from the team".into());
+            }
+            if self.reserved_by_another_team(team, id) {
+                return Err("the id belongs to another team's settings or private notes".into());
+            }
         }
         let changes: Vec<(ChangeHash, Vec<u8>)> = if is_new {
             Vec::new()

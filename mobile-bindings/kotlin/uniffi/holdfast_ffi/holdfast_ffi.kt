@@ -1527,7 +1527,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_team_limits() and 0xFFFF) != 60555) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_limits() and 0xFFFF) != 14290) {
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_limits() and 0xFFFF) != 10476) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_members() and 0xFFFF) != 5350) {
@@ -3118,8 +3118,8 @@ public interface HoldfastDeviceInterface {
     
     /**
      * The limits the current team's caseloads are held against: the latest a supervisor
-     * or admin set, with who set them, when and why, and the settings before; the defaults
-     * when nobody has (and outside a team).
+     * or admin set, with who set them, when and why, and each other supervisor's or
+     * admin's latest setting; the defaults when nobody has (and outside a team).
      */
     fun `teamLimits`(): TeamLimitsView
     
@@ -4381,8 +4381,8 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
     
     /**
      * The limits the current team's caseloads are held against: the latest a supervisor
-     * or admin set, with who set them, when and why, and the settings before; the defaults
-     * when nobody has (and outside a team).
+     * or admin set, with who set them, when and why, and each other supervisor's or
+     * admin's latest setting; the defaults when nobody has (and outside a team).
      */
     @Throws(HoldfastException::class)override fun `teamLimits`(): TeamLimitsView {
             return FfiConverterTypeTeamLimitsView.lift(
@@ -11149,7 +11149,8 @@ data class TeamLimitsView (
     var `set`: LimitsSettingView?
     , 
     /**
-     * Every setting that counts, oldest first (the last is `set`).
+     * The latest setting of each supervisor or admin that counts, oldest first (the last
+     * is `set`).
      */
     var `history`: List<LimitsSettingView>
     
