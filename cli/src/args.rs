@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use holdfast_core::model::action_plan::{GoalStatus, StepOwner};
+use holdfast_core::model::action_plan::{ConnectionStatus, GoalStatus, StepOwner};
 use holdfast_core::model::case_file::{
     CaseStatus, ConcernStatus, ContactMethod, EscalationTarget, HoldingFunction, Need,
     NotCompletedReason, ReferralSource, SessionMode,
@@ -470,6 +470,21 @@ pub enum StepCommand {
         #[arg(long, value_name = "DIRECTORY:ASSET")]
         asset: Option<String>,
     },
+    /// Record where the person's connection to the step's community asset stands:
+    /// suggested, contacted, attended, still_going, waiting_list, declined, not_suitable or
+    /// service_closed (dated, by you; the history is kept).
+    Connect {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+        /// The step id (shown by `step add` and `plan show`).
+        step: String,
+        /// Where it stands.
+        #[arg(value_parser = choice::<ConnectionStatus>())]
+        status: ConnectionStatus,
+        /// The day it stood so [default: today; never later].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+        on: Option<Date>,
+    },
     /// Tick a step off (or, with --undo, un-tick it).
     Done {
         /// The action plan or its case (id, or its first 6+ characters).
@@ -774,6 +789,12 @@ pub enum DirectoryCommand {
         /// The team to share it with (id, or its first 6+ characters).
         #[arg(long, value_name = "ID")]
         team: String,
+    },
+    /// Demand for each community asset from the plans on this device: people connected,
+    /// attending, on waiting lists, declined. Most demanded first.
+    Demand {
+        /// Only this directory (id, or its first 6+ characters).
+        directory: Option<String>,
     },
 }
 

@@ -8,7 +8,7 @@ use std::ffi::OsStr;
 use std::marker::PhantomData;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-use holdfast_core::model::action_plan::{GoalStatus, StepOwner};
+use holdfast_core::model::action_plan::{ConnectionStatus, GoalStatus, StepOwner};
 use holdfast_core::model::case_file::{
     CaseStatus, ConcernStatus, ContactMethod, EscalationTarget, HoldingFunction, Need,
     NotCompletedReason, ReferralSource, SessionMode,
@@ -50,6 +50,7 @@ core_choice!(
     ConcernStatus,
     NotCompletedReason,
     GoalStatus,
+    ConnectionStatus,
     StepOwner,
     NoteKind,
 );

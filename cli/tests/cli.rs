@@ -533,6 +533,39 @@ fn directory_import_is_all_or_nothing() {
         &format!("{}:{asset}", &dir[..8]),
     ]);
     assert!(step["step_id"].is_string());
+    let step_id = step["step_id"].as_str().unwrap().to_owned();
+    // The connection: suggested when linked; then what happened, dated, by whom.
+    let demand = d.json(&["directory", "demand"]);
+    assert_eq!(demand[0]["asset"], asset.as_str(), "{demand}");
+    assert_eq!(demand[0]["name"], "Tuesday Walking Group");
+    assert_eq!(
+        (demand[0]["people"].clone(), demand[0]["suggested"].clone()),
+        (1.into(), 1.into())
+    );
+    let connected = d.json(&["step", "connect", &case, &step_id, "waiting_list"]);
+    assert_eq!(connected["status"], "waiting_list", "{connected}");
+    let demand = d.json(&["directory", "demand", &dir[..8]]);
+    assert_eq!(demand[0]["waiting_list"], 1, "{demand}");
+    assert_eq!(demand[0]["suggested"], 0);
+    let table = d.ok(&["directory", "demand"]);
+    assert!(table.contains("Tuesday Walking Group"), "{table}");
+    let shown = d.ok(&["plan", "show", &case]);
+    assert!(shown.contains("(waiting list since"), "{shown}");
+    let line = d.fails(
+        &[
+            "step",
+            "connect",
+            &case,
+            &step_id,
+            "attended",
+            "--on",
+            "2999-01-01",
+        ],
+        1,
+    );
+    assert!(line.contains("not ahead of time"), "{line}");
+    let line = d.fails(&["step", "connect", &case, &step_id, "went"], 2);
+    assert!(line.contains("still_going"), "{line}");
     let bad = d.fails(
         &[
             "step",

@@ -3,14 +3,16 @@
 //! identical heads and identical typed views — and nothing anyone wrote is lost.
 
 use automerge::{AutoCommit, Change};
-use holdfast_core::model::action_plan::{self, GoalStatus, NewStep, StepOwner};
+use holdfast_core::model::action_plan::{
+    self, AssetRef, ConnectionStatus, GoalStatus, NewStep, StepOwner,
+};
 use holdfast_core::model::case_file::{
     self, CaseStatus, ConcernStatus, EscalationTarget, Need, NewConcern, NewReferral, NewSession,
     Patient, ReferralSource, SessionMode,
 };
 use holdfast_core::model::directory::{self, AssetInput, Capacity};
 use holdfast_core::model::doc::{self, Author};
-use holdfast_core::model::ids::{DeviceId, DocumentId};
+use holdfast_core::model::ids::{AssetId, DeviceId, DocumentId};
 use holdfast_core::model::measures::Instrument;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -392,8 +394,9 @@ enum PlanOp {
     Goal(String),
     EditGoal(usize, String),
     GoalStatus(usize, GoalStatus),
-    Step(Option<usize>, String),
+    Step(Option<usize>, String, bool),
     Done(usize, bool),
+    Connect(usize, ConnectionStatus),
     Comment(String),
     Touch(String),
 }
@@ -405,8 +408,14 @@ fn plan_op() -> BoxedStrategy<PlanOp> {
         (0usize..3, "[a-z ]{1,12}").prop_map(|(i, s)| PlanOp::EditGoal(i, s)),
         (0usize..3, prop::sample::select(GoalStatus::ALL.to_vec()))
             .prop_map(|(i, s)| PlanOp::GoalStatus(i, s)),
-        (prop::option::of(0usize..3), "[a-z ]{1,12}").prop_map(|(g, s)| PlanOp::Step(g, s)),
+        (prop::option::of(0usize..3), "[a-z ]{1,12}", any::<bool>())
+            .prop_map(|(g, s, linked)| PlanOp::Step(g, s, linked)),
         (0usize..4, any::<bool>()).prop_map(|(i, b)| PlanOp::Done(i, b)),
+        (
+            0usize..4,
+            prop::sample::select(ConnectionStatus::ALL.to_vec())
+        )
+            .prop_map(|(i, s)| PlanOp::Connect(i, s)),
         "[a-z][a-z ]{0,11}".prop_map(PlanOp::Comment),
         "[a-z0-9 ]{0,12}".prop_map(PlanOp::Touch),
     ]
@@ -426,18 +435,36 @@ fn apply_plan_op(doc: &mut AutoCommit, a: &Author, op: &PlanOp) {
             Some(g) => action_plan::set_goal_status(doc, g.id, *s),
             None => Ok(()),
         },
-        PlanOp::Step(g, t) => action_plan::add_step(
+        PlanOp::Step(g, t, linked) => action_plan::add_step(
             doc,
+            a,
             &NewStep {
                 goal: g.and_then(|i| plan.goals.get(i).map(|g| g.id)),
                 text: t.clone(),
                 owner: StepOwner::Patient,
                 due: None,
-                asset: None,
+                asset: linked.then_some(AssetRef {
+                    directory: DocumentId([7; 16]),
+                    asset: AssetId([7; 8]),
+                }),
             },
+            date!(2026 - 06 - 01),
             T,
         )
         .map(|_| ()),
+        PlanOp::Connect(i, status) => match plan.steps.get(*i) {
+            Some(s) if s.asset.is_some() => action_plan::record_connection(
+                doc,
+                a,
+                s.id,
+                *status,
+                date!(2026 - 06 - 02),
+                date!(2026 - 06 - 02),
+                T,
+            )
+            .map(|_| ()),
+            _ => Ok(()),
+        },
         PlanOp::Done(i, b) => match plan.steps.get(*i) {
             Some(s) => action_plan::set_step_done(doc, s.id, *b),
             None => Ok(()),

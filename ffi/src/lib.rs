@@ -75,7 +75,10 @@ pub use oversight::{
     LoadLimits, MemberView, NewCommentView, ReviewMarkView, ReviewQueueEntry, RingBackView,
     TeamLimitsView, WorkItem, WorkKind, WorkerLoad,
 };
-pub use plans::{AssetRef, GoalStatus, GoalView, PlanView, StepInput, StepOwner, StepView};
+pub use plans::{
+    AssetDemandView, AssetRef, ConnectionEventView, ConnectionStatus, GoalStatus, GoalView,
+    PlanView, StepInput, StepOwner, StepView,
+};
 pub use referrals::{Need, ReferralDecision, ReferralInput, ReferralSource, ReferralView};
 pub use safeguarding::{
     ConcernInput, ConcernStatus, ConcernStatusClaim, ConcernView, EscalationTarget,

@@ -2,9 +2,11 @@
 //! serve the link worker's phone and the patient's own device.
 
 use holdfast_core::model::action_plan::{
-    AssetRef as CoreAssetRef, GoalStatus as CoreGoalStatus, NewStep, StepOwner as CoreOwner,
+    AssetRef as CoreAssetRef, ConnectionEvent, ConnectionStatus as CoreConnection,
+    GoalStatus as CoreGoalStatus, NewStep, StepOwner as CoreOwner,
 };
 use holdfast_core::model::ids::{AssetId, DocumentId, GoalId, StepId};
+use holdfast_core::store::AssetDemand;
 
 use crate::cases::{CommentView, date_arg};
 use crate::device::{HoldfastDevice, parse_id, parse_item_id};
@@ -32,6 +34,123 @@ fn owner_from_core(o: CoreOwner) -> StepOwner {
     match o.as_str() {
         "patient" => StepOwner::Patient,
         _ => StepOwner::LinkWorker,
+    }
+}
+
+/// Where a person's connection to a community asset stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConnectionStatus {
+    /// The link worker suggested it.
+    Suggested,
+    /// Got in touch with it.
+    Contacted,
+    /// Went.
+    Attended,
+    /// Keeps going.
+    StillGoing,
+    /// On its waiting list.
+    WaitingList,
+    /// Decided against it.
+    Declined,
+    /// It did not suit them.
+    NotSuitable,
+    /// The service has closed.
+    ServiceClosed,
+}
+
+impl From<ConnectionStatus> for CoreConnection {
+    fn from(c: ConnectionStatus) -> Self {
+        match c {
+            ConnectionStatus::Suggested => CoreConnection::Suggested,
+            ConnectionStatus::Contacted => CoreConnection::Contacted,
+            ConnectionStatus::Attended => CoreConnection::Attended,
+            ConnectionStatus::StillGoing => CoreConnection::StillGoing,
+            ConnectionStatus::WaitingList => CoreConnection::WaitingList,
+            ConnectionStatus::Declined => CoreConnection::Declined,
+            ConnectionStatus::NotSuitable => CoreConnection::NotSuitable,
+            ConnectionStatus::ServiceClosed => CoreConnection::ServiceClosed,
+        }
+    }
+}
+
+impl From<CoreConnection> for ConnectionStatus {
+    fn from(c: CoreConnection) -> Self {
+        match c {
+            CoreConnection::Suggested => ConnectionStatus::Suggested,
+            CoreConnection::Contacted => ConnectionStatus::Contacted,
+            CoreConnection::Attended => ConnectionStatus::Attended,
+            CoreConnection::StillGoing => ConnectionStatus::StillGoing,
+            CoreConnection::WaitingList => ConnectionStatus::WaitingList,
+            CoreConnection::Declined => ConnectionStatus::Declined,
+            CoreConnection::NotSuitable => ConnectionStatus::NotSuitable,
+            CoreConnection::ServiceClosed => ConnectionStatus::ServiceClosed,
+        }
+    }
+}
+
+/// One dated entry of a step's connection to its community asset.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConnectionEventView {
+    /// Where it stood from this day.
+    pub status: ConnectionStatus,
+    /// The day (YYYY-MM-DD).
+    pub on: String,
+    /// Who recorded it.
+    pub by: String,
+    /// When it was recorded (ms since the Unix epoch).
+    pub at_ms: i64,
+}
+
+fn connection_view(e: ConnectionEvent) -> ConnectionEventView {
+    ConnectionEventView {
+        status: e.status.into(),
+        on: holdfast_core::model::doc::format_date(e.on),
+        by: e.by,
+        at_ms: e.at,
+    }
+}
+
+/// Demand for one community asset from the plans on this device: each person counted once,
+/// at their latest connection to it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AssetDemandView {
+    /// The asset.
+    pub asset: AssetRef,
+    /// Its name, when its directory is on this device.
+    pub name: Option<String>,
+    /// People connected to it in any way.
+    pub people: u32,
+    /// Suggested, not yet contacted.
+    pub suggested: u32,
+    /// Contacted.
+    pub contacted: u32,
+    /// Attended or still going.
+    pub attending: u32,
+    /// On its waiting list.
+    pub waiting_list: u32,
+    /// Declined it.
+    pub declined: u32,
+    /// Found it not suitable.
+    pub not_suitable: u32,
+    /// Were connected when it closed.
+    pub service_closed: u32,
+}
+
+fn demand_view(d: AssetDemand) -> AssetDemandView {
+    AssetDemandView {
+        asset: AssetRef {
+            directory_id: d.directory.to_string(),
+            asset_id: d.asset.to_string(),
+        },
+        name: d.name,
+        people: d.people,
+        suggested: d.suggested,
+        contacted: d.contacted,
+        attending: d.attending,
+        waiting_list: d.waiting_list,
+        declined: d.declined,
+        not_suitable: d.not_suitable,
+        service_closed: d.service_closed,
     }
 }
 
@@ -140,6 +259,9 @@ pub struct StepView {
     pub goal_id: Option<String>,
     /// A community asset it involves.
     pub asset: Option<AssetRef>,
+    /// The connection to that asset over time, oldest first; the last says where it
+    /// stands (linking a step records "suggested"). Empty without an asset.
+    pub connection: Vec<ConnectionEventView>,
     /// When it was added (ms since the Unix epoch).
     pub created_at_ms: i64,
 }
@@ -198,6 +320,7 @@ impl HoldfastDevice {
                         directory_id: a.directory.to_string(),
                         asset_id: a.asset.to_string(),
                     }),
+                    connection: s.connection.into_iter().map(connection_view).collect(),
                     created_at_ms: s.created_at,
                 })
                 .collect(),
@@ -239,6 +362,41 @@ impl HoldfastDevice {
             asset: None,
         };
         Ok(self.store()?.add_step(id, &step)?.to_string())
+    }
+
+    /// Records where the person's connection to a step's community asset stands from `on`
+    /// (YYYY-MM-DD; today when null; never later than today): the link worker's or the
+    /// patient's word, dated and by whom. `InvalidInput` for a step that links no asset.
+    #[uniffi::method(default(on = None))]
+    pub fn record_connection(
+        &self,
+        plan_id: String,
+        step_id: String,
+        status: ConnectionStatus,
+        on: Option<String>,
+    ) -> Result<()> {
+        let id: DocumentId = parse_id("plan", &plan_id)?;
+        let step: StepId = parse_item_id("step", &step_id)?;
+        let on = date_arg(on)?;
+        self.store()?
+            .record_connection(id, step, status.into(), on)?;
+        Ok(())
+    }
+
+    /// Demand for each community asset (of `directory_id`, or every directory) from the
+    /// plans on this device: people connected, attending, waiting, declined. Most
+    /// demanded first.
+    #[uniffi::method(default(directory_id = None))]
+    pub fn asset_demand(&self, directory_id: Option<String>) -> Result<Vec<AssetDemandView>> {
+        let dir: Option<DocumentId> = directory_id
+            .map(|d| parse_id("directory", &d))
+            .transpose()?;
+        Ok(self
+            .store()?
+            .asset_demand(dir)?
+            .into_iter()
+            .map(demand_view)
+            .collect())
     }
 
     /// Ticks a step off (or back on).

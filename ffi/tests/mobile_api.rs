@@ -31,12 +31,12 @@ use std::time::Duration;
 use holdfast_core::ManualClock;
 use holdfast_ffi::{
     AssetInput, AssetRef, Capacity, CaseStatus, CaseloadObserver, CaseloadQuery, ConcernInput,
-    ConcernStatus, DeviceConfig, DirectoryQuery, DocumentObserver, EscalationTarget, GoalStatus,
-    HoldfastDevice, HoldfastError, HoldingFunction, HostKeyStore, Instrument, LoadLimits,
-    MeasureChange, MeasureInput, MeasureScore, Need, NewPatientInput, NotCompletedReason, NoteKind,
-    PatientDetails, PrivateNoteView, PrivateNotesView, ReferralDecision, ReferralInput,
-    ReferralSource, Role, SessionInput, SessionMode, StepInput, StepOwner, TeamLimitsView,
-    WorkItem, WorkKind, WorklistObserver, measure_form,
+    ConcernStatus, ConnectionStatus, DeviceConfig, DirectoryQuery, DocumentObserver,
+    EscalationTarget, GoalStatus, HoldfastDevice, HoldfastError, HoldingFunction, HostKeyStore,
+    Instrument, LoadLimits, MeasureChange, MeasureInput, MeasureScore, Need, NewPatientInput,
+    NotCompletedReason, NoteKind, PatientDetails, PrivateNoteView, PrivateNotesView,
+    ReferralDecision, ReferralInput, ReferralSource, Role, SessionInput, SessionMode, StepInput,
+    StepOwner, TeamLimitsView, WorkItem, WorkKind, WorklistObserver, measure_form,
 };
 use holdfast_relay::testing::TestRelay;
 
@@ -2022,4 +2022,94 @@ fn team_limits_set_by_a_supervisor_reach_the_link_workers_worklist() {
             .any(|e| e.case_id == case)
     );
     not_found(s.review_entry("0000000000000000000000000000ffff".into()));
+}
+
+// ---------------------------------------------------------------------------------------
+// Connections to community assets
+
+#[test]
+fn a_patient_records_going_to_the_group_and_the_link_workers_demand_counts_it() {
+    let Team {
+        a,
+        plan,
+        relay: _relay,
+        ..
+    } = team_with_a_case();
+    let dir = a.create_directory("Leeds North".into()).unwrap();
+    let walking = a
+        .upsert_asset(
+            dir.clone(),
+            None,
+            AssetInput {
+                name: "Tuesday Walking Group".into(),
+                ..AssetInput::default()
+            },
+        )
+        .unwrap();
+    let linked = AssetRef {
+        directory_id: dir.clone(),
+        asset_id: walking.clone(),
+    };
+    let step = a
+        .add_plan_step(
+            plan.clone(),
+            StepInput {
+                text: "Try the walking group".into(),
+                owner: StepOwner::Patient,
+                due: None,
+                goal_id: None,
+                asset: Some(linked.clone()),
+            },
+        )
+        .unwrap();
+    let plain = a
+        .add_step(
+            plan.clone(),
+            "Ring her sister".into(),
+            StepOwner::LinkWorker,
+            None,
+        )
+        .unwrap();
+    let shown = a.action_plan(plan.clone()).unwrap();
+    let s = shown.steps.iter().find(|s| s.step_id == step).unwrap();
+    assert_eq!(s.connection.len(), 1);
+    assert_eq!(s.connection[0].status, ConnectionStatus::Suggested);
+    assert_eq!(s.connection[0].by, "Asha (link worker)");
+    let demand = a.asset_demand(None).unwrap();
+    assert_eq!(demand.len(), 1);
+    assert_eq!(demand[0].asset, linked);
+    assert_eq!(demand[0].name.as_deref(), Some("Tuesday Walking Group"));
+    assert_eq!((demand[0].people, demand[0].suggested), (1, 1));
+    // Refused, nothing written: no asset on the step, a day to come, a bad id.
+    invalid(a.record_connection(plan.clone(), plain, ConnectionStatus::Attended, None));
+    invalid(a.record_connection(
+        plan.clone(),
+        step.clone(),
+        ConnectionStatus::Attended,
+        Some("2999-01-01".into()),
+    ));
+    invalid(a.asset_demand(Some("not a directory".into())));
+    assert_eq!(a.asset_demand(None).unwrap(), demand);
+
+    // The patient's own phone says she went; after sync the link worker's demand counts it.
+    sync(&a);
+    let p = phone("Eleanor");
+    let code = a.share_plan(plan.clone(), 15).unwrap();
+    p.redeem_invite(code).unwrap();
+    p.record_connection(plan.clone(), step.clone(), ConnectionStatus::Attended, None)
+        .unwrap();
+    sync(&p);
+    sync(&a);
+    let demand = a.asset_demand(Some(dir)).unwrap();
+    assert_eq!(
+        (demand[0].people, demand[0].attending, demand[0].suggested),
+        (1, 1, 0)
+    );
+    let seen = a.action_plan(plan).unwrap();
+    let s = seen.steps.iter().find(|s| s.step_id == step).unwrap();
+    let last = s.connection.last().unwrap();
+    assert_eq!(
+        (last.status, last.by.as_str()),
+        (ConnectionStatus::Attended, "Eleanor")
+    );
 }

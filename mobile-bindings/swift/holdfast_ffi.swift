@@ -1428,9 +1428,23 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func addStep(planId: String, text: String, owner: StepOwner, due: String?) throws  -> String
     
     /**
+     * Demand for each community asset (of `directory_id`, or every directory) from the
+     * plans on this device: people connected, attending, waiting, declined. Most
+     * demanded first.
+     */
+    func assetDemand(directoryId: String?) throws  -> [AssetDemandView]
+    
+    /**
      * Rewords a goal (concurrent edits of the same words both survive).
      */
     func editGoal(planId: String, goalId: String, text: String) throws 
+    
+    /**
+     * Records where the person's connection to a step's community asset stands from `on`
+     * (YYYY-MM-DD; today when null; never later than today): the link worker's or the
+     * patient's word, dated and by whom. `InvalidInput` for a step that links no asset.
+     */
+    func recordConnection(planId: String, stepId: String, status: ConnectionStatus, on: String?) throws 
     
     /**
      * Sets how the patient gets back in touch with their link worker.
@@ -2487,6 +2501,21 @@ open func addStep(planId: String, text: String, owner: StepOwner, due: String?)t
 }
     
     /**
+     * Demand for each community asset (of `directory_id`, or every directory) from the
+     * plans on this device: people connected, attending, waiting, declined. Most
+     * demanded first.
+     */
+open func assetDemand(directoryId: String? = nil)throws  -> [AssetDemandView]  {
+    return try  FfiConverterSequenceTypeAssetDemandView.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_asset_demand(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(directoryId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Rewords a goal (concurrent edits of the same words both survive).
      */
 open func editGoal(planId: String, goalId: String, text: String)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
@@ -2496,6 +2525,23 @@ open func editGoal(planId: String, goalId: String, text: String)throws   {try ru
         FfiConverterString.lower(planId),
         FfiConverterString.lower(goalId),
         FfiConverterString.lower(text),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Records where the person's connection to a step's community asset stands from `on`
+     * (YYYY-MM-DD; today when null; never later than today): the link worker's or the
+     * patient's word, dated and by whom. `InvalidInput` for a step that links no asset.
+     */
+open func recordConnection(planId: String, stepId: String, status: ConnectionStatus, on: String? = nil)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_record_connection(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(planId),
+        FfiConverterString.lower(stepId),
+        FfiConverterTypeConnectionStatus_lower(status),
+        FfiConverterOptionString.lower(on),uniffiCallStatus
     )
 }
 }
@@ -3896,6 +3942,156 @@ public func FfiConverterTypeWorklistObserver_lower(_ value: WorklistObserver) ->
 }
 
 
+
+
+/**
+ * Demand for one community asset from the plans on this device: each person counted once,
+ * at their latest connection to it.
+ */
+public struct AssetDemandView: Equatable, Hashable {
+    /**
+     * The asset.
+     */
+    public var asset: AssetRef
+    /**
+     * Its name, when its directory is on this device.
+     */
+    public var name: String?
+    /**
+     * People connected to it in any way.
+     */
+    public var people: UInt32
+    /**
+     * Suggested, not yet contacted.
+     */
+    public var suggested: UInt32
+    /**
+     * Contacted.
+     */
+    public var contacted: UInt32
+    /**
+     * Attended or still going.
+     */
+    public var attending: UInt32
+    /**
+     * On its waiting list.
+     */
+    public var waitingList: UInt32
+    /**
+     * Declined it.
+     */
+    public var declined: UInt32
+    /**
+     * Found it not suitable.
+     */
+    public var notSuitable: UInt32
+    /**
+     * Were connected when it closed.
+     */
+    public var serviceClosed: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The asset.
+         */asset: AssetRef, 
+        /**
+         * Its name, when its directory is on this device.
+         */name: String?, 
+        /**
+         * People connected to it in any way.
+         */people: UInt32, 
+        /**
+         * Suggested, not yet contacted.
+         */suggested: UInt32, 
+        /**
+         * Contacted.
+         */contacted: UInt32, 
+        /**
+         * Attended or still going.
+         */attending: UInt32, 
+        /**
+         * On its waiting list.
+         */waitingList: UInt32, 
+        /**
+         * Declined it.
+         */declined: UInt32, 
+        /**
+         * Found it not suitable.
+         */notSuitable: UInt32, 
+        /**
+         * Were connected when it closed.
+         */serviceClosed: UInt32) {
+        self.asset = asset
+        self.name = name
+        self.people = people
+        self.suggested = suggested
+        self.contacted = contacted
+        self.attending = attending
+        self.waitingList = waitingList
+        self.declined = declined
+        self.notSuitable = notSuitable
+        self.serviceClosed = serviceClosed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AssetDemandView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAssetDemandView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AssetDemandView {
+        return
+            try AssetDemandView(
+                asset: FfiConverterTypeAssetRef.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf), 
+                people: FfiConverterUInt32.read(from: &buf), 
+                suggested: FfiConverterUInt32.read(from: &buf), 
+                contacted: FfiConverterUInt32.read(from: &buf), 
+                attending: FfiConverterUInt32.read(from: &buf), 
+                waitingList: FfiConverterUInt32.read(from: &buf), 
+                declined: FfiConverterUInt32.read(from: &buf), 
+                notSuitable: FfiConverterUInt32.read(from: &buf), 
+                serviceClosed: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AssetDemandView, into buf: inout [UInt8]) {
+        FfiConverterTypeAssetRef.write(value.asset, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+        FfiConverterUInt32.write(value.people, into: &buf)
+        FfiConverterUInt32.write(value.suggested, into: &buf)
+        FfiConverterUInt32.write(value.contacted, into: &buf)
+        FfiConverterUInt32.write(value.attending, into: &buf)
+        FfiConverterUInt32.write(value.waitingList, into: &buf)
+        FfiConverterUInt32.write(value.declined, into: &buf)
+        FfiConverterUInt32.write(value.notSuitable, into: &buf)
+        FfiConverterUInt32.write(value.serviceClosed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssetDemandView_lift(_ buf: RustBuffer) throws -> AssetDemandView {
+    return try FfiConverterTypeAssetDemandView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssetDemandView_lower(_ value: AssetDemandView) -> RustBuffer {
+    return FfiConverterTypeAssetDemandView.lower(value)
+}
 
 
 /**
@@ -5527,6 +5723,95 @@ public func FfiConverterTypeConcernView_lift(_ buf: RustBuffer) throws -> Concer
 #endif
 public func FfiConverterTypeConcernView_lower(_ value: ConcernView) -> RustBuffer {
     return FfiConverterTypeConcernView.lower(value)
+}
+
+
+/**
+ * One dated entry of a step's connection to its community asset.
+ */
+public struct ConnectionEventView: Equatable, Hashable {
+    /**
+     * Where it stood from this day.
+     */
+    public var status: ConnectionStatus
+    /**
+     * The day (YYYY-MM-DD).
+     */
+    public var on: String
+    /**
+     * Who recorded it.
+     */
+    public var by: String
+    /**
+     * When it was recorded (ms since the Unix epoch).
+     */
+    public var atMs: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Where it stood from this day.
+         */status: ConnectionStatus, 
+        /**
+         * The day (YYYY-MM-DD).
+         */on: String, 
+        /**
+         * Who recorded it.
+         */by: String, 
+        /**
+         * When it was recorded (ms since the Unix epoch).
+         */atMs: Int64) {
+        self.status = status
+        self.on = on
+        self.by = by
+        self.atMs = atMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConnectionEventView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConnectionEventView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConnectionEventView {
+        return
+            try ConnectionEventView(
+                status: FfiConverterTypeConnectionStatus.read(from: &buf), 
+                on: FfiConverterString.read(from: &buf), 
+                by: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConnectionEventView, into buf: inout [UInt8]) {
+        FfiConverterTypeConnectionStatus.write(value.status, into: &buf)
+        FfiConverterString.write(value.on, into: &buf)
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectionEventView_lift(_ buf: RustBuffer) throws -> ConnectionEventView {
+    return try FfiConverterTypeConnectionEventView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectionEventView_lower(_ value: ConnectionEventView) -> RustBuffer {
+    return FfiConverterTypeConnectionEventView.lower(value)
 }
 
 
@@ -9533,6 +9818,11 @@ public struct StepView: Equatable, Hashable {
      */
     public var asset: AssetRef?
     /**
+     * The connection to that asset over time, oldest first; the last says where it
+     * stands (linking a step records "suggested"). Empty without an asset.
+     */
+    public var connection: [ConnectionEventView]
+    /**
      * When it was added (ms since the Unix epoch).
      */
     public var createdAtMs: Int64
@@ -9562,6 +9852,10 @@ public struct StepView: Equatable, Hashable {
          * A community asset it involves.
          */asset: AssetRef?, 
         /**
+         * The connection to that asset over time, oldest first; the last says where it
+         * stands (linking a step records "suggested"). Empty without an asset.
+         */connection: [ConnectionEventView], 
+        /**
          * When it was added (ms since the Unix epoch).
          */createdAtMs: Int64) {
         self.stepId = stepId
@@ -9571,6 +9865,7 @@ public struct StepView: Equatable, Hashable {
         self.done = done
         self.goalId = goalId
         self.asset = asset
+        self.connection = connection
         self.createdAtMs = createdAtMs
     }
 
@@ -9597,6 +9892,7 @@ public struct FfiConverterTypeStepView: FfiConverterRustBuffer {
                 done: FfiConverterBool.read(from: &buf), 
                 goalId: FfiConverterOptionString.read(from: &buf), 
                 asset: FfiConverterOptionTypeAssetRef.read(from: &buf), 
+                connection: FfiConverterSequenceTypeConnectionEventView.read(from: &buf), 
                 createdAtMs: FfiConverterInt64.read(from: &buf)
         )
     }
@@ -9609,6 +9905,7 @@ public struct FfiConverterTypeStepView: FfiConverterRustBuffer {
         FfiConverterBool.write(value.done, into: &buf)
         FfiConverterOptionString.write(value.goalId, into: &buf)
         FfiConverterOptionTypeAssetRef.write(value.asset, into: &buf)
+        FfiConverterSequenceTypeConnectionEventView.write(value.connection, into: &buf)
         FfiConverterInt64.write(value.createdAtMs, into: &buf)
     }
 }
@@ -10879,6 +11176,141 @@ public func FfiConverterTypeConcernStatus_lift(_ buf: RustBuffer) throws -> Conc
 #endif
 public func FfiConverterTypeConcernStatus_lower(_ value: ConcernStatus) -> RustBuffer {
     return FfiConverterTypeConcernStatus.lower(value)
+}
+
+
+
+/**
+ * Where a person's connection to a community asset stands.
+ */
+
+public enum ConnectionStatus: Equatable, Hashable {
+    
+    /**
+     * The link worker suggested it.
+     */
+    case suggested
+    /**
+     * Got in touch with it.
+     */
+    case contacted
+    /**
+     * Went.
+     */
+    case attended
+    /**
+     * Keeps going.
+     */
+    case stillGoing
+    /**
+     * On its waiting list.
+     */
+    case waitingList
+    /**
+     * Decided against it.
+     */
+    case declined
+    /**
+     * It did not suit them.
+     */
+    case notSuitable
+    /**
+     * The service has closed.
+     */
+    case serviceClosed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConnectionStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConnectionStatus: FfiConverterRustBuffer {
+    typealias SwiftType = ConnectionStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConnectionStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .suggested
+        
+        case 2: return .contacted
+        
+        case 3: return .attended
+        
+        case 4: return .stillGoing
+        
+        case 5: return .waitingList
+        
+        case 6: return .declined
+        
+        case 7: return .notSuitable
+        
+        case 8: return .serviceClosed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConnectionStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .suggested:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .contacted:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .attended:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .stillGoing:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .waitingList:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .declined:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .notSuitable:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .serviceClosed:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectionStatus_lift(_ buf: RustBuffer) throws -> ConnectionStatus {
+    return try FfiConverterTypeConnectionStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConnectionStatus_lower(_ value: ConnectionStatus) -> RustBuffer {
+    return FfiConverterTypeConnectionStatus.lower(value)
 }
 
 
@@ -13675,6 +14107,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAssetDemandView: FfiConverterRustBuffer {
+    typealias SwiftType = [AssetDemandView]
+
+    public static func write(_ value: [AssetDemandView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAssetDemandView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AssetDemandView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AssetDemandView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAssetDemandView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAssetHit: FfiConverterRustBuffer {
     typealias SwiftType = [AssetHit]
 
@@ -13817,6 +14274,31 @@ fileprivate struct FfiConverterSequenceTypeConcernView: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeConcernView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeConnectionEventView: FfiConverterRustBuffer {
+    typealias SwiftType = [ConnectionEventView]
+
+    public static func write(_ value: [ConnectionEventView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConnectionEventView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConnectionEventView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConnectionEventView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConnectionEventView.read(from: &buf))
         }
         return seq
     }
@@ -14840,7 +15322,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_step() != 29294) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_asset_demand() != 24520) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_edit_goal() != 57966) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_connection() != 32806) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_get_back_in_touch() != 34551) {

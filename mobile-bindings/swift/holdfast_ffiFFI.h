@@ -652,9 +652,19 @@ RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_add_plan_step(uint64_t p
 RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_add_step(uint64_t ptr, RustBuffer plan_id, RustBuffer text, RustBuffer owner, RustBuffer due, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_ASSET_DEMAND
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_ASSET_DEMAND
+RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_asset_demand(uint64_t ptr, RustBuffer directory_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_EDIT_GOAL
 #define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_EDIT_GOAL
 void uniffi_holdfast_ffi_fn_method_holdfastdevice_edit_goal(uint64_t ptr, RustBuffer plan_id, RustBuffer goal_id, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_RECORD_CONNECTION
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_RECORD_CONNECTION
+void uniffi_holdfast_ffi_fn_method_holdfastdevice_record_connection(uint64_t ptr, RustBuffer plan_id, RustBuffer step_id, RustBuffer status, RustBuffer on, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_SET_GET_BACK_IN_TOUCH
@@ -1542,9 +1552,21 @@ uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_step(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_ASSET_DEMAND
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_ASSET_DEMAND
+uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_asset_demand(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_EDIT_GOAL
 #define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_EDIT_GOAL
 uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_edit_goal(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_RECORD_CONNECTION
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_RECORD_CONNECTION
+uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_connection(void
     
 );
 #endif

@@ -375,3 +375,48 @@ fn asset_text(directory_id: DocumentId, asset: &Asset) -> String {
     }
     t
 }
+
+/// `holdfast directory demand`: each asset's demand from the plans on this device.
+pub(super) fn demand(ctx: &Ctx, dir: Option<&str>) -> Result<Output> {
+    let store = ctx.device.open()?;
+    let directory = dir.map(|d| lookup::directory(&store, d)).transpose()?;
+    let demand = store.asset_demand(directory)?;
+    if demand.is_empty() {
+        return Output::new(
+            &demand,
+            "No plan on this device links a community asset yet (holdfast step add … --asset).",
+        );
+    }
+    let cells: Vec<Vec<String>> = demand
+        .iter()
+        .map(|d| {
+            let n = |v: u32| v.to_string();
+            vec![
+                clip(d.name.as_deref().unwrap_or("(not on this device)"), 32),
+                format!("{}:{}", short(&d.directory), d.asset),
+                n(d.people),
+                n(d.suggested),
+                n(d.contacted),
+                n(d.attending),
+                n(d.waiting_list),
+                n(d.declined + d.not_suitable),
+                n(d.service_closed),
+            ]
+        })
+        .collect();
+    let text = table(
+        &[
+            "ASSET",
+            "ID",
+            "PEOPLE",
+            "SUGGESTED",
+            "CONTACTED",
+            "ATTENDING",
+            "WAITING",
+            "DECLINED/UNSUITED",
+            "CLOSED",
+        ],
+        &cells,
+    );
+    Output::new(&demand, text)
+}

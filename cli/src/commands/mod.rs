@@ -159,6 +159,12 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
                 },
             ),
             StepCommand::Done { plan, step, undo } => plan::step_done(&ctx, &plan, &step, !undo),
+            StepCommand::Connect {
+                plan,
+                step,
+                status,
+                on,
+            } => plan::connect(&ctx, &plan, &step, status, on),
         },
         Command::Measure(MeasureCommand::Record {
             instrument,
@@ -216,6 +222,7 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
                 directory: dir,
                 asset,
             } => directory::show(&ctx, &dir, &asset),
+            DirectoryCommand::Demand { directory: dir } => directory::demand(&ctx, dir.as_deref()),
         },
         Command::Team(c) => match c {
             TeamCommand::Create {

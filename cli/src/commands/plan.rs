@@ -3,8 +3,10 @@
 use std::fmt::Write as _;
 
 use holdfast_core::Store;
-use holdfast_core::model::action_plan::{ActionPlan, AssetRef, GoalStatus, NewStep, StepOwner};
-use holdfast_core::model::ids::{CommentId, DocumentId, GoalId, StepId};
+use holdfast_core::model::action_plan::{
+    ActionPlan, AssetRef, ConnectionStatus, GoalStatus, NewStep, StepOwner,
+};
+use holdfast_core::model::ids::{CommentId, ConnectionEventId, DocumentId, GoalId, StepId};
 use serde::Serialize;
 use time::Date;
 
@@ -114,6 +116,14 @@ fn step_line(s: &holdfast_core::model::action_plan::Step, pad: usize) -> String 
     }
     if let Some(a) = s.asset {
         let _ = write!(line, ", asset {}:{}", short(&a.directory), a.asset);
+    }
+    if let Some(c) = s.connection_status() {
+        let _ = write!(
+            line,
+            " ({} since {})",
+            words(c.status.as_str()),
+            format_date(c.on)
+        );
     }
     format!("{}{line}\n", " ".repeat(pad))
 }
@@ -264,6 +274,45 @@ pub(super) fn add_step(ctx: &Ctx, typed: &str, a: StepArgs) -> Result<Output> {
             done: false,
         },
         msg,
+    )
+}
+
+#[derive(Serialize)]
+struct Connected {
+    plan_id: DocumentId,
+    step_id: StepId,
+    event_id: ConnectionEventId,
+    status: ConnectionStatus,
+    on: Date,
+}
+
+/// `holdfast step connect`: where the step's connection to its asset stands from a day.
+pub(super) fn connect(
+    ctx: &Ctx,
+    typed: &str,
+    step: &str,
+    status: ConnectionStatus,
+    on: Option<Date>,
+) -> Result<Output> {
+    let (mut store, plan_id) = open_plan(ctx, typed)?;
+    let plan = store.action_plan(plan_id)?;
+    let step_id = lookup::pick("step", step, plan.steps.iter().map(|s| s.id))?;
+    let event_id = store.record_connection(plan_id, step_id, status, on)?;
+    let on = on.unwrap_or_else(|| store.today());
+    let text = format!(
+        "Connection recorded: {} since {}.",
+        words(status.as_str()),
+        format_date(on)
+    );
+    Output::new(
+        &Connected {
+            plan_id,
+            step_id,
+            event_id,
+            status,
+            on,
+        },
+        text,
     )
 }
 

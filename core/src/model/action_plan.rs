@@ -11,7 +11,7 @@ use time::Date;
 
 use super::case_file::{Comment, read_comments};
 use super::doc::{self, Author, DocKind};
-use super::ids::{AssetId, CommentId, DocumentId, GoalId, StepId};
+use super::ids::{AssetId, CommentId, ConnectionEventId, DeviceId, DocumentId, GoalId, StepId};
 use crate::{Error, Result};
 
 const MAX_TEXT: usize = 16 * 1024;
@@ -41,6 +41,56 @@ string_enum!(
         LinkWorker => "link_worker",
     }
 );
+
+string_enum!(
+    /// Where a person's connection to a community asset stands, as the link worker or the
+    /// patient last recorded it.
+    ConnectionStatus {
+        /// The link worker suggested it.
+        Suggested => "suggested",
+        /// The person or the link worker got in touch with it.
+        Contacted => "contacted",
+        /// The person went.
+        Attended => "attended",
+        /// The person keeps going.
+        StillGoing => "still_going",
+        /// On its waiting list.
+        WaitingList => "waiting_list",
+        /// The person decided against it.
+        Declined => "declined",
+        /// It did not suit the person.
+        NotSuitable => "not_suitable",
+        /// The service has closed.
+        ServiceClosed => "service_closed",
+    }
+);
+
+impl ConnectionStatus {
+    /// The person is going (attended once or keeps going).
+    pub fn is_attending(self) -> bool {
+        matches!(
+            self,
+            ConnectionStatus::Attended | ConnectionStatus::StillGoing
+        )
+    }
+}
+
+/// One dated entry of a step's connection to a community asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionEvent {
+    /// Its id.
+    pub id: ConnectionEventId,
+    /// Where the connection stands from this day.
+    pub status: ConnectionStatus,
+    /// The day.
+    pub on: Date,
+    /// Who recorded it (the person using the device).
+    pub by: String,
+    /// From which device (the Automerge actor that wrote it; unauthenticated).
+    pub by_device: Option<DeviceId>,
+    /// When it was recorded (ms since the epoch).
+    pub at: i64,
+}
 
 /// A goal, in the patient's own words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,8 +146,18 @@ pub struct Step {
     pub done: bool,
     /// A community asset it involves.
     pub asset: Option<AssetRef>,
+    /// The connection to that asset over time, oldest first (by day, then when recorded);
+    /// the last says where it stands. Linking a step to an asset records "suggested".
+    pub connection: Vec<ConnectionEvent>,
     /// When it was added (ms since the epoch).
     pub created_at: i64,
+}
+
+impl Step {
+    /// Where the connection to its asset stands, when it links one.
+    pub fn connection_status(&self) -> Option<&ConnectionEvent> {
+        self.connection.last()
+    }
 }
 
 /// A whole action plan.
@@ -186,8 +246,14 @@ pub fn set_goal_status(doc: &mut AutoCommit, id: GoalId, status: GoalStatus) -> 
     doc::put_string_if_changed(doc, &g, "status", status.as_str())
 }
 
-/// Adds a step.
-pub fn add_step(doc: &mut AutoCommit, step: &NewStep, at: i64) -> Result<StepId> {
+/// Adds a step; one linked to an asset records the connection as suggested on `today`.
+pub fn add_step(
+    doc: &mut AutoCommit,
+    author: &Author,
+    step: &NewStep,
+    today: Date,
+    at: i64,
+) -> Result<StepId> {
     doc::expect_kind(doc, DocKind::ActionPlan)?;
     let text = doc::require_text("step", &step.text, MAX_TEXT)?;
     if let Some(goal) = step.goal {
@@ -208,9 +274,99 @@ pub fn add_step(doc: &mut AutoCommit, step: &NewStep, at: i64) -> Result<StepId>
     if let Some(asset) = step.asset {
         doc.put(&s, "asset_directory", asset.directory.to_string())?;
         doc.put(&s, "asset", asset.asset.to_string())?;
+        put_connection(doc, &s, author, ConnectionStatus::Suggested, today, at)?;
     }
     doc.put(&s, "created_at", ScalarValue::Timestamp(at))?;
     Ok(id)
+}
+
+fn put_connection(
+    doc: &mut AutoCommit,
+    step: &ObjId,
+    author: &Author,
+    status: ConnectionStatus,
+    on: Date,
+    at: i64,
+) -> Result<ConnectionEventId> {
+    let id = ConnectionEventId::random();
+    let all = doc::ensure_map(doc, step, "connection")?;
+    let e = doc.put_object(&all, id.to_string(), ObjType::Map)?;
+    doc.put(&e, "status", status.as_str())?;
+    doc.put(&e, "on", doc::format_date(on))?;
+    doc.put(&e, "by", author.person.as_str())?;
+    doc.put(&e, "at", ScalarValue::Timestamp(at))?;
+    Ok(id)
+}
+
+/// Records where the connection of `step` to its community asset stands from `on` (not
+/// after `today`). Refused for a step that links no asset.
+pub fn record_connection(
+    doc: &mut AutoCommit,
+    author: &Author,
+    step: StepId,
+    status: ConnectionStatus,
+    on: Date,
+    today: Date,
+    at: i64,
+) -> Result<ConnectionEventId> {
+    doc::expect_kind(doc, DocKind::ActionPlan)?;
+    let s = item(doc, "steps", "step", &step.to_string())?;
+    if doc::get_string(doc, &s, "asset")?.is_none() {
+        return Err(Error::InvalidInput {
+            field: "step",
+            reason: "it links no community asset".into(),
+        });
+    }
+    if on > today {
+        return Err(Error::InvalidInput {
+            field: "date",
+            reason: "a connection is recorded as it stands, not ahead of time".into(),
+        });
+    }
+    put_connection(doc, &s, author, status, on, at)
+}
+
+/// A step's connection events, from every concurrent `connection` map, oldest first. A step
+/// linked before connections were recorded (store schema 12 and earlier) reads as suggested
+/// on the day it was added, by whoever added it: the same on every device.
+fn read_connection(
+    doc: &AutoCommit,
+    step: &ObjId,
+    created_at: i64,
+) -> Result<Vec<ConnectionEvent>> {
+    if doc::get_all_objs(doc, step, "connection")?.is_empty() {
+        let on = time::OffsetDateTime::from_unix_timestamp(created_at.div_euclid(1000))
+            .map(|t| t.date())
+            .unwrap_or(Date::MIN);
+        return Ok(vec![ConnectionEvent {
+            id: ConnectionEventId([0; 8]),
+            status: ConnectionStatus::Suggested,
+            on,
+            by: String::new(),
+            by_device: super::oversight::created_by(step),
+            at: created_at,
+        }]);
+    }
+    let mut out = Vec::new();
+    for map in doc::get_all_objs(doc, step, "connection")? {
+        for k in doc::map_keys(doc, &map) {
+            let Some(e) = doc::get_obj(doc, &map, &k)? else {
+                continue;
+            };
+            out.push(ConnectionEvent {
+                id: k.parse()?,
+                status: doc::require_string(doc, &e, "status")?.parse()?,
+                on: doc::get_date(doc, &e, "on")?.ok_or(Error::Malformed(
+                    "a connection event without its day".into(),
+                ))?,
+                by: doc::get_string(doc, &e, "by")?.unwrap_or_default(),
+                by_device: super::oversight::created_by(&e),
+                at: doc::get_i64(doc, &e, "at")?.unwrap_or(0),
+            });
+        }
+    }
+    out.sort_by_key(|e| (e.on, e.at, e.id));
+    Ok(out)
 }
 
 /// Ticks a step off (or un-ticks it).
@@ -288,6 +444,12 @@ fn decode_plan(doc: &AutoCommit) -> Result<ActionPlan> {
                 owner: doc::require_string(doc, &s, "owner")?.parse()?,
                 due: doc::get_date(doc, &s, "due")?,
                 done: doc::get_bool(doc, &s, "done")?.unwrap_or(false),
+                connection: if asset.is_some() {
+                    let created = doc::get_i64(doc, &s, "created_at")?.unwrap_or(0);
+                    read_connection(doc, &s, created)?
+                } else {
+                    Vec::new()
+                },
                 asset,
                 created_at: doc::get_i64(doc, &s, "created_at")?.unwrap_or(0),
             });

@@ -10,6 +10,7 @@ use time::Date;
 
 use super::open::classify;
 use super::{Store, StoreEvent, index, oversight};
+use crate::model::action_plan;
 use crate::model::case_file;
 use crate::model::directory;
 use crate::model::doc::{self, Author, DocKind, HistoryEntry};
@@ -360,8 +361,10 @@ pub(super) fn reindex_doc(
     now: i64,
 ) -> Result<()> {
     match (kind, scope) {
-        (_, Reindex::Nothing)
-        | (DocKind::ActionPlan | DocKind::PrivateNotes | DocKind::TeamSettings, _) => Ok(()),
+        (_, Reindex::Nothing) | (DocKind::PrivateNotes | DocKind::TeamSettings, _) => Ok(()),
+        (DocKind::ActionPlan, _) => {
+            super::connections::update_connections(tx, id, &action_plan::read(doc)?)
+        }
         (DocKind::CaseFile, Reindex::CaseHeader) => {
             index::update_case_header(tx, id, &case_file::read_header(doc)?, now)?;
             oversight::update_summary(tx, id, &case_file::read_summary(doc)?)

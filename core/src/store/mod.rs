@@ -29,6 +29,7 @@
 mod access;
 mod cases;
 mod checkpoints;
+mod connections;
 mod directory;
 mod documents;
 mod events;
@@ -54,6 +55,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::model::oversight::WorkKind;
 pub use cases::{IfDuplicate, NewCase};
 pub use checkpoints::Restarted;
+pub use connections::AssetDemand;
 pub use events::StoreEvent;
 pub use export::Export;
 pub use incoming::PageOutcome;

@@ -1,14 +1,16 @@
 //! The action-plan facade: reading a plan and the edits the link worker and the patient
-//! make to it. Plans have no index rows.
+//! make to it. A plan's only index rows are its steps' connections to community assets
+//! (`asset_connections`), for each asset's demand.
 
 use automerge::AutoCommit;
 
 use super::Store;
 use super::documents::Reindex;
-use crate::model::action_plan::{self, ActionPlan, NewStep};
+use crate::model::action_plan::{self, ActionPlan, ConnectionStatus, NewStep};
 use crate::model::doc::{Author, DocKind};
-use crate::model::ids::{CommentId, DocumentId, GoalId, StepId};
+use crate::model::ids::{CommentId, ConnectionEventId, DocumentId, GoalId, StepId};
 use crate::{Error, Result};
+use time::Date;
 
 impl Store {
     /// Reads an action plan.
@@ -73,11 +75,43 @@ impl Store {
         })
     }
 
-    /// Adds a step.
+    /// Adds a step; one linked to a community asset starts its connection as suggested.
     pub fn add_step(&mut self, id: DocumentId, step: &NewStep) -> Result<StepId> {
-        self.plan_edit(id, "step added", |d, _, at| {
-            action_plan::add_step(d, step, at)
-        })
+        let today = self.today();
+        let reindex = if step.asset.is_some() {
+            Reindex::Case
+        } else {
+            Reindex::Nothing
+        };
+        self.edit(
+            id,
+            DocKind::ActionPlan,
+            "step added",
+            |d, a, at| action_plan::add_step(d, a, step, today, at),
+            |_| reindex,
+        )
+    }
+
+    /// Records where a step's connection to its community asset stands from `on` (today
+    /// when `None`; never later than today): the link worker's or the patient's word.
+    pub fn record_connection(
+        &mut self,
+        id: DocumentId,
+        step: StepId,
+        status: ConnectionStatus,
+        on: Option<Date>,
+    ) -> Result<ConnectionEventId> {
+        let today = self.today();
+        let what = format!("connection: {status}");
+        self.edit(
+            id,
+            DocKind::ActionPlan,
+            &what,
+            |d, a, at| {
+                action_plan::record_connection(d, a, step, status, on.unwrap_or(today), today, at)
+            },
+            |_| Reindex::Case,
+        )
     }
 
     /// Ticks a step off.

@@ -27,14 +27,15 @@
 //! open. Versions 9 to 11 (issues 10 and 11) keep what a device owes: snapshots of what a
 //! revoked author wrote (9), and for a relay restored from a backup, checkpoints of what
 //! the relay acknowledged and the documents to upload again (10), with whether the relay
-//! already holds them whole (11).
+//! already holds them whole (11). Version 12 (issue 12) indexes oversight; version 13
+//! (issue 13) each plan step's connection to a community asset.
 
 use rusqlite::Connection;
 
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 12;
+pub const VERSION: i64 = 13;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -361,8 +362,27 @@ CREATE TABLE people (
 INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_indexes', x'01');
 ";
 
+/// Version 13 (issue 13): each plan step's connection to a community asset, as it stands
+/// (`store::connections`), for each asset's demand. Derived: rebuilt from the documents on
+/// upgrade.
+const V13: &str = "
+CREATE TABLE asset_connections (
+    plan_id      BLOB NOT NULL,
+    step_id      BLOB NOT NULL,
+    directory_id BLOB NOT NULL,
+    asset_id     BLOB NOT NULL,
+    status       TEXT NOT NULL,
+    since        TEXT NOT NULL,
+    -- Orders a person's connections to one asset: day, when recorded, id.
+    ord          TEXT NOT NULL,
+    PRIMARY KEY (plan_id, step_id)
+) WITHOUT ROWID;
+CREATE INDEX asset_connections_by_asset ON asset_connections(directory_id, asset_id);
+INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_indexes', x'01');
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

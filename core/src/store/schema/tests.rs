@@ -843,12 +843,71 @@ fn an_unfinished_rebuild_runs_again_and_skips_what_it_cannot_read() {
     assert_eq!(row(&store).1, 2);
 }
 
+/// A plan step linked to a community asset before connections were recorded reads as
+/// suggested on the day it was added, and the upgrade indexes it for the asset's demand.
+#[test]
+fn version_12_store_counts_its_linked_steps_as_suggested_connections() {
+    use crate::model::action_plan::{self, AssetRef, ConnectionStatus, NewStep, StepOwner};
+    use crate::model::ids::AssetId;
+
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId::random();
+    let conn = database_at(dir.path(), &keys, 12, device);
+    let author = sam(device);
+    let mut plan = action_plan::create(&author).unwrap();
+    let asset = AssetRef {
+        directory: DocumentId::random(),
+        asset: AssetId::random(),
+    };
+    let step = action_plan::add_step(
+        &mut plan,
+        &author,
+        &NewStep {
+            goal: None,
+            text: "Try the walking group".into(),
+            owner: StepOwner::Patient,
+            due: None,
+            asset: Some(asset),
+        },
+        time::macros::date!(2026 - 01 - 01),
+        AT,
+    )
+    .unwrap();
+    // As a version-12 build wrote it: no connection recorded.
+    let steps = doc::require_obj(&plan, &automerge::ROOT, "steps").unwrap();
+    let s = doc::get_obj(&plan, &steps, &step.to_string())
+        .unwrap()
+        .unwrap();
+    automerge::transaction::Transactable::delete(&mut plan, &s, "connection").unwrap();
+    doc::commit(&mut plan, &author, "as version 12 wrote it", AT);
+    let id = DocumentId::random();
+    conn.execute(
+        "INSERT INTO documents (id, kind, snapshot, change_count, updated_at) VALUES (?1, 'action_plan', ?2, 0, ?3)",
+        params![id.as_bytes().as_slice(), plan.save(), AT],
+    )
+    .unwrap();
+    drop(conn);
+
+    let mut store = open(dir.path(), &keys);
+    let read = store.action_plan(id).unwrap();
+    let latest = read.steps[0].connection_status().unwrap();
+    assert_eq!(latest.status, ConnectionStatus::Suggested);
+    assert_eq!(latest.by_device, Some(device));
+    let demand = store.asset_demand(None).unwrap();
+    assert_eq!(demand.len(), 1);
+    assert_eq!(
+        (demand[0].asset, demand[0].people, demand[0].suggested),
+        (asset.asset, 1, 1)
+    );
+}
+
 #[test]
 fn every_version_has_a_test_here() {
     // A tripwire: a new schema version needs a test above for the version before it, and
     // this fails until the number here is moved with it.
     assert_eq!(
-        VERSION, 12,
+        VERSION, 13,
         "schema version {VERSION}: add a migration test for the version before it"
     );
 }

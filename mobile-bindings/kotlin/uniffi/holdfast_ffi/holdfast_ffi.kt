@@ -933,7 +933,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_step(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_asset_demand(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_edit_goal(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_connection(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_get_back_in_touch(
     ): Int
@@ -1147,7 +1151,11 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_add_step(`ptr`: Long,`planId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`owner`: RustBuffer.ByValue,`due`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_asset_demand(`ptr`: Long,`directoryId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_edit_goal(`ptr`: Long,`planId`: RustBuffer.ByValue,`goalId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_record_connection(`ptr`: Long,`planId`: RustBuffer.ByValue,`stepId`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`on`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_set_get_back_in_touch(`ptr`: Long,`planId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1554,7 +1562,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_step() and 0xFFFF) != 29294) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_asset_demand() and 0xFFFF) != 24520) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_edit_goal() and 0xFFFF) != 57966) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_connection() and 0xFFFF) != 32806) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_get_back_in_touch() and 0xFFFF) != 34551) {
@@ -3171,9 +3185,23 @@ public interface HoldfastDeviceInterface {
     fun `addStep`(`planId`: kotlin.String, `text`: kotlin.String, `owner`: StepOwner, `due`: kotlin.String?): kotlin.String
     
     /**
+     * Demand for each community asset (of `directory_id`, or every directory) from the
+     * plans on this device: people connected, attending, waiting, declined. Most
+     * demanded first.
+     */
+    fun `assetDemand`(`directoryId`: kotlin.String? = null): List<AssetDemandView>
+    
+    /**
      * Rewords a goal (concurrent edits of the same words both survive).
      */
     fun `editGoal`(`planId`: kotlin.String, `goalId`: kotlin.String, `text`: kotlin.String)
+    
+    /**
+     * Records where the person's connection to a step's community asset stands from `on`
+     * (YYYY-MM-DD; today when null; never later than today): the link worker's or the
+     * patient's word, dated and by whom. `InvalidInput` for a step that links no asset.
+     */
+    fun `recordConnection`(`planId`: kotlin.String, `stepId`: kotlin.String, `status`: ConnectionStatus, `on`: kotlin.String? = null)
     
     /**
      * Sets how the patient gets back in touch with their link worker.
@@ -4556,6 +4584,26 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 
     
     /**
+     * Demand for each community asset (of `directory_id`, or every directory) from the
+     * plans on this device: people connected, attending, waiting, declined. Most
+     * demanded first.
+     */
+    @Throws(HoldfastException::class)override fun `assetDemand`(`directoryId`: kotlin.String?): List<AssetDemandView> {
+            return FfiConverterSequenceTypeAssetDemandView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_asset_demand(
+        it,
+        
+        FfiConverterOptionalString.lower(`directoryId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Rewords a goal (concurrent edits of the same words both survive).
      */
     @Throws(HoldfastException::class)override fun `editGoal`(`planId`: kotlin.String, `goalId`: kotlin.String, `text`: kotlin.String)
@@ -4568,6 +4616,28 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         FfiConverterString.lower(`planId`),
         FfiConverterString.lower(`goalId`),
         FfiConverterString.lower(`text`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Records where the person's connection to a step's community asset stands from `on`
+     * (YYYY-MM-DD; today when null; never later than today): the link worker's or the
+     * patient's word, dated and by whom. `InvalidInput` for a step that links no asset.
+     */
+    @Throws(HoldfastException::class)override fun `recordConnection`(`planId`: kotlin.String, `stepId`: kotlin.String, `status`: ConnectionStatus, `on`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_record_connection(
+        it,
+        
+        FfiConverterString.lower(`planId`),
+        FfiConverterString.lower(`stepId`),
+        FfiConverterTypeConnectionStatus.lower(`status`),
+        FfiConverterOptionalString.lower(`on`),_status)
 }
     }
     
@@ -6686,6 +6756,118 @@ public object FfiConverterTypeWorklistObserver: FfiConverter<WorklistObserver, L
 
 
 /**
+ * Demand for one community asset from the plans on this device: each person counted once,
+ * at their latest connection to it.
+ */
+data class AssetDemandView (
+    /**
+     * The asset.
+     */
+    var `asset`: AssetRef
+    , 
+    /**
+     * Its name, when its directory is on this device.
+     */
+    var `name`: kotlin.String?
+    , 
+    /**
+     * People connected to it in any way.
+     */
+    var `people`: kotlin.UInt
+    , 
+    /**
+     * Suggested, not yet contacted.
+     */
+    var `suggested`: kotlin.UInt
+    , 
+    /**
+     * Contacted.
+     */
+    var `contacted`: kotlin.UInt
+    , 
+    /**
+     * Attended or still going.
+     */
+    var `attending`: kotlin.UInt
+    , 
+    /**
+     * On its waiting list.
+     */
+    var `waitingList`: kotlin.UInt
+    , 
+    /**
+     * Declined it.
+     */
+    var `declined`: kotlin.UInt
+    , 
+    /**
+     * Found it not suitable.
+     */
+    var `notSuitable`: kotlin.UInt
+    , 
+    /**
+     * Were connected when it closed.
+     */
+    var `serviceClosed`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAssetDemandView: FfiConverterRustBuffer<AssetDemandView> {
+    override fun read(buf: ByteBuffer): AssetDemandView {
+        return AssetDemandView(
+            FfiConverterTypeAssetRef.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AssetDemandView) = (
+            FfiConverterTypeAssetRef.allocationSize(value.`asset`) +
+            FfiConverterOptionalString.allocationSize(value.`name`) +
+            FfiConverterUInt.allocationSize(value.`people`) +
+            FfiConverterUInt.allocationSize(value.`suggested`) +
+            FfiConverterUInt.allocationSize(value.`contacted`) +
+            FfiConverterUInt.allocationSize(value.`attending`) +
+            FfiConverterUInt.allocationSize(value.`waitingList`) +
+            FfiConverterUInt.allocationSize(value.`declined`) +
+            FfiConverterUInt.allocationSize(value.`notSuitable`) +
+            FfiConverterUInt.allocationSize(value.`serviceClosed`)
+    )
+
+    override fun write(value: AssetDemandView, buf: ByteBuffer) {
+            FfiConverterTypeAssetRef.write(value.`asset`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+            FfiConverterUInt.write(value.`people`, buf)
+            FfiConverterUInt.write(value.`suggested`, buf)
+            FfiConverterUInt.write(value.`contacted`, buf)
+            FfiConverterUInt.write(value.`attending`, buf)
+            FfiConverterUInt.write(value.`waitingList`, buf)
+            FfiConverterUInt.write(value.`declined`, buf)
+            FfiConverterUInt.write(value.`notSuitable`, buf)
+            FfiConverterUInt.write(value.`serviceClosed`, buf)
+    }
+}
+
+
+
+/**
  * One search result (read the whole asset with `asset`).
  */
 data class AssetHit (
@@ -7879,6 +8061,69 @@ public object FfiConverterTypeConcernView: FfiConverterRustBuffer<ConcernView> {
             FfiConverterOptionalTypeEscalationTarget.write(value.`escalatedTo`, buf)
             FfiConverterSequenceTypeConcernStatusClaim.write(value.`statusClaims`, buf)
             FfiConverterBoolean.write(value.`statusConflicted`, buf)
+    }
+}
+
+
+
+/**
+ * One dated entry of a step's connection to its community asset.
+ */
+data class ConnectionEventView (
+    /**
+     * Where it stood from this day.
+     */
+    var `status`: ConnectionStatus
+    , 
+    /**
+     * The day (YYYY-MM-DD).
+     */
+    var `on`: kotlin.String
+    , 
+    /**
+     * Who recorded it.
+     */
+    var `by`: kotlin.String
+    , 
+    /**
+     * When it was recorded (ms since the Unix epoch).
+     */
+    var `atMs`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConnectionEventView: FfiConverterRustBuffer<ConnectionEventView> {
+    override fun read(buf: ByteBuffer): ConnectionEventView {
+        return ConnectionEventView(
+            FfiConverterTypeConnectionStatus.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConnectionEventView) = (
+            FfiConverterTypeConnectionStatus.allocationSize(value.`status`) +
+            FfiConverterString.allocationSize(value.`on`) +
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterLong.allocationSize(value.`atMs`)
+    )
+
+    override fun write(value: ConnectionEventView, buf: ByteBuffer) {
+            FfiConverterTypeConnectionStatus.write(value.`status`, buf)
+            FfiConverterString.write(value.`on`, buf)
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
     }
 }
 
@@ -10771,6 +11016,12 @@ data class StepView (
     var `asset`: AssetRef?
     , 
     /**
+     * The connection to that asset over time, oldest first; the last says where it
+     * stands (linking a step records "suggested"). Empty without an asset.
+     */
+    var `connection`: List<ConnectionEventView>
+    , 
+    /**
      * When it was added (ms since the Unix epoch).
      */
     var `createdAtMs`: kotlin.Long
@@ -10797,6 +11048,7 @@ public object FfiConverterTypeStepView: FfiConverterRustBuffer<StepView> {
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeAssetRef.read(buf),
+            FfiConverterSequenceTypeConnectionEventView.read(buf),
             FfiConverterLong.read(buf),
         )
     }
@@ -10809,6 +11061,7 @@ public object FfiConverterTypeStepView: FfiConverterRustBuffer<StepView> {
             FfiConverterBoolean.allocationSize(value.`done`) +
             FfiConverterOptionalString.allocationSize(value.`goalId`) +
             FfiConverterOptionalTypeAssetRef.allocationSize(value.`asset`) +
+            FfiConverterSequenceTypeConnectionEventView.allocationSize(value.`connection`) +
             FfiConverterLong.allocationSize(value.`createdAtMs`)
     )
 
@@ -10820,6 +11073,7 @@ public object FfiConverterTypeStepView: FfiConverterRustBuffer<StepView> {
             FfiConverterBoolean.write(value.`done`, buf)
             FfiConverterOptionalString.write(value.`goalId`, buf)
             FfiConverterOptionalTypeAssetRef.write(value.`asset`, buf)
+            FfiConverterSequenceTypeConnectionEventView.write(value.`connection`, buf)
             FfiConverterLong.write(value.`createdAtMs`, buf)
     }
 }
@@ -11659,6 +11913,73 @@ public object FfiConverterTypeConcernStatus: FfiConverterRustBuffer<ConcernStatu
     override fun allocationSize(value: ConcernStatus) = 4UL
 
     override fun write(value: ConcernStatus, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a person's connection to a community asset stands.
+ */
+
+enum class ConnectionStatus {
+    
+    /**
+     * The link worker suggested it.
+     */
+    SUGGESTED,
+    /**
+     * Got in touch with it.
+     */
+    CONTACTED,
+    /**
+     * Went.
+     */
+    ATTENDED,
+    /**
+     * Keeps going.
+     */
+    STILL_GOING,
+    /**
+     * On its waiting list.
+     */
+    WAITING_LIST,
+    /**
+     * Decided against it.
+     */
+    DECLINED,
+    /**
+     * It did not suit them.
+     */
+    NOT_SUITABLE,
+    /**
+     * The service has closed.
+     */
+    SERVICE_CLOSED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConnectionStatus: FfiConverterRustBuffer<ConnectionStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        ConnectionStatus.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ConnectionStatus) = 4UL
+
+    override fun write(value: ConnectionStatus, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -14002,6 +14323,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeAssetDemandView: FfiConverterRustBuffer<List<AssetDemandView>> {
+    override fun read(buf: ByteBuffer): List<AssetDemandView> {
+        val len = buf.getInt()
+        return List<AssetDemandView>(len) {
+            FfiConverterTypeAssetDemandView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AssetDemandView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAssetDemandView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AssetDemandView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAssetDemandView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeAssetHit: FfiConverterRustBuffer<List<AssetHit>> {
     override fun read(buf: ByteBuffer): List<AssetHit> {
         val len = buf.getInt()
@@ -14160,6 +14509,34 @@ public object FfiConverterSequenceTypeConcernView: FfiConverterRustBuffer<List<C
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeConcernView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConnectionEventView: FfiConverterRustBuffer<List<ConnectionEventView>> {
+    override fun read(buf: ByteBuffer): List<ConnectionEventView> {
+        val len = buf.getInt()
+        return List<ConnectionEventView>(len) {
+            FfiConverterTypeConnectionEventView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConnectionEventView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConnectionEventView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConnectionEventView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConnectionEventView.write(it, buf)
         }
     }
 }
