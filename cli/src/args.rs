@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use holdfast_core::feedback::FeedbackKind;
 use holdfast_core::model::action_plan::{ConnectionStatus, GoalStatus, StepOwner};
 use holdfast_core::model::case_file::{
     CaseStatus, ConcernStatus, ContactMethod, EscalationTarget, HoldingFunction, Need,
@@ -137,6 +138,10 @@ pub enum Command {
     /// mark it done once the call is made.
     #[command(subcommand)]
     RingBack(RingBackCommand),
+    /// The message back to the GP and referrer, at acceptance, decline or closure: readable
+    /// text and a FHIR R4 Bundle file, made on this device from the case (never its notes).
+    #[command(subcommand)]
+    Feedback(FeedbackCommand),
     /// Your private supervision notes (wellbeing, training needs, reflection): read only by
     /// you and your team's supervisors and admins, who may respond.
     #[command(subcommand)]
@@ -667,6 +672,40 @@ pub struct LimitsArgs {
     /// Why, kept with the setting (only when setting).
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+}
+
+/// `holdfast feedback …`
+#[derive(Debug, Subcommand)]
+pub enum FeedbackCommand {
+    /// Write the message back for a case: prints the text; --out saves the FHIR R4 Bundle.
+    Write {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// accepted, declined or closed [default: where the case stands: closed if it is,
+        /// else the latest referral's decision].
+        #[arg(long, value_parser = choice::<FeedbackKind>())]
+        at: Option<FeedbackKind>,
+        /// Text you choose to add (nothing from notes goes in otherwise).
+        #[arg(long, value_name = "TEXT")]
+        add: Option<String>,
+        /// Save the FHIR R4 Bundle (JSON) to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Record that the message back was sent: the worklist stops listing it.
+    Sent {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// To whom ("Dr Patel, Chapel Allerton Medical Centre").
+        #[arg(long, value_name = "WHOM")]
+        to: String,
+        /// accepted, declined or closed [default: where the case stands].
+        #[arg(long, value_parser = choice::<FeedbackKind>())]
+        at: Option<FeedbackKind>,
+        /// The day it was sent [default: today; never later].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+        on: Option<Date>,
+    },
 }
 
 /// `holdfast worklist`

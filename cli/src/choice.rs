@@ -8,6 +8,7 @@ use std::ffi::OsStr;
 use std::marker::PhantomData;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use holdfast_core::feedback::FeedbackKind;
 use holdfast_core::model::action_plan::{ConnectionStatus, GoalStatus, StepOwner};
 use holdfast_core::model::case_file::{
     CaseStatus, ConcernStatus, ContactMethod, EscalationTarget, HoldingFunction, Need,
@@ -53,6 +54,7 @@ core_choice!(
     ConnectionStatus,
     StepOwner,
     NoteKind,
+    FeedbackKind,
 );
 
 impl Choice for Instrument {

@@ -869,6 +869,29 @@ fn the_worklist_and_ring_backs() {
     let case = d.with_patient();
     let c = &case[..8];
 
+    // Accepted today: the message back to the GP is owed; once recorded as sent, it goes.
+    let list = d.json(&["worklist"]);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+    assert!(work_item(&list, "feedback").is_some(), "{list}");
+    let text = d.ok(&["worklist"]);
+    assert!(text.contains("holdfast feedback write"), "{text}");
+    let sent = d.json(&["feedback", "sent", c, "--to", "Dr Patel, Chapel Allerton"]);
+    assert_eq!(sent["kind"], "accepted", "{sent}");
+    assert_eq!(sent["to"], "Dr Patel, Chapel Allerton");
+    let line = d.fails(
+        &[
+            "feedback",
+            "sent",
+            c,
+            "--to",
+            "Dr Patel",
+            "--on",
+            "2999-01-01",
+        ],
+        1,
+    );
+    assert!(line.contains("not ahead of time"), "{line}");
+
     // Accepted today with no measure: a baseline measure is due, not overdue.
     let list = d.json(&["worklist"]);
     let today = list["on"].as_str().unwrap().to_owned();
@@ -975,4 +998,40 @@ fn the_worklist_and_ring_backs() {
     let list = d.json(&["worklist"]);
     assert!(work_item(&list, "baseline_measure").is_none(), "{list}");
     assert!(d.ok(&["worklist"]).contains("Nothing due on"));
+}
+
+#[test]
+fn the_message_back_to_the_gp_is_text_and_a_bundle_file() {
+    let d = Device::new();
+    let case = d.with_patient();
+    d.ok(&[
+        "session",
+        "record",
+        &case,
+        "--mode",
+        "phone",
+        "--minutes",
+        "20",
+        "--note",
+        "PRIVATE-NOTE-3391 about her son",
+    ]);
+    let out = d.dir.path().join("feedback.json");
+    let shown = d.ok(&["feedback", "write", &case, "--out", out.to_str().unwrap()]);
+    assert!(shown.contains("Accepted for social prescribing"), "{shown}");
+    assert!(shown.contains("feedback.json"), "{shown}");
+    assert!(!shown.contains("PRIVATE-NOTE-3391"), "{shown}");
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["type"], "document");
+    assert!(!bundle.to_string().contains("PRIVATE-NOTE-3391"));
+    if let Ok(dir) = std::env::var("HOLDFAST_FHIR_OUT") {
+        std::fs::copy(&out, std::path::Path::new(&dir).join("cli-accepted.json")).unwrap();
+    }
+    let json = d.json(&["feedback", "write", &case, "--add", "Seen twice so far"]);
+    assert_eq!(json["kind"], "accepted");
+    assert!(json["text"].as_str().unwrap().contains("Seen twice so far"));
+    // Not closed: the closing message is refused, nothing written.
+    let line = d.fails(&["feedback", "write", &case, "--at", "closed"], 1);
+    assert!(line.contains("not closed"), "{line}");
 }

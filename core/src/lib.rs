@@ -57,6 +57,7 @@
 pub mod access;
 pub mod crypto;
 mod error;
+pub mod feedback;
 pub mod import;
 mod keystore;
 pub mod model;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use holdfast_core::feedback::FeedbackKind;
 use holdfast_core::model::case_file::{
     CaseStatus, NewConcern, NewPatient, NewReferral, NewSession, NotCompletedReason,
     ReferralDecision, ReferralSource, SessionMode,
@@ -266,8 +267,38 @@ fn the_worklist_brings_follow_ups_first_contacts_ring_backs_and_measures_as_days
     let items = s.worklist(today, &limits).unwrap();
     assert_eq!(
         items.iter().map(|i| i.kind).collect::<Vec<_>>(),
+        vec![WorkKind::BaselineMeasure, WorkKind::Feedback]
+    );
+    // The message back to the GP is owed from the decision, due within five working days;
+    // recorded as sent, it leaves the list (a later decision or closure owes another).
+    assert_eq!(items[1].due, Some(date!(2026 - 12 - 11)));
+    let err = s
+        .record_feedback_sent(
+            open,
+            FeedbackKind::Accepted,
+            "Dr Patel",
+            Some(date!(2026 - 12 - 05)),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    s.record_feedback_sent(open, FeedbackKind::Declined, "Dr Patel", None)
+        .unwrap();
+    assert_eq!(
+        s.worklist(today, &limits).unwrap().len(),
+        2,
+        "the wrong message"
+    );
+    s.record_feedback_sent(open, FeedbackKind::Accepted, "Dr Patel", None)
+        .unwrap();
+    assert_eq!(
+        s.worklist(today, &limits)
+            .unwrap()
+            .iter()
+            .map(|i| i.kind)
+            .collect::<Vec<_>>(),
         vec![WorkKind::BaselineMeasure]
     );
+    assert_eq!(s.case_file(open).unwrap().feedback_sent.len(), 2);
     s.record_measure_not_completed(open, Instrument::Ons4, today, NotCompletedReason::Declined)
         .unwrap();
     assert!(s.worklist(today, &limits).unwrap().is_empty());

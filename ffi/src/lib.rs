@@ -12,6 +12,8 @@
 //! - Oversight: who holds a case ([`HoldfastDevice::assign_case`], [`HolderView`]), review
 //!   marks and the review queue, supervision comments and their acknowledgement,
 //!   ring-backs, caseload load and the worklist.
+//! - The message back to the GP and referrer ([`HoldfastDevice::gp_feedback`]): text and
+//!   a FHIR R4 document Bundle.
 //! - Private supervision notes ([`HoldfastDevice::private_notes`], [`PrivateNotesView`]): a
 //!   staff member's own wellbeing, training-needs and reflection notes, read and answered
 //!   only by the team's supervisors and admins.
@@ -34,6 +36,7 @@ mod cases;
 mod device;
 mod directory;
 mod error;
+mod feedback;
 mod history;
 mod keystore;
 mod logging;
@@ -58,6 +61,7 @@ pub use directory::{
     ReferralRoute,
 };
 pub use error::HoldfastError;
+pub use feedback::{FeedbackKind, GpFeedbackView};
 pub use history::HistoryEntry;
 pub use keystore::HostKeyStore;
 pub use logging::{LogLevel, LogSink, init_logging};

@@ -329,6 +329,9 @@ pub enum WorkKind {
     BaselineMeasure,
     /// A tapering case with no measure since it began tapering.
     ClosingMeasure,
+    /// The message back to the GP and referrer, owed since a decision or a closure
+    /// (`gp_feedback`, then `record_feedback_sent`); due within five working days.
+    Feedback,
 }
 
 impl From<CoreKind> for WorkKind {
@@ -339,6 +342,7 @@ impl From<CoreKind> for WorkKind {
             CoreKind::RingBack => WorkKind::RingBack,
             CoreKind::BaselineMeasure => WorkKind::BaselineMeasure,
             CoreKind::ClosingMeasure => WorkKind::ClosingMeasure,
+            CoreKind::Feedback => WorkKind::Feedback,
         }
     }
 }

@@ -32,11 +32,12 @@ use holdfast_core::ManualClock;
 use holdfast_ffi::{
     AssetInput, AssetRef, Capacity, CaseStatus, CaseloadObserver, CaseloadQuery, ConcernInput,
     ConcernStatus, ConnectionStatus, DeviceConfig, DirectoryQuery, DocumentObserver,
-    EscalationTarget, GoalStatus, HoldfastDevice, HoldfastError, HoldingFunction, HostKeyStore,
-    Instrument, LoadLimits, MeasureChange, MeasureInput, MeasureScore, Need, NewPatientInput,
-    NotCompletedReason, NoteKind, PatientDetails, PrivateNoteView, PrivateNotesView,
-    ReferralDecision, ReferralInput, ReferralSource, Role, SessionInput, SessionMode, StepInput,
-    StepOwner, TeamLimitsView, WorkItem, WorkKind, WorklistObserver, measure_form,
+    EscalationTarget, FeedbackKind, GoalStatus, HoldfastDevice, HoldfastError, HoldingFunction,
+    HostKeyStore, Instrument, LoadLimits, MeasureChange, MeasureInput, MeasureScore, Need,
+    NewPatientInput, NotCompletedReason, NoteKind, PatientDetails, PrivateNoteView,
+    PrivateNotesView, ReferralDecision, ReferralInput, ReferralSource, Role, SessionInput,
+    SessionMode, StepInput, StepOwner, TeamLimitsView, WorkItem, WorkKind, WorklistObserver,
+    measure_form,
 };
 use holdfast_relay::testing::TestRelay;
 
@@ -1417,8 +1418,22 @@ fn a_supervisors_day_through_the_api() {
         l.iter()
             .any(|i| i.kind == WorkKind::BaselineMeasure && i.case_id == case)
     });
-    assert_eq!(list.len(), 1, "{list:?}");
+    // The baseline, and the message back to the GP Ben now owes as the case's holder;
+    // recorded as sent, it leaves his list.
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(list.iter().any(|i| i.kind == WorkKind::Feedback));
     assert_eq!(b.worklist(None, None).unwrap(), list);
+    b.record_feedback_sent(
+        case.clone(),
+        FeedbackKind::Accepted,
+        "Dr Patel".into(),
+        None,
+    )
+    .unwrap();
+    let list = list_where(&rx, "without the feedback", |l| {
+        l.iter().all(|i| i.kind != WorkKind::Feedback)
+    });
+    assert_eq!(list.len(), 1, "{list:?}");
     let new = b.new_supervision_comments().unwrap();
     assert_eq!(new.len(), 1);
     assert_eq!(
@@ -2112,4 +2127,57 @@ fn a_patient_records_going_to_the_group_and_the_link_workers_demand_counts_it() 
         (last.status, last.by.as_str()),
         (ConnectionStatus::Attended, "Eleanor")
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The message back to the GP
+
+#[test]
+fn the_message_back_to_the_gp_comes_as_text_and_a_bundle() {
+    let Team {
+        a,
+        b,
+        case,
+        relay: _relay,
+        ..
+    } = team_with_a_case();
+    a.record_session(case.clone(), home_visit("PRIVATE-NOTE-8812 about the flat"))
+        .unwrap();
+    let f = a
+        .gp_feedback(case.clone(), FeedbackKind::Accepted, None)
+        .unwrap();
+    assert_eq!(f.kind, FeedbackKind::Accepted);
+    assert!(f.text.contains("Mrs Eleanor Rigby"), "{}", f.text);
+    assert!(
+        f.text.contains("Accepted for social prescribing"),
+        "{}",
+        f.text
+    );
+    assert!(f.bundle_json.contains("\"resourceType\": \"Bundle\""));
+    assert!(f.bundle_json.contains("871731000000106"));
+    for text in [&f.text, &f.bundle_json] {
+        assert!(!text.contains("PRIVATE-NOTE-8812"));
+    }
+    if let Ok(dir) = std::env::var("HOLDFAST_FHIR_OUT") {
+        std::fs::write(
+            std::path::Path::new(&dir).join("ffi-accepted.json"),
+            &f.bundle_json,
+        )
+        .unwrap();
+    }
+    // What the link worker adds goes in; a stage the case is not at is refused.
+    let with = a
+        .gp_feedback(
+            case.clone(),
+            FeedbackKind::Accepted,
+            Some("Seen at home".into()),
+        )
+        .unwrap();
+    assert!(with.text.contains("Seen at home"));
+    invalid(a.gp_feedback(case.clone(), FeedbackKind::Closed, None));
+    invalid(a.gp_feedback("not a case".into(), FeedbackKind::Accepted, None));
+    // Another link worker of the team, synced, writes the same message.
+    sync(&b);
+    let theirs = b.gp_feedback(case, FeedbackKind::Accepted, None).unwrap();
+    assert!(theirs.text.contains("Mrs Eleanor Rigby"));
 }

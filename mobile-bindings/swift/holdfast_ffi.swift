@@ -1206,6 +1206,19 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func upsertAsset(directoryId: String, assetId: String?, asset: AssetInput) throws  -> String
     
     /**
+     * The message back to the GP and referrer for `case_id` at `kind`; `addition` is text
+     * the link worker chooses to add (the only free text that goes in). `InvalidInput`
+     * when the case is not at that point (not accepted, not declined, not closed).
+     */
+    func gpFeedback(caseId: String, kind: FeedbackKind, addition: String?) throws  -> GpFeedbackView
+    
+    /**
+     * Records that the message back (`kind`) was sent to `to` on `on` (YYYY-MM-DD; today
+     * when null; never later): the worklist stops listing it. Returns the record's id.
+     */
+    func recordFeedbackSent(caseId: String, kind: FeedbackKind, to: String, on: String?) throws  -> String
+    
+    /**
      * Who changed the document `doc_id` (a case file, plan or directory), on which
      * device, when and what, oldest first.
      */
@@ -1991,6 +2004,40 @@ open func upsertAsset(directoryId: String, assetId: String?, asset: AssetInput)t
         FfiConverterString.lower(directoryId),
         FfiConverterOptionString.lower(assetId),
         FfiConverterTypeAssetInput_lower(asset),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The message back to the GP and referrer for `case_id` at `kind`; `addition` is text
+     * the link worker chooses to add (the only free text that goes in). `InvalidInput`
+     * when the case is not at that point (not accepted, not declined, not closed).
+     */
+open func gpFeedback(caseId: String, kind: FeedbackKind, addition: String? = nil)throws  -> GpFeedbackView  {
+    return try  FfiConverterTypeGpFeedbackView_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_gp_feedback(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeFeedbackKind_lower(kind),
+        FfiConverterOptionString.lower(addition),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Records that the message back (`kind`) was sent to `to` on `on` (YYYY-MM-DD; today
+     * when null; never later): the worklist stops listing it. Returns the record's id.
+     */
+open func recordFeedbackSent(caseId: String, kind: FeedbackKind, to: String, on: String? = nil)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_record_feedback_sent(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeFeedbackKind_lower(kind),
+        FfiConverterString.lower(to),
+        FfiConverterOptionString.lower(on),uniffiCallStatus
     )
 })
 }
@@ -6188,6 +6235,85 @@ public func FfiConverterTypeGoalView_lift(_ buf: RustBuffer) throws -> GoalView 
 #endif
 public func FfiConverterTypeGoalView_lower(_ value: GoalView) -> RustBuffer {
     return FfiConverterTypeGoalView.lower(value)
+}
+
+
+/**
+ * The message back.
+ */
+public struct GpFeedbackView: Equatable, Hashable {
+    /**
+     * Which message.
+     */
+    public var kind: FeedbackKind
+    /**
+     * The readable text, heading by heading.
+     */
+    public var text: String
+    /**
+     * The FHIR R4 document Bundle, as JSON (save it as a `.json` file for the practice).
+     */
+    public var bundleJson: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Which message.
+         */kind: FeedbackKind, 
+        /**
+         * The readable text, heading by heading.
+         */text: String, 
+        /**
+         * The FHIR R4 document Bundle, as JSON (save it as a `.json` file for the practice).
+         */bundleJson: String) {
+        self.kind = kind
+        self.text = text
+        self.bundleJson = bundleJson
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension GpFeedbackView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGpFeedbackView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GpFeedbackView {
+        return
+            try GpFeedbackView(
+                kind: FfiConverterTypeFeedbackKind.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf), 
+                bundleJson: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: GpFeedbackView, into buf: inout [UInt8]) {
+        FfiConverterTypeFeedbackKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterString.write(value.bundleJson, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGpFeedbackView_lift(_ buf: RustBuffer) throws -> GpFeedbackView {
+    return try FfiConverterTypeGpFeedbackView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGpFeedbackView_lower(_ value: GpFeedbackView) -> RustBuffer {
+    return FfiConverterTypeGpFeedbackView.lower(value)
 }
 
 
@@ -11601,6 +11727,91 @@ public func FfiConverterTypeEscalationTarget_lower(_ value: EscalationTarget) ->
 
 
 /**
+ * When in the referral's life the message is written.
+ */
+
+public enum FeedbackKind: Equatable, Hashable {
+    
+    /**
+     * The referral was accepted.
+     */
+    case accepted
+    /**
+     * The referral was declined.
+     */
+    case declined
+    /**
+     * The case closed.
+     */
+    case closed
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FeedbackKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFeedbackKind: FfiConverterRustBuffer {
+    typealias SwiftType = FeedbackKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FeedbackKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .accepted
+        
+        case 2: return .declined
+        
+        case 3: return .closed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FeedbackKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .accepted:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .declined:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .closed:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFeedbackKind_lift(_ buf: RustBuffer) throws -> FeedbackKind {
+    return try FfiConverterTypeFeedbackKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFeedbackKind_lower(_ value: FeedbackKind) -> RustBuffer {
+    return FfiConverterTypeFeedbackKind.lower(value)
+}
+
+
+
+/**
  * Where a goal stands.
  */
 
@@ -13617,6 +13828,11 @@ public enum WorkKind: Equatable, Hashable {
      * A tapering case with no measure since it began tapering.
      */
     case closingMeasure
+    /**
+     * The message back to the GP and referrer, owed since a decision or a closure
+     * (`gp_feedback`, then `record_feedback_sent`); due within five working days.
+     */
+    case feedback
 
 
 
@@ -13648,6 +13864,8 @@ public struct FfiConverterTypeWorkKind: FfiConverterRustBuffer {
         
         case 5: return .closingMeasure
         
+        case 6: return .feedback
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -13674,6 +13892,10 @@ public struct FfiConverterTypeWorkKind: FfiConverterRustBuffer {
         
         case .closingMeasure:
             writeInt(&buf, Int32(5))
+        
+        
+        case .feedback:
+            writeInt(&buf, Int32(6))
         
         }
     }
@@ -15221,6 +15443,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset() != 37199) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_gp_feedback() != 37661) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_feedback_sent() != 2071) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_history() != 28138) {

@@ -613,6 +613,7 @@ mod tests {
             safeguarding: vec![],
             supervision: vec![],
             oversight: Default::default(),
+            feedback_sent: Vec::new(),
         };
         let clock = Clock::at_offset(UtcOffset::UTC);
         let text = case_text(&clock, case_id, &file, &[], None);

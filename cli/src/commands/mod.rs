@@ -4,6 +4,7 @@ mod case;
 mod case_view;
 mod demo;
 mod directory;
+mod feedback;
 mod invite;
 mod measure;
 mod notes;
@@ -15,9 +16,9 @@ mod team;
 mod worklist;
 
 use crate::args::{
-    CaseCommand, Cli, Command, DeviceCommand, DirectoryCommand, GoalCommand, InviteCommand,
-    MeasureCommand, NotesCommand, PatientCommand, PlanCommand, ReferralCommand, RingBackCommand,
-    SafeguardingCommand, SessionCommand, StatusArgs, StatusCommand, StepCommand,
+    CaseCommand, Cli, Command, DeviceCommand, DirectoryCommand, FeedbackCommand, GoalCommand,
+    InviteCommand, MeasureCommand, NotesCommand, PatientCommand, PlanCommand, ReferralCommand,
+    RingBackCommand, SafeguardingCommand, SessionCommand, StatusArgs, StatusCommand, StepCommand,
     SupervisionCommand, TeamCommand,
 };
 use crate::clock::Clock;
@@ -109,6 +110,12 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         },
         Command::Caseload(a) => case_view::caseload(&ctx, a),
         Command::Worklist(a) => worklist::worklist(&ctx, a),
+        Command::Feedback(FeedbackCommand::Write { case, at, add, out }) => {
+            feedback::write(&ctx, &case, at, add, out.as_deref())
+        }
+        Command::Feedback(FeedbackCommand::Sent { case, to, at, on }) => {
+            feedback::sent(&ctx, &case, &to, at, on)
+        }
         Command::Notes(c) => match c {
             NotesCommand::Add { kind, text } => notes::add(&ctx, kind, &text),
             NotesCommand::Show { worker } => notes::show(&ctx, &worker),

@@ -2,6 +2,7 @@
 //! measures on the cases this device holds) and ring-backs, the calls owed to a patient.
 
 use holdfast_core::model::ids::{DocumentId, RingBackId};
+use holdfast_core::model::oversight::WorkKind;
 use holdfast_core::store::{LoadLimits, WorkItem};
 use serde::Serialize;
 use time::Date;
@@ -72,6 +73,12 @@ pub(super) fn worklist(ctx: &Ctx, a: WorklistArgs) -> Result<Output> {
     text.push_str(&table(&["DUE", "", "WHAT", "NAME", "CASE", "NOTE"], &cells));
     if out.items.iter().any(|i| i.ring_back.is_some()) {
         text.push_str("\nOnce a call is made: holdfast ring-back done CASE RING_BACK");
+    }
+    if out.items.iter().any(|i| i.kind == WorkKind::Feedback) {
+        text.push_str(
+            "\nFeedback owed to the GP: holdfast feedback write CASE --out FILE; once sent, \
+             holdfast feedback sent CASE --to WHOM",
+        );
     }
     Output::new(&out, text)
 }

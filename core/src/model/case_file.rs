@@ -15,11 +15,14 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::doc::{self, Author, Contested, DocKind};
-use super::ids::{CommentId, ConcernId, DocumentId, MeasureId, ReferralId, SessionId};
+use super::ids::{
+    CommentId, ConcernId, DocumentId, FeedbackSentId, MeasureId, ReferralId, SessionId,
+};
 use super::measures::{self, Instrument, Score};
 use super::nhs_number::NhsNumber;
 use super::oversight::{self, CaseSummary, Oversight};
 use super::postcode::Postcode;
+use crate::feedback::FeedbackKind;
 use crate::{Error, Result};
 
 const MAX_NAME: usize = 200;
@@ -458,6 +461,25 @@ pub struct CaseFile {
     pub supervision: Vec<Comment>,
     /// Who holds the case, handovers, review marks, acknowledgements, ring-backs.
     pub oversight: Oversight,
+    /// The messages back to the GP and referrer recorded as sent, oldest first.
+    pub feedback_sent: Vec<FeedbackSent>,
+}
+
+/// A record that a message back to the GP and referrer was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackSent {
+    /// Its id.
+    pub id: FeedbackSentId,
+    /// Which message.
+    pub kind: FeedbackKind,
+    /// To whom ("Dr Patel, Chapel Allerton Medical Centre").
+    pub to: String,
+    /// The day it was sent.
+    pub on: Date,
+    /// Who recorded it.
+    pub by: String,
+    /// When it was recorded (ms since the epoch).
+    pub at: i64,
 }
 
 impl CaseFile {
@@ -531,6 +553,7 @@ pub fn create(
         "reviews",
         "comment_acks",
         "ring_backs",
+        "feedback_sent",
     ] {
         doc.put_object(ROOT, key, ObjType::Map)?;
     }
@@ -1304,7 +1327,89 @@ fn decode_case(doc: &mut AutoCommit) -> Result<CaseFile> {
         safeguarding: read_safeguarding(doc)?,
         supervision: read_comments(doc, "supervision")?,
         oversight: oversight::read(doc)?,
+        feedback_sent: read_feedback_sent(doc)?,
     })
+}
+
+/// Records that the message back (`kind`) went to `to` on `on` (not after `today`).
+pub fn record_feedback_sent(
+    doc: &mut AutoCommit,
+    author: &Author,
+    kind: FeedbackKind,
+    to: &str,
+    on: Date,
+    today: Date,
+    at: i64,
+) -> Result<FeedbackSentId> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let to = doc::require_text("sent to", to, 200)?;
+    if on > today {
+        return Err(Error::InvalidInput {
+            field: "date",
+            reason: "feedback is recorded once sent, not ahead of time".into(),
+        });
+    }
+    let id = FeedbackSentId::random();
+    // Case files from before issue 13 have no container: made here (readers take the
+    // union of concurrent ones).
+    let all = doc::ensure_map(doc, &ROOT, "feedback_sent")?;
+    let f = doc.put_object(&all, id.to_string(), ObjType::Map)?;
+    doc.put(&f, "kind", kind.as_str())?;
+    doc.put(&f, "to", to)?;
+    doc.put(&f, "on", doc::format_date(on))?;
+    doc.put(&f, "by", author.person.as_str())?;
+    doc.put(&f, "at", ScalarValue::Timestamp(at))?;
+    Ok(id)
+}
+
+fn read_feedback_sent(doc: &AutoCommit) -> Result<Vec<FeedbackSent>> {
+    let mut out = Vec::new();
+    for (k, f) in entries(doc, "feedback_sent")? {
+        let kind = doc::require_string(doc, &f, "kind")?;
+        out.push(FeedbackSent {
+            id: k.parse()?,
+            kind: FeedbackKind::ALL
+                .iter()
+                .copied()
+                .find(|x| x.as_str() == kind)
+                .ok_or_else(|| Error::Malformed(format!("unknown feedback kind {kind:?}")))?,
+            to: doc::require_string(doc, &f, "to")?,
+            on: doc::get_date(doc, &f, "on")?
+                .ok_or_else(|| Error::Malformed("feedback sent with no day".into()))?,
+            by: doc::get_string(doc, &f, "by")?.unwrap_or_default(),
+            at: doc::get_i64(doc, &f, "at")?.unwrap_or(0),
+        });
+    }
+    out.sort_by_key(|f| (f.at, f.id));
+    Ok(out)
+}
+
+/// The message back still owed for a case, and since when (ms): at closure, once closed;
+/// else at the latest referral's decision, until one of that kind is recorded as sent at
+/// or after the moment it became owed.
+fn feedback_due(
+    current: CaseStatus,
+    log: &[StatusChange],
+    referrals: &[Referral],
+    sent: &[FeedbackSent],
+) -> Option<(FeedbackKind, i64)> {
+    let owed = if current == CaseStatus::Closed {
+        let since = log
+            .iter()
+            .filter(|c| c.to == CaseStatus::Closed)
+            .map(|c| c.at)
+            .max()?;
+        (FeedbackKind::Closed, since)
+    } else {
+        let last = referrals.last()?;
+        let since = last.decided_at?;
+        match last.decision.as_ref()? {
+            ReferralDecision::Accepted => (FeedbackKind::Accepted, since),
+            ReferralDecision::Declined { .. } => (FeedbackKind::Declined, since),
+        }
+    };
+    let done = sent.iter().any(|f| f.kind == owed.0 && f.at >= owed.1);
+    (!done).then_some(owed)
 }
 
 /// What the oversight indexes hold of a case: cheap to read, since it does not walk the
@@ -1358,6 +1463,7 @@ fn decode_summary(doc: &mut AutoCommit) -> Result<CaseSummary> {
         counters: oversight::counters(doc)?,
         comments: read_comments(doc, "supervision")?,
         oversight: oversight::read(doc)?,
+        feedback_due: feedback_due(current, &log, &referrals, &read_feedback_sent(doc)?),
     })
 }
 

@@ -108,6 +108,10 @@ random_id!(
     RingBackId, 8
 );
 random_id!(
+    /// A record that the message back to the GP was sent.
+    FeedbackSentId, 8
+);
+random_id!(
     /// One step in a plan step's connection to a community asset (suggested, attended, …).
     ConnectionEventId, 8
 );

@@ -36,6 +36,8 @@ string_enum!(
         BaselineMeasure => "baseline_measure",
         /// A tapering case with no measure since it began tapering.
         ClosingMeasure => "closing_measure",
+        /// The message back to the GP and referrer, owed since a decision or a closure.
+        Feedback => "feedback",
     }
 );
 
@@ -183,6 +185,8 @@ pub struct CaseSummary {
     pub comments: Vec<super::case_file::Comment>,
     /// Assignment, handovers, marks, acknowledgements and ring-backs.
     pub oversight: Oversight,
+    /// The message back to the GP still owed, and since when (ms since the epoch).
+    pub feedback_due: Option<(crate::feedback::FeedbackKind, i64)>,
 }
 
 /// Everything oversight keeps in a case file.

@@ -34,6 +34,7 @@ mod directory;
 mod documents;
 mod events;
 mod export;
+mod feedback;
 mod incoming;
 mod index;
 mod open;

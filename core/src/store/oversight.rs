@@ -19,6 +19,9 @@ use holdfast_protocol::Role;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// Working days within which the message back to the GP is due.
+const FEEDBACK_WORKING_DAYS: u32 = 5;
+
 pub use crate::model::team_settings::LoadLimits;
 use crate::model::team_settings::MAX_FIRST_CONTACT_DAYS;
 
@@ -138,7 +141,8 @@ pub(super) fn update_summary(
         "UPDATE caseload SET assigned_to = ?2, assigned_conflicted = ?3, status_since = ?4,
              opened_at = ?5, accepted_at = ?6, awaiting_contact_since = ?7, last_measure_on = ?8,
              status_moves = ?9, measure_count = ?10, safeguarding_events = ?11,
-             comment_count = ?12, handover_count = ?13, unacked_comments = ?14
+             comment_count = ?12, handover_count = ?13, unacked_comments = ?14,
+             feedback_due = ?15, feedback_due_since = ?16
          WHERE case_id = ?1",
         params![
             id,
@@ -157,6 +161,8 @@ pub(super) fn update_summary(
             s.counters.comments,
             s.counters.handovers,
             unacked as i64,
+            s.feedback_due.map(|(k, _)| k.as_str()),
+            s.feedback_due.map(|(_, since)| since),
         ],
     )?;
     if changed != 1 {
@@ -569,6 +575,29 @@ pub(super) fn worklist(
                 continue;
             }
             push(kind, case, name, due)?;
+        }
+    }
+    {
+        // The message back to the GP, owed since a decision or a closure: listed at once,
+        // due within five working days.
+        let mut stmt = conn.prepare_cached(
+            "SELECT c.case_id, c.patient_name, c.feedback_due_since
+             FROM caseload c JOIN documents d ON d.id = c.case_id
+             WHERE c.assigned_to = ?2 AND d.team_id IS ?1 AND c.feedback_due IS NOT NULL",
+        )?;
+        let rows = stmt.query_map(params![team, me], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (case, name, since) = row?;
+            let due = since
+                .and_then(|ms| time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok())
+                .map(|t| working_days_after(t.date(), FEEDBACK_WORKING_DAYS));
+            push(WorkKind::Feedback, case, name, due)?;
         }
     }
     {

@@ -384,6 +384,35 @@ fun homeVisit(relay: String) {
     checkEq(0, worklists.size, "worklists delivered after close")
     syncOk(b, "B")
 
+    step("the message back to the GP: text and a FHIR Bundle, never the notes; recorded as sent")
+    val referral = b.addReferral(
+        case.caseId,
+        ReferralInput(
+            received = "2026-12-01",
+            source = ReferralSource.GP,
+            referrer = "Dr Patel",
+            reason = "Lonely since moving to Leeds",
+            needs = listOf(Need.LONELINESS),
+        ),
+    )
+    expectThrows<HoldfastException.InvalidInput>("feedback before a decision") {
+        b.gpFeedback(case.caseId, FeedbackKind.ACCEPTED)
+    }
+    b.decideReferral(case.caseId, referral, ReferralDecision.Accepted)
+    val feedback = b.gpFeedback(case.caseId, FeedbackKind.ACCEPTED, "Seen at home on Friday")
+    checkEq(FeedbackKind.ACCEPTED, feedback.kind, "the message's kind")
+    check(feedback.text.contains(PATIENT_NAME)) { "the text names the person: ${feedback.text}" }
+    check(feedback.text.contains("Seen at home on Friday")) { "the link worker's addition" }
+    check(feedback.bundleJson.contains("871731000000106")) { "the referral's SNOMED code" }
+    check(feedback.bundleJson.contains("\"type\": \"document\"")) { "a document Bundle" }
+    check(!feedback.bundleJson.contains(VISIT_NOTE) && !feedback.text.contains(VISIT_NOTE)) {
+        "the home visit's note went into the message"
+    }
+    b.recordFeedbackSent(case.caseId, FeedbackKind.ACCEPTED, "Dr Patel")
+    check(b.worklist(b.today(offset)).none { it.kind == WorkKind.FEEDBACK && it.caseId == case.caseId }) {
+        "feedback still owed once sent"
+    }
+
     step("private supervision notes: the link worker writes one, the supervisor reads it and responds")
     val bNotes = b.privateNotesDocument()
     checkEq(bNotes, s.privateNotesDocument(bId), "B's notes document, as S names it")

@@ -363,7 +363,8 @@ INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_indexes', x'01');
 ";
 
 /// Version 13 (issue 13): each plan step's connection to a community asset, as it stands
-/// (`store::connections`), for each asset's demand. Derived: rebuilt from the documents on
+/// (`store::connections`), for each asset's demand; and the message back to the GP each
+/// case still owes, since when (the worklist). Derived: rebuilt from the documents on
 /// upgrade.
 const V13: &str = "
 CREATE TABLE asset_connections (
@@ -378,6 +379,8 @@ CREATE TABLE asset_connections (
     PRIMARY KEY (plan_id, step_id)
 ) WITHOUT ROWID;
 CREATE INDEX asset_connections_by_asset ON asset_connections(directory_id, asset_id);
+ALTER TABLE caseload ADD COLUMN feedback_due TEXT;
+ALTER TABLE caseload ADD COLUMN feedback_due_since INTEGER;
 INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_indexes', x'01');
 ";
 

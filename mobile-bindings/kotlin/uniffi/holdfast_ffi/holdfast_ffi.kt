@@ -867,6 +867,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_gp_feedback(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_feedback_sent(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_history(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_measures(
@@ -1084,6 +1088,10 @@ internal object UniffiLib {
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_share_directory(`ptr`: Long,`directoryId`: RustBuffer.ByValue,`teamId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_upsert_asset(`ptr`: Long,`directoryId`: RustBuffer.ByValue,`assetId`: RustBuffer.ByValue,`asset`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_gp_feedback(`ptr`: Long,`caseId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`addition`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_record_feedback_sent(`ptr`: Long,`caseId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`on`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_history(`ptr`: Long,`docId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1461,6 +1469,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset() and 0xFFFF) != 37199) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_gp_feedback() and 0xFFFF) != 37661) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_feedback_sent() and 0xFFFF) != 2071) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_history() and 0xFFFF) != 28138) {
@@ -2963,6 +2977,19 @@ public interface HoldfastDeviceInterface {
     fun `upsertAsset`(`directoryId`: kotlin.String, `assetId`: kotlin.String?, `asset`: AssetInput): kotlin.String
     
     /**
+     * The message back to the GP and referrer for `case_id` at `kind`; `addition` is text
+     * the link worker chooses to add (the only free text that goes in). `InvalidInput`
+     * when the case is not at that point (not accepted, not declined, not closed).
+     */
+    fun `gpFeedback`(`caseId`: kotlin.String, `kind`: FeedbackKind, `addition`: kotlin.String? = null): GpFeedbackView
+    
+    /**
+     * Records that the message back (`kind`) was sent to `to` on `on` (YYYY-MM-DD; today
+     * when null; never later): the worklist stops listing it. Returns the record's id.
+     */
+    fun `recordFeedbackSent`(`caseId`: kotlin.String, `kind`: FeedbackKind, `to`: kotlin.String, `on`: kotlin.String? = null): kotlin.String
+    
+    /**
      * Who changed the document `doc_id` (a case file, plan or directory), on which
      * device, when and what, oldest first.
      */
@@ -3906,6 +3933,50 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         FfiConverterString.lower(`directoryId`),
         FfiConverterOptionalString.lower(`assetId`),
         FfiConverterTypeAssetInput.lower(`asset`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The message back to the GP and referrer for `case_id` at `kind`; `addition` is text
+     * the link worker chooses to add (the only free text that goes in). `InvalidInput`
+     * when the case is not at that point (not accepted, not declined, not closed).
+     */
+    @Throws(HoldfastException::class)override fun `gpFeedback`(`caseId`: kotlin.String, `kind`: FeedbackKind, `addition`: kotlin.String?): GpFeedbackView {
+            return FfiConverterTypeGpFeedbackView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_gp_feedback(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeFeedbackKind.lower(`kind`),
+        FfiConverterOptionalString.lower(`addition`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Records that the message back (`kind`) was sent to `to` on `on` (YYYY-MM-DD; today
+     * when null; never later): the worklist stops listing it. Returns the record's id.
+     */
+    @Throws(HoldfastException::class)override fun `recordFeedbackSent`(`caseId`: kotlin.String, `kind`: FeedbackKind, `to`: kotlin.String, `on`: kotlin.String?): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_record_feedback_sent(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeFeedbackKind.lower(`kind`),
+        FfiConverterString.lower(`to`),
+        FfiConverterOptionalString.lower(`on`),_status)
 }
     }
     )
@@ -8395,6 +8466,61 @@ public object FfiConverterTypeGoalView: FfiConverterRustBuffer<GoalView> {
 
 
 /**
+ * The message back.
+ */
+data class GpFeedbackView (
+    /**
+     * Which message.
+     */
+    var `kind`: FeedbackKind
+    , 
+    /**
+     * The readable text, heading by heading.
+     */
+    var `text`: kotlin.String
+    , 
+    /**
+     * The FHIR R4 document Bundle, as JSON (save it as a `.json` file for the practice).
+     */
+    var `bundleJson`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGpFeedbackView: FfiConverterRustBuffer<GpFeedbackView> {
+    override fun read(buf: ByteBuffer): GpFeedbackView {
+        return GpFeedbackView(
+            FfiConverterTypeFeedbackKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: GpFeedbackView) = (
+            FfiConverterTypeFeedbackKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterString.allocationSize(value.`bundleJson`)
+    )
+
+    override fun write(value: GpFeedbackView, buf: ByteBuffer) {
+            FfiConverterTypeFeedbackKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterString.write(value.`bundleJson`, buf)
+    }
+}
+
+
+
+/**
  * One change of who holds the case.
  */
 data class HandoverView (
@@ -12142,6 +12268,53 @@ public object FfiConverterTypeEscalationTarget: FfiConverterRustBuffer<Escalatio
 
 
 /**
+ * When in the referral's life the message is written.
+ */
+
+enum class FeedbackKind {
+    
+    /**
+     * The referral was accepted.
+     */
+    ACCEPTED,
+    /**
+     * The referral was declined.
+     */
+    DECLINED,
+    /**
+     * The case closed.
+     */
+    CLOSED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFeedbackKind: FfiConverterRustBuffer<FeedbackKind> {
+    override fun read(buf: ByteBuffer) = try {
+        FeedbackKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: FeedbackKind) = 4UL
+
+    override fun write(value: FeedbackKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Where a goal stands.
  */
 
@@ -13749,7 +13922,12 @@ enum class WorkKind {
     /**
      * A tapering case with no measure since it began tapering.
      */
-    CLOSING_MEASURE;
+    CLOSING_MEASURE,
+    /**
+     * The message back to the GP and referrer, owed since a decision or a closure
+     * (`gp_feedback`, then `record_feedback_sent`); due within five working days.
+     */
+    FEEDBACK;
 
     
 
