@@ -202,8 +202,23 @@ fn instant(ms: i64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }
 
+/// When the current episode began: the latest move to referred (creation, re-referral).
+/// Contacts and measures from an earlier episode are not this message's.
+fn episode_start(case: &CaseFile) -> i64 {
+    case.status_log
+        .iter()
+        .filter(|c| c.to == CaseStatus::Referred)
+        .map(|c| c.at)
+        .max()
+        .unwrap_or(i64::MIN)
+}
+
 fn attended(case: &CaseFile) -> usize {
-    case.sessions.iter().filter(|s| s.attended).count()
+    let from = episode_start(case);
+    case.sessions
+        .iter()
+        .filter(|s| s.attended && s.start >= from)
+        .count()
 }
 
 fn demographics_text(case: &CaseFile) -> String {
@@ -238,7 +253,7 @@ fn referral_text(case: &CaseFile) -> String {
                     .as_ref()
                     .map(|n| format!(" ({n})"))
                     .unwrap_or_default(),
-                r.reason
+                reason_sent(r).unwrap_or(NOT_SENT)
             );
             if !needs.is_empty() {
                 t.push_str(&format!(". Needs: {}", needs.join(", ")));
@@ -248,6 +263,20 @@ fn referral_text(case: &CaseFile) -> String {
         }
         None => "No referral is recorded.".into(),
     }
+}
+
+/// What stands in for a reason not sent.
+const NOT_SENT: &str = "the reason, in the person's own words, is not included";
+
+/// The referral's reason when a clinician gave it (the GP's own words coming back); a
+/// person's own words (self-referral, a VCSE or anyone else) are not sent on.
+fn reason_sent(r: &crate::model::case_file::Referral) -> Option<&str> {
+    use crate::model::case_file::ReferralSource;
+    matches!(
+        r.source,
+        ReferralSource::Gp | ReferralSource::Nurse | ReferralSource::OtherClinician
+    )
+    .then_some(r.reason.as_str())
 }
 
 fn outcome_text(case: &CaseFile, kind: FeedbackKind) -> String {
@@ -341,7 +370,13 @@ fn first_and_last(
     &crate::model::case_file::Measure,
     &crate::model::case_file::Measure,
 )> {
-    let taken: Vec<_> = case.measures.iter().filter(|m| m.instrument == i).collect();
+    let from = day_of(episode_start(case).max(0));
+    let started = episode_start(case) != i64::MIN;
+    let taken: Vec<_> = case
+        .measures
+        .iter()
+        .filter(|m| m.instrument == i && (!started || m.taken_on >= from))
+        .collect();
     Some((*taken.first()?, *taken.last()?))
 }
 
@@ -397,11 +432,14 @@ fn measures_text(case: &CaseFile) -> String {
     }
 }
 
-/// Escapes text for XHTML.
+/// Escapes text for XHTML; characters XML 1.0 forbids (a pasted soft line break, \x0b)
+/// become spaces.
 fn xhtml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}') => out.push(' '),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
@@ -444,6 +482,8 @@ impl Builder {
         seed.extend_from_slice(case_id.as_bytes());
         seed.extend_from_slice(request.kind.as_str().as_bytes());
         seed.extend_from_slice(&request.now.to_be_bytes());
+        // Two different messages never share an identity, even made in the same instant.
+        seed.extend_from_slice(request.addition.as_deref().unwrap_or("").as_bytes());
         Builder {
             seed,
             entries: Vec::new(),
@@ -528,7 +568,9 @@ impl Builder {
             if let Some(by) = &referral.referrer {
                 r["requester"] = json!({"display": by});
             }
-            r["reasonCode"] = json!([{"text": referral.reason}]);
+            if let Some(reason) = reason_sent(referral) {
+                r["reasonCode"] = json!([{"text": reason}]);
+            }
             if kind == FeedbackKind::Declined
                 && matches!(referral.decision, Some(ReferralDecision::Declined { .. }))
             {
@@ -584,7 +626,8 @@ impl Builder {
             "intent": "plan",
             "title": "Personalised care and support plan",
             "subject": {"reference": patient},
-            "basedOn": [{"reference": referral}],
+            // R4's CarePlan.basedOn takes only CarePlans: the referral is supporting info.
+            "supportingInfo": [{"reference": referral}],
             "goal": goals.iter().map(|g| json!({"reference": g})).collect::<Vec<_>>(),
         });
         if !plan.what_matters.trim().is_empty() {

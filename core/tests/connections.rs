@@ -107,6 +107,7 @@ fn connections_are_dated_by_whom_and_each_asset_counts_people_at_their_latest() 
         Some(date!(2026 - 12 - 07)),
     )
     .unwrap();
+    clock.advance(Duration::from_secs(1));
     s.record_connection(bob, bob_again, ConnectionStatus::WaitingList, None)
         .unwrap();
     s.record_connection(cat, cat_lunch, ConnectionStatus::Declined, None)
@@ -178,6 +179,26 @@ fn connections_are_dated_by_whom_and_each_asset_counts_people_at_their_latest() 
         "{err:?}"
     );
     assert_eq!(s.heads(cat).unwrap(), heads);
+
+    // Linked today, recorded today as attended last week: the later record stands, not
+    // the "suggested" the link made.
+    let dan = plan_of(&mut s, "Dan");
+    let dan_walk = step(&mut s, dan, "Walking group", Some(walking));
+    s.record_connection(
+        dan,
+        dan_walk,
+        ConnectionStatus::Attended,
+        Some(date!(2026 - 12 - 10)),
+    )
+    .unwrap();
+    let plan = s.action_plan(dan).unwrap();
+    let latest = plan.steps[0].connection_status().unwrap();
+    assert_eq!(
+        (latest.status, latest.on),
+        (ConnectionStatus::Attended, date!(2026 - 12 - 10))
+    );
+    let w = &s.asset_demand(Some(dir)).unwrap()[0];
+    assert_eq!((w.people, w.attending), (3, 2));
 
     // The index is derived: a rebuild gives the same demand.
     let before = s.asset_demand(None).unwrap();

@@ -358,3 +358,75 @@ fn a_declined_referral_says_so_and_nothing_of_a_plan() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
 }
+
+/// Declining the only referral closes the case: the message owed is the declined one (the
+/// worklist says which), the closing message is refused, and recording the declined one
+/// clears it, whatever the clocks of the devices involved.
+#[test]
+fn a_decline_owes_the_declined_message_and_a_self_referral_keeps_its_words() {
+    use holdfast_core::model::oversight::WorkKind;
+    use holdfast_core::store::LoadLimits;
+
+    let clock = ManualClock::at(FRIDAY_9AM);
+    let (_dir, mut s) = store(&clock);
+    let ids = s
+        .create_case_file(NewPatient::named("Cat Stevens"))
+        .unwrap();
+    let referral = s
+        .add_referral(
+            ids.case_id,
+            &NewReferral {
+                received: date!(2026 - 12 - 03),
+                source: ReferralSource::SelfReferral,
+                referrer: None,
+                reason: "MY-OWN-WORDS-1402 about the neighbours".into(),
+                needs: vec![],
+            },
+        )
+        .unwrap();
+    s.decide_referral(
+        ids.case_id,
+        referral,
+        &ReferralDecision::Declined {
+            reason: "not eligible".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        s.case_file(ids.case_id).unwrap().status.agreed(),
+        Some(&CaseStatus::Closed)
+    );
+    let today = s.today();
+    let owed: Vec<_> = s
+        .worklist(today, &LoadLimits::default())
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == WorkKind::Feedback)
+        .collect();
+    assert_eq!(owed.len(), 1);
+    assert_eq!(owed[0].feedback, Some(FeedbackKind::Declined));
+    let err = s
+        .gp_feedback(ids.case_id, FeedbackKind::Closed, None)
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    let declined = s
+        .gp_feedback(ids.case_id, FeedbackKind::Declined, Some("Ring\u{b}us"))
+        .unwrap();
+    keep("declined-self-referral", &declined);
+    // A self-referral's own words are not sent back; a soft line break pasted into the
+    // addition does not break the narrative.
+    assert!(!declined.text.contains("MY-OWN-WORDS-1402"));
+    assert!(!declined.bundle_json().contains("MY-OWN-WORDS-1402"));
+    assert!(declined.text.contains("not included"), "{}", declined.text);
+    assert!(!declined.bundle_json().contains("\\u000b"));
+    // Recorded from a device whose clock runs an hour behind: still cleared.
+    clock.set(FRIDAY_9AM - 3_600_000);
+    s.record_feedback_sent(ids.case_id, FeedbackKind::Declined, "the person", None)
+        .unwrap();
+    assert!(
+        s.worklist(today, &LoadLimits::default())
+            .unwrap()
+            .iter()
+            .all(|i| i.kind != WorkKind::Feedback)
+    );
+}

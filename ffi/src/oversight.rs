@@ -364,6 +364,9 @@ pub struct WorkItem {
     pub ring_back_id: Option<String>,
     /// For a ring-back: its note.
     pub note: Option<String>,
+    /// For feedback: which message is owed (pass it to `gp_feedback` and
+    /// `record_feedback_sent`).
+    pub feedback: Option<crate::feedback::FeedbackKind>,
 }
 
 fn work_item(i: CoreItem) -> WorkItem {
@@ -375,6 +378,7 @@ fn work_item(i: CoreItem) -> WorkItem {
         overdue: i.overdue,
         ring_back_id: i.ring_back.map(|r| r.to_string()),
         note: i.note,
+        feedback: i.feedback.map(Into::into),
     }
 }
 

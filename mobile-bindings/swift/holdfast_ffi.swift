@@ -10690,6 +10690,11 @@ public struct WorkItem: Equatable, Hashable {
      * For a ring-back: its note.
      */
     public var note: String?
+    /**
+     * For feedback: which message is owed (pass it to `gp_feedback` and
+     * `record_feedback_sent`).
+     */
+    public var feedback: FeedbackKind?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -10714,7 +10719,11 @@ public struct WorkItem: Equatable, Hashable {
          */ringBackId: String?, 
         /**
          * For a ring-back: its note.
-         */note: String?) {
+         */note: String?, 
+        /**
+         * For feedback: which message is owed (pass it to `gp_feedback` and
+         * `record_feedback_sent`).
+         */feedback: FeedbackKind?) {
         self.kind = kind
         self.caseId = caseId
         self.patientName = patientName
@@ -10722,6 +10731,7 @@ public struct WorkItem: Equatable, Hashable {
         self.overdue = overdue
         self.ringBackId = ringBackId
         self.note = note
+        self.feedback = feedback
     }
 
     
@@ -10746,7 +10756,8 @@ public struct FfiConverterTypeWorkItem: FfiConverterRustBuffer {
                 due: FfiConverterOptionString.read(from: &buf), 
                 overdue: FfiConverterBool.read(from: &buf), 
                 ringBackId: FfiConverterOptionString.read(from: &buf), 
-                note: FfiConverterOptionString.read(from: &buf)
+                note: FfiConverterOptionString.read(from: &buf), 
+                feedback: FfiConverterOptionTypeFeedbackKind.read(from: &buf)
         )
     }
 
@@ -10758,6 +10769,7 @@ public struct FfiConverterTypeWorkItem: FfiConverterRustBuffer {
         FfiConverterBool.write(value.overdue, into: &buf)
         FfiConverterOptionString.write(value.ringBackId, into: &buf)
         FfiConverterOptionString.write(value.note, into: &buf)
+        FfiConverterOptionTypeFeedbackKind.write(value.feedback, into: &buf)
     }
 }
 
@@ -14248,6 +14260,30 @@ fileprivate struct FfiConverterOptionTypeEscalationTarget: FfiConverterRustBuffe
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeEscalationTarget.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeFeedbackKind: FfiConverterRustBuffer {
+    typealias SwiftType = FeedbackKind?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeFeedbackKind.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeFeedbackKind.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

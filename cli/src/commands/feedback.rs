@@ -5,7 +5,7 @@ use std::path::Path;
 
 use holdfast_core::Store;
 use holdfast_core::feedback::{FeedbackKind, GpFeedback};
-use holdfast_core::model::case_file::{CaseStatus, ReferralDecision};
+use holdfast_core::model::case_file::feedback_owed;
 use holdfast_core::model::ids::DocumentId;
 use serde::Serialize;
 
@@ -24,17 +24,14 @@ struct Written<'a> {
     saved_to: Option<String>,
 }
 
-/// Where the case stands: closed, else its latest referral's decision.
+/// The message where the case stands: the one its latest decision or closure calls for.
 fn stage(store: &mut Store, case: DocumentId) -> Result<FeedbackKind> {
     let file = store.case_file(case)?;
-    if file.status.agreed() == Some(&CaseStatus::Closed) {
-        return Ok(FeedbackKind::Closed);
-    }
-    match file.referrals.last().and_then(|r| r.decision.as_ref()) {
-        Some(ReferralDecision::Accepted) => Ok(FeedbackKind::Accepted),
-        Some(ReferralDecision::Declined { .. }) => Ok(FeedbackKind::Declined),
+    match feedback_owed(&file.status, &file.status_log, &file.referrals) {
+        Some((kind, _)) => Ok(kind),
         None => Err(CliError::input(
-            "nothing to tell the GP yet: the referral has not been accepted or declined",
+            "nothing to tell the GP yet: no decision or closure (or the status is contested: \
+             settle it first), or say which with --at",
         )),
     }
 }

@@ -154,9 +154,14 @@ pub struct Step {
 }
 
 impl Step {
-    /// Where the connection to its asset stands, when it links one.
+    /// Where the connection to its asset stands, when it links one: the entry recorded
+    /// last (a connection recorded today as "attended last week" stands over the
+    /// "suggested" the link made today).
     pub fn connection_status(&self) -> Option<&ConnectionEvent> {
-        self.connection.last()
+        // At the same instant, anything over the automatic "suggested".
+        self.connection
+            .iter()
+            .max_by_key(|e| (e.at, e.status != ConnectionStatus::Suggested, e.id))
     }
 }
 
@@ -353,9 +358,13 @@ fn read_connection(
             let Some(e) = doc::get_obj(doc, &map, &k)? else {
                 continue;
             };
+            // A status a newer app wrote is skipped, not an unreadable plan.
+            let Ok(status) = doc::require_string(doc, &e, "status")?.parse() else {
+                continue;
+            };
             out.push(ConnectionEvent {
                 id: k.parse()?,
-                status: doc::require_string(doc, &e, "status")?.parse()?,
+                status,
                 on: doc::get_date(doc, &e, "on")?.ok_or(Error::Malformed(
                     "a connection event without its day".into(),
                 ))?,

@@ -480,6 +480,9 @@ pub struct FeedbackSent {
     pub by: String,
     /// When it was recorded (ms since the epoch).
     pub at: i64,
+    /// The decision or closure it answered (ms, as the case file dates it), when it
+    /// answered the one owed at the time.
+    pub answers: Option<i64>,
 }
 
 impl CaseFile {
@@ -1349,6 +1352,14 @@ pub fn record_feedback_sent(
             reason: "feedback is recorded once sent, not ahead of time".into(),
         });
     }
+    // The event this answers, as this document dates it (see `feedback_due`).
+    let answers = feedback_owed(
+        &read_status(doc)?,
+        &read_status_log(doc)?,
+        &read_referrals(doc)?,
+    )
+    .filter(|(k, _)| *k == kind)
+    .map(|(_, since)| since);
     let id = FeedbackSentId::random();
     // Case files from before issue 13 have no container: made here (readers take the
     // union of concurrent ones).
@@ -1359,6 +1370,9 @@ pub fn record_feedback_sent(
     doc.put(&f, "on", doc::format_date(on))?;
     doc.put(&f, "by", author.person.as_str())?;
     doc.put(&f, "at", ScalarValue::Timestamp(at))?;
+    if let Some(a) = answers {
+        doc.put(&f, "answers", ScalarValue::Timestamp(a))?;
+    }
     Ok(id)
 }
 
@@ -1366,13 +1380,18 @@ fn read_feedback_sent(doc: &AutoCommit) -> Result<Vec<FeedbackSent>> {
     let mut out = Vec::new();
     for (k, f) in entries(doc, "feedback_sent")? {
         let kind = doc::require_string(doc, &f, "kind")?;
+        // A kind a newer app wrote is skipped, not an unreadable case file.
+        let Some(kind) = FeedbackKind::ALL
+            .iter()
+            .copied()
+            .find(|x| x.as_str() == kind)
+        else {
+            continue;
+        };
         out.push(FeedbackSent {
             id: k.parse()?,
-            kind: FeedbackKind::ALL
-                .iter()
-                .copied()
-                .find(|x| x.as_str() == kind)
-                .ok_or_else(|| Error::Malformed(format!("unknown feedback kind {kind:?}")))?,
+            kind,
+            answers: doc::get_i64(doc, &f, "answers")?,
             to: doc::require_string(doc, &f, "to")?,
             on: doc::get_date(doc, &f, "on")?
                 .ok_or_else(|| Error::Malformed("feedback sent with no day".into()))?,
@@ -1384,31 +1403,57 @@ fn read_feedback_sent(doc: &AutoCommit) -> Result<Vec<FeedbackSent>> {
     Ok(out)
 }
 
-/// The message back still owed for a case, and since when (ms): at closure, once closed;
-/// else at the latest referral's decision, until one of that kind is recorded as sent at
-/// or after the moment it became owed.
+/// The message back a case's latest event calls for, and since when (ms): at closure, once
+/// the case is (agreed) closed; a closure that a decline made (declining the only referral
+/// closes the case) calls for the declined message; else the latest referral's decision.
+/// `None` while the status is contested or nothing is decided.
+pub fn feedback_owed(
+    status: &Contested<CaseStatus>,
+    log: &[StatusChange],
+    referrals: &[Referral],
+) -> Option<(FeedbackKind, i64)> {
+    let last = referrals.last();
+    let declined_at = last.and_then(|r| match (&r.decision, r.decided_at) {
+        (Some(ReferralDecision::Declined { .. }), Some(at)) => Some(at),
+        _ => None,
+    });
+    match status.agreed()? {
+        CaseStatus::Closed => {
+            let since = log
+                .iter()
+                .filter(|c| c.to == CaseStatus::Closed)
+                .map(|c| c.at)
+                .max()?;
+            match declined_at {
+                // The decline closed it (same change), or came after the closure.
+                Some(d) if d >= since => Some((FeedbackKind::Declined, d)),
+                _ => Some((FeedbackKind::Closed, since)),
+            }
+        }
+        _ => {
+            let last = last?;
+            let since = last.decided_at?;
+            match last.decision.as_ref()? {
+                ReferralDecision::Accepted => Some((FeedbackKind::Accepted, since)),
+                ReferralDecision::Declined { .. } => Some((FeedbackKind::Declined, since)),
+            }
+        }
+    }
+}
+
+/// [`feedback_owed`], unless a message of that kind was recorded as sent for it: one that
+/// answered that very event (it keeps the event's time, so clocks that differ between
+/// devices cannot keep it owed), or one recorded after it.
 fn feedback_due(
-    current: CaseStatus,
+    status: &Contested<CaseStatus>,
     log: &[StatusChange],
     referrals: &[Referral],
     sent: &[FeedbackSent],
 ) -> Option<(FeedbackKind, i64)> {
-    let owed = if current == CaseStatus::Closed {
-        let since = log
-            .iter()
-            .filter(|c| c.to == CaseStatus::Closed)
-            .map(|c| c.at)
-            .max()?;
-        (FeedbackKind::Closed, since)
-    } else {
-        let last = referrals.last()?;
-        let since = last.decided_at?;
-        match last.decision.as_ref()? {
-            ReferralDecision::Accepted => (FeedbackKind::Accepted, since),
-            ReferralDecision::Declined { .. } => (FeedbackKind::Declined, since),
-        }
-    };
-    let done = sent.iter().any(|f| f.kind == owed.0 && f.at >= owed.1);
+    let owed = feedback_owed(status, log, referrals)?;
+    let done = sent
+        .iter()
+        .any(|f| f.kind == owed.0 && (f.answers.is_some_and(|a| a >= owed.1) || f.at >= owed.1));
     (!done).then_some(owed)
 }
 
@@ -1463,7 +1508,7 @@ fn decode_summary(doc: &mut AutoCommit) -> Result<CaseSummary> {
         counters: oversight::counters(doc)?,
         comments: read_comments(doc, "supervision")?,
         oversight: oversight::read(doc)?,
-        feedback_due: feedback_due(current, &log, &referrals, &read_feedback_sent(doc)?),
+        feedback_due: feedback_due(&status, &log, &referrals, &read_feedback_sent(doc)?),
     })
 }
 

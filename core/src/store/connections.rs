@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Store;
 use crate::Result;
-use crate::model::action_plan::ActionPlan;
+use crate::model::action_plan::{ActionPlan, ConnectionStatus};
 use crate::model::doc;
 use crate::model::ids::{AssetId, DocumentId, StoredId};
 
@@ -64,7 +64,13 @@ pub(super) fn update_connections(
             asset.asset.as_bytes().as_slice(),
             latest.status.as_str(),
             since,
-            format!("{since} {:020} {}", latest.at.max(0), latest.id),
+            // Latest recorded first, as `Step::connection_status` picks.
+            format!(
+                "{:020} {} {}",
+                latest.at.max(0),
+                u8::from(latest.status != ConnectionStatus::Suggested),
+                latest.id
+            ),
         ])?;
     }
     Ok(())

@@ -24,10 +24,16 @@ impl Store {
     ) -> Result<GpFeedback> {
         let file = self.case_file(case)?;
         let last = file.referrals.last().and_then(|r| r.decision.as_ref());
+        let owed =
+            crate::model::case_file::feedback_owed(&file.status, &file.status_log, &file.referrals);
         let ready = match kind {
             FeedbackKind::Accepted => matches!(last, Some(ReferralDecision::Accepted)),
             FeedbackKind::Declined => matches!(last, Some(ReferralDecision::Declined { .. })),
-            FeedbackKind::Closed => file.status.agreed() == Some(&CaseStatus::Closed),
+            // Not a closure a decline made: that one calls for the declined message.
+            FeedbackKind::Closed => {
+                file.status.agreed() == Some(&CaseStatus::Closed)
+                    && matches!(owed, Some((FeedbackKind::Closed, _)))
+            }
         };
         if !ready {
             return Err(Error::InvalidInput {
@@ -35,7 +41,10 @@ impl Store {
                 reason: match kind {
                     FeedbackKind::Accepted => "the latest referral has not been accepted",
                     FeedbackKind::Declined => "the latest referral has not been declined",
-                    FeedbackKind::Closed => "the case is not closed",
+                    FeedbackKind::Closed => {
+                        "the case is not closed (or a declined referral closed it: write the \
+                         declined message)"
+                    }
                 }
                 .into(),
             });
@@ -48,11 +57,16 @@ impl Store {
                 reason: "longer than 16384 bytes".into(),
             });
         }
+        // A plan this device cannot read (not here, or damaged) leaves its sections out
+        // rather than the whole message.
         let plan = match file.action_plan {
             Some(p) => match self.action_plan(p) {
                 Ok(plan) => Some(plan),
-                Err(Error::NotFound { .. }) => None,
-                Err(e) => return Err(e),
+                Err(e @ (Error::Sqlite(_) | Error::Io(_))) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(case = %case, error = %e, "plan left out of the message back");
+                    None
+                }
             },
             None => None,
         };

@@ -120,6 +120,10 @@ pub(super) fn configure(conn: &Connection, durability: Durability) -> Result<()>
     Ok(())
 }
 
+/// Records, once, from when this store owes messages back to the GP (see the worklist).
+const FEEDBACK_OWED_FROM: &str =
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('feedback_owed_from', ?1)";
+
 impl Store {
     /// Creates a new store in `config.dir`, with a fresh device id and store key.
     pub fn create(config: &StoreConfig, keys: &dyn KeyStore) -> Result<Store> {
@@ -262,6 +266,15 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
+        // A store from before version 13 owes messages back to the GP only for decisions
+        // and closures from its upgrade on: its cases' years of history must not flood the
+        // worklist. (A new device holds no old cases: they are someone else's until handed
+        // over, and a case handed over still owes its message.)
+        if found < 13 {
+            store
+                .conn
+                .execute(FEEDBACK_OWED_FROM, [store.now_millis()])?;
+        }
         if found < 2 || pending {
             store.rebuild_indexes()?;
             store

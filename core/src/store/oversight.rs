@@ -121,6 +121,8 @@ pub struct WorkItem {
     pub ring_back: Option<RingBackId>,
     /// The ring-back's note.
     pub note: Option<String>,
+    /// For [`WorkKind::Feedback`]: which message is owed.
+    pub feedback: Option<crate::feedback::FeedbackKind>,
 }
 
 /// Writes what oversight indexes of one case, in the edit's transaction.
@@ -494,6 +496,7 @@ pub(super) fn worklist(
             overdue: due.is_some_and(|d| d < today),
             ring_back: None,
             note: None,
+            feedback: None,
         });
         Ok(())
     };
@@ -581,23 +584,38 @@ pub(super) fn worklist(
         // The message back to the GP, owed since a decision or a closure: listed at once,
         // due within five working days.
         let mut stmt = conn.prepare_cached(
-            "SELECT c.case_id, c.patient_name, c.feedback_due_since
+            "SELECT c.case_id, c.patient_name, c.feedback_due_since, c.feedback_due
              FROM caseload c JOIN documents d ON d.id = c.case_id
-             WHERE c.assigned_to = ?2 AND d.team_id IS ?1 AND c.feedback_due IS NOT NULL",
+             WHERE c.assigned_to = ?2 AND d.team_id IS ?1 AND c.feedback_due IS NOT NULL
+                 AND c.feedback_due_since >= IFNULL(
+                     (SELECT value FROM meta WHERE key = 'feedback_owed_from'), 0)",
         )?;
         let rows = stmt.query_map(params![team, me], |r| {
             Ok((
                 r.get::<_, Vec<u8>>(0)?,
                 r.get(1)?,
                 r.get::<_, Option<i64>>(2)?,
+                r.get::<_, String>(3)?,
             ))
         })?;
         for row in rows {
-            let (case, name, since) = row?;
+            let (case, name, since, kind) = row?;
             let due = since
                 .and_then(|ms| time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok())
                 .map(|t| working_days_after(t.date(), FEEDBACK_WORKING_DAYS));
-            push(WorkKind::Feedback, case, name, due)?;
+            out.push(WorkItem {
+                kind: WorkKind::Feedback,
+                case_id: DocumentId::from_stored(&case)?,
+                patient_name: name,
+                due,
+                overdue: due.is_some_and(|d| d < today),
+                ring_back: None,
+                note: None,
+                feedback: crate::feedback::FeedbackKind::ALL
+                    .iter()
+                    .copied()
+                    .find(|k| k.as_str() == kind),
+            });
         }
     }
     {
@@ -628,6 +646,7 @@ pub(super) fn worklist(
                 overdue: due < today,
                 ring_back: Some(RingBackId::from_stored(&id)?),
                 note: Some(note),
+                feedback: None,
             });
         }
     }

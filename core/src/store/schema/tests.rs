@@ -887,9 +887,39 @@ fn version_12_store_counts_its_linked_steps_as_suggested_connections() {
         params![id.as_bytes().as_slice(), plan.save(), AT],
     )
     .unwrap();
+    // A case closed before the upgrade: its message back is not owed now (years of
+    // history must not flood the worklist).
+    let mut case = case_doc(&author);
+    case_file::set_status(&mut case, &author, CaseStatus::Tapering, None, AT).unwrap();
+    case_file::set_status(&mut case, &author, CaseStatus::Closed, None, AT).unwrap();
+    doc::commit(&mut case, &author, "closed long ago", AT);
+    let closed = insert_v1_case(&conn, &mut case);
+    let mut conn = conn;
+    index_case(&mut conn, closed, &mut case);
     drop(conn);
 
     let mut store = open(dir.path(), &keys);
+    let due: Option<String> = store
+        .conn
+        .query_row(
+            "SELECT feedback_due FROM caseload WHERE case_id = ?1",
+            [closed.as_bytes().as_slice()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        due.as_deref(),
+        Some("closed"),
+        "the index knows it was never sent"
+    );
+    let today = store.today();
+    assert!(
+        store
+            .worklist(today, &Default::default())
+            .unwrap()
+            .is_empty(),
+        "but it is from before the upgrade: not on the worklist"
+    );
     let read = store.action_plan(id).unwrap();
     let latest = read.steps[0].connection_status().unwrap();
     assert_eq!(latest.status, ConnectionStatus::Suggested);

@@ -11679,6 +11679,12 @@ data class WorkItem (
      * For a ring-back: its note.
      */
     var `note`: kotlin.String?
+    , 
+    /**
+     * For feedback: which message is owed (pass it to `gp_feedback` and
+     * `record_feedback_sent`).
+     */
+    var `feedback`: FeedbackKind?
     
 ){
     
@@ -11702,6 +11708,7 @@ public object FfiConverterTypeWorkItem: FfiConverterRustBuffer<WorkItem> {
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeFeedbackKind.read(buf),
         )
     }
 
@@ -11712,7 +11719,8 @@ public object FfiConverterTypeWorkItem: FfiConverterRustBuffer<WorkItem> {
             FfiConverterOptionalString.allocationSize(value.`due`) +
             FfiConverterBoolean.allocationSize(value.`overdue`) +
             FfiConverterOptionalString.allocationSize(value.`ringBackId`) +
-            FfiConverterOptionalString.allocationSize(value.`note`)
+            FfiConverterOptionalString.allocationSize(value.`note`) +
+            FfiConverterOptionalTypeFeedbackKind.allocationSize(value.`feedback`)
     )
 
     override fun write(value: WorkItem, buf: ByteBuffer) {
@@ -11723,6 +11731,7 @@ public object FfiConverterTypeWorkItem: FfiConverterRustBuffer<WorkItem> {
             FfiConverterBoolean.write(value.`overdue`, buf)
             FfiConverterOptionalString.write(value.`ringBackId`, buf)
             FfiConverterOptionalString.write(value.`note`, buf)
+            FfiConverterOptionalTypeFeedbackKind.write(value.`feedback`, buf)
     }
 }
 
@@ -14399,6 +14408,38 @@ public object FfiConverterOptionalTypeEscalationTarget: FfiConverterRustBuffer<E
         } else {
             buf.put(1)
             FfiConverterTypeEscalationTarget.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeFeedbackKind: FfiConverterRustBuffer<FeedbackKind?> {
+    override fun read(buf: ByteBuffer): FeedbackKind? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeFeedbackKind.read(buf)
+    }
+
+    override fun allocationSize(value: FeedbackKind?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeFeedbackKind.allocationSize(value)
+        }
+    }
+
+    override fun write(value: FeedbackKind?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeFeedbackKind.write(value, buf)
         }
     }
 }
