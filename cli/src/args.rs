@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand};
 use holdfast_core::feedback::FeedbackKind;
 use holdfast_core::model::action_plan::{ConnectionStatus, GoalStatus, StepOwner};
 use holdfast_core::model::case_file::{
-    CaseStatus, ConcernStatus, ContactMethod, EscalationTarget, HoldingFunction, Need,
-    NotCompletedReason, ReferralSource, SessionMode,
+    CaseStatus, ClosureReason, ConcernStatus, ContactMethod, DeclineReason, EscalationTarget,
+    HoldingFunction, Need, NotCompletedReason, ReferralSource, SessionMode,
 };
 use holdfast_core::model::directory::{AssetStatus, Capacity};
 use holdfast_core::model::measures::Instrument;
@@ -249,9 +249,13 @@ pub enum ReferralCommand {
         case: String,
         /// The referral id (shown by `referral add` and `case show`).
         referral: String,
-        /// Why: not eligible, declined by the patient, unable to contact…
+        /// Why, in your words (kept in the case file; never sent to the GP).
         #[arg(long)]
         reason: String,
+        /// Why, coded for the message back to the GP: person_declined, not_eligible,
+        /// referred_elsewhere, unable_to_contact or other.
+        #[arg(long, value_parser = choice::<DeclineReason>())]
+        code: Option<DeclineReason>,
     },
 }
 
@@ -304,6 +308,11 @@ pub enum StatusCommand {
         /// Why, for the status history.
         #[arg(long)]
         reason: Option<String>,
+        /// Closing: why, coded for the message back to the GP: goals_met, did_not_attend,
+        /// declined_further_support, unable_to_contact, moved_away, died,
+        /// referred_elsewhere or other.
+        #[arg(long, value_parser = choice::<ClosureReason>())]
+        code: Option<ClosureReason>,
     },
     /// When two devices set different statuses, choose which one stands.
     Resolve {

@@ -11,8 +11,8 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use holdfast_core::feedback::FeedbackKind;
 use holdfast_core::model::action_plan::{ConnectionStatus, GoalStatus, StepOwner};
 use holdfast_core::model::case_file::{
-    CaseStatus, ConcernStatus, ContactMethod, EscalationTarget, HoldingFunction, Need,
-    NotCompletedReason, ReferralSource, SessionMode,
+    CaseStatus, ClosureReason, ConcernStatus, ContactMethod, DeclineReason, EscalationTarget,
+    HoldingFunction, Need, NotCompletedReason, ReferralSource, SessionMode,
 };
 use holdfast_core::model::directory::{self, AssetStatus, Capacity};
 use holdfast_core::model::measures::Instrument;
@@ -55,6 +55,8 @@ core_choice!(
     StepOwner,
     NoteKind,
     FeedbackKind,
+    DeclineReason,
+    ClosureReason,
 );
 
 impl Choice for Instrument {

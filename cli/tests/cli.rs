@@ -1034,4 +1034,26 @@ fn the_message_back_to_the_gp_is_text_and_a_bundle_file() {
     // Not closed: the closing message is refused, nothing written.
     let line = d.fails(&["feedback", "write", &case, "--at", "closed"], 1);
     assert!(line.contains("not closed"), "{line}");
+    // A closure reason goes only with closing; coded, it reaches the message, the words do not.
+    let line = d.fails(
+        &["status", "set", &case, "holding", "--code", "goals_met"],
+        1,
+    );
+    assert!(line.contains("goes with `closed`"), "{line}");
+    d.ok(&[
+        "status",
+        "set",
+        &case,
+        "closed",
+        "--code",
+        "goals_met",
+        "--reason",
+        "PRIVATE-WORDS-7710",
+    ]);
+    let closed = d.json(&["feedback", "write", &case]);
+    assert_eq!(closed["kind"], "closed");
+    let text = closed["text"].as_str().unwrap();
+    assert!(text.contains("Reason: goals met."), "{text}");
+    assert!(!closed.to_string().contains("PRIVATE-WORDS-7710"));
+    assert!(closed["bundle"].to_string().contains("closure-goals-met"));
 }

@@ -37,6 +37,8 @@ pub const LOCAL_CODES: &str = "https://holdfast.invalid/fhir/CodeSystem/social-p
 pub const SNOMED_REFERRAL: &str = "871731000000106";
 /// SNOMED CT: social prescribing declined (situation).
 pub const SNOMED_DECLINED: &str = "871711000000103";
+/// SNOMED CT: did not attend (finding).
+pub const SNOMED_DNA: &str = "281399006";
 /// SNOMED CT: Short Warwick-Edinburgh Mental Well-being Scale score.
 pub const SNOMED_SWEMWBS: &str = "718466001";
 
@@ -131,7 +133,14 @@ pub fn build(
     let mut sections: Vec<(usize, String, Vec<String>)> = Vec::new();
     sections.push((0, demographics_text(case), vec![patient.clone()]));
     sections.push((1, referral_text(case), vec![referral.clone()]));
-    sections.push((2, outcome_text(case, request.kind), Vec::new()));
+    let reason = coded_reason(case, request.kind);
+    let mut outcome = outcome_text(case, request.kind);
+    let mut outcome_refs = Vec::new();
+    if let Some(r) = &reason {
+        outcome.push_str(&format!(" Reason: {}.", r.words));
+        outcome_refs.push(b.reason(r, &patient));
+    }
+    sections.push((2, outcome, outcome_refs));
     if request.kind != FeedbackKind::Declined
         && let Some(plan) = plan
     {
@@ -277,6 +286,53 @@ fn reason_sent(r: &crate::model::case_file::Referral) -> Option<&str> {
         ReferralSource::Gp | ReferralSource::Nurse | ReferralSource::OtherClinician
     )
     .then_some(r.reason.as_str())
+}
+
+/// A decline or closure reason as coded: SNOMED CT where verified, and always the local
+/// code (docs/CODES.md).
+struct CodedReason {
+    snomed: Option<(&'static str, &'static str)>,
+    local: String,
+    words: String,
+    at: i64,
+}
+
+fn coded_reason(case: &CaseFile, kind: FeedbackKind) -> Option<CodedReason> {
+    use crate::model::case_file::{ClosureReason, DeclineReason};
+    match kind {
+        FeedbackKind::Accepted => None,
+        FeedbackKind::Declined => {
+            let r = case.referrals.last()?;
+            let code = r.decline_code?;
+            Some(CodedReason {
+                snomed: (code == DeclineReason::PersonDeclined)
+                    .then_some((SNOMED_DECLINED, "Social prescribing declined")),
+                local: format!("decline-{}", code.as_str().replace('_', "-")),
+                words: code.as_str().replace('_', " "),
+                at: r.decided_at.unwrap_or(0),
+            })
+        }
+        FeedbackKind::Closed => {
+            let closed = case
+                .status_log
+                .iter()
+                .rev()
+                .find(|c| c.to == CaseStatus::Closed)?;
+            let code = closed.closure?;
+            Some(CodedReason {
+                snomed: match code {
+                    ClosureReason::DidNotAttend => Some((SNOMED_DNA, "Did not attend")),
+                    ClosureReason::DeclinedFurtherSupport => {
+                        Some((SNOMED_DECLINED, "Social prescribing declined"))
+                    }
+                    _ => None,
+                },
+                local: format!("closure-{}", code.as_str().replace('_', "-")),
+                words: code.as_str().replace('_', " "),
+                at: closed.at,
+            })
+        }
+    }
 }
 
 fn outcome_text(case: &CaseFile, kind: FeedbackKind) -> String {
@@ -702,6 +758,25 @@ impl Builder {
             }
         }
         refs
+    }
+
+    /// The coded decline or closure reason, as an Observation of the person.
+    fn reason(&mut self, r: &CodedReason, patient: &str) -> String {
+        let mut codings = Vec::new();
+        if let Some((code, display)) = r.snomed {
+            codings.push(coding(SNOMED, code, display));
+        }
+        codings.push(coding(LOCAL_CODES, &r.local, &r.words));
+        self.add(
+            "reason",
+            json!({
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": codings, "text": r.words},
+                "subject": {"reference": patient},
+                "effectiveDateTime": instant(r.at),
+            }),
+        )
     }
 
     fn contact_count(&mut self, contacts: usize, patient: &str) -> String {

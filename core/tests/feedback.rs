@@ -9,13 +9,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use holdfast_core::feedback::{FeedbackKind, GpFeedback, SNOMED_REFERRAL, SNOMED_SWEMWBS};
+use holdfast_core::feedback::{
+    FeedbackKind, GpFeedback, SNOMED_DECLINED, SNOMED_DNA, SNOMED_REFERRAL, SNOMED_SWEMWBS,
+};
 use holdfast_core::model::action_plan::{
     AssetRef, ConnectionStatus, GoalStatus, NewStep, StepOwner,
 };
 use holdfast_core::model::case_file::{
-    CaseStatus, HoldingFunction, NewConcern, NewPatient, NewReferral, NewSession, ReferralDecision,
-    ReferralSource, SessionMode,
+    CaseStatus, ClosureReason, DeclineReason, HoldingFunction, NewConcern, NewPatient, NewReferral,
+    NewSession, ReferralDecision, ReferralSource, SessionMode,
 };
 use holdfast_core::model::directory::AssetInput;
 use holdfast_core::model::measures::Instrument;
@@ -226,7 +228,7 @@ fn the_message_back_goes_at_acceptance_and_closure_and_never_carries_notes() {
     s.record_measure(case, Instrument::Swemwbs, s.today(), &[Some(4); 7])
         .unwrap();
     s.set_status(case, CaseStatus::Tapering, None).unwrap();
-    s.set_status(case, CaseStatus::Closed, Some(SECRETS[5]))
+    s.close_case(case, ClosureReason::DidNotAttend, Some(SECRETS[5]))
         .unwrap();
 
     let closed = s.gp_feedback(case, FeedbackKind::Closed, None).unwrap();
@@ -245,7 +247,7 @@ fn the_message_back_goes_at_acceptance_and_closure_and_never_carries_notes() {
         "Go to the walking group (achieved)",
         "Tuesday Walking Group: still going",
         "2 contact(s)",
-        "Social prescribing has ended on 2027-02-02",
+        "Social prescribing has ended on 2027-02-02. Reason: did not attend.",
         "Sam Okafor",
     ] {
         assert!(
@@ -284,6 +286,15 @@ fn the_message_back_goes_at_acceptance_and_closure_and_never_carries_notes() {
         .find(|o| o["code"]["coding"][0]["code"] == "contact-count")
         .unwrap();
     assert_eq!(contacts["valueInteger"], 2);
+    // The closure reason, coded: SNOMED CT where one exists, and the local code.
+    let reason = observations
+        .iter()
+        .find(|o| o["code"]["coding"][0]["code"] == SNOMED_DNA)
+        .expect("the closure reason");
+    assert_eq!(
+        reason["code"]["coding"][1]["code"],
+        "closure-did-not-attend"
+    );
     // Text is escaped for XHTML.
     let composition = &closed.bundle["entry"][0]["resource"];
     let divs: String = composition["section"]
@@ -326,12 +337,11 @@ fn a_declined_referral_says_so_and_nothing_of_a_plan() {
             },
         )
         .unwrap();
-    s.decide_referral(
+    s.decline_referral(
         ids.case_id,
         referral,
-        &ReferralDecision::Declined {
-            reason: SECRETS[2].into(),
-        },
+        DeclineReason::PersonDeclined,
+        Some(SECRETS[2]),
     )
     .unwrap();
     let declined = s
@@ -349,6 +359,17 @@ fn a_declined_referral_says_so_and_nothing_of_a_plan() {
         declined.text
     );
     assert!(resources(&declined.bundle, "CarePlan").is_empty());
+    assert!(
+        declined.text.contains("Reason: person declined."),
+        "{}",
+        declined.text
+    );
+    assert!(
+        resources(&declined.bundle, "Observation")
+            .iter()
+            .any(|o| o["code"]["coding"][0]["code"] == SNOMED_DECLINED),
+        "the decline, coded"
+    );
     assert_eq!(
         resources(&declined.bundle, "ServiceRequest")[0]["status"],
         "revoked"

@@ -61,7 +61,7 @@ pub use directory::{
     ReferralRoute,
 };
 pub use error::HoldfastError;
-pub use feedback::{FeedbackKind, GpFeedbackView};
+pub use feedback::{ClosureReason, DeclineReason, FeedbackKind, GpFeedbackView};
 pub use history::HistoryEntry;
 pub use keystore::HostKeyStore;
 pub use logging::{LogLevel, LogSink, init_logging};

@@ -30,8 +30,8 @@ use std::time::Duration;
 
 use holdfast_core::ManualClock;
 use holdfast_ffi::{
-    AssetInput, AssetRef, Capacity, CaseStatus, CaseloadObserver, CaseloadQuery, ConcernInput,
-    ConcernStatus, ConnectionStatus, DeviceConfig, DirectoryQuery, DocumentObserver,
+    AssetInput, AssetRef, Capacity, CaseStatus, CaseloadObserver, CaseloadQuery, ClosureReason,
+    ConcernInput, ConcernStatus, ConnectionStatus, DeviceConfig, DirectoryQuery, DocumentObserver,
     EscalationTarget, FeedbackKind, GoalStatus, HoldfastDevice, HoldfastError, HoldingFunction,
     HostKeyStore, Instrument, LoadLimits, MeasureChange, MeasureInput, MeasureScore, Need,
     NewPatientInput, NotCompletedReason, NoteKind, PatientDetails, PrivateNoteView,
@@ -2178,6 +2178,35 @@ fn the_message_back_to_the_gp_comes_as_text_and_a_bundle() {
     invalid(a.gp_feedback("not a case".into(), FeedbackKind::Accepted, None));
     // Another link worker of the team, synced, writes the same message.
     sync(&b);
-    let theirs = b.gp_feedback(case, FeedbackKind::Accepted, None).unwrap();
+    let theirs = b
+        .gp_feedback(case.clone(), FeedbackKind::Accepted, None)
+        .unwrap();
     assert!(theirs.text.contains("Mrs Eleanor Rigby"));
+
+    // Closed with a coded reason: the code goes to the GP, the words stay.
+    a.close_case(
+        case.clone(),
+        ClosureReason::DidNotAttend,
+        Some("PRIVATE-WORDS-5521".into()),
+    )
+    .unwrap();
+    let closed = a
+        .gp_feedback(case.clone(), FeedbackKind::Closed, None)
+        .unwrap();
+    assert!(
+        closed.text.contains("Reason: did not attend."),
+        "{}",
+        closed.text
+    );
+    assert!(closed.bundle_json.contains("281399006"));
+    assert!(!closed.bundle_json.contains("PRIVATE-WORDS-5521"));
+    assert!(!closed.text.contains("PRIVATE-WORDS-5521"));
+    if let Ok(dir) = std::env::var("HOLDFAST_FHIR_OUT") {
+        std::fs::write(
+            std::path::Path::new(&dir).join("ffi-closed.json"),
+            &closed.bundle_json,
+        )
+        .unwrap();
+    }
+    not_allowed(a.close_case(case, ClosureReason::GoalsMet, None));
 }

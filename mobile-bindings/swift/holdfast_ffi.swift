@@ -1206,6 +1206,18 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func upsertAsset(directoryId: String, assetId: String?, asset: AssetInput) throws  -> String
     
     /**
+     * Closes the case with a coded reason and, if given, your own words (kept in the case
+     * file, never sent to the GP). `IllegalTransition` where closing is not allowed.
+     */
+    func closeCase(caseId: String, code: ClosureReason, note: String?) throws 
+    
+    /**
+     * Declines a referral with a coded reason and, if given, your own words (kept in the
+     * case file, never sent to the GP). Declining the only referral closes the case.
+     */
+    func declineReferral(caseId: String, referralId: String, code: DeclineReason, note: String?) throws 
+    
+    /**
      * The message back to the GP and referrer for `case_id` at `kind`; `addition` is text
      * the link worker chooses to add (the only free text that goes in). `InvalidInput`
      * when the case is not at that point (not accepted, not declined, not closed).
@@ -2006,6 +2018,37 @@ open func upsertAsset(directoryId: String, assetId: String?, asset: AssetInput)t
         FfiConverterTypeAssetInput_lower(asset),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Closes the case with a coded reason and, if given, your own words (kept in the case
+     * file, never sent to the GP). `IllegalTransition` where closing is not allowed.
+     */
+open func closeCase(caseId: String, code: ClosureReason, note: String? = nil)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_close_case(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeClosureReason_lower(code),
+        FfiConverterOptionString.lower(note),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Declines a referral with a coded reason and, if given, your own words (kept in the
+     * case file, never sent to the GP). Declining the only referral closes the case.
+     */
+open func declineReferral(caseId: String, referralId: String, code: DeclineReason, note: String? = nil)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_decline_referral(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterString.lower(referralId),
+        FfiConverterTypeDeclineReason_lower(code),
+        FfiConverterOptionString.lower(note),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -11234,6 +11277,141 @@ public func FfiConverterTypeCaseStatus_lower(_ value: CaseStatus) -> RustBuffer 
 
 
 /**
+ * Why a case closed, coded for the message back (docs/CODES.md).
+ */
+
+public enum ClosureReason: Equatable, Hashable {
+    
+    /**
+     * What the person wanted to do is done.
+     */
+    case goalsMet
+    /**
+     * The person stopped coming (SNOMED CT 281399006).
+     */
+    case didNotAttend
+    /**
+     * The person wanted no more support (SNOMED CT 871711000000103).
+     */
+    case declinedFurtherSupport
+    /**
+     * Could not be reached.
+     */
+    case unableToContact
+    /**
+     * Moved out of the area.
+     */
+    case movedAway
+    /**
+     * Died.
+     */
+    case died
+    /**
+     * Referred to another service.
+     */
+    case referredElsewhere
+    /**
+     * Anything else.
+     */
+    case other
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ClosureReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClosureReason: FfiConverterRustBuffer {
+    typealias SwiftType = ClosureReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClosureReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .goalsMet
+        
+        case 2: return .didNotAttend
+        
+        case 3: return .declinedFurtherSupport
+        
+        case 4: return .unableToContact
+        
+        case 5: return .movedAway
+        
+        case 6: return .died
+        
+        case 7: return .referredElsewhere
+        
+        case 8: return .other
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ClosureReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .goalsMet:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .didNotAttend:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .declinedFurtherSupport:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .unableToContact:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .movedAway:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .died:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .referredElsewhere:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .other:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClosureReason_lift(_ buf: RustBuffer) throws -> ClosureReason {
+    return try FfiConverterTypeClosureReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClosureReason_lower(_ value: ClosureReason) -> RustBuffer {
+    return FfiConverterTypeClosureReason.lower(value)
+}
+
+
+
+/**
  * Where a concern stands.
  */
 
@@ -11554,6 +11732,111 @@ public func FfiConverterTypeContactMethod_lift(_ buf: RustBuffer) throws -> Cont
 #endif
 public func FfiConverterTypeContactMethod_lower(_ value: ContactMethod) -> RustBuffer {
     return FfiConverterTypeContactMethod.lower(value)
+}
+
+
+
+/**
+ * Why a referral was not taken on, coded for the message back (docs/CODES.md).
+ */
+
+public enum DeclineReason: Equatable, Hashable {
+    
+    /**
+     * The person did not want social prescribing (SNOMED CT 871711000000103).
+     */
+    case personDeclined
+    /**
+     * Outside what the service takes on.
+     */
+    case notEligible
+    /**
+     * Another service meets the need better.
+     */
+    case referredElsewhere
+    /**
+     * Could not be reached.
+     */
+    case unableToContact
+    /**
+     * Anything else.
+     */
+    case other
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DeclineReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeclineReason: FfiConverterRustBuffer {
+    typealias SwiftType = DeclineReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeclineReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .personDeclined
+        
+        case 2: return .notEligible
+        
+        case 3: return .referredElsewhere
+        
+        case 4: return .unableToContact
+        
+        case 5: return .other
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DeclineReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .personDeclined:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notEligible:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .referredElsewhere:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .unableToContact:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .other:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeclineReason_lift(_ buf: RustBuffer) throws -> DeclineReason {
+    return try FfiConverterTypeDeclineReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeclineReason_lower(_ value: DeclineReason) -> RustBuffer {
+    return FfiConverterTypeDeclineReason.lower(value)
 }
 
 
@@ -15479,6 +15762,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset() != 37199) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case() != 25654) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_decline_referral() != 41325) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_gp_feedback() != 37661) {

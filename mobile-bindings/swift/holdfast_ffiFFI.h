@@ -487,6 +487,16 @@ uint64_t uniffi_holdfast_ffi_fn_method_holdfastdevice_share_directory(uint64_t p
 RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_upsert_asset(uint64_t ptr, RustBuffer directory_id, RustBuffer asset_id, RustBuffer asset, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_CLOSE_CASE
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_CLOSE_CASE
+void uniffi_holdfast_ffi_fn_method_holdfastdevice_close_case(uint64_t ptr, RustBuffer case_id, RustBuffer code, RustBuffer note, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_DECLINE_REFERRAL
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_DECLINE_REFERRAL
+void uniffi_holdfast_ffi_fn_method_holdfastdevice_decline_referral(uint64_t ptr, RustBuffer case_id, RustBuffer referral_id, RustBuffer code, RustBuffer note, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_GP_FEEDBACK
 #define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_GP_FEEDBACK
 RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_gp_feedback(uint64_t ptr, RustBuffer case_id, RustBuffer kind, RustBuffer addition, RustCallStatus *_Nonnull out_status
@@ -1361,6 +1371,18 @@ uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_share_directory(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_UPSERT_ASSET
 #define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_UPSERT_ASSET
 uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_CLOSE_CASE
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_CLOSE_CASE
+uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_DECLINE_REFERRAL
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_DECLINE_REFERRAL
+uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_decline_referral(void
     
 );
 #endif

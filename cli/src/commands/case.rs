@@ -2,8 +2,8 @@
 
 use holdfast_core::Store;
 use holdfast_core::model::case_file::{
-    CaseStatus, ConcernStatus, EscalationTarget, NewConcern, NewPatient, NewReferral, NewSession,
-    ReferralDecision,
+    CaseStatus, ClosureReason, ConcernStatus, DeclineReason, EscalationTarget, NewConcern,
+    NewPatient, NewReferral, NewSession, ReferralDecision,
 };
 use holdfast_core::model::ids::{CommentId, ConcernId, DocumentId, ReferralId, SessionId};
 use holdfast_core::model::nhs_number::NhsNumber;
@@ -134,6 +134,44 @@ struct ReferralDecided {
     status: Option<CaseStatus>,
 }
 
+/// `holdfast referral decline … --code`: declined with a coded reason.
+pub(super) fn decline_coded(
+    ctx: &Ctx,
+    case: &str,
+    referral: &str,
+    code: DeclineReason,
+    reason: &str,
+) -> Result<Output> {
+    let (mut store, case_id) = open_case(ctx, case)?;
+    let file = store.case_file(case_id)?;
+    let referral_id = lookup::pick("referral", referral, file.referrals.iter().map(|r| r.id))?;
+    store.decline_referral(case_id, referral_id, code, Some(reason))?;
+    let status = store.case_file(case_id)?.status.agreed().copied();
+    let text = match status {
+        Some(s) => format!(
+            "Referral declined ({}). The case is now {}.",
+            words(code.as_str()),
+            words(s.as_str())
+        ),
+        None => format!("Referral declined ({}).", words(code.as_str())),
+    };
+    let out = ReferralDecided {
+        case_id,
+        referral_id,
+        decision: store
+            .case_file(case_id)?
+            .referrals
+            .into_iter()
+            .find(|r| r.id == referral_id)
+            .and_then(|r| r.decision)
+            .unwrap_or(ReferralDecision::Declined {
+                reason: reason.to_owned(),
+            }),
+        status,
+    };
+    Output::new(&out, text)
+}
+
 pub(super) fn decide_referral(
     ctx: &Ctx,
     case: &str,
@@ -177,9 +215,18 @@ pub(super) fn set_status(
     case: &str,
     status: CaseStatus,
     reason: Option<&str>,
+    code: Option<ClosureReason>,
 ) -> Result<Output> {
     let (mut store, case_id) = open_case(ctx, case)?;
-    store.set_status(case_id, status, reason)?;
+    match (status, code) {
+        (CaseStatus::Closed, Some(code)) => store.close_case(case_id, code, reason)?,
+        (_, Some(_)) => {
+            return Err(CliError::input(
+                "--code is a closure reason: it goes with `closed`; nothing was changed",
+            ));
+        }
+        (_, None) => store.set_status(case_id, status, reason)?,
+    }
     Output::new(
         &StatusNow { case_id, status },
         format!("The case is now {}.", words(status.as_str())),

@@ -74,6 +74,13 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
                 case,
                 referral,
                 reason,
+                code: Some(code),
+            } => case::decline_coded(&ctx, &case, &referral, code, &reason),
+            ReferralCommand::Decline {
+                case,
+                referral,
+                reason,
+                code: None,
             } => case::decide_referral(&ctx, &case, &referral, Some(reason)),
         },
         Command::Status(StatusArgs {
@@ -87,7 +94,8 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
                 case,
                 status,
                 reason,
-            } => case::set_status(&ctx, &case, status, reason.as_deref()),
+                code,
+            } => case::set_status(&ctx, &case, status, reason.as_deref(), code),
             StatusCommand::Resolve { case, status } => case::resolve_status(&ctx, &case, status),
         },
         Command::Session(c) => match c {

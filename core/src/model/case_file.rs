@@ -264,6 +264,45 @@ pub struct NewReferral {
     pub needs: Vec<Need>,
 }
 
+string_enum!(
+    /// Why a referral was not taken on, coded for the message back to the GP
+    /// (docs/CODES.md).
+    DeclineReason {
+        /// The person did not want social prescribing (SNOMED CT 871711000000103).
+        PersonDeclined => "person_declined",
+        /// Outside what the service takes on.
+        NotEligible => "not_eligible",
+        /// Another service meets the need better; referred on.
+        ReferredElsewhere => "referred_elsewhere",
+        /// Could not be reached.
+        UnableToContact => "unable_to_contact",
+        /// Anything else.
+        Other => "other",
+    }
+);
+
+string_enum!(
+    /// Why a case closed, coded for the message back to the GP (docs/CODES.md).
+    ClosureReason {
+        /// What the person wanted to do is done.
+        GoalsMet => "goals_met",
+        /// The person stopped coming (SNOMED CT 281399006 did not attend).
+        DidNotAttend => "did_not_attend",
+        /// The person wanted no more support (SNOMED CT 871711000000103).
+        DeclinedFurtherSupport => "declined_further_support",
+        /// Could not be reached.
+        UnableToContact => "unable_to_contact",
+        /// Moved out of the area.
+        MovedAway => "moved_away",
+        /// Died.
+        Died => "died",
+        /// Referred to another service.
+        ReferredElsewhere => "referred_elsewhere",
+        /// Anything else.
+        Other => "other",
+    }
+);
+
 /// The outcome of a referral.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -300,6 +339,8 @@ pub struct Referral {
     pub decided_by: Option<String>,
     /// When (ms since the epoch).
     pub decided_at: Option<i64>,
+    /// For a declined referral: why, coded.
+    pub decline_code: Option<DeclineReason>,
 }
 
 /// One step of the status lifecycle: when, who, from what to what, why.
@@ -315,6 +356,8 @@ pub struct StatusChange {
     pub by: String,
     /// Why, if given.
     pub reason: Option<String>,
+    /// For a closure: why, coded.
+    pub closure: Option<ClosureReason>,
 }
 
 /// A session as recorded.
@@ -614,6 +657,18 @@ fn put_status(
     to: CaseStatus,
     reason: Option<&str>,
 ) -> Result<()> {
+    put_status_coded(doc, author, at, from, to, reason, None)
+}
+
+fn put_status_coded(
+    doc: &mut AutoCommit,
+    author: &Author,
+    at: i64,
+    from: Option<CaseStatus>,
+    to: CaseStatus,
+    reason: Option<&str>,
+    code: Option<&str>,
+) -> Result<()> {
     doc.put(ROOT, "status", to.as_str())?;
     let log = doc::require_obj(doc, &ROOT, "status_log")?;
     let end = doc.length(&log);
@@ -627,6 +682,59 @@ fn put_status(
     if let Some(reason) = reason {
         doc.put(&entry, "reason", reason)?;
     }
+    if let Some(code) = code {
+        doc.put(&entry, "code", code)?;
+    }
+    Ok(())
+}
+
+/// Closes the case with a coded reason (and, if given, words of the link worker's own,
+/// which stay in the case file). Refused where the lifecycle does not allow closing.
+pub fn close_case(
+    doc: &mut AutoCommit,
+    author: &Author,
+    code: ClosureReason,
+    reason: Option<&str>,
+    at: i64,
+) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let from = current_status(doc)?;
+    if !from.can_move_to(CaseStatus::Closed) {
+        return Err(Error::IllegalTransition {
+            from: from.to_string(),
+            to: CaseStatus::Closed.to_string(),
+        });
+    }
+    let reason = reason
+        .map(|r| doc::require_text("reason", r, MAX_SHORT))
+        .transpose()?;
+    put_status_coded(
+        doc,
+        author,
+        at,
+        Some(from),
+        CaseStatus::Closed,
+        reason.as_deref(),
+        Some(code.as_str()),
+    )
+}
+
+/// Codes why the referral `id` was declined (it must be declined).
+pub fn code_decline(doc: &mut AutoCommit, id: ReferralId, code: DeclineReason) -> Result<()> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    let r = doc::find_entry(doc, "referrals", &id.to_string())?.ok_or(Error::NotFound {
+        kind: "referral",
+        id: id.to_string(),
+    })?;
+    let d = doc::get_obj(doc, &r, "decision")?
+        .filter(|d| {
+            doc::get_string(doc, d, "outcome").ok().flatten().as_deref() == Some("declined")
+        })
+        .ok_or_else(|| Error::InvalidInput {
+            field: "referral",
+            reason: "it has not been declined".into(),
+        })?;
+    doc.put(&d, "code", code.as_str())?;
     Ok(())
 }
 
@@ -1100,7 +1208,7 @@ fn read_referrals(doc: &AutoCommit) -> Result<Vec<Referral>> {
     let mut out = Vec::new();
     for (k, r) in entries(doc, "referrals")? {
         let decision_obj = doc::get_obj(doc, &r, "decision")?;
-        let (decision, decided_by, decided_at) = match decision_obj {
+        let (decision, decided_by, decided_at, decline_code) = match decision_obj {
             Some(d) => {
                 let outcome = doc::require_string(doc, &d, "outcome")?;
                 let decision = match outcome.as_str() {
@@ -1114,9 +1222,10 @@ fn read_referrals(doc: &AutoCommit) -> Result<Vec<Referral>> {
                     Some(decision),
                     doc::get_string(doc, &d, "by")?,
                     doc::get_i64(doc, &d, "at")?,
+                    doc::get_string(doc, &d, "code")?.and_then(|c| c.parse().ok()),
                 )
             }
-            None => (None, None, None),
+            None => (None, None, None, None),
         };
         out.push(Referral {
             id: k.parse()?,
@@ -1130,6 +1239,7 @@ fn read_referrals(doc: &AutoCommit) -> Result<Vec<Referral>> {
             decision,
             decided_by,
             decided_at,
+            decline_code,
         });
     }
     // Sort by received date then creation, so every device lists them alike.
@@ -1152,6 +1262,8 @@ fn read_status_log(doc: &AutoCommit) -> Result<Vec<StatusChange>> {
             at: doc::require_i64(doc, &entry, "at")?,
             by: doc::get_string(doc, &entry, "by")?.unwrap_or_default(),
             reason: doc::get_string(doc, &entry, "reason")?,
+            // A code a newer app wrote reads as none, not as an unreadable case.
+            closure: doc::get_string(doc, &entry, "code")?.and_then(|c| c.parse().ok()),
         });
     }
     Ok(out)

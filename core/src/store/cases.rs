@@ -183,6 +183,40 @@ impl Store {
         })
     }
 
+    /// Declines a referral with a coded reason (docs/CODES.md) and, if given, the link
+    /// worker's own words, which stay in the case file (the message back to the GP carries
+    /// the code, never the words).
+    pub fn decline_referral(
+        &mut self,
+        id: DocumentId,
+        referral: ReferralId,
+        code: case_file::DeclineReason,
+        note: Option<&str>,
+    ) -> Result<()> {
+        let reason = note
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| code.as_str().replace('_', " "), str::to_owned);
+        self.case_edit(id, "referral declined", Reindex::CaseHeader, |d, a, at| {
+            case_file::decide_referral(d, a, referral, &ReferralDecision::Declined { reason }, at)?;
+            case_file::code_decline(d, referral, code)
+        })
+    }
+
+    /// Closes the case with a coded reason (docs/CODES.md) and, if given, the link
+    /// worker's own words, which stay in the case file.
+    pub fn close_case(
+        &mut self,
+        id: DocumentId,
+        code: case_file::ClosureReason,
+        note: Option<&str>,
+    ) -> Result<()> {
+        let what = format!("case closed ({code})");
+        self.case_edit(id, &what, Reindex::CaseHeader, |d, a, at| {
+            case_file::close_case(d, a, code, note, at)
+        })
+    }
+
     /// Moves the case along its lifecycle.
     pub fn set_status(
         &mut self,

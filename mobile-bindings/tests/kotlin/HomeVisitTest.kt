@@ -409,6 +409,9 @@ fun homeVisit(relay: String) {
         "the home visit's note went into the message"
     }
     b.recordFeedbackSent(case.caseId, FeedbackKind.ACCEPTED, "Dr Patel")
+    expectThrows<HoldfastException.InvalidInput>("a closing message for an open case") {
+        b.gpFeedback(case.caseId, FeedbackKind.CLOSED)
+    }
     check(b.worklist(b.today(offset)).none { it.kind == WorkKind.FEEDBACK && it.caseId == case.caseId }) {
         "feedback still owed once sent"
     }

@@ -867,6 +867,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_decline_referral(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_gp_feedback(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_feedback_sent(
@@ -1089,6 +1093,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_upsert_asset(`ptr`: Long,`directoryId`: RustBuffer.ByValue,`assetId`: RustBuffer.ByValue,`asset`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_close_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_decline_referral(`ptr`: Long,`caseId`: RustBuffer.ByValue,`referralId`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_gp_feedback(`ptr`: Long,`caseId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`addition`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_record_feedback_sent(`ptr`: Long,`caseId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,`on`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1469,6 +1477,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset() and 0xFFFF) != 37199) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case() and 0xFFFF) != 25654) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_decline_referral() and 0xFFFF) != 41325) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_gp_feedback() and 0xFFFF) != 37661) {
@@ -2977,6 +2991,18 @@ public interface HoldfastDeviceInterface {
     fun `upsertAsset`(`directoryId`: kotlin.String, `assetId`: kotlin.String?, `asset`: AssetInput): kotlin.String
     
     /**
+     * Closes the case with a coded reason and, if given, your own words (kept in the case
+     * file, never sent to the GP). `IllegalTransition` where closing is not allowed.
+     */
+    fun `closeCase`(`caseId`: kotlin.String, `code`: ClosureReason, `note`: kotlin.String? = null)
+    
+    /**
+     * Declines a referral with a coded reason and, if given, your own words (kept in the
+     * case file, never sent to the GP). Declining the only referral closes the case.
+     */
+    fun `declineReferral`(`caseId`: kotlin.String, `referralId`: kotlin.String, `code`: DeclineReason, `note`: kotlin.String? = null)
+    
+    /**
      * The message back to the GP and referrer for `case_id` at `kind`; `addition` is text
      * the link worker chooses to add (the only free text that goes in). `InvalidInput`
      * when the case is not at that point (not accepted, not declined, not closed).
@@ -3937,6 +3963,47 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Closes the case with a coded reason and, if given, your own words (kept in the case
+     * file, never sent to the GP). `IllegalTransition` where closing is not allowed.
+     */
+    @Throws(HoldfastException::class)override fun `closeCase`(`caseId`: kotlin.String, `code`: ClosureReason, `note`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_close_case(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeClosureReason.lower(`code`),
+        FfiConverterOptionalString.lower(`note`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Declines a referral with a coded reason and, if given, your own words (kept in the
+     * case file, never sent to the GP). Declining the only referral closes the case.
+     */
+    @Throws(HoldfastException::class)override fun `declineReferral`(`caseId`: kotlin.String, `referralId`: kotlin.String, `code`: DeclineReason, `note`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_decline_referral(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterString.lower(`referralId`),
+        FfiConverterTypeDeclineReason.lower(`code`),
+        FfiConverterOptionalString.lower(`note`),_status)
+}
+    }
+    
     
 
     
@@ -12010,6 +12077,73 @@ public object FfiConverterTypeCaseStatus: FfiConverterRustBuffer<CaseStatus> {
 
 
 /**
+ * Why a case closed, coded for the message back (docs/CODES.md).
+ */
+
+enum class ClosureReason {
+    
+    /**
+     * What the person wanted to do is done.
+     */
+    GOALS_MET,
+    /**
+     * The person stopped coming (SNOMED CT 281399006).
+     */
+    DID_NOT_ATTEND,
+    /**
+     * The person wanted no more support (SNOMED CT 871711000000103).
+     */
+    DECLINED_FURTHER_SUPPORT,
+    /**
+     * Could not be reached.
+     */
+    UNABLE_TO_CONTACT,
+    /**
+     * Moved out of the area.
+     */
+    MOVED_AWAY,
+    /**
+     * Died.
+     */
+    DIED,
+    /**
+     * Referred to another service.
+     */
+    REFERRED_ELSEWHERE,
+    /**
+     * Anything else.
+     */
+    OTHER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClosureReason: FfiConverterRustBuffer<ClosureReason> {
+    override fun read(buf: ByteBuffer) = try {
+        ClosureReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ClosureReason) = 4UL
+
+    override fun write(value: ClosureReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Where a concern stands.
  */
 
@@ -12170,6 +12304,61 @@ public object FfiConverterTypeContactMethod: FfiConverterRustBuffer<ContactMetho
     override fun allocationSize(value: ContactMethod) = 4UL
 
     override fun write(value: ContactMethod, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Why a referral was not taken on, coded for the message back (docs/CODES.md).
+ */
+
+enum class DeclineReason {
+    
+    /**
+     * The person did not want social prescribing (SNOMED CT 871711000000103).
+     */
+    PERSON_DECLINED,
+    /**
+     * Outside what the service takes on.
+     */
+    NOT_ELIGIBLE,
+    /**
+     * Another service meets the need better.
+     */
+    REFERRED_ELSEWHERE,
+    /**
+     * Could not be reached.
+     */
+    UNABLE_TO_CONTACT,
+    /**
+     * Anything else.
+     */
+    OTHER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeclineReason: FfiConverterRustBuffer<DeclineReason> {
+    override fun read(buf: ByteBuffer) = try {
+        DeclineReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DeclineReason) = 4UL
+
+    override fun write(value: DeclineReason, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
