@@ -214,9 +214,12 @@ fn instant(ms: i64) -> String {
 /// When the current episode began: the latest move to referred (creation, re-referral).
 /// Contacts and measures from an earlier episode are not this message's.
 fn episode_start(case: &CaseFile) -> i64 {
+    // The first episode has no start: contacts and measures entered after the fact (a
+    // first meeting typed in the next day, a baseline on paper) count. A re-referral (a
+    // move to referred from another status) starts a new one.
     case.status_log
         .iter()
-        .filter(|c| c.to == CaseStatus::Referred)
+        .filter(|c| c.to == CaseStatus::Referred && c.from.is_some())
         .map(|c| c.at)
         .max()
         .unwrap_or(i64::MIN)
@@ -246,8 +249,13 @@ fn demographics_text(case: &CaseFile) -> String {
     t
 }
 
+/// The referral the message is about: the one decided last, else the one received last.
+fn about(case: &CaseFile) -> Option<&crate::model::case_file::Referral> {
+    crate::model::case_file::latest_decided(&case.referrals).or(case.referrals.last())
+}
+
 fn referral_text(case: &CaseFile) -> String {
-    match case.referrals.last() {
+    match about(case) {
         Some(r) => {
             let needs: Vec<String> = r
                 .needs
@@ -302,7 +310,7 @@ fn coded_reason(case: &CaseFile, kind: FeedbackKind) -> Option<CodedReason> {
     match kind {
         FeedbackKind::Accepted => None,
         FeedbackKind::Declined => {
-            let r = case.referrals.last()?;
+            let r = crate::model::case_file::latest_decided(&case.referrals)?;
             let code = r.decline_code?;
             Some(CodedReason {
                 snomed: (code == DeclineReason::PersonDeclined)
@@ -313,11 +321,14 @@ fn coded_reason(case: &CaseFile, kind: FeedbackKind) -> Option<CodedReason> {
             })
         }
         FeedbackKind::Closed => {
+            // The coded closure of this run (a settled conflict repeats a closure without
+            // its code; a re-referral starts a new run).
             let closed = case
                 .status_log
                 .iter()
                 .rev()
-                .find(|c| c.to == CaseStatus::Closed)?;
+                .take_while(|c| c.to != CaseStatus::Referred)
+                .find(|c| c.to == CaseStatus::Closed && c.closure.is_some())?;
             let code = closed.closure?;
             Some(CodedReason {
                 snomed: match code {
@@ -336,9 +347,7 @@ fn coded_reason(case: &CaseFile, kind: FeedbackKind) -> Option<CodedReason> {
 }
 
 fn outcome_text(case: &CaseFile, kind: FeedbackKind) -> String {
-    let decided = case
-        .referrals
-        .last()
+    let decided = about(case)
         .and_then(|r| r.decided_at)
         .map(|at| format_date(day_of(at)));
     match kind {
@@ -353,11 +362,7 @@ fn outcome_text(case: &CaseFile, kind: FeedbackKind) -> String {
                 .unwrap_or_default()
         ),
         FeedbackKind::Closed => {
-            let closed = case
-                .status_log
-                .iter()
-                .rev()
-                .find(|c| c.to == CaseStatus::Closed)
+            let closed = crate::model::case_file::latest_closure(&case.status_log)
                 .map(|c| format_date(day_of(c.at)));
             format!(
                 "Social prescribing has ended{}.",
@@ -606,7 +611,7 @@ impl Builder {
     }
 
     fn referral(&mut self, case: &CaseFile, patient: &str, kind: FeedbackKind) -> String {
-        let last = case.referrals.last();
+        let last = about(case);
         let status = match kind {
             FeedbackKind::Accepted => "active",
             FeedbackKind::Declined => "revoked",

@@ -451,3 +451,50 @@ fn a_decline_owes_the_declined_message_and_a_self_referral_keeps_its_words() {
             .all(|i| i.kind != WorkKind::Feedback)
     );
 }
+
+/// Referrals decided out of order: the message is about the one decided last, not the one
+/// received last.
+#[test]
+fn the_referral_decided_last_is_the_one_the_message_is_about() {
+    let clock = ManualClock::at(FRIDAY_9AM);
+    let (_dir, mut s) = store(&clock);
+    let ids = s.create_case_file(NewPatient::named("Dee Dee")).unwrap();
+    let referral = |s: &mut Store, day: time::Date, reason: &str| {
+        s.add_referral(
+            ids.case_id,
+            &NewReferral {
+                received: day,
+                source: ReferralSource::Gp,
+                referrer: Some("Dr Okafor".into()),
+                reason: reason.into(),
+                needs: vec![],
+            },
+        )
+        .unwrap()
+    };
+    let first = referral(&mut s, date!(2026 - 12 - 01), "Low since retiring");
+    let second = referral(&mut s, date!(2026 - 12 - 02), "Wants to volunteer");
+    // The later one is declined first (the earlier still waits: the case stays referred),
+    // then the earlier one is accepted.
+    s.decline_referral(ids.case_id, second, DeclineReason::ReferredElsewhere, None)
+        .unwrap();
+    clock.advance(Duration::from_secs(60));
+    s.decide_referral(ids.case_id, first, &ReferralDecision::Accepted)
+        .unwrap();
+    let accepted = s
+        .gp_feedback(ids.case_id, FeedbackKind::Accepted, None)
+        .unwrap();
+    assert!(
+        accepted.text.contains("Low since retiring"),
+        "{}",
+        accepted.text
+    );
+    let today = s.today();
+    let owed: Vec<_> = s
+        .worklist(today, &holdfast_core::store::LoadLimits::default())
+        .unwrap()
+        .into_iter()
+        .filter_map(|i| i.feedback)
+        .collect();
+    assert_eq!(owed, vec![FeedbackKind::Accepted]);
+}

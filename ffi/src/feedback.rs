@@ -157,7 +157,7 @@ impl HoldfastDevice {
     }
 
     /// Closes the case with a coded reason and, if given, your own words (kept in the case
-    /// file, never sent to the GP). `IllegalTransition` where closing is not allowed.
+    /// file, never sent to the GP). `NotAllowed` where closing is not allowed (already closed).
     #[uniffi::method(default(note = None))]
     pub fn close_case(
         &self,

@@ -1207,7 +1207,7 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     
     /**
      * Closes the case with a coded reason and, if given, your own words (kept in the case
-     * file, never sent to the GP). `IllegalTransition` where closing is not allowed.
+     * file, never sent to the GP). `NotAllowed` where closing is not allowed (already closed).
      */
     func closeCase(caseId: String, code: ClosureReason, note: String?) throws 
     
@@ -2022,7 +2022,7 @@ open func upsertAsset(directoryId: String, assetId: String?, asset: AssetInput)t
     
     /**
      * Closes the case with a coded reason and, if given, your own words (kept in the case
-     * file, never sent to the GP). `IllegalTransition` where closing is not allowed.
+     * file, never sent to the GP). `NotAllowed` where closing is not allowed (already closed).
      */
 open func closeCase(caseId: String, code: ClosureReason, note: String? = nil)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
         uniffiCallStatus in
@@ -15764,7 +15764,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset() != 37199) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case() != 25654) {
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case() != 54734) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_decline_referral() != 41325) {

@@ -1515,35 +1515,47 @@ fn read_feedback_sent(doc: &AutoCommit) -> Result<Vec<FeedbackSent>> {
     Ok(out)
 }
 
+/// The referral decided last (by when, then id): the one a message back is about. Not the
+/// one received last: referrals can be decided out of order.
+pub fn latest_decided(referrals: &[Referral]) -> Option<&Referral> {
+    referrals
+        .iter()
+        .filter(|r| r.decision.is_some() && r.decided_at.is_some())
+        .max_by_key(|r| (r.decided_at, r.id))
+}
+
+/// The latest closure of the case, preferring a move to closed over a settled conflict that
+/// repeats one.
+pub fn latest_closure(log: &[StatusChange]) -> Option<&StatusChange> {
+    log.iter()
+        .filter(|c| c.to == CaseStatus::Closed)
+        .max_by_key(|c| (c.from.is_some(), c.at))
+}
+
 /// The message back a case's latest event calls for, and since when (ms): at closure, once
 /// the case is (agreed) closed; a closure that a decline made (declining the only referral
-/// closes the case) calls for the declined message; else the latest referral's decision.
-/// `None` while the status is contested or nothing is decided.
+/// closes the case, in the same change) calls for the declined message; else the decision
+/// of the referral decided last. `None` while the status is contested or nothing is decided.
 pub fn feedback_owed(
     status: &Contested<CaseStatus>,
     log: &[StatusChange],
     referrals: &[Referral],
 ) -> Option<(FeedbackKind, i64)> {
-    let last = referrals.last();
-    let declined_at = last.and_then(|r| match (&r.decision, r.decided_at) {
-        (Some(ReferralDecision::Declined { .. }), Some(at)) => Some(at),
-        _ => None,
-    });
     match status.agreed()? {
         CaseStatus::Closed => {
-            let since = log
-                .iter()
-                .filter(|c| c.to == CaseStatus::Closed)
-                .map(|c| c.at)
-                .max()?;
-            match declined_at {
-                // The decline closed it (same change), or came after the closure.
-                Some(d) if d >= since => Some((FeedbackKind::Declined, d)),
-                _ => Some((FeedbackKind::Closed, since)),
-            }
+            let since = latest_closure(log)?.at;
+            let by_decline = referrals.iter().any(|r| {
+                matches!(r.decision, Some(ReferralDecision::Declined { .. }))
+                    && r.decided_at == Some(since)
+            });
+            Some(if by_decline {
+                (FeedbackKind::Declined, since)
+            } else {
+                (FeedbackKind::Closed, since)
+            })
         }
         _ => {
-            let last = last?;
+            let last = latest_decided(referrals)?;
             let since = last.decided_at?;
             match last.decision.as_ref()? {
                 ReferralDecision::Accepted => Some((FeedbackKind::Accepted, since)),
@@ -1555,7 +1567,7 @@ pub fn feedback_owed(
 
 /// [`feedback_owed`], unless a message of that kind was recorded as sent for it: one that
 /// answered that very event (it keeps the event's time, so clocks that differ between
-/// devices cannot keep it owed), or one recorded after it.
+/// devices can neither keep it owed nor let an old record clear a new event).
 fn feedback_due(
     status: &Contested<CaseStatus>,
     log: &[StatusChange],
@@ -1563,9 +1575,15 @@ fn feedback_due(
     sent: &[FeedbackSent],
 ) -> Option<(FeedbackKind, i64)> {
     let owed = feedback_owed(status, log, referrals)?;
-    let done = sent
-        .iter()
-        .any(|f| f.kind == owed.0 && (f.answers.is_some_and(|a| a >= owed.1) || f.at >= owed.1));
+    // A record that names the event it answered counts for that event only; an older one
+    // without, by when it was recorded.
+    let done = sent.iter().any(|f| {
+        f.kind == owed.0
+            && match f.answers {
+                Some(a) => a == owed.1,
+                None => f.at >= owed.1,
+            }
+    });
     (!done).then_some(owed)
 }
 

@@ -23,7 +23,8 @@ impl Store {
         addition: Option<&str>,
     ) -> Result<GpFeedback> {
         let file = self.case_file(case)?;
-        let last = file.referrals.last().and_then(|r| r.decision.as_ref());
+        let last = crate::model::case_file::latest_decided(&file.referrals)
+            .and_then(|r| r.decision.as_ref());
         let owed =
             crate::model::case_file::feedback_owed(&file.status, &file.status_log, &file.referrals);
         let ready = match kind {

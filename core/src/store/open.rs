@@ -152,8 +152,12 @@ impl Store {
         apply_key(&conn, &key)?;
         configure(&conn, config.durability)?;
         schema::upgrade(&mut conn)?;
-        // A new store has no documents to index.
-        conn.execute("DELETE FROM meta WHERE key = 'rebuild_indexes'", [])?;
+        // A new store has no documents to index, and no history that could owe a message
+        // back to a GP.
+        conn.execute(
+            "DELETE FROM meta WHERE key IN ('rebuild_indexes', 'feedback_owed_pending')",
+            [],
+        )?;
         let device = DeviceId::random();
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
@@ -269,11 +273,18 @@ impl Store {
         // A store from before version 13 owes messages back to the GP only for decisions
         // and closures from its upgrade on: its cases' years of history must not flood the
         // worklist. (A new device holds no old cases: they are someone else's until handed
-        // over, and a case handed over still owes its message.)
-        if found < 13 {
-            store
-                .conn
-                .execute(FEEDBACK_OWED_FROM, [store.now_millis()])?;
+        // over.) The migration leaves a mark, so an open killed before this still does it.
+        let cutoff_pending: bool = store.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'feedback_owed_pending')",
+            [],
+            |r| r.get(0),
+        )?;
+        if cutoff_pending {
+            let now_for_cutoff = store.now_millis();
+            let tx = store.conn.transaction()?;
+            tx.execute(FEEDBACK_OWED_FROM, [now_for_cutoff])?;
+            tx.execute("DELETE FROM meta WHERE key = 'feedback_owed_pending'", [])?;
+            tx.commit()?;
         }
         if found < 2 || pending {
             store.rebuild_indexes()?;

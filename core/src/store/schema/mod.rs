@@ -374,13 +374,16 @@ CREATE TABLE asset_connections (
     asset_id     BLOB NOT NULL,
     status       TEXT NOT NULL,
     since        TEXT NOT NULL,
-    -- Orders a person's connections to one asset: day, when recorded, id.
+    -- Orders a person's connections to one asset: when recorded, suggested last, id.
     ord          TEXT NOT NULL,
     PRIMARY KEY (plan_id, step_id)
 ) WITHOUT ROWID;
 CREATE INDEX asset_connections_by_asset ON asset_connections(directory_id, asset_id);
 ALTER TABLE caseload ADD COLUMN feedback_due TEXT;
 ALTER TABLE caseload ADD COLUMN feedback_due_since INTEGER;
+-- The next open records from when this store owes messages back (its upgrade, not its
+-- history); a new store clears it.
+INSERT OR REPLACE INTO meta (key, value) VALUES ('feedback_owed_pending', x'01');
 INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_indexes', x'01');
 ";
 

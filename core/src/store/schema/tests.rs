@@ -920,6 +920,20 @@ fn version_12_store_counts_its_linked_steps_as_suggested_connections() {
             .is_empty(),
         "but it is from before the upgrade: not on the worklist"
     );
+    let (pending, from): (bool, bool) = store
+        .conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'feedback_owed_pending'),
+                    EXISTS (SELECT 1 FROM meta WHERE key = 'feedback_owed_from')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (pending, from),
+        (false, true),
+        "the cutoff recorded once, its mark gone"
+    );
     let read = store.action_plan(id).unwrap();
     let latest = read.steps[0].connection_status().unwrap();
     assert_eq!(latest.status, ConnectionStatus::Suggested);

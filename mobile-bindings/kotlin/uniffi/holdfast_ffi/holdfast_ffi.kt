@@ -1479,7 +1479,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset() and 0xFFFF) != 37199) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case() and 0xFFFF) != 25654) {
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case() and 0xFFFF) != 54734) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_decline_referral() and 0xFFFF) != 41325) {
@@ -2992,7 +2992,7 @@ public interface HoldfastDeviceInterface {
     
     /**
      * Closes the case with a coded reason and, if given, your own words (kept in the case
-     * file, never sent to the GP). `IllegalTransition` where closing is not allowed.
+     * file, never sent to the GP). `NotAllowed` where closing is not allowed (already closed).
      */
     fun `closeCase`(`caseId`: kotlin.String, `code`: ClosureReason, `note`: kotlin.String? = null)
     
@@ -3968,7 +3968,7 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
     
     /**
      * Closes the case with a coded reason and, if given, your own words (kept in the case
-     * file, never sent to the GP). `IllegalTransition` where closing is not allowed.
+     * file, never sent to the GP). `NotAllowed` where closing is not allowed (already closed).
      */
     @Throws(HoldfastException::class)override fun `closeCase`(`caseId`: kotlin.String, `code`: ClosureReason, `note`: kotlin.String?)
         = 
