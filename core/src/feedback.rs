@@ -431,12 +431,15 @@ fn first_and_last(
     &crate::model::case_file::Measure,
     &crate::model::case_file::Measure,
 )> {
-    let from = day_of(episode_start(case).max(0));
-    let started = episode_start(case) != i64::MIN;
+    // The first episode has no start (`episode_start`): every measure counts.
+    let from = match episode_start(case) {
+        i64::MIN => Date::MIN,
+        start => day_of(start),
+    };
     let taken: Vec<_> = case
         .measures
         .iter()
-        .filter(|m| m.instrument == i && (!started || m.taken_on >= from))
+        .filter(|m| m.instrument == i && m.taken_on >= from)
         .collect();
     Some((*taken.first()?, *taken.last()?))
 }

@@ -7,6 +7,7 @@ use rusqlite::{Transaction, params};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
+use super::oversight::count;
 use crate::Result;
 use crate::model::action_plan::{ActionPlan, ConnectionStatus};
 use crate::model::doc;
@@ -74,10 +75,6 @@ pub(super) fn update_connections(
         ])?;
     }
     Ok(())
-}
-
-fn count(v: i64) -> u32 {
-    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
 impl Store {

@@ -254,7 +254,8 @@ fn fill_role(member: &mut Option<Member>, roles: &std::collections::HashMap<Devi
     }
 }
 
-fn count(v: i64) -> u32 {
+/// A count the index holds as an integer (never negative, never past `u32::MAX`).
+pub(super) fn count(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
