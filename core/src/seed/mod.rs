@@ -26,6 +26,7 @@
 mod directory;
 mod names;
 mod notes;
+mod outcomes;
 mod patients;
 mod places;
 mod plans;
@@ -47,6 +48,7 @@ use time::{Date, Duration, Weekday};
 
 use directory::{ASSET_KINDS, DirectoryIndex, asset};
 use notes::{NoteInput, NoteKind, session_note};
+use outcomes::{feedback_sent, seed_connections};
 use patients::patient;
 use plans::{PLAN_COMMENTS, progress_plan, seed_plan};
 use referrals::{SOURCES, pick_needs, referral_reason, referrer};
@@ -55,6 +57,7 @@ use statuses::{status_mix, status_path};
 use team::Team;
 
 use crate::Result;
+use crate::feedback::FeedbackKind;
 use crate::model::case_file::{
     CaseStatus, HoldingFunction, Need, NewReferral, NewSession, ReferralDecision, SessionMode,
 };
@@ -137,6 +140,8 @@ type SeedRng = ChaCha8Rng;
 const PATIENT_STREAM: u64 = 1;
 const ASSET_STREAM: u64 = 2;
 const WORKER_STREAM: u64 = 3;
+// Stream 4 (WORKER_STREAM + 1) spreads cases across workers.
+const OUTCOME_STREAM: u64 = 5;
 
 fn rng_for(seed: u64, stream: u64) -> SeedRng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -184,6 +189,7 @@ fn populate_relaxed(store: &mut Store, config: &SeedConfig, clock: &ManualClock)
         workers: &workers,
     };
     let mut worker_rng = rng_for(config.seed, WORKER_STREAM + 1);
+    let mut outcome_rng = rng_for(config.seed, OUTCOME_STREAM);
     let mut used_nhs = HashSet::new();
     let mut cases = Vec::with_capacity(config.patients);
     for (status, concern) in statuses.iter().zip(&concerns) {
@@ -191,6 +197,7 @@ fn populate_relaxed(store: &mut Store, config: &SeedConfig, clock: &ManualClock)
             store,
             &mut rng,
             &mut worker_rng,
+            &mut outcome_rng,
             &ctx,
             *status,
             *concern,
@@ -492,6 +499,7 @@ fn seed_case(
     store: &mut Store,
     rng: &mut SeedRng,
     worker_rng: &mut SeedRng,
+    outcome_rng: &mut SeedRng,
     ctx: &Ctx<'_>,
     goal_status: CaseStatus,
     safeguarding: bool,
@@ -543,6 +551,14 @@ fn seed_case(
     }
     ctx.clock.set(day_ms(dates[0], 9 * 60));
     store.decide_referral(id, referral_id, &ReferralDecision::Accepted)?;
+    let feedback_to = referral
+        .referrer
+        .clone()
+        .or_else(|| person.patient.practice.clone())
+        .unwrap_or_else(|| "the GP practice".to_owned());
+    if feedback_sent(outcome_rng) {
+        store.record_feedback_sent(id, FeedbackKind::Accepted, &feedback_to, None)?;
+    }
 
     let path = status_path(rng, goal_status, n);
     let mut attended: Vec<bool> = (0..n).map(|_| !rng.random_bool(0.1)).collect();
@@ -653,6 +669,7 @@ fn seed_case(
     }
 
     if let Some(last) = dates.last() {
+        seed_connections(store, outcome_rng, ctx.clock, case.plan_id, dates[0], *last)?;
         ctx.clock.set(day_ms(*last, 17 * 60));
     }
     progress_plan(store, rng, case.plan_id, &goals, goal_status)?;
@@ -667,6 +684,9 @@ fn seed_case(
     }
     for t in path.transitions.iter().filter(|t| t.at == n) {
         store.set_status(id, t.to, Some(t.reason))?;
+    }
+    if goal_status == CaseStatus::Closed && feedback_sent(outcome_rng) {
+        store.record_feedback_sent(id, FeedbackKind::Closed, &feedback_to, None)?;
     }
     Ok(case)
 }
@@ -1115,5 +1135,58 @@ mod tests {
         // A case's status log is dated on its session days, before today.
         let case = store.case_file(seeded.cases[0].case_id).unwrap();
         assert!(case.status_log.iter().all(|c| c.at < now.now_ms() as i64));
+    }
+
+    /// Linked steps record how the connection went on, on days within the case, and most
+    /// messages back are recorded as sent, the rest still owed.
+    #[test]
+    fn connections_go_on_and_most_messages_back_are_sent() {
+        use crate::model::action_plan::ConnectionStatus;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = new_store(dir.path());
+        let seeded = populate(
+            &mut store,
+            &SeedConfig {
+                seed: 42,
+                patients: 80,
+                assets: 200,
+            },
+        )
+        .unwrap();
+        let mut seen = BTreeSet::new();
+        let (mut linked, mut moved_on, mut owed, mut sent) = (0, 0, 0, 0);
+        for case in &seeded.cases {
+            let file = store.case_file(case.case_id).unwrap();
+            let plan = store.action_plan(case.plan_id).unwrap();
+            let first = file.sessions.first().map(|s| day_of(s.start));
+            let last = file.sessions.last().map(|s| day_of(s.start));
+            for step in plan.steps.iter().filter(|s| s.asset.is_some()) {
+                linked += 1;
+                assert_eq!(step.connection[0].status, ConnectionStatus::Suggested);
+                moved_on += usize::from(step.connection.len() > 1);
+                for event in &step.connection {
+                    seen.insert(event.status);
+                    assert!(
+                        Some(event.on) >= first && Some(event.on) <= last,
+                        "{event:?}"
+                    );
+                }
+            }
+            let owed_now = crate::model::case_file::feedback_owed(
+                &file.status,
+                &file.status_log,
+                &file.referrals,
+            );
+            owed += usize::from(owed_now.is_some());
+            sent += usize::from(owed_now.is_some_and(|(kind, since)| {
+                file.feedback_sent
+                    .iter()
+                    .any(|f| f.kind == kind && f.answers == Some(since))
+            }));
+        }
+        assert!(linked > 50, "{linked}");
+        assert!(moved_on * 10 > linked * 7, "{moved_on} of {linked}");
+        assert_eq!(seen.len(), ConnectionStatus::ALL.len(), "{seen:?}");
+        assert!(sent * 10 > owed * 8 && sent < owed, "{sent} of {owed}");
     }
 }
