@@ -820,6 +820,17 @@ pub enum DirectoryCommand {
         #[arg(long, value_name = "ID")]
         directory: Option<String>,
     },
+    /// Write a directory as Open Referral UK 3.0 JSON (one page of services), which
+    /// `directory import` (here or in another directory's system) reads back.
+    Export {
+        /// The directory (id, or its first 6+ characters) [default: the only one on this
+        /// device].
+        #[arg(long, visible_alias = "dir", value_name = "ID")]
+        directory: Option<String>,
+        /// Write to this file; `-`, or no --out, writes it to the screen.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Find community assets by words, category, area and whether they can take people.
     Search(DirectorySearch),
     /// Show everything about one asset.

@@ -389,6 +389,17 @@ impl HoldfastDevice {
         })
     }
 
+    /// The directory as Open Referral UK 3.0 JSON: one page of services (`contents`) that
+    /// `import_open_referral` reads back as the same assets. The same directory gives the
+    /// same text. A bad id is `InvalidInput`, an id not on this device `NotFound`, and a
+    /// document that is not a directory `NotAllowed`.
+    pub fn export_open_referral(&self, directory_id: String) -> Result<String> {
+        let dir: DocumentId = parse_id("directory", &directory_id)?;
+        let assets = self.store()?.directory_assets(dir)?;
+        // Written after the store is let go: a large directory should not hold up other calls.
+        Ok(open_referral::export_services(&assets)?)
+    }
+
     /// Searches every directory on the device (offline, from the index), best first.
     pub fn search_directory(&self, query: DirectoryQuery) -> Result<Vec<AssetHit>> {
         let q = CoreQuery {

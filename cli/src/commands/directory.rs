@@ -1,7 +1,7 @@
-//! The community asset directory: create, import, search, show.
+//! The community asset directory: create, import, export, search, show.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use holdfast_core::TeamId;
 use holdfast_core::import::open_referral::{self, MAX_IMPORT_BYTES};
@@ -227,6 +227,63 @@ pub(super) fn import(ctx: &Ctx, file: &Path, named: Option<&str>) -> Result<Outp
         warnings,
     };
     Output::new(&out, text)
+}
+
+#[derive(Serialize)]
+struct Exported {
+    directory_id: DocumentId,
+    out: PathBuf,
+    services: usize,
+}
+
+/// The directory to export: the one named, else the only one on this device.
+fn export_source(store: &holdfast_core::Store, named: Option<&str>) -> Result<DocumentId> {
+    if let Some(typed) = named {
+        return lookup::directory(store, typed);
+    }
+    match store.document_ids(DocKind::Directory)?.as_slice() {
+        [] => Err(CliError::input(
+            "there is no directory on this device to export: `holdfast directory create AREA` \
+             or `holdfast directory import FILE` makes one",
+        )),
+        [only] => Ok(*only),
+        many => Err(CliError::input(format!(
+            "there are {} directories on this device: choose one with --directory ID \
+             (see `holdfast directory list`)",
+            many.len()
+        ))),
+    }
+}
+
+/// `holdfast directory export [--directory ID] [--out FILE]`: Open Referral UK 3.0 JSON.
+pub(super) fn export(ctx: &Ctx, named: Option<&str>, out: Option<&Path>) -> Result<Output> {
+    let mut store = ctx.device.open()?;
+    let directory_id = export_source(&store, named)?;
+    let json = open_referral::export_services(&store.directory_assets(directory_id)?)?;
+    let page: serde_json::Value = serde_json::from_str(&json)
+        .map_err(|e| CliError::input(format!("cannot read back the export: {e}")))?;
+    let Some(path) = out.filter(|p| *p != Path::new("-")) else {
+        // On the screen the page is the result, with or without --json.
+        return Output::new(&page, json);
+    };
+    let services = page["total_items"].as_u64().unwrap_or(0);
+    let shown = path.display().to_string();
+    let mut bytes = json.into_bytes();
+    bytes.push(b'\n');
+    std::fs::write(path, bytes).map_err(|e| CliError::file(format!("writing {shown}"), e))?;
+    let services = usize::try_from(services).unwrap_or(usize::MAX);
+    let text = format!(
+        "Exported {} from directory {directory_id} to {shown} (Open Referral UK 3.0).",
+        count(services, "service", "services"),
+    );
+    Output::new(
+        &Exported {
+            directory_id,
+            out: path.to_path_buf(),
+            services,
+        },
+        text,
+    )
 }
 
 pub(super) fn search(ctx: &Ctx, a: DirectorySearch) -> Result<Output> {

@@ -232,6 +232,10 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
                 file,
                 directory: dir,
             } => directory::import(&ctx, &file, dir.as_deref()),
+            DirectoryCommand::Export {
+                directory: dir,
+                out,
+            } => directory::export(&ctx, dir.as_deref(), out.as_deref()),
             DirectoryCommand::Search(a) => directory::search(&ctx, a),
             DirectoryCommand::Show {
                 directory: dir,

@@ -16,8 +16,12 @@
 //! Real exports are loose, so every field is read leniently: numbers may arrive as strings and
 //! strings as numbers, any field may be null or missing, a list may be missing or be a single
 //! object, and unknown fields are ignored. Strings are trimmed and empty ones count as absent.
+//!
+//! [`export_services`] goes the other way: a directory's assets as one ORUK 3.0 page of
+//! services that this import reads back as the same assets, with no warnings.
 
 mod document;
+mod export;
 #[cfg(test)]
 mod fixtures;
 mod lenient;
@@ -31,6 +35,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use document::{Document, Element, PageContents, ServiceList};
+pub use export::export_services;
 use mapping::{Warnings, map_service};
 use raw::RawService;
 
