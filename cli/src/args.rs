@@ -438,6 +438,43 @@ pub enum PlanCommand {
         /// How to get back in touch ("call the surgery and ask for Sam").
         text: String,
     },
+    /// The plan as the patient reads it, without ids: large print to print, or plain text
+    /// for an SMS to someone without a smartphone.
+    Render {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+        /// large-print or plain-text.
+        #[arg(long, value_enum, default_value = "large-print")]
+        style: PlanStyle,
+        /// Write to this file instead of the screen.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Copy into the plan the current directory listing of each linked asset, this
+    /// device's "about me" text and the team's out-of-hours wording and working hours.
+    #[command(visible_alias = "refresh-assets")]
+    Refresh {
+        /// The action plan or its case (id, or its first 6+ characters).
+        plan: String,
+    },
+    /// Show or set the "about your link worker" text new plans carry (your name, role,
+    /// how to reach you); `holdfast plan refresh` copies it into an existing plan.
+    AboutMe {
+        /// The text ("" clears it); without it, shows the text.
+        text: Option<String>,
+        /// Also copy it into this plan (or its case's) now.
+        #[arg(long, value_name = "PLAN")]
+        plan: Option<String>,
+    },
+}
+
+/// How `plan render` lays the plan out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanStyle {
+    /// For printing: short lines, headings in capitals.
+    LargePrint,
+    /// For an SMS: compact, no markup.
+    PlainText,
 }
 
 /// `holdfast goal …`
@@ -618,6 +655,17 @@ pub enum SupervisionCommand {
     /// The team's limits and who set them; with any limit given, sets them for the whole
     /// team (supervisors and admins; the others keep their values).
     Limits(LimitsArgs),
+    /// The wording every patient's plan carries: out-of-hours and crisis wording and the
+    /// team's working hours (UK time). With either given, sets it for the whole team
+    /// (supervisors and admins); plans take it up when created or refreshed.
+    PlanWording {
+        /// Out-of-hours and crisis wording ("If you are in crisis, call 111...").
+        #[arg(long, value_name = "TEXT")]
+        out_of_hours: Option<String>,
+        /// Working days and hours, e.g. "Mon-Fri 09:00-17:00" or "Mon,Wed,Fri 09:30-16:30".
+        #[arg(long, value_name = "DAYS HH:MM-HH:MM")]
+        working_hours: Option<String>,
+    },
     /// Supervision comments on the cases you hold that you have not acknowledged yet.
     Comments,
     /// Acknowledge a supervision comment on a case you hold.

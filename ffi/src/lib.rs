@@ -80,12 +80,13 @@ pub use oversight::{
     TeamLimitsView, WorkItem, WorkKind, WorkerLoad,
 };
 pub use plans::{
-    AssetDemandView, AssetRef, ConnectionEventView, ConnectionStatus, GoalStatus, GoalView,
-    PlanView, StepInput, StepOwner, StepView,
+    AssetDemandView, AssetDetailsView, AssetRef, AssetRefreshView, ConnectionEventView,
+    ConnectionStatus, GoalStatus, GoalView, PlanEndedView, PlanView, RenderStyle, StepInput,
+    StepOwner, StepView,
 };
 pub use referrals::{Need, ReferralDecision, ReferralInput, ReferralSource, ReferralView};
 pub use safeguarding::{
     ConcernInput, ConcernStatus, ConcernStatusClaim, ConcernView, EscalationTarget,
 };
 pub use sync::{SyncOutcome, SyncStatusView};
-pub use teams::{Enrolment, Role, TeamDevice, TeamSummary};
+pub use teams::{Enrolment, PlanWordingView, Role, TeamDevice, TeamSummary};

@@ -2,10 +2,13 @@
 //! serve the link worker's phone and the patient's own device.
 
 use holdfast_core::model::action_plan::{
-    AssetRef as CoreAssetRef, ConnectionEvent, ConnectionStatus as CoreConnection,
-    GoalStatus as CoreGoalStatus, NewStep, StepOwner as CoreOwner,
+    AssetDetails, AssetRef as CoreAssetRef, AssetRefresh, ConnectionEvent,
+    ConnectionStatus as CoreConnection, GoalStatus as CoreGoalStatus, NewStep,
+    StepOwner as CoreOwner,
 };
+use holdfast_core::model::doc::format_date;
 use holdfast_core::model::ids::{AssetId, DocumentId, GoalId, StepId};
+use holdfast_core::model::plan_render::{self, RenderStyle as CoreRenderStyle};
 use holdfast_core::store::AssetDemand;
 
 use crate::cases::{CommentView, date_arg};
@@ -264,6 +267,89 @@ pub struct StepView {
     pub connection: Vec<ConnectionEventView>,
     /// When it was added (ms since the Unix epoch).
     pub created_at_ms: i64,
+    /// The plan's copy of the asset's listing: what the patient's phone shows, since it
+    /// cannot read the directory. Null without an asset, or for a step linked before
+    /// copies were kept (until `refresh_plan_assets`).
+    #[uniffi(default)]
+    pub asset_details: Option<AssetDetailsView>,
+}
+
+/// A step's copy of its community asset's listing.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AssetDetailsView {
+    /// The asset's name.
+    pub name: String,
+    /// When it runs ("Tuesdays 10:00-12:00").
+    pub when: Option<String>,
+    /// Where: address and postcode, one line.
+    pub place: Option<String>,
+    /// Contact phone.
+    pub phone: Option<String>,
+    /// What it costs.
+    pub cost: Option<String>,
+    /// Its web page.
+    pub url: Option<String>,
+    /// The day the listing was last checked with the provider (YYYY-MM-DD).
+    pub checked: Option<String>,
+}
+
+fn details_view(d: AssetDetails) -> AssetDetailsView {
+    AssetDetailsView {
+        name: d.name,
+        when: d.when,
+        place: d.place,
+        phone: d.phone,
+        cost: d.cost,
+        url: d.url,
+        checked: d.checked.map(format_date),
+    }
+}
+
+/// The plan has ended (its case was closed).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PlanEndedView {
+    /// The day it ended (YYYY-MM-DD).
+    pub on: String,
+    /// How the patient can come back.
+    pub how_to_come_back: String,
+}
+
+/// How `render_plan` lays the plan out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum RenderStyle {
+    /// For printing: lines of at most 40 characters, headings in capitals.
+    LargePrint,
+    /// For an SMS: compact, no markup, plain ASCII punctuation.
+    PlainText,
+}
+
+impl From<RenderStyle> for CoreRenderStyle {
+    fn from(s: RenderStyle) -> Self {
+        match s {
+            RenderStyle::LargePrint => CoreRenderStyle::LargePrint,
+            RenderStyle::PlainText => CoreRenderStyle::PlainText,
+        }
+    }
+}
+
+/// What `refresh_plan_assets` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct AssetRefreshView {
+    /// Steps whose copy changed.
+    pub updated: u32,
+    /// Steps already up to date.
+    pub unchanged: u32,
+    /// Steps whose directory or asset is not on this device (their copy is kept).
+    pub missing: u32,
+}
+
+fn refresh_view(r: AssetRefresh) -> AssetRefreshView {
+    let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    AssetRefreshView {
+        updated: n(r.updated),
+        unchanged: n(r.unchanged),
+        missing: n(r.missing),
+    }
 }
 
 /// The plan as the plan screen shows it.
@@ -283,6 +369,20 @@ pub struct PlanView {
     pub goal_details: Vec<GoalView>,
     /// How to get back in touch with the link worker.
     pub get_back_in_touch: String,
+    /// About the link worker (name, role, how to reach them), copied into the plan.
+    #[uniffi(default)]
+    pub about_link_worker: String,
+    /// Out-of-hours and crisis wording, copied from the team (empty in a plan made before
+    /// it was copied: `render_plan` then gives the default wording).
+    #[uniffi(default)]
+    pub out_of_hours: String,
+    /// When the link worker works, in words ("Monday to Friday, 9am to 5pm", UK time);
+    /// null when the plan carries no working hours.
+    #[uniffi(default)]
+    pub working_hours: Option<String>,
+    /// Set when the case was closed: "This plan has ended — how to come back".
+    #[uniffi(default)]
+    pub ended: Option<PlanEndedView>,
 }
 
 #[uniffi::export]
@@ -306,6 +406,13 @@ impl HoldfastDevice {
                 })
                 .collect(),
             get_back_in_touch: plan.get_back_in_touch,
+            about_link_worker: plan.about_link_worker,
+            out_of_hours: plan.out_of_hours,
+            working_hours: plan.working_hours.map(|h| h.describe()),
+            ended: plan.ended.map(|e| PlanEndedView {
+                on: format_date(e.on),
+                how_to_come_back: e.how_to_come_back,
+            }),
             steps: plan
                 .steps
                 .into_iter()
@@ -322,6 +429,7 @@ impl HoldfastDevice {
                     }),
                     connection: s.connection.into_iter().map(connection_view).collect(),
                     created_at_ms: s.created_at,
+                    asset_details: s.asset_details.map(details_view),
                 })
                 .collect(),
             comments: plan
@@ -459,5 +567,69 @@ impl HoldfastDevice {
         let id: DocumentId = parse_id("plan", &plan_id)?;
         self.store()?.add_plan_comment(id, &text)?;
         Ok(())
+    }
+
+    /// The plan as the patient reads it away from the app, without ids: large print to
+    /// print, plain text for an SMS. The same plan on the same day gives the same text.
+    pub fn render_plan(&self, plan_id: String, style: RenderStyle) -> Result<String> {
+        let id: DocumentId = parse_id("plan", &plan_id)?;
+        let mut store = self.store()?;
+        let plan = store.action_plan(id)?;
+        Ok(plan_render::render_plan(&plan, style.into(), store.today()))
+    }
+
+    /// What to tell a patient who comments at `at_ms` (ms since the Unix epoch) outside
+    /// their link worker's working hours (UK time; bank holidays are not known): when the
+    /// comment will be read, then the out-of-hours wording. Null within working hours.
+    pub fn comment_notice(&self, plan_id: String, at_ms: i64) -> Result<Option<String>> {
+        let id: DocumentId = parse_id("plan", &plan_id)?;
+        let plan = self.store()?.action_plan(id)?;
+        Ok(plan_render::comment_notice(&plan, at_ms))
+    }
+
+    /// Copies the current directory listing of every linked asset into its step, writing
+    /// only what changed. Steps whose directory is not on this device keep their copy.
+    pub fn refresh_plan_assets(&self, plan_id: String) -> Result<AssetRefreshView> {
+        let id: DocumentId = parse_id("plan", &plan_id)?;
+        Ok(refresh_view(self.store()?.refresh_plan_assets(id)?))
+    }
+
+    /// Copies the current listing of one step's asset into it; true when anything changed.
+    /// `InvalidInput` for a step without an asset, `NotFound` when its directory is not on
+    /// this device.
+    pub fn refresh_step_asset(&self, plan_id: String, step_id: String) -> Result<bool> {
+        let id: DocumentId = parse_id("plan", &plan_id)?;
+        let step: StepId = parse_item_id("step", &step_id)?;
+        Ok(self.store()?.refresh_step_asset(id, step)?)
+    }
+
+    /// This device's "about your link worker" text, if set.
+    pub fn about_link_worker(&self) -> Result<Option<String>> {
+        Ok(self.store()?.about_link_worker()?)
+    }
+
+    /// Sets this device's "about your link worker" text (name, role, how to reach you; ""
+    /// clears it; at most 2,000 bytes). New plans carry it; with `plan_id`, it is copied
+    /// into that plan now too (with the team's wording, as `refresh_plan_contact`). The
+    /// plan is checked first: a bad id changes nothing.
+    #[uniffi::method(default(plan_id = None))]
+    pub fn set_about_link_worker(&self, text: String, plan_id: Option<String>) -> Result<()> {
+        let plan: Option<DocumentId> = plan_id.map(|p| parse_id("plan", &p)).transpose()?;
+        let mut store = self.store()?;
+        if let Some(plan) = plan {
+            store.action_plan(plan)?;
+        }
+        store.set_about_link_worker(&text)?;
+        if let Some(plan) = plan {
+            store.refresh_plan_contact(plan)?;
+        }
+        Ok(())
+    }
+
+    /// Copies into the plan this device's "about your link worker" text and the team's
+    /// out-of-hours wording and working hours, writing only what changed.
+    pub fn refresh_plan_contact(&self, plan_id: String) -> Result<()> {
+        let id: DocumentId = parse_id("plan", &plan_id)?;
+        Ok(self.store()?.refresh_plan_contact(id)?)
     }
 }

@@ -1,7 +1,9 @@
 //! Teams and access: create a team, invite, list and cancel invites, redeem, share a plan
 //! with a patient, list and revoke devices.
 
+use holdfast_core::model::action_plan::WorkingHours;
 use holdfast_core::model::ids::{DeviceId, DocumentId};
+use holdfast_core::model::team_settings::{PlanWording, TeamPlanWording};
 use holdfast_core::sync::Role as CoreRole;
 
 use crate::device::{HoldfastDevice, parse_id};
@@ -116,6 +118,35 @@ pub struct Enrolment {
     /// Why the first sync did not finish, if it did not (the device is in the team either
     /// way; the next sync carries on).
     pub first_sync_error: Option<String>,
+}
+
+/// The wording every patient's plan of the team carries, and who set it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PlanWordingView {
+    /// Out-of-hours and crisis wording.
+    pub out_of_hours: String,
+    /// The working days and hours as `set_team_plan_wording` takes them
+    /// ("mon,tue,wed,thu,fri 09:00-17:00", UK time).
+    pub working_hours: String,
+    /// The same in words ("Monday to Friday, 9am to 5pm").
+    pub working_hours_text: String,
+    /// Who set it; null: nobody has, these are the defaults.
+    pub set_by: Option<String>,
+    /// The device that set it.
+    pub set_by_device: Option<String>,
+    /// When (ms since the Unix epoch).
+    pub set_at_ms: Option<i64>,
+}
+
+fn wording_view(t: TeamPlanWording) -> PlanWordingView {
+    PlanWordingView {
+        out_of_hours: t.wording.out_of_hours,
+        working_hours: t.wording.working_hours.to_string(),
+        working_hours_text: t.wording.working_hours.describe(),
+        set_by: t.set.as_ref().map(|s| s.by.clone()),
+        set_by_device: t.set.as_ref().map(|s| s.by_device.to_string()),
+        set_at_ms: t.set.as_ref().map(|s| s.at),
+    }
 }
 
 fn minutes_to_ms(minutes: u32) -> Result<u64> {
@@ -260,5 +291,23 @@ impl HoldfastDevice {
         let team = self.team_or_current(team)?;
         let device: DeviceId = parse_id("device", &device_id)?;
         Ok(self.block_on(self.client.revoke_device(team, device))?)
+    }
+
+    /// The wording every patient's plan of the current team carries: out-of-hours and
+    /// crisis wording and the team's working hours; the defaults when nobody has set it.
+    pub fn team_plan_wording(&self) -> Result<PlanWordingView> {
+        Ok(wording_view(self.store()?.team_plan_wording()?))
+    }
+
+    /// Sets the current team's plan wording (a supervisor or an admin): `out_of_hours` up
+    /// to 2,000 bytes, `working_hours` as "Mon-Fri 09:00-17:00" or "Mon,Wed,Fri
+    /// 09:30-16:30" (UK time). `InvalidInput` otherwise, and nothing is written. Plans take
+    /// it up when created and on `refresh_plan_contact`.
+    pub fn set_team_plan_wording(&self, out_of_hours: String, working_hours: String) -> Result<()> {
+        let hours: WorkingHours = working_hours.parse()?;
+        Ok(self.store()?.set_team_plan_wording(&PlanWording {
+            out_of_hours,
+            working_hours: hours,
+        })?)
     }
 }

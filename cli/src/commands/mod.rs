@@ -147,6 +147,13 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
             PlanCommand::GetBackInTouch { plan, text } => {
                 plan::get_back_in_touch(&ctx, &plan, &text)
             }
+            PlanCommand::Render { plan, style, out } => {
+                plan::render(&ctx, &plan, style, out.as_deref())
+            }
+            PlanCommand::Refresh { plan } => plan::refresh(&ctx, &plan),
+            PlanCommand::AboutMe { text, plan } => {
+                plan::about_me(&ctx, text.as_deref(), plan.as_deref())
+            }
         },
         Command::Goal(c) => match c {
             GoalCommand::Add { plan, text } => plan::add_goal(&ctx, &plan, &text),
@@ -219,6 +226,10 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
             SupervisionCommand::Review { case, comment } => oversight::review(&ctx, &case, comment),
             SupervisionCommand::Load(a) => oversight::load(&ctx, a),
             SupervisionCommand::Limits(a) => oversight::limits(&ctx, a),
+            SupervisionCommand::PlanWording {
+                out_of_hours,
+                working_hours,
+            } => plan::wording(&ctx, out_of_hours, working_hours.as_deref()),
             SupervisionCommand::Comments => oversight::comments(&ctx),
             SupervisionCommand::Ack { case, comment } => oversight::ack(&ctx, &case, &comment),
         },

@@ -4,8 +4,18 @@
 //!
 //! "What matters to me" and goals are collaborative Text: the patient and the link worker
 //! may edit the same words at once, and both edits survive.
+//!
+//! **The plan stands on its own.** The patient's device reads nothing but its plan, so the
+//! plan carries copies of what the patient needs from elsewhere: each linked step's
+//! [`AssetDetails`] (from the directory), the link worker's "about me" text, the team's
+//! working hours and out-of-hours wording (from the team settings), and, once the case is
+//! closed, [`PlanEnded`] (how to come back). The store writes and refreshes the copies;
+//! a plan written before they existed reads them as absent, and a copy another device
+//! mangled reads as absent too (never an unreadable plan).
 
-use automerge::{AutoCommit, ObjId, ObjType, ROOT, ScalarValue, transaction::Transactable};
+use automerge::{
+    AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable,
+};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -15,6 +25,8 @@ use super::ids::{AssetId, CommentId, ConnectionEventId, DeviceId, DocumentId, Go
 use crate::{Error, Result};
 
 const MAX_TEXT: usize = 16 * 1024;
+/// The longest "about your link worker" or out-of-hours text.
+pub const MAX_CONTACT_TEXT: usize = 2_000;
 
 string_enum!(
     /// Where a goal stands.
@@ -146,6 +158,9 @@ pub struct Step {
     pub done: bool,
     /// A community asset it involves.
     pub asset: Option<AssetRef>,
+    /// What the patient needs of that asset, copied from the directory when the step was
+    /// linked or last refreshed (`None`: linked before copies were kept, or no asset).
+    pub asset_details: Option<AssetDetails>,
     /// The connection to that asset over time, oldest first (by day, then when recorded);
     /// the last says where it stands. Linking a step to an asset records "suggested".
     pub connection: Vec<ConnectionEvent>,
@@ -165,6 +180,276 @@ impl Step {
     }
 }
 
+/// What a patient needs of a community asset, copied into a step of their plan: their
+/// device cannot read the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AssetDetails {
+    /// The asset's name.
+    pub name: String,
+    /// When it runs ("Tuesdays 10:00-12:00").
+    pub when: Option<String>,
+    /// Where: address and postcode, one line (the document key is `where`).
+    pub place: Option<String>,
+    /// Contact phone.
+    pub phone: Option<String>,
+    /// What it costs.
+    pub cost: Option<String>,
+    /// Its web page.
+    pub url: Option<String>,
+    /// The day the listing was last checked with the provider.
+    pub checked: Option<Date>,
+}
+
+impl AssetDetails {
+    /// The copy of a directory listing.
+    pub fn from_asset(asset: &super::directory::AssetInput) -> AssetDetails {
+        let clean = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let postcode = asset.postcode.as_ref().map(|p| p.to_string());
+        let place = [clean(&asset.address), postcode]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+        AssetDetails {
+            name: asset.name.trim().to_owned(),
+            when: clean(&asset.schedule),
+            place: (!place.is_empty()).then_some(place),
+            phone: clean(&asset.phone),
+            cost: clean(&asset.cost),
+            url: clean(&asset.url),
+            checked: asset
+                .assured_date
+                .as_deref()
+                .and_then(|d| doc::parse_date(d).ok()),
+        }
+    }
+}
+
+/// The days and hours a team works, in UK local time. Bank holidays are not known: a
+/// weekday that is a bank holiday counts as a working day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkingHours {
+    /// Working days: bit 0 is Monday, bit 6 Sunday.
+    pub days: u8,
+    /// Start of the working day, minutes after midnight.
+    pub start_minute: u16,
+    /// End of the working day, minutes after midnight (after the start).
+    pub end_minute: u16,
+}
+
+impl Default for WorkingHours {
+    /// Monday to Friday, 9am to 5pm.
+    fn default() -> Self {
+        WorkingHours {
+            days: 0b001_1111,
+            start_minute: 9 * 60,
+            end_minute: 17 * 60,
+        }
+    }
+}
+
+const DAY_NAMES: [(&str, &str); 7] = [
+    ("mon", "Monday"),
+    ("tue", "Tuesday"),
+    ("wed", "Wednesday"),
+    ("thu", "Thursday"),
+    ("fri", "Friday"),
+    ("sat", "Saturday"),
+    ("sun", "Sunday"),
+];
+
+impl WorkingHours {
+    /// At least one day, and the start before the end within one day.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: &str| {
+            Err(Error::InvalidInput {
+                field: "working hours",
+                reason: reason.into(),
+            })
+        };
+        if self.days & 0x7f == 0 || self.days & 0x80 != 0 {
+            return bad("name at least one day, Monday to Sunday");
+        }
+        if self.end_minute > 24 * 60 || self.start_minute >= self.end_minute {
+            return bad("the day must start before it ends");
+        }
+        Ok(())
+    }
+
+    /// Whether the team works on `day`.
+    pub fn works_on(&self, day: time::Weekday) -> bool {
+        self.days & (1 << day.number_days_from_monday()) != 0
+    }
+
+    /// The days as stored: "mon,tue,wed,thu,fri".
+    pub fn days_key(&self) -> String {
+        DAY_NAMES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.days & (1 << i) != 0)
+            .map(|(_, (short, _))| *short)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// "Monday to Friday, 9am to 5pm".
+    pub fn describe(&self) -> String {
+        let on: Vec<usize> = (0..7).filter(|i| self.days & (1 << i) != 0).collect();
+        let consecutive = on.windows(2).all(|w| w[1] == w[0] + 1);
+        let days = match on.as_slice() {
+            [] => String::new(),
+            [one] => DAY_NAMES[*one].1.to_owned(),
+            [first, .., last] if consecutive && on.len() > 2 => {
+                format!("{} to {}", DAY_NAMES[*first].1, DAY_NAMES[*last].1)
+            }
+            [init @ .., last] => format!(
+                "{} and {}",
+                init.iter()
+                    .map(|i| DAY_NAMES[*i].1)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                DAY_NAMES[*last].1
+            ),
+        };
+        format!(
+            "{days}, {} to {}",
+            clock_words(self.start_minute),
+            clock_words(self.end_minute)
+        )
+    }
+
+    fn from_parts(days: &str, start: &str, end: &str) -> Result<WorkingHours> {
+        let mut mask = 0u8;
+        for part in days.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let day = |name: &str| {
+                let name = name.trim().to_ascii_lowercase();
+                DAY_NAMES
+                    .iter()
+                    .position(|(short, long)| {
+                        name.len() >= 3
+                            && (long.to_ascii_lowercase().starts_with(&name) || *short == name)
+                    })
+                    .ok_or_else(|| Error::InvalidInput {
+                        field: "working days",
+                        reason: "expected days such as Mon-Fri or Mon,Wed,Fri".into(),
+                    })
+            };
+            match part.split_once('-') {
+                Some((from, to)) => {
+                    let (from, to) = (day(from)?, day(to)?);
+                    if from > to {
+                        return Err(Error::InvalidInput {
+                            field: "working days",
+                            reason: "a range of days runs Monday towards Sunday".into(),
+                        });
+                    }
+                    for i in from..=to {
+                        mask |= 1 << i;
+                    }
+                }
+                None => mask |= 1 << day(part)?,
+            }
+        }
+        let hours = WorkingHours {
+            days: mask,
+            start_minute: parse_clock(start)?,
+            end_minute: parse_clock(end)?,
+        };
+        hours.validate()?;
+        Ok(hours)
+    }
+}
+
+impl std::fmt::Display for WorkingHours {
+    /// The form [`str::parse`] reads back: "mon,tue,wed,thu,fri 09:00-17:00".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}-{}",
+            self.days_key(),
+            clock_key(self.start_minute),
+            clock_key(self.end_minute)
+        )
+    }
+}
+
+impl std::str::FromStr for WorkingHours {
+    type Err = Error;
+
+    /// Days, then hours: "Mon-Fri 09:00-17:00", "mon,wed,fri 9:30-16:30".
+    fn from_str(s: &str) -> Result<WorkingHours> {
+        let (days, hours) = s
+            .trim()
+            .rsplit_once(' ')
+            .ok_or_else(|| Error::InvalidInput {
+                field: "working hours",
+                reason: "expected days and hours, such as \"Mon-Fri 09:00-17:00\"".into(),
+            })?;
+        let (start, end) = hours.split_once('-').ok_or_else(|| Error::InvalidInput {
+            field: "working hours",
+            reason: "expected hours such as 09:00-17:00".into(),
+        })?;
+        WorkingHours::from_parts(&days.replace(' ', ""), start, end)
+    }
+}
+
+fn parse_clock(s: &str) -> Result<u16> {
+    let bad = || Error::InvalidInput {
+        field: "working hours",
+        reason: "expected a time such as 09:00".into(),
+    };
+    let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
+    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if m >= 60 || h > 24 || (h == 24 && m > 0) {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+fn clock_key(minute: u16) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// "9am", "5:30pm", "12pm".
+pub(crate) fn clock_words(minute: u16) -> String {
+    let (h, m) = (minute / 60, minute % 60);
+    let suffix = if (12..24).contains(&h) { "pm" } else { "am" };
+    let h12 = match h % 12 {
+        0 => 12,
+        h => h,
+    };
+    if m == 0 {
+        format!("{h12}{suffix}")
+    } else {
+        format!("{h12}:{m:02}{suffix}")
+    }
+}
+
+/// The plan has ended: the case was closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanEnded {
+    /// The day it ended.
+    pub on: Date,
+    /// How the patient can come back.
+    pub how_to_come_back: String,
+}
+
+/// What refreshing a plan's asset copies did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AssetRefresh {
+    /// Steps whose copy changed.
+    pub updated: usize,
+    /// Steps already up to date.
+    pub unchanged: usize,
+    /// Steps whose directory or asset is not on this device (their copy is kept).
+    pub missing: usize,
+}
+
 /// A whole action plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionPlan {
@@ -178,7 +463,21 @@ pub struct ActionPlan {
     pub comments: Vec<Comment>,
     /// How to get back in touch with the link worker.
     pub get_back_in_touch: String,
+    /// About the link worker (name, role, how to reach them), copied from their device.
+    pub about_link_worker: String,
+    /// Out-of-hours and crisis wording, copied from the team settings.
+    pub out_of_hours: String,
+    /// The team's working hours, copied from the team settings (`None` in a plan made
+    /// before they were copied).
+    pub working_hours: Option<WorkingHours>,
+    /// Set when the case was closed: the plan has ended, and how to come back.
+    pub ended: Option<PlanEnded>,
 }
+
+/// The words shown when nobody has said how to come back.
+pub const DEFAULT_HOW_TO_COME_BACK: &str = "You can come back at any time: ask your GP \
+practice to refer you again to the social prescribing link worker, or contact the link \
+worker service yourself.";
 
 /// Creates an empty action plan.
 pub fn create(author: &Author) -> Result<AutoCommit> {
@@ -203,6 +502,112 @@ pub fn set_get_back_in_touch(doc: &mut AutoCommit, text: &str) -> Result<()> {
     doc::expect_kind(doc, DocKind::ActionPlan)?;
     check_len("how to get back in touch", text)?;
     doc::put_string_if_changed(doc, &ROOT, "get_back_in_touch", text.trim())
+}
+
+/// Sets the "about your link worker" copy (empty clears it).
+pub fn set_about_link_worker(doc: &mut AutoCommit, text: &str) -> Result<()> {
+    doc::expect_kind(doc, DocKind::ActionPlan)?;
+    let text = check_contact("about your link worker", text)?;
+    doc::put_string_if_changed(doc, &ROOT, "about_link_worker", &text)
+}
+
+/// Sets the copies of the team's out-of-hours wording and working hours.
+pub fn set_team_wording(
+    doc: &mut AutoCommit,
+    out_of_hours: &str,
+    hours: &WorkingHours,
+) -> Result<()> {
+    doc::expect_kind(doc, DocKind::ActionPlan)?;
+    let out_of_hours = check_contact("out of hours", out_of_hours)?;
+    hours.validate()?;
+    doc::put_string_if_changed(doc, &ROOT, "out_of_hours", &out_of_hours)?;
+    let m = map_at(doc, &ROOT, "working_hours")?;
+    doc::put_string_if_changed(doc, &m, "days", &hours.days_key())?;
+    doc::put_string_if_changed(doc, &m, "start", &clock_key(hours.start_minute))?;
+    doc::put_string_if_changed(doc, &m, "end", &clock_key(hours.end_minute))
+}
+
+/// The map at `key`; absent, or something else another device wrote there, it is made anew.
+fn map_at(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
+    match doc.get(obj, key)? {
+        Some((automerge::Value::Object(ObjType::Map), m)) => Ok(m),
+        _ => Ok(doc.put_object(obj, key, ObjType::Map)?),
+    }
+}
+
+fn check_contact(field: &'static str, text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.len() > MAX_CONTACT_TEXT {
+        return Err(Error::InvalidInput {
+            field,
+            reason: format!("longer than {MAX_CONTACT_TEXT} bytes"),
+        });
+    }
+    Ok(text.to_owned())
+}
+
+/// Marks the plan ended on `on`, saying how to come back: the plan's "how to get back in
+/// touch" when it has one, else [`DEFAULT_HOW_TO_COME_BACK`]. A plan already ended keeps
+/// its day and words.
+pub fn end(doc: &mut AutoCommit, on: Date) -> Result<()> {
+    doc::expect_kind(doc, DocKind::ActionPlan)?;
+    if read_ended(doc).is_some() {
+        return Ok(());
+    }
+    let back = doc::get_string(doc, &ROOT, "get_back_in_touch")
+        .ok()
+        .flatten()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_HOW_TO_COME_BACK.to_owned());
+    let m = doc.put_object(ROOT, "ended", ObjType::Map)?;
+    doc.put(&m, "on", doc::format_date(on))?;
+    doc.put(&m, "how_to_come_back", back)?;
+    Ok(())
+}
+
+/// Takes the plan out of "ended" (the case was reopened).
+pub fn reopen(doc: &mut AutoCommit) -> Result<()> {
+    doc::expect_kind(doc, DocKind::ActionPlan)?;
+    if doc.get(ROOT, "ended")?.is_some() {
+        doc.delete(ROOT, "ended")?;
+    }
+    Ok(())
+}
+
+/// Writes a step's copy of its asset's listing, field by field: only what changed is
+/// written. Refused for a step that links no asset.
+pub fn set_asset_details(doc: &mut AutoCommit, step: StepId, details: &AssetDetails) -> Result<()> {
+    doc::expect_kind(doc, DocKind::ActionPlan)?;
+    let s = item(doc, "steps", "step", &step.to_string())?;
+    if doc::get_string(doc, &s, "asset")?.is_none() {
+        return Err(Error::InvalidInput {
+            field: "step",
+            reason: "it links no community asset".into(),
+        });
+    }
+    let name = doc::require_text("asset name", &details.name, MAX_TEXT)?;
+    for v in [
+        &details.when,
+        &details.place,
+        &details.phone,
+        &details.cost,
+        &details.url,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        check_len("asset details", v)?;
+    }
+    let m = map_at(doc, &s, "asset_details")?;
+    doc::put_string_if_changed(doc, &m, "name", &name)?;
+    doc::put_opt_string(doc, &m, "when", details.when.as_deref())?;
+    doc::put_opt_string(doc, &m, "where", details.place.as_deref())?;
+    doc::put_opt_string(doc, &m, "phone", details.phone.as_deref())?;
+    doc::put_opt_string(doc, &m, "cost", details.cost.as_deref())?;
+    doc::put_opt_string(doc, &m, "url", details.url.as_deref())?;
+    let checked = details.checked.map(doc::format_date);
+    doc::put_opt_string(doc, &m, "checked", checked.as_deref())
 }
 
 fn check_len(field: &'static str, text: &str) -> Result<()> {
@@ -459,6 +864,11 @@ fn decode_plan(doc: &AutoCommit) -> Result<ActionPlan> {
                 } else {
                     Vec::new()
                 },
+                asset_details: if asset.is_some() {
+                    read_asset_details(doc, &s)
+                } else {
+                    None
+                },
                 asset,
                 created_at: doc::get_i64(doc, &s, "created_at")?.unwrap_or(0),
             });
@@ -471,5 +881,48 @@ fn decode_plan(doc: &AutoCommit) -> Result<ActionPlan> {
         steps,
         comments: read_comments(doc, "comments")?,
         get_back_in_touch: doc::get_string(doc, &ROOT, "get_back_in_touch")?.unwrap_or_default(),
+        about_link_worker: lenient_string(doc, &ROOT, "about_link_worker").unwrap_or_default(),
+        out_of_hours: lenient_string(doc, &ROOT, "out_of_hours").unwrap_or_default(),
+        working_hours: read_working_hours(doc),
+        ended: read_ended(doc),
+    })
+}
+
+/// A string the copies hold: anything else reads as absent, never as damage (a copy is
+/// written again by the next refresh).
+fn lenient_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<String> {
+    doc::get_string(doc, obj, key).ok().flatten()
+}
+
+fn read_asset_details(doc: &AutoCommit, step: &ObjId) -> Option<AssetDetails> {
+    let m = doc::get_obj(doc, step, "asset_details").ok()??;
+    Some(AssetDetails {
+        name: lenient_string(doc, &m, "name")?,
+        when: lenient_string(doc, &m, "when"),
+        place: lenient_string(doc, &m, "where"),
+        phone: lenient_string(doc, &m, "phone"),
+        cost: lenient_string(doc, &m, "cost"),
+        url: lenient_string(doc, &m, "url"),
+        checked: lenient_string(doc, &m, "checked").and_then(|d| doc::parse_date(&d).ok()),
+    })
+}
+
+fn read_working_hours(doc: &AutoCommit) -> Option<WorkingHours> {
+    let m = doc::get_obj(doc, &ROOT, "working_hours").ok()??;
+    WorkingHours::from_parts(
+        &lenient_string(doc, &m, "days")?,
+        &lenient_string(doc, &m, "start")?,
+        &lenient_string(doc, &m, "end")?,
+    )
+    .ok()
+}
+
+fn read_ended(doc: &AutoCommit) -> Option<PlanEnded> {
+    let m = doc::get_obj(doc, &ROOT, "ended").ok()??;
+    Some(PlanEnded {
+        on: doc::parse_date(&lenient_string(doc, &m, "on")?).ok()?,
+        how_to_come_back: lenient_string(doc, &m, "how_to_come_back")
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_HOW_TO_COME_BACK.to_owned()),
     })
 }

@@ -53,6 +53,7 @@ pub mod ids;
 pub mod measures;
 pub mod nhs_number;
 pub mod oversight;
+pub mod plan_render;
 pub mod postcode;
 pub mod private_notes;
 pub mod team_settings;

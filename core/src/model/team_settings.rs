@@ -1,4 +1,6 @@
-//! The team's shared settings: the limits every caseload in the team is held against.
+//! The team's shared settings: the limits every caseload in the team is held against, and
+//! the wording every patient's plan carries (out-of-hours and crisis wording, the team's
+//! working hours).
 //!
 //! **One per team, found by its id.** The settings document's id is derived, not chosen:
 //! [`team_settings_id`] = the first 16 bytes of SHA-256(`"holdfast team settings v1"` ‖
@@ -16,6 +18,12 @@
 //! limits. A setting dated more than a day after the reader's clock is not yet counted. The
 //! store refuses a setting from anyone else before anything is written.
 //!
+//! **Plan wording** follows the same rules under its own key (`plan_wording`, a map of
+//! device id → setting) and its own signature context ([`plan_wording_signed_bytes`]): a
+//! signature, supervisors and admins only, the latest setting stands, junk is skipped.
+//! Before anyone sets it, [`PlanWording::default`] applies. Patients' devices never read
+//! this document: the store copies the wording into each plan.
+//!
 //! Reading never fails on what others wrote: an entry that is not a well-formed setting is
 //! left out, so nobody can stop every caseload view by writing junk.
 
@@ -24,6 +32,7 @@ use automerge::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::action_plan::{MAX_CONTACT_TEXT, WorkingHours};
 use super::doc::{self, Author, DocKind};
 use super::ids::{DeviceId, TeamId};
 use crate::{Error, Result};
@@ -283,6 +292,213 @@ fn setting(doc: &AutoCommit, m: &automerge::ObjId, device: DeviceId) -> Option<S
     })
 }
 
+/// The out-of-hours wording every plan carries before a team sets its own.
+pub const DEFAULT_OUT_OF_HOURS: &str = "Your link worker cannot help in a crisis. If you \
+are in crisis, call NHS 111 (option 2 for mental health), or 999 in an emergency. \
+Samaritans: 116 123, free, any time.";
+
+/// What every patient's plan carries from the team: out-of-hours and crisis wording, and
+/// the team's working hours (UK local time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanWording {
+    /// Out-of-hours and crisis wording.
+    pub out_of_hours: String,
+    /// When the team works.
+    pub working_hours: WorkingHours,
+}
+
+impl Default for PlanWording {
+    fn default() -> Self {
+        PlanWording {
+            out_of_hours: DEFAULT_OUT_OF_HOURS.to_owned(),
+            working_hours: WorkingHours::default(),
+        }
+    }
+}
+
+impl PlanWording {
+    /// Out-of-hours wording present and at most 2,000 bytes; the hours valid.
+    pub fn validate(&self) -> Result<()> {
+        doc::require_text("out of hours", &self.out_of_hours, MAX_CONTACT_TEXT)?;
+        self.working_hours.validate()
+    }
+}
+
+/// Plan wording one device set for the team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanWordingSetting {
+    /// The wording.
+    pub wording: PlanWording,
+    /// Who set it (the person using the device).
+    pub by: String,
+    /// The device that set it.
+    pub by_device: DeviceId,
+    /// When (ms since the epoch).
+    pub at: i64,
+}
+
+/// Plan wording as the document holds it, with the signature the store checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedPlanWording {
+    /// The setting.
+    pub setting: PlanWordingSetting,
+    /// Its setter's Ed25519 signature over [`plan_wording_signed_bytes`].
+    pub signature: Vec<u8>,
+}
+
+/// The team's plan wording in force, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamPlanWording {
+    /// The wording in force.
+    pub wording: PlanWording,
+    /// The setting it comes from; `None`: nobody has set it, the defaults apply.
+    pub set: Option<PlanWordingSetting>,
+}
+
+/// Domain separation of a plan wording setting's signature.
+pub const PLAN_WORDING_SIGNATURE_CONTEXT: &[u8] = b"holdfast team plan wording v1";
+
+/// What a plan wording setting's signature covers: `"holdfast team plan wording v1"` ‖
+/// team (16) ‖ device (16) ‖ at (i64 BE) ‖ the working days (u8, bit 0 Monday) ‖ start and
+/// end minute (u16 BE each) ‖ the out-of-hours wording's length (u32 BE) ‖ its UTF-8 bytes.
+pub fn plan_wording_signed_bytes(
+    team: &TeamId,
+    device: &DeviceId,
+    wording: &PlanWording,
+    at: i64,
+) -> Vec<u8> {
+    let text = wording.out_of_hours.as_bytes();
+    let mut out = Vec::with_capacity(PLAN_WORDING_SIGNATURE_CONTEXT.len() + 48 + text.len());
+    out.extend_from_slice(PLAN_WORDING_SIGNATURE_CONTEXT);
+    out.extend_from_slice(team.as_bytes());
+    out.extend_from_slice(device.as_bytes());
+    out.extend_from_slice(&at.to_be_bytes());
+    out.push(wording.working_hours.days);
+    out.extend_from_slice(&wording.working_hours.start_minute.to_be_bytes());
+    out.extend_from_slice(&wording.working_hours.end_minute.to_be_bytes());
+    // At most 2,000 bytes: the length fits.
+    out.extend_from_slice(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(text);
+    out
+}
+
+/// Sets the team's plan wording as `author`'s device's setting, replacing its earlier one,
+/// signed with `sign` over [`plan_wording_signed_bytes`]. Checked before anything is
+/// written; repairs a root `kind` or a `plan_wording` that others broke.
+pub fn set_plan_wording(
+    doc: &mut AutoCommit,
+    author: &Author,
+    team: &TeamId,
+    wording: &PlanWording,
+    at: i64,
+    sign: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> Result<()> {
+    let wording = PlanWording {
+        out_of_hours: wording.out_of_hours.trim().to_owned(),
+        working_hours: wording.working_hours,
+    };
+    wording.validate()?;
+    if doc::get_string(doc, &ROOT, "kind")
+        .ok()
+        .flatten()
+        .as_deref()
+        != Some(DocKind::TeamSettings.as_str())
+    {
+        doc.put(ROOT, "kind", DocKind::TeamSettings.as_str())?;
+    }
+    let all = match doc.get(ROOT, "plan_wording")? {
+        Some((Value::Object(ObjType::Map), id)) => id,
+        _ => doc.put_object(ROOT, "plan_wording", ObjType::Map)?,
+    };
+    let signature = sign(&plan_wording_signed_bytes(
+        team,
+        &author.device,
+        &wording,
+        at,
+    ));
+    let m = doc.put_object(&all, author.device.to_string(), ObjType::Map)?;
+    doc.put(&m, "by", author.person.as_str())?;
+    doc.put(&m, "at", ScalarValue::Timestamp(at))?;
+    doc.put(&m, "out_of_hours", wording.out_of_hours.as_str())?;
+    doc.put(&m, "days", i64::from(wording.working_hours.days))?;
+    doc.put(
+        &m,
+        "start_minute",
+        i64::from(wording.working_hours.start_minute),
+    )?;
+    doc.put(
+        &m,
+        "end_minute",
+        i64::from(wording.working_hours.end_minute),
+    )?;
+    doc.put(&m, "sig", ScalarValue::Bytes(signature))?;
+    Ok(())
+}
+
+/// Every well-formed plan wording setting, signatures unchecked, oldest first; anything
+/// else is left out, never an error.
+pub fn read_plan_wording(doc: &AutoCommit) -> Vec<SignedPlanWording> {
+    let mut out = Vec::new();
+    let maps: Vec<automerge::ObjId> = doc
+        .get_all(ROOT, "plan_wording")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(v, id)| matches!(v, Value::Object(ObjType::Map)).then_some(id))
+        .collect();
+    for map in maps {
+        for key in doc.keys(&map) {
+            let Ok(device) = key.parse::<DeviceId>() else {
+                continue;
+            };
+            for (v, m) in doc.get_all(&map, key.as_str()).unwrap_or_default() {
+                if matches!(v, Value::Object(ObjType::Map))
+                    && let Some(s) = wording_setting(doc, &m, device)
+                {
+                    out.push(s);
+                }
+            }
+        }
+    }
+    out.sort_by_key(|s| (s.setting.at, s.setting.by_device));
+    out
+}
+
+fn wording_setting(
+    doc: &AutoCommit,
+    m: &automerge::ObjId,
+    device: DeviceId,
+) -> Option<SignedPlanWording> {
+    let int = |key: &str| doc::get_i64(doc, m, key).ok().flatten();
+    let wording = PlanWording {
+        out_of_hours: doc::get_string(doc, m, "out_of_hours").ok()??,
+        working_hours: WorkingHours {
+            days: u8::try_from(int("days")?).ok()?,
+            start_minute: u16::try_from(int("start_minute")?).ok()?,
+            end_minute: u16::try_from(int("end_minute")?).ok()?,
+        },
+    };
+    wording.validate().ok()?;
+    let signature = match doc.get(m, "sig").ok()?? {
+        (Value::Scalar(s), _) => match s.as_ref() {
+            ScalarValue::Bytes(b) => b.clone(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(SignedPlanWording {
+        setting: PlanWordingSetting {
+            wording,
+            by: doc::get_string(doc, m, "by")
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+            by_device: device,
+            at: int("at")?,
+        },
+        signature,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,5 +677,116 @@ mod tests {
         let settings = read(&doc);
         assert_eq!(settings.len(), 1);
         assert_eq!(settings[0].setting.limits, strict);
+    }
+
+    #[test]
+    fn plan_wording_is_signed_read_back_and_junk_is_left_out() {
+        let sue = author(1, "Sue");
+        let mut doc = create(&sue).unwrap().with_actor(sue.actor());
+        let wording = PlanWording {
+            out_of_hours: "  Call 111, or 999 in an emergency.  ".into(),
+            working_hours: "Mon-Thu 08:30-16:00".parse().unwrap(),
+        };
+        set_plan_wording(&mut doc, &sue, &TEAM, &wording, 7, sign).unwrap();
+        doc.commit();
+        let all = read_plan_wording(&doc);
+        assert_eq!(all.len(), 1);
+        let trimmed = PlanWording {
+            out_of_hours: "Call 111, or 999 in an emergency.".into(),
+            ..wording.clone()
+        };
+        assert_eq!(all[0].setting.wording, trimmed);
+        assert_eq!(all[0].setting.by, "Sue");
+        assert_eq!(
+            all[0].signature,
+            sign(&plan_wording_signed_bytes(&TEAM, &sue.device, &trimmed, 7))
+        );
+        // The limits are not touched, and the signature covers each part.
+        assert!(read(&doc).is_empty());
+        let base = plan_wording_signed_bytes(&TEAM, &sue.device, &trimmed, 7);
+        for other in [
+            plan_wording_signed_bytes(&TEAM, &sue.device, &trimmed, 8),
+            plan_wording_signed_bytes(&TeamId([8; 16]), &sue.device, &trimmed, 7),
+            plan_wording_signed_bytes(
+                &TEAM,
+                &sue.device,
+                &PlanWording {
+                    out_of_hours: "Call 111.".into(),
+                    ..trimmed.clone()
+                },
+                7,
+            ),
+            plan_wording_signed_bytes(
+                &TEAM,
+                &sue.device,
+                &PlanWording {
+                    working_hours: "Mon-Fri 08:30-16:00".parse().unwrap(),
+                    ..trimmed.clone()
+                },
+                7,
+            ),
+        ] {
+            assert_ne!(base, other);
+        }
+
+        // Bad wording is refused and writes nothing.
+        let heads = doc.get_heads();
+        for bad in [
+            PlanWording {
+                out_of_hours: "   ".into(),
+                ..PlanWording::default()
+            },
+            PlanWording {
+                out_of_hours: "x".repeat(MAX_CONTACT_TEXT + 1),
+                ..PlanWording::default()
+            },
+            PlanWording {
+                working_hours: WorkingHours {
+                    days: 0,
+                    ..WorkingHours::default()
+                },
+                ..PlanWording::default()
+            },
+        ] {
+            assert!(matches!(
+                set_plan_wording(&mut doc, &sue, &TEAM, &bad, 9, sign),
+                Err(Error::InvalidInput { .. })
+            ));
+        }
+        doc.commit();
+        assert_eq!(doc.get_heads(), heads);
+
+        // Junk under the key: a scalar, a mistyped setting, hours out of range.
+        let sam = author(3, "Sam");
+        let mut theirs = doc.fork().with_actor(sam.actor());
+        let map = match theirs.get(ROOT, "plan_wording").unwrap() {
+            Some((_, id)) => id,
+            None => panic!("no plan wording"),
+        };
+        theirs
+            .put(&map, DeviceId([4; 16]).to_string(), 1_i64)
+            .unwrap();
+        let typed = theirs
+            .put_object(&map, DeviceId([5; 16]).to_string(), ObjType::Map)
+            .unwrap();
+        theirs.put(&typed, "out_of_hours", 12_i64).unwrap();
+        let range = theirs
+            .put_object(&map, DeviceId([6; 16]).to_string(), ObjType::Map)
+            .unwrap();
+        for (k, v) in [
+            ("days", 31_i64),
+            ("start_minute", 600),
+            ("end_minute", 60),
+            ("at", 9),
+        ] {
+            theirs.put(&range, k, v).unwrap();
+        }
+        theirs.put(&range, "out_of_hours", "Call 111").unwrap();
+        theirs
+            .put(&range, "sig", ScalarValue::Bytes(vec![1]))
+            .unwrap();
+        theirs.commit();
+        doc.merge(&mut theirs).unwrap();
+        assert_eq!(read_plan_wording(&doc).len(), 1, "only Sue's");
     }
 }

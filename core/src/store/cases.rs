@@ -8,7 +8,6 @@ use time::Date;
 
 use super::documents::Reindex;
 use super::{CaseloadEntry, CaseloadFilter, Store, StoreEvent, index, oversight};
-use crate::model::action_plan;
 use crate::model::case_file::{
     self, CaseFile, CaseStatus, ConcernStatus, EscalationTarget, NewConcern, NewPatient,
     NewReferral, NewSession, NotCompletedReason, Patient, ReferralDecision,
@@ -66,7 +65,7 @@ impl Store {
         let now = self.now_millis();
         let plan_id = DocumentId::random();
         let case_id = DocumentId::random();
-        let mut plan = action_plan::create(&self.author)?;
+        let mut plan = self.new_action_plan()?;
         doc::commit(&mut plan, &self.author, "action plan created", now);
         let mut case = case_file::create(&self.author, &patient, plan_id, now)?;
         doc::commit(&mut case, &self.author, "case file created", now);
@@ -162,9 +161,12 @@ impl Store {
 
     /// Adds a referral (a re-referral when the case is closed).
     pub fn add_referral(&mut self, id: DocumentId, referral: &NewReferral) -> Result<ReferralId> {
-        self.case_edit(id, "referral added", Reindex::CaseHeader, |d, a, at| {
+        let added = self.case_edit(id, "referral added", Reindex::CaseHeader, |d, a, at| {
             case_file::add_referral(d, a, referral, at)
-        })
+        })?;
+        // A re-referral reopens a closed case, and with it the plan.
+        self.plan_follows_case(id);
+        Ok(added)
     }
 
     /// Accepts or declines a referral.
@@ -180,7 +182,10 @@ impl Store {
         };
         self.case_edit(id, what, Reindex::CaseHeader, |d, a, at| {
             case_file::decide_referral(d, a, referral, decision, at)
-        })
+        })?;
+        // Declining the only referral closes the case, and ends the plan.
+        self.plan_follows_case(id);
+        Ok(())
     }
 
     /// Declines a referral with a coded reason (docs/CODES.md) and, if given, the link
@@ -200,7 +205,9 @@ impl Store {
         self.case_edit(id, "referral declined", Reindex::CaseHeader, |d, a, at| {
             case_file::decide_referral(d, a, referral, &ReferralDecision::Declined { reason }, at)?;
             case_file::code_decline(d, referral, code)
-        })
+        })?;
+        self.plan_follows_case(id);
+        Ok(())
     }
 
     /// Closes the case with a coded reason (docs/CODES.md) and, if given, the link
@@ -214,7 +221,10 @@ impl Store {
         let what = format!("case closed ({code})");
         self.case_edit(id, &what, Reindex::CaseHeader, |d, a, at| {
             case_file::close_case(d, a, code, note, at)
-        })
+        })?;
+        // The plan shows it has ended and how to come back (never fails the close).
+        self.plan_follows_case(id);
+        Ok(())
     }
 
     /// Moves the case along its lifecycle.
@@ -227,7 +237,9 @@ impl Store {
         let what = format!("status set to {to}");
         self.case_edit(id, &what, Reindex::CaseHeader, |d, a, at| {
             case_file::set_status(d, a, to, reason, at)
-        })
+        })?;
+        self.plan_follows_case(id);
+        Ok(())
     }
 
     /// Resolves a status conflict by choosing one of the competing values.
@@ -235,7 +247,9 @@ impl Store {
         let what = format!("status conflict resolved as {chosen}");
         self.case_edit(id, &what, Reindex::CaseHeader, |d, a, at| {
             case_file::resolve_status(d, a, chosen, at)
-        })
+        })?;
+        self.plan_follows_case(id);
+        Ok(())
     }
 
     /// Records a session.

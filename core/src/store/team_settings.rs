@@ -1,15 +1,22 @@
-//! The team settings facade: the limits the team's caseloads are held against, set by a
-//! supervisor or an admin and shared with every staff device through the team settings
-//! document (`model::team_settings`). Without a team, or before anyone sets them, the
-//! defaults apply.
+//! The team settings facade: the limits the team's caseloads are held against and the
+//! wording every patient's plan carries, set by a supervisor or an admin and shared with
+//! every staff device through the team settings document (`model::team_settings`).
+//! Without a team, or before anyone sets them, the defaults apply.
 
+use std::collections::HashMap;
+
+use automerge::AutoCommit;
 use serde::{Deserialize, Serialize};
 
 use super::documents::Reindex;
 use super::{Store, StoreEvent};
-use crate::model::doc::{self, DocKind};
-use crate::model::ids::TeamId;
-use crate::model::team_settings::{self, LimitsSetting, LoadLimits, team_settings_id};
+use crate::access::TeamAccess;
+use crate::model::doc::{self, Author, DocKind};
+use crate::model::ids::{DeviceId, TeamId};
+use crate::model::team_settings::{
+    self, LimitsSetting, LoadLimits, PlanWording, PlanWordingSetting, TeamPlanWording,
+    team_settings_id,
+};
 use crate::{Error, Result};
 use holdfast_protocol::Role;
 
@@ -43,54 +50,21 @@ impl Store {
         let Some(team) = self.current_team else {
             return Ok(defaults);
         };
-        let settings = match self.load(team_settings_id(&team)) {
-            Ok((DocKind::TeamSettings, doc)) => team_settings::read(doc),
-            Ok((kind, _)) => {
-                // Refused when it arrives (`store::incoming`); one made before that check
-                // is left out rather than stopping every caseload view.
-                tracing::warn!(team = %team, kind = kind.as_str(), "another kind of document holds the team settings id");
-                return Ok(defaults);
-            }
-            Err(Error::NotFound { .. }) => return Ok(defaults),
-            Err(e @ (Error::Sqlite(_) | Error::Io(_))) => return Err(e),
-            Err(e) => {
-                tracing::warn!(team = %team, error = %e, "team settings unreadable: the defaults apply");
-                return Ok(defaults);
-            }
+        let Some(settings) = self.settings_doc(team, team_settings::read)? else {
+            return Ok(defaults);
         };
-        let access = self.access(team)?;
-        let latest_allowed = self.now_millis().saturating_add(FUTURE_SKEW_MS);
-        let revocations: std::collections::HashMap<_, _> = access
-            .devices(self.author.device)
-            .into_iter()
-            .filter_map(|d| Some((d.device, d.revoked_at?)))
-            .collect();
+        let check = self.setter_check(team)?;
         let mut history: Vec<LimitsSetting> = Vec::new();
         for signed in settings {
             let s = &signed.setting;
-            let Some(member) = access.membership.devices.get(&s.by_device) else {
-                continue;
-            };
-            let revoked_at = revocations.get(&s.by_device).copied();
-            let counts = matches!(member.role, Role::Supervisor | Role::Admin)
-                && revoked_at.is_none_or(|r| s.at <= i64::try_from(r).unwrap_or(i64::MAX))
-                && s.at <= latest_allowed
-                && ring::signature::UnparsedPublicKey::new(
-                    &ring::signature::ED25519,
-                    &member.sign_key,
-                )
-                .verify(
-                    &team_settings::signed_bytes(
-                        &team,
-                        &s.by_device,
-                        &s.limits,
-                        s.at,
-                        s.reason.as_deref(),
-                    ),
-                    &signed.signature,
-                )
-                .is_ok();
-            if !counts {
+            let bytes = team_settings::signed_bytes(
+                &team,
+                &s.by_device,
+                &s.limits,
+                s.at,
+                s.reason.as_deref(),
+            );
+            if !check.counts(s.by_device, s.at, &bytes, &signed.signature) {
                 continue;
             }
             // One device's settings in two concurrent maps (the document made twice): the
@@ -119,7 +93,7 @@ impl Store {
         let team = self.current_team.ok_or(Error::NotAllowed(
             "limits are the team's: create or join one first".into(),
         ))?;
-        self.require_limits_setter(team)?;
+        self.require_setter(team, "the team's limits")?;
         limits.validate()?;
         let latest = self.team_limits()?.set.map(|s| s.at);
         let at = latest.map_or(self.now_millis(), |l| {
@@ -127,13 +101,126 @@ impl Store {
         });
         let signer = self.identity.signer.clone();
         let sign = move |bytes: &[u8]| signer.sign(bytes).to_vec();
+        self.write_team_settings(team, "team limits set", |d, a| {
+            team_settings::set_limits(d, a, &team, limits, reason, at, sign)
+        })
+    }
+
+    /// The wording every patient's plan of the current team carries: the latest setting
+    /// that counts by the same rules as [`Store::team_limits`], or
+    /// [`PlanWording::default`]. Outside a team, or when the document cannot be read at
+    /// all, the defaults.
+    pub fn team_plan_wording(&mut self) -> Result<TeamPlanWording> {
+        let defaults = TeamPlanWording {
+            wording: PlanWording::default(),
+            set: None,
+        };
+        let Some(team) = self.current_team else {
+            return Ok(defaults);
+        };
+        let Some(settings) = self.settings_doc(team, team_settings::read_plan_wording)? else {
+            return Ok(defaults);
+        };
+        // A patient's device holds no team settings; a device not yet in the roster counts
+        // nobody's.
+        let Ok(check) = self.setter_check(team) else {
+            return Ok(defaults);
+        };
+        let mut latest: Option<PlanWordingSetting> = None;
+        for signed in settings {
+            let s = &signed.setting;
+            let bytes =
+                team_settings::plan_wording_signed_bytes(&team, &s.by_device, &s.wording, s.at);
+            if check.counts(s.by_device, s.at, &bytes, &signed.signature)
+                && latest
+                    .as_ref()
+                    .is_none_or(|l| (l.at, l.by_device) < (s.at, s.by_device))
+            {
+                latest = Some(signed.setting);
+            }
+        }
+        Ok(TeamPlanWording {
+            wording: latest
+                .as_ref()
+                .map_or_else(PlanWording::default, |l| l.wording.clone()),
+            set: latest,
+        })
+    }
+
+    /// Sets the wording every patient's plan of the current team carries: supervisors and
+    /// admins only, signed and dated like [`Store::set_team_limits`]. Plans take it up when
+    /// they are created and when refreshed ([`Store::refresh_plan_contact`]).
+    pub fn set_team_plan_wording(&mut self, wording: &PlanWording) -> Result<()> {
+        let team = self.current_team.ok_or(Error::NotAllowed(
+            "plan wording is the team's: create or join one first".into(),
+        ))?;
+        self.require_setter(team, "the wording of the team's plans")?;
+        wording.validate()?;
+        let latest = self.team_plan_wording()?.set.map(|s| s.at);
+        let at = latest.map_or(self.now_millis(), |l| {
+            self.now_millis().max(l.saturating_add(1))
+        });
+        let signer = self.identity.signer.clone();
+        let sign = move |bytes: &[u8]| signer.sign(bytes).to_vec();
+        self.write_team_settings(team, "team plan wording set", |d, a| {
+            team_settings::set_plan_wording(d, a, &team, wording, at, sign)
+        })
+    }
+
+    /// Reads the team's settings document with `read`; `None` when there is none or it
+    /// cannot be read (what others wrote never stops a view). Database failures are errors.
+    fn settings_doc<T>(
+        &mut self,
+        team: TeamId,
+        read: impl FnOnce(&AutoCommit) -> T,
+    ) -> Result<Option<T>> {
+        match self.load(team_settings_id(&team)) {
+            Ok((DocKind::TeamSettings, doc)) => Ok(Some(read(doc))),
+            Ok((kind, _)) => {
+                // Refused when it arrives (`store::incoming`); one made before that check
+                // is left out rather than stopping every caseload view.
+                tracing::warn!(team = %team, kind = kind.as_str(), "another kind of document holds the team settings id");
+                Ok(None)
+            }
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e @ (Error::Sqlite(_) | Error::Io(_))) => Err(e),
+            Err(e) => {
+                tracing::warn!(team = %team, error = %e, "team settings unreadable: the defaults apply");
+                Ok(None)
+            }
+        }
+    }
+
+    /// What decides whether a setting counts, from the verified roster.
+    fn setter_check(&self, team: TeamId) -> Result<SetterCheck<'_>> {
+        let access = self.access(team)?;
+        let revocations = access
+            .devices(self.author.device)
+            .into_iter()
+            .filter_map(|d| Some((d.device, d.revoked_at?)))
+            .collect();
+        Ok(SetterCheck {
+            access,
+            revocations,
+            latest_allowed: self.now_millis().saturating_add(FUTURE_SKEW_MS),
+        })
+    }
+
+    /// Applies `action` to the team's settings document, creating it when this device has
+    /// none (checked in memory first: bad input writes nothing).
+    fn write_team_settings(
+        &mut self,
+        team: TeamId,
+        what: &str,
+        action: impl FnOnce(&mut AutoCommit, &Author) -> Result<()>,
+    ) -> Result<()> {
         let id = team_settings_id(&team);
         match self.kind_of(id) {
             Ok(DocKind::TeamSettings) => self.edit(
                 id,
                 DocKind::TeamSettings,
-                "team limits set",
-                |d, a, _| team_settings::set_limits(d, a, &team, limits, reason, at, sign),
+                what,
+                |d, a, _| action(d, a),
                 |_| Reindex::Nothing,
             ),
             Ok(kind) => Err(Error::WrongDocumentKind {
@@ -142,10 +229,9 @@ impl Store {
             }),
             Err(Error::NotFound { .. }) => {
                 let now = self.now_millis();
-                // Checked in memory first: bad input writes nothing.
                 let mut doc = team_settings::create(&self.author)?;
-                team_settings::set_limits(&mut doc, &self.author, &team, limits, reason, at, sign)?;
-                doc::commit(&mut doc, &self.author, "team limits set", now);
+                action(&mut doc, &self.author)?;
+                doc::commit(&mut doc, &self.author, what, now);
                 let tx = self.conn.transaction()?;
                 Self::insert_new(&tx, Some(team), id, DocKind::TeamSettings, &mut doc, now)?;
                 tx.commit()?;
@@ -159,7 +245,7 @@ impl Store {
         }
     }
 
-    fn require_limits_setter(&self, team: TeamId) -> Result<()> {
+    fn require_setter(&self, team: TeamId, what: &str) -> Result<()> {
         let access = self.access(team)?;
         if access.is_revoked(self.author.device) {
             return Err(Error::Revoked {
@@ -168,9 +254,33 @@ impl Store {
         }
         match access.require_staff()? {
             Role::Supervisor | Role::Admin => Ok(()),
-            _ => Err(Error::NotAllowed(
-                "only a supervisor or an admin sets the team's limits".into(),
-            )),
+            _ => Err(Error::NotAllowed(format!(
+                "only a supervisor or an admin sets {what}"
+            ))),
         }
+    }
+}
+
+/// Whether a setting counts: signed by a device the verified roster says is a supervisor or
+/// an admin (a revoked one's up to its revocation), with the key the roster holds for it,
+/// and dated no more than a day past this device's clock.
+struct SetterCheck<'a> {
+    access: &'a TeamAccess,
+    revocations: HashMap<DeviceId, u64>,
+    latest_allowed: i64,
+}
+
+impl SetterCheck<'_> {
+    fn counts(&self, device: DeviceId, at: i64, bytes: &[u8], signature: &[u8]) -> bool {
+        let Some(member) = self.access.membership.devices.get(&device) else {
+            return false;
+        };
+        let revoked_at = self.revocations.get(&device).copied();
+        matches!(member.role, Role::Supervisor | Role::Admin)
+            && revoked_at.is_none_or(|r| at <= i64::try_from(r).unwrap_or(i64::MAX))
+            && at <= self.latest_allowed
+            && ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &member.sign_key)
+                .verify(bytes, signature)
+                .is_ok()
     }
 }
