@@ -149,6 +149,9 @@ pub enum Command {
     /// The community asset directory: groups, services and activities to refer people to.
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// Export one document as raw Automerge bytes with its heads (unencrypted).
+    #[command(subcommand)]
+    Document(DocumentCommand),
     /// Write everything on this device as JSON (unencrypted: handle the file with care).
     Export {
         /// Write to this file (readable only by you) instead of the screen.
@@ -397,6 +400,50 @@ pub enum CaseCommand {
     History {
         /// The case (id, or its first 6+ characters).
         case: String,
+    },
+    /// One patient's record for a subject access request: case file, action plan and the
+    /// history of both, and nothing of anyone else. Review it before disclosure.
+    Export {
+        /// The case (id, or its first 6+ characters).
+        case: String,
+        /// json or text.
+        #[arg(long, value_enum)]
+        format: SarFormat,
+        /// Write to this file (readable only by you) instead of the screen.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// The form of a subject access export.
+/// How `holdfast report` writes the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// The whole structure as JSON.
+    Json,
+    /// One figure a row: area, measure, breakdown, value.
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SarFormat {
+    /// Pretty JSON, the same bytes for the same record.
+    Json,
+    /// Readable text with plain headings, dates in UK form.
+    Text,
+}
+
+/// `holdfast document …`
+#[derive(Debug, Subcommand)]
+pub enum DocumentCommand {
+    /// Write a document (case file, plan, directory...) as a plain Automerge document, for
+    /// any Automerge library to load; its heads go beside it in FILE.heads.
+    Export {
+        /// The document (id, or its first 6+ characters).
+        document: String,
+        /// The file to write (FILE.automerge).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 

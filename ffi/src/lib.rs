@@ -14,6 +14,9 @@
 //!   ring-backs, caseload load and the worklist.
 //! - The message back to the GP and referrer ([`HoldfastDevice::gp_feedback`]): text and
 //!   a FHIR R4 document Bundle.
+//! - Data portability: a patient's record for a subject access request
+//!   ([`HoldfastDevice::subject_access_export`]) and any document as raw Automerge bytes with
+//!   its heads ([`HoldfastDevice::export_document`]).
 //! - Private supervision notes ([`HoldfastDevice::private_notes`], [`PrivateNotesView`]): a
 //!   staff member's own wellbeing, training-needs and reflection notes, read and answered
 //!   only by the team's supervisors and admins.
@@ -36,6 +39,7 @@ mod cases;
 mod device;
 mod directory;
 mod error;
+mod export;
 mod feedback;
 mod history;
 mod keystore;
@@ -61,6 +65,7 @@ pub use directory::{
     ReferralRoute,
 };
 pub use error::HoldfastError;
+pub use export::{RawDocumentExport, SubjectAccessExport};
 pub use feedback::{ClosureReason, DeclineReason, FeedbackKind, GpFeedbackView};
 pub use history::HistoryEntry;
 pub use keystore::HostKeyStore;

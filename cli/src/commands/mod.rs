@@ -4,6 +4,7 @@ mod case;
 mod case_view;
 mod demo;
 mod directory;
+mod export;
 mod feedback;
 mod invite;
 mod measure;
@@ -15,6 +16,7 @@ mod sync;
 mod team;
 mod worklist;
 
+use crate::args::DocumentCommand;
 use crate::args::{
     CaseCommand, Cli, Command, DeviceCommand, DirectoryCommand, FeedbackCommand, GoalCommand,
     InviteCommand, MeasureCommand, NotesCommand, PatientCommand, PlanCommand, ReferralCommand,
@@ -109,6 +111,9 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         Command::Case(c) => match c {
             CaseCommand::Show { case } => case_view::show(&ctx, &case),
             CaseCommand::History { case } => case_view::history(&ctx, &case),
+            CaseCommand::Export { case, format, out } => {
+                export::case_export(&ctx, &case, format, out.as_deref())
+            }
             CaseCommand::Assign {
                 case,
                 worker,
@@ -290,6 +295,9 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         },
         Command::Sync(a) => sync::sync(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
+        Command::Document(DocumentCommand::Export { document, out }) => {
+            export::document_export(&ctx, &document, &out)
+        }
         Command::Export { out } => store::export(&ctx, out.as_deref()),
         Command::Seed {
             patients,

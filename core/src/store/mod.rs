@@ -16,7 +16,8 @@
 //! | `open.rs` | creating and opening the database: the key, the key check, telling a wrong key from a damaged file |
 //! | `schema/` | the schema by version, the migrations, and a migration test per version |
 //! | `documents.rs` | the edit pipeline: load, edit, persist (change + outbox + index rows in one transaction), compaction |
-//! | `cases.rs`, `plans.rs`, `directory.rs`, `export.rs` | the facade the app calls, one file per kind of document |
+//! | `cases.rs`, `plans.rs`, `directory.rs`, `export.rs` | the facade the app calls, one file per kind of document; `export.rs` also gives any document's raw Automerge bytes and heads |
+//! | `subject_access.rs` | one patient's record (case file, plan, note amendments, history) for a subject access request, as JSON and text |
 //! | `index.rs` | the derived indexes: caseload, directory search (FTS5) |
 //! | `oversight.rs` | who holds each case, load per link worker, the review queue, comments reaching the link worker, ring-backs, the worklist: edits, their index rows and the queries over them |
 //! | `events.rs` | what observers are told ([`StoreEvent`]) |
@@ -43,6 +44,7 @@ mod oversight;
 mod plans;
 mod private_notes;
 pub(crate) mod schema;
+mod subject_access;
 mod team_settings;
 mod teams;
 
@@ -58,12 +60,15 @@ pub use cases::{IfDuplicate, NewCase};
 pub use checkpoints::Restarted;
 pub use connections::AssetDemand;
 pub use events::StoreEvent;
-pub use export::Export;
+pub use export::{Export, RawDocument};
 pub use incoming::PageOutcome;
 pub use index::{AssetHit, CaseloadEntry, CaseloadFilter, DirectoryQuery};
 pub use outbox::{PendingEnvelope, RefusedEnvelope};
 pub use oversight::{
     LoadLimits, Member, NewComment, QueueEntry, WorkItem, WorkerLoad, days_between,
+};
+pub use subject_access::{
+    AssetName, Change, NoteAmendment, REVIEW_NOTICE, ReviewFlag, SubjectAccess,
 };
 pub use team_settings::TeamLimits;
 pub(crate) use teams::check_relay_url;
