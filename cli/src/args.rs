@@ -158,6 +158,24 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// The outcomes report for a period, over the case files on this device: the person
+    /// (ONS4, GSE, SWEMWBS change), the community (connections by outcome and asset
+    /// category, waiting lists) and the system (referrals, time to first contact, sessions,
+    /// holding). It names no one; counts under 5 show as "<5".
+    Report {
+        /// The first day counted.
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+        from: Date,
+        /// The last day counted (today, if later).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = date)]
+        to: Date,
+        /// JSON (the whole structure) or CSV (one figure a row).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Json)]
+        format: ReportFormat,
+        /// Write to this file instead of the screen.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Teams: share this device's records with colleagues through a relay.
     #[command(subcommand, after_help = TEAM_AFTER_HELP)]
     Team(TeamCommand),

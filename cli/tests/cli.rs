@@ -1057,3 +1057,47 @@ fn the_message_back_to_the_gp_is_text_and_a_bundle_file() {
     assert!(!closed.to_string().contains("PRIVATE-WORDS-7710"));
     assert!(closed["bundle"].to_string().contains("closure-goals-met"));
 }
+
+#[test]
+fn the_outcomes_report_counts_the_seeded_caseload_as_json_and_csv_and_names_no_one() {
+    let d = Device::new();
+    d.ok(&["init", "--name", "Sam Okafor"]);
+    d.ok(&["seed", "--patients", "60", "--assets", "200"]);
+    let period = ["--from", "2025-11-01", "--to", "2026-10-31"];
+    let mut args = vec!["report"];
+    args.extend_from_slice(&period);
+    let report = d.json(&args);
+    assert_eq!(report["period"]["from"], "2025-11-01");
+    assert_eq!(report["counted_to"], "2026-10-31");
+    // Every seeded referral arrived in that year.
+    assert_eq!(report["system"]["referrals"], 60);
+    let by_source: u64 = report["system"]["by_source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["value"].as_u64())
+        .sum();
+    assert!(by_source <= 60);
+    assert!(report.to_string().contains("\"<5\""), "{report}");
+
+    args.extend_from_slice(&["--format", "csv"]);
+    let csv = d.ok(&args);
+    assert!(csv.starts_with("area,measure,breakdown,value\n"), "{csv}");
+    assert!(csv.contains("\nsystem,referrals,,60\n"), "{csv}");
+    let out = d.dir.path().join("report.csv");
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    assert!(d.ok(&args).contains("report.csv"));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);
+
+    let caseload = d.json(&["caseload"]);
+    for row in caseload.as_array().unwrap() {
+        let name = row["patient_name"].as_str().unwrap();
+        assert!(
+            !csv.contains(name) && !report.to_string().contains(name),
+            "{name}"
+        );
+    }
+
+    let backwards = d.fails(&["report", "--from", "2026-10-31", "--to", "2026-10-01"], 1);
+    assert!(backwards.contains("before it starts"), "{backwards}");
+}

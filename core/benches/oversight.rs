@@ -1,7 +1,8 @@
 //! Oversight latency on the seeded caseload spread across five link workers, and on ten
 //! times that: the supervisor's review queue, caseload and holding load per link worker, and
 //! a link worker's worklist for today. p50 / p95 / p99 / max over many calls, each one query
-//! over the index (no document is loaded).
+//! over the index (no document is loaded). Last, the outcomes report for the last year,
+//! which reads every case file and plan (fewer runs).
 //!
 //! The supervisor has reviewed every case once; a tenth of the open ones were touched since
 //! (a session or a comment, which bring a case back to the queue, or a ring-back, which
@@ -102,7 +103,7 @@ fn run(patients: usize, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
     }
     store.set_durability(holdfast_core::store::Durability::Full)?;
     drop(store);
-    let store = Store::open(&config, &keys)?;
+    let mut store = Store::open(&config, &keys)?;
     let limits = LoadLimits::default();
     let today = store.today();
     println!(
@@ -155,6 +156,17 @@ fn run(patients: usize, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
                 .new_supervision_comments()
                 .map(|c| c.len())
                 .expect("the query")
+        }),
+    );
+    let year_ago = today - time::Duration::days(365);
+    report(
+        "outcomes report, the last year (rows: categories)",
+        patients,
+        timed((runs / 100).max(5), || {
+            store
+                .outcomes_report(year_ago, today)
+                .map(|r| r.community.by_category.len())
+                .expect("the report")
         }),
     );
     Ok(())

@@ -195,7 +195,8 @@ pub fn build(
     }
 }
 
-fn day_of(ms: i64) -> Date {
+/// The UTC day of a time in ms since the epoch.
+pub(crate) fn day_of(ms: i64) -> Date {
     time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
         .map(|t| t.date())
         .unwrap_or(Date::MIN)

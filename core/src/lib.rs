@@ -61,6 +61,7 @@ pub mod feedback;
 pub mod import;
 mod keystore;
 pub mod model;
+pub mod report;
 #[cfg(feature = "seed")]
 pub mod seed;
 pub mod store;

@@ -50,6 +50,7 @@ mod observe;
 mod oversight;
 mod plans;
 mod referrals;
+mod report;
 mod safeguarding;
 mod sync;
 mod teams;

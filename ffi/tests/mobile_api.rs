@@ -2210,3 +2210,66 @@ fn the_message_back_to_the_gp_comes_as_text_and_a_bundle() {
     }
     not_allowed(a.close_case(case, ClosureReason::GoalsMet, None));
 }
+
+#[test]
+fn the_outcomes_report_comes_as_json_and_csv_with_small_numbers_hidden() {
+    let a = phone("Asha (link worker)");
+    let sources = [
+        ReferralSource::Gp,
+        ReferralSource::Gp,
+        ReferralSource::Gp,
+        ReferralSource::Gp,
+        ReferralSource::Gp,
+        ReferralSource::SelfReferral,
+    ];
+    for (i, source) in sources.into_iter().enumerate() {
+        let ids = a
+            .create_case(patient(&format!("Person Number{i}")))
+            .unwrap();
+        let referral = a
+            .add_referral(
+                ids.case_id.clone(),
+                ReferralInput {
+                    received: "2026-11-02".into(),
+                    source,
+                    referrer: None,
+                    reason: "Lonely".into(),
+                    needs: vec![Need::Loneliness],
+                },
+            )
+            .unwrap();
+        a.decide_referral(ids.case_id, referral, ReferralDecision::Accepted)
+            .unwrap();
+    }
+    let report = a
+        .outcomes_report("2026-11-01".into(), "2026-11-30".into())
+        .unwrap();
+    assert_eq!(report.counted_to, "2026-11-30");
+    let json: serde_json::Value = serde_json::from_str(&report.json).unwrap();
+    assert_eq!(json["system"]["referrals"], 6);
+    let by_source = &json["system"]["by_source"];
+    assert_eq!(by_source[0]["group"], "gp");
+    assert_eq!(by_source[0]["value"], 5);
+    // One self-referral is hidden; a hidden zero beside it keeps it hidden.
+    assert!(
+        by_source
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .all(|r| r["value"] == "<5"),
+        "{by_source}"
+    );
+    assert!(
+        report.csv.contains("\nsystem,referrals,source=gp,5\n"),
+        "{}",
+        report.csv
+    );
+    assert!(report.csv.contains("\nsystem,referrals,source=self,<5\n"));
+    for out in [&report.json, &report.csv] {
+        assert!(!out.contains("Number"), "no names");
+    }
+
+    invalid(a.outcomes_report("2026-11-30".into(), "2026-11-01".into()));
+    invalid(a.outcomes_report("last week".into(), "2026-11-01".into()));
+}

@@ -11,6 +11,7 @@ mod measure;
 mod notes;
 mod oversight;
 mod plan;
+mod report;
 mod store;
 mod sync;
 mod team;
@@ -123,6 +124,12 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         },
         Command::Caseload(a) => case_view::caseload(&ctx, a),
         Command::Worklist(a) => worklist::worklist(&ctx, a),
+        Command::Report {
+            from,
+            to,
+            format,
+            out,
+        } => report::report(&ctx, from, to, format, out.as_deref()),
         Command::Feedback(FeedbackCommand::Write { case, at, add, out }) => {
             feedback::write(&ctx, &case, at, add, out.as_deref())
         }

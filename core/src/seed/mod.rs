@@ -188,16 +188,17 @@ fn populate_relaxed(store: &mut Store, config: &SeedConfig, clock: &ManualClock)
         clock,
         workers: &workers,
     };
-    let mut worker_rng = rng_for(config.seed, WORKER_STREAM + 1);
-    let mut outcome_rng = rng_for(config.seed, OUTCOME_STREAM);
+    let mut side = SideStreams {
+        worker: rng_for(config.seed, WORKER_STREAM + 1),
+        outcome: rng_for(config.seed, OUTCOME_STREAM),
+    };
     let mut used_nhs = HashSet::new();
     let mut cases = Vec::with_capacity(config.patients);
     for (status, concern) in statuses.iter().zip(&concerns) {
         cases.push(seed_case(
             store,
             &mut rng,
-            &mut worker_rng,
-            &mut outcome_rng,
+            &mut side,
             &ctx,
             *status,
             *concern,
@@ -320,6 +321,13 @@ struct Ctx<'a> {
     clock: &'a ManualClock,
     /// The link workers cases are spread across: this device's person first.
     workers: &'a [Worker],
+}
+
+/// The streams drawn from beside the patient stream: who holds each case, and what came
+/// of it (connections, messages back).
+struct SideStreams {
+    worker: SeedRng,
+    outcome: SeedRng,
 }
 
 /// A link worker of the seeded team.
@@ -498,8 +506,7 @@ const SUPERVISION_COMMENTS: &[&str] = &[
 fn seed_case(
     store: &mut Store,
     rng: &mut SeedRng,
-    worker_rng: &mut SeedRng,
-    outcome_rng: &mut SeedRng,
+    side: &mut SideStreams,
     ctx: &Ctx<'_>,
     goal_status: CaseStatus,
     safeguarding: bool,
@@ -537,7 +544,7 @@ fn seed_case(
         .enumerate()
         .map(|(i, w)| (i, w.weight))
         .collect();
-    let holder = &ctx.workers[weighted(worker_rng, &shares)];
+    let holder = &ctx.workers[weighted(&mut side.worker, &shares)];
     if holder.device != store.author().device {
         store.assign_case_unchecked(
             id,
@@ -556,7 +563,7 @@ fn seed_case(
         .clone()
         .or_else(|| person.patient.practice.clone())
         .unwrap_or_else(|| "the GP practice".to_owned());
-    if feedback_sent(outcome_rng) {
+    if feedback_sent(&mut side.outcome) {
         store.record_feedback_sent(id, FeedbackKind::Accepted, &feedback_to, None)?;
     }
 
@@ -669,7 +676,14 @@ fn seed_case(
     }
 
     if let Some(last) = dates.last() {
-        seed_connections(store, outcome_rng, ctx.clock, case.plan_id, dates[0], *last)?;
+        seed_connections(
+            store,
+            &mut side.outcome,
+            ctx.clock,
+            case.plan_id,
+            dates[0],
+            *last,
+        )?;
         ctx.clock.set(day_ms(*last, 17 * 60));
     }
     progress_plan(store, rng, case.plan_id, &goals, goal_status)?;
@@ -685,7 +699,7 @@ fn seed_case(
     for t in path.transitions.iter().filter(|t| t.at == n) {
         store.set_status(id, t.to, Some(t.reason))?;
     }
-    if goal_status == CaseStatus::Closed && feedback_sent(outcome_rng) {
+    if goal_status == CaseStatus::Closed && feedback_sent(&mut side.outcome) {
         store.record_feedback_sent(id, FeedbackKind::Closed, &feedback_to, None)?;
     }
     Ok(case)

@@ -43,6 +43,7 @@ mod outbox;
 mod oversight;
 mod plans;
 mod private_notes;
+mod report;
 pub(crate) mod schema;
 mod subject_access;
 mod team_settings;
