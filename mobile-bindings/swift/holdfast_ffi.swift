@@ -1182,6 +1182,14 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func directories() throws  -> [String]
     
     /**
+     * The directory as Open Referral UK 3.0 JSON: one page of services (`contents`) that
+     * `import_open_referral` reads back as the same assets. The same directory gives the
+     * same text. A bad id is `InvalidInput`, an id not on this device `NotFound`, and a
+     * document that is not a directory `NotAllowed`.
+     */
+    func exportOpenReferral(directoryId: String) throws  -> String
+    
+    /**
      * Imports Open Referral UK services (1.0 or 3.0 JSON: one service, an array, or an API
      * page) into the directory, in one change. All or nothing: a document that is not
      * services, or a service without a name, is `InvalidInput` and imports nothing.
@@ -1204,6 +1212,19 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
      * Adds an asset (`asset_id` null) or replaces an existing one's fields; returns its id.
      */
     func upsertAsset(directoryId: String, assetId: String?, asset: AssetInput) throws  -> String
+    
+    /**
+     * The document `doc_id` (any kind) as Automerge bytes with its heads. `NotFound` for
+     * an id not on this device.
+     */
+    func exportDocument(docId: String) throws  -> RawDocumentExport
+    
+    /**
+     * The subject access export of `case_id`: its case file, action plan and the history of
+     * both, nothing of anyone else. `NotFound` for an unknown id, `NotAllowed` for a
+     * document that is not a case file.
+     */
+    func subjectAccessExport(caseId: String) throws  -> SubjectAccessExport
     
     /**
      * Closes the case with a coded reason and, if given, your own words (kept in the case
@@ -1427,6 +1448,11 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func worklist(today: String?, limits: LoadLimits?) throws  -> [WorkItem]
     
     /**
+     * This device's "about your link worker" text, if set.
+     */
+    func aboutLinkWorker() throws  -> String?
+    
+    /**
      * The action plan.
      */
     func actionPlan(planId: String) throws  -> PlanView
@@ -1460,6 +1486,13 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func assetDemand(directoryId: String?) throws  -> [AssetDemandView]
     
     /**
+     * What to tell a patient who comments at `at_ms` (ms since the Unix epoch) outside
+     * their link worker's working hours (UK time; bank holidays are not known): when the
+     * comment will be read, then the out-of-hours wording. Null within working hours.
+     */
+    func commentNotice(planId: String, atMs: Int64) throws  -> String?
+    
+    /**
      * Rewords a goal (concurrent edits of the same words both survive).
      */
     func editGoal(planId: String, goalId: String, text: String) throws 
@@ -1470,6 +1503,39 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
      * patient's word, dated and by whom. `InvalidInput` for a step that links no asset.
      */
     func recordConnection(planId: String, stepId: String, status: ConnectionStatus, on: String?) throws 
+    
+    /**
+     * Copies the current directory listing of every linked asset into its step, writing
+     * only what changed. Steps whose directory is not on this device keep their copy.
+     */
+    func refreshPlanAssets(planId: String) throws  -> AssetRefreshView
+    
+    /**
+     * Copies into the plan this device's "about your link worker" text and the team's
+     * out-of-hours wording and working hours, writing only what changed.
+     */
+    func refreshPlanContact(planId: String) throws 
+    
+    /**
+     * Copies the current listing of one step's asset into it; true when anything changed.
+     * `InvalidInput` for a step without an asset, `NotFound` when its directory is not on
+     * this device.
+     */
+    func refreshStepAsset(planId: String, stepId: String) throws  -> Bool
+    
+    /**
+     * The plan as the patient reads it away from the app, without ids: large print to
+     * print, plain text for an SMS. The same plan on the same day gives the same text.
+     */
+    func renderPlan(planId: String, style: RenderStyle) throws  -> String
+    
+    /**
+     * Sets this device's "about your link worker" text (name, role, how to reach you; ""
+     * clears it; at most 2,000 bytes). New plans carry it; with `plan_id`, it is copied
+     * into that plan now too (with the team's wording, as `refresh_plan_contact`). The
+     * plan is checked first: a bad id changes nothing.
+     */
+    func setAboutLinkWorker(text: String, planId: String?) throws 
     
     /**
      * Sets how the patient gets back in touch with their link worker.
@@ -1501,6 +1567,12 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
      * Accepts or declines a referral (once: a decided referral is `NotAllowed`).
      */
     func decideReferral(caseId: String, referralId: String, decision: ReferralDecision) throws 
+    
+    /**
+     * The outcomes report for `from` to `to` (YYYY-MM-DD, both included). `InvalidInput`
+     * for a date that does not parse or a period that ends before it starts.
+     */
+    func outcomesReport(from: String, to: String) throws  -> OutcomesReportView
     
     /**
      * Raises a safeguarding concern on the case (returns its id).
@@ -1589,10 +1661,24 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func revokeDevice(team: String?, deviceId: String) throws  -> UInt32
     
     /**
+     * Sets the current team's plan wording (a supervisor or an admin): `out_of_hours` up
+     * to 2,000 bytes, `working_hours` as "Mon-Fri 09:00-17:00" or "Mon,Wed,Fri
+     * 09:30-16:30" (UK time). `InvalidInput` otherwise, and nothing is written. Plans take
+     * it up when created and on `refresh_plan_contact`.
+     */
+    func setTeamPlanWording(outOfHours: String, workingHours: String) throws 
+    
+    /**
      * A one-time invite code for the patient's own device: it will read and write this
      * action plan, and nothing else of the team's.
      */
     func sharePlan(planId: String, validMinutes: UInt32) throws  -> String
+    
+    /**
+     * The wording every patient's plan of the current team carries: out-of-hours and
+     * crisis wording and the team's working hours; the defaults when nobody has set it.
+     */
+    func teamPlanWording() throws  -> PlanWordingView
     
     /**
      * The teams this device belongs to.
@@ -1961,6 +2047,22 @@ open func directories()throws  -> [String]  {
 }
     
     /**
+     * The directory as Open Referral UK 3.0 JSON: one page of services (`contents`) that
+     * `import_open_referral` reads back as the same assets. The same directory gives the
+     * same text. A bad id is `InvalidInput`, an id not on this device `NotFound`, and a
+     * document that is not a directory `NotAllowed`.
+     */
+open func exportOpenReferral(directoryId: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_export_open_referral(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(directoryId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Imports Open Referral UK services (1.0 or 3.0 JSON: one service, an array, or an API
      * page) into the directory, in one change. All or nothing: a document that is not
      * services, or a service without a name, is `InvalidInput` and imports nothing.
@@ -2016,6 +2118,35 @@ open func upsertAsset(directoryId: String, assetId: String?, asset: AssetInput)t
         FfiConverterString.lower(directoryId),
         FfiConverterOptionString.lower(assetId),
         FfiConverterTypeAssetInput_lower(asset),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The document `doc_id` (any kind) as Automerge bytes with its heads. `NotFound` for
+     * an id not on this device.
+     */
+open func exportDocument(docId: String)throws  -> RawDocumentExport  {
+    return try  FfiConverterTypeRawDocumentExport_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_export_document(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(docId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The subject access export of `case_id`: its case file, action plan and the history of
+     * both, nothing of anyone else. `NotFound` for an unknown id, `NotAllowed` for a
+     * document that is not a case file.
+     */
+open func subjectAccessExport(caseId: String)throws  -> SubjectAccessExport  {
+    return try  FfiConverterTypeSubjectAccessExport_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_subject_access_export(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),uniffiCallStatus
     )
 })
 }
@@ -2520,6 +2651,18 @@ open func worklist(today: String? = nil, limits: LoadLimits? = nil)throws  -> [W
 }
     
     /**
+     * This device's "about your link worker" text, if set.
+     */
+open func aboutLinkWorker()throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_about_link_worker(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The action plan.
      */
 open func actionPlan(planId: String)throws  -> PlanView  {
@@ -2606,6 +2749,22 @@ open func assetDemand(directoryId: String? = nil)throws  -> [AssetDemandView]  {
 }
     
     /**
+     * What to tell a patient who comments at `at_ms` (ms since the Unix epoch) outside
+     * their link worker's working hours (UK time; bank holidays are not known): when the
+     * comment will be read, then the out-of-hours wording. Null within working hours.
+     */
+open func commentNotice(planId: String, atMs: Int64)throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_comment_notice(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(planId),
+        FfiConverterInt64.lower(atMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Rewords a goal (concurrent edits of the same words both survive).
      */
 open func editGoal(planId: String, goalId: String, text: String)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
@@ -2632,6 +2791,80 @@ open func recordConnection(planId: String, stepId: String, status: ConnectionSta
         FfiConverterString.lower(stepId),
         FfiConverterTypeConnectionStatus_lower(status),
         FfiConverterOptionString.lower(on),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Copies the current directory listing of every linked asset into its step, writing
+     * only what changed. Steps whose directory is not on this device keep their copy.
+     */
+open func refreshPlanAssets(planId: String)throws  -> AssetRefreshView  {
+    return try  FfiConverterTypeAssetRefreshView_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_refresh_plan_assets(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(planId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Copies into the plan this device's "about your link worker" text and the team's
+     * out-of-hours wording and working hours, writing only what changed.
+     */
+open func refreshPlanContact(planId: String)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_refresh_plan_contact(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(planId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Copies the current listing of one step's asset into it; true when anything changed.
+     * `InvalidInput` for a step without an asset, `NotFound` when its directory is not on
+     * this device.
+     */
+open func refreshStepAsset(planId: String, stepId: String)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_refresh_step_asset(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(planId),
+        FfiConverterString.lower(stepId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The plan as the patient reads it away from the app, without ids: large print to
+     * print, plain text for an SMS. The same plan on the same day gives the same text.
+     */
+open func renderPlan(planId: String, style: RenderStyle)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_render_plan(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(planId),
+        FfiConverterTypeRenderStyle_lower(style),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Sets this device's "about your link worker" text (name, role, how to reach you; ""
+     * clears it; at most 2,000 bytes). New plans carry it; with `plan_id`, it is copied
+     * into that plan now too (with the team's wording, as `refresh_plan_contact`). The
+     * plan is checked first: a bad id changes nothing.
+     */
+open func setAboutLinkWorker(text: String, planId: String? = nil)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_set_about_link_worker(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),
+        FfiConverterOptionString.lower(planId),uniffiCallStatus
     )
 }
 }
@@ -2717,6 +2950,21 @@ open func decideReferral(caseId: String, referralId: String, decision: ReferralD
         FfiConverterTypeReferralDecision_lower(decision),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * The outcomes report for `from` to `to` (YYYY-MM-DD, both included). `InvalidInput`
+     * for a date that does not parse or a period that ends before it starts.
+     */
+open func outcomesReport(from: String, to: String)throws  -> OutcomesReportView  {
+    return try  FfiConverterTypeOutcomesReportView_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_outcomes_report(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(from),
+        FfiConverterString.lower(to),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -2929,6 +3177,22 @@ open func revokeDevice(team: String?, deviceId: String)throws  -> UInt32  {
 }
     
     /**
+     * Sets the current team's plan wording (a supervisor or an admin): `out_of_hours` up
+     * to 2,000 bytes, `working_hours` as "Mon-Fri 09:00-17:00" or "Mon,Wed,Fri
+     * 09:30-16:30" (UK time). `InvalidInput` otherwise, and nothing is written. Plans take
+     * it up when created and on `refresh_plan_contact`.
+     */
+open func setTeamPlanWording(outOfHours: String, workingHours: String)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_set_team_plan_wording(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(outOfHours),
+        FfiConverterString.lower(workingHours),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * A one-time invite code for the patient's own device: it will read and write this
      * action plan, and nothing else of the team's.
      */
@@ -2939,6 +3203,19 @@ open func sharePlan(planId: String, validMinutes: UInt32)throws  -> String  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(planId),
         FfiConverterUInt32.lower(validMinutes),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The wording every patient's plan of the current team carries: out-of-hours and
+     * crisis wording and the team's working hours; the defaults when nobody has set it.
+     */
+open func teamPlanWording()throws  -> PlanWordingView  {
+    return try  FfiConverterTypePlanWordingView_lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_team_plan_wording(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -4185,6 +4462,125 @@ public func FfiConverterTypeAssetDemandView_lower(_ value: AssetDemandView) -> R
 
 
 /**
+ * A step's copy of its community asset's listing.
+ */
+public struct AssetDetailsView: Equatable, Hashable {
+    /**
+     * The asset's name.
+     */
+    public var name: String
+    /**
+     * When it runs ("Tuesdays 10:00-12:00").
+     */
+    public var when: String?
+    /**
+     * Where: address and postcode, one line.
+     */
+    public var place: String?
+    /**
+     * Contact phone.
+     */
+    public var phone: String?
+    /**
+     * What it costs.
+     */
+    public var cost: String?
+    /**
+     * Its web page.
+     */
+    public var url: String?
+    /**
+     * The day the listing was last checked with the provider (YYYY-MM-DD).
+     */
+    public var checked: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The asset's name.
+         */name: String, 
+        /**
+         * When it runs ("Tuesdays 10:00-12:00").
+         */when: String?, 
+        /**
+         * Where: address and postcode, one line.
+         */place: String?, 
+        /**
+         * Contact phone.
+         */phone: String?, 
+        /**
+         * What it costs.
+         */cost: String?, 
+        /**
+         * Its web page.
+         */url: String?, 
+        /**
+         * The day the listing was last checked with the provider (YYYY-MM-DD).
+         */checked: String?) {
+        self.name = name
+        self.when = when
+        self.place = place
+        self.phone = phone
+        self.cost = cost
+        self.url = url
+        self.checked = checked
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AssetDetailsView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAssetDetailsView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AssetDetailsView {
+        return
+            try AssetDetailsView(
+                name: FfiConverterString.read(from: &buf), 
+                when: FfiConverterOptionString.read(from: &buf), 
+                place: FfiConverterOptionString.read(from: &buf), 
+                phone: FfiConverterOptionString.read(from: &buf), 
+                cost: FfiConverterOptionString.read(from: &buf), 
+                url: FfiConverterOptionString.read(from: &buf), 
+                checked: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AssetDetailsView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.when, into: &buf)
+        FfiConverterOptionString.write(value.place, into: &buf)
+        FfiConverterOptionString.write(value.phone, into: &buf)
+        FfiConverterOptionString.write(value.cost, into: &buf)
+        FfiConverterOptionString.write(value.url, into: &buf)
+        FfiConverterOptionString.write(value.checked, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssetDetailsView_lift(_ buf: RustBuffer) throws -> AssetDetailsView {
+    return try FfiConverterTypeAssetDetailsView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssetDetailsView_lower(_ value: AssetDetailsView) -> RustBuffer {
+    return FfiConverterTypeAssetDetailsView.lower(value)
+}
+
+
+/**
  * One search result (read the whole asset with `asset`).
  */
 public struct AssetHit: Equatable, Hashable {
@@ -4640,6 +5036,85 @@ public func FfiConverterTypeAssetRef_lift(_ buf: RustBuffer) throws -> AssetRef 
 #endif
 public func FfiConverterTypeAssetRef_lower(_ value: AssetRef) -> RustBuffer {
     return FfiConverterTypeAssetRef.lower(value)
+}
+
+
+/**
+ * What `refresh_plan_assets` did.
+ */
+public struct AssetRefreshView: Equatable, Hashable {
+    /**
+     * Steps whose copy changed.
+     */
+    public var updated: UInt32
+    /**
+     * Steps already up to date.
+     */
+    public var unchanged: UInt32
+    /**
+     * Steps whose directory or asset is not on this device (their copy is kept).
+     */
+    public var missing: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Steps whose copy changed.
+         */updated: UInt32, 
+        /**
+         * Steps already up to date.
+         */unchanged: UInt32, 
+        /**
+         * Steps whose directory or asset is not on this device (their copy is kept).
+         */missing: UInt32) {
+        self.updated = updated
+        self.unchanged = unchanged
+        self.missing = missing
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AssetRefreshView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAssetRefreshView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AssetRefreshView {
+        return
+            try AssetRefreshView(
+                updated: FfiConverterUInt32.read(from: &buf), 
+                unchanged: FfiConverterUInt32.read(from: &buf), 
+                missing: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AssetRefreshView, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.updated, into: &buf)
+        FfiConverterUInt32.write(value.unchanged, into: &buf)
+        FfiConverterUInt32.write(value.missing, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssetRefreshView_lift(_ buf: RustBuffer) throws -> AssetRefreshView {
+    return try FfiConverterTypeAssetRefreshView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAssetRefreshView_lower(_ value: AssetRefreshView) -> RustBuffer {
+    return FfiConverterTypeAssetRefreshView.lower(value)
 }
 
 
@@ -8239,6 +8714,85 @@ public func FfiConverterTypeOns4Delta_lower(_ value: Ons4Delta) -> RustBuffer {
 
 
 /**
+ * The outcomes report, ready to save or share.
+ */
+public struct OutcomesReportView: Equatable, Hashable {
+    /**
+     * The last day counted (YYYY-MM-DD): `to`, or today if earlier.
+     */
+    public var countedTo: String
+    /**
+     * The whole report as JSON (suppressed figures are the string "<5").
+     */
+    public var json: String
+    /**
+     * One figure a row: `area,measure,breakdown,value`.
+     */
+    public var csv: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The last day counted (YYYY-MM-DD): `to`, or today if earlier.
+         */countedTo: String, 
+        /**
+         * The whole report as JSON (suppressed figures are the string "<5").
+         */json: String, 
+        /**
+         * One figure a row: `area,measure,breakdown,value`.
+         */csv: String) {
+        self.countedTo = countedTo
+        self.json = json
+        self.csv = csv
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OutcomesReportView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutcomesReportView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutcomesReportView {
+        return
+            try OutcomesReportView(
+                countedTo: FfiConverterString.read(from: &buf), 
+                json: FfiConverterString.read(from: &buf), 
+                csv: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OutcomesReportView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.countedTo, into: &buf)
+        FfiConverterString.write(value.json, into: &buf)
+        FfiConverterString.write(value.csv, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutcomesReportView_lift(_ buf: RustBuffer) throws -> OutcomesReportView {
+    return try FfiConverterTypeOutcomesReportView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutcomesReportView_lower(_ value: OutcomesReportView) -> RustBuffer {
+    return FfiConverterTypeOutcomesReportView.lower(value)
+}
+
+
+/**
  * A patient's details: as the case screen shows them, and as `update_patient` takes them
  * (read them, change what changed, pass them back).
  */
@@ -8389,6 +8943,75 @@ public func FfiConverterTypePatientDetails_lower(_ value: PatientDetails) -> Rus
 
 
 /**
+ * The plan has ended (its case was closed).
+ */
+public struct PlanEndedView: Equatable, Hashable {
+    /**
+     * The day it ended (YYYY-MM-DD).
+     */
+    public var on: String
+    /**
+     * How the patient can come back.
+     */
+    public var howToComeBack: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The day it ended (YYYY-MM-DD).
+         */on: String, 
+        /**
+         * How the patient can come back.
+         */howToComeBack: String) {
+        self.on = on
+        self.howToComeBack = howToComeBack
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PlanEndedView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlanEndedView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlanEndedView {
+        return
+            try PlanEndedView(
+                on: FfiConverterString.read(from: &buf), 
+                howToComeBack: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PlanEndedView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.on, into: &buf)
+        FfiConverterString.write(value.howToComeBack, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlanEndedView_lift(_ buf: RustBuffer) throws -> PlanEndedView {
+    return try FfiConverterTypePlanEndedView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlanEndedView_lower(_ value: PlanEndedView) -> RustBuffer {
+    return FfiConverterTypePlanEndedView.lower(value)
+}
+
+
+/**
  * The plan as the plan screen shows it.
  */
 public struct PlanView: Equatable, Hashable {
@@ -8420,6 +9043,24 @@ public struct PlanView: Equatable, Hashable {
      * How to get back in touch with the link worker.
      */
     public var getBackInTouch: String
+    /**
+     * About the link worker (name, role, how to reach them), copied into the plan.
+     */
+    public var aboutLinkWorker: String
+    /**
+     * Out-of-hours and crisis wording, copied from the team (empty in a plan made before
+     * it was copied: `render_plan` then gives the default wording).
+     */
+    public var outOfHours: String
+    /**
+     * When the link worker works, in words ("Monday to Friday, 9am to 5pm", UK time);
+     * null when the plan carries no working hours.
+     */
+    public var workingHours: String?
+    /**
+     * Set when the case was closed: "This plan has ended — how to come back".
+     */
+    public var ended: PlanEndedView?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -8444,7 +9085,21 @@ public struct PlanView: Equatable, Hashable {
          */goalDetails: [GoalView], 
         /**
          * How to get back in touch with the link worker.
-         */getBackInTouch: String) {
+         */getBackInTouch: String, 
+        /**
+         * About the link worker (name, role, how to reach them), copied into the plan.
+         */aboutLinkWorker: String = "", 
+        /**
+         * Out-of-hours and crisis wording, copied from the team (empty in a plan made before
+         * it was copied: `render_plan` then gives the default wording).
+         */outOfHours: String = "", 
+        /**
+         * When the link worker works, in words ("Monday to Friday, 9am to 5pm", UK time);
+         * null when the plan carries no working hours.
+         */workingHours: String? = nil, 
+        /**
+         * Set when the case was closed: "This plan has ended — how to come back".
+         */ended: PlanEndedView? = nil) {
         self.planId = planId
         self.whatMatters = whatMatters
         self.goals = goals
@@ -8452,6 +9107,10 @@ public struct PlanView: Equatable, Hashable {
         self.comments = comments
         self.goalDetails = goalDetails
         self.getBackInTouch = getBackInTouch
+        self.aboutLinkWorker = aboutLinkWorker
+        self.outOfHours = outOfHours
+        self.workingHours = workingHours
+        self.ended = ended
     }
 
     
@@ -8476,7 +9135,11 @@ public struct FfiConverterTypePlanView: FfiConverterRustBuffer {
                 steps: FfiConverterSequenceTypeStepView.read(from: &buf), 
                 comments: FfiConverterSequenceTypeCommentView.read(from: &buf), 
                 goalDetails: FfiConverterSequenceTypeGoalView.read(from: &buf), 
-                getBackInTouch: FfiConverterString.read(from: &buf)
+                getBackInTouch: FfiConverterString.read(from: &buf), 
+                aboutLinkWorker: FfiConverterString.read(from: &buf), 
+                outOfHours: FfiConverterString.read(from: &buf), 
+                workingHours: FfiConverterOptionString.read(from: &buf), 
+                ended: FfiConverterOptionTypePlanEndedView.read(from: &buf)
         )
     }
 
@@ -8488,6 +9151,10 @@ public struct FfiConverterTypePlanView: FfiConverterRustBuffer {
         FfiConverterSequenceTypeCommentView.write(value.comments, into: &buf)
         FfiConverterSequenceTypeGoalView.write(value.goalDetails, into: &buf)
         FfiConverterString.write(value.getBackInTouch, into: &buf)
+        FfiConverterString.write(value.aboutLinkWorker, into: &buf)
+        FfiConverterString.write(value.outOfHours, into: &buf)
+        FfiConverterOptionString.write(value.workingHours, into: &buf)
+        FfiConverterOptionTypePlanEndedView.write(value.ended, into: &buf)
     }
 }
 
@@ -8504,6 +9171,117 @@ public func FfiConverterTypePlanView_lift(_ buf: RustBuffer) throws -> PlanView 
 #endif
 public func FfiConverterTypePlanView_lower(_ value: PlanView) -> RustBuffer {
     return FfiConverterTypePlanView.lower(value)
+}
+
+
+/**
+ * The wording every patient's plan of the team carries, and who set it.
+ */
+public struct PlanWordingView: Equatable, Hashable {
+    /**
+     * Out-of-hours and crisis wording.
+     */
+    public var outOfHours: String
+    /**
+     * The working days and hours as `set_team_plan_wording` takes them
+     * ("mon,tue,wed,thu,fri 09:00-17:00", UK time).
+     */
+    public var workingHours: String
+    /**
+     * The same in words ("Monday to Friday, 9am to 5pm").
+     */
+    public var workingHoursText: String
+    /**
+     * Who set it; null: nobody has, these are the defaults.
+     */
+    public var setBy: String?
+    /**
+     * The device that set it.
+     */
+    public var setByDevice: String?
+    /**
+     * When (ms since the Unix epoch).
+     */
+    public var setAtMs: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Out-of-hours and crisis wording.
+         */outOfHours: String, 
+        /**
+         * The working days and hours as `set_team_plan_wording` takes them
+         * ("mon,tue,wed,thu,fri 09:00-17:00", UK time).
+         */workingHours: String, 
+        /**
+         * The same in words ("Monday to Friday, 9am to 5pm").
+         */workingHoursText: String, 
+        /**
+         * Who set it; null: nobody has, these are the defaults.
+         */setBy: String?, 
+        /**
+         * The device that set it.
+         */setByDevice: String?, 
+        /**
+         * When (ms since the Unix epoch).
+         */setAtMs: Int64?) {
+        self.outOfHours = outOfHours
+        self.workingHours = workingHours
+        self.workingHoursText = workingHoursText
+        self.setBy = setBy
+        self.setByDevice = setByDevice
+        self.setAtMs = setAtMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PlanWordingView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlanWordingView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlanWordingView {
+        return
+            try PlanWordingView(
+                outOfHours: FfiConverterString.read(from: &buf), 
+                workingHours: FfiConverterString.read(from: &buf), 
+                workingHoursText: FfiConverterString.read(from: &buf), 
+                setBy: FfiConverterOptionString.read(from: &buf), 
+                setByDevice: FfiConverterOptionString.read(from: &buf), 
+                setAtMs: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PlanWordingView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.outOfHours, into: &buf)
+        FfiConverterString.write(value.workingHours, into: &buf)
+        FfiConverterString.write(value.workingHoursText, into: &buf)
+        FfiConverterOptionString.write(value.setBy, into: &buf)
+        FfiConverterOptionString.write(value.setByDevice, into: &buf)
+        FfiConverterOptionInt64.write(value.setAtMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlanWordingView_lift(_ buf: RustBuffer) throws -> PlanWordingView {
+    return try FfiConverterTypePlanWordingView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlanWordingView_lower(_ value: PlanWordingView) -> RustBuffer {
+    return FfiConverterTypePlanWordingView.lower(value)
 }
 
 
@@ -8706,6 +9484,86 @@ public func FfiConverterTypePrivateNotesView_lift(_ buf: RustBuffer) throws -> P
 #endif
 public func FfiConverterTypePrivateNotesView_lower(_ value: PrivateNotesView) -> RustBuffer {
     return FfiConverterTypePrivateNotesView.lower(value)
+}
+
+
+/**
+ * A document as a plain Automerge document: any Automerge library loads `bytes`
+ * (`Automerge.load` in JavaScript) and finds the same heads.
+ */
+public struct RawDocumentExport: Equatable, Hashable {
+    /**
+     * The kind: `case_file`, `action_plan`, `directory`, `private_notes` or `team_settings`.
+     */
+    public var kind: String
+    /**
+     * The document in Automerge's `save()` format.
+     */
+    public var bytes: Data
+    /**
+     * Its heads: hex change hashes, sorted as Automerge gives them.
+     */
+    public var heads: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The kind: `case_file`, `action_plan`, `directory`, `private_notes` or `team_settings`.
+         */kind: String, 
+        /**
+         * The document in Automerge's `save()` format.
+         */bytes: Data, 
+        /**
+         * Its heads: hex change hashes, sorted as Automerge gives them.
+         */heads: [String]) {
+        self.kind = kind
+        self.bytes = bytes
+        self.heads = heads
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RawDocumentExport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRawDocumentExport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RawDocumentExport {
+        return
+            try RawDocumentExport(
+                kind: FfiConverterString.read(from: &buf), 
+                bytes: FfiConverterData.read(from: &buf), 
+                heads: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RawDocumentExport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterData.write(value.bytes, into: &buf)
+        FfiConverterSequenceString.write(value.heads, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRawDocumentExport_lift(_ buf: RustBuffer) throws -> RawDocumentExport {
+    return try FfiConverterTypeRawDocumentExport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRawDocumentExport_lower(_ value: RawDocumentExport) -> RustBuffer {
+    return FfiConverterTypeRawDocumentExport.lower(value)
 }
 
 
@@ -9995,6 +10853,12 @@ public struct StepView: Equatable, Hashable {
      * When it was added (ms since the Unix epoch).
      */
     public var createdAtMs: Int64
+    /**
+     * The plan's copy of the asset's listing: what the patient's phone shows, since it
+     * cannot read the directory. Null without an asset, or for a step linked before
+     * copies were kept (until `refresh_plan_assets`).
+     */
+    public var assetDetails: AssetDetailsView?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -10026,7 +10890,12 @@ public struct StepView: Equatable, Hashable {
          */connection: [ConnectionEventView], 
         /**
          * When it was added (ms since the Unix epoch).
-         */createdAtMs: Int64) {
+         */createdAtMs: Int64, 
+        /**
+         * The plan's copy of the asset's listing: what the patient's phone shows, since it
+         * cannot read the directory. Null without an asset, or for a step linked before
+         * copies were kept (until `refresh_plan_assets`).
+         */assetDetails: AssetDetailsView? = nil) {
         self.stepId = stepId
         self.text = text
         self.owner = owner
@@ -10036,6 +10905,7 @@ public struct StepView: Equatable, Hashable {
         self.asset = asset
         self.connection = connection
         self.createdAtMs = createdAtMs
+        self.assetDetails = assetDetails
     }
 
     
@@ -10062,7 +10932,8 @@ public struct FfiConverterTypeStepView: FfiConverterRustBuffer {
                 goalId: FfiConverterOptionString.read(from: &buf), 
                 asset: FfiConverterOptionTypeAssetRef.read(from: &buf), 
                 connection: FfiConverterSequenceTypeConnectionEventView.read(from: &buf), 
-                createdAtMs: FfiConverterInt64.read(from: &buf)
+                createdAtMs: FfiConverterInt64.read(from: &buf), 
+                assetDetails: FfiConverterOptionTypeAssetDetailsView.read(from: &buf)
         )
     }
 
@@ -10076,6 +10947,7 @@ public struct FfiConverterTypeStepView: FfiConverterRustBuffer {
         FfiConverterOptionTypeAssetRef.write(value.asset, into: &buf)
         FfiConverterSequenceTypeConnectionEventView.write(value.connection, into: &buf)
         FfiConverterInt64.write(value.createdAtMs, into: &buf)
+        FfiConverterOptionTypeAssetDetailsView.write(value.assetDetails, into: &buf)
     }
 }
 
@@ -10092,6 +10964,76 @@ public func FfiConverterTypeStepView_lift(_ buf: RustBuffer) throws -> StepView 
 #endif
 public func FfiConverterTypeStepView_lower(_ value: StepView) -> RustBuffer {
     return FfiConverterTypeStepView.lower(value)
+}
+
+
+/**
+ * One patient's record for a subject access request. The data controller reviews it before
+ * disclosure (safeguarding and supervision are flagged for review).
+ */
+public struct SubjectAccessExport: Equatable, Hashable {
+    /**
+     * Pretty JSON: the same record gives the same text.
+     */
+    public var json: String
+    /**
+     * Readable text with plain headings, dates in UK form.
+     */
+    public var text: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Pretty JSON: the same record gives the same text.
+         */json: String, 
+        /**
+         * Readable text with plain headings, dates in UK form.
+         */text: String) {
+        self.json = json
+        self.text = text
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SubjectAccessExport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSubjectAccessExport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SubjectAccessExport {
+        return
+            try SubjectAccessExport(
+                json: FfiConverterString.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SubjectAccessExport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.json, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubjectAccessExport_lift(_ buf: RustBuffer) throws -> SubjectAccessExport {
+    return try FfiConverterTypeSubjectAccessExport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSubjectAccessExport_lower(_ value: SubjectAccessExport) -> RustBuffer {
+    return FfiConverterTypeSubjectAccessExport.lower(value)
 }
 
 
@@ -13823,6 +14765,81 @@ public func FfiConverterTypeReferralSource_lower(_ value: ReferralSource) -> Rus
 
 
 /**
+ * How `render_plan` lays the plan out.
+ */
+
+public enum RenderStyle: Equatable, Hashable {
+    
+    /**
+     * For printing: lines of at most 40 characters, headings in capitals.
+     */
+    case largePrint
+    /**
+     * For an SMS: compact, no markup, plain ASCII punctuation.
+     */
+    case plainText
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RenderStyle: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRenderStyle: FfiConverterRustBuffer {
+    typealias SwiftType = RenderStyle
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RenderStyle {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .largePrint
+        
+        case 2: return .plainText
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RenderStyle, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .largePrint:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .plainText:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRenderStyle_lift(_ buf: RustBuffer) throws -> RenderStyle {
+    return try FfiConverterTypeRenderStyle.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRenderStyle_lower(_ value: RenderStyle) -> RustBuffer {
+    return FfiConverterTypeRenderStyle.lower(value)
+}
+
+
+
+/**
  * A device's role in a team.
  */
 
@@ -14311,6 +15328,30 @@ fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeAssetDetailsView: FfiConverterRustBuffer {
+    typealias SwiftType = AssetDetailsView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAssetDetailsView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAssetDetailsView.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeAssetRef: FfiConverterRustBuffer {
     typealias SwiftType = AssetRef?
 
@@ -14423,6 +15464,30 @@ fileprivate struct FfiConverterOptionTypeMemberView: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeMemberView.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePlanEndedView: FfiConverterRustBuffer {
+    typealias SwiftType = PlanEndedView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePlanEndedView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePlanEndedView.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -15752,6 +16817,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_directories() != 27930) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_export_open_referral() != 61656) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_import_open_referral() != 48567) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -15762,6 +16830,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset() != 37199) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_export_document() != 55202) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_subject_access_export() != 63461) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case() != 54734) {
@@ -15860,6 +16934,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_worklist() != 45798) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_about_link_worker() != 25847) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_action_plan() != 43478) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -15878,10 +16955,28 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_asset_demand() != 24520) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_comment_notice() != 13252) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_edit_goal() != 57966) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_connection() != 32806) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_assets() != 47466) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_contact() != 42326) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_step_asset() != 14285) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_render_plan() != 60309) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_about_link_worker() != 38851) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_get_back_in_touch() != 34551) {
@@ -15900,6 +16995,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_decide_referral() != 43607) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_outcomes_report() != 39383) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_raise_concern() != 42365) {
@@ -15947,7 +17045,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_revoke_device() != 29039) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_team_plan_wording() != 53436) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_share_plan() != 41874) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_plan_wording() != 54308) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_teams() != 57557) {

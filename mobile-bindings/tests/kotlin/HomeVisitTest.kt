@@ -471,6 +471,76 @@ fun homeVisit(relay: String) {
     }
     checkEq(b.privateNotes(), s.privateNotes(bId), "S's copy after the refusals")
 
+    step("the patient's plan on its own: the group's details copied in, large print and SMS, ended at closure")
+    val dir = b.createDirectory("Leeds")
+    val strollers = b.upsertAsset(
+        dir,
+        null,
+        AssetInput(
+            name = "Meanwood Strollers",
+            phone = "0113 496 0123",
+            schedule = "Tuesdays 10am",
+            address = "Meanwood Park car park",
+            postcode = "LS6 4LA",
+            cost = "Free",
+            referralRoute = ReferralRoute.SIGNPOST_ONLY,
+            capacity = Capacity.OPEN,
+            status = AssetStatus.ACTIVE,
+            assuredDate = "2026-11-20",
+        ),
+    )
+    b.setAboutLinkWorker("Priya, your link worker. Ring or text 07700 900123.", case.planId)
+    val walk = b.addPlanStep(
+        case.planId,
+        StepInput(text = "Join the Tuesday walk", owner = StepOwner.PATIENT, asset = AssetRef(dir, strollers)),
+    )
+    syncOk(b, "B")
+    syncOk(p, "P")
+    val details = p.actionPlan(case.planId).steps.single { it.stepId == walk }.assetDetails
+        ?: throw AssertionError("P's step carries no listing")
+    checkEq("Meanwood Strollers", details.name, "the group's name on P's phone")
+    checkEq("0113 496 0123", details.phone, "the group's phone on P's phone")
+    checkEq("Tuesdays 10am", details.`when`, "when the group meets")
+    val large = p.renderPlan(case.planId, RenderStyle.LARGE_PRINT)
+    check(large.lines().all { it.length <= 40 }) { "large print has long lines:\n$large" }
+    check("Meanwood Strollers" in large && "0113 496 0123" in large) { "the group in large print:\n$large" }
+    check("07700 900123" in large) { "about the link worker in large print:\n$large" }
+    val sms = p.renderPlan(case.planId, RenderStyle.PLAIN_TEXT)
+    check("0113 496 0123" in sms) { "the group's phone in the SMS text:\n$sms" }
+    for (text in listOf(large, sms)) {
+        for (id in listOf(case.planId, case.caseId, dir, strollers, walk)) {
+            check(id !in text) { "an id in the rendered plan: $id" }
+        }
+    }
+    checkEq(sms, b.renderPlan(case.planId, RenderStyle.PLAIN_TEXT), "the same text on the link worker's device")
+    check(p.commentNotice(case.planId, 1796511600000L) != null) { "no notice for a comment on Saturday at 11pm" }
+    checkEq(null, p.commentNotice(case.planId, 1796209200000L), "a notice on Wednesday at 11am")
+    b.closeCase(case.caseId, ClosureReason.GOALS_MET)
+    syncOk(b, "B")
+    syncOk(p, "P")
+    check(p.actionPlan(case.planId).ended != null) { "P's plan has not ended" }
+    check("come back" in p.renderPlan(case.planId, RenderStyle.LARGE_PRINT).lowercase()) { "how to come back" }
+    val closedMessage = b.gpFeedback(case.caseId, FeedbackKind.CLOSED)
+    check(closedMessage.bundleJson.contains("\"type\": \"document\"")) { "the closing Bundle" }
+
+    step("outcomes report, subject access export, raw Automerge export and Open Referral UK export")
+    val report = b.outcomesReport("2026-01-01", b.today(0))
+    check(report.csv.startsWith("area,measure,breakdown,value\n")) { "the CSV header: ${report.csv.take(80)}" }
+    check(report.json.contains("\"referrals\"")) { "the report's JSON: ${report.json.take(200)}" }
+    for (out in listOf(report.json, report.csv)) {
+        check("Lovelace" !in out && "Hopper" !in out) { "a name in the outcomes report" }
+    }
+    val sar = b.subjectAccessExport(case.caseId)
+    check(PATIENT_NAME in sar.text && PATIENT_NAME in sar.json) { "the SAR names its patient" }
+    check("Hopper" !in sar.text && other.caseId !in sar.json) { "another patient in the SAR" }
+    val raw = b.exportDocument(case.planId)
+    checkEq("action_plan", raw.kind, "the raw document's kind")
+    check(raw.bytes.isNotEmpty() && raw.heads.isNotEmpty()) { "raw bytes and heads" }
+    check("Meanwood Strollers" in b.exportOpenReferral(dir)) { "the directory as Open Referral UK" }
+    expectThrows<HoldfastException.InvalidInput>("a period that ends before it starts") {
+        b.outcomesReport("2026-12-01", "2026-11-01")
+    }
+
     step("logging: Holdfast's lines arrive, without the patient's name or notes, or private notes")
     val lines = sink.lines.toList()
     check(lines.any { " holdfast_" in it }) { "no Holdfast log line arrived (${lines.size} lines)" }

@@ -859,6 +859,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_directories(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_export_open_referral(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_import_open_referral(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_search_directory(
@@ -866,6 +868,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_share_directory(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_export_document(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_subject_access_export(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case(
     ): Int
@@ -931,6 +937,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_worklist(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_about_link_worker(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_action_plan(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_goal(
@@ -943,9 +951,21 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_asset_demand(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_comment_notice(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_edit_goal(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_connection(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_assets(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_contact(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_step_asset(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_render_plan(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_about_link_worker(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_get_back_in_touch(
     ): Int
@@ -958,6 +978,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_add_referral(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_decide_referral(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_outcomes_report(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_raise_concern(
     ): Int
@@ -989,7 +1011,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_revoke_device(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_team_plan_wording(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_share_plan(
+    ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_plan_wording(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_teams(
     ): Int
@@ -1085,6 +1111,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_directories(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_export_open_referral(`ptr`: Long,`directoryId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_import_open_referral(`ptr`: Long,`directoryId`: RustBuffer.ByValue,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_search_directory(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1092,6 +1120,10 @@ internal object UniffiLib {
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_share_directory(`ptr`: Long,`directoryId`: RustBuffer.ByValue,`teamId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_upsert_asset(`ptr`: Long,`directoryId`: RustBuffer.ByValue,`assetId`: RustBuffer.ByValue,`asset`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_export_document(`ptr`: Long,`docId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_subject_access_export(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_close_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1157,6 +1189,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_worklist(`ptr`: Long,`today`: RustBuffer.ByValue,`limits`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_about_link_worker(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_action_plan(`ptr`: Long,`planId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_add_goal(`ptr`: Long,`planId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1169,9 +1203,21 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_asset_demand(`ptr`: Long,`directoryId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_comment_notice(`ptr`: Long,`planId`: RustBuffer.ByValue,`atMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_edit_goal(`ptr`: Long,`planId`: RustBuffer.ByValue,`goalId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_record_connection(`ptr`: Long,`planId`: RustBuffer.ByValue,`stepId`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`on`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_refresh_plan_assets(`ptr`: Long,`planId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_refresh_plan_contact(`ptr`: Long,`planId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_refresh_step_asset(`ptr`: Long,`planId`: RustBuffer.ByValue,`stepId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_render_plan(`ptr`: Long,`planId`: RustBuffer.ByValue,`style`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_set_about_link_worker(`ptr`: Long,`text`: RustBuffer.ByValue,`planId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_set_get_back_in_touch(`ptr`: Long,`planId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1185,6 +1231,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_decide_referral(`ptr`: Long,`caseId`: RustBuffer.ByValue,`referralId`: RustBuffer.ByValue,`decision`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_outcomes_report(`ptr`: Long,`from`: RustBuffer.ByValue,`to`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_raise_concern(`ptr`: Long,`caseId`: RustBuffer.ByValue,`concern`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_resolve_concern_status(`ptr`: Long,`caseId`: RustBuffer.ByValue,`concernId`: RustBuffer.ByValue,`chosen`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1215,7 +1263,11 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_revoke_device(`ptr`: Long,`team`: RustBuffer.ByValue,`deviceId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_set_team_plan_wording(`ptr`: Long,`outOfHours`: RustBuffer.ByValue,`workingHours`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_share_plan(`ptr`: Long,`planId`: RustBuffer.ByValue,`validMinutes`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_team_plan_wording(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_teams(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1467,6 +1519,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_directories() and 0xFFFF) != 27930) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_export_open_referral() and 0xFFFF) != 61656) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_import_open_referral() and 0xFFFF) != 48567) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1477,6 +1532,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_upsert_asset() and 0xFFFF) != 37199) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_export_document() and 0xFFFF) != 55202) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_subject_access_export() and 0xFFFF) != 63461) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_close_case() and 0xFFFF) != 54734) {
@@ -1575,6 +1636,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_worklist() and 0xFFFF) != 45798) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_about_link_worker() and 0xFFFF) != 25847) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_action_plan() and 0xFFFF) != 43478) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1593,10 +1657,28 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_asset_demand() and 0xFFFF) != 24520) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_comment_notice() and 0xFFFF) != 13252) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_edit_goal() and 0xFFFF) != 57966) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_record_connection() and 0xFFFF) != 32806) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_assets() and 0xFFFF) != 47466) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_contact() and 0xFFFF) != 42326) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_step_asset() and 0xFFFF) != 14285) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_render_plan() and 0xFFFF) != 60309) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_about_link_worker() and 0xFFFF) != 38851) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_get_back_in_touch() and 0xFFFF) != 34551) {
@@ -1615,6 +1697,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_decide_referral() and 0xFFFF) != 43607) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_outcomes_report() and 0xFFFF) != 39383) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_raise_concern() and 0xFFFF) != 42365) {
@@ -1662,7 +1747,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_revoke_device() and 0xFFFF) != 29039) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_set_team_plan_wording() and 0xFFFF) != 53436) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_share_plan() and 0xFFFF) != 41874) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_team_plan_wording() and 0xFFFF) != 54308) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_teams() and 0xFFFF) != 57557) {
@@ -2967,6 +3058,14 @@ public interface HoldfastDeviceInterface {
     fun `directories`(): List<kotlin.String>
     
     /**
+     * The directory as Open Referral UK 3.0 JSON: one page of services (`contents`) that
+     * `import_open_referral` reads back as the same assets. The same directory gives the
+     * same text. A bad id is `InvalidInput`, an id not on this device `NotFound`, and a
+     * document that is not a directory `NotAllowed`.
+     */
+    fun `exportOpenReferral`(`directoryId`: kotlin.String): kotlin.String
+    
+    /**
      * Imports Open Referral UK services (1.0 or 3.0 JSON: one service, an array, or an API
      * page) into the directory, in one change. All or nothing: a document that is not
      * services, or a service without a name, is `InvalidInput` and imports nothing.
@@ -2989,6 +3088,19 @@ public interface HoldfastDeviceInterface {
      * Adds an asset (`asset_id` null) or replaces an existing one's fields; returns its id.
      */
     fun `upsertAsset`(`directoryId`: kotlin.String, `assetId`: kotlin.String?, `asset`: AssetInput): kotlin.String
+    
+    /**
+     * The document `doc_id` (any kind) as Automerge bytes with its heads. `NotFound` for
+     * an id not on this device.
+     */
+    fun `exportDocument`(`docId`: kotlin.String): RawDocumentExport
+    
+    /**
+     * The subject access export of `case_id`: its case file, action plan and the history of
+     * both, nothing of anyone else. `NotFound` for an unknown id, `NotAllowed` for a
+     * document that is not a case file.
+     */
+    fun `subjectAccessExport`(`caseId`: kotlin.String): SubjectAccessExport
     
     /**
      * Closes the case with a coded reason and, if given, your own words (kept in the case
@@ -3212,6 +3324,11 @@ public interface HoldfastDeviceInterface {
     fun `worklist`(`today`: kotlin.String? = null, `limits`: LoadLimits? = null): List<WorkItem>
     
     /**
+     * This device's "about your link worker" text, if set.
+     */
+    fun `aboutLinkWorker`(): kotlin.String?
+    
+    /**
      * The action plan.
      */
     fun `actionPlan`(`planId`: kotlin.String): PlanView
@@ -3245,6 +3362,13 @@ public interface HoldfastDeviceInterface {
     fun `assetDemand`(`directoryId`: kotlin.String? = null): List<AssetDemandView>
     
     /**
+     * What to tell a patient who comments at `at_ms` (ms since the Unix epoch) outside
+     * their link worker's working hours (UK time; bank holidays are not known): when the
+     * comment will be read, then the out-of-hours wording. Null within working hours.
+     */
+    fun `commentNotice`(`planId`: kotlin.String, `atMs`: kotlin.Long): kotlin.String?
+    
+    /**
      * Rewords a goal (concurrent edits of the same words both survive).
      */
     fun `editGoal`(`planId`: kotlin.String, `goalId`: kotlin.String, `text`: kotlin.String)
@@ -3255,6 +3379,39 @@ public interface HoldfastDeviceInterface {
      * patient's word, dated and by whom. `InvalidInput` for a step that links no asset.
      */
     fun `recordConnection`(`planId`: kotlin.String, `stepId`: kotlin.String, `status`: ConnectionStatus, `on`: kotlin.String? = null)
+    
+    /**
+     * Copies the current directory listing of every linked asset into its step, writing
+     * only what changed. Steps whose directory is not on this device keep their copy.
+     */
+    fun `refreshPlanAssets`(`planId`: kotlin.String): AssetRefreshView
+    
+    /**
+     * Copies into the plan this device's "about your link worker" text and the team's
+     * out-of-hours wording and working hours, writing only what changed.
+     */
+    fun `refreshPlanContact`(`planId`: kotlin.String)
+    
+    /**
+     * Copies the current listing of one step's asset into it; true when anything changed.
+     * `InvalidInput` for a step without an asset, `NotFound` when its directory is not on
+     * this device.
+     */
+    fun `refreshStepAsset`(`planId`: kotlin.String, `stepId`: kotlin.String): kotlin.Boolean
+    
+    /**
+     * The plan as the patient reads it away from the app, without ids: large print to
+     * print, plain text for an SMS. The same plan on the same day gives the same text.
+     */
+    fun `renderPlan`(`planId`: kotlin.String, `style`: RenderStyle): kotlin.String
+    
+    /**
+     * Sets this device's "about your link worker" text (name, role, how to reach you; ""
+     * clears it; at most 2,000 bytes). New plans carry it; with `plan_id`, it is copied
+     * into that plan now too (with the team's wording, as `refresh_plan_contact`). The
+     * plan is checked first: a bad id changes nothing.
+     */
+    fun `setAboutLinkWorker`(`text`: kotlin.String, `planId`: kotlin.String? = null)
     
     /**
      * Sets how the patient gets back in touch with their link worker.
@@ -3286,6 +3443,12 @@ public interface HoldfastDeviceInterface {
      * Accepts or declines a referral (once: a decided referral is `NotAllowed`).
      */
     fun `decideReferral`(`caseId`: kotlin.String, `referralId`: kotlin.String, `decision`: ReferralDecision)
+    
+    /**
+     * The outcomes report for `from` to `to` (YYYY-MM-DD, both included). `InvalidInput`
+     * for a date that does not parse or a period that ends before it starts.
+     */
+    fun `outcomesReport`(`from`: kotlin.String, `to`: kotlin.String): OutcomesReportView
     
     /**
      * Raises a safeguarding concern on the case (returns its id).
@@ -3374,10 +3537,24 @@ public interface HoldfastDeviceInterface {
     fun `revokeDevice`(`team`: kotlin.String?, `deviceId`: kotlin.String): kotlin.UInt
     
     /**
+     * Sets the current team's plan wording (a supervisor or an admin): `out_of_hours` up
+     * to 2,000 bytes, `working_hours` as "Mon-Fri 09:00-17:00" or "Mon,Wed,Fri
+     * 09:30-16:30" (UK time). `InvalidInput` otherwise, and nothing is written. Plans take
+     * it up when created and on `refresh_plan_contact`.
+     */
+    fun `setTeamPlanWording`(`outOfHours`: kotlin.String, `workingHours`: kotlin.String)
+    
+    /**
      * A one-time invite code for the patient's own device: it will read and write this
      * action plan, and nothing else of the team's.
      */
     fun `sharePlan`(`planId`: kotlin.String, `validMinutes`: kotlin.UInt): kotlin.String
+    
+    /**
+     * The wording every patient's plan of the current team carries: out-of-hours and
+     * crisis wording and the team's working hours; the defaults when nobody has set it.
+     */
+    fun `teamPlanWording`(): PlanWordingView
     
     /**
      * The teams this device belongs to.
@@ -3887,6 +4064,27 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 
     
     /**
+     * The directory as Open Referral UK 3.0 JSON: one page of services (`contents`) that
+     * `import_open_referral` reads back as the same assets. The same directory gives the
+     * same text. A bad id is `InvalidInput`, an id not on this device `NotFound`, and a
+     * document that is not a directory `NotAllowed`.
+     */
+    @Throws(HoldfastException::class)override fun `exportOpenReferral`(`directoryId`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_export_open_referral(
+        it,
+        
+        FfiConverterString.lower(`directoryId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Imports Open Referral UK services (1.0 or 3.0 JSON: one service, an array, or an API
      * page) into the directory, in one change. All or nothing: a document that is not
      * services, or a service without a name, is `InvalidInput` and imports nothing.
@@ -3959,6 +4157,45 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         FfiConverterString.lower(`directoryId`),
         FfiConverterOptionalString.lower(`assetId`),
         FfiConverterTypeAssetInput.lower(`asset`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The document `doc_id` (any kind) as Automerge bytes with its heads. `NotFound` for
+     * an id not on this device.
+     */
+    @Throws(HoldfastException::class)override fun `exportDocument`(`docId`: kotlin.String): RawDocumentExport {
+            return FfiConverterTypeRawDocumentExport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_export_document(
+        it,
+        
+        FfiConverterString.lower(`docId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The subject access export of `case_id`: its case file, action plan and the history of
+     * both, nothing of anyone else. `NotFound` for an unknown id, `NotAllowed` for a
+     * document that is not a case file.
+     */
+    @Throws(HoldfastException::class)override fun `subjectAccessExport`(`caseId`: kotlin.String): SubjectAccessExport {
+            return FfiConverterTypeSubjectAccessExport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_subject_access_export(
+        it,
+        
+        FfiConverterString.lower(`caseId`),_status)
 }
     }
     )
@@ -4626,6 +4863,23 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 
     
     /**
+     * This device's "about your link worker" text, if set.
+     */
+    @Throws(HoldfastException::class)override fun `aboutLinkWorker`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_about_link_worker(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The action plan.
      */
     @Throws(HoldfastException::class)override fun `actionPlan`(`planId`: kotlin.String): PlanView {
@@ -4742,6 +4996,27 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 
     
     /**
+     * What to tell a patient who comments at `at_ms` (ms since the Unix epoch) outside
+     * their link worker's working hours (UK time; bank holidays are not known): when the
+     * comment will be read, then the out-of-hours wording. Null within working hours.
+     */
+    @Throws(HoldfastException::class)override fun `commentNotice`(`planId`: kotlin.String, `atMs`: kotlin.Long): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_comment_notice(
+        it,
+        
+        FfiConverterString.lower(`planId`),
+        FfiConverterLong.lower(`atMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Rewords a goal (concurrent edits of the same words both survive).
      */
     @Throws(HoldfastException::class)override fun `editGoal`(`planId`: kotlin.String, `goalId`: kotlin.String, `text`: kotlin.String)
@@ -4776,6 +5051,105 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         FfiConverterString.lower(`stepId`),
         FfiConverterTypeConnectionStatus.lower(`status`),
         FfiConverterOptionalString.lower(`on`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Copies the current directory listing of every linked asset into its step, writing
+     * only what changed. Steps whose directory is not on this device keep their copy.
+     */
+    @Throws(HoldfastException::class)override fun `refreshPlanAssets`(`planId`: kotlin.String): AssetRefreshView {
+            return FfiConverterTypeAssetRefreshView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_refresh_plan_assets(
+        it,
+        
+        FfiConverterString.lower(`planId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Copies into the plan this device's "about your link worker" text and the team's
+     * out-of-hours wording and working hours, writing only what changed.
+     */
+    @Throws(HoldfastException::class)override fun `refreshPlanContact`(`planId`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_refresh_plan_contact(
+        it,
+        
+        FfiConverterString.lower(`planId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Copies the current listing of one step's asset into it; true when anything changed.
+     * `InvalidInput` for a step without an asset, `NotFound` when its directory is not on
+     * this device.
+     */
+    @Throws(HoldfastException::class)override fun `refreshStepAsset`(`planId`: kotlin.String, `stepId`: kotlin.String): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_refresh_step_asset(
+        it,
+        
+        FfiConverterString.lower(`planId`),
+        FfiConverterString.lower(`stepId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The plan as the patient reads it away from the app, without ids: large print to
+     * print, plain text for an SMS. The same plan on the same day gives the same text.
+     */
+    @Throws(HoldfastException::class)override fun `renderPlan`(`planId`: kotlin.String, `style`: RenderStyle): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_render_plan(
+        it,
+        
+        FfiConverterString.lower(`planId`),
+        FfiConverterTypeRenderStyle.lower(`style`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Sets this device's "about your link worker" text (name, role, how to reach you; ""
+     * clears it; at most 2,000 bytes). New plans carry it; with `plan_id`, it is copied
+     * into that plan now too (with the team's wording, as `refresh_plan_contact`). The
+     * plan is checked first: a bad id changes nothing.
+     */
+    @Throws(HoldfastException::class)override fun `setAboutLinkWorker`(`text`: kotlin.String, `planId`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_set_about_link_worker(
+        it,
+        
+        FfiConverterString.lower(`text`),
+        FfiConverterOptionalString.lower(`planId`),_status)
 }
     }
     
@@ -4892,6 +5266,26 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 }
     }
     
+    
+
+    
+    /**
+     * The outcomes report for `from` to `to` (YYYY-MM-DD, both included). `InvalidInput`
+     * for a date that does not parse or a period that ends before it starts.
+     */
+    @Throws(HoldfastException::class)override fun `outcomesReport`(`from`: kotlin.String, `to`: kotlin.String): OutcomesReportView {
+            return FfiConverterTypeOutcomesReportView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_outcomes_report(
+        it,
+        
+        FfiConverterString.lower(`from`),
+        FfiConverterString.lower(`to`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -5180,6 +5574,27 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 
     
     /**
+     * Sets the current team's plan wording (a supervisor or an admin): `out_of_hours` up
+     * to 2,000 bytes, `working_hours` as "Mon-Fri 09:00-17:00" or "Mon,Wed,Fri
+     * 09:30-16:30" (UK time). `InvalidInput` otherwise, and nothing is written. Plans take
+     * it up when created and on `refresh_plan_contact`.
+     */
+    @Throws(HoldfastException::class)override fun `setTeamPlanWording`(`outOfHours`: kotlin.String, `workingHours`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_set_team_plan_wording(
+        it,
+        
+        FfiConverterString.lower(`outOfHours`),
+        FfiConverterString.lower(`workingHours`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * A one-time invite code for the patient's own device: it will read and write this
      * action plan, and nothing else of the team's.
      */
@@ -5192,6 +5607,24 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         
         FfiConverterString.lower(`planId`),
         FfiConverterUInt.lower(`validMinutes`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The wording every patient's plan of the current team carries: out-of-hours and
+     * crisis wording and the team's working hours; the defaults when nobody has set it.
+     */
+    @Throws(HoldfastException::class)override fun `teamPlanWording`(): PlanWordingView {
+            return FfiConverterTypePlanWordingView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_team_plan_wording(
+        it,
+        _status)
 }
     }
     )
@@ -7006,6 +7439,93 @@ public object FfiConverterTypeAssetDemandView: FfiConverterRustBuffer<AssetDeman
 
 
 /**
+ * A step's copy of its community asset's listing.
+ */
+data class AssetDetailsView (
+    /**
+     * The asset's name.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * When it runs ("Tuesdays 10:00-12:00").
+     */
+    var `when`: kotlin.String?
+    , 
+    /**
+     * Where: address and postcode, one line.
+     */
+    var `place`: kotlin.String?
+    , 
+    /**
+     * Contact phone.
+     */
+    var `phone`: kotlin.String?
+    , 
+    /**
+     * What it costs.
+     */
+    var `cost`: kotlin.String?
+    , 
+    /**
+     * Its web page.
+     */
+    var `url`: kotlin.String?
+    , 
+    /**
+     * The day the listing was last checked with the provider (YYYY-MM-DD).
+     */
+    var `checked`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAssetDetailsView: FfiConverterRustBuffer<AssetDetailsView> {
+    override fun read(buf: ByteBuffer): AssetDetailsView {
+        return AssetDetailsView(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AssetDetailsView) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`when`) +
+            FfiConverterOptionalString.allocationSize(value.`place`) +
+            FfiConverterOptionalString.allocationSize(value.`phone`) +
+            FfiConverterOptionalString.allocationSize(value.`cost`) +
+            FfiConverterOptionalString.allocationSize(value.`url`) +
+            FfiConverterOptionalString.allocationSize(value.`checked`)
+    )
+
+    override fun write(value: AssetDetailsView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`when`, buf)
+            FfiConverterOptionalString.write(value.`place`, buf)
+            FfiConverterOptionalString.write(value.`phone`, buf)
+            FfiConverterOptionalString.write(value.`cost`, buf)
+            FfiConverterOptionalString.write(value.`url`, buf)
+            FfiConverterOptionalString.write(value.`checked`, buf)
+    }
+}
+
+
+
+/**
  * One search result (read the whole asset with `asset`).
  */
 data class AssetHit (
@@ -7343,6 +7863,61 @@ public object FfiConverterTypeAssetRef: FfiConverterRustBuffer<AssetRef> {
     override fun write(value: AssetRef, buf: ByteBuffer) {
             FfiConverterString.write(value.`directoryId`, buf)
             FfiConverterString.write(value.`assetId`, buf)
+    }
+}
+
+
+
+/**
+ * What `refresh_plan_assets` did.
+ */
+data class AssetRefreshView (
+    /**
+     * Steps whose copy changed.
+     */
+    var `updated`: kotlin.UInt
+    , 
+    /**
+     * Steps already up to date.
+     */
+    var `unchanged`: kotlin.UInt
+    , 
+    /**
+     * Steps whose directory or asset is not on this device (their copy is kept).
+     */
+    var `missing`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAssetRefreshView: FfiConverterRustBuffer<AssetRefreshView> {
+    override fun read(buf: ByteBuffer): AssetRefreshView {
+        return AssetRefreshView(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AssetRefreshView) = (
+            FfiConverterUInt.allocationSize(value.`updated`) +
+            FfiConverterUInt.allocationSize(value.`unchanged`) +
+            FfiConverterUInt.allocationSize(value.`missing`)
+    )
+
+    override fun write(value: AssetRefreshView, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`updated`, buf)
+            FfiConverterUInt.write(value.`unchanged`, buf)
+            FfiConverterUInt.write(value.`missing`, buf)
     }
 }
 
@@ -9923,6 +10498,61 @@ public object FfiConverterTypeOns4Delta: FfiConverterRustBuffer<Ons4Delta> {
 
 
 /**
+ * The outcomes report, ready to save or share.
+ */
+data class OutcomesReportView (
+    /**
+     * The last day counted (YYYY-MM-DD): `to`, or today if earlier.
+     */
+    var `countedTo`: kotlin.String
+    , 
+    /**
+     * The whole report as JSON (suppressed figures are the string "<5").
+     */
+    var `json`: kotlin.String
+    , 
+    /**
+     * One figure a row: `area,measure,breakdown,value`.
+     */
+    var `csv`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutcomesReportView: FfiConverterRustBuffer<OutcomesReportView> {
+    override fun read(buf: ByteBuffer): OutcomesReportView {
+        return OutcomesReportView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OutcomesReportView) = (
+            FfiConverterString.allocationSize(value.`countedTo`) +
+            FfiConverterString.allocationSize(value.`json`) +
+            FfiConverterString.allocationSize(value.`csv`)
+    )
+
+    override fun write(value: OutcomesReportView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`countedTo`, buf)
+            FfiConverterString.write(value.`json`, buf)
+            FfiConverterString.write(value.`csv`, buf)
+    }
+}
+
+
+
+/**
  * A patient's details: as the case screen shows them, and as `update_patient` takes them
  * (read them, change what changed, pass them back).
  */
@@ -10035,6 +10665,53 @@ public object FfiConverterTypePatientDetails: FfiConverterRustBuffer<PatientDeta
 
 
 /**
+ * The plan has ended (its case was closed).
+ */
+data class PlanEndedView (
+    /**
+     * The day it ended (YYYY-MM-DD).
+     */
+    var `on`: kotlin.String
+    , 
+    /**
+     * How the patient can come back.
+     */
+    var `howToComeBack`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlanEndedView: FfiConverterRustBuffer<PlanEndedView> {
+    override fun read(buf: ByteBuffer): PlanEndedView {
+        return PlanEndedView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PlanEndedView) = (
+            FfiConverterString.allocationSize(value.`on`) +
+            FfiConverterString.allocationSize(value.`howToComeBack`)
+    )
+
+    override fun write(value: PlanEndedView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`on`, buf)
+            FfiConverterString.write(value.`howToComeBack`, buf)
+    }
+}
+
+
+
+/**
  * The plan as the plan screen shows it.
  */
 data class PlanView (
@@ -10072,6 +10749,28 @@ data class PlanView (
      * How to get back in touch with the link worker.
      */
     var `getBackInTouch`: kotlin.String
+    , 
+    /**
+     * About the link worker (name, role, how to reach them), copied into the plan.
+     */
+    var `aboutLinkWorker`: kotlin.String = "" 
+    , 
+    /**
+     * Out-of-hours and crisis wording, copied from the team (empty in a plan made before
+     * it was copied: `render_plan` then gives the default wording).
+     */
+    var `outOfHours`: kotlin.String = "" 
+    , 
+    /**
+     * When the link worker works, in words ("Monday to Friday, 9am to 5pm", UK time);
+     * null when the plan carries no working hours.
+     */
+    var `workingHours`: kotlin.String? = null 
+    , 
+    /**
+     * Set when the case was closed: "This plan has ended — how to come back".
+     */
+    var `ended`: PlanEndedView? = null 
     
 ){
     
@@ -10095,6 +10794,10 @@ public object FfiConverterTypePlanView: FfiConverterRustBuffer<PlanView> {
             FfiConverterSequenceTypeCommentView.read(buf),
             FfiConverterSequenceTypeGoalView.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypePlanEndedView.read(buf),
         )
     }
 
@@ -10105,7 +10808,11 @@ public object FfiConverterTypePlanView: FfiConverterRustBuffer<PlanView> {
             FfiConverterSequenceTypeStepView.allocationSize(value.`steps`) +
             FfiConverterSequenceTypeCommentView.allocationSize(value.`comments`) +
             FfiConverterSequenceTypeGoalView.allocationSize(value.`goalDetails`) +
-            FfiConverterString.allocationSize(value.`getBackInTouch`)
+            FfiConverterString.allocationSize(value.`getBackInTouch`) +
+            FfiConverterString.allocationSize(value.`aboutLinkWorker`) +
+            FfiConverterString.allocationSize(value.`outOfHours`) +
+            FfiConverterOptionalString.allocationSize(value.`workingHours`) +
+            FfiConverterOptionalTypePlanEndedView.allocationSize(value.`ended`)
     )
 
     override fun write(value: PlanView, buf: ByteBuffer) {
@@ -10116,6 +10823,90 @@ public object FfiConverterTypePlanView: FfiConverterRustBuffer<PlanView> {
             FfiConverterSequenceTypeCommentView.write(value.`comments`, buf)
             FfiConverterSequenceTypeGoalView.write(value.`goalDetails`, buf)
             FfiConverterString.write(value.`getBackInTouch`, buf)
+            FfiConverterString.write(value.`aboutLinkWorker`, buf)
+            FfiConverterString.write(value.`outOfHours`, buf)
+            FfiConverterOptionalString.write(value.`workingHours`, buf)
+            FfiConverterOptionalTypePlanEndedView.write(value.`ended`, buf)
+    }
+}
+
+
+
+/**
+ * The wording every patient's plan of the team carries, and who set it.
+ */
+data class PlanWordingView (
+    /**
+     * Out-of-hours and crisis wording.
+     */
+    var `outOfHours`: kotlin.String
+    , 
+    /**
+     * The working days and hours as `set_team_plan_wording` takes them
+     * ("mon,tue,wed,thu,fri 09:00-17:00", UK time).
+     */
+    var `workingHours`: kotlin.String
+    , 
+    /**
+     * The same in words ("Monday to Friday, 9am to 5pm").
+     */
+    var `workingHoursText`: kotlin.String
+    , 
+    /**
+     * Who set it; null: nobody has, these are the defaults.
+     */
+    var `setBy`: kotlin.String?
+    , 
+    /**
+     * The device that set it.
+     */
+    var `setByDevice`: kotlin.String?
+    , 
+    /**
+     * When (ms since the Unix epoch).
+     */
+    var `setAtMs`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlanWordingView: FfiConverterRustBuffer<PlanWordingView> {
+    override fun read(buf: ByteBuffer): PlanWordingView {
+        return PlanWordingView(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PlanWordingView) = (
+            FfiConverterString.allocationSize(value.`outOfHours`) +
+            FfiConverterString.allocationSize(value.`workingHours`) +
+            FfiConverterString.allocationSize(value.`workingHoursText`) +
+            FfiConverterOptionalString.allocationSize(value.`setBy`) +
+            FfiConverterOptionalString.allocationSize(value.`setByDevice`) +
+            FfiConverterOptionalLong.allocationSize(value.`setAtMs`)
+    )
+
+    override fun write(value: PlanWordingView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`outOfHours`, buf)
+            FfiConverterString.write(value.`workingHours`, buf)
+            FfiConverterString.write(value.`workingHoursText`, buf)
+            FfiConverterOptionalString.write(value.`setBy`, buf)
+            FfiConverterOptionalString.write(value.`setByDevice`, buf)
+            FfiConverterOptionalLong.write(value.`setAtMs`, buf)
     }
 }
 
@@ -10260,6 +11051,62 @@ public object FfiConverterTypePrivateNotesView: FfiConverterRustBuffer<PrivateNo
     override fun write(value: PrivateNotesView, buf: ByteBuffer) {
             FfiConverterString.write(value.`ownerDeviceId`, buf)
             FfiConverterSequenceTypePrivateNoteView.write(value.`notes`, buf)
+    }
+}
+
+
+
+/**
+ * A document as a plain Automerge document: any Automerge library loads `bytes`
+ * (`Automerge.load` in JavaScript) and finds the same heads.
+ */
+data class RawDocumentExport (
+    /**
+     * The kind: `case_file`, `action_plan`, `directory`, `private_notes` or `team_settings`.
+     */
+    var `kind`: kotlin.String
+    , 
+    /**
+     * The document in Automerge's `save()` format.
+     */
+    var `bytes`: kotlin.ByteArray
+    , 
+    /**
+     * Its heads: hex change hashes, sorted as Automerge gives them.
+     */
+    var `heads`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRawDocumentExport: FfiConverterRustBuffer<RawDocumentExport> {
+    override fun read(buf: ByteBuffer): RawDocumentExport {
+        return RawDocumentExport(
+            FfiConverterString.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RawDocumentExport) = (
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterByteArray.allocationSize(value.`bytes`) +
+            FfiConverterSequenceString.allocationSize(value.`heads`)
+    )
+
+    override fun write(value: RawDocumentExport, buf: ByteBuffer) {
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterByteArray.write(value.`bytes`, buf)
+            FfiConverterSequenceString.write(value.`heads`, buf)
     }
 }
 
@@ -11218,6 +12065,13 @@ data class StepView (
      * When it was added (ms since the Unix epoch).
      */
     var `createdAtMs`: kotlin.Long
+    , 
+    /**
+     * The plan's copy of the asset's listing: what the patient's phone shows, since it
+     * cannot read the directory. Null without an asset, or for a step linked before
+     * copies were kept (until `refresh_plan_assets`).
+     */
+    var `assetDetails`: AssetDetailsView? = null 
     
 ){
     
@@ -11243,6 +12097,7 @@ public object FfiConverterTypeStepView: FfiConverterRustBuffer<StepView> {
             FfiConverterOptionalTypeAssetRef.read(buf),
             FfiConverterSequenceTypeConnectionEventView.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterOptionalTypeAssetDetailsView.read(buf),
         )
     }
 
@@ -11255,7 +12110,8 @@ public object FfiConverterTypeStepView: FfiConverterRustBuffer<StepView> {
             FfiConverterOptionalString.allocationSize(value.`goalId`) +
             FfiConverterOptionalTypeAssetRef.allocationSize(value.`asset`) +
             FfiConverterSequenceTypeConnectionEventView.allocationSize(value.`connection`) +
-            FfiConverterLong.allocationSize(value.`createdAtMs`)
+            FfiConverterLong.allocationSize(value.`createdAtMs`) +
+            FfiConverterOptionalTypeAssetDetailsView.allocationSize(value.`assetDetails`)
     )
 
     override fun write(value: StepView, buf: ByteBuffer) {
@@ -11268,6 +12124,55 @@ public object FfiConverterTypeStepView: FfiConverterRustBuffer<StepView> {
             FfiConverterOptionalTypeAssetRef.write(value.`asset`, buf)
             FfiConverterSequenceTypeConnectionEventView.write(value.`connection`, buf)
             FfiConverterLong.write(value.`createdAtMs`, buf)
+            FfiConverterOptionalTypeAssetDetailsView.write(value.`assetDetails`, buf)
+    }
+}
+
+
+
+/**
+ * One patient's record for a subject access request. The data controller reviews it before
+ * disclosure (safeguarding and supervision are flagged for review).
+ */
+data class SubjectAccessExport (
+    /**
+     * Pretty JSON: the same record gives the same text.
+     */
+    var `json`: kotlin.String
+    , 
+    /**
+     * Readable text with plain headings, dates in UK form.
+     */
+    var `text`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSubjectAccessExport: FfiConverterRustBuffer<SubjectAccessExport> {
+    override fun read(buf: ByteBuffer): SubjectAccessExport {
+        return SubjectAccessExport(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SubjectAccessExport) = (
+            FfiConverterString.allocationSize(value.`json`) +
+            FfiConverterString.allocationSize(value.`text`)
+    )
+
+    override fun write(value: SubjectAccessExport, buf: ByteBuffer) {
+            FfiConverterString.write(value.`json`, buf)
+            FfiConverterString.write(value.`text`, buf)
     }
 }
 
@@ -13947,6 +14852,49 @@ public object FfiConverterTypeReferralSource: FfiConverterRustBuffer<ReferralSou
 
 
 /**
+ * How `render_plan` lays the plan out.
+ */
+
+enum class RenderStyle {
+    
+    /**
+     * For printing: lines of at most 40 characters, headings in capitals.
+     */
+    LARGE_PRINT,
+    /**
+     * For an SMS: compact, no markup, plain ASCII punctuation.
+     */
+    PLAIN_TEXT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRenderStyle: FfiConverterRustBuffer<RenderStyle> {
+    override fun read(buf: ByteBuffer) = try {
+        RenderStyle.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: RenderStyle) = 4UL
+
+    override fun write(value: RenderStyle, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * A device's role in a team.
  */
 
@@ -14287,6 +15235,38 @@ public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteA
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeAssetDetailsView: FfiConverterRustBuffer<AssetDetailsView?> {
+    override fun read(buf: ByteBuffer): AssetDetailsView? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeAssetDetailsView.read(buf)
+    }
+
+    override fun allocationSize(value: AssetDetailsView?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeAssetDetailsView.allocationSize(value)
+        }
+    }
+
+    override fun write(value: AssetDetailsView?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeAssetDetailsView.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeAssetRef: FfiConverterRustBuffer<AssetRef?> {
     override fun read(buf: ByteBuffer): AssetRef? {
         if (buf.get().toInt() == 0) {
@@ -14437,6 +15417,38 @@ public object FfiConverterOptionalTypeMemberView: FfiConverterRustBuffer<MemberV
         } else {
             buf.put(1)
             FfiConverterTypeMemberView.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePlanEndedView: FfiConverterRustBuffer<PlanEndedView?> {
+    override fun read(buf: ByteBuffer): PlanEndedView? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePlanEndedView.read(buf)
+    }
+
+    override fun allocationSize(value: PlanEndedView?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePlanEndedView.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PlanEndedView?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePlanEndedView.write(value, buf)
         }
     }
 }
