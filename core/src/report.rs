@@ -14,29 +14,38 @@
 //!
 //! **Who counts, and when** (every date is the UTC day of the event):
 //! - a measure counts for a person whose latest measurement of it up to the end of the
-//!   period falls inside the period: "with both" when an earlier measurement exists, the
-//!   change being latest minus first;
+//!   period falls inside the period. Each day's measurement is the one recorded last that
+//!   day (a correction replaces what it corrects); "with both" when an earlier day has one,
+//!   the change being latest minus first;
 //! - a connection counts when an entry of it is dated inside the period, at its status at
 //!   the period's end (the entry recorded last, as the plan shows it); the waiting list is
 //!   every connection waiting at the period's end, whenever it started;
-//! - a referral counts when it was received inside the period; its first contact is the
-//!   first attended session on or after the day it was received;
+//! - a referral counts when it was received inside the period. Only an accepted one has a
+//!   first contact: the first attended session on or after the day it was received and
+//!   before the case's next referral (which has its own), counted per referral;
 //! - sessions are the attended sessions inside the period, per person who had one;
 //! - days in holding are the days of the period a person spent in holding (the day they
-//!   moved in counts, the day they moved out does not).
+//!   moved in counts, the day they moved out does not), the status changes taken in the
+//!   order they were made, whatever order two devices' merged log lists them in.
 //!
 //! The period ends at `to` or today, whichever is earlier.
 //!
 //! **Suppression.** Counts under [`SUPPRESS_BELOW`] (5), zero included, are shown as
-//! `"<5"`. So are means and medians over fewer than 5 people. Where a group of counts adds
-//! up to a published total (referrals by source, decisions, connections by outcome, a
-//! category's outcomes, improved/no change/worse) and only one cell is suppressed, the
-//! smallest other cell is suppressed too, so that the hidden one cannot be worked out by
-//! subtraction. Means and medians are rounded to two decimal places, halves away from zero.
+//! `"<5"`; so are means and medians over fewer than 5. Counts that add up to a published
+//! total form a group (referrals by source and by decision; improved / no change / worse;
+//! connections by outcome; each category's outcomes; the categories' connections, waiting
+//! lists and each outcome column across categories): no group may hide exactly one of its
+//! cells and its total, so a hidden count cannot be worked out by subtraction along a row
+//! or a column ([`Cells::protect`] hides the smallest count left until none does). A
+//! category with fewer than 5 connections in the period is not named: it is counted in
+//! [`OTHER_CATEGORIES`], since a rare category can name a kind of help (or, held by one
+//! asset, the asset itself). Means and medians are rounded to two decimal places, halves
+//! away from zero. Not covered: a group whose published cells all say the same thing
+//! (five people with both, all five improved).
 //!
 //! **No identifiers.** No names, NHS numbers, dates of birth, postcodes, document ids, asset
 //! names or link workers appear: only categories and counts (a test checks every seeded
-//! person).
+//! person, and one names a category after its only asset).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -45,7 +54,9 @@ use time::Date;
 
 use crate::feedback::day_of;
 use crate::model::action_plan::{ActionPlan, ConnectionEvent, ConnectionStatus};
-use crate::model::case_file::{CaseFile, CaseStatus, ReferralDecision, ReferralSource};
+use crate::model::case_file::{
+    CaseFile, CaseStatus, Measure, Referral, ReferralDecision, ReferralSource,
+};
 use crate::model::doc::format_date;
 use crate::model::ids::{AssetId, DocumentId};
 use crate::model::measures::{Instrument, Ons4Question, Score};
@@ -61,6 +72,10 @@ pub const UNKNOWN_CATEGORY: &str = "not in a directory on this device";
 
 /// The category of an asset that names none.
 pub const UNCATEGORISED: &str = "uncategorised";
+
+/// The row that counts together the categories with fewer than [`SUPPRESS_BELOW`]
+/// connections in the period.
+pub const OTHER_CATEGORIES: &str = "other categories (fewer than 5 connections each)";
 
 /// A published figure: a count, a statistic, or suppressed.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -132,22 +147,97 @@ impl Figure {
     }
 }
 
-/// Counts that add up to a published total: each under [`SUPPRESS_BELOW`] suppressed, and,
-/// when that hides only one, the smallest other (the first of equals) as well.
-pub fn suppress_group(values: &[u32]) -> Vec<Figure> {
-    let mut out: Vec<Figure> = values.iter().map(|v| Figure::count(*v)).collect();
-    if out.len() > 1 && out.iter().filter(|f| f.is_suppressed()).count() == 1 {
-        let smallest = values
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !out[*i].is_suppressed())
-            .min_by_key(|(i, v)| (**v, *i))
-            .map(|(i, _)| i);
-        if let Some(i) = smallest {
-            out[i] = Figure::Suppressed(Suppressed);
+/// Counts published together, some adding up to others: each under [`SUPPRESS_BELOW`]
+/// hidden (primary suppression), then, group by group, a second cell hidden wherever a group
+/// and its total would hide exactly one (secondary suppression), until no group does. A group
+/// is its members and their total: the sum ties them, so one hidden cell among them follows
+/// from the rest, whichever it is.
+#[derive(Debug, Default)]
+pub struct Cells {
+    values: Vec<u32>,
+    hidden: Vec<bool>,
+    groups: Vec<(Vec<usize>, usize)>,
+}
+
+impl Cells {
+    /// Adds a count; returns its index.
+    pub fn add(&mut self, value: u32) -> usize {
+        self.values.push(value);
+        self.hidden.push(value < SUPPRESS_BELOW);
+        self.values.len() - 1
+    }
+
+    /// Adds counts; returns their indexes.
+    pub fn add_all(&mut self, values: &[u32]) -> Vec<usize> {
+        values.iter().map(|v| self.add(*v)).collect()
+    }
+
+    /// Says that `members` add up to `total`.
+    pub fn group(&mut self, members: &[usize], total: usize) {
+        self.groups.push((members.to_vec(), total));
+    }
+
+    /// Hides a second cell in every group that would hide exactly one: the smallest member
+    /// left (the first of equals), or the total when every member is hidden.
+    pub fn protect(&mut self) {
+        loop {
+            let mut changed = false;
+            for (members, total) in &self.groups {
+                let all = members.iter().chain(std::iter::once(total));
+                if all.clone().filter(|i| self.hidden[**i]).count() != 1 {
+                    continue;
+                }
+                // The smallest member still shown, else the total; a group of nothing but
+                // its total (no members) has nothing more to hide.
+                let next = members
+                    .iter()
+                    .filter(|i| !self.hidden[**i])
+                    .min_by_key(|i| (self.values[**i], **i))
+                    .or((!self.hidden[*total]).then_some(total));
+                if let Some(next) = next {
+                    self.hidden[*next] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return;
+            }
         }
     }
-    out
+
+    /// The published figure of cell `i`.
+    pub fn figure(&self, i: usize) -> Figure {
+        if self.hidden[i] {
+            Figure::Suppressed(Suppressed)
+        } else {
+            Figure::Count(self.values[i])
+        }
+    }
+
+    fn rows(&self, labels: &[&str], cells: &[usize]) -> Vec<Row> {
+        labels
+            .iter()
+            .zip(cells)
+            .map(|(l, i)| Row {
+                group: (*l).to_owned(),
+                value: self.figure(*i),
+            })
+            .collect()
+    }
+}
+
+/// Counts that add up to a published total (the last figure returned), suppressed as
+/// [`Cells`] does.
+pub fn suppress_group(values: &[u32]) -> (Vec<Figure>, Figure) {
+    let mut cells = Cells::default();
+    let members = cells.add_all(values);
+    let total = cells.add(values.iter().sum());
+    cells.group(&members, total);
+    cells.protect();
+    (
+        members.iter().map(|i| cells.figure(*i)).collect(),
+        cells.figure(total),
+    )
 }
 
 /// One labelled figure in a breakdown.
@@ -157,17 +247,6 @@ pub struct Row {
     pub group: String,
     /// The figure.
     pub value: Figure,
-}
-
-fn rows(labels: &[&str], values: &[u32]) -> Vec<Row> {
-    labels
-        .iter()
-        .zip(suppress_group(values))
-        .map(|(l, value)| Row {
-            group: (*l).to_owned(),
-            value,
-        })
-        .collect()
 }
 
 /// The period a report covers, both days included.
@@ -211,7 +290,8 @@ pub struct PersonOutcomes {
     pub measures: Vec<MeasureOutcome>,
 }
 
-/// Connections in one asset category.
+/// Connections in one asset category (or in [`OTHER_CATEGORIES`], those with fewer than
+/// [`SUPPRESS_BELOW`] connections in the period, counted together).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategoryOutcomes {
     /// The asset's first category.
@@ -233,17 +313,18 @@ pub struct CommunityOutcomes {
     pub connections: Figure,
     /// Where they stood at the period's end, in [`ConnectionStatus::ALL`] order.
     pub by_outcome: Vec<Row>,
-    /// Per asset category (the asset's first), by name.
+    /// Per asset category (the asset's first), by name; categories with fewer than
+    /// [`SUPPRESS_BELOW`] connections in the period are counted together, last.
     pub by_category: Vec<CategoryOutcomes>,
     /// Connections on a waiting list at the period's end, whenever they started.
     pub waiting_list: Figure,
 }
 
-/// A distribution over people.
+/// A distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stat {
-    /// How many people it covers.
-    pub people: Figure,
+    /// How many it covers: referrals for the days to first contact, people for the rest.
+    pub count: Figure,
     /// The median.
     pub median: Figure,
     /// The mean.
@@ -259,7 +340,8 @@ pub struct SystemOutcomes {
     pub by_source: Vec<Row>,
     /// By decision: accepted, declined, not yet decided.
     pub by_decision: Vec<Row>,
-    /// Days from a referral received in the period to its first attended session.
+    /// Days from an accepted referral received in the period to its first attended session
+    /// (before the next referral of the case, and by the period's end), per referral.
     pub days_to_first_contact: Stat,
     /// Attended sessions in the period, per person who had one.
     pub sessions_per_person: Stat,
@@ -286,8 +368,9 @@ pub struct OutcomesReport {
 
 /// The words the report carries about suppression.
 pub const SUPPRESSION_RULE: &str = "Counts under 5 (zero included), and means and medians \
-    over fewer than 5 people, are shown as \"<5\". Where a group adds up to a published total \
-    and only one cell is hidden, the smallest other cell is hidden too.";
+    over fewer than 5, are shown as \"<5\". Where counts add up to a published total, never \
+    exactly one of them is hidden: a second, the smallest, is hidden with it. Categories with \
+    fewer than 5 connections are counted together as other categories.";
 
 /// One case for the report: its file and its plan (if on the device).
 #[derive(Debug, Clone, Copy)]
@@ -342,7 +425,7 @@ fn stat(values: &mut [i64]) -> Stat {
     let n = values.len();
     let sum: i64 = values.iter().sum();
     Stat {
-        people: Figure::count(n as u32),
+        count: Figure::count(n as u32),
         median: Figure::stat(n, || median_hundredths(values)),
         mean: Figure::stat(n, || mean_hundredths(sum, n)),
     }
@@ -415,29 +498,36 @@ fn person(cases: &[ReportCase<'_>], within: &dyn Fn(Date) -> bool, end: Date) ->
         name,
         higher_is_better,
         instrument,
-        read: value,
+        read,
     } in MEASURES
     {
         let mut measured = 0u32;
         let mut pairs: Vec<(i64, i64)> = Vec::new();
         for case in cases {
-            let taken: Vec<_> = case
+            // Each day's measurement is the one recorded last that day (a correction
+            // replaces what it corrects); first and latest are days apart.
+            let mut by_day: BTreeMap<Date, &Measure> = BTreeMap::new();
+            for m in case
                 .file
                 .measures_of(instrument)
                 .filter(|m| m.taken_on <= end)
-                .collect();
-            // Oldest first by day; the case file lists measures in the order recorded.
-            let first = taken.iter().min_by_key(|m| (m.taken_on, m.recorded_at));
-            let latest = taken.iter().max_by_key(|m| (m.taken_on, m.recorded_at));
-            let (Some(first), Some(latest)) = (first, latest) else {
+            {
+                let kept = by_day.entry(m.taken_on).or_insert(m);
+                if (m.recorded_at, m.id) > (kept.recorded_at, kept.id) {
+                    *kept = m;
+                }
+            }
+            let (Some((_, first)), Some((last_day, latest))) =
+                (by_day.first_key_value(), by_day.last_key_value())
+            else {
                 continue;
             };
-            if !within(latest.taken_on) {
+            if !within(*last_day) {
                 continue;
             }
             measured += 1;
-            if first.id != latest.id
-                && let (Some(a), Some(b)) = (value(&first.score), value(&latest.score))
+            if by_day.len() > 1
+                && let (Some(a), Some(b)) = (read(&first.score), read(&latest.score))
             {
                 pairs.push((a, b));
             }
@@ -447,12 +537,12 @@ fn person(cases: &[ReportCase<'_>], within: &dyn Fn(Date) -> bool, end: Date) ->
         let improved = pairs.iter().filter(|p| better(p)).count() as u32;
         let same = pairs.iter().filter(|(a, b)| a == b).count() as u32;
         let worse = n as u32 - improved - same;
-        let directions = suppress_group(&[improved, same, worse]);
+        let (directions, with_both) = suppress_group(&[improved, same, worse]);
         out.push(MeasureOutcome {
             measure: name.to_owned(),
             higher_is_better,
             people_measured: Figure::count(measured),
-            people_with_both: Figure::count(n as u32),
+            people_with_both: with_both,
             mean_first: Figure::stat(n, || mean_hundredths(pairs.iter().map(|p| p.0).sum(), n)),
             mean_latest: Figure::stat(n, || mean_hundredths(pairs.iter().map(|p| p.1).sum(), n)),
             mean_change: Figure::stat(n, || {
@@ -485,9 +575,7 @@ fn community(
     let statuses = ConnectionStatus::ALL;
     let index = |s: ConnectionStatus| statuses.iter().position(|x| *x == s).unwrap_or(0);
     let mut people = 0u32;
-    let mut total = vec![0u32; statuses.len()];
-    let mut waiting = 0u32;
-    // category -> (outcomes, waiting)
+    // category -> (outcomes of the connections counted, connections waiting at the end)
     let mut per: BTreeMap<String, (Vec<u32>, u32)> = BTreeMap::new();
     for case in cases {
         let Some(plan) = case.plan else { continue };
@@ -497,6 +585,11 @@ fn community(
             let Some(status) = status_at(&step.connection, end) else {
                 continue;
             };
+            let counted = step.connection.iter().any(|e| within(e.on));
+            let waiting = status == ConnectionStatus::WaitingList;
+            if !counted && !waiting {
+                continue;
+            }
             let category = categories
                 .get(&(asset.directory, asset.asset))
                 .cloned()
@@ -504,33 +597,78 @@ fn community(
             let row = per
                 .entry(category)
                 .or_insert_with(|| (vec![0; statuses.len()], 0));
-            if status == ConnectionStatus::WaitingList {
-                waiting += 1;
-                row.1 += 1;
-            }
-            if step.connection.iter().any(|e| within(e.on)) {
+            row.1 += u32::from(waiting);
+            if counted {
                 connected = true;
-                total[index(status)] += 1;
                 row.0[index(status)] += 1;
             }
         }
         people += u32::from(connected);
     }
+    // A category with fewer connections than the threshold would name a rare kind of help
+    // (or, when one asset holds it, the asset): those are counted together.
+    let mut rows: Vec<(String, Vec<u32>, u32)> = Vec::new();
+    let mut other = (vec![0u32; statuses.len()], 0u32, false);
+    for (category, (outcomes, waiting)) in per {
+        if outcomes.iter().sum::<u32>() >= SUPPRESS_BELOW {
+            rows.push((category, outcomes, waiting));
+        } else {
+            for (o, n) in other.0.iter_mut().zip(&outcomes) {
+                *o += n;
+            }
+            other.1 += waiting;
+            other.2 = true;
+        }
+    }
+    if other.2 {
+        rows.push((OTHER_CATEGORIES.to_owned(), other.0, other.1));
+    }
+
+    let mut cells = Cells::default();
+    let mut by_outcome = vec![0u32; statuses.len()];
+    let mut row_cells = Vec::new();
+    for (_, outcomes, waiting) in &rows {
+        for (t, n) in by_outcome.iter_mut().zip(outcomes) {
+            *t += n;
+        }
+        let members = cells.add_all(outcomes);
+        let total = cells.add(outcomes.iter().sum());
+        let waiting = cells.add(*waiting);
+        cells.group(&members, total);
+        row_cells.push((members, total, waiting));
+    }
+    let outcome_totals = cells.add_all(&by_outcome);
+    let connections = cells.add(by_outcome.iter().sum());
+    let waiting_total = cells.add(rows.iter().map(|r| r.2).sum());
+    cells.group(&outcome_totals, connections);
+    let row_totals: Vec<usize> = row_cells.iter().map(|r| r.1).collect();
+    cells.group(&row_totals, connections);
+    let row_waiting: Vec<usize> = row_cells.iter().map(|r| r.2).collect();
+    cells.group(&row_waiting, waiting_total);
+    for (c, total) in outcome_totals.iter().enumerate() {
+        let column: Vec<usize> = row_cells.iter().map(|r| r.0[c]).collect();
+        cells.group(&column, *total);
+    }
+    cells.protect();
+
     let labels: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
     CommunityOutcomes {
         people_connected: Figure::count(people),
-        connections: Figure::count(total.iter().sum()),
-        by_outcome: rows(&labels, &total),
-        by_category: per
-            .into_iter()
-            .map(|(category, (outcomes, waiting))| CategoryOutcomes {
-                category,
-                connections: Figure::count(outcomes.iter().sum()),
-                by_outcome: rows(&labels, &outcomes),
-                waiting_list: Figure::count(waiting),
-            })
+        connections: cells.figure(connections),
+        by_outcome: cells.rows(&labels, &outcome_totals),
+        by_category: rows
+            .iter()
+            .zip(&row_cells)
+            .map(
+                |((category, ..), (members, total, waiting))| CategoryOutcomes {
+                    category: category.clone(),
+                    connections: cells.figure(*total),
+                    by_outcome: cells.rows(&labels, members),
+                    waiting_list: cells.figure(*waiting),
+                },
+            )
             .collect(),
-        waiting_list: Figure::count(waiting),
+        waiting_list: cells.figure(waiting_total),
     }
 }
 
@@ -548,52 +686,66 @@ fn system(
     let mut holding = Vec::new();
     for case in cases {
         let file = case.file;
-        for r in file.referrals.iter().filter(|r| within(r.received)) {
+        let mut referrals: Vec<&Referral> = file.referrals.iter().collect();
+        referrals.sort_by_key(|r| (r.received, r.id));
+        let attended: Vec<Date> = file
+            .sessions
+            .iter()
+            .filter(|s| s.attended)
+            .map(|s| day_of(s.start))
+            .collect();
+        for (k, r) in referrals.iter().enumerate() {
+            if !within(r.received) {
+                continue;
+            }
             if let Some(i) = sources.iter().position(|s| *s == r.source) {
                 by_source[i] += 1;
             }
             let decided_by_end = r.decided_at.is_some_and(|at| day_of(at) <= end);
             match (&r.decision, decided_by_end) {
                 (Some(ReferralDecision::Accepted), true) => accepted += 1,
-                (Some(ReferralDecision::Declined { .. }), true) => declined += 1,
-                _ => undecided += 1,
+                (Some(ReferralDecision::Declined { .. }), true) => {
+                    declined += 1;
+                    continue;
+                }
+                _ => {
+                    undecided += 1;
+                    continue;
+                }
             }
-            let first = file
-                .sessions
+            // Its first contact: before the next referral, which has its own.
+            let until = referrals.get(k + 1).map(|next| next.received);
+            let first = attended
                 .iter()
-                .filter(|s| s.attended)
-                .map(|s| day_of(s.start))
-                .filter(|d| *d >= r.received && *d <= end)
+                .filter(|d| **d >= r.received && **d <= end && until.is_none_or(|u| **d < u))
                 .min();
             if let Some(first) = first {
-                first_contact.push((first - r.received).whole_days() * 100);
+                first_contact.push((*first - r.received).whole_days() * 100);
             }
         }
-        let attended = file
-            .sessions
-            .iter()
-            .filter(|s| s.attended && within(day_of(s.start)))
-            .count() as i64;
-        if attended > 0 {
-            sessions.push(attended * 100);
+        let n = attended.iter().filter(|d| within(**d)).count() as i64;
+        if n > 0 {
+            sessions.push(n * 100);
         }
         if let Some(days) = days_held(file, from, end) {
             holding.push(days * 100);
         }
     }
-    let decisions = suppress_group(&[accepted, declined, undecided]);
+    let mut cells = Cells::default();
+    let source_cells = cells.add_all(&by_source);
+    let decision_cells = cells.add_all(&[accepted, declined, undecided]);
+    let referrals = cells.add(by_source.iter().sum());
+    cells.group(&source_cells, referrals);
+    cells.group(&decision_cells, referrals);
+    cells.protect();
     let labels: Vec<&str> = sources.iter().map(|s| s.as_str()).collect();
     SystemOutcomes {
-        referrals: Figure::count(by_source.iter().sum()),
-        by_source: rows(&labels, &by_source),
-        by_decision: ["accepted", "declined", "not_yet_decided"]
-            .iter()
-            .zip(decisions)
-            .map(|(l, value)| Row {
-                group: (*l).to_owned(),
-                value,
-            })
-            .collect(),
+        referrals: cells.figure(referrals),
+        by_source: cells.rows(&labels, &source_cells),
+        by_decision: cells.rows(
+            &["accepted", "declined", "not_yet_decided"],
+            &decision_cells,
+        ),
         days_to_first_contact: stat(&mut first_contact),
         sessions_per_person: stat(&mut sessions),
         days_in_holding: stat(&mut holding),
@@ -601,9 +753,9 @@ fn system(
 }
 
 /// Days of `from..=end` the case spent in holding, when it was held in that time. A spell
-/// runs from a move into holding to the next move (the status log's order): the day it moved
-/// in counts, the day it moved out does not (a spell begun and ended on one day is held for
-/// 0 days).
+/// runs from a move into holding to the next move, in the order of when they were made (two
+/// devices' changes merge in either order in the log): the day it moved in counts, the day
+/// it moved out does not (a spell begun and ended on one day is held for 0 days).
 fn days_held(file: &CaseFile, from: Date, end: Date) -> Option<i64> {
     let after_end = end.next_day().unwrap_or(end);
     let mut held: Option<i64> = None;
@@ -613,8 +765,10 @@ fn days_held(file: &CaseFile, from: Date, end: Date) -> Option<i64> {
             *held.get_or_insert(0) += (hi - lo).whole_days().max(0);
         }
     };
+    let mut log: Vec<_> = file.status_log.iter().collect();
+    log.sort_by_key(|c| c.at);
     let mut since: Option<Date> = None;
-    for change in &file.status_log {
+    for change in log {
         let day = day_of(change.at);
         match (since, change.to == CaseStatus::Holding) {
             (None, true) => since = Some(day),
@@ -723,7 +877,7 @@ impl OutcomesReport {
             ("sessions_per_person", &s.sessions_per_person),
             ("days_in_holding", &s.days_in_holding),
         ] {
-            line("system", &format!("{what}.people"), "", &st.people);
+            line("system", &format!("{what}.count"), "", &st.count);
             line("system", &format!("{what}.median"), "", &st.median);
             line("system", &format!("{what}.mean"), "", &st.mean);
         }
@@ -766,19 +920,69 @@ mod tests {
         let s = Figure::Suppressed(Suppressed);
         assert_eq!(
             suppress_group(&[20, 3, 9, 7]),
-            vec![Figure::Count(20), s, Figure::Count(9), s],
+            (
+                vec![Figure::Count(20), s, Figure::Count(9), s],
+                Figure::Count(39)
+            ),
             "3 alone would follow from the total: 7, the smallest other, goes too"
         );
         assert_eq!(
             suppress_group(&[20, 3, 2, 7]),
-            vec![Figure::Count(20), s, s, Figure::Count(7)],
+            (
+                vec![Figure::Count(20), s, s, Figure::Count(7)],
+                Figure::Count(32)
+            ),
             "two hidden already protect each other"
         );
         assert_eq!(
             suppress_group(&[8, 9]),
-            vec![Figure::Count(8), Figure::Count(9)]
+            (vec![Figure::Count(8), Figure::Count(9)], Figure::Count(17))
         );
-        assert_eq!(suppress_group(&[1]), vec![s]);
+        assert_eq!(suppress_group(&[1]), (vec![s], s));
+        assert_eq!(
+            suppress_group(&[3, 2]),
+            (vec![s, s], Figure::Count(5)),
+            "members hidden, the total shown"
+        );
+    }
+
+    #[test]
+    fn a_group_with_no_members_ends() {
+        let mut cells = Cells::default();
+        let total = cells.add(0);
+        cells.group(&[], total);
+        cells.protect();
+        assert!(cells.figure(total).is_suppressed());
+    }
+
+    #[test]
+    fn a_hidden_cell_cannot_be_worked_out_across_rows_or_columns() {
+        // Two categories by two outcomes, with row, column and grand totals: one small cell
+        // takes a second with it in its row, and those take more in their columns.
+        let mut cells = Cells::default();
+        let r0 = cells.add_all(&[6, 3]);
+        let t0 = cells.add(9);
+        let r1 = cells.add_all(&[10, 12]);
+        let t1 = cells.add(22);
+        let c = cells.add_all(&[16, 15]);
+        let all = cells.add(31);
+        cells.group(&r0, t0);
+        cells.group(&r1, t1);
+        cells.group(&c, all);
+        cells.group(&[t0, t1], all);
+        cells.group(&[r0[0], r1[0]], c[0]);
+        cells.group(&[r0[1], r1[1]], c[1]);
+        cells.protect();
+        let hidden = |i: usize| cells.figure(i).is_suppressed();
+        assert!(hidden(r0[1]) && hidden(r0[0]), "the row");
+        assert!(hidden(r1[0]) && hidden(r1[1]), "their columns");
+        for group in [
+            vec![r0[0], r0[1], t0],
+            vec![r0[0], r1[0], c[0]],
+            vec![t0, t1, all],
+        ] {
+            assert_ne!(group.iter().filter(|i| hidden(**i)).count(), 1, "{group:?}");
+        }
     }
 
     #[test]
@@ -793,7 +997,12 @@ mod tests {
 
     #[test]
     fn json_shows_suppressed_figures_as_a_marker_and_reads_back() {
-        let rows = rows(&["a", "b"], &[12, 1]);
+        let mut cells = Cells::default();
+        let members = cells.add_all(&[12, 1]);
+        let total = cells.add(13);
+        cells.group(&members, total);
+        cells.protect();
+        let rows = cells.rows(&["a", "b"], &members);
         let json = serde_json::to_string(&rows).unwrap();
         assert_eq!(
             json,
