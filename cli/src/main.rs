@@ -9,6 +9,7 @@ mod clock;
 mod commands;
 mod device;
 mod error;
+mod files;
 mod lookup;
 mod net;
 mod output;

@@ -184,8 +184,15 @@ fn a_subject_access_export_is_one_patients_record_as_json_or_text() {
         }
     }
 
-    // To a file only the user can read; what it holds is what the screen showed.
+    // To a file only the user can read, even where a readable one was before; what it
+    // holds is what the screen showed.
     let file = d.path("ada-sar.txt");
+    std::fs::write(&file, "an older file anyone could read").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let said = d.ok(&[
         "case",
         "export",

@@ -1,7 +1,6 @@
 //! Data portability: one patient's record for a subject access request, and any document as
 //! its raw Automerge bytes with its heads.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use holdfast_core::model::DocKind;
@@ -12,30 +11,9 @@ use super::Ctx;
 use super::case::open_case;
 use crate::args::SarFormat;
 use crate::error::{CliError, Result};
+use crate::files::write_private;
 use crate::lookup;
 use crate::output::Output;
-
-/// Creates (or truncates) a file only its owner can read: both exports are plaintext
-/// patient records.
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let shown = path.display().to_string();
-    let mut file =
-        create_private(path).map_err(|e| CliError::file(format!("writing {shown}"), e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| CliError::file(format!("writing {shown}"), e))
-}
 
 #[derive(Serialize)]
 struct SarWritten {
@@ -125,10 +103,14 @@ pub(super) fn document_export(ctx: &Ctx, document: &str, out: &Path) -> Result<O
     let mut store = ctx.device.open()?;
     let id = lookup::pick("document", document, all_documents(&store)?)?;
     let raw = store.export_document(id)?;
-    write_private(out, &raw.bytes)?;
     let mut heads = raw.heads.join("\n");
     heads.push('\n');
     write_private(&heads_file, heads.as_bytes())?;
+    if let Err(e) = write_private(out, &raw.bytes) {
+        // Heads without their document would only mislead.
+        let _ = std::fs::remove_file(&heads_file);
+        return Err(e);
+    }
     let text = format!(
         "Wrote the {} {id} as an Automerge document ({} bytes) to {}, and its heads to {}:\n{}\
          The file is not encrypted: keep it somewhere safe.",

@@ -1,6 +1,5 @@
 //! The store as a whole: setting it up, exporting it, filling it with demo data.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -51,18 +50,6 @@ struct Exported {
     directories: usize,
 }
 
-/// Creates (or replaces) a file only its owner can read: an export holds patient records.
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
 pub(super) fn export(ctx: &Ctx, out: Option<&Path>) -> Result<Output> {
     let mut store = ctx.device.open()?;
     let export = store.export()?;
@@ -72,12 +59,7 @@ pub(super) fn export(ctx: &Ctx, out: Option<&Path>) -> Result<Output> {
         return Output::new(&export, json);
     };
     let shown = path.display().to_string();
-    let mut file =
-        create_private(path).map_err(|e| CliError::file(format!("writing {shown}"), e))?;
-    file.write_all(json.as_bytes())
-        .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all())
-        .map_err(|e| CliError::file(format!("writing {shown}"), e))?;
+    crate::files::write_private(path, format!("{json}\n").as_bytes())?;
     let summary = Exported {
         out: path.to_path_buf(),
         case_files: export.case_files.len(),
