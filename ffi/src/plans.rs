@@ -319,7 +319,8 @@ pub struct PlanEndedView {
 pub enum RenderStyle {
     /// For printing: lines of at most 40 characters, headings in capitals.
     LargePrint,
-    /// For an SMS: compact, no markup, plain ASCII punctuation.
+    /// For an SMS: compact, no markup (its own words in ASCII punctuation; the plan's text
+    /// as written).
     PlainText,
 }
 
@@ -626,8 +627,11 @@ impl HoldfastDevice {
         Ok(())
     }
 
-    /// Copies into the plan this device's "about your link worker" text and the team's
-    /// out-of-hours wording and working hours, writing only what changed.
+    /// Copies into the plan this device's "about your link worker" text (an empty one too;
+    /// only into the plan of a case this device holds, or a plan without one) and the
+    /// team's out-of-hours wording and working hours (only when a setting is in force
+    /// here: without the team's settings the plan keeps its wording), writing only what
+    /// changed. Staff only: `NotAllowed` on a patient's device.
     pub fn refresh_plan_contact(&self, plan_id: String) -> Result<()> {
         let id: DocumentId = parse_id("plan", &plan_id)?;
         Ok(self.store()?.refresh_plan_contact(id)?)

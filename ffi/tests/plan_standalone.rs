@@ -226,6 +226,16 @@ fn the_patients_phone_reads_the_listing_and_the_wording_from_the_plan_alone() {
         Err(HoldfastError::NotFound { .. }) => {}
         other => panic!("expected NotFound, got {other:?}"),
     }
+    // The patient's phone holds no team settings: refreshing the contact details there is
+    // refused, and the team's wording stays in the plan (never the defaults over it).
+    match p.refresh_plan_contact(plan.clone()) {
+        Err(HoldfastError::NotAllowed { .. }) => {}
+        other => panic!("expected NotAllowed, got {other:?}"),
+    }
+    assert_eq!(
+        p.action_plan(plan.clone()).unwrap().out_of_hours,
+        out_of_hours
+    );
 
     let large = p
         .render_plan(plan.clone(), RenderStyle::LargePrint)
@@ -263,6 +273,16 @@ fn the_patients_phone_reads_the_listing_and_the_wording_from_the_plan_alone() {
     assert!(notice.ends_with(out_of_hours), "{notice}");
     let monday_10am = 1_796_637_600_000;
     assert_eq!(p.comment_notice(plan.clone(), monday_10am).unwrap(), None);
+
+    // The link worker clears "about me": the plan's copy is cleared too.
+    a.set_about_link_worker(String::new(), Some(plan.clone()))
+        .unwrap();
+    assert_eq!(a.about_link_worker().unwrap(), None);
+    assert_eq!(a.action_plan(plan.clone()).unwrap().about_link_worker, "");
+    assert_eq!(
+        a.action_plan(plan.clone()).unwrap().out_of_hours,
+        out_of_hours
+    );
 
     // The link worker closes the case; the patient's phone sees how to come back.
     a.set_get_back_in_touch(plan.clone(), "Ask the surgery for Asha.".into())

@@ -1511,8 +1511,11 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func refreshPlanAssets(planId: String) throws  -> AssetRefreshView
     
     /**
-     * Copies into the plan this device's "about your link worker" text and the team's
-     * out-of-hours wording and working hours, writing only what changed.
+     * Copies into the plan this device's "about your link worker" text (an empty one too;
+     * only into the plan of a case this device holds, or a plan without one) and the
+     * team's out-of-hours wording and working hours (only when a setting is in force
+     * here: without the team's settings the plan keeps its wording), writing only what
+     * changed. Staff only: `NotAllowed` on a patient's device.
      */
     func refreshPlanContact(planId: String) throws 
     
@@ -2810,8 +2813,11 @@ open func refreshPlanAssets(planId: String)throws  -> AssetRefreshView  {
 }
     
     /**
-     * Copies into the plan this device's "about your link worker" text and the team's
-     * out-of-hours wording and working hours, writing only what changed.
+     * Copies into the plan this device's "about your link worker" text (an empty one too;
+     * only into the plan of a case this device holds, or a plan without one) and the
+     * team's out-of-hours wording and working hours (only when a setting is in force
+     * here: without the team's settings the plan keeps its wording), writing only what
+     * changed. Staff only: `NotAllowed` on a patient's device.
      */
 open func refreshPlanContact(planId: String)throws   {try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
         uniffiCallStatus in
@@ -14775,7 +14781,8 @@ public enum RenderStyle: Equatable, Hashable {
      */
     case largePrint
     /**
-     * For an SMS: compact, no markup, plain ASCII punctuation.
+     * For an SMS: compact, no markup (its own words in ASCII punctuation; the plan's text
+     * as written).
      */
     case plainText
 
@@ -16967,7 +16974,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_assets() != 47466) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_contact() != 42326) {
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_contact() != 33818) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_step_asset() != 14285) {

@@ -22,7 +22,8 @@ use super::team_settings::DEFAULT_OUT_OF_HOURS;
 pub enum RenderStyle {
     /// For printing: short lines, headings in capitals, blank lines between sections.
     LargePrint,
-    /// For an SMS: compact, no markup, ASCII punctuation.
+    /// For an SMS: compact, no markup. Its own words use ASCII punctuation; the plan's
+    /// text (what the link worker and patient wrote, the copies) passes through unchanged.
     PlainText,
 }
 
@@ -59,8 +60,10 @@ pub fn render_plan(plan: &ActionPlan, style: RenderStyle, today: Date) -> String
                 if i > 0 {
                     out.push('\n');
                 }
-                out.push_str(&heading.to_uppercase());
-                out.push('\n');
+                for l in wrap(&heading.to_uppercase(), LARGE_PRINT_WIDTH) {
+                    out.push_str(&l);
+                    out.push('\n');
+                }
                 for line in lines {
                     for l in wrap(line, LARGE_PRINT_WIDTH) {
                         out.push_str(&l);
@@ -226,8 +229,10 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Wraps at `width` characters, keeping words whole (a longer word gets a line of its
-/// own). Continuation lines keep the line's leading indent.
+/// Wraps at `width` characters, keeping words whole when they fit on a line; a word longer
+/// than a line (a web address, a long place name) is broken across lines on character
+/// boundaries. Continuation lines keep the line's leading indent. Every line is at most
+/// `width` characters unless the indent alone is wider.
 fn wrap(line: &str, width: usize) -> Vec<String> {
     let indent: String = line.chars().take_while(|c| *c == ' ').collect();
     let hang = if line.trim_start().starts_with("- ") {
@@ -235,19 +240,38 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
     } else {
         indent.clone()
     };
+    let hang_len = hang.chars().count();
     let mut out = Vec::new();
     let mut current = indent.clone();
+    let mut len = current.chars().count();
     let mut empty = true;
     for word in line.split_whitespace() {
-        let len = current.chars().count();
-        if !empty && len + 1 + word.chars().count() > width {
+        let word_len = word.chars().count();
+        if !empty && len + 1 + word_len > width {
             out.push(std::mem::replace(&mut current, hang.clone()));
+            len = hang_len;
             empty = true;
         }
         if !empty {
             current.push(' ');
+            len += 1;
         }
-        current.push_str(word);
+        if len + word_len <= width {
+            current.push_str(word);
+            len += word_len;
+        } else {
+            // Longer than a whole line: as much as fits on each, at least one character.
+            let mut rest = word.chars().peekable();
+            while rest.peek().is_some() {
+                if len >= width && len > hang_len {
+                    out.push(std::mem::replace(&mut current, hang.clone()));
+                    len = hang_len;
+                }
+                let room = width.saturating_sub(len).max(1);
+                current.extend(rest.by_ref().take(room));
+                len = current.chars().count();
+            }
+        }
         empty = false;
     }
     if !empty {
@@ -544,6 +568,106 @@ Call the surgery on 0113 496 0999 and ask for Sam.
             render_plan(&p, RenderStyle::PlainText, date!(2026 - 12 - 05)),
             render_plan(&p, RenderStyle::PlainText, date!(2026 - 12 - 05))
         );
+    }
+
+    /// A 63-character web address and a Welsh place name longer than a line.
+    fn long_words() -> ActionPlan {
+        let mut p = plan();
+        p.steps.truncate(1);
+        if let Some(a) = p.steps[0].asset_details.as_mut() {
+            a.url = Some(URL.into());
+            a.place = Some(format!("Neuadd Bentref, {WELSH}, Ynys Môn"));
+        }
+        p.about_link_worker = String::new();
+        p
+    }
+
+    const URL: &str = "https://www.example.org.uk/community/walking-groups/meanwood-tu";
+    const WELSH: &str = "Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch";
+
+    const LONG_WORDS: &str = "\
+MY ACTION PLAN
+As it stood on Saturday 5 December 2026.
+
+WHAT MATTERS TO ME
+Getting out of the house and seeing
+people again.
+
+MY GOALS
+- Go walking once a week (in progress)
+
+MY STEPS
+- Try the walking group
+  Who: you
+  By: Tuesday 8 December 2026
+  Done: not yet
+  Where to go: Tuesday Walking Group
+  When: Tuesdays 10:00-12:00
+  Where: Neuadd Bentref,
+  Llanfairpwllgwyngyllgogerychwyrndrobwl
+  lllantysiliogogogoch, Ynys Môn
+  Phone: 0113 496 0000
+  Cost: Free
+  Website:
+  https://www.example.org.uk/community/w
+  alking-groups/meanwood-tu
+  Listing checked on Monday 2 November
+  2026
+
+WHEN YOUR LINK WORKER WORKS
+Monday to Friday, 9am to 5pm.
+Messages sent at other times are read on
+the next working day.
+
+IF YOU NEED HELP NOW
+If you are in crisis, call 111, or 999
+in an emergency. Samaritans: 116 123.
+
+HOW TO GET IN TOUCH
+Call the surgery on 0113 496 0999 and
+ask for Sam.
+";
+
+    #[test]
+    fn long_words_are_broken_to_fit_large_print() {
+        assert_eq!(URL.chars().count(), 63);
+        let out = render_plan(
+            &long_words(),
+            RenderStyle::LargePrint,
+            date!(2026 - 12 - 05),
+        );
+        assert_eq!(out, LONG_WORDS, "\n{out}");
+        assert!(
+            out.lines().all(|l| l.chars().count() <= LARGE_PRINT_WIDTH),
+            "{out}"
+        );
+        // Nothing lost: joined up again, the words are all there.
+        let joined: String = out.split_whitespace().collect();
+        assert!(joined.contains(URL) && joined.contains(WELSH), "{joined}");
+        // Plain text keeps them whole, and the plan's own letters (ô) as written.
+        let plain = render_plan(&long_words(), RenderStyle::PlainText, date!(2026 - 12 - 05));
+        assert!(plain.contains(&format!("Website: {URL}.")), "{plain}");
+        assert!(plain.contains(&format!("{WELSH}, Ynys Môn")), "{plain}");
+    }
+
+    #[test]
+    fn wrap_breaks_multi_byte_words_on_character_boundaries() {
+        for width in [1, 2, 5, 39, 40] {
+            for line in [
+                "ŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷ",
+                "- Tŷ Gwyn ŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷŵŷ ok",
+                "  Where: 🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂 x",
+            ] {
+                let lines = wrap(line, width);
+                let indent = line.chars().take_while(|c| *c == ' ').count() + 2;
+                for l in &lines {
+                    assert!(l.chars().count() <= width.max(indent + 1), "{width}: {l:?}");
+                }
+                let joined: String = lines.concat().split_whitespace().collect();
+                let want: String = line.split_whitespace().collect();
+                assert_eq!(joined, want, "{width}");
+            }
+        }
     }
 
     #[test]

@@ -340,6 +340,14 @@ impl Store {
         outcome.refused = refused.len();
         outcome.cursor = if again.is_some() { cursor } else { next };
         let touched: Vec<DocumentId> = work.iter().map(|w| w.id).collect();
+        // A case file changed here (not one first arriving: a bootstrap would load every
+        // plan) brings its plan's "ended" in line with its status, in case the device that
+        // closed or reopened it could not; the next open mends the rest.
+        let cases: Vec<DocumentId> = work
+            .iter()
+            .filter(|w| w.kind == DocKind::CaseFile && !w.is_new)
+            .map(|w| w.id)
+            .collect();
         for w in work {
             self.emit(w.id, w.kind);
             self.cache(w.id, w.kind, w.doc);
@@ -352,6 +360,9 @@ impl Store {
         // Committed: compaction is housekeeping and never fails the page.
         for id in touched {
             self.compact_if_due(id);
+        }
+        for case in cases {
+            self.plan_follows_case(case);
         }
         Ok(outcome)
     }

@@ -292,6 +292,9 @@ impl Store {
                 .conn
                 .execute("DELETE FROM meta WHERE key = 'rebuild_indexes'", [])?;
         }
+        // A closed case's plan shows it has ended, however the close got here or whatever
+        // stopped its plan's write (never fails the open).
+        store.repair_ended_plans();
         // Stores made before their files were owner-only get so now.
         owner_only(&config.dir, 0o700)?;
         for file in [

@@ -109,7 +109,9 @@ impl Store {
     /// The wording every patient's plan of the current team carries: the latest setting
     /// that counts by the same rules as [`Store::team_limits`], or
     /// [`PlanWording::default`]. Outside a team, or when the document cannot be read at
-    /// all, the defaults.
+    /// all (a patient's device, a new device before its first sync), the defaults with
+    /// `set` `None`: what to show, never what to write over a plan's copy of the team's
+    /// wording ([`Store::refresh_plan_contact`] writes only a setting in force).
     pub fn team_plan_wording(&mut self) -> Result<TeamPlanWording> {
         let defaults = TeamPlanWording {
             wording: PlanWording::default(),

@@ -1669,7 +1669,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_assets() and 0xFFFF) != 47466) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_contact() and 0xFFFF) != 42326) {
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_plan_contact() and 0xFFFF) != 33818) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_refresh_step_asset() and 0xFFFF) != 14285) {
@@ -3387,8 +3387,11 @@ public interface HoldfastDeviceInterface {
     fun `refreshPlanAssets`(`planId`: kotlin.String): AssetRefreshView
     
     /**
-     * Copies into the plan this device's "about your link worker" text and the team's
-     * out-of-hours wording and working hours, writing only what changed.
+     * Copies into the plan this device's "about your link worker" text (an empty one too;
+     * only into the plan of a case this device holds, or a plan without one) and the
+     * team's out-of-hours wording and working hours (only when a setting is in force
+     * here: without the team's settings the plan keeps its wording), writing only what
+     * changed. Staff only: `NotAllowed` on a patient's device.
      */
     fun `refreshPlanContact`(`planId`: kotlin.String)
     
@@ -5077,8 +5080,11 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
 
     
     /**
-     * Copies into the plan this device's "about your link worker" text and the team's
-     * out-of-hours wording and working hours, writing only what changed.
+     * Copies into the plan this device's "about your link worker" text (an empty one too;
+     * only into the plan of a case this device holds, or a plan without one) and the
+     * team's out-of-hours wording and working hours (only when a setting is in force
+     * here: without the team's settings the plan keeps its wording), writing only what
+     * changed. Staff only: `NotAllowed` on a patient's device.
      */
     @Throws(HoldfastException::class)override fun `refreshPlanContact`(`planId`: kotlin.String)
         = 
@@ -14862,7 +14868,8 @@ enum class RenderStyle {
      */
     LARGE_PRINT,
     /**
-     * For an SMS: compact, no markup, plain ASCII punctuation.
+     * For an SMS: compact, no markup (its own words in ASCII punctuation; the plan's text
+     * as written).
      */
     PLAIN_TEXT;
 
