@@ -1,99 +1,22 @@
 //! The `holdfast` binary end to end, in a temporary folder: what a link worker types, what
 //! they read back, and what happens when they type something wrong.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
+use common::Device;
 use serde_json::Value;
 
-/// A store in a temporary folder, driven through the real binary.
-struct Device {
-    dir: tempfile::TempDir,
-}
-
-/// What one run of the binary did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Device {
-    fn new() -> Self {
-        Device {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn home(&self) -> PathBuf {
-        self.dir.path().join("device")
-    }
-
-    fn file(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-            .arg("--home")
-            .arg(self.home())
-            .args(args)
-            .env_remove("HOLDFAST_HOME")
-            .env_remove("HOLDFAST_KEYS")
-            .env_remove("HOLDFAST_LOG")
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
-    }
-
-    /// Runs a command that must succeed quietly; returns what it printed.
-    fn ok(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, 0, "{args:?} failed: {r:?}");
-        assert!(r.stderr.is_empty(), "{args:?} wrote to stderr: {r:?}");
-        r.stdout
-    }
-
-    /// Runs a command with `--json`; its output must parse.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut with = vec!["--json"];
-        with.extend_from_slice(args);
-        let out = self.ok(&with);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-    }
-
-    /// Runs a command that must fail with `code` and exactly one error line; returns it.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, code, "{args:?}: {r:?}");
-        assert!(r.stdout.is_empty(), "{args:?} printed: {r:?}");
-        let lines: Vec<&str> = r.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{args:?}: not one line: {r:?}");
-        assert!(lines[0].starts_with("holdfast: error: "), "{args:?}: {r:?}");
-        assert!(!r.stderr.contains("panicked"), "{r:?}");
-        lines[0].to_owned()
-    }
-
-    /// A set-up store with one accepted patient; returns the case id.
-    fn with_patient(&self) -> String {
-        self.ok(&["init", "--name", "Sam Okafor"]);
-        let case = self.json(&["patient", "add", "--name", "Ada Lovelace"]);
-        let case_id = case["case_id"].as_str().unwrap().to_owned();
-        let r = self.json(&[
-            "referral", "add", &case_id, "--source", "gp", "--reason", "lonely",
-        ]);
-        let referral = r["referral_id"].as_str().unwrap();
-        self.ok(&["referral", "accept", &case_id, referral]);
-        case_id
-    }
+/// Sets up the store with one accepted patient; returns the case id.
+fn with_patient(d: &Device) -> String {
+    d.ok(&["init", "--name", "Sam Okafor"]);
+    let case = d.json(&["patient", "add", "--name", "Ada Lovelace"]);
+    let case_id = case["case_id"].as_str().unwrap().to_owned();
+    let r = d.json(&[
+        "referral", "add", &case_id, "--source", "gp", "--reason", "lonely",
+    ]);
+    let referral = r["referral_id"].as_str().unwrap();
+    d.ok(&["referral", "accept", &case_id, referral]);
+    case_id
 }
 
 const SERVICES: &str = r#"[
@@ -332,7 +255,7 @@ fn a_link_workers_day_from_referral_to_export() {
     let export: Value = serde_json::from_str(&d.ok(&["export"])).unwrap();
     assert!(export.to_string().contains("talked about the allotment"));
     assert_eq!(export["case_files"].as_array().unwrap().len(), 1);
-    let out = d.dir.path().join("export.json");
+    let out = d.path("export.json");
     let summary = d.json(&["export", "--out", out.to_str().unwrap()]);
     assert_eq!(summary["case_files"], 1);
     let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
@@ -348,7 +271,7 @@ fn a_link_workers_day_from_referral_to_export() {
 #[test]
 fn bad_input_is_one_line_and_changes_nothing() {
     let d = Device::new();
-    let case = d.with_patient();
+    let case = with_patient(&d);
     let c = &case[..8];
     let caseload = d.json(&["caseload"]);
     let file = d.json(&["case", "show", c]);
@@ -430,7 +353,7 @@ fn bad_input_is_one_line_and_changes_nothing() {
 #[test]
 fn command_line_mistakes_exit_2_with_one_line() {
     let d = Device::new();
-    d.with_patient();
+    with_patient(&d);
     for (args, says) in [
         (&["int"][..], "unrecognized subcommand"),
         (&["patient", "add"][..], "--name"),
@@ -474,7 +397,7 @@ fn a_missing_store_or_key_is_explained() {
     d.ok(&["init", "--name", "Sam Okafor"]);
     let again = d.fails(&["init", "--name", "Sam Okafor"], 1);
     assert!(again.contains("already exists"), "{again}");
-    let elsewhere = d.dir.path().join("no-keys");
+    let elsewhere = d.path("no-keys");
     let locked = d.fails(&["--keys", elsewhere.to_str().unwrap(), "caseload"], 1);
     assert!(locked.contains("key file"), "{locked}");
 }
@@ -482,7 +405,7 @@ fn a_missing_store_or_key_is_explained() {
 #[test]
 fn directory_import_is_all_or_nothing() {
     let d = Device::new();
-    let case = d.with_patient();
+    let case = with_patient(&d);
 
     for (name, content, says) in [
         ("broken.json", "[{\"name\": \"Walk\"", "not valid JSON"),
@@ -685,7 +608,7 @@ fn work_item<'a>(list: &'a Value, kind: &str) -> Option<&'a Value> {
 #[test]
 fn review_queue_reviews_and_load_on_one_device() {
     let d = Device::new();
-    let case = d.with_patient();
+    let case = with_patient(&d);
     let c = &case[..8];
 
     // Never reviewed: in the queue, saying so, with who holds it (the creator).
@@ -866,7 +789,7 @@ fn review_queue_reviews_and_load_on_one_device() {
 #[test]
 fn the_worklist_and_ring_backs() {
     let d = Device::new();
-    let case = d.with_patient();
+    let case = with_patient(&d);
     let c = &case[..8];
 
     // Accepted today: the message back to the GP is owed; once recorded as sent, it goes.
@@ -1003,7 +926,7 @@ fn the_worklist_and_ring_backs() {
 #[test]
 fn the_message_back_to_the_gp_is_text_and_a_bundle_file() {
     let d = Device::new();
-    let case = d.with_patient();
+    let case = with_patient(&d);
     d.ok(&[
         "session",
         "record",
@@ -1015,7 +938,7 @@ fn the_message_back_to_the_gp_is_text_and_a_bundle_file() {
         "--note",
         "PRIVATE-NOTE-3391 about her son",
     ]);
-    let out = d.dir.path().join("feedback.json");
+    let out = d.path("feedback.json");
     let shown = d.ok(&["feedback", "write", &case, "--out", out.to_str().unwrap()]);
     assert!(shown.contains("Accepted for social prescribing"), "{shown}");
     assert!(shown.contains("feedback.json"), "{shown}");
@@ -1084,7 +1007,7 @@ fn the_outcomes_report_counts_the_seeded_caseload_as_json_and_csv_and_names_no_o
     let csv = d.ok(&args);
     assert!(csv.starts_with("area,measure,breakdown,value\n"), "{csv}");
     assert!(csv.contains("\nsystem,referrals,,60\n"), "{csv}");
-    let out = d.dir.path().join("report.csv");
+    let out = d.path("report.csv");
     args.extend_from_slice(&["--out", out.to_str().unwrap()]);
     assert!(d.ok(&args).contains("report.csv"));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), csv);

@@ -1,102 +1,35 @@
 //! `holdfast directory export` end to end: a directory written as Open Referral UK 3.0 JSON
 //! and imported into a fresh store comes back as the same assets.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+
+use common::Device;
 use serde_json::Value;
 
-/// A store in a temporary folder, driven through the real binary.
-struct Device {
-    dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Device {
-    fn new(person: &str) -> Self {
-        let d = Device {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        d.ok(&["init", "--name", person]);
-        d
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-            .arg("--home")
-            .arg(self.dir.path().join("device"))
-            .args(args)
-            .env_remove("HOLDFAST_HOME")
-            .env_remove("HOLDFAST_KEYS")
-            .env_remove("HOLDFAST_LOG")
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, 0, "{args:?} failed: {r:?}");
-        assert!(r.stderr.is_empty(), "{args:?} wrote to stderr: {r:?}");
-        r.stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut with = vec!["--json"];
-        with.extend_from_slice(args);
-        let out = self.ok(&with);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-    }
-
-    /// Runs a command that must fail with exit code 1 and one error line; returns it.
-    fn fails(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, 1, "{args:?}: {r:?}");
-        assert!(r.stdout.is_empty(), "{args:?} printed: {r:?}");
-        let lines: Vec<&str> = r.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{args:?}: not one line: {r:?}");
-        assert!(lines[0].starts_with("holdfast: error: "), "{r:?}");
-        lines[0].to_owned()
-    }
-
-    /// Every asset of every directory on the device, without its asset id (the store makes
-    /// those up), in an order of their own (seeded names repeat).
-    fn assets(&self) -> Vec<Value> {
-        let hits = self.json(&["directory", "search", "--limit", "1000"]);
-        let mut assets: Vec<Value> = hits
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|hit| {
-                let shown = self.json(&[
-                    "directory",
-                    "show",
-                    hit["directory_id"].as_str().unwrap(),
-                    hit["asset_id"].as_str().unwrap(),
-                ]);
-                let mut asset = shown["asset"].clone();
-                asset.as_object_mut().unwrap().remove("id");
-                asset
-            })
-            .collect();
-        assets.sort_by_cached_key(|a| a.to_string());
-        assets
-    }
+/// Every asset of every directory on the device, without its asset id (the store makes
+/// those up), in an order of their own (seeded names repeat).
+fn assets(d: &Device) -> Vec<Value> {
+    let hits = d.json(&["directory", "search", "--limit", "1000"]);
+    let mut assets: Vec<Value> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| {
+            let shown = d.json(&[
+                "directory",
+                "show",
+                hit["directory_id"].as_str().unwrap(),
+                hit["asset_id"].as_str().unwrap(),
+            ]);
+            let mut asset = shown["asset"].clone();
+            asset.as_object_mut().unwrap().remove("id");
+            asset
+        })
+        .collect();
+    assets.sort_by_cached_key(|a| a.to_string());
+    assets
 }
 
 fn text(path: &Path) -> String {
@@ -133,7 +66,7 @@ const SERVICES: &str = r#"[
 
 #[test]
 fn an_imported_directory_exports_and_imports_into_a_fresh_store_unchanged() {
-    let a = Device::new("Sam Okafor");
+    let a = Device::init("Sam Okafor");
     let source = a.path("leeds-north.json");
     std::fs::write(&source, SERVICES).unwrap();
     let imported = a.json(&["directory", "import", source.to_str().unwrap()]);
@@ -170,22 +103,22 @@ fn an_imported_directory_exports_and_imports_into_a_fresh_store_unchanged() {
     assert_eq!(a.ok(&["directory", "export", "--out", "-"]), file);
     assert_eq!(a.ok(&["directory", "export", "--out", "-"]), file);
 
-    let b = Device::new("Asha Begum");
+    let b = Device::init("Asha Begum");
     let back = b.json(&["directory", "import", out.to_str().unwrap()]);
     assert_eq!(back["services"], 3);
     assert_eq!(back["warnings"], serde_json::json!([]));
-    let before = a.assets();
+    let before = assets(&a);
     assert_eq!(before.len(), 3);
-    assert_eq!(b.assets(), before);
+    assert_eq!(assets(&b), before);
 
     // Imported again where it came from, it updates the same assets (by their ids).
     a.ok(&["directory", "import", out.to_str().unwrap()]);
-    assert_eq!(a.assets(), before);
+    assert_eq!(assets(&a), before);
 }
 
 #[test]
 fn a_seeded_directory_exports_the_same_bytes_and_comes_back_whole() {
-    let a = Device::new("Demo");
+    let a = Device::init("Demo");
     a.json(&["seed", "--patients", "0", "--assets", "25"]);
     let first = a.ok(&["directory", "export"]);
     let second = a.ok(&["directory", "export"]);
@@ -193,7 +126,7 @@ fn a_seeded_directory_exports_the_same_bytes_and_comes_back_whole() {
 
     let out = a.path("seeded.json");
     a.ok(&["directory", "export", "--out", out.to_str().unwrap()]);
-    let b = Device::new("Asha Begum");
+    let b = Device::init("Asha Begum");
     let back = b.json(&["directory", "import", out.to_str().unwrap()]);
     assert_eq!(back["services"], 25);
     assert_eq!(back["warnings"], serde_json::json!([]));
@@ -210,16 +143,16 @@ fn a_seeded_directory_exports_the_same_bytes_and_comes_back_whole() {
         stripped.sort_by_cached_key(|a| a.to_string());
         stripped
     };
-    let copied = b.assets();
+    let copied = assets(&b);
     assert_eq!(copied.len(), 25);
     assert!(copied.iter().all(|asset| asset["external_id"].is_string()));
-    assert_eq!(without_ids(copied), without_ids(a.assets()));
+    assert_eq!(without_ids(copied), without_ids(assets(&a)));
 }
 
 #[test]
 fn exporting_needs_one_directory_and_a_place_to_write() {
-    let a = Device::new("Sam Okafor");
-    let line = a.fails(&["directory", "export"]);
+    let a = Device::init("Sam Okafor");
+    let line = a.fails(&["directory", "export"], 1);
     assert!(line.contains("no directory"), "{line}");
 
     a.ok(&["directory", "create", "Leeds North"]);
@@ -228,22 +161,28 @@ fn exporting_needs_one_directory_and_a_place_to_write() {
     assert_eq!(empty["empty"], true);
 
     a.ok(&["directory", "create", "Leeds South"]);
-    let line = a.fails(&["directory", "export"]);
+    let line = a.fails(&["directory", "export"], 1);
     assert!(line.contains("--directory"), "{line}");
-    let line = a.fails(&["directory", "export", "--directory", "0123456789abcdef"]);
+    let line = a.fails(
+        &["directory", "export", "--directory", "0123456789abcdef"],
+        1,
+    );
     assert!(line.contains("directory"), "{line}");
 
     let dirs = a.json(&["directory", "list"]);
     let dir = dirs[0]["directory_id"].as_str().unwrap();
     let nowhere = a.path("missing-folder").join("export.json");
-    let line = a.fails(&[
-        "directory",
-        "export",
-        "--directory",
-        dir,
-        "--out",
-        nowhere.to_str().unwrap(),
-    ]);
+    let line = a.fails(
+        &[
+            "directory",
+            "export",
+            "--directory",
+            dir,
+            "--out",
+            nowhere.to_str().unwrap(),
+        ],
+        1,
+    );
     assert!(line.contains("writing"), "{line}");
     assert!(!nowhere.exists());
 }

@@ -3,100 +3,35 @@
 //! The exported case file is also written to `$HOLDFAST_AUTOMERGE_OUT` when it is set, for
 //! `tools/automerge-check` (`./scripts/test`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+
+use common::Device;
 use serde_json::{Value, json};
 
-/// A store in a temporary folder, driven through the real binary.
-struct Device {
-    dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Device {
-    fn new() -> Self {
-        Device {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-            .arg("--home")
-            .arg(self.path("device"))
-            .args(args)
-            .env_remove("HOLDFAST_HOME")
-            .env_remove("HOLDFAST_KEYS")
-            .env_remove("HOLDFAST_LOG")
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, 0, "{args:?} failed: {r:?}");
-        assert!(r.stderr.is_empty(), "{args:?} wrote to stderr: {r:?}");
-        r.stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut with = vec!["--json"];
-        with.extend_from_slice(args);
-        let out = self.ok(&with);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-    }
-
-    /// A command that must fail with exit code 1 and one error line; returns the line.
-    fn fails(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, 1, "{args:?}: {r:?}");
-        assert!(r.stdout.is_empty(), "{args:?} printed: {r:?}");
-        let lines: Vec<&str> = r.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "{args:?}: not one line: {r:?}");
-        assert!(lines[0].starts_with("holdfast: error: "), "{r:?}");
-        lines[0].to_owned()
-    }
-
-    /// A patient with an accepted referral and a session; returns (case id, plan id).
-    fn patient(&self, name: &str, nhs: &str, note: &str) -> (String, String) {
-        let case = self.json(&["patient", "add", "--name", name, "--nhs-number", nhs]);
-        let case_id = case["case_id"].as_str().unwrap().to_owned();
-        let plan_id = case["plan_id"].as_str().unwrap().to_owned();
-        let r = self.json(&[
-            "referral", "add", &case_id, "--source", "gp", "--reason", "lonely",
-        ]);
-        let referral = r["referral_id"].as_str().unwrap();
-        self.ok(&["referral", "accept", &case_id, referral]);
-        self.ok(&[
-            "session",
-            "record",
-            &case_id,
-            "--mode",
-            "phone",
-            "--minutes",
-            "30",
-            "--note",
-            note,
-        ]);
-        (case_id, plan_id)
-    }
+/// A patient with an accepted referral and a session; returns (case id, plan id).
+fn patient(d: &Device, name: &str, nhs: &str, note: &str) -> (String, String) {
+    let case = d.json(&["patient", "add", "--name", name, "--nhs-number", nhs]);
+    let case_id = case["case_id"].as_str().unwrap().to_owned();
+    let plan_id = case["plan_id"].as_str().unwrap().to_owned();
+    let r = d.json(&[
+        "referral", "add", &case_id, "--source", "gp", "--reason", "lonely",
+    ]);
+    let referral = r["referral_id"].as_str().unwrap();
+    d.ok(&["referral", "accept", &case_id, referral]);
+    d.ok(&[
+        "session",
+        "record",
+        &case_id,
+        "--mode",
+        "phone",
+        "--minutes",
+        "30",
+        "--note",
+        note,
+    ]);
+    (case_id, plan_id)
 }
 
 /// The export without the line saying when it was made (the binary reads the real clock).
@@ -122,8 +57,8 @@ fn private(_: &Path) {}
 fn a_subject_access_export_is_one_patients_record_as_json_or_text() {
     let d = Device::new();
     d.ok(&["init", "--name", "Sam Okafor"]);
-    let (case, plan) = d.patient("Ada Lovelace", "9434765919", "NOTE-ADA-1183 allotment");
-    let (other, other_plan) = d.patient("Grace Hopper", "4010232137", "NOTE-GRACE-5520 choir");
+    let (case, plan) = patient(&d, "Ada Lovelace", "9434765919", "NOTE-ADA-1183 allotment");
+    let (other, other_plan) = patient(&d, "Grace Hopper", "4010232137", "NOTE-GRACE-5520 choir");
     d.ok(&["goal", "add", &plan, "Go to the Tuesday walk"]);
     d.ok(&["supervision", "comment", &case, "SUPERVISION-3341 check in"]);
 
@@ -233,17 +168,20 @@ fn a_subject_access_export_is_one_patients_record_as_json_or_text() {
     private(&file);
 
     // Bad input: one error line, nothing written.
-    let line = d.fails(&[
-        "case",
-        "export",
-        "ffffffffffffffffffffffffffffffff",
-        "--format",
-        "json",
-    ]);
+    let line = d.fails(
+        &[
+            "case",
+            "export",
+            "ffffffffffffffffffffffffffffffff",
+            "--format",
+            "json",
+        ],
+        1,
+    );
     assert!(line.contains("no case"), "{line}");
     let directory = d.json(&["directory", "create", "Leeds North"]);
     let dir_id = directory["directory_id"].as_str().unwrap();
-    let line = d.fails(&["case", "export", dir_id, "--format", "json"]);
+    let line = d.fails(&["case", "export", dir_id, "--format", "json"], 1);
     assert!(line.contains("is a directory, not a case"), "{line}");
     let r = d.run(&["case", "export", &case, "--format", "pdf"]);
     assert_eq!(r.code, 2, "{r:?}");
@@ -265,7 +203,12 @@ fn a_subject_access_export_is_one_patients_record_as_json_or_text() {
 fn a_document_exports_as_automerge_bytes_with_its_heads() {
     let d = Device::new();
     d.ok(&["init", "--name", "Sam Okafor"]);
-    let (case, _plan) = d.patient("Ada Lovelace", "9434765919", "Talked about the allotment");
+    let (case, _plan) = patient(
+        &d,
+        "Ada Lovelace",
+        "9434765919",
+        "Talked about the allotment",
+    );
     let out = d.path("ada.automerge");
     let said = d.json(&[
         "document",
@@ -320,15 +263,18 @@ fn a_document_exports_as_automerge_bytes_with_its_heads() {
 
     // Bad input: one error line, nothing written.
     let nothing = d.path("nothing.automerge");
-    let line = d.fails(&[
-        "document",
-        "export",
-        "ffffffffffffffffffffffffffffffff",
-        "--out",
-        nothing.to_str().unwrap(),
-    ]);
+    let line = d.fails(
+        &[
+            "document",
+            "export",
+            "ffffffffffffffffffffffffffffffff",
+            "--out",
+            nothing.to_str().unwrap(),
+        ],
+        1,
+    );
     assert!(line.contains("no document"), "{line}");
-    let line = d.fails(&["document", "export", &case, "--out", "x.heads"]);
+    let line = d.fails(&["document", "export", &case, "--out", "x.heads"], 1);
     assert!(line.contains(".heads"), "{line}");
     assert!(!nothing.exists());
     assert_eq!(

@@ -2,100 +2,23 @@
 //! print and plain text, no ids), `plan refresh` after the directory changes, `plan
 //! about-me`, `supervision plan-wording`, and the plan ending when the case is closed.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
+use common::Device;
 use holdfast_relay::testing::TestRelay;
 use serde_json::Value;
 
-struct Device {
-    dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Device {
-    fn new() -> Self {
-        let d = Device {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        d.ok(&["init", "--name", "Sam Okafor"]);
-        d
-    }
-
-    fn home(&self) -> PathBuf {
-        self.dir.path().join("device")
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn file(&self, name: &str, content: &str) -> String {
-        let path = self.path(name);
-        std::fs::write(&path, content).unwrap();
-        path.display().to_string()
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-            .arg("--home")
-            .arg(self.home())
-            .args(args)
-            .env_remove("HOLDFAST_HOME")
-            .env_remove("HOLDFAST_KEYS")
-            .env_remove("HOLDFAST_LOG")
-            .env_remove("HOLDFAST_INVITE")
-            .env_remove("HOLDFAST_CREATION_TOKEN")
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, 0, "{args:?} failed: {r:?}");
-        assert!(r.stderr.is_empty(), "{args:?} wrote to stderr: {r:?}");
-        r.stdout
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut with = vec!["--json"];
-        with.extend_from_slice(args);
-        let out = self.ok(&with);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-    }
-
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let r = self.run(args);
-        assert_eq!(r.code, code, "{args:?}: {r:?}");
-        assert!(r.stdout.is_empty(), "{args:?} printed: {r:?}");
-        assert!(!r.stderr.contains("panicked"), "{r:?}");
-        r.stderr
-    }
-
-    /// An accepted patient; returns (case id, plan id).
-    fn patient(&self, name: &str) -> (String, String) {
-        let case = self.json(&["patient", "add", "--name", name]);
-        let case_id = case["case_id"].as_str().unwrap().to_owned();
-        let plan_id = case["plan_id"].as_str().unwrap().to_owned();
-        let r = self.json(&[
-            "referral", "add", &case_id, "--source", "gp", "--reason", "lonely",
-        ]);
-        let referral = r["referral_id"].as_str().unwrap();
-        self.ok(&["referral", "accept", &case_id, referral]);
-        (case_id, plan_id)
-    }
+/// An accepted patient; returns (case id, plan id).
+fn patient(d: &Device, name: &str) -> (String, String) {
+    let case = d.json(&["patient", "add", "--name", name]);
+    let case_id = case["case_id"].as_str().unwrap().to_owned();
+    let plan_id = case["plan_id"].as_str().unwrap().to_owned();
+    let r = d.json(&[
+        "referral", "add", &case_id, "--source", "gp", "--reason", "lonely",
+    ]);
+    let referral = r["referral_id"].as_str().unwrap();
+    d.ok(&["referral", "accept", &case_id, referral]);
+    (case_id, plan_id)
 }
 
 fn services(phone: &str) -> String {
@@ -112,8 +35,8 @@ fn services(phone: &str) -> String {
 
 #[test]
 fn render_refresh_about_me_and_the_end_of_the_plan() {
-    let d = Device::new();
-    let (case, plan) = d.patient("Ada Lovelace");
+    let d = Device::init("Sam Okafor");
+    let (case, plan) = patient(&d, "Ada Lovelace");
     let about = "I'm Sam Okafor, your link worker at Hyde Park Surgery. Call 0113 496 0999.";
 
     // About me: none yet; a typo'd plan changes nothing; then set and copied into the plan.
@@ -140,7 +63,7 @@ fn render_refresh_about_me_and_the_end_of_the_plan() {
     );
 
     let file = d.file("leeds.json", &services("0113 496 0000"));
-    d.ok(&["directory", "import", &file]);
+    d.ok(&["directory", "import", file.to_str().unwrap()]);
     let hits = d.json(&["directory", "search", "walk"]);
     let dir = hits[0]["directory_id"].as_str().unwrap().to_owned();
     let asset = hits[0]["asset_id"].as_str().unwrap().to_owned();
@@ -207,7 +130,7 @@ fn render_refresh_about_me_and_the_end_of_the_plan() {
 
     // The listing changes; a refresh copies it into the plan.
     let file = d.file("leeds.json", &services("0113 496 0123"));
-    d.ok(&["directory", "import", &file]);
+    d.ok(&["directory", "import", file.to_str().unwrap()]);
     assert!(d.ok(&["plan", "render", &case]).contains("0113 496 0000"));
     let refreshed = d.json(&["plan", "refresh-assets", &case]);
     assert_eq!(refreshed["assets"]["updated"], 1, "{refreshed}");
@@ -270,7 +193,7 @@ fn render_refresh_about_me_and_the_end_of_the_plan() {
 #[test]
 fn plan_wording_set_by_the_admin_reaches_new_plans() {
     let relay = TestRelay::blocking_start();
-    let d = Device::new();
+    let d = Device::init("Sam Okafor");
     d.ok(&["team", "create", "--relay", &relay.url()]);
     let shown = d.ok(&["supervision", "plan-wording"]);
     assert!(shown.contains("these are the defaults"), "{shown}");
@@ -301,7 +224,7 @@ fn plan_wording_set_by_the_admin_reaches_new_plans() {
         "{shown}"
     );
 
-    let (case, _) = d.patient("Ada Lovelace");
+    let (case, _) = patient(&d, "Ada Lovelace");
     let sms = d.ok(&["plan", "render", &case, "--style", "plain-text"]);
     assert!(
         sms.contains("When your link worker works:\nMonday to Thursday, 8:30am to 4:30pm.\n"),

@@ -3,39 +3,10 @@
 //! its heads. The exported documents are also written to `$HOLDFAST_AUTOMERGE_OUT` when it
 //! is set, for `tools/automerge-check` (`./scripts/test`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod common;
 
-use holdfast_ffi::{
-    DeviceConfig, HoldfastDevice, HoldfastError, HostKeyStore, NewPatientInput, SessionInput,
-    SessionMode,
-};
-
-#[derive(Default)]
-struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
-
-impl HostKeyStore for MemoryKeys {
-    fn get(&self, name: String) -> Result<Option<Vec<u8>>, HoldfastError> {
-        Ok(self.0.lock().unwrap().get(&name).cloned())
-    }
-
-    fn put(&self, name: String, value: Vec<u8>) -> Result<(), HoldfastError> {
-        self.0.lock().unwrap().insert(name, value);
-        Ok(())
-    }
-}
-
-fn phone(dir: &tempfile::TempDir) -> Arc<HoldfastDevice> {
-    HoldfastDevice::open(
-        DeviceConfig {
-            data_dir: dir.path().display().to_string(),
-            person: "Asha (link worker)".into(),
-            insecure_http_to_any_host: false,
-        },
-        Arc::new(MemoryKeys::default()),
-    )
-    .unwrap()
-}
+use common::phone;
+use holdfast_ffi::{HoldfastError, NewPatientInput, SessionInput, SessionMode};
 
 fn patient(name: &str, nhs: &str) -> NewPatientInput {
     NewPatientInput {
@@ -106,8 +77,7 @@ mod serde_json_lite {
 
 #[test]
 fn a_subject_access_export_holds_one_patient_and_nobody_else() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = phone(&dir);
+    let a = phone("Asha (link worker)");
     let ada = a
         .create_case(patient("Ada Lovelace", "9434765919"))
         .unwrap();
@@ -196,8 +166,7 @@ fn a_subject_access_export_holds_one_patient_and_nobody_else() {
 
 #[test]
 fn a_document_exports_as_automerge_bytes_with_its_heads() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = phone(&dir);
+    let a = phone("Asha (link worker)");
     let ada = a
         .create_case(patient("Ada Lovelace", "9434765919"))
         .unwrap();

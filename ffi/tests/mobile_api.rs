@@ -23,76 +23,27 @@
 //!   another link worker and a patient's phone are refused and hold no copy; bad ids and
 //!   text are typed errors that change nothing.
 
-use std::collections::HashMap;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use common::{MemoryKeys, Phone, phone, sync};
 use holdfast_core::ManualClock;
 use holdfast_ffi::{
     AssetInput, AssetRef, Capacity, CaseStatus, CaseloadObserver, CaseloadQuery, ClosureReason,
     ConcernInput, ConcernStatus, ConnectionStatus, DeviceConfig, DirectoryQuery, DocumentObserver,
     EscalationTarget, FeedbackKind, GoalStatus, HoldfastDevice, HoldfastError, HoldingFunction,
-    HostKeyStore, Instrument, LoadLimits, MeasureChange, MeasureInput, MeasureScore, Need,
-    NewPatientInput, NotCompletedReason, NoteKind, PatientDetails, PrivateNoteView,
-    PrivateNotesView, ReferralDecision, ReferralInput, ReferralSource, Role, SessionInput,
-    SessionMode, StepInput, StepOwner, TeamLimitsView, WorkItem, WorkKind, WorklistObserver,
-    measure_form,
+    Instrument, LoadLimits, MeasureChange, MeasureInput, MeasureScore, Need, NewPatientInput,
+    NotCompletedReason, NoteKind, PatientDetails, PrivateNoteView, PrivateNotesView,
+    ReferralDecision, ReferralInput, ReferralSource, Role, SessionInput, SessionMode, StepInput,
+    StepOwner, TeamLimitsView, WorkItem, WorkKind, WorklistObserver, measure_form,
 };
 use holdfast_relay::testing::TestRelay;
 
 // ---------------------------------------------------------------------------------------
 // Fixtures
-
-/// The host's key store, in memory.
-#[derive(Default)]
-struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
-
-impl HostKeyStore for MemoryKeys {
-    fn get(&self, name: String) -> Result<Option<Vec<u8>>, HoldfastError> {
-        Ok(self.0.lock().unwrap().get(&name).cloned())
-    }
-
-    fn put(&self, name: String, value: Vec<u8>) -> Result<(), HoldfastError> {
-        self.0.lock().unwrap().insert(name, value);
-        Ok(())
-    }
-}
-
-/// A device with its own folder (dropped before the folder).
-struct Phone {
-    device: Arc<HoldfastDevice>,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Phone {
-    type Target = HoldfastDevice;
-
-    fn deref(&self) -> &HoldfastDevice {
-        &self.device
-    }
-}
-
-fn phone(person: &str) -> Phone {
-    let dir = tempfile::tempdir().unwrap();
-    let device = HoldfastDevice::open(
-        DeviceConfig {
-            data_dir: dir.path().display().to_string(),
-            person: person.into(),
-            insecure_http_to_any_host: false,
-        },
-        Arc::new(MemoryKeys::default()),
-    )
-    .unwrap();
-    Phone { device, _dir: dir }
-}
-
-/// Syncs every team of `device` and fails the test on any error.
-fn sync(device: &HoldfastDevice) {
-    for outcome in device.sync_now(None).unwrap() {
-        assert_eq!(outcome.error, None, "sync of {}", outcome.team_id);
-    }
-}
 
 fn patient(name: &str) -> NewPatientInput {
     NewPatientInput {

@@ -2,56 +2,13 @@
 //! JSON and imported on another phone comes back as the same assets; bad ids are typed
 //! errors.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod common;
 
+use common::phone;
 use holdfast_ffi::{
-    AssetInput, AssetStatus, Capacity, DeviceConfig, DirectoryQuery, HoldfastDevice, HoldfastError,
-    HostKeyStore, NewPatientInput, ReferralRoute,
+    AssetInput, AssetStatus, Capacity, DirectoryQuery, HoldfastDevice, HoldfastError,
+    NewPatientInput, ReferralRoute,
 };
-
-/// The host's key store, in memory.
-#[derive(Default)]
-struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
-
-impl HostKeyStore for MemoryKeys {
-    fn get(&self, name: String) -> Result<Option<Vec<u8>>, HoldfastError> {
-        Ok(self.0.lock().unwrap().get(&name).cloned())
-    }
-
-    fn put(&self, name: String, value: Vec<u8>) -> Result<(), HoldfastError> {
-        self.0.lock().unwrap().insert(name, value);
-        Ok(())
-    }
-}
-
-/// A device with its own folder (dropped before the folder).
-struct Phone {
-    device: Arc<HoldfastDevice>,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Phone {
-    type Target = HoldfastDevice;
-
-    fn deref(&self) -> &HoldfastDevice {
-        &self.device
-    }
-}
-
-fn phone(person: &str) -> Phone {
-    let dir = tempfile::tempdir().unwrap();
-    let device = HoldfastDevice::open(
-        DeviceConfig {
-            data_dir: dir.path().display().to_string(),
-            person: person.into(),
-            insecure_http_to_any_host: false,
-        },
-        Arc::new(MemoryKeys::default()),
-    )
-    .unwrap();
-    Phone { device, _dir: dir }
-}
 
 /// An ORUK 1.0 service as a council directory publishes it.
 const OPEN_REFERRAL: &str = r#"[{

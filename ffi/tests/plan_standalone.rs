@@ -4,62 +4,14 @@
 //! directory and no team settings, reads the asset's name and phone, the wording and the
 //! working hours from the plan alone, renders it, and sees it end when the case is closed.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod common;
 
+use common::{phone, sync};
 use holdfast_ffi::{
-    AssetInput, AssetRef, ClosureReason, DeviceConfig, HoldfastDevice, HoldfastError, HostKeyStore,
-    NewPatientInput, ReferralDecision, ReferralInput, ReferralSource, RenderStyle, Role, StepInput,
-    StepOwner,
+    AssetInput, AssetRef, ClosureReason, HoldfastError, NewPatientInput, ReferralDecision,
+    ReferralInput, ReferralSource, RenderStyle, Role, StepInput, StepOwner,
 };
 use holdfast_relay::testing::TestRelay;
-
-#[derive(Default)]
-struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
-
-impl HostKeyStore for MemoryKeys {
-    fn get(&self, name: String) -> Result<Option<Vec<u8>>, HoldfastError> {
-        Ok(self.0.lock().unwrap().get(&name).cloned())
-    }
-
-    fn put(&self, name: String, value: Vec<u8>) -> Result<(), HoldfastError> {
-        self.0.lock().unwrap().insert(name, value);
-        Ok(())
-    }
-}
-
-struct Phone {
-    device: Arc<HoldfastDevice>,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Phone {
-    type Target = HoldfastDevice;
-
-    fn deref(&self) -> &HoldfastDevice {
-        &self.device
-    }
-}
-
-fn phone(person: &str) -> Phone {
-    let dir = tempfile::tempdir().unwrap();
-    let device = HoldfastDevice::open(
-        DeviceConfig {
-            data_dir: dir.path().display().to_string(),
-            person: person.into(),
-            insecure_http_to_any_host: false,
-        },
-        Arc::new(MemoryKeys::default()),
-    )
-    .unwrap();
-    Phone { device, _dir: dir }
-}
-
-fn sync(device: &HoldfastDevice) {
-    for outcome in device.sync_now(None).unwrap() {
-        assert_eq!(outcome.error, None, "sync of {}", outcome.team_id);
-    }
-}
 
 fn walking_group(phone: &str) -> AssetInput {
     AssetInput {
