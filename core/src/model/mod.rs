@@ -57,5 +57,6 @@ pub mod plan_render;
 pub mod postcode;
 pub mod private_notes;
 pub mod team_settings;
+pub mod uk_time;
 
 pub use doc::{Author, Claim, Contested, DocKind, HistoryEntry};

@@ -9,12 +9,14 @@
 
 use std::fmt::Write as _;
 
-use time::{Date, Month, OffsetDateTime, Weekday};
+use time::{Date, OffsetDateTime, Weekday};
 
 use super::action_plan::{
     ActionPlan, GoalStatus, PlanEnded, Step, StepOwner, WorkingHours, clock_words,
 };
 use super::team_settings::DEFAULT_OUT_OF_HOURS;
+use super::uk_time::month_name;
+pub use super::uk_time::{long_date, uk_offset_seconds};
 
 /// How a plan is rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -280,60 +282,9 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
     out
 }
 
-/// "Monday 7 December 2026".
-pub fn long_date(d: Date) -> String {
-    format!(
-        "{} {} {} {}",
-        d.weekday(),
-        d.day(),
-        month_name(d.month()),
-        d.year()
-    )
-}
-
 /// "7 Dec 2026".
 fn short_date(d: Date) -> String {
     format!("{} {} {}", d.day(), &month_name(d.month())[..3], d.year())
-}
-
-fn month_name(m: Month) -> &'static str {
-    match m {
-        Month::January => "January",
-        Month::February => "February",
-        Month::March => "March",
-        Month::April => "April",
-        Month::May => "May",
-        Month::June => "June",
-        Month::July => "July",
-        Month::August => "August",
-        Month::September => "September",
-        Month::October => "October",
-        Month::November => "November",
-        Month::December => "December",
-    }
-}
-
-/// UK local time's offset from UTC at `utc` (seconds since the epoch): 3,600 in British
-/// Summer Time, from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday
-/// of October; 0 (GMT) otherwise.
-pub fn uk_offset_seconds(utc: i64) -> i64 {
-    let Ok(t) = OffsetDateTime::from_unix_timestamp(utc) else {
-        return 0;
-    };
-    let change = |month: Month| -> Option<i64> {
-        let last = last_sunday(t.year(), month)?;
-        Some(last.midnight().assume_utc().unix_timestamp() + 3_600)
-    };
-    match (change(Month::March), change(Month::October)) {
-        (Some(start), Some(end)) if (start..end).contains(&utc) => 3_600,
-        _ => 0,
-    }
-}
-
-fn last_sunday(year: i32, month: Month) -> Option<Date> {
-    let last = Date::from_calendar_date(year, month, month.length(year)).ok()?;
-    let back = last.weekday().number_days_from_sunday();
-    last.checked_sub(time::Duration::days(i64::from(back)))
 }
 
 /// What a patient is told when they comment at `at_ms` (ms since the epoch) outside their
@@ -683,7 +634,7 @@ ask for Sam.
     }
 
     fn utc(y: i32, m: u8, d: u8, h: u8, min: u8) -> i64 {
-        let date = Date::from_calendar_date(y, Month::try_from(m).unwrap(), d).unwrap();
+        let date = Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap();
         date.with_hms(h, min, 0)
             .unwrap()
             .assume_utc()

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, Weekday};
+use time::OffsetDateTime;
 
 use super::SubjectAccess;
 use crate::model::action_plan::{ActionPlan, Goal};
@@ -12,6 +12,8 @@ use crate::model::case_file::{CaseFile, Patient, ReferralDecision};
 use crate::model::doc::{Claim, Contested, DocKind};
 use crate::model::measures::Score;
 use crate::model::oversight::Oversight;
+pub(crate) use crate::model::uk_time::uk_date;
+use crate::model::uk_time::uk_offset_seconds;
 
 const FOR_REVIEW: &str = "[REVIEW BEFORE DISCLOSURE]";
 
@@ -145,54 +147,14 @@ fn indent(text: &str, by: usize) -> String {
         .join("\n")
 }
 
-/// A day in UK form: "2 November 2026".
-pub(crate) fn uk_date(d: Date) -> String {
-    format!("{} {} {}", d.day(), month_name(d.month()), d.year())
-}
-
-fn month_name(m: Month) -> &'static str {
-    match m {
-        Month::January => "January",
-        Month::February => "February",
-        Month::March => "March",
-        Month::April => "April",
-        Month::May => "May",
-        Month::June => "June",
-        Month::July => "July",
-        Month::August => "August",
-        Month::September => "September",
-        Month::October => "October",
-        Month::November => "November",
-        Month::December => "December",
-    }
-}
-
-/// The last Sunday of `month` in `year`, at 01:00 UTC: when UK clocks change.
-fn change_over(year: i32, month: Month) -> Option<OffsetDateTime> {
-    let last = Date::from_calendar_date(year, month, 31).ok()?;
-    let back = i64::from(last.weekday().number_days_from_sunday());
-    let sunday = last.checked_sub(time::Duration::days(back))?;
-    debug_assert_eq!(sunday.weekday(), Weekday::Sunday);
-    Some(PrimitiveDateTime::new(sunday, Time::from_hms(1, 0, 0).ok()?).assume_utc())
-}
-
 /// An instant (ms since the epoch) in UK time: "2 November 2026, 09:30 GMT" or "… BST".
 pub(crate) fn uk_time(ms: i64) -> String {
-    let Ok(utc) = OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) else {
+    let utc = ms.div_euclid(1000);
+    let offset = uk_offset_seconds(utc);
+    let Ok(local) = OffsetDateTime::from_unix_timestamp(utc + offset) else {
         return format!("{ms} ms since 1970");
     };
-    let summer = match (
-        change_over(utc.year(), Month::March),
-        change_over(utc.year(), Month::October),
-    ) {
-        (Some(start), Some(end)) => utc >= start && utc < end,
-        _ => false,
-    };
-    let (local, zone) = if summer {
-        (utc + time::Duration::hours(1), "BST")
-    } else {
-        (utc, "GMT")
-    };
+    let zone = if offset == 0 { "GMT" } else { "BST" };
     format!(
         "{}, {:02}:{:02} {zone}",
         uk_date(local.date()),
