@@ -917,6 +917,12 @@ fn read_working_hours(doc: &AutoCommit) -> Option<WorkingHours> {
     .ok()
 }
 
+/// Whether the plan has ended, read from that key alone (cheap: sync asks it of the plan of
+/// every case file a pull changes).
+pub fn is_ended(doc: &AutoCommit) -> bool {
+    read_ended(doc).is_some()
+}
+
 fn read_ended(doc: &AutoCommit) -> Option<PlanEnded> {
     let m = doc::get_obj(doc, &ROOT, "ended").ok()??;
     Some(PlanEnded {

@@ -318,7 +318,16 @@ impl Store {
     /// Ends the plan when `closed`, else takes it out of "ended", writing only when it
     /// differs.
     fn plan_matches(&mut self, plan: DocumentId, closed: bool) -> Result<()> {
-        let ended = self.action_plan(plan)?.ended.is_some();
+        let ended = {
+            let (kind, doc) = self.load(plan)?;
+            if *kind != DocKind::ActionPlan {
+                return Err(Error::WrongDocumentKind {
+                    expected: "action_plan",
+                    found: kind.as_str().to_owned(),
+                });
+            }
+            action_plan::is_ended(doc)
+        };
         let today = self.today();
         match (closed, ended) {
             (true, false) => {
