@@ -36,6 +36,19 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 /// How long one send may take before the client is given up on.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The largest message (and frame) a client may send. Clients send nothing but pongs and a
+/// close (at most 125 bytes of payload each); anything else is read and ignored.
+const MAX_MESSAGE: usize = 4096;
+/// The socket's read buffer. The WebSocket library's default, 128 KiB, is allocated and
+/// zero-filled on a socket's first read: ~135 KiB of memory per idle socket, 1.3 GiB for
+/// 10,000. A client's pong or close frame fits in 256 bytes with its header; a larger frame
+/// (up to [`MAX_MESSAGE`]) grows the buffer for itself.
+const READ_BUFFER: usize = 256;
+/// Most bytes queued unsent: a send waits for the socket to take the frame before the next,
+/// so only a frame or two (the relay's largest is a close, under 130 bytes) ever queue.
+/// Past it, a send fails and the socket closes rather than growing without bound.
+const MAX_WRITE_BUFFER: usize = 16 * 1024;
+
 /// Upgrades a member's request to the live WebSocket. The socket keeps its connection's
 /// place among the relay's open connections until it closes.
 pub async fn live<S: Storage>(
@@ -72,7 +85,13 @@ pub async fn live<S: Storage>(
     let head = state.storage().head(member.team).await?.unwrap_or(0);
     state.storage().heads().publish(member.team, head);
     Ok(upgrade
-        .max_message_size(4096)
+        .read_buffer_size(READ_BUFFER)
+        // Each frame is written when sent (every send flushes anyway), never held back to
+        // fill a buffer.
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_frame_size(MAX_MESSAGE)
+        .max_message_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
             let watched = Watched {
