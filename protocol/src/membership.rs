@@ -28,6 +28,11 @@
 //! `4 ChangeRole` = device 16, role 1; `5 Revoke` = device 16, new epoch u32, new epoch's
 //! key commitment 32 (SHA-256 of `holdfast-epoch-key-v1` ‖ team ‖ epoch ‖ key: a device accepts
 //! an epoch key only if it matches).
+//!
+//! **Folded state** (`"HFS1"`, [`Membership::to_snapshot`]): what the fold of a log came to,
+//! so a device keeps it beside the log it verified and folds only later entries when it
+//! starts, instead of verifying every signature again. Local only: never sent, never
+//! received.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -43,6 +48,8 @@ use crate::wire::{Reader, to_array};
 pub const MEMBERSHIP_MAGIC: [u8; 4] = *b"HFM1";
 /// Largest encoded entry.
 pub const MAX_ENTRY: usize = 4096;
+/// Magic of a folded membership state ([`Membership::to_snapshot`]), version 1.
+pub const SNAPSHOT_MAGIC: [u8; 4] = *b"HFS1";
 /// Domain separation of the new device's proof of possession in a redeem.
 const REDEEM_CONTEXT: &[u8] = b"holdfast-redeem-v1";
 
@@ -261,6 +268,44 @@ fn put_hpke(out: &mut Vec<u8>, key: &HpkePublicKey) -> Result<()> {
 fn get_hpke(r: &mut Reader<'_>) -> Result<HpkePublicKey> {
     let len = usize::from(r.u16()?);
     HpkePublicKey::from_bytes(r.take(len)?)
+}
+
+/// An HPKE key of a kept fold: decoded and checked once already.
+fn get_checked_hpke(r: &mut Reader<'_>) -> Result<HpkePublicKey> {
+    let len = usize::from(r.u16()?);
+    Ok(HpkePublicKey::from_checked_bytes(r.take(len)?))
+}
+
+fn put_key_bytes(out: &mut Vec<u8>, key: &HpkePublicKey) {
+    // Every key here was decoded from an entry, whose u16 length already bounds it.
+    let len = u16::try_from(key.as_bytes().len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(key.as_bytes().get(..usize::from(len)).unwrap_or_default());
+}
+
+fn put_count(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
+}
+
+fn put_option<const N: usize>(out: &mut Vec<u8>, value: Option<&[u8; N]>) {
+    match value {
+        Some(v) => {
+            out.push(1);
+            out.extend_from_slice(v);
+        }
+        None => out.push(0),
+    }
+}
+
+fn get_option<const N: usize>(r: &mut Reader<'_>) -> Result<Option<[u8; N]>> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(*r.array::<N>()?)),
+        value => Err(Error::BadFlag {
+            what: "snapshot option flag",
+            value,
+        }),
+    }
 }
 
 /// The commitment to a team's key of an epoch, carried by the membership entry that starts
@@ -970,6 +1015,122 @@ impl Membership {
         Ok(applied)
     }
 
+    /// The folded state as bytes (`HFS1`), for a device to keep beside the log it folded:
+    /// [`Membership::from_snapshot`] gives back an equal state without verifying anything
+    /// again. Invites are written in id order, so equal states give equal bytes.
+    pub fn to_snapshot(&self) -> Vec<u8> {
+        // A device and an invite each carry an HPKE key (1,216 bytes with X-Wing).
+        let per_item = 1_400_usize;
+        let mut out = Vec::with_capacity(
+            self.devices
+                .len()
+                .saturating_add(self.invites.len())
+                .saturating_mul(per_item)
+                .saturating_add(64),
+        );
+        out.extend_from_slice(&SNAPSHOT_MAGIC);
+        out.extend_from_slice(self.team.as_bytes());
+        out.extend_from_slice(&self.len.to_be_bytes());
+        out.extend_from_slice(&self.epoch.to_be_bytes());
+        put_count(&mut out, self.devices.len());
+        for m in self.devices.values() {
+            out.extend_from_slice(m.device.as_bytes());
+            out.extend_from_slice(&m.sign_key);
+            put_key_bytes(&mut out, &m.hpke_key);
+            out.push(m.role.as_byte());
+            put_option(&mut out, m.plan.as_ref().map(|p| p.as_bytes()));
+            out.extend_from_slice(m.added_by.as_bytes());
+            put_option(&mut out, m.invite.as_ref().map(|i| i.as_bytes()));
+            out.extend_from_slice(&m.added_at_ms.to_be_bytes());
+            put_option(&mut out, m.revoked_at_ms.map(u64::to_be_bytes).as_ref());
+        }
+        let mut invites: Vec<&InviteState> = self.invites.values().collect();
+        invites.sort_unstable_by_key(|i| i.invite);
+        put_count(&mut out, invites.len());
+        for i in invites {
+            out.extend_from_slice(i.invite.as_bytes());
+            out.extend_from_slice(&i.sign_key);
+            put_key_bytes(&mut out, &i.hpke_key);
+            out.push(i.role.as_byte());
+            put_option(&mut out, i.plan.as_ref().map(|p| p.as_bytes()));
+            out.extend_from_slice(&i.expires_at_ms.to_be_bytes());
+            out.extend_from_slice(i.created_by.as_bytes());
+            put_option(&mut out, i.redeemed_by.as_ref().map(|d| d.as_bytes()));
+            put_option(&mut out, i.cancelled_by.as_ref().map(|d| d.as_bytes()));
+        }
+        put_count(&mut out, self.key_commitments.len());
+        for (epoch, commitment) in &self.key_commitments {
+            out.extend_from_slice(&epoch.to_be_bytes());
+            out.extend_from_slice(commitment);
+        }
+        put_count(&mut out, self.private_notes.len());
+        for (doc, owner) in &self.private_notes {
+            out.extend_from_slice(doc.as_bytes());
+            out.extend_from_slice(owner.as_bytes());
+        }
+        out
+    }
+
+    /// The state [`Membership::to_snapshot`] wrote, decoded strictly. No signature is
+    /// checked and no rule applied: the bytes must come from this device's own fold of a
+    /// log it verified (its HPKE keys were checked when their entries were decoded, and
+    /// are not checked again: a key that is not valid fails where it is used).
+    pub fn from_snapshot(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(bytes, "membership snapshot");
+        let magic = *r.array::<4>()?;
+        if magic != SNAPSHOT_MAGIC {
+            return Err(Error::BadMagic {
+                expected: "HFS1",
+                found: magic,
+            });
+        }
+        let mut m = Membership::new(TeamId(*r.array::<16>()?));
+        m.len = r.u64()?;
+        m.epoch = r.u32()?;
+        for _ in 0..r.len_u32()? {
+            let device = DeviceId(*r.array::<16>()?);
+            let member = Member {
+                device,
+                sign_key: *r.array::<32>()?,
+                hpke_key: get_checked_hpke(&mut r)?,
+                role: Role::from_byte(r.u8()?)?,
+                plan: get_option::<16>(&mut r)?.map(DocumentId),
+                added_by: DeviceId(*r.array::<16>()?),
+                invite: get_option::<16>(&mut r)?.map(InviteId),
+                added_at_ms: r.u64()?,
+                revoked_at_ms: get_option::<8>(&mut r)?.map(u64::from_be_bytes),
+            };
+            m.devices.insert(device, member);
+        }
+        let invites = r.len_u32()?;
+        m.invites.reserve(invites.min(r.remaining()));
+        for _ in 0..invites {
+            let invite = InviteId(*r.array::<16>()?);
+            let state = InviteState {
+                invite,
+                sign_key: *r.array::<32>()?,
+                hpke_key: get_checked_hpke(&mut r)?,
+                role: Role::from_byte(r.u8()?)?,
+                plan: get_option::<16>(&mut r)?.map(DocumentId),
+                expires_at_ms: r.u64()?,
+                created_by: DeviceId(*r.array::<16>()?),
+                redeemed_by: get_option::<16>(&mut r)?.map(DeviceId),
+                cancelled_by: get_option::<16>(&mut r)?.map(DeviceId),
+            };
+            m.invites.insert(invite, state);
+        }
+        for _ in 0..r.len_u32()? {
+            let epoch = r.u32()?;
+            m.key_commitments.insert(epoch, *r.array::<32>()?);
+        }
+        for _ in 0..r.len_u32()? {
+            let doc = DocumentId(*r.array::<16>()?);
+            m.private_notes.insert(doc, DeviceId(*r.array::<16>()?));
+        }
+        r.finish()?;
+        Ok(m)
+    }
+
     /// Applies an entry seen through a patient's filtered view: entries about other patients
     /// are missing, so a revocation may jump several epochs. Devices of patients use this.
     pub fn apply_filtered(&mut self, entry: &Entry) -> Result<Applied> {
@@ -1289,6 +1450,67 @@ mod tests {
         assert!(!m.can_access(&lw.id, &notes));
         assert!(m.can_access(&sup.id, &notes));
         assert_eq!(m.private_notes_owner(&notes), Some(lw.id));
+    }
+
+    #[test]
+    fn a_snapshot_gives_back_the_fold_it_was_taken_from() {
+        let (admin, lw, lw2, patient) = (dev(1), dev(2), dev(5), dev(3));
+        let mut m = Membership::new(TEAM);
+        m.apply(&genesis(&admin)).unwrap();
+        for (n, d) in [(10, &lw), (11, &lw2)] {
+            let (e, k) = invite(&admin, n, Role::LinkWorker, None, 100);
+            m.apply(&e).unwrap();
+            m.apply(&redeem(&k, n, d, 5)).unwrap();
+        }
+        let plan = DocumentId([7; 16]);
+        let (e, k) = invite(&lw, 12, Role::Patient, Some(plan), 100);
+        m.apply(&e).unwrap();
+        m.apply(&redeem(&k, 12, &patient, 5)).unwrap();
+        // A pending invite, a cancelled one and a revocation (epoch 2).
+        m.apply(&invite(&admin, 13, Role::Supervisor, None, 100).0)
+            .unwrap();
+        m.apply(&invite(&lw, 14, Role::LinkWorker, None, 100).0)
+            .unwrap();
+        let cancel = Op::Cancel {
+            invite: InviteId([14; 16]),
+        };
+        m.apply(&Entry::sign(TEAM, 9, lw.id.0, cancel, &lw.sign).unwrap())
+            .unwrap();
+        let revoke = Op::Revoke {
+            device: lw2.id,
+            epoch: 2,
+            key_commitment: [2; 32],
+        };
+        m.apply(&Entry::sign(TEAM, 9, admin.id.0, revoke, &admin.sign).unwrap())
+            .unwrap();
+
+        let bytes = m.to_snapshot();
+        let back = Membership::from_snapshot(&bytes).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.to_snapshot(), bytes, "the same state, the same bytes");
+        // It folds on as the original does.
+        let (e, k) = invite(&admin, 15, Role::LinkWorker, None, 100);
+        let (mut a, mut b) = (m.clone(), back);
+        a.apply(&e).unwrap();
+        b.apply(&e).unwrap();
+        a.apply(&redeem(&k, 15, &dev(6), 5)).unwrap();
+        b.apply(&redeem(&k, 15, &dev(6), 5)).unwrap();
+        assert_eq!(a, b);
+        // Strict: another magic, a byte short or one too many is refused.
+        let mut other = bytes.clone();
+        other[3] = b'2';
+        assert!(matches!(
+            Membership::from_snapshot(&other),
+            Err(Error::BadMagic { .. })
+        ));
+        assert!(Membership::from_snapshot(&bytes[..bytes.len() - 1]).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Membership::from_snapshot(&longer).is_err());
+        assert_eq!(
+            Membership::from_snapshot(&Membership::new(TEAM).to_snapshot()).unwrap(),
+            Membership::new(TEAM)
+        );
     }
 
     #[test]

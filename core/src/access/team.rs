@@ -42,6 +42,20 @@ pub struct TeamAccess {
     /// The team's epoch as the relay last reported it (asked by patients' devices, whose
     /// filtered log can lag it).
     pub relay_epoch: Option<u32>,
+    /// How the store rebuilt this state when it opened.
+    pub(crate) folded_at_open: FoldedAtOpen,
+}
+
+/// How the store rebuilt a team's membership when it opened: entries whose fold it took
+/// from the folded state it keeps, and entries it folded one by one, verifying each
+/// signature (those after the kept state, or all of them when the kept state was missing
+/// or did not match the stored log).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FoldedAtOpen {
+    /// Entries covered by the kept folded state, not verified again.
+    pub kept: u64,
+    /// Entries folded and verified at open.
+    pub verified: u64,
 }
 
 /// A device of a team as the app lists it.
@@ -156,7 +170,75 @@ impl TeamAccess {
             relay_len: 0,
             invite_key: None,
             relay_epoch: None,
+            folded_at_open: FoldedAtOpen::default(),
         }
+    }
+
+    /// How the store rebuilt this state when it opened (zero for a team joined or pulled
+    /// since).
+    pub fn folded_at_open(&self) -> FoldedAtOpen {
+        self.folded_at_open
+    }
+
+    /// What folding the log came to, as bytes for the store to keep beside the entries
+    /// (see `store::access`): the membership ([`Membership::to_snapshot`]) and the epoch
+    /// each revoked device was revoked in. Role, plan, invite and the relay's log length
+    /// are kept in the team's row; `refused_after` in its own table.
+    pub(crate) fn folded_state(&self) -> Vec<u8> {
+        let membership = self.membership.to_snapshot();
+        let mut revoked: Vec<(&DeviceId, &u32)> = self.revoked_in.iter().collect();
+        revoked.sort_unstable();
+        let mut out = Vec::with_capacity(
+            membership
+                .len()
+                .saturating_add(revoked.len().saturating_mul(20))
+                .saturating_add(4),
+        );
+        out.extend_from_slice(
+            &u32::try_from(revoked.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        for (device, epoch) in revoked {
+            out.extend_from_slice(device.as_bytes());
+            out.extend_from_slice(&epoch.to_be_bytes());
+        }
+        out.extend_from_slice(&membership);
+        out
+    }
+
+    /// Takes the membership and revocation epochs from `bytes` ([`TeamAccess::folded_state`]),
+    /// as folding the log they came from would. Nothing is verified again: the caller
+    /// vouches that they are this device's own fold of entries it verified.
+    pub(crate) fn restore_folded(&mut self, bytes: &[u8]) -> Result<()> {
+        let bad = || Error::StoreCorrupt("the kept membership state is malformed".into());
+        let count = bytes
+            .get(..4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+            .ok_or_else(bad)?;
+        let count = usize::try_from(count).map_err(|_| bad())?;
+        let end = count
+            .checked_mul(20)
+            .and_then(|n| n.checked_add(4))
+            .ok_or_else(bad)?;
+        let list = bytes.get(4..end).ok_or_else(bad)?;
+        let mut revoked_in = HashMap::with_capacity(count);
+        for item in list.chunks_exact(20) {
+            let (device, epoch) = item.split_at(16);
+            let device = <[u8; 16]>::try_from(device).map_err(|_| bad())?;
+            let epoch = <[u8; 4]>::try_from(epoch).map_err(|_| bad())?;
+            revoked_in.insert(DeviceId(device), u32::from_be_bytes(epoch));
+        }
+        let membership = Membership::from_snapshot(bytes.get(end..).ok_or_else(bad)?)?;
+        if membership.team() != self.team() {
+            return Err(Error::StoreCorrupt(
+                "the kept membership state is another team's".into(),
+            ));
+        }
+        self.membership = membership;
+        self.revoked_in = revoked_in;
+        Ok(())
     }
 
     /// The team.

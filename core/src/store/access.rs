@@ -15,6 +15,7 @@ use super::Store;
 use super::teams::{NewTeamRow, PlainHttp};
 use crate::access::bundles::AcceptedKeys;
 use crate::access::envelopes::WAITING_FOR_NOTES_KEY;
+use crate::access::team::FoldedAtOpen;
 use crate::access::{
     self, PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice, TeamInvite,
 };
@@ -66,16 +67,7 @@ pub(super) fn load_access(
                 .transpose()?
                 .map(Arc::new);
         }
-        let entries: Vec<Vec<u8>> = conn
-            .prepare_cached("SELECT bytes FROM membership WHERE team_id = ?1 ORDER BY seq")?
-            .query_map([&id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for e in &entries {
-            // Verified when it was stored: one that no longer folds is damage here.
-            a.fold(e).map_err(|e| {
-                Error::StoreCorrupt(format!("team {team}'s stored membership: {e}"))
-            })?;
-        }
+        a.folded_at_open = load_membership(conn, &mut a)?;
         a.refused_after = fold_revocations(conn, team)?;
         let mut k = TeamKeys::new(team);
         let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
@@ -106,6 +98,166 @@ pub(super) fn load_access(
         keys.insert(team, k);
     }
     Ok((access, keys))
+}
+
+/// Layout of the state kept in `membership_folded` ([`TeamAccess::folded_state`]): a build
+/// that changes it moves this on, and a state kept in another layout is folded again.
+const FOLDED_FORMAT: i64 = 1;
+
+/// The kept fold is written again once this many entries were stored after it (and at open
+/// when it was missing or did not match). Writing it costs its size (about 2.6 KB a device
+/// with X-Wing keys: 2.6 MB in a team of 1,000), so not at every entry; an open verifies
+/// at most this many entries beyond it (about 0.1 ms each).
+const KEEP_FOLD_EVERY: u64 = 32;
+
+/// Rebuilds `a`'s membership (role and plan already set from the team's row) from the
+/// store: the kept fold if it matches the stored log, then every entry after it, folded
+/// and verified. Keeps the new fold when the kept one was missing or did not match, or
+/// when [`KEEP_FOLD_EVERY`] entries or more came after it.
+///
+/// The kept fold is trusted without verifying a signature again: it is this device's own
+/// fold of entries it verified before storing them (the relay cannot reach it but through
+/// entries that verified), kept in the same encrypted database as the entries, written in
+/// the transaction that stored the last of the entries it covers (or at an open that folded
+/// the log, best effort: an open never fails for want of it). It is not a boundary
+/// against someone who can write that database: they could make the device trust a device
+/// or a role the log never granted, but holding the store key they already hold everything
+/// the database does (the team's keys, the documents, this device's role) and can change
+/// any of it; the relay still enforces the log itself. What it guards against is damage
+/// and drift: a kept fold that does not cover exactly the stored log (as many entries up to
+/// its last, that last one byte for byte), or that does not decode, is dropped and the
+/// whole log folded again.
+fn load_membership(conn: &Connection, a: &mut TeamAccess) -> Result<FoldedAtOpen> {
+    let team = a.team();
+    let (kept, after) = kept_fold(conn, a)?.unwrap_or((0, -1));
+    let tail: Vec<Vec<u8>> = conn
+        .prepare_cached(
+            "SELECT bytes FROM membership WHERE team_id = ?1 AND seq > ?2 ORDER BY seq",
+        )?
+        .query_map(params![team_bytes(team), after], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for e in &tail {
+        // Verified when it was stored: one that no longer folds is damage here.
+        a.fold(e)
+            .map_err(|e| Error::StoreCorrupt(format!("team {team}'s stored membership: {e}")))?;
+    }
+    let verified = u64::try_from(tail.len()).unwrap_or(u64::MAX);
+    if ((kept == 0 && verified > 0) || verified >= KEEP_FOLD_EVERY)
+        && let Err(e) = keep_fold(conn, a)
+    {
+        // Only saves work at the next open: a store that cannot write now (a full disk)
+        // still opens, folding the log again next time.
+        tracing::warn!(team = %team, error = %e, "the membership fold could not be kept; folded again at the next open");
+    }
+    Ok(FoldedAtOpen { kept, verified })
+}
+
+/// A `membership_folded` row: format, entries covered, the last one's sequence number and
+/// hash, the state.
+type KeptRow = (i64, i64, i64, Vec<u8>, Vec<u8>);
+
+/// Takes the kept fold into `a` if it covers exactly the stored log up to its last entry;
+/// returns how many entries it covers and the last one's sequence number. `None` (and `a`
+/// untouched): there is none, or it does not match, and the log is folded from the start.
+fn kept_fold(conn: &Connection, a: &mut TeamAccess) -> Result<Option<(u64, i64)>> {
+    let team = a.team();
+    let row: Option<KeptRow> = conn
+        .prepare_cached(
+            "SELECT format, entries, last_seq, last_hash, state FROM membership_folded
+             WHERE team_id = ?1",
+        )?
+        .query_row([team_bytes(team)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()?;
+    let Some((format, entries, last_seq, last_hash, state)) = row else {
+        return Ok(None);
+    };
+    if format != FOLDED_FORMAT {
+        tracing::info!(team = %team, format, "kept membership fold from another build: folding the log again");
+        return Ok(None);
+    }
+    let (count, last): (i64, Option<Vec<u8>>) = conn
+        .prepare_cached(
+            "SELECT count(*), (SELECT bytes FROM membership WHERE team_id = ?1 AND seq = ?2)
+             FROM membership INDEXED BY membership_seqs WHERE team_id = ?1 AND seq <= ?2",
+        )?
+        .query_row(params![team_bytes(team), last_seq], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let matches = count == entries
+        && last.is_some_and(|bytes| entry_hash(&bytes).as_slice() == last_hash.as_slice());
+    if !matches {
+        tracing::warn!(team = %team, "kept membership fold does not match the stored log: folding the log again");
+        return Ok(None);
+    }
+    let mut restored = a.clone();
+    let entries = u64::try_from(entries).unwrap_or(0);
+    match restored.restore_folded(&state) {
+        Ok(()) if restored.membership.len == entries => {
+            *a = restored;
+            Ok(Some((entries, last_seq)))
+        }
+        _ => {
+            tracing::warn!(team = %team, "kept membership fold is unreadable: folding the log again");
+            Ok(None)
+        }
+    }
+}
+
+/// Keeps `a`'s fold as covering every entry stored for its team (called in the transaction
+/// that stored them, and at open after folding entries the kept fold did not cover).
+fn keep_fold(conn: &Connection, a: &TeamAccess) -> Result<()> {
+    let team = a.team();
+    let last: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached(
+            "SELECT seq, bytes FROM membership WHERE team_id = ?1 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([team_bytes(team)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((last_seq, bytes)) = last else {
+        conn.execute(
+            "DELETE FROM membership_folded WHERE team_id = ?1",
+            [team_bytes(team)],
+        )?;
+        return Ok(());
+    };
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO membership_folded
+             (team_id, format, entries, last_seq, last_hash, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        team_bytes(team),
+        FOLDED_FORMAT,
+        i64::try_from(a.membership.len).unwrap_or(i64::MAX),
+        last_seq,
+        entry_hash(&bytes).as_slice(),
+        a.folded_state(),
+    ])?;
+    Ok(())
+}
+
+/// Keeps `a`'s fold if [`KEEP_FOLD_EVERY`] entries or more were folded since the kept one
+/// (or none is kept): in the transaction that stores them.
+fn keep_fold_if_due(conn: &Connection, a: &TeamAccess) -> Result<()> {
+    let kept: Option<i64> = conn
+        .prepare_cached("SELECT entries FROM membership_folded WHERE team_id = ?1")?
+        .query_row([team_bytes(a.team())], |r| r.get(0))
+        .optional()?;
+    let kept = kept.and_then(|n| u64::try_from(n).ok());
+    match kept {
+        Some(n) if a.membership.len.saturating_sub(n) < KEEP_FOLD_EVERY => Ok(()),
+        _ => keep_fold(conn, a),
+    }
+}
+
+/// SHA-256 of a stored entry: the kept fold names the last entry it covers by it.
+fn entry_hash(bytes: &[u8]) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// Where this device's envelope cursor stood when it folded each revocation, as stored.
@@ -302,6 +454,7 @@ impl Store {
             "UPDATE teams SET membership_len = 1 WHERE id = ?1",
             [team_bytes(team)],
         )?;
+        keep_fold(&tx, &founded.access)?;
         insert_key(&tx, team, 1, None, founded.key.as_bytes())?;
         let becomes_current = super::teams::take_unassigned(&tx, self.current_team, team)?;
         tx.commit()?;
@@ -385,6 +538,9 @@ impl Store {
                     bytes
                 ],
             )?;
+        }
+        if !applied.is_empty() {
+            keep_fold_if_due(&tx, &access)?;
         }
         tx.execute(
             "UPDATE teams SET membership_len = ?2, role = ?3, plan_id = ?4 WHERE id = ?1",
@@ -676,6 +832,7 @@ impl Store {
             "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 0, ?2)",
             params![team_bytes(team), redeemed.genesis],
         )?;
+        keep_fold(&tx, &access)?;
         forget_held_redeem(&tx, code)?;
         let becomes_current = if access::team::brings_its_documents(redeemed.role) {
             super::teams::take_unassigned(&tx, self.current_team, team)?
@@ -851,4 +1008,325 @@ fn forget_held_redeem(conn: &Connection, code: &InviteCode) -> Result<()> {
         [code.id().0.to_vec()],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::access::Identity;
+    use crate::access::invites;
+    use crate::access::team::tests::identity;
+    use crate::keystore::MemoryKeyStore;
+    use crate::model::case_file::NewPatient;
+    use crate::store::StoreConfig;
+    use holdfast_protocol::{Entry, Membership};
+
+    struct Device {
+        dir: tempfile::TempDir,
+        keys: MemoryKeyStore,
+        store: Store,
+    }
+
+    impl Device {
+        fn new(person: &str) -> Device {
+            let dir = tempfile::tempdir().unwrap();
+            let keys = MemoryKeyStore::default();
+            let store = Store::create(&StoreConfig::new(dir.path(), person), &keys).unwrap();
+            Device { dir, keys, store }
+        }
+
+        /// Opens the store again; the team's state and how the open rebuilt it.
+        fn reopen(&mut self, team: TeamId) -> (TeamAccess, FoldedAtOpen) {
+            let config = StoreConfig::new(self.dir.path(), "again");
+            self.store = Store::open(&config, &self.keys).unwrap();
+            let a = self.store.access(team).unwrap().clone();
+            let how = a.folded_at_open();
+            (a, how)
+        }
+
+        /// Forgets the kept fold: the next open folds the whole log as before version 14.
+        fn forget_fold(&self) {
+            self.store
+                .conn
+                .execute("DELETE FROM membership_folded", [])
+                .unwrap();
+        }
+    }
+
+    /// The admin's invite for `role`, redeemed by a made-up device; both entries pulled.
+    fn enrol(admin: &mut Store, team: TeamId, role: Role, plan: Option<DocumentId>) -> Identity {
+        let invite = admin.prepare_invite(team, role, plan, 600_000).unwrap();
+        let device = identity();
+        let genesis = admin.genesis(team).unwrap();
+        let now = admin.now_ms();
+        let redeem =
+            invites::prepare_redeem(&invite.code, &invite.entry, &genesis, &device, now).unwrap();
+        let seq = invite.expected_len;
+        admin
+            .apply_membership(
+                team,
+                &[(seq, invite.entry), (seq + 1, redeem.entry)],
+                seq + 2,
+            )
+            .unwrap();
+        device
+    }
+
+    /// The admin revokes `device`; the relay accepts and the entry is pulled.
+    fn revoke(admin: &mut Store, team: TeamId, device: DeviceId) {
+        let r = admin.prepare_revocation(team, device).unwrap();
+        admin.revocation_accepted(team, &r).unwrap();
+        let seq = r.expected_len;
+        admin
+            .apply_membership(team, &[(seq, r.entry)], seq + 1)
+            .unwrap();
+    }
+
+    /// The relay's view of `log` for the patient who redeemed `invite`: no entry about
+    /// another patient.
+    fn filtered(team: TeamId, log: &[(u64, Vec<u8>)], invite: [u8; 16]) -> Vec<(u64, Vec<u8>)> {
+        let mut state = Membership::new(team);
+        let mut out = Vec::new();
+        for (seq, bytes) in log {
+            let entry = Entry::decode(bytes).unwrap();
+            let subject = entry.patient_subject(&state);
+            state.apply(&entry).unwrap();
+            if subject.is_none_or(|s| s == invite) {
+                out.push((*seq, bytes.clone()));
+            }
+        }
+        out
+    }
+
+    fn assert_same_fold(kept: &TeamAccess, full: &TeamAccess) {
+        assert_eq!(kept.membership, full.membership);
+        assert_eq!(kept.revoked_in, full.revoked_in);
+        assert_eq!(kept.refused_after, full.refused_after);
+        assert_eq!((kept.role, kept.plan), (full.role, full.plan));
+        assert_eq!(kept.relay_len, full.relay_len);
+    }
+
+    /// Invites, redeems, a cancel and revocations over three epochs: the open that takes the
+    /// kept fold and the open that folds the whole log come to the same team, for the admin
+    /// and for a patient, whose filtered view skips another patient's revocation.
+    #[test]
+    fn the_kept_fold_is_the_full_fold_for_staff_and_for_a_patient() {
+        let mut admin = Device::new("Admin");
+        let team = admin.store.create_team("https://relay.invalid").unwrap();
+        let plan = admin
+            .store
+            .create_case_file(NewPatient::named("Ada Lovelace"))
+            .unwrap()
+            .plan_id;
+        let other_plan = admin
+            .store
+            .create_case_file(NewPatient::named("Grace Hopper"))
+            .unwrap()
+            .plan_id;
+        let lw1 = enrol(&mut admin.store, team, Role::LinkWorker, None);
+        let lw2 = enrol(&mut admin.store, team, Role::LinkWorker, None);
+
+        // The patient's own device joins through the admin's invite.
+        let mut patient = Device::new("Ada");
+        let invite = admin
+            .store
+            .prepare_invite(team, Role::Patient, Some(plan), 600_000)
+            .unwrap();
+        let genesis = admin.store.genesis(team).unwrap();
+        let redeemed = patient
+            .store
+            .prepare_redeem(&invite.code, &invite.entry, &genesis)
+            .unwrap();
+        patient
+            .store
+            .join_team(&patient.keys, &invite.code, &redeemed)
+            .unwrap();
+        let seq = invite.expected_len;
+        admin
+            .store
+            .apply_membership(
+                team,
+                &[
+                    (seq, invite.entry.clone()),
+                    (seq + 1, redeemed.entry.clone()),
+                ],
+                seq + 2,
+            )
+            .unwrap();
+
+        // Revocations from here count from the envelope cursor.
+        admin
+            .store
+            .conn
+            .execute("UPDATE teams SET cursor = 9", [])
+            .unwrap();
+        revoke(&mut admin.store, team, lw2.device);
+        enrol(&mut admin.store, team, Role::Supervisor, None);
+        let other = enrol(&mut admin.store, team, Role::Patient, Some(other_plan));
+        revoke(&mut admin.store, team, other.device);
+        // An invite, logged and then cancelled.
+        let shown = admin
+            .store
+            .prepare_invite(team, Role::LinkWorker, None, 600_000)
+            .unwrap();
+        let seq = shown.expected_len;
+        admin
+            .store
+            .apply_membership(team, &[(seq, shown.entry)], seq + 1)
+            .unwrap();
+        let (cancel, seq) = admin
+            .store
+            .prepare_cancel_invite(team, &hex::encode(shown.code.id().0))
+            .unwrap();
+        admin
+            .store
+            .apply_membership(team, &[(seq, cancel)], seq + 1)
+            .unwrap();
+        revoke(&mut admin.store, team, lw1.device);
+        assert_eq!(admin.store.epoch(team).unwrap(), 4);
+
+        let entries = admin.store.membership_log(team).unwrap().len() as u64;
+        let (first, how) = admin.reopen(team);
+        assert_eq!(
+            how.kept + how.verified,
+            entries,
+            "a kept fold and the entries after it"
+        );
+        assert!(how.verified < KEEP_FOLD_EVERY);
+        admin.forget_fold();
+        let (full, how) = admin.reopen(team);
+        assert_eq!((how.kept, how.verified), (0, entries), "the whole log");
+        let (kept, how) = admin.reopen(team);
+        assert_eq!(
+            (how.kept, how.verified),
+            (entries, 0),
+            "kept after the full fold"
+        );
+        assert_eq!(kept.refused_after.len(), 3);
+        assert_eq!(kept.revoked_in.len(), 3);
+        assert_same_fold(&kept, &full);
+        assert_same_fold(&first, &full);
+
+        // The patient pulls its filtered view (another patient's enrolment and revocation
+        // left out: its epochs jump from 2 to 4).
+        let log = admin.store.membership_log(team).unwrap();
+        let view = filtered(team, &log, invite.code.id().0);
+        assert!(view.len() < log.len());
+        let relay_len = view.last().unwrap().0 + 1;
+        patient
+            .store
+            .apply_membership(team, &view[1..], relay_len)
+            .unwrap();
+        let (first, how) = patient.reopen(team);
+        assert_eq!(how.kept + how.verified, view.len() as u64);
+        patient.forget_fold();
+        let (full, how) = patient.reopen(team);
+        assert_eq!((how.kept, how.verified), (0, view.len() as u64));
+        let (kept, how) = patient.reopen(team);
+        assert_eq!((how.kept, how.verified), (view.len() as u64, 0));
+        assert_eq!(kept.role, Some(Role::Patient));
+        assert_eq!(kept.membership.epoch, 4);
+        assert!(
+            kept.membership
+                .can_access(&patient.store.author.device, &plan)
+        );
+        assert_same_fold(&kept, &full);
+        assert_same_fold(&first, &full);
+    }
+
+    /// Pulled entries move the kept fold on once enough of them came after it, in the
+    /// transaction that stores them; fewer are folded on top of it at open.
+    #[test]
+    fn the_kept_fold_moves_on_with_the_entries_pulled() {
+        let mut admin = Device::new("Admin");
+        let team = admin.store.create_team("https://relay.invalid").unwrap();
+        let (_, how) = admin.reopen(team);
+        assert_eq!(
+            (how.kept, how.verified),
+            (1, 0),
+            "the genesis, kept with it"
+        );
+        for _ in 0..KEEP_FOLD_EVERY / 2 {
+            enrol(&mut admin.store, team, Role::LinkWorker, None);
+        }
+        let entries = 1 + KEEP_FOLD_EVERY;
+        let (_, how) = admin.reopen(team);
+        assert_eq!((how.kept, how.verified), (entries, 0));
+        enrol(&mut admin.store, team, Role::LinkWorker, None);
+        let (a, how) = admin.reopen(team);
+        assert_eq!((how.kept, how.verified), (entries, 2));
+        assert_eq!(a.membership.len, entries + 2);
+        assert_eq!(a.membership.devices.len() as u64, 2 + KEEP_FOLD_EVERY / 2);
+    }
+
+    /// A kept fold that does not cover exactly the stored log, or that cannot be read, is
+    /// dropped for a full fold; entries stored after it are folded and verified on top.
+    #[test]
+    fn a_kept_fold_that_does_not_match_the_log_is_folded_again() {
+        let mut admin = Device::new("Admin");
+        let team = admin.store.create_team("https://relay.invalid").unwrap();
+        enrol(&mut admin.store, team, Role::LinkWorker, None);
+        admin.forget_fold();
+        let (truth, how) = admin.reopen(team);
+        assert_eq!((how.kept, how.verified), (0, 3));
+        let (_, how) = admin.reopen(team);
+        assert_eq!((how.kept, how.verified), (3, 0));
+        let set = |admin: &Device, sql: &str| {
+            admin.store.conn.execute(sql, []).unwrap();
+        };
+        // Another layout, another last entry, another count, unreadable bytes.
+        for tamper in [
+            "UPDATE membership_folded SET format = 99",
+            "UPDATE membership_folded SET last_hash = zeroblob(32)",
+            "UPDATE membership_folded SET entries = 2",
+            "UPDATE membership_folded SET state = x'00010203'",
+            "UPDATE membership_folded SET last_seq = 1",
+        ] {
+            set(&admin, tamper);
+            let (again, how) = admin.reopen(team);
+            assert_eq!((how.kept, how.verified), (0, 3), "{tamper}");
+            assert_same_fold(&again, &truth);
+            let (_, how) = admin.reopen(team);
+            assert_eq!(
+                (how.kept, how.verified),
+                (3, 0),
+                "kept again after {tamper}"
+            );
+        }
+        // An entry stored without the fold moving on (as no build does, but a kept fold
+        // must not hide it): folded and verified at open, on top of the kept fold.
+        let invite = admin
+            .store
+            .prepare_invite(team, Role::LinkWorker, None, 600_000)
+            .unwrap();
+        admin
+            .store
+            .conn
+            .execute(
+                "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, 3, ?2)",
+                params![team_bytes(team), invite.entry],
+            )
+            .unwrap();
+        let (after, how) = admin.reopen(team);
+        assert_eq!((how.kept, how.verified), (3, 1));
+        assert_eq!(after.membership.invites.len(), 2);
+        assert_eq!(after.membership.len, 4);
+        // One that does not verify is damage, as it always was.
+        let mut forged = invite.entry.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        set(&admin, "DELETE FROM membership_folded");
+        admin
+            .store
+            .conn
+            .execute(
+                "UPDATE membership SET bytes = ?2 WHERE team_id = ?1 AND seq = 3",
+                params![team_bytes(team), forged],
+            )
+            .unwrap();
+        let config = StoreConfig::new(admin.dir.path(), "again");
+        let err = Store::open(&config, &admin.keys).err().unwrap();
+        assert!(matches!(err, Error::StoreCorrupt(_)), "{err:?}");
+    }
 }

@@ -355,8 +355,24 @@ impl Store {
         )
     }
 
-    /// The caseload, from the index (no document is loaded).
+    /// The caseload, from the index (no document is loaded): follow-ups due first, soonest
+    /// first, then by patient name (and case id, so the order is total).
     pub fn caseload(&self, filter: &CaseloadFilter) -> Result<Vec<CaseloadEntry>> {
         index::caseload(&self.conn, filter)
+    }
+
+    /// One page of [`Store::caseload`], in its order: at most `limit` rows, after `after`,
+    /// the last row of the previous page (`None` for the first page). Only the row's place
+    /// in the order is read from it (follow-up, patient name, case id), so a case edited
+    /// between two pages is neither skipped nor shown twice because of the pages. A page
+    /// costs its rows, not the caseload: what the app shows first on a device holding
+    /// years of cases.
+    pub fn caseload_page(
+        &self,
+        filter: &CaseloadFilter,
+        limit: u32,
+        after: Option<&CaseloadEntry>,
+    ) -> Result<Vec<CaseloadEntry>> {
+        index::caseload_page(&self.conn, filter, Some(limit), after)
     }
 }

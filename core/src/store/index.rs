@@ -223,8 +223,39 @@ pub fn add_session(
     Ok(())
 }
 
-/// Lists the caseload from the index.
+/// Lists the whole caseload from the index, in list order (see [`caseload_page`]).
 pub fn caseload(conn: &Connection, filter: &CaseloadFilter) -> Result<Vec<CaseloadEntry>> {
+    caseload_page(conn, filter, None, None)
+}
+
+/// The caseload's list order, exactly as the index `caseload_in_list_order` (schema
+/// version 15) has it, so SQLite reads pages from it: a case without a follow-up sorts
+/// after every day ('~' after any digit).
+const LIST_ORDER: &str = "coalesce(next_follow_up, '~'), patient_name, case_id";
+
+/// The place of `entry` in [`LIST_ORDER`].
+fn list_key(entry: &CaseloadEntry) -> (String, &str, &[u8]) {
+    (
+        entry
+            .next_follow_up
+            .map_or_else(|| "~".to_owned(), doc::format_date),
+        &entry.patient_name,
+        entry.case_id.as_bytes().as_slice(),
+    )
+}
+
+/// Lists the caseload from the index in list order: follow-ups due first (soonest first),
+/// then cases with none; by patient name within a day, then by case id, so the order is
+/// total and a page ends at an exact place. With `limit`, at most that many rows; with
+/// `after` (the last row of the previous page), only rows after its place, so pages do not
+/// skip or repeat a case when rows before them change. The index on the list order
+/// (schema version 15) makes a page cost the page, not the caseload.
+pub fn caseload_page(
+    conn: &Connection,
+    filter: &CaseloadFilter,
+    limit: Option<u32>,
+    after: Option<&CaseloadEntry>,
+) -> Result<Vec<CaseloadEntry>> {
     let mut sql = String::from(
         "SELECT case_id, plan_id, patient_name, nhs_number, practice, status, status_conflicted,
                 last_contact, next_follow_up, open_safeguarding, session_count
@@ -247,10 +278,25 @@ pub fn caseload(conn: &Connection, filter: &CaseloadFilter) -> Result<Vec<Caselo
         sql.push_str(" AND open_safeguarding > 0");
     }
     if let Some(t) = filter.team {
-        sql.push_str(" AND case_id IN (SELECT id FROM documents WHERE team_id = ?)");
+        // One probe of (team, document) per row read, not the set of every document of
+        // the team built first: a page stops reading after its rows.
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM documents d WHERE d.team_id = ? AND d.id = caseload.case_id)",
+        );
         args.push(Box::new(t.as_bytes().to_vec()));
     }
-    sql.push_str(" ORDER BY next_follow_up IS NULL, next_follow_up, patient_name");
+    if let Some(entry) = after {
+        let (follow_up, name, id) = list_key(entry);
+        sql.push_str(&format!(" AND ({LIST_ORDER}) > (?, ?, ?)"));
+        args.push(Box::new(follow_up));
+        args.push(Box::new(name.to_owned()));
+        args.push(Box::new(id.to_vec()));
+    }
+    sql.push_str(&format!(" ORDER BY {LIST_ORDER}"));
+    if let Some(limit) = limit {
+        sql.push_str(" LIMIT ?");
+        args.push(Box::new(i64::from(limit)));
+    }
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
         Ok((
@@ -379,7 +425,7 @@ pub fn update_assets(
         "INSERT INTO assets_fts (rowid, name, description, categories) VALUES (?1, ?2, ?3, ?4)",
     )?;
     let mut cat = tx.prepare_cached(
-        "INSERT OR IGNORE INTO asset_categories (asset_rowid, category) VALUES (?1, ?2)",
+        "INSERT OR IGNORE INTO asset_categories (asset_rowid, category, name) VALUES (?1, ?2, ?3)",
     )?;
     for asset in assets {
         remove_asset(tx, directory_id, asset.id)?;
@@ -401,7 +447,7 @@ pub fn update_assets(
             f.categories.join(" ")
         ])?;
         for c in &f.categories {
-            cat.execute(params![rowid, categories_key(c)])?;
+            cat.execute(params![rowid, categories_key(c), f.name])?;
         }
     }
     Ok(())
@@ -434,47 +480,98 @@ fn fts_query(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
-/// Searches the directory index.
+/// Searches the directory index. Each shape of query reads only what its answer needs:
+///
+/// - words alone: the best `limit` matches are ranked inside the full-text index, and only
+///   they are looked up in `assets`;
+/// - a category without words: the category's entries are read in name order (the index
+///   keeps each asset's name beside its categories) and reading stops at `limit`, instead
+///   of reading every asset and sorting them;
+/// - anything else: every match of the most selective part, filtered, then ranked.
 pub fn search(conn: &Connection, q: &DirectoryQuery) -> Result<Vec<AssetHit>> {
+    const COLUMNS: &str = "a.directory_id, a.asset_id, a.name, a.organisation, a.postcode_district, a.capacity, a.status";
+    const RANK: &str = "bm25(assets_fts, 10.0, 1.0, 4.0)";
     let text = q.text.as_deref().and_then(fts_query);
-    let mut sql = String::from(
-        "SELECT a.directory_id, a.asset_id, a.name, a.organisation, a.postcode_district, a.capacity, a.status FROM ",
-    );
+    let district = q
+        .district
+        .as_deref()
+        .map(|d| {
+            postcode::district_of(d).ok_or(Error::InvalidInput {
+                field: "postcode district",
+                reason: "not a UK postcode or district".into(),
+            })
+        })
+        .transpose()?;
+    let limit = i64::from(q.limit.clamp(1, 1000));
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-    if let Some(t) = &text {
-        sql.push_str(
-            "assets_fts JOIN assets a ON a.rowid = assets_fts.rowid WHERE assets_fts MATCH ?",
-        );
-        args.push(Box::new(t.clone()));
-    } else {
-        sql.push_str("assets a WHERE 1 = 1");
-    }
-    if let Some(c) = &q.category {
-        sql.push_str(" AND EXISTS (SELECT 1 FROM asset_categories c WHERE c.category = ? AND c.asset_rowid = a.rowid)");
-        args.push(Box::new(categories_key(c)));
-    }
-    if let Some(d) = &q.district {
-        let district = postcode::district_of(d).ok_or(Error::InvalidInput {
-            field: "postcode district",
-            reason: "not a UK postcode or district".into(),
-        })?;
-        sql.push_str(" AND a.postcode_district = ?");
-        args.push(Box::new(district));
+    // Conditions on the asset's own row.
+    let mut on_asset = String::new();
+    let mut asset_args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(d) = district {
+        on_asset.push_str(" AND a.postcode_district = ?");
+        asset_args.push(Box::new(d));
     }
     if let Some(c) = q.capacity {
-        sql.push_str(" AND a.capacity = ?");
-        args.push(Box::new(directory::capacity_str(c)));
+        on_asset.push_str(" AND a.capacity = ?");
+        asset_args.push(Box::new(directory::capacity_str(c)));
     }
     if let Some(s) = q.status {
-        sql.push_str(" AND a.status = ?");
-        args.push(Box::new(directory::status_str(s)));
+        on_asset.push_str(" AND a.status = ?");
+        asset_args.push(Box::new(directory::status_str(s)));
     }
-    sql.push_str(if text.is_some() {
-        " ORDER BY bm25(assets_fts, 10.0, 1.0, 4.0) LIMIT ?"
-    } else {
-        " ORDER BY a.name LIMIT ?"
-    });
-    args.push(Box::new(i64::from(q.limit.clamp(1, 1000))));
+    let sql = match (&text, &q.category) {
+        (Some(t), None) if on_asset.is_empty() => {
+            args.push(Box::new(t.clone()));
+            args.push(Box::new(limit));
+            format!(
+                "SELECT {COLUMNS} FROM (SELECT rowid, {RANK} AS score FROM assets_fts
+                     WHERE assets_fts MATCH ? ORDER BY score LIMIT ?) f
+                 JOIN assets a ON a.rowid = f.rowid ORDER BY f.score"
+            )
+        }
+        (Some(t), Some(c)) => {
+            // The words' matches drive, each probed for the category in
+            // `asset_categories_by_category` (category, asset). Driving from the category
+            // instead runs the whole text query once per asset.
+            args.push(Box::new(t.clone()));
+            args.push(Box::new(categories_key(c)));
+            args.append(&mut asset_args);
+            args.push(Box::new(limit));
+            format!(
+                "SELECT {COLUMNS} FROM assets_fts CROSS JOIN assets a ON a.rowid = assets_fts.rowid
+                 WHERE assets_fts MATCH ?
+                   AND EXISTS (SELECT 1 FROM asset_categories c INDEXED BY asset_categories_by_category
+                               WHERE c.category = ? AND c.asset_rowid = a.rowid){on_asset}
+                 ORDER BY {RANK} LIMIT ?"
+            )
+        }
+        (Some(t), None) => {
+            // Words and conditions on the asset's row: SQLite picks which drives (a
+            // district's few assets, or the words' matches).
+            args.push(Box::new(t.clone()));
+            args.append(&mut asset_args);
+            args.push(Box::new(limit));
+            format!(
+                "SELECT {COLUMNS} FROM assets_fts JOIN assets a ON a.rowid = assets_fts.rowid
+                 WHERE assets_fts MATCH ?{on_asset} ORDER BY {RANK} LIMIT ?"
+            )
+        }
+        (None, Some(c)) => {
+            args.push(Box::new(categories_key(c)));
+            args.append(&mut asset_args);
+            args.push(Box::new(limit));
+            // CROSS JOIN keeps the category's name-ordered entries as the outer loop.
+            format!(
+                "SELECT {COLUMNS} FROM asset_categories c CROSS JOIN assets a ON a.rowid = c.asset_rowid
+                 WHERE c.category = ?{on_asset} ORDER BY c.name, c.asset_rowid LIMIT ?"
+            )
+        }
+        (None, None) => {
+            args.append(&mut asset_args);
+            args.push(Box::new(limit));
+            format!("SELECT {COLUMNS} FROM assets a WHERE 1 = 1{on_asset} ORDER BY a.name LIMIT ?")
+        }
+    };
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
         Ok((
@@ -522,6 +619,119 @@ mod tests {
     use crate::keystore::MemoryKeyStore;
     use crate::model::case_file::NewPatient;
     use crate::store::{IfDuplicate, Store, StoreConfig};
+
+    /// Pages walked to the end list the caseload once each, in its order (follow-ups due
+    /// first, then by name, then by case id, so patients of the same name never straddle a
+    /// page boundary twice), with and without a team; an edit between two pages moves a
+    /// case without the pages skipping or repeating the others.
+    #[test]
+    fn pages_walk_the_caseload_in_order_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = MemoryKeyStore::default();
+        let mut store = Store::create(&StoreConfig::new(dir.path(), "Sam"), &keys).unwrap();
+        let team = TeamId::random();
+        // The team's documents without the team's row (joining one takes a relay).
+        store
+            .conn
+            .pragma_update(None, "foreign_keys", "OFF")
+            .unwrap();
+        let follow_ups = [
+            None,
+            Some("2026-11-03"),
+            Some("2026-11-02"),
+            None,
+            Some("2026-11-02"),
+        ];
+        let mut cases = Vec::new();
+        for i in 0..11 {
+            let name = if i % 3 == 0 {
+                "Sam Lee".to_owned()
+            } else {
+                format!("Patient {}", i % 4)
+            };
+            let case = store
+                .create_case_file(NewPatient::named(&name))
+                .unwrap()
+                .case_id;
+            store
+                .conn
+                .execute(
+                    "UPDATE caseload SET next_follow_up = ?2 WHERE case_id = ?1",
+                    params![case.as_bytes().as_slice(), follow_ups[i % follow_ups.len()]],
+                )
+                .unwrap();
+            if i % 2 == 0 {
+                store
+                    .conn
+                    .execute(
+                        "UPDATE documents SET team_id = ?2 WHERE id = ?1",
+                        params![case.as_bytes().as_slice(), team.as_bytes().as_slice()],
+                    )
+                    .unwrap();
+            }
+            cases.push(case);
+        }
+        let walk = |store: &Store, filter: &CaseloadFilter, size: u32| {
+            let mut all: Vec<CaseloadEntry> = Vec::new();
+            loop {
+                let page = store.caseload_page(filter, size, all.last()).unwrap();
+                assert!(page.len() <= size as usize);
+                if page.is_empty() {
+                    return all;
+                }
+                all.extend(page);
+            }
+        };
+        for filter in [
+            CaseloadFilter::default(),
+            CaseloadFilter {
+                team: Some(team),
+                ..Default::default()
+            },
+        ] {
+            let listed = store.caseload(&filter).unwrap();
+            let mut expected = listed.clone();
+            expected.sort_by(|a, b| {
+                (
+                    a.next_follow_up.is_none(),
+                    a.next_follow_up,
+                    &a.patient_name,
+                    a.case_id.as_bytes(),
+                )
+                    .cmp(&(
+                        b.next_follow_up.is_none(),
+                        b.next_follow_up,
+                        &b.patient_name,
+                        b.case_id.as_bytes(),
+                    ))
+            });
+            assert_eq!(listed, expected, "the list order");
+            assert_eq!(listed.len(), if filter.team.is_some() { 6 } else { 11 });
+            for size in [1, 2, 5, 50] {
+                assert_eq!(walk(&store, &filter, size), listed, "pages of {size}");
+            }
+        }
+        // A case edited between two pages: its follow-up moves it before the first page's
+        // end; the next page continues from where the first ended.
+        let filter = CaseloadFilter::default();
+        let first = store.caseload_page(&filter, 4, None).unwrap();
+        let listed = store.caseload(&filter).unwrap();
+        let moved = listed[8].case_id;
+        store
+            .conn
+            .execute(
+                "UPDATE caseload SET next_follow_up = '2026-01-01' WHERE case_id = ?1",
+                [moved.as_bytes().as_slice()],
+            )
+            .unwrap();
+        let second = store.caseload_page(&filter, 4, first.last()).unwrap();
+        assert_eq!(
+            second.iter().map(|e| e.case_id).collect::<Vec<_>>(),
+            listed[4..8].iter().map(|e| e.case_id).collect::<Vec<_>>()
+        );
+        assert!(store.caseload_page(&filter, 0, None).unwrap().is_empty());
+        let _ = cases;
+    }
 
     /// A pulled page reindexes a case whole; the row keeps its place, so the case named
     /// for an NHS number does not change when another device edits it.

@@ -343,11 +343,11 @@ impl Store {
     /// On open: ends the plan of every closed case (agreed, not contested) that is not
     /// ended, mending a close whose plan write failed or was cut short by a crash, a close
     /// that arrived by sync, and cases closed before plans had an end. Cheap: only closed
-    /// cases whose case file or plan changed since the last check are looked at (the
-    /// caseload index has their status and plan), and only their plans are loaded; a store
-    /// that checked some records when (one `meta` row; an open with nothing to check
-    /// writes nothing). Never fails: anything that goes wrong is logged, and checked again
-    /// at the next open.
+    /// cases whose case file or plan changed since the last check are looked at, found
+    /// through indexes on when rows changed (so the cost follows what changed, not how many
+    /// cases the device holds), and only their plans are loaded; a store that checked some
+    /// records when (one `meta` row; an open with nothing to check writes nothing). Never
+    /// fails: anything that goes wrong is logged, and checked again at the next open.
     pub(super) fn repair_ended_plans(&mut self) {
         if let Err(e) = self.try_repair_ended_plans() {
             tracing::warn!(error = %e, "plans of closed cases not checked; tried again at the next open");
@@ -367,11 +367,17 @@ impl Store {
             .map_or(i64::MIN, i64::from_be_bytes);
         let checked_at = self.now_millis();
         let plans: Vec<(Vec<u8>, Vec<u8>)> = {
+            // Two index ranges (schema version 15), not every closed case: closed cases
+            // whose row changed, and plans that changed, each since the last check.
             let mut q = self.conn.prepare(
-                "SELECT c.case_id, c.plan_id FROM caseload c
-                 LEFT JOIN documents d ON d.id = c.plan_id
-                 WHERE c.status = 'closed' AND NOT c.status_conflicted AND c.plan_id IS NOT NULL
-                   AND (c.updated_at >= ?1 OR d.updated_at >= ?1)",
+                "SELECT case_id, plan_id FROM caseload INDEXED BY caseload_closed_by_change
+                 WHERE status = 'closed' AND updated_at >= ?1
+                   AND NOT status_conflicted AND plan_id IS NOT NULL
+                 UNION
+                 SELECT c.case_id, c.plan_id
+                 FROM documents d INDEXED BY documents_by_change
+                 CROSS JOIN caseload c INDEXED BY caseload_by_plan ON c.plan_id = d.id
+                 WHERE d.updated_at >= ?1 AND c.status = 'closed' AND NOT c.status_conflicted",
             )?;
             q.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?

@@ -28,14 +28,15 @@
 //! revoked author wrote (9), and for a relay restored from a backup, checkpoints of what
 //! the relay acknowledged and the documents to upload again (10), with whether the relay
 //! already holds them whole (11). Version 12 (issue 12) indexes oversight; version 13
-//! (issue 13) each plan step's connection to a community asset.
+//! (issue 13) each plan step's connection to a community asset. Version 14 (issue 14) keeps
+//! each team's folded membership beside its log, so an open verifies only newer entries.
 
 use rusqlite::Connection;
 
 use crate::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 13;
+pub const VERSION: i64 = 15;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -387,8 +388,56 @@ INSERT OR REPLACE INTO meta (key, value) VALUES ('feedback_owed_pending', x'01')
 INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild_indexes', x'01');
 ";
 
+/// Version 14 (issue 14): each team's membership as folded from its stored log (see
+/// `store::access`: the kept fold), with what it covers: how many entries, the last one's
+/// sequence number and the SHA-256 of its bytes. An open takes the fold from here when it
+/// matches the log and verifies only the entries after it. Derived: a store from before has
+/// none, and its first open folds the whole log and keeps the result.
+const V14: &str = "
+CREATE TABLE membership_folded (
+    team_id   BLOB PRIMARY KEY REFERENCES teams(id),
+    format    INTEGER NOT NULL,
+    entries   INTEGER NOT NULL,
+    last_seq  INTEGER NOT NULL,
+    last_hash BLOB NOT NULL,
+    -- Last: reading the columns before it leaves the state's pages unread.
+    state     BLOB NOT NULL
+);
+-- Counting a team's entries up to a sequence number without reading the entries (the
+-- check that a kept fold covers the stored log).
+CREATE INDEX membership_seqs ON membership(team_id, seq);
+";
+
+/// Version 15 (issue 14): indexes that make what a large device does often cost what it
+/// reads, not how many documents it holds: the caseload in its list order (a page reads
+/// the page; no follow-up sorts after every day); a case by its plan, and closed cases and
+/// documents by when they changed (the plan check at open); each asset's name beside its
+/// categories (a category is listed in name order and reading stops at the page). Derived
+/// rows are copied from the old table: nothing needs a rebuild.
+const V15: &str = "
+CREATE INDEX caseload_in_list_order
+    ON caseload(coalesce(next_follow_up, '~'), patient_name, case_id);
+CREATE INDEX caseload_by_plan ON caseload(plan_id);
+CREATE INDEX caseload_closed_by_change ON caseload(updated_at) WHERE status = 'closed';
+CREATE INDEX documents_by_change ON documents(updated_at, id);
+CREATE TABLE asset_categories_named (
+    category    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    asset_rowid INTEGER NOT NULL REFERENCES assets(rowid) ON DELETE CASCADE,
+    PRIMARY KEY (category, name, asset_rowid)
+) WITHOUT ROWID;
+INSERT INTO asset_categories_named (category, name, asset_rowid)
+    SELECT c.category, a.name, c.asset_rowid
+    FROM asset_categories c JOIN assets a ON a.rowid = c.asset_rowid;
+DROP TABLE asset_categories;
+ALTER TABLE asset_categories_named RENAME TO asset_categories;
+CREATE INDEX asset_categories_by_category ON asset_categories(category, asset_rowid);
+";
+
 /// Each migration brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
+const MIGRATIONS: &[&str] = &[
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15,
+];
 
 /// The schema version of the open database (0 for an empty one).
 pub fn version(conn: &Connection) -> Result<i64> {

@@ -946,12 +946,245 @@ fn version_12_store_counts_its_linked_steps_as_suggested_connections() {
     );
 }
 
+/// A version-14 store keeps its index rows and gains the version-15 indexes without a
+/// rebuild: the caseload lists in the same order and pages from its list-order index, a
+/// category lists its assets in name order from the copied category rows, and the indexes
+/// the plan check at open reads through exist.
+#[test]
+fn version_14_store_pages_its_caseload_and_lists_a_category_by_name() {
+    use crate::model::ids::AssetId;
+    use crate::store::DirectoryQuery;
+
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let conn = database_at(dir.path(), &keys, 14, DeviceId::random());
+    // As a version-14 store whose indexes were built long ago: nothing to rebuild.
+    conn.execute(
+        "DELETE FROM meta WHERE key IN ('rebuild_indexes', 'feedback_owed_pending')",
+        [],
+    )
+    .unwrap();
+    let row = |name: &str, follow_up: Option<&str>, status: &str| {
+        let id = DocumentId::random();
+        conn.execute(
+            "INSERT INTO caseload (case_id, plan_id, patient_name, status, status_conflicted,
+                 next_follow_up, open_safeguarding, session_count, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 0, ?5, 0, 0, ?6)",
+            params![
+                id.as_bytes().as_slice(),
+                DocumentId::random().as_bytes().as_slice(),
+                name,
+                status,
+                follow_up,
+                AT
+            ],
+        )
+        .unwrap();
+        id
+    };
+    let later = row("Ada", Some("2026-12-01"), "active");
+    let none = row("Bea", None, "closed");
+    let sooner = row("Cal", Some("2026-11-02"), "active");
+    let sooner_by_name = row("Ann", Some("2026-11-02"), "active");
+    // Two assets of one category, in the version-14 shape (no name beside the category),
+    // the later name first.
+    let asset = |name: &str| {
+        conn.execute(
+            "INSERT INTO assets (directory_id, asset_id, name, capacity, status)
+             VALUES (?1, ?2, ?3, 'open', 'active')",
+            params![
+                [9u8; 16].as_slice(),
+                AssetId::random().as_bytes().as_slice(),
+                name
+            ],
+        )
+        .unwrap();
+        let rowid = conn.last_insert_rowid();
+        conn.execute(
+            "INSERT INTO asset_categories (asset_rowid, category) VALUES (?1, 'money')",
+            [rowid],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO assets_fts (rowid, name, description, categories) VALUES (?1, ?2, '', 'money')",
+            params![rowid, name],
+        )
+        .unwrap();
+    };
+    asset("Welfare Rights Drop-in");
+    asset("Debt Advice Line");
+    drop(conn);
+
+    let store = open(dir.path(), &keys);
+    let all = store.caseload(&CaseloadFilter::default()).unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.case_id).collect::<Vec<_>>(),
+        [sooner_by_name, sooner, later, none],
+        "follow-ups due first, by name within a day, no follow-up last"
+    );
+    let filter = CaseloadFilter::default();
+    let first = store.caseload_page(&filter, 2, None).unwrap();
+    assert_eq!(first, all[..2]);
+    let rest = store.caseload_page(&filter, 2, first.last()).unwrap();
+    assert_eq!(rest, all[2..]);
+    assert!(
+        store
+            .caseload_page(&filter, 2, rest.last())
+            .unwrap()
+            .is_empty()
+    );
+    let plan: String = store
+        .conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT case_id FROM caseload
+             ORDER BY coalesce(next_follow_up, '~'), patient_name, case_id LIMIT 50",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("caseload_in_list_order"), "{plan}");
+    let money = store
+        .search_directory(&DirectoryQuery {
+            category: Some("Money".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        money.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
+        ["Debt Advice Line", "Welfare Rights Drop-in"]
+    );
+    for index in [
+        "caseload_by_plan",
+        "caseload_closed_by_change",
+        "documents_by_change",
+        "asset_categories_by_category",
+    ] {
+        let found: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                [index],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1, "{index}");
+    }
+}
+
+/// A store from version 13 whose team enrolled a worker and revoked it: its first open folds
+/// (and verifies) the whole log and keeps the fold; the next takes the kept fold and verifies
+/// nothing, and comes to the same team.
+#[test]
+fn version_13_store_folds_its_membership_once_and_keeps_the_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let device = DeviceId([1; 16]);
+    let me = identity_in(&keys, device);
+    let founded = found_team(&me, AT as u64).unwrap();
+    let team = founded.team;
+    let url = "https://relay.example.org";
+    let mut access = founded.access.clone();
+    let mut held = crate::crypto::TeamKeys::new(team);
+    held.insert_epoch(1, founded.key.clone());
+    let target = invites::InviteTarget {
+        relay_url: url,
+        relay_pin: None,
+        genesis: founded.genesis.as_bytes(),
+        role: Role::LinkWorker,
+        plan: None,
+        plan_kind: None,
+    };
+    let invite =
+        invites::prepare_invite(&access, &held, &me, &target, 60_000, AT as u64 + 1).unwrap();
+    let worker = identity_in(&MemoryKeyStore::default(), DeviceId([2; 16]));
+    let redeem = invites::prepare_redeem(
+        &invite.code,
+        &invite.entry,
+        founded.genesis.as_bytes(),
+        &worker,
+        AT as u64 + 2,
+    )
+    .unwrap();
+    access.fold(&invite.entry).unwrap();
+    access.fold(&redeem.entry).unwrap();
+    let revocation = crate::access::revocation::prepare_revocation(
+        &access,
+        &held,
+        &me,
+        worker.device,
+        AT as u64 + 3,
+    )
+    .unwrap();
+    let log = [
+        founded.genesis.as_bytes().to_vec(),
+        invite.entry.clone(),
+        redeem.entry.clone(),
+        revocation.entry.clone(),
+    ];
+    {
+        let conn = database_at(dir.path(), &keys, 13, device);
+        conn.execute(
+            "INSERT INTO teams (id, relay_url, created_here, registered, joined_at, role,
+                 membership_len, keys_cursor, cursor, head_seen)
+             VALUES (?1, ?2, 1, 1, ?3, 'admin', 4, 0, 17, 20)",
+            params![team.as_bytes().as_slice(), url, AT],
+        )
+        .unwrap();
+        for (seq, bytes) in log.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO membership (team_id, seq, bytes) VALUES (?1, ?2, ?3)",
+                params![team.as_bytes().as_slice(), seq as i64, bytes],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO revocations_folded (team_id, device, cursor) VALUES (?1, ?2, 17)",
+            params![
+                team.as_bytes().as_slice(),
+                worker.device.as_bytes().as_slice()
+            ],
+        )
+        .unwrap();
+        for (epoch, key) in [(1, founded.key.as_bytes()), (2, revocation.key.as_bytes())] {
+            conn.execute(
+                "INSERT INTO team_keys (team_id, epoch, doc_id, key) VALUES (?1, ?2, x'', ?3)",
+                params![team.as_bytes().as_slice(), epoch, key.as_slice()],
+            )
+            .unwrap();
+        }
+    }
+    let store = open(dir.path(), &keys);
+    let first = store.access(team).unwrap().clone();
+    assert_eq!(
+        first.folded_at_open().kept,
+        0,
+        "nothing kept before version 14"
+    );
+    assert_eq!(first.folded_at_open().verified, 4);
+    assert_eq!(store.epoch(team).unwrap(), 2);
+    assert!(first.is_revoked(worker.device));
+    assert_eq!(first.revoked_in.get(&worker.device), Some(&2));
+    assert_eq!(first.refused_after.get(&worker.device), Some(&17));
+    assert_eq!(store.devices(team).unwrap().len(), 2);
+    assert_eq!(store.role(team).unwrap(), Some(Role::Admin));
+    drop(store);
+    let store = open(dir.path(), &keys);
+    let again = store.access(team).unwrap();
+    assert_eq!(again.folded_at_open().kept, 4, "the kept fold");
+    assert_eq!(again.folded_at_open().verified, 0, "nothing verified again");
+    assert_eq!(again.membership, first.membership);
+    assert_eq!(again.revoked_in, first.revoked_in);
+    assert_eq!(again.refused_after, first.refused_after);
+    assert_eq!(store.membership_log(team).unwrap().len(), 4);
+    assert_eq!(store.keys_held(team).unwrap().epochs().count(), 2);
+}
+
 #[test]
 fn every_version_has_a_test_here() {
     // A tripwire: a new schema version needs a test above for the version before it, and
     // this fails until the number here is moved with it.
     assert_eq!(
-        VERSION, 13,
+        VERSION, 15,
         "schema version {VERSION}: add a migration test for the version before it"
     );
 }
