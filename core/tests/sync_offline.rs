@@ -524,6 +524,99 @@ fn a_new_device_bootstraps_from_a_snapshot_and_later_changes() {
     assert_eq!(c.store.caseload(&Default::default()).unwrap().len(), 1);
 }
 
+/// A new document that arrives as one snapshot is stored as it came (not saved again); one
+/// whose bytes load only leniently (a snapshot with junk after it) is saved as this device
+/// loaded it. Either way the store opens again with the document whole.
+#[test]
+fn a_document_that_arrives_as_one_snapshot_is_stored_as_it_came_and_reopens() {
+    let (mut a, _b, team) = team_of_two();
+    let mut log = Log::default();
+    let case = a.store.create_case_file(NewPatient::named(NAME)).unwrap();
+    a.store
+        .set_status(case.case_id, CaseStatus::Active, None)
+        .unwrap();
+    log.push(&mut a, team);
+    log.pull(&mut a, team, false);
+    assert_eq!(a.store.queue_snapshots(team, 1).unwrap(), 2);
+    log.push(&mut a, team);
+    // The snapshots alone, as a compact pull serves them.
+    let snapshots: Vec<(u64, Vec<u8>)> = log
+        .items
+        .iter()
+        .filter(|(_, b)| EnvelopeRef::decode(b).unwrap().header.kind == Kind::Snapshot)
+        .cloned()
+        .collect();
+    assert_eq!(snapshots.len(), 2);
+    let page = PullPage {
+        next: snapshots.last().unwrap().0,
+        items: snapshots.clone(),
+        more: false,
+    };
+    let mut c = device("Jo Whitfield");
+    enrol(&mut a, &mut c, team, Role::LinkWorker, None);
+    let opened = open(&c, team, 0, &page);
+    assert_eq!(opened.items[0].kind, Kind::Snapshot);
+    let outcome = c.store.apply_page(team, opened, true).unwrap();
+    assert_eq!(outcome.new_documents, 2);
+    let dir = c.store.config().dir.clone();
+    reopen(&mut c, &dir);
+    assert_eq!(
+        c.store.case_file(case.case_id).unwrap(),
+        a.store.case_file(case.case_id).unwrap()
+    );
+    assert_eq!(
+        c.store.heads(case.case_id).unwrap(),
+        a.store.heads(case.case_id).unwrap()
+    );
+
+    // The same document with junk after it, in a snapshot A signs: Automerge loads it
+    // leniently but not strictly, so it is saved again as loaded, and reopens whole.
+    let mut junk = a.store.export_document(case.case_id).unwrap().bytes;
+    junk.extend_from_slice(&[0x85, 0x6f, 0x4a, 0x83, 0xff, 0x00]);
+    assert!(
+        automerge::AutoCommit::load(&junk).is_err(),
+        "strictly, junk"
+    );
+    assert!(automerge::AutoCommit::new().load_incremental(&junk).is_ok());
+    let header = Header {
+        kind: Kind::Snapshot,
+        team,
+        document: case.case_id,
+        epoch: 1,
+        author: a.store.author().device,
+        covers: 0,
+        nonce: Header::random_nonce(&SystemRandom::new()).unwrap(),
+    };
+    let key = a
+        .store
+        .keys_held(team)
+        .unwrap()
+        .key_for(case.case_id, 1)
+        .unwrap();
+    let envelope = seal(&header, &key, &junk, &signer_of(&a)).unwrap();
+    let mut d = device("Ravi Menon");
+    enrol(&mut a, &mut d, team, Role::LinkWorker, None);
+    let page = PullPage {
+        next: 1,
+        items: vec![(1, envelope)],
+        more: false,
+    };
+    let opened = open(&d, team, 0, &page);
+    assert_eq!(
+        d.store
+            .apply_page(team, opened, true)
+            .unwrap()
+            .new_documents,
+        1
+    );
+    let dir = d.store.config().dir.clone();
+    reopen(&mut d, &dir);
+    assert_eq!(
+        d.store.heads(case.case_id).unwrap(),
+        a.store.heads(case.case_id).unwrap()
+    );
+}
+
 /// Delivers a revocation as the relay would: appends the entry, hands each remaining
 /// device its bundle.
 fn revoke(admin: &mut Device, others: &mut [&mut Device], team: TeamId, device: DeviceId) -> u32 {
@@ -1422,4 +1515,181 @@ fn another_team_cannot_squat_on_this_teams_settings_or_notes_ids() {
     log_a.pull(&mut lw, team_a, false);
     lw.store.set_current_team(team_a).unwrap();
     assert_eq!(lw.store.team_limits().unwrap().limits, strict);
+}
+
+/// A remote change updates B's caseload row by what it touched: a session recorded on A is
+/// folded in without reading the case whole, a header change rewrites the header, a note
+/// amended writes nothing. After each pull, the row B kept equals the row a rebuild from the
+/// documents gives, through sessions recorded out of order, a missed appointment, follow-ups
+/// on a shared start, several sessions in one page, a note amended, a status change, and
+/// sessions recorded concurrently on both devices.
+#[test]
+fn remote_changes_keep_the_caseload_row_as_a_rebuild_would() {
+    use holdfast_core::model::case_file::{NewSession, SessionMode};
+    let (mut a, mut b, team) = team_of_two();
+    let mut log = Log::default();
+    let case = a
+        .store
+        .create_case_file(NewPatient::named(NAME))
+        .unwrap()
+        .case_id;
+    a.store.set_status(case, CaseStatus::Active, None).unwrap();
+    log.push(&mut a, team);
+    log.pull(&mut b, team, false);
+    let session = |minute: i64, attended: bool, follow_up: Option<u8>| NewSession {
+        start: 1_770_000_000_000 + minute * 60_000,
+        duration_minutes: 30,
+        mode: SessionMode::Phone,
+        attended,
+        note: format!("call at minute {minute}"),
+        holding_functions: vec![],
+        follow_up: follow_up
+            .map(|d| time::Date::from_calendar_date(2026, time::Month::March, d).unwrap()),
+    };
+    // After each pull: B's row as kept (never rebuilt on the way, so drift would add up)
+    // against A's, kept by A's own edits, and against the row read from B's document.
+    let settled = |a: &mut Device, b: &mut Device, log: &mut Log, what: &str| {
+        log.push(a, team);
+        log.pull(b, team, false);
+        log.pull(a, team, false);
+        let kept = b.store.caseload(&Default::default()).unwrap();
+        assert_eq!(
+            kept,
+            a.store.caseload(&Default::default()).unwrap(),
+            "{what}: B's row vs A's"
+        );
+        let file = b.store.case_file(case).unwrap();
+        assert_eq!(
+            kept[0].session_count as usize,
+            file.sessions.len(),
+            "{what}"
+        );
+        assert_eq!(kept[0].last_contact, file.last_contact(), "{what}");
+        assert_eq!(kept[0].next_follow_up, file.next_follow_up(), "{what}");
+        kept[0].clone()
+    };
+
+    a.store
+        .record_session(case, &session(100, true, Some(9)))
+        .unwrap();
+    let row = settled(&mut a, &mut b, &mut log, "one session");
+    assert_eq!(row.session_count, 1);
+
+    // Earlier than the last, then a missed appointment later on, in one page.
+    a.store
+        .record_session(case, &session(50, true, Some(20)))
+        .unwrap();
+    a.store
+        .record_session(case, &session(200, false, Some(5)))
+        .unwrap();
+    let row = settled(&mut a, &mut b, &mut log, "out of order, missed");
+    assert_eq!(row.session_count, 3);
+    assert_eq!(row.last_contact, Some(1_770_000_000_000 + 100 * 60_000));
+
+    // Two sessions with the same start: the later follow-up wins.
+    a.store
+        .record_session(case, &session(200, true, Some(12)))
+        .unwrap();
+    settled(&mut a, &mut b, &mut log, "shared start");
+
+    // A note amended: nothing indexed changes.
+    let first = a.store.case_file(case).unwrap().sessions[0].id;
+    a.store.amend_session_note(case, first, "amended").unwrap();
+    settled(&mut a, &mut b, &mut log, "note amended");
+
+    // The status moves, and a session in the same page.
+    a.store
+        .set_status(case, CaseStatus::Holding, Some("waiting"))
+        .unwrap();
+    a.store
+        .record_session(case, &session(300, true, None))
+        .unwrap();
+    let row = settled(&mut a, &mut b, &mut log, "status and session");
+    assert_eq!(row.status, CaseStatus::Holding);
+
+    // Both record a session offline; each pulls the other's.
+    a.store
+        .record_session(case, &session(400, true, Some(1)))
+        .unwrap();
+    b.store
+        .record_session(case, &session(401, true, Some(2)))
+        .unwrap();
+    log.push(&mut b, team);
+    let row = settled(&mut a, &mut b, &mut log, "concurrent sessions");
+    assert_eq!(row.session_count, 7);
+    // And what both kept all along is what a rebuild from the documents gives.
+    for d in [&mut a, &mut b] {
+        let kept = d.store.caseload(&Default::default()).unwrap();
+        d.store.rebuild_indexes().unwrap();
+        assert_eq!(kept, d.store.caseload(&Default::default()).unwrap());
+    }
+}
+
+/// A push whose acknowledgements are exactly the numbers after the cursor up to the head
+/// moves the cursor (the device need not pull its own envelopes back); one with another
+/// device's envelope in between, or a head past what it pushed, leaves the cursor for the
+/// pull, which then brings that envelope.
+#[test]
+fn a_push_moves_the_cursor_only_over_the_devices_own_envelopes() {
+    let (mut a, mut b, team) = team_of_two();
+    let mut log = Log::default();
+    let push = |d: &mut Device, log: &mut Log| {
+        d.store.seal_outbox(team).unwrap();
+        let pending = d.store.pending_envelopes(team, 1000, usize::MAX).unwrap();
+        let mut acked = Vec::new();
+        for p in pending {
+            log.append(p.bytes);
+            acked.push((p.id, log.items.len() as u64));
+        }
+        let head = log.items.len() as u64;
+        d.store.acknowledge_push(team, &acked, head).unwrap();
+    };
+    a.store.create_case_file(NewPatient::named(NAME)).unwrap();
+    push(&mut a, &mut log);
+    assert_eq!(log.items.len(), 2);
+    assert_eq!(
+        a.store.team(team).unwrap().cursor,
+        2,
+        "only A's envelopes: moved"
+    );
+
+    // B pushes in between: A's next push leaves a gap it did not write.
+    b.store
+        .create_case_file(NewPatient::named("Ada Lovelace"))
+        .unwrap();
+    push(&mut b, &mut log);
+    assert_eq!(
+        b.store.team(team).unwrap().cursor,
+        0,
+        "A's envelopes came first"
+    );
+    a.store
+        .create_case_file(NewPatient::named("Grace Hopper"))
+        .unwrap();
+    push(&mut a, &mut log);
+    assert_eq!(
+        a.store.team(team).unwrap().cursor,
+        2,
+        "B's envelopes between: not moved"
+    );
+    // The pull brings B's case.
+    log.pull(&mut a, team, false);
+    assert_eq!(a.store.caseload(&Default::default()).unwrap().len(), 3);
+    assert_eq!(a.store.team(team).unwrap().cursor, log.items.len() as u64);
+
+    // A head past what the push acknowledged (someone else's envelope after it): not moved.
+    a.store
+        .create_case_file(NewPatient::named("Mary Somerville"))
+        .unwrap();
+    a.store.seal_outbox(team).unwrap();
+    let pending = a.store.pending_envelopes(team, 1000, usize::MAX).unwrap();
+    let cursor = a.store.team(team).unwrap().cursor;
+    let acked: Vec<_> = pending
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id, cursor + 1 + i as u64))
+        .collect();
+    let head = cursor + acked.len() as u64 + 1;
+    a.store.acknowledge_push(team, &acked, head).unwrap();
+    assert_eq!(a.store.team(team).unwrap().cursor, cursor);
 }

@@ -155,12 +155,14 @@ pub struct Limits {
     #[arg(long, env = "HOLDFAST_RELAY_MAX_PAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_page_bytes: usize,
 
-    /// Requests per second each device may make, on average (0: no limit).
-    #[arg(long, env = "HOLDFAST_RELAY_RATE_LIMIT", default_value_t = 100.0)]
+    /// Requests per second each device may make, on average (0: no limit). A device
+    /// following its team live makes at most 100 light pushes a second however fast it
+    /// edits, plus a pull for each announcement of others' pushes: 200 leaves it room.
+    #[arg(long, env = "HOLDFAST_RELAY_RATE_LIMIT", default_value_t = 200.0)]
     pub rate_limit_per_second: f64,
 
     /// Requests a device may make in a burst above the average.
-    #[arg(long, env = "HOLDFAST_RELAY_RATE_BURST", default_value_t = 200)]
+    #[arg(long, env = "HOLDFAST_RELAY_RATE_BURST", default_value_t = 400)]
     pub rate_limit_burst: u32,
 
     /// Requests per second one client address may make, on average, to the routes that
@@ -287,8 +289,8 @@ impl Default for Limits {
             default_pull_limit: 1000,
             max_pull_limit: 10_000,
             max_page_bytes: 8 * 1024 * 1024,
-            rate_limit_per_second: 100.0,
-            rate_limit_burst: 200,
+            rate_limit_per_second: 200.0,
+            rate_limit_burst: 400,
             address_rate_per_second: 10.0,
             address_rate_burst: 200,
             team_creations_per_hour: 20,

@@ -540,9 +540,12 @@ impl CaseFile {
 
     /// The follow-up date of the most recent session.
     pub fn next_follow_up(&self) -> Option<Date> {
+        // Of sessions sharing the latest start, the latest follow-up: as the caseload row
+        // folds sessions in one by one, whatever order they arrive in (not whichever
+        // session's random id sorts last).
         self.sessions
             .iter()
-            .max_by_key(|s| s.start)
+            .max_by_key(|s| (s.start, s.follow_up))
             .and_then(|s| s.follow_up)
     }
 
@@ -1272,29 +1275,50 @@ fn read_status_log(doc: &AutoCommit) -> Result<Vec<StatusChange>> {
 fn read_sessions(doc: &mut AutoCommit) -> Result<Vec<Session>> {
     let mut out = Vec::new();
     for (k, s) in entries(doc, "sessions")? {
-        let note = doc::get_contested_string(doc, &s, "note")?.unwrap_or(Contested {
-            claims: vec![doc::Claim {
-                value: String::new(),
-                device: None,
-                by: None,
-                at: None,
-            }],
-        });
-        out.push(Session {
-            id: k.parse()?,
-            start: doc::require_i64(doc, &s, "start")?,
-            duration_minutes: u32::try_from(doc::require_i64(doc, &s, "duration_minutes")?)
-                .map_err(|_| Error::Malformed("session duration".into()))?,
-            mode: doc::require_string(doc, &s, "mode")?.parse()?,
-            attended: doc::get_bool(doc, &s, "attended")?.unwrap_or(true),
-            note,
-            holding_functions: parse_list(doc::get_string_list(doc, &s, "holding_functions")?)?,
-            follow_up: doc::get_date(doc, &s, "follow_up")?,
-            recorded_by: doc::get_string(doc, &s, "recorded_by")?.unwrap_or_default(),
-        });
+        out.push(decode_session(doc, &k, &s)?);
     }
     out.sort_by_key(|s| (s.start, s.id));
     Ok(out)
+}
+
+/// The session at key `key` of the sessions map, `s` its object.
+fn decode_session(doc: &mut AutoCommit, key: &str, s: &ObjId) -> Result<Session> {
+    let note = doc::get_contested_string(doc, s, "note")?.unwrap_or(Contested {
+        claims: vec![doc::Claim {
+            value: String::new(),
+            device: None,
+            by: None,
+            at: None,
+        }],
+    });
+    Ok(Session {
+        id: key.parse()?,
+        start: doc::require_i64(doc, s, "start")?,
+        duration_minutes: u32::try_from(doc::require_i64(doc, s, "duration_minutes")?)
+            .map_err(|_| Error::Malformed("session duration".into()))?,
+        mode: doc::require_string(doc, s, "mode")?.parse()?,
+        attended: doc::get_bool(doc, s, "attended")?.unwrap_or(true),
+        note,
+        holding_functions: parse_list(doc::get_string_list(doc, s, "holding_functions")?)?,
+        follow_up: doc::get_date(doc, s, "follow_up")?,
+        recorded_by: doc::get_string(doc, s, "recorded_by")?.unwrap_or_default(),
+    })
+}
+
+/// One session, read on its own (decoded exactly as [`read`] decodes it, so a session that
+/// would make `read` fail fails here too): for folding a session that arrived from another
+/// device into the caseload row without reading the rest of the case. `None` when the
+/// document holds no session at that key.
+pub(crate) fn read_session(doc: &mut AutoCommit, key: &str) -> Result<Option<Session>> {
+    decode_one_session(doc, key).map_err(doc::as_damage)
+}
+
+fn decode_one_session(doc: &mut AutoCommit, key: &str) -> Result<Option<Session>> {
+    doc::expect_kind(doc, DocKind::CaseFile)?;
+    match doc::find_entry(doc, "sessions", key)? {
+        Some(s) => decode_session(doc, key, &s).map(Some),
+        None => Ok(None),
+    }
 }
 
 fn read_items(doc: &AutoCommit, m: &ObjId) -> Result<Vec<u8>> {

@@ -90,8 +90,10 @@ impl Store {
         index::update_case(&tx, case_id, &view, now)?;
         oversight::update_summary(&tx, case_id, &case_file::read_summary(&mut case)?)?;
         tx.commit()?;
-        self.docs.insert(plan_id, (DocKind::ActionPlan, plan));
-        self.docs.insert(case_id, (DocKind::CaseFile, case));
+        self.docs
+            .insert(plan_id, (DocKind::ActionPlan, plan), self.config.cache_docs);
+        self.docs
+            .insert(case_id, (DocKind::CaseFile, case), self.config.cache_docs);
         self.emit(plan_id, DocKind::ActionPlan);
         self.emit(case_id, DocKind::CaseFile);
         let _ = self.events.send(StoreEvent::LocalChange);

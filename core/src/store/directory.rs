@@ -24,7 +24,8 @@ impl Store {
             now,
         )?;
         tx.commit()?;
-        self.docs.insert(id, (DocKind::Directory, doc));
+        self.docs
+            .insert(id, (DocKind::Directory, doc), self.config.cache_docs);
         self.emit(id, DocKind::Directory);
         let _ = self.events.send(StoreEvent::LocalChange);
         Ok(id)

@@ -44,13 +44,7 @@ impl Store {
     pub(super) fn load(&mut self, id: DocumentId) -> Result<&mut (DocKind, AutoCommit)> {
         if !self.docs.contains_key(&id) {
             let loaded = self.load_from_db(id)?;
-            if self.docs.len() >= self.config.cache_docs.max(1) {
-                // Evict an arbitrary entry: documents reload in a few milliseconds.
-                if let Some(k) = self.docs.keys().next().copied() {
-                    self.docs.remove(&k);
-                }
-            }
-            self.docs.insert(id, loaded);
+            self.docs.insert(id, loaded, self.config.cache_docs);
         }
         self.docs.get_mut(&id).ok_or(Error::NotFound {
             kind: "document",

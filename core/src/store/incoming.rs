@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use super::documents::{Reindex, reindex_doc};
 use super::open::classify;
+use super::remote_scope::{self, CaseScope};
 use crate::access::envelopes::WAITING_FOR_NOTES_KEY;
 use crate::access::{Opened, OpenedPage, Refusal};
+use crate::model::case_file;
 use crate::model::doc::{self, DocKind};
 use crate::model::ids::{DocumentId, TeamId};
 use crate::{Error, Result};
@@ -42,6 +44,9 @@ struct DocWork {
     id: DocumentId,
     kind: DocKind,
     doc: AutoCommit,
+    /// For a new document that came as one snapshot, loaded strictly: its bytes, stored as
+    /// they are.
+    as_received: Option<Vec<u8>>,
     is_new: bool,
     /// Changes new to this device, to append to the document's stored changes.
     changes: Vec<(ChangeHash, Vec<u8>)>,
@@ -60,6 +65,8 @@ struct DocWork {
     ///
     /// [`queue_pending_reuploads`]: crate::store::Store::queue_pending_reuploads
     relay_holds_all: bool,
+    /// Set once indexed: something outside a case file's sessions may have changed.
+    header_changed: bool,
 }
 
 /// For a document known here that arrived through `team`: records `team` as one of its
@@ -213,7 +220,7 @@ impl Store {
                     params![
                         id,
                         w.kind.as_str(),
-                        w.doc.save(),
+                        w.as_received.take().unwrap_or_else(|| w.doc.save()),
                         now,
                         team.as_bytes().as_slice(),
                         if w.snapshot_seen { 0 } else { n }
@@ -262,13 +269,8 @@ impl Store {
             if w.kind == DocKind::Directory && !w.is_new {
                 forwarded += forward_shared(&tx, team, w.id, &w.changes, now)?;
             }
-            // Remote edits can touch anything: recompute the document's index rows whole.
-            let scope = match w.kind {
-                DocKind::Directory => Reindex::WholeDirectory,
-                _ => Reindex::Case,
-            };
-            match reindex_doc(&tx, w.id, w.kind, &mut w.doc, scope, now) {
-                Ok(()) => {}
+            match reindex_remote(&tx, w, now) {
+                Ok(header) => w.header_changed = header,
                 // The database failing is fatal; a remote document the index cannot read
                 // must not stall the team's sync (the document itself is kept as received).
                 Err(e @ (Error::Sqlite(_) | Error::StoreCorrupt(_) | Error::Io(_))) => {
@@ -340,12 +342,13 @@ impl Store {
         outcome.refused = refused.len();
         outcome.cursor = if again.is_some() { cursor } else { next };
         let touched: Vec<DocumentId> = work.iter().map(|w| w.id).collect();
-        // A case file changed here (not one first arriving: a bootstrap would load every
-        // plan) brings its plan's "ended" in line with its status, in case the device that
-        // closed or reopened it could not; the next open mends the rest.
+        // A case file whose header changed here (not one first arriving: a bootstrap would
+        // load every plan; nor one that only gained sessions) brings its plan's "ended" in
+        // line with its status, in case the device that closed or reopened it could not; the
+        // next open mends the rest.
         let cases: Vec<DocumentId> = work
             .iter()
-            .filter(|w| w.kind == DocKind::CaseFile && !w.is_new)
+            .filter(|w| w.kind == DocKind::CaseFile && !w.is_new && w.header_changed)
             .map(|w| w.id)
             .collect();
         for w in work {
@@ -368,13 +371,7 @@ impl Store {
     }
 
     fn cache(&mut self, id: DocumentId, kind: DocKind, doc: AutoCommit) {
-        if self.docs.len() >= self.config.cache_docs.max(1)
-            && !self.docs.contains_key(&id)
-            && let Some(k) = self.docs.keys().next().copied()
-        {
-            self.docs.remove(&k);
-        }
-        self.docs.insert(id, (kind, doc));
+        self.docs.insert(id, (kind, doc), self.config.cache_docs);
     }
 
     /// Applies one document's envelopes to an owned copy of it (taken out of the cache, so
@@ -436,10 +433,26 @@ impl Store {
         }
         let old_heads = doc.get_heads();
         let mut bad = Vec::new();
-        let all: Vec<u8> = wanted
-            .iter()
-            .flat_map(|i| i.plaintext.iter().copied())
-            .collect();
+        // A new document that arrives as one snapshot (a bootstrap's usual case) is loaded
+        // strictly, as the store loads what it holds, and its bytes are stored as they came:
+        // saving the document again would cost as much as loading it.
+        let mut as_received = None;
+        if let [only] = wanted.as_slice()
+            && is_new
+            && only.kind == Kind::Snapshot
+            && let Ok(loaded) = AutoCommit::load(&only.plaintext)
+        {
+            doc = loaded;
+            as_received = Some(only.plaintext.clone());
+        }
+        let all: Vec<u8> = if as_received.is_some() {
+            Vec::new()
+        } else {
+            wanted
+                .iter()
+                .flat_map(|i| i.plaintext.iter().copied())
+                .collect()
+        };
         if !all.is_empty() && doc.load_incremental(&all).is_err() {
             // Find the culprit: start again from disk and apply envelope by envelope,
             // re-applying the good ones after each failure (this path is rare).
@@ -526,11 +539,13 @@ impl Store {
                 id,
                 kind,
                 doc: doc.with_actor(self.author.actor()),
+                as_received,
                 is_new,
                 changes,
                 rewrite,
                 snapshot_seen,
                 relay_holds_all,
+                header_changed: true,
             }),
             bad,
         ))
@@ -546,6 +561,72 @@ impl Store {
             None => Ok(self.load_from_db(id)?.1),
         }
     }
+}
+
+/// Updates the index rows of a document that changes from another device reached: a case
+/// file by what those changes touched ([`remote_scope`]), so a case that has grown long is
+/// not re-read whole for each session recorded elsewhere; anything else whole. Says whether
+/// anything outside a case's sessions may have changed (its status among them).
+fn reindex_remote(tx: &rusqlite::Transaction<'_>, w: &mut DocWork, now: i64) -> Result<bool> {
+    let scope = match w.kind {
+        DocKind::Directory => Reindex::WholeDirectory,
+        DocKind::CaseFile if !w.is_new && !w.rewrite => {
+            match remote_scope::case_scope(&w.doc, &w.changes) {
+                CaseScope::Whole => Reindex::Case,
+                CaseScope::Parts { header, sessions } => {
+                    return match reindex_case_parts(tx, w, header, &sessions, now) {
+                        Ok(()) => Ok(header),
+                        Err(e @ (Error::Sqlite(_) | Error::StoreCorrupt(_) | Error::Io(_))) => {
+                            Err(e)
+                        }
+                        // No row to fold into (the case never indexed: a value this build
+                        // could not read when it arrived): read it whole, which writes the
+                        // row if it reads now.
+                        Err(_) => {
+                            reindex_doc(tx, w.id, w.kind, &mut w.doc, Reindex::Case, now)?;
+                            Ok(true)
+                        }
+                    };
+                }
+            }
+        }
+        _ => Reindex::Case,
+    };
+    reindex_doc(tx, w.id, w.kind, &mut w.doc, scope, now)?;
+    Ok(true)
+}
+
+/// [`reindex_remote`] of the parts of a case file that changed; the whole case when a
+/// part cannot be read on its own.
+fn reindex_case_parts(
+    tx: &rusqlite::Transaction<'_>,
+    w: &mut DocWork,
+    header: bool,
+    sessions: &[String],
+    now: i64,
+) -> Result<()> {
+    let mut added = Vec::with_capacity(sessions.len());
+    for key in sessions {
+        match case_file::read_session(&mut w.doc, key) {
+            Ok(Some(s)) => added.push(s),
+            // Unreadable on its own: the whole read says what is wrong, as it always did.
+            Ok(None) | Err(_) => {
+                return reindex_doc(tx, w.id, w.kind, &mut w.doc, Reindex::Case, now);
+            }
+        }
+    }
+    if header {
+        reindex_doc(tx, w.id, w.kind, &mut w.doc, Reindex::CaseHeader, now)?;
+    }
+    for s in added {
+        let scope = Reindex::SessionAdded {
+            start: s.start,
+            attended: s.attended,
+            follow_up: s.follow_up,
+        };
+        reindex_doc(tx, w.id, w.kind, &mut w.doc, scope, now)?;
+    }
+    Ok(())
 }
 
 fn refusal(item: &Opened, reason: &str) -> Refusal {

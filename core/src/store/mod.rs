@@ -32,6 +32,7 @@ mod cases;
 mod checkpoints;
 mod connections;
 mod directory;
+mod doc_cache;
 mod documents;
 mod events;
 mod export;
@@ -43,6 +44,7 @@ mod outbox;
 mod oversight;
 mod plans;
 mod private_notes;
+mod remote_scope;
 mod report;
 pub(crate) mod schema;
 mod subject_access;
@@ -52,7 +54,6 @@ mod teams;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use automerge::AutoCommit;
 use holdfast_protocol::SharedClock;
 use serde::{Deserialize, Serialize};
 
@@ -78,8 +79,8 @@ pub use teams::{PlainHttp, SyncStatus, TeamInfo};
 use crate::Result;
 use crate::access::{Identity, TeamAccess};
 use crate::crypto::TeamKeys;
-use crate::model::doc::{Author, DocKind};
-use crate::model::ids::{DocumentId, TeamId};
+use crate::model::doc::Author;
+use crate::model::ids::TeamId;
 
 /// The key store entry holding the database key.
 pub const STORE_KEY_NAME: &str = "holdfast-store";
@@ -107,7 +108,9 @@ pub struct StoreConfig {
     pub durability: Durability,
     /// Fold a document's changes into a new snapshot after this many.
     pub compact_after: u32,
-    /// Documents kept loaded in memory.
+    /// Documents kept loaded in memory (256 by default), the least recently used evicted
+    /// first: a burst of edits, or a page pulled from a colleague, across a hundred cases
+    /// finds them loaded.
     pub cache_docs: usize,
     /// Where the time comes from: the system clock, or a test's
     /// [`ManualClock`](holdfast_protocol::ManualClock). Every time the store stamps (an
@@ -123,7 +126,7 @@ impl StoreConfig {
             person: person.to_owned(),
             durability: Durability::Full,
             compact_after: 128,
-            cache_docs: 64,
+            cache_docs: 256,
             clock: holdfast_protocol::system_clock(),
         }
     }
@@ -145,7 +148,7 @@ pub struct Store {
     conn: rusqlite::Connection,
     config: StoreConfig,
     author: Author,
-    docs: HashMap<DocumentId, (DocKind, AutoCommit)>,
+    docs: doc_cache::DocCache,
     /// The device's id and keys (their seeds live in the host's key store, never in the file).
     identity: Identity,
     /// Each team's verified membership and this device's place in it.

@@ -177,7 +177,7 @@ impl Store {
                 device,
                 person: config.person.trim().to_owned(),
             },
-            docs: HashMap::new(),
+            docs: super::doc_cache::DocCache::default(),
             identity: Identity {
                 device,
                 signer,
@@ -250,7 +250,7 @@ impl Store {
                 person: String::from_utf8(person)
                     .map_err(|_| Error::StoreCorrupt("person is not text".into()))?,
             },
-            docs: HashMap::new(),
+            docs: super::doc_cache::DocCache::default(),
             identity: Identity {
                 device,
                 signer,

@@ -346,6 +346,31 @@ impl Store {
     /// transaction, and notes what the relay now holds (see [`super::checkpoints`]). Ids
     /// this device does not hold are ignored. Returns how many envelopes were acknowledged.
     pub fn acknowledge(&mut self, team: TeamId, acked_at: &[(EnvelopeId, u64)]) -> Result<usize> {
+        self.acknowledge_up_to(team, acked_at, None)
+    }
+
+    /// [`Store::acknowledge`] of a push the relay answered with `head`. When the envelopes
+    /// it acknowledged are exactly those numbered from just after the team cursor up to
+    /// `head` (nobody else's came between), the cursor moves to `head` in the same
+    /// transaction: the next pull would bring back only these envelopes, which this device
+    /// wrote and holds, so a device that edits does not pull its own edits back after each
+    /// push. Anything else leaves the cursor for the pull. (A relay that lies here can make
+    /// this device skip envelopes, as it could by never serving them: nothing new.)
+    pub fn acknowledge_push(
+        &mut self,
+        team: TeamId,
+        acked_at: &[(EnvelopeId, u64)],
+        head: u64,
+    ) -> Result<usize> {
+        self.acknowledge_up_to(team, acked_at, Some(head))
+    }
+
+    fn acknowledge_up_to(
+        &mut self,
+        team: TeamId,
+        acked_at: &[(EnvelopeId, u64)],
+        head: Option<u64>,
+    ) -> Result<usize> {
         let now = self.now_millis();
         let tx = self.conn.transaction()?;
         let mut acked = 0;
@@ -380,6 +405,33 @@ impl Store {
             "UPDATE teams SET last_push_at = ?2 WHERE id = ?1",
             params![team.as_bytes().as_slice(), now],
         )?;
+        if let Some(head) = head {
+            let cursor: i64 = tx.query_row(
+                "SELECT cursor FROM teams WHERE id = ?1",
+                [team.as_bytes().as_slice()],
+                |r| r.get(0),
+            )?;
+            let cursor = u64::try_from(cursor).unwrap_or(0);
+            let mut after: Vec<u64> = acked_at
+                .iter()
+                .map(|(_, seq)| *seq)
+                .filter(|seq| *seq > cursor)
+                .collect();
+            after.sort_unstable();
+            after.dedup();
+            let contiguous = !after.is_empty()
+                && after.len() as u64 == head.saturating_sub(cursor)
+                && after.last() == Some(&head);
+            if contiguous {
+                tx.execute(
+                    "UPDATE teams SET cursor = ?2, head_seen = max(head_seen, ?2) WHERE id = ?1",
+                    params![
+                        team.as_bytes().as_slice(),
+                        i64::try_from(head).unwrap_or(i64::MAX)
+                    ],
+                )?;
+            }
+        }
         tx.commit()?;
         self.emit_sync(team);
         Ok(acked)

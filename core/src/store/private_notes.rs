@@ -97,7 +97,8 @@ impl Store {
                 let tx = self.conn.transaction()?;
                 Self::insert_new(&tx, Some(team), id, DocKind::PrivateNotes, &mut doc, now)?;
                 tx.commit()?;
-                self.docs.insert(id, (DocKind::PrivateNotes, doc));
+                self.docs
+                    .insert(id, (DocKind::PrivateNotes, doc), self.config.cache_docs);
                 self.emit(id, DocKind::PrivateNotes);
                 let _ = self.events.send(StoreEvent::LocalChange);
                 tracing::info!(team = %team, doc = %id, "private notes begun");

@@ -237,7 +237,8 @@ impl Store {
                 let tx = self.conn.transaction()?;
                 Self::insert_new(&tx, Some(team), id, DocKind::TeamSettings, &mut doc, now)?;
                 tx.commit()?;
-                self.docs.insert(id, (DocKind::TeamSettings, doc));
+                self.docs
+                    .insert(id, (DocKind::TeamSettings, doc), self.config.cache_docs);
                 self.emit(id, DocKind::TeamSettings);
                 let _ = self.events.send(StoreEvent::LocalChange);
                 tracing::info!(team = %team, "team settings begun");

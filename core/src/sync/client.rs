@@ -55,6 +55,19 @@ pub struct SyncConfig {
     /// (good for an hour: bulk export of ciphertext, a live socket) and the metadata, and
     /// can tamper with what is not signed. Off by default; a warning is logged when on.
     pub insecure_http_to_any_host: bool,
+    /// Following a team live, local changes reported within this long of the last push go
+    /// out together in the next one: a burst of edits costs a push per interval, not one
+    /// per edit, and a device typing fast stays inside the relay's request rate. An edit
+    /// waits this long at most after the last push began, plus whatever step is already
+    /// running.
+    pub live_push_interval: Duration,
+    /// Following a team live, a local change is pushed, and a head announced past the
+    /// cursor pulled, on their own ("light" syncs: one request each); every this long, and
+    /// after any light step fails, the next one is a full sync instead (membership, keys,
+    /// private-notes keys, push, pull, snapshots). A light step that meets what only a full
+    /// sync brings (an envelope of a device not yet in the membership, a key not yet here,
+    /// an epoch moved on) pulls membership and keys itself, or fails into a full sync.
+    pub live_full_sync_every: Duration,
 }
 
 impl Default for SyncConfig {
@@ -67,6 +80,8 @@ impl Default for SyncConfig {
             request_timeout: Duration::from_secs(30),
             creation_token: None,
             insecure_http_to_any_host: false,
+            live_push_interval: Duration::from_millis(10),
+            live_full_sync_every: Duration::from_secs(30),
         }
     }
 }
@@ -760,7 +775,7 @@ impl SyncClient {
                 .inner
                 .store
                 .run(move |s| {
-                    let n = s.acknowledge(team, &ids)?;
+                    let n = s.acknowledge_push(team, &ids, head)?;
                     s.note_head(team, head)?;
                     Ok(n)
                 })
@@ -972,12 +987,22 @@ impl SyncClient {
     /// One full sync of `team`: register if needed, push, pull, queue and push snapshots.
     /// The outcome (error or success) is recorded for [`SyncStatus`].
     pub async fn sync(&self, team: TeamId) -> Result<SyncReport> {
+        self.recorded(team, self.sync_steps(team)).await
+    }
+
+    /// Runs `steps` of a sync of `team` (one at a time per team) and records the outcome,
+    /// error or success, for [`SyncStatus`].
+    pub(super) async fn recorded<T>(
+        &self,
+        team: TeamId,
+        steps: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
         let lock = {
             let mut locks = self.inner.team_locks.lock().await;
             locks.entry(team).or_default().clone()
         };
         let _guard = lock.lock().await;
-        let result = self.sync_steps(team).await;
+        let result = steps.await;
         let record = match &result {
             Ok(_) => None,
             Err(e) => Some((e.to_string(), is_offline(e))),

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use futures_util::StreamExt;
 use tokio::task::JoinHandle;
@@ -33,6 +34,42 @@ impl Drop for LiveHandle {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Sleeps until `at` (for ever without one: its `select!` branch is off then).
+async fn sleep_until_owed(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What a live session keeps between steps.
+struct Light {
+    /// When the last full sync started.
+    full_at: Instant,
+    /// When the last push for a local change started.
+    pushed_at: Option<Instant>,
+    /// When the relay was last asked about an announcement below the cursor.
+    asked_at: Option<Instant>,
+    /// A light step was put off (rate limited, or waiting): a full sync is owed then, even
+    /// if nothing else happens (the outbox must not wait for the next edit).
+    retry_at: Option<Instant>,
+}
+
+/// How long after a light step was put off the full sync it owes runs.
+const RETRY_AFTER_PUT_OFF: Duration = Duration::from_secs(1);
+
+/// How often an announcement below the cursor is checked with the relay, at most.
+const STALE_ASK_EVERY: Duration = Duration::from_secs(1);
+
+/// A light step of a live session.
+#[derive(Clone, Copy)]
+enum Step {
+    /// Push local changes.
+    Push,
+    /// Pull what the relay announced.
+    Pull,
 }
 
 /// The relay may go quiet without closing (a dead NAT mapping): it pings every 20 s, so
@@ -102,6 +139,12 @@ impl SyncClient {
         // Whatever happened while disconnected, including local changes reported meanwhile.
         wake.mark_unchanged();
         self.sync_quietly(team).await?;
+        let mut light = Light {
+            full_at: Instant::now(),
+            pushed_at: None,
+            asked_at: None,
+            retry_at: None,
+        };
         loop {
             tokio::select! {
                 frame = tokio::time::timeout(SILENCE_LIMIT, ws.next()) => {
@@ -128,15 +171,20 @@ impl SyncClient {
                                 })
                                 .await?;
                             if head > cursor {
-                                self.sync_quietly(team).await?;
-                            } else if head < cursor {
+                                self.light_step(team, Step::Pull, &mut light).await?;
+                            } else if head < cursor
+                                && light.asked_at.is_none_or(|at| at.elapsed() >= STALE_ASK_EVERY)
+                            {
                                 // Usually sent before a pull that got past it, and read
                                 // after: stale. Asked again, a head still below the cursor
                                 // is a relay that lost what this device pulled (restored
                                 // from a backup): `head` rewinds the team, and it is pulled
-                                // again (one request, not a download of the whole team, for
-                                // every stale announcement).
+                                // again (one request, not a download of the whole team, and
+                                // at most one a second: a device pulling as fast as another
+                                // pushes reads many stale announcements).
+                                light.asked_at = Some(Instant::now());
                                 if self.head(team).await? < cursor {
+                                    light.full_at = Instant::now();
                                     self.sync_quietly(team).await?;
                                 }
                             }
@@ -146,13 +194,56 @@ impl SyncClient {
                         _ => {}
                     }
                 }
+                () = sleep_until_owed(light.retry_at), if light.retry_at.is_some() => {
+                    light.retry_at = None;
+                    light.full_at = Instant::now();
+                    self.sync_quietly(team).await?;
+                }
                 changed = wake.changed() => {
                     if changed.is_err() {
                         return Ok(());
                     }
+                    // Changes reported until the interval since the last push is up go
+                    // out in one push.
+                    if let Some(at) = light.pushed_at {
+                        tokio::time::sleep_until(at + self.config().live_push_interval).await;
+                    }
                     wake.mark_unchanged();
-                    self.sync_quietly(team).await?;
+                    light.pushed_at = Some(Instant::now());
+                    self.light_step(team, Step::Push, &mut light).await?;
                 }
+            }
+        }
+    }
+
+    /// One step of a live session: `step` on its own, or a full sync when one is due
+    /// ([`SyncConfig::live_full_sync_every`](super::SyncConfig)) or the step failed.
+    async fn light_step(&self, team: TeamId, step: Step, light: &mut Light) -> Result<()> {
+        if light.full_at.elapsed() >= self.config().live_full_sync_every {
+            light.full_at = Instant::now();
+            return self.sync_quietly(team).await;
+        }
+        let done = match step {
+            Step::Push => self.recorded(team, self.push(team)).await.map(|_| ()),
+            Step::Pull => self.recorded(team, self.pull(team)).await.map(|_| ()),
+        };
+        match done {
+            Ok(()) => Ok(()),
+            // Told to slow down (its retries spent) or to wait: more requests now would be
+            // refused too. A full sync follows a little later, whatever else happens.
+            Err(e @ (Error::Relay { status: 429, .. } | Error::TryAgain(_))) => {
+                tracing::debug!(team = %team, error = %e, "light sync step put off");
+                light.retry_at = Some(Instant::now() + RETRY_AFTER_PUT_OFF);
+                Ok(())
+            }
+            Err(e) => {
+                // An epoch moved on, private notes it may no longer write, a relay that
+                // stumbled: the full sync learns what changed, and says whether the relay
+                // is still there.
+                tracing::debug!(team = %team, error = %e, "light sync step failed: full sync");
+                light.full_at = Instant::now();
+                light.retry_at = None;
+                self.sync_quietly(team).await
             }
         }
     }
