@@ -13,13 +13,16 @@
 //! `cargo bench -p holdfast-core --bench large_device` (`HOLDFAST_LARGE_DEVICE_PATIENTS=N`
 //! for another size). Without `--bench` (the test suite), a quick pass on 50 patients.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use holdfast_core::model::directory::Capacity;
 use holdfast_core::seed::{self, SeedConfig};
 use holdfast_core::store::{CaseloadEntry, CaseloadFilter, DirectoryQuery};
 use holdfast_core::{FileKeyStore, Store, StoreConfig};
+
+use common::pct;
 
 const SEED: u64 = 42;
 const PERSON: &str = "Bench Supervisor";
@@ -29,10 +32,6 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// min / median / max of a few runs.
@@ -148,50 +147,7 @@ fn raw_open(root: &Path) -> Res<(f64, f64)> {
 
 /// The directory search mix of `search_latency`, for this store.
 fn search_mix() -> Vec<DirectoryQuery> {
-    let texts = [
-        "walk",
-        "debt advice",
-        "befriend",
-        "choir",
-        "food",
-        "men shed",
-        "carer",
-        "art",
-        "bereavement",
-        "job",
-    ];
-    let categories = [
-        "loneliness",
-        "money",
-        "housing",
-        "physical activity",
-        "mental wellbeing",
-        "carer support",
-    ];
-    let districts = ["LS6", "LS8", "LS11", "WF1", "BD3"];
-    let mut queries = Vec::new();
-    for (i, text) in texts.iter().enumerate() {
-        queries.push(DirectoryQuery {
-            text: Some((*text).into()),
-            ..Default::default()
-        });
-        queries.push(DirectoryQuery {
-            text: Some((*text).into()),
-            district: Some(districts[i % districts.len()].into()),
-            ..Default::default()
-        });
-        queries.push(DirectoryQuery {
-            category: Some(categories[i % categories.len()].into()),
-            capacity: Some(Capacity::Open),
-            ..Default::default()
-        });
-        queries.push(DirectoryQuery {
-            text: Some((*text).into()),
-            category: Some(categories[(i + 1) % categories.len()].into()),
-            ..Default::default()
-        });
-    }
-    queries
+    common::queries().into_iter().map(|(_, q)| q).collect()
 }
 
 fn main() -> Res<()> {
