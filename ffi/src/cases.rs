@@ -585,6 +585,36 @@ fn case_view(case_id: String, file: CaseFile) -> CaseView {
     }
 }
 
+/// Rows a caseload page may hold.
+const MAX_CASELOAD_PAGE: u32 = 1_000;
+
+fn caseload_filter(query: CaseloadQuery) -> Result<CaseloadFilter> {
+    Ok(CaseloadFilter {
+        team: query.team_id.map(|t| parse_id("team", &t)).transpose()?,
+        status: query.status.map(Into::into),
+        practice: query.practice,
+        follow_up_by: date_arg(query.follow_up_by)?,
+        safeguarding_only: query.safeguarding_only,
+    })
+}
+
+/// A row the host was given back, as the core lists it (where the next page starts).
+fn caseload_entry(r: CaseloadRow) -> Result<holdfast_core::store::CaseloadEntry> {
+    Ok(holdfast_core::store::CaseloadEntry {
+        case_id: parse_id("case", &r.case_id)?,
+        plan_id: r.plan_id.map(|p| parse_id("plan", &p)).transpose()?,
+        patient_name: r.patient_name,
+        nhs_number: r.nhs_number,
+        practice: r.practice,
+        status: r.status.into(),
+        status_conflicted: r.status_conflicted,
+        last_contact: r.last_contact_ms,
+        next_follow_up: date_arg(r.next_follow_up)?,
+        open_safeguarding: r.open_safeguarding,
+        session_count: r.session_count,
+    })
+}
+
 fn caseload_row(e: holdfast_core::store::CaseloadEntry) -> CaseloadRow {
     CaseloadRow {
         case_id: e.case_id.to_string(),
@@ -627,16 +657,35 @@ impl HoldfastDevice {
     /// The caseload narrowed by `query` (status, practice, follow-ups due, open
     /// safeguarding, team), follow-ups due first.
     pub fn caseload_filtered(&self, query: CaseloadQuery) -> Result<Vec<CaseloadRow>> {
-        let filter = CaseloadFilter {
-            team: query.team_id.map(|t| parse_id("team", &t)).transpose()?,
-            status: query.status.map(Into::into),
-            practice: query.practice,
-            follow_up_by: date_arg(query.follow_up_by)?,
-            safeguarding_only: query.safeguarding_only,
-        };
+        let filter = caseload_filter(query)?;
         Ok(self
             .store()?
             .caseload(&filter)?
+            .into_iter()
+            .map(caseload_row)
+            .collect())
+    }
+
+    /// One page of the caseload narrowed by `query`, in `caseload_filtered`'s order: at
+    /// most `limit` rows (1 to 1,000) after `after`, the last row of the previous page
+    /// (none for the first). A page costs what it lists, however many cases the device
+    /// holds, and an edit between pages neither skips nor repeats a case.
+    pub fn caseload_page(
+        &self,
+        query: CaseloadQuery,
+        limit: u32,
+        after: Option<CaseloadRow>,
+    ) -> Result<Vec<CaseloadRow>> {
+        if !(1..=MAX_CASELOAD_PAGE).contains(&limit) {
+            return Err(HoldfastError::invalid(format!(
+                "a caseload page holds 1 to {MAX_CASELOAD_PAGE} rows"
+            )));
+        }
+        let filter = caseload_filter(query)?;
+        let after = after.map(caseload_entry).transpose()?;
+        Ok(self
+            .store()?
+            .caseload_page(&filter, limit, after.as_ref())?
             .into_iter()
             .map(caseload_row)
             .collect())

@@ -360,6 +360,38 @@ fn values_set_on_two_devices_while_apart_are_shown_with_who_and_when_and_resolve
     assert_eq!(flagged.len(), 1);
 }
 
+/// The caseload in pages: walked to the end they give the whole list, in its order, once;
+/// a page of 0 rows, or more than 1,000, is the caller's mistake.
+#[test]
+fn the_caseload_comes_in_pages_in_the_lists_order() {
+    let a = phone("Asha");
+    for name in ["Ann Ash", "Bob Birch", "Cat Cedar", "Dan Elm", "Eve Fir"] {
+        a.create_case(patient(name)).unwrap();
+    }
+    let whole = a.caseload_filtered(CaseloadQuery::default()).unwrap();
+    assert_eq!(whole.len(), 5);
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let page = a
+            .caseload_page(CaseloadQuery::default(), 2, after.clone())
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2);
+        after = page.last().cloned();
+        walked.extend(page);
+    }
+    assert_eq!(walked, whole);
+    for limit in [0, 1_001] {
+        let err = a
+            .caseload_page(CaseloadQuery::default(), limit, None)
+            .unwrap_err();
+        assert!(matches!(err, HoldfastError::InvalidInput { .. }), "{err:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Measures, referrals and patient details
 

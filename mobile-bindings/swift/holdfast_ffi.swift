@@ -1109,6 +1109,14 @@ public protocol HoldfastDeviceProtocol: AnyObject, Sendable {
     func caseloadFiltered(query: CaseloadQuery) throws  -> [CaseloadRow]
     
     /**
+     * One page of the caseload narrowed by `query`, in `caseload_filtered`'s order: at
+     * most `limit` rows (1 to 1,000) after `after`, the last row of the previous page
+     * (none for the first). A page costs what it lists, however many cases the device
+     * holds, and an edit between pages neither skips nor repeats a case.
+     */
+    func caseloadPage(query: CaseloadQuery, limit: UInt32, after: CaseloadRow?) throws  -> [CaseloadRow]
+    
+    /**
      * Opens a case file (and the patient's empty action plan) for a new referral. Refused
      * with `DuplicatePatient` (naming the case) when a case in the team already has the
      * NHS number: a re-referral belongs on that case.
@@ -1868,6 +1876,24 @@ open func caseloadFiltered(query: CaseloadQuery)throws  -> [CaseloadRow]  {
     uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_filtered(
             self.uniffiCloneHandle(),
         FfiConverterTypeCaseloadQuery_lower(query),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * One page of the caseload narrowed by `query`, in `caseload_filtered`'s order: at
+     * most `limit` rows (1 to 1,000) after `after`, the last row of the previous page
+     * (none for the first). A page costs what it lists, however many cases the device
+     * holds, and an edit between pages neither skips nor repeats a case.
+     */
+open func caseloadPage(query: CaseloadQuery, limit: UInt32, after: CaseloadRow?)throws  -> [CaseloadRow]  {
+    return try  FfiConverterSequenceTypeCaseloadRow.lift(try rustCallWithError(FfiConverterTypeHoldfastError_lift) {
+        uniffiCallStatus in
+    uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_page(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCaseloadQuery_lower(query),
+        FfiConverterUInt32.lower(limit),
+        FfiConverterOptionTypeCaseloadRow.lower(after),uniffiCallStatus
     )
 })
 }
@@ -15383,6 +15409,30 @@ fileprivate struct FfiConverterOptionTypeAssetRef: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeCaseloadRow: FfiConverterRustBuffer {
+    typealias SwiftType = CaseloadRow?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCaseloadRow.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCaseloadRow.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeHolderView: FfiConverterRustBuffer {
     typealias SwiftType = HolderView?
 
@@ -16783,6 +16833,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_filtered() != 48641) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_page() != 28461) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_case() != 26170) {

@@ -402,6 +402,11 @@ RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload(uint64_t ptr, R
 RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_filtered(uint64_t ptr, RustBuffer query, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_CASELOAD_PAGE
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_CASELOAD_PAGE
+RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_page(uint64_t ptr, RustBuffer query, uint32_t limit, RustBuffer after, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_CREATE_CASE
 #define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_FN_METHOD_HOLDFASTDEVICE_CREATE_CASE
 RustBuffer uniffi_holdfast_ffi_fn_method_holdfastdevice_create_case(uint64_t ptr, RustBuffer patient, RustCallStatus *_Nonnull out_status
@@ -1334,6 +1339,12 @@ uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_CASELOAD_FILTERED
 #define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_CASELOAD_FILTERED
 uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_filtered(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_CASELOAD_PAGE
+#define UNIFFI_FFIDEF_UNIFFI_HOLDFAST_FFI_CHECKSUM_METHOD_HOLDFASTDEVICE_CASELOAD_PAGE
+uint16_t uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_page(void
     
 );
 #endif

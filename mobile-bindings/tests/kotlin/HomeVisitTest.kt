@@ -200,6 +200,17 @@ fun homeVisit(relay: String) {
     val plansP = p.devices(enrolP.teamId).mapNotNull { it.planId }.toSet()
     check(plansP.all { it == case.planId }) { "P's device list shows other plans: $plansP" }
     checkEq(2, a.caseload(null).size, "A's caseload")
+    // The caseload in pages of one: walked to the end, the whole list in its order.
+    val walked = mutableListOf<CaseloadRow>()
+    var after: CaseloadRow? = null
+    while (true) {
+        val page = a.caseloadPage(CaseloadQuery(), 1u, after)
+        if (page.isEmpty()) break
+        walked += page
+        after = page.last()
+    }
+    checkEq(a.caseloadFiltered(CaseloadQuery()), walked, "A's caseload, page by page")
+    expectThrows<HoldfastException>("a page of no rows") { a.caseloadPage(CaseloadQuery(), 0u, null) }
 
     step("observers fire on A, and stop when closed")
     val caseloadCalls = AtomicInteger()

@@ -833,6 +833,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_filtered(
     ): Int
+    external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_page(
+    ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_case(
     ): Int
     external fun uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_duplicate_case(
@@ -1084,6 +1086,8 @@ internal object UniffiLib {
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload(`ptr`: Long,`team`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_filtered(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_page(`ptr`: Long,`query`: RustBuffer.ByValue,`limit`: Int,`after`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_holdfast_ffi_fn_method_holdfastdevice_create_case(`ptr`: Long,`patient`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1478,6 +1482,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_filtered() and 0xFFFF) != 48641) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_caseload_page() and 0xFFFF) != 28461) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_holdfast_ffi_checksum_method_holdfastdevice_create_case() and 0xFFFF) != 26170) {
@@ -2985,6 +2992,14 @@ public interface HoldfastDeviceInterface {
     fun `caseloadFiltered`(`query`: CaseloadQuery): List<CaseloadRow>
     
     /**
+     * One page of the caseload narrowed by `query`, in `caseload_filtered`'s order: at
+     * most `limit` rows (1 to 1,000) after `after`, the last row of the previous page
+     * (none for the first). A page costs what it lists, however many cases the device
+     * holds, and an edit between pages neither skips nor repeats a case.
+     */
+    fun `caseloadPage`(`query`: CaseloadQuery, `limit`: kotlin.UInt, `after`: CaseloadRow?): List<CaseloadRow>
+    
+    /**
      * Opens a case file (and the patient's empty action plan) for a new referral. Refused
      * with `DuplicatePatient` (naming the case) when a case in the team already has the
      * NHS number: a re-referral belongs on that case.
@@ -3817,6 +3832,29 @@ open class HoldfastDevice: Disposable, AutoCloseable, HoldfastDeviceInterface
         it,
         
         FfiConverterTypeCaseloadQuery.lower(`query`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * One page of the caseload narrowed by `query`, in `caseload_filtered`'s order: at
+     * most `limit` rows (1 to 1,000) after `after`, the last row of the previous page
+     * (none for the first). A page costs what it lists, however many cases the device
+     * holds, and an edit between pages neither skips nor repeats a case.
+     */
+    @Throws(HoldfastException::class)override fun `caseloadPage`(`query`: CaseloadQuery, `limit`: kotlin.UInt, `after`: CaseloadRow?): List<CaseloadRow> {
+            return FfiConverterSequenceTypeCaseloadRow.lift(
+    callWithHandle {
+    uniffiRustCallWithError(HoldfastException) { _status ->
+    UniffiLib.uniffi_holdfast_ffi_fn_method_holdfastdevice_caseload_page(
+        it,
+        
+        FfiConverterTypeCaseloadQuery.lower(`query`),
+        FfiConverterUInt.lower(`limit`),
+        FfiConverterOptionalTypeCaseloadRow.lower(`after`),_status)
 }
     }
     )
@@ -15296,6 +15334,38 @@ public object FfiConverterOptionalTypeAssetRef: FfiConverterRustBuffer<AssetRef?
         } else {
             buf.put(1)
             FfiConverterTypeAssetRef.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCaseloadRow: FfiConverterRustBuffer<CaseloadRow?> {
+    override fun read(buf: ByteBuffer): CaseloadRow? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCaseloadRow.read(buf)
+    }
+
+    override fun allocationSize(value: CaseloadRow?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCaseloadRow.allocationSize(value)
+        }
+    }
+
+    override fun write(value: CaseloadRow?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCaseloadRow.write(value, buf)
         }
     }
 }
