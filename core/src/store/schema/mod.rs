@@ -30,6 +30,8 @@
 //! already holds them whole (11). Version 12 (issue 12) indexes oversight; version 13
 //! (issue 13) each plan step's connection to a community asset. Version 14 (issue 14) keeps
 //! each team's folded membership beside its log, so an open verifies only newer entries.
+//! Version 15 (issue 14) indexes the caseload in list order, cases by plan, closed cases and
+//! documents by when they changed, and keeps each asset's name beside its categories.
 
 use rusqlite::Connection;
 
