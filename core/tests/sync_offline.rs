@@ -272,8 +272,29 @@ fn forged(
     keys: &TeamKeys,
     plaintext: &[u8],
 ) -> Vec<u8> {
+    forged_as(
+        Kind::ChangeBatch,
+        team,
+        doc,
+        author,
+        signer,
+        keys,
+        plaintext,
+    )
+}
+
+/// [`forged`], of any kind.
+fn forged_as(
+    kind: Kind,
+    team: TeamId,
+    doc: holdfast_core::model::ids::DocumentId,
+    author: DeviceId,
+    signer: &DeviceSigningKey,
+    keys: &TeamKeys,
+    plaintext: &[u8],
+) -> Vec<u8> {
     let header = Header {
-        kind: Kind::ChangeBatch,
+        kind,
         team,
         document: doc,
         epoch: 1,
@@ -578,22 +599,15 @@ fn a_document_that_arrives_as_one_snapshot_is_stored_as_it_came_and_reopens() {
         "strictly, junk"
     );
     assert!(automerge::AutoCommit::new().load_incremental(&junk).is_ok());
-    let header = Header {
-        kind: Kind::Snapshot,
+    let envelope = forged_as(
+        Kind::Snapshot,
         team,
-        document: case.case_id,
-        epoch: 1,
-        author: a.store.author().device,
-        covers: 0,
-        nonce: Header::random_nonce(&SystemRandom::new()).unwrap(),
-    };
-    let key = a
-        .store
-        .keys_held(team)
-        .unwrap()
-        .key_for(case.case_id, 1)
-        .unwrap();
-    let envelope = seal(&header, &key, &junk, &signer_of(&a)).unwrap();
+        case.case_id,
+        a.store.author().device,
+        &signer_of(&a),
+        &a.store.keys_held(team).unwrap(),
+        &junk,
+    );
     let mut d = device("Ravi Menon");
     enrol(&mut a, &mut d, team, Role::LinkWorker, None);
     let page = PullPage {

@@ -16,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
-use automerge::{AutoCommit, Change, ChangeHash, ObjType, Prop, ROOT, ReadDoc};
+use automerge::{AutoCommit, Change, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc};
 
 /// Past this many new changes in one page, the document is re-read whole.
 const MAX_CHANGES: usize = 64;
@@ -64,12 +64,13 @@ pub(super) fn case_scope(doc: &AutoCommit, changes: &[(ChangeHash, Vec<u8>)]) ->
 }
 
 fn classify(doc: &AutoCommit, changes: &[(ChangeHash, Vec<u8>)]) -> Option<CaseScope> {
-    // The sessions map (concurrent first sessions can leave several, all read).
-    let sessions_maps: HashSet<String> = doc
+    // The sessions map (concurrent first sessions can leave several, all read), by the id
+    // the changes' operations name it with.
+    let sessions_maps: HashMap<String, ObjId> = doc
         .get_all(ROOT, "sessions")
         .ok()?
         .into_iter()
-        .map(|(_, id)| id.to_string())
+        .map(|(_, id)| (id.to_string(), id))
         .collect();
     let mut created: HashMap<String, Place> = HashMap::new();
     // Existing objects met, and whether each lies under `sessions` (and is a session).
@@ -89,7 +90,7 @@ fn classify(doc: &AutoCommit, changes: &[(ChangeHash, Vec<u8>)]) -> Option<CaseS
                     let obj = obj.to_string();
                     if let Some(place) = created.get(&obj) {
                         *place
-                    } else if sessions_maps.contains(&obj) {
+                    } else if sessions_maps.contains_key(&obj) {
                         // A session recorded: a new map under a key nobody wrote before.
                         match (&op.action, &op.key, op.pred.is_empty(), op.insert) {
                             (OpType::Make(ObjType::Map), Key::Map(k), true, false) => {
@@ -135,11 +136,9 @@ fn classify(doc: &AutoCommit, changes: &[(ChangeHash, Vec<u8>)]) -> Option<CaseS
     let mut seen = HashSet::new();
     for key in &sessions {
         let values: usize = sessions_maps
-            .iter()
-            .map(|m| {
-                doc.import(m)
-                    .ok()
-                    .and_then(|(map, _)| doc.get_all(&map, key.as_str()).ok())
+            .values()
+            .map(|map| {
+                doc.get_all(map, key.as_str())
                     .map_or(usize::MAX, |v| v.len())
             })
             .fold(0usize, usize::saturating_add);
