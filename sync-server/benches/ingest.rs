@@ -16,6 +16,23 @@
 //! and pushed to every relay measured (each phase's storage is new, so every team is new to
 //! it): the numbers measure the relay's ingest, not device crypto. `RUST_LOG=warn` shows the
 //! relays' own log.
+//!
+//! The relays run in a tokio runtime of their own (threads named `relay`, besides the SQLite
+//! writer thread `relay-writer`), the load generator in another (`loadgen`), so that a
+//! profile (`perf record -g -p PID`, `perf report --sort comm`) tells the relay's CPU from
+//! the generator's. Both share the machine.
+//!
+//! Arguments after `--` choose the phases: `sqlite` runs only the SQLite relay (and the
+//! plain SQLite inserts); `grow` runs only the growth run below. None: every phase but the
+//! growth run. Without `--bench` every phase, the growth run included, is a quick pass.
+//!
+//! **Growth run** (`cargo bench -p holdfast-relay --bench ingest -- grow`): one SQLite relay
+//! (its data directory under `TMPDIR`, deleted at the end) is grown to
+//! `HOLDFAST_INGEST_GROW_MILLIONS` (default 10) million envelopes, a million at a time, by
+//! the same 64 clients pushing durable batches of 100 × 1 KiB; each million is sealed
+//! before its clock starts (~15 s each: the sealing is the generator's work, not the
+//! relay's) and its ingest rate printed. It stops after the million under way once
+//! `HOLDFAST_INGEST_GROW_MINUTES` (default 60) have passed. Quick pass: two steps of 12,800.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,9 +44,10 @@ use holdfast_protocol::{
     PushBatch, SystemRandom, TeamId, seal,
 };
 use holdfast_relay::testing::postgres::TestSchema;
-use holdfast_relay::{Config, Limits, LogFormat};
+use holdfast_relay::{Config, Limits, LogFormat, RunningRelay};
 use rusqlite::{Connection, params};
-use serde_json::{Value, json};
+use serde_json::json;
+use tokio::runtime::Handle;
 use tokio_postgres::types::ToSql;
 
 const CLIENTS: usize = 64;
@@ -45,6 +63,11 @@ const FULL_RUN: Duration = Duration::from_secs(20);
 /// client that runs out stops early; the rate is over the time actually spent.
 const FULL_BATCHES_PER_CLIENT: usize = 260;
 const QUICK_BATCHES_PER_CLIENT: usize = 2;
+/// Envelopes per step of the growth run (full run).
+const GROW_STEP: usize = 1_000_000;
+/// Steps of the growth run in its quick pass, of [`QUICK_BATCHES_PER_CLIENT`] batches a
+/// client each.
+const QUICK_GROW_STEPS: usize = 2;
 const SQLITE_CAP: Duration = Duration::from_secs(10);
 const GROUP_COMMIT_ROWS: usize = 6_400;
 /// The plain PostgreSQL insert stops here if it has not yet inserted as many rows as the
@@ -69,6 +92,18 @@ struct Device {
     /// The signed genesis entry, hex.
     genesis: String,
     batches: Vec<Bytes>,
+}
+
+/// The push answer, as far as the generator reads it: each envelope's `duplicate` (a typed
+/// decode, cheaper for the generator than a `serde_json::Value`).
+#[derive(serde::Deserialize)]
+struct Answer {
+    results: Vec<Acknowledged>,
+}
+
+#[derive(serde::Deserialize)]
+struct Acknowledged {
+    duplicate: bool,
 }
 
 struct Outcome {
@@ -126,47 +161,53 @@ async fn seal_device(client: usize, batches: usize) -> Device {
             &key,
         )
         .expect("sign the genesis entry");
-
-        let doc_key = DocumentKey::from_bytes(DOC_KEY);
-        let document = DocumentId([u8::try_from(client % 256).unwrap_or(0); 16]);
-        let batches = (0..batches)
-            .map(|b| {
-                let envelopes: Vec<Vec<u8>> = (0..BATCH)
-                    .map(|i| {
-                        let salt = u64::try_from(b * BATCH + i).unwrap_or(u64::MAX);
-                        let mut nonce = [0u8; 12];
-                        nonce[4..].copy_from_slice(&salt.to_be_bytes());
-                        let header = Header {
-                            kind: Kind::ChangeBatch,
-                            team,
-                            document,
-                            epoch: 1,
-                            author: device,
-                            covers: 0,
-                            nonce,
-                        };
-                        let mut plaintext =
-                            format!("client {client} envelope {salt} ").into_bytes();
-                        plaintext.resize(PLAINTEXT, b'.');
-                        seal(&header, &doc_key, &plaintext, &key).expect("seal")
-                    })
-                    .collect();
-                let refs: Vec<&[u8]> = envelopes.iter().map(Vec::as_slice).collect();
-                Bytes::from(
-                    PushBatch::encode(&team, &device, &key, now_ms(), &refs).expect("encode batch"),
-                )
-            })
-            .collect();
-        Device {
+        let mut made = Device {
             device,
             key,
             team,
             genesis: hex::encode(genesis.as_bytes()),
-            batches,
-        }
+            batches: Vec::new(),
+        };
+        made.batches = seal_batches(&made, client, 0, batches);
+        made
     })
     .await
     .expect("sealing task")
+}
+
+/// Seals `batches` batches of `device` (client number `client`), its envelopes numbered
+/// from `first` (each envelope's nonce and plaintext differ, so each has an id of its own).
+fn seal_batches(device: &Device, client: usize, first: usize, batches: usize) -> Vec<Bytes> {
+    let doc_key = DocumentKey::from_bytes(DOC_KEY);
+    let document = DocumentId([u8::try_from(client % 256).unwrap_or(0); 16]);
+    (0..batches)
+        .map(|b| {
+            let envelopes: Vec<Vec<u8>> = (0..BATCH)
+                .map(|i| {
+                    let salt = u64::try_from(first + b * BATCH + i).unwrap_or(u64::MAX);
+                    let mut nonce = [0u8; 12];
+                    nonce[4..].copy_from_slice(&salt.to_be_bytes());
+                    let header = Header {
+                        kind: Kind::ChangeBatch,
+                        team: device.team,
+                        document,
+                        epoch: 1,
+                        author: device.device,
+                        covers: 0,
+                        nonce,
+                    };
+                    let mut plaintext = format!("client {client} envelope {salt} ").into_bytes();
+                    plaintext.resize(PLAINTEXT, b'.');
+                    seal(&header, &doc_key, &plaintext, &device.key).expect("seal")
+                })
+                .collect();
+            let refs: Vec<&[u8]> = envelopes.iter().map(Vec::as_slice).collect();
+            Bytes::from(
+                PushBatch::encode(&device.team, &device.device, &device.key, now_ms(), &refs)
+                    .expect("encode batch"),
+            )
+        })
+        .collect()
 }
 
 /// Creates `device`'s team at the relay at `url` and logs it in: its bearer token.
@@ -218,14 +259,9 @@ async fn push_all(
             .await;
         let failure = match response {
             Ok(response) if response.status().is_success() => {
-                match response.json::<Value>().await {
-                    Ok(body) => {
-                        let stored = body["results"].as_array().map_or(0, |results| {
-                            results
-                                .iter()
-                                .filter(|r| r["duplicate"] == Value::Bool(false))
-                                .count()
-                        });
+                match response.json::<Answer>().await {
+                    Ok(answer) => {
+                        let stored = answer.results.iter().filter(|r| !r.duplicate).count();
                         outcome.acknowledged += u64::try_from(stored).unwrap_or(0);
                         None
                     }
@@ -257,6 +293,22 @@ async fn push_all(
 /// Registers every device with one of the relays at `urls` (round-robin), then has each
 /// push its batches to that relay, all at once, for [`FULL_RUN`] (or until they run out).
 async fn measure(label: &str, devices: &Arc<Vec<Device>>, urls: &[String], full: bool) -> Measured {
+    let tokens = register_all(label, devices, urls).await;
+    let batches = devices.iter().map(|d| d.batches.clone()).collect();
+    push_phase(
+        label,
+        devices,
+        urls,
+        &tokens,
+        batches,
+        full.then_some(FULL_RUN),
+    )
+    .await
+}
+
+/// Creates every device's team at one of the relays at `urls` (round-robin) and logs it
+/// in: their bearer tokens, in the devices' order.
+async fn register_all(label: &str, devices: &Arc<Vec<Device>>, urls: &[String]) -> Vec<String> {
     let setup = Instant::now();
     let http = reqwest::Client::new();
     let registering: Vec<_> = (0..devices.len())
@@ -276,20 +328,33 @@ async fn measure(label: &str, devices: &Arc<Vec<Device>>, urls: &[String], full:
         devices.len(),
         setup.elapsed().as_secs_f64()
     );
+    tokens
+}
 
-    let deadline = full.then(|| Instant::now() + FULL_RUN);
+/// Has each device push `batches[c]` to its relay (round-robin over `urls`), all at once,
+/// until they run out or `limit` passes.
+async fn push_phase(
+    label: &str,
+    devices: &Arc<Vec<Device>>,
+    urls: &[String],
+    tokens: &[String],
+    batches: Vec<Vec<Bytes>>,
+    limit: Option<Duration>,
+) -> Measured {
+    let deadline = limit.map(|limit| Instant::now() + limit);
     let start = Instant::now();
     let tasks: Vec<_> = devices
         .iter()
         .zip(tokens)
+        .zip(batches)
         .enumerate()
-        .map(|(c, (device, token))| {
+        .map(|(c, ((device, token), batches))| {
             let endpoint = format!(
                 "{}/v1/teams/{}/envelopes",
                 urls[c % urls.len()],
                 device.team
             );
-            tokio::spawn(push_all(endpoint, token, device.batches.clone(), deadline))
+            tokio::spawn(push_all(endpoint, token.clone(), batches, deadline))
         })
         .collect();
     let mut measured = Measured {
@@ -308,7 +373,7 @@ async fn measure(label: &str, devices: &Arc<Vec<Device>>, urls: &[String], full:
             measured.first_failure = outcome.first_failure;
         }
         measured.latencies.extend(outcome.latencies);
-        if full && outcome.elapsed + Duration::from_millis(500) < FULL_RUN {
+        if limit.is_some_and(|limit| outcome.elapsed + Duration::from_millis(500) < limit) {
             exhausted_early = true;
         }
     }
@@ -317,7 +382,7 @@ async fn measure(label: &str, devices: &Arc<Vec<Device>>, urls: &[String], full:
     if exhausted_early {
         eprintln!(
             "ingest ({label}): some clients ran out of pre-sealed batches before {} s",
-            FULL_RUN.as_secs()
+            limit.unwrap_or_default().as_secs()
         );
     }
     if measured.failures > 0 {
@@ -328,6 +393,24 @@ async fn measure(label: &str, devices: &Arc<Vec<Device>>, urls: &[String], full:
         );
     }
     measured
+}
+
+/// Starts a relay in the relays' runtime (`relays`), from the generator's.
+async fn start_relay(relays: &Handle, config: Config) -> RunningRelay {
+    relays
+        .spawn(holdfast_relay::serve(config))
+        .await
+        .expect("relay start task")
+        .expect("start relay")
+}
+
+/// Shuts a relay down in the relays' runtime.
+async fn stop_relay(relays: &Handle, relay: RunningRelay) {
+    relays
+        .spawn(relay.shutdown())
+        .await
+        .expect("relay shutdown task")
+        .expect("relay shutdown");
 }
 
 /// A relay on a port of its own with its data in `data_dir` and, given a URL, its storage
@@ -349,6 +432,7 @@ fn relay_config(data_dir: std::path::PathBuf, database: Option<&str>) -> Config 
 /// `relays` relays (in this process, each with its own data directory) on one fresh
 /// PostgreSQL schema, the clients split between them.
 async fn postgres_relays(
+    relays_rt: &Handle,
     label: &str,
     devices: &Arc<Vec<Device>>,
     relays: usize,
@@ -360,12 +444,12 @@ async fn postgres_relays(
     let mut running = Vec::with_capacity(relays);
     for r in 0..relays {
         let config = relay_config(dir.path().join(format!("relay-{r}")), Some(&database));
-        running.push(holdfast_relay::serve(config).await.expect("start relay"));
+        running.push(start_relay(relays_rt, config).await);
     }
     let urls: Vec<String> = running.iter().map(|relay| relay.url()).collect();
     let measured = measure(label, devices, &urls, full).await;
     for relay in running {
-        relay.shutdown().await.expect("relay shutdown");
+        stop_relay(relays_rt, relay).await;
     }
     // Dropping the schema with the rows in it, off the clock.
     drop(schema);
@@ -604,24 +688,137 @@ async fn plain_postgres(rows: u64, connections: usize, cap: Duration) -> PlainPo
     }
 }
 
+/// The growth run: one SQLite relay grown `steps` times by `step` envelopes (whole batches,
+/// spread over the clients), each step sealed before its clock starts. Prints each step's
+/// rate as it ends; stops early once `cap` has passed. Returns each step's figures.
+async fn grow(
+    relays_rt: &Handle,
+    devices: &Arc<Vec<Device>>,
+    steps: usize,
+    step: usize,
+    cap: Duration,
+) -> Vec<Measured> {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let relay = start_relay(relays_rt, relay_config(data.clone(), None)).await;
+    let urls = [relay.url()];
+    let tokens = register_all("grow", devices, &urls).await;
+    let batches_per_step = step / BATCH;
+    let mut sent = vec![0usize; devices.len()];
+    let mut stored = 0u64;
+    let mut figures = Vec::with_capacity(steps);
+    for n in 1..=steps {
+        if started.elapsed() > cap {
+            eprintln!(
+                "ingest (grow): stopping after {} steps: {} min passed",
+                n - 1,
+                cap.as_secs() / 60
+            );
+            break;
+        }
+        // Off the clock: seal this step's batches, client c taking every 64th.
+        let sealing = Instant::now();
+        let tasks: Vec<_> = (0..devices.len())
+            .map(|c| {
+                let count = batches_per_step / devices.len()
+                    + usize::from(c < batches_per_step % devices.len());
+                let first = sent[c] * BATCH;
+                sent[c] += count;
+                let devices = Arc::clone(devices);
+                tokio::task::spawn_blocking(move || seal_batches(&devices[c], c, first, count))
+            })
+            .collect();
+        let mut batches = Vec::with_capacity(devices.len());
+        for task in tasks {
+            batches.push(task.await.expect("sealing task"));
+        }
+        let sealed = sealing.elapsed();
+        let measured = push_phase("grow", devices, &urls, &tokens, batches, None).await;
+        assert_eq!(
+            measured.failures, 0,
+            "ingest (grow): pushes failed: {:?}",
+            measured.first_failure
+        );
+        assert_eq!(
+            measured.total,
+            (batches_per_step * BATCH) as u64,
+            "every envelope of the step is stored, none a duplicate"
+        );
+        stored += measured.total;
+        println!(
+            "grow step {n}: {:.0} envelopes/s durable ({} envelopes in {:.1} s, {} stored \
+             after it), p50 {:.1} ms, p99 {:.1} ms; database {:.2} GB; sealed off the clock \
+             in {:.1} s",
+            measured.rate(),
+            measured.total,
+            measured.elapsed.as_secs_f64(),
+            stored,
+            measured.p50(),
+            measured.p99(),
+            directory_bytes(&data) as f64 / 1e9,
+            sealed.as_secs_f64(),
+        );
+        figures.push(measured);
+    }
+    stop_relay(relays_rt, relay).await;
+    // The relay's files go with `dir`, off the clock.
+    figures
+}
+
+/// The bytes of the files in `dir` (the relay's database, its WAL and shared memory).
+fn directory_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    })
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn main() {
     // reqwest's rustls has no provider of its own in this workspace.
     holdfast_relay::testing::install_crypto_provider();
     if std::env::var_os("RUST_LOG").is_some() {
         holdfast_relay::init_tracing(LogFormat::Text);
     }
-    let full = std::env::args().any(|a| a == "--bench");
-    let batches_per_client = if full {
-        FULL_BATCHES_PER_CLIENT
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let only = |phase: &str| args.iter().any(|a| a == phase);
+    // (the SQLite relay and plain inserts, PostgreSQL, the growth run)
+    let (standard, postgres, growth) = if only("grow") {
+        (false, false, true)
+    } else if only("sqlite") {
+        (true, false, false)
     } else {
-        QUICK_BATCHES_PER_CLIENT
+        // The growth run takes many minutes: a full run makes it only when asked.
+        (true, true, !full)
+    };
+    let batches_per_client = match (standard, full) {
+        (false, _) => 0,
+        (true, true) => FULL_BATCHES_PER_CLIENT,
+        (true, false) => QUICK_BATCHES_PER_CLIENT,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("loadgen")
         .enable_all()
         .build()
         .expect("tokio runtime");
+    let relays = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("relay")
+        .enable_all()
+        .build()
+        .expect("the relays' tokio runtime");
+    let relays_rt = relays.handle().clone();
 
-    let (sqlite, pg_one, pg_two, pg_plain) = runtime.block_on(async {
+    let (sqlite, pg, grown) = runtime.block_on(async {
         let setup = Instant::now();
         let sealing: Vec<_> = (0..CLIENTS)
             .map(|c| tokio::spawn(seal_device(c, batches_per_client)))
@@ -637,78 +834,118 @@ fn main() {
             setup.elapsed().as_secs_f64()
         );
 
-        let sqlite = {
+        let sqlite = if standard {
             let dir = tempfile::tempdir().expect("temp dir");
-            let relay = holdfast_relay::serve(relay_config(dir.path().join("data"), None))
-                .await
-                .expect("start relay");
+            let relay = start_relay(&relays_rt, relay_config(dir.path().join("data"), None)).await;
             let measured = measure("sqlite", &devices, &[relay.url()], full).await;
-            relay.shutdown().await.expect("relay shutdown");
-            measured
+            stop_relay(&relays_rt, relay).await;
+            Some(measured)
+        } else {
+            None
         };
-        let pg_one = postgres_relays("postgres, 1 relay", &devices, 1, full).await;
-        let pg_two = postgres_relays("postgres, 2 relays", &devices, 2, full).await;
-        let pg_plain = plain_postgres(
-            pg_one.total.max(1),
-            POSTGRES_CONNECTIONS,
-            POSTGRES_PLAIN_CAP,
-        )
-        .await;
-        (sqlite, pg_one, pg_two, pg_plain)
+        let pg = if postgres {
+            let pg_one = postgres_relays(&relays_rt, "postgres, 1 relay", &devices, 1, full).await;
+            let pg_two = postgres_relays(&relays_rt, "postgres, 2 relays", &devices, 2, full).await;
+            let pg_plain = plain_postgres(
+                pg_one.total.max(1),
+                POSTGRES_CONNECTIONS,
+                POSTGRES_PLAIN_CAP,
+            )
+            .await;
+            Some((pg_one, pg_two, pg_plain))
+        } else {
+            None
+        };
+        let grown = if growth {
+            let (steps, step) = if full {
+                (env_number("HOLDFAST_INGEST_GROW_MILLIONS", 10), GROW_STEP)
+            } else {
+                (QUICK_GROW_STEPS, CLIENTS * QUICK_BATCHES_PER_CLIENT * BATCH)
+            };
+            let cap = Duration::from_secs(
+                u64::try_from(env_number("HOLDFAST_INGEST_GROW_MINUTES", 60)).unwrap_or(60) * 60,
+            );
+            Some(grow(&relays_rt, &devices, steps, step, cap).await)
+        } else {
+            None
+        };
+        (sqlite, pg, grown)
     });
+    drop(relays);
 
-    let relay_rate = sqlite.rate();
-    let rows = sqlite.total.max(1);
-    let (rows_100, time_100) = plain_sqlite(rows, BATCH, SQLITE_CAP);
-    let rate_100 = rows_100 as f64 / time_100.as_secs_f64();
-    let (rows_6400, time_6400) = plain_sqlite(rows, GROUP_COMMIT_ROWS, SQLITE_CAP);
-    let rate_6400 = rows_6400 as f64 / time_6400.as_secs_f64();
+    if let Some(sqlite) = &sqlite {
+        let relay_rate = sqlite.rate();
+        let rows = sqlite.total.max(1);
+        let (rows_100, time_100) = plain_sqlite(rows, BATCH, SQLITE_CAP);
+        let rate_100 = rows_100 as f64 / time_100.as_secs_f64();
+        let (rows_6400, time_6400) = plain_sqlite(rows, GROUP_COMMIT_ROWS, SQLITE_CAP);
+        let rate_6400 = rows_6400 as f64 / time_6400.as_secs_f64();
 
-    println!(
-        "relay ingest: {relay_rate:.0} envelopes/s durable ({CLIENTS} clients, batches of {BATCH} x 1 KiB, \
-         {} envelopes in {:.1} s), p50 {:.1} ms, p99 {:.1} ms; plain SQLite batched insert: \
-         {rate_100:.0} rows/s (100/tx), {rate_6400:.0} rows/s (6400/tx); \
-         ratio relay/plain = {:.2} (100/tx), {:.2} (6400/tx)",
-        sqlite.total,
-        sqlite.elapsed.as_secs_f64(),
-        sqlite.p50(),
-        sqlite.p99(),
-        relay_rate / rate_100,
-        relay_rate / rate_6400,
-    );
-    for (label, measured, clients) in [
-        ("postgres, 1 relay", &pg_one, format!("{CLIENTS} clients")),
-        (
-            "postgres, 2 relays",
-            &pg_two,
-            format!("{CLIENTS} clients, {} per relay", CLIENTS / 2),
-        ),
-    ] {
         println!(
-            "{label}: {:.0} envelopes/s durable ({clients}, batches of {BATCH} x 1 KiB, \
-             {} envelopes in {:.1} s, {} failed pushes), p50 {:.1} ms, p99 {:.1} ms",
-            measured.rate(),
-            measured.total,
-            measured.elapsed.as_secs_f64(),
-            measured.failures,
-            measured.p50(),
-            measured.p99(),
+            "relay ingest: {relay_rate:.0} envelopes/s durable ({CLIENTS} clients, batches of {BATCH} x 1 KiB, \
+             {} envelopes in {:.1} s), p50 {:.1} ms, p99 {:.1} ms; plain SQLite batched insert: \
+             {rate_100:.0} rows/s (100/tx), {rate_6400:.0} rows/s (6400/tx); \
+             ratio relay/plain = {:.2} (100/tx), {:.2} (6400/tx)",
+            sqlite.total,
+            sqlite.elapsed.as_secs_f64(),
+            sqlite.p50(),
+            sqlite.p99(),
+            relay_rate / rate_100,
+            relay_rate / rate_6400,
         );
     }
-    println!(
-        "plain postgres insert: {:.0} rows/s ({BATCH} rows per INSERT, 1 tx per batch, \
-         {POSTGRES_CONNECTIONS} connections, {} rows in {:.1} s, {})",
-        pg_plain.rate(),
-        pg_plain.rows,
-        pg_plain.elapsed.as_secs_f64(),
-        pg_plain.settings,
-    );
-    println!(
-        "relay/plain ratio: {:.2} (postgres, 1 relay), {:.2} (postgres, 2 relays); \
-         2 relays / 1 relay = {:.2}; postgres 1 relay / SQLite relay = {:.2}",
-        pg_one.rate() / pg_plain.rate(),
-        pg_two.rate() / pg_plain.rate(),
-        pg_two.rate() / pg_one.rate(),
-        pg_one.rate() / relay_rate,
-    );
+    if let (Some((pg_one, pg_two, pg_plain)), Some(sqlite)) = (&pg, &sqlite) {
+        let relay_rate = sqlite.rate();
+        for (label, measured, clients) in [
+            ("postgres, 1 relay", &pg_one, format!("{CLIENTS} clients")),
+            (
+                "postgres, 2 relays",
+                &pg_two,
+                format!("{CLIENTS} clients, {} per relay", CLIENTS / 2),
+            ),
+        ] {
+            println!(
+                "{label}: {:.0} envelopes/s durable ({clients}, batches of {BATCH} x 1 KiB, \
+                 {} envelopes in {:.1} s, {} failed pushes), p50 {:.1} ms, p99 {:.1} ms",
+                measured.rate(),
+                measured.total,
+                measured.elapsed.as_secs_f64(),
+                measured.failures,
+                measured.p50(),
+                measured.p99(),
+            );
+        }
+        println!(
+            "plain postgres insert: {:.0} rows/s ({BATCH} rows per INSERT, 1 tx per batch, \
+             {POSTGRES_CONNECTIONS} connections, {} rows in {:.1} s, {})",
+            pg_plain.rate(),
+            pg_plain.rows,
+            pg_plain.elapsed.as_secs_f64(),
+            pg_plain.settings,
+        );
+        println!(
+            "relay/plain ratio: {:.2} (postgres, 1 relay), {:.2} (postgres, 2 relays); \
+             2 relays / 1 relay = {:.2}; postgres 1 relay / SQLite relay = {:.2}",
+            pg_one.rate() / pg_plain.rate(),
+            pg_two.rate() / pg_plain.rate(),
+            pg_two.rate() / pg_one.rate(),
+            pg_one.rate() / relay_rate,
+        );
+    }
+    if let Some(grown) = &grown
+        && let Some(first) = grown.first()
+    {
+        let rates: Vec<String> = grown.iter().map(|m| format!("{:.0}", m.rate())).collect();
+        let slowest = grown
+            .iter()
+            .map(Measured::rate)
+            .fold(f64::INFINITY, f64::min);
+        println!(
+            "grow: envelopes/s per step of {} ({} steps): {}; slowest / first = {:.2}",
+            first.total,
+            grown.len(),
+            rates.join(", "),
+            slowest / first.rate(),
+        );
+    }
 }

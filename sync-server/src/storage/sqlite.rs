@@ -11,6 +11,11 @@
 //!   bounded by a semaphore; WAL lets them read while the writer writes. A read whose
 //!   caller gives up (the request timed out, the client went away) is interrupted
 //!   (`sqlite3_interrupt`) rather than left running on its connection.
+//! - **Checkpoints**: a second connection copies the WAL into the database in a thread of
+//!   its own after commits (`sqlite/checkpoint.rs`), so the copy does not stop the writer.
+//! - **Ids**: the id index is written in key order by a sweep of the writer, the ids of new
+//!   envelopes waiting in memory until it passes (`sqlite/ids.rs`), so that index writes do
+//!   not grow with what is stored.
 //! - **Schema**: versioned with `PRAGMA user_version`, migrated on open ([`schema`]).
 
 use std::path::{Path, PathBuf};
@@ -28,6 +33,8 @@ use super::{
     Staging, Storage, TeamHeads, TeamInfo, TeamQuota, WriteStats,
 };
 
+mod checkpoint;
+mod ids;
 pub mod schema;
 mod writer;
 
@@ -46,8 +53,13 @@ pub struct SqliteOptions {
     pub read_connections: usize,
     /// The writer connection's page cache, in KiB.
     pub writer_cache_kib: u32,
-    /// Checkpoint the WAL into the database once it holds this many 4 KiB pages.
+    /// The WAL starts over once it holds this many 4 KiB pages (checkpoints run in the
+    /// background after commits; at this length the writer finishes the copy itself).
     pub checkpoint_pages: u32,
+    /// Ids of stored envelopes that may wait in memory for the id index (~30 bytes each),
+    /// written to it in key order (`sqlite/ids.rs`): the larger, the fewer index pages
+    /// each stored envelope costs once the index outgrows the cache.
+    pub id_buffer: usize,
 }
 
 impl Default for SqliteOptions {
@@ -58,6 +70,8 @@ impl Default for SqliteOptions {
             // 64 MiB: measured ~5% slower than 256 MiB under a sustained push load, with
             // checkpoint pauses a quarter as long (~0.2 s instead of ~1 s).
             checkpoint_pages: 16 * 1024,
+            // ~31 MB at most; at 10 M stored envelopes, ~0.5 KiB of index writes for each.
+            id_buffer: 1 << 20,
         }
     }
 }
@@ -130,7 +144,26 @@ impl SqliteStorage {
             quota: Mutex::new(TeamQuota::default()),
         });
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let writer = Writer::new(conn, receiver, Arc::clone(&shared));
+        // Checkpoints in the background; if that connection cannot be had, SQLite's own in
+        // the writer (`configure_writer`), as before.
+        let checkpointer = match checkpoint::Checkpointer::start(&path) {
+            Ok(checkpointer) => {
+                conn.pragma_update(None, "wal_autocheckpoint", 0)
+                    .map_err(sql_error)?;
+                Some(checkpointer)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "relay checkpoints stay in the writer thread");
+                None
+            }
+        };
+        let writer = Writer::new(
+            conn,
+            receiver,
+            Arc::clone(&shared),
+            options.id_buffer,
+            (checkpointer, u64::from(options.checkpoint_pages.max(1))),
+        )?;
         let thread = std::thread::Builder::new()
             .name("relay-writer".into())
             .spawn(move || writer.run())
@@ -308,8 +341,8 @@ fn configure_writer(conn: &Connection, options: SqliteOptions) -> Result<()> {
     )
     .map_err(sql_error)?;
     // Checkpoint (copy the WAL into the database, in the writer's thread) every
-    // `checkpoint_pages` pages of WAL. Larger means fewer copies of index pages that
-    // several commits touch, but longer pauses of the writer while it checkpoints.
+    // `checkpoint_pages` pages of WAL: only if the background checkpoints cannot start,
+    // which otherwise turn this off (`open_with`).
     conn.pragma_update(None, "wal_autocheckpoint", options.checkpoint_pages.max(1))
         .map_err(sql_error)?;
     Ok(())
@@ -1003,6 +1036,343 @@ mod tests {
             .collect();
         assert_eq!(got, [(1, false), (2, false), (2, true), (1, true)]);
         assert_eq!(pushed.head, 2);
+        storage.close().await.unwrap();
+    }
+
+    /// `count` envelopes of one document, their payloads numbered from `from`.
+    fn numbered(team: &crate::storage::NewTeam, from: u64, count: u64) -> Vec<NewEnvelope> {
+        (from..from + count)
+            .map(|n| {
+                contract::envelope(
+                    team.team,
+                    team.admin,
+                    DocumentId([3; 16]),
+                    holdfast_protocol::Kind::ChangeBatch,
+                    0,
+                    n,
+                )
+            })
+            .collect()
+    }
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn ids_reach_the_id_table_in_sweeps_and_are_found_on_either_side_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            id_buffer: 64,
+            ..SqliteOptions::default()
+        };
+        let storage = SqliteStorage::open_with(database_path(dir.path()), options).unwrap();
+        let team = contract::new_team(&storage, 1).await;
+        let all = numbered(&team, 1, 1000);
+        for chunk in all.chunks(10) {
+            storage
+                .push(team.team, chunk.to_vec(), contract::RECEIVED_MS)
+                .await
+                .unwrap();
+        }
+        // With room for 64 ids in memory, the sweep has written nearly all of the 1,000,
+        // and rounds have ended, so the team is marked complete up to somewhere.
+        let conn = open_reader(storage.path()).unwrap();
+        let indexed = count(&conn, "SELECT count(*) FROM envelope_ids");
+        assert!((1000 - 200..=1000).contains(&indexed), "{indexed} indexed");
+        let mark = count(&conn, "SELECT max(ids_merged) FROM teams");
+        assert!(mark > 500, "marked up to {mark}");
+        drop(conn);
+        // Every one is a duplicate, whether its id was written or still waits.
+        let again = storage
+            .push(team.team, all.clone(), contract::RECEIVED_MS)
+            .await
+            .unwrap();
+        assert!(again.envelopes.iter().all(|p| p.duplicate));
+        let seqs: Vec<u64> = again.envelopes.iter().map(|p| p.seq).collect();
+        assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
+        assert_eq!(again.head, 1000);
+        // A clean close writes the rest and marks the team complete.
+        storage.close().await.unwrap();
+        let conn = Connection::open(database_path(dir.path())).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM envelope_ids"), 1000);
+        assert_eq!(count(&conn, "SELECT min(ids_merged = head) FROM teams"), 1);
+    }
+
+    #[tokio::test]
+    async fn ids_an_unclean_stop_left_out_of_the_id_table_are_found_again_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(database_path(dir.path())).unwrap();
+        let team = contract::new_team(&storage, 1).await;
+        let first = numbered(&team, 1, 300);
+        storage
+            .push(team.team, first.clone(), contract::RECEIVED_MS)
+            .await
+            .unwrap();
+        storage.close().await.unwrap();
+        drop(storage);
+        // What a crash leaves: the envelopes, but (some of) their ids neither written nor
+        // marked.
+        let conn = Connection::open(database_path(dir.path())).unwrap();
+        conn.execute_batch(
+            "DELETE FROM envelope_ids WHERE seq > 100;
+             UPDATE teams SET ids_merged = 50;",
+        )
+        .unwrap();
+        drop(conn);
+
+        let storage = SqliteStorage::open(database_path(dir.path())).unwrap();
+        let mut again = first.clone();
+        again.extend(numbered(&team, 301, 20));
+        let pushed = storage
+            .push(team.team, again, contract::RECEIVED_MS)
+            .await
+            .unwrap();
+        let got: Vec<(u64, bool)> = pushed
+            .envelopes
+            .iter()
+            .map(|p| (p.seq, p.duplicate))
+            .collect();
+        let want: Vec<(u64, bool)> = (1..=300)
+            .map(|s| (s, true))
+            .chain((301..=320).map(|s| (s, false)))
+            .collect();
+        assert_eq!(got, want);
+        storage.close().await.unwrap();
+        let conn = Connection::open(database_path(dir.path())).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM envelope_ids"), 320);
+        assert_eq!(count(&conn, "SELECT ids_merged FROM teams"), 320);
+    }
+
+    /// What a crash leaves: the writer never runs again, so the ids it held in memory are
+    /// lost with it; only what it committed is on disk. (The storage is leaked: its
+    /// threads wait for requests that never come, and its connections write nothing more.)
+    fn crash(storage: SqliteStorage) {
+        std::mem::forget(storage);
+    }
+
+    /// Broken promises of the id index on disk: envelopes at or below their team's mark
+    /// (`ids_merged`) whose id `envelope_ids` lacks, and rows of `envelope_ids` that name
+    /// no stored envelope. Both must be 0 after every commit, crash or not.
+    fn id_index_faults(conn: &Connection) -> (i64, i64) {
+        let unmarked = count(
+            conn,
+            "SELECT count(*) FROM envelopes e JOIN teams t ON t.id = e.team
+             WHERE e.seq <= t.ids_merged AND NOT EXISTS (
+                 SELECT 1 FROM envelope_ids i
+                 WHERE i.prefix = substr(e.id, 1, 8) AND i.team = e.team AND i.seq = e.seq)",
+        );
+        let stray = count(
+            conn,
+            "SELECT count(*) FROM envelope_ids i WHERE NOT EXISTS (
+                 SELECT 1 FROM envelopes e
+                 WHERE e.team = i.team AND e.seq = i.seq AND substr(e.id, 1, 8) = i.prefix)",
+        );
+        (unmarked, stray)
+    }
+
+    /// Pushes `envelopes` in chunks of `chunk`: each envelope's (seq, duplicate).
+    async fn push_in_chunks(
+        storage: &SqliteStorage,
+        team: TeamId,
+        envelopes: &[NewEnvelope],
+        chunk: usize,
+    ) -> Vec<(u64, bool)> {
+        let mut got = Vec::with_capacity(envelopes.len());
+        for part in envelopes.chunks(chunk) {
+            let receipt = storage
+                .push(team, part.to_vec(), contract::RECEIVED_MS)
+                .await
+                .unwrap();
+            got.extend(receipt.envelopes.iter().map(|p| (p.seq, p.duplicate)));
+        }
+        got
+    }
+
+    /// Every envelope of `team`, pulled in pages: (seq, bytes).
+    async fn pull_everything(storage: &SqliteStorage, team: TeamId) -> Vec<(u64, Vec<u8>)> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let request = PullRequest {
+                compact: false,
+                ..compact(after, 97)
+            };
+            let page = storage.pull(team, request).await.unwrap();
+            all.extend(page.envelopes);
+            after = page.next;
+            if !page.more {
+                return all;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_crash_before_the_sweep_loses_no_id_and_stores_no_envelope_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = database_path(dir.path());
+        // A buffer far larger than what is pushed: at the crash nearly every id waits in
+        // memory, none of the team's ids is marked, and the envelopes are all on disk.
+        let storage = SqliteStorage::open(&path).unwrap();
+        let teams = [
+            contract::new_team(&storage, 1).await,
+            contract::new_team(&storage, 2).await,
+        ];
+        let pushed: Vec<Vec<NewEnvelope>> = teams.iter().map(|t| numbered(t, 1, 400)).collect();
+        for (team, envelopes) in teams.iter().zip(&pushed) {
+            let got = push_in_chunks(&storage, team.team, envelopes, 25).await;
+            assert_eq!(got, (1..=400).map(|s| (s, false)).collect::<Vec<_>>());
+        }
+        crash(storage);
+        let conn = open_reader(&path).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM envelopes"), 800);
+        assert!(count(&conn, "SELECT count(*) FROM envelope_ids") < 800);
+        assert_eq!(id_index_faults(&conn), (0, 0));
+        drop(conn);
+
+        // After the restart every envelope is a duplicate with the seq it had, in any
+        // chunking, and new ones carry on the sequence.
+        let storage = SqliteStorage::open(&path).unwrap();
+        for (team, envelopes) in teams.iter().zip(&pushed) {
+            let got = push_in_chunks(&storage, team.team, envelopes, 40).await;
+            assert_eq!(got, (1..=400).map(|s| (s, true)).collect::<Vec<_>>());
+        }
+        let more = numbered(&teams[0], 401, 30);
+        let got = push_in_chunks(&storage, teams[0].team, &more, 7).await;
+        assert_eq!(got, (401..=430).map(|s| (s, false)).collect::<Vec<_>>());
+        // A second crash straight after recovery, before any sweep could finish a round.
+        crash(storage);
+
+        let storage = SqliteStorage::open(&path).unwrap();
+        let mut all_of_first = pushed[0].clone();
+        all_of_first.extend(more);
+        let got = push_in_chunks(&storage, teams[0].team, &all_of_first, 430).await;
+        assert_eq!(got, (1..=430).map(|s| (s, true)).collect::<Vec<_>>());
+        // A pull misses nothing and holds nothing twice.
+        for (team, envelopes) in teams.iter().zip([&all_of_first, &pushed[1]]) {
+            let pulled = pull_everything(&storage, team.team).await;
+            let want: Vec<(u64, Vec<u8>)> = envelopes
+                .iter()
+                .zip(1..)
+                .map(|(e, seq)| (seq, e.bytes.to_vec()))
+                .collect();
+            assert!(pulled == want, "the pull differs from what was pushed");
+        }
+        // A clean close: the index holds exactly the stored envelopes, every team complete.
+        storage.close().await.unwrap();
+        drop(storage);
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM envelope_ids"), 830);
+        assert_eq!(id_index_faults(&conn), (0, 0));
+        assert_eq!(count(&conn, "SELECT min(ids_merged = head) FROM teams"), 1);
+    }
+
+    #[tokio::test]
+    async fn the_marks_never_run_ahead_of_the_id_index_and_crashes_anywhere_recover() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = database_path(dir.path());
+        // A small buffer: the sweep goes round many times, rounds ending mid-push, so marks
+        // move often while ids of the same teams still wait.
+        let options = SqliteOptions {
+            id_buffer: 37,
+            ..SqliteOptions::default()
+        };
+        let mut storage = SqliteStorage::open_with(&path, options).unwrap();
+        let teams = [
+            contract::new_team(&storage, 1).await,
+            contract::new_team(&storage, 2).await,
+            contract::new_team(&storage, 3).await,
+        ];
+        let pushed: Vec<Vec<NewEnvelope>> = teams.iter().map(|t| numbered(t, 1, 600)).collect();
+        let mut sent = [0usize; 3];
+        let mut step = 0usize;
+        let mut crashes = 0;
+        let mut marked = 0;
+        while sent.iter().any(|&s| s < 600) {
+            step += 1;
+            // Pushes of 1 to 29 envelopes, round-robin over the teams.
+            let t = step % 3;
+            let size = (step * 7) % 29 + 1;
+            let end = (sent[t] + size).min(600);
+            if sent[t] == end {
+                continue;
+            }
+            let part = &pushed[t][sent[t]..end];
+            let receipt = storage
+                .push(teams[t].team, part.to_vec(), contract::RECEIVED_MS)
+                .await
+                .unwrap();
+            let got: Vec<(u64, bool)> = receipt
+                .envelopes
+                .iter()
+                .map(|p| (p.seq, p.duplicate))
+                .collect();
+            let want: Vec<(u64, bool)> = (sent[t] + 1..=end).map(|s| (s as u64, false)).collect();
+            assert_eq!(got, want, "push {step}");
+            sent[t] = end;
+
+            let conn = open_reader(&path).unwrap();
+            assert_eq!(id_index_faults(&conn), (0, 0), "after push {step}");
+            marked = marked.max(count(&conn, "SELECT min(ids_merged) FROM teams"));
+            drop(conn);
+            if step.is_multiple_of(17) {
+                crash(storage);
+                crashes += 1;
+                storage = SqliteStorage::open_with(&path, options).unwrap();
+                // Everything stored so far is found again, with its seq.
+                let t = step % 3;
+                let again = &pushed[t][..sent[t]];
+                let got = push_in_chunks(&storage, teams[t].team, again, 50).await;
+                let want: Vec<(u64, bool)> = (1..=sent[t]).map(|s| (s as u64, true)).collect();
+                assert_eq!(got, want, "re-push after crash {crashes}");
+            }
+        }
+        assert!(crashes >= 5, "{crashes} crashes");
+        assert!(marked > 100, "the marks moved on only to {marked}");
+        for (team, envelopes) in teams.iter().zip(&pushed) {
+            let got = push_in_chunks(&storage, team.team, envelopes, 600).await;
+            assert_eq!(got, (1..=600).map(|s| (s, true)).collect::<Vec<_>>());
+        }
+        storage.close().await.unwrap();
+        drop(storage);
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(count(&conn, "SELECT count(*) FROM envelope_ids"), 1800);
+        assert_eq!(id_index_faults(&conn), (0, 0));
+        assert_eq!(count(&conn, "SELECT min(ids_merged = head) FROM teams"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_version_5_database_keeps_its_envelopes_and_finds_their_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(database_path(dir.path())).unwrap();
+        let team = contract::new_team(&storage, 1).await;
+        let stored = numbered(&team, 1, 50);
+        storage
+            .push(team.team, stored.clone(), contract::RECEIVED_MS)
+            .await
+            .unwrap();
+        storage.close().await.unwrap();
+        drop(storage);
+        // Back to version 5 as an older relay left it: the id index on the envelopes.
+        let conn = Connection::open(database_path(dir.path())).unwrap();
+        conn.execute_batch(
+            "DROP TABLE envelope_ids;
+             ALTER TABLE teams DROP COLUMN ids_merged;
+             CREATE INDEX envelopes_by_id ON envelopes(substr(id, 1, 8));
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+        drop(conn);
+
+        let storage = SqliteStorage::open(database_path(dir.path())).unwrap();
+        let page = storage.pull(team.team, compact(0, 100)).await.unwrap();
+        assert_eq!(page.envelopes.len(), 50);
+        let pushed = storage
+            .push(team.team, stored, contract::RECEIVED_MS)
+            .await
+            .unwrap();
+        assert!(pushed.envelopes.iter().all(|p| p.duplicate));
+        assert_eq!(pushed.head, 50);
         storage.close().await.unwrap();
     }
 

@@ -1,5 +1,10 @@
 //! The relay database's schema, by version.
 //!
+//! Version 6 (issue 14): envelope ids are indexed in their own table (`envelope_ids`),
+//! written in key order by the writer's sweep rather than on every insert, and each team
+//! notes up to which sequence number its ids are all there (`teams.ids_merged`); see
+//! `sqlite/ids.rs`. The expression index on the id prefix is gone.
+//!
 //! Version 5 (issue 12): each envelope of a staff member's private notes names its owner
 //! (`envelopes.private_to`), so reads leave them out for anyone else but supervisors and
 //! admins; a key bundle says whether it hands on private-notes keys
@@ -26,7 +31,7 @@ use super::sql_error;
 use crate::storage::{Error, Result};
 
 /// The schema version this build writes.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 const V2: &str = "
 CREATE TABLE teams (
@@ -144,13 +149,35 @@ CREATE INDEX key_bundles_private_notes ON key_bundles(team, sender, recipient)
     WHERE private_notes = 1;
 ";
 
+/// Version 5 to 6: the id index as a table of its own, filled from what is stored (in key
+/// order, so the copy writes each page once), every team marked complete. The old index
+/// goes first, so the new table reuses its pages, and the copy reads the envelopes table
+/// straight through (`NOT INDEXED`) and sorts on disk (see [`migrate`]) rather than
+/// visiting each row by its id at random.
+const V6: &str = "
+DROP INDEX envelopes_by_id;
+CREATE TABLE envelope_ids (
+    -- The first 8 bytes of the envelope id; lookups compare the whole id in envelopes.
+    prefix BLOB NOT NULL,
+    team   BLOB NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (prefix, team, seq)
+) WITHOUT ROWID;
+INSERT INTO envelope_ids (prefix, team, seq)
+    SELECT substr(id, 1, 8), team, seq FROM envelopes NOT INDEXED ORDER BY 1, 2, 3;
+-- Every id of the team's envelopes up to this sequence number is in envelope_ids.
+ALTER TABLE teams ADD COLUMN ids_merged INTEGER NOT NULL DEFAULT 0;
+UPDATE teams SET ids_merged = head;
+";
+
 /// `(from, to, statements)`: the way from each version this relay can open to the next (0
 /// is a new, empty file).
-const STEPS: [(i64, i64, &[&str]); 4] = [
+const STEPS: [(i64, i64, &[&str]); 5] = [
     (0, 3, &[V2, V3]),
     (2, 3, &[V3]),
     (3, 4, &[V4]),
     (4, 5, &[V5]),
+    (5, 6, &[V6]),
 ];
 
 /// The schema version of an open database (0 for a new, empty file).
@@ -165,7 +192,7 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     let from = version(conn)?;
     match from {
         VERSION => return Ok(()),
-        0 | 2 | 3 | 4 => {}
+        0 | 2 | 3 | 4 | 5 => {}
         1 => {
             return Err(Error::Backend(
                 "this database was made by an older relay (schema version 1: a device roster \
@@ -186,7 +213,35 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             )));
         }
     }
-    // Every step from `from` on, in one transaction: a failure leaves the file as it was.
+    if from != 0 {
+        tracing::info!(
+            from,
+            version = VERSION,
+            "migrating the relay database (from version 5, every stored envelope's id is \
+             copied: minutes for millions of envelopes)"
+        );
+    }
+    // A step may sort a whole table (5 to 6 sorts every envelope's id): in temporary files,
+    // not in memory, whatever the connection uses otherwise.
+    let temp_store: i64 = conn
+        .query_row("PRAGMA temp_store", [], |r| r.get(0))
+        .map_err(sql_error)?;
+    conn.pragma_update(None, "temp_store", "FILE")
+        .map_err(sql_error)?;
+    let stepped = run_steps(conn, from);
+    conn.pragma_update(None, "temp_store", temp_store)
+        .map_err(sql_error)?;
+    stepped?;
+    if from == 0 {
+        tracing::info!(version = VERSION, "relay database created");
+    } else {
+        tracing::info!(from, version = VERSION, "relay database migrated");
+    }
+    Ok(())
+}
+
+/// Every step from `from` on, in one transaction: a failure leaves the file as it was.
+fn run_steps(conn: &mut Connection, from: i64) -> Result<()> {
     let tx = conn.transaction().map_err(sql_error)?;
     let mut at = from;
     while at != VERSION {
@@ -202,13 +257,7 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     }
     tx.pragma_update(None, "user_version", VERSION)
         .map_err(sql_error)?;
-    tx.commit().map_err(sql_error)?;
-    if from == 0 {
-        tracing::info!(version = VERSION, "relay database created");
-    } else {
-        tracing::info!(from, version = VERSION, "relay database migrated");
-    }
-    Ok(())
+    tx.commit().map_err(sql_error)
 }
 
 #[cfg(test)]
@@ -233,6 +282,71 @@ mod tests {
             )
             .unwrap();
         assert_eq!(tables, 6);
+    }
+
+    #[test]
+    fn a_version_5_database_moves_its_envelope_ids_into_the_id_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for step in [V2, V3, V4, V5] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO teams (id, created_at, head) VALUES (x'01', 0, 2), (x'02', 0, 0);
+             INSERT INTO envelopes (team, seq, id, document, kind, covers, author, received_at, bytes)
+             VALUES (x'01', 1, x'a1a2a3a4a5a6a7a8a9', x'd0', 1, 0, x'e0', 0, zeroblob(300)),
+                    (x'01', 2, x'b1b2b3b4b5b6b7b8b9', x'd0', 1, 0, x'e0', 0, zeroblob(500));",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), VERSION);
+        let ids: Vec<(Vec<u8>, Vec<u8>, i64)> = conn
+            .prepare("SELECT prefix, team, seq FROM envelope_ids ORDER BY prefix")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            ids,
+            [
+                (
+                    vec![0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8],
+                    vec![1],
+                    1
+                ),
+                (
+                    vec![0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8],
+                    vec![1],
+                    2
+                ),
+            ]
+        );
+        let marks: Vec<(Vec<u8>, i64)> = conn
+            .prepare("SELECT id, ids_merged FROM teams ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(marks, [(vec![1], 2), (vec![2], 0)]);
+        // The envelopes themselves are kept as they were; the old index is gone.
+        let (count, bytes): (i64, i64) = conn
+            .query_row(
+                "SELECT count(*), sum(length(bytes)) FROM envelopes",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((count, bytes), (2, 800));
+        let old_index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'envelopes_by_id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old_index, 0);
     }
 
     #[test]

@@ -24,6 +24,8 @@ use holdfast_protocol::{DeviceId, TeamId};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::Checkpointer;
+use super::ids::{self, IdIndex};
 use super::{Shared, from_sql_int, sql_error, to_sql_int};
 use crate::storage::{
     Device, Error, MembershipAppend, NewBundle, NewEnvelope, NewTeam, PushReceipt, Pushed, Result,
@@ -136,6 +138,18 @@ pub(super) struct Writer {
     /// Each team's last sequence number and envelope bytes, read once from `teams` and
     /// then kept here, so a push costs no extra read. Cleared when a transaction fails.
     heads: HashMap<TeamId, Held>,
+
+    /// Ids on their way into `envelope_ids` ([`ids`]). `None` after a failed transaction
+    /// until read again from the database (the next group does so first).
+    ids: Option<IdIndex>,
+    /// How many ids may wait ([`super::SqliteOptions::id_buffer`]).
+    id_buffer: usize,
+
+    /// The background checkpoints ([`super::checkpoint`]); `None`: SQLite's automatic
+    /// checkpoint in this thread.
+    checkpointer: Option<Checkpointer>,
+    /// WAL frames past which the writer finishes the background's copy itself.
+    restart_frames: u64,
 }
 
 /// What a team holds: its last sequence number (= its envelope count: sequence numbers
@@ -147,17 +161,27 @@ pub(super) struct Held {
 }
 
 impl Writer {
+    /// The writer of the database `conn` has open (and migrated), with the ids an unclean
+    /// stop left out of the id index pending again.
     pub(super) fn new(
         conn: Connection,
         queue: mpsc::Receiver<Command>,
         shared: Arc<Shared>,
-    ) -> Self {
-        Writer {
+        id_buffer: usize,
+        checkpoints: (Option<Checkpointer>, u64),
+    ) -> Result<Self> {
+        let ids = IdIndex::load(&conn, id_buffer)?;
+        let (checkpointer, restart_frames) = checkpoints;
+        Ok(Writer {
             conn,
             queue,
             shared,
             heads: HashMap::new(),
-        }
+            ids: Some(ids),
+            id_buffer,
+            checkpointer,
+            restart_frames,
+        })
     }
 
     /// Serves requests until every sender is gone and the queue is empty.
@@ -176,7 +200,39 @@ impl Writer {
             }
             self.commit_group(group);
         }
+        if let Err(e) = self.flush_ids() {
+            // Nothing is lost: the next open finds the ids past each team's mark again.
+            tracing::error!(error = %e, "relay writer could not write pending ids at close");
+        }
+        // Before this connection closes: the last one checkpoints and removes the WAL.
+        if let Some(mut checkpointer) = self.checkpointer.take() {
+            checkpointer.stop();
+        }
         tracing::debug!("relay writer stopped: queue closed and drained");
+    }
+
+    /// Moves every pending id into the index (at close, so the next open has none to find).
+    /// Runs even with nothing pending: the marks of teams whose ids were all swept may
+    /// still lag behind their heads, and the next open would read their envelopes again.
+    fn flush_ids(&mut self) -> Result<()> {
+        self.ids_ready()?;
+        let Some(ids) = self.ids.as_mut() else {
+            return Ok(());
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_error)?;
+        ids.flush(&tx)?;
+        tx.commit().map_err(sql_error)
+    }
+
+    /// Reads the pending ids again if a failed transaction left them unknown.
+    fn ids_ready(&mut self) -> Result<()> {
+        if self.ids.is_none() {
+            self.ids = Some(IdIndex::load(&self.conn, self.id_buffer)?);
+        }
+        Ok(())
     }
 
     fn commit_group(&mut self, group: Vec<Command>) {
@@ -187,6 +243,17 @@ impl Writer {
         let mut grown: HashMap<TeamId, u64> = HashMap::new();
         let quota = self.shared.quota();
 
+        if let Err(e) = self.ids_ready() {
+            tracing::error!(error = %e, requests, "relay writer could not read the pending ids");
+            let message = e.to_string();
+            for command in group {
+                done_without_trying(command, &message).send();
+            }
+            return;
+        }
+        let Some(ids) = self.ids.as_mut() else {
+            return;
+        };
         let tx = match self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -209,12 +276,13 @@ impl Writer {
         // copy every page a request touches into a sub-journal first, which was a quarter
         // of the writer's time under load.
         let mut failed: Option<String> = None;
+        let pending_before = ids.pending();
         for command in group {
             if let Some(message) = &failed {
                 done.push(done_without_trying(command, message));
                 continue;
             }
-            let outcome = apply(&tx, &mut self.heads, &mut grown, quota, command);
+            let outcome = apply(&tx, &mut self.heads, ids, &mut grown, quota, command);
             if let Some(message) = outcome.backend_error() {
                 failed = Some(message);
             } else if let Done::Pushed(_, Ok(receipt)) = &outcome {
@@ -222,8 +290,16 @@ impl Writer {
             }
             done.push(outcome);
         }
+        if failed.is_none() {
+            // The sweep moves on with what this group added, in its transaction.
+            let added = ids.pending().saturating_sub(pending_before);
+            if let Err(e) = ids.sweep(&tx, added) {
+                failed = Some(e.to_string());
+            }
+        }
         if let Some(message) = failed {
             self.heads.clear();
+            self.ids = None;
             if let Err(e) = tx.rollback() {
                 tracing::error!(error = %sql_error(e), "relay write transaction failed to roll back");
             }
@@ -252,11 +328,13 @@ impl Writer {
                 for (team, head) in grown {
                     self.shared.heads.publish(team, head);
                 }
+                self.after_commit();
             }
             Err(e) => {
                 // Nothing of this group was stored: the cached heads may be ahead of the
-                // database, so read them again next time.
+                // database, so read them again next time, and the pending ids too.
                 self.heads.clear();
+                self.ids = None;
                 let e = sql_error(e);
                 tracing::error!(error = %e, requests, envelopes, "relay write transaction failed to commit");
                 let message = e.to_string();
@@ -264,6 +342,35 @@ impl Writer {
                     d.fail(&message).send();
                 }
             }
+        }
+    }
+}
+
+impl Writer {
+    /// Hands the copy of what was just committed to the background, and finishes it here
+    /// once the WAL is long, so that the next transaction starts the WAL over.
+    fn after_commit(&mut self) {
+        let Some(checkpointer) = &self.checkpointer else {
+            return;
+        };
+        checkpointer.committed();
+        if checkpointer.wal_frames() < self.restart_frames {
+            return;
+        }
+        match self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            }) {
+            // Not busy and all copied: the WAL starts over.
+            Ok((0, frames, copied)) if frames == copied => checkpointer.restarted(),
+            // The background is copying now, or a reader holds frames: next commit.
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %sql_error(e), "relay writer checkpoint failed"),
         }
     }
 }
@@ -289,6 +396,7 @@ fn done_without_trying(command: Command, message: &str) -> Done {
 fn apply(
     conn: &Connection,
     heads: &mut HashMap<TeamId, Held>,
+    ids: &mut IdIndex,
     grown: &mut HashMap<TeamId, u64>,
     quota: TeamQuota,
     command: Command,
@@ -333,7 +441,7 @@ fn apply(
             reply,
         } => {
             let before = heads.get(&team).copied();
-            let result = push(conn, heads, team, &envelopes, received_ms, quota);
+            let result = push(conn, heads, ids, team, &envelopes, received_ms, quota);
             match &result {
                 Ok(_) => {
                     if let Some(&held) = heads.get(&team)
@@ -672,6 +780,7 @@ enum Placement {
 fn push(
     conn: &Connection,
     heads: &mut HashMap<TeamId, Held>,
+    ids: &mut IdIndex,
     team: TeamId,
     envelopes: &[NewEnvelope],
     received_ms: u64,
@@ -697,7 +806,7 @@ fn push(
 
     // First where each envelope goes, then the quota on what is new, then the writes:
     // a refused push writes nothing (the group's transaction has no savepoints).
-    let placements = place(conn, team, envelopes)?;
+    let placements = place(conn, ids, team, envelopes)?;
     let (mut adding, mut adding_bytes) = (0u64, 0u64);
     for (envelope, placement) in envelopes.iter().zip(&placements) {
         if matches!(placement, Placement::New) {
@@ -756,6 +865,7 @@ fn push(
                         envelope.private_to.map(|d| d.0),
                     ])
                     .map_err(sql_error)?;
+                ids.add(conn, ids::prefix(&envelope.id.0), team.0, seq)?;
                 head = seq;
                 Pushed {
                     seq,
@@ -781,11 +891,18 @@ fn push(
     })
 }
 
-/// Looks each envelope up by id (before anything of the push is written).
-fn place(conn: &Connection, team: TeamId, envelopes: &[NewEnvelope]) -> Result<Vec<Placement>> {
-    let mut find = conn
-        .prepare_cached("SELECT team, seq, id FROM envelopes WHERE substr(id, 1, 8) = ?1")
+/// Looks each envelope up by id (before anything of the push is written): among the ids
+/// pending and in `envelope_ids` with its prefix, then the whole id in `envelopes`.
+fn place(
+    conn: &Connection,
+    ids: &IdIndex,
+    team: TeamId,
+    envelopes: &[NewEnvelope],
+) -> Result<Vec<Placement>> {
+    let mut stored_id = conn
+        .prepare_cached("SELECT id FROM envelopes WHERE team = ?1 AND seq = ?2")
         .map_err(sql_error)?;
+    let mut by_prefix = conn.prepare_cached(ids::BY_PREFIX).map_err(sql_error)?;
     let mut first_new: HashMap<[u8; 32], usize> = HashMap::new();
     let mut placements = Vec::with_capacity(envelopes.len());
     for (index, envelope) in envelopes.iter().enumerate() {
@@ -793,21 +910,19 @@ fn place(conn: &Connection, team: TeamId, envelopes: &[NewEnvelope]) -> Result<V
             placements.push(Placement::SameAs(first));
             continue;
         }
-        let prefix = &envelope.id.0[..8];
-        // Usually no row at all; a row with the same prefix but another id is a 2^-64
+        // Usually no candidate at all; one with the same prefix but another id is a 2^-64
         // coincidence and not a duplicate.
-        let mut rows = find.query([prefix]).map_err(sql_error)?;
         let mut found = None;
-        while let Some(row) = rows.next().map_err(sql_error)? {
-            let id: [u8; 32] = row.get(2).map_err(sql_error)?;
-            if id == envelope.id.0 {
-                let owner: [u8; 16] = row.get(0).map_err(sql_error)?;
-                let seq: i64 = row.get(1).map_err(sql_error)?;
+        for (owner, seq) in ids.candidates(&mut by_prefix, ids::prefix(&envelope.id.0))? {
+            let id: Option<[u8; 32]> = stored_id
+                .query_row(params![owner, to_sql_int(seq)], |r| r.get(0))
+                .optional()
+                .map_err(sql_error)?;
+            if id == Some(envelope.id.0) {
                 found = Some((owner, seq));
                 break;
             }
         }
-        drop(rows);
         match found {
             Some((owner, _)) if owner != team.0 => {
                 // The id is SHA-256 of bytes that name their team, and the caller checked
@@ -817,7 +932,7 @@ fn place(conn: &Connection, team: TeamId, envelopes: &[NewEnvelope]) -> Result<V
                     envelope.id
                 )));
             }
-            Some((_, seq)) => placements.push(Placement::Stored(from_sql_int(seq))),
+            Some((_, seq)) => placements.push(Placement::Stored(seq)),
             None => {
                 first_new.insert(envelope.id.0, index);
                 placements.push(Placement::New);
