@@ -759,23 +759,21 @@ fn read_connection(
     }
     let mut out = Vec::new();
     for map in doc::get_all_objs(doc, step, "connection")? {
-        for k in doc::map_keys(doc, &map) {
-            let Some(e) = doc::get_obj(doc, &map, &k)? else {
-                continue;
-            };
+        for (k, e) in doc::map_objs(doc, &map)? {
+            let f = doc::Fields::of(doc, &e)?;
             // A status a newer app wrote is skipped, not an unreadable plan.
-            let Ok(status) = doc::require_string(doc, &e, "status")?.parse() else {
+            let Ok(status) = f.require_string("status")?.parse() else {
                 continue;
             };
             out.push(ConnectionEvent {
                 id: k.parse()?,
                 status,
-                on: doc::get_date(doc, &e, "on")?.ok_or(Error::Malformed(
+                on: f.date("on")?.ok_or(Error::Malformed(
                     "a connection event without its day".into(),
                 ))?,
-                by: doc::get_string(doc, &e, "by")?.unwrap_or_default(),
+                by: f.string("by")?.unwrap_or_default(),
                 by_device: super::oversight::created_by(&e),
-                at: doc::get_i64(doc, &e, "at")?.unwrap_or(0),
+                at: f.i64("at")?.unwrap_or(0),
             });
         }
     }
@@ -820,29 +818,22 @@ fn decode_plan(doc: &AutoCommit) -> Result<ActionPlan> {
     doc::expect_kind(doc, DocKind::ActionPlan)?;
     let mut goals = Vec::new();
     if let Some(map) = doc::get_obj(doc, &ROOT, "goals")? {
-        for k in doc::map_keys(doc, &map) {
-            let Some(g) = doc::get_obj(doc, &map, &k)? else {
-                continue;
-            };
+        for (k, g) in doc::map_objs(doc, &map)? {
+            let f = doc::Fields::of(doc, &g)?;
             goals.push(Goal {
                 id: k.parse()?,
-                text: doc::get_string(doc, &g, "text")?.unwrap_or_default(),
-                status: doc::require_string(doc, &g, "status")?.parse()?,
-                created_at: doc::get_i64(doc, &g, "created_at")?.unwrap_or(0),
+                text: f.string("text")?.unwrap_or_default(),
+                status: f.require_string("status")?.parse()?,
+                created_at: f.i64("created_at")?.unwrap_or(0),
             });
         }
     }
     goals.sort_by_key(|g| (g.created_at, g.id));
     let mut steps = Vec::new();
     if let Some(map) = doc::get_obj(doc, &ROOT, "steps")? {
-        for k in doc::map_keys(doc, &map) {
-            let Some(s) = doc::get_obj(doc, &map, &k)? else {
-                continue;
-            };
-            let asset = match (
-                doc::get_string(doc, &s, "asset_directory")?,
-                doc::get_string(doc, &s, "asset")?,
-            ) {
+        for (k, s) in doc::map_objs(doc, &map)? {
+            let f = doc::Fields::of(doc, &s)?;
+            let asset = match (f.string("asset_directory")?, f.string("asset")?) {
                 (Some(d), Some(a)) => Some(AssetRef {
                     directory: d.parse()?,
                     asset: a.parse()?,
@@ -851,15 +842,13 @@ fn decode_plan(doc: &AutoCommit) -> Result<ActionPlan> {
             };
             steps.push(Step {
                 id: k.parse()?,
-                goal: doc::get_string(doc, &s, "goal")?
-                    .map(|g| g.parse())
-                    .transpose()?,
-                text: doc::get_string(doc, &s, "text")?.unwrap_or_default(),
-                owner: doc::require_string(doc, &s, "owner")?.parse()?,
-                due: doc::get_date(doc, &s, "due")?,
-                done: doc::get_bool(doc, &s, "done")?.unwrap_or(false),
+                goal: f.string("goal")?.map(|g| g.parse()).transpose()?,
+                text: f.string("text")?.unwrap_or_default(),
+                owner: f.require_string("owner")?.parse()?,
+                due: f.date("due")?,
+                done: f.bool("done")?.unwrap_or(false),
                 connection: if asset.is_some() {
-                    let created = doc::get_i64(doc, &s, "created_at")?.unwrap_or(0);
+                    let created = f.i64("created_at")?.unwrap_or(0);
                     read_connection(doc, &s, created)?
                 } else {
                     Vec::new()
@@ -870,7 +859,7 @@ fn decode_plan(doc: &AutoCommit) -> Result<ActionPlan> {
                     None
                 },
                 asset,
-                created_at: doc::get_i64(doc, &s, "created_at")?.unwrap_or(0),
+                created_at: f.i64("created_at")?.unwrap_or(0),
             });
         }
     }
@@ -896,14 +885,16 @@ fn lenient_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<String> {
 
 fn read_asset_details(doc: &AutoCommit, step: &ObjId) -> Option<AssetDetails> {
     let m = doc::get_obj(doc, step, "asset_details").ok()??;
+    let f = doc::Fields::of(doc, &m).ok()?;
+    let lenient = |key: &str| f.string(key).ok().flatten();
     Some(AssetDetails {
-        name: lenient_string(doc, &m, "name")?,
-        when: lenient_string(doc, &m, "when"),
-        place: lenient_string(doc, &m, "where"),
-        phone: lenient_string(doc, &m, "phone"),
-        cost: lenient_string(doc, &m, "cost"),
-        url: lenient_string(doc, &m, "url"),
-        checked: lenient_string(doc, &m, "checked").and_then(|d| doc::parse_date(&d).ok()),
+        name: lenient("name")?,
+        when: lenient("when"),
+        place: lenient("where"),
+        phone: lenient("phone"),
+        cost: lenient("cost"),
+        url: lenient("url"),
+        checked: lenient("checked").and_then(|d| doc::parse_date(&d).ok()),
     })
 }
 

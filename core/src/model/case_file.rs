@@ -1198,11 +1198,7 @@ fn read_patient(doc: &AutoCommit) -> Result<Patient> {
 pub(crate) fn entries(doc: &AutoCommit, key: &str) -> Result<Vec<(String, ObjId)>> {
     let mut out = Vec::new();
     for map in doc::get_all_objs(doc, &ROOT, key)? {
-        for k in doc::map_keys(doc, &map) {
-            if let Some(obj) = doc::get_obj(doc, &map, &k)? {
-                out.push((k, obj));
-            }
-        }
+        out.extend(doc::map_objs(doc, &map)?);
     }
     Ok(out)
 }
@@ -1210,35 +1206,38 @@ pub(crate) fn entries(doc: &AutoCommit, key: &str) -> Result<Vec<(String, ObjId)
 fn read_referrals(doc: &AutoCommit) -> Result<Vec<Referral>> {
     let mut out = Vec::new();
     for (k, r) in entries(doc, "referrals")? {
-        let decision_obj = doc::get_obj(doc, &r, "decision")?;
+        let f = doc::Fields::of(doc, &r)?;
+        let decision_obj = f.obj("decision")?;
         let (decision, decided_by, decided_at, decline_code) = match decision_obj {
             Some(d) => {
-                let outcome = doc::require_string(doc, &d, "outcome")?;
+                let d = doc::Fields::of(doc, &d)?;
+                let outcome = d.require_string("outcome")?;
                 let decision = match outcome.as_str() {
                     "accepted" => ReferralDecision::Accepted,
                     "declined" => ReferralDecision::Declined {
-                        reason: doc::get_string(doc, &d, "reason")?.unwrap_or_default(),
+                        reason: d.string("reason")?.unwrap_or_default(),
                     },
                     _ => return Err(Error::Malformed("unknown referral outcome".into())),
                 };
                 (
                     Some(decision),
-                    doc::get_string(doc, &d, "by")?,
-                    doc::get_i64(doc, &d, "at")?,
-                    doc::get_string(doc, &d, "code")?.and_then(|c| c.parse().ok()),
+                    d.string("by")?,
+                    d.i64("at")?,
+                    d.string("code")?.and_then(|c| c.parse().ok()),
                 )
             }
             None => (None, None, None, None),
         };
         out.push(Referral {
             id: k.parse()?,
-            received: doc::get_date(doc, &r, "received")?
+            received: f
+                .date("received")?
                 .ok_or_else(|| Error::Malformed("referral date".into()))?,
-            source: doc::require_string(doc, &r, "source")?.parse()?,
-            referrer: doc::get_string(doc, &r, "referrer")?,
-            reason: doc::get_string(doc, &r, "reason")?.unwrap_or_default(),
-            needs: parse_list(doc::get_string_list(doc, &r, "needs")?)?,
-            re_referral: doc::get_bool(doc, &r, "re_referral")?.unwrap_or(false),
+            source: f.require_string("source")?.parse()?,
+            referrer: f.string("referrer")?,
+            reason: f.string("reason")?.unwrap_or_default(),
+            needs: parse_list(f.string_list("needs")?)?,
+            re_referral: f.bool("re_referral")?.unwrap_or(false),
             decision,
             decided_by,
             decided_at,
@@ -1291,17 +1290,18 @@ fn decode_session(doc: &mut AutoCommit, key: &str, s: &ObjId) -> Result<Session>
             at: None,
         }],
     });
+    let f = doc::Fields::of(doc, s)?;
     Ok(Session {
         id: key.parse()?,
-        start: doc::require_i64(doc, s, "start")?,
-        duration_minutes: u32::try_from(doc::require_i64(doc, s, "duration_minutes")?)
+        start: f.require_i64("start")?,
+        duration_minutes: u32::try_from(f.require_i64("duration_minutes")?)
             .map_err(|_| Error::Malformed("session duration".into()))?,
-        mode: doc::require_string(doc, s, "mode")?.parse()?,
-        attended: doc::get_bool(doc, s, "attended")?.unwrap_or(true),
+        mode: f.require_string("mode")?.parse()?,
+        attended: f.bool("attended")?.unwrap_or(true),
         note,
-        holding_functions: parse_list(doc::get_string_list(doc, s, "holding_functions")?)?,
-        follow_up: doc::get_date(doc, s, "follow_up")?,
-        recorded_by: doc::get_string(doc, s, "recorded_by")?.unwrap_or_default(),
+        holding_functions: parse_list(f.string_list("holding_functions")?)?,
+        follow_up: f.date("follow_up")?,
+        recorded_by: f.string("recorded_by")?.unwrap_or_default(),
     })
 }
 
@@ -1338,20 +1338,22 @@ fn read_items(doc: &AutoCommit, m: &ObjId) -> Result<Vec<u8>> {
 fn read_measures(doc: &mut AutoCommit) -> Result<Vec<Measure>> {
     let mut out = Vec::new();
     for (k, m) in entries(doc, "measures")? {
-        let instrument: Instrument = doc::require_string(doc, &m, "instrument")?.parse()?;
+        let f = doc::Fields::of(doc, &m)?;
+        let instrument: Instrument = f.require_string("instrument")?.parse()?;
         let items = read_items(doc, &m)?;
         let score = measures::score(instrument, &items)?;
         out.push(Measure {
             id: k.parse()?,
             instrument,
-            taken_on: doc::get_date(doc, &m, "taken_on")?
+            taken_on: f
+                .date("taken_on")?
                 .ok_or_else(|| Error::Malformed("measure date".into()))?,
             items,
             score,
-            recorded_by: doc::get_string(doc, &m, "recorded_by")?.unwrap_or_default(),
+            recorded_by: f.string("recorded_by")?.unwrap_or_default(),
             // Measures recorded before `recorded_at` was written: the time of the change
             // that created them, which is the same moment.
-            recorded_at: match doc::get_i64(doc, &m, "recorded_at")? {
+            recorded_at: match f.i64("recorded_at")? {
                 Some(at) => at,
                 None => doc::created_at(doc, &m).unwrap_or(0),
             },
@@ -1364,14 +1366,16 @@ fn read_measures(doc: &mut AutoCommit) -> Result<Vec<Measure>> {
 fn read_measures_not_completed(doc: &mut AutoCommit) -> Result<Vec<MeasureNotCompleted>> {
     let mut out = Vec::new();
     for (k, m) in entries(doc, "measures_not_completed")? {
+        let f = doc::Fields::of(doc, &m)?;
         out.push(MeasureNotCompleted {
             id: k.parse()?,
-            instrument: doc::require_string(doc, &m, "instrument")?.parse()?,
-            offered_on: doc::get_date(doc, &m, "offered_on")?
+            instrument: f.require_string("instrument")?.parse()?,
+            offered_on: f
+                .date("offered_on")?
                 .ok_or_else(|| Error::Malformed("measure date".into()))?,
-            reason: doc::require_string(doc, &m, "reason")?.parse()?,
-            recorded_by: doc::get_string(doc, &m, "recorded_by")?.unwrap_or_default(),
-            recorded_at: doc::get_i64(doc, &m, "recorded_at")?.unwrap_or(0),
+            reason: f.require_string("reason")?.parse()?,
+            recorded_by: f.string("recorded_by")?.unwrap_or_default(),
+            recorded_at: f.i64("recorded_at")?.unwrap_or(0),
         });
     }
     out.sort_by_key(|m| (m.offered_on, m.recorded_at, m.id));

@@ -337,8 +337,10 @@ pub fn import_assets(doc: &mut AutoCommit, inputs: &[AssetInput]) -> Result<Vec<
 }
 
 fn read_asset_obj(doc: &AutoCommit, id: AssetId, a: &ObjId) -> Result<Asset> {
+    // Every field in one pass over the asset (`doc::Fields`): a directory holds thousands.
+    let f = doc::Fields::of(doc, a)?;
     let age = |key: &str| -> Result<Option<u8>> {
-        doc::get_string(doc, a, key)?
+        f.string(key)?
             .map(|s| {
                 s.parse::<u8>()
                     .map_err(|_| Error::Malformed("asset age".into()))
@@ -348,35 +350,33 @@ fn read_asset_obj(doc: &AutoCommit, id: AssetId, a: &ObjId) -> Result<Asset> {
     Ok(Asset {
         id,
         fields: AssetInput {
-            name: doc::get_string(doc, a, "name")?.unwrap_or_default(),
-            organisation: doc::get_string(doc, a, "organisation")?,
-            description: doc::get_string(doc, a, "description")?.unwrap_or_default(),
-            categories: doc::get_string_list(doc, a, "categories")?,
-            phone: doc::get_string(doc, a, "phone")?,
-            email: doc::get_string(doc, a, "email")?,
-            url: doc::get_string(doc, a, "url")?,
-            address: doc::get_string(doc, a, "address")?,
-            postcode: doc::get_string(doc, a, "postcode")?
+            name: f.string("name")?.unwrap_or_default(),
+            organisation: f.string("organisation")?,
+            description: f.string("description")?.unwrap_or_default(),
+            categories: f.string_list("categories")?,
+            phone: f.string("phone")?,
+            email: f.string("email")?,
+            url: f.string("url")?,
+            address: f.string("address")?,
+            postcode: f
+                .string("postcode")?
                 .map(|p| Postcode::parse(&p))
                 .transpose()?,
-            schedule: doc::get_string(doc, a, "schedule")?,
-            eligibility: doc::get_string(doc, a, "eligibility")?,
+            schedule: f.string("schedule")?,
+            eligibility: f.string("eligibility")?,
             min_age: age("min_age")?,
             max_age: age("max_age")?,
-            cost: doc::get_string(doc, a, "cost")?,
-            referral_route: parse_route(
-                &doc::get_string(doc, a, "referral_route")?.unwrap_or_default(),
-            )
-            .unwrap_or_default(),
-            accessibility: doc::get_string(doc, a, "accessibility")?,
-            languages: doc::get_string_list(doc, a, "languages")?,
-            capacity: parse_capacity(&doc::get_string(doc, a, "capacity")?.unwrap_or_default())
+            cost: f.string("cost")?,
+            referral_route: parse_route(&f.string("referral_route")?.unwrap_or_default())
                 .unwrap_or_default(),
-            status: parse_status(&doc::get_string(doc, a, "status")?.unwrap_or_default())
+            accessibility: f.string("accessibility")?,
+            languages: f.string_list("languages")?,
+            capacity: parse_capacity(&f.string("capacity")?.unwrap_or_default())
                 .unwrap_or_default(),
-            assured_date: doc::get_string(doc, a, "assured_date")?,
-            assured_by: doc::get_string(doc, a, "assured_by")?,
-            external_id: doc::get_string(doc, a, "external_id")?,
+            status: parse_status(&f.string("status")?.unwrap_or_default()).unwrap_or_default(),
+            assured_date: f.string("assured_date")?,
+            assured_by: f.string("assured_by")?,
+            external_id: f.string("external_id")?,
         },
     })
 }
@@ -407,10 +407,8 @@ fn decode_assets(doc: &AutoCommit) -> Result<Vec<Asset>> {
         return Ok(Vec::new());
     };
     let mut out = Vec::with_capacity(doc.length(&assets));
-    for k in doc::map_keys(doc, &assets) {
-        if let Some(a) = doc::get_obj(doc, &assets, &k)? {
-            out.push(read_asset_obj(doc, k.parse()?, &a)?);
-        }
+    for (k, a) in doc::map_objs(doc, &assets)? {
+        out.push(read_asset_obj(doc, k.parse()?, &a)?);
     }
     Ok(out)
 }

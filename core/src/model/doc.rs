@@ -136,7 +136,12 @@ fn malformed(key: &str, want: &str) -> Error {
 
 /// The object at `key` of `obj`, if it is one.
 pub(crate) fn get_obj(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<ObjId>> {
-    match doc.get(obj, key)? {
+    obj_of(key, doc.get(obj, key)?)
+}
+
+/// [`get_obj`] of a value already looked up.
+fn obj_of(key: &str, found: Option<(Value<'_>, ObjId)>) -> Result<Option<ObjId>> {
+    match found {
         Some((Value::Object(_), id)) => Ok(Some(id)),
         Some(_) => Err(malformed(key, "an object")),
         None => Ok(None),
@@ -186,7 +191,16 @@ fn scalar_to_string(value: &Value<'_>) -> Option<String> {
 
 /// A string field, reading Text objects and plain strings alike.
 pub(crate) fn get_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<String>> {
-    match doc.get(obj, key)? {
+    string_of(doc, key, doc.get(obj, key)?)
+}
+
+/// [`get_string`] of a value already looked up.
+fn string_of(
+    doc: &AutoCommit,
+    key: &str,
+    found: Option<(Value<'_>, ObjId)>,
+) -> Result<Option<String>> {
+    match found {
         None => Ok(None),
         Some((Value::Object(ObjType::Text), id)) => Ok(Some(doc.text(&id)?)),
         Some((v, _)) => match scalar_to_string(&v) {
@@ -204,7 +218,12 @@ pub(crate) fn require_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result
 
 /// An integer field (ints, uints, counters and timestamps all read as i64).
 pub(crate) fn get_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<i64>> {
-    match doc.get(obj, key)? {
+    i64_of(key, doc.get(obj, key)?)
+}
+
+/// [`get_i64`] of a value already looked up.
+fn i64_of(key: &str, found: Option<(Value<'_>, ObjId)>) -> Result<Option<i64>> {
+    match found {
         None => Ok(None),
         Some((Value::Scalar(s), _)) => match s.as_ref() {
             ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Ok(Some(*i)),
@@ -226,7 +245,12 @@ pub(crate) fn require_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<i6
 
 /// A boolean field.
 pub(crate) fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Option<bool>> {
-    match doc.get(obj, key)? {
+    bool_of(key, doc.get(obj, key)?)
+}
+
+/// [`get_bool`] of a value already looked up.
+fn bool_of(key: &str, found: Option<(Value<'_>, ObjId)>) -> Result<Option<bool>> {
+    match found {
         None => Ok(None),
         Some((Value::Scalar(s), _)) => match s.as_ref() {
             ScalarValue::Boolean(b) => Ok(Some(*b)),
@@ -239,7 +263,12 @@ pub(crate) fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Optio
 
 /// A list of strings.
 pub(crate) fn get_string_list(doc: &AutoCommit, obj: &ObjId, key: &str) -> Result<Vec<String>> {
-    let Some(list) = get_obj(doc, obj, key)? else {
+    string_list_of(doc, key, get_obj(doc, obj, key)?)
+}
+
+/// [`get_string_list`] of the list already looked up.
+fn string_list_of(doc: &AutoCommit, key: &str, list: Option<ObjId>) -> Result<Vec<String>> {
+    let Some(list) = list else {
         return Ok(Vec::new());
     };
     let mut out = Vec::with_capacity(doc.length(&list));
@@ -498,6 +527,109 @@ pub(crate) fn map_keys(doc: &AutoCommit, obj: &ObjId) -> Vec<String> {
     doc.keys(obj).collect()
 }
 
+/// Every entry of the map `obj`, with the object it holds: what [`map_keys`] and then
+/// [`get_obj`] of each key find (an entry that is not an object is damage), in one pass
+/// over the map. With Automerge's columnar op set a lookup by key seeks through the
+/// document's columns afresh each time; a case file or action plan read key by key spent
+/// most of its time seeking.
+pub(crate) fn map_objs(doc: &AutoCommit, obj: &ObjId) -> Result<Vec<(String, ObjId)>> {
+    let mut out = Vec::new();
+    for item in doc.map_range(obj, ..) {
+        match item.value {
+            ValueRef::Object(_) => {
+                let id = item.id();
+                out.push((item.key.into_owned(), id));
+            }
+            _ => return Err(malformed(&item.key, "an object")),
+        }
+    }
+    Ok(out)
+}
+
+/// The fields of one map object, read in one pass ([`map_objs`] says why), to be read by
+/// key as [`get_string`] and its siblings read them, with the same results.
+pub(crate) struct Fields<'a> {
+    doc: &'a AutoCommit,
+    obj: &'a ObjId,
+    items: Vec<automerge::iter::MapRangeItem<'a>>,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of the map `obj` of `doc`. Anything else where a map belongs (a list, a
+    /// text) is damage, as reading a key of it is: a map range over it would be empty.
+    pub(crate) fn of(doc: &'a AutoCommit, obj: &'a ObjId) -> Result<Self> {
+        match doc.object_type(obj)? {
+            ObjType::Map | ObjType::Table => Ok(Fields {
+                doc,
+                obj,
+                items: doc.map_range(obj, ..).collect(),
+            }),
+            ObjType::List | ObjType::Text => Err(Error::Malformed(
+                "a list or text where a record belongs".into(),
+            )),
+        }
+    }
+
+    /// The value at `key` as [`ReadDoc::get`] gives it. A counter is asked of the document
+    /// (its value is the sum of its increments; the few fields read here hold none).
+    fn get(&self, key: &str) -> Result<Option<(Value<'static>, ObjId)>> {
+        let Some(item) = self.items.iter().find(|i| i.key == key) else {
+            return Ok(None);
+        };
+        match &item.value {
+            ValueRef::Object(_) => Ok(Some((item.value.clone().into_value(), item.id()))),
+            ValueRef::Scalar(ScalarValueRef::Counter(_)) => Ok(self
+                .doc
+                .get(self.obj, key)?
+                .map(|(v, id)| (v.into_owned(), id))),
+            // The readers never use a scalar's id: ROOT stands in, sparing its construction.
+            ValueRef::Scalar(_) => Ok(Some((item.value.clone().into_value(), ROOT))),
+        }
+    }
+
+    /// [`get_string`].
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>> {
+        string_of(self.doc, key, self.get(key)?)
+    }
+
+    /// [`require_string`].
+    pub(crate) fn require_string(&self, key: &str) -> Result<String> {
+        self.string(key)?
+            .ok_or_else(|| Error::Malformed(format!("missing {key:?}")))
+    }
+
+    /// [`get_i64`].
+    pub(crate) fn i64(&self, key: &str) -> Result<Option<i64>> {
+        i64_of(key, self.get(key)?)
+    }
+
+    /// [`require_i64`].
+    pub(crate) fn require_i64(&self, key: &str) -> Result<i64> {
+        self.i64(key)?
+            .ok_or_else(|| Error::Malformed(format!("missing {key:?}")))
+    }
+
+    /// [`get_bool`].
+    pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>> {
+        bool_of(key, self.get(key)?)
+    }
+
+    /// [`get_obj`].
+    pub(crate) fn obj(&self, key: &str) -> Result<Option<ObjId>> {
+        obj_of(key, self.get(key)?)
+    }
+
+    /// [`get_string_list`].
+    pub(crate) fn string_list(&self, key: &str) -> Result<Vec<String>> {
+        string_list_of(self.doc, key, self.obj(key)?)
+    }
+
+    /// [`get_date`].
+    pub(crate) fn date(&self, key: &str) -> Result<Option<Date>> {
+        self.string(key)?.map(|s| parse_date(&s)).transpose()
+    }
+}
+
 /// Checks a free-text field: not empty after trimming, and not absurdly long.
 pub(crate) fn require_text(field: &'static str, value: &str, max_len: usize) -> Result<String> {
     let v = value.trim();
@@ -514,4 +646,124 @@ pub(crate) fn require_text(field: &'static str, value: &str, max_len: usize) -> 
         });
     }
     Ok(v.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Debug;
+
+    use automerge::transaction::Transactable;
+    use automerge::{AutoCommit, ObjType, ROOT, ScalarValue};
+
+    use super::{Fields, get_bool, get_date, get_i64, get_obj, get_string, get_string_list};
+    use super::{map_keys, map_objs};
+
+    /// The same value, or the same error.
+    fn same<T: Debug>(key: &str, one: &crate::Result<T>, each: &crate::Result<T>) {
+        assert_eq!(format!("{one:?}"), format!("{each:?}"), "{key}");
+    }
+
+    /// Reading a map's fields in one pass gives exactly what reading them key by key
+    /// gives: plain strings and Text, numbers of every kind, a counter with its
+    /// increments, nulls, objects, lists, a value of the wrong type (the same error), a
+    /// concurrent write (the same winner), and keys that are not there.
+    #[test]
+    fn fields_read_in_one_pass_read_as_key_by_key() {
+        let mut doc = AutoCommit::new();
+        let m = doc.put_object(ROOT, "m", ObjType::Map).unwrap();
+        doc.put(&m, "plain", "Ada").unwrap();
+        let text = doc.put_object(&m, "text", ObjType::Text).unwrap();
+        doc.splice_text(&text, 0, 0, "Walks on Tuesdays").unwrap();
+        doc.put(&m, "int", -7i64).unwrap();
+        doc.put(&m, "uint", 7u64).unwrap();
+        doc.put(&m, "at", ScalarValue::Timestamp(1_780_000_000_000))
+            .unwrap();
+        doc.put(&m, "counter", ScalarValue::counter(2)).unwrap();
+        doc.increment(&m, "counter", 3).unwrap();
+        doc.put(&m, "null", ScalarValue::Null).unwrap();
+        doc.put(&m, "flag", true).unwrap();
+        doc.put(&m, "day", "2026-12-05").unwrap();
+        let list = doc.put_object(&m, "list", ObjType::List).unwrap();
+        doc.insert(&list, 0, "a").unwrap();
+        doc.insert(&list, 1, "b").unwrap();
+        doc.put_object(&m, "child", ObjType::Map).unwrap();
+        doc.commit();
+        // Two devices write one key at once: a conflict with one winner.
+        let mut other = doc.fork();
+        doc.put(&m, "contested", "mine").unwrap();
+        other.put(&m, "contested", "theirs").unwrap();
+        doc.merge(&mut other).unwrap();
+
+        let f = Fields::of(&doc, &m).unwrap();
+        let keys = [
+            "plain",
+            "text",
+            "int",
+            "uint",
+            "at",
+            "counter",
+            "null",
+            "flag",
+            "day",
+            "list",
+            "child",
+            "contested",
+            "absent",
+        ];
+        for key in keys {
+            let (one, each) = (f.string(key), get_string(&doc, &m, key));
+            same(key, &one, &each);
+            let (one, each) = (f.i64(key), get_i64(&doc, &m, key));
+            same(key, &one, &each);
+            let (one, each) = (f.bool(key), get_bool(&doc, &m, key));
+            same(key, &one, &each);
+            let (one, each) = (f.obj(key), get_obj(&doc, &m, key));
+            same(key, &one, &each);
+            let (one, each) = (f.string_list(key), get_string_list(&doc, &m, key));
+            same(key, &one, &each);
+            let (one, each) = (f.date(key), get_date(&doc, &m, key));
+            same(key, &one, &each);
+        }
+        assert_eq!(
+            f.string("text").unwrap().as_deref(),
+            Some("Walks on Tuesdays")
+        );
+        assert_eq!(f.i64("counter").unwrap(), Some(5));
+        assert!(f.require_string("absent").is_err());
+        assert_eq!(f.require_i64("int").unwrap(), -7);
+
+        // The objects of a map in one pass: what its keys and a lookup of each find; an
+        // entry that is not an object is damage, as the lookup says.
+        let objs = map_objs(&doc, &ROOT).unwrap();
+        assert_eq!(
+            objs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+            map_keys(&doc, &ROOT)
+        );
+        for (k, id) in &objs {
+            assert_eq!(get_obj(&doc, &ROOT, k).unwrap().as_ref(), Some(id));
+        }
+        assert!(map_objs(&doc, &m).is_err(), "\"plain\" is not an object");
+    }
+
+    /// A deleted key reads as missing both ways; a list or text where a record belongs is
+    /// damage both ways (a map range over it would be empty, and every field blank).
+    #[test]
+    fn fields_of_a_deleted_key_or_a_list_read_as_key_by_key() {
+        let mut doc = AutoCommit::new();
+        let m = doc.put_object(ROOT, "m", ObjType::Map).unwrap();
+        doc.put(&m, "gone", "soon").unwrap();
+        doc.delete(&m, "gone").unwrap();
+        let f = Fields::of(&doc, &m).unwrap();
+        same("gone", &f.string("gone"), &get_string(&doc, &m, "gone"));
+        assert_eq!(f.string("gone").unwrap(), None);
+
+        for kind in [ObjType::List, ObjType::Text] {
+            let not_a_map = doc.put_object(ROOT, "x", kind).unwrap();
+            assert!(get_string(&doc, &not_a_map, "name").is_err());
+            assert!(matches!(
+                Fields::of(&doc, &not_a_map),
+                Err(crate::Error::Malformed(_))
+            ));
+        }
+    }
 }
