@@ -1707,3 +1707,57 @@ fn a_push_moves_the_cursor_only_over_the_devices_own_envelopes() {
     a.store.acknowledge_push(team, &acked, head).unwrap();
     assert_eq!(a.store.team(team).unwrap().cursor, cursor);
 }
+
+/// A change too large for one envelope (an import of thousands of assets at once) travels in
+/// a snapshot of its document, with the change after it: the other device gets every asset
+/// and the later edit, and the outbox empties. It used to stay in the outbox for ever, and
+/// the document's later changes reached other devices without the change they depend on.
+#[test]
+fn a_change_too_large_for_an_envelope_travels_in_a_snapshot() {
+    use holdfast_core::model::directory::AssetInput;
+    use holdfast_protocol::MAX_PLAINTEXT;
+
+    let (mut a, mut b, team) = team_of_two();
+    let mut log = Log::default();
+    let dir = a.store.create_directory("Leeds").unwrap();
+    log.push(&mut a, team);
+    // Ordinary words: a long description each, 1,500 assets, one import (one change).
+    let description = "A friendly walking group for anyone who wants company and fresh air; \
+                       we meet by the library, walk for an hour at an easy pace and stop for \
+                       tea afterwards. "
+        .repeat(18);
+    let inputs: Vec<AssetInput> = (0..1_500)
+        .map(|i| AssetInput {
+            name: format!("Walking group {i}"),
+            description: description.clone(),
+            ..Default::default()
+        })
+        .collect();
+    a.store.import_assets(dir, &inputs).unwrap();
+    a.store
+        .upsert_asset(
+            dir,
+            None,
+            &AssetInput {
+                name: "Men's shed".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+
+    a.store.seal_outbox(team).unwrap();
+    let pending = a.store.pending_envelopes(team, 1000, usize::MAX).unwrap();
+    assert_eq!(pending.len(), 1, "one snapshot carries both changes");
+    let envelope = EnvelopeRef::decode(&pending[0].bytes).unwrap();
+    assert_eq!(envelope.header.kind, Kind::Snapshot);
+    assert!(
+        pending[0].bytes.len() < MAX_PLAINTEXT,
+        "the snapshot fits where the change did not"
+    );
+    log.push(&mut a, team);
+    assert_eq!(a.store.outbox_len().unwrap(), 0, "everything acknowledged");
+
+    log.pull(&mut b, team, false);
+    assert_eq!(b.store.heads(dir).unwrap(), a.store.heads(dir).unwrap());
+    assert_eq!(b.store.directory_assets(dir).unwrap().len(), 1_501);
+}

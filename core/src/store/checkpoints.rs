@@ -222,7 +222,9 @@ impl Store {
             // this device has (another device uploaded it again first), nothing is sent.
             if !held {
                 let snapshotted = match &sealing {
-                    Some((keys, epoch)) => self.queue_snapshot(team, doc, keys, *epoch, cursor)?,
+                    Some((keys, epoch)) => self
+                        .queue_snapshot(team, doc, keys, *epoch, cursor)?
+                        .is_some(),
                     None => false,
                 };
                 if snapshotted || self.requeue_own_changes(team, doc)? > 0 {

@@ -170,12 +170,18 @@ impl Store {
         }
         // Group by document, keeping outbox order inside each (Automerge dependencies never
         // cross documents), then cut each group into envelopes of bounded size.
+        // A change too large for one envelope (an import of thousands of assets) travels in
+        // a snapshot of its document instead, with every unsealed change of that document
+        // after it: changes sealed without it would depend on a change no peer could get.
+        let oversize: Vec<DocumentId> = rows
+            .iter()
+            .filter(|(_, _, bytes)| bytes.len() > MAX_PLAINTEXT)
+            .map(|(_, doc_id, _)| DocumentId::from_stored(doc_id))
+            .collect::<Result<_>>()?;
         let mut groups: Vec<(DocumentId, Vec<Chunk>)> = Vec::new();
         for (seq, doc_id, bytes) in rows {
             let doc = DocumentId::from_stored(&doc_id)?;
-            if bytes.len() > MAX_PLAINTEXT {
-                // Cannot travel in one envelope; left in the outbox (never dropped).
-                tracing::error!(doc = %doc, len = bytes.len(), "change too large to seal");
+            if oversize.contains(&doc) {
                 continue;
             }
             let pos = match groups.iter().position(|(d, _)| *d == doc) {
@@ -238,6 +244,33 @@ impl Store {
             }
         }
         tx.commit()?;
+        let mut oversize = oversize;
+        oversize.sort();
+        oversize.dedup();
+        if !oversize.is_empty() {
+            let cursor = self.team(team)?.cursor;
+            for doc in oversize {
+                // A crash between the snapshot and the update below leaves the changes
+                // unsealed: the next seal makes another snapshot, which says the same.
+                match self.queue_snapshot(team, doc, &keys, epoch, cursor)? {
+                    Some(envelope) => {
+                        self.conn.execute(
+                            "UPDATE outbox SET envelope_id = ?1
+                             WHERE envelope_id IS NULL AND doc_id = ?2",
+                            params![envelope.as_bytes().as_slice(), doc.as_bytes().as_slice()],
+                        )?;
+                        tracing::info!(doc = %doc, "a change too large to seal travels in a snapshot");
+                        sealed += 1;
+                    }
+                    // Never dropped: it stays in the outbox, and the document on this device.
+                    None => tracing::error!(
+                        doc = %doc,
+                        "a change too large to seal, in a document too large to snapshot, \
+                         stays in the outbox"
+                    ),
+                }
+            }
+        }
         tracing::debug!(team = %team, envelopes = sealed, "outbox sealed");
         Ok(sealed)
     }
@@ -463,7 +496,10 @@ impl Store {
         };
         let mut queued = 0;
         for id in due {
-            if self.queue_snapshot(team, id, &keys, epoch, cursor)? {
+            if self
+                .queue_snapshot(team, id, &keys, epoch, cursor)?
+                .is_some()
+            {
                 queued += 1;
             }
         }
@@ -510,7 +546,10 @@ impl Store {
         };
         let mut queued = 0;
         for id in docs {
-            if self.queue_snapshot(team, id, &keys, epoch, cursor)? {
+            if self
+                .queue_snapshot(team, id, &keys, epoch, cursor)?
+                .is_some()
+            {
                 queued += 1;
             }
         }
@@ -539,9 +578,9 @@ impl Store {
         Ok(queued)
     }
 
-    /// Seals a snapshot of `id` for `team` and queues it; false when the document is too
-    /// large to snapshot, or is private notes this device may no longer write (left due,
-    /// for when it may again).
+    /// Seals a snapshot of `id` for `team` and queues it, returning its envelope's id;
+    /// `None` when the document is too large to snapshot, or is private notes this device
+    /// may no longer write (left due, for when it may again).
     pub(super) fn queue_snapshot(
         &mut self,
         team: TeamId,
@@ -549,10 +588,10 @@ impl Store {
         keys: &TeamKeys,
         epoch: u32,
         cursor: u64,
-    ) -> Result<bool> {
+    ) -> Result<Option<EnvelopeId>> {
         let author = self.author.device;
         if may_not_write_notes(self.access(team)?, author, &id) {
-            return Ok(false);
+            return Ok(None);
         }
         let signer = self.identity.signer.clone();
         // Refused on receipt (withdrawn envelopes of this device's own, `seq` 0, never
@@ -573,7 +612,7 @@ impl Store {
         let snapshot = doc.save();
         if snapshot.len() > MAX_PLAINTEXT {
             tracing::warn!(doc = %id, len = snapshot.len(), "document too large to snapshot");
-            return Ok(false);
+            return Ok(None);
         }
         let (env_id, bytes) = seal_with(
             keys,
@@ -606,7 +645,7 @@ impl Store {
         )?;
         tx.commit()?;
         tracing::debug!(team = %team, doc = %id, covers, "snapshot queued");
-        Ok(true)
+        Ok(Some(env_id))
     }
 
     /// Envelopes of `team` this device refused on receipt, oldest first.
