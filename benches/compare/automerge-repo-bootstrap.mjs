@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // New-device bootstrap against an automerge-repo sync server, on Holdfast's seeded caseload.
 //
-//   node automerge-repo-bootstrap.mjs EXPORT.json [--cold-server] [--timeout-s 180]
+//   node automerge-repo-bootstrap.mjs EXPORT.json [--cold-server | --seed-storage] [--timeout-s 180]
 //                                     [--keepalive-ms 60000] [--keep-tmp]
 //
 // EXPORT.json is the output of `holdfast --json export` after `holdfast seed`.
@@ -19,6 +19,9 @@
 //
 // With --cold-server the server is stopped after seeding and a new server process is started on the
 // same storage directory, so the fresh client is served from disk instead of from the server's memory.
+// With --seed-storage (for large exports: seeding through the server is slow) the seeder has no network
+// and writes the documents straight into the server's storage directory (repo.flush()); the server is
+// then started on it, cold, as with --cold-server.
 //
 // Prints one JSON line on stdout; everything else goes to stderr. Exits non-zero on any failure,
 // on an unavailable document, on content that differs from the export, or when the global timeout
@@ -31,6 +34,7 @@ import path from "node:path";
 import { once } from "node:events";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { readExport } from "./export-reader.mjs";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const HERE = path.dirname(SCRIPT);
@@ -68,7 +72,7 @@ function canonical(v) {
 
 /** The documents of the export, in a fixed order: case files, action plans, directories. */
 function documentsOfExport(exportPath) {
-  const data = JSON.parse(fs.readFileSync(exportPath, "utf8"));
+  const data = readExport(exportPath);
   for (const key of ["case_files", "action_plans", "directories"]) {
     if (!Array.isArray(data[key])) throw new Error(`${exportPath}: no "${key}" array: not a holdfast export?`);
   }
@@ -84,6 +88,22 @@ function headsEqual(a, b) {
   const sa = [...a].sort();
   const sb = [...b].sort();
   return sa.every((h, i) => h === sb[i]);
+}
+
+/** Where a child has got to, for the orchestrator to report if the run is cut short. */
+function progress(fields) {
+  const rss_mb = Math.round(process.memoryUsage().rss / (1024 * 1024));
+  process.send({ type: "progress", role: ROLE, rss_mb, ...fields });
+}
+
+/** Every `ms`, `f()` (a progress report) while the promise-returning `work` runs. */
+async function reporting(ms, f, work) {
+  const timer = setInterval(f, ms);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 function childMain(handlers) {
@@ -129,16 +149,23 @@ async function serverRole() {
     // Wait until every document is held at the given heads, then write them all to storage.
     async "await-docs"({ docs, pollMs }, reply) {
       const t0 = performance.now();
+      // Only the documents not yet held at their heads are looked at again.
+      let missing = docs;
+      let lastReport = t0;
       for (;;) {
-        let missing = 0;
-        for (const { documentId, heads } of docs) {
+        missing = missing.filter(({ documentId, heads }) => {
           const h = repo.handles[documentId];
-          if (!h || !h.isReady() || !headsEqual(h.heads(), heads)) missing++;
+          return !h || !h.isReady() || !headsEqual(h.heads(), heads);
+        });
+        if (missing.length === 0) break;
+        if (performance.now() - lastReport > 10000) {
+          lastReport = performance.now();
+          progress({ phase: "server-receiving", held: docs.length - missing.length, of: docs.length, elapsed_ms: Math.round(lastReport - t0) });
         }
-        if (missing === 0) break;
         await new Promise(r => setTimeout(r, pollMs));
       }
       const held = performance.now();
+      progress({ phase: "server-flushing", held: docs.length, of: docs.length });
       await repo.flush(docs.map(d => d.documentId));
       const flushed = performance.now();
       await reply({ type: "stored", held_ms: held - t0, flush_ms: flushed - held });
@@ -159,18 +186,27 @@ async function seedRole() {
   const A = await import("@automerge/automerge");
   const { Repo } = await import("@automerge/automerge-repo");
   const { WebSocketClientAdapter } = await import("@automerge/automerge-repo-network-websocket");
+  const { NodeFSStorageAdapter } = await import("@automerge/automerge-repo-storage-nodefs");
   let repo;
   childMain({
-    async start({ exportPath, port }, reply) {
+    // Through the server (port), or straight into the server's storage (storageDir, no
+    // network: the documents are flushed there before the server starts).
+    async start({ exportPath, port, storageDir }, reply) {
       const docs = documentsOfExport(exportPath);
-      repo = new Repo({
-        network: [new WebSocketClientAdapter(`ws://127.0.0.1:${port}`, 1000)],
-        peerId: "bench-seeder",
-      });
+      repo = storageDir
+        ? new Repo({ storage: new NodeFSStorageAdapter(storageDir), peerId: "bench-seeder" })
+        : new Repo({
+            network: [new WebSocketClientAdapter(`ws://127.0.0.1:${port}`, 1000)],
+            peerId: "bench-seeder",
+          });
       const t0 = performance.now();
       const manifest = [];
       const sizes = {};
       for (const d of docs) {
+        if (manifest.length % 5000 === 4999) {
+          progress({ phase: "seeding", created: manifest.length, of: docs.length, elapsed_ms: Math.round(performance.now() - t0) });
+          await new Promise(r => setImmediate(r));
+        }
         const handle = repo.create(toAutomergeValue(d.content, A.ImmutableString));
         const s = (sizes[d.kind] ??= { documents: 0, json_bytes: 0, automerge_bytes: 0 });
         s.documents++;
@@ -178,7 +214,14 @@ async function seedRole() {
         s.automerge_bytes += A.save(handle.doc()).byteLength;
         manifest.push({ kind: d.kind, key: d.key, url: handle.url, documentId: handle.documentId, heads: handle.heads() });
       }
-      await reply({ type: "seeded", manifest, sizes, create_ms: performance.now() - t0 });
+      const created = performance.now();
+      let flush_ms = null;
+      if (storageDir) {
+        progress({ phase: "flushing", created: manifest.length, of: docs.length, elapsed_ms: Math.round(created - t0) });
+        await repo.flush();
+        flush_ms = performance.now() - created;
+      }
+      await reply({ type: "seeded", manifest, sizes, create_ms: created - t0, flush_ms });
     },
     async shutdown(_msg, reply) {
       await repo.shutdown();
@@ -234,7 +277,27 @@ async function fetchRole() {
         storage: new NodeFSStorageAdapter(storageDir),
         peerId: `bench-fresh-client-${process.pid}`,
       });
-      const handles = await Promise.all(urls.map(u => repo.find(u)));
+      let ready = 0;
+      const report = () =>
+        progress({
+          phase: "fetching",
+          ready,
+          of: urls.length,
+          elapsed_ms: Math.round(performance.now() - t0),
+          bytes_received: counters.payloadBytes,
+          messages_received: counters.messages,
+          connections: counters.sockets.length,
+        });
+      const handles = await reporting(10000, report, () =>
+        Promise.all(
+          urls.map(u =>
+            repo.find(u).then(h => {
+              ready++;
+              return h;
+            }),
+          ),
+        ),
+      );
       for (const h of handles) {
         const doc = h.doc();
         if (!doc || Object.keys(doc).length === 0) throw new Error(`${h.url} is ready but empty`);
@@ -285,16 +348,17 @@ async function fetchRole() {
 function usage(msg) {
   if (msg) process.stderr.write(`error: ${msg}\n`);
   process.stderr.write(
-    "usage: node automerge-repo-bootstrap.mjs EXPORT.json [--cold-server] [--timeout-s 180] [--keepalive-ms 60000] [--keep-tmp]\n",
+    "usage: node automerge-repo-bootstrap.mjs EXPORT.json [--cold-server | --seed-storage] [--timeout-s 180] [--keepalive-ms 60000] [--keep-tmp]\n",
   );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { exportPath: null, cold: false, timeoutS: 180, keepAliveMs: 60000, keepTmp: false };
+  const opts = { exportPath: null, cold: false, seedStorage: false, timeoutS: 180, keepAliveMs: 60000, keepTmp: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--cold-server") opts.cold = true;
+    else if (a === "--seed-storage") opts.seedStorage = true;
     else if (a === "--keep-tmp") opts.keepTmp = true;
     else if (a === "--timeout-s") opts.timeoutS = Number(argv[++i]);
     else if (a === "--keepalive-ms") opts.keepAliveMs = Number(argv[++i]);
@@ -338,8 +402,29 @@ async function orchestrate() {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     if (!opts.keepTmp) fs.rmSync(tmp, { recursive: true, force: true });
   };
+  // How far the run got: the phase and each child's last progress report. A run cut short
+  // (timeout, crash, out of memory) prints it as its JSON line, with "completed": false.
+  const reached = { phase: "starting", started_at: Date.now(), progress: {} };
+  const phase = p => {
+    reached.phase = p;
+    reached[`${p}_at_s`] = Math.round((Date.now() - reached.started_at) / 100) / 10;
+  };
   const die = (msg, code = 1) => {
     log(`FAILED: ${msg}`);
+    const line = {
+      system: "automerge-repo",
+      completed: false,
+      bootstrap_ms: null,
+      reason: msg.split("\n")[0].slice(0, 500),
+      exit_code: code,
+      reached,
+      elapsed_s: Math.round((Date.now() - reached.started_at) / 100) / 10,
+      server: opts.cold || opts.seedStorage ? "cold" : "warm",
+      seeded: opts.seedStorage ? "storage" : "network",
+      keepalive_ms: opts.keepAliveMs,
+      versions: versions(),
+    };
+    process.stdout.write(JSON.stringify(line) + "\n");
     cleanup();
     process.exit(code);
   };
@@ -356,6 +441,11 @@ async function orchestrate() {
     let exited = null;
     child.on("message", msg => {
       if (msg.type === "error") return die(`${role}: ${msg.message}`);
+      if (msg.type === "progress") {
+        reached.progress[role] = msg;
+        const { type: _t, role: _r, ...fields } = msg;
+        return log(`${role} progress: ${JSON.stringify(fields)}`);
+      }
       const w = waiters.findIndex(x => x.type === msg.type);
       if (w >= 0) waiters.splice(w, 1)[0].resolve(msg);
       else inbox.push(msg);
@@ -397,29 +487,51 @@ async function orchestrate() {
     const serverDir = path.join(tmp, "server-storage");
     const freshDir = path.join(tmp, "fresh-client-storage");
 
-    // (a) the sync server
-    let { server, port } = await startServer(serverDir);
-    log(`sync server on 127.0.0.1:${port}, keepAliveInterval ${opts.keepAliveMs} ms, storage ${serverDir}`);
+    let server;
+    let port;
+    let seeded;
+    if (opts.seedStorage) {
+      // (a+b) the documents written straight into the server's storage, then the server
+      // started on it: it loads each document from disk when it is first asked for it.
+      phase("seeding");
+      const seed = spawnRole("seed");
+      await seed.next("alive");
+      seeded = await seed.request({ type: "start", exportPath: path.resolve(opts.exportPath), storageDir: serverDir }, "seeded");
+      log(`seeder created ${seeded.manifest.length} documents in ${seeded.create_ms.toFixed(0)} ms and wrote them to the server's storage in ${seeded.flush_ms.toFixed(0)} ms`);
+      await seed.stop();
+      phase("server");
+      ({ server, port } = await startServer(serverDir));
+      log(`sync server on its seeded storage (cold): 127.0.0.1:${port}, keepAliveInterval ${opts.keepAliveMs} ms`);
+    } else {
+      // (a) the sync server
+      phase("server");
+      ({ server, port } = await startServer(serverDir));
+      log(`sync server on 127.0.0.1:${port}, keepAliveInterval ${opts.keepAliveMs} ms, storage ${serverDir}`);
 
-    // (b) seed it, and wait until it holds and has stored every document
-    const seed = spawnRole("seed");
-    await seed.next("alive");
-    const seeded = await seed.request({ type: "start", exportPath: path.resolve(opts.exportPath), port }, "seeded");
-    log(`seeder created ${seeded.manifest.length} documents in ${seeded.create_ms.toFixed(0)} ms`);
-    const stored = await server.request(
-      { type: "await-docs", docs: seeded.manifest.map(m => ({ documentId: m.documentId, heads: m.heads })), pollMs: 100 },
-      "stored",
-    );
-    log(`server holds all of them (${stored.held_ms.toFixed(0)} ms after seeding), flushed in ${stored.flush_ms.toFixed(0)} ms`);
-    await seed.stop();
+      // (b) seed it, and wait until it holds and has stored every document
+      phase("seeding");
+      const seed = spawnRole("seed");
+      await seed.next("alive");
+      seeded = await seed.request({ type: "start", exportPath: path.resolve(opts.exportPath), port }, "seeded");
+      log(`seeder created ${seeded.manifest.length} documents in ${seeded.create_ms.toFixed(0)} ms`);
+      phase("server-receiving");
+      const stored = await server.request(
+        { type: "await-docs", docs: seeded.manifest.map(m => ({ documentId: m.documentId, heads: m.heads })), pollMs: 100 },
+        "stored",
+      );
+      log(`server holds all of them (${stored.held_ms.toFixed(0)} ms after seeding), flushed in ${stored.flush_ms.toFixed(0)} ms`);
+      await seed.stop();
+    }
 
-    if (opts.cold) {
+    if (opts.cold && !opts.seedStorage) {
+      phase("cold-restart");
       await server.stop();
       ({ server, port } = await startServer(serverDir));
       log(`restarted the sync server on its storage (cold): 127.0.0.1:${port}`);
     }
 
     // (c) the fresh client: the timed part
+    phase("fetching");
     const fresh = spawnRole("fetch");
     await fresh.next("alive");
     const result = await fresh.request(
@@ -448,7 +560,8 @@ async function orchestrate() {
       messages_received: result.messages_received,
       connections: result.connections,
       flush_ms: Math.round(result.flush_ms * 10) / 10,
-      server: opts.cold ? "cold" : "warm",
+      server: opts.cold || opts.seedStorage ? "cold" : "warm",
+      seeded: opts.seedStorage ? "storage" : "network",
       keepalive_ms: opts.keepAliveMs,
       sizes: seeded.sizes,
       verified: result.verified,

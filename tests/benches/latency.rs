@@ -217,9 +217,13 @@ async fn pair(mode: Mode, seed: Option<SeedConfig>, rate_limit: bool, across: bo
             ms(up),
             ms(down),
             if rate_limit {
-                "default (100/s, burst 200)"
+                let l = Limits::default();
+                format!(
+                    "default ({}/s, burst {})",
+                    l.rate_limit_per_second, l.rate_limit_burst
+                )
             } else {
-                "off"
+                "off".to_owned()
             },
             if across {
                 "; two relays on one PostgreSQL schema behind a balancer, A through relay 0, \
