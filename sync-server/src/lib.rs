@@ -53,9 +53,11 @@
 //! | `POST /v1/teams/{team}/keys/staged` | admin, link worker | `{"key_commitment", "bundles"}` | `201 {"staged"}` |
 //! | `GET /v1/teams/{team}/keys?after=N&limit=M` | member | — | `{"bundles": [{"seq", "bundle"}], "next", "more"}` |
 //! | `POST /v1/teams/{team}/keys/ack` | member | `{"up_to", "signature"}` | `{"deleted"}` |
+//! | `POST /v1/teams/{team}/keys/private-notes` | staff | `{"bundles"}` (to active supervisors and admins) | `201 {"stored"}` |
 //! | `GET /v1/teams/{team}/devices` | staff | — | `{"devices": [{"device", "public_key", "hpke_key", "role", "plan", "added_at", "added_by", "revoked_at"}]}` |
 //! | `POST /v1/teams/{team}/envelopes` | member (patient: its plan) | a push batch (`HFP1`) | `{"results": [{"id", "seq", "duplicate"}], "head"}` |
 //! | `GET /v1/teams/{team}/envelopes?after=N&limit=M&compact=true\|1&doc=D` | member (patient: its plan) | — | a pull page (`HFL1`) |
+//! | `GET /v1/teams/{team}/envelopes/ids?at=S1,S2,…` | member | — | `{"ids": [hex \| null, …]}` (at most 256 numbers) |
 //! | `GET /v1/teams/{team}/live` | member | WebSocket | text frames `{"seq": N}` |
 //! | `GET /healthz` | anyone | — | `200 {"status": "ok"}` or `503` |
 //! | `GET /metrics` | anyone | — | Prometheus text |
