@@ -31,11 +31,18 @@ fn inputs(target: &str) -> Vec<PathBuf> {
 /// would otherwise pass).
 fn run(target: &str, check: impl Fn(&[u8])) {
     let inputs = inputs(target);
-    assert!(!inputs.is_empty(), "no committed inputs for fuzz target {target}");
+    assert!(
+        !inputs.is_empty(),
+        "no committed inputs for fuzz target {target}"
+    );
     for path in inputs {
         let bytes = std::fs::read(&path).expect("a readable corpus file");
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&bytes)));
-        assert!(result.is_ok(), "fuzz input {} fails its check", path.display());
+        assert!(
+            result.is_ok(),
+            "fuzz input {} fails its check",
+            path.display()
+        );
     }
 }
 
