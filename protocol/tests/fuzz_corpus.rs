@@ -8,43 +8,10 @@
 #[allow(dead_code)]
 mod checks;
 
-use std::path::{Path, PathBuf};
+#[path = "../../fuzz/src/replay.rs"]
+mod replay;
 
-use arbitrary::{Arbitrary, Unstructured};
-
-fn inputs(target: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut out = Vec::new();
-    for folder in ["corpus", "regressions"] {
-        let Ok(entries) = std::fs::read_dir(root.join(folder).join(target)) else {
-            continue;
-        };
-        for entry in entries {
-            out.push(entry.expect("a readable corpus folder").path());
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Runs `check` on every input of `target`; there must be some (a corpus that went missing
-/// would otherwise pass).
-fn run(target: &str, check: impl Fn(&[u8])) {
-    let inputs = inputs(target);
-    assert!(
-        !inputs.is_empty(),
-        "no committed inputs for fuzz target {target}"
-    );
-    for path in inputs {
-        let bytes = std::fs::read(&path).expect("a readable corpus file");
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&bytes)));
-        assert!(
-            result.is_ok(),
-            "fuzz input {} fails its check",
-            path.display()
-        );
-    }
-}
+use replay::run;
 
 #[test]
 fn envelope() {
@@ -84,9 +51,7 @@ fn invite_code() {
 /// The fold's inputs are decoded as libFuzzer's `fuzz_target!` decodes them.
 #[test]
 fn membership_fold() {
-    run("membership_fold", |bytes| {
-        if let Ok(steps) = Vec::<checks::Step>::arbitrary_take_rest(Unstructured::new(bytes)) {
-            checks::check_membership_fold(&steps);
-        }
+    replay::run_structured("membership_fold", |steps: &Vec<checks::Step>| {
+        checks::check_membership_fold(steps)
     });
 }
