@@ -1708,42 +1708,46 @@ fn a_push_moves_the_cursor_only_over_the_devices_own_envelopes() {
     assert_eq!(a.store.team(team).unwrap().cursor, cursor);
 }
 
+/// 1,500 assets with a long description each: as one import, one change of about 5 MB, over
+/// the 4 MiB an envelope carries (in ordinary words, so a snapshot compresses it).
+fn a_big_import() -> Vec<holdfast_core::model::directory::AssetInput> {
+    let description = "A friendly walking group for anyone who wants company and fresh air; \
+                       we meet by the library, walk for an hour at an easy pace and stop for \
+                       tea afterwards. "
+        .repeat(18);
+    (0..1_500)
+        .map(|i| holdfast_core::model::directory::AssetInput {
+            name: format!("Walking group {i}"),
+            description: description.clone(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn one_more_asset(d: &mut Device, dir: DocumentId) {
+    let input = holdfast_core::model::directory::AssetInput {
+        name: "Men's shed".into(),
+        ..Default::default()
+    };
+    d.store.upsert_asset(dir, None, &input).unwrap();
+}
+
 /// A change too large for one envelope (an import of thousands of assets at once) travels in
-/// a snapshot of its document, with the change after it: the other device gets every asset
-/// and the later edit, and the outbox empties. It used to stay in the outbox for ever, and
-/// the document's later changes reached other devices without the change they depend on.
+/// a snapshot of its document, with the change after it: the other device, which already
+/// held the directory, gets every asset and the later edit, and the outbox empties. It used
+/// to stay in the outbox for ever, and the document's later changes reached other devices
+/// without the change they depend on.
 #[test]
 fn a_change_too_large_for_an_envelope_travels_in_a_snapshot() {
-    use holdfast_core::model::directory::AssetInput;
     use holdfast_protocol::MAX_PLAINTEXT;
 
     let (mut a, mut b, team) = team_of_two();
     let mut log = Log::default();
     let dir = a.store.create_directory("Leeds").unwrap();
     log.push(&mut a, team);
-    // Ordinary words: a long description each, 1,500 assets, one import (one change).
-    let description = "A friendly walking group for anyone who wants company and fresh air; \
-                       we meet by the library, walk for an hour at an easy pace and stop for \
-                       tea afterwards. "
-        .repeat(18);
-    let inputs: Vec<AssetInput> = (0..1_500)
-        .map(|i| AssetInput {
-            name: format!("Walking group {i}"),
-            description: description.clone(),
-            ..Default::default()
-        })
-        .collect();
-    a.store.import_assets(dir, &inputs).unwrap();
-    a.store
-        .upsert_asset(
-            dir,
-            None,
-            &AssetInput {
-                name: "Men's shed".into(),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    log.pull(&mut b, team, false);
+    a.store.import_assets(dir, &a_big_import()).unwrap();
+    one_more_asset(&mut a, dir);
 
     a.store.seal_outbox(team).unwrap();
     let pending = a.store.pending_envelopes(team, 1000, usize::MAX).unwrap();
@@ -1760,4 +1764,38 @@ fn a_change_too_large_for_an_envelope_travels_in_a_snapshot() {
     log.pull(&mut b, team, false);
     assert_eq!(b.store.heads(dir).unwrap(), a.store.heads(dir).unwrap());
     assert_eq!(b.store.directory_assets(dir).unwrap().len(), 1_501);
+}
+
+/// The same for a directory shared into a second team: each team's changes travel in a
+/// snapshot of their own, and both teams get every asset (one team's snapshot must not
+/// carry off the other team's outbox rows).
+#[test]
+fn a_change_too_large_for_an_envelope_reaches_every_team_of_a_shared_directory() {
+    let mut a = device("Sam Okafor");
+    let mut b = device("Priya Natarajan");
+    let mut lw = device("Jo Whitfield");
+    let team_a = a.store.create_team("https://relay-a.invalid").unwrap();
+    let team_b = b.store.create_team("https://relay-b.invalid").unwrap();
+    enrol(&mut a, &mut lw, team_a, Role::LinkWorker, None);
+    enrol(&mut b, &mut lw, team_b, Role::LinkWorker, None);
+    let (mut log_a, mut log_b) = (Log::default(), Log::default());
+    let dir = lw.store.create_directory("Leeds").unwrap();
+    let home = lw.store.document_teams(dir).unwrap()[0];
+    let other = if home == team_a { team_b } else { team_a };
+    assert!(lw.store.share_document(dir, other).unwrap() > 0);
+
+    lw.store.import_assets(dir, &a_big_import()).unwrap();
+    one_more_asset(&mut lw, dir);
+    log_a.push(&mut lw, team_a);
+    log_b.push(&mut lw, team_b);
+    assert_eq!(
+        lw.store.outbox_len().unwrap(),
+        0,
+        "both teams' rows acknowledged"
+    );
+    for (log, d, team) in [(&log_a, &mut a, team_a), (&log_b, &mut b, team_b)] {
+        log.pull(d, team, false);
+        assert_eq!(d.store.heads(dir).unwrap(), lw.store.heads(dir).unwrap());
+        assert_eq!(d.store.directory_assets(dir).unwrap().len(), 1_501);
+    }
 }

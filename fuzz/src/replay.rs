@@ -45,11 +45,21 @@ pub fn run(target: &str, check: impl Fn(&[u8])) {
 
 /// [`run`] for a target whose input is structured: each file is decoded as libFuzzer's
 /// `fuzz_target!` decodes it (`arbitrary_take_rest`); a file that does not decode is skipped,
-/// as the fuzzer skips it.
+/// as the fuzzer skips it, but most must decode (a changed input type that no longer reads
+/// the committed corpus would otherwise check nothing).
 pub fn run_structured<T: for<'a> Arbitrary<'a>>(target: &str, check: impl Fn(&T)) {
+    let (decoded, total) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     run(target, |bytes| {
+        total.set(total.get() + 1);
         if let Ok(input) = T::arbitrary_take_rest(Unstructured::new(bytes)) {
+            decoded.set(decoded.get() + 1);
             check(&input);
         }
     });
+    assert!(
+        decoded.get() * 2 > total.get(),
+        "only {} of {} committed inputs of {target} decode: regenerate its corpus",
+        decoded.get(),
+        total.get()
+    );
 }

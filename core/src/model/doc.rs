@@ -533,6 +533,12 @@ pub(crate) fn map_keys(doc: &AutoCommit, obj: &ObjId) -> Vec<String> {
 /// document's columns afresh each time; a case file or action plan read key by key spent
 /// most of its time seeking.
 pub(crate) fn map_objs(doc: &AutoCommit, obj: &ObjId) -> Result<Vec<(String, ObjId)>> {
+    // A map range over a list or text is empty: damage must not read as "none".
+    if matches!(doc.object_type(obj)?, ObjType::List | ObjType::Text) {
+        return Err(Error::Malformed(
+            "a list or text where a map belongs".into(),
+        ));
+    }
     let mut out = Vec::new();
     for item in doc.map_range(obj, ..) {
         match item.value {
@@ -762,6 +768,10 @@ mod tests {
             assert!(get_string(&doc, &not_a_map, "name").is_err());
             assert!(matches!(
                 Fields::of(&doc, &not_a_map),
+                Err(crate::Error::Malformed(_))
+            ));
+            assert!(matches!(
+                map_objs(&doc, &not_a_map),
                 Err(crate::Error::Malformed(_))
             ));
         }

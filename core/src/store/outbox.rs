@@ -178,10 +178,16 @@ impl Store {
             .filter(|(_, _, bytes)| bytes.len() > MAX_PLAINTEXT)
             .map(|(_, doc_id, _)| DocumentId::from_stored(doc_id))
             .collect::<Result<_>>()?;
+        // The outbox rows (of this team) each such snapshot carries.
+        let mut by_snapshot: Vec<(DocumentId, Vec<i64>)> = Vec::new();
         let mut groups: Vec<(DocumentId, Vec<Chunk>)> = Vec::new();
         for (seq, doc_id, bytes) in rows {
             let doc = DocumentId::from_stored(&doc_id)?;
             if oversize.contains(&doc) {
+                match by_snapshot.iter_mut().find(|(d, _)| *d == doc) {
+                    Some((_, seqs)) => seqs.push(seq),
+                    None => by_snapshot.push((doc, vec![seq])),
+                }
                 continue;
             }
             let pos = match groups.iter().position(|(d, _)| *d == doc) {
@@ -244,29 +250,39 @@ impl Store {
             }
         }
         tx.commit()?;
-        let mut oversize = oversize;
-        oversize.sort();
-        oversize.dedup();
-        if !oversize.is_empty() {
+        // A patient's device may not send snapshots (the relay refuses them, with the whole
+        // push): its change stays in the outbox, as it always did.
+        if !by_snapshot.is_empty() && self.access(team)?.is_patient() {
+            tracing::error!(team = %team, "a change too large to seal on a patient's device stays in the outbox");
+            by_snapshot.clear();
+        }
+        if !by_snapshot.is_empty() {
             let cursor = self.team(team)?.cursor;
-            for doc in oversize {
+            for (doc, seqs) in by_snapshot {
                 // A crash between the snapshot and the update below leaves the changes
                 // unsealed: the next seal makes another snapshot, which says the same.
                 match self.queue_snapshot(team, doc, &keys, epoch, cursor)? {
                     Some(envelope) => {
-                        self.conn.execute(
-                            "UPDATE outbox SET envelope_id = ?1
-                             WHERE envelope_id IS NULL AND doc_id = ?2",
-                            params![envelope.as_bytes().as_slice(), doc.as_bytes().as_slice()],
-                        )?;
+                        let tx = self.conn.transaction()?;
+                        {
+                            let mut mark = tx.prepare_cached(
+                                "UPDATE outbox SET envelope_id = ?1
+                                 WHERE seq = ?2 AND envelope_id IS NULL",
+                            )?;
+                            for seq in seqs {
+                                mark.execute(params![envelope.as_bytes().as_slice(), seq])?;
+                            }
+                        }
+                        tx.commit()?;
                         tracing::info!(doc = %doc, "a change too large to seal travels in a snapshot");
                         sealed += 1;
                     }
                     // Never dropped: it stays in the outbox, and the document on this device.
                     None => tracing::error!(
                         doc = %doc,
-                        "a change too large to seal, in a document too large to snapshot, \
-                         stays in the outbox"
+                        "a change too large to seal could not travel in a snapshot either (the \
+                         document is too large, or private notes this device may no longer \
+                         write): it stays in the outbox"
                     ),
                 }
             }
