@@ -120,7 +120,8 @@ pub enum Error {
     /// The host's key store failed.
     #[error("key store: {0}")]
     KeyStore(#[from] crate::keystore::KeyStoreError),
-    /// SQLite failed (other than by corruption, which is `StoreCorrupt`).
+    /// SQLite failed (other than by corruption, which is `StoreCorrupt`, or a full disk,
+    /// which is `StorageFull`).
     #[error("database: {0}")]
     Sqlite(rusqlite::Error),
     /// Automerge rejected an operation or a document.
@@ -180,9 +181,17 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The device's storage is full (SQLite's `SQLITE_FULL`, the file system's `ENOSPC` or
+    /// a disk quota): nothing of the operation was saved, and everything saved before is
+    /// intact. The same operation succeeds once there is space again; nothing needs repair.
+    #[error(
+        "this device's storage is full: nothing of this was saved, and everything saved \
+         before is safe; free some space on the device and try again"
+    )]
+    StorageFull,
     /// A file could not be read or written.
     #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[source] std::io::Error),
 }
 
 impl From<holdfast_protocol::Error> for Error {
@@ -205,16 +214,65 @@ impl From<holdfast_protocol::Error> for Error {
 
 impl From<rusqlite::Error> for Error {
     /// Corruption is a typed error wherever it is found, not only when the store opens:
-    /// SQLCipher finds a damaged page when it first reads it.
+    /// SQLCipher finds a damaged page when it first reads it. So is a full disk, whichever
+    /// write finds it.
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
                 Error::StoreCorrupt(e.to_string())
+            }
+            Some(rusqlite::ErrorCode::DiskFull) => {
+                tracing::warn!(error = %e, "the device's storage is full");
+                Error::StorageFull
             }
             _ => Error::Sqlite(e),
         }
     }
 }
 
+impl From<std::io::Error> for Error {
+    /// A file written beside the database (the key check, an export) on a full disk is
+    /// the same full disk.
+    fn from(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                tracing::warn!(error = %e, "the device's storage is full");
+                Error::StorageFull
+            }
+            _ => Error::Io(e),
+        }
+    }
+}
+
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk is one typed error whichever layer finds it: SQLite writing a page, or a
+    /// file written beside the database. Other failures keep their own variants.
+    #[test]
+    fn a_full_disk_is_storage_full_from_sqlite_and_from_the_file_system() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        );
+        assert!(matches!(Error::from(full), Error::StorageFull));
+        let enospc = std::io::Error::from_raw_os_error(28);
+        assert_eq!(enospc.kind(), std::io::ErrorKind::StorageFull, "ENOSPC");
+        assert!(matches!(Error::from(enospc), Error::StorageFull));
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(Error::from(busy), Error::Sqlite(_)));
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(matches!(Error::from(denied), Error::Io(_)));
+        // What the app shows says what happened and what to do, in plain words.
+        let shown = Error::StorageFull.to_string();
+        assert!(shown.contains("storage is full"), "{shown}");
+        assert!(shown.contains("free some space"), "{shown}");
+    }
+}

@@ -87,6 +87,15 @@ pub enum HoldfastError {
         /// What is damaged.
         reason: String,
     },
+    /// The device's storage is full: nothing of this action was saved, and everything
+    /// saved before is safe. Tell the person to free some space on the device; the same
+    /// action succeeds once there is space, and sync carries on by itself. Nothing needs
+    /// repair.
+    #[error("{reason}")]
+    StorageFull {
+        /// What happened and what to do, in plain words.
+        reason: String,
+    },
     /// The store cannot be opened or read: wrong key, damaged file, newer schema.
     #[error("{reason}")]
     Storage {
@@ -157,6 +166,7 @@ impl From<CoreError> for HoldfastError {
             // A document that is not the shape Holdfast writes, or one Automerge cannot
             // read: damage on this device, not the caller's input.
             CoreError::Malformed(_) | CoreError::Automerge(_) => HoldfastError::Damaged { reason },
+            CoreError::StorageFull => HoldfastError::StorageFull { reason },
             CoreError::WrongStoreKey
             | CoreError::StoreCorrupt(_)
             | CoreError::SchemaTooNew { .. }
@@ -205,6 +215,7 @@ mod tests {
             HoldfastError::TryAgain { .. } => "try again",
             HoldfastError::Relay { .. } => "relay",
             HoldfastError::Damaged { .. } => "damaged",
+            HoldfastError::StorageFull { .. } => "storage full",
             HoldfastError::Storage { .. } => "storage",
             HoldfastError::KeyStore { .. } => "key store",
             HoldfastError::Internal { .. } => "internal",
@@ -239,6 +250,10 @@ mod tests {
             message: String::new(),
         };
         assert_eq!(kind(busy), "offline");
+        // A full disk is not damage: the app says "free some space", not "report this".
+        assert_eq!(kind(CoreError::StorageFull), "storage full");
+        let enospc = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert_eq!(kind(CoreError::from(enospc)), "storage full");
         let existing = DocumentId::random();
         match HoldfastError::from(CoreError::DuplicatePatient { existing }) {
             HoldfastError::DuplicatePatient {

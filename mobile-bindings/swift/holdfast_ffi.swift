@@ -13297,6 +13297,17 @@ enum HoldfastError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */reason: String
     )
     /**
+     * The device's storage is full: nothing of this action was saved, and everything
+     * saved before is safe. Tell the person to free some space on the device; the same
+     * action succeeds once there is space, and sync carries on by itself. Nothing needs
+     * repair.
+     */
+    case StorageFull(
+        /**
+         * What happened and what to do, in plain words.
+         */reason: String
+    )
+    /**
      * The store cannot be opened or read: wrong key, damaged file, newer schema.
      */
     case Storage(
@@ -13383,13 +13394,16 @@ public struct FfiConverterTypeHoldfastError: FfiConverterRustBuffer {
         case 11: return .Damaged(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 12: return .Storage(
+        case 12: return .StorageFull(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .KeyStore(
+        case 13: return .Storage(
             reason: try FfiConverterString.read(from: &buf)
             )
-        case 14: return .Internal(
+        case 14: return .KeyStore(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+        case 15: return .Internal(
             reason: try FfiConverterString.read(from: &buf)
             )
 
@@ -13460,18 +13474,23 @@ public struct FfiConverterTypeHoldfastError: FfiConverterRustBuffer {
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Storage(reason):
+        case let .StorageFull(reason):
             writeInt(&buf, Int32(12))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .KeyStore(reason):
+        case let .Storage(reason):
             writeInt(&buf, Int32(13))
             FfiConverterString.write(reason, into: &buf)
             
         
-        case let .Internal(reason):
+        case let .KeyStore(reason):
             writeInt(&buf, Int32(14))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case let .Internal(reason):
+            writeInt(&buf, Int32(15))
             FfiConverterString.write(reason, into: &buf)
             
         }

@@ -110,6 +110,7 @@ error_codes! {
     TooManySockets = "too_many_sockets", TOO_MANY_REQUESTS;
     Timeout = "timeout", SERVICE_UNAVAILABLE;
     Unavailable = "unavailable", SERVICE_UNAVAILABLE;
+    StorageFull = "storage_full", INSUFFICIENT_STORAGE;
     Internal = "internal", INTERNAL_SERVER_ERROR;
 }
 
@@ -127,6 +128,10 @@ pub struct ApiError {
 
 /// The message every internal error answers with.
 pub const INTERNAL_MESSAGE: &str = "internal error";
+
+/// The `Retry-After` of `507 storage_full`: room comes back when an operator makes it, not
+/// in a second.
+const STORAGE_FULL_RETRY: Duration = Duration::from_secs(30);
 
 impl ApiError {
     /// An error with a code and a message for people (fields, indexes, sizes; no contents).
@@ -267,6 +272,18 @@ impl From<storage::Error> for ApiError {
             ),
             S::Closed => ApiError::new(ErrorCode::Unavailable, "the relay is shutting down")
                 .retry_after(Duration::from_secs(1)),
+            // 507: nothing of the request was stored, and the same request succeeds once the
+            // operator has made room, so clients keep it and retry (they retry 5xx answers).
+            // The cause (paths, SQL) goes to the log only.
+            S::Full(cause) => {
+                tracing::error!(cause = %cause, "the relay's disk is full: writes refused");
+                ApiError::new(
+                    ErrorCode::StorageFull,
+                    "the relay's storage is full: nothing of this request was stored; \
+                     try again later",
+                )
+                .retry_after(STORAGE_FULL_RETRY)
+            }
             S::Backend(_) => ApiError::internal(e),
         }
     }
@@ -397,6 +414,25 @@ mod tests {
             body,
             serde_json::json!({"code": "internal", "message": "internal error"})
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_507_storage_full_and_sends_nothing_of_its_cause() {
+        let full = storage::Error::Full("sqlite: database or disk is full at /srv/relay.db".into());
+        let response = ApiError::from(full).into_response();
+        assert_eq!(response.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "30");
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["code"], "storage_full");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("nothing of this request was stored"),
+            "{message}"
+        );
+        assert!(!message.contains("/srv"), "{message}");
     }
 
     #[test]

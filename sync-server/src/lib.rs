@@ -71,7 +71,8 @@
 //! `batch_too_large`, `envelope_too_large`, `team_quota_exceeded` (413), `bad_batch`, `bad_signature` (403 for a
 //! membership entry), `wrong_author`, `wrong_team`, `stale_timestamp`,
 //! `missing_key_bundles` (400), `rate_limited`, `too_many_sockets` (429, with `Retry-After`), `timeout`,
-//! `unavailable` (503) and `internal` (500, message always "internal error").
+//! `unavailable` (503), `storage_full` (507, with `Retry-After`: the disk is full, nothing of
+//! the request was stored) and `internal` (500, message always "internal error").
 
 mod address;
 mod auth;

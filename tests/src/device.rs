@@ -1,6 +1,7 @@
 //! A test device: an encrypted store of its own in a temporary folder, an in-memory key
 //! store and a sync client, on the system clock or a test's; and teams made of them.
 
+use std::path::Path;
 use std::sync::MutexGuard;
 use std::time::Duration;
 
@@ -62,8 +63,55 @@ impl Device {
         Self::open(person, quick_retries(), clock)
     }
 
+    /// A device of `person` with [`quick_retries`], its store in a new folder inside
+    /// `parent` (a small file system of the test's own, say), removed when it is dropped.
+    pub fn in_dir(person: &str, parent: &Path) -> Device {
+        let dir = tempfile::tempdir_in(parent).expect("a folder for the device");
+        Self::open_in(dir, person, quick_retries(), system_clock())
+    }
+
+    /// Closes the store and opens it again from its folder with the same keys, as an app
+    /// started again would, with `adjust` applied to its configuration first (a lower
+    /// `compact_after`, say). Panics if it does not open.
+    pub fn reopen_with(self, adjust: impl FnOnce(&mut StoreConfig)) -> Device {
+        let Device {
+            keys,
+            store,
+            client,
+            dir,
+        } = self;
+        let mut config = store.lock().expect("the store's lock").config().clone();
+        // The client holds the other handle on the store: both go, and the store with them.
+        drop(client);
+        drop(store);
+        adjust(&mut config);
+        let store = Store::open(&config, &keys).expect("the store opens again");
+        let store = SharedStore::new(store);
+        let client = SyncClient::new(store.clone(), quick_retries()).expect("a sync client");
+        Device {
+            keys,
+            store,
+            client,
+            dir,
+        }
+    }
+
+    /// [`Device::reopen_with`] with the same configuration.
+    pub fn reopen(self) -> Device {
+        self.reopen_with(|_| {})
+    }
+
     fn open(person: &str, config: SyncConfig, clock: SharedClock) -> Device {
         let dir = tempfile::tempdir().expect("a temporary folder for the device");
+        Self::open_in(dir, person, config, clock)
+    }
+
+    fn open_in(
+        dir: tempfile::TempDir,
+        person: &str,
+        config: SyncConfig,
+        clock: SharedClock,
+    ) -> Device {
         let keys = MemoryKeyStore::default();
         let store_config = StoreConfig::new(dir.path(), person).with_clock(clock);
         let store = Store::create(&store_config, &keys).expect("a new store");

@@ -247,7 +247,7 @@ impl Store {
                 Ok(()) => {}
                 // The database failing is fatal; a document the index cannot read is left
                 // out (as a pulled one is), so it cannot stop every other one being indexed.
-                Err(e @ (Error::Sqlite(_) | Error::Io(_))) => return Err(e),
+                Err(e @ (Error::Sqlite(_) | Error::StorageFull | Error::Io(_))) => return Err(e),
                 Err(e) => {
                     skipped += 1;
                     tracing::warn!(doc = %id, error = %e, "document not indexed");

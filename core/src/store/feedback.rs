@@ -63,7 +63,7 @@ impl Store {
         let plan = match file.action_plan {
             Some(p) => match self.action_plan(p) {
                 Ok(plan) => Some(plan),
-                Err(e @ (Error::Sqlite(_) | Error::Io(_))) => return Err(e),
+                Err(e @ (Error::Sqlite(_) | Error::StorageFull | Error::Io(_))) => return Err(e),
                 Err(e) => {
                     tracing::warn!(case = %case, error = %e, "plan left out of the message back");
                     None

@@ -273,7 +273,15 @@ impl Store {
                 Ok(header) => w.header_changed = header,
                 // The database failing is fatal; a remote document the index cannot read
                 // must not stall the team's sync (the document itself is kept as received).
-                Err(e @ (Error::Sqlite(_) | Error::StoreCorrupt(_) | Error::Io(_))) => {
+                // Fatal above all on a full disk: SQLite may have rolled the transaction
+                // back already, and statements after it would each commit on their own
+                // (the cursor moved past a page that was not stored).
+                Err(
+                    e @ (Error::Sqlite(_)
+                    | Error::StorageFull
+                    | Error::StoreCorrupt(_)
+                    | Error::Io(_)),
+                ) => {
                     return Err(e);
                 }
                 Err(e) => tracing::warn!(doc = %w.id, error = %e, "remote document not indexed"),
@@ -576,9 +584,12 @@ fn reindex_remote(tx: &rusqlite::Transaction<'_>, w: &mut DocWork, now: i64) -> 
                 CaseScope::Parts { header, sessions } => {
                     return match reindex_case_parts(tx, w, header, &sessions, now) {
                         Ok(()) => Ok(header),
-                        Err(e @ (Error::Sqlite(_) | Error::StoreCorrupt(_) | Error::Io(_))) => {
-                            Err(e)
-                        }
+                        Err(
+                            e @ (Error::Sqlite(_)
+                            | Error::StorageFull
+                            | Error::StoreCorrupt(_)
+                            | Error::Io(_)),
+                        ) => Err(e),
                         // No row to fold into (the case never indexed: a value this build
                         // could not read when it arrived): read it whole, which writes the
                         // row if it reads now.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use holdfast_protocol::{DeviceSigningKey, HpkeKeyPair};
 use ring::hmac;
 use rusqlite::{Connection, OpenFlags};
 use zeroize::Zeroizing;
@@ -47,13 +48,10 @@ fn is_corruption(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// Maps SQLite's corruption codes to the typed store error; passes the rest through.
+/// Maps SQLite's corruption and full-disk codes to the typed store errors; passes the rest
+/// through.
 pub(super) fn classify(e: rusqlite::Error) -> Error {
-    if is_corruption(&e) {
-        Error::StoreCorrupt(e.to_string())
-    } else {
-        Error::Sqlite(e)
-    }
+    Error::from(e)
 }
 
 /// SQLCipher initialises itself on first use in a process; a connection opened and keyed
@@ -142,14 +140,42 @@ impl Store {
                 fresh
             }
         };
-        let signer = Arc::new(device_signing_key(keys, true)?);
-        let hpke = Arc::new(device_hpke_key(keys, true)?);
+        let identity = (
+            Arc::new(device_signing_key(keys, true)?),
+            Arc::new(device_hpke_key(keys, true)?),
+        );
         sqlcipher_ready()?;
-        let mut conn = Connection::open(&db)?;
+        Self::create_at(&db, config, &key, identity).inspect_err(|_| {
+            // A store half made (the disk filled part-way, say) would be taken for one that
+            // exists, and the next attempt refused: it starts from nothing, as this one did.
+            // The connection is closed by now.
+            for path in [
+                db.clone(),
+                sidecar(&db, "-wal"),
+                sidecar(&db, "-shm"),
+                keycheck_path(&db),
+            ] {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => tracing::warn!(error = %e, "a half-made store's file stays"),
+                }
+            }
+        })
+    }
+
+    /// [`Store::create`]'s database, in a file at `db` that does not exist yet.
+    fn create_at(
+        db: &Path,
+        config: &StoreConfig,
+        key: &[u8],
+        (signer, hpke): (Arc<DeviceSigningKey>, Arc<HpkeKeyPair>),
+    ) -> Result<Store> {
+        let mut conn = Connection::open(db)?;
         // Before the first write: SQLite gives the WAL and shared-memory files the main
         // file's permissions.
-        owner_only(&db, 0o600)?;
-        apply_key(&conn, &key)?;
+        owner_only(db, 0o600)?;
+        apply_key(&conn, key)?;
         configure(&conn, config.durability)?;
         schema::upgrade(&mut conn)?;
         // A new store has no documents to index, and no history that could owe a message
@@ -167,8 +193,8 @@ impl Store {
             "INSERT INTO meta (key, value) VALUES ('person', ?1)",
             [config.person.trim().as_bytes()],
         )?;
-        std::fs::write(keycheck_path(&db), key_check(&key))?;
-        owner_only(&keycheck_path(&db), 0o600)?;
+        std::fs::write(keycheck_path(db), key_check(key))?;
+        owner_only(&keycheck_path(db), 0o600)?;
         tracing::info!(device = %device, "store created");
         Ok(Store {
             conn,
@@ -219,7 +245,7 @@ impl Store {
                     Error::StoreCorrupt("the file cannot be decrypted with the right key".into())
                 }
                 (true, false) => Error::WrongStoreKey,
-                (false, _) => Error::Sqlite(e),
+                (false, _) => Error::from(e),
             });
         }
         Self::check_length(&conn, &db)?;

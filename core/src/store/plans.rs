@@ -165,7 +165,7 @@ impl Store {
             match self.listing(asset) {
                 Ok(details) if s.asset_details.as_ref() == Some(&details) => out.unchanged += 1,
                 Ok(details) => changed.push((s.id, details)),
-                Err(e @ (Error::Sqlite(_) | Error::Io(_))) => return Err(e),
+                Err(e @ (Error::Sqlite(_) | Error::StorageFull | Error::Io(_))) => return Err(e),
                 Err(e) => {
                     tracing::debug!(plan = %id, step = %s.id, error = %e, "asset not on this device");
                     out.missing += 1;
@@ -397,7 +397,12 @@ impl Store {
                     // Checked again when the plan arrives (its row's time changes).
                     tracing::debug!(case = %case, "the closed case's plan is not on this device");
                 }
-                Err(e @ (Error::Sqlite(_) | Error::Io(_) | Error::StoreCorrupt(_))) => {
+                Err(
+                    e @ (Error::Sqlite(_)
+                    | Error::StorageFull
+                    | Error::Io(_)
+                    | Error::StoreCorrupt(_)),
+                ) => {
                     all_done = false;
                     tracing::warn!(case = %case, error = %e, "the closed case's plan not ended; tried again at the next open");
                 }

@@ -185,7 +185,7 @@ impl Store {
                 Ok(None)
             }
             Err(Error::NotFound { .. }) => Ok(None),
-            Err(e @ (Error::Sqlite(_) | Error::Io(_))) => Err(e),
+            Err(e @ (Error::Sqlite(_) | Error::StorageFull | Error::Io(_))) => Err(e),
             Err(e) => {
                 tracing::warn!(team = %team, error = %e, "team settings unreadable: the defaults apply");
                 Ok(None)

@@ -1,10 +1,13 @@
 //! What every mobile API test needs: a host key store in memory and a device in a folder
-//! of its own.
+//! of its own; and, for the disk-full test, a small disk ([`small_disk::SmallDisk`]).
 
 // Each test binary includes this module and uses a different subset of it.
 #![allow(dead_code)]
 
+pub mod small_disk;
+
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use holdfast_ffi::{DeviceConfig, HoldfastDevice, HoldfastError, HostKeyStore};
@@ -40,7 +43,15 @@ impl std::ops::Deref for Phone {
 
 /// Opens a device for `person` in a new temporary folder.
 pub fn phone(person: &str) -> Phone {
-    let dir = tempfile::tempdir().unwrap();
+    phone_in_folder(person, tempfile::tempdir().unwrap())
+}
+
+/// Opens a device for `person` in a new folder inside `parent` (a small disk, say).
+pub fn phone_in(person: &str, parent: &Path) -> Phone {
+    phone_in_folder(person, tempfile::tempdir_in(parent).unwrap())
+}
+
+fn phone_in_folder(person: &str, dir: tempfile::TempDir) -> Phone {
     let device = HoldfastDevice::open(
         DeviceConfig {
             data_dir: dir.path().display().to_string(),

@@ -81,7 +81,7 @@ pub mod contract;
 pub type PublicKey = [u8; PUBLIC_KEY_LEN];
 
 /// What can go wrong in a storage backend.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A team with this id already exists.
@@ -123,6 +123,11 @@ pub enum Error {
         /// The quota.
         quota: u64,
     },
+    /// The disk (or the database's quota) is full: nothing of the write was stored, and
+    /// everything stored before is intact. The same write succeeds once there is room. The
+    /// message is for the log only.
+    #[error("storage is full: {0}")]
+    Full(String),
     /// The backend is closed or shutting down.
     #[error("storage is closed")]
     Closed,

@@ -21,7 +21,7 @@
 //!   keep the relay's tables in a schema of their own).
 //! - **Errors**: every PostgreSQL error is [`Error::Backend`] (its message for the log),
 //!   except where the contract names a case ([`Error::TeamExists`], …); a closed pool is
-//!   [`Error::Closed`]. Values read back are checked (lengths, ranges): bad data is an error,
+//!   [`Error::Closed`], a full disk on the server (`53100 disk_full`) [`Error::Full`]. Values read back are checked (lengths, ranges): bad data is an error,
 //!   never a panic.
 //!
 //! Connections are plain TCP (tokio-postgres with `NoTls`): run PostgreSQL on the same host
@@ -256,6 +256,10 @@ pub(super) fn pg_error(e: tokio_postgres::Error) -> Error {
         return Error::Backend(format!("postgres: the connection is closed ({e})"));
     }
     match e.as_db_error() {
+        // `53100 disk_full`: the database server's disk; nothing of the transaction stored.
+        Some(db) if *db.code() == tokio_postgres::error::SqlState::DISK_FULL => {
+            Error::Full(format!("postgres: {}: {}", db.code().code(), db.message()))
+        }
         Some(db) => Error::Backend(format!("postgres: {}: {}", db.code().code(), db.message())),
         None => match std::error::Error::source(&e) {
             Some(cause) => Error::Backend(format!("postgres: {e}: {cause}")),

@@ -367,9 +367,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// SQLite errors become backend errors whose message is for the log.
+/// SQLite errors become backend errors whose message is for the log; a full disk
+/// (`SQLITE_FULL`, which SQLite reports for `ENOSPC` and `EDQUOT`) is [`Error::Full`].
 pub(super) fn sql_error(e: rusqlite::Error) -> Error {
-    Error::Backend(format!("sqlite: {e}"))
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        Error::Full(format!("sqlite: {e}"))
+    } else {
+        Error::Backend(format!("sqlite: {e}"))
+    }
 }
 
 /// u64 values (sequence numbers, times, `covers`) as SQLite integers, saturating at 2^63-1.

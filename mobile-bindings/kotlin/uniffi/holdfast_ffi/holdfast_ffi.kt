@@ -13695,6 +13695,23 @@ sealed class HoldfastException: kotlin.Exception() {
     }
     
     /**
+     * The device's storage is full: nothing of this action was saved, and everything
+     * saved before is safe. Tell the person to free some space on the device; the same
+     * action succeeds once there is space, and sync carries on by itself. Nothing needs
+     * repair.
+     */
+    class StorageFull(
+        
+        /**
+         * What happened and what to do, in plain words.
+         */
+        val `reason`: kotlin.String
+        ) : HoldfastException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+    /**
      * The store cannot be opened or read: wrong key, damaged file, newer schema.
      */
     class Storage(
@@ -13789,13 +13806,16 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
             11 -> HoldfastException.Damaged(
                 FfiConverterString.read(buf),
                 )
-            12 -> HoldfastException.Storage(
+            12 -> HoldfastException.StorageFull(
                 FfiConverterString.read(buf),
                 )
-            13 -> HoldfastException.KeyStore(
+            13 -> HoldfastException.Storage(
                 FfiConverterString.read(buf),
                 )
-            14 -> HoldfastException.Internal(
+            14 -> HoldfastException.KeyStore(
+                FfiConverterString.read(buf),
+                )
+            15 -> HoldfastException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -13856,6 +13876,11 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
                 + FfiConverterString.allocationSize(value.`reason`)
             )
             is HoldfastException.Damaged -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is HoldfastException.StorageFull -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`reason`)
@@ -13936,18 +13961,23 @@ public object FfiConverterTypeHoldfastError : FfiConverterRustBuffer<HoldfastExc
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.Storage -> {
+            is HoldfastException.StorageFull -> {
                 buf.putInt(12)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.KeyStore -> {
+            is HoldfastException.Storage -> {
                 buf.putInt(13)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
-            is HoldfastException.Internal -> {
+            is HoldfastException.KeyStore -> {
                 buf.putInt(14)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is HoldfastException.Internal -> {
+                buf.putInt(15)
                 FfiConverterString.write(value.`reason`, buf)
                 Unit
             }

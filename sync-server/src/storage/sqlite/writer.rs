@@ -98,8 +98,8 @@ enum Done {
 
 impl Done {
     /// Turns a success into `error` (the commit failed, so nothing was stored).
-    fn fail(self, error: &str) -> Self {
-        let failed = || Error::Backend(error.to_owned());
+    fn fail(self, error: &Error) -> Self {
+        let failed = || error.clone();
         match self {
             Done::Unit(reply, r) => Done::Unit(reply, r.and_then(|_| Err(failed()))),
             Done::Number(reply, r) => Done::Number(reply, r.and_then(|_| Err(failed()))),
@@ -107,16 +107,16 @@ impl Done {
         }
     }
 
-    /// The message of a backend failure (a statement failed part-way), if this is one.
-    fn backend_error(&self) -> Option<String> {
+    /// The error of a backend failure (a statement failed part-way: I/O, a full disk,
+    /// corruption), if this is one, rather than a refusal made before writing.
+    fn backend_error(&self) -> Option<Error> {
         let error = match self {
             Done::Unit(_, Err(e)) | Done::Number(_, Err(e)) | Done::Pushed(_, Err(e)) => e,
             _ => return None,
         };
-        match error {
-            Error::Backend(message) => Some(message.clone()),
-            _ => None,
-        }
+        // A full disk above all: SQLite may have rolled the transaction back already, and
+        // the group's later statements would each commit on their own.
+        matches!(error, Error::Backend(_) | Error::Full(_)).then(|| error.clone())
     }
 
     fn send(self) {
@@ -245,9 +245,8 @@ impl Writer {
 
         if let Err(e) = self.ids_ready() {
             tracing::error!(error = %e, requests, "relay writer could not read the pending ids");
-            let message = e.to_string();
             for command in group {
-                done_without_trying(command, &message).send();
+                done_without_trying(command, &e).send();
             }
             return;
         }
@@ -262,9 +261,8 @@ impl Writer {
             Err(e) => {
                 let e = sql_error(e);
                 tracing::error!(error = %e, requests, "relay writer could not begin a transaction");
-                let message = e.to_string();
                 for command in group {
-                    done_without_trying(command, &message).send();
+                    done_without_trying(command, &e).send();
                 }
                 return;
             }
@@ -275,16 +273,16 @@ impl Writer {
         // different: the group is rolled back whole. No savepoint per request: SQLite would
         // copy every page a request touches into a sub-journal first, which was a quarter
         // of the writer's time under load.
-        let mut failed: Option<String> = None;
+        let mut failed: Option<Error> = None;
         let pending_before = ids.pending();
         for command in group {
-            if let Some(message) = &failed {
-                done.push(done_without_trying(command, message));
+            if let Some(error) = &failed {
+                done.push(done_without_trying(command, error));
                 continue;
             }
             let outcome = apply(&tx, &mut self.heads, ids, &mut grown, quota, command);
-            if let Some(message) = outcome.backend_error() {
-                failed = Some(message);
+            if let Some(error) = outcome.backend_error() {
+                failed = Some(error);
             } else if let Done::Pushed(_, Ok(receipt)) = &outcome {
                 envelopes = envelopes.saturating_add(receipt.envelopes.len());
             }
@@ -294,18 +292,20 @@ impl Writer {
             // The sweep moves on with what this group added, in its transaction.
             let added = ids.pending().saturating_sub(pending_before);
             if let Err(e) = ids.sweep(&tx, added) {
-                failed = Some(e.to_string());
+                failed = Some(e);
             }
         }
-        if let Some(message) = failed {
+        if let Some(error) = failed {
             self.heads.clear();
             self.ids = None;
             if let Err(e) = tx.rollback() {
+                // Also when SQLite rolled it back already (a full disk can): nothing of
+                // the group is stored either way.
                 tracing::error!(error = %sql_error(e), "relay write transaction failed to roll back");
             }
-            tracing::error!(error = %message, requests, "relay write transaction rolled back");
+            tracing::error!(error = %error, requests, "relay write transaction rolled back");
             for d in done {
-                d.fail(&message).send();
+                d.fail(&error).send();
             }
             return;
         }
@@ -337,9 +337,8 @@ impl Writer {
                 self.ids = None;
                 let e = sql_error(e);
                 tracing::error!(error = %e, requests, envelopes, "relay write transaction failed to commit");
-                let message = e.to_string();
                 for d in done {
-                    d.fail(&message).send();
+                    d.fail(&e).send();
                 }
             }
         }
@@ -380,8 +379,8 @@ fn as_u64(n: usize) -> u64 {
 }
 
 /// The answer to a request that could not even be attempted.
-fn done_without_trying(command: Command, message: &str) -> Done {
-    let error = || Error::Backend(message.to_owned());
+fn done_without_trying(command: Command, error: &Error) -> Done {
+    let error = || error.clone();
     match command {
         Command::CreateTeam { reply, .. } => Done::Unit(reply, Err(error())),
         Command::AppendMembership { reply, .. }
@@ -940,4 +939,116 @@ fn place(
         }
     }
     Ok(placements)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::storage::sqlite::{SqliteOptions, SqliteStorage, Stats, database_path, schema};
+    use crate::storage::{
+        NewTeam, PrivateNotes, PullRequest, Storage, TeamHeads, TeamQuota, contract,
+    };
+
+    fn envelopes(team: &NewTeam, from: u64, count: u64) -> Vec<NewEnvelope> {
+        (from..from + count)
+            .map(|n| {
+                contract::envelope(
+                    team.team,
+                    team.admin,
+                    holdfast_protocol::DocumentId([3; 16]),
+                    holdfast_protocol::Kind::ChangeBatch,
+                    0,
+                    n,
+                )
+            })
+            .collect()
+    }
+
+    /// A disk that fills in the middle of a statement (here the database's page limit,
+    /// `max_page_count`, which SQLite reports as the same `SQLITE_FULL`): the push that
+    /// met it, and every request grouped with it, are refused with [`Error::Full`], and
+    /// nothing of the group is stored. Were the full push taken for a refusal made before
+    /// writing, the others would commit with its first envelopes (rows past its team's
+    /// head, never acknowledged), or, after SQLite rolled the transaction back itself,
+    /// each on its own.
+    #[tokio::test]
+    async fn a_statement_the_full_disk_stops_rolls_its_whole_group_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = database_path(dir.path());
+        let storage = SqliteStorage::open(&path).unwrap();
+        let full = contract::new_team(&storage, 1).await;
+        let other = contract::new_team(&storage, 2).await;
+        storage.close().await.unwrap();
+        drop(storage);
+
+        let mut conn = Connection::open(&path).unwrap();
+        super::super::configure_writer(&conn, SqliteOptions::default()).unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        let limit: i64 = conn
+            .query_row(&format!("PRAGMA max_page_count = {}", pages + 2), [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(limit, pages + 2);
+        let shared = Arc::new(Shared {
+            heads: TeamHeads::new(),
+            stats: Stats::default(),
+            quota: Mutex::new(TeamQuota::default()),
+        });
+        let (queue, receiver) = mpsc::channel(8);
+        let writer = Writer::new(conn, receiver, shared, 1024, (None, u64::MAX)).unwrap();
+        // Queued before the writer starts: one group. The middle push needs far more pages
+        // than the limit leaves.
+        let push = |team: &NewTeam, envelopes: Vec<NewEnvelope>| {
+            let (reply, answer) = oneshot::channel();
+            let command = Command::Push {
+                team: team.team,
+                envelopes,
+                received_ms: contract::RECEIVED_MS,
+                reply,
+            };
+            assert!(queue.try_send(command).is_ok());
+            answer
+        };
+        let answers = [
+            push(&other, envelopes(&other, 1, 1)),
+            push(&full, envelopes(&full, 1, 2_000)),
+            push(&other, envelopes(&other, 2, 1)),
+        ];
+        drop(queue);
+        tokio::task::spawn_blocking(move || writer.run())
+            .await
+            .unwrap();
+        for answer in answers {
+            let result = answer.await.unwrap();
+            assert!(matches!(result, Err(Error::Full(_))), "{result:?}");
+        }
+
+        // Nothing of the group was stored, and both teams take pushes again.
+        let storage = SqliteStorage::open(&path).unwrap();
+        for team in [&full, &other] {
+            assert_eq!(storage.head(team.team).await.unwrap(), Some(0));
+            let request = PullRequest {
+                after: 0,
+                limit: 100,
+                max_bytes: usize::MAX,
+                compact: false,
+                document: None,
+                private_notes: PrivateNotes::All,
+            };
+            let page = storage.pull(team.team, request).await.unwrap();
+            assert!(page.envelopes.is_empty(), "stored but never acknowledged");
+            let pushed = storage
+                .push(team.team, envelopes(team, 1, 3), contract::RECEIVED_MS)
+                .await
+                .unwrap();
+            assert_eq!(pushed.head, 3);
+        }
+        storage.close().await.unwrap();
+    }
 }

@@ -1,0 +1,381 @@
+//! The relay whose disk fills under load (issue 15, part 3), on SQLite, the default.
+//!
+//! Each test mounts a tmpfs of its own with a size (`mount -t tmpfs -o size=…`; the tests
+//! run as root) on a temporary folder and keeps the relay's data folder in it (database,
+//! WAL, shared-memory index, token key); a filler file takes the room, and deleting it
+//! gives the room back. What is checked:
+//!
+//! - a push the disk cannot take is refused with `507 storage_full` (and `Retry-After`),
+//!   never acknowledged, and stores nothing: a pull serves exactly the envelopes whose
+//!   pushes were acknowledged, each with its bytes, while the disk is full and after;
+//! - pulls are served while the disk is full;
+//! - once there is room, the refused pushes succeed as they were, the background
+//!   checkpoints copy the WAL into the database again, and a restart serves everything;
+//! - a relay stopped on a full disk starts again on it, serves pulls and refuses pushes
+//!   with 507 until there is room.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Device, Relay};
+use holdfast_protocol::{DocumentId, EnvelopeId, Kind, TeamId};
+use holdfast_relay::testing::TestRelay;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------
+// A small disk of the test's own.
+
+/// A tmpfs of a fixed size mounted on a temporary folder of this test's own (tests run in
+/// parallel: each has its own mount point). Unmounted when dropped, also when the test
+/// panics: declare it before whatever keeps files open on it, so that those go first.
+struct SmallDisk {
+    /// The mount point; removed (empty again) after the unmount.
+    mount: tempfile::TempDir,
+    /// The filler file, while there is one.
+    filler: Option<PathBuf>,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `size` (`mount`'s syntax: `16m`). Fails the test, saying why, if
+    /// it cannot: these tests need root (or CAP_SYS_ADMIN) and are not skipped without it.
+    fn mount(size: &str) -> SmallDisk {
+        let mount = tempfile::tempdir().expect("a temporary folder to mount on");
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(mount.path())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run mount(8) for the small disk: {e}"));
+        assert!(
+            out.status.success(),
+            "mounting a {size} tmpfs on {} failed ({}): the disk-full tests need root or \
+             CAP_SYS_ADMIN to mount a small file system of their own: {}",
+            mount.path().display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        SmallDisk {
+            mount,
+            filler: None,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.mount.path()
+    }
+
+    /// Fills the disk to the last byte with a filler file, then gives `leave` bytes back.
+    fn fill_leaving(&mut self, leave: u64) {
+        use std::io::Write;
+        let path = self.path().join("filler");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("the filler file");
+        // Big writes, then ever smaller ones: tmpfs hands out whole pages.
+        for chunk in [1 << 20, 64 << 10, 4 << 10, 512, 1] {
+            let bytes = vec![0xA5u8; chunk];
+            loop {
+                match file.write(&bytes) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
+                    Err(e) => panic!("writing the filler: {e}"),
+                }
+            }
+        }
+        let len = file.metadata().expect("the filler's length").len();
+        file.set_len(len.saturating_sub(leave))
+            .expect("the filler shortened");
+        file.sync_all().expect("the filler synced");
+        self.filler = Some(path);
+    }
+
+    /// Fills the disk to the last byte.
+    fn fill(&mut self) {
+        self.fill_leaving(0);
+    }
+
+    /// Gives the room back: deletes the filler.
+    fn make_room(&mut self) {
+        if let Some(path) = self.filler.take() {
+            std::fs::remove_file(path).expect("the filler deleted");
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let unmount = |lazy: bool| {
+            let mut command = Command::new("umount");
+            if lazy {
+                command.arg("-l");
+            }
+            command
+                .arg(self.mount.path())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        // Lazily if something still holds a file open (a test that panicked midway).
+        if !unmount(false) && !unmount(true) {
+            eprintln!("could not unmount {}", self.mount.path().display());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Pushes and what came of them.
+
+/// Envelopes of ~8 KiB of plaintext (random-looking ciphertext: nothing compresses), 8 to
+/// a push.
+const PLAINTEXT: usize = 8 * 1024;
+const PER_BATCH: u64 = 8;
+
+/// One push: its envelopes and the signed batch.
+struct Push {
+    envelopes: Vec<Vec<u8>>,
+    batch: Vec<u8>,
+}
+
+/// `count` pushes of distinct envelopes (salts from `salt`).
+fn pushes(device: &Device, team: TeamId, salt: u64, count: u64) -> Vec<Push> {
+    (0..count)
+        .map(|i| {
+            let envelopes: Vec<Vec<u8>> = (0..PER_BATCH)
+                .map(|j| {
+                    let salt = salt + i * PER_BATCH + j;
+                    let doc = DocumentId([(salt % 7) as u8 + 1; 16]);
+                    device.envelope(team, doc, Kind::ChangeBatch, 0, salt, PLAINTEXT)
+                })
+                .collect();
+            let batch = device.batch(team, &envelopes);
+            Push { envelopes, batch }
+        })
+        .collect()
+}
+
+/// What a set of pushes came to.
+#[derive(Default)]
+struct Outcome {
+    /// Acknowledged envelopes: id → (sequence number, bytes).
+    acked: BTreeMap<EnvelopeId, (u64, Vec<u8>)>,
+    /// Pushes refused with `507 storage_full`.
+    refused: Vec<Push>,
+}
+
+/// Sends `pushes` one after another; a `200` is recorded as acknowledged, a `507` as
+/// refused (its body and `Retry-After` checked); any other answer fails the test.
+async fn send(relay: &Relay, token: &str, team: TeamId, pushes: Vec<Push>) -> Outcome {
+    let mut outcome = Outcome::default();
+    for push in pushes {
+        let response = relay.push(token, team, push.batch.clone()).await;
+        let status = response.status();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let body: Value = response.json().await.expect("a JSON answer");
+        match status {
+            StatusCode::OK => {
+                let results = body["results"].as_array().expect("results");
+                assert_eq!(results.len(), push.envelopes.len(), "{body}");
+                for (result, envelope) in results.iter().zip(&push.envelopes) {
+                    let id = EnvelopeId::of(envelope);
+                    assert_eq!(result["id"], id.to_string(), "{body}");
+                    let seq = result["seq"].as_u64().expect("a sequence number");
+                    outcome.acked.insert(id, (seq, envelope.clone()));
+                }
+            }
+            StatusCode::INSUFFICIENT_STORAGE => {
+                assert_eq!(body["code"], "storage_full", "{body}");
+                let message = body["message"].as_str().expect("a message");
+                assert!(
+                    message.contains("nothing of this request was stored"),
+                    "{body}"
+                );
+                assert!(!message.contains("sqlite"), "no cause sent: {body}");
+                assert!(retry_after.is_some(), "507 without Retry-After");
+                outcome.refused.push(push);
+            }
+            other => panic!("a push on a filling disk answered {other}: {body}"),
+        }
+    }
+    outcome
+}
+
+/// Pushes from `pushers` concurrent senders, each its share of `pushes`.
+async fn under_load(
+    relay: &Relay,
+    token: &str,
+    team: TeamId,
+    pushes: Vec<Push>,
+    pushers: usize,
+) -> Outcome {
+    let mut shares: Vec<Vec<Push>> = (0..pushers).map(|_| Vec::new()).collect();
+    for (i, push) in pushes.into_iter().enumerate() {
+        shares[i % pushers].push(push);
+    }
+    let outcomes = futures_util::future::join_all(
+        shares
+            .into_iter()
+            .map(|share| send(relay, token, team, share)),
+    )
+    .await;
+    let mut all = Outcome::default();
+    for outcome in outcomes {
+        all.acked.extend(outcome.acked);
+        all.refused.extend(outcome.refused);
+    }
+    all
+}
+
+/// Fails the test unless a pull serves exactly the `acked` envelopes, each at its sequence
+/// number with its bytes (nothing refused was stored, nothing acknowledged is missing).
+async fn pull_serves_exactly(
+    relay: &Relay,
+    token: &str,
+    team: TeamId,
+    acked: &BTreeMap<EnvelopeId, (u64, Vec<u8>)>,
+) {
+    let pulled: BTreeMap<u64, Vec<u8>> =
+        relay.pull_all(token, team, "").await.into_iter().collect();
+    for (id, (seq, bytes)) in acked {
+        match pulled.get(seq) {
+            Some(got) => assert!(got == bytes, "envelope {id} at {seq} has other bytes"),
+            None => panic!("acknowledged envelope {id} at {seq} is missing"),
+        }
+    }
+    assert_eq!(
+        pulled.len(),
+        acked.len(),
+        "the relay serves envelopes it never acknowledged"
+    );
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Four pushers at once fill the relay's disk. Every push is either acknowledged or
+/// refused with `507 storage_full`; the relay serves pulls of exactly what it acknowledged
+/// meanwhile. Once there is room the refused pushes go through as they were, the WAL is
+/// copied into the database again (the background checkpoints resumed), and after a
+/// restart a pull still serves every acknowledged envelope with its bytes.
+#[tokio::test]
+async fn pushes_the_full_disk_cannot_take_are_refused_with_507_and_nothing_acknowledged_is_lost() {
+    let mut disk = SmallDisk::mount("16m");
+    let mut relay = Relay::serving(
+        TestRelay::builder()
+            .data_dir(disk.path().join("relay"))
+            .start()
+            .await,
+    );
+    let admin = relay.device();
+    let team = relay.create_team(&admin).await;
+    let token = relay.login(&admin).await;
+    let db = relay
+        .server
+        .as_ref()
+        .expect("the relay")
+        .data_dir()
+        .join(holdfast_relay::storage::sqlite::DATABASE_FILE);
+
+    // 6 MiB of envelopes against 2 MiB of room.
+    let load = pushes(&admin, team, 0, 96);
+    disk.fill_leaving(2 << 20);
+    let mut outcome = under_load(&relay, &token, team, load, 4).await;
+    assert!(
+        !outcome.refused.is_empty(),
+        "every push fitted: the disk never filled"
+    );
+    assert!(
+        !outcome.acked.is_empty(),
+        "no push fitted before the disk filled"
+    );
+    // Still full: pulls are served, and hold exactly what was acknowledged.
+    pull_serves_exactly(&relay, &token, team, &outcome.acked).await;
+    let more = send(&relay, &token, team, pushes(&admin, team, 10_000, 1)).await;
+    assert_eq!(more.refused.len(), 1, "a push on the full disk is refused");
+
+    disk.make_room();
+    let refused = std::mem::take(&mut outcome.refused);
+    let retried = send(&relay, &token, team, refused).await;
+    assert!(
+        retried.refused.is_empty(),
+        "refused again with room to spare"
+    );
+    outcome.acked.extend(retried.acked);
+    pull_serves_exactly(&relay, &token, team, &outcome.acked).await;
+
+    // The WAL is copied into the database file again: it grows to hold what was stored.
+    let stored: u64 = outcome.acked.values().map(|(_, b)| b.len() as u64).sum();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while file_len(&db) < stored {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the database file holds {} bytes of {stored} stored: checkpoints did not resume",
+            file_len(&db)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let server = relay.server.as_mut().expect("the relay");
+    server.kill();
+    server.restart().await;
+    let token = relay.login(&admin).await;
+    pull_serves_exactly(&relay, &token, team, &outcome.acked).await;
+    let after = send(&relay, &token, team, pushes(&admin, team, 20_000, 2)).await;
+    assert!(after.refused.is_empty());
+    relay.shutdown().await;
+}
+
+/// A relay stopped while its disk is full starts again on it: it serves pulls of
+/// everything it acknowledged and refuses pushes with `507` until there is room, then
+/// takes them.
+#[tokio::test]
+async fn a_relay_restarted_on_a_full_disk_serves_pulls_and_takes_pushes_once_there_is_room() {
+    let mut disk = SmallDisk::mount("16m");
+    let mut relay = Relay::serving(
+        TestRelay::builder()
+            .data_dir(disk.path().join("relay"))
+            .start()
+            .await,
+    );
+    let admin = relay.device();
+    let team = relay.create_team(&admin).await;
+    let token = relay.login(&admin).await;
+    let first = send(&relay, &token, team, pushes(&admin, team, 0, 4)).await;
+    assert!(first.refused.is_empty());
+
+    disk.fill();
+    // What the WAL already holds room for (it starts over once checkpointed) may still
+    // fit; 2.5 MiB does not.
+    let full = send(&relay, &token, team, pushes(&admin, team, 1_000, 40)).await;
+    assert!(!full.refused.is_empty(), "the full disk took everything");
+    let mut acked = first.acked;
+    acked.extend(full.acked);
+    let server = relay.server.as_mut().expect("the relay");
+    server.kill();
+    server.restart().await;
+    let token = relay.login(&admin).await;
+    pull_serves_exactly(&relay, &token, team, &acked).await;
+    let still = send(&relay, &token, team, pushes(&admin, team, 2_000, 1)).await;
+    assert_eq!(still.refused.len(), 1, "still full");
+
+    disk.make_room();
+    let retried = send(&relay, &token, team, full.refused).await;
+    assert!(retried.refused.is_empty());
+    acked.extend(retried.acked);
+    pull_serves_exactly(&relay, &token, team, &acked).await;
+    relay.shutdown().await;
+}
