@@ -130,6 +130,36 @@ async fn members_hear_the_head_grow_and_the_socket_closes_on_shutdown() {
         .unwrap();
 }
 
+/// A device that closes its live socket hears the relay's close frame back (RFC 6455
+/// §5.5.1): the socket ends cleanly, not with "reset without closing handshake".
+#[tokio::test]
+async fn a_socket_the_device_closes_gets_its_close_frame_back() {
+    let relay = Relay::start().await;
+    let alice = Device::new();
+    let team = relay.create_team(&alice).await;
+    let token = relay.login(&alice).await;
+    let mut socket = connect(&relay, team, Some(&token)).await.unwrap();
+    assert_eq!(
+        next_seq(&mut socket).await,
+        0,
+        "the current head on connect"
+    );
+    futures_util::SinkExt::send(&mut socket, Message::Close(None))
+        .await
+        .unwrap();
+    // What follows the device's close: the relay's close frame, then the end.
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("the relay answers within 5 s");
+        match next {
+            Some(Ok(Message::Close(_))) | None => break,
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("the socket ended without the closing handshake: {e}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_revoked_device_is_disconnected_from_live() {
     let relay = Relay::start().await;

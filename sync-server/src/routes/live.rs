@@ -212,7 +212,15 @@ async fn serve<S: Storage>(
                 state.metrics().live_messages.inc();
             }
             Event::HeadsGone => break Some((close_code::AWAY, "relay shutting down")),
-            Event::Incoming(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break None,
+            // The device closed: the WebSocket layer queued the answering close frame (RFC
+            // 6455 §5.5.1), which goes out with a flush, before the socket is dropped.
+            Event::Incoming(Some(Ok(Message::Close(_)))) => {
+                let _ =
+                    tokio::time::timeout(SEND_TIMEOUT, futures_util::SinkExt::flush(&mut socket))
+                        .await;
+                break None;
+            }
+            Event::Incoming(None | Some(Err(_))) => break None,
             // Pings are answered by the WebSocket layer; anything else is ignored.
             Event::Incoming(Some(Ok(_))) => {}
             Event::Ping => {
