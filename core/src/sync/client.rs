@@ -25,6 +25,7 @@ use super::api::{
     TokenResponse,
 };
 use super::backoff::RetryPolicy;
+use super::exchange::{Exchange, ExchangeRequest};
 use super::pages;
 use super::shared::SharedStore;
 use crate::access::{Roster, open_page};
@@ -173,6 +174,8 @@ struct Inner {
     team_locks: Mutex<HashMap<TeamId, Arc<Mutex<()>>>>,
     /// Bumped on every local change; each live subscription watches it.
     wake: watch::Sender<u64>,
+    /// What carries requests instead of HTTP (a simulation's network), if anything.
+    exchange: Option<Arc<dyn Exchange>>,
 }
 
 /// The device side of sync. Cheap to clone (clones share tokens and the store).
@@ -264,6 +267,91 @@ fn send_failure(e: reqwest::Error) -> Failure {
     }
 }
 
+/// An answer's status, headers and body.
+type Answer = (StatusCode, reqwest::header::HeaderMap, Vec<u8>);
+
+/// Sends `call` over HTTP and reads the answer, refusing one past `call.max_response`
+/// (past [`MAX_JSON_RESPONSE`] for an error) as it arrives.
+async fn sent(
+    http: &reqwest::Client,
+    base: &str,
+    call: &Call<'_>,
+    token: Option<String>,
+) -> std::result::Result<Answer, Failure> {
+    let mut req = http.request(call.method.clone(), format!("{base}{}", call.path));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req = match &call.body {
+        Body::None => req,
+        Body::Json(v) => req.json(v),
+        Body::Bytes(b) => req
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(b.to_vec()),
+    };
+    let mut resp = req.send().await.map_err(send_failure)?;
+    let status = resp.status();
+    let limit = if status.is_success() {
+        call.max_response
+    } else {
+        MAX_JSON_RESPONSE
+    };
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(Failure::Fatal(api::oversized(limit)));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => return Err(Failure::Retry(network(e), None)),
+        }
+    }
+    Ok((status, resp.headers().clone(), body))
+}
+
+/// Hands `call` to `exchange` (a simulation's network) with the headers HTTP would carry.
+async fn exchanged(
+    exchange: &dyn Exchange,
+    base: &str,
+    call: &Call<'_>,
+    token: Option<String>,
+) -> std::result::Result<Answer, Failure> {
+    use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| Failure::Fatal(api::bad_response("token")))?;
+        headers.insert(AUTHORIZATION, value);
+    }
+    let body = match &call.body {
+        Body::None => Vec::new(),
+        Body::Json(v) => {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            serde_json::to_vec(v).map_err(|e| Failure::Fatal(Error::Internal(e.to_string())))?
+        }
+        Body::Bytes(b) => {
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            b.to_vec()
+        }
+    };
+    let request = ExchangeRequest {
+        method: call.method.clone(),
+        path: call.path.clone(),
+        headers,
+        body,
+    };
+    match exchange.exchange(base, request).await {
+        Ok(answer) => Ok((answer.status, answer.headers, answer.body)),
+        Err(e) => Err(Failure::Retry(Error::Network(e), None)),
+    }
+}
+
 /// The origin a relay URL's signatures are bound to (`http://host:port`).
 fn origin_of(base: &str) -> Result<String> {
     Ok(reqwest::Url::parse(base)
@@ -295,6 +383,26 @@ fn is_offline(e: &Error) -> bool {
 impl SyncClient {
     /// A client for the store's device. Call from inside a tokio runtime.
     pub fn new(store: SharedStore, config: SyncConfig) -> Result<Self> {
+        Self::made(store, config, None)
+    }
+
+    /// A client whose requests go to `exchange` instead of over HTTP: for a simulation
+    /// that runs the relay in-process and decides what the network does with each request
+    /// (see [`Exchange`]). Live sockets are not carried.
+    #[cfg(feature = "simulation")]
+    pub fn with_exchange(
+        store: SharedStore,
+        config: SyncConfig,
+        exchange: Arc<dyn Exchange>,
+    ) -> Result<Self> {
+        Self::made(store, config, Some(exchange))
+    }
+
+    fn made(
+        store: SharedStore,
+        config: SyncConfig,
+        exchange: Option<Arc<dyn Exchange>>,
+    ) -> Result<Self> {
         let (device, signer, clock) = {
             let s = store.lock()?;
             (s.author().device, s.signer(), s.clock().clone())
@@ -311,6 +419,7 @@ impl SyncClient {
                 tokens: Mutex::new(HashMap::new()),
                 team_locks: Mutex::new(HashMap::new()),
                 wake: watch::Sender::new(0),
+                exchange,
             }),
         })
     }
@@ -406,49 +515,30 @@ impl SyncClient {
         // A URL the plain-http rule refuses, or a trust that cannot be set up: final, and
         // nothing is sent.
         let http = self.http_for(base).await.map_err(Failure::Fatal)?;
-        let mut req = http.request(call.method.clone(), format!("{base}{}", call.path));
-        if call.auth {
-            let token = match self.token(base).await {
-                Ok(t) => t,
+        let token = if call.auth {
+            match self.token(base).await {
+                Ok(t) => Some(t),
                 Err(e @ Error::Relay { status: 401, .. }) => return Err(Failure::Fatal(e)),
                 Err(e) if is_offline(&e) => return Err(Failure::Retry(e, None)),
                 Err(e) => return Err(Failure::Fatal(e)),
-            };
-            req = req.bearer_auth(token);
-        }
-        req = match &call.body {
-            Body::None => req,
-            Body::Json(v) => req.json(v),
-            Body::Bytes(b) => req
-                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .body(b.to_vec()),
+            }
+        } else {
+            None
         };
-        let mut resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => return Err(send_failure(e)),
+        let (status, headers, body) = match &self.inner.exchange {
+            Some(exchange) => exchanged(exchange.as_ref(), base, call, token).await?,
+            None => sent(&http, base, call, token).await?,
         };
-        let status = resp.status();
         let limit = if status.is_success() {
             call.max_response
         } else {
             MAX_JSON_RESPONSE
         };
-        let mut body = Vec::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > limit {
-                        return Err(Failure::Fatal(api::oversized(limit)));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => return Err(Failure::Retry(network(e), None)),
-            }
+        if body.len() > limit {
+            return Err(Failure::Fatal(api::oversized(limit)));
         }
         if status.is_success() {
-            let check = resp
-                .headers()
+            let check = headers
                 .get(holdfast_protocol::CHECK_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
@@ -458,8 +548,7 @@ impl SyncClient {
                 check,
             });
         }
-        let retry_after = resp
-            .headers()
+        let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
@@ -524,38 +613,20 @@ impl SyncClient {
             return Ok(t.value.clone());
         }
         let origin = origin_of(base)?;
-        let ask = serde_json::to_value(ChallengeRequest {
-            device: self.inner.device.to_string(),
-        })
-        .map_err(|_| api::bad_response("challenge request"))?;
-        let (_, ch): (_, ChallengeResponse) = self
-            .json(
-                base,
-                Method::POST,
-                "/v1/auth/challenge".into(),
-                Some(ask),
-                false,
-            )
-            .await?;
-        let challenge = api::hex_array::<CHALLENGE_LEN>(&ch.challenge, "challenge")?;
-        let device = self.inner.device;
-        let signature: [u8; SIGNATURE_LEN] =
-            sign_auth(&self.inner.signer, &origin, &device, &challenge)?;
-        let body = serde_json::to_value(TokenRequest {
-            device: device.to_string(),
-            challenge: ch.challenge,
-            signature: api::signature_hex(&signature),
-        })
-        .map_err(|_| api::bad_response("token request"))?;
-        let (_, t): (_, TokenResponse) = self
-            .json(
-                base,
-                Method::POST,
-                "/v1/auth/token".into(),
-                Some(body),
-                false,
-            )
-            .await?;
+        // A challenge is good for one answer: when the answer to the token request was lost
+        // and its retry is refused (the relay already spent the challenge), log in again
+        // from a fresh challenge rather than fail the sync. Twice at most: a device the
+        // relay truly refuses is refused again.
+        let mut logins = 0;
+        let t = loop {
+            logins += 1;
+            match self.login(base, &origin).await {
+                Err(Error::Relay { status: 401, .. }) if logins < 3 => {
+                    tracing::debug!(device = %self.inner.device, "login refused; again from a fresh challenge");
+                }
+                other => break other?,
+            }
+        };
         let lifetime = Duration::from_secs(t.expires_in);
         let refresh_in = lifetime.saturating_sub(TOKEN_MARGIN.min(lifetime / 2));
         let refresh_at = self
@@ -572,6 +643,43 @@ impl SyncClient {
         );
         tracing::debug!(device = %self.inner.device, "signed in to the relay");
         Ok(t.token)
+    }
+
+    /// One login at the relay at `base`: a challenge, signed, exchanged for a token.
+    async fn login(&self, base: &str, origin: &str) -> Result<TokenResponse> {
+        let ask = serde_json::to_value(ChallengeRequest {
+            device: self.inner.device.to_string(),
+        })
+        .map_err(|_| api::bad_response("challenge request"))?;
+        let (_, ch): (_, ChallengeResponse) = self
+            .json(
+                base,
+                Method::POST,
+                "/v1/auth/challenge".into(),
+                Some(ask),
+                false,
+            )
+            .await?;
+        let challenge = api::hex_array::<CHALLENGE_LEN>(&ch.challenge, "challenge")?;
+        let device = self.inner.device;
+        let signature: [u8; SIGNATURE_LEN] =
+            sign_auth(&self.inner.signer, origin, &device, &challenge)?;
+        let body = serde_json::to_value(TokenRequest {
+            device: device.to_string(),
+            challenge: ch.challenge,
+            signature: api::signature_hex(&signature),
+        })
+        .map_err(|_| api::bad_response("token request"))?;
+        let (_, t) = self
+            .json(
+                base,
+                Method::POST,
+                "/v1/auth/token".into(),
+                Some(body),
+                false,
+            )
+            .await?;
+        Ok(t)
     }
 
     /// A bearer token for the relay of `team`, for the live subscription.

@@ -8,6 +8,9 @@
 //!   authors, document keys), outside the store lock; the store applies the result in one
 //!   transaction.
 //! - [`SyncClient`] (`client.rs`): the HTTP and WebSocket side, with retries ([`RetryPolicy`]).
+//! - `exchange.rs`: the one seam every relay request passes through; with the `simulation`
+//!   feature a client can be given an `Exchange` (an in-process relay behind a network a
+//!   test controls) instead of HTTP.
 //! - [`SyncStatus`]: what the app shows, including a relay-confirmed "everything uploaded".
 //!
 //! The client speaks the relay API described in `docs/PROTOCOL.md` ("HTTP and WebSocket
@@ -19,6 +22,7 @@ mod access;
 mod api;
 mod backoff;
 mod client;
+mod exchange;
 mod live;
 mod pages;
 mod private_notes;
@@ -29,6 +33,8 @@ pub use crate::store::{PlainHttp, SyncStatus};
 pub use access::{DEFAULT_INVITE_TTL_MS, Enrolled, Joined};
 pub use backoff::RetryPolicy;
 pub use client::{CreationToken, PullReport, PushReport, SyncClient, SyncConfig, SyncReport};
+#[cfg(feature = "simulation")]
+pub use exchange::{Exchange, ExchangeRequest, ExchangeResponse};
 pub use holdfast_protocol::{RelayPin, Role};
 pub use live::LiveHandle;
 pub use shared::SharedStore;

@@ -377,7 +377,9 @@ pub async fn append_entry<S: Storage>(
         state.limits().max_clock_skew(),
     )?;
     if let Op::Invite { expires_at_ms, .. } = &entry.op {
-        if expires_at_ms.saturating_sub(now) > holdfast_protocol::MAX_INVITE_LIFETIME_MS {
+        // From the entry's own time (fresh, as just checked), not the relay's now: a device
+        // whose clock runs a little ahead may make an invite of the full 7 days.
+        if expires_at_ms.saturating_sub(entry.at_ms) > holdfast_protocol::MAX_INVITE_LIFETIME_MS {
             return Err(ApiError::bad_request(
                 "an invite may be valid for at most 7 days",
             ));
