@@ -508,6 +508,29 @@ fn opening_a_store_that_does_not_exist_creates_nothing() {
     ));
 }
 
+/// Two creates racing in one folder: the second is refused at its atomic claim of the
+/// database file, before it touches the key store, and removes nothing of the first's.
+#[test]
+fn a_create_racing_another_is_refused_and_removes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let config = StoreConfig::new(dir.path(), "x");
+    // The other create has claimed the file, and is about to write its database into it.
+    let db = config.db_path();
+    std::fs::write(&db, b"").unwrap();
+    assert!(matches!(
+        Store::create(&config, &keys),
+        Err(Error::StoreExists(_))
+    ));
+    assert!(db.exists(), "the other create's file is left alone");
+    assert!(
+        keys.get(holdfast_core::store::STORE_KEY_NAME)
+            .unwrap()
+            .is_none(),
+        "no key made or replaced"
+    );
+}
+
 /// The store's folder and files are its owner's alone, from creation, and a store made
 /// before that gets so when it is next opened.
 #[cfg(unix)]

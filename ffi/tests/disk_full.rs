@@ -2,13 +2,13 @@
 //! `HoldfastError::StorageFull`, with a reason it can show as it is; nothing of the
 //! refused action is saved and nothing before it is lost; once there is room the same
 //! action succeeds, with no repair step. The device's folder is on a tmpfs of the test's
-//! own (`common::small_disk`).
+//! own (`holdfast_relay::testing::SmallDisk`).
 
 mod common;
 
 use common::phone_in;
-use common::small_disk::SmallDisk;
 use holdfast_ffi::{HoldfastError, NewPatientInput, SessionInput, SessionMode};
+use holdfast_relay::testing::SmallDisk;
 
 /// A session whose note does not compress (Automerge compresses repeated text).
 fn session(seed: u64) -> SessionInput {

@@ -1,5 +1,5 @@
 //! Fixtures for tests that drive a real relay (the `testing` feature): [`TestRelay`] and
-//! [`login`].
+//! [`login`]; and [`SmallDisk`], a small file system of a test's own for full-disk tests.
 //!
 //! A [`TestRelay`] serves on 127.0.0.1, port 0, with its data in a temporary folder (or one
 //! the test gives), in a tokio runtime of its own. Its own runtime is what lets a test
@@ -28,8 +28,10 @@
 
 mod backing;
 pub mod postgres;
+mod small_disk;
 
 pub use backing::Backing;
+pub use small_disk::SmallDisk;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -126,26 +126,24 @@ impl Store {
     /// Creates a new store in `config.dir`, with a fresh device id and store key.
     pub fn create(config: &StoreConfig, keys: &dyn KeyStore) -> Result<Store> {
         let db = config.db_path();
-        if db.exists() {
-            return Err(Error::StoreExists(config.dir.display().to_string()));
-        }
         doc::require_text("person", &config.person, 200)?;
         std::fs::create_dir_all(&config.dir)?;
         owner_only(&config.dir, 0o700)?;
-        let key = match keys.get(STORE_KEY_NAME)? {
-            Some(k) if k.len() == 32 => k,
-            _ => {
-                let fresh = Zeroizing::new(crate::model::ids::random_bytes::<32>().to_vec());
-                keys.put(STORE_KEY_NAME, &fresh)?;
-                fresh
+        // Claimed atomically before anything else: a second `create` in the same folder (a
+        // race the FFI's folder claim rules out, the CLI's does not) is refused here, and
+        // the clean-up below only ever removes files this call made.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&db)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::StoreExists(config.dir.display().to_string()));
             }
-        };
-        let identity = (
-            Arc::new(device_signing_key(keys, true)?),
-            Arc::new(device_hpke_key(keys, true)?),
-        );
-        sqlcipher_ready()?;
-        Self::create_at(&db, config, &key, identity).inspect_err(|_| {
+            Err(e) => return Err(e.into()),
+        }
+        Self::create_claimed(&db, config, keys).inspect_err(|_| {
             // A store half made (the disk filled part-way, say) would be taken for one that
             // exists, and the next attempt refused: it starts from nothing, as this one did.
             // The connection is closed by now.
@@ -164,7 +162,25 @@ impl Store {
         })
     }
 
-    /// [`Store::create`]'s database, in a file at `db` that does not exist yet.
+    /// [`Store::create`] once the database file is claimed (empty): keys, then the database.
+    fn create_claimed(db: &Path, config: &StoreConfig, keys: &dyn KeyStore) -> Result<Store> {
+        let key = match keys.get(STORE_KEY_NAME)? {
+            Some(k) if k.len() == 32 => k,
+            _ => {
+                let fresh = Zeroizing::new(crate::model::ids::random_bytes::<32>().to_vec());
+                keys.put(STORE_KEY_NAME, &fresh)?;
+                fresh
+            }
+        };
+        let identity = (
+            Arc::new(device_signing_key(keys, true)?),
+            Arc::new(device_hpke_key(keys, true)?),
+        );
+        sqlcipher_ready()?;
+        Self::create_at(db, config, &key, identity)
+    }
+
+    /// [`Store::create`]'s database, in the empty file at `db`.
     fn create_at(
         db: &Path,
         config: &StoreConfig,

@@ -229,6 +229,13 @@ enum Body<'a> {
     Bytes(&'a [u8]),
 }
 
+/// Which step of a login failed: the challenge (its request already retried), or the token
+/// request (sent once: its challenge may be spent).
+enum Login {
+    Challenge(Error),
+    Token(Error),
+}
+
 /// How a failed attempt ends: retry after a wait, or give up with this error.
 enum Failure {
     Retry(Error, Option<Duration>),
@@ -613,19 +620,36 @@ impl SyncClient {
             return Ok(t.value.clone());
         }
         let origin = origin_of(base)?;
-        // A challenge is good for one answer: when the answer to the token request was lost
-        // and its retry is refused (the relay already spent the challenge), log in again
-        // from a fresh challenge rather than fail the sync. Twice at most: a device the
-        // relay truly refuses is refused again.
-        let mut logins = 0;
+        // A challenge is good for one answer, so the token request is never sent twice: when
+        // it gets no answer (the relay may have spent the challenge), the next try is a new
+        // login from a fresh challenge, as many times as the retry policy allows, and a
+        // login that keeps failing on the network is reported as the network's failure. A
+        // refusal from a fresh challenge is tried twice more (the relay may have restarted
+        // between the challenge and the answer, forgetting it; or the network delivered the
+        // token request twice, and the second copy was refused), then reported: a device the
+        // relay truly refuses (revoked, unknown) costs three logins.
+        let retry = self.inner.config.retry;
+        let (mut logins, mut refused) = (0u32, 0u32);
         let t = loop {
             logins += 1;
-            match self.login(base, &origin).await {
-                Err(Error::Relay { status: 401, .. }) if logins < 3 => {
-                    tracing::debug!(device = %self.inner.device, "login refused; again from a fresh challenge");
+            let e = match self.login(base, &origin).await {
+                Ok(t) => break t,
+                // The challenge request was retried as any request is: its failure is final.
+                Err(Login::Challenge(e)) => return Err(e),
+                Err(Login::Token(e)) => e,
+            };
+            let again = match &e {
+                Error::Relay { status: 401, .. } => {
+                    refused += 1;
+                    refused < 3
                 }
-                other => break other?,
+                e => is_offline(e) || matches!(e, Error::Relay { status: 429, .. }),
+            };
+            if !again || logins >= retry.attempts.max(1) {
+                return Err(e);
             }
+            tracing::debug!(device = %self.inner.device, error = %e, "login failed; again from a fresh challenge");
+            tokio::time::sleep(retry.delay(logins - 1)).await;
         };
         let lifetime = Duration::from_secs(t.expires_in);
         let refresh_in = lifetime.saturating_sub(TOKEN_MARGIN.min(lifetime / 2));
@@ -646,40 +670,48 @@ impl SyncClient {
     }
 
     /// One login at the relay at `base`: a challenge, signed, exchanged for a token.
-    async fn login(&self, base: &str, origin: &str) -> Result<TokenResponse> {
-        let ask = serde_json::to_value(ChallengeRequest {
-            device: self.inner.device.to_string(),
-        })
-        .map_err(|_| api::bad_response("challenge request"))?;
-        let (_, ch): (_, ChallengeResponse) = self
-            .json(
-                base,
-                Method::POST,
-                "/v1/auth/challenge".into(),
-                Some(ask),
-                false,
-            )
-            .await?;
-        let challenge = api::hex_array::<CHALLENGE_LEN>(&ch.challenge, "challenge")?;
-        let device = self.inner.device;
-        let signature: [u8; SIGNATURE_LEN] =
-            sign_auth(&self.inner.signer, origin, &device, &challenge)?;
-        let body = serde_json::to_value(TokenRequest {
-            device: device.to_string(),
-            challenge: ch.challenge,
-            signature: api::signature_hex(&signature),
-        })
-        .map_err(|_| api::bad_response("token request"))?;
-        let (_, t) = self
-            .json(
-                base,
-                Method::POST,
-                "/v1/auth/token".into(),
-                Some(body),
-                false,
-            )
-            .await?;
-        Ok(t)
+    async fn login(&self, base: &str, origin: &str) -> std::result::Result<TokenResponse, Login> {
+        let challenged = async {
+            let ask = serde_json::to_value(ChallengeRequest {
+                device: self.inner.device.to_string(),
+            })
+            .map_err(|_| api::bad_response("challenge request"))?;
+            let (_, ch): (_, ChallengeResponse) = self
+                .json(
+                    base,
+                    Method::POST,
+                    "/v1/auth/challenge".into(),
+                    Some(ask),
+                    false,
+                )
+                .await?;
+            let challenge = api::hex_array::<CHALLENGE_LEN>(&ch.challenge, "challenge")?;
+            let device = self.inner.device;
+            let signature: [u8; SIGNATURE_LEN] =
+                sign_auth(&self.inner.signer, origin, &device, &challenge)?;
+            serde_json::to_value(TokenRequest {
+                device: device.to_string(),
+                challenge: ch.challenge,
+                signature: api::signature_hex(&signature),
+            })
+            .map_err(|_| api::bad_response("token request"))
+        };
+        let body = challenged.await.map_err(Login::Challenge)?;
+        // Once: see `token`.
+        let call = Call {
+            method: Method::POST,
+            path: "/v1/auth/token".into(),
+            body: Body::Json(body),
+            auth: false,
+            max_response: MAX_JSON_RESPONSE,
+        };
+        let reply = match Box::pin(self.attempt(base, &call)).await {
+            Ok(reply) => reply,
+            Err(Failure::Retry(e, _) | Failure::Reauth(e) | Failure::Fatal(e)) => {
+                return Err(Login::Token(e));
+            }
+        };
+        serde_json::from_slice(&reply.body).map_err(|_| Login::Token(api::bad_response("JSON")))
     }
 
     /// A bearer token for the relay of `team`, for the live subscription.

@@ -1,10 +1,8 @@
 //! What every mobile API test needs: a host key store in memory and a device in a folder
-//! of its own; and, for the disk-full test, a small disk ([`small_disk::SmallDisk`]).
+//! of its own; and, for the disk-full test, a small disk (`holdfast_relay::testing::SmallDisk`).
 
 // Each test binary includes this module and uses a different subset of it.
 #![allow(dead_code)]
-
-pub mod small_disk;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,5 +1,6 @@
-//! A small disk of the test's own: a tmpfs with a size, mounted on a temporary folder (the
-//! tests run as root), filled with a filler file and given back by deleting it.
+//! A small disk of a test's own, for the full-disk tests of the relay, the device and the
+//! FFI: a tmpfs with a size, mounted on a temporary folder (the tests run as root), filled
+//! with a filler file, and given back by deleting it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::process::Command;
 /// A tmpfs of a fixed size mounted on a temporary folder of this test's own (tests run in
 /// parallel: each has its own mount point). Unmounted when dropped, also when the test
 /// panics: declare it before whatever keeps files open on it, so that those go first.
+#[derive(Debug)]
 pub struct SmallDisk {
     /// The mount point; removed (empty again) after the unmount.
     mount: tempfile::TempDir,
@@ -16,7 +18,7 @@ pub struct SmallDisk {
 }
 
 impl SmallDisk {
-    /// Mounts a tmpfs of `size` (`mount`'s syntax: `4m`). Fails the test, saying why, if it
+    /// Mounts a tmpfs of `size` (`mount`'s syntax: `8m`). Fails the test, saying why, if it
     /// cannot: these tests need root (or CAP_SYS_ADMIN) and are not skipped without it.
     pub fn mount(size: &str) -> SmallDisk {
         let mount = tempfile::tempdir().expect("a temporary folder to mount on");
@@ -50,8 +52,8 @@ impl SmallDisk {
         self.mount.path()
     }
 
-    /// Fills the disk to the last byte with a filler file.
-    pub fn fill(&mut self) {
+    /// Fills the disk to the last byte with a filler file, then gives `leave` bytes back.
+    pub fn fill_leaving(&mut self, leave: u64) {
         let path = self.path().join("filler");
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -70,11 +72,19 @@ impl SmallDisk {
                 }
             }
         }
+        let len = file.metadata().expect("the filler's length").len();
+        file.set_len(len.saturating_sub(leave))
+            .expect("the filler shortened");
         file.sync_all().expect("the filler synced");
         self.filler = Some(path);
     }
 
-    /// Gives the room back: deletes the filler.
+    /// Fills the disk to the last byte.
+    pub fn fill(&mut self) {
+        self.fill_leaving(0);
+    }
+
+    /// Gives the space back: deletes the filler.
     pub fn make_room(&mut self) {
         if let Some(path) = self.filler.take() {
             std::fs::remove_file(path).expect("the filler deleted");
