@@ -825,6 +825,48 @@ async fn invites_are_bounded_in_lifetime_and_in_number_per_inviter() {
     assert_eq!(response.status(), StatusCode::CREATED);
 }
 
+/// An invite's 7 days run from its entry's own time, not the relay's now: a phone whose
+/// clock runs 90 s ahead (within the skew the relay allows) may make an invite of the full 7
+/// days. (Found by the simulation, tests/tests/simulation.rs: a device ahead had every
+/// 7-day invite refused.)
+#[tokio::test]
+async fn an_invites_lifetime_runs_from_its_entrys_time() {
+    let clock = ManualClock::at(CLOCK_START_MS);
+    let relay = Relay::start_with_clock(clock.clone()).await;
+    let ahead = ManualClock::at(CLOCK_START_MS + 90_000);
+    let admin = Device::with_clock(std::sync::Arc::new(ahead.clone()));
+    let team = relay.create_team(&admin).await;
+    let token = relay.login(&admin).await;
+    let week = holdfast_protocol::MAX_INVITE_LIFETIME_MS;
+    let (_, response) = relay
+        .invite(
+            &token,
+            team,
+            &admin,
+            Role::LinkWorker,
+            None,
+            CLOCK_START_MS + 90_000 + week,
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "7 days from the entry"
+    );
+    let (_, response) = relay
+        .invite(
+            &token,
+            team,
+            &admin,
+            Role::LinkWorker,
+            None,
+            CLOCK_START_MS + 90_000 + week + 1,
+        )
+        .await;
+    let message = expect_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
+    assert!(message.contains("7 days"), "{message}");
+}
+
 /// A key bundle is no longer than one key per epoch makes it: junk dressed as keys (to fill
 /// the relay, or a device's key pages) is refused at the door.
 #[tokio::test]
