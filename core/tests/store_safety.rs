@@ -508,27 +508,37 @@ fn opening_a_store_that_does_not_exist_creates_nothing() {
     ));
 }
 
-/// Two creates racing in one folder: the second is refused at its atomic claim of the
-/// database file, before it touches the key store, and removes nothing of the first's.
+/// A create killed after claiming its file (the app killed on its first start) leaves an
+/// empty database file: opening it finds no store and writes nothing; the next create takes
+/// it over. A file that is a store, or part of one, is never taken over or removed.
 #[test]
-fn a_create_racing_another_is_refused_and_removes_nothing() {
+fn an_interrupted_create_is_taken_over_and_a_real_store_never_is() {
     let dir = tempfile::tempdir().unwrap();
     let keys = MemoryKeyStore::default();
     let config = StoreConfig::new(dir.path(), "x");
-    // The other create has claimed the file, and is about to write its database into it.
     let db = config.db_path();
+    std::fs::create_dir_all(dir.path()).unwrap();
     std::fs::write(&db, b"").unwrap();
+    assert!(matches!(
+        Store::open(&config, &keys),
+        Err(Error::NoStore(_))
+    ));
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().len(),
+        0,
+        "open wrote nothing"
+    );
+    let store = Store::create(&config, &keys).expect("the interrupted create is taken over");
+    drop(store);
+    Store::open(&config, &keys).expect("and the store opens");
+    // Now a real store: a create is refused and removes nothing.
+    let before = std::fs::read(&db).unwrap();
     assert!(matches!(
         Store::create(&config, &keys),
         Err(Error::StoreExists(_))
     ));
-    assert!(db.exists(), "the other create's file is left alone");
-    assert!(
-        keys.get(holdfast_core::store::STORE_KEY_NAME)
-            .unwrap()
-            .is_none(),
-        "no key made or replaced"
-    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    Store::open(&config, &keys).expect("the store still opens");
 }
 
 /// The store's folder and files are its owner's alone, from creation, and a store made

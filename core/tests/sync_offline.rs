@@ -256,6 +256,25 @@ fn pages_apply_in_one_go_and_concurrent_edits_converge_with_the_conflict_visible
         // The cursor passed own envelopes too.
         assert_eq!(d.store.team(team).unwrap().cursor, log.items.len() as u64);
     }
+    // While it stays contested, a visit is still recorded (found by the simulation: a
+    // session was refused with Conflict), and the status stays contested.
+    let session = holdfast_core::model::case_file::NewSession {
+        start: 1_767_603_600_000,
+        duration_minutes: 30,
+        mode: holdfast_core::model::case_file::SessionMode::Phone,
+        attended: true,
+        note: "Talked about the lunch club.".into(),
+        holding_functions: vec![],
+        follow_up: None,
+    };
+    a.store.record_session(case.case_id, &session).unwrap();
+    assert!(
+        a.store
+            .case_file(case.case_id)
+            .unwrap()
+            .status
+            .is_conflicted()
+    );
     // Pulling the same page again changes nothing.
     let before = a.store.heads(case.case_id).unwrap();
     let opened = open(&a, team, 0, &log.page(0));

@@ -192,10 +192,10 @@ impl HoldfastDevice {
         let keys = HostKeys(keystore);
         let claim = DirClaim::take(std::path::Path::new(&config.data_dir))?;
         let store_config = StoreConfig::new(&config.data_dir, &config.person).with_clock(clock);
-        let store = if store_config.db_path().exists() {
-            Store::open(&store_config, &keys)?
-        } else {
-            Store::create(&store_config, &keys)?
+        // No store (or a create that never finished): a new one.
+        let store = match Store::open(&store_config, &keys) {
+            Err(holdfast_core::Error::NoStore(_)) => Store::create(&store_config, &keys)?,
+            opened => opened?,
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -955,7 +955,9 @@ pub fn record_session(
 ) -> Result<SessionId> {
     doc::expect_kind(doc, DocKind::CaseFile)?;
     let note = validate_session(session)?;
-    if current_status(doc)? == CaseStatus::Closed {
+    // Refused only on a case agreed closed: a status two devices set apart offline (say
+    // Holding and Tapering) must not stop a link worker recording the visit they just made.
+    if read_status(doc)?.agreed() == Some(&CaseStatus::Closed) {
         return Err(Error::NotAllowed(
             "the case is closed: add a re-referral to reopen it".into(),
         ));

@@ -118,6 +118,14 @@ pub(super) fn configure(conn: &Connection, durability: Durability) -> Result<()>
     Ok(())
 }
 
+/// Whether `db` is what a `Store::create` killed before it wrote anything leaves: an empty
+/// database file, with no key check and no write-ahead log beside it.
+fn interrupted_create(db: &Path) -> bool {
+    std::fs::metadata(db).is_ok_and(|m| m.is_file() && m.len() == 0)
+        && !keycheck_path(db).exists()
+        && !sidecar(db, "-wal").exists()
+}
+
 /// Records, once, from when this store owes messages back to the GP (see the worklist).
 const FEEDBACK_OWED_FROM: &str =
     "INSERT OR IGNORE INTO meta (key, value) VALUES ('feedback_owed_from', ?1)";
@@ -138,6 +146,9 @@ impl Store {
             .open(&db)
         {
             Ok(_) => {}
+            // A create killed after its claim (the app killed on its first start) left an
+            // empty file: taken over, as a store never made.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && interrupted_create(&db) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::StoreExists(config.dir.display().to_string()));
             }
@@ -236,7 +247,9 @@ impl Store {
     /// in the file is changed.
     pub fn open(config: &StoreConfig, keys: &dyn KeyStore) -> Result<Store> {
         let db = config.db_path();
-        if !db.exists() {
+        // An empty database file and nothing else is a create that never finished: no store,
+        // and nothing is written to it (`create` takes it over).
+        if !db.exists() || interrupted_create(&db) {
             return Err(Error::NoStore(config.dir.display().to_string()));
         }
         let key = keys.get(STORE_KEY_NAME)?.ok_or(Error::WrongStoreKey)?;

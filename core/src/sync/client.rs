@@ -153,6 +153,8 @@ pub struct SyncReport {
     pub snapshots: usize,
 }
 
+type TokenSlot = Arc<Mutex<Option<Token>>>;
+
 struct Token {
     value: String,
     /// When to log in again (ms since the epoch, by the store's clock).
@@ -168,8 +170,10 @@ struct Inner {
     signer: Arc<DeviceSigningKey>,
     /// The store's clock (push timestamps are checked by the relay against its own).
     clock: holdfast_protocol::SharedClock,
-    /// Bearer tokens by relay base URL (a token is per device, good for all its teams).
-    tokens: Mutex<HashMap<String, Token>>,
+    /// Bearer tokens by relay base URL (a token is per device, good for all its teams), each
+    /// behind a lock of its own: one login per relay at a time, and a slow login to one relay
+    /// never holds up another's.
+    tokens: Mutex<HashMap<String, TokenSlot>>,
     /// One sync at a time per team: a live wake-up and a manual sync do not interleave.
     team_locks: Mutex<HashMap<TeamId, Arc<Mutex<()>>>>,
     /// Bumped on every local change; each live subscription watches it.
@@ -233,7 +237,8 @@ enum Body<'a> {
 /// request (sent once: its challenge may be spent).
 enum Login {
     Challenge(Error),
-    Token(Error),
+    /// With the wait the relay asked for (`Retry-After`), if any.
+    Token(Error, Option<Duration>),
 }
 
 /// How a failed attempt ends: retry after a wait, or give up with this error.
@@ -497,7 +502,7 @@ impl SyncClient {
                 Failure::Reauth(e) => {
                     // A token the relay no longer accepts (expired, relay secret rotated):
                     // one fresh login, then give up.
-                    self.inner.tokens.lock().await.remove(base);
+                    *self.token_slot(base).await.lock().await = None;
                     if reauthed || !call.auth {
                         return Err(e);
                     }
@@ -523,12 +528,8 @@ impl SyncClient {
         // nothing is sent.
         let http = self.http_for(base).await.map_err(Failure::Fatal)?;
         let token = if call.auth {
-            match self.token(base).await {
-                Ok(t) => Some(t),
-                Err(e @ Error::Relay { status: 401, .. }) => return Err(Failure::Fatal(e)),
-                Err(e) if is_offline(&e) => return Err(Failure::Retry(e, None)),
-                Err(e) => return Err(Failure::Fatal(e)),
-            }
+            // Final either way: `token` has already spent the retry budget on its login.
+            Some(self.token(base).await.map_err(Failure::Fatal)?)
         } else {
             None
         };
@@ -611,45 +612,59 @@ impl SyncClient {
         Ok((reply.status, value))
     }
 
+    /// The token slot of the relay at `base`.
+    async fn token_slot(&self, base: &str) -> TokenSlot {
+        let mut tokens = self.inner.tokens.lock().await;
+        tokens.entry(base.to_owned()).or_default().clone()
+    }
+
     /// A bearer token for the relay at `base`: the cached one, or a fresh login.
     async fn token(&self, base: &str) -> Result<String> {
-        let mut tokens = self.inner.tokens.lock().await;
-        if let Some(t) = tokens.get(base)
+        let slot = self.token_slot(base).await;
+        let mut cached = slot.lock().await;
+        if let Some(t) = cached.as_ref()
             && self.inner.clock.now_ms() < t.refresh_at
         {
             return Ok(t.value.clone());
         }
         let origin = origin_of(base)?;
-        // A challenge is good for one answer, so the token request is never sent twice: when
-        // it gets no answer (the relay may have spent the challenge), the next try is a new
-        // login from a fresh challenge, as many times as the retry policy allows, and a
-        // login that keeps failing on the network is reported as the network's failure. A
-        // refusal from a fresh challenge is tried twice more (the relay may have restarted
-        // between the challenge and the answer, forgetting it; or the network delivered the
-        // token request twice, and the second copy was refused), then reported: a device the
-        // relay truly refuses (revoked, unknown) costs three logins.
+        // A challenge is good for one answer, so the token request is sent once: when it
+        // gets no answer (the relay may have spent the challenge), or a 5xx or 429, the next
+        // try is a new login from a fresh challenge, as many times as the retry policy
+        // allows, after the wait the relay asked for or the policy's; still failing, it is
+        // the network's failure. A refusal from a fresh challenge is tried twice more,
+        // whatever the policy (the relay may have restarted between the challenge and the
+        // answer, forgetting it; or the network delivered the token request twice, and the
+        // second copy was refused), then reported: a device the relay truly refuses
+        // (revoked, unknown) costs three logins. A failed challenge request was retried as
+        // any request is, and is final.
         let retry = self.inner.config.retry;
-        let (mut logins, mut refused) = (0u32, 0u32);
+        let (mut failed, mut refused) = (0u32, 0u32);
         let t = loop {
-            logins += 1;
-            let e = match self.login(base, &origin).await {
+            let (e, after) = match self.login(base, &origin).await {
                 Ok(t) => break t,
-                // The challenge request was retried as any request is: its failure is final.
                 Err(Login::Challenge(e)) => return Err(e),
-                Err(Login::Token(e)) => e,
+                Err(Login::Token(e, after)) => (e, after),
             };
-            let again = match &e {
-                Error::Relay { status: 401, .. } => {
-                    refused += 1;
-                    refused < 3
+            let wait = if matches!(e, Error::Relay { status: 401, .. }) {
+                refused += 1;
+                if refused >= 3 {
+                    return Err(e);
                 }
-                e => is_offline(e) || matches!(e, Error::Relay { status: 429, .. }),
-            };
-            if !again || logins >= retry.attempts.max(1) {
+                retry.delay(refused - 1)
+            } else if is_offline(&e) || matches!(e, Error::Relay { status: 429, .. }) {
+                failed += 1;
+                if failed >= retry.attempts.max(1) {
+                    return Err(e);
+                }
+                after
+                    .map(|a| a.min(retry.max_delay))
+                    .unwrap_or_else(|| retry.delay(failed - 1))
+            } else {
                 return Err(e);
-            }
+            };
             tracing::debug!(device = %self.inner.device, error = %e, "login failed; again from a fresh challenge");
-            tokio::time::sleep(retry.delay(logins - 1)).await;
+            tokio::time::sleep(wait).await;
         };
         let lifetime = Duration::from_secs(t.expires_in);
         let refresh_in = lifetime.saturating_sub(TOKEN_MARGIN.min(lifetime / 2));
@@ -658,13 +673,10 @@ impl SyncClient {
             .clock
             .now_ms()
             .saturating_add(u64::try_from(refresh_in.as_millis()).unwrap_or(u64::MAX));
-        tokens.insert(
-            base.to_owned(),
-            Token {
-                value: t.token.clone(),
-                refresh_at,
-            },
-        );
+        *cached = Some(Token {
+            value: t.token.clone(),
+            refresh_at,
+        });
         tracing::debug!(device = %self.inner.device, "signed in to the relay");
         Ok(t.token)
     }
@@ -707,11 +719,11 @@ impl SyncClient {
         };
         let reply = match Box::pin(self.attempt(base, &call)).await {
             Ok(reply) => reply,
-            Err(Failure::Retry(e, _) | Failure::Reauth(e) | Failure::Fatal(e)) => {
-                return Err(Login::Token(e));
-            }
+            Err(Failure::Retry(e, after)) => return Err(Login::Token(e, after)),
+            Err(Failure::Reauth(e) | Failure::Fatal(e)) => return Err(Login::Token(e, None)),
         };
-        serde_json::from_slice(&reply.body).map_err(|_| Login::Token(api::bad_response("JSON")))
+        serde_json::from_slice(&reply.body)
+            .map_err(|_| Login::Token(api::bad_response("JSON"), None))
     }
 
     /// A bearer token for the relay of `team`, for the live subscription.
