@@ -46,8 +46,17 @@ pub struct Roster {
 /// Why a private-notes envelope was set aside rather than applied: its key has not reached
 /// this device (a supervisor enrolled after the notes were written, before their owner
 /// synced). Recorded as a refusal with this reason; the document is pulled again once the
-/// key comes (`Store::private_notes_waiting`).
+/// key comes (`Store::documents_to_pull_again`).
 pub const WAITING_FOR_NOTES_KEY: &str = "private notes whose key has not reached this device yet";
+
+/// Why envelopes of a document new to this device were set aside rather than applied: they
+/// build on changes it does not hold, so it cannot tell yet what the document is. It
+/// happens when the document's first changes came from a device this one refuses (a phone
+/// revoked before this device pulled them) and reach it later in a colleague's snapshot.
+/// Recorded as a refusal with this reason; once the document is here, it is pulled again,
+/// alone, and these envelopes are judged again (`Store::documents_to_pull_again`).
+pub const WAITING_FOR_ITS_DOCUMENT: &str =
+    "changes to a document whose beginning has not reached this device yet";
 
 impl Roster {
     /// The roster of a team's verified membership as this device sees it.

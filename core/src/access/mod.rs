@@ -31,7 +31,9 @@ use holdfast_protocol::{DeviceSigningKey, HpkeKeyPair};
 
 use crate::model::ids::DeviceId;
 
-pub use envelopes::{Opened, OpenedPage, Refusal, Roster, WAITING_FOR_NOTES_KEY, open_page};
+pub use envelopes::{
+    Opened, OpenedPage, Refusal, Roster, WAITING_FOR_ITS_DOCUMENT, WAITING_FOR_NOTES_KEY, open_page,
+};
 pub use invites::{PreparedInvite, PreparedRedeem};
 pub use revocation::PreparedRevocation;
 pub use team::{InviteStatus, TeamAccess, TeamDevice, TeamInvite};

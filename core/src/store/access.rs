@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::Store;
 use super::teams::{NewTeamRow, PlainHttp};
 use crate::access::bundles::AcceptedKeys;
-use crate::access::envelopes::WAITING_FOR_NOTES_KEY;
+use crate::access::envelopes::{WAITING_FOR_ITS_DOCUMENT, WAITING_FOR_NOTES_KEY};
 use crate::access::team::FoldedAtOpen;
 use crate::access::{
     self, PreparedInvite, PreparedRedeem, PreparedRevocation, TeamAccess, TeamDevice, TeamInvite,
@@ -966,11 +966,13 @@ impl Store {
         Ok(())
     }
 
-    /// Private-notes documents of `team` to pull again, alone, from the start: those whose
+    /// Documents of `team` to pull again, alone, from the start: private notes whose
     /// envelopes were set aside for want of their key ([`WAITING_FOR_NOTES_KEY`]) and whose
-    /// key this device holds now, and those whose key it holds but not the document (a
-    /// device promoted to supervisor was never served them: its cursor is past them).
-    pub(crate) fn private_notes_waiting(&self, team: TeamId) -> Result<Vec<DocumentId>> {
+    /// key this device holds now; those whose key it holds but not the document (a device
+    /// promoted to supervisor was never served them: its cursor is past them); and
+    /// documents whose envelopes were set aside because they built on changes this device
+    /// did not hold ([`WAITING_FOR_ITS_DOCUMENT`]), once the document is here.
+    pub(crate) fn documents_to_pull_again(&self, team: TeamId) -> Result<Vec<DocumentId>> {
         let set_aside: Vec<Vec<u8>> = self
             .conn
             .prepare_cached(
@@ -996,6 +998,19 @@ impl Store {
             if d != mine && !held.exists([d.as_bytes().as_slice()])? {
                 out.insert(d);
             }
+        }
+        let arrived: Vec<Vec<u8>> = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT r.doc_id FROM refused r JOIN documents d ON d.id = r.doc_id
+                 WHERE r.team_id = ?1 AND r.reason = ?2",
+            )?
+            .query_map(params![team_bytes(team), WAITING_FOR_ITS_DOCUMENT], |r| {
+                r.get(0)
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for d in &arrived {
+            out.insert(DocumentId::from_stored(d)?);
         }
         Ok(out.into_iter().collect())
     }

@@ -15,7 +15,7 @@ use super::Store;
 use super::documents::{Reindex, reindex_doc};
 use super::open::classify;
 use super::remote_scope::{self, CaseScope};
-use crate::access::envelopes::WAITING_FOR_NOTES_KEY;
+use crate::access::envelopes::{WAITING_FOR_ITS_DOCUMENT, WAITING_FOR_NOTES_KEY};
 use crate::access::{Opened, OpenedPage, Refusal};
 use crate::model::case_file;
 use crate::model::doc::{self, DocKind};
@@ -119,11 +119,13 @@ impl Store {
         self.apply_opened(team, page, bootstrap, None)
     }
 
-    /// Applies a page of private-notes document `doc` pulled again from the start
-    /// (`?doc=`), now that its key has come: its envelopes at or below the team cursor that
-    /// were set aside for want of it ([`WAITING_FOR_NOTES_KEY`]; those above come with the
-    /// team's next pull). The team cursor does not move; those refusals go.
-    pub fn apply_private_notes_again(
+    /// Applies a page of document `doc` pulled again from the start (`?doc=`), now that
+    /// what its envelopes were set aside for has come: private notes' key
+    /// ([`WAITING_FOR_NOTES_KEY`]), or the document itself ([`WAITING_FOR_ITS_DOCUMENT`]).
+    /// Only its envelopes at or below the team cursor (those above come with the team's
+    /// next pull). The team cursor does not move; those set-aside records go, and an
+    /// envelope refused again for another reason is recorded anew.
+    pub fn apply_document_again(
         &mut self,
         team: TeamId,
         doc: DocumentId,
@@ -132,7 +134,7 @@ impl Store {
         self.apply_opened(team, page, false, Some(doc))
     }
 
-    /// [`Store::apply_page`]; with `again`, [`Store::apply_private_notes_again`] of it.
+    /// [`Store::apply_page`]; with `again`, [`Store::apply_document_again`] of it.
     fn apply_opened(
         &mut self,
         team: TeamId,
@@ -300,15 +302,16 @@ impl Store {
             }
         }
         if let Some(doc) = again {
-            // Set aside for want of the key, which has come: applied now, or refused anew
-            // below for another reason.
+            // Set aside for want of the key or of the document, which has come: applied
+            // now, or refused anew below for another reason.
             tx.execute(
-                "DELETE FROM refused WHERE team_id = ?1 AND doc_id = ?2 AND reason = ?3
-                     AND seq <= ?4",
+                "DELETE FROM refused WHERE team_id = ?1 AND doc_id = ?2 AND reason IN (?3, ?4)
+                     AND seq <= ?5",
                 params![
                     team.as_bytes().as_slice(),
                     doc.as_bytes().as_slice(),
                     WAITING_FOR_NOTES_KEY,
+                    WAITING_FOR_ITS_DOCUMENT,
                     i64::try_from(page_next.min(cursor)).unwrap_or(i64::MAX)
                 ],
             )?;
@@ -484,6 +487,11 @@ impl Store {
         let kind = if is_new {
             match doc::get_string(&doc, &ROOT, "kind") {
                 Ok(Some(k)) => DocKind::parse(&k).map_err(|_| "not a Holdfast document")?,
+                // Changes that build on others this device does not hold: it cannot tell
+                // yet what the document is. Set aside until it comes.
+                _ if !doc.get_missing_deps(&[]).is_empty() => {
+                    return Err(WAITING_FOR_ITS_DOCUMENT.into());
+                }
                 _ => return Err("not a Holdfast document".into()),
             }
         } else {

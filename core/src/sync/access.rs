@@ -445,9 +445,24 @@ impl SyncClient {
     /// pulled it yet, this device pulls everything first, and afterwards uploads snapshots
     /// of the documents `device` wrote to.
     pub async fn revoke_device(&self, team: TeamId, device: DeviceId) -> Result<u32> {
-        // A revocation is urgent (a lost phone): a sync that fails here does not stop it.
-        if let Err(e) = self.sync(team).await {
-            tracing::warn!(team = %team, error = %e, "revoking without pulling first");
+        // Pull first. Folding the revocation refuses `device`'s envelopes past this device's
+        // cursor, and the snapshots this device then uploads of what `device` wrote carry
+        // only what it holds: a revoker that had not pulled would refuse, and leave every
+        // device behind it without, the revoked device's work the relay accepted before the
+        // revocation. The relay not answering (a flaky network: the revocation would go
+        // through it too) is retried twice and then stops the revocation: nothing is
+        // appended and the admin tries again. Any other failure is not the network's and
+        // would fail again: a revocation is urgent (a lost phone), so it goes ahead.
+        let mut tries = 0;
+        while let Err(e) = self.sync(team).await {
+            tries += 1;
+            if !relay_unreachable(&e) {
+                tracing::warn!(team = %team, error = %e, "revoking without pulling first");
+                break;
+            }
+            if tries == 3 {
+                return Err(e);
+            }
         }
         let accepted = std::sync::Arc::new(std::sync::Mutex::new(None));
         let slot = accepted.clone();
@@ -664,6 +679,18 @@ fn is_refusal(e: &Error) -> bool {
                 && !matches!(status, 408 | 429)
                 && !code.starts_with("http_")
         }
+        _ => false,
+    }
+}
+
+/// Whether `e` says only that the relay did not answer, or answered that it cannot now:
+/// the same request may well go through at once. Not `TryAgain`: that is a page waiting for
+/// keys or membership (a hostile insider's envelope can cause it, and must not keep its
+/// author from being revoked) or a sync cut short, neither of them the network's.
+fn relay_unreachable(e: &Error) -> bool {
+    match e {
+        Error::Network(_) => true,
+        Error::Relay { status, .. } => *status == 429 || *status >= 500,
         _ => false,
     }
 }

@@ -1178,8 +1178,9 @@ impl SyncClient {
         self.share_private_notes_keys(team).await?;
         let push = self.push(team).await?;
         let pull = self.pull(team).await?;
-        // Notes set aside for want of a key that has come since: that document again.
-        self.pull_private_notes_again(team).await?;
+        // Envelopes set aside for a key or a document that has come since: that document
+        // again.
+        self.pull_documents_again(team).await?;
         let threshold = self.inner.config.snapshot_after;
         let snapshots = self
             .inner

@@ -19,6 +19,7 @@
 //! computer (to any host only with `SyncConfig::insecure_http_to_any_host`).
 
 mod access;
+mod again;
 mod api;
 mod backoff;
 mod client;
