@@ -585,3 +585,111 @@ fn the_store_folder_and_files_are_owner_only() {
         assert_eq!(mode(&f), 0o600, "{}", f.display());
     }
 }
+
+/// The store's files as they are on disk at one moment: the database and its write-ahead
+/// log (the shared-memory index is rebuilt from the log when it is missing).
+struct Image {
+    db: Vec<u8>,
+    wal: Vec<u8>,
+}
+
+fn image(dir: &Path) -> Image {
+    Image {
+        db: std::fs::read(dir.join("holdfast.db")).unwrap(),
+        wal: std::fs::read(dir.join("holdfast.db-wal")).unwrap(),
+    }
+}
+
+/// Session notes of the case, sorted (sessions of one start time come in id order).
+fn notes(store: &mut Store, case: &NewCase) -> Vec<String> {
+    let file = store.case_file(case.case_id).unwrap();
+    let mut notes: Vec<String> = file
+        .sessions
+        .into_iter()
+        .map(|s| s.note.agreed().cloned().unwrap())
+        .collect();
+    notes.sort();
+    notes
+}
+
+/// A power cut in the middle of a write leaves the tail of the write-ahead log torn: the
+/// write's last frames cut short, or holding whatever the disk had there (garbage). The
+/// store opens as it is, with no repair step and no error, holding every edit committed
+/// before that write and nothing of it, and goes on working. Each write of a session was
+/// acknowledged only after its commit reached the disk (`synchronous = FULL`), so a tear
+/// can only reach a write that was never acknowledged.
+#[test]
+fn a_torn_log_loses_only_the_write_it_tore() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = MemoryKeyStore::default();
+    let (mut store, case) = setup(dir.path(), &keys);
+    // The images after each acknowledged session: the log only grows (no checkpoint runs
+    // this early), and the database file stays as it was.
+    let mut images = vec![image(dir.path())];
+    const SESSIONS: usize = 24;
+    for n in 1..=SESSIONS {
+        store
+            .record_session(case.case_id, &session(&format!("session {n}")))
+            .unwrap();
+        images.push(image(dir.path()));
+    }
+    let last = images.last().unwrap();
+    for (n, i) in images.iter().enumerate() {
+        assert_eq!(i.db, last.db, "image {n}: the database file did not change");
+        assert!(last.wal.starts_with(&i.wal), "image {n}: the log only grew");
+    }
+    let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut random_byte = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng >> 24) as u8
+    };
+    let mut tears = 0;
+    for k in (0..SESSIONS).step_by(5) {
+        // The write of session k + 1 tears: the log holds what it held after session k,
+        // then part of that write.
+        let (before, after) = (images[k].wal.len(), images[k + 1].wal.len());
+        assert!(after > before + 1, "session {} wrote to the log", k + 1);
+        let cut_short = [before + 1, before + (after - before) / 2, after - 1];
+        let mut torn: Vec<Vec<u8>> = cut_short
+            .iter()
+            .map(|&end| images[k + 1].wal[..end].to_vec())
+            .collect();
+        // The whole write's length, its second half garbage.
+        let mut garbage = images[k + 1].wal.clone();
+        for b in &mut garbage[before + (after - before) / 2..] {
+            *b = random_byte();
+        }
+        torn.push(garbage);
+        for wal in torn {
+            tears += 1;
+            let place = tempfile::tempdir().unwrap();
+            std::fs::write(place.path().join("holdfast.db"), &last.db).unwrap();
+            std::fs::write(place.path().join("holdfast.db-wal"), &wal).unwrap();
+            let config = StoreConfig::new(place.path(), "Sam Okafor");
+            let mut reopened = Store::open(&config, &keys)
+                .unwrap_or_else(|e| panic!("torn in session {}: {e:?}", k + 1));
+            reopened.verify().unwrap();
+            let mut want = vec![NOTE.to_owned()];
+            want.extend((1..=k).map(|n| format!("session {n}")));
+            want.sort();
+            assert_eq!(
+                notes(&mut reopened, &case),
+                want,
+                "torn in session {}: every earlier session, and not that one",
+                k + 1
+            );
+            // It goes on working: the lost session recorded again, and kept.
+            reopened
+                .record_session(case.case_id, &session("recorded again"))
+                .unwrap();
+            drop(reopened);
+            let mut again = Store::open(&config, &keys).unwrap();
+            want.push("recorded again".into());
+            want.sort();
+            assert_eq!(notes(&mut again, &case), want);
+        }
+    }
+    assert_eq!(tears, 20);
+}

@@ -13,6 +13,9 @@
 //!   checkpoints copy the WAL into the database again, and a restart serves everything;
 //! - a relay stopped on a full disk starts again on it, serves pulls and refuses pushes
 //!   with 507 until there is room.
+//!
+//! And a power cut that tears the tail of the WAL mid-push (no tmpfs needed): the relay
+//! starts on the torn files and serves exactly what it acknowledged before.
 
 mod common;
 
@@ -270,4 +273,144 @@ async fn a_relay_restarted_on_a_full_disk_serves_pulls_and_takes_pushes_once_the
     acked.extend(retried.acked);
     pull_serves_exactly(&relay, &token, team, &acked).await;
     relay.shutdown().await;
+}
+
+/// The end of a WAL image's frames that carry its header's salt, in order: what a recovery
+/// may replay (stale frames of an earlier round of the log follow, under another salt).
+fn wal_frames_end(wal: &[u8]) -> usize {
+    const HEADER: usize = 32;
+    if wal.len() < HEADER {
+        return wal.len();
+    }
+    let page = u32::from_be_bytes(wal[8..12].try_into().expect("4 bytes")) as usize;
+    let frame = 24 + page;
+    let salt = &wal[16..24];
+    let mut end = HEADER;
+    while end + frame <= wal.len() && &wal[end + 8..end + 16] == salt {
+        end += frame;
+    }
+    end
+}
+
+/// Copies every frame of the relay's WAL into its database file (as its background
+/// checkpoints do after each commit), and waits until that is done.
+async fn checkpointed(db: &Path) {
+    let conn = rusqlite::Connection::open(db).expect("a connection");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (log, done): (i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })
+            .expect("a checkpoint");
+        if log == done {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no checkpoint completes"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A power cut while the relay writes a push tears the tail of its write-ahead log: the
+/// push's last frames cut short, or garbage where they were going. The relay starts on the
+/// torn files as they are (no repair step), serves every push it acknowledged before that
+/// one and nothing of it (it was never acknowledged: the answer waits for the commit to
+/// reach the disk, `synchronous = FULL`), and takes pushes again.
+///
+/// After each acknowledged push the log is checkpointed whole (as the relay's background
+/// checkpoints do) and the files imaged; the next push then writes its frames from the
+/// start of the log, under a new salt, and each tear is that image's log cut inside them,
+/// beside the database as it was when the push began.
+#[tokio::test]
+async fn a_torn_log_loses_only_the_push_it_tore() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let mut relay = Relay::serving(
+        TestRelay::builder()
+            .data_dir(dir.path().join("relay"))
+            .start()
+            .await,
+    );
+    let admin = relay.device();
+    let team = relay.create_team(&admin).await;
+    let token = relay.login(&admin).await;
+    let data = relay
+        .server
+        .as_ref()
+        .expect("the relay")
+        .data_dir()
+        .to_owned();
+    let file = holdfast_relay::storage::sqlite::DATABASE_FILE;
+    let (db, wal) = (data.join(file), data.join(format!("{file}-wal")));
+    let image = || {
+        let log = std::fs::read(&wal).expect("the WAL");
+        (std::fs::read(&db).expect("the database"), log)
+    };
+    const PUSHES: u64 = 12;
+    checkpointed(&db).await;
+    let mut images = vec![image()];
+    let mut acked = vec![BTreeMap::new()];
+    for n in 0..PUSHES {
+        let outcome = send(&relay, &token, team, pushes(&admin, team, n * PER_BATCH, 1)).await;
+        assert!(outcome.refused.is_empty());
+        let mut so_far = acked.last().cloned().expect("the pushes before");
+        so_far.extend(outcome.acked);
+        acked.push(so_far);
+        checkpointed(&db).await;
+        images.push(image());
+    }
+    relay.shutdown().await;
+
+    let mut tears = 0;
+    for k in [0, 5, 11] {
+        let (db_before, log_before) = &images[k];
+        let (_, log) = &images[k + 1];
+        assert_ne!(
+            log.get(16..24),
+            log_before.get(16..24),
+            "push {} started the log over (a new salt)",
+            k + 1
+        );
+        // The push's frames: from the start of the log, the previous round checkpointed.
+        let (start, end) = (32, wal_frames_end(log));
+        assert!(end > start + 1, "push {} wrote to the WAL", k + 1);
+        let mid = start + (end - start) / 2;
+        let mut torn: Vec<Vec<u8>> = [start + 1, mid, end - 1]
+            .iter()
+            .map(|&cut| log[..cut].to_vec())
+            .collect();
+        let mut garbage = log.clone();
+        for (i, b) in garbage[mid..end].iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(151).wrapping_add(7);
+        }
+        torn.push(garbage);
+        for log in torn {
+            tears += 1;
+            let place = tempfile::tempdir().expect("a folder");
+            std::fs::write(place.path().join(file), db_before).expect("the database copies");
+            std::fs::write(place.path().join(format!("{file}-wal")), &log)
+                .expect("the torn WAL copies");
+            let mut restarted = Relay::serving(
+                TestRelay::builder()
+                    .data_dir(place.path())
+                    .clock(std::sync::Arc::clone(&relay.clock))
+                    .start()
+                    .await,
+            );
+            let token = restarted.login(&admin).await;
+            pull_serves_exactly(&restarted, &token, team, &acked[k]).await;
+            let again = send(
+                &restarted,
+                &token,
+                team,
+                pushes(&admin, team, 1_000 + k as u64 * PER_BATCH, 1),
+            )
+            .await;
+            assert_eq!(again.acked.len() as u64, PER_BATCH, "a push after the tear");
+            restarted.shutdown().await;
+        }
+    }
+    assert_eq!(tears, 12);
 }

@@ -1480,9 +1480,9 @@ fn a_revoker_pulls_before_it_revokes_even_when_its_first_pull_is_lost() {
                 net.script.push((Method::GET, pull.clone(), Fate::Lost));
             }
         };
-        // Every attempt of three pulls lost (the client tries each request four times
+        // Every attempt of two pulls lost (the client tries each request four times
         // here): no revocation.
-        lose_pulls(&mut w, 12);
+        lose_pulls(&mut w, 8);
         let refused = w.devs[admin].client.revoke_device(team, victim).await;
         assert!(matches!(refused, Err(Error::Network(_))), "{refused:?}");
         assert!(!w.revocation_done(), "nothing appended");
@@ -1581,5 +1581,101 @@ fn an_edit_to_a_revoked_phones_case_waits_for_the_case() {
             comment,
             w.devs[worker].s().heads(case.case_id).expect("the case")
         );
+    });
+}
+
+/// The same, with the admin's snapshots held up a while: the colleague's set-aside comment
+/// waits across syncs, its document not here yet, and is applied the sync after the
+/// snapshot comes. And a device that recorded such an edit under the rule before this one
+/// ("not a Holdfast document", for good) gets it too, once the document is here.
+#[test]
+fn an_edit_refused_before_its_document_came_is_pulled_again_once_it_has() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let mut w = World::new(0).await;
+        let (admin, worker) = (0, 2);
+        let team = w.teams[0];
+        let case = w.devs[VICTIM]
+            .s()
+            .create_case_file(NewPatient::named("Mr Idris Vale"))
+            .expect("a case");
+        w.made(0, VICTIM, case.case_id, case.plan_id);
+        w.devs[VICTIM]
+            .client
+            .sync(team)
+            .await
+            .expect("the phone pushes the case");
+        w.devs[VICTIM].acked = w.devs[VICTIM].edits.len();
+        w.devs[admin]
+            .client
+            .sync(team)
+            .await
+            .expect("the admin pulls the case");
+        w.devs[admin]
+            .s()
+            .add_supervision_comment(case.case_id, "Ask about the food bank voucher.")
+            .expect("a comment");
+        w.record(admin, case.case_id);
+        w.devs[admin]
+            .client
+            .sync(team)
+            .await
+            .expect("the admin pushes the comment");
+        // The snapshots the revocation queues are lost on their way (every attempt of the
+        // push after it): the revocation stands, they go at the admin's next sync.
+        {
+            let mut net = w.net.lock().expect("the network");
+            for _ in 0..4 {
+                net.script.push((
+                    Method::POST,
+                    format!("/v1/teams/{team}/envelopes"),
+                    Fate::Lost,
+                ));
+            }
+        }
+        let victim = w.devs[VICTIM].s().author().device;
+        w.devs[admin]
+            .client
+            .revoke_device(team, victim)
+            .await
+            .expect("the revocation");
+        w.devs[admin].acked = w.devs[admin].edits.len();
+        w.revoked_once = true;
+        w.devs[VICTIM].standing = Standing::Revoked;
+        // The colleague, behind: the case's first changes refused (its author revoked),
+        // the comment set aside, twice over.
+        for _ in 0..2 {
+            w.devs[worker]
+                .client
+                .sync(team)
+                .await
+                .expect("the colleague syncs");
+        }
+        assert!(!w.devs[worker].has(case.case_id), "the case has not come");
+        let set_aside: Vec<String> = w.devs[worker]
+            .s()
+            .refused_envelopes(team)
+            .expect("the refusals")
+            .into_iter()
+            .filter(|r| r.doc == case.case_id && r.author != victim)
+            .map(|r| r.reason)
+            .collect();
+        assert_eq!(set_aside, [holdfast_core::access::WAITING_FOR_ITS_DOCUMENT]);
+        // As a device from before the rule would have recorded it.
+        let rewritten = w.devs[worker]
+            .s()
+            .rewrite_refusal_reasons(
+                team,
+                holdfast_core::access::WAITING_FOR_ITS_DOCUMENT,
+                "not a Holdfast document",
+            )
+            .expect("the records");
+        assert_eq!(rewritten, 1);
+        w.heal().await;
+        let failed = w.check();
+        assert!(failed.is_empty(), "{failed:#?}\n{}", w.log.join("\n"));
     });
 }

@@ -971,7 +971,8 @@ impl Store {
     /// key this device holds now; those whose key it holds but not the document (a device
     /// promoted to supervisor was never served them: its cursor is past them); and
     /// documents whose envelopes were set aside because they built on changes this device
-    /// did not hold ([`WAITING_FOR_ITS_DOCUMENT`]), once the document is here.
+    /// did not hold ([`WAITING_FOR_ITS_DOCUMENT`]), or refused as not a Holdfast document
+    /// before such edits waited, once the document is here.
     pub(crate) fn documents_to_pull_again(&self, team: TeamId) -> Result<Vec<DocumentId>> {
         let set_aside: Vec<Vec<u8>> = self
             .conn
@@ -1003,11 +1004,16 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT DISTINCT r.doc_id FROM refused r JOIN documents d ON d.id = r.doc_id
-                 WHERE r.team_id = ?1 AND r.reason = ?2",
+                 WHERE r.team_id = ?1 AND r.reason IN (?2, ?3)",
             )?
-            .query_map(params![team_bytes(team), WAITING_FOR_ITS_DOCUMENT], |r| {
-                r.get(0)
-            })?
+            .query_map(
+                params![
+                    team_bytes(team),
+                    WAITING_FOR_ITS_DOCUMENT,
+                    super::incoming::NOT_A_HOLDFAST_DOCUMENT
+                ],
+                |r| r.get(0),
+            )?
             .collect::<rusqlite::Result<_>>()?;
         for d in &arrived {
             out.insert(DocumentId::from_stored(d)?);

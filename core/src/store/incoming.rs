@@ -105,6 +105,13 @@ fn forward_shared(
     Ok(queued)
 }
 
+/// Why the envelopes of a document new to this device were refused when what they make is
+/// not a Holdfast document (no known `kind` at its root, and nothing it waits for). Before
+/// [`WAITING_FOR_ITS_DOCUMENT`], edits that arrived before their document were refused so
+/// too: a document that has come since is pulled again for them
+/// ([`Store::documents_to_pull_again`]).
+pub(crate) const NOT_A_HOLDFAST_DOCUMENT: &str = "not a Holdfast document";
+
 impl Store {
     /// Applies a checked page to `team`: new changes, new documents, indexes, refusals and
     /// the cursor, in one transaction. With `bootstrap`, snapshots of documents already
@@ -143,7 +150,6 @@ impl Store {
         again: Option<DocumentId>,
     ) -> Result<PageOutcome> {
         let cursor = self.team(team)?.cursor;
-        let page_next = page.next;
         // A team page takes what lies past the cursor; a document pulled again, what lies
         // at or below it (and only that document).
         let wanted = |seq: u64, doc: DocumentId| match again {
@@ -170,6 +176,19 @@ impl Store {
             .chain(page.own_docs.iter().copied())
             .filter(|(doc, seq)| wanted(*seq, *doc))
             .collect();
+        // The envelopes this page served (applied or refused): a document pulled again
+        // clears the set-aside records of these, and only these (a relay that leaves one
+        // out cannot clear its record).
+        let served: Vec<holdfast_protocol::EnvelopeId> = match again {
+            Some(_) => page
+                .items
+                .iter()
+                .filter(|i| wanted(i.seq, i.doc))
+                .map(|i| i.id)
+                .chain(refused.iter().map(|r| r.id))
+                .collect(),
+            None => Vec::new(),
+        };
         // Group by document, in sequence order.
         let mut groups: Vec<(DocumentId, Vec<Opened>)> = Vec::new();
         for item in page.items.into_iter().filter(|i| wanted(i.seq, i.doc)) {
@@ -206,6 +225,14 @@ impl Store {
             }
         }
 
+        if again.is_some() {
+            // History pulled again: its snapshots are old news here, and say nothing of
+            // what the relay holds now (`relay_holds_all`) or of when this device last
+            // snapshotted.
+            for w in &mut work {
+                w.snapshot_seen = false;
+            }
+        }
         let next = page.next.max(cursor);
         let now = self.now_millis();
         let tx = self.conn.transaction()?;
@@ -301,26 +328,32 @@ impl Store {
                 ])?;
             }
         }
-        if let Some(doc) = again {
-            // Set aside for want of the key or of the document, which has come: applied
+        if again.is_some() {
+            // Set aside for want of the key or of the document, which has come (or refused
+            // as not a Holdfast document before edits waited for their document): applied
             // now, or refused anew below for another reason.
-            tx.execute(
-                "DELETE FROM refused WHERE team_id = ?1 AND doc_id = ?2 AND reason IN (?3, ?4)
-                     AND seq <= ?5",
-                params![
+            let mut clear = tx.prepare_cached(
+                "DELETE FROM refused WHERE team_id = ?1 AND id = ?2 AND reason IN (?3, ?4, ?5)",
+            )?;
+            for id in &served {
+                clear.execute(params![
                     team.as_bytes().as_slice(),
-                    doc.as_bytes().as_slice(),
+                    id.as_bytes().as_slice(),
                     WAITING_FOR_NOTES_KEY,
                     WAITING_FOR_ITS_DOCUMENT,
-                    i64::try_from(page_next.min(cursor)).unwrap_or(i64::MAX)
-                ],
-            )?;
+                    NOT_A_HOLDFAST_DOCUMENT
+                ])?;
+            }
         }
         {
-            let mut record = tx.prepare_cached(
+            // Pulled again, an envelope refused before keeps its first record.
+            let mut record = tx.prepare_cached(if again.is_some() {
+                "INSERT OR IGNORE INTO refused (id, team_id, seq, doc_id, author, reason, refused_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            } else {
                 "INSERT OR REPLACE INTO refused (id, team_id, seq, doc_id, author, reason, refused_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            })?;
             for r in &refused {
                 record.execute(params![
                     r.id.as_bytes().as_slice(),
@@ -486,13 +519,13 @@ impl Store {
         }
         let kind = if is_new {
             match doc::get_string(&doc, &ROOT, "kind") {
-                Ok(Some(k)) => DocKind::parse(&k).map_err(|_| "not a Holdfast document")?,
+                Ok(Some(k)) => DocKind::parse(&k).map_err(|_| NOT_A_HOLDFAST_DOCUMENT)?,
                 // Changes that build on others this device does not hold: it cannot tell
                 // yet what the document is. Set aside until it comes.
                 _ if !doc.get_missing_deps(&[]).is_empty() => {
                     return Err(WAITING_FOR_ITS_DOCUMENT.into());
                 }
-                _ => return Err("not a Holdfast document".into()),
+                _ => return Err(NOT_A_HOLDFAST_DOCUMENT.into()),
             }
         } else {
             known

@@ -693,6 +693,17 @@ impl Store {
         })
         .collect()
     }
+
+    /// Rewrites the reason of `team`'s refusal records that give `from` to `to`, and
+    /// returns how many: the simulation's tests make this device look like one that
+    /// recorded them under an earlier rule. Not in the shipped library.
+    #[cfg(feature = "simulation")]
+    pub fn rewrite_refusal_reasons(&mut self, team: TeamId, from: &str, to: &str) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE refused SET reason = ?3 WHERE team_id = ?1 AND reason = ?2",
+            params![team.as_bytes().as_slice(), from, to],
+        )?)
+    }
 }
 
 #[cfg(test)]

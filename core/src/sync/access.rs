@@ -449,19 +449,21 @@ impl SyncClient {
         // cursor, and the snapshots this device then uploads of what `device` wrote carry
         // only what it holds: a revoker that had not pulled would refuse, and leave every
         // device behind it without, the revoked device's work the relay accepted before the
-        // revocation. The relay not answering (a flaky network: the revocation would go
-        // through it too) is retried twice and then stops the revocation: nothing is
-        // appended and the admin tries again. Any other failure is not the network's and
-        // would fail again: a revocation is urgent (a lost phone), so it goes ahead.
-        let mut tries = 0;
-        while let Err(e) = self.sync(team).await {
-            tries += 1;
-            if !relay_unreachable(&e) {
-                tracing::warn!(team = %team, error = %e, "revoking without pulling first");
-                break;
-            }
-            if tries == 3 {
-                return Err(e);
+        // revocation. Only the pull (nothing this device has to push can fail it). The
+        // relay not answering (the revocation would go through the same network) is tried
+        // once more, each request already retried by the retry policy, and then stops the
+        // revocation: nothing is appended and the admin tries again. Any other failure is
+        // not the network's and would come again (a hostile insider's envelope can stall
+        // the pull): a revocation is urgent (a lost phone), so it goes ahead.
+        for attempt in 1.. {
+            match self.recorded(team, self.pull_steps(team)).await {
+                Ok(()) => break,
+                Err(e) if relay_unreachable(&e) && attempt < 2 => {}
+                Err(e) if relay_unreachable(&e) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(team = %team, error = %e, "revoking without pulling first");
+                    break;
+                }
             }
         }
         let accepted = std::sync::Arc::new(std::sync::Mutex::new(None));
@@ -683,16 +685,13 @@ fn is_refusal(e: &Error) -> bool {
     }
 }
 
-/// Whether `e` says only that the relay did not answer, or answered that it cannot now:
-/// the same request may well go through at once. Not `TryAgain`: that is a page waiting for
-/// keys or membership (a hostile insider's envelope can cause it, and must not keep its
-/// author from being revoked) or a sync cut short, neither of them the network's.
+/// Whether `e` says only that the relay did not answer, or answered that it cannot now
+/// (offline, a 5xx, or 429): the same request may well go through soon. Not `TryAgain`:
+/// that is a page waiting for keys or membership (a hostile insider's envelope can cause
+/// it, and must not keep its author from being revoked) or a sync cut short, neither of
+/// them the network's.
 fn relay_unreachable(e: &Error) -> bool {
-    match e {
-        Error::Network(_) => true,
-        Error::Relay { status, .. } => *status == 429 || *status >= 500,
-        _ => false,
-    }
+    super::client::is_offline(e) || matches!(e, Error::Relay { status: 429, .. })
 }
 
 #[cfg(test)]
@@ -732,6 +731,32 @@ mod tests {
             Error::Network("connection reset".into()),
         ] {
             assert!(!is_refusal(&e), "{e}");
+        }
+    }
+
+    /// A revocation waits for its pull only while the relay does not answer; anything else
+    /// lets it go ahead (a stalled page or a refused push must not keep a lost phone in).
+    #[test]
+    fn a_revocation_waits_for_its_pull_only_while_the_relay_does_not_answer() {
+        for e in [
+            Error::Network("connection reset".into()),
+            relay(503, "unavailable"),
+            relay(500, "internal"),
+            relay(429, "rate_limited"),
+        ] {
+            assert!(relay_unreachable(&e), "{e}");
+        }
+        for e in [
+            Error::TryAgain("the envelope at 3 waits for keys".into()),
+            relay(413, "team_quota_exceeded"),
+            relay(403, "private_notes"),
+            relay(409, "conflict"),
+            Error::Unverified {
+                what: "a pull page".into(),
+                reason: "bad".into(),
+            },
+        ] {
+            assert!(!relay_unreachable(&e), "{e}");
         }
     }
 }

@@ -388,7 +388,7 @@ fn refused_private_notes(e: &Error) -> bool {
 }
 
 /// Whether an error means the relay could not be reached (the app shows "offline").
-fn is_offline(e: &Error) -> bool {
+pub(super) fn is_offline(e: &Error) -> bool {
     matches!(e, Error::Network(_)) || matches!(e, Error::Relay { status, .. } if *status >= 500)
 }
 
@@ -1169,6 +1169,16 @@ impl SyncClient {
             tracing::warn!(team = %team, error = %e, "sync failed");
         }
         result
+    }
+
+    /// The pull half of a sync, alone: membership and keys, then the team's envelopes and
+    /// any document pulled again ([`SyncClient::revoke_device`] runs it first, so that what
+    /// fails it can only be the pull).
+    pub(super) async fn pull_steps(&self, team: TeamId) -> Result<()> {
+        self.register_team(team).await?;
+        self.sync_access(team).await?;
+        self.pull(team).await?;
+        self.pull_documents_again(team).await
     }
 
     async fn sync_steps(&self, team: TeamId) -> Result<SyncReport> {

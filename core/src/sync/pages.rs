@@ -83,15 +83,15 @@ pub(crate) fn log_page(
     Ok(end)
 }
 
-/// Counts one more page of a pull that may read at most `left` more: a relay that answers
-/// `more` for ever (relabelling what it sent before) cannot hold a sync, and the team's
-/// lock, for good. The next sync carries on from where this one stopped.
 /// Whether a failure must end the sync (this device was revoked, the relay is not trusted)
 /// rather than wait for the next one.
 pub(super) fn fatal(e: &Error) -> bool {
     matches!(e, Error::Revoked { .. } | Error::Tls(_))
 }
 
+/// Counts one more page of a pull that may read at most `left` more: a relay that answers
+/// `more` for ever (relabelling what it sent before) cannot hold a sync, and the team's
+/// lock, for good. The next sync carries on from where this one stopped.
 pub(crate) fn one_more(left: usize, what: &str) -> Result<usize> {
     left.checked_sub(1).ok_or_else(|| {
         Error::TryAgain(format!(
