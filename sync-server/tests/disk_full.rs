@@ -298,12 +298,14 @@ async fn checkpointed(db: &Path) {
     let conn = rusqlite::Connection::open(db).expect("a connection");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let (log, done): (i64, i64) = conn
+        // (busy, frames in the log, frames copied): both -1 when another checkpoint (the
+        // relay's own) held it off.
+        let (busy, log, done): (i64, i64, i64) = conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                Ok((r.get(1)?, r.get(2)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .expect("a checkpoint");
-        if log == done {
+        if busy == 0 && log >= 0 && log == done {
             return;
         }
         assert!(

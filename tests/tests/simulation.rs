@@ -1362,11 +1362,7 @@ fn weeks_offline_converge() {
 /// killed before its write is durable is sent again and lands once.
 #[test]
 fn a_lost_login_answer_and_a_killed_relay_do_not_fail_a_sync() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    runtime().block_on(async {
         let mut w = World::new(0).await;
         let (worker, admin) = (2, 0);
         // Tokens are good for an hour: the next sync logs in again.
@@ -1426,6 +1422,72 @@ fn a_lost_login_answer_and_a_killed_relay_do_not_fail_a_sync() {
     });
 }
 
+/// A runtime for a scripted test (one thread, as the seeds run).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+impl World {
+    /// The phone to be revoked makes a case and pushes it.
+    async fn victim_makes_a_case(&mut self, name: &str) -> holdfast_core::store::NewCase {
+        let team = self.teams[0];
+        let case = self.devs[VICTIM]
+            .s()
+            .create_case_file(NewPatient::named(name))
+            .expect("a case");
+        self.made(0, VICTIM, case.case_id, case.plan_id);
+        self.devs[VICTIM]
+            .client
+            .sync(team)
+            .await
+            .expect("the phone pushes the case");
+        self.devs[VICTIM].acked = self.devs[VICTIM].edits.len();
+        case
+    }
+
+    /// Device `d` of team 0 syncs, which must succeed.
+    async fn synced(&mut self, d: usize, what: &str) {
+        let team = self.teams[0];
+        self.devs[d].client.sync(team).await.expect(what);
+        self.devs[d].acked = self.devs[d].edits.len();
+    }
+
+    /// Team 0's admin comments on `case` and pushes it.
+    async fn admin_comments(&mut self, case: DocumentId, comment: &str) {
+        let admin = self.admin_of(0);
+        self.devs[admin]
+            .s()
+            .add_supervision_comment(case, comment)
+            .expect("a comment");
+        self.record(admin, case);
+        self.synced(admin, "the admin pushes the comment").await;
+    }
+
+    /// Team 0's admin revokes the phone; the simulation's books follow.
+    async fn revoke_the_victim(&mut self) {
+        let admin = self.admin_of(0);
+        let victim = self.devs[VICTIM].s().author().device;
+        self.devs[admin]
+            .client
+            .revoke_device(self.teams[0], victim)
+            .await
+            .expect("the revocation goes through");
+        self.devs[admin].acked = self.devs[admin].edits.len();
+        self.revoked_once = true;
+        self.devs[VICTIM].standing = Standing::Revoked;
+    }
+
+    /// Heals the world and fails the test on anything its checks find.
+    async fn heal_and_check(&mut self) {
+        self.heal().await;
+        let failed = self.check();
+        assert!(failed.is_empty(), "{failed:#?}\n{}", self.log.join("\n"));
+    }
+}
+
 /// An admin who is behind revokes a link worker, and the pull it makes first is lost: the
 /// revocation waits for a pull that lands. (Found by seed 2966: the admin revoked without
 /// pulling, so it refused every envelope the revoked phone had pushed since its cursor, the
@@ -1435,43 +1497,20 @@ fn a_lost_login_answer_and_a_killed_relay_do_not_fail_a_sync() {
 /// nothing.
 #[test]
 fn a_revoker_pulls_before_it_revokes_even_when_its_first_pull_is_lost() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    runtime().block_on(async {
         let mut w = World::new(0).await;
         let (admin, worker) = (0, 2);
         let team = w.teams[0];
         // The phone to be revoked makes a case; a colleague pulls it and adds a goal. The
         // admin pulls neither.
-        let case = w.devs[VICTIM]
-            .s()
-            .create_case_file(NewPatient::named("Mr Ray Quill"))
-            .expect("a case");
-        w.made(0, VICTIM, case.case_id, case.plan_id);
-        w.devs[VICTIM]
-            .client
-            .sync(team)
-            .await
-            .expect("the phone pushes the case");
-        w.devs[VICTIM].acked = w.devs[VICTIM].edits.len();
-        w.devs[worker]
-            .client
-            .sync(team)
-            .await
-            .expect("the colleague pulls the case");
+        let case = w.victim_makes_a_case("Mr Ray Quill").await;
+        w.synced(worker, "the colleague pulls the case").await;
         w.devs[worker]
             .s()
             .add_goal(case.plan_id, "Join the Tuesday walking group")
             .expect("a goal");
         w.record(worker, case.plan_id);
-        w.devs[worker]
-            .client
-            .sync(team)
-            .await
-            .expect("the colleague pushes the goal");
-        w.devs[worker].acked = w.devs[worker].edits.len();
+        w.synced(worker, "the colleague pushes the goal").await;
         let victim = w.devs[VICTIM].s().author().device;
         let pull = format!("/v1/teams/{team}/envelopes");
         let lose_pulls = |w: &mut World, n: usize| {
@@ -1488,18 +1527,10 @@ fn a_revoker_pulls_before_it_revokes_even_when_its_first_pull_is_lost() {
         assert!(!w.revocation_done(), "nothing appended");
         // One pull lost: the second lands, then the revocation.
         lose_pulls(&mut w, 4);
-        w.devs[admin]
-            .client
-            .revoke_device(team, victim)
-            .await
-            .expect("the revocation goes through");
+        w.revoke_the_victim().await;
         assert!(w.net.lock().expect("the network").script.is_empty());
         assert!(w.revocation_done());
-        w.revoked_once = true;
-        w.devs[VICTIM].standing = Standing::Revoked;
-        w.heal().await;
-        let failed = w.check();
-        assert!(failed.is_empty(), "{failed:#?}\n{}", w.log.join("\n"));
+        w.heal_and_check().await;
         // The admin holds the case the revoked phone made, with the colleague's goal.
         let plan = w.devs[admin].s().heads(case.plan_id).expect("the plan");
         assert_eq!(
@@ -1516,45 +1547,15 @@ fn a_revoker_pulls_before_it_revokes_even_when_its_first_pull_is_lost() {
 /// but the revoked phone's own envelopes.
 #[test]
 fn an_edit_to_a_revoked_phones_case_waits_for_the_case() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    runtime().block_on(async {
         let mut w = World::new(0).await;
         let (admin, worker) = (0, 2);
-        let team = w.teams[0];
-        w.devs[worker]
-            .client
-            .sync(team)
-            .await
-            .expect("the colleague syncs, then goes quiet");
-        let case = w.devs[VICTIM]
-            .s()
-            .create_case_file(NewPatient::named("Mrs Nell Farrow"))
-            .expect("a case");
-        w.made(0, VICTIM, case.case_id, case.plan_id);
-        w.devs[VICTIM]
-            .client
-            .sync(team)
-            .await
-            .expect("the phone pushes the case");
-        w.devs[VICTIM].acked = w.devs[VICTIM].edits.len();
-        w.devs[admin]
-            .client
-            .sync(team)
-            .await
-            .expect("the admin pulls the case");
-        w.devs[admin]
-            .s()
-            .add_supervision_comment(case.case_id, "Check in about the rent arrears.")
-            .expect("a comment");
-        w.record(admin, case.case_id);
-        w.devs[admin]
-            .client
-            .sync(team)
-            .await
-            .expect("the admin pushes the comment");
+        w.synced(worker, "the colleague syncs, then goes quiet")
+            .await;
+        let case = w.victim_makes_a_case("Mrs Nell Farrow").await;
+        w.synced(admin, "the admin pulls the case").await;
+        w.admin_comments(case.case_id, "Check in about the rent arrears.")
+            .await;
         // More than a page (50 envelopes here) between the comment and the snapshots the
         // revocation uploads, so that they reach the colleague in different pages.
         for n in 0..30 {
@@ -1564,18 +1565,8 @@ fn an_edit_to_a_revoked_phones_case_waits_for_the_case() {
                 .expect("a case");
             w.made(0, admin, other.case_id, other.plan_id);
         }
-        let victim = w.devs[VICTIM].s().author().device;
-        w.devs[admin]
-            .client
-            .revoke_device(team, victim)
-            .await
-            .expect("the revocation");
-        w.devs[admin].acked = w.devs[admin].edits.len();
-        w.revoked_once = true;
-        w.devs[VICTIM].standing = Standing::Revoked;
-        w.heal().await;
-        let failed = w.check();
-        assert!(failed.is_empty(), "{failed:#?}\n{}", w.log.join("\n"));
+        w.revoke_the_victim().await;
+        w.heal_and_check().await;
         let comment = w.devs[admin].s().heads(case.case_id).expect("the case");
         assert_eq!(
             comment,
@@ -1590,40 +1581,14 @@ fn an_edit_to_a_revoked_phones_case_waits_for_the_case() {
 /// ("not a Holdfast document", for good) gets it too, once the document is here.
 #[test]
 fn an_edit_refused_before_its_document_came_is_pulled_again_once_it_has() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    runtime().block_on(async {
         let mut w = World::new(0).await;
         let (admin, worker) = (0, 2);
         let team = w.teams[0];
-        let case = w.devs[VICTIM]
-            .s()
-            .create_case_file(NewPatient::named("Mr Idris Vale"))
-            .expect("a case");
-        w.made(0, VICTIM, case.case_id, case.plan_id);
-        w.devs[VICTIM]
-            .client
-            .sync(team)
-            .await
-            .expect("the phone pushes the case");
-        w.devs[VICTIM].acked = w.devs[VICTIM].edits.len();
-        w.devs[admin]
-            .client
-            .sync(team)
-            .await
-            .expect("the admin pulls the case");
-        w.devs[admin]
-            .s()
-            .add_supervision_comment(case.case_id, "Ask about the food bank voucher.")
-            .expect("a comment");
-        w.record(admin, case.case_id);
-        w.devs[admin]
-            .client
-            .sync(team)
-            .await
-            .expect("the admin pushes the comment");
+        let case = w.victim_makes_a_case("Mr Idris Vale").await;
+        w.synced(admin, "the admin pulls the case").await;
+        w.admin_comments(case.case_id, "Ask about the food bank voucher.")
+            .await;
         // The snapshots the revocation queues are lost on their way (every attempt of the
         // push after it): the revocation stands, they go at the admin's next sync.
         {
@@ -1636,25 +1601,14 @@ fn an_edit_refused_before_its_document_came_is_pulled_again_once_it_has() {
                 ));
             }
         }
-        let victim = w.devs[VICTIM].s().author().device;
-        w.devs[admin]
-            .client
-            .revoke_device(team, victim)
-            .await
-            .expect("the revocation");
-        w.devs[admin].acked = w.devs[admin].edits.len();
-        w.revoked_once = true;
-        w.devs[VICTIM].standing = Standing::Revoked;
+        w.revoke_the_victim().await;
         // The colleague, behind: the case's first changes refused (its author revoked),
         // the comment set aside, twice over.
         for _ in 0..2 {
-            w.devs[worker]
-                .client
-                .sync(team)
-                .await
-                .expect("the colleague syncs");
+            w.synced(worker, "the colleague syncs").await;
         }
         assert!(!w.devs[worker].has(case.case_id), "the case has not come");
+        let victim = w.devs[VICTIM].s().author().device;
         let set_aside: Vec<String> = w.devs[worker]
             .s()
             .refused_envelopes(team)
@@ -1674,8 +1628,6 @@ fn an_edit_refused_before_its_document_came_is_pulled_again_once_it_has() {
             )
             .expect("the records");
         assert_eq!(rewritten, 1);
-        w.heal().await;
-        let failed = w.check();
-        assert!(failed.is_empty(), "{failed:#?}\n{}", w.log.join("\n"));
+        w.heal_and_check().await;
     });
 }
