@@ -443,7 +443,9 @@ impl SyncClient {
     /// on, whatever epoch it claims (a relay colluding with the revoked device could deliver
     /// it otherwise). So that what `device` wrote before is not lost to devices that had not
     /// pulled it yet, this device pulls everything first, and afterwards uploads snapshots
-    /// of the documents `device` wrote to.
+    /// of the documents `device` wrote to. If the relay does not answer that pull (twice),
+    /// the revocation is not made and the error says so (`Error::Network`, or the relay's
+    /// 5xx or 429): try again. Any other failure of the pull lets it go ahead.
     pub async fn revoke_device(&self, team: TeamId, device: DeviceId) -> Result<u32> {
         // Pull first. Folding the revocation refuses `device`'s envelopes past this device's
         // cursor, and the snapshots this device then uploads of what `device` wrote carry
