@@ -55,16 +55,17 @@
 //! `cargo bench -p holdfast-relay --bench soak -- --minutes 60 --svg docs/soak.svg --csv
 //! target/soak/soak.csv` is the full run (60 minutes is the default; paths are taken from
 //! the workspace's root, and default to `target/soak/`). Flags: `--minutes M` (fractions
-//! too), `--csv PATH`, `--svg PATH`, `--teams N`, `--devices N` (working devices per team),
+//! too), `--warmup-minutes W` (load for W minutes first, sampled and plotted but left out
+//! of the first-against-last comparison and the second half's trend), `--csv PATH`, `--svg PATH`, `--teams N`, `--devices N` (working devices per team),
 //! `--pushes R`, `--pulls R`, `--rosters R` (a second), `--sockets N`, `--enrol-every S`,
 //! `--revoke-every S`, `--sample-every S`. It exits 1 if anything went wrong (every error is
 //! counted; the first 20 and every hundredth are printed), after writing what it measured;
 //! SIGINT or SIGTERM ends the load early, and the results are written all the same.
 //! `HOLDFAST_SOAK_RELAY=/path/to/holdfast-relay` soaks another build of the relay.
 //!
-//! Without `--bench` (as under `cargo test --all-targets`) it is a quick pass of 10 s (2
-//! teams of 4 devices, 16 sockets living 1 to 3 s, an enrolment every 1.5 s and a revocation
-//! every 3.3 s, a sample a second) that checks the harness ran: requests done, every
+//! Without `--bench` (as under `cargo test --all-targets`) it is a quick pass of 10 s (2 s of
+//! warm-up and 8 measured; 2 teams of 4 devices, 16 sockets living 1 to 3 s, an enrolment
+//! every 1.5 s and a revocation every 3.3 s, a sample a second) that checks the harness ran: requests done, every
 //! interval sampled, sockets opened and replaced, enrolments and a revocation made, a
 //! revoked device's socket closed by the relay, no error, the CSV and the SVG written.
 //!
@@ -101,6 +102,11 @@ const WIND_DOWN: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 struct Settings {
     full: bool,
+    /// Load before the measured run, left out of the comparison of its first and last
+    /// windows (sampled and plotted all the same): the time the relay's bounded caches take
+    /// to fill. 0 by default.
+    warmup: Duration,
+    /// The measured run, after the warm-up.
     duration: Duration,
     sample_every: Duration,
     /// A progress line this often.
@@ -116,6 +122,7 @@ impl Settings {
         if full {
             Settings {
                 full,
+                warmup: Duration::ZERO,
                 duration: Duration::from_secs(3600),
                 sample_every: Duration::from_secs(10),
                 report_every: Duration::from_secs(60),
@@ -136,7 +143,8 @@ impl Settings {
         } else {
             Settings {
                 full,
-                duration: Duration::from_secs(10),
+                warmup: Duration::from_secs(2),
+                duration: Duration::from_secs(8),
                 sample_every: Duration::from_secs(1),
                 report_every: Duration::from_secs(5),
                 shape: Shape {
@@ -184,6 +192,9 @@ impl Settings {
                 "--minutes" => {
                     settings.duration = Duration::from_secs_f64(number(value()?)? * 60.0)
                 }
+                "--warmup-minutes" => {
+                    settings.warmup = Duration::from_secs_f64(number(value()?)? * 60.0)
+                }
                 "--csv" => settings.csv = Some(workspace_path(&value()?)),
                 "--svg" => settings.svg = Some(workspace_path(&value()?)),
                 "--teams" => shape.teams = count(value()?)?.clamp(1, 200),
@@ -210,6 +221,11 @@ impl Settings {
     /// The summary's windows: ten minutes, or a third of a shorter run.
     fn window(&self) -> Duration {
         WINDOW.min(self.duration / 3)
+    }
+
+    /// The warm-up and the measured run.
+    fn total(&self) -> Duration {
+        self.warmup + self.duration
     }
 }
 
@@ -298,7 +314,7 @@ fn clock(secs: f64) -> String {
 async fn run(settings: &Settings, relay: &RelayProcess, csv_path: &Path) -> Result<Report, String> {
     let shape = settings.shape.clone();
     let setup_started = Instant::now();
-    let recorder = Recorder::new(settings.duration, settings.window());
+    let recorder = Recorder::new(settings.warmup, settings.duration, settings.window());
     let load = Load::set_up(relay.url(), shape, recorder).await?;
     let setup = setup_started.elapsed();
     let devices = load.active_devices();
@@ -363,6 +379,9 @@ async fn run(settings: &Settings, relay: &RelayProcess, csv_path: &Path) -> Resu
         let sample = Sample {
             elapsed_s: now.duration_since(started).as_secs_f64(),
             rss_kib: reading.rss_kib,
+            rss_anon_kib: reading.rss_anon_kib,
+            rss_file_kib: reading.rss_file_kib,
+            rss_shmem_kib: reading.rss_shmem_kib,
             fds: reading.fds,
             threads: reading.threads,
             relay_cpu_pct: (reading.cpu_secs - relay_cpu) / interval * 100.0,
@@ -437,7 +456,7 @@ async fn run(settings: &Settings, relay: &RelayProcess, csv_path: &Path) -> Resu
             report_from = (current, sample.elapsed_s);
         }
         samples.push(sample);
-        if started.elapsed() + Duration::from_millis(50) >= settings.duration {
+        if started.elapsed() + Duration::from_millis(50) >= settings.total() {
             break None;
         }
     };
@@ -483,6 +502,7 @@ fn summarise(settings: &Settings, report: &Report) {
         return;
     };
     let window = settings.window().as_secs_f64();
+    let warmup = settings.warmup.as_secs_f64();
     let ran = report.ran.as_secs_f64();
     let requests = end.requests_total;
     println!(
@@ -524,7 +544,7 @@ fn summarise(settings: &Settings, report: &Report) {
     let first: Vec<&Sample> = report
         .samples
         .iter()
-        .filter(|s| s.elapsed_s <= window + 0.5)
+        .filter(|s| s.elapsed_s > warmup + 0.5 && s.elapsed_s <= warmup + window + 0.5)
         .collect();
     let last: Vec<&Sample> = report
         .samples
@@ -536,8 +556,13 @@ fn summarise(settings: &Settings, report: &Report) {
     } else {
         format!("{window:.0} s")
     };
+    let after = if warmup > 0.0 {
+        format!(" after {:.0} min of warm-up", warmup / 60.0)
+    } else {
+        String::new()
+    };
     println!(
-        "soak: first {label} against last {label} ({} and {} samples):",
+        "soak: first {label}{after} against last {label} ({} and {} samples):",
         first.len(),
         last.len()
     );
@@ -555,6 +580,12 @@ fn summarise(settings: &Settings, report: &Report) {
     let (rss_b, rss_b_max) = stat(&last, &|s| mib(s.rss_kib));
     row("relay RSS, mean", rss_a, rss_b, "MiB");
     row("relay RSS, largest", rss_a_max, rss_b_max, "MiB");
+    let (anon_a, _) = stat(&first, &|s| mib(s.rss_anon_kib));
+    let (anon_b, _) = stat(&last, &|s| mib(s.rss_anon_kib));
+    row("relay RSS anonymous, mean", anon_a, anon_b, "MiB");
+    let (file_a, _) = stat(&first, &|s| mib(s.rss_file_kib + s.rss_shmem_kib));
+    let (file_b, _) = stat(&last, &|s| mib(s.rss_file_kib + s.rss_shmem_kib));
+    row("relay RSS file+shmem, mean", file_a, file_b, "MiB");
     let (fds_a, fds_a_max) = stat(&first, &|s| s.fds as f64);
     let (fds_b, fds_b_max) = stat(&last, &|s| s.fds as f64);
     row("relay fds, mean", fds_a, fds_b, "");
@@ -601,7 +632,7 @@ fn summarise(settings: &Settings, report: &Report) {
     let half: Vec<&Sample> = report
         .samples
         .iter()
-        .filter(|s| s.elapsed_s >= ran / 2.0)
+        .filter(|s| s.elapsed_s >= warmup + (ran - warmup).max(0.0) / 2.0)
         .collect();
     let rss_trend = trend(&half, &|s| mib(s.rss_kib));
     let fds_trend = trend(&half, &|s| s.fds as f64);
@@ -611,6 +642,33 @@ fn summarise(settings: &Settings, report: &Report) {
          {fds_trend:+.1}, data directory {data_trend:+.1} MiB",
         half.len()
     );
+    // Each ten minutes' mean memory, warm-up included: a leak rises by as much in each.
+    if ran >= 2.0 * WINDOW.as_secs_f64() {
+        let tens = (ran / WINDOW.as_secs_f64()).ceil() as usize;
+        let means: Vec<String> = (0..tens)
+            .filter_map(|k| {
+                let (from, to) = (
+                    k as f64 * WINDOW.as_secs_f64(),
+                    (k + 1) as f64 * WINDOW.as_secs_f64(),
+                );
+                let window: Vec<&Sample> = report
+                    .samples
+                    .iter()
+                    .filter(|s| s.elapsed_s > from && s.elapsed_s <= to)
+                    .collect();
+                if window.is_empty() {
+                    return None;
+                }
+                let (rss, _) = stat(&window, &|s| mib(s.rss_kib));
+                let (anon, _) = stat(&window, &|s| mib(s.rss_anon_kib));
+                Some(format!("{rss:.1} ({anon:.1})"))
+            })
+            .collect();
+        println!(
+            "  relay RSS (anonymous) by ten minutes, MiB: {}",
+            means.join(", ")
+        );
+    }
 }
 
 /// The least-squares slope of `f` over `samples`, per 10 minutes (0 with fewer than two).
@@ -647,7 +705,7 @@ fn open_files_limit() -> Option<u64> {
 /// The quick pass's checks that the harness really ran.
 fn check_quick(settings: &Settings, report: &Report, csv: &Path, svg: &Path) {
     let samples = &report.samples;
-    let expected = (settings.duration.as_secs_f64() / settings.sample_every.as_secs_f64()) as usize;
+    let expected = (settings.total().as_secs_f64() / settings.sample_every.as_secs_f64()) as usize;
     assert!(
         samples.len() + 1 >= expected,
         "{} samples, expected about {expected}",
@@ -656,7 +714,10 @@ fn check_quick(settings: &Settings, report: &Report, csv: &Path, svg: &Path) {
     let end = samples.last().expect("samples");
     assert!(end.requests_total > 0, "no request done");
     assert!(
-        samples.iter().all(|s| s.rss_kib > 0 && s.fds > 0),
+        samples.iter().all(|s| s.rss_kib > 0
+            && s.rss_anon_kib > 0
+            && s.rss_anon_kib <= s.rss_kib
+            && s.fds > 0),
         "a sample without the relay's memory or fds"
     );
     let pushes: usize = samples.iter().map(|s| s.push.count).sum();
@@ -711,7 +772,7 @@ fn main() {
     let settings = Settings::from_args(&args).unwrap_or_else(|e| panic!("soak: {e}"));
     let shape = &settings.shape;
     eprintln!(
-        "soak: {} for {:.1} min: {} teams x {} devices, {} pushes/s, {} pulls/s, {} roster \
+        "soak: {} for {:.1} min{}: {} teams x {} devices, {} pushes/s, {} pulls/s, {} roster \
          reads/s, {} live sockets ({}-{} s each), an enrolment every {:.1} s, a revocation every \
          {:.1} s; a sample every {:.0} s; relay {}",
         if settings.full {
@@ -720,6 +781,14 @@ fn main() {
             "quick pass"
         },
         settings.duration.as_secs_f64() / 60.0,
+        if settings.warmup.is_zero() {
+            String::new()
+        } else {
+            format!(
+                " after {:.1} min of warm-up",
+                settings.warmup.as_secs_f64() / 60.0
+            )
+        },
         shape.teams,
         shape.devices_per_team,
         shape.pushes_per_sec,
@@ -757,7 +826,7 @@ fn main() {
     } else {
         QUICK_SETUP_ALLOWANCE
     };
-    let deadline = settings.duration + allowance;
+    let deadline = settings.total() + allowance;
     std::thread::spawn(move || {
         std::thread::sleep(deadline);
         eprintln!(
@@ -803,6 +872,7 @@ fn main() {
         &svg,
         &title,
         settings.sample_every.as_secs_f64(),
+        settings.warmup.as_secs_f64() / 60.0,
         &report.samples,
     )
     .unwrap_or_else(|e| panic!("soak: the plot: {e}"));

@@ -20,8 +20,15 @@ const PALE_ORANGE: RGBColor = RGBColor(240, 170, 120);
 type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
 
 /// Draws `samples` to `path`, under `title`.
-/// `interval` is the samples' (each latency is over the interval before its sample).
-pub fn draw(path: &Path, title: &str, interval: f64, samples: &[Sample]) -> Result<(), String> {
+/// `interval` is the samples' (each latency is over the interval before its sample);
+/// `warmup` (minutes) is marked on every panel with a grey line when it is not 0.
+pub fn draw(
+    path: &Path,
+    title: &str,
+    interval: f64,
+    warmup: f64,
+    samples: &[Sample],
+) -> Result<(), String> {
     let minutes = |s: &Sample| s.elapsed_s / 60.0;
     let end = samples.iter().map(minutes).fold(0.0, f64::max).max(0.1);
     let series = |f: &dyn Fn(&Sample) -> f64| -> Vec<(f64, f64)> {
@@ -35,15 +42,16 @@ pub fn draw(path: &Path, title: &str, interval: f64, samples: &[Sample]) -> Resu
     let panels = root.split_evenly((3, 1));
     panel(
         &panels[0],
-        "relay resident memory (VmRSS), and its data directory on disk",
+        "relay resident memory: all of it (VmRSS), and its heap and stacks (RssAnon)",
         "MiB",
         end,
+        warmup,
         &[
             ("RSS", BLUE, series(&|s| s.rss_kib as f64 / 1024.0)),
             (
-                "data directory (disk)",
+                "anonymous (heap, stacks)",
                 PALE_BLUE,
-                series(&|s| s.db_kib as f64 / 1024.0),
+                series(&|s| s.rss_anon_kib as f64 / 1024.0),
             ),
         ],
     )?;
@@ -52,6 +60,7 @@ pub fn draw(path: &Path, title: &str, interval: f64, samples: &[Sample]) -> Resu
         "relay file descriptors and open live sockets",
         "count",
         end,
+        warmup,
         &[
             ("open file descriptors", BLUE, series(&|s| s.fds as f64)),
             (
@@ -66,6 +75,7 @@ pub fn draw(path: &Path, title: &str, interval: f64, samples: &[Sample]) -> Resu
         &format!("push and pull latency over each {interval:.0} s interval"),
         "ms",
         end,
+        warmup,
         &[
             ("push p99", BLUE, series(&|s| s.push.p99)),
             ("pull p99", ORANGE, series(&|s| s.pull.p99)),
@@ -77,12 +87,14 @@ pub fn draw(path: &Path, title: &str, interval: f64, samples: &[Sample]) -> Resu
         .map_err(|e| format!("write {}: {e}", path.display()))
 }
 
-/// One panel: `lines` against minutes `0..end`, from 0 to a little above their largest.
+/// One panel: `lines` against minutes `0..end`, from 0 to a little above their largest,
+/// with the end of the warm-up marked at minute `warmup` (when not 0).
 fn panel(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     caption: &str,
     unit: &str,
     end: f64,
+    warmup: f64,
     lines: &[Series<'_>],
 ) -> Result<(), String> {
     let top = lines
@@ -105,6 +117,16 @@ fn panel(
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(|e| e.to_string())?;
+    if warmup > 0.0 {
+        chart
+            .draw_series(LineSeries::new(
+                [(warmup, 0.0), (warmup, top)],
+                BLACK.mix(0.35).stroke_width(1),
+            ))
+            .map_err(|e| e.to_string())?
+            .label("end of the warm-up")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.35)));
+    }
     for (label, colour, points) in lines {
         let colour = *colour;
         chart

@@ -61,6 +61,10 @@ pub struct RelayProcess {
 pub struct Reading {
     /// `VmRSS`, KiB.
     pub rss_kib: u64,
+    /// `RssAnon`, `RssFile`, `RssShmem`, KiB.
+    pub rss_anon_kib: u64,
+    pub rss_file_kib: u64,
+    pub rss_shmem_kib: u64,
     /// Entries of `/proc/PID/fd`.
     pub fds: u64,
     /// `Threads`.
@@ -174,6 +178,9 @@ impl RelayProcess {
             .count() as u64;
         Ok(Reading {
             rss_kib: field("VmRSS:")?,
+            rss_anon_kib: field("RssAnon:")?,
+            rss_file_kib: field("RssFile:")?,
+            rss_shmem_kib: field("RssShmem:")?,
             fds,
             threads: field("Threads:")?,
             cpu_secs: cpu_secs(&self.pid.to_string())?,

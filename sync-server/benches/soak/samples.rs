@@ -82,6 +82,8 @@ struct Accumulators {
 
 /// Collects latencies from every task of the load.
 pub struct Recorder {
+    /// The first window starts here (after the warm-up).
+    first_from: Duration,
     /// The first window ends here.
     first_until: Duration,
     /// The last window starts here.
@@ -90,12 +92,14 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for a run of `duration` whose summary compares its first and last
-    /// `window`. Its clock starts now and again at [`Recorder::begin`].
-    pub fn new(duration: Duration, window: Duration) -> Recorder {
+    /// A recorder for a run of `warmup` and then `duration` whose summary compares the
+    /// first and last `window` after the warm-up. Its clock starts now and again at
+    /// [`Recorder::begin`].
+    pub fn new(warmup: Duration, duration: Duration, window: Duration) -> Recorder {
         Recorder {
-            first_until: window,
-            last_from: duration.saturating_sub(window),
+            first_from: warmup,
+            first_until: warmup + window,
+            last_from: (warmup + duration).saturating_sub(window),
             accumulators: Mutex::new(Accumulators {
                 started: Instant::now(),
                 interval: Latencies::default(),
@@ -135,7 +139,7 @@ impl Recorder {
         let at = acc.started.elapsed();
         acc.interval.add(kind, micros);
         acc.minute.add(kind, micros);
-        if at < self.first_until {
+        if at >= self.first_from && at < self.first_until {
             acc.first.add(kind, micros);
         }
         if at >= self.last_from {
@@ -174,6 +178,11 @@ pub struct Sample {
     /// Seconds since the load started.
     pub elapsed_s: f64,
     pub rss_kib: u64,
+    /// `RssAnon`, `RssFile` and `RssShmem`: the heap (and thread stacks), mapped files
+    /// (the binary), and shared memory (SQLite's WAL index), KiB.
+    pub rss_anon_kib: u64,
+    pub rss_file_kib: u64,
+    pub rss_shmem_kib: u64,
     pub fds: u64,
     pub threads: u64,
     /// The relay's CPU over the interval, % of one core.
@@ -216,14 +225,15 @@ pub const CSV_HEADER: &str = "elapsed_s,relay_rss_kib,relay_fds,relay_threads,re
 loadgen_cpu_pct,relay_data_kib,relay_wal_kib,sockets_open,relay_live_sockets,\
 relay_http_connections,requests,requests_total,pushes,push_p50_ms,push_p99_ms,push_max_ms,pulls,pull_p50_ms,\
 pull_p99_ms,pull_max_ms,live_connects,live_connect_p99_ms,envelopes_total,socket_opens_total,\
-enrolments_total,revocations_total,expected_refusals_total,errors,errors_total,skipped_total";
+enrolments_total,revocations_total,expected_refusals_total,errors,errors_total,skipped_total,\
+relay_rss_anon_kib,relay_rss_file_kib,relay_rss_shmem_kib";
 
 impl Sample {
     /// One CSV row, without its line end.
     pub fn csv_row(&self) -> String {
         format!(
             "{:.1},{},{},{},{:.1},{:.1},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{},{:.3},\
-             {:.3},{:.3},{},{:.3},{},{},{},{},{},{},{},{}",
+             {:.3},{:.3},{},{:.3},{},{},{},{},{},{},{},{},{},{},{}",
             self.elapsed_s,
             self.rss_kib,
             self.fds,
@@ -255,6 +265,9 @@ impl Sample {
             self.errors,
             self.errors_total,
             self.skipped_total,
+            self.rss_anon_kib,
+            self.rss_file_kib,
+            self.rss_shmem_kib,
         )
     }
 }
