@@ -189,6 +189,10 @@ pub enum Command {
     /// keep following the team).
     #[command(after_help = SYNC_AFTER_HELP)]
     Sync(SyncArgs),
+    /// The supervisor's desk: the review queue, case files and the team's load in a web
+    /// browser on this computer, from this device's store, kept live with the relay.
+    #[command(after_help = SERVE_AFTER_HELP)]
+    Serve(ServeArgs),
     /// A self-contained demo: a relay and three devices on this computer, made-up people,
     /// two link workers editing the same case offline, and what each device sees after sync.
     Demo(DemoArgs),
@@ -1139,6 +1143,25 @@ pub struct SyncArgs {
     #[arg(long = "for", value_name = "SECONDS", requires = "watch")]
     pub for_seconds: Option<u64>,
 }
+
+/// `holdfast serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The port on 127.0.0.1 to listen on [default: any free port].
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Stop after this many seconds (tests, demos) [default: until Ctrl-C].
+    #[arg(long = "for", value_name = "SECONDS")]
+    pub for_seconds: Option<u64>,
+    /// Do not sync with the relay: show what this device holds.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+const SERVE_AFTER_HELP: &str = "The desk listens on 127.0.0.1 only and prints a link with a \
+one-time token: open it in a browser on this computer. The first page it opens sets a cookie \
+for that browser; the link then stops working, so nobody else who sees it can use it. Start \
+`holdfast serve` again for a new link.";
 
 /// `holdfast demo`
 #[derive(Debug, Args)]

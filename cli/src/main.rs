@@ -7,6 +7,7 @@ mod args;
 mod choice;
 mod clock;
 mod commands;
+mod desk;
 mod device;
 mod error;
 mod files;

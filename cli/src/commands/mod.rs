@@ -9,7 +9,7 @@ mod feedback;
 mod invite;
 mod measure;
 mod notes;
-mod oversight;
+pub(crate) mod oversight;
 mod plan;
 mod report;
 mod store;
@@ -302,6 +302,7 @@ pub fn run(cli: Cli, clock: Clock) -> Result<Output> {
         },
         Command::Sync(a) => sync::sync(&ctx, a),
         Command::Demo(a) => demo::run(&ctx, a),
+        Command::Serve(a) => crate::desk::serve(&ctx, a),
         Command::Document(DocumentCommand::Export { document, out }) => {
             export::document_export(&ctx, &document, &out)
         }

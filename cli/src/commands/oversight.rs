@@ -204,7 +204,7 @@ pub(super) fn assign(
 
 /// What grew since a review, in words: "2 new sessions, 1 status move, safeguarding
 /// changed, 1 comment"; "nothing new" when nothing did.
-pub(super) fn changes_words(c: &CaseCounters) -> String {
+pub(crate) fn changes_words(c: &CaseCounters) -> String {
     let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
     let mut parts = Vec::new();
     if c.sessions > 0 {
@@ -250,7 +250,7 @@ fn counters_words(c: &CaseCounters) -> String {
 }
 
 /// What changed on a queued case since this supervisor's review, or "never reviewed".
-fn entry_changes(e: &QueueEntry) -> String {
+pub(crate) fn entry_changes(e: &QueueEntry) -> String {
     match e.reviewed_at {
         None => "never reviewed".to_owned(),
         Some(_) => changes_words(&e.changed),
@@ -258,7 +258,7 @@ fn entry_changes(e: &QueueEntry) -> String {
 }
 
 /// Who holds a case, as the queue and the load show it.
-fn holder_words(m: Option<&Member>) -> String {
+pub(crate) fn holder_words(m: Option<&Member>) -> String {
     match m {
         Some(Member {
             name: Some(name), ..

@@ -101,3 +101,142 @@ impl Device {
         lines[0].to_owned()
     }
 }
+
+/// `holdfast serve` running on a device's store, stopped (killed) when dropped.
+pub struct Serving {
+    child: std::process::Child,
+    /// The link it printed: `http://127.0.0.1:PORT/?token=T`.
+    pub link: String,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// The one-time token.
+    pub token: String,
+}
+
+impl Device {
+    /// Starts `holdfast serve` on this store (`extra`: `--offline`, `--for`) and waits for
+    /// the link it prints.
+    pub fn serve(&self, extra: &[&str]) -> Serving {
+        use std::io::BufRead as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_holdfast"))
+            .arg("--home")
+            .arg(self.home())
+            .args(["--json", "serve"])
+            .args(extra)
+            .env_remove("HOLDFAST_LOG")
+            .env("TZ", "UTC")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .unwrap();
+        let said: Value =
+            serde_json::from_str(&first).unwrap_or_else(|e| panic!("serve printed {first:?}: {e}"));
+        assert_eq!(said["event"], "listening", "{said}");
+        let link = said["url"].as_str().unwrap().to_owned();
+        let rest = link.strip_prefix("http://").unwrap();
+        let (addr, token) = rest.split_once("/?token=").unwrap();
+        Serving {
+            child,
+            addr: addr.to_owned(),
+            token: token.to_owned(),
+            link: link.clone(),
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An answer from the desk, as [`http`] read it.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    /// The first header named `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request to `addr`, exactly as given (so a test can send a Host, Origin or
+/// Cookie of its choosing), `Connection: close`; the whole answer.
+pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        request.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {raw:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        unchunk(body)
+    } else {
+        body.to_owned()
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A chunked body, joined.
+fn unchunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
