@@ -360,6 +360,20 @@ fn the_desk_opens_once_with_its_token_and_a_stranger_reads_and_changes_nothing()
     let spoof = browser.page(&format!("/cases/{case}?done=%3Cb%3Epwned"));
     assert!(!spoof.contains("pwned"), "{spoof}");
 
+    // Each link worker's caseload, from the load table.
+    let queue = browser.page("/");
+    let at = queue.find("href=\"/caseloads/").expect("a caseload link") + 6;
+    let link = queue[at..].split('"').next().unwrap().to_owned();
+    let caseload = browser.page(&link);
+    assert!(caseload.contains("Caseload: Sam Okafor"), "{caseload}");
+    assert!(caseload.contains(&format!("/cases/{case}")), "{caseload}");
+    assert!(
+        browser
+            .page("/caseloads/unassigned")
+            .contains("No open cases.")
+    );
+    assert_eq!(browser.get("/caseloads/not-a-device").status, 404);
+
     // The outcomes report: the seeded period by default, any period asked for, a bad date
     // refused plainly.
     let report = browser.page("/report");

@@ -425,3 +425,60 @@ fn a_mark_covers_what_the_supervisor_was_shown_not_what_arrived_while_they_read(
     assert_eq!(s.mark_reviewed_upto(ann, &stale).unwrap(), queue[0].holds);
     assert!(s.review_queue(50).unwrap().is_empty());
 }
+
+#[test]
+fn a_link_workers_caseload_lists_their_open_cases_safeguarding_first_then_by_status() {
+    let clock = ManualClock::at(FRIDAY_9AM);
+    let (_dir, mut s) = store(&clock);
+    let me = s.this_member();
+    let referred = case(&mut s, "Referred");
+    clock.advance(DAY);
+    let active = case(&mut s, "Active");
+    let worrying = case(&mut s, "Worrying");
+    let closed = case(&mut s, "Closed");
+    for case in [active, worrying, closed] {
+        let r = s
+            .add_referral(case, &referral(date!(2026 - 12 - 04)))
+            .unwrap();
+        s.decide_referral(case, r, &ReferralDecision::Accepted)
+            .unwrap();
+    }
+    s.raise_concern(
+        worrying,
+        &NewConcern {
+            description: "bruising".into(),
+            escalated_to: None,
+        },
+    )
+    .unwrap();
+    s.close_case(
+        closed,
+        holdfast_core::model::case_file::ClosureReason::GoalsMet,
+        Some("walking group twice a week"),
+    )
+    .unwrap();
+    let names = |entries: Vec<holdfast_core::store::QueueEntry>| -> Vec<String> {
+        entries.into_iter().map(|e| e.patient_name).collect()
+    };
+    assert_eq!(
+        names(s.held_cases(Some(me), 100).unwrap()),
+        ["Worrying", "Referred", "Active"],
+        "safeguarding first, then by status; closed cases are not a caseload"
+    );
+    let first_two = s.held_cases(Some(me), 2).unwrap();
+    assert_eq!(
+        first_two.iter().map(|e| e.case_id).collect::<Vec<_>>(),
+        [worrying, referred]
+    );
+    // Nobody else holds anything, and no case is unassigned.
+    let other = holdfast_core::model::ids::DeviceId::random();
+    assert!(s.held_cases(Some(other), 100).unwrap().is_empty());
+    assert!(s.held_cases(None, 100).unwrap().is_empty());
+    // Each entry says where it stands for this device's review.
+    let entry = &s.held_cases(Some(me), 100).unwrap()[0];
+    assert_eq!(entry.open_safeguarding, 1);
+    assert!(entry.reviewed_at.is_none());
+    s.mark_reviewed(worrying).unwrap();
+    let entry = &s.held_cases(Some(me), 100).unwrap()[0];
+    assert!(entry.reviewed_at.is_some());
+}

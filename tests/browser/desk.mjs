@@ -18,9 +18,10 @@
 //  6. pages on other origins (another port of this computer, and `localhost`, another site)
 //     that post a comment to the desk change nothing (the desk refuses requests another site
 //     started, checks the origin and the form token; the cookie is SameSite=Strict);
-//  7. the outcomes report shows its tables and charts and names no one;
-//  8. on every page (the queue, a contested and a settled case, the report, the refusal a
-//     browser without the cookie gets): axe-core finds no serious or critical violation,
+//  7. a link worker's caseload opens from the load table; the outcomes report shows its
+//     tables and charts and names no one;
+//  8. on every page (the queue, a contested and a settled case, a link worker's caseload,
+//     the report, the refusal a browser without the cookie gets): axe-core finds no serious or critical violation,
 //     and the browser reports no Content-Security-Policy violation or script error.
 // With SCREENSHOTS=DIR set, the queue, the case and the report are saved as PNGs there.
 //
@@ -144,6 +145,11 @@ async function submit(page, pattern, what) {
     const text = await page.evaluate(() => document.body.innerText).catch(() => '?');
     throw new Error(`${what}: did not reach ${pattern}; the page says: ${text.slice(0, 600)}`);
   }
+}
+
+/** Clicks `target` and waits for the page it leads to. */
+async function submitClick(page, target, pattern) {
+  await Promise.all([page.waitForURL(pattern, { timeout: 15_000 }), target.click()]);
 }
 
 /** Presses Tab until the focused element satisfies `is`, at most `limit` times. */
@@ -337,6 +343,13 @@ async function main() {
     await page.goto(`${origin}/cases/${ada}`);
     check(!(await main.innerText()).includes('forged from elsewhere'), 'a post from another origin changed the case');
     say(`forms on other origins were refused (${refusals.join(', ')}) and changed nothing`);
+
+    // A link worker's caseload, from the load table.
+    await page.goto(`${origin}/`);
+    await submitClick(page, page.locator('table.load').getByRole('link', { name: 'Lee Quinn' }), '**/caseloads/*');
+    check((await page.locator('h1').innerText()) === 'Caseload: Lee Quinn', 'the caseload page has no heading');
+    check((await page.getByRole('link', { name: 'Ada Lovelace' }).count()) === 1, "Ada is not on Lee's caseload");
+    await axe(page, "a link worker's caseload");
 
     // The outcomes report: tables and charts, no names.
     await page.goto(`${origin}/report`);

@@ -80,6 +80,7 @@ impl Desk {
     pub fn router(self) -> Router {
         Router::new()
             .route("/", get(pages::queue))
+            .route("/caseloads/{worker}", get(pages::caseload))
             .route("/cases/{case}", get(pages::case))
             .route("/cases/{case}/reviewed", post(pages::mark_reviewed))
             .route("/cases/{case}/comments", post(pages::add_comment))

@@ -4,6 +4,8 @@
 //!   reviewed, contested, or with open safeguarding, which always come first) and each link
 //!   worker's caseload and holding load against the team's limits, with the flags the
 //!   supervision work defined.
+//! - `GET /caseloads/{device}` (or `unassigned`): the open cases one link worker holds, as
+//!   the queue shows them, with their load's flags.
 //! - `GET /cases/{id}`: a case file: the patient, the status (shown as contested, with who
 //!   set what, when devices disagree), a timeline of sessions and holding notes, status
 //!   moves, safeguarding and supervision comments, newest first; measures as charts with
@@ -24,7 +26,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use holdfast_core::Store;
 use holdfast_core::model::case_file::{CaseFile, CaseStatus, ConcernStatus};
 use holdfast_core::model::doc::Contested;
-use holdfast_core::model::ids::DocumentId;
+use holdfast_core::model::ids::{DeviceId, DocumentId};
 use holdfast_core::model::oversight::CaseCounters;
 use holdfast_core::store::{LoadLimits, QueueEntry, WorkerLoad, days_between};
 use serde::Deserialize;
@@ -258,6 +260,8 @@ pub struct QueueRow {
 #[derive(Debug)]
 pub struct LoadRow {
     pub worker: String,
+    /// Their caseload's page.
+    pub link: String,
     pub referred: u32,
     pub active: u32,
     pub holding: u32,
@@ -382,6 +386,12 @@ fn load_row(w: &WorkerLoad, limits: &LoadLimits) -> LoadRow {
             || "Nobody (unassigned)".to_owned(),
             |m| holder_words(Some(m)),
         ),
+        link: format!(
+            "/caseloads/{}",
+            w.worker
+                .as_ref()
+                .map_or_else(|| UNASSIGNED.to_owned(), |m| m.device.to_string())
+        ),
         referred: w.referred,
         active: w.active,
         holding: w.holding,
@@ -439,6 +449,66 @@ pub fn queue_page(store: &mut Store, desk: &Desk, notice: Option<&str>) -> Page 
 pub async fn queue(State(desk): State<Desk>, Query(done): Query<Done>) -> Page {
     with_store(&desk, move |store, desk| {
         queue_page(store, desk, done.done.as_deref())
+    })
+    .await
+}
+
+// ----------------------------------------------------------------------------------------
+// One link worker's caseload
+
+/// The caseload page's name for cases nobody holds.
+const UNASSIGNED: &str = "unassigned";
+
+#[derive(Template)]
+#[template(path = "desk/caseload.html")]
+pub struct CaseloadPage {
+    pub frame: Frame,
+    pub worker: String,
+    pub rows_caption: String,
+    pub rows: Vec<QueueRow>,
+    /// Their load's flags.
+    pub flags: Vec<Flag>,
+}
+
+/// `GET /caseloads/{device}` (or `unassigned`): the open cases one link worker holds.
+pub async fn caseload(State(desk): State<Desk>, Path(who): Path<String>) -> Page {
+    let worker: Option<DeviceId> = if who == UNASSIGNED {
+        None
+    } else {
+        Some(
+            who.parse()
+                .map_err(|_| DeskError::new(StatusCode::NOT_FOUND, "There is no such caseload."))?,
+        )
+    };
+    with_store(&desk, move |store, desk| {
+        let now = desk.clock.now_millis();
+        let entries = store.held_cases(worker, QUEUE_LIMIT)?;
+        let limits = store.team_limits()?.limits;
+        let load = store
+            .caseload_load(&limits)?
+            .into_iter()
+            .find(|w| w.worker.as_ref().map(|m| m.device) == worker);
+        let name = match (&load, worker) {
+            (Some(w), _) => load_row(w, &limits).worker,
+            (None, None) => "Nobody (unassigned)".to_owned(),
+            (None, Some(device)) => store
+                .member_name(device)?
+                .unwrap_or_else(|| format!("device {}", short(&device))),
+        };
+        let rows: Vec<QueueRow> = entries
+            .iter()
+            .map(|e| queue_row(&desk.clock, now, e))
+            .collect();
+        let frame = frame(store, desk, format!("Caseload: {name}"), None);
+        render(&CaseloadPage {
+            frame,
+            rows_caption: format!("{} open", count(rows.len(), "case", "cases")),
+            rows,
+            flags: load
+                .map(|w| load_row(&w, &limits).flags)
+                .unwrap_or_default(),
+            worker: name,
+        })
     })
     .await
 }

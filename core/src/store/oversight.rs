@@ -351,7 +351,19 @@ pub(super) fn queue(
     reviewer: DeviceId,
     limit: u32,
 ) -> Result<Vec<QueueEntry>> {
-    queue_rows(conn, team, reviewer, None, limit)
+    queue_rows(conn, team, reviewer, Rows::Queue, limit)
+}
+
+/// The open cases `holder` holds (`None`: nobody), with where each stands for `reviewer`:
+/// open safeguarding first, then by status and the time in it.
+pub(super) fn held_by(
+    conn: &Connection,
+    team: Option<TeamId>,
+    reviewer: DeviceId,
+    holder: Option<DeviceId>,
+    limit: u32,
+) -> Result<Vec<QueueEntry>> {
+    queue_rows(conn, team, reviewer, Rows::HeldBy(holder), limit)
 }
 
 /// Where one case stands for `reviewer`, whether or not it is in their queue.
@@ -360,14 +372,24 @@ pub(super) fn queue_entry(
     reviewer: DeviceId,
     case: DocumentId,
 ) -> Result<Option<QueueEntry>> {
-    Ok(queue_rows(conn, None, reviewer, Some(case), 1)?.pop())
+    Ok(queue_rows(conn, None, reviewer, Rows::Case(case), 1)?.pop())
+}
+
+/// Which rows [`queue_rows`] reads.
+enum Rows {
+    /// The review queue.
+    Queue,
+    /// One case.
+    Case(DocumentId),
+    /// The open cases a device holds (`None`: nobody).
+    HeldBy(Option<DeviceId>),
 }
 
 fn queue_rows(
     conn: &Connection,
     team: Option<TeamId>,
     reviewer: DeviceId,
-    case: Option<DocumentId>,
+    rows: Rows,
     limit: u32,
 ) -> Result<Vec<QueueEntry>> {
     let select =
@@ -382,8 +404,13 @@ fn queue_rows(
          FROM caseload c JOIN documents d ON d.id = c.case_id
          LEFT JOIN case_reviews r ON r.case_id = c.case_id AND r.reviewer = ?2
          LEFT JOIN people p ON p.device = c.assigned_to";
-    let mut stmt = match case {
-        None => conn.prepare_cached(&format!(
+    let key = match &rows {
+        Rows::Queue | Rows::HeldBy(None) => None,
+        Rows::Case(case) => Some(case.as_bytes().to_vec()),
+        Rows::HeldBy(Some(device)) => Some(device.as_bytes().to_vec()),
+    };
+    let mut stmt = match rows {
+        Rows::Queue => conn.prepare_cached(&format!(
             "{select}
              WHERE ?4 IS NULL AND d.team_id IS ?1 AND (c.open_safeguarding > 0 OR c.status_conflicted
                  OR c.assigned_conflicted OR r.case_id IS NULL OR c.session_count > r.sessions
@@ -395,8 +422,17 @@ fn queue_rows(
                  c.updated_at DESC, c.case_id
              LIMIT ?3"
         ))?,
-        Some(_) => conn.prepare_cached(&format!(
+        Rows::Case(_) => conn.prepare_cached(&format!(
             "{select} WHERE c.case_id = ?4 AND (?1 IS NULL OR d.team_id IS ?1) LIMIT ?3"
+        ))?,
+        Rows::HeldBy(_) => conn.prepare_cached(&format!(
+            "{select}
+             WHERE d.team_id IS ?1 AND c.assigned_to IS ?4 AND c.status != 'closed'
+             ORDER BY c.open_safeguarding > 0 DESC,
+                 CASE c.status WHEN 'referred' THEN 0 WHEN 'active' THEN 1
+                     WHEN 'holding' THEN 2 ELSE 3 END,
+                 c.status_since, c.case_id
+             LIMIT ?3"
         ))?,
     };
     let rows = stmt.query_map(
@@ -404,7 +440,7 @@ fn queue_rows(
             team.map(|t| t.as_bytes().to_vec()),
             reviewer.as_bytes().as_slice(),
             i64::from(limit.max(1)),
-            case.map(|c| c.as_bytes().to_vec()),
+            key,
         ],
         |r| {
             Ok((
@@ -943,6 +979,34 @@ impl Store {
             let roles = self.roles(team)?;
             for row in &mut out {
                 fill_role(&mut row.worker, &roles);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The open cases `worker` holds in the current team (`None`: cases nobody holds), each
+    /// with where it stands for this device's review: a link worker's caseload as their
+    /// supervisor sees it. Open safeguarding first, then referred, active, holding and
+    /// tapering, longest in the status first; at most `limit`. Supervisors and admins see
+    /// anyone's; a link worker only their own.
+    pub fn held_cases(&self, worker: Option<DeviceId>, limit: u32) -> Result<Vec<QueueEntry>> {
+        let team = self.current_team;
+        if let Some(t) = team {
+            match self.role(t)? {
+                Some(Role::Supervisor | Role::Admin) => {}
+                Some(Role::LinkWorker) if worker == Some(self.author.device) => {}
+                _ => {
+                    return Err(Error::NotAllowed(
+                        "a colleague's caseload is for the team's supervisors and admins".into(),
+                    ));
+                }
+            }
+        }
+        let mut out = held_by(&self.conn, team, self.author.device, worker, limit)?;
+        if let Some(team) = team {
+            let roles = self.roles(team)?;
+            for entry in &mut out {
+                fill_role(&mut entry.holder, &roles);
             }
         }
         Ok(out)
