@@ -1,17 +1,19 @@
 // The desk's only script: when synced changes arrive (server-sent events from /events),
-// fetch this page again and swap in its <main>. Nothing moves under the person: while focus
-// is inside the page or a form holds text, a "show the changes" button appears instead, and
-// the swap waits for it. Announced through the polite live region. A hidden tab closes its
-// event stream (a browser allows six connections to one host) and looks again when shown.
-// Pages that opt out (`data-live="off"` on <main>: the outcomes report) never refresh.
-// Without this script every page still works; it just does not update by itself.
+// fetch this page again and swap in its <main>, with a visible line saying it was updated.
+// Nothing moves under the person: while focus is inside the page or a form holds text, a
+// "show the changes" button appears instead, and the swap waits for it; text typed into a
+// form survives the swap. A hidden tab closes its event stream (a browser allows six
+// connections to one host); shown again, it reopens it from the records' generation the
+// page was made at, and the desk says "changed" only if they have moved on since. Pages
+// that opt out (`data-live="off"` on <main>: the outcomes report) never refresh. Without
+// this script every page still works; it just does not update by itself.
 'use strict';
 (function () {
   if (!window.EventSource || !window.fetch || !window.DOMParser) {
     return;
   }
-  var main = document.getElementById('main');
-  if (!main || main.getAttribute('data-live') === 'off') {
+  var first = document.getElementById('main');
+  if (!first || first.getAttribute('data-live') === 'off') {
     return;
   }
   var live = document.getElementById('live');
@@ -19,6 +21,10 @@
   var source = null;
   var busy = false;
   var owed = false;
+
+  function main() {
+    return document.getElementById('main');
+  }
 
   function say(text) {
     if (live) {
@@ -36,7 +42,7 @@
 
   // Whether the person is working in the page: focus on something in <main>, or text typed.
   function working() {
-    var current = document.getElementById('main');
+    var current = main();
     var active = document.activeElement;
     if (current && active && active !== current && current.contains(active)) {
       return true;
@@ -50,7 +56,31 @@
     return false;
   }
 
-  function swap(focus) {
+  function offerChanges() {
+    if (offer) {
+      offer.hidden = false;
+    }
+    say('New changes from the team have arrived. Use “Show the changes” when you are ready.');
+  }
+
+  // Carries what the person typed or chose into the fresh page, field by field (by id).
+  function keepDrafts(from, to) {
+    var fields = from.querySelectorAll('textarea[id], input[id]');
+    for (var i = 0; i < fields.length; i++) {
+      var mine = fields[i];
+      var theirs = to.querySelector('#' + CSS.escape(mine.id));
+      if (!theirs || mine.type === 'hidden') {
+        continue;
+      }
+      if (mine.type === 'radio' || mine.type === 'checkbox') {
+        theirs.checked = mine.checked;
+      } else {
+        theirs.value = mine.value;
+      }
+    }
+  }
+
+  function swap(asked) {
     if (busy) {
       owed = true;
       return;
@@ -65,19 +95,32 @@
         if (html === null) {
           return;
         }
-        var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('main');
-        var current = document.getElementById('main');
-        if (fresh && current) {
-          current.replaceWith(document.adoptNode(fresh));
-          if (offer) {
-            offer.hidden = true;
-          }
-          document.documentElement.setAttribute('data-updated', String(Date.now()));
-          if (focus) {
-            fresh.focus();
-          }
-          say('Updated with changes from the team.');
+        // The person may have started working while the page was fetched.
+        if (!asked && working()) {
+          offerChanges();
+          return;
         }
+        var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('main');
+        var current = main();
+        if (!fresh || !current) {
+          return;
+        }
+        fresh = document.adoptNode(fresh);
+        keepDrafts(current, fresh);
+        var line = document.createElement('p');
+        line.className = 'notice';
+        line.textContent = 'Updated with changes from the team at ' +
+          new Date().toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' }) + '.';
+        fresh.insertBefore(line, fresh.firstChild);
+        current.replaceWith(fresh);
+        if (offer) {
+          offer.hidden = true;
+        }
+        document.documentElement.setAttribute('data-updated', String(Date.now()));
+        if (asked) {
+          fresh.focus();
+        }
+        say('Updated with changes from the team.');
       })
       .catch(function () {})
       .then(function () {
@@ -91,10 +134,7 @@
   function changed() {
     if (working()) {
       owed = false;
-      if (offer) {
-        offer.hidden = false;
-      }
-      say('New changes from the team have arrived. Use “Show the changes” when you are ready.');
+      offerChanges();
       return;
     }
     swap(false);
@@ -102,7 +142,9 @@
 
   function open() {
     if (source === null) {
-      source = new EventSource('/events');
+      var current = main();
+      var since = current ? current.getAttribute('data-generation') || '0' : '0';
+      source = new EventSource('/events?since=' + encodeURIComponent(since));
       source.addEventListener('changed', changed);
     }
   }
@@ -124,9 +166,13 @@
       close();
     } else {
       open();
-      changed();
     }
   });
   window.addEventListener('pagehide', close);
+  window.addEventListener('pageshow', function (event) {
+    if (event.persisted) {
+      open();
+    }
+  });
   open();
 })();

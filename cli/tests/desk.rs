@@ -19,13 +19,14 @@ struct Browser {
 }
 
 impl Browser {
-    /// Opens the link as a browser does: the token for a cookie.
+    /// Opens the link as a browser does when it is clicked in a mail or chat page (a
+    /// request another site started): the token for a cookie.
     fn open(desk: &Serving) -> Browser {
         let first = http(
             &desk.addr,
             "GET",
             &format!("/?token={}", desk.token),
-            &[("Host", &desk.addr)],
+            &[("Host", &desk.addr), ("Sec-Fetch-Site", "cross-site")],
             "",
         );
         // A page that moves on to the desk without the token (same-origin, so the cookie
@@ -423,17 +424,36 @@ struct Events {
 }
 
 impl Events {
-    fn open(browser: &Browser) -> Events {
+    /// Opens `/events?since=N` (`since`: the generation a page was made at) and reads the
+    /// answer's head: once it is here the desk is subscribed to the store's changes.
+    fn open(browser: &Browser, since: Option<u64>) -> Events {
         let mut stream = std::net::TcpStream::connect(&browser.addr).unwrap();
+        let query = since.map(|n| format!("?since={n}")).unwrap_or_default();
         write!(
             stream,
-            "GET /events HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nAccept: text/event-stream\r\n\r\n",
+            "GET /events{query} HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nAccept: \
+             text/event-stream\r\n\r\n",
             browser.addr, browser.cookie
         )
         .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            head.push(line.trim().to_lowercase());
+        }
+        assert!(head[0].starts_with("http/1.1 200"), "{head:?}");
+        assert!(
+            head.iter().any(|h| h == "content-type: text/event-stream"),
+            "{head:?}"
+        );
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines() {
+            for line in reader.lines() {
                 let Ok(line) = line else { return };
                 if tx.send(line).is_err() {
                     return;
@@ -443,11 +463,7 @@ impl Events {
         Events { rx }
     }
 
-    /// Skips what came before; then waits up to `limit` for a `changed` event.
-    fn drain(&self) {
-        while self.rx.try_recv().is_ok() {}
-    }
-
+    /// Waits up to `limit` for a `changed` event.
     fn changed(&self, limit: Duration) -> bool {
         let until = Instant::now() + limit;
         while let Some(left) = until.checked_duration_since(Instant::now()) {
@@ -527,9 +543,7 @@ fn a_supervisor_settles_a_contested_status_and_comments_and_the_page_follows_the
     let token = form_token(&page);
 
     // A change on a link worker's device reaches the open page without a reload.
-    let events = Events::open(&browser);
-    std::thread::sleep(Duration::from_millis(500));
-    events.drain();
+    let events = Events::open(&browser, None);
     lee.ok(&[
         "session",
         "record",
@@ -560,6 +574,21 @@ fn a_supervisor_settles_a_contested_status_and_comments_and_the_page_follows_the
             "no further change event"
         );
     }
+
+    // A page made before that change, coming back into view, hears at once that the records
+    // moved on since its generation.
+    let generation = |page: &str| -> u64 {
+        let at = page.find("data-generation=\"").expect("a generation") + 17;
+        page[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let made_at = generation(&page);
+    let now = generation(&browser.page(&format!("/cases/{case}")));
+    assert!(now > made_at, "{now} after {made_at}");
+    let behind = Events::open(&browser, Some(made_at));
+    assert!(
+        behind.changed(Duration::from_secs(5)),
+        "a page behind was not told"
+    );
 
     // Settle the status, comment, mark reviewed.
     let settled = browser.post(

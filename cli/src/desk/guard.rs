@@ -10,8 +10,8 @@
 //!   first `GET` with the right `T` is answered with a session cookie (`holdfast_desk_PORT`,
 //!   `HttpOnly`, `SameSite=Strict`, path `/`) and a short page that moves on to the same path
 //!   without the token (a same-origin navigation, so the cookie goes with it even when the
-//!   link was opened from another site, and the token stays out of the browser's history);
-//!   `T` is then spent. Every other request needs the cookie; without it the desk answers 401
+//!   link was opened from another site); `T` is then spent, so the address left in the
+//!   browser's history opens nothing. Every other request needs the cookie; without it the desk answers 401
 //!   with a page that says how to get in, and nothing else. The stylesheet and script hold
 //!   no records and are served without it, so refusal pages are styled.
 //! - **Other sites.** A request the browser marks as started by another site

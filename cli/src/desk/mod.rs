@@ -22,6 +22,7 @@ use std::convert::Infallible;
 use std::future::IntoFuture;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -54,6 +55,10 @@ pub struct Desk {
     pub guard: Arc<Guard>,
     /// Turns true when the desk stops: open event streams end.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// How many times the records have changed since the desk started (see [`follow`]):
+    /// each page carries the count it was rendered at, so a page coming back into view
+    /// asks for itself again only when the records moved on.
+    pub generation: Arc<AtomicU64>,
 }
 
 impl Desk {
@@ -73,7 +78,13 @@ impl Desk {
             clock,
             guard: Arc::new(guard),
             stopping,
+            generation: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// The records' generation now.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Every route, behind the guard.
@@ -104,27 +115,64 @@ const SHUTDOWN: Duration = Duration::from_secs(5);
 /// How long after a change the page is told, so that a pull of many pages is one update.
 const SETTLE: Duration = Duration::from_millis(250);
 
-/// `GET /events`: an event `changed` whenever the store's records change (a pulled change,
-/// an edit here), at most one per [`SETTLE`].
+/// Whether a store event means the records changed (a pulled change, an edit here, or
+/// events missed); not a sync that only pushed or failed, which would swap the page under
+/// the person for nothing.
+fn records_changed(event: &std::result::Result<StoreEvent, RecvError>) -> bool {
+    matches!(
+        event,
+        Ok(StoreEvent::DocumentChanged { .. } | StoreEvent::CaseloadChanged)
+            | Err(RecvError::Lagged(_))
+    )
+}
+
+/// Counts the records' changes into `desk.generation` until the store stops.
+async fn follow(desk: Desk) {
+    let Ok(mut receiver) = desk.store.run(|s| Ok(s.subscribe())).await else {
+        return;
+    };
+    loop {
+        let event = receiver.recv().await;
+        if matches!(event, Err(RecvError::Closed)) {
+            return;
+        }
+        if records_changed(&event) {
+            desk.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Since {
+    /// The generation the page was rendered at.
+    since: Option<u64>,
+}
+
+/// `GET /events?since=N`: an event `changed` whenever the store's records change, at most
+/// one per [`SETTLE`]; at once if they changed since generation `N`.
 async fn events(
     axum::extract::State(desk): axum::extract::State<Desk>,
+    axum::extract::Query(since): axum::extract::Query<Since>,
 ) -> Sse<impl Stream<Item = std::result::Result<Event, Infallible>>> {
     let receiver = desk.store.run(|s| Ok(s.subscribe())).await.ok();
-    let start = receiver.map(|r| (r, desk.stopping.clone()));
+    let behind = since.since.is_some_and(|n| n < desk.generation());
+    let start = receiver.map(|r| (r, desk.stopping.clone(), behind));
     let stream = futures_util::stream::unfold(start, |state| async move {
-        let (mut receiver, mut stopping) = state?;
+        let (mut receiver, mut stopping, behind) = state?;
+        if behind {
+            let changed = Event::default().event("changed").data("1");
+            return Some((Ok(changed), Some((receiver, stopping, false))));
+        }
         loop {
             let event = tokio::select! {
                 event = receiver.recv() => event,
                 _ = stopping.wait_for(|stop| *stop) => return None,
             };
-            match event {
-                // Records changed (a pull, or an edit here); not a sync that only pushed or
-                // failed, which would swap the page under the person for nothing.
-                Ok(StoreEvent::DocumentChanged { .. } | StoreEvent::CaseloadChanged)
-                | Err(RecvError::Lagged(_)) => break,
-                Ok(_) => {}
-                Err(RecvError::Closed) => return None,
+            if matches!(event, Err(RecvError::Closed)) {
+                return None;
+            }
+            if records_changed(&event) {
+                break;
             }
         }
         // Let the rest of a burst arrive, then say once that things changed.
@@ -134,7 +182,7 @@ async fn events(
             Err(TryRecvError::Empty | TryRecvError::Closed)
         ) {}
         let changed = Event::default().event("changed").data("1");
-        Some((Ok(changed), Some((receiver, stopping))))
+        Some((Ok(changed), Some((receiver, stopping, false))))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
@@ -207,12 +255,14 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<Output> {
     let limit = a.for_seconds.map(Duration::from_secs);
     let reason = session.rt.block_on(async move {
         let mut stopping = stopping;
+        let desk_for_count = desk.clone();
         let server = axum::serve(listener, desk.router())
             .with_graceful_shutdown(async move {
                 let _ = stopping.wait_for(|stop| *stop).await;
             })
             .into_future();
         let server = tokio::spawn(server);
+        let counting = tokio::spawn(follow(desk_for_count));
         let deadline = async {
             match limit {
                 Some(l) => tokio::time::sleep(l).await,
@@ -226,6 +276,7 @@ pub fn serve(ctx: &Ctx, a: ServeArgs) -> Result<Output> {
         // Event streams end when told; the server then finishes what it is answering.
         let _ = stop.send(true);
         let _ = tokio::time::timeout(SHUTDOWN, server).await;
+        counting.abort();
         why
     });
     Output::new(

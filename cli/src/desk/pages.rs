@@ -156,9 +156,8 @@ pub fn render(page: &impl Template) -> Page {
 // ----------------------------------------------------------------------------------------
 // What every page shows
 
-/// The frame of every page: its title, the form token, the line after an action, and how
-/// sync stands.
-#[derive(Debug)]
+/// The frame of every page: its title, the form token, the line after an action, how sync
+/// stands, and the records' generation it was read at. Its `Debug` leaves out the token.
 pub struct Frame {
     pub title: String,
     pub csrf: String,
@@ -166,10 +165,27 @@ pub struct Frame {
     pub sync: String,
     /// This device's person.
     pub me: String,
+    pub generation: u64,
 }
 
-/// The frame of a page titled `title`.
-pub fn frame(store: &mut Store, desk: &Desk, title: String, notice: Option<&str>) -> Frame {
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("title", &self.title)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The frame of a page titled `title`, whose records were read at `generation` (taken
+/// before reading them: a change that lands while the page is made leaves it behind).
+pub fn frame(
+    store: &mut Store,
+    desk: &Desk,
+    title: String,
+    notice: Option<&str>,
+    generation: u64,
+) -> Frame {
     let me = store.this_member();
     let me = store
         .member_name(me)
@@ -182,6 +198,7 @@ pub fn frame(store: &mut Store, desk: &Desk, title: String, notice: Option<&str>
         notice: notice.and_then(notice_words).map(str::to_owned),
         sync: sync_words(store, &desk.clock, desk.client.is_some()),
         me,
+        generation,
     }
 }
 
@@ -408,6 +425,7 @@ pub struct Done {
 
 /// The review queue and the team's load, as a page.
 pub fn queue_page(store: &mut Store, desk: &Desk, notice: Option<&str>) -> Page {
+    let generation = desk.generation();
     let now = desk.clock.now_millis();
     // One more than shown, to say when there are more.
     let mut entries = store.review_queue(QUEUE_LIMIT + 1)?;
@@ -423,7 +441,7 @@ pub fn queue_page(store: &mut Store, desk: &Desk, notice: Option<&str>) -> Page 
         .iter()
         .map(|w| load_row(w, &limits))
         .collect();
-    let frame = frame(store, desk, "Review queue".to_owned(), notice);
+    let frame = frame(store, desk, "Review queue".to_owned(), notice, generation);
     render(&QueuePage {
         frame,
         rows_caption: if more {
@@ -481,6 +499,7 @@ pub async fn caseload(State(desk): State<Desk>, Path(who): Path<String>) -> Page
         )
     };
     with_store(&desk, move |store, desk| {
+        let generation = desk.generation();
         let now = desk.clock.now_millis();
         let entries = store.held_cases(worker, QUEUE_LIMIT)?;
         let limits = store.team_limits()?.limits;
@@ -499,7 +518,7 @@ pub async fn caseload(State(desk): State<Desk>, Path(who): Path<String>) -> Page
             .iter()
             .map(|e| queue_row(&desk.clock, now, e))
             .collect();
-        let frame = frame(store, desk, format!("Caseload: {name}"), None);
+        let frame = frame(store, desk, format!("Caseload: {name}"), None, generation);
         render(&CaseloadPage {
             frame,
             rows_caption: format!("{} open", count(rows.len(), "case", "cases")),
@@ -766,6 +785,7 @@ fn plan_view(store: &mut Store, file: &CaseFile) -> Result<Option<PlanView>, Des
 
 /// The case file `id` as a page.
 pub fn case_page(store: &mut Store, desk: &Desk, id: DocumentId, notice: Option<&str>) -> Page {
+    let generation = desk.generation();
     let clock = &desk.clock;
     let file = store.case_file(id)?;
     let entry = store.review_entry(id)?;
@@ -829,7 +849,7 @@ pub fn case_page(store: &mut Store, desk: &Desk, id: DocumentId, notice: Option<
         })
         .collect();
     let plan = plan_view(store, &file)?;
-    let frame = frame(store, desk, file.patient.name.clone(), notice);
+    let frame = frame(store, desk, file.patient.name.clone(), notice, generation);
     render(&CasePage {
         frame,
         case_id: id.to_string(),
@@ -909,7 +929,8 @@ fn edited(desk: &Desk, id: DocumentId, done: &str) -> Response {
     Redirect::to(&format!("/cases/{id}?done={done}")).into_response()
 }
 
-#[derive(Debug, Deserialize)]
+/// A form's fields (its `Debug` leaves out the token).
+#[derive(Deserialize)]
 pub struct ReviewedForm {
     csrf: String,
     sessions: u32,
@@ -944,7 +965,8 @@ pub async fn mark_reviewed(
     Ok(edited(&desk, id, "reviewed"))
 }
 
-#[derive(Debug, Deserialize)]
+/// A form's fields (its `Debug` leaves out the token).
+#[derive(Deserialize)]
 pub struct CommentForm {
     csrf: String,
     text: String,
@@ -966,7 +988,8 @@ pub async fn add_comment(
     Ok(edited(&desk, id, "commented"))
 }
 
-#[derive(Debug, Deserialize)]
+/// A form's fields (its `Debug` leaves out the token).
+#[derive(Deserialize)]
 pub struct StatusForm {
     csrf: String,
     status: String,
@@ -1012,3 +1035,14 @@ pub async fn script() -> impl IntoResponse {
 pub async fn not_found() -> DeskError {
     DeskError::new(StatusCode::NOT_FOUND, "There is no such page on the desk.")
 }
+
+macro_rules! debug_without_token {
+    ($($form:ident),*) => {$(
+        impl std::fmt::Debug for $form {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($form)).finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+debug_without_token!(ReviewedForm, CommentForm, StatusForm);

@@ -249,8 +249,9 @@ pub async fn report(State(desk): State<Desk>, Query(period): Query<Period>) -> P
         ));
     }
     with_store(&desk, move |store, desk| {
+        let generation = desk.generation();
         let r = store.outcomes_report(from, to)?;
-        let frame = frame(store, desk, "Outcomes report".to_owned(), None);
+        let frame = frame(store, desk, "Outcomes report".to_owned(), None, generation);
         render(&report_page(&r, frame))
     })
     .await
