@@ -53,19 +53,22 @@ impl Device {
         path
     }
 
-    pub fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-            .arg("--home")
+    /// The binary on this store, with none of the caller's `HOLDFAST_*` settings, in UTC.
+    fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_holdfast"));
+        c.arg("--home")
             .arg(self.home())
-            .args(args)
             .env_remove("HOLDFAST_HOME")
             .env_remove("HOLDFAST_KEYS")
             .env_remove("HOLDFAST_LOG")
             .env_remove("HOLDFAST_INVITE")
             .env_remove("HOLDFAST_CREATION_TOKEN")
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
+            .env("TZ", "UTC");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command().args(args).output().unwrap();
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8(out.stdout).unwrap(),
@@ -118,17 +121,10 @@ impl Device {
     /// the link it prints.
     pub fn serve(&self, extra: &[&str]) -> Serving {
         use std::io::BufRead as _;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_holdfast"))
-            .arg("--home")
-            .arg(self.home())
+        let mut child = self
+            .command()
             .args(["--json", "serve"])
             .args(extra)
-            .env_remove("HOLDFAST_HOME")
-            .env_remove("HOLDFAST_KEYS")
-            .env_remove("HOLDFAST_LOG")
-            .env_remove("HOLDFAST_INVITE")
-            .env_remove("HOLDFAST_CREATION_TOKEN")
-            .env("TZ", "UTC")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
