@@ -21,11 +21,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The library first, copied away: building the bindgen binary re-links the cdylib with
-# uniffi's `cli` feature into the same path.
-cargo build --quiet -p holdfast-ffi --lib
-mkdir -p "$work/lib"
-cp target/debug/libholdfast_ffi.so "$work/lib/"
-cargo build --quiet -p holdfast-ffi --features bindgen --bin uniffi-bindgen
+# uniffi's `cli` feature into the same path (tests/common.sh: how they are built).
+source "$root/mobile-bindings/tests/common.sh"
+build_lib "$work"
+build_bindgen
 bindgen=$root/target/debug/uniffi-bindgen
 
 out=$work/out
