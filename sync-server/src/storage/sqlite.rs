@@ -7,8 +7,9 @@
 //! - **Writes**: one writer thread (`sqlite/writer.rs`) owns the only write connection and commits whatever
 //!   requests are queued as one transaction (group commit). It assigns the per-team
 //!   sequence numbers, so they need no locking and have no gaps.
-//! - **Reads**: a small pool of read-only connections, used through `spawn_blocking` and
-//!   bounded by a semaphore; WAL lets them read while the writer writes. A read whose
+//! - **Reads**: a small pool of read-only connections, each in a long-lived thread of its
+//!   own (`sqlite/readers.rs`), bounded by a semaphore; WAL lets them read while the
+//!   writer writes. A read whose
 //!   caller gives up (the request timed out, the client went away) is interrupted
 //!   (`sqlite3_interrupt`) rather than left running on its connection.
 //! - **Checkpoints**: a second connection copies the WAL into the database in a thread of
@@ -35,13 +36,18 @@ use super::{
 
 mod checkpoint;
 mod ids;
+mod readers;
 pub mod schema;
 mod writer;
 
+use readers::Readers;
 use writer::{Command, Writer};
 
 /// The database file inside the relay's data directory.
 pub const DATABASE_FILE: &str = "relay.db";
+
+/// Each read connection's page cache, in KiB.
+const READER_CACHE_KIB: i64 = 4 * 1024;
 
 /// Requests that may wait for the writer before pushers are made to wait (backpressure).
 const QUEUE_DEPTH: usize = 1024;
@@ -86,9 +92,8 @@ struct Inner {
     path: PathBuf,
     queue: Mutex<Option<mpsc::Sender<Command>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    idle_readers: Mutex<Vec<Connection>>,
+    readers: Readers,
     reader_permits: Arc<Semaphore>,
-    read_connections: usize,
     /// Reads running on a connection now.
     reads_running: AtomicUsize,
     shared: Arc<Shared>,
@@ -170,14 +175,14 @@ impl SqliteStorage {
             .map_err(|e| Error::Backend(format!("cannot start the writer thread: {e}")))?;
 
         let read_connections = options.read_connections.max(1);
+        let readers = Readers::start(&path, read_connections)?;
         Ok(SqliteStorage {
             inner: Arc::new(Inner {
                 path,
                 queue: Mutex::new(Some(sender)),
                 writer: Mutex::new(Some(thread)),
-                idle_readers: Mutex::new(Vec::with_capacity(read_connections)),
+                readers,
                 reader_permits: Arc::new(Semaphore::new(read_connections)),
-                read_connections,
                 reads_running: AtomicUsize::new(0),
                 shared,
             }),
@@ -205,9 +210,10 @@ impl SqliteStorage {
             .map_err(|_| Error::Backend("the writer stopped before answering".into()))?
     }
 
-    /// Runs `read` on a pooled read-only connection, off the async threads. If the caller
+    /// Runs `read` on a pooled read-only connection, in its reader thread. If the caller
     /// stops waiting (the future is dropped: a request timeout, a client gone), the read is
-    /// interrupted where it is, and its connection and permit come back as soon as it stops.
+    /// interrupted where it is (or never starts), and its permit comes back as soon as it
+    /// stops.
     async fn read<T, F>(&self, read: F) -> Result<T>
     where
         T: Send + 'static,
@@ -220,35 +226,27 @@ impl SqliteStorage {
         let inner = Arc::clone(&self.inner);
         let cancel = Arc::new(Cancel::default());
         let on_drop = CancelOnDrop(Some(Arc::clone(&cancel)));
-        let task = tokio::task::spawn_blocking(move || {
+        let (reply, answer) = oneshot::channel();
+        self.inner.readers.submit(Box::new(move |conn| {
             // The permit goes with the work, not with the caller: at most
-            // `read_connections` reads run, given up or not.
+            // `read_connections` reads run or wait for a thread, given up or not.
             let _permit = permit;
-            let pooled = lock(&inner.idle_readers).pop();
-            let conn = match pooled {
-                Some(conn) => conn,
-                None => open_reader(&inner.path)?,
-            };
-            let result = if cancel.arm(conn.get_interrupt_handle()) {
-                inner.reads_running.fetch_add(1, Ordering::AcqRel);
-                let result = read(&conn);
-                cancel.disarm();
-                inner.reads_running.fetch_sub(1, Ordering::AcqRel);
-                result
-            } else {
-                Err(Error::Backend(
-                    "the read was given up before it started".into(),
-                ))
-            };
-            let mut idle = lock(&inner.idle_readers);
-            if idle.len() < inner.read_connections {
-                idle.push(conn);
-            }
-            result
-        });
-        let result = task.await;
+            let result = conn.and_then(|conn| {
+                if !cancel.arm(conn.get_interrupt_handle()) {
+                    return Err(Error::Backend(
+                        "the read was given up before it started".into(),
+                    ));
+                }
+                // Counted and disarmed on the way out, even if the read panics.
+                let _running = Running::start(&inner.reads_running, &cancel);
+                read(conn)
+            });
+            // The caller may have stopped waiting: then nobody wants the answer.
+            let _ = reply.send(result);
+        }))?;
+        let result = answer.await;
         on_drop.defuse();
-        result.map_err(|e| Error::Backend(format!("read task failed: {e}")))?
+        result.map_err(|_| Error::Backend("the read stopped before answering".into()))?
     }
 
     /// Reads running on a connection at this moment (a read given up by its caller stops
@@ -294,6 +292,27 @@ impl Cancel {
         if let Some(handle) = state.running.take() {
             handle.interrupt();
         }
+    }
+}
+
+/// A read running on its connection: counted in `reads_running`, and interruptible through
+/// its [`Cancel`], until dropped.
+struct Running<'a> {
+    count: &'a AtomicUsize,
+    cancel: &'a Cancel,
+}
+
+impl<'a> Running<'a> {
+    fn start(count: &'a AtomicUsize, cancel: &'a Cancel) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Running { count, cancel }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.cancel.disarm();
+        self.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -356,7 +375,11 @@ fn open_reader(path: &Path) -> Result<Connection> {
     .map_err(sql_error)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(sql_error)?;
-    conn.pragma_update(None, "cache_size", -16_384)
+    // 4 MiB (it was 16). In WAL mode a read connection's cache is emptied at the start of
+    // any read that finds the database changed since its last one, which is every read
+    // while pushes arrive: a large cache bought little but allocator churn, up to 16 MiB
+    // freed and allocated again per read (docs/RELIABILITY.md §4, the fourth run).
+    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)
         .map_err(sql_error)?;
     Ok(conn)
 }
@@ -930,7 +953,10 @@ impl Storage for SqliteStorage {
         // Readers first, so that the writer's connection is the last one and checkpoints
         // the WAL away as it closes.
         self.inner.reader_permits.close();
-        lock(&self.inner.idle_readers).clear();
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.readers.close())
+            .await
+            .map_err(|e| Error::Backend(format!("closing the readers failed: {e}")))??;
         // Dropping the last sender ends the writer's loop once the queue is drained;
         // requests already queued are committed and answered first.
         drop(lock(&self.inner.queue).take());
@@ -1523,6 +1549,43 @@ mod tests {
         assert_eq!(head.unwrap(), Some(0));
         assert_eq!(storage.reads_running(), 0);
         storage.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn reads_run_on_the_same_threads_and_survive_a_panicking_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            read_connections: 2,
+            ..SqliteOptions::default()
+        };
+        let storage = SqliteStorage::open_with(database_path(dir.path()), options).unwrap();
+        let team = contract::new_team(&storage, 1).await;
+        // Two hundred reads, four at a time, run on the two reader threads only.
+        let mut names = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let reads = (0..4)
+                .map(|_| storage.read(|_| Ok(std::thread::current().name().map(str::to_owned))));
+            for name in futures_util::future::join_all(reads).await {
+                names.insert(name.unwrap());
+            }
+        }
+        let expected: std::collections::BTreeSet<_> = ["relay-reader-0", "relay-reader-1"]
+            .into_iter()
+            .map(|n| Some(n.to_owned()))
+            .collect();
+        assert_eq!(names, expected);
+        // A read that panics is answered with an error, and both threads go on serving.
+        let panicked = storage
+            .read(|_| -> Result<()> { panic!("a read that panics") })
+            .await;
+        assert!(matches!(panicked, Err(Error::Backend(_))), "{panicked:?}");
+        for _ in 0..8 {
+            assert_eq!(storage.head(team.team).await.unwrap(), Some(0));
+        }
+        assert_eq!(storage.reads_running(), 0);
+        storage.close().await.unwrap();
+        // After close, reads are refused, not queued for threads that are gone.
+        assert!(matches!(storage.head(team.team).await, Err(Error::Closed)));
     }
 
     #[tokio::test]

@@ -302,15 +302,27 @@ async fn a_lost_listener_reconnects_and_publishes_what_it_missed() {
     )];
     a.push(team.team, more, RECEIVED_MS).await.unwrap();
     changed(&mut watch, 3, Duration::from_secs(5)).await;
-    let listening: i64 = admin
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-            &[&listener::application_name(schema.name())],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(listening, 2);
+    // Both relays listen again. Relay a's listener reconnects on its own schedule: nothing
+    // above waited for it (b's watch saw b's), so wait here, up to as long as b was given.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let listening: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&listener::application_name(schema.name())],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if listening == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{listening} listeners, not 2, 30 s after both were cut"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     a.close().await.unwrap();
     b.close().await.unwrap();
 }
