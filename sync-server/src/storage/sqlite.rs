@@ -148,6 +148,10 @@ impl SqliteStorage {
             stats: Stats::default(),
             quota: Mutex::new(TeamQuota::default()),
         });
+        // The readers before the writer: if they cannot start, no writer thread is left
+        // running behind a failed open. (Their connections open at their first reads.)
+        let read_connections = options.read_connections.max(1);
+        let readers = Readers::start(&path, read_connections)?;
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         // Checkpoints in the background; if that connection cannot be had, SQLite's own in
         // the writer (`configure_writer`), as before.
@@ -174,8 +178,6 @@ impl SqliteStorage {
             .spawn(move || writer.run())
             .map_err(|e| Error::Backend(format!("cannot start the writer thread: {e}")))?;
 
-        let read_connections = options.read_connections.max(1);
-        let readers = Readers::start(&path, read_connections)?;
         Ok(SqliteStorage {
             inner: Arc::new(Inner {
                 path,
@@ -376,16 +378,18 @@ fn open_reader(path: &Path) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(sql_error)?;
     // 4 MiB (it was 16). In WAL mode a read connection's cache is emptied at the start of
-    // any read that finds the database changed since its last one, which is every read
-    // while pushes arrive: a large cache bought little but allocator churn, up to 16 MiB
-    // freed and allocated again per read (docs/RELIABILITY.md §4, the fourth run).
+    // any read transaction (in autocommit, any statement) that finds the database changed
+    // since its last one, which under pushes is nearly every one: what a read touches again
+    // within one statement (an index's upper levels) fits in 4 MiB many times over, and an
+    // envelope's pages are read once. Across quiet spells the 4 readers now keep at most
+    // 16 MiB rather than 64 (docs/RELIABILITY.md §4, the fourth run).
     conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)
         .map_err(sql_error)?;
     Ok(conn)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded values (a sender, a join handle, idle connections) stay valid after a
+    // The guarded values (a sender, join handles, a job queue) stay valid after a
     // panic elsewhere: recover them.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -951,23 +955,29 @@ impl Storage for SqliteStorage {
 
     async fn close(&self) -> Result<()> {
         // Readers first, so that the writer's connection is the last one and checkpoints
-        // the WAL away as it closes.
+        // the WAL away as it closes. Reads already running finish first (or stop when their
+        // callers give up: a read is interrupted when its request times out).
         self.inner.reader_permits.close();
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || inner.readers.close())
+        let readers = tokio::task::spawn_blocking(move || inner.readers.close())
             .await
-            .map_err(|e| Error::Backend(format!("closing the readers failed: {e}")))??;
-        // Dropping the last sender ends the writer's loop once the queue is drained;
-        // requests already queued are committed and answered first.
+            .map_err(|e| Error::Backend(format!("closing the readers failed: {e}")))
+            .and_then(|closed| closed);
+        // The writer is stopped whatever the readers' answer: its close writes the waiting
+        // ids into their index and checkpoints. Dropping the last sender ends its loop once
+        // the queue is drained; requests already queued are committed and answered first.
         drop(lock(&self.inner.queue).take());
         let thread = lock(&self.inner.writer).take();
-        if let Some(thread) = thread {
-            tokio::task::spawn_blocking(move || thread.join())
+        let writer = match thread {
+            Some(thread) => tokio::task::spawn_blocking(move || thread.join())
                 .await
-                .map_err(|e| Error::Backend(format!("joining the writer failed: {e}")))?
-                .map_err(|_| Error::Backend("the writer thread panicked".into()))?;
-        }
-        Ok(())
+                .map_err(|e| Error::Backend(format!("joining the writer failed: {e}")))
+                .and_then(|joined| {
+                    joined.map_err(|_| Error::Backend("the writer thread panicked".into()))
+                }),
+            None => Ok(()),
+        };
+        readers.and(writer)
     }
 }
 
@@ -1552,19 +1562,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reads_run_on_the_same_threads_and_survive_a_panicking_read() {
+    async fn reads_run_on_the_reader_threads_only() {
         let dir = tempfile::tempdir().unwrap();
         let options = SqliteOptions {
             read_connections: 2,
             ..SqliteOptions::default()
         };
         let storage = SqliteStorage::open_with(database_path(dir.path()), options).unwrap();
-        let team = contract::new_team(&storage, 1).await;
-        // Two hundred reads, four at a time, run on the two reader threads only.
+        contract::new_team(&storage, 1).await;
+        // Two reads that each wait for the other: they run at once, so on both threads.
         let mut names = std::collections::BTreeSet::new();
-        for _ in 0..50 {
-            let reads = (0..4)
-                .map(|_| storage.read(|_| Ok(std::thread::current().name().map(str::to_owned))));
+        for _ in 0..20 {
+            let meet = Arc::new(std::sync::Barrier::new(2));
+            let reads = (0..2).map(|_| {
+                let meet = Arc::clone(&meet);
+                storage.read(move |_| {
+                    meet.wait();
+                    Ok(std::thread::current().name().map(str::to_owned))
+                })
+            });
             for name in futures_util::future::join_all(reads).await {
                 names.insert(name.unwrap());
             }
@@ -1574,15 +1590,47 @@ mod tests {
             .map(|n| Some(n.to_owned()))
             .collect();
         assert_eq!(names, expected);
-        // A read that panics is answered with an error, and both threads go on serving.
+        storage.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_read_that_panics_costs_its_connection_not_its_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            read_connections: 1,
+            ..SqliteOptions::default()
+        };
+        let storage = SqliteStorage::open_with(database_path(dir.path()), options).unwrap();
+        let team = contract::new_team(&storage, 1).await;
+        // A connection's own setting tells it apart: kept between reads, gone with it.
+        let cache_size = || {
+            storage.read(|conn| {
+                conn.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0))
+                    .map_err(sql_error)
+            })
+        };
+        assert_eq!(cache_size().await.unwrap(), -READER_CACHE_KIB);
+        storage
+            .read(|conn| {
+                conn.pragma_update(None, "cache_size", -1234)
+                    .map_err(sql_error)
+            })
+            .await
+            .unwrap();
+        assert_eq!(cache_size().await.unwrap(), -1234, "kept between reads");
         let panicked = storage
             .read(|_| -> Result<()> { panic!("a read that panics") })
             .await;
         assert!(matches!(panicked, Err(Error::Backend(_))), "{panicked:?}");
-        for _ in 0..8 {
-            assert_eq!(storage.head(team.team).await.unwrap(), Some(0));
-        }
         assert_eq!(storage.reads_running(), 0);
+        // The same (one) thread serves the next reads, on a connection opened again.
+        assert_eq!(cache_size().await.unwrap(), -READER_CACHE_KIB);
+        assert_eq!(storage.head(team.team).await.unwrap(), Some(0));
+        let name = storage
+            .read(|_| Ok(std::thread::current().name().map(str::to_owned)))
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("relay-reader-0"));
         storage.close().await.unwrap();
         // After close, reads are refused, not queued for threads that are gone.
         assert!(matches!(storage.head(team.team).await, Err(Error::Closed)));

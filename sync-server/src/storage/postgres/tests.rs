@@ -319,7 +319,7 @@ async fn a_lost_listener_reconnects_and_publishes_what_it_missed() {
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{listening} listeners, not 2, 30 s after both were cut"
+            "{listening} listeners, not 2, 30 s after b's was back"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

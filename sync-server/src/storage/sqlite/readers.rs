@@ -1,18 +1,21 @@
 //! The read connections, each in a thread of its own (issue 15).
 //!
-//! Reads used to run on tokio's blocking pool, whose threads start and stop with the load.
-//! glibc gives each thread an allocation arena, and SQLite frees and re-allocates its page
-//! cache's pages as reads come and go: under the soak's mixed load the relay's resident
-//! memory kept rising while its live heap was flat (docs/RELIABILITY.md, the third run).
-//! Here each connection lives in one long-lived thread, so its pages stay in one arena, and
-//! the threads are as many as the connections, for the relay's whole life.
+//! Reads used to run on tokio's blocking pool, whose threads start and stop with the load,
+//! any read on any thread. glibc's malloc serves each thread from an arena (reused by a
+//! later thread when one exits, and never given back), and SQLite frees and allocates its
+//! page cache's pages as reads come and go: a connection's pages were freed into one arena
+//! and allocated again from another, each arena keeping its own high-water mark. Under the
+//! soak's mixed load the relay's resident memory kept rising while its live heap was flat
+//! (docs/RELIABILITY.md §4, the third run). Here each connection lives in one long-lived
+//! thread, so it allocates and frees on one thread, and the threads are as many as the
+//! connections for the relay's whole life.
 //!
 //! Reads are jobs on one queue; whichever thread is free takes the next. A connection is
 //! opened by its thread at its first read (a read that cannot open one fails, and the next
 //! read tries again). A read that panics loses its connection, not its thread.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -76,7 +79,7 @@ impl Readers {
 }
 
 /// One reader thread: takes jobs until the queue closes.
-fn serve(path: &PathBuf, jobs: &Mutex<Receiver<Job>>) {
+fn serve(path: &Path, jobs: &Mutex<Receiver<Job>>) {
     let mut conn: Option<Connection> = None;
     loop {
         // The lock is held only while waiting for a job, not while running it.
