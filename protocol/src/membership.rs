@@ -34,7 +34,9 @@
 //! starts, instead of verifying every signature again. Local only: never sent, never
 //! received.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use imbl::{HashMap, OrdMap};
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -658,6 +660,10 @@ pub enum Applied {
 }
 
 /// The state of a team's membership after folding its log.
+///
+/// Its growing maps are persistent (`imbl`): a clone shares them, and the relay clones the
+/// state for every entry it checks, so an append costs O(log n) in the team's size, not a
+/// copy of every device and invite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
     team: TeamId,
@@ -666,14 +672,14 @@ pub struct Membership {
     /// The current key epoch (1 until the first revocation).
     pub epoch: u32,
     /// Every device ever enrolled, revoked ones included.
-    pub devices: BTreeMap<DeviceId, Member>,
+    pub devices: OrdMap<DeviceId, Member>,
     /// Every invite seen.
     pub invites: HashMap<InviteId, InviteState>,
     /// The commitment to each epoch's key, from the genesis (epoch 1) and each revocation.
     pub key_commitments: BTreeMap<u32, [u8; 32]>,
     /// Every staff device's private-notes document ([`private_notes_id`]) and its owner,
     /// revoked devices' included: who may read and write each is decided from this.
-    pub private_notes: BTreeMap<DocumentId, DeviceId>,
+    pub private_notes: OrdMap<DocumentId, DeviceId>,
 }
 
 fn refuse<T>(r: Refusal) -> Result<T> {
@@ -687,10 +693,10 @@ impl Membership {
             team,
             len: 0,
             epoch: 1,
-            devices: BTreeMap::new(),
+            devices: OrdMap::new(),
             invites: HashMap::new(),
             key_commitments: BTreeMap::new(),
-            private_notes: BTreeMap::new(),
+            private_notes: OrdMap::new(),
         }
     }
 
@@ -1103,7 +1109,6 @@ impl Membership {
             m.devices.insert(device, member);
         }
         let invites = r.len_u32()?;
-        m.invites.reserve(invites.min(r.remaining()));
         for _ in 0..invites {
             let invite = InviteId(*r.array::<16>()?);
             let state = InviteState {

@@ -68,8 +68,11 @@ impl LogEntry {
 pub struct TeamLog {
     /// The fold of every entry.
     pub state: Membership,
-    /// The entries, in order (index = sequence number).
-    pub entries: Vec<LogEntry>,
+    /// The entries, in order (index = sequence number). A persistent vector: an append
+    /// makes a new log sharing all but a few nodes with the old one (which requests in
+    /// flight may still hold), instead of copying every entry (O(team size) per append,
+    /// O(n²) to grow a team).
+    pub entries: imbl::Vector<LogEntry>,
 }
 
 impl TeamLog {
@@ -108,9 +111,8 @@ impl TeamLog {
 
     /// This log with one more entry, applied to `state`.
     pub fn appended(&self, state: Membership, entry: LogEntry) -> TeamLog {
-        let mut entries = Vec::with_capacity(self.entries.len().saturating_add(1));
-        entries.extend_from_slice(&self.entries);
-        entries.push(entry);
+        let mut entries = self.entries.clone();
+        entries.push_back(entry);
         TeamLog { state, entries }
     }
 }
@@ -146,7 +148,7 @@ struct Cached {
 /// Folds stored entries; a log that does not fold is a damaged database.
 pub fn fold(team: TeamId, rows: Vec<storage::MembershipEntry>) -> storage::Result<TeamLog> {
     let mut state = Membership::new(team);
-    let mut entries = Vec::with_capacity(rows.len());
+    let mut entries = imbl::Vector::new();
     for row in rows {
         let entry = Entry::decode(&row.entry).map_err(|e| {
             storage::Error::Backend(format!("membership entry {} of {team}: {e}", row.seq))
@@ -157,7 +159,7 @@ pub fn fold(team: TeamId, rows: Vec<storage::MembershipEntry>) -> storage::Resul
                 row.seq
             ))
         })?;
-        entries.push(LogEntry::new(&entry, row.subject));
+        entries.push_back(LogEntry::new(&entry, row.subject));
     }
     Ok(TeamLog { state, entries })
 }
@@ -461,13 +463,50 @@ mod tests {
         // A shorter log never replaces a longer one.
         let stale = TeamLog {
             state: Membership::new(team.team),
-            entries: Vec::new(),
+            entries: imbl::Vector::new(),
         };
         cache.put(team.team, stale);
         assert_eq!(
             cache.get(&storage, team.team).await.unwrap().unwrap().len(),
             2
         );
+        storage.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_appended_log_matches_a_fresh_fold_and_leaves_the_old_one_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path().join("relay.db")).unwrap();
+        let team = contract::new_team(&storage, 1).await;
+        let mut log = fold(team.team, storage.membership(team.team, 0).await.unwrap()).unwrap();
+        let mut logs = vec![log.clone()];
+        // Past imbl's 64-entry leaves, so appends cross node boundaries.
+        for n in 0..150u8 {
+            let (entry, _) = contract::invite_entry(&team, n.wrapping_add(2), 1);
+            storage
+                .append_membership(team.team, contract::plain_append(log.len(), &entry))
+                .await
+                .unwrap();
+            let mut state = log.state.clone();
+            state.apply(&entry).unwrap();
+            log = log.appended(state, LogEntry::new(&entry, None));
+            logs.push(log.clone());
+        }
+        let stored = storage.membership(team.team, 0).await.unwrap();
+        let fresh = fold(team.team, stored).unwrap();
+        assert_eq!(fresh.entries, log.entries);
+        assert_eq!(fresh.len(), 151);
+        // Every earlier log is as it was: requests in flight keep the log they read.
+        for (len, earlier) in logs.iter().enumerate() {
+            assert_eq!(earlier.entries.len(), len + 1);
+            assert_eq!(earlier.len(), u64::try_from(len + 1).unwrap());
+            assert!(
+                earlier
+                    .entries
+                    .iter()
+                    .eq(fresh.entries.iter().take(len + 1))
+            );
+        }
         storage.close().await.unwrap();
     }
 

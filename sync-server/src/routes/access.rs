@@ -551,7 +551,7 @@ pub async fn show_invite<S: Storage>(
     if let Some(e) = invite_state_error(&log, &invite, state.now_ms()) {
         return Err(e);
     }
-    let (Some(entry), Some(genesis)) = (log.invite_entry(&invite), log.entries.first()) else {
+    let (Some(entry), Some(genesis)) = (log.invite_entry(&invite), log.entries.front()) else {
         return Err(ApiError::internal(format!(
             "invite {invite} of team {team} has no entry in the cached log"
         )));

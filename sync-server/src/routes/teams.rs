@@ -134,7 +134,7 @@ pub async fn create<S: Storage>(
         .await?;
     let log = TeamLog {
         state: membership,
-        entries: vec![LogEntry::new(&entry, None)],
+        entries: imbl::Vector::unit(LogEntry::new(&entry, None)),
     };
     state.members().put(entry.team, log);
     tracing::info!(team = %entry.team, device = %device, "team created");
