@@ -662,8 +662,8 @@ pub enum Applied {
 /// The state of a team's membership after folding its log.
 ///
 /// Its growing maps are persistent (`imbl`): a clone shares them, and the relay clones the
-/// state for every entry it checks, so an append costs O(log n) in the team's size, not a
-/// copy of every device and invite.
+/// state for every entry it checks, so that clone and the entry's changes cost O(log n) in
+/// the team's size, not a copy of every device and invite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
     team: TeamId,

@@ -95,13 +95,16 @@ pub async fn log(
     };
     let own = member.invite.map(|i| i.0);
     let staff = member.is_staff();
-    let from = usize::try_from(query.from).unwrap_or(usize::MAX);
-    let mut shown = member
-        .log
-        .entries
+    let from = usize::try_from(query.from)
+        .unwrap_or(usize::MAX)
+        .min(member.log.entries.len());
+    // The entries from `from` on, found in O(log n) (the log is a persistent vector: an
+    // iterator's `skip` would walk every entry before them).
+    let after = member.log.entries.skip(from);
+    let mut shown = after
         .iter()
         .enumerate()
-        .skip(from)
+        .map(|(i, e)| (from.saturating_add(i), e))
         .filter(|(_, e)| TeamLog::shows(e, staff, own));
     let mut entries = Vec::new();
     let mut bytes = 0usize;
