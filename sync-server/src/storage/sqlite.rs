@@ -1530,14 +1530,19 @@ mod tests {
         storage.close().await.unwrap();
     }
 
+    /// A fresh database in `dir` with `read_connections` reader threads.
+    fn with_readers(dir: &Path, read_connections: usize) -> SqliteStorage {
+        let options = SqliteOptions {
+            read_connections,
+            ..SqliteOptions::default()
+        };
+        SqliteStorage::open_with(database_path(dir), options).unwrap()
+    }
+
     #[tokio::test]
     async fn a_read_its_caller_gave_up_on_is_interrupted() {
         let dir = tempfile::tempdir().unwrap();
-        let options = SqliteOptions {
-            read_connections: 1,
-            ..SqliteOptions::default()
-        };
-        let storage = SqliteStorage::open_with(database_path(dir.path()), options).unwrap();
+        let storage = with_readers(dir.path(), 1);
         let team = contract::new_team(&storage, 1).await;
         // A query that never ends on its own.
         let endless = storage.read(|conn| {
@@ -1564,11 +1569,7 @@ mod tests {
     #[tokio::test]
     async fn reads_run_on_the_reader_threads_only() {
         let dir = tempfile::tempdir().unwrap();
-        let options = SqliteOptions {
-            read_connections: 2,
-            ..SqliteOptions::default()
-        };
-        let storage = SqliteStorage::open_with(database_path(dir.path()), options).unwrap();
+        let storage = with_readers(dir.path(), 2);
         contract::new_team(&storage, 1).await;
         // Two reads that each wait for the other: they run at once, so on both threads.
         let mut names = std::collections::BTreeSet::new();
@@ -1596,11 +1597,7 @@ mod tests {
     #[tokio::test]
     async fn a_read_that_panics_costs_its_connection_not_its_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let options = SqliteOptions {
-            read_connections: 1,
-            ..SqliteOptions::default()
-        };
-        let storage = SqliteStorage::open_with(database_path(dir.path()), options).unwrap();
+        let storage = with_readers(dir.path(), 1);
         let team = contract::new_team(&storage, 1).await;
         // A connection's own setting tells it apart: kept between reads, gone with it.
         let cache_size = || {
